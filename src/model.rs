@@ -1,0 +1,71 @@
+//! Domain types shared by the pipeline stages.
+//!
+//! Identity lives here: [`FeedId`] is the archive's row id of a configured
+//! feed, [`ItemKey`] is a feed-scoped key that stays the same across polls
+//! and restarts, and [`ItemUid`] is the archive-wide id minted the first time
+//! an article is seen, from which the merged feed's entry ids are made.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+
+/// Row id of a feed in the archive's `feeds` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FeedId(pub i64);
+
+impl fmt::Display for FeedId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A feed-scoped item key, stable across polls: `id:<guid>` when the
+/// publisher gave an id, else `link:<canonical link>`, else
+/// `hash:<sha256 of the content>`. Duplicate guids inside one document get a
+/// `#<n>` suffix on all but the first.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ItemKey(pub String);
+
+impl fmt::Display for ItemKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Archive-wide id of one article: 32 hex characters minted at first ingest
+/// and never changed. The merged feed's entry id is made from it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ItemUid(pub String);
+
+impl ItemUid {
+    /// The entry id subscribers see, as a `tag:` URI (RFC 4151).
+    pub fn entry_id(&self) -> String {
+        format!("tag:tickerfeed,2026:item:{}", self.0)
+    }
+}
+
+/// One item as the normalize stage hands it to the store: links absolute,
+/// HTML sanitised, times in UTC, key computed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewItem {
+    pub key: ItemKey,
+    /// The publisher's id (RSS guid, Atom id, JSON Feed id), trimmed.
+    pub guid: Option<String>,
+    /// The article's link, absolute.
+    pub url: Option<String>,
+    /// The link in canonical form (see `pipeline::normalize::canonical_url`),
+    /// used to recognise the same article in several feeds.
+    pub canonical_url: Option<String>,
+    /// Plain text.
+    pub title: String,
+    /// Sanitised HTML.
+    pub summary_html: Option<String>,
+    /// Sanitised HTML.
+    pub content_html: Option<String>,
+    pub authors: Vec<String>,
+    pub categories: Vec<String>,
+    pub published: Option<DateTime<Utc>>,
+    pub updated: Option<DateTime<Utc>>,
+    /// SHA-256 over the fields a reader sees; a change means "updated".
+    pub content_hash: String,
+}

@@ -1,0 +1,1 @@
+//! Market quotes (work in progress).

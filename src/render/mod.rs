@@ -1,0 +1,124 @@
+//! Render stage: the merged feed, from stored rows, in three formats.
+//!
+//! [`MergedFeed`] is the view model the HTTP layer and the `render` command
+//! build from the archive; `atom`, `rss` and `json` turn it into bytes. Every
+//! value comes from stored data (no "now" for missing dates), so the same
+//! archive always renders the same bytes, and entry ids never change.
+
+pub mod atom;
+pub mod json;
+pub mod rss;
+
+use chrono::{DateTime, Utc};
+
+/// Output format of the merged feed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    Atom,
+    Rss,
+    Json,
+}
+
+impl Format {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Atom => "application/atom+xml; charset=utf-8",
+            Format::Rss => "application/rss+xml; charset=utf-8",
+            Format::Json => "application/feed+json; charset=utf-8",
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Atom => "atom",
+            Format::Rss => "rss",
+            Format::Json => "json",
+        }
+    }
+
+    pub fn from_extension(ext: &str) -> Option<Self> {
+        match ext {
+            "atom" => Some(Format::Atom),
+            "rss" => Some(Format::Rss),
+            "json" => Some(Format::Json),
+            _ => None,
+        }
+    }
+}
+
+/// The merged feed as a reader will see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MergedFeed {
+    pub title: String,
+    /// A permanent IRI for the feed itself (Atom `<id>`).
+    pub id: String,
+    /// Absolute URL of this very document, when known (Atom `rel="self"`,
+    /// JSON Feed `feed_url`, RSS `atom:link`).
+    pub self_url: Option<String>,
+    /// Absolute URL of the home page (RSS `<link>`, JSON `home_page_url`).
+    /// When unknown, the self URL or the first entry's link stands in.
+    pub home_url: Option<String>,
+    pub description: String,
+    /// Newest change among the entries; the epoch for an empty feed.
+    pub updated: DateTime<Utc>,
+    /// Newest first.
+    pub entries: Vec<Entry>,
+}
+
+/// One merged entry: one article, however many feeds carried it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// Stable entry id (`ItemUid::entry_id`).
+    pub id: String,
+    /// Plain text.
+    pub title: String,
+    pub url: Option<String>,
+    /// Sanitised HTML, links absolute.
+    pub summary_html: Option<String>,
+    /// Sanitised HTML, links absolute.
+    pub content_html: Option<String>,
+    pub authors: Vec<String>,
+    pub categories: Vec<String>,
+    pub published: Option<DateTime<Utc>>,
+    /// When the archive last saw this article change (or first saw it).
+    pub updated: DateTime<Utc>,
+    /// Every feed that carried the article, the first one first.
+    pub sources: Vec<EntrySource>,
+}
+
+/// A feed that carried an entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntrySource {
+    /// The feed's name in `config.toml`.
+    pub name: String,
+    /// The feed's own title, when it gave one.
+    pub title: Option<String>,
+    /// The URL we fetch it from.
+    pub feed_url: String,
+    /// The feed's home page, when it gave one.
+    pub site_url: Option<String>,
+    /// The feed's own id (Atom `<id>`), when it gave one.
+    pub feed_guid: Option<String>,
+    /// The source feed's newest update, for `atom:source/updated`.
+    pub updated: Option<DateTime<Utc>>,
+}
+
+/// Errors while writing a document.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("failed to write {format:?} document")]
+    Write {
+        format: Format,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// Renders `feed` in `format`.
+pub fn render(feed: &MergedFeed, format: Format) -> Result<Vec<u8>, RenderError> {
+    match format {
+        Format::Atom => atom::render(feed),
+        Format::Rss => rss::render(feed),
+        Format::Json => json::render(feed),
+    }
+}
