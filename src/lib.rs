@@ -15,6 +15,8 @@
 //! HTTP /feed.{atom,rss,json}: http -> store (recent items) -> render
 //! ```
 pub mod clock;
+pub mod config;
 pub mod model;
 pub mod quotes;
 pub mod render;
+pub mod schedule;

@@ -1,0 +1,180 @@
+//! Configuration: `config.toml` read once, checked whole, resolved into
+//! typed values.
+//!
+//! `raw` mirrors the file; `resolve` turns it into [`Config`] and collects
+//! every problem with the key and line at fault, so `tickerfeed check` can
+//! list them all at once. Relative paths resolve against the config file's
+//! folder. Nothing downstream reads the environment or the file again.
+
+mod raw;
+mod resolve;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use url::Url;
+
+use crate::schedule::Schedule;
+
+pub use resolve::{Problem, resolve_str};
+
+/// The default `User-Agent`: product, version and where to read about it,
+/// so a feed owner who sees us in their logs knows who we are.
+pub const DEFAULT_USER_AGENT: &str = concat!(
+    "tickerfeed/",
+    env!("CARGO_PKG_VERSION"),
+    " (+https://github.com/tickerfeed/tickerfeed)"
+);
+
+/// The whole resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it came from, for reloads and messages.
+    pub source: PathBuf,
+    pub storage: StorageConfig,
+    pub server: ServerConfig,
+    pub output: OutputConfig,
+    pub fetch: FetchConfig,
+    pub log_level: Option<String>,
+    pub feeds: Vec<FeedConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    /// Absolute, or relative to the current directory when the config file
+    /// itself was given relatively.
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Public URL of the server (ends in `/`), for self links in the merged
+    /// feed. When unset, `http://<listen>/` is used.
+    pub base_url: Option<Url>,
+}
+
+#[derive(Debug, Clone)]
+pub struct OutputConfig {
+    pub title: String,
+    pub description: String,
+    pub max_items: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct FetchConfig {
+    pub user_agent: String,
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub max_body_bytes: usize,
+    /// Feeds fetched at once, across all hosts.
+    pub concurrency: usize,
+}
+
+/// One `[[feeds]]` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedConfig {
+    /// Unique; the feed's identity in the archive.
+    pub name: String,
+    pub url: Url,
+    pub schedule: Schedule,
+    pub tags: Vec<String>,
+    /// Overrides `[fetch] user_agent` for this feed.
+    pub user_agent: Option<String>,
+}
+
+/// Why a config could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {}", .path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}", Invalid { path, problems })]
+    Invalid {
+        path: PathBuf,
+        problems: Vec<Problem>,
+    },
+}
+
+impl ConfigError {
+    /// Every problem found, for `check`.
+    pub fn problems(&self) -> &[Problem] {
+        match self {
+            ConfigError::Read { .. } => &[],
+            ConfigError::Invalid { problems, .. } => problems,
+        }
+    }
+}
+
+struct Invalid<'a> {
+    path: &'a Path,
+    problems: &'a [Problem],
+}
+
+impl fmt::Display for Invalid<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.problems.len();
+        write!(
+            f,
+            "{} has {n} problem{}:",
+            self.path.display(),
+            if n == 1 { "" } else { "s" }
+        )?;
+        for p in self.problems {
+            write!(f, "\n  {}", p.located(self.path))?;
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Reads and resolves the config file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new(""));
+        resolve_str(&text, base)
+            .map(|mut cfg| {
+                cfg.source = path.to_path_buf();
+                cfg
+            })
+            .map_err(|problems| ConfigError::Invalid {
+                path: path.to_path_buf(),
+                problems,
+            })
+    }
+
+    /// The feed called `name`.
+    pub fn feed(&self, name: &str) -> Option<&FeedConfig> {
+        self.feeds.iter().find(|f| f.name == name)
+    }
+
+    /// Base URL of the served feeds: the configured public URL, else the
+    /// listen address.
+    pub fn public_base(&self) -> Url {
+        self.server.base_url.clone().unwrap_or_else(|| {
+            Url::parse(&format!("http://{}/", self.server.listen))
+                .expect("a socket address always makes a valid http URL")
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_config_is_valid() {
+        let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml"));
+        let cfg = Config::load(path).expect("the shipped config.toml must load");
+        assert!(!cfg.feeds.is_empty());
+        assert!(cfg.storage.path.ends_with("data/tickerfeed.db"));
+    }
+}

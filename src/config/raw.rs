@@ -1,0 +1,75 @@
+//! The serde mirror of `config.toml`: field names and types only, no logic.
+//!
+//! Everything is optional here so that one missing key does not hide the
+//! other problems; `resolve` decides what is required and turns text into
+//! real values (cron, URLs, durations), naming the key and line at fault.
+//! Unknown keys are collected by `serde_ignored` in `config::load` rather
+//! than rejected by `deny_unknown_fields`, so `check` can list all of them.
+
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub storage: RawStorage,
+    #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
+    pub output: RawOutput,
+    #[serde(default)]
+    pub defaults: RawDefaults,
+    #[serde(default)]
+    pub fetch: RawFetch,
+    #[serde(default)]
+    pub log: RawLog,
+    #[serde(default)]
+    pub feeds: Vec<RawFeed>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawStorage {
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawServer {
+    pub listen: Option<String>,
+    pub base_url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawOutput {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub max_items: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawDefaults {
+    pub schedule: Option<String>,
+    pub timezone: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawFetch {
+    pub user_agent: Option<String>,
+    pub timeout_secs: Option<i64>,
+    pub connect_timeout_secs: Option<i64>,
+    pub max_body_bytes: Option<i64>,
+    pub concurrency: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawLog {
+    pub level: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawFeed {
+    pub name: Option<String>,
+    pub url: Option<String>,
+    pub schedule: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub user_agent: Option<String>,
+}

@@ -1,0 +1,602 @@
+//! Raw config -> [`Config`], collecting every problem with its key and line.
+//!
+//! Line numbers come from toml's spanned document (`DeTable`): each problem
+//! carries the path of the key at fault (`feeds[2].schedule`), and
+//! [`Locator`] walks that path through the document to find where it was
+//! written. Unknown keys arrive here from `serde_ignored` as paths too.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use toml::de::{DeTable, DeValue};
+use url::Url;
+
+use super::raw::{RawConfig, RawFeed};
+use super::{
+    Config, DEFAULT_USER_AGENT, FeedConfig, FetchConfig, OutputConfig, ServerConfig, StorageConfig,
+};
+use crate::schedule::{Schedule, TimeZone};
+
+/// One thing wrong with a config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Path of the key at fault, e.g. `feeds[2].schedule`; empty for a
+    /// problem with the file as a whole (a TOML syntax error).
+    pub key: String,
+    /// 1-based line in the file, when known.
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl Problem {
+    /// `config.toml:12: feeds[2].schedule: message`
+    pub fn located(&self, file: &Path) -> String {
+        let mut s = file.display().to_string();
+        if let Some(line) = self.line {
+            s.push_str(&format!(":{line}"));
+        }
+        if !self.key.is_empty() {
+            s.push_str(&format!(": {}", self.key));
+        }
+        s.push_str(&format!(": {}", self.message));
+        s
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.located(Path::new("config")))
+    }
+}
+
+/// One step of a key path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+fn path_text(path: &[Seg]) -> String {
+    let mut s = String::new();
+    for seg in path {
+        match seg {
+            Seg::Key(k) if s.is_empty() => s.push_str(k),
+            Seg::Key(k) => {
+                s.push('.');
+                s.push_str(k);
+            }
+            Seg::Index(i) => s.push_str(&format!("[{i}]")),
+        }
+    }
+    s
+}
+
+fn ignored_path(p: &serde_ignored::Path<'_>) -> Vec<Seg> {
+    use serde_ignored::Path as P;
+    match p {
+        P::Root => Vec::new(),
+        P::Seq { parent, index } => {
+            let mut v = ignored_path(parent);
+            v.push(Seg::Index(*index));
+            v
+        }
+        P::Map { parent, key } => {
+            let mut v = ignored_path(parent);
+            v.push(Seg::Key(key.clone()));
+            v
+        }
+        P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => {
+            ignored_path(parent)
+        }
+    }
+}
+
+/// Finds where a key path was written in the source text.
+struct Locator<'a> {
+    text: &'a str,
+    doc: Option<DeTable<'a>>,
+}
+
+impl Locator<'_> {
+    fn line_of(&self, path: &[Seg]) -> Option<usize> {
+        let mut table = self.doc.as_ref()?;
+        let mut offset = None;
+        let mut iter = path.iter().peekable();
+        while let Some(seg) = iter.next() {
+            let Seg::Key(k) = seg else { return offset };
+            let (key, value) = table.iter().find(|(key, _)| key.get_ref().as_ref() == k)?;
+            offset = Some(key.span().start);
+            let mut value = value;
+            while let Some(Seg::Index(i)) = iter.peek() {
+                iter.next();
+                match value.get_ref() {
+                    DeValue::Array(items) => match items.get(*i) {
+                        Some(item) => {
+                            value = item;
+                            if !value.span().is_empty() {
+                                offset = Some(value.span().start);
+                            }
+                        }
+                        None => break,
+                    },
+                    _ => break,
+                }
+            }
+            match value.get_ref() {
+                DeValue::Table(t) => table = t,
+                _ => break,
+            }
+        }
+        offset.map(|o| line_at(self.text, o))
+    }
+}
+
+fn line_at(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+struct Resolver<'a> {
+    locator: Locator<'a>,
+    problems: Vec<Problem>,
+}
+
+impl Resolver<'_> {
+    fn problem(&mut self, path: &[Seg], message: impl Into<String>) {
+        self.problems.push(Problem {
+            key: path_text(path),
+            line: self.locator.line_of(path),
+            message: message.into(),
+        });
+    }
+}
+
+fn key(k: &str) -> Seg {
+    Seg::Key(k.to_string())
+}
+
+/// Resolves config text; `base` is the folder relative paths start from.
+pub fn resolve_str(text: &str, base: &Path) -> Result<Config, Vec<Problem>> {
+    let syntax = |e: toml::de::Error| {
+        vec![Problem {
+            key: String::new(),
+            line: e.span().map(|s| line_at(text, s.start)),
+            message: e.message().trim().to_string(),
+        }]
+    };
+    let doc = DeTable::parse(text).map_err(syntax)?.into_inner();
+    let mut unknown = Vec::new();
+    let de = toml::Deserializer::parse(text).map_err(syntax)?;
+    let raw: RawConfig =
+        serde_ignored::deserialize(de, |p| unknown.push(ignored_path(&p))).map_err(syntax)?;
+
+    let mut r = Resolver {
+        locator: Locator {
+            text,
+            doc: Some(doc),
+        },
+        problems: Vec::new(),
+    };
+    for path in &unknown {
+        r.problem(path, "unknown key");
+    }
+    let config = resolve(&mut r, raw, base);
+    if r.problems.is_empty() {
+        Ok(config)
+    } else {
+        r.problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
+        Err(r.problems)
+    }
+}
+
+fn resolve(r: &mut Resolver<'_>, raw: RawConfig, base: &Path) -> Config {
+    let storage_path = raw
+        .storage
+        .path
+        .unwrap_or_else(|| "data/tickerfeed.db".into());
+    if storage_path.trim().is_empty() {
+        r.problem(&[key("storage"), key("path")], "must not be empty");
+    }
+
+    let listen_text = raw.server.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
+    let listen = listen_text.parse::<SocketAddr>().unwrap_or_else(|_| {
+        r.problem(
+            &[key("server"), key("listen")],
+            format!("{listen_text:?} is not an address and port like \"127.0.0.1:8080\""),
+        );
+        SocketAddr::from(([127, 0, 0, 1], 8080))
+    });
+    let base_url = raw
+        .server
+        .base_url
+        .and_then(|text| match Url::parse(&text) {
+            Ok(mut u) if matches!(u.scheme(), "http" | "https") => {
+                if !u.path().ends_with('/') {
+                    let p = format!("{}/", u.path());
+                    u.set_path(&p);
+                }
+                Some(u)
+            }
+            _ => {
+                r.problem(
+                    &[key("server"), key("base_url")],
+                    format!("{text:?} is not an absolute http(s) URL"),
+                );
+                None
+            }
+        });
+
+    let max_items = ranged(
+        r,
+        &[key("output"), key("max_items")],
+        raw.output.max_items,
+        100,
+        1,
+        10_000,
+    );
+    let output = OutputConfig {
+        title: raw.output.title.unwrap_or_else(|| "tickerfeed".into()),
+        description: raw
+            .output
+            .description
+            .unwrap_or_else(|| "News from several feeds, merged by tickerfeed".into()),
+        max_items: max_items as usize,
+    };
+
+    let tz = match raw.defaults.timezone.as_deref() {
+        None => TimeZone::Local,
+        Some(t) if t.eq_ignore_ascii_case("local") => TimeZone::Local,
+        Some(t) if t.eq_ignore_ascii_case("utc") => TimeZone::Utc,
+        Some(t) => {
+            r.problem(
+                &[key("defaults"), key("timezone")],
+                format!("{t:?} is not a supported time zone: use \"local\" or \"UTC\""),
+            );
+            TimeZone::Local
+        }
+    };
+    let default_expr = raw
+        .defaults
+        .schedule
+        .unwrap_or_else(|| "*/15 * * * *".into());
+    let default_schedule = match Schedule::parse(&default_expr, tz) {
+        Ok(s) => s,
+        Err(e) => {
+            r.problem(&[key("defaults"), key("schedule")], e.to_string());
+            Schedule::parse("*/15 * * * *", tz).expect("the built-in default schedule is valid")
+        }
+    };
+
+    let fetch = FetchConfig {
+        user_agent: match raw.fetch.user_agent {
+            Some(ua) if ua.trim().is_empty() => {
+                r.problem(&[key("fetch"), key("user_agent")], "must not be empty");
+                DEFAULT_USER_AGENT.into()
+            }
+            Some(ua) => ua,
+            None => DEFAULT_USER_AGENT.into(),
+        },
+        timeout: Duration::from_secs(ranged(
+            r,
+            &[key("fetch"), key("timeout_secs")],
+            raw.fetch.timeout_secs,
+            30,
+            1,
+            600,
+        )),
+        connect_timeout: Duration::from_secs(ranged(
+            r,
+            &[key("fetch"), key("connect_timeout_secs")],
+            raw.fetch.connect_timeout_secs,
+            10,
+            1,
+            120,
+        )),
+        max_body_bytes: ranged(
+            r,
+            &[key("fetch"), key("max_body_bytes")],
+            raw.fetch.max_body_bytes,
+            16 * 1024 * 1024,
+            1024,
+            1 << 30,
+        ) as usize,
+        concurrency: ranged(
+            r,
+            &[key("fetch"), key("concurrency")],
+            raw.fetch.concurrency,
+            8,
+            1,
+            256,
+        ) as usize,
+    };
+
+    if let Some(level) = &raw.log.level {
+        if tracing_subscriber::EnvFilter::try_new(level).is_err() {
+            r.problem(
+                &[key("log"), key("level")],
+                format!(
+                    "{level:?} is not a log level or filter (try \"info\" or \"tickerfeed=debug\")"
+                ),
+            );
+        }
+    }
+
+    // Duplicate names are checked on what was written, before resolving,
+    // so a second "a" is reported even when the first "a" has other faults.
+    let mut first_use: HashMap<&str, usize> = HashMap::new();
+    let mut duplicates = Vec::new();
+    for (i, feed) in raw.feeds.iter().enumerate() {
+        if let Some(name) = feed.name.as_deref() {
+            match first_use.get(name) {
+                Some(&first) => duplicates.push((i, name.to_string(), first)),
+                None => {
+                    first_use.insert(name, i);
+                }
+            }
+        }
+    }
+    for (i, name, first) in duplicates {
+        let msg = match r
+            .locator
+            .line_of(&[key("feeds"), Seg::Index(first), key("name")])
+        {
+            Some(l) => format!("duplicate feed name {name:?} (first used at line {l})"),
+            None => format!("duplicate feed name {name:?}"),
+        };
+        r.problem(&[key("feeds"), Seg::Index(i), key("name")], msg);
+    }
+    let feeds = raw
+        .feeds
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, feed)| resolve_feed(r, i, feed, base, &default_schedule, tz))
+        .collect();
+
+    Config {
+        source: base.join("config.toml"),
+        storage: StorageConfig {
+            path: base.join(storage_path),
+        },
+        server: ServerConfig { listen, base_url },
+        output,
+        fetch,
+        log_level: raw.log.level,
+        feeds,
+    }
+}
+
+/// Characters allowed in feed names and tags: they appear in URLs
+/// (`/tags/{tag}.atom`) and in log lines, so keep them plain.
+fn is_plain_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn resolve_feed(
+    r: &mut Resolver<'_>,
+    i: usize,
+    raw: RawFeed,
+    base: &Path,
+    default_schedule: &Schedule,
+    tz: TimeZone,
+) -> Option<FeedConfig> {
+    let at = |k: &str| [key("feeds"), Seg::Index(i), key(k)];
+    let whole = [key("feeds"), Seg::Index(i)];
+    let name = match raw.name {
+        Some(n) if is_plain_name(&n) => Some(n),
+        Some(n) => {
+            r.problem(
+                &at("name"),
+                format!(
+                    "{n:?} is not a valid feed name: use 1-64 letters, digits, '-', '_' or '.'"
+                ),
+            );
+            None
+        }
+        None => {
+            r.problem(&whole, "missing key \"name\"");
+            None
+        }
+    };
+    let url = match raw.url {
+        Some(text) => match parse_feed_url(&text, base) {
+            Ok(u) => Some(u),
+            Err(msg) => {
+                r.problem(&at("url"), msg);
+                None
+            }
+        },
+        None => {
+            r.problem(&whole, "missing key \"url\"");
+            None
+        }
+    };
+    let schedule = match raw.schedule {
+        Some(expr) => match Schedule::parse(&expr, tz) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                r.problem(&at("schedule"), e.to_string());
+                None
+            }
+        },
+        None => Some(default_schedule.clone()),
+    };
+    let mut tags = Vec::new();
+    for (j, tag) in raw.tags.into_iter().enumerate() {
+        if is_plain_name(&tag) {
+            if !tags.contains(&tag) {
+                tags.push(tag);
+            }
+        } else {
+            r.problem(
+                &[key("feeds"), Seg::Index(i), key("tags"), Seg::Index(j)],
+                format!("{tag:?} is not a valid tag: use 1-64 letters, digits, '-', '_' or '.'"),
+            );
+        }
+    }
+    let user_agent = match raw.user_agent {
+        Some(ua) if ua.trim().is_empty() => {
+            r.problem(&at("user_agent"), "must not be empty");
+            None
+        }
+        ua => ua,
+    };
+    Some(FeedConfig {
+        name: name?,
+        url: url?,
+        schedule: schedule?,
+        tags,
+        user_agent,
+    })
+}
+
+/// Feed URLs are `http`, `https` or `file`. A `file:` URL with a relative
+/// path (`file:feeds/local.xml`) resolves against the config's folder, like
+/// every other path in the config.
+fn parse_feed_url(text: &str, base: &Path) -> Result<Url, String> {
+    if let Some(rest) = text.strip_prefix("file:") {
+        if !rest.starts_with('/') {
+            let abs = std::path::absolute(base.join(rest))
+                .map_err(|e| format!("{text:?}: cannot make the path absolute: {e}"))?;
+            return Url::from_file_path(&abs)
+                .map_err(|()| format!("{text:?} is not a usable file path"));
+        }
+    }
+    match Url::parse(text) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(u),
+        Ok(u) if u.scheme() == "file" => Ok(u),
+        Ok(u) => Err(format!(
+            "{text:?} has scheme {:?}: feed URLs must be http, https or file",
+            u.scheme()
+        )),
+        Err(e) => Err(format!("{text:?} is not a valid URL: {e}")),
+    }
+}
+
+/// An integer setting with a default and an allowed range.
+fn ranged(
+    r: &mut Resolver<'_>,
+    path: &[Seg],
+    value: Option<i64>,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> u64 {
+    match value {
+        None => default,
+        Some(v) if v >= min as i64 && v <= max as i64 => v as u64,
+        Some(v) => {
+            r.problem(path, format!("{v} is out of range: use {min} to {max}"));
+            default
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(text: &str) -> Vec<Problem> {
+        resolve_str(text, Path::new("/etc/tickerfeed")).expect_err("config should be rejected")
+    }
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let cfg = resolve_str(
+            "[[feeds]]\nname = \"a\"\nurl = \"https://example.com/a.xml\"\n",
+            Path::new("/etc/tickerfeed"),
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.storage.path,
+            Path::new("/etc/tickerfeed/data/tickerfeed.db")
+        );
+        assert_eq!(cfg.output.max_items, 100);
+        assert_eq!(cfg.feeds[0].schedule.expr(), "*/15 * * * *");
+        assert_eq!(cfg.fetch.user_agent, DEFAULT_USER_AGENT);
+    }
+
+    #[test]
+    fn every_problem_is_listed_with_key_and_line() {
+        let text = r#"
+[storage]
+path = "db.sqlite"
+pathh = "typo"
+
+[[feeds]]
+name = "a"
+url = "ftp://example.com/feed"
+
+[[feeds]]
+name = "b"
+url = "https://example.com/b"
+schedule = "not cron"
+colour = "red"
+
+[[feeds]]
+name = "a"
+url = "https://example.com/c"
+"#;
+        let p = problems(text);
+        let keys: Vec<(&str, Option<usize>)> = p.iter().map(|p| (p.key.as_str(), p.line)).collect();
+        assert_eq!(
+            keys,
+            vec![
+                ("storage.pathh", Some(4)),
+                ("feeds[0].url", Some(8)),
+                ("feeds[1].schedule", Some(13)),
+                ("feeds[1].colour", Some(14)),
+                ("feeds[2].name", Some(17)),
+            ]
+        );
+        assert!(
+            p[4].message.contains("first used at line 7"),
+            "{}",
+            p[4].message
+        );
+        assert!(p[1].message.contains("ftp"), "{}", p[1].message);
+    }
+
+    #[test]
+    fn syntax_error_has_a_line() {
+        let p = problems("[server]\nlisten = \n");
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].line, Some(2));
+    }
+
+    #[test]
+    fn wrong_type_is_reported() {
+        let p = problems("[output]\nmax_items = \"lots\"\n");
+        assert_eq!(p[0].line, Some(2));
+    }
+
+    #[test]
+    fn relative_file_url_resolves_against_config_folder() {
+        let cfg = resolve_str(
+            "[[feeds]]\nname = \"local\"\nurl = \"file:feeds/local.xml\"\n",
+            Path::new("/srv/tf"),
+        )
+        .unwrap();
+        assert_eq!(cfg.feeds[0].url.as_str(), "file:///srv/tf/feeds/local.xml");
+    }
+
+    #[test]
+    fn missing_name_and_url_are_reported() {
+        let p = problems("[[feeds]]\ntags = [\"x\"]\n");
+        assert_eq!(p.len(), 2);
+        assert!(p.iter().all(|p| p.key == "feeds[0]"));
+    }
+
+    #[test]
+    fn bad_tag_and_out_of_range_numbers() {
+        let p = problems(
+            "[fetch]\nconcurrency = 0\n[[feeds]]\nname = \"a\"\nurl = \"https://e.com/\"\ntags = [\"ok\", \"has space\"]\n",
+        );
+        let keys: Vec<&str> = p.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, vec!["fetch.concurrency", "feeds[0].tags[1]"]);
+    }
+}

@@ -1,0 +1,254 @@
+//! When a feed is due: crontab schedules, pure functions of the time.
+//!
+//! Schedules mean what they mean in crontab: five fields (minute, hour,
+//! day of month, month, day of week with 0 or 7 = Sunday and 1 = Monday),
+//! or six with seconds first, or `@hourly`-style nicknames; day of month and
+//! day of week combine with OR when both are restricted, as in Vixie cron.
+//! croner implements exactly that (the `cron` crate counts 1 as Sunday and
+//! needs a seconds field, see crate-notes.md). Times are evaluated in the
+//! configured zone, local by default like crontab, and handed on in UTC.
+//! Nothing here reads the clock: callers pass `now`.
+
+use std::fmt;
+
+use chrono::{DateTime, Local, Utc};
+use croner::parser::{CronParser, Seconds, Year};
+
+/// The zone schedules are read in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeZone {
+    /// The machine's zone (`/etc/localtime` or `TZ`), as crontab does.
+    Local,
+    Utc,
+}
+
+/// A parsed cron schedule.
+#[derive(Clone)]
+pub struct Schedule {
+    expr: String,
+    cron: croner::Cron,
+    tz: TimeZone,
+}
+
+impl PartialEq for Schedule {
+    fn eq(&self, other: &Self) -> bool {
+        self.expr == other.expr && self.tz == other.tz
+    }
+}
+
+impl fmt::Debug for Schedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Schedule({:?}, {:?})", self.expr, self.tz)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "invalid cron schedule {expr:?}: {reason} (expected 5 fields like \"*/15 * * * *\", 6 with seconds first, or @hourly/@daily/@weekly/@monthly/@yearly)"
+)]
+pub struct ScheduleError {
+    expr: String,
+    reason: String,
+}
+
+impl Schedule {
+    pub fn parse(expr: &str, tz: TimeZone) -> Result<Self, ScheduleError> {
+        let err = |reason: String| ScheduleError {
+            expr: expr.to_string(),
+            reason,
+        };
+        let parser = CronParser::builder()
+            .seconds(Seconds::Optional)
+            .year(Year::Disallowed)
+            .build();
+        let cron = parser.parse(expr).map_err(|e| err(e.to_string()))?;
+        let schedule = Schedule {
+            expr: expr.trim().to_string(),
+            cron,
+            tz,
+        };
+        // A pattern like "0 0 30 2 *" parses but never fires; say so now
+        // rather than leave a feed silently unpolled.
+        let probe = DateTime::from_timestamp(1_767_225_600, 0).expect("a fixed valid timestamp");
+        if schedule.next_after(probe).is_none() {
+            return Err(err("it never fires".into()));
+        }
+        Ok(schedule)
+    }
+
+    /// The expression as written.
+    pub fn expr(&self) -> &str {
+        &self.expr
+    }
+
+    /// The first firing strictly after `t`.
+    pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self.tz {
+            TimeZone::Utc => self.cron.find_next_occurrence(&t, false).ok(),
+            TimeZone::Local => self
+                .cron
+                .find_next_occurrence(&t.with_timezone(&Local), false)
+                .ok()
+                .map(|l| l.with_timezone(&Utc)),
+        }
+    }
+}
+
+/// When a feed should next be polled, given when it was last attempted.
+///
+/// A feed never polled is due now. Otherwise it is due at the first firing
+/// after the last attempt, which may lie in the past after downtime: the
+/// missed poll then happens once, right away, instead of being skipped
+/// silently (and a week of downtime does not cause a week of polls).
+/// `not_before` is a floor set by backoff or server hints.
+pub fn next_due(
+    schedule: &Schedule,
+    last_attempt: Option<DateTime<Utc>>,
+    not_before: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let by_cron = match last_attempt {
+        None => now,
+        Some(t) => schedule.next_after(t).unwrap_or(DateTime::<Utc>::MAX_UTC),
+    };
+    match not_before {
+        Some(floor) if floor > by_cron => {
+            match schedule.next_after(floor - chrono::Duration::seconds(1)) {
+                // The first firing at or after the floor: polls stay on the
+                // operator's grid even when a floor pushes them back.
+                Some(t) => t,
+                None => floor,
+            }
+        }
+        _ => by_cron,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Datelike, Timelike, Weekday};
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn utc(expr: &str) -> Schedule {
+        Schedule::parse(expr, TimeZone::Utc).unwrap()
+    }
+
+    #[test]
+    fn crontab_monday_is_one() {
+        // 2026-11-24 is a Tuesday; "0 9 * * 1" must fire next Monday 09:00.
+        let next = utc("0 9 * * 1")
+            .next_after(t("2026-11-24T12:00:00Z"))
+            .unwrap();
+        assert_eq!(next.weekday(), Weekday::Mon);
+        assert_eq!(next, t("2026-11-30T09:00:00Z"));
+    }
+
+    #[test]
+    fn sunday_is_zero_and_seven() {
+        for expr in ["0 9 * * 0", "0 9 * * 7", "0 9 * * SUN"] {
+            let next = utc(expr).next_after(t("2026-11-24T12:00:00Z")).unwrap();
+            assert_eq!(next, t("2026-11-29T09:00:00Z"), "{expr}");
+        }
+    }
+
+    #[test]
+    fn five_fields_every_fifteen_minutes() {
+        let s = utc("*/15 * * * *");
+        assert_eq!(
+            s.next_after(t("2026-11-24T10:07:30Z")).unwrap(),
+            t("2026-11-24T10:15:00Z")
+        );
+        assert_eq!(
+            s.next_after(t("2026-11-24T10:15:00Z")).unwrap(),
+            t("2026-11-24T10:30:00Z")
+        );
+    }
+
+    #[test]
+    fn six_fields_have_seconds_first() {
+        let s = utc("*/20 * * * * *");
+        assert_eq!(
+            s.next_after(t("2026-11-24T10:00:05Z")).unwrap(),
+            t("2026-11-24T10:00:20Z")
+        );
+    }
+
+    #[test]
+    fn nicknames() {
+        assert_eq!(
+            utc("@hourly")
+                .next_after(t("2026-11-24T10:07:00Z"))
+                .unwrap(),
+            t("2026-11-24T11:00:00Z")
+        );
+        assert_eq!(
+            utc("@daily").next_after(t("2026-11-24T10:07:00Z")).unwrap(),
+            t("2026-11-25T00:00:00Z")
+        );
+    }
+
+    #[test]
+    fn day_of_month_or_day_of_week_as_in_vixie_cron() {
+        // The 1st of the month OR any Monday.
+        let next = utc("0 9 1 * 1")
+            .next_after(t("2026-11-24T12:00:00Z"))
+            .unwrap();
+        assert_eq!(next, t("2026-11-30T09:00:00Z"));
+        let after = utc("0 9 1 * 1").next_after(next).unwrap();
+        assert_eq!(after, t("2026-12-01T09:00:00Z"));
+    }
+
+    #[test]
+    fn weekday_ranges_and_hours() {
+        let s = utc("*/10 7-22 * * 1-5");
+        // Friday 22:55 -> Monday 07:00
+        let next = s.next_after(t("2026-11-27T22:55:00Z")).unwrap();
+        assert_eq!(next, t("2026-11-30T07:00:00Z"));
+        assert_eq!(next.minute(), 0);
+    }
+
+    #[test]
+    fn bad_expressions_are_rejected_with_the_expression() {
+        for expr in [
+            "",
+            "* * *",
+            "61 * * * *",
+            "* * * * * * *",
+            "@every 5m",
+            "0 0 30 2 *",
+        ] {
+            let err = Schedule::parse(expr, TimeZone::Utc)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(&format!("{expr:?}")), "{err}");
+        }
+    }
+
+    #[test]
+    fn never_polled_is_due_now_and_missed_polls_happen_once() {
+        let s = utc("*/15 * * * *");
+        let now = t("2026-11-24T12:00:00Z");
+        assert_eq!(next_due(&s, None, None, now), now);
+        // Down for a day: due at the first firing after the last attempt,
+        // which is in the past, so it runs once right away.
+        let last = t("2026-11-23T12:00:00Z");
+        assert_eq!(
+            next_due(&s, Some(last), None, now),
+            t("2026-11-23T12:15:00Z")
+        );
+    }
+
+    #[test]
+    fn floor_pushes_to_the_next_firing_on_the_grid() {
+        let s = utc("*/15 * * * *");
+        let now = t("2026-11-24T12:00:00Z");
+        let due = next_due(&s, Some(now), Some(t("2026-11-24T12:20:00Z")), now);
+        assert_eq!(due, t("2026-11-24T12:30:00Z"));
+        let due = next_due(&s, Some(now), Some(t("2026-11-24T12:30:00Z")), now);
+        assert_eq!(due, t("2026-11-24T12:30:00Z"));
+    }
+}
