@@ -17,6 +17,8 @@
 pub mod clock;
 pub mod config;
 pub mod model;
+pub mod pipeline;
 pub mod quotes;
 pub mod render;
 pub mod schedule;
+pub mod store;

@@ -1,0 +1,390 @@
+//! Normalize stage: a parsed feed -> [`NewItem`]s ready to store.
+//!
+//! Owns item identity (the feed-scoped [`ItemKey`]), canonical links for
+//! cross-feed dedup, absolute links, plain-text titles and sanitised HTML.
+//! Nothing here depends on the time of the poll, so the same document always
+//! normalises to the same items.
+
+use feed_rs::model::{Entry, Feed, Link, Text};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use url::Url;
+
+use super::parse::GENERATED_ID;
+use crate::model::{ItemKey, NewItem};
+use crate::store::FeedMeta;
+
+/// Query parameters that only track the reader; they never change which
+/// article a link points to.
+fn is_tracking_param(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n.starts_with("utm_")
+        || matches!(
+            n.as_str(),
+            "fbclid"
+                | "gclid"
+                | "dclid"
+                | "gbraid"
+                | "wbraid"
+                | "msclkid"
+                | "yclid"
+                | "mc_cid"
+                | "mc_eid"
+                | "igshid"
+                | "_ga"
+                | "_gl"
+                | "mkt_tok"
+                | "oly_anon_id"
+                | "oly_enc_id"
+                | "vero_id"
+                | "wt_mc"
+                | "cmpid"
+                | "at_medium"
+                | "at_campaign"
+                | "ocid"
+                | "ncid"
+                | "sr_share"
+                | "s_cid"
+        )
+}
+
+/// The canonical form of an article link: lower-case scheme and host (the
+/// URL parser does that), default port dropped, fragment dropped, tracking
+/// parameters removed, and `http` folded into `https` so both schemes name
+/// the same article.
+pub fn canonical_url(link: &str) -> Option<String> {
+    let mut u = Url::parse(link).ok()?;
+    if !matches!(u.scheme(), "http" | "https") {
+        return Some(u.to_string());
+    }
+    if u.scheme() == "http" {
+        let _ = u.set_scheme("https");
+        if u.port() == Some(443) {
+            let _ = u.set_port(None);
+        }
+    }
+    u.set_fragment(None);
+    if u.query().is_some() {
+        let kept: Vec<(String, String)> = u
+            .query_pairs()
+            .filter(|(k, _)| !is_tracking_param(k))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        if kept.is_empty() {
+            u.set_query(None);
+        } else {
+            u.query_pairs_mut().clear().extend_pairs(kept);
+        }
+    }
+    Some(u.to_string())
+}
+
+/// Feed-level data and the items of `feed`, fetched from `feed_url`.
+pub fn normalize(feed: Feed, feed_url: &Url) -> (FeedMeta, Vec<NewItem>) {
+    let meta = FeedMeta {
+        title: feed
+            .title
+            .as_ref()
+            .map(text_to_plain)
+            .filter(|t| !t.is_empty()),
+        site_url: alternate(&feed.links)
+            .and_then(|l| absolute(&l.href, feed_url))
+            .filter(|u| u != feed_url.as_str()),
+        feed_guid: Some(feed.id.trim().to_string())
+            .filter(|id| !id.is_empty() && id != GENERATED_ID),
+        updated: feed.updated,
+    };
+    let mut items: Vec<NewItem> = feed
+        .entries
+        .into_iter()
+        .map(|e| normalize_entry(e, feed_url))
+        .collect();
+    disambiguate(&mut items);
+    (meta, items)
+}
+
+fn normalize_entry(e: Entry, feed_url: &Url) -> NewItem {
+    let guid =
+        Some(e.id.trim().to_string()).filter(|id| !id.is_empty() && !id.contains(GENERATED_ID));
+    let url = alternate(&e.links).and_then(|l| absolute(&l.href, feed_url));
+    let canonical = url.as_deref().and_then(canonical_url);
+    // Relative links inside the HTML resolve against the article when we
+    // know it, else against the feed.
+    let base = url
+        .as_deref()
+        .and_then(|u| Url::parse(u).ok())
+        .unwrap_or_else(|| feed_url.clone());
+    let title = e.title.as_ref().map(text_to_plain).unwrap_or_default();
+    let summary_html = e
+        .summary
+        .as_ref()
+        .map(|t| text_to_html(t, &base))
+        .filter(|s| !s.trim().is_empty());
+    let content_html = e
+        .content
+        .as_ref()
+        .and_then(|c| c.body.as_deref())
+        .map(|b| sanitize(b, &base))
+        .filter(|s| !s.trim().is_empty());
+    let authors: Vec<String> = e
+        .authors
+        .iter()
+        .filter_map(|p| p.name.as_ref().map(|n| n.trim().to_string()))
+        .filter(|n| !n.is_empty())
+        .collect();
+    let mut categories: Vec<String> = Vec::new();
+    for c in &e.categories {
+        let term = c.label.as_deref().unwrap_or(&c.term).trim().to_string();
+        if !term.is_empty() && !categories.contains(&term) {
+            categories.push(term);
+        }
+    }
+    let published = e.published.or(e.updated);
+    let updated = e.updated;
+
+    let content_hash = hash_fields(&[
+        &title,
+        url.as_deref().unwrap_or(""),
+        summary_html.as_deref().unwrap_or(""),
+        content_html.as_deref().unwrap_or(""),
+        &authors.join("\n"),
+        &categories.join("\n"),
+        &published.map(|p| p.to_rfc3339()).unwrap_or_default(),
+    ]);
+    let key = match (&guid, &canonical) {
+        (Some(g), _) => format!("id:{g}"),
+        (None, Some(c)) => format!("link:{c}"),
+        // No id and no link: the content is all there is. Hash what a
+        // publisher rarely edits, not the whole body.
+        (None, None) => format!(
+            "hash:{}",
+            hash_fields(&[
+                &title,
+                summary_html.as_deref().unwrap_or(""),
+                content_html.as_deref().unwrap_or(""),
+                &published.map(|p| p.to_rfc3339()).unwrap_or_default(),
+            ])
+        ),
+    };
+    NewItem {
+        key: ItemKey(key),
+        guid,
+        url,
+        canonical_url: canonical,
+        title,
+        summary_html,
+        content_html,
+        authors,
+        categories,
+        published,
+        updated,
+        content_hash,
+    }
+}
+
+/// Some feeds give every item the same guid. Dropping the repeats would
+/// lose articles, so the first keeps its key (it stays stable as the feed
+/// grows) and later ones add their link, or failing that their content
+/// hash, to it.
+fn disambiguate(items: &mut [NewItem]) {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for item in items.iter_mut() {
+        let count = seen.entry(item.key.0.clone()).or_insert(0);
+        *count += 1;
+        if *count > 1 {
+            let suffix = item
+                .canonical_url
+                .clone()
+                .filter(|c| !item.key.0.ends_with(c.as_str()))
+                .unwrap_or_else(|| item.content_hash[..16].to_string());
+            item.key = ItemKey(format!("{}|{suffix}", item.key.0));
+            // Still a repeat (same link and content): number it.
+            let again = seen.entry(item.key.0.clone()).or_insert(0);
+            *again += 1;
+            if *again > 1 {
+                item.key = ItemKey(format!("{}|{}", item.key.0, again));
+            }
+        }
+    }
+}
+
+fn hash_fields(fields: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for f in fields {
+        h.update((f.len() as u64).to_be_bytes());
+        h.update(f.as_bytes());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The link a reader would open: `rel="alternate"` (or no rel), else the first.
+fn alternate(links: &[Link]) -> Option<&Link> {
+    links
+        .iter()
+        .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
+        .or_else(|| links.iter().find(|l| l.rel.as_deref() != Some("self")))
+}
+
+fn absolute(href: &str, base: &Url) -> Option<String> {
+    let href = href.trim();
+    if href.is_empty() {
+        return None;
+    }
+    base.join(href).ok().map(|u| u.to_string())
+}
+
+fn is_plain(t: &Text) -> bool {
+    t.content_type.to_string().starts_with("text/plain")
+}
+
+/// A title or other text construct as plain text.
+fn text_to_plain(t: &Text) -> String {
+    let s = if is_plain(t) {
+        t.content.clone()
+    } else {
+        html_to_text(&t.content)
+    };
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A summary as HTML: plain text is escaped, HTML sanitised.
+fn text_to_html(t: &Text, base: &Url) -> String {
+    if is_plain(t) {
+        // RSS descriptions are labelled text/plain by feed-rs only when they
+        // hold no markup; escaping keeps them literal.
+        escape_html(&t.content)
+    } else {
+        sanitize(&t.content, base)
+    }
+}
+
+fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Sanitised HTML: no scripts, styles, event handlers or `javascript:`
+/// URLs; relative links and image sources made absolute against `base`.
+pub fn sanitize(html: &str, base: &Url) -> String {
+    let mut b = ammonia::Builder::default();
+    b.link_rel(Some("noopener noreferrer nofollow"));
+    b.url_relative(ammonia::UrlRelative::RewriteWithBase(base.clone()));
+    b.clean(html).to_string()
+}
+
+/// Text content of an HTML fragment, entities decoded.
+pub fn html_to_text(html: &str) -> String {
+    let stripped = ammonia::Builder::empty().clean(html).to_string();
+    // ammonia escapes exactly these five when serialising text.
+    stripped
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&nbsp;", "\u{a0}")
+        .replace("&amp;", "&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::parse::parse;
+
+    fn items(xml: &str) -> Vec<NewItem> {
+        let base = Url::parse("https://example.com/feed.xml").unwrap();
+        normalize(parse(xml.as_bytes(), &base, None).unwrap(), &base).1
+    }
+
+    #[test]
+    fn canonical_urls_fold_tracking_scheme_port_and_fragment() {
+        let c = |s| canonical_url(s).unwrap();
+        assert_eq!(
+            c("HTTP://Example.COM:80/a/b?utm_source=x&id=3&fbclid=y#frag"),
+            "https://example.com/a/b?id=3"
+        );
+        assert_eq!(
+            c("https://example.com:443/a?utm_medium=rss"),
+            "https://example.com/a"
+        );
+        assert_eq!(c("http://example.com/a"), c("https://example.com/a"));
+        assert_ne!(
+            c("https://example.com/a?id=1"),
+            c("https://example.com/a?id=2")
+        );
+    }
+
+    #[test]
+    fn keys_prefer_guid_then_link_then_content() {
+        let got = items(
+            r#"<rss version="2.0"><channel><title>T</title>
+            <item><title>A</title><guid> g1 </guid><link>https://example.com/a</link></item>
+            <item><title>B</title><link>https://example.com/b?utm_source=rss</link></item>
+            <item><title>C</title><description>only text</description></item>
+            </channel></rss>"#,
+        );
+        assert_eq!(got[0].key.0, "id:g1");
+        assert_eq!(got[1].key.0, "link:https://example.com/b");
+        assert!(got[2].key.0.starts_with("hash:"));
+        // Stable: the same document gives the same keys.
+        let again = items(
+            r#"<rss version="2.0"><channel><title>T</title>
+            <item><title>C</title><description>only text</description></item>
+            </channel></rss>"#,
+        );
+        assert_eq!(again[0].key, got[2].key);
+    }
+
+    #[test]
+    fn duplicate_guids_are_kept_apart() {
+        let got = items(
+            r#"<rss version="2.0"><channel><title>T</title>
+            <item><title>A</title><guid>same</guid><link>https://example.com/a</link></item>
+            <item><title>B</title><guid>same</guid><link>https://example.com/b</link></item>
+            <item><title>C</title><guid>same</guid><link>https://example.com/b</link></item>
+            </channel></rss>"#,
+        );
+        let keys: Vec<&str> = got.iter().map(|i| i.key.0.as_str()).collect();
+        assert_eq!(keys[0], "id:same");
+        assert_eq!(keys[1], "id:same|https://example.com/b");
+        assert_eq!(keys.len(), 3);
+        assert!(keys[2] != keys[1] && keys[2] != keys[0], "{keys:?}");
+    }
+
+    #[test]
+    fn html_is_sanitised_and_links_made_absolute() {
+        let got = items(
+            r#"<rss version="2.0"><channel><title>T</title><item><title>A &amp; B</title>
+            <link>https://example.com/news/a</link>
+            <description><![CDATA[<p onclick="x()">Hi <a href="/b">b</a> <a href="javascript:alert(1)">j</a><img src="i.png"><script>alert(1)</script></p>]]></description>
+            </item></channel></rss>"#,
+        );
+        let html = got[0].summary_html.as_deref().unwrap();
+        assert!(
+            !html.contains("onclick") && !html.contains("script") && !html.contains("javascript:"),
+            "{html}"
+        );
+        assert!(html.contains(r#"href="https://example.com/b""#), "{html}");
+        assert!(
+            html.contains(r#"src="https://example.com/news/i.png""#),
+            "{html}"
+        );
+        assert_eq!(got[0].title, "A & B");
+    }
+
+    #[test]
+    fn relative_item_links_resolve_against_the_feed() {
+        let got = items(
+            r#"<rss version="2.0"><channel><title>T</title><item><title>A</title><link>/a</link></item></channel></rss>"#,
+        );
+        assert_eq!(got[0].url.as_deref(), Some("https://example.com/a"));
+    }
+
+    #[test]
+    fn html_titles_become_text() {
+        assert_eq!(
+            html_to_text("<b>Bold</b> &amp; <i>it</i> &lt;tag&gt;"),
+            "Bold & it <tag>"
+        );
+    }
+}

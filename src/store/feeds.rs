@@ -1,0 +1,367 @@
+//! Feed rows: which feeds exist, their fetch state, and recording one
+//! fetch attempt (with everything it produced) in a single transaction.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::{Store, StoreError, items, op};
+use crate::clock::{from_db_time, to_db_time};
+use crate::config::FeedConfig;
+use crate::model::{FeedId, NewItem};
+
+/// What the archive knows about one feed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedRow {
+    pub id: FeedId,
+    pub name: String,
+    pub url: String,
+    pub schedule: String,
+    /// False once the feed was removed from the config; its items stay.
+    pub in_config: bool,
+    pub title: Option<String>,
+    pub site_url: Option<String>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub body_sha256: Option<String>,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub last_status: Option<u16>,
+    /// `ok`, `not_modified`, `unchanged` or `error`.
+    pub last_result: Option<String>,
+    pub last_error: Option<String>,
+    pub consecutive_failures: u32,
+    pub not_before_at: Option<DateTime<Utc>>,
+    pub next_due_at: Option<DateTime<Utc>>,
+    /// Items this feed has carried.
+    pub items: i64,
+    pub tags: Vec<String>,
+}
+
+/// Feed-level data a successful parse yields.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FeedMeta {
+    pub title: Option<String>,
+    pub site_url: Option<String>,
+    pub feed_guid: Option<String>,
+    pub updated: Option<DateTime<Utc>>,
+}
+
+/// How one attempt ended.
+#[derive(Debug, Clone)]
+pub enum AttemptOutcome {
+    /// A new document, parsed.
+    Fetched {
+        meta: FeedMeta,
+        items: Vec<NewItem>,
+        etag: Option<String>,
+        last_modified: Option<String>,
+        body_sha256: String,
+    },
+    /// 304 Not Modified. A 304 may carry fresher validators (RFC 9111
+    /// §4.3.4); when it does they replace the stored ones.
+    NotModified {
+        etag: Option<String>,
+        last_modified: Option<String>,
+    },
+    /// 200 with the same bytes as last time: nothing parsed.
+    Unchanged {
+        etag: Option<String>,
+        last_modified: Option<String>,
+    },
+    /// Anything that went wrong, in plain words.
+    Failed { error: String },
+}
+
+impl AttemptOutcome {
+    fn result(&self) -> &'static str {
+        match self {
+            AttemptOutcome::Fetched { .. } => "ok",
+            AttemptOutcome::NotModified { .. } => "not_modified",
+            AttemptOutcome::Unchanged { .. } => "unchanged",
+            AttemptOutcome::Failed { .. } => "error",
+        }
+    }
+}
+
+/// One fetch attempt, as the pipeline hands it to the store.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub feed_id: FeedId,
+    pub started_at: DateTime<Utc>,
+    pub url: String,
+    pub status: Option<u16>,
+    pub bytes: Option<u64>,
+    pub duration: Duration,
+    pub outcome: AttemptOutcome,
+    /// When the scheduler plans to try next, for `feeds` and analysts.
+    pub next_due: Option<DateTime<Utc>>,
+}
+
+/// What one attempt changed in the archive.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestSummary {
+    /// Items in the document.
+    pub seen: usize,
+    /// Articles the archive had never seen.
+    pub new: usize,
+    /// Articles whose content changed.
+    pub updated: usize,
+    /// Articles already archived from another feed, now also credited to
+    /// this one.
+    pub merged: usize,
+}
+
+impl IngestSummary {
+    pub fn changed_archive(&self) -> bool {
+        self.new + self.updated + self.merged > 0
+    }
+}
+
+impl Store {
+    /// Makes the feeds table match the config: new feeds are added,
+    /// changed URLs and schedules are recorded, tags replaced, and feeds no
+    /// longer configured are marked (their items stay). Returns each
+    /// configured feed's id by name.
+    pub async fn sync_feeds(
+        &self,
+        feeds: &[FeedConfig],
+        now: DateTime<Utc>,
+    ) -> Result<HashMap<String, FeedId>, StoreError> {
+        let feeds: Vec<(String, String, String, Vec<String>)> = feeds
+            .iter()
+            .map(|f| {
+                (
+                    f.name.clone(),
+                    f.url.to_string(),
+                    f.schedule.expr().to_string(),
+                    f.tags.clone(),
+                )
+            })
+            .collect();
+        self.write(move |conn| {
+            let tx = conn.transaction().map_err(op("begin syncing feeds"))?;
+            tx.execute("UPDATE feeds SET in_config = 0", [])
+                .map_err(op("mark feeds"))?;
+            let mut ids = HashMap::new();
+            for (name, url, schedule, tags) in &feeds {
+                tx.execute(
+                    "INSERT INTO feeds (name, url, schedule, created_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT(name) DO UPDATE SET
+                       -- a new URL starts without the old URL's validators
+                       etag = CASE WHEN url = excluded.url THEN etag END,
+                       last_modified = CASE WHEN url = excluded.url THEN last_modified END,
+                       body_sha256 = CASE WHEN url = excluded.url THEN body_sha256 END,
+                       url = excluded.url, schedule = excluded.schedule, in_config = 1",
+                    params![name, url, schedule, to_db_time(now)],
+                )
+                .map_err(op("add feed"))?;
+                let id: i64 = tx
+                    .query_row("SELECT id FROM feeds WHERE name = ?1", [name], |r| r.get(0))
+                    .map_err(op("look up feed id"))?;
+                tx.execute("DELETE FROM feed_tags WHERE feed_id = ?1", [id])
+                    .map_err(op("clear feed tags"))?;
+                for tag in tags {
+                    tx.execute(
+                        "INSERT OR IGNORE INTO feed_tags (feed_id, tag) VALUES (?1, ?2)",
+                        params![id, tag],
+                    )
+                    .map_err(op("tag feed"))?;
+                }
+                ids.insert(name.clone(), FeedId(id));
+            }
+            tx.commit().map_err(op("commit feed sync"))?;
+            Ok(ids)
+        })
+        .await
+    }
+
+    /// Every feed the archive knows, configured ones first, by name.
+    pub async fn feed_rows(&self) -> Result<Vec<FeedRow>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT f.id, f.name, f.url, f.schedule, f.in_config, f.title, f.site_url,
+                            f.etag, f.last_modified, f.body_sha256, f.last_attempt_at,
+                            f.last_success_at, f.last_status, f.last_result, f.last_error,
+                            f.consecutive_failures, f.not_before_at, f.next_due_at,
+                            (SELECT count(*) FROM item_sources s WHERE s.feed_id = f.id),
+                            (SELECT group_concat(tag, ',') FROM feed_tags t WHERE t.feed_id = f.id)
+                     FROM feeds f ORDER BY f.in_config DESC, f.name",
+                )
+                .map_err(op("list feeds"))?;
+            let rows = stmt
+                .query_map([], |r| {
+                    let time = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
+                        Ok(r.get::<_, Option<String>>(i)?
+                            .as_deref()
+                            .and_then(from_db_time))
+                    };
+                    Ok(FeedRow {
+                        id: FeedId(r.get(0)?),
+                        name: r.get(1)?,
+                        url: r.get(2)?,
+                        schedule: r.get(3)?,
+                        in_config: r.get(4)?,
+                        title: r.get(5)?,
+                        site_url: r.get(6)?,
+                        etag: r.get(7)?,
+                        last_modified: r.get(8)?,
+                        body_sha256: r.get(9)?,
+                        last_attempt_at: time(10)?,
+                        last_success_at: time(11)?,
+                        last_status: r.get(12)?,
+                        last_result: r.get(13)?,
+                        last_error: r.get(14)?,
+                        consecutive_failures: r.get(15)?,
+                        not_before_at: time(16)?,
+                        next_due_at: time(17)?,
+                        items: r.get(18)?,
+                        tags: r
+                            .get::<_, Option<String>>(19)?
+                            .map(|t| t.split(',').map(str::to_string).collect())
+                            .unwrap_or_default(),
+                    })
+                })
+                .map_err(op("list feeds"))?;
+            rows.collect::<Result<Vec<_>, _>>()
+                .map_err(op("read feed row"))
+        })
+        .await
+    }
+
+    /// Records one attempt and everything it produced, atomically.
+    pub async fn record_attempt(
+        &self,
+        attempt: Attempt,
+        now: DateTime<Utc>,
+    ) -> Result<IngestSummary, StoreError> {
+        let summary = self
+            .write(move |conn| {
+                let tx = conn.transaction().map_err(op("begin recording a fetch"))?;
+                let summary = record_in(&tx, &attempt, now)?;
+                tx.commit().map_err(op("commit a fetch"))?;
+                Ok(summary)
+            })
+            .await?;
+        if summary.changed_archive() {
+            self.bump_generation();
+        }
+        Ok(summary)
+    }
+
+    /// Total items in the archive.
+    pub async fn item_count(&self) -> Result<i64, StoreError> {
+        self.read(|c| {
+            c.query_row("SELECT count(*) FROM items", [], |r| r.get(0))
+                .map_err(op("count items"))
+        })
+        .await
+    }
+}
+
+fn record_in(
+    tx: &Transaction<'_>,
+    a: &Attempt,
+    now: DateTime<Utc>,
+) -> Result<IngestSummary, StoreError> {
+    let feed_name: String = tx
+        .query_row("SELECT name FROM feeds WHERE id = ?1", [a.feed_id.0], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(op("look up feed"))?
+        .ok_or(StoreError::Query {
+            op: "record a fetch for a feed that is not in the archive",
+            source: rusqlite::Error::QueryReturnedNoRows,
+        })?;
+    let now_s = to_db_time(now);
+    let mut summary = IngestSummary::default();
+    let error = match &a.outcome {
+        AttemptOutcome::Fetched {
+            meta,
+            items,
+            etag,
+            last_modified,
+            body_sha256,
+        } => {
+            summary = items::ingest(tx, a.feed_id, &feed_name, items, now)?;
+            tx.execute(
+                "UPDATE feeds SET title = ?2, site_url = ?3, feed_guid = ?4, feed_updated_at = ?5,
+                        etag = ?6, last_modified = ?7, body_sha256 = ?8
+                 WHERE id = ?1",
+                params![
+                    a.feed_id.0,
+                    meta.title,
+                    meta.site_url,
+                    meta.feed_guid,
+                    meta.updated.map(to_db_time),
+                    etag,
+                    last_modified,
+                    body_sha256
+                ],
+            )
+            .map_err(op("update feed after fetch"))?;
+            None
+        }
+        AttemptOutcome::NotModified {
+            etag,
+            last_modified,
+        }
+        | AttemptOutcome::Unchanged {
+            etag,
+            last_modified,
+        } => {
+            tx.execute(
+                "UPDATE feeds SET etag = coalesce(?2, etag), last_modified = coalesce(?3, last_modified)
+                 WHERE id = ?1",
+                params![a.feed_id.0, etag, last_modified],
+            )
+            .map_err(op("update feed validators"))?;
+            None
+        }
+        AttemptOutcome::Failed { error } => Some(error.as_str()),
+    };
+    let ok = error.is_none();
+    tx.execute(
+        "UPDATE feeds SET last_attempt_at = ?2, last_status = ?3, last_result = ?4,
+                last_error = ?5,
+                last_success_at = CASE WHEN ?6 THEN ?2 ELSE last_success_at END,
+                consecutive_failures = CASE WHEN ?6 THEN 0 ELSE consecutive_failures + 1 END,
+                next_due_at = ?7
+         WHERE id = ?1",
+        params![
+            a.feed_id.0,
+            to_db_time(a.started_at),
+            a.status,
+            a.outcome.result(),
+            error,
+            ok,
+            a.next_due.map(to_db_time),
+        ],
+    )
+    .map_err(op("update feed state"))?;
+    tx.execute(
+        "INSERT INTO fetches (feed_id, started_at, url, status, result, error, bytes, duration_ms,
+                              items_seen, items_new, items_updated)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            a.feed_id.0,
+            to_db_time(a.started_at),
+            a.url,
+            a.status,
+            a.outcome.result(),
+            error,
+            a.bytes.map(|b| b as i64),
+            a.duration.as_millis() as i64,
+            summary.seen as i64,
+            summary.new as i64,
+            summary.updated as i64,
+        ],
+    )
+    .map_err(op("log fetch"))?;
+    let _ = now_s;
+    Ok(summary)
+}

@@ -1,0 +1,341 @@
+//! Items: dedup on ingest, and the newest items for the merged feed.
+//!
+//! Dedup is layered, cheapest first, all inside the fetch's transaction:
+//! 1. this feed already carried this key (`item_sources` primary key):
+//!    the same item, updated in place if its content changed and this feed
+//!    is the one it was first archived from;
+//! 2. another feed carried an item with the same globally meaningful guid
+//!    (a URL, `urn:` or `tag:` id; bare numbers like "1234" are only unique
+//!    within their feed);
+//! 3. another feed carried an item with the same canonical link (not a bare
+//!    home page, which some feeds give every item).
+//!
+//! A match on 2 or 3 credits the existing article to this feed too, with
+//! the layer that matched recorded in `item_sources.matched_by`.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Transaction, params};
+use sha2::{Digest, Sha256};
+
+use super::{Store, StoreError, op};
+use crate::clock::{from_db_time, to_db_time};
+use crate::model::{FeedId, ItemUid, NewItem};
+use crate::render::{Entry, EntrySource};
+
+use super::feeds::IngestSummary;
+
+/// Which items the merged feed wants.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RecentQuery {
+    pub limit: usize,
+    /// Only items carried by a feed with this tag.
+    pub tag: Option<String>,
+}
+
+/// A guid that identifies an article across feeds, not just inside one.
+fn guid_is_global(guid: &str) -> bool {
+    guid.contains("://") || guid.starts_with("urn:") || guid.starts_with("tag:")
+}
+
+/// A link worth matching across feeds: not a site's bare home page.
+fn url_is_specific(canonical: &str) -> bool {
+    match url::Url::parse(canonical) {
+        Ok(u) => u.path().trim_end_matches('/').len() > 0 || u.query().is_some(),
+        Err(_) => false,
+    }
+}
+
+/// The archive-wide id of a new article: stable for the same feed name and
+/// key, so rebuilding an archive from the same feeds gives the same ids.
+fn mint_uid(feed_name: &str, key: &str) -> ItemUid {
+    let mut h = Sha256::new();
+    h.update((feed_name.len() as u64).to_be_bytes());
+    h.update(feed_name.as_bytes());
+    h.update(key.as_bytes());
+    let digest = h.finalize();
+    ItemUid(digest[..16].iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The time an item sorts by: its published date, but never later than when
+/// we first saw it, so a feed cannot pin items to the top with future dates.
+fn sort_time(item: &NewItem, now: DateTime<Utc>) -> DateTime<Utc> {
+    item.published.or(item.updated).map_or(now, |p| p.min(now))
+}
+
+pub(crate) fn ingest(
+    tx: &Transaction<'_>,
+    feed_id: FeedId,
+    feed_name: &str,
+    items: &[NewItem],
+    now: DateTime<Utc>,
+) -> Result<IngestSummary, StoreError> {
+    let now_s = to_db_time(now);
+    let mut summary = IngestSummary {
+        seen: items.len(),
+        ..Default::default()
+    };
+    let mut find_source = tx
+        .prepare_cached(
+            "SELECT s.item_id, i.origin_feed_id, i.content_sha256
+             FROM item_sources s JOIN items i ON i.id = s.item_id
+             WHERE s.feed_id = ?1 AND s.item_key = ?2",
+        )
+        .map_err(op("prepare source lookup"))?;
+    for item in items {
+        let known: Option<(i64, i64, String)> = find_source
+            .query_row(params![feed_id.0, item.key.0], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()
+            .map_err(op("look up item"))?;
+        if let Some((item_id, origin, hash)) = known {
+            if origin == feed_id.0 && hash != item.content_hash {
+                update_item(tx, item_id, item, &now_s)?;
+                summary.updated += 1;
+            }
+            tx.execute(
+                "UPDATE item_sources SET last_seen_at = ?3 WHERE feed_id = ?1 AND item_key = ?2",
+                params![feed_id.0, item.key.0, now_s],
+            )
+            .map_err(op("touch item source"))?;
+            continue;
+        }
+        let (item_id, matched_by) = match find_elsewhere(tx, feed_id, item)? {
+            Some(found) => {
+                summary.merged += 1;
+                found
+            }
+            None => {
+                summary.new += 1;
+                (insert_item(tx, feed_id, feed_name, item, now)?, "new")
+            }
+        };
+        tx.execute(
+            "INSERT INTO item_sources (feed_id, item_key, item_id, matched_by, first_seen_at, last_seen_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+            params![feed_id.0, item.key.0, item_id, matched_by, now_s],
+        )
+        .map_err(op("record item source"))?;
+    }
+    Ok(summary)
+}
+
+fn find_elsewhere(
+    tx: &Transaction<'_>,
+    feed_id: FeedId,
+    item: &NewItem,
+) -> Result<Option<(i64, &'static str)>, StoreError> {
+    // "Not already carried by this feed": inside one feed, distinct keys
+    // are distinct items even when they share a link.
+    let not_here =
+        "NOT EXISTS (SELECT 1 FROM item_sources s WHERE s.item_id = i.id AND s.feed_id = ?2)";
+    if let Some(guid) = item.guid.as_deref().filter(|g| guid_is_global(g)) {
+        let found: Option<i64> = tx
+            .query_row(
+                &format!("SELECT i.id FROM items i WHERE i.guid = ?1 AND {not_here} ORDER BY i.id LIMIT 1"),
+                params![guid, feed_id.0],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(op("match item by guid"))?;
+        if let Some(id) = found {
+            return Ok(Some((id, "guid")));
+        }
+    }
+    if let Some(url) = item.canonical_url.as_deref().filter(|u| url_is_specific(u)) {
+        let found: Option<i64> = tx
+            .query_row(
+                &format!("SELECT i.id FROM items i WHERE i.canonical_url = ?1 AND {not_here} ORDER BY i.id LIMIT 1"),
+                params![url, feed_id.0],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(op("match item by link"))?;
+        if let Some(id) = found {
+            return Ok(Some((id, "url")));
+        }
+    }
+    Ok(None)
+}
+
+fn json_list(v: &[String]) -> String {
+    serde_json::to_string(v).expect("a list of strings always serialises")
+}
+
+fn insert_item(
+    tx: &Transaction<'_>,
+    feed_id: FeedId,
+    feed_name: &str,
+    item: &NewItem,
+    now: DateTime<Utc>,
+) -> Result<i64, StoreError> {
+    let uid = mint_uid(feed_name, &item.key.0);
+    tx.execute(
+        "INSERT INTO items (uid, origin_feed_id, guid, url, canonical_url, title, summary_html,
+                            content_html, authors, categories, published_at, updated_at,
+                            first_seen_at, changed_at, sort_at, content_sha256)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15)",
+        params![
+            uid.0,
+            feed_id.0,
+            item.guid,
+            item.url,
+            item.canonical_url,
+            item.title,
+            item.summary_html,
+            item.content_html,
+            json_list(&item.authors),
+            json_list(&item.categories),
+            item.published.map(to_db_time),
+            item.updated.map(to_db_time),
+            to_db_time(now),
+            to_db_time(sort_time(item, now)),
+            item.content_hash,
+        ],
+    )
+    .map_err(op("insert item"))?;
+    Ok(tx.last_insert_rowid())
+}
+
+fn update_item(
+    tx: &Transaction<'_>,
+    item_id: i64,
+    item: &NewItem,
+    now_s: &str,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE items SET guid = ?2, url = ?3, canonical_url = ?4, title = ?5, summary_html = ?6,
+                content_html = ?7, authors = ?8, categories = ?9, published_at = ?10,
+                updated_at = ?11, changed_at = ?12, content_sha256 = ?13
+         WHERE id = ?1",
+        params![
+            item_id,
+            item.guid,
+            item.url,
+            item.canonical_url,
+            item.title,
+            item.summary_html,
+            item.content_html,
+            json_list(&item.authors),
+            json_list(&item.categories),
+            item.published.map(to_db_time),
+            item.updated.map(to_db_time),
+            now_s,
+            item.content_hash,
+        ],
+    )
+    .map_err(op("update item"))?;
+    Ok(())
+}
+
+impl Store {
+    /// The newest items, newest first, with every feed that carried each.
+    pub async fn recent(&self, q: RecentQuery) -> Result<Vec<Entry>, StoreError> {
+        self.read(move |conn| {
+            let mut entries = Vec::new();
+            let mut ids = Vec::new();
+            {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT i.id, i.uid, i.title, i.url, i.summary_html, i.content_html,
+                                i.authors, i.categories, i.published_at, i.changed_at
+                         FROM items i
+                         WHERE ?2 IS NULL OR EXISTS (
+                             SELECT 1 FROM item_sources s JOIN feed_tags t ON t.feed_id = s.feed_id
+                             WHERE s.item_id = i.id AND t.tag = ?2)
+                         ORDER BY i.sort_at DESC, i.id DESC
+                         LIMIT ?1",
+                    )
+                    .map_err(op("select recent items"))?;
+                let mut rows = stmt
+                    .query(params![q.limit as i64, q.tag])
+                    .map_err(op("select recent items"))?;
+                while let Some(r) = rows.next().map_err(op("read item"))? {
+                    let list = |i: usize| -> rusqlite::Result<Vec<String>> {
+                        Ok(serde_json::from_str(&r.get::<_, String>(i)?).unwrap_or_default())
+                    };
+                    let time = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
+                        Ok(r.get::<_, Option<String>>(i)?
+                            .as_deref()
+                            .and_then(from_db_time))
+                    };
+                    ids.push(r.get::<_, i64>(0).map_err(op("read item"))?);
+                    let read = || -> rusqlite::Result<Entry> {
+                        Ok(Entry {
+                            id: ItemUid(r.get(1)?).entry_id(),
+                            title: r.get(2)?,
+                            url: r.get(3)?,
+                            summary_html: r.get(4)?,
+                            content_html: r.get(5)?,
+                            authors: list(6)?,
+                            categories: list(7)?,
+                            published: time(8)?,
+                            updated: time(9)?.unwrap_or(DateTime::UNIX_EPOCH),
+                            sources: Vec::new(),
+                        })
+                    };
+                    entries.push(read().map_err(op("read item"))?);
+                }
+            }
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT f.name, f.title, f.url, f.site_url, f.feed_guid, f.feed_updated_at
+                     FROM item_sources s JOIN feeds f ON f.id = s.feed_id
+                     WHERE s.item_id = ?1
+                     ORDER BY s.first_seen_at, s.rowid",
+                )
+                .map_err(op("select item sources"))?;
+            for (entry, id) in entries.iter_mut().zip(ids) {
+                let sources = stmt
+                    .query_map([id], |r| {
+                        Ok(EntrySource {
+                            name: r.get(0)?,
+                            title: r.get(1)?,
+                            feed_url: r.get(2)?,
+                            site_url: r.get(3)?,
+                            feed_guid: r.get(4)?,
+                            updated: r
+                                .get::<_, Option<String>>(5)?
+                                .as_deref()
+                                .and_then(from_db_time),
+                        })
+                    })
+                    .map_err(op("select item sources"))?;
+                entry.sources = sources
+                    .collect::<Result<_, _>>()
+                    .map_err(op("read item source"))?;
+            }
+            Ok(entries)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uids_are_stable_and_distinct() {
+        let a = mint_uid("bbc", "id:1");
+        assert_eq!(a, mint_uid("bbc", "id:1"));
+        assert_ne!(a, mint_uid("bbc", "id:2"));
+        // Length-prefixed: ("ab", "c") and ("a", "bc") differ.
+        assert_ne!(mint_uid("ab", "c"), mint_uid("a", "bc"));
+        assert_eq!(a.0.len(), 32);
+    }
+
+    #[test]
+    fn only_global_guids_match_across_feeds() {
+        assert!(guid_is_global("https://example.com/a"));
+        assert!(guid_is_global("urn:uuid:1234"));
+        assert!(!guid_is_global("1234"));
+    }
+
+    #[test]
+    fn home_pages_do_not_match_across_feeds() {
+        assert!(!url_is_specific("https://example.com/"));
+        assert!(url_is_specific("https://example.com/news/1"));
+        assert!(url_is_specific("https://example.com/?p=12"));
+    }
+}

@@ -1,0 +1,152 @@
+//! The archive's schema, as an append-only list of migrations.
+//!
+//! Append only. Never edit, reorder or delete an entry: its position is the
+//! schema version stored in `PRAGMA user_version`. Analysts query the file
+//! directly, so a migration never drops or renames what a documented view
+//! exposes (see docs/schema.md).
+
+use rusqlite::{Connection, TransactionBehavior};
+
+/// `PRAGMA application_id`: "TkFd", so `file(1)` and tools can tell our
+/// archive from any other SQLite file.
+pub const APPLICATION_ID: i32 = 0x546b_4664;
+
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: feeds, items, which feeds carried which items, tags, the fetch log.
+    r#"
+CREATE TABLE feeds (
+    id                   INTEGER PRIMARY KEY,
+    name                 TEXT NOT NULL UNIQUE,
+    url                  TEXT NOT NULL,
+    schedule             TEXT NOT NULL,
+    in_config            INTEGER NOT NULL DEFAULT 1,
+    title                TEXT,
+    site_url             TEXT,
+    feed_guid            TEXT,
+    feed_updated_at      TEXT,
+    etag                 TEXT,
+    last_modified        TEXT,
+    body_sha256          TEXT,
+    last_attempt_at      TEXT,
+    last_success_at      TEXT,
+    last_status          INTEGER,
+    last_result          TEXT,
+    last_error           TEXT,
+    consecutive_failures INTEGER NOT NULL DEFAULT 0,
+    not_before_at        TEXT,
+    next_due_at          TEXT,
+    created_at           TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE feed_tags (
+    feed_id INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+    tag     TEXT NOT NULL,
+    PRIMARY KEY (tag, feed_id)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE items (
+    id             INTEGER PRIMARY KEY,
+    uid            TEXT NOT NULL UNIQUE,
+    origin_feed_id INTEGER NOT NULL REFERENCES feeds(id),
+    guid           TEXT,
+    url            TEXT,
+    canonical_url  TEXT,
+    title          TEXT NOT NULL,
+    summary_html   TEXT,
+    content_html   TEXT,
+    authors        TEXT NOT NULL DEFAULT '[]',
+    categories     TEXT NOT NULL DEFAULT '[]',
+    published_at   TEXT,
+    updated_at     TEXT,
+    first_seen_at  TEXT NOT NULL,
+    changed_at     TEXT NOT NULL,
+    sort_at        TEXT NOT NULL,
+    content_sha256 TEXT NOT NULL
+) STRICT;
+CREATE INDEX items_by_sort ON items(sort_at DESC, id DESC);
+CREATE INDEX items_by_canonical_url ON items(canonical_url) WHERE canonical_url IS NOT NULL;
+CREATE INDEX items_by_guid ON items(guid) WHERE guid IS NOT NULL;
+
+CREATE TABLE item_sources (
+    feed_id       INTEGER NOT NULL REFERENCES feeds(id),
+    item_key      TEXT NOT NULL,
+    item_id       INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+    matched_by    TEXT NOT NULL,
+    first_seen_at TEXT NOT NULL,
+    last_seen_at  TEXT NOT NULL,
+    PRIMARY KEY (feed_id, item_key)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX item_sources_by_item ON item_sources(item_id);
+
+CREATE TABLE fetches (
+    id            INTEGER PRIMARY KEY,
+    feed_id       INTEGER NOT NULL REFERENCES feeds(id),
+    started_at    TEXT NOT NULL,
+    url           TEXT NOT NULL,
+    status        INTEGER,
+    result        TEXT NOT NULL,
+    error         TEXT,
+    bytes         INTEGER,
+    duration_ms   INTEGER NOT NULL,
+    items_seen    INTEGER NOT NULL DEFAULT 0,
+    items_new     INTEGER NOT NULL DEFAULT 0,
+    items_updated INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX fetches_by_feed ON fetches(feed_id, started_at);
+
+CREATE VIEW v_items AS
+SELECT i.id, i.uid, i.title, i.url, i.canonical_url, i.guid,
+       i.summary_html, i.content_html, i.authors, i.categories,
+       i.published_at, i.updated_at, i.first_seen_at, i.changed_at, i.sort_at,
+       f.name AS feed,
+       (SELECT count(*) FROM item_sources s WHERE s.item_id = i.id) AS source_count
+FROM items i JOIN feeds f ON f.id = i.origin_feed_id;
+
+CREATE VIEW v_item_sources AS
+SELECT s.item_id, i.uid, i.title, f.name AS feed, s.item_key, s.matched_by,
+       s.first_seen_at, s.last_seen_at
+FROM item_sources s JOIN items i ON i.id = s.item_id JOIN feeds f ON f.id = s.feed_id;
+
+CREATE VIEW v_feeds AS
+SELECT f.id, f.name, f.url, f.schedule, f.in_config, f.title, f.site_url,
+       f.last_attempt_at, f.last_success_at, f.last_status, f.last_result, f.last_error,
+       f.consecutive_failures, f.next_due_at,
+       (SELECT count(*) FROM item_sources s WHERE s.feed_id = f.id) AS items,
+       (SELECT group_concat(tag, ',') FROM feed_tags t WHERE t.feed_id = f.id) AS tags
+FROM feeds f;
+"#,
+];
+
+/// Brings `conn` up to the latest schema in one exclusive transaction.
+/// Returns the version it ended at.
+pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<usize> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
+    let version: usize = tx.query_row("SELECT user_version FROM pragma_user_version", [], |r| {
+        r.get::<_, i64>(0).map(|v| v as usize)
+    })?;
+    if version < MIGRATIONS.len() {
+        for sql in &MIGRATIONS[version..] {
+            tx.execute_batch(sql)?;
+        }
+        tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
+    }
+    tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+    tx.commit()?;
+    Ok(MIGRATIONS.len().max(version))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrating_twice_changes_nothing() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        assert_eq!(migrate(&mut conn).unwrap(), MIGRATIONS.len());
+        assert_eq!(migrate(&mut conn).unwrap(), MIGRATIONS.len());
+        let app: i32 = conn
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(app, APPLICATION_ID);
+    }
+}

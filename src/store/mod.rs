@@ -1,0 +1,256 @@
+//! The archive: one SQLite file, and the only module that touches rusqlite.
+//!
+//! # Connections and threads
+//! [`Store`] owns two connections: a writer and a read-only reader, so HTTP
+//! renders never wait behind a long ingest (WAL lets them read the last
+//! committed state). rusqlite is blocking, so every call runs on tokio's
+//! blocking pool through [`Store::write`] / [`Store::read`]; no lock is held
+//! across an `.await`.
+//!
+//! # Transactions
+//! Everything one fetch produces (new and updated items, their sources, the
+//! feed's state and its fetch-log row) is written in one transaction
+//! (`feeds::record_attempt`). A crash at any point leaves either all of it or
+//! none of it, and because keys are unique, replaying the same fetch after a
+//! restart stores nothing twice.
+//!
+//! # Compatibility
+//! `PRAGMA application_id` marks the file as ours and `user_version` counts
+//! applied migrations (`migrations.rs`). A file from a newer tickerfeed is
+//! refused rather than half-understood. Tables may change between versions;
+//! the `v_*` views are the documented, stable interface (docs/schema.md).
+//!
+//! # Change tracking
+//! [`Store::generation`] increases whenever items change, in this process
+//! or (noticed through `PRAGMA data_version`, see [`Store::notice_external_writes`])
+//! in another one such as a `tickerfeed poll` run beside the daemon. The
+//! HTTP layer keys its render cache on it.
+
+pub mod feeds;
+pub mod items;
+pub(crate) mod migrations;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+pub use feeds::{Attempt, AttemptOutcome, FeedMeta, FeedRow, IngestSummary};
+pub use items::RecentQuery;
+
+/// How long a writer or reader waits for a lock held by another process
+/// (for example `sqlite3` or a `tickerfeed poll` beside the daemon).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("failed to create folder {} for the database", .path.display())]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to open database at {}", .path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("{} is not a tickerfeed archive (its application_id is {found:#x})", .path.display())]
+    Foreign { path: PathBuf, found: i32 },
+    #[error(
+        "{} has schema version {found}, newer than this tickerfeed understands ({known}); upgrade tickerfeed",
+        .path.display()
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: usize,
+    },
+    #[error("failed to migrate database at {}", .path.display())]
+    Migrate {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("database: failed to {op}")]
+    Query {
+        op: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("database task panicked or was cancelled")]
+    Task(#[source] tokio::task::JoinError),
+}
+
+/// Wraps a rusqlite error with the operation that failed.
+pub(crate) fn op(op: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
+    move |source| StoreError::Query { op, source }
+}
+
+/// Handle to the archive; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    path: PathBuf,
+    writer: Arc<Mutex<Connection>>,
+    reader: Arc<Mutex<Connection>>,
+    generation: Arc<AtomicU64>,
+    data_version: Arc<AtomicI64>,
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the archive at `path`.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let open_err = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut writer = Connection::open(path).map_err(open_err)?;
+        writer.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        // WAL: readers (the HTTP side, sqlite3, analysts' scripts) never
+        // block the writer and never see a half-written fetch.
+        writer
+            .pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))
+            .map_err(open_err)?;
+        // NORMAL is durable against process crashes in WAL mode; only an OS
+        // crash may lose the last transactions, never corrupt the file.
+        writer
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_err)?;
+        writer
+            .pragma_update(None, "foreign_keys", true)
+            .map_err(open_err)?;
+
+        let app_id: i32 = writer
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .map_err(open_err)?;
+        if app_id != 0 && app_id != migrations::APPLICATION_ID {
+            return Err(StoreError::Foreign {
+                path: path.to_path_buf(),
+                found: app_id,
+            });
+        }
+        let version: i64 = writer
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(open_err)?;
+        if version > migrations::MIGRATIONS.len() as i64 {
+            return Err(StoreError::TooNew {
+                path: path.to_path_buf(),
+                found: version,
+                known: migrations::MIGRATIONS.len(),
+            });
+        }
+        migrations::migrate(&mut writer).map_err(|source| StoreError::Migrate {
+            path: path.to_path_buf(),
+            source,
+        })?;
+
+        let reader = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(open_err)?;
+        reader.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        let data_version: i64 = reader
+            .query_row("PRAGMA data_version", [], |r| r.get(0))
+            .map_err(open_err)?;
+
+        Ok(Store {
+            path: path.to_path_buf(),
+            writer: Arc::new(Mutex::new(writer)),
+            reader: Arc::new(Mutex::new(reader)),
+            generation: Arc::new(AtomicU64::new(1)),
+            data_version: Arc::new(AtomicI64::new(data_version)),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A number that grows whenever the archive's items change.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    fn bump_generation(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Runs `f` on the writer connection, off the async threads.
+    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        Self::run(Arc::clone(&self.writer), f).await
+    }
+
+    /// Runs `f` on the read-only connection, off the async threads.
+    pub(crate) async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        Self::run(Arc::clone(&self.reader), f).await
+    }
+
+    async fn run<T, F>(conn: Arc<Mutex<Connection>>, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        tokio::task::spawn_blocking(move || {
+            // A poisoned lock means an earlier closure panicked; its
+            // Transaction was dropped (rolled back) while unwinding, so the
+            // connection is still usable.
+            let mut conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            f(&mut conn)
+        })
+        .await
+        .map_err(StoreError::Task)?
+    }
+
+    /// Checks that the database answers, for health checks.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|c| {
+            c.query_row("SELECT 1", [], |_| Ok(()))
+                .map_err(op("answer a health check"))
+        })
+        .await
+    }
+
+    /// Bumps [`Store::generation`] if another connection (another process,
+    /// or our own writer) committed since the last call. Cheap; the daemon
+    /// calls it every few seconds.
+    pub async fn notice_external_writes(&self) -> Result<(), StoreError> {
+        let version = self
+            .read(|c| {
+                c.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0))
+                    .map_err(op("read data_version"))
+            })
+            .await?;
+        if self.data_version.swap(version, Ordering::AcqRel) != version {
+            self.bump_generation();
+        }
+        Ok(())
+    }
+
+    /// Size of the database file and its WAL, in bytes.
+    pub fn size_bytes(&self) -> u64 {
+        let wal = PathBuf::from(format!("{}-wal", self.path.display()));
+        [self.path.as_path(), wal.as_path()]
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum()
+    }
+}
