@@ -1,1 +1,615 @@
-//! Market quotes (work in progress).
+//! Market quotes: one price snapshot per configured instrument.
+//!
+//! Owns the provider-neutral [`Quote`], the error classes every provider is
+//! mapped onto ([`QuoteError`]), API-key hygiene ([`Secret`], [`redact`]) and
+//! the one place where minor currency units are rescaled ([`Quote::normalized`]).
+//! Each provider module (`yahoo`, `finnhub`, `twelvedata`, `stooq`,
+//! `alphavantage`) has a pure `parse` over a captured response plus the shape
+//! of its request; [`client::ProviderClient`] runs those requests under a
+//! [`budget::Budget`]; [`mentions::MentionMatcher`] finds which configured
+//! instruments a news item talks about.
+//!
+//! Hands [`Quote`]s keyed by *our* configured symbol to the board refresher,
+//! which caches them, and from there to the store, which archives a snapshot
+//! with each new item.
+//!
+//! Invariants:
+//! - prices are `Decimal` in major units (GBP, not pence); never `f64`;
+//! - `as_of` is the provider's time and never our fetch time (`fetched_at`);
+//! - nothing here reads the wall clock: callers pass `now`;
+//! - an API key never reaches a `Debug`/`Display` string, a log line or an
+//!   error: keys live in [`Secret`], and every URL or transport error text
+//!   goes through [`redact`] first.
+
+pub mod alphavantage;
+pub mod budget;
+pub mod client;
+pub mod finnhub;
+pub mod mentions;
+pub mod stooq;
+pub mod twelvedata;
+pub mod yahoo;
+
+#[cfg(test)]
+mod loopback;
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Utc};
+use regex::Regex;
+use rust_decimal::{Decimal, RoundingStrategy};
+
+pub use budget::{Budget, RateLimit};
+pub use client::ProviderClient;
+pub use mentions::{Instrument, MentionMatcher};
+
+/// The quote providers we have clients for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ProviderKind {
+    Yahoo,
+    Finnhub,
+    TwelveData,
+    Stooq,
+    AlphaVantage,
+}
+
+impl ProviderKind {
+    pub const ALL: [ProviderKind; 5] = [
+        ProviderKind::Yahoo,
+        ProviderKind::Finnhub,
+        ProviderKind::TwelveData,
+        ProviderKind::Stooq,
+        ProviderKind::AlphaVantage,
+    ];
+
+    /// The name used in config, logs and the `provider` attribute of our output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Yahoo => "yahoo",
+            ProviderKind::Finnhub => "finnhub",
+            ProviderKind::TwelveData => "twelvedata",
+            ProviderKind::Stooq => "stooq",
+            ProviderKind::AlphaVantage => "alphavantage",
+        }
+    }
+
+    /// Whether a request without an API key is pointless. Stooq's key is
+    /// sent when configured but not required here: whether it is needed has
+    /// changed twice in 2026, and a missing one shows up as `Blocked`.
+    pub fn needs_api_key(self) -> bool {
+        matches!(
+            self,
+            ProviderKind::Finnhub | ProviderKind::TwelveData | ProviderKind::AlphaVantage
+        )
+    }
+
+    /// Most symbols one request may carry.
+    pub fn max_batch(self) -> usize {
+        match self {
+            // Twelve Data documents up to 120 symbols per call, but the
+            // budget (8 credits/min on the free plan) is the real limit.
+            ProviderKind::TwelveData => 120,
+            // Undocumented; keep URLs short.
+            ProviderKind::Stooq => 50,
+            ProviderKind::Yahoo | ProviderKind::Finnhub | ProviderKind::AlphaVantage => 1,
+        }
+    }
+
+    /// Whether the provider bills one credit per symbol rather than per request.
+    pub fn charges_per_symbol(self) -> bool {
+        matches!(self, ProviderKind::TwelveData)
+    }
+}
+
+impl fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A provider name in config that we have no client for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown quote provider {0:?} (expected one of yahoo, finnhub, twelvedata, stooq, alphavantage)"
+)]
+pub struct UnknownProvider(pub String);
+
+impl FromStr for ProviderKind {
+    type Err = UnknownProvider;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ProviderKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| UnknownProvider(s.to_owned()))
+    }
+}
+
+/// Which part of the trading day a quote belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Session {
+    Pre,
+    Regular,
+    Post,
+    Closed,
+    Unknown,
+}
+
+impl Session {
+    /// The value of the `session` attribute in our output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Session::Pre => "pre",
+            Session::Regular => "regular",
+            Session::Post => "post",
+            Session::Closed => "closed",
+            Session::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One price snapshot of one instrument from one provider.
+///
+/// Built by a provider's `parse` and passed through [`Quote::normalized`], so
+/// prices are in major units and `change`/`change_percent` are filled in
+/// whenever a previous close is known. Change is always against the same
+/// provider's previous close: providers are never mixed within a quote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quote {
+    /// Our configured symbol. A provider's `parse` puts the provider symbol
+    /// here; [`ProviderClient::fetch`] replaces it with ours.
+    pub symbol: String,
+    /// The symbol as the provider spells it (`VOD.L`, `vod.uk`, `VOD.LON`).
+    pub provider_symbol: String,
+    pub provider: ProviderKind,
+    pub price: Decimal,
+    /// `price - previous_close`, in the same unit as `price`.
+    pub change: Option<Decimal>,
+    /// Signed, in percent (`2.12` means +2.12 %).
+    pub change_percent: Option<Decimal>,
+    /// ISO 4217 code when the provider says; `None` when it does not
+    /// (Finnhub, Stooq, Alpha Vantage): we never guess.
+    pub currency: Option<String>,
+    pub previous_close: Option<Decimal>,
+    /// The provider's time for this price (last trade, or the trading day for
+    /// end-of-day data).
+    pub as_of: Option<DateTime<Utc>>,
+    /// When we received it.
+    pub fetched_at: DateTime<Utc>,
+    pub session: Session,
+}
+
+/// Minor currency units some providers quote in, with their major unit.
+/// Case matters: `GBp` is pence but `GBP` is pounds.
+const MINOR_UNITS: &[(&str, &str)] = &[
+    ("GBp", "GBP"),
+    ("GBX", "GBP"),
+    ("GBx", "GBP"),
+    ("ZAc", "ZAR"),
+    ("ZAC", "ZAR"),
+    ("ILA", "ILS"),
+];
+
+/// Decimal places kept when we compute a change percent ourselves; providers
+/// that send one use four or five.
+const CHANGE_PERCENT_DP: u32 = 4;
+
+impl Quote {
+    /// A quote with only the price known; providers fill in the rest and
+    /// call [`Quote::normalized`].
+    pub fn new(
+        provider: ProviderKind,
+        provider_symbol: &str,
+        price: Decimal,
+        fetched_at: DateTime<Utc>,
+    ) -> Self {
+        Quote {
+            symbol: provider_symbol.to_owned(),
+            provider_symbol: provider_symbol.to_owned(),
+            provider,
+            price,
+            change: None,
+            change_percent: None,
+            currency: None,
+            previous_close: None,
+            as_of: None,
+            fetched_at,
+            session: Session::Unknown,
+        }
+    }
+
+    /// Rescales minor currency units to major ones and fills in the change
+    /// and change percent from the previous close when the provider did not
+    /// send them. Idempotent.
+    pub fn normalized(mut self) -> Self {
+        if let Some(currency) = self.currency.as_deref().map(str::trim) {
+            if let Some((_, major)) = MINOR_UNITS.iter().find(|(minor, _)| *minor == currency) {
+                let hundred = Decimal::ONE_HUNDRED;
+                self.price /= hundred;
+                self.change = self.change.map(|c| c / hundred);
+                self.previous_close = self.previous_close.map(|c| c / hundred);
+                // change_percent is a ratio: the unit cancels out.
+                self.currency = Some((*major).to_owned());
+            } else if currency.is_empty() {
+                self.currency = None;
+            } else {
+                self.currency = Some(currency.to_owned());
+            }
+        }
+        if let (None, Some(prev)) = (self.change, self.previous_close) {
+            self.change = Some(self.price - prev);
+        }
+        if let (None, Some(change), Some(prev)) =
+            (self.change_percent, self.change, self.previous_close)
+            && !prev.is_zero()
+        {
+            self.change_percent = (change * Decimal::ONE_HUNDRED).checked_div(prev).map(|p| {
+                p.round_dp_with_strategy(CHANGE_PERCENT_DP, RoundingStrategy::MidpointAwayFromZero)
+            });
+        }
+        self.price = self.price.normalize();
+        self.change = self.change.map(|d| d.normalize());
+        self.change_percent = self.change_percent.map(|d| d.normalize());
+        self.previous_close = self.previous_close.map(|d| d.normalize());
+        self
+    }
+}
+
+/// Why a provider gave us no quote for a symbol. Clone, because one failed
+/// batch request fails every symbol in it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QuoteError {
+    #[error("the provider does not know this symbol")]
+    UnknownSymbol,
+    #[error("rate limited by the provider{}", retry_note(.retry_after))]
+    RateLimited {
+        retry_after: Option<std::time::Duration>,
+    },
+    #[error("unauthorized: the API key is missing, wrong or revoked")]
+    Unauthorized,
+    #[error("not entitled: the plan does not cover this symbol or endpoint")]
+    NotEntitled,
+    /// An HTML page, a bot wall or a proof-of-work challenge instead of
+    /// data; for Stooq also what a missing or refused key looks like.
+    #[error("blocked: the provider answered with an HTML page or bot wall, or wants a key")]
+    Blocked,
+    #[error("malformed response: {0}")]
+    Malformed(String),
+    #[error("unexpected HTTP status {status}")]
+    Http { status: u16 },
+    /// The request failed before a response arrived; the text is redacted.
+    #[error("transport error: {0}")]
+    Transport(String),
+    /// Our own budget or a cooldown held the request back; nothing was sent.
+    #[error("request budget exhausted until {until}")]
+    BudgetExhausted { until: DateTime<Utc> },
+}
+
+fn retry_note(retry_after: &Option<std::time::Duration>) -> String {
+    retry_after
+        .map(|wait| format!(" (retry after {} s)", wait.as_secs()))
+        .unwrap_or_default()
+}
+
+impl QuoteError {
+    /// A short stable label for logs and the archive.
+    pub fn code(&self) -> &'static str {
+        match self {
+            QuoteError::UnknownSymbol => "unknown_symbol",
+            QuoteError::RateLimited { .. } => "rate_limited",
+            QuoteError::Unauthorized => "unauthorized",
+            QuoteError::NotEntitled => "not_entitled",
+            QuoteError::Blocked => "blocked",
+            QuoteError::Malformed(_) => "malformed",
+            QuoteError::Http { .. } => "http",
+            QuoteError::Transport(_) => "transport",
+            QuoteError::BudgetExhausted { .. } => "budget_exhausted",
+        }
+    }
+}
+
+/// An API key. Prints as `****` in `Debug` and `Display`, so it can sit in
+/// config structs that get logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(key: impl Into<String>) -> Self {
+        Secret(key.into())
+    }
+
+    /// The key itself, for building a request. Never log the result.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Secret {
+    fn from(key: String) -> Self {
+        Secret(key)
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("****")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("****")
+    }
+}
+
+/// Query parameters that carry keys (`apikey=`, `apiKey=`, `api_key=`,
+/// `token=`, `access_token=`), and Finnhub's key header if a header dump is
+/// ever logged. The value runs to the next `&`, whitespace, quote or bracket.
+static KEY_PARAM: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)\b([a-z_]*(?:api_?key|token))(=|:\s*)[^&\s#"'<>()\[\]]*"#)
+        .expect("constant pattern")
+});
+
+/// Blanks API-key values in a URL or any text about one (reqwest errors
+/// quote the full URL), so the result can be logged or stored.
+pub fn redact(url_or_text: &str) -> String {
+    KEY_PARAM
+        .replace_all(url_or_text, "${1}${2}****")
+        .into_owned()
+}
+
+/// Parses a JSON value that should hold a decimal: a number (via its text,
+/// never through `f64` arithmetic) or a string such as `"312.4200"` or
+/// `"1.8418%"`. `null`, `""` and `"N/D"` give `None`.
+pub(crate) fn decimal_from_json(value: &serde_json::Value) -> Option<Decimal> {
+    match value {
+        serde_json::Value::Number(n) => decimal_from_number(n),
+        serde_json::Value::String(s) => decimal_from_text(s),
+        _ => None,
+    }
+}
+
+/// A JSON number as a `Decimal`. serde_json keeps integers exact and prints
+/// floats in the shortest form that reads back to the same value, which is
+/// the text the provider sent for any price with up to 15 significant digits.
+pub(crate) fn decimal_from_number(n: &serde_json::Number) -> Option<Decimal> {
+    if let Some(i) = n.as_i64() {
+        return Some(Decimal::from(i));
+    }
+    if let Some(u) = n.as_u64() {
+        return Some(Decimal::from(u));
+    }
+    decimal_from_text(&n.to_string())
+}
+
+/// A decimal in text: trims blanks, a leading `+` and a trailing `%`;
+/// accepts exponent notation (`1e-7`).
+pub(crate) fn decimal_from_text(text: &str) -> Option<Decimal> {
+    let t = text.trim();
+    let t = t.strip_suffix('%').unwrap_or(t).trim();
+    let t = t.strip_prefix('+').unwrap_or(t);
+    if t.is_empty() || t.eq_ignore_ascii_case("N/D") {
+        return None;
+    }
+    Decimal::from_str(t)
+        .or_else(|_| Decimal::from_scientific(t))
+        .ok()
+}
+
+/// Epoch seconds as a UTC time; `None` for 0 or out-of-range values, which
+/// providers use for "no data".
+pub(crate) fn time_from_epoch(secs: i64) -> Option<DateTime<Utc>> {
+    if secs <= 0 {
+        return None;
+    }
+    DateTime::from_timestamp(secs, 0)
+}
+
+/// Whether a body is an HTML page (a bot wall, consent page or error page)
+/// rather than the data format we asked for.
+pub(crate) fn looks_like_html(content_type: Option<&str>, body: &[u8]) -> bool {
+    if content_type.is_some_and(|ct| ct.to_ascii_lowercase().contains("text/html")) {
+        return true;
+    }
+    let head = String::from_utf8_lossy(&body[..body.len().min(256)]);
+    let head = head
+        .trim_start_matches('\u{feff}')
+        .trim_start()
+        .to_ascii_lowercase();
+    head.starts_with("<!doctype") || head.starts_with("<html") || head.starts_with("<head")
+}
+
+/// A short, redacted excerpt of a body for a `Malformed` message.
+pub(crate) fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(120)]);
+    redact(text.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dec(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(secs, 0).unwrap()
+    }
+
+    #[test]
+    fn provider_names_round_trip() {
+        for kind in ProviderKind::ALL {
+            assert_eq!(kind.as_str().parse::<ProviderKind>(), Ok(kind));
+        }
+        assert_eq!("TwelveData".parse(), Ok(ProviderKind::TwelveData));
+        assert!("iexcloud".parse::<ProviderKind>().is_err());
+    }
+
+    #[test]
+    fn session_names() {
+        let names: Vec<_> = [
+            Session::Pre,
+            Session::Regular,
+            Session::Post,
+            Session::Closed,
+            Session::Unknown,
+        ]
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
+        assert_eq!(names, ["pre", "regular", "post", "closed", "unknown"]);
+    }
+
+    #[test]
+    fn minor_units_are_rescaled_but_change_percent_is_not() {
+        let cases = [
+            ("GBp", "GBP"),
+            ("GBX", "GBP"),
+            ("ZAc", "ZAR"),
+            ("ILA", "ILS"),
+        ];
+        for (minor, major) in cases {
+            let mut q = Quote::new(ProviderKind::Yahoo, "X", dec("115.75"), at(1));
+            q.currency = Some(minor.into());
+            q.previous_close = Some(dec("110"));
+            q.change_percent = Some(dec("5.2273"));
+            let q = q.normalized();
+            assert_eq!(q.currency.as_deref(), Some(major), "{minor}");
+            assert_eq!(q.price, dec("1.1575"));
+            assert_eq!(q.previous_close, Some(dec("1.1")));
+            assert_eq!(q.change, Some(dec("0.0575")));
+            assert_eq!(q.change_percent, Some(dec("5.2273")));
+            // Normalising twice must not divide twice.
+            assert_eq!(q.clone().normalized(), q);
+        }
+    }
+
+    #[test]
+    fn pounds_are_not_pence() {
+        let mut q = Quote::new(ProviderKind::Yahoo, "X", dec("46.75"), at(1));
+        q.currency = Some("GBP".into());
+        assert_eq!(q.normalized().price, dec("46.75"));
+    }
+
+    #[test]
+    fn change_is_computed_from_previous_close() {
+        let mut q = Quote::new(ProviderKind::Stooq, "X", dec("46.75"), at(1));
+        q.previous_close = Some(dec("45.78"));
+        let q = q.normalized();
+        assert_eq!(q.change, Some(dec("0.97")));
+        assert_eq!(q.change_percent, Some(dec("2.1188")));
+
+        let mut zero = Quote::new(ProviderKind::Stooq, "X", dec("1"), at(1));
+        zero.previous_close = Some(Decimal::ZERO);
+        assert_eq!(zero.normalized().change_percent, None);
+    }
+
+    #[test]
+    fn provider_change_is_kept() {
+        let mut q = Quote::new(ProviderKind::Finnhub, "X", dec("311.51"), at(1));
+        q.previous_close = Some(dec("311.89"));
+        q.change = Some(dec("-0.15"));
+        q.change_percent = Some(dec("-0.0573"));
+        let q = q.normalized();
+        assert_eq!(q.change, Some(dec("-0.15")));
+        assert_eq!(q.change_percent, Some(dec("-0.0573")));
+    }
+
+    #[test]
+    fn decimals_from_json_text_and_numbers() {
+        let cases = [
+            (serde_json::json!(328.879), Some("328.879")),
+            (serde_json::json!(6346), Some("6346")),
+            (serde_json::json!("312.4200"), Some("312.4200")),
+            (serde_json::json!("1.8418%"), Some("1.8418")),
+            (serde_json::json!("-0.5%"), Some("-0.5")),
+            (serde_json::json!(1e-7), Some("0.0000001")),
+            (serde_json::json!("N/D"), None),
+            (serde_json::json!(""), None),
+            (serde_json::Value::Null, None),
+        ];
+        for (input, want) in cases {
+            assert_eq!(decimal_from_json(&input), want.map(dec), "{input}");
+        }
+    }
+
+    #[test]
+    fn errors_read_well_in_logs() {
+        let cases = [
+            (
+                QuoteError::RateLimited {
+                    retry_after: Some(std::time::Duration::from_secs(120)),
+                },
+                "rate limited by the provider (retry after 120 s)",
+            ),
+            (
+                QuoteError::RateLimited { retry_after: None },
+                "rate limited by the provider",
+            ),
+            (
+                QuoteError::BudgetExhausted {
+                    until: at(1_790_000_000),
+                },
+                "request budget exhausted until 2026-09-21 14:13:20 UTC",
+            ),
+        ];
+        for (err, want) in cases {
+            assert_eq!(err.to_string(), want);
+        }
+    }
+
+    #[test]
+    fn secret_never_prints() {
+        let key = Secret::new("sk_live_123");
+        assert_eq!(format!("{key}"), "****");
+        assert_eq!(format!("{key:?}"), "****");
+        assert_eq!(format!("{:?}", Some(key.clone())), "Some(****)");
+        assert_eq!(key.expose(), "sk_live_123");
+    }
+
+    #[test]
+    fn redact_blanks_key_values() {
+        let cases = [
+            (
+                "https://www.alphavantage.co/query?function=GLOBAL_QUOTE&symbol=IBM&apikey=ABC123",
+                "https://www.alphavantage.co/query?function=GLOBAL_QUOTE&symbol=IBM&apikey=****",
+            ),
+            (
+                "https://finnhub.io/api/v1/quote?token=c0ffee&symbol=AAPL",
+                "https://finnhub.io/api/v1/quote?token=****&symbol=AAPL",
+            ),
+            (
+                "https://financialmodelingprep.com/stable/quote?symbol=AAPL&apiKey=Zz9",
+                "https://financialmodelingprep.com/stable/quote?symbol=AAPL&apiKey=****",
+            ),
+            (
+                "error sending request for url (http://127.0.0.1:9/q/l/?s=aapl.us&apikey=k3y)",
+                "error sending request for url (http://127.0.0.1:9/q/l/?s=aapl.us&apikey=****)",
+            ),
+            ("X-Finnhub-Token: c0ffee", "X-Finnhub-Token: ****"),
+            ("?access_token=abc&x=1", "?access_token=****&x=1"),
+            ("no keys here, symbol=AAPL", "no keys here, symbol=AAPL"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(redact(input), want);
+        }
+    }
+
+    #[test]
+    fn html_is_recognised() {
+        assert!(looks_like_html(Some("text/html; charset=utf-8"), b"{}"));
+        assert!(looks_like_html(None, b"\n  <!DOCTYPE html><html>"));
+        assert!(looks_like_html(None, b"<HTML><body>"));
+        assert!(!looks_like_html(Some("application/json"), b"{\"c\":1}"));
+        assert!(!looks_like_html(None, b"Symbol,Date"));
+    }
+}

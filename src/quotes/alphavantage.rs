@@ -1,0 +1,215 @@
+//! Alpha Vantage `GLOBAL_QUOTE`: one symbol per request, end-of-day data.
+//!
+//! Owns the request shape
+//! (`GET {base}/query?function=GLOBAL_QUOTE&symbol=X&apikey=KEY`) and
+//! [`parse`]. Hands a [`Quote`] or [`QuoteError`] to
+//! [`ProviderClient`](super::client::ProviderClient). With 25 requests a day
+//! on the free plan this is an end-of-day fallback, not a live source.
+//!
+//! Every error is an HTTP 200 (`market-providers.md` §3.6): `Note` and
+//! `Information` are rate limits (except "premium endpoint", which is a plan
+//! limit), `Error Message` a bad key, and `{"Global Quote": {}}` an unknown
+//! symbol. Without `entitlement` the data is end of day, so the quote is
+//! dated at 00:00 UTC on the trading day, with `Session::Closed`; the
+//! `Global Quote - DATA DELAYED BY 15 MINUTES` wrapper (premium) is intraday,
+//! so its session is `Unknown`. No currency is given.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use reqwest::header::{ACCEPT, HeaderMap, HeaderValue};
+use serde_json::{Map, Value};
+use url::Url;
+
+use super::client::{ProviderRequest, encode, endpoint};
+use super::{
+    ProviderKind, Quote, QuoteError, Secret, Session, decimal_from_json, excerpt, looks_like_html,
+};
+
+/// The request for one symbol.
+pub(crate) fn request(base: &Url, api_key: Option<&Secret>, symbol: &str) -> ProviderRequest {
+    let mut query = format!("function=GLOBAL_QUOTE&symbol={}", encode(symbol, b""));
+    if let Some(key) = api_key {
+        query.push_str("&apikey=");
+        query.push_str(&encode(key.expose(), b""));
+    }
+    let mut headers = HeaderMap::new();
+    headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+    ProviderRequest {
+        url: endpoint(base, "/query", &query),
+        headers,
+    }
+}
+
+/// Parses one reply for `symbol` (the provider symbol requested).
+pub fn parse(
+    status: u16,
+    content_type: Option<&str>,
+    body: &[u8],
+    symbol: &str,
+    now: DateTime<Utc>,
+) -> Result<Quote, QuoteError> {
+    if status == 429 {
+        return Err(QuoteError::RateLimited { retry_after: None });
+    }
+    if looks_like_html(content_type, body) {
+        return Err(QuoteError::Blocked);
+    }
+    if !(200..=299).contains(&status) {
+        return Err(QuoteError::Http { status });
+    }
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|err| QuoteError::Malformed(format!("{err}: {}", excerpt(body))))?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| QuoteError::Malformed("reply is not a JSON object".into()))?;
+
+    if object.contains_key("Note") {
+        return Err(QuoteError::RateLimited { retry_after: None });
+    }
+    if let Some(info) = object.get("Information") {
+        let info = info.as_str().unwrap_or_default().to_ascii_lowercase();
+        return Err(if info.contains("premium endpoint") {
+            QuoteError::NotEntitled
+        } else {
+            QuoteError::RateLimited { retry_after: None }
+        });
+    }
+    if object.contains_key("Error Message") {
+        return Err(QuoteError::Unauthorized);
+    }
+    let Some((wrapper, fields)) = object
+        .iter()
+        .find(|(k, _)| k.starts_with("Global Quote"))
+        .and_then(|(k, v)| Some((k, v.as_object()?)))
+    else {
+        return Err(QuoteError::Malformed(format!(
+            "no Global Quote object: {}",
+            excerpt(body)
+        )));
+    };
+    if fields.is_empty() {
+        return Err(QuoteError::UnknownSymbol);
+    }
+    let end_of_day = wrapper == "Global Quote";
+    quote_from(fields, symbol, end_of_day, now)
+}
+
+fn quote_from(
+    fields: &Map<String, Value>,
+    symbol: &str,
+    end_of_day: bool,
+    now: DateTime<Utc>,
+) -> Result<Quote, QuoteError> {
+    let field = |name: &str| fields.get(name).and_then(decimal_from_json);
+    let price = field("05. price").ok_or_else(|| QuoteError::Malformed("no 05. price".into()))?;
+    let mut quote = Quote::new(ProviderKind::AlphaVantage, symbol, price, now);
+    quote.previous_close = field("08. previous close");
+    quote.change = field("09. change");
+    quote.change_percent = field("10. change percent");
+    // Only a date: that day's close, dated at midnight UTC.
+    quote.as_of = fields
+        .get("07. latest trading day")
+        .and_then(Value::as_str)
+        .and_then(|d| NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").ok())
+        .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc());
+    quote.session = if end_of_day {
+        Session::Closed
+    } else {
+        Session::Unknown
+    };
+    Ok(quote.normalized())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use rust_decimal::Decimal;
+
+    use super::*;
+
+    macro_rules! fixture {
+        ($name:literal) => {
+            include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/quotes/alphavantage/",
+                $name
+            ))
+            .as_slice()
+        };
+    }
+
+    fn dec(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    const NOW: &str = "2025-11-07T09:00:00Z";
+    const JSON: Option<&str> = Some("application/json");
+
+    #[test]
+    fn global_quote_and_delayed_wrapper() {
+        let cases = [
+            (fixture!("global_quote_ibm.json"), Session::Closed),
+            (fixture!("delayed_wrapper.json"), Session::Unknown),
+        ];
+        for (body, session) in cases {
+            let q = parse(200, JSON, body, "IBM", utc(NOW)).unwrap();
+            assert_eq!(q.provider, ProviderKind::AlphaVantage);
+            assert_eq!(q.provider_symbol, "IBM");
+            assert_eq!(q.price, dec("312.42"));
+            assert_eq!(q.previous_close, Some(dec("306.77")));
+            assert_eq!(q.change, Some(dec("5.65")));
+            assert_eq!(q.change_percent, Some(dec("1.8418")));
+            assert_eq!(q.as_of, Some(utc("2025-11-06T00:00:00Z")));
+            assert_eq!(q.fetched_at, utc(NOW));
+            assert_eq!(q.currency, None);
+            assert_eq!(q.session, session);
+        }
+    }
+
+    #[test]
+    fn error_classes() {
+        let cases: &[(u16, &[u8], QuoteError)] = &[
+            (200, fixture!("rate_limit_daily.json"), QuoteError::RateLimited { retry_after: None }),
+            (200, fixture!("rate_limit_legacy_note.json"), QuoteError::RateLimited { retry_after: None }),
+            (200, fixture!("unknown_symbol.json"), QuoteError::UnknownSymbol),
+            (
+                200,
+                br#"{"Error Message": "the parameter apikey is invalid or missing. Please claim your free API key on (https://www.alphavantage.co/support/#api-key)."}"#,
+                QuoteError::Unauthorized,
+            ),
+            (
+                200,
+                br#"{"Information": "Thank you for using Alpha Vantage! This is a premium endpoint."}"#,
+                QuoteError::NotEntitled,
+            ),
+            (429, b"", QuoteError::RateLimited { retry_after: None }),
+            (503, b"", QuoteError::Http { status: 503 }),
+        ];
+        for (status, body, want) in cases {
+            assert_eq!(
+                parse(*status, JSON, body, "IBM", utc(NOW)).unwrap_err(),
+                *want,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        assert!(matches!(
+            parse(200, JSON, b"{}", "IBM", utc(NOW)),
+            Err(QuoteError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn request_shape() {
+        let base = Url::parse("https://www.alphavantage.co").unwrap();
+        let req = request(&base, Some(&Secret::new("k3y")), "TSCO.LON");
+        assert_eq!(
+            req.url.as_str(),
+            "https://www.alphavantage.co/query?function=GLOBAL_QUOTE&symbol=TSCO.LON&apikey=k3y"
+        );
+    }
+}

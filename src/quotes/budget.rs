@@ -1,0 +1,370 @@
+//! Request budgets and cooldowns, one [`Budget`] per provider.
+//!
+//! Owns the free-tier limits (Finnhub 60/min, Twelve Data 8 credits/min and
+//! 800/day, Alpha Vantage 25/day, our own 30/min for Yahoo, 60/min for
+//! Stooq) and the cooldown after a provider says "too many requests".
+//! [`client::ProviderClient`](super::client::ProviderClient) asks it before
+//! every request and, when it says no, hands back
+//! [`QuoteError::BudgetExhausted`] instead of sleeping: the refresher decides
+//! whether to fall back to another provider or wait.
+//!
+//! Pure: every method takes `now`, nothing sleeps or reads the clock, so the
+//! tests drive it with fixed times.
+//!
+//! Windows slide rather than reset on the minute or at midnight: a sliding
+//! window that allows `n` in any 60 s also allows at most `n` in every
+//! calendar minute, so it is safe whichever way a provider counts. Counters
+//! live in memory only; a restart forgets what was spent today.
+
+use std::collections::VecDeque;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::{ProviderKind, QuoteError};
+
+/// Cooldown after a 429 that came without `Retry-After`.
+pub const DEFAULT_COOLDOWN: StdDuration = StdDuration::from_secs(60);
+/// Longest cooldown we accept, from `Retry-After` or from backing off.
+pub const MAX_COOLDOWN: StdDuration = StdDuration::from_secs(60 * 60);
+
+/// At most `credits` in any `per`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub credits: u32,
+    pub per: Duration,
+}
+
+impl RateLimit {
+    pub fn per_second(credits: u32) -> Self {
+        RateLimit {
+            credits,
+            per: Duration::seconds(1),
+        }
+    }
+
+    pub fn per_minute(credits: u32) -> Self {
+        RateLimit {
+            credits,
+            per: Duration::minutes(1),
+        }
+    }
+
+    pub fn per_day(credits: u32) -> Self {
+        RateLimit {
+            credits,
+            per: Duration::days(1),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Window {
+    limit: RateLimit,
+    /// (when, credits), oldest first; only spends younger than `limit.per`.
+    spent: VecDeque<(DateTime<Utc>, u32)>,
+    used: u32,
+}
+
+impl Window {
+    fn forget_before(&mut self, now: DateTime<Utc>) {
+        while let Some(&(at, credits)) = self.spent.front() {
+            if at + self.limit.per > now {
+                break;
+            }
+            self.spent.pop_front();
+            self.used -= credits;
+        }
+    }
+
+    fn left(&self) -> u32 {
+        self.limit.credits.saturating_sub(self.used)
+    }
+
+    /// When `n` more credits will fit, given no further spending.
+    fn fits_at(&self, n: u32, now: DateTime<Utc>) -> DateTime<Utc> {
+        if n > self.limit.credits {
+            // Never fits; the client splits requests to `max_burst`, so this
+            // only happens with a hand-made budget. Say "one window from now".
+            return now + self.limit.per;
+        }
+        let need = (self.used + n).saturating_sub(self.limit.credits);
+        let mut freed = 0;
+        for &(at, credits) in &self.spent {
+            freed += credits;
+            if freed >= need {
+                return at + self.limit.per;
+            }
+        }
+        now
+    }
+}
+
+/// How many requests (or credits) one provider may still spend, and whether
+/// it is cooling down after a rate-limit answer.
+#[derive(Debug, Clone)]
+pub struct Budget {
+    windows: Vec<Window>,
+    cooldown_until: Option<DateTime<Utc>>,
+    /// Rate-limit answers without `Retry-After` since the last good response;
+    /// each one doubles the next cooldown (60 s, 2 min, 4 min … 1 h), so a
+    /// daily quota or a Yahoo IP block is not retried every minute.
+    strikes: u32,
+}
+
+impl Budget {
+    pub fn new(limits: impl IntoIterator<Item = RateLimit>) -> Self {
+        Budget {
+            windows: limits
+                .into_iter()
+                .map(|limit| Window {
+                    limit,
+                    spent: VecDeque::new(),
+                    used: 0,
+                })
+                .collect(),
+            cooldown_until: None,
+            strikes: 0,
+        }
+    }
+
+    /// A budget with no limits; cooldowns still apply.
+    pub fn unlimited() -> Self {
+        Budget::new([])
+    }
+
+    /// The free-tier limits as of late 2026 (`market-providers.md` §1).
+    pub fn free_tier(kind: ProviderKind) -> Self {
+        match kind {
+            ProviderKind::Finnhub => {
+                Budget::new([RateLimit::per_minute(60), RateLimit::per_second(30)])
+            }
+            ProviderKind::TwelveData => {
+                Budget::new([RateLimit::per_minute(8), RateLimit::per_day(800)])
+            }
+            ProviderKind::AlphaVantage => Budget::new([RateLimit::per_day(25)]),
+            // Unpublished; Yahoo throttles per IP, so stay well below.
+            ProviderKind::Yahoo => Budget::new([RateLimit::per_minute(30)]),
+            ProviderKind::Stooq => Budget::new([RateLimit::per_minute(60)]),
+        }
+    }
+
+    pub fn limits(&self) -> Vec<RateLimit> {
+        self.windows.iter().map(|w| w.limit).collect()
+    }
+
+    /// The most credits one spend can ever take (the smallest window), or
+    /// `None` when unlimited.
+    pub fn max_burst(&self) -> Option<u32> {
+        self.windows.iter().map(|w| w.limit.credits).min()
+    }
+
+    /// Credits that can be spent right now: 0 while cooling down,
+    /// `u32::MAX` when unlimited.
+    pub fn available(&mut self, now: DateTime<Utc>) -> u32 {
+        if self.cooling_until(now).is_some() {
+            return 0;
+        }
+        self.windows
+            .iter_mut()
+            .map(|w| {
+                w.forget_before(now);
+                w.left()
+            })
+            .min()
+            .unwrap_or(u32::MAX)
+    }
+
+    /// The end of the current cooldown, if one is running at `now`.
+    pub fn cooling_until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.cooldown_until.filter(|until| *until > now)
+    }
+
+    /// Spends `n` credits, or says when they would be available. Spends
+    /// nothing on failure.
+    pub fn try_spend(&mut self, n: u32, now: DateTime<Utc>) -> Result<(), QuoteError> {
+        if let Some(until) = self.cooling_until(now) {
+            return Err(QuoteError::BudgetExhausted { until });
+        }
+        let mut until: Option<DateTime<Utc>> = None;
+        for w in &mut self.windows {
+            w.forget_before(now);
+            if w.used + n > w.limit.credits {
+                let at = w.fits_at(n, now);
+                until = Some(until.map_or(at, |u| u.max(at)));
+            }
+        }
+        if let Some(until) = until {
+            return Err(QuoteError::BudgetExhausted { until });
+        }
+        for w in &mut self.windows {
+            w.spent.push_back((now, n));
+            w.used += n;
+        }
+        Ok(())
+    }
+
+    /// Starts (or extends) a cooldown after a rate-limit answer, and returns
+    /// its end. `Retry-After` is honoured up to [`MAX_COOLDOWN`]; without it
+    /// the wait is [`DEFAULT_COOLDOWN`], doubled for each rate-limit answer
+    /// since the last good one.
+    pub fn cool_down(
+        &mut self,
+        retry_after: Option<StdDuration>,
+        now: DateTime<Utc>,
+    ) -> DateTime<Utc> {
+        let wait = match retry_after {
+            Some(wait) => wait,
+            None => DEFAULT_COOLDOWN.saturating_mul(1 << self.strikes.min(16)),
+        }
+        .min(MAX_COOLDOWN);
+        self.strikes = self.strikes.saturating_add(1);
+        let wait = Duration::from_std(wait).unwrap_or(Duration::hours(1));
+        let until = (now + wait).max(self.cooldown_until.unwrap_or(now));
+        self.cooldown_until = Some(until);
+        until
+    }
+
+    /// A good answer arrived: the next cooldown starts from the default again.
+    pub fn record_success(&mut self) {
+        self.strikes = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_790_000_000 + secs, 0).unwrap()
+    }
+
+    fn exhausted_until(r: Result<(), QuoteError>) -> DateTime<Utc> {
+        match r {
+            Err(QuoteError::BudgetExhausted { until }) => until,
+            other => panic!("expected BudgetExhausted, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn free_tier_defaults() {
+        let cases = [
+            (
+                ProviderKind::Finnhub,
+                vec![RateLimit::per_minute(60), RateLimit::per_second(30)],
+            ),
+            (
+                ProviderKind::TwelveData,
+                vec![RateLimit::per_minute(8), RateLimit::per_day(800)],
+            ),
+            (ProviderKind::AlphaVantage, vec![RateLimit::per_day(25)]),
+            (ProviderKind::Yahoo, vec![RateLimit::per_minute(30)]),
+            (ProviderKind::Stooq, vec![RateLimit::per_minute(60)]),
+        ];
+        for (kind, limits) in cases {
+            assert_eq!(Budget::free_tier(kind).limits(), limits, "{kind}");
+        }
+    }
+
+    #[test]
+    fn minute_window_slides() {
+        let mut b = Budget::new([RateLimit::per_minute(8)]);
+        b.try_spend(5, at(0)).unwrap();
+        b.try_spend(3, at(10)).unwrap();
+        assert_eq!(b.available(at(20)), 0);
+        // The first 5 free up 60 s after they were spent.
+        assert_eq!(exhausted_until(b.try_spend(1, at(20))), at(60));
+        assert_eq!(exhausted_until(b.try_spend(6, at(20))), at(70));
+        b.try_spend(5, at(60)).unwrap();
+        assert_eq!(b.available(at(60)), 0);
+        assert_eq!(b.available(at(70)), 3);
+    }
+
+    #[test]
+    fn failed_spend_spends_nothing() {
+        let mut b = Budget::new([RateLimit::per_minute(8), RateLimit::per_day(10)]);
+        b.try_spend(8, at(0)).unwrap();
+        assert!(b.try_spend(3, at(61)).is_err()); // the daily window says no
+        assert_eq!(b.available(at(61)), 2);
+        b.try_spend(2, at(61)).unwrap();
+    }
+
+    #[test]
+    fn daily_window_reports_the_later_end() {
+        let mut b = Budget::new([RateLimit::per_minute(8), RateLimit::per_day(10)]);
+        b.try_spend(8, at(0)).unwrap();
+        b.try_spend(2, at(100)).unwrap();
+        assert_eq!(
+            exhausted_until(b.try_spend(1, at(200))),
+            at(0) + Duration::days(1)
+        );
+    }
+
+    #[test]
+    fn alpha_vantage_allows_25_a_day() {
+        let mut b = Budget::free_tier(ProviderKind::AlphaVantage);
+        for i in 0..25 {
+            b.try_spend(1, at(i * 60)).unwrap();
+        }
+        assert_eq!(
+            exhausted_until(b.try_spend(1, at(3600))),
+            at(0) + Duration::days(1)
+        );
+        b.try_spend(1, at(86_400)).unwrap();
+    }
+
+    #[test]
+    fn too_big_a_spend_never_fits() {
+        let mut b = Budget::new([RateLimit::per_minute(8)]);
+        assert_eq!(b.max_burst(), Some(8));
+        assert_eq!(exhausted_until(b.try_spend(9, at(0))), at(60));
+        assert_eq!(b.available(at(0)), 8);
+    }
+
+    #[test]
+    fn cooldown_uses_retry_after_capped_at_an_hour() {
+        let cases = [
+            (Some(StdDuration::from_secs(120)), at(120)),
+            (Some(StdDuration::from_secs(0)), at(0)),
+            (Some(StdDuration::from_secs(86_400)), at(3600)),
+            (None, at(60)),
+        ];
+        for (retry_after, want) in cases {
+            let mut b = Budget::unlimited();
+            assert_eq!(b.cool_down(retry_after, at(0)), want, "{retry_after:?}");
+        }
+    }
+
+    #[test]
+    fn cooldown_blocks_spending_until_it_ends() {
+        let mut b = Budget::free_tier(ProviderKind::Finnhub);
+        let until = b.cool_down(Some(StdDuration::from_secs(30)), at(0));
+        assert_eq!(exhausted_until(b.try_spend(1, at(10))), until);
+        assert_eq!(b.available(at(10)), 0);
+        assert_eq!(b.cooling_until(at(10)), Some(until));
+        b.try_spend(1, at(30)).unwrap();
+        assert_eq!(b.cooling_until(at(30)), None);
+    }
+
+    #[test]
+    fn repeated_rate_limits_back_off_until_a_success() {
+        let mut b = Budget::unlimited();
+        let mut now = at(0);
+        let mut waits = Vec::new();
+        for _ in 0..8 {
+            let until = b.cool_down(None, now);
+            waits.push((until - now).num_seconds());
+            now = until;
+        }
+        assert_eq!(waits, [60, 120, 240, 480, 960, 1920, 3600, 3600]);
+        b.record_success();
+        assert_eq!(b.cool_down(None, now) - now, Duration::seconds(60));
+    }
+
+    #[test]
+    fn a_shorter_cooldown_does_not_cut_a_longer_one() {
+        let mut b = Budget::unlimited();
+        b.cool_down(Some(StdDuration::from_secs(600)), at(0));
+        assert_eq!(b.cool_down(Some(StdDuration::from_secs(5)), at(1)), at(600));
+    }
+}

@@ -1,0 +1,873 @@
+//! The thin HTTP layer shared by all quote providers.
+//!
+//! Owns [`ProviderClient`]: it splits the requested symbols into requests
+//! (batches for Twelve Data and Stooq, one symbol at a time otherwise), asks
+//! the provider's [`Budget`] before each request, sends it, reads a capped
+//! body and hands status, content type and body to the provider's pure
+//! `parse`. It maps the results back to *our* symbols and hands them to the
+//! board refresher.
+//!
+//! It never sleeps and never retries: a request the budget or a cooldown
+//! holds back comes back as [`QuoteError::BudgetExhausted`], and a rate-limit
+//! answer starts a cooldown, so the refresher can fall back to another
+//! provider. Every URL that reaches a log line or an error is redacted.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Utc};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use tracing::debug;
+use url::Url;
+
+use super::{
+    Budget, ProviderKind, Quote, QuoteError, Secret, alphavantage, finnhub, redact, stooq,
+    twelvedata, yahoo,
+};
+
+/// Sent to Yahoo and Stooq, which block clients that do not look like a
+/// browser (reqwest sends no User-Agent at all by default).
+pub const BROWSER_USER_AGENT: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Safari/537.36";
+
+/// A quote reply is a few kB; anything much larger is not what we asked for.
+const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// Per request, whatever the shared client's own timeout: a hung provider
+/// must not hold up the board refresh.
+const REQUEST_TIMEOUT: StdDuration = StdDuration::from_secs(15);
+
+/// One request as a provider module shapes it.
+#[derive(Debug)]
+pub(crate) struct ProviderRequest {
+    pub url: Url,
+    pub headers: HeaderMap,
+}
+
+/// Result per symbol, in the order requested.
+pub type QuoteResults = Vec<(String, Result<Quote, QuoteError>)>;
+
+/// One provider, with its endpoint, key and budget.
+#[derive(Debug)]
+pub struct ProviderClient {
+    kind: ProviderKind,
+    base_url: Url,
+    api_key: Option<Secret>,
+    http: reqwest::Client,
+    // A std mutex: it is never held across an `.await`.
+    budget: Mutex<Budget>,
+}
+
+impl ProviderClient {
+    /// `base_url` defaults to the provider's real host; tests point it at
+    /// `http://127.0.0.1:PORT`. The budget starts at the free tier
+    /// ([`Budget::free_tier`]); see [`ProviderClient::with_budget`].
+    pub fn new(
+        kind: ProviderKind,
+        base_url: Option<Url>,
+        api_key: Option<Secret>,
+        http: reqwest::Client,
+    ) -> Self {
+        ProviderClient {
+            kind,
+            base_url: base_url.unwrap_or_else(|| default_base_url(kind)),
+            api_key: api_key.filter(|k| !k.expose().trim().is_empty()),
+            http,
+            budget: Mutex::new(Budget::free_tier(kind)),
+        }
+    }
+
+    /// Replaces the free-tier budget, for paid plans.
+    pub fn with_budget(self, budget: Budget) -> Self {
+        ProviderClient {
+            budget: Mutex::new(budget),
+            ..self
+        }
+    }
+
+    pub fn kind(&self) -> ProviderKind {
+        self.kind
+    }
+
+    pub fn base_url(&self) -> &Url {
+        &self.base_url
+    }
+
+    /// The end of the current cooldown, if any: the refresher can skip this
+    /// provider without calling [`ProviderClient::fetch`].
+    pub fn cooling_until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.budget().cooling_until(now)
+    }
+
+    /// Credits left right now (0 while cooling down).
+    pub fn available(&self, now: DateTime<Utc>) -> u32 {
+        self.budget().available(now)
+    }
+
+    fn budget(&self) -> std::sync::MutexGuard<'_, Budget> {
+        // A poisoned lock means a panic while counting; the counters are
+        // still consistent enough to keep limiting requests.
+        self.budget.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Quotes for `symbols`, given as (our symbol, provider symbol) pairs.
+    /// Returns one result per pair, in order, keyed by our symbol. Partial
+    /// success is normal: each symbol carries its own error.
+    pub async fn fetch(&self, symbols: &[(String, String)], now: DateTime<Utc>) -> QuoteResults {
+        let mut wanted: Vec<String> = Vec::new();
+        for (_, theirs) in symbols {
+            if !wanted.contains(theirs) {
+                wanted.push(theirs.clone());
+            }
+        }
+        let mut by_provider_symbol: HashMap<String, Result<Quote, QuoteError>> = HashMap::new();
+
+        if self.kind.needs_api_key() && self.api_key.is_none() {
+            for s in wanted.drain(..) {
+                by_provider_symbol.insert(s, Err(QuoteError::Unauthorized));
+            }
+        }
+
+        let mut rest = &wanted[..];
+        while !rest.is_empty() {
+            let (chunk, tail, cost) = {
+                let mut budget = self.budget();
+                let mut len = rest.len().min(self.kind.max_batch());
+                if self.kind.charges_per_symbol() {
+                    let affordable = budget
+                        .available(now)
+                        .min(budget.max_burst().unwrap_or(u32::MAX));
+                    len = len.min(usize::try_from(affordable).unwrap_or(usize::MAX).max(1));
+                }
+                let (chunk, tail) = rest.split_at(len);
+                let cost = if self.kind.charges_per_symbol() {
+                    u32::try_from(len).unwrap_or(u32::MAX)
+                } else {
+                    1
+                };
+                if let Err(err) = budget.try_spend(cost, now) {
+                    debug!(provider = %self.kind, symbols = rest.len(), error = %err, "quote request held back");
+                    for s in rest {
+                        by_provider_symbol.insert(s.clone(), Err(err.clone()));
+                    }
+                    break;
+                }
+                (chunk, tail, cost)
+            };
+            rest = tail;
+
+            let results = self.request(chunk, now).await;
+            let mut stop = None;
+            {
+                let mut budget = self.budget();
+                let mut limited = None;
+                for (_, r) in &results {
+                    match r {
+                        Err(QuoteError::RateLimited { retry_after }) => {
+                            limited = Some(limited.flatten().or(*retry_after));
+                        }
+                        Err(QuoteError::Blocked) => limited = Some(limited.flatten()),
+                        // The key is wrong for every symbol: stop spending requests.
+                        Err(QuoteError::Unauthorized) => stop = Some(QuoteError::Unauthorized),
+                        _ => {}
+                    }
+                }
+                match limited {
+                    Some(retry_after) => {
+                        let until = budget.cool_down(retry_after, now);
+                        debug!(provider = %self.kind, %until, "provider cooling down");
+                    }
+                    // Only an answer from the provider resets the back-off.
+                    None if results
+                        .iter()
+                        .any(|(_, r)| !matches!(r, Err(QuoteError::Transport(_)))) =>
+                    {
+                        budget.record_success()
+                    }
+                    None => {}
+                }
+            }
+            debug!(provider = %self.kind, symbols = chunk.len(), credits = cost, "quote request done");
+            by_provider_symbol.extend(results);
+            if let Some(err) = stop {
+                for s in rest {
+                    by_provider_symbol.insert(s.clone(), Err(err.clone()));
+                }
+                break;
+            }
+        }
+
+        symbols
+            .iter()
+            .map(|(ours, theirs)| {
+                let result = by_provider_symbol
+                    .get(theirs)
+                    .cloned()
+                    .unwrap_or_else(|| {
+                        Err(QuoteError::Malformed(format!("no result for {theirs}")))
+                    })
+                    .map(|mut q| {
+                        q.symbol = ours.clone();
+                        q
+                    });
+                (ours.clone(), result)
+            })
+            .collect()
+    }
+
+    /// One HTTP request for `chunk` (provider symbols); one result per symbol.
+    async fn request(&self, chunk: &[String], now: DateTime<Utc>) -> QuoteResults {
+        let key = self.api_key.as_ref();
+        let req = match self.kind {
+            ProviderKind::Yahoo => yahoo::request(&self.base_url, &chunk[0]),
+            ProviderKind::Finnhub => finnhub::request(&self.base_url, key, &chunk[0]),
+            ProviderKind::TwelveData => twelvedata::request(&self.base_url, key, chunk),
+            ProviderKind::Stooq => stooq::request(&self.base_url, key, chunk),
+            ProviderKind::AlphaVantage => alphavantage::request(&self.base_url, key, &chunk[0]),
+        };
+        let shown_url = redact(req.url.as_str());
+        let started = std::time::Instant::now();
+        let all = |err: QuoteError| -> QuoteResults {
+            chunk
+                .iter()
+                .map(|s| (s.clone(), Err(err.clone())))
+                .collect()
+        };
+
+        let response = match self
+            .http
+            .get(req.url)
+            .headers(req.headers)
+            .timeout(REQUEST_TIMEOUT)
+            .send()
+            .await
+        {
+            Ok(r) => r,
+            Err(err) => {
+                let err = self.transport_error(&err);
+                debug!(provider = %self.kind, url = %shown_url, error = %err, "quote request failed");
+                return all(err);
+            }
+        };
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, now));
+        let body = match read_capped(response, MAX_BODY_BYTES).await {
+            Ok(body) => body,
+            Err(BodyError::TooLarge) => {
+                return all(QuoteError::Malformed(format!(
+                    "body larger than {MAX_BODY_BYTES} bytes"
+                )));
+            }
+            Err(BodyError::Transport(err)) => return all(self.transport_error(&err)),
+        };
+        debug!(
+            provider = %self.kind,
+            url = %shown_url,
+            status,
+            bytes = body.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "quote response"
+        );
+
+        let ct = content_type.as_deref();
+        let mut results: QuoteResults = match self.kind {
+            ProviderKind::Yahoo => vec![(
+                chunk[0].clone(),
+                yahoo::parse(status, ct, &body, &chunk[0], now),
+            )],
+            ProviderKind::Finnhub => vec![(
+                chunk[0].clone(),
+                finnhub::parse(status, ct, &body, &chunk[0], now),
+            )],
+            ProviderKind::AlphaVantage => vec![(
+                chunk[0].clone(),
+                alphavantage::parse(status, ct, &body, &chunk[0], now),
+            )],
+            ProviderKind::TwelveData => twelvedata::parse(status, ct, &body, chunk, now),
+            ProviderKind::Stooq => stooq::parse(status, ct, &body, chunk, now),
+        };
+        // The pure parsers never see headers; the header's wait wins over none.
+        if let Some(wait) = retry_after {
+            for (_, r) in &mut results {
+                if let Err(QuoteError::RateLimited { retry_after: None }) = r {
+                    *r = Err(QuoteError::RateLimited {
+                        retry_after: Some(wait),
+                    });
+                }
+            }
+        }
+        results
+    }
+
+    /// reqwest's error text names the URL (key included) and hides the cause
+    /// in `source()`: join the chain, then blank the key.
+    fn transport_error(&self, err: &reqwest::Error) -> QuoteError {
+        let mut text = err.to_string();
+        let mut source = std::error::Error::source(err);
+        while let Some(cause) = source {
+            let cause_text = cause.to_string();
+            if !text.contains(&cause_text) {
+                text.push_str(": ");
+                text.push_str(&cause_text);
+            }
+            source = cause.source();
+        }
+        let mut text = redact(&text);
+        if let Some(key) = &self.api_key {
+            text = text.replace(key.expose(), "****");
+        }
+        QuoteError::Transport(text)
+    }
+}
+
+/// The provider's real endpoint host.
+pub fn default_base_url(kind: ProviderKind) -> Url {
+    let base = match kind {
+        ProviderKind::Yahoo => "https://query1.finance.yahoo.com/",
+        ProviderKind::Finnhub => "https://finnhub.io/",
+        ProviderKind::TwelveData => "https://api.twelvedata.com/",
+        ProviderKind::Stooq => "https://stooq.com/",
+        ProviderKind::AlphaVantage => "https://www.alphavantage.co/",
+    };
+    Url::parse(base).expect("constant URL")
+}
+
+/// `Retry-After` in either form (RFC 9110 §10.2.3): delay seconds, or an
+/// HTTP date, measured from `now`. A date in the past means "now".
+pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<StdDuration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(StdDuration::from_secs(secs));
+    }
+    let at: DateTime<Utc> = httpdate::parse_http_date(value).ok()?.into();
+    Some((at - now).to_std().unwrap_or(StdDuration::ZERO))
+}
+
+/// `base` with `path` appended to its own path (so a base like
+/// `http://127.0.0.1:8080/yahoo` works) and `query` as the whole query.
+pub(crate) fn endpoint(base: &Url, path: &str, query: &str) -> Url {
+    let mut url = base.clone();
+    let joined = format!("{}{}", base.path().trim_end_matches('/'), path);
+    url.set_path(&joined);
+    url.set_query((!query.is_empty()).then_some(query));
+    url.set_fragment(None);
+    url
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters and the
+/// bytes in `keep` (`^GSPC` → `%5EGSPC`, `USDSGD=X` → `USDSGD%3DX`).
+pub(crate) fn encode(text: &str, keep: &[u8]) -> String {
+    let mut out = String::with_capacity(text.len());
+    for &b in text.as_bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) || keep.contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+enum BodyError {
+    TooLarge,
+    Transport(reqwest::Error),
+}
+
+/// Counts bytes after decompression (reqwest decodes before handing out
+/// chunks) and stops at `cap`.
+async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<Vec<u8>, BodyError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
+        if body.len() + chunk.len() > cap {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use chrono::Duration;
+    use rust_decimal::Decimal;
+
+    use super::super::loopback::Loopback;
+    use super::super::{RateLimit, Session};
+    use super::*;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(secs, 0).unwrap()
+    }
+
+    fn dec(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    fn fixture(path: &str) -> Vec<u8> {
+        let full = format!(
+            "{}/tests/fixtures/quotes/{path}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
+    }
+
+    fn pairs(symbols: &[(&str, &str)]) -> Vec<(String, String)> {
+        symbols
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    fn http() -> reqwest::Client {
+        reqwest::Client::builder().build().unwrap()
+    }
+
+    const KEY: &str = "sk-test-5ecret";
+
+    #[test]
+    fn fetch_can_run_on_a_spawned_task() {
+        fn assert_send<T: Send>(_: &T) {}
+        let client = ProviderClient::new(ProviderKind::Yahoo, None, None, http());
+        let symbols = pairs(&[("AAPL", "AAPL")]);
+        assert_send(&client.fetch(&symbols, at(0)));
+    }
+
+    #[test]
+    fn retry_after_in_both_forms() {
+        let now = at(1_445_412_480); // Wed, 21 Oct 2015 07:28:00 GMT
+        let cases = [
+            ("120", Some(120)),
+            (" 0 ", Some(0)),
+            ("Wed, 21 Oct 2015 07:30:00 GMT", Some(120)),
+            ("Wed, 21 Oct 2015 07:00:00 GMT", Some(0)),
+            ("soon", None),
+            ("-5", None),
+        ];
+        for (value, want) in cases {
+            assert_eq!(
+                parse_retry_after(value, now),
+                want.map(StdDuration::from_secs),
+                "{value}"
+            );
+        }
+    }
+
+    #[test]
+    fn endpoints_keep_a_base_path_and_encode_symbols() {
+        let base = Url::parse("http://127.0.0.1:9/prefix/").unwrap();
+        let url = endpoint(&base, "/v8/finance/chart/%5EGSPC", "range=1d");
+        assert_eq!(
+            url.as_str(),
+            "http://127.0.0.1:9/prefix/v8/finance/chart/%5EGSPC?range=1d"
+        );
+        assert_eq!(encode("USDSGD=X", b""), "USDSGD%3DX");
+        assert_eq!(encode("aapl.us,^spx", b","), "aapl.us,%5Espx");
+    }
+
+    #[tokio::test]
+    async fn finnhub_key_goes_in_the_header_not_the_url() {
+        let server = Loopback::start().await;
+        server.serve(
+            "/api/v1/quote",
+            200,
+            "application/json",
+            &fixture("finnhub/quote_full.json"),
+        );
+        let client = ProviderClient::new(
+            ProviderKind::Finnhub,
+            Some(server.base()),
+            Some(Secret::new(KEY)),
+            http(),
+        );
+        let out = client
+            .fetch(&pairs(&[("AAPL", "AAPL")]), at(1_582_641_100))
+            .await;
+
+        let quote = out[0].1.as_ref().unwrap();
+        assert_eq!(out[0].0, "AAPL");
+        assert_eq!(quote.price, dec("311.51"));
+        let reqs = server.requests();
+        assert_eq!(reqs.len(), 1);
+        assert_eq!(reqs[0].target, "/api/v1/quote?symbol=AAPL");
+        assert!(!reqs[0].target.contains(KEY));
+        assert_eq!(reqs[0].header("x-finnhub-token").as_deref(), Some(KEY));
+    }
+
+    #[tokio::test]
+    async fn yahoo_sends_a_browser_user_agent_and_encodes_the_symbol() {
+        let server = Loopback::start().await;
+        server.serve(
+            "/v8/finance/chart/",
+            200,
+            "application/json",
+            &fixture("yahoo/chart_AAPL_range5d.json"),
+        );
+        let client = ProviderClient::new(ProviderKind::Yahoo, Some(server.base()), None, http());
+        let out = client
+            .fetch(
+                &pairs(&[("AAPL", "AAPL"), ("SPX", "^GSPC")]),
+                at(1_784_903_600),
+            )
+            .await;
+
+        assert_eq!(out[0].1.as_ref().unwrap().price, dec("328.879"));
+        let reqs = server.requests();
+        let targets: Vec<_> = reqs.iter().map(|r| r.target.as_str()).collect();
+        assert_eq!(
+            targets,
+            [
+                "/v8/finance/chart/AAPL?range=1d&interval=1d",
+                "/v8/finance/chart/%5EGSPC?range=1d&interval=1d",
+            ]
+        );
+        for r in &reqs {
+            let ua = r.header("user-agent").unwrap_or_default();
+            assert!(ua.starts_with("Mozilla/5.0"), "{ua}");
+        }
+    }
+
+    #[tokio::test]
+    async fn rate_limit_with_retry_after_cools_the_provider_down() {
+        let server = Loopback::start().await;
+        server.serve_with_headers(
+            "/api/v1/quote",
+            429,
+            &[("content-type", "application/json"), ("retry-after", "120")],
+            &fixture("finnhub/rate_limit.json"),
+        );
+        let client = ProviderClient::new(
+            ProviderKind::Finnhub,
+            Some(server.base()),
+            Some(Secret::new(KEY)),
+            http(),
+        );
+        let t0 = at(1_790_000_000);
+        let symbols = pairs(&[("AAPL", "AAPL"), ("BP", "BP")]);
+
+        let first = client.fetch(&symbols, t0).await;
+        assert_eq!(
+            first[0].1,
+            Err(QuoteError::RateLimited {
+                retry_after: Some(StdDuration::from_secs(120))
+            })
+        );
+        // The second symbol was not even asked for: the cooldown started.
+        let until = t0 + Duration::seconds(120);
+        assert_eq!(first[1].1, Err(QuoteError::BudgetExhausted { until }));
+        assert_eq!(server.requests().len(), 1);
+        assert_eq!(client.cooling_until(t0), Some(until));
+
+        let second = client.fetch(&symbols, t0 + Duration::seconds(30)).await;
+        assert!(
+            second
+                .iter()
+                .all(|(_, r)| *r == Err(QuoteError::BudgetExhausted { until }))
+        );
+        assert_eq!(server.requests().len(), 1, "no request during the cooldown");
+
+        server.serve(
+            "/api/v1/quote",
+            200,
+            "application/json",
+            &fixture("finnhub/quote_full.json"),
+        );
+        let third = client.fetch(&symbols[..1], until).await;
+        assert!(third[0].1.is_ok());
+        assert_eq!(server.requests().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn yahoo_edge_429_without_retry_after_cools_down_a_minute() {
+        let server = Loopback::start().await;
+        server.serve(
+            "/v8/finance/chart/",
+            429,
+            "text/plain",
+            &fixture("yahoo/edge_429.txt"),
+        );
+        let client = ProviderClient::new(ProviderKind::Yahoo, Some(server.base()), None, http());
+        let t0 = at(1_790_000_000);
+        let out = client.fetch(&pairs(&[("AAPL", "AAPL")]), t0).await;
+        assert_eq!(out[0].1, Err(QuoteError::RateLimited { retry_after: None }));
+        assert_eq!(client.cooling_until(t0), Some(t0 + Duration::seconds(60)));
+    }
+
+    #[tokio::test]
+    async fn twelvedata_batches_symbols_and_charges_a_credit_each() {
+        let server = Loopback::start().await;
+        server.serve(
+            "/quote",
+            200,
+            "application/json",
+            &fixture("twelvedata/batch_aapl_hsi.json"),
+        );
+        let client = ProviderClient::new(
+            ProviderKind::TwelveData,
+            Some(server.base()),
+            Some(Secret::new(KEY)),
+            http(),
+        );
+        let now = at(1_663_704_100);
+        let out = client
+            .fetch(&pairs(&[("AAPL", "AAPL"), ("HSI", "HSI")]), now)
+            .await;
+
+        let reqs = server.requests();
+        assert_eq!(reqs.len(), 1);
+        assert_eq!(
+            reqs[0].target,
+            format!("/quote?symbol=AAPL,HSI&apikey={KEY}")
+        );
+        assert_eq!(out[0].1.as_ref().unwrap().price, dec("156.89999"));
+        assert_eq!(out[1].1, Err(QuoteError::UnknownSymbol));
+        assert_eq!(client.available(now), 6);
+    }
+
+    #[tokio::test]
+    async fn twelvedata_splits_a_batch_to_the_credits_left() {
+        let server = Loopback::start().await;
+        server.serve(
+            "/quote",
+            200,
+            "application/json",
+            &fixture("twelvedata/quote_aapl.json"),
+        );
+        let client = ProviderClient::new(
+            ProviderKind::TwelveData,
+            Some(server.base()),
+            Some(Secret::new(KEY)),
+            http(),
+        )
+        .with_budget(Budget::new([RateLimit::per_minute(1)]));
+        let now = at(1_663_704_100);
+        let out = client
+            .fetch(&pairs(&[("AAPL", "AAPL"), ("MSFT", "MSFT")]), now)
+            .await;
+        assert!(out[0].1.is_ok());
+        assert_eq!(
+            out[1].1,
+            Err(QuoteError::BudgetExhausted {
+                until: now + Duration::minutes(1)
+            })
+        );
+        let targets: Vec<_> = server.requests().into_iter().map(|r| r.target).collect();
+        assert_eq!(targets, [format!("/quote?symbol=AAPL&apikey={KEY}")]);
+    }
+
+    #[tokio::test]
+    async fn twelvedata_rate_limit_in_a_200_body_cools_down() {
+        let server = Loopback::start().await;
+        server.serve(
+            "/quote",
+            200,
+            "application/json",
+            &fixture("twelvedata/rate_limit.json"),
+        );
+        let client = ProviderClient::new(
+            ProviderKind::TwelveData,
+            Some(server.base()),
+            Some(Secret::new(KEY)),
+            http(),
+        );
+        let now = at(1_790_000_000);
+        let out = client
+            .fetch(&pairs(&[("AAPL", "AAPL"), ("MSFT", "MSFT")]), now)
+            .await;
+        for (_, r) in &out {
+            assert_eq!(*r, Err(QuoteError::RateLimited { retry_after: None }));
+        }
+        assert!(client.cooling_until(now).is_some());
+    }
+
+    #[tokio::test]
+    async fn stooq_batches_with_a_browser_user_agent() {
+        let server = Loopback::start().await;
+        server.serve("/q/l/", 200, "text/csv", &fixture("stooq/quote_mixed.csv"));
+        let client = ProviderClient::new(
+            ProviderKind::Stooq,
+            Some(server.base()),
+            Some(Secret::new(KEY)),
+            http(),
+        );
+        let out = client
+            .fetch(
+                &pairs(&[("AAPL", "aapl.us"), ("ZZZZ", "zzzz.us")]),
+                at(1_790_000_000),
+            )
+            .await;
+
+        let aapl = out[0].1.as_ref().unwrap();
+        assert_eq!(
+            (aapl.symbol.as_str(), aapl.provider_symbol.as_str()),
+            ("AAPL", "aapl.us")
+        );
+        assert_eq!(aapl.price, dec("227.5"));
+        assert_eq!(out[1].1, Err(QuoteError::UnknownSymbol));
+        let reqs = server.requests();
+        assert_eq!(reqs.len(), 1);
+        assert_eq!(
+            reqs[0].target,
+            format!("/q/l/?s=aapl.us,zzzz.us&f=sd2t2ohlcvp&h&e=csv&apikey={KEY}")
+        );
+        assert!(
+            reqs[0]
+                .header("user-agent")
+                .unwrap_or_default()
+                .starts_with("Mozilla/5.0")
+        );
+    }
+
+    #[tokio::test]
+    async fn stooq_html_is_blocked_with_200_and_404() {
+        for status in [200, 404] {
+            let server = Loopback::start().await;
+            server.serve(
+                "/q/l/",
+                status,
+                "text/html",
+                &fixture("stooq/apikey_or_challenge.html"),
+            );
+            let client =
+                ProviderClient::new(ProviderKind::Stooq, Some(server.base()), None, http());
+            let out = client
+                .fetch(&pairs(&[("AAPL", "aapl.us")]), at(1_790_000_000))
+                .await;
+            assert_eq!(out[0].1, Err(QuoteError::Blocked), "{status}");
+        }
+    }
+
+    #[tokio::test]
+    async fn duplicate_provider_symbols_cost_one_request() {
+        let server = Loopback::start().await;
+        server.serve(
+            "/query",
+            200,
+            "application/json",
+            &fixture("alphavantage/global_quote_ibm.json"),
+        );
+        let client = ProviderClient::new(
+            ProviderKind::AlphaVantage,
+            Some(server.base()),
+            Some(Secret::new(KEY)),
+            http(),
+        );
+        let out = client
+            .fetch(
+                &pairs(&[("IBM", "IBM"), ("XNYS:IBM", "IBM")]),
+                at(1_790_000_000),
+            )
+            .await;
+        assert_eq!(server.requests().len(), 1);
+        assert_eq!(out[1].0, "XNYS:IBM");
+        assert_eq!(out[1].1.as_ref().unwrap().symbol, "XNYS:IBM");
+        assert_eq!(out[1].1.as_ref().unwrap().session, Session::Closed);
+    }
+
+    #[tokio::test]
+    async fn alpha_vantage_budget_stops_requests() {
+        let server = Loopback::start().await;
+        server.serve(
+            "/query",
+            200,
+            "application/json",
+            &fixture("alphavantage/global_quote_ibm.json"),
+        );
+        let client = ProviderClient::new(
+            ProviderKind::AlphaVantage,
+            Some(server.base()),
+            Some(Secret::new(KEY)),
+            http(),
+        )
+        .with_budget(Budget::new([RateLimit::per_day(1)]));
+        let now = at(1_790_000_000);
+        let out = client
+            .fetch(&pairs(&[("IBM", "IBM"), ("MSFT", "MSFT")]), now)
+            .await;
+        assert!(out[0].1.is_ok());
+        assert_eq!(
+            out[1].1,
+            Err(QuoteError::BudgetExhausted {
+                until: now + Duration::days(1)
+            })
+        );
+        assert_eq!(server.requests().len(), 1);
+        assert_eq!(
+            server.requests()[0].target,
+            format!("/query?function=GLOBAL_QUOTE&symbol=IBM&apikey={KEY}")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_missing_key_sends_nothing() {
+        let server = Loopback::start().await;
+        for kind in [
+            ProviderKind::Finnhub,
+            ProviderKind::TwelveData,
+            ProviderKind::AlphaVantage,
+        ] {
+            let client =
+                ProviderClient::new(kind, Some(server.base()), Some(Secret::new(" ")), http());
+            let out = client
+                .fetch(&pairs(&[("IBM", "IBM")]), at(1_790_000_000))
+                .await;
+            assert_eq!(out[0].1, Err(QuoteError::Unauthorized), "{kind}");
+        }
+        assert!(server.requests().is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_invalid_key_stops_the_remaining_requests() {
+        let server = Loopback::start().await;
+        server.serve(
+            "/api/v1/quote",
+            401,
+            "application/json",
+            &fixture("finnhub/invalid_key.json"),
+        );
+        let client = ProviderClient::new(
+            ProviderKind::Finnhub,
+            Some(server.base()),
+            Some(Secret::new(KEY)),
+            http(),
+        );
+        let out = client
+            .fetch(&pairs(&[("AAPL", "AAPL"), ("BP", "BP")]), at(1_790_000_000))
+            .await;
+        assert!(out.iter().all(|(_, r)| *r == Err(QuoteError::Unauthorized)));
+        assert_eq!(server.requests().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn transport_errors_do_not_leak_the_key() {
+        // A port that was just free: nothing listens there.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let base = Url::parse(&format!("http://127.0.0.1:{port}/")).unwrap();
+        let client = ProviderClient::new(
+            ProviderKind::AlphaVantage,
+            Some(base),
+            Some(Secret::new(KEY)),
+            http(),
+        );
+        let out = client
+            .fetch(&pairs(&[("IBM", "IBM")]), at(1_790_000_000))
+            .await;
+        let Err(QuoteError::Transport(text)) = &out[0].1 else {
+            panic!("expected a transport error, got {:?}", out[0].1);
+        };
+        assert!(!text.contains(KEY), "{text}");
+        assert!(!format!("{:?}", out[0].1).contains(KEY));
+    }
+}
