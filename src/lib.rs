@@ -14,11 +14,16 @@
 //!   4 store      store                dedup, insert/update in one transaction
 //! HTTP /feed.{atom,rss,json}: http -> store (recent items) -> render
 //! ```
+pub mod app;
+pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod http;
 pub mod model;
 pub mod pipeline;
 pub mod quotes;
 pub mod render;
 pub mod schedule;
+pub mod scheduler;
+pub mod shutdown;
 pub mod store;

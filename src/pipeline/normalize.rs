@@ -94,16 +94,26 @@ pub fn normalize(feed: Feed, feed_url: &Url) -> (FeedMeta, Vec<NewItem>) {
             .filter(|id| !id.is_empty() && id != GENERATED_ID),
         updated: feed.updated,
     };
+    // Relative item links resolve against the site the feed describes when
+    // it names one (a `file:` feed's links point at the web, not the disk),
+    // else against the feed's own URL.
+    let base = meta
+        .site_url
+        .as_deref()
+        .and_then(|s| Url::parse(s).ok())
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .unwrap_or_else(|| feed_url.clone());
     let mut items: Vec<NewItem> = feed
         .entries
         .into_iter()
-        .map(|e| normalize_entry(e, feed_url))
+        .map(|e| normalize_entry(e, &base))
         .collect();
     disambiguate(&mut items);
     (meta, items)
 }
 
 fn normalize_entry(e: Entry, feed_url: &Url) -> NewItem {
+    // `feed_url` here is the base for relative links (see `normalize`).
     let guid =
         Some(e.id.trim().to_string()).filter(|id| !id.is_empty() && !id.contains(GENERATED_ID));
     let url = alternate(&e.links).and_then(|l| absolute(&l.href, feed_url));

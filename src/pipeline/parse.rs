@@ -32,13 +32,14 @@ pub enum ParseError {
     Panicked,
 }
 
-/// Parses a feed document; `base` resolves relative links.
+/// Parses a feed document fetched from `base` (used to make the feed link
+/// of an HTML page absolute).
 pub fn parse(body: &[u8], base: &Url, content_type: Option<&str>) -> Result<Feed, ParseError> {
     let text_start = skip_bom_and_space(body);
     if text_start.is_empty() {
         return Err(ParseError::Empty);
     }
-    match parse_isolated(body, base) {
+    match parse_isolated(body) {
         Ok(feed) => Ok(feed),
         Err(ParseError::Invalid(e)) if looks_like_html(text_start) => {
             let _ = e;
@@ -50,15 +51,17 @@ pub fn parse(body: &[u8], base: &Url, content_type: Option<&str>) -> Result<Feed
         Err(ParseError::Invalid(_)) if has_versionless_rss_root(body) => {
             // feed-rs 3.0 rejects <rss> without a version (feed-rs#275);
             // real feeds omit it, so read it as RSS 2.0.
-            parse_isolated(&with_rss_version(body), base)
+            parse_isolated(&with_rss_version(body))
         }
         Err(e) => Err(e),
     }
 }
 
-fn parse_isolated(body: &[u8], base: &Url) -> Result<Feed, ParseError> {
+fn parse_isolated(body: &[u8]) -> Result<Feed, ParseError> {
     let parser = feed_rs::parser::Builder::new()
-        .base_uri(Some(base.as_str()))
+        // No base: relative links stay relative so that normalize can
+        // resolve them against the site the feed names.
+        .base_uri(None::<&str>)
         .id_generator(|_links, _title, _uri| GENERATED_ID.to_string())
         // Sanitising happens in normalize, with links made absolute.
         .sanitize_content(false)

@@ -122,3 +122,44 @@ pub fn render(feed: &MergedFeed, format: Format) -> Result<Vec<u8>, RenderError>
         Format::Json => json::render(feed),
     }
 }
+
+/// Where a merged document is served, relative to the server's base URL.
+pub fn path_for(format: Format, tag: Option<&str>) -> String {
+    match tag {
+        None => format!("feed.{}", format.extension()),
+        Some(t) => format!("tags/{t}.{}", format.extension()),
+    }
+}
+
+/// Assembles the merged feed from stored entries (newest first).
+///
+/// `base` is the public URL of the server; the document's self link and
+/// the home link point there. The feed's `updated` is its newest entry's,
+/// so an unchanged archive renders byte-for-byte the same document.
+pub fn merged_feed(
+    title: &str,
+    description: &str,
+    base: &url::Url,
+    format: Format,
+    tag: Option<&str>,
+    entries: Vec<Entry>,
+) -> MergedFeed {
+    let self_url = base.join(&path_for(format, tag)).ok().map(|u| u.to_string());
+    let title = match tag {
+        None => title.to_string(),
+        Some(t) => format!("{title}: {t}"),
+    };
+    MergedFeed {
+        title,
+        id: format!("tag:tickerfeed,2026:{}", path_for(Format::Atom, tag).trim_end_matches(".atom")),
+        self_url,
+        home_url: Some(base.to_string()),
+        description: description.to_string(),
+        updated: entries
+            .iter()
+            .map(|e| e.updated)
+            .max()
+            .unwrap_or(DateTime::UNIX_EPOCH),
+        entries,
+    }
+}

@@ -180,54 +180,18 @@ impl Store {
 
     /// Every feed the archive knows, configured ones first, by name.
     pub async fn feed_rows(&self) -> Result<Vec<FeedRow>, StoreError> {
-        self.read(|conn| {
-            let mut stmt = conn
-                .prepare(
-                    "SELECT f.id, f.name, f.url, f.schedule, f.in_config, f.title, f.site_url,
-                            f.etag, f.last_modified, f.body_sha256, f.last_attempt_at,
-                            f.last_success_at, f.last_status, f.last_result, f.last_error,
-                            f.consecutive_failures, f.not_before_at, f.next_due_at,
-                            (SELECT count(*) FROM item_sources s WHERE s.feed_id = f.id),
-                            (SELECT group_concat(tag, ',') FROM feed_tags t WHERE t.feed_id = f.id)
-                     FROM feeds f ORDER BY f.in_config DESC, f.name",
-                )
-                .map_err(op("list feeds"))?;
-            let rows = stmt
-                .query_map([], |r| {
-                    let time = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
-                        Ok(r.get::<_, Option<String>>(i)?
-                            .as_deref()
-                            .and_then(from_db_time))
-                    };
-                    Ok(FeedRow {
-                        id: FeedId(r.get(0)?),
-                        name: r.get(1)?,
-                        url: r.get(2)?,
-                        schedule: r.get(3)?,
-                        in_config: r.get(4)?,
-                        title: r.get(5)?,
-                        site_url: r.get(6)?,
-                        etag: r.get(7)?,
-                        last_modified: r.get(8)?,
-                        body_sha256: r.get(9)?,
-                        last_attempt_at: time(10)?,
-                        last_success_at: time(11)?,
-                        last_status: r.get(12)?,
-                        last_result: r.get(13)?,
-                        last_error: r.get(14)?,
-                        consecutive_failures: r.get(15)?,
-                        not_before_at: time(16)?,
-                        next_due_at: time(17)?,
-                        items: r.get(18)?,
-                        tags: r
-                            .get::<_, Option<String>>(19)?
-                            .map(|t| t.split(',').map(str::to_string).collect())
-                            .unwrap_or_default(),
-                    })
+        self.read(|conn| select_feed_rows(conn, None)).await
+    }
+
+    /// The row of one feed.
+    pub async fn feed_row(&self, id: FeedId) -> Result<FeedRow, StoreError> {
+        self.read(move |conn| {
+            select_feed_rows(conn, Some(id))?
+                .pop()
+                .ok_or(StoreError::Query {
+                    op: "find a feed that should be in the archive",
+                    source: rusqlite::Error::QueryReturnedNoRows,
                 })
-                .map_err(op("list feeds"))?;
-            rows.collect::<Result<Vec<_>, _>>()
-                .map_err(op("read feed row"))
         })
         .await
     }
@@ -277,7 +241,6 @@ fn record_in(
             op: "record a fetch for a feed that is not in the archive",
             source: rusqlite::Error::QueryReturnedNoRows,
         })?;
-    let now_s = to_db_time(now);
     let mut summary = IngestSummary::default();
     let error = match &a.outcome {
         AttemptOutcome::Fetched {
@@ -362,6 +325,60 @@ fn record_in(
         ],
     )
     .map_err(op("log fetch"))?;
-    let _ = now_s;
     Ok(summary)
+}
+
+fn select_feed_rows(
+    conn: &rusqlite::Connection,
+    only: Option<FeedId>,
+) -> Result<Vec<FeedRow>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT f.id, f.name, f.url, f.schedule, f.in_config, f.title, f.site_url,
+                    f.etag, f.last_modified, f.body_sha256, f.last_attempt_at,
+                    f.last_success_at, f.last_status, f.last_result, f.last_error,
+                    f.consecutive_failures, f.not_before_at, f.next_due_at,
+                    (SELECT count(*) FROM item_sources s WHERE s.feed_id = f.id),
+                    (SELECT group_concat(tag, ',') FROM feed_tags t WHERE t.feed_id = f.id)
+             FROM feeds f
+             WHERE ?1 IS NULL OR f.id = ?1
+             ORDER BY f.in_config DESC, f.name",
+        )
+        .map_err(op("list feeds"))?;
+    let rows = stmt
+        .query_map([only.map(|id| id.0)], |r| {
+            let time = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
+                Ok(r.get::<_, Option<String>>(i)?
+                    .as_deref()
+                    .and_then(from_db_time))
+            };
+            Ok(FeedRow {
+                id: FeedId(r.get(0)?),
+                name: r.get(1)?,
+                url: r.get(2)?,
+                schedule: r.get(3)?,
+                in_config: r.get(4)?,
+                title: r.get(5)?,
+                site_url: r.get(6)?,
+                etag: r.get(7)?,
+                last_modified: r.get(8)?,
+                body_sha256: r.get(9)?,
+                last_attempt_at: time(10)?,
+                last_success_at: time(11)?,
+                last_status: r.get(12)?,
+                last_result: r.get(13)?,
+                last_error: r.get(14)?,
+                consecutive_failures: r.get(15)?,
+                not_before_at: time(16)?,
+                next_due_at: time(17)?,
+                items: r.get(18)?,
+                tags: r
+                    .get::<_, Option<String>>(19)?
+                    .map(|t| t.split(',').map(str::to_string).collect())
+                    .unwrap_or_default(),
+            })
+        })
+        .map_err(op("list feeds"))?;
+    rows.collect::<Result<Vec<_>, _>>()
+        .map_err(op("read feed row"))
 }

@@ -282,7 +282,7 @@ impl Store {
                     "SELECT f.name, f.title, f.url, f.site_url, f.feed_guid, f.feed_updated_at
                      FROM item_sources s JOIN feeds f ON f.id = s.feed_id
                      WHERE s.item_id = ?1
-                     ORDER BY s.first_seen_at, s.rowid",
+                     ORDER BY s.first_seen_at, f.id",
                 )
                 .map_err(op("select item sources"))?;
             for (entry, id) in entries.iter_mut().zip(ids) {

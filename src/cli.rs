@@ -1,0 +1,316 @@
+//! The command line: `run`, `poll`, `render`, `check`, `feeds`.
+//!
+//! Parsing is clap's; each command loads the config, opens what it needs
+//! through `app`, and reports in plain words. Errors end here, with context,
+//! as exit codes: 0 done, 1 failed, 2 bad config or usage.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use tracing_subscriber::EnvFilter;
+
+use crate::app;
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::{Config, ConfigError};
+use crate::render::{self, Format};
+use crate::scheduler;
+use crate::shutdown;
+use crate::store::RecentQuery;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tickerfeed",
+    version,
+    about = "Polls news feeds on cron schedules, archives every item once in SQLite, and serves one merged Atom / RSS / JSON feed"
+)]
+pub struct Cli {
+    /// Config file.
+    #[arg(
+        long,
+        global = true,
+        env = "TICKERFEED_CONFIG",
+        default_value = "config.toml"
+    )]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Poll on schedules and serve HTTP until SIGTERM or SIGINT.
+    Run,
+    /// One pass now over every feed (or one), store, print a summary.
+    Poll {
+        /// Only this feed (its name in the config).
+        #[arg(long)]
+        feed: Option<String>,
+    },
+    /// Print the merged feed on stdout.
+    Render {
+        #[arg(long, value_enum, default_value_t = OutFormat::Atom)]
+        format: OutFormat,
+        /// Entries (default: [output] max_items).
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Only items from feeds with this tag.
+        #[arg(long)]
+        tag: Option<String>,
+    },
+    /// Validate the config; list every problem with its line.
+    Check,
+    /// Per-feed status: last fetch, result, items, next due.
+    Feeds,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum OutFormat {
+    Atom,
+    Rss,
+    Json,
+}
+
+impl From<OutFormat> for Format {
+    fn from(f: OutFormat) -> Self {
+        match f {
+            OutFormat::Atom => Format::Atom,
+            OutFormat::Rss => Format::Rss,
+            OutFormat::Json => Format::Json,
+        }
+    }
+}
+
+/// Runs the parsed command line.
+pub fn main(cli: Cli) -> ExitCode {
+    let config = match Config::load(&cli.config) {
+        Ok(c) => c,
+        Err(e) => return config_error(&e),
+    };
+    if let Command::Check = cli.command {
+        println!(
+            "{}: ok ({} feed{})",
+            cli.config.display(),
+            config.feeds.len(),
+            if config.feeds.len() == 1 { "" } else { "s" }
+        );
+        return ExitCode::SUCCESS;
+    }
+    init_logging(config.log_level.as_deref());
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let clock: SharedClock = Arc::new(SystemClock);
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Run => run(config, clock).await,
+            Command::Poll { feed } => poll(config, clock, feed).await,
+            Command::Render { format, limit, tag } => {
+                render(config, clock, format.into(), limit, tag).await
+            }
+            Command::Feeds => feeds(config, clock).await,
+            Command::Check => unreachable!("handled before the runtime starts"),
+        }
+    });
+    // Do not wait for abandoned blocking work (a fetch past the drain
+    // deadline) once the command is over.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn config_error(e: &ConfigError) -> ExitCode {
+    match e {
+        ConfigError::Read { .. } => eprintln!(
+            "error: {e}: {}",
+            std::error::Error::source(e)
+                .map(|s| s.to_string())
+                .unwrap_or_default()
+        ),
+        ConfigError::Invalid { .. } => eprintln!("error: {e}"),
+    }
+    ExitCode::from(2)
+}
+
+fn init_logging(level: Option<&str>) {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(level.unwrap_or("info")))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    // journald stamps every line itself; a second timestamp is noise.
+    if std::env::var_os("JOURNAL_STREAM").is_some() {
+        builder.without_time().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn run(config: Config, clock: SharedClock) -> Result<ExitCode> {
+    let signals = shutdown::install().context("installing signal handlers")?;
+    tokio::select! {
+        done = app::run(config, clock, signals.shutdown.clone()) => done.map(|()| ExitCode::SUCCESS),
+        _ = signals.force.cancelled() => Ok(ExitCode::from(130)),
+    }
+}
+
+async fn poll(config: Config, clock: SharedClock, only: Option<String>) -> Result<ExitCode> {
+    let opened = app::open(&config, clock).await?;
+    let feeds: Vec<_> = match &only {
+        None => opened.feeds,
+        Some(name) => {
+            let chosen: Vec<_> = opened
+                .feeds
+                .into_iter()
+                .filter(|(f, _)| &f.name == name)
+                .collect();
+            if chosen.is_empty() {
+                let known: Vec<&str> = config.feeds.iter().map(|f| f.name.as_str()).collect();
+                bail!(
+                    "no feed named {name:?} in {} (feeds: {})",
+                    config.source.display(),
+                    known.join(", ")
+                );
+            }
+            chosen
+        }
+    };
+    let results = scheduler::poll_once(&opened.pipeline, feeds, config.fetch.concurrency).await;
+    let mut out = std::io::stdout().lock();
+    let (mut new, mut failed) = (0, 0);
+    for (name, result) in &results {
+        match result {
+            Ok(r) => {
+                scheduler::log_refresh(name, r);
+                new += r.summary.new;
+                let status = r
+                    .status
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "-".into());
+                match &r.error {
+                    None => writeln!(
+                        out,
+                        "{name}: {} (HTTP {status}), {} items, {} new, {} updated, {} also in other feeds, {} ms",
+                        r.result,
+                        r.summary.seen,
+                        r.summary.new,
+                        r.summary.updated,
+                        r.summary.merged,
+                        r.elapsed_ms
+                    )?,
+                    Some(error) => {
+                        failed += 1;
+                        writeln!(out, "{name}: error: {error}")?
+                    }
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                writeln!(out, "{name}: error: could not record the poll: {e}")?
+            }
+        }
+    }
+    writeln!(
+        out,
+        "{} feeds polled, {failed} failed, {new} new items",
+        results.len()
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn render(
+    config: Config,
+    clock: SharedClock,
+    format: Format,
+    limit: Option<usize>,
+    tag: Option<String>,
+) -> Result<ExitCode> {
+    let opened = app::open(&config, clock).await?;
+    let entries = opened
+        .store
+        .recent(RecentQuery {
+            limit: limit.unwrap_or(config.output.max_items),
+            tag: tag.clone(),
+        })
+        .await
+        .context("reading the archive")?;
+    let view = render::merged_feed(
+        &config.output.title,
+        &config.output.description,
+        &config.public_base(),
+        format,
+        tag.as_deref(),
+        entries,
+    );
+    let bytes = render::render(&view, format).context("rendering the merged feed")?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(&bytes)?;
+    if !bytes.ends_with(b"\n") {
+        out.write_all(b"\n")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn feeds(config: Config, clock: SharedClock) -> Result<ExitCode> {
+    let opened = app::open(&config, clock).await?;
+    let rows = opened
+        .store
+        .feed_rows()
+        .await
+        .context("reading feed state")?;
+    let mut out = std::io::stdout().lock();
+    let t = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map(crate::clock::to_db_time)
+            .unwrap_or_else(|| "never".into())
+    };
+    for r in rows {
+        let state = match (r.in_config, r.last_result.as_deref()) {
+            (false, _) => "removed from config".to_string(),
+            (true, None) => "not polled yet".to_string(),
+            (true, Some("error")) => format!("failing ({} in a row)", r.consecutive_failures),
+            (true, Some(result)) => result.to_string(),
+        };
+        writeln!(out, "{}", r.name)?;
+        writeln!(out, "  url:        {}", r.url)?;
+        writeln!(out, "  state:      {state}")?;
+        if let Some(e) = &r.last_error {
+            writeln!(out, "  last error: {e}")?;
+        }
+        writeln!(
+            out,
+            "  last fetch: {}{}",
+            t(r.last_attempt_at),
+            r.last_status
+                .map(|s| format!(" (HTTP {s})"))
+                .unwrap_or_default()
+        )?;
+        writeln!(out, "  last ok:    {}", t(r.last_success_at))?;
+        writeln!(out, "  items:      {}", r.items)?;
+        if r.in_config {
+            let next = config.feed(&r.name).map(|f| {
+                crate::schedule::next_due(
+                    &f.schedule,
+                    r.last_attempt_at,
+                    r.not_before_at,
+                    opened.pipeline.clock.now(),
+                )
+            });
+            writeln!(out, "  next due:   {} (schedule {})", t(next), r.schedule)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,348 @@
+//! HTTP: the merged feed, per-tag feeds and health, over axum.
+//!
+//! Rendering happens once per archive change, not per request: documents
+//! are cached with their gzip form and validators, keyed by format and tag,
+//! and re-rendered only when `Store::generation` has moved. ETags derive
+//! from the bytes, so a re-render that changes nothing still answers 304.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error};
+use url::Url;
+
+use crate::clock::SharedClock;
+use crate::config::OutputConfig;
+use crate::render::{self, Format};
+use crate::scheduler::Heartbeat;
+use crate::store::{RecentQuery, Store};
+
+/// Everything the handlers need.
+#[derive(Clone)]
+pub struct HttpState(Arc<Inner>);
+
+struct Inner {
+    store: Store,
+    output: OutputConfig,
+    base: Url,
+    tags: HashSet<String>,
+    heartbeat: Arc<Heartbeat>,
+    clock: SharedClock,
+    started: Instant,
+    cache: Mutex<HashMap<(Format, Option<String>), Arc<Rendered>>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum ServeError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Render(#[from] render::RenderError),
+}
+
+/// One rendered document and its validators.
+struct Rendered {
+    generation: u64,
+    format: Format,
+    body: Vec<u8>,
+    gzip: Vec<u8>,
+    /// Strong validator of the identity bytes, quoted.
+    etag: String,
+    last_modified: SystemTime,
+}
+
+impl HttpState {
+    pub fn new(
+        store: Store,
+        output: OutputConfig,
+        base: Url,
+        tags: HashSet<String>,
+        heartbeat: Arc<Heartbeat>,
+        clock: SharedClock,
+    ) -> Self {
+        HttpState(Arc::new(Inner {
+            store,
+            output,
+            base,
+            tags,
+            heartbeat,
+            clock,
+            started: Instant::now(),
+            cache: Mutex::new(HashMap::new()),
+        }))
+    }
+}
+
+pub fn router(state: HttpState) -> Router {
+    Router::new()
+        .route(
+            "/feed.atom",
+            get(|s: State<HttpState>, h: HeaderMap| feed(s, h, Format::Atom, None)),
+        )
+        .route(
+            "/feed.rss",
+            get(|s: State<HttpState>, h: HeaderMap| feed(s, h, Format::Rss, None)),
+        )
+        .route(
+            "/feed.json",
+            get(|s: State<HttpState>, h: HeaderMap| feed(s, h, Format::Json, None)),
+        )
+        .route("/tags/{file}", get(tag_feed))
+        .route("/healthz", get(healthz))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
+        .with_state(state)
+}
+
+/// Serves until `shutdown` is cancelled, then drains open requests.
+pub async fn serve(
+    listener: TcpListener,
+    state: HttpState,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}
+
+async fn tag_feed(
+    state: State<HttpState>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some((tag, format)) = file
+        .rsplit_once('.')
+        .and_then(|(t, ext)| Format::from_extension(ext).map(|f| (t.to_string(), f)))
+    else {
+        return (
+            StatusCode::NOT_FOUND,
+            "not found: use /tags/<tag>.atom, .rss or .json\n",
+        )
+            .into_response();
+    };
+    if !state.0.0.tags.contains(&tag) {
+        return (
+            StatusCode::NOT_FOUND,
+            format!("no feed has the tag {tag:?}\n"),
+        )
+            .into_response();
+    }
+    feed(state, headers, format, Some(tag)).await
+}
+
+async fn feed(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    format: Format,
+    tag: Option<String>,
+) -> Response {
+    let doc = match rendered(&state.0, format, tag).await {
+        Ok(doc) => doc,
+        Err(e) => {
+            error!(error = %e, "could not render the merged feed");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the archive is not answering; try again shortly\n",
+            )
+                .into_response();
+        }
+    };
+    let gzip = accepts_gzip(&headers);
+    let etag = if gzip {
+        gzip_etag(&doc.etag)
+    } else {
+        doc.etag.clone()
+    };
+    let mut resp = if not_modified(&headers, &doc) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else if gzip {
+        let mut r = Response::new(Body::from(doc.gzip.clone()));
+        r.headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        r
+    } else {
+        Response::new(Body::from(doc.body.clone()))
+    };
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(doc.format.content_type()),
+    );
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=60"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(doc.last_modified)) {
+        h.insert(header::LAST_MODIFIED, v);
+    }
+    resp
+}
+
+/// The cached document, re-rendered if the archive changed since.
+async fn rendered(
+    inner: &Inner,
+    format: Format,
+    tag: Option<String>,
+) -> Result<Arc<Rendered>, ServeError> {
+    let generation = inner.store.generation();
+    let key = (format, tag.clone());
+    if let Some(doc) = lock(&inner.cache)
+        .get(&key)
+        .filter(|d| d.generation == generation)
+    {
+        return Ok(Arc::clone(doc));
+    }
+    let entries = inner
+        .store
+        .recent(RecentQuery {
+            limit: inner.output.max_items,
+            tag: tag.clone(),
+        })
+        .await?;
+    let view = render::merged_feed(
+        &inner.output.title,
+        &inner.output.description,
+        &inner.base,
+        format,
+        tag.as_deref(),
+        entries,
+    );
+    let last_modified = SystemTime::from(view.updated);
+    let body = render::render(&view, format)?;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(&body).expect("writing to a Vec cannot fail");
+    let gzip = enc.finish().expect("writing to a Vec cannot fail");
+    let digest = Sha256::digest(&body);
+    let etag = format!(
+        "\"{}\"",
+        digest[..12]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    let doc = Arc::new(Rendered {
+        generation,
+        format,
+        body,
+        gzip,
+        etag,
+        last_modified,
+    });
+    debug!(
+        ?format,
+        ?tag,
+        bytes = doc.body.len(),
+        "rendered merged feed"
+    );
+    lock(&inner.cache).insert(key, Arc::clone(&doc));
+    Ok(doc)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Nothing panics while holding the cache lock; if it ever did, the map
+    // is still a valid cache.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The gzip form is a different representation, so it gets its own strong
+/// ETag (RFC 9110 §8.8.3).
+fn gzip_etag(etag: &str) -> String {
+    format!("{}-gz\"", etag.trim_end_matches('"'))
+}
+
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';');
+            let name = parts.next().unwrap_or("").trim();
+            let zero_q = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q == 0.0)
+            });
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !zero_q
+        })
+}
+
+/// RFC 9110 §13.1: If-None-Match wins over If-Modified-Since.
+fn not_modified(headers: &HeaderMap, doc: &Rendered) -> bool {
+    if let Some(inm) = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    {
+        let gz = gzip_etag(&doc.etag);
+        return inm.split(',').map(str::trim).any(|tag| {
+            let tag = tag.strip_prefix("W/").unwrap_or(tag);
+            tag == "*" || tag == doc.etag || tag == gz
+        });
+    }
+    if let Some(ims) = headers
+        .get(header::IF_MODIFIED_SINCE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| httpdate::parse_http_date(v).ok())
+    {
+        // HTTP dates have whole seconds.
+        let lm = DateTime::<Utc>::from(doc.last_modified).timestamp();
+        return lm <= DateTime::<Utc>::from(ims).timestamp();
+    }
+    false
+}
+
+async fn healthz(State(state): State<HttpState>) -> Response {
+    let inner = &state.0;
+    let now = inner.clock.now();
+    let db = inner.store.feed_rows().await;
+    let items = inner.store.item_count().await;
+    let stalled = inner.heartbeat.stalled(now);
+    let (status, code) = match (&db, &items, stalled) {
+        (Ok(_), Ok(_), false) => ("ok", StatusCode::OK),
+        (_, _, true) => ("scheduler stalled", StatusCode::SERVICE_UNAVAILABLE),
+        _ => ("database not answering", StatusCode::SERVICE_UNAVAILABLE),
+    };
+    let rows = db.unwrap_or_default();
+    let configured: Vec<_> = rows.iter().filter(|r| r.in_config).collect();
+    let failing = configured
+        .iter()
+        .filter(|r| r.last_result.as_deref() == Some("error"))
+        .count();
+    let body = serde_json::json!({
+        "status": status,
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_secs": inner.started.elapsed().as_secs(),
+        "feeds": {
+            "total": configured.len(),
+            "ok": configured.len() - failing,
+            "failing": failing,
+        },
+        "items": items.ok(),
+        "last_successful_poll": inner.heartbeat.last_success().map(|t| t.to_rfc3339()),
+        "scheduler_last_tick": inner.heartbeat.last_tick().to_rfc3339(),
+        "database_bytes": inner.store.size_bytes(),
+    });
+    (
+        code,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string() + "\n",
+    )
+        .into_response()
+}

@@ -1,0 +1,275 @@
+//! The polling loop: sleep until the earliest due feed, refresh it under a
+//! concurrency limit, repeat until shutdown.
+//!
+//! Every feed runs on its own schedule; a slow or hanging feed occupies one
+//! slot until the fetch timeout and never delays the others. Due times come
+//! from the archive on start (`schedule::next_due` over the last attempt),
+//! so a restart neither refetches everything nor silently skips a poll that
+//! fell due while the daemon was down. A failed refresh is logged and the
+//! loop carries on; the loop itself never dies on a job's error.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use crate::clock::SharedClock;
+use crate::config::FeedConfig;
+use crate::model::FeedId;
+use crate::pipeline::{Pipeline, Refreshed};
+use crate::schedule;
+use crate::store::StoreError;
+
+/// The longest the loop sleeps without looking at the clock again, so a
+/// wall-clock jump (suspend, NTP step) delays polls by at most this much.
+const MAX_SLEEP: Duration = Duration::from_secs(30);
+
+/// How long in-flight refreshes may take to finish after shutdown begins.
+pub const DRAIN_DEADLINE: Duration = Duration::from_secs(20);
+
+/// Liveness of the loop, for `/healthz`: when it last went round.
+#[derive(Debug)]
+pub struct Heartbeat {
+    last_tick: AtomicI64,
+    last_success: AtomicI64,
+}
+
+impl Heartbeat {
+    pub fn new(now: DateTime<Utc>) -> Arc<Self> {
+        Arc::new(Heartbeat {
+            last_tick: AtomicI64::new(now.timestamp()),
+            last_success: AtomicI64::new(0),
+        })
+    }
+
+    fn tick(&self, now: DateTime<Utc>) {
+        self.last_tick.store(now.timestamp(), Ordering::Release);
+    }
+
+    fn succeeded(&self, now: DateTime<Utc>) {
+        self.last_success.store(now.timestamp(), Ordering::Release);
+    }
+
+    /// When the loop last went round.
+    pub fn last_tick(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp(self.last_tick.load(Ordering::Acquire), 0).unwrap_or_default()
+    }
+
+    /// When a feed was last refreshed without error, if ever in this run.
+    pub fn last_success(&self) -> Option<DateTime<Utc>> {
+        match self.last_success.load(Ordering::Acquire) {
+            0 => None,
+            t => DateTime::from_timestamp(t, 0),
+        }
+    }
+
+    /// The loop wakes at least every [`MAX_SLEEP`]; three times that
+    /// without a tick means it is stuck.
+    pub fn stalled(&self, now: DateTime<Utc>) -> bool {
+        now - self.last_tick() > chrono::Duration::from_std(MAX_SLEEP * 3).expect("small duration")
+    }
+}
+
+struct Slot {
+    feed: FeedConfig,
+    due: DateTime<Utc>,
+    running: bool,
+}
+
+/// Runs the polling loop over `feeds` until `shutdown` is cancelled, then
+/// lets in-flight refreshes finish within [`DRAIN_DEADLINE`].
+pub async fn run(
+    pipeline: Pipeline,
+    feeds: Vec<(FeedConfig, FeedId)>,
+    concurrency: usize,
+    heartbeat: Arc<Heartbeat>,
+    shutdown: CancellationToken,
+) -> Result<(), StoreError> {
+    let clock: SharedClock = pipeline.clock.clone();
+    let rows = pipeline.store.feed_rows().await?;
+    let now = clock.now();
+    let mut slots: HashMap<FeedId, Slot> = HashMap::new();
+    for (feed, id) in feeds {
+        let row = rows.iter().find(|r| r.id == id);
+        let due = schedule::next_due(
+            &feed.schedule,
+            row.and_then(|r| r.last_attempt_at),
+            row.and_then(|r| r.not_before_at),
+            now,
+        );
+        slots.insert(
+            id,
+            Slot {
+                feed,
+                due,
+                running: false,
+            },
+        );
+    }
+    info!(feeds = slots.len(), concurrency, "scheduler started");
+
+    let mut running: JoinSet<Result<Refreshed, StoreError>> = JoinSet::new();
+    // Which feed each task polls, so even a panicked task frees its slot.
+    let mut tasks: HashMap<tokio::task::Id, FeedId> = HashMap::new();
+    loop {
+        let now = clock.now();
+        heartbeat.tick(now);
+        // Dispatch everything due, earliest first, while slots are free.
+        let mut due: Vec<(DateTime<Utc>, FeedId)> = slots
+            .iter()
+            .filter(|(_, s)| !s.running && s.due <= now)
+            .map(|(id, s)| (s.due, *id))
+            .collect();
+        due.sort();
+        for (_, id) in due
+            .into_iter()
+            .take(concurrency.saturating_sub(running.len()))
+        {
+            let slot = slots.get_mut(&id).expect("id came from slots");
+            slot.running = true;
+            let feed = slot.feed.clone();
+            let pipeline = pipeline.clone();
+            let handle = running.spawn(async move {
+                let row = pipeline.store.feed_row(id).await?;
+                pipeline.refresh_feed(&feed, &row).await
+            });
+            tasks.insert(handle.id(), id);
+        }
+
+        let next_wake = slots
+            .values()
+            .filter(|s| !s.running)
+            .map(|s| s.due)
+            .min()
+            .map(|t| (t - now).to_std().unwrap_or(Duration::ZERO))
+            .unwrap_or(MAX_SLEEP)
+            .min(MAX_SLEEP);
+        // With every slot busy, only a finished job can free one.
+        let sleep_for = if running.len() >= concurrency {
+            MAX_SLEEP
+        } else {
+            next_wake
+        };
+
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            Some(joined) = running.join_next_with_id(), if !running.is_empty() => {
+                finish(&mut slots, &mut tasks, joined, &heartbeat, clock.now());
+            }
+            _ = tokio::time::sleep(sleep_for) => {}
+        }
+    }
+
+    info!(
+        in_flight = running.len(),
+        "scheduler stopping; letting in-flight polls finish"
+    );
+    let drained = tokio::time::timeout(DRAIN_DEADLINE, async {
+        while let Some(joined) = running.join_next_with_id().await {
+            finish(&mut slots, &mut tasks, joined, &heartbeat, clock.now());
+        }
+    })
+    .await;
+    if drained.is_err() {
+        warn!(
+            abandoned = running.len(),
+            "in-flight polls did not finish within {DRAIN_DEADLINE:?}; abandoning them (each fetch is stored whole or not at all)"
+        );
+        running.abort_all();
+    }
+    Ok(())
+}
+
+fn finish(
+    slots: &mut HashMap<FeedId, Slot>,
+    tasks: &mut HashMap<tokio::task::Id, FeedId>,
+    joined: Result<(tokio::task::Id, Result<Refreshed, StoreError>), tokio::task::JoinError>,
+    heartbeat: &Heartbeat,
+    now: DateTime<Utc>,
+) {
+    let (task, result) = match joined {
+        Ok((task, result)) => (task, result.map_err(|e| e.to_string())),
+        // Parsing is isolated already, so a panic here is a bug; the feed
+        // still gets its next poll on schedule.
+        Err(e) => (e.id(), Err(format!("poll task panicked: {e}"))),
+    };
+    let Some(slot) = tasks.remove(&task).and_then(|id| slots.get_mut(&id)) else {
+        return;
+    };
+    slot.running = false;
+    match result {
+        Ok(r) => {
+            slot.due = r.next_due;
+            log_refresh(&slot.feed.name, &r);
+            if r.error.is_none() {
+                heartbeat.succeeded(now);
+            }
+        }
+        Err(e) => {
+            slot.due = schedule::next_due(&slot.feed.schedule, Some(now), None, now);
+            error!(feed = %slot.feed.name, error = %e, "poll could not be recorded; retrying on schedule");
+        }
+    }
+}
+
+/// One line per poll per feed.
+pub fn log_refresh(feed: &str, r: &Refreshed) {
+    match &r.error {
+        None => info!(
+            feed,
+            result = r.result,
+            status = r.status,
+            new = r.summary.new,
+            updated = r.summary.updated,
+            merged = r.summary.merged,
+            elapsed_ms = r.elapsed_ms as u64,
+            next = %r.next_due,
+            "polled"
+        ),
+        Some(error) => warn!(
+            feed,
+            status = r.status,
+            error = %error,
+            elapsed_ms = r.elapsed_ms as u64,
+            next = %r.next_due,
+            "poll failed"
+        ),
+    }
+}
+
+/// One pass over `feeds` now, at most `concurrency` at a time; results in
+/// the order given.
+pub async fn poll_once(
+    pipeline: &Pipeline,
+    feeds: Vec<(FeedConfig, FeedId)>,
+    concurrency: usize,
+) -> Vec<(String, Result<Refreshed, StoreError>)> {
+    let limit = Arc::new(tokio::sync::Semaphore::new(concurrency));
+    let mut set = JoinSet::new();
+    for (i, (feed, id)) in feeds.into_iter().enumerate() {
+        let pipeline = pipeline.clone();
+        let limit = Arc::clone(&limit);
+        set.spawn(async move {
+            let _permit = limit.acquire_owned().await.expect("semaphore never closed");
+            let result = match pipeline.store.feed_row(id).await {
+                Ok(row) => pipeline.refresh_feed(&feed, &row).await,
+                Err(e) => Err(e),
+            };
+            (i, feed.name, result)
+        });
+    }
+    let mut out = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok(done) => out.push(done),
+            Err(e) => error!(error = %e, "a poll task panicked"),
+        }
+    }
+    out.sort_by_key(|(i, _, _)| *i);
+    out.into_iter().map(|(_, name, r)| (name, r)).collect()
+}
