@@ -1,6 +1,729 @@
-//! Placeholder; being written.
-use super::{MergedFeed, RenderError};
+//! Atom 1.0 (RFC 4287) document of the merged feed, and the home of the
+//! project namespace [`TF_NS`].
+//!
+//! Owns the Atom bytes handed back to [`super::render`], the `tf:` namespace
+//! URI that `rss` and `json` reuse, and two text rules they share:
+//! `rfc3339` dates (with JSON) and `xml_chars` (with RSS).
+//!
+//! The document is written here, not through `atom_syndication`: 0.12.10
+//! always writes `atom:source/atom:updated` (the epoch when the date is
+//! unknown, which would be a false date), leaves the encoding out of the XML
+//! declaration, and writes extension attribute values unescaped
+//! (crate-notes §5). Hand-escaping for that last bug would turn into
+//! `&amp;amp;` the day a patch release fixes it. The elements we need are few;
+//! the tests parse the output back with `atom_syndication` and feed-rs, and
+//! validate it against the RFC 4287 RELAX NG schema.
+//!
+//! Invariants the schema cannot check, from RFC 4287:
+//! - the feed has an author, so entries without one inherit it (§4.1.1);
+//! - every entry has content or an alternate link (§4.1.1.1);
+//! - a summary never duplicates the content (§4.2.13).
 
-pub fn render(_feed: &MergedFeed) -> Result<Vec<u8>, RenderError> {
-    unimplemented!()
+use std::borrow::Cow;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use super::{Entry, EntrySource, MergedFeed, RenderError};
+
+/// URI of the project namespace (prefix `tf`), documented in
+/// `docs/namespace.md`. RSS and JSON Feed use the same URI.
+pub const TF_NS: &str = "https://github.com/tickerfeed/tickerfeed/blob/main/docs/namespace.md";
+
+pub(super) const ATOM_NS: &str = "http://www.w3.org/2005/Atom";
+
+/// Feed-level author. Many source items have none, and RFC 4287 wants an
+/// author for every entry, so the aggregator itself stands in.
+const FEED_AUTHOR: &str = "tickerfeed";
+
+const TEXT: &[(&str, &str)] = &[("type", "text")];
+const HTML: &[(&str, &str)] = &[("type", "html")];
+
+/// Renders `feed` as an Atom 1.0 document. Never fails: the document is
+/// built in memory and every value is escaped on the way in.
+pub fn render(feed: &MergedFeed) -> Result<Vec<u8>, RenderError> {
+    let mut w = XmlWriter::new();
+    w.open("feed", &[("xmlns", ATOM_NS), ("xmlns:tf", TF_NS)]);
+    w.leaf("id", &[], &feed.id);
+    w.leaf("title", TEXT, &feed.title);
+    if !feed.description.is_empty() {
+        w.leaf("subtitle", TEXT, &feed.description);
+    }
+    w.leaf("updated", &[], &rfc3339(feed.updated));
+    w.open("author", &[]);
+    w.leaf("name", &[], FEED_AUTHOR);
+    w.close("author");
+    if let Some(self_url) = &feed.self_url {
+        w.empty(
+            "link",
+            &[
+                ("rel", "self"),
+                ("type", "application/atom+xml"),
+                ("href", self_url),
+            ],
+        );
+    }
+    if let Some(home_url) = &feed.home_url {
+        w.empty("link", &[("rel", "alternate"), ("href", home_url)]);
+    }
+    w.leaf(
+        "generator",
+        &[
+            ("uri", env!("CARGO_PKG_REPOSITORY")),
+            ("version", env!("CARGO_PKG_VERSION")),
+        ],
+        "tickerfeed",
+    );
+    for entry in &feed.entries {
+        write_entry(&mut w, entry);
+    }
+    w.close("feed");
+    Ok(w.finish())
+}
+
+fn write_entry(w: &mut XmlWriter, entry: &Entry) {
+    w.open("entry", &[]);
+    w.leaf("id", &[], &entry.id);
+    w.leaf("title", TEXT, &entry.title);
+    w.leaf("updated", &[], &rfc3339(entry.updated));
+    if let Some(published) = entry.published {
+        w.leaf("published", &[], &rfc3339(published));
+    }
+    for author in &entry.authors {
+        w.open("author", &[]);
+        w.leaf("name", &[], author);
+        w.close("author");
+    }
+    if let Some(url) = &entry.url {
+        w.empty("link", &[("rel", "alternate"), ("href", url)]);
+    }
+    let body = EntryBody::of(entry);
+    if let Some(summary) = body.summary_html {
+        w.leaf("summary", HTML, summary);
+    }
+    match body.content {
+        Some(Content::Html(html)) => w.leaf("content", HTML, html),
+        Some(Content::Text(text)) => w.leaf("content", TEXT, text),
+        None => {}
+    }
+    for term in &entry.categories {
+        w.empty("category", &[("term", term)]);
+    }
+    if let Some(first) = entry.sources.first() {
+        write_source(w, first);
+    }
+    write_tf_sources(w, &entry.sources);
+    w.close("entry");
+}
+
+/// What an entry carries as `atom:summary` and `atom:content`.
+struct EntryBody<'a> {
+    summary_html: Option<&'a str>,
+    content: Option<Content<'a>>,
+}
+
+enum Content<'a> {
+    Html(&'a str),
+    Text(&'a str),
+}
+
+impl<'a> EntryBody<'a> {
+    fn of(entry: &'a Entry) -> Self {
+        let summary_html = entry.summary_html.as_deref();
+        match (entry.content_html.as_deref(), &entry.url) {
+            (Some(content), _) => EntryBody {
+                summary_html,
+                content: Some(Content::Html(content)),
+            },
+            (None, Some(_)) => EntryBody {
+                summary_html,
+                content: None,
+            },
+            // No alternate link, so §4.1.1.1 requires content. The summary
+            // moves into it rather than being repeated (§4.2.13); with no
+            // summary either, the title is all the text there is.
+            (None, None) => EntryBody {
+                summary_html: None,
+                content: Some(match summary_html {
+                    Some(summary) => Content::Html(summary),
+                    None => Content::Text(&entry.title),
+                }),
+            },
+        }
+    }
+}
+
+/// `atom:source` from the first feed that carried the entry (RFC 4287
+/// §4.2.11). `updated` is left out when unknown rather than invented.
+fn write_source(w: &mut XmlWriter, source: &EntrySource) {
+    w.open("source", &[]);
+    w.leaf(
+        "id",
+        &[],
+        source.feed_guid.as_deref().unwrap_or(&source.feed_url),
+    );
+    w.leaf(
+        "title",
+        TEXT,
+        source.title.as_deref().unwrap_or(&source.name),
+    );
+    if let Some(updated) = source.updated {
+        w.leaf("updated", &[], &rfc3339(updated));
+    }
+    w.empty("link", &[("rel", "self"), ("href", &source.feed_url)]);
+    if let Some(site_url) = &source.site_url {
+        w.empty("link", &[("rel", "alternate"), ("href", site_url)]);
+    }
+    w.close("source");
+}
+
+/// `tf:sources`: every feed that carried the entry, first one first
+/// (docs/namespace.md). Left out when there are none.
+fn write_tf_sources(w: &mut XmlWriter, sources: &[EntrySource]) {
+    if sources.is_empty() {
+        return;
+    }
+    w.open("tf:sources", &[]);
+    for source in sources {
+        let mut attrs = vec![
+            ("name", source.name.as_str()),
+            ("feedUrl", source.feed_url.as_str()),
+        ];
+        if let Some(site_url) = &source.site_url {
+            attrs.push(("siteUrl", site_url));
+        }
+        w.leaf("tf:source", &attrs, source.title.as_deref().unwrap_or(""));
+    }
+    w.close("tf:sources");
+}
+
+/// RFC 3339 in UTC with a `Z`, fractional seconds only when present, as both
+/// Atom and JSON Feed want it.
+pub(super) fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// `s` without the characters XML 1.0 cannot carry at all, not even as
+/// character references (most C0 controls, U+FFFE, U+FFFF). Feeds in the
+/// wild contain them, and a single one makes the whole document unreadable.
+pub(super) fn xml_chars(s: &str) -> Cow<'_, str> {
+    if s.chars().all(is_xml_char) {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(s.chars().filter(|&c| is_xml_char(c)).collect())
+    }
+}
+
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | ' '..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// A minimal XML writer: one element per line, two-space indent, text kept
+/// exactly as given (no whitespace added inside text-only elements).
+struct XmlWriter {
+    out: String,
+    depth: usize,
+}
+
+impl XmlWriter {
+    fn new() -> Self {
+        XmlWriter {
+            out: String::from(r#"<?xml version="1.0" encoding="utf-8"?>"#),
+            depth: 0,
+        }
+    }
+
+    /// `<name attrs>`; children follow until [`XmlWriter::close`].
+    fn open(&mut self, name: &str, attrs: &[(&str, &str)]) {
+        self.start_tag(name, attrs);
+        self.out.push('>');
+        self.depth += 1;
+    }
+
+    fn close(&mut self, name: &str) {
+        self.depth -= 1;
+        self.new_line();
+        self.out.push_str("</");
+        self.out.push_str(name);
+        self.out.push('>');
+    }
+
+    /// `<name attrs>text</name>`.
+    fn leaf(&mut self, name: &str, attrs: &[(&str, &str)], text: &str) {
+        self.start_tag(name, attrs);
+        self.out.push('>');
+        escape(&mut self.out, text, Escape::Text);
+        self.out.push_str("</");
+        self.out.push_str(name);
+        self.out.push('>');
+    }
+
+    /// `<name attrs/>`.
+    fn empty(&mut self, name: &str, attrs: &[(&str, &str)]) {
+        self.start_tag(name, attrs);
+        self.out.push_str("/>");
+    }
+
+    fn start_tag(&mut self, name: &str, attrs: &[(&str, &str)]) {
+        self.new_line();
+        self.out.push('<');
+        self.out.push_str(name);
+        for (key, value) in attrs {
+            self.out.push(' ');
+            self.out.push_str(key);
+            self.out.push_str("=\"");
+            escape(&mut self.out, value, Escape::Attribute);
+            self.out.push('"');
+        }
+    }
+
+    fn new_line(&mut self) {
+        self.out.push('\n');
+        for _ in 0..self.depth {
+            self.out.push_str("  ");
+        }
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        self.out.push('\n');
+        self.out.into_bytes()
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Escape {
+    Text,
+    /// Attribute values are always written in double quotes. Tabs and line
+    /// breaks become references because parsers turn literal ones into
+    /// spaces (XML 1.0 §3.3.3).
+    Attribute,
+}
+
+fn escape(out: &mut String, s: &str, mode: Escape) {
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' if mode == Escape::Attribute => out.push_str("&quot;"),
+            '\t' if mode == Escape::Attribute => out.push_str("&#9;"),
+            '\n' if mode == Escape::Attribute => out.push_str("&#10;"),
+            // Parsers turn a literal CR (or CRLF) into LF, even in text.
+            '\r' => out.push_str("&#13;"),
+            c if is_xml_char(c) => out.push(c),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    //! Also home of [`sample_feed`], the input the `rss` and `json` tests
+    //! share, so all three formats are checked against the same entries.
+
+    use std::str::FromStr;
+
+    use chrono::TimeZone;
+
+    use super::*;
+
+    pub(in crate::render) fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
+    }
+
+    /// A source whose every text value needs escaping in XML.
+    pub(in crate::render) fn awkward_source() -> EntrySource {
+        EntrySource {
+            name: r#"r&d <"lab">"#.into(),
+            title: Some(r#"Q&A <b>"quoted"</b> 'single'"#.into()),
+            feed_url: r#"https://example.org/feed?a=1&b=<2>&c="3""#.into(),
+            site_url: Some("https://example.org/?x=1&y=2".into()),
+            feed_guid: Some("urn:example:feed&<1>".into()),
+            updated: None,
+        }
+    }
+
+    pub(in crate::render) fn bbc_source() -> EntrySource {
+        EntrySource {
+            name: "bbc-world".into(),
+            title: Some("BBC News - World".into()),
+            feed_url: "https://feeds.bbci.co.uk/news/world/rss.xml".into(),
+            site_url: Some("https://www.bbc.co.uk/news/world".into()),
+            feed_guid: None,
+            updated: Some(at(2026, 3, 1, 10, 45)),
+        }
+    }
+
+    /// Four entries, newest first:
+    /// - `a`: everything set, markup in the title, two sources;
+    /// - `b`: a link and nothing else;
+    /// - `c`: no link, no summary, no content, no source;
+    /// - `d`: a summary but no link and no content.
+    pub(in crate::render) fn sample_feed() -> MergedFeed {
+        MergedFeed {
+            title: "Markets & <b>news</b>".into(),
+            id: "tag:tickerfeed,2026:feed".into(),
+            self_url: Some("https://tf.example.net/feed.atom".into()),
+            home_url: Some("https://tf.example.net/".into()),
+            description: "Headlines with a ticker board".into(),
+            updated: at(2026, 3, 1, 12, 0),
+            entries: vec![
+                Entry {
+                    id: "tag:tickerfeed,2026:item:a".into(),
+                    title: "Shares <b>rise</b> & fall".into(),
+                    url: Some("https://www.bbc.co.uk/news/a?x=1&y=2".into()),
+                    summary_html: Some("<p>Short &amp; sweet</p>".into()),
+                    content_html: Some("<p>Long <em>story</em> &amp; more</p>".into()),
+                    authors: vec!["Ann Author".into(), "Bob".into()],
+                    categories: vec!["markets".into(), "energy & oil".into()],
+                    published: Some(at(2026, 3, 1, 9, 30)),
+                    updated: at(2026, 3, 1, 11, 0),
+                    sources: vec![bbc_source(), awkward_source()],
+                },
+                Entry {
+                    id: "tag:tickerfeed,2026:item:b".into(),
+                    title: "Link only".into(),
+                    url: Some("https://example.org/b".into()),
+                    summary_html: None,
+                    content_html: None,
+                    authors: vec![],
+                    categories: vec![],
+                    published: None,
+                    updated: at(2026, 2, 28, 8, 0),
+                    sources: vec![awkward_source()],
+                },
+                Entry {
+                    id: "tag:tickerfeed,2026:item:c".into(),
+                    title: "Bare <i>title</i>".into(),
+                    url: None,
+                    summary_html: None,
+                    content_html: None,
+                    authors: vec![],
+                    categories: vec![],
+                    published: None,
+                    updated: at(2026, 2, 27, 8, 0),
+                    sources: vec![],
+                },
+                Entry {
+                    id: "tag:tickerfeed,2026:item:d".into(),
+                    title: "Summary only".into(),
+                    url: None,
+                    summary_html: Some("<p>Only a <b>summary</b></p>".into()),
+                    content_html: None,
+                    authors: vec![],
+                    categories: vec!["misc".into()],
+                    published: Some(at(2026, 2, 26, 7, 0)),
+                    updated: at(2026, 2, 26, 8, 0),
+                    sources: vec![bbc_source()],
+                },
+            ],
+        }
+    }
+
+    pub(in crate::render) fn empty_feed() -> MergedFeed {
+        MergedFeed {
+            title: "Empty".into(),
+            id: "tag:tickerfeed,2026:feed".into(),
+            self_url: None,
+            home_url: None,
+            description: String::new(),
+            updated: DateTime::UNIX_EPOCH,
+            entries: vec![],
+        }
+    }
+
+    fn render_str(feed: &MergedFeed) -> String {
+        String::from_utf8(render(feed).unwrap()).unwrap()
+    }
+
+    fn parse(feed: &MergedFeed) -> atom_syndication::Feed {
+        atom_syndication::Feed::from_str(&render_str(feed)).unwrap()
+    }
+
+    fn link<'a>(links: &'a [atom_syndication::Link], rel: &str) -> Option<&'a str> {
+        links.iter().find(|l| l.rel == rel).map(|l| l.href.as_str())
+    }
+
+    #[test]
+    fn starts_with_utf8_xml_declaration() {
+        let xml = render_str(&sample_feed());
+        assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed "));
+    }
+
+    #[test]
+    fn same_feed_same_bytes() {
+        assert_eq!(
+            render(&sample_feed()).unwrap(),
+            render(&sample_feed()).unwrap()
+        );
+    }
+
+    #[test]
+    fn feed_carries_required_elements() {
+        let feed = parse(&sample_feed());
+        assert_eq!(feed.id, "tag:tickerfeed,2026:feed");
+        assert_eq!(feed.title.value, "Markets & <b>news</b>");
+        assert_eq!(feed.title.r#type, atom_syndication::TextType::Text);
+        assert_eq!(feed.updated.to_rfc3339(), "2026-03-01T12:00:00+00:00");
+        assert_eq!(feed.authors.len(), 1);
+        assert_eq!(feed.authors[0].name, "tickerfeed");
+        assert_eq!(
+            link(&feed.links, "self"),
+            Some("https://tf.example.net/feed.atom")
+        );
+        assert_eq!(
+            link(&feed.links, "alternate"),
+            Some("https://tf.example.net/")
+        );
+        let generator = feed.generator.as_ref().unwrap();
+        assert_eq!(generator.value, "tickerfeed");
+        assert_eq!(
+            generator.version.as_deref(),
+            Some(env!("CARGO_PKG_VERSION"))
+        );
+        assert_eq!(
+            generator.uri.as_deref(),
+            Some("https://github.com/tickerfeed/tickerfeed")
+        );
+        assert_eq!(
+            feed.subtitle.as_ref().map(|s| s.value.as_str()),
+            Some("Headlines with a ticker board")
+        );
+    }
+
+    #[test]
+    fn entries_keep_their_order() {
+        let ids: Vec<_> = parse(&sample_feed())
+            .entries
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                "tag:tickerfeed,2026:item:a",
+                "tag:tickerfeed,2026:item:b",
+                "tag:tickerfeed,2026:item:c",
+                "tag:tickerfeed,2026:item:d"
+            ]
+        );
+    }
+
+    #[test]
+    fn full_entry_round_trips() {
+        let feed = parse(&sample_feed());
+        let a = &feed.entries[0];
+        assert_eq!(a.title.value, "Shares <b>rise</b> & fall");
+        assert_eq!(a.title.r#type, atom_syndication::TextType::Text);
+        assert_eq!(a.updated.to_rfc3339(), "2026-03-01T11:00:00+00:00");
+        assert_eq!(
+            a.published.map(|p| p.to_rfc3339()).as_deref(),
+            Some("2026-03-01T09:30:00+00:00")
+        );
+        let authors: Vec<_> = a.authors.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(authors, ["Ann Author", "Bob"]);
+        assert_eq!(
+            link(&a.links, "alternate"),
+            Some("https://www.bbc.co.uk/news/a?x=1&y=2")
+        );
+        let summary = a.summary.as_ref().unwrap();
+        assert_eq!(summary.r#type, atom_syndication::TextType::Html);
+        assert_eq!(summary.value, "<p>Short &amp; sweet</p>");
+        let content = a.content.as_ref().unwrap();
+        assert_eq!(content.content_type.as_deref(), Some("html"));
+        assert_eq!(
+            content.value.as_deref(),
+            Some("<p>Long <em>story</em> &amp; more</p>")
+        );
+        let terms: Vec<_> = a.categories.iter().map(|c| c.term.as_str()).collect();
+        assert_eq!(terms, ["markets", "energy & oil"]);
+    }
+
+    #[test]
+    fn markup_is_escaped_not_interpreted() {
+        let xml = render_str(&sample_feed());
+        assert!(
+            xml.contains("<title type=\"text\">Shares &lt;b&gt;rise&lt;/b&gt; &amp; fall</title>")
+        );
+        assert!(xml.contains(
+            "<content type=\"html\">&lt;p&gt;Long &lt;em&gt;story&lt;/em&gt; &amp;amp; more&lt;/p&gt;</content>"
+        ));
+    }
+
+    #[test]
+    fn entry_without_link_or_content_gets_its_title_as_content() {
+        let feed = parse(&sample_feed());
+        let c = &feed.entries[2];
+        assert!(link(&c.links, "alternate").is_none());
+        let content = c.content.as_ref().unwrap();
+        assert_eq!(content.content_type.as_deref(), Some("text"));
+        assert_eq!(content.value.as_deref(), Some("Bare <i>title</i>"));
+        assert!(c.summary.is_none());
+        assert!(c.source.is_none());
+        assert!(c.extensions.is_empty());
+    }
+
+    #[test]
+    fn entry_with_only_a_summary_moves_it_into_content() {
+        let feed = parse(&sample_feed());
+        let d = &feed.entries[3];
+        let content = d.content.as_ref().unwrap();
+        assert_eq!(content.content_type.as_deref(), Some("html"));
+        assert_eq!(
+            content.value.as_deref(),
+            Some("<p>Only a <b>summary</b></p>")
+        );
+        assert!(d.summary.is_none());
+    }
+
+    #[test]
+    fn entry_with_a_link_needs_no_content() {
+        let feed = parse(&sample_feed());
+        let b = &feed.entries[1];
+        assert_eq!(link(&b.links, "alternate"), Some("https://example.org/b"));
+        assert!(b.content.is_none());
+        assert!(b.published.is_none());
+    }
+
+    #[test]
+    fn atom_source_describes_the_first_feed() {
+        let feed = parse(&sample_feed());
+        let source = feed.entries[0].source.as_ref().unwrap();
+        // No feed guid: the feed URL is the id.
+        assert_eq!(source.id, "https://feeds.bbci.co.uk/news/world/rss.xml");
+        assert_eq!(source.title.value, "BBC News - World");
+        assert_eq!(source.updated.to_rfc3339(), "2026-03-01T10:45:00+00:00");
+        assert_eq!(
+            link(&source.links, "self"),
+            Some("https://feeds.bbci.co.uk/news/world/rss.xml")
+        );
+        assert_eq!(
+            link(&source.links, "alternate"),
+            Some("https://www.bbc.co.uk/news/world")
+        );
+
+        let source = feed.entries[1].source.as_ref().unwrap();
+        assert_eq!(source.id, "urn:example:feed&<1>");
+        assert_eq!(source.title.value, r#"Q&A <b>"quoted"</b> 'single'"#);
+        assert_eq!(
+            link(&source.links, "self"),
+            Some(r#"https://example.org/feed?a=1&b=<2>&c="3""#)
+        );
+    }
+
+    #[test]
+    fn atom_source_leaves_out_an_unknown_updated() {
+        let xml = render_str(&sample_feed());
+        let b = &xml[xml.find("item:b</id>").unwrap()..xml.find("item:c</id>").unwrap()];
+        let source = &b[b.find("<source>").unwrap()..b.find("</source>").unwrap()];
+        assert!(!source.contains("<updated>"), "{source}");
+    }
+
+    #[test]
+    fn tf_sources_list_every_source_and_round_trip_awkward_values() {
+        let xml = render_str(&sample_feed());
+        assert!(xml.contains(&format!("xmlns:tf=\"{TF_NS}\"")));
+
+        let feed = parse(&sample_feed());
+        let sources = &feed.entries[0].extensions["tf"]["sources"];
+        assert_eq!(sources.len(), 1);
+        assert_eq!(sources[0].name, "tf:sources");
+        let listed = &sources[0].children["source"];
+        assert_eq!(listed.len(), 2);
+
+        let bbc = &listed[0];
+        assert_eq!(bbc.name, "tf:source");
+        assert_eq!(bbc.attrs["name"], "bbc-world");
+        assert_eq!(
+            bbc.attrs["feedUrl"],
+            "https://feeds.bbci.co.uk/news/world/rss.xml"
+        );
+        assert_eq!(bbc.attrs["siteUrl"], "https://www.bbc.co.uk/news/world");
+        assert_eq!(bbc.value.as_deref(), Some("BBC News - World"));
+
+        let awkward = awkward_source();
+        let odd = &listed[1];
+        assert_eq!(odd.attrs["name"], awkward.name);
+        assert_eq!(odd.attrs["feedUrl"], awkward.feed_url);
+        assert_eq!(odd.attrs["siteUrl"], awkward.site_url.unwrap());
+        assert_eq!(odd.value, awkward.title);
+    }
+
+    #[test]
+    fn whitespace_in_attributes_survives() {
+        let mut feed = sample_feed();
+        feed.entries[0].sources[0].name = "tab\there\nline\r\nend".into();
+        let parsed = parse(&feed);
+        let listed = &parsed.entries[0].extensions["tf"]["sources"][0].children["source"];
+        assert_eq!(listed[0].attrs["name"], "tab\there\nline\r\nend");
+    }
+
+    #[test]
+    fn characters_xml_cannot_carry_are_dropped() {
+        let mut feed = sample_feed();
+        feed.title = "bell\u{7} and \u{FFFF} nul\u{0}".into();
+        feed.entries[0].sources[0].name = "esc\u{1B}ape".into();
+        let parsed = parse(&feed);
+        assert_eq!(parsed.title.value, "bell and  nul");
+        let listed = &parsed.entries[0].extensions["tf"]["sources"][0].children["source"];
+        assert_eq!(listed[0].attrs["name"], "escape");
+        assert_eq!(xml_chars("fine\ttext\n"), Cow::Borrowed("fine\ttext\n"));
+    }
+
+    #[test]
+    fn empty_feed_is_still_a_feed() {
+        let feed = parse(&empty_feed());
+        assert_eq!(feed.title.value, "Empty");
+        assert_eq!(feed.authors[0].name, "tickerfeed");
+        assert!(feed.entries.is_empty());
+        assert!(feed.links.is_empty());
+        assert_eq!(feed.updated.to_rfc3339(), "1970-01-01T00:00:00+00:00");
+        assert!(feed.subtitle.is_none());
+    }
+
+    #[test]
+    fn dates_are_rfc3339_in_utc() {
+        let xml = render_str(&sample_feed());
+        assert!(xml.contains("<updated>2026-03-01T12:00:00Z</updated>"));
+        assert!(xml.contains("<published>2026-03-01T09:30:00Z</published>"));
+        let precise = at(2026, 3, 1, 12, 0) + chrono::Duration::milliseconds(250);
+        assert_eq!(rfc3339(precise), "2026-03-01T12:00:00.250Z");
+    }
+
+    #[test]
+    fn feed_rs_reads_every_entry() {
+        let parsed = feed_rs::parser::parse(render(&sample_feed()).unwrap().as_slice()).unwrap();
+        let ids: Vec<_> = parsed.entries.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "tag:tickerfeed,2026:item:a",
+                "tag:tickerfeed,2026:item:b",
+                "tag:tickerfeed,2026:item:c",
+                "tag:tickerfeed,2026:item:d"
+            ]
+        );
+        let empty = feed_rs::parser::parse(render(&empty_feed()).unwrap().as_slice()).unwrap();
+        assert!(empty.entries.is_empty());
+    }
+
+    #[test]
+    #[ignore = "needs xmllint (Debian libxml2-utils); .ci/run installs it and runs ignored tests"]
+    fn atom_validates_against_rfc4287_relax_ng() {
+        let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/schemas/atom.rng");
+        for feed in [sample_feed(), empty_feed()] {
+            let mut file = tempfile::Builder::new().suffix(".atom").tempfile().unwrap();
+            std::io::Write::write_all(&mut file, &render(&feed).unwrap()).unwrap();
+            let out = std::process::Command::new("xmllint")
+                .args(["--noout", "--relaxng", schema])
+                .arg(file.path())
+                .output()
+                .expect("xmllint runs");
+            assert!(
+                out.status.success(),
+                "xmllint rejected the feed titled {:?}:\n{}",
+                feed.title,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
 }
