@@ -6,9 +6,9 @@
 //!    is the one it was first archived from;
 //! 2. another feed carried an item with the same globally meaningful guid
 //!    (a URL, `urn:` or `tag:` id; bare numbers like "1234" are only unique
-//!    within their feed);
+//!    within their feed), or whose link is that guid;
 //! 3. another feed carried an item with the same canonical link (not a bare
-//!    home page, which some feeds give every item).
+//!    home page, which some feeds give every item), as link or guid.
 //!
 //! A match on 2 or 3 credits the existing article to this feed too, with
 //! the layer that matched recorded in `item_sources.matched_by`.
@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 use super::{Store, StoreError, op};
 use crate::clock::{from_db_time, to_db_time};
 use crate::model::{FeedId, ItemUid, NewItem};
+use crate::pipeline::normalize::canonical_url;
 use crate::render::{Entry, EntrySource};
 
 use super::feeds::IngestSummary;
@@ -125,34 +126,38 @@ fn find_elsewhere(
     feed_id: FeedId,
     item: &NewItem,
 ) -> Result<Option<(i64, &'static str)>, StoreError> {
-    // "Not already carried by this feed": inside one feed, distinct keys
-    // are distinct items even when they share a link.
-    let not_here =
-        "NOT EXISTS (SELECT 1 FROM item_sources s WHERE s.item_id = i.id AND s.feed_id = ?2)";
+    // What identifies the article beyond this feed: a global guid (and, when
+    // it is a URL, its canonical form, since feeds often use the link as
+    // guid) and the canonical link. Each is compared with other items'
+    // guids and links alike, so the match does not depend on which feed
+    // was polled first.
+    let mut candidates: Vec<(String, &'static str)> = Vec::new();
     if let Some(guid) = item.guid.as_deref().filter(|g| guid_is_global(g)) {
-        let found: Option<i64> = tx
-            .query_row(
-                &format!("SELECT i.id FROM items i WHERE i.guid = ?1 AND {not_here} ORDER BY i.id LIMIT 1"),
-                params![guid, feed_id.0],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(op("match item by guid"))?;
-        if let Some(id) = found {
-            return Ok(Some((id, "guid")));
+        candidates.push((guid.to_string(), "guid"));
+        if let Some(c) = canonical_url(guid).filter(|c| c != guid && url_is_specific(c)) {
+            candidates.push((c, "guid"));
         }
     }
     if let Some(url) = item.canonical_url.as_deref().filter(|u| url_is_specific(u)) {
-        let found: Option<i64> = tx
-            .query_row(
-                &format!("SELECT i.id FROM items i WHERE i.canonical_url = ?1 AND {not_here} ORDER BY i.id LIMIT 1"),
-                params![url, feed_id.0],
-                |r| r.get(0),
-            )
+        candidates.push((url.to_string(), "url"));
+    }
+    // "Not already carried by this feed": inside one feed, distinct keys
+    // are distinct items even when they share a link.
+    let mut stmt = tx
+        .prepare_cached(
+            "SELECT i.id FROM items i
+             WHERE (i.guid = ?1 OR i.canonical_url = ?1)
+               AND NOT EXISTS (SELECT 1 FROM item_sources s WHERE s.item_id = i.id AND s.feed_id = ?2)
+             ORDER BY i.id LIMIT 1",
+        )
+        .map_err(op("prepare cross-feed match"))?;
+    for (value, layer) in candidates {
+        let found: Option<i64> = stmt
+            .query_row(params![value, feed_id.0], |r| r.get(0))
             .optional()
-            .map_err(op("match item by link"))?;
+            .map_err(op("match item across feeds"))?;
         if let Some(id) = found {
-            return Ok(Some((id, "url")));
+            return Ok(Some((id, layer)));
         }
     }
     Ok(None)

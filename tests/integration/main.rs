@@ -1,1 +1,13 @@
+//! Integration tests: real HTTP servers on 127.0.0.1 port 0, real SQLite
+//! files in temp dirs, the real binary for process-level behaviour.
+//!
+//! Where tests go:
+//! - `refresh`: one poll end to end (fetch, parse, dedup, store) and what
+//!   the archive holds afterwards.
+//! - `serve`: the merged feed over HTTP (formats, validators, tags, health).
+//! - `process`: the real binary: commands, exit codes, config errors,
+//!   signals.
 
+mod refresh;
+mod serve;
+mod util;

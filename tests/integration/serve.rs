@@ -1,0 +1,291 @@
+//! The merged feed over HTTP, from a daemon running in-process on
+//! 127.0.0.1:0 against a loopback feed server.
+
+use std::time::Duration;
+
+use tickerfeed::config::Config;
+use tokio_util::sync::CancellationToken;
+
+use crate::util::*;
+
+/// A daemon running in this process.
+struct Daemon {
+    base: String,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    http: reqwest::Client,
+}
+
+impl Daemon {
+    async fn start(config: Config) -> Daemon {
+        let (_c, clock) = fixed_clock("2026-11-24T09:00:00Z");
+        Self::start_with_clock(config, clock).await
+    }
+
+    async fn start_with_clock(config: Config, clock: tickerfeed::clock::SharedClock) -> Daemon {
+        let opened = tickerfeed::app::open(&config, clock.clone()).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(tickerfeed::app::serve_with(
+            config,
+            clock,
+            stop.clone(),
+            opened.store,
+            opened.pipeline,
+            opened.feeds,
+            listener,
+        ));
+        Daemon {
+            base,
+            stop,
+            task,
+            http: reqwest::Client::builder().no_gzip().build().unwrap(),
+        }
+    }
+
+    async fn get(&self, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        for (n, v) in headers {
+            req = req.header(*n, *v);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// Waits until the merged Atom feed holds `n` entries.
+    async fn wait_for_entries(&self, n: usize) -> String {
+        for _ in 0..100 {
+            let body = self.get("/feed.atom", &[]).await.text().await.unwrap();
+            if body.matches("<entry>").count() >= n {
+                return body;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the merged feed never reached {n} entries");
+    }
+
+    async fn stop(self) {
+        self.stop.cancel();
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+async fn json_of(resp: reqwest::Response) -> serde_json::Value {
+    serde_json::from_slice(&resp.bytes().await.unwrap()).unwrap()
+}
+
+async fn two_feed_daemon() -> (FeedServer, TestDir, Daemon) {
+    let server = FeedServer::start().await;
+    server.set(
+        "/world.xml",
+        Reply::feed(rss(
+            "World",
+            &[
+                ("https://n.test/1", "Shared story", "https://n.test/1"),
+                ("w2", "World only", "https://w.test/2"),
+            ],
+        )),
+    );
+    server.set(
+        "/biz.xml",
+        Reply::feed(rss(
+            "Business",
+            &[
+                ("https://n.test/1", "Shared story", "https://n.test/1"),
+                ("b2", "Markets &lt;b&gt;up&lt;/b&gt;", "https://b.test/2"),
+            ],
+        )),
+    );
+    let dir = TestDir::new();
+    let config = dir.write_config(&format!(
+        "{}{}",
+        feed_block("world", &server.url("/world.xml"), "tags = [\"world\"]"),
+        feed_block("biz", &server.url("/biz.xml"), "tags = [\"business\"]")
+    ));
+    let daemon = Daemon::start(config).await;
+    (server, dir, daemon)
+}
+
+#[tokio::test]
+async fn merged_feed_in_three_formats_with_sources_and_no_duplicates() {
+    let (_server, _dir, d) = two_feed_daemon().await;
+    let atom = d.wait_for_entries(3).await;
+    // The shared story appears once, crediting both feeds.
+    assert_eq!(atom.matches("<entry>").count(), 3, "{atom}");
+    assert_eq!(
+        atom.matches("<title type=\"text\">Shared story</title>")
+            .count(),
+        1,
+        "{atom}"
+    );
+    let shared = atom
+        .split("<entry>")
+        .find(|e| e.contains("Shared story"))
+        .unwrap();
+    assert!(
+        shared.contains("name=\"world\"") && shared.contains("name=\"biz\""),
+        "{shared}"
+    );
+    assert!(shared.contains("<source>"), "{shared}");
+    // A plain-text title with markup arrives as text.
+    assert!(atom.contains("Markets &lt;b&gt;up&lt;/b&gt;"), "{atom}");
+
+    let rss = d.get("/feed.rss", &[]).await;
+    assert_eq!(
+        rss.headers()["content-type"],
+        "application/rss+xml; charset=utf-8"
+    );
+    let rss = rss.text().await.unwrap();
+    let channel = rss::Channel::read_from(rss.as_bytes()).unwrap();
+    assert_eq!(channel.items().len(), 3);
+    assert!(
+        channel
+            .items()
+            .iter()
+            .all(|i| i.guid().is_some() && i.pub_date().is_some() && i.source().is_some())
+    );
+
+    let json: serde_json::Value = json_of(d.get("/feed.json", &[]).await).await;
+    assert_eq!(json["version"], "https://jsonfeed.org/version/1.1");
+    assert_eq!(json["items"].as_array().unwrap().len(), 3);
+    assert_eq!(json["feed_url"], "http://feeds.test/feed.json");
+
+    // Entry ids are the same in every format.
+    let atom_feed = atom_syndication::Feed::read_from(atom.as_bytes()).unwrap();
+    let mut atom_ids: Vec<String> = atom_feed
+        .entries()
+        .iter()
+        .map(|e| e.id().to_string())
+        .collect();
+    let mut json_ids: Vec<String> = json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect();
+    atom_ids.sort();
+    json_ids.sort();
+    assert_eq!(atom_ids, json_ids);
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn merged_feed_answers_304_to_its_validators_and_gzips_when_asked() {
+    let (_server, _dir, d) = two_feed_daemon().await;
+    d.wait_for_entries(3).await;
+    let first = d.get("/feed.atom", &[]).await;
+    assert_eq!(first.status(), 200);
+    let etag = first.headers()["etag"].to_str().unwrap().to_string();
+    let last_modified = first.headers()["last-modified"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let body = first.bytes().await.unwrap();
+
+    let cached = d.get("/feed.atom", &[("if-none-match", &etag)]).await;
+    assert_eq!(cached.status(), 304);
+    assert!(cached.bytes().await.unwrap().is_empty());
+    let by_date = d
+        .get("/feed.atom", &[("if-modified-since", &last_modified)])
+        .await;
+    assert_eq!(by_date.status(), 304);
+    let other = d
+        .get("/feed.atom", &[("if-none-match", "\"something-else\"")])
+        .await;
+    assert_eq!(other.status(), 200);
+
+    let gz = d.get("/feed.atom", &[("accept-encoding", "gzip")]).await;
+    assert_eq!(gz.headers()["content-encoding"], "gzip");
+    let gz_etag = gz.headers()["etag"].to_str().unwrap().to_string();
+    assert_ne!(gz_etag, etag);
+    let mut decoded = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&gz.bytes().await.unwrap()[..]),
+        &mut decoded,
+    )
+    .unwrap();
+    assert_eq!(decoded, body);
+    let gz_cached = d
+        .get(
+            "/feed.atom",
+            &[("accept-encoding", "gzip"), ("if-none-match", &gz_etag)],
+        )
+        .await;
+    assert_eq!(gz_cached.status(), 304);
+
+    let head = d
+        .http
+        .head(format!("{}/feed.atom", d.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers()["etag"].to_str().unwrap(), etag);
+    assert!(head.bytes().await.unwrap().is_empty());
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn tag_feeds_hold_only_their_feeds_items_and_unknown_paths_are_404() {
+    let (_server, _dir, d) = two_feed_daemon().await;
+    d.wait_for_entries(3).await;
+    let world = d.get("/tags/world.atom", &[]).await.text().await.unwrap();
+    assert_eq!(world.matches("<entry>").count(), 2, "{world}");
+    assert!(world.contains("World only") && !world.contains("Markets"));
+    let biz: serde_json::Value = json_of(d.get("/tags/business.json", &[]).await).await;
+    assert_eq!(biz["items"].as_array().unwrap().len(), 2);
+    assert_eq!(d.get("/tags/business.rss", &[]).await.status(), 200);
+    assert_eq!(d.get("/tags/nope.atom", &[]).await.status(), 404);
+    assert_eq!(d.get("/tags/world.xml", &[]).await.status(), 404);
+    assert_eq!(d.get("/feed.xml", &[]).await.status(), 404);
+    assert_eq!(d.get("/", &[]).await.status(), 404);
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn healthz_reports_feeds_and_items() {
+    let (_server, _dir, d) = two_feed_daemon().await;
+    d.wait_for_entries(3).await;
+    let h = d.get("/healthz", &[]).await;
+    assert_eq!(h.status(), 200);
+    let h: serde_json::Value = json_of(h).await;
+    assert_eq!(h["status"], "ok");
+    assert_eq!(h["items"], 3);
+    assert_eq!(h["feeds"]["total"], 2);
+    assert_eq!(h["version"], env!("CARGO_PKG_VERSION"));
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn scheduler_polls_again_on_schedule_and_the_feed_follows() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/a.xml",
+        Reply::feed(rss("A", &[("a1", "First", "https://a.test/1")])),
+    );
+    let dir = TestDir::new();
+    // Every second (six fields, seconds first), on the real clock.
+    let config = dir.write_config(&feed_block(
+        "a",
+        &server.url("/a.xml"),
+        "schedule = \"* * * * * *\"",
+    ));
+    let d =
+        Daemon::start_with_clock(config, std::sync::Arc::new(tickerfeed::clock::SystemClock)).await;
+    let first = d.wait_for_entries(1).await;
+    assert!(first.contains("First"));
+    server.set(
+        "/a.xml",
+        Reply::feed(rss(
+            "A",
+            &[
+                ("a1", "First", "https://a.test/1"),
+                ("a2", "Second", "https://a.test/2"),
+            ],
+        )),
+    );
+    let second = d.wait_for_entries(2).await;
+    assert!(second.contains("Second"));
+    assert!(server.seen("/a.xml").len() >= 2);
+    d.stop().await;
+}

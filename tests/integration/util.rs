@@ -1,0 +1,280 @@
+//! Test harness: a scriptable feed server on 127.0.0.1:0, a temp dir with a
+//! real config and SQLite archive, and ways to run the pipeline in-process
+//! or the real binary as a child process.
+
+#![allow(dead_code)]
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use tickerfeed::clock::{FixedClock, SharedClock};
+use tickerfeed::config::Config;
+
+/// One scripted answer.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// Answer 304 when the request's If-None-Match equals this.
+    pub etag: Option<String>,
+    pub delay: Duration,
+}
+
+impl Reply {
+    pub fn feed(body: impl Into<Vec<u8>>) -> Self {
+        Reply {
+            status: 200,
+            headers: vec![("content-type".into(), "application/rss+xml".into())],
+            body: body.into(),
+            etag: None,
+            delay: Duration::ZERO,
+        }
+    }
+
+    pub fn status(status: u16) -> Self {
+        Reply {
+            status,
+            headers: vec![],
+            body: format!("status {status}").into_bytes(),
+            etag: None,
+            delay: Duration::ZERO,
+        }
+    }
+
+    pub fn with_etag(mut self, etag: &str) -> Self {
+        self.etag = Some(etag.into());
+        self
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn delayed(mut self, d: Duration) -> Self {
+        self.delay = d;
+        self
+    }
+}
+
+/// A request the server saw.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub method: Method,
+    pub path: String,
+    pub headers: HeaderMap,
+}
+
+#[derive(Default)]
+struct Script {
+    /// Per path: replies in order; the last one repeats.
+    replies: HashMap<String, VecDeque<Reply>>,
+    seen: Vec<Seen>,
+}
+
+/// A loopback HTTP server serving scripted replies.
+#[derive(Clone)]
+pub struct FeedServer {
+    pub addr: SocketAddr,
+    script: Arc<Mutex<Script>>,
+}
+
+impl FeedServer {
+    pub async fn start() -> Self {
+        let script: Arc<Mutex<Script>> = Arc::default();
+        let s = Arc::clone(&script);
+        let app = Router::new().fallback(move |req: Request<Body>| {
+            let s = Arc::clone(&s);
+            async move { answer(&s, req).await }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        FeedServer { addr, script }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Replaces the script for `path` with one reply, repeated.
+    pub fn set(&self, path: &str, reply: Reply) {
+        self.set_sequence(path, vec![reply]);
+    }
+
+    pub fn set_sequence(&self, path: &str, replies: Vec<Reply>) {
+        self.script
+            .lock()
+            .unwrap()
+            .replies
+            .insert(path.into(), replies.into());
+    }
+
+    pub fn seen(&self, path: &str) -> Vec<Seen> {
+        self.script
+            .lock()
+            .unwrap()
+            .seen
+            .iter()
+            .filter(|s| s.path == path)
+            .cloned()
+            .collect()
+    }
+}
+
+async fn answer(script: &Mutex<Script>, req: Request<Body>) -> Response {
+    let path = req.uri().path().to_string();
+    let reply = {
+        let mut s = script.lock().unwrap();
+        s.seen.push(Seen {
+            method: req.method().clone(),
+            path: path.clone(),
+            headers: req.headers().clone(),
+        });
+        match s.replies.get_mut(&path) {
+            Some(q) if q.len() > 1 => q.pop_front(),
+            Some(q) => q.front().cloned(),
+            None => None,
+        }
+    };
+    let Some(reply) = reply else {
+        return Response::builder()
+            .status(404)
+            .body(Body::from("no such feed"))
+            .unwrap();
+    };
+    tokio::time::sleep(reply.delay).await;
+    let matches = reply.etag.as_deref().is_some_and(|e| {
+        req.headers()
+            .get("if-none-match")
+            .and_then(|v| v.to_str().ok())
+            == Some(e)
+    });
+    let mut b = Response::builder().status(if matches { 304 } else { reply.status });
+    for (n, v) in &reply.headers {
+        b = b.header(n.as_str(), v.as_str());
+    }
+    if let Some(e) = &reply.etag {
+        b = b.header("etag", e.as_str());
+    }
+    let body = if matches { Vec::new() } else { reply.body };
+    b.body(Body::from(body)).unwrap_or_else(|_| {
+        Response::builder()
+            .status(StatusCode::INTERNAL_SERVER_ERROR)
+            .body(Body::empty())
+            .unwrap()
+    })
+}
+
+/// An RSS 2.0 document with the given `(guid, title, link, pubDate)` items.
+pub fn rss(title: &str, items: &[(&str, &str, &str)]) -> String {
+    let mut s = format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rss version=\"2.0\"><channel><title>{title}</title><link>https://example.com/</link><description>test</description>\n"
+    );
+    for (i, (guid, title, link)) in items.iter().enumerate() {
+        s.push_str("<item>");
+        if !guid.is_empty() {
+            s.push_str(&format!("<guid>{guid}</guid>"));
+        }
+        s.push_str(&format!("<title>{title}</title>"));
+        if !link.is_empty() {
+            s.push_str(&format!("<link>{link}</link>"));
+        }
+        s.push_str(&format!(
+            "<pubDate>Mon, 23 Nov 2026 {:02}:00:00 GMT</pubDate><description>About {title}</description></item>\n",
+            10 + i
+        ));
+    }
+    s.push_str("</channel></rss>\n");
+    s
+}
+
+/// A temp dir holding a config and (after a run) the archive.
+pub struct TestDir {
+    pub dir: tempfile::TempDir,
+}
+
+impl TestDir {
+    pub fn new() -> Self {
+        TestDir {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("config.toml")
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("data/tickerfeed.db")
+    }
+
+    /// Writes `config.toml` with the given `[[feeds]]` block appended to a
+    /// base that listens on port 0.
+    pub fn write_config(&self, feeds: &str) -> Config {
+        let text = format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nbase_url = \"http://feeds.test/\"\n[output]\ntitle = \"Merged\"\nmax_items = 50\n[fetch]\ntimeout_secs = 5\n{feeds}"
+        );
+        std::fs::write(self.config_path(), text).unwrap();
+        Config::load(&self.config_path()).expect("test config loads")
+    }
+
+    /// Opens the archive as an analyst would.
+    pub fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open_with_flags(
+            &self.db_path(),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap()
+    }
+
+    pub fn count(&self, sql: &str) -> i64 {
+        self.db().query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+}
+
+pub fn feed_block(name: &str, url: &str, extra: &str) -> String {
+    format!("[[feeds]]\nname = \"{name}\"\nurl = \"{url}\"\n{extra}\n")
+}
+
+pub fn fixed_clock(at: &str) -> (FixedClock, SharedClock) {
+    let t: DateTime<Utc> = DateTime::parse_from_rfc3339(at)
+        .unwrap()
+        .with_timezone(&Utc);
+    let c = FixedClock::new(t);
+    (c.clone(), Arc::new(c))
+}
+
+/// One `poll` pass in-process, like `tickerfeed poll`.
+pub async fn poll(
+    config: &Config,
+    clock: SharedClock,
+) -> Vec<(String, tickerfeed::pipeline::Refreshed)> {
+    let opened = tickerfeed::app::open(config, clock).await.unwrap();
+    tickerfeed::scheduler::poll_once(&opened.pipeline, opened.feeds, 4)
+        .await
+        .into_iter()
+        .map(|(n, r)| (n, r.unwrap()))
+        .collect()
+}
+
+/// The real binary.
+pub fn bin() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_tickerfeed"))
+}
