@@ -8,6 +8,7 @@
 //! - `process`: the real binary: commands, exit codes, config errors,
 //!   signals.
 
+mod process;
 mod refresh;
 mod serve;
 mod util;

@@ -1,0 +1,371 @@
+//! The real binary as a child process: commands, exit codes, config
+//! errors, signals, restarts.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::util::*;
+
+fn run_cmd(dir: &TestDir, args: &[&str]) -> (i32, String, String) {
+    let out = bin()
+        .arg("--config")
+        .arg(dir.config_path())
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("TICKERFEED_CONFIG")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `tickerfeed run` in the background, with its stderr lines collected.
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    log: Vec<String>,
+}
+
+impl Running {
+    fn start(dir: &TestDir) -> Running {
+        let mut child = bin()
+            .arg("--config")
+            .arg(dir.config_path())
+            .arg("run")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Running {
+            child,
+            lines,
+            log: Vec::new(),
+        }
+    }
+
+    /// Waits for a log line containing `needle`; returns it.
+    fn wait_for(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(100)) {
+                self.log.push(line.clone());
+                if line.contains(needle) {
+                    return line;
+                }
+            }
+        }
+        panic!("no log line with {needle:?}; got:\n{}", self.log.join("\n"));
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = std::process::Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    }
+
+    fn wait_exit(&mut self) -> i32 {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
+                    self.log.push(line);
+                }
+                return status.code().unwrap_or(-1);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "did not exit; log:\n{}",
+                self.log.join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn check_lists_every_problem_with_its_line_and_starts_nothing() {
+    let dir = TestDir::new();
+    std::fs::write(
+        dir.config_path(),
+        "[server]\nlisten = \"127.0.0.1:0\"\n\n[[feeds]]\nname = \"a\"\nurl = \"gopher://x\"\nschedule = \"0 9 * *\"\n\n[[feeds]]\nname = \"a\"\nurl = \"https://example.com/feed\"\nshedule = \"@hourly\"\n",
+    )
+    .unwrap();
+    let (code, _, err) = run_cmd(&dir, &["check"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("4 problems"), "{err}");
+    assert!(err.contains(":6: feeds[0].url:"), "{err}");
+    assert!(err.contains(":7: feeds[0].schedule:"), "{err}");
+    assert!(
+        err.contains(":10: feeds[1].name: duplicate feed name \"a\" (first used at line 5)"),
+        "{err}"
+    );
+    assert!(err.contains(":12: feeds[1].shedule: unknown key"), "{err}");
+
+    // `run` refuses the same file and creates no archive.
+    let (code, _, err) = run_cmd(&dir, &["run"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(!dir.db_path().exists());
+}
+
+#[test]
+fn check_accepts_the_shipped_config() {
+    let out = bin()
+        .args([
+            "--config",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml"),
+            "check",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(": ok (3 feeds)"));
+}
+
+#[test]
+fn config_path_comes_from_the_environment_too() {
+    let dir = TestDir::new();
+    dir.write_config("");
+    let out = bin()
+        .arg("check")
+        .env("TICKERFEED_CONFIG", dir.config_path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let missing = bin()
+        .arg("check")
+        .env("TICKERFEED_CONFIG", dir.path().join("nope.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("nope.toml"));
+}
+
+#[tokio::test]
+async fn poll_feeds_and_render_commands() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/a.xml",
+        Reply::feed(rss(
+            "A",
+            &[
+                ("a1", "Alpha", "https://a.test/1"),
+                ("a2", "Beta", "https://a.test/2"),
+            ],
+        )),
+    );
+    server.set("/bad.xml", Reply::status(500));
+    let dir = TestDir::new();
+    dir.write_config(&format!(
+        "{}{}",
+        feed_block("a", &server.url("/a.xml"), "tags = [\"t\"]"),
+        feed_block("bad", &server.url("/bad.xml"), "")
+    ));
+    let cfg = dir.config_path();
+    let run = |args: &'static [&'static str]| {
+        let cfg = cfg.clone();
+        tokio::task::spawn_blocking(move || {
+            let out = bin().arg("--config").arg(&cfg).args(args).output().unwrap();
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        })
+    };
+    // A failing feed does not make `poll` fail.
+    let (code, out, err) = run(&["poll"]).await.unwrap();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("a: ok (HTTP 200), 2 items, 2 new"), "{out}");
+    assert!(out.contains("bad: error: HTTP 500"), "{out}");
+    assert!(
+        out.contains("2 feeds polled, 1 failed, 2 new items"),
+        "{out}"
+    );
+
+    let (code, out, _) = run(&["poll", "--feed", "a"]).await.unwrap();
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("1 feeds polled") && !out.contains("bad"),
+        "{out}"
+    );
+    let (code, _, err) = run(&["poll", "--feed", "zzz"]).await.unwrap();
+    assert_eq!(code, Some(1));
+    assert!(err.contains("no feed named \"zzz\""), "{err}");
+
+    let (_, out, _) = run(&["feeds"]).await.unwrap();
+    assert!(
+        out.contains("failing (2 in a row)") || out.contains("failing (1 in a row)"),
+        "{out}"
+    );
+    assert!(out.contains("last error: HTTP 500"), "{out}");
+    assert!(out.contains("items:      2"), "{out}");
+    assert!(out.contains("next due:"), "{out}");
+
+    let (code, out, _) = run(&["render", "--format", "rss", "--limit", "1"])
+        .await
+        .unwrap();
+    assert_eq!(code, Some(0));
+    let channel = rss::Channel::read_from(out.as_bytes()).unwrap();
+    assert_eq!(channel.items().len(), 1);
+    let (_, out, _) = run(&["render", "--tag", "t"]).await.unwrap();
+    assert_eq!(out.matches("<entry>").count(), 2);
+    let (_, out, _) = run(&["render", "--format", "json"]).await.unwrap();
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["items"].as_array().unwrap().len(), 2);
+}
+
+// Multi-threaded: the test blocks on the child's log while the loopback
+// feed server must keep answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_cleanly_and_a_restart_does_not_refetch() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/a.xml",
+        Reply::feed(rss("A", &[("a1", "Alpha", "https://a.test/1")])),
+    );
+    let dir = TestDir::new();
+    // Hourly: after the first poll nothing is due for a while.
+    dir.write_config(&feed_block(
+        "a",
+        &server.url("/a.xml"),
+        "schedule = \"@hourly\"",
+    ));
+
+    let mut d = Running::start(&dir);
+    let listen = d.wait_for("tickerfeed running");
+    let addr = listen
+        .split("listen=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    d.wait_for("polled");
+    let body = reqwest::get(format!("http://{addr}/feed.atom"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains("Alpha"));
+    d.signal("TERM");
+    assert_eq!(d.wait_exit(), 0, "{}", d.log.join("\n"));
+    assert!(
+        d.log.iter().any(|l| l.contains("stopped cleanly")),
+        "{}",
+        d.log.join("\n")
+    );
+    assert_eq!(server.seen("/a.xml").len(), 1);
+
+    // Restart: state comes from the archive, so the feed is not due yet.
+    let mut d = Running::start(&dir);
+    d.wait_for("scheduler started");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        server.seen("/a.xml").len(),
+        1,
+        "restart refetched a feed that was not due"
+    );
+    d.signal("INT");
+    assert_eq!(d.wait_exit(), 0);
+    let integrity: String = dir
+        .db()
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok");
+}
+
+// Multi-threaded: the test blocks on the child's log while the loopback
+// feed server must keep answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_an_in_flight_poll_finish_and_a_second_signal_forces_exit() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/slow.xml",
+        Reply::feed(rss("Slow", &[("s1", "Late but kept", "https://s.test/1")]))
+            .delayed(Duration::from_millis(1500)),
+    );
+    let dir = TestDir::new();
+    dir.write_config(&feed_block("slow", &server.url("/slow.xml"), ""));
+    let mut d = Running::start(&dir);
+    d.wait_for("scheduler started");
+    // The poll is in flight (the server waits 1.5 s before answering).
+    while server.seen("/slow.xml").is_empty() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    d.signal("TERM");
+    assert_eq!(d.wait_exit(), 0, "{}", d.log.join("\n"));
+    // Nothing lost: the in-flight poll was stored.
+    assert_eq!(dir.count("SELECT count(*) FROM items"), 1);
+
+    // Now a poll that hangs; a second signal ends the drain at once.
+    server.set(
+        "/slow.xml",
+        Reply::feed(rss("Slow", &[])).delayed(Duration::from_secs(60)),
+    );
+    std::fs::write(
+        dir.config_path(),
+        std::fs::read_to_string(dir.config_path())
+            .unwrap()
+            .replace("timeout_secs = 5", "timeout_secs = 120"),
+    )
+    .unwrap();
+    // Make it due again by forgetting the last attempt.
+    {
+        let rw = rusqlite::Connection::open(dir.db_path()).unwrap();
+        rw.execute("UPDATE feeds SET last_attempt_at = NULL", [])
+            .unwrap();
+    }
+    let mut d = Running::start(&dir);
+    d.wait_for("scheduler started");
+    let before = server.seen("/slow.xml").len();
+    while server.seen("/slow.xml").len() == before {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    d.signal("TERM");
+    d.wait_for("letting in-flight polls finish");
+    let started = Instant::now();
+    d.signal("TERM");
+    let code = d.wait_exit();
+    assert_ne!(code, 0);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let integrity: String = dir
+        .db()
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok");
+}
