@@ -312,15 +312,15 @@ fn resolve(r: &mut Resolver<'_>, raw: RawConfig, base: &Path) -> Config {
         ) as usize,
     };
 
-    if let Some(level) = &raw.log.level {
-        if tracing_subscriber::EnvFilter::try_new(level).is_err() {
-            r.problem(
-                &[key("log"), key("level")],
-                format!(
-                    "{level:?} is not a log level or filter (try \"info\" or \"tickerfeed=debug\")"
-                ),
-            );
-        }
+    if let Some(level) = &raw.log.level
+        && tracing_subscriber::EnvFilter::try_new(level).is_err()
+    {
+        r.problem(
+            &[key("log"), key("level")],
+            format!(
+                "{level:?} is not a log level or filter (try \"info\" or \"tickerfeed=debug\")"
+            ),
+        );
     }
 
     // Duplicate names are checked on what was written, before resolving,
@@ -458,13 +458,13 @@ fn resolve_feed(
 /// path (`file:feeds/local.xml`) resolves against the config's folder, like
 /// every other path in the config.
 fn parse_feed_url(text: &str, base: &Path) -> Result<Url, String> {
-    if let Some(rest) = text.strip_prefix("file:") {
-        if !rest.starts_with('/') {
-            let abs = std::path::absolute(base.join(rest))
-                .map_err(|e| format!("{text:?}: cannot make the path absolute: {e}"))?;
-            return Url::from_file_path(&abs)
-                .map_err(|()| format!("{text:?} is not a usable file path"));
-        }
+    if let Some(rest) = text.strip_prefix("file:")
+        && !rest.starts_with('/')
+    {
+        let abs = std::path::absolute(base.join(rest))
+            .map_err(|e| format!("{text:?}: cannot make the path absolute: {e}"))?;
+        return Url::from_file_path(&abs)
+            .map_err(|()| format!("{text:?} is not a usable file path"));
     }
     match Url::parse(text) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(u),

@@ -41,7 +41,7 @@ struct Inner {
     heartbeat: Arc<Heartbeat>,
     clock: SharedClock,
     started: Instant,
-    cache: Mutex<HashMap<(Format, Option<String>), Arc<Rendered>>>,
+    cache: Mutex<HashMap<DocKey, Arc<Rendered>>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +51,9 @@ enum ServeError {
     #[error(transparent)]
     Render(#[from] render::RenderError),
 }
+
+/// A merged document: its format and tag filter.
+type DocKey = (Format, Option<String>);
 
 /// One rendered document and its validators.
 struct Rendered {

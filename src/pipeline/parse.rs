@@ -147,10 +147,11 @@ fn alternate_link(body: &[u8], base: &Url) -> Option<String> {
             let t = t.to_ascii_lowercase();
             t.contains("rss+xml") || t.contains("atom+xml") || t.contains("feed+json")
         });
-        if is_alt && is_feed {
-            if let Some(abs) = href.and_then(|h| base.join(&h).ok()) {
-                return Some(abs.to_string());
-            }
+        if is_alt
+            && is_feed
+            && let Some(abs) = href.and_then(|h| base.join(&h).ok())
+        {
+            return Some(abs.to_string());
         }
     }
     None

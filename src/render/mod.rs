@@ -144,14 +144,20 @@ pub fn merged_feed(
     tag: Option<&str>,
     entries: Vec<Entry>,
 ) -> MergedFeed {
-    let self_url = base.join(&path_for(format, tag)).ok().map(|u| u.to_string());
+    let self_url = base
+        .join(&path_for(format, tag))
+        .ok()
+        .map(|u| u.to_string());
     let title = match tag {
         None => title.to_string(),
         Some(t) => format!("{title}: {t}"),
     };
     MergedFeed {
         title,
-        id: format!("tag:tickerfeed,2026:{}", path_for(Format::Atom, tag).trim_end_matches(".atom")),
+        id: format!(
+            "tag:tickerfeed,2026:{}",
+            path_for(Format::Atom, tag).trim_end_matches(".atom")
+        ),
         self_url,
         home_url: Some(base.to_string()),
         description: description.to_string(),

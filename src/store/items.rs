@@ -41,7 +41,7 @@ fn guid_is_global(guid: &str) -> bool {
 /// A link worth matching across feeds: not a site's bare home page.
 fn url_is_specific(canonical: &str) -> bool {
     match url::Url::parse(canonical) {
-        Ok(u) => u.path().trim_end_matches('/').len() > 0 || u.query().is_some(),
+        Ok(u) => !u.path().trim_end_matches('/').is_empty() || u.query().is_some(),
         Err(_) => false,
     }
 }

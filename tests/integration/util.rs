@@ -238,7 +238,7 @@ impl TestDir {
     /// Opens the archive as an analyst would.
     pub fn db(&self) -> rusqlite::Connection {
         rusqlite::Connection::open_with_flags(
-            &self.db_path(),
+            self.db_path(),
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
         )
         .unwrap()
