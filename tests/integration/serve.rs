@@ -289,3 +289,30 @@ async fn scheduler_polls_again_on_schedule_and_the_feed_follows() {
     assert!(server.seen("/a.xml").len() >= 2);
     d.stop().await;
 }
+
+/// Runs `xmllint --relaxng` (RFC 4287 Appendix B grammar) on a document.
+fn validate_atom(doc: &str) {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), doc).unwrap();
+    let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/schemas/atom.rng");
+    let out = std::process::Command::new("xmllint")
+        .args(["--noout", "--relaxng", schema])
+        .arg(file.path())
+        .output()
+        .expect("xmllint is installed (Debian package libxml2-utils)");
+    assert!(
+        out.status.success(),
+        "{}\n{doc}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs xmllint (Debian libxml2-utils); .ci/run installs it and runs ignored tests"]
+async fn served_atom_validates_against_rfc4287_relax_ng() {
+    let (_server, _dir, d) = two_feed_daemon().await;
+    let all = d.wait_for_entries(3).await;
+    validate_atom(&all);
+    validate_atom(&d.get("/tags/world.atom", &[]).await.text().await.unwrap());
+    d.stop().await;
+}
