@@ -69,3 +69,48 @@ pub struct NewItem {
     /// SHA-256 over the fields a reader sees; a change means "updated".
     pub content_hash: String,
 }
+
+/// The ticker board as it stood when an item was first archived: taken
+/// once, stored with the item, never refetched, rendered as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    /// The board's label, e.g. `NYSE - LSE`.
+    pub label: String,
+    /// When the item was stamped (our clock).
+    pub taken_at: DateTime<Utc>,
+    /// Quotes in strip order: mentioned instruments first, then the board's
+    /// configured order.
+    pub quotes: Vec<SnapshotQuote>,
+}
+
+/// One quote on a snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotQuote {
+    /// Our configured symbol (`BP`).
+    pub symbol: String,
+    /// Display name from the config, when given (`BP plc`).
+    pub name: Option<String>,
+    /// The provider's spelling of the symbol (`BP.L`).
+    pub provider_symbol: String,
+    /// `yahoo`, `finnhub`, `twelvedata`, `stooq`, `alphavantage`.
+    pub provider: String,
+    /// Major currency units (pence already converted to pounds).
+    pub price: rust_decimal::Decimal,
+    pub change: Option<rust_decimal::Decimal>,
+    /// Signed percent: `2.12` means +2.12 %.
+    pub change_percent: Option<rust_decimal::Decimal>,
+    /// ISO 4217, when the provider says.
+    pub currency: Option<String>,
+    pub previous_close: Option<rust_decimal::Decimal>,
+    /// The provider's time for the price.
+    pub as_of: Option<DateTime<Utc>>,
+    /// When we fetched it.
+    pub fetched_at: DateTime<Utc>,
+    /// `pre`, `regular`, `post`, `closed` or `unknown`.
+    pub session: String,
+    /// Older than the staleness threshold when the item was stamped, or
+    /// the last good value kept while the provider failed.
+    pub stale: bool,
+    /// The item mentions this instrument.
+    pub mentioned: bool,
+}

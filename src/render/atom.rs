@@ -378,6 +378,7 @@ pub(super) mod tests {
                     published: Some(at(2026, 3, 1, 9, 30)),
                     updated: at(2026, 3, 1, 11, 0),
                     sources: vec![bbc_source(), awkward_source()],
+                    snapshot: None,
                 },
                 Entry {
                     id: "tag:tickerfeed,2026:item:b".into(),
@@ -390,6 +391,7 @@ pub(super) mod tests {
                     published: None,
                     updated: at(2026, 2, 28, 8, 0),
                     sources: vec![awkward_source()],
+                    snapshot: None,
                 },
                 Entry {
                     id: "tag:tickerfeed,2026:item:c".into(),
@@ -402,6 +404,7 @@ pub(super) mod tests {
                     published: None,
                     updated: at(2026, 2, 27, 8, 0),
                     sources: vec![],
+                    snapshot: None,
                 },
                 Entry {
                     id: "tag:tickerfeed,2026:item:d".into(),
@@ -414,8 +417,10 @@ pub(super) mod tests {
                     published: Some(at(2026, 2, 26, 7, 0)),
                     updated: at(2026, 2, 26, 8, 0),
                     sources: vec![bbc_source()],
+                    snapshot: None,
                 },
             ],
+            market_strip: true,
         }
     }
 
@@ -428,6 +433,7 @@ pub(super) mod tests {
             description: String::new(),
             updated: DateTime::UNIX_EPOCH,
             entries: vec![],
+            market_strip: true,
         }
     }
 

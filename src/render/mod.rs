@@ -63,6 +63,9 @@ pub struct MergedFeed {
     pub updated: DateTime<Utc>,
     /// Newest first.
     pub entries: Vec<Entry>,
+    /// Append the human-readable ticker strip to entries with a snapshot
+    /// (`[output] market`); the machine-readable elements are always there.
+    pub market_strip: bool,
 }
 
 /// One merged entry: one article, however many feeds carried it.
@@ -84,6 +87,9 @@ pub struct Entry {
     pub updated: DateTime<Utc>,
     /// Every feed that carried the article, the first one first.
     pub sources: Vec<EntrySource>,
+    /// The ticker board when the article was first archived, if a
+    /// `[market]` was configured then.
+    pub snapshot: Option<crate::model::Snapshot>,
 }
 
 /// A feed that carried an entry.
@@ -167,5 +173,6 @@ pub fn merged_feed(
             .max()
             .unwrap_or(DateTime::UNIX_EPOCH),
         entries,
+        market_strip: true,
     }
 }

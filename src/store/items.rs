@@ -277,6 +277,7 @@ impl Store {
                             published: time(8)?,
                             updated: time(9)?.unwrap_or(DateTime::UNIX_EPOCH),
                             sources: Vec::new(),
+                            snapshot: None,
                         })
                     };
                     entries.push(read().map_err(op("read item"))?);
