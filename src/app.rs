@@ -20,6 +20,8 @@ use crate::config::FeedConfig;
 use crate::model::FeedId;
 use crate::pipeline::Pipeline;
 use crate::pipeline::fetch::Fetcher;
+use crate::quotes::board::Board;
+use crate::schedule::Schedule;
 use crate::scheduler::{self, Heartbeat};
 use crate::store::Store;
 use crate::{http, render};
@@ -44,10 +46,27 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
         .map(|f| (f.clone(), ids[&f.name]))
         .collect();
     let fetcher = Fetcher::new(&config.fetch).context("setting up the HTTP client")?;
+    let board = match &config.market {
+        None => None,
+        Some(market) => {
+            let http = reqwest::Client::builder()
+                .user_agent(config.fetch.user_agent.clone())
+                .connect_timeout(config.fetch.connect_timeout)
+                .build()
+                .context("setting up the quote client")?;
+            let board = Board::new(market.clone(), http);
+            board
+                .seed(&store)
+                .await
+                .context("loading the last known quotes from the archive")?;
+            Some(Arc::new(board))
+        }
+    };
     let pipeline = Pipeline {
         store: store.clone(),
         fetcher,
         clock,
+        board,
     };
     Ok(Opened {
         store,
@@ -89,6 +108,7 @@ pub async fn serve_with(
         .flat_map(|f| f.tags.iter().cloned())
         .collect();
     let state = http::HttpState::new(
+        pipeline.board.clone(),
         store.clone(),
         config.output.clone(),
         config.public_base(),
@@ -127,6 +147,22 @@ pub async fn serve_with(
         })
     };
 
+    // The board refreshes on its own schedule, independently of feeds.
+    let refresher = pipeline.board.clone().map(|board| {
+        let schedule = config
+            .market
+            .as_ref()
+            .map(|m| m.schedule.clone())
+            .expect("a board exists only with a [market] config");
+        tokio::spawn(refresh_board(
+            board,
+            schedule,
+            store.clone(),
+            Arc::clone(&clock),
+            shutdown.clone(),
+        ))
+    });
+
     let scheduled = scheduler::run(
         pipeline,
         feeds,
@@ -137,6 +173,9 @@ pub async fn serve_with(
     .await;
     http_stop.cancel();
     let _ = watcher.await;
+    if let Some(r) = refresher {
+        let _ = r.await;
+    }
     match tokio::time::timeout(Duration::from_secs(10), http_task).await {
         Ok(Ok(Ok(()))) => {}
         Ok(Ok(Err(e))) => warn!(error = %e, "HTTP server stopped with an error"),
@@ -147,4 +186,31 @@ pub async fn serve_with(
     drop(store);
     info!("stopped cleanly");
     Ok(())
+}
+
+/// Refreshes the board now and then on `schedule` until `shutdown`.
+async fn refresh_board(
+    board: Arc<Board>,
+    schedule: Schedule,
+    store: Store,
+    clock: SharedClock,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let now = clock.now();
+        match board.refresh(&store, now).await {
+            Ok(report) => board.log_refresh(&report),
+            Err(e) => {
+                warn!(error = %e, "could not archive quotes; the board keeps its last values")
+            }
+        }
+        let wait = schedule
+            .next_after(clock.now())
+            .and_then(|t| (t - clock.now()).to_std().ok())
+            .unwrap_or(Duration::from_secs(300));
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
 }

@@ -65,6 +65,8 @@ pub enum Command {
     Check,
     /// Per-feed status: last fetch, result, items, next due.
     Feeds,
+    /// Refresh the ticker board once and print it.
+    Quotes,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -116,6 +118,7 @@ pub fn main(cli: Cli) -> ExitCode {
                 render(config, clock, format.into(), limit, tag).await
             }
             Command::Feeds => feeds(config, clock).await,
+            Command::Quotes => quotes(config, clock).await,
             Command::Check => unreachable!("handled before the runtime starts"),
         }
     });
@@ -189,6 +192,18 @@ async fn poll(config: Config, clock: SharedClock, only: Option<String>) -> Resul
             chosen
         }
     };
+    // The board first, so the items of this pass are stamped with it.
+    if let Some(board) = &opened.pipeline.board {
+        match board
+            .refresh(&opened.store, opened.pipeline.clock.now())
+            .await
+        {
+            Ok(report) => board.log_refresh(&report),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not archive quotes; polling without a fresh board")
+            }
+        }
+    }
     let results = scheduler::poll_once(&opened.pipeline, feeds, config.fetch.concurrency).await;
     let mut out = std::io::stdout().lock();
     let (mut new, mut failed) = (0, 0);
@@ -313,4 +328,44 @@ async fn feeds(config: Config, clock: SharedClock) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn quotes(config: Config, clock: SharedClock) -> Result<ExitCode> {
+    let opened = app::open(&config, clock).await?;
+    let Some(board) = &opened.pipeline.board else {
+        bail!("no [market] section in {}", config.source.display());
+    };
+    let now = opened.pipeline.clock.now();
+    let report = board
+        .refresh(&opened.store, now)
+        .await
+        .context("archiving quotes")?;
+    let status = board.status(now);
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{} ({})", status.label, status.provider)?;
+    for q in &status.quotes {
+        let pct = q
+            .change_percent
+            .as_deref()
+            .map(|p| format!("{p}%"))
+            .unwrap_or_else(|| "-".into());
+        writeln!(
+            out,
+            "  {:<8} {:>12} {:<4} {:>9}  {}{}",
+            q.symbol,
+            q.price,
+            q.currency.as_deref().unwrap_or(""),
+            pct,
+            q.session,
+            if q.stale { " (stale)" } else { "" }
+        )?;
+    }
+    for (symbol, error) in &report.failed {
+        writeln!(out, "  {symbol}: {error}")?;
+    }
+    Ok(if report.ok == 0 && !report.failed.is_empty() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -68,6 +68,8 @@ pub struct NewItem {
     pub updated: Option<DateTime<Utc>>,
     /// SHA-256 over the fields a reader sees; a change means "updated".
     pub content_hash: String,
+    /// Configured symbols the item mentions (filled by `pipeline::enrich`).
+    pub mentions: Vec<String>,
 }
 
 /// The ticker board as it stood when an item was first archived: taken
@@ -113,4 +115,30 @@ pub struct SnapshotQuote {
     pub stale: bool,
     /// The item mentions this instrument.
     pub mentioned: bool,
+}
+
+/// The board at one moment, as the pipeline hands it to the store: each
+/// quote with its row id in the archive's `quotes` time series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BoardView {
+    pub label: String,
+    /// In configured order, `mentioned` false.
+    pub quotes: Vec<(i64, SnapshotQuote)>,
+}
+
+impl BoardView {
+    /// The strip for an item that mentions `mentions`: those quotes first
+    /// (in board order) and flagged, then the rest.
+    pub fn for_item(&self, mentions: &[String]) -> Vec<(i64, SnapshotQuote)> {
+        let (mut first, rest): (Vec<_>, Vec<_>) = self
+            .quotes
+            .iter()
+            .cloned()
+            .partition(|(_, q)| mentions.contains(&q.symbol));
+        for (_, q) in &mut first {
+            q.mentioned = true;
+        }
+        first.extend(rest);
+        first
+    }
 }

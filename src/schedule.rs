@@ -81,6 +81,15 @@ impl Schedule {
         &self.expr
     }
 
+    /// Typical time between firings (measured from a fixed date), for
+    /// defaults that scale with the schedule.
+    pub fn period(&self) -> Option<std::time::Duration> {
+        let probe = DateTime::from_timestamp(1_767_225_600, 0)?;
+        let a = self.next_after(probe)?;
+        let b = self.next_after(a)?;
+        (b - a).to_std().ok()
+    }
+
     /// The first firing strictly after `t`.
     pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
         match self.tz {

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::quotes::{ProviderKind, Secret};
 use crate::schedule::Schedule;
 
 pub use resolve::{Problem, resolve_str};
@@ -39,6 +40,8 @@ pub struct Config {
     pub fetch: FetchConfig,
     pub log_level: Option<String>,
     pub feeds: Vec<FeedConfig>,
+    /// The ticker board; `None` when the config has no `[market]`.
+    pub market: Option<MarketConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -61,6 +64,37 @@ pub struct OutputConfig {
     pub title: String,
     pub description: String,
     pub max_items: usize,
+    /// Append the human-readable ticker strip to entries.
+    pub market_strip: bool,
+}
+
+/// `[market]`: the ticker board.
+#[derive(Debug, Clone)]
+pub struct MarketConfig {
+    pub label: String,
+    pub provider: ProviderKind,
+    pub schedule: Schedule,
+    pub instruments: Vec<InstrumentConfig>,
+    /// Overrides the provider's public URL (a proxy, a mirror, a test server).
+    pub base_url: Option<Url>,
+    /// Read once from the environment variable named by `api_key_env`;
+    /// never logged (its Debug prints `****`).
+    pub api_key: Option<Secret>,
+    /// A quote older than this when an item is stamped is marked stale.
+    pub stale_after: Duration,
+}
+
+/// One symbol on the board.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstrumentConfig {
+    /// Our symbol, shown in the strip and used in the archive.
+    pub symbol: String,
+    /// Display name, when given.
+    pub name: Option<String>,
+    /// Names and aliases that count as a mention.
+    pub names: Vec<String>,
+    /// The provider's spelling of the symbol.
+    pub provider_symbol: String,
 }
 
 #[derive(Debug, Clone)]

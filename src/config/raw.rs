@@ -24,6 +24,7 @@ pub struct RawConfig {
     pub log: RawLog,
     #[serde(default)]
     pub feeds: Vec<RawFeed>,
+    pub market: Option<RawMarket>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -42,6 +43,7 @@ pub struct RawOutput {
     pub title: Option<String>,
     pub description: Option<String>,
     pub max_items: Option<i64>,
+    pub market: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -72,4 +74,36 @@ pub struct RawFeed {
     #[serde(default)]
     pub tags: Vec<String>,
     pub user_agent: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawMarket {
+    pub label: Option<String>,
+    pub provider: Option<String>,
+    pub schedule: Option<String>,
+    #[serde(default)]
+    pub symbols: Vec<RawSymbol>,
+    pub base_url: Option<String>,
+    pub api_key_env: Option<String>,
+    pub stale_after_secs: Option<i64>,
+}
+
+/// `"BP"` or `{ symbol = "BP", names = ["BP plc"], provider_symbol = "BP.L" }`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawSymbol {
+    Plain(String),
+    Table(RawSymbolTable),
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawSymbolTable {
+    pub symbol: Option<String>,
+    /// Shown in the strip instead of the symbol's own name.
+    pub name: Option<String>,
+    /// Names and aliases that count as a mention in news text.
+    #[serde(default)]
+    pub names: Vec<String>,
+    /// The provider's spelling (`BP.L`, `bp.uk`), when it differs.
+    pub provider_symbol: Option<String>,
 }

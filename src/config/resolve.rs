@@ -14,10 +14,12 @@ use std::time::Duration;
 use toml::de::{DeTable, DeValue};
 use url::Url;
 
-use super::raw::{RawConfig, RawFeed};
+use super::raw::{RawConfig, RawFeed, RawMarket, RawSymbol};
 use super::{
-    Config, DEFAULT_USER_AGENT, FeedConfig, FetchConfig, OutputConfig, ServerConfig, StorageConfig,
+    Config, DEFAULT_USER_AGENT, FeedConfig, FetchConfig, InstrumentConfig, MarketConfig,
+    OutputConfig, ServerConfig, StorageConfig,
 };
+use crate::quotes::{ProviderKind, Secret};
 use crate::schedule::{Schedule, TimeZone};
 
 /// One thing wrong with a config file.
@@ -243,6 +245,7 @@ fn resolve(r: &mut Resolver<'_>, raw: RawConfig, base: &Path) -> Config {
             .description
             .unwrap_or_else(|| "News from several feeds, merged by tickerfeed".into()),
         max_items: max_items as usize,
+        market_strip: raw.output.market.unwrap_or(true),
     };
 
     let tz = match raw.defaults.timezone.as_deref() {
@@ -354,6 +357,8 @@ fn resolve(r: &mut Resolver<'_>, raw: RawConfig, base: &Path) -> Config {
         .filter_map(|(i, feed)| resolve_feed(r, i, feed, base, &default_schedule, tz))
         .collect();
 
+    let market = raw.market.and_then(|m| resolve_market(r, m, tz));
+
     Config {
         source: base.join("config.toml"),
         storage: StorageConfig {
@@ -364,7 +369,125 @@ fn resolve(r: &mut Resolver<'_>, raw: RawConfig, base: &Path) -> Config {
         fetch,
         log_level: raw.log.level,
         feeds,
+        market,
     }
+}
+
+fn resolve_market(r: &mut Resolver<'_>, raw: RawMarket, tz: TimeZone) -> Option<MarketConfig> {
+    let at = |k: &str| [key("market"), key(k)];
+    let provider = match raw.provider.as_deref() {
+        None => {
+            r.problem(
+                &[key("market")],
+                "missing key \"provider\" (yahoo, finnhub, twelvedata, stooq or alphavantage)",
+            );
+            None
+        }
+        Some(p) => match p.parse::<ProviderKind>() {
+            Ok(k) => Some(k),
+            Err(_) => {
+                r.problem(&at("provider"), format!("{p:?} is not a provider: use yahoo, finnhub, twelvedata, stooq or alphavantage"));
+                None
+            }
+        },
+    };
+    let schedule = match Schedule::parse(raw.schedule.as_deref().unwrap_or("*/5 * * * *"), tz) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            r.problem(&at("schedule"), e.to_string());
+            None
+        }
+    };
+    let mut instruments: Vec<InstrumentConfig> = Vec::new();
+    for (i, sym) in raw.symbols.into_iter().enumerate() {
+        let path = [key("market"), key("symbols"), Seg::Index(i)];
+        let (symbol, name, names, provider_symbol) = match sym {
+            RawSymbol::Plain(s) => (Some(s), None, Vec::new(), None),
+            RawSymbol::Table(t) => (t.symbol, t.name, t.names, t.provider_symbol),
+        };
+        let Some(symbol) = symbol
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+        else {
+            r.problem(&path, "a symbol table needs a non-empty \"symbol\"");
+            continue;
+        };
+        if !symbol
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '^' | '=' | '_'))
+        {
+            r.problem(&path, format!("{symbol:?} is not a ticker symbol"));
+            continue;
+        }
+        if instruments.iter().any(|x| x.symbol == symbol) {
+            r.problem(&path, format!("symbol {symbol:?} is listed twice"));
+            continue;
+        }
+        instruments.push(InstrumentConfig {
+            provider_symbol: provider_symbol.unwrap_or_else(|| symbol.clone()),
+            symbol,
+            name,
+            names: names.into_iter().filter(|n| !n.trim().is_empty()).collect(),
+        });
+    }
+    if instruments.is_empty() {
+        r.problem(&at("symbols"), "list at least one symbol");
+    }
+    let base_url = raw.base_url.and_then(|text| match Url::parse(&text) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
+        _ => {
+            r.problem(
+                &at("base_url"),
+                format!("{text:?} is not an absolute http(s) URL"),
+            );
+            None
+        }
+    });
+    let api_key = match (&raw.api_key_env, provider) {
+        (Some(var), _) => match std::env::var(var) {
+            Ok(v) if !v.trim().is_empty() => Some(Secret::new(v)),
+            _ => {
+                r.problem(
+                    &at("api_key_env"),
+                    format!("the environment variable {var} is not set"),
+                );
+                None
+            }
+        },
+        (None, Some(p)) if p.needs_api_key() => {
+            r.problem(
+                &at("api_key_env"),
+                format!("{} needs an API key: name the environment variable that holds it, e.g. api_key_env = \"{}_API_KEY\"", p.as_str(), p.as_str().to_uppercase()),
+            );
+            None
+        }
+        (None, _) => None,
+    };
+    // Default: three schedule periods, so one missed refresh is not "stale".
+    let stale_after = match raw.stale_after_secs {
+        Some(_) => Duration::from_secs(ranged(
+            r,
+            &at("stale_after_secs"),
+            raw.stale_after_secs,
+            900,
+            10,
+            7 * 86_400,
+        )),
+        None => schedule
+            .as_ref()
+            .and_then(|s| s.period())
+            .map(|p| p * 3)
+            .unwrap_or(Duration::from_secs(900)),
+    };
+    Some(MarketConfig {
+        label: raw.label.unwrap_or_else(|| "Markets".into()),
+        provider: provider?,
+        schedule: schedule?,
+        instruments,
+        base_url,
+        api_key,
+        stale_after,
+    })
 }
 
 /// Characters allowed in feed names and tags: they appear in URLs

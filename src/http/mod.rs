@@ -25,6 +25,7 @@ use url::Url;
 
 use crate::clock::SharedClock;
 use crate::config::OutputConfig;
+use crate::quotes::board::Board;
 use crate::render::{self, Format};
 use crate::scheduler::Heartbeat;
 use crate::store::{RecentQuery, Store};
@@ -34,6 +35,7 @@ use crate::store::{RecentQuery, Store};
 pub struct HttpState(Arc<Inner>);
 
 struct Inner {
+    board: Option<Arc<Board>>,
     store: Store,
     output: OutputConfig,
     base: Url,
@@ -68,6 +70,7 @@ struct Rendered {
 
 impl HttpState {
     pub fn new(
+        board: Option<Arc<Board>>,
         store: Store,
         output: OutputConfig,
         base: Url,
@@ -76,6 +79,7 @@ impl HttpState {
         clock: SharedClock,
     ) -> Self {
         HttpState(Arc::new(Inner {
+            board,
             store,
             output,
             base,
@@ -104,6 +108,7 @@ pub fn router(state: HttpState) -> Router {
         )
         .route("/tags/{file}", get(tag_feed))
         .route("/healthz", get(healthz))
+        .route("/quotes.json", get(quotes))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
         .with_state(state)
 }
@@ -217,7 +222,7 @@ async fn rendered(
             tag: tag.clone(),
         })
         .await?;
-    let view = render::merged_feed(
+    let mut view = render::merged_feed(
         &inner.output.title,
         &inner.output.description,
         &inner.base,
@@ -225,6 +230,7 @@ async fn rendered(
         tag.as_deref(),
         entries,
     );
+    view.market_strip = inner.output.market_strip;
     let last_modified = SystemTime::from(view.updated);
     let body = render::render(&view, format)?;
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
@@ -341,11 +347,37 @@ async fn healthz(State(state): State<HttpState>) -> Response {
         "last_successful_poll": inner.heartbeat.last_success().map(|t| t.to_rfc3339()),
         "scheduler_last_tick": inner.heartbeat.last_tick().to_rfc3339(),
         "database_bytes": inner.store.size_bytes(),
+        "board": inner.board.as_ref().map(|b| {
+            let status = b.status(now);
+            serde_json::json!({
+                "last_success": status.last_success.map(|t| t.to_rfc3339()),
+                "age_secs": status.last_success.map(|t| (now - t).num_seconds()),
+                "last_error": status.last_error,
+            })
+        }),
     });
     (
         code,
         [(header::CONTENT_TYPE, "application/json")],
         body.to_string() + "\n",
+    )
+        .into_response()
+}
+
+/// The current board, as JSON; 404 without a `[market]` config.
+async fn quotes(State(state): State<HttpState>) -> Response {
+    let inner = &state.0;
+    let Some(board) = &inner.board else {
+        return (StatusCode::NOT_FOUND, "no [market] is configured\n").into_response();
+    };
+    let body = serde_json::to_string_pretty(&board.status(inner.clock.now()))
+        .expect("board status always serialises");
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body + "\n",
     )
         .into_response()
 }

@@ -6,10 +6,12 @@
 //! `refresh_feed` returns `Ok`. Only a failure to write the archive itself
 //! comes back as `Err`.
 
+pub mod enrich;
 pub mod fetch;
 pub mod normalize;
 pub mod parse;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
@@ -17,6 +19,7 @@ use sha2::{Digest, Sha256};
 use crate::clock::SharedClock;
 use crate::config::FeedConfig;
 use crate::model::FeedId;
+use crate::quotes::board::Board;
 use crate::schedule;
 use crate::store::{Attempt, AttemptOutcome, FeedRow, IngestSummary, Store, StoreError};
 use fetch::{Fetched, Fetcher, Validators};
@@ -27,6 +30,8 @@ pub struct Pipeline {
     pub store: Store,
     pub fetcher: Fetcher,
     pub clock: SharedClock,
+    /// The ticker board, when `[market]` is configured.
+    pub board: Option<Arc<Board>>,
 }
 
 /// How a refresh went, for logs and the `poll` summary.
@@ -104,9 +109,16 @@ impl Pipeline {
                     // 2 parse and 3 normalize, off the async threads: both
                     // are CPU work on documents of up to the size cap.
                     let url = feed.url.clone();
+                    let board = self.board.clone();
                     let parsed = tokio::task::spawn_blocking(move || {
-                        parse::parse(&body, &url, content_type.as_deref())
-                            .map(|f| normalize::normalize(f, &url))
+                        parse::parse(&body, &url, content_type.as_deref()).map(|f| {
+                            let (meta, mut items) = normalize::normalize(f, &url);
+                            // 3b enrich
+                            if let Some(board) = &board {
+                                enrich::enrich(&mut items, board);
+                            }
+                            (meta, items)
+                        })
                     })
                     .await;
                     match parsed {
@@ -116,6 +128,7 @@ impl Pipeline {
                             etag: validators.etag,
                             last_modified: validators.last_modified,
                             body_sha256,
+                            board: self.board.as_ref().and_then(|b| b.view(self.clock.now())),
                         },
                         Ok(Err(e)) => AttemptOutcome::Failed {
                             error: e.to_string(),

@@ -189,6 +189,7 @@ fn normalize_entry(e: Entry, feed_url: &Url) -> NewItem {
         published,
         updated,
         content_hash,
+        mentions: Vec::new(),
     }
 }
 

@@ -22,6 +22,7 @@
 //!   goes through [`redact`] first.
 
 pub mod alphavantage;
+pub mod board;
 pub mod budget;
 pub mod client;
 pub mod finnhub;

@@ -10,7 +10,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use super::{Store, StoreError, items, op};
 use crate::clock::{from_db_time, to_db_time};
 use crate::config::FeedConfig;
-use crate::model::{FeedId, NewItem};
+use crate::model::{BoardView, FeedId, NewItem};
 
 /// What the archive knows about one feed.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,6 +59,8 @@ pub enum AttemptOutcome {
         etag: Option<String>,
         last_modified: Option<String>,
         body_sha256: String,
+        /// The ticker board at this moment, stamped on new items only.
+        board: Option<BoardView>,
     },
     /// 304 Not Modified. A 304 may carry fresher validators (RFC 9111
     /// §4.3.4); when it does they replace the stored ones.
@@ -249,8 +251,9 @@ fn record_in(
             etag,
             last_modified,
             body_sha256,
+            board,
         } => {
-            summary = items::ingest(tx, a.feed_id, &feed_name, items, now)?;
+            summary = items::ingest(tx, a.feed_id, &feed_name, items, board.as_ref(), now)?;
             tx.execute(
                 "UPDATE feeds SET title = ?2, site_url = ?3, feed_guid = ?4, feed_updated_at = ?5,
                         etag = ?6, last_modified = ?7, body_sha256 = ?8

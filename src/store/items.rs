@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Store, StoreError, op};
 use crate::clock::{from_db_time, to_db_time};
-use crate::model::{FeedId, ItemUid, NewItem};
+use crate::model::{BoardView, FeedId, ItemUid, NewItem};
 use crate::pipeline::normalize::canonical_url;
 use crate::render::{Entry, EntrySource};
 
@@ -68,6 +68,7 @@ pub(crate) fn ingest(
     feed_id: FeedId,
     feed_name: &str,
     items: &[NewItem],
+    board: Option<&BoardView>,
     now: DateTime<Utc>,
 ) -> Result<IngestSummary, StoreError> {
     let now_s = to_db_time(now);
@@ -108,7 +109,11 @@ pub(crate) fn ingest(
             }
             None => {
                 summary.new += 1;
-                (insert_item(tx, feed_id, feed_name, item, now)?, "new")
+                let id = insert_item(tx, feed_id, feed_name, item, now)?;
+                // Only new articles are stamped: the board as it stood when
+                // the archive first saw them.
+                super::quotes::stamp_item(tx, id, board, &item.mentions, now)?;
+                (id, "new")
             }
         };
         tx.execute(
@@ -292,6 +297,7 @@ impl Store {
                 )
                 .map_err(op("select item sources"))?;
             for (entry, id) in entries.iter_mut().zip(ids) {
+                entry.snapshot = super::quotes::snapshot_of(conn, id)?;
                 let sources = stmt
                     .query_map([id], |r| {
                         Ok(EntrySource {

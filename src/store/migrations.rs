@@ -115,6 +115,82 @@ SELECT f.id, f.name, f.url, f.schedule, f.in_config, f.title, f.site_url,
        (SELECT group_concat(tag, ',') FROM feed_tags t WHERE t.feed_id = f.id) AS tags
 FROM feeds f;
 "#,
+    // 2: market quotes as a time series, the board stamped on each new item,
+    // and which configured symbols each item mentions.
+    r#"
+CREATE TABLE quotes (
+    id              INTEGER PRIMARY KEY,
+    symbol          TEXT NOT NULL,
+    provider        TEXT NOT NULL,
+    provider_symbol TEXT NOT NULL,
+    price           TEXT NOT NULL,
+    change          TEXT,
+    change_percent  TEXT,
+    currency        TEXT,
+    previous_close  TEXT,
+    as_of           TEXT,
+    fetched_at      TEXT NOT NULL,
+    session         TEXT NOT NULL
+) STRICT;
+CREATE INDEX quotes_by_symbol ON quotes(symbol, fetched_at);
+
+CREATE TABLE snapshots (
+    item_id  INTEGER PRIMARY KEY REFERENCES items(id) ON DELETE CASCADE,
+    label    TEXT NOT NULL,
+    taken_at TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE snapshot_quotes (
+    item_id   INTEGER NOT NULL REFERENCES snapshots(item_id) ON DELETE CASCADE,
+    position  INTEGER NOT NULL,
+    quote_id  INTEGER NOT NULL REFERENCES quotes(id),
+    symbol    TEXT NOT NULL,
+    name      TEXT,
+    stale     INTEGER NOT NULL,
+    mentioned INTEGER NOT NULL,
+    PRIMARY KEY (item_id, position)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX snapshot_quotes_by_quote ON snapshot_quotes(quote_id);
+
+CREATE TABLE item_mentions (
+    item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+    symbol  TEXT NOT NULL,
+    PRIMARY KEY (item_id, symbol)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX item_mentions_by_symbol ON item_mentions(symbol, item_id);
+
+CREATE VIEW v_quotes AS
+SELECT id, symbol, provider, provider_symbol,
+       CAST(price AS REAL) AS price, price AS price_text,
+       CAST(change AS REAL) AS change, CAST(change_percent AS REAL) AS change_percent,
+       currency, CAST(previous_close AS REAL) AS previous_close,
+       as_of, fetched_at, session
+FROM quotes;
+
+CREATE VIEW v_latest_quotes AS
+SELECT q.* FROM v_quotes q
+WHERE q.id = (SELECT q2.id FROM quotes q2 WHERE q2.symbol = q.symbol
+              ORDER BY q2.fetched_at DESC, q2.id DESC LIMIT 1);
+
+CREATE VIEW v_snapshot_quotes AS
+SELECT s.item_id, s.label, s.taken_at, sq.position, sq.symbol, sq.name, sq.stale, sq.mentioned,
+       q.price, q.price_text, q.change, q.change_percent, q.currency, q.previous_close,
+       q.as_of, q.fetched_at, q.session, q.provider
+FROM snapshots s
+JOIN snapshot_quotes sq ON sq.item_id = s.item_id
+JOIN v_quotes q ON q.id = sq.quote_id;
+
+CREATE VIEW v_item_mentions AS
+SELECT m.item_id, i.title, i.url, i.first_seen_at, m.symbol,
+       sq.price AS price_at_ingest, sq.currency, sq.as_of AS price_at_ingest_as_of, sq.stale,
+       lq.price AS latest_price, lq.fetched_at AS latest_at,
+       CASE WHEN sq.price > 0 AND lq.price IS NOT NULL
+            THEN round((lq.price - sq.price) * 100.0 / sq.price, 2) END AS change_since_ingest_percent
+FROM item_mentions m
+JOIN items i ON i.id = m.item_id
+LEFT JOIN v_snapshot_quotes sq ON sq.item_id = m.item_id AND sq.symbol = m.symbol
+LEFT JOIN v_latest_quotes lq ON lq.symbol = m.symbol;
+"#,
 ];
 
 /// Brings `conn` up to the latest schema in one exclusive transaction.

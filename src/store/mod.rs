@@ -29,6 +29,7 @@
 pub mod feeds;
 pub mod items;
 pub(crate) mod migrations;
+pub mod quotes;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};

@@ -5,9 +5,12 @@
 //! - `refresh`: one poll end to end (fetch, parse, dedup, store) and what
 //!   the archive holds afterwards.
 //! - `serve`: the merged feed over HTTP (formats, validators, tags, health).
+//! - `market`: the ticker board: providers replayed on loopback, snapshots
+//!   stamped at ingest, the market views.
 //! - `process`: the real binary: commands, exit codes, config errors,
 //!   signals.
 
+mod market;
 mod process;
 mod refresh;
 mod serve;

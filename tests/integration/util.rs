@@ -72,6 +72,8 @@ impl Reply {
 pub struct Seen {
     pub method: Method,
     pub path: String,
+    /// Path and query.
+    pub uri: String,
     pub headers: HeaderMap,
 }
 
@@ -122,6 +124,11 @@ impl FeedServer {
             .insert(path.into(), replies.into());
     }
 
+    /// Every request, in order.
+    pub fn seen_all(&self) -> Vec<Seen> {
+        self.script.lock().unwrap().seen.clone()
+    }
+
     pub fn seen(&self, path: &str) -> Vec<Seen> {
         self.script
             .lock()
@@ -136,14 +143,26 @@ impl FeedServer {
 
 async fn answer(script: &Mutex<Script>, req: Request<Body>) -> Response {
     let path = req.uri().path().to_string();
+    let full = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default();
     let reply = {
         let mut s = script.lock().unwrap();
         s.seen.push(Seen {
             method: req.method().clone(),
             path: path.clone(),
+            uri: req.uri().to_string(),
             headers: req.headers().clone(),
         });
-        match s.replies.get_mut(&path) {
+        // A script for the exact path and query wins over one for the path.
+        let key = if s.replies.contains_key(&full) {
+            full
+        } else {
+            path.clone()
+        };
+        match s.replies.get_mut(&key) {
             Some(q) if q.len() > 1 => q.pop_front(),
             Some(q) => q.front().cloned(),
             None => None,
@@ -228,11 +247,17 @@ impl TestDir {
     /// Writes `config.toml` with the given `[[feeds]]` block appended to a
     /// base that listens on port 0.
     pub fn write_config(&self, feeds: &str) -> Config {
+        self.write_config_only(feeds);
+        Config::load(&self.config_path()).expect("test config loads")
+    }
+
+    /// Writes the config without loading it (for configs that need
+    /// environment the test process does not have).
+    pub fn write_config_only(&self, feeds: &str) {
         let text = format!(
             "[server]\nlisten = \"127.0.0.1:0\"\nbase_url = \"http://feeds.test/\"\n[output]\ntitle = \"Merged\"\nmax_items = 50\n[fetch]\ntimeout_secs = 5\n{feeds}"
         );
         std::fs::write(self.config_path(), text).unwrap();
-        Config::load(&self.config_path()).expect("test config loads")
     }
 
     /// Opens the archive as an analyst would.

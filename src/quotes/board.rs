@@ -1,0 +1,326 @@
+//! The ticker board: the configured instruments' latest quotes, kept fresh
+//! on the market schedule and read at ingest.
+//!
+//! Ingest never waits on a provider: it reads [`Board::view`], a copy of
+//! what the last refreshes brought. Only successes replace a cached quote;
+//! when a refresh fails for a symbol (or the provider is down), the last
+//! good quote stays on the board and is marked stale, so quote trouble
+//! never blocks or fails feed ingestion. Every successful quote is appended
+//! to the archive's time series first, so snapshots can point at it.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use tracing::{info, warn};
+
+use super::client::ProviderClient;
+use super::mentions::{Instrument, MentionMatcher};
+use super::{Quote, QuoteError};
+use crate::config::MarketConfig;
+use crate::model::{BoardView, NewItem, SnapshotQuote};
+use crate::pipeline::normalize::html_to_text;
+use crate::store::{Store, StoreError};
+
+/// One cached quote.
+#[derive(Debug, Clone)]
+struct Held {
+    quote_id: i64,
+    quote: SnapshotQuote,
+    /// The last refresh for this symbol failed; `quote` is the last good one.
+    failing: bool,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    held: HashMap<String, Held>,
+    last_refresh: Option<DateTime<Utc>>,
+    last_success: Option<DateTime<Utc>>,
+    last_error: Option<String>,
+}
+
+/// What a refresh did, for logs and `tickerfeed quotes`.
+#[derive(Debug, Clone, Default)]
+pub struct RefreshReport {
+    pub ok: usize,
+    /// Symbol and error, in plain words.
+    pub failed: Vec<(String, String)>,
+}
+
+/// The board's state for `/quotes.json` and `tickerfeed quotes`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BoardStatus {
+    pub label: String,
+    pub provider: String,
+    pub last_refresh: Option<DateTime<Utc>>,
+    pub last_success: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub quotes: Vec<StatusQuote>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusQuote {
+    pub symbol: String,
+    pub name: Option<String>,
+    pub provider_symbol: String,
+    pub price: String,
+    pub change: Option<String>,
+    pub change_percent: Option<String>,
+    pub currency: Option<String>,
+    pub previous_close: Option<String>,
+    pub as_of: Option<DateTime<Utc>>,
+    pub fetched: DateTime<Utc>,
+    pub session: String,
+    pub stale: bool,
+}
+
+#[derive(Debug)]
+pub struct Board {
+    config: MarketConfig,
+    client: ProviderClient,
+    matcher: MentionMatcher,
+    state: Mutex<State>,
+}
+
+impl Board {
+    pub fn new(config: MarketConfig, http: reqwest::Client) -> Board {
+        let client = ProviderClient::new(
+            config.provider,
+            config.base_url.clone(),
+            config.api_key.clone(),
+            http,
+        );
+        let instruments: Vec<Instrument> = config
+            .instruments
+            .iter()
+            .map(|i| Instrument {
+                symbol: i.symbol.clone(),
+                names: i.names.iter().chain(i.name.iter()).cloned().collect(),
+            })
+            .collect();
+        Board {
+            matcher: MentionMatcher::new(&instruments),
+            client,
+            config,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    pub fn label(&self) -> &str {
+        &self.config.label
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        // Held only for map updates that cannot panic halfway.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Loads the newest archived quote of every instrument, so a restarted
+    /// daemon stamps items with the last known board (aged as it is)
+    /// instead of none.
+    pub async fn seed(&self, store: &Store) -> Result<(), StoreError> {
+        let symbols = self
+            .config
+            .instruments
+            .iter()
+            .map(|i| i.symbol.clone())
+            .collect();
+        let latest = store.latest_quotes(symbols).await?;
+        let mut state = self.state();
+        for (quote_id, quote) in latest {
+            state.held.entry(quote.symbol.clone()).or_insert(Held {
+                quote_id,
+                quote,
+                failing: false,
+            });
+        }
+        Ok(())
+    }
+
+    /// Fetches every instrument once and archives the successes.
+    pub async fn refresh(
+        &self,
+        store: &Store,
+        now: DateTime<Utc>,
+    ) -> Result<RefreshReport, StoreError> {
+        let pairs: Vec<(String, String)> = self
+            .config
+            .instruments
+            .iter()
+            .map(|i| (i.symbol.clone(), i.provider_symbol.clone()))
+            .collect();
+        let results = self.client.fetch(&pairs, now).await;
+        let mut ok: Vec<Quote> = Vec::new();
+        let mut report = RefreshReport::default();
+        for (symbol, result) in results {
+            match result {
+                Ok(q) => ok.push(q),
+                Err(e) => report.failed.push((symbol, describe(&e))),
+            }
+        }
+        let ids = if ok.is_empty() {
+            Vec::new()
+        } else {
+            store.record_quotes(ok.clone()).await?
+        };
+        let mut state = self.state();
+        state.last_refresh = Some(now);
+        for (quote_id, q) in ids.into_iter().zip(ok) {
+            let name = self.instrument_name(&q.symbol);
+            state.held.insert(
+                q.symbol.clone(),
+                Held {
+                    quote_id,
+                    quote: snapshot_quote(q, name),
+                    failing: false,
+                },
+            );
+            report.ok += 1;
+        }
+        for (symbol, _) in &report.failed {
+            if let Some(h) = state.held.get_mut(symbol) {
+                h.failing = true;
+            }
+        }
+        if report.failed.is_empty() {
+            state.last_error = None;
+        } else {
+            let (symbol, error) = &report.failed[0];
+            state.last_error = Some(format!("{symbol}: {error}"));
+        }
+        if report.ok > 0 {
+            state.last_success = Some(now);
+        }
+        Ok(report)
+    }
+
+    fn instrument_name(&self, symbol: &str) -> Option<String> {
+        self.config
+            .instruments
+            .iter()
+            .find(|i| i.symbol == symbol)
+            .and_then(|i| i.name.clone())
+    }
+
+    /// The board as it stands at `now`, in configured order; `None` while
+    /// no instrument has a quote yet.
+    pub fn view(&self, now: DateTime<Utc>) -> Option<BoardView> {
+        let state = self.state();
+        let quotes: Vec<(i64, SnapshotQuote)> = self
+            .config
+            .instruments
+            .iter()
+            .filter_map(|i| state.held.get(&i.symbol))
+            .map(|h| {
+                let mut q = h.quote.clone();
+                q.stale = h.failing || self.too_old(&q, now);
+                (h.quote_id, q)
+            })
+            .collect();
+        (!quotes.is_empty()).then(|| BoardView {
+            label: self.config.label.clone(),
+            quotes,
+        })
+    }
+
+    /// Staleness is about how old our knowledge is (fetch time), not the
+    /// provider's as-of: a closed market's last trade is legitimately old,
+    /// and `session` says so.
+    fn too_old(&self, q: &SnapshotQuote, now: DateTime<Utc>) -> bool {
+        (now - q.fetched_at)
+            .to_std()
+            .is_ok_and(|age| age > self.config.stale_after)
+    }
+
+    /// Which configured instruments `item` mentions. Only configured
+    /// symbols can match, so feed text never triggers a lookup.
+    pub fn mentions(&self, item: &NewItem) -> Vec<String> {
+        let texts = [
+            item.title.clone(),
+            item.summary_html
+                .as_deref()
+                .map(html_to_text)
+                .unwrap_or_default(),
+            item.content_html
+                .as_deref()
+                .map(html_to_text)
+                .unwrap_or_default(),
+        ];
+        self.matcher.find_all(&item.categories, &texts)
+    }
+
+    pub fn status(&self, now: DateTime<Utc>) -> BoardStatus {
+        let quotes = self
+            .view(now)
+            .map(|v| v.quotes)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(_, q)| StatusQuote {
+                price: q.price.to_string(),
+                change: q.change.map(|d| d.to_string()),
+                change_percent: q.change_percent.map(|d| d.to_string()),
+                previous_close: q.previous_close.map(|d| d.to_string()),
+                symbol: q.symbol,
+                name: q.name,
+                provider_symbol: q.provider_symbol,
+                currency: q.currency,
+                as_of: q.as_of,
+                fetched: q.fetched_at,
+                session: q.session,
+                stale: q.stale,
+            })
+            .collect();
+        let state = self.state();
+        BoardStatus {
+            label: self.config.label.clone(),
+            provider: self.config.provider.as_str().to_string(),
+            last_refresh: state.last_refresh,
+            last_success: state.last_success,
+            last_error: state.last_error.clone(),
+            quotes,
+        }
+    }
+
+    /// Logs a refresh: one line, failures named.
+    pub fn log_refresh(&self, report: &RefreshReport) {
+        if report.failed.is_empty() {
+            info!(
+                provider = self.config.provider.as_str(),
+                quotes = report.ok,
+                "board refreshed"
+            );
+        } else {
+            warn!(
+                provider = self.config.provider.as_str(),
+                quotes = report.ok,
+                failed = report.failed.len(),
+                first_error = %format!("{}: {}", report.failed[0].0, report.failed[0].1),
+                "board refresh incomplete; keeping the last good quotes, marked stale"
+            );
+        }
+    }
+}
+
+fn describe(e: &QuoteError) -> String {
+    e.to_string()
+}
+
+fn snapshot_quote(q: Quote, name: Option<String>) -> SnapshotQuote {
+    SnapshotQuote {
+        symbol: q.symbol,
+        name,
+        provider_symbol: q.provider_symbol,
+        provider: q.provider.as_str().to_string(),
+        price: q.price,
+        change: q.change,
+        change_percent: q.change_percent,
+        currency: q.currency,
+        previous_close: q.previous_close,
+        as_of: q.as_of,
+        fetched_at: q.fetched_at,
+        session: q.session.as_str().to_string(),
+        stale: false,
+        mentioned: false,
+    }
+}

@@ -1,0 +1,408 @@
+//! The ticker board end to end: provider payloads replayed from a loopback
+//! server, items stamped at ingest, the archive's market views.
+
+use chrono::Duration;
+
+use crate::util::*;
+
+const AAPL: &str = include_str!("../fixtures/quotes/yahoo/chart_AAPL_range5d.json");
+const VOD: &str = include_str!("../fixtures/quotes/yahoo/chart_VOD.L_pence.json");
+
+fn yahoo_market(server: &FeedServer, extra: &str) -> String {
+    format!(
+        r#"
+[market]
+label = "NASDAQ - LSE"
+provider = "yahoo"
+schedule = "*/5 * * * *"
+base_url = "{}"
+symbols = [
+  {{ symbol = "AAPL", name = "Apple", names = ["Apple Inc."] }},
+  {{ symbol = "VOD", provider_symbol = "VOD.L", names = ["Vodafone"] }},
+]
+{extra}
+"#,
+        server.url("")
+    )
+}
+
+fn news(items: &[(&str, &str)]) -> String {
+    let items: Vec<(&str, &str, &str)> = items
+        .iter()
+        .map(|(guid, title)| (*guid, *title, ""))
+        .collect();
+    rss("Markets", &items)
+}
+
+fn json_reply(body: &str) -> Reply {
+    Reply::feed(body).header("content-type", "application/json")
+}
+
+#[tokio::test]
+async fn items_are_stamped_with_the_board_and_their_mentions_lead() {
+    let server = FeedServer::start().await;
+    server.set("/v8/finance/chart/AAPL", json_reply(AAPL));
+    server.set("/v8/finance/chart/VOD.L", json_reply(VOD));
+    server.set(
+        "/news.xml",
+        Reply::feed(news(&[
+            ("n1", "Apple ($AAPL) beats estimates"),
+            ("n2", "Vodafone cuts prices"),
+            ("n3", "BPX and BPM shares, nothing about our board"),
+        ])),
+    );
+    let dir = TestDir::new();
+    let config = dir.write_config(&format!(
+        "{}{}",
+        feed_block("news", &server.url("/news.xml"), ""),
+        yahoo_market(&server, "")
+    ));
+    let (clock, shared) = fixed_clock("2026-07-24T15:52:10Z");
+    let opened = tickerfeed::app::open(&config, shared.clone())
+        .await
+        .unwrap();
+    let board = opened.pipeline.board.clone().unwrap();
+    let report = board
+        .refresh(&opened.store, clock_now(&clock))
+        .await
+        .unwrap();
+    assert_eq!((report.ok, report.failed.len()), (2, 0), "{report:?}");
+    // Yahoo wants a browser-like User-Agent.
+    let ua = server.seen("/v8/finance/chart/AAPL")[0].headers["user-agent"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(ua.starts_with("Mozilla/5.0"), "{ua}");
+    tickerfeed::scheduler::poll_once(&opened.pipeline, opened.feeds.clone(), 2).await;
+
+    let db = dir.db();
+    assert_eq!(dir.count("SELECT count(*) FROM snapshots"), 3);
+    // The Apple story: AAPL first and mentioned, priced as the payload says.
+    let strip: Vec<(String, String, i64, i64, Option<String>)> = db
+        .prepare(
+            "SELECT sq.symbol, sq.price_text, sq.mentioned, sq.stale, sq.currency
+             FROM v_snapshot_quotes sq JOIN items i ON i.id = sq.item_id
+             WHERE i.title LIKE 'Apple%' ORDER BY sq.position",
+        )
+        .unwrap()
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        strip[0],
+        ("AAPL".into(), "328.879".into(), 1, 0, Some("USD".into()))
+    );
+    // London pence became pounds.
+    assert_eq!(
+        strip[1],
+        ("VOD".into(), "1.1575".into(), 0, 0, Some("GBP".into()))
+    );
+    // Vodafone story: VOD leads.
+    let lead: String = db
+        .query_row(
+            "SELECT sq.symbol FROM v_snapshot_quotes sq JOIN items i ON i.id = sq.item_id
+             WHERE i.title LIKE 'Vodafone%' AND sq.position = 0",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(lead, "VOD");
+    // "BPX"/"BPM" and unconfigured words mention nothing.
+    assert_eq!(dir.count("SELECT count(*) FROM item_mentions"), 2);
+    // The previous close comes from the previous bar, not chartPreviousClose.
+    let prev: f64 = db
+        .query_row(
+            "SELECT previous_close FROM v_latest_quotes WHERE symbol = 'AAPL'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!((prev - 321.66).abs() < 1e-9, "{prev}");
+}
+
+fn clock_now(c: &tickerfeed::clock::FixedClock) -> chrono::DateTime<chrono::Utc> {
+    use tickerfeed::clock::Clock;
+    c.now()
+}
+
+#[tokio::test]
+async fn an_item_gets_the_board_as_it_stood_when_it_arrived() {
+    let server = FeedServer::start().await;
+    server.set("/v8/finance/chart/AAPL", json_reply(AAPL));
+    server.set("/v8/finance/chart/VOD.L", json_reply(VOD));
+    server.set(
+        "/news.xml",
+        Reply::feed(news(&[("n1", "Apple ($AAPL) early story")])),
+    );
+    let dir = TestDir::new();
+    let config = dir.write_config(&format!(
+        "{}{}",
+        feed_block("news", &server.url("/news.xml"), ""),
+        yahoo_market(&server, "")
+    ));
+    let (clock, shared) = fixed_clock("2026-07-24T15:52:10Z");
+    let opened = tickerfeed::app::open(&config, shared).await.unwrap();
+    let board = opened.pipeline.board.clone().unwrap();
+    board
+        .refresh(&opened.store, clock_now(&clock))
+        .await
+        .unwrap();
+    tickerfeed::scheduler::poll_once(&opened.pipeline, opened.feeds.clone(), 2).await;
+
+    // Five minutes later the board refreshes with a new price, then a new
+    // story arrives.
+    clock.advance(Duration::minutes(5));
+    server.set(
+        "/v8/finance/chart/AAPL",
+        json_reply(&AAPL.replace(
+            "\"regularMarketPrice\":328.879",
+            "\"regularMarketPrice\":331.5",
+        )),
+    );
+    board
+        .refresh(&opened.store, clock_now(&clock))
+        .await
+        .unwrap();
+    clock.advance(Duration::minutes(1));
+    server.set(
+        "/news.xml",
+        Reply::feed(news(&[
+            ("n1", "Apple ($AAPL) early story"),
+            ("n2", "Apple ($AAPL) late story"),
+        ])),
+    );
+    tickerfeed::scheduler::poll_once(&opened.pipeline, opened.feeds.clone(), 2).await;
+
+    // The analyst's question, as docs/schema.md asks it: for each item that
+    // mentions AAPL, the price when it came in and the latest price.
+    let rows: Vec<(String, f64, f64)> = dir
+        .db()
+        .prepare(
+            "SELECT title, price_at_ingest, latest_price FROM v_item_mentions
+             WHERE symbol = 'AAPL' ORDER BY first_seen_at, item_id",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(
+        rows[0].1, 328.879,
+        "the early story keeps the earlier board"
+    );
+    assert_eq!(rows[1].1, 331.5);
+    assert!(rows.iter().all(|r| r.2 == 331.5));
+    // Snapshots are immutable: re-polling the same items changes nothing.
+    assert_eq!(dir.count("SELECT count(*) FROM snapshots"), 2);
+}
+
+#[tokio::test]
+async fn rate_limited_provider_cools_down_and_the_board_goes_stale() {
+    let server = FeedServer::start().await;
+    server.set("/v8/finance/chart/AAPL", json_reply(AAPL));
+    server.set("/v8/finance/chart/VOD.L", json_reply(VOD));
+    server.set("/news.xml", Reply::feed(news(&[("n1", "Markets today")])));
+    let dir = TestDir::new();
+    let config = dir.write_config(&format!(
+        "{}{}",
+        feed_block("news", &server.url("/news.xml"), ""),
+        yahoo_market(&server, "")
+    ));
+    let (clock, shared) = fixed_clock("2026-07-24T15:52:10Z");
+    let opened = tickerfeed::app::open(&config, shared).await.unwrap();
+    let board = opened.pipeline.board.clone().unwrap();
+    board
+        .refresh(&opened.store, clock_now(&clock))
+        .await
+        .unwrap();
+
+    // Throttled: 429 with Retry-After.
+    let throttled = Reply::status(429)
+        .header("retry-after", "600")
+        .header("content-type", "text/plain");
+    let throttled = Reply {
+        body: include_bytes!("../fixtures/quotes/yahoo/edge_429.txt").to_vec(),
+        ..throttled
+    };
+    server.set("/v8/finance/chart/AAPL", throttled.clone());
+    server.set("/v8/finance/chart/VOD.L", throttled);
+    clock.advance(Duration::minutes(5));
+    let report = board
+        .refresh(&opened.store, clock_now(&clock))
+        .await
+        .unwrap();
+    assert_eq!(report.ok, 0);
+    assert!(!report.failed.is_empty());
+    let requests = server.seen_all().len();
+    // Still inside Retry-After: no request at all.
+    clock.advance(Duration::minutes(5));
+    let report = board
+        .refresh(&opened.store, clock_now(&clock))
+        .await
+        .unwrap();
+    assert_eq!(report.ok, 0);
+    assert_eq!(
+        server.seen_all().len(),
+        requests,
+        "a request was sent during the cooldown"
+    );
+
+    // Ingestion carries on with the last good board, marked stale.
+    let r = tickerfeed::scheduler::poll_once(&opened.pipeline, opened.feeds.clone(), 2).await;
+    assert!(r[0].1.as_ref().unwrap().error.is_none());
+    assert_eq!(
+        dir.count("SELECT count(*) FROM v_snapshot_quotes WHERE stale = 1"),
+        2
+    );
+    assert_eq!(
+        dir.count("SELECT count(*) FROM v_snapshot_quotes WHERE price_text = '328.879'"),
+        1
+    );
+
+    // After the pause the provider is asked again.
+    clock.advance(Duration::minutes(10));
+    server.set("/v8/finance/chart/AAPL", json_reply(AAPL));
+    server.set("/v8/finance/chart/VOD.L", json_reply(VOD));
+    let report = board
+        .refresh(&opened.store, clock_now(&clock))
+        .await
+        .unwrap();
+    assert_eq!(report.ok, 2, "{report:?}");
+}
+
+#[tokio::test]
+async fn old_quotes_are_marked_stale_and_no_market_means_no_snapshot() {
+    let server = FeedServer::start().await;
+    server.set("/v8/finance/chart/AAPL", json_reply(AAPL));
+    server.set("/v8/finance/chart/VOD.L", json_reply(VOD));
+    server.set("/news.xml", Reply::feed(news(&[("n1", "Quiet day")])));
+    let dir = TestDir::new();
+    let config = dir.write_config(&format!(
+        "{}{}",
+        feed_block("news", &server.url("/news.xml"), ""),
+        yahoo_market(&server, "stale_after_secs = 600")
+    ));
+    let (clock, shared) = fixed_clock("2026-07-24T15:52:10Z");
+    let opened = tickerfeed::app::open(&config, shared).await.unwrap();
+    opened
+        .pipeline
+        .board
+        .clone()
+        .unwrap()
+        .refresh(&opened.store, clock_now(&clock))
+        .await
+        .unwrap();
+    // Eleven minutes without a refresh: older than the 10-minute threshold.
+    clock.advance(Duration::minutes(11));
+    tickerfeed::scheduler::poll_once(&opened.pipeline, opened.feeds.clone(), 2).await;
+    assert_eq!(
+        dir.count("SELECT count(*) FROM v_snapshot_quotes WHERE stale = 1"),
+        2
+    );
+
+    // The same feed without [market]: items, no snapshots.
+    let plain = TestDir::new();
+    let config = plain.write_config(&feed_block("news", &server.url("/news.xml"), ""));
+    poll(&config, fixed_clock("2026-07-24T15:52:10Z").1).await;
+    assert_eq!(plain.count("SELECT count(*) FROM items"), 1);
+    assert_eq!(plain.count("SELECT count(*) FROM snapshots"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finnhub_key_from_the_environment_errors_in_200_bodies_and_no_leaks() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/api/v1/quote?symbol=AAPL",
+        json_reply(include_str!("../fixtures/quotes/finnhub/quote_full.json")),
+    );
+    server.set(
+        "/api/v1/quote?symbol=ZZZZ",
+        json_reply(include_str!(
+            "../fixtures/quotes/finnhub/quote_unknown.json"
+        )),
+    );
+    server.set(
+        "/news.xml",
+        Reply::feed(news(&[("n1", "Apple ($AAPL) and $ZZZZ")])),
+    );
+    let dir = TestDir::new();
+    dir.write_config_only(&format!(
+        "{}\n[market]\nprovider = \"finnhub\"\nbase_url = \"{}\"\napi_key_env = \"TF_TEST_FINNHUB_KEY\"\nsymbols = [\"AAPL\", \"ZZZZ\"]\n",
+        feed_block("news", &server.url("/news.xml"), ""),
+        server.url("")
+    ));
+    const KEY: &str = "sekrit-key-8f3a";
+    let cfg = dir.config_path();
+    let run = move |args: &'static [&'static str], key: Option<&'static str>| {
+        let cfg = cfg.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut cmd = bin();
+            cmd.arg("--config")
+                .arg(&cfg)
+                .args(args)
+                .env("RUST_LOG", "debug");
+            match key {
+                Some(k) => cmd.env("TF_TEST_FINNHUB_KEY", k),
+                None => cmd.env_remove("TF_TEST_FINNHUB_KEY"),
+            };
+            let out = cmd.output().unwrap();
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        })
+    };
+
+    // Without the variable the config names what is missing.
+    let (code, _, err) = run(&["check"], None).await.unwrap();
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("market.api_key_env") && err.contains("TF_TEST_FINNHUB_KEY is not set"),
+        "{err}"
+    );
+
+    let (code, out, err) = run(&["poll"], Some(KEY)).await.unwrap();
+    assert_eq!(code, Some(0), "{err}");
+    let (code, quotes_out, quotes_err) = run(&["quotes"], Some(KEY)).await.unwrap();
+    assert_eq!(code, Some(0), "{quotes_err}");
+    assert!(
+        quotes_out.contains("AAPL") && quotes_out.contains("311.51"),
+        "{quotes_out}"
+    );
+    assert!(
+        quotes_out.contains("ZZZZ: the provider does not know this symbol"),
+        "{quotes_out}"
+    );
+
+    // The key went in the header, never in a URL, a log line or the archive.
+    let aapl = server.seen("/api/v1/quote");
+    assert!(!aapl.is_empty());
+    assert!(
+        aapl.iter()
+            .all(|s| s.headers["x-finnhub-token"] == KEY && !s.uri.contains(KEY))
+    );
+    for text in [&out, &err, &quotes_out, &quotes_err] {
+        assert!(!text.contains(KEY), "key leaked: {text}");
+    }
+    for entry in std::fs::read_dir(dir.db_path().parent().unwrap()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(
+            !bytes.windows(KEY.len()).any(|w| w == KEY.as_bytes()),
+            "key stored in the archive"
+        );
+    }
+    // The all-zero reply is an error, not a quote of 0.
+    assert_eq!(
+        dir.count("SELECT count(*) FROM quotes WHERE symbol = 'ZZZZ'"),
+        0
+    );
+    assert_eq!(
+        dir.count("SELECT count(*) FROM v_snapshot_quotes WHERE symbol = 'AAPL' AND mentioned = 1"),
+        1
+    );
+}
