@@ -722,4 +722,62 @@ url = "https://example.com/c"
         let keys: Vec<&str> = p.iter().map(|p| p.key.as_str()).collect();
         assert_eq!(keys, vec!["fetch.concurrency", "feeds[0].tags[1]"]);
     }
+
+    #[test]
+    fn market_symbols_plain_and_tables() {
+        let cfg = resolve_str(
+            r#"
+[market]
+label = "NYSE - LSE"
+provider = "yahoo"
+schedule = "*/5 * * * *"
+symbols = ["RELX", { symbol = "VOD", provider_symbol = "VOD.L", name = "Vodafone", names = ["Vodafone Group"] }]
+"#,
+            Path::new("/etc/tickerfeed"),
+        )
+        .unwrap();
+        let m = cfg.market.unwrap();
+        assert_eq!(m.provider, ProviderKind::Yahoo);
+        assert_eq!(m.instruments[0].provider_symbol, "RELX");
+        assert_eq!(m.instruments[1].provider_symbol, "VOD.L");
+        assert_eq!(m.instruments[1].name.as_deref(), Some("Vodafone"));
+        // Three five-minute periods.
+        assert_eq!(m.stale_after, Duration::from_secs(900));
+        assert!(cfg.output.market_strip);
+    }
+
+    #[test]
+    fn market_problems_are_located() {
+        let p = problems(
+            "[market]\nprovider = \"bloomberg\"\nschedule = \"every minute\"\nsymbols = [\"BP\", \"BP\", \"no spaces\"]\n",
+        );
+        let keys: Vec<(&str, Option<usize>)> = p.iter().map(|p| (p.key.as_str(), p.line)).collect();
+        assert_eq!(
+            keys,
+            vec![
+                ("market.provider", Some(2)),
+                ("market.schedule", Some(3)),
+                ("market.symbols[1]", Some(4)),
+                ("market.symbols[2]", Some(4)),
+            ]
+        );
+    }
+
+    #[test]
+    fn keyed_providers_need_a_key_variable() {
+        let p = problems("[market]\nprovider = \"finnhub\"\nsymbols = [\"AAPL\"]\n");
+        assert_eq!(p[0].key, "market.api_key_env");
+        assert!(
+            p[0].message.contains("finnhub needs an API key"),
+            "{}",
+            p[0].message
+        );
+        let p = problems(
+            "[market]\nprovider = \"finnhub\"\napi_key_env = \"TICKERFEED_TEST_SURELY_UNSET_VAR\"\nsymbols = [\"AAPL\"]\n",
+        );
+        assert!(
+            p[0].message
+                .contains("TICKERFEED_TEST_SURELY_UNSET_VAR is not set")
+        );
+    }
 }
