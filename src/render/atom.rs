@@ -2,8 +2,9 @@
 //! project namespace [`TF_NS`].
 //!
 //! Owns the Atom bytes handed back to [`super::render`], the `tf:` namespace
-//! URI that `rss` and `json` reuse, and two text rules they share:
-//! `rfc3339` dates (with JSON) and `xml_chars` (with RSS).
+//! URI that `rss` and `json` reuse, and what they share: `rfc3339` dates
+//! (with JSON), `xml_chars` (with RSS) and the `tf:snapshot` attributes
+//! (`snapshot_attrs`, `quote_attrs`, with RSS).
 //!
 //! The document is written here, not through `atom_syndication`: 0.12.10
 //! always writes `atom:source/atom:updated` (the epoch when the date is
@@ -18,16 +19,27 @@
 //! - the feed has an author, so entries without one inherit it (§4.1.1);
 //! - every entry has content or an alternate link (§4.1.1.1);
 //! - a summary never duplicates the content (§4.2.13).
+//!
+//! With `market_strip` on, the ticker strip (`super::strip`) is appended to
+//! the HTML a reader shows: the content; else the summary; else, where the
+//! title stands in as content, the title made HTML; else (a link and nothing
+//! else) the strip alone becomes the content.
 
 use std::borrow::Cow;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use super::{Entry, EntrySource, MergedFeed, RenderError};
+use super::{Entry, EntrySource, MergedFeed, RenderError, strip};
+use crate::model::{Snapshot, SnapshotQuote};
 
 /// URI of the project namespace (prefix `tf`), documented in
 /// `docs/namespace.md`. RSS and JSON Feed use the same URI.
 pub const TF_NS: &str = "https://github.com/tickerfeed/tickerfeed/blob/main/docs/namespace.md";
+
+/// Category scheme (Atom) and domain (RSS) of the tickers an entry
+/// mentions: [`TF_NS`] followed by `#ticker`.
+pub const TF_TICKER_SCHEME: &str =
+    "https://github.com/tickerfeed/tickerfeed/blob/main/docs/namespace.md#ticker";
 
 pub(super) const ATOM_NS: &str = "http://www.w3.org/2005/Atom";
 
@@ -74,13 +86,13 @@ pub fn render(feed: &MergedFeed) -> Result<Vec<u8>, RenderError> {
         "tickerfeed",
     );
     for entry in &feed.entries {
-        write_entry(&mut w, entry);
+        write_entry(&mut w, entry, strip::for_entry(feed, entry).as_deref());
     }
     w.close("feed");
     Ok(w.finish())
 }
 
-fn write_entry(w: &mut XmlWriter, entry: &Entry) {
+fn write_entry(w: &mut XmlWriter, entry: &Entry, strip: Option<&str>) {
     w.open("entry", &[]);
     w.leaf("id", &[], &entry.id);
     w.leaf("title", TEXT, &entry.title);
@@ -96,11 +108,11 @@ fn write_entry(w: &mut XmlWriter, entry: &Entry) {
     if let Some(url) = &entry.url {
         w.empty("link", &[("rel", "alternate"), ("href", url)]);
     }
-    let body = EntryBody::of(entry);
-    if let Some(summary) = body.summary_html {
+    let body = EntryBody::of(entry, strip);
+    if let Some(summary) = &body.summary_html {
         w.leaf("summary", HTML, summary);
     }
-    match body.content {
+    match &body.content {
         Some(Content::Html(html)) => w.leaf("content", HTML, html),
         Some(Content::Text(text)) => w.leaf("content", TEXT, text),
         None => {}
@@ -108,8 +120,14 @@ fn write_entry(w: &mut XmlWriter, entry: &Entry) {
     for term in &entry.categories {
         w.empty("category", &[("term", term)]);
     }
+    if let Some(snapshot) = &entry.snapshot {
+        write_ticker_categories(w, snapshot);
+    }
     if let Some(first) = entry.sources.first() {
         write_source(w, first);
+    }
+    if let Some(snapshot) = &entry.snapshot {
+        write_tf_snapshot(w, snapshot);
     }
     write_tf_sources(w, &entry.sources);
     w.close("entry");
@@ -117,39 +135,120 @@ fn write_entry(w: &mut XmlWriter, entry: &Entry) {
 
 /// What an entry carries as `atom:summary` and `atom:content`.
 struct EntryBody<'a> {
-    summary_html: Option<&'a str>,
+    summary_html: Option<Cow<'a, str>>,
     content: Option<Content<'a>>,
 }
 
 enum Content<'a> {
-    Html(&'a str),
+    Html(Cow<'a, str>),
     Text(&'a str),
 }
 
 impl<'a> EntryBody<'a> {
-    fn of(entry: &'a Entry) -> Self {
+    /// `strip` goes after the HTML a reader will show (module doc).
+    fn of(entry: &'a Entry, strip: Option<&str>) -> Self {
         let summary_html = entry.summary_html.as_deref();
         match (entry.content_html.as_deref(), &entry.url) {
             (Some(content), _) => EntryBody {
-                summary_html,
-                content: Some(Content::Html(content)),
+                summary_html: summary_html.map(Cow::Borrowed),
+                content: Some(Content::Html(strip::append(content, strip))),
             },
-            (None, Some(_)) => EntryBody {
-                summary_html,
-                content: None,
+            (None, Some(_)) => match (summary_html, strip) {
+                (Some(summary), strip) => EntryBody {
+                    summary_html: Some(strip::append(summary, strip)),
+                    content: None,
+                },
+                (None, Some(strip)) => EntryBody {
+                    summary_html: None,
+                    content: Some(Content::Html(Cow::Owned(strip.to_owned()))),
+                },
+                (None, None) => EntryBody {
+                    summary_html: None,
+                    content: None,
+                },
             },
             // No alternate link, so §4.1.1.1 requires content. The summary
             // moves into it rather than being repeated (§4.2.13); with no
             // summary either, the title is all the text there is.
             (None, None) => EntryBody {
                 summary_html: None,
-                content: Some(match summary_html {
-                    Some(summary) => Content::Html(summary),
-                    None => Content::Text(&entry.title),
+                content: Some(match (summary_html, strip) {
+                    (Some(summary), strip) => Content::Html(strip::append(summary, strip)),
+                    (None, None) => Content::Text(&entry.title),
+                    (None, Some(strip)) => {
+                        Content::Html(Cow::Owned(strip::title_html(&entry.title) + strip))
+                    }
                 }),
             },
         }
     }
+}
+
+/// One `atom:category` per ticker the entry mentions, in strip order.
+fn write_ticker_categories(w: &mut XmlWriter, snapshot: &Snapshot) {
+    for quote in snapshot.quotes.iter().filter(|q| q.mentioned) {
+        w.empty(
+            "category",
+            &[
+                ("scheme", TF_TICKER_SCHEME),
+                ("term", &quote.symbol),
+                ("label", quote.name.as_deref().unwrap_or(&quote.symbol)),
+            ],
+        );
+    }
+}
+
+/// `tf:snapshot` with one `tf:quote` per quote (docs/namespace.md).
+fn write_tf_snapshot(w: &mut XmlWriter, snapshot: &Snapshot) {
+    let attrs = snapshot_attrs(snapshot);
+    let attrs = borrowed(&attrs);
+    if snapshot.quotes.is_empty() {
+        w.empty("tf:snapshot", &attrs);
+        return;
+    }
+    w.open("tf:snapshot", &attrs);
+    for quote in &snapshot.quotes {
+        w.empty("tf:quote", &borrowed(&quote_attrs(quote)));
+    }
+    w.close("tf:snapshot");
+}
+
+fn borrowed<'a>(attrs: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    attrs.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+/// Attributes of `tf:snapshot`, in the order Atom writes them.
+pub(super) fn snapshot_attrs(snapshot: &Snapshot) -> Vec<(&'static str, String)> {
+    vec![
+        ("taken", rfc3339(snapshot.taken_at)),
+        ("label", snapshot.label.clone()),
+    ]
+}
+
+/// Attributes of `tf:quote`, in the order Atom writes them; absent values
+/// are left out. Decimals are written as stored (`Decimal`'s `Display`),
+/// never through a float.
+pub(super) fn quote_attrs(quote: &SnapshotQuote) -> Vec<(&'static str, String)> {
+    let decimal = |d: Option<rust_decimal::Decimal>| d.map(|d| d.to_string());
+    [
+        ("symbol", Some(quote.symbol.clone())),
+        ("name", quote.name.clone()),
+        ("providerSymbol", Some(quote.provider_symbol.clone())),
+        ("provider", Some(quote.provider.clone())),
+        ("price", decimal(Some(quote.price))),
+        ("change", decimal(quote.change)),
+        ("changePercent", decimal(quote.change_percent)),
+        ("currency", quote.currency.clone()),
+        ("previousClose", decimal(quote.previous_close)),
+        ("asOf", quote.as_of.map(rfc3339)),
+        ("fetched", Some(rfc3339(quote.fetched_at))),
+        ("session", Some(quote.session.clone())),
+        ("stale", Some(quote.stale.to_string())),
+        ("mentioned", Some(quote.mentioned.to_string())),
+    ]
+    .into_iter()
+    .filter_map(|(key, value)| Some((key, value?)))
+    .collect()
 }
 
 /// `atom:source` from the first feed that carried the entry (RFC 4287
@@ -437,6 +536,146 @@ pub(super) mod tests {
         }
     }
 
+    fn hms(h: u32, mi: u32, s: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 7, 24, h, mi, s).unwrap()
+    }
+
+    fn dec(s: &str) -> rust_decimal::Decimal {
+        s.parse().unwrap()
+    }
+
+    /// A board of three, in strip order:
+    /// - BP: mentioned, every value set;
+    /// - RELX: falling, stale, no name, from another provider;
+    /// - NGG: unchanged, with only the required values.
+    pub(in crate::render) fn snapshot() -> Snapshot {
+        Snapshot {
+            label: "NYSE - LSE".into(),
+            taken_at: hms(15, 52, 10),
+            quotes: vec![
+                SnapshotQuote {
+                    symbol: "BP".into(),
+                    name: Some("BP plc".into()),
+                    provider_symbol: "BP.L".into(),
+                    provider: "yahoo".into(),
+                    price: dec("29.72"),
+                    change: Some(dec("0.20")),
+                    change_percent: Some(dec("0.67")),
+                    currency: Some("USD".into()),
+                    previous_close: Some(dec("29.52")),
+                    as_of: Some(hms(15, 52, 2)),
+                    fetched_at: hms(15, 52, 5),
+                    session: "regular".into(),
+                    stale: false,
+                    mentioned: true,
+                },
+                SnapshotQuote {
+                    symbol: "RELX".into(),
+                    name: None,
+                    provider_symbol: "RELX".into(),
+                    provider: "finnhub".into(),
+                    price: dec("46.75"),
+                    change: Some(dec("-0.52")),
+                    change_percent: Some(dec("-1.10")),
+                    currency: Some("USD".into()),
+                    previous_close: Some(dec("47.27")),
+                    as_of: Some(hms(15, 20, 0)),
+                    fetched_at: hms(15, 51, 0),
+                    session: "regular".into(),
+                    stale: true,
+                    mentioned: false,
+                },
+                SnapshotQuote {
+                    symbol: "NGG".into(),
+                    name: None,
+                    provider_symbol: "NGG".into(),
+                    provider: "yahoo".into(),
+                    price: dec("63.11"),
+                    change: None,
+                    change_percent: Some(dec("0")),
+                    currency: None,
+                    previous_close: None,
+                    as_of: None,
+                    fetched_at: hms(15, 52, 5),
+                    session: "regular".into(),
+                    stale: false,
+                    mentioned: false,
+                },
+            ],
+        }
+    }
+
+    /// A snapshot whose every text value needs escaping, in XML and HTML.
+    pub(in crate::render) fn awkward_snapshot() -> Snapshot {
+        Snapshot {
+            label: "A&B <x>".into(),
+            taken_at: hms(15, 52, 10),
+            quotes: vec![SnapshotQuote {
+                symbol: r#"AT&T "<x>""#.into(),
+                name: Some(r#"Q&A <b>'s""#.into()),
+                provider_symbol: "T&<'>".into(),
+                provider: "my<feed>".into(),
+                price: dec("1.5"),
+                change: None,
+                change_percent: None,
+                currency: Some("E&P".into()),
+                previous_close: None,
+                as_of: None,
+                fetched_at: hms(15, 52, 5),
+                session: "unknown".into(),
+                stale: false,
+                mentioned: true,
+            }],
+        }
+    }
+
+    /// Entries with snapshots, one for each place the strip can land:
+    /// - `m1`: content and summary: the strip follows the content;
+    /// - `m2`: a link only, awkward values: the strip is the content;
+    /// - `m3`: no link, nothing but a title: the title becomes HTML;
+    /// - `m4`: a link and a summary: the strip follows the summary;
+    /// - `m5`: no snapshot.
+    pub(in crate::render) fn market_feed() -> MergedFeed {
+        let entry = |id: &str, snapshot: Option<Snapshot>| Entry {
+            id: format!("tag:tickerfeed,2026:item:{id}"),
+            title: format!("Story <{id}>"),
+            url: Some(format!("https://example.org/{id}")),
+            summary_html: None,
+            content_html: None,
+            authors: vec![],
+            categories: vec![],
+            published: None,
+            updated: hms(16, 0, 0),
+            sources: vec![],
+            snapshot,
+        };
+        MergedFeed {
+            entries: vec![
+                Entry {
+                    summary_html: Some("<p>Short</p>".into()),
+                    content_html: Some("<p>Long</p>".into()),
+                    categories: vec!["markets".into(), "BP".into()],
+                    ..entry("m1", Some(snapshot()))
+                },
+                entry("m2", Some(awkward_snapshot())),
+                Entry {
+                    url: None,
+                    ..entry("m3", Some(snapshot()))
+                },
+                Entry {
+                    summary_html: Some("<p>Short</p>".into()),
+                    ..entry("m4", Some(snapshot()))
+                },
+                Entry {
+                    content_html: Some("<p>Plain</p>".into()),
+                    ..entry("m5", None)
+                },
+            ],
+            updated: hms(16, 0, 0),
+            ..empty_feed()
+        }
+    }
+
     fn render_str(feed: &MergedFeed) -> String {
         String::from_utf8(render(feed).unwrap()).unwrap()
     }
@@ -712,11 +951,253 @@ pub(super) mod tests {
         assert!(empty.entries.is_empty());
     }
 
+    fn content(entry: &atom_syndication::Entry) -> (Option<&str>, Option<&str>) {
+        let content = entry.content.as_ref().unwrap();
+        (content.content_type.as_deref(), content.value.as_deref())
+    }
+
+    #[test]
+    fn ticker_scheme_is_the_namespace_plus_ticker() {
+        assert_eq!(TF_TICKER_SCHEME, format!("{TF_NS}#ticker"));
+    }
+
+    #[test]
+    fn snapshot_elements_carry_every_quote() {
+        let feed = parse(&market_feed());
+        let snapshots = &feed.entries[0].extensions["tf"]["snapshot"];
+        assert_eq!(snapshots.len(), 1);
+        let snapshot = &snapshots[0];
+        assert_eq!(snapshot.name, "tf:snapshot");
+        assert_eq!(snapshot.attrs["taken"], "2026-07-24T15:52:10Z");
+        assert_eq!(snapshot.attrs["label"], "NYSE - LSE");
+        assert_eq!(snapshot.attrs.len(), 2);
+
+        let quotes = &snapshot.children["quote"];
+        let symbols: Vec<_> = quotes.iter().map(|q| q.attrs["symbol"].as_str()).collect();
+        assert_eq!(symbols, ["BP", "RELX", "NGG"]);
+        let bp = &quotes[0];
+        assert_eq!(bp.name, "tf:quote");
+        let expected = [
+            ("symbol", "BP"),
+            ("name", "BP plc"),
+            ("providerSymbol", "BP.L"),
+            ("provider", "yahoo"),
+            ("price", "29.72"),
+            ("change", "0.20"),
+            ("changePercent", "0.67"),
+            ("currency", "USD"),
+            ("previousClose", "29.52"),
+            ("asOf", "2026-07-24T15:52:02Z"),
+            ("fetched", "2026-07-24T15:52:05Z"),
+            ("session", "regular"),
+            ("stale", "false"),
+            ("mentioned", "true"),
+        ];
+        let attrs: Vec<_> = bp
+            .attrs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect::<std::collections::BTreeMap<_, _>>()
+            .into_iter()
+            .collect();
+        let mut expected_sorted = expected.to_vec();
+        expected_sorted.sort();
+        assert_eq!(attrs, expected_sorted);
+
+        let relx = &quotes[1];
+        assert_eq!(relx.attrs["change"], "-0.52");
+        assert_eq!(relx.attrs["changePercent"], "-1.10");
+        assert_eq!(relx.attrs["stale"], "true");
+        assert_eq!(relx.attrs["mentioned"], "false");
+        assert!(!relx.attrs.contains_key("name"));
+
+        // Absent optional values are left out, not written empty.
+        let ngg = &quotes[2];
+        let mut keys: Vec<_> = ngg.attrs.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "changePercent",
+                "fetched",
+                "mentioned",
+                "price",
+                "provider",
+                "providerSymbol",
+                "session",
+                "stale",
+                "symbol"
+            ]
+        );
+    }
+
+    #[test]
+    fn snapshot_attributes_are_written_in_a_fixed_order() {
+        let xml = render_str(&market_feed());
+        assert!(xml.contains(r#"<tf:snapshot taken="2026-07-24T15:52:10Z" label="NYSE - LSE">"#));
+        assert!(xml.contains(
+            r#"<tf:quote symbol="BP" name="BP plc" providerSymbol="BP.L" provider="yahoo" price="29.72" change="0.20" changePercent="0.67" currency="USD" previousClose="29.52" asOf="2026-07-24T15:52:02Z" fetched="2026-07-24T15:52:05Z" session="regular" stale="false" mentioned="true"/>"#
+        ));
+    }
+
+    #[test]
+    fn awkward_snapshot_values_round_trip() {
+        let feed = parse(&market_feed());
+        let snapshot = &feed.entries[1].extensions["tf"]["snapshot"][0];
+        let awkward = awkward_snapshot();
+        assert_eq!(snapshot.attrs["label"], awkward.label);
+        let quote = &snapshot.children["quote"][0];
+        let expected = &awkward.quotes[0];
+        assert_eq!(quote.attrs["symbol"], expected.symbol);
+        assert_eq!(&quote.attrs["name"], expected.name.as_ref().unwrap());
+        assert_eq!(quote.attrs["providerSymbol"], expected.provider_symbol);
+        assert_eq!(quote.attrs["provider"], expected.provider);
+        assert_eq!(
+            &quote.attrs["currency"],
+            expected.currency.as_ref().unwrap()
+        );
+        assert_eq!(quote.attrs["price"], "1.5");
+    }
+
+    #[test]
+    fn one_category_per_mentioned_ticker() {
+        let feed = parse(&market_feed());
+        let categories: Vec<_> = feed.entries[0]
+            .categories
+            .iter()
+            .map(|c| (c.scheme.as_deref(), c.term.as_str(), c.label.as_deref()))
+            .collect();
+        assert_eq!(
+            categories,
+            [
+                (None, "markets", None),
+                (None, "BP", None),
+                (Some(TF_TICKER_SCHEME), "BP", Some("BP plc")),
+            ]
+        );
+        let awkward = &feed.entries[1].categories;
+        assert_eq!(awkward.len(), 1);
+        assert_eq!(awkward[0].term, r#"AT&T "<x>""#);
+        assert_eq!(awkward[0].label.as_deref(), Some(r#"Q&A <b>'s""#));
+    }
+
+    #[test]
+    fn strip_follows_the_html_a_reader_shows() {
+        let feed = parse(&market_feed());
+        let strip = strip::strip_html(&snapshot());
+        let e = &feed.entries;
+
+        // m1: after the content; the summary stays as it was.
+        assert_eq!(
+            content(&e[0]),
+            (Some("html"), Some(format!("<p>Long</p>{strip}").as_str()))
+        );
+        assert_eq!(e[0].summary.as_ref().unwrap().value, "<p>Short</p>");
+        // m2: a link and nothing else: the strip is the content.
+        assert_eq!(
+            content(&e[1]),
+            (
+                Some("html"),
+                Some(strip::strip_html(&awkward_snapshot()).as_str())
+            )
+        );
+        assert!(e[1].summary.is_none());
+        // m3: the title fallback, as HTML, then the strip.
+        assert_eq!(
+            content(&e[2]),
+            (
+                Some("html"),
+                Some(format!("<p>Story &lt;m3&gt;</p>{strip}").as_str())
+            )
+        );
+        // m4: after the summary, which readers show when there is no content.
+        assert!(e[3].content.is_none());
+        let summary = e[3].summary.as_ref().unwrap();
+        assert_eq!(summary.r#type, atom_syndication::TextType::Html);
+        assert_eq!(summary.value, format!("<p>Short</p>{strip}"));
+        // m5: no snapshot, nothing added.
+        assert_eq!(content(&e[4]), (Some("html"), Some("<p>Plain</p>")));
+    }
+
+    #[test]
+    fn without_the_strip_the_machine_readable_part_remains() {
+        let mut market = market_feed();
+        market.market_strip = false;
+        let feed = parse(&market);
+        let e = &feed.entries;
+        assert_eq!(content(&e[0]), (Some("html"), Some("<p>Long</p>")));
+        assert!(e[1].content.is_none());
+        assert_eq!(content(&e[2]), (Some("text"), Some("Story <m3>")));
+        assert_eq!(e[3].summary.as_ref().unwrap().value, "<p>Short</p>");
+        for entry in &e[..4] {
+            let snapshot = &entry.extensions["tf"]["snapshot"][0];
+            assert!(!snapshot.children["quote"].is_empty());
+            assert!(
+                entry
+                    .categories
+                    .iter()
+                    .any(|c| c.scheme.as_deref() == Some(TF_TICKER_SCHEME))
+            );
+        }
+    }
+
+    #[test]
+    fn no_snapshot_no_market_elements() {
+        for feed in [parse(&market_feed()), parse(&sample_feed())] {
+            for entry in feed.entries.iter().filter(|e| !e.id.contains(":m")) {
+                assert!(
+                    !entry
+                        .extensions
+                        .get("tf")
+                        .is_some_and(|tf| tf.contains_key("snapshot"))
+                );
+                assert!(entry.categories.iter().all(|c| c.scheme.is_none()));
+            }
+        }
+        let xml = render_str(&sample_feed());
+        assert!(!xml.contains("tf:snapshot") && !xml.contains("#ticker"));
+        let market = render_str(&market_feed());
+        let m5 = &market[market.find("item:m5</id>").unwrap()..];
+        assert!(!m5.contains("tf:snapshot") && !m5.contains("<category"));
+    }
+
+    #[test]
+    fn snapshot_without_quotes_is_an_empty_element_and_no_strip() {
+        let mut feed = market_feed();
+        feed.entries[0].snapshot.as_mut().unwrap().quotes.clear();
+        let xml = render_str(&feed);
+        assert!(xml.contains(r#"<tf:snapshot taken="2026-07-24T15:52:10Z" label="NYSE - LSE"/>"#));
+        let parsed = parse(&feed);
+        assert_eq!(
+            content(&parsed.entries[0]),
+            (Some("html"), Some("<p>Long</p>"))
+        );
+        assert!(
+            parsed.entries[0]
+                .categories
+                .iter()
+                .all(|c| c.scheme.is_none())
+        );
+    }
+
+    #[test]
+    fn feed_rs_reads_snapshot_entries() {
+        let parsed = feed_rs::parser::parse(render(&market_feed()).unwrap().as_slice()).unwrap();
+        assert_eq!(parsed.entries.len(), 5);
+        let m1 = &parsed.entries[0];
+        let body = m1.content.as_ref().unwrap().body.as_deref().unwrap();
+        assert!(body.contains("▲ +0.67%"), "{body}");
+        let terms: Vec<_> = m1.categories.iter().map(|c| c.term.as_str()).collect();
+        assert_eq!(terms, ["markets", "BP", "BP"]);
+    }
+
     #[test]
     #[ignore = "needs xmllint (Debian libxml2-utils); .ci/run installs it and runs ignored tests"]
     fn atom_validates_against_rfc4287_relax_ng() {
         let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/schemas/atom.rng");
-        for feed in [sample_feed(), empty_feed()] {
+        let mut no_strip = market_feed();
+        no_strip.market_strip = false;
+        for feed in [sample_feed(), empty_feed(), market_feed(), no_strip] {
             let mut file = tempfile::Builder::new().suffix(".atom").tempfile().unwrap();
             std::io::Write::write_all(&mut file, &render(&feed).unwrap()).unwrap();
             let out = std::process::Command::new("xmllint")

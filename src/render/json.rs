@@ -9,11 +9,19 @@
 //!
 //! JSON Feed requires `content_html` or `content_text` on every item; the
 //! fallbacks mirror the Atom ones: content, then summary, then the title.
+//!
+//! A snapshot becomes the item's `_market` object (same `about`, the fields
+//! of `tf:snapshot` and `tf:quote`), and each mentioned ticker a tag. With
+//! `market_strip` on, the strip (`super::strip`) is appended to
+//! `content_html`; where the title is the content, it becomes HTML first.
+
+use std::borrow::Cow;
 
 use serde::Serialize;
 
 use super::atom::{TF_NS, rfc3339};
-use super::{Entry, EntrySource, Format, MergedFeed, RenderError};
+use super::{Entry, EntrySource, Format, MergedFeed, RenderError, strip};
+use crate::model::{Snapshot, SnapshotQuote};
 
 const VERSION: &str = "https://jsonfeed.org/version/1.1";
 
@@ -38,7 +46,7 @@ struct JsonItem<'a> {
     #[serde(skip_serializing_if = "str::is_empty")]
     title: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    content_html: Option<&'a str>,
+    content_html: Option<Cow<'a, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     content_text: Option<&'a str>,
     /// Plain text, per the spec.
@@ -53,6 +61,8 @@ struct JsonItem<'a> {
     tags: Vec<&'a str>,
     #[serde(rename = "_tickerfeed", skip_serializing_if = "Option::is_none")]
     tickerfeed: Option<TickerfeedItem<'a>>,
+    #[serde(rename = "_market", skip_serializing_if = "Option::is_none")]
+    market: Option<MarketItem<'a>>,
 }
 
 #[derive(Serialize)]
@@ -77,6 +87,42 @@ struct JsonSource<'a> {
     home_page_url: Option<&'a str>,
 }
 
+/// The `_market` object of an item: `tf:snapshot` (docs/namespace.md).
+#[derive(Serialize)]
+struct MarketItem<'a> {
+    about: &'static str,
+    taken: String,
+    label: &'a str,
+    quotes: Vec<JsonQuote<'a>>,
+}
+
+/// One `tf:quote`, with the same names. Decimals are strings, as stored;
+/// `stale` and `mentioned` are JSON booleans.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonQuote<'a> {
+    symbol: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    provider_symbol: &'a str,
+    provider: &'a str,
+    price: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    change: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    change_percent: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    currency: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous_close: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    as_of: Option<String>,
+    fetched: String,
+    session: &'a str,
+    stale: bool,
+    mentioned: bool,
+}
+
 /// Renders `feed` as a JSON Feed 1.1 document.
 pub fn render(feed: &MergedFeed) -> Result<Vec<u8>, RenderError> {
     let doc = JsonFeed {
@@ -85,7 +131,7 @@ pub fn render(feed: &MergedFeed) -> Result<Vec<u8>, RenderError> {
         home_page_url: feed.home_url.as_deref(),
         feed_url: feed.self_url.as_deref(),
         description: &feed.description,
-        items: feed.entries.iter().map(item).collect(),
+        items: feed.entries.iter().map(|entry| item(feed, entry)).collect(),
     };
     let mut out = serde_json::to_vec_pretty(&doc).map_err(|source| RenderError::Write {
         format: Format::Json,
@@ -95,18 +141,35 @@ pub fn render(feed: &MergedFeed) -> Result<Vec<u8>, RenderError> {
     Ok(out)
 }
 
-fn item(entry: &Entry) -> JsonItem<'_> {
+fn item<'a>(feed: &MergedFeed, entry: &'a Entry) -> JsonItem<'a> {
+    let strip = strip::for_entry(feed, entry);
+    let strip = strip.as_deref();
     let (content_html, content_text, summary) =
         match (entry.content_html.as_deref(), entry.summary_html.as_deref()) {
             (Some(content), summary) => {
                 let summary = summary.map(html_to_text).filter(|s| !s.is_empty());
-                (Some(content), None, summary)
+                (Some(strip::append(content, strip)), None, summary)
             }
             // JSON Feed requires content: a lone summary becomes it (and is
             // not repeated as `summary`), and with neither the title does.
-            (None, Some(summary)) => (Some(summary), None, None),
-            (None, None) => (None, Some(entry.title.as_str()), None),
+            (None, Some(summary)) => (Some(strip::append(summary, strip)), None, None),
+            (None, None) => match strip {
+                Some(strip) => (
+                    Some(Cow::Owned(strip::title_html(&entry.title) + strip)),
+                    None,
+                    None,
+                ),
+                None => (None, Some(entry.title.as_str()), None),
+            },
         };
+    let mut tags: Vec<&str> = entry.categories.iter().map(String::as_str).collect();
+    for quote in entry.snapshot.iter().flat_map(|s| &s.quotes) {
+        // JSON Feed tags have no scheme, so a ticker already there as a
+        // plain category is not repeated.
+        if quote.mentioned && !tags.contains(&quote.symbol.as_str()) {
+            tags.push(&quote.symbol);
+        }
+    }
     JsonItem {
         id: &entry.id,
         url: entry.url.as_deref(),
@@ -121,11 +184,40 @@ fn item(entry: &Entry) -> JsonItem<'_> {
             .iter()
             .map(|name| JsonAuthor { name })
             .collect(),
-        tags: entry.categories.iter().map(String::as_str).collect(),
+        tags,
         tickerfeed: (!entry.sources.is_empty()).then(|| TickerfeedItem {
             about: TF_NS,
             sources: entry.sources.iter().map(source).collect(),
         }),
+        market: entry.snapshot.as_ref().map(market),
+    }
+}
+
+fn market(snapshot: &Snapshot) -> MarketItem<'_> {
+    MarketItem {
+        about: TF_NS,
+        taken: rfc3339(snapshot.taken_at),
+        label: &snapshot.label,
+        quotes: snapshot.quotes.iter().map(quote).collect(),
+    }
+}
+
+fn quote(quote: &SnapshotQuote) -> JsonQuote<'_> {
+    JsonQuote {
+        symbol: &quote.symbol,
+        name: quote.name.as_deref(),
+        provider_symbol: &quote.provider_symbol,
+        provider: &quote.provider,
+        price: quote.price.to_string(),
+        change: quote.change.map(|d| d.to_string()),
+        change_percent: quote.change_percent.map(|d| d.to_string()),
+        currency: quote.currency.as_deref(),
+        previous_close: quote.previous_close.map(|d| d.to_string()),
+        as_of: quote.as_of.map(rfc3339),
+        fetched: rfc3339(quote.fetched_at),
+        session: &quote.session,
+        stale: quote.stale,
+        mentioned: quote.mentioned,
     }
 }
 
@@ -269,7 +361,9 @@ fn decode_entity(s: &str) -> (Option<String>, usize) {
 mod tests {
     use serde_json::{Value, json};
 
-    use super::super::atom::tests::{awkward_source, empty_feed, sample_feed};
+    use super::super::atom::tests::{
+        awkward_snapshot, awkward_source, empty_feed, market_feed, sample_feed, snapshot,
+    };
     use super::*;
 
     fn parse(feed: &MergedFeed) -> Value {
@@ -419,5 +513,153 @@ mod tests {
         assert_eq!(html_to_text("1 < 2 &bogus; & 3"), "1 < 2 &bogus; & 3");
         assert_eq!(html_to_text("line<br>break<br/>s"), "line break s");
         assert_eq!(html_to_text("<p>unclosed <a href=\"x"), "unclosed");
+    }
+
+    #[test]
+    fn market_object_carries_every_quote() {
+        let doc = parse(&market_feed());
+        assert_eq!(
+            doc["items"][0]["_market"],
+            json!({
+                "about": TF_NS,
+                "taken": "2026-07-24T15:52:10Z",
+                "label": "NYSE - LSE",
+                "quotes": [
+                    {
+                        "symbol": "BP",
+                        "name": "BP plc",
+                        "providerSymbol": "BP.L",
+                        "provider": "yahoo",
+                        "price": "29.72",
+                        "change": "0.20",
+                        "changePercent": "0.67",
+                        "currency": "USD",
+                        "previousClose": "29.52",
+                        "asOf": "2026-07-24T15:52:02Z",
+                        "fetched": "2026-07-24T15:52:05Z",
+                        "session": "regular",
+                        "stale": false,
+                        "mentioned": true
+                    },
+                    {
+                        "symbol": "RELX",
+                        "providerSymbol": "RELX",
+                        "provider": "finnhub",
+                        "price": "46.75",
+                        "change": "-0.52",
+                        "changePercent": "-1.10",
+                        "currency": "USD",
+                        "previousClose": "47.27",
+                        "asOf": "2026-07-24T15:20:00Z",
+                        "fetched": "2026-07-24T15:51:00Z",
+                        "session": "regular",
+                        "stale": true,
+                        "mentioned": false
+                    },
+                    {
+                        "symbol": "NGG",
+                        "providerSymbol": "NGG",
+                        "provider": "yahoo",
+                        "price": "63.11",
+                        "changePercent": "0",
+                        "fetched": "2026-07-24T15:52:05Z",
+                        "session": "regular",
+                        "stale": false,
+                        "mentioned": false
+                    }
+                ]
+            })
+        );
+        let awkward = &doc["items"][1]["_market"];
+        let expected = awkward_snapshot();
+        assert_eq!(awkward["label"], expected.label);
+        assert_eq!(awkward["quotes"][0]["symbol"], expected.quotes[0].symbol);
+        assert_eq!(awkward["quotes"][0]["name"], json!(expected.quotes[0].name));
+    }
+
+    #[test]
+    fn mentioned_tickers_become_tags_once() {
+        let doc = parse(&market_feed());
+        // `BP` is already a category of m1: not repeated.
+        assert_eq!(doc["items"][0]["tags"], json!(["markets", "BP"]));
+        assert_eq!(
+            doc["items"][1]["tags"],
+            json!([awkward_snapshot().quotes[0].symbol])
+        );
+        assert_eq!(doc["items"][2]["tags"], json!(["BP"]));
+        assert!(doc["items"][4].get("tags").is_none());
+    }
+
+    #[test]
+    fn strip_follows_the_content() {
+        let doc = parse(&market_feed());
+        let strip = strip::strip_html(&snapshot());
+        let items = doc["items"].as_array().unwrap();
+        let html: Vec<_> = items.iter().map(|i| i["content_html"].clone()).collect();
+        assert_eq!(
+            html,
+            [
+                json!(format!("<p>Long</p>{strip}")),
+                json!(format!(
+                    "<p>Story &lt;m2&gt;</p>{}",
+                    strip::strip_html(&awkward_snapshot())
+                )),
+                json!(format!("<p>Story &lt;m3&gt;</p>{strip}")),
+                json!(format!("<p>Short</p>{strip}")),
+                json!("<p>Plain</p>"),
+            ]
+        );
+        // The plain-text summary stays free of the strip.
+        assert_eq!(items[0]["summary"], "Short");
+        for item in items {
+            assert!(item.get("content_text").is_none());
+        }
+    }
+
+    #[test]
+    fn without_the_strip_the_machine_readable_part_remains() {
+        let mut feed = market_feed();
+        feed.market_strip = false;
+        let doc = parse(&feed);
+        let items = doc["items"].as_array().unwrap();
+        assert_eq!(items[0]["content_html"], "<p>Long</p>");
+        assert_eq!(items[1]["content_text"], "Story <m2>");
+        assert!(items[1].get("content_html").is_none());
+        assert_eq!(items[3]["content_html"], "<p>Short</p>");
+        for item in &items[..4] {
+            assert_eq!(item["_market"]["about"], TF_NS);
+            assert!(!item["_market"]["quotes"].as_array().unwrap().is_empty());
+            assert!(!item["tags"].as_array().unwrap().is_empty());
+        }
+    }
+
+    #[test]
+    fn no_snapshot_no_market_object() {
+        let doc = parse(&market_feed());
+        assert!(doc["items"][4].get("_market").is_none());
+        for item in parse(&sample_feed())["items"].as_array().unwrap() {
+            assert!(item.get("_market").is_none());
+        }
+    }
+
+    #[test]
+    fn snapshot_without_quotes_has_an_empty_list_and_no_strip() {
+        let mut feed = market_feed();
+        feed.entries[0].snapshot.as_mut().unwrap().quotes.clear();
+        let doc = parse(&feed);
+        assert_eq!(doc["items"][0]["_market"]["quotes"], json!([]));
+        assert_eq!(doc["items"][0]["content_html"], "<p>Long</p>");
+    }
+
+    #[test]
+    fn feed_rs_reads_snapshot_items() {
+        let parsed = feed_rs::parser::parse(render(&market_feed()).unwrap().as_slice()).unwrap();
+        assert_eq!(parsed.entries.len(), 5);
+        let body = parsed.entries[0]
+            .content
+            .as_ref()
+            .and_then(|c| c.body.as_deref())
+            .unwrap();
+        assert!(body.contains("data: Yahoo Finance, Finnhub"), "{body}");
     }
 }

@@ -8,6 +8,7 @@
 pub mod atom;
 pub mod json;
 pub mod rss;
+pub mod strip;
 
 use chrono::{DateTime, Utc};
 

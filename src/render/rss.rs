@@ -12,6 +12,11 @@
 //!   because the crate's `atom` feature is off;
 //! - `<source>` names the first feed that carried the item, `tf:sources` all
 //!   of them (docs/namespace.md).
+//!
+//! A snapshot becomes `tf:snapshot` (the same attributes as in Atom, written
+//! alphabetically) and one `<category domain="…#ticker">` per mentioned
+//! ticker. With `market_strip` on, the strip (`super::strip`) is appended to
+//! the description; an item with no description gets the strip as one.
 
 use std::collections::BTreeMap;
 
@@ -19,8 +24,9 @@ use rss::extension::dublincore::DublinCoreExtension;
 use rss::extension::{Extension, ExtensionMap};
 use rss::{Category, Channel, Guid, Item, Source};
 
-use super::atom::{self, ATOM_NS, TF_NS};
-use super::{Entry, EntrySource, Format, MergedFeed, RenderError};
+use super::atom::{self, ATOM_NS, TF_NS, TF_TICKER_SCHEME};
+use super::{Entry, EntrySource, Format, MergedFeed, RenderError, strip};
+use crate::model::Snapshot;
 
 /// Renders `feed` as an RSS 2.0 document.
 pub fn render(feed: &MergedFeed) -> Result<Vec<u8>, RenderError> {
@@ -35,7 +41,7 @@ pub fn render(feed: &MergedFeed) -> Result<Vec<u8>, RenderError> {
         }),
         last_build_date: Some(feed.updated.to_rfc2822()),
         generator: Some(format!("tickerfeed {}", env!("CARGO_PKG_VERSION"))),
-        items: feed.entries.iter().map(item).collect(),
+        items: feed.entries.iter().map(|entry| item(feed, entry)).collect(),
         ..Channel::default()
     };
     // `dc` is declared by the crate whenever an item has a `dc:creator`.
@@ -78,15 +84,39 @@ fn channel_link(feed: &MergedFeed) -> &str {
         .unwrap_or("")
 }
 
-fn item(entry: &Entry) -> Item {
-    let description = entry
-        .content_html
-        .as_deref()
-        .or(entry.summary_html.as_deref());
+fn item(feed: &MergedFeed, entry: &Entry) -> Item {
+    let strip = strip::for_entry(feed, entry);
+    let description = match (
+        entry
+            .content_html
+            .as_deref()
+            .or(entry.summary_html.as_deref()),
+        strip.as_deref(),
+    ) {
+        (Some(html), strip) => Some(xml_text(&strip::append(html, strip))),
+        (None, Some(strip)) => Some(xml_text(strip)),
+        (None, None) => None,
+    };
+    let tickers = entry
+        .snapshot
+        .iter()
+        .flat_map(|s| &s.quotes)
+        .filter(|q| q.mentioned)
+        .map(|q| Category {
+            name: xml_text(&q.symbol),
+            domain: Some(TF_TICKER_SCHEME.into()),
+        });
+    let mut extensions = tf_sources(&entry.sources);
+    if let Some(snapshot) = &entry.snapshot {
+        extensions
+            .entry("tf".into())
+            .or_default()
+            .insert("snapshot".into(), vec![tf_snapshot(snapshot)]);
+    }
     Item {
         title: Some(xml_text(&entry.title)),
         link: entry.url.as_deref().map(xml_text),
-        description: description.map(xml_text),
+        description,
         categories: entry
             .categories
             .iter()
@@ -94,6 +124,7 @@ fn item(entry: &Entry) -> Item {
                 name: xml_text(name),
                 domain: None,
             })
+            .chain(tickers)
             .collect(),
         // Entry ids are `tag:` URIs, not pages: not permalinks.
         guid: Some(Guid {
@@ -109,8 +140,38 @@ fn item(entry: &Entry) -> Item {
             creators: entry.authors.iter().map(|a| xml_text(a)).collect(),
             ..DublinCoreExtension::default()
         }),
-        extensions: tf_sources(&entry.sources),
+        extensions,
         ..Item::default()
+    }
+}
+
+/// `tf:snapshot` with one `tf:quote` per quote, the same attributes as in
+/// Atom (`atom::quote_attrs`). The crate escapes the values.
+fn tf_snapshot(snapshot: &Snapshot) -> Extension {
+    let attrs = |pairs: Vec<(&str, String)>| {
+        pairs
+            .into_iter()
+            .map(|(key, value)| (key.to_string(), xml_text(&value)))
+            .collect()
+    };
+    let quotes: Vec<_> = snapshot
+        .quotes
+        .iter()
+        .map(|quote| Extension {
+            name: "tf:quote".into(),
+            attrs: attrs(atom::quote_attrs(quote)),
+            ..Extension::default()
+        })
+        .collect();
+    Extension {
+        name: "tf:snapshot".into(),
+        attrs: attrs(atom::snapshot_attrs(snapshot)),
+        children: if quotes.is_empty() {
+            BTreeMap::new()
+        } else {
+            BTreeMap::from([("quote".to_string(), quotes)])
+        },
+        ..Extension::default()
     }
 }
 
@@ -161,7 +222,9 @@ fn xml_text(s: &str) -> String {
 mod tests {
     use std::str::FromStr;
 
-    use super::super::atom::tests::{at, awkward_source, empty_feed, sample_feed};
+    use super::super::atom::tests::{
+        at, awkward_snapshot, awkward_source, empty_feed, market_feed, sample_feed, snapshot,
+    };
     use super::*;
 
     fn render_str(feed: &MergedFeed) -> String {
@@ -413,5 +476,197 @@ mod tests {
             .filter_map(|p| p.name.as_deref())
             .collect();
         assert_eq!(authors, ["Ann Author", "Bob"]);
+    }
+
+    fn tf_snapshot_of(item: &Item) -> Option<&Extension> {
+        item.extensions
+            .get("tf")
+            .and_then(|tf| tf.get("snapshot"))
+            .map(|s| {
+                assert_eq!(s.len(), 1);
+                &s[0]
+            })
+    }
+
+    #[test]
+    fn snapshot_elements_carry_every_quote() {
+        let channel = parse(&market_feed());
+        assert_eq!(channel.namespaces["tf"], TF_NS);
+        let snapshot = tf_snapshot_of(&channel.items[0]).unwrap();
+        assert_eq!(snapshot.name, "tf:snapshot");
+        assert_eq!(
+            snapshot.attrs,
+            BTreeMap::from([
+                ("label".to_string(), "NYSE - LSE".to_string()),
+                ("taken".to_string(), "2026-07-24T15:52:10Z".to_string()),
+            ])
+        );
+        let quotes = &snapshot.children["quote"];
+        let symbols: Vec<_> = quotes.iter().map(|q| q.attrs["symbol"].as_str()).collect();
+        assert_eq!(symbols, ["BP", "RELX", "NGG"]);
+        let bp: Vec<_> = quotes[0]
+            .attrs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(quotes[0].name, "tf:quote");
+        assert_eq!(
+            bp,
+            [
+                ("asOf", "2026-07-24T15:52:02Z"),
+                ("change", "0.20"),
+                ("changePercent", "0.67"),
+                ("currency", "USD"),
+                ("fetched", "2026-07-24T15:52:05Z"),
+                ("mentioned", "true"),
+                ("name", "BP plc"),
+                ("previousClose", "29.52"),
+                ("price", "29.72"),
+                ("provider", "yahoo"),
+                ("providerSymbol", "BP.L"),
+                ("session", "regular"),
+                ("stale", "false"),
+                ("symbol", "BP"),
+            ]
+        );
+        assert_eq!(quotes[1].attrs["changePercent"], "-1.10");
+        assert_eq!(quotes[1].attrs["stale"], "true");
+        let ngg: Vec<_> = quotes[2].attrs.keys().map(String::as_str).collect();
+        assert_eq!(
+            ngg,
+            [
+                "changePercent",
+                "fetched",
+                "mentioned",
+                "price",
+                "provider",
+                "providerSymbol",
+                "session",
+                "stale",
+                "symbol"
+            ]
+        );
+    }
+
+    #[test]
+    fn awkward_snapshot_values_round_trip() {
+        let channel = parse(&market_feed());
+        let snapshot = tf_snapshot_of(&channel.items[1]).unwrap();
+        let awkward = awkward_snapshot();
+        assert_eq!(snapshot.attrs["label"], awkward.label);
+        let quote = &snapshot.children["quote"][0].attrs;
+        let expected = &awkward.quotes[0];
+        assert_eq!(quote["symbol"], expected.symbol);
+        assert_eq!(&quote["name"], expected.name.as_ref().unwrap());
+        assert_eq!(quote["providerSymbol"], expected.provider_symbol);
+        assert_eq!(quote["provider"], expected.provider);
+        assert_eq!(&quote["currency"], expected.currency.as_ref().unwrap());
+        // Escaped once by the crate, not twice.
+        assert!(!render_str(&market_feed()).contains("&amp;amp;"));
+    }
+
+    #[test]
+    fn one_category_per_mentioned_ticker() {
+        let channel = parse(&market_feed());
+        let categories: Vec<_> = channel.items[0]
+            .categories
+            .iter()
+            .map(|c| (c.name.as_str(), c.domain.as_deref()))
+            .collect();
+        assert_eq!(
+            categories,
+            [
+                ("markets", None),
+                ("BP", None),
+                ("BP", Some(TF_TICKER_SCHEME))
+            ]
+        );
+        let awkward = &channel.items[1].categories;
+        assert_eq!(awkward.len(), 1);
+        assert_eq!(awkward[0].name, awkward_snapshot().quotes[0].symbol);
+        assert_eq!(awkward[0].domain.as_deref(), Some(TF_TICKER_SCHEME));
+    }
+
+    #[test]
+    fn strip_follows_the_description() {
+        let channel = parse(&market_feed());
+        let strip = strip::strip_html(&snapshot());
+        let descriptions: Vec<_> = channel
+            .items
+            .iter()
+            .map(|i| i.description.clone().unwrap())
+            .collect();
+        assert_eq!(
+            descriptions,
+            [
+                format!("<p>Long</p>{strip}"),
+                strip::strip_html(&awkward_snapshot()),
+                strip.clone(),
+                format!("<p>Short</p>{strip}"),
+                "<p>Plain</p>".to_string(),
+            ]
+        );
+    }
+
+    #[test]
+    fn without_the_strip_the_machine_readable_part_remains() {
+        let mut feed = market_feed();
+        feed.market_strip = false;
+        let channel = parse(&feed);
+        let descriptions: Vec<_> = channel
+            .items
+            .iter()
+            .map(|i| i.description.as_deref())
+            .collect();
+        assert_eq!(
+            descriptions,
+            [
+                Some("<p>Long</p>"),
+                None,
+                None,
+                Some("<p>Short</p>"),
+                Some("<p>Plain</p>")
+            ]
+        );
+        for item in &channel.items[..4] {
+            assert!(!tf_snapshot_of(item).unwrap().children["quote"].is_empty());
+            assert!(
+                item.categories
+                    .iter()
+                    .any(|c| c.domain.as_deref() == Some(TF_TICKER_SCHEME))
+            );
+        }
+    }
+
+    #[test]
+    fn no_snapshot_no_market_elements() {
+        let channel = parse(&market_feed());
+        let m5 = &channel.items[4];
+        assert!(tf_snapshot_of(m5).is_none());
+        assert!(m5.categories.is_empty());
+        for item in parse(&sample_feed()).items {
+            assert!(tf_snapshot_of(&item).is_none());
+            assert!(item.categories.iter().all(|c| c.domain.is_none()));
+        }
+        assert!(!render_str(&sample_feed()).contains("tf:snapshot"));
+    }
+
+    #[test]
+    fn snapshot_without_quotes_has_no_children_and_no_strip() {
+        let mut feed = market_feed();
+        feed.entries[0].snapshot.as_mut().unwrap().quotes.clear();
+        let channel = parse(&feed);
+        let snapshot = tf_snapshot_of(&channel.items[0]).unwrap();
+        assert_eq!(snapshot.attrs["label"], "NYSE - LSE");
+        assert!(snapshot.children.is_empty());
+        assert_eq!(channel.items[0].description.as_deref(), Some("<p>Long</p>"));
+    }
+
+    #[test]
+    fn feed_rs_reads_snapshot_items() {
+        let parsed = feed_rs::parser::parse(render(&market_feed()).unwrap().as_slice()).unwrap();
+        assert_eq!(parsed.entries.len(), 5);
+        let summary = &parsed.entries[0].summary.as_ref().unwrap().content;
+        assert!(summary.contains("▼ −1.10% 46.75 USD (stale)"), "{summary}");
     }
 }

@@ -1,0 +1,436 @@
+//! The human-readable ticker strip: a [`Snapshot`] as one paragraph of HTML,
+//! appended to an entry's HTML by all three renderers.
+//!
+//! Readers ignore the `tf:snapshot` elements, so this paragraph is all a
+//! person sees. It has to survive strict sanitisers (Miniflux keeps `p`,
+//! `strong`, `em`, `br`, `time[datetime]`, `abbr[title]` and a few more, and
+//! drops every `style` and `class`), so it uses only those tags and carries
+//! no meaning in colour: direction is an arrow *and* an explicit sign,
+//! mentioned and stale quotes are said in words. (The allowlist is in
+//! miniflux/v2 `internal/reader/sanitizer/sanitizer.go`.)
+//!
+//! ```text
+//! <p><strong>NYSE - LSE</strong>: <strong><abbr title="BP plc">BP</abbr> ▲ +0.67% 29.72 USD</strong> (mentioned)
+//!  · RELX ▼ −1.10% 46.75 USD (stale)<br/>as of <time datetime="2026-07-24T15:52:02Z">24 Jul 2026 15:52 UTC</time>
+//!  · data: Yahoo Finance, Finnhub</p>
+//! ```
+//!
+//! Everything comes from the stored snapshot (no clock), so the same archive
+//! renders the same bytes. Where the strip goes is `for_entry` and
+//! `append`; each renderer picks the HTML its readers show.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::{Decimal, RoundingStrategy};
+
+use super::atom::rfc3339;
+use super::{Entry, MergedFeed};
+use crate::model::{Snapshot, SnapshotQuote};
+
+/// U+2212 MINUS SIGN: a hyphen-minus is easy to miss next to an arrow.
+const MINUS: char = '\u{2212}';
+
+/// The strip for `entry`, when the feed shows strips (`[output] market`)
+/// and the entry has a snapshot with at least one quote. A snapshot without
+/// quotes (every provider failed) gets no strip: a line saying "no quotes"
+/// on every entry would tell a reader nothing. Its `tf:snapshot` element is
+/// still written.
+pub(super) fn for_entry(feed: &MergedFeed, entry: &Entry) -> Option<String> {
+    if !feed.market_strip {
+        return None;
+    }
+    entry
+        .snapshot
+        .as_ref()
+        .filter(|snapshot| !snapshot.quotes.is_empty())
+        .map(strip_html)
+}
+
+/// `html` followed by `strip`, or `html` itself when there is no strip.
+pub(super) fn append<'a>(html: &'a str, strip: Option<&str>) -> Cow<'a, str> {
+    match strip {
+        Some(strip) => Cow::Owned(format!("{html}{strip}")),
+        None => Cow::Borrowed(html),
+    }
+}
+
+/// A plain-text title as an HTML paragraph, for renderers whose content
+/// falls back to the title: the strip is appended to it, so it must become
+/// HTML first.
+pub(super) fn title_html(title: &str) -> String {
+    let mut out = String::from("<p>");
+    escape_into(&mut out, title);
+    out.push_str("</p>");
+    out
+}
+
+/// One `<p>` describing `snapshot`; see the module doc for its shape.
+///
+/// - label in `<strong>`, then the quotes in stored order, ` · ` between;
+/// - each quote: symbol (in `<abbr title="name">` when it has a name),
+///   ▲/▼/▬, the signed percent change to two places, price and currency
+///   code; mentioned quotes in `<strong>` and followed by `(mentioned)`;
+///   `(stale)`, `(closed)`, `(pre-market)`, `(after hours)` as they apply;
+/// - then "as of" the newest `as_of` (the snapshot time when no quote has
+///   one), or "market closed, close of" that day when every quote's session
+///   is `closed`; then each distinct provider by its human name.
+pub fn strip_html(snapshot: &Snapshot) -> String {
+    let mut out = String::from("<p>");
+    if !snapshot.label.is_empty() {
+        out.push_str("<strong>");
+        escape_into(&mut out, &snapshot.label);
+        out.push_str("</strong>: ");
+    }
+    if snapshot.quotes.is_empty() {
+        out.push_str("no quotes");
+    }
+    let all_closed =
+        !snapshot.quotes.is_empty() && snapshot.quotes.iter().all(|q| q.session == "closed");
+    for (i, quote) in snapshot.quotes.iter().enumerate() {
+        if i > 0 {
+            out.push_str(" · ");
+        }
+        write_quote(&mut out, quote, all_closed);
+    }
+    out.push_str("<br/>");
+
+    let as_of = snapshot
+        .quotes
+        .iter()
+        .filter_map(|q| q.as_of)
+        .max()
+        .unwrap_or(snapshot.taken_at);
+    if all_closed {
+        out.push_str("market closed, close of ");
+        write_time(&mut out, as_of, "%-d %b %Y");
+    } else {
+        out.push_str("as of ");
+        write_time(&mut out, as_of, "%-d %b %Y %H:%M UTC");
+    }
+
+    let mut providers: Vec<&str> = Vec::new();
+    for quote in &snapshot.quotes {
+        if !providers.contains(&quote.provider.as_str()) {
+            providers.push(&quote.provider);
+        }
+    }
+    if !providers.is_empty() {
+        out.push_str(" · data: ");
+        for (i, provider) in providers.into_iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            escape_into(&mut out, provider_name(provider));
+        }
+    }
+    out.push_str("</p>");
+    out
+}
+
+fn write_quote(out: &mut String, quote: &SnapshotQuote, all_closed: bool) {
+    if quote.mentioned {
+        out.push_str("<strong>");
+    }
+    match &quote.name {
+        Some(name) => {
+            out.push_str("<abbr title=\"");
+            escape_into(out, name);
+            out.push_str("\">");
+            escape_into(out, &quote.symbol);
+            out.push_str("</abbr>");
+        }
+        None => escape_into(out, &quote.symbol),
+    }
+    out.push(' ');
+    write_change(out, quote);
+    out.push(' ');
+    out.push_str(&quote.price.to_string());
+    if let Some(currency) = &quote.currency {
+        out.push(' ');
+        escape_into(out, currency);
+    }
+    if quote.mentioned {
+        out.push_str("</strong>");
+    }
+
+    let mut notes = Vec::new();
+    if quote.mentioned {
+        notes.push("mentioned");
+    }
+    if quote.stale {
+        notes.push("stale");
+    }
+    match quote.session.as_str() {
+        // With every quote closed the time line says so once.
+        "closed" if !all_closed => notes.push("closed"),
+        "pre" => notes.push("pre-market"),
+        "post" => notes.push("after hours"),
+        _ => {}
+    }
+    if !notes.is_empty() {
+        out.push_str(" (");
+        out.push_str(&notes.join(", "));
+        out.push(')');
+    }
+}
+
+/// `▲ +0.67%`, `▼ −1.10%`, `▬ 0.00%`, or `▬ n/a` when the change is unknown.
+///
+/// A missing percent is worked out from the stored change and previous
+/// close of the same quote (same provider, same unit) when both are there.
+fn write_change(out: &mut String, quote: &SnapshotQuote) {
+    let derived = || match (quote.change, quote.previous_close) {
+        (Some(change), Some(prev)) if !prev.is_zero() => {
+            change.checked_div(prev)?.checked_mul(Decimal::ONE_HUNDRED)
+        }
+        _ => None,
+    };
+    let Some(percent) = quote.change_percent.or_else(derived) else {
+        out.push_str("▬ <abbr title=\"change not available\">n/a</abbr>");
+        return;
+    };
+    let (arrow, sign) = if percent.is_sign_positive() && !percent.is_zero() {
+        ('▲', Some('+'))
+    } else if percent.is_sign_negative() && !percent.is_zero() {
+        ('▼', Some(MINUS))
+    } else {
+        ('▬', None)
+    };
+    out.push(arrow);
+    out.push(' ');
+    if let Some(sign) = sign {
+        out.push(sign);
+    }
+    let shown = percent
+        .abs()
+        .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+    out.push_str(&format!("{shown:.2}%"));
+}
+
+fn write_time(out: &mut String, t: DateTime<Utc>, shown: &str) {
+    out.push_str("<time datetime=\"");
+    out.push_str(&rfc3339(t));
+    out.push_str("\">");
+    out.push_str(&t.format(shown).to_string());
+    out.push_str("</time>");
+}
+
+/// How a provider is credited in the strip. An id we do not know is shown
+/// as it is stored rather than dropped: the data still needs a credit.
+fn provider_name(id: &str) -> &str {
+    match id {
+        "yahoo" => "Yahoo Finance",
+        "finnhub" => "Finnhub",
+        "twelvedata" => "Twelve Data",
+        "stooq" => "Stooq",
+        "alphavantage" => "Alpha Vantage",
+        other => other,
+    }
+}
+
+/// HTML-escapes `s` for text and double-quoted attribute values.
+fn escape_into(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::atom::tests::{awkward_snapshot, market_feed, snapshot};
+    use super::*;
+
+    /// Tags Miniflux's sanitiser keeps.
+    const ALLOWED_TAGS: &[&str] = &[
+        "p", "strong", "em", "br", "time", "abbr", "sub", "sup", "ul", "li", "table", "thead",
+        "tr", "th", "td", "caption",
+    ];
+
+    /// Every opening (or self-closing) tag in `html` as (name, attributes).
+    fn tags(html: &str) -> Vec<(String, String)> {
+        html.split('<')
+            .skip(1)
+            .map(|rest| &rest[..rest.find('>').expect("tag closes")])
+            .filter(|tag| !tag.starts_with('/'))
+            .map(|tag| {
+                let tag = tag.trim_end_matches('/');
+                let (name, attrs) = tag.split_once(' ').unwrap_or((tag, ""));
+                (name.to_string(), attrs.to_string())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn full_strip() {
+        assert_eq!(
+            strip_html(&snapshot()),
+            "<p><strong>NYSE - LSE</strong>: \
+             <strong><abbr title=\"BP plc\">BP</abbr> ▲ +0.67% 29.72 USD</strong> (mentioned) · \
+             RELX ▼ −1.10% 46.75 USD (stale) · \
+             NGG ▬ 0.00% 63.11<br/>\
+             as of <time datetime=\"2026-07-24T15:52:02Z\">24 Jul 2026 15:52 UTC</time> · \
+             data: Yahoo Finance, Finnhub</p>"
+        );
+    }
+
+    #[test]
+    fn only_sanitiser_safe_tags_and_attributes() {
+        for snapshot in [snapshot(), awkward_snapshot()] {
+            for (name, attrs) in tags(&strip_html(&snapshot)) {
+                assert!(ALLOWED_TAGS.contains(&name.as_str()), "<{name}>");
+                match name.as_str() {
+                    "time" => assert!(attrs.starts_with("datetime=\""), "{attrs}"),
+                    "abbr" => assert!(attrs.starts_with("title=\""), "{attrs}"),
+                    _ => assert_eq!(attrs, "", "<{name}>"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn label_names_and_symbols_are_escaped() {
+        let html = strip_html(&awkward_snapshot());
+        assert!(
+            html.starts_with("<p><strong>A&amp;B &lt;x&gt;</strong>: "),
+            "{html}"
+        );
+        assert!(html.contains(
+            "<strong><abbr title=\"Q&amp;A &lt;b&gt;&#39;s&quot;\">AT&amp;T &quot;&lt;x&gt;&quot;</abbr> "
+        ));
+        assert!(html.contains(" 1.5 E&amp;P</strong> (mentioned)"), "{html}");
+        assert!(html.contains("data: my&lt;feed&gt;</p>"), "{html}");
+        assert!(!html.contains("<x>") && !html.contains("<b>"));
+    }
+
+    #[test]
+    fn signs_round_to_two_places() {
+        let mut snapshot = snapshot();
+        let quote = &mut snapshot.quotes[0];
+        quote.change_percent = Some("0.005".parse().unwrap());
+        assert!(strip_html(&snapshot).contains("BP</abbr> ▲ +0.01% "));
+        snapshot.quotes[0].change_percent = Some("-12.3".parse().unwrap());
+        assert!(strip_html(&snapshot).contains("BP</abbr> ▼ −12.30% "));
+        snapshot.quotes[0].change_percent = Some("-0.00".parse().unwrap());
+        assert!(strip_html(&snapshot).contains("BP</abbr> ▬ 0.00% "));
+    }
+
+    #[test]
+    fn unknown_change_is_not_called_unchanged() {
+        let mut snapshot = snapshot();
+        let quote = &mut snapshot.quotes[0];
+        quote.change_percent = None;
+        // Derived from the stored change and previous close: 0.20 / 29.52.
+        assert!(strip_html(&snapshot).contains("BP</abbr> ▲ +0.68% 29.72 USD"));
+
+        snapshot.quotes[0].previous_close = None;
+        assert!(
+            strip_html(&snapshot)
+                .contains("BP</abbr> ▬ <abbr title=\"change not available\">n/a</abbr> 29.72 USD")
+        );
+    }
+
+    #[test]
+    fn every_quote_closed_says_market_closed() {
+        let mut snapshot = snapshot();
+        for quote in &mut snapshot.quotes {
+            quote.session = "closed".into();
+        }
+        let html = strip_html(&snapshot);
+        assert!(html.contains(
+            "<br/>market closed, close of <time datetime=\"2026-07-24T15:52:02Z\">24 Jul 2026</time> · data:"
+        ), "{html}");
+        assert!(!html.contains("as of"));
+        assert!(!html.contains("(closed)"));
+    }
+
+    #[test]
+    fn sessions_other_than_regular_are_said_per_quote() {
+        let mut snapshot = snapshot();
+        snapshot.quotes[0].session = "pre".into();
+        snapshot.quotes[1].session = "closed".into();
+        snapshot.quotes[2].session = "post".into();
+        let html = strip_html(&snapshot);
+        assert!(
+            html.contains("</strong> (mentioned, pre-market) · "),
+            "{html}"
+        );
+        assert!(html.contains(" USD (stale, closed) · "), "{html}");
+        assert!(html.contains(" 63.11 (after hours)<br/>as of "), "{html}");
+    }
+
+    #[test]
+    fn as_of_falls_back_to_the_snapshot_time() {
+        let mut snapshot = snapshot();
+        for quote in &mut snapshot.quotes {
+            quote.as_of = None;
+        }
+        assert!(strip_html(&snapshot).contains(
+            "as of <time datetime=\"2026-07-24T15:52:10Z\">24 Jul 2026 15:52 UTC</time>"
+        ));
+    }
+
+    #[test]
+    fn each_provider_is_credited_once_by_name() {
+        let mut snapshot = snapshot();
+        let template = snapshot.quotes[2].clone();
+        for provider in ["twelvedata", "stooq", "alphavantage", "yahoo"] {
+            snapshot.quotes.push(SnapshotQuote {
+                provider: provider.into(),
+                ..template.clone()
+            });
+        }
+        assert!(
+            strip_html(&snapshot).ends_with(
+                " · data: Yahoo Finance, Finnhub, Twelve Data, Stooq, Alpha Vantage</p>"
+            )
+        );
+    }
+
+    #[test]
+    fn empty_label_and_no_quotes_still_make_sense() {
+        let mut snapshot = snapshot();
+        snapshot.label.clear();
+        snapshot.quotes.clear();
+        assert_eq!(
+            strip_html(&snapshot),
+            "<p>no quotes<br/>as of <time datetime=\"2026-07-24T15:52:10Z\">\
+             24 Jul 2026 15:52 UTC</time></p>"
+        );
+    }
+
+    #[test]
+    fn for_entry_needs_the_switch_a_snapshot_and_quotes() {
+        let mut feed = market_feed();
+        let entry = feed.entries[0].clone();
+        assert_eq!(for_entry(&feed, &entry), Some(strip_html(&snapshot())));
+
+        let mut no_quotes = entry.clone();
+        no_quotes.snapshot.as_mut().unwrap().quotes.clear();
+        assert_eq!(for_entry(&feed, &no_quotes), None);
+
+        let mut no_snapshot = entry.clone();
+        no_snapshot.snapshot = None;
+        assert_eq!(for_entry(&feed, &no_snapshot), None);
+
+        feed.market_strip = false;
+        assert_eq!(for_entry(&feed, &entry), None);
+    }
+
+    #[test]
+    fn append_and_title_html() {
+        assert_eq!(append("<p>a</p>", None), Cow::Borrowed("<p>a</p>"));
+        assert_eq!(append("<p>a</p>", Some("<p>b</p>")), "<p>a</p><p>b</p>");
+        assert_eq!(
+            title_html("Bare <i>title</i> & co"),
+            "<p>Bare &lt;i&gt;title&lt;/i&gt; &amp; co</p>"
+        );
+    }
+}
