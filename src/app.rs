@@ -62,11 +62,21 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
             Some(Arc::new(board))
         }
     };
+    // Host pauses survive restarts: a Retry-After of a day is honoured
+    // even if we are restarted in between.
+    for (host, until) in store
+        .host_pauses(clock.now())
+        .await
+        .context("reading host pauses")?
+    {
+        fetcher.pause_host(&host, until);
+    }
     let pipeline = Pipeline {
         store: store.clone(),
         fetcher,
         clock,
         board,
+        policy: config.fetch.clone(),
     };
     Ok(Opened {
         store,

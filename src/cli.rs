@@ -263,7 +263,7 @@ async fn render(
         })
         .await
         .context("reading the archive")?;
-    let view = render::merged_feed(
+    let mut view = render::merged_feed(
         &config.output.title,
         &config.output.description,
         &config.public_base(),
@@ -271,6 +271,7 @@ async fn render(
         tag.as_deref(),
         entries,
     );
+    view.market_strip = config.output.market_strip;
     let bytes = render::render(&view, format).context("rendering the merged feed")?;
     let mut out = std::io::stdout().lock();
     out.write_all(&bytes)?;
@@ -321,6 +322,10 @@ async fn feeds(config: Config, clock: SharedClock) -> Result<ExitCode> {
                     &f.schedule,
                     r.last_attempt_at,
                     r.not_before_at,
+                    &crate::pipeline::hints::SkipWindows::from_db(
+                        r.skip_hours.as_deref(),
+                        r.skip_days.as_deref(),
+                    ),
                     opened.pipeline.clock.now(),
                 )
             });

@@ -14,6 +14,8 @@ use std::fmt;
 use chrono::{DateTime, Local, Utc};
 use croner::parser::{CronParser, Seconds, Year};
 
+use crate::pipeline::hints::SkipWindows;
+
 /// The zone schedules are read in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimeZone {
@@ -109,28 +111,37 @@ impl Schedule {
 /// after the last attempt, which may lie in the past after downtime: the
 /// missed poll then happens once, right away, instead of being skipped
 /// silently (and a week of downtime does not cause a week of polls).
-/// `not_before` is a floor set by backoff or server hints.
+/// `not_before` is a floor set by backoff, server hints or a host pause:
+/// the first firing at or after it counts, so polls stay on the operator's
+/// grid. Firings inside the publisher's `skip` windows are passed over.
 pub fn next_due(
     schedule: &Schedule,
     last_attempt: Option<DateTime<Utc>>,
     not_before: Option<DateTime<Utc>>,
+    skip: &SkipWindows,
     now: DateTime<Utc>,
 ) -> DateTime<Utc> {
     let by_cron = match last_attempt {
         None => now,
         Some(t) => schedule.next_after(t).unwrap_or(DateTime::<Utc>::MAX_UTC),
     };
-    match not_before {
-        Some(floor) if floor > by_cron => {
-            match schedule.next_after(floor - chrono::Duration::seconds(1)) {
-                // The first firing at or after the floor: polls stay on the
-                // operator's grid even when a floor pushes them back.
-                Some(t) => t,
-                None => floor,
-            }
-        }
+    let mut due = match not_before {
+        Some(floor) if floor > by_cron => schedule
+            .next_after(floor - chrono::Duration::seconds(1))
+            .unwrap_or(floor),
         _ => by_cron,
+    };
+    // Bounded: a schedule that only fires inside the windows would loop
+    // for ever; after a year of firings, poll anyway rather than never.
+    let mut guard = 0;
+    while skip.covers(due) && guard < 100_000 {
+        match schedule.next_after(due) {
+            Some(t) => due = t,
+            None => break,
+        }
+        guard += 1;
     }
+    due
 }
 
 #[cfg(test)]
@@ -241,12 +252,12 @@ mod tests {
     fn never_polled_is_due_now_and_missed_polls_happen_once() {
         let s = utc("*/15 * * * *");
         let now = t("2026-11-24T12:00:00Z");
-        assert_eq!(next_due(&s, None, None, now), now);
+        assert_eq!(next_due(&s, None, None, &SkipWindows::default(), now), now);
         // Down for a day: due at the first firing after the last attempt,
         // which is in the past, so it runs once right away.
         let last = t("2026-11-23T12:00:00Z");
         assert_eq!(
-            next_due(&s, Some(last), None, now),
+            next_due(&s, Some(last), None, &SkipWindows::default(), now),
             t("2026-11-23T12:15:00Z")
         );
     }
@@ -255,9 +266,45 @@ mod tests {
     fn floor_pushes_to_the_next_firing_on_the_grid() {
         let s = utc("*/15 * * * *");
         let now = t("2026-11-24T12:00:00Z");
-        let due = next_due(&s, Some(now), Some(t("2026-11-24T12:20:00Z")), now);
+        let due = next_due(
+            &s,
+            Some(now),
+            Some(t("2026-11-24T12:20:00Z")),
+            &SkipWindows::default(),
+            now,
+        );
         assert_eq!(due, t("2026-11-24T12:30:00Z"));
-        let due = next_due(&s, Some(now), Some(t("2026-11-24T12:30:00Z")), now);
+        let due = next_due(
+            &s,
+            Some(now),
+            Some(t("2026-11-24T12:30:00Z")),
+            &SkipWindows::default(),
+            now,
+        );
         assert_eq!(due, t("2026-11-24T12:30:00Z"));
+    }
+
+    #[test]
+    fn skip_windows_are_passed_over() {
+        let s = utc("0 * * * *");
+        let skip = SkipWindows {
+            hours: vec![13, 14],
+            days: vec![],
+        };
+        let now = t("2026-11-24T12:30:00Z");
+        assert_eq!(
+            next_due(&s, Some(now), None, &skip, now),
+            t("2026-11-24T15:00:00Z")
+        );
+        let weekend = SkipWindows {
+            hours: vec![],
+            days: vec![chrono::Weekday::Sat, chrono::Weekday::Sun],
+        };
+        // Friday 23:30 -> Monday 00:00.
+        let fri = t("2026-11-27T23:30:00Z");
+        assert_eq!(
+            next_due(&s, Some(fri), None, &weekend, fri),
+            t("2026-11-30T00:00:00Z")
+        );
     }
 }

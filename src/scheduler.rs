@@ -21,6 +21,7 @@ use tracing::{error, info, warn};
 use crate::clock::SharedClock;
 use crate::config::FeedConfig;
 use crate::model::FeedId;
+use crate::pipeline::hints::SkipWindows;
 use crate::pipeline::{Pipeline, Refreshed};
 use crate::schedule;
 use crate::store::StoreError;
@@ -96,10 +97,18 @@ pub async fn run(
     let mut slots: HashMap<FeedId, Slot> = HashMap::new();
     for (feed, id) in feeds {
         let row = rows.iter().find(|r| r.id == id);
+        if let Some(r) = row.filter(|r| r.retired_at.is_some()) {
+            info!(feed = %feed.name, reason = r.retired_reason.as_deref().unwrap_or("gone"), "feed retired; not polling it until its config changes");
+            continue;
+        }
+        let skip = row
+            .map(|r| SkipWindows::from_db(r.skip_hours.as_deref(), r.skip_days.as_deref()))
+            .unwrap_or_default();
         let due = schedule::next_due(
             &feed.schedule,
             row.and_then(|r| r.last_attempt_at),
             row.and_then(|r| r.not_before_at),
+            &skip,
             now,
         );
         slots.insert(
@@ -198,11 +207,19 @@ fn finish(
         // still gets its next poll on schedule.
         Err(e) => (e.id(), Err(format!("poll task panicked: {e}"))),
     };
-    let Some(slot) = tasks.remove(&task).and_then(|id| slots.get_mut(&id)) else {
+    let Some(id) = tasks.remove(&task) else {
+        return;
+    };
+    let Some(slot) = slots.get_mut(&id) else {
         return;
     };
     slot.running = false;
     match result {
+        Ok(r) if r.result == "gone" => {
+            log_refresh(&slot.feed.name, &r);
+            warn!(feed = %slot.feed.name, "feed retired (410 Gone); not polling it until its config changes");
+            slots.remove(&id);
+        }
         Ok(r) => {
             slot.due = r.next_due;
             log_refresh(&slot.feed.name, &r);
@@ -211,7 +228,13 @@ fn finish(
             }
         }
         Err(e) => {
-            slot.due = schedule::next_due(&slot.feed.schedule, Some(now), None, now);
+            slot.due = schedule::next_due(
+                &slot.feed.schedule,
+                Some(now),
+                None,
+                &SkipWindows::default(),
+                now,
+            );
             error!(feed = %slot.feed.name, error = %e, "poll could not be recorded; retrying on schedule");
         }
     }

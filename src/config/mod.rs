@@ -105,6 +105,22 @@ pub struct FetchConfig {
     pub max_body_bytes: usize,
     /// Feeds fetched at once, across all hosts.
     pub concurrency: usize,
+    /// Requests in flight to one host at once.
+    pub per_host_concurrency: usize,
+    /// Least time between the starts of two requests to one host.
+    pub per_host_spacing: Duration,
+    /// Longest pause a `Retry-After` can impose on a host.
+    pub max_retry_after: Duration,
+    /// First delay after a failure; doubles per failure in a row.
+    pub backoff_base: Duration,
+    /// Longest delay failures can cause; a failing feed is still tried
+    /// at least this often, never dropped.
+    pub backoff_max: Duration,
+    /// Longest floor server hints (`ttl`, `max-age`, ...) can set.
+    pub max_hint: Duration,
+    /// Polls in a row that must see the same permanent redirect before the
+    /// feed's URL follows it.
+    pub redirect_confirmations: u32,
 }
 
 /// One `[[feeds]]` entry.
@@ -117,6 +133,9 @@ pub struct FeedConfig {
     pub tags: Vec<String>,
     /// Overrides `[fetch] user_agent` for this feed.
     pub user_agent: Option<String>,
+    /// Let server hints (`ttl`, `skipHours`, `max-age`...) slow polling
+    /// down; `false` for the operator's own feeds.
+    pub respect_hints: bool,
 }
 
 /// Why a config could not be used.

@@ -59,6 +59,13 @@ pub struct RawFetch {
     pub connect_timeout_secs: Option<i64>,
     pub max_body_bytes: Option<i64>,
     pub concurrency: Option<i64>,
+    pub per_host_concurrency: Option<i64>,
+    pub per_host_spacing_ms: Option<i64>,
+    pub max_retry_after_secs: Option<i64>,
+    pub backoff_base_secs: Option<i64>,
+    pub backoff_max_secs: Option<i64>,
+    pub max_hint_secs: Option<i64>,
+    pub redirect_confirmations: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -74,6 +81,7 @@ pub struct RawFeed {
     #[serde(default)]
     pub tags: Vec<String>,
     pub user_agent: Option<String>,
+    pub respect_hints: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

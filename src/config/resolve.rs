@@ -313,6 +313,62 @@ fn resolve(r: &mut Resolver<'_>, raw: RawConfig, base: &Path) -> Config {
             1,
             256,
         ) as usize,
+        per_host_concurrency: ranged(
+            r,
+            &[key("fetch"), key("per_host_concurrency")],
+            raw.fetch.per_host_concurrency,
+            2,
+            1,
+            64,
+        ) as usize,
+        per_host_spacing: Duration::from_millis(ranged(
+            r,
+            &[key("fetch"), key("per_host_spacing_ms")],
+            raw.fetch.per_host_spacing_ms,
+            500,
+            0,
+            600_000,
+        )),
+        max_retry_after: Duration::from_secs(ranged(
+            r,
+            &[key("fetch"), key("max_retry_after_secs")],
+            raw.fetch.max_retry_after_secs,
+            86_400,
+            60,
+            30 * 86_400,
+        )),
+        backoff_base: Duration::from_secs(ranged(
+            r,
+            &[key("fetch"), key("backoff_base_secs")],
+            raw.fetch.backoff_base_secs,
+            300,
+            1,
+            86_400,
+        )),
+        backoff_max: Duration::from_secs(ranged(
+            r,
+            &[key("fetch"), key("backoff_max_secs")],
+            raw.fetch.backoff_max_secs,
+            86_400,
+            60,
+            7 * 86_400,
+        )),
+        max_hint: Duration::from_secs(ranged(
+            r,
+            &[key("fetch"), key("max_hint_secs")],
+            raw.fetch.max_hint_secs,
+            86_400,
+            60,
+            7 * 86_400,
+        )),
+        redirect_confirmations: ranged(
+            r,
+            &[key("fetch"), key("redirect_confirmations")],
+            raw.fetch.redirect_confirmations,
+            3,
+            1,
+            1000,
+        ) as u32,
     };
 
     if let Some(level) = &raw.log.level
@@ -574,6 +630,7 @@ fn resolve_feed(
         schedule: schedule?,
         tags,
         user_agent,
+        respect_hints: raw.respect_hints.unwrap_or(true),
     })
 }
 

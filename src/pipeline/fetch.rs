@@ -2,18 +2,27 @@
 //!
 //! Owns the HTTP client (one for the whole process, so connections are
 //! reused), conditional GET with the validators exactly as the server sent
-//! them, the size cap counted after decompression, and timeouts. Knows
-//! nothing about XML: it hands a [`Fetched`] to `pipeline::parse`. Never
-//! retries; the scheduler owns when to try again.
+//! them, redirects (followed by hand, so the chain and its kind are known),
+//! decompression (by hand too, so bytes on the wire are counted and the size
+//! cap applies to the decoded stream: a gzip bomb stops at the cap), per-host
+//! limits (concurrency and spacing), host pauses after 429/503, and
+//! timeouts. Knows nothing about XML: it hands a [`Fetched`] to
+//! `pipeline::parse`. Never retries; the scheduler owns when to try again.
 
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use reqwest::header::{
-    CONTENT_TYPE, ETAG, HeaderMap, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
+    ACCEPT, ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, DATE, ETAG, EXPIRES,
+    HeaderMap, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, LOCATION, RETRY_AFTER,
     USER_AGENT,
 };
 use tokio::io::AsyncReadExt;
+use tokio::sync::Semaphore;
 use url::Url;
 
 use crate::config::FetchConfig;
@@ -25,6 +34,42 @@ pub struct Validators {
     pub last_modified: Option<String>,
 }
 
+impl Validators {
+    pub fn is_empty(&self) -> bool {
+        self.etag.is_none() && self.last_modified.is_none()
+    }
+}
+
+/// One redirect hop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hop {
+    pub status: u16,
+    pub to: Url,
+}
+
+/// What every answered request reports, whatever its outcome.
+#[derive(Debug, Clone, Default)]
+pub struct Transfer {
+    /// Redirects followed, in order.
+    pub hops: Vec<Hop>,
+    /// Bytes received on the wire (compressed), body only.
+    pub wire_bytes: u64,
+    /// `Cache-Control: max-age` or `Expires`, as a duration from now.
+    pub cache_hint: Option<Duration>,
+}
+
+impl Transfer {
+    /// True when every hop was permanent (301/308): only then may the
+    /// feed's URL move.
+    pub fn permanently_moved_to(&self) -> Option<&Url> {
+        let last = self.hops.last()?;
+        self.hops
+            .iter()
+            .all(|h| matches!(h.status, 301 | 308))
+            .then_some(&last.to)
+    }
+}
+
 /// What a fetch brought back.
 #[derive(Debug)]
 pub enum Fetched {
@@ -34,9 +79,13 @@ pub enum Fetched {
         body: Vec<u8>,
         content_type: Option<String>,
         validators: Validators,
+        transfer: Transfer,
     },
     /// 304: our copy is current.
-    NotModified { validators: Validators },
+    NotModified {
+        validators: Validators,
+        transfer: Transfer,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,8 +98,27 @@ pub enum FetchError {
     Connect(String),
     #[error("HTTP {status}{}", reason_suffix(*.status))]
     Status { status: u16 },
+    #[error(
+        "HTTP 410 Gone: the feed was removed; it will not be polled again until its config changes"
+    )]
+    Gone,
+    #[error("HTTP {status}{}: the host asked us to wait{}", reason_suffix(*.status), .retry_after.map(|d| format!(" {}s", d.as_secs())).unwrap_or_default())]
+    Throttled {
+        status: u16,
+        retry_after: Option<Duration>,
+    },
+    #[error("host {host} is paused until {until} (it asked us to wait)")]
+    HostPaused { host: String, until: DateTime<Utc> },
+    #[error("redirect loop: {}", chain(.0))]
+    RedirectLoop(Vec<Hop>),
+    #[error("too many redirects: {}", chain(.0))]
+    TooManyRedirects(Vec<Hop>),
+    #[error("redirect without a usable Location header")]
+    BadRedirect,
     #[error("body larger than the {cap}-byte limit (after decompression)")]
     TooLarge { cap: usize },
+    #[error("could not decompress the {encoding} body: {reason}")]
+    Decode { encoding: String, reason: String },
     #[error("transfer failed: {0}")]
     Transfer(String),
     #[error("cannot read {path}: {source}")]
@@ -59,6 +127,13 @@ pub enum FetchError {
         #[source]
         source: std::io::Error,
     },
+}
+
+fn chain(hops: &[Hop]) -> String {
+    hops.iter()
+        .map(|h| format!("{} -> {}", h.status, h.to))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn reason_suffix(status: u16) -> String {
@@ -73,9 +148,63 @@ impl FetchError {
     /// The HTTP status, when the server answered.
     pub fn status(&self) -> Option<u16> {
         match self {
-            FetchError::Status { status } => Some(*status),
+            FetchError::Status { status } | FetchError::Throttled { status, .. } => Some(*status),
+            FetchError::Gone => Some(410),
             _ => None,
         }
+    }
+
+    /// A short, stable class for the fetch log and metrics.
+    pub fn class(&self) -> &'static str {
+        match self {
+            FetchError::Client(_) => "client",
+            FetchError::Timeout(_) => "timeout",
+            FetchError::Connect(_) => "connect",
+            FetchError::Status { status } if *status >= 500 => "http_5xx",
+            FetchError::Status { .. } => "http_4xx",
+            FetchError::Gone => "gone",
+            FetchError::Throttled { .. } => "throttled",
+            FetchError::HostPaused { .. } => "host_paused",
+            FetchError::RedirectLoop(_) => "redirect_loop",
+            FetchError::TooManyRedirects(_) | FetchError::BadRedirect => "redirect",
+            FetchError::TooLarge { .. } => "too_large",
+            FetchError::Decode { .. } => "decode",
+            FetchError::Transfer(_) => "transfer",
+            FetchError::File { .. } => "file",
+        }
+    }
+}
+
+/// The most redirects one fetch follows.
+const MAX_REDIRECTS: usize = 10;
+
+/// Per-host politeness: at most `per_host` requests at once, and at least
+/// `spacing` between the starts of two requests, so a board of 500 feeds on
+/// one host never bursts. Also holds pauses asked for by `Retry-After`.
+#[derive(Debug)]
+struct Hosts {
+    per_host: usize,
+    spacing: Duration,
+    gates: Mutex<HashMap<String, Arc<Gate>>>,
+}
+
+#[derive(Debug)]
+struct Gate {
+    permits: Arc<Semaphore>,
+    next_start: tokio::sync::Mutex<tokio::time::Instant>,
+    paused_until: Mutex<Option<DateTime<Utc>>>,
+}
+
+impl Hosts {
+    fn gate(&self, host: &str) -> Arc<Gate> {
+        let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(gates.entry(host.to_string()).or_insert_with(|| {
+            Arc::new(Gate {
+                permits: Arc::new(Semaphore::new(self.per_host)),
+                next_start: tokio::sync::Mutex::new(tokio::time::Instant::now()),
+                paused_until: Mutex::new(None),
+            })
+        }))
     }
 }
 
@@ -85,6 +214,16 @@ pub struct Fetcher {
     client: reqwest::Client,
     max_body: usize,
     timeout: Duration,
+    hosts: Arc<Hosts>,
+}
+
+/// Host of a URL, the key of per-host limits.
+pub fn host_of(url: &Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        (None, _) => url.scheme().to_string(),
+    }
 }
 
 impl Fetcher {
@@ -95,15 +234,43 @@ impl Fetcher {
             // The total timeout covers the body too, so a server that drips
             // one byte a second is cut off.
             .timeout(cfg.timeout)
-            .redirect(reqwest::redirect::Policy::limited(10))
+            // Followed by hand: we need to know each hop's status.
+            .redirect(reqwest::redirect::Policy::none())
+            // Decoded by hand: we count wire bytes and cap decoded bytes.
+            .no_gzip()
+            .no_brotli()
+            .no_deflate()
             .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_nodelay(true)
             .build()
             .map_err(|e| FetchError::Client(e.to_string()))?;
         Ok(Fetcher {
             client,
             max_body: cfg.max_body_bytes,
             timeout: cfg.timeout,
+            hosts: Arc::new(Hosts {
+                per_host: cfg.per_host_concurrency,
+                spacing: cfg.per_host_spacing,
+                gates: Mutex::new(HashMap::new()),
+            }),
         })
+    }
+
+    /// Pauses every request to `host` until `until` (from a Retry-After),
+    /// across all feeds on it.
+    pub fn pause_host(&self, host: &str, until: DateTime<Utc>) {
+        let gate = self.hosts.gate(host);
+        let mut paused = gate.paused_until.lock().unwrap_or_else(|p| p.into_inner());
+        if paused.is_none_or(|p| p < until) {
+            *paused = Some(until);
+        }
+    }
+
+    /// When `host` may be asked again, if it is paused at `now`.
+    pub fn host_paused_until(&self, host: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let gate = self.hosts.gate(host);
+        let paused = *gate.paused_until.lock().unwrap_or_else(|p| p.into_inner());
+        paused.filter(|u| *u > now)
     }
 
     /// Fetches `url`, conditionally when `validators` are known.
@@ -112,9 +279,65 @@ impl Fetcher {
         url: &Url,
         validators: &Validators,
         user_agent: Option<&str>,
+        now: DateTime<Utc>,
     ) -> Result<Fetched, FetchError> {
         if url.scheme() == "file" {
             return self.fetch_file(url).await;
+        }
+        let mut current = url.clone();
+        let mut transfer = Transfer::default();
+        let mut visited: HashSet<Url> = HashSet::from([url.clone()]);
+        loop {
+            let resp = self.send(&current, validators, user_agent, now).await?;
+            let status = resp.status();
+            if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+                let to = resp
+                    .headers()
+                    .get(LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|l| current.join(l.trim()).ok())
+                    .ok_or(FetchError::BadRedirect)?;
+                transfer.hops.push(Hop {
+                    status: status.as_u16(),
+                    to: to.clone(),
+                });
+                if !visited.insert(to.clone()) {
+                    return Err(FetchError::RedirectLoop(transfer.hops));
+                }
+                if transfer.hops.len() > MAX_REDIRECTS {
+                    return Err(FetchError::TooManyRedirects(transfer.hops));
+                }
+                current = to;
+                continue;
+            }
+            return self.finish(resp, transfer, now).await;
+        }
+    }
+
+    async fn send(
+        &self,
+        url: &Url,
+        validators: &Validators,
+        user_agent: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<reqwest::Response, FetchError> {
+        let host = host_of(url);
+        if let Some(until) = self.host_paused_until(&host, now) {
+            return Err(FetchError::HostPaused { host, until });
+        }
+        let gate = self.hosts.gate(&host);
+        // Held for the whole exchange (headers; the body is read by the
+        // caller while `_permit` lives on in the response's future).
+        let _permit = Arc::clone(&gate.permits)
+            .acquire_owned()
+            .await
+            .expect("host semaphores are never closed");
+        {
+            let mut next = gate.next_start.lock().await;
+            let start = (*next).max(tokio::time::Instant::now());
+            *next = start + self.hosts.spacing;
+            drop(next);
+            tokio::time::sleep_until(start).await;
         }
         let mut headers = HeaderMap::new();
         let mut put = |name, value: Option<&str>| {
@@ -125,47 +348,80 @@ impl Fetcher {
         put(IF_NONE_MATCH, validators.etag.as_deref());
         put(IF_MODIFIED_SINCE, validators.last_modified.as_deref());
         put(USER_AGENT, user_agent);
-        let mut resp = self
-            .client
+        put(ACCEPT_ENCODING, Some("gzip, deflate, br"));
+        put(
+            ACCEPT,
+            Some(
+                "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8",
+            ),
+        );
+        self.client
             .get(url.clone())
             .headers(headers)
             .send()
             .await
-            .map_err(|e| self.transport_error(e))?;
+            .map_err(|e| self.transport_error(e))
+    }
+
+    async fn finish(
+        &self,
+        mut resp: reqwest::Response,
+        mut transfer: Transfer,
+        now: DateTime<Utc>,
+    ) -> Result<Fetched, FetchError> {
         let status = resp.status();
+        let headers = resp.headers().clone();
         let header = |name| {
-            resp.headers()
+            headers
                 .get(name)
                 .and_then(|v: &HeaderValue| v.to_str().ok())
                 .map(str::to_string)
         };
-        let got = Validators {
+        let validators = Validators {
             etag: header(ETAG),
             last_modified: header(LAST_MODIFIED),
         };
+        transfer.cache_hint = cache_hint(
+            header(CACHE_CONTROL).as_deref(),
+            header(EXPIRES).as_deref(),
+            header(DATE).as_deref(),
+            now,
+        );
         if status == StatusCode::NOT_MODIFIED {
-            return Ok(Fetched::NotModified { validators: got });
+            return Ok(Fetched::NotModified {
+                validators,
+                transfer,
+            });
+        }
+        if status == StatusCode::GONE {
+            return Err(FetchError::Gone);
+        }
+        // 429 always means "slow down"; 503 only when it says for how long
+        // (without Retry-After it is an ordinary outage, and backoff applies).
+        let retry_after = header(RETRY_AFTER).and_then(|v| parse_retry_after(&v, now));
+        if status.as_u16() == 429 || (status.as_u16() == 503 && retry_after.is_some()) {
+            return Err(FetchError::Throttled {
+                status: status.as_u16(),
+                retry_after,
+            });
         }
         if !status.is_success() {
             return Err(FetchError::Status {
                 status: status.as_u16(),
             });
         }
-        let content_type = header(CONTENT_TYPE);
-        // Count bytes as they arrive: reqwest has already decompressed them,
-        // so a gzip bomb stops at the cap, not at its compressed size.
-        let mut body = Vec::new();
+        let mut sink = Decoder::new(header(CONTENT_ENCODING).as_deref(), self.max_body)?;
         while let Some(chunk) = resp.chunk().await.map_err(|e| self.transport_error(e))? {
-            if body.len() + chunk.len() > self.max_body {
-                return Err(FetchError::TooLarge { cap: self.max_body });
-            }
-            body.extend_from_slice(&chunk);
+            transfer.wire_bytes += chunk.len() as u64;
+            sink.write(&chunk)?;
         }
+        let body = sink.finish()?;
         Ok(Fetched::Body {
             status: status.as_u16(),
             body,
-            content_type,
-            validators: got,
+            content_type: header(CONTENT_TYPE),
+            validators,
+            transfer,
         })
     }
 
@@ -189,6 +445,10 @@ impl Fetcher {
         }
         Ok(Fetched::Body {
             status: 200,
+            transfer: Transfer {
+                wire_bytes: body.len() as u64,
+                ..Transfer::default()
+            },
             body,
             content_type: None,
             validators: Validators::default(),
@@ -206,6 +466,207 @@ impl Fetcher {
     }
 }
 
+/// A `Write` that refuses to grow past `cap`.
+struct Capped {
+    buf: Vec<u8>,
+    cap: usize,
+}
+
+impl Write for Capped {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.buf.len() + data.len() > self.cap {
+            return Err(std::io::Error::other(TOO_LARGE));
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+const TOO_LARGE: &str = "decoded body over the cap";
+
+/// Decodes a body as it arrives, into a capped buffer.
+enum Decoder {
+    Identity(Capped),
+    Gzip(flate2::write::MultiGzDecoder<Capped>),
+    Deflate(Option<Capped>, Option<Box<dyn DeflateWrite>>),
+    Brotli(Box<brotli_decompressor::DecompressorWriter<Capped>>),
+}
+
+/// HTTP "deflate" is meant to be zlib-wrapped, but some servers send raw
+/// deflate; the first byte tells which.
+trait DeflateWrite: Write + Send {
+    fn finish_into(self: Box<Self>) -> std::io::Result<Capped>;
+}
+
+impl DeflateWrite for flate2::write::ZlibDecoder<Capped> {
+    fn finish_into(self: Box<Self>) -> std::io::Result<Capped> {
+        (*self).finish()
+    }
+}
+
+impl DeflateWrite for flate2::write::DeflateDecoder<Capped> {
+    fn finish_into(self: Box<Self>) -> std::io::Result<Capped> {
+        (*self).finish()
+    }
+}
+
+impl Decoder {
+    fn new(encoding: Option<&str>, cap: usize) -> Result<Self, FetchError> {
+        let sink = Capped {
+            buf: Vec::new(),
+            cap,
+        };
+        let enc = encoding.unwrap_or("identity").trim().to_ascii_lowercase();
+        Ok(match enc.as_str() {
+            "" | "identity" => Decoder::Identity(sink),
+            "gzip" | "x-gzip" => Decoder::Gzip(flate2::write::MultiGzDecoder::new(sink)),
+            "deflate" => Decoder::Deflate(Some(sink), None),
+            "br" => Decoder::Brotli(Box::new(brotli_decompressor::DecompressorWriter::new(
+                sink, 8192,
+            ))),
+            other => {
+                return Err(FetchError::Decode {
+                    encoding: other.to_string(),
+                    reason: "unsupported content encoding".into(),
+                });
+            }
+        })
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Decoder::Identity(_) => "identity",
+            Decoder::Gzip(_) => "gzip",
+            Decoder::Deflate(..) => "deflate",
+            Decoder::Brotli(_) => "br",
+        }
+    }
+
+    fn map_err(&self, e: std::io::Error, cap: usize) -> FetchError {
+        if e.to_string().contains(TOO_LARGE) {
+            FetchError::TooLarge { cap }
+        } else {
+            FetchError::Decode {
+                encoding: self.name().into(),
+                reason: e.to_string(),
+            }
+        }
+    }
+
+    fn cap(&self) -> usize {
+        match self {
+            Decoder::Identity(c) => c.cap,
+            Decoder::Gzip(d) => d.get_ref().cap,
+            Decoder::Deflate(Some(c), _) => c.cap,
+            Decoder::Deflate(None, _) => usize::MAX,
+            Decoder::Brotli(d) => d.get_ref().cap,
+        }
+    }
+
+    fn write(&mut self, data: &[u8]) -> Result<(), FetchError> {
+        let cap = self.cap();
+        if let Decoder::Deflate(sink, dec) = self {
+            if dec.is_none() && !data.is_empty() {
+                let sink = sink.take().expect("sink present until the first byte");
+                // zlib streams start with 0x78 (deflate, 32K window).
+                *dec = Some(if data[0] == 0x78 {
+                    Box::new(flate2::write::ZlibDecoder::new(sink))
+                } else {
+                    Box::new(flate2::write::DeflateDecoder::new(sink))
+                });
+            }
+        }
+        let result = match self {
+            Decoder::Identity(c) => c.write_all(data),
+            Decoder::Gzip(d) => d.write_all(data),
+            Decoder::Deflate(_, Some(d)) => d.write_all(data),
+            Decoder::Deflate(_, None) => Ok(()),
+            Decoder::Brotli(d) => d.write_all(data),
+        };
+        result.map_err(|e| self.map_err(e, cap))
+    }
+
+    fn finish(self) -> Result<Vec<u8>, FetchError> {
+        let name = self.name();
+        let cap = self.cap();
+        let err = |e: std::io::Error| {
+            if e.to_string().contains(TOO_LARGE) {
+                FetchError::TooLarge { cap }
+            } else {
+                FetchError::Decode {
+                    encoding: name.into(),
+                    reason: e.to_string(),
+                }
+            }
+        };
+        Ok(match self {
+            Decoder::Identity(c) => c.buf,
+            Decoder::Gzip(d) => d.finish().map_err(err)?.buf,
+            Decoder::Deflate(Some(c), None) => c.buf,
+            Decoder::Deflate(_, Some(d)) => d.finish_into().map_err(err)?.buf,
+            Decoder::Deflate(None, None) => Vec::new(),
+            Decoder::Brotli(mut d) => {
+                d.close().map_err(err)?;
+                d.into_inner()
+                    .map_err(|_| FetchError::Decode {
+                        encoding: name.into(),
+                        reason: "truncated stream".into(),
+                    })?
+                    .buf
+            }
+        })
+    }
+}
+
+/// `Retry-After` in either form: delay-seconds or an HTTP date.
+pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at: DateTime<Utc> = httpdate::parse_http_date(value).ok()?.into();
+    Some((at - now).to_std().unwrap_or(Duration::ZERO))
+}
+
+/// How long the response says it stays fresh: `Cache-Control: max-age`
+/// (unless `no-cache`/`no-store`), else `Expires` relative to `Date` (or
+/// now). `Expires: 0` and past dates mean no hint.
+pub fn cache_hint(
+    cache_control: Option<&str>,
+    expires: Option<&str>,
+    date: Option<&str>,
+    now: DateTime<Utc>,
+) -> Option<Duration> {
+    if let Some(cc) = cache_control {
+        let directives: Vec<String> = cc
+            .split(',')
+            .map(|d| d.trim().to_ascii_lowercase())
+            .collect();
+        if directives
+            .iter()
+            .any(|d| d == "no-cache" || d == "no-store")
+        {
+            return None;
+        }
+        if let Some(age) = directives.iter().find_map(|d| {
+            d.strip_prefix("max-age=")
+                .and_then(|v| v.trim_matches('"').parse::<u64>().ok())
+        }) {
+            return (age > 0).then(|| Duration::from_secs(age));
+        }
+    }
+    let expires: DateTime<Utc> = httpdate::parse_http_date(expires?.trim()).ok()?.into();
+    let base: DateTime<Utc> = date
+        .and_then(|d| httpdate::parse_http_date(d.trim()).ok())
+        .map(Into::into)
+        .unwrap_or(now);
+    (expires - base).to_std().ok().filter(|d| !d.is_zero())
+}
+
 /// reqwest's top-level message is vague ("error sending request"); the
 /// cause chain says what actually happened (refused, DNS, TLS...).
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -220,4 +681,111 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-24T12:00:00Z")
+            .unwrap()
+            .into()
+    }
+
+    #[test]
+    fn retry_after_in_both_forms() {
+        assert_eq!(
+            parse_retry_after("120", now()),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_retry_after("Tue, 24 Nov 2026 12:10:00 GMT", now()),
+            Some(Duration::from_secs(600))
+        );
+        assert_eq!(parse_retry_after("soon", now()), None);
+    }
+
+    #[test]
+    fn cache_hints() {
+        let h = |cc, exp, date| cache_hint(cc, exp, date, now());
+        assert_eq!(
+            h(Some("public, max-age=3600"), None, None),
+            Some(Duration::from_secs(3600))
+        );
+        assert_eq!(h(Some("no-cache, max-age=3600"), None, None), None);
+        assert_eq!(
+            h(
+                None,
+                Some("Tue, 24 Nov 2026 13:00:00 GMT"),
+                Some("Tue, 24 Nov 2026 12:30:00 GMT")
+            ),
+            Some(Duration::from_secs(1800))
+        );
+        assert_eq!(h(None, Some("0"), None), None);
+        assert_eq!(h(Some("max-age=0"), None, None), None);
+    }
+
+    #[test]
+    fn decoders_stop_at_the_cap() {
+        let big = vec![b'a'; 100_000];
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&big).unwrap();
+        let gz = gz.finish().unwrap();
+        let mut d = Decoder::new(Some("gzip"), 10_000).unwrap();
+        let err = d.write(&gz).unwrap_err();
+        assert!(matches!(err, FetchError::TooLarge { cap: 10_000 }), "{err}");
+
+        let mut d = Decoder::new(Some("gzip"), 1_000_000).unwrap();
+        d.write(&gz).unwrap();
+        assert_eq!(d.finish().unwrap(), big);
+    }
+
+    #[test]
+    fn raw_and_zlib_deflate_both_decode() {
+        let text = b"<rss version=\"2.0\"></rss>".repeat(10);
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(&text).unwrap();
+        let mut raw =
+            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        raw.write_all(&text).unwrap();
+        for body in [z.finish().unwrap(), raw.finish().unwrap()] {
+            let mut d = Decoder::new(Some("deflate"), 1 << 20).unwrap();
+            d.write(&body).unwrap();
+            assert_eq!(d.finish().unwrap(), text);
+        }
+    }
+
+    #[test]
+    fn only_all_permanent_chains_move_a_feed() {
+        let u = |s: &str| Url::parse(s).unwrap();
+        let t = Transfer {
+            hops: vec![
+                Hop {
+                    status: 301,
+                    to: u("https://a/1"),
+                },
+                Hop {
+                    status: 308,
+                    to: u("https://a/2"),
+                },
+            ],
+            ..Transfer::default()
+        };
+        assert_eq!(t.permanently_moved_to(), Some(&u("https://a/2")));
+        let t = Transfer {
+            hops: vec![
+                Hop {
+                    status: 301,
+                    to: u("https://a/1"),
+                },
+                Hop {
+                    status: 302,
+                    to: u("https://a/2"),
+                },
+            ],
+            ..Transfer::default()
+        };
+        assert_eq!(t.permanently_moved_to(), None);
+    }
 }

@@ -38,6 +38,22 @@ pub struct FeedRow {
     /// Items this feed has carried.
     pub items: i64,
     pub tags: Vec<String>,
+    /// Where the feed is fetched from after a confirmed permanent redirect.
+    pub effective_url: Option<String>,
+    /// Set when the server answered 410 Gone; no more polls until the
+    /// config changes.
+    pub retired_at: Option<DateTime<Utc>>,
+    pub retired_reason: Option<String>,
+    /// The publisher's skipHours / skipDays, stored form.
+    pub skip_hours: Option<String>,
+    pub skip_days: Option<String>,
+}
+
+impl FeedRow {
+    /// The URL to fetch: the configured one, or where it moved for good.
+    pub fn polled_url(&self) -> &str {
+        self.effective_url.as_deref().unwrap_or(&self.url)
+    }
 }
 
 /// Feed-level data a successful parse yields.
@@ -77,13 +93,19 @@ pub enum AttemptOutcome {
     Failed { error: String },
 }
 
-impl AttemptOutcome {
-    fn result(&self) -> &'static str {
-        match self {
-            AttemptOutcome::Fetched { .. } => "ok",
-            AttemptOutcome::NotModified { .. } => "not_modified",
-            AttemptOutcome::Unchanged { .. } => "unchanged",
-            AttemptOutcome::Failed { .. } => "error",
+impl Attempt {
+    /// `ok`, `not_modified`, `unchanged`, `error`, `throttled` (429/503:
+    /// the host asked us to wait), `gone` (410) or `deferred` (nothing
+    /// sent: the host is paused).
+    pub fn result(&self) -> &'static str {
+        match (&self.outcome, self.requested, &self.pause_host, self.retire) {
+            (_, false, _, _) => "deferred",
+            (AttemptOutcome::Failed { .. }, _, Some(_), _) => "throttled",
+            (AttemptOutcome::Failed { .. }, _, _, true) => "gone",
+            (AttemptOutcome::Fetched { .. }, ..) => "ok",
+            (AttemptOutcome::NotModified { .. }, ..) => "not_modified",
+            (AttemptOutcome::Unchanged { .. }, ..) => "unchanged",
+            (AttemptOutcome::Failed { .. }, ..) => "error",
         }
     }
 }
@@ -100,6 +122,30 @@ pub struct Attempt {
     pub outcome: AttemptOutcome,
     /// When the scheduler plans to try next, for `feeds` and analysts.
     pub next_due: Option<DateTime<Utc>>,
+    /// Floor under the schedule (backoff, hints, host pause).
+    pub not_before: Option<DateTime<Utc>>,
+    /// False when no request was sent (the host was paused): nothing goes
+    /// to the fetch log and the failure count is untouched.
+    pub requested: bool,
+    /// Counts as a failure for backoff. Throttling (429/503) does not: the
+    /// host asked us to wait, and we do.
+    pub failure: bool,
+    pub error_class: Option<String>,
+    pub final_url: Option<String>,
+    pub wire_bytes: Option<u64>,
+    /// The redirect chain, `301 -> https://...` per hop.
+    pub redirects: Option<String>,
+    /// Where every hop of this fetch's redirect chain was permanent.
+    pub permanent_redirect: Option<String>,
+    /// Polls in a row that must agree before the URL moves.
+    pub redirect_confirmations: u32,
+    pub retry_after: Option<std::time::Duration>,
+    /// A host to pause, and until when (429/503 with Retry-After).
+    pub pause_host: Option<(String, DateTime<Utc>)>,
+    /// 410 Gone.
+    pub retire: bool,
+    /// The document's skip windows, stored form (only with `Fetched`).
+    pub skip: Option<(Option<String>, Option<String>)>,
 }
 
 /// What one attempt changed in the archive.
@@ -156,6 +202,12 @@ impl Store {
                        etag = CASE WHEN url = excluded.url THEN etag END,
                        last_modified = CASE WHEN url = excluded.url THEN last_modified END,
                        body_sha256 = CASE WHEN url = excluded.url THEN body_sha256 END,
+                       -- a config change un-retires a feed and forgets redirects
+                       effective_url = CASE WHEN url = excluded.url THEN effective_url END,
+                       redirect_candidate = CASE WHEN url = excluded.url THEN redirect_candidate END,
+                       redirect_seen = CASE WHEN url = excluded.url THEN redirect_seen ELSE 0 END,
+                       retired_at = CASE WHEN url = excluded.url THEN retired_at END,
+                       retired_reason = CASE WHEN url = excluded.url THEN retired_reason END,
                        url = excluded.url, schedule = excluded.schedule, in_config = 1",
                     params![name, url, schedule, to_db_time(now)],
                 )
@@ -216,6 +268,40 @@ impl Store {
             self.bump_generation();
         }
         Ok(summary)
+    }
+
+    /// Hosts paused by a Retry-After that has not run out at `now`.
+    pub async fn host_pauses(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare("SELECT host, paused_until FROM host_pauses WHERE paused_until > ?1")
+                .map_err(op("list host pauses"))?;
+            let rows = stmt
+                .query_map([to_db_time(now)], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(op("list host pauses"))?
+                .filter_map(|r| r.ok())
+                .filter_map(|(h, t)| from_db_time(&t).map(|t| (h, t)))
+                .collect();
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// Deletes fetch-log rows older than `before`; returns how many.
+    pub async fn prune_fetch_log(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
+        self.write(move |conn| {
+            conn.execute(
+                "DELETE FROM fetches WHERE started_at < ?1",
+                [to_db_time(before)],
+            )
+            .map_err(op("prune the fetch log"))
+        })
+        .await
     }
 
     /// Total items in the archive.
@@ -291,44 +377,156 @@ fn record_in(
         AttemptOutcome::Failed { error } => Some(error.as_str()),
     };
     let ok = error.is_none();
+    if !a.requested {
+        // Nothing was sent (the host is paused): only the plan changes.
+        tx.execute(
+            "UPDATE feeds SET next_due_at = ?2, not_before_at = ?3 WHERE id = ?1",
+            params![
+                a.feed_id.0,
+                a.next_due.map(to_db_time),
+                a.not_before.map(to_db_time)
+            ],
+        )
+        .map_err(op("update feed plan"))?;
+        return Ok(summary);
+    }
     tx.execute(
         "UPDATE feeds SET last_attempt_at = ?2, last_status = ?3, last_result = ?4,
                 last_error = ?5,
                 last_success_at = CASE WHEN ?6 THEN ?2 ELSE last_success_at END,
-                consecutive_failures = CASE WHEN ?6 THEN 0 ELSE consecutive_failures + 1 END,
-                next_due_at = ?7
+                consecutive_failures = CASE WHEN ?6 THEN 0
+                                            WHEN ?7 THEN consecutive_failures + 1
+                                            ELSE consecutive_failures END,
+                next_due_at = ?8, not_before_at = ?9
          WHERE id = ?1",
         params![
             a.feed_id.0,
             to_db_time(a.started_at),
             a.status,
-            a.outcome.result(),
+            a.result(),
             error,
             ok,
+            a.failure,
             a.next_due.map(to_db_time),
+            a.not_before.map(to_db_time),
         ],
     )
     .map_err(op("update feed state"))?;
+    if let Some((hours, days)) = &a.skip {
+        tx.execute(
+            "UPDATE feeds SET skip_hours = ?2, skip_days = ?3 WHERE id = ?1",
+            params![a.feed_id.0, hours, days],
+        )
+        .map_err(op("record skip windows"))?;
+    }
+    if a.retire {
+        tx.execute(
+            "UPDATE feeds SET retired_at = ?2, retired_reason = ?3 WHERE id = ?1",
+            params![a.feed_id.0, to_db_time(now), error],
+        )
+        .map_err(op("retire feed"))?;
+    }
+    if let Some((host, until)) = &a.pause_host {
+        tx.execute(
+            "INSERT INTO host_pauses (host, paused_until, reason) VALUES (?1, ?2, ?3)
+             ON CONFLICT(host) DO UPDATE SET paused_until = max(paused_until, excluded.paused_until),
+                                             reason = excluded.reason",
+            params![host, to_db_time(*until), error.unwrap_or("Retry-After")],
+        )
+        .map_err(op("record host pause"))?;
+    }
+    record_redirect(tx, a, now)?;
     tx.execute(
         "INSERT INTO fetches (feed_id, started_at, url, status, result, error, bytes, duration_ms,
-                              items_seen, items_new, items_updated)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                              items_seen, items_new, items_updated, final_url, wire_bytes,
+                              validator_hit, redirects, retry_after_secs, error_class)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         params![
             a.feed_id.0,
             to_db_time(a.started_at),
             a.url,
             a.status,
-            a.outcome.result(),
+            a.result(),
             error,
             a.bytes.map(|b| b as i64),
             a.duration.as_millis() as i64,
             summary.seen as i64,
             summary.new as i64,
             summary.updated as i64,
+            a.final_url,
+            a.wire_bytes.map(|b| b as i64),
+            matches!(a.outcome, AttemptOutcome::NotModified { .. }),
+            a.redirects,
+            a.retry_after.map(|d| d.as_secs() as i64),
+            a.error_class,
         ],
     )
     .map_err(op("log fetch"))?;
     Ok(summary)
+}
+
+/// A permanent redirect moves the feed only after the same target was seen
+/// `redirect_confirmations` polls in a row; anything else resets the count.
+/// One bad answer from a misconfigured or hijacked server must not move a
+/// feed for good.
+fn record_redirect(
+    tx: &Transaction<'_>,
+    a: &Attempt,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let Some(target) = &a.permanent_redirect else {
+        if a.status.is_some() {
+            tx.execute(
+                "UPDATE feeds SET redirect_candidate = NULL, redirect_seen = 0 WHERE id = ?1",
+                [a.feed_id.0],
+            )
+            .map_err(op("reset redirect count"))?;
+        }
+        return Ok(());
+    };
+    let (candidate, seen, current): (Option<String>, u32, String) = tx
+        .query_row(
+            "SELECT redirect_candidate, redirect_seen, coalesce(effective_url, url) FROM feeds WHERE id = ?1",
+            [a.feed_id.0],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .map_err(op("read redirect state"))?;
+    let seen = if candidate.as_deref() == Some(target.as_str()) {
+        seen + 1
+    } else {
+        1
+    };
+    if seen >= a.redirect_confirmations {
+        tx.execute(
+            "UPDATE feeds SET effective_url = ?2, redirect_candidate = NULL, redirect_seen = 0,
+                    etag = NULL, last_modified = NULL
+             WHERE id = ?1",
+            params![a.feed_id.0, target],
+        )
+        .map_err(op("move feed"))?;
+        tx.execute(
+            "INSERT INTO feed_url_changes (feed_id, changed_at, old_url, new_url, reason)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                a.feed_id.0,
+                to_db_time(now),
+                current,
+                target,
+                format!(
+                    "permanent redirect seen {seen} polls in a row: {}",
+                    a.redirects.as_deref().unwrap_or("")
+                )
+            ],
+        )
+        .map_err(op("record URL change"))?;
+    } else {
+        tx.execute(
+            "UPDATE feeds SET redirect_candidate = ?2, redirect_seen = ?3 WHERE id = ?1",
+            params![a.feed_id.0, target, seen],
+        )
+        .map_err(op("count redirect"))?;
+    }
+    Ok(())
 }
 
 fn select_feed_rows(
@@ -342,7 +540,8 @@ fn select_feed_rows(
                     f.last_success_at, f.last_status, f.last_result, f.last_error,
                     f.consecutive_failures, f.not_before_at, f.next_due_at,
                     (SELECT count(*) FROM item_sources s WHERE s.feed_id = f.id),
-                    (SELECT group_concat(tag, ',') FROM feed_tags t WHERE t.feed_id = f.id)
+                    (SELECT group_concat(tag, ',') FROM feed_tags t WHERE t.feed_id = f.id),
+                    f.effective_url, f.retired_at, f.retired_reason, f.skip_hours, f.skip_days
              FROM feeds f
              WHERE ?1 IS NULL OR f.id = ?1
              ORDER BY f.in_config DESC, f.name",
@@ -379,6 +578,11 @@ fn select_feed_rows(
                     .get::<_, Option<String>>(19)?
                     .map(|t| t.split(',').map(str::to_string).collect())
                     .unwrap_or_default(),
+                effective_url: r.get(20)?,
+                retired_at: time(21)?,
+                retired_reason: r.get(22)?,
+                skip_hours: r.get(23)?,
+                skip_days: r.get(24)?,
             })
         })
         .map_err(op("list feeds"))?;

@@ -191,6 +191,51 @@ JOIN items i ON i.id = m.item_id
 LEFT JOIN v_snapshot_quotes sq ON sq.item_id = m.item_id AND sq.symbol = m.symbol
 LEFT JOIN v_latest_quotes lq ON lq.symbol = m.symbol;
 "#,
+    // 3: politeness: where a feed really lives (after confirmed permanent
+    // redirects), retirement on 410, the publisher's skip windows, host
+    // pauses, and a fuller fetch log.
+    r#"
+ALTER TABLE feeds ADD COLUMN effective_url TEXT;
+ALTER TABLE feeds ADD COLUMN redirect_candidate TEXT;
+ALTER TABLE feeds ADD COLUMN redirect_seen INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE feeds ADD COLUMN retired_at TEXT;
+ALTER TABLE feeds ADD COLUMN retired_reason TEXT;
+ALTER TABLE feeds ADD COLUMN skip_hours TEXT;
+ALTER TABLE feeds ADD COLUMN skip_days TEXT;
+
+ALTER TABLE fetches ADD COLUMN final_url TEXT;
+ALTER TABLE fetches ADD COLUMN wire_bytes INTEGER;
+ALTER TABLE fetches ADD COLUMN validator_hit INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE fetches ADD COLUMN redirects TEXT;
+ALTER TABLE fetches ADD COLUMN retry_after_secs INTEGER;
+ALTER TABLE fetches ADD COLUMN error_class TEXT;
+
+CREATE TABLE feed_url_changes (
+    id         INTEGER PRIMARY KEY,
+    feed_id    INTEGER NOT NULL REFERENCES feeds(id),
+    changed_at TEXT NOT NULL,
+    old_url    TEXT NOT NULL,
+    new_url    TEXT NOT NULL,
+    reason     TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE host_pauses (
+    host         TEXT PRIMARY KEY,
+    paused_until TEXT NOT NULL,
+    reason       TEXT NOT NULL
+) STRICT;
+
+DROP VIEW v_feeds;
+CREATE VIEW v_feeds AS
+SELECT f.id, f.name, f.url, f.schedule, f.in_config, f.title, f.site_url,
+       f.last_attempt_at, f.last_success_at, f.last_status, f.last_result, f.last_error,
+       f.consecutive_failures, f.next_due_at,
+       (SELECT count(*) FROM item_sources s WHERE s.feed_id = f.id) AS items,
+       (SELECT group_concat(tag, ',') FROM feed_tags t WHERE t.feed_id = f.id) AS tags,
+       coalesce(f.effective_url, f.url) AS polled_url,
+       f.retired_at, f.retired_reason, f.not_before_at, f.skip_hours, f.skip_days
+FROM feeds f;
+"#,
 ];
 
 /// Brings `conn` up to the latest schema in one exclusive transaction.
