@@ -5,14 +5,15 @@
 //! order: scheduling stops, in-flight polls finish (bounded), HTTP drains,
 //! and the store is dropped last.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::clock::SharedClock;
 use crate::config::Config;
@@ -24,6 +25,7 @@ use crate::quotes::board::Board;
 use crate::schedule::Schedule;
 use crate::scheduler::{self, Heartbeat};
 use crate::store::Store;
+use crate::systemd::{self, Notifier};
 use crate::{http, render};
 
 /// The archive opened and the configured feeds registered in it.
@@ -86,50 +88,58 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
 }
 
 /// The daemon: poll on schedules and serve HTTP until `shutdown`.
-pub async fn run(config: Config, clock: SharedClock, shutdown: CancellationToken) -> Result<()> {
-    let Opened {
-        store,
-        pipeline,
-        feeds,
-    } = open(&config, Arc::clone(&clock)).await?;
-    let listener = TcpListener::bind(config.server.listen)
-        .await
-        .with_context(|| format!("listening on {}", config.server.listen))?;
-    serve_with(config, clock, shutdown, store, pipeline, feeds, listener).await
+///
+/// `activated` is the listening socket systemd passed (socket activation);
+/// without one, `[server] listen` is bound here. `notifier` tells systemd
+/// about readiness, reloads, health and stopping (a no-op outside it).
+pub async fn run(
+    config: Config,
+    clock: SharedClock,
+    shutdown: CancellationToken,
+    activated: Option<std::net::TcpListener>,
+    notifier: Notifier,
+) -> Result<()> {
+    // The archive is open and migrated before anything listens.
+    let opened = open(&config, Arc::clone(&clock)).await?;
+    let listener = match activated {
+        Some(socket) => TcpListener::from_std(socket)
+            .context("serving on the socket systemd passed (tickerfeed.socket)")?,
+        None => TcpListener::bind(config.server.listen)
+            .await
+            .with_context(|| format!("listening on {}", config.server.listen))?,
+    };
+    serve_with(config, clock, shutdown, opened, listener, notifier).await
 }
 
-/// The daemon on an already bound listener (socket activation, tests).
+/// The daemon on an open archive and an already bound listener.
 pub async fn serve_with(
     config: Config,
     clock: SharedClock,
     shutdown: CancellationToken,
-    store: Store,
-    pipeline: Pipeline,
-    feeds: Vec<(FeedConfig, FeedId)>,
+    opened: Opened,
     listener: TcpListener,
+    notifier: Notifier,
 ) -> Result<()> {
+    let Opened {
+        store,
+        pipeline,
+        feeds,
+    } = opened;
     let local = listener
         .local_addr()
         .context("reading the listening address")?;
     let heartbeat = Heartbeat::new(clock.now());
-    let tags: HashSet<String> = config
-        .feeds
-        .iter()
-        .flat_map(|f| f.tags.iter().cloned())
-        .collect();
     let state = http::HttpState::new(
         pipeline.board.clone(),
         store.clone(),
-        config.output.clone(),
-        config.public_base(),
-        tags,
+        http::Published::from_config(&config),
         Arc::clone(&heartbeat),
         Arc::clone(&clock),
     );
     // HTTP gets its own token, cancelled only after polls have drained, so
     // the feed stays readable while the scheduler winds down.
     let http_stop = CancellationToken::new();
-    let http_task = tokio::spawn(http::serve(listener, state, http_stop.clone()));
+    let http_task = tokio::spawn(http::serve(listener, state.clone(), http_stop.clone()));
     info!(
         listen = %local,
         feed = %config.public_base().join(&render::path_for(render::Format::Atom, None)).map(|u| u.to_string()).unwrap_or_default(),
@@ -138,53 +148,61 @@ pub async fn serve_with(
         "tickerfeed running"
     );
 
+    let mut tasks = Vec::new();
     // Notice writes by other processes (a `tickerfeed poll` beside us) so
     // the HTTP cache does not serve a stale document.
-    let watcher = {
-        let store = store.clone();
-        let stop = shutdown.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = stop.cancelled() => break,
-                    _ = tokio::time::sleep(Duration::from_secs(2)) => {
-                        if let Err(e) = store.notice_external_writes().await {
-                            warn!(error = %e, "could not check the archive for outside changes");
-                        }
-                    }
-                }
-            }
-        })
-    };
-
+    tasks.push(tokio::spawn(watch_external_writes(
+        store.clone(),
+        shutdown.clone(),
+    )));
+    tasks.push(tokio::spawn(housekeeping(
+        store.clone(),
+        Arc::clone(&clock),
+        config.storage.fetch_log_days,
+        shutdown.clone(),
+    )));
     // The board refreshes on its own schedule, independently of feeds.
-    let refresher = pipeline.board.clone().map(|board| {
-        let schedule = config
-            .market
-            .as_ref()
-            .map(|m| m.schedule.clone())
-            .expect("a board exists only with a [market] config");
-        tokio::spawn(refresh_board(
+    if let (Some(board), Some(market)) = (pipeline.board.clone(), &config.market) {
+        tasks.push(tokio::spawn(refresh_board(
             board,
-            schedule,
+            market.schedule.clone(),
             store.clone(),
             Arc::clone(&clock),
             shutdown.clone(),
-        ))
-    });
+        )));
+    }
+    let (feeds_tx, feeds_rx) = watch::channel(feeds);
+    tasks.push(tokio::spawn(reload_on_hangup(
+        config.clone(),
+        store.clone(),
+        state,
+        feeds_tx,
+        notifier.clone(),
+        Arc::clone(&clock),
+        shutdown.clone(),
+    )));
+
+    // Ready: archive open and migrated, listener bound, work started.
+    if let Err(e) = notifier.ready() {
+        warn!(error = %e, "could not tell systemd we are ready");
+    }
+    tasks.push(tokio::spawn(systemd::supervise(
+        notifier,
+        health_check(store.clone(), Arc::clone(&heartbeat), Arc::clone(&clock)),
+        shutdown.clone(),
+    )));
 
     let scheduled = scheduler::run(
         pipeline,
-        feeds,
+        feeds_rx,
         config.fetch.concurrency,
         heartbeat,
         shutdown.clone(),
     )
     .await;
     http_stop.cancel();
-    let _ = watcher.await;
-    if let Some(r) = refresher {
-        let _ = r.await;
+    for task in tasks {
+        let _ = task.await;
     }
     match tokio::time::timeout(Duration::from_secs(10), http_task).await {
         Ok(Ok(Ok(()))) => {}
@@ -196,6 +214,154 @@ pub async fn serve_with(
     drop(store);
     info!("stopped cleanly");
     Ok(())
+}
+
+/// What `WATCHDOG=1` vouches for: the scheduler goes round and the
+/// database answers. The `Ok` line becomes systemd's `STATUS=`.
+fn health_check(
+    store: Store,
+    heartbeat: Arc<Heartbeat>,
+    clock: SharedClock,
+) -> impl FnMut() -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, String>> + Send>>
+{
+    move || {
+        let (store, heartbeat, clock) = (store.clone(), Arc::clone(&heartbeat), Arc::clone(&clock));
+        Box::pin(async move {
+            if heartbeat.stalled(clock.now()) {
+                return Err(format!(
+                    "scheduler has not gone round since {}",
+                    heartbeat.last_tick()
+                ));
+            }
+            let rows = store
+                .feed_rows()
+                .await
+                .map_err(|e| format!("database does not answer: {e}"))?;
+            let items = store
+                .item_count()
+                .await
+                .map_err(|e| format!("database does not answer: {e}"))?;
+            let failing = rows
+                .iter()
+                .filter(|r| r.in_config && r.last_result.as_deref() == Some("error"))
+                .count();
+            let last = heartbeat
+                .last_success()
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_else(|| "none yet".into());
+            Ok(format!(
+                "{} feeds ({failing} failing), {items} items, last successful poll {last}",
+                rows.iter().filter(|r| r.in_config).count()
+            ))
+        })
+    }
+}
+
+async fn watch_external_writes(store: Store, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {
+                if let Err(e) = store.notice_external_writes().await {
+                    warn!(error = %e, "could not check the archive for outside changes");
+                }
+            }
+        }
+    }
+}
+
+/// Daily: trims the fetch log to `[storage] fetch_log_days`.
+async fn housekeeping(store: Store, clock: SharedClock, days: u32, stop: CancellationToken) {
+    loop {
+        let cutoff = clock.now() - chrono::Duration::days(i64::from(days));
+        match store.prune_fetch_log(cutoff).await {
+            Ok(0) => {}
+            Ok(n) => info!(rows = n, days, "trimmed the fetch log"),
+            Err(e) => warn!(error = %e, "could not trim the fetch log"),
+        }
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tokio::time::sleep(Duration::from_secs(86_400)) => {}
+        }
+    }
+}
+
+/// SIGHUP re-reads the config. Added feeds start, removed feeds stop (their
+/// archive stays), changed schedules apply; validators, backoff and due
+/// times live in the archive, so nothing is lost. An invalid config is
+/// refused with a logged error and the running one stays.
+async fn reload_on_hangup(
+    running: Config,
+    store: Store,
+    http: http::HttpState,
+    feeds_tx: watch::Sender<Vec<(FeedConfig, FeedId)>>,
+    notifier: Notifier,
+    clock: SharedClock,
+    stop: CancellationToken,
+) {
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            warn!(error = %e, "cannot listen for SIGHUP; reload needs a restart");
+            return;
+        }
+    };
+    let mut current = running;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            got = hangups.recv() => if got.is_none() { return },
+        }
+        if let Err(e) = notifier.reloading() {
+            warn!(error = %e, "could not tell systemd we are reloading");
+        }
+        match Config::load(&current.source) {
+            Err(e) => {
+                error!("reload refused, keeping the running config: {e}");
+                let _ = notifier.status("reload refused: invalid config (see the log)");
+            }
+            Ok(new) => {
+                for (what, changed) in [
+                    ("[storage]", new.storage.path != current.storage.path),
+                    (
+                        "[server] listen",
+                        new.server.listen != current.server.listen,
+                    ),
+                    (
+                        "[fetch]",
+                        format!("{:?}", new.fetch) != format!("{:?}", current.fetch),
+                    ),
+                    (
+                        "[market]",
+                        format!("{:?}", new.market) != format!("{:?}", current.market),
+                    ),
+                ] {
+                    if changed {
+                        warn!("{what} changed: it takes effect at the next restart");
+                    }
+                }
+                match store.sync_feeds(&new.feeds, clock.now()).await {
+                    Ok(ids) => {
+                        let feeds = new
+                            .feeds
+                            .iter()
+                            .map(|f| (f.clone(), ids[&f.name]))
+                            .collect();
+                        feeds_tx.send_replace(feeds);
+                        http.update(http::Published::from_config(&new));
+                        info!(feeds = new.feeds.len(), "config reloaded");
+                        current = new;
+                    }
+                    Err(e) => {
+                        error!(error = %e, "reload failed: could not register the feeds; keeping the running config")
+                    }
+                }
+            }
+        }
+        if let Err(e) = notifier.ready() {
+            warn!(error = %e, "could not tell systemd the reload is done");
+        }
+    }
 }
 
 /// Refreshes the board now and then on `schedule` until `shutdown`.

@@ -20,6 +20,7 @@ use crate::render::{self, Format};
 use crate::scheduler;
 use crate::shutdown;
 use crate::store::RecentQuery;
+use crate::systemd;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -102,6 +103,19 @@ pub fn main(cli: Cli) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     init_logging(config.log_level.as_deref());
+    // Before the runtime starts threads: adopting systemd's socket edits
+    // the environment, which is only sound while we are single-threaded.
+    let activated = match &cli.command {
+        Command::Run => match systemd::listen_fds() {
+            Ok(socket) => socket,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        _ => None,
+    };
+    let notifier = systemd::Notifier::from_env().with_watchdog(systemd::watchdog_interval());
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -112,7 +126,7 @@ pub fn main(cli: Cli) -> ExitCode {
     let clock: SharedClock = Arc::new(SystemClock);
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Run => run(config, clock).await,
+            Command::Run => run(config, clock, activated, notifier).await,
             Command::Poll { feed } => poll(config, clock, feed).await,
             Command::Render { format, limit, tag } => {
                 render(config, clock, format.into(), limit, tag).await
@@ -163,10 +177,15 @@ fn init_logging(level: Option<&str>) {
     }
 }
 
-async fn run(config: Config, clock: SharedClock) -> Result<ExitCode> {
+async fn run(
+    config: Config,
+    clock: SharedClock,
+    activated: Option<std::net::TcpListener>,
+    notifier: systemd::Notifier,
+) -> Result<ExitCode> {
     let signals = shutdown::install().context("installing signal handlers")?;
     tokio::select! {
-        done = app::run(config, clock, signals.shutdown.clone()) => done.map(|()| ExitCode::SUCCESS),
+        done = app::run(config, clock, signals.shutdown.clone(), activated, notifier) => done.map(|()| ExitCode::SUCCESS),
         _ = signals.force.cancelled() => Ok(ExitCode::from(130)),
     }
 }

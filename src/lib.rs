@@ -27,3 +27,4 @@ pub mod schedule;
 pub mod scheduler;
 pub mod shutdown;
 pub mod store;
+pub mod systemd;

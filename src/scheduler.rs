@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -82,44 +83,20 @@ struct Slot {
     running: bool,
 }
 
-/// Runs the polling loop over `feeds` until `shutdown` is cancelled, then
-/// lets in-flight refreshes finish within [`DRAIN_DEADLINE`].
+/// Runs the polling loop over the feeds in `feeds` (replaced on reload)
+/// until `shutdown` is cancelled, then lets in-flight refreshes finish
+/// within [`DRAIN_DEADLINE`].
 pub async fn run(
     pipeline: Pipeline,
-    feeds: Vec<(FeedConfig, FeedId)>,
+    mut feeds: watch::Receiver<Vec<(FeedConfig, FeedId)>>,
     concurrency: usize,
     heartbeat: Arc<Heartbeat>,
     shutdown: CancellationToken,
 ) -> Result<(), StoreError> {
     let clock: SharedClock = pipeline.clock.clone();
-    let rows = pipeline.store.feed_rows().await?;
-    let now = clock.now();
     let mut slots: HashMap<FeedId, Slot> = HashMap::new();
-    for (feed, id) in feeds {
-        let row = rows.iter().find(|r| r.id == id);
-        if let Some(r) = row.filter(|r| r.retired_at.is_some()) {
-            info!(feed = %feed.name, reason = r.retired_reason.as_deref().unwrap_or("gone"), "feed retired; not polling it until its config changes");
-            continue;
-        }
-        let skip = row
-            .map(|r| SkipWindows::from_db(r.skip_hours.as_deref(), r.skip_days.as_deref()))
-            .unwrap_or_default();
-        let due = schedule::next_due(
-            &feed.schedule,
-            row.and_then(|r| r.last_attempt_at),
-            row.and_then(|r| r.not_before_at),
-            &skip,
-            now,
-        );
-        slots.insert(
-            id,
-            Slot {
-                feed,
-                due,
-                running: false,
-            },
-        );
-    }
+    let initial = feeds.borrow_and_update().clone();
+    plan(&pipeline, &mut slots, initial).await?;
     info!(feeds = slots.len(), concurrency, "scheduler started");
 
     let mut running: JoinSet<Result<Refreshed, StoreError>> = JoinSet::new();
@@ -167,6 +144,16 @@ pub async fn run(
 
         tokio::select! {
             _ = shutdown.cancelled() => break,
+            changed = feeds.changed() => {
+                if changed.is_ok() {
+                    let next = feeds.borrow_and_update().clone();
+                    if let Err(e) = plan(&pipeline, &mut slots, next).await {
+                        error!(error = %e, "could not re-plan feeds after a reload; keeping the old plan");
+                    } else {
+                        info!(feeds = slots.len(), "feeds re-planned after reload");
+                    }
+                }
+            }
             Some(joined) = running.join_next_with_id(), if !running.is_empty() => {
                 finish(&mut slots, &mut tasks, joined, &heartbeat, clock.now());
             }
@@ -190,6 +177,58 @@ pub async fn run(
             "in-flight polls did not finish within {DRAIN_DEADLINE:?}; abandoning them (each fetch is stored whole or not at all)"
         );
         running.abort_all();
+    }
+    Ok(())
+}
+
+/// Makes `slots` match `feeds`: new feeds get a due time from the
+/// archive (so their state survives a reload), removed ones are dropped (a
+/// poll in flight finishes and is recorded), and changed ones take their
+/// new config and schedule. Retired feeds (410) are left out.
+async fn plan(
+    pipeline: &Pipeline,
+    slots: &mut HashMap<FeedId, Slot>,
+    feeds: Vec<(FeedConfig, FeedId)>,
+) -> Result<(), StoreError> {
+    let rows = pipeline.store.feed_rows().await?;
+    let now = pipeline.clock.now();
+    let keep: std::collections::HashSet<FeedId> = feeds.iter().map(|(_, id)| *id).collect();
+    slots.retain(|id, _| keep.contains(id));
+    for (feed, id) in feeds {
+        let row = rows.iter().find(|r| r.id == id);
+        if let Some(r) = row.filter(|r| r.retired_at.is_some()) {
+            info!(feed = %feed.name, reason = r.retired_reason.as_deref().unwrap_or("gone"), "feed retired; not polling it until its config changes");
+            slots.remove(&id);
+            continue;
+        }
+        let skip = row
+            .map(|r| SkipWindows::from_db(r.skip_hours.as_deref(), r.skip_days.as_deref()))
+            .unwrap_or_default();
+        let due = schedule::next_due(
+            &feed.schedule,
+            row.and_then(|r| r.last_attempt_at),
+            row.and_then(|r| r.not_before_at),
+            &skip,
+            now,
+        );
+        match slots.get_mut(&id) {
+            Some(slot) => {
+                if slot.feed != feed {
+                    slot.due = due;
+                }
+                slot.feed = feed;
+            }
+            None => {
+                slots.insert(
+                    id,
+                    Slot {
+                        feed,
+                        due,
+                        running: false,
+                    },
+                );
+            }
+        }
     }
     Ok(())
 }

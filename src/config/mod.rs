@@ -49,6 +49,8 @@ pub struct StorageConfig {
     /// Absolute, or relative to the current directory when the config file
     /// itself was given relatively.
     pub path: PathBuf,
+    /// Days of fetch log kept.
+    pub fetch_log_days: u32,
 }
 
 #[derive(Debug, Clone)]

@@ -30,6 +30,7 @@ pub struct RawConfig {
 #[derive(Debug, Default, Deserialize)]
 pub struct RawStorage {
     pub path: Option<String>,
+    pub fetch_log_days: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -414,11 +414,20 @@ fn resolve(r: &mut Resolver<'_>, raw: RawConfig, base: &Path) -> Config {
         .collect();
 
     let market = raw.market.and_then(|m| resolve_market(r, m, tz));
+    let fetch_log_days = ranged(
+        r,
+        &[key("storage"), key("fetch_log_days")],
+        raw.storage.fetch_log_days,
+        30,
+        1,
+        36_500,
+    ) as u32;
 
     Config {
         source: base.join("config.toml"),
         storage: StorageConfig {
             path: base.join(storage_path),
+            fetch_log_days,
         },
         server: ServerConfig { listen, base_url },
         output,

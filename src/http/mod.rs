@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Instant, SystemTime};
 
 use axum::Router;
@@ -24,7 +24,7 @@ use tracing::{debug, error};
 use url::Url;
 
 use crate::clock::SharedClock;
-use crate::config::OutputConfig;
+use crate::config::{Config, OutputConfig};
 use crate::quotes::board::Board;
 use crate::render::{self, Format};
 use crate::scheduler::Heartbeat;
@@ -37,9 +37,8 @@ pub struct HttpState(Arc<Inner>);
 struct Inner {
     board: Option<Arc<Board>>,
     store: Store,
-    output: OutputConfig,
-    base: Url,
-    tags: HashSet<String>,
+    /// Swapped whole on reload.
+    published: RwLock<Arc<Published>>,
     heartbeat: Arc<Heartbeat>,
     clock: SharedClock,
     started: Instant,
@@ -68,27 +67,57 @@ struct Rendered {
     last_modified: SystemTime,
 }
 
+/// What the config says about the served documents.
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub output: OutputConfig,
+    /// Public base URL, for self links.
+    pub base: Url,
+    /// Tags that have a feed at `/tags/<tag>.*`.
+    pub tags: HashSet<String>,
+}
+
+impl Published {
+    pub fn from_config(config: &Config) -> Self {
+        Published {
+            output: config.output.clone(),
+            base: config.public_base(),
+            tags: config
+                .feeds
+                .iter()
+                .flat_map(|f| f.tags.iter().cloned())
+                .collect(),
+        }
+    }
+}
+
 impl HttpState {
     pub fn new(
         board: Option<Arc<Board>>,
         store: Store,
-        output: OutputConfig,
-        base: Url,
-        tags: HashSet<String>,
+        published: Published,
         heartbeat: Arc<Heartbeat>,
         clock: SharedClock,
     ) -> Self {
         HttpState(Arc::new(Inner {
             board,
             store,
-            output,
-            base,
-            tags,
+            published: RwLock::new(Arc::new(published)),
             heartbeat,
             clock,
             started: Instant::now(),
             cache: Mutex::new(HashMap::new()),
         }))
+    }
+
+    /// Applies a reloaded config: new titles, tags and limits show at once.
+    pub fn update(&self, published: Published) {
+        *self.0.published.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(published);
+        lock(&self.0.cache).clear();
+    }
+
+    fn published(&self) -> Arc<Published> {
+        Arc::clone(&self.0.published.read().unwrap_or_else(|p| p.into_inner()))
     }
 }
 
@@ -139,7 +168,7 @@ async fn tag_feed(
         )
             .into_response();
     };
-    if !state.0.0.tags.contains(&tag) {
+    if !state.0.published().tags.contains(&tag) {
         return (
             StatusCode::NOT_FOUND,
             format!("no feed has the tag {tag:?}\n"),
@@ -208,6 +237,7 @@ async fn rendered(
     tag: Option<String>,
 ) -> Result<Arc<Rendered>, ServeError> {
     let generation = inner.store.generation();
+    let published = Arc::clone(&inner.published.read().unwrap_or_else(|p| p.into_inner()));
     let key = (format, tag.clone());
     if let Some(doc) = lock(&inner.cache)
         .get(&key)
@@ -218,19 +248,19 @@ async fn rendered(
     let entries = inner
         .store
         .recent(RecentQuery {
-            limit: inner.output.max_items,
+            limit: published.output.max_items,
             tag: tag.clone(),
         })
         .await?;
     let mut view = render::merged_feed(
-        &inner.output.title,
-        &inner.output.description,
-        &inner.base,
+        &published.output.title,
+        &published.output.description,
+        &published.base,
         format,
         tag.as_deref(),
         entries,
     );
-    view.market_strip = inner.output.market_strip;
+    view.market_strip = published.output.market_strip;
     let last_modified = SystemTime::from(view.updated);
     let body = render::render(&view, format)?;
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());

@@ -9,9 +9,12 @@
 //!   stamped at ingest, the market views.
 //! - `process`: the real binary: commands, exit codes, config errors,
 //!   signals.
+//! - `systemd`: sd_notify messages against a real datagram socket;
+//!   `supervise`.
 
 mod market;
 mod process;
 mod refresh;
 mod serve;
+mod systemd;
 mod util;

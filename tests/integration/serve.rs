@@ -31,10 +31,9 @@ impl Daemon {
             config,
             clock,
             stop.clone(),
-            opened.store,
-            opened.pipeline,
-            opened.feeds,
+            opened,
             listener,
+            tickerfeed::systemd::Notifier::default(),
         ));
         Daemon {
             base,
