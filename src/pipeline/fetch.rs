@@ -569,16 +569,17 @@ impl Decoder {
 
     fn write(&mut self, data: &[u8]) -> Result<(), FetchError> {
         let cap = self.cap();
-        if let Decoder::Deflate(sink, dec) = self {
-            if dec.is_none() && !data.is_empty() {
-                let sink = sink.take().expect("sink present until the first byte");
-                // zlib streams start with 0x78 (deflate, 32K window).
-                *dec = Some(if data[0] == 0x78 {
-                    Box::new(flate2::write::ZlibDecoder::new(sink))
-                } else {
-                    Box::new(flate2::write::DeflateDecoder::new(sink))
-                });
-            }
+        if let Decoder::Deflate(sink, dec) = self
+            && dec.is_none()
+            && !data.is_empty()
+        {
+            let sink = sink.take().expect("sink present until the first byte");
+            // zlib streams start with 0x78 (deflate, 32K window).
+            *dec = Some(if data[0] == 0x78 {
+                Box::new(flate2::write::ZlibDecoder::new(sink))
+            } else {
+                Box::new(flate2::write::DeflateDecoder::new(sink))
+            });
         }
         let result = match self {
             Decoder::Identity(c) => c.write_all(data),

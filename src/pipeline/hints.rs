@@ -155,10 +155,10 @@ pub fn from_document(body: &[u8]) -> DocHints {
     }
     if let Some(block) = SKIP_DAYS.captures(body) {
         for c in DAY.captures_iter(&block[1]) {
-            if let Some(d) = parse_day(text(&c[1])) {
-                if !skip.days.contains(&d) {
-                    skip.days.push(d);
-                }
+            if let Some(d) = parse_day(text(&c[1]))
+                && !skip.days.contains(&d)
+            {
+                skip.days.push(d);
             }
         }
     }

@@ -225,11 +225,11 @@ impl Pipeline {
         };
         if attempt.failure {
             attempt.not_before = Some(started_at + self.backoff(row.id, failures));
-        } else if feed.respect_hints {
-            if let Some(h) = hint.map(|h| h.min(self.policy.max_hint)) {
-                let floor = started_at + chrono::Duration::from_std(h).unwrap_or_default();
-                attempt.not_before = attempt.not_before.max(Some(floor));
-            }
+        } else if feed.respect_hints
+            && let Some(h) = hint.map(|h| h.min(self.policy.max_hint))
+        {
+            let floor = started_at + chrono::Duration::from_std(h).unwrap_or_default();
+            attempt.not_before = attempt.not_before.max(Some(floor));
         }
         if !feed.respect_hints {
             skip = SkipWindows::default();

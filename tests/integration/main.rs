@@ -9,12 +9,15 @@
 //!   stamped at ingest, the market views.
 //! - `process`: the real binary: commands, exit codes, config errors,
 //!   signals.
+//! - `service`: the real binary under a stand-in service manager: notify
+//!   messages, reload on SIGHUP, socket activation.
 //! - `systemd`: sd_notify messages against a real datagram socket;
 //!   `supervise`.
 
 mod market;
-mod process;
+pub(crate) mod process;
 mod refresh;
 mod serve;
+mod service;
 mod systemd;
 mod util;

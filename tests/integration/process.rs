@@ -25,18 +25,28 @@ fn run_cmd(dir: &TestDir, args: &[&str]) -> (i32, String, String) {
 }
 
 /// `tickerfeed run` in the background, with its stderr lines collected.
-struct Running {
+pub(crate) struct Running {
     child: Child,
     lines: mpsc::Receiver<String>,
-    log: Vec<String>,
+    pub(crate) log: Vec<String>,
 }
 
 impl Running {
     fn start(dir: &TestDir) -> Running {
-        let mut child = bin()
-            .arg("--config")
-            .arg(dir.config_path())
-            .arg("run")
+        Self::start_with(dir, &[])
+    }
+
+    pub(crate) fn start_with(dir: &TestDir, env: &[(&str, &str)]) -> Running {
+        let mut cmd = bin();
+        cmd.arg("--config").arg(dir.config_path()).arg("run");
+        Self::spawn(cmd, env)
+    }
+
+    fn spawn(mut cmd: std::process::Command, env: &[(&str, &str)]) -> Running {
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -59,7 +69,7 @@ impl Running {
     }
 
     /// Waits for a log line containing `needle`; returns it.
-    fn wait_for(&mut self, needle: &str) -> String {
+    pub(crate) fn wait_for(&mut self, needle: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(100)) {
@@ -72,7 +82,19 @@ impl Running {
         panic!("no log line with {needle:?}; got:\n{}", self.log.join("\n"));
     }
 
-    fn signal(&self, sig: &str) {
+    /// The address the daemon logged it listens on.
+    pub(crate) fn wait_for_listen(&mut self) -> String {
+        let line = self.wait_for("tickerfeed running");
+        line.split("listen=")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string()
+    }
+
+    pub(crate) fn signal(&self, sig: &str) {
         let ok = std::process::Command::new("kill")
             .args([&format!("-{sig}"), &self.child.id().to_string()])
             .status()
@@ -81,7 +103,7 @@ impl Running {
         assert!(ok);
     }
 
-    fn wait_exit(&mut self) -> i32 {
+    pub(crate) fn wait_exit(&mut self) -> i32 {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {

@@ -1,0 +1,210 @@
+//! The real binary as systemd runs it: readiness, watchdog, reload and stop
+//! notifications on a real datagram socket, socket activation, SIGHUP.
+
+use std::os::unix::net::UnixDatagram;
+use std::time::{Duration, Instant};
+
+use crate::process::Running;
+use crate::util::*;
+
+/// Stands in for systemd's notify socket.
+struct Manager {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+    sock: UnixDatagram,
+}
+
+impl Manager {
+    fn new() -> Manager {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notify");
+        let sock = UnixDatagram::bind(&path).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(15)))
+            .unwrap();
+        Manager {
+            _dir: dir,
+            path,
+            sock,
+        }
+    }
+
+    /// The next datagram that contains `needle`, skipping others; the
+    /// skipped ones are returned too, in order.
+    fn until(&self, needle: &str) -> Vec<String> {
+        let mut seen = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut buf = vec![0u8; 4096];
+        while Instant::now() < deadline {
+            let n = self
+                .sock
+                .recv(&mut buf)
+                .unwrap_or_else(|e| panic!("waiting for {needle:?}: {e}; got {seen:?}"));
+            let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let done = msg.lines().any(|l| l == needle || l.starts_with(needle));
+            seen.push(msg);
+            if done {
+                return seen;
+            }
+        }
+        panic!("no {needle:?}; got {seen:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notify_reload_and_stop_with_state_kept() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/a.xml",
+        Reply::feed(rss("A", &[("a1", "Alpha", "https://a.test/1")])).with_etag("\"a-v1\""),
+    );
+    server.set(
+        "/b.xml",
+        Reply::feed(rss("B", &[("b1", "Beta", "https://b.test/1")])),
+    );
+    let dir = TestDir::new();
+    let feed_a = feed_block("a", &server.url("/a.xml"), "schedule = \"@hourly\"");
+    dir.write_config(&feed_a);
+    let manager = Manager::new();
+    let notify = manager.path.to_str().unwrap().to_string();
+    let mut d = Running::start_with(
+        &dir,
+        &[("NOTIFY_SOCKET", &notify), ("WATCHDOG_USEC", "2000000")],
+    );
+
+    // READY=1 comes only once the listener answers.
+    let addr = d.wait_for_listen();
+    let first = manager.until("READY=1");
+    assert!(first.last().unwrap().contains("READY=1"), "{first:?}");
+    let health = reqwest::get(format!("http://{addr}/healthz"))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    // The watchdog is pinged with a status line while healthy.
+    let pings = manager.until("WATCHDOG=1");
+    let status = pings.last().unwrap();
+    assert!(status.contains("STATUS=1 feeds"), "{status}");
+    d.wait_for("polled");
+    assert_eq!(server.seen("/a.xml").len(), 1);
+
+    // Reload with a second feed: RELOADING=1 then READY=1, b starts, a keeps
+    // its state (not refetched: it is hourly and was just polled).
+    dir.write_config(&format!(
+        "{feed_a}{}",
+        feed_block("b", &server.url("/b.xml"), "")
+    ));
+    d.signal("HUP");
+    let reload = manager.until("READY=1");
+    let reloading = reload
+        .iter()
+        .position(|m| m.contains("RELOADING=1"))
+        .expect("RELOADING=1 sent");
+    assert!(reload[reloading].contains("MONOTONIC_USEC="), "{reload:?}");
+    assert!(reloading < reload.len() - 1);
+    d.wait_for("config reloaded");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.seen("/b.xml").is_empty() {
+        assert!(Instant::now() < deadline, "the added feed was never polled");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        server.seen("/a.xml").len(),
+        1,
+        "reload refetched a feed that was not due"
+    );
+    let body = reqwest::get(format!("http://{addr}/feed.atom"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut body = body;
+    while !body.contains("Beta") {
+        assert!(Instant::now() < deadline, "{body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        body = reqwest::get(format!("http://{addr}/feed.atom"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+    }
+    assert!(body.contains("Alpha"));
+
+    // An invalid config is refused; the running one stays.
+    std::fs::write(dir.config_path(), "[[feeds]]\nname = \"broken\"\n").unwrap();
+    d.signal("HUP");
+    manager.until("READY=1");
+    d.wait_for("reload refused");
+    assert_eq!(
+        reqwest::get(format!("http://{addr}/healthz"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    // Removing a feed keeps its archive.
+    dir.write_config(&feed_a);
+    d.signal("HUP");
+    manager.until("READY=1");
+    d.wait_for("config reloaded");
+
+    d.signal("TERM");
+    manager.until("STOPPING=1");
+    assert_eq!(d.wait_exit(), 0, "{}", d.log.join("\n"));
+    assert_eq!(dir.count("SELECT count(*) FROM items"), 2);
+    assert_eq!(dir.count("SELECT in_config FROM feeds WHERE name = 'b'"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_on_a_socket_passed_by_the_service_manager() {
+    let dir = TestDir::new();
+    dir.write_config("");
+    // Python stands in for systemd: it binds 127.0.0.1:0, puts the socket
+    // on fd 3, sets LISTEN_PID to its own pid and execs the daemon (which
+    // keeps the pid).
+    let script = r#"
+import os, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+print(s.getsockname()[1], flush=True)
+os.dup2(s.fileno(), 3)
+os.set_inheritable(3, True)
+os.environ["LISTEN_FDS"] = "1"
+os.environ["LISTEN_PID"] = str(os.getpid())
+os.execv(sys.argv[1], sys.argv[1:])
+"#;
+    let mut cmd = std::process::Command::new("python3");
+    cmd.args(["-c", script, env!("CARGO_BIN_EXE_tickerfeed"), "--config"])
+        .arg(dir.config_path())
+        .arg("run");
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3 runs");
+    let mut port = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut port,
+    )
+    .unwrap();
+    let port: u16 = port.trim().parse().unwrap();
+    let mut ok = false;
+    for _ in 0..100 {
+        if let Ok(r) = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await {
+            assert_eq!(r.status(), 200);
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    assert!(ok, "the daemon never answered on the passed socket");
+    assert!(status.success());
+}
