@@ -313,14 +313,40 @@ async fn feeds(config: Config, clock: SharedClock) -> Result<ExitCode> {
             .unwrap_or_else(|| "never".into())
     };
     for r in rows {
-        let state = match (r.in_config, r.last_result.as_deref()) {
-            (false, _) => "removed from config".to_string(),
-            (true, None) => "not polled yet".to_string(),
-            (true, Some("error")) => format!("failing ({} in a row)", r.consecutive_failures),
-            (true, Some(result)) => result.to_string(),
+        let now = opened.pipeline.clock.now();
+        let waiting = r
+            .not_before_at
+            .filter(|t| *t > now)
+            .map(crate::clock::to_db_time);
+        let state = if !r.in_config {
+            "removed from config (its items stay in the archive)".to_string()
+        } else if let Some(at) = r.retired_at {
+            format!(
+                "retired: the server answered 410 Gone at {} (edit its url to try again)",
+                crate::clock::to_db_time(at)
+            )
+        } else {
+            match (r.last_result.as_deref(), waiting) {
+                (None, _) => "not polled yet".to_string(),
+                (Some("error"), Some(until)) => format!(
+                    "failing ({} in a row), backing off until {until}",
+                    r.consecutive_failures
+                ),
+                (Some("error"), None) => format!("failing ({} in a row)", r.consecutive_failures),
+                (Some("throttled" | "deferred"), Some(until)) => {
+                    format!("paused: the host asked us to wait until {until}")
+                }
+                (Some(result), _) => result.replace('_', " "),
+            }
         };
         writeln!(out, "{}", r.name)?;
         writeln!(out, "  url:        {}", r.url)?;
+        if let Some(moved) = &r.effective_url {
+            writeln!(
+                out,
+                "  redirected: now fetched from {moved} (permanent redirect, confirmed)"
+            )?;
+        }
         writeln!(out, "  state:      {state}")?;
         if let Some(e) = &r.last_error {
             writeln!(out, "  last error: {e}")?;

@@ -42,8 +42,9 @@ pub struct Pipeline {
 /// How a refresh went, for logs and the `poll` summary.
 #[derive(Debug, Clone)]
 pub struct Refreshed {
-    /// `ok`, `not_modified`, `unchanged`, `error`, `throttled`, `gone` or
-    /// `deferred` (not sent: the host is paused).
+    /// `ok`, `not_modified`, `unchanged`, `error`, `throttled`, `gone`,
+    /// `deferred` (not sent: the host is paused) or `retired` (not sent:
+    /// the feed answered 410 before).
     pub result: &'static str,
     pub status: Option<u16>,
     pub summary: IngestSummary,
@@ -61,6 +62,17 @@ impl Pipeline {
     ) -> Result<Refreshed, StoreError> {
         let started_at = self.clock.now();
         let timer = Instant::now();
+        if row.retired_at.is_some() {
+            // 410 Gone: no more requests until the config changes.
+            return Ok(Refreshed {
+                result: "retired",
+                status: row.last_status,
+                summary: IngestSummary::default(),
+                error: row.retired_reason.clone(),
+                elapsed_ms: 0,
+                next_due: chrono::DateTime::<chrono::Utc>::MAX_UTC,
+            });
+        }
         // The configured URL, or where it moved after a confirmed
         // permanent redirect (reset by `sync_feeds` when the config changes).
         let url = Url::parse(row.polled_url()).unwrap_or_else(|_| feed.url.clone());

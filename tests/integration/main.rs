@@ -7,6 +7,8 @@
 //! - `serve`: the merged feed over HTTP (formats, validators, tags, health).
 //! - `market`: the ticker board: providers replayed on loopback, snapshots
 //!   stamped at ingest, the market views.
+//! - `polite`: politeness and survival on the wire: encodings, caps,
+//!   timeouts, redirects, 410, Retry-After, backoff, hints, host limits.
 //! - `process`: the real binary: commands, exit codes, config errors,
 //!   signals.
 //! - `service`: the real binary under a stand-in service manager: notify
@@ -15,6 +17,7 @@
 //!   `supervise`.
 
 mod market;
+mod polite;
 pub(crate) mod process;
 mod refresh;
 mod serve;

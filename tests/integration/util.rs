@@ -27,6 +27,8 @@ pub struct Reply {
     /// Answer 304 when the request's If-None-Match equals this.
     pub etag: Option<String>,
     pub delay: Duration,
+    /// Send the body one byte at a time, this far apart.
+    pub drip: Option<Duration>,
 }
 
 impl Reply {
@@ -37,6 +39,7 @@ impl Reply {
             body: body.into(),
             etag: None,
             delay: Duration::ZERO,
+            drip: None,
         }
     }
 
@@ -47,6 +50,7 @@ impl Reply {
             body: format!("status {status}").into_bytes(),
             etag: None,
             delay: Duration::ZERO,
+            drip: None,
         }
     }
 
@@ -61,6 +65,16 @@ impl Reply {
         self
     }
 
+    pub fn dripping(mut self, every: Duration) -> Self {
+        self.drip = Some(every);
+        self
+    }
+
+    /// A redirect to `to`.
+    pub fn redirect(status: u16, to: &str) -> Self {
+        Reply::status(status).header("location", to)
+    }
+
     pub fn delayed(mut self, d: Duration) -> Self {
         self.delay = d;
         self
@@ -70,6 +84,7 @@ impl Reply {
 /// A request the server saw.
 #[derive(Clone, Debug)]
 pub struct Seen {
+    pub at: std::time::Instant,
     pub method: Method,
     pub path: String,
     /// Path and query.
@@ -82,6 +97,8 @@ struct Script {
     /// Per path: replies in order; the last one repeats.
     replies: HashMap<String, VecDeque<Reply>>,
     seen: Vec<Seen>,
+    in_flight: usize,
+    max_in_flight: usize,
 }
 
 /// A loopback HTTP server serving scripted replies.
@@ -124,6 +141,11 @@ impl FeedServer {
             .insert(path.into(), replies.into());
     }
 
+    /// The most requests the server was answering at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.script.lock().unwrap().max_in_flight
+    }
+
     /// Every request, in order.
     pub fn seen_all(&self) -> Vec<Seen> {
         self.script.lock().unwrap().seen.clone()
@@ -150,7 +172,10 @@ async fn answer(script: &Mutex<Script>, req: Request<Body>) -> Response {
         .unwrap_or_default();
     let reply = {
         let mut s = script.lock().unwrap();
+        s.in_flight += 1;
+        s.max_in_flight = s.max_in_flight.max(s.in_flight);
         s.seen.push(Seen {
+            at: std::time::Instant::now(),
             method: req.method().clone(),
             path: path.clone(),
             uri: req.uri().to_string(),
@@ -169,12 +194,14 @@ async fn answer(script: &Mutex<Script>, req: Request<Body>) -> Response {
         }
     };
     let Some(reply) = reply else {
+        script.lock().unwrap().in_flight -= 1;
         return Response::builder()
             .status(404)
             .body(Body::from("no such feed"))
             .unwrap();
     };
     tokio::time::sleep(reply.delay).await;
+    script.lock().unwrap().in_flight -= 1;
     let matches = reply.etag.as_deref().is_some_and(|e| {
         req.headers()
             .get("if-none-match")
@@ -189,7 +216,18 @@ async fn answer(script: &Mutex<Script>, req: Request<Body>) -> Response {
         b = b.header("etag", e.as_str());
     }
     let body = if matches { Vec::new() } else { reply.body };
-    b.body(Body::from(body)).unwrap_or_else(|_| {
+    let body = match reply.drip {
+        None => Body::from(body),
+        Some(every) => Body::from_stream(futures_util::stream::unfold(0usize, move |i| {
+            let byte = body.get(i).copied();
+            async move {
+                let byte = byte?;
+                tokio::time::sleep(every).await;
+                Some((Ok::<_, std::io::Error>(vec![byte]), i + 1))
+            }
+        })),
+    };
+    b.body(body).unwrap_or_else(|_| {
         Response::builder()
             .status(StatusCode::INTERNAL_SERVER_ERROR)
             .body(Body::empty())

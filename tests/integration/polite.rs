@@ -1,0 +1,455 @@
+//! Politeness and survival against a scriptable loopback server: encodings
+//! on the wire, size caps, slow bodies, redirects, 410, Retry-After,
+//! backoff, server hints, per-host limits.
+
+use std::io::Write;
+use std::time::Duration;
+
+use tickerfeed::clock::Clock;
+
+use crate::util::*;
+
+fn one_item(title: &str) -> String {
+    rss("Polite", &[("p1", title, "https://p.test/1")])
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+#[tokio::test]
+async fn compressed_bodies_are_decoded_and_wire_bytes_logged() {
+    let server = FeedServer::start().await;
+    let doc = rss(
+        "Z",
+        &(0..40)
+            .map(|i| {
+                (
+                    format!("g{i}"),
+                    format!("Story {i}"),
+                    format!("https://z.test/{i}"),
+                )
+            })
+            .collect::<Vec<_>>()
+            .iter()
+            .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
+            .collect::<Vec<_>>(),
+    );
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(doc.as_bytes()).unwrap();
+    server.set(
+        "/gz.xml",
+        Reply {
+            body: gzip(doc.as_bytes()),
+            ..Reply::feed("").header("content-encoding", "gzip")
+        },
+    );
+    server.set(
+        "/zz.xml",
+        Reply {
+            body: z.finish().unwrap(),
+            ..Reply::feed("").header("content-encoding", "deflate")
+        },
+    );
+    let dir = TestDir::new();
+    let config = dir.write_config(&format!(
+        "{}{}",
+        feed_block("gz", &server.url("/gz.xml"), ""),
+        feed_block("zz", &server.url("/zz.xml"), "")
+    ));
+    let r = poll(&config, fixed_clock("2026-11-24T09:00:00Z").1).await;
+    assert!(
+        r.iter()
+            .all(|(_, r)| r.summary.seen == 40 && r.error.is_none()),
+        "{r:?}"
+    );
+    let ae = server.seen("/gz.xml")[0].headers["accept-encoding"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        ae.contains("gzip") && ae.contains("br") && ae.contains("deflate"),
+        "{ae}"
+    );
+    assert_eq!(
+        dir.count("SELECT count(*) FROM fetches WHERE wire_bytes > 0 AND wire_bytes * 3 < bytes"),
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_gzip_bomb_is_cut_off_at_the_cap_and_recorded() {
+    let server = FeedServer::start().await;
+    // 64 MiB of spaces inside an RSS document, about 64 KiB on the wire.
+    let mut doc = b"<rss version=\"2.0\"><channel><title>".to_vec();
+    doc.extend(std::iter::repeat_n(b' ', 64 << 20));
+    doc.extend_from_slice(b"</title></channel></rss>");
+    server.set(
+        "/bomb.xml",
+        Reply {
+            body: gzip(&doc),
+            ..Reply::feed("").header("content-encoding", "gzip")
+        },
+    );
+    server.set("/ok.xml", Reply::feed(one_item("Fine")));
+    drop(doc);
+    let dir = TestDir::new();
+    let mut config = dir.write_config(&format!(
+        "{}{}",
+        feed_block("bomb", &server.url("/bomb.xml"), ""),
+        feed_block("ok", &server.url("/ok.xml"), "")
+    ));
+    config.fetch.max_body_bytes = 1 << 20;
+    let r = poll(&config, fixed_clock("2026-11-24T09:00:00Z").1).await;
+    let bomb = &r.iter().find(|(n, _)| n == "bomb").unwrap().1;
+    assert!(
+        bomb.error
+            .as_deref()
+            .unwrap()
+            .contains("larger than the 1048576-byte limit"),
+        "{bomb:?}"
+    );
+    assert_eq!(
+        dir.count("SELECT count(*) FROM fetches WHERE error_class = 'too_large'"),
+        1
+    );
+    assert_eq!(dir.count("SELECT count(*) FROM items"), 1);
+}
+
+#[tokio::test]
+async fn a_dripping_server_is_cut_off_at_the_total_timeout() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/drip.xml",
+        Reply::feed(one_item("Slow")).dripping(Duration::from_millis(200)),
+    );
+    let dir = TestDir::new();
+    let mut config = dir.write_config(&feed_block("drip", &server.url("/drip.xml"), ""));
+    config.fetch.timeout = Duration::from_secs(1);
+    let r = poll(&config, fixed_clock("2026-11-24T09:00:00Z").1).await;
+    assert!(
+        r[0].1.error.as_deref().unwrap().contains("timed out"),
+        "{:?}",
+        r[0].1
+    );
+    assert_eq!(
+        dir.count("SELECT count(*) FROM fetches WHERE error_class = 'timeout'"),
+        1
+    );
+}
+
+#[tokio::test]
+async fn temporary_redirects_are_followed_and_never_persisted() {
+    let server = FeedServer::start().await;
+    server.set("/old.xml", Reply::redirect(302, "/new.xml"));
+    server.set("/new.xml", Reply::feed(one_item("Moved for now")));
+    let dir = TestDir::new();
+    let config = dir.write_config(&feed_block("f", &server.url("/old.xml"), ""));
+    let (_c, clock) = fixed_clock("2026-11-24T09:00:00Z");
+    for _ in 0..4 {
+        let r = poll(&config, clock.clone()).await;
+        assert!(r[0].1.error.is_none());
+    }
+    assert_eq!(server.seen("/old.xml").len(), 4);
+    assert_eq!(
+        dir.count("SELECT count(*) FROM feeds WHERE effective_url IS NOT NULL"),
+        0
+    );
+    assert_eq!(
+        dir.count("SELECT count(*) FROM fetches WHERE redirects LIKE '302 -> %/new.xml'"),
+        4
+    );
+}
+
+#[tokio::test]
+async fn permanent_redirects_move_the_feed_only_after_several_polls_in_a_row() {
+    let server = FeedServer::start().await;
+    server.set_sequence(
+        "/old.xml",
+        vec![
+            Reply::redirect(301, "/new.xml"),
+            // A blip: served directly once, which resets the count.
+            Reply::feed(one_item("Still here")),
+            Reply::redirect(301, "/new.xml"),
+            Reply::redirect(308, "/new.xml"),
+            Reply::redirect(301, "/new.xml"),
+        ],
+    );
+    server.set("/new.xml", Reply::feed(one_item("Moved for good")));
+    let dir = TestDir::new();
+    let config = dir.write_config(&feed_block("f", &server.url("/old.xml"), ""));
+    let (_c, clock) = fixed_clock("2026-11-24T09:00:00Z");
+    for expected_moved in [0, 0, 0, 0, 1] {
+        poll(&config, clock.clone()).await;
+        assert_eq!(
+            dir.count("SELECT count(*) FROM feed_url_changes"),
+            expected_moved
+        );
+    }
+    let polled_before = server.seen("/old.xml").len();
+    poll(&config, clock.clone()).await;
+    assert_eq!(
+        server.seen("/old.xml").len(),
+        polled_before,
+        "still polling the old URL"
+    );
+    let url: String = dir
+        .db()
+        .query_row("SELECT polled_url FROM v_feeds", [], |r| r.get(0))
+        .unwrap();
+    assert!(url.ends_with("/new.xml"), "{url}");
+    let reason: String = dir
+        .db()
+        .query_row("SELECT reason FROM feed_url_changes", [], |r| r.get(0))
+        .unwrap();
+    assert!(reason.contains("3 polls in a row"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_redirect_loop_is_an_error() {
+    let server = FeedServer::start().await;
+    server.set("/a.xml", Reply::redirect(302, "/b.xml"));
+    server.set("/b.xml", Reply::redirect(302, "/a.xml"));
+    let dir = TestDir::new();
+    let config = dir.write_config(&feed_block("loop", &server.url("/a.xml"), ""));
+    let r = poll(&config, fixed_clock("2026-11-24T09:00:00Z").1).await;
+    assert!(
+        r[0].1
+            .error
+            .as_deref()
+            .unwrap()
+            .starts_with("redirect loop"),
+        "{:?}",
+        r[0].1
+    );
+    assert_eq!(server.seen("/a.xml").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gone_retires_the_feed_until_its_config_changes() {
+    let server = FeedServer::start().await;
+    server.set("/gone.xml", Reply::status(410));
+    server.set("/back.xml", Reply::feed(one_item("Back")));
+    let dir = TestDir::new();
+    let config = dir.write_config(&feed_block("g", &server.url("/gone.xml"), ""));
+    let (_c, clock) = fixed_clock("2026-11-24T09:00:00Z");
+    assert_eq!(poll(&config, clock.clone()).await[0].1.result, "gone");
+    assert_eq!(poll(&config, clock.clone()).await[0].1.result, "retired");
+    assert_eq!(server.seen("/gone.xml").len(), 1);
+    let out = bin()
+        .arg("--config")
+        .arg(dir.config_path())
+        .arg("feeds")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&out.stdout);
+    assert!(out.contains("retired"), "{out}");
+    // A new URL in the config brings it back.
+    let config = dir.write_config(&feed_block("g", &server.url("/back.xml"), ""));
+    let r = poll(&config, clock.clone()).await;
+    assert_eq!(r[0].1.result, "ok");
+    assert_eq!(
+        dir.count("SELECT count(*) FROM feeds WHERE retired_at IS NOT NULL"),
+        0
+    );
+}
+
+#[tokio::test]
+async fn retry_after_pauses_the_whole_host_and_is_not_a_failure() {
+    let server = FeedServer::start().await;
+    server.set("/a.xml", Reply::status(429).header("retry-after", "120"));
+    server.set("/b.xml", Reply::feed(one_item("Same host")));
+    let dir = TestDir::new();
+    let mut config = dir.write_config(&format!(
+        "{}{}",
+        feed_block("a", &server.url("/a.xml"), ""),
+        feed_block("b", &server.url("/b.xml"), "")
+    ));
+    // One request at a time to the host, so "a" is answered first.
+    config.fetch.per_host_concurrency = 1;
+    let (c, clock) = fixed_clock("2026-11-24T09:00:00Z");
+    let opened = tickerfeed::app::open(&config, clock.clone()).await.unwrap();
+    let only_a = vec![opened.feeds[0].clone()];
+    let r = tickerfeed::scheduler::poll_once(&opened.pipeline, only_a, 1).await;
+    assert_eq!(r[0].1.as_ref().unwrap().result, "throttled");
+    let r = tickerfeed::scheduler::poll_once(&opened.pipeline, opened.feeds.clone(), 2).await;
+    // Both feeds on the paused host are deferred: no request was sent.
+    assert!(
+        r.iter()
+            .all(|(_, r)| r.as_ref().unwrap().result == "deferred"),
+        "{r:?}"
+    );
+    assert!(server.seen("/b.xml").is_empty());
+    assert_eq!(
+        dir.count("SELECT consecutive_failures FROM feeds WHERE name = 'a'"),
+        0
+    );
+    assert_eq!(dir.count("SELECT count(*) FROM host_pauses"), 1);
+    // After the pause, requests go out again.
+    c.advance(chrono::Duration::seconds(121));
+    let r =
+        tickerfeed::scheduler::poll_once(&opened.pipeline, vec![opened.feeds[1].clone()], 2).await;
+    assert_eq!(r[0].1.as_ref().unwrap().result, "ok");
+    // The pause survives a restart: a fresh process reads it back.
+    c.advance(chrono::Duration::seconds(-100));
+    let reopened = tickerfeed::app::open(&config, clock.clone()).await.unwrap();
+    let host = format!("127.0.0.1:{}", server.addr.port());
+    assert!(
+        reopened
+            .pipeline
+            .fetcher
+            .host_paused_until(&host, c.now())
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn failures_back_off_exponentially_and_reset_on_success() {
+    let server = FeedServer::start().await;
+    server.set("/f.xml", Reply::status(500));
+    let dir = TestDir::new();
+    // Every minute, so the backoff floor, not the schedule, sets the pace.
+    let config = dir.write_config(&feed_block(
+        "f",
+        &server.url("/f.xml"),
+        "schedule = \"* * * * *\"",
+    ));
+    let (c, clock) = fixed_clock("2026-11-24T09:00:00Z");
+    let mut gaps = Vec::new();
+    for _ in 0..5 {
+        poll(&config, clock.clone()).await;
+        let (attempt, not_before): (String, String) = dir
+            .db()
+            .query_row(
+                "SELECT last_attempt_at, not_before_at FROM feeds",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        let a = chrono::DateTime::parse_from_rfc3339(&attempt).unwrap();
+        let n = chrono::DateTime::parse_from_rfc3339(&not_before).unwrap();
+        gaps.push((n - a).num_seconds());
+        c.advance(chrono::Duration::hours(1));
+    }
+    // Default base 300 s, doubling, with ±15 % jitter.
+    for (i, gap) in gaps.iter().enumerate() {
+        let expected = 300.0 * 2f64.powi(i as i32);
+        assert!(
+            (*gap as f64) >= expected * 0.84 && (*gap as f64) <= expected * 1.16,
+            "{gaps:?}"
+        );
+    }
+    assert_eq!(dir.count("SELECT consecutive_failures FROM feeds"), 5);
+    // The next due time honours the floor (rounded up to the schedule).
+    let due: String = dir
+        .db()
+        .query_row("SELECT next_due_at FROM feeds", [], |r| r.get(0))
+        .unwrap();
+    let nb: String = dir
+        .db()
+        .query_row("SELECT not_before_at FROM feeds", [], |r| r.get(0))
+        .unwrap();
+    assert!(due >= nb, "{due} < {nb}");
+    server.set("/f.xml", Reply::feed(one_item("Recovered")));
+    poll(&config, clock.clone()).await;
+    assert_eq!(dir.count("SELECT consecutive_failures FROM feeds"), 0);
+    assert_eq!(
+        dir.count("SELECT count(*) FROM feeds WHERE not_before_at IS NULL"),
+        1
+    );
+}
+
+#[tokio::test]
+async fn server_hints_set_a_floor_unless_the_operator_opts_out() {
+    let server = FeedServer::start().await;
+    let with_ttl = one_item("Hinted").replace(
+        "<channel>",
+        "<channel><ttl>120</ttl><skipHours><hour>11</hour></skipHours>",
+    );
+    server.set("/ttl.xml", Reply::feed(with_ttl.clone()));
+    server.set(
+        "/cc.xml",
+        Reply::feed(one_item("Cached")).header("cache-control", "public, max-age=3600"),
+    );
+    server.set("/own.xml", Reply::feed(with_ttl));
+    let dir = TestDir::new();
+    let config = dir.write_config(&format!(
+        "{}{}{}",
+        feed_block(
+            "ttl",
+            &server.url("/ttl.xml"),
+            "schedule = \"*/15 * * * *\""
+        ),
+        feed_block("cc", &server.url("/cc.xml"), "schedule = \"*/15 * * * *\""),
+        feed_block(
+            "own",
+            &server.url("/own.xml"),
+            "schedule = \"*/15 * * * *\"\nrespect_hints = false"
+        )
+    ));
+    let r = poll(&config, fixed_clock("2026-11-24T09:00:00Z").1).await;
+    let due = |name: &str| {
+        r.iter()
+            .find(|(n, _)| n == name)
+            .unwrap()
+            .1
+            .next_due
+            .to_rfc3339()
+    };
+    // ttl 120 min -> 11:00, but 11:xx is skipped (GMT) -> 12:00.
+    assert_eq!(due("ttl"), "2026-11-24T12:00:00+00:00");
+    // max-age 1 h -> 10:00.
+    assert_eq!(due("cc"), "2026-11-24T10:00:00+00:00");
+    // The operator's own feed keeps its 15-minute schedule.
+    assert_eq!(due("own"), "2026-11-24T09:15:00+00:00");
+}
+
+#[tokio::test]
+async fn per_host_concurrency_and_spacing_hold_for_many_feeds() {
+    let server = FeedServer::start().await;
+    let dir = TestDir::new();
+    let mut feeds = String::new();
+    for i in 0..6 {
+        let path = format!("/f{i}.xml");
+        server.set(
+            &path,
+            Reply::feed(one_item(&format!("Item {i}"))).delayed(Duration::from_millis(200)),
+        );
+        feeds.push_str(&feed_block(&format!("f{i}"), &server.url(&path), ""));
+    }
+    let mut config = dir.write_config(&feeds);
+    config.fetch.per_host_concurrency = 2;
+    config.fetch.per_host_spacing = Duration::from_millis(100);
+    let (_c, clock) = fixed_clock("2026-11-24T09:00:00Z");
+    let opened = tickerfeed::app::open(&config, clock).await.unwrap();
+    // Plenty of global slots: only the per-host limit holds them back.
+    tickerfeed::scheduler::poll_once(&opened.pipeline, opened.feeds.clone(), 16).await;
+    assert_eq!(server.max_in_flight(), 2);
+    let mut at: Vec<_> = server.seen_all().iter().map(|s| s.at).collect();
+    at.sort();
+    for pair in at.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= Duration::from_millis(95),
+            "requests closer than the spacing"
+        );
+    }
+}
+
+#[tokio::test]
+async fn user_agent_is_overridable_per_feed() {
+    let server = FeedServer::start().await;
+    server.set("/a.xml", Reply::feed(one_item("A")));
+    let dir = TestDir::new();
+    let config = dir.write_config(&feed_block(
+        "a",
+        &server.url("/a.xml"),
+        "user_agent = \"my-own-reader/1.0\"",
+    ));
+    poll(&config, fixed_clock("2026-11-24T09:00:00Z").1).await;
+    assert_eq!(
+        server.seen("/a.xml")[0].headers["user-agent"],
+        "my-own-reader/1.0"
+    );
+}
