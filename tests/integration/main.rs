@@ -5,6 +5,8 @@
 //! - `refresh`: one poll end to end (fetch, parse, dedup, store) and what
 //!   the archive holds afterwards.
 //! - `serve`: the merged feed over HTTP (formats, validators, tags, health).
+//! - `crash`: `kill -9` during polls, then a restart: nothing lost or
+//!   doubled, the archive intact.
 //! - `market`: the ticker board: providers replayed on loopback, snapshots
 //!   stamped at ingest, the market views.
 //! - `polite`: politeness and survival on the wire: encodings, caps,
@@ -16,6 +18,7 @@
 //! - `systemd`: sd_notify messages against a real datagram socket;
 //!   `supervise`.
 
+mod crash;
 mod market;
 mod polite;
 pub(crate) mod process;
