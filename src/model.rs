@@ -62,6 +62,10 @@ pub struct NewItem {
     pub summary_html: Option<String>,
     /// Sanitised HTML.
     pub content_html: Option<String>,
+    /// `summary_html` as plain text, for search.
+    pub summary_text: Option<String>,
+    /// `content_html` as plain text, for search.
+    pub content_text: Option<String>,
     pub authors: Vec<String>,
     pub categories: Vec<String>,
     pub published: Option<DateTime<Utc>>,

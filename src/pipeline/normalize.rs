@@ -182,6 +182,8 @@ fn normalize_entry(e: Entry, feed_url: &Url) -> NewItem {
         url,
         canonical_url: canonical,
         title,
+        summary_text: summary_html.as_deref().map(html_to_text),
+        content_text: content_html.as_deref().map(html_to_text),
         summary_html,
         content_html,
         authors,

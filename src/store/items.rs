@@ -102,10 +102,32 @@ pub(crate) fn ingest(
             .map_err(op("touch item source"))?;
             continue;
         }
-        let (item_id, matched_by) = match find_elsewhere(tx, feed_id, item)? {
-            Some(found) => {
+        // Deleted on purpose (prune, retention): never bring it back.
+        if is_tombstoned(tx, feed_id, item)? {
+            continue;
+        }
+        // A guid that changed on an article this feed already carries (same
+        // canonical link and title): the new key becomes an alias.
+        if let Some((item_id, old_key)) = find_alias(tx, feed_id, item)? {
+            tx.execute(
+                "INSERT INTO item_sources (feed_id, item_key, item_id, matched_by, first_seen_at, last_seen_at, reason)
+                 VALUES (?1, ?2, ?3, 'alias', ?4, ?4, ?5)",
+                params![
+                    feed_id.0,
+                    item.key.0,
+                    item_id,
+                    now_s,
+                    format!("key changed from {old_key:?} to {:?}; same canonical link and title", item.key.0)
+                ],
+            )
+            .map_err(op("record item alias"))?;
+            summary.merged += 1;
+            continue;
+        }
+        let (item_id, matched_by, reason) = match find_elsewhere(tx, feed_id, item)? {
+            Some((id, layer, reason)) => {
                 summary.merged += 1;
-                found
+                (id, layer, Some(reason))
             }
             None => {
                 summary.new += 1;
@@ -113,13 +135,13 @@ pub(crate) fn ingest(
                 // Only new articles are stamped: the board as it stood when
                 // the archive first saw them.
                 super::quotes::stamp_item(tx, id, board, &item.mentions, now)?;
-                (id, "new")
+                (id, "new", None)
             }
         };
         tx.execute(
-            "INSERT INTO item_sources (feed_id, item_key, item_id, matched_by, first_seen_at, last_seen_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-            params![feed_id.0, item.key.0, item_id, matched_by, now_s],
+            "INSERT INTO item_sources (feed_id, item_key, item_id, matched_by, first_seen_at, last_seen_at, reason)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
+            params![feed_id.0, item.key.0, item_id, matched_by, now_s, reason],
         )
         .map_err(op("record item source"))?;
     }
@@ -130,7 +152,7 @@ fn find_elsewhere(
     tx: &Transaction<'_>,
     feed_id: FeedId,
     item: &NewItem,
-) -> Result<Option<(i64, &'static str)>, StoreError> {
+) -> Result<Option<(i64, &'static str, String)>, StoreError> {
     // What identifies the article beyond this feed: a global guid (and, when
     // it is a URL, its canonical form, since feeds often use the link as
     // guid) and the canonical link. Each is compared with other items'
@@ -157,12 +179,22 @@ fn find_elsewhere(
         )
         .map_err(op("prepare cross-feed match"))?;
     for (value, layer) in candidates {
+        let value = &value;
         let found: Option<i64> = stmt
             .query_row(params![value, feed_id.0], |r| r.get(0))
             .optional()
             .map_err(op("match item across feeds"))?;
         if let Some(id) = found {
-            return Ok(Some((id, layer)));
+            let what = if layer == "guid" {
+                "guid"
+            } else {
+                "canonical link"
+            };
+            return Ok(Some((
+                id,
+                layer,
+                format!("same {what} as an article already archived: {value}"),
+            )));
         }
     }
     Ok(None)
@@ -183,8 +215,9 @@ fn insert_item(
     tx.execute(
         "INSERT INTO items (uid, origin_feed_id, guid, url, canonical_url, title, summary_html,
                             content_html, authors, categories, published_at, updated_at,
-                            first_seen_at, changed_at, sort_at, content_sha256)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15)",
+                            first_seen_at, changed_at, sort_at, content_sha256,
+                            summary_text, content_text)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15, ?16, ?17)",
         params![
             uid.0,
             feed_id.0,
@@ -201,11 +234,18 @@ fn insert_item(
             to_db_time(now),
             to_db_time(sort_time(item, now)),
             item.content_hash,
+            item.summary_text,
+            item.content_text,
         ],
     )
     .map_err(op("insert item"))?;
     Ok(tx.last_insert_rowid())
 }
+
+/// Most previous versions kept per item. A feed that rewrites an item on
+/// every poll (a live blog, a counter in the text) would otherwise store
+/// it thousands of times; past the cap the item is still updated in place.
+const MAX_REVISIONS: i64 = 25;
 
 fn update_item(
     tx: &Transaction<'_>,
@@ -214,9 +254,19 @@ fn update_item(
     now_s: &str,
 ) -> Result<(), StoreError> {
     tx.execute(
+        "INSERT INTO item_revisions (item_id, revision, replaced_at, title, url, summary_html,
+                                     content_html, published_at, updated_at, content_sha256)
+         SELECT id, revision, ?2, title, url, summary_html, content_html, published_at,
+                updated_at, content_sha256
+         FROM items WHERE id = ?1 AND revision < ?3",
+        params![item_id, now_s, MAX_REVISIONS],
+    )
+    .map_err(op("keep the previous version of an item"))?;
+    tx.execute(
         "UPDATE items SET guid = ?2, url = ?3, canonical_url = ?4, title = ?5, summary_html = ?6,
                 content_html = ?7, authors = ?8, categories = ?9, published_at = ?10,
-                updated_at = ?11, changed_at = ?12, content_sha256 = ?13
+                updated_at = ?11, changed_at = ?12, content_sha256 = ?13,
+                summary_text = ?14, content_text = ?15, revision = revision + 1
          WHERE id = ?1",
         params![
             item_id,
@@ -232,10 +282,56 @@ fn update_item(
             item.updated.map(to_db_time),
             now_s,
             item.content_hash,
+            item.summary_text,
+            item.content_text,
         ],
     )
     .map_err(op("update item"))?;
     Ok(())
+}
+
+fn is_tombstoned(
+    tx: &Transaction<'_>,
+    feed_id: FeedId,
+    item: &NewItem,
+) -> Result<bool, StoreError> {
+    let guid = item.guid.as_deref().filter(|g| guid_is_global(g));
+    tx.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM tombstones
+                        WHERE (feed_id = ?1 AND item_key = ?2)
+                           OR (?3 IS NOT NULL AND canonical_url = ?3)
+                           OR (?4 IS NOT NULL AND guid = ?4))",
+    )
+    .and_then(|mut s| {
+        s.query_row(
+            params![feed_id.0, item.key.0, item.canonical_url, guid],
+            |r| r.get(0),
+        )
+    })
+    .map_err(op("check tombstones"))
+}
+
+fn find_alias(
+    tx: &Transaction<'_>,
+    feed_id: FeedId,
+    item: &NewItem,
+) -> Result<Option<(i64, String)>, StoreError> {
+    let Some(url) = item.canonical_url.as_deref().filter(|u| url_is_specific(u)) else {
+        return Ok(None);
+    };
+    tx.prepare_cached(
+        "SELECT i.id, s.item_key FROM items i
+         JOIN item_sources s ON s.item_id = i.id AND s.feed_id = ?1
+         WHERE i.canonical_url = ?2 AND i.title = ?3
+         ORDER BY s.first_seen_at LIMIT 1",
+    )
+    .and_then(|mut s| {
+        s.query_row(params![feed_id.0, url, item.title], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()
+    })
+    .map_err(op("look for a changed guid"))
 }
 
 impl Store {

@@ -5,15 +5,25 @@
 //! directly, so a migration never drops or renames what a documented view
 //! exposes (see docs/schema.md).
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, Transaction, TransactionBehavior, params};
+
+use crate::pipeline::normalize::html_to_text;
 
 /// `PRAGMA application_id`: "TkFd", so `file(1)` and tools can tell our
 /// archive from any other SQLite file.
 pub const APPLICATION_ID: i32 = 0x546b_4664;
 
-pub(crate) const MIGRATIONS: &[&str] = &[
+/// One step of the schema: SQL, or SQL plus work only Rust can do (such
+/// as stripping HTML to backfill a column).
+pub(crate) enum Migration {
+    Sql(&'static str),
+    Code(fn(&Transaction<'_>) -> rusqlite::Result<()>),
+}
+
+pub(crate) const MIGRATIONS: &[Migration] = &[
     // 1: feeds, items, which feeds carried which items, tags, the fetch log.
-    r#"
+    Migration::Sql(
+        r#"
 CREATE TABLE feeds (
     id                   INTEGER PRIMARY KEY,
     name                 TEXT NOT NULL UNIQUE,
@@ -115,9 +125,11 @@ SELECT f.id, f.name, f.url, f.schedule, f.in_config, f.title, f.site_url,
        (SELECT group_concat(tag, ',') FROM feed_tags t WHERE t.feed_id = f.id) AS tags
 FROM feeds f;
 "#,
+    ),
     // 2: market quotes as a time series, the board stamped on each new item,
     // and which configured symbols each item mentions.
-    r#"
+    Migration::Sql(
+        r#"
 CREATE TABLE quotes (
     id              INTEGER PRIMARY KEY,
     symbol          TEXT NOT NULL,
@@ -191,10 +203,12 @@ JOIN items i ON i.id = m.item_id
 LEFT JOIN v_snapshot_quotes sq ON sq.item_id = m.item_id AND sq.symbol = m.symbol
 LEFT JOIN v_latest_quotes lq ON lq.symbol = m.symbol;
 "#,
+    ),
     // 3: politeness: where a feed really lives (after confirmed permanent
     // redirects), retirement on 410, the publisher's skip windows, host
     // pauses, and a fuller fetch log.
-    r#"
+    Migration::Sql(
+        r#"
 ALTER TABLE feeds ADD COLUMN effective_url TEXT;
 ALTER TABLE feeds ADD COLUMN redirect_candidate TEXT;
 ALTER TABLE feeds ADD COLUMN redirect_seen INTEGER NOT NULL DEFAULT 0;
@@ -236,7 +250,125 @@ SELECT f.id, f.name, f.url, f.schedule, f.in_config, f.title, f.site_url,
        f.retired_at, f.retired_reason, f.not_before_at, f.skip_hours, f.skip_days
 FROM feeds f;
 "#,
+    ),
+    // 4: the archive as a searchable, revisioned record: plain-text copies of
+    // summary and content for search, full-text index kept in sync by
+    // triggers, previous versions of changed items, tombstones for deleted
+    // ones, and the reason behind every merge.
+    Migration::Code(migration_4),
 ];
+
+fn migration_4(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        r#"
+ALTER TABLE items ADD COLUMN summary_text TEXT;
+ALTER TABLE items ADD COLUMN content_text TEXT;
+ALTER TABLE items ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE item_sources ADD COLUMN reason TEXT;
+
+CREATE TABLE item_revisions (
+    item_id        INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+    revision       INTEGER NOT NULL,
+    replaced_at    TEXT NOT NULL,
+    title          TEXT NOT NULL,
+    url            TEXT,
+    summary_html   TEXT,
+    content_html   TEXT,
+    published_at   TEXT,
+    updated_at     TEXT,
+    content_sha256 TEXT NOT NULL,
+    PRIMARY KEY (item_id, revision)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE tombstones (
+    id            INTEGER PRIMARY KEY,
+    uid           TEXT NOT NULL,
+    feed_id       INTEGER,
+    item_key      TEXT,
+    guid          TEXT,
+    canonical_url TEXT,
+    title         TEXT,
+    deleted_at    TEXT NOT NULL,
+    reason        TEXT NOT NULL
+) STRICT;
+CREATE INDEX tombstones_by_key ON tombstones(feed_id, item_key);
+CREATE INDEX tombstones_by_url ON tombstones(canonical_url) WHERE canonical_url IS NOT NULL;
+CREATE INDEX tombstones_by_guid ON tombstones(guid) WHERE guid IS NOT NULL;
+"#,
+    )?;
+    // Backfill the plain-text columns before the index exists, so its
+    // triggers never see a row they did not index.
+    let rows: Vec<(i64, Option<String>, Option<String>)> = tx
+        .prepare("SELECT id, summary_html, content_html FROM items")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    {
+        let mut update =
+            tx.prepare("UPDATE items SET summary_text = ?2, content_text = ?3 WHERE id = ?1")?;
+        for (id, summary, content) in rows {
+            update.execute(params![
+                id,
+                summary.as_deref().map(html_to_text),
+                content.as_deref().map(html_to_text)
+            ])?;
+        }
+    }
+    tx.execute_batch(
+        r#"
+CREATE VIEW v_search_source AS
+SELECT i.id AS id, i.title AS title, i.summary_text AS summary, i.content_text AS content,
+       f.name AS feed
+FROM items i JOIN feeds f ON f.id = i.origin_feed_id;
+
+CREATE VIRTUAL TABLE items_fts USING fts5(
+    title, summary, content, feed,
+    content = 'v_search_source', content_rowid = 'id',
+    tokenize = 'porter unicode61 remove_diacritics 2'
+);
+INSERT INTO items_fts(items_fts) VALUES ('rebuild');
+
+CREATE TRIGGER items_fts_insert AFTER INSERT ON items BEGIN
+    INSERT INTO items_fts(rowid, title, summary, content, feed)
+    VALUES (new.id, new.title, new.summary_text, new.content_text,
+            (SELECT name FROM feeds WHERE id = new.origin_feed_id));
+END;
+CREATE TRIGGER items_fts_delete AFTER DELETE ON items BEGIN
+    INSERT INTO items_fts(items_fts, rowid, title, summary, content, feed)
+    VALUES ('delete', old.id, old.title, old.summary_text, old.content_text,
+            (SELECT name FROM feeds WHERE id = old.origin_feed_id));
+END;
+CREATE TRIGGER items_fts_update AFTER UPDATE OF title, summary_text, content_text ON items BEGIN
+    INSERT INTO items_fts(items_fts, rowid, title, summary, content, feed)
+    VALUES ('delete', old.id, old.title, old.summary_text, old.content_text,
+            (SELECT name FROM feeds WHERE id = old.origin_feed_id));
+    INSERT INTO items_fts(rowid, title, summary, content, feed)
+    VALUES (new.id, new.title, new.summary_text, new.content_text,
+            (SELECT name FROM feeds WHERE id = new.origin_feed_id));
+END;
+
+DROP VIEW v_items;
+CREATE VIEW v_items AS
+SELECT i.id, i.uid, i.title, i.url, i.canonical_url, i.guid,
+       i.summary_html, i.content_html, i.authors, i.categories,
+       i.published_at, i.updated_at, i.first_seen_at, i.changed_at, i.sort_at,
+       f.name AS feed,
+       (SELECT count(*) FROM item_sources s WHERE s.item_id = i.id) AS source_count,
+       i.summary_text, i.content_text, i.revision
+FROM items i JOIN feeds f ON f.id = i.origin_feed_id;
+
+DROP VIEW v_item_sources;
+CREATE VIEW v_item_sources AS
+SELECT s.item_id, i.uid, i.title, f.name AS feed, s.item_key, s.matched_by,
+       s.first_seen_at, s.last_seen_at, s.reason
+FROM item_sources s JOIN items i ON i.id = s.item_id JOIN feeds f ON f.id = s.feed_id;
+
+CREATE VIEW v_item_revisions AS
+SELECT r.item_id, i.uid, r.revision, r.replaced_at, r.title, r.url,
+       r.summary_html, r.content_html, r.published_at, r.updated_at
+FROM item_revisions r JOIN items i ON i.id = r.item_id;
+"#,
+    )
+}
 
 /// Brings `conn` up to the latest schema in one exclusive transaction.
 /// Returns the version it ended at.
@@ -246,8 +378,11 @@ pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<usize> {
         r.get::<_, i64>(0).map(|v| v as usize)
     })?;
     if version < MIGRATIONS.len() {
-        for sql in &MIGRATIONS[version..] {
-            tx.execute_batch(sql)?;
+        for step in &MIGRATIONS[version..] {
+            match step {
+                Migration::Sql(sql) => tx.execute_batch(sql)?,
+                Migration::Code(f) => f(&tx)?,
+            }
         }
         tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
     }
