@@ -16,8 +16,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::clock::SharedClock;
-use crate::config::Config;
 use crate::config::FeedConfig;
+use crate::config::{Config, StorageConfig};
 use crate::model::FeedId;
 use crate::pipeline::Pipeline;
 use crate::pipeline::fetch::Fetcher;
@@ -158,7 +158,7 @@ pub async fn serve_with(
     tasks.push(tokio::spawn(housekeeping(
         store.clone(),
         Arc::clone(&clock),
-        config.storage.fetch_log_days,
+        config.storage.clone(),
         shutdown.clone(),
     )));
     // The board refreshes on its own schedule, independently of feeds.
@@ -270,20 +270,51 @@ async fn watch_external_writes(store: Store, stop: CancellationToken) {
     }
 }
 
-/// Daily: trims the fetch log to `[storage] fetch_log_days`.
-async fn housekeeping(store: Store, clock: SharedClock, days: u32, stop: CancellationToken) {
+/// Daily: trims the fetch log to `[storage] fetch_log_days` and applies
+/// the retention settings, if any.
+async fn housekeeping(
+    store: Store,
+    clock: SharedClock,
+    storage: StorageConfig,
+    stop: CancellationToken,
+) {
     loop {
+        let days = storage.fetch_log_days;
         let cutoff = clock.now() - chrono::Duration::days(i64::from(days));
         match store.prune_fetch_log(cutoff).await {
             Ok(0) => {}
             Ok(n) => info!(rows = n, days, "trimmed the fetch log"),
             Err(e) => warn!(error = %e, "could not trim the fetch log"),
         }
+        if storage.max_age_days.is_some() || storage.max_items_per_feed.is_some() {
+            match prune(&store, &storage, clock.now()).await {
+                Ok(0) => {}
+                Ok(n) => info!(items = n, "retention: deleted old items (tombstoned)"),
+                Err(e) => warn!(error = %e, "retention run failed"),
+            }
+        }
         tokio::select! {
             _ = stop.cancelled() => break,
             _ = tokio::time::sleep(Duration::from_secs(86_400)) => {}
         }
     }
+}
+
+/// Applies `[storage]` retention once.
+pub async fn prune(
+    store: &Store,
+    storage: &StorageConfig,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<usize, crate::store::StoreError> {
+    store
+        .prune(
+            storage
+                .max_age_days
+                .map(|d| chrono::Duration::days(i64::from(d))),
+            storage.max_items_per_feed,
+            now,
+        )
+        .await
 }
 
 /// SIGHUP re-reads the config. Added feeds start, removed feeds stop (their

@@ -68,6 +68,18 @@ pub enum Command {
     Feeds,
     /// Refresh the ticker board once and print it.
     Quotes,
+    /// Full-text search of the archive, best match first.
+    Search {
+        /// Words to find (all of them; `word*` for a prefix).
+        query: String,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Only items from this date on (YYYY-MM-DD or RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+    },
+    /// Apply [storage] retention now (items deleted leave a tombstone).
+    Prune,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -133,6 +145,12 @@ pub fn main(cli: Cli) -> ExitCode {
             }
             Command::Feeds => feeds(config, clock).await,
             Command::Quotes => quotes(config, clock).await,
+            Command::Search {
+                query,
+                limit,
+                since,
+            } => search(config, clock, query, limit, since).await,
+            Command::Prune => prune(config, clock).await,
             Command::Check => unreachable!("handled before the runtime starts"),
         }
     });
@@ -277,8 +295,8 @@ async fn render(
     let entries = opened
         .store
         .recent(RecentQuery {
-            limit: limit.unwrap_or(config.output.max_items),
             tag: tag.clone(),
+            ..RecentQuery::newest(limit.unwrap_or(config.output.max_items))
         })
         .await
         .context("reading the archive")?;
@@ -418,4 +436,67 @@ async fn quotes(config: Config, clock: SharedClock) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+async fn search(
+    config: Config,
+    clock: SharedClock,
+    query: String,
+    limit: usize,
+    since: Option<String>,
+) -> Result<ExitCode> {
+    let since = match since.as_deref() {
+        None => None,
+        Some(s) => Some(
+            crate::clock::from_db_time(s)
+                .or_else(|| crate::clock::from_db_time(&format!("{s}T00:00:00Z")))
+                .with_context(|| {
+                    format!("--since {s:?} is not a date like 2026-11-24 or 2026-11-24T09:00:00Z")
+                })?,
+        ),
+    };
+    let store = crate::store::Store::open(&config.storage.path).context("opening the archive")?;
+    let _ = clock;
+    let hits = store
+        .search(&query, limit, since)
+        .await
+        .context("searching the archive")?;
+    let mut out = std::io::stdout().lock();
+    if hits.is_empty() {
+        writeln!(out, "no items match {query:?}")?;
+    }
+    for (i, h) in hits.iter().enumerate() {
+        writeln!(
+            out,
+            "{}. {}  [{}, {}]",
+            i + 1,
+            h.title,
+            h.feed,
+            &h.first_seen_at[..10]
+        )?;
+        if let Some(url) = &h.url {
+            writeln!(out, "   {url}")?;
+        }
+        writeln!(
+            out,
+            "   {}",
+            h.snippet.split_whitespace().collect::<Vec<_>>().join(" ")
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn prune(config: Config, clock: SharedClock) -> Result<ExitCode> {
+    if config.storage.max_age_days.is_none() && config.storage.max_items_per_feed.is_none() {
+        println!(
+            "nothing to do: set [storage] max_age_days or max_items_per_feed (the archive keeps everything by default)"
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let store = crate::store::Store::open(&config.storage.path).context("opening the archive")?;
+    let n = app::prune(&store, &config.storage, clock.now())
+        .await
+        .context("pruning")?;
+    println!("deleted {n} items (each leaves a tombstone so it never comes back)");
+    Ok(ExitCode::SUCCESS)
 }

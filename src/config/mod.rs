@@ -51,6 +51,11 @@ pub struct StorageConfig {
     pub path: PathBuf,
     /// Days of fetch log kept.
     pub fetch_log_days: u32,
+    /// Items first seen longer ago than this are deleted (tombstoned) by
+    /// `prune` and the daily run; `None` keeps everything.
+    pub max_age_days: Option<u32>,
+    /// Per feed, items beyond the newest this many are deleted.
+    pub max_items_per_feed: Option<usize>,
 }
 
 #[derive(Debug, Clone)]

@@ -31,6 +31,8 @@ pub struct RawConfig {
 pub struct RawStorage {
     pub path: Option<String>,
     pub fetch_log_days: Option<i64>,
+    pub max_age_days: Option<i64>,
+    pub max_items_per_feed: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -414,6 +414,26 @@ fn resolve(r: &mut Resolver<'_>, raw: RawConfig, base: &Path) -> Config {
         .collect();
 
     let market = raw.market.and_then(|m| resolve_market(r, m, tz));
+    let max_age_days = raw.storage.max_age_days.map(|_| {
+        ranged(
+            r,
+            &[key("storage"), key("max_age_days")],
+            raw.storage.max_age_days,
+            0,
+            1,
+            36_500,
+        ) as u32
+    });
+    let max_items_per_feed = raw.storage.max_items_per_feed.map(|_| {
+        ranged(
+            r,
+            &[key("storage"), key("max_items_per_feed")],
+            raw.storage.max_items_per_feed,
+            0,
+            1,
+            10_000_000,
+        ) as usize
+    });
     let fetch_log_days = ranged(
         r,
         &[key("storage"), key("fetch_log_days")],
@@ -428,6 +448,8 @@ fn resolve(r: &mut Resolver<'_>, raw: RawConfig, base: &Path) -> Config {
         storage: StorageConfig {
             path: base.join(storage_path),
             fetch_log_days,
+            max_age_days,
+            max_items_per_feed,
         },
         server: ServerConfig { listen, base_url },
         output,

@@ -12,7 +12,7 @@ use std::time::{Instant, SystemTime};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -28,7 +28,7 @@ use crate::config::{Config, OutputConfig};
 use crate::quotes::board::Board;
 use crate::render::{self, Format};
 use crate::scheduler::Heartbeat;
-use crate::store::{RecentQuery, Store};
+use crate::store::{Cursor, RecentQuery, Store};
 
 /// Everything the handlers need.
 #[derive(Clone)]
@@ -54,7 +54,29 @@ enum ServeError {
 }
 
 /// A merged document: its format and tag filter.
-type DocKey = (Format, Option<String>);
+type DocKey = DocRequest;
+
+/// Which document a request asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct DocRequest {
+    format: Format,
+    tag: Option<String>,
+    /// `?q=`: a full-text search served as a feed.
+    search: Option<String>,
+    /// `?before=`: an older page (RFC 5005).
+    before: Option<Cursor>,
+}
+
+/// Query parameters of the feed endpoints.
+#[derive(Debug, Default, serde::Deserialize)]
+struct FeedParams {
+    q: Option<String>,
+    before: Option<String>,
+}
+
+/// Documents kept at most; beyond it the cache starts over (arbitrary
+/// `?q=` and `?before=` values must not grow memory without bound).
+const CACHE_CAP: usize = 512;
 
 /// One rendered document and its validators.
 struct Rendered {
@@ -125,15 +147,21 @@ pub fn router(state: HttpState) -> Router {
     Router::new()
         .route(
             "/feed.atom",
-            get(|s: State<HttpState>, h: HeaderMap| feed(s, h, Format::Atom, None)),
+            get(|s: State<HttpState>, p: Query<FeedParams>, h: HeaderMap| {
+                feed(s, p, h, Format::Atom, None)
+            }),
         )
         .route(
             "/feed.rss",
-            get(|s: State<HttpState>, h: HeaderMap| feed(s, h, Format::Rss, None)),
+            get(|s: State<HttpState>, p: Query<FeedParams>, h: HeaderMap| {
+                feed(s, p, h, Format::Rss, None)
+            }),
         )
         .route(
             "/feed.json",
-            get(|s: State<HttpState>, h: HeaderMap| feed(s, h, Format::Json, None)),
+            get(|s: State<HttpState>, p: Query<FeedParams>, h: HeaderMap| {
+                feed(s, p, h, Format::Json, None)
+            }),
         )
         .route("/tags/{file}", get(tag_feed))
         .route("/healthz", get(healthz))
@@ -156,6 +184,7 @@ pub async fn serve(
 async fn tag_feed(
     state: State<HttpState>,
     Path(file): Path<String>,
+    params: Query<FeedParams>,
     headers: HeaderMap,
 ) -> Response {
     let Some((tag, format)) = file
@@ -175,16 +204,35 @@ async fn tag_feed(
         )
             .into_response();
     }
-    feed(state, headers, format, Some(tag)).await
+    feed(state, params, headers, format, Some(tag)).await
 }
 
 async fn feed(
     State(state): State<HttpState>,
+    Query(params): Query<FeedParams>,
     headers: HeaderMap,
     format: Format,
     tag: Option<String>,
 ) -> Response {
-    let doc = match rendered(&state.0, format, tag).await {
+    let before = match params.before.as_deref().map(Cursor::decode) {
+        None => None,
+        Some(Some(c)) => Some(c),
+        Some(None) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                "bad ?before= cursor: follow the feed's rel=\"next\" link\n",
+            )
+                .into_response();
+        }
+    };
+    let search = params.q.filter(|q| !q.trim().is_empty());
+    let request = DocRequest {
+        format,
+        tag,
+        search,
+        before,
+    };
+    let doc = match rendered(&state.0, request).await {
         Ok(doc) => doc,
         Err(e) => {
             error!(error = %e, "could not render the merged feed");
@@ -231,25 +279,28 @@ async fn feed(
 }
 
 /// The cached document, re-rendered if the archive changed since.
-async fn rendered(
-    inner: &Inner,
-    format: Format,
-    tag: Option<String>,
-) -> Result<Arc<Rendered>, ServeError> {
+async fn rendered(inner: &Inner, key: DocKey) -> Result<Arc<Rendered>, ServeError> {
     let generation = inner.store.generation();
     let published = Arc::clone(&inner.published.read().unwrap_or_else(|p| p.into_inner()));
-    let key = (format, tag.clone());
     if let Some(doc) = lock(&inner.cache)
         .get(&key)
         .filter(|d| d.generation == generation)
     {
         return Ok(Arc::clone(doc));
     }
-    let entries = inner
+    let DocRequest {
+        format,
+        tag,
+        search,
+        before,
+    } = key.clone();
+    let page = inner
         .store
-        .recent(RecentQuery {
+        .page(RecentQuery {
             limit: published.output.max_items,
             tag: tag.clone(),
+            before: before.clone(),
+            search: search.clone(),
         })
         .await?;
     let mut view = render::merged_feed(
@@ -258,9 +309,34 @@ async fn rendered(
         &published.base,
         format,
         tag.as_deref(),
-        entries,
+        page.entries,
     );
     view.market_strip = published.output.market_strip;
+    if let Some(q) = &search {
+        view.title = format!("{}: search \u{201c}{q}\u{201d}", view.title);
+    }
+    let link = |before: Option<&Cursor>| {
+        let mut url = published
+            .base
+            .join(&render::path_for(format, tag.as_deref()))
+            .ok()?;
+        {
+            let mut pairs = url.query_pairs_mut();
+            if let Some(q) = &search {
+                pairs.append_pair("q", q);
+            }
+            if let Some(c) = before {
+                pairs.append_pair("before", &c.encode());
+            }
+        }
+        if url.query() == Some("") {
+            url.set_query(None);
+        }
+        Some(url.to_string())
+    };
+    view.self_url = link(before.as_ref());
+    view.first_url = link(None);
+    view.next_url = page.next.as_ref().and_then(|c| link(Some(c)));
     let last_modified = SystemTime::from(view.updated);
     let body = render::render(&view, format)?;
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
@@ -285,10 +361,15 @@ async fn rendered(
     debug!(
         ?format,
         ?tag,
+        ?search,
         bytes = doc.body.len(),
         "rendered merged feed"
     );
-    lock(&inner.cache).insert(key, Arc::clone(&doc));
+    let mut cache = lock(&inner.cache);
+    if cache.len() >= CACHE_CAP {
+        cache.clear();
+    }
+    cache.insert(key, Arc::clone(&doc));
     Ok(doc)
 }
 

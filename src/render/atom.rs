@@ -77,6 +77,19 @@ pub fn render(feed: &MergedFeed) -> Result<Vec<u8>, RenderError> {
     if let Some(home_url) = &feed.home_url {
         w.empty("link", &[("rel", "alternate"), ("href", home_url)]);
     }
+    // RFC 5005 paging: readers walk `next` back through the archive.
+    for (rel, url) in [("first", &feed.first_url), ("next", &feed.next_url)] {
+        if let Some(url) = url {
+            w.empty(
+                "link",
+                &[
+                    ("rel", rel),
+                    ("type", "application/atom+xml"),
+                    ("href", url),
+                ],
+            );
+        }
+    }
     w.leaf(
         "generator",
         &[
@@ -462,6 +475,8 @@ pub(super) mod tests {
             title: "Markets & <b>news</b>".into(),
             id: "tag:tickerfeed,2026:feed".into(),
             self_url: Some("https://tf.example.net/feed.atom".into()),
+            first_url: None,
+            next_url: None,
             home_url: Some("https://tf.example.net/".into()),
             description: "Headlines with a ticker board".into(),
             updated: at(2026, 3, 1, 12, 0),
@@ -528,6 +543,8 @@ pub(super) mod tests {
             title: "Empty".into(),
             id: "tag:tickerfeed,2026:feed".into(),
             self_url: None,
+            first_url: None,
+            next_url: None,
             home_url: None,
             description: String::new(),
             updated: DateTime::UNIX_EPOCH,

@@ -35,6 +35,9 @@ struct JsonFeed<'a> {
     feed_url: Option<&'a str>,
     #[serde(skip_serializing_if = "str::is_empty")]
     description: &'a str,
+    /// The next, older page of the archive.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_url: Option<&'a str>,
     items: Vec<JsonItem<'a>>,
 }
 
@@ -131,6 +134,7 @@ pub fn render(feed: &MergedFeed) -> Result<Vec<u8>, RenderError> {
         home_page_url: feed.home_url.as_deref(),
         feed_url: feed.self_url.as_deref(),
         description: &feed.description,
+        next_url: feed.next_url.as_deref(),
         items: feed.entries.iter().map(|entry| item(feed, entry)).collect(),
     };
     let mut out = serde_json::to_vec_pretty(&doc).map_err(|source| RenderError::Write {

@@ -56,6 +56,10 @@ pub struct MergedFeed {
     /// Absolute URL of this very document, when known (Atom `rel="self"`,
     /// JSON Feed `feed_url`, RSS `atom:link`).
     pub self_url: Option<String>,
+    /// RFC 5005 paging: the newest page (`rel="first"`), and the next,
+    /// older page (`rel="next"`, JSON Feed `next_url`) when there is one.
+    pub first_url: Option<String>,
+    pub next_url: Option<String>,
     /// Absolute URL of the home page (RSS `<link>`, JSON `home_page_url`).
     /// When unknown, the self URL or the first entry's link stands in.
     pub home_url: Option<String>,
@@ -160,6 +164,8 @@ pub fn merged_feed(
         Some(t) => format!("{title}: {t}"),
     };
     MergedFeed {
+        first_url: self_url.clone(),
+        next_url: None,
         title,
         id: format!(
             "tag:tickerfeed,2026:{}",

@@ -46,18 +46,31 @@ pub fn render(feed: &MergedFeed) -> Result<Vec<u8>, RenderError> {
     };
     // `dc` is declared by the crate whenever an item has a `dc:creator`.
     let mut namespaces = BTreeMap::from([("tf".to_string(), TF_NS.to_string())]);
-    if let Some(self_url) = &feed.self_url {
-        namespaces.insert("atom".into(), ATOM_NS.into());
-        let self_link = Extension {
+    // atom:link for self and, RFC 5005 style, the first and next pages.
+    let links: Vec<Extension> = [
+        ("self", &feed.self_url),
+        ("first", &feed.first_url),
+        ("next", &feed.next_url),
+    ]
+    .into_iter()
+    .filter_map(|(rel, url)| {
+        url.as_ref().map(|url| Extension {
             name: "atom:link".into(),
             attrs: BTreeMap::from([
-                ("href".into(), xml_text(self_url)),
-                ("rel".into(), "self".into()),
+                ("href".into(), xml_text(url)),
+                ("rel".into(), rel.into()),
                 ("type".into(), "application/rss+xml".into()),
             ]),
             ..Extension::default()
-        };
-        channel.extensions = extension_map("atom", "link", self_link);
+        })
+    })
+    .collect();
+    if !links.is_empty() {
+        namespaces.insert("atom".into(), ATOM_NS.into());
+        channel.extensions = BTreeMap::from([(
+            "atom".to_string(),
+            BTreeMap::from([("link".to_string(), links)]),
+        )]);
     }
     channel.namespaces = namespaces;
 

@@ -31,6 +31,85 @@ pub struct RecentQuery {
     pub limit: usize,
     /// Only items carried by a feed with this tag.
     pub tag: Option<String>,
+    /// Only items older than this position (paging back, RFC 5005).
+    pub before: Option<Cursor>,
+    /// Only items matching this full-text search.
+    pub search: Option<String>,
+}
+
+impl RecentQuery {
+    pub fn newest(limit: usize) -> Self {
+        RecentQuery {
+            limit,
+            tag: None,
+            before: None,
+            search: None,
+        }
+    }
+}
+
+/// A position in the merged feed's order (newest first): the sort time and
+/// id of the last item on a page. Pages end at a position, not an offset,
+/// so items arriving meanwhile never shift an older page.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Cursor {
+    pub sort_at: String,
+    pub id: i64,
+}
+
+impl Cursor {
+    /// `2026-11-24T09:00:00Z~123`, safe in a query string once encoded.
+    pub fn encode(&self) -> String {
+        format!("{}~{}", self.sort_at, self.id)
+    }
+
+    pub fn decode(s: &str) -> Option<Cursor> {
+        let (sort_at, id) = s.rsplit_once('~')?;
+        from_db_time(sort_at)?;
+        Some(Cursor {
+            sort_at: sort_at.to_string(),
+            id: id.parse().ok()?,
+        })
+    }
+}
+
+/// One page of the merged feed.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub entries: Vec<Entry>,
+    /// Where the next (older) page starts, when there is one.
+    pub next: Option<Cursor>,
+}
+
+/// One search hit, for `tickerfeed search`.
+#[derive(Debug, Clone)]
+pub struct SearchHit {
+    pub uid: String,
+    pub title: String,
+    pub url: Option<String>,
+    pub feed: String,
+    pub first_seen_at: String,
+    /// Matching text with the terms in `[brackets]`.
+    pub snippet: String,
+    /// bm25, lower is better.
+    pub rank: f64,
+}
+
+/// Turns what a person types into an FTS5 query: each word quoted (so
+/// `C++`, `AT&T` or a stray quote cannot be a syntax error), all required;
+/// a trailing `*` keeps prefix search.
+pub fn fts_query(text: &str) -> Option<String> {
+    let terms: Vec<String> = text
+        .split_whitespace()
+        .map(|w| {
+            let (word, prefix) = match w.strip_suffix('*') {
+                Some(stem) if !stem.is_empty() => (stem, "*"),
+                _ => (w, ""),
+            };
+            format!("\"{}\"{prefix}", word.replace('"', "\"\""))
+        })
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" "))
 }
 
 /// A guid that identifies an article across feeds, not just inside one.
@@ -337,26 +416,53 @@ fn find_alias(
 impl Store {
     /// The newest items, newest first, with every feed that carried each.
     pub async fn recent(&self, q: RecentQuery) -> Result<Vec<Entry>, StoreError> {
+        Ok(self.page(q).await?.entries)
+    }
+
+    /// One page of the merged feed: `q.limit` entries, newest first, and
+    /// where the next page starts.
+    pub async fn page(&self, q: RecentQuery) -> Result<Page, StoreError> {
         self.read(move |conn| {
             let mut entries = Vec::new();
             let mut ids = Vec::new();
+            let mut next = None;
             {
+                let fts = q.search.as_deref().and_then(fts_query);
+                if q.search.is_some() && fts.is_none() {
+                    return Ok(Page { entries, next });
+                }
                 let mut stmt = conn
                     .prepare_cached(
                         "SELECT i.id, i.uid, i.title, i.url, i.summary_html, i.content_html,
-                                i.authors, i.categories, i.published_at, i.changed_at
+                                i.authors, i.categories, i.published_at, i.changed_at, i.sort_at
                          FROM items i
-                         WHERE ?2 IS NULL OR EXISTS (
-                             SELECT 1 FROM item_sources s JOIN feed_tags t ON t.feed_id = s.feed_id
-                             WHERE s.item_id = i.id AND t.tag = ?2)
+                         WHERE (?2 IS NULL OR EXISTS (
+                                 SELECT 1 FROM item_sources s JOIN feed_tags t ON t.feed_id = s.feed_id
+                                 WHERE s.item_id = i.id AND t.tag = ?2))
+                           AND (?3 IS NULL OR i.sort_at < ?3 OR (i.sort_at = ?3 AND i.id < ?4))
+                           AND (?5 IS NULL OR i.id IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ?5))
                          ORDER BY i.sort_at DESC, i.id DESC
                          LIMIT ?1",
                     )
                     .map_err(op("select recent items"))?;
+                let (before_sort, before_id) = match &q.before {
+                    Some(c) => (Some(c.sort_at.clone()), c.id),
+                    None => (None, 0),
+                };
+                // One more than asked: its presence says an older page exists.
                 let mut rows = stmt
-                    .query(params![q.limit as i64, q.tag])
+                    .query(params![q.limit as i64 + 1, q.tag, before_sort, before_id, fts])
                     .map_err(op("select recent items"))?;
+                let mut last: Option<Cursor> = None;
                 while let Some(r) = rows.next().map_err(op("read item"))? {
+                    if entries.len() == q.limit {
+                        next = last.take();
+                        break;
+                    }
+                    last = Some(Cursor {
+                        sort_at: r.get(10).map_err(op("read item"))?,
+                        id: r.get(0).map_err(op("read item"))?,
+                    });
                     let list = |i: usize| -> rusqlite::Result<Vec<String>> {
                         Ok(serde_json::from_str(&r.get::<_, String>(i)?).unwrap_or_default())
                     };
@@ -413,9 +519,123 @@ impl Store {
                     .collect::<Result<_, _>>()
                     .map_err(op("read item source"))?;
             }
-            Ok(entries)
+            Ok(Page { entries, next })
         })
         .await
+    }
+
+    /// Full-text search, best first (bm25 with the title weighted up).
+    pub async fn search(
+        &self,
+        text: &str,
+        limit: usize,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<SearchHit>, StoreError> {
+        let Some(fts) = fts_query(text) else {
+            return Ok(Vec::new());
+        };
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT i.uid, i.title, i.url, f.name, i.first_seen_at,
+                            snippet(items_fts, -1, '[', ']', '…', 16),
+                            bm25(items_fts, 10.0, 3.0, 1.0, 2.0) AS rank
+                     FROM items_fts
+                     JOIN items i ON i.id = items_fts.rowid
+                     JOIN feeds f ON f.id = i.origin_feed_id
+                     WHERE items_fts MATCH ?1 AND (?2 IS NULL OR i.sort_at >= ?2)
+                     ORDER BY rank LIMIT ?3",
+                )
+                .map_err(op("search"))?;
+            let hits = stmt
+                .query_map(params![fts, since.map(to_db_time), limit as i64], |r| {
+                    Ok(SearchHit {
+                        uid: r.get(0)?,
+                        title: r.get(1)?,
+                        url: r.get(2)?,
+                        feed: r.get(3)?,
+                        first_seen_at: r.get(4)?,
+                        snippet: r.get(5)?,
+                        rank: r.get(6)?,
+                    })
+                })
+                .map_err(op("search"))?
+                .collect::<Result<_, _>>()
+                .map_err(op("read search hit"))?;
+            Ok(hits)
+        })
+        .await
+    }
+
+    /// Deletes items older than `max_age` (by first sight) and, per feed,
+    /// all but the newest `max_per_feed` it was the origin of, leaving a
+    /// tombstone for each so they never come back. Returns how many.
+    pub async fn prune(
+        &self,
+        max_age: Option<chrono::Duration>,
+        max_per_feed: Option<usize>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let deleted = self
+            .write(move |conn| {
+                let tx = conn.transaction().map_err(op("begin pruning"))?;
+                let mut doomed: Vec<i64> = Vec::new();
+                if let Some(age) = max_age {
+                    let cutoff = to_db_time(now - age);
+                    let mut stmt = tx
+                        .prepare("SELECT id FROM items WHERE first_seen_at < ?1")
+                        .map_err(op("select old items"))?;
+                    doomed.extend(
+                        stmt.query_map([cutoff], |r| r.get::<_, i64>(0))
+                            .map_err(op("select old items"))?
+                            .filter_map(Result::ok),
+                    );
+                }
+                if let Some(keep) = max_per_feed {
+                    let mut stmt = tx
+                        .prepare(
+                            "SELECT id FROM (
+                                 SELECT id, row_number() OVER (PARTITION BY origin_feed_id
+                                                               ORDER BY sort_at DESC, id DESC) AS n
+                                 FROM items)
+                             WHERE n > ?1",
+                        )
+                        .map_err(op("select surplus items"))?;
+                    doomed.extend(
+                        stmt.query_map([keep as i64], |r| r.get::<_, i64>(0))
+                            .map_err(op("select surplus items"))?
+                            .filter_map(Result::ok),
+                    );
+                }
+                doomed.sort_unstable();
+                doomed.dedup();
+                let reason = match (max_age, max_per_feed) {
+                    (Some(a), Some(n)) => format!("retention: older than {} days or beyond {n} per feed", a.num_days()),
+                    (Some(a), None) => format!("retention: older than {} days", a.num_days()),
+                    (None, Some(n)) => format!("retention: beyond {n} items per feed"),
+                    (None, None) => "prune".to_string(),
+                };
+                for id in &doomed {
+                    // One tombstone per key any feed knew the item by, plus
+                    // its link and guid, so no feed can bring it back.
+                    tx.execute(
+                        "INSERT INTO tombstones (uid, feed_id, item_key, guid, canonical_url, title, deleted_at, reason)
+                         SELECT i.uid, s.feed_id, s.item_key, i.guid, i.canonical_url, i.title, ?2, ?3
+                         FROM items i JOIN item_sources s ON s.item_id = i.id WHERE i.id = ?1",
+                        params![id, to_db_time(now), reason],
+                    )
+                    .map_err(op("write tombstone"))?;
+                    tx.execute("DELETE FROM items WHERE id = ?1", [id])
+                        .map_err(op("delete item"))?;
+                }
+                tx.commit().map_err(op("commit pruning"))?;
+                Ok(doomed.len())
+            })
+            .await?;
+        if deleted > 0 {
+            self.bump_generation();
+        }
+        Ok(deleted)
     }
 }
 

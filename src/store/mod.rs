@@ -39,7 +39,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 pub use feeds::{Attempt, AttemptOutcome, FeedMeta, FeedRow, IngestSummary};
-pub use items::RecentQuery;
+pub use items::{Cursor, Page, RecentQuery, SearchHit};
 
 /// How long a writer or reader waits for a lock held by another process
 /// (for example `sqlite3` or a `tickerfeed poll` beside the daemon).
