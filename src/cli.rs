@@ -325,7 +325,14 @@ async fn feeds(config: Config, clock: SharedClock) -> Result<ExitCode> {
         .feed_rows()
         .await
         .context("reading feed state")?;
+    let items = opened.store.item_count().await.context("counting items")?;
     let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "archive: {} ({items} items, {:.1} MB)\n",
+        opened.store.path().display(),
+        opened.store.size_bytes() as f64 / 1e6
+    )?;
     let t = |t: Option<chrono::DateTime<chrono::Utc>>| {
         t.map(crate::clock::to_db_time)
             .unwrap_or_else(|| "never".into())

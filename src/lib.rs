@@ -20,6 +20,7 @@ pub mod clock;
 pub mod config;
 pub mod http;
 pub mod model;
+pub mod opml;
 pub mod pipeline;
 pub mod quotes;
 pub mod render;

@@ -405,4 +405,101 @@ mod tests {
             .unwrap();
         assert_eq!(app, APPLICATION_ID);
     }
+
+    /// Applies the first `n` migrations, as an older tickerfeed would have.
+    fn at_version(n: usize) -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let tx = conn.transaction().unwrap();
+        for step in &MIGRATIONS[..n] {
+            match step {
+                Migration::Sql(sql) => tx.execute_batch(sql).unwrap(),
+                Migration::Code(f) => f(&tx).unwrap(),
+            }
+        }
+        tx.pragma_update(None, "user_version", n as i64).unwrap();
+        tx.commit().unwrap();
+        conn
+    }
+
+    /// Rows every schema version since 1 can hold.
+    fn populate(conn: &Connection, version: usize) {
+        conn.execute_batch(
+            r#"
+INSERT INTO feeds (id, name, url, schedule, created_at, last_result)
+VALUES (1, 'polar', 'https://polar.test/rss', '*/15 * * * *', '2026-01-01T00:00:00Z', 'ok');
+INSERT INTO items (id, uid, origin_feed_id, guid, url, canonical_url, title, summary_html,
+                   content_html, first_seen_at, changed_at, sort_at, content_sha256)
+VALUES (1, 'u1', 1, 'g1', 'https://polar.test/1', 'https://polar.test/1', 'Ice report',
+        '<p>Snow on the <b>glacier</b></p>', NULL, '2026-01-01T00:00:00Z',
+        '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 'h1');
+INSERT INTO item_sources (feed_id, item_key, item_id, matched_by, first_seen_at, last_seen_at)
+VALUES (1, 'id:g1', 1, 'new', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z');
+INSERT INTO fetches (feed_id, started_at, url, status, result, duration_ms)
+VALUES (1, '2026-01-01T00:00:00Z', 'https://polar.test/rss', 200, 'ok', 12);
+"#,
+        )
+        .unwrap();
+        if version >= 2 {
+            conn.execute_batch(
+                r#"
+INSERT INTO quotes (id, symbol, provider, provider_symbol, price, fetched_at, session)
+VALUES (1, 'BP', 'yahoo', 'BP', '29.72', '2026-01-01T00:00:00Z', 'regular');
+INSERT INTO snapshots (item_id, label, taken_at) VALUES (1, 'LSE', '2026-01-01T00:00:00Z');
+INSERT INTO snapshot_quotes (item_id, position, quote_id, symbol, stale, mentioned)
+VALUES (1, 0, 1, 'BP', 0, 1);
+INSERT INTO item_mentions (item_id, symbol) VALUES (1, 'BP');
+"#,
+            )
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn every_earlier_version_migrates_to_the_latest_keeping_its_data() {
+        for start in 1..MIGRATIONS.len() {
+            let mut conn = at_version(start);
+            populate(&conn, start);
+            assert_eq!(
+                migrate(&mut conn).unwrap(),
+                MIGRATIONS.len(),
+                "from {start}"
+            );
+            let version: i64 = conn
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(version as usize, MIGRATIONS.len());
+            let title: String = conn
+                .query_row("SELECT title FROM v_items WHERE feed = 'polar'", [], |r| {
+                    r.get(0)
+                })
+                .unwrap();
+            assert_eq!(title, "Ice report", "from {start}");
+            // Text from before search existed is searchable afterwards.
+            let hit: i64 = conn
+                .query_row(
+                    "SELECT rowid FROM items_fts WHERE items_fts MATCH 'glacier'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(hit, 1, "from {start}");
+            if start >= 2 {
+                let price: f64 = conn
+                    .query_row("SELECT price_at_ingest FROM v_item_mentions", [], |r| {
+                        r.get(0)
+                    })
+                    .unwrap();
+                assert_eq!(price, 29.72);
+            }
+            let ok: String = conn
+                .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(ok, "ok");
+            let fts_ok: rusqlite::Result<usize> = conn.execute(
+                "INSERT INTO items_fts(items_fts, rank) VALUES ('integrity-check', 1)",
+                [],
+            );
+            assert!(fts_ok.is_ok(), "from {start}: {fts_ok:?}");
+        }
+    }
 }

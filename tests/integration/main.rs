@@ -5,6 +5,8 @@
 //! - `refresh`: one poll end to end (fetch, parse, dedup, store) and what
 //!   the archive holds afterwards.
 //! - `serve`: the merged feed over HTTP (formats, validators, tags, health).
+//! - `archive`: the archive as a public record: provenance, aliases,
+//!   revisions, tombstones, search, paging, readers beside the writer.
 //! - `crash`: `kill -9` during polls, then a restart: nothing lost or
 //!   doubled, the archive intact.
 //! - `market`: the ticker board: providers replayed on loopback, snapshots
@@ -18,6 +20,7 @@
 //! - `systemd`: sd_notify messages against a real datagram socket;
 //!   `supervise`.
 
+mod archive;
 mod crash;
 mod market;
 mod polite;

@@ -1,0 +1,455 @@
+//! The archive as a public record: dedup with provenance, guid changes,
+//! revisions, tombstones, search, paging, readers beside a writer.
+
+use std::time::Duration;
+
+use crate::util::*;
+
+#[tokio::test]
+async fn one_article_in_three_feeds_with_tracking_junk_is_one_item_with_three_sources() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/a.xml",
+        Reply::feed(rss(
+            "A",
+            &[(
+                "a-1",
+                "Rates held",
+                "https://news.test/rates?utm_source=a&utm_medium=rss",
+            )],
+        )),
+    );
+    server.set(
+        "/b.xml",
+        Reply::feed(rss(
+            "B",
+            &[(
+                "b-9",
+                "Rates held",
+                "http://NEWS.test:80/rates?fbclid=xyz#comments",
+            )],
+        )),
+    );
+    server.set(
+        "/c.xml",
+        Reply::feed(rss(
+            "C",
+            &[(
+                "c-3",
+                "Rates held",
+                "https://news.test/rates?gclid=1&mc_cid=2",
+            )],
+        )),
+    );
+    let dir = TestDir::new();
+    let config = dir.write_config(&format!(
+        "{}{}{}",
+        feed_block("a", &server.url("/a.xml"), ""),
+        feed_block("b", &server.url("/b.xml"), ""),
+        feed_block("c", &server.url("/c.xml"), "")
+    ));
+    poll(&config, fixed_clock("2026-11-24T09:00:00Z").1).await;
+    assert_eq!(dir.count("SELECT count(*) FROM items"), 1);
+    assert_eq!(dir.count("SELECT count(*) FROM v_item_sources"), 3);
+    // Every merge says why.
+    assert_eq!(dir.count("SELECT count(*) FROM v_item_sources WHERE matched_by != 'new' AND reason LIKE 'same canonical link%'"), 2);
+    let canonical: String = dir
+        .db()
+        .query_row("SELECT canonical_url FROM items", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(canonical, "https://news.test/rates");
+}
+
+#[tokio::test]
+async fn a_guid_flip_does_not_resurrect_the_article() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/f.xml",
+        Reply::feed(rss(
+            "F",
+            &[("old-guid-1", "Same story", "https://f.test/story")],
+        )),
+    );
+    let dir = TestDir::new();
+    let config = dir.write_config(&feed_block("f", &server.url("/f.xml"), ""));
+    let (c, clock) = fixed_clock("2026-11-24T09:00:00Z");
+    poll(&config, clock.clone()).await;
+    // The CMS moved: every guid changed, link and title did not.
+    server.set(
+        "/f.xml",
+        Reply::feed(rss(
+            "F",
+            &[("new-guid-77", "Same story", "https://f.test/story")],
+        )),
+    );
+    c.advance(chrono::Duration::minutes(15));
+    let r = poll(&config, clock.clone()).await;
+    assert_eq!(r[0].1.summary.new, 0);
+    assert_eq!(dir.count("SELECT count(*) FROM items"), 1);
+    let reason: String = dir
+        .db()
+        .query_row(
+            "SELECT reason FROM v_item_sources WHERE matched_by = 'alias'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        reason.contains("old-guid-1") && reason.contains("new-guid-77"),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn a_changed_item_keeps_its_previous_version_and_churn_is_capped() {
+    let server = FeedServer::start().await;
+    let dir = TestDir::new();
+    let config = dir.write_config(&feed_block("f", &server.url("/f.xml"), ""));
+    let (c, clock) = fixed_clock("2026-11-24T09:00:00Z");
+    for version in 0..30 {
+        server.set(
+            "/f.xml",
+            Reply::feed(rss(
+                "F",
+                &[(
+                    "live-1",
+                    &format!("Live blog, update {version}"),
+                    "https://f.test/live",
+                )],
+            )),
+        );
+        poll(&config, clock.clone()).await;
+        c.advance(chrono::Duration::minutes(1));
+    }
+    assert_eq!(dir.count("SELECT count(*) FROM items"), 1);
+    let first: String = dir
+        .db()
+        .query_row(
+            "SELECT title FROM v_item_revisions WHERE revision = 0",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(first, "Live blog, update 0");
+    // 29 changes, 25 versions kept; the item itself is current.
+    assert_eq!(dir.count("SELECT count(*) FROM item_revisions"), 25);
+    let title: String = dir
+        .db()
+        .query_row("SELECT title FROM items", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(title, "Live blog, update 29");
+    assert_eq!(dir.count("SELECT revision FROM items"), 29);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_finds_words_in_content_and_ranks_title_hits_first() {
+    let server = FeedServer::start().await;
+    let body = rss(
+        "News",
+        &[
+            ("n1", "Weather report", "https://n.test/1"),
+            ("n2", "Glacier melt accelerates", "https://n.test/2"),
+            ("n3", "Markets open", "https://n.test/3"),
+        ],
+    )
+    // The weather story mentions glaciers only in its text.
+    .replace(
+        "About Weather report",
+        "&lt;p&gt;Snow on the &lt;b&gt;glacier&lt;/b&gt; tonight&lt;/p&gt;",
+    );
+    server.set("/n.xml", Reply::feed(body));
+    let dir = TestDir::new();
+    let config = dir.write_config(&feed_block("news", &server.url("/n.xml"), ""));
+    poll(&config, fixed_clock("2026-11-24T09:00:00Z").1).await;
+
+    let cfg = dir.config_path();
+    let out = tokio::task::spawn_blocking(move || {
+        bin()
+            .arg("--config")
+            .arg(&cfg)
+            .args(["search", "glacier"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success());
+    let out = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_digit()))
+        .collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    // "glacier" stems to match "Glacier" in a title: title hit first.
+    assert!(lines[0].contains("Glacier melt"), "{out}");
+    assert!(lines[1].contains("Weather report"), "{out}");
+    // The snippet shows the match, HTML stripped.
+    assert!(out.contains("[glacier]") && !out.contains("<b>"), "{out}");
+    // No match, and hostile syntax, are not errors.
+    let cfg = dir.config_path();
+    let out = tokio::task::spawn_blocking(move || {
+        bin()
+            .arg("--config")
+            .arg(&cfg)
+            .args(["search", "\"AND( C++"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn paging_back_visits_every_item_once_while_new_items_arrive() {
+    let server = FeedServer::start().await;
+    let items = |n: usize| -> String {
+        let v: Vec<(String, String, String)> = (0..n)
+            .map(|i| {
+                (
+                    format!("g{i}"),
+                    format!("Item {i:03}"),
+                    format!("https://p.test/{i}"),
+                )
+            })
+            .collect();
+        let refs: Vec<(&str, &str, &str)> = v
+            .iter()
+            .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
+            .collect();
+        rss("P", &refs)
+    };
+    server.set("/p.xml", Reply::feed(items(25)));
+    let dir = TestDir::new();
+    let mut config = dir.write_config(&feed_block("p", &server.url("/p.xml"), ""));
+    config.output.max_items = 10;
+    let (c, clock) = fixed_clock("2026-11-24T09:00:00Z");
+    let opened = tickerfeed::app::open(&config, clock.clone()).await.unwrap();
+    tickerfeed::scheduler::poll_once(&opened.pipeline, opened.feeds.clone(), 2).await;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+
+    config.server.base_url = Some(url::Url::parse(&format!("http://{addr}/")).unwrap());
+    let stop = tokio_util::sync::CancellationToken::new();
+    let pipeline = opened.pipeline.clone();
+    let feeds = opened.feeds.clone();
+    let daemon = tokio::spawn(tickerfeed::app::serve_with(
+        config,
+        clock.clone(),
+        stop.clone(),
+        opened,
+        listener,
+        tickerfeed::systemd::Notifier::default(),
+    ));
+
+    let mut seen: Vec<String> = Vec::new();
+    let mut url = Some(format!("http://{addr}/feed.atom"));
+    let mut pages = 0;
+    while let Some(u) = url.take() {
+        let doc = reqwest::get(&u).await.unwrap().text().await.unwrap();
+        let feed = atom_syndication::Feed::read_from(doc.as_bytes()).unwrap();
+        seen.extend(feed.entries().iter().map(|e| e.title().to_string()));
+        url = feed
+            .links()
+            .iter()
+            .find(|l| l.rel() == "next")
+            .map(|l| l.href().to_string());
+        pages += 1;
+        if pages == 1 {
+            // New items arrive after the first page was read.
+            c.advance(chrono::Duration::minutes(5));
+            server.set("/p.xml", Reply::feed(items(32)));
+            tickerfeed::scheduler::poll_once(&pipeline, feeds.clone(), 2).await;
+        }
+        assert!(pages < 10, "paging did not end");
+    }
+    let mut originals: Vec<String> = (0..25).map(|i| format!("Item {i:03}")).collect();
+    let mut got: Vec<String> = seen
+        .iter()
+        .filter(|t| originals.contains(t))
+        .cloned()
+        .collect();
+    got.sort();
+    originals.sort();
+    assert_eq!(got, originals, "every original item exactly once");
+    assert_eq!(
+        seen.len(),
+        25,
+        "the new items appear only on the first page's next reload: {seen:?}"
+    );
+    // JSON Feed pages the same way.
+    let json: serde_json::Value = serde_json::from_slice(
+        &reqwest::get(format!("http://{addr}/feed.json"))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(json["next_url"].as_str().unwrap().contains("before="));
+    // A search served as a feed.
+    let found = reqwest::get(format!("http://{addr}/feed.rss?q=Item+007"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let channel = rss::Channel::read_from(found.as_bytes()).unwrap();
+    assert_eq!(channel.items().len(), 1, "{found}");
+    assert_eq!(
+        reqwest::get(format!("http://{addr}/feed.atom?before=garbage"))
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    stop.cancel();
+    daemon.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pruned_items_leave_tombstones_and_never_come_back() {
+    let server = FeedServer::start().await;
+    let v: Vec<(String, String, String)> = (0..8)
+        .map(|i| {
+            (
+                format!("g{i}"),
+                format!("Item {i}"),
+                format!("https://t.test/{i}"),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, &str, &str)> = v
+        .iter()
+        .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
+        .collect();
+    server.set("/t.xml", Reply::feed(rss("T", &refs)));
+    let dir = TestDir::new();
+    dir.write_config(&format!(
+        "[storage]\nmax_items_per_feed = 5\n{}",
+        feed_block("t", &server.url("/t.xml"), "")
+    ));
+    let cfg = dir.config_path();
+    let run = move |args: &'static [&'static str]| {
+        let cfg = cfg.clone();
+        tokio::task::spawn_blocking(move || {
+            let o = bin().arg("--config").arg(&cfg).args(args).output().unwrap();
+            (
+                o.status.success(),
+                String::from_utf8_lossy(&o.stdout).into_owned(),
+                String::from_utf8_lossy(&o.stderr).into_owned(),
+            )
+        })
+    };
+    let (ok, _, err) = run(&["poll"]).await.unwrap();
+    assert!(ok, "{err}");
+    assert_eq!(dir.count("SELECT count(*) FROM items"), 8);
+    let (ok, out, err) = run(&["prune"]).await.unwrap();
+    assert!(ok, "{err}");
+    assert!(out.contains("deleted 3 items"), "{out}");
+    assert_eq!(dir.count("SELECT count(*) FROM items"), 5);
+    assert_eq!(dir.count("SELECT count(*) FROM tombstones"), 3);
+    // The feed still lists them; they stay deleted.
+    server.set(
+        "/t.xml",
+        Reply::feed(rss("T", &refs).replace("<channel>", "<channel><!-- changed -->")),
+    );
+    run(&["poll"]).await.unwrap();
+    assert_eq!(dir.count("SELECT count(*) FROM items"), 5);
+    let (_, out, _) = run(&["feeds"]).await.unwrap();
+    assert!(out.contains("archive:") && out.contains("5 items"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_read_while_a_large_poll_writes() {
+    let server = FeedServer::start().await;
+    let dir = TestDir::new();
+    let mut feeds = String::new();
+    for f in 0..60 {
+        let v: Vec<(String, String, String)> = (0..50)
+            .map(|i| {
+                (
+                    format!("f{f}-{i}"),
+                    format!("Feed {f} item {i}"),
+                    format!("https://r.test/{f}/{i}"),
+                )
+            })
+            .collect();
+        let refs: Vec<(&str, &str, &str)> = v
+            .iter()
+            .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
+            .collect();
+        server.set(&format!("/f{f}.xml"), Reply::feed(rss("R", &refs)));
+        feeds.push_str(&feed_block(
+            &format!("f{f}"),
+            &server.url(&format!("/f{f}.xml")),
+            "",
+        ));
+    }
+    let config = dir.write_config(&feeds);
+    // Create the archive first so readers can open it.
+    tickerfeed::store::Store::open(&config.storage.path).unwrap();
+    let db = dir.db_path();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut readers = Vec::new();
+    // sqlite3 -readonly, if installed, and rusqlite read-only.
+    for kind in ["rusqlite", "sqlite3", "python"] {
+        let db = db.clone();
+        let stop = std::sync::Arc::clone(&stop);
+        readers.push(std::thread::spawn(move || -> (usize, Vec<String>) {
+            let mut ok = 0;
+            let mut errors = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let result = match kind {
+                    "rusqlite" => rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                        .and_then(|c| c.query_row("SELECT count(*) FROM v_items", [], |r| r.get::<_, i64>(0)))
+                        .map(|_| ())
+                        .map_err(|e| e.to_string()),
+                    "sqlite3" => match std::process::Command::new("sqlite3")
+                        .arg("-readonly")
+                        .arg(&db)
+                        .arg("SELECT count(*) FROM v_items; SELECT count(*) FROM items_fts;")
+                        .output()
+                    {
+                        Err(_) => return (usize::MAX, errors),
+                        Ok(o) if o.status.success() && o.stderr.is_empty() => Ok(()),
+                        Ok(o) => Err(String::from_utf8_lossy(&o.stderr).into_owned()),
+                    },
+                    _ => match std::process::Command::new("python3")
+                        .args(["-c", "import sqlite3,sys; c=sqlite3.connect('file:'+sys.argv[1]+'?mode=ro', uri=True); print(c.execute('select count(*) from v_items').fetchone()[0])"])
+                        .arg(&db)
+                        .output()
+                    {
+                        Err(_) => return (usize::MAX, errors),
+                        Ok(o) if o.status.success() => Ok(()),
+                        Ok(o) => Err(String::from_utf8_lossy(&o.stderr).into_owned()),
+                    },
+                };
+                match result {
+                    Ok(()) => ok += 1,
+                    Err(e) => errors.push(e),
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            (ok, errors)
+        }));
+    }
+    let r = poll(&config, fixed_clock("2026-11-24T09:00:00Z").1).await;
+    assert!(r.iter().all(|(_, r)| r.error.is_none()));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for reader in readers {
+        let (ok, errors) = reader.join().unwrap();
+        assert!(
+            errors.is_empty(),
+            "a reader failed while the daemon wrote: {errors:?}"
+        );
+        assert!(ok > 0);
+    }
+    assert_eq!(dir.count("SELECT count(*) FROM items"), 3000);
+}
