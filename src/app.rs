@@ -132,7 +132,7 @@ pub async fn serve_with(
     let state = http::HttpState::new(
         pipeline.board.clone(),
         store.clone(),
-        http::Published::from_config(&config),
+        http::Published::from_config(&config, clock.now()),
         Arc::clone(&heartbeat),
         Arc::clone(&clock),
     );
@@ -379,7 +379,7 @@ async fn reload_on_hangup(
                             .map(|f| (f.clone(), ids[&f.name]))
                             .collect();
                         feeds_tx.send_replace(feeds);
-                        http.update(http::Published::from_config(&new));
+                        http.update(http::Published::from_config(&new, clock.now()));
                         info!(feeds = new.feeds.len(), "config reloaded");
                         current = new;
                     }

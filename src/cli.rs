@@ -80,6 +80,25 @@ pub enum Command {
     },
     /// Apply [storage] retention now (items deleted leave a tombstone).
     Prune,
+    /// Export or import the feed list as OPML.
+    Opml {
+        #[command(subcommand)]
+        action: OpmlAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OpmlAction {
+    /// Print the configured feeds as OPML 2.0 (tags become categories).
+    Export,
+    /// Turn an OPML file from another reader into [[feeds]] entries.
+    Import {
+        /// The OPML file (Miniflux, FreshRSS, Feedly, NetNewsWire, Newsboat...).
+        file: PathBuf,
+        /// Append the entries to the config file (default: only show them).
+        #[arg(long)]
+        write: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -151,6 +170,7 @@ pub fn main(cli: Cli) -> ExitCode {
                 since,
             } => search(config, clock, query, limit, since).await,
             Command::Prune => prune(config, clock).await,
+            Command::Opml { action } => opml(config, clock, action).await,
             Command::Check => unreachable!("handled before the runtime starts"),
         }
     });
@@ -506,4 +526,74 @@ async fn prune(config: Config, clock: SharedClock) -> Result<ExitCode> {
         .context("pruning")?;
     println!("deleted {n} items (each leaves a tombstone so it never comes back)");
     Ok(ExitCode::SUCCESS)
+}
+
+async fn opml(config: Config, clock: SharedClock, action: OpmlAction) -> Result<ExitCode> {
+    use crate::opml;
+    match action {
+        OpmlAction::Export => {
+            print!(
+                "{}",
+                opml::export(&config.output.title, &config.feeds, clock.now())
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        OpmlAction::Import { file, write } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let doc = opml::parse(&bytes)
+                .with_context(|| format!("reading {} as OPML", file.display()))?;
+            for skipped in &doc.skipped {
+                eprintln!("warning: {}: skipped {skipped}", file.display());
+            }
+            let plan = opml::to_config_entries(&doc.feeds, &config);
+            for known in &plan.already_configured {
+                println!(
+                    "already configured as {:?}: {}",
+                    known.existing_name, known.url
+                );
+            }
+            let source = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let addition = plan.to_toml(&source, clock.now());
+            if plan.added.is_empty() {
+                println!("nothing to add");
+                return Ok(ExitCode::SUCCESS);
+            }
+            if !write {
+                println!(
+                    "# {} feeds would be appended to {} (run again with --write):\n",
+                    plan.added.len(),
+                    config.source.display()
+                );
+                print!("{addition}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            let current = std::fs::read_to_string(&config.source)
+                .with_context(|| format!("reading {}", config.source.display()))?;
+            let updated = opml::append_to_config(&current, &plan, &source, clock.now());
+            // Never write a config the daemon would refuse.
+            let base = config.source.parent().unwrap_or(std::path::Path::new(""));
+            if let Err(problems) = crate::config::resolve_str(&updated, base) {
+                let list: Vec<String> =
+                    problems.iter().map(|p| p.located(&config.source)).collect();
+                bail!(
+                    "the imported entries would make the config invalid; nothing written:\n  {}",
+                    list.join("\n  ")
+                );
+            }
+            let tmp = config.source.with_extension("toml.tmp");
+            std::fs::write(&tmp, &updated).with_context(|| format!("writing {}", tmp.display()))?;
+            std::fs::rename(&tmp, &config.source)
+                .with_context(|| format!("replacing {}", config.source.display()))?;
+            println!(
+                "appended {} feeds to {}; reload the daemon (systemctl reload tickerfeed) to start them",
+                plan.added.len(),
+                config.source.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }

@@ -97,10 +97,13 @@ pub struct Published {
     pub base: Url,
     /// Tags that have a feed at `/tags/<tag>.*`.
     pub tags: HashSet<String>,
+    /// The feed list as OPML, for `/feeds.opml`.
+    pub opml: String,
 }
 
 impl Published {
-    pub fn from_config(config: &Config) -> Self {
+    /// `now` dates the OPML document (the time of this load or reload).
+    pub fn from_config(config: &Config, now: chrono::DateTime<Utc>) -> Self {
         Published {
             output: config.output.clone(),
             base: config.public_base(),
@@ -109,6 +112,7 @@ impl Published {
                 .iter()
                 .flat_map(|f| f.tags.iter().cloned())
                 .collect(),
+            opml: crate::opml::export(&config.output.title, &config.feeds, now),
         }
     }
 }
@@ -166,6 +170,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/tags/{file}", get(tag_feed))
         .route("/healthz", get(healthz))
         .route("/quotes.json", get(quotes))
+        .route("/feeds.opml", get(feeds_opml))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
         .with_state(state)
 }
@@ -489,6 +494,15 @@ async fn quotes(State(state): State<HttpState>) -> Response {
             (header::CACHE_CONTROL, "no-cache"),
         ],
         body + "\n",
+    )
+        .into_response()
+}
+
+/// The configured feeds as OPML 2.0, for importing into another reader.
+async fn feeds_opml(State(state): State<HttpState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/x-opml; charset=utf-8")],
+        state.published().opml.clone(),
     )
         .into_response()
 }

@@ -11,6 +11,7 @@
 //!   doubled, the archive intact.
 //! - `market`: the ticker board: providers replayed on loopback, snapshots
 //!   stamped at ingest, the market views.
+//! - `opml`: import real exports from other readers, export and serve.
 //! - `polite`: politeness and survival on the wire: encodings, caps,
 //!   timeouts, redirects, 410, Retry-After, backoff, hints, host limits.
 //! - `process`: the real binary: commands, exit codes, config errors,
@@ -23,6 +24,7 @@
 mod archive;
 mod crash;
 mod market;
+mod opml;
 mod polite;
 pub(crate) mod process;
 mod refresh;

@@ -1,0 +1,144 @@
+//! OPML through the real binary and over HTTP: import real exports from
+//! other readers, export and serve the feed list.
+
+use crate::util::*;
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/opml")).join(name)
+}
+
+fn run(dir: &TestDir, args: &[&str]) -> (bool, String, String) {
+    let o = bin()
+        .arg("--config")
+        .arg(dir.config_path())
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn imports_from_three_readers_dry_run_then_write() {
+    let dir = TestDir::new();
+    dir.write_config(&feed_block(
+        "existing",
+        "https://www.theguardian.com/uk/business/rss",
+        "tags = [\"business\"]",
+    ));
+    let before = std::fs::read_to_string(dir.config_path()).unwrap();
+    for export in ["miniflux.opml", "freshrss.opml", "netnewswire.opml"] {
+        let path = fixture(export);
+        // Dry run: shows the entries, writes nothing.
+        let (ok, out, err) = run(&dir, &["opml", "import", path.to_str().unwrap()]);
+        assert!(ok, "{export}: {err}");
+        assert!(out.contains("[[feeds]]"), "{export}: {out}");
+        assert_eq!(std::fs::read_to_string(dir.config_path()).unwrap(), before);
+    }
+    for export in [
+        "miniflux.opml",
+        "freshrss.opml",
+        "netnewswire.opml",
+        "newsboat.opml",
+    ] {
+        let (ok, out, err) = run(
+            &dir,
+            &[
+                "opml",
+                "import",
+                fixture(export).to_str().unwrap(),
+                "--write",
+            ],
+        );
+        assert!(ok, "{export}: {err}");
+        assert!(
+            out.contains("appended") || out.contains("nothing to add"),
+            "{export}: {out}"
+        );
+    }
+    // The result is a valid config with the imported feeds.
+    let (ok, out, err) = run(&dir, &["check"]);
+    assert!(ok, "{err}");
+    let n: usize = out
+        .split("ok (")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(n > 5, "{out}");
+    // Importing the same file again adds nothing.
+    let (ok, out, _) = run(
+        &dir,
+        &[
+            "opml",
+            "import",
+            fixture("miniflux.opml").to_str().unwrap(),
+            "--write",
+        ],
+    );
+    assert!(ok);
+    assert!(out.contains("nothing to add"), "{out}");
+    // Not OPML: a clear error, nothing written.
+    std::fs::write(dir.path().join("feed.xml"), rss("Not OPML", &[])).unwrap();
+    let (ok, _, err) = run(
+        &dir,
+        &[
+            "opml",
+            "import",
+            dir.path().join("feed.xml").to_str().unwrap(),
+            "--write",
+        ],
+    );
+    assert!(!ok);
+    assert!(err.contains("OPML"), "{err}");
+}
+
+#[tokio::test]
+async fn exports_and_serves_the_feed_list_with_tags() {
+    let dir = TestDir::new();
+    let config = dir.write_config(&format!(
+        "{}{}",
+        feed_block(
+            "world",
+            "https://example.com/world.xml",
+            "tags = [\"world\", \"news\"]"
+        ),
+        feed_block("biz & co", "https://example.com/biz.xml", "").replace("biz & co", "biz")
+    ));
+    let (ok, out, err) = run(&dir, &["opml", "export"]);
+    assert!(ok, "{err}");
+    let doc = tickerfeed::opml::parse(out.as_bytes()).unwrap();
+    assert_eq!(doc.feeds.len(), 2);
+    assert_eq!(
+        doc.feeds[0].categories,
+        vec!["world".to_string(), "news".to_string()]
+    );
+
+    let (_c, clock) = fixed_clock("2026-11-24T09:00:00Z");
+    let opened = tickerfeed::app::open(&config, clock.clone()).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(tickerfeed::app::serve_with(
+        config,
+        clock,
+        stop.clone(),
+        opened,
+        listener,
+        tickerfeed::systemd::Notifier::default(),
+    ));
+    let resp = reqwest::get(format!("http://{addr}/feeds.opml"))
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["content-type"], "text/x-opml; charset=utf-8");
+    let served = tickerfeed::opml::parse(&resp.bytes().await.unwrap()).unwrap();
+    assert_eq!(served.feeds.len(), 2);
+    stop.cancel();
+    task.await.unwrap().unwrap();
+}
