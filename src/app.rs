@@ -18,6 +18,7 @@ use tracing::{error, info, warn};
 use crate::clock::SharedClock;
 use crate::config::FeedConfig;
 use crate::config::{Config, StorageConfig};
+use crate::metrics::Metrics;
 use crate::model::FeedId;
 use crate::pipeline::Pipeline;
 use crate::pipeline::fetch::Fetcher;
@@ -79,6 +80,7 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
         clock,
         board,
         policy: config.fetch.clone(),
+        metrics: Arc::new(Metrics::new()),
     };
     Ok(Opened {
         store,
@@ -130,6 +132,7 @@ pub async fn serve_with(
         .context("reading the listening address")?;
     let heartbeat = Heartbeat::new(clock.now());
     let state = http::HttpState::new(
+        Arc::clone(&pipeline.metrics),
         pipeline.board.clone(),
         store.clone(),
         http::Published::from_config(&config, clock.now()),

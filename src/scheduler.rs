@@ -118,6 +118,9 @@ pub async fn run(
         {
             let slot = slots.get_mut(&id).expect("id came from slots");
             slot.running = true;
+            pipeline
+                .metrics
+                .scheduler_lag((now - slot.due).num_milliseconds() as f64 / 1000.0);
             let feed = slot.feed.clone();
             let pipeline = pipeline.clone();
             let handle = running.spawn(async move {

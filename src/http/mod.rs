@@ -25,6 +25,7 @@ use url::Url;
 
 use crate::clock::SharedClock;
 use crate::config::{Config, OutputConfig};
+use crate::metrics::Metrics;
 use crate::quotes::board::Board;
 use crate::render::{self, Format};
 use crate::scheduler::Heartbeat;
@@ -35,6 +36,7 @@ use crate::store::{Cursor, RecentQuery, Store};
 pub struct HttpState(Arc<Inner>);
 
 struct Inner {
+    metrics: Arc<Metrics>,
     board: Option<Arc<Board>>,
     store: Store,
     /// Swapped whole on reload.
@@ -119,6 +121,7 @@ impl Published {
 
 impl HttpState {
     pub fn new(
+        metrics: Arc<Metrics>,
         board: Option<Arc<Board>>,
         store: Store,
         published: Published,
@@ -126,6 +129,7 @@ impl HttpState {
         clock: SharedClock,
     ) -> Self {
         HttpState(Arc::new(Inner {
+            metrics,
             board,
             store,
             published: RwLock::new(Arc::new(published)),
@@ -171,7 +175,12 @@ pub fn router(state: HttpState) -> Router {
         .route("/healthz", get(healthz))
         .route("/quotes.json", get(quotes))
         .route("/feeds.opml", get(feeds_opml))
+        .route("/metrics", get(metrics))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
         .with_state(state)
 }
 
@@ -503,6 +512,49 @@ async fn feeds_opml(State(state): State<HttpState>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/x-opml; charset=utf-8")],
         state.published().opml.clone(),
+    )
+        .into_response()
+}
+
+/// Counts every request by route (the pattern, not the raw path, so
+/// `?q=` and unknown paths cannot blow up the label set) and status.
+async fn count_requests(
+    State(state): State<HttpState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let response = next.run(request).await;
+    state
+        .0
+        .metrics
+        .http_request(&route, response.status().as_u16());
+    response
+}
+
+/// Prometheus metrics (OpenMetrics text).
+async fn metrics(State(state): State<HttpState>) -> Response {
+    let inner = &state.0;
+    let now = inner.clock.now();
+    let items = inner.store.item_count().await.unwrap_or(-1);
+    let quotes_age = inner
+        .board
+        .as_ref()
+        .and_then(|b| b.status(now).last_success)
+        .map(|t| (now - t).num_milliseconds() as f64 / 1000.0);
+    let body = inner
+        .metrics
+        .encode(inner.store.size_bytes(), items, quotes_age);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
     )
         .into_response()
 }

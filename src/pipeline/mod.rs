@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::clock::SharedClock;
 use crate::config::{FeedConfig, FetchConfig};
+use crate::metrics::Metrics;
 use crate::model::FeedId;
 use crate::quotes::board::Board;
 use crate::schedule;
@@ -37,6 +38,7 @@ pub struct Pipeline {
     pub board: Option<Arc<Board>>,
     /// Backoff, hint and redirect policy (`[fetch]`).
     pub policy: FetchConfig,
+    pub metrics: Arc<Metrics>,
 }
 
 /// How a refresh went, for logs and the `poll` summary.
@@ -263,7 +265,23 @@ impl Pipeline {
             _ => None,
         };
         let status = attempt.status;
+        let (wire, decoded) = (attempt.wire_bytes, attempt.bytes);
+        let parse_error = matches!(
+            attempt.error_class.as_deref(),
+            Some("parse" | "not_a_feed" | "empty" | "parser_panic")
+        );
         let summary = self.store.record_attempt(attempt, now).await?;
+        self.metrics.fetch(
+            result,
+            status,
+            timer.elapsed().as_secs_f64(),
+            wire,
+            decoded,
+            summary.new,
+            summary.updated,
+            summary.merged,
+            parse_error,
+        );
         Ok(Refreshed {
             result,
             status,

@@ -315,3 +315,40 @@ async fn served_atom_validates_against_rfc4287_relax_ng() {
     validate_atom(&d.get("/tags/world.atom", &[]).await.text().await.unwrap());
     d.stop().await;
 }
+
+#[tokio::test]
+async fn metrics_count_fetches_items_and_requests() {
+    let (_server, _dir, d) = two_feed_daemon().await;
+    d.wait_for_entries(3).await;
+    let etag = d.get("/feed.atom", &[]).await.headers()["etag"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        d.get("/feed.atom", &[("if-none-match", &etag)])
+            .await
+            .status(),
+        304
+    );
+    d.get("/no/such/path", &[]).await;
+    let resp = d.get("/metrics", &[]).await;
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text")
+    );
+    let text = resp.text().await.unwrap();
+    for needle in [
+        r#"tickerfeed_fetches_total{result="ok",status_class="2xx"} 2"#,
+        r#"tickerfeed_items_total{kind="new"} 3"#,
+        r#"tickerfeed_items_total{kind="merged"} 1"#,
+        r#"tickerfeed_http_requests_total{route="/feed.atom",status="304"} 1"#,
+        r#"tickerfeed_http_requests_total{route="unmatched",status="404"} 1"#,
+        "tickerfeed_archive_items 3",
+        "tickerfeed_fetch_duration_seconds_count 2",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
+    d.stop().await;
+}

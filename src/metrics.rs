@@ -1,0 +1,235 @@
+//! Prometheus metrics: what the daemon did, for `/metrics`.
+//!
+//! Counters and histograms are updated where the work happens (the pipeline
+//! records each fetch, the HTTP layer each request); values that are cheap
+//! to read at scrape time (database size, item count, board age, scheduler
+//! lag) are set just before encoding. Encoding is prometheus-client's
+//! OpenMetrics text, which Prometheus scrapes natively.
+
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FetchLabels {
+    /// `ok`, `not_modified`, `unchanged`, `error`, `throttled`, `gone`.
+    result: String,
+    /// `2xx`, `3xx`, `4xx`, `5xx`, or `none` (no answer).
+    status_class: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpLabels {
+    route: String,
+    status: String,
+}
+
+/// Every metric the daemon exports.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    fetches: Family<FetchLabels, Counter>,
+    fetch_seconds: Histogram,
+    bytes: Family<KindLabel, Counter>,
+    items: Family<KindLabel, Counter>,
+    parse_errors: Counter,
+    http: Family<HttpLabels, Counter>,
+    scheduler_lag: Gauge<f64, AtomicU64>,
+    quotes_age: Gauge<f64, AtomicU64>,
+    database_bytes: Gauge,
+    archive_items: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let fetches = Family::<FetchLabels, Counter>::default();
+        registry.register(
+            "tickerfeed_fetches",
+            "Feed fetches by result and HTTP status class",
+            fetches.clone(),
+        );
+        // 10 ms to ~40 s.
+        let fetch_seconds = Histogram::new(exponential_buckets(0.01, 2.0, 13));
+        registry.register(
+            "tickerfeed_fetch_duration_seconds",
+            "Time per feed fetch, parse and store",
+            fetch_seconds.clone(),
+        );
+        let bytes = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "tickerfeed_fetch_bytes",
+            "Body bytes fetched: kind=wire (compressed) or decoded",
+            bytes.clone(),
+        );
+        let items = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "tickerfeed_items",
+            "Items ingested: kind=new, updated or merged",
+            items.clone(),
+        );
+        let parse_errors = Counter::default();
+        registry.register(
+            "tickerfeed_parse_errors",
+            "Documents that could not be read as a feed",
+            parse_errors.clone(),
+        );
+        let http = Family::<HttpLabels, Counter>::default();
+        registry.register(
+            "tickerfeed_http_requests",
+            "HTTP requests served by route and status",
+            http.clone(),
+        );
+        let scheduler_lag = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "tickerfeed_scheduler_lag_seconds",
+            "How late the last poll started after it fell due",
+            scheduler_lag.clone(),
+        );
+        let quotes_age = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "tickerfeed_quotes_age_seconds",
+            "Age of the ticker board's last successful refresh",
+            quotes_age.clone(),
+        );
+        let database_bytes = Gauge::default();
+        registry.register(
+            "tickerfeed_database_bytes",
+            "Size of the archive and its WAL",
+            database_bytes.clone(),
+        );
+        let archive_items = Gauge::default();
+        registry.register(
+            "tickerfeed_archive_items",
+            "Items in the archive",
+            archive_items.clone(),
+        );
+        Metrics {
+            registry,
+            fetches,
+            fetch_seconds,
+            bytes,
+            items,
+            parse_errors,
+            http,
+            scheduler_lag,
+            quotes_age,
+            database_bytes,
+            archive_items,
+        }
+    }
+
+    /// One fetch attempt.
+    #[allow(clippy::too_many_arguments)]
+    pub fn fetch(
+        &self,
+        result: &str,
+        status: Option<u16>,
+        seconds: f64,
+        wire_bytes: Option<u64>,
+        decoded_bytes: Option<u64>,
+        new: usize,
+        updated: usize,
+        merged: usize,
+        parse_error: bool,
+    ) {
+        let status_class = match status {
+            Some(s) => format!("{}xx", s / 100),
+            None => "none".into(),
+        };
+        self.fetches
+            .get_or_create(&FetchLabels {
+                result: result.into(),
+                status_class,
+            })
+            .inc();
+        self.fetch_seconds.observe(seconds);
+        for (kind, n) in [("wire", wire_bytes), ("decoded", decoded_bytes)] {
+            if let Some(n) = n {
+                self.bytes
+                    .get_or_create(&KindLabel { kind: kind.into() })
+                    .inc_by(n);
+            }
+        }
+        for (kind, n) in [("new", new), ("updated", updated), ("merged", merged)] {
+            if n > 0 {
+                self.items
+                    .get_or_create(&KindLabel { kind: kind.into() })
+                    .inc_by(n as u64);
+            }
+        }
+        if parse_error {
+            self.parse_errors.inc();
+        }
+    }
+
+    /// One HTTP request served.
+    pub fn http_request(&self, route: &str, status: u16) {
+        self.http
+            .get_or_create(&HttpLabels {
+                route: route.into(),
+                status: status.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn scheduler_lag(&self, seconds: f64) {
+        self.scheduler_lag.set(seconds.max(0.0));
+    }
+
+    /// The OpenMetrics text, with the scrape-time values filled in.
+    pub fn encode(&self, database_bytes: u64, items: i64, quotes_age: Option<f64>) -> String {
+        self.database_bytes.set(database_bytes as i64);
+        self.archive_items.set(items);
+        if let Some(age) = quotes_age {
+            self.quotes_age.set(age);
+        }
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_format_has_the_recorded_values() {
+        let m = Metrics::new();
+        m.fetch("ok", Some(200), 0.05, Some(100), Some(400), 3, 1, 0, false);
+        m.fetch("error", None, 1.0, None, None, 0, 0, 0, true);
+        m.http_request("/feed.atom", 304);
+        let text = m.encode(12345, 7, Some(30.0));
+        for needle in [
+            r#"tickerfeed_fetches_total{result="ok",status_class="2xx"} 1"#,
+            r#"tickerfeed_fetches_total{result="error",status_class="none"} 1"#,
+            r#"tickerfeed_fetch_bytes_total{kind="wire"} 100"#,
+            r#"tickerfeed_items_total{kind="new"} 3"#,
+            "tickerfeed_parse_errors_total 1",
+            r#"tickerfeed_http_requests_total{route="/feed.atom",status="304"} 1"#,
+            "tickerfeed_database_bytes 12345",
+            "tickerfeed_fetch_duration_seconds_count 2",
+            "# EOF",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+    }
+}
