@@ -406,3 +406,93 @@ async fn finnhub_key_from_the_environment_errors_in_200_bodies_and_no_leaks() {
         1
     );
 }
+
+#[tokio::test]
+async fn the_snapshot_is_in_all_three_formats_and_the_strip_can_be_turned_off() {
+    let server = FeedServer::start().await;
+    server.set("/v8/finance/chart/AAPL", json_reply(AAPL));
+    server.set("/v8/finance/chart/VOD.L", json_reply(VOD));
+    server.set(
+        "/news.xml",
+        Reply::feed(news(&[("n1", "Apple ($AAPL) beats estimates")])),
+    );
+    for strip in [true, false] {
+        let dir = TestDir::new();
+        let mut config = dir.write_config(&format!(
+            "{}{}",
+            feed_block("news", &server.url("/news.xml"), ""),
+            yahoo_market(&server, "")
+        ));
+        config.output.market_strip = strip;
+        let (clock, shared) = fixed_clock("2026-07-24T15:52:10Z");
+        let opened = tickerfeed::app::open(&config, shared.clone())
+            .await
+            .unwrap();
+        opened
+            .pipeline
+            .board
+            .clone()
+            .unwrap()
+            .refresh(&opened.store, clock_now(&clock))
+            .await
+            .unwrap();
+        tickerfeed::scheduler::poll_once(&opened.pipeline, opened.feeds.clone(), 2).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = tokio_util::sync::CancellationToken::new();
+        let task = tokio::spawn(tickerfeed::app::serve_with(
+            config,
+            shared,
+            stop.clone(),
+            opened,
+            listener,
+            tickerfeed::systemd::Notifier::default(),
+        ));
+        let get = |path: &str| {
+            let url = format!("http://{addr}{path}");
+            async move { reqwest::get(url).await.unwrap().text().await.unwrap() }
+        };
+
+        // Atom: machine-readable snapshot and a ticker category.
+        let atom = get("/feed.atom").await;
+        assert!(
+            atom.contains("<tf:snapshot") && atom.contains(r#"label="NASDAQ - LSE""#),
+            "{atom}"
+        );
+        assert!(
+            atom.contains(r#"symbol="AAPL""#) && atom.contains(r#"price="328.879""#),
+            "{atom}"
+        );
+        assert!(
+            atom.contains(r#"currency="GBP""#) && atom.contains(r#"price="1.1575""#),
+            "{atom}"
+        );
+        assert!(
+            atom.contains(r#"term="AAPL""#),
+            "mentioned ticker as a category: {atom}"
+        );
+        // RSS: the same elements.
+        let rss_doc = get("/feed.rss").await;
+        let channel = rss::Channel::read_from(rss_doc.as_bytes()).unwrap();
+        let item = &channel.items()[0];
+        let snap = &item.extensions()["tf"]["snapshot"][0];
+        let quotes = &snap.children()["quote"];
+        assert_eq!(quotes[0].attrs()["symbol"], "AAPL");
+        assert_eq!(quotes[0].attrs()["mentioned"], "true");
+        // JSON Feed: the _market object.
+        let json: serde_json::Value = serde_json::from_str(&get("/feed.json").await).unwrap();
+        let market = &json["items"][0]["_market"];
+        assert_eq!(market["quotes"][0]["symbol"], "AAPL");
+        assert_eq!(market["quotes"][0]["price"], "328.879");
+        // The human-readable strip, with the data source credited.
+        let html = json["items"][0]["content_html"].as_str().unwrap_or("");
+        assert_eq!(html.contains("data: Yahoo Finance"), strip, "{html}");
+        assert_eq!(atom.contains("data: Yahoo Finance"), strip);
+        // The board itself.
+        let board: serde_json::Value = serde_json::from_str(&get("/quotes.json").await).unwrap();
+        assert_eq!(board["label"], "NASDAQ - LSE");
+        assert_eq!(board["quotes"].as_array().unwrap().len(), 2);
+        stop.cancel();
+        task.await.unwrap().unwrap();
+    }
+}
