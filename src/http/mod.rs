@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Instant, SystemTime};
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -84,8 +84,9 @@ const CACHE_CAP: usize = 512;
 struct Rendered {
     generation: u64,
     format: Format,
-    body: Vec<u8>,
-    gzip: Vec<u8>,
+    /// `Bytes`, so answering a request clones a pointer, not the document.
+    body: Bytes,
+    gzip: Bytes,
     /// Strong validator of the identity bytes, quoted.
     etag: String,
     last_modified: SystemTime,
@@ -367,8 +368,8 @@ async fn rendered(inner: &Inner, key: DocKey) -> Result<Arc<Rendered>, ServeErro
     let doc = Arc::new(Rendered {
         generation,
         format,
-        body,
-        gzip,
+        body: Bytes::from(body),
+        gzip: Bytes::from(gzip),
         etag,
         last_modified,
     });
