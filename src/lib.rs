@@ -4,16 +4,25 @@
 //! The pipeline, one module per stage:
 //!
 //! ```text
-//! schedule (cron + hints -> next due)       scheduler (loop, limits, shutdown)
+//! schedule (cron + floors + skip windows -> next due)   scheduler (loop, reload, shutdown)
 //!                         | feed due
 //!                         v
-//! pipeline::refresh_feed
-//!   1 fetch      pipeline::fetch      conditional GET, size cap, timeouts
-//!   2 parse      pipeline::parse      bytes -> feed-rs model, isolated from panics
-//!   3 normalize  pipeline::normalize  keys, absolute links, sanitised HTML
-//!   4 store      store                dedup, insert/update in one transaction
-//! HTTP /feed.{atom,rss,json}: http -> store (recent items) -> render
+//! Pipeline::refresh_feed (pipeline/mod.rs, the orchestrator)
+//!   1 fetch      pipeline::fetch      conditional GET, redirects, per-host limits,
+//!                                     decoded-size cap, timeouts, Retry-After
+//!   2 parse      pipeline::parse      bytes -> feed-rs model, repaired, isolated from panics
+//!   3 normalize  pipeline::normalize  keys, canonical links, absolute links, sanitised HTML
+//!   3b enrich    pipeline::enrich     which configured instruments an item mentions
+//!   4 store      store                dedup, aliases, revisions, snapshots, fetch log:
+//!                                     one transaction per fetch
+//! quotes::board   refreshes the ticker board on its own schedule; read at ingest
+//! HTTP /feed.{atom,rss,json}: http -> store (a page of items) -> render
 //! ```
+//!
+//! Around it: `config` (read and checked once), `clock` (the only reader of
+//! wall time), `app` (wiring and lifecycle), `cli` (commands), `systemd`
+//! (notify, watchdog, socket activation), `shutdown` (signals), `metrics`
+//! (Prometheus), `opml` (feed lists), `model` (shared domain types).
 pub mod app;
 pub mod cli;
 pub mod clock;
