@@ -4,6 +4,8 @@
 //! Where tests go:
 //! - `refresh`: one poll end to end (fetch, parse, dedup, store) and what
 //!   the archive holds afterwards.
+//! - `schema`: docs/schema.md against a populated archive: every table and
+//!   view documented, every cookbook query runs.
 //! - `serve`: the merged feed over HTTP (formats, validators, tags, health).
 //! - `archive`: the archive as a public record: provenance, aliases,
 //!   revisions, tombstones, search, paging, readers beside the writer.
@@ -23,11 +25,13 @@
 
 mod archive;
 mod crash;
+mod interop;
 mod market;
 mod opml;
 mod polite;
 pub(crate) mod process;
 mod refresh;
+mod schema;
 mod serve;
 mod service;
 mod systemd;
