@@ -25,7 +25,6 @@
 
 mod archive;
 mod crash;
-mod interop;
 mod market;
 mod opml;
 mod polite;
