@@ -208,3 +208,135 @@ os.execv(sys.argv[1], sys.argv[1:])
     assert!(ok, "the daemon never answered on the passed socket");
     assert!(status.success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_under_load_keeps_every_feeds_state() {
+    let server = FeedServer::start().await;
+    let dir = TestDir::new();
+    let mut feeds = String::new();
+    for i in 0..12 {
+        let path = format!("/f{i}.xml");
+        server.set(
+            &path,
+            Reply::feed(rss("L", &[(&format!("l{i}"), &format!("Item {i}"), "")]))
+                .with_etag(&format!("\"v{i}\"")),
+        );
+        // Every second: polls keep running through the reload.
+        feeds.push_str(&feed_block(
+            &format!("f{i}"),
+            &server.url(&path),
+            "schedule = \"* * * * * *\"",
+        ));
+    }
+    dir.write_config(&feeds);
+    // All twelve feeds sit on one loopback host: lift the per-host limits
+    // that would otherwise (rightly) spread them out.
+    let text = std::fs::read_to_string(dir.config_path()).unwrap();
+    std::fs::write(
+        dir.config_path(),
+        text.replace(
+            "timeout_secs = 5",
+            "timeout_secs = 5\nper_host_spacing_ms = 0\nper_host_concurrency = 16",
+        ),
+    )
+    .unwrap();
+    let mut d = Running::start_with(&dir, &[]);
+    let addr = d.wait_for_listen();
+    // Readers hammer the merged feed all along.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hammer = {
+        let stop = std::sync::Arc::clone(&stop);
+        let addr = addr.clone();
+        tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut failures = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                match client.get(format!("http://{addr}/feed.atom")).send().await {
+                    Ok(r) if r.status().is_success() => {}
+                    _ => failures += 1,
+                }
+            }
+            failures
+        })
+    };
+    // Wait until every feed has been polled twice (validators learned).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while (0..12).any(|i| server.seen(&format!("/f{i}.xml")).len() < 2) {
+        assert!(Instant::now() < deadline, "feeds were not polled");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let before: Vec<usize> = (0..12)
+        .map(|i| server.seen(&format!("/f{i}.xml")).len())
+        .collect();
+    // Reload with a changed title and one more feed.
+    server.set("/new.xml", Reply::feed(rss("N", &[("n1", "New", "")])));
+    std::fs::write(
+        dir.config_path(),
+        std::fs::read_to_string(dir.config_path())
+            .unwrap()
+            .replace("title = \"Merged\"", "title = \"Merged, reloaded\"")
+            + &feed_block("new", &server.url("/new.xml"), ""),
+    )
+    .unwrap();
+    d.signal("HUP");
+    d.wait_for("config reloaded");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(
+        hammer.await.unwrap(),
+        0,
+        "readers saw errors during the reload"
+    );
+    // Every old feed kept polling, and every request after the reload still
+    // carried the validators learned before it: no state was lost.
+    for (i, n) in before.iter().enumerate() {
+        let seen = server.seen(&format!("/f{i}.xml"));
+        assert!(
+            seen.len() > *n,
+            "feed f{i} stopped polling after the reload"
+        );
+        for s in &seen[*n..] {
+            assert_eq!(
+                s.headers["if-none-match"],
+                format!("\"v{i}\"").as_str(),
+                "feed f{i} lost its validators"
+            );
+        }
+    }
+    assert!(!server.seen("/new.xml").is_empty());
+    let title = reqwest::get(format!("http://{addr}/feed.atom"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(title.contains("Merged, reloaded"));
+    d.signal("TERM");
+    assert_eq!(d.wait_exit(), 0);
+    assert_eq!(
+        dir.count("SELECT count(*) FROM feeds WHERE consecutive_failures > 0"),
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_journald_log_lines_carry_no_timestamp_of_their_own() {
+    let dir = TestDir::new();
+    dir.write_config("");
+    let mut plain = Running::start_with(&dir, &[]);
+    let line = plain.wait_for("tickerfeed running");
+    assert!(
+        line.starts_with("20"),
+        "a terminal log line starts with the time: {line}"
+    );
+    plain.signal("TERM");
+    plain.wait_exit();
+    let mut journal = Running::start_with(&dir, &[("JOURNAL_STREAM", "8:12345")]);
+    let line = journal.wait_for("tickerfeed running");
+    assert!(
+        line.trim_start().starts_with("INFO"),
+        "journald adds its own time: {line}"
+    );
+    journal.signal("TERM");
+    journal.wait_exit();
+}
