@@ -743,6 +743,25 @@ mod tests {
     }
 
     #[test]
+    fn brotli_decodes_and_is_capped() {
+        let text = b"<rss version=\"2.0\"><channel><title>b</title></channel></rss>".repeat(50);
+        let mut br = Vec::new();
+        {
+            let mut w = brotli::CompressorWriter::new(&mut br, 4096, 9, 22);
+            w.write_all(&text).unwrap();
+        }
+        let mut d = Decoder::new(Some("br"), 1 << 20).unwrap();
+        d.write(&br).unwrap();
+        assert_eq!(d.finish().unwrap(), text);
+        let mut d = Decoder::new(Some("br"), 100).unwrap();
+        let capped = d.write(&br).and_then(|()| d.finish().map(|_| ()));
+        assert!(
+            matches!(capped, Err(FetchError::TooLarge { cap: 100 })),
+            "{capped:?}"
+        );
+    }
+
+    #[test]
     fn raw_and_zlib_deflate_both_decode() {
         let text = b"<rss version=\"2.0\"></rss>".repeat(10);
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
