@@ -135,7 +135,7 @@ pub async fn serve_with(
         Arc::clone(&pipeline.metrics),
         pipeline.board.clone(),
         store.clone(),
-        http::Published::from_config(&config, clock.now()),
+        http::Published::from_config(&config, Some(local), clock.now()),
         Arc::clone(&heartbeat),
         Arc::clone(&clock),
     );
@@ -145,7 +145,7 @@ pub async fn serve_with(
     let http_task = tokio::spawn(http::serve(listener, state.clone(), http_stop.clone()));
     info!(
         listen = %local,
-        feed = %config.public_base().join(&render::path_for(render::Format::Atom, None)).map(|u| u.to_string()).unwrap_or_default(),
+        feed = %config.public_base(Some(local)).join(&render::path_for(render::Format::Atom, None)).map(|u| u.to_string()).unwrap_or_default(),
         feeds = feeds.len(),
         database = %store.path().display(),
         "tickerfeed running"
@@ -177,6 +177,7 @@ pub async fn serve_with(
     let (feeds_tx, feeds_rx) = watch::channel(feeds);
     tasks.push(tokio::spawn(reload_on_hangup(
         config.clone(),
+        local,
         store.clone(),
         state,
         feeds_tx,
@@ -324,8 +325,10 @@ pub async fn prune(
 /// archive stays), changed schedules apply; validators, backoff and due
 /// times live in the archive, so nothing is lost. An invalid config is
 /// refused with a logged error and the running one stays.
+#[allow(clippy::too_many_arguments)]
 async fn reload_on_hangup(
     running: Config,
+    bound: std::net::SocketAddr,
     store: Store,
     http: http::HttpState,
     feeds_tx: watch::Sender<Vec<(FeedConfig, FeedId)>>,
@@ -382,7 +385,7 @@ async fn reload_on_hangup(
                             .map(|f| (f.clone(), ids[&f.name]))
                             .collect();
                         feeds_tx.send_replace(feeds);
-                        http.update(http::Published::from_config(&new, clock.now()));
+                        http.update(http::Published::from_config(&new, Some(bound), clock.now()));
                         info!(feeds = new.feeds.len(), "config reloaded");
                         current = new;
                     }

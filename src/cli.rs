@@ -323,7 +323,7 @@ async fn render(
     let mut view = render::merged_feed(
         &config.output.title,
         &config.output.description,
-        &config.public_base(),
+        &config.public_base(None),
         format,
         tag.as_deref(),
         entries,

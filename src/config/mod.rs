@@ -217,10 +217,13 @@ impl Config {
     }
 
     /// Base URL of the served feeds: the configured public URL, else the
-    /// listen address.
-    pub fn public_base(&self) -> Url {
+    /// address actually listened on (`bound`, which differs from
+    /// `[server] listen` for port 0 or a socket passed by systemd), else
+    /// the configured listen address.
+    pub fn public_base(&self, bound: Option<SocketAddr>) -> Url {
         self.server.base_url.clone().unwrap_or_else(|| {
-            Url::parse(&format!("http://{}/", self.server.listen))
+            let addr = bound.unwrap_or(self.server.listen);
+            Url::parse(&format!("http://{addr}/"))
                 .expect("a socket address always makes a valid http URL")
         })
     }

@@ -105,11 +105,16 @@ pub struct Published {
 }
 
 impl Published {
-    /// `now` dates the OPML document (the time of this load or reload).
-    pub fn from_config(config: &Config, now: chrono::DateTime<Utc>) -> Self {
+    /// `bound` is the address actually listened on; `now` dates the OPML
+    /// document (the time of this load or reload).
+    pub fn from_config(
+        config: &Config,
+        bound: Option<std::net::SocketAddr>,
+        now: chrono::DateTime<Utc>,
+    ) -> Self {
         Published {
             output: config.output.clone(),
-            base: config.public_base(),
+            base: config.public_base(bound),
             tags: config
                 .feeds
                 .iter()

@@ -132,7 +132,9 @@ pub fn render(feed: &MergedFeed) -> Result<Vec<u8>, RenderError> {
         version: VERSION,
         title: &feed.title,
         home_page_url: feed.home_url.as_deref(),
-        feed_url: feed.self_url.as_deref(),
+        // The feed's identity, the same on every page (JSON Feed 1.1 calls
+        // it the feed's unique identifier); pages link on with next_url.
+        feed_url: feed.first_url.as_deref().or(feed.self_url.as_deref()),
         description: &feed.description,
         next_url: feed.next_url.as_deref(),
         items: feed.entries.iter().map(|entry| item(feed, entry)).collect(),

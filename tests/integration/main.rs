@@ -11,6 +11,8 @@
 //!   revisions, tombstones, search, paging, readers beside the writer.
 //! - `crash`: `kill -9` during polls, then a restart: nothing lost or
 //!   doubled, the archive intact.
+//! - `interop`: the real binary read by outside software (xmllint,
+//!   feedparser, Newsboat, feed-rs) and the JSON Feed 1.1 rules.
 //! - `market`: the ticker board: providers replayed on loopback, snapshots
 //!   stamped at ingest, the market views.
 //! - `opml`: import real exports from other readers, export and serve.
@@ -25,6 +27,7 @@
 
 mod archive;
 mod crash;
+mod interop;
 mod market;
 mod opml;
 mod polite;

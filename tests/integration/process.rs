@@ -391,3 +391,25 @@ async fn sigterm_lets_an_in_flight_poll_finish_and_a_second_signal_forces_exit()
         .unwrap();
     assert_eq!(integrity, "ok");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn self_links_use_the_port_actually_bound() {
+    let dir = TestDir::new();
+    // No base_url, port 0: links must name the real port, not ":0".
+    std::fs::write(dir.config_path(), "[server]\nlisten = \"127.0.0.1:0\"\n").unwrap();
+    let mut d = Running::start(&dir);
+    let addr = d.wait_for_listen();
+    let atom = reqwest::get(format!("http://{addr}/feed.atom"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        atom.contains(&format!("href=\"http://{addr}/feed.atom\"")),
+        "{atom}"
+    );
+    assert!(!atom.contains(":0/"), "{atom}");
+    d.signal("TERM");
+    assert_eq!(d.wait_exit(), 0);
+}
