@@ -1,18 +1,53 @@
 //! Parse stage: bytes -> a feed-rs `Feed`, whatever the bytes are.
 //!
-//! Every parse runs behind `catch_unwind`: feed-rs (through quick-xml) can
-//! panic on some inputs, and one hostile document must cost one poll, not
-//! the daemon. Entries without an id get a marker instead of feed-rs's
-//! random UUID fallback, so `normalize` can build a stable key itself. A body
-//! that is an HTML page is reported as "not a feed", with the feed it links
-//! to when it advertises one.
+//! A feed server can send anything: a feed in any encoding, a feed with
+//! HTML entities in it, an RSS version feed-rs does not know, Atom 0.3, an
+//! HTML page, an image, a billion-laughs bomb. Each of those costs at most
+//! one poll, never the daemon, and most of them parse. Step by step:
+//!
+//! 1. **Sniff.** Nothing but whitespace is [`ParseError::Empty`]; an image,
+//!    an archive or other binary is [`ParseError::NotAFeed`].
+//! 2. **Decode** to UTF-8 ourselves (`charset.rs`: BOM, then the XML
+//!    declaration, then the HTTP charset, then UTF-8, with fallbacks and
+//!    U+FFFD for bytes nothing decodes), because feed-rs panics on UTF-16BE
+//!    and never reads the HTTP charset.
+//! 3. **JSON** goes through `jsonfeed.rs`, which coerces loose JSON Feed
+//!    fields into what feed-rs accepts. JSON that is not a JSON Feed is not
+//!    a feed.
+//! 4. **XML**: junk before the declaration is dropped; an HTML page, or any
+//!    document whose root is not a feed root, is "not a feed", with the feed
+//!    the page links to when it advertises one. Feed documents go through
+//!    `repair.rs` (no DTDs or entity expansion, HTML entities, a nesting
+//!    limit, RSS versions, Atom 0.3 via `atom03.rs`).
+//! 5. **feed-rs** parses the result behind `catch_unwind`. Entries without
+//!    an id get a marker instead of feed-rs's random UUID fallback, so
+//!    `normalize` can build a stable key itself.
+//! 6. HTML in the result that nests deeper than [`MAX_DEPTH`] is reduced to
+//!    its text (`deep_html.rs`): sanitising it would take time quadratic in
+//!    its depth.
+//!
+//! What was repaired is logged (`debug` for XML repairs, `info` for an
+//! encoding fallback, `warn` when characters or markup were lost); the
+//! caller sees only the feed or the error.
+
+mod atom03;
+mod charset;
+mod deep_html;
+mod html_entities;
+mod jsonfeed;
+mod repair;
 
 use std::sync::LazyLock;
 
 use feed_rs::model::Feed;
 use feed_rs::parser::{ParseErrorKind, ParseFeedError};
 use regex::Regex;
+use tracing::{debug, info, warn};
 use url::Url;
+
+use jsonfeed::Json;
+pub use repair::MAX_DEPTH;
+use repair::RepairError;
 
 /// What feed-rs puts in `Entry::id` when the document gave none.
 pub const GENERATED_ID: &str = "\u{0}tickerfeed:no-id";
@@ -28,33 +63,101 @@ pub enum ParseError {
     },
     #[error("invalid feed: {0}")]
     Invalid(String),
+    /// Elements nested deeper than [`MAX_DEPTH`]: refused before any parser
+    /// recursed into them.
+    #[error("invalid feed: elements nest more than {limit} levels deep")]
+    TooDeep { limit: usize },
     #[error("the feed parser crashed on this document")]
     Panicked,
 }
 
 /// Parses a feed document fetched from `base` (used to make the feed link
-/// of an HTML page absolute).
+/// of an HTML page absolute), served with `content_type` (whose charset is
+/// one of the encoding sources).
 pub fn parse(body: &[u8], base: &Url, content_type: Option<&str>) -> Result<Feed, ParseError> {
-    let text_start = skip_bom_and_space(body);
-    if text_start.is_empty() {
+    let not_a_feed = |alternate: Option<String>| ParseError::NotAFeed {
+        content_type: content_type.map(str::to_string),
+        alternate,
+    };
+    if skip_bom_and_space(body).is_empty() {
         return Err(ParseError::Empty);
     }
-    match parse_isolated(body) {
-        Ok(feed) => Ok(feed),
-        Err(ParseError::Invalid(e)) if looks_like_html(text_start) => {
-            let _ = e;
-            Err(ParseError::NotAFeed {
-                content_type: content_type.map(str::to_string),
-                alternate: alternate_link(body, base),
-            })
-        }
-        Err(ParseError::Invalid(_)) if has_versionless_rss_root(body) => {
-            // feed-rs 3.0 rejects <rss> without a version (feed-rs#275);
-            // real feeds omit it, so read it as RSS 2.0.
-            parse_isolated(&with_rss_version(body))
-        }
-        Err(e) => Err(e),
+    if is_binary(body) {
+        return Err(not_a_feed(None));
     }
+
+    let decoded = charset::decode(body, content_type);
+    if decoded.lossy {
+        warn!(
+            feed_url = %base,
+            encoding = decoded.encoding.name(),
+            source = ?decoded.source,
+            "feed has bytes no encoding it names can decode; replaced with U+FFFD"
+        );
+    } else if let Some(failed) = decoded.fell_back_from {
+        info!(
+            feed_url = %base,
+            declared = failed.name(),
+            used = decoded.encoding.name(),
+            source = ?decoded.source,
+            "feed is not in the encoding it declares; decoded with another one it names"
+        );
+    }
+    let text = repair::strip_forbidden_chars(decoded.text);
+    // A second BOM (a file with one, included by a page that sent one).
+    let text = text.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{FEFF}');
+    if text.is_empty() {
+        return Err(ParseError::Empty);
+    }
+
+    if text.starts_with(['{', '[']) {
+        return match jsonfeed::prepare(text) {
+            Json::Feed(json) => parse_isolated(json.as_bytes()).map(|f| defuse(f, base)),
+            Json::NotAFeed => Err(not_a_feed(None)),
+            Json::Invalid(e) => Err(ParseError::Invalid(e)),
+        };
+    }
+
+    let page = text;
+    let text = skip_leading_junk(page);
+    if looks_like_html(text.as_bytes()) {
+        return Err(not_a_feed(alternate_link(page, base)));
+    }
+    match repair::root_element(text) {
+        Some(root) if root.is_feed() => {}
+        _ => return Err(not_a_feed(alternate_link(page, base))),
+    }
+    let (xml, repairs) = repair::repair(text).map_err(|e| match e {
+        RepairError::TooDeep => ParseError::TooDeep { limit: MAX_DEPTH },
+        RepairError::Truncated { open } => {
+            ParseError::Invalid(format!("document ends inside <{open}>; truncated?"))
+        }
+    })?;
+    if !repairs.is_empty() {
+        debug!(feed_url = %base, ?repairs, "repaired feed XML before parsing");
+    }
+    let feed = defuse(parse_isolated(xml.as_bytes())?, base);
+    let has_items = ["<item>", "<item ", "<entry>", "<entry "]
+        .iter()
+        .any(|tag| xml.contains(tag));
+    if feed.entries.is_empty() && has_items {
+        warn!(feed_url = %base, "feed parsed with no entries, but the document has items");
+    }
+    Ok(feed)
+}
+
+/// HTML nested too deep for `normalize` to sanitise in reasonable time
+/// becomes text (`deep_html.rs`).
+fn defuse(mut feed: Feed, base: &Url) -> Feed {
+    let reduced = deep_html::defuse(&mut feed, MAX_DEPTH);
+    if reduced > 0 {
+        warn!(
+            feed_url = %base,
+            reduced,
+            "HTML nested more than {MAX_DEPTH} levels deep was reduced to its text"
+        );
+    }
+    feed
 }
 
 fn parse_isolated(body: &[u8]) -> Result<Feed, ParseError> {
@@ -91,26 +194,62 @@ fn skip_bom_and_space(body: &[u8]) -> &[u8] {
     &b[start..]
 }
 
+/// Images, archives, PDFs and other bodies that are not text at all.
+fn is_binary(body: &[u8]) -> bool {
+    const MAGIC: &[&[u8]] = &[
+        b"\x89PNG\r\n\x1a\n",
+        b"GIF87a",
+        b"GIF89a",
+        b"\xFF\xD8\xFF",
+        b"%PDF-",
+        b"PK\x03\x04",
+        b"\x1F\x8B",
+        b"\x28\xB5\x2F\xFD",
+        b"\x00\x00\x01\x00",
+        b"\x00asm",
+        b"OggS",
+        b"ID3",
+    ];
+    let riff_webp = body.len() >= 12 && &body[..4] == b"RIFF" && &body[8..12] == b"WEBP";
+    let iso_media = body.len() >= 8 && &body[4..8] == b"ftyp";
+    // Other binary decodes to something without a root element, which is
+    // "not a feed" too; these are only the common ones, named early.
+    MAGIC.iter().any(|m| body.starts_with(m)) || riff_webp || iso_media
+}
+
+/// Drops what some servers print before the document (PHP warnings, say):
+/// everything before an XML declaration, or before a feed root when the
+/// text does not start with markup, found in the first few kilobytes. A
+/// declaration after a feed root is content (a code sample in CDATA), not
+/// the start of the document.
+fn skip_leading_junk(text: &str) -> &str {
+    const WINDOW: usize = 4096;
+    const ROOTS: [&str; 3] = ["<rss", "<feed", "<rdf:RDF"];
+    let mut end = text.len().min(WINDOW);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let head = &text[..end];
+    if let Some(at) = head.find("<?xml")
+        && !ROOTS.iter().any(|root| head[..at].contains(root))
+    {
+        return &text[at..];
+    }
+    if text.starts_with('<') {
+        return text;
+    }
+    ROOTS
+        .iter()
+        .filter_map(|root| head.find(root))
+        .min()
+        .map_or(text, |at| &text[at..])
+}
+
 fn looks_like_html(start: &[u8]) -> bool {
     let head: Vec<u8> = start.iter().take(512).map(u8::to_ascii_lowercase).collect();
     head.starts_with(b"<!doctype html")
         || head.starts_with(b"<html")
         || (head.starts_with(b"<!--") && head.windows(5).any(|w| w == b"<html"))
-}
-
-static RSS_ROOT: LazyLock<regex::bytes::Regex> =
-    LazyLock::new(|| regex::bytes::Regex::new(r"<rss(\s[^>]*)?>").expect("static regex"));
-
-fn has_versionless_rss_root(body: &[u8]) -> bool {
-    RSS_ROOT
-        .find(body)
-        .is_some_and(|m| !m.as_bytes().windows(8).any(|w| w == b"version="))
-}
-
-fn with_rss_version(body: &[u8]) -> Vec<u8> {
-    RSS_ROOT
-        .replace(body, &b"<rss version=\"2.0\"$1>"[..])
-        .into_owned()
 }
 
 static LINK_TAG: LazyLock<Regex> =
@@ -120,10 +259,13 @@ static ATTR: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// The first `<link rel="alternate" type="application/rss+xml|atom+xml">`
-/// of an HTML page, made absolute.
-fn alternate_link(body: &[u8], base: &Url) -> Option<String> {
-    let head = String::from_utf8_lossy(&body[..body.len().min(256 * 1024)]);
-    for tag in LINK_TAG.find_iter(&head) {
+/// of a page, made absolute.
+fn alternate_link(text: &str, base: &Url) -> Option<String> {
+    let mut end = text.len().min(256 * 1024);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    for tag in LINK_TAG.find_iter(&text[..end]) {
         let (mut rel, mut ty, mut href) = (None, None, None);
         for a in ATTR.captures_iter(tag.as_str()) {
             let value = a
@@ -207,13 +349,84 @@ mod tests {
     }
 
     #[test]
-    fn utf16be_does_not_take_the_process_down() {
-        let text = r#"<?xml version="1.0" encoding="UTF-16BE"?><rss version="2.0"><channel><title>T</title></channel></rss>"#;
+    fn utf16be_is_transcoded_before_feed_rs_sees_it() {
+        let text = r#"<?xml version="1.0" encoding="UTF-16BE"?><rss version="2.0"><channel><title>Café</title></channel></rss>"#;
         let mut body = vec![0xFE, 0xFF];
         for u in text.encode_utf16() {
             body.extend_from_slice(&u.to_be_bytes());
         }
-        // Whatever feed-rs does with it (it panics in 3.0.0), we get a Result.
-        let _ = parse(&body, &base(), None);
+        // feed-rs 3.0.0 panics on these bytes; it never gets them.
+        let feed = parse(&body, &base(), None).unwrap();
+        assert_eq!(feed.title.unwrap().content, "Café");
+    }
+
+    #[test]
+    fn http_charset_decodes_what_the_document_does_not_declare() {
+        let (body, _, _) = encoding_rs::KOI8_R
+            .encode("<rss version=\"2.0\"><channel><title>Новости</title></channel></rss>");
+        let feed = parse(&body, &base(), Some("text/xml; charset=koi8-r")).unwrap();
+        assert_eq!(feed.title.unwrap().content, "Новости");
+    }
+
+    #[test]
+    fn rss_094_and_atom_03_have_their_entries() {
+        let rss = br#"<rss version="0.94"><channel><title>T</title><item><title>A</title></item></channel></rss>"#;
+        assert_eq!(parse(rss, &base(), None).unwrap().entries.len(), 1);
+        let atom = br#"<feed version="0.3" xmlns="http://purl.org/atom/ns#"><title>T</title>
+            <entry><title>A</title><id>urn:a</id><issued>2004-01-02T03:04:05Z</issued></entry></feed>"#;
+        let feed = parse(atom, &base(), None).unwrap();
+        assert_eq!(feed.entries.len(), 1);
+        assert!(feed.entries[0].published.is_some());
+    }
+
+    #[test]
+    fn html_entities_are_decoded_and_doctypes_ignored() {
+        let body = br#"<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY x "boom">]><rss version="2.0"><channel><title>Caf&eacute; &mdash; &x;</title></channel></rss>"#;
+        let feed = parse(body, &base(), None).unwrap();
+        assert_eq!(feed.title.unwrap().content, "Café — &x;");
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let body = format!(
+            "<rss version=\"2.0\"><channel>{}</channel></rss>",
+            "<x>".repeat(MAX_DEPTH + 1)
+        );
+        assert_eq!(
+            parse(body.as_bytes(), &base(), None).unwrap_err(),
+            ParseError::TooDeep { limit: MAX_DEPTH }
+        );
+    }
+
+    #[test]
+    fn json_feeds_with_loose_types_parse_and_other_json_does_not() {
+        let body =
+            br#"{"version":"https://jsonfeed.org/version/1.1","items":[{"id":7,"title":"A"}]}"#;
+        let feed = parse(body, &base(), None).unwrap();
+        assert_eq!(feed.entries[0].id, "7");
+        assert!(matches!(
+            parse(br#"{"status":"ok"}"#, &base(), Some("application/json")),
+            Err(ParseError::NotAFeed { .. })
+        ));
+    }
+
+    #[test]
+    fn a_declaration_inside_the_feed_is_not_where_it_starts() {
+        let body = br#"<rss version="2.0"><channel><title>T</title><item><title>A</title><description><![CDATA[Write <?xml version="1.0"?> first]]></description></item></channel></rss>"#;
+        assert_eq!(parse(body, &base(), None).unwrap().entries.len(), 1);
+    }
+
+    #[test]
+    fn binary_and_plain_text_are_not_feeds() {
+        for body in [
+            &b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"[..],
+            b"GIF89a\x01\0",
+            b"Service Unavailable",
+        ] {
+            assert!(
+                matches!(parse(body, &base(), None), Err(ParseError::NotAFeed { .. })),
+                "{body:?}"
+            );
+        }
     }
 }

@@ -392,7 +392,11 @@ async fn readers_read_while_a_large_poll_writes() {
             "",
         ));
     }
-    let config = dir.write_config(&feeds);
+    let mut config = dir.write_config(&feeds);
+    // One loopback host: lift the per-host spacing so the poll is one
+    // burst of writes, as large polls are.
+    config.fetch.per_host_spacing = Duration::ZERO;
+    config.fetch.per_host_concurrency = 8;
     // Create the archive first so readers can open it.
     tickerfeed::store::Store::open(&config.storage.path).unwrap();
     let db = dir.db_path();

@@ -22,6 +22,8 @@
 //!   signals.
 //! - `service`: the real binary under a stand-in service manager: notify
 //!   messages, reload on SIGHUP, socket activation.
+//! - `survive`: the broken-feed corpus in tests/fixtures/feeds and
+//!   pathological documents: parsed or refused, never a crash.
 //! - `systemd`: sd_notify messages against a real datagram socket;
 //!   `supervise`.
 
@@ -36,5 +38,6 @@ mod refresh;
 mod schema;
 mod serve;
 mod service;
+mod survive;
 mod systemd;
 mod util;
