@@ -272,98 +272,80 @@ fn resolve(r: &mut Resolver<'_>, raw: RawConfig, base: &Path) -> Config {
         }
     };
 
+    let user_agent = match raw.fetch.user_agent {
+        Some(ua) if ua.trim().is_empty() => {
+            r.problem(&[key("fetch"), key("user_agent")], "must not be empty");
+            DEFAULT_USER_AGENT.into()
+        }
+        Some(ua) => ua,
+        None => DEFAULT_USER_AGENT.into(),
+    };
+    // `[fetch]` integers: the key, its value, default and allowed range.
+    let mut n = |k: &str, v: Option<i64>, default: u64, min: u64, max: u64| {
+        ranged(r, &[key("fetch"), key(k)], v, default, min, max)
+    };
     let fetch = FetchConfig {
-        user_agent: match raw.fetch.user_agent {
-            Some(ua) if ua.trim().is_empty() => {
-                r.problem(&[key("fetch"), key("user_agent")], "must not be empty");
-                DEFAULT_USER_AGENT.into()
-            }
-            Some(ua) => ua,
-            None => DEFAULT_USER_AGENT.into(),
-        },
-        timeout: Duration::from_secs(ranged(
-            r,
-            &[key("fetch"), key("timeout_secs")],
-            raw.fetch.timeout_secs,
-            30,
-            1,
-            600,
-        )),
-        connect_timeout: Duration::from_secs(ranged(
-            r,
-            &[key("fetch"), key("connect_timeout_secs")],
+        user_agent,
+        timeout: Duration::from_secs(n("timeout_secs", raw.fetch.timeout_secs, 30, 1, 600)),
+        connect_timeout: Duration::from_secs(n(
+            "connect_timeout_secs",
             raw.fetch.connect_timeout_secs,
             10,
             1,
             120,
         )),
-        max_body_bytes: ranged(
-            r,
-            &[key("fetch"), key("max_body_bytes")],
+        max_body_bytes: n(
+            "max_body_bytes",
             raw.fetch.max_body_bytes,
             16 * 1024 * 1024,
             1024,
             1 << 30,
         ) as usize,
-        concurrency: ranged(
-            r,
-            &[key("fetch"), key("concurrency")],
-            raw.fetch.concurrency,
-            8,
-            1,
-            256,
-        ) as usize,
-        per_host_concurrency: ranged(
-            r,
-            &[key("fetch"), key("per_host_concurrency")],
+        concurrency: n("concurrency", raw.fetch.concurrency, 8, 1, 256) as usize,
+        per_host_concurrency: n(
+            "per_host_concurrency",
             raw.fetch.per_host_concurrency,
             2,
             1,
             64,
         ) as usize,
-        per_host_spacing: Duration::from_millis(ranged(
-            r,
-            &[key("fetch"), key("per_host_spacing_ms")],
+        per_host_spacing: Duration::from_millis(n(
+            "per_host_spacing_ms",
             raw.fetch.per_host_spacing_ms,
             500,
             0,
             600_000,
         )),
-        max_retry_after: Duration::from_secs(ranged(
-            r,
-            &[key("fetch"), key("max_retry_after_secs")],
+        max_retry_after: Duration::from_secs(n(
+            "max_retry_after_secs",
             raw.fetch.max_retry_after_secs,
             86_400,
             60,
             30 * 86_400,
         )),
-        backoff_base: Duration::from_secs(ranged(
-            r,
-            &[key("fetch"), key("backoff_base_secs")],
+        backoff_base: Duration::from_secs(n(
+            "backoff_base_secs",
             raw.fetch.backoff_base_secs,
             300,
             1,
             86_400,
         )),
-        backoff_max: Duration::from_secs(ranged(
-            r,
-            &[key("fetch"), key("backoff_max_secs")],
+        backoff_max: Duration::from_secs(n(
+            "backoff_max_secs",
             raw.fetch.backoff_max_secs,
             86_400,
             60,
             7 * 86_400,
         )),
-        max_hint: Duration::from_secs(ranged(
-            r,
-            &[key("fetch"), key("max_hint_secs")],
+        max_hint: Duration::from_secs(n(
+            "max_hint_secs",
             raw.fetch.max_hint_secs,
             86_400,
             60,
             7 * 86_400,
         )),
-        redirect_confirmations: ranged(
-            r,
-            &[key("fetch"), key("redirect_confirmations")],
+        redirect_confirmations: n(
+            "redirect_confirmations",
             raw.fetch.redirect_confirmations,
             3,
             1,
