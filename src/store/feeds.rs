@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::{Store, StoreError, items, op};
+use super::{Store, StoreError, cached, items, op};
 use crate::clock::{from_db_time, to_db_time};
 use crate::config::FeedConfig;
 use crate::model::{BoardView, FeedId, NewItem};
@@ -191,11 +191,11 @@ impl Store {
             .collect();
         self.write(move |conn| {
             let tx = conn.transaction().map_err(op("begin syncing feeds"))?;
-            tx.execute("UPDATE feeds SET in_config = 0", [])
+            cached(&tx, "UPDATE feeds SET in_config = 0", [])
                 .map_err(op("mark feeds"))?;
             let mut ids = HashMap::new();
             for (name, url, schedule, tags) in &feeds {
-                tx.execute(
+                cached(&tx,
                     "INSERT INTO feeds (name, url, schedule, created_at) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT(name) DO UPDATE SET
                        -- a new URL starts without the old URL's validators
@@ -215,10 +215,10 @@ impl Store {
                 let id: i64 = tx
                     .query_row("SELECT id FROM feeds WHERE name = ?1", [name], |r| r.get(0))
                     .map_err(op("look up feed id"))?;
-                tx.execute("DELETE FROM feed_tags WHERE feed_id = ?1", [id])
+                cached(&tx, "DELETE FROM feed_tags WHERE feed_id = ?1", [id])
                     .map_err(op("clear feed tags"))?;
                 for tag in tags {
-                    tx.execute(
+                    cached(&tx,
                         "INSERT OR IGNORE INTO feed_tags (feed_id, tag) VALUES (?1, ?2)",
                         params![id, tag],
                     )
@@ -340,7 +340,8 @@ fn record_in(
             board,
         } => {
             summary = items::ingest(tx, a.feed_id, &feed_name, items, board.as_ref(), now)?;
-            tx.execute(
+            cached(
+                tx,
                 "UPDATE feeds SET title = ?2, site_url = ?3, feed_guid = ?4, feed_updated_at = ?5,
                         etag = ?6, last_modified = ?7, body_sha256 = ?8
                  WHERE id = ?1",
@@ -366,7 +367,7 @@ fn record_in(
             etag,
             last_modified,
         } => {
-            tx.execute(
+            cached(tx,
                 "UPDATE feeds SET etag = coalesce(?2, etag), last_modified = coalesce(?3, last_modified)
                  WHERE id = ?1",
                 params![a.feed_id.0, etag, last_modified],
@@ -379,7 +380,8 @@ fn record_in(
     let ok = error.is_none();
     if !a.requested {
         // Nothing was sent (the host is paused): only the plan changes.
-        tx.execute(
+        cached(
+            tx,
             "UPDATE feeds SET next_due_at = ?2, not_before_at = ?3 WHERE id = ?1",
             params![
                 a.feed_id.0,
@@ -390,7 +392,8 @@ fn record_in(
         .map_err(op("update feed plan"))?;
         return Ok(summary);
     }
-    tx.execute(
+    cached(
+        tx,
         "UPDATE feeds SET last_attempt_at = ?2, last_status = ?3, last_result = ?4,
                 last_error = ?5,
                 last_success_at = CASE WHEN ?6 THEN ?2 ELSE last_success_at END,
@@ -413,21 +416,23 @@ fn record_in(
     )
     .map_err(op("update feed state"))?;
     if let Some((hours, days)) = &a.skip {
-        tx.execute(
+        cached(
+            tx,
             "UPDATE feeds SET skip_hours = ?2, skip_days = ?3 WHERE id = ?1",
             params![a.feed_id.0, hours, days],
         )
         .map_err(op("record skip windows"))?;
     }
     if a.retire {
-        tx.execute(
+        cached(
+            tx,
             "UPDATE feeds SET retired_at = ?2, retired_reason = ?3 WHERE id = ?1",
             params![a.feed_id.0, to_db_time(now), error],
         )
         .map_err(op("retire feed"))?;
     }
     if let Some((host, until)) = &a.pause_host {
-        tx.execute(
+        cached(tx,
             "INSERT INTO host_pauses (host, paused_until, reason) VALUES (?1, ?2, ?3)
              ON CONFLICT(host) DO UPDATE SET paused_until = max(paused_until, excluded.paused_until),
                                              reason = excluded.reason",
@@ -436,7 +441,8 @@ fn record_in(
         .map_err(op("record host pause"))?;
     }
     record_redirect(tx, a, now)?;
-    tx.execute(
+    cached(
+        tx,
         "INSERT INTO fetches (feed_id, started_at, url, status, result, error, bytes, duration_ms,
                               items_seen, items_new, items_updated, final_url, wire_bytes,
                               validator_hit, redirects, retry_after_secs, error_class)
@@ -476,7 +482,8 @@ fn record_redirect(
 ) -> Result<(), StoreError> {
     let Some(target) = &a.permanent_redirect else {
         if a.status.is_some() {
-            tx.execute(
+            cached(
+                tx,
                 "UPDATE feeds SET redirect_candidate = NULL, redirect_seen = 0 WHERE id = ?1",
                 [a.feed_id.0],
             )
@@ -497,14 +504,16 @@ fn record_redirect(
         1
     };
     if seen >= a.redirect_confirmations {
-        tx.execute(
+        cached(
+            tx,
             "UPDATE feeds SET effective_url = ?2, redirect_candidate = NULL, redirect_seen = 0,
                     etag = NULL, last_modified = NULL
              WHERE id = ?1",
             params![a.feed_id.0, target],
         )
         .map_err(op("move feed"))?;
-        tx.execute(
+        cached(
+            tx,
             "INSERT INTO feed_url_changes (feed_id, changed_at, old_url, new_url, reason)
              VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
@@ -520,7 +529,8 @@ fn record_redirect(
         )
         .map_err(op("record URL change"))?;
     } else {
-        tx.execute(
+        cached(
+            tx,
             "UPDATE feeds SET redirect_candidate = ?2, redirect_seen = ?3 WHERE id = ?1",
             params![a.feed_id.0, target, seen],
         )

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
 use sha2::{Digest, Sha256};
 
-use super::{Store, StoreError, op};
+use super::{Store, StoreError, cached, op};
 use crate::clock::{from_db_time, to_db_time};
 use crate::model::{BoardView, FeedId, ItemUid, NewItem};
 use crate::pipeline::normalize::canonical_url;
@@ -174,7 +174,8 @@ pub(crate) fn ingest(
                 update_item(tx, item_id, item, &now_s)?;
                 summary.updated += 1;
             }
-            tx.execute(
+            cached(
+                tx,
                 "UPDATE item_sources SET last_seen_at = ?3 WHERE feed_id = ?1 AND item_key = ?2",
                 params![feed_id.0, item.key.0, now_s],
             )
@@ -188,7 +189,7 @@ pub(crate) fn ingest(
         // A guid that changed on an article this feed already carries (same
         // canonical link and title): the new key becomes an alias.
         if let Some((item_id, old_key)) = find_alias(tx, feed_id, item)? {
-            tx.execute(
+            cached(tx,
                 "INSERT INTO item_sources (feed_id, item_key, item_id, matched_by, first_seen_at, last_seen_at, reason)
                  VALUES (?1, ?2, ?3, 'alias', ?4, ?4, ?5)",
                 params![
@@ -217,7 +218,7 @@ pub(crate) fn ingest(
                 (id, "new", None)
             }
         };
-        tx.execute(
+        cached(tx,
             "INSERT INTO item_sources (feed_id, item_key, item_id, matched_by, first_seen_at, last_seen_at, reason)
              VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
             params![feed_id.0, item.key.0, item_id, matched_by, now_s, reason],
@@ -291,7 +292,8 @@ fn insert_item(
     now: DateTime<Utc>,
 ) -> Result<i64, StoreError> {
     let uid = mint_uid(feed_name, &item.key.0);
-    tx.execute(
+    cached(
+        tx,
         "INSERT INTO items (uid, origin_feed_id, guid, url, canonical_url, title, summary_html,
                             content_html, authors, categories, published_at, updated_at,
                             first_seen_at, changed_at, sort_at, content_sha256,
@@ -332,7 +334,8 @@ fn update_item(
     item: &NewItem,
     now_s: &str,
 ) -> Result<(), StoreError> {
-    tx.execute(
+    cached(
+        tx,
         "INSERT INTO item_revisions (item_id, revision, replaced_at, title, url, summary_html,
                                      content_html, published_at, updated_at, content_sha256)
          SELECT id, revision, ?2, title, url, summary_html, content_html, published_at,
@@ -341,7 +344,8 @@ fn update_item(
         params![item_id, now_s, MAX_REVISIONS],
     )
     .map_err(op("keep the previous version of an item"))?;
-    tx.execute(
+    cached(
+        tx,
         "UPDATE items SET guid = ?2, url = ?3, canonical_url = ?4, title = ?5, summary_html = ?6,
                 content_html = ?7, authors = ?8, categories = ?9, published_at = ?10,
                 updated_at = ?11, changed_at = ?12, content_sha256 = ?13,
@@ -618,14 +622,14 @@ impl Store {
                 for id in &doomed {
                     // One tombstone per key any feed knew the item by, plus
                     // its link and guid, so no feed can bring it back.
-                    tx.execute(
+                    cached(&tx,
                         "INSERT INTO tombstones (uid, feed_id, item_key, guid, canonical_url, title, deleted_at, reason)
                          SELECT i.uid, s.feed_id, s.item_key, i.guid, i.canonical_url, i.title, ?2, ?3
                          FROM items i JOIN item_sources s ON s.item_id = i.id WHERE i.id = ?1",
                         params![id, to_db_time(now), reason],
                     )
                     .map_err(op("write tombstone"))?;
-                    tx.execute("DELETE FROM items WHERE id = ?1", [id])
+                    cached(&tx, "DELETE FROM items WHERE id = ?1", [id])
                         .map_err(op("delete item"))?;
                 }
                 tx.commit().map_err(op("commit pruning"))?;

@@ -86,6 +86,17 @@ pub enum StoreError {
     Task(#[source] tokio::task::JoinError),
 }
 
+/// Executes `sql` through the connection's statement cache. The write path
+/// runs the same few statements for every item; compiling each once per
+/// connection, not once per call, is most of what a poll costs.
+pub(crate) fn cached<P: rusqlite::Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
+}
+
 /// Wraps a rusqlite error with the operation that failed.
 pub(crate) fn op(op: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
     move |source| StoreError::Query { op, source }
@@ -95,8 +106,10 @@ pub(crate) fn op(op: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError
 #[derive(Clone, Debug)]
 pub struct Store {
     path: PathBuf,
-    writer: Arc<Mutex<Connection>>,
+    // Declared (so dropped) before the writer: the last connection to close
+    // checkpoints and removes the WAL, and that should be the writer.
     reader: Arc<Mutex<Connection>>,
+    writer: Arc<Mutex<Connection>>,
     generation: Arc<AtomicU64>,
     data_version: Arc<AtomicI64>,
 }
