@@ -22,9 +22,10 @@
 //!
 //! Settings come from the environment (see bench/README.md):
 //! `TF_BENCH_FEEDS` (200), `TF_BENCH_ITEMS` (50), `TF_BENCH_RUNS` (5),
-//! `TF_BENCH_CONCURRENCY` (16), `TF_BENCH_GZIP` (1), `TF_BENCH_BIN` (the
-//! binary cargo built alongside this bench), and `TF_BENCH_SERVE=1`, which
-//! only serves the corpus and writes the config, for profiling by hand.
+//! `TF_BENCH_HOSTS` (one per feed), `TF_BENCH_CONCURRENCY` (16),
+//! `TF_BENCH_GZIP` (1), `TF_BENCH_BIN` (the binary cargo built alongside
+//! this bench), and `TF_BENCH_SERVE=1`, which only serves the corpus and
+//! writes the config, for profiling by hand.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
@@ -62,13 +63,20 @@ fn main() {
         bin.display()
     );
 
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the feed server");
-    let addr = listener.local_addr().expect("feed server address");
-    let corpus = Arc::new(Corpus::generate(&settings, addr));
-    let server = FeedServer::start(listener, Arc::clone(&corpus), settings.gzip);
+    // One listening port per "host": tickerfeed limits requests per host
+    // and port, and 200 real feeds come from many hosts, not one.
+    let listeners: Vec<std::net::TcpListener> = (0..settings.hosts)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind the feed server"))
+        .collect();
+    let addrs: Vec<SocketAddr> = listeners
+        .iter()
+        .map(|l| l.local_addr().expect("feed server address"))
+        .collect();
+    let corpus = Arc::new(Corpus::generate(&settings, &addrs));
+    let server = FeedServer::start(listeners, Arc::clone(&corpus), settings.gzip);
 
     if settings.serve_only {
-        serve_for_profiling(&settings, &corpus, addr);
+        serve_for_profiling(&settings, &corpus);
         return;
     }
 
@@ -86,7 +94,7 @@ fn main() {
 
     let mut runs = Vec::new();
     for run in 1..=settings.runs {
-        let r = run_once(&settings, &corpus, &server, &bin, addr);
+        let r = run_once(&settings, &corpus, &server, &bin);
         eprintln!(
             "  run {run}/{}: first poll {:.3} s, re-poll {:.3} s",
             settings.runs, r.first.wall_s, r.repoll.wall_s
@@ -118,6 +126,8 @@ fn main() {
 struct Settings {
     feeds: usize,
     items: usize,
+    /// Distinct hosts (loopback ports) the feeds are spread over.
+    hosts: usize,
     runs: usize,
     concurrency: usize,
     gzip: bool,
@@ -153,9 +163,14 @@ impl Settings {
         } else {
             (6, 5, 1)
         };
+        // Two descriptors per host in this process (listener and accepted
+        // connection); stay well inside the open-files limit.
+        let max_hosts = (open_files_limit().unwrap_or(1024).saturating_sub(128) / 2).max(1);
+        let hosts = num("TF_BENCH_HOSTS", feeds).min(feeds).min(max_hosts);
         Settings {
             feeds,
             items,
+            hosts,
             runs,
             // 16 and not the example config's 8: with every feed on loopback
             // the slots are never idle waiting for a network, and 16 keeps
@@ -167,6 +182,13 @@ impl Settings {
             serve_only: flag("TF_BENCH_SERVE", false),
         }
     }
+}
+
+/// The soft limit on open files, from /proc/self/limits.
+fn open_files_limit() -> Option<usize> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
 }
 
 /// The binary under test: the one cargo built for this bench (same
@@ -191,7 +213,7 @@ struct Doc {
 }
 
 struct Corpus {
-    /// Feed name -> its file name on the server (`feed-007.rss`).
+    /// Feed name and its URL on the loopback server.
     feeds: Vec<(String, String)>,
     docs: HashMap<String, Doc>,
     /// Items in all documents together.
@@ -231,7 +253,7 @@ const SHARED_EVERY: usize = 5;
 const COPIES_PER_WIRE_ARTICLE: usize = 4;
 
 impl Corpus {
-    fn generate(s: &Settings, addr: SocketAddr) -> Corpus {
+    fn generate(s: &Settings, addrs: &[SocketAddr]) -> Corpus {
         let mut rng = Rng(0x7469_636b_6572_6665);
         let shared_per_feed = (0..s.items).filter(|i| i % SHARED_EVERY == 2).count();
         let pool_size = (s.feeds * shared_per_feed / COPIES_PER_WIRE_ARTICLE).max(shared_per_feed);
@@ -271,7 +293,7 @@ impl Corpus {
             let atom = f % 2 == 1;
             let name = format!("feed-{f:03}");
             let file = format!("{name}.{}", if atom { "atom" } else { "rss" });
-            let self_url = format!("http://{addr}/feeds/{file}");
+            let self_url = format!("http://{}/feeds/{file}", addrs[f % addrs.len()]);
             let mut in_this_feed = HashSet::new();
             let mut articles = Vec::with_capacity(s.items);
             for i in 0..s.items {
@@ -368,7 +390,10 @@ impl Corpus {
                     content_type,
                 },
             );
-            corpus.feeds.push((name, file));
+            corpus.feeds.push((
+                name,
+                format!("http://{}/feeds/{file}", addrs[f % addrs.len()]),
+            ));
         }
         corpus.articles += wire_used.len();
         corpus
@@ -630,7 +655,7 @@ impl FeedServer {
     /// Serves on its own thread with a single-threaded runtime, so that it
     /// takes at most one core's worth of time from the binary under test
     /// (and in practice far less: every body is prepared in advance).
-    fn start(listener: std::net::TcpListener, corpus: Arc<Corpus>, gzip: bool) -> FeedServer {
+    fn start(listeners: Vec<std::net::TcpListener>, corpus: Arc<Corpus>, gzip: bool) -> FeedServer {
         let state = Arc::new(ServerState {
             corpus,
             gzip,
@@ -640,22 +665,31 @@ impl FeedServer {
         let app = Router::new()
             .route("/feeds/{file}", get(serve_feed))
             .with_state(Arc::clone(&state));
-        listener
-            .set_nonblocking(true)
-            .expect("non-blocking listener");
+        for l in &listeners {
+            l.set_nonblocking(true).expect("non-blocking listener");
+        }
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("feed server runtime");
             rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async move {
-                        let _ = stopped.await;
-                    })
-                    .await
-                    .expect("feed server");
+                let shutdown = tokio_util::sync::CancellationToken::new();
+                let mut servers = tokio::task::JoinSet::new();
+                for l in listeners {
+                    let listener = tokio::net::TcpListener::from_std(l).expect("tokio listener");
+                    let app = app.clone();
+                    let shutdown = shutdown.clone();
+                    servers.spawn(async move {
+                        axum::serve(listener, app)
+                            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+                            .await
+                            .expect("feed server");
+                    });
+                }
+                let _ = stopped.await;
+                shutdown.cancel();
+                while servers.join_next().await.is_some() {}
             });
         });
         FeedServer {
@@ -747,7 +781,7 @@ fn status_only(status: StatusCode) -> Response {
 // ---------------------------------------------------------------------------
 // Running the binary
 
-fn write_config(dir: &Path, s: &Settings, corpus: &Corpus, addr: SocketAddr) -> PathBuf {
+fn write_config(dir: &Path, s: &Settings, corpus: &Corpus) -> PathBuf {
     let mut c = String::new();
     let _ = write!(
         c,
@@ -774,11 +808,11 @@ level = "info"
 "#,
         s.concurrency
     );
-    for (i, (name, file)) in corpus.feeds.iter().enumerate() {
+    for (i, (name, url)) in corpus.feeds.iter().enumerate() {
         let tag = if i % 2 == 0 { "business" } else { "world" };
         let _ = write!(
             c,
-            "\n[[feeds]]\nname = \"{name}\"\nurl = \"http://{addr}/feeds/{file}\"\ntags = [\"{tag}\"]\n"
+            "\n[[feeds]]\nname = \"{name}\"\nurl = \"{url}\"\ntags = [\"{tag}\"]\n"
         );
     }
     let path = dir.join("config.toml");
@@ -808,18 +842,12 @@ struct Run {
     archive_bytes: u64,
 }
 
-fn run_once(
-    s: &Settings,
-    corpus: &Corpus,
-    server: &FeedServer,
-    bin: &Path,
-    addr: SocketAddr,
-) -> Run {
+fn run_once(s: &Settings, corpus: &Corpus, server: &FeedServer, bin: &Path) -> Run {
     let dir = tempfile::Builder::new()
         .prefix("tickerfeed-bench-")
         .tempdir()
         .expect("temp dir");
-    let config = write_config(dir.path(), s, corpus, addr);
+    let config = write_config(dir.path(), s, corpus);
     let first = poll(bin, &config, dir.path(), server);
     let archive_bytes = dir_size(&dir.path().join("archive"));
     let repoll = poll(bin, &config, dir.path(), server);
@@ -997,19 +1025,20 @@ fn dir_size(dir: &Path) -> u64 {
 /// `TF_BENCH_SERVE=1`: serve the corpus and leave a config behind, so a
 /// profiler can run the binary by hand. Stops when stdin closes or on
 /// Ctrl-C.
-fn serve_for_profiling(s: &Settings, corpus: &Corpus, addr: SocketAddr) {
+fn serve_for_profiling(s: &Settings, corpus: &Corpus) {
     let dir = tempfile::Builder::new()
         .prefix("tickerfeed-bench-")
         .tempdir()
         .expect("temp dir")
         .keep();
-    let config = write_config(&dir, s, corpus, addr);
+    let config = write_config(&dir, s, corpus);
     println!(
-        "serving {} feeds x {} items on http://{addr}/feeds/\nconfig: {}\n\
+        "serving {} feeds x {} items from {} loopback ports\nconfig: {}\n\
          poll:   tickerfeed --config {} poll   (rm -r {}/archive for a first poll again)\n\
          close stdin or press Ctrl-C to stop",
         s.feeds,
         s.items,
+        s.hosts,
         config.display(),
         config.display(),
         dir.display()
@@ -1260,7 +1289,7 @@ impl Report<'_> {
         let s = self.settings;
         let c = self.corpus;
         format!(
-            "{} feeds x {} items = {} items ({} distinct articles; {} RSS 2.0 + {} Atom 1.0 feeds), \
+            "{} feeds x {} items = {} items ({} distinct articles; {} RSS 2.0 + {} Atom 1.0 feeds) from {} loopback hosts (ports), \
              {:.1} MiB of XML ({:.1} MiB gzipped, gzip {}), concurrency {}, {} run(s), each on a fresh archive",
             s.feeds,
             s.items,
@@ -1268,6 +1297,7 @@ impl Report<'_> {
             c.articles,
             c.rss_feeds,
             c.atom_feeds,
+            s.hosts,
             mib(c.raw_bytes as f64),
             mib(c.gzip_bytes as f64),
             if s.gzip { "on" } else { "off" },
@@ -1473,7 +1503,7 @@ impl Report<'_> {
             "{}",
             [
                 "- The corpus is generated once per bench process with a fixed seed and fixed dates, so it is byte-identical on every run and machine. Half the feeds are RSS 2.0, half Atom 1.0; every item has a guid/id, title, link, date, author, category and two paragraphs of HTML with a link and a site-relative image. One item slot in five carries a \"wire\" article that about four feeds share under the same link (RSS feeds add `utm_` parameters to it), so cross-feed dedup by canonical link does real work.",
-                "- A loopback HTTP server (axum, one thread, bodies and gzip prepared in advance) serves the feeds on 127.0.0.1 with a strong ETag per feed; it answers 304 to a matching If-None-Match and gzips when asked.",
+                "- A loopback HTTP server (axum, one thread, bodies and gzip prepared in advance) serves the feeds on 127.0.0.1 with a strong ETag per feed; it answers 304 to a matching If-None-Match and gzips when asked. It listens on one port per \"host\" (`TF_BENCH_HOSTS`, by default one per feed), because tickerfeed limits and spaces requests per host and port, and real feeds come from many hosts.",
                 "- Each run writes a config into a fresh temp dir (archive on disk there) and runs the release binary as a child: `tickerfeed --config <dir>/config.toml poll`, first into the empty archive, then again (every feed answers 304). Log level is `info`, as in the example config.",
                 "- Wall time is measured by the bench around the child process. User and system CPU and peak RSS (max resident set size) come from GNU time (`/usr/bin/time -f '%e %U %S %M'`), which reads the child's rusage; they have 10 ms and 1 KiB resolution.",
                 "- Archive size is the total of the archive folder (database, WAL, shared memory) after the first poll's process has exited.",
