@@ -453,3 +453,33 @@ async fn user_agent_is_overridable_per_feed() {
         "my-own-reader/1.0"
     );
 }
+
+#[tokio::test]
+async fn a_503_with_retry_after_pauses_the_host_and_one_without_is_an_ordinary_failure() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/down.xml",
+        Reply::status(503).header("retry-after", "Tue, 24 Nov 2026 09:30:00 GMT"),
+    );
+    let dir = TestDir::new();
+    let config = dir.write_config(&feed_block("down", &server.url("/down.xml"), ""));
+    let (_c, clock) = fixed_clock("2026-11-24T09:00:00Z");
+    let r = poll(&config, clock.clone()).await;
+    assert_eq!(r[0].1.result, "throttled");
+    // Paused until the date the server gave, as an HTTP date.
+    let until: String = dir
+        .db()
+        .query_row("SELECT paused_until FROM host_pauses", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(until, "2026-11-24T09:30:00Z");
+    assert_eq!(dir.count("SELECT consecutive_failures FROM feeds"), 0);
+
+    let other = FeedServer::start().await;
+    other.set("/down.xml", Reply::status(503));
+    let dir = TestDir::new();
+    let config = dir.write_config(&feed_block("down", &other.url("/down.xml"), ""));
+    let r = poll(&config, clock.clone()).await;
+    assert_eq!(r[0].1.result, "error");
+    assert_eq!(dir.count("SELECT consecutive_failures FROM feeds"), 1);
+    assert_eq!(dir.count("SELECT count(*) FROM host_pauses"), 0);
+}

@@ -352,3 +352,35 @@ async fn metrics_count_fetches_items_and_requests() {
     }
     d.stop().await;
 }
+
+#[tokio::test]
+async fn healthz_is_503_when_the_scheduler_has_stalled() {
+    let dir = TestDir::new();
+    let config = dir.write_config("");
+    let (_c, clock) = fixed_clock("2026-11-24T09:00:00Z");
+    let store = tickerfeed::store::Store::open(&config.storage.path).unwrap();
+    // The loop last went round ten minutes ago and never again.
+    let stale = chrono::DateTime::parse_from_rfc3339("2026-11-24T08:50:00Z")
+        .unwrap()
+        .to_utc();
+    let state = tickerfeed::http::HttpState::new(
+        std::sync::Arc::new(tickerfeed::metrics::Metrics::new()),
+        None,
+        store,
+        tickerfeed::http::Published::from_config(&config, None, stale),
+        tickerfeed::scheduler::Heartbeat::new(stale),
+        clock,
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = CancellationToken::new();
+    let server = tokio::spawn(tickerfeed::http::serve(listener, state, stop.clone()));
+    let resp = reqwest::get(format!("http://{addr}/healthz"))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 503);
+    let h = json_of(resp).await;
+    assert_eq!(h["status"], "scheduler stalled");
+    stop.cancel();
+    server.await.unwrap().unwrap();
+}
