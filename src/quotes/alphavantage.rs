@@ -121,26 +121,9 @@ fn quote_from(
 
 #[cfg(test)]
 mod tests {
-    use std::str::FromStr;
-
-    use rust_decimal::Decimal;
+    use crate::quotes::test_support::{dec, fixture};
 
     use super::*;
-
-    macro_rules! fixture {
-        ($name:literal) => {
-            include_bytes!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/quotes/alphavantage/",
-                $name
-            ))
-            .as_slice()
-        };
-    }
-
-    fn dec(s: &str) -> Decimal {
-        Decimal::from_str(s).unwrap()
-    }
 
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -152,8 +135,14 @@ mod tests {
     #[test]
     fn global_quote_and_delayed_wrapper() {
         let cases = [
-            (fixture!("global_quote_ibm.json"), Session::Closed),
-            (fixture!("delayed_wrapper.json"), Session::Unknown),
+            (
+                &fixture("alphavantage/global_quote_ibm.json"),
+                Session::Closed,
+            ),
+            (
+                &fixture("alphavantage/delayed_wrapper.json"),
+                Session::Unknown,
+            ),
         ];
         for (body, session) in cases {
             let q = parse(200, JSON, body, "IBM", utc(NOW)).unwrap();
@@ -173,9 +162,9 @@ mod tests {
     #[test]
     fn error_classes() {
         let cases: &[(u16, &[u8], QuoteError)] = &[
-            (200, fixture!("rate_limit_daily.json"), QuoteError::RateLimited { retry_after: None }),
-            (200, fixture!("rate_limit_legacy_note.json"), QuoteError::RateLimited { retry_after: None }),
-            (200, fixture!("unknown_symbol.json"), QuoteError::UnknownSymbol),
+            (200, &fixture("alphavantage/rate_limit_daily.json"), QuoteError::RateLimited { retry_after: None }),
+            (200, &fixture("alphavantage/rate_limit_legacy_note.json"), QuoteError::RateLimited { retry_after: None }),
+            (200, &fixture("alphavantage/unknown_symbol.json"), QuoteError::UnknownSymbol),
             (
                 200,
                 br#"{"Error Message": "the parameter apikey is invalid or missing. Please claim your free API key on (https://www.alphavantage.co/support/#api-key)."}"#,

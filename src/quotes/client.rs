@@ -397,30 +397,13 @@ async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<Vec<
 
 #[cfg(test)]
 mod tests {
-    use std::str::FromStr;
+    use crate::quotes::test_support::{at, dec, fixture};
 
     use chrono::Duration;
-    use rust_decimal::Decimal;
 
     use super::super::loopback::Loopback;
     use super::super::{RateLimit, Session};
     use super::*;
-
-    fn at(secs: i64) -> DateTime<Utc> {
-        DateTime::from_timestamp(secs, 0).unwrap()
-    }
-
-    fn dec(s: &str) -> Decimal {
-        Decimal::from_str(s).unwrap()
-    }
-
-    fn fixture(path: &str) -> Vec<u8> {
-        let full = format!(
-            "{}/tests/fixtures/quotes/{path}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        std::fs::read(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
-    }
 
     fn pairs(symbols: &[(&str, &str)]) -> Vec<(String, String)> {
         symbols

@@ -128,30 +128,9 @@ fn status_error(status: u16, what: &str) -> QuoteError {
 
 #[cfg(test)]
 mod tests {
-    use std::str::FromStr;
-
-    use rust_decimal::Decimal;
+    use crate::quotes::test_support::{at, dec, fixture};
 
     use super::*;
-
-    macro_rules! fixture {
-        ($name:literal) => {
-            include_bytes!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/quotes/finnhub/",
-                $name
-            ))
-            .as_slice()
-        };
-    }
-
-    fn dec(s: &str) -> Decimal {
-        Decimal::from_str(s).unwrap()
-    }
-
-    fn at(secs: i64) -> DateTime<Utc> {
-        DateTime::from_timestamp(secs, 0).unwrap()
-    }
 
     const JSON: Option<&str> = Some("application/json; charset=utf-8");
 
@@ -160,7 +139,7 @@ mod tests {
         // (fixture, price, previous close, change, change %, as-of)
         let cases = [
             (
-                fixture!("quote_full.json"),
+                &fixture("finnhub/quote_full.json"),
                 "311.51",
                 "311.89",
                 "-0.15",
@@ -169,7 +148,7 @@ mod tests {
             ),
             // 2020-era reply without d and dp: computed from pc.
             (
-                fixture!("quote_aapl_2020.json"),
+                &fixture("finnhub/quote_aapl_2020.json"),
                 "112.28",
                 "108.22",
                 "4.06",
@@ -197,21 +176,33 @@ mod tests {
         let cases: &[(u16, &[u8], QuoteError)] = &[
             (
                 200,
-                fixture!("quote_unknown.json"),
+                &fixture("finnhub/quote_unknown.json"),
                 QuoteError::UnknownSymbol,
             ),
             (
                 429,
-                fixture!("rate_limit.json"),
+                &fixture("finnhub/rate_limit.json"),
                 QuoteError::RateLimited { retry_after: None },
             ),
-            (401, fixture!("invalid_key.json"), QuoteError::Unauthorized),
-            (401, fixture!("not_entitled.json"), QuoteError::NotEntitled),
-            (403, fixture!("not_entitled.json"), QuoteError::NotEntitled),
+            (
+                401,
+                &fixture("finnhub/invalid_key.json"),
+                QuoteError::Unauthorized,
+            ),
+            (
+                401,
+                &fixture("finnhub/not_entitled.json"),
+                QuoteError::NotEntitled,
+            ),
+            (
+                403,
+                &fixture("finnhub/not_entitled.json"),
+                QuoteError::NotEntitled,
+            ),
             // The same messages inside a 200 are classified by their text.
             (
                 200,
-                fixture!("rate_limit.json"),
+                &fixture("finnhub/rate_limit.json"),
                 QuoteError::RateLimited { retry_after: None },
             ),
             (401, b"", QuoteError::Unauthorized),

@@ -34,6 +34,33 @@ pub mod yahoo;
 #[cfg(test)]
 mod loopback;
 
+/// What the provider tests share: exact decimals, epoch times and the
+/// captured payloads in tests/fixtures/quotes.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::str::FromStr;
+
+    use chrono::{DateTime, Utc};
+    use rust_decimal::Decimal;
+
+    pub fn dec(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    pub fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(secs, 0).unwrap()
+    }
+
+    /// A payload under tests/fixtures/quotes, e.g. `finnhub/quote_full.json`.
+    pub fn fixture(path: &str) -> Vec<u8> {
+        let full = format!(
+            "{}/tests/fixtures/quotes/{path}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
+    }
+}
+
 use std::fmt;
 use std::str::FromStr;
 use std::sync::LazyLock;
@@ -436,15 +463,8 @@ pub(crate) fn excerpt(body: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::test_support::{at, dec};
     use super::*;
-
-    fn dec(s: &str) -> Decimal {
-        Decimal::from_str(s).unwrap()
-    }
-
-    fn at(secs: i64) -> DateTime<Utc> {
-        DateTime::from_timestamp(secs, 0).unwrap()
-    }
 
     #[test]
     fn provider_names_round_trip() {

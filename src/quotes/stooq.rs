@@ -250,26 +250,9 @@ fn last_sunday(year: i32, month: u32) -> NaiveDate {
 
 #[cfg(test)]
 mod tests {
-    use std::str::FromStr;
-
-    use rust_decimal::Decimal;
+    use crate::quotes::test_support::{dec, fixture};
 
     use super::*;
-
-    macro_rules! fixture {
-        ($name:literal) => {
-            include_bytes!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/quotes/stooq/",
-                $name
-            ))
-            .as_slice()
-        };
-    }
-
-    fn dec(s: &str) -> Decimal {
-        Decimal::from_str(s).unwrap()
-    }
 
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -288,20 +271,20 @@ mod tests {
         let cases: &[(&[u8], &str, &str, &str)] = &[
             // CRLF line ends; CET in December.
             (
-                fixture!("quote_with_name.csv"),
+                &fixture("stooq/quote_with_name.csv"),
                 "nvr.us",
                 "5908.87",
                 "2021-12-31T21:00:37Z",
             ),
             // CEST in early October.
             (
-                fixture!("quote_mixed.csv"),
+                &fixture("stooq/quote_mixed.csv"),
                 "aapl.us",
                 "227.5",
                 "2026-10-02T20:00:00Z",
             ),
             (
-                fixture!("quote.json"),
+                &fixture("stooq/quote.json"),
                 "aapl.us",
                 "178.61",
                 "2023-08-25T20:00:12Z",
@@ -327,7 +310,7 @@ mod tests {
         let out = parse(
             200,
             CSV,
-            fixture!("quote_unknown_nd.csv"),
+            &fixture("stooq/quote_unknown_nd.csv"),
             &syms(&["appl.us"]),
             utc(NOW),
         );
@@ -339,7 +322,7 @@ mod tests {
         let out = parse(
             200,
             CSV,
-            fixture!("quote_mixed.csv"),
+            &fixture("stooq/quote_mixed.csv"),
             &syms(&["aapl.us", "zzzz.us", "msft.us"]),
             utc(NOW),
         );
@@ -373,12 +356,12 @@ mod tests {
 
     #[test]
     fn error_classes() {
-        let html = fixture!("apikey_or_challenge.html");
+        let html = &fixture("stooq/apikey_or_challenge.html");
         let cases: &[(u16, Option<&str>, &[u8], QuoteError)] = &[
             (
                 200,
                 Some("text/plain"),
-                fixture!("daily_limit.txt"),
+                &fixture("stooq/daily_limit.txt"),
                 QuoteError::RateLimited { retry_after: None },
             ),
             (200, Some("text/html"), html, QuoteError::Blocked),

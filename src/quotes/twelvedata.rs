@@ -183,30 +183,9 @@ fn error_for_code(code: i64, message: &str) -> QuoteError {
 
 #[cfg(test)]
 mod tests {
-    use std::str::FromStr;
-
-    use rust_decimal::Decimal;
+    use crate::quotes::test_support::{at, dec, fixture};
 
     use super::*;
-
-    macro_rules! fixture {
-        ($name:literal) => {
-            include_bytes!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/quotes/twelvedata/",
-                $name
-            ))
-            .as_slice()
-        };
-    }
-
-    fn dec(s: &str) -> Decimal {
-        Decimal::from_str(s).unwrap()
-    }
-
-    fn at(secs: i64) -> DateTime<Utc> {
-        DateTime::from_timestamp(secs, 0).unwrap()
-    }
 
     fn syms(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
@@ -220,7 +199,7 @@ mod tests {
         let out = parse(
             200,
             JSON,
-            fixture!("quote_aapl.json"),
+            &fixture("twelvedata/quote_aapl.json"),
             &syms(&["AAPL"]),
             now,
         );
@@ -243,7 +222,7 @@ mod tests {
         let out = parse(
             200,
             JSON,
-            fixture!("batch_aapl_hsi.json"),
+            &fixture("twelvedata/batch_aapl_hsi.json"),
             &syms(&["AAPL", "HSI", "MSFT"]),
             at(1),
         );
@@ -256,10 +235,10 @@ mod tests {
     fn whole_request_errors_apply_to_every_symbol() {
         let cases: &[(u16, &[u8], QuoteError)] = &[
             // The rate limit, with the matching status and inside a 200.
-            (429, fixture!("rate_limit.json"), QuoteError::RateLimited { retry_after: None }),
-            (200, fixture!("rate_limit.json"), QuoteError::RateLimited { retry_after: None }),
-            (404, fixture!("symbol_not_found.json"), QuoteError::UnknownSymbol),
-            (200, fixture!("symbol_not_found.json"), QuoteError::UnknownSymbol),
+            (429, &fixture("twelvedata/rate_limit.json"), QuoteError::RateLimited { retry_after: None }),
+            (200, &fixture("twelvedata/rate_limit.json"), QuoteError::RateLimited { retry_after: None }),
+            (404, &fixture("twelvedata/symbol_not_found.json"), QuoteError::UnknownSymbol),
+            (200, &fixture("twelvedata/symbol_not_found.json"), QuoteError::UnknownSymbol),
             (
                 401,
                 br#"{"code":401,"message":"**apikey** parameter is incorrect or not specified.","status":"error"}"#,

@@ -275,28 +275,9 @@ fn status_error(status: u16, what: &str) -> QuoteError {
 
 #[cfg(test)]
 mod tests {
-    use std::str::FromStr;
+    use crate::quotes::test_support::{at, dec, fixture};
 
     use super::*;
-
-    macro_rules! fixture {
-        ($name:literal) => {
-            include_bytes!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/quotes/yahoo/",
-                $name
-            ))
-            .as_slice()
-        };
-    }
-
-    fn dec(s: &str) -> Decimal {
-        Decimal::from_str(s).unwrap()
-    }
-
-    fn at(secs: i64) -> DateTime<Utc> {
-        DateTime::from_timestamp(secs, 0).unwrap()
-    }
 
     const NOW: i64 = 1_784_903_530;
     const JSON: Option<&str> = Some("application/json;charset=utf-8");
@@ -306,7 +287,7 @@ mod tests {
         let q = parse(
             200,
             JSON,
-            fixture!("chart_AAPL_range5d.json"),
+            &fixture("yahoo/chart_AAPL_range5d.json"),
             "AAPL",
             at(NOW),
         )
@@ -329,7 +310,7 @@ mod tests {
         let q = parse(
             200,
             JSON,
-            fixture!("chart_VOD.L_pence.json"),
+            &fixture("yahoo/chart_VOD.L_pence.json"),
             "VOD.L",
             at(NOW),
         )
@@ -346,11 +327,11 @@ mod tests {
     #[test]
     fn error_classes() {
         let cases: &[(u16, Option<&str>, &[u8], QuoteError)] = &[
-            (404, JSON, fixture!("chart_not_found.json"), QuoteError::UnknownSymbol),
+            (404, JSON, &fixture("yahoo/chart_not_found.json"), QuoteError::UnknownSymbol),
             (
                 429,
                 Some("text/plain"),
-                fixture!("edge_429.txt"),
+                &fixture("yahoo/edge_429.txt"),
                 QuoteError::RateLimited { retry_after: None },
             ),
             (
@@ -360,8 +341,8 @@ mod tests {
                 QuoteError::Blocked,
             ),
             (200, None, b"<html><body>consent</body></html>", QuoteError::Blocked),
-            (401, JSON, fixture!("quote_v7_401_crumb.json"), QuoteError::Unauthorized),
-            (401, JSON, fixture!("quote_v7_401_unable.json"), QuoteError::Unauthorized),
+            (401, JSON, &fixture("yahoo/quote_v7_401_crumb.json"), QuoteError::Unauthorized),
+            (401, JSON, &fixture("yahoo/quote_v7_401_unable.json"), QuoteError::Unauthorized),
             (
                 422,
                 JSON,
