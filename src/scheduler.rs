@@ -316,11 +316,23 @@ pub async fn poll_once(
 ) -> Vec<(String, Result<Refreshed, StoreError>)> {
     let limit = Arc::new(tokio::sync::Semaphore::new(concurrency));
     let mut set = JoinSet::new();
+    let mut out = Vec::new();
     for (i, (feed, id)) in feeds.into_iter().enumerate() {
         let pipeline = pipeline.clone();
-        let limit = Arc::clone(&limit);
+        // Take the slot before spawning: with 10,000 feeds, 10,000 parked
+        // poll futures would cost more memory than the polls themselves.
+        let permit = Arc::clone(&limit)
+            .acquire_owned()
+            .await
+            .expect("semaphore never closed");
+        while let Some(joined) = set.try_join_next() {
+            match joined {
+                Ok(done) => out.push(done),
+                Err(e) => error!(error = %e, "a poll task panicked"),
+            }
+        }
         set.spawn(async move {
-            let _permit = limit.acquire_owned().await.expect("semaphore never closed");
+            let _permit = permit;
             let result = match pipeline.store.feed_row(id).await {
                 Ok(row) => pipeline.refresh_feed(&feed, &row).await,
                 Err(e) => Err(e),
@@ -328,7 +340,6 @@ pub async fn poll_once(
             (i, feed.name, result)
         });
     }
-    let mut out = Vec::new();
     while let Some(joined) = set.join_next().await {
         match joined {
             Ok(done) => out.push(done),

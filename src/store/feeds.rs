@@ -543,20 +543,23 @@ fn select_feed_rows(
     conn: &rusqlite::Connection,
     only: Option<FeedId>,
 ) -> Result<Vec<FeedRow>, StoreError> {
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT f.id, f.name, f.url, f.schedule, f.in_config, f.title, f.site_url,
+    // Two statements, not one with `?1 IS NULL OR f.id = ?1`: that OR hides
+    // the primary key from the planner, and looking up one feed of 10,000
+    // would scan them all (with the per-row counts) on every fetch.
+    const COLUMNS: &str =
+        "SELECT f.id, f.name, f.url, f.schedule, f.in_config, f.title, f.site_url,
                     f.etag, f.last_modified, f.body_sha256, f.last_attempt_at,
                     f.last_success_at, f.last_status, f.last_result, f.last_error,
                     f.consecutive_failures, f.not_before_at, f.next_due_at,
                     (SELECT count(*) FROM item_sources s WHERE s.feed_id = f.id),
                     (SELECT group_concat(tag, ',') FROM feed_tags t WHERE t.feed_id = f.id),
                     f.effective_url, f.retired_at, f.retired_reason, f.skip_hours, f.skip_days
-             FROM feeds f
-             WHERE ?1 IS NULL OR f.id = ?1
-             ORDER BY f.in_config DESC, f.name",
-        )
-        .map_err(op("list feeds"))?;
+             FROM feeds f";
+    let sql = match only {
+        Some(_) => format!("{COLUMNS} WHERE f.id = ?1"),
+        None => format!("{COLUMNS} WHERE ?1 IS NULL ORDER BY f.in_config DESC, f.name"),
+    };
+    let mut stmt = conn.prepare_cached(&sql).map_err(op("list feeds"))?;
     let rows = stmt
         .query_map([only.map(|id| id.0)], |r| {
             let time = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
