@@ -182,8 +182,8 @@ fn normalize_entry(e: Entry, feed_url: &Url) -> NewItem {
         url,
         canonical_url: canonical,
         title,
-        summary_text: summary_html.as_deref().map(html_to_text),
-        content_text: content_html.as_deref().map(html_to_text),
+        summary_text: summary_html.as_deref().map(sanitized_to_text),
+        content_text: content_html.as_deref().map(sanitized_to_text),
         summary_html,
         content_html,
         authors,
@@ -277,13 +277,81 @@ fn escape_html(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
+thread_local! {
+    /// The base URL relative links resolve against in the current
+    /// `sanitize` call (read by the sanitiser's URL rewriter).
+    static BASE: std::cell::RefCell<Option<Url>> = const { std::cell::RefCell::new(None) };
+    /// One sanitiser per thread: building ammonia's allow-lists for every
+    /// item was a measurable share of a poll.
+    static SANITIZER: ammonia::Builder<'static> = {
+        let mut b = ammonia::Builder::default();
+        b.link_rel(Some("noopener noreferrer nofollow"));
+        b.url_relative(ammonia::UrlRelative::Custom(Box::new(rebase)));
+        b
+    };
+}
+
+/// A relative URL made absolute against this thread's `BASE`.
+fn rebase(url: &str) -> Option<std::borrow::Cow<'_, str>> {
+    BASE.with(|base| {
+        base.borrow()
+            .as_ref()
+            .and_then(|b| b.join(url).ok())
+            .map(|u| std::borrow::Cow::Owned(u.to_string()))
+    })
+}
+
 /// Sanitised HTML: no scripts, styles, event handlers or `javascript:`
 /// URLs; relative links and image sources made absolute against `base`.
 pub fn sanitize(html: &str, base: &Url) -> String {
-    let mut b = ammonia::Builder::default();
-    b.link_rel(Some("noopener noreferrer nofollow"));
-    b.url_relative(ammonia::UrlRelative::RewriteWithBase(base.clone()));
-    b.clean(html).to_string()
+    BASE.with(|b| *b.borrow_mut() = Some(base.clone()));
+    SANITIZER.with(|s| s.clean(html).to_string())
+}
+
+/// Text of HTML that `sanitize` produced: tags dropped, the few entities
+/// its serialiser writes decoded. One linear pass; `html_to_text` (which
+/// parses) is for HTML of unknown shape.
+pub fn sanitized_to_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut chars = html.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '<' => {
+                // Skip to the tag's end, minding quoted attribute values
+                // (the serialiser leaves `>` unescaped inside them).
+                let mut quote: Option<char> = None;
+                for (_, c) in chars.by_ref() {
+                    match (quote, c) {
+                        (None, '"' | '\'') => quote = Some(c),
+                        (Some(q), c) if c == q => quote = None,
+                        (None, '>') => break,
+                        _ => {}
+                    }
+                }
+            }
+            '&' => {
+                let rest = &html[i..];
+                let (text, len) = [
+                    ("&amp;", "&"),
+                    ("&lt;", "<"),
+                    ("&gt;", ">"),
+                    ("&quot;", "\""),
+                    ("&#39;", "'"),
+                    ("&nbsp;", "\u{a0}"),
+                ]
+                .iter()
+                .find(|(entity, _)| rest.starts_with(entity))
+                .map(|(entity, text)| (*text, entity.len()))
+                .unwrap_or(("&", 1));
+                out.push_str(text);
+                for _ in 1..len {
+                    chars.next();
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Text content of an HTML fragment, entities decoded.
@@ -391,6 +459,36 @@ mod tests {
             r#"<rss version="2.0"><channel><title>T</title><item><title>A</title><link>/a</link></item></channel></rss>"#,
         );
         assert_eq!(got[0].url.as_deref(), Some("https://example.com/a"));
+    }
+
+    #[test]
+    fn sanitized_text_matches_the_parsing_path() {
+        let base = Url::parse("https://example.com/a/").unwrap();
+        for raw in [
+            "<p>Snow &amp; ice on the <b>glacier</b> &lt;tonight&gt;</p>",
+            r#"<p><a href="x" title="a > b">link</a>ed&nbsp;text</p><ul><li>one</li><li>two</li></ul>"#,
+            "<div onclick=\"x()\">caf\u{e9} <script>alert(1)</script><img src=\"i.png\" alt='q\"uote'>end</div>",
+            "plain text with \"quotes\" and 'apostrophes' & ampersands",
+        ] {
+            let clean = sanitize(raw, &base);
+            assert_eq!(sanitized_to_text(&clean), html_to_text(&clean), "{clean}");
+        }
+    }
+
+    #[test]
+    fn the_shared_sanitiser_uses_each_calls_base() {
+        let a = sanitize(
+            r#"<a href="x">x</a>"#,
+            &Url::parse("https://a.test/dir/").unwrap(),
+        );
+        let b = sanitize(
+            r#"<a href="x">x</a>"#,
+            &Url::parse("https://b.test/").unwrap(),
+        );
+        assert!(
+            a.contains("https://a.test/dir/x") && b.contains("https://b.test/x"),
+            "{a} {b}"
+        );
     }
 
     #[test]

@@ -19,7 +19,6 @@ use super::mentions::{Instrument, MentionMatcher};
 use super::{Quote, QuoteError};
 use crate::config::MarketConfig;
 use crate::model::{BoardView, NewItem, SnapshotQuote};
-use crate::pipeline::normalize::html_to_text;
 use crate::store::{Store, StoreError};
 
 /// One cached quote.
@@ -236,16 +235,11 @@ impl Board {
     /// Which configured instruments `item` mentions. Only configured
     /// symbols can match, so feed text never triggers a lookup.
     pub fn mentions(&self, item: &NewItem) -> Vec<String> {
+        // normalize already made the plain text (for search); use it.
         let texts = [
-            item.title.clone(),
-            item.summary_html
-                .as_deref()
-                .map(html_to_text)
-                .unwrap_or_default(),
-            item.content_html
-                .as_deref()
-                .map(html_to_text)
-                .unwrap_or_default(),
+            item.title.as_str(),
+            item.summary_text.as_deref().unwrap_or(""),
+            item.content_text.as_deref().unwrap_or(""),
         ];
         self.matcher.find_all(&item.categories, &texts)
     }

@@ -7,7 +7,7 @@
 
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 
-use crate::pipeline::normalize::html_to_text;
+use crate::pipeline::normalize::sanitized_to_text;
 
 /// `PRAGMA application_id`: "TkFd", so `file(1)` and tools can tell our
 /// archive from any other SQLite file.
@@ -308,8 +308,8 @@ CREATE INDEX tombstones_by_guid ON tombstones(guid) WHERE guid IS NOT NULL;
         for (id, summary, content) in rows {
             update.execute(params![
                 id,
-                summary.as_deref().map(html_to_text),
-                content.as_deref().map(html_to_text)
+                summary.as_deref().map(sanitized_to_text),
+                content.as_deref().map(sanitized_to_text)
             ])?;
         }
     }
