@@ -334,8 +334,3 @@ fn describe_hops(hops: &[fetch::Hop]) -> String {
         .collect::<Vec<_>>()
         .join("; ")
 }
-
-/// Convenience for callers that hold only ids.
-pub fn find_row(rows: &[FeedRow], id: FeedId) -> Option<&FeedRow> {
-    rows.iter().find(|r| r.id == id)
-}
