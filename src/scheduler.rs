@@ -70,7 +70,7 @@ impl Heartbeat {
         }
     }
 
-    /// The loop wakes at least every [`MAX_SLEEP`]; three times that
+    /// The loop wakes at least every `MAX_SLEEP`; three times that
     /// without a tick means it is stuck.
     pub fn stalled(&self, now: DateTime<Utc>) -> bool {
         now - self.last_tick() > chrono::Duration::from_std(MAX_SLEEP * 3).expect("small duration")

@@ -1,6 +1,6 @@
 //! The refresh pipeline: one feed, one attempt, top to bottom.
 //!
-//! [`refresh_feed`] fetches, parses, normalizes and stores, and is the only
+//! [`Pipeline::refresh_feed`] fetches, parses, normalizes and stores, and is the only
 //! place that knows the order. A feed that fails is data, not an error: its
 //! failure is recorded on the feed row and in the fetch log, and
 //! `refresh_feed` returns `Ok`. Only a failure to write the archive itself

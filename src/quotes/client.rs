@@ -363,6 +363,16 @@ pub(crate) fn endpoint(base: &Url, path: &str, query: &str) -> Url {
     url
 }
 
+/// Appends `&apikey=KEY` for providers that only take the key in the
+/// query string (Twelve Data, Stooq, Alpha Vantage). Such URLs go through
+/// `redact` before they reach a log line or an error.
+pub(crate) fn push_api_key(query: &mut String, api_key: Option<&Secret>) {
+    if let Some(key) = api_key {
+        query.push_str("&apikey=");
+        query.push_str(&encode(key.expose(), b""));
+    }
+}
+
 /// Percent-encodes everything but RFC 3986 unreserved characters and the
 /// bytes in `keep` (`^GSPC` → `%5EGSPC`, `USDSGD=X` → `USDSGD%3DX`).
 pub(crate) fn encode(text: &str, keep: &[u8]) -> String {

@@ -24,7 +24,7 @@ use reqwest::header::{ACCEPT, HeaderMap, HeaderValue, USER_AGENT};
 use serde_json::Value;
 use url::Url;
 
-use super::client::{BROWSER_USER_AGENT, ProviderRequest, encode, endpoint};
+use super::client::{BROWSER_USER_AGENT, ProviderRequest, encode, endpoint, push_api_key};
 use super::{
     ProviderKind, Quote, QuoteError, Secret, Session, decimal_from_json, decimal_from_text,
     excerpt, looks_like_html,
@@ -34,10 +34,7 @@ use super::{
 pub(crate) fn request(base: &Url, api_key: Option<&Secret>, symbols: &[String]) -> ProviderRequest {
     let list: Vec<String> = symbols.iter().map(|s| encode(s, b"")).collect();
     let mut query = format!("s={}&f=sd2t2ohlcvp&h&e=csv", list.join(","));
-    if let Some(key) = api_key {
-        query.push_str("&apikey=");
-        query.push_str(&encode(key.expose(), b""));
-    }
+    push_api_key(&mut query, api_key);
     let mut headers = HeaderMap::new();
     headers.insert(USER_AGENT, HeaderValue::from_static(BROWSER_USER_AGENT));
     headers.insert(ACCEPT, HeaderValue::from_static("text/csv,*/*;q=0.8"));

@@ -17,7 +17,7 @@ use reqwest::header::{ACCEPT, HeaderMap, HeaderValue};
 use serde_json::{Map, Value};
 use url::Url;
 
-use super::client::{ProviderRequest, encode, endpoint};
+use super::client::{ProviderRequest, encode, endpoint, push_api_key};
 use super::{
     ProviderKind, Quote, QuoteError, Secret, Session, decimal_from_json, excerpt, looks_like_html,
     redact, time_from_epoch,
@@ -27,10 +27,7 @@ use super::{
 pub(crate) fn request(base: &Url, api_key: Option<&Secret>, symbols: &[String]) -> ProviderRequest {
     let list: Vec<String> = symbols.iter().map(|s| encode(s, b"")).collect();
     let mut query = format!("symbol={}", list.join(","));
-    if let Some(key) = api_key {
-        query.push_str("&apikey=");
-        query.push_str(&encode(key.expose(), b""));
-    }
+    push_api_key(&mut query, api_key);
     let mut headers = HeaderMap::new();
     headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
     ProviderRequest {

@@ -1,17 +1,22 @@
-//! Items: dedup on ingest, and the newest items for the merged feed.
+//! Items: dedup on ingest, pages and search for the merged feed, and
+//! retention.
 //!
 //! Dedup is layered, cheapest first, all inside the fetch's transaction:
 //! 1. this feed already carried this key (`item_sources` primary key):
-//!    the same item, updated in place if its content changed and this feed
-//!    is the one it was first archived from;
-//! 2. another feed carried an item with the same globally meaningful guid
+//!    the same item, updated in place if its content changed (the old
+//!    version kept in `item_revisions`, at most `MAX_REVISIONS`) and this
+//!    feed is the one it was first archived from;
+//! 2. a tombstone matches (the item was deleted on purpose): skipped;
+//! 3. this feed carried an item with the same canonical link and title
+//!    under another key (its guid changed): the new key is an alias;
+//! 4. another feed carried an item with the same globally meaningful guid
 //!    (a URL, `urn:` or `tag:` id; bare numbers like "1234" are only unique
 //!    within their feed), or whose link is that guid;
-//! 3. another feed carried an item with the same canonical link (not a bare
+//! 5. another feed carried an item with the same canonical link (not a bare
 //!    home page, which some feeds give every item), as link or guid.
 //!
-//! A match on 2 or 3 credits the existing article to this feed too, with
-//! the layer that matched recorded in `item_sources.matched_by`.
+//! A match on 3, 4 or 5 credits the existing article to this feed too,
+//! with the layer in `item_sources.matched_by` and the why in `reason`.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};

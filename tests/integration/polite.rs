@@ -483,3 +483,32 @@ async fn a_503_with_retry_after_pauses_the_host_and_one_without_is_an_ordinary_f
     assert_eq!(dir.count("SELECT consecutive_failures FROM feeds"), 1);
     assert_eq!(dir.count("SELECT count(*) FROM host_pauses"), 0);
 }
+
+#[tokio::test]
+async fn connections_are_reused_across_polls() {
+    let server = FeedServer::start().await;
+    server.set("/a.xml", Reply::feed(one_item("A")).with_etag("\"a\""));
+    server.set("/b.xml", Reply::feed(one_item("B")));
+    let dir = TestDir::new();
+    let mut config = dir.write_config(&format!(
+        "{}{}",
+        feed_block("a", &server.url("/a.xml"), ""),
+        feed_block("b", &server.url("/b.xml"), "")
+    ));
+    // One request at a time to the host, so one connection suffices.
+    config.fetch.per_host_concurrency = 1;
+    config.fetch.per_host_spacing = Duration::ZERO;
+    let (_c, clock) = fixed_clock("2026-11-24T09:00:00Z");
+    let opened = tickerfeed::app::open(&config, clock).await.unwrap();
+    for _ in 0..3 {
+        tickerfeed::scheduler::poll_once(&opened.pipeline, opened.feeds.clone(), 1).await;
+    }
+    let peers: std::collections::HashSet<_> =
+        server.seen_all().iter().map(|s| s.peer.unwrap()).collect();
+    assert_eq!(server.seen_all().len(), 6);
+    assert_eq!(
+        peers.len(),
+        1,
+        "keep-alive: six requests, one connection ({peers:?})"
+    );
+}

@@ -89,6 +89,8 @@ pub struct Seen {
     pub path: String,
     /// Path and query.
     pub uri: String,
+    /// The client's address: the same port means the same connection.
+    pub peer: Option<SocketAddr>,
     pub headers: HeaderMap,
 }
 
@@ -119,7 +121,12 @@ impl FeedServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .unwrap();
         });
         FeedServer { addr, script }
     }
@@ -180,6 +187,10 @@ async fn answer(script: &Mutex<Script>, req: Request<Body>) -> Response {
             path: path.clone(),
             uri: req.uri().to_string(),
             headers: req.headers().clone(),
+            peer: req
+                .extensions()
+                .get::<axum::extract::ConnectInfo<SocketAddr>>()
+                .map(|c| c.0),
         });
         // A script for the exact path and query wins over one for the path.
         let key = if s.replies.contains_key(&full) {
