@@ -260,6 +260,7 @@ impl Store {
             .write(move |conn| {
                 let tx = conn.transaction().map_err(op("begin recording a fetch"))?;
                 let summary = record_in(&tx, &attempt, now)?;
+                items::index_pending(&tx)?;
                 tx.commit().map_err(op("commit a fetch"))?;
                 Ok(summary)
             })

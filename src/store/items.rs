@@ -19,7 +19,7 @@
 //! with the layer in `item_sources.matched_by` and the why in `reason`.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use sha2::{Digest, Sha256};
 
 use super::{Store, StoreError, cached, op};
@@ -231,6 +231,24 @@ pub(crate) fn ingest(
         .map_err(op("record item source"))?;
     }
     Ok(summary)
+}
+
+/// Indexes the items queued in `fts_pending` (new or changed since the
+/// last call) for full-text search, in one statement. Every transaction
+/// that inserts or updates items calls it before committing, so searches
+/// never miss a committed item; one statement per transaction, rather than
+/// one per item, is what keeps FTS5 from writing a segment per item.
+pub(crate) fn index_pending(tx: &Connection) -> Result<usize, StoreError> {
+    let indexed = cached(
+        tx,
+        "INSERT INTO items_fts (rowid, title, summary, content, feed)
+         SELECT s.id, s.title, s.summary, s.content, s.feed
+         FROM fts_pending p JOIN v_search_source s ON s.id = p.item_id",
+        [],
+    )
+    .map_err(op("index new items for search"))?;
+    cached(tx, "DELETE FROM fts_pending", []).map_err(op("clear the search queue"))?;
+    Ok(indexed)
 }
 
 fn find_elsewhere(

@@ -256,6 +256,40 @@ FROM feeds f;
     // triggers, previous versions of changed items, tombstones for deleted
     // ones, and the reason behind every merge.
     Migration::Code(migration_4),
+    // 5: full-text indexing in batches. FTS5 writes an index segment for
+    // every statement that touches it inside a transaction, so indexing each
+    // new item from its INSERT trigger cost more than storing it. Triggers
+    // now queue new and changed items in `fts_pending`, and the store
+    // indexes the queue in one statement before each commit
+    // (`items::index_pending`). Removing terms stays immediate, and only
+    // for rows that were indexed.
+    Migration::Sql(
+        r#"
+CREATE TABLE fts_pending (item_id INTEGER PRIMARY KEY);
+
+DROP TRIGGER items_fts_insert;
+DROP TRIGGER items_fts_delete;
+DROP TRIGGER items_fts_update;
+
+CREATE TRIGGER items_fts_insert AFTER INSERT ON items BEGIN
+    INSERT OR IGNORE INTO fts_pending (item_id) VALUES (new.id);
+END;
+CREATE TRIGGER items_fts_delete AFTER DELETE ON items BEGIN
+    INSERT INTO items_fts(items_fts, rowid, title, summary, content, feed)
+    SELECT 'delete', old.id, old.title, old.summary_text, old.content_text,
+           (SELECT name FROM feeds WHERE id = old.origin_feed_id)
+    WHERE NOT EXISTS (SELECT 1 FROM fts_pending WHERE item_id = old.id);
+    DELETE FROM fts_pending WHERE item_id = old.id;
+END;
+CREATE TRIGGER items_fts_update AFTER UPDATE OF title, summary_text, content_text ON items BEGIN
+    INSERT INTO items_fts(items_fts, rowid, title, summary, content, feed)
+    SELECT 'delete', old.id, old.title, old.summary_text, old.content_text,
+           (SELECT name FROM feeds WHERE id = old.origin_feed_id)
+    WHERE NOT EXISTS (SELECT 1 FROM fts_pending WHERE item_id = old.id);
+    INSERT OR IGNORE INTO fts_pending (item_id) VALUES (new.id);
+END;
+"#,
+    ),
 ];
 
 fn migration_4(tx: &Transaction<'_>) -> rusqlite::Result<()> {
@@ -449,6 +483,14 @@ INSERT INTO snapshot_quotes (item_id, position, quote_id, symbol, stale, mention
 VALUES (1, 0, 1, 'BP', 0, 1);
 INSERT INTO item_mentions (item_id, symbol) VALUES (1, 'BP');
 "#,
+            )
+            .unwrap();
+        }
+        if version >= 4 {
+            // From 4 on, tickerfeed writes the plain text beside the HTML.
+            conn.execute(
+                "UPDATE items SET summary_text = 'Snow on the glacier' WHERE id = 1",
+                [],
             )
             .unwrap();
         }
