@@ -19,7 +19,7 @@
 //! with the layer in `item_sources.matched_by` and the why in `reason`.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use super::{Store, StoreError, cached, op};
@@ -148,7 +148,7 @@ fn sort_time(item: &NewItem, now: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 pub(crate) fn ingest(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     feed_id: FeedId,
     feed_name: &str,
     items: &[NewItem],
@@ -252,7 +252,7 @@ pub(crate) fn index_pending(tx: &Connection) -> Result<usize, StoreError> {
 }
 
 fn find_elsewhere(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     feed_id: FeedId,
     item: &NewItem,
 ) -> Result<Option<(i64, &'static str, String)>, StoreError> {
@@ -308,7 +308,7 @@ fn json_list(v: &[String]) -> String {
 }
 
 fn insert_item(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     feed_id: FeedId,
     feed_name: &str,
     item: &NewItem,
@@ -352,7 +352,7 @@ fn insert_item(
 const MAX_REVISIONS: i64 = 25;
 
 fn update_item(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     item_id: i64,
     item: &NewItem,
     now_s: &str,
@@ -396,11 +396,7 @@ fn update_item(
     Ok(())
 }
 
-fn is_tombstoned(
-    tx: &Transaction<'_>,
-    feed_id: FeedId,
-    item: &NewItem,
-) -> Result<bool, StoreError> {
+fn is_tombstoned(tx: &Connection, feed_id: FeedId, item: &NewItem) -> Result<bool, StoreError> {
     let guid = item.guid.as_deref().filter(|g| guid_is_global(g));
     tx.prepare_cached(
         "SELECT EXISTS (SELECT 1 FROM tombstones
@@ -418,7 +414,7 @@ fn is_tombstoned(
 }
 
 fn find_alias(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     feed_id: FeedId,
     item: &NewItem,
 ) -> Result<Option<(i64, String)>, StoreError> {

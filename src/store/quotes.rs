@@ -10,7 +10,7 @@
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::{Connection, params};
 use rust_decimal::Decimal;
 
 use super::{Store, StoreError, op};
@@ -125,7 +125,7 @@ fn read_quote(
 
 /// Stamps a newly archived item with the board and records its mentions.
 pub(crate) fn stamp_item(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     item_id: i64,
     board: Option<&BoardView>,
     mentions: &[String],
