@@ -835,7 +835,10 @@ struct Measured {
     /// CPU time the bench process (in effect, the feed server) used meanwhile.
     server_cpu_s: Option<f64>,
     served: Served,
-    /// From the poll summary line.
+}
+
+/// tickerfeed's poll summary line.
+struct Summary {
     polled: usize,
     failed: usize,
     new: usize,
@@ -853,11 +856,11 @@ fn run_once(s: &Settings, corpus: &Corpus, server: &FeedServer, bin: &Path) -> R
         .tempdir()
         .expect("temp dir");
     let config = write_config(dir.path(), s, corpus);
-    let first = poll(bin, &config, dir.path(), server);
+    let (first, first_sum) = poll(bin, &config, dir.path(), server);
     let archive_bytes = dir_size(&dir.path().join("archive"));
-    let repoll = poll(bin, &config, dir.path(), server);
+    let (repoll, repoll_sum) = poll(bin, &config, dir.path(), server);
 
-    let problems = check_run(s, corpus, &first, &repoll);
+    let problems = check_run(s, corpus, (&first, &first_sum), (&repoll, &repoll_sum));
     if !problems.is_empty() {
         panic!(
             "the poll did not do what the bench expects:\n  {}",
@@ -871,13 +874,21 @@ fn run_once(s: &Settings, corpus: &Corpus, server: &FeedServer, bin: &Path) -> R
     }
 }
 
-fn check_run(s: &Settings, corpus: &Corpus, first: &Measured, repoll: &Measured) -> Vec<String> {
+fn check_run(
+    s: &Settings,
+    corpus: &Corpus,
+    (first, first_sum): (&Measured, &Summary),
+    (repoll, repoll_sum): (&Measured, &Summary),
+) -> Vec<String> {
     let mut p = Vec::new();
-    for (phase, m) in [("first poll", first), ("re-poll", repoll)] {
-        if m.polled != s.feeds || m.failed != 0 {
+    for (phase, m, sum) in [
+        ("first poll", first, first_sum),
+        ("re-poll", repoll, repoll_sum),
+    ] {
+        if sum.polled != s.feeds || sum.failed != 0 {
             p.push(format!(
                 "{phase}: {} feeds polled, {} failed (expected {}, 0)",
-                m.polled, m.failed, s.feeds
+                sum.polled, sum.failed, s.feeds
             ));
         }
         if m.served.other != 0 {
@@ -887,10 +898,10 @@ fn check_run(s: &Settings, corpus: &Corpus, first: &Measured, repoll: &Measured)
             ));
         }
     }
-    if first.new != corpus.articles {
+    if first_sum.new != corpus.articles {
         p.push(format!(
             "first poll: {} new items, expected {} distinct articles ({} items, some shared across feeds)",
-            first.new, corpus.articles, corpus.items
+            first_sum.new, corpus.articles, corpus.items
         ));
     }
     if first.served.ok != s.feeds as u64 {
@@ -899,45 +910,25 @@ fn check_run(s: &Settings, corpus: &Corpus, first: &Measured, repoll: &Measured)
             first.served.ok, s.feeds
         ));
     }
-    if repoll.served.not_modified != s.feeds as u64 || repoll.served.ok != 0 || repoll.new != 0 {
+    if repoll.served.not_modified != s.feeds as u64 || repoll.served.ok != 0 || repoll_sum.new != 0
+    {
         p.push(format!(
             "re-poll: {} x 304, {} x 200, {} new (expected {} x 304 and nothing new)",
-            repoll.served.not_modified, repoll.served.ok, repoll.new, s.feeds
+            repoll.served.not_modified, repoll.served.ok, repoll_sum.new, s.feeds
         ));
     }
     p
 }
 
-fn poll(bin: &Path, config: &Path, dir: &Path, server: &FeedServer) -> Measured {
-    let time_out = dir.join("time.out");
-    let use_time = Path::new(GNU_TIME).is_file();
-    let mut cmd = if use_time {
-        let mut c = Command::new(GNU_TIME);
-        c.arg("-f").arg("%e %U %S %M").arg("-o").arg(&time_out);
-        c.arg(bin);
-        c
-    } else {
-        Command::new(bin)
-    };
+fn poll(bin: &Path, config: &Path, dir: &Path, server: &FeedServer) -> (Measured, Summary) {
+    let mut cmd = Command::new(bin);
     cmd.arg("--config")
         .arg(config)
         .arg("poll")
         // The config's level is what we measure, whatever the shell has.
         .env_remove("RUST_LOG")
-        .env_remove("TICKERFEED_CONFIG")
-        .stdin(Stdio::null());
-
-    let _ = server.take_counts();
-    let cpu_before = self_cpu_s();
-    let started = Instant::now();
-    let out = cmd.output().expect("run tickerfeed poll");
-    let wall_s = started.elapsed().as_secs_f64();
-    let server_cpu_s = match (cpu_before, self_cpu_s()) {
-        (Some(a), Some(b)) => Some(b - a),
-        _ => None,
-    };
-    let served = server.take_counts();
-
+        .env_remove("TICKERFEED_CONFIG");
+    let (m, out) = measure(cmd, dir, server);
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -948,12 +939,54 @@ fn poll(bin: &Path, config: &Path, dir: &Path, server: &FeedServer) -> Measured 
             tail(&stderr, 20)
         );
     }
-    let (polled, failed, new) = parse_summary(&stdout).unwrap_or_else(|| {
+    let summary = parse_summary(&stdout).unwrap_or_else(|| {
         panic!(
             "no summary line in the poll's output:\n{}",
             tail(&stdout, 20)
         )
     });
+    (m, summary)
+}
+
+/// Runs `cmd` (under GNU time when there is one) to completion, with the
+/// bench's clock around it and the feed server's counts for just this
+/// process. The caller judges the exit status and output.
+fn measure(cmd: Command, dir: &Path, server: &FeedServer) -> (Measured, std::process::Output) {
+    let time_out = dir.join("time.out");
+    let use_time = Path::new(GNU_TIME).is_file();
+    let mut cmd = if use_time {
+        let mut c = Command::new(GNU_TIME);
+        c.arg("-f").arg("%e %U %S %M").arg("-o").arg(&time_out);
+        c.arg(cmd.get_program()).args(cmd.get_args());
+        // Carries `env` and `env_remove` over (no caller uses `env_clear`).
+        for (k, v) in cmd.get_envs() {
+            match v {
+                Some(v) => c.env(k, v),
+                None => c.env_remove(k),
+            };
+        }
+        if let Some(d) = cmd.get_current_dir() {
+            c.current_dir(d);
+        }
+        c
+    } else {
+        cmd
+    };
+    cmd.stdin(Stdio::null());
+
+    let _ = server.take_counts();
+    let cpu_before = self_cpu_s();
+    let started = Instant::now();
+    let out = cmd.output().unwrap_or_else(|e| {
+        panic!("run {:?}: {e}", cmd.get_program());
+    });
+    let wall_s = started.elapsed().as_secs_f64();
+    let server_cpu_s = match (cpu_before, self_cpu_s()) {
+        (Some(a), Some(b)) => Some(b - a),
+        _ => None,
+    };
+    let served = server.take_counts();
+
     let (user_s, sys_s, max_rss_kib) = if use_time {
         let t = std::fs::read_to_string(&time_out).expect("read GNU time's output");
         // On a non-zero exit GNU time writes a line before the numbers.
@@ -969,21 +1002,19 @@ fn poll(bin: &Path, config: &Path, dir: &Path, server: &FeedServer) -> Measured 
     } else {
         (None, None, None)
     };
-    Measured {
+    let m = Measured {
         wall_s,
         user_s,
         sys_s,
         max_rss_kib,
         server_cpu_s,
         served,
-        polled,
-        failed,
-        new,
-    }
+    };
+    (m, out)
 }
 
 /// `N feeds polled, F failed, X new items`, the poll's last line.
-fn parse_summary(stdout: &str) -> Option<(usize, usize, usize)> {
+fn parse_summary(stdout: &str) -> Option<Summary> {
     let line = stdout.lines().rev().find(|l| l.contains("feeds polled"))?;
     let nums: Vec<usize> = line
         .split(|c: char| !c.is_ascii_digit())
@@ -991,7 +1022,11 @@ fn parse_summary(stdout: &str) -> Option<(usize, usize, usize)> {
         .filter_map(|t| t.parse().ok())
         .collect();
     match nums[..] {
-        [polled, failed, new] => Some((polled, failed, new)),
+        [polled, failed, new] => Some(Summary {
+            polled,
+            failed,
+            new,
+        }),
         _ => None,
     }
 }
