@@ -4,5 +4,23 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    limit_malloc_arenas();
     tickerfeed::cli::main(tickerfeed::cli::Cli::parse())
+}
+
+/// glibc gives threads that allocate at the same time their own heap
+/// ("arena"), up to eight per core, and memory freed in one arena is not
+/// reused by another. A poll parses on many blocking threads at once, so
+/// the default cost a fifth of peak RSS in fragmentation for no measurable
+/// speed; two arenas keep the two cores' threads apart. An operator's own
+/// `MALLOC_ARENA_MAX` wins.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: mallopt only tunes the allocator, and runs before any
+        // other thread exists.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 2);
+        }
+    }
 }
