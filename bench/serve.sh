@@ -227,29 +227,34 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
 # runs the query, the page's source lookups, the render and the gzip. The
 # corpus vocabulary is small (benches/poll.rs WORDS), so every real word
 # is common; the rare terms are feed numbers (the feed name is an indexed
-# column; feed-1000's items are the only ones with the term "1000").
+# column; feed-1000's items are the only ones with the term "1000"). The
+# words found nowhere show the fixed cost (request, render of an empty
+# feed; for the CLI, process start and store open).
 common_words=(shares rally slump central bank rates inflation investors earnings outlook prices)
 prefix_common=(mark* infl* gov* regul* curr* hous* mort* cons* ret* elect* ener*)
 rare_words=(1000 1001 1002 1003 1004 1005 1006 1007 1008 1009 1010)
 prefix_rare=(110* 111* 112* 113* 114* 115* 116* 117* 118* 119* 120*)
-classes=(common_words prefix_common rare_words prefix_rare)
+no_match=(nomatch01 nomatch02 nomatch03 nomatch04 nomatch05 nomatch06 nomatch07 nomatch08 nomatch09 nomatch10 nomatch11)
+classes=(common_words prefix_common rare_words prefix_rare no_match)
 declare -A class_label=(
     [common_words]="common word"
     [prefix_common]="common prefix (word*)"
     [rare_words]="rare term"
     [prefix_rare]="rare prefix (term*)"
+    [no_match]="found nowhere"
 )
 
 # Warm the page cache and the statement cache with a word not measured.
 curl -s -o /dev/null "$base/feed.atom?q=the"
 curl -s -o /dev/null "$base/feed.atom"
 
-declare -A http_median http_max http_renders cli_median cli_max match_range
+declare -A http_median http_max http_renders http_cpu cli_median cli_max cli_cpu match_range
 for class in "${classes[@]}"; do
     declare -n words=$class
     times=()
     counts=()
     before=$(renders)
+    before_cpu=$(cpu_s "$daemon_pid")
     for w in "${words[@]}"; do
         out=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' -G --data-urlencode "q=$w" "$base/feed.atom")
         [[ ${out% *} == 200 ]] || die "?q=$w answered ${out% *}"
@@ -257,6 +262,7 @@ for class in "${classes[@]}"; do
         counts+=("$(matches "$w")")
     done
     http_renders[$class]=$(($(renders) - before))
+    http_cpu[$class]=$(awk -v a="$before_cpu" -v b="$(cpu_s "$daemon_pid")" -v n="${#words[@]}" 'BEGIN {printf "%.1f", (b - a) * 1000 / n}')
     http_median[$class]=$(printf '%s\n' "${times[@]}" | median)
     http_max[$class]=$(printf '%s\n' "${times[@]}" | maximum)
     match_range[$class]="$(printf '%s\n' "${counts[@]}" | minimum)-$(printf '%s\n' "${counts[@]}" | maximum)"
@@ -354,14 +360,24 @@ daemon_pid=
 for class in "${classes[@]}"; do
     declare -n words=$class
     times=()
+    cpus=()
     for w in "${words[@]}"; do
         t0=$(date +%s%N)
-        "$bin" --config "$work/run.toml" search "$w" >/dev/null 2>>"$work/search.err" || die "tickerfeed search $w failed"
+        if [[ -x /usr/bin/time ]]; then
+            /usr/bin/time -f '%U %S' -o "$work/search.time" \
+                "$bin" --config "$work/run.toml" search "$w" >/dev/null 2>>"$work/search.err" ||
+                die "tickerfeed search $w failed"
+            cpus+=("$(awk '{printf "%.0f", ($1 + $2) * 1000}' "$work/search.time")")
+        else
+            "$bin" --config "$work/run.toml" search "$w" >/dev/null 2>>"$work/search.err" ||
+                die "tickerfeed search $w failed"
+        fi
         t1=$(date +%s%N)
         times+=("$(printf '%d.%02d' $(((t1 - t0) / 1000000)) $(((t1 - t0) / 10000 % 100)))")
     done
     cli_median[$class]=$(printf '%s\n' "${times[@]}" | median)
     cli_max[$class]=$(printf '%s\n' "${times[@]}" | maximum)
+    cli_cpu[$class]=$( ((${#cpus[@]})) && printf '%s\n' "${cpus[@]}" | median || echo "?")
 done
 
 # --- report ---------------------------------------------------------------------
@@ -428,21 +444,23 @@ mkdir -p "$repo/bench/results"
     echo
     echo "\`curl\` time_total of \`GET /feed.atom?q=<word>\` (new connection, identity body). Each query is asked once, so each one runs the query, the page's source and snapshot lookups, the render and the gzip. ${#common_words[@]} queries per row; the verdict is on the median."
     echo
-    echo "| query | examples | items matching | median ms | max ms | renders | target < $target_search_ms ms |"
-    echo "|---|---|---|---|---|---|---|"
+    echo "| query | examples | items matching | median ms | max ms | daemon CPU ms/query | renders | target < $target_search_ms ms |"
+    echo "|---|---|---|---|---|---|---|---|"
     for class in "${classes[@]}"; do
         declare -n words=$class
-        echo "| ${class_label[$class]} | \`${words[0]}\`, \`${words[1]}\` | ${match_range[$class]} | **$(fmt_ms "${http_median[$class]}")** | $(fmt_ms "${http_max[$class]}") | ${http_renders[$class]} | $(verdict_ms "${http_median[$class]}") |"
+        echo "| ${class_label[$class]} | \`${words[0]}\`, \`${words[1]}\` | ${match_range[$class]} | **$(fmt_ms "${http_median[$class]}")** | $(fmt_ms "${http_max[$class]}") | ${http_cpu[$class]} | ${http_renders[$class]} | $(verdict_ms "${http_median[$class]}") |"
     done
+    echo
+    echo "Daemon CPU per query is its utime+stime across the row's queries (10 ms ticks) divided by their number; it depends much less than wall time on what else the machine is doing."
     echo
     echo "## \`tickerfeed search <word>\`: wall time, best match first (bm25), 20 hits"
     echo
-    echo "Process start, config load and store open included, daemon stopped. Same words as above, one run each."
+    echo "Process start, config load ($feeds feeds) and store open included, daemon stopped. Same words as above, one run each; CPU is user+system from GNU time (10 ms resolution)."
     echo
-    echo "| query | median ms | max ms | target < $target_search_ms ms |"
-    echo "|---|---|---|---|"
+    echo "| query | median ms | max ms | median CPU ms | target < $target_search_ms ms |"
+    echo "|---|---|---|---|---|"
     for class in "${classes[@]}"; do
-        echo "| ${class_label[$class]} | **$(fmt_ms "${cli_median[$class]}")** | $(fmt_ms "${cli_max[$class]}") | $(verdict_ms "${cli_median[$class]}") |"
+        echo "| ${class_label[$class]} | **$(fmt_ms "${cli_median[$class]}")** | $(fmt_ms "${cli_max[$class]}") | ${cli_cpu[$class]} | $(verdict_ms "${cli_median[$class]}") |"
     done
     echo
     echo "## Machine"
