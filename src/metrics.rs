@@ -44,6 +44,7 @@ pub struct Metrics {
     items: Family<KindLabel, Counter>,
     parse_errors: Counter,
     http: Family<HttpLabels, Counter>,
+    renders: Counter,
     scheduler_lag: Gauge<f64, AtomicU64>,
     quotes_age: Gauge<f64, AtomicU64>,
     database_bytes: Gauge,
@@ -96,6 +97,12 @@ impl Metrics {
             "HTTP requests served by route and status",
             http.clone(),
         );
+        let renders = Counter::default();
+        registry.register(
+            "tickerfeed_renders",
+            "Served documents rendered (the rest come from the render cache)",
+            renders.clone(),
+        );
         let scheduler_lag = Gauge::<f64, AtomicU64>::default();
         registry.register(
             "tickerfeed_scheduler_lag_seconds",
@@ -128,6 +135,7 @@ impl Metrics {
             items,
             parse_errors,
             http,
+            renders,
             scheduler_lag,
             quotes_age,
             database_bytes,
@@ -189,6 +197,11 @@ impl Metrics {
             .inc();
     }
 
+    /// One document rendered for HTTP (a render cache miss).
+    pub fn render(&self) {
+        self.renders.inc();
+    }
+
     pub fn scheduler_lag(&self, seconds: f64) {
         self.scheduler_lag.set(seconds.max(0.0));
     }
@@ -217,6 +230,7 @@ mod tests {
         m.fetch("ok", Some(200), 0.05, Some(100), Some(400), 3, 1, 0, false);
         m.fetch("error", None, 1.0, None, None, 0, 0, 0, true);
         m.http_request("/feed.atom", 304);
+        m.render();
         let text = m.encode(12345, 7, Some(30.0));
         for needle in [
             r#"tickerfeed_fetches_total{result="ok",status_class="2xx"} 1"#,
@@ -225,6 +239,7 @@ mod tests {
             r#"tickerfeed_items_total{kind="new"} 3"#,
             "tickerfeed_parse_errors_total 1",
             r#"tickerfeed_http_requests_total{route="/feed.atom",status="304"} 1"#,
+            "tickerfeed_renders_total 1",
             "tickerfeed_database_bytes 12345",
             "tickerfeed_fetch_duration_seconds_count 2",
             "# EOF",

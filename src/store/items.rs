@@ -562,16 +562,29 @@ impl Store {
             return Ok(Vec::new());
         };
         self.read(move |conn| {
+            // The best ?3 matches are picked from the full-text index alone
+            // (bm25 needs nothing else), and only they are joined to their
+            // items and get a snippet; CROSS JOIN keeps SQLite from turning
+            // that join around. Sorting the joined rows instead read every
+            // matching item's row first: 0.13 s of CPU for a word found in
+            // 60,000 of 100,000 items, against 0.045 s (bench/serve.sh).
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT i.uid, i.title, i.url, f.name, i.first_seen_at,
-                            snippet(items_fts, -1, '[', ']', '…', 16),
-                            bm25(items_fts, 10.0, 3.0, 1.0, 2.0) AS rank
-                     FROM items_fts
-                     JOIN items i ON i.id = items_fts.rowid
-                     JOIN feeds f ON f.id = i.origin_feed_id
-                     WHERE items_fts MATCH ?1 AND (?2 IS NULL OR i.sort_at >= ?2)
-                     ORDER BY rank LIMIT ?3",
+                    "WITH best AS (
+                         SELECT rowid AS id, bm25(items_fts, 10.0, 3.0, 1.0, 2.0) AS rank
+                         FROM items_fts
+                         WHERE items_fts MATCH ?1
+                           AND (?2 IS NULL OR rowid IN (SELECT id FROM items WHERE sort_at >= ?2))
+                         ORDER BY rank LIMIT ?3)
+                     SELECT i.uid, i.title, i.url, f.name, i.first_seen_at,
+                            snippet(items_fts, -1, '[', ']', '…', 16), best.rank
+                     FROM best
+                     CROSS JOIN items_fts
+                     CROSS JOIN items i
+                     CROSS JOIN feeds f
+                     WHERE items_fts MATCH ?1 AND items_fts.rowid = best.id
+                       AND i.id = best.id AND f.id = i.origin_feed_id
+                     ORDER BY best.rank",
                 )
                 .map_err(op("search"))?;
             let hits = stmt

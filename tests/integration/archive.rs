@@ -546,3 +546,47 @@ async fn search_follows_new_changed_deleted_and_hand_inserted_items() {
     assert_eq!(hits("orca"), 1);
     assert_search_index_matches(&dir);
 }
+
+#[tokio::test]
+async fn search_keeps_to_since_and_limit() {
+    let server = FeedServer::start().await;
+    // Published 10:00, 11:00 and 12:00 on 23 November.
+    server.set(
+        "/g.xml",
+        Reply::feed(rss(
+            "Ice",
+            &[
+                ("g1", "Glacier retreats", "https://ice.test/1"),
+                ("g2", "Glacier surges", "https://ice.test/2"),
+                ("g3", "Glacier calves", "https://ice.test/3"),
+            ],
+        )),
+    );
+    let dir = TestDir::new();
+    let config = dir.write_config(&feed_block("ice", &server.url("/g.xml"), ""));
+    poll(&config, fixed_clock("2026-11-24T09:00:00Z").1).await;
+    let store = tickerfeed::store::Store::open(&config.storage.path).unwrap();
+    let titles = |hits: Vec<tickerfeed::store::SearchHit>| {
+        let mut t: Vec<String> = hits.into_iter().map(|h| h.title).collect();
+        t.sort();
+        t
+    };
+
+    let all = store.search("glacier", 20, None).await.unwrap();
+    assert_eq!(all.len(), 3);
+    assert!(all.windows(2).all(|w| w[0].rank <= w[1].rank), "best first");
+    assert!(all.iter().all(|h| h.snippet.contains("[Glacier]")));
+    let since = chrono::DateTime::parse_from_rfc3339("2026-11-23T11:00:00Z")
+        .unwrap()
+        .to_utc();
+    assert_eq!(
+        titles(store.search("glacier", 20, Some(since)).await.unwrap()),
+        ["Glacier calves", "Glacier surges"]
+    );
+    assert_eq!(store.search("glacier", 2, None).await.unwrap().len(), 2);
+    assert_eq!(
+        store.search("glacier", 1, Some(since)).await.unwrap().len(),
+        1
+    );
+    assert!(store.search("moraine", 20, None).await.unwrap().is_empty());
+}

@@ -384,3 +384,64 @@ async fn healthz_is_503_when_the_scheduler_has_stalled() {
     stop.cancel();
     server.await.unwrap().unwrap();
 }
+
+/// Issue 7: a document is rendered once per archive change, however many
+/// requests ask for it at the same moment (they used to render it once
+/// each, every time the archive changed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_share_one_render_per_archive_change() {
+    let dir = TestDir::new();
+    let config = dir.write_config("");
+    let (_c, clock) = fixed_clock("2026-11-24T09:00:00Z");
+    let now = chrono::DateTime::parse_from_rfc3339("2026-11-24T09:00:00Z")
+        .unwrap()
+        .to_utc();
+    let store = tickerfeed::store::Store::open(&config.storage.path).unwrap();
+    let metrics = std::sync::Arc::new(tickerfeed::metrics::Metrics::new());
+    let state = tickerfeed::http::HttpState::new(
+        std::sync::Arc::clone(&metrics),
+        None,
+        store.clone(),
+        tickerfeed::http::Published::from_config(&config, None, now),
+        tickerfeed::scheduler::Heartbeat::new(now),
+        clock,
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/feed.atom", listener.local_addr().unwrap());
+    let stop = CancellationToken::new();
+    let server = tokio::spawn(tickerfeed::http::serve(listener, state, stop.clone()));
+    let http = reqwest::Client::new();
+    let burst = || {
+        futures_util::future::join_all((0..32).map(|_| async {
+            let resp = http.get(&url).send().await.unwrap();
+            assert_eq!(resp.status(), 200);
+            resp.headers()["etag"].to_str().unwrap().to_string()
+        }))
+    };
+    let renders = || {
+        let text = metrics.encode(0, 0, None);
+        text.lines()
+            .find_map(|l| l.strip_prefix("tickerfeed_renders_total "))
+            .unwrap_or_else(|| panic!("no render counter in\n{text}"))
+            .parse::<u64>()
+            .unwrap()
+    };
+
+    let etags = burst().await;
+    assert!(etags.iter().all(|e| *e == etags[0]), "{etags:?}");
+    assert_eq!(renders(), 1);
+    assert_eq!(burst().await, etags);
+    assert_eq!(renders(), 1);
+
+    // A write by another process moves the generation: one more render.
+    rusqlite::Connection::open(dir.db_path())
+        .unwrap()
+        .execute_batch("CREATE TABLE scratch (x); DROP TABLE scratch;")
+        .unwrap();
+    store.notice_external_writes().await.unwrap();
+    assert_eq!(burst().await, etags);
+    assert_eq!(renders(), 2);
+
+    stop.cancel();
+    server.await.unwrap().unwrap();
+}
