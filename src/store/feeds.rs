@@ -230,6 +230,7 @@ impl Store {
             Ok(ids)
         })
         .await
+        .inspect(|_| self.bump_generation())
     }
 
     /// Every feed the archive knows, configured ones first, by name.
@@ -256,6 +257,9 @@ impl Store {
         attempt: Attempt,
         now: DateTime<Utc>,
     ) -> Result<IngestSummary, StoreError> {
+        // A new body can change the feed's title or links, which the merged
+        // feed shows beside its items, even when no item changed.
+        let new_body = matches!(attempt.outcome, AttemptOutcome::Fetched { .. });
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.queue_fetch(QueuedFetch {
             attempt,
@@ -270,7 +274,7 @@ impl Store {
         .await?;
         // Whoever reached the writer first recorded ours with theirs.
         let summary = answer.await.map_err(|_| StoreError::WriterLost)??;
-        if summary.changed_archive() {
+        if summary.changed_archive() || new_body {
             self.bump_generation();
         }
         Ok(summary)
@@ -689,6 +693,45 @@ mod tests {
             retire: false,
             skip: None,
         }
+    }
+
+    /// The render cache keys on the generation: an all-304 poll must leave
+    /// it alone (or every poll re-renders every document), and a write by
+    /// another process must move it.
+    #[tokio::test]
+    async fn only_changes_worth_a_render_move_the_generation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.db");
+        let store = Store::open(&path).unwrap();
+        let at = from_db_time("2026-11-24T09:00:00Z").unwrap();
+        let feed = store
+            .write(|c| {
+                c.execute(
+                    "INSERT INTO feeds (name, url, schedule, created_at)
+                     VALUES ('f', 'https://f.test/feed.xml', '* * * * *', '2026-11-24T09:00:00Z')",
+                    [],
+                )
+                .map_err(op("add feed"))?;
+                Ok(FeedId(c.last_insert_rowid()))
+            })
+            .await
+            .unwrap();
+        // The daemon asks every few seconds, before and after each poll.
+        store.notice_external_writes().await.unwrap();
+        let before = store.generation();
+        store
+            .record_attempt(not_modified(feed, at), at)
+            .await
+            .unwrap();
+        store.notice_external_writes().await.unwrap();
+        assert_eq!(store.generation(), before, "a 304 changes nothing shown");
+
+        let other = rusqlite::Connection::open(&path).unwrap();
+        other
+            .execute("UPDATE feeds SET title = 'Renamed by hand'", [])
+            .unwrap();
+        store.notice_external_writes().await.unwrap();
+        assert!(store.generation() > before, "another process wrote");
     }
 
     /// Group commit must not let one fetch that cannot be recorded take the

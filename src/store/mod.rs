@@ -23,10 +23,13 @@
 //! the `v_*` views are the documented, stable interface (docs/schema.md).
 //!
 //! # Change tracking
-//! [`Store::generation`] increases whenever items change, in this process
-//! or (noticed through `PRAGMA data_version`, see [`Store::notice_external_writes`])
-//! in another one such as a `tickerfeed poll` run beside the daemon. The
-//! HTTP layer keys its render cache on it.
+//! [`Store::generation`] increases whenever what the merged feed shows may
+//! have changed: items, a feed's title or links (a fetch with a new body),
+//! the feed list, in this process or (noticed through `PRAGMA
+//! data_version`, see [`Store::notice_external_writes`]) in another one
+//! such as a `tickerfeed poll` run beside the daemon. The HTTP layer keys
+//! its render cache on it; a poll where every feed answered 304 leaves it
+//! alone.
 
 pub mod feeds;
 pub mod items;
@@ -203,7 +206,7 @@ impl Store {
         .map_err(open_err)?;
         reader.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
         stable_plans(&reader).map_err(open_err)?;
-        let data_version: i64 = reader
+        let data_version: i64 = writer
             .query_row("PRAGMA data_version", [], |r| r.get(0))
             .map_err(open_err)?;
 
@@ -285,11 +288,14 @@ impl Store {
     }
 
     /// Bumps [`Store::generation`] if another connection (another process,
-    /// or our own writer) committed since the last call. Cheap; the daemon
-    /// calls it every few seconds.
+    /// such as a `tickerfeed poll` beside the daemon) committed since the
+    /// last call. Asked of the writer, whose `data_version` ignores its own
+    /// commits: those bump the generation themselves when they change what
+    /// the feeds show, and an all-304 poll must not re-render every
+    /// document. Cheap; the daemon calls it every few seconds.
     pub async fn notice_external_writes(&self) -> Result<(), StoreError> {
         let version = self
-            .read(|c| {
+            .write(|c| {
                 c.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0))
                     .map_err(op("read data_version"))
             })
