@@ -215,7 +215,7 @@ impl Store {
                 let id: i64 = tx
                     .query_row("SELECT id FROM feeds WHERE name = ?1", [name], |r| r.get(0))
                     .map_err(op("look up feed id"))?;
-                cached(&tx, "DELETE FROM feed_tags WHERE feed_id = ?1", [id])
+                cached(&tx, CLEAR_FEED_TAGS, [id])
                     .map_err(op("clear feed tags"))?;
                 for tag in tags {
                     cached(&tx,
@@ -598,6 +598,20 @@ fn record_redirect(tx: &Connection, a: &Attempt, now: DateTime<Utc>) -> Result<(
     Ok(())
 }
 
+/// What [`FeedRow`] is read from; `select_feed_rows` adds the WHERE.
+const FEED_ROW_COLUMNS: &str =
+    "SELECT f.id, f.name, f.url, f.schedule, f.in_config, f.title, f.site_url,
+            f.etag, f.last_modified, f.body_sha256, f.last_attempt_at,
+            f.last_success_at, f.last_status, f.last_result, f.last_error,
+            f.consecutive_failures, f.not_before_at, f.next_due_at,
+            (SELECT count(*) FROM item_sources s WHERE s.feed_id = f.id),
+            (SELECT group_concat(tag, ',') FROM feed_tags t WHERE t.feed_id = f.id),
+            f.effective_url, f.retired_at, f.retired_reason, f.skip_hours, f.skip_days
+     FROM feeds f";
+
+/// Replacing a feed's tags starts by clearing them.
+const CLEAR_FEED_TAGS: &str = "DELETE FROM feed_tags WHERE feed_id = ?1";
+
 fn select_feed_rows(
     conn: &rusqlite::Connection,
     only: Option<FeedId>,
@@ -605,18 +619,9 @@ fn select_feed_rows(
     // Two statements, not one with `?1 IS NULL OR f.id = ?1`: that OR hides
     // the primary key from the planner, and looking up one feed of 10,000
     // would scan them all (with the per-row counts) on every fetch.
-    const COLUMNS: &str =
-        "SELECT f.id, f.name, f.url, f.schedule, f.in_config, f.title, f.site_url,
-                    f.etag, f.last_modified, f.body_sha256, f.last_attempt_at,
-                    f.last_success_at, f.last_status, f.last_result, f.last_error,
-                    f.consecutive_failures, f.not_before_at, f.next_due_at,
-                    (SELECT count(*) FROM item_sources s WHERE s.feed_id = f.id),
-                    (SELECT group_concat(tag, ',') FROM feed_tags t WHERE t.feed_id = f.id),
-                    f.effective_url, f.retired_at, f.retired_reason, f.skip_hours, f.skip_days
-             FROM feeds f";
     let sql = match only {
-        Some(_) => format!("{COLUMNS} WHERE f.id = ?1"),
-        None => format!("{COLUMNS} WHERE ?1 IS NULL ORDER BY f.in_config DESC, f.name"),
+        Some(_) => format!("{FEED_ROW_COLUMNS} WHERE f.id = ?1"),
+        None => format!("{FEED_ROW_COLUMNS} WHERE ?1 IS NULL ORDER BY f.in_config DESC, f.name"),
     };
     let mut stmt = conn.prepare_cached(&sql).map_err(op("list feeds"))?;
     let rows = stmt
@@ -732,6 +737,29 @@ mod tests {
             .unwrap();
         store.notice_external_writes().await.unwrap();
         assert!(store.generation() > before, "another process wrote");
+    }
+
+    /// What runs once per feed per fetch or config load finds its rows
+    /// through an index: a scan here is quadratic in the number of feeds.
+    #[test]
+    fn per_feed_statements_use_indexes_not_scans() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::migrations::migrate(&mut conn).unwrap();
+        for sql in [
+            format!("{FEED_ROW_COLUMNS} WHERE f.id = ?1"),
+            CLEAR_FEED_TAGS.to_string(),
+        ] {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let plan: Vec<String> = stmt
+                .query_map([rusqlite::types::Null], |r| r.get(3))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            assert!(
+                !plan.iter().any(|l| l.starts_with("SCAN")),
+                "{sql}\n{plan:#?}"
+            );
+        }
     }
 
     /// Group commit must not let one fetch that cannot be recorded take the
