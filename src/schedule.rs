@@ -24,11 +24,12 @@ pub enum TimeZone {
     Utc,
 }
 
-/// A parsed cron schedule.
+/// A parsed cron schedule. Cheap to clone: a parsed pattern is about 5 KB
+/// of bit sets, and 10,000 feeds share a handful of schedules.
 #[derive(Clone)]
 pub struct Schedule {
     expr: String,
-    cron: croner::Cron,
+    cron: std::sync::Arc<croner::Cron>,
     tz: TimeZone,
 }
 
@@ -66,7 +67,7 @@ impl Schedule {
         let cron = parser.parse(expr).map_err(|e| err(e.to_string()))?;
         let schedule = Schedule {
             expr: expr.trim().to_string(),
-            cron,
+            cron: std::sync::Arc::new(cron),
             tz,
         };
         // A pattern like "0 0 30 2 *" parses but never fires; say so now

@@ -388,11 +388,15 @@ fn resolve(r: &mut Resolver<'_>, raw: RawConfig, base: &Path) -> Config {
         };
         r.problem(&[key("feeds"), Seg::Index(i), key("name")], msg);
     }
+    // Feeds that write the same schedule share one parsed copy.
+    let mut schedules: HashMap<String, Schedule> = HashMap::new();
     let feeds = raw
         .feeds
         .into_iter()
         .enumerate()
-        .filter_map(|(i, feed)| resolve_feed(r, i, feed, base, &default_schedule, tz))
+        .filter_map(|(i, feed)| {
+            resolve_feed(r, i, feed, base, &default_schedule, &mut schedules, tz)
+        })
         .collect();
 
     let market = raw.market.and_then(|m| resolve_market(r, m, tz));
@@ -574,6 +578,7 @@ fn resolve_feed(
     raw: RawFeed,
     base: &Path,
     default_schedule: &Schedule,
+    schedules: &mut HashMap<String, Schedule>,
     tz: TimeZone,
 ) -> Option<FeedConfig> {
     let at = |k: &str| [key("feeds"), Seg::Index(i), key(k)];
@@ -608,12 +613,18 @@ fn resolve_feed(
         }
     };
     let schedule = match raw.schedule {
-        Some(expr) => match Schedule::parse(&expr, tz) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                r.problem(&at("schedule"), e.to_string());
-                None
-            }
+        Some(expr) => match schedules.get(&expr) {
+            Some(known) => Some(known.clone()),
+            None => match Schedule::parse(&expr, tz) {
+                Ok(s) => {
+                    schedules.insert(expr, s.clone());
+                    Some(s)
+                }
+                Err(e) => {
+                    r.problem(&at("schedule"), e.to_string());
+                    None
+                }
+            },
         },
         None => Some(default_schedule.clone()),
     };
