@@ -2023,6 +2023,27 @@ fn answers(served: &[Served]) -> String {
     s
 }
 
+/// Each peer's name and its first-poll, re-poll and peak-RSS ratios to
+/// tickerfeed (`tools[0]`), for the printed and the markdown report.
+fn ratio_rows(tools: &[ToolRow]) -> Vec<[String; 4]> {
+    let tf = &tools[0];
+    tools[1..]
+        .iter()
+        .map(|t| {
+            let rss = match (t.peak_rss_mib(), tf.peak_rss_mib()) {
+                (Some(a), Some(b)) => ratio(a, b),
+                _ => "n/a".into(),
+            };
+            [
+                t.name.to_string(),
+                ratio(t.first.wall.median, tf.first.wall.median),
+                ratio(t.repoll.wall.median, tf.repoll.wall.median),
+                rss,
+            ]
+        })
+        .collect()
+}
+
 fn ratio(peer: f64, tickerfeed: f64) -> String {
     format!("{:.1}x", peer / tickerfeed)
 }
@@ -2220,20 +2241,8 @@ impl Report<'_> {
                 "\n{:<20} {:>11} {:>9} {:>9}",
                 "peer / tickerfeed", "first wall", "re-poll", "peak RSS"
             );
-            let tf = &tools[0];
-            for t in &tools[1..] {
-                let rss = match (t.peak_rss_mib(), tf.peak_rss_mib()) {
-                    (Some(a), Some(b)) => ratio(a, b),
-                    _ => "n/a".into(),
-                };
-                let _ = writeln!(
-                    o,
-                    "{:<20} {:>11} {:>9} {:>9}",
-                    t.name,
-                    ratio(t.first.wall.median, tf.first.wall.median),
-                    ratio(t.repoll.wall.median, tf.repoll.wall.median),
-                    rss
-                );
+            for [name, first, repoll, rss] in ratio_rows(&tools) {
+                let _ = writeln!(o, "{name:<20} {first:>11} {repoll:>9} {rss:>9}");
             }
         }
         let _ = writeln!(o);
@@ -2305,20 +2314,8 @@ impl Report<'_> {
             );
             let _ = writeln!(o, "| peer | first poll wall | re-poll wall | peak RSS |");
             let _ = writeln!(o, "|---|---|---|---|");
-            let tf = &tools[0];
-            for t in &tools[1..] {
-                let rss = match (t.peak_rss_mib(), tf.peak_rss_mib()) {
-                    (Some(a), Some(b)) => ratio(a, b),
-                    _ => "n/a".into(),
-                };
-                let _ = writeln!(
-                    o,
-                    "| {} | {} | {} | {} |",
-                    t.name,
-                    ratio(t.first.wall.median, tf.first.wall.median),
-                    ratio(t.repoll.wall.median, tf.repoll.wall.median),
-                    rss
-                );
+            for [name, first, repoll, rss] in ratio_rows(&tools) {
+                let _ = writeln!(o, "| {name} | {first} | {repoll} | {rss} |");
             }
         }
         let _ = writeln!(o, "\n### Targets (issue 7, 200 x 50 on 2 cores)\n");

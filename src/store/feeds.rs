@@ -700,15 +700,9 @@ mod tests {
         }
     }
 
-    /// The render cache keys on the generation: an all-304 poll must leave
-    /// it alone (or every poll re-renders every document), and a write by
-    /// another process must move it.
-    #[tokio::test]
-    async fn only_changes_worth_a_render_move_the_generation() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("a.db");
-        let store = Store::open(&path).unwrap();
-        let at = from_db_time("2026-11-24T09:00:00Z").unwrap();
+    /// A new archive at `path` with one feed, `f`.
+    async fn store_with_one_feed(path: &std::path::Path) -> (Store, FeedId) {
+        let store = Store::open(path).unwrap();
         let feed = store
             .write(|c| {
                 c.execute(
@@ -721,6 +715,18 @@ mod tests {
             })
             .await
             .unwrap();
+        (store, feed)
+    }
+
+    /// The render cache keys on the generation: an all-304 poll must leave
+    /// it alone (or every poll re-renders every document), and a write by
+    /// another process must move it.
+    #[tokio::test]
+    async fn only_changes_worth_a_render_move_the_generation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.db");
+        let (store, feed) = store_with_one_feed(&path).await;
+        let at = from_db_time("2026-11-24T09:00:00Z").unwrap();
         // The daemon asks every few seconds, before and after each poll.
         store.notice_external_writes().await.unwrap();
         let before = store.generation();
@@ -767,20 +773,8 @@ mod tests {
     #[tokio::test]
     async fn a_fetch_that_cannot_be_recorded_fails_alone_in_its_group() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("a.db")).unwrap();
+        let (store, feed) = store_with_one_feed(&dir.path().join("a.db")).await;
         let at = from_db_time("2026-11-24T09:00:00Z").unwrap();
-        let feed = store
-            .write(|c| {
-                c.execute(
-                    "INSERT INTO feeds (name, url, schedule, created_at)
-                     VALUES ('f', 'https://f.test/feed.xml', '* * * * *', '2026-11-24T09:00:00Z')",
-                    [],
-                )
-                .map_err(op("add feed"))?;
-                Ok(FeedId(c.last_insert_rowid()))
-            })
-            .await
-            .unwrap();
         let queue = std::sync::Mutex::new(Vec::new());
         let mut answers = Vec::new();
         // The middle one names a feed the archive does not have.
