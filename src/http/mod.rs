@@ -79,8 +79,10 @@ struct FeedParams {
     before: Option<String>,
 }
 
-/// Documents kept at most; beyond it the cache starts over (arbitrary
-/// `?q=` and `?before=` values must not grow memory without bound).
+/// Documents kept at most; beyond it the cache drops its one-off
+/// documents (searches, older pages), and starts over only if that is not
+/// enough: arbitrary `?q=` and `?before=` values must not grow memory
+/// without bound, nor push the feeds every reader polls out of the cache.
 const CACHE_CAP: usize = 512;
 
 /// A cached document for one store generation. The cell is filled by
@@ -321,6 +323,9 @@ async fn rendered(inner: &Inner, key: DocKey) -> Result<Arc<Rendered>, ServeErro
             // A newer slot than our reading of the generation is fine too.
             Some(slot) if slot.generation >= generation => Arc::clone(slot),
             _ => {
+                if cache.len() >= CACHE_CAP {
+                    cache.retain(|k, _| k.search.is_none() && k.before.is_none());
+                }
                 if cache.len() >= CACHE_CAP {
                     cache.clear();
                 }

@@ -385,11 +385,18 @@ async fn healthz_is_503_when_the_scheduler_has_stalled() {
     server.await.unwrap().unwrap();
 }
 
-/// Issue 7: a document is rendered once per archive change, however many
-/// requests ask for it at the same moment (they used to render it once
-/// each, every time the archive changed).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_requests_share_one_render_per_archive_change() {
+/// The HTTP side alone, on an empty archive, with a way to count renders.
+struct Served {
+    dir: TestDir,
+    store: tickerfeed::store::Store,
+    /// `/feed.atom` on the server.
+    url: String,
+    stop: CancellationToken,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    renders: Box<dyn Fn() -> u64 + Send>,
+}
+
+async fn serve_an_empty_archive() -> Served {
     let dir = TestDir::new();
     let config = dir.write_config("");
     let (_c, clock) = fixed_clock("2026-11-24T09:00:00Z");
@@ -410,6 +417,37 @@ async fn concurrent_requests_share_one_render_per_archive_change() {
     let url = format!("http://{}/feed.atom", listener.local_addr().unwrap());
     let stop = CancellationToken::new();
     let server = tokio::spawn(tickerfeed::http::serve(listener, state, stop.clone()));
+    let renders = Box::new(move || {
+        let text = metrics.encode(0, 0, None);
+        text.lines()
+            .find_map(|l| l.strip_prefix("tickerfeed_renders_total "))
+            .unwrap_or_else(|| panic!("no render counter in\n{text}"))
+            .parse::<u64>()
+            .unwrap()
+    });
+    Served {
+        dir,
+        store,
+        url,
+        stop,
+        server,
+        renders,
+    }
+}
+
+/// Issue 7: a document is rendered once per archive change, however many
+/// requests ask for it at the same moment (they used to render it once
+/// each, every time the archive changed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_share_one_render_per_archive_change() {
+    let Served {
+        dir,
+        store,
+        url,
+        stop,
+        server,
+        renders,
+    } = serve_an_empty_archive().await;
     let http = reqwest::Client::new();
     let burst = || {
         futures_util::future::join_all((0..32).map(|_| async {
@@ -417,14 +455,6 @@ async fn concurrent_requests_share_one_render_per_archive_change() {
             assert_eq!(resp.status(), 200);
             resp.headers()["etag"].to_str().unwrap().to_string()
         }))
-    };
-    let renders = || {
-        let text = metrics.encode(0, 0, None);
-        text.lines()
-            .find_map(|l| l.strip_prefix("tickerfeed_renders_total "))
-            .unwrap_or_else(|| panic!("no render counter in\n{text}"))
-            .parse::<u64>()
-            .unwrap()
     };
 
     let etags = burst().await;
@@ -442,6 +472,38 @@ async fn concurrent_requests_share_one_render_per_archive_change() {
     assert_eq!(burst().await, etags);
     assert_eq!(renders(), 2);
 
+    stop.cancel();
+    server.await.unwrap().unwrap();
+}
+
+/// A crawler or a script asking for thousands of different searches fills
+/// the render cache; the feeds every reader polls must stay in it.
+#[tokio::test]
+async fn a_flood_of_one_off_searches_does_not_evict_the_feed() {
+    let Served {
+        dir: _dir,
+        store: _store,
+        url,
+        stop,
+        server,
+        renders,
+    } = serve_an_empty_archive().await;
+    let http = reqwest::Client::new();
+    let get = |u: String| {
+        let http = http.clone();
+        async move {
+            let resp = http.get(&u).send().await.unwrap();
+            assert_eq!(resp.status(), 200, "{u}");
+        }
+    };
+    get(url.clone()).await;
+    assert_eq!(renders(), 1);
+    for i in 0..600 {
+        get(format!("{url}?q=word{i}")).await;
+    }
+    assert_eq!(renders(), 601);
+    get(url.clone()).await;
+    assert_eq!(renders(), 601, "the feed was rendered again");
     stop.cancel();
     server.await.unwrap().unwrap();
 }
