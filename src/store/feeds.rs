@@ -273,7 +273,9 @@ impl Store {
         })
         .await?;
         // Whoever reached the writer first recorded ours with theirs.
-        let summary = answer.await.map_err(|_| StoreError::WriterLost)??;
+        let Recorded { summary, attempt } = answer.await.map_err(|_| StoreError::WriterLost)?;
+        drop(attempt);
+        let summary = summary?;
         if summary.changed_archive() || new_body {
             self.bump_generation();
         }
@@ -329,7 +331,27 @@ impl Store {
 pub(crate) struct QueuedFetch {
     attempt: Attempt,
     now: DateTime<Utc>,
-    reply: tokio::sync::oneshot::Sender<Result<IngestSummary, StoreError>>,
+    reply: tokio::sync::oneshot::Sender<Recorded>,
+}
+
+/// The writer's answer to one queued fetch. The attempt travels back with
+/// it so the waiting task frees its items, not the writer: freeing a
+/// feed's worth of strings allocated on another thread costs the single
+/// writer time (and malloc lock waits) that every other fetch waits behind.
+#[derive(Debug)]
+pub(crate) struct Recorded {
+    summary: Result<IngestSummary, StoreError>,
+    attempt: Attempt,
+}
+
+impl QueuedFetch {
+    fn answer(self, summary: Result<IngestSummary, StoreError>) {
+        // The caller may have gone (shutdown); what was recorded stays.
+        let _ = self.reply.send(Recorded {
+            summary,
+            attempt: self.attempt,
+        });
+    }
 }
 
 /// Group commit: records every fetch queued so far in one transaction.
@@ -358,8 +380,7 @@ fn record_queued(conn: &mut Connection, queue: &std::sync::Mutex<Vec<QueuedFetch
     match together {
         Ok(summaries) => {
             for (q, summary) in group.into_iter().zip(summaries) {
-                // The caller may have gone (shutdown); what was recorded stays.
-                let _ = q.reply.send(Ok(summary));
+                q.answer(Ok(summary));
             }
         }
         Err(_) => {
@@ -371,7 +392,7 @@ fn record_queued(conn: &mut Connection, queue: &std::sync::Mutex<Vec<QueuedFetch
                     tx.commit().map_err(op("commit a fetch"))?;
                     Ok(summary)
                 })();
-                let _ = q.reply.send(alone);
+                q.answer(alone);
             }
         }
     }
@@ -798,7 +819,7 @@ mod tests {
             .unwrap();
         let mut results = Vec::new();
         for answer in answers {
-            results.push(answer.await.unwrap().is_ok());
+            results.push(answer.await.unwrap().summary.is_ok());
         }
         assert_eq!(results, [true, false, true]);
         assert!(queue.lock().unwrap().is_empty());
