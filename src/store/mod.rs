@@ -31,6 +31,7 @@
 //! its render cache on it; a poll where every feed answered 304 leaves it
 //! alone.
 
+mod checkpoint;
 pub mod feeds;
 pub mod items;
 pub(crate) mod migrations;
@@ -92,6 +93,11 @@ pub enum StoreError {
     Task(#[source] tokio::task::JoinError),
     #[error("the database writer stopped before recording this fetch")]
     WriterLost,
+    #[error("failed to start the database's checkpoint thread")]
+    Thread {
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Executes `sql` through the connection's statement cache. The write path
@@ -128,6 +134,8 @@ pub struct Store {
     // Declared (so dropped) before the writer: the last connection to close
     // checkpoints and removes the WAL, and that should be the writer.
     reader: Arc<Mutex<Connection>>,
+    // Held for its Drop: stops the checkpoint thread before the writer closes.
+    _checkpointer: Arc<checkpoint::Checkpointer>,
     writer: Arc<Mutex<Connection>>,
     generation: Arc<AtomicU64>,
     data_version: Arc<AtomicI64>,
@@ -198,6 +206,8 @@ impl Store {
         // Items another program inserted since our last write wait in the
         // search queue; index them now rather than at the next fetch.
         items::index_pending(&writer)?;
+        let checkpointer =
+            checkpoint::Checkpointer::start(path, &mut writer, checkpoint::Thresholds::DEFAULT)?;
 
         let reader = Connection::open_with_flags(
             path,
@@ -213,6 +223,7 @@ impl Store {
         Ok(Store {
             path: path.to_path_buf(),
             writer: Arc::new(Mutex::new(writer)),
+            _checkpointer: Arc::new(checkpointer),
             reader: Arc::new(Mutex::new(reader)),
             generation: Arc::new(AtomicU64::new(1)),
             data_version: Arc::new(AtomicI64::new(data_version)),
