@@ -206,9 +206,11 @@ mod tests {
             commit_pages(&writer, 20);
             largest = largest.max(len(&wal));
         }
-        // 3,000 pages went through the log; it never held much more than
-        // the inline threshold and one transaction.
-        let bound = (at.inline as u64 + 2 * 25) * (PAGE + 24) + 32;
+        // 3,000 pages went through the log; it stayed near the inline
+        // threshold. Not exactly at it: while the checkpoint thread holds
+        // the checkpoint lock the writer's own attempt is skipped, so a
+        // loaded machine lets a few more transactions in.
+        let bound = 5 * at.inline as u64 * (PAGE + 24);
         assert!(
             largest <= bound,
             "the log grew to {largest} bytes (bound {bound})"
