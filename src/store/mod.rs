@@ -1,11 +1,13 @@
 //! The archive: one SQLite file, and the only module that touches rusqlite.
 //!
 //! # Connections and threads
-//! [`Store`] owns two connections: a writer and a read-only reader, so HTTP
+//! [`Store`] owns a writer and a read-only reader connection, so HTTP
 //! renders never wait behind a long ingest (WAL lets them read the last
 //! committed state). rusqlite is blocking, so every call runs on tokio's
 //! blocking pool through [`Store::write`] / [`Store::read`]; no lock is held
-//! across an `.await`.
+//! across an `.await`. A third connection, on a thread of its own, only
+//! checkpoints the WAL (`checkpoint.rs`), so the writer never waits for
+//! that copy and its fsyncs.
 //!
 //! # Transactions
 //! Everything one fetch produces (new and updated items, their sources, the
