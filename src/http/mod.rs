@@ -21,7 +21,7 @@ use axum::routing::get;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
-use tokio::sync::OnceCell;
+use tokio::sync::{OnceCell, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error};
 use url::Url;
@@ -48,6 +48,8 @@ struct Inner {
     clock: SharedClock,
     started: Instant,
     cache: Mutex<HashMap<DocKey, Arc<Slot>>>,
+    /// Renders of one-off documents (`?q=`, `?before=`) in progress.
+    one_off: Semaphore,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +58,8 @@ enum ServeError {
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Render(#[from] render::RenderError),
+    #[error("{ONE_OFF_RENDERS} searches or older pages are already being rendered")]
+    Busy,
 }
 
 /// A merged document: its format and tag filter.
@@ -84,6 +88,16 @@ struct FeedParams {
 /// enough: arbitrary `?q=` and `?before=` values must not grow memory
 /// without bound, nor push the feeds every reader polls out of the cache.
 const CACHE_CAP: usize = 512;
+
+/// One-off documents (a search, an older page) rendered at the same time,
+/// at most. Each is a query on the archive's single read connection (a
+/// search over 100,000 items takes about 14 ms of it), which the feeds
+/// every reader polls share. Past this many, a one-off request is turned
+/// away with 503 and `Retry-After` instead of queueing, so a script firing
+/// hundreds of distinct searches cannot make subscribers wait behind it.
+/// Documents already rendered for the current archive are served from the
+/// cache regardless.
+const ONE_OFF_RENDERS: usize = 2;
 
 /// A cached document for one store generation. The cell is filled by
 /// the first request that needs it; requests arriving meanwhile wait on
@@ -158,6 +172,7 @@ impl HttpState {
             clock,
             started: Instant::now(),
             cache: Mutex::new(HashMap::new()),
+            one_off: Semaphore::new(ONE_OFF_RENDERS),
         }))
     }
 
@@ -269,6 +284,14 @@ async fn feed(
     };
     let doc = match rendered(&state.0, request).await {
         Ok(doc) => doc,
+        Err(ServeError::Busy) => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, HeaderValue::from_static("1"))],
+                "too many searches or older pages at once; try again in a second\n",
+            )
+                .into_response();
+        }
         Err(e) => {
             error!(error = %e, "could not render the merged feed");
             return (
@@ -340,8 +363,16 @@ async fn rendered(inner: &Inner, key: DocKey) -> Result<Arc<Rendered>, ServeErro
     };
     // If the render fails, or the request doing it goes away, the cell
     // stays empty and the next request in line renders.
+    let one_off = key.search.is_some() || key.before.is_some();
     slot.doc
-        .get_or_try_init(|| render_doc(inner, key))
+        .get_or_try_init(|| async {
+            let _permit = if one_off {
+                Some(inner.one_off.try_acquire().map_err(|_| ServeError::Busy)?)
+            } else {
+                None
+            };
+            render_doc(inner, key).await
+        })
         .await
         .map(Arc::clone)
 }
@@ -598,4 +629,66 @@ async fn metrics(State(state): State<HttpState>) -> Response {
         body,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::FixedClock;
+
+    /// The daemon's HTTP side on 127.0.0.1 over an empty archive in a
+    /// temp dir; returns its state (to occupy the one-off renders) and the
+    /// merged feed's URL.
+    async fn start() -> (tempfile::TempDir, HttpState, String, CancellationToken) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "[server]\nlisten = \"127.0.0.1:0\"\n").unwrap();
+        let config = Config::load(&path).unwrap();
+        let now = "2026-11-24T09:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        let state = HttpState::new(
+            Arc::new(Metrics::new()),
+            None,
+            Store::open(&config.storage.path).unwrap(),
+            Published::from_config(&config, None, now),
+            crate::scheduler::Heartbeat::new(now),
+            Arc::new(FixedClock::new(now)),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/feed.atom", listener.local_addr().unwrap());
+        let stop = CancellationToken::new();
+        tokio::spawn(serve(listener, state.clone(), stop.clone()));
+        (dir, state, url, stop)
+    }
+
+    /// While as many searches as the reader is allowed are being rendered,
+    /// another search is turned away at once with 503 and Retry-After (not
+    /// queued behind them), while the merged feed, a search already
+    /// rendered, and the next search once one finishes are all answered.
+    #[tokio::test]
+    async fn searches_past_the_limit_get_503_and_the_feed_is_still_served() {
+        let (_dir, state, url, stop) = start().await;
+        let http = reqwest::Client::new();
+        let get = |u: String| {
+            let http = http.clone();
+            async move { http.get(u).send().await.unwrap() }
+        };
+        assert_eq!(get(format!("{url}?q=earlier")).await.status(), 200);
+
+        // Two searches in progress elsewhere.
+        let busy = state.0.one_off.acquire_many(2).await.unwrap();
+        let turned_away = get(format!("{url}?q=glacier")).await;
+        assert_eq!(turned_away.status(), 503);
+        assert_eq!(turned_away.headers()["retry-after"], "1");
+        assert!(turned_away.text().await.unwrap().contains("try again"));
+        let page = get(format!("{url}?before=bogus")).await;
+        assert_eq!(page.status(), 400, "a bad cursor is still a bad request");
+        assert_eq!(get(url.clone()).await.status(), 200);
+        assert_eq!(get(format!("{url}?q=earlier")).await.status(), 200);
+
+        drop(busy);
+        let answered = get(format!("{url}?q=glacier")).await;
+        assert_eq!(answered.status(), 200);
+        assert!(answered.text().await.unwrap().contains("glacier"));
+        stop.cancel();
+    }
 }
