@@ -78,6 +78,14 @@ struct DocRequest {
     before: Option<Cursor>,
 }
 
+impl DocRequest {
+    /// A search or an older page: asked for by one reader, or by a script,
+    /// rather than polled by every subscriber like the feeds themselves.
+    fn is_one_off(&self) -> bool {
+        self.search.is_some() || self.before.is_some()
+    }
+}
+
 /// Query parameters of the feed endpoints.
 #[derive(Debug, Default, serde::Deserialize)]
 struct FeedParams {
@@ -349,7 +357,7 @@ async fn rendered(inner: &Inner, key: DocKey) -> Result<Arc<Rendered>, ServeErro
             Some(slot) if slot.generation >= generation => Arc::clone(slot),
             _ => {
                 if cache.len() >= CACHE_CAP {
-                    cache.retain(|k, _| k.search.is_none() && k.before.is_none());
+                    cache.retain(|k, _| !k.is_one_off());
                 }
                 if cache.len() >= CACHE_CAP {
                     cache.clear();
@@ -365,7 +373,7 @@ async fn rendered(inner: &Inner, key: DocKey) -> Result<Arc<Rendered>, ServeErro
     };
     // If the render fails, or the request doing it goes away, the cell
     // stays empty and the next request in line renders.
-    let one_off = key.search.is_some() || key.before.is_some();
+    let one_off = key.is_one_off();
     slot.doc
         .get_or_try_init(|| async {
             let _permit = if one_off {
