@@ -251,6 +251,21 @@ pub(crate) fn index_pending(tx: &Connection) -> Result<usize, StoreError> {
     Ok(indexed)
 }
 
+/// Queues for search the items added after the newest indexed one: rows
+/// another program inserted by hand (tickerfeed queues its own as it
+/// inserts them). Looks only past the index's highest rowid, so it costs
+/// two index lookups however large the archive.
+pub(crate) fn queue_unindexed(conn: &Connection) -> Result<usize, StoreError> {
+    cached(
+        conn,
+        "INSERT OR IGNORE INTO fts_pending (item_id)
+         SELECT id FROM items
+         WHERE id > (SELECT coalesce(max(id), 0) FROM items_fts_docsize)",
+        [],
+    )
+    .map_err(op("queue unindexed items for search"))
+}
+
 const FIND_ELSEWHERE: &str = "SELECT i.id FROM items i
      WHERE (i.guid = ?1 OR i.canonical_url = ?1)
        AND NOT EXISTS (SELECT 1 FROM item_sources s WHERE s.item_id = i.id AND s.feed_id = ?2)
@@ -343,7 +358,10 @@ fn insert_item(
         ],
     )
     .map_err(op("insert item"))?;
-    Ok(tx.last_insert_rowid())
+    let id = tx.last_insert_rowid();
+    cached(tx, "INSERT INTO fts_pending (item_id) VALUES (?1)", [id])
+        .map_err(op("queue a new item for search"))?;
+    Ok(id)
 }
 
 /// Most previous versions kept per item. A feed that rewrites an item on

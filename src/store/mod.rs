@@ -174,9 +174,10 @@ impl Store {
             .pragma_update(None, "foreign_keys", true)
             .map_err(open_err)?;
         // Statement journals (a statement's undo log inside a transaction,
-        // needed by every insert that fires a trigger) in memory, not in a
-        // temp file: they are a few pages each, and writing them out was a
-        // tenth of an ingest's CPU.
+        // needed by every statement that may write several rows, such as an
+        // update that fires a trigger) in memory, not in a temp file: they
+        // are a few pages each, and writing them out was a tenth of an
+        // ingest's CPU.
         writer
             .pragma_update(None, "temp_store", "MEMORY")
             .map_err(open_err)?;
@@ -205,8 +206,9 @@ impl Store {
             source,
         })?;
         stable_plans(&writer).map_err(open_err)?;
-        // Items another program inserted since our last write wait in the
-        // search queue; index them now rather than at the next fetch.
+        // Items another program inserted since our last write are not
+        // searchable yet; index them now rather than never.
+        items::queue_unindexed(&writer)?;
         items::index_pending(&writer)?;
         let checkpointer =
             checkpoint::Checkpointer::start(path, &mut writer, checkpoint::Thresholds::DEFAULT)?;
