@@ -5,8 +5,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+use super::known::KnownIds;
 use super::{Store, StoreError, cached, items, op};
 use crate::clock::{from_db_time, to_db_time};
 use crate::config::FeedConfig;
@@ -267,8 +268,9 @@ impl Store {
             reply,
         });
         let queue = self.fetch_queue();
+        let known = self.known_ids();
         self.write(move |conn| {
-            record_queued(conn, &queue);
+            record_queued(conn, &queue, &known);
             Ok(())
         })
         .await?;
@@ -362,16 +364,22 @@ impl QueuedFetch {
 /// tried alone in its own transaction, so one bad fetch fails alone and each
 /// gets its own result. (Savepoints per fetch would do the same in one pass,
 /// but journal every page they touch, which cost a fifth of a first poll.)
-fn record_queued(conn: &mut Connection, queue: &std::sync::Mutex<Vec<QueuedFetch>>) {
+fn record_queued(
+    conn: &mut Connection,
+    queue: &std::sync::Mutex<Vec<QueuedFetch>>,
+    known: &std::sync::Mutex<KnownIds>,
+) {
     let group = std::mem::take(&mut *queue.lock().unwrap_or_else(|p| p.into_inner()));
     if group.is_empty() {
         return;
     }
+    // Only this function touches the set, and only under the writer's lock.
+    let mut known = known.lock().unwrap_or_else(|p| p.into_inner());
     let together = (|| {
-        let tx = conn.transaction().map_err(op("begin recording fetches"))?;
+        let tx = begin(conn, &mut known, "begin recording fetches")?;
         let summaries = group
             .iter()
-            .map(|q| record_in(&tx, &q.attempt, q.now))
+            .map(|q| record_in(&tx, &mut known, &q.attempt, q.now))
             .collect::<Result<Vec<_>, _>>()?;
         items::index_pending(&tx)?;
         tx.commit().map_err(op("commit fetches"))?;
@@ -386,8 +394,8 @@ fn record_queued(conn: &mut Connection, queue: &std::sync::Mutex<Vec<QueuedFetch
         Err(_) => {
             for q in group {
                 let alone = (|| {
-                    let tx = conn.transaction().map_err(op("begin recording a fetch"))?;
-                    let summary = record_in(&tx, &q.attempt, q.now)?;
+                    let tx = begin(conn, &mut known, "begin recording a fetch")?;
+                    let summary = record_in(&tx, &mut known, &q.attempt, q.now)?;
                     items::index_pending(&tx)?;
                     tx.commit().map_err(op("commit a fetch"))?;
                     Ok(summary)
@@ -398,8 +406,25 @@ fn record_queued(conn: &mut Connection, queue: &std::sync::Mutex<Vec<QueuedFetch
     }
 }
 
+/// A write transaction for recording fetches, with `known` checked against
+/// the archive inside it. IMMEDIATE takes the write lock at once, so
+/// nothing another program commits can make `known` wrong before the
+/// commit.
+fn begin<'c>(
+    conn: &'c mut Connection,
+    known: &mut KnownIds,
+    what: &'static str,
+) -> Result<rusqlite::Transaction<'c>, StoreError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(op(what))?;
+    known.refresh(&tx)?;
+    Ok(tx)
+}
+
 fn record_in(
     tx: &Connection,
+    known: &mut KnownIds,
     a: &Attempt,
     now: DateTime<Utc>,
 ) -> Result<IngestSummary, StoreError> {
@@ -423,7 +448,7 @@ fn record_in(
             body_sha256,
             board,
         } => {
-            summary = items::ingest(tx, a.feed_id, &feed_name, items, board.as_ref(), now)?;
+            summary = items::ingest(tx, known, a.feed_id, &feed_name, items, board.as_ref(), now)?;
             cached(
                 tx,
                 "UPDATE feeds SET title = ?2, site_url = ?3, feed_guid = ?4, feed_updated_at = ?5,
@@ -810,9 +835,10 @@ mod tests {
         }
         let queue = std::sync::Arc::new(queue);
         let q = std::sync::Arc::clone(&queue);
+        let known = store.known_ids();
         store
             .write(move |c| {
-                record_queued(c, &q);
+                record_queued(c, &q, &known);
                 Ok(())
             })
             .await

@@ -22,6 +22,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
+use super::known::KnownIds;
 use super::{Store, StoreError, cached, op};
 use crate::clock::{from_db_time, to_db_time};
 use crate::model::{BoardView, FeedId, ItemUid, NewItem};
@@ -153,6 +154,7 @@ const FIND_SOURCE: &str = "SELECT s.item_id, i.origin_feed_id, i.content_sha256
 
 pub(crate) fn ingest(
     tx: &Connection,
+    known: &mut KnownIds,
     feed_id: FeedId,
     feed_name: &str,
     items: &[NewItem],
@@ -167,16 +169,21 @@ pub(crate) fn ingest(
     let mut find_source = tx
         .prepare_cached(FIND_SOURCE)
         .map_err(op("prepare source lookup"))?;
+    // Tombstones are written only by pruning, never during a fetch.
+    let any_tombstones: bool = tx
+        .query_row("SELECT EXISTS (SELECT 1 FROM tombstones)", [], |r| r.get(0))
+        .map_err(op("check for tombstones"))?;
     for item in items {
-        let known: Option<(i64, i64, String)> = find_source
+        let carried: Option<(i64, i64, String)> = find_source
             .query_row(params![feed_id.0, item.key.0], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })
             .optional()
             .map_err(op("look up item"))?;
-        if let Some((item_id, origin, hash)) = known {
+        if let Some((item_id, origin, hash)) = carried {
             if origin == feed_id.0 && hash != item.content_hash {
                 update_item(tx, item_id, item, &now_s)?;
+                known.add(item.guid.as_deref(), item.canonical_url.as_deref());
                 summary.updated += 1;
             }
             cached(
@@ -188,12 +195,12 @@ pub(crate) fn ingest(
             continue;
         }
         // Deleted on purpose (prune, retention): never bring it back.
-        if is_tombstoned(tx, feed_id, item)? {
+        if any_tombstones && is_tombstoned(tx, feed_id, item)? {
             continue;
         }
         // A guid that changed on an article this feed already carries (same
         // canonical link and title): the new key becomes an alias.
-        if let Some((item_id, old_key)) = find_alias(tx, feed_id, item)? {
+        if let Some((item_id, old_key)) = find_alias(tx, known, feed_id, item)? {
             cached(tx,
                 "INSERT INTO item_sources (feed_id, item_key, item_id, matched_by, first_seen_at, last_seen_at, reason)
                  VALUES (?1, ?2, ?3, 'alias', ?4, ?4, ?5)",
@@ -209,7 +216,7 @@ pub(crate) fn ingest(
             summary.merged += 1;
             continue;
         }
-        let (item_id, matched_by, reason) = match find_elsewhere(tx, feed_id, item)? {
+        let (item_id, matched_by, reason) = match find_elsewhere(tx, known, feed_id, item)? {
             Some((id, layer, reason)) => {
                 summary.merged += 1;
                 (id, layer, Some(reason))
@@ -217,6 +224,7 @@ pub(crate) fn ingest(
             None => {
                 summary.new += 1;
                 let id = insert_item(tx, feed_id, feed_name, item, now)?;
+                known.add(item.guid.as_deref(), item.canonical_url.as_deref());
                 // Only new articles are stamped: the board as it stood when
                 // the archive first saw them.
                 super::quotes::stamp_item(tx, id, board, &item.mentions, now)?;
@@ -273,6 +281,7 @@ const FIND_ELSEWHERE: &str = "SELECT i.id FROM items i
 
 fn find_elsewhere(
     tx: &Connection,
+    known: &KnownIds,
     feed_id: FeedId,
     item: &NewItem,
 ) -> Result<Option<(i64, &'static str, String)>, StoreError> {
@@ -281,15 +290,27 @@ fn find_elsewhere(
     // guid) and the canonical link. Each is compared with other items'
     // guids and links alike, so the match does not depend on which feed
     // was polled first.
+    // Only values some item may carry are looked up (`KnownIds`).
     let mut candidates: Vec<(String, &'static str)> = Vec::new();
     if let Some(guid) = item.guid.as_deref().filter(|g| guid_is_global(g)) {
-        candidates.push((guid.to_string(), "guid"));
-        if let Some(c) = canonical_url(guid).filter(|c| c != guid && url_is_specific(c)) {
+        if known.may_hold(guid) {
+            candidates.push((guid.to_string(), "guid"));
+        }
+        if let Some(c) =
+            canonical_url(guid).filter(|c| c != guid && known.may_hold(c) && url_is_specific(c))
+        {
             candidates.push((c, "guid"));
         }
     }
-    if let Some(url) = item.canonical_url.as_deref().filter(|u| url_is_specific(u)) {
+    if let Some(url) = item
+        .canonical_url
+        .as_deref()
+        .filter(|u| known.may_hold(u) && url_is_specific(u))
+    {
         candidates.push((url.to_string(), "url"));
+    }
+    if candidates.is_empty() {
+        return Ok(None);
     }
     // "Not already carried by this feed": inside one feed, distinct keys
     // are distinct items even when they share a link.
@@ -442,10 +463,15 @@ const FIND_ALIAS: &str = "SELECT i.id, s.item_key FROM items i
 
 fn find_alias(
     tx: &Connection,
+    known: &KnownIds,
     feed_id: FeedId,
     item: &NewItem,
 ) -> Result<Option<(i64, String)>, StoreError> {
-    let Some(url) = item.canonical_url.as_deref().filter(|u| url_is_specific(u)) else {
+    let Some(url) = item
+        .canonical_url
+        .as_deref()
+        .filter(|u| known.may_hold(u) && url_is_specific(u))
+    else {
         return Ok(None);
     };
     tx.prepare_cached(FIND_ALIAS)

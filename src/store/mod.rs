@@ -36,6 +36,7 @@
 mod checkpoint;
 pub mod feeds;
 pub mod items;
+mod known;
 pub(crate) mod migrations;
 pub mod quotes;
 
@@ -143,6 +144,8 @@ pub struct Store {
     data_version: Arc<AtomicI64>,
     /// Fetches waiting to be recorded together (`feeds::record_queued`).
     fetch_queue: Arc<Mutex<Vec<feeds::QueuedFetch>>>,
+    /// The writer's fingerprints of the archive's guids and links.
+    known_ids: Arc<Mutex<known::KnownIds>>,
 }
 
 impl Store {
@@ -232,6 +235,7 @@ impl Store {
             generation: Arc::new(AtomicU64::new(1)),
             data_version: Arc::new(AtomicI64::new(data_version)),
             fetch_queue: Arc::default(),
+            known_ids: Arc::default(),
         })
     }
 
@@ -253,6 +257,10 @@ impl Store {
 
     fn fetch_queue(&self) -> Arc<Mutex<Vec<feeds::QueuedFetch>>> {
         Arc::clone(&self.fetch_queue)
+    }
+
+    fn known_ids(&self) -> Arc<Mutex<known::KnownIds>> {
+        Arc::clone(&self.known_ids)
     }
 
     fn bump_generation(&self) {
