@@ -3,7 +3,7 @@
 //! `run` opens the archive, syncs the configured feeds into it, binds the
 //! listener, starts HTTP and the scheduler, and on shutdown stops them in
 //! order: scheduling stops, in-flight polls finish (bounded), HTTP drains,
-//! and the store is dropped last.
+//! the search queue is indexed, and the store is dropped last.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -153,11 +153,9 @@ pub async fn serve_with(
 
     let mut tasks = Vec::new();
     // Notice writes by other processes (a `tickerfeed poll` beside us) so
-    // the HTTP cache does not serve a stale document.
-    tasks.push(tokio::spawn(watch_external_writes(
-        store.clone(),
-        shutdown.clone(),
-    )));
+    // the HTTP cache does not serve a stale document, and index for search
+    // what the last fetches archived.
+    tasks.push(tokio::spawn(watch_archive(store.clone(), shutdown.clone())));
     tasks.push(tokio::spawn(housekeeping(
         store.clone(),
         Arc::clone(&clock),
@@ -215,6 +213,10 @@ pub async fn serve_with(
         Err(_) => warn!("HTTP connections did not drain within 10 s; closing them"),
     }
     scheduled.context("running the scheduler")?;
+    // What the last polls queued for search; otherwise the next start would.
+    if let Err(e) = store.index_for_search().await {
+        warn!(error = %e, "could not index the last items for search; the next start will");
+    }
     drop(store);
     info!("stopped cleanly");
     Ok(())
@@ -261,13 +263,16 @@ fn health_check(
     }
 }
 
-async fn watch_external_writes(store: Store, stop: CancellationToken) {
+async fn watch_archive(store: Store, stop: CancellationToken) {
     loop {
         tokio::select! {
             _ = stop.cancelled() => break,
             _ = tokio::time::sleep(Duration::from_secs(2)) => {
                 if let Err(e) = store.notice_external_writes().await {
                     warn!(error = %e, "could not check the archive for outside changes");
+                }
+                if let Err(e) = store.index_for_search().await {
+                    warn!(error = %e, "could not index new items for search; retrying in 2 s");
                 }
             }
         }

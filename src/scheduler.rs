@@ -346,6 +346,11 @@ pub async fn poll_once(
             Err(e) => error!(error = %e, "a poll task panicked"),
         }
     }
+    // What the last fetches queued for search is searchable when the
+    // poll returns.
+    if let Err(e) = pipeline.store.index_for_search().await {
+        error!(error = %e, "could not index this poll's items for search; the next open will");
+    }
     out.sort_by_key(|(i, _, _)| *i);
     out.into_iter().map(|(_, name, r)| (name, r)).collect()
 }

@@ -381,7 +381,7 @@ fn record_queued(
             .iter()
             .map(|q| record_in(&tx, &mut known, &q.attempt, q.now))
             .collect::<Result<Vec<_>, _>>()?;
-        items::index_pending(&tx)?;
+        index_if_due(&tx)?;
         tx.commit().map_err(op("commit fetches"))?;
         Ok::<_, StoreError>(summaries)
     })();
@@ -396,7 +396,7 @@ fn record_queued(
                 let alone = (|| {
                     let tx = begin(conn, &mut known, "begin recording a fetch")?;
                     let summary = record_in(&tx, &mut known, &q.attempt, q.now)?;
-                    items::index_pending(&tx)?;
+                    index_if_due(&tx)?;
                     tx.commit().map_err(op("commit a fetch"))?;
                     Ok(summary)
                 })();
@@ -404,6 +404,16 @@ fn record_queued(
             }
         }
     }
+}
+
+/// Indexes the search queue in this transaction once it holds a batch
+/// (`items::SEARCH_BATCH`); smaller queues wait for
+/// `Store::index_for_search`.
+fn index_if_due(tx: &Connection) -> Result<(), StoreError> {
+    if items::pending_count(tx)? >= items::SEARCH_BATCH {
+        items::index_pending(tx)?;
+    }
+    Ok(())
 }
 
 /// A write transaction for recording fetches, with `known` checked against
@@ -744,6 +754,87 @@ mod tests {
             retire: false,
             skip: None,
         }
+    }
+
+    /// A fetch of `n` new articles whose titles all contain `word`.
+    fn fetched(feed_id: FeedId, at: DateTime<Utc>, word: &str, n: usize) -> Attempt {
+        let items = (0..n)
+            .map(|i| NewItem {
+                key: crate::model::ItemKey(format!("id:{word}-{i}")),
+                guid: Some(format!("{word}-{i}")),
+                url: None,
+                canonical_url: None,
+                title: format!("{word} report {i}"),
+                summary_html: None,
+                content_html: None,
+                summary_text: None,
+                content_text: None,
+                authors: Vec::new(),
+                categories: Vec::new(),
+                published: Some(at),
+                updated: None,
+                content_hash: format!("{word}-{i}"),
+                mentions: Vec::new(),
+            })
+            .collect();
+        Attempt {
+            status: Some(200),
+            outcome: AttemptOutcome::Fetched {
+                meta: FeedMeta::default(),
+                items,
+                etag: None,
+                last_modified: None,
+                body_sha256: word.into(),
+                board: None,
+            },
+            ..not_modified(feed_id, at)
+        }
+    }
+
+    /// Items are indexed for search in batches: a fetch with a few waits
+    /// for `index_for_search` (the daemon's two-second tick, a poll's
+    /// end), a batch's worth is indexed in its own transaction, and
+    /// nothing committed is lost from the queue either way.
+    #[tokio::test]
+    async fn search_indexing_waits_for_a_batch_or_the_tick() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, feed) = store_with_one_feed(&dir.path().join("a.db")).await;
+        let at = from_db_time("2026-11-24T09:00:00Z").unwrap();
+        let hits = |word: &'static str| {
+            store.read(move |c| {
+                c.query_row(
+                    "SELECT (SELECT count(*) FROM items_fts WHERE items_fts MATCH ?1),
+                            (SELECT count(*) FROM fts_pending)",
+                    [word],
+                    |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+                )
+                .map_err(op("search"))
+            })
+        };
+
+        store
+            .record_attempt(fetched(feed, at, "walrus", 3), at)
+            .await
+            .unwrap();
+        assert_eq!(hits("walrus").await.unwrap(), (0, 3), "queued, not indexed");
+        let before = store.generation();
+        assert_eq!(store.index_for_search().await.unwrap(), 3);
+        assert_eq!(hits("walrus").await.unwrap(), (3, 0));
+        assert!(store.generation() > before, "cached searches are stale");
+        let before = store.generation();
+        assert_eq!(store.index_for_search().await.unwrap(), 0);
+        assert_eq!(store.generation(), before, "nothing was waiting");
+
+        let batch = items::SEARCH_BATCH as usize;
+        store
+            .record_attempt(fetched(feed, at, "narwhal", batch), at)
+            .await
+            .unwrap();
+        assert_eq!(
+            hits("narwhal").await.unwrap(),
+            (batch as i64, 0),
+            "a full batch is indexed with its fetch"
+        );
     }
 
     /// A new archive at `path` with one feed, `f`.

@@ -241,11 +241,26 @@ pub(crate) fn ingest(
     Ok(summary)
 }
 
+/// Items waiting in `fts_pending` that make the recording transaction
+/// index them itself. Below it, the queue waits for
+/// [`Store::index_for_search`], which the daemon calls every two seconds
+/// and a poll when it ends. FTS5 writes an index segment per indexing
+/// transaction and merges segments as they pile up: indexing once per
+/// fetch (most transactions in a poll hold one fetch) cost a tenth of a
+/// first poll's wall time in flushes and merges.
+pub(crate) const SEARCH_BATCH: i64 = 1_000;
+
+/// How many items wait to be indexed for search.
+pub(crate) fn pending_count(tx: &Connection) -> Result<i64, StoreError> {
+    tx.prepare_cached("SELECT count(*) FROM fts_pending")
+        .and_then(|mut s| s.query_row([], |r| r.get(0)))
+        .map_err(op("count items waiting for search"))
+}
+
 /// Indexes the items queued in `fts_pending` (new or changed since the
-/// last call) for full-text search, in one statement. Every transaction
-/// that inserts or updates items calls it before committing, so searches
-/// never miss a committed item; one statement per transaction, rather than
-/// one per item, is what keeps FTS5 from writing a segment per item.
+/// last call) for full-text search, in one statement: one statement per
+/// batch, rather than one per item, is what keeps FTS5 from writing a
+/// segment per item.
 pub(crate) fn index_pending(tx: &Connection) -> Result<usize, StoreError> {
     let indexed = cached(
         tx,

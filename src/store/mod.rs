@@ -16,7 +16,9 @@
 //! none of it, and because keys are unique, replaying the same fetch after a
 //! restart stores nothing twice. Fetches that finish while the writer is
 //! busy share the next transaction (group commit, `feeds::record_queued`),
-//! which pays the commit and the search-index batch once for all of them.
+//! which pays the commit once for all of them. New items are indexed for
+//! search in batches of their own (`items::SEARCH_BATCH`,
+//! [`Store::index_for_search`]), within about two seconds.
 //!
 //! # Compatibility
 //! `PRAGMA application_id` marks the file as ours and `user_version` counts
@@ -299,6 +301,32 @@ impl Store {
         })
         .await
         .map_err(StoreError::Task)?
+    }
+
+    /// Indexes for search every item still waiting (see
+    /// `items::SEARCH_BATCH`) and returns how many there were. The daemon
+    /// calls it every two seconds and a poll when it ends, so an archived
+    /// item is searchable within about two seconds. Indexing moves the
+    /// [generation](Store::generation): a search rendered before it may
+    /// have missed these items.
+    pub async fn index_for_search(&self) -> Result<usize, StoreError> {
+        let indexed = self
+            .write(|conn| {
+                if items::pending_count(conn)? == 0 {
+                    return Ok(0);
+                }
+                let tx = conn
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(op("begin indexing for search"))?;
+                let indexed = items::index_pending(&tx)?;
+                tx.commit().map_err(op("commit indexing for search"))?;
+                Ok(indexed)
+            })
+            .await?;
+        if indexed > 0 {
+            self.bump_generation();
+        }
+        Ok(indexed)
     }
 
     /// Checks that the database answers, for health checks.

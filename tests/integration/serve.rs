@@ -255,6 +255,32 @@ async fn healthz_reports_feeds_and_items() {
     d.stop().await;
 }
 
+/// The daemon indexes what it archives for search in batches, and at
+/// least every two seconds; a search rendered (and cached) before that
+/// must not keep answering without the new items.
+#[tokio::test]
+async fn archived_items_become_searchable_within_seconds() {
+    let (_server, dir, d) = two_feed_daemon().await;
+    d.wait_for_entries(3).await;
+    let mut found = 0;
+    for _ in 0..100 {
+        let body = d
+            .get("/feed.atom?q=markets", &[])
+            .await
+            .text()
+            .await
+            .unwrap();
+        found = body.matches("<entry>").count();
+        if found > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(found, 1, "the search never found the archived item");
+    assert_eq!(dir.count("SELECT count(*) FROM fts_pending"), 0);
+    d.stop().await;
+}
+
 #[tokio::test]
 async fn scheduler_polls_again_on_schedule_and_the_feed_follows() {
     let server = FeedServer::start().await;
