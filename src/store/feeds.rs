@@ -439,10 +439,8 @@ fn record_in(
     now: DateTime<Utc>,
 ) -> Result<IngestSummary, StoreError> {
     let feed_name: String = tx
-        .query_row("SELECT name FROM feeds WHERE id = ?1", [a.feed_id.0], |r| {
-            r.get(0)
-        })
-        .optional()
+        .prepare_cached("SELECT name FROM feeds WHERE id = ?1")
+        .and_then(|mut s| s.query_row([a.feed_id.0], |r| r.get(0)).optional())
         .map_err(op("look up feed"))?
         .ok_or(StoreError::Query {
             op: "record a fetch for a feed that is not in the archive",

@@ -171,7 +171,8 @@ pub(crate) fn ingest(
         .map_err(op("prepare source lookup"))?;
     // Tombstones are written only by pruning, never during a fetch.
     let any_tombstones: bool = tx
-        .query_row("SELECT EXISTS (SELECT 1 FROM tombstones)", [], |r| r.get(0))
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM tombstones)")
+        .and_then(|mut s| s.query_row([], |r| r.get(0)))
         .map_err(op("check for tombstones"))?;
     for item in items {
         let carried: Option<(i64, i64, String)> = find_source
