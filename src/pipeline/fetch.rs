@@ -485,7 +485,7 @@ const TOO_LARGE: &str = "decoded body over the cap";
 /// Decodes a body as it arrives, into a capped buffer.
 enum Decoder {
     Identity(Capped),
-    Gzip(flate2::write::MultiGzDecoder<Capped>),
+    Gzip(Box<flate2::write::MultiGzDecoder<Capped>>),
     Deflate(Option<Capped>, Option<Box<dyn DeflateWrite>>),
     Brotli(Box<brotli_decompressor::DecompressorWriter<Capped>>),
 }
@@ -517,7 +517,7 @@ impl Decoder {
         let enc = encoding.unwrap_or("identity").trim().to_ascii_lowercase();
         Ok(match enc.as_str() {
             "" | "identity" => Decoder::Identity(sink),
-            "gzip" | "x-gzip" => Decoder::Gzip(flate2::write::MultiGzDecoder::new(sink)),
+            "gzip" | "x-gzip" => Decoder::Gzip(Box::new(flate2::write::MultiGzDecoder::new(sink))),
             "deflate" => Decoder::Deflate(Some(sink), None),
             "br" => Decoder::Brotli(Box::new(brotli_decompressor::DecompressorWriter::new(
                 sink, 8192,
