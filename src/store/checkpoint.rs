@@ -201,11 +201,20 @@ mod tests {
             inline: 200,
         };
         let ck = Checkpointer::start(&path, &mut writer, at).unwrap();
+        let data_version = |c: &Connection| -> i64 {
+            c.query_row("PRAGMA data_version", [], |r| r.get(0))
+                .unwrap()
+        };
+        let version = data_version(&writer);
         let mut largest = 0;
         for _ in 0..150 {
             commit_pages(&writer, 20);
             largest = largest.max(len(&wal));
         }
+        // Checkpoints, and the log restarting after them, are not another
+        // connection's commits: the writer's view of what the archive holds
+        // (`known.rs`) stays valid through them.
+        assert_eq!(data_version(&writer), version);
         // 3,000 pages went through the log; it stayed near the inline
         // threshold. Not exactly at it: while the checkpoint thread holds
         // the checkpoint lock the writer's own attempt is skipped, so a
