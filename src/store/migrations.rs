@@ -260,9 +260,9 @@ FROM feeds f;
     // every statement that touches it inside a transaction, so indexing each
     // new item from its INSERT trigger cost more than storing it. Triggers
     // now queue new and changed items in `fts_pending`, and the store
-    // indexes the queue in one statement before each commit
-    // (`items::index_pending`). Removing terms stays immediate, and only
-    // for rows that were indexed.
+    // indexes the queue in one statement (`items::index_pending`; before
+    // each commit then, in batches of `items::SEARCH_BATCH` since).
+    // Removing terms stays immediate, and only for rows that were indexed.
     Migration::Sql(
         r#"
 CREATE TABLE fts_pending (item_id INTEGER PRIMARY KEY);
