@@ -381,7 +381,7 @@ fn record_queued(
             .iter()
             .map(|q| record_in(&tx, &mut known, &q.attempt, q.now))
             .collect::<Result<Vec<_>, _>>()?;
-        index_if_due(&tx)?;
+        items::index_queue(&tx, items::SEARCH_BATCH)?;
         tx.commit().map_err(op("commit fetches"))?;
         Ok::<_, StoreError>(summaries)
     })();
@@ -396,7 +396,7 @@ fn record_queued(
                 let alone = (|| {
                     let tx = begin(conn, &mut known, "begin recording a fetch")?;
                     let summary = record_in(&tx, &mut known, &q.attempt, q.now)?;
-                    index_if_due(&tx)?;
+                    items::index_queue(&tx, items::SEARCH_BATCH)?;
                     tx.commit().map_err(op("commit a fetch"))?;
                     Ok(summary)
                 })();
@@ -404,16 +404,6 @@ fn record_queued(
             }
         }
     }
-}
-
-/// Indexes the search queue in this transaction once it holds a batch
-/// (`items::SEARCH_BATCH`); smaller queues wait for
-/// `Store::index_for_search`.
-fn index_if_due(tx: &Connection) -> Result<(), StoreError> {
-    if items::pending_count(tx)? >= items::SEARCH_BATCH {
-        items::index_pending(tx)?;
-    }
-    Ok(())
 }
 
 /// A write transaction for recording fetches, with `known` checked against
@@ -822,6 +812,20 @@ mod tests {
         let before = store.generation();
         assert_eq!(store.index_for_search().await.unwrap(), 0);
         assert_eq!(store.generation(), before, "nothing was waiting");
+
+        // A row another program inserts is picked up by the same tick.
+        rusqlite::Connection::open(dir.path().join("a.db"))
+            .unwrap()
+            .execute(
+                "INSERT INTO items (uid, origin_feed_id, title, first_seen_at, changed_at,
+                                    sort_at, content_sha256)
+                 SELECT 'by-hand', id, 'Orca pod', '2026-11-24T09:00:00Z',
+                        '2026-11-24T09:00:00Z', '2026-11-24T09:00:00Z', 'x' FROM feeds",
+                [],
+            )
+            .unwrap();
+        assert_eq!(store.index_for_search().await.unwrap(), 1);
+        assert_eq!(hits("orca").await.unwrap(), (1, 0));
 
         let batch = items::SEARCH_BATCH as usize;
         store

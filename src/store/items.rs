@@ -251,11 +251,17 @@ pub(crate) fn ingest(
 /// first poll's wall time in flushes and merges.
 pub(crate) const SEARCH_BATCH: i64 = 1_000;
 
-/// How many items wait to be indexed for search.
-pub(crate) fn pending_count(tx: &Connection) -> Result<i64, StoreError> {
-    tx.prepare_cached("SELECT count(*) FROM fts_pending")
+/// Indexes the search queue in `tx` if it holds at least `at_least`
+/// items; returns how many it indexed.
+pub(crate) fn index_queue(tx: &Connection, at_least: i64) -> Result<usize, StoreError> {
+    let waiting: i64 = tx
+        .prepare_cached("SELECT count(*) FROM fts_pending")
         .and_then(|mut s| s.query_row([], |r| r.get(0)))
-        .map_err(op("count items waiting for search"))
+        .map_err(op("count items waiting for search"))?;
+    if waiting == 0 || waiting < at_least {
+        return Ok(0);
+    }
+    index_pending(tx)
 }
 
 /// Indexes the items queued in `fts_pending` (new or changed since the

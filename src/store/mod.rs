@@ -116,6 +116,20 @@ pub(crate) fn cached<P: rusqlite::Params>(
     conn.prepare_cached(sql)?.execute(params)
 }
 
+/// Indexes for search, in one transaction (so a crash cannot leave items
+/// indexed and still queued, which would index them twice), every item
+/// queued in `fts_pending` and every row another program inserted past the
+/// index's highest rowid.
+fn index_everything_waiting(conn: &mut Connection) -> Result<usize, StoreError> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(op("begin indexing for search"))?;
+    items::queue_unindexed(&tx)?;
+    let indexed = items::index_queue(&tx, 1)?;
+    tx.commit().map_err(op("commit indexing for search"))?;
+    Ok(indexed)
+}
+
 /// Keeps one query plan per cached statement. The bundled SQLite is built
 /// with STAT4, which otherwise marks a statement for re-compilation when a
 /// newly bound value might change its plan (partial indexes, `?n IS NOT
@@ -211,10 +225,8 @@ impl Store {
             source,
         })?;
         stable_plans(&writer).map_err(open_err)?;
-        // Items another program inserted since our last write are not
-        // searchable yet; index them now rather than never.
-        items::queue_unindexed(&writer)?;
-        items::index_pending(&writer)?;
+        // What a previous run left queued, or another program inserted.
+        index_everything_waiting(&mut writer)?;
         let checkpointer =
             checkpoint::Checkpointer::start(path, &mut writer, checkpoint::Thresholds::DEFAULT)?;
 
@@ -304,25 +316,14 @@ impl Store {
     }
 
     /// Indexes for search every item still waiting (see
-    /// `items::SEARCH_BATCH`) and returns how many there were. The daemon
+    /// `items::SEARCH_BATCH`), and rows inserted by hand, and returns how
+    /// many there were. The daemon
     /// calls it every two seconds and a poll when it ends, so an archived
     /// item is searchable within about two seconds. Indexing moves the
     /// [generation](Store::generation): a search rendered before it may
     /// have missed these items.
     pub async fn index_for_search(&self) -> Result<usize, StoreError> {
-        let indexed = self
-            .write(|conn| {
-                if items::pending_count(conn)? == 0 {
-                    return Ok(0);
-                }
-                let tx = conn
-                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                    .map_err(op("begin indexing for search"))?;
-                let indexed = items::index_pending(&tx)?;
-                tx.commit().map_err(op("commit indexing for search"))?;
-                Ok(indexed)
-            })
-            .await?;
+        let indexed = self.write(index_everything_waiting).await?;
         if indexed > 0 {
             self.bump_generation();
         }
