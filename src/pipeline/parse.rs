@@ -21,7 +21,8 @@
 //!    limit, RSS versions, Atom 0.3 via `atom03.rs`).
 //! 5. **feed-rs** parses the result behind `catch_unwind`. Entries without
 //!    an id get a marker instead of feed-rs's random UUID fallback, so
-//!    `normalize` can build a stable key itself.
+//!    `normalize` can build a stable key itself. Dates are read by
+//!    `dates.rs`: strictly first, then with feed-rs's repairs.
 //! 6. HTML in the result that nests deeper than [`MAX_DEPTH`] is reduced to
 //!    its text (`deep_html.rs`): sanitising it would take time quadratic in
 //!    its depth.
@@ -32,6 +33,7 @@
 
 mod atom03;
 mod charset;
+mod dates;
 mod deep_html;
 mod html_entities;
 mod jsonfeed;
@@ -168,6 +170,8 @@ fn parse_isolated(body: &[u8]) -> Result<Feed, ParseError> {
         .id_generator(|_links, _title, _uri| GENERATED_ID.to_string())
         // Sanitising happens in normalize, with links made absolute.
         .sanitize_content(false)
+        // Well-formed dates read strictly, before feed-rs's regex repairs.
+        .timestamp_parser(dates::timestamp)
         .build();
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(body))) {
         Ok(Ok(feed)) => Ok(feed),

@@ -27,6 +27,8 @@ use std::borrow::Cow;
 
 use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE};
 
+use super::repair::find;
+
 /// Where the encoding that decoded a body came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Source {
@@ -257,10 +259,6 @@ fn pseudo_attr<'a>(decl: &'a str, name: &str) -> Option<&'a str> {
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
         .then_some(value)
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 fn trim_ascii_start(b: &[u8]) -> &[u8] {

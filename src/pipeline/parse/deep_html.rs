@@ -11,6 +11,7 @@
 //! loses its markup, before `normalize` sees it.
 
 use feed_rs::model::{Content, Feed, Text};
+use super::repair::find;
 
 /// Elements that never nest: void, or closed implicitly by the next one of
 /// their kind (`<p>`, `<li>`), so an unclosed one is not a level.
@@ -61,9 +62,13 @@ fn reduce_text(text: &mut Option<Text>, limit: usize) -> bool {
 /// [`NOT_NESTING`] elements, comments and self-closed tags do neither.
 fn nests_deeper_than(html: &str, limit: usize) -> bool {
     let b = html.as_bytes();
+    // Each level needs a `<`: most HTML has too few to be worth walking.
+    if memchr::memchr_iter(b'<', b).nth(limit).is_none() {
+        return false;
+    }
     let mut depth = 0usize;
     let mut i = 0;
-    while let Some(lt) = b[i..].iter().position(|c| *c == b'<') {
+    while let Some(lt) = memchr::memchr(b'<', &b[i..]) {
         i += lt + 1;
         if b[i..].starts_with(b"!--") {
             match find(&b[i..], b"-->") {
@@ -82,7 +87,7 @@ fn nests_deeper_than(html: &str, limit: usize) -> bool {
             continue;
         }
         let name = &b[name_start..name_start + name_len];
-        let Some(gt) = b[name_start..].iter().position(|c| *c == b'>') else {
+        let Some(gt) = memchr::memchr(b'>', &b[name_start..]) else {
             return false;
         };
         let end = name_start + gt;
@@ -137,10 +142,6 @@ fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 #[cfg(test)]

@@ -127,7 +127,19 @@ pub fn strip_forbidden_chars(text: String) -> String {
     let forbidden = |c: char| {
         (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{FFFE}' || c == '\u{FFFF}'
     };
-    if text.contains(forbidden) {
+    // Checked on bytes first, since almost no document has any: C0
+    // controls are single bytes in UTF-8, and U+FFFE and U+FFFF are the
+    // only characters encoded as EF BF BE and EF BF BF.
+    let b = text.as_bytes();
+    // In blocks without an early exit, so the compiler vectorises it.
+    let has_control = b.chunks(256).any(|block| {
+        block.iter().fold(false, |any, &c| {
+            any | (c < b' ' && c != b'\t' && c != b'\n' && c != b'\r')
+        })
+    });
+    let has_nonchar = memchr::memmem::find_iter(b, b"\xEF\xBF")
+        .any(|i| matches!(b.get(i + 2), Some(0xBE | 0xBF)));
+    if has_control || has_nonchar {
         text.replace(forbidden, "")
     } else {
         text
@@ -258,17 +270,12 @@ impl Pass<'_> {
     fn run(&mut self) -> Result<(), RepairError> {
         while self.pos < self.b.len() && !self.root_done {
             let rest = &self.b[self.pos..];
-            let run = rest
-                .iter()
-                .position(|c| *c == b'<' || *c == b'&')
-                .unwrap_or(rest.len());
+            let run = memchr::memchr2(b'<', b'&', rest).unwrap_or(rest.len());
             self.out.push_str(&self.src[self.pos..self.pos + run]);
             self.pos += run;
             match self.b.get(self.pos) {
                 Some(b'&') => {
-                    let (text, len) = reference(&self.b[self.pos..], &mut self.repairs);
-                    self.out.push_str(&text);
-                    self.pos += len;
+                    self.pos += reference(&self.b[self.pos..], &mut self.out, &mut self.repairs);
                 }
                 Some(b'<') => self.markup()?,
                 _ => {}
@@ -651,18 +658,11 @@ impl Pass<'_> {
         let v = a.value.as_bytes();
         let mut i = 0;
         while i < v.len() {
-            let run = v[i..]
-                .iter()
-                .position(|c| matches!(c, b'&' | b'<') || *c as char == quote)
-                .unwrap_or(v.len() - i);
+            let run = memchr::memchr3(b'&', b'<', quote as u8, &v[i..]).unwrap_or(v.len() - i);
             self.out.push_str(&a.value[i..i + run]);
             i += run;
             match v.get(i) {
-                Some(b'&') => {
-                    let (text, len) = reference(&v[i..], &mut self.repairs);
-                    self.out.push_str(&text);
-                    i += len;
-                }
+                Some(b'&') => i += reference(&v[i..], &mut self.out, &mut self.repairs),
                 Some(b'<') => {
                     self.out.push_str("&lt;");
                     i += 1;
@@ -795,45 +795,62 @@ fn read_start_tag(src: &str, pos: usize) -> Option<StartTag<'_>> {
     }
 }
 
-/// The replacement for the reference at the start of `b` (its `&`), and
-/// how many bytes it consumed.
-fn reference(b: &[u8], repairs: &mut Repairs) -> (Cow<'static, str>, usize) {
+/// Writes the replacement for the reference at the start of `b` (its `&`)
+/// to `out`; returns how many bytes of `b` it consumed. A reference that
+/// needs no repair is copied as it is.
+fn reference(b: &[u8], out: &mut String, repairs: &mut Repairs) -> usize {
     const LONGEST_NAME: usize = 32;
     let body = &b[1..];
-    let Some(semi) = body.iter().take(LONGEST_NAME + 2).position(|c| *c == b';') else {
+    let escape = |out: &mut String, repairs: &mut Repairs| {
         repairs.escaped += 1;
-        return (Cow::Borrowed("&amp;"), 1);
+        out.push_str("&amp;");
+        1
+    };
+    let Some(semi) = memchr::memchr(b';', &body[..body.len().min(LONGEST_NAME + 2)]) else {
+        return escape(out, repairs);
     };
     let name = &body[..semi];
     let consumed = semi + 2;
+    // The whole reference, `&` to `;`: ASCII (checked below) or digits.
+    let original = |out: &mut String| out.push_str(std::str::from_utf8(&b[..consumed]).unwrap_or_default());
     if let Some(num) = name.strip_prefix(b"#") {
         let parsed = match num.first() {
             Some(b'x' | b'X') => parse_digits(&num[1..], 16),
             _ => parse_digits(num, 10),
         };
-        return match parsed {
-            Some(cp) => (char_reference(cp, repairs), consumed),
-            None => {
-                repairs.escaped += 1;
-                (Cow::Borrowed("&amp;"), 1)
-            }
+        let Some(cp) = parsed else {
+            return escape(out, repairs);
         };
+        match char_reference(cp, repairs) {
+            // Decimal, and the code point it names: already fine.
+            Some(fixed) if fixed == cp && num.first().is_some_and(|d| (b'1'..=b'9').contains(d)) => {
+                original(out)
+            }
+            Some(fixed) => {
+                use std::fmt::Write;
+                let _ = write!(out, "&#{fixed};");
+            }
+            None => {}
+        }
+        return consumed;
     }
     if name.is_empty() || !name.iter().all(|c| c.is_ascii_alphanumeric()) {
-        repairs.escaped += 1;
-        return (Cow::Borrowed("&amp;"), 1);
+        return escape(out, repairs);
     }
     // ASCII alphanumerics checked above.
     let name = std::str::from_utf8(name).unwrap_or_default();
     if matches!(name, "amp" | "lt" | "gt" | "quot" | "apos") {
-        return (Cow::Owned(format!("&{name};")), consumed);
-    }
-    if let Some(chars) = html_entities::lookup(name) {
+        original(out);
+    } else if let Some(chars) = html_entities::lookup(name) {
         repairs.html_entities += 1;
-        return (Cow::Borrowed(chars), consumed);
+        out.push_str(chars);
+    } else {
+        repairs.escaped += 1;
+        out.push_str("&amp;");
+        out.push_str(name);
+        out.push(';');
     }
-    repairs.escaped += 1;
-    (Cow::Owned(format!("&amp;{name};")), consumed)
+    consumed
 }
 
 fn parse_digits(digits: &[u8], radix: u32) -> Option<u32> {
@@ -847,11 +864,12 @@ fn parse_digits(digits: &[u8], radix: u32) -> Option<u32> {
     u32::from_str_radix(s, radix).ok()
 }
 
-/// A numeric reference the parser accepts, for code point `cp`: decimal
-/// (quick-xml rejects `&#X`), windows-1252's meaning for 128–159 (what
-/// `&#150;` means in practice, and what HTML does), nothing for a control
-/// character XML forbids, U+FFFD for what is no character at all.
-fn char_reference(cp: u32, repairs: &mut Repairs) -> Cow<'static, str> {
+/// The code point a numeric reference to `cp` should name so that the
+/// parser accepts it: windows-1252's meaning for 128–159 (what `&#150;`
+/// means in practice, and what HTML does), U+FFFD for what is no character
+/// at all, `None` (drop it) for a control character XML forbids. The
+/// caller writes it in decimal: quick-xml rejects `&#X`.
+fn char_reference(cp: u32, repairs: &mut Repairs) -> Option<u32> {
     const WINDOWS_1252_C1: [u32; 32] = [
         0x20AC, 0x81, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
         0x2039, 0x0152, 0x8D, 0x017D, 0x8F, 0x90, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013,
@@ -861,7 +879,7 @@ fn char_reference(cp: u32, repairs: &mut Repairs) -> Cow<'static, str> {
         0x09 | 0x0A | 0x0D => cp,
         0x00..=0x1F | 0xFFFE | 0xFFFF => {
             repairs.escaped += 1;
-            return Cow::Borrowed("");
+            return None;
         }
         0x80..=0x9F => WINDOWS_1252_C1[(cp - 0x80) as usize],
         _ if char::from_u32(cp).is_none() => 0xFFFD,
@@ -870,7 +888,7 @@ fn char_reference(cp: u32, repairs: &mut Repairs) -> Cow<'static, str> {
     if fixed != cp {
         repairs.escaped += 1;
     }
-    Cow::Owned(format!("&#{fixed};"))
+    Some(fixed)
 }
 
 fn push_escaped(out: &mut String, text: &str) {
@@ -934,8 +952,9 @@ fn is_name_char(c: u8) -> bool {
     is_name_start(c) || c.is_ascii_digit() || c == b'-' || c == b'.'
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+/// Where `needle` first occurs in `hay`.
+pub(super) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    memchr::memmem::find(hay, needle)
 }
 
 #[cfg(test)]
@@ -973,6 +992,18 @@ mod tests {
             fixed(r#"<a href="?a=1&b=2"/>"#),
             r#"<a href="?a=1&amp;b=2"/>"#
         );
+    }
+
+    #[test]
+    fn sound_references_pass_and_odd_numeric_ones_become_decimal() {
+        let (out, repairs) =
+            repair("<r a=\"&#65;&quot;\">&#65; &#x41; &#X41; &#065; &amp;&lt;&gt;&quot;&apos;</r>")
+                .unwrap();
+        assert_eq!(
+            out,
+            "<r a=\"&#65;&quot;\">&#65; &#65; &#65; &#65; &amp;&lt;&gt;&quot;&apos;</r>"
+        );
+        assert!(repairs.is_empty(), "{repairs:?}");
     }
 
     #[test]
@@ -1099,6 +1130,13 @@ mod tests {
             strip_forbidden_chars("a\u{0}b\u{b}c\td\u{FFFF}".into()),
             "abc\td"
         );
+        assert_eq!(strip_forbidden_chars("x\u{FFFE}y".into()), "xy");
+        // Past the first block of the byte scan.
+        let long = format!("{}\u{7}z", "a".repeat(1000));
+        assert_eq!(strip_forbidden_chars(long), format!("{}z", "a".repeat(1000)));
+        // Neighbours that share bytes with U+FFFE/U+FFFF stay.
+        let kept = "\u{FFFD}\u{FFEF}\u{FFBF}\u{EFBF} \u{e9}\r\n\t".to_string();
+        assert_eq!(strip_forbidden_chars(kept.clone()), kept);
     }
 
     #[test]
