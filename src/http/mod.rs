@@ -444,13 +444,7 @@ async fn render_doc(inner: &Inner, key: DocKey) -> Result<Arc<Rendered>, ServeEr
     enc.write_all(&body).expect("writing to a Vec cannot fail");
     let gzip = enc.finish().expect("writing to a Vec cannot fail");
     let digest = Sha256::digest(&body);
-    let etag = format!(
-        "\"{}\"",
-        digest[..12]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    );
+    let etag = format!("\"{}\"", hex::encode(&digest[..12]));
     let doc = Arc::new(Rendered {
         format,
         body: Bytes::from(body),

@@ -170,10 +170,7 @@ impl Pipeline {
                 attempt.status = Some(status);
                 attempt.bytes = Some(body.len() as u64);
                 self.note_transfer(&mut attempt, &transfer, &url);
-                let body_sha256: String = Sha256::digest(&body)
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect();
+                let body_sha256 = hex::encode(Sha256::digest(&body));
                 let doc_hints = hints::from_document(&body);
                 hint = transfer.cache_hint.max(doc_hints.min_interval);
                 skip = doc_hints.skip.clone();

@@ -53,9 +53,12 @@ fn is_tracking_param(name: &str) -> bool {
 /// parameters removed, and `http` folded into `https` so both schemes name
 /// the same article.
 pub fn canonical_url(link: &str) -> Option<String> {
-    let mut u = Url::parse(link).ok()?;
+    Url::parse(link).ok().map(canonical)
+}
+
+fn canonical(mut u: Url) -> String {
     if !matches!(u.scheme(), "http" | "https") {
-        return Some(u.to_string());
+        return u.into();
     }
     if u.scheme() == "http" {
         let _ = u.set_scheme("https");
@@ -76,7 +79,7 @@ pub fn canonical_url(link: &str) -> Option<String> {
             u.query_pairs_mut().clear().extend_pairs(kept);
         }
     }
-    Some(u.to_string())
+    u.into()
 }
 
 /// Feed-level data and the items of `feed`, fetched from `feed_url`.
@@ -88,7 +91,8 @@ pub fn normalize(feed: Feed, feed_url: &Url) -> (FeedMeta, Vec<NewItem>) {
             .map(text_to_plain)
             .filter(|t| !t.is_empty()),
         site_url: alternate(&feed.links)
-            .and_then(|l| absolute(&l.href, feed_url))
+            .and_then(|l| join(&l.href, feed_url))
+            .map(String::from)
             .filter(|u| u != feed_url.as_str()),
         feed_guid: Some(feed.id.trim().to_string())
             .filter(|id| !id.is_empty() && id != GENERATED_ID),
@@ -116,14 +120,12 @@ fn normalize_entry(e: Entry, feed_url: &Url) -> NewItem {
     // `feed_url` here is the base for relative links (see `normalize`).
     let guid =
         Some(e.id.trim().to_string()).filter(|id| !id.is_empty() && !id.contains(GENERATED_ID));
-    let url = alternate(&e.links).and_then(|l| absolute(&l.href, feed_url));
-    let canonical = url.as_deref().and_then(canonical_url);
+    let link = alternate(&e.links).and_then(|l| join(&l.href, feed_url));
+    let url = link.as_ref().map(Url::to_string);
+    let canonical = link.clone().map(canonical);
     // Relative links inside the HTML resolve against the article when we
     // know it, else against the feed.
-    let base = url
-        .as_deref()
-        .and_then(|u| Url::parse(u).ok())
-        .unwrap_or_else(|| feed_url.clone());
+    let base = link.unwrap_or_else(|| feed_url.clone());
     let title = e.title.as_ref().map(text_to_plain).unwrap_or_default();
     let summary_html = e
         .summary
@@ -227,7 +229,7 @@ fn hash_fields(fields: &[&str]) -> String {
         h.update((f.len() as u64).to_be_bytes());
         h.update(f.as_bytes());
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(h.finalize())
 }
 
 /// The link a reader would open: `rel="alternate"` (or no rel), else the first.
@@ -238,16 +240,17 @@ fn alternate(links: &[Link]) -> Option<&Link> {
         .or_else(|| links.iter().find(|l| l.rel.as_deref() != Some("self")))
 }
 
-fn absolute(href: &str, base: &Url) -> Option<String> {
+/// `href` made absolute against `base`.
+fn join(href: &str, base: &Url) -> Option<Url> {
     let href = href.trim();
     if href.is_empty() {
         return None;
     }
-    base.join(href).ok().map(|u| u.to_string())
+    base.join(href).ok()
 }
 
 fn is_plain(t: &Text) -> bool {
-    t.content_type.to_string().starts_with("text/plain")
+    t.content_type.as_str().starts_with("text/plain")
 }
 
 /// A title or other text construct as plain text.
@@ -312,45 +315,45 @@ pub fn sanitize(html: &str, base: &Url) -> String {
 /// its serialiser writes decoded. One linear pass; `html_to_text` (which
 /// parses) is for HTML of unknown shape.
 pub fn sanitized_to_text(html: &str) -> String {
+    const ENTITIES: [(&str, &str); 6] = [
+        ("&amp;", "&"),
+        ("&lt;", "<"),
+        ("&gt;", ">"),
+        ("&quot;", "\""),
+        ("&#39;", "'"),
+        ("&nbsp;", "\u{a0}"),
+    ];
+    let b = html.as_bytes();
     let mut out = String::with_capacity(html.len());
-    let mut chars = html.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        match c {
-            '<' => {
-                // Skip to the tag's end, minding quoted attribute values
-                // (the serialiser leaves `>` unescaped inside them).
-                let mut quote: Option<char> = None;
-                for (_, c) in chars.by_ref() {
-                    match (quote, c) {
-                        (None, '"' | '\'') => quote = Some(c),
-                        (Some(q), c) if c == q => quote = None,
-                        (None, '>') => break,
-                        _ => {}
-                    }
+    let mut i = 0;
+    while let Some(found) = memchr::memchr2(b'<', b'&', &b[i..]) {
+        let at = i + found;
+        out.push_str(&html[i..at]);
+        if b[at] == b'<' {
+            // Skip to the tag's end, minding quoted attribute values (the
+            // serialiser leaves `>` unescaped inside them).
+            let mut quote = None;
+            i = at + 1;
+            while let Some(&c) = b.get(i) {
+                i += 1;
+                match (quote, c) {
+                    (None, b'"' | b'\'') => quote = Some(c),
+                    (Some(q), c) if c == q => quote = None,
+                    (None, b'>') => break,
+                    _ => {}
                 }
             }
-            '&' => {
-                let rest = &html[i..];
-                let (text, len) = [
-                    ("&amp;", "&"),
-                    ("&lt;", "<"),
-                    ("&gt;", ">"),
-                    ("&quot;", "\""),
-                    ("&#39;", "'"),
-                    ("&nbsp;", "\u{a0}"),
-                ]
+        } else {
+            let rest = &html[at..];
+            let (text, len) = ENTITIES
                 .iter()
                 .find(|(entity, _)| rest.starts_with(entity))
-                .map(|(entity, text)| (*text, entity.len()))
-                .unwrap_or(("&", 1));
-                out.push_str(text);
-                for _ in 1..len {
-                    chars.next();
-                }
-            }
-            c => out.push(c),
+                .map_or(("&", 1), |(entity, text)| (*text, entity.len()));
+            out.push_str(text);
+            i = at + len;
         }
     }
+    out.push_str(&html[i..]);
     out
 }
 

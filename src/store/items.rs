@@ -139,7 +139,7 @@ fn mint_uid(feed_name: &str, key: &str) -> ItemUid {
     h.update(feed_name.as_bytes());
     h.update(key.as_bytes());
     let digest = h.finalize();
-    ItemUid(digest[..16].iter().map(|b| format!("{b:02x}")).collect())
+    ItemUid(hex::encode(&digest[..16]))
 }
 
 /// The time an item sorts by: its published date, but never later than when
