@@ -2,6 +2,7 @@
 //! fetch attempt (with everything it produced) in a single transaction.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -262,19 +263,24 @@ impl Store {
         // feed shows beside its items, even when no item changed.
         let new_body = matches!(attempt.outcome, AttemptOutcome::Fetched { .. });
         let (reply, answer) = tokio::sync::oneshot::channel();
-        self.queue_fetch(QueuedFetch {
-            attempt,
-            now,
-            reply,
-        });
-        let queue = self.fetch_queue();
-        let known = self.known_ids();
-        self.write(move |conn| {
-            record_queued(conn, &queue, &known);
-            Ok(())
-        })
-        .await?;
-        // Whoever reached the writer first recorded ours with theirs.
+        let start_drainer = self
+            .fetch_queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(QueuedFetch {
+                attempt,
+                now,
+                reply,
+            });
+        if start_drainer {
+            let (writer, queue, known) = (
+                Arc::clone(&self.writer),
+                self.fetch_queue(),
+                self.known_ids(),
+            );
+            tokio::task::spawn_blocking(move || drain(&writer, &queue, &known));
+        }
+        // The drainer records ours with whatever else was queued.
         let Recorded { summary, attempt } = answer.await.map_err(|_| StoreError::WriterLost)?;
         drop(attempt);
         let summary = summary?;
@@ -356,23 +362,80 @@ impl QueuedFetch {
     }
 }
 
-/// Group commit: records every fetch queued so far in one transaction.
-/// While one group commits, the next one queues up, so under load a
-/// transaction carries many fetches and its fixed costs (the commit, the
-/// search-index batch, pages shared between fetches) are paid once. A fetch
-/// that cannot be recorded rolls the group back, and then each fetch is
-/// tried alone in its own transaction, so one bad fetch fails alone and each
-/// gets its own result. (Savepoints per fetch would do the same in one pass,
-/// but journal every page they touch, which cost a fifth of a first poll.)
-fn record_queued(
-    conn: &mut Connection,
-    queue: &std::sync::Mutex<Vec<QueuedFetch>>,
+/// Fetches waiting for the writer, and whether a drainer is on its way.
+#[derive(Debug, Default)]
+pub(crate) struct FetchQueue {
+    fetches: Vec<QueuedFetch>,
+    draining: bool,
+}
+
+impl FetchQueue {
+    /// Queues `fetch`; true when the caller must start a drainer (no drainer
+    /// is running, or about to see it).
+    fn push(&mut self, fetch: QueuedFetch) -> bool {
+        self.fetches.push(fetch);
+        !std::mem::replace(&mut self.draining, true)
+    }
+
+    /// The fetches queued so far; when there are none, the drainer is done.
+    fn take(&mut self) -> Vec<QueuedFetch> {
+        let group = std::mem::take(&mut self.fetches);
+        if group.is_empty() {
+            self.draining = false;
+        }
+        group
+    }
+}
+
+/// The one task that records queued fetches: group after group, until the
+/// queue is empty. One drainer at a time, started by the fetch that finds
+/// none running, so a fetch costs the writer's thread no wake-up of its own
+/// (a blocking task per fetch meant one thread per waiting fetch, each
+/// woken only to find its fetch recorded by another).
+fn drain(
+    writer: &std::sync::Mutex<Connection>,
+    queue: &std::sync::Mutex<FetchQueue>,
     known: &std::sync::Mutex<KnownIds>,
 ) {
-    let group = std::mem::take(&mut *queue.lock().unwrap_or_else(|p| p.into_inner()));
-    if group.is_empty() {
-        return;
+    /// If recording panics, the fetches still queued are answered (their
+    /// senders dropped: "writer lost") and the next fetch starts a new
+    /// drainer, instead of every later fetch waiting for this one.
+    struct OnUnwind<'q>(&'q std::sync::Mutex<FetchQueue>);
+    impl Drop for OnUnwind<'_> {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                let mut q = self.0.lock().unwrap_or_else(|p| p.into_inner());
+                q.fetches.clear();
+                q.draining = false;
+            }
+        }
     }
+    let _guard = OnUnwind(queue);
+    loop {
+        let group = queue.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if group.is_empty() {
+            return;
+        }
+        // A poisoned lock means an earlier user panicked; its transaction
+        // was rolled back while unwinding, so the connection is usable.
+        let mut conn = writer.lock().unwrap_or_else(|p| p.into_inner());
+        record_group(&mut conn, group, known);
+    }
+}
+
+/// Group commit: records `group` in one transaction. While one group
+/// commits, the next one queues up, so under load a transaction carries
+/// many fetches and its fixed costs (the commit, the search-index batch,
+/// pages shared between fetches) are paid once. A fetch that cannot be
+/// recorded rolls the group back, and then each fetch is tried alone in its
+/// own transaction, so one bad fetch fails alone and each gets its own
+/// result. (Savepoints per fetch would do the same in one pass, but journal
+/// every page they touch, which cost a fifth of a first poll.)
+fn record_group(
+    conn: &mut Connection,
+    group: Vec<QueuedFetch>,
+    known: &std::sync::Mutex<KnownIds>,
+) {
     // Only this function touches the set, and only under the writer's lock.
     let mut known = known.lock().unwrap_or_else(|p| p.into_inner());
     let together = (|| {
@@ -907,6 +970,27 @@ mod tests {
         }
     }
 
+    /// Exactly one drainer at a time, and none missing: a fetch queued while
+    /// a drainer runs is left to it; one queued after the drainer found the
+    /// queue empty starts the next.
+    #[test]
+    fn the_queue_asks_for_a_drainer_only_when_none_will_see_the_fetch() {
+        let at = from_db_time("2026-11-24T09:00:00Z").unwrap();
+        let fetch = || QueuedFetch {
+            attempt: not_modified(FeedId(1), at),
+            now: at,
+            reply: tokio::sync::oneshot::channel().0,
+        };
+        let mut q = FetchQueue::default();
+        assert!(q.push(fetch()), "first fetch starts a drainer");
+        assert!(!q.push(fetch()), "the drainer will see the second");
+        assert_eq!(q.take().len(), 2);
+        assert!(!q.push(fetch()), "queued while the group is recorded");
+        assert_eq!(q.take().len(), 1);
+        assert!(q.take().is_empty(), "the drainer stops");
+        assert!(q.push(fetch()), "so the next fetch starts another");
+    }
+
     /// Group commit must not let one fetch that cannot be recorded take the
     /// others down with it.
     #[tokio::test]
@@ -914,24 +998,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (store, feed) = store_with_one_feed(&dir.path().join("a.db")).await;
         let at = from_db_time("2026-11-24T09:00:00Z").unwrap();
-        let queue = std::sync::Mutex::new(Vec::new());
+        let mut group = Vec::new();
         let mut answers = Vec::new();
         // The middle one names a feed the archive does not have.
         for id in [feed, FeedId(feed.0 + 1000), feed] {
             let (reply, answer) = tokio::sync::oneshot::channel();
-            queue.lock().unwrap().push(QueuedFetch {
+            group.push(QueuedFetch {
                 attempt: not_modified(id, at),
                 now: at,
                 reply,
             });
             answers.push(answer);
         }
-        let queue = std::sync::Arc::new(queue);
-        let q = std::sync::Arc::clone(&queue);
         let known = store.known_ids();
         store
             .write(move |c| {
-                record_queued(c, &q, &known);
+                record_group(c, group, &known);
                 Ok(())
             })
             .await
@@ -941,7 +1023,6 @@ mod tests {
             results.push(answer.await.unwrap().summary.is_ok());
         }
         assert_eq!(results, [true, false, true]);
-        assert!(queue.lock().unwrap().is_empty());
         let (logged, etag): (i64, String) = store
             .read(|c| {
                 c.query_row(

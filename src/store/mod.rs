@@ -158,8 +158,8 @@ pub struct Store {
     writer: Arc<Mutex<Connection>>,
     generation: Arc<AtomicU64>,
     data_version: Arc<AtomicI64>,
-    /// Fetches waiting to be recorded together (`feeds::record_queued`).
-    fetch_queue: Arc<Mutex<Vec<feeds::QueuedFetch>>>,
+    /// Fetches waiting to be recorded together (`feeds::drain`).
+    fetch_queue: Arc<Mutex<feeds::FetchQueue>>,
     /// The writer's fingerprints of the archive's guids and links.
     known_ids: Arc<Mutex<known::KnownIds>>,
 }
@@ -262,14 +262,7 @@ impl Store {
         self.generation.load(Ordering::Acquire)
     }
 
-    fn queue_fetch(&self, fetch: feeds::QueuedFetch) {
-        self.fetch_queue
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(fetch);
-    }
-
-    fn fetch_queue(&self) -> Arc<Mutex<Vec<feeds::QueuedFetch>>> {
+    fn fetch_queue(&self) -> Arc<Mutex<feeds::FetchQueue>> {
         Arc::clone(&self.fetch_queue)
     }
 

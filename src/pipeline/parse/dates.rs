@@ -63,7 +63,10 @@ static RFC2822: LazyLock<Vec<(Regex, &str)>> = LazyLock::new(|| {
         // A weekday that is wrong or not abbreviated: it adds nothing.
         ("(Sun|Mon|Tue|Wed|Thu|Fri|Sat)[a-z]*, ", ""),
         // Long month names.
-        ("(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*", "$1"),
+        (
+            "(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*",
+            "$1",
+        ),
         // Month before day.
         (
             "(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\\d{1,2}) (\\d{4})",

@@ -10,8 +10,8 @@
 //! HTML nests deeper than [`MAX_DEPTH`](super::MAX_DEPTH) keeps its text and
 //! loses its markup, before `normalize` sees it.
 
-use feed_rs::model::{Content, Feed, Text};
 use super::repair::find;
+use feed_rs::model::{Content, Feed, Text};
 
 /// Elements that never nest: void, or closed implicitly by the next one of
 /// their kind (`<p>`, `<li>`), so an unclosed one is not a level.

@@ -812,7 +812,8 @@ fn reference(b: &[u8], out: &mut String, repairs: &mut Repairs) -> usize {
     let name = &body[..semi];
     let consumed = semi + 2;
     // The whole reference, `&` to `;`: ASCII (checked below) or digits.
-    let original = |out: &mut String| out.push_str(std::str::from_utf8(&b[..consumed]).unwrap_or_default());
+    let original =
+        |out: &mut String| out.push_str(std::str::from_utf8(&b[..consumed]).unwrap_or_default());
     if let Some(num) = name.strip_prefix(b"#") {
         let parsed = match num.first() {
             Some(b'x' | b'X') => parse_digits(&num[1..], 16),
@@ -823,7 +824,9 @@ fn reference(b: &[u8], out: &mut String, repairs: &mut Repairs) -> usize {
         };
         match char_reference(cp, repairs) {
             // Decimal, and the code point it names: already fine.
-            Some(fixed) if fixed == cp && num.first().is_some_and(|d| (b'1'..=b'9').contains(d)) => {
+            Some(fixed)
+                if fixed == cp && num.first().is_some_and(|d| (b'1'..=b'9').contains(d)) =>
+            {
                 original(out)
             }
             Some(fixed) => {
@@ -1133,7 +1136,10 @@ mod tests {
         assert_eq!(strip_forbidden_chars("x\u{FFFE}y".into()), "xy");
         // Past the first block of the byte scan.
         let long = format!("{}\u{7}z", "a".repeat(1000));
-        assert_eq!(strip_forbidden_chars(long), format!("{}z", "a".repeat(1000)));
+        assert_eq!(
+            strip_forbidden_chars(long),
+            format!("{}z", "a".repeat(1000))
+        );
         // Neighbours that share bytes with U+FFFE/U+FFFF stay.
         let kept = "\u{FFFD}\u{FFEF}\u{FFBF}\u{EFBF} \u{e9}\r\n\t".to_string();
         assert_eq!(strip_forbidden_chars(kept.clone()), kept);
