@@ -308,7 +308,14 @@ fn rebase(url: &str) -> Option<std::borrow::Cow<'_, str>> {
 /// URLs; relative links and image sources made absolute against `base`.
 pub fn sanitize(html: &str, base: &Url) -> String {
     BASE.with(|b| *b.borrow_mut() = Some(base.clone()));
-    SANITIZER.with(|s| s.clean(html).to_string())
+    let clean = SANITIZER.with(|s| s.clean(html));
+    // Serialised straight into one buffer: `to_string` would serialise into
+    // a buffer of its own and then copy that through the formatter.
+    let mut out = Vec::with_capacity(html.len() + html.len() / 8);
+    clean
+        .write_to(&mut out)
+        .expect("writing to a Vec cannot fail");
+    String::from_utf8(out).expect("html5ever writes UTF-8")
 }
 
 /// Text of HTML that `sanitize` produced: tags dropped, the few entities
