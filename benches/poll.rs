@@ -1151,16 +1151,24 @@ fn serve_for_profiling(s: &Settings, corpus: &Corpus) {
         .expect("temp dir")
         .keep();
     let config = write_config(&dir, s, corpus);
+    // The documents themselves, for `cargo bench --bench stages`.
+    let docs = dir.join("corpus");
+    std::fs::create_dir_all(&docs).expect("corpus dir");
+    for (file, doc) in &corpus.docs {
+        std::fs::write(docs.join(file), &doc.body).expect("write a corpus document");
+    }
     println!(
         "serving {} feeds x {} items from {} loopback ports\nconfig: {}\n\
          poll:   tickerfeed --config {} poll   (rm -r {}/archive for a first poll again)\n\
+         stages: cargo bench --bench stages -- {}\n\
          close stdin or press Ctrl-C to stop",
         s.feeds,
         s.items,
         s.hosts,
         config.display(),
         config.display(),
-        dir.display()
+        dir.display(),
+        docs.display()
     );
     let _ = std::io::stdout().flush();
     let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
