@@ -4,8 +4,9 @@
 //! [`Store`] owns a writer and a read-only reader connection, so HTTP
 //! renders never wait behind a long ingest (WAL lets them read the last
 //! committed state). rusqlite is blocking, so every call runs on tokio's
-//! blocking pool through [`Store::write`] / [`Store::read`]; no lock is held
-//! across an `.await`. A third connection, on a thread of its own, only
+//! blocking pool through [`Store::write`] / [`Store::read`], or, for
+//! recording fetches, in the one drainer task that records what is queued
+//! (`feeds::drain`); no lock is held across an `.await`. A third connection, on a thread of its own, only
 //! checkpoints the WAL (`checkpoint.rs`), so the writer never waits for
 //! that copy and its fsyncs.
 //!
@@ -15,7 +16,7 @@
 //! (`feeds::record_attempt`). A crash at any point leaves either all of it or
 //! none of it, and because keys are unique, replaying the same fetch after a
 //! restart stores nothing twice. Fetches that finish while the writer is
-//! busy share the next transaction (group commit, `feeds::record_queued`),
+//! busy share the next transaction (group commit, `feeds::record_group`),
 //! which pays the commit once for all of them. New items are indexed for
 //! search in batches of their own (`items::SEARCH_BATCH`,
 //! [`Store::index_for_search`]), within about two seconds.
