@@ -308,10 +308,14 @@ fn rebase(url: &str) -> Option<std::borrow::Cow<'_, str>> {
 /// URLs; relative links and image sources made absolute against `base`.
 pub fn sanitize(html: &str, base: &Url) -> String {
     BASE.with(|b| *b.borrow_mut() = Some(base.clone()));
-    let clean = SANITIZER.with(|s| s.clean(html));
-    // Serialised straight into one buffer: `to_string` would serialise into
-    // a buffer of its own and then copy that through the formatter.
-    let mut out = Vec::with_capacity(html.len() + html.len() / 8);
+    serialize(SANITIZER.with(|s| s.clean(html)), html.len())
+}
+
+/// A cleaned document as HTML, serialised straight into one buffer sized
+/// from its input (`to_string` would serialise into a buffer of its own and
+/// then copy that through the formatter).
+fn serialize(clean: ammonia::Document, input_len: usize) -> String {
+    let mut out = Vec::with_capacity(input_len + input_len / 8);
     clean
         .write_to(&mut out)
         .expect("writing to a Vec cannot fail");
@@ -366,15 +370,12 @@ pub fn sanitized_to_text(html: &str) -> String {
 
 /// Text content of an HTML fragment, entities decoded.
 pub fn html_to_text(html: &str) -> String {
-    let stripped = ammonia::Builder::empty().clean(html).to_string();
-    // ammonia escapes exactly these five when serialising text.
-    stripped
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&nbsp;", "\u{a0}")
-        .replace("&amp;", "&")
+    // No tags survive an empty allow-list; what is left is text with the
+    // serialiser's entities, which `sanitized_to_text` decodes.
+    sanitized_to_text(&serialize(
+        ammonia::Builder::empty().clean(html),
+        html.len(),
+    ))
 }
 
 #[cfg(test)]
@@ -506,6 +507,11 @@ mod tests {
         assert_eq!(
             html_to_text("<b>Bold</b> &amp; <i>it</i> &lt;tag&gt;"),
             "Bold & it <tag>"
+        );
+        // Decoded once: an escaped entity stays an entity's text.
+        assert_eq!(
+            html_to_text("AT&amp;amp;T &amp;lt;b&amp;gt;"),
+            "AT&amp;T &lt;b&gt;"
         );
     }
 }
