@@ -247,10 +247,7 @@ fn health_check(
                 .item_count()
                 .await
                 .map_err(|e| format!("database does not answer: {e}"))?;
-            let failing = rows
-                .iter()
-                .filter(|r| r.in_config && r.last_result.as_deref() == Some("error"))
-                .count();
+            let failing = rows.iter().filter(|r| r.in_config && r.failing()).count();
             let last = heartbeat
                 .last_success()
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))

@@ -16,6 +16,7 @@ use tracing_subscriber::EnvFilter;
 use crate::app;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, ConfigError};
+use crate::model::OutcomeKind;
 use crate::render::{self, Format};
 use crate::scheduler;
 use crate::shutdown;
@@ -277,7 +278,7 @@ async fn poll(config: Config, clock: SharedClock, only: Option<String>) -> Resul
                     None => writeln!(
                         out,
                         "{name}: {} (HTTP {status}), {} items, {} new, {} updated, {} also in other feeds, {} ms",
-                        r.result,
+                        r.outcome,
                         r.summary.seen,
                         r.summary.new,
                         r.summary.updated,
@@ -371,17 +372,19 @@ async fn feeds(config: Config, clock: SharedClock) -> Result<ExitCode> {
                 crate::clock::to_db_time(at)
             )
         } else {
-            match (r.last_result.as_deref(), waiting) {
+            match (r.last_result, waiting) {
                 (None, _) => "not polled yet".to_string(),
-                (Some("error"), Some(until)) => format!(
+                (Some(OutcomeKind::Failed), Some(until)) => format!(
                     "failing ({} in a row), backing off until {until}",
                     r.consecutive_failures
                 ),
-                (Some("error"), None) => format!("failing ({} in a row)", r.consecutive_failures),
-                (Some("throttled" | "deferred"), Some(until)) => {
+                (Some(OutcomeKind::Failed), None) => {
+                    format!("failing ({} in a row)", r.consecutive_failures)
+                }
+                (Some(OutcomeKind::Throttled | OutcomeKind::Deferred), Some(until)) => {
                     format!("paused: the host asked us to wait until {until}")
                 }
-                (Some(result), _) => result.replace('_', " "),
+                (Some(result), _) => result.as_str().replace('_', " "),
             }
         };
         writeln!(out, "{}", r.name)?;
@@ -408,16 +411,8 @@ async fn feeds(config: Config, clock: SharedClock) -> Result<ExitCode> {
         writeln!(out, "  items:      {}", r.items)?;
         if r.in_config {
             let next = config.feed(&r.name).map(|f| {
-                crate::schedule::next_due(
-                    &f.schedule,
-                    r.last_attempt_at,
-                    r.not_before_at,
-                    &crate::pipeline::hints::SkipWindows::from_db(
-                        r.skip_hours.as_deref(),
-                        r.skip_days.as_deref(),
-                    ),
-                    opened.pipeline.clock.now(),
-                )
+                r.poll_state()
+                    .next_due(&f.schedule, f.respect_hints, opened.pipeline.clock.now())
             });
             writeln!(out, "  next due:   {} (schedule {})", t(next), r.schedule)?;
         }

@@ -28,6 +28,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod http;
+pub mod link;
 pub mod metrics;
 pub mod model;
 pub mod opml;

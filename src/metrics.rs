@@ -15,9 +15,13 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use crate::model::Outcome;
+use crate::store::{Exchange, IngestSummary};
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct FetchLabels {
-    /// `ok`, `not_modified`, `unchanged`, `error`, `throttled`, `gone`.
+    /// [`Outcome::as_str`]: `ok`, `not_modified`, `unchanged`, `error`,
+    /// `throttled`, `gone` or `deferred` (nothing sent: the host is paused).
     result: String,
     /// `2xx`, `3xx`, `4xx`, `5xx`, or `none` (no answer).
     status_class: String,
@@ -143,46 +147,45 @@ impl Metrics {
         }
     }
 
-    /// One fetch attempt.
-    #[allow(clippy::too_many_arguments)]
+    /// One poll that reached the fetch stage: how it ended, what crossed
+    /// the wire, how long it took, what it changed in the archive.
     pub fn fetch(
         &self,
-        result: &str,
-        status: Option<u16>,
+        outcome: Outcome,
+        exchange: &Exchange,
         seconds: f64,
-        wire_bytes: Option<u64>,
-        decoded_bytes: Option<u64>,
-        new: usize,
-        updated: usize,
-        merged: usize,
-        parse_error: bool,
+        summary: &IngestSummary,
     ) {
-        let status_class = match status {
+        let status_class = match exchange.status {
             Some(s) => format!("{}xx", s / 100),
             None => "none".into(),
         };
         self.fetches
             .get_or_create(&FetchLabels {
-                result: result.into(),
+                result: outcome.as_str().into(),
                 status_class,
             })
             .inc();
         self.fetch_seconds.observe(seconds);
-        for (kind, n) in [("wire", wire_bytes), ("decoded", decoded_bytes)] {
+        for (kind, n) in [("wire", exchange.wire_bytes), ("decoded", exchange.bytes)] {
             if let Some(n) = n {
                 self.bytes
                     .get_or_create(&KindLabel { kind: kind.into() })
                     .inc_by(n);
             }
         }
-        for (kind, n) in [("new", new), ("updated", updated), ("merged", merged)] {
+        for (kind, n) in [
+            ("new", summary.new),
+            ("updated", summary.updated),
+            ("merged", summary.merged),
+        ] {
             if n > 0 {
                 self.items
                     .get_or_create(&KindLabel { kind: kind.into() })
                     .inc_by(n as u64);
             }
         }
-        if parse_error {
+        if matches!(outcome, Outcome::Failed(kind) if kind.is_parse()) {
             self.parse_errors.inc();
         }
     }
@@ -223,12 +226,30 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{FailureKind, OutcomeKind};
 
     #[test]
     fn text_format_has_the_recorded_values() {
         let m = Metrics::new();
-        m.fetch("ok", Some(200), 0.05, Some(100), Some(400), 3, 1, 0, false);
-        m.fetch("error", None, 1.0, None, None, 0, 0, 0, true);
+        let answered = Exchange {
+            status: Some(200),
+            bytes: Some(400),
+            wire_bytes: Some(100),
+            ..Exchange::default()
+        };
+        let stored = IngestSummary {
+            seen: 4,
+            new: 3,
+            updated: 1,
+            merged: 0,
+        };
+        m.fetch(Outcome::Fresh, &answered, 0.05, &stored);
+        m.fetch(
+            Outcome::Failed(FailureKind::NotAFeed),
+            &Exchange::default(),
+            1.0,
+            &IngestSummary::default(),
+        );
         m.http_request("/feed.atom", 304);
         m.render();
         let text = m.encode(12345, 7, Some(30.0));
@@ -245,6 +266,43 @@ mod tests {
             "# EOF",
         ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+    }
+
+    /// Every outcome a poll that reached the fetch stage can have is
+    /// counted under its one spelling, the one the archive stores.
+    #[test]
+    fn every_counted_outcome_is_labelled_by_its_one_spelling() {
+        let m = Metrics::new();
+        let t = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+        let outcomes = [
+            Outcome::Fresh,
+            Outcome::NotModified,
+            Outcome::Unchanged,
+            Outcome::Failed(FailureKind::Timeout),
+            Outcome::Throttled { until: t },
+            Outcome::Gone,
+            Outcome::Deferred { until: t },
+        ];
+        let kinds: Vec<_> = outcomes.iter().map(|o| o.kind()).collect();
+        for kind in OutcomeKind::ALL.into_iter().filter(|k| k.counted()) {
+            assert!(kinds.contains(&kind), "{kind} is not exercised here");
+        }
+        for outcome in outcomes {
+            m.fetch(
+                outcome,
+                &Exchange::default(),
+                0.1,
+                &IngestSummary::default(),
+            );
+        }
+        let text = m.encode(0, 0, None);
+        for outcome in outcomes {
+            let needle = format!(
+                r#"tickerfeed_fetches_total{{result="{}",status_class="none"}} 1"#,
+                outcome.as_str()
+            );
+            assert!(text.contains(&needle), "missing {needle:?} in\n{text}");
         }
     }
 }

@@ -9,6 +9,9 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
+pub mod outcome;
+pub use outcome::{FailureKind, Outcome, OutcomeKind};
+
 /// Row id of a feed in the archive's `feeds` table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FeedId(pub i64);
@@ -44,6 +47,15 @@ impl ItemUid {
     }
 }
 
+/// Feed-level data a successful parse yields.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FeedMeta {
+    pub title: Option<String>,
+    pub site_url: Option<String>,
+    pub feed_guid: Option<String>,
+    pub updated: Option<DateTime<Utc>>,
+}
+
 /// One item as the normalize stage hands it to the store: links absolute,
 /// HTML sanitised, times in UTC, key computed.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,7 +65,7 @@ pub struct NewItem {
     pub guid: Option<String>,
     /// The article's link, absolute.
     pub url: Option<String>,
-    /// The link in canonical form (see `pipeline::normalize::canonical_url`),
+    /// The link in canonical form (see [`crate::link::canonical_url`]),
     /// used to recognise the same article in several feeds.
     pub canonical_url: Option<String>,
     /// Plain text.

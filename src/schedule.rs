@@ -11,10 +11,8 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Local, Utc};
+use chrono::{DateTime, Local, Utc, Weekday};
 use croner::parser::{CronParser, Seconds, Year};
-
-use crate::pipeline::hints::SkipWindows;
 
 /// The zone schedules are read in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +101,115 @@ impl Schedule {
                 .ok()
                 .map(|l| l.with_timezone(&Utc)),
         }
+    }
+}
+
+/// Hours (0-23, GMT) and days in which the publisher asks not to be polled.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SkipWindows {
+    pub hours: Vec<u32>,
+    pub days: Vec<Weekday>,
+}
+
+impl SkipWindows {
+    pub fn is_empty(&self) -> bool {
+        self.hours.is_empty() && self.days.is_empty()
+    }
+
+    /// Stored form: `"0,1,2"` and `"Saturday,Sunday"`.
+    pub fn to_db(&self) -> (Option<String>, Option<String>) {
+        let hours = (!self.hours.is_empty()).then(|| {
+            self.hours
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        });
+        let days = (!self.days.is_empty()).then(|| {
+            self.days
+                .iter()
+                .map(|d| day_name(*d))
+                .collect::<Vec<_>>()
+                .join(",")
+        });
+        (hours, days)
+    }
+
+    pub fn from_db(hours: Option<&str>, days: Option<&str>) -> Self {
+        SkipWindows {
+            hours: hours
+                .unwrap_or("")
+                .split(',')
+                .filter_map(|h| h.trim().parse().ok())
+                .filter(|h| *h < 24)
+                .collect(),
+            days: days
+                .unwrap_or("")
+                .split(',')
+                .filter_map(parse_day)
+                .collect(),
+        }
+    }
+
+    /// Whether `t` falls in a window.
+    pub fn covers(&self, t: chrono::DateTime<chrono::Utc>) -> bool {
+        use chrono::{Datelike, Timelike};
+        self.hours.contains(&t.hour()) || self.days.contains(&t.weekday())
+    }
+}
+
+fn day_name(d: Weekday) -> &'static str {
+    match d {
+        Weekday::Mon => "Monday",
+        Weekday::Tue => "Tuesday",
+        Weekday::Wed => "Wednesday",
+        Weekday::Thu => "Thursday",
+        Weekday::Fri => "Friday",
+        Weekday::Sat => "Saturday",
+        Weekday::Sun => "Sunday",
+    }
+}
+
+pub(crate) fn parse_day(s: &str) -> Option<Weekday> {
+    let s = s.trim().to_ascii_lowercase();
+    Some(match s.get(..3)? {
+        "mon" => Weekday::Mon,
+        "tue" => Weekday::Tue,
+        "wed" => Weekday::Wed,
+        "thu" => Weekday::Thu,
+        "fri" => Weekday::Fri,
+        "sat" => Weekday::Sat,
+        "sun" => Weekday::Sun,
+        _ => return None,
+    })
+}
+
+/// What the archive remembers of a feed's polling that bears on its next
+/// poll: the one input to [`PollState::next_due`], filled from a feed's
+/// row (scheduler, `feeds` command) or from the poll that just ended
+/// (pipeline).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PollState {
+    pub last_attempt: Option<DateTime<Utc>>,
+    /// A floor set by backoff, server hints or a host pause.
+    pub not_before: Option<DateTime<Utc>>,
+    /// The publisher's skip windows, as last read.
+    pub skip: SkipWindows,
+}
+
+impl PollState {
+    /// When the feed is next due on `schedule`. With `respect_hints` off the
+    /// publisher's skip windows are ignored (hint floors are left out of
+    /// `not_before` by whoever set it); backoff and host pauses always count.
+    pub fn next_due(
+        &self,
+        schedule: &Schedule,
+        respect_hints: bool,
+        now: DateTime<Utc>,
+    ) -> DateTime<Utc> {
+        let none = SkipWindows::default();
+        let skip = if respect_hints { &self.skip } else { &none };
+        next_due(schedule, self.last_attempt, self.not_before, skip, now)
     }
 }
 

@@ -3,7 +3,7 @@
 //!
 //! Every feed runs on its own schedule; a slow or hanging feed occupies one
 //! slot until the fetch timeout and never delays the others. Due times come
-//! from the archive on start (`schedule::next_due` over the last attempt),
+//! from the archive on start (`PollState::next_due` over the feed's row),
 //! so a restart neither refetches everything nor silently skips a poll that
 //! fell due while the daemon was down. A failed refresh is logged and the
 //! loop carries on; the loop itself never dies on a job's error.
@@ -21,11 +21,10 @@ use tracing::{error, info, warn};
 
 use crate::clock::SharedClock;
 use crate::config::FeedConfig;
-use crate::model::FeedId;
-use crate::pipeline::hints::SkipWindows;
+use crate::model::{FeedId, Outcome};
 use crate::pipeline::{Pipeline, Refreshed};
-use crate::schedule;
-use crate::store::StoreError;
+use crate::schedule::PollState;
+use crate::store::{FeedRow, StoreError};
 
 /// The longest the loop sleeps without looking at the clock again, so a
 /// wall-clock jump (suspend, NTP step) delays polls by at most this much.
@@ -204,14 +203,9 @@ async fn plan(
             slots.remove(&id);
             continue;
         }
-        let skip = row
-            .map(|r| SkipWindows::from_db(r.skip_hours.as_deref(), r.skip_days.as_deref()))
-            .unwrap_or_default();
-        let due = schedule::next_due(
+        let due = row.map(FeedRow::poll_state).unwrap_or_default().next_due(
             &feed.schedule,
-            row.and_then(|r| r.last_attempt_at),
-            row.and_then(|r| r.not_before_at),
-            &skip,
+            feed.respect_hints,
             now,
         );
         match slots.get_mut(&id) {
@@ -257,7 +251,7 @@ fn finish(
     };
     slot.running = false;
     match result {
-        Ok(r) if r.result == "gone" => {
+        Ok(r) if r.outcome == Outcome::Gone => {
             log_refresh(&slot.feed.name, &r);
             warn!(feed = %slot.feed.name, "feed retired (410 Gone); not polling it until its config changes");
             slots.remove(&id);
@@ -270,13 +264,13 @@ fn finish(
             }
         }
         Err(e) => {
-            slot.due = schedule::next_due(
-                &slot.feed.schedule,
-                Some(now),
-                None,
-                &SkipWindows::default(),
-                now,
-            );
+            // Nothing was recorded, so the archive's plan is stale: try
+            // again at the next firing.
+            slot.due = PollState {
+                last_attempt: Some(now),
+                ..PollState::default()
+            }
+            .next_due(&slot.feed.schedule, slot.feed.respect_hints, now);
             error!(feed = %slot.feed.name, error = %e, "poll could not be recorded; retrying on schedule");
         }
     }
@@ -287,7 +281,7 @@ pub fn log_refresh(feed: &str, r: &Refreshed) {
     match &r.error {
         None => info!(
             feed,
-            result = r.result,
+            result = r.outcome.as_str(),
             status = r.status,
             new = r.summary.new,
             updated = r.summary.updated,
@@ -298,6 +292,7 @@ pub fn log_refresh(feed: &str, r: &Refreshed) {
         ),
         Some(error) => warn!(
             feed,
+            result = r.outcome.as_str(),
             status = r.status,
             error = %error,
             elapsed_ms = r.elapsed_ms as u64,

@@ -531,10 +531,7 @@ async fn healthz(State(state): State<HttpState>) -> Response {
     };
     let rows = db.unwrap_or_default();
     let configured: Vec<_> = rows.iter().filter(|r| r.in_config).collect();
-    let failing = configured
-        .iter()
-        .filter(|r| r.last_result.as_deref() == Some("error"))
-        .count();
+    let failing = configured.iter().filter(|r| r.failing()).count();
     let body = serde_json::json!({
         "status": status,
         "version": env!("CARGO_PKG_VERSION"),

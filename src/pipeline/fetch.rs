@@ -26,6 +26,7 @@ use tokio::sync::Semaphore;
 use url::Url;
 
 use crate::config::FetchConfig;
+use crate::model::FailureKind;
 
 /// Validators from the previous response, sent back verbatim.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -148,24 +149,27 @@ impl FetchError {
         }
     }
 
-    /// A short, stable class for the fetch log and metrics.
-    pub fn class(&self) -> &'static str {
-        match self {
-            FetchError::Client(_) => "client",
-            FetchError::Timeout(_) => "timeout",
-            FetchError::Connect(_) => "connect",
-            FetchError::Status { status } if *status >= 500 => "http_5xx",
-            FetchError::Status { .. } => "http_4xx",
-            FetchError::Gone => "gone",
-            FetchError::Throttled { .. } => "throttled",
-            FetchError::HostPaused { .. } => "host_paused",
-            FetchError::RedirectLoop(_) => "redirect_loop",
-            FetchError::TooManyRedirects(_) | FetchError::BadRedirect => "redirect",
-            FetchError::TooLarge { .. } => "too_large",
-            FetchError::Decode { .. } => "decode",
-            FetchError::Transfer(_) => "transfer",
-            FetchError::File { .. } => "file",
-        }
+    /// The failure this error is, for a poll that ends with it. `None`
+    /// for the answers that end a poll without failing it: 410 (the feed
+    /// is gone), 429/503 (the host asked us to wait) and a paused host
+    /// (nothing was sent).
+    pub fn failure_kind(&self) -> Option<FailureKind> {
+        Some(match self {
+            FetchError::Client(_) => FailureKind::Client,
+            FetchError::Timeout(_) => FailureKind::Timeout,
+            FetchError::Connect(_) => FailureKind::Connect,
+            FetchError::Status { status } if *status >= 500 => FailureKind::Http5xx,
+            FetchError::Status { .. } => FailureKind::Http4xx,
+            FetchError::RedirectLoop(_) => FailureKind::RedirectLoop,
+            FetchError::TooManyRedirects(_) | FetchError::BadRedirect => FailureKind::Redirect,
+            FetchError::TooLarge { .. } => FailureKind::TooLarge,
+            FetchError::Decode { .. } => FailureKind::Decode,
+            FetchError::Transfer(_) => FailureKind::Transfer,
+            FetchError::File { .. } => FailureKind::File,
+            FetchError::Gone | FetchError::Throttled { .. } | FetchError::HostPaused { .. } => {
+                return None;
+            }
+        })
     }
 }
 

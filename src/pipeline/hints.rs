@@ -8,8 +8,9 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use chrono::Weekday;
 use regex::bytes::Regex;
+
+use crate::schedule::{SkipWindows, parse_day};
 
 /// What a document says about its own polling.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -17,86 +18,6 @@ pub struct DocHints {
     /// `<ttl>`, or `sy:updatePeriod` / `sy:updateFrequency`: the longer.
     pub min_interval: Option<Duration>,
     pub skip: SkipWindows,
-}
-
-/// Hours (0-23, GMT) and days in which the publisher asks not to be polled.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SkipWindows {
-    pub hours: Vec<u32>,
-    pub days: Vec<Weekday>,
-}
-
-impl SkipWindows {
-    pub fn is_empty(&self) -> bool {
-        self.hours.is_empty() && self.days.is_empty()
-    }
-
-    /// Stored form: `"0,1,2"` and `"Saturday,Sunday"`.
-    pub fn to_db(&self) -> (Option<String>, Option<String>) {
-        let hours = (!self.hours.is_empty()).then(|| {
-            self.hours
-                .iter()
-                .map(u32::to_string)
-                .collect::<Vec<_>>()
-                .join(",")
-        });
-        let days = (!self.days.is_empty()).then(|| {
-            self.days
-                .iter()
-                .map(|d| day_name(*d))
-                .collect::<Vec<_>>()
-                .join(",")
-        });
-        (hours, days)
-    }
-
-    pub fn from_db(hours: Option<&str>, days: Option<&str>) -> Self {
-        SkipWindows {
-            hours: hours
-                .unwrap_or("")
-                .split(',')
-                .filter_map(|h| h.trim().parse().ok())
-                .filter(|h| *h < 24)
-                .collect(),
-            days: days
-                .unwrap_or("")
-                .split(',')
-                .filter_map(parse_day)
-                .collect(),
-        }
-    }
-
-    /// Whether `t` falls in a window.
-    pub fn covers(&self, t: chrono::DateTime<chrono::Utc>) -> bool {
-        use chrono::{Datelike, Timelike};
-        self.hours.contains(&t.hour()) || self.days.contains(&t.weekday())
-    }
-}
-
-fn day_name(d: Weekday) -> &'static str {
-    match d {
-        Weekday::Mon => "Monday",
-        Weekday::Tue => "Tuesday",
-        Weekday::Wed => "Wednesday",
-        Weekday::Thu => "Thursday",
-        Weekday::Fri => "Friday",
-        Weekday::Sat => "Saturday",
-        Weekday::Sun => "Sunday",
-    }
-}
-
-fn parse_day(s: &str) -> Option<Weekday> {
-    let s = s.trim().to_ascii_lowercase();
-    Some(match s.get(..3)? {
-        "mon" => Weekday::Mon,
-        "tue" => Weekday::Tue,
-        "wed" => Weekday::Wed,
-        "thu" => Weekday::Thu,
-        "fri" => Weekday::Fri,
-        "sat" => Weekday::Sat,
-        "sun" => Weekday::Sun,
-        _ => return None,
-    })
 }
 
 fn re(p: &str) -> Regex {
@@ -179,6 +100,7 @@ pub fn from_document(body: &[u8]) -> DocHints {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Weekday;
 
     #[test]
     fn reads_ttl_skips_and_syndication() {

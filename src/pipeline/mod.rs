@@ -1,10 +1,13 @@
-//! The refresh pipeline: one feed, one attempt, top to bottom.
+//! The refresh pipeline: one feed, one poll, top to bottom.
 //!
-//! [`Pipeline::refresh_feed`] fetches, parses, normalizes and stores, and is the only
-//! place that knows the order. A feed that fails is data, not an error: its
-//! failure is recorded on the feed row and in the fetch log, and
-//! `refresh_feed` returns `Ok`. Only a failure to write the archive itself
-//! comes back as `Err`.
+//! [`Pipeline::refresh_feed`] is the only place that knows the order:
+//! fetch, read the answer (parse, normalize and enrich a new document off
+//! the async threads), plan the next poll, record. How the poll ended is
+//! one [`Outcome`], decided in [`Pipeline::read`] and carried unchanged to
+//! the store, metrics, logs and the scheduler. A feed that fails is data,
+//! not an error: its failure is recorded on the feed row and in the fetch
+//! log, and `refresh_feed` returns `Ok`. Only a failure to write the
+//! archive itself comes back as `Err`.
 
 pub mod enrich;
 pub mod fetch;
@@ -15,18 +18,18 @@ pub mod parse;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
+use url::Url;
 
 use crate::clock::SharedClock;
 use crate::config::{FeedConfig, FetchConfig};
 use crate::metrics::Metrics;
-use crate::model::FeedId;
+use crate::model::{FeedId, Outcome};
 use crate::quotes::board::Board;
-use crate::schedule;
-use crate::store::{Attempt, AttemptOutcome, FeedRow, IngestSummary, Store, StoreError};
+use crate::schedule::{PollState, SkipWindows};
+use crate::store::{Attempt, Document, Exchange, FeedRow, IngestSummary, Store, StoreError};
 use fetch::{FetchError, Fetched, Fetcher, Transfer, Validators};
-use hints::SkipWindows;
-use url::Url;
 
 /// What a refresh needs, shared by all of them.
 #[derive(Debug, Clone)]
@@ -41,40 +44,66 @@ pub struct Pipeline {
     pub metrics: Arc<Metrics>,
 }
 
-/// How a refresh went, for logs and the `poll` summary.
+/// How a refresh went, for logs, the scheduler and the `poll` summary.
 #[derive(Debug, Clone)]
 pub struct Refreshed {
-    /// `ok`, `not_modified`, `unchanged`, `error`, `throttled`, `gone`,
-    /// `deferred` (not sent: the host is paused) or `retired` (not sent:
-    /// the feed answered 410 before).
-    pub result: &'static str,
+    pub outcome: Outcome,
     pub status: Option<u16>,
     pub summary: IngestSummary,
     pub error: Option<String>,
     pub elapsed_ms: u128,
-    pub next_due: chrono::DateTime<chrono::Utc>,
+    pub next_due: DateTime<Utc>,
+}
+
+/// What the answer to one request amounts to, before the next poll is
+/// planned: everything [`Attempt`] records but the plan.
+struct Answer {
+    outcome: Outcome,
+    error: Option<String>,
+    document: Option<Document>,
+    validators: Validators,
+    exchange: Exchange,
+    /// The server's shortest polling interval (caching headers, `<ttl>`,
+    /// `sy:updatePeriod`).
+    hint: Option<Duration>,
+    /// The publisher's skip windows, when a body came.
+    skip: Option<SkipWindows>,
+}
+
+impl Answer {
+    fn new(outcome: Outcome) -> Self {
+        Answer {
+            outcome,
+            error: None,
+            document: None,
+            validators: Validators::default(),
+            exchange: Exchange::default(),
+            hint: None,
+            skip: None,
+        }
+    }
 }
 
 impl Pipeline {
-    /// One attempt at `feed`, whose archive row is `row`.
+    /// One poll of `feed`, whose archive row is `row`.
     pub async fn refresh_feed(
         &self,
         feed: &FeedConfig,
         row: &FeedRow,
     ) -> Result<Refreshed, StoreError> {
-        let started_at = self.clock.now();
-        let timer = Instant::now();
         if row.retired_at.is_some() {
-            // 410 Gone: no more requests until the config changes.
+            // 410 Gone before: no more requests until the config changes.
             return Ok(Refreshed {
-                result: "retired",
+                outcome: Outcome::Retired,
                 status: row.last_status,
                 summary: IngestSummary::default(),
                 error: row.retired_reason.clone(),
                 elapsed_ms: 0,
-                next_due: chrono::DateTime::<chrono::Utc>::MAX_UTC,
+                next_due: DateTime::<Utc>::MAX_UTC,
             });
         }
+        let started_at = self.clock.now();
+        let timer = Instant::now();
         // The configured URL, or where it moved after a confirmed
         // permanent redirect (reset by `sync_feeds` when the config changes).
         let url = Url::parse(row.polled_url()).unwrap_or_else(|_| feed.url.clone());
@@ -88,77 +117,74 @@ impl Pipeline {
             .fetcher
             .fetch(&url, &validators, feed.user_agent.as_deref(), started_at)
             .await;
-        let mut attempt = Attempt {
+        // 2 read the answer; a new document is parsed, normalized and
+        // enriched off the async threads
+        let answer = self.read(fetched, row, &url, started_at).await;
+        // 3 plan the next poll
+        let now = self.clock.now();
+        let not_before = self.floor(feed, row, &answer, started_at);
+        let next_due = PollState {
+            last_attempt: Some(started_at),
+            not_before,
+            skip: answer.skip.clone().unwrap_or_else(|| row.poll_state().skip),
+        }
+        .next_due(&feed.schedule, feed.respect_hints, now);
+        // 4 record
+        let (outcome, exchange, error) = (
+            answer.outcome,
+            answer.exchange.clone(),
+            answer.error.clone(),
+        );
+        let attempt = Attempt {
             feed_id: row.id,
             started_at,
             url: url.to_string(),
-            status: None,
-            bytes: None,
-            duration: Default::default(),
-            outcome: AttemptOutcome::Failed {
-                error: String::new(),
-            },
-            next_due: None,
-            not_before: None,
-            requested: true,
-            failure: false,
-            error_class: None,
-            final_url: None,
-            wire_bytes: None,
-            redirects: None,
-            permanent_redirect: None,
+            duration: timer.elapsed(),
+            outcome,
+            error: answer.error,
+            document: answer.document,
+            etag: answer.validators.etag,
+            last_modified: answer.validators.last_modified,
+            exchange: answer.exchange,
+            next_due,
+            not_before,
+            skip: answer.skip,
             redirect_confirmations: self.policy.redirect_confirmations,
-            retry_after: None,
-            pause_host: None,
-            retire: false,
-            skip: None,
+            pause_key: fetch::host_of(&url),
         };
-        let mut hint: Option<Duration> = None;
-        let mut skip = SkipWindows::from_db(row.skip_hours.as_deref(), row.skip_days.as_deref());
+        let summary = self.store.record_attempt(attempt, now).await?;
+        self.metrics
+            .fetch(outcome, &exchange, timer.elapsed().as_secs_f64(), &summary);
+        Ok(Refreshed {
+            outcome,
+            status: exchange.status,
+            summary,
+            error,
+            elapsed_ms: timer.elapsed().as_millis(),
+            next_due,
+        })
+    }
+
+    /// Turns what the fetch brought back into the poll's [`Outcome`] and
+    /// what goes with it. The one place an outcome is decided.
+    async fn read(
+        &self,
+        fetched: Result<Fetched, FetchError>,
+        row: &FeedRow,
+        url: &Url,
+        started_at: DateTime<Utc>,
+    ) -> Answer {
         match fetched {
-            Err(e) => {
-                attempt.status = e.status();
-                attempt.error_class = Some(e.class().to_string());
-                match &e {
-                    FetchError::HostPaused { until, .. } => {
-                        attempt.requested = false;
-                        attempt.not_before = Some(*until);
-                    }
-                    FetchError::Throttled { retry_after, .. } => {
-                        // The host asked us to wait: pause the whole host,
-                        // capped; no Retry-After means an hour.
-                        let wait = retry_after
-                            .unwrap_or(Duration::from_secs(3600))
-                            .min(self.policy.max_retry_after);
-                        let until =
-                            started_at + chrono::Duration::from_std(wait).unwrap_or_default();
-                        attempt.retry_after = *retry_after;
-                        attempt.pause_host = Some((fetch::host_of(&url), until));
-                        attempt.not_before = Some(until);
-                        self.fetcher.pause_host(&fetch::host_of(&url), until);
-                    }
-                    FetchError::Gone => attempt.retire = true,
-                    _ => attempt.failure = true,
-                }
-                if let FetchError::RedirectLoop(hops) | FetchError::TooManyRedirects(hops) = &e {
-                    attempt.redirects = Some(describe_hops(hops));
-                }
-                attempt.outcome = AttemptOutcome::Failed {
-                    error: e.to_string(),
-                };
-            }
+            Err(e) => self.read_error(e, url, started_at),
             Ok(Fetched::NotModified {
                 validators,
                 transfer,
             }) => {
-                attempt.status = Some(304);
-                attempt.bytes = Some(0);
-                self.note_transfer(&mut attempt, &transfer, &url);
-                hint = transfer.cache_hint;
-                attempt.outcome = AttemptOutcome::NotModified {
-                    etag: validators.etag,
-                    last_modified: validators.last_modified,
-                };
+                let mut answer = Answer::new(Outcome::NotModified);
+                answer.exchange = exchange(Some(304), Some(0), &transfer, url);
+                answer.hint = transfer.cache_hint;
+                answer.validators = validators;
+                answer
             }
             Ok(Fetched::Body {
                 status,
@@ -167,138 +193,129 @@ impl Pipeline {
                 validators,
                 transfer,
             }) => {
-                attempt.status = Some(status);
-                attempt.bytes = Some(body.len() as u64);
-                self.note_transfer(&mut attempt, &transfer, &url);
                 let body_sha256 = hex::encode(Sha256::digest(&body));
                 let doc_hints = hints::from_document(&body);
-                hint = transfer.cache_hint.max(doc_hints.min_interval);
-                skip = doc_hints.skip.clone();
-                attempt.skip = Some(doc_hints.skip.to_db());
-                attempt.outcome = if row.body_sha256.as_deref() == Some(body_sha256.as_str()) {
+                let exchange = exchange(Some(status), Some(body.len() as u64), &transfer, url);
+                let mut answer = if row.body_sha256.as_deref() == Some(body_sha256.as_str()) {
                     // Servers that ignore validators still send the same
                     // bytes: skip parsing them again.
-                    AttemptOutcome::Unchanged {
-                        etag: validators.etag,
-                        last_modified: validators.last_modified,
-                    }
+                    Answer::new(Outcome::Unchanged)
                 } else {
-                    // 2 parse, 3 normalize, 3b enrich, off the async
-                    // threads: CPU work on documents up to the size cap.
-                    let base = Url::parse(attempt.final_url.as_deref().unwrap_or(url.as_str()))
-                        .unwrap_or_else(|_| url.clone());
-                    let board = self.board.clone();
-                    let parsed = tokio::task::spawn_blocking(move || {
-                        parse::parse(&body, &base, content_type.as_deref()).map(|f| {
-                            let (meta, mut items) = normalize::normalize(f, &base);
-                            if let Some(board) = &board {
-                                enrich::enrich(&mut items, board);
-                            }
-                            (meta, items)
-                        })
-                    })
-                    .await;
-                    match parsed {
-                        Ok(Ok((meta, items))) => AttemptOutcome::Fetched {
-                            meta,
-                            items,
-                            etag: validators.etag,
-                            last_modified: validators.last_modified,
-                            body_sha256,
-                            board: self.board.as_ref().and_then(|b| b.view(self.clock.now())),
-                        },
-                        Ok(Err(e)) => {
-                            attempt.failure = true;
-                            attempt.error_class = Some(parse_error_class(&e).to_string());
-                            AttemptOutcome::Failed {
-                                error: e.to_string(),
-                            }
-                        }
-                        Err(_) => {
-                            attempt.failure = true;
-                            attempt.error_class = Some("parse".into());
-                            AttemptOutcome::Failed {
-                                error: parse::ParseError::Panicked.to_string(),
-                            }
-                        }
-                    }
+                    let base = exchange
+                        .final_url
+                        .as_deref()
+                        .and_then(|u| Url::parse(u).ok())
+                        .unwrap_or_else(|| url.clone());
+                    self.read_document(body, base, content_type, body_sha256)
+                        .await
                 };
+                // Kept by the store only with a feed it holds (new or the
+                // same bytes), never with a document it could not read.
+                answer.validators = validators;
+                answer.exchange = exchange;
+                answer.hint = transfer.cache_hint.max(doc_hints.min_interval);
+                answer.skip = Some(doc_hints.skip);
+                answer
             }
         }
-
-        // Plan the next attempt: the cron schedule, bounded below by
-        // backoff after a failure or by the server's hints after a success.
-        let now = self.clock.now();
-        let failures = if attempt.failure {
-            row.consecutive_failures + 1
-        } else {
-            0
-        };
-        if attempt.failure {
-            attempt.not_before = Some(started_at + self.backoff(row.id, failures));
-        } else if feed.respect_hints
-            && let Some(h) = hint.map(|h| h.min(self.policy.max_hint))
-        {
-            let floor = started_at + chrono::Duration::from_std(h).unwrap_or_default();
-            attempt.not_before = attempt.not_before.max(Some(floor));
-        }
-        if !feed.respect_hints {
-            skip = SkipWindows::default();
-        }
-        let next_due = schedule::next_due(
-            &feed.schedule,
-            Some(started_at),
-            attempt.not_before,
-            &skip,
-            now,
-        );
-        attempt.next_due = Some(next_due);
-        attempt.duration = timer.elapsed();
-
-        // 4 store
-        let result = attempt.result();
-        let error = match &attempt.outcome {
-            AttemptOutcome::Failed { error } => Some(error.clone()),
-            _ => None,
-        };
-        let status = attempt.status;
-        let (wire, decoded) = (attempt.wire_bytes, attempt.bytes);
-        let parse_error = matches!(
-            attempt.error_class.as_deref(),
-            Some("parse" | "not_a_feed" | "empty" | "parser_panic")
-        );
-        let summary = self.store.record_attempt(attempt, now).await?;
-        self.metrics.fetch(
-            result,
-            status,
-            timer.elapsed().as_secs_f64(),
-            wire,
-            decoded,
-            summary.new,
-            summary.updated,
-            summary.merged,
-            parse_error,
-        );
-        Ok(Refreshed {
-            result,
-            status,
-            summary,
-            error,
-            elapsed_ms: timer.elapsed().as_millis(),
-            next_due,
-        })
     }
 
-    fn note_transfer(&self, attempt: &mut Attempt, transfer: &Transfer, url: &Url) {
-        attempt.wire_bytes = Some(transfer.wire_bytes);
-        if let Some(last) = transfer.hops.last() {
-            attempt.final_url = Some(last.to.to_string());
-            attempt.redirects = Some(describe_hops(&transfer.hops));
+    /// A fetch that brought no feed back: failed, throttled, gone, or
+    /// not sent because the host is paused.
+    fn read_error(&self, e: FetchError, url: &Url, started_at: DateTime<Utc>) -> Answer {
+        let outcome = match &e {
+            FetchError::HostPaused { until, .. } => Outcome::Deferred { until: *until },
+            FetchError::Throttled { retry_after, .. } => {
+                // The host asked us to wait: pause the whole host, capped;
+                // no Retry-After means an hour.
+                let wait = retry_after
+                    .unwrap_or(Duration::from_secs(3600))
+                    .min(self.policy.max_retry_after);
+                let until = started_at + chrono::Duration::from_std(wait).unwrap_or_default();
+                self.fetcher.pause_host(&fetch::host_of(url), until);
+                Outcome::Throttled { until }
+            }
+            FetchError::Gone => Outcome::Gone,
+            other => Outcome::Failed(
+                other
+                    .failure_kind()
+                    .expect("the errors that are no failure are matched above"),
+            ),
+        };
+        let mut answer = Answer::new(outcome);
+        answer.exchange.status = e.status();
+        if let FetchError::Throttled { retry_after, .. } = &e {
+            answer.exchange.retry_after = *retry_after;
         }
-        attempt.permanent_redirect = transfer
-            .permanently_moved_to()
-            .filter(|to| *to != url)
-            .map(|u| u.to_string());
+        if let FetchError::RedirectLoop(hops) | FetchError::TooManyRedirects(hops) = &e {
+            answer.exchange.redirects = Some(describe_hops(hops));
+        }
+        answer.error = Some(e.to_string());
+        answer
+    }
+
+    /// Parses, normalizes and enriches a new document off the async
+    /// threads: CPU work on documents up to the size cap, isolated from
+    /// parser panics.
+    async fn read_document(
+        &self,
+        body: Vec<u8>,
+        base: Url,
+        content_type: Option<String>,
+        body_sha256: String,
+    ) -> Answer {
+        let board = self.board.clone();
+        let parsed = tokio::task::spawn_blocking(move || {
+            parse::parse(&body, &base, content_type.as_deref()).map(|f| {
+                let (meta, mut items) = normalize::normalize(f, &base);
+                if let Some(board) = &board {
+                    enrich::enrich(&mut items, board);
+                }
+                (meta, items)
+            })
+        })
+        .await
+        .unwrap_or(Err(parse::ParseError::Panicked));
+        match parsed {
+            Ok((meta, items)) => {
+                let mut answer = Answer::new(Outcome::Fresh);
+                answer.document = Some(Document {
+                    meta,
+                    items,
+                    body_sha256,
+                    board: self.board.as_ref().and_then(|b| b.view(self.clock.now())),
+                });
+                answer
+            }
+            Err(e) => {
+                let mut answer = Answer::new(Outcome::Failed(e.failure_kind()));
+                answer.error = Some(e.to_string());
+                answer
+            }
+        }
+    }
+
+    /// The floor under the next poll: backoff after a failure, the
+    /// server's pause after 429/503 or while its host is paused, its hints
+    /// after a success.
+    fn floor(
+        &self,
+        feed: &FeedConfig,
+        row: &FeedRow,
+        answer: &Answer,
+        started_at: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        match answer.outcome {
+            Outcome::Failed(_) => {
+                Some(started_at + self.backoff(row.id, row.consecutive_failures + 1))
+            }
+            Outcome::Throttled { until } | Outcome::Deferred { until } => Some(until),
+            _ if feed.respect_hints => answer.hint.map(|h| {
+                started_at
+                    + chrono::Duration::from_std(h.min(self.policy.max_hint)).unwrap_or_default()
+            }),
+            _ => None,
+        }
     }
 
     /// Exponential backoff with jitter: base, 2x, 4x... up to the ceiling.
@@ -316,12 +333,19 @@ impl Pipeline {
     }
 }
 
-fn parse_error_class(e: &parse::ParseError) -> &'static str {
-    match e {
-        parse::ParseError::Empty => "empty",
-        parse::ParseError::NotAFeed { .. } => "not_a_feed",
-        parse::ParseError::Panicked => "parser_panic",
-        _ => "parse",
+/// What the fetch log records of an answered request.
+fn exchange(status: Option<u16>, bytes: Option<u64>, transfer: &Transfer, url: &Url) -> Exchange {
+    Exchange {
+        status,
+        bytes,
+        wire_bytes: Some(transfer.wire_bytes),
+        final_url: transfer.hops.last().map(|h| h.to.to_string()),
+        redirects: (!transfer.hops.is_empty()).then(|| describe_hops(&transfer.hops)),
+        permanent_redirect: transfer
+            .permanently_moved_to()
+            .filter(|to| *to != url)
+            .map(|u| u.to_string()),
+        retry_after: None,
     }
 }
 

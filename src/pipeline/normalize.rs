@@ -1,7 +1,7 @@
 //! Normalize stage: a parsed feed -> [`NewItem`]s ready to store.
 //!
 //! Owns item identity (the feed-scoped [`ItemKey`]), canonical links for
-//! cross-feed dedup, absolute links, plain-text titles and sanitised HTML.
+//! cross-feed dedup (defined in [`crate::link`], which the store shares), absolute links, plain-text titles and sanitised HTML.
 //! Nothing here depends on the time of the poll, so the same document always
 //! normalises to the same items.
 
@@ -11,76 +11,8 @@ use std::collections::HashMap;
 use url::Url;
 
 use super::parse::GENERATED_ID;
-use crate::model::{ItemKey, NewItem};
-use crate::store::FeedMeta;
-
-/// Query parameters that only track the reader; they never change which
-/// article a link points to.
-fn is_tracking_param(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    n.starts_with("utm_")
-        || matches!(
-            n.as_str(),
-            "fbclid"
-                | "gclid"
-                | "dclid"
-                | "gbraid"
-                | "wbraid"
-                | "msclkid"
-                | "yclid"
-                | "mc_cid"
-                | "mc_eid"
-                | "igshid"
-                | "_ga"
-                | "_gl"
-                | "mkt_tok"
-                | "oly_anon_id"
-                | "oly_enc_id"
-                | "vero_id"
-                | "wt_mc"
-                | "cmpid"
-                | "at_medium"
-                | "at_campaign"
-                | "ocid"
-                | "ncid"
-                | "sr_share"
-                | "s_cid"
-        )
-}
-
-/// The canonical form of an article link: lower-case scheme and host (the
-/// URL parser does that), default port dropped, fragment dropped, tracking
-/// parameters removed, and `http` folded into `https` so both schemes name
-/// the same article.
-pub fn canonical_url(link: &str) -> Option<String> {
-    Url::parse(link).ok().map(canonical)
-}
-
-fn canonical(mut u: Url) -> String {
-    if !matches!(u.scheme(), "http" | "https") {
-        return u.into();
-    }
-    if u.scheme() == "http" {
-        let _ = u.set_scheme("https");
-        if u.port() == Some(443) {
-            let _ = u.set_port(None);
-        }
-    }
-    u.set_fragment(None);
-    if u.query().is_some() {
-        let kept: Vec<(String, String)> = u
-            .query_pairs()
-            .filter(|(k, _)| !is_tracking_param(k))
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        if kept.is_empty() {
-            u.set_query(None);
-        } else {
-            u.query_pairs_mut().clear().extend_pairs(kept);
-        }
-    }
-    u.into()
-}
+use crate::link::canonical;
+use crate::model::{FeedMeta, ItemKey, NewItem};
 
 /// Feed-level data and the items of `feed`, fetched from `feed_url`.
 pub fn normalize(feed: Feed, feed_url: &Url) -> (FeedMeta, Vec<NewItem>) {
@@ -386,24 +318,6 @@ mod tests {
     fn items(xml: &str) -> Vec<NewItem> {
         let base = Url::parse("https://example.com/feed.xml").unwrap();
         normalize(parse(xml.as_bytes(), &base, None).unwrap(), &base).1
-    }
-
-    #[test]
-    fn canonical_urls_fold_tracking_scheme_port_and_fragment() {
-        let c = |s| canonical_url(s).unwrap();
-        assert_eq!(
-            c("HTTP://Example.COM:80/a/b?utm_source=x&id=3&fbclid=y#frag"),
-            "https://example.com/a/b?id=3"
-        );
-        assert_eq!(
-            c("https://example.com:443/a?utm_medium=rss"),
-            "https://example.com/a"
-        );
-        assert_eq!(c("http://example.com/a"), c("https://example.com/a"));
-        assert_ne!(
-            c("https://example.com/a?id=1"),
-            c("https://example.com/a?id=2")
-        );
     }
 
     #[test]

@@ -47,6 +47,8 @@ use regex::Regex;
 use tracing::{debug, info, warn};
 use url::Url;
 
+use crate::model::FailureKind;
+
 use jsonfeed::Json;
 pub use repair::MAX_DEPTH;
 use repair::RepairError;
@@ -71,6 +73,18 @@ pub enum ParseError {
     TooDeep { limit: usize },
     #[error("the feed parser crashed on this document")]
     Panicked,
+}
+
+impl ParseError {
+    /// How a poll that ends with this error failed.
+    pub fn failure_kind(&self) -> FailureKind {
+        match self {
+            ParseError::Empty => FailureKind::Empty,
+            ParseError::NotAFeed { .. } => FailureKind::NotAFeed,
+            ParseError::Panicked => FailureKind::ParserPanic,
+            ParseError::Invalid(_) | ParseError::TooDeep { .. } => FailureKind::Parse,
+        }
+    }
 }
 
 /// Parses a feed document fetched from `base` (used to make the feed link

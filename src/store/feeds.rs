@@ -12,7 +12,8 @@ use super::known::KnownIds;
 use super::{Store, StoreError, cached, items, op};
 use crate::clock::{from_db_time, to_db_time};
 use crate::config::FeedConfig;
-use crate::model::{BoardView, FeedId, NewItem};
+use crate::model::{BoardView, FeedId, FeedMeta, NewItem, Outcome, OutcomeKind};
+use crate::schedule::{PollState, SkipWindows};
 
 /// What the archive knows about one feed.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,8 +32,9 @@ pub struct FeedRow {
     pub last_attempt_at: Option<DateTime<Utc>>,
     pub last_success_at: Option<DateTime<Utc>>,
     pub last_status: Option<u16>,
-    /// `ok`, `not_modified`, `unchanged` or `error`.
-    pub last_result: Option<String>,
+    /// How the last poll that sent a request ended (`None` before the
+    /// first, or for a value this version does not know).
+    pub last_result: Option<OutcomeKind>,
     pub last_error: Option<String>,
     pub consecutive_failures: u32,
     pub not_before_at: Option<DateTime<Utc>>,
@@ -56,98 +58,79 @@ impl FeedRow {
     pub fn polled_url(&self) -> &str {
         self.effective_url.as_deref().unwrap_or(&self.url)
     }
-}
 
-/// Feed-level data a successful parse yields.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct FeedMeta {
-    pub title: Option<String>,
-    pub site_url: Option<String>,
-    pub feed_guid: Option<String>,
-    pub updated: Option<DateTime<Utc>>,
-}
-
-/// How one attempt ended.
-#[derive(Debug, Clone)]
-pub enum AttemptOutcome {
-    /// A new document, parsed.
-    Fetched {
-        meta: FeedMeta,
-        items: Vec<NewItem>,
-        etag: Option<String>,
-        last_modified: Option<String>,
-        body_sha256: String,
-        /// The ticker board at this moment, stamped on new items only.
-        board: Option<BoardView>,
-    },
-    /// 304 Not Modified. A 304 may carry fresher validators (RFC 9111
-    /// §4.3.4); when it does they replace the stored ones.
-    NotModified {
-        etag: Option<String>,
-        last_modified: Option<String>,
-    },
-    /// 200 with the same bytes as last time: nothing parsed.
-    Unchanged {
-        etag: Option<String>,
-        last_modified: Option<String>,
-    },
-    /// Anything that went wrong, in plain words.
-    Failed { error: String },
-}
-
-impl Attempt {
-    /// `ok`, `not_modified`, `unchanged`, `error`, `throttled` (429/503:
-    /// the host asked us to wait), `gone` (410) or `deferred` (nothing
-    /// sent: the host is paused).
-    pub fn result(&self) -> &'static str {
-        match (&self.outcome, self.requested, &self.pause_host, self.retire) {
-            (_, false, _, _) => "deferred",
-            (AttemptOutcome::Failed { .. }, _, Some(_), _) => "throttled",
-            (AttemptOutcome::Failed { .. }, _, _, true) => "gone",
-            (AttemptOutcome::Fetched { .. }, ..) => "ok",
-            (AttemptOutcome::NotModified { .. }, ..) => "not_modified",
-            (AttemptOutcome::Unchanged { .. }, ..) => "unchanged",
-            (AttemptOutcome::Failed { .. }, ..) => "error",
+    /// What the row says about the feed's next poll.
+    pub fn poll_state(&self) -> PollState {
+        PollState {
+            last_attempt: self.last_attempt_at,
+            not_before: self.not_before_at,
+            skip: SkipWindows::from_db(self.skip_hours.as_deref(), self.skip_days.as_deref()),
         }
+    }
+
+    /// Whether the last poll failed (and backoff is in force).
+    pub fn failing(&self) -> bool {
+        self.last_result == Some(OutcomeKind::Failed)
     }
 }
 
-/// One fetch attempt, as the pipeline hands it to the store.
+/// One poll, as the pipeline hands it to the store.
 #[derive(Debug, Clone)]
 pub struct Attempt {
     pub feed_id: FeedId,
     pub started_at: DateTime<Utc>,
+    /// The URL requested (before redirects).
     pub url: String,
-    pub status: Option<u16>,
-    pub bytes: Option<u64>,
     pub duration: Duration,
-    pub outcome: AttemptOutcome,
+    pub outcome: Outcome,
+    /// What went wrong, in plain words (failed, throttled, gone).
+    pub error: Option<String>,
+    /// The new document, with a `Fresh` outcome.
+    pub document: Option<Document>,
+    /// Validators as the server sent them. A 304 may carry fresher ones
+    /// (RFC 9111 §4.3.4); when it does they replace the stored ones.
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    /// What crossed the wire, for the fetch log.
+    pub exchange: Exchange,
     /// When the scheduler plans to try next, for `feeds` and analysts.
-    pub next_due: Option<DateTime<Utc>>,
-    /// Floor under the schedule (backoff, hints, host pause).
+    pub next_due: DateTime<Utc>,
+    /// Floor under the schedule (backoff, hints, a paused domain).
     pub not_before: Option<DateTime<Utc>>,
-    /// False when no request was sent (the host was paused): nothing goes
-    /// to the fetch log and the failure count is untouched.
-    pub requested: bool,
-    /// Counts as a failure for backoff. Throttling (429/503) does not: the
-    /// host asked us to wait, and we do.
-    pub failure: bool,
-    pub error_class: Option<String>,
-    pub final_url: Option<String>,
+    /// The document's skip windows (with a `Fresh` or `Unchanged`
+    /// document read for hints).
+    pub skip: Option<SkipWindows>,
+    /// Polls in a row that must agree before the URL moves.
+    pub redirect_confirmations: u32,
+    /// The politeness bucket of the polled URL: what a `Throttled`
+    /// outcome pauses (`host_pauses.host`).
+    pub pause_key: String,
+}
+
+/// A new document, parsed: what a `Fresh` poll brings to the archive.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub meta: FeedMeta,
+    pub items: Vec<NewItem>,
+    pub body_sha256: String,
+    /// The ticker board at this moment, stamped on new items only.
+    pub board: Option<BoardView>,
+}
+
+/// What one request and its answer were, as the fetch log records them.
+#[derive(Debug, Clone, Default)]
+pub struct Exchange {
+    pub status: Option<u16>,
+    /// Body bytes after decompression.
+    pub bytes: Option<u64>,
+    /// Body bytes on the wire.
     pub wire_bytes: Option<u64>,
+    pub final_url: Option<String>,
     /// The redirect chain, `301 -> https://...` per hop.
     pub redirects: Option<String>,
     /// Where every hop of this fetch's redirect chain was permanent.
     pub permanent_redirect: Option<String>,
-    /// Polls in a row that must agree before the URL moves.
-    pub redirect_confirmations: u32,
     pub retry_after: Option<std::time::Duration>,
-    /// A host to pause, and until when (429/503 with Retry-After).
-    pub pause_host: Option<(String, DateTime<Utc>)>,
-    /// 410 Gone.
-    pub retire: bool,
-    /// The document's skip windows, stored form (only with `Fetched`).
-    pub skip: Option<(Option<String>, Option<String>)>,
 }
 
 /// What one attempt changed in the archive.
@@ -261,7 +244,7 @@ impl Store {
     ) -> Result<IngestSummary, StoreError> {
         // A new body can change the feed's title or links, which the merged
         // feed shows beside its items, even when no item changed.
-        let new_body = matches!(attempt.outcome, AttemptOutcome::Fetched { .. });
+        let new_body = attempt.document.is_some();
         let (reply, answer) = tokio::sync::oneshot::channel();
         let start_drainer = self
             .fetch_queue
@@ -500,68 +483,57 @@ fn record_in(
             source: rusqlite::Error::QueryReturnedNoRows,
         })?;
     let mut summary = IngestSummary::default();
-    let error = match &a.outcome {
-        AttemptOutcome::Fetched {
-            meta,
-            items,
-            etag,
-            last_modified,
-            body_sha256,
-            board,
-        } => {
-            summary = items::ingest(tx, known, a.feed_id, &feed_name, items, board.as_ref(), now)?;
-            cached(
-                tx,
-                "UPDATE feeds SET title = ?2, site_url = ?3, feed_guid = ?4, feed_updated_at = ?5,
-                        etag = ?6, last_modified = ?7, body_sha256 = ?8
-                 WHERE id = ?1",
-                params![
-                    a.feed_id.0,
-                    meta.title,
-                    meta.site_url,
-                    meta.feed_guid,
-                    meta.updated.map(to_db_time),
-                    etag,
-                    last_modified,
-                    body_sha256
-                ],
-            )
-            .map_err(op("update feed after fetch"))?;
-            None
-        }
-        AttemptOutcome::NotModified {
-            etag,
-            last_modified,
-        }
-        | AttemptOutcome::Unchanged {
-            etag,
-            last_modified,
-        } => {
-            cached(tx,
-                "UPDATE feeds SET etag = coalesce(?2, etag), last_modified = coalesce(?3, last_modified)
-                 WHERE id = ?1",
-                params![a.feed_id.0, etag, last_modified],
-            )
-            .map_err(op("update feed validators"))?;
-            None
-        }
-        AttemptOutcome::Failed { error } => Some(error.as_str()),
-    };
-    let ok = error.is_none();
-    if !a.requested {
-        // Nothing was sent (the host is paused): only the plan changes.
+    if let Some(doc) = &a.document {
+        summary = items::ingest(
+            tx,
+            known,
+            a.feed_id,
+            &feed_name,
+            &doc.items,
+            doc.board.as_ref(),
+            now,
+        )?;
+        let meta = &doc.meta;
+        cached(
+            tx,
+            "UPDATE feeds SET title = ?2, site_url = ?3, feed_guid = ?4, feed_updated_at = ?5,
+                    etag = ?6, last_modified = ?7, body_sha256 = ?8
+             WHERE id = ?1",
+            params![
+                a.feed_id.0,
+                meta.title,
+                meta.site_url,
+                meta.feed_guid,
+                meta.updated.map(to_db_time),
+                a.etag,
+                a.last_modified,
+                doc.body_sha256
+            ],
+        )
+        .map_err(op("update feed after fetch"))?;
+    } else if matches!(a.outcome, Outcome::NotModified | Outcome::Unchanged) {
+        cached(tx,
+            "UPDATE feeds SET etag = coalesce(?2, etag), last_modified = coalesce(?3, last_modified)
+             WHERE id = ?1",
+            params![a.feed_id.0, a.etag, a.last_modified],
+        )
+        .map_err(op("update feed validators"))?;
+    }
+    if !a.outcome.requested() {
+        // Nothing was sent (the domain is paused): only the plan changes.
         cached(
             tx,
             "UPDATE feeds SET next_due_at = ?2, not_before_at = ?3 WHERE id = ?1",
             params![
                 a.feed_id.0,
-                a.next_due.map(to_db_time),
+                to_db_time(a.next_due),
                 a.not_before.map(to_db_time)
             ],
         )
         .map_err(op("update feed plan"))?;
         return Ok(summary);
     }
+    let result = a.outcome.as_str();
     cached(
         tx,
         "UPDATE feeds SET last_attempt_at = ?2, last_status = ?3, last_result = ?4,
@@ -575,17 +547,19 @@ fn record_in(
         params![
             a.feed_id.0,
             to_db_time(a.started_at),
-            a.status,
-            a.result(),
-            error,
-            ok,
-            a.failure,
-            a.next_due.map(to_db_time),
+            a.exchange.status,
+            result,
+            a.error,
+            // Throttled and gone polls are neither: the count stays.
+            a.outcome.succeeded(),
+            a.outcome.is_failure(),
+            to_db_time(a.next_due),
             a.not_before.map(to_db_time),
         ],
     )
     .map_err(op("update feed state"))?;
-    if let Some((hours, days)) = &a.skip {
+    if let Some(skip) = &a.skip {
+        let (hours, days) = skip.to_db();
         cached(
             tx,
             "UPDATE feeds SET skip_hours = ?2, skip_days = ?3 WHERE id = ?1",
@@ -593,22 +567,25 @@ fn record_in(
         )
         .map_err(op("record skip windows"))?;
     }
-    if a.retire {
-        cached(
-            tx,
-            "UPDATE feeds SET retired_at = ?2, retired_reason = ?3 WHERE id = ?1",
-            params![a.feed_id.0, to_db_time(now), error],
-        )
-        .map_err(op("retire feed"))?;
-    }
-    if let Some((host, until)) = &a.pause_host {
-        cached(tx,
-            "INSERT INTO host_pauses (host, paused_until, reason) VALUES (?1, ?2, ?3)
-             ON CONFLICT(host) DO UPDATE SET paused_until = max(paused_until, excluded.paused_until),
-                                             reason = excluded.reason",
-            params![host, to_db_time(*until), error.unwrap_or("Retry-After")],
-        )
-        .map_err(op("record host pause"))?;
+    match a.outcome {
+        Outcome::Gone => {
+            cached(
+                tx,
+                "UPDATE feeds SET retired_at = ?2, retired_reason = ?3 WHERE id = ?1",
+                params![a.feed_id.0, to_db_time(now), a.error],
+            )
+            .map_err(op("retire feed"))?;
+        }
+        Outcome::Throttled { until } => {
+            cached(tx,
+                "INSERT INTO host_pauses (host, paused_until, reason) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(host) DO UPDATE SET paused_until = max(paused_until, excluded.paused_until),
+                                                 reason = excluded.reason",
+                params![a.pause_key, to_db_time(until), a.error.as_deref().unwrap_or("Retry-After")],
+            )
+            .map_err(op("record host pause"))?;
+        }
+        _ => {}
     }
     record_redirect(tx, a, now)?;
     cached(
@@ -621,20 +598,20 @@ fn record_in(
             a.feed_id.0,
             to_db_time(a.started_at),
             a.url,
-            a.status,
-            a.result(),
-            error,
-            a.bytes.map(|b| b as i64),
+            a.exchange.status,
+            result,
+            a.error,
+            a.exchange.bytes.map(|b| b as i64),
             a.duration.as_millis() as i64,
             summary.seen as i64,
             summary.new as i64,
             summary.updated as i64,
-            a.final_url,
-            a.wire_bytes.map(|b| b as i64),
-            matches!(a.outcome, AttemptOutcome::NotModified { .. }),
-            a.redirects,
-            a.retry_after.map(|d| d.as_secs() as i64),
-            a.error_class,
+            a.exchange.final_url,
+            a.exchange.wire_bytes.map(|b| b as i64),
+            a.outcome == Outcome::NotModified,
+            a.exchange.redirects,
+            a.exchange.retry_after.map(|d| d.as_secs() as i64),
+            a.outcome.error_class(),
         ],
     )
     .map_err(op("log fetch"))?;
@@ -646,8 +623,8 @@ fn record_in(
 /// One bad answer from a misconfigured or hijacked server must not move a
 /// feed for good.
 fn record_redirect(tx: &Connection, a: &Attempt, now: DateTime<Utc>) -> Result<(), StoreError> {
-    let Some(target) = &a.permanent_redirect else {
-        if a.status.is_some() {
+    let Some(target) = &a.exchange.permanent_redirect else {
+        if a.exchange.status.is_some() {
             cached(
                 tx,
                 "UPDATE feeds SET redirect_candidate = NULL, redirect_seen = 0 WHERE id = ?1",
@@ -689,7 +666,7 @@ fn record_redirect(tx: &Connection, a: &Attempt, now: DateTime<Utc>) -> Result<(
                 target,
                 format!(
                     "permanent redirect seen {seen} polls in a row: {}",
-                    a.redirects.as_deref().unwrap_or("")
+                    a.exchange.redirects.as_deref().unwrap_or("")
                 )
             ],
         )
@@ -752,7 +729,10 @@ fn select_feed_rows(
                 last_attempt_at: time(10)?,
                 last_success_at: time(11)?,
                 last_status: r.get(12)?,
-                last_result: r.get(13)?,
+                last_result: r
+                    .get::<_, Option<String>>(13)?
+                    .as_deref()
+                    .and_then(OutcomeKind::from_db),
                 last_error: r.get(14)?,
                 consecutive_failures: r.get(15)?,
                 not_before_at: time(16)?,
@@ -783,27 +763,23 @@ mod tests {
             feed_id,
             started_at: at,
             url: "https://f.test/feed.xml".into(),
-            status: Some(304),
-            bytes: Some(0),
             duration: Duration::from_millis(3),
-            outcome: AttemptOutcome::NotModified {
-                etag: Some("\"v2\"".into()),
-                last_modified: None,
+            outcome: Outcome::NotModified,
+            error: None,
+            document: None,
+            etag: Some("\"v2\"".into()),
+            last_modified: None,
+            exchange: Exchange {
+                status: Some(304),
+                bytes: Some(0),
+                wire_bytes: Some(120),
+                ..Exchange::default()
             },
-            next_due: None,
+            next_due: at,
             not_before: None,
-            requested: true,
-            failure: false,
-            error_class: None,
-            final_url: None,
-            wire_bytes: Some(120),
-            redirects: None,
-            permanent_redirect: None,
-            redirect_confirmations: 3,
-            retry_after: None,
-            pause_host: None,
-            retire: false,
             skip: None,
+            redirect_confirmations: 3,
+            pause_key: "f.test".into(),
         }
     }
 
@@ -828,18 +804,19 @@ mod tests {
                 mentions: Vec::new(),
             })
             .collect();
-        Attempt {
-            status: Some(200),
-            outcome: AttemptOutcome::Fetched {
+        let mut attempt = Attempt {
+            outcome: Outcome::Fresh,
+            document: Some(Document {
                 meta: FeedMeta::default(),
                 items,
-                etag: None,
-                last_modified: None,
                 body_sha256: word.into(),
                 board: None,
-            },
+            }),
+            etag: None,
             ..not_modified(feed_id, at)
-        }
+        };
+        attempt.exchange.status = Some(200);
+        attempt
     }
 
     /// Items are indexed for search in batches: a fetch with a few waits

@@ -7,8 +7,6 @@
 
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 
-use crate::pipeline::normalize::sanitized_to_text;
-
 /// `PRAGMA application_id`: "TkFd", so `file(1)` and tools can tell our
 /// archive from any other SQLite file.
 pub const APPLICATION_ID: i32 = 0x546b_4664;
@@ -355,8 +353,8 @@ CREATE INDEX tombstones_by_guid ON tombstones(guid) WHERE guid IS NOT NULL;
         for (id, summary, content) in rows {
             update.execute(params![
                 id,
-                summary.as_deref().map(sanitized_to_text),
-                content.as_deref().map(sanitized_to_text)
+                summary.as_deref().map(frozen_text_v4),
+                content.as_deref().map(frozen_text_v4)
             ])?;
         }
     }
@@ -436,6 +434,53 @@ pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<usize> {
     tx.pragma_update(None, "application_id", APPLICATION_ID)?;
     tx.commit()?;
     Ok(MIGRATIONS.len().max(version))
+}
+
+/// Migration 4's plain text of sanitised HTML: a frozen copy of
+/// `pipeline::normalize::sanitized_to_text` as it stood when the migration
+/// was written, so that editing the live function can never change what
+/// this "never edit" migration does to an old archive.
+fn frozen_text_v4(html: &str) -> String {
+    const ENTITIES: [(&str, &str); 6] = [
+        ("&amp;", "&"),
+        ("&lt;", "<"),
+        ("&gt;", ">"),
+        ("&quot;", "\""),
+        ("&#39;", "'"),
+        ("&nbsp;", "\u{a0}"),
+    ];
+    let b = html.as_bytes();
+    let mut out = String::with_capacity(html.len());
+    let mut i = 0;
+    while let Some(found) = memchr::memchr2(b'<', b'&', &b[i..]) {
+        let at = i + found;
+        out.push_str(&html[i..at]);
+        if b[at] == b'<' {
+            // Skip to the tag's end, minding quoted attribute values (the
+            // serialiser leaves `>` unescaped inside them).
+            let mut quote = None;
+            i = at + 1;
+            while let Some(&c) = b.get(i) {
+                i += 1;
+                match (quote, c) {
+                    (None, b'"' | b'\'') => quote = Some(c),
+                    (Some(q), c) if c == q => quote = None,
+                    (None, b'>') => break,
+                    _ => {}
+                }
+            }
+        } else {
+            let rest = &html[at..];
+            let (text, len) = ENTITIES
+                .iter()
+                .find(|(entity, _)| rest.starts_with(entity))
+                .map_or(("&", 1), |(entity, text)| (*text, entity.len()));
+            out.push_str(text);
+            i = at + len;
+        }
+    }
+    out.push_str(&html[i..]);
+    out
 }
 
 #[cfg(test)]

@@ -51,7 +51,7 @@ use std::time::Duration;
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 
-pub use feeds::{Attempt, AttemptOutcome, FeedMeta, FeedRow, IngestSummary};
+pub use feeds::{Attempt, Document, Exchange, FeedRow, IngestSummary};
 pub use items::{Cursor, Page, RecentQuery, SearchHit};
 
 /// How long a writer or reader waits for a lock held by another process

@@ -235,8 +235,14 @@ async fn gone_retires_the_feed_until_its_config_changes() {
     let dir = TestDir::new();
     let config = dir.write_config(&feed_block("g", &server.url("/gone.xml"), ""));
     let (_c, clock) = fixed_clock("2026-11-24T09:00:00Z");
-    assert_eq!(poll(&config, clock.clone()).await[0].1.result, "gone");
-    assert_eq!(poll(&config, clock.clone()).await[0].1.result, "retired");
+    assert_eq!(
+        poll(&config, clock.clone()).await[0].1.outcome.as_str(),
+        "gone"
+    );
+    assert_eq!(
+        poll(&config, clock.clone()).await[0].1.outcome.as_str(),
+        "retired"
+    );
     assert_eq!(server.seen("/gone.xml").len(), 1);
     let out = bin()
         .arg("--config")
@@ -249,7 +255,7 @@ async fn gone_retires_the_feed_until_its_config_changes() {
     // A new URL in the config brings it back.
     let config = dir.write_config(&feed_block("g", &server.url("/back.xml"), ""));
     let r = poll(&config, clock.clone()).await;
-    assert_eq!(r[0].1.result, "ok");
+    assert_eq!(r[0].1.outcome.as_str(), "ok");
     assert_eq!(
         dir.count("SELECT count(*) FROM feeds WHERE retired_at IS NOT NULL"),
         0
@@ -273,12 +279,12 @@ async fn retry_after_pauses_the_whole_host_and_is_not_a_failure() {
     let opened = tickerfeed::app::open(&config, clock.clone()).await.unwrap();
     let only_a = vec![opened.feeds[0].clone()];
     let r = tickerfeed::scheduler::poll_once(&opened.pipeline, only_a, 1).await;
-    assert_eq!(r[0].1.as_ref().unwrap().result, "throttled");
+    assert_eq!(r[0].1.as_ref().unwrap().outcome.as_str(), "throttled");
     let r = tickerfeed::scheduler::poll_once(&opened.pipeline, opened.feeds.clone(), 2).await;
     // Both feeds on the paused host are deferred: no request was sent.
     assert!(
         r.iter()
-            .all(|(_, r)| r.as_ref().unwrap().result == "deferred"),
+            .all(|(_, r)| r.as_ref().unwrap().outcome.as_str() == "deferred"),
         "{r:?}"
     );
     assert!(server.seen("/b.xml").is_empty());
@@ -291,7 +297,7 @@ async fn retry_after_pauses_the_whole_host_and_is_not_a_failure() {
     c.advance(chrono::Duration::seconds(121));
     let r =
         tickerfeed::scheduler::poll_once(&opened.pipeline, vec![opened.feeds[1].clone()], 2).await;
-    assert_eq!(r[0].1.as_ref().unwrap().result, "ok");
+    assert_eq!(r[0].1.as_ref().unwrap().outcome.as_str(), "ok");
     // The pause survives a restart: a fresh process reads it back.
     c.advance(chrono::Duration::seconds(-100));
     let reopened = tickerfeed::app::open(&config, clock.clone()).await.unwrap();
@@ -465,7 +471,7 @@ async fn a_503_with_retry_after_pauses_the_host_and_one_without_is_an_ordinary_f
     let config = dir.write_config(&feed_block("down", &server.url("/down.xml"), ""));
     let (_c, clock) = fixed_clock("2026-11-24T09:00:00Z");
     let r = poll(&config, clock.clone()).await;
-    assert_eq!(r[0].1.result, "throttled");
+    assert_eq!(r[0].1.outcome.as_str(), "throttled");
     // Paused until the date the server gave, as an HTTP date.
     let until: String = dir
         .db()
@@ -479,7 +485,7 @@ async fn a_503_with_retry_after_pauses_the_host_and_one_without_is_an_ordinary_f
     let dir = TestDir::new();
     let config = dir.write_config(&feed_block("down", &other.url("/down.xml"), ""));
     let r = poll(&config, clock.clone()).await;
-    assert_eq!(r[0].1.result, "error");
+    assert_eq!(r[0].1.outcome.as_str(), "error");
     assert_eq!(dir.count("SELECT consecutive_failures FROM feeds"), 1);
     assert_eq!(dir.count("SELECT count(*) FROM host_pauses"), 0);
 }

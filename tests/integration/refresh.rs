@@ -25,7 +25,7 @@ async fn repoll_of_unchanged_feed_stores_nothing_new() {
     assert_eq!(first[0].1.summary.new, 2);
     let second = poll(&config, clock.clone()).await;
     assert_eq!(second[0].1.summary.new, 0);
-    assert_eq!(second[0].1.result, "unchanged");
+    assert_eq!(second[0].1.outcome.as_str(), "unchanged");
     assert_eq!(dir.count("SELECT count(*) FROM items"), 2);
     assert_eq!(dir.count("SELECT count(*) FROM fetches"), 2);
 }
@@ -44,7 +44,7 @@ async fn conditional_get_sends_validators_back_and_304_is_cheap() {
     let (_c, clock) = fixed_clock("2026-11-24T09:00:00Z");
     poll(&config, clock.clone()).await;
     let again = poll(&config, clock.clone()).await;
-    assert_eq!(again[0].1.result, "not_modified");
+    assert_eq!(again[0].1.outcome.as_str(), "not_modified");
     assert_eq!(again[0].1.status, Some(304));
 
     let seen = server.seen("/a.xml");
@@ -202,7 +202,7 @@ async fn feed_without_guids_keeps_stable_keys_across_polls() {
         Reply::feed(body.replace("<channel>", "<channel><!-- again -->")),
     );
     let r = poll(&config, clock.clone()).await;
-    assert_eq!(r[0].1.result, "ok");
+    assert_eq!(r[0].1.outcome.as_str(), "ok");
     assert_eq!(r[0].1.summary.new, 0);
     assert_eq!(dir.count("SELECT count(*) FROM items"), 2);
     let keys: Vec<String> = dir

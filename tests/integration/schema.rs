@@ -574,10 +574,14 @@ symbols = [
         ("ft-alphaville", 2),
     ] {
         let r = poll_feed(&opened, name).await;
-        assert_eq!((r.result, r.summary.new), ("ok", new), "{name}: {r:?}");
+        assert_eq!(
+            (r.outcome.as_str(), r.summary.new),
+            ("ok", new),
+            "{name}: {r:?}"
+        );
     }
-    assert_eq!(poll_feed(&opened, "broken").await.result, "error");
-    assert_eq!(poll_feed(&opened, "gone").await.result, "gone");
+    assert_eq!(poll_feed(&opened, "broken").await.outcome.as_str(), "error");
+    assert_eq!(poll_feed(&opened, "gone").await.outcome.as_str(), "gone");
 
     // An hour ago: new prices, a rewritten post, a renamed guid, a new
     // post, a 304, another failure, retention, and a feed that repeats
@@ -610,10 +614,10 @@ symbols = [
         "{r:?}"
     );
     assert_eq!(
-        poll_feed(&opened, "bbc-business").await.result,
+        poll_feed(&opened, "bbc-business").await.outcome.as_str(),
         "not_modified"
     );
-    assert_eq!(poll_feed(&opened, "broken").await.result, "error");
+    assert_eq!(poll_feed(&opened, "broken").await.outcome.as_str(), "error");
     let pruned = opened
         .store
         .prune(Some(Duration::days(7)), None, clock.now())
@@ -631,7 +635,10 @@ symbols = [
         blog("<p>Final word on rates.</p>", "alpha-2-v2", true),
     );
     assert_eq!(poll_feed(&opened, "ft-alphaville").await.summary.updated, 1);
-    assert_eq!(poll_feed(&opened, "busy").await.result, "throttled");
+    assert_eq!(
+        poll_feed(&opened, "busy").await.outcome.as_str(),
+        "throttled"
+    );
 
     Archive {
         dir,

@@ -11,10 +11,10 @@ use std::io::ErrorKind;
 use std::net::TcpListener;
 use std::path::PathBuf;
 
+use tickerfeed::model::FeedMeta;
 use tickerfeed::model::NewItem;
 use tickerfeed::pipeline::normalize::normalize;
 use tickerfeed::pipeline::parse::{MAX_DEPTH, ParseError, parse};
-use tickerfeed::store::FeedMeta;
 use url::Url;
 
 fn fixtures_dir() -> PathBuf {

@@ -1,0 +1,98 @@
+//! Canonical article links: the one definition of when two links name the
+//! same article. The normalize stage stores each item's canonical link, and
+//! the store's dedup compares guids that are links in the same form, so
+//! both import it from here (the store never calls pipeline code).
+
+use url::Url;
+
+/// Query parameters that only track the reader; they never change which
+/// article a link points to.
+fn is_tracking_param(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n.starts_with("utm_")
+        || matches!(
+            n.as_str(),
+            "fbclid"
+                | "gclid"
+                | "dclid"
+                | "gbraid"
+                | "wbraid"
+                | "msclkid"
+                | "yclid"
+                | "mc_cid"
+                | "mc_eid"
+                | "igshid"
+                | "_ga"
+                | "_gl"
+                | "mkt_tok"
+                | "oly_anon_id"
+                | "oly_enc_id"
+                | "vero_id"
+                | "wt_mc"
+                | "cmpid"
+                | "at_medium"
+                | "at_campaign"
+                | "ocid"
+                | "ncid"
+                | "sr_share"
+                | "s_cid"
+        )
+}
+
+/// The canonical form of an article link: lower-case scheme and host (the
+/// URL parser does that), default port dropped, fragment dropped, tracking
+/// parameters removed, and `http` folded into `https` so both schemes name
+/// the same article.
+pub fn canonical_url(link: &str) -> Option<String> {
+    Url::parse(link).ok().map(canonical)
+}
+
+/// [`canonical_url`] of a link already parsed.
+pub fn canonical(mut u: Url) -> String {
+    if !matches!(u.scheme(), "http" | "https") {
+        return u.into();
+    }
+    if u.scheme() == "http" {
+        let _ = u.set_scheme("https");
+        if u.port() == Some(443) {
+            let _ = u.set_port(None);
+        }
+    }
+    u.set_fragment(None);
+    if u.query().is_some() {
+        let kept: Vec<(String, String)> = u
+            .query_pairs()
+            .filter(|(k, _)| !is_tracking_param(k))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        if kept.is_empty() {
+            u.set_query(None);
+        } else {
+            u.query_pairs_mut().clear().extend_pairs(kept);
+        }
+    }
+    u.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_urls_fold_tracking_scheme_port_and_fragment() {
+        let c = |s| canonical_url(s).unwrap();
+        assert_eq!(
+            c("HTTP://Example.COM:80/a/b?utm_source=x&id=3&fbclid=y#frag"),
+            "https://example.com/a/b?id=3"
+        );
+        assert_eq!(
+            c("https://example.com:443/a?utm_medium=rss"),
+            "https://example.com/a"
+        );
+        assert_eq!(c("http://example.com/a"), c("https://example.com/a"));
+        assert_ne!(
+            c("https://example.com/a?id=1"),
+            c("https://example.com/a?id=2")
+        );
+    }
+}
