@@ -533,7 +533,15 @@ fn record_in(
         .map_err(op("update feed plan"))?;
         return Ok(summary);
     }
-    let result = a.outcome.as_str();
+    record_state(tx, a, now)?;
+    record_redirect(tx, a, now)?;
+    log_fetch(tx, a, &summary)?;
+    Ok(summary)
+}
+
+/// The feed's row after a poll that sent a request: its last result and
+/// plan, the document's skip windows, and what a 410 or a 429/503 sets.
+fn record_state(tx: &Connection, a: &Attempt, now: DateTime<Utc>) -> Result<(), StoreError> {
     cached(
         tx,
         "UPDATE feeds SET last_attempt_at = ?2, last_status = ?3, last_result = ?4,
@@ -548,7 +556,7 @@ fn record_in(
             a.feed_id.0,
             to_db_time(a.started_at),
             a.exchange.status,
-            result,
+            a.outcome.as_str(),
             a.error,
             // Throttled and gone polls are neither: the count stays.
             a.outcome.succeeded(),
@@ -587,7 +595,11 @@ fn record_in(
         }
         _ => {}
     }
-    record_redirect(tx, a, now)?;
+    Ok(())
+}
+
+/// One row of the fetch log.
+fn log_fetch(tx: &Connection, a: &Attempt, summary: &IngestSummary) -> Result<(), StoreError> {
     cached(
         tx,
         "INSERT INTO fetches (feed_id, started_at, url, status, result, error, bytes, duration_ms,
@@ -599,7 +611,7 @@ fn record_in(
             to_db_time(a.started_at),
             a.url,
             a.exchange.status,
-            result,
+            a.outcome.as_str(),
             a.error,
             a.exchange.bytes.map(|b| b as i64),
             a.duration.as_millis() as i64,
@@ -615,7 +627,7 @@ fn record_in(
         ],
     )
     .map_err(op("log fetch"))?;
-    Ok(summary)
+    Ok(())
 }
 
 /// A permanent redirect moves the feed only after the same target was seen

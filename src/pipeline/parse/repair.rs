@@ -384,123 +384,21 @@ impl Pass<'_> {
         if is_root {
             self.kind = self.root_kind(local, prefix, &attrs);
         }
-        // Namespace declarations on this element.
-        for a in attrs.iter_mut() {
-            let declared = if a.name == "xmlns" {
-                Some(None)
-            } else {
-                a.name.strip_prefix("xmlns:").map(Some)
-            };
-            let Some(declared) = declared else { continue };
-            let uri = a.value.trim();
-            let ns = match uri {
-                atom03::NS_03 => Ns::Atom03,
-                atom03::NS_10 => Ns::Atom10,
-                _ => Ns::Other,
-            };
-            self.ns.push(Binding {
-                depth,
-                prefix: declared.map(str::to_string),
-                ns,
-            });
-            if self.kind == Kind::Atom03 && ns == Ns::Atom03 {
-                a.value = Cow::Borrowed(atom03::NS_10);
-            } else if uri == NS_RSS090 {
-                self.repairs.rss090 = true;
-                a.value = Cow::Borrowed(NS_RSS10);
-            }
-        }
+        self.declare_namespaces(&mut attrs, depth);
         let ns = self.resolve(prefix);
         let parent_local = self
             .stack
             .last()
             .map(|f| split_name(&f.out_name).1.to_string());
 
-        let mut out_local: &str = local;
-        let mut created = false;
-        let mut base64 = false;
         if is_root && local == "rss" {
-            let version = attrs.iter().position(|a| a.name == "version");
-            let known =
-                version.is_some_and(|i| KNOWN_RSS_VERSIONS.contains(&attrs[i].value.trim()));
-            if !known {
-                self.repairs.rss_version =
-                    Some(version.map_or_else(|| "none".into(), |i| attrs[i].value.to_string()));
-                match version {
-                    Some(i) => attrs[i].value = Cow::Borrowed("2.0"),
-                    None => attrs.push(Attr {
-                        name: "version",
-                        value: Cow::Borrowed("2.0"),
-                        quote: b'"',
-                    }),
-                }
-            }
+            self.repair_rss_version(&mut attrs);
         }
-        if ns == Ns::Atom03 {
-            self.repairs.atom03 = true;
-            match local {
-                "created" => created = true,
-                "issued" => {
-                    if let Some(entry) = self.current_entry() {
-                        entry.issued = true;
-                    }
-                }
-                _ => {}
-            }
-            out_local = atom03::element_name(local, parent_local.as_deref());
-            if atom03::is_text_construct(local) {
-                let get = |n: &str| {
-                    attrs
-                        .iter()
-                        .find(|a| a.name == n)
-                        .map(|a| a.value.to_string())
-                };
-                let ty = atom03::text_type(get("type").as_deref(), get("mode").as_deref());
-                attrs.retain(|a| a.name != "mode" && a.name != "type");
-                attrs.push(Attr {
-                    name: "type",
-                    value: Cow::Borrowed(ty.atom10),
-                    quote: b'"',
-                });
-                base64 = ty.base64;
-            }
-            if local == "generator" {
-                for a in attrs.iter_mut().filter(|a| a.name == "url") {
-                    a.name = "uri";
-                }
-            }
-        } else if ns == Ns::Atom10
-            && matches!(
-                local,
-                "title" | "subtitle" | "summary" | "rights" | "content"
-            )
-        {
-            for a in attrs.iter_mut().filter(|a| a.name == "type") {
-                if let Some(fixed) = atom03::sloppy_atom10_type(local, &a.value) {
-                    a.value = Cow::Borrowed(fixed);
-                }
-            }
-        }
+        let (out_local, created, base64) =
+            self.repair_atom_names(ns, local, parent_local.as_deref(), &mut attrs);
 
         let void = prefix.is_none() && VOID.iter().any(|v| v.eq_ignore_ascii_case(local));
-        // Elements that hold HTML as text. Tags inside one are markup the
-        // publisher forgot to escape; feed-rs would keep only the text
-        // before the first of them.
-        let holds_html = match ns {
-            Ns::Atom03 | Ns::Atom10 => {
-                matches!(
-                    local,
-                    "title" | "subtitle" | "summary" | "rights" | "content"
-                ) || atom03::is_text_construct(local)
-            }
-            Ns::Other => false,
-        } && attrs.iter().any(|a| a.name == "type" && a.value == "html");
-        let holds_html = holds_html
-            || (self.kind == Kind::Rss
-                && match prefix {
-                    None => local == "description",
-                    Some(_) => local == "encoded",
-                });
+        let holds_html = self.holds_html(ns, prefix, local, &attrs);
         let out_name = match prefix {
             Some(p) => format!("{p}:{out_local}"),
             None => out_local.to_string(),
@@ -542,6 +440,139 @@ impl Pass<'_> {
             self.markup_as_text = Some(depth);
         }
         Ok(())
+    }
+
+    /// Records the namespaces this element declares, and rewrites the ones
+    /// feed-rs does not read: Atom 0.3's becomes Atom 1.0's in an Atom 0.3
+    /// document, RSS 0.90's becomes RSS 1.0's.
+    fn declare_namespaces(&mut self, attrs: &mut [Attr<'_>], depth: usize) {
+        for a in attrs.iter_mut() {
+            let declared = if a.name == "xmlns" {
+                Some(None)
+            } else {
+                a.name.strip_prefix("xmlns:").map(Some)
+            };
+            let Some(declared) = declared else { continue };
+            let uri = a.value.trim();
+            let ns = match uri {
+                atom03::NS_03 => Ns::Atom03,
+                atom03::NS_10 => Ns::Atom10,
+                _ => Ns::Other,
+            };
+            self.ns.push(Binding {
+                depth,
+                prefix: declared.map(str::to_string),
+                ns,
+            });
+            if self.kind == Kind::Atom03 && ns == Ns::Atom03 {
+                a.value = Cow::Borrowed(atom03::NS_10);
+            } else if uri == NS_RSS090 {
+                self.repairs.rss090 = true;
+                a.value = Cow::Borrowed(NS_RSS10);
+            }
+        }
+    }
+
+    /// An `<rss>` root with a version feed-rs refuses (or none) is read as
+    /// RSS 2.0, which every version it could be is a subset of.
+    fn repair_rss_version(&mut self, attrs: &mut Vec<Attr<'_>>) {
+        let version = attrs.iter().position(|a| a.name == "version");
+        let known = version.is_some_and(|i| KNOWN_RSS_VERSIONS.contains(&attrs[i].value.trim()));
+        if !known {
+            self.repairs.rss_version =
+                Some(version.map_or_else(|| "none".into(), |i| attrs[i].value.to_string()));
+            match version {
+                Some(i) => attrs[i].value = Cow::Borrowed("2.0"),
+                None => attrs.push(Attr {
+                    name: "version",
+                    value: Cow::Borrowed("2.0"),
+                    quote: b'"',
+                }),
+            }
+        }
+    }
+
+    /// Atom 0.3 element and attribute names in their Atom 1.0 form, and
+    /// sloppy Atom 1.0 text types fixed. Returns the element's output
+    /// local name, whether it is an Atom 0.3 `created` and whether its text
+    /// is base64.
+    fn repair_atom_names<'n>(
+        &mut self,
+        ns: Ns,
+        local: &'n str,
+        parent_local: Option<&str>,
+        attrs: &mut Vec<Attr<'_>>,
+    ) -> (&'n str, bool, bool) {
+        let mut out_local = local;
+        let mut created = false;
+        let mut base64 = false;
+        if ns == Ns::Atom03 {
+            self.repairs.atom03 = true;
+            match local {
+                "created" => created = true,
+                "issued" => {
+                    if let Some(entry) = self.current_entry() {
+                        entry.issued = true;
+                    }
+                }
+                _ => {}
+            }
+            out_local = atom03::element_name(local, parent_local);
+            if atom03::is_text_construct(local) {
+                let get = |n: &str| {
+                    attrs
+                        .iter()
+                        .find(|a| a.name == n)
+                        .map(|a| a.value.to_string())
+                };
+                let ty = atom03::text_type(get("type").as_deref(), get("mode").as_deref());
+                attrs.retain(|a| a.name != "mode" && a.name != "type");
+                attrs.push(Attr {
+                    name: "type",
+                    value: Cow::Borrowed(ty.atom10),
+                    quote: b'"',
+                });
+                base64 = ty.base64;
+            }
+            if local == "generator" {
+                for a in attrs.iter_mut().filter(|a| a.name == "url") {
+                    a.name = "uri";
+                }
+            }
+        } else if ns == Ns::Atom10
+            && matches!(
+                local,
+                "title" | "subtitle" | "summary" | "rights" | "content"
+            )
+        {
+            for a in attrs.iter_mut().filter(|a| a.name == "type") {
+                if let Some(fixed) = atom03::sloppy_atom10_type(local, &a.value) {
+                    a.value = Cow::Borrowed(fixed);
+                }
+            }
+        }
+        (out_local, created, base64)
+    }
+
+    /// Elements that hold HTML as text. Tags inside one are markup the
+    /// publisher forgot to escape; feed-rs would keep only the text before
+    /// the first of them.
+    fn holds_html(&self, ns: Ns, prefix: Option<&str>, local: &str, attrs: &[Attr<'_>]) -> bool {
+        let typed_html = match ns {
+            Ns::Atom03 | Ns::Atom10 => {
+                matches!(
+                    local,
+                    "title" | "subtitle" | "summary" | "rights" | "content"
+                ) || atom03::is_text_construct(local)
+            }
+            Ns::Other => false,
+        } && attrs.iter().any(|a| a.name == "type" && a.value == "html");
+        typed_html
+            || (self.kind == Kind::Rss
+                && match prefix {
+                    None => local == "description",
+                    Some(_) => local == "encoded",
+                })
     }
 
     fn end_tag(&mut self) {
