@@ -139,6 +139,8 @@ pub async fn serve_with(
         Arc::clone(&heartbeat),
         Arc::clone(&clock),
     );
+    // systemd is told what `/healthz` says: one snapshot, two renderings.
+    let health = state.health();
     // HTTP gets its own token, cancelled only after polls have drained, so
     // the feed stays readable while the scheduler winds down.
     let http_stop = CancellationToken::new();
@@ -188,9 +190,11 @@ pub async fn serve_with(
     if let Err(e) = notifier.ready() {
         warn!(error = %e, "could not tell systemd we are ready");
     }
+    // What `WATCHDOG=1` vouches for: the scheduler goes round and the
+    // database answers (see `health`); a degraded daemon is still pinged.
     tasks.push(tokio::spawn(systemd::supervise(
         notifier,
-        health_check(store.clone(), Arc::clone(&heartbeat), Arc::clone(&clock)),
+        move || health.clone().watchdog_check(),
         shutdown.clone(),
     )));
 
@@ -220,44 +224,6 @@ pub async fn serve_with(
     drop(store);
     info!("stopped cleanly");
     Ok(())
-}
-
-/// What `WATCHDOG=1` vouches for: the scheduler goes round and the
-/// database answers. The `Ok` line becomes systemd's `STATUS=`.
-fn health_check(
-    store: Store,
-    heartbeat: Arc<Heartbeat>,
-    clock: SharedClock,
-) -> impl FnMut() -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, String>> + Send>>
-{
-    move || {
-        let (store, heartbeat, clock) = (store.clone(), Arc::clone(&heartbeat), Arc::clone(&clock));
-        Box::pin(async move {
-            if heartbeat.stalled(clock.now()) {
-                return Err(format!(
-                    "scheduler has not gone round since {}",
-                    heartbeat.last_tick()
-                ));
-            }
-            let rows = store
-                .feed_rows()
-                .await
-                .map_err(|e| format!("database does not answer: {e}"))?;
-            let items = store
-                .item_count()
-                .await
-                .map_err(|e| format!("database does not answer: {e}"))?;
-            let failing = rows.iter().filter(|r| r.in_config && r.failing()).count();
-            let last = heartbeat
-                .last_success()
-                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-                .unwrap_or_else(|| "none yet".into());
-            Ok(format!(
-                "{} feeds ({failing} failing), {items} items, last successful poll {last}",
-                rows.iter().filter(|r| r.in_config).count()
-            ))
-        })
-    }
 }
 
 async fn watch_archive(store: Store, stop: CancellationToken) {

@@ -20,13 +20,16 @@
 //! ```
 //!
 //! Around it: `config` (read and checked once), `clock` (the only reader of
-//! wall time), `app` (wiring and lifecycle), `cli` (commands), `systemd`
-//! (notify, watchdog, socket activation), `shutdown` (signals), `metrics`
+//! wall time), `app` (wiring and lifecycle), `cli` (commands), `health`
+//! (one snapshot of the daemon's health, rendered for systemd and
+//! `/healthz`), `systemd` (notify, watchdog, socket activation), `shutdown`
+//! (signals), `metrics`
 //! (Prometheus), `opml` (feed lists), `model` (shared domain types).
 pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod health;
 pub mod http;
 pub mod link;
 pub mod metrics;

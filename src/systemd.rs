@@ -5,8 +5,9 @@
 //! one datagram to `$NOTIFY_SOCKET`), the watchdog settings
 //! (`WATCHDOG_USEC`, `WATCHDOG_PID`) and the socket-activation handover
 //! (`LISTEN_PID`, `LISTEN_FDS`, fd 3). It knows nothing about the store or
-//! the scheduler: `app` decides what "healthy" means and hands that check to
-//! [`supervise`], which turns it into `WATCHDOG=1` and `STATUS=` messages.
+//! the scheduler: `health` decides what "healthy" means (the same snapshot
+//! `/healthz` reports) and `app` hands that check to [`supervise`], which
+//! turns it into `WATCHDOG=1` and `STATUS=` messages.
 //!
 //! # Reading the environment once
 //! [`Notifier::from_env`], [`watchdog_interval`] and [`listen_fds`] read the

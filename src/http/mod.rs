@@ -12,7 +12,7 @@
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -30,6 +30,7 @@ use url::Url;
 
 use crate::clock::SharedClock;
 use crate::config::{Config, OutputConfig};
+use crate::health::Health;
 use crate::metrics::Metrics;
 use crate::quotes::board::Board;
 use crate::render::{self, Format};
@@ -46,9 +47,8 @@ struct Inner {
     store: Store,
     /// Swapped whole on reload.
     published: RwLock<Arc<Published>>,
-    heartbeat: Arc<Heartbeat>,
+    health: Health,
     clock: SharedClock,
-    started: Instant,
     cache: Mutex<HashMap<DocKey, Arc<Slot>>>,
     /// Renders of one-off documents (`?q=`, `?before=`) in progress.
     one_off: Semaphore,
@@ -173,14 +173,14 @@ impl HttpState {
         heartbeat: Arc<Heartbeat>,
         clock: SharedClock,
     ) -> Self {
+        let health = Health::new(store.clone(), heartbeat, board.clone(), Arc::clone(&clock));
         HttpState(Arc::new(Inner {
             metrics,
             board,
             store,
             published: RwLock::new(Arc::new(published)),
-            heartbeat,
+            health,
             clock,
-            started: Instant::now(),
             cache: Mutex::new(HashMap::new()),
             one_off: Semaphore::new(ONE_OFF_RENDERS),
         }))
@@ -190,6 +190,12 @@ impl HttpState {
     pub fn update(&self, published: Published) {
         *self.0.published.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(published);
         lock(&self.0.cache).clear();
+    }
+
+    /// The health `/healthz` reports, for systemd supervision to report
+    /// the same.
+    pub fn health(&self) -> Health {
+        self.0.health.clone()
     }
 
     fn published(&self) -> Arc<Published> {
@@ -518,46 +524,19 @@ fn not_modified(headers: &HeaderMap, doc: &Rendered) -> bool {
     false
 }
 
+/// The health snapshot as JSON: 200 while the daemon serves (`ok` or
+/// `degraded`), 503 when the database or the scheduler is stuck.
 async fn healthz(State(state): State<HttpState>) -> Response {
-    let inner = &state.0;
-    let now = inner.clock.now();
-    let db = inner.store.feed_rows().await;
-    let items = inner.store.item_count().await;
-    let stalled = inner.heartbeat.stalled(now);
-    let (status, code) = match (&db, &items, stalled) {
-        (Ok(_), Ok(_), false) => ("ok", StatusCode::OK),
-        (_, _, true) => ("scheduler stalled", StatusCode::SERVICE_UNAVAILABLE),
-        _ => ("database not answering", StatusCode::SERVICE_UNAVAILABLE),
+    let health = state.0.health.snapshot().await;
+    let code = if health.status.is_serving() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
     };
-    let rows = db.unwrap_or_default();
-    let configured: Vec<_> = rows.iter().filter(|r| r.in_config).collect();
-    let failing = configured.iter().filter(|r| r.failing()).count();
-    let body = serde_json::json!({
-        "status": status,
-        "version": env!("CARGO_PKG_VERSION"),
-        "uptime_secs": inner.started.elapsed().as_secs(),
-        "feeds": {
-            "total": configured.len(),
-            "ok": configured.len() - failing,
-            "failing": failing,
-        },
-        "items": items.ok(),
-        "last_successful_poll": inner.heartbeat.last_success().map(|t| t.to_rfc3339()),
-        "scheduler_last_tick": inner.heartbeat.last_tick().to_rfc3339(),
-        "database_bytes": inner.store.size_bytes(),
-        "board": inner.board.as_ref().map(|b| {
-            let status = b.status(now);
-            serde_json::json!({
-                "last_success": status.last_success.map(|t| t.to_rfc3339()),
-                "age_secs": status.last_success.map(|t| (now - t).num_seconds()),
-                "last_error": status.last_error,
-            })
-        }),
-    });
     (
         code,
         [(header::CONTENT_TYPE, "application/json")],
-        body.to_string() + "\n",
+        health.to_json().to_string() + "\n",
     )
         .into_response()
 }

@@ -255,6 +255,92 @@ async fn healthz_reports_feeds_and_items() {
     d.stop().await;
 }
 
+/// Polls `/healthz` until `done` holds for its JSON; returns the last
+/// response's status code and body.
+async fn wait_for_health(
+    d: &Daemon,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> (u16, serde_json::Value) {
+    let mut last = serde_json::Value::Null;
+    for _ in 0..200 {
+        let resp = d.get("/healthz", &[]).await;
+        let code = resp.status().as_u16();
+        last = json_of(resp).await;
+        if done(&last) {
+            return (code, last);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("/healthz never got there: {last}");
+}
+
+/// Issue 15, defect 2: `/healthz` said `ok` while every feed failed. With
+/// no configured feed healthy it says `degraded`, with the counts, and
+/// still answers 200 so a load balancer keeps the instance (it serves the
+/// archive it has, and another instance would fail the same polls).
+#[tokio::test]
+async fn healthz_is_degraded_with_200_when_every_feed_fails() {
+    let server = FeedServer::start().await;
+    server.set("/broken.xml", Reply::status(500));
+    // A port nothing listens on: the connection is refused.
+    let refused = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let dir = TestDir::new();
+    let config = dir.write_config(&format!(
+        "{}{}",
+        feed_block("broken", &server.url("/broken.xml"), ""),
+        feed_block("refused", &format!("http://{refused}/feed.xml"), "")
+    ));
+    let d = Daemon::start(config).await;
+    let (code, h) = wait_for_health(&d, |h| h["feeds"]["failing"] == 2).await;
+    assert_eq!(code, 200, "{h}");
+    assert_eq!(h["status"], "degraded", "{h}");
+    assert_eq!(h["reason"], "no configured feed is healthy", "{h}");
+    assert_eq!(h["feeds"]["total"], 2, "{h}");
+    assert_eq!(h["feeds"]["ok"], 0, "{h}");
+    assert_eq!(h["items"], 0, "{h}");
+    assert!(h["last_successful_poll"].is_null(), "{h}");
+    d.stop().await;
+}
+
+/// The other side of the rule: one healthy feed beside a failing one
+/// keeps the daemon `ok`, and every feed is counted once.
+#[tokio::test]
+async fn healthz_is_ok_while_a_feed_is_healthy() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/good.xml",
+        Reply::feed(rss("Good", &[("g1", "Fine", "https://g.test/1")])),
+    );
+    server.set("/broken.xml", Reply::status(500));
+    let dir = TestDir::new();
+    let config = dir.write_config(&format!(
+        "{}{}",
+        feed_block("good", &server.url("/good.xml"), ""),
+        feed_block("broken", &server.url("/broken.xml"), "")
+    ));
+    let d = Daemon::start(config).await;
+    let (code, h) = wait_for_health(&d, |h| h["feeds"]["pending"] == 0).await;
+    assert_eq!(code, 200, "{h}");
+    assert_eq!(h["status"], "ok", "{h}");
+    assert!(h["reason"].is_null(), "{h}");
+    let feeds = &h["feeds"];
+    assert_eq!(
+        (&feeds["total"], &feeds["ok"], &feeds["failing"]),
+        (&2.into(), &1.into(), &1.into()),
+        "{h}"
+    );
+    assert_eq!(
+        (&feeds["paused"], &feeds["retired"]),
+        (&0.into(), &0.into())
+    );
+    assert_eq!(h["items"], 1, "{h}");
+    assert!(h["last_successful_poll"].is_string(), "{h}");
+    d.stop().await;
+}
+
 /// The daemon indexes what it archives for search in batches, and at
 /// least every two seconds; a search rendered (and cached) before that
 /// must not keep answering without the new items.

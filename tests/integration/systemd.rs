@@ -269,3 +269,47 @@ async fn supervise_does_nothing_outside_systemd() {
     .expect("supervise waited although there is no manager");
     assert_eq!(calls.load(Ordering::SeqCst), 0);
 }
+
+/// Issue 15, defect 2, as systemd sees it: a daemon whose every feed fails
+/// keeps pinging the watchdog (a restart would not make the feeds answer)
+/// and says `degraded` with the counts on its status line, like `/healthz`.
+#[tokio::test]
+async fn a_daemon_whose_feeds_all_fail_pings_and_says_degraded() {
+    use crate::util::{FeedServer, Reply, TestDir, feed_block, fixed_clock};
+
+    let server = FeedServer::start().await;
+    server.set("/broken.xml", Reply::status(500));
+    let dir = TestDir::new();
+    let config = dir.write_config(&feed_block("broken", &server.url("/broken.xml"), ""));
+    let (_c, clock) = fixed_clock("2026-11-24T09:00:00Z");
+    let opened = tickerfeed::app::open(&config, clock.clone()).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let m = Manager::new();
+    let notifier = m.notifier().with_watchdog(Some(Duration::from_millis(200)));
+    let stop = CancellationToken::new();
+    let daemon = tokio::spawn(tickerfeed::app::serve_with(
+        config,
+        clock,
+        stop.clone(),
+        opened,
+        listener,
+        notifier,
+    ));
+
+    let mut seen = Vec::new();
+    let degraded = loop {
+        let msg = m.recv().await;
+        if msg.contains("STATUS=degraded") {
+            break msg;
+        }
+        seen.push(msg);
+        assert!(seen.len() < 100, "never degraded: {seen:?}");
+    };
+    assert_eq!(
+        degraded,
+        "WATCHDOG=1\nSTATUS=degraded: no configured feed is healthy; \
+         1 feeds (0 ok, 1 failing), 0 items, last successful poll none yet\n"
+    );
+    stop.cancel();
+    daemon.await.unwrap().unwrap();
+}

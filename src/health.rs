@@ -1,0 +1,485 @@
+//! Health: one snapshot of how the daemon is doing, and its two renderings.
+//!
+//! [`Health::snapshot`] asks the archive, the scheduler's heartbeat and the
+//! ticker board once, and judges the answers into a [`HealthStatus`].
+//! systemd supervision ([`HealthSnapshot::watchdog_report`]: `WATCHDOG=1`
+//! and the `STATUS=` line) and `GET /healthz` ([`HealthSnapshot::to_json`])
+//! render that same snapshot, so the service manager and a load balancer
+//! can never disagree about what "healthy" means.
+//!
+//! # The rule
+//! Checked in this order; the first that holds is the status.
+//!
+//! | status | when | `/healthz` | watchdog |
+//! |---|---|---|---|
+//! | `scheduler stalled` | the polling loop has not gone round for 3 × its longest sleep | 503 | not pinged |
+//! | `database not answering` | reading the feeds or counting items failed | 503 | not pinged |
+//! | `degraded` | no configured feed is ok while at least one has been polled and is failing, paused or retired; or the board's provider gave no quote at its latest refresh | 200 | pinged |
+//! | `ok` | otherwise | 200 | pinged |
+//!
+//! The first two are faults of this process, which a restart (systemd) or
+//! another instance (a load balancer) can cure. `degraded` means the
+//! daemon works but delivers nothing new: usually the network, a proxy or
+//! the publishers are at fault, so restarting it or taking it out of
+//! rotation would only lose the archive it still serves. One failing feed
+//! out of 200 is not a degraded daemon (`feeds.failing` still says so);
+//! all of them is. A daemon that has not finished its first polls, or has
+//! no feeds, is `ok`: nothing has gone wrong yet.
+//!
+//! # Where each feed stands
+//! A configured feed is counted once, by [`FeedCondition`] of its row:
+//! `retired` (the server answered 410 Gone), `failing` (its last attempt
+//! failed), `paused` (its host asked us to wait: 429/503 with Retry-After,
+//! or a deferred poll), `pending` (not polled yet), else `ok`. So
+//! `total = ok + failing + paused + retired + pending`.
+//!
+//! Time comes from the injected clock; uptime from a monotonic `Instant`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use crate::clock::SharedClock;
+use crate::model::OutcomeKind;
+use crate::quotes::board::Board;
+use crate::scheduler::Heartbeat;
+use crate::store::{FeedRow, Store};
+
+/// What the daemon's health is read from. Cheap to clone: systemd
+/// supervision and the HTTP server share one.
+#[derive(Clone)]
+pub struct Health {
+    store: Store,
+    heartbeat: Arc<Heartbeat>,
+    board: Option<Arc<Board>>,
+    clock: SharedClock,
+    started: Instant,
+}
+
+/// The verdict of one snapshot; see the module doc for the rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HealthStatus {
+    Ok,
+    Degraded,
+    SchedulerStalled,
+    DatabaseNotAnswering,
+}
+
+impl HealthStatus {
+    /// The `status` of `/healthz`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthStatus::Ok => "ok",
+            HealthStatus::Degraded => "degraded",
+            HealthStatus::SchedulerStalled => "scheduler stalled",
+            HealthStatus::DatabaseNotAnswering => "database not answering",
+        }
+    }
+
+    /// Whether the process itself works: `/healthz` answers 200 and the
+    /// watchdog is pinged. `degraded` is serving: see the module doc.
+    pub fn is_serving(self) -> bool {
+        matches!(self, HealthStatus::Ok | HealthStatus::Degraded)
+    }
+}
+
+/// Where one configured feed stands, from its last recorded attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedCondition {
+    Ok,
+    Failing,
+    Paused,
+    Retired,
+    Pending,
+}
+
+impl FeedCondition {
+    pub fn of(row: &FeedRow) -> FeedCondition {
+        if row.retired_at.is_some() {
+            return FeedCondition::Retired;
+        }
+        match row.last_result {
+            None | Some(OutcomeKind::Retired) => FeedCondition::Pending,
+            Some(OutcomeKind::Failed) => FeedCondition::Failing,
+            Some(OutcomeKind::Throttled | OutcomeKind::Deferred) => FeedCondition::Paused,
+            // Answered 410 once, but `retired_at` was cleared because its
+            // URL changed in the config: the next poll decides.
+            Some(OutcomeKind::Gone) => FeedCondition::Pending,
+            Some(OutcomeKind::Fresh | OutcomeKind::NotModified | OutcomeKind::Unchanged) => {
+                FeedCondition::Ok
+            }
+        }
+    }
+}
+
+/// Configured feeds by [`FeedCondition`]; feeds removed from the config
+/// are not counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FeedCounts {
+    pub total: usize,
+    pub ok: usize,
+    pub failing: usize,
+    pub paused: usize,
+    pub retired: usize,
+    pub pending: usize,
+}
+
+impl FeedCounts {
+    pub fn of<'a>(rows: impl IntoIterator<Item = &'a FeedRow>) -> FeedCounts {
+        let mut counts = FeedCounts::default();
+        for row in rows.into_iter().filter(|r| r.in_config) {
+            counts.total += 1;
+            *match FeedCondition::of(row) {
+                FeedCondition::Ok => &mut counts.ok,
+                FeedCondition::Failing => &mut counts.failing,
+                FeedCondition::Paused => &mut counts.paused,
+                FeedCondition::Retired => &mut counts.retired,
+                FeedCondition::Pending => &mut counts.pending,
+            } += 1;
+        }
+        counts
+    }
+
+    /// No feed delivers, and at least one has been polled and found
+    /// wanting (not merely not polled yet).
+    fn none_healthy(&self) -> bool {
+        self.ok == 0 && self.failing + self.paused + self.retired > 0
+    }
+
+    /// "3 feeds (0 ok, 2 failing, 1 paused)": the categories beyond `ok`
+    /// and `failing` only when there are any.
+    fn describe(&self) -> String {
+        let mut parts = vec![
+            format!("{} ok", self.ok),
+            format!("{} failing", self.failing),
+        ];
+        for (n, what) in [
+            (self.paused, "paused"),
+            (self.retired, "retired"),
+            (self.pending, "not polled yet"),
+        ] {
+            if n > 0 {
+                parts.push(format!("{n} {what}"));
+            }
+        }
+        format!("{} feeds ({})", self.total, parts.join(", "))
+    }
+}
+
+/// The ticker board's part of the snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BoardHealth {
+    pub last_success: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    /// The latest refresh archived no quote at all (a refresh where only
+    /// some instruments failed is not a failing provider).
+    pub failing: bool,
+}
+
+/// Everything health knows at one instant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthSnapshot {
+    pub at: DateTime<Utc>,
+    pub status: HealthStatus,
+    /// Why the status is not `ok`, in words for an operator.
+    pub reason: Option<String>,
+    /// Why the database did not answer, if it did not.
+    pub database_error: Option<String>,
+    pub scheduler_last_tick: DateTime<Utc>,
+    pub feeds: FeedCounts,
+    /// `None` when the database did not answer.
+    pub items: Option<i64>,
+    /// In this run of the daemon.
+    pub last_successful_poll: Option<DateTime<Utc>>,
+    /// `None` without a `[market]` config.
+    pub board: Option<BoardHealth>,
+    pub database_bytes: u64,
+    pub uptime: Duration,
+}
+
+impl Health {
+    pub fn new(
+        store: Store,
+        heartbeat: Arc<Heartbeat>,
+        board: Option<Arc<Board>>,
+        clock: SharedClock,
+    ) -> Health {
+        Health {
+            store,
+            heartbeat,
+            board,
+            clock,
+            started: Instant::now(),
+        }
+    }
+
+    /// Reads everything once and judges it.
+    pub async fn snapshot(&self) -> HealthSnapshot {
+        let now = self.clock.now();
+        let (feeds, items, database_error) = match self.read_archive().await {
+            Ok((feeds, items)) => (feeds, Some(items), None),
+            Err(e) => (FeedCounts::default(), None, Some(e.to_string())),
+        };
+        let board = self.board.as_ref().map(|b| {
+            let status = b.status(now);
+            BoardHealth {
+                failing: status.last_refresh.is_some()
+                    && status.last_success != status.last_refresh,
+                last_success: status.last_success,
+                last_error: status.last_error,
+            }
+        });
+        let scheduler_last_tick = self.heartbeat.last_tick();
+        let (status, reason) = judge(
+            self.heartbeat.stalled(now).then_some(scheduler_last_tick),
+            database_error.as_deref(),
+            &feeds,
+            board.as_ref(),
+        );
+        HealthSnapshot {
+            at: now,
+            status,
+            reason,
+            database_error,
+            scheduler_last_tick,
+            feeds,
+            items,
+            last_successful_poll: self.heartbeat.last_success(),
+            board,
+            database_bytes: self.store.size_bytes(),
+            uptime: self.started.elapsed(),
+        }
+    }
+
+    /// A snapshot rendered for systemd supervision (`systemd::supervise`).
+    pub async fn watchdog_check(self) -> Result<String, String> {
+        self.snapshot().await.watchdog_report()
+    }
+
+    async fn read_archive(&self) -> Result<(FeedCounts, i64), crate::store::StoreError> {
+        let rows = self.store.feed_rows().await?;
+        let items = self.store.item_count().await?;
+        Ok((FeedCounts::of(&rows), items))
+    }
+}
+
+/// The rule of the module doc. `stalled_since` is the last tick of a
+/// stalled scheduler, `None` while it goes round.
+fn judge(
+    stalled_since: Option<DateTime<Utc>>,
+    database_error: Option<&str>,
+    feeds: &FeedCounts,
+    board: Option<&BoardHealth>,
+) -> (HealthStatus, Option<String>) {
+    if let Some(tick) = stalled_since {
+        return (
+            HealthStatus::SchedulerStalled,
+            Some(format!(
+                "scheduler has not gone round since {}",
+                tick.to_rfc3339_opts(SecondsFormat::Secs, true)
+            )),
+        );
+    }
+    if let Some(e) = database_error {
+        return (
+            HealthStatus::DatabaseNotAnswering,
+            Some(format!("database does not answer: {e}")),
+        );
+    }
+    let mut why = Vec::new();
+    if feeds.none_healthy() {
+        why.push("no configured feed is healthy".to_string());
+    }
+    if board.is_some_and(|b| b.failing) {
+        why.push("the quote provider gave no quote at the latest refresh".to_string());
+    }
+    if why.is_empty() {
+        (HealthStatus::Ok, None)
+    } else {
+        (HealthStatus::Degraded, Some(why.join("; ")))
+    }
+}
+
+impl HealthSnapshot {
+    /// For systemd: `Ok(line)` means ping the watchdog and show `line` as
+    /// `STATUS=`; `Err(why)` means do not ping (`supervise` shows
+    /// `degraded: <why>`), so a stuck daemon gets restarted. A degraded
+    /// daemon is pinged, with a status line that starts `degraded:`.
+    pub fn watchdog_report(&self) -> Result<String, String> {
+        let last = self
+            .last_successful_poll
+            .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
+            .unwrap_or_else(|| "none yet".into());
+        let summary = format!(
+            "{}, {} items, last successful poll {last}",
+            self.feeds.describe(),
+            self.items.unwrap_or(0)
+        );
+        let reason = self.reason.clone().unwrap_or_default();
+        match self.status {
+            HealthStatus::Ok => Ok(summary),
+            HealthStatus::Degraded => Ok(format!("degraded: {reason}; {summary}")),
+            HealthStatus::SchedulerStalled | HealthStatus::DatabaseNotAnswering => Err(reason),
+        }
+    }
+
+    /// The body of `GET /healthz`. Fields are only ever added: monitoring
+    /// scripts read them.
+    pub fn to_json(&self) -> serde_json::Value {
+        let now = self.at;
+        serde_json::json!({
+            "status": self.status.as_str(),
+            "reason": self.reason,
+            "version": env!("CARGO_PKG_VERSION"),
+            "uptime_secs": self.uptime.as_secs(),
+            "feeds": {
+                "total": self.feeds.total,
+                "ok": self.feeds.ok,
+                "failing": self.feeds.failing,
+                "paused": self.feeds.paused,
+                "retired": self.feeds.retired,
+                "pending": self.feeds.pending,
+            },
+            "items": self.items,
+            "last_successful_poll": self.last_successful_poll.map(|t| t.to_rfc3339()),
+            "scheduler_last_tick": self.scheduler_last_tick.to_rfc3339(),
+            "database_bytes": self.database_bytes,
+            "board": self.board.as_ref().map(|b| serde_json::json!({
+                "last_success": b.last_success.map(|t| t.to_rfc3339()),
+                "age_secs": b.last_success.map(|t| (now - t).num_seconds()),
+                "last_error": b.last_error,
+                "failing": b.failing,
+            })),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(
+        ok: usize,
+        failing: usize,
+        paused: usize,
+        retired: usize,
+        pending: usize,
+    ) -> FeedCounts {
+        FeedCounts {
+            total: ok + failing + paused + retired + pending,
+            ok,
+            failing,
+            paused,
+            retired,
+            pending,
+        }
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn status(feeds: FeedCounts) -> HealthStatus {
+        judge(None, None, &feeds, None).0
+    }
+
+    #[test]
+    fn one_healthy_feed_keeps_the_daemon_ok() {
+        assert_eq!(status(counts(1, 199, 0, 0, 0)), HealthStatus::Ok);
+        assert_eq!(status(counts(1, 0, 3, 2, 0)), HealthStatus::Ok);
+    }
+
+    #[test]
+    fn no_healthy_feed_is_degraded() {
+        assert_eq!(status(counts(0, 200, 0, 0, 0)), HealthStatus::Degraded);
+        assert_eq!(status(counts(0, 1, 1, 1, 0)), HealthStatus::Degraded);
+        assert_eq!(status(counts(0, 0, 2, 0, 0)), HealthStatus::Degraded);
+        assert_eq!(status(counts(0, 0, 0, 2, 0)), HealthStatus::Degraded);
+        // The first poll to finish failed; the others are still running.
+        assert_eq!(status(counts(0, 1, 0, 0, 9)), HealthStatus::Degraded);
+    }
+
+    #[test]
+    fn nothing_polled_yet_or_no_feeds_is_ok() {
+        assert_eq!(status(counts(0, 0, 0, 0, 5)), HealthStatus::Ok);
+        assert_eq!(status(FeedCounts::default()), HealthStatus::Ok);
+    }
+
+    #[test]
+    fn a_failing_quote_provider_is_degraded() {
+        let board = |failing| BoardHealth {
+            last_success: None,
+            last_error: Some("AAPL: 429".into()),
+            failing,
+        };
+        let feeds = counts(3, 0, 0, 0, 0);
+        let (s, why) = judge(None, None, &feeds, Some(&board(true)));
+        assert_eq!(s, HealthStatus::Degraded);
+        assert!(why.unwrap().contains("quote provider"));
+        assert_eq!(
+            judge(None, None, &feeds, Some(&board(false))).0,
+            HealthStatus::Ok
+        );
+    }
+
+    #[test]
+    fn a_stalled_scheduler_wins_over_a_dead_database() {
+        let tick = at("2026-11-24T08:50:00Z");
+        let feeds = counts(0, 3, 0, 0, 0);
+        let (s, why) = judge(Some(tick), Some("locked"), &feeds, None);
+        assert_eq!(s, HealthStatus::SchedulerStalled);
+        assert_eq!(
+            why.unwrap(),
+            "scheduler has not gone round since 2026-11-24T08:50:00Z"
+        );
+        let (s, why) = judge(None, Some("locked"), &feeds, None);
+        assert_eq!(s, HealthStatus::DatabaseNotAnswering);
+        assert_eq!(why.unwrap(), "database does not answer: locked");
+        assert!(!s.is_serving());
+    }
+
+    fn snapshot(feeds: FeedCounts) -> HealthSnapshot {
+        let (status, reason) = judge(None, None, &feeds, None);
+        HealthSnapshot {
+            at: at("2026-11-24T09:00:00Z"),
+            status,
+            reason,
+            database_error: None,
+            scheduler_last_tick: at("2026-11-24T09:00:00Z"),
+            feeds,
+            items: Some(120),
+            last_successful_poll: Some(at("2026-11-24T08:59:00Z")),
+            board: None,
+            database_bytes: 4096,
+            uptime: Duration::from_secs(60),
+        }
+    }
+
+    /// systemd and /healthz say the same thing, each in its own words.
+    #[test]
+    fn both_renderings_say_degraded() {
+        let s = snapshot(counts(0, 2, 1, 0, 0));
+        assert_eq!(
+            s.watchdog_report().unwrap(),
+            "degraded: no configured feed is healthy; 3 feeds (0 ok, 2 failing, 1 paused), \
+             120 items, last successful poll 2026-11-24T08:59:00Z"
+        );
+        let json = s.to_json();
+        assert_eq!(json["status"], "degraded");
+        assert_eq!(json["reason"], "no configured feed is healthy");
+        assert_eq!(json["feeds"]["failing"], 2);
+        assert_eq!(json["feeds"]["paused"], 1);
+    }
+
+    #[test]
+    fn a_healthy_status_line_keeps_its_shape() {
+        let s = snapshot(counts(2, 1, 0, 0, 0));
+        assert_eq!(
+            s.watchdog_report().unwrap(),
+            "3 feeds (2 ok, 1 failing), 120 items, last successful poll 2026-11-24T08:59:00Z"
+        );
+        assert_eq!(s.to_json()["status"], "ok");
+        assert!(s.to_json()["reason"].is_null());
+    }
+}
