@@ -22,12 +22,14 @@
 //! Around it: `config` (read and checked once), `clock` (the only reader of
 //! wall time), `app` (wiring and lifecycle), `cli` (commands), `systemd`
 //! (notify, watchdog, socket activation), `shutdown` (signals), `metrics`
-//! (Prometheus), `opml` (feed lists), `model` (shared domain types).
+//! (Prometheus), `opml` (feed lists), `model` (shared domain types), `markup`
+//! (escaping for XML and HTML, shared by pipeline, render and opml).
 pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod http;
+pub mod markup;
 pub mod metrics;
 pub mod model;
 pub mod opml;

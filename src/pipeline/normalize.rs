@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use url::Url;
 
 use super::parse::GENERATED_ID;
+use crate::markup::escape_text;
 use crate::model::{ItemKey, NewItem};
 use crate::store::FeedMeta;
 
@@ -268,16 +269,10 @@ fn text_to_html(t: &Text, base: &Url) -> String {
     if is_plain(t) {
         // RSS descriptions are labelled text/plain by feed-rs only when they
         // hold no markup; escaping keeps them literal.
-        escape_html(&t.content)
+        escape_text(&t.content).into_owned()
     } else {
         sanitize(&t.content, base)
     }
-}
-
-fn escape_html(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 thread_local! {

@@ -3,7 +3,7 @@
 //!
 //! Owns the Atom bytes handed back to [`super::render`], the `tf:` namespace
 //! URI that `rss` and `json` reuse, and what they share: `rfc3339` dates
-//! (with JSON), `xml_chars` (with RSS) and the `tf:snapshot` attributes
+//! (with JSON) and the `tf:snapshot` attributes
 //! (`snapshot_attrs`, `quote_attrs`, with RSS).
 //!
 //! The document is written here, not through `atom_syndication`: 0.12.10
@@ -30,6 +30,7 @@ use std::borrow::Cow;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::{Entry, EntrySource, MergedFeed, RenderError, strip};
+use crate::markup::{push_xml_attr, push_xml_text};
 use crate::model::{Snapshot, SnapshotQuote};
 
 /// URI of the project namespace (prefix `tf`), documented in
@@ -314,21 +315,6 @@ pub(super) fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
-/// `s` without the characters XML 1.0 cannot carry at all, not even as
-/// character references (most C0 controls, U+FFFE, U+FFFF). Feeds in the
-/// wild contain them, and a single one makes the whole document unreadable.
-pub(super) fn xml_chars(s: &str) -> Cow<'_, str> {
-    if s.chars().all(is_xml_char) {
-        Cow::Borrowed(s)
-    } else {
-        Cow::Owned(s.chars().filter(|&c| is_xml_char(c)).collect())
-    }
-}
-
-fn is_xml_char(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\r' | ' '..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
-}
-
 /// A minimal XML writer: one element per line, two-space indent, text kept
 /// exactly as given (no whitespace added inside text-only elements).
 struct XmlWriter {
@@ -363,7 +349,7 @@ impl XmlWriter {
     fn leaf(&mut self, name: &str, attrs: &[(&str, &str)], text: &str) {
         self.start_tag(name, attrs);
         self.out.push('>');
-        escape(&mut self.out, text, Escape::Text);
+        push_xml_text(&mut self.out, text);
         self.out.push_str("</");
         self.out.push_str(name);
         self.out.push('>');
@@ -383,7 +369,7 @@ impl XmlWriter {
             self.out.push(' ');
             self.out.push_str(key);
             self.out.push_str("=\"");
-            escape(&mut self.out, value, Escape::Attribute);
+            push_xml_attr(&mut self.out, value);
             self.out.push('"');
         }
     }
@@ -398,32 +384,6 @@ impl XmlWriter {
     fn finish(mut self) -> Vec<u8> {
         self.out.push('\n');
         self.out.into_bytes()
-    }
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Escape {
-    Text,
-    /// Attribute values are always written in double quotes. Tabs and line
-    /// breaks become references because parsers turn literal ones into
-    /// spaces (XML 1.0 §3.3.3).
-    Attribute,
-}
-
-fn escape(out: &mut String, s: &str, mode: Escape) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' if mode == Escape::Attribute => out.push_str("&quot;"),
-            '\t' if mode == Escape::Attribute => out.push_str("&#9;"),
-            '\n' if mode == Escape::Attribute => out.push_str("&#10;"),
-            // Parsers turn a literal CR (or CRLF) into LF, even in text.
-            '\r' => out.push_str("&#13;"),
-            c if is_xml_char(c) => out.push(c),
-            _ => {}
-        }
     }
 }
 
@@ -928,7 +888,10 @@ pub(super) mod tests {
         assert_eq!(parsed.title.value, "bell and  nul");
         let listed = &parsed.entries[0].extensions["tf"]["sources"][0].children["source"];
         assert_eq!(listed[0].attrs["name"], "escape");
-        assert_eq!(xml_chars("fine\ttext\n"), Cow::Borrowed("fine\ttext\n"));
+        assert_eq!(
+            crate::markup::xml_chars("fine\ttext\n"),
+            Cow::Borrowed("fine\ttext\n")
+        );
     }
 
     #[test]

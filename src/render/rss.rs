@@ -3,7 +3,7 @@
 //! Owns the RSS bytes handed back to [`super::render`]. Built with the `rss`
 //! crate, which escapes text and attribute values itself, so nothing here
 //! escapes by hand (doing so would give `&amp;amp;`). Values only lose the
-//! characters XML cannot carry at all (`atom::xml_chars`), which quick-xml
+//! characters XML cannot carry at all (`markup::xml_chars`), which quick-xml
 //! would write verbatim.
 //!
 //! RSS 2.0 lacks some of what Atom has, so:
@@ -226,9 +226,9 @@ fn extension_map(prefix: &str, local_name: &str, extension: Extension) -> Extens
     )])
 }
 
-/// `s` as the `rss` crate should get it: see `atom::xml_chars`.
+/// `s` as the `rss` crate should get it: see `markup::xml_chars`.
 fn xml_text(s: &str) -> String {
-    atom::xml_chars(s).into_owned()
+    crate::markup::xml_chars(s).into_owned()
 }
 
 #[cfg(test)]
