@@ -29,9 +29,9 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use super::{Entry, EntrySource, MergedFeed, RenderError, strip};
+use super::{MergedFeed, RenderError, strip};
 use crate::markup::{push_xml_attr, push_xml_text};
-use crate::model::{Snapshot, SnapshotQuote};
+use crate::model::{Entry, EntrySource, Snapshot, SnapshotQuote};
 
 /// URI of the project namespace (prefix `tf`), documented in
 /// `docs/namespace.md`. RSS and JSON Feed use the same URI.

@@ -20,8 +20,8 @@ use std::borrow::Cow;
 use serde::Serialize;
 
 use super::atom::{TF_NS, rfc3339};
-use super::{Entry, EntrySource, Format, MergedFeed, RenderError, strip};
-use crate::model::{Snapshot, SnapshotQuote};
+use super::{Format, MergedFeed, RenderError, strip};
+use crate::model::{Entry, EntrySource, Snapshot, SnapshotQuote};
 
 const VERSION: &str = "https://jsonfeed.org/version/1.1";
 

@@ -12,6 +12,8 @@ pub mod strip;
 
 use chrono::{DateTime, Utc};
 
+use crate::model::Entry;
+
 /// Output format of the merged feed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
@@ -71,47 +73,6 @@ pub struct MergedFeed {
     /// Append the human-readable ticker strip to entries with a snapshot
     /// (`[output] market`); the machine-readable elements are always there.
     pub market_strip: bool,
-}
-
-/// One merged entry: one article, however many feeds carried it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Entry {
-    /// Stable entry id (`ItemUid::entry_id`).
-    pub id: String,
-    /// Plain text.
-    pub title: String,
-    pub url: Option<String>,
-    /// Sanitised HTML, links absolute.
-    pub summary_html: Option<String>,
-    /// Sanitised HTML, links absolute.
-    pub content_html: Option<String>,
-    pub authors: Vec<String>,
-    pub categories: Vec<String>,
-    pub published: Option<DateTime<Utc>>,
-    /// When the archive last saw this article change (or first saw it).
-    pub updated: DateTime<Utc>,
-    /// Every feed that carried the article, the first one first.
-    pub sources: Vec<EntrySource>,
-    /// The ticker board when the article was first archived, if a
-    /// `[market]` was configured then.
-    pub snapshot: Option<crate::model::Snapshot>,
-}
-
-/// A feed that carried an entry.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EntrySource {
-    /// The feed's name in `config.toml`.
-    pub name: String,
-    /// The feed's own title, when it gave one.
-    pub title: Option<String>,
-    /// The URL we fetch it from.
-    pub feed_url: String,
-    /// The feed's home page, when it gave one.
-    pub site_url: Option<String>,
-    /// The feed's own id (Atom `<id>`), when it gave one.
-    pub feed_guid: Option<String>,
-    /// The source feed's newest update, for `atom:source/updated`.
-    pub updated: Option<DateTime<Utc>>,
 }
 
 /// Errors while writing a document.

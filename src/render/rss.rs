@@ -25,8 +25,8 @@ use rss::extension::{Extension, ExtensionMap};
 use rss::{Category, Channel, Guid, Item, Source};
 
 use super::atom::{self, ATOM_NS, TF_NS, TF_TICKER_SCHEME};
-use super::{Entry, EntrySource, Format, MergedFeed, RenderError, strip};
-use crate::model::Snapshot;
+use super::{Format, MergedFeed, RenderError, strip};
+use crate::model::{Entry, EntrySource, Snapshot};
 
 /// Renders `feed` as an RSS 2.0 document.
 pub fn render(feed: &MergedFeed) -> Result<Vec<u8>, RenderError> {

@@ -24,10 +24,10 @@ use std::borrow::Cow;
 use chrono::{DateTime, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
 
+use super::MergedFeed;
 use super::atom::rfc3339;
-use super::{Entry, MergedFeed};
 use crate::markup::push_html;
-use crate::model::{Snapshot, SnapshotQuote};
+use crate::model::{Entry, Snapshot, SnapshotQuote};
 
 /// U+2212 MINUS SIGN: a hyphen-minus is easy to miss next to an arrow.
 const MINUS: char = '\u{2212}';

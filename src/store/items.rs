@@ -25,9 +25,8 @@ use sha2::{Digest, Sha256};
 use super::known::KnownIds;
 use super::{Store, StoreError, cached, op};
 use crate::clock::{from_db_time, to_db_time};
-use crate::model::{BoardView, FeedId, ItemUid, NewItem};
+use crate::model::{BoardView, Entry, EntrySource, FeedId, ItemUid, NewItem};
 use crate::pipeline::normalize::canonical_url;
-use crate::render::{Entry, EntrySource};
 
 use super::feeds::IngestSummary;
 
