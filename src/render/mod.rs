@@ -1,16 +1,35 @@
 //! Render stage: the merged feed, from stored rows, in three formats.
 //!
 //! [`MergedFeed`] is the view model the HTTP layer and the `render` command
-//! build from the archive; `atom`, `rss` and `json` turn it into bytes. Every
-//! value comes from stored data (no "now" for missing dates), so the same
-//! archive always renders the same bytes, and entry ids never change.
+//! build from the archive's plain model types (`model::Entry`, filled by the
+//! store); `atom`, `rss` and `json` turn it into bytes. Every value comes
+//! from stored data (no "now" for missing dates), so the same archive always
+//! renders the same bytes, and entry ids never change.
+//!
+//! Imports point one way. The three format renderers are siblings and never
+//! import each other (nor do their tests: shared inputs are in `samples`);
+//! what they share lives beside them, and imports nothing from them:
+//!
+//! - `strip`: the human-readable ticker strip (HTML), appended by all three;
+//! - `tf`: the project namespace URI, the ticker scheme and the
+//!   `tf:snapshot` / `tf:quote` attributes (Atom and RSS);
+//! - `xml`: the element writer (Atom) and the Atom namespace URI (also RSS);
+//! - this module: the view model, [`Format`] and [`rfc3339`], the date form
+//!   Atom, JSON Feed, `tf` and the strip write.
+//!
+//! Escaping itself is `crate::markup`, shared with the pipeline and OPML.
 
 pub mod atom;
 pub mod json;
 pub mod rss;
 pub mod strip;
+pub mod tf;
+pub mod xml;
 
-use chrono::{DateTime, Utc};
+#[cfg(test)]
+mod samples;
+
+use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::model::Entry;
 
@@ -143,4 +162,10 @@ pub fn merged_feed(
         entries,
         market_strip: true,
     }
+}
+
+/// RFC 3339 in UTC with a `Z`, fractional seconds only when present, as both
+/// Atom and JSON Feed want it.
+pub fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }

@@ -24,7 +24,8 @@ use rss::extension::dublincore::DublinCoreExtension;
 use rss::extension::{Extension, ExtensionMap};
 use rss::{Category, Channel, Guid, Item, Source};
 
-use super::atom::{self, ATOM_NS, TF_NS, TF_TICKER_SCHEME};
+use super::tf::{self, TF_NS, TF_TICKER_SCHEME};
+use super::xml::ATOM_NS;
 use super::{Format, MergedFeed, RenderError, strip};
 use crate::model::{Entry, EntrySource, Snapshot};
 
@@ -159,7 +160,7 @@ fn item(feed: &MergedFeed, entry: &Entry) -> Item {
 }
 
 /// `tf:snapshot` with one `tf:quote` per quote, the same attributes as in
-/// Atom (`atom::quote_attrs`). The crate escapes the values.
+/// Atom (`tf::quote_attrs`). The crate escapes the values.
 fn tf_snapshot(snapshot: &Snapshot) -> Extension {
     let attrs = |pairs: Vec<(&str, String)>| {
         pairs
@@ -172,13 +173,13 @@ fn tf_snapshot(snapshot: &Snapshot) -> Extension {
         .iter()
         .map(|quote| Extension {
             name: "tf:quote".into(),
-            attrs: attrs(atom::quote_attrs(quote)),
+            attrs: attrs(tf::quote_attrs(quote)),
             ..Extension::default()
         })
         .collect();
     Extension {
         name: "tf:snapshot".into(),
-        attrs: attrs(atom::snapshot_attrs(snapshot)),
+        attrs: attrs(tf::snapshot_attrs(snapshot)),
         children: if quotes.is_empty() {
             BTreeMap::new()
         } else {
@@ -235,7 +236,7 @@ fn xml_text(s: &str) -> String {
 mod tests {
     use std::str::FromStr;
 
-    use super::super::atom::tests::{
+    use super::super::samples::{
         at, awkward_snapshot, awkward_source, empty_feed, market_feed, sample_feed, snapshot,
     };
     use super::*;

@@ -24,8 +24,7 @@ use std::borrow::Cow;
 use chrono::{DateTime, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use super::MergedFeed;
-use super::atom::rfc3339;
+use super::{MergedFeed, rfc3339};
 use crate::markup::push_html;
 use crate::model::{Entry, Snapshot, SnapshotQuote};
 
@@ -232,7 +231,7 @@ fn provider_name(id: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::super::atom::tests::{awkward_snapshot, market_feed, snapshot};
+    use super::super::samples::{awkward_snapshot, market_feed, snapshot};
     use super::*;
 
     /// Tags Miniflux's sanitiser keeps.
