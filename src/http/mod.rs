@@ -49,6 +49,9 @@ struct Inner {
     heartbeat: Arc<Heartbeat>,
     clock: SharedClock,
     started: Instant,
+    /// Wall time at start, from the clock: dates documents while the
+    /// archive is empty.
+    started_at: DateTime<Utc>,
     cache: Mutex<HashMap<DocKey, Arc<Slot>>>,
     /// Renders of one-off documents (`?q=`, `?before=`) in progress.
     one_off: Semaphore,
@@ -179,6 +182,7 @@ impl HttpState {
             store,
             published: RwLock::new(Arc::new(published)),
             heartbeat,
+            started_at: clock.now(),
             clock,
             started: Instant::now(),
             cache: Mutex::new(HashMap::new()),
@@ -404,6 +408,13 @@ async fn render_doc(inner: &Inner, key: DocKey) -> Result<Arc<Rendered>, ServeEr
             search: search.clone(),
         })
         .await?;
+    // Only a document without entries needs another date, and finding the
+    // archive's last change reads every item, so it is asked only then.
+    let updated_if_empty = if page.entries.is_empty() {
+        inner.store.last_change().await?.unwrap_or(inner.started_at)
+    } else {
+        inner.started_at
+    };
     let mut view = render::merged_feed(
         &published.output.title,
         &published.output.description,
@@ -411,6 +422,7 @@ async fn render_doc(inner: &Inner, key: DocKey) -> Result<Arc<Rendered>, ServeEr
         format,
         tag.as_deref(),
         page.entries,
+        updated_if_empty,
     );
     view.market_strip = published.output.market_strip;
     if let Some(q) = &search {

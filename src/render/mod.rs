@@ -85,7 +85,8 @@ pub struct MergedFeed {
     /// When unknown, the self URL or the first entry's link stands in.
     pub home_url: Option<String>,
     pub description: String,
-    /// Newest change among the entries; the epoch for an empty feed.
+    /// Newest change among the entries; for a feed with none, the time
+    /// the caller gave (`merged_feed`), never the epoch.
     pub updated: DateTime<Utc>,
     /// Newest first.
     pub entries: Vec<Entry>,
@@ -127,6 +128,11 @@ pub fn path_for(format: Format, tag: Option<&str>) -> String {
 /// `base` is the public URL of the server; the document's self link and
 /// the home link point there. The feed's `updated` is its newest entry's,
 /// so an unchanged archive renders byte-for-byte the same document.
+///
+/// `updated_if_empty` dates a feed with no entries (an empty archive, a
+/// search with no match, a quiet tag): when the archive last changed, else
+/// when the daemon started. The epoch used to stand in, and validators flag
+/// it as an implausible date (issue 15).
 pub fn merged_feed(
     title: &str,
     description: &str,
@@ -134,6 +140,7 @@ pub fn merged_feed(
     format: Format,
     tag: Option<&str>,
     entries: Vec<Entry>,
+    updated_if_empty: DateTime<Utc>,
 ) -> MergedFeed {
     let self_url = base
         .join(&path_for(format, tag))
@@ -158,7 +165,7 @@ pub fn merged_feed(
             .iter()
             .map(|e| e.updated)
             .max()
-            .unwrap_or(DateTime::UNIX_EPOCH),
+            .unwrap_or(updated_if_empty),
         entries,
         market_strip: true,
     }
