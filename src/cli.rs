@@ -312,7 +312,7 @@ async fn render(
     limit: Option<usize>,
     tag: Option<String>,
 ) -> Result<ExitCode> {
-    let opened = app::open(&config, clock).await?;
+    let opened = app::open(&config, clock.clone()).await?;
     let entries = opened
         .store
         .recent(RecentQuery {
@@ -321,6 +321,18 @@ async fn render(
         })
         .await
         .context("reading the archive")?;
+    // An empty document is dated by the archive's last change, else by now
+    // (this command's "start"), never by the epoch (issue 15).
+    let updated_if_empty = if entries.is_empty() {
+        opened
+            .store
+            .last_change()
+            .await
+            .context("reading the archive")?
+            .unwrap_or_else(|| clock.now())
+    } else {
+        clock.now()
+    };
     let mut view = render::merged_feed(
         &config.output.title,
         &config.output.description,
@@ -328,6 +340,7 @@ async fn render(
         format,
         tag.as_deref(),
         entries,
+        updated_if_empty,
     );
     view.market_strip = config.output.market_strip;
     let bytes = render::render(&view, format).context("rendering the merged feed")?;

@@ -23,8 +23,10 @@
 //! wall time), `app` (wiring and lifecycle), `cli` (commands), `health`
 //! (one snapshot of the daemon's health, rendered for systemd and
 //! `/healthz`), `systemd` (notify, watchdog, socket activation), `shutdown`
-//! (signals), `metrics`
-//! (Prometheus), `opml` (feed lists), `model` (shared domain types).
+//! (signals), `metrics` (Prometheus), `opml` (feed lists), `model` (shared
+//! domain types), `markup` (escaping for XML and HTML, shared by pipeline,
+//! render and opml), `link` (canonical article links, shared by normalize
+//! and the store's dedup).
 pub mod app;
 pub mod cli;
 pub mod clock;
@@ -32,6 +34,7 @@ pub mod config;
 pub mod health;
 pub mod http;
 pub mod link;
+pub mod markup;
 pub mod metrics;
 pub mod model;
 pub mod opml;

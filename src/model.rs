@@ -4,6 +4,9 @@
 //! feed, [`ItemKey`] is a feed-scoped key that stays the same across polls
 //! and restarts, and [`ItemUid`] is the archive-wide id minted the first time
 //! an article is seen, from which the merged feed's entry ids are made.
+//!
+//! The store fills [`Entry`] and [`EntrySource`] from the archive and
+//! `render` consumes them, so the store never imports `render`.
 
 use std::fmt;
 
@@ -131,6 +134,48 @@ pub struct SnapshotQuote {
     pub stale: bool,
     /// The item mentions this instrument.
     pub mentioned: bool,
+}
+
+/// One merged entry: one article, however many feeds carried it, as the
+/// store reads it back from the archive for `render`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// Stable entry id (`ItemUid::entry_id`).
+    pub id: String,
+    /// Plain text.
+    pub title: String,
+    pub url: Option<String>,
+    /// Sanitised HTML, links absolute.
+    pub summary_html: Option<String>,
+    /// Sanitised HTML, links absolute.
+    pub content_html: Option<String>,
+    pub authors: Vec<String>,
+    pub categories: Vec<String>,
+    pub published: Option<DateTime<Utc>>,
+    /// When the archive last saw this article change (or first saw it).
+    pub updated: DateTime<Utc>,
+    /// Every feed that carried the article, the first one first.
+    pub sources: Vec<EntrySource>,
+    /// The ticker board when the article was first archived, if a
+    /// `[market]` was configured then.
+    pub snapshot: Option<Snapshot>,
+}
+
+/// A feed that carried an entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntrySource {
+    /// The feed's name in `config.toml`.
+    pub name: String,
+    /// The feed's own title, when it gave one.
+    pub title: Option<String>,
+    /// The URL we fetch it from.
+    pub feed_url: String,
+    /// The feed's home page, when it gave one.
+    pub site_url: Option<String>,
+    /// The feed's own id (Atom `<id>`), when it gave one.
+    pub feed_guid: Option<String>,
+    /// The source feed's newest update, for `atom:source/updated`.
+    pub updated: Option<DateTime<Utc>>,
 }
 
 /// The board at one moment, as the pipeline hands it to the store: each

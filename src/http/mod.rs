@@ -49,6 +49,9 @@ struct Inner {
     published: RwLock<Arc<Published>>,
     health: Health,
     clock: SharedClock,
+    /// Wall time at start, from the clock: dates documents while the
+    /// archive is empty.
+    started_at: DateTime<Utc>,
     cache: Mutex<HashMap<DocKey, Arc<Slot>>>,
     /// Renders of one-off documents (`?q=`, `?before=`) in progress.
     one_off: Semaphore,
@@ -180,6 +183,7 @@ impl HttpState {
             store,
             published: RwLock::new(Arc::new(published)),
             health,
+            started_at: clock.now(),
             clock,
             cache: Mutex::new(HashMap::new()),
             one_off: Semaphore::new(ONE_OFF_RENDERS),
@@ -410,6 +414,13 @@ async fn render_doc(inner: &Inner, key: DocKey) -> Result<Arc<Rendered>, ServeEr
             search: search.clone(),
         })
         .await?;
+    // Only a document without entries needs another date, and finding the
+    // archive's last change reads every item, so it is asked only then.
+    let updated_if_empty = if page.entries.is_empty() {
+        inner.store.last_change().await?.unwrap_or(inner.started_at)
+    } else {
+        inner.started_at
+    };
     let mut view = render::merged_feed(
         &published.output.title,
         &published.output.description,
@@ -417,6 +428,7 @@ async fn render_doc(inner: &Inner, key: DocKey) -> Result<Arc<Rendered>, ServeEr
         format,
         tag.as_deref(),
         page.entries,
+        updated_if_empty,
     );
     view.market_strip = published.output.market_strip;
     if let Some(q) = &search {

@@ -12,6 +12,7 @@ use url::Url;
 
 use super::parse::GENERATED_ID;
 use crate::link::canonical;
+use crate::markup::escape_text;
 use crate::model::{FeedMeta, ItemKey, NewItem};
 
 /// Feed-level data and the items of `feed`, fetched from `feed_url`.
@@ -200,16 +201,10 @@ fn text_to_html(t: &Text, base: &Url) -> String {
     if is_plain(t) {
         // RSS descriptions are labelled text/plain by feed-rs only when they
         // hold no markup; escaping keeps them literal.
-        escape_html(&t.content)
+        escape_text(&t.content).into_owned()
     } else {
         sanitize(&t.content, base)
     }
-}
-
-fn escape_html(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 thread_local! {

@@ -119,7 +119,9 @@ pub fn parse(body: &[u8], base: &Url, content_type: Option<&str>) -> Result<Feed
             "feed is not in the encoding it declares; decoded with another one it names"
         );
     }
-    let text = repair::strip_forbidden_chars(decoded.text);
+    // quick-xml lets characters XML 1.0 forbids through, and a title with a
+    // form feed in it would make our own Atom output invalid.
+    let text = crate::markup::xml_chars(decoded.text).into_owned();
     // A second BOM (a file with one, included by a page that sent one).
     let text = text.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{FEFF}');
     if text.is_empty() {

@@ -1,12 +1,12 @@
-//! Atom 1.0 (RFC 4287) document of the merged feed, and the home of the
-//! project namespace [`TF_NS`].
+//! Atom 1.0 (RFC 4287) document of the merged feed.
 //!
-//! Owns the Atom bytes handed back to [`super::render`], the `tf:` namespace
-//! URI that `rss` and `json` reuse, and what they share: `rfc3339` dates
-//! (with JSON), `xml_chars` (with RSS) and the `tf:snapshot` attributes
-//! (`snapshot_attrs`, `quote_attrs`, with RSS).
+//! Owns the Atom bytes handed back to [`super::render`]. What the formats
+//! share comes from beside it, never from `rss` or `json`: the `tf:`
+//! namespace and snapshot attributes from `super::tf`, dates from
+//! `super::rfc3339`, the strip from `super::strip`; the elements are
+//! written through `super::xml::XmlWriter`, which does all the escaping.
 //!
-//! The document is written here, not through `atom_syndication`: 0.12.10
+//! The document is written by hand, not through `atom_syndication`: 0.12.10
 //! always writes `atom:source/atom:updated` (the epoch when the date is
 //! unknown, which would be a false date), leaves the encoding out of the XML
 //! declaration, and writes extension attribute values unescaped
@@ -27,21 +27,10 @@
 
 use std::borrow::Cow;
 
-use chrono::{DateTime, SecondsFormat, Utc};
-
-use super::{Entry, EntrySource, MergedFeed, RenderError, strip};
-use crate::model::{Snapshot, SnapshotQuote};
-
-/// URI of the project namespace (prefix `tf`), documented in
-/// `docs/namespace.md`. RSS and JSON Feed use the same URI.
-pub const TF_NS: &str = "https://github.com/tickerfeed/tickerfeed/blob/main/docs/namespace.md";
-
-/// Category scheme (Atom) and domain (RSS) of the tickers an entry
-/// mentions: [`TF_NS`] followed by `#ticker`.
-pub const TF_TICKER_SCHEME: &str =
-    "https://github.com/tickerfeed/tickerfeed/blob/main/docs/namespace.md#ticker";
-
-pub(super) const ATOM_NS: &str = "http://www.w3.org/2005/Atom";
+use super::tf::{TF_NS, TF_TICKER_SCHEME, quote_attrs, snapshot_attrs};
+use super::xml::{ATOM_NS, XmlWriter};
+use super::{MergedFeed, RenderError, rfc3339, strip};
+use crate::model::{Entry, EntrySource, Snapshot};
 
 /// Feed-level author. Many source items have none, and RFC 4287 wants an
 /// author for every entry, so the aggregator itself stands in.
@@ -230,40 +219,6 @@ fn borrowed<'a>(attrs: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a s
     attrs.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
-/// Attributes of `tf:snapshot`, in the order Atom writes them.
-pub(super) fn snapshot_attrs(snapshot: &Snapshot) -> Vec<(&'static str, String)> {
-    vec![
-        ("taken", rfc3339(snapshot.taken_at)),
-        ("label", snapshot.label.clone()),
-    ]
-}
-
-/// Attributes of `tf:quote`, in the order Atom writes them; absent values
-/// are left out. Decimals are written as stored (`Decimal`'s `Display`),
-/// never through a float.
-pub(super) fn quote_attrs(quote: &SnapshotQuote) -> Vec<(&'static str, String)> {
-    let decimal = |d: Option<rust_decimal::Decimal>| d.map(|d| d.to_string());
-    [
-        ("symbol", Some(quote.symbol.clone())),
-        ("name", quote.name.clone()),
-        ("providerSymbol", Some(quote.provider_symbol.clone())),
-        ("provider", Some(quote.provider.clone())),
-        ("price", decimal(Some(quote.price))),
-        ("change", decimal(quote.change)),
-        ("changePercent", decimal(quote.change_percent)),
-        ("currency", quote.currency.clone()),
-        ("previousClose", decimal(quote.previous_close)),
-        ("asOf", quote.as_of.map(rfc3339)),
-        ("fetched", Some(rfc3339(quote.fetched_at))),
-        ("session", Some(quote.session.clone())),
-        ("stale", Some(quote.stale.to_string())),
-        ("mentioned", Some(quote.mentioned.to_string())),
-    ]
-    .into_iter()
-    .filter_map(|(key, value)| Some((key, value?)))
-    .collect()
-}
-
 /// `atom:source` from the first feed that carried the entry (RFC 4287
 /// §4.2.11). `updated` is left out when unknown rather than invented.
 fn write_source(w: &mut XmlWriter, source: &EntrySource) {
@@ -308,390 +263,12 @@ fn write_tf_sources(w: &mut XmlWriter, sources: &[EntrySource]) {
     w.close("tf:sources");
 }
 
-/// RFC 3339 in UTC with a `Z`, fractional seconds only when present, as both
-/// Atom and JSON Feed want it.
-pub(super) fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
-}
-
-/// `s` without the characters XML 1.0 cannot carry at all, not even as
-/// character references (most C0 controls, U+FFFE, U+FFFF). Feeds in the
-/// wild contain them, and a single one makes the whole document unreadable.
-pub(super) fn xml_chars(s: &str) -> Cow<'_, str> {
-    if s.chars().all(is_xml_char) {
-        Cow::Borrowed(s)
-    } else {
-        Cow::Owned(s.chars().filter(|&c| is_xml_char(c)).collect())
-    }
-}
-
-fn is_xml_char(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\r' | ' '..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
-}
-
-/// A minimal XML writer: one element per line, two-space indent, text kept
-/// exactly as given (no whitespace added inside text-only elements).
-struct XmlWriter {
-    out: String,
-    depth: usize,
-}
-
-impl XmlWriter {
-    fn new() -> Self {
-        XmlWriter {
-            out: String::from(r#"<?xml version="1.0" encoding="utf-8"?>"#),
-            depth: 0,
-        }
-    }
-
-    /// `<name attrs>`; children follow until [`XmlWriter::close`].
-    fn open(&mut self, name: &str, attrs: &[(&str, &str)]) {
-        self.start_tag(name, attrs);
-        self.out.push('>');
-        self.depth += 1;
-    }
-
-    fn close(&mut self, name: &str) {
-        self.depth -= 1;
-        self.new_line();
-        self.out.push_str("</");
-        self.out.push_str(name);
-        self.out.push('>');
-    }
-
-    /// `<name attrs>text</name>`.
-    fn leaf(&mut self, name: &str, attrs: &[(&str, &str)], text: &str) {
-        self.start_tag(name, attrs);
-        self.out.push('>');
-        escape(&mut self.out, text, Escape::Text);
-        self.out.push_str("</");
-        self.out.push_str(name);
-        self.out.push('>');
-    }
-
-    /// `<name attrs/>`.
-    fn empty(&mut self, name: &str, attrs: &[(&str, &str)]) {
-        self.start_tag(name, attrs);
-        self.out.push_str("/>");
-    }
-
-    fn start_tag(&mut self, name: &str, attrs: &[(&str, &str)]) {
-        self.new_line();
-        self.out.push('<');
-        self.out.push_str(name);
-        for (key, value) in attrs {
-            self.out.push(' ');
-            self.out.push_str(key);
-            self.out.push_str("=\"");
-            escape(&mut self.out, value, Escape::Attribute);
-            self.out.push('"');
-        }
-    }
-
-    fn new_line(&mut self) {
-        self.out.push('\n');
-        for _ in 0..self.depth {
-            self.out.push_str("  ");
-        }
-    }
-
-    fn finish(mut self) -> Vec<u8> {
-        self.out.push('\n');
-        self.out.into_bytes()
-    }
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Escape {
-    Text,
-    /// Attribute values are always written in double quotes. Tabs and line
-    /// breaks become references because parsers turn literal ones into
-    /// spaces (XML 1.0 §3.3.3).
-    Attribute,
-}
-
-fn escape(out: &mut String, s: &str, mode: Escape) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' if mode == Escape::Attribute => out.push_str("&quot;"),
-            '\t' if mode == Escape::Attribute => out.push_str("&#9;"),
-            '\n' if mode == Escape::Attribute => out.push_str("&#10;"),
-            // Parsers turn a literal CR (or CRLF) into LF, even in text.
-            '\r' => out.push_str("&#13;"),
-            c if is_xml_char(c) => out.push(c),
-            _ => {}
-        }
-    }
-}
-
 #[cfg(test)]
-pub(super) mod tests {
-    //! Also home of [`sample_feed`], the input the `rss` and `json` tests
-    //! share, so all three formats are checked against the same entries.
-
+mod tests {
     use std::str::FromStr;
 
-    use chrono::TimeZone;
-
+    use super::super::samples::*;
     use super::*;
-
-    pub(in crate::render) fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
-    }
-
-    /// A source whose every text value needs escaping in XML.
-    pub(in crate::render) fn awkward_source() -> EntrySource {
-        EntrySource {
-            name: r#"r&d <"lab">"#.into(),
-            title: Some(r#"Q&A <b>"quoted"</b> 'single'"#.into()),
-            feed_url: r#"https://example.org/feed?a=1&b=<2>&c="3""#.into(),
-            site_url: Some("https://example.org/?x=1&y=2".into()),
-            feed_guid: Some("urn:example:feed&<1>".into()),
-            updated: None,
-        }
-    }
-
-    pub(in crate::render) fn bbc_source() -> EntrySource {
-        EntrySource {
-            name: "bbc-world".into(),
-            title: Some("BBC News - World".into()),
-            feed_url: "https://feeds.bbci.co.uk/news/world/rss.xml".into(),
-            site_url: Some("https://www.bbc.co.uk/news/world".into()),
-            feed_guid: None,
-            updated: Some(at(2026, 3, 1, 10, 45)),
-        }
-    }
-
-    /// Four entries, newest first:
-    /// - `a`: everything set, markup in the title, two sources;
-    /// - `b`: a link and nothing else;
-    /// - `c`: no link, no summary, no content, no source;
-    /// - `d`: a summary but no link and no content.
-    pub(in crate::render) fn sample_feed() -> MergedFeed {
-        MergedFeed {
-            title: "Markets & <b>news</b>".into(),
-            id: "tag:tickerfeed,2026:feed".into(),
-            self_url: Some("https://tf.example.net/feed.atom".into()),
-            first_url: None,
-            next_url: None,
-            home_url: Some("https://tf.example.net/".into()),
-            description: "Headlines with a ticker board".into(),
-            updated: at(2026, 3, 1, 12, 0),
-            entries: vec![
-                Entry {
-                    id: "tag:tickerfeed,2026:item:a".into(),
-                    title: "Shares <b>rise</b> & fall".into(),
-                    url: Some("https://www.bbc.co.uk/news/a?x=1&y=2".into()),
-                    summary_html: Some("<p>Short &amp; sweet</p>".into()),
-                    content_html: Some("<p>Long <em>story</em> &amp; more</p>".into()),
-                    authors: vec!["Ann Author".into(), "Bob".into()],
-                    categories: vec!["markets".into(), "energy & oil".into()],
-                    published: Some(at(2026, 3, 1, 9, 30)),
-                    updated: at(2026, 3, 1, 11, 0),
-                    sources: vec![bbc_source(), awkward_source()],
-                    snapshot: None,
-                },
-                Entry {
-                    id: "tag:tickerfeed,2026:item:b".into(),
-                    title: "Link only".into(),
-                    url: Some("https://example.org/b".into()),
-                    summary_html: None,
-                    content_html: None,
-                    authors: vec![],
-                    categories: vec![],
-                    published: None,
-                    updated: at(2026, 2, 28, 8, 0),
-                    sources: vec![awkward_source()],
-                    snapshot: None,
-                },
-                Entry {
-                    id: "tag:tickerfeed,2026:item:c".into(),
-                    title: "Bare <i>title</i>".into(),
-                    url: None,
-                    summary_html: None,
-                    content_html: None,
-                    authors: vec![],
-                    categories: vec![],
-                    published: None,
-                    updated: at(2026, 2, 27, 8, 0),
-                    sources: vec![],
-                    snapshot: None,
-                },
-                Entry {
-                    id: "tag:tickerfeed,2026:item:d".into(),
-                    title: "Summary only".into(),
-                    url: None,
-                    summary_html: Some("<p>Only a <b>summary</b></p>".into()),
-                    content_html: None,
-                    authors: vec![],
-                    categories: vec!["misc".into()],
-                    published: Some(at(2026, 2, 26, 7, 0)),
-                    updated: at(2026, 2, 26, 8, 0),
-                    sources: vec![bbc_source()],
-                    snapshot: None,
-                },
-            ],
-            market_strip: true,
-        }
-    }
-
-    pub(in crate::render) fn empty_feed() -> MergedFeed {
-        MergedFeed {
-            title: "Empty".into(),
-            id: "tag:tickerfeed,2026:feed".into(),
-            self_url: None,
-            first_url: None,
-            next_url: None,
-            home_url: None,
-            description: String::new(),
-            updated: DateTime::UNIX_EPOCH,
-            entries: vec![],
-            market_strip: true,
-        }
-    }
-
-    fn hms(h: u32, mi: u32, s: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 7, 24, h, mi, s).unwrap()
-    }
-
-    fn dec(s: &str) -> rust_decimal::Decimal {
-        s.parse().unwrap()
-    }
-
-    /// A board of three, in strip order:
-    /// - BP: mentioned, every value set;
-    /// - RELX: falling, stale, no name, from another provider;
-    /// - NGG: unchanged, with only the required values.
-    pub(in crate::render) fn snapshot() -> Snapshot {
-        Snapshot {
-            label: "NYSE - LSE".into(),
-            taken_at: hms(15, 52, 10),
-            quotes: vec![
-                SnapshotQuote {
-                    symbol: "BP".into(),
-                    name: Some("BP plc".into()),
-                    provider_symbol: "BP.L".into(),
-                    provider: "yahoo".into(),
-                    price: dec("29.72"),
-                    change: Some(dec("0.20")),
-                    change_percent: Some(dec("0.67")),
-                    currency: Some("USD".into()),
-                    previous_close: Some(dec("29.52")),
-                    as_of: Some(hms(15, 52, 2)),
-                    fetched_at: hms(15, 52, 5),
-                    session: "regular".into(),
-                    stale: false,
-                    mentioned: true,
-                },
-                SnapshotQuote {
-                    symbol: "RELX".into(),
-                    name: None,
-                    provider_symbol: "RELX".into(),
-                    provider: "finnhub".into(),
-                    price: dec("46.75"),
-                    change: Some(dec("-0.52")),
-                    change_percent: Some(dec("-1.10")),
-                    currency: Some("USD".into()),
-                    previous_close: Some(dec("47.27")),
-                    as_of: Some(hms(15, 20, 0)),
-                    fetched_at: hms(15, 51, 0),
-                    session: "regular".into(),
-                    stale: true,
-                    mentioned: false,
-                },
-                SnapshotQuote {
-                    symbol: "NGG".into(),
-                    name: None,
-                    provider_symbol: "NGG".into(),
-                    provider: "yahoo".into(),
-                    price: dec("63.11"),
-                    change: None,
-                    change_percent: Some(dec("0")),
-                    currency: None,
-                    previous_close: None,
-                    as_of: None,
-                    fetched_at: hms(15, 52, 5),
-                    session: "regular".into(),
-                    stale: false,
-                    mentioned: false,
-                },
-            ],
-        }
-    }
-
-    /// A snapshot whose every text value needs escaping, in XML and HTML.
-    pub(in crate::render) fn awkward_snapshot() -> Snapshot {
-        Snapshot {
-            label: "A&B <x>".into(),
-            taken_at: hms(15, 52, 10),
-            quotes: vec![SnapshotQuote {
-                symbol: r#"AT&T "<x>""#.into(),
-                name: Some(r#"Q&A <b>'s""#.into()),
-                provider_symbol: "T&<'>".into(),
-                provider: "my<feed>".into(),
-                price: dec("1.5"),
-                change: None,
-                change_percent: None,
-                currency: Some("E&P".into()),
-                previous_close: None,
-                as_of: None,
-                fetched_at: hms(15, 52, 5),
-                session: "unknown".into(),
-                stale: false,
-                mentioned: true,
-            }],
-        }
-    }
-
-    /// Entries with snapshots, one for each place the strip can land:
-    /// - `m1`: content and summary: the strip follows the content;
-    /// - `m2`: a link only, awkward values: the strip is the content;
-    /// - `m3`: no link, nothing but a title: the title becomes HTML;
-    /// - `m4`: a link and a summary: the strip follows the summary;
-    /// - `m5`: no snapshot.
-    pub(in crate::render) fn market_feed() -> MergedFeed {
-        let entry = |id: &str, snapshot: Option<Snapshot>| Entry {
-            id: format!("tag:tickerfeed,2026:item:{id}"),
-            title: format!("Story <{id}>"),
-            url: Some(format!("https://example.org/{id}")),
-            summary_html: None,
-            content_html: None,
-            authors: vec![],
-            categories: vec![],
-            published: None,
-            updated: hms(16, 0, 0),
-            sources: vec![],
-            snapshot,
-        };
-        MergedFeed {
-            entries: vec![
-                Entry {
-                    summary_html: Some("<p>Short</p>".into()),
-                    content_html: Some("<p>Long</p>".into()),
-                    categories: vec!["markets".into(), "BP".into()],
-                    ..entry("m1", Some(snapshot()))
-                },
-                entry("m2", Some(awkward_snapshot())),
-                Entry {
-                    url: None,
-                    ..entry("m3", Some(snapshot()))
-                },
-                Entry {
-                    summary_html: Some("<p>Short</p>".into()),
-                    ..entry("m4", Some(snapshot()))
-                },
-                Entry {
-                    content_html: Some("<p>Plain</p>".into()),
-                    ..entry("m5", None)
-                },
-            ],
-            updated: hms(16, 0, 0),
-            ..empty_feed()
-        }
-    }
 
     fn render_str(feed: &MergedFeed) -> String {
         String::from_utf8(render(feed).unwrap()).unwrap()
@@ -928,7 +505,10 @@ pub(super) mod tests {
         assert_eq!(parsed.title.value, "bell and  nul");
         let listed = &parsed.entries[0].extensions["tf"]["sources"][0].children["source"];
         assert_eq!(listed[0].attrs["name"], "escape");
-        assert_eq!(xml_chars("fine\ttext\n"), Cow::Borrowed("fine\ttext\n"));
+        assert_eq!(
+            crate::markup::xml_chars("fine\ttext\n"),
+            Cow::Borrowed("fine\ttext\n")
+        );
     }
 
     #[test]

@@ -19,9 +19,9 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 
-use super::atom::{TF_NS, rfc3339};
-use super::{Entry, EntrySource, Format, MergedFeed, RenderError, strip};
-use crate::model::{Snapshot, SnapshotQuote};
+use super::tf::TF_NS;
+use super::{Format, MergedFeed, RenderError, rfc3339, strip};
+use crate::model::{Entry, EntrySource, Snapshot, SnapshotQuote};
 
 const VERSION: &str = "https://jsonfeed.org/version/1.1";
 
@@ -367,7 +367,7 @@ fn decode_entity(s: &str) -> (Option<String>, usize) {
 mod tests {
     use serde_json::{Value, json};
 
-    use super::super::atom::tests::{
+    use super::super::samples::{
         awkward_snapshot, awkward_source, empty_feed, market_feed, sample_feed, snapshot,
     };
     use super::*;

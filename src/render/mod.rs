@@ -1,16 +1,37 @@
 //! Render stage: the merged feed, from stored rows, in three formats.
 //!
 //! [`MergedFeed`] is the view model the HTTP layer and the `render` command
-//! build from the archive; `atom`, `rss` and `json` turn it into bytes. Every
-//! value comes from stored data (no "now" for missing dates), so the same
-//! archive always renders the same bytes, and entry ids never change.
+//! build from the archive's plain model types (`model::Entry`, filled by the
+//! store); `atom`, `rss` and `json` turn it into bytes. Every value comes
+//! from stored data (no "now" for missing dates), so the same archive always
+//! renders the same bytes, and entry ids never change.
+//!
+//! Imports point one way. The three format renderers are siblings and never
+//! import each other (nor do their tests: shared inputs are in `samples`);
+//! what they share lives beside them, and imports nothing from them:
+//!
+//! - `strip`: the human-readable ticker strip (HTML), appended by all three;
+//! - `tf`: the project namespace URI, the ticker scheme and the
+//!   `tf:snapshot` / `tf:quote` attributes (Atom and RSS);
+//! - `xml`: the element writer (Atom) and the Atom namespace URI (also RSS);
+//! - this module: the view model, [`Format`] and [`rfc3339`], the date form
+//!   Atom, JSON Feed, `tf` and the strip write.
+//!
+//! Escaping itself is `crate::markup`, shared with the pipeline and OPML.
 
 pub mod atom;
 pub mod json;
 pub mod rss;
 pub mod strip;
+pub mod tf;
+pub mod xml;
 
-use chrono::{DateTime, Utc};
+#[cfg(test)]
+mod samples;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use crate::model::Entry;
 
 /// Output format of the merged feed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -64,54 +85,14 @@ pub struct MergedFeed {
     /// When unknown, the self URL or the first entry's link stands in.
     pub home_url: Option<String>,
     pub description: String,
-    /// Newest change among the entries; the epoch for an empty feed.
+    /// Newest change among the entries; for a feed with none, the time
+    /// the caller gave (`merged_feed`), never the epoch.
     pub updated: DateTime<Utc>,
     /// Newest first.
     pub entries: Vec<Entry>,
     /// Append the human-readable ticker strip to entries with a snapshot
     /// (`[output] market`); the machine-readable elements are always there.
     pub market_strip: bool,
-}
-
-/// One merged entry: one article, however many feeds carried it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Entry {
-    /// Stable entry id (`ItemUid::entry_id`).
-    pub id: String,
-    /// Plain text.
-    pub title: String,
-    pub url: Option<String>,
-    /// Sanitised HTML, links absolute.
-    pub summary_html: Option<String>,
-    /// Sanitised HTML, links absolute.
-    pub content_html: Option<String>,
-    pub authors: Vec<String>,
-    pub categories: Vec<String>,
-    pub published: Option<DateTime<Utc>>,
-    /// When the archive last saw this article change (or first saw it).
-    pub updated: DateTime<Utc>,
-    /// Every feed that carried the article, the first one first.
-    pub sources: Vec<EntrySource>,
-    /// The ticker board when the article was first archived, if a
-    /// `[market]` was configured then.
-    pub snapshot: Option<crate::model::Snapshot>,
-}
-
-/// A feed that carried an entry.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EntrySource {
-    /// The feed's name in `config.toml`.
-    pub name: String,
-    /// The feed's own title, when it gave one.
-    pub title: Option<String>,
-    /// The URL we fetch it from.
-    pub feed_url: String,
-    /// The feed's home page, when it gave one.
-    pub site_url: Option<String>,
-    /// The feed's own id (Atom `<id>`), when it gave one.
-    pub feed_guid: Option<String>,
-    /// The source feed's newest update, for `atom:source/updated`.
-    pub updated: Option<DateTime<Utc>>,
 }
 
 /// Errors while writing a document.
@@ -147,6 +128,11 @@ pub fn path_for(format: Format, tag: Option<&str>) -> String {
 /// `base` is the public URL of the server; the document's self link and
 /// the home link point there. The feed's `updated` is its newest entry's,
 /// so an unchanged archive renders byte-for-byte the same document.
+///
+/// `updated_if_empty` dates a feed with no entries (an empty archive, a
+/// search with no match, a quiet tag): when the archive last changed, else
+/// when the daemon started. The epoch used to stand in, and validators flag
+/// it as an implausible date (issue 15).
 pub fn merged_feed(
     title: &str,
     description: &str,
@@ -154,6 +140,7 @@ pub fn merged_feed(
     format: Format,
     tag: Option<&str>,
     entries: Vec<Entry>,
+    updated_if_empty: DateTime<Utc>,
 ) -> MergedFeed {
     let self_url = base
         .join(&path_for(format, tag))
@@ -178,8 +165,14 @@ pub fn merged_feed(
             .iter()
             .map(|e| e.updated)
             .max()
-            .unwrap_or(DateTime::UNIX_EPOCH),
+            .unwrap_or(updated_if_empty),
         entries,
         market_strip: true,
     }
+}
+
+/// RFC 3339 in UTC with a `Z`, fractional seconds only when present, as both
+/// Atom and JSON Feed want it.
+pub fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }

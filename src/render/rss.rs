@@ -3,7 +3,7 @@
 //! Owns the RSS bytes handed back to [`super::render`]. Built with the `rss`
 //! crate, which escapes text and attribute values itself, so nothing here
 //! escapes by hand (doing so would give `&amp;amp;`). Values only lose the
-//! characters XML cannot carry at all (`atom::xml_chars`), which quick-xml
+//! characters XML cannot carry at all (`markup::xml_chars`), which quick-xml
 //! would write verbatim.
 //!
 //! RSS 2.0 lacks some of what Atom has, so:
@@ -24,9 +24,10 @@ use rss::extension::dublincore::DublinCoreExtension;
 use rss::extension::{Extension, ExtensionMap};
 use rss::{Category, Channel, Guid, Item, Source};
 
-use super::atom::{self, ATOM_NS, TF_NS, TF_TICKER_SCHEME};
-use super::{Entry, EntrySource, Format, MergedFeed, RenderError, strip};
-use crate::model::Snapshot;
+use super::tf::{self, TF_NS, TF_TICKER_SCHEME};
+use super::xml::ATOM_NS;
+use super::{Format, MergedFeed, RenderError, strip};
+use crate::model::{Entry, EntrySource, Snapshot};
 
 /// Renders `feed` as an RSS 2.0 document.
 pub fn render(feed: &MergedFeed) -> Result<Vec<u8>, RenderError> {
@@ -159,7 +160,7 @@ fn item(feed: &MergedFeed, entry: &Entry) -> Item {
 }
 
 /// `tf:snapshot` with one `tf:quote` per quote, the same attributes as in
-/// Atom (`atom::quote_attrs`). The crate escapes the values.
+/// Atom (`tf::quote_attrs`). The crate escapes the values.
 fn tf_snapshot(snapshot: &Snapshot) -> Extension {
     let attrs = |pairs: Vec<(&str, String)>| {
         pairs
@@ -172,13 +173,13 @@ fn tf_snapshot(snapshot: &Snapshot) -> Extension {
         .iter()
         .map(|quote| Extension {
             name: "tf:quote".into(),
-            attrs: attrs(atom::quote_attrs(quote)),
+            attrs: attrs(tf::quote_attrs(quote)),
             ..Extension::default()
         })
         .collect();
     Extension {
         name: "tf:snapshot".into(),
-        attrs: attrs(atom::snapshot_attrs(snapshot)),
+        attrs: attrs(tf::snapshot_attrs(snapshot)),
         children: if quotes.is_empty() {
             BTreeMap::new()
         } else {
@@ -226,16 +227,16 @@ fn extension_map(prefix: &str, local_name: &str, extension: Extension) -> Extens
     )])
 }
 
-/// `s` as the `rss` crate should get it: see `atom::xml_chars`.
+/// `s` as the `rss` crate should get it: see `markup::xml_chars`.
 fn xml_text(s: &str) -> String {
-    atom::xml_chars(s).into_owned()
+    crate::markup::xml_chars(s).into_owned()
 }
 
 #[cfg(test)]
 mod tests {
     use std::str::FromStr;
 
-    use super::super::atom::tests::{
+    use super::super::samples::{
         at, awkward_snapshot, awkward_source, empty_feed, market_feed, sample_feed, snapshot,
     };
     use super::*;

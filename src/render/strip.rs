@@ -24,9 +24,9 @@ use std::borrow::Cow;
 use chrono::{DateTime, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use super::atom::rfc3339;
-use super::{Entry, MergedFeed};
-use crate::model::{Snapshot, SnapshotQuote};
+use super::{MergedFeed, rfc3339};
+use crate::markup::push_html;
+use crate::model::{Entry, Snapshot, SnapshotQuote};
 
 /// U+2212 MINUS SIGN: a hyphen-minus is easy to miss next to an arrow.
 const MINUS: char = '\u{2212}';
@@ -60,7 +60,7 @@ pub(super) fn append<'a>(html: &'a str, strip: Option<&str>) -> Cow<'a, str> {
 /// HTML first.
 pub(super) fn title_html(title: &str) -> String {
     let mut out = String::from("<p>");
-    escape_into(&mut out, title);
+    push_html(&mut out, title);
     out.push_str("</p>");
     out
 }
@@ -79,7 +79,7 @@ pub fn strip_html(snapshot: &Snapshot) -> String {
     let mut out = String::from("<p>");
     if !snapshot.label.is_empty() {
         out.push_str("<strong>");
-        escape_into(&mut out, &snapshot.label);
+        push_html(&mut out, &snapshot.label);
         out.push_str("</strong>: ");
     }
     if snapshot.quotes.is_empty() {
@@ -121,7 +121,7 @@ pub fn strip_html(snapshot: &Snapshot) -> String {
             if i > 0 {
                 out.push_str(", ");
             }
-            escape_into(&mut out, provider_name(provider));
+            push_html(&mut out, provider_name(provider));
         }
     }
     out.push_str("</p>");
@@ -135,12 +135,12 @@ fn write_quote(out: &mut String, quote: &SnapshotQuote, all_closed: bool) {
     match &quote.name {
         Some(name) => {
             out.push_str("<abbr title=\"");
-            escape_into(out, name);
+            push_html(out, name);
             out.push_str("\">");
-            escape_into(out, &quote.symbol);
+            push_html(out, &quote.symbol);
             out.push_str("</abbr>");
         }
-        None => escape_into(out, &quote.symbol),
+        None => push_html(out, &quote.symbol),
     }
     out.push(' ');
     write_change(out, quote);
@@ -148,7 +148,7 @@ fn write_quote(out: &mut String, quote: &SnapshotQuote, all_closed: bool) {
     out.push_str(&quote.price.to_string());
     if let Some(currency) = &quote.currency {
         out.push(' ');
-        escape_into(out, currency);
+        push_html(out, currency);
     }
     if quote.mentioned {
         out.push_str("</strong>");
@@ -229,23 +229,9 @@ fn provider_name(id: &str) -> &str {
     }
 }
 
-/// HTML-escapes `s` for text and double-quoted attribute values.
-fn escape_into(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::super::atom::tests::{awkward_snapshot, market_feed, snapshot};
+    use super::super::samples::{awkward_snapshot, market_feed, snapshot};
     use super::*;
 
     /// Tags Miniflux's sanitiser keeps.

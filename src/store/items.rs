@@ -26,8 +26,7 @@ use super::known::KnownIds;
 use super::{Store, StoreError, cached, op};
 use crate::clock::{from_db_time, to_db_time};
 use crate::link::canonical_url;
-use crate::model::{BoardView, FeedId, ItemUid, NewItem};
-use crate::render::{Entry, EntrySource};
+use crate::model::{BoardView, Entry, EntrySource, FeedId, ItemUid, NewItem};
 
 use super::feeds::IngestSummary;
 

@@ -48,8 +48,11 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
+
+use crate::clock::from_db_time;
 
 pub use feeds::{Attempt, Document, Exchange, FeedRow, IngestSummary};
 pub use items::{Cursor, Page, RecentQuery, SearchHit};
@@ -331,6 +334,26 @@ impl Store {
                 .map_err(op("answer a health check"))
         })
         .await
+    }
+
+    /// When the archive's items last changed: the newest item archived or
+    /// changed, or the newest deletion (pruning), whichever is later. `None`
+    /// for an archive that never held an item. Dates a document with no
+    /// entries (issue 15); it reads every item's `changed_at` (no index), so
+    /// callers ask only when the entries cannot date the document.
+    pub async fn last_change(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let newest: Option<String> = self
+            .read(|c| {
+                c.query_row(
+                    "SELECT MAX(t) FROM (SELECT MAX(changed_at) AS t FROM items
+                                         UNION ALL SELECT MAX(deleted_at) FROM tombstones)",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(op("read the archive's last change"))
+            })
+            .await?;
+        Ok(newest.as_deref().and_then(from_db_time))
     }
 
     /// Bumps [`Store::generation`] if another connection (another process,

@@ -619,3 +619,86 @@ async fn a_flood_of_one_off_searches_does_not_evict_the_feed() {
     stop.cancel();
     server.await.unwrap().unwrap();
 }
+
+/// The `<updated>` of an Atom document.
+fn atom_updated(body: &str) -> &str {
+    let start = body.find("<updated>").expect("an <updated> element") + "<updated>".len();
+    &body[start..start + body[start..].find('<').unwrap()]
+}
+
+// See: issue 15, defect 1. An empty merged feed said
+// `<updated>1970-01-01T00:00:00Z</updated>` and `Last-Modified: Thu, 01 Jan
+// 1970`, which the W3C validator flags as an implausible date. With nothing
+// archived yet, the daemon's start (the test clock) dates it.
+#[tokio::test]
+async fn r15_empty_archive_is_dated_by_the_daemon_start_not_1970() {
+    let server = FeedServer::start().await;
+    server.set("/empty.xml", Reply::feed(rss("Empty", &[])));
+    let dir = TestDir::new();
+    let config = dir.write_config(&feed_block("empty", &server.url("/empty.xml"), ""));
+    let d = Daemon::start(config).await; // the clock reads 2026-11-24T09:00:00Z
+
+    let atom = d.get("/feed.atom", &[]).await;
+    assert_eq!(
+        atom.headers()["last-modified"],
+        "Tue, 24 Nov 2026 09:00:00 GMT"
+    );
+    let body = atom.text().await.unwrap();
+    assert_eq!(body.matches("<entry>").count(), 0);
+    assert_eq!(atom_updated(&body), "2026-11-24T09:00:00Z");
+
+    let rss = d.get("/feed.rss", &[]).await;
+    assert_eq!(
+        rss.headers()["last-modified"],
+        "Tue, 24 Nov 2026 09:00:00 GMT"
+    );
+    let body = rss.text().await.unwrap();
+    assert!(
+        body.contains("<lastBuildDate>Tue, 24 Nov 2026 09:00:00 +0000</lastBuildDate>"),
+        "{body}"
+    );
+    let json = d.get("/feed.json", &[]).await;
+    assert_eq!(
+        json.headers()["last-modified"],
+        "Tue, 24 Nov 2026 09:00:00 GMT"
+    );
+    d.stop().await;
+}
+
+// See: issue 15, defect 1. A search with no match, or a tag whose feeds
+// carry nothing, is dated by the archive's last change (the poll an hour
+// before the daemon started), not by 1970 nor by the start.
+#[tokio::test]
+async fn r15_empty_selection_is_dated_by_the_archive_last_change() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/world.xml",
+        Reply::feed(rss("World", &[("w1", "Storm", "https://example.com/w1")])),
+    );
+    server.set("/quiet.xml", Reply::feed(rss("Quiet", &[])));
+    let dir = TestDir::new();
+    let config = dir.write_config(&format!(
+        "{}{}",
+        feed_block("world", &server.url("/world.xml"), ""),
+        feed_block("quiet", &server.url("/quiet.xml"), "tags = [\"quiet\"]")
+    ));
+    let (_c, before) = fixed_clock("2026-11-24T08:00:00Z");
+    poll(&config, before).await;
+    let (_c, now) = fixed_clock("2026-11-24T09:00:00Z");
+    let d = Daemon::start_with_clock(config, now).await;
+    d.wait_for_entries(1).await;
+
+    for path in ["/feed.atom?q=nosuchwordanywhere", "/tags/quiet.atom"] {
+        let resp = d.get(path, &[]).await;
+        assert_eq!(resp.status(), 200, "{path}");
+        assert_eq!(
+            resp.headers()["last-modified"],
+            "Tue, 24 Nov 2026 08:00:00 GMT",
+            "{path}"
+        );
+        let body = resp.text().await.unwrap();
+        assert_eq!(body.matches("<entry>").count(), 0, "{path}");
+        assert_eq!(atom_updated(&body), "2026-11-24T08:00:00Z", "{path}");
+    }
+    d.stop().await;
+}

@@ -11,6 +11,7 @@
 //! loses its markup, before `normalize` sees it.
 
 use super::repair::find;
+use crate::markup::escape_text;
 use feed_rs::model::{Content, Feed, Text};
 
 /// Elements that never nest: void, or closed implicitly by the next one of
@@ -34,7 +35,7 @@ pub(super) fn defuse(feed: &mut Feed, limit: usize) -> usize {
         {
             // `normalize` sanitises content whatever its type, so the body
             // is escaped text: markup-free for the sanitiser.
-            let escaped = escape(&to_text(body));
+            let escaped = escape_text(&to_text(body)).into_owned();
             entry.content = Some(Content {
                 body: Some(escaped),
                 ..Content::default()
@@ -136,12 +137,6 @@ fn to_text(html: &str) -> String {
         .replace("&#39;", "'")
         .replace("&nbsp;", "\u{a0}")
         .replace("&amp;", "&")
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 #[cfg(test)]

@@ -39,6 +39,7 @@ use std::borrow::Cow;
 use super::atom03;
 use super::charset::declare_utf8;
 use super::html_entities;
+use crate::markup::{escape_text, xml_chars};
 
 /// The deepest element nesting a document may have. Real feeds nest a few
 /// levels, XHTML content a few dozen.
@@ -116,33 +117,6 @@ impl Root {
                 Some(ns) => ns == atom03::NS_03,
                 None => self.version.as_deref().map(str::trim) == Some("0.3"),
             }
-    }
-}
-
-/// Removes the characters XML 1.0 does not allow anywhere (C0 controls
-/// other than tab, newline and return; U+FFFE and U+FFFF). quick-xml lets
-/// them through, and a title with a form feed in it would make our own
-/// Atom output invalid.
-pub fn strip_forbidden_chars(text: String) -> String {
-    let forbidden = |c: char| {
-        (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{FFFE}' || c == '\u{FFFF}'
-    };
-    // Checked on bytes first, since almost no document has any: C0
-    // controls are single bytes in UTF-8, and U+FFFE and U+FFFF are the
-    // only characters encoded as EF BF BE and EF BF BF.
-    let b = text.as_bytes();
-    // In blocks without an early exit, so the compiler vectorises it.
-    let has_control = b.chunks(256).any(|block| {
-        block.iter().fold(false, |any, &c| {
-            any | (c < b' ' && c != b'\t' && c != b'\n' && c != b'\r')
-        })
-    });
-    let has_nonchar = memchr::memmem::find_iter(b, b"\xEF\xBF")
-        .any(|i| matches!(b.get(i + 2), Some(0xBE | 0xBF)));
-    if has_control || has_nonchar {
-        text.replace(forbidden, "")
-    } else {
-        text
     }
 }
 
@@ -609,7 +583,7 @@ impl Pass<'_> {
             if let Some(bytes) = decoded {
                 let text = String::from_utf8_lossy(&bytes).into_owned();
                 self.out.truncate(from);
-                push_escaped(&mut self.out, &strip_forbidden_chars(text));
+                self.out.push_str(&escape_text(&xml_chars(text)));
             }
         }
         self.out.push_str("</");
@@ -925,17 +899,6 @@ fn char_reference(cp: u32, repairs: &mut Repairs) -> Option<u32> {
     Some(fixed)
 }
 
-fn push_escaped(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c => out.push(c),
-        }
-    }
-}
-
 fn is_xml_declaration(pi: &str) -> bool {
     pi.strip_prefix("<?xml")
         .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_whitespace() || c == '?'))
@@ -1156,24 +1119,6 @@ mod tests {
         let (out, repairs) = repair(r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://my.netscape.com/rdf/simple/0.9/"><channel/></rdf:RDF>"#).unwrap();
         assert!(out.contains(r#"xmlns="http://purl.org/rss/1.0/""#), "{out}");
         assert!(repairs.rss090);
-    }
-
-    #[test]
-    fn forbidden_characters_are_removed() {
-        assert_eq!(
-            strip_forbidden_chars("a\u{0}b\u{b}c\td\u{FFFF}".into()),
-            "abc\td"
-        );
-        assert_eq!(strip_forbidden_chars("x\u{FFFE}y".into()), "xy");
-        // Past the first block of the byte scan.
-        let long = format!("{}\u{7}z", "a".repeat(1000));
-        assert_eq!(
-            strip_forbidden_chars(long),
-            format!("{}z", "a".repeat(1000))
-        );
-        // Neighbours that share bytes with U+FFFE/U+FFFF stay.
-        let kept = "\u{FFFD}\u{FFEF}\u{FFBF}\u{EFBF} \u{e9}\r\n\t".to_string();
-        assert_eq!(strip_forbidden_chars(kept.clone()), kept);
     }
 
     #[test]
