@@ -6,8 +6,10 @@
 //! list them all at once. Relative paths resolve against the config file's
 //! folder. Nothing downstream reads the environment or the file again.
 
+mod provider;
 mod raw;
 mod resolve;
+mod secret;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -16,10 +18,11 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::quotes::{ProviderKind, Secret};
 use crate::schedule::Schedule;
 
+pub use provider::{ProviderKind, UnknownProvider};
 pub use resolve::{Problem, resolve_str};
+pub use secret::Secret;
 
 /// The default `User-Agent`: product, version and where to read about it,
 /// so a feed owner who sees us in their logs knows who we are.

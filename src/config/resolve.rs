@@ -19,7 +19,7 @@ use super::{
     Config, DEFAULT_USER_AGENT, FeedConfig, FetchConfig, InstrumentConfig, MarketConfig,
     OutputConfig, ServerConfig, StorageConfig,
 };
-use crate::quotes::{ProviderKind, Secret};
+use super::{ProviderKind, Secret};
 use crate::schedule::{Schedule, TimeZone};
 
 /// One thing wrong with a config file.
