@@ -17,7 +17,7 @@ use tracing::{error, info, warn};
 
 use crate::clock::SharedClock;
 use crate::config::FeedConfig;
-use crate::config::{Config, StorageConfig};
+use crate::config::{Config, MarketConfig, Secret, StorageConfig};
 use crate::metrics::Metrics;
 use crate::model::FeedId;
 use crate::pipeline::Pipeline;
@@ -180,6 +180,7 @@ pub async fn serve_with(
         local,
         store.clone(),
         state,
+        pipeline.board.clone(),
         feeds_tx,
         notifier.clone(),
         Arc::clone(&clock),
@@ -291,14 +292,18 @@ pub async fn prune(
 
 /// SIGHUP re-reads the config. Added feeds start, removed feeds stop (their
 /// archive stays), changed schedules apply; validators, backoff and due
-/// times live in the archive, so nothing is lost. An invalid config is
-/// refused with a logged error and the running one stays.
+/// times live in the archive, so nothing is lost. A changed `[market]` API
+/// key is handed to the board at once; other changes to `[storage]`,
+/// `[server] listen`, `[fetch]` and `[market]` wait for a restart, with a
+/// warning. An invalid config is refused with a logged error and the
+/// running one stays.
 #[allow(clippy::too_many_arguments)]
 async fn reload_on_hangup(
     running: Config,
     bound: std::net::SocketAddr,
     store: Store,
     http: http::HttpState,
+    board: Option<Arc<Board>>,
     feeds_tx: watch::Sender<Vec<(FeedConfig, FeedId)>>,
     notifier: Notifier,
     clock: SharedClock,
@@ -326,19 +331,18 @@ async fn reload_on_hangup(
                 let _ = notifier.status("reload refused: invalid config (see the log)");
             }
             Ok(new) => {
+                let new_key = replaced_api_key(current.market.as_ref(), new.market.as_ref());
                 for (what, changed) in [
                     ("[storage]", new.storage.path != current.storage.path),
                     (
                         "[server] listen",
                         new.server.listen != current.server.listen,
                     ),
-                    (
-                        "[fetch]",
-                        format!("{:?}", new.fetch) != format!("{:?}", current.fetch),
-                    ),
+                    ("[fetch]", new.fetch != current.fetch),
                     (
                         "[market]",
-                        format!("{:?}", new.market) != format!("{:?}", current.market),
+                        without_api_key(new.market.as_ref())
+                            != without_api_key(current.market.as_ref()),
                     ),
                 ] {
                     if changed {
@@ -353,6 +357,14 @@ async fn reload_on_hangup(
                             .map(|f| (f.clone(), ids[&f.name]))
                             .collect();
                         feeds_tx.send_replace(feeds);
+                        if let (Some(board), Some(key)) = (&board, new_key) {
+                            board.replace_api_key(key);
+                            // Which variable holds it is in the config; the
+                            // key itself is never logged.
+                            info!(
+                                "[market] API key changed: the board uses the new one from its next refresh"
+                            );
+                        }
                         http.update(http::Published::from_config(&new, Some(bound), clock.now()));
                         info!(feeds = new.feeds.len(), "config reloaded");
                         current = new;
@@ -367,6 +379,29 @@ async fn reload_on_hangup(
             warn!(error = %e, "could not tell systemd the reload is done");
         }
     }
+}
+
+/// The `[market]` API key a reload brings, when a running board can take
+/// it: the key differs but provider and endpoint do not, so the new key
+/// goes where the old one went. (A key for another provider must never be
+/// sent to the running one; that change waits for a restart.)
+fn replaced_api_key(
+    running: Option<&MarketConfig>,
+    new: Option<&MarketConfig>,
+) -> Option<Option<Secret>> {
+    let (running, new) = (running?, new?);
+    (running.api_key != new.api_key
+        && running.provider == new.provider
+        && running.base_url == new.base_url)
+        .then(|| new.api_key.clone())
+}
+
+/// `[market]` without its key, to see whether anything else changed.
+fn without_api_key(market: Option<&MarketConfig>) -> Option<MarketConfig> {
+    market.map(|m| MarketConfig {
+        api_key: None,
+        ..m.clone()
+    })
 }
 
 /// Refreshes the board now and then on `schedule` until `shutdown`.
@@ -393,5 +428,44 @@ async fn refresh_board(
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(wait) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn market(provider: &str, key: &str) -> MarketConfig {
+        let text = format!("[market]\nprovider = \"{provider}\"\nsymbols = [\"AAPL\"]\n");
+        let mut m = crate::config::resolve_str(&text, Path::new("/etc/tickerfeed"))
+            .unwrap()
+            .market
+            .unwrap();
+        m.api_key = Some(Secret::new(key));
+        m
+    }
+
+    #[test]
+    fn a_new_key_for_the_same_provider_is_handed_over() {
+        let (old, new) = (market("stooq", "k1"), market("stooq", "k2"));
+        assert_eq!(
+            replaced_api_key(Some(&old), Some(&new)),
+            Some(Some(Secret::new("k2")))
+        );
+        assert_eq!(without_api_key(Some(&old)), without_api_key(Some(&new)));
+        assert_eq!(replaced_api_key(Some(&old), Some(&old.clone())), None);
+    }
+
+    #[test]
+    fn a_key_for_another_provider_is_never_sent_to_the_running_one() {
+        let (old, new) = (market("stooq", "k1"), market("yahoo", "k2"));
+        assert_eq!(replaced_api_key(Some(&old), Some(&new)), None);
+        assert_ne!(without_api_key(Some(&old)), without_api_key(Some(&new)));
+        let mut moved = market("stooq", "k2");
+        moved.base_url = Some(url::Url::parse("http://127.0.0.1:9/").unwrap());
+        assert_eq!(replaced_api_key(Some(&old), Some(&moved)), None);
+        assert_eq!(replaced_api_key(None, Some(&new)), None);
     }
 }

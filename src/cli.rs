@@ -1,4 +1,13 @@
-//! The command line: `run`, `poll`, `render`, `check`, `feeds`.
+//! The command line, one subcommand each:
+//! - `run`: the daemon (poll on schedules, serve HTTP);
+//! - `poll`: one pass over every feed (or one) now;
+//! - `render`: the merged feed on stdout;
+//! - `check`: validate the config, every problem with its line;
+//! - `feeds`: per-feed status;
+//! - `quotes`: refresh the ticker board once and print it;
+//! - `search`: full-text search of the archive;
+//! - `prune`: apply `[storage]` retention now;
+//! - `opml export` / `opml import`: the feed list as OPML.
 //!
 //! Parsing is clap's; each command loads the config, opens what it needs
 //! through `app`, and reports in plain words. Errors end here, with context,

@@ -4,10 +4,14 @@
 //! `raw` mirrors the file; `resolve` turns it into [`Config`] and collects
 //! every problem with the key and line at fault, so `tickerfeed check` can
 //! list them all at once. Relative paths resolve against the config file's
-//! folder. Nothing downstream reads the environment or the file again.
+//! folder. Nothing downstream reads the environment or the file again; a
+//! reload (SIGHUP) loads a whole new [`Config`] and compares it with the
+//! running one.
 
+mod provider;
 mod raw;
 mod resolve;
+mod secret;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -16,10 +20,11 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::quotes::{ProviderKind, Secret};
 use crate::schedule::Schedule;
 
+pub use provider::{ProviderKind, UnknownProvider};
 pub use resolve::{Problem, resolve_str};
+pub use secret::Secret;
 
 /// The default `User-Agent`: product, version and where to read about it,
 /// so a feed owner who sees us in their logs knows who we are.
@@ -30,7 +35,10 @@ pub const DEFAULT_USER_AGENT: &str = concat!(
 );
 
 /// The whole resolved configuration.
-#[derive(Debug, Clone)]
+///
+/// Equality is on values, secrets included (a reload compares the running
+/// config with the new one); `Debug` never prints a secret.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// The file it came from, for reloads and messages.
     pub source: PathBuf,
@@ -44,7 +52,7 @@ pub struct Config {
     pub market: Option<MarketConfig>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StorageConfig {
     /// Absolute, or relative to the current directory when the config file
     /// itself was given relatively.
@@ -58,7 +66,7 @@ pub struct StorageConfig {
     pub max_items_per_feed: Option<usize>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Public URL of the server (ends in `/`), for self links in the merged
@@ -66,7 +74,7 @@ pub struct ServerConfig {
     pub base_url: Option<Url>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OutputConfig {
     pub title: String,
     pub description: String,
@@ -76,7 +84,7 @@ pub struct OutputConfig {
 }
 
 /// `[market]`: the ticker board.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MarketConfig {
     pub label: String,
     pub provider: ProviderKind,
@@ -84,8 +92,9 @@ pub struct MarketConfig {
     pub instruments: Vec<InstrumentConfig>,
     /// Overrides the provider's public URL (a proxy, a mirror, a test server).
     pub base_url: Option<Url>,
-    /// Read once from the environment variable named by `api_key_env`;
-    /// never logged (its Debug prints `****`).
+    /// Read from the environment variable named by `api_key_env` when the
+    /// config is loaded (at start and on each reload); never logged (its
+    /// Debug prints `****`), but compared by value.
     pub api_key: Option<Secret>,
     /// A quote older than this when an item is stamped is marked stale.
     pub stale_after: Duration,
@@ -104,7 +113,7 @@ pub struct InstrumentConfig {
     pub provider_symbol: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FetchConfig {
     pub user_agent: String,
     pub timeout: Duration,
@@ -239,5 +248,28 @@ mod tests {
         let cfg = Config::load(path).expect("the shipped config.toml must load");
         assert!(!cfg.feeds.is_empty());
         assert!(cfg.storage.path.ends_with("data/tickerfeed.db"));
+    }
+
+    // Issue 15: reload compared configs by their Debug text, where every
+    // key prints `****`, so a changed key looked like no change at all.
+    #[test]
+    fn configs_differing_only_in_a_secret_are_unequal_and_neither_prints_it() {
+        let text = "[market]\nprovider = \"yahoo\"\nsymbols = [\"AAPL\"]\n";
+        let base = resolve_str(text, Path::new("/etc/tickerfeed")).unwrap();
+        let with_key = |key: &str| {
+            let mut cfg = base.clone();
+            cfg.market.as_mut().unwrap().api_key = Some(Secret::new(key));
+            cfg
+        };
+        let (old, new) = (with_key("old-key-5e1f"), with_key("new-key-9c2d"));
+        assert_ne!(old, new);
+        assert_ne!(old.market, new.market);
+        assert_eq!(old, with_key("old-key-5e1f"));
+        let (old_text, new_text) = (format!("{old:?}"), format!("{new:?}"));
+        assert!(!old_text.contains("old-key-5e1f"), "{old_text}");
+        assert!(!new_text.contains("new-key-9c2d"), "{new_text}");
+        assert!(old_text.contains("api_key: Some(****)"), "{old_text}");
+        // What the old comparison saw: no difference.
+        assert_eq!(old_text, new_text);
     }
 }

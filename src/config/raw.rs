@@ -3,8 +3,9 @@
 //! Everything is optional here so that one missing key does not hide the
 //! other problems; `resolve` decides what is required and turns text into
 //! real values (cron, URLs, durations), naming the key and line at fault.
-//! Unknown keys are collected by `serde_ignored` in `config::load` rather
-//! than rejected by `deny_unknown_fields`, so `check` can list all of them.
+//! Unknown keys are collected by `serde_ignored` in
+//! `config::resolve::resolve_str` (which `Config::load` calls) rather than
+//! rejected by `deny_unknown_fields`, so `check` can list all of them.
 
 use serde::Deserialize;
 

@@ -14,12 +14,15 @@ use std::time::Duration;
 use toml::de::{DeTable, DeValue};
 use url::Url;
 
-use super::raw::{RawConfig, RawFeed, RawMarket, RawSymbol};
+use super::raw::{
+    RawConfig, RawDefaults, RawFeed, RawFetch, RawLog, RawMarket, RawOutput, RawServer, RawStorage,
+    RawSymbol,
+};
 use super::{
     Config, DEFAULT_USER_AGENT, FeedConfig, FetchConfig, InstrumentConfig, MarketConfig,
     OutputConfig, ServerConfig, StorageConfig,
 };
-use crate::quotes::{ProviderKind, Secret};
+use super::{ProviderKind, Secret};
 use crate::schedule::{Schedule, TimeZone};
 
 /// One thing wrong with a config file.
@@ -193,16 +196,74 @@ pub fn resolve_str(text: &str, base: &Path) -> Result<Config, Vec<Problem>> {
     }
 }
 
+/// The whole file, one section at a time. Problems are sorted by line
+/// afterwards, so the order of the calls does not show in `check`.
 fn resolve(r: &mut Resolver<'_>, raw: RawConfig, base: &Path) -> Config {
-    let storage_path = raw
-        .storage
-        .path
-        .unwrap_or_else(|| "data/tickerfeed.db".into());
-    if storage_path.trim().is_empty() {
+    let storage = resolve_storage(r, raw.storage, base);
+    let server = resolve_server(r, raw.server);
+    let output = resolve_output(r, raw.output);
+    let defaults = resolve_defaults(r, raw.defaults);
+    let fetch = resolve_fetch(r, raw.fetch);
+    let log_level = resolve_log(r, raw.log);
+    let feeds = resolve_feeds(r, raw.feeds, base, &defaults);
+    let market = raw.market.and_then(|m| resolve_market(r, m, defaults.tz));
+    Config {
+        source: base.join("config.toml"),
+        storage,
+        server,
+        output,
+        fetch,
+        log_level,
+        feeds,
+        market,
+    }
+}
+
+/// `[storage]`: where the archive lives and how long things are kept.
+fn resolve_storage(r: &mut Resolver<'_>, raw: RawStorage, base: &Path) -> StorageConfig {
+    let path = raw.path.unwrap_or_else(|| "data/tickerfeed.db".into());
+    if path.trim().is_empty() {
         r.problem(&[key("storage"), key("path")], "must not be empty");
     }
+    let max_age_days = raw.max_age_days.map(|_| {
+        ranged(
+            r,
+            &[key("storage"), key("max_age_days")],
+            raw.max_age_days,
+            0,
+            1,
+            36_500,
+        ) as u32
+    });
+    let max_items_per_feed = raw.max_items_per_feed.map(|_| {
+        ranged(
+            r,
+            &[key("storage"), key("max_items_per_feed")],
+            raw.max_items_per_feed,
+            0,
+            1,
+            10_000_000,
+        ) as usize
+    });
+    let fetch_log_days = ranged(
+        r,
+        &[key("storage"), key("fetch_log_days")],
+        raw.fetch_log_days,
+        30,
+        1,
+        36_500,
+    ) as u32;
+    StorageConfig {
+        path: base.join(path),
+        fetch_log_days,
+        max_age_days,
+        max_items_per_feed,
+    }
+}
 
-    let listen_text = raw.server.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
+/// `[server]`: the listen address and the public URL for self links.
+fn resolve_server(r: &mut Resolver<'_>, raw: RawServer) -> ServerConfig {
+    let listen_text = raw.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
     let listen = listen_text.parse::<SocketAddr>().unwrap_or_else(|_| {
         r.problem(
             &[key("server"), key("listen")],
@@ -210,45 +271,57 @@ fn resolve(r: &mut Resolver<'_>, raw: RawConfig, base: &Path) -> Config {
         );
         SocketAddr::from(([127, 0, 0, 1], 8080))
     });
-    let base_url = raw
-        .server
-        .base_url
-        .and_then(|text| match Url::parse(&text) {
-            Ok(mut u) if matches!(u.scheme(), "http" | "https") => {
-                if !u.path().ends_with('/') {
-                    let p = format!("{}/", u.path());
-                    u.set_path(&p);
-                }
-                Some(u)
+    let base_url = raw.base_url.and_then(|text| match Url::parse(&text) {
+        Ok(mut u) if matches!(u.scheme(), "http" | "https") => {
+            // Self links are joined onto it, which drops a last segment
+            // that does not end in `/`.
+            if !u.path().ends_with('/') {
+                let p = format!("{}/", u.path());
+                u.set_path(&p);
             }
-            _ => {
-                r.problem(
-                    &[key("server"), key("base_url")],
-                    format!("{text:?} is not an absolute http(s) URL"),
-                );
-                None
-            }
-        });
+            Some(u)
+        }
+        _ => {
+            r.problem(
+                &[key("server"), key("base_url")],
+                format!("{text:?} is not an absolute http(s) URL"),
+            );
+            None
+        }
+    });
+    ServerConfig { listen, base_url }
+}
 
+/// `[output]`: what the merged feed is called and how long it is.
+fn resolve_output(r: &mut Resolver<'_>, raw: RawOutput) -> OutputConfig {
     let max_items = ranged(
         r,
         &[key("output"), key("max_items")],
-        raw.output.max_items,
+        raw.max_items,
         100,
         1,
         10_000,
     );
-    let output = OutputConfig {
-        title: raw.output.title.unwrap_or_else(|| "tickerfeed".into()),
+    OutputConfig {
+        title: raw.title.unwrap_or_else(|| "tickerfeed".into()),
         description: raw
-            .output
             .description
             .unwrap_or_else(|| "News from several feeds, merged by tickerfeed".into()),
         max_items: max_items as usize,
-        market_strip: raw.output.market.unwrap_or(true),
-    };
+        market_strip: raw.market.unwrap_or(true),
+    }
+}
 
-    let tz = match raw.defaults.timezone.as_deref() {
+/// `[defaults]`, resolved: what feeds (and the market schedule) fall back on.
+struct Defaults {
+    /// The zone every schedule is evaluated in.
+    tz: TimeZone,
+    /// The schedule of a feed that names none.
+    schedule: Schedule,
+}
+
+fn resolve_defaults(r: &mut Resolver<'_>, raw: RawDefaults) -> Defaults {
+    let tz = match raw.timezone.as_deref() {
         None => TimeZone::Local,
         Some(t) if t.eq_ignore_ascii_case("local") => TimeZone::Local,
         Some(t) if t.eq_ignore_ascii_case("utc") => TimeZone::Utc,
@@ -260,19 +333,20 @@ fn resolve(r: &mut Resolver<'_>, raw: RawConfig, base: &Path) -> Config {
             TimeZone::Local
         }
     };
-    let default_expr = raw
-        .defaults
-        .schedule
-        .unwrap_or_else(|| "*/15 * * * *".into());
-    let default_schedule = match Schedule::parse(&default_expr, tz) {
+    let expr = raw.schedule.unwrap_or_else(|| "*/15 * * * *".into());
+    let schedule = match Schedule::parse(&expr, tz) {
         Ok(s) => s,
         Err(e) => {
             r.problem(&[key("defaults"), key("schedule")], e.to_string());
             Schedule::parse("*/15 * * * *", tz).expect("the built-in default schedule is valid")
         }
     };
+    Defaults { tz, schedule }
+}
 
-    let user_agent = match raw.fetch.user_agent {
+/// `[fetch]`: the HTTP client and the politeness limits.
+fn resolve_fetch(r: &mut Resolver<'_>, raw: RawFetch) -> FetchConfig {
+    let user_agent = match raw.user_agent {
         Some(ua) if ua.trim().is_empty() => {
             r.problem(&[key("fetch"), key("user_agent")], "must not be empty");
             DEFAULT_USER_AGENT.into()
@@ -284,76 +358,75 @@ fn resolve(r: &mut Resolver<'_>, raw: RawConfig, base: &Path) -> Config {
     let mut n = |k: &str, v: Option<i64>, default: u64, min: u64, max: u64| {
         ranged(r, &[key("fetch"), key(k)], v, default, min, max)
     };
-    let fetch = FetchConfig {
+    let secs = Duration::from_secs;
+    FetchConfig {
         user_agent,
-        timeout: Duration::from_secs(n("timeout_secs", raw.fetch.timeout_secs, 30, 1, 600)),
-        connect_timeout: Duration::from_secs(n(
+        timeout: secs(n("timeout_secs", raw.timeout_secs, 30, 1, 600)),
+        connect_timeout: secs(n(
             "connect_timeout_secs",
-            raw.fetch.connect_timeout_secs,
+            raw.connect_timeout_secs,
             10,
             1,
             120,
         )),
         max_body_bytes: n(
             "max_body_bytes",
-            raw.fetch.max_body_bytes,
+            raw.max_body_bytes,
             16 * 1024 * 1024,
             1024,
             1 << 30,
         ) as usize,
-        concurrency: n("concurrency", raw.fetch.concurrency, 8, 1, 256) as usize,
-        per_host_concurrency: n(
-            "per_host_concurrency",
-            raw.fetch.per_host_concurrency,
-            2,
-            1,
-            64,
-        ) as usize,
+        concurrency: n("concurrency", raw.concurrency, 8, 1, 256) as usize,
+        per_host_concurrency: n("per_host_concurrency", raw.per_host_concurrency, 2, 1, 64)
+            as usize,
         per_host_spacing: Duration::from_millis(n(
             "per_host_spacing_ms",
-            raw.fetch.per_host_spacing_ms,
+            raw.per_host_spacing_ms,
             500,
             0,
             600_000,
         )),
-        max_retry_after: Duration::from_secs(n(
+        max_retry_after: secs(n(
             "max_retry_after_secs",
-            raw.fetch.max_retry_after_secs,
+            raw.max_retry_after_secs,
             86_400,
             60,
             30 * 86_400,
         )),
-        backoff_base: Duration::from_secs(n(
+        backoff_base: secs(n(
             "backoff_base_secs",
-            raw.fetch.backoff_base_secs,
+            raw.backoff_base_secs,
             300,
             1,
             86_400,
         )),
-        backoff_max: Duration::from_secs(n(
+        backoff_max: secs(n(
             "backoff_max_secs",
-            raw.fetch.backoff_max_secs,
+            raw.backoff_max_secs,
             86_400,
             60,
             7 * 86_400,
         )),
-        max_hint: Duration::from_secs(n(
+        max_hint: secs(n(
             "max_hint_secs",
-            raw.fetch.max_hint_secs,
+            raw.max_hint_secs,
             86_400,
             60,
             7 * 86_400,
         )),
         redirect_confirmations: n(
             "redirect_confirmations",
-            raw.fetch.redirect_confirmations,
+            raw.redirect_confirmations,
             3,
             1,
             1000,
         ) as u32,
-    };
+    }
+}
 
-    if let Some(level) = &raw.log.level
+/// `[log]`: the level is only checked here; `main` installs it.
+fn resolve_log(r: &mut Resolver<'_>, raw: RawLog) -> Option<String> {
+    if let Some(level) = &raw.level
         && tracing_subscriber::EnvFilter::try_new(level).is_err()
     {
         r.problem(
@@ -363,12 +436,21 @@ fn resolve(r: &mut Resolver<'_>, raw: RawConfig, base: &Path) -> Config {
             ),
         );
     }
+    raw.level
+}
 
+/// `[[feeds]]`: every entry, with names unique across them.
+fn resolve_feeds(
+    r: &mut Resolver<'_>,
+    raw: Vec<RawFeed>,
+    base: &Path,
+    defaults: &Defaults,
+) -> Vec<FeedConfig> {
     // Duplicate names are checked on what was written, before resolving,
     // so a second "a" is reported even when the first "a" has other faults.
     let mut first_use: HashMap<&str, usize> = HashMap::new();
     let mut duplicates = Vec::new();
-    for (i, feed) in raw.feeds.iter().enumerate() {
+    for (i, feed) in raw.iter().enumerate() {
         if let Some(name) = feed.name.as_deref() {
             match first_use.get(name) {
                 Some(&first) => duplicates.push((i, name.to_string(), first)),
@@ -390,62 +472,24 @@ fn resolve(r: &mut Resolver<'_>, raw: RawConfig, base: &Path) -> Config {
     }
     // Feeds that write the same schedule share one parsed copy.
     let mut schedules: HashMap<String, Schedule> = HashMap::new();
-    let feeds = raw
-        .feeds
-        .into_iter()
+    raw.into_iter()
         .enumerate()
         .filter_map(|(i, feed)| {
-            resolve_feed(r, i, feed, base, &default_schedule, &mut schedules, tz)
+            resolve_feed(
+                r,
+                i,
+                feed,
+                base,
+                &defaults.schedule,
+                &mut schedules,
+                defaults.tz,
+            )
         })
-        .collect();
-
-    let market = raw.market.and_then(|m| resolve_market(r, m, tz));
-    let max_age_days = raw.storage.max_age_days.map(|_| {
-        ranged(
-            r,
-            &[key("storage"), key("max_age_days")],
-            raw.storage.max_age_days,
-            0,
-            1,
-            36_500,
-        ) as u32
-    });
-    let max_items_per_feed = raw.storage.max_items_per_feed.map(|_| {
-        ranged(
-            r,
-            &[key("storage"), key("max_items_per_feed")],
-            raw.storage.max_items_per_feed,
-            0,
-            1,
-            10_000_000,
-        ) as usize
-    });
-    let fetch_log_days = ranged(
-        r,
-        &[key("storage"), key("fetch_log_days")],
-        raw.storage.fetch_log_days,
-        30,
-        1,
-        36_500,
-    ) as u32;
-
-    Config {
-        source: base.join("config.toml"),
-        storage: StorageConfig {
-            path: base.join(storage_path),
-            fetch_log_days,
-            max_age_days,
-            max_items_per_feed,
-        },
-        server: ServerConfig { listen, base_url },
-        output,
-        fetch,
-        log_level: raw.log.level,
-        feeds,
-        market,
-    }
+        .collect()
 }
 
+/// `[market]`: the ticker board. `None` (with problems recorded) when the
+/// provider or schedule is unusable.
 fn resolve_market(r: &mut Resolver<'_>, raw: RawMarket, tz: TimeZone) -> Option<MarketConfig> {
     let at = |k: &str| [key("market"), key(k)];
     let provider = match raw.provider.as_deref() {
@@ -471,8 +515,49 @@ fn resolve_market(r: &mut Resolver<'_>, raw: RawMarket, tz: TimeZone) -> Option<
             None
         }
     };
+    let instruments = resolve_instruments(r, raw.symbols);
+    let base_url = raw.base_url.and_then(|text| match Url::parse(&text) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
+        _ => {
+            r.problem(
+                &at("base_url"),
+                format!("{text:?} is not an absolute http(s) URL"),
+            );
+            None
+        }
+    });
+    let api_key = resolve_api_key(r, raw.api_key_env.as_deref(), provider);
+    // Default: three schedule periods, so one missed refresh is not "stale".
+    let stale_after = match raw.stale_after_secs {
+        Some(_) => Duration::from_secs(ranged(
+            r,
+            &at("stale_after_secs"),
+            raw.stale_after_secs,
+            900,
+            10,
+            7 * 86_400,
+        )),
+        None => schedule
+            .as_ref()
+            .and_then(|s| s.period())
+            .map(|p| p * 3)
+            .unwrap_or(Duration::from_secs(900)),
+    };
+    Some(MarketConfig {
+        label: raw.label.unwrap_or_else(|| "Markets".into()),
+        provider: provider?,
+        schedule: schedule?,
+        instruments,
+        base_url,
+        api_key,
+        stale_after,
+    })
+}
+
+/// `[market] symbols`: plain symbols or tables, each listed once.
+fn resolve_instruments(r: &mut Resolver<'_>, raw: Vec<RawSymbol>) -> Vec<InstrumentConfig> {
     let mut instruments: Vec<InstrumentConfig> = Vec::new();
-    for (i, sym) in raw.symbols.into_iter().enumerate() {
+    for (i, sym) in raw.into_iter().enumerate() {
         let path = [key("market"), key("symbols"), Seg::Index(i)];
         let (symbol, name, names, provider_symbol) = match sym {
             RawSymbol::Plain(s) => (Some(s), None, Vec::new(), None),
@@ -504,63 +589,36 @@ fn resolve_market(r: &mut Resolver<'_>, raw: RawMarket, tz: TimeZone) -> Option<
         });
     }
     if instruments.is_empty() {
-        r.problem(&at("symbols"), "list at least one symbol");
+        r.problem(&[key("market"), key("symbols")], "list at least one symbol");
     }
-    let base_url = raw.base_url.and_then(|text| match Url::parse(&text) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
-        _ => {
-            r.problem(
-                &at("base_url"),
-                format!("{text:?} is not an absolute http(s) URL"),
-            );
-            None
-        }
-    });
-    let api_key = match (&raw.api_key_env, provider) {
+    instruments
+}
+
+/// `[market] api_key_env`: the key is read here, once per load (startup or
+/// reload), from the environment variable the config names.
+fn resolve_api_key(
+    r: &mut Resolver<'_>,
+    var: Option<&str>,
+    provider: Option<ProviderKind>,
+) -> Option<Secret> {
+    let at = [key("market"), key("api_key_env")];
+    match (var, provider) {
         (Some(var), _) => match std::env::var(var) {
             Ok(v) if !v.trim().is_empty() => Some(Secret::new(v)),
             _ => {
-                r.problem(
-                    &at("api_key_env"),
-                    format!("the environment variable {var} is not set"),
-                );
+                r.problem(&at, format!("the environment variable {var} is not set"));
                 None
             }
         },
         (None, Some(p)) if p.needs_api_key() => {
             r.problem(
-                &at("api_key_env"),
+                &at,
                 format!("{} needs an API key: name the environment variable that holds it, e.g. api_key_env = \"{}_API_KEY\"", p.as_str(), p.as_str().to_uppercase()),
             );
             None
         }
         (None, _) => None,
-    };
-    // Default: three schedule periods, so one missed refresh is not "stale".
-    let stale_after = match raw.stale_after_secs {
-        Some(_) => Duration::from_secs(ranged(
-            r,
-            &at("stale_after_secs"),
-            raw.stale_after_secs,
-            900,
-            10,
-            7 * 86_400,
-        )),
-        None => schedule
-            .as_ref()
-            .and_then(|s| s.period())
-            .map(|p| p * 3)
-            .unwrap_or(Duration::from_secs(900)),
-    };
-    Some(MarketConfig {
-        label: raw.label.unwrap_or_else(|| "Markets".into()),
-        provider: provider?,
-        schedule: schedule?,
-        instruments,
-        base_url,
-        api_key,
-        stale_after,
-    })
+    }
 }
 
 /// Characters allowed in feed names and tags: they appear in URLs
@@ -763,6 +821,52 @@ url = "https://example.com/c"
             p[4].message
         );
         assert!(p[1].message.contains("ftp"), "{}", p[1].message);
+    }
+
+    #[test]
+    fn every_section_names_its_key_and_line() {
+        let text = r#"[storage]
+path = ""
+fetch_log_days = 0
+[server]
+listen = "localhost"
+base_url = "ftp://x/"
+[output]
+max_items = 0
+[defaults]
+timezone = "Mars/Olympus"
+schedule = "often"
+[fetch]
+user_agent = " "
+max_hint_secs = 1
+[log]
+level = "loud=="
+[market]
+provider = "yahoo"
+base_url = "nope"
+stale_after_secs = 1
+symbols = []
+"#;
+        let p = problems(text);
+        let keys: Vec<(&str, Option<usize>)> = p.iter().map(|p| (p.key.as_str(), p.line)).collect();
+        assert_eq!(
+            keys,
+            vec![
+                ("storage.path", Some(2)),
+                ("storage.fetch_log_days", Some(3)),
+                ("server.listen", Some(5)),
+                ("server.base_url", Some(6)),
+                ("output.max_items", Some(8)),
+                ("defaults.timezone", Some(10)),
+                ("defaults.schedule", Some(11)),
+                ("fetch.user_agent", Some(13)),
+                ("fetch.max_hint_secs", Some(14)),
+                ("log.level", Some(16)),
+                ("market.base_url", Some(19)),
+                ("market.stale_after_secs", Some(20)),
+                ("market.symbols", Some(21)),
+            ]
+        );
     }
 
     #[test]

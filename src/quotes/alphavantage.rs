@@ -20,9 +20,8 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use super::client::{ProviderRequest, encode, endpoint, push_api_key};
-use super::{
-    ProviderKind, Quote, QuoteError, Secret, Session, decimal_from_json, excerpt, looks_like_html,
-};
+use super::{Quote, QuoteError, Session, decimal_from_json, excerpt, looks_like_html};
+use crate::config::{ProviderKind, Secret};
 
 /// The request for one symbol.
 pub(crate) fn request(base: &Url, api_key: Option<&Secret>, symbol: &str) -> ProviderRequest {

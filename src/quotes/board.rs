@@ -9,7 +9,7 @@
 //! to the archive's time series first, so snapshots can point at it.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, Utc};
 use tracing::{info, warn};
@@ -17,7 +17,7 @@ use tracing::{info, warn};
 use super::client::ProviderClient;
 use super::mentions::{Instrument, MentionMatcher};
 use super::{Quote, QuoteError};
-use crate::config::MarketConfig;
+use crate::config::{MarketConfig, Secret};
 use crate::model::{BoardView, NewItem, SnapshotQuote};
 use crate::store::{Store, StoreError};
 
@@ -76,19 +76,25 @@ pub struct StatusQuote {
 
 #[derive(Debug)]
 pub struct Board {
+    /// As configured, without the API key: that lives only in `client`,
+    /// which [`Board::replace_api_key`] swaps.
     config: MarketConfig,
-    client: ProviderClient,
+    // Cloned out for each refresh, so the lock is never held across an
+    // `.await` and a swap never waits for a slow provider.
+    client: RwLock<Arc<ProviderClient>>,
+    /// Kept to build a client with a new key on reload.
+    http: reqwest::Client,
     matcher: MentionMatcher,
     state: Mutex<State>,
 }
 
 impl Board {
-    pub fn new(config: MarketConfig, http: reqwest::Client) -> Board {
+    pub fn new(mut config: MarketConfig, http: reqwest::Client) -> Board {
         let client = ProviderClient::new(
             config.provider,
             config.base_url.clone(),
-            config.api_key.clone(),
-            http,
+            config.api_key.take(),
+            http.clone(),
         );
         let instruments: Vec<Instrument> = config
             .instruments
@@ -100,7 +106,8 @@ impl Board {
             .collect();
         Board {
             matcher: MentionMatcher::new(&instruments),
-            client,
+            client: RwLock::new(Arc::new(client)),
+            http,
             config,
             state: Mutex::new(State::default()),
         }
@@ -108,6 +115,28 @@ impl Board {
 
     pub fn label(&self) -> &str {
         &self.config.label
+    }
+
+    /// The client the next refresh uses.
+    fn client(&self) -> Arc<ProviderClient> {
+        // Only ever replaced whole, so a poisoned lock still holds a usable client.
+        Arc::clone(&self.client.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// From the next refresh on, sends `api_key` to the same provider and
+    /// endpoint (a reload pointed `api_key_env` at another variable). A
+    /// refresh already in flight finishes with the old key. The new client
+    /// starts with a fresh budget: a cooldown the old key earned (a 401, a
+    /// rate limit on another account) says nothing about the new one.
+    pub fn replace_api_key(&self, api_key: Option<Secret>) {
+        let old = self.client();
+        let fresh = ProviderClient::new(
+            old.kind(),
+            Some(old.base_url().clone()),
+            api_key,
+            self.http.clone(),
+        );
+        *self.client.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(fresh);
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -149,7 +178,7 @@ impl Board {
             .iter()
             .map(|i| (i.symbol.clone(), i.provider_symbol.clone()))
             .collect();
-        let results = self.client.fetch(&pairs, now).await;
+        let results = self.client().fetch(&pairs, now).await;
         let mut ok: Vec<Quote> = Vec::new();
         let mut report = RefreshReport::default();
         for (symbol, result) in results {

@@ -21,10 +21,8 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use tracing::debug;
 use url::Url;
 
-use super::{
-    Budget, ProviderKind, Quote, QuoteError, Secret, alphavantage, finnhub, redact, stooq,
-    twelvedata, yahoo,
-};
+use super::{Budget, Quote, QuoteError, alphavantage, finnhub, redact, stooq, twelvedata, yahoo};
+use crate::config::{ProviderKind, Secret};
 
 /// Sent to Yahoo and Stooq, which block clients that do not look like a
 /// browser (reqwest sends no User-Agent at all by default).

@@ -18,9 +18,10 @@ use url::Url;
 
 use super::client::{ProviderRequest, encode, endpoint};
 use super::{
-    ProviderKind, Quote, QuoteError, Secret, Session, decimal_from_number, excerpt,
-    looks_like_html, redact, time_from_epoch,
+    Quote, QuoteError, Session, decimal_from_number, excerpt, looks_like_html, redact,
+    time_from_epoch,
 };
+use crate::config::{ProviderKind, Secret};
 
 const TOKEN_HEADER: HeaderName = HeaderName::from_static("x-finnhub-token");
 

@@ -1,7 +1,8 @@
 //! Market quotes: one price snapshot per configured instrument.
 //!
 //! Owns the provider-neutral [`Quote`], the error classes every provider is
-//! mapped onto ([`QuoteError`]), API-key hygiene ([`Secret`], [`redact`]) and
+//! mapped onto ([`QuoteError`]), API-key hygiene ([`redact`]; the keys themselves
+//! are [`crate::config::Secret`]s) and
 //! the one place where minor currency units are rescaled ([`Quote::normalized`]).
 //! Each provider module (`yahoo`, `finnhub`, `twelvedata`, `stooq`,
 //! `alphavantage`) has a pure `parse` over a captured response plus the shape
@@ -18,7 +19,7 @@
 //! - `as_of` is the provider's time and never our fetch time (`fetched_at`);
 //! - nothing here reads the wall clock: callers pass `now`;
 //! - an API key never reaches a `Debug`/`Display` string, a log line or an
-//!   error: keys live in [`Secret`], and every URL or transport error text
+//!   error: keys live in [`Secret`](crate::config::Secret), and every URL or transport error text
 //!   goes through [`redact`] first.
 
 pub mod alphavantage;
@@ -69,50 +70,16 @@ use chrono::{DateTime, Utc};
 use regex::Regex;
 use rust_decimal::{Decimal, RoundingStrategy};
 
+use crate::config::ProviderKind;
+
 pub use budget::{Budget, RateLimit};
 pub use client::ProviderClient;
 pub use mentions::{Instrument, MentionMatcher};
 
-/// The quote providers we have clients for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ProviderKind {
-    Yahoo,
-    Finnhub,
-    TwelveData,
-    Stooq,
-    AlphaVantage,
-}
-
+/// What the quote client needs to know about a provider's API. The kind
+/// itself (names, whether it needs a key) is defined in `config`, which
+/// resolves it; these belong here, beside the client that shapes requests.
 impl ProviderKind {
-    pub const ALL: [ProviderKind; 5] = [
-        ProviderKind::Yahoo,
-        ProviderKind::Finnhub,
-        ProviderKind::TwelveData,
-        ProviderKind::Stooq,
-        ProviderKind::AlphaVantage,
-    ];
-
-    /// The name used in config, logs and the `provider` attribute of our output.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderKind::Yahoo => "yahoo",
-            ProviderKind::Finnhub => "finnhub",
-            ProviderKind::TwelveData => "twelvedata",
-            ProviderKind::Stooq => "stooq",
-            ProviderKind::AlphaVantage => "alphavantage",
-        }
-    }
-
-    /// Whether a request without an API key is pointless. Stooq's key is
-    /// sent when configured but not required here: whether it is needed has
-    /// changed twice in 2026, and a missing one shows up as `Blocked`.
-    pub fn needs_api_key(self) -> bool {
-        matches!(
-            self,
-            ProviderKind::Finnhub | ProviderKind::TwelveData | ProviderKind::AlphaVantage
-        )
-    }
-
     /// Most symbols one request may carry.
     pub fn max_batch(self) -> usize {
         match self {
@@ -128,30 +95,6 @@ impl ProviderKind {
     /// Whether the provider bills one credit per symbol rather than per request.
     pub fn charges_per_symbol(self) -> bool {
         matches!(self, ProviderKind::TwelveData)
-    }
-}
-
-impl fmt::Display for ProviderKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A provider name in config that we have no client for.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown quote provider {0:?} (expected one of yahoo, finnhub, twelvedata, stooq, alphavantage)"
-)]
-pub struct UnknownProvider(pub String);
-
-impl FromStr for ProviderKind {
-    type Err = UnknownProvider;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ProviderKind::ALL
-            .into_iter()
-            .find(|kind| kind.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| UnknownProvider(s.to_owned()))
     }
 }
 
@@ -344,40 +287,6 @@ impl QuoteError {
     }
 }
 
-/// An API key. Prints as `****` in `Debug` and `Display`, so it can sit in
-/// config structs that get logged.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(key: impl Into<String>) -> Self {
-        Secret(key.into())
-    }
-
-    /// The key itself, for building a request. Never log the result.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl From<String> for Secret {
-    fn from(key: String) -> Self {
-        Secret(key)
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("****")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("****")
-    }
-}
-
 /// Query parameters that carry keys (`apikey=`, `apiKey=`, `api_key=`,
 /// `token=`, `access_token=`), and Finnhub's key header if a header dump is
 /// ever logged. The value runs to the next `&`, whitespace, quote or bracket.
@@ -465,15 +374,6 @@ pub(crate) fn excerpt(body: &[u8]) -> String {
 mod tests {
     use super::test_support::{at, dec};
     use super::*;
-
-    #[test]
-    fn provider_names_round_trip() {
-        for kind in ProviderKind::ALL {
-            assert_eq!(kind.as_str().parse::<ProviderKind>(), Ok(kind));
-        }
-        assert_eq!("TwelveData".parse(), Ok(ProviderKind::TwelveData));
-        assert!("iexcloud".parse::<ProviderKind>().is_err());
-    }
 
     #[test]
     fn session_names() {
@@ -586,15 +486,6 @@ mod tests {
         for (err, want) in cases {
             assert_eq!(err.to_string(), want);
         }
-    }
-
-    #[test]
-    fn secret_never_prints() {
-        let key = Secret::new("sk_live_123");
-        assert_eq!(format!("{key}"), "****");
-        assert_eq!(format!("{key:?}"), "****");
-        assert_eq!(format!("{:?}", Some(key.clone())), "Some(****)");
-        assert_eq!(key.expose(), "sk_live_123");
     }
 
     #[test]

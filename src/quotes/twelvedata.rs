@@ -19,9 +19,10 @@ use url::Url;
 
 use super::client::{ProviderRequest, encode, endpoint, push_api_key};
 use super::{
-    ProviderKind, Quote, QuoteError, Secret, Session, decimal_from_json, excerpt, looks_like_html,
-    redact, time_from_epoch,
+    Quote, QuoteError, Session, decimal_from_json, excerpt, looks_like_html, redact,
+    time_from_epoch,
 };
+use crate::config::{ProviderKind, Secret};
 
 /// The request for a batch of provider symbols.
 pub(crate) fn request(base: &Url, api_key: Option<&Secret>, symbols: &[String]) -> ProviderRequest {

@@ -27,9 +27,9 @@ use url::Url;
 
 use super::client::{BROWSER_USER_AGENT, ProviderRequest, encode, endpoint};
 use super::{
-    ProviderKind, Quote, QuoteError, Session, decimal_from_number, excerpt, looks_like_html,
-    time_from_epoch,
+    Quote, QuoteError, Session, decimal_from_number, excerpt, looks_like_html, time_from_epoch,
 };
+use crate::config::ProviderKind;
 
 /// The request for one symbol.
 pub(crate) fn request(base: &Url, symbol: &str) -> ProviderRequest {

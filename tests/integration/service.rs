@@ -340,3 +340,73 @@ async fn under_journald_log_lines_carry_no_timestamp_of_their_own() {
     journal.signal("TERM");
     journal.wait_exit();
 }
+
+// Issue 15: reload compared `[market]` through its Debug text, where every
+// key prints `****`, so pointing `api_key_env` at another variable (the
+// only way the key can change under a running daemon: its environment is
+// fixed) went unnoticed and the provider kept getting the old key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_notices_a_changed_api_key_and_the_provider_gets_the_new_one() {
+    const OLD: &str = "old-key-5e1f";
+    const NEW: &str = "new-key-9c2d";
+    let server = FeedServer::start().await;
+    server.set(
+        "/api/v1/quote?symbol=AAPL",
+        Reply::feed(include_str!("../fixtures/quotes/finnhub/quote_full.json"))
+            .header("content-type", "application/json"),
+    );
+    let market = |var: &str| {
+        format!(
+            "[market]\nprovider = \"finnhub\"\nbase_url = \"{}\"\napi_key_env = \"{var}\"\nschedule = \"* * * * * *\"\nsymbols = [\"AAPL\"]\n",
+            server.url("")
+        )
+    };
+    let tokens = || -> Vec<String> {
+        server
+            .seen("/api/v1/quote")
+            .iter()
+            .map(|s| s.headers["x-finnhub-token"].to_str().unwrap().to_string())
+            .collect()
+    };
+    let dir = TestDir::new();
+    dir.write_config_only(&market("TF_TEST_KEY_OLD"));
+    let mut d = Running::start_with(&dir, &[("TF_TEST_KEY_OLD", OLD), ("TF_TEST_KEY_NEW", NEW)]);
+    d.wait_for("tickerfeed running");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tokens().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the board never asked the provider"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    dir.write_config_only(&market("TF_TEST_KEY_NEW"));
+    d.signal("HUP");
+    d.wait_for("API key changed");
+    d.wait_for("config reloaded");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !tokens().iter().any(|t| t == NEW) {
+        assert!(
+            Instant::now() < deadline,
+            "the provider never got the new key: {:?}\n{}",
+            tokens(),
+            d.log.join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Once switched, the old key is not sent again.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let sent = tokens();
+    let first_new = sent.iter().position(|t| t == NEW).unwrap();
+    assert!(sent[first_new..].iter().all(|t| t == NEW), "{sent:?}");
+
+    d.signal("TERM");
+    assert_eq!(d.wait_exit(), 0, "{}", d.log.join("\n"));
+    for line in &d.log {
+        assert!(
+            !line.contains(OLD) && !line.contains(NEW),
+            "key leaked: {line}"
+        );
+    }
+}
