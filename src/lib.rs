@@ -22,7 +22,8 @@
 //! Around it: `config` (read and checked once), `clock` (the only reader of
 //! wall time), `app` (wiring and lifecycle), `cli` (commands), `systemd`
 //! (notify, watchdog, socket activation), `shutdown` (signals), `metrics`
-//! (Prometheus), `opml` (feed lists), `model` (shared domain types).
+//! (Prometheus), `opml` (feed lists), `model` (shared domain types),
+//! `politeness` (`Retry-After` parsing, for both fetch and quotes).
 pub mod app;
 pub mod cli;
 pub mod clock;
@@ -32,6 +33,7 @@ pub mod metrics;
 pub mod model;
 pub mod opml;
 pub mod pipeline;
+pub mod politeness;
 pub mod quotes;
 pub mod render;
 pub mod schedule;

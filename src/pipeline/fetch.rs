@@ -26,6 +26,7 @@ use tokio::sync::Semaphore;
 use url::Url;
 
 use crate::config::FetchConfig;
+use crate::politeness::parse_retry_after;
 
 /// Validators from the previous response, sent back verbatim.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -617,16 +618,6 @@ impl Decoder {
     }
 }
 
-/// `Retry-After` in either form: delay-seconds or an HTTP date.
-pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at: DateTime<Utc> = httpdate::parse_http_date(value).ok()?.into();
-    Some((at - now).to_std().unwrap_or(Duration::ZERO))
-}
-
 /// How long the response says it stays fresh: `Cache-Control: max-age`
 /// (unless `no-cache`/`no-store`), else `Expires` relative to `Date` (or
 /// now). `Expires: 0` and past dates mean no hint.
@@ -686,19 +677,6 @@ mod tests {
         DateTime::parse_from_rfc3339("2026-11-24T12:00:00Z")
             .unwrap()
             .into()
-    }
-
-    #[test]
-    fn retry_after_in_both_forms() {
-        assert_eq!(
-            parse_retry_after("120", now()),
-            Some(Duration::from_secs(120))
-        );
-        assert_eq!(
-            parse_retry_after("Tue, 24 Nov 2026 12:10:00 GMT", now()),
-            Some(Duration::from_secs(600))
-        );
-        assert_eq!(parse_retry_after("soon", now()), None);
     }
 
     #[test]
