@@ -23,7 +23,8 @@
 //! wall time), `app` (wiring and lifecycle), `cli` (commands), `systemd`
 //! (notify, watchdog, socket activation), `shutdown` (signals), `metrics`
 //! (Prometheus), `opml` (feed lists), `model` (shared domain types),
-//! `politeness` (`Retry-After` parsing, for both fetch and quotes).
+//! `politeness` (the registrable-domain bucket that per-host limits and
+//! pauses count per, and `Retry-After` parsing, for fetch and quotes).
 pub mod app;
 pub mod cli;
 pub mod clock;
