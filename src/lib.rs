@@ -8,7 +8,7 @@
 //!                         | feed due
 //!                         v
 //! Pipeline::refresh_feed (pipeline/mod.rs, the orchestrator)
-//!   1 fetch      pipeline::fetch      conditional GET, redirects, per-host limits,
+//!   1 fetch      pipeline::fetch      conditional GET, redirects, per-site limits,
 //!                                     decoded-size cap, timeouts, Retry-After
 //!   2 parse      pipeline::parse      bytes -> feed-rs model, repaired, isolated from panics
 //!   3 normalize  pipeline::normalize  keys, canonical links, absolute links, sanitised HTML

@@ -26,6 +26,9 @@
 //!   (`nas.lan`), and a bare public suffix (`co.uk`). For those we cannot
 //!   tell who owns what, so nothing is grouped.
 //!
+//! [`domain_key_of_host`] maps a `host` or `host:port` (such as a pause a
+//! version before this one stored) to its bucket.
+//!
 //! Names arrive from [`Url`] already lower-cased and IDNA-encoded
 //! (`Bücher.example` is `xn--bcher-kva.example`); a trailing dot is ignored.
 //! The list is the `psl` crate's, compiled in: no file and no network at run
@@ -53,6 +56,18 @@ pub fn domain_key(url: &Url) -> String {
             with_port(url.host_str().expect("an IP host has a string form"), port)
         }
         None => url.scheme().to_string(),
+    }
+}
+
+/// The bucket of `host` or `host:port` as written in a URL, such as the
+/// keys an earlier version stored in `host_pauses` (`a.example.com`); a key
+/// [`domain_key`] made maps to itself.
+pub fn domain_key_of_host(host: &str) -> String {
+    // A scheme without a default port, so an explicit `:80` or `:443` stays
+    // as written (`Url` drops it for http and https).
+    match Url::parse(&format!("key://{host}/")) {
+        Ok(url) if url.host().is_some() => domain_key(&url),
+        _ => host.to_string(),
     }
 }
 
@@ -182,6 +197,37 @@ mod tests {
     }
 
     #[test]
+    fn stored_hosts_map_to_their_bucket_and_keys_to_themselves() {
+        let k = domain_key_of_host;
+        assert_eq!(k("a.example.com"), "example.com");
+        assert_eq!(k("news.bbc.co.uk:8080"), "bbc.co.uk");
+        for stored in [
+            "example.com",
+            "bbc.co.uk",
+            "127.0.0.1:8081",
+            "127.0.0.1:80",
+            "127.0.0.1",
+            "[::1]:8081",
+            "[::1]",
+            "localhost:8081",
+            "nas.lan:8080",
+            "file",
+        ] {
+            assert_eq!(k(stored), stored);
+        }
+        for url in [
+            "https://a.example.com/",
+            "http://127.0.0.1:8081/",
+            "https://127.0.0.1:80/",
+            "http://[2001:db8::1]:8081/",
+            "https://blog.bücher.de/",
+            "http://localhost:8081/",
+        ] {
+            assert_eq!(k(&key(url)), key(url), "{url}");
+        }
+    }
+
+    #[test]
     fn urls_without_a_host_are_keyed_by_scheme() {
         assert_eq!(key("file:///var/feeds/a.xml"), "file");
     }
@@ -206,7 +252,8 @@ mod tests {
     // Moved from quotes/client.rs, which had the other copy.
     #[test]
     fn retry_after_trims_and_clamps_past_dates() {
-        let now = DateTime::from_timestamp(1_445_412_480, 0).unwrap(); // Wed, 21 Oct 2015 07:28:00 GMT
+        // Wed, 21 Oct 2015 07:28:00 GMT
+        let now = DateTime::from_timestamp(1_445_412_480, 0).unwrap();
         let cases = [
             ("120", Some(120)),
             (" 0 ", Some(0)),
