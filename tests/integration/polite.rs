@@ -570,7 +570,7 @@ async fn retry_after_pauses_the_whole_registrable_domain() {
         reopened
             .pipeline
             .fetcher
-            .host_paused_until(&tickerfeed::pipeline::fetch::host_of(&b), c.now())
+            .host_paused_until(&tickerfeed::politeness::domain_key(&b), c.now())
             .is_some()
     );
     // A row written when pauses were keyed by host holds the domain too.
@@ -578,7 +578,7 @@ async fn retry_after_pauses_the_whole_registrable_domain() {
     fresh.pause_host("a.example.com", c.now() + chrono::Duration::minutes(1));
     assert!(
         fresh
-            .host_paused_until(&tickerfeed::pipeline::fetch::host_of(&b), c.now())
+            .host_paused_until(&tickerfeed::politeness::domain_key(&b), c.now())
             .is_some()
     );
 }
