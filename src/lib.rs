@@ -8,7 +8,7 @@
 //!                         | feed due
 //!                         v
 //! Pipeline::refresh_feed (pipeline/mod.rs, the orchestrator)
-//!   1 fetch      pipeline::fetch      conditional GET, redirects, per-host limits,
+//!   1 fetch      pipeline::fetch      conditional GET, redirects, per-site limits,
 //!                                     decoded-size cap, timeouts, Retry-After
 //!   2 parse      pipeline::parse      bytes -> feed-rs model, repaired, isolated from panics
 //!   3 normalize  pipeline::normalize  keys, canonical links, absolute links, sanitised HTML
@@ -26,7 +26,9 @@
 //! (signals), `metrics` (Prometheus), `opml` (feed lists), `model` (shared
 //! domain types), `markup` (escaping for XML and HTML, shared by pipeline,
 //! render and opml), `link` (canonical article links, shared by normalize
-//! and the store's dedup).
+//! and the store's dedup), `politeness`
+//! (the registrable-domain bucket that per-host limits and pauses count
+//! per, and `Retry-After` parsing, for fetch and quotes).
 pub mod app;
 pub mod cli;
 pub mod clock;
@@ -39,6 +41,7 @@ pub mod metrics;
 pub mod model;
 pub mod opml;
 pub mod pipeline;
+pub mod politeness;
 pub mod quotes;
 pub mod render;
 pub mod schedule;

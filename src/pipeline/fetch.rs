@@ -4,13 +4,19 @@
 //! reused), conditional GET with the validators exactly as the server sent
 //! them, redirects (followed by hand, so the chain and its kind are known),
 //! decompression (by hand too, so bytes on the wire are counted and the size
-//! cap applies to the decoded stream: a gzip bomb stops at the cap), per-host
-//! limits (concurrency and spacing), host pauses after 429/503, and
-//! timeouts. Knows nothing about XML: it hands a [`Fetched`] to
-//! `pipeline::parse`. Never retries; the scheduler owns when to try again.
+//! cap applies to the decoded stream: a gzip bomb stops at the cap), per-site
+//! limits (concurrency and spacing), pauses after 429/503, and timeouts.
+//! Knows nothing about XML: it hands a [`Fetched`] to `pipeline::parse`.
+//! Never retries; the scheduler owns when to try again.
+//!
+//! Limits and pauses count per bucket, `politeness::`[`domain_key`]: the
+//! registrable domain, so `a.example.com` and `b.example.com` share them,
+//! while IP addresses, `localhost` and their ports stay apart. Connections
+//! are still pooled per host (reqwest does that by itself).
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,6 +33,7 @@ use url::Url;
 
 use crate::config::FetchConfig;
 use crate::model::FailureKind;
+use crate::politeness::{domain_key, domain_key_of_host, parse_retry_after};
 
 /// Validators from the previous response, sent back verbatim.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -102,7 +109,9 @@ pub enum FetchError {
         status: u16,
         retry_after: Option<Duration>,
     },
-    #[error("host {host} is paused until {until} (it asked us to wait)")]
+    /// `host` is the politeness bucket, e.g. `example.com` when
+    /// `a.example.com` asked us to wait.
+    #[error("{host} is paused until {until} (a request there was asked to wait)")]
     HostPaused { host: String, until: DateTime<Utc> },
     #[error("redirect loop: {}", chain(.0))]
     RedirectLoop(Vec<Hop>),
@@ -176,12 +185,14 @@ impl FetchError {
 /// The most redirects one fetch follows.
 const MAX_REDIRECTS: usize = 10;
 
-/// Per-host politeness: at most `per_host` requests at once, and at least
+/// Per-site politeness: at most `per_bucket` requests at once, and at least
 /// `spacing` between the starts of two requests, so a board of 500 feeds on
-/// one host never bursts. Also holds pauses asked for by `Retry-After`.
+/// one site never bursts. Also holds pauses asked for by `Retry-After`.
+/// Keyed by [`domain_key`]; the config still calls these limits
+/// `per_host_*`.
 #[derive(Debug)]
-struct Hosts {
-    per_host: usize,
+struct Buckets {
+    per_bucket: usize,
     spacing: Duration,
     gates: Mutex<HashMap<String, Arc<Gate>>>,
 }
@@ -193,16 +204,31 @@ struct Gate {
     paused_until: Mutex<Option<DateTime<Utc>>>,
 }
 
-impl Hosts {
-    fn gate(&self, host: &str) -> Arc<Gate> {
+impl Buckets {
+    /// The gate of bucket `key`, a [`domain_key`].
+    fn gate(&self, key: &str) -> Arc<Gate> {
         let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
-        Arc::clone(gates.entry(host.to_string()).or_insert_with(|| {
+        Arc::clone(gates.entry(key.to_string()).or_insert_with(|| {
             Arc::new(Gate {
-                permits: Arc::new(Semaphore::new(self.per_host)),
+                permits: Arc::new(Semaphore::new(self.per_bucket)),
                 next_start: tokio::sync::Mutex::new(tokio::time::Instant::now()),
                 paused_until: Mutex::new(None),
             })
         }))
+    }
+}
+
+impl Gate {
+    fn pause(&self, until: DateTime<Utc>) {
+        let mut paused = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
+        if paused.is_none_or(|p| p < until) {
+            *paused = Some(until);
+        }
+    }
+
+    fn paused_until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let paused = *self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
+        paused.filter(|u| *u > now)
     }
 }
 
@@ -212,21 +238,24 @@ pub struct Fetcher {
     client: reqwest::Client,
     max_body: usize,
     timeout: Duration,
-    hosts: Arc<Hosts>,
-}
-
-/// Host of a URL, the key of per-host limits.
-pub fn host_of(url: &Url) -> String {
-    match (url.host_str(), url.port()) {
-        (Some(h), Some(p)) => format!("{h}:{p}"),
-        (Some(h), None) => h.to_string(),
-        (None, _) => url.scheme().to_string(),
-    }
+    buckets: Arc<Buckets>,
 }
 
 impl Fetcher {
     pub fn new(cfg: &FetchConfig) -> Result<Self, FetchError> {
-        let client = reqwest::Client::builder()
+        Self::resolving(cfg, &[])
+    }
+
+    /// Like [`Fetcher::new`], but each name in `names` connects to its
+    /// address instead of asking DNS, as curl's `--resolve` does; the port
+    /// still comes from the URL. The daemon never uses it: tests serve
+    /// several domain names from one loopback server with it.
+    pub fn resolving(cfg: &FetchConfig, names: &[(&str, IpAddr)]) -> Result<Self, FetchError> {
+        let mut builder = reqwest::Client::builder();
+        for (name, ip) in names {
+            builder = builder.resolve(name, SocketAddr::new(*ip, 0));
+        }
+        let client = builder
             .user_agent(cfg.user_agent.clone())
             .connect_timeout(cfg.connect_timeout)
             // The total timeout covers the body too, so a server that drips
@@ -246,29 +275,28 @@ impl Fetcher {
             client,
             max_body: cfg.max_body_bytes,
             timeout: cfg.timeout,
-            hosts: Arc::new(Hosts {
-                per_host: cfg.per_host_concurrency,
+            buckets: Arc::new(Buckets {
+                per_bucket: cfg.per_host_concurrency,
                 spacing: cfg.per_host_spacing,
                 gates: Mutex::new(HashMap::new()),
             }),
         })
     }
 
-    /// Pauses every request to `host` until `until` (from a Retry-After),
-    /// across all feeds on it.
+    /// Pauses every request to `host`'s bucket until `until` (from a
+    /// Retry-After), across all feeds in it. `host` is a bucket key
+    /// ([`domain_key`]) or a plain `host[:port]`, such as a `host_pauses` row
+    /// written before buckets were registrable domains: both land in the
+    /// same bucket.
     pub fn pause_host(&self, host: &str, until: DateTime<Utc>) {
-        let gate = self.hosts.gate(host);
-        let mut paused = gate.paused_until.lock().unwrap_or_else(|p| p.into_inner());
-        if paused.is_none_or(|p| p < until) {
-            *paused = Some(until);
-        }
+        self.buckets.gate(&domain_key_of_host(host)).pause(until);
     }
 
-    /// When `host` may be asked again, if it is paused at `now`.
+    /// When `host`'s bucket may be asked again, if it is paused at `now`.
     pub fn host_paused_until(&self, host: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let gate = self.hosts.gate(host);
-        let paused = *gate.paused_until.lock().unwrap_or_else(|p| p.into_inner());
-        paused.filter(|u| *u > now)
+        self.buckets
+            .gate(&domain_key_of_host(host))
+            .paused_until(now)
     }
 
     /// Fetches `url`, conditionally when `validators` are known.
@@ -319,11 +347,11 @@ impl Fetcher {
         user_agent: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<reqwest::Response, FetchError> {
-        let host = host_of(url);
-        if let Some(until) = self.host_paused_until(&host, now) {
-            return Err(FetchError::HostPaused { host, until });
+        let key = domain_key(url);
+        let gate = self.buckets.gate(&key);
+        if let Some(until) = gate.paused_until(now) {
+            return Err(FetchError::HostPaused { host: key, until });
         }
-        let gate = self.hosts.gate(&host);
         // Held for the whole exchange (headers; the body is read by the
         // caller while `_permit` lives on in the response's future).
         let _permit = Arc::clone(&gate.permits)
@@ -333,7 +361,7 @@ impl Fetcher {
         {
             let mut next = gate.next_start.lock().await;
             let start = (*next).max(tokio::time::Instant::now());
-            *next = start + self.hosts.spacing;
+            *next = start + self.buckets.spacing;
             drop(next);
             tokio::time::sleep_until(start).await;
         }
@@ -621,16 +649,6 @@ impl Decoder {
     }
 }
 
-/// `Retry-After` in either form: delay-seconds or an HTTP date.
-pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at: DateTime<Utc> = httpdate::parse_http_date(value).ok()?.into();
-    Some((at - now).to_std().unwrap_or(Duration::ZERO))
-}
-
 /// How long the response says it stays fresh: `Cache-Control: max-age`
 /// (unless `no-cache`/`no-store`), else `Expires` relative to `Date` (or
 /// now). `Expires: 0` and past dates mean no hint.
@@ -690,19 +708,6 @@ mod tests {
         DateTime::parse_from_rfc3339("2026-11-24T12:00:00Z")
             .unwrap()
             .into()
-    }
-
-    #[test]
-    fn retry_after_in_both_forms() {
-        assert_eq!(
-            parse_retry_after("120", now()),
-            Some(Duration::from_secs(120))
-        );
-        assert_eq!(
-            parse_retry_after("Tue, 24 Nov 2026 12:10:00 GMT", now()),
-            Some(Duration::from_secs(600))
-        );
-        assert_eq!(parse_retry_after("soon", now()), None);
     }
 
     #[test]

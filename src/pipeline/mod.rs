@@ -26,6 +26,7 @@ use crate::clock::SharedClock;
 use crate::config::{FeedConfig, FetchConfig};
 use crate::metrics::Metrics;
 use crate::model::{FeedId, Outcome};
+use crate::politeness::domain_key;
 use crate::quotes::board::Board;
 use crate::schedule::{PollState, SkipWindows};
 use crate::store::{Attempt, Document, Exchange, FeedRow, IngestSummary, Store, StoreError};
@@ -150,7 +151,7 @@ impl Pipeline {
             not_before,
             skip: answer.skip,
             redirect_confirmations: self.policy.redirect_confirmations,
-            pause_key: fetch::host_of(&url),
+            pause_key: domain_key(&url),
         };
         let summary = self.store.record_attempt(attempt, now).await?;
         self.metrics
@@ -226,13 +227,13 @@ impl Pipeline {
         let outcome = match &e {
             FetchError::HostPaused { until, .. } => Outcome::Deferred { until: *until },
             FetchError::Throttled { retry_after, .. } => {
-                // The host asked us to wait: pause the whole host, capped;
-                // no Retry-After means an hour.
+                // The server asked us to wait: pause its whole domain,
+                // capped; no Retry-After means an hour.
                 let wait = retry_after
                     .unwrap_or(Duration::from_secs(3600))
                     .min(self.policy.max_retry_after);
                 let until = started_at + chrono::Duration::from_std(wait).unwrap_or_default();
-                self.fetcher.pause_host(&fetch::host_of(url), until);
+                self.fetcher.pause_host(&domain_key(url), until);
                 Outcome::Throttled { until }
             }
             FetchError::Gone => Outcome::Gone,

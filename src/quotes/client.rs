@@ -23,6 +23,7 @@ use url::Url;
 
 use super::{Budget, Quote, QuoteError, alphavantage, finnhub, redact, stooq, twelvedata, yahoo};
 use crate::config::{ProviderKind, Secret};
+use crate::politeness::parse_retry_after;
 
 /// Sent to Yahoo and Stooq, which block clients that do not look like a
 /// browser (reqwest sends no User-Agent at all by default).
@@ -339,17 +340,6 @@ pub fn default_base_url(kind: ProviderKind) -> Url {
     Url::parse(base).expect("constant URL")
 }
 
-/// `Retry-After` in either form (RFC 9110 §10.2.3): delay seconds, or an
-/// HTTP date, measured from `now`. A date in the past means "now".
-pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<StdDuration> {
-    let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(StdDuration::from_secs(secs));
-    }
-    let at: DateTime<Utc> = httpdate::parse_http_date(value).ok()?.into();
-    Some((at - now).to_std().unwrap_or(StdDuration::ZERO))
-}
-
 /// `base` with `path` appended to its own path (so a base like
 /// `http://127.0.0.1:8080/yahoo` works) and `query` as the whole query.
 pub(crate) fn endpoint(base: &Url, path: &str, query: &str) -> Url {
@@ -432,26 +422,6 @@ mod tests {
         let client = ProviderClient::new(ProviderKind::Yahoo, None, None, http());
         let symbols = pairs(&[("AAPL", "AAPL")]);
         assert_send(&client.fetch(&symbols, at(0)));
-    }
-
-    #[test]
-    fn retry_after_in_both_forms() {
-        let now = at(1_445_412_480); // Wed, 21 Oct 2015 07:28:00 GMT
-        let cases = [
-            ("120", Some(120)),
-            (" 0 ", Some(0)),
-            ("Wed, 21 Oct 2015 07:30:00 GMT", Some(120)),
-            ("Wed, 21 Oct 2015 07:00:00 GMT", Some(0)),
-            ("soon", None),
-            ("-5", None),
-        ];
-        for (value, want) in cases {
-            assert_eq!(
-                parse_retry_after(value, now),
-                want.map(StdDuration::from_secs),
-                "{value}"
-            );
-        }
     }
 
     #[test]
