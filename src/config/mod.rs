@@ -8,7 +8,6 @@
 //! reload (SIGHUP) loads a whole new [`Config`] and compares it with the
 //! running one.
 
-mod provider;
 mod raw;
 mod resolve;
 mod secret;
@@ -20,9 +19,9 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::model::ProviderKind;
 use crate::schedule::Schedule;
 
-pub use provider::{ProviderKind, UnknownProvider};
 pub use resolve::{Problem, resolve_str};
 pub use secret::Secret;
 

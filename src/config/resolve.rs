@@ -14,6 +14,7 @@ use std::time::Duration;
 use toml::de::{DeTable, DeValue};
 use url::Url;
 
+use super::Secret;
 use super::raw::{
     RawConfig, RawDefaults, RawFeed, RawFetch, RawLog, RawMarket, RawOutput, RawServer, RawStorage,
     RawSymbol,
@@ -22,7 +23,7 @@ use super::{
     Config, DEFAULT_USER_AGENT, FeedConfig, FetchConfig, InstrumentConfig, MarketConfig,
     OutputConfig, ServerConfig, StorageConfig,
 };
-use super::{ProviderKind, Secret};
+use crate::model::ProviderKind;
 use crate::schedule::{Schedule, TimeZone};
 
 /// One thing wrong with a config file.

@@ -20,8 +20,9 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use super::client::{ProviderRequest, encode, endpoint, push_api_key};
-use super::{Quote, QuoteError, Session, decimal_from_json, excerpt, looks_like_html};
-use crate::config::{ProviderKind, Secret};
+use super::{QuoteError, decimal_from_json, excerpt, looks_like_html};
+use crate::config::Secret;
+use crate::model::{ProviderKind, Quote, Session};
 
 /// The request for one symbol.
 pub(crate) fn request(base: &Url, api_key: Option<&Secret>, symbol: &str) -> ProviderRequest {

@@ -22,7 +22,7 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, Utc};
 
 use super::QuoteError;
-use crate::config::ProviderKind;
+use crate::model::ProviderKind;
 
 /// Cooldown after a 429 that came without `Retry-After`.
 pub const DEFAULT_COOLDOWN: StdDuration = StdDuration::from_secs(60);

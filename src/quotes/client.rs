@@ -21,8 +21,9 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use tracing::debug;
 use url::Url;
 
-use super::{Budget, Quote, QuoteError, alphavantage, finnhub, redact, stooq, twelvedata, yahoo};
-use crate::config::{ProviderKind, Secret};
+use super::{Budget, QuoteError, alphavantage, finnhub, redact, stooq, twelvedata, yahoo};
+use crate::config::Secret;
+use crate::model::{ProviderKind, Quote};
 use crate::politeness::parse_retry_after;
 
 /// Sent to Yahoo and Stooq, which block clients that do not look like a
@@ -399,9 +400,10 @@ mod tests {
 
     use chrono::Duration;
 
+    use super::super::RateLimit;
     use super::super::loopback::Loopback;
-    use super::super::{RateLimit, Session};
     use super::*;
+    use crate::model::Session;
 
     fn pairs(symbols: &[(&str, &str)]) -> Vec<(String, String)> {
         symbols

@@ -17,11 +17,9 @@ use serde::Deserialize;
 use url::Url;
 
 use super::client::{ProviderRequest, encode, endpoint};
-use super::{
-    Quote, QuoteError, Session, decimal_from_number, excerpt, looks_like_html, redact,
-    time_from_epoch,
-};
-use crate::config::{ProviderKind, Secret};
+use super::{QuoteError, decimal_from_number, excerpt, looks_like_html, redact, time_from_epoch};
+use crate::config::Secret;
+use crate::model::{ProviderKind, Quote, Session};
 
 const TOKEN_HEADER: HeaderName = HeaderName::from_static("x-finnhub-token");
 

@@ -1,9 +1,10 @@
 //! Market quotes: one price snapshot per configured instrument.
 //!
-//! Owns the provider-neutral [`Quote`], the error classes every provider is
-//! mapped onto ([`QuoteError`]), API-key hygiene ([`redact`]; the keys themselves
-//! are [`crate::config::Secret`]s) and
-//! the one place where minor currency units are rescaled ([`Quote::normalized`]).
+//! Fetches the provider-neutral [`Quote`] (a model type, whose
+//! [`Quote::normalized`] is the one place minor currency units are
+//! rescaled). Owns the error classes every provider is mapped onto
+//! ([`QuoteError`]) and API-key hygiene ([`redact`]; the keys themselves are
+//! [`crate::config::Secret`]s).
 //! Each provider module (`yahoo`, `finnhub`, `twelvedata`, `stooq`,
 //! `alphavantage`) has a pure `parse` over a captured response plus the shape
 //! of its request; [`client::ProviderClient`] runs those requests under a
@@ -62,15 +63,14 @@ pub(crate) mod test_support {
     }
 }
 
-use std::fmt;
 use std::str::FromStr;
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use regex::Regex;
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 
-use crate::config::ProviderKind;
+use crate::model::{ProviderKind, Quote};
 
 pub use budget::{Budget, RateLimit};
 pub use client::ProviderClient;
@@ -95,142 +95,6 @@ impl ProviderKind {
     /// Whether the provider bills one credit per symbol rather than per request.
     pub fn charges_per_symbol(self) -> bool {
         matches!(self, ProviderKind::TwelveData)
-    }
-}
-
-/// Which part of the trading day a quote belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Session {
-    Pre,
-    Regular,
-    Post,
-    Closed,
-    Unknown,
-}
-
-impl Session {
-    /// The value of the `session` attribute in our output.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Session::Pre => "pre",
-            Session::Regular => "regular",
-            Session::Post => "post",
-            Session::Closed => "closed",
-            Session::Unknown => "unknown",
-        }
-    }
-}
-
-impl fmt::Display for Session {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// One price snapshot of one instrument from one provider.
-///
-/// Built by a provider's `parse` and passed through [`Quote::normalized`], so
-/// prices are in major units and `change`/`change_percent` are filled in
-/// whenever a previous close is known. Change is always against the same
-/// provider's previous close: providers are never mixed within a quote.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Quote {
-    /// Our configured symbol. A provider's `parse` puts the provider symbol
-    /// here; [`ProviderClient::fetch`] replaces it with ours.
-    pub symbol: String,
-    /// The symbol as the provider spells it (`VOD.L`, `vod.uk`, `VOD.LON`).
-    pub provider_symbol: String,
-    pub provider: ProviderKind,
-    pub price: Decimal,
-    /// `price - previous_close`, in the same unit as `price`.
-    pub change: Option<Decimal>,
-    /// Signed, in percent (`2.12` means +2.12 %).
-    pub change_percent: Option<Decimal>,
-    /// ISO 4217 code when the provider says; `None` when it does not
-    /// (Finnhub, Stooq, Alpha Vantage): we never guess.
-    pub currency: Option<String>,
-    pub previous_close: Option<Decimal>,
-    /// The provider's time for this price (last trade, or the trading day for
-    /// end-of-day data).
-    pub as_of: Option<DateTime<Utc>>,
-    /// When we received it.
-    pub fetched_at: DateTime<Utc>,
-    pub session: Session,
-}
-
-/// Minor currency units some providers quote in, with their major unit.
-/// Case matters: `GBp` is pence but `GBP` is pounds.
-const MINOR_UNITS: &[(&str, &str)] = &[
-    ("GBp", "GBP"),
-    ("GBX", "GBP"),
-    ("GBx", "GBP"),
-    ("ZAc", "ZAR"),
-    ("ZAC", "ZAR"),
-    ("ILA", "ILS"),
-];
-
-/// Decimal places kept when we compute a change percent ourselves; providers
-/// that send one use four or five.
-const CHANGE_PERCENT_DP: u32 = 4;
-
-impl Quote {
-    /// A quote with only the price known; providers fill in the rest and
-    /// call [`Quote::normalized`].
-    pub fn new(
-        provider: ProviderKind,
-        provider_symbol: &str,
-        price: Decimal,
-        fetched_at: DateTime<Utc>,
-    ) -> Self {
-        Quote {
-            symbol: provider_symbol.to_owned(),
-            provider_symbol: provider_symbol.to_owned(),
-            provider,
-            price,
-            change: None,
-            change_percent: None,
-            currency: None,
-            previous_close: None,
-            as_of: None,
-            fetched_at,
-            session: Session::Unknown,
-        }
-    }
-
-    /// Rescales minor currency units to major ones and fills in the change
-    /// and change percent from the previous close when the provider did not
-    /// send them. Idempotent.
-    pub fn normalized(mut self) -> Self {
-        if let Some(currency) = self.currency.as_deref().map(str::trim) {
-            if let Some((_, major)) = MINOR_UNITS.iter().find(|(minor, _)| *minor == currency) {
-                let hundred = Decimal::ONE_HUNDRED;
-                self.price /= hundred;
-                self.change = self.change.map(|c| c / hundred);
-                self.previous_close = self.previous_close.map(|c| c / hundred);
-                // change_percent is a ratio: the unit cancels out.
-                self.currency = Some((*major).to_owned());
-            } else if currency.is_empty() {
-                self.currency = None;
-            } else {
-                self.currency = Some(currency.to_owned());
-            }
-        }
-        if let (None, Some(prev)) = (self.change, self.previous_close) {
-            self.change = Some(self.price - prev);
-        }
-        if let (None, Some(change), Some(prev)) =
-            (self.change_percent, self.change, self.previous_close)
-            && !prev.is_zero()
-        {
-            self.change_percent = (change * Decimal::ONE_HUNDRED).checked_div(prev).map(|p| {
-                p.round_dp_with_strategy(CHANGE_PERCENT_DP, RoundingStrategy::MidpointAwayFromZero)
-            });
-        }
-        self.price = self.price.normalize();
-        self.change = self.change.map(|d| d.normalize());
-        self.change_percent = self.change_percent.map(|d| d.normalize());
-        self.previous_close = self.previous_close.map(|d| d.normalize());
-        self
     }
 }
 
@@ -374,6 +238,7 @@ pub(crate) fn excerpt(body: &[u8]) -> String {
 mod tests {
     use super::test_support::{at, dec};
     use super::*;
+    use crate::model::Session;
 
     #[test]
     fn session_names() {

@@ -25,10 +25,9 @@ use serde_json::Value;
 use url::Url;
 
 use super::client::{BROWSER_USER_AGENT, ProviderRequest, encode, endpoint, push_api_key};
-use super::{
-    Quote, QuoteError, Session, decimal_from_json, decimal_from_text, excerpt, looks_like_html,
-};
-use crate::config::{ProviderKind, Secret};
+use super::{QuoteError, decimal_from_json, decimal_from_text, excerpt, looks_like_html};
+use crate::config::Secret;
+use crate::model::{ProviderKind, Quote, Session};
 
 /// The request for a batch of provider symbols (`aapl.us`, `bp.uk`, `^spx`).
 pub(crate) fn request(base: &Url, api_key: Option<&Secret>, symbols: &[String]) -> ProviderRequest {

@@ -18,11 +18,9 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use super::client::{ProviderRequest, encode, endpoint, push_api_key};
-use super::{
-    Quote, QuoteError, Session, decimal_from_json, excerpt, looks_like_html, redact,
-    time_from_epoch,
-};
-use crate::config::{ProviderKind, Secret};
+use super::{QuoteError, decimal_from_json, excerpt, looks_like_html, redact, time_from_epoch};
+use crate::config::Secret;
+use crate::model::{ProviderKind, Quote, Session};
 
 /// The request for a batch of provider symbols.
 pub(crate) fn request(base: &Url, api_key: Option<&Secret>, symbols: &[String]) -> ProviderRequest {

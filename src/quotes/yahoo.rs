@@ -26,10 +26,8 @@ use serde::Deserialize;
 use url::Url;
 
 use super::client::{BROWSER_USER_AGENT, ProviderRequest, encode, endpoint};
-use super::{
-    Quote, QuoteError, Session, decimal_from_number, excerpt, looks_like_html, time_from_epoch,
-};
-use crate::config::ProviderKind;
+use super::{QuoteError, decimal_from_number, excerpt, looks_like_html, time_from_epoch};
+use crate::model::{ProviderKind, Quote, Session};
 
 /// The request for one symbol.
 pub(crate) fn request(base: &Url, symbol: &str) -> ProviderRequest {

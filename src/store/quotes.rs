@@ -15,8 +15,7 @@ use rust_decimal::Decimal;
 
 use super::{Store, StoreError, op};
 use crate::clock::{from_db_time, to_db_time};
-use crate::model::{BoardView, Snapshot, SnapshotQuote};
-use crate::quotes::Quote;
+use crate::model::{BoardView, Quote, Snapshot, SnapshotQuote};
 
 impl Store {
     /// Appends quotes to the time series; returns their row ids in order.
