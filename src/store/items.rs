@@ -19,7 +19,7 @@
 //! with the layer in `item_sources.matched_by` and the why in `reason`.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, ParamsFromIter, ToSql, params, params_from_iter};
 use sha2::{Digest, Sha256};
 
 use super::known::KnownIds;
@@ -364,6 +364,61 @@ fn json_list(v: &[String]) -> String {
     serde_json::to_string(v).expect("a list of strings always serialises")
 }
 
+/// The columns an item's content fills, bound as `?3` to `?15` by both the
+/// insert and the update (after two leading parameters of their own), so
+/// the two statements cannot disagree on order: guid, url, canonical_url,
+/// title, summary_html, content_html, authors, categories, published_at,
+/// updated_at, content_sha256, summary_text, content_text.
+struct ContentColumns<'i> {
+    item: &'i NewItem,
+    authors: String,
+    categories: String,
+    published: Option<String>,
+    updated: Option<String>,
+}
+
+impl<'i> ContentColumns<'i> {
+    fn of(item: &'i NewItem) -> Self {
+        ContentColumns {
+            item,
+            authors: json_list(&item.authors),
+            categories: json_list(&item.categories),
+            published: item.published.map(to_db_time),
+            updated: item.updated.map(to_db_time),
+        }
+    }
+
+    /// `head` (`?1`, `?2`), the content columns, then `tail`.
+    fn bind<'a>(
+        &'a self,
+        head: &'a [&'a dyn ToSql; 2],
+        tail: &'a [&'a dyn ToSql],
+    ) -> ParamsFromIter<impl Iterator<Item = &'a dyn ToSql>> {
+        let i = self.item;
+        let content: [&'a dyn ToSql; 13] = [
+            &i.guid,
+            &i.url,
+            &i.canonical_url,
+            &i.title,
+            &i.summary_html,
+            &i.content_html,
+            &self.authors,
+            &self.categories,
+            &self.published,
+            &self.updated,
+            &i.content_hash,
+            &i.summary_text,
+            &i.content_text,
+        ];
+        params_from_iter(
+            head.iter()
+                .copied()
+                .chain(content)
+                .chain(tail.iter().copied()),
+        )
+    }
+}
+
 fn insert_item(
     tx: &Connection,
     feed_id: FeedId,
@@ -372,32 +427,16 @@ fn insert_item(
     now: DateTime<Utc>,
 ) -> Result<i64, StoreError> {
     let uid = mint_uid(feed_name, &item.key.0);
+    let (now_s, sort_s) = (to_db_time(now), to_db_time(sort_time(item, now)));
+    let content = ContentColumns::of(item);
     cached(
         tx,
         "INSERT INTO items (uid, origin_feed_id, guid, url, canonical_url, title, summary_html,
                             content_html, authors, categories, published_at, updated_at,
-                            first_seen_at, changed_at, sort_at, content_sha256,
-                            summary_text, content_text)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15, ?16, ?17)",
-        params![
-            uid.0,
-            feed_id.0,
-            item.guid,
-            item.url,
-            item.canonical_url,
-            item.title,
-            item.summary_html,
-            item.content_html,
-            json_list(&item.authors),
-            json_list(&item.categories),
-            item.published.map(to_db_time),
-            item.updated.map(to_db_time),
-            to_db_time(now),
-            to_db_time(sort_time(item, now)),
-            item.content_hash,
-            item.summary_text,
-            item.content_text,
-        ],
+                            content_sha256, summary_text, content_text,
+                            first_seen_at, changed_at, sort_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?16, ?17)",
+        content.bind(&[&uid.0, &feed_id.0], &[&now_s, &sort_s]),
     )
     .map_err(op("insert item"))?;
     let id = tx.last_insert_rowid();
@@ -429,28 +468,12 @@ fn update_item(
     .map_err(op("keep the previous version of an item"))?;
     cached(
         tx,
-        "UPDATE items SET guid = ?2, url = ?3, canonical_url = ?4, title = ?5, summary_html = ?6,
-                content_html = ?7, authors = ?8, categories = ?9, published_at = ?10,
-                updated_at = ?11, changed_at = ?12, content_sha256 = ?13,
-                summary_text = ?14, content_text = ?15, revision = revision + 1
+        "UPDATE items SET guid = ?3, url = ?4, canonical_url = ?5, title = ?6, summary_html = ?7,
+                content_html = ?8, authors = ?9, categories = ?10, published_at = ?11,
+                updated_at = ?12, content_sha256 = ?13, summary_text = ?14, content_text = ?15,
+                changed_at = ?2, revision = revision + 1
          WHERE id = ?1",
-        params![
-            item_id,
-            item.guid,
-            item.url,
-            item.canonical_url,
-            item.title,
-            item.summary_html,
-            item.content_html,
-            json_list(&item.authors),
-            json_list(&item.categories),
-            item.published.map(to_db_time),
-            item.updated.map(to_db_time),
-            now_s,
-            item.content_hash,
-            item.summary_text,
-            item.content_text,
-        ],
+        ContentColumns::of(item).bind(&[&item_id, &now_s], &[]),
     )
     .map_err(op("update item"))?;
     Ok(())
