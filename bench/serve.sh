@@ -76,9 +76,9 @@ if [[ -x /usr/bin/time ]]; then gnu_time=(/usr/bin/time -f '%U %S' -o "$work/wrk
 # --- the binary ------------------------------------------------------------
 
 if [[ -z $bin ]]; then
-    note "building the release binary"
-    (cd "$repo" && cargo build --release --quiet)
-    bin=${CARGO_TARGET_DIR:-$repo/target}/release/tickerfeed
+    note "building the dist binary (the profile that is installed)"
+    (cd "$repo" && cargo build --profile dist --quiet)
+    bin=${CARGO_TARGET_DIR:-$repo/target}/dist/tickerfeed
 fi
 [[ -x $bin ]] || die "no tickerfeed binary at $bin"
 bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")

@@ -25,6 +25,7 @@ use crate::pipeline::fetch::Fetcher;
 use crate::quotes::board::Board;
 use crate::schedule::Schedule;
 use crate::scheduler::{self, Heartbeat};
+use crate::select::Channel;
 use crate::store::Store;
 use crate::systemd::{self, Notifier};
 use crate::{http, render};
@@ -147,7 +148,7 @@ pub async fn serve_with(
     let http_task = tokio::spawn(http::serve(listener, state.clone(), http_stop.clone()));
     info!(
         listen = %local,
-        feed = %config.public_base(Some(local)).join(&render::path_for(render::Format::Atom, None)).map(|u| u.to_string()).unwrap_or_default(),
+        feed = %config.public_base(Some(local)).join(&Channel::Main.path(render::Format::Atom.extension())).map(|u| u.to_string()).unwrap_or_default(),
         feeds = feeds.len(),
         database = %store.path().display(),
         "tickerfeed running"

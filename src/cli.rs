@@ -28,6 +28,7 @@ use crate::config::{Config, ConfigError};
 use crate::model::OutcomeKind;
 use crate::render::{self, Format};
 use crate::scheduler;
+use crate::select::{Channel, Rule, Selection};
 use crate::shutdown;
 use crate::store::RecentQuery;
 use crate::systemd;
@@ -61,6 +62,12 @@ pub enum Command {
         #[arg(long)]
         feed: Option<String>,
     },
+    /// The views ([[views]]) with the items each shows; `views test NAME`
+    /// is the dry run.
+    Views {
+        #[command(subcommand)]
+        action: Option<ViewsAction>,
+    },
     /// Print the merged feed on stdout.
     Render {
         #[arg(long, value_enum, default_value_t = OutFormat::Atom)]
@@ -69,8 +76,11 @@ pub enum Command {
         #[arg(long)]
         limit: Option<usize>,
         /// Only items from feeds with this tag.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "view")]
         tag: Option<String>,
+        /// A `[[views]]` feed instead of the merged feed.
+        #[arg(long)]
+        view: Option<String>,
     },
     /// Validate the config; list every problem with its line.
     Check,
@@ -94,6 +104,23 @@ pub enum Command {
     Opml {
         #[command(subcommand)]
         action: OpmlAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ViewsAction {
+    /// The dry run: the items a view (or an ad-hoc rule) selects now,
+    /// newest first, each with why, and how many the excludes removed.
+    Test {
+        /// The view to try (its name in the config).
+        #[arg(required_unless_present = "rule")]
+        name: Option<String>,
+        /// An ad-hoc rule to try instead, e.g. '{ title = "(?i)sponsored" }'.
+        #[arg(long, conflicts_with = "name")]
+        rule: Option<String>,
+        /// Items shown at most.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
     },
 }
 
@@ -169,8 +196,18 @@ pub fn main(cli: Cli) -> ExitCode {
         match cli.command {
             Command::Run => run(config, clock, activated, notifier).await,
             Command::Poll { feed } => poll(config, clock, feed).await,
-            Command::Render { format, limit, tag } => {
-                render(config, clock, format.into(), limit, tag).await
+            Command::Render {
+                format,
+                limit,
+                tag,
+                view,
+            } => {
+                let channel = match (tag, view) {
+                    (Some(t), _) => Channel::Tag(t),
+                    (None, Some(v)) => Channel::View(v),
+                    (None, None) => Channel::Main,
+                };
+                render(config, clock, format.into(), limit, channel).await
             }
             Command::Feeds => feeds(config, clock).await,
             Command::Quotes => quotes(config, clock).await,
@@ -180,6 +217,7 @@ pub fn main(cli: Cli) -> ExitCode {
                 since,
             } => search(config, clock, query, limit, since).await,
             Command::Prune => prune(config, clock).await,
+            Command::Views { action } => views(config, clock, action).await,
             Command::Opml { action } => opml(config, clock, action).await,
             Command::Check => unreachable!("handled before the runtime starts"),
         }
@@ -319,14 +357,24 @@ async fn render(
     clock: SharedClock,
     format: Format,
     limit: Option<usize>,
-    tag: Option<String>,
+    channel: Channel,
 ) -> Result<ExitCode> {
+    let Some(output) = config.output(&channel) else {
+        bail!(
+            "{}",
+            match &channel {
+                Channel::Tag(t) => format!("no feed has the tag {t:?}"),
+                Channel::View(v) => format!("no view is named {v:?} (see `tickerfeed views`)"),
+                Channel::Main => unreachable!("the main feed always exists"),
+            }
+        );
+    };
     let opened = app::open(&config, clock.clone()).await?;
     let entries = opened
         .store
         .recent(RecentQuery {
-            tag: tag.clone(),
-            ..RecentQuery::newest(limit.unwrap_or(config.output.max_items))
+            selection: output.selection,
+            ..RecentQuery::newest(limit.unwrap_or(output.max_items))
         })
         .await
         .context("reading the archive")?;
@@ -343,11 +391,11 @@ async fn render(
         clock.now()
     };
     let mut view = render::merged_feed(
-        &config.output.title,
+        &output.title,
         &config.output.description,
         &config.public_base(None),
         format,
-        tag.as_deref(),
+        &channel,
         entries,
         updated_if_empty,
     );
@@ -480,6 +528,103 @@ async fn quotes(config: Config, clock: SharedClock) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+async fn views(
+    config: Config,
+    clock: SharedClock,
+    action: Option<ViewsAction>,
+) -> Result<ExitCode> {
+    let store = crate::store::Store::open(&config.storage.path).context("opening the archive")?;
+    let _ = clock;
+    let mut out = std::io::stdout().lock();
+    let Some(ViewsAction::Test { name, rule, limit }) = action else {
+        if config.views.is_empty() {
+            writeln!(
+                out,
+                "no views: add [[views]] to {}",
+                config.source.display()
+            )?;
+        }
+        for view in &config.views {
+            let n = store
+                .count_selected(&view.selection)
+                .await
+                .context("counting a view's items")?;
+            let path = Channel::View(view.name.clone()).path(Format::Atom.extension());
+            writeln!(out, "{}  /{path}  {n} items  {}", view.name, view.title)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
+    let (what, selection) = match (name, rule) {
+        (_, Some(text)) => (
+            format!("rule {text}"),
+            Selection {
+                include: vec![adhoc_rule(&text)?],
+                ..Selection::default()
+            },
+        ),
+        (Some(name), None) => {
+            let view = config
+                .views
+                .iter()
+                .find(|v| v.name == name)
+                .with_context(|| format!("no view is named {name:?} (see `tickerfeed views`)"))?;
+            (format!("view {name}"), view.selection.clone())
+        }
+        (None, None) => unreachable!("clap requires a name or --rule"),
+    };
+    let shown = store.count_selected(&selection).await.context("counting")?;
+    let removed = if selection.exclude.is_empty() {
+        0
+    } else {
+        store
+            .count_selected(&selection.without_excludes())
+            .await
+            .context("counting")?
+            - shown
+    };
+    let matches = store
+        .dry_run(&selection, limit)
+        .await
+        .context("selecting the items")?;
+    write!(out, "{what}: {shown} items match")?;
+    if !selection.exclude.is_empty() {
+        write!(out, "; its excludes removed {removed}")?;
+    }
+    writeln!(out)?;
+    for m in &matches {
+        writeln!(out, "\n{}  {}", m.sort_at, m.title)?;
+        if let Some(url) = &m.url {
+            writeln!(out, "  {url}")?;
+        }
+        for why in &m.why {
+            writeln!(out, "  - {why}")?;
+        }
+    }
+    if shown as usize > matches.len() {
+        writeln!(
+            out,
+            "\n({} more; --limit shows more)",
+            shown as usize - matches.len()
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A rule typed on the command line, in the config's own syntax.
+fn adhoc_rule(text: &str) -> Result<Rule> {
+    let table: toml::Table = toml::from_str(&format!("rule = {text}"))
+        .ok()
+        .and_then(|mut t: toml::Table| t.remove("rule"))
+        .and_then(|v| v.as_table().cloned())
+        .with_context(|| {
+            format!("--rule {text:?} is not a rule like '{{ title = \"(?i)sponsored\" }}'")
+        })?;
+    Rule::from_table(table.iter().map(|(k, v)| (k.as_str(), Some(v))), |v| {
+        v.as_str()
+    })
+    .map_err(|e| anyhow::anyhow!("--rule {text}: {e}"))
 }
 
 async fn search(

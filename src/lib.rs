@@ -10,25 +10,38 @@
 //! Pipeline::refresh_feed (pipeline/mod.rs, the orchestrator)
 //!   1 fetch      pipeline::fetch      conditional GET, redirects, per-site limits,
 //!                                     decoded-size cap, timeouts, Retry-After
-//!   2 parse      pipeline::parse      bytes -> feed-rs model, repaired, isolated from panics
-//!   3 normalize  pipeline::normalize  keys, canonical links, absolute links, sanitised HTML
-//!   3b enrich    pipeline::enrich     which configured instruments an item mentions
-//!   4 store      store                dedup, aliases, revisions, snapshots, fetch log:
+//!   2 read       pipeline::parse      bytes -> feed-rs model, repaired, isolated from panics
+//!                pipeline::normalize  keys, canonical links, absolute links, sanitised HTML
+//!                pipeline::enrich     which configured instruments an item mentions
+//!                                     -> one model::Outcome for the poll
+//!   3 plan       schedule::PollState  the next due time (cron, backoff, hints, pauses)
+//!   4 record     store                dedup, aliases, revisions, snapshots, fetch log:
 //!                                     one transaction per fetch
 //! quotes::board   refreshes the ticker board on its own schedule; read at ingest
-//! HTTP /feed.{atom,rss,json}: http -> store (a page of items) -> render
+//! HTTP /feed.{atom,rss,json}: http -> store (a page of model::Entry) -> render
 //! ```
 //!
-//! Around it: `config` (read and checked once), `clock` (the only reader of
-//! wall time), `app` (wiring and lifecycle), `cli` (commands), `health`
-//! (one snapshot of the daemon's health, rendered for systemd and
-//! `/healthz`), `systemd` (notify, watchdog, socket activation), `shutdown`
-//! (signals), `metrics` (Prometheus), `opml` (feed lists), `model` (shared
-//! domain types), `markup` (escaping for XML and HTML, shared by pipeline,
-//! render and opml), `link` (canonical article links, shared by normalize
-//! and the store's dedup), `politeness`
-//! (the registrable-domain bucket that per-host limits and pauses count
-//! per, and `Retry-After` parsing, for fetch and quotes).
+//! Imports point one way, down this list (no module imports one above it;
+//! a test in `tests/integration/layers.rs` holds it):
+//!
+//! 1. `clock` (the only reader of wall time), `markup` (escaping for XML and
+//!    HTML), `link` (canonical article links), `politeness` (the
+//!    registrable-domain bucket that per-site limits and pauses count per,
+//!    and `Retry-After` parsing), `schedule` (crontab schedules, skip
+//!    windows, next due);
+//! 2. `model` (domain types: items, entries, snapshots, quotes, providers,
+//!    a poll's [`model::Outcome`]), `config` (read and checked once, with
+//!    `Secret`s);
+//! 3. `store` (the archive; the only user of rusqlite), `render` (Atom,
+//!    RSS, JSON Feed and the ticker strip from model types), `opml` (feed
+//!    lists);
+//! 4. `quotes` (providers, the board, mentions), `metrics` (Prometheus);
+//! 5. `pipeline` (the stages and the orchestrator);
+//! 6. `scheduler` (the loop), `health` (one snapshot for systemd and
+//!    `/healthz`);
+//! 7. `http` (the server), `systemd` (notify, watchdog, socket
+//!    activation), `shutdown` (signals);
+//! 8. `app` (wiring and lifecycle), `cli` (commands).
 pub mod app;
 pub mod cli;
 pub mod clock;
@@ -46,6 +59,7 @@ pub mod quotes;
 pub mod render;
 pub mod schedule;
 pub mod scheduler;
+pub mod select;
 pub mod shutdown;
 pub mod store;
 pub mod systemd;

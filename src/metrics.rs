@@ -33,6 +33,11 @@ struct KindLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ViewLabel {
+    view: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HttpLabels {
     route: String,
     status: String,
@@ -49,6 +54,8 @@ pub struct Metrics {
     parse_errors: Counter,
     http: Family<HttpLabels, Counter>,
     renders: Counter,
+    view_requests: Family<ViewLabel, Counter>,
+    view_renders: Family<ViewLabel, Counter>,
     scheduler_lag: Gauge<f64, AtomicU64>,
     quotes_age: Gauge<f64, AtomicU64>,
     database_bytes: Gauge,
@@ -107,6 +114,18 @@ impl Metrics {
             "Served documents rendered (the rest come from the render cache)",
             renders.clone(),
         );
+        let view_requests = Family::<ViewLabel, Counter>::default();
+        registry.register(
+            "tickerfeed_view_requests",
+            "Requests for each view's feeds ([[views]]), whatever the answer",
+            view_requests.clone(),
+        );
+        let view_renders = Family::<ViewLabel, Counter>::default();
+        registry.register(
+            "tickerfeed_view_renders",
+            "Documents rendered for each view (the rest come from the render cache)",
+            view_renders.clone(),
+        );
         let scheduler_lag = Gauge::<f64, AtomicU64>::default();
         registry.register(
             "tickerfeed_scheduler_lag_seconds",
@@ -140,6 +159,8 @@ impl Metrics {
             parse_errors,
             http,
             renders,
+            view_requests,
+            view_renders,
             scheduler_lag,
             quotes_age,
             database_bytes,
@@ -203,6 +224,20 @@ impl Metrics {
     /// One document rendered for HTTP (a render cache miss).
     pub fn render(&self) {
         self.renders.inc();
+    }
+
+    /// One request for a view's feed.
+    pub fn view_request(&self, view: &str) {
+        self.view_requests
+            .get_or_create(&ViewLabel { view: view.into() })
+            .inc();
+    }
+
+    /// One document rendered for a view (counted in `render` too).
+    pub fn view_render(&self, view: &str) {
+        self.view_renders
+            .get_or_create(&ViewLabel { view: view.into() })
+            .inc();
     }
 
     pub fn scheduler_lag(&self, seconds: f64) {

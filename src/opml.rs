@@ -24,7 +24,7 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::{Reader, XmlVersion};
 use url::Url;
 
-use crate::config::{Config, FeedConfig};
+use crate::config::{Config, FeedConfig, ViewConfig};
 use crate::markup::push_xml_attr;
 
 /// Longest feed name or tag `config::resolve` accepts.
@@ -136,6 +136,45 @@ pub enum OpmlError {
 /// nothing on another machine and would disclose local paths over HTTP.
 /// The output depends only on the arguments.
 pub fn export(title: &str, feeds: &[FeedConfig], now: DateTime<Utc>) -> String {
+    document(title, now, |out| {
+        for feed in feeds
+            .iter()
+            .filter(|f| matches!(f.url.scheme(), "http" | "https"))
+        {
+            out.push_str("    <outline type=\"rss\"");
+            push_attr(out, "text", &feed.name);
+            push_attr(out, "title", &feed.name);
+            push_attr(out, "xmlUrl", feed.url.as_str());
+            if !feed.tags.is_empty() {
+                // Tags are plain names (no ',' or '/'), so each is one path.
+                let paths: Vec<String> = feed.tags.iter().map(|t| format!("/{t}")).collect();
+                push_attr(out, "category", &paths.join(","));
+            }
+            out.push_str("/>\n");
+        }
+    })
+}
+
+/// The views (`[[views]]`) as OPML 2.0, for `/views.opml`: one outline per
+/// view pointing at its Atom feed under `base`, so a reader can subscribe
+/// to all of them at once. (The list of sources is [`export`].)
+pub fn export_views(title: &str, views: &[ViewConfig], base: &Url, now: DateTime<Utc>) -> String {
+    document(&format!("{title}: views"), now, |out| {
+        for view in views {
+            let Ok(url) = base.join(&format!("views/{}.atom", view.name)) else {
+                continue;
+            };
+            out.push_str("    <outline type=\"rss\"");
+            push_attr(out, "text", &view.title);
+            push_attr(out, "title", &view.title);
+            push_attr(out, "xmlUrl", url.as_str());
+            out.push_str("/>\n");
+        }
+    })
+}
+
+/// An OPML 2.0 document: its head, then what `body` writes as outlines.
+fn document(title: &str, now: DateTime<Utc>, body: impl FnOnce(&mut String)) -> String {
     let mut out =
         String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\">\n");
     out.push_str("  <head>\n");
@@ -151,21 +190,7 @@ pub fn export(title: &str, feeds: &[FeedConfig], now: DateTime<Utc>) -> String {
     ));
     out.push_str("    <docs>http://opml.org/spec2.opml</docs>\n");
     out.push_str("  </head>\n  <body>\n");
-    for feed in feeds
-        .iter()
-        .filter(|f| matches!(f.url.scheme(), "http" | "https"))
-    {
-        out.push_str("    <outline type=\"rss\"");
-        push_attr(&mut out, "text", &feed.name);
-        push_attr(&mut out, "title", &feed.name);
-        push_attr(&mut out, "xmlUrl", feed.url.as_str());
-        if !feed.tags.is_empty() {
-            // Tags are plain names (no ',' or '/'), so each is one path.
-            let paths: Vec<String> = feed.tags.iter().map(|t| format!("/{t}")).collect();
-            push_attr(&mut out, "category", &paths.join(","));
-        }
-        out.push_str("/>\n");
-    }
+    body(&mut out);
     out.push_str("  </body>\n</opml>\n");
     out
 }

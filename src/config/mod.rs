@@ -21,6 +21,7 @@ use url::Url;
 
 use crate::model::ProviderKind;
 use crate::schedule::Schedule;
+use crate::select::{Channel, Output, Rule, Selection};
 
 pub use resolve::{Problem, resolve_str};
 pub use secret::Secret;
@@ -49,6 +50,8 @@ pub struct Config {
     pub feeds: Vec<FeedConfig>,
     /// The ticker board; `None` when the config has no `[market]`.
     pub market: Option<MarketConfig>,
+    /// `[[views]]`, in config order.
+    pub views: Vec<ViewConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -80,6 +83,20 @@ pub struct OutputConfig {
     pub max_items: usize,
     /// Append the human-readable ticker strip to entries.
     pub market_strip: bool,
+    /// `[output] exclude`: what the merged feed (and its tag feeds) leave
+    /// out. The archive keeps it.
+    pub exclude: Vec<Rule>,
+}
+
+/// `[[views]]`: a named selection over the archive, served as its own
+/// feed at `/views/{name}.atom`, `.rss` and `.json`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViewConfig {
+    /// Letters, digits, `-` and `_`: the feed's path.
+    pub name: String,
+    pub title: String,
+    pub selection: Selection,
+    pub max_items: usize,
 }
 
 /// `[market]`: the ticker board.
@@ -120,9 +137,11 @@ pub struct FetchConfig {
     pub max_body_bytes: usize,
     /// Feeds fetched at once, across all hosts.
     pub concurrency: usize,
-    /// Requests in flight to one host at once.
+    /// Requests in flight to one site at once (a registrable domain, or an
+    /// IP address or `localhost` with its port: `politeness::domain_key`).
+    /// The key keeps its old name, from when sites were hosts.
     pub per_host_concurrency: usize,
-    /// Least time between the starts of two requests to one host.
+    /// Least time between the starts of two requests to one site.
     pub per_host_spacing: Duration,
     /// Longest pause a `Retry-After` can impose on a host.
     pub max_retry_after: Duration,
@@ -201,6 +220,51 @@ impl fmt::Display for Invalid<'_> {
 }
 
 impl Config {
+    /// What `channel` shows: the main feed less `[output] exclude`, a
+    /// tag's feed (the main feed's items carried by a feed with the tag,
+    /// the same excludes applied), or a view. `None` for a tag no feed has
+    /// or a view that is not configured.
+    pub fn output(&self, channel: &Channel) -> Option<Output> {
+        let main = |tags: Vec<String>| Selection {
+            tags,
+            exclude: self.output.exclude.clone(),
+            ..Selection::default()
+        };
+        match channel {
+            Channel::Main => Some(Output {
+                title: self.output.title.clone(),
+                selection: main(Vec::new()),
+                max_items: self.output.max_items,
+            }),
+            Channel::Tag(tag) => self
+                .feeds
+                .iter()
+                .any(|f| f.tags.contains(tag))
+                .then(|| Output {
+                    title: format!("{}: {tag}", self.output.title),
+                    selection: main(vec![tag.clone()]),
+                    max_items: self.output.max_items,
+                }),
+            Channel::View(name) => self.views.iter().find(|v| &v.name == name).map(|v| Output {
+                title: v.title.clone(),
+                selection: v.selection.clone(),
+                max_items: v.max_items,
+            }),
+        }
+    }
+
+    /// Every channel the config serves: the main feed, one per tag, one
+    /// per view.
+    pub fn channels(&self) -> Vec<Channel> {
+        let mut tags: Vec<&String> = self.feeds.iter().flat_map(|f| &f.tags).collect();
+        tags.sort();
+        tags.dedup();
+        std::iter::once(Channel::Main)
+            .chain(tags.into_iter().map(|t| Channel::Tag(t.clone())))
+            .chain(self.views.iter().map(|v| Channel::View(v.name.clone())))
+            .collect()
+    }
+
     /// Reads and resolves the config file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {

@@ -26,6 +26,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub feeds: Vec<RawFeed>,
     pub market: Option<RawMarket>,
+    #[serde(default)]
+    pub views: Vec<RawView>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -48,6 +50,11 @@ pub struct RawOutput {
     pub description: Option<String>,
     pub max_items: Option<i64>,
     pub market: Option<bool>,
+    /// Rules, `{ title = "(?i)sponsored" }`: a table each, read by
+    /// `select::Rule::from_table` (its keys are the rule's field, so they
+    /// are not serde fields).
+    #[serde(default)]
+    pub exclude: Vec<toml::Table>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -118,4 +125,24 @@ pub struct RawSymbolTable {
     pub names: Vec<String>,
     /// The provider's spelling (`BP.L`, `bp.uk`), when it differs.
     pub provider_symbol: Option<String>,
+}
+
+/// `[[views]]`: a named selection served as its own feed.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawView {
+    pub name: Option<String>,
+    pub title: Option<String>,
+    #[serde(default)]
+    pub symbols: Vec<String>,
+    pub min_move_pct: Option<f64>,
+    pub query: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub feeds: Vec<String>,
+    #[serde(default)]
+    pub include: Vec<toml::Table>,
+    #[serde(default)]
+    pub exclude: Vec<toml::Table>,
+    pub max_items: Option<i64>,
 }

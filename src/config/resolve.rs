@@ -17,14 +17,15 @@ use url::Url;
 use super::Secret;
 use super::raw::{
     RawConfig, RawDefaults, RawFeed, RawFetch, RawLog, RawMarket, RawOutput, RawServer, RawStorage,
-    RawSymbol,
+    RawSymbol, RawView,
 };
 use super::{
     Config, DEFAULT_USER_AGENT, FeedConfig, FetchConfig, InstrumentConfig, MarketConfig,
-    OutputConfig, ServerConfig, StorageConfig,
+    OutputConfig, ServerConfig, StorageConfig, ViewConfig,
 };
 use crate::model::ProviderKind;
 use crate::schedule::{Schedule, TimeZone};
+use crate::select::{Rule, Selection, fts_query};
 
 /// One thing wrong with a config file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,6 +209,7 @@ fn resolve(r: &mut Resolver<'_>, raw: RawConfig, base: &Path) -> Config {
     let log_level = resolve_log(r, raw.log);
     let feeds = resolve_feeds(r, raw.feeds, base, &defaults);
     let market = raw.market.and_then(|m| resolve_market(r, m, defaults.tz));
+    let views = resolve_views(r, raw.views, &feeds, market.as_ref(), output.max_items);
     Config {
         source: base.join("config.toml"),
         storage,
@@ -217,6 +219,7 @@ fn resolve(r: &mut Resolver<'_>, raw: RawConfig, base: &Path) -> Config {
         log_level,
         feeds,
         market,
+        views,
     }
 }
 
@@ -310,7 +313,161 @@ fn resolve_output(r: &mut Resolver<'_>, raw: RawOutput) -> OutputConfig {
             .unwrap_or_else(|| "News from several feeds, merged by tickerfeed".into()),
         max_items: max_items as usize,
         market_strip: raw.market.unwrap_or(true),
+        exclude: resolve_rules(r, &[key("output"), key("exclude")], &raw.exclude),
     }
+}
+
+/// A list of rules (`include`, `exclude`), each compiled; a rule that
+/// cannot be is reported at its own line and left out.
+fn resolve_rules(r: &mut Resolver<'_>, at: &[Seg], raw: &[toml::Table]) -> Vec<Rule> {
+    let mut rules = Vec::new();
+    for (j, table) in raw.iter().enumerate() {
+        let mut path = at.to_vec();
+        path.push(Seg::Index(j));
+        match Rule::from_table(table.iter().map(|(k, v)| (k.as_str(), Some(v))), |v| {
+            v.as_str()
+        }) {
+            Ok(rule) => rules.push(rule),
+            Err(e) => {
+                if let Some((field, _)) = table.iter().next().filter(|_| table.len() == 1) {
+                    path.push(key(field));
+                }
+                r.problem(&path, e.to_string());
+            }
+        }
+    }
+    rules
+}
+
+/// `[[views]]`: named selections. Every name they use (feeds, tags,
+/// symbols) must be configured, so a typo is an error here rather than a
+/// view that silently shows nothing.
+fn resolve_views(
+    r: &mut Resolver<'_>,
+    raw: Vec<RawView>,
+    feeds: &[FeedConfig],
+    market: Option<&MarketConfig>,
+    default_max: usize,
+) -> Vec<ViewConfig> {
+    // Duplicates are checked on what was written, so a second "a" is
+    // reported even when the first "a" has faults of its own.
+    for (i, view) in raw.iter().enumerate() {
+        let earlier = raw[..i]
+            .iter()
+            .position(|w| w.name.is_some() && w.name == view.name);
+        if let (Some(first), Some(name)) = (earlier, &view.name) {
+            r.problem(
+                &[key("views"), Seg::Index(i), key("name")],
+                format!("duplicate view name {name:?} (also views[{first}])"),
+            );
+        }
+    }
+    raw.into_iter()
+        .enumerate()
+        .filter_map(|(i, view)| resolve_view(r, i, view, feeds, market, default_max))
+        .collect()
+}
+
+fn resolve_view(
+    r: &mut Resolver<'_>,
+    i: usize,
+    raw: RawView,
+    feeds: &[FeedConfig],
+    market: Option<&MarketConfig>,
+    default_max: usize,
+) -> Option<ViewConfig> {
+    let at = |k: &str| vec![key("views"), Seg::Index(i), key(k)];
+    let item = |k: &str, j: usize| vec![key("views"), Seg::Index(i), key(k), Seg::Index(j)];
+    let problems_before = r.problems.len();
+    let name = match raw.name {
+        // Served at /views/{name}.atom: no dot, so the format is the text
+        // after the only one.
+        Some(n) if is_plain_name(&n) && !n.contains('.') => Some(n),
+        Some(n) => {
+            r.problem(
+                &at("name"),
+                format!("{n:?} is not a valid view name: use 1-64 letters, digits, '-' or '_'"),
+            );
+            None
+        }
+        None => {
+            r.problem(&[key("views"), Seg::Index(i)], "missing key \"name\"");
+            None
+        }
+    };
+    for (j, f) in raw.feeds.iter().enumerate() {
+        if !feeds.iter().any(|c| &c.name == f) {
+            r.problem(&item("feeds", j), format!("no feed is named {f:?}"));
+        }
+    }
+    for (j, t) in raw.tags.iter().enumerate() {
+        if !feeds.iter().any(|c| c.tags.contains(t)) {
+            r.problem(&item("tags", j), format!("no feed has the tag {t:?}"));
+        }
+    }
+    for (j, s) in raw.symbols.iter().enumerate() {
+        match market {
+            None => r.problem(
+                &item("symbols", j),
+                "symbols need a [market] section listing them",
+            ),
+            Some(m) if !m.instruments.iter().any(|ins| &ins.symbol == s) => r.problem(
+                &item("symbols", j),
+                format!("{s:?} is not one of [market] symbols"),
+            ),
+            Some(_) => {}
+        }
+    }
+    if let Some(pct) = raw.min_move_pct {
+        if raw.symbols.is_empty() || market.is_none() {
+            r.problem(
+                &at("min_move_pct"),
+                "min_move_pct needs `symbols` (and a [market] section): it selects by how much they moved",
+            );
+        } else if !(pct.is_finite() && pct > 0.0 && pct <= 1000.0) {
+            r.problem(
+                &at("min_move_pct"),
+                format!("{pct} is out of range: use a percentage above 0, e.g. 1.5"),
+            );
+        }
+    }
+    if let Some(q) = &raw.query
+        && fts_query(q).is_none()
+    {
+        r.problem(&at("query"), "an empty query; remove the key instead");
+    }
+    let include = resolve_rules(r, &at("include"), &raw.include);
+    let exclude = resolve_rules(r, &at("exclude"), &raw.exclude);
+    let selection = Selection {
+        feeds: raw.feeds,
+        tags: raw.tags,
+        symbols: raw.symbols,
+        min_move_pct: raw.min_move_pct,
+        query: raw.query,
+        include,
+        exclude,
+    };
+    if selection.is_everything() && r.problems.len() == problems_before {
+        r.problem(
+            &[key("views"), Seg::Index(i)],
+            "a view needs at least one criterion: symbols, min_move_pct, query, tags, feeds, include or exclude",
+        );
+    }
+    let max_items = ranged(
+        r,
+        &at("max_items"),
+        raw.max_items,
+        default_max as u64,
+        1,
+        10_000,
+    ) as usize;
+    let name = name?;
+    (r.problems.len() == problems_before).then(|| ViewConfig {
+        title: raw.title.unwrap_or_else(|| name.clone()),
+        name,
+        selection,
+        max_items,
+    })
 }
 
 /// `[defaults]`, resolved: what feeds (and the market schedule) fall back on.

@@ -9,7 +9,7 @@
 //! older page) are rendered a few at a time at most, so they cannot crowd
 //! the feeds off the archive's read connection.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
@@ -35,6 +35,7 @@ use crate::metrics::Metrics;
 use crate::quotes::board::Board;
 use crate::render::{self, Format};
 use crate::scheduler::Heartbeat;
+use crate::select::{Channel, Output};
 use crate::store::{Cursor, RecentQuery, Store};
 
 /// Everything the handlers need.
@@ -65,16 +66,19 @@ enum ServeError {
     Render(#[from] render::RenderError),
     #[error("{ONE_OFF_RENDERS} searches or older pages are already being rendered")]
     Busy,
+    #[error("the config no longer serves this feed")]
+    Gone,
 }
 
-/// A merged document: its format and tag filter.
+/// A merged document: its format and channel.
 type DocKey = DocRequest;
 
 /// Which document a request asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct DocRequest {
     format: Format,
-    tag: Option<String>,
+    /// The main feed, a tag's or a view's.
+    channel: Channel,
     /// `?q=`: a full-text search served as a feed.
     search: Option<String>,
     /// `?before=`: an older page (RFC 5005).
@@ -140,10 +144,13 @@ pub struct Published {
     pub output: OutputConfig,
     /// Public base URL, for self links.
     pub base: Url,
-    /// Tags that have a feed at `/tags/<tag>.*`.
-    pub tags: HashSet<String>,
+    /// What each served channel shows: the main feed, `/tags/<tag>.*`,
+    /// `/views/<name>.*`.
+    pub outputs: HashMap<Channel, Output>,
     /// The feed list as OPML, for `/feeds.opml`.
     pub opml: String,
+    /// The views as an OPML list of outputs, for `/views.opml`.
+    pub views_opml: String,
 }
 
 impl Published {
@@ -154,15 +161,17 @@ impl Published {
         bound: Option<std::net::SocketAddr>,
         now: chrono::DateTime<Utc>,
     ) -> Self {
+        let base = config.public_base(bound);
         Published {
             output: config.output.clone(),
-            base: config.public_base(bound),
-            tags: config
-                .feeds
-                .iter()
-                .flat_map(|f| f.tags.iter().cloned())
+            outputs: config
+                .channels()
+                .into_iter()
+                .filter_map(|c| config.output(&c).map(|o| (c, o)))
                 .collect(),
             opml: crate::opml::export(&config.output.title, &config.feeds, now),
+            views_opml: crate::opml::export_views(&config.output.title, &config.views, &base, now),
+            base,
         }
     }
 }
@@ -212,22 +221,24 @@ pub fn router(state: HttpState) -> Router {
         .route(
             "/feed.atom",
             get(|s: State<HttpState>, p: Query<FeedParams>, h: HeaderMap| {
-                feed(s, p, h, Format::Atom, None)
+                feed(s, p, h, Format::Atom, Channel::Main)
             }),
         )
         .route(
             "/feed.rss",
             get(|s: State<HttpState>, p: Query<FeedParams>, h: HeaderMap| {
-                feed(s, p, h, Format::Rss, None)
+                feed(s, p, h, Format::Rss, Channel::Main)
             }),
         )
         .route(
             "/feed.json",
             get(|s: State<HttpState>, p: Query<FeedParams>, h: HeaderMap| {
-                feed(s, p, h, Format::Json, None)
+                feed(s, p, h, Format::Json, Channel::Main)
             }),
         )
         .route("/tags/{file}", get(tag_feed))
+        .route("/views/{file}", get(view_feed))
+        .route("/views.opml", get(views_opml))
         .route("/healthz", get(healthz))
         .route("/quotes.json", get(quotes))
         .route("/feeds.opml", get(feeds_opml))
@@ -257,24 +268,58 @@ async fn tag_feed(
     params: Query<FeedParams>,
     headers: HeaderMap,
 ) -> Response {
-    let Some((tag, format)) = file
-        .rsplit_once('.')
-        .and_then(|(t, ext)| Format::from_extension(ext).map(|f| (t.to_string(), f)))
-    else {
+    let Some((tag, format)) = split_file(&file) else {
         return (
             StatusCode::NOT_FOUND,
             "not found: use /tags/<tag>.atom, .rss or .json\n",
         )
             .into_response();
     };
-    if !state.0.published().tags.contains(&tag) {
+    let channel = Channel::Tag(tag.to_string());
+    if !state.0.published().outputs.contains_key(&channel) {
         return (
             StatusCode::NOT_FOUND,
             format!("no feed has the tag {tag:?}\n"),
         )
             .into_response();
     }
-    feed(state, params, headers, format, Some(tag)).await
+    feed(state, params, headers, format, channel).await
+}
+
+async fn view_feed(
+    state: State<HttpState>,
+    Path(file): Path<String>,
+    params: Query<FeedParams>,
+    headers: HeaderMap,
+) -> Response {
+    let known = split_file(&file)
+        .map(|(name, format)| (Channel::View(name.to_string()), format))
+        .filter(|(channel, _)| state.0.published().outputs.contains_key(channel));
+    let Some((channel, format)) = known else {
+        return (
+            StatusCode::NOT_FOUND,
+            "no such view: the views are listed at /views.opml\n",
+        )
+            .into_response();
+    };
+    if let Channel::View(name) = &channel {
+        state.0.0.metrics.view_request(name);
+    }
+    feed(state, params, headers, format, channel).await
+}
+
+/// `name.ext` with a feed format's extension.
+fn split_file(file: &str) -> Option<(&str, Format)> {
+    file.rsplit_once('.')
+        .and_then(|(name, ext)| Format::from_extension(ext).map(|f| (name, f)))
+}
+
+async fn views_opml(State(state): State<HttpState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/x-opml; charset=utf-8")],
+        state.published().views_opml.clone(),
+    )
+        .into_response()
 }
 
 async fn feed(
@@ -282,7 +327,7 @@ async fn feed(
     Query(params): Query<FeedParams>,
     headers: HeaderMap,
     format: Format,
-    tag: Option<String>,
+    channel: Channel,
 ) -> Response {
     let before = match params.before.as_deref().map(Cursor::decode) {
         None => None,
@@ -298,12 +343,15 @@ async fn feed(
     let search = params.q.filter(|q| !q.trim().is_empty());
     let request = DocRequest {
         format,
-        tag,
+        channel,
         search,
         before,
     };
     let doc = match rendered(&state.0, request).await {
         Ok(doc) => doc,
+        Err(ServeError::Gone) => {
+            return (StatusCode::NOT_FOUND, "not found\n").into_response();
+        }
         Err(e @ ServeError::Busy) => {
             return (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -401,15 +449,18 @@ async fn render_doc(inner: &Inner, key: DocKey) -> Result<Arc<Rendered>, ServeEr
     let published = Arc::clone(&inner.published.read().unwrap_or_else(|p| p.into_inner()));
     let DocRequest {
         format,
-        tag,
+        channel,
         search,
         before,
     } = key.clone();
+    // Handlers only ask for channels the config serves; a reload between
+    // the check and here is answered like an unknown channel.
+    let output = published.outputs.get(&channel).ok_or(ServeError::Gone)?;
     let page = inner
         .store
         .page(RecentQuery {
-            limit: published.output.max_items,
-            tag: tag.clone(),
+            limit: output.max_items,
+            selection: output.selection.clone(),
             before: before.clone(),
             search: search.clone(),
         })
@@ -422,11 +473,11 @@ async fn render_doc(inner: &Inner, key: DocKey) -> Result<Arc<Rendered>, ServeEr
         inner.started_at
     };
     let mut view = render::merged_feed(
-        &published.output.title,
+        &output.title,
         &published.output.description,
         &published.base,
         format,
-        tag.as_deref(),
+        &channel,
         page.entries,
         updated_if_empty,
     );
@@ -437,7 +488,7 @@ async fn render_doc(inner: &Inner, key: DocKey) -> Result<Arc<Rendered>, ServeEr
     let link = |before: Option<&Cursor>| {
         let mut url = published
             .base
-            .join(&render::path_for(format, tag.as_deref()))
+            .join(&channel.path(format.extension()))
             .ok()?;
         {
             let mut pairs = url.query_pairs_mut();
@@ -472,12 +523,15 @@ async fn render_doc(inner: &Inner, key: DocKey) -> Result<Arc<Rendered>, ServeEr
     });
     debug!(
         ?format,
-        ?tag,
+        ?channel,
         ?search,
         bytes = doc.body.len(),
         "rendered merged feed"
     );
     inner.metrics.render();
+    if let Channel::View(name) = &channel {
+        inner.metrics.view_render(name);
+    }
     Ok(doc)
 }
 
@@ -545,10 +599,27 @@ async fn healthz(State(state): State<HttpState>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
+    let mut body = health.to_json();
+    // What the daemon serves beside the merged feed, so an operator can
+    // check that a reload took: each view with its feed's path.
+    let published = state.published();
+    let mut views: Vec<serde_json::Value> = published
+        .outputs
+        .keys()
+        .filter_map(|c| match c {
+            Channel::View(name) => Some(serde_json::json!({
+                "name": name,
+                "path": c.path(Format::Atom.extension()),
+            })),
+            _ => None,
+        })
+        .collect();
+    views.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    body["views"] = serde_json::Value::Array(views);
     (
         code,
         [(header::CONTENT_TYPE, "application/json")],
-        health.to_json().to_string() + "\n",
+        body.to_string() + "\n",
     )
         .into_response()
 }

@@ -32,6 +32,7 @@ mod samples;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::model::Entry;
+use crate::select::Channel;
 
 /// Output format of the merged feed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -115,15 +116,13 @@ pub fn render(feed: &MergedFeed, format: Format) -> Result<Vec<u8>, RenderError>
     }
 }
 
-/// Where a merged document is served, relative to the server's base URL.
-pub fn path_for(format: Format, tag: Option<&str>) -> String {
-    match tag {
-        None => format!("feed.{}", format.extension()),
-        Some(t) => format!("tags/{t}.{}", format.extension()),
-    }
+/// The feed's id, the same in every format.
+fn channel_id(channel: &Channel) -> String {
+    let path = channel.path(Format::Atom.extension());
+    format!("tag:tickerfeed,2026:{}", path.trim_end_matches(".atom"))
 }
 
-/// Assembles the merged feed from stored entries (newest first).
+/// Assembles a merged document from stored entries (newest first).
 ///
 /// `base` is the public URL of the server; the document's self link and
 /// the home link point there. The feed's `updated` is its newest entry's,
@@ -138,26 +137,19 @@ pub fn merged_feed(
     description: &str,
     base: &url::Url,
     format: Format,
-    tag: Option<&str>,
+    channel: &Channel,
     entries: Vec<Entry>,
     updated_if_empty: DateTime<Utc>,
 ) -> MergedFeed {
     let self_url = base
-        .join(&path_for(format, tag))
+        .join(&channel.path(format.extension()))
         .ok()
         .map(|u| u.to_string());
-    let title = match tag {
-        None => title.to_string(),
-        Some(t) => format!("{title}: {t}"),
-    };
     MergedFeed {
         first_url: self_url.clone(),
         next_url: None,
-        title,
-        id: format!(
-            "tag:tickerfeed,2026:{}",
-            path_for(Format::Atom, tag).trim_end_matches(".atom")
-        ),
+        title: title.to_string(),
+        id: channel_id(channel),
         self_url,
         home_url: Some(base.to_string()),
         description: description.to_string(),

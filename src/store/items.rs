@@ -19,23 +19,26 @@
 //! with the layer in `item_sources.matched_by` and the why in `reason`.
 
 use chrono::{DateTime, Utc};
+use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, ParamsFromIter, ToSql, params, params_from_iter};
 use sha2::{Digest, Sha256};
 
 use super::known::KnownIds;
-use super::{Store, StoreError, cached, op};
+use super::{Store, StoreError, cached, op, selection};
 use crate::clock::{from_db_time, to_db_time};
 use crate::link::canonical_url;
 use crate::model::{BoardView, Entry, EntrySource, FeedId, ItemUid, NewItem};
+use crate::select::{Selection, fts_query};
 
 use super::feeds::IngestSummary;
 
 /// Which items the merged feed wants.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RecentQuery {
     pub limit: usize,
-    /// Only items carried by a feed with this tag.
-    pub tag: Option<String>,
+    /// Which items the output shows (a tag feed, a view, the merged feed's
+    /// excludes).
+    pub selection: Selection,
     /// Only items older than this position (paging back, RFC 5005).
     pub before: Option<Cursor>,
     /// Only items matching this full-text search.
@@ -46,7 +49,7 @@ impl RecentQuery {
     pub fn newest(limit: usize) -> Self {
         RecentQuery {
             limit,
-            tag: None,
+            selection: Selection::default(),
             before: None,
             search: None,
         }
@@ -98,23 +101,6 @@ pub struct SearchHit {
     pub snippet: String,
     /// bm25, lower is better.
     pub rank: f64,
-}
-
-/// Turns what a person types into an FTS5 query: each word quoted (so
-/// `C++`, `AT&T` or a stray quote cannot be a syntax error), all required;
-/// a trailing `*` keeps prefix search.
-pub fn fts_query(text: &str) -> Option<String> {
-    let terms: Vec<String> = text
-        .split_whitespace()
-        .map(|w| {
-            let (word, prefix) = match w.strip_suffix('*') {
-                Some(stem) if !stem.is_empty() => (stem, "*"),
-                _ => (w, ""),
-            };
-            format!("\"{}\"{prefix}", word.replace('"', "\"\""))
-        })
-        .collect();
-    (!terms.is_empty()).then(|| terms.join(" "))
 }
 
 /// A guid that identifies an article across feeds, not just inside one.
@@ -542,31 +528,30 @@ impl Store {
             let mut ids = Vec::new();
             let mut next = None;
             {
-                let fts = q.search.as_deref().and_then(fts_query);
-                if q.search.is_some() && fts.is_none() {
-                    return Ok(Page { entries, next });
+                let mut filter = selection::filter(&q.selection);
+                if let Some(text) = &q.search {
+                    filter.search(text);
                 }
+                if let Some(c) = &q.before {
+                    filter.before(&c.sort_at, c.id);
+                }
+                let sql = format!(
+                    "SELECT i.id, i.uid, i.title, i.url, i.summary_html, i.content_html,
+                            i.authors, i.categories, i.published_at, i.changed_at, i.sort_at
+                     FROM items i
+                     WHERE {}
+                     ORDER BY i.sort_at DESC, i.id DESC
+                     LIMIT ?",
+                    filter.sql()
+                );
                 let mut stmt = conn
-                    .prepare_cached(
-                        "SELECT i.id, i.uid, i.title, i.url, i.summary_html, i.content_html,
-                                i.authors, i.categories, i.published_at, i.changed_at, i.sort_at
-                         FROM items i
-                         WHERE (?2 IS NULL OR EXISTS (
-                                 SELECT 1 FROM item_sources s JOIN feed_tags t ON t.feed_id = s.feed_id
-                                 WHERE s.item_id = i.id AND t.tag = ?2))
-                           AND (?3 IS NULL OR i.sort_at < ?3 OR (i.sort_at = ?3 AND i.id < ?4))
-                           AND (?5 IS NULL OR i.id IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ?5))
-                         ORDER BY i.sort_at DESC, i.id DESC
-                         LIMIT ?1",
-                    )
+                    .prepare_cached(&sql)
                     .map_err(op("select recent items"))?;
-                let (before_sort, before_id) = match &q.before {
-                    Some(c) => (Some(c.sort_at.clone()), c.id),
-                    None => (None, 0),
-                };
+                let mut params = filter.params;
                 // One more than asked: its presence says an older page exists.
+                params.push(Value::Integer(q.limit as i64 + 1));
                 let mut rows = stmt
-                    .query(params![q.limit as i64 + 1, q.tag, before_sort, before_id, fts])
+                    .query(params_from_iter(params))
                     .map_err(op("select recent items"))?;
                 let mut last: Option<Cursor> = None;
                 while let Some(r) = rows.next().map_err(op("read item"))? {

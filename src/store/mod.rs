@@ -42,6 +42,7 @@ pub mod items;
 mod known;
 pub(crate) mod migrations;
 pub mod quotes;
+mod selection;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -56,6 +57,7 @@ use crate::clock::from_db_time;
 
 pub use feeds::{Attempt, Document, Exchange, FeedRow, IngestSummary};
 pub use items::{Cursor, Page, RecentQuery, SearchHit};
+pub use selection::Match;
 
 /// How long a writer or reader waits for a lock held by another process
 /// (for example `sqlite3` or a `tickerfeed poll` beside the daemon).
@@ -241,6 +243,8 @@ impl Store {
         .map_err(open_err)?;
         reader.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
         stable_plans(&reader).map_err(open_err)?;
+        // Views' rules run on the reader (`selection.rs`).
+        selection::register_regexp(&reader).map_err(open_err)?;
         let data_version: i64 = writer
             .query_row("PRAGMA data_version", [], |r| r.get(0))
             .map_err(open_err)?;

@@ -13,6 +13,8 @@
 //!   doubled, the archive intact.
 //! - `interop`: the real binary read by outside software (xmllint,
 //!   feedparser, Newsboat, feed-rs) and the JSON Feed 1.1 rules.
+//! - `layers`: the crate's architecture: imports point down the layers
+//!   `src/lib.rs` lists.
 //! - `market`: the ticker board: providers replayed on loopback, snapshots
 //!   stamped at ingest, the market views.
 //! - `opml`: import real exports from other readers, export and serve.
@@ -24,20 +26,24 @@
 //!   messages, reload on SIGHUP, socket activation.
 //! - `survive`: the broken-feed corpus in tests/fixtures/feeds and
 //!   pathological documents: parsed or refused, never a crash.
+//! - `views`: views and rules: selections served as feeds, the merged
+//!   feed's excludes, the dry run, config errors.
 //! - `systemd`: sd_notify messages against a real datagram socket;
 //!   `supervise`.
 
 mod archive;
 mod crash;
 mod interop;
+mod layers;
 mod market;
 mod opml;
 mod polite;
 pub(crate) mod process;
 mod refresh;
 mod schema;
-mod serve;
+pub(crate) mod serve;
 mod service;
 mod survive;
 mod systemd;
 mod util;
+mod views;

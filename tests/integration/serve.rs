@@ -9,15 +9,15 @@ use tokio_util::sync::CancellationToken;
 use crate::util::*;
 
 /// A daemon running in this process.
-struct Daemon {
-    base: String,
+pub(crate) struct Daemon {
+    pub(crate) base: String,
     stop: CancellationToken,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
-    http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
 }
 
 impl Daemon {
-    async fn start(config: Config) -> Daemon {
+    pub(crate) async fn start(config: Config) -> Daemon {
         let (_c, clock) = fixed_clock("2026-11-24T09:00:00Z");
         Self::start_with_clock(config, clock).await
     }
@@ -43,7 +43,7 @@ impl Daemon {
         }
     }
 
-    async fn get(&self, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+    pub(crate) async fn get(&self, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
         let mut req = self.http.get(format!("{}{path}", self.base));
         for (n, v) in headers {
             req = req.header(*n, *v);
@@ -52,7 +52,7 @@ impl Daemon {
     }
 
     /// Waits until the merged Atom feed holds `n` entries.
-    async fn wait_for_entries(&self, n: usize) -> String {
+    pub(crate) async fn wait_for_entries(&self, n: usize) -> String {
         for _ in 0..100 {
             let body = self.get("/feed.atom", &[]).await.text().await.unwrap();
             if body.matches("<entry>").count() >= n {
@@ -63,7 +63,7 @@ impl Daemon {
         panic!("the merged feed never reached {n} entries");
     }
 
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.stop.cancel();
         self.task.await.unwrap().unwrap();
     }
