@@ -494,3 +494,75 @@ fn the_dry_run_explains_each_match_and_counts_what_excludes_removed() {
         "{bad:?}"
     );
 }
+
+// Multi-threaded: the test blocks on the child's log while the loopback
+// feed server must keep answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_adds_changes_and_removes_views_without_a_restart() {
+    let server = FeedServer::start().await;
+    let feeds = serve_feeds(&server);
+    let dir = TestDir::new();
+    dir.write_config(&feeds);
+    let mut d = crate::process::Running::start_with(&dir, &[]);
+    let addr = d.wait_for_listen();
+    d.wait_for("polled");
+    let get = |path: &str| {
+        let url = format!("http://{addr}{path}");
+        async move {
+            let resp = reqwest::get(url).await.unwrap();
+            (resp.status().as_u16(), resp.text().await.unwrap())
+        }
+    };
+    assert_eq!(get("/views/wire-only.atom").await.0, 404);
+    for _ in 0..100 {
+        if titles(&get("/feed.atom").await.1).len() == 6 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Added.
+    dir.write_config(&format!("{feeds}{VIEWS}"));
+    d.signal("HUP");
+    d.wait_for("config reloaded");
+    let (status, body) = get("/views/wire-only.atom").await;
+    assert_eq!(status, 200);
+    assert_eq!(titles(&body).len(), 3, "{body}");
+
+    // Changed: the same name now selects the blog.
+    dir.write_config(&format!(
+        "{feeds}[[views]]\nname = \"wire-only\"\nfeeds = [\"blog\"]\n"
+    ));
+    d.signal("HUP");
+    d.wait_for("config reloaded");
+    let (_, body) = get("/views/wire-only.atom").await;
+    assert_eq!(
+        titles(&body),
+        set(&["Sponsored: the best oil ETF", "Why oil prices fell"]),
+        "{body}"
+    );
+
+    // A broken view is refused; the running views stay.
+    std::fs::write(
+        dir.config_path(),
+        format!(
+            "{}[[views]]\nname = \"bad\"\ninclude = [{{ title = \"(\" }}]\n",
+            std::fs::read_to_string(dir.config_path()).unwrap()
+        ),
+    )
+    .unwrap();
+    d.signal("HUP");
+    d.wait_for("reload refused");
+    assert_eq!(get("/views/wire-only.atom").await.0, 200);
+    assert_eq!(get("/views/bad.atom").await.0, 404);
+
+    // Removed.
+    dir.write_config(&feeds);
+    d.signal("HUP");
+    d.wait_for("config reloaded");
+    assert_eq!(get("/views/wire-only.atom").await.0, 404);
+    assert!(!get("/views.opml").await.1.contains("wire-only"));
+
+    d.signal("TERM");
+    assert_eq!(d.wait_exit(), 0, "{}", d.log.join("\n"));
+}
