@@ -2,6 +2,7 @@
 //! files in temp dirs, the real binary for process-level behaviour.
 //!
 //! Where tests go:
+//! - `readme`: the README's first two commands stay true.
 //! - `refresh`: one poll end to end (fetch, parse, dedup, store) and what
 //!   the archive holds afterwards.
 //! - `schema`: docs/schema.md against a populated archive: every table and
@@ -39,6 +40,7 @@ mod market;
 mod opml;
 mod polite;
 pub(crate) mod process;
+mod readme;
 mod refresh;
 mod schema;
 pub(crate) mod serve;
