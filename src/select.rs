@@ -282,6 +282,15 @@ pub enum Channel {
 }
 
 impl Channel {
+    /// Where its page is served, relative to the server's base URL.
+    pub fn page_path(&self) -> String {
+        match self {
+            Channel::Main => String::new(),
+            Channel::Tag(t) => format!("tags/{t}"),
+            Channel::View(v) => format!("views/{v}"),
+        }
+    }
+
     /// Where it is served in the format with file `extension`, relative
     /// to the server's base URL.
     pub fn path(&self, extension: &str) -> String {

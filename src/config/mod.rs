@@ -52,6 +52,37 @@ pub struct Config {
     pub market: Option<MarketConfig>,
     /// `[[views]]`, in config order.
     pub views: Vec<ViewConfig>,
+    pub web: WebConfig,
+}
+
+/// `[web]`: the news pages served beside the feeds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebConfig {
+    /// Serve `/` and the other pages (the feeds are served either way).
+    pub enabled: bool,
+    /// The site's name at the top of every page; `[output] title` by default.
+    pub title: String,
+    /// Whether search engines may index the pages (`/robots.txt`).
+    pub robots: Robots,
+    /// Let item content load images from other sites. Off by default: a
+    /// remote image tells its host who read the page, and when.
+    pub remote_images: bool,
+}
+
+/// What `/robots.txt` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Robots {
+    Allow,
+    Disallow,
+}
+
+impl Robots {
+    pub fn text(self) -> &'static str {
+        match self {
+            Robots::Allow => "User-agent: *\nDisallow:\n",
+            Robots::Disallow => "User-agent: *\nDisallow: /\n",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -28,6 +28,17 @@ pub struct RawConfig {
     pub market: Option<RawMarket>,
     #[serde(default)]
     pub views: Vec<RawView>,
+    #[serde(default)]
+    pub web: RawWeb,
+}
+
+/// `[web]`: the news pages.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawWeb {
+    pub enabled: Option<bool>,
+    pub title: Option<String>,
+    pub robots: Option<String>,
+    pub remote_images: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

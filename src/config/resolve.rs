@@ -17,11 +17,11 @@ use url::Url;
 use super::Secret;
 use super::raw::{
     RawConfig, RawDefaults, RawFeed, RawFetch, RawLog, RawMarket, RawOutput, RawServer, RawStorage,
-    RawSymbol, RawView,
+    RawSymbol, RawView, RawWeb,
 };
 use super::{
     Config, DEFAULT_USER_AGENT, FeedConfig, FetchConfig, InstrumentConfig, MarketConfig,
-    OutputConfig, ServerConfig, StorageConfig, ViewConfig,
+    OutputConfig, Robots, ServerConfig, StorageConfig, ViewConfig, WebConfig,
 };
 use crate::model::ProviderKind;
 use crate::schedule::{Schedule, TimeZone};
@@ -210,6 +210,7 @@ fn resolve(r: &mut Resolver<'_>, raw: RawConfig, base: &Path) -> Config {
     let feeds = resolve_feeds(r, raw.feeds, base, &defaults);
     let market = raw.market.and_then(|m| resolve_market(r, m, defaults.tz));
     let views = resolve_views(r, raw.views, &feeds, market.as_ref(), output.max_items);
+    let web = resolve_web(r, raw.web, &output);
     Config {
         source: base.join("config.toml"),
         storage,
@@ -220,6 +221,28 @@ fn resolve(r: &mut Resolver<'_>, raw: RawConfig, base: &Path) -> Config {
         feeds,
         market,
         views,
+        web,
+    }
+}
+
+/// `[web]`: the news pages.
+fn resolve_web(r: &mut Resolver<'_>, raw: RawWeb, output: &OutputConfig) -> WebConfig {
+    let robots = match raw.robots.as_deref() {
+        None | Some("allow") => Robots::Allow,
+        Some("disallow") => Robots::Disallow,
+        Some(other) => {
+            r.problem(
+                &[key("web"), key("robots")],
+                format!("{other:?} is not \"allow\" or \"disallow\""),
+            );
+            Robots::Allow
+        }
+    };
+    WebConfig {
+        enabled: raw.enabled.unwrap_or(true),
+        title: raw.title.unwrap_or_else(|| output.title.clone()),
+        robots,
+        remote_images: raw.remote_images.unwrap_or(false),
     }
 }
 

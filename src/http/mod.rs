@@ -29,6 +29,7 @@ use tracing::{debug, error};
 use url::Url;
 
 use crate::clock::SharedClock;
+use crate::model::Snapshot;
 use crate::config::{Config, OutputConfig};
 use crate::health::Health;
 use crate::metrics::Metrics;
@@ -123,8 +124,38 @@ const ONE_OFF_RENDERS: usize = 2;
 /// of a 100-entry feed per change under `wrk -c32`, serialised on the one
 /// reader connection: a stall of a quarter of a second).
 struct Slot {
-    generation: u64,
+    stamp: Stamp,
     doc: OnceCell<Arc<Rendered>>,
+}
+
+/// What a cached document was rendered from: the archive's generation, and
+/// for pages (which show the live board) the board's last refresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    generation: u64,
+    board: Option<DateTime<Utc>>,
+}
+
+impl Stamp {
+    fn now(inner: &Inner, format: Format) -> Stamp {
+        let board = match format {
+            Format::Html => inner
+                .board
+                .as_ref()
+                .and_then(|b| b.status(inner.clock.now()).last_success),
+            _ => None,
+        };
+        Stamp {
+            generation: inner.store.generation(),
+            board,
+        }
+    }
+
+    /// A document rendered at `self` serves a request made at `wanted`. A
+    /// newer generation than our reading is fine too.
+    fn covers(&self, wanted: &Stamp) -> bool {
+        self.generation >= wanted.generation && self.board == wanted.board
+    }
 }
 
 /// One rendered document and its validators.
@@ -151,6 +182,8 @@ pub struct Published {
     pub opml: String,
     /// The views as an OPML list of outputs, for `/views.opml`.
     pub views_opml: String,
+    /// `[web]`: the pages.
+    pub web: crate::config::WebConfig,
 }
 
 impl Published {
@@ -171,6 +204,7 @@ impl Published {
                 .collect(),
             opml: crate::opml::export(&config.output.title, &config.feeds, now),
             views_opml: crate::opml::export_views(&config.output.title, &config.views, &base, now),
+            web: config.web.clone(),
             base,
         }
     }
@@ -219,6 +253,13 @@ impl HttpState {
 pub fn router(state: HttpState) -> Router {
     Router::new()
         .route(
+            "/",
+            get(|s: State<HttpState>, p: Query<FeedParams>, h: HeaderMap| {
+                page(s, p, h, Channel::Main)
+            }),
+        )
+        .route("/{asset}", get(asset))
+        .route(
             "/feed.atom",
             get(|s: State<HttpState>, p: Query<FeedParams>, h: HeaderMap| {
                 feed(s, p, h, Format::Atom, Channel::Main)
@@ -243,12 +284,120 @@ pub fn router(state: HttpState) -> Router {
         .route("/quotes.json", get(quotes))
         .route("/feeds.opml", get(feeds_opml))
         .route("/metrics", get(metrics))
-        .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
+        .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             count_requests,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            page_headers,
+        ))
         .with_state(state)
+}
+
+/// A channel's page; 404 when `[web] enabled = false`.
+async fn page(
+    state: State<HttpState>,
+    params: Query<FeedParams>,
+    headers: HeaderMap,
+    channel: Channel,
+) -> Response {
+    if !state.published().web.enabled {
+        return not_found().await;
+    }
+    feed(state, params, headers, Format::Html, channel).await
+}
+
+/// The stylesheet (at its fingerprinted name, cached for a year), the
+/// favicon and `robots.txt`; anything else at the top level is a 404.
+async fn asset(State(state): State<HttpState>, Path(name): Path<String>) -> Response {
+    const YEAR: &str = "public, max-age=31536000, immutable";
+    let published = state.published();
+    let (content_type, cache, body): (&str, &str, Bytes) = match name.as_str() {
+        n if n == render::html::STYLE_PATH.as_str() => (
+            "text/css; charset=utf-8",
+            YEAR,
+            Bytes::from_static(render::html::STYLE.as_bytes()),
+        ),
+        "favicon.svg" => (
+            "image/svg+xml",
+            "public, max-age=86400",
+            Bytes::from_static(render::html::ICON.as_bytes()),
+        ),
+        "robots.txt" => (
+            "text/plain; charset=utf-8",
+            "public, max-age=3600",
+            Bytes::from_static(published.web.robots.text().as_bytes()),
+        ),
+        _ => return not_found().await,
+    };
+    if !published.web.enabled && name != "robots.txt" {
+        return not_found().await;
+    }
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, cache),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// 404: a short page in the site's style for people, a line of text for
+/// programs that ask for something else.
+async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        render::html::not_found_page(),
+    )
+        .into_response()
+}
+
+/// The Content-Security-Policy of every page: no script at all, styles
+/// only from our stylesheet, images from us (and, with `[web]
+/// remote_images`, from any https site), nothing framed, forms only to us.
+fn content_security_policy(remote_images: bool) -> &'static str {
+    if remote_images {
+        "default-src 'none'; style-src 'self'; img-src 'self' https: data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    } else {
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    }
+}
+
+/// Security headers on every HTML answer (pages and the 404), and
+/// `nosniff` on everything.
+async fn page_headers(
+    State(state): State<HttpState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    let is_html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    let h = response.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if is_html {
+        let remote = state.published().web.remote_images;
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(content_security_policy(remote)),
+        );
+        h.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        );
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
+    response
 }
 
 /// Serves until `shutdown` is cancelled, then drains open requests.
@@ -407,12 +556,11 @@ async fn feed(
 /// The cached document, re-rendered if the archive changed since; at most
 /// one render per document and generation at a time.
 async fn rendered(inner: &Inner, key: DocKey) -> Result<Arc<Rendered>, ServeError> {
-    let generation = inner.store.generation();
+    let stamp = Stamp::now(inner, key.format);
     let slot = {
         let mut cache = lock(&inner.cache);
         match cache.get(&key) {
-            // A newer slot than our reading of the generation is fine too.
-            Some(slot) if slot.generation >= generation => Arc::clone(slot),
+            Some(slot) if slot.stamp.covers(&stamp) => Arc::clone(slot),
             _ => {
                 if cache.len() >= CACHE_CAP {
                     cache.retain(|k, _| !k.is_one_off());
@@ -421,7 +569,7 @@ async fn rendered(inner: &Inner, key: DocKey) -> Result<Arc<Rendered>, ServeErro
                     cache.clear();
                 }
                 let slot = Arc::new(Slot {
-                    generation,
+                    stamp,
                     doc: OnceCell::new(),
                 });
                 cache.insert(key.clone(), Arc::clone(&slot));
@@ -482,13 +630,23 @@ async fn render_doc(inner: &Inner, key: DocKey) -> Result<Arc<Rendered>, ServeEr
         updated_if_empty,
     );
     view.market_strip = published.output.market_strip;
+    view.site_title = published.web.title.clone();
+    if format == Format::Html {
+        let now = inner.clock.now();
+        view.now = now;
+        view.board = inner.board.as_ref().and_then(|b| b.view(now)).map(|v| Snapshot {
+            label: v.label,
+            taken_at: now,
+            quotes: v.quotes.into_iter().map(|(_, q)| q).collect(),
+        });
+    }
     if let Some(q) = &search {
         view.title = format!("{}: search \u{201c}{q}\u{201d}", view.title);
     }
     let link = |before: Option<&Cursor>| {
         let mut url = published
             .base
-            .join(&channel.path(format.extension()))
+            .join(&render::path_of(&channel, format))
             .ok()?;
         {
             let mut pairs = url.query_pairs_mut();

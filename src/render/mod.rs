@@ -20,9 +20,11 @@
 //! Escaping itself is `crate::markup`, shared with the pipeline and OPML.
 
 pub mod atom;
+pub mod html;
 pub mod json;
 pub mod rss;
 pub mod strip;
+mod text;
 pub mod tf;
 pub mod xml;
 
@@ -31,7 +33,7 @@ mod samples;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::model::Entry;
+use crate::model::{Entry, Snapshot};
 use crate::select::Channel;
 
 /// Output format of the merged feed.
@@ -40,6 +42,8 @@ pub enum Format {
     Atom,
     Rss,
     Json,
+    /// The news page (`render/html.rs`).
+    Html,
 }
 
 impl Format {
@@ -48,17 +52,34 @@ impl Format {
             Format::Atom => "application/atom+xml; charset=utf-8",
             Format::Rss => "application/rss+xml; charset=utf-8",
             Format::Json => "application/feed+json; charset=utf-8",
+            Format::Html => "text/html; charset=utf-8",
         }
     }
+
+    /// The media type alone, for `<link rel="alternate" type=...>`.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Format::Atom => "application/atom+xml",
+            Format::Rss => "application/rss+xml",
+            Format::Json => "application/feed+json",
+            Format::Html => "text/html",
+        }
+    }
+
+    /// The three feed formats, in the order pages offer them.
+    pub const FEEDS: [Format; 3] = [Format::Atom, Format::Rss, Format::Json];
 
     pub fn extension(self) -> &'static str {
         match self {
             Format::Atom => "atom",
             Format::Rss => "rss",
             Format::Json => "json",
+            Format::Html => "html",
         }
     }
 
+    /// A feed format by its extension (`/feed.atom`); pages have paths of
+    /// their own.
     pub fn from_extension(ext: &str) -> Option<Self> {
         match ext {
             "atom" => Some(Format::Atom),
@@ -94,6 +115,14 @@ pub struct MergedFeed {
     /// Append the human-readable ticker strip to entries with a snapshot
     /// (`[output] market`); the machine-readable elements are always there.
     pub market_strip: bool,
+    /// The site's name, for pages (`[output] title`).
+    pub site_title: String,
+    /// This channel's feeds, for pages' autodiscovery links.
+    pub feed_urls: Vec<(Format, String)>,
+    /// The live board, for pages: the board as it stands, not as stamped.
+    pub board: Option<Snapshot>,
+    /// When the document is rendered, for pages' "5 minutes ago".
+    pub now: DateTime<Utc>,
 }
 
 /// Errors while writing a document.
@@ -113,6 +142,16 @@ pub fn render(feed: &MergedFeed, format: Format) -> Result<Vec<u8>, RenderError>
         Format::Atom => atom::render(feed),
         Format::Rss => rss::render(feed),
         Format::Json => json::render(feed),
+        Format::Html => html::render(feed, feed.now),
+    }
+}
+
+/// Where `channel` is served in `format`, relative to the server's base
+/// URL: a feed file, or the page.
+pub fn path_of(channel: &Channel, format: Format) -> String {
+    match format {
+        Format::Html => channel.page_path(),
+        _ => channel.path(format.extension()),
     }
 }
 
@@ -142,10 +181,25 @@ pub fn merged_feed(
     updated_if_empty: DateTime<Utc>,
 ) -> MergedFeed {
     let self_url = base
-        .join(&channel.path(format.extension()))
+        .join(&path_of(channel, format))
         .ok()
         .map(|u| u.to_string());
+    let updated = entries
+        .iter()
+        .map(|e| e.updated)
+        .max()
+        .unwrap_or(updated_if_empty);
     MergedFeed {
+        feed_urls: Format::FEEDS
+            .iter()
+            .filter_map(|f| {
+                let url = base.join(&channel.path(f.extension())).ok()?;
+                Some((*f, url.to_string()))
+            })
+            .collect(),
+        site_title: title.to_string(),
+        board: None,
+        now: updated,
         first_url: self_url.clone(),
         next_url: None,
         title: title.to_string(),
@@ -153,11 +207,7 @@ pub fn merged_feed(
         self_url,
         home_url: Some(base.to_string()),
         description: description.to_string(),
-        updated: entries
-            .iter()
-            .map(|e| e.updated)
-            .max()
-            .unwrap_or(updated_if_empty),
+        updated,
         entries,
         market_strip: true,
     }

@@ -103,6 +103,10 @@ pub(in crate::render) fn sample_feed() -> MergedFeed {
             },
         ],
         market_strip: true,
+        site_title: "tickerfeed".into(),
+        feed_urls: Vec::new(),
+        board: None,
+        now: DateTime::UNIX_EPOCH,
     }
 }
 
@@ -118,6 +122,10 @@ pub(in crate::render) fn empty_feed() -> MergedFeed {
         updated: DateTime::UNIX_EPOCH,
         entries: vec![],
         market_strip: true,
+        site_title: "tickerfeed".into(),
+        feed_urls: Vec::new(),
+        board: None,
+        now: DateTime::UNIX_EPOCH,
     }
 }
 

@@ -237,7 +237,9 @@ async fn tag_feeds_hold_only_their_feeds_items_and_unknown_paths_are_404() {
     assert_eq!(d.get("/tags/nope.atom", &[]).await.status(), 404);
     assert_eq!(d.get("/tags/world.xml", &[]).await.status(), 404);
     assert_eq!(d.get("/feed.xml", &[]).await.status(), 404);
-    assert_eq!(d.get("/", &[]).await.status(), 404);
+    // `/` was a 404 until the news page (issue 17); an unknown top-level
+    // path still is.
+    assert_eq!(d.get("/nope", &[]).await.status(), 404);
     d.stop().await;
 }
 

@@ -1,0 +1,150 @@
+//! Plain text of the sanitised HTML the archive holds, for outputs that
+//! show text: JSON Feed summaries and the news page.
+
+/// Plain text of sanitised HTML, for JSON Feed's `summary` and the news
+/// page's summaries: tags dropped
+/// (block-level ones leave a space so words do not run together), entities
+/// decoded, whitespace collapsed. The input comes from the sanitiser, so
+/// comments and `<script>` are already gone; quoted attribute values may
+/// still contain `>`, so the scan tracks quotes inside tags.
+pub(super) fn html_to_text(html: &str) -> String {
+    let mut text = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(c) = rest.chars().next() {
+        if c == '<' && starts_tag(&rest[1..]) {
+            let end = tag_end(rest);
+            if is_block_tag(&rest[..end]) {
+                text.push(' ');
+            }
+            rest = &rest[end..];
+        } else if c == '&' {
+            let (decoded, len) = decode_entity(rest);
+            text.push_str(decoded.as_deref().unwrap_or("&"));
+            rest = &rest[len..];
+        } else {
+            text.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Whether the text after a `<` opens a tag (as in the HTML tokenizer: a
+/// letter, `/` or `!`); otherwise the `<` is a literal character.
+fn starts_tag(after: &str) -> bool {
+    after
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '/' || c == '!')
+}
+
+/// Byte length of the tag at the start of `s`, up to and including its
+/// `>`, or all of `s` when the tag never closes.
+fn tag_end(s: &str) -> usize {
+    let mut quote = None;
+    for (i, c) in s.char_indices() {
+        match (quote, c) {
+            (None, '"' | '\'') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, '>') => return i + 1,
+            _ => {}
+        }
+    }
+    s.len()
+}
+
+fn is_block_tag(tag: &str) -> bool {
+    const BLOCK: &[&str] = &[
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "br",
+        "dd",
+        "div",
+        "dl",
+        "dt",
+        "figcaption",
+        "figure",
+        "footer",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "li",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "table",
+        "td",
+        "th",
+        "tr",
+        "ul",
+    ];
+    let name: String = tag
+        .trim_start_matches(['<', '/'])
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    BLOCK.contains(&name.as_str())
+}
+
+/// The character an entity at the start of `s` stands for, and the entity's
+/// byte length. An unknown or malformed entity decodes to `None` with a
+/// length of 1, so the `&` is kept as text.
+fn decode_entity(s: &str) -> (Option<String>, usize) {
+    let Some(end) = s
+        .char_indices()
+        .take(12)
+        .find(|&(_, c)| c == ';')
+        .map(|(i, _)| i)
+    else {
+        return (None, 1);
+    };
+    let name = &s[1..end];
+    let decoded = match name {
+        "amp" => Some('&'),
+        "lt" => Some('<'),
+        "gt" => Some('>'),
+        "quot" => Some('"'),
+        "apos" => Some('\''),
+        "nbsp" => Some('\u{A0}'),
+        _ => name
+            .strip_prefix("#x")
+            .or_else(|| name.strip_prefix("#X"))
+            .map(|hex| u32::from_str_radix(hex, 16))
+            .or_else(|| name.strip_prefix('#').map(str::parse))
+            .and_then(Result::ok)
+            .and_then(char::from_u32),
+    };
+    match decoded {
+        Some(c) => (Some(c.to_string()), end + 1),
+        None => (None, 1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_to_text_keeps_words_apart_and_decodes_entities() {
+        assert_eq!(
+            html_to_text("<p>One &amp; <b>two</b></p><p>three&nbsp;&#8364;&#x41;</p>"),
+            "One & two three €A"
+        );
+        assert_eq!(
+            html_to_text(r#"<a href="x" title="a > b">link</a>ed"#),
+            "linked"
+        );
+        assert_eq!(html_to_text("1 < 2 &bogus; & 3"), "1 < 2 &bogus; & 3");
+        assert_eq!(html_to_text("line<br>break<br/>s"), "line break s");
+        assert_eq!(html_to_text("<p>unclosed <a href=\"x"), "unclosed");
+    }
+}
