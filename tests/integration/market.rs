@@ -496,3 +496,274 @@ async fn the_snapshot_is_in_all_three_formats_and_the_strip_can_be_turned_off() 
         task.await.unwrap().unwrap();
     }
 }
+
+// Views selecting by the market (issue 16): `symbols` and `min_move_pct`
+// over a board replayed from the loopback provider.
+
+/// The real AAPL chart capture as another symbol's reply: same shape,
+/// with this symbol, price and a `meta.previousClose` (Yahoo sends one
+/// "only sometimes"; when it does it sets the change, market-providers.md
+/// §3.1), so the board shows the move we choose.
+fn chart(symbol: &str, price: &str, previous_close: &str) -> Reply {
+    let body = AAPL
+        .replace("\"symbol\":\"AAPL\"", &format!("\"symbol\":\"{symbol}\""))
+        .replace(
+            "\"regularMarketPrice\":328.879,",
+            &format!("\"regularMarketPrice\":{price},\"previousClose\":{previous_close},"),
+        );
+    assert_ne!(body, AAPL, "the capture changed shape; update chart()");
+    json_reply(&body)
+}
+
+/// A board where BP rose 2.4 %, RELX 0.3 % and SHEL fell 2.1 %, and news
+/// mentioning BP, RELX, both, SHEL, and none of them; `views` is appended
+/// to the config. Returns the archive with every item stamped.
+async fn market_views(views: &str) -> (FeedServer, TestDir, tickerfeed::config::Config) {
+    let server = FeedServer::start().await;
+    server.set("/v8/finance/chart/BP", chart("BP", "35.84", "35"));
+    server.set("/v8/finance/chart/RELX", chart("RELX", "46.138", "46"));
+    server.set("/v8/finance/chart/SHEL", chart("SHEL", "68.53", "70"));
+    server.set(
+        "/news.xml",
+        Reply::feed(news(&[
+            ("n1", "BP plc raises its dividend"),
+            ("n2", "RELX plc wins a data contract"),
+            ("n3", "BP plc and RELX plc sign a climate pledge"),
+            ("n4", "Shell plc cuts output"),
+            ("n5", "Markets close mixed"),
+        ])),
+    );
+    let dir = TestDir::new();
+    let market = format!(
+        r#"
+[market]
+label = "NYSE"
+provider = "yahoo"
+schedule = "*/5 * * * *"
+base_url = "{}"
+symbols = [
+  {{ symbol = "BP", names = ["BP plc"] }},
+  {{ symbol = "RELX", names = ["RELX plc"] }},
+  {{ symbol = "SHEL", names = ["Shell plc"] }},
+]
+"#,
+        server.url("")
+    );
+    let config = dir.write_config(&format!(
+        "{}{market}{views}",
+        feed_block("news", &server.url("/news.xml"), "")
+    ));
+    let (clock, shared) = fixed_clock("2026-07-24T15:52:10Z");
+    let opened = tickerfeed::app::open(&config, shared).await.unwrap();
+    let report = opened
+        .pipeline
+        .board
+        .clone()
+        .unwrap()
+        .refresh(&opened.store, clock_now(&clock))
+        .await
+        .unwrap();
+    assert_eq!((report.ok, report.failed.len()), (3, 0), "{report:?}");
+    tickerfeed::scheduler::poll_once(&opened.pipeline, opened.feeds.clone(), 2).await;
+    // The board as the views will see it, so a failure below is about
+    // selecting, not about the replay.
+    let moves: Vec<(String, String)> = dir
+        .db()
+        .prepare("SELECT symbol, change_percent FROM quotes ORDER BY symbol")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            ("BP".to_string(), "2.4".to_string()),
+            ("RELX".into(), "0.3".into()),
+            ("SHEL".into(), "-2.1".into())
+        ]
+    );
+    assert_eq!(dir.count("SELECT count(*) FROM item_mentions"), 5);
+    (server, dir, config)
+}
+
+/// The titles a view's JSON Feed shows, fetched over HTTP from a daemon
+/// serving the archive on 127.0.0.1:0.
+async fn view_titles(
+    config: &tickerfeed::config::Config,
+    views: &[&str],
+) -> Vec<std::collections::BTreeSet<String>> {
+    let (_clock, shared) = fixed_clock("2026-07-24T16:00:00Z");
+    let opened = tickerfeed::app::open(config, shared.clone()).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(tickerfeed::app::serve_with(
+        config.clone(),
+        shared,
+        stop.clone(),
+        opened,
+        listener,
+        tickerfeed::systemd::Notifier::default(),
+    ));
+    let mut out = Vec::new();
+    for view in views {
+        let resp = reqwest::get(format!("http://{addr}/views/{view}.json"))
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "/views/{view}.json");
+        let json: serde_json::Value = serde_json::from_slice(&resp.bytes().await.unwrap()).unwrap();
+        out.push(
+            json["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["title"].as_str().unwrap().to_string())
+                .collect(),
+        );
+    }
+    stop.cancel();
+    task.await.unwrap().unwrap();
+    out
+}
+
+fn titles(t: &[&str]) -> std::collections::BTreeSet<String> {
+    t.iter().map(|s| s.to_string()).collect()
+}
+
+#[tokio::test]
+async fn a_market_view_selects_by_mention_and_by_move() {
+    let (_server, _dir, config) = market_views(
+        r#"
+[[views]]
+name = "bp"
+symbols = ["BP"]
+
+[[views]]
+name = "bp-relx"
+symbols = ["BP", "RELX"]
+
+[[views]]
+name = "bp-relx-movers"
+symbols = ["BP", "RELX"]
+min_move_pct = 1.5
+"#,
+    )
+    .await;
+    let [bp, bp_relx, movers] =
+        <[_; 3]>::try_from(view_titles(&config, &["bp", "bp-relx", "bp-relx-movers"]).await)
+            .unwrap();
+    // Exactly the items mentioning BP; the RELX, Shell and market-wide
+    // stories carry BP on their board too, but do not mention it.
+    assert_eq!(
+        bp,
+        titles(&[
+            "BP plc raises its dividend",
+            "BP plc and RELX plc sign a climate pledge"
+        ])
+    );
+    // By mention alone the RELX story is in...
+    assert_eq!(
+        bp_relx,
+        titles(&[
+            "BP plc raises its dividend",
+            "RELX plc wins a data contract",
+            "BP plc and RELX plc sign a climate pledge"
+        ])
+    );
+    // ...but RELX moved 0.3 %, under 1.5 %: only the stories mentioning BP
+    // (up 2.4 %) stay. BP on the RELX story's board does not count, since
+    // that story does not mention BP.
+    assert_eq!(
+        movers,
+        titles(&[
+            "BP plc raises its dividend",
+            "BP plc and RELX plc sign a climate pledge"
+        ])
+    );
+}
+
+#[tokio::test]
+async fn a_fall_is_a_move_too() {
+    let (_server, _dir, config) = market_views(
+        r#"
+[[views]]
+name = "shel-relx-movers"
+symbols = ["SHEL", "RELX"]
+min_move_pct = 1.5
+"#,
+    )
+    .await;
+    let [movers] = <[_; 1]>::try_from(view_titles(&config, &["shel-relx-movers"]).await).unwrap();
+    // SHEL fell 2.1 %: at least 1.5 % either way. RELX (up 0.3 %) is not
+    // enough, and the BP-and-RELX story's 2.4 % is BP's, which this view
+    // does not name.
+    assert_eq!(movers, titles(&["Shell plc cuts output"]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn views_test_explains_a_market_match() {
+    let (_server, dir, _config) = market_views(
+        r#"
+[[views]]
+name = "movers"
+symbols = ["BP", "RELX", "SHEL"]
+min_move_pct = 1.5
+"#,
+    )
+    .await;
+    let cfg = dir.config_path();
+    let out = tokio::task::spawn_blocking(move || {
+        bin()
+            .arg("--config")
+            .arg(&cfg)
+            .args(["views", "test", "movers"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with("view movers: 3 items match\n"),
+        "{stdout}"
+    );
+    // Each match with why, newest first; the pledge names both its
+    // symbols but only BP moved enough.
+    let blocks: Vec<(&str, Vec<&str>)> = stdout
+        .split("\n\n")
+        .skip(1)
+        .map(|b| {
+            let mut lines = b.lines();
+            let head = lines.next().unwrap();
+            let title = head.split_once("  ").map_or(head, |(_, t)| t);
+            (
+                title,
+                lines.filter_map(|l| l.strip_prefix("  - ")).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        blocks,
+        [
+            (
+                "Shell plc cuts output",
+                vec!["mentions: SHEL", "moved at least 1.5%: SHEL -2.1%"]
+            ),
+            (
+                "BP plc and RELX plc sign a climate pledge",
+                vec!["mentions: BP, RELX", "moved at least 1.5%: BP +2.4%"]
+            ),
+            (
+                "BP plc raises its dividend",
+                vec!["mentions: BP", "moved at least 1.5%: BP +2.4%"]
+            ),
+        ],
+        "{stdout}"
+    );
+}
