@@ -3,7 +3,7 @@
 //! [`Pipeline::refresh_feed`] is the only place that knows the order:
 //! fetch, read the answer (parse, normalize and enrich a new document off
 //! the async threads), plan the next poll, record. How the poll ended is
-//! one [`Outcome`], decided in [`Pipeline::read`] and carried unchanged to
+//! one [`Outcome`], decided in `Pipeline::read` and carried unchanged to
 //! the store, metrics, logs and the scheduler. A feed that fails is data,
 //! not an error: its failure is recorded on the feed row and in the fetch
 //! log, and `refresh_feed` returns `Ok`. Only a failure to write the

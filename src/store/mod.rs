@@ -4,7 +4,7 @@
 //! [`Store`] owns a writer and a read-only reader connection, so HTTP
 //! renders never wait behind a long ingest (WAL lets them read the last
 //! committed state). rusqlite is blocking, so every call runs on tokio's
-//! blocking pool through [`Store::write`] / [`Store::read`], or, for
+//! blocking pool through `Store::write` / `Store::read`, or, for
 //! recording fetches, in the one drainer task that records what is queued
 //! (`feeds::drain`); no lock is held across an `.await`. A third connection, on a thread of its own, only
 //! checkpoints the WAL (`checkpoint.rs`), so the writer never waits for
