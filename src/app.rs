@@ -66,7 +66,7 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
             Some(Arc::new(board))
         }
     };
-    // Host pauses survive restarts: a Retry-After of a day is honoured
+    // Site pauses survive restarts: a Retry-After of a day is honoured
     // even if we are restarted in between.
     for (host, until) in store
         .host_pauses(clock.now())
