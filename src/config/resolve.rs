@@ -780,7 +780,7 @@ fn resolve_api_key(
     }
 }
 
-/// Characters allowed in feed names and tags: they appear in URLs
+/// Characters allowed in feed names, tags and view names: they appear in URLs
 /// (`/tags/{tag}.atom`) and in log lines, so keep them plain.
 fn is_plain_name(s: &str) -> bool {
     !s.is_empty()
