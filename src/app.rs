@@ -66,7 +66,7 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
             Some(Arc::new(board))
         }
     };
-    // Host pauses survive restarts: a Retry-After of a day is honoured
+    // Site pauses survive restarts: a Retry-After of a day is honoured
     // even if we are restarted in between.
     for (host, until) in store
         .host_pauses(clock.now())
@@ -293,11 +293,12 @@ pub async fn prune(
 
 /// SIGHUP re-reads the config. Added feeds start, removed feeds stop (their
 /// archive stays), changed schedules apply; validators, backoff and due
-/// times live in the archive, so nothing is lost. A changed `[market]` API
-/// key is handed to the board at once; other changes to `[storage]`,
-/// `[server] listen`, `[fetch]` and `[market]` wait for a restart, with a
-/// warning. An invalid config is refused with a logged error and the
-/// running one stays.
+/// times live in the archive, so nothing is lost. `[output]` and the views
+/// apply at once. A changed `[market]` API key is handed to the board at
+/// once; changes to `[storage] path`, `[server] listen`, `[fetch]` and the
+/// rest of `[market]` wait for a restart, with a warning (the rest of
+/// `[storage]` waits too, without one). An invalid config is refused with a
+/// logged error and the running one stays.
 #[allow(clippy::too_many_arguments)]
 async fn reload_on_hangup(
     running: Config,

@@ -1,17 +1,21 @@
 //! The command line, one subcommand each:
 //! - `run`: the daemon (poll on schedules, serve HTTP);
 //! - `poll`: one pass over every feed (or one) now;
-//! - `render`: the merged feed on stdout;
+//! - `render`: the merged feed (or a tag's, or a view's) on stdout;
 //! - `check`: validate the config, every problem with its line;
 //! - `feeds`: per-feed status;
 //! - `quotes`: refresh the ticker board once and print it;
 //! - `search`: full-text search of the archive;
 //! - `prune`: apply `[storage]` retention now;
+//! - `views` / `views test`: the configured views, and the dry run of one
+//!   (or of an ad-hoc rule);
 //! - `opml export` / `opml import`: the feed list as OPML.
 //!
 //! Parsing is clap's; each command loads the config, opens what it needs
-//! through `app`, and reports in plain words. Errors end here, with context,
-//! as exit codes: 0 done, 1 failed, 2 bad config or usage.
+//! (the archive alone, or the whole wiring through `app`), and reports in
+//! plain words. Errors end here, with context, as exit codes: 0 done,
+//! 1 failed, 2 bad config or usage, 130 when a second signal cut the
+//! daemon's drain short.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -62,7 +66,7 @@ pub enum Command {
         #[arg(long)]
         feed: Option<String>,
     },
-    /// The views ([[views]]) with the items each shows; `views test NAME`
+    /// The views (`[[views]]`) with the items each shows; `views test NAME`
     /// is the dry run.
     Views {
         #[command(subcommand)]
@@ -72,7 +76,7 @@ pub enum Command {
     Render {
         #[arg(long, value_enum, default_value_t = OutFormat::Atom)]
         format: OutFormat,
-        /// Entries (default: [output] max_items).
+        /// Entries (default: `[output] max_items`).
         #[arg(long)]
         limit: Option<usize>,
         /// Only items from feeds with this tag.
@@ -98,7 +102,7 @@ pub enum Command {
         #[arg(long)]
         since: Option<String>,
     },
-    /// Apply [storage] retention now (items deleted leave a tombstone).
+    /// Apply `[storage]` retention now (items deleted leave a tombstone).
     Prune,
     /// Export or import the feed list as OPML.
     Opml {
@@ -128,7 +132,7 @@ pub enum ViewsAction {
 pub enum OpmlAction {
     /// Print the configured feeds as OPML 2.0 (tags become categories).
     Export,
-    /// Turn an OPML file from another reader into [[feeds]] entries.
+    /// Turn an OPML file from another reader into `[[feeds]]` entries.
     Import {
         /// The OPML file (Miniflux, FreshRSS, Feedly, NetNewsWire, Newsboat...).
         file: PathBuf,

@@ -29,8 +29,9 @@
 //! # Where each feed stands
 //! A configured feed is counted once, by [`FeedCondition`] of its row:
 //! `retired` (the server answered 410 Gone), `failing` (its last attempt
-//! failed), `paused` (its host asked us to wait: 429/503 with Retry-After,
-//! or a deferred poll), `pending` (not polled yet), else `ok`. So
+//! failed), `paused` (its site asked us to wait: 429/503 with Retry-After,
+//! or a poll deferred by such a pause), `pending` (not polled yet, or not
+//! since a changed URL ended its retirement), else `ok`. So
 //! `total = ok + failing + paused + retired + pending`.
 //!
 //! Time comes from the injected clock; uptime from a monotonic `Instant`.

@@ -18,11 +18,12 @@
 //!   4 record     store                dedup, aliases, revisions, snapshots, fetch log:
 //!                                     one transaction per fetch
 //! quotes::board   refreshes the ticker board on its own schedule; read at ingest
-//! HTTP /feed.{atom,rss,json}: http -> store (a page of model::Entry) -> render
+//! HTTP /feed.{atom,rss,json}, /tags/..., /views/...:
+//!     http -> store (a page of model::Entry, chosen by a select::Selection) -> render
 //! ```
 //!
-//! Imports point one way, down this list (no module imports one above it;
-//! a test in `tests/integration/layers.rs` holds it):
+//! Imports point one way: a module imports only modules listed before it
+//! (a test in `tests/integration/layers.rs` holds this order):
 //!
 //! 1. `clock` (the only reader of wall time), `markup` (escaping for XML and
 //!    HTML), `link` (canonical article links), `politeness` (the
@@ -30,8 +31,9 @@
 //!    and `Retry-After` parsing), `schedule` (crontab schedules, skip
 //!    windows, next due);
 //! 2. `model` (domain types: items, entries, snapshots, quotes, providers,
-//!    a poll's [`model::Outcome`]), `config` (read and checked once, with
-//!    `Secret`s);
+//!    a poll's [`model::Outcome`]), `select` (views and rules: which
+//!    archived items an output shows), `config` (read and checked once,
+//!    with `Secret`s);
 //! 3. `store` (the archive; the only user of rusqlite), `render` (Atom,
 //!    RSS, JSON Feed and the ticker strip from model types), `opml` (feed
 //!    lists);
@@ -39,8 +41,8 @@
 //! 5. `pipeline` (the stages and the orchestrator);
 //! 6. `scheduler` (the loop), `health` (one snapshot for systemd and
 //!    `/healthz`);
-//! 7. `http` (the server), `systemd` (notify, watchdog, socket
-//!    activation), `shutdown` (signals);
+//! 7. `systemd` (notify, watchdog, socket activation), `shutdown`
+//!    (signals), `http` (the server);
 //! 8. `app` (wiring and lifecycle), `cli` (commands).
 pub mod app;
 pub mod cli;

@@ -3,7 +3,7 @@
 //! The one home of the escaping every writer of markup needs: the pipeline
 //! (plain text made HTML before it is archived, feeds repaired before they
 //! are parsed), `render` (our Atom and RSS documents, the ticker strip) and
-//! `opml` (the exported feed list). It sits at the bottom with `model`:
+//! `opml` (the exported feed list). It sits at the bottom with `clock`:
 //! it imports nothing from the crate, so every layer may use it without
 //! pointing an import upwards.
 //!

@@ -1,9 +1,10 @@
 //! Prometheus metrics: what the daemon did, for `/metrics`.
 //!
-//! Counters and histograms are updated where the work happens (the pipeline
-//! records each fetch, the HTTP layer each request); values that are cheap
-//! to read at scrape time (database size, item count, board age, scheduler
-//! lag) are set just before encoding. Encoding is prometheus-client's
+//! Counters, histograms and the scheduler's lag are updated where the work
+//! happens (the pipeline records each fetch, the HTTP layer each request and
+//! render, the scheduler its lag at each dispatch); values that are cheap to
+//! read at scrape time (database size, item count, board age) are set just
+//! before encoding. Encoding is prometheus-client's
 //! OpenMetrics text, which Prometheus scrapes natively.
 
 use std::sync::atomic::AtomicU64;
@@ -21,7 +22,7 @@ use crate::store::{Exchange, IngestSummary};
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct FetchLabels {
     /// [`Outcome::as_str`]: `ok`, `not_modified`, `unchanged`, `error`,
-    /// `throttled`, `gone` or `deferred` (nothing sent: the host is paused).
+    /// `throttled`, `gone` or `deferred` (nothing sent: the site is paused).
     result: String,
     /// `2xx`, `3xx`, `4xx`, `5xx`, or `none` (no answer).
     status_class: String,

@@ -1,4 +1,6 @@
-//! Domain types shared by the pipeline stages.
+//! Domain types shared by the pipeline stages, the store and the renderers;
+//! how a poll ended ([`outcome`]) and the market's types ([`market`]) live
+//! in the submodules.
 //!
 //! Identity lives here: [`FeedId`] is the archive's row id of a configured
 //! feed, [`ItemKey`] is a feed-scoped key that stays the same across polls
@@ -29,8 +31,10 @@ impl fmt::Display for FeedId {
 
 /// A feed-scoped item key, stable across polls: `id:<guid>` when the
 /// publisher gave an id, else `link:<canonical link>`, else
-/// `hash:<sha256 of the content>`. Duplicate guids inside one document get a
-/// `#<n>` suffix on all but the first.
+/// `hash:<sha256 of the content>`. A key repeated inside one document gets a
+/// `|<canonical link>` suffix on all but the first (`|` and 16 hex digits
+/// of the content hash when the link does not tell them apart), then `|<n>`
+/// if it is still a repeat.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ItemKey(pub String);
 

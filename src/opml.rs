@@ -1,10 +1,11 @@
 //! OPML: the subscription lists feed readers import and export.
 //!
-//! Owns three pure conversions; the caller reads and writes the files and
+//! Owns these pure conversions; the caller reads and writes the files and
 //! supplies the time:
 //!
 //! - [`export`]: our `[[feeds]]` -> an OPML 2.0 document, for
-//!   `tickerfeed opml export` and `GET /feeds.opml`.
+//!   `tickerfeed opml export` and `GET /feeds.opml`; [`export_views`]: our
+//!   `[[views]]` as a list of their feeds, for `GET /views.opml`.
 //! - [`parse`]: an OPML 1.0, 1.1 or 2.0 document as real readers write it
 //!   -> [`Opml`]: each feed once, with its folders and `category` paths as
 //!   categories, plus every outline that was left out and why.

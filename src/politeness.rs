@@ -8,9 +8,9 @@
 //!
 //! # Buckets
 //!
-//! [`domain_key`] names the bucket. Per-host concurrency, spacing and
-//! `Retry-After` pauses all count per bucket, and the store's `host_pauses`
-//! table is keyed by it. Connection reuse is not: reqwest pools per host by
+//! [`domain_key`] names the bucket. Concurrency and spacing limits (still
+//! `per_host_*` in the config) and `Retry-After` pauses all count per
+//! bucket, and the store's `host_pauses` table is keyed by it. Connection reuse is not: reqwest pools per host by
 //! itself.
 //!
 //! - A name under a suffix the public suffix list knows is keyed by its

@@ -8,6 +8,11 @@
 //! needs a seconds field, see crate-notes.md). Times are evaluated in the
 //! configured zone, local by default like crontab, and handed on in UTC.
 //! Nothing here reads the clock: callers pass `now`.
+//!
+//! Also the one home of next-due: [`PollState::next_due`] combines the
+//! schedule with a feed's floor (backoff, hints, pauses) and the
+//! publisher's [`SkipWindows`]; the pipeline, the scheduler and the `feeds`
+//! command all ask it.
 
 use std::fmt;
 
@@ -191,7 +196,7 @@ pub(crate) fn parse_day(s: &str) -> Option<Weekday> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PollState {
     pub last_attempt: Option<DateTime<Utc>>,
-    /// A floor set by backoff, server hints or a host pause.
+    /// A floor set by backoff, server hints or a site's pause.
     pub not_before: Option<DateTime<Utc>>,
     /// The publisher's skip windows, as last read.
     pub skip: SkipWindows,
@@ -200,7 +205,8 @@ pub struct PollState {
 impl PollState {
     /// When the feed is next due on `schedule`. With `respect_hints` off the
     /// publisher's skip windows are ignored (hint floors are left out of
-    /// `not_before` by whoever set it); backoff and host pauses always count.
+    /// `not_before` by whoever set it); backoff and site pauses always
+    /// count.
     pub fn next_due(
         &self,
         schedule: &Schedule,
@@ -219,7 +225,7 @@ impl PollState {
 /// after the last attempt, which may lie in the past after downtime: the
 /// missed poll then happens once, right away, instead of being skipped
 /// silently (and a week of downtime does not cause a week of polls).
-/// `not_before` is a floor set by backoff, server hints or a host pause:
+/// `not_before` is a floor set by backoff, server hints or a site's pause:
 /// the first firing at or after it counts, so polls stay on the operator's
 /// grid. Firings inside the publisher's `skip` windows are passed over.
 pub fn next_due(

@@ -33,7 +33,8 @@ const MAX_SLEEP: Duration = Duration::from_secs(30);
 /// How long in-flight refreshes may take to finish after shutdown begins.
 pub const DRAIN_DEADLINE: Duration = Duration::from_secs(20);
 
-/// Liveness of the loop, for `/healthz`: when it last went round.
+/// Liveness of the loop, for `health` (`/healthz` and the systemd
+/// watchdog): when it last went round.
 #[derive(Debug)]
 pub struct Heartbeat {
     last_tick: AtomicI64,

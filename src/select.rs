@@ -4,10 +4,10 @@
 //! `[[views]]`), with every regex compiled and checked there, and handed
 //! to the store, which turns it into one SQL query over the archive (the
 //! search index, the mentions index and the sort index do the selecting;
-//! rules run in SQLite through a `regexp` function backed by this module's
-//! compiled patterns). The archive keeps everything: a selection only
-//! decides what an output shows, so it applies at once to every item ever
-//! archived and removing a rule brings items back.
+//! rules run in SQLite through a `regexp` function that compiles the same
+//! patterns with the same size limit). The archive keeps everything: a
+//! selection only decides what an output shows, so it applies at once to
+//! every item ever archived and removing a rule brings items back.
 //!
 //! Criteria combine with AND; the values of one criterion with OR; every
 //! `include` rule must match and no `exclude` rule may. [`Rule::hit`] and

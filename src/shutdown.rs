@@ -1,10 +1,10 @@
 //! SIGTERM and SIGINT -> cancellation tokens.
 //!
 //! The first signal cancels [`Signals::shutdown`]: the scheduler stops
-//! dispatching, HTTP drains, in-flight polls finish. A second signal during
-//! that drain cancels [`Signals::force`], and `main` exits at once with a
-//! non-zero code (the archive stays consistent: each fetch is one
-//! transaction).
+//! dispatching, in-flight polls finish, HTTP drains (see `app::serve_with`).
+//! A second signal during that drain cancels [`Signals::force`], and the
+//! `run` command returns exit code 130 at once (the archive stays
+//! consistent: each fetch is one transaction).
 
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;

@@ -342,10 +342,10 @@ fn parse_activation(
 /// configured address would then fail anyway (systemd holds the port), so
 /// the caller should stop with the error.
 ///
-/// Call it once, early in `main`, before the tokio runtime starts: when the
-/// process has a single thread, it also removes `LISTEN_PID`, `LISTEN_FDS`
+/// Call it once, early in `cli::main`, before the tokio runtime starts:
+/// when the process has a single thread, it also removes `LISTEN_PID`, `LISTEN_FDS`
 /// and `LISTEN_FDNAMES` from the environment so nothing we start inherits
-/// them (see [`unset_activation_env`]).
+/// them (see `unset_activation_env`).
 pub fn listen_fds() -> Result<Option<TcpListener>, ActivationError> {
     let pid = std::env::var("LISTEN_PID").ok();
     let fds = std::env::var("LISTEN_FDS").ok();

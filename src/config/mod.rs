@@ -166,7 +166,7 @@ pub struct FetchConfig {
     pub timeout: Duration,
     pub connect_timeout: Duration,
     pub max_body_bytes: usize,
-    /// Feeds fetched at once, across all hosts.
+    /// Feeds fetched at once, across all sites.
     pub concurrency: usize,
     /// Requests in flight to one site at once (a registrable domain, or an
     /// IP address or `localhost` with its port: `politeness::domain_key`).
@@ -174,7 +174,7 @@ pub struct FetchConfig {
     pub per_host_concurrency: usize,
     /// Least time between the starts of two requests to one site.
     pub per_host_spacing: Duration,
-    /// Longest pause a `Retry-After` can impose on a host.
+    /// Longest pause a `Retry-After` can impose on a site.
     pub max_retry_after: Duration,
     /// First delay after a failure; doubles per failure in a row.
     pub backoff_base: Duration,

@@ -319,7 +319,8 @@ fn resolve_server(r: &mut Resolver<'_>, raw: RawServer) -> ServerConfig {
     ServerConfig { listen, base_url }
 }
 
-/// `[output]`: what the merged feed is called and how long it is.
+/// `[output]`: what the merged feed is called, how long it is and what
+/// it leaves out.
 fn resolve_output(r: &mut Resolver<'_>, raw: RawOutput) -> OutputConfig {
     let max_items = ranged(
         r,
@@ -605,7 +606,7 @@ fn resolve_fetch(r: &mut Resolver<'_>, raw: RawFetch) -> FetchConfig {
     }
 }
 
-/// `[log]`: the level is only checked here; `main` installs it.
+/// `[log]`: the level is only checked here; `cli` installs it.
 fn resolve_log(r: &mut Resolver<'_>, raw: RawLog) -> Option<String> {
     if let Some(level) = &raw.level
         && tracing_subscriber::EnvFilter::try_new(level).is_err()
@@ -802,7 +803,7 @@ fn resolve_api_key(
     }
 }
 
-/// Characters allowed in feed names and tags: they appear in URLs
+/// Characters allowed in feed names, tags and view names: they appear in URLs
 /// (`/tags/{tag}.atom`) and in log lines, so keep them plain.
 fn is_plain_name(s: &str) -> bool {
     !s.is_empty()

@@ -1,8 +1,9 @@
-//! HTTP: the merged feed, per-tag feeds and health, over axum.
+//! HTTP, over axum: the merged feed, per-tag and per-view feeds, the feed
+//! and view lists as OPML, the board as JSON, health and metrics.
 //!
 //! Rendering happens once per archive change, not per request: documents
-//! are cached with their gzip form and validators, keyed by format and tag,
-//! and re-rendered only when `Store::generation` has moved. Requests that
+//! are cached with their gzip form and validators, keyed by the whole
+//! request (format, channel, search, page), and re-rendered only when `Store::generation` has moved. Requests that
 //! arrive while a document is being rendered wait for that render instead
 //! of starting their own. ETags derive from the bytes, so a re-render that
 //! changes nothing still answers 304. One-off documents (a search, an
@@ -71,7 +72,7 @@ enum ServeError {
     Gone,
 }
 
-/// A merged document: its format and channel.
+/// A merged document's cache key: the whole request.
 type DocKey = DocRequest;
 
 /// Which document a request asks for.
@@ -233,7 +234,8 @@ impl HttpState {
         }))
     }
 
-    /// Applies a reloaded config: new titles, tags and limits show at once.
+    /// Applies a reloaded config: new titles, tags, views and limits show at
+    /// once.
     pub fn update(&self, published: Published) {
         *self.0.published.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(published);
         lock(&self.0.cache).clear();

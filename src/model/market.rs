@@ -128,7 +128,8 @@ impl fmt::Display for Session {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Quote {
     /// Our configured symbol. A provider's `parse` puts the provider symbol
-    /// here; [`ProviderClient::fetch`] replaces it with ours.
+    /// here; [`ProviderClient::fetch`](crate::quotes::client::ProviderClient::fetch)
+    /// replaces it with ours.
     pub symbol: String,
     /// The symbol as the provider spells it (`VOD.L`, `vod.uk`, `VOD.LON`).
     pub provider_symbol: String,

@@ -22,7 +22,7 @@ pub enum Outcome {
     /// Anything that went wrong; counts toward backoff.
     Failed(FailureKind),
     /// 429, or 503 with `Retry-After`: the server's domain is paused until
-    /// `until`. Not a failure: the host asked us to wait, and we do.
+    /// `until`. Not a failure: the server asked us to wait, and we do.
     Throttled { until: DateTime<Utc> },
     /// 410 Gone: the feed is retired until its config changes.
     Gone,

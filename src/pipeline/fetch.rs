@@ -61,8 +61,8 @@ pub struct Transfer {
 }
 
 impl Transfer {
-    /// True when every hop was permanent (301/308): only then may the
-    /// feed's URL move.
+    /// Where the redirects ended, when every hop was permanent (301/308):
+    /// only then may the feed's URL move.
     pub fn permanently_moved_to(&self) -> Option<&Url> {
         let last = self.hops.last()?;
         self.hops
@@ -160,7 +160,7 @@ impl FetchError {
 
     /// The failure this error is, for a poll that ends with it. `None`
     /// for the answers that end a poll without failing it: 410 (the feed
-    /// is gone), 429/503 (the host asked us to wait) and a paused host
+    /// is gone), 429/503 (the server asked us to wait) and a paused site
     /// (nothing was sent).
     pub fn failure_kind(&self) -> Option<FailureKind> {
         Some(match self {
@@ -186,8 +186,8 @@ impl FetchError {
 const MAX_REDIRECTS: usize = 10;
 
 /// Per-site politeness: at most `per_bucket` requests at once, and at least
-/// `spacing` between the starts of two requests, so a board of 500 feeds on
-/// one site never bursts. Also holds pauses asked for by `Retry-After`.
+/// `spacing` between the starts of two requests, so a config with 500 feeds
+/// on one site never bursts. Also holds pauses asked for by `Retry-After`.
 /// Keyed by [`domain_key`]; the config still calls these limits
 /// `per_host_*`.
 #[derive(Debug)]

@@ -2,8 +2,10 @@
 //! document itself: RSS `<ttl>` (minutes), `<skipHours>` / `<skipDays>`
 //! (GMT windows in which not to poll) and the syndication module's
 //! `sy:updatePeriod` / `sy:updateFrequency`. HTTP caching headers are read
-//! by `fetch`. The scheduler turns these into a floor under the operator's
-//! cron schedule: tickerfeed may poll less often than asked, never more.
+//! by `fetch`. The orchestrator turns these into a floor under the
+//! operator's cron schedule (`Pipeline::floor`, then
+//! `schedule::PollState`): tickerfeed may poll less often than asked, never
+//! more.
 
 use std::sync::LazyLock;
 use std::time::Duration;

@@ -3,8 +3,9 @@
 //! [`Pipeline::refresh_feed`] is the only place that knows the order:
 //! fetch, read the answer (parse, normalize and enrich a new document off
 //! the async threads), plan the next poll, record. How the poll ended is
-//! one [`Outcome`], decided in [`Pipeline::read`] and carried unchanged to
-//! the store, metrics, logs and the scheduler. A feed that fails is data,
+//! one [`Outcome`], decided in `Pipeline::read` (or, for a retired feed,
+//! before any request) and carried unchanged to the store, metrics, logs
+//! and the scheduler. A feed that fails is data,
 //! not an error: its failure is recorded on the feed row and in the fetch
 //! log, and `refresh_feed` returns `Ok`. Only a failure to write the
 //! archive itself comes back as `Err`.
@@ -167,7 +168,7 @@ impl Pipeline {
     }
 
     /// Turns what the fetch brought back into the poll's [`Outcome`] and
-    /// what goes with it. The one place an outcome is decided.
+    /// what goes with it. The one place the outcome of a request is decided.
     async fn read(
         &self,
         fetched: Result<Fetched, FetchError>,
@@ -222,7 +223,7 @@ impl Pipeline {
     }
 
     /// A fetch that brought no feed back: failed, throttled, gone, or
-    /// not sent because the host is paused.
+    /// not sent because the site is paused.
     fn read_error(&self, e: FetchError, url: &Url, started_at: DateTime<Utc>) -> Answer {
         let outcome = match &e {
             FetchError::HostPaused { until, .. } => Outcome::Deferred { until: *until },
@@ -297,7 +298,7 @@ impl Pipeline {
     }
 
     /// The floor under the next poll: backoff after a failure, the
-    /// server's pause after 429/503 or while its host is paused, its hints
+    /// server's pause after 429/503 or while its site is paused, its hints
     /// after a success.
     fn floor(
         &self,

@@ -1,7 +1,8 @@
 //! Normalize stage: a parsed feed -> [`NewItem`]s ready to store.
 //!
 //! Owns item identity (the feed-scoped [`ItemKey`]), canonical links for
-//! cross-feed dedup (defined in [`crate::link`], which the store shares), absolute links, plain-text titles and sanitised HTML.
+//! cross-feed dedup (defined in [`crate::link`], which the store shares),
+//! absolute links, plain-text titles and sanitised HTML.
 //! Nothing here depends on the time of the poll, so the same document always
 //! normalises to the same items.
 

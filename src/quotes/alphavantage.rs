@@ -4,7 +4,7 @@
 //! (`GET {base}/query?function=GLOBAL_QUOTE&symbol=X&apikey=KEY`) and
 //! [`parse`]. Hands a [`Quote`] or [`QuoteError`] to
 //! [`ProviderClient`](super::client::ProviderClient). With 25 requests a day
-//! on the free plan this is an end-of-day fallback, not a live source.
+//! on the free plan this is an end-of-day source, not a live one.
 //!
 //! Every error is an HTTP 200 (`market-providers.md` §3.6): `Note` and
 //! `Information` are rate limits (except "premium endpoint", which is a plan

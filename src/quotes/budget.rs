@@ -5,8 +5,9 @@
 //! Stooq) and the cooldown after a provider says "too many requests".
 //! [`client::ProviderClient`](super::client::ProviderClient) asks it before
 //! every request and, when it says no, hands back
-//! [`QuoteError::BudgetExhausted`] instead of sleeping: the refresher decides
-//! whether to fall back to another provider or wait.
+//! [`QuoteError::BudgetExhausted`] instead of sleeping: the board keeps its
+//! last good quotes (marked stale) and asks again at its next scheduled
+//! refresh.
 //!
 //! Pure: every method takes `now`, nothing sleeps or reads the clock, so the
 //! tests drive it with fixed times.

@@ -9,8 +9,9 @@
 //!
 //! It never sleeps and never retries: a request the budget or a cooldown
 //! holds back comes back as [`QuoteError::BudgetExhausted`], and a rate-limit
-//! answer starts a cooldown, so the refresher can fall back to another
-//! provider. Every URL that reaches a log line or an error is redacted.
+//! answer starts a cooldown, so the board refresh finishes at once and
+//! keeps its last good quotes. Every URL that reaches a log line or an
+//! error is redacted.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -20,8 +20,8 @@
 //! - `as_of` is the provider's time and never our fetch time (`fetched_at`);
 //! - nothing here reads the wall clock: callers pass `now`;
 //! - an API key never reaches a `Debug`/`Display` string, a log line or an
-//!   error: keys live in [`Secret`](crate::config::Secret), and every URL or transport error text
-//!   goes through [`redact`] first.
+//!   error: keys live in [`Secret`](crate::config::Secret), and every URL or
+//!   transport error text goes through [`redact`] first.
 
 pub mod alphavantage;
 pub mod board;
@@ -77,8 +77,9 @@ pub use client::ProviderClient;
 pub use mentions::{Instrument, MentionMatcher};
 
 /// What the quote client needs to know about a provider's API. The kind
-/// itself (names, whether it needs a key) is defined in `config`, which
-/// resolves it; these belong here, beside the client that shapes requests.
+/// itself (names, whether it needs a key) is defined in `model::market`,
+/// where config, the store and the board reach it too; these belong here,
+/// beside the client that shapes requests.
 impl ProviderKind {
     /// Most symbols one request may carry.
     pub fn max_batch(self) -> usize {
@@ -135,7 +136,8 @@ fn retry_note(retry_after: &Option<std::time::Duration>) -> String {
 }
 
 impl QuoteError {
-    /// A short stable label for logs and the archive.
+    /// A short stable label for the error's class. (Nothing uses it yet:
+    /// logs and `tickerfeed quotes` print the `Display` text.)
     pub fn code(&self) -> &'static str {
         match self {
             QuoteError::UnknownSymbol => "unknown_symbol",

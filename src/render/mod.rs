@@ -3,8 +3,9 @@
 //! [`MergedFeed`] is the view model the HTTP layer and the `render` command
 //! build from the archive's plain model types (`model::Entry`, filled by the
 //! store); `atom`, `rss` and `json` turn it into bytes. Every value comes
-//! from stored data (no "now" for missing dates), so the same archive always
-//! renders the same bytes, and entry ids never change.
+//! from stored data (no "now" for missing dates; only a feed with no
+//! entries is dated by its caller), so the same archive always renders the
+//! same bytes, and entry ids never change.
 //!
 //! Imports point one way. The three format renderers are siblings and never
 //! import each other (nor do their tests: shared inputs are in `samples`);

@@ -93,12 +93,12 @@ pub struct Attempt {
     pub last_modified: Option<String>,
     /// What crossed the wire, for the fetch log.
     pub exchange: Exchange,
-    /// When the scheduler plans to try next, for `feeds` and analysts.
+    /// When the feed is next due, as this poll planned it, for analysts.
     pub next_due: DateTime<Utc>,
     /// Floor under the schedule (backoff, hints, a paused domain).
     pub not_before: Option<DateTime<Utc>>,
-    /// The document's skip windows (with a `Fresh` or `Unchanged`
-    /// document read for hints).
+    /// The document's skip windows, when a body came (read for hints
+    /// whether or not the body parsed).
     pub skip: Option<SkipWindows>,
     /// Polls in a row that must agree before the URL moves.
     pub redirect_confirmations: u32,
@@ -128,7 +128,8 @@ pub struct Exchange {
     pub final_url: Option<String>,
     /// The redirect chain, `301 -> https://...` per hop.
     pub redirects: Option<String>,
-    /// Where every hop of this fetch's redirect chain was permanent.
+    /// Where this fetch's redirect chain ended, when every hop was
+    /// permanent.
     pub permanent_redirect: Option<String>,
     pub retry_after: Option<std::time::Duration>,
 }
@@ -143,7 +144,7 @@ pub struct IngestSummary {
     /// Articles whose content changed.
     pub updated: usize,
     /// Articles already archived from another feed, now also credited to
-    /// this one.
+    /// this one, and new keys of articles this feed carried (aliases).
     pub merged: usize,
 }
 
@@ -273,7 +274,8 @@ impl Store {
         Ok(summary)
     }
 
-    /// Hosts paused by a Retry-After that has not run out at `now`.
+    /// Sites (politeness buckets; a row from an older version may name a
+    /// plain host) paused by a Retry-After that has not run out at `now`.
     pub async fn host_pauses(
         &self,
         now: DateTime<Utc>,

@@ -127,8 +127,9 @@ fn mint_uid(feed_name: &str, key: &str) -> ItemUid {
     ItemUid(hex::encode(&digest[..16]))
 }
 
-/// The time an item sorts by: its published date, but never later than when
-/// we first saw it, so a feed cannot pin items to the top with future dates.
+/// The time an item sorts by: its published (else updated) date, but never
+/// later than when we first saw it, so a feed cannot pin items to the top
+/// with future dates.
 fn sort_time(item: &NewItem, now: DateTime<Utc>) -> DateTime<Utc> {
     item.published.or(item.updated).map_or(now, |p| p.min(now))
 }

@@ -4,11 +4,12 @@
 //! [`Store`] owns a writer and a read-only reader connection, so HTTP
 //! renders never wait behind a long ingest (WAL lets them read the last
 //! committed state). rusqlite is blocking, so every call runs on tokio's
-//! blocking pool through [`Store::write`] / [`Store::read`], or, for
+//! blocking pool through `Store::write` / `Store::read`, or, for
 //! recording fetches, in the one drainer task that records what is queued
-//! (`feeds::drain`); no lock is held across an `.await`. A third connection, on a thread of its own, only
-//! checkpoints the WAL (`checkpoint.rs`), so the writer never waits for
-//! that copy and its fsyncs.
+//! (`feeds::drain`); no lock is held across an `.await`. A third
+//! connection, on a thread of its own, only checkpoints the WAL
+//! (`checkpoint.rs`), so the writer never waits for that copy and its
+//! fsyncs.
 //!
 //! # Transactions
 //! Everything one fetch produces (new and updated items, their sources, the
@@ -265,7 +266,8 @@ impl Store {
         &self.path
     }
 
-    /// A number that grows whenever the archive's items change.
+    /// A number that grows whenever what the served feeds show may have
+    /// changed (see the module doc).
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }
@@ -318,9 +320,9 @@ impl Store {
 
     /// Indexes for search every item still waiting (see
     /// `items::SEARCH_BATCH`), and rows inserted by hand, and returns how
-    /// many there were. The daemon
-    /// calls it every two seconds and a poll when it ends, so an archived
-    /// item is searchable within about two seconds. Indexing moves the
+    /// many there were. The daemon calls it every two seconds and a poll
+    /// when it ends, so an archived item is searchable within about two
+    /// seconds. Indexing moves the
     /// [generation](Store::generation): a search rendered before it may
     /// have missed these items.
     pub async fn index_for_search(&self) -> Result<usize, StoreError> {
@@ -331,7 +333,8 @@ impl Store {
         Ok(indexed)
     }
 
-    /// Checks that the database answers, for health checks.
+    /// Checks that the database answers. (Health reads the feed rows and
+    /// counts items instead, so nothing calls this now.)
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.read(|c| {
             c.query_row("SELECT 1", [], |_| Ok(()))

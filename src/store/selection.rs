@@ -154,7 +154,8 @@ pub struct Match {
     pub uid: String,
     pub title: String,
     pub url: Option<String>,
-    /// Its place in the feeds' order (published, else first seen).
+    /// Its place in the feeds' order (published, else updated, never later
+    /// than first seen).
     pub sort_at: String,
     /// One line per criterion that matched (see `Selection::explain`).
     pub why: Vec<String>,

@@ -20,8 +20,9 @@
 //!   unescaped description), a stray end tag is dropped, and `br`, `hr`,
 //!   `img` and `wbr` are void as in HTML. Inside an RSS `description` or
 //!   `content:encoded`, or an Atom text construct of type `html`, tags are
-//!   HTML the publisher forgot to escape, so they are escaped as text. A document that ends with elements
-//!   still open is reported as truncated rather than closed for it: the
+//!   HTML the publisher forgot to escape, so they are escaped as text. A
+//!   document that ends with elements still open is reported as truncated
+//!   rather than closed for it: the
 //!   last item would be cut at an unknown point, and the next poll will
 //!   likely get the whole document.
 //! - **Versions.** `<rss>` with a version feed-rs does not know (none,
