@@ -261,9 +261,16 @@ symbols = [
     /// The daemon's counter `tickerfeed_http_requests_total` for a route
     /// and status, 0 when it has no sample yet.
     async fn requests(&self, route: &str, status: u16) -> u64 {
+        self.counter(&format!(
+            "tickerfeed_http_requests_total{{route=\"{route}\",status=\"{status}\"}}"
+        ))
+        .await
+    }
+
+    /// A counter's sample from `/metrics`, 0 when it has none yet.
+    async fn counter(&self, sample: &str) -> u64 {
         let metrics = self.text("/metrics").await;
-        let name =
-            format!("tickerfeed_http_requests_total{{route=\"{route}\",status=\"{status}\"}} ");
+        let name = format!("{sample} ");
         metrics
             .lines()
             .find_map(|l| l.strip_prefix(&name))
@@ -378,37 +385,14 @@ async fn feedparser_reads_atom_and_rss_with_their_snapshots() {
     let t = Interop::start(50).await;
     let all = articles(&t, "/feed.json").await;
     let business = articles(&t, "/tags/business.json").await;
-    let aapl = format!("AAPL={AAPL_PRICE}");
-    let vod = format!("VOD={VOD_PRICE}");
+    assert_eq!((all.len(), business.len()), (ALL, BUSINESS));
     for (path, json) in [
         ("/feed.atom", &all),
         ("/feed.rss", &all),
         ("/tags/business.atom", &business),
         ("/tags/business.rss", &business),
     ] {
-        let url = t.url(path);
-        let entries = if path.starts_with("/tags/") {
-            BUSINESS
-        } else {
-            ALL
-        }
-        .to_string();
-        let args = [
-            url.as_str(),
-            "--entries",
-            &entries,
-            "--label",
-            "NASDAQ - LSE",
-            "--quote",
-            &aapl,
-            "--quote",
-            &vod,
-            "--revalidate",
-        ];
-        let report = tokio::task::block_in_place(|| python("feedparser_check.py", &args));
-        // feedparser asked for gzip, got it and decoded it.
-        assert_eq!(report["content_encoding"], "gzip", "{report:#}");
-        assert_eq!(report["revalidated_status"], 304, "{report:#}");
+        let report = feedparser_check(&t.url(path), json.len());
         // feedparser keeps one tf:quote per entry (the last); across the
         // feed both instruments show up, each at the fixture's price.
         let symbols: std::collections::BTreeSet<&str> = report["quotes"]
@@ -425,22 +409,55 @@ async fn feedparser_reads_atom_and_rss_with_their_snapshots() {
         assert_eq!(report["ticker_tags"], serde_json::json!(["AAPL", "VOD"]));
         // One article, one id and one title, whatever the format: the
         // escaping of `&`, `<` and non-ASCII text round-trips.
-        let seen: Vec<(&str, &str)> = report["ids"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .zip(report["titles"].as_array().unwrap())
-            .map(|(id, title)| (id.as_str().unwrap(), title.as_str().unwrap()))
-            .collect();
-        let want: Vec<(&str, &str)> = json
-            .iter()
-            .map(|a| (a.id.as_str(), a.title.as_str()))
-            .collect();
         assert_eq!(
-            seen, want,
+            ids_and_titles(&report),
+            ids_and_titles_of(json),
             "{path} read by feedparser and the JSON Feed differ"
         );
     }
+}
+
+/// Runs `feedparser_check.py` on a feed the daemon serves at `url`:
+/// `entries` entries, each with a snapshot of the fixture board, served
+/// gzipped, and a 304 when asked again with the validators. Returns the
+/// report.
+fn feedparser_check(url: &str, entries: usize) -> Value {
+    let entries = entries.to_string();
+    let aapl = format!("AAPL={AAPL_PRICE}");
+    let vod = format!("VOD={VOD_PRICE}");
+    let args = [
+        url,
+        "--entries",
+        &entries,
+        "--label",
+        "NASDAQ - LSE",
+        "--quote",
+        &aapl,
+        "--quote",
+        &vod,
+        "--revalidate",
+    ];
+    let report = tokio::task::block_in_place(|| python("feedparser_check.py", &args));
+    // feedparser asked for gzip, got it and decoded it.
+    assert_eq!(report["content_encoding"], "gzip", "{report:#}");
+    assert_eq!(report["revalidated_status"], 304, "{report:#}");
+    report
+}
+
+/// `(id, title)` of each entry feedparser read, in document order.
+fn ids_and_titles(report: &Value) -> Vec<(String, String)> {
+    let strings = |key: &str| -> Vec<String> {
+        serde_json::from_value(report[key].clone()).unwrap_or_else(|e| panic!("{key}: {e}"))
+    };
+    strings("ids").into_iter().zip(strings("titles")).collect()
+}
+
+/// `(id, title)` of each article of a JSON Feed, in document order.
+fn ids_and_titles_of(articles: &[Article]) -> Vec<(String, String)> {
+    articles
+        .iter()
+        .map(|a| (a.id.clone(), a.title.clone()))
+        .collect()
 }
 
 /// A Newsboat profile in `dir` subscribed to `url`, with an empty config.
@@ -578,35 +595,17 @@ async fn newsboat_keeps_every_article_once_and_revalidates_with_304() {
 async fn json_feed_pages_follow_json_feed_1_1_and_feed_rs_reads_them() {
     // Four items a page: the first page has a next_url to follow.
     let t = Interop::start(4).await;
-    let aapl = format!("AAPL={AAPL_PRICE}");
-    let vod = format!("VOD={VOD_PRICE}");
-    let check = |url: &str, feed_url: &str, items: usize| {
-        let items = items.to_string();
-        let args = [
-            url,
-            "--items",
-            &items,
-            "--feed-url",
-            feed_url,
-            "--quote",
-            &aapl,
-            "--quote",
-            &vod,
-        ];
-        tokio::task::block_in_place(|| python("jsonfeed_check.py", &args))
-    };
-
-    let first = check(&t.url("/feed.json"), "http://feeds.test/feed.json", 4);
+    let first = jsonfeed_check(&t.url("/feed.json"), "http://feeds.test/feed.json", 4);
     let next = first["next_url"].as_str().expect("a next_url after 4 of 6");
     // Every page names the feed itself as feed_url: JSON Feed 1.1 makes it
     // the feed's unique identifier.
-    let second = check(
+    let second = jsonfeed_check(
         &t.url(served_path(next)),
         "http://feeds.test/feed.json",
         ALL - 4,
     );
     assert_eq!(second["next_url"], Value::Null, "{second:#}");
-    let tag = check(
+    let tag = jsonfeed_check(
         &t.url("/tags/business.json"),
         "http://feeds.test/tags/business.json",
         BUSINESS,
@@ -633,16 +632,45 @@ async fn json_feed_pages_follow_json_feed_1_1_and_feed_rs_reads_them() {
         (t.url(served_path(next)), &second),
         (t.url("/tags/business.json"), &tag),
     ] {
-        let body = reqwest::get(&url).await.unwrap().bytes().await.unwrap();
-        let feed = feed_rs::parser::parse(&body[..]).unwrap();
-        assert_eq!(feed.feed_type, feed_rs::model::FeedType::JSON);
-        let ids: Vec<&str> = feed.entries.iter().map(|e| e.id.as_str()).collect();
-        assert_eq!(serde_json::json!(ids), report["ids"], "{url}");
-        for e in &feed.entries {
-            assert!(
-                e.title.is_some() && !e.links.is_empty() && e.published.is_some(),
-                "{e:?}"
-            );
-        }
+        feed_rs_reads(&url, report).await;
+    }
+}
+
+/// Runs `jsonfeed_check.py` on a JSON Feed the daemon serves at `url`:
+/// the JSON Feed 1.1 rules, `items` items, `feed_url` as the feed's
+/// identifier, and the fixture board's prices in every `_market`.
+/// Returns the report.
+fn jsonfeed_check(url: &str, feed_url: &str, items: usize) -> Value {
+    let items = items.to_string();
+    let aapl = format!("AAPL={AAPL_PRICE}");
+    let vod = format!("VOD={VOD_PRICE}");
+    let args = [
+        url,
+        "--items",
+        &items,
+        "--feed-url",
+        feed_url,
+        "--quote",
+        &aapl,
+        "--quote",
+        &vod,
+    ];
+    tokio::task::block_in_place(|| python("jsonfeed_check.py", &args))
+}
+
+/// feed-rs, a JSON Feed reader we did not write, reads the document at
+/// `url` with the ids `jsonfeed_check.py` reported, each item with a
+/// title, a link and a date.
+async fn feed_rs_reads(url: &str, report: &Value) {
+    let body = reqwest::get(url).await.unwrap().bytes().await.unwrap();
+    let feed = feed_rs::parser::parse(&body[..]).unwrap();
+    assert_eq!(feed.feed_type, feed_rs::model::FeedType::JSON);
+    let ids: Vec<&str> = feed.entries.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(serde_json::json!(ids), report["ids"], "{url}");
+    for e in &feed.entries {
+        assert!(
+            e.title.is_some() && !e.links.is_empty() && e.published.is_some(),
+            "{e:?}"
+        );
     }
 }
