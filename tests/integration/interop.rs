@@ -1,7 +1,8 @@
 //! Interoperability: the real daemon, fed by loopback feeds and a Yahoo
 //! board replayed on loopback, read by software we did not write (xmllint,
 //! Python feedparser, Newsboat, feed-rs) and checked against the JSON Feed
-//! 1.1 rules.
+//! 1.1 rules. The merged feed, a tag feed and two views (issue 16) are
+//! checked alike: a view promises what the merged feed promises.
 //!
 //! Every test starts the binary once on `127.0.0.1:0` and waits until the
 //! first polls have landed. The tests need outside tools, so they are
@@ -140,12 +141,54 @@ fn tech_feed() -> String {
     )
 }
 
+/// Two views over the fixtures (issue 16), each a criterion plus a rule,
+/// each selecting fewer articles than the merged feed and the business
+/// tag feed, so a view that served either would show too many.
+const VIEWS: &str = r#"
+[[views]]
+name = "business-desk"
+title = "Business desk"
+tags = ["business"]
+exclude = [{ title = '(?i)\brally\b' }]
+
+[[views]]
+name = "world-desk"
+title = "World desk"
+query = "café OR storm OR vodafone"
+exclude = [{ url = '^https://biz\.test/' }]
+"#;
+
+/// What each view of [`VIEWS`] selects: its name, its title and the titles
+/// of its articles, newest first, as the merged JSON Feed writes them.
+/// `business-desk` is the business tag feed without the story every feed
+/// carries; `world-desk` finds "Café" (accent and all), "Storm" and
+/// "Vodafone", and its rule drops the Vodafone story from biz.test.
+const VIEW_ARTICLES: [(&str, &str, &[&str]); 2] = [
+    (
+        "business-desk",
+        "Business desk",
+        &[
+            "Vodafone cuts prices",
+            "Q&A: what earnings season means",
+            "Apple Inc. ships a thing",
+        ],
+    ),
+    (
+        "world-desk",
+        "World desk",
+        &[
+            "Café owners in Zürich – “smart” quotes & ümlauts",
+            "Storm warning for the coast",
+        ],
+    ),
+];
+
 /// The daemon, its loopback feeds and its temp dir, stopped on drop.
 struct Interop {
     /// `http://127.0.0.1:<port>`, where the daemon listens.
     base: String,
     _dir: TestDir,
-    _daemon: Running,
+    daemon: Running,
     _server: FeedServer,
 }
 
@@ -154,6 +197,12 @@ impl Interop {
     /// board, and waits until every article is in the merged feed.
     /// `max_items` is the page size.
     async fn start(max_items: usize) -> Interop {
+        Interop::start_with(max_items, "").await
+    }
+
+    /// [`Interop::start`] with more config at the end of the file, such as
+    /// [`VIEWS`].
+    async fn start_with(max_items: usize, extra: &str) -> Interop {
         let server = FeedServer::start().await;
         let json = |body: &str| Reply::feed(body).header("content-type", "application/json");
         server.set("/v8/finance/chart/AAPL", json(AAPL));
@@ -192,6 +241,7 @@ symbols = [
             feed_block("tech", &server.url("/tech.atom"), "tags = [\"business\"]"),
             server.url(""),
         );
+        let config = format!("{config}{extra}");
         std::fs::write(dir.config_path(), config).unwrap();
 
         // Archive a board first: the daemon seeds from it at start, so
@@ -220,7 +270,7 @@ symbols = [
         let interop = Interop {
             base: format!("http://{listen}"),
             _dir: dir,
-            _daemon: daemon,
+            daemon,
             _server: server,
         };
         interop.wait_for_items(ALL).await;
@@ -261,13 +311,54 @@ symbols = [
     /// The daemon's counter `tickerfeed_http_requests_total` for a route
     /// and status, 0 when it has no sample yet.
     async fn requests(&self, route: &str, status: u16) -> u64 {
+        self.counter(&format!(
+            "tickerfeed_http_requests_total{{route=\"{route}\",status=\"{status}\"}}"
+        ))
+        .await
+    }
+
+    /// How many times the daemon has rendered a document of a view
+    /// (`tickerfeed_view_renders_total`), 0 before the first.
+    async fn view_renders(&self, view: &str) -> u64 {
+        self.counter(&format!("tickerfeed_view_renders_total{{view=\"{view}\"}}"))
+            .await
+    }
+
+    /// A counter's sample from `/metrics`, 0 when it has none yet.
+    async fn counter(&self, sample: &str) -> u64 {
         let metrics = self.text("/metrics").await;
-        let name =
-            format!("tickerfeed_http_requests_total{{route=\"{route}\",status=\"{status}\"}} ");
+        let name = format!("{sample} ");
         metrics
             .lines()
             .find_map(|l| l.strip_prefix(&name))
             .map_or(0, |v| v.trim().parse().unwrap())
+    }
+
+    /// The articles of a view's JSON Feed once it shows `n`: a view with a
+    /// `query` sees items once they are indexed for search, which the
+    /// store does in batches, a moment after `/healthz` counts them.
+    async fn view_articles(&self, name: &str, n: usize) -> Vec<Article> {
+        let path = format!("/views/{name}.json");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let got = articles(self, &path).await;
+            if got.len() == n {
+                return got;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{path} never showed {n} items; it shows {got:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Reloads the config with SIGHUP and waits until the daemon has taken
+    /// it. A reload empties the daemon's cache of rendered documents, so
+    /// the next request for a feed renders it again from the archive.
+    fn reload(&mut self) {
+        self.daemon.signal("HUP");
+        self.daemon.wait_for("config reloaded");
     }
 }
 
@@ -294,7 +385,7 @@ fn python(script: &str, args: &[&str]) -> Value {
 }
 
 /// One item of the merged feed, as the daemon's JSON Feed lists it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Article {
     id: String,
     title: String,
@@ -378,37 +469,14 @@ async fn feedparser_reads_atom_and_rss_with_their_snapshots() {
     let t = Interop::start(50).await;
     let all = articles(&t, "/feed.json").await;
     let business = articles(&t, "/tags/business.json").await;
-    let aapl = format!("AAPL={AAPL_PRICE}");
-    let vod = format!("VOD={VOD_PRICE}");
+    assert_eq!((all.len(), business.len()), (ALL, BUSINESS));
     for (path, json) in [
         ("/feed.atom", &all),
         ("/feed.rss", &all),
         ("/tags/business.atom", &business),
         ("/tags/business.rss", &business),
     ] {
-        let url = t.url(path);
-        let entries = if path.starts_with("/tags/") {
-            BUSINESS
-        } else {
-            ALL
-        }
-        .to_string();
-        let args = [
-            url.as_str(),
-            "--entries",
-            &entries,
-            "--label",
-            "NASDAQ - LSE",
-            "--quote",
-            &aapl,
-            "--quote",
-            &vod,
-            "--revalidate",
-        ];
-        let report = tokio::task::block_in_place(|| python("feedparser_check.py", &args));
-        // feedparser asked for gzip, got it and decoded it.
-        assert_eq!(report["content_encoding"], "gzip", "{report:#}");
-        assert_eq!(report["revalidated_status"], 304, "{report:#}");
+        let report = feedparser_check(&t.url(path), json.len());
         // feedparser keeps one tf:quote per entry (the last); across the
         // feed both instruments show up, each at the fixture's price.
         let symbols: std::collections::BTreeSet<&str> = report["quotes"]
@@ -425,22 +493,55 @@ async fn feedparser_reads_atom_and_rss_with_their_snapshots() {
         assert_eq!(report["ticker_tags"], serde_json::json!(["AAPL", "VOD"]));
         // One article, one id and one title, whatever the format: the
         // escaping of `&`, `<` and non-ASCII text round-trips.
-        let seen: Vec<(&str, &str)> = report["ids"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .zip(report["titles"].as_array().unwrap())
-            .map(|(id, title)| (id.as_str().unwrap(), title.as_str().unwrap()))
-            .collect();
-        let want: Vec<(&str, &str)> = json
-            .iter()
-            .map(|a| (a.id.as_str(), a.title.as_str()))
-            .collect();
         assert_eq!(
-            seen, want,
+            ids_and_titles(&report),
+            ids_and_titles_of(json),
             "{path} read by feedparser and the JSON Feed differ"
         );
     }
+}
+
+/// Runs `feedparser_check.py` on a feed the daemon serves at `url`:
+/// `entries` entries, each with a snapshot of the fixture board, served
+/// gzipped, and a 304 when asked again with the validators. Returns the
+/// report.
+fn feedparser_check(url: &str, entries: usize) -> Value {
+    let entries = entries.to_string();
+    let aapl = format!("AAPL={AAPL_PRICE}");
+    let vod = format!("VOD={VOD_PRICE}");
+    let args = [
+        url,
+        "--entries",
+        &entries,
+        "--label",
+        "NASDAQ - LSE",
+        "--quote",
+        &aapl,
+        "--quote",
+        &vod,
+        "--revalidate",
+    ];
+    let report = tokio::task::block_in_place(|| python("feedparser_check.py", &args));
+    // feedparser asked for gzip, got it and decoded it.
+    assert_eq!(report["content_encoding"], "gzip", "{report:#}");
+    assert_eq!(report["revalidated_status"], 304, "{report:#}");
+    report
+}
+
+/// `(id, title)` of each entry feedparser read, in document order.
+fn ids_and_titles(report: &Value) -> Vec<(String, String)> {
+    let strings = |key: &str| -> Vec<String> {
+        serde_json::from_value(report[key].clone()).unwrap_or_else(|e| panic!("{key}: {e}"))
+    };
+    strings("ids").into_iter().zip(strings("titles")).collect()
+}
+
+/// `(id, title)` of each article of a JSON Feed, in document order.
+fn ids_and_titles_of(articles: &[Article]) -> Vec<(String, String)> {
+    articles
+        .iter()
+        .map(|a| (a.id.clone(), a.title.clone()))
+        .collect()
 }
 
 /// A Newsboat profile in `dir` subscribed to `url`, with an empty config.
@@ -578,35 +679,17 @@ async fn newsboat_keeps_every_article_once_and_revalidates_with_304() {
 async fn json_feed_pages_follow_json_feed_1_1_and_feed_rs_reads_them() {
     // Four items a page: the first page has a next_url to follow.
     let t = Interop::start(4).await;
-    let aapl = format!("AAPL={AAPL_PRICE}");
-    let vod = format!("VOD={VOD_PRICE}");
-    let check = |url: &str, feed_url: &str, items: usize| {
-        let items = items.to_string();
-        let args = [
-            url,
-            "--items",
-            &items,
-            "--feed-url",
-            feed_url,
-            "--quote",
-            &aapl,
-            "--quote",
-            &vod,
-        ];
-        tokio::task::block_in_place(|| python("jsonfeed_check.py", &args))
-    };
-
-    let first = check(&t.url("/feed.json"), "http://feeds.test/feed.json", 4);
+    let first = jsonfeed_check(&t.url("/feed.json"), "http://feeds.test/feed.json", 4);
     let next = first["next_url"].as_str().expect("a next_url after 4 of 6");
     // Every page names the feed itself as feed_url: JSON Feed 1.1 makes it
     // the feed's unique identifier.
-    let second = check(
+    let second = jsonfeed_check(
         &t.url(served_path(next)),
         "http://feeds.test/feed.json",
         ALL - 4,
     );
     assert_eq!(second["next_url"], Value::Null, "{second:#}");
-    let tag = check(
+    let tag = jsonfeed_check(
         &t.url("/tags/business.json"),
         "http://feeds.test/tags/business.json",
         BUSINESS,
@@ -633,16 +716,165 @@ async fn json_feed_pages_follow_json_feed_1_1_and_feed_rs_reads_them() {
         (t.url(served_path(next)), &second),
         (t.url("/tags/business.json"), &tag),
     ] {
-        let body = reqwest::get(&url).await.unwrap().bytes().await.unwrap();
-        let feed = feed_rs::parser::parse(&body[..]).unwrap();
-        assert_eq!(feed.feed_type, feed_rs::model::FeedType::JSON);
-        let ids: Vec<&str> = feed.entries.iter().map(|e| e.id.as_str()).collect();
-        assert_eq!(serde_json::json!(ids), report["ids"], "{url}");
-        for e in &feed.entries {
-            assert!(
-                e.title.is_some() && !e.links.is_empty() && e.published.is_some(),
-                "{e:?}"
+        feed_rs_reads(&url, report).await;
+    }
+}
+
+/// Runs `jsonfeed_check.py` on a JSON Feed the daemon serves at `url`:
+/// the JSON Feed 1.1 rules, `items` items, `feed_url` as the feed's
+/// identifier, and the fixture board's prices in every `_market`.
+/// Returns the report.
+fn jsonfeed_check(url: &str, feed_url: &str, items: usize) -> Value {
+    let items = items.to_string();
+    let aapl = format!("AAPL={AAPL_PRICE}");
+    let vod = format!("VOD={VOD_PRICE}");
+    let args = [
+        url,
+        "--items",
+        &items,
+        "--feed-url",
+        feed_url,
+        "--quote",
+        &aapl,
+        "--quote",
+        &vod,
+    ];
+    tokio::task::block_in_place(|| python("jsonfeed_check.py", &args))
+}
+
+/// feed-rs, a JSON Feed reader we did not write, reads the document at
+/// `url` with the ids `jsonfeed_check.py` reported, each item with a
+/// title, a link and a date.
+async fn feed_rs_reads(url: &str, report: &Value) {
+    let body = reqwest::get(url).await.unwrap().bytes().await.unwrap();
+    let feed = feed_rs::parser::parse(&body[..]).unwrap();
+    assert_eq!(feed.feed_type, feed_rs::model::FeedType::JSON);
+    let ids: Vec<&str> = feed.entries.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(serde_json::json!(ids), report["ids"], "{url}");
+    for e in &feed.entries {
+        assert!(
+            e.title.is_some() && !e.links.is_empty() && e.published.is_some(),
+            "{e:?}"
+        );
+    }
+}
+
+// Views (issue 16) make the merged feed's promises for each view: valid
+// Atom, RSS and JSON Feed with the same ids. The same outside readers check
+// them, on a daemon configured with [`VIEWS`].
+
+/// Each view of [`VIEWS`] with its title and the articles it should serve,
+/// newest first, taken from the merged feed: a view gives an article the
+/// id the merged feed gives it, so a reader subscribed to both sees one
+/// article. Waits until each view's JSON Feed serves exactly those.
+async fn expected_views(t: &Interop) -> Vec<(&'static str, &'static str, Vec<Article>)> {
+    let merged = articles(t, "/feed.json").await;
+    assert_eq!(merged.len(), ALL);
+    let mut views = Vec::new();
+    for (name, title, titles) in VIEW_ARTICLES {
+        let want: Vec<Article> = titles
+            .iter()
+            .map(|title| {
+                merged
+                    .iter()
+                    .find(|a| a.title == *title)
+                    .unwrap_or_else(|| panic!("no {title:?} in the merged feed: {merged:#?}"))
+                    .clone()
+            })
+            .collect();
+        let served = t.view_articles(name, want.len()).await;
+        assert_eq!(
+            ids_and_titles_of(&served),
+            ids_and_titles_of(&want),
+            "/views/{name}.json"
+        );
+        views.push((name, title, want));
+    }
+    views
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs xmllint (Debian libxml2-utils); .ci/run installs it"]
+async fn view_atom_validates_against_rfc4287() {
+    let t = Interop::start_with(50, VIEWS).await;
+    for (name, title, want) in expected_views(&t).await {
+        let path = format!("/views/{name}.atom");
+        let doc = t.text(&path).await;
+        assert_eq!(doc.matches("<entry>").count(), want.len(), "{doc}");
+        // A view carries the snapshot like the merged feed, so the
+        // extension elements are part of what the grammar accepts here too.
+        assert_eq!(doc.matches("<tf:snapshot ").count(), want.len(), "{doc}");
+        tokio::task::block_in_place(|| validate_atom(&doc));
+        let feed = atom_syndication::Feed::read_from(doc.as_bytes()).unwrap();
+        assert_eq!(feed.title().value, title, "{path}");
+        let ids: Vec<&str> = feed.entries().iter().map(|e| e.id()).collect();
+        let want: Vec<&str> = want.iter().map(|a| a.id.as_str()).collect();
+        assert_eq!(ids, want, "{path}: entry ids");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs python3 with feedparser (pip install feedparser); .ci/run installs it"]
+async fn feedparser_reads_view_atom_and_rss_with_ids_stable_across_renders() {
+    let mut t = Interop::start_with(50, VIEWS).await;
+    let views = expected_views(&t).await;
+    let mut first = Vec::new();
+    for (name, title, want) in &views {
+        for ext in ["atom", "rss"] {
+            let path = format!("/views/{name}.{ext}");
+            let report = feedparser_check(&t.url(&path), want.len());
+            assert_eq!(report["title"], *title, "{report:#}");
+            // The view's articles, with the merged feed's ids and titles:
+            // the escaping of `&`, `<` and non-ASCII text round-trips.
+            assert_eq!(
+                ids_and_titles(&report),
+                ids_and_titles_of(want),
+                "{path} read by feedparser and the merged JSON Feed differ"
             );
+            first.push((path, report));
         }
+    }
+
+    // Fetched twice from the daemon's memory, a document is the same bytes
+    // by construction; a reload empties that cache, so the second fetch
+    // reads each view rendered again from the archive.
+    let mut renders = Vec::new();
+    for (name, _, _) in &views {
+        renders.push(t.view_renders(name).await);
+    }
+    tokio::task::block_in_place(|| t.reload());
+    for (path, report) in &first {
+        let again = feedparser_check(&t.url(path), report["entries"].as_u64().unwrap() as usize);
+        assert_eq!(
+            ids_and_titles(&again),
+            ids_and_titles(report),
+            "{path}: a second render changed what feedparser read"
+        );
+    }
+    for ((name, _, _), before) in views.iter().zip(renders) {
+        // Two formats each, at least: the second fetch was a new render.
+        assert!(
+            t.view_renders(name).await >= before + 2,
+            "{name} was not rendered again after the reload"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs python3; .ci/run installs it"]
+async fn view_json_feed_follows_json_feed_1_1_and_feed_rs_reads_it() {
+    let t = Interop::start_with(50, VIEWS).await;
+    for (name, title, want) in expected_views(&t).await {
+        let url = t.url(&format!("/views/{name}.json"));
+        // The view's own URL is its feed_url, not the merged feed's.
+        let feed_url = format!("http://feeds.test/views/{name}.json");
+        let report = jsonfeed_check(&url, &feed_url, want.len());
+        assert_eq!(report["title"], title, "{report:#}");
+        assert_eq!(report["next_url"], Value::Null, "{report:#}");
+        // Every item carries the snapshot, as in the merged feed.
+        assert_eq!(report["markets"], report["items"], "{report:#}");
+        let ids: Vec<&str> = want.iter().map(|a| a.id.as_str()).collect();
+        assert_eq!(report["ids"], serde_json::json!(ids), "{report:#}");
+        feed_rs_reads(&url, &report).await;
     }
 }

@@ -66,6 +66,7 @@ def main():
         "source": args.source,
         "feedparser": feedparser.__version__,
         "version": d.get("version"),
+        "title": d.feed.get("title"),
         "status": d.get("status"),
         "content_encoding": (d.get("headers") or {}).get("content-encoding"),
         "encoding": d.get("encoding"),

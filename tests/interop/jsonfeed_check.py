@@ -275,6 +275,7 @@ def main():
     if args.feed_url is not None and feed.get("feed_url") != args.feed_url:
         c.fail("feed", f"feed_url is {feed.get('feed_url')!r}, expected {args.feed_url!r}")
     report["version"] = feed.get("version")
+    report["title"] = feed.get("title")
     report["feed_url"] = feed.get("feed_url")
     report["next_url"] = feed.get("next_url")
 
