@@ -30,10 +30,10 @@ use tracing::{debug, error};
 use url::Url;
 
 use crate::clock::SharedClock;
-use crate::model::Snapshot;
 use crate::config::{Config, OutputConfig};
 use crate::health::Health;
 use crate::metrics::Metrics;
+use crate::model::Snapshot;
 use crate::quotes::board::Board;
 use crate::render::{self, Format};
 use crate::scheduler::Heartbeat;
@@ -636,11 +636,15 @@ async fn render_doc(inner: &Inner, key: DocKey) -> Result<Arc<Rendered>, ServeEr
     if format == Format::Html {
         let now = inner.clock.now();
         view.now = now;
-        view.board = inner.board.as_ref().and_then(|b| b.view(now)).map(|v| Snapshot {
-            label: v.label,
-            taken_at: now,
-            quotes: v.quotes.into_iter().map(|(_, q)| q).collect(),
-        });
+        view.board = inner
+            .board
+            .as_ref()
+            .and_then(|b| b.view(now))
+            .map(|v| Snapshot {
+                label: v.label,
+                taken_at: now,
+                quotes: v.quotes.into_iter().map(|(_, q)| q).collect(),
+            });
     }
     if let Some(q) = &search {
         view.title = format!("{}: search \u{201c}{q}\u{201d}", view.title);

@@ -76,20 +76,6 @@ impl FromStr for ProviderKind {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn provider_names_round_trip() {
-        for kind in ProviderKind::ALL {
-            assert_eq!(kind.as_str().parse::<ProviderKind>(), Ok(kind));
-        }
-        assert_eq!("TwelveData".parse(), Ok(ProviderKind::TwelveData));
-        assert!("iexcloud".parse::<ProviderKind>().is_err());
-    }
-}
-
 /// Which part of the trading day a quote belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Session {
@@ -224,5 +210,19 @@ impl Quote {
         self.change_percent = self.change_percent.map(|d| d.normalize());
         self.previous_close = self.previous_close.map(|d| d.normalize());
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_names_round_trip() {
+        for kind in ProviderKind::ALL {
+            assert_eq!(kind.as_str().parse::<ProviderKind>(), Ok(kind));
+        }
+        assert_eq!("TwelveData".parse(), Ok(ProviderKind::TwelveData));
+        assert!("iexcloud".parse::<ProviderKind>().is_err());
     }
 }

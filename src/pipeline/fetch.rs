@@ -28,7 +28,7 @@ use reqwest::header::{
     USER_AGENT,
 };
 use tokio::io::AsyncReadExt;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
 use crate::config::FetchConfig;
@@ -314,7 +314,9 @@ impl Fetcher {
         let mut transfer = Transfer::default();
         let mut visited: HashSet<Url> = HashSet::from([url.clone()]);
         loop {
-            let resp = self.send(&current, validators, user_agent, now).await?;
+            // The site's permit is held until the body is read, so a
+            // slow download counts against the site's concurrency.
+            let (resp, _permit) = self.send(&current, validators, user_agent, now).await?;
             let status = resp.status();
             if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
                 let to = resp
@@ -346,15 +348,15 @@ impl Fetcher {
         validators: &Validators,
         user_agent: Option<&str>,
         now: DateTime<Utc>,
-    ) -> Result<reqwest::Response, FetchError> {
+    ) -> Result<(reqwest::Response, OwnedSemaphorePermit), FetchError> {
         let key = domain_key(url);
         let gate = self.buckets.gate(&key);
         if let Some(until) = gate.paused_until(now) {
             return Err(FetchError::HostPaused { host: key, until });
         }
-        // Held for the whole exchange (headers; the body is read by the
-        // caller while `_permit` lives on in the response's future).
-        let _permit = Arc::clone(&gate.permits)
+        // Handed back with the response: the caller holds it while it
+        // reads the body.
+        let permit = Arc::clone(&gate.permits)
             .acquire_owned()
             .await
             .expect("host semaphores are never closed");
@@ -381,12 +383,14 @@ impl Fetcher {
                 "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8",
             ),
         );
-        self.client
+        let resp = self
+            .client
             .get(url.clone())
             .headers(headers)
             .send()
             .await
-            .map_err(|e| self.transport_error(e))
+            .map_err(|e| self.transport_error(e))?;
+        Ok((resp, permit))
     }
 
     async fn finish(

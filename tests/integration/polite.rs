@@ -623,3 +623,43 @@ async fn per_host_limits_hold_across_subdomains() {
     let span = *at.iter().max().unwrap() - *at.iter().min().unwrap();
     assert!(span >= Duration::from_millis(450), "{span:?}");
 }
+
+/// A site's concurrency limit covers the whole exchange, body included: a
+/// slow download keeps the site's slot, so the next request to the site
+/// waits for it (the permit used to be dropped once headers arrived).
+#[tokio::test]
+async fn a_slow_body_keeps_the_sites_slot_until_it_is_read() {
+    let server = FeedServer::start().await;
+    let dir = TestDir::new();
+    let mut feeds = String::new();
+    for i in 0..2 {
+        let path = format!("/s{i}.xml");
+        // About 0.4 s of body per feed, a byte every 2 ms.
+        let body = format!(
+            "{}<!--{}-->",
+            one_item(&format!("Slow {i}")),
+            "x".repeat(200)
+        );
+        server.set(&path, Reply::feed(body).dripping(Duration::from_millis(2)));
+        feeds.push_str(&feed_block(&format!("s{i}"), &server.url(&path), ""));
+    }
+    let mut config = dir.write_config(&feeds);
+    config.fetch.per_host_concurrency = 1;
+    config.fetch.per_host_spacing = Duration::ZERO;
+    let (_c, clock) = fixed_clock("2026-11-24T09:00:00Z");
+    let opened = tickerfeed::app::open(&config, clock).await.unwrap();
+    let polled = tickerfeed::scheduler::poll_once(&opened.pipeline, opened.feeds.clone(), 4).await;
+    assert!(
+        polled
+            .iter()
+            .all(|(_, r)| r.as_ref().unwrap().error.is_none())
+    );
+    let mut at: Vec<_> = server.seen_all().iter().map(|s| s.at).collect();
+    at.sort();
+    assert_eq!(at.len(), 2);
+    assert!(
+        at[1] - at[0] >= Duration::from_millis(300),
+        "the second request started {:?} after the first, while the first body was still arriving",
+        at[1] - at[0]
+    );
+}
