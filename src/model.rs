@@ -167,6 +167,13 @@ pub struct Entry {
     pub snapshot: Option<Snapshot>,
 }
 
+impl Entry {
+    /// The archive's uid of the article (`items.uid`), from its entry id.
+    pub fn uid(&self) -> &str {
+        self.id.rsplit(':').next().unwrap_or(&self.id)
+    }
+}
+
 /// A feed that carried an entry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EntrySource {

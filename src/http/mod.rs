@@ -160,6 +160,7 @@ impl Stamp {
 }
 
 /// One rendered document and its validators.
+#[derive(Debug)]
 struct Rendered {
     format: Format,
     /// `Bytes`, so answering a request clones a pointer, not the document.
@@ -168,6 +169,33 @@ struct Rendered {
     /// Strong validator of the identity bytes, quoted.
     etag: String,
     last_modified: SystemTime,
+}
+
+impl Rendered {
+    /// `body` with its gzip form and a strong ETag of its bytes.
+    fn new(format: Format, body: Vec<u8>, last_modified: SystemTime) -> Rendered {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(&body).expect("writing to a Vec cannot fail");
+        let gzip = enc.finish().expect("writing to a Vec cannot fail");
+        let digest = Sha256::digest(&body);
+        Rendered {
+            format,
+            etag: format!("\"{}\"", hex::encode(&digest[..12])),
+            body: Bytes::from(body),
+            gzip: Bytes::from(gzip),
+            last_modified,
+        }
+    }
+}
+
+/// The live board as a snapshot taken `now`, for pages.
+fn live_board(inner: &Inner, now: DateTime<Utc>) -> Option<Snapshot> {
+    let view = inner.board.as_ref()?.view(now)?;
+    Some(Snapshot {
+        label: view.label,
+        taken_at: now,
+        quotes: view.quotes.into_iter().map(|(_, q)| q).collect(),
+    })
 }
 
 /// What the config says about the served documents.
@@ -261,6 +289,8 @@ pub fn router(state: HttpState) -> Router {
             }),
         )
         .route("/{asset}", get(asset))
+        .route("/search", get(search_page))
+        .route("/items/{uid}", get(item_page))
         .route(
             "/feed.atom",
             get(|s: State<HttpState>, p: Query<FeedParams>, h: HeaderMap| {
@@ -309,6 +339,91 @@ async fn page(
         return not_found().await;
     }
     feed(state, params, headers, Format::Html, channel).await
+}
+
+/// `/items/<uid>`: one article's page. Rendered on demand, a few at a
+/// time like searches, so a crawler walking every article cannot crowd
+/// the feeds off the archive's read connection.
+async fn item_page(
+    State(state): State<HttpState>,
+    Path(uid): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let published = state.published();
+    if !published.web.enabled {
+        return not_found().await;
+    }
+    let inner = &state.0;
+    let Ok(_permit) = inner.one_off.try_acquire() else {
+        return busy(&ServeError::Busy);
+    };
+    match item_doc(inner, &published, &uid).await {
+        Ok(Some(doc)) => respond(&headers, &doc),
+        Ok(None) => not_found().await,
+        Err(e) => {
+            error!(error = %e, uid, "could not render an article page");
+            unavailable()
+        }
+    }
+}
+
+async fn item_doc(
+    inner: &Inner,
+    published: &Published,
+    uid: &str,
+) -> Result<Option<Rendered>, ServeError> {
+    let page = inner
+        .store
+        .page(RecentQuery {
+            uid: Some(uid.to_string()),
+            ..RecentQuery::newest(1)
+        })
+        .await?;
+    let Some(history) = inner.store.item_history(uid).await? else {
+        return Ok(None);
+    };
+    if page.entries.is_empty() {
+        return Ok(None);
+    }
+    let now = inner.clock.now();
+    let mut view = render::merged_feed(
+        &published.output.title,
+        &published.output.description,
+        &published.base,
+        Format::Html,
+        &Channel::Main,
+        page.entries,
+        now,
+    );
+    view.market_strip = published.output.market_strip;
+    view.site_title = published.web.title.clone();
+    view.board = live_board(inner, now);
+    view.now = now;
+    let body = render::html::render_item(&view, &history, now)?;
+    Ok(Some(Rendered::new(
+        Format::Html,
+        body,
+        SystemTime::from(view.updated),
+    )))
+}
+
+/// 503 with `Retry-After` for a one-off render turned away.
+fn busy(e: &ServeError) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, HeaderValue::from_static("1"))],
+        format!("{e}; try again in a second\n"),
+    )
+        .into_response()
+}
+
+/// 503 when the archive does not answer.
+fn unavailable() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the archive is not answering; try again shortly\n",
+    )
+        .into_response()
 }
 
 /// The stylesheet (at its fingerprinted name, cached for a year), the
@@ -413,50 +528,67 @@ pub async fn serve(
         .await
 }
 
+/// `/tags/<tag>.atom|.rss|.json`, or the tag's page at `/tags/<tag>`.
 async fn tag_feed(
     state: State<HttpState>,
     Path(file): Path<String>,
     params: Query<FeedParams>,
     headers: HeaderMap,
 ) -> Response {
-    let Some((tag, format)) = split_file(&file) else {
-        return (
-            StatusCode::NOT_FOUND,
-            "not found: use /tags/<tag>.atom, .rss or .json\n",
-        )
-            .into_response();
-    };
-    let channel = Channel::Tag(tag.to_string());
+    let (name, format) = split_file(&file).unwrap_or((file.as_str(), Format::Html));
+    let channel = Channel::Tag(name.to_string());
     if !state.0.published().outputs.contains_key(&channel) {
         return (
             StatusCode::NOT_FOUND,
-            format!("no feed has the tag {tag:?}\n"),
+            format!("no feed has the tag {name:?}: the tags are listed in /feeds.opml\n"),
         )
             .into_response();
     }
-    feed(state, params, headers, format, channel).await
+    serve_channel(state, params, headers, format, channel).await
 }
 
+/// `/views/<name>.atom|.rss|.json`, or the view's page at `/views/<name>`.
 async fn view_feed(
     state: State<HttpState>,
     Path(file): Path<String>,
     params: Query<FeedParams>,
     headers: HeaderMap,
 ) -> Response {
-    let known = split_file(&file)
-        .map(|(name, format)| (Channel::View(name.to_string()), format))
-        .filter(|(channel, _)| state.0.published().outputs.contains_key(channel));
-    let Some((channel, format)) = known else {
+    let (name, format) = split_file(&file).unwrap_or((file.as_str(), Format::Html));
+    let channel = Channel::View(name.to_string());
+    if !state.0.published().outputs.contains_key(&channel) {
         return (
             StatusCode::NOT_FOUND,
             "no such view: the views are listed at /views.opml\n",
         )
             .into_response();
-    };
-    if let Channel::View(name) = &channel {
-        state.0.0.metrics.view_request(name);
     }
-    feed(state, params, headers, format, channel).await
+    state.0.0.metrics.view_request(name);
+    serve_channel(state, params, headers, format, channel).await
+}
+
+/// A channel's feed, or its page when pages are on.
+async fn serve_channel(
+    state: State<HttpState>,
+    params: Query<FeedParams>,
+    headers: HeaderMap,
+    format: Format,
+    channel: Channel,
+) -> Response {
+    match format {
+        Format::Html => page(state, params, headers, channel).await,
+        _ => feed(state, params, headers, format, channel).await,
+    }
+}
+
+/// `/search?q=`: the merged feed's items matching a full-text search, as a
+/// page with the subscribe-to-this-search feeds.
+async fn search_page(
+    state: State<HttpState>,
+    params: Query<FeedParams>,
+    headers: HeaderMap,
+) -> Response {
+    page(state, params, headers, Channel::Main).await
 }
 
 /// `name.ext` with a feed format's extension.
@@ -503,30 +635,26 @@ async fn feed(
         Err(ServeError::Gone) => {
             return (StatusCode::NOT_FOUND, "not found\n").into_response();
         }
-        Err(e @ ServeError::Busy) => {
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                [(header::RETRY_AFTER, HeaderValue::from_static("1"))],
-                format!("{e}; try again in a second\n"),
-            )
-                .into_response();
-        }
+        Err(e @ ServeError::Busy) => return busy(&e),
         Err(e) => {
             error!(error = %e, "could not render the merged feed");
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the archive is not answering; try again shortly\n",
-            )
-                .into_response();
+            return unavailable();
         }
     };
-    let gzip = accepts_gzip(&headers);
+    respond(&headers, &doc)
+}
+
+/// A rendered document as the answer to a request with `headers`: 304
+/// when the client's validators match, gzip when it accepts it, and the
+/// cache headers every document carries.
+fn respond(headers: &HeaderMap, doc: &Rendered) -> Response {
+    let gzip = accepts_gzip(headers);
     let etag = if gzip {
         gzip_etag(&doc.etag)
     } else {
         doc.etag.clone()
     };
-    let mut resp = if not_modified(&headers, &doc) {
+    let mut resp = if not_modified(headers, doc) {
         StatusCode::NOT_MODIFIED.into_response()
     } else if gzip {
         let mut r = Response::new(Body::from(doc.gzip.clone()));
@@ -613,6 +741,7 @@ async fn render_doc(inner: &Inner, key: DocKey) -> Result<Arc<Rendered>, ServeEr
             selection: output.selection.clone(),
             before: before.clone(),
             search: search.clone(),
+            uid: None,
         })
         .await?;
     // Only a document without entries needs another date, and finding the
@@ -634,6 +763,10 @@ async fn render_doc(inner: &Inner, key: DocKey) -> Result<Arc<Rendered>, ServeEr
     view.market_strip = published.output.market_strip;
     view.site_title = published.web.title.clone();
     if format == Format::Html {
+        if let Some(q) = &search {
+            let uids = view.entries.iter().map(|e| e.uid().to_string()).collect();
+            view.snippets = inner.store.snippets(q, uids).await?;
+        }
         let now = inner.clock.now();
         view.now = now;
         view.board = inner
@@ -646,8 +779,16 @@ async fn render_doc(inner: &Inner, key: DocKey) -> Result<Arc<Rendered>, ServeEr
                 quotes: v.quotes.into_iter().map(|(_, q)| q).collect(),
             });
     }
+    view.query = search.clone();
     if let Some(q) = &search {
         view.title = format!("{}: search \u{201c}{q}\u{201d}", view.title);
+        // Subscribe to this search: each feed format with the same `?q=`.
+        for (_, url) in &mut view.feed_urls {
+            if let Ok(mut u) = Url::parse(url) {
+                u.query_pairs_mut().append_pair("q", q);
+                *url = u.to_string();
+            }
+        }
     }
     let link = |before: Option<&Cursor>| {
         let mut url = published
@@ -671,20 +812,8 @@ async fn render_doc(inner: &Inner, key: DocKey) -> Result<Arc<Rendered>, ServeEr
     view.self_url = link(before.as_ref());
     view.first_url = link(None);
     view.next_url = page.next.as_ref().and_then(|c| link(Some(c)));
-    let last_modified = SystemTime::from(view.updated);
     let body = render::render(&view, format)?;
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    enc.write_all(&body).expect("writing to a Vec cannot fail");
-    let gzip = enc.finish().expect("writing to a Vec cannot fail");
-    let digest = Sha256::digest(&body);
-    let etag = format!("\"{}\"", hex::encode(&digest[..12]));
-    let doc = Arc::new(Rendered {
-        format,
-        body: Bytes::from(body),
-        gzip: Bytes::from(gzip),
-        etag,
-        last_modified,
-    });
+    let doc = Arc::new(Rendered::new(format, body, SystemTime::from(view.updated)));
     debug!(
         ?format,
         ?channel,

@@ -14,12 +14,15 @@ use std::sync::LazyLock;
 
 use askama::Template;
 use chrono::{DateTime, Utc};
+use rust_decimal::{Decimal, RoundingStrategy};
 use sha2::{Digest, Sha256};
 
 use super::strip::strip_html;
 use super::text::html_to_text;
 use super::{Format, MergedFeed, RenderError, rfc3339};
-use crate::model::Entry;
+use crate::markup::push_html;
+use crate::model::{Entry, Snapshot};
+use crate::store::{ItemHistory, SNIPPET_MARKS};
 
 /// The stylesheet, compiled in.
 pub const STYLE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/style.css"));
@@ -46,6 +49,8 @@ struct Chrome {
     feeds: Vec<FeedLink>,
     /// The live board as a strip, when `[market]` is configured.
     board: Option<String>,
+    /// The search in the search box.
+    query: String,
 }
 
 /// A link to one of the channel's feeds (autodiscovery and the footer).
@@ -66,6 +71,8 @@ struct Card {
     time_full: String,
     time_ago: String,
     summary: String,
+    /// On a search page: the text around the terms, terms in `<mark>`.
+    snippet: Option<String>,
     strip: Option<String>,
 }
 
@@ -76,6 +83,32 @@ struct River<'a> {
     title: &'a str,
     entries: Vec<Card>,
     older_url: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "item.html")]
+struct Article<'a> {
+    chrome: &'a Chrome,
+    entry: Card,
+    authors: String,
+    categories: String,
+    /// (label, RFC 3339, shown)
+    times: Vec<(&'static str, String, String)>,
+    /// The sanitised content (or summary) the archive holds.
+    content: Option<String>,
+    prices: Vec<PriceSince>,
+    /// (version, when replaced, title)
+    revisions: Vec<(i64, String, String)>,
+}
+
+/// One mentioned symbol's price when the article was archived and now.
+struct PriceSince {
+    symbol: String,
+    then: String,
+    now: String,
+    change: String,
+    /// `up`, `down` or `flat`: a class; the change's sign and arrow say it too.
+    direction: &'static str,
 }
 
 #[derive(Template)]
@@ -111,6 +144,103 @@ pub fn render(feed: &MergedFeed, now: DateTime<Utc>) -> Result<Vec<u8>, RenderEr
         })
 }
 
+/// The page of the one entry in `feed` (an article), with its history:
+/// when it was first archived and its earlier versions.
+pub fn render_item(
+    feed: &MergedFeed,
+    history: &ItemHistory,
+    now: DateTime<Utc>,
+) -> Result<Vec<u8>, RenderError> {
+    let Some(entry) = feed.entries.first() else {
+        return Ok(not_found_page().into_bytes());
+    };
+    let chrome = chrome(feed);
+    let stamp = |t: DateTime<Utc>| (rfc3339(t), t.format("%-d %b %Y %H:%M UTC").to_string());
+    let mut times = Vec::new();
+    if let Some(t) = entry.published {
+        let (iso, shown) = stamp(t);
+        times.push(("Published", iso, shown));
+    }
+    if let Some(t) = history.first_seen {
+        let (iso, shown) = stamp(t);
+        times.push(("First seen", iso, shown));
+    }
+    if !history.revisions.is_empty() {
+        let (iso, shown) = stamp(entry.updated);
+        times.push(("Updated", iso, shown));
+    }
+    let page = Article {
+        chrome: &chrome,
+        entry: card(feed, entry, now),
+        authors: entry.authors.join(", "),
+        categories: entry.categories.join(", "),
+        times,
+        content: entry
+            .content_html
+            .clone()
+            .or_else(|| entry.summary_html.clone()),
+        prices: prices_since(entry, feed.board.as_ref()),
+        revisions: history
+            .revisions
+            .iter()
+            .map(|r| {
+                let when = r
+                    .replaced_at
+                    .map(|t| t.format("%-d %b %Y %H:%M UTC").to_string())
+                    .unwrap_or_else(|| "at an unknown time".into());
+                (r.revision, when, r.title.clone())
+            })
+            .collect(),
+    };
+    page.render()
+        .map(String::into_bytes)
+        .map_err(|e| RenderError::Write {
+            format: Format::Html,
+            source: Box::new(e),
+        })
+}
+
+/// For each symbol the article mentions: its price on the article's
+/// snapshot, the live board's, and the change between them.
+fn prices_since(entry: &Entry, board: Option<&Snapshot>) -> Vec<PriceSince> {
+    let Some(snapshot) = &entry.snapshot else {
+        return Vec::new();
+    };
+    snapshot
+        .quotes
+        .iter()
+        .filter(|q| q.mentioned)
+        .map(|then| {
+            let now = board.and_then(|b| b.quotes.iter().find(|q| q.symbol == then.symbol));
+            let money = |price: Decimal| match &then.currency {
+                Some(c) => format!("{price} {c}"),
+                None => price.to_string(),
+            };
+            let (change, direction) = match now.map(|q| q.price) {
+                Some(p) if !then.price.is_zero() => {
+                    let pct = ((p - then.price) * Decimal::ONE_HUNDRED / then.price)
+                        .round_dp_with_strategy(1, RoundingStrategy::MidpointAwayFromZero);
+                    if pct.is_zero() {
+                        ("▬ 0.0 %".to_string(), "flat")
+                    } else if pct.is_sign_positive() {
+                        (format!("▲ +{pct} %"), "up")
+                    } else {
+                        (format!("▼ \u{2212}{} %", pct.abs()), "down")
+                    }
+                }
+                _ => ("n/a".to_string(), "flat"),
+            };
+            PriceSince {
+                symbol: then.symbol.clone(),
+                then: money(then.price),
+                now: now.map(|q| money(q.price)).unwrap_or_else(|| "n/a".into()),
+                change,
+                direction,
+            }
+        })
+        .collect()
+}
+
 fn chrome(feed: &MergedFeed) -> Chrome {
     let home = feed.home_url.clone().unwrap_or_else(|| "/".into());
     let feeds = feed
@@ -142,6 +272,7 @@ fn chrome(feed: &MergedFeed) -> Chrome {
             .as_ref()
             .filter(|b| !b.quotes.is_empty())
             .map(strip_html),
+        query: feed.query.clone().unwrap_or_default(),
     }
 }
 
@@ -154,8 +285,9 @@ fn card(feed: &MergedFeed, entry: &Entry, now: DateTime<Utc>) -> Card {
         .map(html_to_text)
         .map(|text| shorten(&text, SUMMARY_CHARS))
         .unwrap_or_default();
+    let home = feed.home_url.as_deref().unwrap_or("/");
     Card {
-        page_url: entry.url.clone().unwrap_or_default(),
+        page_url: format!("{home}items/{}", entry.uid()),
         title: entry.title.clone(),
         url: entry.url.clone(),
         sources: entry
@@ -168,12 +300,32 @@ fn card(feed: &MergedFeed, entry: &Entry, now: DateTime<Utc>) -> Card {
         time_full: time.format("%-d %b %Y %H:%M UTC").to_string(),
         time_ago: ago(now, time),
         summary,
+        snippet: feed.snippets.get(entry.uid()).map(|s| marked(s)),
         strip: entry
             .snapshot
             .as_ref()
             .filter(|s| feed.market_strip && !s.quotes.is_empty())
             .map(strip_html),
     }
+}
+
+/// A search snippet as HTML: its text escaped, the terms between
+/// `SNIPPET_MARKS` in `<mark>`.
+fn marked(snippet: &str) -> String {
+    let (open, close) = SNIPPET_MARKS;
+    let mut out = String::with_capacity(snippet.len() + 32);
+    for (i, piece) in snippet.split(open).enumerate() {
+        match piece.split_once(close) {
+            Some((term, rest)) if i > 0 => {
+                out.push_str("<mark>");
+                push_html(&mut out, term);
+                out.push_str("</mark>");
+                push_html(&mut out, rest);
+            }
+            _ => push_html(&mut out, &piece.replace(close, "")),
+        }
+    }
+    out
 }
 
 /// `text` cut at a word boundary to about `max` characters, with `…`.
@@ -214,6 +366,15 @@ mod tests {
         assert_eq!(ago_by(7200), "2 hours ago");
         assert_eq!(ago_by(86_400 * 3), "3 days ago");
         assert_eq!(ago_by(86_400 * 40), "15 Oct 2026");
+    }
+
+    #[test]
+    fn snippets_mark_terms_and_escape_everything_else() {
+        let (o, c) = SNIPPET_MARKS;
+        assert_eq!(
+            marked(&format!("a <b> {o}oil{c} & {o}gas{c}…")),
+            "a &lt;b&gt; <mark>oil</mark> &amp; <mark>gas</mark>…"
+        );
     }
 
     #[test]

@@ -124,6 +124,11 @@ pub struct MergedFeed {
     pub board: Option<Snapshot>,
     /// When the document is rendered, for pages' "5 minutes ago".
     pub now: DateTime<Utc>,
+    /// For a search page: each entry's text around the search terms, the
+    /// terms between `store::SNIPPET_MARKS`, by entry uid.
+    pub snippets: std::collections::HashMap<String, String>,
+    /// The search this document answers, if any.
+    pub query: Option<String>,
 }
 
 /// Errors while writing a document.
@@ -201,6 +206,8 @@ pub fn merged_feed(
         site_title: title.to_string(),
         board: None,
         now: updated,
+        snippets: Default::default(),
+        query: None,
         first_url: self_url.clone(),
         next_url: None,
         title: title.to_string(),

@@ -107,6 +107,8 @@ pub(in crate::render) fn sample_feed() -> MergedFeed {
         feed_urls: Vec::new(),
         board: None,
         now: DateTime::UNIX_EPOCH,
+        snippets: Default::default(),
+        query: None,
     }
 }
 
@@ -126,6 +128,8 @@ pub(in crate::render) fn empty_feed() -> MergedFeed {
         feed_urls: Vec::new(),
         board: None,
         now: DateTime::UNIX_EPOCH,
+        snippets: Default::default(),
+        query: None,
     }
 }
 

@@ -22,6 +22,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, ParamsFromIter, ToSql, params, params_from_iter};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 
 use super::known::KnownIds;
 use super::{Store, StoreError, cached, op, selection};
@@ -43,6 +44,8 @@ pub struct RecentQuery {
     pub before: Option<Cursor>,
     /// Only items matching this full-text search.
     pub search: Option<String>,
+    /// Only the item with this uid (an article's page).
+    pub uid: Option<String>,
 }
 
 impl RecentQuery {
@@ -52,6 +55,7 @@ impl RecentQuery {
             selection: Selection::default(),
             before: None,
             search: None,
+            uid: None,
         }
     }
 }
@@ -102,6 +106,29 @@ pub struct SearchHit {
     /// bm25, lower is better.
     pub rank: f64,
 }
+
+/// An article's life in the archive, for its page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemHistory {
+    pub first_seen: Option<DateTime<Utc>>,
+    /// Earlier versions, newest first.
+    pub revisions: Vec<Revision>,
+}
+
+/// One earlier version of an article.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Revision {
+    /// 1 for the version first archived.
+    pub revision: i64,
+    /// When the next version replaced it.
+    pub replaced_at: Option<DateTime<Utc>>,
+    pub title: String,
+}
+
+/// What [`Store::snippets`] puts around each matched term: control
+/// characters no text in the archive holds, so a page can escape the
+/// snippet and then mark the terms.
+pub const SNIPPET_MARKS: (&str, &str) = ("\u{2}", "\u{3}");
 
 /// A guid that identifies an article across feeds, not just inside one.
 fn guid_is_global(guid: &str) -> bool {
@@ -536,6 +563,9 @@ impl Store {
                 if let Some(c) = &q.before {
                     filter.before(&c.sort_at, c.id);
                 }
+                if let Some(uid) = &q.uid {
+                    filter.uid(uid);
+                }
                 let sql = format!(
                     "SELECT i.id, i.uid, i.title, i.url, i.summary_html, i.content_html,
                             i.authors, i.categories, i.published_at, i.changed_at, i.sort_at
@@ -677,6 +707,82 @@ impl Store {
                 .collect::<Result<_, _>>()
                 .map_err(op("read search hit"))?;
             Ok(hits)
+        })
+        .await
+    }
+
+    /// Each of `uids`' text around the terms of a full-text search, the
+    /// terms between [`SNIPPET_MARKS`], for pages that highlight them. An
+    /// item the search does not match has none.
+    pub async fn snippets(
+        &self,
+        text: &str,
+        uids: Vec<String>,
+    ) -> Result<HashMap<String, String>, StoreError> {
+        let Some(fts) = fts_query(text).filter(|_| !uids.is_empty()) else {
+            return Ok(HashMap::new());
+        };
+        self.read(move |conn| {
+            let marks = vec!["?"; uids.len()].join(", ");
+            let sql = format!(
+                "SELECT i.uid, snippet(items_fts, -1, ?1, ?2, '…', 24)
+                 FROM items_fts JOIN items i ON i.id = items_fts.rowid
+                 WHERE items_fts MATCH ?3 AND i.uid IN ({marks})"
+            );
+            let mut params: Vec<Value> = vec![
+                Value::Text(SNIPPET_MARKS.0.into()),
+                Value::Text(SNIPPET_MARKS.1.into()),
+                Value::Text(fts),
+            ];
+            params.extend(uids.into_iter().map(Value::Text));
+            let mut stmt = conn.prepare(&sql).map_err(op("find snippets"))?;
+            let rows = stmt
+                .query_map(params_from_iter(params), |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(op("find snippets"))?
+                .collect::<Result<HashMap<String, String>, _>>()
+                .map_err(op("read snippets"))?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// When the archive first saw the article `uid`, and its earlier
+    /// versions, newest first; `None` when no item has that uid.
+    pub async fn item_history(&self, uid: &str) -> Result<Option<ItemHistory>, StoreError> {
+        let uid = uid.to_string();
+        self.read(move |conn| {
+            let Some((id, first_seen)) = conn
+                .prepare_cached("SELECT id, first_seen_at FROM items WHERE uid = ?1")
+                .and_then(|mut s| {
+                    s.query_row([&uid], |r| {
+                        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                    })
+                    .optional()
+                })
+                .map_err(op("find an item"))?
+            else {
+                return Ok(None);
+            };
+            let revisions = conn
+                .prepare_cached(
+                    "SELECT revision, replaced_at, title FROM item_revisions
+                     WHERE item_id = ?1 ORDER BY revision DESC",
+                )
+                .and_then(|mut s| {
+                    s.query_map([id], |r| {
+                        Ok(Revision {
+                            revision: r.get(0)?,
+                            replaced_at: from_db_time(&r.get::<_, String>(1)?),
+                            title: r.get(2)?,
+                        })
+                    })?
+                    .collect::<Result<Vec<_>, _>>()
+                })
+                .map_err(op("read an item's revisions"))?;
+            Ok(Some(ItemHistory {
+                first_seen: from_db_time(&first_seen),
+                revisions,
+            }))
         })
         .await
     }

@@ -57,7 +57,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::clock::from_db_time;
 
 pub use feeds::{Attempt, Document, Exchange, FeedRow, IngestSummary};
-pub use items::{Cursor, Page, RecentQuery, SearchHit};
+pub use items::{Cursor, ItemHistory, Page, RecentQuery, Revision, SNIPPET_MARKS, SearchHit};
 pub use selection::Match;
 
 /// How long a writer or reader waits for a lock held by another process

@@ -61,6 +61,11 @@ impl Filter {
         }
     }
 
+    /// Narrows to the one item with `uid`.
+    pub(crate) fn uid(&mut self, uid: &str) {
+        self.push("i.uid = ?".into(), [Value::Text(uid.into())]);
+    }
+
     /// Narrows to items older than a page position.
     pub(crate) fn before(&mut self, sort_at: &str, id: i64) {
         self.push(

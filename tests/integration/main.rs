@@ -29,6 +29,8 @@
 //!   pathological documents: parsed or refused, never a crash.
 //! - `views`: views and rules: selections served as feeds, the merged
 //!   feed's excludes, the dry run, config errors.
+//! - `web`: the pages: the news river, articles, tags, views, search,
+//!   assets, the 404, security headers and escaping.
 //! - `systemd`: sd_notify messages against a real datagram socket;
 //!   `supervise`.
 
@@ -49,3 +51,4 @@ mod survive;
 mod systemd;
 mod util;
 mod views;
+mod web;

@@ -1,0 +1,333 @@
+//! The web face (issue 17): the news page, article pages, tag, view and
+//! search pages, assets and the 404, with their security headers and the
+//! feeds' serving discipline. A daemon runs in-process on 127.0.0.1:0
+//! against a loopback feed server; the real-browser checks are in `browser`.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use crate::serve::Daemon;
+use crate::util::*;
+
+/// Titles, authors and categories that try to get markup onto the page.
+const HOSTILE_TITLE: &str = "&lt;script&gt;alert(1)&lt;/script&gt; Oil &amp; gas";
+const HOSTILE_AUTHOR: &str = "x\" onerror=\"alert(2)";
+
+fn hostile_feed() -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>Hostile</title><link>https://h.test/</link><description>d</description>
+<item><guid>h1</guid><title>{HOSTILE_TITLE}</title><link>https://h.test/1</link><dc:creator>{HOSTILE_AUTHOR}</dc:creator><category>&lt;img src=x onerror=alert(3)&gt;</category><pubDate>Mon, 23 Nov 2026 08:00:00 GMT</pubDate><description>&lt;p&gt;Crude &lt;b&gt;oil&lt;/b&gt; rose.&lt;script&gt;alert(4)&lt;/script&gt;&lt;/p&gt;</description></item>
+</channel></rss>"#
+    )
+}
+
+async fn web_daemon(extra: &str) -> (FeedServer, TestDir, Daemon) {
+    let server = FeedServer::start().await;
+    let items: Vec<(String, String, String)> = (0..5)
+        .map(|i| {
+            (
+                format!("w{i}"),
+                format!("World story {i}"),
+                format!("https://w.test/{i}"),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, &str, &str)> = items
+        .iter()
+        .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
+        .collect();
+    server.set("/world.xml", Reply::feed(rss("World", &refs)));
+    server.set("/hostile.xml", Reply::feed(hostile_feed()));
+    let dir = TestDir::new();
+    let config = dir.write_config(&format!(
+        "{}{}{extra}",
+        feed_block("world", &server.url("/world.xml"), "tags = [\"world\"]"),
+        feed_block("hostile", &server.url("/hostile.xml"), "tags = [\"odd\"]"),
+    ));
+    let d = Daemon::start(config).await;
+    d.wait_for_entries(6).await;
+    (server, dir, d)
+}
+
+/// The path part of an absolute link into the test's base URL.
+fn local(href: &str) -> Option<String> {
+    href.strip_prefix("http://feeds.test").map(|p| {
+        if p.is_empty() {
+            "/".into()
+        } else {
+            p.replace("&amp;", "&")
+        }
+    })
+}
+
+/// Every `href="..."` on a page.
+fn hrefs(html: &str) -> Vec<String> {
+    html.split("href=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_string)
+        .collect()
+}
+
+async fn html_of(d: &Daemon, path: &str) -> (u16, reqwest::header::HeaderMap, String) {
+    let resp = d.get(path, &[]).await;
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    (status, headers, resp.text().await.unwrap())
+}
+
+fn assert_page_headers(path: &str, headers: &reqwest::header::HeaderMap) {
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"),
+        "{path}: {headers:?}"
+    );
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("default-src 'none'"), "{path}: {csp}");
+    assert!(
+        !csp.contains("script-src"),
+        "{path}: scripts allowed: {csp}"
+    );
+    assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+    assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+    assert!(headers.contains_key("referrer-policy"), "{path}");
+}
+
+#[tokio::test]
+async fn the_front_page_shows_the_river_with_feed_links_and_security_headers() {
+    let (_server, _dir, d) = web_daemon("").await;
+    let (status, headers, html) = html_of(&d, "/").await;
+    assert_eq!(status, 200);
+    assert_page_headers("/", &headers);
+    assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+    assert_eq!(html.matches("<h1>").count(), 1, "{html}");
+    // Newest first: the world feed's items are dated 10:00 to 14:00.
+    let first = html.find("World story 4").unwrap();
+    let last = html.find("World story 0").unwrap();
+    assert!(first < last, "newest first");
+    // Autodiscovery for every format, and time elements.
+    for (kind, path) in [
+        ("application/atom+xml", "feed.atom"),
+        ("application/rss+xml", "feed.rss"),
+        ("application/feed+json", "feed.json"),
+    ] {
+        assert!(
+            html.contains(&format!(
+                r#"<link rel="alternate" type="{kind}" href="http://feeds.test/{path}""#
+            )),
+            "{kind}: {html}"
+        );
+    }
+    assert!(
+        html.contains("<time datetime=\"2026-11-23T14:00:00Z\""),
+        "{html}"
+    );
+    // Served like the feeds: ETag, 304, gzip, HEAD.
+    let etag = headers["etag"].to_str().unwrap().to_string();
+    assert_eq!(d.get("/", &[("if-none-match", &etag)]).await.status(), 304);
+    let gz = d.get("/", &[("accept-encoding", "gzip")]).await;
+    assert_eq!(gz.headers()["content-encoding"], "gzip");
+    let head = d.http.head(format!("{}/", d.base)).send().await.unwrap();
+    assert_eq!(head.status(), 200);
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn hostile_titles_authors_and_categories_never_reach_a_page_unescaped() {
+    let (_server, _dir, d) = web_daemon("").await;
+    tokio::time::sleep(Duration::from_millis(2500)).await; // indexed for search
+    let (_, _, front) = html_of(&d, "/").await;
+    assert!(
+        front.contains("alert(1)"),
+        "the hostile item is on the front page"
+    );
+    let mut pages = vec![front];
+    for path in ["/tags/odd", "/search?q=oil"] {
+        pages.push(html_of(&d, path).await.2);
+    }
+    // Every article page, the hostile one among them.
+    let (_, _, front) = html_of(&d, "/").await;
+    for path in hrefs(&front).into_iter().filter_map(|h| local(&h)) {
+        if path.starts_with("/items/") {
+            pages.push(html_of(&d, &path).await.2);
+        }
+    }
+    assert!(pages.len() >= 9, "every article page was read");
+    for page in &pages {
+        for bad in ["<script", "onerror=\"alert", "<img src=x", "alert(4)"] {
+            assert!(!page.contains(bad), "{bad} reached a page:\n{page}");
+        }
+    }
+    // The hostile title is shown as text (escaped, in whichever entity
+    // spelling the template engine uses).
+    assert!(
+        pages[0].contains("script&#62;alert(1)&#60;/script&#62; Oil &#38; gas")
+            || pages[0].contains("script&gt;alert(1)&lt;/script&gt; Oil &amp; gas"),
+        "{}",
+        pages[0]
+    );
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn links_between_pages_resolve_and_paging_visits_every_item_once() {
+    let (_server, _dir, d) = web_daemon("").await;
+    let mut seen = Vec::new();
+    let mut next = Some("/?".to_string());
+    let mut pages = 0;
+    while let Some(path) = next.take() {
+        let (status, headers, html) = html_of(&d, &path).await;
+        assert_eq!(status, 200, "{path}");
+        assert_page_headers(&path, &headers);
+        pages += 1;
+        for href in hrefs(&html) {
+            let Some(target) = local(&href) else {
+                continue;
+            };
+            if target.starts_with("/items/") {
+                seen.push(target.clone());
+            }
+            let answer = d.get(&target, &[]).await.status();
+            assert_eq!(
+                answer, 200,
+                "{path} links to {target}, which answers {answer}"
+            );
+        }
+        next = html
+            .split("rel=\"next\" href=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .and_then(local);
+        assert!(pages < 10, "paging does not end");
+    }
+    let distinct: HashSet<&String> = seen.iter().collect();
+    assert_eq!(distinct.len(), 6, "{seen:?}");
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn older_pages_split_the_river_without_repeats() {
+    let (_server, dir, d) = web_daemon("").await;
+    let config = {
+        let text = std::fs::read_to_string(dir.config_path())
+            .unwrap()
+            .replace("max_items = 50", "max_items = 2");
+        std::fs::write(dir.config_path(), text).unwrap();
+        tickerfeed::config::Config::load(&dir.config_path()).unwrap()
+    };
+    d.stop().await;
+    let d = Daemon::start(config).await;
+    let mut titles = Vec::new();
+    let mut next = Some("/".to_string());
+    while let Some(path) = next.take() {
+        let (_, _, html) = html_of(&d, &path).await;
+        for chunk in html.split("<article class=\"item\">").skip(1) {
+            let title = chunk
+                .split("\">")
+                .nth(1)
+                .and_then(|t| t.split("</a>").next())
+                .unwrap()
+                .to_string();
+            titles.push(title);
+        }
+        next = html
+            .split("rel=\"next\" href=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .and_then(local);
+        assert!(titles.len() <= 6, "{titles:?}");
+    }
+    let distinct: HashSet<&String> = titles.iter().collect();
+    assert_eq!((titles.len(), distinct.len()), (6, 6), "{titles:?}");
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn article_search_tag_and_view_pages() {
+    let (_server, _dir, d) = web_daemon(
+        "[[views]]\nname = \"calm\"\ntitle = \"Calm news\"\ntags = [\"world\"]\nexclude = [{ title = \"4\" }]\n",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(2500)).await; // indexed for search
+    let (_, _, front) = html_of(&d, "/").await;
+    let article = hrefs(&front)
+        .into_iter()
+        .filter_map(|h| local(&h))
+        .find(|p| p.starts_with("/items/"))
+        .unwrap();
+    let (status, headers, html) = html_of(&d, &article).await;
+    assert_eq!(status, 200);
+    assert_page_headers(&article, &headers);
+    assert!(html.contains("First seen"), "{html}");
+    assert!(html.contains("https://w.test/4"), "{html}");
+    assert_eq!(html_of(&d, "/items/0000").await.0, 404);
+
+    let (status, _, html) = html_of(&d, "/search?q=story").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        html.matches("<article class=\"item\">").count(),
+        5,
+        "{html}"
+    );
+    assert!(html.contains("<mark>"), "terms highlighted: {html}");
+    assert!(
+        html.contains("href=\"http://feeds.test/feed.atom?q=story\""),
+        "subscribe to this search: {html}"
+    );
+
+    let (status, _, html) = html_of(&d, "/tags/world").await;
+    assert_eq!(status, 200);
+    assert_eq!(html.matches("<article class=\"item\">").count(), 5);
+    assert!(html.contains("tags/world.atom"), "{html}");
+    let (status, _, html) = html_of(&d, "/views/calm").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("<h1>Calm news</h1>"), "{html}");
+    assert_eq!(html.matches("<article class=\"item\">").count(), 4);
+    assert_eq!(html_of(&d, "/tags/nope").await.0, 404);
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn assets_robots_and_the_not_found_page() {
+    let (_server, _dir, d) = web_daemon("[web]\nrobots = \"disallow\"\n").await;
+    let (_, _, front) = html_of(&d, "/").await;
+    let style = hrefs(&front)
+        .into_iter()
+        .find(|h| h.contains("/style-") && h.ends_with(".css"))
+        .and_then(|h| local(&h))
+        .unwrap();
+    let css = d.get(&style, &[]).await;
+    assert_eq!(css.status(), 200);
+    assert!(
+        css.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("max-age=31536000")
+    );
+    assert!(
+        css.text()
+            .await
+            .unwrap()
+            .contains("prefers-color-scheme: dark")
+    );
+    let robots = d.get("/robots.txt", &[]).await.text().await.unwrap();
+    assert_eq!(robots, "User-agent: *\nDisallow: /\n");
+    assert_eq!(d.get("/favicon.svg", &[]).await.status(), 200);
+    let (status, headers, html) = html_of(&d, "/no/such/page").await;
+    assert_eq!(status, 404);
+    assert_page_headers("404", &headers);
+    assert!(html.contains("<h1>Not found</h1>"), "{html}");
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn pages_can_be_turned_off() {
+    let (_server, _dir, d) = web_daemon("[web]\nenabled = false\n").await;
+    assert_eq!(d.get("/", &[]).await.status(), 404);
+    assert_eq!(d.get("/tags/world", &[]).await.status(), 404);
+    assert_eq!(d.get("/feed.atom", &[]).await.status(), 200);
+    d.stop().await;
+}
