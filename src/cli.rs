@@ -29,7 +29,6 @@ use tracing_subscriber::EnvFilter;
 use crate::app;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, ConfigError};
-use crate::model::OutcomeKind;
 use crate::render::{self, Format};
 use crate::scheduler;
 use crate::select::{Channel, Rule, Selection};
@@ -434,33 +433,7 @@ async fn feeds(config: Config, clock: SharedClock) -> Result<ExitCode> {
     };
     for r in rows {
         let now = opened.pipeline.clock.now();
-        let waiting = r
-            .not_before_at
-            .filter(|t| *t > now)
-            .map(crate::clock::to_db_time);
-        let state = if !r.in_config {
-            "removed from config (its items stay in the archive)".to_string()
-        } else if let Some(at) = r.retired_at {
-            format!(
-                "retired: the server answered 410 Gone at {} (edit its url to try again)",
-                crate::clock::to_db_time(at)
-            )
-        } else {
-            match (r.last_result, waiting) {
-                (None, _) => "not polled yet".to_string(),
-                (Some(OutcomeKind::Failed), Some(until)) => format!(
-                    "failing ({} in a row), backing off until {until}",
-                    r.consecutive_failures
-                ),
-                (Some(OutcomeKind::Failed), None) => {
-                    format!("failing ({} in a row)", r.consecutive_failures)
-                }
-                (Some(OutcomeKind::Throttled | OutcomeKind::Deferred), Some(until)) => {
-                    format!("paused: the host asked us to wait until {until}")
-                }
-                (Some(result), _) => result.as_str().replace('_', " "),
-            }
-        };
+        let state = r.state_in_words(now);
         writeln!(out, "{}", r.name)?;
         writeln!(out, "  url:        {}", r.url)?;
         if let Some(moved) = &r.effective_url {

@@ -96,6 +96,28 @@ pub enum FeedCondition {
 }
 
 impl FeedCondition {
+    /// The word for it, as `/healthz` counts and the operator's page shows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedCondition::Ok => "ok",
+            FeedCondition::Failing => "failing",
+            FeedCondition::Paused => "paused",
+            FeedCondition::Retired => "retired",
+            FeedCondition::Pending => "pending",
+        }
+    }
+
+    /// Where the operator's page lists it: what needs a look first.
+    pub fn urgency(self) -> u8 {
+        match self {
+            FeedCondition::Failing => 0,
+            FeedCondition::Paused => 1,
+            FeedCondition::Retired => 2,
+            FeedCondition::Pending => 3,
+            FeedCondition::Ok => 4,
+        }
+    }
+
     pub fn of(row: &FeedRow) -> FeedCondition {
         if row.retired_at.is_some() {
             return FeedCondition::Retired;

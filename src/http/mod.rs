@@ -213,6 +213,8 @@ pub struct Published {
     pub views_opml: String,
     /// `[web]`: the pages.
     pub web: crate::config::WebConfig,
+    /// The configured feeds, for the operator's page (next due).
+    pub feeds: Vec<crate::config::FeedConfig>,
 }
 
 impl Published {
@@ -234,6 +236,7 @@ impl Published {
             opml: crate::opml::export(&config.output.title, &config.feeds, now),
             views_opml: crate::opml::export_views(&config.output.title, &config.views, &base, now),
             web: config.web.clone(),
+            feeds: config.feeds.clone(),
             base,
         }
     }
@@ -291,6 +294,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/{asset}", get(asset))
         .route("/search", get(search_page))
         .route("/items/{uid}", get(item_page))
+        .route("/feeds", get(feeds_page))
         .route(
             "/feed.atom",
             get(|s: State<HttpState>, p: Query<FeedParams>, h: HeaderMap| {
@@ -405,6 +409,124 @@ async fn item_doc(
         body,
         SystemTime::from(view.updated),
     )))
+}
+
+/// `/feeds`: the operator's page. Rendered on demand (a few at a time,
+/// like searches) and never cached by clients: it is about now.
+async fn feeds_page(State(state): State<HttpState>, headers: HeaderMap) -> Response {
+    let published = state.published();
+    if !published.web.enabled {
+        return not_found().await;
+    }
+    let inner = &state.0;
+    let Ok(_permit) = inner.one_off.try_acquire() else {
+        return busy(&ServeError::Busy);
+    };
+    match status_doc(inner, &published).await {
+        Ok(doc) => {
+            let mut resp = respond(&headers, &doc);
+            resp.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            resp
+        }
+        Err(e) => {
+            error!(error = %e, "could not render the feeds page");
+            unavailable()
+        }
+    }
+}
+
+async fn status_doc(inner: &Inner, published: &Published) -> Result<Rendered, ServeError> {
+    use crate::health::FeedCondition;
+    let rows = inner.store.feed_rows().await?;
+    let now = inner.clock.now();
+    let when = |t: Option<DateTime<Utc>>| {
+        t.map(|t| t.format("%-d %b %Y %H:%M:%S UTC").to_string())
+            .unwrap_or_else(|| "never".into())
+    };
+    let mut lines: Vec<(FeedCondition, render::html::FeedLine)> = rows
+        .iter()
+        .filter(|r| r.in_config)
+        .map(|r| {
+            let condition = FeedCondition::of(r);
+            let config = published.feeds.iter().find(|f| f.name == r.name);
+            let next_due = match (condition, config) {
+                (FeedCondition::Retired, _) | (_, None) => "not polled".to_string(),
+                (_, Some(f)) => when(Some(r.poll_state().next_due(
+                    &f.schedule,
+                    f.respect_hints,
+                    now,
+                ))),
+            };
+            let skip = r.poll_state().skip;
+            let line = render::html::FeedLine {
+                name: r.name.clone(),
+                condition: condition.as_str(),
+                state: r.state_in_words(now),
+                url: r.url.clone(),
+                moved: r.effective_url.clone(),
+                last_fetch: match r.last_status {
+                    Some(s) => format!("{} (HTTP {s})", when(r.last_attempt_at)),
+                    None => when(r.last_attempt_at),
+                },
+                last_error: r.last_error.clone(),
+                items: r.items,
+                next_due,
+                hints: (!skip.is_empty()).then(|| {
+                    let (hours, days) = skip.to_db();
+                    let mut parts = Vec::new();
+                    if let Some(h) = hours {
+                        parts.push(format!("skip hours (UTC) {h}"));
+                    }
+                    if let Some(d) = days {
+                        parts.push(format!("skip days {d}"));
+                    }
+                    parts.join("; ")
+                }),
+            };
+            (condition, line)
+        })
+        .collect();
+    lines.sort_by(|a, b| (a.0.urgency(), &a.1.name).cmp(&(b.0.urgency(), &b.1.name)));
+    let failing = lines
+        .iter()
+        .filter(|(c, _)| *c == FeedCondition::Failing)
+        .count();
+    let summary = format!(
+        "{} feeds: {} ok, {failing} failing",
+        lines.len(),
+        lines
+            .iter()
+            .filter(|(c, _)| *c == FeedCondition::Ok)
+            .count()
+    );
+    let board = inner.board.as_ref().map(|b| {
+        let status = b.status(now);
+        render::html::BoardLine {
+            provider: status.provider,
+            last_refresh: when(status.last_refresh),
+            last_success: when(status.last_success),
+            last_error: status.last_error,
+        }
+    });
+    let mut view = render::merged_feed(
+        &published.output.title,
+        &published.output.description,
+        &published.base,
+        Format::Html,
+        &Channel::Main,
+        Vec::new(),
+        now,
+    );
+    view.site_title = published.web.title.clone();
+    view.board = live_board(inner, now);
+    let page = render::html::StatusPage {
+        summary,
+        feeds: lines.into_iter().map(|(_, l)| l).collect(),
+        board,
+    };
+    let body = render::html::render_status(&view, &page)?;
+    Ok(Rendered::new(Format::Html, body, SystemTime::from(now)))
 }
 
 /// 503 with `Retry-After` for a one-off render turned away.

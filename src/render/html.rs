@@ -111,6 +111,68 @@ struct PriceSince {
     direction: &'static str,
 }
 
+/// The operator's page: every feed's state, failing first, and the board's
+/// provider. Plain values filled by the HTTP layer, which knows health.
+pub struct StatusPage {
+    /// e.g. "12 feeds: 11 ok, 1 failing".
+    pub summary: String,
+    pub feeds: Vec<FeedLine>,
+    pub board: Option<BoardLine>,
+}
+
+/// One feed on the operator's page.
+pub struct FeedLine {
+    pub name: String,
+    /// `ok`, `failing`, `paused`, `retired` or `pending`: a word, and a class.
+    pub condition: &'static str,
+    /// `FeedRow::state_in_words`.
+    pub state: String,
+    pub url: String,
+    pub moved: Option<String>,
+    /// When, and the HTTP status.
+    pub last_fetch: String,
+    pub last_error: Option<String>,
+    pub items: i64,
+    pub next_due: String,
+    /// The publisher's skip windows, when any.
+    pub hints: Option<String>,
+}
+
+/// The board's provider on the operator's page.
+pub struct BoardLine {
+    pub provider: String,
+    pub last_refresh: String,
+    pub last_success: String,
+    pub last_error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "feeds.html")]
+struct Feeds<'a> {
+    chrome: &'a Chrome,
+    summary: &'a str,
+    feeds: &'a [FeedLine],
+    board: &'a Option<BoardLine>,
+}
+
+/// The operator's page, with `feed`'s chrome (the site's name, the live
+/// board, the main feeds' links).
+pub fn render_status(feed: &MergedFeed, page: &StatusPage) -> Result<Vec<u8>, RenderError> {
+    let chrome = chrome(feed);
+    Feeds {
+        chrome: &chrome,
+        summary: &page.summary,
+        feeds: &page.feeds,
+        board: &page.board,
+    }
+    .render()
+    .map(String::into_bytes)
+    .map_err(|e| RenderError::Write {
+        format: Format::Html,
+        source: Box::new(e),
+    })
+}
+
 #[derive(Template)]
 #[template(path = "not_found.html")]
 struct NotFound<'a> {

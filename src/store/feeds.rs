@@ -68,6 +68,39 @@ impl FeedRow {
         }
     }
 
+    /// Where the feed stands, in a phrase for people (`tickerfeed feeds`,
+    /// the operator's page): failing and for how long, paused by its site
+    /// and until when, retired, or how its last poll went.
+    pub fn state_in_words(&self, now: DateTime<Utc>) -> String {
+        let waiting = self.not_before_at.filter(|t| *t > now).map(to_db_time);
+        if !self.in_config {
+            return "removed from config (its items stay in the archive)".to_string();
+        }
+        if let Some(at) = self.retired_at {
+            return format!(
+                "retired: the server answered 410 Gone at {} (edit its url to try again)",
+                to_db_time(at)
+            );
+        }
+        match (self.last_result, waiting) {
+            (None, _) => "not polled yet".to_string(),
+            (Some(OutcomeKind::Failed), Some(until)) => format!(
+                "failing ({} in a row), backing off until {until}",
+                self.consecutive_failures
+            ),
+            (Some(OutcomeKind::Failed), None) => {
+                format!("failing ({} in a row)", self.consecutive_failures)
+            }
+            (Some(OutcomeKind::Throttled), Some(until)) => {
+                format!("paused: the site asked us to wait until {until}")
+            }
+            (Some(OutcomeKind::Deferred), Some(until)) => {
+                format!("paused with the rest of its site until {until}")
+            }
+            (Some(result), _) => result.as_str().replace('_', " "),
+        }
+    }
+
     /// Whether the last poll failed (and backoff is in force).
     pub fn failing(&self) -> bool {
         self.last_result == Some(OutcomeKind::Failed)
