@@ -31,10 +31,12 @@
 //!   feed's excludes, the dry run, config errors.
 //! - `systemd`: sd_notify messages against a real datagram socket;
 //!   `supervise`.
+//! - `web`: the pages in outside software: the Nu HTML Checker, headless
+//!   Chromium at a phone's and a desktop's width, axe-core.
 
 mod archive;
 mod crash;
-mod interop;
+pub(crate) mod interop;
 mod layers;
 mod market;
 mod opml;
@@ -49,3 +51,4 @@ mod survive;
 mod systemd;
 mod util;
 mod views;
+mod web;
