@@ -56,7 +56,10 @@ struct Chrome {
 /// A link to one of the channel's feeds (autodiscovery and the footer).
 struct FeedLink {
     media_type: &'static str,
+    /// Absolute, for readers that find it through autodiscovery.
     href: String,
+    /// On this site, for people clicking it ([`on_site`]).
+    local: String,
     title: String,
     label: &'static str,
 }
@@ -196,7 +199,10 @@ pub fn render(feed: &MergedFeed, now: DateTime<Utc>) -> Result<Vec<u8>, RenderEr
         chrome: &chrome,
         title: &feed.title,
         entries: feed.entries.iter().map(|e| card(feed, e, now)).collect(),
-        older_url: feed.next_url.clone(),
+        older_url: feed
+            .next_url
+            .as_deref()
+            .map(|u| on_site(feed.home_url.as_deref().unwrap_or("/"), u)),
     };
     page.render()
         .map(String::into_bytes)
@@ -303,8 +309,28 @@ fn prices_since(entry: &Entry, board: Option<&Snapshot>) -> Vec<PriceSince> {
         .collect()
 }
 
+/// The path of the site's root, `/` or a reverse proxy's prefix like
+/// `/news/`, from its public URL.
+fn root_path(home: &str) -> String {
+    url::Url::parse(home)
+        .map(|u| u.path().to_string())
+        .unwrap_or_else(|_| "/".into())
+}
+
+/// A link on this site as a path from the root (`/news/items/x`): it works
+/// at whichever address the page was opened (localhost, 127.0.0.1, a
+/// proxy's name), where an absolute URL under `base_url` would send the
+/// browser elsewhere and put the stylesheet outside the CSP's `'self'`.
+fn on_site(home: &str, url: &str) -> String {
+    match url.strip_prefix(home) {
+        Some(rest) => format!("{}{rest}", root_path(home)),
+        None => url.to_string(),
+    }
+}
+
 fn chrome(feed: &MergedFeed) -> Chrome {
-    let home = feed.home_url.clone().unwrap_or_else(|| "/".into());
+    let absolute_home = feed.home_url.clone().unwrap_or_else(|| "/".into());
+    let home = root_path(&absolute_home);
     let feeds = feed
         .feed_urls
         .iter()
@@ -317,6 +343,7 @@ fn chrome(feed: &MergedFeed) -> Chrome {
             };
             FeedLink {
                 media_type: format.media_type(),
+                local: on_site(&absolute_home, href),
                 href: href.clone(),
                 title: format!("{} ({label})", feed.title),
                 label,
@@ -347,7 +374,7 @@ fn card(feed: &MergedFeed, entry: &Entry, now: DateTime<Utc>) -> Card {
         .map(html_to_text)
         .map(|text| shorten(&text, SUMMARY_CHARS))
         .unwrap_or_default();
-    let home = feed.home_url.as_deref().unwrap_or("/");
+    let home = root_path(feed.home_url.as_deref().unwrap_or("/"));
     Card {
         page_url: format!("{home}items/{}", entry.uid()),
         title: entry.title.clone(),
@@ -436,6 +463,25 @@ mod tests {
         assert_eq!(
             marked(&format!("a <b> {o}oil{c} & {o}gas{c}…")),
             "a &lt;b&gt; <mark>oil</mark> &amp; <mark>gas</mark>…"
+        );
+    }
+
+    #[test]
+    fn links_on_the_site_are_paths_that_work_at_any_address() {
+        assert_eq!(
+            on_site("https://news.example/", "https://news.example/items/x"),
+            "/items/x"
+        );
+        assert_eq!(
+            on_site(
+                "https://proxy.example/news/",
+                "https://proxy.example/news/feed.atom?q=a"
+            ),
+            "/news/feed.atom?q=a"
+        );
+        assert_eq!(
+            on_site("https://news.example/", "https://other.example/a"),
+            "https://other.example/a"
         );
     }
 

@@ -144,7 +144,7 @@ fn tech_feed() -> String {
 /// Two views over the fixtures (issue 16), each a criterion plus a rule,
 /// each selecting fewer articles than the merged feed and the business
 /// tag feed, so a view that served either would show too many.
-const VIEWS: &str = r#"
+pub(crate) const VIEWS: &str = r#"
 [[views]]
 name = "business-desk"
 title = "Business desk"
@@ -183,8 +183,9 @@ const VIEW_ARTICLES: [(&str, &str, &[&str]); 2] = [
     ),
 ];
 
-/// The daemon, its loopback feeds and its temp dir, stopped on drop.
-struct Interop {
+/// The daemon, its loopback feeds and its temp dir, stopped on drop. The
+/// browser proof (`web`) serves its pages from the same daemon.
+pub(crate) struct Interop {
     /// `http://127.0.0.1:<port>`, where the daemon listens.
     base: String,
     _dir: TestDir,
@@ -196,13 +197,13 @@ impl Interop {
     /// Starts the binary on three feeds (two tagged `business`) and a Yahoo
     /// board, and waits until every article is in the merged feed.
     /// `max_items` is the page size.
-    async fn start(max_items: usize) -> Interop {
+    pub(crate) async fn start(max_items: usize) -> Interop {
         Interop::start_with(max_items, "").await
     }
 
     /// [`Interop::start`] with more config at the end of the file, such as
     /// [`VIEWS`].
-    async fn start_with(max_items: usize, extra: &str) -> Interop {
+    pub(crate) async fn start_with(max_items: usize, extra: &str) -> Interop {
         let server = FeedServer::start().await;
         let json = |body: &str| Reply::feed(body).header("content-type", "application/json");
         server.set("/v8/finance/chart/AAPL", json(AAPL));
@@ -277,7 +278,7 @@ symbols = [
         interop
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
@@ -415,7 +416,11 @@ async fn articles(t: &Interop, path: &str) -> Vec<Article> {
 
 /// The path of a link the daemon wrote: it writes its configured
 /// `base_url`, `http://feeds.test/`, not the address it listens on.
-fn served_path(url: &str) -> &str {
+pub(crate) fn served_path(url: &str) -> &str {
+    if url.starts_with('/') {
+        // Pages link within the site by path.
+        return url;
+    }
     url.strip_prefix("http://feeds.test")
         .unwrap_or_else(|| panic!("{url} is not under base_url"))
 }

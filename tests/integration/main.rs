@@ -33,10 +33,13 @@
 //!   assets, the 404, security headers and escaping.
 //! - `systemd`: sd_notify messages against a real datagram socket;
 //!   `supervise`.
+//! - `browser`: the pages in outside software: the Nu HTML Checker,
+//!   headless Chromium at a phone's and a desktop's width, axe-core.
 
 mod archive;
+mod browser;
 mod crash;
-mod interop;
+pub(crate) mod interop;
 mod layers;
 mod market;
 mod opml;

@@ -50,15 +50,16 @@ async fn web_daemon(extra: &str) -> (FeedServer, TestDir, Daemon) {
     (server, dir, d)
 }
 
-/// The path part of an absolute link into the test's base URL.
+/// The path of a link into the site: a path from the root, or an absolute
+/// URL under the test's base URL.
 fn local(href: &str) -> Option<String> {
-    href.strip_prefix("http://feeds.test").map(|p| {
-        if p.is_empty() {
-            "/".into()
-        } else {
-            p.replace("&amp;", "&")
-        }
-    })
+    let path = match href.strip_prefix("http://feeds.test") {
+        Some("") => "/",
+        Some(p) => p,
+        None if href.starts_with('/') => href,
+        None => return None,
+    };
+    Some(path.replace("&amp;", "&"))
 }
 
 /// Every `href="..."` on a page.
@@ -257,7 +258,7 @@ async fn article_search_tag_and_view_pages() {
         .into_iter()
         .filter_map(|h| local(&h))
         .find(|p| p.starts_with("/items/"))
-        .unwrap();
+        .unwrap_or_else(|| panic!("no article link in {front}"));
     let (status, headers, html) = html_of(&d, &article).await;
     assert_eq!(status, 200);
     assert_page_headers(&article, &headers);
@@ -329,5 +330,44 @@ async fn pages_can_be_turned_off() {
     assert_eq!(d.get("/", &[]).await.status(), 404);
     assert_eq!(d.get("/tags/world", &[]).await.status(), 404);
     assert_eq!(d.get("/feed.atom", &[]).await.status(), 200);
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn the_operators_page_lists_failing_feeds_first_with_their_error() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/a.xml",
+        Reply::feed(rss("A", &[("a1", "Alpha", "https://a.test/1")])),
+    );
+    server.set("/z.xml", Reply::status(500));
+    let dir = TestDir::new();
+    let config = dir.write_config(&format!(
+        "{}{}",
+        feed_block("a-good", &server.url("/a.xml"), ""),
+        feed_block("z-broken", &server.url("/z.xml"), ""),
+    ));
+    let d = Daemon::start(config).await;
+    d.wait_for_entries(1).await;
+    let mut html = String::new();
+    for _ in 0..100 {
+        html = html_of(&d, "/feeds").await.2;
+        if html.contains("HTTP 500") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, headers, _) = html_of(&d, "/feeds").await;
+    assert_eq!(status, 200);
+    assert_page_headers("/feeds", &headers);
+    let broken = html.find("z-broken").expect("the broken feed is listed");
+    let good = html.find("a-good").expect("the good feed is listed");
+    assert!(broken < good, "failing feeds come first:\n{html}");
+    assert!(html.contains("2 feeds: 1 ok, 1 failing"), "{html}");
+    assert!(html.contains("failing (1 in a row)"), "{html}");
+    assert!(
+        html.contains("/healthz") && html.contains("/metrics"),
+        "{html}"
+    );
     d.stop().await;
 }

@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""Loads tickerfeed's pages in headless Chromium over WebDriver and reports
+what a person would see.
+
+usage: browser_check.py PLAN.json
+
+PLAN is a JSON object:
+  {"screenshots": DIR, "axe": PATH/TO/axe.min.js,
+   "widths": [375, 1280], "height": 800,
+   "host_rules": "MAP feeds.test:80 127.0.0.1:PORT",
+   "pages": [{"name": "front", "url": "http://feeds.test/",
+              "expect": {"board": ".board", "first_item": ".river .item"}}]}
+("board" or "first_item" may be null: the page has none; "host_rules" is
+Chromium's --host-resolver-rules, so pages can be loaded at the public
+address their links use.)
+
+For each page at each width (emulated as a device of that width, a phone
+below 600 px), the report has:
+- "console": the browser log since the page started loading (console
+  errors, and CSP violations: Chromium logs a refused load or script as a
+  SEVERE entry from the source "security");
+- "inner_width", "scroll_width", "client_width" of the document, and
+  "styled": whether the stylesheet applied;
+- "board", "first_item": where each expected element is ({"displayed",
+  "left", "right", "top", "width", "height"}) or null when it is missing;
+- "axe": axe-core's findings ({"version", "passes": how many rules
+  passed, "violations": [{"id", "impact", "help", "targets"}]});
+- "screenshot": the full-page PNG written to DIR as NAME-WIDTH.png;
+- "dark": {"axe", "screenshot"} again with prefers-color-scheme: dark
+  (NAME-WIDTH-dark.png);
+- "console_after_axe": what the log gained while axe-core ran.
+Then "canary": a script element added to the last page by WebDriver, which
+the page's CSP must refuse, and the browser log entries that refusal left;
+it proves that WebDriver's own scripts (axe-core's) run despite the CSP and
+that CSP violations do reach the log this report reads.
+
+Prints one JSON report on stdout and writes it to DIR as report.json;
+judging it is the caller's job (tests/integration/web.rs). Needs selenium (PyPI) and Debian's chromium
+and chromium-driver; nothing is downloaded (Selenium Manager is not used:
+the driver and browser paths are given).
+"""
+
+import base64
+import json
+import os
+import sys
+import tempfile
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
+
+# Without the background-networking flags Chromium keeps trying hosts this
+# closed network refuses; a new profile keeps runs independent.
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--hide-scrollbars",
+]
+
+# Where an element is, in CSS pixels of the viewport; null when missing.
+WHERE = """
+const el = document.querySelector(arguments[0]);
+if (!el) return null;
+const r = el.getBoundingClientRect();
+const s = getComputedStyle(el);
+return {displayed: s.display !== 'none' && s.visibility !== 'hidden' && r.width > 0 && r.height > 0,
+        left: r.left, right: r.right, top: r.top, width: r.width, height: r.height};
+"""
+
+AXE_RUN = """
+const done = arguments[arguments.length - 1];
+axe.run(document, {resultTypes: ['violations']})
+  .then(r => done({version: axe.version, passes: r.passes.length,
+      violations: r.violations.map(v => ({
+        id: v.id, impact: v.impact, help: v.help,
+        targets: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}))}))
+  .catch(e => done({error: String(e)}));
+"""
+
+CANARY = """
+const s = document.createElement('script');
+s.textContent = 'document.documentElement.dataset.canary = "ran"';
+document.head.appendChild(s);
+return document.documentElement.dataset.canary || null;
+"""
+
+
+def browser(profile, host_rules):
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS:
+        options.add_argument(flag)
+    if host_rules:
+        options.add_argument(f"--host-resolver-rules={host_rules}")
+    options.add_argument(f"--user-data-dir={profile}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    service = Service(executable_path=CHROMEDRIVER)
+    driver = webdriver.Chrome(options=options, service=service)
+    driver.set_page_load_timeout(20)
+    driver.set_script_timeout(30)
+    return driver
+
+
+def log(driver):
+    """The browser log entries since the last call."""
+    return [
+        {"level": e["level"], "source": e.get("source", ""), "message": e["message"]}
+        for e in driver.get_log("browser")
+    ]
+
+
+def scheme(driver, value):
+    """Emulates the reader's `prefers-color-scheme`."""
+    driver.execute_cdp_cmd(
+        "Emulation.setEmulatedMedia",
+        {"features": [{"name": "prefers-color-scheme", "value": value}]},
+    )
+
+
+def screenshot(driver, path):
+    """The whole page, not only the viewport."""
+    png = driver.execute_cdp_cmd(
+        "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}
+    )
+    with open(path, "wb") as f:
+        f.write(base64.b64decode(png["data"]))
+    return path
+
+
+def look(driver, page, width, height, axe, shots):
+    mobile = width < 600
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile},
+    )
+    scheme(driver, "light")
+    log(driver)  # drop what an earlier page left
+    driver.get(page["url"])
+    report = {"name": page["name"], "url": page["url"], "width": width}
+    report["console"] = log(driver)
+    report.update(
+        driver.execute_script(
+            "const d = document.documentElement;"
+            "return {inner_width: window.innerWidth, scroll_width: d.scrollWidth,"
+            " client_width: d.clientWidth,"
+            # The stylesheet sets the body's margin to 0; a browser's is 8px.
+            " styled: document.styleSheets.length > 0"
+            "  && getComputedStyle(document.body).marginTop === '0px'};"
+        )
+    )
+    for key, selector in page["expect"].items():
+        report[key] = driver.execute_script(WHERE, selector) if selector else None
+    name = f"{page['name']}-{width}"
+    report["screenshot"] = screenshot(driver, os.path.join(shots, f"{name}.png"))
+    driver.execute_script(axe)
+    report["axe"] = driver.execute_async_script(AXE_RUN)
+    # The same page in the dark scheme: contrast is checked again.
+    scheme(driver, "dark")
+    report["dark"] = {
+        "screenshot": screenshot(driver, os.path.join(shots, f"{name}-dark.png")),
+        "axe": driver.execute_async_script(AXE_RUN),
+    }
+    # axe-core itself must not have tripped the CSP or the console.
+    report["console_after_axe"] = log(driver)
+    return report
+
+
+def main():
+    with open(sys.argv[1], encoding="utf-8") as f:
+        plan = json.load(f)
+    with open(plan["axe"], encoding="utf-8") as f:
+        axe = f.read()
+    os.makedirs(plan["screenshots"], exist_ok=True)
+    report = {"browser": None, "pages": [], "canary": None}
+    with tempfile.TemporaryDirectory(prefix="tickerfeed-chromium-") as profile:
+        driver = browser(profile, plan.get("host_rules"))
+        try:
+            report["browser"] = driver.capabilities.get("browserVersion")
+            for page in plan["pages"]:
+                for width in plan["widths"]:
+                    report["pages"].append(
+                        look(driver, page, width, plan["height"], axe, plan["screenshots"])
+                    )
+            ran = driver.execute_script(CANARY)
+            report["canary"] = {"ran": ran, "console": log(driver)}
+        finally:
+            driver.quit()
+    with open(os.path.join(plan["screenshots"], "report.json"), "w", encoding="utf-8") as f:
+        json.dump(report, f, indent=1)
+    json.dump(report, sys.stdout, indent=1)
+    print()
+
+
+if __name__ == "__main__":
+    main()
