@@ -145,12 +145,8 @@ async fn serve_pages(t: &Interop) -> Vec<Served> {
             }
             At::FirstArticle(path) => {
                 let html = fetch(t, path, 200).await;
-                let re = regex::Regex::new(r#"<h2><a href="([^"]*/items/[^"]+)""#).unwrap();
-                let href = re
-                    .captures(&html)
-                    .unwrap_or_else(|| panic!("{path} links no article:\n{html}"))[1]
-                    .to_string();
-                served_path(&href).to_string()
+                first_article_link(&html)
+                    .unwrap_or_else(|| panic!("{path} links no article:\n{html}"))
             }
         };
         let mut html = fetch(t, &path, page.status).await;
@@ -178,6 +174,12 @@ async fn fetch(t: &Interop, path: &str, status: u16) -> String {
     let kind = resp.headers()["content-type"].to_str().unwrap().to_string();
     assert!(kind.starts_with("text/html"), "GET {path}: {kind}");
     resp.text().await.unwrap()
+}
+
+/// The path of the article the page's first item links to.
+fn first_article_link(html: &str) -> Option<String> {
+    let re = regex::Regex::new(r#"<h2><a href="([^"]*/items/[^"]+)""#).unwrap();
+    Some(served_path(&re.captures(html)?[1]).to_string())
 }
 
 /// The path the page's `rel="next"` link leads to. The daemon writes links
