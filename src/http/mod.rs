@@ -403,6 +403,7 @@ async fn item_doc(
     view.site_title = published.web.title.clone();
     view.board = live_board(inner, now);
     view.now = now;
+    view.remote_images = published.web.remote_images;
     let body = render::html::render_item(&view, &history, now)?;
     Ok(Some(Rendered::new(
         Format::Html,

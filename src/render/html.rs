@@ -14,6 +14,7 @@ use std::sync::LazyLock;
 
 use askama::Template;
 use chrono::{DateTime, Utc};
+use regex::Regex;
 use rust_decimal::{Decimal, RoundingStrategy};
 use sha2::{Digest, Sha256};
 
@@ -245,8 +246,15 @@ pub fn render_item(
         times,
         content: entry
             .content_html
-            .clone()
-            .or_else(|| entry.summary_html.clone()),
+            .as_deref()
+            .or(entry.summary_html.as_deref())
+            .map(|html| {
+                if feed.remote_images {
+                    html.to_string()
+                } else {
+                    images_as_links(html)
+                }
+            }),
         prices: prices_since(entry, feed.board.as_ref()),
         revisions: history
             .revisions
@@ -266,6 +274,35 @@ pub fn render_item(
             format: Format::Html,
             source: Box::new(e),
         })
+}
+
+/// `html` with each `<img>` replaced by a link to the image, labelled by
+/// its alt text: without `[web] remote_images` the page loads nothing from
+/// other sites (each load would tell them who read what, and the CSP
+/// would refuse it anyway). The HTML is the sanitiser's output, whose
+/// attribute values are double-quoted; a `>` inside one is allowed for.
+fn images_as_links(html: &str) -> String {
+    static IMG: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"(?i)<img\b(?:[^>"']|"[^"]*"|'[^']*')*>"#).expect("static regex")
+    });
+    static SRC: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r#"(?i)\ssrc="([^"]*)""#).expect("static regex"));
+    static ALT: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r#"(?i)\salt="([^"]*)""#).expect("static regex"));
+    IMG.replace_all(html, |caps: &regex::Captures<'_>| {
+        let tag = &caps[0];
+        let alt = ALT
+            .captures(tag)
+            .map(|c| c[1].trim().to_string())
+            .filter(|a| !a.is_empty())
+            .unwrap_or_else(|| "image".into());
+        // Both values are already escaped as the sanitiser wrote them.
+        match SRC.captures(tag) {
+            Some(src) => format!("<a class=\"image\" href=\"{}\">[{alt}]</a>", &src[1]),
+            None => format!("[{alt}]"),
+        }
+    })
+    .into_owned()
 }
 
 /// For each symbol the article mentions: its price on the article's
@@ -482,6 +519,16 @@ mod tests {
         assert_eq!(
             on_site("https://news.example/", "https://other.example/a"),
             "https://other.example/a"
+        );
+    }
+
+    #[test]
+    fn remote_images_become_links_labelled_by_their_alt_text() {
+        assert_eq!(
+            images_as_links(
+                r#"<p>Chart: <img src="https://cdn.example/c.png?a=1&amp;b=2" alt="BP &gt; 30"> and <img src="x.gif"></p>"#
+            ),
+            r#"<p>Chart: <a class="image" href="https://cdn.example/c.png?a=1&amp;b=2">[BP &gt; 30]</a> and <a class="image" href="x.gif">[image]</a></p>"#
         );
     }
 

@@ -129,6 +129,8 @@ pub struct MergedFeed {
     pub snippets: std::collections::HashMap<String, String>,
     /// The search this document answers, if any.
     pub query: Option<String>,
+    /// Pages may load images from other sites (`[web] remote_images`).
+    pub remote_images: bool,
 }
 
 /// Errors while writing a document.
@@ -208,6 +210,7 @@ pub fn merged_feed(
         now: updated,
         snippets: Default::default(),
         query: None,
+        remote_images: false,
         first_url: self_url.clone(),
         next_url: None,
         title: title.to_string(),

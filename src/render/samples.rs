@@ -109,6 +109,7 @@ pub(in crate::render) fn sample_feed() -> MergedFeed {
         now: DateTime::UNIX_EPOCH,
         snippets: Default::default(),
         query: None,
+        remote_images: false,
     }
 }
 
@@ -130,6 +131,7 @@ pub(in crate::render) fn empty_feed() -> MergedFeed {
         now: DateTime::UNIX_EPOCH,
         snippets: Default::default(),
         query: None,
+        remote_images: false,
     }
 }
 
