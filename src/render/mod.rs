@@ -21,6 +21,7 @@
 //! Escaping itself is `crate::markup`, shared with the pipeline and OPML.
 
 pub mod atom;
+pub mod chart;
 pub mod html;
 pub mod json;
 pub mod rss;
