@@ -18,9 +18,14 @@
 //! - this module: the view model, [`Format`] and [`rfc3339`], the date form
 //!   Atom, JSON Feed, `tf` and the strip write.
 //!
+//! `chart` is for pages only: the symbol page's price chart, an inline SVG
+//! drawn from the store's price series and the items that mention the
+//! symbol.
+//!
 //! Escaping itself is `crate::markup`, shared with the pipeline and OPML.
 
 pub mod atom;
+pub mod chart;
 pub mod html;
 pub mod json;
 pub mod rss;

@@ -44,6 +44,7 @@ mod known;
 pub(crate) mod migrations;
 pub mod quotes;
 mod selection;
+pub mod symbols;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -59,6 +60,7 @@ use crate::clock::from_db_time;
 pub use feeds::{Attempt, Document, Exchange, FeedRow, IngestSummary};
 pub use items::{Cursor, ItemHistory, Page, RecentQuery, Revision, SNIPPET_MARKS, SearchHit};
 pub use selection::Match;
+pub use symbols::SymbolItem;
 
 /// How long a writer or reader waits for a lock held by another process
 /// (for example `sqlite3` or a `tickerfeed poll` beside the daemon).
