@@ -215,6 +215,8 @@ pub struct Published {
     pub web: crate::config::WebConfig,
     /// The configured feeds, for the operator's page (next due).
     pub feeds: Vec<crate::config::FeedConfig>,
+    /// `[market]` symbols and their display names, for symbol pages.
+    pub symbols: Vec<(String, Option<String>)>,
 }
 
 impl Published {
@@ -237,6 +239,12 @@ impl Published {
             views_opml: crate::opml::export_views(&config.output.title, &config.views, &base, now),
             web: config.web.clone(),
             feeds: config.feeds.clone(),
+            symbols: config
+                .market
+                .iter()
+                .flat_map(|m| &m.instruments)
+                .map(|i| (i.symbol.clone(), i.name.clone()))
+                .collect(),
             base,
         }
     }
@@ -295,6 +303,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/search", get(search_page))
         .route("/items/{uid}", get(item_page))
         .route("/feeds", get(feeds_page))
+        .route("/symbols/{symbol}", get(symbol_page))
         .route(
             "/feed.atom",
             get(|s: State<HttpState>, p: Query<FeedParams>, h: HeaderMap| {
@@ -528,6 +537,75 @@ async fn status_doc(inner: &Inner, published: &Published) -> Result<Rendered, Se
     };
     let body = render::html::render_status(&view, &page)?;
     Ok(Rendered::new(Format::Html, body, SystemTime::from(now)))
+}
+
+/// Points at most on a symbol's chart: enough for its shape at any width.
+const CHART_POINTS: usize = 480;
+/// Items listed (and marked) on a symbol's page.
+const SYMBOL_ITEMS: usize = 50;
+
+/// `/symbols/<symbol>`: the news mentioning a configured symbol, newest
+/// first, under a chart of its recorded prices. Rendered on demand, a few
+/// at a time, like searches.
+async fn symbol_page(
+    State(state): State<HttpState>,
+    Path(symbol): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let published = state.published();
+    let Some((symbol, name)) = published
+        .symbols
+        .iter()
+        .find(|(s, _)| *s == symbol)
+        .filter(|_| published.web.enabled)
+    else {
+        return not_found().await;
+    };
+    let inner = &state.0;
+    let Ok(_permit) = inner.one_off.try_acquire() else {
+        return busy(&ServeError::Busy);
+    };
+    match symbol_doc(inner, &published, symbol, name.as_deref()).await {
+        Ok(doc) => respond(&headers, &doc),
+        Err(e) => {
+            error!(error = %e, symbol, "could not render a symbol page");
+            unavailable()
+        }
+    }
+}
+
+async fn symbol_doc(
+    inner: &Inner,
+    published: &Published,
+    symbol: &str,
+    name: Option<&str>,
+) -> Result<Rendered, ServeError> {
+    let series = inner
+        .store
+        .symbol_history(symbol, None, CHART_POINTS)
+        .await?;
+    let items = inner.store.symbol_items(symbol, SYMBOL_ITEMS).await?;
+    let now = inner.clock.now();
+    let mut view = render::merged_feed(
+        &published.output.title,
+        &published.output.description,
+        &published.base,
+        Format::Html,
+        &Channel::Main,
+        Vec::new(),
+        now,
+    );
+    view.site_title = published.web.title.clone();
+    view.board = live_board(inner, now);
+    let currency = view
+        .board
+        .as_ref()
+        .and_then(|b| b.quotes.iter().find(|q| q.symbol == symbol))
+        .and_then(|q| q.currency.clone());
+    let body =
+        render::html::render_symbol(&view, symbol, name, &series, &items, currency.as_deref())?;
+    let updated = items.first().map(|i| i.first_seen).unwrap_or(now);
+    Ok(Rendered::new(Format::Html, body, SystemTime::from(updated)))
 }
 
 /// 503 with `Retry-After` for a one-off render turned away.

@@ -18,12 +18,13 @@ use regex::Regex;
 use rust_decimal::{Decimal, RoundingStrategy};
 use sha2::{Digest, Sha256};
 
+use super::chart::{Marker, price_chart};
 use super::strip::strip_html;
 use super::text::html_to_text;
 use super::{Format, MergedFeed, RenderError, rfc3339};
 use crate::markup::push_html;
 use crate::model::{Entry, Snapshot};
-use crate::store::{ItemHistory, SNIPPET_MARKS};
+use crate::store::{ItemHistory, SNIPPET_MARKS, SymbolItem};
 
 /// The stylesheet, compiled in.
 pub const STYLE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/style.css"));
@@ -108,6 +109,8 @@ struct Article<'a> {
 /// One mentioned symbol's price when the article was archived and now.
 struct PriceSince {
     symbol: String,
+    /// The symbol's page.
+    href: String,
     then: String,
     now: String,
     change: String,
@@ -168,6 +171,72 @@ pub fn render_status(feed: &MergedFeed, page: &StatusPage) -> Result<Vec<u8>, Re
         summary: &page.summary,
         feeds: &page.feeds,
         board: &page.board,
+    }
+    .render()
+    .map(String::into_bytes)
+    .map_err(|e| RenderError::Write {
+        format: Format::Html,
+        source: Box::new(e),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "symbol.html")]
+struct SymbolPage<'a> {
+    chrome: &'a Chrome,
+    heading: String,
+    symbol: &'a str,
+    chart: String,
+    items: Vec<Mention>,
+}
+
+/// One news item on a symbol's page, numbered as its chart marker.
+struct Mention {
+    href: String,
+    title: String,
+    iso: String,
+    shown: String,
+}
+
+/// A symbol's page: its recorded prices as a chart with a numbered marker
+/// at each item that mentions it (newest first, the list below in the same
+/// order), for `symbol` named `name`.
+pub fn render_symbol(
+    feed: &MergedFeed,
+    symbol: &str,
+    name: Option<&str>,
+    series: &[(DateTime<Utc>, Decimal)],
+    items: &[SymbolItem],
+    currency: Option<&str>,
+) -> Result<Vec<u8>, RenderError> {
+    let chrome = chrome(feed);
+    let home = root_path(feed.home_url.as_deref().unwrap_or("/"));
+    let href = |item: &SymbolItem| format!("{home}items/{}", item.uid.0);
+    let markers: Vec<Marker> = items
+        .iter()
+        .map(|i| Marker {
+            at: i.first_seen,
+            title: i.title.clone(),
+            href: href(i),
+        })
+        .collect();
+    SymbolPage {
+        chrome: &chrome,
+        heading: match name {
+            Some(name) => format!("{symbol} ({name}): news and price"),
+            None => format!("{symbol}: news and price"),
+        },
+        symbol,
+        chart: price_chart(symbol, series, &markers, currency),
+        items: items
+            .iter()
+            .map(|i| Mention {
+                href: href(i),
+                title: i.title.clone(),
+                iso: rfc3339(i.first_seen),
+                shown: i.first_seen.format("%-d %b %Y %H:%M UTC").to_string(),
+            })
+            .collect(),
     }
     .render()
     .map(String::into_bytes)
@@ -255,7 +324,11 @@ pub fn render_item(
                     images_as_links(html)
                 }
             }),
-        prices: prices_since(entry, feed.board.as_ref()),
+        prices: prices_since(
+            entry,
+            feed.board.as_ref(),
+            &root_path(feed.home_url.as_deref().unwrap_or("/")),
+        ),
         revisions: history
             .revisions
             .iter()
@@ -307,7 +380,7 @@ fn images_as_links(html: &str) -> String {
 
 /// For each symbol the article mentions: its price on the article's
 /// snapshot, the live board's, and the change between them.
-fn prices_since(entry: &Entry, board: Option<&Snapshot>) -> Vec<PriceSince> {
+fn prices_since(entry: &Entry, board: Option<&Snapshot>, home: &str) -> Vec<PriceSince> {
     let Some(snapshot) = &entry.snapshot else {
         return Vec::new();
     };
@@ -336,6 +409,7 @@ fn prices_since(entry: &Entry, board: Option<&Snapshot>) -> Vec<PriceSince> {
                 _ => ("n/a".to_string(), "flat"),
             };
             PriceSince {
+                href: format!("{home}symbols/{}", then.symbol),
                 symbol: then.symbol.clone(),
                 then: money(then.price),
                 now: now.map(|q| money(q.price)).unwrap_or_else(|| "n/a".into()),

@@ -83,6 +83,17 @@ impl Page {
         }
     }
 
+    /// A symbol's page: the board, the chart, then the news mentioning it.
+    const fn symbol(name: &'static str, at: At) -> Page {
+        Page {
+            name,
+            at,
+            status: 200,
+            board: Some(".board"),
+            first_item: Some(".mentions li"),
+        }
+    }
+
     /// The operator's page: the board, then every feed.
     const fn status(name: &'static str, at: At) -> Page {
         Page {
@@ -117,6 +128,7 @@ const PAGES: &[Page] = &[
     Page::river("search", At::Path("/search?q=apple")),
     Page::article("article", At::FirstArticle("/")),
     Page::status("feeds", At::Path("/feeds")),
+    Page::symbol("symbol", At::Path("/symbols/AAPL")),
     Page::not_found("not-found", At::Path("/no/such/page")),
 ];
 

@@ -587,12 +587,12 @@ symbols = [
     (server, dir, config)
 }
 
-/// The titles a view's JSON Feed shows, fetched over HTTP from a daemon
-/// serving the archive on 127.0.0.1:0.
-async fn view_titles(
+/// Runs `visit` against a daemon serving `config`'s archive on
+/// 127.0.0.1:0, then stops the daemon.
+async fn with_daemon<T>(
     config: &tickerfeed::config::Config,
-    views: &[&str],
-) -> Vec<std::collections::BTreeSet<String>> {
+    visit: impl AsyncFnOnce(std::net::SocketAddr) -> T,
+) -> T {
     let (_clock, shared) = fixed_clock("2026-07-24T16:00:00Z");
     let opened = tickerfeed::app::open(config, shared.clone()).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -606,25 +606,38 @@ async fn view_titles(
         listener,
         tickerfeed::systemd::Notifier::default(),
     ));
-    let mut out = Vec::new();
-    for view in views {
-        let resp = reqwest::get(format!("http://{addr}/views/{view}.json"))
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200, "/views/{view}.json");
-        let json: serde_json::Value = serde_json::from_slice(&resp.bytes().await.unwrap()).unwrap();
-        out.push(
-            json["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|i| i["title"].as_str().unwrap().to_string())
-                .collect(),
-        );
-    }
+    let out = visit(addr).await;
     stop.cancel();
     task.await.unwrap().unwrap();
     out
+}
+
+/// The titles a view's JSON Feed shows, fetched over HTTP.
+async fn view_titles(
+    config: &tickerfeed::config::Config,
+    views: &[&str],
+) -> Vec<std::collections::BTreeSet<String>> {
+    with_daemon(config, async |addr| {
+        let mut out = Vec::new();
+        for view in views {
+            let resp = reqwest::get(format!("http://{addr}/views/{view}.json"))
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200, "/views/{view}.json");
+            let json: serde_json::Value =
+                serde_json::from_slice(&resp.bytes().await.unwrap()).unwrap();
+            out.push(
+                json["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|i| i["title"].as_str().unwrap().to_string())
+                    .collect(),
+            );
+        }
+        out
+    })
+    .await
 }
 
 fn titles(t: &[&str]) -> std::collections::BTreeSet<String> {
@@ -766,4 +779,68 @@ min_move_pct = 1.5
         ],
         "{stdout}"
     );
+}
+
+/// A symbol's page (issue 17): its news newest first and a chart of its
+/// recorded prices with one marker per item that mentions it, each a link
+/// to the item's page; an article's page prices its mentioned symbols then
+/// and now.
+#[tokio::test]
+async fn a_symbol_page_marks_each_mentioning_item_on_its_chart() {
+    let (server, _dir, config) = market_views("").await;
+    // A second quote of BP, an hour later and higher, so the chart has a
+    // line to draw.
+    let later = AAPL
+        .replace("\"symbol\":\"AAPL\"", "\"symbol\":\"BP\"")
+        .replace(
+            "\"regularMarketPrice\":328.879,",
+            "\"regularMarketPrice\":36.5,\"previousClose\":35,",
+        )
+        .replace(
+            "\"regularMarketTime\":1784903522",
+            "\"regularMarketTime\":1784907122",
+        );
+    server.set("/v8/finance/chart/BP", json_reply(&later));
+    let (clock, shared) = fixed_clock("2026-07-24T16:52:10Z");
+    let opened = tickerfeed::app::open(&config, shared).await.unwrap();
+    let board = opened.pipeline.board.clone().unwrap();
+    board
+        .refresh(&opened.store, clock_now(&clock))
+        .await
+        .unwrap();
+    drop(opened);
+    let (symbol, unknown, article) = with_daemon(&config, async |addr| {
+        let get = async |path: &str| {
+            let resp = reqwest::get(format!("http://{addr}{path}")).await.unwrap();
+            (resp.status().as_u16(), resp.text().await.unwrap())
+        };
+        let symbol = get("/symbols/BP").await;
+        let unknown = get("/symbols/NOPE").await;
+        let first = symbol
+            .1
+            .split("<li><a href=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap_or_default()
+            .to_string();
+        let article = get(&first).await;
+        (symbol, unknown, article)
+    })
+    .await;
+    assert_eq!(symbol.0, 200);
+    let page = symbol.1;
+    // Two items mention BP: two markers, two list entries, the others absent.
+    assert_eq!(page.matches("class=\"chart-marker\"").count(), 2, "{page}");
+    assert_eq!(page.matches("<li><a href=\"/items/").count(), 2, "{page}");
+    assert!(page.contains("BP plc raises its dividend"), "{page}");
+    assert!(
+        page.contains("BP plc and RELX plc sign a climate pledge"),
+        "{page}"
+    );
+    assert!(!page.contains("Shell plc cuts output"), "{page}");
+    assert!(page.contains("<svg"), "{page}");
+    assert_eq!(unknown.0, 404);
+    assert_eq!(article.0, 200, "{}", article.1);
+    assert!(article.1.contains("Price then and now"), "{}", article.1);
+    assert!(article.1.contains("href=\"/symbols/BP\""), "{}", article.1);
 }
