@@ -11,7 +11,10 @@
 #     the render cache), for common, rare and prefix queries;
 #   - `tickerfeed search` wall time (process start and store open included);
 #   - renders (the daemon's debug log) and daemon CPU time during each wrk
-#     run, to check that a document is rendered once per archive change.
+#     run, to check that a document is rendered once per archive change;
+#   - views (issue 16): each [[views]] document's render time, first
+#     request after a daemon start and first request after an archive
+#     change, over several daemon starts; wrk on a cached view.
 # Prints the results and writes bench/results/serve-<min items>.md.
 # Settings are environment variables; see bench/README.md ("serve").
 
@@ -30,11 +33,13 @@ archive_cache=${TF_SERVE_ARCHIVE:-}
 bin=${TF_SERVE_BIN:-}
 bin_given=${TF_SERVE_BIN:+1}
 keep=${TF_SERVE_KEEP:-0}
+view_rounds=${TF_SERVE_VIEW_ROUNDS:-5}
 
 # The issue's targets.
 target_rps=20000
 target_p99_ms=10
 target_search_ms=50
+target_view_ms=50
 
 die() { echo "serve bench: $*" >&2; exit 1; }
 note() { echo "serve bench: $*" >&2; }
@@ -165,12 +170,77 @@ grep -q '^level = "info,tickerfeed::http=debug"' "$work/run.toml" || die "could 
 grep -q '^url = "http://127' "$work/run.toml" && die "could not point the feeds away in run.toml"
 first_feed=$(sed -n 's/^name = "\(.*\)"$/\1/p;T;q' "$work/run.toml")
 
+# Views (issue 16), rare and common by each kind of criterion. The corpus
+# text draws on about 95 words, so the rare ones are what only a few items
+# carry: a feed number (the search index's feed column, one feed's ~50
+# items), one feed, a link host; the common ones hold about half (a tag),
+# a quarter (a symbol) or a tenth (a title word) of the archive. The corpus
+# names no companies, so the measured copy gets mentions below, and the
+# [market] that `symbols` needs points at a closed loopback port (the
+# board's refresh at start fails at once, and nothing else asks for
+# quotes).
+view_mid=$(printf '%03d' $((feeds * 3 / 4)))
+view_feed=$(printf 'feed-%03d' $((feeds * 3 / 4 + 1)))
+cat >>"$work/run.toml" <<TOML
+
+[market]
+provider = "yahoo"
+base_url = "http://127.0.0.1:9"
+schedule = "0 0 29 2 *"
+symbols = ["BP", "RELX"]
+
+[[views]]
+name = "rare-query"
+query = "$((feeds / 2))"
+
+[[views]]
+name = "rare-symbol"
+symbols = ["RELX"]
+
+[[views]]
+name = "rare-feed"
+feeds = ["$view_feed"]
+
+[[views]]
+name = "rare-regex"
+include = [{ url = "//www\\\\.outlet-$view_mid\\\\.example/" }]
+
+[[views]]
+name = "common-symbol"
+symbols = ["BP"]
+
+[[views]]
+name = "common-tag"
+tags = ["business"]
+
+[[views]]
+name = "common-regex"
+include = [{ title = "(?i)\\\\binflation\\\\b" }]
+TOML
+views=(rare-query rare-symbol rare-feed rare-regex common-symbol common-tag common-regex)
+declare -A view_label=(
+    [rare-query]="\`query = \"$((feeds / 2))\"\` (a feed number: search index)"
+    [rare-symbol]='`symbols = ["RELX"]` (mentions index)'
+    [rare-feed]="\`feeds = [\"$view_feed\"]\` (sources)"
+    [rare-regex]="\`include = [{ url = \"//www\\\\.outlet-$view_mid\\\\.example/\" }]\` (regexp on every item)"
+    [common-symbol]='`symbols = ["BP"]`'
+    [common-tag]='`tags = ["business"]`'
+    [common-regex]='`include = [{ title = "(?i)\\binflation\\b" }]`'
+)
+# Mentions the ingest path would have recorded had the text named these
+# companies: RELX in one item in 2,000 (spread over the whole archive, so
+# the newest page reaches back to the oldest item), BP in one in four.
+sqlite3 "$db" "INSERT INTO item_mentions (item_id, symbol) SELECT id, 'RELX' FROM items WHERE id % 2000 = 0;
+               INSERT INTO item_mentions (item_id, symbol) SELECT id, 'BP' FROM items WHERE id % 4 = 1;"
+"$bin" --config "$work/run.toml" check >/dev/null || die "run.toml with views does not pass check"
+
 # --- helpers ---------------------------------------------------------------
 
 clk_tck=$(getconf CLK_TCK)
 # User + system CPU seconds of a process so far.
 cpu_s() { awk -v t="$clk_tck" '{printf "%.2f", ($14 + $15) / t}' "/proc/$1/stat"; }
-renders() { grep -c 'rendered merged feed' "$work/daemon.log" || true; }
+daemon_log=$work/daemon.log
+renders() { grep -c 'rendered merged feed' "$daemon_log" || true; }
 median() { sort -g | awk '{v[NR] = $1} END {if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 maximum() { sort -g | tail -n 1; }
 minimum() { sort -gr | tail -n 1; }
@@ -194,28 +264,121 @@ items=$(sqlite3 -readonly "$db" "SELECT count(*) FROM items")
 
 # --- the daemon -------------------------------------------------------------
 
-"$bin" --config "$work/run.toml" run 2>"$work/daemon.log" &
-daemon_pid=$!
-addr=
-for _ in $(seq 600); do
-    kill -0 "$daemon_pid" 2>/dev/null || { tail -20 "$work/daemon.log" >&2; die "the daemon exited"; }
-    addr=$(sed -n 's/.*tickerfeed running listen=\([0-9.]*:[0-9]*\).*/\1/p;T;q' "$work/daemon.log")
-    [[ -n $addr ]] && break
-    sleep 0.1
+# Starts `tickerfeed run` on the copy, logging to $1; sets daemon_pid,
+# daemon_log, addr and base.
+start_daemon() {
+    daemon_log=$1
+    "$bin" --config "$work/run.toml" run 2>"$daemon_log" &
+    daemon_pid=$!
+    addr=
+    for _ in $(seq 600); do
+        kill -0 "$daemon_pid" 2>/dev/null || { tail -20 "$daemon_log" >&2; die "the daemon exited"; }
+        addr=$(sed -n 's/.*tickerfeed running listen=\([0-9.]*:[0-9]*\).*/\1/p;T;q' "$daemon_log")
+        [[ -n $addr ]] && break
+        sleep 0.1
+    done
+    [[ -n $addr ]] || die "the daemon did not report its address"
+    base=http://$addr
+    for _ in $(seq 100); do
+        curl -sf -o /dev/null "$base/healthz" && break
+        sleep 0.1
+    done
+    curl -sf -o /dev/null "$base/healthz" || die "/healthz does not answer 200"
+    # The daemon notices its own start-up writes (feed sync) through
+    # PRAGMA data_version every 2 s and then moves the store generation once;
+    # wait that out so that it does not land inside a measurement.
+    sleep 3
+    served_items=$(curl -sf "$base/healthz" | sed -n 's/.*"items":\([0-9]*\).*/\1/p')
+    [[ $served_items == "$items" ]] || die "/healthz reports $served_items items, the archive has $items"
+}
+
+stop_daemon() {
+    kill -TERM "$daemon_pid"
+    wait "$daemon_pid" || true
+    daemon_pid=
+}
+
+# Changes the archive the way a poll beside the daemon does: one feed's
+# failed fetch is recorded (no items), the daemon notices the commit
+# (PRAGMA data_version, every 2 s) and moves the store generation, so the
+# next request for each document renders it again.
+change_archive() {
+    "$bin" --config "$work/run.toml" poll --feed "$first_feed" >/dev/null 2>&1 || true
+}
+
+# --- views: uncached renders ----------------------------------------------------
+
+# What each view selects now, counted by the binary itself (the same
+# filter the daemon runs).
+"$bin" --config "$work/run.toml" views >"$work/views.txt" || die "tickerfeed views failed"
+declare -A view_items
+for v in "${views[@]}"; do
+    view_items[$v]=$(awk -v v="$v" '$1 == v {for (i = 2; i <= NF; i++) if ($i == "items" || $i == "item") {print $(i - 1); exit}}' "$work/views.txt")
+    [[ -n ${view_items[$v]} ]] || die "tickerfeed views does not list $v"
 done
-[[ -n $addr ]] || die "the daemon did not report its address"
-base=http://$addr
-for _ in $(seq 100); do
-    curl -sf -o /dev/null "$base/healthz" && break
-    sleep 0.1
+view_items[merged]=$items
+
+# One timed request per document: curl time_total, identity body, new
+# connection. Checks that the request rendered (one more render line);
+# prints milliseconds.
+timed_render() {
+    local path=$1 before out
+    before=$(renders)
+    out=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' "$base$path")
+    [[ ${out% *} == 200 ]] || die "$path answered ${out% *}"
+    (($(renders) == before + 1)) || die "$path was not rendered by this request"
+    awk -v s="${out#* }" 'BEGIN {printf "%.2f", s * 1000}'
+}
+
+# Each round starts a daemon and asks for every document once (cold: a
+# fresh reader connection, its page and statement caches empty, the OS
+# cache warm), then changes the archive, waits until the daemon has
+# noticed (the merged feed renders again) and asks again (warm: what
+# every render after a poll costs). The order rotates between rounds so
+# that no view always goes first.
+docs=(merged "${views[@]}")
+doc_path() { if [[ $1 == merged ]]; then echo /feed.atom; else echo "/views/$1.atom"; fi; }
+declare -A cold_times warm_times
+for round in $(seq "$view_rounds"); do
+    start_daemon "$work/daemon.views-$round.log"
+    n=${#docs[@]}
+    order=()
+    for i in $(seq 0 $((n - 1))); do order+=("${docs[$(((i + round - 1) % n))]}"); done
+    for d in "${order[@]}"; do
+        cold_times[$d]+="$(timed_render "$(doc_path "$d")") "
+    done
+    # The request that finds the archive changed renders the merged feed:
+    # its time is the merged feed's warm figure.
+    before=$(renders)
+    change_archive
+    for _ in $(seq 50); do
+        out=$(curl -s -o /dev/null -w '%{time_total}' "$base/feed.atom")
+        if (($(renders) > before)); then
+            warm_times[merged]+="$(awk -v s="$out" 'BEGIN {printf "%.2f", s * 1000}') "
+            break
+        fi
+        sleep 0.2
+    done
+    (($(renders) > before)) || die "the daemon did not notice the archive change"
+    for d in "${order[@]}"; do
+        [[ $d == merged ]] && continue # just rendered by the wait above
+        warm_times[$d]+="$(timed_render "$(doc_path "$d")") "
+    done
+    stop_daemon
+    note "views round $round of $view_rounds done"
 done
-curl -sf -o /dev/null "$base/healthz" || die "/healthz does not answer 200"
-# The daemon notices its own start-up writes (feed sync) through
-# PRAGMA data_version every 2 s and then moves the store generation once;
-# wait that out so that it does not land inside a measurement.
-sleep 3
-served_items=$(curl -sf "$base/healthz" | sed -n 's/.*"items":\([0-9]*\).*/\1/p')
-[[ $served_items == "$items" ]] || die "/healthz reports $served_items items, the archive has $items"
+declare -A cold_median cold_max warm_median warm_max
+for d in "${docs[@]}"; do
+    cold_median[$d]=$(printf '%s\n' ${cold_times[$d]} | median)
+    cold_max[$d]=$(printf '%s\n' ${cold_times[$d]} | maximum)
+    warm_median[$d]=$(printf '%s\n' ${warm_times[$d]} | median)
+    warm_max[$d]=$(printf '%s\n' ${warm_times[$d]} | maximum)
+    note "render $d: cold median ${cold_median[$d]} ms, warm median ${warm_median[$d]} ms (${view_items[$d]} items)"
+done
+
+# --- the daemon for the rest ----------------------------------------------------
+
+start_daemon "$work/daemon.log"
 note "daemon pid $daemon_pid on $addr, $items items"
 
 busy=$(busy_cores)
@@ -277,7 +440,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "$base/f
 [[ $code == 304 ]] || die "a matching If-None-Match got $code, not 304"
 
 # atom_changing must stay last: it changes the archive.
-kinds=(atom atom_304 atom_gzip json q_common q_rare atom_changing)
+kinds=(atom atom_304 atom_gzip json q_common q_rare view_common view_rare atom_changing)
 declare -A kind_label=(
     [atom]="GET /feed.atom (200)"
     [atom_304]="GET /feed.atom, If-None-Match (304)"
@@ -285,11 +448,14 @@ declare -A kind_label=(
     [json]="GET /feed.json (200)"
     [q_common]="GET /feed.atom?q=markets (cached search, 200)"
     [q_rare]="GET /feed.atom?q=1999 (cached search, 200)"
+    [view_common]="GET /views/common-tag.atom (cached view, 200)"
+    [view_rare]="GET /views/rare-symbol.atom (cached view, 200)"
     [atom_changing]="GET /feed.atom (200) while the archive changes every ~2 s"
 )
 declare -A kind_path=(
     [atom]=/feed.atom [atom_304]=/feed.atom [atom_gzip]=/feed.atom [json]=/feed.json
     [q_common]="/feed.atom?q=markets" [q_rare]="/feed.atom?q=1999" [atom_changing]=/feed.atom
+    [view_common]=/views/common-tag.atom [view_rare]=/views/rare-symbol.atom
 )
 declare -A kind_header=(
     [atom_304]="If-None-Match: $etag" [atom_gzip]="Accept-Encoding: gzip"
@@ -297,13 +463,10 @@ declare -A kind_header=(
 declare -A rps p50 p99 maxlat bytes_per_req errors rendered cpu_per_kreq wrk_cpu
 changes=0
 
-# Changes the archive the way a poll beside the daemon does: one feed's
-# failed fetch is recorded (no items), the daemon notices the commit
-# (PRAGMA data_version, every 2 s) and moves the store generation, so the
-# next request for each document renders it again.
+# change_archive (above) about every 2 s until $work/stop-changes exists.
 change_archive_until_stopped() {
     while [[ ! -e $work/stop-changes ]]; do
-        "$bin" --config "$work/run.toml" poll --feed "$first_feed" >/dev/null 2>&1 || true
+        change_archive
         echo >>"$work/changes"
         sleep 2
     done
@@ -451,6 +614,45 @@ mkdir -p "$repo/bench/results"
     echo
     echo "\"renders\" counts the daemon's \`rendered merged feed\` log lines during the wrk run (the document was requested once just before it): 0 means every request was served from the render cache. In the last row a \`tickerfeed poll --feed $first_feed\` beside the daemon records a failed fetch about every 2 s (no items; the feeds point at .invalid); the daemon notices each commit and moves the store generation, as it does for every poll that writes, so /feed.atom is rendered again after each change. The poll processes take CPU from the same cores. Daemon peak RSS over the whole run: $daemon_hwm."
     echo
+    echo "## Views (issue 16)"
+    echo
+    echo "### Render time, uncached: the first request for each document"
+    echo
+    echo "\`curl\` time_total of \`GET /views/<name>.atom\` (new connection, identity body; the daemon's log shows each timed request rendered the document: the query, the page's source and snapshot lookups, the render and the gzip). $view_rounds rounds: each starts a daemon and asks for every document once (**cold**: a fresh reader connection, SQLite's page and statement caches empty, the OS cache warm), then records a failed fetch with \`tickerfeed poll --feed $first_feed\`, waits until the daemon has noticed, and asks again (**warm**: what the render after each poll costs). The order of the documents rotates between rounds. Items shown: what \`tickerfeed views\` counts with the same filter; each document shows the newest 100."
+    echo
+    echo "| document | criterion | items selected | cold median ms | cold max ms | warm median ms | warm max ms | warm / merged feed | target < $target_view_ms ms |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+    for d in "${docs[@]}"; do
+        if [[ $d == merged ]]; then
+            label="(none: the merged feed)"
+            name="/feed.atom"
+        else
+            label=${view_label[$d]}
+            name="$d"
+        fi
+        ratio=$(awk -v a="${warm_median[$d]}" -v b="${warm_median[merged]}" 'BEGIN {printf "%.2f", a / b}')
+        view_verdict=$(awk -v c="${cold_median[$d]}" -v w="${warm_median[$d]}" -v t="$target_view_ms" 'BEGIN {print (c < t && w < t) ? "met" : "MISSED"}')
+        echo "| $name | $label | ${view_items[$d]} | **$(fmt_ms "${cold_median[$d]}")** | $(fmt_ms "${cold_max[$d]}") | **$(fmt_ms "${warm_median[$d]}")** | $(fmt_ms "${warm_max[$d]}") | $ratio | $view_verdict |"
+    done
+    echo
+    echo "Every timed time per round (ms, in round order):"
+    echo
+    for d in "${docs[@]}"; do
+        echo "- $d: cold ${cold_times[$d]% }; warm ${warm_times[$d]% }"
+    done
+    echo
+    echo "The bench archive holds no mentions (the corpus names no companies), so the measured copy gets them with \`sqlite3\` before the daemon starts: RELX on every item whose id is a multiple of 2,000, BP on one item in four (\`id % 4 = 1\`). The daemon's config adds a \`[market]\` with those two symbols whose provider address is a closed loopback port (no quotes; the board's refresh at start fails at once) and the views above. The rare views' ~50 items are spread over the whole archive, so their newest 100 reach back to the oldest item."
+    echo
+    echo "### Cached: \`wrk\` on a view against the merged feed"
+    echo
+    echo "| request | requests/s | p99 ms | daemon CPU us/req | requests/s / merged feed's | CPU / merged feed's |"
+    echo "|---|---|---|---|---|---|"
+    for kind in atom view_common view_rare; do
+        echo "| ${kind_label[$kind]} | ${rps[$kind]} | $(fmt_ms "${p99[$kind]}") | ${cpu_per_kreq[$kind]} | $(awk -v a="${rps[$kind]}" -v b="${rps[atom]}" 'BEGIN {printf "%.2f", a / b}') | $(awk -v a="${cpu_per_kreq[$kind]}" -v b="${cpu_per_kreq[atom]}" 'BEGIN {printf "%.2f", a / b}') |"
+    done
+    echo
+    echo "From the throughput table above (same wrk settings, run one after another on the same daemon). common-tag shows 100 items like the merged feed; rare-symbol shows its ~50."
+    echo
     echo "## Search latency, uncached: one request per distinct query"
     echo
     echo "\`curl\` time_total of \`GET /feed.atom?q=<word>\` (new connection, identity body). Each query is asked once, so each one runs the query, the page's source and snapshot lookups, the render and the gzip. ${#common_words[@]} queries per row; the verdict is on the median."
@@ -493,7 +695,7 @@ mkdir -p "$repo/bench/results"
     echo "## Method"
     echo
     echo "- The archive: \`cargo bench --bench poll\` with \`TF_BENCH_SERVE=1\` serves its generated corpus ($feeds feeds of $items_per_feed items, half RSS half Atom, one article in five shared by about four feeds) from $hosts loopback ports with the per-host limits raised, and \`tickerfeed poll\` stores it once. \`TF_SERVE_ARCHIVE\` keeps it between runs; each run measures a fresh copy."
-    echo "- The daemon: \`tickerfeed run\` on the same feed list with \`schedule = \"0 0 29 2 *\"\` (nothing is due before 29 February 2028, so nothing writes to the archive during the measurements except in the last wrk row), \`listen = \"127.0.0.1:0\"\` (the address is read from its start-up log line), \`[output] max_items = 100\` (the default), log level \`info,tickerfeed::http=debug\`. Measurements start 3 s after /healthz answers, once the daemon has noticed its own start-up feed sync."
+    echo "- The daemon: \`tickerfeed run\` on the same feed list with \`schedule = \"0 0 29 2 *\"\` (nothing is due before 29 February 2028, so nothing writes to the archive during the measurements except in the last wrk row), \`listen = \"127.0.0.1:0\"\` (the address is read from its start-up log line), \`[output] max_items = 100\` (the default), log level \`info,tickerfeed::http=debug\`, and the views section's \`[market]\` and \`[[views]]\`. Measurements start 3 s after /healthz answers, once the daemon has noticed its own start-up feed sync."
     echo "- wrk and the daemon share the same $(nproc) cores; wrk sends no Accept-Encoding unless stated, so the 200s carry the identity body. Daemon CPU is utime+stime from /proc/<pid>/stat across the wrk run, divided by the requests wrk counted; wrk itself used ${wrk_cpu[atom]} s CPU in the /feed.atom run."
     echo "- Items matching come from \`sqlite3\` on the archive with the same FTS5 query the daemon builds (\`\"word\"\`, \`\"stem\"*\`). The corpus draws its text from about 95 words, so every real word is in 60-85 % of the items: for search, a worst case (bm25 ranking costs about the same for every match). The rare terms are feed numbers, which only the feed column holds."
 } >"$results"
