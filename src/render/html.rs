@@ -210,7 +210,7 @@ pub fn render_symbol(
     currency: Option<&str>,
 ) -> Result<Vec<u8>, RenderError> {
     let chrome = chrome(feed);
-    let home = root_path(feed.home_url.as_deref().unwrap_or("/"));
+    let home = root_path(&feed.site_url);
     let href = |item: &SymbolItem| format!("{home}items/{}", item.uid.0);
     let markers: Vec<Marker> = items
         .iter()
@@ -269,10 +269,7 @@ pub fn render(feed: &MergedFeed, now: DateTime<Utc>) -> Result<Vec<u8>, RenderEr
         chrome: &chrome,
         title: &feed.title,
         entries: feed.entries.iter().map(|e| card(feed, e, now)).collect(),
-        older_url: feed
-            .next_url
-            .as_deref()
-            .map(|u| on_site(feed.home_url.as_deref().unwrap_or("/"), u)),
+        older_url: feed.next_url.as_deref().map(|u| on_site(&feed.site_url, u)),
     };
     page.render()
         .map(String::into_bytes)
@@ -324,11 +321,7 @@ pub fn render_item(
                     images_as_links(html)
                 }
             }),
-        prices: prices_since(
-            entry,
-            feed.board.as_ref(),
-            &root_path(feed.home_url.as_deref().unwrap_or("/")),
-        ),
+        prices: prices_since(entry, feed.board.as_ref(), &root_path(&feed.site_url)),
         revisions: history
             .revisions
             .iter()
@@ -440,7 +433,7 @@ fn on_site(home: &str, url: &str) -> String {
 }
 
 fn chrome(feed: &MergedFeed) -> Chrome {
-    let absolute_home = feed.home_url.clone().unwrap_or_else(|| "/".into());
+    let absolute_home = feed.site_url.clone();
     let home = root_path(&absolute_home);
     let feeds = feed
         .feed_urls
@@ -485,7 +478,7 @@ fn card(feed: &MergedFeed, entry: &Entry, now: DateTime<Utc>) -> Card {
         .map(html_to_text)
         .map(|text| shorten(&text, SUMMARY_CHARS))
         .unwrap_or_default();
-    let home = root_path(feed.home_url.as_deref().unwrap_or("/"));
+    let home = root_path(&feed.site_url);
     Card {
         page_url: format!("{home}items/{}", entry.uid()),
         title: entry.title.clone(),

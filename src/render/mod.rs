@@ -123,6 +123,8 @@ pub struct MergedFeed {
     pub market_strip: bool,
     /// The site's name, for pages (`[output] title`).
     pub site_title: String,
+    /// The site's public root URL (`[server] base_url`), for pages' links.
+    pub site_url: String,
     /// This channel's feeds, for pages' autodiscovery links.
     pub feed_urls: Vec<(Format, String)>,
     /// The live board, for pages: the board as it stands, not as stamped.
@@ -221,7 +223,10 @@ pub fn merged_feed(
         title: title.to_string(),
         id: channel_id(channel),
         self_url,
-        home_url: Some(base.to_string()),
+        // The page that shows this channel (`rel="alternate"`), so a
+        // reader's "open website" lands on the same selection.
+        home_url: base.join(&channel.page_path()).ok().map(|u| u.to_string()),
+        site_url: base.to_string(),
         description: description.to_string(),
         updated,
         entries,

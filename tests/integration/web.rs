@@ -371,3 +371,27 @@ async fn the_operators_page_lists_failing_feeds_first_with_their_error() {
     );
     d.stop().await;
 }
+
+/// Every feed's `rel="alternate"` (RSS `<link>`, JSON Feed
+/// `home_page_url`) is the page showing the same selection.
+#[tokio::test]
+async fn each_feed_points_readers_at_its_own_page() {
+    let (_server, _dir, d) = web_daemon("[[views]]\nname = \"calm\"\ntags = [\"world\"]\n").await;
+    for (feed, page) in [
+        ("/feed.atom", "http://feeds.test/"),
+        ("/tags/world.atom", "http://feeds.test/tags/world"),
+        ("/views/calm.atom", "http://feeds.test/views/calm"),
+    ] {
+        let atom = d.get(feed, &[]).await.text().await.unwrap();
+        assert!(
+            atom.contains(&format!("<link rel=\"alternate\" href=\"{page}\"/>")),
+            "{feed}: {atom}"
+        );
+        let local = page.trim_start_matches("http://feeds.test");
+        assert_eq!(d.get(local, &[]).await.status(), 200, "{page}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&d.get("/tags/world.json", &[]).await.text().await.unwrap()).unwrap();
+    assert_eq!(json["home_page_url"], "http://feeds.test/tags/world");
+    d.stop().await;
+}
