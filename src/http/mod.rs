@@ -188,6 +188,32 @@ impl Rendered {
     }
 }
 
+/// What a page rendered on demand (an article, a symbol, the operator's
+/// page) is framed by: the site's name, the live board, the main feeds'
+/// links, and `entries` as its content.
+fn page_frame(
+    inner: &Inner,
+    published: &Published,
+    entries: Vec<crate::model::Entry>,
+    now: DateTime<Utc>,
+) -> render::MergedFeed {
+    let mut view = render::merged_feed(
+        &published.output.title,
+        &published.output.description,
+        &published.base,
+        Format::Html,
+        &Channel::Main,
+        entries,
+        now,
+    );
+    view.market_strip = published.output.market_strip;
+    view.site_title = published.web.title.clone();
+    view.board = live_board(inner, now);
+    view.now = now;
+    view.remote_images = published.web.remote_images;
+    view
+}
+
 /// The live board as a snapshot taken `now`, for pages.
 fn live_board(inner: &Inner, now: DateTime<Utc>) -> Option<Snapshot> {
     let view = inner.board.as_ref()?.view(now)?;
@@ -399,20 +425,7 @@ async fn item_doc(
         return Ok(None);
     }
     let now = inner.clock.now();
-    let mut view = render::merged_feed(
-        &published.output.title,
-        &published.output.description,
-        &published.base,
-        Format::Html,
-        &Channel::Main,
-        page.entries,
-        now,
-    );
-    view.market_strip = published.output.market_strip;
-    view.site_title = published.web.title.clone();
-    view.board = live_board(inner, now);
-    view.now = now;
-    view.remote_images = published.web.remote_images;
+    let view = page_frame(inner, published, page.entries, now);
     let body = render::html::render_item(&view, &history, now)?;
     Ok(Some(Rendered::new(
         Format::Html,
@@ -519,17 +532,7 @@ async fn status_doc(inner: &Inner, published: &Published) -> Result<Rendered, Se
             last_error: status.last_error,
         }
     });
-    let mut view = render::merged_feed(
-        &published.output.title,
-        &published.output.description,
-        &published.base,
-        Format::Html,
-        &Channel::Main,
-        Vec::new(),
-        now,
-    );
-    view.site_title = published.web.title.clone();
-    view.board = live_board(inner, now);
+    let view = page_frame(inner, published, Vec::new(), now);
     let page = render::html::StatusPage {
         summary,
         feeds: lines.into_iter().map(|(_, l)| l).collect(),
@@ -586,17 +589,7 @@ async fn symbol_doc(
         .await?;
     let items = inner.store.symbol_items(symbol, SYMBOL_ITEMS).await?;
     let now = inner.clock.now();
-    let mut view = render::merged_feed(
-        &published.output.title,
-        &published.output.description,
-        &published.base,
-        Format::Html,
-        &Channel::Main,
-        Vec::new(),
-        now,
-    );
-    view.site_title = published.web.title.clone();
-    view.board = live_board(inner, now);
+    let view = page_frame(inner, published, Vec::new(), now);
     let currency = view
         .board
         .as_ref()

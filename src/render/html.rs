@@ -39,6 +39,25 @@ pub static STYLE_PATH: LazyLock<String> = LazyLock::new(|| {
     format!("style-{}.css", hex::encode(&digest[..6]))
 });
 
+/// A template rendered into a page's bytes.
+trait ToBytes {
+    fn to_bytes(&self) -> Result<Vec<u8>, RenderError>;
+}
+
+impl<T: Template> ToBytes for T {
+    fn to_bytes(&self) -> Result<Vec<u8>, RenderError> {
+        self.render()
+            .map(String::into_bytes)
+            .map_err(|e| RenderError::Write {
+                format: Format::Html,
+                source: Box::new(e),
+            })
+    }
+}
+
+/// How pages show a time in full.
+const FULL_TIME: &str = "%-d %b %Y %H:%M UTC";
+
 /// Longest summary shown on the river, in characters.
 const SUMMARY_CHARS: usize = 280;
 
@@ -172,12 +191,7 @@ pub fn render_status(feed: &MergedFeed, page: &StatusPage) -> Result<Vec<u8>, Re
         feeds: &page.feeds,
         board: &page.board,
     }
-    .render()
-    .map(String::into_bytes)
-    .map_err(|e| RenderError::Write {
-        format: Format::Html,
-        source: Box::new(e),
-    })
+    .to_bytes()
 }
 
 #[derive(Template)]
@@ -234,16 +248,11 @@ pub fn render_symbol(
                 href: href(i),
                 title: i.title.clone(),
                 iso: rfc3339(i.first_seen),
-                shown: i.first_seen.format("%-d %b %Y %H:%M UTC").to_string(),
+                shown: i.first_seen.format(FULL_TIME).to_string(),
             })
             .collect(),
     }
-    .render()
-    .map(String::into_bytes)
-    .map_err(|e| RenderError::Write {
-        format: Format::Html,
-        source: Box::new(e),
-    })
+    .to_bytes()
 }
 
 #[derive(Template)]
@@ -271,12 +280,7 @@ pub fn render(feed: &MergedFeed, now: DateTime<Utc>) -> Result<Vec<u8>, RenderEr
         entries: feed.entries.iter().map(|e| card(feed, e, now)).collect(),
         older_url: feed.next_url.as_deref().map(|u| on_site(&feed.site_url, u)),
     };
-    page.render()
-        .map(String::into_bytes)
-        .map_err(|e| RenderError::Write {
-            format: Format::Html,
-            source: Box::new(e),
-        })
+    page.to_bytes()
 }
 
 /// The page of the one entry in `feed` (an article), with its history:
@@ -290,7 +294,7 @@ pub fn render_item(
         return Ok(not_found_page().into_bytes());
     };
     let chrome = chrome(feed);
-    let stamp = |t: DateTime<Utc>| (rfc3339(t), t.format("%-d %b %Y %H:%M UTC").to_string());
+    let stamp = |t: DateTime<Utc>| (rfc3339(t), t.format(FULL_TIME).to_string());
     let mut times = Vec::new();
     if let Some(t) = entry.published {
         let (iso, shown) = stamp(t);
@@ -328,18 +332,13 @@ pub fn render_item(
             .map(|r| {
                 let when = r
                     .replaced_at
-                    .map(|t| t.format("%-d %b %Y %H:%M UTC").to_string())
+                    .map(|t| t.format(FULL_TIME).to_string())
                     .unwrap_or_else(|| "at an unknown time".into());
                 (r.revision, when, r.title.clone())
             })
             .collect(),
     };
-    page.render()
-        .map(String::into_bytes)
-        .map_err(|e| RenderError::Write {
-            format: Format::Html,
-            source: Box::new(e),
-        })
+    page.to_bytes()
 }
 
 /// `html` with each `<img>` replaced by a link to the image, labelled by
@@ -490,7 +489,7 @@ fn card(feed: &MergedFeed, entry: &Entry, now: DateTime<Utc>) -> Card {
             .collect::<Vec<_>>()
             .join(", "),
         time_iso: rfc3339(time),
-        time_full: time.format("%-d %b %Y %H:%M UTC").to_string(),
+        time_full: time.format(FULL_TIME).to_string(),
         time_ago: ago(now, time),
         summary,
         snippet: feed.snippets.get(entry.uid()).map(|s| marked(s)),
