@@ -395,3 +395,38 @@ async fn each_feed_points_readers_at_its_own_page() {
     assert_eq!(json["home_page_url"], "http://feeds.test/tags/world");
     d.stop().await;
 }
+
+/// An article that changed after it was archived shows its earlier
+/// versions on its page.
+#[tokio::test]
+async fn an_article_page_lists_earlier_versions() {
+    let server = FeedServer::start().await;
+    server.set_sequence(
+        "/r.xml",
+        vec![
+            Reply::feed(rss("R", &[("r1", "First headline", "https://r.test/1")])),
+            Reply::feed(rss(
+                "R",
+                &[("r1", "Corrected headline", "https://r.test/1")],
+            )),
+        ],
+    );
+    let dir = TestDir::new();
+    let config = dir.write_config(&feed_block("r", &server.url("/r.xml"), ""));
+    let (_c, clock) = fixed_clock("2026-11-24T09:00:00Z");
+    poll(&config, clock.clone()).await;
+    poll(&config, clock).await;
+    let d = Daemon::start(config).await;
+    let (_, _, front) = html_of(&d, "/").await;
+    let article = hrefs(&front)
+        .into_iter()
+        .filter_map(|h| local(&h))
+        .find(|p| p.starts_with("/items/"))
+        .unwrap();
+    let (status, _, html) = html_of(&d, &article).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("<h1>Corrected headline</h1>"), "{html}");
+    assert!(html.contains("Earlier versions"), "{html}");
+    assert!(html.contains(": First headline</li>"), "{html}");
+    d.stop().await;
+}
