@@ -171,6 +171,9 @@ pub struct Store {
     fetch_queue: Arc<Mutex<feeds::FetchQueue>>,
     /// The writer's fingerprints of the archive's guids and links.
     known_ids: Arc<Mutex<known::KnownIds>>,
+    /// [`Store::last_change`] as of a generation: it reads every item, and
+    /// every empty search or view asks for it.
+    last_change: Arc<Mutex<Option<(u64, Option<DateTime<Utc>>)>>>,
 }
 
 impl Store {
@@ -261,6 +264,7 @@ impl Store {
             data_version: Arc::new(AtomicI64::new(data_version)),
             fetch_queue: Arc::default(),
             known_ids: Arc::default(),
+            last_change: Arc::default(),
         })
     }
 
@@ -349,8 +353,16 @@ impl Store {
     /// changed, or the newest deletion (pruning), whichever is later. `None`
     /// for an archive that never held an item. Dates a document with no
     /// entries (issue 15); it reads every item's `changed_at` (no index), so
-    /// callers ask only when the entries cannot date the document.
+    /// callers ask only when the entries cannot date the document, and the
+    /// answer is kept until [`Store::generation`] moves.
     pub async fn last_change(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let generation = self.generation();
+        let kept = *self.last_change.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, answer)) = kept
+            && at == generation
+        {
+            return Ok(answer);
+        }
         let newest: Option<String> = self
             .read(|c| {
                 c.query_row(
@@ -362,7 +374,9 @@ impl Store {
                 .map_err(op("read the archive's last change"))
             })
             .await?;
-        Ok(newest.as_deref().and_then(from_db_time))
+        let answer = newest.as_deref().and_then(from_db_time);
+        *self.last_change.lock().unwrap_or_else(|p| p.into_inner()) = Some((generation, answer));
+        Ok(answer)
     }
 
     /// Bumps [`Store::generation`] if another connection (another process,
