@@ -14,7 +14,11 @@
 #     run, to check that a document is rendered once per archive change;
 #   - views (issue 16): each [[views]] document's render time, first
 #     request after a daemon start and first request after an archive
-#     change, over several daemon starts; wrk on a cached view.
+#     change, over several daemon starts; wrk on a cached view;
+#   - pages (issue 17): wrk on the news page `/` (cached, identity and
+#     gzip) beside /feed.atom, and the render time of `/`, one
+#     `/items/<uid>` and one `/search?q=` page, first request after a
+#     daemon start and after an archive change, over the same starts.
 # Prints the results and writes bench/results/serve-<min items>.md.
 # Settings are environment variables; see bench/README.md ("serve").
 
@@ -40,6 +44,7 @@ target_rps=20000
 target_p99_ms=10
 target_search_ms=50
 target_view_ms=50
+target_page_rps=20000
 
 die() { echo "serve bench: $*" >&2; exit 1; }
 note() { echo "serve bench: $*" >&2; }
@@ -308,6 +313,15 @@ change_archive() {
 
 # --- views: uncached renders ----------------------------------------------------
 
+# Pages (issue 17): the news page, one article (from the middle of the
+# archive) and one search for a common word (benches/poll.rs WORDS; in
+# about 60 % of the items, like the uncached ?q= rows below). Article
+# pages are never cached, so their requests log no render line; the
+# search page goes through the render cache like a feed search.
+page_uid=$(sqlite3 -readonly "$db" "SELECT uid FROM items ORDER BY id LIMIT 1 OFFSET $((items / 2))")
+[[ -n $page_uid ]] || die "no item uid for the article page"
+page_word=inflation
+
 # What each view selects now, counted by the binary itself (the same
 # filter the daemon runs).
 "$bin" --config "$work/run.toml" views >"$work/views.txt" || die "tickerfeed views failed"
@@ -317,16 +331,23 @@ for v in "${views[@]}"; do
     [[ -n ${view_items[$v]} ]] || die "tickerfeed views does not list $v"
 done
 view_items[merged]=$items
+view_items[river]=$items
+view_items[item]=1
+view_items[search]=$(sqlite3 -readonly "$db" "SELECT count(*) FROM items_fts WHERE items_fts MATCH '\"$page_word\"'")
 
 # One timed request per document: curl time_total, identity body, new
 # connection. Checks that the request rendered (one more render line);
 # prints milliseconds.
+# Article pages are rendered for every request and log no render line,
+# so only their status is checked.
 timed_render() {
     local path=$1 before out
     before=$(renders)
     out=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' "$base$path")
     [[ ${out% *} == 200 ]] || die "$path answered ${out% *}"
-    (($(renders) == before + 1)) || die "$path was not rendered by this request"
+    if [[ $path != /items/* ]]; then
+        (($(renders) == before + 1)) || die "$path was not rendered by this request"
+    fi
     awk -v s="${out#* }" 'BEGIN {printf "%.2f", s * 1000}'
 }
 
@@ -336,8 +357,16 @@ timed_render() {
 # noticed (the merged feed renders again) and asks again (warm: what
 # every render after a poll costs). The order rotates between rounds so
 # that no view always goes first.
-docs=(merged "${views[@]}")
-doc_path() { if [[ $1 == merged ]]; then echo /feed.atom; else echo "/views/$1.atom"; fi; }
+docs=(merged river item search "${views[@]}")
+doc_path() {
+    case $1 in
+    merged) echo /feed.atom ;;
+    river) echo / ;;
+    item) echo "/items/$page_uid" ;;
+    search) echo "/search?q=$page_word" ;;
+    *) echo "/views/$1.atom" ;;
+    esac
+}
 declare -A cold_times warm_times
 for round in $(seq "$view_rounds"); do
     start_daemon "$work/daemon.views-$round.log"
@@ -440,9 +469,12 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "$base/f
 [[ $code == 304 ]] || die "a matching If-None-Match got $code, not 304"
 
 # atom_changing must stay last: it changes the archive.
-kinds=(atom atom_304 atom_gzip json q_common q_rare view_common view_rare atom_changing)
+# The page rows follow the feed rows they are compared with.
+kinds=(atom page atom_304 atom_gzip page_gzip json q_common q_rare view_common view_rare atom_changing)
 declare -A kind_label=(
     [atom]="GET /feed.atom (200)"
+    [page]="GET / (news page, 200)"
+    [page_gzip]="GET /, Accept-Encoding: gzip (200)"
     [atom_304]="GET /feed.atom, If-None-Match (304)"
     [atom_gzip]="GET /feed.atom, Accept-Encoding: gzip (200)"
     [json]="GET /feed.json (200)"
@@ -453,12 +485,12 @@ declare -A kind_label=(
     [atom_changing]="GET /feed.atom (200) while the archive changes every ~2 s"
 )
 declare -A kind_path=(
-    [atom]=/feed.atom [atom_304]=/feed.atom [atom_gzip]=/feed.atom [json]=/feed.json
+    [atom]=/feed.atom [page]=/ [page_gzip]=/ [atom_304]=/feed.atom [atom_gzip]=/feed.atom [json]=/feed.json
     [q_common]="/feed.atom?q=markets" [q_rare]="/feed.atom?q=1999" [atom_changing]=/feed.atom
     [view_common]=/views/common-tag.atom [view_rare]=/views/rare-symbol.atom
 )
 declare -A kind_header=(
-    [atom_304]="If-None-Match: $etag" [atom_gzip]="Accept-Encoding: gzip"
+    [atom_304]="If-None-Match: $etag" [atom_gzip]="Accept-Encoding: gzip" [page_gzip]="Accept-Encoding: gzip"
 )
 declare -A rps p50 p99 maxlat bytes_per_req errors rendered cpu_per_kreq wrk_cpu
 changes=0
@@ -577,9 +609,14 @@ verdict() {
         if ((rps[atom_304] <= rps[atom])); then v=MISSED; fi
         echo "more than the 200s, p99 < $target_p99_ms ms: $v"
         ;;
+    page)
+        echo ">= $target_page_rps req/s (issue 17): $(verdict_page "${rps[page]}")"
+        ;;
     *) echo "none (the /feed.atom bar: $(verdict_rps "${rps[$1]}" "${p99[$1]}"))" ;;
     esac
 }
+verdict_page() { awk -v r="$1" -v t="$target_page_rps" 'BEGIN {print (r >= t) ? "met" : "MISSED"}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p;T;q' /proc/cpuinfo)
 mem=$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
@@ -623,6 +660,7 @@ mkdir -p "$repo/bench/results"
     echo "| document | criterion | items selected | cold median ms | cold max ms | warm median ms | warm max ms | warm / merged feed | target < $target_view_ms ms |"
     echo "|---|---|---|---|---|---|---|---|---|"
     for d in "${docs[@]}"; do
+        case $d in river | item | search) continue ;; esac
         if [[ $d == merged ]]; then
             label="(none: the merged feed)"
             name="/feed.atom"
@@ -652,6 +690,35 @@ mkdir -p "$repo/bench/results"
     done
     echo
     echo "From the throughput table above (same wrk settings, run one after another on the same daemon). common-tag shows 100 items like the merged feed; rare-symbol shows its ~50."
+    echo
+    echo "## Pages (issue 17)"
+    echo
+    echo "### Cached: \`wrk\` on the news page against the merged feed"
+    echo
+    echo "\`GET /\` shows the newest \`[output] max_items\` = 100 items, like \`/feed.atom\`. Rows from the throughput table above (same wrk settings, same daemon; each page row ran right after its feed row)."
+    echo
+    echo "| request | body bytes | requests/s | p99 ms | daemon CPU us/req | requests/s / feed's | CPU / feed's | bytes / feed's |"
+    echo "|---|---|---|---|---|---|---|---|"
+    for pair in "page atom" "page_gzip atom_gzip"; do
+        read -r pk fk <<<"$pair"
+        for kind in $fk $pk; do
+            echo "| ${kind_label[$kind]} | ${bytes_per_req[$kind]} | **${rps[$kind]}** | $(fmt_ms "${p99[$kind]}") | ${cpu_per_kreq[$kind]} | $(ratio "${rps[$kind]}" "${rps[$fk]}") | $(ratio "${cpu_per_kreq[$kind]}" "${cpu_per_kreq[$fk]}") | $(ratio "${bytes_per_req[$kind]}" "${bytes_per_req[$fk]}") |"
+        done
+    done
+    echo
+    echo "Target (issue 17): \`/\` with 100 items at $target_page_rps requests/s or more under \`wrk -t$threads -c$connections\` on loopback: **$(verdict_page "${rps[page]}")** (${rps[page]} requests/s; ${rendered[page]} renders during the run)."
+    echo
+    echo "### Render time, uncached"
+    echo
+    echo "Measured in the views section's $view_rounds rounds, in the same rotation: \`curl\` time_total of the first request for each page after a daemon start (**cold**) and after an archive change the daemon has noticed (**warm**); new connection, identity body. \`/\` and the search page go through the render cache (the daemon's log shows each timed request rendered); an article page is rendered for every request. The one-off pages (article, search) are rendered under the same limit as feed searches ($(sed -n 's/^const ONE_OFF_RENDERS: usize = \([0-9]*\);/\1/p' "$repo/src/http/mod.rs") at a time)."
+    echo
+    echo "| page | items | cold median ms | cold max ms | warm median ms | warm max ms | warm / merged feed's |"
+    echo "|---|---|---|---|---|---|---|"
+    for d in river item search; do
+        echo "| \`$(doc_path "$d")\` | ${view_items[$d]} | **$(fmt_ms "${cold_median[$d]}")** | $(fmt_ms "${cold_max[$d]}") | **$(fmt_ms "${warm_median[$d]}")** | $(fmt_ms "${warm_max[$d]}") | $(ratio "${warm_median[$d]}" "${warm_median[merged]}") |"
+    done
+    echo
+    echo "Items: what the page lists from (the archive for \`/\`, the matches of \`$page_word\` from \`sqlite3\`); each list shows the newest 100. Every timed time per round is listed under the views."
     echo
     echo "## Search latency, uncached: one request per distinct query"
     echo
