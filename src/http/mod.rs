@@ -140,10 +140,7 @@ struct Stamp {
 impl Stamp {
     fn now(inner: &Inner, format: Format) -> Stamp {
         let board = match format {
-            Format::Html => inner
-                .board
-                .as_ref()
-                .and_then(|b| b.status(inner.clock.now()).last_success),
+            Format::Html => inner.board.as_ref().and_then(|b| b.last_success()),
             _ => None,
         };
         Stamp {

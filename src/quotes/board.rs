@@ -273,6 +273,12 @@ impl Board {
         self.matcher.find_all(&item.categories, &texts)
     }
 
+    /// When the board last refreshed with at least one quote: what pages
+    /// showing the live board are rendered from. Cheap: no quote copied.
+    pub fn last_success(&self) -> Option<DateTime<Utc>> {
+        self.state().last_success
+    }
+
     pub fn status(&self, now: DateTime<Utc>) -> BoardStatus {
         let quotes = self
             .view(now)

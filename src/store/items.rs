@@ -715,25 +715,30 @@ impl Store {
             return Ok(HashMap::new());
         };
         self.read(move |conn| {
-            let marks = vec!["?"; uids.len()].join(", ");
-            let sql = format!(
-                "SELECT i.uid, snippet(items_fts, -1, ?1, ?2, '…', 24)
-                 FROM items_fts JOIN items i ON i.id = items_fts.rowid
-                 WHERE items_fts MATCH ?3 AND i.uid IN ({marks})"
-            );
-            let mut params: Vec<Value> = vec![
-                Value::Text(SNIPPET_MARKS.0.into()),
-                Value::Text(SNIPPET_MARKS.1.into()),
-                Value::Text(fts),
-            ];
-            params.extend(uids.into_iter().map(Value::Text));
-            let mut stmt = conn.prepare(&sql).map_err(op("find snippets"))?;
-            let rows = stmt
-                .query_map(params_from_iter(params), |r| Ok((r.get(0)?, r.get(1)?)))
-                .map_err(op("find snippets"))?
-                .collect::<Result<HashMap<String, String>, _>>()
-                .map_err(op("read snippets"))?;
-            Ok(rows)
+            // One lookup per item: the index is asked for this row's match
+            // only, where a MATCH over the whole index walked every item
+            // containing the word (70 ms for a common one at 100,000).
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT snippet(items_fts, -1, ?1, ?2, '…', 24)
+                     FROM items_fts
+                     WHERE items_fts MATCH ?3
+                       AND rowid = (SELECT id FROM items WHERE uid = ?4)",
+                )
+                .map_err(op("find snippets"))?;
+            let mut found = HashMap::with_capacity(uids.len());
+            for uid in uids {
+                let snippet: Option<String> = stmt
+                    .query_row(params![SNIPPET_MARKS.0, SNIPPET_MARKS.1, fts, uid], |r| {
+                        r.get(0)
+                    })
+                    .optional()
+                    .map_err(op("find snippets"))?;
+                if let Some(snippet) = snippet {
+                    found.insert(uid, snippet);
+                }
+            }
+            Ok(found)
         })
         .await
     }
