@@ -173,8 +173,11 @@ pub struct Store {
     known_ids: Arc<Mutex<known::KnownIds>>,
     /// [`Store::last_change`] as of a generation: it reads every item, and
     /// every empty search or view asks for it.
-    last_change: Arc<Mutex<Option<(u64, Option<DateTime<Utc>>)>>>,
+    last_change: Arc<Mutex<Option<LastChange>>>,
 }
+
+/// [`Store::last_change`]'s answer and the generation it was read at.
+type LastChange = (u64, Option<DateTime<Utc>>);
 
 impl Store {
     /// Opens (creating if needed) and migrates the archive at `path`.
