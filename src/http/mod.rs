@@ -1,9 +1,12 @@
 //! HTTP, over axum: the merged feed, per-tag and per-view feeds, the feed
-//! and view lists as OPML, the board as JSON, health and metrics.
+//! and view lists as OPML, the board as JSON, health and metrics; the pages
+//! people read are in `pages`, served through the same cache.
 //!
 //! Rendering happens once per archive change, not per request: documents
 //! are cached with their gzip form and validators, keyed by the whole
-//! request (format, channel, search, page), and re-rendered only when `Store::generation` has moved. Requests that
+//! request (format, channel, search, page), and re-rendered only when
+//! `Store::generation` has moved (pages that show the live board also when
+//! the board refreshes). Requests that
 //! arrive while a document is being rendered wait for that render instead
 //! of starting their own. ETags derive from the bytes, so a re-render that
 //! changes nothing still answers 304. One-off documents (a search, an
@@ -29,16 +32,21 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error};
 use url::Url;
 
+mod pages;
+
 use crate::clock::SharedClock;
 use crate::config::{Config, OutputConfig};
 use crate::health::Health;
 use crate::metrics::Metrics;
-use crate::model::Snapshot;
 use crate::quotes::board::Board;
 use crate::render::{self, Format};
 use crate::scheduler::Heartbeat;
 use crate::select::{Channel, Output};
 use crate::store::{Cursor, RecentQuery, Store};
+use pages::{
+    asset, feeds_page, item_page, live_board, not_found, page, page_headers, search_page,
+    symbol_page,
+};
 
 /// Everything the handlers need.
 #[derive(Clone)]
@@ -185,42 +193,6 @@ impl Rendered {
     }
 }
 
-/// What a page rendered on demand (an article, a symbol, the operator's
-/// page) is framed by: the site's name, the live board, the main feeds'
-/// links, and `entries` as its content.
-fn page_frame(
-    inner: &Inner,
-    published: &Published,
-    entries: Vec<crate::model::Entry>,
-    now: DateTime<Utc>,
-) -> render::MergedFeed {
-    let mut view = render::merged_feed(
-        &published.output.title,
-        &published.output.description,
-        &published.base,
-        Format::Html,
-        &Channel::Main,
-        entries,
-        now,
-    );
-    view.market_strip = published.output.market_strip;
-    view.site_title = published.web.title.clone();
-    view.board = live_board(inner, now);
-    view.now = now;
-    view.remote_images = published.web.remote_images;
-    view
-}
-
-/// The live board as a snapshot taken `now`, for pages.
-fn live_board(inner: &Inner, now: DateTime<Utc>) -> Option<Snapshot> {
-    let view = inner.board.as_ref()?.view(now)?;
-    Some(Snapshot {
-        label: view.label,
-        taken_at: now,
-        quotes: view.quotes.into_iter().map(|(_, q)| q).collect(),
-    })
-}
-
 /// What the config says about the served documents.
 #[derive(Debug, Clone)]
 pub struct Published {
@@ -364,240 +336,6 @@ pub fn router(state: HttpState) -> Router {
         .with_state(state)
 }
 
-/// A channel's page; 404 when `[web] enabled = false`.
-async fn page(
-    state: State<HttpState>,
-    params: Query<FeedParams>,
-    headers: HeaderMap,
-    channel: Channel,
-) -> Response {
-    if !state.published().web.enabled {
-        return not_found().await;
-    }
-    feed(state, params, headers, Format::Html, channel).await
-}
-
-/// `/items/<uid>`: one article's page. Rendered on demand, a few at a
-/// time like searches, so a crawler walking every article cannot crowd
-/// the feeds off the archive's read connection.
-async fn item_page(
-    State(state): State<HttpState>,
-    Path(uid): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let published = state.published();
-    if !published.web.enabled {
-        return not_found().await;
-    }
-    let inner = &state.0;
-    let Ok(_permit) = inner.one_off.try_acquire() else {
-        return busy(&ServeError::Busy);
-    };
-    match item_doc(inner, &published, &uid).await {
-        Ok(Some(doc)) => respond(&headers, &doc),
-        Ok(None) => not_found().await,
-        Err(e) => {
-            error!(error = %e, uid, "could not render an article page");
-            unavailable()
-        }
-    }
-}
-
-async fn item_doc(
-    inner: &Inner,
-    published: &Published,
-    uid: &str,
-) -> Result<Option<Rendered>, ServeError> {
-    let page = inner
-        .store
-        .page(RecentQuery {
-            uid: Some(uid.to_string()),
-            ..RecentQuery::newest(1)
-        })
-        .await?;
-    let Some(history) = inner.store.item_history(uid).await? else {
-        return Ok(None);
-    };
-    if page.entries.is_empty() {
-        return Ok(None);
-    }
-    let now = inner.clock.now();
-    let view = page_frame(inner, published, page.entries, now);
-    let body = render::html::render_item(&view, &history, now)?;
-    Ok(Some(Rendered::new(
-        Format::Html,
-        body,
-        SystemTime::from(view.updated),
-    )))
-}
-
-/// `/feeds`: the operator's page. Rendered on demand (a few at a time,
-/// like searches) and never cached by clients: it is about now.
-async fn feeds_page(State(state): State<HttpState>, headers: HeaderMap) -> Response {
-    let published = state.published();
-    if !published.web.enabled {
-        return not_found().await;
-    }
-    let inner = &state.0;
-    let Ok(_permit) = inner.one_off.try_acquire() else {
-        return busy(&ServeError::Busy);
-    };
-    match status_doc(inner, &published).await {
-        Ok(doc) => {
-            let mut resp = respond(&headers, &doc);
-            resp.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-            resp
-        }
-        Err(e) => {
-            error!(error = %e, "could not render the feeds page");
-            unavailable()
-        }
-    }
-}
-
-async fn status_doc(inner: &Inner, published: &Published) -> Result<Rendered, ServeError> {
-    use crate::health::FeedCondition;
-    let rows = inner.store.feed_rows().await?;
-    let now = inner.clock.now();
-    let when = |t: Option<DateTime<Utc>>| {
-        t.map(|t| t.format("%-d %b %Y %H:%M:%S UTC").to_string())
-            .unwrap_or_else(|| "never".into())
-    };
-    let mut lines: Vec<(FeedCondition, render::html::FeedLine)> = rows
-        .iter()
-        .filter(|r| r.in_config)
-        .map(|r| {
-            let condition = FeedCondition::of(r);
-            let config = published.feeds.iter().find(|f| f.name == r.name);
-            let next_due = match (condition, config) {
-                (FeedCondition::Retired, _) | (_, None) => "not polled".to_string(),
-                (_, Some(f)) => when(Some(r.poll_state().next_due(
-                    &f.schedule,
-                    f.respect_hints,
-                    now,
-                ))),
-            };
-            let skip = r.poll_state().skip;
-            let line = render::html::FeedLine {
-                name: r.name.clone(),
-                condition: condition.as_str(),
-                state: r.state_in_words(now),
-                url: r.url.clone(),
-                moved: r.effective_url.clone(),
-                last_fetch: match r.last_status {
-                    Some(s) => format!("{} (HTTP {s})", when(r.last_attempt_at)),
-                    None => when(r.last_attempt_at),
-                },
-                last_error: r.last_error.clone(),
-                items: r.items,
-                next_due,
-                hints: (!skip.is_empty()).then(|| {
-                    let (hours, days) = skip.to_db();
-                    let mut parts = Vec::new();
-                    if let Some(h) = hours {
-                        parts.push(format!("skip hours (UTC) {h}"));
-                    }
-                    if let Some(d) = days {
-                        parts.push(format!("skip days {d}"));
-                    }
-                    parts.join("; ")
-                }),
-            };
-            (condition, line)
-        })
-        .collect();
-    lines.sort_by(|a, b| (a.0.urgency(), &a.1.name).cmp(&(b.0.urgency(), &b.1.name)));
-    let failing = lines
-        .iter()
-        .filter(|(c, _)| *c == FeedCondition::Failing)
-        .count();
-    let summary = format!(
-        "{} feeds: {} ok, {failing} failing",
-        lines.len(),
-        lines
-            .iter()
-            .filter(|(c, _)| *c == FeedCondition::Ok)
-            .count()
-    );
-    let board = inner.board.as_ref().map(|b| {
-        let status = b.status(now);
-        render::html::BoardLine {
-            provider: status.provider,
-            last_refresh: when(status.last_refresh),
-            last_success: when(status.last_success),
-            last_error: status.last_error,
-        }
-    });
-    let view = page_frame(inner, published, Vec::new(), now);
-    let page = render::html::StatusPage {
-        summary,
-        feeds: lines.into_iter().map(|(_, l)| l).collect(),
-        board,
-    };
-    let body = render::html::render_status(&view, &page)?;
-    Ok(Rendered::new(Format::Html, body, SystemTime::from(now)))
-}
-
-/// Points at most on a symbol's chart: enough for its shape at any width.
-const CHART_POINTS: usize = 480;
-/// Items listed (and marked) on a symbol's page.
-const SYMBOL_ITEMS: usize = 50;
-
-/// `/symbols/<symbol>`: the news mentioning a configured symbol, newest
-/// first, under a chart of its recorded prices. Rendered on demand, a few
-/// at a time, like searches.
-async fn symbol_page(
-    State(state): State<HttpState>,
-    Path(symbol): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let published = state.published();
-    let Some((symbol, name)) = published
-        .symbols
-        .iter()
-        .find(|(s, _)| *s == symbol)
-        .filter(|_| published.web.enabled)
-    else {
-        return not_found().await;
-    };
-    let inner = &state.0;
-    let Ok(_permit) = inner.one_off.try_acquire() else {
-        return busy(&ServeError::Busy);
-    };
-    match symbol_doc(inner, &published, symbol, name.as_deref()).await {
-        Ok(doc) => respond(&headers, &doc),
-        Err(e) => {
-            error!(error = %e, symbol, "could not render a symbol page");
-            unavailable()
-        }
-    }
-}
-
-async fn symbol_doc(
-    inner: &Inner,
-    published: &Published,
-    symbol: &str,
-    name: Option<&str>,
-) -> Result<Rendered, ServeError> {
-    let series = inner
-        .store
-        .symbol_history(symbol, None, CHART_POINTS)
-        .await?;
-    let items = inner.store.symbol_items(symbol, SYMBOL_ITEMS).await?;
-    let now = inner.clock.now();
-    let view = page_frame(inner, published, Vec::new(), now);
-    let currency = view
-        .board
-        .as_ref()
-        .and_then(|b| b.quotes.iter().find(|q| q.symbol == symbol))
-        .and_then(|q| q.currency.clone());
-    let body =
-        render::html::render_symbol(&view, symbol, name, &series, &items, currency.as_deref())?;
-    let updated = items.first().map(|i| i.first_seen).unwrap_or(now);
-    Ok(Rendered::new(Format::Html, body, SystemTime::from(updated)))
-}
-
 /// 503 with `Retry-After` for a one-off render turned away.
 fn busy(e: &ServeError) -> Response {
     (
@@ -615,97 +353,6 @@ fn unavailable() -> Response {
         "the archive is not answering; try again shortly\n",
     )
         .into_response()
-}
-
-/// The stylesheet (at its fingerprinted name, cached for a year), the
-/// favicon and `robots.txt`; anything else at the top level is a 404.
-async fn asset(State(state): State<HttpState>, Path(name): Path<String>) -> Response {
-    const YEAR: &str = "public, max-age=31536000, immutable";
-    let published = state.published();
-    let (content_type, cache, body): (&str, &str, Bytes) = match name.as_str() {
-        n if n == render::html::STYLE_PATH.as_str() => (
-            "text/css; charset=utf-8",
-            YEAR,
-            Bytes::from_static(render::html::STYLE.as_bytes()),
-        ),
-        "favicon.svg" => (
-            "image/svg+xml",
-            "public, max-age=86400",
-            Bytes::from_static(render::html::ICON.as_bytes()),
-        ),
-        "robots.txt" => (
-            "text/plain; charset=utf-8",
-            "public, max-age=3600",
-            Bytes::from_static(published.web.robots.text().as_bytes()),
-        ),
-        _ => return not_found().await,
-    };
-    if !published.web.enabled && name != "robots.txt" {
-        return not_found().await;
-    }
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, cache),
-        ],
-        body,
-    )
-        .into_response()
-}
-
-/// 404: a short page in the site's style for people, a line of text for
-/// programs that ask for something else.
-async fn not_found() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        render::html::not_found_page(),
-    )
-        .into_response()
-}
-
-/// The Content-Security-Policy of every page: no script at all, styles
-/// only from our stylesheet, images from us (and, with `[web]
-/// remote_images`, from any https site), nothing framed, forms only to us.
-fn content_security_policy(remote_images: bool) -> &'static str {
-    if remote_images {
-        "default-src 'none'; style-src 'self'; img-src 'self' https: data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-    } else {
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-    }
-}
-
-/// Security headers on every HTML answer (pages and the 404), and
-/// `nosniff` on everything.
-async fn page_headers(
-    State(state): State<HttpState>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let mut response = next.run(request).await;
-    let is_html = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/html"));
-    let h = response.headers_mut();
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    if is_html {
-        let remote = state.published().web.remote_images;
-        h.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(content_security_policy(remote)),
-        );
-        h.insert(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("strict-origin-when-cross-origin"),
-        );
-        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    }
-    response
 }
 
 /// Serves until `shutdown` is cancelled, then drains open requests.
@@ -770,16 +417,6 @@ async fn serve_channel(
         Format::Html => page(state, params, headers, channel).await,
         _ => feed(state, params, headers, format, channel).await,
     }
-}
-
-/// `/search?q=`: the merged feed's items matching a full-text search, as a
-/// page with the subscribe-to-this-search feeds.
-async fn search_page(
-    state: State<HttpState>,
-    params: Query<FeedParams>,
-    headers: HeaderMap,
-) -> Response {
-    page(state, params, headers, Channel::Main).await
 }
 
 /// `name.ext` with a feed format's extension.
@@ -960,15 +597,7 @@ async fn render_doc(inner: &Inner, key: DocKey) -> Result<Arc<Rendered>, ServeEr
         }
         let now = inner.clock.now();
         view.now = now;
-        view.board = inner
-            .board
-            .as_ref()
-            .and_then(|b| b.view(now))
-            .map(|v| Snapshot {
-                label: v.label,
-                taken_at: now,
-                quotes: v.quotes.into_iter().map(|(_, q)| q).collect(),
-            });
+        view.board = live_board(inner, now);
     }
     view.query = search.clone();
     if let Some(q) = &search {
