@@ -278,6 +278,7 @@ mod tests {
             new: 3,
             updated: 1,
             merged: 0,
+            alerts: 0,
         };
         m.fetch(Outcome::Fresh, &answered, 0.05, &stored);
         m.fetch(

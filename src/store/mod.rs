@@ -37,6 +37,7 @@
 //! its render cache on it; a poll where every feed answered 304 leaves it
 //! alone.
 
+pub mod alerts;
 mod checkpoint;
 pub mod feeds;
 pub mod items;
@@ -57,6 +58,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::clock::from_db_time;
 
+pub use alerts::{AlertRule, OutboxRow};
 pub use feeds::{Attempt, Document, Exchange, FeedRow, IngestSummary};
 pub use items::{Cursor, ItemHistory, Page, RecentQuery, Revision, SNIPPET_MARKS, SearchHit};
 pub use selection::Match;
@@ -171,6 +173,10 @@ pub struct Store {
     fetch_queue: Arc<Mutex<feeds::FetchQueue>>,
     /// The writer's fingerprints of the archive's guids and links.
     known_ids: Arc<Mutex<known::KnownIds>>,
+    /// The alerts the writer queues messages for (`alerts::queue`).
+    alert_rules: alerts::AlertRules,
+    /// Told when a fetch queued alert messages.
+    outbox_signal: Arc<tokio::sync::Notify>,
 }
 
 impl Store {
@@ -234,6 +240,8 @@ impl Store {
             source,
         })?;
         stable_plans(&writer).map_err(open_err)?;
+        // Alerts evaluate views' rules inside the recording transaction.
+        selection::register_regexp(&writer).map_err(open_err)?;
         // What a previous run left queued, or another program inserted.
         index_everything_waiting(&mut writer)?;
         let checkpointer =
@@ -261,6 +269,8 @@ impl Store {
             data_version: Arc::new(AtomicI64::new(data_version)),
             fetch_queue: Arc::default(),
             known_ids: Arc::default(),
+            alert_rules: Arc::default(),
+            outbox_signal: Arc::default(),
         })
     }
 
