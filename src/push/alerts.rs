@@ -1,0 +1,419 @@
+//! The alert sender: delivers the outbox (`store::alerts`) to webhooks.
+//!
+//! Each pending message whose time has come is composed from the archive
+//! (`push::message`), POSTed with an `Idempotency-Key` (`alert:uid`) and,
+//! when the alert has a secret, `X-Tickerfeed-Signature: sha256=<hex
+//! HMAC-SHA256 of the body>`, and deleted only after a 2xx answer. Any
+//! other answer or a network error is counted and retried after an
+//! exponential backoff with jitter, never sooner than a `Retry-After`
+//! asks; once the next attempt would fall more than `retry_for_hours`
+//! after the item was archived, the message is kept as `failed`. A
+//! destination refused by the SSRF guard (`push::guard`) fails at once.
+//!
+//! Delivery is at least once: a message whose 2xx arrived but whose
+//! deletion did not (a crash in between) is sent again, with the same
+//! key. Shutdown cancels whatever is in flight; its row stays pending.
+//!
+//! Due times are wall times (the [`Clock`](crate::clock::Clock)), so they
+//! survive restarts; waiting is done with tokio timers, at most
+//! [`IDLE_CHECK`] at a time, so messages queued by another process (a
+//! `tickerfeed poll`) or a clock that jumped are noticed.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use super::guard::{self, PublicOnly};
+use super::message::{self, Message};
+use crate::clock::SharedClock;
+use crate::config::AlertConfig;
+use crate::politeness::parse_retry_after;
+use crate::store::{OutboxRow, RecentQuery, Store};
+
+/// The longest the sender sleeps without looking at the outbox.
+pub const IDLE_CHECK: Duration = Duration::from_secs(5);
+/// The first retry's delay; doubles with each attempt.
+const BACKOFF_BASE: Duration = Duration::from_secs(1);
+/// The longest delay backoff alone imposes.
+const BACKOFF_MAX: Duration = Duration::from_secs(3_600);
+/// How long one delivery may take, connection included.
+const SEND_TIMEOUT: Duration = Duration::from_secs(15);
+/// Messages read from the outbox at once.
+const BATCH: usize = 50;
+
+/// Why the sender could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SenderError {
+    #[error("failed to build the webhook client")]
+    Client(#[source] reqwest::Error),
+}
+
+/// How one delivery ended.
+#[derive(Debug, Clone, PartialEq)]
+enum Delivery {
+    Delivered,
+    /// Worth trying again, not before the given delay.
+    Retry {
+        error: String,
+        retry_after: Option<Duration>,
+    },
+    /// Trying again cannot help (a refused destination, a pruned item).
+    Refused(String),
+}
+
+struct Target {
+    config: AlertConfig,
+    client: reqwest::Client,
+}
+
+/// Delivers alert messages until `shutdown`.
+pub struct Sender {
+    store: Store,
+    clock: SharedClock,
+    targets: HashMap<String, Target>,
+    names: Vec<String>,
+}
+
+impl Sender {
+    /// A sender for `alerts`, sending as `user_agent`.
+    pub fn new(
+        store: Store,
+        clock: SharedClock,
+        alerts: &[AlertConfig],
+        user_agent: &str,
+    ) -> Result<Sender, SenderError> {
+        let build = |guarded: bool| {
+            let b = reqwest::Client::builder()
+                .user_agent(user_agent)
+                .timeout(SEND_TIMEOUT)
+                .connect_timeout(SEND_TIMEOUT / 3)
+                // A redirect or a proxy would lead past the guard.
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy();
+            if guarded {
+                b.dns_resolver(PublicOnly)
+            } else {
+                b
+            }
+            .build()
+            .map_err(SenderError::Client)
+        };
+        let (public, any) = (build(true)?, build(false)?);
+        let targets = alerts
+            .iter()
+            .map(|a| {
+                let client = if a.allow_private { &any } else { &public };
+                (
+                    a.name.clone(),
+                    Target {
+                        config: a.clone(),
+                        client: client.clone(),
+                    },
+                )
+            })
+            .collect();
+        Ok(Sender {
+            store,
+            clock,
+            targets,
+            names: alerts.iter().map(|a| a.name.clone()).collect(),
+        })
+    }
+
+    /// Sends what is due, then sleeps until the next message is due, a
+    /// fetch queues one, or [`IDLE_CHECK`] passes; until `shutdown`.
+    pub async fn run(self, shutdown: CancellationToken) {
+        if self.names.is_empty() {
+            return;
+        }
+        let signal = self.store.outbox_signal();
+        info!(alerts = self.names.len(), "alert sender running");
+        loop {
+            let sent = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                sent = self.send_due() => sent,
+            };
+            if sent > 0 {
+                continue;
+            }
+            let wait = match self.store.next_alert_due(&self.names).await {
+                Ok(Some(at)) => (at - self.clock.now())
+                    .to_std()
+                    .unwrap_or(Duration::ZERO)
+                    .clamp(Duration::from_millis(50), IDLE_CHECK),
+                Ok(None) => IDLE_CHECK,
+                Err(e) => {
+                    warn!(error = %e, "could not read the alert outbox");
+                    IDLE_CHECK
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = signal.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+        debug!("alert sender stopped");
+    }
+
+    /// One pass over the due messages; how many were attempted.
+    async fn send_due(&self) -> usize {
+        let rows = match self
+            .store
+            .due_alerts(&self.names, self.clock.now(), BATCH)
+            .await
+        {
+            Ok(rows) => rows,
+            Err(e) => {
+                warn!(error = %e, "could not read the alert outbox");
+                return 0;
+            }
+        };
+        for row in &rows {
+            let Some(target) = self.targets.get(&row.alert) else {
+                continue;
+            };
+            let outcome = self.deliver(target, row).await;
+            if let Err(e) = self.record(target, row, outcome).await {
+                warn!(alert = %row.alert, uid = %row.item_uid, error = %e, "could not record an alert delivery; it will be sent again");
+            }
+        }
+        rows.len()
+    }
+
+    async fn deliver(&self, target: &Target, row: &OutboxRow) -> Delivery {
+        let query = RecentQuery {
+            uid: Some(row.item_uid.clone()),
+            ..RecentQuery::newest(1)
+        };
+        let entry = match self.store.recent(query).await {
+            Ok(mut entries) if !entries.is_empty() => entries.remove(0),
+            Ok(_) => return Delivery::Refused("the item is no longer in the archive".into()),
+            Err(e) => {
+                return Delivery::Retry {
+                    error: format!("reading the item: {e}"),
+                    retry_after: None,
+                };
+            }
+        };
+        let msg = message::compose(&target.config, &entry, row.created_at);
+        if !target.config.allow_private
+            && let Some(why) = guard::refusal(&msg.url)
+        {
+            return Delivery::Refused(why);
+        }
+        self.post(target, &row.item_uid, msg).await
+    }
+
+    async fn post(&self, target: &Target, uid: &str, msg: Message) -> Delivery {
+        let key = message::idempotency_key(&target.config.name, uid);
+        let mut req = target
+            .client
+            .post(msg.url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header("Idempotency-Key", &key);
+        if let Some(secret) = &target.config.secret {
+            req = req.header(
+                "X-Tickerfeed-Signature",
+                signature(secret.expose(), &msg.body),
+            );
+        }
+        match req.body(msg.body).send().await {
+            Ok(resp) if resp.status().is_success() => Delivery::Delivered,
+            Ok(resp) => {
+                let retry_after = resp
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| parse_retry_after(v, self.clock.now()));
+                Delivery::Retry {
+                    error: format!("HTTP {}", resp.status()),
+                    retry_after,
+                }
+            }
+            Err(e) => {
+                let text = error_chain(&e);
+                if text.contains("refused: ") {
+                    Delivery::Refused(text)
+                } else {
+                    Delivery::Retry {
+                        error: text,
+                        retry_after: None,
+                    }
+                }
+            }
+        }
+    }
+
+    async fn record(
+        &self,
+        target: &Target,
+        row: &OutboxRow,
+        outcome: Delivery,
+    ) -> Result<(), crate::store::StoreError> {
+        let (alert, uid) = (&row.alert, &row.item_uid);
+        match outcome {
+            Delivery::Delivered => {
+                debug!(alert = %alert, uid = %uid, attempts = row.attempts + 1, "alert delivered");
+                self.store.alert_delivered(alert, uid).await
+            }
+            Delivery::Refused(error) => {
+                warn!(alert = %alert, uid = %uid, error = %error, "alert failed for good");
+                self.store
+                    .alert_attempt_failed(alert, uid, &error, None)
+                    .await
+            }
+            Delivery::Retry { error, retry_after } => {
+                let now = self.clock.now();
+                let next = next_attempt(
+                    row,
+                    now,
+                    retry_after,
+                    target.config.retry_for,
+                    jitter_fraction(),
+                );
+                match next {
+                    Some(at) => {
+                        info!(alert = %alert, uid = %uid, error = %error, next = %at, "alert not delivered; will retry")
+                    }
+                    None => {
+                        warn!(alert = %alert, uid = %uid, error = %error, "alert not delivered and out of retries; kept as failed")
+                    }
+                }
+                self.store
+                    .alert_attempt_failed(alert, uid, &error, next)
+                    .await
+            }
+        }
+    }
+}
+
+/// `sha256=<hex HMAC-SHA256 of body keyed with secret>`.
+pub fn signature(secret: &str, body: &[u8]) -> String {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes())
+        .expect("HMAC takes a key of any length");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// When to try `row` again after a failed attempt at `now`: exponential
+/// backoff (`BACKOFF_BASE` doubling per attempt, at most `BACKOFF_MAX`)
+/// scaled by `jitter` (0.5 to 1.0, so retries of many messages spread
+/// out), and never before `retry_after`. `None` once that falls past
+/// `retry_for` after the message was queued.
+fn next_attempt(
+    row: &OutboxRow,
+    now: DateTime<Utc>,
+    retry_after: Option<Duration>,
+    retry_for: Duration,
+    jitter: f64,
+) -> Option<DateTime<Utc>> {
+    let doublings = row.attempts.min(20);
+    let backoff = BACKOFF_BASE
+        .saturating_mul(1 << doublings)
+        .min(BACKOFF_MAX)
+        .mul_f64(jitter.clamp(0.5, 1.0));
+    let delay = backoff.max(retry_after.unwrap_or_default());
+    let next = now + chrono::Duration::from_std(delay).ok()?;
+    // The archive keeps whole seconds: round up, so the stored time is
+    // never earlier than the delay asked for (a `Retry-After: 2` must not
+    // become 1.3 s).
+    let next = match next.timestamp_subsec_nanos() {
+        0 => next,
+        n => next + chrono::Duration::nanoseconds(1_000_000_000 - i64::from(n)),
+    };
+    let deadline = row.created_at + chrono::Duration::from_std(retry_for).ok()?;
+    (next <= deadline).then_some(next)
+}
+
+/// A random number from 0.5 to 1.0 (std's per-process random hash keys;
+/// jitter needs no better randomness).
+fn jitter_fraction() -> f64 {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(0);
+    0.5 + (h.finish() % 1_000) as f64 / 2_000.0
+}
+
+/// An error and its causes on one line: reqwest's own message hides why
+/// a connection failed.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// Spawns the sender for `alerts`, if any, on `tasks`.
+pub fn spawn(
+    store: Store,
+    clock: SharedClock,
+    alerts: &[AlertConfig],
+    user_agent: &str,
+    shutdown: CancellationToken,
+) -> Result<Option<tokio::task::JoinHandle<()>>, SenderError> {
+    if alerts.is_empty() {
+        return Ok(None);
+    }
+    let sender = Sender::new(store, clock, alerts, user_agent)?;
+    Ok(Some(tokio::spawn(sender.run(shutdown))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(attempts: u32) -> OutboxRow {
+        let at = DateTime::parse_from_rfc3339("2026-11-24T09:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        OutboxRow {
+            alert: "a".into(),
+            item_uid: "u".into(),
+            created_at: at,
+            attempts,
+            next_attempt_at: at,
+            last_error: None,
+            state: "pending".into(),
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_honours_retry_after() {
+        let r = row(0);
+        let day = Duration::from_secs(86_400);
+        let secs = |next: Option<DateTime<Utc>>| (next.unwrap() - r.created_at).num_seconds();
+        assert_eq!(secs(next_attempt(&r, r.created_at, None, day, 1.0)), 1);
+        assert_eq!(secs(next_attempt(&row(3), r.created_at, None, day, 1.0)), 8);
+        assert_eq!(secs(next_attempt(&row(3), r.created_at, None, day, 0.5)), 4);
+        assert_eq!(
+            secs(next_attempt(&row(30), r.created_at, None, day, 1.0)),
+            3_600
+        );
+        let asked = Some(Duration::from_secs(120));
+        assert_eq!(secs(next_attempt(&r, r.created_at, asked, day, 1.0)), 120);
+        // Past the retry window: failed.
+        let late = r.created_at + chrono::Duration::hours(24);
+        assert_eq!(next_attempt(&r, late, None, day, 1.0), None);
+        let f = jitter_fraction();
+        assert!((0.5..=1.0).contains(&f), "{f}");
+    }
+
+    #[test]
+    fn signature_is_hex_hmac_sha256() {
+        // RFC 4231 test case 2.
+        assert_eq!(
+            signature("Jefe", b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+}
