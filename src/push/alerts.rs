@@ -10,6 +10,12 @@
 //! after the item was archived, the message is kept as `failed`. A
 //! destination refused by the SSRF guard (`push::guard`) fails at once.
 //!
+//! An alert with `max_per_hour` sends at most that many messages in any
+//! hour: when more are due than it has room for, the last slot carries
+//! one summary of all the rest (`message::compose_summary`), and when it
+//! has no room they wait for the hour to move on. Nothing is dropped. The
+//! count is kept in memory, so a restart starts a new hour.
+//!
 //! Delivery is at least once: a message whose 2xx arrived but whose
 //! deletion did not (a crash in between) is sent again, with the same
 //! key. Shutdown cancels whatever is in flight; its row stays pending.
@@ -19,7 +25,7 @@
 //! [`IDLE_CHECK`] at a time, so messages queued by another process (a
 //! `tickerfeed poll`) or a clock that jumped are noticed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
@@ -33,6 +39,7 @@ use super::guard::{self, PublicOnly};
 use super::message::{self, Message};
 use crate::clock::SharedClock;
 use crate::config::AlertConfig;
+use crate::model::Entry;
 use crate::politeness::parse_retry_after;
 use crate::store::{OutboxRow, RecentQuery, Store};
 
@@ -78,6 +85,9 @@ pub struct Sender {
     clock: SharedClock,
     targets: HashMap<String, Target>,
     names: Vec<String>,
+    /// Per capped alert, when its recent messages were delivered (the last
+    /// hour's; kept in memory, so a restart starts a new count).
+    sent: HashMap<String, VecDeque<DateTime<Utc>>>,
 }
 
 impl Sender {
@@ -123,36 +133,62 @@ impl Sender {
             clock,
             targets,
             names: alerts.iter().map(|a| a.name.clone()).collect(),
+            sent: HashMap::new(),
         })
     }
 
     /// Sends what is due, then sleeps until the next message is due, a
-    /// fetch queues one, or [`IDLE_CHECK`] passes; until `shutdown`.
-    pub async fn run(self, shutdown: CancellationToken) {
+    /// fetch queues one, a capped alert may send again, or [`IDLE_CHECK`]
+    /// passes; until `shutdown`.
+    pub async fn run(mut self, shutdown: CancellationToken) {
         if self.names.is_empty() {
             return;
         }
         let signal = self.store.outbox_signal();
         info!(alerts = self.names.len(), "alert sender running");
         loop {
+            let now = self.clock.now();
+            // Alerts at their hourly cap wait for the window to move; the
+            // others are read and waited on as usual.
+            let held: HashMap<String, DateTime<Utc>> = self
+                .targets
+                .iter()
+                .filter_map(|(name, t)| {
+                    let cap = t.config.max_per_hour?;
+                    let window = self.sent.get(name)?;
+                    released_at(window, cap, now).map(|at| (name.clone(), at))
+                })
+                .collect();
+            let open: Vec<String> = self
+                .names
+                .iter()
+                .filter(|n| !held.contains_key(*n))
+                .cloned()
+                .collect();
             let sent = tokio::select! {
                 _ = shutdown.cancelled() => break,
-                sent = self.send_due() => sent,
+                sent = self.send_due(&open) => sent,
             };
             if sent > 0 {
                 continue;
             }
-            let wait = match self.store.next_alert_due(&self.names).await {
-                Ok(Some(at)) => (at - self.clock.now())
-                    .to_std()
-                    .unwrap_or(Duration::ZERO)
-                    .clamp(Duration::from_millis(50), IDLE_CHECK),
-                Ok(None) => IDLE_CHECK,
+            let next_due = match self.store.next_alert_due(&open).await {
+                Ok(at) => at,
                 Err(e) => {
                     warn!(error = %e, "could not read the alert outbox");
-                    IDLE_CHECK
+                    None
                 }
             };
+            let wait = next_due
+                .into_iter()
+                .chain(held.values().copied())
+                .min()
+                .map_or(IDLE_CHECK, |at| {
+                    (at - self.clock.now())
+                        .to_std()
+                        .unwrap_or(Duration::ZERO)
+                        .clamp(Duration::from_millis(50), IDLE_CHECK)
+                });
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = signal.notified() => {}
@@ -162,62 +198,125 @@ impl Sender {
         debug!("alert sender stopped");
     }
 
-    /// One pass over the due messages; how many were attempted.
-    async fn send_due(&self) -> usize {
-        let rows = match self
-            .store
-            .due_alerts(&self.names, self.clock.now(), BATCH)
-            .await
-        {
+    /// One pass over the due messages of the alerts named `open`; how many
+    /// were attempted.
+    async fn send_due(&mut self, open: &[String]) -> usize {
+        let now = self.clock.now();
+        let rows = match self.store.due_alerts(open, now, BATCH).await {
             Ok(rows) => rows,
             Err(e) => {
                 warn!(error = %e, "could not read the alert outbox");
                 return 0;
             }
         };
-        for row in &rows {
-            let Some(target) = self.targets.get(&row.alert) else {
+        // Per alert, in the order they are due.
+        let mut by_alert: Vec<(String, Vec<OutboxRow>)> = Vec::new();
+        for row in rows.iter().cloned() {
+            match by_alert.iter_mut().find(|(a, _)| *a == row.alert) {
+                Some((_, list)) => list.push(row),
+                None => by_alert.push((row.alert.clone(), vec![row])),
+            }
+        }
+        for (alert, list) in by_alert {
+            let Some(target) = self.targets.get(&alert) else {
                 continue;
             };
-            let outcome = self.deliver(target, row).await;
-            if let Err(e) = self.record(target, row, outcome).await {
-                warn!(alert = %row.alert, uid = %row.item_uid, error = %e, "could not record an alert delivery; it will be sent again");
+            let (single, summary) = match target.config.max_per_hour {
+                None => (list.len(), 0),
+                Some(cap) => {
+                    let window = self.sent.entry(alert.clone()).or_default();
+                    split(list.len(), room(window, cap, now))
+                }
+            };
+            for row in &list[..single] {
+                let outcome = self.deliver(target, row).await;
+                let delivered = outcome == Delivery::Delivered;
+                if let Err(e) = self.record(target, row, outcome).await {
+                    warn!(alert = %row.alert, uid = %row.item_uid, error = %e, "could not record an alert delivery; it will be sent again");
+                }
+                if delivered {
+                    self.sent.entry(alert.clone()).or_default().push_back(now);
+                }
+            }
+            if summary > 0 && self.deliver_summary(target, &list[single..]).await {
+                self.sent.entry(alert.clone()).or_default().push_back(now);
             }
         }
         rows.len()
     }
 
-    async fn deliver(&self, target: &Target, row: &OutboxRow) -> Delivery {
+    /// The entry `row` stands for, or how this delivery ends without it.
+    async fn entry(&self, row: &OutboxRow) -> Result<Entry, Delivery> {
         let query = RecentQuery {
             uid: Some(row.item_uid.clone()),
             ..RecentQuery::newest(1)
         };
-        let entry = match self.store.recent(query).await {
-            Ok(mut entries) if !entries.is_empty() => entries.remove(0),
-            Ok(_) => return Delivery::Refused("the item is no longer in the archive".into()),
-            Err(e) => {
-                return Delivery::Retry {
-                    error: format!("reading the item: {e}"),
-                    retry_after: None,
-                };
-            }
+        match self.store.recent(query).await {
+            Ok(mut entries) if !entries.is_empty() => Ok(entries.remove(0)),
+            Ok(_) => Err(Delivery::Refused(
+                "the item is no longer in the archive".into(),
+            )),
+            Err(e) => Err(Delivery::Retry {
+                error: format!("reading the item: {e}"),
+                retry_after: None,
+            }),
+        }
+    }
+
+    async fn deliver(&self, target: &Target, row: &OutboxRow) -> Delivery {
+        let entry = match self.entry(row).await {
+            Ok(entry) => entry,
+            Err(outcome) => return outcome,
         };
         let msg = message::compose(&target.config, &entry, row.created_at);
+        let key = message::idempotency_key(&target.config.name, &row.item_uid);
+        self.post(target, &key, msg).await
+    }
+
+    /// Sends `rows` as one summary message; each row is recorded with the
+    /// outcome. True when it was delivered.
+    async fn deliver_summary(&self, target: &Target, rows: &[OutboxRow]) -> bool {
+        let mut items = Vec::new();
+        let mut included = Vec::new();
+        for row in rows {
+            match self.entry(row).await {
+                Ok(entry) => {
+                    items.push((entry, row.created_at));
+                    included.push(row);
+                }
+                Err(outcome) => {
+                    if let Err(e) = self.record(target, row, outcome).await {
+                        warn!(alert = %row.alert, uid = %row.item_uid, error = %e, "could not record an alert delivery");
+                    }
+                }
+            }
+        }
+        if items.is_empty() {
+            return false;
+        }
+        let (key, msg) = message::compose_summary(&target.config, &items);
+        let outcome = self.post(target, &key, msg).await;
+        let delivered = outcome == Delivery::Delivered;
+        info!(alert = %target.config.name, items = items.len(), delivered, "alert summary sent (max_per_hour)");
+        for row in included {
+            if let Err(e) = self.record(target, row, outcome.clone()).await {
+                warn!(alert = %row.alert, uid = %row.item_uid, error = %e, "could not record an alert delivery; it will be sent again");
+            }
+        }
+        delivered
+    }
+
+    async fn post(&self, target: &Target, key: &str, msg: Message) -> Delivery {
         if !target.config.allow_private
             && let Some(why) = guard::refusal(&msg.url)
         {
             return Delivery::Refused(why);
         }
-        self.post(target, &row.item_uid, msg).await
-    }
-
-    async fn post(&self, target: &Target, uid: &str, msg: Message) -> Delivery {
-        let key = message::idempotency_key(&target.config.name, uid);
         let mut req = target
             .client
             .post(msg.url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header("Idempotency-Key", &key);
+            .header("Idempotency-Key", key);
         if let Some(secret) = &target.config.secret {
             req = req.header(
                 "X-Tickerfeed-Signature",
@@ -291,6 +390,40 @@ impl Sender {
                     .await
             }
         }
+    }
+}
+
+/// Messages a capped alert may still send in the hour before `now`;
+/// drops older deliveries from `window`.
+fn room(window: &mut VecDeque<DateTime<Utc>>, cap: u32, now: DateTime<Utc>) -> usize {
+    let hour_ago = now - chrono::Duration::hours(1);
+    while window.front().is_some_and(|t| *t <= hour_ago) {
+        window.pop_front();
+    }
+    (cap as usize).saturating_sub(window.len())
+}
+
+/// When a capped alert whose `window` is full may send again; `None` when
+/// it has room now.
+fn released_at(
+    window: &VecDeque<DateTime<Utc>>,
+    cap: u32,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let mut w = window.clone();
+    if room(&mut w, cap, now) > 0 {
+        return None;
+    }
+    w.front().map(|t| *t + chrono::Duration::hours(1))
+}
+
+/// How `due` messages fit in `room`: how many go one by one, and how many
+/// are coalesced into the one summary message that takes the last slot.
+fn split(due: usize, room: usize) -> (usize, usize) {
+    match room {
+        0 => (0, 0),
+        r if due <= r => (due, 0),
+        r => (r - 1, due - (r - 1)),
     }
 }
 
@@ -406,6 +539,23 @@ mod tests {
         assert_eq!(next_attempt(&r, late, None, day, 1.0), None);
         let f = jitter_fraction();
         assert!((0.5..=1.0).contains(&f), "{f}");
+    }
+
+    #[test]
+    fn a_cap_sends_one_by_one_then_coalesces_into_its_last_slot() {
+        assert_eq!(split(3, 5), (3, 0));
+        assert_eq!(split(5, 5), (5, 0));
+        assert_eq!(split(6, 5), (4, 2));
+        assert_eq!(split(4, 1), (0, 4));
+        assert_eq!(split(4, 0), (0, 0));
+        let at = |m: i64| row(0).created_at + chrono::Duration::minutes(m);
+        let mut window: VecDeque<_> = [at(0), at(10)].into();
+        assert_eq!(room(&mut window, 2, at(30)), 0);
+        assert_eq!(released_at(&window, 2, at(30)), Some(at(60)));
+        // An hour after the first delivery, one slot is free again.
+        assert_eq!(room(&mut window, 2, at(60)), 1);
+        assert_eq!(window.len(), 1);
+        assert_eq!(released_at(&window, 2, at(60)), None);
     }
 
     #[test]

@@ -54,6 +54,16 @@ pub fn compose(alert: &AlertConfig, entry: &Entry, archived_at: DateTime<Utc>) -
 }
 
 fn json_body(alert: &str, key: &str, entry: &Entry, archived_at: DateTime<Utc>) -> Value {
+    json!({
+        "schema": JSON_SCHEMA,
+        "kind": "item",
+        "alert": alert,
+        "idempotency_key": key,
+        "item": item_json(entry, archived_at),
+    })
+}
+
+fn item_json(entry: &Entry, archived_at: DateTime<Utc>) -> Value {
     let snapshot = entry.snapshot.as_ref().map(|s| {
         json!({
             "label": s.label,
@@ -62,10 +72,6 @@ fn json_body(alert: &str, key: &str, entry: &Entry, archived_at: DateTime<Utc>) 
         })
     });
     json!({
-        "schema": JSON_SCHEMA,
-        "alert": alert,
-        "idempotency_key": key,
-        "item": {
             "uid": entry.uid(),
             "id": entry.id,
             "title": entry.title,
@@ -81,8 +87,62 @@ fn json_body(alert: &str, key: &str, entry: &Entry, archived_at: DateTime<Utc>) 
                 "feed_url": s.feed_url,
             })).collect::<Vec<_>>(),
             "snapshot": snapshot,
-        },
     })
+}
+
+/// The idempotency key of a summary of the items `uids`: the same set
+/// gets the same key, so a retried summary is recognised as a repeat.
+pub fn summary_key(alert: &str, uids: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut sorted = uids.to_vec();
+    sorted.sort_unstable();
+    let digest = Sha256::digest(sorted.join("\n").as_bytes());
+    format!("{alert}:summary-{}", hex::encode(&digest[..8]))
+}
+
+/// One message standing for several items, sent when `max_per_hour`
+/// would be exceeded: in `json`, `"kind": "summary"` with each item (and
+/// its own idempotency key) under `items`; in ntfy and slack, a count
+/// and one line per item.
+pub fn compose_summary(alert: &AlertConfig, items: &[(Entry, DateTime<Utc>)]) -> (String, Message) {
+    let uids: Vec<&str> = items.iter().map(|(e, _)| e.uid()).collect();
+    let key = summary_key(&alert.name, &uids);
+    let heading = format!("{} new items ({})", items.len(), alert.name);
+    let (url, body) = match alert.format {
+        AlertFormat::Json => (
+            alert.url.clone(),
+            json!({
+                "schema": JSON_SCHEMA,
+                "kind": "summary",
+                "alert": alert.name,
+                "idempotency_key": key,
+                "items": items.iter().map(|(e, at)| json!({
+                    "idempotency_key": idempotency_key(&alert.name, e.uid()),
+                    "item": item_json(e, *at),
+                })).collect::<Vec<_>>(),
+            }),
+        ),
+        AlertFormat::Ntfy => {
+            let (root, topic) = ntfy_root(&alert.url);
+            let lines: Vec<&str> = items.iter().map(|(e, _)| e.title.as_str()).collect();
+            (
+                root,
+                json!({
+                    "topic": topic,
+                    "title": heading,
+                    "message": lines.join("\n"),
+                    "tags": ["newspaper"],
+                }),
+            )
+        }
+        AlertFormat::Slack => {
+            let mut lines = vec![format!("*{}*", slack_escape(&heading))];
+            lines.extend(items.iter().map(|(e, _)| format!("• {}", slack_link(e))));
+            (alert.url.clone(), json!({ "text": lines.join("\n") }))
+        }
+    };
+    let body = serde_json::to_vec(&body).expect("a JSON value always serialises");
+    (key, Message { url, body })
 }
 
 fn quote_json(q: &SnapshotQuote) -> Value {
@@ -137,9 +197,10 @@ fn summary_lines(entry: &Entry) -> Vec<String> {
     lines
 }
 
-fn ntfy(url: &Url, entry: &Entry) -> (Url, Value) {
-    // JSON publishing goes to the server's root (or the folder the topic
-    // sits in, for a server under a path), with the topic in the body.
+/// Where ntfy's JSON publishing goes, and the topic: the server's root
+/// (or the folder the topic sits in, for a server under a path) and the
+/// URL's last path segment.
+fn ntfy_root(url: &Url) -> (Url, String) {
     let topic = url
         .path_segments()
         .and_then(|mut s| s.next_back())
@@ -150,6 +211,11 @@ fn ntfy(url: &Url, entry: &Entry) -> (Url, Value) {
         segments.pop().push("");
     }
     root.set_query(None);
+    (root, topic)
+}
+
+fn ntfy(url: &Url, entry: &Entry) -> (Url, Value) {
+    let (root, topic) = ntfy_root(url);
     let mut tags: Vec<String> = Vec::new();
     let mentioned: Vec<&SnapshotQuote> = entry
         .snapshot
@@ -193,13 +259,18 @@ fn slack_escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-fn slack_text(entry: &Entry) -> String {
+/// `<link|title>`, or the title alone.
+fn slack_link(entry: &Entry) -> String {
     let title = slack_escape(&entry.title);
-    let mut lines = vec![match &entry.url {
+    match &entry.url {
         // `|` ends the link's address, so it cannot appear in it.
-        Some(link) => format!("*<{}|{title}>*", slack_escape(link).replace('|', "%7C")),
-        None => format!("*{title}*"),
-    }];
+        Some(link) => format!("<{}|{title}>", slack_escape(link).replace('|', "%7C")),
+        None => title,
+    }
+}
+
+fn slack_text(entry: &Entry) -> String {
+    let mut lines = vec![format!("*{}*", slack_link(entry))];
     lines.extend(summary_lines(entry).iter().map(|l| slack_escape(l)));
     lines.join("\n")
 }
@@ -292,6 +363,7 @@ mod tests {
         let b = body(&m);
         assert_eq!(m.url.as_str(), "https://hooks.test/in");
         assert_eq!(b["schema"], JSON_SCHEMA);
+        assert_eq!(b["kind"], "item");
         assert_eq!(b["idempotency_key"], "bp-moves:abc123");
         assert_eq!(b["item"]["uid"], "abc123");
         assert_eq!(b["item"]["sources"][0]["name"], "wire");
@@ -330,6 +402,36 @@ mod tests {
             at("2026-11-24T09:00:00Z"),
         );
         assert_eq!(m.url.as_str(), "https://example.test/ntfy/");
+    }
+
+    #[test]
+    fn a_summary_lists_each_item_with_its_own_key() {
+        let at = at("2026-11-24T09:00:00Z");
+        let mut other = entry();
+        other.id = "tag:tickerfeed,2026:item:def456".into();
+        other.title = "Shell buys".into();
+        let items = [(entry(), at), (other, at)];
+        let (key, m) = compose_summary(&alert(AlertFormat::Json, "https://hooks.test/in"), &items);
+        let b = body(&m);
+        assert_eq!(b["kind"], "summary");
+        assert_eq!(b["idempotency_key"], key.as_str());
+        assert!(key.starts_with("bp-moves:summary-"), "{key}");
+        assert_eq!(b["items"][1]["idempotency_key"], "bp-moves:def456");
+        assert_eq!(b["items"][1]["item"]["title"], "Shell buys");
+        // The same set, in any order, has the same key.
+        let swapped = [items[1].clone(), items[0].clone()];
+        let (again, _) =
+            compose_summary(&alert(AlertFormat::Json, "https://hooks.test/in"), &swapped);
+        assert_eq!(key, again);
+        let (_, m) = compose_summary(&alert(AlertFormat::Slack, "https://hooks.test/s"), &items);
+        let text = body(&m)["text"].as_str().unwrap().to_string();
+        assert!(
+            text.starts_with("*2 new items (bp-moves)*\n• <https://wire.test/"),
+            "{text}"
+        );
+        let (_, m) = compose_summary(&alert(AlertFormat::Ntfy, "https://ntfy.test/t"), &items);
+        assert_eq!(body(&m)["title"], "2 new items (bp-moves)");
+        assert_eq!(body(&m)["topic"], "t");
     }
 
     #[test]

@@ -379,6 +379,48 @@ async fn private_destinations_are_refused_without_allow_private() {
 }
 
 #[tokio::test]
+async fn max_per_hour_coalesces_the_excess_into_one_summary() {
+    let receiver = Receiver::start().await;
+    let alerts = format!(
+        "[[alerts]]\nname = \"capped\"\nurl = \"{}\"\nmax_per_hour = 2\nallow_private = true\n",
+        receiver.url("/hook")
+    );
+    let (_server, dir, d) = daemon(&alerts, None).await;
+    receiver.wait_for("/hook", 2).await;
+    wait_for_empty_outbox(&dir).await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    // Nothing more comes after the first two.
+    let got = receiver.got("/hook");
+    assert_eq!(got.len(), 2, "the cap is two messages an hour");
+    let (one, summary) = (got[0].json(), got[1].json());
+    assert_eq!(one["kind"], "item");
+    assert_eq!(summary["kind"], "summary");
+    assert_eq!(summary["idempotency_key"], got[1].header("idempotency-key"));
+    let items = summary["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3, "the four items: one alone, three together");
+    let mut titles: Vec<&str> = items
+        .iter()
+        .map(|i| i["item"]["title"].as_str().unwrap())
+        .chain([one["item"]["title"].as_str().unwrap()])
+        .collect();
+    titles.sort();
+    assert_eq!(
+        titles,
+        [
+            "BP results beat guidance",
+            "Markets open flat",
+            "Refinery outage in Texas",
+            "Shell buys solar firm"
+        ]
+    );
+    for i in items {
+        let uid = i["item"]["uid"].as_str().unwrap();
+        assert_eq!(i["idempotency_key"], format!("capped:{uid}"));
+    }
+    d.stop().await;
+}
+
+#[tokio::test]
 async fn alerts_fire_only_for_items_archived_after_they_were_configured() {
     let server = FeedServer::start().await;
     let feeds = wire(&server);
