@@ -379,6 +379,8 @@ async fn reload_on_hangup(
                         without_api_key(new.market.as_ref())
                             != without_api_key(current.market.as_ref()),
                     ),
+                    // The writer's rules and the sender are built at start.
+                    ("[[alerts]]", new.alerts != current.alerts),
                 ] {
                     if changed {
                         warn!("{what} changed: it takes effect at the next restart");

@@ -137,6 +137,38 @@ impl Sender {
         })
     }
 
+    /// `tickerfeed alerts test NAME`: sends alert `name`'s message for the
+    /// newest item its selection shows, now, outside the outbox, with the
+    /// idempotency key `name:test-<uid>` (so a receiver never mistakes it
+    /// for a real message), and says how the receiver answered.
+    pub async fn send_test(&self, name: &str) -> Result<String, String> {
+        let target = self
+            .targets
+            .get(name)
+            .ok_or_else(|| format!("no alert is named {name:?}"))?;
+        let query = RecentQuery {
+            selection: target.config.selection.clone(),
+            ..RecentQuery::newest(1)
+        };
+        let entry = self
+            .store
+            .recent(query)
+            .await
+            .map_err(|e| format!("reading the archive: {e}"))?
+            .pop()
+            .ok_or("the archive holds no item this alert would send yet")?;
+        let msg = message::compose(&target.config, &entry, self.clock.now());
+        let key = format!("{name}:test-{}", entry.uid());
+        match self.post(target, &key, msg).await {
+            Delivery::Delivered => Ok(format!("delivered ({:?}, key {key})", entry.title)),
+            Delivery::Retry { error, retry_after } => Err(match retry_after {
+                Some(d) => format!("{error} (Retry-After {} s)", d.as_secs()),
+                None => error,
+            }),
+            Delivery::Refused(why) => Err(why),
+        }
+    }
+
     /// Sends what is due, then sleeps until the next message is due, a
     /// fetch queues one, a capped alert may send again, or [`IDLE_CHECK`]
     /// passes; until `shutdown`.

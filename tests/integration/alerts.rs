@@ -611,3 +611,57 @@ async fn kill_9_between_archive_and_send_loses_no_alert() {
         .unwrap();
     assert_eq!(integrity, "ok");
 }
+
+/// `tickerfeed alerts` lists each alert with its outbox; `alerts test
+/// NAME` sends one message now, outside the outbox, and says what the
+/// receiver answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_alerts_command_lists_the_outbox_and_sends_a_test() {
+    let receiver = Receiver::start().await;
+    let server = FeedServer::start().await;
+    let feeds = wire(&server);
+    let dir = TestDir::new();
+    let config = dir.write_config(&format!(
+        "{feeds}[[alerts]]\nname = \"open\"\nurl = \"{}\"\nallow_private = true\n\n[[alerts]]\nname = \"guarded\"\nurl = \"{}\"\n",
+        receiver.url("/hook/secret-token"),
+        receiver.url("/hook/secret-token"),
+    ));
+    let (_c, clock) = fixed_clock("2026-11-24T09:00:00Z");
+    // A one-shot poll archives and queues; only the daemon sends.
+    poll(&config, clock).await;
+    assert_eq!(receiver.total(), 0);
+
+    let cfg = dir.config_path();
+    let cli = |args: &'static [&'static str]| {
+        let cfg = cfg.clone();
+        tokio::task::spawn_blocking(move || {
+            let out = bin().arg("--config").arg(&cfg).args(args).output().unwrap();
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).to_string(),
+            )
+        })
+    };
+    let (code, list) = cli(&["alerts"]).await.unwrap();
+    assert_eq!(code, Some(0), "{list}");
+    assert!(list.contains("open  the main feed  json"), "{list}");
+    assert!(list.contains("pending 4  failed 0"), "{list}");
+    assert!(
+        !list.contains("secret-token"),
+        "the URL's path is not shown: {list}"
+    );
+
+    let (code, answer) = cli(&["alerts", "test", "open"]).await.unwrap();
+    assert_eq!(code, Some(0), "{answer}");
+    assert!(answer.starts_with("open: delivered"), "{answer}");
+    let got = receiver.got("/hook/secret-token");
+    assert_eq!(got.len(), 1);
+    assert!(got[0].header("idempotency-key").starts_with("open:test-"));
+    // The outbox is untouched.
+    assert_eq!(dir.count("SELECT count(*) FROM alert_outbox"), 8);
+
+    let (code, answer) = cli(&["alerts", "test", "guarded"]).await.unwrap();
+    assert_eq!(code, Some(1), "{answer}");
+    assert!(answer.contains("not delivered: refused"), "{answer}");
+    assert_eq!(receiver.total(), 1);
+}
