@@ -190,6 +190,7 @@ pub async fn serve_with(
     if let Some(sender) = push::alerts::spawn(
         store.clone(),
         Arc::clone(&clock),
+        Arc::clone(&pipeline.metrics),
         &config.alerts,
         &config.fetch.user_agent,
         shutdown.clone(),

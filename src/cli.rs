@@ -546,6 +546,7 @@ async fn alerts(
         let sender = crate::push::alerts::Sender::new(
             store,
             clock,
+            Arc::new(crate::metrics::Metrics::new()),
             &config.alerts,
             &config.fetch.user_agent,
         )

@@ -27,6 +27,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -39,6 +40,7 @@ use super::guard::{self, PublicOnly};
 use super::message::{self, Message};
 use crate::clock::SharedClock;
 use crate::config::AlertConfig;
+use crate::metrics::Metrics;
 use crate::model::Entry;
 use crate::politeness::parse_retry_after;
 use crate::store::{OutboxRow, RecentQuery, Store};
@@ -85,6 +87,7 @@ pub struct Sender {
     clock: SharedClock,
     targets: HashMap<String, Target>,
     names: Vec<String>,
+    metrics: Arc<Metrics>,
     /// Per capped alert, when its recent messages were delivered (the last
     /// hour's; kept in memory, so a restart starts a new count).
     sent: HashMap<String, VecDeque<DateTime<Utc>>>,
@@ -95,6 +98,7 @@ impl Sender {
     pub fn new(
         store: Store,
         clock: SharedClock,
+        metrics: Arc<Metrics>,
         alerts: &[AlertConfig],
         user_agent: &str,
     ) -> Result<Sender, SenderError> {
@@ -134,6 +138,7 @@ impl Sender {
             targets,
             names: alerts.iter().map(|a| a.name.clone()).collect(),
             sent: HashMap::new(),
+            metrics,
         })
     }
 
@@ -391,10 +396,12 @@ impl Sender {
         let (alert, uid) = (&row.alert, &row.item_uid);
         match outcome {
             Delivery::Delivered => {
+                self.metrics.alert_delivery(alert, "sent");
                 debug!(alert = %alert, uid = %uid, attempts = row.attempts + 1, "alert delivered");
                 self.store.alert_delivered(alert, uid).await
             }
             Delivery::Refused(error) => {
+                self.metrics.alert_delivery(alert, "failed");
                 warn!(alert = %alert, uid = %uid, error = %error, "alert failed for good");
                 self.store
                     .alert_attempt_failed(alert, uid, &error, None)
@@ -409,6 +416,8 @@ impl Sender {
                     target.config.retry_for,
                     jitter_fraction(),
                 );
+                self.metrics
+                    .alert_delivery(alert, if next.is_some() { "retried" } else { "failed" });
                 match next {
                     Some(at) => {
                         info!(alert = %alert, uid = %uid, error = %error, next = %at, "alert not delivered; will retry")
@@ -522,6 +531,7 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 pub fn spawn(
     store: Store,
     clock: SharedClock,
+    metrics: Arc<Metrics>,
     alerts: &[AlertConfig],
     user_agent: &str,
     shutdown: CancellationToken,
@@ -529,7 +539,7 @@ pub fn spawn(
     if alerts.is_empty() {
         return Ok(None);
     }
-    let sender = Sender::new(store, clock, alerts, user_agent)?;
+    let sender = Sender::new(store, clock, metrics, alerts, user_agent)?;
     Ok(Some(tokio::spawn(sender.run(shutdown))))
 }
 

@@ -209,6 +209,21 @@ impl Store {
         .await
     }
 
+    /// Messages in the outbox per alert and state, for `/metrics`.
+    pub async fn outbox_counts(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+        self.read(|conn| {
+            conn.prepare_cached(
+                "SELECT alert, state, count(*) FROM alert_outbox GROUP BY alert, state",
+            )
+            .and_then(|mut s| {
+                s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(op("count the alert outbox"))
+        })
+        .await
+    }
+
     /// A receiver accepted the message: it leaves the outbox.
     pub async fn alert_delivered(&self, alert: &str, uid: &str) -> Result<(), StoreError> {
         let (alert, uid) = (alert.to_string(), uid.to_string());

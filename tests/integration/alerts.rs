@@ -326,6 +326,18 @@ async fn a_receiver_failing_then_answering_gets_it_after_a_retry() {
         "retried after {:?}",
         again.at - first.at
     );
+    // /metrics counts deliveries per alert and result.
+    let metrics = d.get("/metrics", &[]).await.text().await.unwrap();
+    for line in [
+        "tickerfeed_alert_deliveries_total{alert=\"flaky\",result=\"sent\"} 2",
+        "tickerfeed_alert_deliveries_total{alert=\"flaky\",result=\"retried\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} missing from:\n{metrics}");
+    }
+    assert!(
+        !metrics.contains("tickerfeed_alert_outbox{"),
+        "the outbox is empty"
+    );
     d.stop().await;
 }
 
@@ -375,6 +387,11 @@ async fn private_destinations_are_refused_without_allow_private() {
         assert!(error.contains("refused"), "{alert}: {error}");
     }
     assert_eq!(receiver.total(), 0, "nothing reached the private address");
+    let metrics = d.get("/metrics", &[]).await.text().await.unwrap();
+    assert!(
+        metrics.contains("tickerfeed_alert_outbox{alert=\"by-ip\",result=\"failed\"} 2"),
+        "{metrics}"
+    );
     d.stop().await;
 }
 
