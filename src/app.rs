@@ -22,11 +22,12 @@ use crate::metrics::Metrics;
 use crate::model::FeedId;
 use crate::pipeline::Pipeline;
 use crate::pipeline::fetch::Fetcher;
+use crate::push;
 use crate::quotes::board::Board;
 use crate::schedule::Schedule;
 use crate::scheduler::{self, Heartbeat};
 use crate::select::Channel;
-use crate::store::Store;
+use crate::store::{AlertRule, Store};
 use crate::systemd::{self, Notifier};
 use crate::{http, render};
 
@@ -44,6 +45,13 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
         .sync_feeds(&config.feeds, clock.now())
         .await
         .context("registering the configured feeds in the archive")?;
+    // Before any fetch is recorded: items archived from now on queue the
+    // alerts they match (so a `tickerfeed poll` queues them too, and the
+    // daemon sends them).
+    store
+        .sync_alerts(alert_rules(config), clock.now())
+        .await
+        .context("registering the configured alerts in the archive")?;
     let feeds = config
         .feeds
         .iter()
@@ -88,6 +96,18 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
         pipeline,
         feeds,
     })
+}
+
+/// What the store evaluates at ingest for each configured alert.
+fn alert_rules(config: &Config) -> Vec<AlertRule> {
+    config
+        .alerts
+        .iter()
+        .map(|a| AlertRule {
+            name: a.name.clone(),
+            selection: a.selection.clone(),
+        })
+        .collect()
 }
 
 /// The daemon: poll on schedules and serve HTTP until `shutdown`.
@@ -165,6 +185,20 @@ pub async fn serve_with(
         config.storage.clone(),
         shutdown.clone(),
     )));
+    // Alerts go out as soon as a fetch queues them, and whatever an
+    // earlier run left in the outbox goes first.
+    if let Some(sender) = push::alerts::spawn(
+        store.clone(),
+        Arc::clone(&clock),
+        Arc::clone(&pipeline.metrics),
+        &config.alerts,
+        &config.fetch.user_agent,
+        shutdown.clone(),
+    )
+    .context("starting the alert sender")?
+    {
+        tasks.push(sender);
+    }
     // The board refreshes on its own schedule, independently of feeds.
     if let (Some(board), Some(market)) = (pipeline.board.clone(), &config.market) {
         tasks.push(tokio::spawn(refresh_board(
@@ -346,6 +380,8 @@ async fn reload_on_hangup(
                         without_api_key(new.market.as_ref())
                             != without_api_key(current.market.as_ref()),
                     ),
+                    // The writer's rules and the sender are built at start.
+                    ("[[alerts]]", new.alerts != current.alerts),
                 ] {
                     if changed {
                         warn!("{what} changed: it takes effect at the next restart");

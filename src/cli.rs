@@ -103,10 +103,26 @@ pub enum Command {
     },
     /// Apply `[storage]` retention now (items deleted leave a tombstone).
     Prune,
+    /// The alerts (`[[alerts]]`) with their outbox: pending and failed
+    /// messages and the last error; `alerts test NAME` sends one now.
+    Alerts {
+        #[command(subcommand)]
+        action: Option<AlertsAction>,
+    },
     /// Export or import the feed list as OPML.
     Opml {
         #[command(subcommand)]
         action: OpmlAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertsAction {
+    /// Send alert NAME's message for the newest item it shows, now, and
+    /// print the receiver's answer (outside the outbox).
+    Test {
+        /// The alert (its name in the config).
+        name: String,
     },
 }
 
@@ -221,6 +237,7 @@ pub fn main(cli: Cli) -> ExitCode {
             } => search(config, clock, query, limit, since).await,
             Command::Prune => prune(config, clock).await,
             Command::Views { action } => views(config, clock, action).await,
+            Command::Alerts { action } => alerts(config, clock, action).await,
             Command::Opml { action } => opml(config, clock, action).await,
             Command::Check => unreachable!("handled before the runtime starts"),
         }
@@ -505,6 +522,90 @@ async fn quotes(config: Config, clock: SharedClock) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The alert URL without its path and query, which may hold a token
+/// (Slack's webhook URLs do).
+fn url_shown(url: &url::Url) -> String {
+    let tail = if url.path() == "/" && url.query().is_none() {
+        ""
+    } else {
+        "…"
+    };
+    format!("{}{tail}", url.origin().ascii_serialization())
+}
+
+async fn alerts(
+    config: Config,
+    clock: SharedClock,
+    action: Option<AlertsAction>,
+) -> Result<ExitCode> {
+    let store = crate::store::Store::open(&config.storage.path).context("opening the archive")?;
+    let mut out = std::io::stdout().lock();
+    if let Some(AlertsAction::Test { name }) = action {
+        let sender = crate::push::alerts::Sender::new(
+            store,
+            clock,
+            Arc::new(crate::metrics::Metrics::new()),
+            &config.alerts,
+            &config.fetch.user_agent,
+        )
+        .context("setting up the webhook client")?;
+        return Ok(match sender.send_test(&name).await {
+            Ok(answer) => {
+                writeln!(out, "{name}: {answer}")?;
+                ExitCode::SUCCESS
+            }
+            Err(why) => {
+                writeln!(out, "{name}: not delivered: {why}")?;
+                ExitCode::FAILURE
+            }
+        });
+    }
+    if config.alerts.is_empty() {
+        writeln!(
+            out,
+            "no alerts: add [[alerts]] to {}",
+            config.source.display()
+        )?;
+    }
+    let outbox = store.outbox().await.context("reading the alert outbox")?;
+    for alert in &config.alerts {
+        let watches = match &alert.watches {
+            crate::config::AlertSource::Main => "the main feed".to_string(),
+            crate::config::AlertSource::Feed(f) => format!("feed {f}"),
+            crate::config::AlertSource::View(v) => format!("view {v}"),
+        };
+        let rows: Vec<_> = outbox.iter().filter(|r| r.alert == alert.name).collect();
+        let pending = rows.iter().filter(|r| r.state == "pending").count();
+        let failed: Vec<_> = rows.iter().filter(|r| r.state == "failed").collect();
+        writeln!(
+            out,
+            "{}  {watches}  {}  {}  pending {pending}  failed {}",
+            alert.name,
+            alert.format.as_str(),
+            url_shown(&alert.url),
+            failed.len()
+        )?;
+        if let Some(last) = rows
+            .iter()
+            .filter_map(|r| r.last_error.as_deref())
+            .next_back()
+        {
+            writeln!(out, "    last error: {last}")?;
+        }
+        for r in failed.iter().take(10) {
+            writeln!(
+                out,
+                "    failed  {}  {} attempts  since {}  {}",
+                r.item_uid,
+                r.attempts,
+                crate::clock::to_db_time(r.created_at),
+                r.last_error.as_deref().unwrap_or("")
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn views(

@@ -16,7 +16,9 @@
 //!                                     -> one model::Outcome for the poll
 //!   3 plan       schedule::PollState  the next due time (cron, backoff, hints, pauses)
 //!   4 record     store                dedup, aliases, revisions, snapshots, fetch log:
-//!                                     one transaction per fetch
+//!                                     one transaction per fetch, with
+//!                                     the alerts due for new items (outbox)
+//! push::alerts    sends the outbox to webhooks; deletes a message after a 2xx
 //! quotes::board   refreshes the ticker board on its own schedule; read at ingest
 //! HTTP /feed.{atom,rss,json}, /tags/..., /views/...:
 //!     http -> store (a page of model::Entry, chosen by a select::Selection) -> render
@@ -37,7 +39,8 @@
 //! 3. `store` (the archive; the only user of rusqlite), `render` (Atom,
 //!    RSS, JSON Feed and the ticker strip from model types), `opml` (feed
 //!    lists);
-//! 4. `quotes` (providers, the board, mentions), `metrics` (Prometheus);
+//! 4. `quotes` (providers, the board, mentions), `metrics` (Prometheus),
+//!    `push` (the alert sender, its message formats and SSRF guard);
 //! 5. `pipeline` (the stages and the orchestrator);
 //! 6. `scheduler` (the loop), `health` (one snapshot for systemd and
 //!    `/healthz`);
@@ -57,6 +60,7 @@ pub mod model;
 pub mod opml;
 pub mod pipeline;
 pub mod politeness;
+pub mod push;
 pub mod quotes;
 pub mod render;
 pub mod schedule;

@@ -39,6 +39,14 @@ struct ViewLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AlertLabels {
+    alert: String,
+    /// Deliveries: `sent`, `retried` or `failed`; the outbox: `pending`
+    /// or `failed`.
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HttpLabels {
     route: String,
     status: String,
@@ -61,6 +69,8 @@ pub struct Metrics {
     quotes_age: Gauge<f64, AtomicU64>,
     database_bytes: Gauge,
     archive_items: Gauge,
+    alert_deliveries: Family<AlertLabels, Counter>,
+    alert_outbox: Family<AlertLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -151,8 +161,22 @@ impl Metrics {
             "Items in the archive",
             archive_items.clone(),
         );
+        let alert_deliveries = Family::<AlertLabels, Counter>::default();
+        registry.register(
+            "tickerfeed_alert_deliveries",
+            "Alert delivery attempts by alert and result: sent (2xx), retried (will be tried again) or failed (kept as failed)",
+            alert_deliveries.clone(),
+        );
+        let alert_outbox = Family::<AlertLabels, Gauge>::default();
+        registry.register(
+            "tickerfeed_alert_outbox",
+            "Alert messages in the outbox by alert and result: pending or failed",
+            alert_outbox.clone(),
+        );
         Metrics {
             registry,
+            alert_deliveries,
+            alert_outbox,
             fetches,
             fetch_seconds,
             bytes,
@@ -241,6 +265,30 @@ impl Metrics {
             .inc();
     }
 
+    /// One alert delivery attempt: `sent`, `retried` or `failed`.
+    pub fn alert_delivery(&self, alert: &str, result: &str) {
+        self.alert_deliveries
+            .get_or_create(&AlertLabels {
+                alert: alert.into(),
+                result: result.into(),
+            })
+            .inc();
+    }
+
+    /// The outbox at scrape time: `(alert, state, messages)`; alerts and
+    /// states not listed read 0 (gone from the family).
+    pub fn alert_outbox(&self, counts: &[(String, String, i64)]) {
+        self.alert_outbox.clear();
+        for (alert, state, n) in counts {
+            self.alert_outbox
+                .get_or_create(&AlertLabels {
+                    alert: alert.clone(),
+                    result: state.clone(),
+                })
+                .set(*n);
+        }
+    }
+
     pub fn scheduler_lag(&self, seconds: f64) {
         self.scheduler_lag.set(seconds.max(0.0));
     }
@@ -278,6 +326,7 @@ mod tests {
             new: 3,
             updated: 1,
             merged: 0,
+            alerts: 0,
         };
         m.fetch(Outcome::Fresh, &answered, 0.05, &stored);
         m.fetch(

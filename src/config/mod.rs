@@ -53,6 +53,66 @@ pub struct Config {
     /// `[[views]]`, in config order.
     pub views: Vec<ViewConfig>,
     pub web: WebConfig,
+    /// `[[alerts]]`, in config order.
+    pub alerts: Vec<AlertConfig>,
+}
+
+/// `[[alerts]]`: a webhook POSTed once for each item first archived (after
+/// the alert was configured) that its selection shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertConfig {
+    /// Letters, digits, `-` and `_`: half of each message's idempotency
+    /// key (`name:uid`).
+    pub name: String,
+    /// What it watches, as written.
+    pub watches: AlertSource,
+    /// What it watches, resolved: the view's selection, or the main
+    /// feed's (less `[output] exclude`), narrowed to one feed for `feed`.
+    pub selection: Selection,
+    /// `http` or `https`.
+    pub url: Url,
+    pub format: AlertFormat,
+    /// The HMAC-SHA256 key for `X-Tickerfeed-Signature`, read from the
+    /// variable `secret_env` names when the config is loaded.
+    pub secret: Option<Secret>,
+    /// At most this many messages an hour; the excess is coalesced into
+    /// one summary message.
+    pub max_per_hour: Option<u32>,
+    /// Allow loopback, private and link-local destinations (off by
+    /// default, so a config edit cannot aim the daemon at its own network).
+    pub allow_private: bool,
+    /// How long a message is retried before it is kept as failed.
+    pub retry_for: Duration,
+}
+
+/// What an alert watches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlertSource {
+    Main,
+    Feed(String),
+    View(String),
+}
+
+/// The body an alert POSTs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertFormat {
+    /// tickerfeed's own, versioned schema (README "Alerts").
+    Json,
+    /// ntfy's JSON publishing: topic, title, message, tags, click.
+    Ntfy,
+    /// Slack's incoming webhook (`{"text": ...}`), which Mattermost and
+    /// Discord's Slack-compatible endpoints also take.
+    Slack,
+}
+
+impl AlertFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertFormat::Json => "json",
+            AlertFormat::Ntfy => "ntfy",
+            AlertFormat::Slack => "slack",
+        }
+    }
 }
 
 /// `[web]`: the news pages served beside the feeds.

@@ -30,6 +30,23 @@ pub struct RawConfig {
     pub views: Vec<RawView>,
     #[serde(default)]
     pub web: RawWeb,
+    #[serde(default)]
+    pub alerts: Vec<RawAlert>,
+}
+
+/// `[[alerts]]`: a webhook called for each item newly archived into a
+/// view, a feed or the main feed.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawAlert {
+    pub name: Option<String>,
+    pub view: Option<String>,
+    pub feed: Option<String>,
+    pub url: Option<String>,
+    pub format: Option<String>,
+    pub secret_env: Option<String>,
+    pub max_per_hour: Option<i64>,
+    pub allow_private: Option<bool>,
+    pub retry_for_hours: Option<i64>,
 }
 
 /// `[web]`: the news pages.

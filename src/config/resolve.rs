@@ -16,12 +16,13 @@ use url::Url;
 
 use super::Secret;
 use super::raw::{
-    RawConfig, RawDefaults, RawFeed, RawFetch, RawLog, RawMarket, RawOutput, RawServer, RawStorage,
-    RawSymbol, RawView, RawWeb,
+    RawAlert, RawConfig, RawDefaults, RawFeed, RawFetch, RawLog, RawMarket, RawOutput, RawServer,
+    RawStorage, RawSymbol, RawView, RawWeb,
 };
 use super::{
-    Config, DEFAULT_USER_AGENT, FeedConfig, FetchConfig, InstrumentConfig, MarketConfig,
-    OutputConfig, Robots, ServerConfig, StorageConfig, ViewConfig, WebConfig,
+    AlertConfig, AlertFormat, AlertSource, Config, DEFAULT_USER_AGENT, FeedConfig, FetchConfig,
+    InstrumentConfig, MarketConfig, OutputConfig, Robots, ServerConfig, StorageConfig, ViewConfig,
+    WebConfig,
 };
 use crate::model::ProviderKind;
 use crate::schedule::{Schedule, TimeZone};
@@ -211,6 +212,7 @@ fn resolve(r: &mut Resolver<'_>, raw: RawConfig, base: &Path) -> Config {
     let market = raw.market.and_then(|m| resolve_market(r, m, defaults.tz));
     let views = resolve_views(r, raw.views, &feeds, market.as_ref(), output.max_items);
     let web = resolve_web(r, raw.web, &output);
+    let alerts = resolve_alerts(r, raw.alerts, &feeds, &views, &output);
     Config {
         source: base.join("config.toml"),
         storage,
@@ -222,6 +224,7 @@ fn resolve(r: &mut Resolver<'_>, raw: RawConfig, base: &Path) -> Config {
         market,
         views,
         web,
+        alerts,
     }
 }
 
@@ -491,6 +494,171 @@ fn resolve_view(
         name,
         selection,
         max_items,
+    })
+}
+
+/// `[[alerts]]`: webhooks. The view or feed an alert names must be
+/// configured, and its URL http or https, so `check` catches a typo
+/// before an alert silently never fires.
+fn resolve_alerts(
+    r: &mut Resolver<'_>,
+    raw: Vec<RawAlert>,
+    feeds: &[FeedConfig],
+    views: &[ViewConfig],
+    output: &OutputConfig,
+) -> Vec<AlertConfig> {
+    for (i, alert) in raw.iter().enumerate() {
+        let earlier = raw[..i]
+            .iter()
+            .position(|a| a.name.is_some() && a.name == alert.name);
+        if let (Some(first), Some(name)) = (earlier, &alert.name) {
+            r.problem(
+                &[key("alerts"), Seg::Index(i), key("name")],
+                format!("duplicate alert name {name:?} (also alerts[{first}])"),
+            );
+        }
+    }
+    raw.into_iter()
+        .enumerate()
+        .filter_map(|(i, alert)| resolve_alert(r, i, alert, feeds, views, output))
+        .collect()
+}
+
+fn resolve_alert(
+    r: &mut Resolver<'_>,
+    i: usize,
+    raw: RawAlert,
+    feeds: &[FeedConfig],
+    views: &[ViewConfig],
+    output: &OutputConfig,
+) -> Option<AlertConfig> {
+    let at = |k: &str| vec![key("alerts"), Seg::Index(i), key(k)];
+    let whole = [key("alerts"), Seg::Index(i)];
+    let problems_before = r.problems.len();
+    let name = match raw.name {
+        // Half of the idempotency key `name:uid`: no colon, no dot.
+        Some(n) if is_plain_name(&n) && !n.contains('.') => Some(n),
+        Some(n) => {
+            r.problem(
+                &at("name"),
+                format!("{n:?} is not a valid alert name: use 1-64 letters, digits, '-' or '_'"),
+            );
+            None
+        }
+        None => {
+            r.problem(&whole, "missing key \"name\"");
+            None
+        }
+    };
+    let main = |feeds: Vec<String>| Selection {
+        feeds,
+        exclude: output.exclude.clone(),
+        ..Selection::default()
+    };
+    let (watches, selection) = match (raw.view, raw.feed) {
+        (Some(_), Some(_)) => {
+            r.problem(
+                &at("feed"),
+                "an alert watches a view or a feed, not both: remove `view` or `feed`",
+            );
+            (AlertSource::Main, main(Vec::new()))
+        }
+        (Some(v), None) => match views.iter().find(|c| c.name == v) {
+            Some(view) => (AlertSource::View(v), view.selection.clone()),
+            None => {
+                r.problem(&at("view"), format!("no view is named {v:?}"));
+                (AlertSource::Main, main(Vec::new()))
+            }
+        },
+        (None, Some(f)) => {
+            if !feeds.iter().any(|c| c.name == f) {
+                r.problem(&at("feed"), format!("no feed is named {f:?}"));
+            }
+            (AlertSource::Feed(f.clone()), main(vec![f]))
+        }
+        (None, None) => (AlertSource::Main, main(Vec::new())),
+    };
+    let url = match raw.url {
+        Some(text) => match Url::parse(&text) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Some(u),
+            Ok(u) => {
+                r.problem(
+                    &at("url"),
+                    format!(
+                        "{text:?} has scheme {:?}: alert URLs must be http or https",
+                        u.scheme()
+                    ),
+                );
+                None
+            }
+            Err(e) => {
+                r.problem(&at("url"), format!("{text:?} is not a valid URL: {e}"));
+                None
+            }
+        },
+        None => {
+            r.problem(&whole, "missing key \"url\"");
+            None
+        }
+    };
+    let format = match raw.format.as_deref() {
+        None | Some("json") => AlertFormat::Json,
+        Some("ntfy") => AlertFormat::Ntfy,
+        Some("slack") => AlertFormat::Slack,
+        Some(other) => {
+            r.problem(
+                &at("format"),
+                format!("unknown format {other:?}: use json, ntfy or slack"),
+            );
+            AlertFormat::Json
+        }
+    };
+    if format == AlertFormat::Ntfy
+        && let Some(u) = &url
+        && u.path_segments()
+            .and_then(|mut s| s.next_back())
+            .is_none_or(str::is_empty)
+    {
+        r.problem(
+            &at("url"),
+            "an ntfy URL names its topic as the last part of the path, e.g. https://ntfy.sh/my-topic",
+        );
+    }
+    let secret = match raw.secret_env.as_deref() {
+        None => None,
+        Some(var) => match std::env::var(var) {
+            Ok(v) if !v.trim().is_empty() => Some(Secret::new(v)),
+            _ => {
+                r.problem(
+                    &at("secret_env"),
+                    format!("the environment variable {var} is not set"),
+                );
+                None
+            }
+        },
+    };
+    let max_per_hour = raw
+        .max_per_hour
+        .map(|_| ranged(r, &at("max_per_hour"), raw.max_per_hour, 60, 1, 3_600) as u32);
+    let retry_hours = ranged(
+        r,
+        &at("retry_for_hours"),
+        raw.retry_for_hours,
+        24,
+        1,
+        24 * 30,
+    );
+    let name = name?;
+    (r.problems.len() == problems_before).then(|| AlertConfig {
+        name,
+        watches,
+        selection,
+        url: url.expect("no problem was recorded, so the URL resolved"),
+        format,
+        secret,
+        max_per_hour,
+        allow_private: raw.allow_private.unwrap_or(false),
+        retry_for: Duration::from_secs(retry_hours * 3_600),
     })
 }
 
@@ -1003,6 +1171,120 @@ url = "https://example.com/c"
             p[4].message
         );
         assert!(p[1].message.contains("ftp"), "{}", p[1].message);
+    }
+
+    #[test]
+    fn alerts_resolve_with_defaults_and_their_selection() {
+        let text = r#"
+[[feeds]]
+name = "wire"
+url = "https://wire.test/feed.xml"
+
+[output]
+exclude = [{ title = "(?i)^sponsored" }]
+
+[[views]]
+name = "bp"
+include = [{ title = "BP" }]
+
+[[alerts]]
+name = "main"
+url = "https://hooks.test/main"
+
+[[alerts]]
+name = "one-feed"
+feed = "wire"
+url = "http://hooks.test/wire"
+format = "slack"
+
+[[alerts]]
+name = "bp"
+view = "bp"
+url = "https://ntfy.test/bp-news"
+format = "ntfy"
+secret_env = "PATH"
+max_per_hour = 10
+allow_private = true
+retry_for_hours = 2
+"#;
+        let cfg = resolve_str(text, Path::new("/etc/tickerfeed")).unwrap();
+        let [main, feed, view] = &cfg.alerts[..] else {
+            panic!("{:?}", cfg.alerts)
+        };
+        assert_eq!(main.watches, AlertSource::Main);
+        assert_eq!(main.format, AlertFormat::Json);
+        assert_eq!(main.selection.exclude, cfg.output.exclude);
+        assert_eq!(main.retry_for, Duration::from_secs(24 * 3600));
+        assert!(!main.allow_private && main.secret.is_none() && main.max_per_hour.is_none());
+        assert_eq!(feed.watches, AlertSource::Feed("wire".into()));
+        assert_eq!(feed.selection.feeds, ["wire"]);
+        assert_eq!(feed.format, AlertFormat::Slack);
+        assert_eq!(view.selection, cfg.views[0].selection);
+        assert_eq!(view.format, AlertFormat::Ntfy);
+        assert!(view.secret.is_some() && view.allow_private);
+        assert_eq!(view.max_per_hour, Some(10));
+        assert_eq!(view.retry_for, Duration::from_secs(2 * 3600));
+        assert!(!format!("{view:?}").contains(&std::env::var("PATH").unwrap()));
+    }
+
+    #[test]
+    fn alert_problems_name_their_key_and_line() {
+        let text = r#"[[feeds]]
+name = "wire"
+url = "https://wire.test/feed.xml"
+
+[[alerts]]
+name = "a"
+url = "ftp://hooks.test/x"
+
+[[alerts]]
+name = "b"
+view = "nope"
+url = "https://hooks.test/b"
+format = "xml"
+
+[[alerts]]
+name = "c"
+view = "x"
+feed = "wire"
+url = "https://hooks.test/c"
+secret_env = "TICKERFEED_TEST_SURELY_UNSET_9f3a"
+retry_for_hours = 0
+
+[[alerts]]
+name = "a"
+url = "https://ntfy.test/"
+format = "ntfy"
+
+[[alerts]]
+name = "bad.name"
+feed = "nope"
+"#;
+        let p = problems(text);
+        let keys: Vec<(&str, Option<usize>)> = p.iter().map(|p| (p.key.as_str(), p.line)).collect();
+        assert_eq!(
+            keys,
+            vec![
+                ("alerts[0].url", Some(7)),
+                ("alerts[1].view", Some(11)),
+                ("alerts[1].format", Some(13)),
+                ("alerts[2].feed", Some(18)),
+                ("alerts[2].secret_env", Some(20)),
+                ("alerts[2].retry_for_hours", Some(21)),
+                ("alerts[3].name", Some(24)),
+                ("alerts[3].url", Some(25)),
+                ("alerts[4]", Some(28)),
+                ("alerts[4].name", Some(29)),
+                ("alerts[4].feed", Some(30)),
+            ]
+        );
+        let text_of = |k: &str| &p.iter().find(|p| p.key == k).unwrap().message;
+        assert!(text_of("alerts[0].url").contains("http or https"));
+        assert!(text_of("alerts[1].view").contains("no view is named \"nope\""));
+        assert!(text_of("alerts[2].feed").contains("not both"));
+        assert!(text_of("alerts[3].name").contains("duplicate"));
+        assert!(text_of("alerts[3].url").contains("topic"));
+        assert!(text_of("alerts[4]").contains("url"));
     }
 
     #[test]

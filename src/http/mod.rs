@@ -794,6 +794,10 @@ async fn metrics(State(state): State<HttpState>) -> Response {
         .as_ref()
         .and_then(|b| b.status(now).last_success)
         .map(|t| (now - t).num_milliseconds() as f64 / 1000.0);
+    match inner.store.outbox_counts().await {
+        Ok(counts) => inner.metrics.alert_outbox(&counts),
+        Err(e) => tracing::warn!(error = %e, "could not count the alert outbox for /metrics"),
+    }
     let body = inner
         .metrics
         .encode(inner.store.size_bytes(), items, quotes_age);

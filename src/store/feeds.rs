@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+use super::alerts::{self, AlertRule, AlertRules};
 use super::known::KnownIds;
 use super::{Store, StoreError, cached, items, op};
 use crate::clock::{from_db_time, to_db_time};
@@ -179,6 +180,8 @@ pub struct IngestSummary {
     /// Articles already archived from another feed, now also credited to
     /// this one, and new keys of articles this feed carried (aliases).
     pub merged: usize,
+    /// Alert messages queued for the new articles.
+    pub alerts: usize,
 }
 
 impl IngestSummary {
@@ -290,12 +293,13 @@ impl Store {
                 reply,
             });
         if start_drainer {
-            let (writer, queue, known) = (
+            let (writer, queue, known, rules) = (
                 Arc::clone(&self.writer),
                 self.fetch_queue(),
                 self.known_ids(),
+                Arc::clone(&self.alert_rules),
             );
-            tokio::task::spawn_blocking(move || drain(&writer, &queue, &known));
+            tokio::task::spawn_blocking(move || drain(&writer, &queue, &known, &rules));
         }
         // The drainer records ours with whatever else was queued.
         let Recorded { summary, attempt } = answer.await.map_err(|_| StoreError::WriterLost)?;
@@ -303,6 +307,9 @@ impl Store {
         let summary = summary?;
         if summary.changed_archive() || new_body {
             self.bump_generation();
+        }
+        if summary.alerts > 0 {
+            self.outbox_signal.notify_one();
         }
         Ok(summary)
     }
@@ -414,6 +421,7 @@ fn drain(
     writer: &std::sync::Mutex<Connection>,
     queue: &std::sync::Mutex<FetchQueue>,
     known: &std::sync::Mutex<KnownIds>,
+    rules: &AlertRules,
 ) {
     /// If recording panics, the fetches still queued are answered (their
     /// senders dropped: "writer lost") and the next fetch starts a new
@@ -437,7 +445,8 @@ fn drain(
         // A poisoned lock means an earlier user panicked; its transaction
         // was rolled back while unwinding, so the connection is usable.
         let mut conn = writer.lock().unwrap_or_else(|p| p.into_inner());
-        record_group(&mut conn, group, known);
+        let rules = Arc::clone(&rules.lock().unwrap_or_else(|p| p.into_inner()));
+        record_group(&mut conn, group, known, &rules);
     }
 }
 
@@ -453,6 +462,7 @@ fn record_group(
     conn: &mut Connection,
     group: Vec<QueuedFetch>,
     known: &std::sync::Mutex<KnownIds>,
+    rules: &[AlertRule],
 ) {
     // Only this function touches the set, and only under the writer's lock.
     let mut known = known.lock().unwrap_or_else(|p| p.into_inner());
@@ -460,7 +470,7 @@ fn record_group(
         let tx = begin(conn, &mut known, "begin recording fetches")?;
         let summaries = group
             .iter()
-            .map(|q| record_in(&tx, &mut known, &q.attempt, q.now))
+            .map(|q| record_in(&tx, &mut known, rules, &q.attempt, q.now))
             .collect::<Result<Vec<_>, _>>()?;
         items::index_queue(&tx, items::SEARCH_BATCH)?;
         tx.commit().map_err(op("commit fetches"))?;
@@ -476,7 +486,7 @@ fn record_group(
             for q in group {
                 let alone = (|| {
                     let tx = begin(conn, &mut known, "begin recording a fetch")?;
-                    let summary = record_in(&tx, &mut known, &q.attempt, q.now)?;
+                    let summary = record_in(&tx, &mut known, rules, &q.attempt, q.now)?;
                     items::index_queue(&tx, items::SEARCH_BATCH)?;
                     tx.commit().map_err(op("commit a fetch"))?;
                     Ok(summary)
@@ -506,6 +516,7 @@ fn begin<'c>(
 fn record_in(
     tx: &Connection,
     known: &mut KnownIds,
+    rules: &[AlertRule],
     a: &Attempt,
     now: DateTime<Utc>,
 ) -> Result<IngestSummary, StoreError> {
@@ -519,7 +530,8 @@ fn record_in(
         })?;
     let mut summary = IngestSummary::default();
     if let Some(doc) = &a.document {
-        summary = items::ingest(
+        let new_ids;
+        (summary, new_ids) = items::ingest(
             tx,
             known,
             a.feed_id,
@@ -528,6 +540,8 @@ fn record_in(
             doc.board.as_ref(),
             now,
         )?;
+        // In this transaction: the items and their alerts, or neither.
+        summary.alerts = alerts::queue(tx, rules, &new_ids, now)?;
         let meta = &doc.meta;
         cached(
             tx,
@@ -1037,7 +1051,7 @@ mod tests {
         let known = store.known_ids();
         store
             .write(move |c| {
-                record_group(c, group, &known);
+                record_group(c, group, &known, &[]);
                 Ok(())
             })
             .await

@@ -173,7 +173,8 @@ pub(crate) fn ingest(
     items: &[NewItem],
     board: Option<&BoardView>,
     now: DateTime<Utc>,
-) -> Result<IngestSummary, StoreError> {
+) -> Result<(IngestSummary, Vec<i64>), StoreError> {
+    let mut new_ids = Vec::new();
     let now_s = to_db_time(now);
     let mut summary = IngestSummary {
         seen: items.len(),
@@ -242,6 +243,7 @@ pub(crate) fn ingest(
                 // Only new articles are stamped: the board as it stood when
                 // the archive first saw them.
                 super::quotes::stamp_item(tx, id, board, &item.mentions, now)?;
+                new_ids.push(id);
                 (id, "new", None)
             }
         };
@@ -252,7 +254,7 @@ pub(crate) fn ingest(
         )
         .map_err(op("record item source"))?;
     }
-    Ok(summary)
+    Ok((summary, new_ids))
 }
 
 /// Items waiting in `fts_pending` that make the recording transaction

@@ -301,6 +301,30 @@ END;
     // item in the same transaction instead; updates and deletes keep their
     // triggers.
     Migration::Sql("DROP TRIGGER items_fts_insert;"),
+    // 8: alerts (issue 18). `alerts` remembers when each alert was first
+    // configured; `alert_outbox` holds the messages due, written in the
+    // transaction that archives the item, deleted once a receiver answered
+    // 2xx, kept as `failed` when retries ran out.
+    Migration::Sql(
+        r#"
+CREATE TABLE alerts (
+    name          TEXT PRIMARY KEY,
+    configured_at TEXT NOT NULL,
+    in_config     INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE alert_outbox (
+    alert           TEXT NOT NULL,
+    item_uid        TEXT NOT NULL,
+    created_at      TEXT NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    last_error      TEXT,
+    state           TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'failed')),
+    PRIMARY KEY (alert, item_uid)
+);
+CREATE INDEX alert_outbox_due ON alert_outbox (state, next_attempt_at);
+"#,
+    ),
 ];
 
 fn migration_4(tx: &Transaction<'_>) -> rusqlite::Result<()> {
@@ -531,6 +555,12 @@ VALUES (1, '2026-01-01T00:00:00Z', 'https://polar.test/rss', 200, 'ok', 12);
 "#,
         )
         .unwrap();
+        if version >= 7 {
+            // From 7 on, tickerfeed queues a new item for search itself,
+            // in the insert's transaction (no trigger does).
+            conn.execute("INSERT INTO fts_pending (item_id) VALUES (1)", [])
+                .unwrap();
+        }
         if version >= 2 {
             conn.execute_batch(
                 r#"

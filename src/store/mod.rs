@@ -37,6 +37,7 @@
 //! its render cache on it; a poll where every feed answered 304 leaves it
 //! alone.
 
+pub mod alerts;
 mod checkpoint;
 pub mod feeds;
 pub mod items;
@@ -57,6 +58,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::clock::from_db_time;
 
+pub use alerts::{AlertRule, OutboxRow};
 pub use feeds::{Attempt, Document, Exchange, FeedRow, IngestSummary};
 pub use items::{Cursor, ItemHistory, Page, RecentQuery, Revision, SNIPPET_MARKS, SearchHit};
 pub use selection::Match;
@@ -174,6 +176,10 @@ pub struct Store {
     /// [`Store::last_change`] as of a generation: it reads every item, and
     /// every empty search or view asks for it.
     last_change: Arc<Mutex<Option<LastChange>>>,
+    /// The alerts the writer queues messages for (`alerts::queue`).
+    alert_rules: alerts::AlertRules,
+    /// Told when a fetch queued alert messages.
+    outbox_signal: Arc<tokio::sync::Notify>,
 }
 
 /// [`Store::last_change`]'s answer and the generation it was read at.
@@ -240,6 +246,8 @@ impl Store {
             source,
         })?;
         stable_plans(&writer).map_err(open_err)?;
+        // Alerts evaluate views' rules inside the recording transaction.
+        selection::register_regexp(&writer).map_err(open_err)?;
         // What a previous run left queued, or another program inserted.
         index_everything_waiting(&mut writer)?;
         let checkpointer =
@@ -268,6 +276,8 @@ impl Store {
             fetch_queue: Arc::default(),
             known_ids: Arc::default(),
             last_change: Arc::default(),
+            alert_rules: Arc::default(),
+            outbox_signal: Arc::default(),
         })
     }
 

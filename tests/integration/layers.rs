@@ -22,6 +22,7 @@ const LAYERS: &[&str] = &[
     "opml",
     "quotes",
     "metrics",
+    "push",
     "pipeline",
     "scheduler",
     "health",

@@ -2,6 +2,8 @@
 //! files in temp dirs, the real binary for process-level behaviour.
 //!
 //! Where tests go:
+//! - `alerts`: webhooks fed from the outbox: formats, signatures,
+//!   retries, Retry-After, the SSRF guard, what fires and what does not.
 //! - `readme`: the README's first two commands stay true.
 //! - `refresh`: one poll end to end (fetch, parse, dedup, store) and what
 //!   the archive holds afterwards.
@@ -36,6 +38,7 @@
 //! - `browser`: the pages in outside software: the Nu HTML Checker,
 //!   headless Chromium at a phone's and a desktop's width, axe-core.
 
+mod alerts;
 mod archive;
 mod browser;
 mod crash;

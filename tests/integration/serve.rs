@@ -22,7 +22,10 @@ impl Daemon {
         Self::start_with_clock(config, clock).await
     }
 
-    async fn start_with_clock(config: Config, clock: tickerfeed::clock::SharedClock) -> Daemon {
+    pub(crate) async fn start_with_clock(
+        config: Config,
+        clock: tickerfeed::clock::SharedClock,
+    ) -> Daemon {
         let opened = tickerfeed::app::open(&config, clock.clone()).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());

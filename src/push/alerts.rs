@@ -1,0 +1,611 @@
+//! The alert sender: delivers the outbox (`store::alerts`) to webhooks.
+//!
+//! Each pending message whose time has come is composed from the archive
+//! (`push::message`), POSTed with an `Idempotency-Key` (`alert:uid`) and,
+//! when the alert has a secret, `X-Tickerfeed-Signature: sha256=<hex
+//! HMAC-SHA256 of the body>`, and deleted only after a 2xx answer. Any
+//! other answer or a network error is counted and retried after an
+//! exponential backoff with jitter, never sooner than a `Retry-After`
+//! asks; once the next attempt would fall more than `retry_for_hours`
+//! after the item was archived, the message is kept as `failed`. A
+//! destination refused by the SSRF guard (`push::guard`) fails at once.
+//!
+//! An alert with `max_per_hour` sends at most that many messages in any
+//! hour: when more are due than it has room for, the last slot carries
+//! one summary of all the rest (`message::compose_summary`), and when it
+//! has no room they wait for the hour to move on. Nothing is dropped. The
+//! count is kept in memory, so a restart starts a new hour.
+//!
+//! Delivery is at least once: a message whose 2xx arrived but whose
+//! deletion did not (a crash in between) is sent again, with the same
+//! key. Shutdown cancels whatever is in flight; its row stays pending.
+//!
+//! Due times are wall times (the [`Clock`](crate::clock::Clock)), so they
+//! survive restarts; waiting is done with tokio timers, at most
+//! [`IDLE_CHECK`] at a time, so messages queued by another process (a
+//! `tickerfeed poll`) or a clock that jumped are noticed.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use super::guard::{self, PublicOnly};
+use super::message::{self, Message};
+use crate::clock::SharedClock;
+use crate::config::AlertConfig;
+use crate::metrics::Metrics;
+use crate::model::Entry;
+use crate::politeness::parse_retry_after;
+use crate::store::{OutboxRow, RecentQuery, Store};
+
+/// The longest the sender sleeps without looking at the outbox.
+pub const IDLE_CHECK: Duration = Duration::from_secs(5);
+/// The first retry's delay; doubles with each attempt.
+const BACKOFF_BASE: Duration = Duration::from_secs(1);
+/// The longest delay backoff alone imposes.
+const BACKOFF_MAX: Duration = Duration::from_secs(3_600);
+/// How long one delivery may take, connection included.
+const SEND_TIMEOUT: Duration = Duration::from_secs(15);
+/// Messages read from the outbox at once.
+const BATCH: usize = 50;
+
+/// Why the sender could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SenderError {
+    #[error("failed to build the webhook client")]
+    Client(#[source] reqwest::Error),
+}
+
+/// How one delivery ended.
+#[derive(Debug, Clone, PartialEq)]
+enum Delivery {
+    Delivered,
+    /// Worth trying again, not before the given delay.
+    Retry {
+        error: String,
+        retry_after: Option<Duration>,
+    },
+    /// Trying again cannot help (a refused destination, a pruned item).
+    Refused(String),
+}
+
+struct Target {
+    config: AlertConfig,
+    client: reqwest::Client,
+}
+
+/// Delivers alert messages until `shutdown`.
+pub struct Sender {
+    store: Store,
+    clock: SharedClock,
+    targets: HashMap<String, Target>,
+    names: Vec<String>,
+    metrics: Arc<Metrics>,
+    /// Per capped alert, when its recent messages were delivered (the last
+    /// hour's; kept in memory, so a restart starts a new count).
+    sent: HashMap<String, VecDeque<DateTime<Utc>>>,
+}
+
+impl Sender {
+    /// A sender for `alerts`, sending as `user_agent`.
+    pub fn new(
+        store: Store,
+        clock: SharedClock,
+        metrics: Arc<Metrics>,
+        alerts: &[AlertConfig],
+        user_agent: &str,
+    ) -> Result<Sender, SenderError> {
+        let build = |guarded: bool| {
+            let b = reqwest::Client::builder()
+                .user_agent(user_agent)
+                .timeout(SEND_TIMEOUT)
+                .connect_timeout(SEND_TIMEOUT / 3)
+                // A redirect or a proxy would lead past the guard.
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy();
+            if guarded {
+                b.dns_resolver(PublicOnly)
+            } else {
+                b
+            }
+            .build()
+            .map_err(SenderError::Client)
+        };
+        let (public, any) = (build(true)?, build(false)?);
+        let targets = alerts
+            .iter()
+            .map(|a| {
+                let client = if a.allow_private { &any } else { &public };
+                (
+                    a.name.clone(),
+                    Target {
+                        config: a.clone(),
+                        client: client.clone(),
+                    },
+                )
+            })
+            .collect();
+        Ok(Sender {
+            store,
+            clock,
+            targets,
+            names: alerts.iter().map(|a| a.name.clone()).collect(),
+            sent: HashMap::new(),
+            metrics,
+        })
+    }
+
+    /// `tickerfeed alerts test NAME`: sends alert `name`'s message for the
+    /// newest item its selection shows, now, outside the outbox, with the
+    /// idempotency key `name:test-<uid>` (so a receiver never mistakes it
+    /// for a real message), and says how the receiver answered.
+    pub async fn send_test(&self, name: &str) -> Result<String, String> {
+        let target = self
+            .targets
+            .get(name)
+            .ok_or_else(|| format!("no alert is named {name:?}"))?;
+        let query = RecentQuery {
+            selection: target.config.selection.clone(),
+            ..RecentQuery::newest(1)
+        };
+        let entry = self
+            .store
+            .recent(query)
+            .await
+            .map_err(|e| format!("reading the archive: {e}"))?
+            .pop()
+            .ok_or("the archive holds no item this alert would send yet")?;
+        let msg = message::compose(&target.config, &entry, self.clock.now());
+        let key = format!("{name}:test-{}", entry.uid());
+        match self.post(target, &key, msg).await {
+            Delivery::Delivered => Ok(format!("delivered ({:?}, key {key})", entry.title)),
+            Delivery::Retry { error, retry_after } => Err(match retry_after {
+                Some(d) => format!("{error} (Retry-After {} s)", d.as_secs()),
+                None => error,
+            }),
+            Delivery::Refused(why) => Err(why),
+        }
+    }
+
+    /// Sends what is due, then sleeps until the next message is due, a
+    /// fetch queues one, a capped alert may send again, or [`IDLE_CHECK`]
+    /// passes; until `shutdown`.
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        if self.names.is_empty() {
+            return;
+        }
+        let signal = self.store.outbox_signal();
+        info!(alerts = self.names.len(), "alert sender running");
+        loop {
+            let now = self.clock.now();
+            // Alerts at their hourly cap wait for the window to move; the
+            // others are read and waited on as usual.
+            let held: HashMap<String, DateTime<Utc>> = self
+                .targets
+                .iter()
+                .filter_map(|(name, t)| {
+                    let cap = t.config.max_per_hour?;
+                    let window = self.sent.get(name)?;
+                    released_at(window, cap, now).map(|at| (name.clone(), at))
+                })
+                .collect();
+            let open: Vec<String> = self
+                .names
+                .iter()
+                .filter(|n| !held.contains_key(*n))
+                .cloned()
+                .collect();
+            let sent = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                sent = self.send_due(&open) => sent,
+            };
+            if sent > 0 {
+                continue;
+            }
+            let next_due = match self.store.next_alert_due(&open).await {
+                Ok(at) => at,
+                Err(e) => {
+                    warn!(error = %e, "could not read the alert outbox");
+                    None
+                }
+            };
+            let wait = next_due
+                .into_iter()
+                .chain(held.values().copied())
+                .min()
+                .map_or(IDLE_CHECK, |at| {
+                    (at - self.clock.now())
+                        .to_std()
+                        .unwrap_or(Duration::ZERO)
+                        .clamp(Duration::from_millis(50), IDLE_CHECK)
+                });
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = signal.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+        debug!("alert sender stopped");
+    }
+
+    /// One pass over the due messages of the alerts named `open`; how many
+    /// were attempted.
+    async fn send_due(&mut self, open: &[String]) -> usize {
+        let now = self.clock.now();
+        let rows = match self.store.due_alerts(open, now, BATCH).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                warn!(error = %e, "could not read the alert outbox");
+                return 0;
+            }
+        };
+        // Per alert, in the order they are due.
+        let mut by_alert: Vec<(String, Vec<OutboxRow>)> = Vec::new();
+        for row in rows.iter().cloned() {
+            match by_alert.iter_mut().find(|(a, _)| *a == row.alert) {
+                Some((_, list)) => list.push(row),
+                None => by_alert.push((row.alert.clone(), vec![row])),
+            }
+        }
+        for (alert, list) in by_alert {
+            let Some(target) = self.targets.get(&alert) else {
+                continue;
+            };
+            let (single, summary) = match target.config.max_per_hour {
+                None => (list.len(), 0),
+                Some(cap) => {
+                    let window = self.sent.entry(alert.clone()).or_default();
+                    split(list.len(), room(window, cap, now))
+                }
+            };
+            for row in &list[..single] {
+                let outcome = self.deliver(target, row).await;
+                let delivered = outcome == Delivery::Delivered;
+                if let Err(e) = self.record(target, row, outcome).await {
+                    warn!(alert = %row.alert, uid = %row.item_uid, error = %e, "could not record an alert delivery; it will be sent again");
+                }
+                if delivered {
+                    self.sent.entry(alert.clone()).or_default().push_back(now);
+                }
+            }
+            if summary > 0 && self.deliver_summary(target, &list[single..]).await {
+                self.sent.entry(alert.clone()).or_default().push_back(now);
+            }
+        }
+        rows.len()
+    }
+
+    /// The entry `row` stands for, or how this delivery ends without it.
+    async fn entry(&self, row: &OutboxRow) -> Result<Entry, Delivery> {
+        let query = RecentQuery {
+            uid: Some(row.item_uid.clone()),
+            ..RecentQuery::newest(1)
+        };
+        match self.store.recent(query).await {
+            Ok(mut entries) if !entries.is_empty() => Ok(entries.remove(0)),
+            Ok(_) => Err(Delivery::Refused(
+                "the item is no longer in the archive".into(),
+            )),
+            Err(e) => Err(Delivery::Retry {
+                error: format!("reading the item: {e}"),
+                retry_after: None,
+            }),
+        }
+    }
+
+    async fn deliver(&self, target: &Target, row: &OutboxRow) -> Delivery {
+        let entry = match self.entry(row).await {
+            Ok(entry) => entry,
+            Err(outcome) => return outcome,
+        };
+        let msg = message::compose(&target.config, &entry, row.created_at);
+        let key = message::idempotency_key(&target.config.name, &row.item_uid);
+        self.post(target, &key, msg).await
+    }
+
+    /// Sends `rows` as one summary message; each row is recorded with the
+    /// outcome. True when it was delivered.
+    async fn deliver_summary(&self, target: &Target, rows: &[OutboxRow]) -> bool {
+        let mut items = Vec::new();
+        let mut included = Vec::new();
+        for row in rows {
+            match self.entry(row).await {
+                Ok(entry) => {
+                    items.push((entry, row.created_at));
+                    included.push(row);
+                }
+                Err(outcome) => {
+                    if let Err(e) = self.record(target, row, outcome).await {
+                        warn!(alert = %row.alert, uid = %row.item_uid, error = %e, "could not record an alert delivery");
+                    }
+                }
+            }
+        }
+        if items.is_empty() {
+            return false;
+        }
+        let (key, msg) = message::compose_summary(&target.config, &items);
+        let outcome = self.post(target, &key, msg).await;
+        let delivered = outcome == Delivery::Delivered;
+        info!(alert = %target.config.name, items = items.len(), delivered, "alert summary sent (max_per_hour)");
+        for row in included {
+            if let Err(e) = self.record(target, row, outcome.clone()).await {
+                warn!(alert = %row.alert, uid = %row.item_uid, error = %e, "could not record an alert delivery; it will be sent again");
+            }
+        }
+        delivered
+    }
+
+    async fn post(&self, target: &Target, key: &str, msg: Message) -> Delivery {
+        if !target.config.allow_private
+            && let Some(why) = guard::refusal(&msg.url)
+        {
+            return Delivery::Refused(why);
+        }
+        let mut req = target
+            .client
+            .post(msg.url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header("Idempotency-Key", key);
+        if let Some(secret) = &target.config.secret {
+            req = req.header(
+                "X-Tickerfeed-Signature",
+                signature(secret.expose(), &msg.body),
+            );
+        }
+        match req.body(msg.body).send().await {
+            Ok(resp) if resp.status().is_success() => Delivery::Delivered,
+            Ok(resp) => {
+                let retry_after = resp
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| parse_retry_after(v, self.clock.now()));
+                Delivery::Retry {
+                    error: format!("HTTP {}", resp.status()),
+                    retry_after,
+                }
+            }
+            Err(e) => {
+                let text = error_chain(&e);
+                if text.contains("refused: ") {
+                    Delivery::Refused(text)
+                } else {
+                    Delivery::Retry {
+                        error: text,
+                        retry_after: None,
+                    }
+                }
+            }
+        }
+    }
+
+    async fn record(
+        &self,
+        target: &Target,
+        row: &OutboxRow,
+        outcome: Delivery,
+    ) -> Result<(), crate::store::StoreError> {
+        let (alert, uid) = (&row.alert, &row.item_uid);
+        match outcome {
+            Delivery::Delivered => {
+                self.metrics.alert_delivery(alert, "sent");
+                debug!(alert = %alert, uid = %uid, attempts = row.attempts + 1, "alert delivered");
+                self.store.alert_delivered(alert, uid).await
+            }
+            Delivery::Refused(error) => {
+                self.metrics.alert_delivery(alert, "failed");
+                warn!(alert = %alert, uid = %uid, error = %error, "alert failed for good");
+                self.store
+                    .alert_attempt_failed(alert, uid, &error, None)
+                    .await
+            }
+            Delivery::Retry { error, retry_after } => {
+                let now = self.clock.now();
+                let next = next_attempt(
+                    row,
+                    now,
+                    retry_after,
+                    target.config.retry_for,
+                    jitter_fraction(),
+                );
+                self.metrics
+                    .alert_delivery(alert, if next.is_some() { "retried" } else { "failed" });
+                match next {
+                    Some(at) => {
+                        info!(alert = %alert, uid = %uid, error = %error, next = %at, "alert not delivered; will retry")
+                    }
+                    None => {
+                        warn!(alert = %alert, uid = %uid, error = %error, "alert not delivered and out of retries; kept as failed")
+                    }
+                }
+                self.store
+                    .alert_attempt_failed(alert, uid, &error, next)
+                    .await
+            }
+        }
+    }
+}
+
+/// Messages a capped alert may still send in the hour before `now`;
+/// drops older deliveries from `window`.
+fn room(window: &mut VecDeque<DateTime<Utc>>, cap: u32, now: DateTime<Utc>) -> usize {
+    let hour_ago = now - chrono::Duration::hours(1);
+    while window.front().is_some_and(|t| *t <= hour_ago) {
+        window.pop_front();
+    }
+    (cap as usize).saturating_sub(window.len())
+}
+
+/// When a capped alert whose `window` is full may send again; `None` when
+/// it has room now.
+fn released_at(
+    window: &VecDeque<DateTime<Utc>>,
+    cap: u32,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let mut w = window.clone();
+    if room(&mut w, cap, now) > 0 {
+        return None;
+    }
+    w.front().map(|t| *t + chrono::Duration::hours(1))
+}
+
+/// How `due` messages fit in `room`: how many go one by one, and how many
+/// are coalesced into the one summary message that takes the last slot.
+fn split(due: usize, room: usize) -> (usize, usize) {
+    match room {
+        0 => (0, 0),
+        r if due <= r => (due, 0),
+        r => (r - 1, due - (r - 1)),
+    }
+}
+
+/// `sha256=<hex HMAC-SHA256 of body keyed with secret>`.
+pub fn signature(secret: &str, body: &[u8]) -> String {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes())
+        .expect("HMAC takes a key of any length");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// When to try `row` again after a failed attempt at `now`: exponential
+/// backoff (`BACKOFF_BASE` doubling per attempt, at most `BACKOFF_MAX`)
+/// scaled by `jitter` (0.5 to 1.0, so retries of many messages spread
+/// out), and never before `retry_after`. `None` once that falls past
+/// `retry_for` after the message was queued.
+fn next_attempt(
+    row: &OutboxRow,
+    now: DateTime<Utc>,
+    retry_after: Option<Duration>,
+    retry_for: Duration,
+    jitter: f64,
+) -> Option<DateTime<Utc>> {
+    let doublings = row.attempts.min(20);
+    let backoff = BACKOFF_BASE
+        .saturating_mul(1 << doublings)
+        .min(BACKOFF_MAX)
+        .mul_f64(jitter.clamp(0.5, 1.0));
+    let delay = backoff.max(retry_after.unwrap_or_default());
+    let next = now + chrono::Duration::from_std(delay).ok()?;
+    // The archive keeps whole seconds: round up, so the stored time is
+    // never earlier than the delay asked for (a `Retry-After: 2` must not
+    // become 1.3 s).
+    let next = match next.timestamp_subsec_nanos() {
+        0 => next,
+        n => next + chrono::Duration::nanoseconds(1_000_000_000 - i64::from(n)),
+    };
+    let deadline = row.created_at + chrono::Duration::from_std(retry_for).ok()?;
+    (next <= deadline).then_some(next)
+}
+
+/// A random number from 0.5 to 1.0 (std's per-process random hash keys;
+/// jitter needs no better randomness).
+fn jitter_fraction() -> f64 {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(0);
+    0.5 + (h.finish() % 1_000) as f64 / 2_000.0
+}
+
+/// An error and its causes on one line: reqwest's own message hides why
+/// a connection failed.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// Spawns the sender for `alerts`, if any, on `tasks`.
+pub fn spawn(
+    store: Store,
+    clock: SharedClock,
+    metrics: Arc<Metrics>,
+    alerts: &[AlertConfig],
+    user_agent: &str,
+    shutdown: CancellationToken,
+) -> Result<Option<tokio::task::JoinHandle<()>>, SenderError> {
+    if alerts.is_empty() {
+        return Ok(None);
+    }
+    let sender = Sender::new(store, clock, metrics, alerts, user_agent)?;
+    Ok(Some(tokio::spawn(sender.run(shutdown))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(attempts: u32) -> OutboxRow {
+        let at = DateTime::parse_from_rfc3339("2026-11-24T09:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        OutboxRow {
+            alert: "a".into(),
+            item_uid: "u".into(),
+            created_at: at,
+            attempts,
+            next_attempt_at: at,
+            last_error: None,
+            state: "pending".into(),
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_honours_retry_after() {
+        let r = row(0);
+        let day = Duration::from_secs(86_400);
+        let secs = |next: Option<DateTime<Utc>>| (next.unwrap() - r.created_at).num_seconds();
+        assert_eq!(secs(next_attempt(&r, r.created_at, None, day, 1.0)), 1);
+        assert_eq!(secs(next_attempt(&row(3), r.created_at, None, day, 1.0)), 8);
+        assert_eq!(secs(next_attempt(&row(3), r.created_at, None, day, 0.5)), 4);
+        assert_eq!(
+            secs(next_attempt(&row(30), r.created_at, None, day, 1.0)),
+            3_600
+        );
+        let asked = Some(Duration::from_secs(120));
+        assert_eq!(secs(next_attempt(&r, r.created_at, asked, day, 1.0)), 120);
+        // Past the retry window: failed.
+        let late = r.created_at + chrono::Duration::hours(24);
+        assert_eq!(next_attempt(&r, late, None, day, 1.0), None);
+        let f = jitter_fraction();
+        assert!((0.5..=1.0).contains(&f), "{f}");
+    }
+
+    #[test]
+    fn a_cap_sends_one_by_one_then_coalesces_into_its_last_slot() {
+        assert_eq!(split(3, 5), (3, 0));
+        assert_eq!(split(5, 5), (5, 0));
+        assert_eq!(split(6, 5), (4, 2));
+        assert_eq!(split(4, 1), (0, 4));
+        assert_eq!(split(4, 0), (0, 0));
+        let at = |m: i64| row(0).created_at + chrono::Duration::minutes(m);
+        let mut window: VecDeque<_> = [at(0), at(10)].into();
+        assert_eq!(room(&mut window, 2, at(30)), 0);
+        assert_eq!(released_at(&window, 2, at(30)), Some(at(60)));
+        // An hour after the first delivery, one slot is free again.
+        assert_eq!(room(&mut window, 2, at(60)), 1);
+        assert_eq!(window.len(), 1);
+        assert_eq!(released_at(&window, 2, at(60)), None);
+    }
+
+    #[test]
+    fn signature_is_hex_hmac_sha256() {
+        // RFC 4231 test case 2.
+        assert_eq!(
+            signature("Jefe", b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+}

@@ -1,0 +1,458 @@
+//! What an alert POSTs: one item in one of three formats.
+//!
+//! - `json`: tickerfeed's own schema, `"schema": "tickerfeed.alert/1"`
+//!   (README "Alerts" documents every field). Fields are only ever added
+//!   within a schema version; a change that breaks readers gets a new one.
+//! - `ntfy`: ntfy's JSON publishing, POSTed to the server's root with the
+//!   topic (the alert URL's last path segment) in the body, with `title`,
+//!   `message`, `tags` (the mentioned symbols, and an emoji for the first
+//!   one's direction) and `click` (the article).
+//! - `slack`: an incoming webhook's `{"text": ...}`, with `<link|title>`
+//!   and the text escaped as Slack asks (`&`, `<`, `>`).
+//!
+//! Every format carries the item's snapshot, mentioned symbols first (the
+//! order the archive keeps them in).
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use url::Url;
+
+use crate::clock::to_db_time;
+use crate::config::{AlertConfig, AlertFormat};
+use crate::model::{Entry, SnapshotQuote};
+
+/// The `schema` field of a `json` message.
+pub const JSON_SCHEMA: &str = "tickerfeed.alert/1";
+
+/// A request ready to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub url: Url,
+    pub body: Vec<u8>,
+}
+
+/// The idempotency key of `alert`'s message for item `uid`.
+pub fn idempotency_key(alert: &str, uid: &str) -> String {
+    format!("{alert}:{uid}")
+}
+
+/// `alert`'s message for `entry`, first archived at `archived_at`.
+pub fn compose(alert: &AlertConfig, entry: &Entry, archived_at: DateTime<Utc>) -> Message {
+    let key = idempotency_key(&alert.name, entry.uid());
+    let (url, body) = match alert.format {
+        AlertFormat::Json => (
+            alert.url.clone(),
+            json_body(&alert.name, &key, entry, archived_at),
+        ),
+        AlertFormat::Ntfy => ntfy(&alert.url, entry),
+        AlertFormat::Slack => (alert.url.clone(), json!({ "text": slack_text(entry) })),
+    };
+    Message {
+        url,
+        body: serde_json::to_vec(&body).expect("a JSON value always serialises"),
+    }
+}
+
+fn json_body(alert: &str, key: &str, entry: &Entry, archived_at: DateTime<Utc>) -> Value {
+    json!({
+        "schema": JSON_SCHEMA,
+        "kind": "item",
+        "alert": alert,
+        "idempotency_key": key,
+        "item": item_json(entry, archived_at),
+    })
+}
+
+fn item_json(entry: &Entry, archived_at: DateTime<Utc>) -> Value {
+    let snapshot = entry.snapshot.as_ref().map(|s| {
+        json!({
+            "label": s.label,
+            "taken_at": to_db_time(s.taken_at),
+            "quotes": s.quotes.iter().map(quote_json).collect::<Vec<_>>(),
+        })
+    });
+    json!({
+            "uid": entry.uid(),
+            "id": entry.id,
+            "title": entry.title,
+            "link": entry.url,
+            "published": entry.published.map(to_db_time),
+            "updated": to_db_time(entry.updated),
+            "archived_at": to_db_time(archived_at),
+            "authors": entry.authors,
+            "categories": entry.categories,
+            "sources": entry.sources.iter().map(|s| json!({
+                "name": s.name,
+                "title": s.title,
+                "feed_url": s.feed_url,
+            })).collect::<Vec<_>>(),
+            "snapshot": snapshot,
+    })
+}
+
+/// The idempotency key of a summary of the items `uids`: the same set
+/// gets the same key, so a retried summary is recognised as a repeat.
+pub fn summary_key(alert: &str, uids: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut sorted = uids.to_vec();
+    sorted.sort_unstable();
+    let digest = Sha256::digest(sorted.join("\n").as_bytes());
+    format!("{alert}:summary-{}", hex::encode(&digest[..8]))
+}
+
+/// One message standing for several items, sent when `max_per_hour`
+/// would be exceeded: in `json`, `"kind": "summary"` with each item (and
+/// its own idempotency key) under `items`; in ntfy and slack, a count
+/// and one line per item.
+pub fn compose_summary(alert: &AlertConfig, items: &[(Entry, DateTime<Utc>)]) -> (String, Message) {
+    let uids: Vec<&str> = items.iter().map(|(e, _)| e.uid()).collect();
+    let key = summary_key(&alert.name, &uids);
+    let heading = format!("{} new items ({})", items.len(), alert.name);
+    let (url, body) = match alert.format {
+        AlertFormat::Json => (
+            alert.url.clone(),
+            json!({
+                "schema": JSON_SCHEMA,
+                "kind": "summary",
+                "alert": alert.name,
+                "idempotency_key": key,
+                "items": items.iter().map(|(e, at)| json!({
+                    "idempotency_key": idempotency_key(&alert.name, e.uid()),
+                    "item": item_json(e, *at),
+                })).collect::<Vec<_>>(),
+            }),
+        ),
+        AlertFormat::Ntfy => {
+            let (root, topic) = ntfy_root(&alert.url);
+            let lines: Vec<&str> = items.iter().map(|(e, _)| e.title.as_str()).collect();
+            (
+                root,
+                json!({
+                    "topic": topic,
+                    "title": heading,
+                    "message": lines.join("\n"),
+                    "tags": ["newspaper"],
+                }),
+            )
+        }
+        AlertFormat::Slack => {
+            let mut lines = vec![format!("*{}*", slack_escape(&heading))];
+            lines.extend(items.iter().map(|(e, _)| format!("• {}", slack_link(e))));
+            (alert.url.clone(), json!({ "text": lines.join("\n") }))
+        }
+    };
+    let body = serde_json::to_vec(&body).expect("a JSON value always serialises");
+    (key, Message { url, body })
+}
+
+fn quote_json(q: &SnapshotQuote) -> Value {
+    let text = |d: &Option<rust_decimal::Decimal>| d.map(|d| d.to_string());
+    json!({
+        "symbol": q.symbol,
+        "name": q.name,
+        "mentioned": q.mentioned,
+        "price": q.price.to_string(),
+        "change": text(&q.change),
+        "change_percent": text(&q.change_percent),
+        "currency": q.currency,
+        "as_of": q.as_of.map(to_db_time),
+        "session": q.session,
+        "stale": q.stale,
+    })
+}
+
+/// `BP 29.72 GBP +1.23%`.
+fn quote_line(q: &SnapshotQuote) -> String {
+    let mut s = format!("{} {}", q.symbol, q.price);
+    if let Some(c) = &q.currency {
+        s.push_str(&format!(" {c}"));
+    }
+    if let Some(p) = q.change_percent {
+        let sign = if p.is_sign_negative() { "" } else { "+" };
+        s.push_str(&format!(" {sign}{p}%"));
+    }
+    if q.stale {
+        s.push_str(" (stale)");
+    }
+    s
+}
+
+/// The quotes and sources as plain lines, shared by ntfy and slack.
+fn summary_lines(entry: &Entry) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(s) = &entry.snapshot
+        && !s.quotes.is_empty()
+    {
+        let quotes: Vec<String> = s.quotes.iter().map(quote_line).collect();
+        lines.push(quotes.join(" · "));
+    }
+    if !entry.sources.is_empty() {
+        let names: Vec<&str> = entry
+            .sources
+            .iter()
+            .map(|s| s.title.as_deref().unwrap_or(&s.name))
+            .collect();
+        lines.push(format!("via {}", names.join(", ")));
+    }
+    lines
+}
+
+/// Where ntfy's JSON publishing goes, and the topic: the server's root
+/// (or the folder the topic sits in, for a server under a path) and the
+/// URL's last path segment.
+fn ntfy_root(url: &Url) -> (Url, String) {
+    let topic = url
+        .path_segments()
+        .and_then(|mut s| s.next_back())
+        .unwrap_or_default()
+        .to_string();
+    let mut root = url.clone();
+    if let Ok(mut segments) = root.path_segments_mut() {
+        segments.pop().push("");
+    }
+    root.set_query(None);
+    (root, topic)
+}
+
+fn ntfy(url: &Url, entry: &Entry) -> (Url, Value) {
+    let (root, topic) = ntfy_root(url);
+    let mut tags: Vec<String> = Vec::new();
+    let mentioned: Vec<&SnapshotQuote> = entry
+        .snapshot
+        .iter()
+        .flat_map(|s| &s.quotes)
+        .filter(|q| q.mentioned)
+        .collect();
+    if let Some(p) = mentioned.first().and_then(|q| q.change_percent) {
+        tags.push(
+            if p.is_sign_negative() {
+                "chart_with_downwards_trend"
+            } else {
+                "chart_with_upwards_trend"
+            }
+            .into(),
+        );
+    }
+    tags.extend(mentioned.iter().map(|q| q.symbol.clone()));
+    let lines = summary_lines(entry);
+    let text = if lines.is_empty() {
+        entry.title.clone()
+    } else {
+        lines.join("\n")
+    };
+    let mut body = json!({
+        "topic": topic,
+        "title": entry.title,
+        "message": text,
+        "tags": tags,
+    });
+    if let Some(link) = &entry.url {
+        body["click"] = json!(link);
+    }
+    (root, body)
+}
+
+/// Slack's escaping for message text.
+fn slack_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// `<link|title>`, or the title alone.
+fn slack_link(entry: &Entry) -> String {
+    let title = slack_escape(&entry.title);
+    match &entry.url {
+        // `|` ends the link's address, so it cannot appear in it.
+        Some(link) => format!("<{}|{title}>", slack_escape(link).replace('|', "%7C")),
+        None => title,
+    }
+}
+
+fn slack_text(entry: &Entry) -> String {
+    let mut lines = vec![format!("*{}*", slack_link(entry))];
+    lines.extend(summary_lines(entry).iter().map(|l| slack_escape(l)));
+    lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::AlertSource;
+    use crate::model::{EntrySource, Snapshot};
+    use crate::select::Selection;
+
+    fn alert(format: AlertFormat, url: &str) -> AlertConfig {
+        AlertConfig {
+            name: "bp-moves".into(),
+            watches: AlertSource::Main,
+            selection: Selection::default(),
+            url: Url::parse(url).unwrap(),
+            format,
+            secret: None,
+            max_per_hour: None,
+            allow_private: false,
+            retry_for: std::time::Duration::from_secs(3600),
+        }
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn quote(symbol: &str, price: &str, pct: &str, mentioned: bool) -> SnapshotQuote {
+        SnapshotQuote {
+            symbol: symbol.into(),
+            name: None,
+            provider_symbol: symbol.into(),
+            provider: "yahoo".into(),
+            price: price.parse().unwrap(),
+            change: None,
+            change_percent: Some(pct.parse().unwrap()),
+            currency: Some("GBP".into()),
+            previous_close: None,
+            as_of: None,
+            fetched_at: at("2026-11-24T09:00:00Z"),
+            session: "regular".into(),
+            stale: false,
+            mentioned,
+        }
+    }
+
+    fn entry() -> Entry {
+        Entry {
+            id: "tag:tickerfeed,2026:item:abc123".into(),
+            title: "BP <results> & more".into(),
+            url: Some("https://wire.test/bp?a=1|2".into()),
+            summary_html: None,
+            content_html: None,
+            authors: vec![],
+            categories: vec![],
+            published: Some(at("2026-11-24T08:55:00Z")),
+            updated: at("2026-11-24T09:00:00Z"),
+            sources: vec![EntrySource {
+                name: "wire".into(),
+                title: Some("Wire".into()),
+                feed_url: "https://wire.test/feed.xml".into(),
+                site_url: None,
+                feed_guid: None,
+                updated: None,
+            }],
+            snapshot: Some(Snapshot {
+                label: "LSE".into(),
+                taken_at: at("2026-11-24T09:00:00Z"),
+                quotes: vec![
+                    quote("BP", "29.72", "-1.25", true),
+                    quote("SHEL", "27.10", "0.40", false),
+                ],
+            }),
+        }
+    }
+
+    fn body(m: &Message) -> Value {
+        serde_json::from_slice(&m.body).unwrap()
+    }
+
+    #[test]
+    fn json_carries_the_item_and_its_snapshot_mentioned_first() {
+        let m = compose(
+            &alert(AlertFormat::Json, "https://hooks.test/in"),
+            &entry(),
+            at("2026-11-24T09:00:00Z"),
+        );
+        let b = body(&m);
+        assert_eq!(m.url.as_str(), "https://hooks.test/in");
+        assert_eq!(b["schema"], JSON_SCHEMA);
+        assert_eq!(b["kind"], "item");
+        assert_eq!(b["idempotency_key"], "bp-moves:abc123");
+        assert_eq!(b["item"]["uid"], "abc123");
+        assert_eq!(b["item"]["sources"][0]["name"], "wire");
+        assert_eq!(b["item"]["archived_at"], "2026-11-24T09:00:00Z");
+        let quotes = &b["item"]["snapshot"]["quotes"];
+        assert_eq!(quotes[0]["symbol"], "BP");
+        assert_eq!(quotes[0]["mentioned"], true);
+        assert_eq!(quotes[0]["price"], "29.72");
+        assert_eq!(quotes[0]["change_percent"], "-1.25");
+        assert_eq!(quotes[1]["mentioned"], false);
+    }
+
+    #[test]
+    fn ntfy_posts_to_the_root_with_the_topic_in_the_body() {
+        let m = compose(
+            &alert(AlertFormat::Ntfy, "https://ntfy.test/my-topic"),
+            &entry(),
+            at("2026-11-24T09:00:00Z"),
+        );
+        let b = body(&m);
+        assert_eq!(m.url.as_str(), "https://ntfy.test/");
+        assert_eq!(b["topic"], "my-topic");
+        assert_eq!(b["title"], "BP <results> & more");
+        assert_eq!(b["click"], "https://wire.test/bp?a=1|2");
+        assert_eq!(b["tags"], json!(["chart_with_downwards_trend", "BP"]));
+        let message = b["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("BP 29.72 GBP -1.25% · SHEL"),
+            "{message}"
+        );
+        assert!(message.ends_with("via Wire"), "{message}");
+        // A server under a path keeps it.
+        let m = compose(
+            &alert(AlertFormat::Ntfy, "https://example.test/ntfy/alerts"),
+            &entry(),
+            at("2026-11-24T09:00:00Z"),
+        );
+        assert_eq!(m.url.as_str(), "https://example.test/ntfy/");
+    }
+
+    #[test]
+    fn a_summary_lists_each_item_with_its_own_key() {
+        let at = at("2026-11-24T09:00:00Z");
+        let mut other = entry();
+        other.id = "tag:tickerfeed,2026:item:def456".into();
+        other.title = "Shell buys".into();
+        let items = [(entry(), at), (other, at)];
+        let (key, m) = compose_summary(&alert(AlertFormat::Json, "https://hooks.test/in"), &items);
+        let b = body(&m);
+        assert_eq!(b["kind"], "summary");
+        assert_eq!(b["idempotency_key"], key.as_str());
+        assert!(key.starts_with("bp-moves:summary-"), "{key}");
+        assert_eq!(b["items"][1]["idempotency_key"], "bp-moves:def456");
+        assert_eq!(b["items"][1]["item"]["title"], "Shell buys");
+        // The same set, in any order, has the same key.
+        let swapped = [items[1].clone(), items[0].clone()];
+        let (again, _) =
+            compose_summary(&alert(AlertFormat::Json, "https://hooks.test/in"), &swapped);
+        assert_eq!(key, again);
+        let (_, m) = compose_summary(&alert(AlertFormat::Slack, "https://hooks.test/s"), &items);
+        let text = body(&m)["text"].as_str().unwrap().to_string();
+        assert!(
+            text.starts_with("*2 new items (bp-moves)*\n• <https://wire.test/"),
+            "{text}"
+        );
+        let (_, m) = compose_summary(&alert(AlertFormat::Ntfy, "https://ntfy.test/t"), &items);
+        assert_eq!(body(&m)["title"], "2 new items (bp-moves)");
+        assert_eq!(body(&m)["topic"], "t");
+    }
+
+    #[test]
+    fn slack_text_links_the_title_and_escapes() {
+        let m = compose(
+            &alert(
+                AlertFormat::Slack,
+                "https://hooks.slack.test/services/T/B/X",
+            ),
+            &entry(),
+            at("2026-11-24T09:00:00Z"),
+        );
+        let b = body(&m);
+        let text = b["text"].as_str().unwrap();
+        assert_eq!(b.as_object().unwrap().len(), 1, "{b}");
+        assert!(
+            text.starts_with(
+                "*<https://wire.test/bp?a=1%7C2|BP &lt;results&gt; &amp; more>*\nBP 29.72 GBP -1.25%"
+            ),
+            "{text}"
+        );
+        assert!(text.ends_with("via Wire"), "{text}");
+    }
+}

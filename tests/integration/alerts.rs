@@ -1,0 +1,684 @@
+//! Alerts (issue 18): webhooks fed from a durable outbox. A daemon runs
+//! in-process on 127.0.0.1:0 with the real wall clock (retries are due at
+//! wall times), a loopback feed server, and a loopback receiver that
+//! records each request and answers as scripted.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Request, Response};
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use tickerfeed::config::{Config, Secret};
+
+use crate::serve::Daemon;
+use crate::util::*;
+
+/// One request the receiver got.
+#[derive(Clone, Debug)]
+struct Received {
+    at: Instant,
+    path: String,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Received {
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+
+    fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+}
+
+/// A scripted answer: status and headers.
+type Answer = (u16, Vec<(String, String)>);
+
+#[derive(Default)]
+struct Log {
+    got: Vec<Received>,
+    /// Per path: (status, headers) in order; the last repeats; 200 by default.
+    script: HashMap<String, VecDeque<Answer>>,
+    /// How long each answer takes.
+    delay: Duration,
+}
+
+/// A loopback webhook receiver.
+#[derive(Clone)]
+struct Receiver {
+    addr: SocketAddr,
+    log: Arc<Mutex<Log>>,
+}
+
+impl Receiver {
+    async fn start() -> Receiver {
+        let log: Arc<Mutex<Log>> = Arc::default();
+        let l = Arc::clone(&log);
+        let app = Router::new().fallback(move |req: Request<Body>| {
+            let l = Arc::clone(&l);
+            async move {
+                let (parts, body) = req.into_parts();
+                let body = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+                let path = parts.uri.path().to_string();
+                let (status, headers, delay) = {
+                    let mut log = l.lock().unwrap();
+                    let delay = log.delay;
+                    log.got.push(Received {
+                        at: Instant::now(),
+                        path: path.clone(),
+                        headers: parts.headers,
+                        body,
+                    });
+                    let (status, headers) = match log.script.get_mut(&path) {
+                        Some(q) if q.len() > 1 => q.pop_front().unwrap(),
+                        Some(q) => q.front().cloned().unwrap(),
+                        None => (200, Vec::new()),
+                    };
+                    (status, headers, delay)
+                };
+                tokio::time::sleep(delay).await;
+                let mut b = Response::builder().status(status);
+                for (n, v) in headers {
+                    b = b.header(n, v);
+                }
+                b.body(Body::from("ok")).unwrap()
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Receiver { addr, log }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    fn script(&self, path: &str, replies: &[(u16, &[(&str, &str)])]) {
+        let q = replies
+            .iter()
+            .map(|(s, h)| {
+                let h = h.iter().map(|(n, v)| (n.to_string(), v.to_string()));
+                (*s, h.collect())
+            })
+            .collect();
+        self.log.lock().unwrap().script.insert(path.into(), q);
+    }
+
+    fn got(&self, path: &str) -> Vec<Received> {
+        let log = self.log.lock().unwrap();
+        log.got.iter().filter(|r| r.path == path).cloned().collect()
+    }
+
+    fn total(&self) -> usize {
+        self.log.lock().unwrap().got.len()
+    }
+
+    /// Waits until `path` got `n` requests.
+    async fn wait_for(&self, path: &str, n: usize) -> Vec<Received> {
+        for _ in 0..300 {
+            let got = self.got(path);
+            if got.len() >= n {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{path} got {} requests, not {n}", self.got(path).len());
+    }
+}
+
+/// A wire with two items about majors and two about other things.
+fn wire(server: &FeedServer) -> String {
+    server.set(
+        "/wire.xml",
+        Reply::feed(rss(
+            "Wire",
+            &[
+                ("w1", "BP results beat guidance", "https://wire.test/bp"),
+                (
+                    "w2",
+                    "Refinery outage in Texas",
+                    "https://wire.test/refinery",
+                ),
+                ("w3", "Shell buys solar firm", "https://wire.test/shell"),
+                ("w4", "Markets open flat", "https://wire.test/open"),
+            ],
+        )),
+    );
+    feed_block("wire", &server.url("/wire.xml"), "")
+}
+
+const MAJORS: &str = r#"
+[[views]]
+name = "majors"
+include = [{ title = "\\b(BP|Shell)\\b" }]
+"#;
+
+/// A daemon on the real clock, for `config_text` after the wire feed.
+async fn daemon(config_text: &str, secret: Option<&str>) -> (FeedServer, TestDir, Daemon) {
+    let server = FeedServer::start().await;
+    let feeds = wire(&server);
+    let dir = TestDir::new();
+    let mut config: Config = dir.write_config(&format!("{feeds}{config_text}"));
+    // What `secret_env` would have read (resolve.rs tests that path), set
+    // here so the test needs no process-wide environment variable.
+    if let Some(s) = secret {
+        for a in &mut config.alerts {
+            a.secret = Some(Secret::new(s));
+        }
+    }
+    let daemon = Daemon::start_with_clock(config, Arc::new(tickerfeed::clock::SystemClock)).await;
+    (server, dir, daemon)
+}
+
+fn outbox(dir: &TestDir) -> Vec<(String, String, String, i64, Option<String>)> {
+    dir.db()
+        .prepare(
+            "SELECT alert, item_uid, state, attempts, last_error FROM alert_outbox ORDER BY alert",
+        )
+        .unwrap()
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+async fn wait_for_empty_outbox(dir: &TestDir) {
+    for _ in 0..300 {
+        if dir.count("SELECT count(*) FROM alert_outbox") == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the outbox never emptied: {:?}", outbox(dir));
+}
+
+fn hmac_hex(key: &str, body: &[u8]) -> String {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+#[tokio::test]
+async fn each_matching_item_reaches_each_format_once_signed() {
+    let receiver = Receiver::start().await;
+    let alerts = format!(
+        r#"{MAJORS}
+[[alerts]]
+name = "majors-json"
+view = "majors"
+url = "{json}"
+allow_private = true
+
+[[alerts]]
+name = "majors-ntfy"
+view = "majors"
+url = "{ntfy}"
+format = "ntfy"
+allow_private = true
+
+[[alerts]]
+name = "majors-slack"
+view = "majors"
+url = "{slack}"
+format = "slack"
+allow_private = true
+"#,
+        json = receiver.url("/hook"),
+        ntfy = receiver.url("/ntfy/market-news"),
+        slack = receiver.url("/services/T0/B0/x"),
+    );
+    let (_server, dir, d) = daemon(&alerts, Some("s3cret-key")).await;
+    let json = receiver.wait_for("/hook", 2).await;
+    let ntfy = receiver.wait_for("/ntfy/", 2).await;
+    let slack = receiver.wait_for("/services/T0/B0/x", 2).await;
+    wait_for_empty_outbox(&dir).await;
+    // Nothing more comes: each item once, and the other two never.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(receiver.total(), 6);
+
+    let mut titles = Vec::new();
+    for r in &json {
+        let body = r.json();
+        assert_eq!(body["schema"], "tickerfeed.alert/1");
+        assert_eq!(body["alert"], "majors-json");
+        let uid = body["item"]["uid"].as_str().unwrap();
+        assert_eq!(r.header("idempotency-key"), format!("majors-json:{uid}"));
+        assert_eq!(body["idempotency_key"], r.header("idempotency-key"));
+        assert_eq!(r.header("content-type"), "application/json");
+        assert_eq!(
+            r.header("x-tickerfeed-signature"),
+            format!("sha256={}", hmac_hex("s3cret-key", &r.body)),
+            "the signature is the HMAC of the body as received"
+        );
+        assert_eq!(body["item"]["sources"][0]["name"], "wire");
+        titles.push(body["item"]["title"].as_str().unwrap().to_string());
+    }
+    titles.sort();
+    assert_eq!(
+        titles,
+        ["BP results beat guidance", "Shell buys solar firm"]
+    );
+    for r in &ntfy {
+        let body = r.json();
+        assert_eq!(body["topic"], "market-news");
+        assert!(
+            body["title"].as_str().unwrap().contains("BP")
+                || body["title"].as_str().unwrap().contains("Shell")
+        );
+        assert!(
+            body["click"]
+                .as_str()
+                .unwrap()
+                .starts_with("https://wire.test/")
+        );
+        assert!(r.header("idempotency-key").starts_with("majors-ntfy:"));
+    }
+    for r in &slack {
+        let body = r.json();
+        let text = body["text"].as_str().unwrap();
+        assert!(text.starts_with("*<https://wire.test/"), "{text}");
+        assert!(text.contains("via Wire"), "{text}");
+    }
+    // The alerts were recorded with when they were first configured.
+    assert_eq!(dir.count("SELECT count(*) FROM alerts WHERE in_config"), 3);
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn a_receiver_failing_then_answering_gets_it_after_a_retry() {
+    let receiver = Receiver::start().await;
+    receiver.script("/hook", &[(500, &[]), (200, &[])]);
+    let alerts = format!(
+        "{MAJORS}\n[[alerts]]\nname = \"flaky\"\nview = \"majors\"\nurl = \"{}\"\nallow_private = true\n",
+        receiver.url("/hook")
+    );
+    let (_server, dir, d) = daemon(&alerts, None).await;
+    // Two items: each fails once (500), then is delivered.
+    let got = receiver.wait_for("/hook", 3).await;
+    wait_for_empty_outbox(&dir).await;
+    let keys: Vec<&str> = got.iter().map(|r| r.header("idempotency-key")).collect();
+    assert_eq!(
+        got.len(),
+        3,
+        "the first request failed, then each item once: {keys:?}"
+    );
+    // The failed message came back with its key, after the backoff.
+    let first = &got[0];
+    let again = got
+        .iter()
+        .skip(1)
+        .find(|r| r.header("idempotency-key") == first.header("idempotency-key"))
+        .expect("the failed message was retried");
+    assert!(
+        again.at - first.at >= Duration::from_millis(450),
+        "retried after {:?}",
+        again.at - first.at
+    );
+    // /metrics counts deliveries per alert and result.
+    let metrics = d.get("/metrics", &[]).await.text().await.unwrap();
+    for line in [
+        "tickerfeed_alert_deliveries_total{alert=\"flaky\",result=\"sent\"} 2",
+        "tickerfeed_alert_deliveries_total{alert=\"flaky\",result=\"retried\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} missing from:\n{metrics}");
+    }
+    assert!(
+        !metrics.contains("tickerfeed_alert_outbox{"),
+        "the outbox is empty"
+    );
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let receiver = Receiver::start().await;
+    receiver.script("/hook", &[(429, &[("retry-after", "3")]), (200, &[])]);
+    let alerts = format!(
+        "[[alerts]]\nname = \"busy\"\nfeed = \"wire\"\nurl = \"{}\"\nallow_private = true\n[[output.exclude]]\ntitle = \"Refinery|Markets|Shell\"\n",
+        receiver.url("/hook")
+    );
+    let (_server, dir, d) = daemon(&alerts, None).await;
+    let got = receiver.wait_for("/hook", 2).await;
+    wait_for_empty_outbox(&dir).await;
+    assert_eq!(got.len(), 2, "one item (the main feed's excludes apply)");
+    assert_eq!(
+        got[0].header("idempotency-key"),
+        got[1].header("idempotency-key")
+    );
+    let waited = got[1].at - got[0].at;
+    assert!(waited >= Duration::from_secs(3), "retried after {waited:?}");
+    assert!(waited < Duration::from_secs(8), "retried after {waited:?}");
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn private_destinations_are_refused_without_allow_private() {
+    let receiver = Receiver::start().await;
+    let alerts = format!(
+        "{MAJORS}\n[[alerts]]\nname = \"by-ip\"\nview = \"majors\"\nurl = \"{}\"\n\n[[alerts]]\nname = \"by-name\"\nview = \"majors\"\nurl = \"http://localhost:{}/hook\"\n",
+        receiver.url("/hook"),
+        receiver.addr.port(),
+    );
+    let (_server, dir, d) = daemon(&alerts, None).await;
+    let mut rows = Vec::new();
+    for _ in 0..200 {
+        rows = outbox(&dir);
+        if rows.len() == 4 && rows.iter().all(|r| r.2 == "failed") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    for (alert, _, state, attempts, error) in &rows {
+        assert_eq!((state.as_str(), *attempts), ("failed", 1), "{alert}");
+        let error = error.as_deref().unwrap_or("");
+        assert!(error.contains("refused"), "{alert}: {error}");
+    }
+    assert_eq!(receiver.total(), 0, "nothing reached the private address");
+    let metrics = d.get("/metrics", &[]).await.text().await.unwrap();
+    assert!(
+        metrics.contains("tickerfeed_alert_outbox{alert=\"by-ip\",result=\"failed\"} 2"),
+        "{metrics}"
+    );
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn max_per_hour_coalesces_the_excess_into_one_summary() {
+    let receiver = Receiver::start().await;
+    let alerts = format!(
+        "[[alerts]]\nname = \"capped\"\nurl = \"{}\"\nmax_per_hour = 2\nallow_private = true\n",
+        receiver.url("/hook")
+    );
+    let (_server, dir, d) = daemon(&alerts, None).await;
+    receiver.wait_for("/hook", 2).await;
+    wait_for_empty_outbox(&dir).await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    // Nothing more comes after the first two.
+    let got = receiver.got("/hook");
+    assert_eq!(got.len(), 2, "the cap is two messages an hour");
+    let (one, summary) = (got[0].json(), got[1].json());
+    assert_eq!(one["kind"], "item");
+    assert_eq!(summary["kind"], "summary");
+    assert_eq!(summary["idempotency_key"], got[1].header("idempotency-key"));
+    let items = summary["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3, "the four items: one alone, three together");
+    let mut titles: Vec<&str> = items
+        .iter()
+        .map(|i| i["item"]["title"].as_str().unwrap())
+        .chain([one["item"]["title"].as_str().unwrap()])
+        .collect();
+    titles.sort();
+    assert_eq!(
+        titles,
+        [
+            "BP results beat guidance",
+            "Markets open flat",
+            "Refinery outage in Texas",
+            "Shell buys solar firm"
+        ]
+    );
+    for i in items {
+        let uid = i["item"]["uid"].as_str().unwrap();
+        assert_eq!(i["idempotency_key"], format!("capped:{uid}"));
+    }
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn alerts_fire_only_for_items_archived_after_they_were_configured() {
+    let server = FeedServer::start().await;
+    let feeds = wire(&server);
+    let dir = TestDir::new();
+    let (_c, clock) = fixed_clock("2026-11-24T09:00:00Z");
+    let before = dir.write_config(&feeds);
+    poll(&before, clock.clone()).await;
+    assert_eq!(dir.count("SELECT count(*) FROM items"), 4);
+
+    // The alert is added, and the feed gains one matching item.
+    let with_alert = dir.write_config(&format!(
+        "{feeds}{MAJORS}\n[[alerts]]\nname = \"majors\"\nview = \"majors\"\nurl = \"https://hooks.test/x\"\n"
+    ));
+    server.set(
+        "/wire.xml",
+        Reply::feed(rss(
+            "Wire",
+            &[
+                ("w1", "BP results beat guidance", "https://wire.test/bp"),
+                ("w3", "Shell buys solar firm", "https://wire.test/shell"),
+                ("w5", "BP names a new chief", "https://wire.test/bp-chief"),
+                ("w6", "Gold slips", "https://wire.test/gold"),
+            ],
+        )),
+    );
+    poll(&with_alert, clock).await;
+    let queued: Vec<String> = dir
+        .db()
+        .prepare(
+            "SELECT i.title FROM alert_outbox o JOIN items i ON i.uid = o.item_uid
+             WHERE o.alert = 'majors' AND o.state = 'pending' AND o.attempts = 0",
+        )
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(queued, ["BP names a new chief"]);
+    assert_eq!(
+        dir.count("SELECT count(*) FROM alerts WHERE name = 'majors' AND configured_at = '2026-11-24T09:00:00Z'"),
+        1
+    );
+}
+
+/// The real binary killed with SIGKILL at pseudo-random points while it
+/// archives and sends, again and again, then left to finish: every item
+/// archived reaches the receiver (at least once, by its key), and the
+/// outbox ends empty. The receiver is slow, so most kills land while
+/// messages are in flight or still queued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_between_archive_and_send_loses_no_alert() {
+    const ROUNDS: usize = 20;
+    const PER_ROUND: usize = 5;
+    let receiver = Receiver::start().await;
+    receiver.log.lock().unwrap().delay = Duration::from_millis(40);
+    let server = FeedServer::start().await;
+    // Round r serves the first PER_ROUND * (r + 1) items, so every round
+    // brings new ones (and those a killed poll did not archive come again).
+    let serve_items = |n: usize| {
+        let items: Vec<(String, String, String)> = (0..n)
+            .map(|i| {
+                (
+                    format!("k{i}"),
+                    format!("Story {i}"),
+                    format!("https://kill.test/{i}"),
+                )
+            })
+            .collect();
+        let refs: Vec<(&str, &str, &str)> = items
+            .iter()
+            .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
+            .collect();
+        server.set("/k.xml", Reply::feed(rss("Kill", &refs)));
+    };
+    let dir = TestDir::new();
+    dir.write_config(&format!(
+        "{}\n[[alerts]]\nname = \"all\"\nurl = \"{}\"\nallow_private = true\n",
+        feed_block("k", &server.url("/k.xml"), ""),
+        receiver.url("/hook")
+    ));
+    let cfg = dir.config_path();
+    let run = |cfg: std::path::PathBuf| {
+        bin()
+            .arg("--config")
+            .arg(&cfg)
+            .arg("run")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    // Makes the feed due at once when the daemon next starts.
+    let due_now = |dir: &TestDir| {
+        if let Ok(rw) = rusqlite::Connection::open(dir.db_path()) {
+            let _ = rw.execute(
+                "UPDATE feeds SET last_attempt_at = NULL, not_before_at = NULL,
+                        body_sha256 = NULL, etag = NULL, last_modified = NULL",
+                [],
+            );
+        }
+    };
+
+    // A fixed pseudo-random sequence of kill points (xorshift), so a
+    // failure can be reproduced.
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut killed_with_work_left = 0;
+    for round in 0..ROUNDS {
+        serve_items(PER_ROUND * (round + 1));
+        due_now(&dir);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let after = Duration::from_millis(50 + x % 450);
+        let c = cfg.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut child = run(c);
+            std::thread::sleep(after);
+            // SIGKILL: no chance to clean up.
+            let _ = child.kill();
+            let _ = child.wait();
+        })
+        .await
+        .unwrap();
+        // (A kill before the archive was created or migrated leaves no
+        // outbox to count.)
+        let left = rusqlite::Connection::open_with_flags(
+            dir.db_path(),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .and_then(|db| {
+            db.query_row("SELECT count(*) FROM alert_outbox", [], |r| {
+                r.get::<_, i64>(0)
+            })
+        });
+        if left.is_ok_and(|n| n > 0) {
+            killed_with_work_left += 1;
+        }
+    }
+    eprintln!("{killed_with_work_left} of {ROUNDS} kills left messages unsent");
+    assert!(
+        killed_with_work_left >= ROUNDS / 3,
+        "only {killed_with_work_left} kills left messages unsent; the test proves little"
+    );
+
+    // Then a run that polls everything and is left alone until the outbox
+    // is empty.
+    due_now(&dir);
+    let mut child = run(cfg.clone());
+    let all = PER_ROUND * ROUNDS;
+    for _ in 0..300 {
+        if dir.count("SELECT count(*) FROM items") == all as i64 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    wait_for_empty_outbox(&dir).await;
+    // Past start-up (the signal handlers are installed by then), then a
+    // clean stop.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+
+    assert_eq!(dir.count("SELECT count(*) FROM items"), all as i64);
+    let uids: Vec<String> = dir
+        .db()
+        .prepare("SELECT uid FROM items")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let got = receiver.got("/hook");
+    let seen: std::collections::HashSet<String> = got
+        .iter()
+        .map(|r| r.header("idempotency-key").to_string())
+        .collect();
+    for uid in &uids {
+        assert!(
+            seen.contains(&format!("all:{uid}")),
+            "never delivered: {uid}"
+        );
+    }
+    eprintln!("{} requests for {} items", got.len(), uids.len());
+    let integrity: String = dir
+        .db()
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok");
+}
+
+/// `tickerfeed alerts` lists each alert with its outbox; `alerts test
+/// NAME` sends one message now, outside the outbox, and says what the
+/// receiver answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_alerts_command_lists_the_outbox_and_sends_a_test() {
+    let receiver = Receiver::start().await;
+    let server = FeedServer::start().await;
+    let feeds = wire(&server);
+    let dir = TestDir::new();
+    let config = dir.write_config(&format!(
+        "{feeds}[[alerts]]\nname = \"open\"\nurl = \"{}\"\nallow_private = true\n\n[[alerts]]\nname = \"guarded\"\nurl = \"{}\"\n",
+        receiver.url("/hook/secret-token"),
+        receiver.url("/hook/secret-token"),
+    ));
+    let (_c, clock) = fixed_clock("2026-11-24T09:00:00Z");
+    // A one-shot poll archives and queues; only the daemon sends.
+    poll(&config, clock).await;
+    assert_eq!(receiver.total(), 0);
+
+    let cfg = dir.config_path();
+    let cli = |args: &'static [&'static str]| {
+        let cfg = cfg.clone();
+        tokio::task::spawn_blocking(move || {
+            let out = bin().arg("--config").arg(&cfg).args(args).output().unwrap();
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).to_string(),
+            )
+        })
+    };
+    let (code, list) = cli(&["alerts"]).await.unwrap();
+    assert_eq!(code, Some(0), "{list}");
+    assert!(list.contains("open  the main feed  json"), "{list}");
+    assert!(list.contains("pending 4  failed 0"), "{list}");
+    assert!(
+        !list.contains("secret-token"),
+        "the URL's path is not shown: {list}"
+    );
+
+    let (code, answer) = cli(&["alerts", "test", "open"]).await.unwrap();
+    assert_eq!(code, Some(0), "{answer}");
+    assert!(answer.starts_with("open: delivered"), "{answer}");
+    let got = receiver.got("/hook/secret-token");
+    assert_eq!(got.len(), 1);
+    assert!(got[0].header("idempotency-key").starts_with("open:test-"));
+    // The outbox is untouched.
+    assert_eq!(dir.count("SELECT count(*) FROM alert_outbox"), 8);
+
+    let (code, answer) = cli(&["alerts", "test", "guarded"]).await.unwrap();
+    assert_eq!(code, Some(1), "{answer}");
+    assert!(answer.contains("not delivered: refused"), "{answer}");
+    assert_eq!(receiver.total(), 1);
+}
