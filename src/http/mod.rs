@@ -212,6 +212,8 @@ pub struct Published {
     pub feeds: Vec<crate::config::FeedConfig>,
     /// `[market]` symbols and their display names, for symbol pages.
     pub symbols: Vec<(String, Option<String>)>,
+    /// `[[alerts]]`: each name and what it watches, for the operator's page.
+    pub alerts: Vec<(String, String)>,
 }
 
 impl Published {
@@ -234,6 +236,18 @@ impl Published {
             views_opml: crate::opml::export_views(&config.output.title, &config.views, &base, now),
             web: config.web.clone(),
             feeds: config.feeds.clone(),
+            alerts: config
+                .alerts
+                .iter()
+                .map(|a| {
+                    let watches = match &a.watches {
+                        crate::config::AlertSource::Main => "the main feed".to_string(),
+                        crate::config::AlertSource::Feed(f) => format!("feed {f}"),
+                        crate::config::AlertSource::View(v) => format!("view {v}"),
+                    };
+                    (a.name.clone(), watches)
+                })
+                .collect(),
             symbols: config
                 .market
                 .iter()

@@ -228,8 +228,26 @@ async fn status_doc(inner: &Inner, published: &Published) -> Result<Rendered, Se
             last_error: status.last_error,
         }
     });
+    let states = inner.store.alert_states().await?;
+    let mut alerts: Vec<render::html::AlertLine> = published
+        .alerts
+        .iter()
+        .map(|(name, watches)| {
+            let state = states.iter().find(|s| &s.alert == name);
+            render::html::AlertLine {
+                name: name.clone(),
+                watches: watches.clone(),
+                pending: state.map_or(0, |s| s.pending),
+                failed: state.map_or(0, |s| s.failed),
+                last_error: state.and_then(|s| s.last_error.clone()),
+            }
+        })
+        .collect();
+    // Failing alerts first, as feeds.
+    alerts.sort_by_key(|a| (a.failed == 0 && a.last_error.is_none(), a.name.clone()));
     let view = page_frame(inner, published, Vec::new(), now);
     let page = render::html::StatusPage {
+        alerts,
         summary,
         feeds: lines.into_iter().map(|(_, l)| l).collect(),
         board,

@@ -144,6 +144,20 @@ pub struct StatusPage {
     pub summary: String,
     pub feeds: Vec<FeedLine>,
     pub board: Option<BoardLine>,
+    /// `[[alerts]]`, failing ones first.
+    pub alerts: Vec<AlertLine>,
+}
+
+/// One alert on the operator's page.
+pub struct AlertLine {
+    pub name: String,
+    /// What it watches, in words (`view bp-watch`).
+    pub watches: String,
+    /// Messages waiting to be delivered (retrying included).
+    pub pending: i64,
+    /// Messages given up on after `retry_for_hours`.
+    pub failed: i64,
+    pub last_error: Option<String>,
 }
 
 /// One feed on the operator's page.
@@ -179,6 +193,7 @@ struct Feeds<'a> {
     summary: &'a str,
     feeds: &'a [FeedLine],
     board: &'a Option<BoardLine>,
+    alerts: &'a [AlertLine],
 }
 
 /// The operator's page, with `feed`'s chrome (the site's name, the live
@@ -190,6 +205,7 @@ pub fn render_status(feed: &MergedFeed, page: &StatusPage) -> Result<Vec<u8>, Re
         summary: &page.summary,
         feeds: &page.feeds,
         board: &page.board,
+        alerts: &page.alerts,
     }
     .to_bytes()
 }

@@ -53,6 +53,16 @@ pub struct OutboxRow {
     pub state: String,
 }
 
+/// One alert's messages in the outbox, for the operator's page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertState {
+    pub alert: String,
+    pub pending: i64,
+    pub failed: i64,
+    /// The newest error a receiver (or the guard) gave.
+    pub last_error: Option<String>,
+}
+
 /// Queues a message for each alert whose selection shows one of
 /// `new_ids` (items this fetch archived for the first time), in `tx`.
 /// Returns how many were queued.
@@ -210,6 +220,33 @@ impl Store {
             conn.prepare(&sql)
                 .and_then(|mut s| s.query_map([], read_row)?.collect::<Result<Vec<_>, _>>())
                 .map_err(op("list the alert outbox"))
+        })
+        .await
+    }
+
+    /// Per alert with messages in the outbox: how many wait, how many
+    /// failed for good, and the newest error, for the operator's page.
+    pub async fn alert_states(&self) -> Result<Vec<AlertState>, StoreError> {
+        self.read(|conn| {
+            conn.prepare_cached(
+                "SELECT alert, sum(state = 'pending'), sum(state = 'failed'),
+                        (SELECT last_error FROM alert_outbox o2
+                         WHERE o2.alert = o.alert AND last_error IS NOT NULL
+                         ORDER BY next_attempt_at DESC LIMIT 1)
+                 FROM alert_outbox o GROUP BY alert ORDER BY alert",
+            )
+            .and_then(|mut s| {
+                s.query_map([], |r| {
+                    Ok(AlertState {
+                        alert: r.get(0)?,
+                        pending: r.get(1)?,
+                        failed: r.get(2)?,
+                        last_error: r.get(3)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(op("summarise the alert outbox"))
         })
         .await
     }

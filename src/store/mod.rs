@@ -58,7 +58,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::clock::from_db_time;
 
-pub use alerts::{AlertRule, OutboxRow};
+pub use alerts::{AlertRule, AlertState, OutboxRow};
 pub use feeds::{Attempt, Document, Exchange, FeedRow, IngestSummary};
 pub use items::{Cursor, ItemHistory, Page, RecentQuery, Revision, SNIPPET_MARKS, SearchHit};
 pub use selection::Match;

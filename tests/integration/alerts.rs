@@ -392,6 +392,25 @@ async fn private_destinations_are_refused_without_allow_private() {
         metrics.contains("tickerfeed_alert_outbox{alert=\"by-ip\",result=\"failed\"} 2"),
         "{metrics}"
     );
+    // The operator's page shows the failing alerts with their error.
+    let page = d.get("/feeds", &[]).await.text().await.unwrap();
+    let section = page
+        .split("<h2>Alerts</h2>")
+        .nth(1)
+        .and_then(|s| s.split("</table>").next())
+        .unwrap_or_else(|| panic!("no alerts on the operator's page:\n{page}"));
+    for name in ["by-ip", "by-name"] {
+        let row = section
+            .split("<tr>")
+            .find(|r| r.contains(&format!(">{name}</th>")))
+            .unwrap_or_else(|| panic!("{name} missing:\n{section}"));
+        assert!(row.contains("view majors"), "{row}");
+        assert!(
+            row.contains("<td class=\"num\">2</td>"),
+            "two failed: {row}"
+        );
+        assert!(row.contains("refused"), "the error: {row}");
+    }
     d.stop().await;
 }
 
