@@ -20,8 +20,9 @@
 //!                                     the alerts due for new items (outbox)
 //! push::alerts    sends the outbox to webhooks; deletes a message after a 2xx
 //! quotes::board   refreshes the ticker board on its own schedule; read at ingest
-//! HTTP /feed.{atom,rss,json}, /tags/..., /views/...:
+//! HTTP /feed.{atom,rss,json}, /tags/..., /views/..., and the pages (/, /items/...):
 //!     http -> store (a page of model::Entry, chosen by a select::Selection) -> render
+//!     (render::html with templates/ for the pages people read)
 //! ```
 //!
 //! Imports point one way: a module imports only modules listed before it
@@ -37,8 +38,8 @@
 //!    archived items an output shows), `config` (read and checked once,
 //!    with `Secret`s);
 //! 3. `store` (the archive; the only user of rusqlite), `render` (Atom,
-//!    RSS, JSON Feed and the ticker strip from model types), `opml` (feed
-//!    lists);
+//!    RSS, JSON Feed, the ticker strip, the HTML pages and the price chart
+//!    from model types), `opml` (feed lists);
 //! 4. `quotes` (providers, the board, mentions), `metrics` (Prometheus),
 //!    `push` (the alert sender, its message formats and SSRF guard);
 //! 5. `pipeline` (the stages and the orchestrator);
