@@ -78,6 +78,20 @@ async fn html_of(d: &Daemon, path: &str) -> (u16, reqwest::header::HeaderMap, St
     (status, headers, resp.text().await.unwrap())
 }
 
+/// Waits until a search page shows `n` items: new items are searchable
+/// once indexed, within about two seconds of their poll (longer on a
+/// loaded machine).
+async fn wait_for_search(d: &Daemon, path: &str, n: usize) {
+    for _ in 0..200 {
+        let html = d.get(path, &[]).await.text().await.unwrap();
+        if html.matches("<article class=\"item\">").count() >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{path} never showed {n} items");
+}
+
 fn assert_page_headers(path: &str, headers: &reqwest::header::HeaderMap) {
     assert!(
         headers["content-type"]
@@ -139,7 +153,7 @@ async fn the_front_page_shows_the_river_with_feed_links_and_security_headers() {
 #[tokio::test]
 async fn hostile_titles_authors_and_categories_never_reach_a_page_unescaped() {
     let (_server, _dir, d) = web_daemon("").await;
-    tokio::time::sleep(Duration::from_millis(2500)).await; // indexed for search
+    wait_for_search(&d, "/search?q=oil", 1).await;
     let (_, _, front) = html_of(&d, "/").await;
     assert!(
         front.contains("alert(1)"),
@@ -252,7 +266,7 @@ async fn article_search_tag_and_view_pages() {
         "[[views]]\nname = \"calm\"\ntitle = \"Calm news\"\ntags = [\"world\"]\nexclude = [{ title = \"4\" }]\n",
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(2500)).await; // indexed for search
+    wait_for_search(&d, "/search?q=story", 5).await;
     let (_, _, front) = html_of(&d, "/").await;
     let article = hrefs(&front)
         .into_iter()
