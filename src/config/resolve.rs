@@ -366,6 +366,39 @@ fn resolve_rules(r: &mut Resolver<'_>, at: &[Seg], raw: &[toml::Table]) -> Vec<R
     rules
 }
 
+/// Reports each name in the `section` array that an earlier entry already
+/// used, at the later one, saying where the first is. Checked on what was
+/// written, before resolving, so a second "a" is reported even when the
+/// first "a" has faults of its own.
+fn report_duplicates<'n>(
+    r: &mut Resolver<'_>,
+    section: &str,
+    what: &str,
+    names: impl Iterator<Item = Option<&'n str>>,
+) {
+    let mut first_use: HashMap<&str, usize> = HashMap::new();
+    let mut duplicates = Vec::new();
+    for (i, name) in names.enumerate() {
+        let Some(name) = name else { continue };
+        match first_use.get(name) {
+            Some(&first) => duplicates.push((i, name, first)),
+            None => {
+                first_use.insert(name, i);
+            }
+        }
+    }
+    for (i, name, first) in duplicates {
+        let msg = match r
+            .locator
+            .line_of(&[key(section), Seg::Index(first), key("name")])
+        {
+            Some(l) => format!("duplicate {what} name {name:?} (first used at line {l})"),
+            None => format!("duplicate {what} name {name:?}"),
+        };
+        r.problem(&[key(section), Seg::Index(i), key("name")], msg);
+    }
+}
+
 /// `[[views]]`: named selections. Every name they use (feeds, tags,
 /// symbols) must be configured, so a typo is an error here rather than a
 /// view that silently shows nothing.
@@ -376,19 +409,7 @@ fn resolve_views(
     market: Option<&MarketConfig>,
     default_max: usize,
 ) -> Vec<ViewConfig> {
-    // Duplicates are checked on what was written, so a second "a" is
-    // reported even when the first "a" has faults of its own.
-    for (i, view) in raw.iter().enumerate() {
-        let earlier = raw[..i]
-            .iter()
-            .position(|w| w.name.is_some() && w.name == view.name);
-        if let (Some(first), Some(name)) = (earlier, &view.name) {
-            r.problem(
-                &[key("views"), Seg::Index(i), key("name")],
-                format!("duplicate view name {name:?} (also views[{first}])"),
-            );
-        }
-    }
+    report_duplicates(r, "views", "view", raw.iter().map(|v| v.name.as_deref()));
     raw.into_iter()
         .enumerate()
         .filter_map(|(i, view)| resolve_view(r, i, view, feeds, market, default_max))
@@ -507,17 +528,7 @@ fn resolve_alerts(
     views: &[ViewConfig],
     output: &OutputConfig,
 ) -> Vec<AlertConfig> {
-    for (i, alert) in raw.iter().enumerate() {
-        let earlier = raw[..i]
-            .iter()
-            .position(|a| a.name.is_some() && a.name == alert.name);
-        if let (Some(first), Some(name)) = (earlier, &alert.name) {
-            r.problem(
-                &[key("alerts"), Seg::Index(i), key("name")],
-                format!("duplicate alert name {name:?} (also alerts[{first}])"),
-            );
-        }
-    }
+    report_duplicates(r, "alerts", "alert", raw.iter().map(|a| a.name.as_deref()));
     raw.into_iter()
         .enumerate()
         .filter_map(|(i, alert)| resolve_alert(r, i, alert, feeds, views, output))
@@ -796,30 +807,7 @@ fn resolve_feeds(
     base: &Path,
     defaults: &Defaults,
 ) -> Vec<FeedConfig> {
-    // Duplicate names are checked on what was written, before resolving,
-    // so a second "a" is reported even when the first "a" has other faults.
-    let mut first_use: HashMap<&str, usize> = HashMap::new();
-    let mut duplicates = Vec::new();
-    for (i, feed) in raw.iter().enumerate() {
-        if let Some(name) = feed.name.as_deref() {
-            match first_use.get(name) {
-                Some(&first) => duplicates.push((i, name.to_string(), first)),
-                None => {
-                    first_use.insert(name, i);
-                }
-            }
-        }
-    }
-    for (i, name, first) in duplicates {
-        let msg = match r
-            .locator
-            .line_of(&[key("feeds"), Seg::Index(first), key("name")])
-        {
-            Some(l) => format!("duplicate feed name {name:?} (first used at line {l})"),
-            None => format!("duplicate feed name {name:?}"),
-        };
-        r.problem(&[key("feeds"), Seg::Index(i), key("name")], msg);
-    }
+    report_duplicates(r, "feeds", "feed", raw.iter().map(|f| f.name.as_deref()));
     // Feeds that write the same schedule share one parsed copy.
     let mut schedules: HashMap<String, Schedule> = HashMap::new();
     raw.into_iter()
