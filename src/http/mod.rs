@@ -387,16 +387,7 @@ async fn tag_feed(
     params: Query<FeedParams>,
     headers: HeaderMap,
 ) -> Response {
-    let (name, format) = split_file(&file).unwrap_or((file.as_str(), Format::Html));
-    let channel = Channel::Tag(name.to_string());
-    if !state.0.published().outputs.contains_key(&channel) {
-        return (
-            StatusCode::NOT_FOUND,
-            format!("no feed has the tag {name:?}: the tags are listed in /feeds.opml\n"),
-        )
-            .into_response();
-    }
-    serve_channel(state, params, headers, format, channel).await
+    serve_named(state, &file, params, headers, Channel::Tag).await
 }
 
 /// `/views/<name>.atom|.rss|.json`, or the view's page at `/views/<name>`.
@@ -406,27 +397,30 @@ async fn view_feed(
     params: Query<FeedParams>,
     headers: HeaderMap,
 ) -> Response {
-    let (name, format) = split_file(&file).unwrap_or((file.as_str(), Format::Html));
-    let channel = Channel::View(name.to_string());
-    if !state.0.published().outputs.contains_key(&channel) {
-        return (
-            StatusCode::NOT_FOUND,
-            "no such view: the views are listed at /views.opml\n",
-        )
-            .into_response();
-    }
-    state.0.0.metrics.view_request(name);
-    serve_channel(state, params, headers, format, channel).await
+    serve_named(state, &file, params, headers, Channel::View).await
 }
 
-/// A channel's feed, or its page when pages are on.
-async fn serve_channel(
+/// A tag's or view's feed (`name.ext`) or page (`name`): 404 naming where
+/// the known ones are listed when the config serves no such channel.
+async fn serve_named(
     state: State<HttpState>,
+    file: &str,
     params: Query<FeedParams>,
     headers: HeaderMap,
-    format: Format,
-    channel: Channel,
+    channel_of: fn(String) -> Channel,
 ) -> Response {
+    let (name, format) = split_file(file).unwrap_or((file, Format::Html));
+    let channel = channel_of(name.to_string());
+    if !state.0.published().outputs.contains_key(&channel) {
+        let body = match &channel {
+            Channel::View(_) => "no such view: the views are listed at /views.opml\n".to_string(),
+            _ => format!("no feed has the tag {name:?}: the tags are listed in /feeds.opml\n"),
+        };
+        return (StatusCode::NOT_FOUND, body).into_response();
+    }
+    if let Channel::View(name) = &channel {
+        state.0.0.metrics.view_request(name);
+    }
     match format {
         Format::Html => page(state, params, headers, channel).await,
         _ => feed(state, params, headers, format, channel).await,

@@ -101,11 +101,6 @@ impl FeedRow {
             (Some(result), _) => result.as_str().replace('_', " "),
         }
     }
-
-    /// Whether the last poll failed (and backoff is in force).
-    pub fn failing(&self) -> bool {
-        self.last_result == Some(OutcomeKind::Failed)
-    }
 }
 
 /// One poll, as the pipeline hands it to the store.
