@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::clock::SharedClock;
-use crate::config::FeedConfig;
+use crate::config::{AlertConfig, FeedConfig};
 use crate::config::{Config, MarketConfig, Secret, StorageConfig};
 use crate::metrics::Metrics;
 use crate::model::FeedId;
@@ -187,18 +187,18 @@ pub async fn serve_with(
     )));
     // Alerts go out as soon as a fetch queues them, and whatever an
     // earlier run left in the outbox goes first.
-    if let Some(sender) = push::alerts::spawn(
-        store.clone(),
-        Arc::clone(&clock),
-        Arc::clone(&pipeline.metrics),
-        &config.alerts,
-        &config.fetch.user_agent,
-        shutdown.clone(),
-    )
-    .context("starting the alert sender")?
-    {
-        tasks.push(sender);
-    }
+    let (alerts_tx, alerts_rx) = watch::channel(config.alerts.clone());
+    tasks.push(
+        push::alerts::spawn(
+            store.clone(),
+            Arc::clone(&clock),
+            Arc::clone(&pipeline.metrics),
+            alerts_rx,
+            &config.fetch.user_agent,
+            shutdown.clone(),
+        )
+        .context("starting the alert sender")?,
+    );
     // The board refreshes on its own schedule, independently of feeds.
     if let (Some(board), Some(market)) = (pipeline.board.clone(), &config.market) {
         tasks.push(tokio::spawn(refresh_board(
@@ -210,13 +210,17 @@ pub async fn serve_with(
         )));
     }
     let (feeds_tx, feeds_rx) = watch::channel(feeds);
+    let live = Live {
+        http: state,
+        board: pipeline.board.clone(),
+        feeds: feeds_tx,
+        alerts: alerts_tx,
+    };
     tasks.push(tokio::spawn(reload_on_hangup(
         config.clone(),
         local,
         store.clone(),
-        state,
-        pipeline.board.clone(),
-        feeds_tx,
+        live,
         notifier.clone(),
         Arc::clone(&clock),
         shutdown.clone(),
@@ -325,22 +329,32 @@ pub async fn prune(
         .await
 }
 
+/// What a reload hands the new config to, while the daemon runs.
+struct Live {
+    /// What the HTTP server publishes (`[output]`, views, web).
+    http: http::HttpState,
+    board: Option<Arc<Board>>,
+    /// The feeds the scheduler polls.
+    feeds: watch::Sender<Vec<(FeedConfig, FeedId)>>,
+    /// The alerts the sender delivers.
+    alerts: watch::Sender<Vec<AlertConfig>>,
+}
+
 /// SIGHUP re-reads the config. Added feeds start, removed feeds stop (their
 /// archive stays), changed schedules apply; validators, backoff and due
-/// times live in the archive, so nothing is lost. `[output]` and the views
-/// apply at once. A changed `[market]` API key is handed to the board at
-/// once; changes to `[storage] path`, `[server] listen`, `[fetch]` and the
-/// rest of `[market]` wait for a restart, with a warning (the rest of
-/// `[storage]` waits too, without one). An invalid config is refused with a
-/// logged error and the running one stays.
-#[allow(clippy::too_many_arguments)]
+/// times live in the archive, so nothing is lost. `[output]`, the views and
+/// the alerts apply at once (an added alert fires for items archived from
+/// then on; a removed one's unsent messages wait in the outbox). A changed
+/// `[market]` API key is handed to the board at once; changes to
+/// `[storage] path`, `[server] listen`, `[fetch]` and the rest of
+/// `[market]` wait for a restart, with a warning (the rest of `[storage]`
+/// waits too, without one). An invalid config is refused with a logged
+/// error and the running one stays.
 async fn reload_on_hangup(
     running: Config,
     bound: std::net::SocketAddr,
     store: Store,
-    http: http::HttpState,
-    board: Option<Arc<Board>>,
-    feeds_tx: watch::Sender<Vec<(FeedConfig, FeedId)>>,
+    live: Live,
     notifier: Notifier,
     clock: SharedClock,
     stop: CancellationToken,
@@ -380,22 +394,28 @@ async fn reload_on_hangup(
                         without_api_key(new.market.as_ref())
                             != without_api_key(current.market.as_ref()),
                     ),
-                    // The writer's rules and the sender are built at start.
-                    ("[[alerts]]", new.alerts != current.alerts),
                 ] {
                     if changed {
                         warn!("{what} changed: it takes effect at the next restart");
                     }
                 }
-                match store.sync_feeds(&new.feeds, clock.now()).await {
+                let registered = match store.sync_feeds(&new.feeds, clock.now()).await {
+                    Ok(ids) => store
+                        .sync_alerts(alert_rules(&new), clock.now())
+                        .await
+                        .map(|()| ids),
+                    Err(e) => Err(e),
+                };
+                match registered {
                     Ok(ids) => {
                         let feeds = new
                             .feeds
                             .iter()
                             .map(|f| (f.clone(), ids[&f.name]))
                             .collect();
-                        feeds_tx.send_replace(feeds);
-                        if let (Some(board), Some(key)) = (&board, new_key) {
+                        live.feeds.send_replace(feeds);
+                        live.alerts.send_replace(new.alerts.clone());
+                        if let (Some(board), Some(key)) = (&live.board, new_key) {
                             board.replace_api_key(key);
                             // Which variable holds it is in the config; the
                             // key itself is never logged.
@@ -403,12 +423,16 @@ async fn reload_on_hangup(
                                 "[market] API key changed: the board uses the new one from its next refresh"
                             );
                         }
-                        http.update(http::Published::from_config(&new, Some(bound), clock.now()));
+                        live.http.update(http::Published::from_config(
+                            &new,
+                            Some(bound),
+                            clock.now(),
+                        ));
                         info!(feeds = new.feeds.len(), "config reloaded");
                         current = new;
                     }
                     Err(e) => {
-                        error!(error = %e, "reload failed: could not register the feeds; keeping the running config")
+                        error!(error = %e, "reload failed: could not register the feeds and alerts; keeping the running config")
                     }
                 }
             }

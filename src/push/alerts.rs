@@ -33,6 +33,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
@@ -85,6 +86,10 @@ struct Target {
 pub struct Sender {
     store: Store,
     clock: SharedClock,
+    /// The client for alerts that may only reach public addresses, and the
+    /// one for `allow_private` alerts; kept to rebuild targets on reload.
+    public: reqwest::Client,
+    any: reqwest::Client,
     targets: HashMap<String, Target>,
     names: Vec<String>,
     metrics: Arc<Metrics>,
@@ -119,10 +124,32 @@ impl Sender {
             .map_err(SenderError::Client)
         };
         let (public, any) = (build(true)?, build(false)?);
-        let targets = alerts
+        let mut sender = Sender {
+            store,
+            clock,
+            public,
+            any,
+            targets: HashMap::new(),
+            names: Vec::new(),
+            sent: HashMap::new(),
+            metrics,
+        };
+        sender.configure(alerts);
+        Ok(sender)
+    }
+
+    /// Sends for `alerts` from now on (a reload). An alert that stays keeps
+    /// its hourly window; one that goes stops sending, and its messages wait
+    /// in the outbox in case it comes back.
+    fn configure(&mut self, alerts: &[AlertConfig]) {
+        self.targets = alerts
             .iter()
             .map(|a| {
-                let client = if a.allow_private { &any } else { &public };
+                let client = if a.allow_private {
+                    &self.any
+                } else {
+                    &self.public
+                };
                 (
                     a.name.clone(),
                     Target {
@@ -132,14 +159,8 @@ impl Sender {
                 )
             })
             .collect();
-        Ok(Sender {
-            store,
-            clock,
-            targets,
-            names: alerts.iter().map(|a| a.name.clone()).collect(),
-            sent: HashMap::new(),
-            metrics,
-        })
+        self.names = alerts.iter().map(|a| a.name.clone()).collect();
+        self.sent.retain(|name, _| self.targets.contains_key(name));
     }
 
     /// `tickerfeed alerts test NAME`: sends alert `name`'s message for the
@@ -177,10 +198,11 @@ impl Sender {
     /// Sends what is due, then sleeps until the next message is due, a
     /// fetch queues one, a capped alert may send again, or [`IDLE_CHECK`]
     /// passes; until `shutdown`.
-    pub async fn run(mut self, shutdown: CancellationToken) {
-        if self.names.is_empty() {
-            return;
-        }
+    pub async fn run(
+        mut self,
+        mut alerts: watch::Receiver<Vec<AlertConfig>>,
+        shutdown: CancellationToken,
+    ) {
         let signal = self.store.outbox_signal();
         info!(alerts = self.names.len(), "alert sender running");
         loop {
@@ -229,6 +251,11 @@ impl Sender {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = signal.notified() => {}
+                // A closed channel means no more reloads, not a stop.
+                Ok(()) = alerts.changed() => {
+                    self.configure(&alerts.borrow_and_update());
+                    info!(alerts = self.names.len(), "alert sender reconfigured");
+                }
                 _ = tokio::time::sleep(wait) => {}
             }
         }
@@ -527,20 +554,18 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-/// Spawns the sender for `alerts`, if any, on `tasks`.
+/// Spawns the sender for the alerts `alerts` holds now and after each
+/// reload; it idles while there are none.
 pub fn spawn(
     store: Store,
     clock: SharedClock,
     metrics: Arc<Metrics>,
-    alerts: &[AlertConfig],
+    alerts: watch::Receiver<Vec<AlertConfig>>,
     user_agent: &str,
     shutdown: CancellationToken,
-) -> Result<Option<tokio::task::JoinHandle<()>>, SenderError> {
-    if alerts.is_empty() {
-        return Ok(None);
-    }
-    let sender = Sender::new(store, clock, metrics, alerts, user_agent)?;
-    Ok(Some(tokio::spawn(sender.run(shutdown))))
+) -> Result<tokio::task::JoinHandle<()>, SenderError> {
+    let sender = Sender::new(store, clock, metrics, &alerts.borrow(), user_agent)?;
+    Ok(tokio::spawn(sender.run(alerts, shutdown)))
 }
 
 #[cfg(test)]

@@ -701,3 +701,67 @@ async fn the_alerts_command_lists_the_outbox_and_sends_a_test() {
     assert!(answer.contains("not delivered: refused"), "{answer}");
     assert_eq!(receiver.total(), 1);
 }
+
+/// SIGHUP adds an alert to a running daemon, and later removes it; no
+/// restart. The added alert fires for the item archived after the reload
+/// (and not for the four before it); once removed, it sends nothing more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_are_added_and_removed_by_a_reload() {
+    let receiver = Receiver::start().await;
+    let server = FeedServer::start().await;
+    let feeds = wire(&server).replace("\n\n", "\nschedule = \"* * * * * *\"\n");
+    let dir = TestDir::new();
+    dir.write_config_only(&feeds);
+    let mut d = crate::process::Running::start_with(&dir, &[]);
+    d.wait_for("tickerfeed running");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !dir.db_path().exists() || dir.count("SELECT count(*) FROM items") < 4 {
+        assert!(Instant::now() < deadline, "the first poll never archived");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let alert = format!(
+        "{MAJORS}\n[[alerts]]\nname = \"majors\"\nview = \"majors\"\nurl = \"{}\"\nallow_private = true\n",
+        receiver.url("/hook")
+    );
+    dir.write_config_only(&format!("{feeds}{alert}"));
+    d.signal("HUP");
+    d.wait_for("config reloaded");
+    let publish = |extra: &[(&str, &str, &str)]| {
+        let mut items = vec![
+            ("w1", "BP results beat guidance", "https://wire.test/bp"),
+            ("w3", "Shell buys solar firm", "https://wire.test/shell"),
+        ];
+        items.extend_from_slice(extra);
+        server.set("/wire.xml", Reply::feed(rss("Wire", &items)));
+    };
+    publish(&[("w5", "BP names a new chief", "https://wire.test/bp-chief")]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while dir.count("SELECT count(*) FROM items WHERE title = 'BP names a new chief'") == 0 {
+        assert!(Instant::now() < deadline, "the new item was never archived");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let got = receiver.wait_for("/hook", 1).await;
+    assert_eq!(got[0].json()["item"]["title"], "BP names a new chief");
+
+    // Removed: a new matching item is archived but not sent.
+    dir.write_config_only(&feeds);
+    d.signal("HUP");
+    d.wait_for("config reloaded");
+    publish(&[
+        ("w5", "BP names a new chief", "https://wire.test/bp-chief"),
+        ("w7", "Shell sells a refinery", "https://wire.test/shell-2"),
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while dir.count("SELECT count(*) FROM items WHERE title = 'Shell sells a refinery'") == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the last item was never archived"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(receiver.total(), 1, "{:?}", receiver.got("/hook"));
+    d.signal("TERM");
+    d.wait_exit();
+}
