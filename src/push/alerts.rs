@@ -14,7 +14,7 @@
 //! hour: when more are due than it has room for, the last slot carries
 //! one summary of all the rest (`message::compose_summary`), and when it
 //! has no room they wait for the hour to move on. Nothing is dropped. The
-//! count is kept in memory, so a restart starts a new hour.
+//! count is also kept in the archive (`alert_sends`), so a restart resumes it.
 //!
 //! Delivery is at least once: a message whose 2xx arrived but whose
 //! deletion did not (a crash in between) is sent again, with the same
@@ -94,7 +94,7 @@ pub struct Sender {
     names: Vec<String>,
     metrics: Arc<Metrics>,
     /// Per capped alert, when its recent messages were delivered (the last
-    /// hour's; kept in memory, so a restart starts a new count).
+    /// hour's; also recorded in the archive, so a restart resumes the count).
     sent: HashMap<String, VecDeque<DateTime<Utc>>>,
 }
 
@@ -204,6 +204,7 @@ impl Sender {
         shutdown: CancellationToken,
     ) {
         let signal = self.store.outbox_signal();
+        self.resume_windows().await;
         info!(alerts = self.names.len(), "alert sender running");
         loop {
             let now = self.clock.now();
@@ -262,6 +263,39 @@ impl Sender {
         debug!("alert sender stopped");
     }
 
+    /// Reads the last hour's sends of capped alerts from the archive, so a
+    /// restart does not grant a fresh hour. Unreadable: start from empty
+    /// windows (the cap then counts from now), which loses no message.
+    async fn resume_windows(&mut self) {
+        let since = self.clock.now() - chrono::Duration::hours(1);
+        match self.store.alert_sends_since(since).await {
+            Ok(sends) => {
+                for (alert, at) in sends {
+                    if self.targets.contains_key(&alert) {
+                        self.sent.entry(alert).or_default().push_back(at);
+                    }
+                }
+            }
+            Err(e) => {
+                warn!(error = %e, "could not read recent alert sends; the hourly caps start afresh")
+            }
+        }
+    }
+
+    /// A capped alert delivered a message now: it counts for the next hour,
+    /// in memory and in the archive.
+    async fn count_send(
+        store: &Store,
+        sent: &mut HashMap<String, VecDeque<DateTime<Utc>>>,
+        alert: &str,
+        now: DateTime<Utc>,
+    ) {
+        sent.entry(alert.to_string()).or_default().push_back(now);
+        if let Err(e) = store.alert_sent(alert, now).await {
+            warn!(alert = %alert, error = %e, "could not record an alert send; a restart within the hour may allow more than max_per_hour");
+        }
+    }
+
     /// One pass over the due messages of the alerts named `open`; how many
     /// were attempted.
     async fn send_due(&mut self, open: &[String]) -> usize {
@@ -285,6 +319,7 @@ impl Sender {
             let Some(target) = self.targets.get(&alert) else {
                 continue;
             };
+            let capped = target.config.max_per_hour.is_some();
             let (single, summary) = match target.config.max_per_hour {
                 None => (list.len(), 0),
                 Some(cap) => {
@@ -298,12 +333,12 @@ impl Sender {
                 if let Err(e) = self.record(target, row, outcome).await {
                     warn!(alert = %row.alert, uid = %row.item_uid, error = %e, "could not record an alert delivery; it will be sent again");
                 }
-                if delivered {
-                    self.sent.entry(alert.clone()).or_default().push_back(now);
+                if delivered && capped {
+                    Self::count_send(&self.store, &mut self.sent, &alert, now).await;
                 }
             }
             if summary > 0 && self.deliver_summary(target, &list[single..]).await {
-                self.sent.entry(alert.clone()).or_default().push_back(now);
+                Self::count_send(&self.store, &mut self.sent, &alert, now).await;
             }
         }
         rows.len()

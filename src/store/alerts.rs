@@ -281,6 +281,53 @@ impl Store {
         .await
     }
 
+    /// A capped alert sent a message (one item or a summary) at `at`: it
+    /// counts against `max_per_hour` until an hour later, restarts
+    /// included. Older sends are forgotten here.
+    pub async fn alert_sent(&self, alert: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let alert = alert.to_string();
+        self.write(move |conn| {
+            let hour_ago = to_db_time(at - chrono::Duration::hours(1));
+            cached(
+                conn,
+                "DELETE FROM alert_sends WHERE alert = ?1 AND sent_at <= ?2",
+                params![alert, hour_ago],
+            )
+            .and_then(|_| {
+                cached(
+                    conn,
+                    "INSERT INTO alert_sends (alert, sent_at) VALUES (?1, ?2)",
+                    params![alert, to_db_time(at)],
+                )
+            })
+            .map(drop)
+            .map_err(op("record an alert send"))
+        })
+        .await
+    }
+
+    /// Per alert, when it sent messages after `since`, oldest first: the
+    /// hourly windows a starting sender resumes.
+    pub async fn alert_sends_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
+        self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT alert, sent_at FROM alert_sends WHERE sent_at > ?1 ORDER BY sent_at",
+            )
+            .and_then(|mut s| {
+                s.query_map([to_db_time(since)], |r| {
+                    let at: String = r.get(1)?;
+                    Ok((r.get(0)?, from_db_time(&at).unwrap_or(DateTime::UNIX_EPOCH)))
+                })?
+                .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(op("read recent alert sends"))
+        })
+        .await
+    }
+
     /// An attempt failed: count it, keep its error, and retry at `next`,
     /// or, with `next` `None`, keep the message as failed.
     pub async fn alert_attempt_failed(

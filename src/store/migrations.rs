@@ -325,6 +325,17 @@ CREATE TABLE alert_outbox (
 CREATE INDEX alert_outbox_due ON alert_outbox (state, next_attempt_at);
 "#,
     ),
+    // 9: when each capped alert sent its messages in the last hour, so
+    // `max_per_hour` holds across restarts (a crash loop cannot reset it).
+    Migration::Sql(
+        r#"
+CREATE TABLE alert_sends (
+    alert   TEXT NOT NULL,
+    sent_at TEXT NOT NULL
+);
+CREATE INDEX alert_sends_by_alert ON alert_sends (alert, sent_at);
+"#,
+    ),
 ];
 
 fn migration_4(tx: &Transaction<'_>) -> rusqlite::Result<()> {

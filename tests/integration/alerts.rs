@@ -456,6 +456,53 @@ async fn max_per_hour_coalesces_the_excess_into_one_summary() {
     d.stop().await;
 }
 
+/// The hour's count survives a restart: a daemon that used its two
+/// messages and restarts keeps the next item waiting in the outbox instead
+/// of sending it at once (a crash loop cannot reset the cap).
+#[tokio::test]
+async fn max_per_hour_holds_across_a_restart() {
+    let receiver = Receiver::start().await;
+    let alerts = format!(
+        "[[alerts]]\nname = \"capped\"\nurl = \"{}\"\nmax_per_hour = 2\nallow_private = true\n",
+        receiver.url("/hook")
+    );
+    let (server, dir, d) = daemon(&alerts, None).await;
+    receiver.wait_for("/hook", 2).await;
+    wait_for_empty_outbox(&dir).await;
+    d.stop().await;
+    assert_eq!(
+        dir.count("SELECT count(*) FROM alert_sends WHERE alert = 'capped'"),
+        2
+    );
+
+    server.set(
+        "/wire.xml",
+        Reply::feed(rss(
+            "Wire",
+            &[("w9", "BP sells a stake", "https://wire.test/bp-stake")],
+        )),
+    );
+    // Polled every second from now, so the new item comes at once.
+    let feeds = feed_block(
+        "wire",
+        &server.url("/wire.xml"),
+        "schedule = \"* * * * * *\"",
+    );
+    let config = dir.write_config(&format!("{feeds}{alerts}"));
+    let d = Daemon::start_with_clock(config, Arc::new(tickerfeed::clock::SystemClock)).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while dir.count("SELECT count(*) FROM items WHERE title = 'BP sells a stake'") == 0 {
+        assert!(Instant::now() < deadline, "the new item was never archived");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(receiver.total(), 2, "{:?}", receiver.got("/hook"));
+    let waiting = outbox(&dir);
+    assert_eq!(waiting.len(), 1);
+    assert_eq!((waiting[0].2.as_str(), waiting[0].3), ("pending", 0));
+    d.stop().await;
+}
+
 #[tokio::test]
 async fn alerts_fire_only_for_items_archived_after_they_were_configured() {
     let server = FeedServer::start().await;
