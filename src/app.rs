@@ -179,10 +179,11 @@ pub async fn serve_with(
     // the HTTP cache does not serve a stale document, and index for search
     // what the last fetches archived.
     tasks.push(tokio::spawn(watch_archive(store.clone(), shutdown.clone())));
+    let (storage_tx, storage_rx) = watch::channel(config.storage.clone());
     tasks.push(tokio::spawn(housekeeping(
         store.clone(),
         Arc::clone(&clock),
-        config.storage.clone(),
+        storage_rx,
         shutdown.clone(),
     )));
     // Alerts go out as soon as a fetch queues them, and whatever an
@@ -215,6 +216,7 @@ pub async fn serve_with(
         board: pipeline.board.clone(),
         feeds: feeds_tx,
         alerts: alerts_tx,
+        storage: storage_tx,
     };
     tasks.push(tokio::spawn(reload_on_hangup(
         config.clone(),
@@ -287,26 +289,30 @@ async fn watch_archive(store: Store, stop: CancellationToken) {
 async fn housekeeping(
     store: Store,
     clock: SharedClock,
-    storage: StorageConfig,
+    mut storage: watch::Receiver<StorageConfig>,
     stop: CancellationToken,
 ) {
     loop {
-        let days = storage.fetch_log_days;
+        let current = storage.borrow_and_update().clone();
+        let days = current.fetch_log_days;
         let cutoff = clock.now() - chrono::Duration::days(i64::from(days));
         match store.prune_fetch_log(cutoff).await {
             Ok(0) => {}
             Ok(n) => info!(rows = n, days, "trimmed the fetch log"),
             Err(e) => warn!(error = %e, "could not trim the fetch log"),
         }
-        if storage.max_age_days.is_some() || storage.max_items_per_feed.is_some() {
-            match prune(&store, &storage, clock.now()).await {
+        if current.max_age_days.is_some() || current.max_items_per_feed.is_some() {
+            match prune(&store, &current, clock.now()).await {
                 Ok(0) => {}
                 Ok(n) => info!(items = n, "retention: deleted old items (tombstoned)"),
                 Err(e) => warn!(error = %e, "retention run failed"),
             }
         }
+        // A reload that changes retention runs it at once: an operator
+        // who tightens it expects the archive to shrink now, not tomorrow.
         tokio::select! {
             _ = stop.cancelled() => break,
+            Ok(()) = storage.changed() => {}
             _ = tokio::time::sleep(Duration::from_secs(86_400)) => {}
         }
     }
@@ -338,17 +344,19 @@ struct Live {
     feeds: watch::Sender<Vec<(FeedConfig, FeedId)>>,
     /// The alerts the sender delivers.
     alerts: watch::Sender<Vec<AlertConfig>>,
+    /// Retention and the fetch log's length, for housekeeping.
+    storage: watch::Sender<StorageConfig>,
 }
 
 /// SIGHUP re-reads the config. Added feeds start, removed feeds stop (their
 /// archive stays), changed schedules apply; validators, backoff and due
-/// times live in the archive, so nothing is lost. `[output]`, the views and
-/// the alerts apply at once (an added alert fires for items archived from
-/// then on; a removed one's unsent messages wait in the outbox). A changed
-/// `[market]` API key is handed to the board at once; changes to
-/// `[storage] path`, `[server] listen`, `[fetch]` and the rest of
-/// `[market]` wait for a restart, with a warning (the rest of `[storage]`
-/// waits too, without one). An invalid config is refused with a logged
+/// times live in the archive, so nothing is lost. `[output]`, the views,
+/// the alerts and `[storage]` retention apply at once (an added alert fires
+/// for items archived from then on; a removed one's unsent messages wait in
+/// the outbox; changed retention runs now). A changed `[market]` API key is
+/// handed to the board at once; changes to `[storage] path`,
+/// `[server] listen`, `[fetch]` and the rest of `[market]` wait for a
+/// restart, with a warning. An invalid config is refused with a logged
 /// error and the running one stays.
 async fn reload_on_hangup(
     running: Config,
@@ -415,6 +423,11 @@ async fn reload_on_hangup(
                             .collect();
                         live.feeds.send_replace(feeds);
                         live.alerts.send_replace(new.alerts.clone());
+                        live.storage.send_if_modified(|s| {
+                            let changed = *s != new.storage;
+                            *s = new.storage.clone();
+                            changed
+                        });
                         if let (Some(board), Some(key)) = (&live.board, new_key) {
                             board.replace_api_key(key);
                             // Which variable holds it is in the config; the

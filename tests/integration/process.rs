@@ -32,7 +32,7 @@ pub(crate) struct Running {
 }
 
 impl Running {
-    fn start(dir: &TestDir) -> Running {
+    pub(crate) fn start(dir: &TestDir) -> Running {
         Self::start_with(dir, &[])
     }
 

@@ -410,3 +410,41 @@ async fn reload_notices_a_changed_api_key_and_the_provider_gets_the_new_one() {
         );
     }
 }
+
+/// Retention tightened by a reload runs at once: the operator who lowers
+/// `max_items_per_feed` sees the archive shrink now, not at the next daily
+/// run or restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_that_tightens_retention_prunes_at_once() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/a.xml",
+        Reply::feed(rss(
+            "A",
+            &[
+                ("a1", "One", "https://a.test/1"),
+                ("a2", "Two", "https://a.test/2"),
+                ("a3", "Three", "https://a.test/3"),
+            ],
+        )),
+    );
+    let feed = feed_block("a", &server.url("/a.xml"), "schedule = \"@hourly\"");
+    let dir = TestDir::new();
+    dir.write_config_only(&feed);
+    let mut d = Running::start(&dir);
+    d.wait_for("tickerfeed running");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !dir.db_path().exists() || dir.count("SELECT count(*) FROM items") < 3 {
+        assert!(Instant::now() < deadline, "the first poll never archived");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    dir.write_config_only(&format!("[storage]\nmax_items_per_feed = 1\n{feed}"));
+    d.signal("HUP");
+    d.wait_for("config reloaded");
+    d.wait_for("retention: deleted old items");
+    assert_eq!(dir.count("SELECT count(*) FROM items"), 1);
+    assert_eq!(dir.count("SELECT count(*) FROM tombstones"), 2);
+    d.signal("TERM");
+    d.wait_exit();
+}
