@@ -52,6 +52,12 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
         .sync_alerts(alert_rules(config), clock.now())
         .await
         .context("registering the configured alerts in the archive")?;
+    // Likewise the views' rules: their matches are kept from the next
+    // fetch on (the daemon backfills the rest, `backfill_rules`).
+    store
+        .sync_rules(view_rules(config))
+        .await
+        .context("registering the views' rules in the archive")?;
     let feeds = config
         .feeds
         .iter()
@@ -96,6 +102,27 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
         pipeline,
         feeds,
     })
+}
+
+/// The include rules of every view, whose matches the archive keeps.
+fn view_rules(config: &Config) -> Vec<crate::select::Rule> {
+    config
+        .views
+        .iter()
+        .flat_map(|v| v.selection.include.iter().cloned())
+        .collect()
+}
+
+/// Tests what the archive already holds against rules a start or reload
+/// added; views use the regex on each row until it is done.
+async fn backfill_rules(store: Store, stop: CancellationToken) {
+    match store.backfill_rules(|| stop.is_cancelled()).await {
+        Ok(0) => {}
+        Ok(n) => info!(rules = n, "view rules indexed over the archive"),
+        Err(e) => {
+            warn!(error = %e, "could not index the views' rules; views test each item instead")
+        }
+    }
 }
 
 /// What the store evaluates at ingest for each configured alert.
@@ -188,6 +215,10 @@ pub async fn serve_with(
     )));
     // Alerts go out as soon as a fetch queues them, and whatever an
     // earlier run left in the outbox goes first.
+    tasks.push(tokio::spawn(backfill_rules(
+        store.clone(),
+        shutdown.clone(),
+    )));
     let (alerts_tx, alerts_rx) = watch::channel(config.alerts.clone());
     tasks.push(
         push::alerts::spawn(
@@ -408,10 +439,10 @@ async fn reload_on_hangup(
                     }
                 }
                 let registered = match store.sync_feeds(&new.feeds, clock.now()).await {
-                    Ok(ids) => store
-                        .sync_alerts(alert_rules(&new), clock.now())
-                        .await
-                        .map(|()| ids),
+                    Ok(ids) => match store.sync_alerts(alert_rules(&new), clock.now()).await {
+                        Ok(()) => store.sync_rules(view_rules(&new)).await.map(|_| ids),
+                        Err(e) => Err(e),
+                    },
                     Err(e) => Err(e),
                 };
                 match registered {
@@ -423,6 +454,7 @@ async fn reload_on_hangup(
                             .collect();
                         live.feeds.send_replace(feeds);
                         live.alerts.send_replace(new.alerts.clone());
+                        tokio::spawn(backfill_rules(store.clone(), stop.clone()));
                         live.storage.send_if_modified(|s| {
                             let changed = *s != new.storage;
                             *s = new.storage.clone();
@@ -445,7 +477,7 @@ async fn reload_on_hangup(
                         current = new;
                     }
                     Err(e) => {
-                        error!(error = %e, "reload failed: could not register the feeds and alerts; keeping the running config")
+                        error!(error = %e, "reload failed: could not register the feeds, alerts and view rules; keeping the running config")
                     }
                 }
             }

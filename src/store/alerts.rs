@@ -18,7 +18,7 @@
 //! after its receiver answered 2xx; otherwise it records the error and
 //! the next attempt, or marks the row `failed` when retries ran out.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
@@ -34,10 +34,6 @@ pub struct AlertRule {
     pub name: String,
     pub selection: Selection,
 }
-
-/// The rules the writer applies to the next fetches; replaced whole by
-/// [`Store::sync_alerts`].
-pub(crate) type AlertRules = Arc<Mutex<Arc<Vec<AlertRule>>>>;
 
 /// One message waiting in the outbox.
 #[derive(Debug, Clone, PartialEq)]
@@ -160,7 +156,10 @@ impl Store {
             tx.commit().map_err(op("commit alert sync"))
         })
         .await?;
-        *self.alert_rules.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(rules);
+        self.replace_at_ingest(|at| super::rules::AtIngest {
+            alerts: rules,
+            rules: at.rules.clone(),
+        });
         Ok(())
     }
 

@@ -8,8 +8,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::alerts::{self, AlertRule, AlertRules};
+use super::alerts;
 use super::known::KnownIds;
+use super::rules::{self, AtIngest, IngestRules};
 use super::{Store, StoreError, cached, items, op};
 use crate::clock::{from_db_time, to_db_time};
 use crate::config::FeedConfig;
@@ -292,7 +293,7 @@ impl Store {
                 Arc::clone(&self.writer),
                 self.fetch_queue(),
                 self.known_ids(),
-                Arc::clone(&self.alert_rules),
+                Arc::clone(&self.at_ingest),
             );
             tokio::task::spawn_blocking(move || drain(&writer, &queue, &known, &rules));
         }
@@ -416,7 +417,7 @@ fn drain(
     writer: &std::sync::Mutex<Connection>,
     queue: &std::sync::Mutex<FetchQueue>,
     known: &std::sync::Mutex<KnownIds>,
-    rules: &AlertRules,
+    rules: &IngestRules,
 ) {
     /// If recording panics, the fetches still queued are answered (their
     /// senders dropped: "writer lost") and the next fetch starts a new
@@ -457,7 +458,7 @@ fn record_group(
     conn: &mut Connection,
     group: Vec<QueuedFetch>,
     known: &std::sync::Mutex<KnownIds>,
-    rules: &[AlertRule],
+    rules: &AtIngest,
 ) {
     // Only this function touches the set, and only under the writer's lock.
     let mut known = known.lock().unwrap_or_else(|p| p.into_inner());
@@ -511,7 +512,7 @@ fn begin<'c>(
 fn record_in(
     tx: &Connection,
     known: &mut KnownIds,
-    rules: &[AlertRule],
+    rules: &AtIngest,
     a: &Attempt,
     now: DateTime<Utc>,
 ) -> Result<IngestSummary, StoreError> {
@@ -525,8 +526,8 @@ fn record_in(
         })?;
     let mut summary = IngestSummary::default();
     if let Some(doc) = &a.document {
-        let new_ids;
-        (summary, new_ids) = items::ingest(
+        let touched;
+        (summary, touched) = items::ingest(
             tx,
             known,
             a.feed_id,
@@ -535,8 +536,11 @@ fn record_in(
             doc.board.as_ref(),
             now,
         )?;
-        // In this transaction: the items and their alerts, or neither.
-        summary.alerts = alerts::queue(tx, rules, &new_ids, now)?;
+        // In this transaction: the items, their rule matches and their
+        // alerts, or none of them. Matches first: alerts read them.
+        rules::record_hits(tx, &rules.rules, &touched.new)?;
+        rules::refresh_hits(tx, &rules.rules, &touched.changed)?;
+        summary.alerts = alerts::queue(tx, &rules.alerts, &touched.new, now)?;
         let meta = &doc.meta;
         cached(
             tx,
@@ -1046,7 +1050,7 @@ mod tests {
         let known = store.known_ids();
         store
             .write(move |c| {
-                record_group(c, group, &known, &[]);
+                record_group(c, group, &known, &AtIngest::default());
                 Ok(())
             })
             .await

@@ -165,6 +165,14 @@ const FIND_SOURCE: &str = "SELECT s.item_id, i.origin_feed_id, i.content_sha256
      FROM item_sources s JOIN items i ON i.id = s.item_id
      WHERE s.feed_id = ?1 AND s.item_key = ?2";
 
+/// The items one fetch archived for the first time, and those whose text
+/// it changed, for what the writer does after ingest (alerts, rules).
+#[derive(Debug, Default)]
+pub(crate) struct Touched {
+    pub(crate) new: Vec<i64>,
+    pub(crate) changed: Vec<i64>,
+}
+
 pub(crate) fn ingest(
     tx: &Connection,
     known: &mut KnownIds,
@@ -173,8 +181,8 @@ pub(crate) fn ingest(
     items: &[NewItem],
     board: Option<&BoardView>,
     now: DateTime<Utc>,
-) -> Result<(IngestSummary, Vec<i64>), StoreError> {
-    let mut new_ids = Vec::new();
+) -> Result<(IngestSummary, Touched), StoreError> {
+    let mut touched = Touched::default();
     let now_s = to_db_time(now);
     let mut summary = IngestSummary {
         seen: items.len(),
@@ -200,6 +208,7 @@ pub(crate) fn ingest(
                 update_item(tx, item_id, item, &now_s)?;
                 known.add(item.guid.as_deref(), item.canonical_url.as_deref());
                 summary.updated += 1;
+                touched.changed.push(item_id);
             }
             cached(
                 tx,
@@ -243,7 +252,7 @@ pub(crate) fn ingest(
                 // Only new articles are stamped: the board as it stood when
                 // the archive first saw them.
                 super::quotes::stamp_item(tx, id, board, &item.mentions, now)?;
-                new_ids.push(id);
+                touched.new.push(id);
                 (id, "new", None)
             }
         };
@@ -254,7 +263,7 @@ pub(crate) fn ingest(
         )
         .map_err(op("record item source"))?;
     }
-    Ok((summary, new_ids))
+    Ok((summary, touched))
 }
 
 /// Items waiting in `fts_pending` that make the recording transaction

@@ -336,6 +336,29 @@ CREATE TABLE alert_sends (
 CREATE INDEX alert_sends_by_alert ON alert_sends (alert, sent_at);
 "#,
     ),
+    // 10: which items each view's `include` rule matches, kept as items
+    // arrive and change, so a view of rare rules reads its set from an
+    // index instead of testing every row's text (`store::rules`).
+    Migration::Sql(
+        r#"
+CREATE TABLE rules (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    field         TEXT NOT NULL,
+    pattern       TEXT NOT NULL,
+    complete      INTEGER NOT NULL DEFAULT 0,
+    backfilled_to INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (field, pattern)
+);
+CREATE TABLE rule_hits (
+    rule_id INTEGER NOT NULL,
+    item_id INTEGER NOT NULL,
+    PRIMARY KEY (rule_id, item_id)
+) WITHOUT ROWID;
+CREATE TRIGGER items_rule_hits_delete AFTER DELETE ON items BEGIN
+    DELETE FROM rule_hits WHERE rule_id IN (SELECT id FROM rules) AND item_id = old.id;
+END;
+"#,
+    ),
 ];
 
 fn migration_4(tx: &Transaction<'_>) -> rusqlite::Result<()> {

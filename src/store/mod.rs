@@ -44,6 +44,7 @@ pub mod items;
 mod known;
 pub(crate) mod migrations;
 pub mod quotes;
+mod rules;
 mod selection;
 pub mod symbols;
 
@@ -176,8 +177,9 @@ pub struct Store {
     /// [`Store::last_change`] as of a generation: it reads every item, and
     /// every empty search or view asks for it.
     last_change: Arc<Mutex<Option<LastChange>>>,
-    /// The alerts the writer queues messages for (`alerts::queue`).
-    alert_rules: alerts::AlertRules,
+    /// The alerts and rules the writer applies to new items
+    /// (`alerts::queue`, `rules::record_hits`).
+    at_ingest: rules::IngestRules,
     /// Told when a fetch queued alert messages.
     outbox_signal: Arc<tokio::sync::Notify>,
 }
@@ -276,7 +278,7 @@ impl Store {
             fetch_queue: Arc::default(),
             known_ids: Arc::default(),
             last_change: Arc::default(),
-            alert_rules: Arc::default(),
+            at_ingest: Arc::default(),
             outbox_signal: Arc::default(),
         })
     }

@@ -14,8 +14,10 @@
 //! symbol, tag or word has over 100,000 items (bench/serve.sh, "Views").
 //! The walk costs at most one pass over the sort index (about 5 ms at
 //! 100,000 items) when a criterion is rare, and bounds every view.
-//! Regex rules read the row, so they are tested after the sets: a view
-//! of rules alone reads rows until its page is full.
+//! An include rule a view configures is a set too, of the matches the
+//! archive keeps for it (`store::rules`); an exclude rule, or an include
+//! rule whose matches are still being backfilled, reads the row, so it is
+//! tested after the sets.
 //!
 //! Rules run inside SQLite through [`register_regexp`]'s `regexp(pattern,
 //! text)` function, with the `regex` crate (linear time, so no pattern
@@ -139,18 +141,43 @@ pub(crate) fn filter(selection: &Selection) -> Filter {
         f.search(q);
     }
     for rule in &selection.include {
-        let (sql, params) = rule_sql(rule);
+        let (sql, params) = include_sql(rule);
         f.push(sql, params);
     }
     for rule in &selection.exclude {
-        let (sql, params) = rule_sql(rule);
+        let (sql, params) = rule_test(rule);
         f.push(format!("NOT {sql}"), params);
     }
     f
 }
 
-/// One rule as a parenthesised SQL test and its parameters.
-fn rule_sql(rule: &Rule) -> (String, Vec<Value>) {
+/// An include rule: its matches from `rule_hits` when the archive keeps
+/// them complete (`store::rules`), a set like the indexed criteria; else
+/// (not configured in a view, such as a dry run's ad-hoc rule, or still
+/// being backfilled) the rule tested on each row. Decided by SQLite once
+/// per query, so a render never sees a half-built set.
+fn include_sql(rule: &Rule) -> (String, Vec<Value>) {
+    let (test, test_params) = rule_test(rule);
+    let key = || {
+        [
+            Value::Text(rule.field.as_str().into()),
+            Value::Text(rule.pattern.as_str().into()),
+        ]
+    };
+    (
+        format!(
+            "(CASE WHEN (SELECT complete FROM rules WHERE field = ? AND pattern = ?)
+              THEN +i.id IN (SELECT item_id FROM rule_hits
+                             WHERE rule_id = (SELECT id FROM rules WHERE field = ? AND pattern = ?))
+              ELSE {test} END)"
+        ),
+        key().into_iter().chain(key()).chain(test_params).collect(),
+    )
+}
+
+/// One rule as a parenthesised SQL test of the row's text, and its
+/// parameters.
+pub(crate) fn rule_test(rule: &Rule) -> (String, Vec<Value>) {
     let pattern = || Value::Text(rule.pattern.as_str().to_string());
     let one = |field: Field| match field {
         Field::Title => "regexp(?, i.title)",

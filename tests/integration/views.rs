@@ -566,3 +566,112 @@ async fn reload_adds_changes_and_removes_views_without_a_restart() {
     d.signal("TERM");
     assert_eq!(d.wait_exit(), 0, "{}", d.log.join("\n"));
 }
+
+/// A view of rules alone reads its items from the matches the archive
+/// keeps (`rule_hits`), not by testing every row: items archived before
+/// the view existed are found by the backfill, new ones as they arrive,
+/// and an item whose title stops matching leaves. The analyst sees the
+/// matches in SQL, and the view follows them.
+#[tokio::test]
+async fn a_rule_view_is_served_from_the_matches_kept_as_items_arrive() {
+    let server = FeedServer::start().await;
+    let blog =
+        |items: &[(&str, &str, &str)]| server.set("/blog.xml", Reply::feed(rss("Blog", items)));
+    blog(&[
+        ("b1", "Sponsored: the best oil ETF", "https://blog.test/etf"),
+        ("b2", "Why oil prices fell", "https://blog.test/oil"),
+        ("b3", "Gold holds steady", "https://blog.test/gold"),
+    ]);
+    let feed = feed_block(
+        "blog",
+        &server.url("/blog.xml"),
+        "schedule = \"* * * * * *\"",
+    );
+    let dir = TestDir::new();
+    // Archived before any view asks for oil.
+    let (_c, clock) = fixed_clock("2026-11-24T09:00:00Z");
+    poll(&dir.write_config(&feed), clock).await;
+
+    let view = "[[views]]\nname = \"oil\"\ninclude = [{ title = \"(?i)\\\\boil\\\\b\" }]\n";
+    // On the real clock: the blog is polled every second.
+    let d = Daemon::start_with_clock(
+        dir.write_config(&format!("{feed}{view}")),
+        std::sync::Arc::new(tickerfeed::clock::SystemClock),
+    )
+    .await;
+    for _ in 0..200 {
+        if dir.count("SELECT count(*) FROM rules WHERE complete") == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        dir.count("SELECT count(*) FROM rules WHERE complete"),
+        1,
+        "the backfill never completed"
+    );
+    let hits = |dir: &TestDir| -> HashSet<String> {
+        dir.db()
+            .prepare("SELECT i.title FROM rule_hits h JOIN items i ON i.id = h.item_id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert_eq!(
+        hits(&dir),
+        set(&["Sponsored: the best oil ETF", "Why oil prices fell"])
+    );
+    let body = view_with(&d, "/views/oil.atom", 2).await;
+    assert_eq!(
+        titles(&body),
+        set(&["Sponsored: the best oil ETF", "Why oil prices fell"])
+    );
+
+    // A new item that matches, and a title that stops matching.
+    blog(&[
+        ("b1", "Sponsored: the best oil ETF", "https://blog.test/etf"),
+        ("b2", "Why prices fell", "https://blog.test/oil"),
+        ("b3", "Gold holds steady", "https://blog.test/gold"),
+        ("b4", "Oil tanker seized", "https://blog.test/tanker"),
+    ]);
+    let want = set(&["Sponsored: the best oil ETF", "Oil tanker seized"]);
+    for _ in 0..200 {
+        if hits(&dir) == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(hits(&dir), want);
+    let mut shown = HashSet::new();
+    for _ in 0..100 {
+        shown = titles(&d.get("/views/oil.atom", &[]).await.text().await.unwrap());
+        if shown == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(shown, want);
+
+    // The view reads the kept matches: one removed by hand (as an analyst
+    // could) is gone from the view, though its title still matches.
+    let analyst = rusqlite::Connection::open(dir.db_path()).unwrap();
+    analyst.busy_timeout(Duration::from_secs(5)).unwrap();
+    analyst
+        .execute(
+            "DELETE FROM rule_hits WHERE item_id = (SELECT id FROM items WHERE title = 'Oil tanker seized')",
+            [],
+        )
+        .unwrap();
+    let want = set(&["Sponsored: the best oil ETF"]);
+    for _ in 0..100 {
+        shown = titles(&d.get("/views/oil.atom", &[]).await.text().await.unwrap());
+        if shown == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(shown, want);
+    d.stop().await;
+}
