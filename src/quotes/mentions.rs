@@ -1,24 +1,63 @@
-//! Which configured instruments a news item mentions.
+//! Which configured instruments a news item mentions, and how we know.
 //!
 //! Owns [`MentionMatcher`], built once from the configured [`Instrument`]s,
-//! and hands the enrich stage a list of our symbols, de-duplicated in the
-//! order they first appear, so an item can carry quotes for what it is about
-//! on top of the configured board.
+//! and hands the enrich stage a list of [`Mention`]s: our symbols,
+//! de-duplicated in the order they first appear, each with how it was found
+//! ([`MatchedBy`]), so an item can carry quotes for what it is about on top
+//! of the configured board and an analyst can filter by confidence.
 //!
 //! Sources, most reliable first (`market-providers.md` §5):
-//! 1. publisher tags ([`MentionMatcher::find_tagged`]): Nasdaq's
-//!    `<nasdaq:tickers>`, Finnhub's `related`;
+//! 1. publisher tags: Nasdaq's `<nasdaq:tickers>`, Finnhub's `related`, and
+//!    an SEC EDGAR filer's CIK where the instrument configures `cik`;
 //! 2. exchange-qualified mentions: `(NASDAQ: SSAT)`, `( NASDAQ:QCOM )`,
 //!    `(LSE:BP.)`, `NYSE American: WDGT`, GlobeNewswire's `Nasdaq:EBIX`
 //!    category; OTC venues (OTCQB, OTCQX, OTC Pink) are skipped;
 //! 3. cashtags: `$BP`, case-sensitive, not followed by a letter or digit;
-//! 4. configured names and aliases ("Vodafone"), whole words, any case.
+//! 4. configured names and aliases, under the rules below.
+//!
+//! # Names
+//!
+//! Measured on real headlines (`tests/fixtures/mentions/eval.jsonl`), a
+//! literal name match gets one mention in seven wrong: "BP" is also Border
+//! Patrol, blood pressure and "before present"; "BCE" is the era; "BAT" is an
+//! animal, a cricket bat and "Baidu, Alibaba, Tencent". So aliases come in
+//! two kinds:
+//!
+//! - **Unambiguous** names, several words or one long mixed-case word
+//!   ("AstraZeneca", "Rio Tinto", "British American Tobacco"), match alone,
+//!   in any case: headlines capitalise freely.
+//! - **Ambiguous** aliases, one short word (four letters or fewer) or one
+//!   all-capitals word ("BP", "BAT", "RELX"), must match case-exactly
+//!   (unless the text is all capitals, where case says nothing), must not be
+//!   vetoed, and must be corroborated.
+//!
+//! Vetoes (each makes the alias something else for the whole item):
+//! - a number or a word for years right before it: `3200 BP`, `300 BCE`,
+//!   `cal BP`, `10th century BCE` are dates, not companies;
+//! - the alias defined as other words: `BP (before present)`,
+//!   `Before Present (BP)`, or capitalised words elsewhere in the item whose
+//!   initials spell it ("Border Patrol", "Baidu, Alibaba, Tencent"). When
+//!   those words are another configured name of the same instrument
+//!   ("British American Tobacco (BAT)") they corroborate instead.
+//!
+//! Corroboration (any one):
+//! - another configured name of the same instrument anywhere in the item;
+//! - a tag, exchange notation or cashtag for the same symbol;
+//! - a company-form word right after the alias: `plc`, `p.l.c.`, `Inc.`,
+//!   `Group`, `Ltd`, `Holdings`, `Industries`…;
+//! - finance context: a word from [`FINANCE_WORDS`] within
+//!   [`CONTEXT_WORDS`] words either side, in the same text part.
+//!
+//! Per instrument, configuration adds what rules cannot know: `exclude`
+//! regexes (an item one matches mentions the symbol only by tag, exchange,
+//! cashtag or CIK: "Rio Tinto river", another country's "national grid"),
+//! and `case_sensitive` (every name counts only as configured or in
+//! capitals: "National Grid", not "the national grid").
 //!
 //! Policy: only configured instruments count. A mention never makes us look
 //! up a symbol we were not told about, which protects the quote budget and
 //! stops a hostile feed steering our lookups. Symbols match exactly, so `BP`
-//! is not found in `$BPX`, `NYSE: BPM` or a bare word "BP"; a bare word only
-//! counts when it is configured as a name.
+//! is not found in `$BPX`, `NYSE: BPM` or `BPI`.
 //!
 //! Inputs are plain text: strip HTML before calling.
 
@@ -27,12 +66,35 @@ use std::sync::LazyLock;
 
 use regex::{Regex, RegexBuilder};
 
+use crate::config::InstrumentConfig;
+pub use crate::model::{MatchedBy, Mention};
+
 /// An instrument as configured: the symbol we use everywhere, plus display
 /// names and aliases ("BP plc", "Vodafone") to find it in prose.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct Instrument {
     pub symbol: String,
     pub names: Vec<String>,
+    /// Patterns that, matching anywhere in an item, stop its names counting.
+    pub exclude: Vec<Regex>,
+    /// Names count only as configured or in capitals.
+    pub case_sensitive: bool,
+    /// SEC EDGAR CIK, digits without leading zeros.
+    pub cik: Option<String>,
+}
+
+impl From<&InstrumentConfig> for Instrument {
+    /// The configured names plus the display name, and the per-symbol rules.
+    fn from(i: &InstrumentConfig) -> Self {
+        Instrument {
+            symbol: i.symbol.clone(),
+            names: i.names.iter().chain(i.name.iter()).cloned().collect(),
+            // `config` compiled each pattern when it loaded the file.
+            exclude: i.exclude.iter().filter_map(|p| Regex::new(p).ok()).collect(),
+            case_sensitive: i.case_sensitive,
+            cik: i.cik.clone(),
+        }
+    }
 }
 
 /// `$` + symbol, not preceded by a word character (`US$5`); the capture runs
@@ -65,25 +127,124 @@ static EXCHANGE: LazyLock<Regex> = LazyLock::new(|| {
     .expect("constant pattern")
 });
 
+/// A CIK as EDGAR writes it: ten digits in parentheses after the filer's
+/// name (`6-K - BP PLC (0000313807) (Filer)`), or after `CIK`.
+static CIK: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(?:\((\d{10})\)|\bCIK\W{0,3}(\d{1,10})\b)").expect("constant pattern")
+});
+
+/// How far (in words, either side) finance context may sit from an
+/// ambiguous alias. A headline is about ten words, so this covers a
+/// headline and keeps a long article's unrelated paragraphs out.
+pub const CONTEXT_WORDS: usize = 8;
+
+/// Words of company and market news: results, deals, management, markets,
+/// and the products of the industries our configured companies work in
+/// (oil and gas, tobacco, pharmaceuticals, telecoms, mining). Any of them
+/// near an ambiguous alias says it names a company. Deliberately no
+/// general words ("new", "says", "UK") and nothing health-news shares with
+/// pharma news besides "drug", which blood-pressure stories use too, so
+/// "BP" there still needs the vetoes.
+pub const FINANCE_WORDS: &[&str] = &[
+    // results and reporting
+    "profit", "profits", "loss", "losses", "earnings", "revenue", "revenues", "sales", "results",
+    "quarter", "quarterly", "q1", "q2", "q3", "q4", "h1", "h2", "half-year", "full-year",
+    "annual", "interim", "outlook", "guidance", "forecast", "forecasts", "eps", "ebitda",
+    "dividend", "dividends", "buyback", "capex", "spending", "writedown", "impairment",
+    // markets
+    "shares", "share", "stock", "stocks", "shareholder", "shareholders", "investor",
+    "investors", "analyst", "analysts", "ftse", "nyse", "nasdaq", "lse", "listing", "listed",
+    "valuation", "market", "markets", "price", "prices", "rating", "upgrade", "downgrade",
+    "billion", "million", "bn", "mln", "bln",
+    // deals and disputes
+    "deal", "deals", "contract", "contracts", "acquisition", "acquire", "acquires", "buys",
+    "buy", "sells", "sell", "sale", "stake", "merger", "takeover", "bid", "venture",
+    "alliance", "partnership", "agreement", "agrees", "settlement", "settles", "settle",
+    "fine", "penalty", "lawsuit", "sue", "sues", "claims", "payout", "compensation",
+    "licence", "license", "regulator", "regulators", "approval", "approves",
+    // management and staff
+    "ceo", "chairman", "chief", "boss", "executive", "executives", "director", "board", "pay",
+    "jobs", "job", "staff", "workers", "employees", "sponsorship",
+    // the industries
+    "oil", "gas", "lng", "crude", "refinery", "pipeline", "drilling", "exploration", "spill",
+    "barrels", "petrol", "fuel", "upstream", "downstream", "tobacco", "cigarette",
+    "cigarettes", "e-cigarette", "vaping", "nicotine", "drug", "drugs", "drugmaker",
+    "vaccine", "fda", "pharma", "telecom", "telecoms", "broadband", "wireless", "mining",
+    "miner", "copper", "iron", "aluminium",
+];
+
+/// Words naming the legal form of a company, as they follow its name.
+static COMPANY_FORM: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^(?:\s*,)?\s+(?:plc|PLC|Plc|p\.l\.c\.?|P\.L\.C\.?|Inc\b\.?|INC\b\.?|Group|GROUP|Ltd\b\.?|LTD\b\.?|Limited|LIMITED|Corp\b\.?|Corporation|Holdings|HOLDINGS|Industries|INDUSTRIES|S\.A\.|SA\b|AG\b|N\.V\.|NV\b|Co\.)",
+    )
+    .expect("constant pattern")
+});
+
+/// A number or a word for years right before an alias: a date or a
+/// quantity (`3200 BP`, `300 BCE`, `cal BP`, `4th century BCE`), not a name.
+static DATE_BEFORE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)(?:\d[\d,.]*\s*|\b(?:years?|yrs?|cal|century|centuries|millennium|c\.|ca\.)\s+)$",
+    )
+    .expect("constant pattern")
+});
+
+#[derive(Debug, Clone)]
+struct Alias {
+    /// As configured, whitespace collapsed.
+    text: String,
+    ambiguous: bool,
+    /// Index into `symbols`.
+    instruments: Vec<usize>,
+}
+
 /// Finds mentions of configured instruments. Build once at startup and
-/// share; matching does not allocate regexes.
+/// share; matching does not compile regexes.
 #[derive(Debug, Clone)]
 pub struct MentionMatcher {
     /// Our symbols, in configuration order.
     symbols: Vec<String>,
+    /// Per symbol: exclude patterns, case sensitivity, CIK.
+    rules: Vec<Rules>,
     /// Exact (case-sensitive) symbol → index into `symbols`.
     by_symbol: HashMap<String, usize>,
-    /// One capture group per distinct name, longest first.
+    /// CIK → indexes into `symbols`.
+    by_cik: HashMap<String, Vec<usize>>,
+    /// One capture group per distinct alias, longest first.
     names: Option<Regex>,
-    /// For capture group `g`, the instruments named by it: `name_targets[g - 1]`.
-    name_targets: Vec<Vec<usize>>,
+    /// For capture group `g`, the alias: `aliases[g - 1]`.
+    aliases: Vec<Alias>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Rules {
+    exclude: Vec<Regex>,
+    case_sensitive: bool,
+}
+
+/// An item's text as the matcher reads it.
+struct Part<'a> {
+    text: &'a str,
+    /// No lower-case letters to speak of: case says nothing here.
+    shouting: bool,
+}
+
+/// One place an alias matched.
+struct NameHit {
+    part: usize,
+    start: usize,
+    end: usize,
+    alias: usize,
 }
 
 impl MentionMatcher {
     pub fn new(instruments: &[Instrument]) -> Self {
         let mut symbols = Vec::new();
+        let mut rules: Vec<Rules> = Vec::new();
         let mut by_symbol = HashMap::new();
-        let mut names: Vec<(String, Vec<usize>)> = Vec::new();
+        let mut by_cik: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut aliases: Vec<Alias> = Vec::new();
         for instrument in instruments {
             let symbol = instrument.symbol.trim();
             if symbol.is_empty() {
@@ -91,31 +252,62 @@ impl MentionMatcher {
             }
             let index = *by_symbol.entry(symbol.to_owned()).or_insert_with(|| {
                 symbols.push(symbol.to_owned());
+                rules.push(Rules::default());
                 symbols.len() - 1
             });
+            rules[index].exclude.extend(instrument.exclude.iter().cloned());
+            rules[index].case_sensitive |= instrument.case_sensitive;
+            if let Some(cik) = &instrument.cik {
+                let cik = cik.trim().trim_start_matches('0').to_owned();
+                if !cik.is_empty() {
+                    by_cik.entry(cik).or_default().push(index);
+                }
+            }
             for name in &instrument.names {
                 let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
                 if name.is_empty() {
                     continue;
                 }
-                match names
-                    .iter_mut()
-                    .find(|(n, _)| n.to_lowercase() == name.to_lowercase())
-                {
-                    Some((_, targets)) if !targets.contains(&index) => targets.push(index),
+                // Ambiguous aliases are kept apart per spelling: "BP" and
+                // "bp" are different claims.
+                let ambiguous = is_ambiguous(&name);
+                let same = |a: &Alias| {
+                    if ambiguous || a.ambiguous {
+                        a.text == name
+                    } else {
+                        a.text.to_lowercase() == name.to_lowercase()
+                    }
+                };
+                match aliases.iter_mut().find(|a| same(a)) {
+                    Some(a) if !a.instruments.contains(&index) => a.instruments.push(index),
                     Some(_) => {}
-                    None => names.push((name, vec![index])),
+                    None => aliases.push(Alias {
+                        text: name,
+                        ambiguous,
+                        instruments: vec![index],
+                    }),
                 }
             }
         }
-        // Longest first, so "Vodafone Group" wins over "Vodafone" where both fit.
-        names.sort_by_key(|(n, _)| std::cmp::Reverse(n.chars().count()));
-        let pattern = names
+        // Longest first, so "Vodafone Group" wins over "Vodafone" where both
+        // fit. The regex is case-insensitive; case rules are applied per hit.
+        aliases.sort_by_key(|a| std::cmp::Reverse(a.text.chars().count()));
+        let mut seen = std::collections::HashSet::new();
+        let pattern = aliases
             .iter()
-            .map(|(n, _)| format!("({})", name_pattern(n)))
+            .map(|a| {
+                // Two spellings of one ambiguous alias share a pattern; the
+                // later group never fires, and the hit checks both.
+                let p = name_pattern(&a.text);
+                if seen.insert(p.to_lowercase()) {
+                    format!("({p})")
+                } else {
+                    format!("({p}(?:[^\\s\\S]))")
+                }
+            })
             .collect::<Vec<_>>()
             .join("|");
-        let regex = (!names.is_empty()).then(|| {
+        let regex = (!aliases.is_empty()).then(|| {
             RegexBuilder::new(&pattern)
                 .case_insensitive(true)
                 // Unicode word boundaries and case folding over many names
@@ -126,41 +318,91 @@ impl MentionMatcher {
         });
         MentionMatcher {
             symbols,
+            rules,
             by_symbol,
+            by_cik,
             names: regex,
-            name_targets: names.into_iter().map(|(_, t)| t).collect(),
+            aliases,
         }
     }
 
-    /// Mentions in free text (title, plain-text summary or content,
-    /// categories), in the order given; our symbols, de-duplicated in
-    /// first-seen order.
-    pub fn find<S: AsRef<str>>(&self, texts: &[S]) -> Vec<String> {
+    /// Mentions in an item: publisher `tags` first, then the title, then the
+    /// text (summary, content or the fetched article); our symbols,
+    /// de-duplicated in first-seen order, each with the most reliable way it
+    /// was found anywhere in the item.
+    pub fn find<S: AsRef<str>>(&self, title: &str, text: &str, tags: &[S]) -> Vec<Mention> {
+        self.find_all(tags, &[title, text])
+    }
+
+    /// [`find`](Self::find) over any number of text parts, in order.
+    pub fn find_all<S: AsRef<str>, T: AsRef<str>>(&self, tags: &[S], texts: &[T]) -> Vec<Mention> {
         let mut found = Found::new(self.symbols.len());
-        for text in texts {
-            self.find_in(text.as_ref(), &mut found);
+        self.tagged_in(tags, &mut found);
+        let parts: Vec<Part<'_>> = texts
+            .iter()
+            .map(|t| Part {
+                text: t.as_ref(),
+                shouting: is_shouting(t.as_ref()),
+            })
+            .collect();
+        // Tags, exchange notation and cashtags, in text order.
+        let mut strong: Vec<(usize, usize, usize, MatchedBy)> = Vec::new();
+        for (p, part) in parts.iter().enumerate() {
+            for (re, how) in [(&*EXCHANGE, MatchedBy::Exchange), (&*CASHTAG, MatchedBy::Cashtag)] {
+                for caps in re.captures_iter(part.text) {
+                    let symbol = caps.get(1).expect("the pattern has one group");
+                    if let Some(&i) = self.by_symbol.get(symbol.as_str()) {
+                        strong.push((p, symbol.start(), i, how));
+                    }
+                }
+            }
+            for caps in CIK.captures_iter(part.text) {
+                let Some(m) = caps.get(1).or_else(|| caps.get(2)) else {
+                    continue;
+                };
+                for &i in self.by_cik.get(m.as_str().trim_start_matches('0')).into_iter().flatten() {
+                    strong.push((p, m.start(), i, MatchedBy::Tag));
+                }
+            }
         }
-        found.into_symbols(&self.symbols)
+        strong.sort_by_key(|&(p, at, _, _)| (p, at));
+        for &(_, _, i, how) in &strong {
+            found.add(i, how);
+        }
+        let hits = self.name_hits(&parts);
+        let mut named: Vec<(usize, usize, usize, MatchedBy)> = Vec::new();
+        for hit in &hits {
+            let alias = &self.aliases[hit.alias];
+            for &i in &alias.instruments {
+                if let Some(how) = self.judge(hit, i, &parts, &hits, &found) {
+                    named.push((hit.part, hit.start, i, how));
+                }
+            }
+        }
+        let excluded: Vec<bool> = (0..self.symbols.len())
+            .map(|i| {
+                self.rules[i]
+                    .exclude
+                    .iter()
+                    .any(|re| parts.iter().any(|p| re.is_match(p.text)))
+            })
+            .collect();
+        named.sort_by_key(|&(p, at, _, _)| (p, at));
+        for (_, _, i, how) in named {
+            if !excluded[i] {
+                found.add(i, how);
+            }
+        }
+        found.into_mentions(&self.symbols)
     }
 
     /// Publisher ticker tags (`<nasdaq:tickers>TSM,TSM,AAPL</nasdaq:tickers>`,
     /// Finnhub `related`): bare symbols or `Venue:SYMBOL`, comma or semicolon
     /// separated. Trusted more than prose, so bare symbols count here.
-    pub fn find_tagged<S: AsRef<str>>(&self, tags: &[S]) -> Vec<String> {
+    pub fn find_tagged<S: AsRef<str>>(&self, tags: &[S]) -> Vec<Mention> {
         let mut found = Found::new(self.symbols.len());
         self.tagged_in(tags, &mut found);
-        found.into_symbols(&self.symbols)
-    }
-
-    /// Tags first, then text: [`find_tagged`](Self::find_tagged) and
-    /// [`find`](Self::find) together, de-duplicated.
-    pub fn find_all<S: AsRef<str>, T: AsRef<str>>(&self, tags: &[S], texts: &[T]) -> Vec<String> {
-        let mut found = Found::new(self.symbols.len());
-        self.tagged_in(tags, &mut found);
-        for text in texts {
-            self.find_in(text.as_ref(), &mut found);
-        }
-        found.into_symbols(&self.symbols)
+        found.into_mentions(&self.symbols)
     }
 
     fn tagged_in<S: AsRef<str>>(&self, tags: &[S], found: &mut Found) {
@@ -172,39 +414,259 @@ impl MentionMatcher {
                     None => token,
                 };
                 if let Some(&i) = self.by_symbol.get(symbol.trim_end_matches('.')) {
-                    found.add(i);
+                    found.add(i, MatchedBy::Tag);
                 }
             }
         }
     }
 
-    fn find_in(&self, text: &str, found: &mut Found) {
-        // (byte offset, instrument): sorted so the text's order decides.
-        let mut hits: Vec<(usize, usize)> = Vec::new();
-        for re in [&*CASHTAG, &*EXCHANGE] {
-            for caps in re.captures_iter(text) {
-                let symbol = caps.get(1).expect("the pattern has one group");
-                if let Some(&i) = self.by_symbol.get(symbol.as_str()) {
-                    hits.push((symbol.start(), i));
-                }
-            }
-        }
-        if let Some(names) = &self.names {
-            for caps in names.captures_iter(text) {
+    /// Every place an alias matches, before any rule: case-insensitive.
+    fn name_hits(&self, parts: &[Part<'_>]) -> Vec<NameHit> {
+        let Some(names) = &self.names else {
+            return Vec::new();
+        };
+        let mut hits = Vec::new();
+        for (p, part) in parts.iter().enumerate() {
+            for caps in names.captures_iter(part.text) {
                 let Some(group) = (1..caps.len()).find(|&g| caps.get(g).is_some()) else {
                     continue;
                 };
-                let start = caps.get(0).map_or(0, |m| m.start());
-                for &i in &self.name_targets[group - 1] {
-                    hits.push((start, i));
+                let m = caps.get(0).expect("a match");
+                // The group that fired, or another spelling of the same
+                // ambiguous alias whose case fits.
+                let matched = collapse(m.as_str());
+                let alias = self
+                    .aliases
+                    .iter()
+                    .position(|a| a.text == matched)
+                    .unwrap_or(group - 1);
+                hits.push(NameHit {
+                    part: p,
+                    start: m.start(),
+                    end: m.end(),
+                    alias,
+                });
+            }
+        }
+        hits
+    }
+
+    /// Whether `hit` mentions instrument `i`, and how.
+    fn judge(
+        &self,
+        hit: &NameHit,
+        i: usize,
+        parts: &[Part<'_>],
+        hits: &[NameHit],
+        found: &Found,
+    ) -> Option<MatchedBy> {
+        let alias = &self.aliases[hit.alias];
+        let part = &parts[hit.part];
+        let written = collapse(&part.text[hit.start..hit.end]);
+        // Case: ambiguous aliases, and every name of a case-sensitive
+        // instrument, count only as configured or in capitals, unless the
+        // whole text shouts.
+        if (alias.ambiguous || self.rules[i].case_sensitive)
+            && !part.shouting
+            && written != alias.text
+            && written != alias.text.to_uppercase()
+        {
+            return None;
+        }
+        if !alias.ambiguous {
+            return Some(MatchedBy::Name);
+        }
+        if DATE_BEFORE.is_match(&part.text[..hit.start]) {
+            return None;
+        }
+        match self.definition(&alias.text, i, parts) {
+            Some(Definition::Other) => return None,
+            Some(Definition::Own) => return Some(MatchedBy::Corroborated),
+            None => {}
+        }
+        let other_name = hits.iter().any(|h| {
+            let a = &self.aliases[h.alias];
+            h.alias != hit.alias
+                && a.instruments.contains(&i)
+                && (!a.ambiguous || {
+                    let w = collapse(&parts[h.part].text[h.start..h.end]);
+                    w == a.text || parts[h.part].shouting
+                })
+        });
+        let after = &part.text[hit.end..];
+        if other_name
+            || found.has(i)
+            || COMPANY_FORM.is_match(after)
+            || finance_near(part.text, hit.start, hit.end)
+        {
+            return Some(MatchedBy::Corroborated);
+        }
+        None
+    }
+
+    /// Whether the item defines `alias` as words: words whose initials spell
+    /// it, in parentheses right after it (`BP (before present)`), right
+    /// before `(ALIAS)`, or anywhere as capitalised words ("Border Patrol",
+    /// "Baidu, Alibaba, Tencent"). `Own` when those words are a configured
+    /// name of instrument `i` itself.
+    fn definition(&self, alias: &str, i: usize, parts: &[Part<'_>]) -> Option<Definition> {
+        let letters: Vec<char> = alias
+            .chars()
+            .filter(|c| c.is_alphabetic())
+            .flat_map(char::to_lowercase)
+            .collect();
+        if letters.len() < 2 {
+            return None;
+        }
+        let own = |words: &[&str]| {
+            let phrase = words.join(" ").to_lowercase();
+            self.aliases.iter().any(|a| {
+                a.instruments.contains(&i) && {
+                    let t = a.text.to_lowercase();
+                    phrase == t || phrase.starts_with(&format!("{t} ")) || t.starts_with(&phrase)
+                }
+            })
+        };
+        let mut result = None;
+        for part in parts {
+            for words in definitions(part.text, alias, &letters, part.shouting) {
+                if own(&words) {
+                    result = Some(Definition::Own);
+                } else {
+                    return Some(Definition::Other);
                 }
             }
         }
-        hits.sort_by_key(|&(at, _)| at);
-        for (_, i) in hits {
-            found.add(i);
+        result
+    }
+}
+
+enum Definition {
+    /// The alias abbreviates one of the instrument's own names.
+    Own,
+    /// The alias abbreviates something else.
+    Other,
+}
+
+/// Word runs in `text` whose initials spell `letters`, offered as
+/// definitions of `alias`: next to it with parentheses in any case, or
+/// anywhere as capitalised words (not in shouting text, where every word is
+/// capitalised). Separators inside a run: spaces, commas, "and", "&".
+fn definitions<'t>(text: &'t str, alias: &str, letters: &[char], shouting: bool) -> Vec<Vec<&'t str>> {
+    static WORD: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"[\p{L}][\p{L}\p{N}'’\-]*").expect("constant pattern"));
+    let words: Vec<regex::Match<'t>> = WORD.find_iter(text).collect();
+    let mut out = Vec::new();
+    let n = letters.len();
+    for start in 0..words.len() {
+        // Collect n words, skipping "and"/"&" joiners, with only spaces,
+        // commas and joiners between them.
+        let mut run: Vec<regex::Match<'t>> = Vec::new();
+        let mut k = start;
+        while k < words.len() && run.len() < n {
+            let w = words[k];
+            if let Some(prev) = run.last() {
+                let gap = &text[prev.end()..w.start()];
+                if !gap.chars().all(|c| c == ' ' || c == ',' || c == '&') {
+                    break;
+                }
+            }
+            if !run.is_empty() && w.as_str().eq_ignore_ascii_case("and") {
+                k += 1;
+                continue;
+            }
+            run.push(w);
+            k += 1;
+        }
+        if run.len() != n {
+            continue;
+        }
+        let initials: Vec<char> = run
+            .iter()
+            .filter_map(|w| w.as_str().chars().next())
+            .flat_map(char::to_lowercase)
+            .collect();
+        if initials != letters {
+            continue;
+        }
+        let strs: Vec<&str> = run.iter().map(|w| w.as_str()).collect();
+        // The alias itself ("BP" spelled "B P") is no definition.
+        if strs.join("").eq_ignore_ascii_case(alias) || strs.iter().any(|w| *w == alias) {
+            continue;
+        }
+        let first = run[0].start();
+        let last = run[n - 1].end();
+        let before = text[..first].trim_end();
+        let after = text[last..].trim_start();
+        // `ALIAS (words)`: the parenthesis opens right after the alias.
+        let expanded_here = after.starts_with(')')
+            && before.strip_suffix('(').is_some_and(|b| {
+                b.trim_end()
+                    .strip_suffix(alias)
+                    .is_some_and(|r| !r.chars().last().is_some_and(char::is_alphanumeric))
+            });
+        // `words (ALIAS)`.
+        let defined_here = after
+            .strip_prefix('(')
+            .is_some_and(|a| a.trim_start().starts_with(alias));
+        let capitalised = !shouting
+            && strs
+                .iter()
+                .all(|w| w.chars().next().is_some_and(char::is_uppercase) && w.chars().count() > 1);
+        if expanded_here || defined_here || capitalised {
+            out.push(strs);
         }
     }
+    out
+}
+
+/// Whether a finance word sits within [`CONTEXT_WORDS`] words of
+/// `text[start..end]`.
+fn finance_near(text: &str, start: usize, end: usize) -> bool {
+    static WORD: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"[\p{L}\p{N}][\p{L}\p{N}\-]*|[$£€%]").expect("constant pattern")
+    });
+    let before: Vec<&str> = WORD.find_iter(&text[..start]).map(|m| m.as_str()).collect();
+    let after = WORD.find_iter(&text[end..]).map(|m| m.as_str());
+    let near = before
+        .iter()
+        .rev()
+        .take(CONTEXT_WORDS)
+        .copied()
+        .chain(after.take(CONTEXT_WORDS));
+    for word in near {
+        if matches!(word, "$" | "£" | "€" | "%") {
+            return true;
+        }
+        let lower = word.to_lowercase();
+        if FINANCE_WORDS.contains(&lower.as_str()) {
+            return true;
+        }
+    }
+    false
+}
+
+/// One short word or one all-capitals word: something other texts use for
+/// other things (acronyms, words), so it needs corroboration.
+fn is_ambiguous(name: &str) -> bool {
+    let words: Vec<&str> = name.split_whitespace().collect();
+    if words.len() != 1 {
+        return false;
+    }
+    let letters: Vec<char> = name.chars().filter(|c| c.is_alphabetic()).collect();
+    letters.len() <= 4 || letters.iter().all(|c| c.is_uppercase())
+}
+
+/// Text in capitals (a press-release title, an EDGAR header): at least six
+/// cased letters, under a tenth of them lower case.
+fn is_shouting(text: &str) -> bool {
+    let upper = text.chars().filter(|c| c.is_uppercase()).count();
+    let lower = text.chars().filter(|c| c.is_lowercase()).count();
+    upper + lower >= 6 && lower * 10 < upper + lower
+}
+
+fn collapse(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Over-the-counter venues: thinly regulated, full of lookalike tickers.
@@ -236,29 +698,45 @@ fn name_pattern(name: &str) -> String {
     format!("{start}{body}{end}")
 }
 
-/// Instruments seen so far, in first-seen order.
+/// Instruments seen so far, in first-seen order, each with the most
+/// reliable way it was found.
 struct Found {
-    seen: Vec<bool>,
+    how: Vec<Option<MatchedBy>>,
     order: Vec<usize>,
 }
 
 impl Found {
     fn new(n: usize) -> Self {
         Found {
-            seen: vec![false; n],
+            how: vec![None; n],
             order: Vec::new(),
         }
     }
 
-    fn add(&mut self, i: usize) {
-        if !self.seen[i] {
-            self.seen[i] = true;
-            self.order.push(i);
+    fn add(&mut self, i: usize, how: MatchedBy) {
+        match self.how[i] {
+            None => {
+                self.how[i] = Some(how);
+                self.order.push(i);
+            }
+            // MatchedBy orders most reliable first.
+            Some(old) if how < old => self.how[i] = Some(how),
+            Some(_) => {}
         }
     }
 
-    fn into_symbols(self, symbols: &[String]) -> Vec<String> {
-        self.order.into_iter().map(|i| symbols[i].clone()).collect()
+    fn has(&self, i: usize) -> bool {
+        self.how[i].is_some()
+    }
+
+    fn into_mentions(self, symbols: &[String]) -> Vec<Mention> {
+        self.order
+            .into_iter()
+            .map(|i| Mention {
+                symbol: symbols[i].clone(),
+                matched_by: self.how[i].expect("ordered means found"),
+            })
+            .collect()
     }
 }
 
@@ -270,7 +748,17 @@ mod tests {
         Instrument {
             symbol: symbol.into(),
             names: names.iter().map(|n| n.to_string()).collect(),
+            ..Instrument::default()
         }
+    }
+
+    fn symbols(mentions: Vec<Mention>) -> Vec<String> {
+        mentions.into_iter().map(|m| m.symbol).collect()
+    }
+
+    /// Symbols found in `texts`, with no tags.
+    fn find<T: AsRef<str>>(m: &MentionMatcher, texts: &[T]) -> Vec<String> {
+        symbols(m.find_all::<&str, T>(&[], texts))
     }
 
     fn matcher() -> MentionMatcher {
@@ -338,7 +826,7 @@ mod tests {
             ("$RELX (NYSE: BP) Apple $RELX", &["RELX", "BP", "AAPL"]),
         ];
         for (text, want) in cases {
-            assert_eq!(m.find(&[*text]), *want, "{text}");
+            assert_eq!(find(&m, &[*text]), *want, "{text}");
         }
     }
 
@@ -351,23 +839,23 @@ mod tests {
             "NYSE:BP",
             "Nasdaq:EBIX",
         ];
-        assert_eq!(m.find(&parts), ["VOD", "BP", "EBIX"]);
+        assert_eq!(find(&m, &parts), ["VOD", "BP", "EBIX"]);
         let owned: Vec<String> = parts.iter().map(|s| s.to_string()).collect();
-        assert_eq!(m.find(&owned), ["VOD", "BP", "EBIX"]);
-        assert!(m.find::<&str>(&[]).is_empty());
+        assert_eq!(find(&m, &owned), ["VOD", "BP", "EBIX"]);
+        assert!(find::<&str>(&m, &[]).is_empty());
     }
 
     #[test]
     fn tags_count_bare_symbols_but_not_otc() {
         let m = matcher();
-        assert_eq!(m.find_tagged(&["VOD,VOD, BP ,NVDA"]), ["VOD", "BP"]);
+        assert_eq!(symbols(m.find_tagged(&["VOD,VOD, BP ,NVDA"])), ["VOD", "BP"]);
         assert_eq!(
-            m.find_tagged(&["Nasdaq:EBIX", "NYSE American:WDGT"]),
+            symbols(m.find_tagged(&["Nasdaq:EBIX", "NYSE American:WDGT"])),
             ["EBIX", "WDGT"]
         );
         assert!(m.find_tagged(&["OTCQB:OTHR", "bp", "BPX"]).is_empty());
         assert_eq!(
-            m.find_all(&["RELX"], &["$BP", "Vodafone"]),
+            symbols(m.find_all(&["RELX"], &["$BP", "Vodafone"])),
             ["RELX", "BP", "VOD"]
         );
     }
@@ -375,7 +863,7 @@ mod tests {
     #[test]
     fn an_empty_configuration_finds_nothing() {
         let m = MentionMatcher::new(&[instrument("  ", &["ghost"])]);
-        assert!(m.find(&["$BP ghost (NYSE: BP)"]).is_empty());
+        assert!(find(&m, &["$BP ghost (NYSE: BP)"]).is_empty());
     }
 
     #[test]
@@ -384,7 +872,7 @@ mod tests {
             instrument("BP", &["BP plc"]),
             instrument("BP.L", &["bp PLC"]),
         ]);
-        assert_eq!(m.find(&["BP plc results"]), ["BP", "BP.L"]);
+        assert_eq!(find(&m, &["BP plc results"]), ["BP", "BP.L"]);
     }
 
     /// The first `<tag …>…</tag>` contents of every `<item>`, for the
@@ -433,16 +921,16 @@ mod tests {
         let items = items(NASDAQ);
         let found: Vec<Vec<String>> = items
             .iter()
-            .map(|item| m.find_all(&all_of(item, "nasdaq:tickers"), &texts(item)))
+            .map(|item| symbols(m.find_all(&all_of(item, "nasdaq:tickers"), &texts(item))))
             .collect();
         assert_eq!(found, [vec!["TSM", "AAPL", "NVDA", "AMD"], vec!["AAPL"]]);
         // The prose alone names none of them: "TSMC" is not a configured name.
-        assert!(m.find(&texts(&items[0])).is_empty());
+        assert!(find(&m, &texts(&items[0])).is_empty());
 
         // Only configured instruments count.
         let only_apple = MentionMatcher::new(&[instrument("AAPL", &[])]);
         assert_eq!(
-            only_apple.find_tagged(&all_of(&items[0], "nasdaq:tickers")),
+            symbols(only_apple.find_tagged(&all_of(&items[0], "nasdaq:tickers"))),
             ["AAPL"]
         );
     }
@@ -451,9 +939,9 @@ mod tests {
     fn yahoo_headlines_need_names() {
         let item = &items(YAHOO)[0];
         let with_names = MentionMatcher::new(&[instrument("AAPL", &["Apple", "Apple Inc."])]);
-        assert_eq!(with_names.find(&texts(item)), ["AAPL"]);
+        assert_eq!(find(&with_names, &texts(item)), ["AAPL"]);
         let symbol_only = MentionMatcher::new(&[instrument("AAPL", &[])]);
-        assert!(symbol_only.find(&texts(item)).is_empty());
+        assert!(find(&symbol_only, &texts(item)).is_empty());
     }
 
     #[test]
@@ -465,7 +953,7 @@ mod tests {
             instrument("OTHR", &[]),
         ]);
         // Title and description come first, the category last.
-        assert_eq!(m.find(&texts(item)), ["ACME", "WDGT"]);
-        assert_eq!(m.find(&all_of(item, "category")), ["ACME"]);
+        assert_eq!(find(&m, &texts(item)), ["ACME", "WDGT"]);
+        assert_eq!(find(&m, &all_of(item, "category")), ["ACME"]);
     }
 }
