@@ -96,11 +96,8 @@ impl Board {
             config.api_key.take(),
             http.clone(),
         );
-        let instruments: Vec<Instrument> = config
-            .instruments
-            .iter()
-            .map(Instrument::from)
-            .collect();
+        let instruments: Vec<Instrument> =
+            config.instruments.iter().map(Instrument::from).collect();
         Board {
             matcher: MentionMatcher::new(&instruments),
             client: RwLock::new(Arc::new(client)),

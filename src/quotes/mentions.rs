@@ -90,7 +90,11 @@ impl From<&InstrumentConfig> for Instrument {
             symbol: i.symbol.clone(),
             names: i.names.iter().chain(i.name.iter()).cloned().collect(),
             // `config` compiled each pattern when it loaded the file.
-            exclude: i.exclude.iter().filter_map(|p| Regex::new(p).ok()).collect(),
+            exclude: i
+                .exclude
+                .iter()
+                .filter_map(|p| Regex::new(p).ok())
+                .collect(),
             case_sensitive: i.case_sensitive,
             cik: i.cik.clone(),
         }
@@ -134,9 +138,9 @@ static CIK: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// How far (in words, either side) finance context may sit from an
-/// ambiguous alias. A headline is about ten words, so this covers a
-/// headline and keeps a long article's unrelated paragraphs out.
-pub const CONTEXT_WORDS: usize = 8;
+/// ambiguous alias: the length of a long headline, so a headline is judged
+/// whole while a long article's unrelated paragraphs stay out.
+pub const CONTEXT_WORDS: usize = 12;
 
 /// Words of company and market news: results, deals, management, markets,
 /// and the products of the industries our configured companies work in
@@ -147,31 +151,183 @@ pub const CONTEXT_WORDS: usize = 8;
 /// "BP" there still needs the vetoes.
 pub const FINANCE_WORDS: &[&str] = &[
     // results and reporting
-    "profit", "profits", "loss", "losses", "earnings", "revenue", "revenues", "sales", "results",
-    "quarter", "quarterly", "q1", "q2", "q3", "q4", "h1", "h2", "half-year", "full-year",
-    "annual", "interim", "outlook", "guidance", "forecast", "forecasts", "eps", "ebitda",
-    "dividend", "dividends", "buyback", "capex", "spending", "writedown", "impairment",
+    "profit",
+    "profits",
+    "loss",
+    "losses",
+    "earnings",
+    "revenue",
+    "revenues",
+    "sales",
+    "results",
+    "quarter",
+    "quarterly",
+    "q1",
+    "q2",
+    "q3",
+    "q4",
+    "h1",
+    "h2",
+    "half-year",
+    "full-year",
+    "annual",
+    "interim",
+    "interims",
+    "trading",
+    "outlook",
+    "guidance",
+    "forecast",
+    "forecasts",
+    "eps",
+    "ebitda",
+    "dividend",
+    "dividends",
+    "buyback",
+    "capex",
+    "spending",
+    "writedown",
+    "impairment",
     // markets
-    "shares", "share", "stock", "stocks", "shareholder", "shareholders", "investor",
-    "investors", "analyst", "analysts", "ftse", "nyse", "nasdaq", "lse", "listing", "listed",
-    "valuation", "market", "markets", "price", "prices", "rating", "upgrade", "downgrade",
-    "billion", "million", "bn", "mln", "bln",
+    "shares",
+    "share",
+    "stock",
+    "stocks",
+    "shareholder",
+    "shareholders",
+    "investor",
+    "investors",
+    "analyst",
+    "analysts",
+    "ftse",
+    "nyse",
+    "nasdaq",
+    "lse",
+    "listing",
+    "listed",
+    "valuation",
+    "market",
+    "markets",
+    "price",
+    "prices",
+    "rating",
+    "upgrade",
+    "downgrade",
+    "billion",
+    "million",
+    "bn",
+    "mln",
+    "bln",
     // deals and disputes
-    "deal", "deals", "contract", "contracts", "acquisition", "acquire", "acquires", "buys",
-    "buy", "sells", "sell", "sale", "stake", "merger", "takeover", "bid", "venture",
-    "alliance", "partnership", "agreement", "agrees", "settlement", "settles", "settle",
-    "fine", "penalty", "lawsuit", "sue", "sues", "claims", "payout", "compensation",
-    "licence", "license", "regulator", "regulators", "approval", "approves",
+    "deal",
+    "deals",
+    "contract",
+    "contracts",
+    "acquisition",
+    "acquire",
+    "acquires",
+    "buys",
+    "buy",
+    "sells",
+    "sell",
+    "sale",
+    "stake",
+    "merger",
+    "takeover",
+    "bid",
+    "venture",
+    "alliance",
+    "partnership",
+    "agreement",
+    "agrees",
+    "settlement",
+    "settles",
+    "settle",
+    "fine",
+    "penalty",
+    "lawsuit",
+    "sue",
+    "sues",
+    "claims",
+    "payout",
+    "compensation",
+    "licence",
+    "license",
+    "regulator",
+    "regulators",
+    "approval",
+    "approves",
     // management and staff
-    "ceo", "chairman", "chief", "boss", "executive", "executives", "director", "board", "pay",
-    "jobs", "job", "staff", "workers", "employees", "sponsorship",
+    "ceo",
+    "chairman",
+    "chief",
+    "boss",
+    "executive",
+    "executives",
+    "director",
+    "board",
+    "pay",
+    "jobs",
+    "job",
+    "staff",
+    "workers",
+    "employees",
+    "sponsorship",
     // the industries
-    "oil", "gas", "lng", "crude", "refinery", "pipeline", "drilling", "exploration", "spill",
-    "barrels", "petrol", "fuel", "upstream", "downstream", "tobacco", "cigarette",
-    "cigarettes", "e-cigarette", "vaping", "nicotine", "drug", "drugs", "drugmaker",
-    "vaccine", "fda", "pharma", "telecom", "telecoms", "broadband", "wireless", "mining",
-    "miner", "copper", "iron", "aluminium",
+    "oil",
+    "gas",
+    "lng",
+    "crude",
+    "refinery",
+    "pipeline",
+    "drilling",
+    "exploration",
+    "spill",
+    "barrels",
+    "petrol",
+    "fuel",
+    "upstream",
+    "downstream",
+    "tobacco",
+    "cigarette",
+    "cigarettes",
+    "e-cigarette",
+    "vaping",
+    "nicotine",
+    "drug",
+    "drugs",
+    "drugmaker",
+    "vaccine",
+    "fda",
+    "pharma",
+    "telecom",
+    "telecoms",
+    "broadband",
+    "wireless",
+    "mining",
+    "miner",
+    "copper",
+    "iron",
+    "aluminium",
 ];
+
+/// Reuters' business-wire prefixes (`UPDATE 1-`, `REFILE-`, `EXCLUSIVE-`,
+/// `RPT-`, `BRIEF-`): the headline comes from a company-news desk, which is
+/// finance context for the whole headline.
+static WIRE_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s*(?:UPDATE\s+\d+|REFILE|EXCLUSIVE|RPT|BRIEF|CORRECTED|INSIGHT|ANALYSIS)\s*-")
+        .expect("constant pattern")
+});
+
+/// Text naming what comes next: `known as`, `known in China as the`,
+/// `dubbed`, `called`. An alias there is a name the text gives to what it
+/// describes (three Chinese tech companies "known as BAT"), not a company
+/// it already has a name for.
+static COINED_BEFORE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)\b(?:(?:known|referred\s+to)(?:\s+in\s+[\w ]{1,30}?)?\s+as|dubbed|called|nicknamed)\s+(?:the\s+)?$",
+    )
+    .expect("constant pattern")
+});
 
 /// Words naming the legal form of a company, as they follow its name.
 static COMPANY_FORM: LazyLock<Regex> = LazyLock::new(|| {
@@ -228,6 +384,9 @@ struct Part<'a> {
     text: &'a str,
     /// No lower-case letters to speak of: case says nothing here.
     shouting: bool,
+    /// Most words capitalised (a headline in title case): capitals mark
+    /// no names here.
+    title_case: bool,
 }
 
 /// One place an alias matched.
@@ -255,7 +414,9 @@ impl MentionMatcher {
                 rules.push(Rules::default());
                 symbols.len() - 1
             });
-            rules[index].exclude.extend(instrument.exclude.iter().cloned());
+            rules[index]
+                .exclude
+                .extend(instrument.exclude.iter().cloned());
             rules[index].case_sensitive |= instrument.case_sensitive;
             if let Some(cik) = &instrument.cik {
                 let cik = cik.trim().trim_start_matches('0').to_owned();
@@ -343,12 +504,16 @@ impl MentionMatcher {
             .map(|t| Part {
                 text: t.as_ref(),
                 shouting: is_shouting(t.as_ref()),
+                title_case: is_title_case(t.as_ref()),
             })
             .collect();
         // Tags, exchange notation and cashtags, in text order.
         let mut strong: Vec<(usize, usize, usize, MatchedBy)> = Vec::new();
         for (p, part) in parts.iter().enumerate() {
-            for (re, how) in [(&*EXCHANGE, MatchedBy::Exchange), (&*CASHTAG, MatchedBy::Cashtag)] {
+            for (re, how) in [
+                (&*EXCHANGE, MatchedBy::Exchange),
+                (&*CASHTAG, MatchedBy::Cashtag),
+            ] {
                 for caps in re.captures_iter(part.text) {
                     let symbol = caps.get(1).expect("the pattern has one group");
                     if let Some(&i) = self.by_symbol.get(symbol.as_str()) {
@@ -360,21 +525,28 @@ impl MentionMatcher {
                 let Some(m) = caps.get(1).or_else(|| caps.get(2)) else {
                     continue;
                 };
-                for &i in self.by_cik.get(m.as_str().trim_start_matches('0')).into_iter().flatten() {
+                for &i in self
+                    .by_cik
+                    .get(m.as_str().trim_start_matches('0'))
+                    .into_iter()
+                    .flatten()
+                {
                     strong.push((p, m.start(), i, MatchedBy::Tag));
                 }
             }
         }
-        strong.sort_by_key(|&(p, at, _, _)| (p, at));
-        for &(_, _, i, how) in &strong {
-            found.add(i, how);
+        // Which symbols tags or notation already vouch for: corroboration
+        // for an ambiguous alias anywhere in the item.
+        let mut vouched: Vec<bool> = (0..self.symbols.len()).map(|i| found.has(i)).collect();
+        for &(_, _, i, _) in &strong {
+            vouched[i] = true;
         }
         let hits = self.name_hits(&parts);
         let mut named: Vec<(usize, usize, usize, MatchedBy)> = Vec::new();
         for hit in &hits {
             let alias = &self.aliases[hit.alias];
             for &i in &alias.instruments {
-                if let Some(how) = self.judge(hit, i, &parts, &hits, &found) {
+                if let Some(how) = self.judge(hit, i, &parts, &hits, vouched[i]) {
                     named.push((hit.part, hit.start, i, how));
                 }
             }
@@ -387,11 +559,13 @@ impl MentionMatcher {
                     .any(|re| parts.iter().any(|p| re.is_match(p.text)))
             })
             .collect();
-        named.sort_by_key(|&(p, at, _, _)| (p, at));
-        for (_, _, i, how) in named {
-            if !excluded[i] {
-                found.add(i, how);
-            }
+        named.retain(|&(_, _, i, _)| !excluded[i]);
+        // Everything in text order, so the symbols keep the order they
+        // first appear in.
+        strong.extend(named);
+        strong.sort_by_key(|&(p, at, _, _)| (p, at));
+        for (_, _, i, how) in strong {
+            found.add(i, how);
         }
         found.into_mentions(&self.symbols)
     }
@@ -458,7 +632,7 @@ impl MentionMatcher {
         i: usize,
         parts: &[Part<'_>],
         hits: &[NameHit],
-        found: &Found,
+        vouched: bool,
     ) -> Option<MatchedBy> {
         let alias = &self.aliases[hit.alias];
         let part = &parts[hit.part];
@@ -493,11 +667,25 @@ impl MentionMatcher {
                     w == a.text || parts[h.part].shouting
                 })
         });
+        // A name the text coins applies throughout the item.
+        let coined = hits.iter().any(|h| {
+            h.alias == hit.alias && COINED_BEFORE.is_match(&parts[h.part].text[..h.start])
+        });
+        if coined && !other_name {
+            return None;
+        }
         let after = &part.text[hit.end..];
+        // The headline (the first part) frames the whole item: its finance
+        // words count for an alias in the description too.
+        let headline = parts.first().filter(|_| hit.part != 0);
         if other_name
-            || found.has(i)
+            || vouched
             || COMPANY_FORM.is_match(after)
             || finance_near(part.text, hit.start, hit.end)
+            || WIRE_PREFIX.is_match(part.text)
+            || headline.is_some_and(|h| {
+                finance_near(h.text, h.text.len(), h.text.len()) || WIRE_PREFIX.is_match(h.text)
+            })
         {
             return Some(MatchedBy::Corroborated);
         }
@@ -529,7 +717,8 @@ impl MentionMatcher {
         };
         let mut result = None;
         for part in parts {
-            for words in definitions(part.text, alias, &letters, part.shouting) {
+            let capitals_mean_names = !part.shouting && !part.title_case;
+            for words in definitions(part.text, alias, &letters, capitals_mean_names) {
                 if own(&words) {
                     result = Some(Definition::Own);
                 } else {
@@ -550,9 +739,16 @@ enum Definition {
 
 /// Word runs in `text` whose initials spell `letters`, offered as
 /// definitions of `alias`: next to it with parentheses in any case, or
-/// anywhere as capitalised words (not in shouting text, where every word is
-/// capitalised). Separators inside a run: spaces, commas, "and", "&".
-fn definitions<'t>(text: &'t str, alias: &str, letters: &[char], shouting: bool) -> Vec<Vec<&'t str>> {
+/// anywhere as capitalised words where `capitals_mean_names` (sentence
+/// case; in capitals or title case every word is capitalised and
+/// "Business Payouts" would spell "BP"). Separators inside a run: spaces,
+/// commas, "and", "&".
+fn definitions<'t>(
+    text: &'t str,
+    alias: &str,
+    letters: &[char],
+    capitals_mean_names: bool,
+) -> Vec<Vec<&'t str>> {
     static WORD: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"[\p{L}][\p{L}\p{N}'’\-]*").expect("constant pattern"));
     let words: Vec<regex::Match<'t>> = WORD.find_iter(text).collect();
@@ -566,7 +762,7 @@ fn definitions<'t>(text: &'t str, alias: &str, letters: &[char], shouting: bool)
         while k < words.len() && run.len() < n {
             let w = words[k];
             if let Some(prev) = run.last() {
-                let gap = &text[prev.end()..w.start()];
+                let gap = text[prev.end()..w.start()].replace("and", "");
                 if !gap.chars().all(|c| c == ' ' || c == ',' || c == '&') {
                     break;
                 }
@@ -609,7 +805,7 @@ fn definitions<'t>(text: &'t str, alias: &str, letters: &[char], shouting: bool)
         let defined_here = after
             .strip_prefix('(')
             .is_some_and(|a| a.trim_start().starts_with(alias));
-        let capitalised = !shouting
+        let capitalised = capitals_mean_names
             && strs
                 .iter()
                 .all(|w| w.chars().next().is_some_and(char::is_uppercase) && w.chars().count() > 1);
@@ -663,6 +859,21 @@ fn is_shouting(text: &str) -> bool {
     let upper = text.chars().filter(|c| c.is_uppercase()).count();
     let lower = text.chars().filter(|c| c.is_lowercase()).count();
     upper + lower >= 6 && lower * 10 < upper + lower
+}
+
+/// A headline in title case: at least four words, and seven in ten of the
+/// words of four letters or more start with a capital (sentence case with
+/// a few names stays well below).
+fn is_title_case(text: &str) -> bool {
+    let words: Vec<&str> = text
+        .split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .filter(|w| w.chars().count() >= 4)
+        .collect();
+    let capitalised = words
+        .iter()
+        .filter(|w| w.chars().next().is_some_and(char::is_uppercase))
+        .count();
+    text.split_whitespace().count() >= 4 && !words.is_empty() && capitalised * 10 >= words.len() * 7
 }
 
 fn collapse(s: &str) -> String {
@@ -819,7 +1030,9 @@ mod tests {
             ("Apple Inc. reported", &["AAPL"]),
             ("pineapple prices", &[]),
             ("The Fed held rates; Ford Motor did not", &["F"]),
-            ("AT&T and Apple", &["T", "AAPL"]),
+            // "AT&T" is short: alone it needs corroboration.
+            ("AT&T and Apple", &["AAPL"]),
+            ("AT&T shares and Apple", &["T", "AAPL"]),
             ("RELX said", &[]),
             // Order of first appearance, de-duplicated.
             ("Vodafone beat $BP; $BP and Vodafone again", &["VOD", "BP"]),
@@ -848,7 +1061,10 @@ mod tests {
     #[test]
     fn tags_count_bare_symbols_but_not_otc() {
         let m = matcher();
-        assert_eq!(symbols(m.find_tagged(&["VOD,VOD, BP ,NVDA"])), ["VOD", "BP"]);
+        assert_eq!(
+            symbols(m.find_tagged(&["VOD,VOD, BP ,NVDA"])),
+            ["VOD", "BP"]
+        );
         assert_eq!(
             symbols(m.find_tagged(&["Nasdaq:EBIX", "NYSE American:WDGT"])),
             ["EBIX", "WDGT"]
@@ -873,6 +1089,186 @@ mod tests {
             instrument("BP.L", &["bp PLC"]),
         ]);
         assert_eq!(find(&m, &["BP plc results"]), ["BP", "BP.L"]);
+    }
+
+    /// The issue's configuration style: short aliases beside full names.
+    fn issue_matcher() -> MentionMatcher {
+        let mut bp = instrument("BP", &["BP", "BP plc"]);
+        bp.cik = Some("313807".into());
+        let mut ngg = instrument("NGG", &["National Grid"]);
+        ngg.case_sensitive = true;
+        ngg.exclude = vec![Regex::new(r"(?i)\bnigeria").unwrap()];
+        MentionMatcher::new(&[
+            bp,
+            instrument("BTI", &["BAT", "British American Tobacco"]),
+            instrument("BCE", &["BCE", "Bell Canada"]),
+            instrument("RELX", &["RELX"]),
+            instrument("AZN", &["AstraZeneca"]),
+            ngg,
+        ])
+    }
+
+    fn how(m: &MentionMatcher, title: &str, text: &str) -> Vec<(String, &'static str)> {
+        m.find::<&str>(title, text, &[])
+            .into_iter()
+            .map(|x| (x.symbol, x.matched_by.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn ambiguous_aliases_need_exact_case_and_corroboration() {
+        let m = issue_matcher();
+        let cases: &[(&str, &str, &[&str])] = &[
+            // Alone, a short alias is not enough; finance words, a company
+            // form or another name of the company are.
+            ("BP agents stop a truck", "", &[]),
+            ("BP profit rises", "", &["BP"]),
+            ("Results from BP p.l.c. today", "", &["BP"]),
+            ("BAT Industries", "", &["BTI"]),
+            ("BAT", "British American Tobacco said so", &["BTI"]),
+            // Case-exact outside all-capitals text.
+            ("bp profit rises", "", &[]),
+            ("Bat profits", "", &[]),
+            ("Cricket bat sales soar", "", &[]),
+            // All capitals: case says nothing, the rules still apply.
+            ("BP ANNOUNCES SECOND QUARTER RESULTS", "", &["BP"]),
+            ("BAT FOUND IN ATTIC", "", &[]),
+            // Mentions only in the description, with the headline's context.
+            (
+                "RESULTS FOR THE YEAR",
+                "RELX, the global provider of analytics",
+                &["RELX"],
+            ),
+            // Unambiguous names match alone, in any case.
+            ("ASTRAZENECA WINS APPROVAL", "", &["AZN"]),
+            ("astrazeneca wins", "", &["AZN"]),
+        ];
+        for (title, text, want) in cases {
+            assert_eq!(
+                symbols(m.find::<&str>(title, text, &[])),
+                *want,
+                "{title} / {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn vetoes_make_an_alias_something_else() {
+        let m = issue_matcher();
+        let cases: &[(&str, &str)] = &[
+            // A number or a word for years before it: a date.
+            ("Charcoal dated to 3200 BP shows oil use", ""),
+            ("Around 300 BCE, traders sold oil", ""),
+            ("calibrated to cal BP, the price of", ""),
+            ("the 4th century BCE market", ""),
+            // Defined as other words, next to it or in capitals elsewhere.
+            ("BP (before present) dates and market prices", ""),
+            (
+                "Market share of the BAT",
+                "Baidu, Alibaba and Tencent lead the market",
+            ),
+            ("Border Patrol (BP) budget of $2 billion", ""),
+            (
+                "BP agents seized $1 million in drugs",
+                "U.S. Border Patrol agents said",
+            ),
+            // A name the text coins for what it describes.
+            ("Chinese tech firms known as BAT gain market share", ""),
+        ];
+        for (title, text) in cases {
+            assert!(
+                m.find::<&str>(title, text, &[]).is_empty(),
+                "{title} / {text}"
+            );
+        }
+        // Title case capitalises everything: "Business Payouts" defines nothing.
+        assert_eq!(
+            symbols(m.find::<&str>(
+                "BP Seeks to Get Back Some Gulf Oil Spill Business Payouts",
+                "",
+                &[]
+            )),
+            ["BP"]
+        );
+        // Its own full name defining it corroborates.
+        assert_eq!(
+            how(&m, "British American Tobacco (BAT) results", ""),
+            [("BTI".to_string(), "name")]
+        );
+        assert_eq!(
+            how(
+                &m,
+                "Shares in BAT rose",
+                "British American Tobacco (BAT) said"
+            ),
+            [("BTI".to_string(), "name")]
+        );
+    }
+
+    #[test]
+    fn per_symbol_exclude_and_case_sensitivity() {
+        let m = issue_matcher();
+        assert_eq!(
+            symbols(m.find::<&str>("National Grid profit up 15%", "", &[])),
+            ["NGG"]
+        );
+        assert_eq!(
+            symbols(m.find::<&str>("NATIONAL GRID plc", "", &[])),
+            ["NGG"]
+        );
+        assert!(
+            m.find::<&str>("the national grid collapsed", "", &[])
+                .is_empty()
+        );
+        assert!(
+            m.find::<&str>(
+                "National Grid collapses",
+                "Nigeria plunged into darkness",
+                &[]
+            )
+            .is_empty()
+        );
+        // Exclusion stops names, not publisher tags or notation.
+        assert_eq!(
+            how(&m, "Nigeria and National Grid (NYSE: NGG)", ""),
+            [("NGG".to_string(), "exchange")]
+        );
+    }
+
+    #[test]
+    fn each_mention_says_how_it_was_found_in_order_of_appearance() {
+        let m = issue_matcher();
+        let found = m.find(
+            "AstraZeneca beats BP; $RELX up",
+            "BCE Inc. (NYSE: BCE) and BP plc",
+            &["BTI"],
+        );
+        let got: Vec<(&str, &str)> = found
+            .iter()
+            .map(|x| (x.symbol.as_str(), x.matched_by.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("BTI", "tag"),
+                ("AZN", "name"),
+                // "BP" alone was corroborated by "BP plc" later; the full
+                // name is the more reliable way and wins.
+                ("BP", "name"),
+                ("RELX", "cashtag"),
+                ("BCE", "exchange"),
+            ]
+        );
+        // EDGAR filings: the filer's CIK is a tag.
+        assert_eq!(
+            how(&m, "6-K - BP PLC (0000313807) (Filer)", ""),
+            [("BP".to_string(), "tag")]
+        );
+        assert_eq!(
+            how(&m, "Filed by CIK 313807", ""),
+            [("BP".to_string(), "tag")]
+        );
+        assert!(m.find::<&str>("CIK 0000313808", "", &[]).is_empty());
     }
 
     /// The first `<tag …>…</tag>` contents of every `<item>`, for the

@@ -34,7 +34,10 @@ symbols = [
   { symbol = "BTI", names = ["BAT", "British American Tobacco"] },
   # The river in Spain and the mining town named after it.
   { symbol = "RIO", names = ["Rio Tinto"],
-    exclude = ['(?i)\br[ií]o\s+tinto\s+(?:\(river\)|river)', '(?i)\b(?:red|tinto)\s+river\b', '(?i)\bminas\s+de\s+r[ií]o\s+tinto\b', '(?i)\br[ií]o\s+tinto\b[^.]{0,60}\briver\b'] },
+    exclude = ['(?i)\br[ií]o\s+tinto\s+(?:\(river\)|river)', '(?i)\b(?:red|tinto)\s+river\b', '(?i)\bminas\s+de\s+r[ií]o\s+tinto\b', '(?i)\br[ií]o\s+tinto\b[^.]{0,60}\briver\b',
+               # "the Rio Tinto" ending a phrase is the river; the company
+               # takes no article of its own.
+               '(?i)\bthe\s+r[ií]o\s+tinto\s*(?:[.,;:!?)]|$)'] },
   { symbol = "VOD", names = ["Vodafone"] },
   { symbol = "BP", names = ["BP", "BP plc"], cik = "313807" },
   { symbol = "AZN", names = ["AstraZeneca"] },
@@ -63,7 +66,11 @@ fn records() -> Vec<Record> {
         .map(|line| {
             let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
             let s = |k: &str| v[k].as_str().unwrap_or("").to_string();
-            assert!(!s("source").is_empty(), "record {} names no source", s("id"));
+            assert!(
+                !s("source").is_empty(),
+                "record {} names no source",
+                s("id")
+            );
             Record {
                 id: s("id"),
                 class: s("class"),
