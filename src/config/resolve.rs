@@ -1395,6 +1395,40 @@ symbols = []
     }
 
     #[test]
+    fn symbol_mention_rules_are_checked_when_loading() {
+        let text = r#"
+[[feeds]]
+name = "a"
+url = "https://e.com/"
+[market]
+provider = "yahoo"
+symbols = [
+  { symbol = "RIO", names = ["Rio Tinto"], exclude = ['(?i)river', '(unclosed'], case_sensitive = true },
+  { symbol = "BP", names = ["BP"], cik = "BP PLC" },
+]
+"#;
+        let p = problems(text);
+        let keys: Vec<&str> = p.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            vec!["market.symbols[0].exclude[1]", "market.symbols[1].cik"]
+        );
+        assert!(p[0].message.contains("(unclosed"), "{}", p[0].message);
+        let cfg = resolve_str(
+            &text
+                .replace(", '(unclosed'", "")
+                .replace("\"BP PLC\"", "\"0000313807\""),
+            Path::new("/etc/tickerfeed"),
+        )
+        .unwrap();
+        let m = cfg.market.unwrap();
+        assert_eq!(m.instruments[0].exclude, ["(?i)river"]);
+        assert!(m.instruments[0].case_sensitive);
+        assert!(!m.instruments[1].case_sensitive);
+        assert_eq!(m.instruments[1].cik.as_deref(), Some("313807"));
+    }
+
+    #[test]
     fn market_symbols_plain_and_tables() {
         let cfg = resolve_str(
             r#"

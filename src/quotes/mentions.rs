@@ -787,7 +787,7 @@ fn definitions<'t>(
         }
         let strs: Vec<&str> = run.iter().map(|w| w.as_str()).collect();
         // The alias itself ("BP" spelled "B P") is no definition.
-        if strs.join("").eq_ignore_ascii_case(alias) || strs.iter().any(|w| *w == alias) {
+        if strs.join("").eq_ignore_ascii_case(alias) || strs.contains(&alias) {
             continue;
         }
         let first = run[0].start();

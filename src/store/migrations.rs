@@ -647,6 +647,11 @@ INSERT INTO item_mentions (item_id, symbol) VALUES (1, 'BP');
                     })
                     .unwrap();
                 assert_eq!(price, 29.72);
+                // Mentions from before version 9 do not say how they were found.
+                let how: Option<String> = conn
+                    .query_row("SELECT matched_by FROM v_item_mentions", [], |r| r.get(0))
+                    .unwrap();
+                assert_eq!(how, None, "from {start}");
             }
             let ok: String = conn
                 .query_row("PRAGMA integrity_check", [], |r| r.get(0))

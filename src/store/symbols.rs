@@ -289,6 +289,58 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn mentions_are_recorded_with_how_they_were_found() {
+        use crate::model::MatchedBy;
+        let dir = tempfile::tempdir().unwrap();
+        let store = archive(&dir).await;
+        add_item(
+            &store,
+            "u1",
+            "BP and AstraZeneca",
+            None,
+            "2026-07-24T09:00:00Z",
+            &[],
+        )
+        .await;
+        let rows = store
+            .write(|c| {
+                let id: i64 = c
+                    .query_row("SELECT id FROM items", [], |r| r.get(0))
+                    .map_err(op("find item"))?;
+                let mentions = [
+                    Mention {
+                        symbol: "BP".into(),
+                        matched_by: MatchedBy::Corroborated,
+                    },
+                    Mention {
+                        symbol: "AZN".into(),
+                        matched_by: MatchedBy::Name,
+                    },
+                ];
+                record_mentions(c, id, &mentions)?;
+                // Recorded once: a second pass changes nothing.
+                record_mentions(c, id, &mentions)?;
+                let mut stmt = c
+                    .prepare("SELECT symbol, matched_by FROM v_item_mentions ORDER BY symbol")
+                    .map_err(op("read view"))?;
+                let rows = stmt
+                    .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                    .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
+                    .map_err(op("read view"))?;
+                Ok(rows)
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            rows,
+            [
+                ("AZN".to_string(), "name".to_string()),
+                ("BP".to_string(), "corroborated".to_string())
+            ]
+        );
+    }
+
+    #[tokio::test]
     async fn history_is_the_symbols_exact_prices_oldest_first() {
         let dir = tempfile::tempdir().unwrap();
         let store = archive(&dir).await;
