@@ -339,9 +339,11 @@ static COMPANY_FORM: LazyLock<Regex> = LazyLock::new(|| {
 
 /// A number or a word for years right before an alias: a date or a
 /// quantity (`3200 BP`, `300 BCE`, `cal BP`, `4th century BCE`), not a name.
+/// Only a whole number with nothing but spaces after it: "In 2023, BP" and
+/// "Q2 BP" are not dates of BP.
 static DATE_BEFORE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)(?:\d[\d,.]*\s*|\b(?:years?|yrs?|cal|century|centuries|millennium|c\.|ca\.)\s+)$",
+        r"(?i)(?:(?:^|[^\w.])\d(?:[\d,.]*\d)?\s*|\b(?:years?|yrs?|cal|century|centuries|millennium|c\.|ca\.)\s+)$",
     )
     .expect("constant pattern")
 });
@@ -1123,6 +1125,8 @@ mod tests {
             // form or another name of the company are.
             ("BP agents stop a truck", "", &[]),
             ("BP profit rises", "", &["BP"]),
+            ("In 2023, BP profit fell", "", &["BP"]),
+            ("Q2 BP profit tops forecasts", "", &["BP"]),
             ("Results from BP p.l.c. today", "", &["BP"]),
             ("BAT Industries", "", &["BTI"]),
             ("BAT", "British American Tobacco said so", &["BTI"]),
