@@ -1,6 +1,6 @@
 //! What the symbol page reads about one configured symbol: its recorded
 //! quotes as a price series, thinned for a chart, and the archived items
-//! that mention it; and, on the write side, [`record_mentions`], which
+//! that mention it; and, on the write side, `record_mentions`, which
 //! records what the enrich stage found and how (`item_mentions.matched_by`).
 //!
 //! Both run on the read-only connection and find their rows through an
