@@ -72,7 +72,7 @@ use crate::config::InstrumentConfig;
 pub use crate::model::{MatchedBy, Mention};
 use names::{
     COINED_BEFORE, COMPANY_FORM, DATE_BEFORE, WIRE_PREFIX, collapse, definitions, finance_near,
-    is_ambiguous, is_shouting, is_title_case, name_pattern,
+    is_ambiguous, is_shouting, is_title_case, name_pattern, tail,
 };
 pub use names::{CONTEXT_WORDS, FINANCE_WORDS};
 
@@ -341,10 +341,13 @@ impl MentionMatcher {
         }
         let hits = self.name_hits(&parts);
         let mut named: Vec<(usize, usize, usize, MatchedBy)> = Vec::new();
+        // Whether the item defines an alias is one answer per alias and
+        // instrument, however often the alias occurs.
+        let mut definitions = HashMap::new();
         for hit in &hits {
             let alias = &self.aliases[hit.alias];
             for &i in &alias.instruments {
-                if let Some(how) = self.judge(hit, i, &parts, &hits, vouched[i]) {
+                if let Some(how) = self.judge(hit, i, &parts, &hits, vouched[i], &mut definitions) {
                     named.push((hit.part, hit.start, i, how));
                 }
             }
@@ -431,6 +434,7 @@ impl MentionMatcher {
         parts: &[Part<'_>],
         hits: &[NameHit],
         vouched: bool,
+        definitions: &mut HashMap<(usize, usize), Option<Definition>>,
     ) -> Option<MatchedBy> {
         let alias = &self.aliases[hit.alias];
         let part = &parts[hit.part];
@@ -448,10 +452,13 @@ impl MentionMatcher {
         if !alias.ambiguous {
             return Some(MatchedBy::Name);
         }
-        if DATE_BEFORE.is_match(&part.text[..hit.start]) {
+        if DATE_BEFORE.is_match(tail(part.text, hit.start, 64)) {
             return None;
         }
-        match self.definition(&alias.text, i, parts) {
+        let defined = *definitions
+            .entry((hit.alias, i))
+            .or_insert_with(|| self.definition(&alias.text, i, parts));
+        match defined {
             Some(Definition::Other) => return None,
             Some(Definition::Own) => return Some(MatchedBy::Corroborated),
             None => {}
@@ -467,7 +474,7 @@ impl MentionMatcher {
         });
         // A name the text coins applies throughout the item.
         let coined = hits.iter().any(|h| {
-            h.alias == hit.alias && COINED_BEFORE.is_match(&parts[h.part].text[..h.start])
+            h.alias == hit.alias && COINED_BEFORE.is_match(tail(parts[h.part].text, h.start, 80))
         });
         if coined && !other_name {
             return None;
@@ -528,6 +535,7 @@ impl MentionMatcher {
     }
 }
 
+#[derive(Debug, Clone, Copy)]
 enum Definition {
     /// The alias abbreviates one of the instrument's own names.
     Own,
@@ -837,6 +845,29 @@ mod tests {
             ),
             [("BTI".to_string(), "name")]
         );
+    }
+
+    #[test]
+    fn long_articles_are_read_near_each_alias() {
+        let m = issue_matcher();
+        // Non-ASCII filler, so the look-behind window starts mid-letter.
+        let filler = "Der Fluss führt rötliches Wasser über Steine. ".repeat(2000);
+        let late = |s: &str| format!("{filler}{s}");
+        assert!(
+            m.find::<&str>("Notes", &late("charcoal dated to 3200 BP"), &[])
+                .is_empty()
+        );
+        assert!(
+            m.find::<&str>("Notes", &late("Tech firms known as BAT"), &[])
+                .is_empty()
+        );
+        assert_eq!(
+            symbols(m.find::<&str>("Notes", &late("BP profit rose"), &[])),
+            ["BP"]
+        );
+        // Finance words far away from the alias do not count.
+        let far = format!("Shares and profits. {filler}BP agents stopped a truck");
+        assert!(m.find::<&str>("Notes", &far, &[]).is_empty());
     }
 
     #[test]

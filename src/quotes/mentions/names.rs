@@ -297,13 +297,34 @@ pub(super) fn definitions<'t>(
     out
 }
 
+/// The end of `text[..end]`, about `bytes` long, starting at whitespace so
+/// that a pattern's `^` or `[^\w]` sees a word start: what the look-behind
+/// rules read, so each hit costs the same however long the article.
+pub(super) fn tail(text: &str, end: usize, bytes: usize) -> &str {
+    let prefix = &text[..end];
+    if prefix.len() <= bytes {
+        return prefix;
+    }
+    let mut from = prefix.len() - bytes;
+    while !prefix.is_char_boundary(from) {
+        from += 1;
+    }
+    match prefix[from..].find(char::is_whitespace) {
+        Some(at) => &prefix[from + at..],
+        None => "",
+    }
+}
+
 /// Whether a finance word sits within [`CONTEXT_WORDS`] words of
 /// `text[start..end]`.
 pub(super) fn finance_near(text: &str, start: usize, end: usize) -> bool {
     static WORD: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"[\p{L}\p{N}][\p{L}\p{N}\-]*|[$£€%]").expect("constant pattern")
     });
-    let before: Vec<&str> = WORD.find_iter(&text[..start]).map(|m| m.as_str()).collect();
+    let before: Vec<&str> = WORD
+        .find_iter(tail(text, start, 40 * CONTEXT_WORDS))
+        .map(|m| m.as_str())
+        .collect();
     let after = WORD.find_iter(&text[end..]).map(|m| m.as_str());
     let near = before
         .iter()
