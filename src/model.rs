@@ -93,8 +93,48 @@ pub struct NewItem {
     pub updated: Option<DateTime<Utc>>,
     /// SHA-256 over the fields a reader sees; a change means "updated".
     pub content_hash: String,
-    /// Configured symbols the item mentions (filled by `pipeline::enrich`).
-    pub mentions: Vec<String>,
+    /// Configured symbols the item mentions, in order of first appearance,
+    /// each with how it was found (filled by `pipeline::enrich`).
+    pub mentions: Vec<Mention>,
+}
+
+/// One configured symbol an item mentions, and how the matcher knew.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mention {
+    pub symbol: String,
+    pub matched_by: MatchedBy,
+}
+
+/// How a mention was found, most reliable first. Stored in
+/// `item_mentions.matched_by` as [`MatchedBy::as_str`], so an analyst can
+/// filter by confidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MatchedBy {
+    /// A publisher's ticker tag (`<nasdaq:tickers>`, Finnhub `related`) or
+    /// the SEC filer's CIK.
+    Tag,
+    /// Venue and symbol: `(NYSE: BP)`, `LSE:BP.`.
+    Exchange,
+    /// `$BP`.
+    Cashtag,
+    /// An unambiguous configured name ("AstraZeneca", "Rio Tinto").
+    Name,
+    /// An ambiguous alias ("BP", "BAT") that something else in the item
+    /// confirmed: another name of the company, a suffix such as "plc", or
+    /// finance words around it.
+    Corroborated,
+}
+
+impl MatchedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchedBy::Tag => "tag",
+            MatchedBy::Exchange => "exchange",
+            MatchedBy::Cashtag => "cashtag",
+            MatchedBy::Name => "name",
+            MatchedBy::Corroborated => "corroborated",
+        }
+    }
 }
 
 /// The ticker board as it stood when an item was first archived: taken

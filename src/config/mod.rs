@@ -218,6 +218,13 @@ pub struct InstrumentConfig {
     pub names: Vec<String>,
     /// The provider's spelling of the symbol.
     pub provider_symbol: String,
+    /// Regexes (checked to compile when the config is loaded): an item one
+    /// matches mentions this symbol only by tag, cashtag, exchange or CIK.
+    pub exclude: Vec<String>,
+    /// Names match only as configured or in capitals.
+    pub case_sensitive: bool,
+    /// SEC EDGAR Central Index Key, digits only, without leading zeros.
+    pub cik: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -153,6 +153,15 @@ pub struct RawSymbolTable {
     pub names: Vec<String>,
     /// The provider's spelling (`BP.L`, `bp.uk`), when it differs.
     pub provider_symbol: Option<String>,
+    /// Regexes: an item where one matches mentions this symbol only by
+    /// tag, cashtag, exchange notation or CIK, never by name.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// Names count only as written (or in capitals), never in other case.
+    #[serde(default)]
+    pub case_sensitive: bool,
+    /// SEC EDGAR Central Index Key: a filing that names it mentions the symbol.
+    pub cik: Option<String>,
 }
 
 /// `[[views]]`: a named selection served as its own feed.

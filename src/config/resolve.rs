@@ -897,9 +897,17 @@ fn resolve_instruments(r: &mut Resolver<'_>, raw: Vec<RawSymbol>) -> Vec<Instrum
     let mut instruments: Vec<InstrumentConfig> = Vec::new();
     for (i, sym) in raw.into_iter().enumerate() {
         let path = [key("market"), key("symbols"), Seg::Index(i)];
-        let (symbol, name, names, provider_symbol) = match sym {
-            RawSymbol::Plain(s) => (Some(s), None, Vec::new(), None),
-            RawSymbol::Table(t) => (t.symbol, t.name, t.names, t.provider_symbol),
+        let (symbol, name, names, provider_symbol, exclude, case_sensitive, cik) = match sym {
+            RawSymbol::Plain(s) => (Some(s), None, Vec::new(), None, Vec::new(), false, None),
+            RawSymbol::Table(t) => (
+                t.symbol,
+                t.name,
+                t.names,
+                t.provider_symbol,
+                t.exclude,
+                t.case_sensitive,
+                t.cik,
+            ),
         };
         let Some(symbol) = symbol
             .map(|s| s.trim().to_string())
@@ -919,11 +927,37 @@ fn resolve_instruments(r: &mut Resolver<'_>, raw: Vec<RawSymbol>) -> Vec<Instrum
             r.problem(&path, format!("symbol {symbol:?} is listed twice"));
             continue;
         }
+        for (j, pattern) in exclude.iter().enumerate() {
+            if let Err(e) = regex::Regex::new(pattern) {
+                let at = [
+                    key("market"),
+                    key("symbols"),
+                    Seg::Index(i),
+                    key("exclude"),
+                    Seg::Index(j),
+                ];
+                r.problem(&at, format!("{pattern:?} is not a valid regex: {e}"));
+            }
+        }
+        // EDGAR writes CIKs zero-padded to ten digits; compare the number.
+        let cik = match cik.map(|c| c.trim().trim_start_matches('0').to_string()) {
+            Some(c) if c.is_empty() || !c.chars().all(|d| d.is_ascii_digit()) => {
+                r.problem(
+                    &[key("market"), key("symbols"), Seg::Index(i), key("cik")],
+                    "a CIK is the SEC's number for the filer, digits only",
+                );
+                None
+            }
+            c => c,
+        };
         instruments.push(InstrumentConfig {
             provider_symbol: provider_symbol.unwrap_or_else(|| symbol.clone()),
             symbol,
             name,
             names: names.into_iter().filter(|n| !n.trim().is_empty()).collect(),
+            exclude,
+            case_sensitive,
+            cik,
         });
     }
     if instruments.is_empty() {
@@ -1358,6 +1392,40 @@ symbols = []
         );
         let keys: Vec<&str> = p.iter().map(|p| p.key.as_str()).collect();
         assert_eq!(keys, vec!["fetch.concurrency", "feeds[0].tags[1]"]);
+    }
+
+    #[test]
+    fn symbol_mention_rules_are_checked_when_loading() {
+        let text = r#"
+[[feeds]]
+name = "a"
+url = "https://e.com/"
+[market]
+provider = "yahoo"
+symbols = [
+  { symbol = "RIO", names = ["Rio Tinto"], exclude = ['(?i)river', '(unclosed'], case_sensitive = true },
+  { symbol = "BP", names = ["BP"], cik = "BP PLC" },
+]
+"#;
+        let p = problems(text);
+        let keys: Vec<&str> = p.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            vec!["market.symbols[0].exclude[1]", "market.symbols[1].cik"]
+        );
+        assert!(p[0].message.contains("(unclosed"), "{}", p[0].message);
+        let cfg = resolve_str(
+            &text
+                .replace(", '(unclosed'", "")
+                .replace("\"BP PLC\"", "\"0000313807\""),
+            Path::new("/etc/tickerfeed"),
+        )
+        .unwrap();
+        let m = cfg.market.unwrap();
+        assert_eq!(m.instruments[0].exclude, ["(?i)river"]);
+        assert!(m.instruments[0].case_sensitive);
+        assert!(!m.instruments[1].case_sensitive);
+        assert_eq!(m.instruments[1].cik.as_deref(), Some("313807"));
     }
 
     #[test]

@@ -9,7 +9,8 @@
 use crate::model::NewItem;
 use crate::quotes::board::Board;
 
-/// Fills `mentions` on each item.
+/// Fills `mentions` on each item: symbols in order of first appearance,
+/// each with how it was found (recorded as `item_mentions.matched_by`).
 pub fn enrich(items: &mut [NewItem], board: &Board) {
     for item in items {
         item.mentions = board.mentions(item);

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
 use super::client::ProviderClient;
-use super::mentions::{Instrument, MentionMatcher};
+use super::mentions::{Instrument, Mention, MentionMatcher};
 use super::{Quote, QuoteError};
 use crate::config::{MarketConfig, Secret};
 use crate::model::{BoardView, NewItem, SnapshotQuote};
@@ -96,14 +96,8 @@ impl Board {
             config.api_key.take(),
             http.clone(),
         );
-        let instruments: Vec<Instrument> = config
-            .instruments
-            .iter()
-            .map(|i| Instrument {
-                symbol: i.symbol.clone(),
-                names: i.names.iter().chain(i.name.iter()).cloned().collect(),
-            })
-            .collect();
+        let instruments: Vec<Instrument> =
+            config.instruments.iter().map(Instrument::from).collect();
         Board {
             matcher: MentionMatcher::new(&instruments),
             client: RwLock::new(Arc::new(client)),
@@ -263,7 +257,7 @@ impl Board {
 
     /// Which configured instruments `item` mentions. Only configured
     /// symbols can match, so feed text never triggers a lookup.
-    pub fn mentions(&self, item: &NewItem) -> Vec<String> {
+    pub fn mentions(&self, item: &NewItem) -> Vec<Mention> {
         // normalize already made the plain text (for search); use it.
         let texts = [
             item.title.as_str(),

@@ -74,7 +74,7 @@ use crate::model::{ProviderKind, Quote};
 
 pub use budget::{Budget, RateLimit};
 pub use client::ProviderClient;
-pub use mentions::{Instrument, MentionMatcher};
+pub use mentions::{Instrument, MatchedBy, Mention, MentionMatcher};
 
 /// What the quote client needs to know about a provider's API. The kind
 /// itself (names, whether it needs a key) is defined in `model::market`,

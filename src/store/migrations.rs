@@ -359,6 +359,29 @@ CREATE TRIGGER items_rule_hits_delete AFTER DELETE ON items BEGIN
 END;
 "#,
     ),
+    // 11: how each mention was found (issue 19): `tag`, `exchange`,
+    // `cashtag`, `name` or `corroborated`; NULL for mentions recorded before
+    // tickerfeed said. `v_item_mentions` is recreated with the same columns
+    // in the same order, plus `matched_by` at the end, so queries written
+    // against it keep working.
+    Migration::Sql(
+        r#"
+ALTER TABLE item_mentions ADD COLUMN matched_by TEXT
+    CHECK (matched_by IN ('tag', 'exchange', 'cashtag', 'name', 'corroborated'));
+DROP VIEW v_item_mentions;
+CREATE VIEW v_item_mentions AS
+SELECT m.item_id, i.title, i.url, i.first_seen_at, m.symbol,
+       sq.price AS price_at_ingest, sq.currency, sq.as_of AS price_at_ingest_as_of, sq.stale,
+       lq.price AS latest_price, lq.fetched_at AS latest_at,
+       CASE WHEN sq.price > 0 AND lq.price IS NOT NULL
+            THEN round((lq.price - sq.price) * 100.0 / sq.price, 2) END AS change_since_ingest_percent,
+       m.matched_by
+FROM item_mentions m
+JOIN items i ON i.id = m.item_id
+LEFT JOIN v_snapshot_quotes sq ON sq.item_id = m.item_id AND sq.symbol = m.symbol
+LEFT JOIN v_latest_quotes lq ON lq.symbol = m.symbol;
+"#,
+    ),
 ];
 
 fn migration_4(tx: &Transaction<'_>) -> rusqlite::Result<()> {
@@ -658,6 +681,11 @@ INSERT INTO item_mentions (item_id, symbol) VALUES (1, 'BP');
                     })
                     .unwrap();
                 assert_eq!(price, 29.72);
+                // Mentions from before version 11 do not say how they were found.
+                let how: Option<String> = conn
+                    .query_row("SELECT matched_by FROM v_item_mentions", [], |r| r.get(0))
+                    .unwrap();
+                assert_eq!(how, None, "from {start}");
             }
             let ok: String = conn
                 .query_row("PRAGMA integrity_check", [], |r| r.get(0))

@@ -15,7 +15,7 @@ use rust_decimal::Decimal;
 
 use super::{Store, StoreError, op};
 use crate::clock::{from_db_time, to_db_time};
-use crate::model::{BoardView, Quote, Snapshot, SnapshotQuote};
+use crate::model::{BoardView, Mention, Quote, Snapshot, SnapshotQuote};
 
 impl Store {
     /// Appends quotes to the time series; returns their row ids in order.
@@ -127,14 +127,12 @@ pub(crate) fn stamp_item(
     tx: &Connection,
     item_id: i64,
     board: Option<&BoardView>,
-    mentions: &[String],
+    mentions: &[Mention],
     taken_at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    for symbol in mentions {
-        tx.prepare_cached("INSERT OR IGNORE INTO item_mentions (item_id, symbol) VALUES (?1, ?2)")
-            .and_then(|mut s| s.execute(params![item_id, symbol]))
-            .map_err(op("record item mention"))?;
-    }
+    super::symbols::record_mentions(tx, item_id, mentions)?;
+    let mentions: Vec<String> = mentions.iter().map(|m| m.symbol.clone()).collect();
+    let mentions = mentions.as_slice();
     let Some(board) = board else { return Ok(()) };
     tx.prepare_cached("INSERT INTO snapshots (item_id, label, taken_at) VALUES (?1, ?2, ?3)")
         .and_then(|mut s| s.execute(params![item_id, board.label, to_db_time(taken_at)]))

@@ -1,6 +1,7 @@
 //! What the symbol page reads about one configured symbol: its recorded
 //! quotes as a price series, thinned for a chart, and the archived items
-//! that mention it.
+//! that mention it; and, on the write side, `record_mentions`, which
+//! records what the enrich stage found and how (`item_mentions.matched_by`).
 //!
 //! Both run on the read-only connection and find their rows through an
 //! index, so a symbol page costs the same however many symbols the archive
@@ -14,9 +15,29 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
+use rusqlite::{Connection, params};
+
 use super::{Store, StoreError, op};
 use crate::clock::{from_db_time, to_db_time};
-use crate::model::ItemUid;
+use crate::model::{ItemUid, Mention};
+
+/// Records a newly archived item's mentions, each with how the matcher
+/// found it (`tag`, `exchange`, `cashtag`, `name`, `corroborated`), in the
+/// caller's transaction.
+pub(crate) fn record_mentions(
+    tx: &Connection,
+    item_id: i64,
+    mentions: &[Mention],
+) -> Result<(), StoreError> {
+    for m in mentions {
+        tx.prepare_cached(
+            "INSERT OR IGNORE INTO item_mentions (item_id, symbol, matched_by) VALUES (?1, ?2, ?3)",
+        )
+        .and_then(|mut s| s.execute(params![item_id, m.symbol, m.matched_by.as_str()]))
+        .map_err(op("record item mention"))?;
+    }
+    Ok(())
+}
 
 /// A symbol's quotes from `since` on, oldest first, with the time each is
 /// dated by (the provider's `as_of` when it gave one, else when we fetched
@@ -265,6 +286,58 @@ mod tests {
             })
             .await
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn mentions_are_recorded_with_how_they_were_found() {
+        use crate::model::MatchedBy;
+        let dir = tempfile::tempdir().unwrap();
+        let store = archive(&dir).await;
+        add_item(
+            &store,
+            "u1",
+            "BP and AstraZeneca",
+            None,
+            "2026-07-24T09:00:00Z",
+            &[],
+        )
+        .await;
+        let rows = store
+            .write(|c| {
+                let id: i64 = c
+                    .query_row("SELECT id FROM items", [], |r| r.get(0))
+                    .map_err(op("find item"))?;
+                let mentions = [
+                    Mention {
+                        symbol: "BP".into(),
+                        matched_by: MatchedBy::Corroborated,
+                    },
+                    Mention {
+                        symbol: "AZN".into(),
+                        matched_by: MatchedBy::Name,
+                    },
+                ];
+                record_mentions(c, id, &mentions)?;
+                // Recorded once: a second pass changes nothing.
+                record_mentions(c, id, &mentions)?;
+                let mut stmt = c
+                    .prepare("SELECT symbol, matched_by FROM v_item_mentions ORDER BY symbol")
+                    .map_err(op("read view"))?;
+                let rows = stmt
+                    .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                    .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
+                    .map_err(op("read view"))?;
+                Ok(rows)
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            rows,
+            [
+                ("AZN".to_string(), "name".to_string()),
+                ("BP".to_string(), "corroborated".to_string())
+            ]
+        );
     }
 
     #[tokio::test]

@@ -112,6 +112,22 @@ async fn items_are_stamped_with_the_board_and_their_mentions_lead() {
     assert_eq!(lead, "VOD");
     // "BPX"/"BPM" and unconfigured words mention nothing.
     assert_eq!(dir.count("SELECT count(*) FROM item_mentions"), 2);
+    // Each says how it was found, the most reliable way when there are
+    // several: "$AAPL" beats the name "Apple"; "Vodafone" is a full name.
+    let how: Vec<(String, String)> = db
+        .prepare("SELECT symbol, matched_by FROM v_item_mentions ORDER BY symbol")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        how,
+        [
+            ("AAPL".to_string(), "cashtag".to_string()),
+            ("VOD".to_string(), "name".to_string())
+        ]
+    );
     // The previous close comes from the previous bar, not chartPreviousClose.
     let prev: f64 = db
         .query_row(

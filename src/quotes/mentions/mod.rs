@@ -1,0 +1,1020 @@
+//! Which configured instruments a news item mentions, and how we know.
+//!
+//! Owns [`MentionMatcher`], built once from the configured [`Instrument`]s,
+//! and hands the enrich stage a list of [`Mention`]s: our symbols,
+//! de-duplicated in the order they first appear, each with how it was found
+//! ([`MatchedBy`]), so an item can carry quotes for what it is about on top
+//! of the configured board and an analyst can filter by confidence.
+//!
+//! Sources, most reliable first (`market-providers.md` §5):
+//! 1. publisher tags: Nasdaq's `<nasdaq:tickers>`, Finnhub's `related`, and
+//!    an SEC EDGAR filer's CIK where the instrument configures `cik`;
+//! 2. exchange-qualified mentions: `(NASDAQ: SSAT)`, `( NASDAQ:QCOM )`,
+//!    `(LSE:BP.)`, `NYSE American: WDGT`, GlobeNewswire's `Nasdaq:EBIX`
+//!    category; OTC venues (OTCQB, OTCQX, OTC Pink) are skipped;
+//! 3. cashtags: `$BP`, case-sensitive, not followed by a letter or digit;
+//! 4. configured names and aliases, under the rules below.
+//!
+//! # Names
+//!
+//! Measured on real headlines (`tests/fixtures/mentions/eval.jsonl`), a
+//! literal name match gets one mention in seven wrong: "BP" is also Border
+//! Patrol, blood pressure and "before present"; "BCE" is the era; "BAT" is an
+//! animal, a cricket bat and "Baidu, Alibaba, Tencent". So aliases come in
+//! two kinds:
+//!
+//! - **Unambiguous** names, several words or one long mixed-case word
+//!   ("AstraZeneca", "Rio Tinto", "British American Tobacco"), match alone,
+//!   in any case: headlines capitalise freely.
+//! - **Ambiguous** aliases, one short word (four letters or fewer) or one
+//!   all-capitals word ("BP", "BAT", "RELX"), must match case-exactly
+//!   (unless the text is all capitals, where case says nothing), must not be
+//!   vetoed, and must be corroborated.
+//!
+//! Vetoes (each makes the alias something else for the whole item):
+//! - a number or a word for years right before it: `3200 BP`, `300 BCE`,
+//!   `cal BP`, `10th century BCE` are dates, not companies;
+//! - the alias defined as other words: `BP (before present)`,
+//!   `Before Present (BP)`, or capitalised words elsewhere in the item whose
+//!   initials spell it ("Border Patrol", "Baidu, Alibaba, Tencent"). When
+//!   those words are another configured name of the same instrument
+//!   ("British American Tobacco (BAT)") they corroborate instead.
+//!
+//! Corroboration (any one):
+//! - another configured name of the same instrument anywhere in the item;
+//! - a tag, exchange notation or cashtag for the same symbol;
+//! - a company-form word right after the alias: `plc`, `p.l.c.`, `Inc.`,
+//!   `Group`, `Ltd`, `Holdings`, `Industries`…;
+//! - finance context: a word from [`FINANCE_WORDS`] within
+//!   [`CONTEXT_WORDS`] words either side, in the same text part.
+//!
+//! Per instrument, configuration adds what rules cannot know: `exclude`
+//! regexes (an item one matches mentions the symbol only by tag, exchange,
+//! cashtag or CIK: "Rio Tinto river", another country's "national grid"),
+//! and `case_sensitive` (every name counts only as configured or in
+//! capitals: "National Grid", not "the national grid").
+//!
+//! Policy: only configured instruments count. A mention never makes us look
+//! up a symbol we were not told about, which protects the quote budget and
+//! stops a hostile feed steering our lookups. Symbols match exactly, so `BP`
+//! is not found in `$BPX`, `NYSE: BPM` or `BPI`.
+//!
+//! Inputs are plain text: strip HTML before calling.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use regex::{Regex, RegexBuilder};
+
+mod names;
+
+use crate::config::InstrumentConfig;
+pub use crate::model::{MatchedBy, Mention};
+use names::{
+    COINED_BEFORE, COMPANY_FORM, DATE_BEFORE, WIRE_PREFIX, collapse, definitions, finance_near,
+    is_ambiguous, is_shouting, is_title_case, name_pattern, tail,
+};
+pub use names::{CONTEXT_WORDS, FINANCE_WORDS};
+
+/// An instrument as configured: the symbol we use everywhere, plus display
+/// names and aliases ("BP plc", "Vodafone") to find it in prose.
+#[derive(Debug, Clone, Default)]
+pub struct Instrument {
+    pub symbol: String,
+    pub names: Vec<String>,
+    /// Patterns that, matching anywhere in an item, stop its names counting.
+    pub exclude: Vec<Regex>,
+    /// Names count only as configured or in capitals.
+    pub case_sensitive: bool,
+    /// SEC EDGAR CIK, digits without leading zeros.
+    pub cik: Option<String>,
+}
+
+impl From<&InstrumentConfig> for Instrument {
+    /// The configured names plus the display name, and the per-symbol rules.
+    fn from(i: &InstrumentConfig) -> Self {
+        Instrument {
+            symbol: i.symbol.clone(),
+            names: i.names.iter().chain(i.name.iter()).cloned().collect(),
+            // `config` compiled each pattern when it loaded the file.
+            exclude: i
+                .exclude
+                .iter()
+                .filter_map(|p| Regex::new(p).ok())
+                .collect(),
+            case_sensitive: i.case_sensitive,
+            cik: i.cik.clone(),
+        }
+    }
+}
+
+/// `$` + symbol, not preceded by a word character (`US$5`); the capture runs
+/// over every letter and digit (and `.`/`-` joined parts such as `BRK.B`), so
+/// `$BPX` yields `BPX` and cannot be mistaken for `BP`.
+static CASHTAG: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:^|[^\w$])\$([A-Za-z][A-Za-z0-9]*(?:[.\-][A-Za-z0-9]+)*)")
+        .expect("constant pattern")
+});
+
+/// Venue, colon, symbol. The venue list is what press releases and wire
+/// categories use; OTC venues are left out on purpose. A trailing `.` (the
+/// LSE's `BP.`) is not part of the capture.
+static EXCHANGE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?x)
+        (?:^|[^\w])
+        (?i:
+            NYSE\s+American | NYSE\s+Arca | NYSE\s+MKT | NYSE
+          | NASDAQ(?:\s*(?:GS|GM|CM))? | AMEX | Cboe(?:\s+BZX)? | BATS
+          | LSE | LON | AIM
+          | TSX(?:V|-V)? | ASX | NZX | JSE | SGX | HKEX | SEHK | TSE | TYO
+          | XETRA | FWB | SIX | BME
+          | Euronext(?:\s+(?:Paris|Amsterdam|Brussels|Lisbon|Dublin|Oslo|Milan|Growth))?
+          | XNYS | XNAS | XASE | XLON | XETR | XTSE | XASX | XPAR | XAMS
+        )
+        \s*:\s*
+        ([A-Za-z0-9]+(?:[.\-][A-Za-z0-9]+)*)",
+    )
+    .expect("constant pattern")
+});
+
+/// A CIK as EDGAR writes it: ten digits in parentheses after the filer's
+/// name (`6-K - BP PLC (0000313807) (Filer)`), or after `CIK`.
+static CIK: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(?:\((\d{10})\)|\bCIK\W{0,3}(\d{1,10})\b)").expect("constant pattern")
+});
+
+#[derive(Debug, Clone)]
+struct Alias {
+    /// As configured, whitespace collapsed.
+    text: String,
+    ambiguous: bool,
+    /// Index into `symbols`.
+    instruments: Vec<usize>,
+}
+
+/// Finds mentions of configured instruments. Build once at startup and
+/// share; matching does not compile regexes.
+#[derive(Debug, Clone)]
+pub struct MentionMatcher {
+    /// Our symbols, in configuration order.
+    symbols: Vec<String>,
+    /// Per symbol: exclude patterns, case sensitivity, CIK.
+    rules: Vec<Rules>,
+    /// Exact (case-sensitive) symbol → index into `symbols`.
+    by_symbol: HashMap<String, usize>,
+    /// CIK → indexes into `symbols`.
+    by_cik: HashMap<String, Vec<usize>>,
+    /// One capture group per distinct alias, longest first.
+    names: Option<Regex>,
+    /// For capture group `g`, the alias: `aliases[g - 1]`.
+    aliases: Vec<Alias>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Rules {
+    exclude: Vec<Regex>,
+    case_sensitive: bool,
+}
+
+/// An item's text as the matcher reads it.
+struct Part<'a> {
+    text: &'a str,
+    /// No lower-case letters to speak of: case says nothing here.
+    shouting: bool,
+    /// Most words capitalised (a headline in title case): capitals mark
+    /// no names here.
+    title_case: bool,
+}
+
+/// One place an alias matched.
+struct NameHit {
+    part: usize,
+    start: usize,
+    end: usize,
+    alias: usize,
+}
+
+impl MentionMatcher {
+    pub fn new(instruments: &[Instrument]) -> Self {
+        let mut symbols = Vec::new();
+        let mut rules: Vec<Rules> = Vec::new();
+        let mut by_symbol = HashMap::new();
+        let mut by_cik: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut aliases: Vec<Alias> = Vec::new();
+        for instrument in instruments {
+            let symbol = instrument.symbol.trim();
+            if symbol.is_empty() {
+                continue;
+            }
+            let index = *by_symbol.entry(symbol.to_owned()).or_insert_with(|| {
+                symbols.push(symbol.to_owned());
+                rules.push(Rules::default());
+                symbols.len() - 1
+            });
+            rules[index]
+                .exclude
+                .extend(instrument.exclude.iter().cloned());
+            rules[index].case_sensitive |= instrument.case_sensitive;
+            if let Some(cik) = &instrument.cik {
+                let cik = cik.trim().trim_start_matches('0').to_owned();
+                if !cik.is_empty() {
+                    by_cik.entry(cik).or_default().push(index);
+                }
+            }
+            for name in &instrument.names {
+                let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+                if name.is_empty() {
+                    continue;
+                }
+                // Ambiguous aliases are kept apart per spelling: "BP" and
+                // "bp" are different claims.
+                let ambiguous = is_ambiguous(&name);
+                let same = |a: &Alias| {
+                    if ambiguous || a.ambiguous {
+                        a.text == name
+                    } else {
+                        a.text.to_lowercase() == name.to_lowercase()
+                    }
+                };
+                match aliases.iter_mut().find(|a| same(a)) {
+                    Some(a) if !a.instruments.contains(&index) => a.instruments.push(index),
+                    Some(_) => {}
+                    None => aliases.push(Alias {
+                        text: name,
+                        ambiguous,
+                        instruments: vec![index],
+                    }),
+                }
+            }
+        }
+        // Longest first, so "Vodafone Group" wins over "Vodafone" where both
+        // fit. The regex is case-insensitive; case rules are applied per hit.
+        aliases.sort_by_key(|a| std::cmp::Reverse(a.text.chars().count()));
+        let mut seen = std::collections::HashSet::new();
+        let pattern = aliases
+            .iter()
+            .map(|a| {
+                // Two spellings of one ambiguous alias share a pattern; the
+                // later group never fires, and the hit checks both.
+                let p = name_pattern(&a.text);
+                if seen.insert(p.to_lowercase()) {
+                    format!("({p})")
+                } else {
+                    format!("({p}(?:[^\\s\\S]))")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("|");
+        let regex = (!aliases.is_empty()).then(|| {
+            RegexBuilder::new(&pattern)
+                .case_insensitive(true)
+                // Unicode word boundaries and case folding over many names
+                // can outgrow the 10 MiB default.
+                .size_limit(256 << 20)
+                .build()
+                .expect("escaped literals only fail on size, far above any config")
+        });
+        MentionMatcher {
+            symbols,
+            rules,
+            by_symbol,
+            by_cik,
+            names: regex,
+            aliases,
+        }
+    }
+
+    /// Mentions in an item: publisher `tags` first, then the title, then the
+    /// text (summary, content or the fetched article); our symbols,
+    /// de-duplicated in first-seen order, each with the most reliable way it
+    /// was found anywhere in the item.
+    pub fn find<S: AsRef<str>>(&self, title: &str, text: &str, tags: &[S]) -> Vec<Mention> {
+        self.find_all(tags, &[title, text])
+    }
+
+    /// [`find`](Self::find) over any number of text parts, in order.
+    pub fn find_all<S: AsRef<str>, T: AsRef<str>>(&self, tags: &[S], texts: &[T]) -> Vec<Mention> {
+        let mut found = Found::new(self.symbols.len());
+        self.tagged_in(tags, &mut found);
+        let parts: Vec<Part<'_>> = texts
+            .iter()
+            .map(|t| Part {
+                text: t.as_ref(),
+                shouting: is_shouting(t.as_ref()),
+                title_case: is_title_case(t.as_ref()),
+            })
+            .collect();
+        // Tags, exchange notation and cashtags, in text order.
+        let mut strong: Vec<(usize, usize, usize, MatchedBy)> = Vec::new();
+        for (p, part) in parts.iter().enumerate() {
+            for (re, how) in [
+                (&*EXCHANGE, MatchedBy::Exchange),
+                (&*CASHTAG, MatchedBy::Cashtag),
+            ] {
+                for caps in re.captures_iter(part.text) {
+                    let symbol = caps.get(1).expect("the pattern has one group");
+                    if let Some(&i) = self.by_symbol.get(symbol.as_str()) {
+                        strong.push((p, symbol.start(), i, how));
+                    }
+                }
+            }
+            for caps in CIK.captures_iter(part.text) {
+                let Some(m) = caps.get(1).or_else(|| caps.get(2)) else {
+                    continue;
+                };
+                for &i in self
+                    .by_cik
+                    .get(m.as_str().trim_start_matches('0'))
+                    .into_iter()
+                    .flatten()
+                {
+                    strong.push((p, m.start(), i, MatchedBy::Tag));
+                }
+            }
+        }
+        // Which symbols tags or notation already vouch for: corroboration
+        // for an ambiguous alias anywhere in the item.
+        let mut vouched: Vec<bool> = (0..self.symbols.len()).map(|i| found.has(i)).collect();
+        for &(_, _, i, _) in &strong {
+            vouched[i] = true;
+        }
+        let hits = self.name_hits(&parts);
+        let mut named: Vec<(usize, usize, usize, MatchedBy)> = Vec::new();
+        // Whether the item defines an alias is one answer per alias and
+        // instrument, however often the alias occurs.
+        let mut definitions = HashMap::new();
+        for hit in &hits {
+            let alias = &self.aliases[hit.alias];
+            for &i in &alias.instruments {
+                if let Some(how) = self.judge(hit, i, &parts, &hits, vouched[i], &mut definitions) {
+                    named.push((hit.part, hit.start, i, how));
+                }
+            }
+        }
+        let excluded: Vec<bool> = (0..self.symbols.len())
+            .map(|i| {
+                self.rules[i]
+                    .exclude
+                    .iter()
+                    .any(|re| parts.iter().any(|p| re.is_match(p.text)))
+            })
+            .collect();
+        named.retain(|&(_, _, i, _)| !excluded[i]);
+        // Everything in text order, so the symbols keep the order they
+        // first appear in.
+        strong.extend(named);
+        strong.sort_by_key(|&(p, at, _, _)| (p, at));
+        for (_, _, i, how) in strong {
+            found.add(i, how);
+        }
+        found.into_mentions(&self.symbols)
+    }
+
+    /// Publisher ticker tags (`<nasdaq:tickers>TSM,TSM,AAPL</nasdaq:tickers>`,
+    /// Finnhub `related`): bare symbols or `Venue:SYMBOL`, comma or semicolon
+    /// separated. Trusted more than prose, so bare symbols count here.
+    pub fn find_tagged<S: AsRef<str>>(&self, tags: &[S]) -> Vec<Mention> {
+        let mut found = Found::new(self.symbols.len());
+        self.tagged_in(tags, &mut found);
+        found.into_mentions(&self.symbols)
+    }
+
+    fn tagged_in<S: AsRef<str>>(&self, tags: &[S], found: &mut Found) {
+        for tag in tags {
+            for token in tag.as_ref().split([',', ';']).map(str::trim) {
+                let symbol = match token.rsplit_once(':') {
+                    Some((venue, _)) if is_otc(venue) => continue,
+                    Some((_, symbol)) => symbol.trim(),
+                    None => token,
+                };
+                if let Some(&i) = self.by_symbol.get(symbol.trim_end_matches('.')) {
+                    found.add(i, MatchedBy::Tag);
+                }
+            }
+        }
+    }
+
+    /// Every place an alias matches, before any rule: case-insensitive.
+    fn name_hits(&self, parts: &[Part<'_>]) -> Vec<NameHit> {
+        let Some(names) = &self.names else {
+            return Vec::new();
+        };
+        let mut hits = Vec::new();
+        for (p, part) in parts.iter().enumerate() {
+            for caps in names.captures_iter(part.text) {
+                let Some(group) = (1..caps.len()).find(|&g| caps.get(g).is_some()) else {
+                    continue;
+                };
+                let m = caps.get(0).expect("a match");
+                // The group that fired, or another spelling of the same
+                // ambiguous alias whose case fits.
+                let matched = collapse(m.as_str());
+                let alias = self
+                    .aliases
+                    .iter()
+                    .position(|a| a.text == matched)
+                    .unwrap_or(group - 1);
+                hits.push(NameHit {
+                    part: p,
+                    start: m.start(),
+                    end: m.end(),
+                    alias,
+                });
+            }
+        }
+        hits
+    }
+
+    /// Whether `hit` mentions instrument `i`, and how.
+    fn judge(
+        &self,
+        hit: &NameHit,
+        i: usize,
+        parts: &[Part<'_>],
+        hits: &[NameHit],
+        vouched: bool,
+        definitions: &mut HashMap<(usize, usize), Option<Definition>>,
+    ) -> Option<MatchedBy> {
+        let alias = &self.aliases[hit.alias];
+        let part = &parts[hit.part];
+        let written = collapse(&part.text[hit.start..hit.end]);
+        // Case: ambiguous aliases, and every name of a case-sensitive
+        // instrument, count only as configured or in capitals, unless the
+        // whole text shouts.
+        if (alias.ambiguous || self.rules[i].case_sensitive)
+            && !part.shouting
+            && written != alias.text
+            && written != alias.text.to_uppercase()
+        {
+            return None;
+        }
+        if !alias.ambiguous {
+            return Some(MatchedBy::Name);
+        }
+        if DATE_BEFORE.is_match(tail(part.text, hit.start, 64)) {
+            return None;
+        }
+        let defined = *definitions
+            .entry((hit.alias, i))
+            .or_insert_with(|| self.definition(&alias.text, i, parts));
+        match defined {
+            Some(Definition::Other) => return None,
+            Some(Definition::Own) => return Some(MatchedBy::Corroborated),
+            None => {}
+        }
+        let other_name = hits.iter().any(|h| {
+            let a = &self.aliases[h.alias];
+            h.alias != hit.alias
+                && a.instruments.contains(&i)
+                && (!a.ambiguous || {
+                    let w = collapse(&parts[h.part].text[h.start..h.end]);
+                    w == a.text || parts[h.part].shouting
+                })
+        });
+        // A name the text coins applies throughout the item.
+        let coined = hits.iter().any(|h| {
+            h.alias == hit.alias && COINED_BEFORE.is_match(tail(parts[h.part].text, h.start, 80))
+        });
+        if coined && !other_name {
+            return None;
+        }
+        let after = &part.text[hit.end..];
+        // The headline (the first part) frames the whole item: its finance
+        // words count for an alias in the description too.
+        let headline = parts.first().filter(|_| hit.part != 0);
+        if other_name
+            || vouched
+            || COMPANY_FORM.is_match(after)
+            || finance_near(part.text, hit.start, hit.end)
+            || WIRE_PREFIX.is_match(part.text)
+            || headline.is_some_and(|h| {
+                finance_near(h.text, h.text.len(), h.text.len()) || WIRE_PREFIX.is_match(h.text)
+            })
+        {
+            return Some(MatchedBy::Corroborated);
+        }
+        None
+    }
+
+    /// Whether the item defines `alias` as words: words whose initials spell
+    /// it, in parentheses right after it (`BP (before present)`), right
+    /// before `(ALIAS)`, or anywhere as capitalised words ("Border Patrol",
+    /// "Baidu, Alibaba, Tencent"). `Own` when those words are a configured
+    /// name of instrument `i` itself.
+    fn definition(&self, alias: &str, i: usize, parts: &[Part<'_>]) -> Option<Definition> {
+        let letters: Vec<char> = alias
+            .chars()
+            .filter(|c| c.is_alphabetic())
+            .flat_map(char::to_lowercase)
+            .collect();
+        if letters.len() < 2 {
+            return None;
+        }
+        let own = |words: &[&str]| {
+            let phrase = words.join(" ").to_lowercase();
+            self.aliases.iter().any(|a| {
+                a.instruments.contains(&i) && {
+                    let t = a.text.to_lowercase();
+                    phrase == t || phrase.starts_with(&format!("{t} ")) || t.starts_with(&phrase)
+                }
+            })
+        };
+        let mut result = None;
+        for part in parts {
+            let capitals_mean_names = !part.shouting && !part.title_case;
+            for words in definitions(part.text, alias, &letters, capitals_mean_names) {
+                if own(&words) {
+                    result = Some(Definition::Own);
+                } else {
+                    return Some(Definition::Other);
+                }
+            }
+        }
+        result
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Definition {
+    /// The alias abbreviates one of the instrument's own names.
+    Own,
+    /// The alias abbreviates something else.
+    Other,
+}
+
+/// Over-the-counter venues: thinly regulated, full of lookalike tickers.
+fn is_otc(venue: &str) -> bool {
+    let venue = venue.trim().to_ascii_lowercase();
+    venue.starts_with("otc") || venue.contains("pink")
+}
+
+/// Instruments seen so far, in first-seen order, each with the most
+/// reliable way it was found.
+struct Found {
+    how: Vec<Option<MatchedBy>>,
+    order: Vec<usize>,
+}
+
+impl Found {
+    fn new(n: usize) -> Self {
+        Found {
+            how: vec![None; n],
+            order: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, i: usize, how: MatchedBy) {
+        match self.how[i] {
+            None => {
+                self.how[i] = Some(how);
+                self.order.push(i);
+            }
+            // MatchedBy orders most reliable first.
+            Some(old) if how < old => self.how[i] = Some(how),
+            Some(_) => {}
+        }
+    }
+
+    fn has(&self, i: usize) -> bool {
+        self.how[i].is_some()
+    }
+
+    fn into_mentions(self, symbols: &[String]) -> Vec<Mention> {
+        self.order
+            .into_iter()
+            .map(|i| Mention {
+                symbol: symbols[i].clone(),
+                matched_by: self.how[i].expect("ordered means found"),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn instrument(symbol: &str, names: &[&str]) -> Instrument {
+        Instrument {
+            symbol: symbol.into(),
+            names: names.iter().map(|n| n.to_string()).collect(),
+            ..Instrument::default()
+        }
+    }
+
+    fn symbols(mentions: Vec<Mention>) -> Vec<String> {
+        mentions.into_iter().map(|m| m.symbol).collect()
+    }
+
+    /// Symbols found in `texts`, with no tags.
+    fn find<T: AsRef<str>>(m: &MentionMatcher, texts: &[T]) -> Vec<String> {
+        symbols(m.find_all::<&str, T>(&[], texts))
+    }
+
+    fn matcher() -> MentionMatcher {
+        MentionMatcher::new(&[
+            instrument("BP", &["BP plc"]),
+            instrument("VOD", &["Vodafone", "Vodafone Group"]),
+            instrument("RELX", &[]),
+            instrument("AAPL", &["Apple Inc.", "Apple"]),
+            instrument("SSAT", &[]),
+            instrument("TWO", &[]),
+            instrument("OTHR", &[]),
+            instrument("WDGT", &[]),
+            instrument("QCOM", &[]),
+            instrument("EBIX", &[]),
+            instrument("BRK.B", &["Berkshire Hathaway"]),
+            instrument("F", &["Ford Motor"]),
+            instrument("T", &["AT&T"]),
+        ])
+    }
+
+    #[test]
+    fn mentions_in_text() {
+        let m = matcher();
+        let cases: &[(&str, &[&str])] = &[
+            // Cashtags: case-sensitive, whole symbols only.
+            ("$BP shares rise", &["BP"]),
+            ("Oil majors: $BP.", &["BP"]),
+            ("Big day for $BP, $VOD and $RELX!", &["BP", "VOD", "RELX"]),
+            ("$BPX and $BPM rally", &[]),
+            ("$BP1 is not BP", &[]),
+            ("$bp in lower case", &[]),
+            ("$BP.L is the London line", &[]),
+            ("US$BP", &[]),
+            ("Buffett's $BRK.B", &["BRK.B"]),
+            ("It cost $5 and $F1 tickets", &[]),
+            // Exchange notation.
+            ("BP p.l.c. (NYSE: BP)", &["BP"]),
+            ("BP (LSE:BP.) results", &["BP"]),
+            ("Ebix Inc. NASDAQ:EBIX", &["EBIX"]),
+            ("Qualcomm ( NASDAQ:QCOM ) jumps", &["QCOM"]),
+            ("Widget Co. (NYSE American: WDGT)", &["WDGT"]),
+            ("SmallSat Inc. (NASDAQ: SSAT)", &["SSAT"]),
+            (
+                "Two Tickers Inc. (NYSE: TWO) and Other Co. (OTCQB: OTHR)",
+                &["TWO"],
+            ),
+            ("(OTCQX: VOD) (OTC: BP) (OTC Pink: RELX)", &[]),
+            ("(NYSE: BPX) (NASDAQ: BPM)", &[]),
+            ("nyse: bp", &[]),
+            ("listed on the NYSE: shares fell", &[]),
+            ("Vodafone (Nasdaq: VOD; LSE: VOD)", &["VOD"]),
+            // Names: whole words, any case; bare symbols do not count.
+            ("BP shares rise", &[]),
+            ("bp PLC results", &["BP"]),
+            ("Vodafone's results", &["VOD"]),
+            ("VODAFONE GROUP plc", &["VOD"]),
+            ("Vodafoneland", &[]),
+            ("Apple Inc. reported", &["AAPL"]),
+            ("pineapple prices", &[]),
+            ("The Fed held rates; Ford Motor did not", &["F"]),
+            // "AT&T" is short: alone it needs corroboration.
+            ("AT&T and Apple", &["AAPL"]),
+            ("AT&T shares and Apple", &["T", "AAPL"]),
+            ("RELX said", &[]),
+            // Order of first appearance, de-duplicated.
+            ("Vodafone beat $BP; $BP and Vodafone again", &["VOD", "BP"]),
+            ("$RELX (NYSE: BP) Apple $RELX", &["RELX", "BP", "AAPL"]),
+        ];
+        for (text, want) in cases {
+            assert_eq!(find(&m, &[*text]), *want, "{text}");
+        }
+    }
+
+    #[test]
+    fn order_runs_across_text_parts() {
+        let m = matcher();
+        let parts = [
+            "Vodafone wins contract",
+            "Analysts like $BP",
+            "NYSE:BP",
+            "Nasdaq:EBIX",
+        ];
+        assert_eq!(find(&m, &parts), ["VOD", "BP", "EBIX"]);
+        let owned: Vec<String> = parts.iter().map(|s| s.to_string()).collect();
+        assert_eq!(find(&m, &owned), ["VOD", "BP", "EBIX"]);
+        assert!(find::<&str>(&m, &[]).is_empty());
+    }
+
+    #[test]
+    fn tags_count_bare_symbols_but_not_otc() {
+        let m = matcher();
+        assert_eq!(
+            symbols(m.find_tagged(&["VOD,VOD, BP ,NVDA"])),
+            ["VOD", "BP"]
+        );
+        assert_eq!(
+            symbols(m.find_tagged(&["Nasdaq:EBIX", "NYSE American:WDGT"])),
+            ["EBIX", "WDGT"]
+        );
+        assert!(m.find_tagged(&["OTCQB:OTHR", "bp", "BPX"]).is_empty());
+        assert_eq!(
+            symbols(m.find_all(&["RELX"], &["$BP", "Vodafone"])),
+            ["RELX", "BP", "VOD"]
+        );
+    }
+
+    #[test]
+    fn an_empty_configuration_finds_nothing() {
+        let m = MentionMatcher::new(&[instrument("  ", &["ghost"])]);
+        assert!(find(&m, &["$BP ghost (NYSE: BP)"]).is_empty());
+    }
+
+    #[test]
+    fn a_shared_name_mentions_every_instrument_that_lists_it() {
+        let m = MentionMatcher::new(&[
+            instrument("BP", &["BP plc"]),
+            instrument("BP.L", &["bp PLC"]),
+        ]);
+        assert_eq!(find(&m, &["BP plc results"]), ["BP", "BP.L"]);
+    }
+
+    /// The issue's configuration style: short aliases beside full names.
+    fn issue_matcher() -> MentionMatcher {
+        let mut bp = instrument("BP", &["BP", "BP plc"]);
+        bp.cik = Some("313807".into());
+        let mut ngg = instrument("NGG", &["National Grid"]);
+        ngg.case_sensitive = true;
+        ngg.exclude = vec![Regex::new(r"(?i)\bnigeria").unwrap()];
+        MentionMatcher::new(&[
+            bp,
+            instrument("BTI", &["BAT", "British American Tobacco"]),
+            instrument("BCE", &["BCE", "Bell Canada"]),
+            instrument("RELX", &["RELX"]),
+            instrument("AZN", &["AstraZeneca"]),
+            ngg,
+        ])
+    }
+
+    fn how(m: &MentionMatcher, title: &str, text: &str) -> Vec<(String, &'static str)> {
+        m.find::<&str>(title, text, &[])
+            .into_iter()
+            .map(|x| (x.symbol, x.matched_by.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn ambiguous_aliases_need_exact_case_and_corroboration() {
+        let m = issue_matcher();
+        let cases: &[(&str, &str, &[&str])] = &[
+            // Alone, a short alias is not enough; finance words, a company
+            // form or another name of the company are.
+            ("BP agents stop a truck", "", &[]),
+            ("BP profit rises", "", &["BP"]),
+            ("In 2023, BP profit fell", "", &["BP"]),
+            ("Q2 BP profit tops forecasts", "", &["BP"]),
+            ("Results from BP p.l.c. today", "", &["BP"]),
+            ("BAT Industries", "", &["BTI"]),
+            ("BAT", "British American Tobacco said so", &["BTI"]),
+            // Case-exact outside all-capitals text.
+            ("bp profit rises", "", &[]),
+            ("Bat profits", "", &[]),
+            ("Cricket bat sales soar", "", &[]),
+            // All capitals: case says nothing, the rules still apply.
+            ("BP ANNOUNCES SECOND QUARTER RESULTS", "", &["BP"]),
+            ("BAT FOUND IN ATTIC", "", &[]),
+            // Mentions only in the description, with the headline's context.
+            (
+                "RESULTS FOR THE YEAR",
+                "RELX, the global provider of analytics",
+                &["RELX"],
+            ),
+            // Unambiguous names match alone, in any case.
+            ("ASTRAZENECA WINS APPROVAL", "", &["AZN"]),
+            ("astrazeneca wins", "", &["AZN"]),
+        ];
+        for (title, text, want) in cases {
+            assert_eq!(
+                symbols(m.find::<&str>(title, text, &[])),
+                *want,
+                "{title} / {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn vetoes_make_an_alias_something_else() {
+        let m = issue_matcher();
+        let cases: &[(&str, &str)] = &[
+            // A number or a word for years before it: a date.
+            ("Charcoal dated to 3200 BP shows oil use", ""),
+            ("Around 300 BCE, traders sold oil", ""),
+            ("calibrated to cal BP, the price of", ""),
+            ("the 4th century BCE market", ""),
+            // Defined as other words, next to it or in capitals elsewhere.
+            ("BP (before present) dates and market prices", ""),
+            (
+                "Market share of the BAT",
+                "Baidu, Alibaba and Tencent lead the market",
+            ),
+            ("Border Patrol (BP) budget of $2 billion", ""),
+            (
+                "BP agents seized $1 million in drugs",
+                "U.S. Border Patrol agents said",
+            ),
+            // A name the text coins for what it describes.
+            ("Chinese tech firms known as BAT gain market share", ""),
+        ];
+        for (title, text) in cases {
+            assert!(
+                m.find::<&str>(title, text, &[]).is_empty(),
+                "{title} / {text}"
+            );
+        }
+        // Title case capitalises everything: "Business Payouts" defines nothing.
+        assert_eq!(
+            symbols(m.find::<&str>(
+                "BP Seeks to Get Back Some Gulf Oil Spill Business Payouts",
+                "",
+                &[]
+            )),
+            ["BP"]
+        );
+        // Its own full name defining it corroborates.
+        assert_eq!(
+            how(&m, "British American Tobacco (BAT) results", ""),
+            [("BTI".to_string(), "name")]
+        );
+        assert_eq!(
+            how(
+                &m,
+                "Shares in BAT rose",
+                "British American Tobacco (BAT) said"
+            ),
+            [("BTI".to_string(), "name")]
+        );
+    }
+
+    #[test]
+    fn long_articles_are_read_near_each_alias() {
+        let m = issue_matcher();
+        // Non-ASCII filler, so the look-behind window starts mid-letter.
+        let filler = "Der Fluss führt rötliches Wasser über Steine. ".repeat(2000);
+        let late = |s: &str| format!("{filler}{s}");
+        assert!(
+            m.find::<&str>("Notes", &late("charcoal dated to 3200 BP"), &[])
+                .is_empty()
+        );
+        assert!(
+            m.find::<&str>("Notes", &late("Tech firms known as BAT"), &[])
+                .is_empty()
+        );
+        assert_eq!(
+            symbols(m.find::<&str>("Notes", &late("BP profit rose"), &[])),
+            ["BP"]
+        );
+        // Finance words far away from the alias do not count.
+        let far = format!("Shares and profits. {filler}BP agents stopped a truck");
+        assert!(m.find::<&str>("Notes", &far, &[]).is_empty());
+    }
+
+    #[test]
+    fn per_symbol_exclude_and_case_sensitivity() {
+        let m = issue_matcher();
+        assert_eq!(
+            symbols(m.find::<&str>("National Grid profit up 15%", "", &[])),
+            ["NGG"]
+        );
+        assert_eq!(
+            symbols(m.find::<&str>("NATIONAL GRID plc", "", &[])),
+            ["NGG"]
+        );
+        assert!(
+            m.find::<&str>("the national grid collapsed", "", &[])
+                .is_empty()
+        );
+        assert!(
+            m.find::<&str>(
+                "National Grid collapses",
+                "Nigeria plunged into darkness",
+                &[]
+            )
+            .is_empty()
+        );
+        // Exclusion stops names, not publisher tags or notation.
+        assert_eq!(
+            how(&m, "Nigeria and National Grid (NYSE: NGG)", ""),
+            [("NGG".to_string(), "exchange")]
+        );
+    }
+
+    #[test]
+    fn each_mention_says_how_it_was_found_in_order_of_appearance() {
+        let m = issue_matcher();
+        let found = m.find(
+            "AstraZeneca beats BP; $RELX up",
+            "BCE Inc. (NYSE: BCE) and BP plc",
+            &["BTI"],
+        );
+        let got: Vec<(&str, &str)> = found
+            .iter()
+            .map(|x| (x.symbol.as_str(), x.matched_by.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("BTI", "tag"),
+                ("AZN", "name"),
+                // "BP" alone was corroborated by "BP plc" later; the full
+                // name is the more reliable way and wins.
+                ("BP", "name"),
+                ("RELX", "cashtag"),
+                ("BCE", "exchange"),
+            ]
+        );
+        // EDGAR filings: the filer's CIK is a tag.
+        assert_eq!(
+            how(&m, "6-K - BP PLC (0000313807) (Filer)", ""),
+            [("BP".to_string(), "tag")]
+        );
+        assert_eq!(
+            how(&m, "Filed by CIK 313807", ""),
+            [("BP".to_string(), "tag")]
+        );
+        assert!(m.find::<&str>("CIK 0000313808", "", &[]).is_empty());
+    }
+
+    /// The first `<tag …>…</tag>` contents of every `<item>`, for the
+    /// feed fixtures (a feed parser would hand us the same text; feed-rs
+    /// cannot see `<nasdaq:tickers>` at all).
+    fn items(xml: &str) -> Vec<String> {
+        let re = Regex::new(r"(?s)<item>(.*?)</item>").unwrap();
+        re.captures_iter(xml).map(|c| c[1].to_string()).collect()
+    }
+
+    fn all_of(item: &str, tag: &str) -> Vec<String> {
+        let re = Regex::new(&format!(r"(?s)<{tag}(?:\s[^>]*)?>(.*?)</{tag}>")).unwrap();
+        re.captures_iter(item)
+            .map(|c| c[1].trim().to_string())
+            .collect()
+    }
+
+    fn texts(item: &str) -> Vec<String> {
+        let mut out = all_of(item, "title");
+        out.extend(all_of(item, "description"));
+        out.extend(all_of(item, "category"));
+        out
+    }
+
+    const NASDAQ: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/quotes/mentions/nasdaq_rssoutbound.xml"
+    ));
+    const YAHOO: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/quotes/mentions/yahoo_headline.xml"
+    ));
+    const GLOBENEWSWIRE: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/quotes/mentions/globenewswire.xml"
+    ));
+
+    #[test]
+    fn nasdaq_ticker_tags() {
+        let m = MentionMatcher::new(&[
+            instrument("AAPL", &[]),
+            instrument("AMD", &[]),
+            instrument("NVDA", &[]),
+            instrument("TSM", &["Taiwan Semiconductor"]),
+        ]);
+        let items = items(NASDAQ);
+        let found: Vec<Vec<String>> = items
+            .iter()
+            .map(|item| symbols(m.find_all(&all_of(item, "nasdaq:tickers"), &texts(item))))
+            .collect();
+        assert_eq!(found, [vec!["TSM", "AAPL", "NVDA", "AMD"], vec!["AAPL"]]);
+        // The prose alone names none of them: "TSMC" is not a configured name.
+        assert!(find(&m, &texts(&items[0])).is_empty());
+
+        // Only configured instruments count.
+        let only_apple = MentionMatcher::new(&[instrument("AAPL", &[])]);
+        assert_eq!(
+            symbols(only_apple.find_tagged(&all_of(&items[0], "nasdaq:tickers"))),
+            ["AAPL"]
+        );
+    }
+
+    #[test]
+    fn yahoo_headlines_need_names() {
+        let item = &items(YAHOO)[0];
+        let with_names = MentionMatcher::new(&[instrument("AAPL", &["Apple", "Apple Inc."])]);
+        assert_eq!(find(&with_names, &texts(item)), ["AAPL"]);
+        let symbol_only = MentionMatcher::new(&[instrument("AAPL", &[])]);
+        assert!(find(&symbol_only, &texts(item)).is_empty());
+    }
+
+    #[test]
+    fn globenewswire_stock_category_and_release_text() {
+        let item = &items(GLOBENEWSWIRE)[0];
+        let m = MentionMatcher::new(&[
+            instrument("WDGT", &[]),
+            instrument("ACME", &[]),
+            instrument("OTHR", &[]),
+        ]);
+        // Title and description come first, the category last.
+        assert_eq!(find(&m, &texts(item)), ["ACME", "WDGT"]);
+        assert_eq!(find(&m, &all_of(item, "category")), ["ACME"]);
+    }
+}

@@ -1,0 +1,405 @@
+//! The rules for names: which aliases are ambiguous, what vetoes one and
+//! what corroborates it (see the parent module's doc for the whole policy).
+//! Hands [`MentionMatcher`](super::MentionMatcher) plain predicates over
+//! text; it owns no state.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// How far (in words, either side) finance context may sit from an
+/// ambiguous alias: the length of a long headline, so a headline is judged
+/// whole while a long article's unrelated paragraphs stay out.
+pub const CONTEXT_WORDS: usize = 12;
+
+/// Words of company and market news: results, deals, management, markets,
+/// and the products of the industries our configured companies work in
+/// (oil and gas, tobacco, pharmaceuticals, telecoms, mining). Any of them
+/// near an ambiguous alias says it names a company. Deliberately no
+/// general words ("new", "says", "UK") and nothing health-news shares with
+/// pharma news besides "drug", which blood-pressure stories use too, so
+/// "BP" there still needs the vetoes.
+pub const FINANCE_WORDS: &[&str] = &[
+    // results and reporting
+    "profit",
+    "profits",
+    "loss",
+    "losses",
+    "earnings",
+    "revenue",
+    "revenues",
+    "sales",
+    "results",
+    "quarter",
+    "quarterly",
+    "q1",
+    "q2",
+    "q3",
+    "q4",
+    "h1",
+    "h2",
+    "half-year",
+    "full-year",
+    "annual",
+    "interim",
+    "interims",
+    "trading",
+    "outlook",
+    "guidance",
+    "forecast",
+    "forecasts",
+    "eps",
+    "ebitda",
+    "dividend",
+    "dividends",
+    "buyback",
+    "capex",
+    "spending",
+    "writedown",
+    "impairment",
+    // markets
+    "shares",
+    "share",
+    "stock",
+    "stocks",
+    "shareholder",
+    "shareholders",
+    "investor",
+    "investors",
+    "analyst",
+    "analysts",
+    "ftse",
+    "nyse",
+    "nasdaq",
+    "lse",
+    "listing",
+    "listed",
+    "valuation",
+    "market",
+    "markets",
+    "price",
+    "prices",
+    "rating",
+    "upgrade",
+    "downgrade",
+    "billion",
+    "million",
+    "bn",
+    "mln",
+    "bln",
+    // deals and disputes
+    "deal",
+    "deals",
+    "contract",
+    "contracts",
+    "acquisition",
+    "acquire",
+    "acquires",
+    "buys",
+    "buy",
+    "sells",
+    "sell",
+    "sale",
+    "stake",
+    "merger",
+    "takeover",
+    "bid",
+    "venture",
+    "alliance",
+    "partnership",
+    "agreement",
+    "agrees",
+    "settlement",
+    "settles",
+    "settle",
+    "fine",
+    "penalty",
+    "lawsuit",
+    "sue",
+    "sues",
+    "claims",
+    "payout",
+    "compensation",
+    "licence",
+    "license",
+    "regulator",
+    "regulators",
+    "approval",
+    "approves",
+    // management and staff
+    "ceo",
+    "chairman",
+    "chief",
+    "boss",
+    "executive",
+    "executives",
+    "director",
+    "board",
+    "pay",
+    "jobs",
+    "job",
+    "staff",
+    "workers",
+    "employees",
+    "sponsorship",
+    // the industries
+    "oil",
+    "gas",
+    "lng",
+    "crude",
+    "refinery",
+    "pipeline",
+    "drilling",
+    "exploration",
+    "spill",
+    "barrels",
+    "petrol",
+    "fuel",
+    "upstream",
+    "downstream",
+    "tobacco",
+    "cigarette",
+    "cigarettes",
+    "e-cigarette",
+    "vaping",
+    "nicotine",
+    "drug",
+    "drugs",
+    "drugmaker",
+    "vaccine",
+    "fda",
+    "pharma",
+    "telecom",
+    "telecoms",
+    "broadband",
+    "wireless",
+    "mining",
+    "miner",
+    "copper",
+    "iron",
+    "aluminium",
+];
+
+/// Reuters' business-wire prefixes (`UPDATE 1-`, `REFILE-`, `EXCLUSIVE-`,
+/// `RPT-`, `BRIEF-`): the headline comes from a company-news desk, which is
+/// finance context for the whole headline.
+pub(super) static WIRE_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s*(?:UPDATE\s+\d+|REFILE|EXCLUSIVE|RPT|BRIEF|CORRECTED|INSIGHT|ANALYSIS)\s*-")
+        .expect("constant pattern")
+});
+
+/// Text naming what comes next: `known as`, `known in China as the`,
+/// `dubbed`, `called`. An alias there is a name the text gives to what it
+/// describes (three Chinese tech companies "known as BAT"), not a company
+/// it already has a name for.
+pub(super) static COINED_BEFORE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)\b(?:(?:known|referred\s+to)(?:\s+in\s+[\w ]{1,30}?)?\s+as|dubbed|called|nicknamed)\s+(?:the\s+)?$",
+    )
+    .expect("constant pattern")
+});
+
+/// Words naming the legal form of a company, as they follow its name.
+pub(super) static COMPANY_FORM: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^(?:\s*,)?\s+(?:plc|PLC|Plc|p\.l\.c\.?|P\.L\.C\.?|Inc\b\.?|INC\b\.?|Group|GROUP|Ltd\b\.?|LTD\b\.?|Limited|LIMITED|Corp\b\.?|Corporation|Holdings|HOLDINGS|Industries|INDUSTRIES|S\.A\.|SA\b|AG\b|N\.V\.|NV\b|Co\.)",
+    )
+    .expect("constant pattern")
+});
+
+/// A number or a word for years right before an alias: a date or a
+/// quantity (`3200 BP`, `300 BCE`, `cal BP`, `4th century BCE`), not a name.
+/// Only a whole number with nothing but spaces after it: "In 2023, BP" and
+/// "Q2 BP" are not dates of BP.
+pub(super) static DATE_BEFORE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)(?:(?:^|[^\w.])\d(?:[\d,.]*\d)?\s*|\b(?:years?|yrs?|cal|century|centuries|millennium|c\.|ca\.)\s+)$",
+    )
+    .expect("constant pattern")
+});
+
+/// Word runs in `text` whose initials spell `letters`, offered as
+/// definitions of `alias`: next to it with parentheses in any case, or
+/// anywhere as capitalised words where `capitals_mean_names` (sentence
+/// case; in capitals or title case every word is capitalised and
+/// "Business Payouts" would spell "BP"). Separators inside a run: spaces,
+/// commas, "and", "&".
+pub(super) fn definitions<'t>(
+    text: &'t str,
+    alias: &str,
+    letters: &[char],
+    capitals_mean_names: bool,
+) -> Vec<Vec<&'t str>> {
+    static WORD: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"[\p{L}][\p{L}\p{N}'’\-]*").expect("constant pattern"));
+    let words: Vec<regex::Match<'t>> = WORD.find_iter(text).collect();
+    let mut out = Vec::new();
+    let n = letters.len();
+    for start in 0..words.len() {
+        // Collect n words, skipping "and"/"&" joiners, with only spaces,
+        // commas and joiners between them.
+        let mut run: Vec<regex::Match<'t>> = Vec::new();
+        let mut k = start;
+        while k < words.len() && run.len() < n {
+            let w = words[k];
+            if let Some(prev) = run.last() {
+                let gap = text[prev.end()..w.start()].replace("and", "");
+                if !gap.chars().all(|c| c == ' ' || c == ',' || c == '&') {
+                    break;
+                }
+            }
+            if !run.is_empty() && w.as_str().eq_ignore_ascii_case("and") {
+                k += 1;
+                continue;
+            }
+            run.push(w);
+            k += 1;
+        }
+        if run.len() != n {
+            continue;
+        }
+        let initials: Vec<char> = run
+            .iter()
+            .filter_map(|w| w.as_str().chars().next())
+            .flat_map(char::to_lowercase)
+            .collect();
+        if initials != letters {
+            continue;
+        }
+        let strs: Vec<&str> = run.iter().map(|w| w.as_str()).collect();
+        // The alias itself ("BP" spelled "B P") is no definition.
+        if strs.join("").eq_ignore_ascii_case(alias) || strs.contains(&alias) {
+            continue;
+        }
+        let first = run[0].start();
+        let last = run[n - 1].end();
+        let before = text[..first].trim_end();
+        let after = text[last..].trim_start();
+        // `ALIAS (words)`: the parenthesis opens right after the alias.
+        let expanded_here = after.starts_with(')')
+            && before.strip_suffix('(').is_some_and(|b| {
+                b.trim_end()
+                    .strip_suffix(alias)
+                    .is_some_and(|r| !r.chars().last().is_some_and(char::is_alphanumeric))
+            });
+        // `words (ALIAS)`.
+        let defined_here = after
+            .strip_prefix('(')
+            .is_some_and(|a| a.trim_start().starts_with(alias));
+        let capitalised = capitals_mean_names
+            && strs
+                .iter()
+                .all(|w| w.chars().next().is_some_and(char::is_uppercase) && w.chars().count() > 1);
+        if expanded_here || defined_here || capitalised {
+            out.push(strs);
+        }
+    }
+    out
+}
+
+/// The end of `text[..end]`, about `bytes` long, starting at whitespace so
+/// that a pattern's `^` or `[^\w]` sees a word start: what the look-behind
+/// rules read, so each hit costs the same however long the article.
+pub(super) fn tail(text: &str, end: usize, bytes: usize) -> &str {
+    let prefix = &text[..end];
+    if prefix.len() <= bytes {
+        return prefix;
+    }
+    let mut from = prefix.len() - bytes;
+    while !prefix.is_char_boundary(from) {
+        from += 1;
+    }
+    match prefix[from..].find(char::is_whitespace) {
+        Some(at) => &prefix[from + at..],
+        None => "",
+    }
+}
+
+/// Whether a finance word sits within [`CONTEXT_WORDS`] words of
+/// `text[start..end]`.
+pub(super) fn finance_near(text: &str, start: usize, end: usize) -> bool {
+    static WORD: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"[\p{L}\p{N}][\p{L}\p{N}\-]*|[$£€%]").expect("constant pattern")
+    });
+    let before: Vec<&str> = WORD
+        .find_iter(tail(text, start, 40 * CONTEXT_WORDS))
+        .map(|m| m.as_str())
+        .collect();
+    let after = WORD.find_iter(&text[end..]).map(|m| m.as_str());
+    let near = before
+        .iter()
+        .rev()
+        .take(CONTEXT_WORDS)
+        .copied()
+        .chain(after.take(CONTEXT_WORDS));
+    for word in near {
+        if matches!(word, "$" | "£" | "€" | "%") {
+            return true;
+        }
+        let lower = word.to_lowercase();
+        if FINANCE_WORDS.contains(&lower.as_str()) {
+            return true;
+        }
+    }
+    false
+}
+
+/// One short word or one all-capitals word: something other texts use for
+/// other things (acronyms, words), so it needs corroboration.
+pub(super) fn is_ambiguous(name: &str) -> bool {
+    let words: Vec<&str> = name.split_whitespace().collect();
+    if words.len() != 1 {
+        return false;
+    }
+    let letters: Vec<char> = name.chars().filter(|c| c.is_alphabetic()).collect();
+    letters.len() <= 4 || letters.iter().all(|c| c.is_uppercase())
+}
+
+/// Text in capitals (a press-release title, an EDGAR header): at least six
+/// cased letters, under a tenth of them lower case.
+pub(super) fn is_shouting(text: &str) -> bool {
+    let upper = text.chars().filter(|c| c.is_uppercase()).count();
+    let lower = text.chars().filter(|c| c.is_lowercase()).count();
+    upper + lower >= 6 && lower * 10 < upper + lower
+}
+
+/// A headline in title case: at least four words, and seven in ten of the
+/// words of four letters or more start with a capital (sentence case with
+/// a few names stays well below).
+pub(super) fn is_title_case(text: &str) -> bool {
+    let words: Vec<&str> = text
+        .split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .filter(|w| w.chars().count() >= 4)
+        .collect();
+    let capitalised = words
+        .iter()
+        .filter(|w| w.chars().next().is_some_and(char::is_uppercase))
+        .count();
+    text.split_whitespace().count() >= 4 && !words.is_empty() && capitalised * 10 >= words.len() * 7
+}
+
+pub(super) fn collapse(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+/// A name as a pattern: words escaped and joined by any whitespace, with a
+/// word boundary on each side that starts or ends with a word character
+/// (`\b` after "Inc." would demand a letter after the dot).
+pub(super) fn name_pattern(name: &str) -> String {
+    let body = name
+        .split_whitespace()
+        .map(regex::escape)
+        .collect::<Vec<_>>()
+        .join(r"\s+");
+    let is_word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    let start = if is_word(name.chars().next()) {
+        r"\b"
+    } else {
+        ""
+    };
+    let end = if is_word(name.chars().last()) {
+        r"\b"
+    } else {
+        ""
+    };
+    format!("{start}{body}{end}")
+}
