@@ -679,6 +679,8 @@ struct Defaults {
     tz: TimeZone,
     /// The schedule of a feed that names none.
     schedule: Schedule,
+    /// `fulltext` of a feed that does not say.
+    fulltext: bool,
 }
 
 fn resolve_defaults(r: &mut Resolver<'_>, raw: RawDefaults) -> Defaults {
@@ -702,7 +704,11 @@ fn resolve_defaults(r: &mut Resolver<'_>, raw: RawDefaults) -> Defaults {
             Schedule::parse("*/15 * * * *", tz).expect("the built-in default schedule is valid")
         }
     };
-    Defaults { tz, schedule }
+    Defaults {
+        tz,
+        schedule,
+        fulltext: raw.fulltext.unwrap_or(false),
+    }
 }
 
 /// `[fetch]`: the HTTP client and the politeness limits.
@@ -782,6 +788,21 @@ fn resolve_fetch(r: &mut Resolver<'_>, raw: RawFetch) -> FetchConfig {
             1,
             1000,
         ) as u32,
+        article_concurrency: n("article_concurrency", raw.article_concurrency, 2, 1, 64) as usize,
+        article_timeout: secs(n(
+            "article_timeout_secs",
+            raw.article_timeout_secs,
+            20,
+            1,
+            600,
+        )),
+        article_max_bytes: n(
+            "article_max_bytes",
+            raw.article_max_bytes,
+            2 * 1024 * 1024,
+            1024,
+            1 << 30,
+        ) as usize,
     }
 }
 
@@ -812,17 +833,7 @@ fn resolve_feeds(
     let mut schedules: HashMap<String, Schedule> = HashMap::new();
     raw.into_iter()
         .enumerate()
-        .filter_map(|(i, feed)| {
-            resolve_feed(
-                r,
-                i,
-                feed,
-                base,
-                &defaults.schedule,
-                &mut schedules,
-                defaults.tz,
-            )
-        })
+        .filter_map(|(i, feed)| resolve_feed(r, i, feed, base, defaults, &mut schedules))
         .collect()
 }
 
@@ -973,10 +984,11 @@ fn resolve_feed(
     i: usize,
     raw: RawFeed,
     base: &Path,
-    default_schedule: &Schedule,
+    defaults: &Defaults,
     schedules: &mut HashMap<String, Schedule>,
-    tz: TimeZone,
 ) -> Option<FeedConfig> {
+    let (default_schedule, tz, default_fulltext) =
+        (&defaults.schedule, defaults.tz, defaults.fulltext);
     let at = |k: &str| [key("feeds"), Seg::Index(i), key(k)];
     let whole = [key("feeds"), Seg::Index(i)];
     let name = match raw.name {
@@ -1051,6 +1063,7 @@ fn resolve_feed(
         tags,
         user_agent,
         respect_hints: raw.respect_hints.unwrap_or(true),
+        fulltext: raw.fulltext.unwrap_or(default_fulltext),
     })
 }
 

@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::alerts::{self, AlertRule, AlertRules};
 use super::known::KnownIds;
-use super::{Store, StoreError, cached, items, op};
+use super::{Store, StoreError, articles, cached, items, op};
 use crate::clock::{from_db_time, to_db_time};
 use crate::config::FeedConfig;
 use crate::model::{BoardView, FeedId, FeedMeta, NewItem, Outcome, OutcomeKind};
@@ -134,6 +134,9 @@ pub struct Attempt {
     /// The politeness bucket of the polled URL: what a `Throttled`
     /// outcome pauses (`host_pauses.host`).
     pub pause_key: String,
+    /// `[[feeds]] fulltext`: queue the pages of new (and changed) items
+    /// for `pipeline::fulltext`, in this attempt's transaction.
+    pub fulltext: bool,
 }
 
 /// A new document, parsed: what a `Fresh` poll brings to the archive.
@@ -525,8 +528,8 @@ fn record_in(
         })?;
     let mut summary = IngestSummary::default();
     if let Some(doc) = &a.document {
-        let new_ids;
-        (summary, new_ids) = items::ingest(
+        let (new_ids, updated_ids);
+        (summary, new_ids, updated_ids) = items::ingest(
             tx,
             known,
             a.feed_id,
@@ -537,6 +540,11 @@ fn record_in(
         )?;
         // In this transaction: the items and their alerts, or neither.
         summary.alerts = alerts::queue(tx, rules, &new_ids, now)?;
+        if a.fulltext {
+            // In this transaction too: an archived item always has its
+            // page queued, and a replayed fetch queues nothing twice.
+            articles::queue(tx, &new_ids, &updated_ids, now)?;
+        }
         let meta = &doc.meta;
         cached(
             tx,
@@ -836,6 +844,7 @@ mod tests {
             skip: None,
             redirect_confirmations: 3,
             pause_key: "f.test".into(),
+            fulltext: false,
         }
     }
 

@@ -165,6 +165,8 @@ const FIND_SOURCE: &str = "SELECT s.item_id, i.origin_feed_id, i.content_sha256
      FROM item_sources s JOIN items i ON i.id = s.item_id
      WHERE s.feed_id = ?1 AND s.item_key = ?2";
 
+/// Archives `items`; returns what changed and the ids of the items
+/// inserted and of those updated in place.
 pub(crate) fn ingest(
     tx: &Connection,
     known: &mut KnownIds,
@@ -173,8 +175,9 @@ pub(crate) fn ingest(
     items: &[NewItem],
     board: Option<&BoardView>,
     now: DateTime<Utc>,
-) -> Result<(IngestSummary, Vec<i64>), StoreError> {
+) -> Result<(IngestSummary, Vec<i64>, Vec<i64>), StoreError> {
     let mut new_ids = Vec::new();
+    let mut updated_ids = Vec::new();
     let now_s = to_db_time(now);
     let mut summary = IngestSummary {
         seen: items.len(),
@@ -198,6 +201,7 @@ pub(crate) fn ingest(
         if let Some((item_id, origin, hash)) = carried {
             if origin == feed_id.0 && hash != item.content_hash {
                 update_item(tx, item_id, item, &now_s)?;
+                updated_ids.push(item_id);
                 known.add(item.guid.as_deref(), item.canonical_url.as_deref());
                 summary.updated += 1;
             }
@@ -254,7 +258,7 @@ pub(crate) fn ingest(
         )
         .map_err(op("record item source"))?;
     }
-    Ok((summary, new_ids))
+    Ok((summary, new_ids, updated_ids))
 }
 
 /// Items waiting in `fts_pending` that make the recording transaction
@@ -286,8 +290,8 @@ pub(crate) fn index_queue(tx: &Connection, at_least: i64) -> Result<usize, Store
 pub(crate) fn index_pending(tx: &Connection) -> Result<usize, StoreError> {
     let indexed = cached(
         tx,
-        "INSERT INTO items_fts (rowid, title, summary, content, feed)
-         SELECT s.id, s.title, s.summary, s.content, s.feed
+        "INSERT INTO items_fts (rowid, title, summary, content, feed, article)
+         SELECT s.id, s.title, s.summary, s.content, s.feed, s.article
          FROM fts_pending p JOIN v_search_source s ON s.id = p.item_id",
         [],
     )
@@ -669,7 +673,7 @@ impl Store {
             let mut stmt = conn
                 .prepare_cached(
                     "WITH best AS (
-                         SELECT rowid AS id, bm25(items_fts, 10.0, 3.0, 1.0, 2.0) AS rank
+                         SELECT rowid AS id, bm25(items_fts, 10.0, 3.0, 1.0, 2.0, 1.0) AS rank
                          FROM items_fts
                          WHERE items_fts MATCH ?1
                            AND (?2 IS NULL OR rowid IN (SELECT id FROM items WHERE sort_at >= ?2))
