@@ -1131,6 +1131,33 @@ mod tests {
         assert_eq!(cfg.output.max_items, 100);
         assert_eq!(cfg.feeds[0].schedule.expr(), "*/15 * * * *");
         assert_eq!(cfg.fetch.user_agent, DEFAULT_USER_AGENT);
+        assert!(!cfg.feeds[0].fulltext);
+        assert_eq!(cfg.fetch.article_concurrency, 2);
+        assert_eq!(cfg.fetch.article_max_bytes, 2 * 1024 * 1024);
+    }
+
+    #[test]
+    fn fulltext_per_feed_or_from_defaults() {
+        let cfg = resolve_str(
+            r#"
+[defaults]
+fulltext = true
+[fetch]
+article_timeout_secs = 5
+[[feeds]]
+name = "a"
+url = "https://example.com/a.xml"
+[[feeds]]
+name = "b"
+url = "https://example.com/b.xml"
+fulltext = false
+"#,
+            Path::new("/etc/tickerfeed"),
+        )
+        .unwrap();
+        assert!(cfg.feeds[0].fulltext);
+        assert!(!cfg.feeds[1].fulltext);
+        assert_eq!(cfg.fetch.article_timeout, Duration::from_secs(5));
     }
 
     #[test]
