@@ -19,7 +19,7 @@
 //! mentions found in it are added to `item_mentions`.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Store, StoreError, cached, op};
 use crate::clock::to_db_time;
@@ -164,6 +164,7 @@ impl Store {
         result: ArticleResult,
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
+        let stored = matches!(result, ArticleResult::Fetched { .. });
         let added = self
             .write(move |conn| {
                 let tx = conn
@@ -174,9 +175,11 @@ impl Store {
                 Ok(added)
             })
             .await?;
-        // A stored article changes what search (once indexed) and the
-        // item's mentions show.
-        self.bump_generation();
+        // A stored article changes what search (once indexed), the item's
+        // page and its mentions show; a failure changes none of them.
+        if stored {
+            self.bump_generation();
+        }
         Ok(added)
     }
 
@@ -196,6 +199,16 @@ impl Store {
         })
         .await
     }
+}
+
+/// The stored article of item `item_id`, sanitised HTML, if any (a
+/// failed refetch keeps the one extracted before).
+pub(crate) fn article_html(conn: &Connection, item_id: i64) -> Result<Option<String>, StoreError> {
+    conn.prepare_cached(
+        "SELECT content_html FROM item_articles WHERE item_id = ?1 AND content_html IS NOT NULL",
+    )
+    .and_then(|mut s| s.query_row([item_id], |r| r.get(0)).optional())
+    .map_err(op("read an item's article"))
 }
 
 fn record_in(

@@ -113,6 +113,9 @@ pub struct ItemHistory {
     pub first_seen: Option<DateTime<Utc>>,
     /// Earlier versions, newest first.
     pub revisions: Vec<Revision>,
+    /// The article behind the item, sanitised HTML, when its feed has
+    /// `fulltext` on and the page was fetched (`store::articles`).
+    pub article_html: Option<String>,
 }
 
 /// One earlier version of an article.
@@ -782,9 +785,11 @@ impl Store {
                     .collect::<Result<Vec<_>, _>>()
                 })
                 .map_err(op("read an item's revisions"))?;
+            let article_html = super::articles::article_html(conn, id)?;
             Ok(Some(ItemHistory {
                 first_seen: from_db_time(&first_seen),
                 revisions,
+                article_html,
             }))
         })
         .await

@@ -321,3 +321,54 @@ async fn failed_pages_leave_the_item_as_it_was_and_are_not_fetched_on_the_next_p
     assert!(error.unwrap().contains("gave up after 3 attempts"));
     assert_eq!(requests(missing), before[0], "failures are not retried");
 }
+
+/// The daemon fetches pages in the background, on its own: the item's page
+/// shows the article under the feed's teaser, and `/metrics` counts it.
+#[tokio::test]
+async fn the_daemon_fetches_articles_and_the_item_page_shows_them() {
+    let server = FeedServer::start().await;
+    let dir = TestDir::new();
+    let story = "/business/miner-resumes-shipments";
+    server.set(
+        "/feed.xml",
+        Reply::feed(rss(
+            "Teasers",
+            &[("s1", "Miner resumes shipments", &server.url(story))],
+        )),
+    );
+    server.set(story, page(WIRE_STORY));
+    let config = config(&dir, &server, "");
+    let daemon = crate::serve::Daemon::start(config).await;
+    let mut uid = None;
+    for _ in 0..300 {
+        uid = dir
+            .db()
+            .query_row(
+                "SELECT uid FROM v_item_articles WHERE state = 'fetched'",
+                [],
+                |r| r.get::<_, String>(0),
+            )
+            .ok();
+        if uid.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let uid = uid.expect("the daemon fetched the article");
+    let page = daemon
+        .get(&format!("/items/{uid}"), &[])
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("About Miner resumes shipments"), "{page}");
+    assert!(page.contains("<h2>The article</h2>"), "{page}");
+    assert!(page.contains("quahog bed"), "{page}");
+    assert!(!page.contains("TRACKER-SECRET"), "{page}");
+    let metrics = daemon.get("/metrics", &[]).await.text().await.unwrap();
+    assert!(
+        metrics.contains("tickerfeed_articles{result=\"fetched\"} 1"),
+        "{metrics}"
+    );
+    daemon.stop().await;
+}
