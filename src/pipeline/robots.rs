@@ -33,6 +33,8 @@ use crate::politeness::domain_key;
 pub const TTL: Duration = Duration::from_secs(24 * 3600);
 /// How long "the site could not say" is kept before asking again.
 pub const ERROR_TTL: Duration = Duration::from_secs(15 * 60);
+/// Origins kept before expired answers are dropped.
+const MAX_ORIGINS: usize = 4096;
 /// Largest robots.txt read (RFC 9309 §2.5 asks for at least 500 KiB).
 const MAX_BYTES: usize = 512 * 1024;
 
@@ -97,6 +99,14 @@ impl RobotsCache {
         let origin = url.origin().ascii_serialization();
         let slot = {
             let mut origins = self.origins.lock().unwrap_or_else(|p| p.into_inner());
+            if origins.len() >= MAX_ORIGINS {
+                // Forget what has run out (and is not being fetched), so a
+                // long-running daemon does not keep every site it ever saw.
+                origins.retain(|_, slot| {
+                    slot.try_lock()
+                        .map_or(true, |c| c.as_ref().is_some_and(|c| c.until > now))
+                });
+            }
             Arc::clone(origins.entry(origin.clone()).or_default())
         };
         let mut slot = slot.lock().await;

@@ -2,7 +2,7 @@
 //! to fetch and what came back, in `item_articles`.
 //!
 //! A row is written as `pending` in the transaction that archives its item
-//! ([`queue`], from `feeds::record_in`), so a crash can neither lose the
+//! (`queue`, from `feeds::record_in`), so a crash can neither lose the
 //! fetch nor make it twice; a fetch that was under way when the process
 //! stopped is simply still pending. `pipeline::fulltext` takes the rows
 //! that are due ([`Store::due_articles`]) and records each answer
