@@ -233,6 +233,20 @@ impl Articles {
                     };
                 }
                 let final_url = transfer.hops.last().map(|h| h.to.clone());
+                // Redirects are followed inside the fetcher, so a page that
+                // moved to another site was requested before that site's
+                // robots.txt could be read: its answer still decides
+                // whether the page is kept.
+                if let Some(to) = final_url.as_ref().filter(|to| to.origin() != url.origin())
+                    && inner.robots.check(to, now).await == Verdict::Disallowed
+                {
+                    return ArticleResult::Disallowed {
+                        reason: format!(
+                            "redirected to {to}, which the robots.txt of {} disallows for our user agent",
+                            to.origin().ascii_serialization()
+                        ),
+                    };
+                }
                 let base = final_url.clone().unwrap_or_else(|| url.clone());
                 let extracted = tokio::task::spawn_blocking(move || {
                     extract(&body, content_type.as_deref(), &base)

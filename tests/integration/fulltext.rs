@@ -372,3 +372,29 @@ async fn the_daemon_fetches_articles_and_the_item_page_shows_them() {
     );
     daemon.stop().await;
 }
+
+/// A page that redirects to another site is kept only if that site's
+/// robots.txt allows it too.
+#[tokio::test]
+async fn a_redirect_to_a_site_that_disallows_us_keeps_nothing() {
+    let server = FeedServer::start().await;
+    let other = FeedServer::start().await;
+    let dir = TestDir::new();
+    server.set(
+        "/feed.xml",
+        Reply::feed(rss("Teasers", &[("a", "Moved", &server.url("/go/story"))])),
+    );
+    server.set("/go/story", Reply::redirect(302, &other.url("/story")));
+    other.set(
+        "/robots.txt",
+        Reply::feed("User-agent: *\nDisallow: /\n").header("content-type", "text/plain"),
+    );
+    other.set("/story", page(WIRE_STORY));
+    let config = config(&dir, &server, "");
+    let (_clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
+    drop(poll(&config, shared).await);
+    let (state, _, _, error, text) = article(&dir, "/go/story");
+    assert_eq!((state.as_str(), text), ("disallowed", None));
+    assert!(error.unwrap().contains("redirected to"));
+    assert_eq!(other.seen("/robots.txt").len(), 1);
+}
