@@ -22,6 +22,7 @@ use crate::metrics::Metrics;
 use crate::model::FeedId;
 use crate::pipeline::Pipeline;
 use crate::pipeline::fetch::Fetcher;
+use crate::pipeline::fulltext::Articles;
 use crate::push;
 use crate::quotes::board::Board;
 use crate::schedule::Schedule;
@@ -36,6 +37,8 @@ pub struct Opened {
     pub store: Store,
     pub pipeline: Pipeline,
     pub feeds: Vec<(FeedConfig, FeedId)>,
+    /// Fetches the pages `[[feeds]] fulltext` queued.
+    pub articles: Articles,
 }
 
 /// Opens the archive for `config` and registers its feeds.
@@ -97,10 +100,12 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
         policy: config.fetch.clone(),
         metrics: Arc::new(Metrics::new()),
     };
+    let articles = Articles::new(&pipeline);
     Ok(Opened {
         store,
         pipeline,
         feeds,
+        articles,
     })
 }
 
@@ -174,6 +179,7 @@ pub async fn serve_with(
         store,
         pipeline,
         feeds,
+        articles,
     } = opened;
     let local = listener
         .local_addr()
@@ -231,6 +237,10 @@ pub async fn serve_with(
         )
         .context("starting the alert sender")?,
     );
+    // Article pages (`[[feeds]] fulltext`) are fetched apart from feed
+    // polls, at their own lower concurrency; what an earlier run left
+    // queued goes first.
+    tasks.push(tokio::spawn(articles.run(shutdown.clone())));
     // The board refreshes on its own schedule, independently of feeds.
     if let (Some(board), Some(market)) = (pipeline.board.clone(), &config.market) {
         tasks.push(tokio::spawn(refresh_board(

@@ -369,6 +369,14 @@ async fn poll(config: Config, clock: SharedClock, only: Option<String>) -> Resul
         "{} feeds polled, {failed} failed, {new} new items",
         results.len()
     )?;
+    // The pages of this pass's new items (`[[feeds]] fulltext`), and any
+    // an earlier run left queued, before the command ends.
+    if config.feeds.iter().any(|f| f.fulltext) {
+        match opened.articles.fetch_due().await {
+            Ok(n) => writeln!(out, "{n} article pages fetched or tried")?,
+            Err(e) => writeln!(out, "articles: error: {e}")?,
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -47,6 +47,11 @@ struct AlertLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HttpLabels {
     route: String,
     status: String,
@@ -71,6 +76,8 @@ pub struct Metrics {
     archive_items: Gauge,
     alert_deliveries: Family<AlertLabels, Counter>,
     alert_outbox: Family<AlertLabels, Gauge>,
+    article_fetches: Family<ResultLabel, Counter>,
+    articles: Family<ResultLabel, Gauge>,
 }
 
 impl Default for Metrics {
@@ -173,8 +180,22 @@ impl Metrics {
             "Alert messages in the outbox by alert and result: pending or failed",
             alert_outbox.clone(),
         );
+        let article_fetches = Family::<ResultLabel, Counter>::default();
+        registry.register(
+            "tickerfeed_article_fetches",
+            "Article page fetches ([[feeds]] fulltext) by result: fetched, failed, disallowed (robots.txt), retry (will be tried again) or deferred (site paused)",
+            article_fetches.clone(),
+        );
+        let articles = Family::<ResultLabel, Gauge>::default();
+        registry.register(
+            "tickerfeed_articles",
+            "Items' article pages in the archive by state: pending, fetched, failed or disallowed",
+            articles.clone(),
+        );
         Metrics {
             registry,
+            article_fetches,
+            articles,
             alert_deliveries,
             alert_outbox,
             fetches,
@@ -283,6 +304,28 @@ impl Metrics {
             self.alert_outbox
                 .get_or_create(&AlertLabels {
                     alert: alert.clone(),
+                    result: state.clone(),
+                })
+                .set(*n);
+        }
+    }
+
+    /// One article page fetch and how it ended
+    /// (`store::ArticleResult::as_str`).
+    pub fn article(&self, result: &str) {
+        self.article_fetches
+            .get_or_create(&ResultLabel {
+                result: result.into(),
+            })
+            .inc();
+    }
+
+    /// The article rows at scrape time: `(state, rows)`.
+    pub fn articles(&self, counts: &[(String, i64)]) {
+        self.articles.clear();
+        for (state, n) in counts {
+            self.articles
+                .get_or_create(&ResultLabel {
                     result: state.clone(),
                 })
                 .set(*n);

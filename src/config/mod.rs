@@ -253,6 +253,13 @@ pub struct FetchConfig {
     /// Polls in a row that must see the same permanent redirect before the
     /// feed's URL follows it.
     pub redirect_confirmations: u32,
+    /// Article pages (`[[feeds]] fulltext`) fetched at once, across all
+    /// sites; kept below `concurrency` so articles never crowd out feeds.
+    pub article_concurrency: usize,
+    /// Time cap on one article page, body included.
+    pub article_timeout: Duration,
+    /// Size cap on one article page, after decompression.
+    pub article_max_bytes: usize,
 }
 
 /// One `[[feeds]]` entry.
@@ -268,6 +275,9 @@ pub struct FeedConfig {
     /// Let server hints (`ttl`, `skipHours`, `max-age`...) slow polling
     /// down; `false` for the operator's own feeds.
     pub respect_hints: bool,
+    /// Fetch each new item's page and keep the article extracted from it
+    /// beside the feed's own text (`pipeline::fulltext`).
+    pub fulltext: bool,
 }
 
 /// Why a config could not be used.

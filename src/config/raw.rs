@@ -89,6 +89,7 @@ pub struct RawOutput {
 pub struct RawDefaults {
     pub schedule: Option<String>,
     pub timezone: Option<String>,
+    pub fulltext: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -105,6 +106,9 @@ pub struct RawFetch {
     pub backoff_max_secs: Option<i64>,
     pub max_hint_secs: Option<i64>,
     pub redirect_confirmations: Option<i64>,
+    pub article_concurrency: Option<i64>,
+    pub article_timeout_secs: Option<i64>,
+    pub article_max_bytes: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -121,6 +125,7 @@ pub struct RawFeed {
     pub tags: Vec<String>,
     pub user_agent: Option<String>,
     pub respect_hints: Option<bool>,
+    pub fulltext: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -679,6 +679,8 @@ struct Defaults {
     tz: TimeZone,
     /// The schedule of a feed that names none.
     schedule: Schedule,
+    /// `fulltext` of a feed that does not say.
+    fulltext: bool,
 }
 
 fn resolve_defaults(r: &mut Resolver<'_>, raw: RawDefaults) -> Defaults {
@@ -702,7 +704,11 @@ fn resolve_defaults(r: &mut Resolver<'_>, raw: RawDefaults) -> Defaults {
             Schedule::parse("*/15 * * * *", tz).expect("the built-in default schedule is valid")
         }
     };
-    Defaults { tz, schedule }
+    Defaults {
+        tz,
+        schedule,
+        fulltext: raw.fulltext.unwrap_or(false),
+    }
 }
 
 /// `[fetch]`: the HTTP client and the politeness limits.
@@ -782,6 +788,21 @@ fn resolve_fetch(r: &mut Resolver<'_>, raw: RawFetch) -> FetchConfig {
             1,
             1000,
         ) as u32,
+        article_concurrency: n("article_concurrency", raw.article_concurrency, 2, 1, 64) as usize,
+        article_timeout: secs(n(
+            "article_timeout_secs",
+            raw.article_timeout_secs,
+            20,
+            1,
+            600,
+        )),
+        article_max_bytes: n(
+            "article_max_bytes",
+            raw.article_max_bytes,
+            2 * 1024 * 1024,
+            1024,
+            1 << 30,
+        ) as usize,
     }
 }
 
@@ -812,17 +833,7 @@ fn resolve_feeds(
     let mut schedules: HashMap<String, Schedule> = HashMap::new();
     raw.into_iter()
         .enumerate()
-        .filter_map(|(i, feed)| {
-            resolve_feed(
-                r,
-                i,
-                feed,
-                base,
-                &defaults.schedule,
-                &mut schedules,
-                defaults.tz,
-            )
-        })
+        .filter_map(|(i, feed)| resolve_feed(r, i, feed, base, defaults, &mut schedules))
         .collect()
 }
 
@@ -1007,10 +1018,11 @@ fn resolve_feed(
     i: usize,
     raw: RawFeed,
     base: &Path,
-    default_schedule: &Schedule,
+    defaults: &Defaults,
     schedules: &mut HashMap<String, Schedule>,
-    tz: TimeZone,
 ) -> Option<FeedConfig> {
+    let (default_schedule, tz, default_fulltext) =
+        (&defaults.schedule, defaults.tz, defaults.fulltext);
     let at = |k: &str| [key("feeds"), Seg::Index(i), key(k)];
     let whole = [key("feeds"), Seg::Index(i)];
     let name = match raw.name {
@@ -1085,6 +1097,7 @@ fn resolve_feed(
         tags,
         user_agent,
         respect_hints: raw.respect_hints.unwrap_or(true),
+        fulltext: raw.fulltext.unwrap_or(default_fulltext),
     })
 }
 
@@ -1152,6 +1165,33 @@ mod tests {
         assert_eq!(cfg.output.max_items, 100);
         assert_eq!(cfg.feeds[0].schedule.expr(), "*/15 * * * *");
         assert_eq!(cfg.fetch.user_agent, DEFAULT_USER_AGENT);
+        assert!(!cfg.feeds[0].fulltext);
+        assert_eq!(cfg.fetch.article_concurrency, 2);
+        assert_eq!(cfg.fetch.article_max_bytes, 2 * 1024 * 1024);
+    }
+
+    #[test]
+    fn fulltext_per_feed_or_from_defaults() {
+        let cfg = resolve_str(
+            r#"
+[defaults]
+fulltext = true
+[fetch]
+article_timeout_secs = 5
+[[feeds]]
+name = "a"
+url = "https://example.com/a.xml"
+[[feeds]]
+name = "b"
+url = "https://example.com/b.xml"
+fulltext = false
+"#,
+            Path::new("/etc/tickerfeed"),
+        )
+        .unwrap();
+        assert!(cfg.feeds[0].fulltext);
+        assert!(!cfg.feeds[1].fulltext);
+        assert_eq!(cfg.fetch.article_timeout, Duration::from_secs(5));
     }
 
     #[test]

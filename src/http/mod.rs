@@ -806,6 +806,10 @@ async fn metrics(State(state): State<HttpState>) -> Response {
         Ok(counts) => inner.metrics.alert_outbox(&counts),
         Err(e) => tracing::warn!(error = %e, "could not count the alert outbox for /metrics"),
     }
+    match inner.store.article_counts().await {
+        Ok(counts) => inner.metrics.articles(&counts),
+        Err(e) => tracing::warn!(error = %e, "could not count the articles for /metrics"),
+    }
     let body = inner
         .metrics
         .encode(inner.store.size_bytes(), items, quotes_age);

@@ -232,12 +232,19 @@ impl Gate {
     }
 }
 
+/// What feed requests accept.
+const ACCEPT_FEEDS: &str = "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8";
+
+/// What article page requests accept (`Fetcher::for_pages`).
+const ACCEPT_PAGES: &str = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5";
+
 /// The process-wide feed fetcher.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
     client: reqwest::Client,
     max_body: usize,
     timeout: Duration,
+    accept: &'static str,
     buckets: Arc<Buckets>,
 }
 
@@ -275,12 +282,26 @@ impl Fetcher {
             client,
             max_body: cfg.max_body_bytes,
             timeout: cfg.timeout,
+            accept: ACCEPT_FEEDS,
             buckets: Arc::new(Buckets {
                 per_bucket: cfg.per_host_concurrency,
                 spacing: cfg.per_host_spacing,
                 gates: Mutex::new(HashMap::new()),
             }),
         })
+    }
+
+    /// A fetcher for article pages (`[[feeds]] fulltext`): the same
+    /// client, user agent, per-site limits and pauses as this one (a page
+    /// and a feed on one site share its budget), with its own size and
+    /// time caps, asking for HTML.
+    pub fn for_pages(&self, max_body: usize, timeout: Duration) -> Fetcher {
+        Fetcher {
+            max_body,
+            timeout,
+            accept: ACCEPT_PAGES,
+            ..self.clone()
+        }
     }
 
     /// Pauses every request to `host`'s bucket until `until` (from a
@@ -377,16 +398,13 @@ impl Fetcher {
         put(IF_MODIFIED_SINCE, validators.last_modified.as_deref());
         put(USER_AGENT, user_agent);
         put(ACCEPT_ENCODING, Some("gzip, deflate, br"));
-        put(
-            ACCEPT,
-            Some(
-                "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8",
-            ),
-        );
+        put(ACCEPT, Some(self.accept));
         let resp = self
             .client
             .get(url.clone())
             .headers(headers)
+            // The client's timeout is the feeds'; pages have their own.
+            .timeout(self.timeout)
             .send()
             .await
             .map_err(|e| self.transport_error(e))?;

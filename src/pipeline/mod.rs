@@ -11,10 +11,13 @@
 //! archive itself comes back as `Err`.
 
 pub mod enrich;
+pub mod extract;
 pub mod fetch;
+pub mod fulltext;
 pub mod hints;
 pub mod normalize;
 pub mod parse;
+pub mod robots;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -153,6 +156,7 @@ impl Pipeline {
             skip: answer.skip,
             redirect_confirmations: self.policy.redirect_confirmations,
             pause_key: domain_key(&url),
+            fulltext: feed.fulltext,
         };
         let summary = self.store.record_attempt(attempt, now).await?;
         self.metrics

@@ -32,7 +32,7 @@
 //! caller sees only the feed or the error.
 
 mod atom03;
-mod charset;
+pub(super) mod charset;
 mod dates;
 mod deep_html;
 mod html_entities;

@@ -267,6 +267,13 @@ impl Board {
         self.matcher.find_all(&item.categories, &texts)
     }
 
+    /// Which configured instruments an article fetched for an item
+    /// (`[[feeds]] fulltext`) mentions, in its plain text. The one call
+    /// site of the matcher for articles (`pipeline::fulltext`).
+    pub fn mentions_in_article(&self, title: &str, text: &str) -> Vec<Mention> {
+        self.matcher.find(title, text, &[] as &[&str])
+    }
+
     /// When the board last refreshed with at least one quote: what pages
     /// showing the live board are rendered from. Cheap: no quote copied.
     pub fn last_success(&self) -> Option<DateTime<Utc>> {

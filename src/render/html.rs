@@ -120,6 +120,8 @@ struct Article<'a> {
     times: Vec<(&'static str, String, String)>,
     /// The sanitised content (or summary) the archive holds.
     content: Option<String>,
+    /// The article behind the teaser (`[[feeds]] fulltext`), sanitised.
+    article: Option<String>,
     prices: Vec<PriceSince>,
     /// (version, when replaced, title)
     revisions: Vec<(i64, String, String)>,
@@ -324,6 +326,13 @@ pub fn render_item(
         let (iso, shown) = stamp(entry.updated);
         times.push(("Updated", iso, shown));
     }
+    let local_images = |html: &str| {
+        if feed.remote_images {
+            html.to_string()
+        } else {
+            images_as_links(html)
+        }
+    };
     let page = Article {
         chrome: &chrome,
         entry: card(feed, entry, now),
@@ -334,13 +343,8 @@ pub fn render_item(
             .content_html
             .as_deref()
             .or(entry.summary_html.as_deref())
-            .map(|html| {
-                if feed.remote_images {
-                    html.to_string()
-                } else {
-                    images_as_links(html)
-                }
-            }),
+            .map(local_images),
+        article: history.article_html.as_deref().map(local_images),
         prices: prices_since(entry, feed.board.as_ref(), &root_path(&feed.site_url)),
         revisions: history
             .revisions

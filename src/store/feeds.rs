@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use super::alerts;
 use super::known::KnownIds;
 use super::rules::{self, AtIngest, IngestRules};
-use super::{Store, StoreError, cached, items, op};
+use super::{Store, StoreError, articles, cached, items, op};
 use crate::clock::{from_db_time, to_db_time};
 use crate::config::FeedConfig;
 use crate::model::{BoardView, FeedId, FeedMeta, NewItem, Outcome, OutcomeKind};
@@ -135,6 +135,9 @@ pub struct Attempt {
     /// The politeness bucket of the polled URL: what a `Throttled`
     /// outcome pauses (`host_pauses.host`).
     pub pause_key: String,
+    /// `[[feeds]] fulltext`: queue the pages of new (and changed) items
+    /// for `pipeline::fulltext`, in this attempt's transaction.
+    pub fulltext: bool,
 }
 
 /// A new document, parsed: what a `Fresh` poll brings to the archive.
@@ -541,6 +544,11 @@ fn record_in(
         rules::record_hits(tx, &rules.rules, &touched.new)?;
         rules::refresh_hits(tx, &rules.rules, &touched.changed)?;
         summary.alerts = alerts::queue(tx, &rules.alerts, &touched.new, now)?;
+        if a.fulltext {
+            // In this transaction too: an archived item always has its
+            // page queued, and a replayed fetch queues nothing twice.
+            articles::queue(tx, &touched.new, &touched.changed, now)?;
+        }
         let meta = &doc.meta;
         cached(
             tx,
@@ -840,6 +848,7 @@ mod tests {
             skip: None,
             redirect_confirmations: 3,
             pause_key: "f.test".into(),
+            fulltext: false,
         }
     }
 

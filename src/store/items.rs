@@ -113,6 +113,9 @@ pub struct ItemHistory {
     pub first_seen: Option<DateTime<Utc>>,
     /// Earlier versions, newest first.
     pub revisions: Vec<Revision>,
+    /// The article behind the item, sanitised HTML, when its feed has
+    /// `fulltext` on and the page was fetched (`store::articles`).
+    pub article_html: Option<String>,
 }
 
 /// One earlier version of an article.
@@ -173,6 +176,8 @@ pub(crate) struct Touched {
     pub(crate) changed: Vec<i64>,
 }
 
+/// Archives `items`; returns what changed and the ids of the items
+/// inserted and of those updated in place.
 pub(crate) fn ingest(
     tx: &Connection,
     known: &mut KnownIds,
@@ -295,8 +300,8 @@ pub(crate) fn index_queue(tx: &Connection, at_least: i64) -> Result<usize, Store
 pub(crate) fn index_pending(tx: &Connection) -> Result<usize, StoreError> {
     let indexed = cached(
         tx,
-        "INSERT INTO items_fts (rowid, title, summary, content, feed)
-         SELECT s.id, s.title, s.summary, s.content, s.feed
+        "INSERT INTO items_fts (rowid, title, summary, content, feed, article)
+         SELECT s.id, s.title, s.summary, s.content, s.feed, s.article
          FROM fts_pending p JOIN v_search_source s ON s.id = p.item_id",
         [],
     )
@@ -678,7 +683,7 @@ impl Store {
             let mut stmt = conn
                 .prepare_cached(
                     "WITH best AS (
-                         SELECT rowid AS id, bm25(items_fts, 10.0, 3.0, 1.0, 2.0) AS rank
+                         SELECT rowid AS id, bm25(items_fts, 10.0, 3.0, 1.0, 2.0, 1.0) AS rank
                          FROM items_fts
                          WHERE items_fts MATCH ?1
                            AND (?2 IS NULL OR rowid IN (SELECT id FROM items WHERE sort_at >= ?2))
@@ -787,9 +792,11 @@ impl Store {
                     .collect::<Result<Vec<_>, _>>()
                 })
                 .map_err(op("read an item's revisions"))?;
+            let article_html = super::articles::article_html(conn, id)?;
             Ok(Some(ItemHistory {
                 first_seen: from_db_time(&first_seen),
                 revisions,
+                article_html,
             }))
         })
         .await

@@ -38,6 +38,7 @@
 //! alone.
 
 pub mod alerts;
+pub mod articles;
 mod checkpoint;
 pub mod feeds;
 pub mod items;
@@ -60,6 +61,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::clock::from_db_time;
 
 pub use alerts::{AlertRule, AlertState, OutboxRow};
+pub use articles::{ArticleResult, DueArticle};
 pub use feeds::{Attempt, Document, Exchange, FeedRow, IngestSummary};
 pub use items::{Cursor, ItemHistory, Page, RecentQuery, Revision, SNIPPET_MARKS, SearchHit};
 pub use selection::Match;

@@ -16,6 +16,9 @@
 //!   doubled, the archive intact.
 //! - `interop`: the real binary read by outside software (xmllint,
 //!   feedparser, Newsboat, feed-rs) and the JSON Feed 1.1 rules.
+//! - `fulltext`: the article behind the teaser (`[[feeds]] fulltext`):
+//!   extraction from real-structured pages, search, mentions, robots.txt,
+//!   failures, never fetching a page twice.
 //! - `layers`: the crate's architecture: imports point down the layers
 //!   `src/lib.rs` lists.
 //! - `market`: the ticker board: providers replayed on loopback, snapshots
@@ -44,6 +47,7 @@ mod alerts;
 mod archive;
 mod browser;
 mod crash;
+mod fulltext;
 pub(crate) mod interop;
 mod layers;
 mod market;

@@ -1,0 +1,414 @@
+//! Fulltext stage: the article behind each new teaser (`[[feeds]]
+//! fulltext = true`).
+//!
+//! The store queues an item's page in the transaction that archives it
+//! (`store::articles`); [`Articles`] works through that queue in the
+//! background, apart from feed polls: for each page due it asks
+//! `robots.txt` ([`RobotsCache`]), fetches the page with the feed fetcher's
+//! client, user agent, per-site limits and pauses but its own size and
+//! time caps (`[fetch] article_*`) and at most `[fetch]
+//! article_concurrency` pages at once, extracts and sanitises the article
+//! (`pipeline::extract`), finds the mentions in it, and hands the store
+//! one [`ArticleResult`]. Nothing here changes the item itself.
+//!
+//! Failures are data: a 4xx, a page too large, not HTML or without an
+//! article fails for good at once; a timeout, a refused connection, a 5xx,
+//! a 429 or an unreachable robots.txt is tried again after a backoff
+//! ([`BACKOFF`]), at most [`MAX_ATTEMPTS`] times in all. Each item's
+//! final failure is logged once, at `warn`.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+use url::Url;
+
+use super::Pipeline;
+use super::extract::extract;
+use super::fetch::{FetchError, Fetched, Fetcher, Validators};
+use super::robots::{RobotsCache, Verdict};
+use crate::clock::SharedClock;
+use crate::metrics::Metrics;
+use crate::politeness::domain_key;
+use crate::quotes::board::Board;
+use crate::store::{ArticleResult, DueArticle, Store, StoreError};
+
+/// Attempts at one page before it is recorded as failed.
+pub const MAX_ATTEMPTS: u32 = 3;
+/// Wait after the first and the second transient failure.
+pub const BACKOFF: [Duration; 2] = [Duration::from_secs(15 * 60), Duration::from_secs(2 * 3600)];
+/// How often the queue is looked at for pages that fell due.
+const TICK: Duration = Duration::from_secs(5);
+/// Pages taken from the queue per look.
+const BATCH: usize = 64;
+
+/// The article fetcher; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Articles {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    fetcher: Fetcher,
+    robots: RobotsCache,
+    clock: SharedClock,
+    board: Option<Arc<Board>>,
+    metrics: Arc<Metrics>,
+    concurrency: usize,
+    max_retry_after: Duration,
+}
+
+impl Articles {
+    /// An article fetcher sharing `pipeline`'s archive, client, site
+    /// limits, clock, board and metrics.
+    pub fn new(pipeline: &Pipeline) -> Self {
+        let policy = &pipeline.policy;
+        let fetcher = pipeline
+            .fetcher
+            .for_pages(policy.article_max_bytes, policy.article_timeout);
+        Articles {
+            inner: Arc::new(Inner {
+                store: pipeline.store.clone(),
+                robots: RobotsCache::new(fetcher.clone(), &policy.user_agent),
+                fetcher,
+                clock: Arc::clone(&pipeline.clock),
+                board: pipeline.board.clone(),
+                metrics: Arc::clone(&pipeline.metrics),
+                concurrency: policy.article_concurrency.max(1),
+                max_retry_after: policy.max_retry_after,
+            }),
+        }
+    }
+
+    /// Fetches pages as they fall due until `shutdown`. A fetch cut off by
+    /// shutdown stays queued and is made after the next start.
+    pub async fn run(self, shutdown: CancellationToken) {
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                done = self.fetch_due() => if let Err(e) = done {
+                    warn!(error = %e, "could not work through the article queue; trying again shortly");
+                },
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(TICK) => {}
+            }
+        }
+    }
+
+    /// Fetches every page due now, `article_concurrency` at a time, and
+    /// indexes what was stored for search. Returns how many pages were
+    /// handled (whatever came of them).
+    pub async fn fetch_due(&self) -> Result<usize, StoreError> {
+        let inner = &self.inner;
+        let mut handled: HashSet<i64> = HashSet::new();
+        loop {
+            let due = inner.store.due_articles(inner.clock.now(), BATCH).await?;
+            // Every result moves a row out of "due now"; the check guards
+            // against a clock that stands still on a pause ending now.
+            let due: Vec<DueArticle> = due
+                .into_iter()
+                .filter(|d| !handled.contains(&d.item_id))
+                .collect();
+            if due.is_empty() {
+                break;
+            }
+            let limit = Arc::new(tokio::sync::Semaphore::new(inner.concurrency));
+            let mut set = JoinSet::new();
+            for article in due {
+                handled.insert(article.item_id);
+                let permit = Arc::clone(&limit)
+                    .acquire_owned()
+                    .await
+                    .expect("the semaphore is never closed");
+                let me = self.clone();
+                set.spawn(async move {
+                    let _permit = permit;
+                    me.fetch_one(article).await
+                });
+            }
+            while let Some(joined) = set.join_next().await {
+                match joined {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => return Err(e),
+                    Err(e) => warn!(error = %e, "an article fetch task panicked"),
+                }
+            }
+        }
+        if !handled.is_empty() {
+            inner.store.index_for_search().await?;
+        }
+        Ok(handled.len())
+    }
+
+    /// Fetches one page and records what came of it.
+    async fn fetch_one(&self, due: DueArticle) -> Result<(), StoreError> {
+        let inner = &self.inner;
+        let result = self.fetch_article(&due).await;
+        let label = result.as_str();
+        let added = inner
+            .store
+            .record_article(due.item_id, result.clone(), inner.clock.now())
+            .await?;
+        inner.metrics.article(label);
+        let (uid, url, feed) = (&due.uid, &due.url, &due.feed);
+        match &result {
+            ArticleResult::Fetched { text, .. } => info!(
+                item_uid = %uid, article_url = %url, feed, chars = text.chars().count(),
+                new_mentions = added, "article fetched"
+            ),
+            ArticleResult::Disallowed { reason } => {
+                warn!(item_uid = %uid, article_url = %url, feed, reason = %reason, "article not fetched")
+            }
+            ArticleResult::Failed { error, .. } => {
+                warn!(item_uid = %uid, article_url = %url, feed, error = %error, "article fetch failed; the item keeps the feed's text")
+            }
+            ArticleResult::Retry {
+                error, retry_at, ..
+            } => debug!(
+                item_uid = %uid, article_url = %url, feed, error = %error, retry_at = %retry_at,
+                "article fetch failed; will try again"
+            ),
+            ArticleResult::Deferred { until } => {
+                debug!(item_uid = %uid, article_url = %url, feed, until = %until, "article fetch deferred: the site is paused")
+            }
+        }
+        Ok(())
+    }
+
+    /// What fetching `due`'s page comes to. Never fails: every outcome is
+    /// a result to record.
+    async fn fetch_article(&self, due: &DueArticle) -> ArticleResult {
+        let inner = &self.inner;
+        let now = inner.clock.now();
+        let url = match Url::parse(&due.url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => u,
+            _ => {
+                return ArticleResult::Failed {
+                    status: None,
+                    error: format!("{:?} is not an http(s) link", due.url),
+                };
+            }
+        };
+        match inner.robots.check(&url, now).await {
+            Verdict::Allowed => {}
+            Verdict::Disallowed => {
+                return ArticleResult::Disallowed {
+                    reason: format!(
+                        "robots.txt of {} disallows this page for our user agent",
+                        url.origin().ascii_serialization()
+                    ),
+                };
+            }
+            Verdict::Unknown { error, retry_at } => {
+                return retry(due, now, None, error, Some(retry_at));
+            }
+        }
+        let fetched = inner
+            .fetcher
+            .fetch(&url, &Validators::default(), None, now)
+            .await;
+        match fetched {
+            Ok(Fetched::Body {
+                status,
+                body,
+                content_type,
+                transfer,
+                ..
+            }) => {
+                if !is_html(content_type.as_deref()) {
+                    return ArticleResult::Failed {
+                        status: Some(status),
+                        error: format!(
+                            "not an HTML page (Content-Type: {})",
+                            content_type.as_deref().unwrap_or("none")
+                        ),
+                    };
+                }
+                let final_url = transfer.hops.last().map(|h| h.to.clone());
+                // Redirects are followed inside the fetcher, so a page that
+                // moved to another site was requested before that site's
+                // robots.txt could be read: its answer still decides
+                // whether the page is kept.
+                if let Some(to) = final_url.as_ref().filter(|to| to.origin() != url.origin())
+                    && inner.robots.check(to, now).await == Verdict::Disallowed
+                {
+                    return ArticleResult::Disallowed {
+                        reason: format!(
+                            "redirected to {to}, which the robots.txt of {} disallows for our user agent",
+                            to.origin().ascii_serialization()
+                        ),
+                    };
+                }
+                let base = final_url.clone().unwrap_or_else(|| url.clone());
+                let extracted = tokio::task::spawn_blocking(move || {
+                    extract(&body, content_type.as_deref(), &base)
+                })
+                .await;
+                match extracted {
+                    Ok(Ok(article)) => {
+                        let mentions = inner
+                            .board
+                            .as_ref()
+                            .map(|b| {
+                                b.mentions_in_article(
+                                    article.title.as_deref().unwrap_or(""),
+                                    &article.text,
+                                )
+                            })
+                            .unwrap_or_default();
+                        ArticleResult::Fetched {
+                            status,
+                            final_url: final_url.map(|u| u.to_string()),
+                            title: article.title,
+                            byline: article.byline,
+                            html: article.html,
+                            text: article.text,
+                            mentions,
+                        }
+                    }
+                    Ok(Err(e)) => ArticleResult::Failed {
+                        status: Some(status),
+                        error: e.to_string(),
+                    },
+                    Err(_) => ArticleResult::Failed {
+                        status: Some(status),
+                        error: "the article extractor failed on this page".into(),
+                    },
+                }
+            }
+            Ok(Fetched::NotModified { .. }) => ArticleResult::Failed {
+                status: Some(304),
+                error: "HTTP 304 to a request that was not conditional".into(),
+            },
+            Err(e) => self.fetch_failed(due, &url, e, now),
+        }
+    }
+
+    /// A page request that brought no page back.
+    fn fetch_failed(
+        &self,
+        due: &DueArticle,
+        url: &Url,
+        e: FetchError,
+        now: DateTime<Utc>,
+    ) -> ArticleResult {
+        let status = e.status();
+        match &e {
+            FetchError::HostPaused { until, .. } => ArticleResult::Deferred { until: *until },
+            FetchError::Throttled { retry_after, .. } => {
+                // As for feeds: the whole site waits, capped; no
+                // Retry-After means an hour.
+                let wait = retry_after
+                    .unwrap_or(Duration::from_secs(3600))
+                    .min(self.inner.max_retry_after);
+                let until = now + chrono::Duration::from_std(wait).unwrap_or_default();
+                self.inner.fetcher.pause_host(&domain_key(url), until);
+                retry(due, now, status, e.to_string(), Some(until))
+            }
+            FetchError::Timeout(_) | FetchError::Connect(_) | FetchError::Transfer(_) => {
+                retry(due, now, status, e.to_string(), None)
+            }
+            FetchError::Status { status: s } if *s >= 500 => {
+                retry(due, now, status, e.to_string(), None)
+            }
+            _ => ArticleResult::Failed {
+                status,
+                error: e.to_string(),
+            },
+        }
+    }
+}
+
+/// A transient failure: try again after the backoff (or `at`, when the
+/// site said), unless this was the last attempt.
+fn retry(
+    due: &DueArticle,
+    now: DateTime<Utc>,
+    status: Option<u16>,
+    error: String,
+    at: Option<DateTime<Utc>>,
+) -> ArticleResult {
+    let attempt = due.attempts + 1;
+    if attempt >= MAX_ATTEMPTS {
+        return ArticleResult::Failed {
+            status,
+            error: format!("{error} (gave up after {attempt} attempts)"),
+        };
+    }
+    let backoff = BACKOFF[(attempt as usize - 1).min(BACKOFF.len() - 1)];
+    let retry_at = at.unwrap_or(now + chrono::Duration::from_std(backoff).unwrap_or_default());
+    ArticleResult::Retry {
+        status,
+        error,
+        retry_at,
+    }
+}
+
+/// HTML, or a server that did not say.
+fn is_html(content_type: Option<&str>) -> bool {
+    let Some(ct) = content_type else {
+        return true;
+    };
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    matches!(mime.as_str(), "" | "text/html" | "application/xhtml+xml")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn due(attempts: u32) -> DueArticle {
+        DueArticle {
+            item_id: 1,
+            uid: "u".into(),
+            url: "https://news.test/a".into(),
+            attempts,
+            feed: "wire".into(),
+        }
+    }
+
+    #[test]
+    fn transient_failures_back_off_then_give_up() {
+        let now = DateTime::UNIX_EPOCH;
+        let first = retry(&due(0), now, None, "timed out".into(), None);
+        assert_eq!(
+            first,
+            ArticleResult::Retry {
+                status: None,
+                error: "timed out".into(),
+                retry_at: now + chrono::Duration::minutes(15)
+            }
+        );
+        let second = retry(&due(1), now, Some(503), "HTTP 503".into(), None);
+        assert!(
+            matches!(second, ArticleResult::Retry { retry_at, .. } if retry_at == now + chrono::Duration::hours(2))
+        );
+        let last = retry(&due(2), now, Some(503), "HTTP 503".into(), None);
+        assert!(
+            matches!(&last, ArticleResult::Failed { error, .. } if error.contains("gave up after 3 attempts")),
+            "{last:?}"
+        );
+    }
+
+    #[test]
+    fn html_pages_only() {
+        assert!(is_html(Some("text/html; charset=utf-8")));
+        assert!(is_html(Some("application/xhtml+xml")));
+        assert!(is_html(None));
+        assert!(!is_html(Some("application/pdf")));
+        assert!(!is_html(Some("image/jpeg")));
+    }
+}

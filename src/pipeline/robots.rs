@@ -1,0 +1,228 @@
+//! robots.txt for article pages: may we fetch this page?
+//!
+//! Owns the per-origin cache of robots.txt files (scheme, host and port,
+//! as RFC 9309 scopes them) and the answer for one URL. Feeds are not
+//! checked (a feed is published to be polled); article pages are, since
+//! fetching them is crawling a site. Rules are read by `texting_robots`
+//! for our product token (the `[fetch] user_agent` up to its first `/` or
+//! space: `tickerfeed`), falling back to the `*` group as usual.
+//!
+//! What an answer means (RFC 9309 §2.3.1):
+//! - 2xx: the rules in the file (a file that cannot be read allows all);
+//! - 4xx other than 429, 410 included: no rules, everything allowed;
+//! - 429, 503 with Retry-After, 5xx, timeouts, connection failures: the
+//!   site cannot say, so nothing is fetched for now ([`Verdict::Unknown`]);
+//!   the caller retries later.
+//!
+//! Answers are kept [`TTL`] (a day, as RFC 9309 suggests at most), and
+//! "cannot say" for [`ERROR_TTL`], so a site with many queued pages is
+//! asked once, not once per page. robots.txt is fetched through the same
+//! [`Fetcher`] as everything else: same site limits, pauses, user agent.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use url::Url;
+
+use super::fetch::{FetchError, Fetched, Fetcher, Validators};
+use crate::politeness::domain_key;
+
+/// How long a fetched robots.txt (or its absence) is trusted.
+pub const TTL: Duration = Duration::from_secs(24 * 3600);
+/// How long "the site could not say" is kept before asking again.
+pub const ERROR_TTL: Duration = Duration::from_secs(15 * 60);
+/// Origins kept before expired answers are dropped.
+const MAX_ORIGINS: usize = 4096;
+/// Largest robots.txt read (RFC 9309 §2.5 asks for at least 500 KiB).
+const MAX_BYTES: usize = 512 * 1024;
+
+/// May a page be fetched?
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Allowed,
+    /// The site's robots.txt disallows the page for our user agent.
+    Disallowed,
+    /// robots.txt could not be had; ask again no earlier than `retry_at`
+    /// (a site's `Retry-After`, or [`ERROR_TTL`]).
+    Unknown {
+        error: String,
+        retry_at: DateTime<Utc>,
+    },
+}
+
+/// The rules of one origin.
+#[derive(Debug)]
+enum Rules {
+    AllowAll,
+    Parsed(texting_robots::Robot),
+    Unknown {
+        error: String,
+        retry_at: DateTime<Utc>,
+    },
+}
+
+/// One origin's slot: its rules once fetched, behind an async lock held
+/// while they are fetched.
+type Slot = Arc<tokio::sync::Mutex<Option<Cached>>>;
+
+#[derive(Debug)]
+struct Cached {
+    rules: Rules,
+    until: DateTime<Utc>,
+}
+
+/// robots.txt files by origin, shared by all article fetches.
+#[derive(Debug, Clone)]
+pub struct RobotsCache {
+    fetcher: Fetcher,
+    agent: String,
+    /// One slot per origin; its async lock makes concurrent checks on one
+    /// site wait for one fetch of its robots.txt.
+    origins: Arc<Mutex<HashMap<String, Slot>>>,
+}
+
+impl RobotsCache {
+    /// A cache fetching through `fetcher`, matching rules for the product
+    /// token of `user_agent`.
+    pub fn new(fetcher: Fetcher, user_agent: &str) -> Self {
+        RobotsCache {
+            fetcher: fetcher.for_pages(MAX_BYTES, Duration::from_secs(20)),
+            agent: product_token(user_agent),
+            origins: Arc::default(),
+        }
+    }
+
+    /// Whether `url` may be fetched at `now`.
+    pub async fn check(&self, url: &Url, now: DateTime<Utc>) -> Verdict {
+        let origin = url.origin().ascii_serialization();
+        let slot = {
+            let mut origins = self.origins.lock().unwrap_or_else(|p| p.into_inner());
+            if origins.len() >= MAX_ORIGINS {
+                // Forget what has run out (and is not being fetched), so a
+                // long-running daemon does not keep every site it ever saw.
+                origins.retain(|_, slot| {
+                    slot.try_lock()
+                        .map_or(true, |c| c.as_ref().is_some_and(|c| c.until > now))
+                });
+            }
+            Arc::clone(origins.entry(origin.clone()).or_default())
+        };
+        let mut slot = slot.lock().await;
+        if slot.as_ref().is_none_or(|c| c.until <= now) {
+            let rules = self.fetch_rules(&origin, now).await;
+            let ttl = match &rules {
+                Rules::Unknown { .. } => ERROR_TTL,
+                _ => TTL,
+            };
+            *slot = Some(Cached {
+                rules,
+                until: now + chrono::Duration::from_std(ttl).unwrap_or_default(),
+            });
+        }
+        match &slot.as_ref().expect("filled above").rules {
+            Rules::AllowAll => Verdict::Allowed,
+            Rules::Parsed(robot) if robot.allowed(url.as_str()) => Verdict::Allowed,
+            Rules::Parsed(_) => Verdict::Disallowed,
+            Rules::Unknown { error, retry_at } => Verdict::Unknown {
+                error: error.clone(),
+                retry_at: *retry_at,
+            },
+        }
+    }
+
+    async fn fetch_rules(&self, origin: &str, now: DateTime<Utc>) -> Rules {
+        let Ok(url) = Url::parse(&format!("{origin}/robots.txt")) else {
+            return Rules::AllowAll;
+        };
+        let later = |wait: Duration| now + chrono::Duration::from_std(wait).unwrap_or_default();
+        match self
+            .fetcher
+            .fetch(&url, &Validators::default(), None, now)
+            .await
+        {
+            Ok(Fetched::Body { body, .. }) => parse(&self.agent, &body),
+            // No validators were sent, so a 304 is the server's oddity:
+            // there is nothing to read, which means no rules.
+            Ok(Fetched::NotModified { .. }) => Rules::AllowAll,
+            Err(FetchError::Gone) => Rules::AllowAll,
+            Err(FetchError::Status { status }) if (400..500).contains(&status) => Rules::AllowAll,
+            Err(FetchError::Throttled { retry_after, .. }) => {
+                let retry_at = later(retry_after.unwrap_or(ERROR_TTL));
+                self.fetcher.pause_host(&domain_key(&url), retry_at);
+                Rules::Unknown {
+                    error: format!("robots.txt: the site asked us to wait until {retry_at}"),
+                    retry_at,
+                }
+            }
+            Err(FetchError::HostPaused { until, .. }) => Rules::Unknown {
+                error: format!("robots.txt not fetched: the site is paused until {until}"),
+                retry_at: until,
+            },
+            Err(e) => Rules::Unknown {
+                error: format!("robots.txt unavailable: {e}"),
+                retry_at: later(ERROR_TTL),
+            },
+        }
+    }
+}
+
+/// The rules in a robots.txt body; one that cannot be read sets none.
+fn parse(agent: &str, body: &[u8]) -> Rules {
+    match std::panic::catch_unwind(|| texting_robots::Robot::new(agent, body)) {
+        Ok(Ok(robot)) => Rules::Parsed(robot),
+        _ => Rules::AllowAll,
+    }
+}
+
+/// `tickerfeed` of `tickerfeed/0.1 (+https://…)`: the name robots.txt
+/// groups are matched against.
+fn product_token(user_agent: &str) -> String {
+    let token: String = user_agent
+        .trim()
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+        .collect();
+    if token.is_empty() {
+        "tickerfeed".to_string()
+    } else {
+        token
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn allowed(txt: &str, path: &str) -> bool {
+        match parse("tickerfeed", txt.as_bytes()) {
+            Rules::Parsed(r) => r.allowed(&format!("https://news.test{path}")),
+            Rules::AllowAll => true,
+            Rules::Unknown { .. } => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn our_group_else_the_star_group() {
+        let txt =
+            "User-agent: *\nDisallow: /private/\n\nUser-agent: tickerfeed\nDisallow: /paywall/\n";
+        assert!(!allowed(txt, "/paywall/story"));
+        // Our own group replaces `*`: its rules do not add up.
+        assert!(allowed(txt, "/private/story"));
+        let star = "User-agent: *\nDisallow: /private/\n";
+        assert!(!allowed(star, "/private/story"));
+        assert!(allowed(star, "/news/story"));
+        assert!(allowed("", "/anything"));
+    }
+
+    #[test]
+    fn product_tokens() {
+        assert_eq!(
+            product_token("tickerfeed/0.1 (+https://x.test)"),
+            "tickerfeed"
+        );
+        assert_eq!(product_token("My-Bot_2 rest"), "My-Bot_2");
+        assert_eq!(product_token("  "), "tickerfeed");
+    }
+}

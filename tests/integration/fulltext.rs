@@ -1,0 +1,400 @@
+//! The article behind the teaser (issue 19, `[[feeds]] fulltext = true`):
+//! a loopback site serving our own article pages (tests/fixtures/articles)
+//! behind a feed of one-line teasers.
+
+use std::time::Duration;
+
+use tickerfeed::app::Opened;
+use tickerfeed::clock::SharedClock;
+use tickerfeed::config::Config;
+
+use crate::util::{FeedServer, Reply, TestDir, fixed_clock, rss};
+
+const WIRE_STORY: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/articles/wire-story.html"
+));
+const BLOG_POST: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/articles/blog-post.html"
+));
+
+fn page(body: &[u8]) -> Reply {
+    Reply::feed(body.to_vec()).header("content-type", "text/html")
+}
+
+/// A config whose one feed, `teasers`, has `fulltext` on; `fetch` goes
+/// into `[fetch]`. A board that knows Rio Tinto (never refreshed: mentions
+/// need only its names).
+fn config(dir: &TestDir, server: &FeedServer, fetch: &str) -> Config {
+    dir.write_config(&format!(
+        "per_host_spacing_ms = 0\n{fetch}\n\
+         [[feeds]]\nname = \"teasers\"\nurl = \"{}\"\nfulltext = true\n\
+         [market]\nprovider = \"stooq\"\nbase_url = \"http://127.0.0.1:9/\"\n\
+         symbols = [{{ symbol = \"RIO\", names = [\"Rio Tinto\"] }}]\n",
+        server.url("/feed.xml")
+    ))
+}
+
+/// One `tickerfeed poll`: the feeds, then the article pages due.
+async fn poll(config: &Config, clock: SharedClock) -> Opened {
+    let opened = tickerfeed::app::open(config, clock).await.unwrap();
+    for (name, r) in
+        tickerfeed::scheduler::poll_once(&opened.pipeline, opened.feeds.clone(), 4).await
+    {
+        r.unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    opened.articles.fetch_due().await.unwrap();
+    opened
+}
+
+/// `(state, attempts, status, error, article text)` of the item linking to `path`.
+fn article(
+    dir: &TestDir,
+    path: &str,
+) -> (String, i64, Option<i64>, Option<String>, Option<String>) {
+    dir.db()
+        .query_row(
+            "SELECT a.state, a.attempts, a.status, a.error, a.content_text
+             FROM item_articles a JOIN items i ON i.id = a.item_id WHERE i.url LIKE '%' || ?1",
+            [path],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .unwrap_or_else(|e| panic!("no article row for {path}: {e}"))
+}
+
+#[tokio::test]
+async fn the_article_is_archived_beside_the_teaser_searchable_and_mined_for_mentions() {
+    let server = FeedServer::start().await;
+    let dir = TestDir::new();
+    let (story, blog) = (
+        "/business/miner-resumes-shipments",
+        "/2026/11/23/quiet-week",
+    );
+    let feed = rss(
+        "Teasers",
+        &[
+            ("s1", "Miner resumes shipments", &server.url(story)),
+            ("s2", "A quiet week", &server.url(blog)),
+        ],
+    );
+    server.set("/feed.xml", Reply::feed(feed.clone()));
+    server.set(story, page(WIRE_STORY));
+    server.set(blog, page(BLOG_POST));
+    let config = config(&dir, &server, "");
+    let (clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
+
+    let opened = poll(&config, shared.clone()).await;
+
+    let (state, attempts, status, error, text) = article(&dir, story);
+    assert_eq!(
+        (state.as_str(), attempts, status, error),
+        ("fetched", 1, Some(200), None)
+    );
+    let text = text.unwrap();
+    for kept in [
+        "resumed iron ore shipments",
+        "quahog bed",
+        "rose 1.2 per cent",
+    ] {
+        assert!(text.contains(kept), "{kept:?} missing from {text}");
+    }
+    let html: String = dir
+        .db()
+        .query_row(
+            "SELECT content_html FROM item_articles WHERE content_text LIKE '%quahog%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    for gone in [
+        "Sport",
+        "Weather",
+        "Related stories",
+        "Copper prices",
+        "Advertisement",
+        "Sunshine Cruises",
+        "Get the morning briefing",
+        "All rights reserved",
+        "cookies",
+        "TRACKER-SECRET",
+        "Inline advert",
+    ] {
+        assert!(!text.contains(gone), "{gone:?} kept in the text: {text}");
+        assert!(!html.contains(gone), "{gone:?} kept in the HTML: {html}");
+    }
+    assert!(!html.contains("<script"), "{html}");
+
+    // The blog layout, in windows-1252 declared only in the page.
+    let (state, _, _, _, text) = article(&dir, blog);
+    assert_eq!(state, "fetched");
+    let text = text.unwrap();
+    assert!(text.contains("Cocoa was the exception"), "{text}");
+    assert!(text.contains("naïve view"), "decoded as declared: {text}");
+    for gone in [
+        "Recent posts",
+        "Lowfee",
+        "Spam spam",
+        "Proudly powered",
+        "G-TRACKER",
+    ] {
+        assert!(!text.contains(gone), "{gone:?} kept in the text: {text}");
+    }
+
+    // The feed's own text is kept as the feed sent it.
+    let summary: String = dir
+        .db()
+        .query_row(
+            "SELECT summary_html FROM items WHERE url LIKE '%' || ?1",
+            [story],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(summary, "About Miner resumes shipments");
+
+    // Search finds a word only the article has, and the mention only the
+    // article makes is recorded.
+    let hits = opened.store.search("quahog", 10, None).await.unwrap();
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0].title, "Miner resumes shipments");
+    assert_eq!(
+        dir.count(
+            "SELECT count(*) FROM item_mentions m JOIN items i ON i.id = m.item_id
+             WHERE m.symbol = 'RIO' AND i.title = 'Miner resumes shipments'"
+        ),
+        1
+    );
+    // robots.txt was asked once for the site, and (absent) allowed all.
+    assert_eq!(server.seen("/robots.txt").len(), 1);
+    let metrics = opened.pipeline.metrics.encode(0, 0, None);
+    assert!(
+        metrics.contains("tickerfeed_article_fetches_total{result=\"fetched\"} 2"),
+        "{metrics}"
+    );
+    drop(opened);
+
+    // A later poll of the same items fetches no page again.
+    clock.advance(chrono::Duration::hours(1));
+    server.set(
+        "/feed.xml",
+        Reply::feed(feed.replace("</channel>", "<!-- touched --></channel>")),
+    );
+    drop(poll(&config, shared.clone()).await);
+    assert_eq!(server.seen(story).len(), 1);
+    assert_eq!(server.seen(blog).len(), 1);
+
+    // An item that changes is fetched again.
+    clock.advance(chrono::Duration::hours(1));
+    server.set(
+        "/feed.xml",
+        Reply::feed(feed.replace("About A quiet week", "About A quiet week, updated")),
+    );
+    drop(poll(&config, shared).await);
+    assert_eq!(server.seen(story).len(), 1);
+    assert_eq!(server.seen(blog).len(), 2);
+    assert_eq!(article(&dir, blog).0, "fetched");
+}
+
+#[tokio::test]
+async fn pages_robots_txt_disallows_are_not_fetched_and_say_why() {
+    let server = FeedServer::start().await;
+    let dir = TestDir::new();
+    let (open, closed) = ("/news/open-story", "/members/closed-story");
+    server.set(
+        "/feed.xml",
+        Reply::feed(rss(
+            "Teasers",
+            &[
+                ("a", "Open", &server.url(open)),
+                ("b", "Closed", &server.url(closed)),
+            ],
+        )),
+    );
+    server.set(
+        "/robots.txt",
+        Reply::feed("User-agent: *\nDisallow: /\n\nUser-agent: tickerfeed\nDisallow: /members/\n")
+            .header("content-type", "text/plain"),
+    );
+    server.set(open, page(WIRE_STORY));
+    server.set(closed, page(WIRE_STORY));
+    let config = config(&dir, &server, "");
+    let (_clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
+    drop(poll(&config, shared.clone()).await);
+
+    assert!(
+        server.seen(closed).is_empty(),
+        "a disallowed page was fetched"
+    );
+    let (state, attempts, _, error, text) = article(&dir, closed);
+    assert_eq!((state.as_str(), attempts, text), ("disallowed", 0, None));
+    assert!(error.unwrap().contains("robots.txt"));
+    // Our own group applies, not `*`'s "Disallow: /".
+    assert_eq!(article(&dir, open).0, "fetched");
+
+    drop(poll(&config, shared).await);
+    assert!(server.seen(closed).is_empty());
+    assert_eq!(server.seen("/robots.txt").len(), 1, "robots.txt is cached");
+}
+
+#[tokio::test]
+async fn failed_pages_leave_the_item_as_it_was_and_are_not_fetched_on_the_next_poll() {
+    let server = FeedServer::start().await;
+    let dir = TestDir::new();
+    let (missing, slow, huge, pdf) = ("/missing", "/slow", "/huge", "/report.pdf");
+    server.set(
+        "/feed.xml",
+        Reply::feed(rss(
+            "Teasers",
+            &[
+                ("a", "Missing", &server.url(missing)),
+                ("b", "Slow", &server.url(slow)),
+                ("c", "Huge", &server.url(huge)),
+                ("d", "Report", &server.url(pdf)),
+            ],
+        )),
+    );
+    // `missing` is not scripted: 404.
+    server.set(slow, page(WIRE_STORY).delayed(Duration::from_secs(4)));
+    let mut big = WIRE_STORY.to_vec();
+    big.extend(std::iter::repeat_n(b' ', 64 * 1024));
+    server.set(huge, page(&big));
+    server.set(
+        pdf,
+        Reply::feed(b"%PDF-1.7".to_vec()).header("content-type", "application/pdf"),
+    );
+    let config = config(
+        &dir,
+        &server,
+        "article_timeout_secs = 1\narticle_max_bytes = 32768",
+    );
+    let (clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
+    let opened = poll(&config, shared.clone()).await;
+
+    let (state, attempts, status, error, text) = article(&dir, missing);
+    assert_eq!(
+        (state.as_str(), attempts, status, text),
+        ("failed", 1, Some(404), None)
+    );
+    assert!(error.unwrap().contains("404"));
+    // A timeout is worth another try, later.
+    let (state, attempts, _, error, text) = article(&dir, slow);
+    assert_eq!((state.as_str(), attempts, text), ("pending", 1, None));
+    assert!(error.unwrap().contains("timed out"));
+    let (state, _, _, error, _) = article(&dir, huge);
+    assert_eq!(state, "failed");
+    assert!(error.unwrap().contains("32768-byte limit"));
+    let (state, _, _, error, _) = article(&dir, pdf);
+    assert_eq!(state, "failed");
+    assert!(error.unwrap().contains("not an HTML page"));
+    // The items are as the feed sent them.
+    assert_eq!(
+        dir.count(
+            "SELECT count(*) FROM items WHERE summary_html LIKE 'About %' AND content_html IS NULL"
+        ),
+        4
+    );
+    let metrics = opened.pipeline.metrics.encode(0, 0, None);
+    assert!(
+        metrics.contains("tickerfeed_article_fetches_total{result=\"failed\"} 3"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("tickerfeed_article_fetches_total{result=\"retry\"} 1"),
+        "{metrics}"
+    );
+    drop(opened);
+
+    let requests = |path| server.seen(path).len();
+    let before: Vec<usize> = [missing, slow, huge, pdf].map(requests).to_vec();
+    drop(poll(&config, shared.clone()).await);
+    assert_eq!([missing, slow, huge, pdf].map(requests).to_vec(), before);
+
+    // After the backoff the slow page is tried again, and after the last
+    // attempt it fails for good.
+    server.set(slow, page(WIRE_STORY).delayed(Duration::from_secs(4)));
+    for _ in 0..3 {
+        clock.advance(chrono::Duration::hours(3));
+        drop(poll(&config, shared.clone()).await);
+    }
+    let (state, attempts, _, error, _) = article(&dir, slow);
+    assert_eq!((state.as_str(), attempts), ("failed", 3));
+    assert!(error.unwrap().contains("gave up after 3 attempts"));
+    assert_eq!(requests(missing), before[0], "failures are not retried");
+}
+
+/// The daemon fetches pages in the background, on its own: the item's page
+/// shows the article under the feed's teaser, and `/metrics` counts it.
+#[tokio::test]
+async fn the_daemon_fetches_articles_and_the_item_page_shows_them() {
+    let server = FeedServer::start().await;
+    let dir = TestDir::new();
+    let story = "/business/miner-resumes-shipments";
+    server.set(
+        "/feed.xml",
+        Reply::feed(rss(
+            "Teasers",
+            &[("s1", "Miner resumes shipments", &server.url(story))],
+        )),
+    );
+    server.set(story, page(WIRE_STORY));
+    let config = config(&dir, &server, "");
+    let daemon = crate::serve::Daemon::start(config).await;
+    let mut uid = None;
+    for _ in 0..300 {
+        uid = dir
+            .db()
+            .query_row(
+                "SELECT uid FROM v_item_articles WHERE state = 'fetched'",
+                [],
+                |r| r.get::<_, String>(0),
+            )
+            .ok();
+        if uid.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let uid = uid.expect("the daemon fetched the article");
+    let page = daemon
+        .get(&format!("/items/{uid}"), &[])
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("About Miner resumes shipments"), "{page}");
+    assert!(page.contains("<h2>The article</h2>"), "{page}");
+    assert!(page.contains("quahog bed"), "{page}");
+    assert!(!page.contains("TRACKER-SECRET"), "{page}");
+    let metrics = daemon.get("/metrics", &[]).await.text().await.unwrap();
+    assert!(
+        metrics.contains("tickerfeed_articles{result=\"fetched\"} 1"),
+        "{metrics}"
+    );
+    daemon.stop().await;
+}
+
+/// A page that redirects to another site is kept only if that site's
+/// robots.txt allows it too.
+#[tokio::test]
+async fn a_redirect_to_a_site_that_disallows_us_keeps_nothing() {
+    let server = FeedServer::start().await;
+    let other = FeedServer::start().await;
+    let dir = TestDir::new();
+    server.set(
+        "/feed.xml",
+        Reply::feed(rss("Teasers", &[("a", "Moved", &server.url("/go/story"))])),
+    );
+    server.set("/go/story", Reply::redirect(302, &other.url("/story")));
+    other.set(
+        "/robots.txt",
+        Reply::feed("User-agent: *\nDisallow: /\n").header("content-type", "text/plain"),
+    );
+    other.set("/story", page(WIRE_STORY));
+    let config = config(&dir, &server, "");
+    let (_clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
+    drop(poll(&config, shared).await);
+    let (state, _, _, error, text) = article(&dir, "/go/story");
+    assert_eq!((state.as_str(), text), ("disallowed", None));
+    assert!(error.unwrap().contains("redirected to"));
+    assert_eq!(other.seen("/robots.txt").len(), 1);
+}
