@@ -47,6 +47,16 @@ struct AlertLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TopicLabel {
+    topic: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HttpLabels {
     route: String,
     status: String,
@@ -71,6 +81,10 @@ pub struct Metrics {
     archive_items: Gauge,
     alert_deliveries: Family<AlertLabels, Counter>,
     alert_outbox: Family<AlertLabels, Gauge>,
+    websub_pushes: Family<ResultLabel, Counter>,
+    websub_pings: Family<ResultLabel, Counter>,
+    websub_subscribers: Family<TopicLabel, Gauge>,
+    websub_queue: Family<ResultLabel, Gauge>,
 }
 
 impl Default for Metrics {
@@ -173,8 +187,36 @@ impl Metrics {
             "Alert messages in the outbox by alert and result: pending or failed",
             alert_outbox.clone(),
         );
+        let websub_pushes = Family::<ResultLabel, Counter>::default();
+        registry.register(
+            "tickerfeed_websub_pushes",
+            "WebSub pushes to our hub's subscribers by result: sent (2xx), retried or failed (kept as failed)",
+            websub_pushes.clone(),
+        );
+        let websub_pings = Family::<ResultLabel, Counter>::default();
+        registry.register(
+            "tickerfeed_websub_pings",
+            "Publish pings to the external WebSub hub by result: sent (2xx), retried or failed (given up)",
+            websub_pings.clone(),
+        );
+        let websub_subscribers = Family::<TopicLabel, Gauge>::default();
+        registry.register(
+            "tickerfeed_websub_subscribers",
+            "Live WebSub leases on our hub, by topic",
+            websub_subscribers.clone(),
+        );
+        let websub_queue = Family::<ResultLabel, Gauge>::default();
+        registry.register(
+            "tickerfeed_websub_queue",
+            "WebSub pushes waiting by result: pending or failed",
+            websub_queue.clone(),
+        );
         Metrics {
             registry,
+            websub_pushes,
+            websub_pings,
+            websub_subscribers,
+            websub_queue,
             alert_deliveries,
             alert_outbox,
             fetches,
@@ -283,6 +325,44 @@ impl Metrics {
             self.alert_outbox
                 .get_or_create(&AlertLabels {
                     alert: alert.clone(),
+                    result: state.clone(),
+                })
+                .set(*n);
+        }
+    }
+
+    /// One WebSub push attempt: `sent`, `retried` or `failed`.
+    pub fn websub_push(&self, result: &str) {
+        self.websub_pushes
+            .get_or_create(&ResultLabel {
+                result: result.into(),
+            })
+            .inc();
+    }
+
+    /// One publish ping of the external hub: `sent`, `retried` or `failed`.
+    pub fn websub_ping(&self, result: &str) {
+        self.websub_pings
+            .get_or_create(&ResultLabel {
+                result: result.into(),
+            })
+            .inc();
+    }
+
+    /// The hub at scrape time: live leases per topic and pushes per state.
+    pub fn websub_hub(&self, subscribers: &[(String, i64)], queue: &[(String, i64)]) {
+        self.websub_subscribers.clear();
+        for (topic, n) in subscribers {
+            self.websub_subscribers
+                .get_or_create(&TopicLabel {
+                    topic: topic.clone(),
+                })
+                .set(*n);
+        }
+        self.websub_queue.clear();
+        for (state, n) in queue {
+            self.websub_queue
+                .get_or_create(&ResultLabel {
                     result: state.clone(),
                 })
                 .set(*n);

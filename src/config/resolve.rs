@@ -17,12 +17,12 @@ use url::Url;
 use super::Secret;
 use super::raw::{
     RawAlert, RawConfig, RawDefaults, RawFeed, RawFetch, RawLog, RawMarket, RawOutput, RawServer,
-    RawStorage, RawSymbol, RawView, RawWeb,
+    RawStorage, RawSymbol, RawView, RawWeb, RawWebSub,
 };
 use super::{
     AlertConfig, AlertFormat, AlertSource, Config, DEFAULT_USER_AGENT, FeedConfig, FetchConfig,
     InstrumentConfig, MarketConfig, OutputConfig, Robots, ServerConfig, StorageConfig, ViewConfig,
-    WebConfig,
+    WebConfig, WebSubConfig,
 };
 use crate::model::ProviderKind;
 use crate::schedule::{Schedule, TimeZone};
@@ -213,6 +213,7 @@ fn resolve(r: &mut Resolver<'_>, raw: RawConfig, base: &Path) -> Config {
     let views = resolve_views(r, raw.views, &feeds, market.as_ref(), output.max_items);
     let web = resolve_web(r, raw.web, &output);
     let alerts = resolve_alerts(r, raw.alerts, &feeds, &views, &output);
+    let websub = resolve_websub(r, raw.websub);
     Config {
         source: base.join("config.toml"),
         storage,
@@ -225,6 +226,63 @@ fn resolve(r: &mut Resolver<'_>, raw: RawConfig, base: &Path) -> Config {
         views,
         web,
         alerts,
+        websub,
+    }
+}
+
+/// `[websub]`: the external hub must be an http(s) URL; leases are
+/// bounded (a day to a year).
+fn resolve_websub(r: &mut Resolver<'_>, raw: RawWebSub) -> WebSubConfig {
+    let at = |k: &str| [key("websub"), key(k)];
+    let defaults = WebSubConfig::default();
+    let hub = raw.hub.and_then(|text| match Url::parse(&text) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Some(u),
+        Ok(u) => {
+            r.problem(
+                &at("hub"),
+                format!(
+                    "{text:?} has scheme {:?}: the hub must be an http or https URL",
+                    u.scheme()
+                ),
+            );
+            None
+        }
+        Err(e) => {
+            r.problem(&at("hub"), format!("{text:?} is not a valid URL: {e}"));
+            None
+        }
+    });
+    let max_lease = ranged(
+        r,
+        &at("max_lease_seconds"),
+        raw.max_lease_seconds,
+        defaults.max_lease.as_secs(),
+        60,
+        366 * 86_400,
+    );
+    let default_lease = ranged(
+        r,
+        &at("lease_seconds"),
+        raw.lease_seconds,
+        defaults.default_lease.as_secs().min(max_lease),
+        60,
+        max_lease,
+    );
+    let retry_hours = ranged(
+        r,
+        &at("retry_for_hours"),
+        raw.retry_for_hours,
+        24,
+        1,
+        24 * 30,
+    );
+    WebSubConfig {
+        hub,
+        serve_hub: raw.serve_hub.unwrap_or(false),
+        allow_private: raw.allow_private.unwrap_or(false),
+        default_lease: Duration::from_secs(default_lease),
+        max_lease: Duration::from_secs(max_lease),
+        retry_for: Duration::from_secs(retry_hours * 3_600),
     }
 }
 

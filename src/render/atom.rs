@@ -63,6 +63,10 @@ pub fn render(feed: &MergedFeed) -> Result<Vec<u8>, RenderError> {
             ],
         );
     }
+    // WebSub discovery (W3C WebSub §4): the hub beside the topic's self.
+    if let Some(hub_url) = &feed.hub_url {
+        w.empty("link", &[("rel", "hub"), ("href", hub_url)]);
+    }
     if let Some(home_url) = &feed.home_url {
         w.empty("link", &[("rel", "alternate"), ("href", home_url)]);
     }
