@@ -1274,6 +1274,37 @@ retry_for_hours = 2
     }
 
     #[test]
+    fn websub_is_off_by_default_and_its_problems_name_their_key() {
+        let cfg = resolve_str("", Path::new("/etc/tickerfeed")).unwrap();
+        assert_eq!(cfg.websub, WebSubConfig::default());
+        assert!(!cfg.websub.publishes());
+        assert_eq!(cfg.hub_url(None), None);
+
+        let text = "[server]\nbase_url = \"https://tf.example.net/news\"\n[websub]\nserve_hub = true\nlease_seconds = 3600\n";
+        let cfg = resolve_str(text, Path::new("/etc/tickerfeed")).unwrap();
+        assert_eq!(
+            cfg.hub_url(None).unwrap().as_str(),
+            "https://tf.example.net/news/websub"
+        );
+        assert_eq!(cfg.websub.default_lease, Duration::from_secs(3600));
+        let text = "[websub]\nhub = \"https://hub.example.net/\"\nserve_hub = true\n";
+        let cfg = resolve_str(text, Path::new("/etc/tickerfeed")).unwrap();
+        assert_eq!(
+            cfg.hub_url(None).unwrap().as_str(),
+            "https://hub.example.net/"
+        );
+
+        let p =
+            problems("[websub]\nhub = \"ftp://hub.example.net/\"\nlease_seconds = 5\nbogus = 1\n");
+        let keys: Vec<&str> = p.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["websub.hub", "websub.lease_seconds", "websub.bogus"]);
+        assert!(p[0].message.contains("http or https"), "{}", p[0].message);
+        assert_eq!(p[0].line, Some(2));
+        let p = problems("[websub]\nhub = \"not a url\"\n");
+        assert!(p[0].message.contains("not a valid URL"), "{}", p[0].message);
+    }
+
+    #[test]
     fn alert_problems_name_their_key_and_line() {
         let text = r#"[[feeds]]
 name = "wire"

@@ -487,7 +487,7 @@ async fn every_feed_format_names_the_hub_and_itself() {
     );
     let rss = rss.text().await.unwrap();
     assert!(
-        rss.contains(&format!("<atom:link href=\"{hub}\" rel=\"hub\"/>")),
+        rss.contains(&format!("<atom:link href=\"{hub}\" rel=\"hub\">")),
         "{rss}"
     );
     let json: serde_json::Value =
