@@ -56,6 +56,8 @@ struct State {
     got: Vec<Got>,
     /// Answer a verification with something other than the challenge.
     refuse: bool,
+    /// Answer this many more POSTs with 503 and `Retry-After: 1`.
+    fail_posts: usize,
 }
 
 /// A loopback WebSub subscriber (or, for pings, a hub): echoes
@@ -90,7 +92,16 @@ impl Subscriber {
                     (&Method::GET, Some(c)) if !st.refuse => c.to_string(),
                     _ => "ok".to_string(),
                 };
+                let fail = got.method == Method::POST && st.fail_posts > 0;
                 st.got.push(got);
+                if fail {
+                    st.fail_posts -= 1;
+                    return Response::builder()
+                        .status(503)
+                        .header("retry-after", "1")
+                        .body(Body::from("busy"))
+                        .unwrap();
+                }
                 Response::new(Body::from(answer))
             }
         });
@@ -273,6 +284,41 @@ async fn a_subscriber_verifies_and_gets_each_change_signed() {
         metrics.contains(&format!(
             "tickerfeed_websub_subscribers{{topic=\"{TOPIC}\"}} 1"
         )),
+        "{metrics}"
+    );
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn a_push_the_subscriber_could_not_take_is_sent_again() {
+    let server = FeedServer::start().await;
+    wire(&server, &[("w1", "Oil steady")]);
+    let dir = TestDir::new();
+    let d = daemon(&server, &dir, OWN_HUB).await;
+    let sub = Subscriber::start().await;
+    assert_eq!(subscribe(&d, &sub.url("/cb")).await.status(), 202);
+    wait_for_subscriptions(&dir, 1).await;
+    sub.state.lock().unwrap().fail_posts = 1;
+    wire(
+        &server,
+        &[("w1", "Oil steady"), ("w2", "BP raises dividend")],
+    );
+    // The first attempt got 503; the push was kept and sent again, with
+    // the topic's document as it is when sent.
+    wait_for_push(&sub, "BP raises dividend").await;
+    for _ in 0..200 {
+        if sub.got(Method::POST).len() >= 2
+            && dir.count("SELECT count(*) FROM websub_deliveries") == 0
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(sub.got(Method::POST).len() >= 2, "retried after the 503");
+    assert_eq!(dir.count("SELECT count(*) FROM websub_deliveries"), 0);
+    let metrics = d.get("/metrics", &[]).await.text().await.unwrap();
+    assert!(
+        metrics.contains("tickerfeed_websub_pushes_total{result=\"retried\"} 1"),
         "{metrics}"
     );
     d.stop().await;
