@@ -126,10 +126,12 @@ impl Hub {
             },
             Verifier {
                 queue: rx,
-                store,
-                clock,
-                clients,
-                config,
+                parts: Arc::new(VerifierParts {
+                    store,
+                    clock,
+                    clients,
+                    config,
+                }),
             },
         )
     }
@@ -219,10 +221,7 @@ impl Hub {
 /// Verifies queued requests with the callbacks and records the outcome.
 pub struct Verifier {
     queue: mpsc::Receiver<Intent>,
-    store: Store,
-    clock: SharedClock,
-    clients: Clients,
-    config: Arc<WebSubConfig>,
+    parts: Arc<VerifierParts>,
 }
 
 /// How a verification ended, for the log and tests.
@@ -236,14 +235,8 @@ pub enum Verified {
 }
 
 impl Verifier {
-    /// Verifies requests, [`PARALLEL`] at a time, until `shutdown`.
+    /// Verifies requests, a few at a time, until `shutdown`.
     pub async fn run(mut self, shutdown: CancellationToken) {
-        let this = Arc::new(VerifierParts {
-            store: self.store.clone(),
-            clock: Arc::clone(&self.clock),
-            clients: self.clients.clone(),
-            config: Arc::clone(&self.config),
-        });
         let mut running = JoinSet::new();
         info!("WebSub hub verifying subscriptions");
         loop {
@@ -261,7 +254,7 @@ impl Verifier {
                     None => break,
                 },
             };
-            let this = Arc::clone(&this);
+            let this = Arc::clone(&self.parts);
             running.spawn(async move { this.verify(intent).await });
         }
         // What is in flight is cancelled: the subscriber retries its
@@ -271,6 +264,7 @@ impl Verifier {
     }
 }
 
+/// What each verification needs, shared by those in flight.
 struct VerifierParts {
     store: Store,
     clock: SharedClock,
