@@ -230,7 +230,7 @@ impl Publisher {
             if !rows.is_empty() {
                 continue;
             }
-            let wait = match self.store.next_websub_push_due().await {
+            let wait = match self.store.next_websub_push_due(self.clock.now()).await {
                 Ok(Some(at)) => (at - self.clock.now())
                     .to_std()
                     .unwrap_or(Duration::ZERO)

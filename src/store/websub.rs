@@ -255,13 +255,19 @@ impl Store {
         .await
     }
 
-    /// When the next pending push is due.
-    pub async fn next_websub_push_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        self.read(|conn| {
+    /// When the next pending push whose lease runs at `now` is due (a
+    /// push for an ended lease waits for [`Store::websub_expire`]).
+    pub async fn next_websub_push_due(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.read(move |conn| {
             conn.prepare_cached(
-                "SELECT min(next_attempt_at) FROM websub_deliveries WHERE state = 'pending'",
+                "SELECT min(d.next_attempt_at) FROM websub_deliveries d
+                 JOIN websub_subscriptions s USING (topic, callback)
+                 WHERE d.state = 'pending' AND s.expires_at > ?1",
             )
-            .and_then(|mut s| s.query_row([], |r| r.get::<_, Option<String>>(0)))
+            .and_then(|mut s| s.query_row([to_db_time(now)], |r| r.get::<_, Option<String>>(0)))
             .map(|t| t.as_deref().and_then(from_db_time))
             .map_err(op("read when the next WebSub push is due"))
         })
@@ -421,6 +427,10 @@ mod tests {
         let due = store.due_websub_pushes(t0, 10).await.unwrap();
         assert_eq!(due.len(), 2);
         assert_eq!(due[0].secret.as_ref().unwrap().expose(), "s3cret");
+        assert_eq!(store.next_websub_push_due(t0).await.unwrap(), Some(t0));
+        // Once the leases ended, nothing is due any more.
+        let later = t0 + chrono::Duration::hours(2);
+        assert_eq!(store.next_websub_push_due(later).await.unwrap(), None);
 
         store.websub_pushed("T", "http://a/").await.unwrap();
         store
@@ -442,7 +452,6 @@ mod tests {
         assert_eq!(store.websub_expire(t0).await.unwrap(), 1);
         assert!(store.websub_unsubscribe("T", "http://b/").await.unwrap());
         assert_eq!(store.due_websub_pushes(t0, 10).await.unwrap().len(), 1);
-        let later = t0 + chrono::Duration::hours(2);
         assert!(store.due_websub_pushes(later, 10).await.unwrap().is_empty());
         assert_eq!(
             store.websub_subscribed_topics(t0).await.unwrap(),
