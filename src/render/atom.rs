@@ -287,6 +287,19 @@ mod tests {
     }
 
     #[test]
+    fn a_hub_is_named_beside_self_only_when_there_is_one() {
+        let mut feed = sample_feed();
+        assert_eq!(link(&parse(&feed).links, "hub"), None);
+        feed.hub_url = Some("https://tf.example.net/websub".into());
+        let parsed = parse(&feed);
+        assert_eq!(
+            link(&parsed.links, "hub"),
+            Some("https://tf.example.net/websub")
+        );
+        assert_eq!(link(&parsed.links, "self"), feed.self_url.as_deref());
+    }
+
+    #[test]
     fn starts_with_utf8_xml_declaration() {
         let xml = render_str(&sample_feed());
         assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed "));

@@ -270,6 +270,17 @@ mod tests {
     }
 
     #[test]
+    fn hubs_lists_the_websub_hub_when_there_is_one() {
+        let mut feed = sample_feed();
+        assert!(parse(&feed).get("hubs").is_none());
+        feed.hub_url = Some("https://tf.example.net/websub".into());
+        assert_eq!(
+            parse(&feed)["hubs"],
+            json!([{ "type": "WebSub", "url": "https://tf.example.net/websub" }])
+        );
+    }
+
+    #[test]
     fn same_feed_same_bytes() {
         assert_eq!(
             render(&sample_feed()).unwrap(),

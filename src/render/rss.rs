@@ -261,6 +261,27 @@ mod tests {
     }
 
     #[test]
+    fn the_hub_is_an_untyped_atom_link_when_there_is_one() {
+        let mut feed = sample_feed();
+        let links = |c: &Channel| -> Vec<(String, Option<String>)> {
+            c.extensions
+                .get("atom")
+                .and_then(|a| a.get("link"))
+                .into_iter()
+                .flatten()
+                .filter(|l| l.attrs.get("rel").map(String::as_str) == Some("hub"))
+                .map(|l| (l.attrs["href"].clone(), l.attrs.get("type").cloned()))
+                .collect()
+        };
+        assert!(links(&parse(&feed)).is_empty());
+        feed.hub_url = Some("https://tf.example.net/websub".into());
+        assert_eq!(
+            links(&parse(&feed)),
+            [("https://tf.example.net/websub".to_string(), None)]
+        );
+    }
+
+    #[test]
     fn same_feed_same_bytes() {
         assert_eq!(
             render(&sample_feed()).unwrap(),
