@@ -79,6 +79,9 @@ pub struct WebSubConfig {
     /// How long a push to a subscriber is retried before it is kept as
     /// failed.
     pub retry_for: Duration,
+    /// Live subscriptions our hub keeps at most; past it new ones are
+    /// denied (`hub.mode=denied`), renewals still taken.
+    pub max_subscriptions: usize,
 }
 
 impl Default for WebSubConfig {
@@ -90,6 +93,7 @@ impl Default for WebSubConfig {
             default_lease: Duration::from_secs(10 * 86_400),
             max_lease: Duration::from_secs(30 * 86_400),
             retry_for: Duration::from_secs(24 * 3_600),
+            max_subscriptions: 10_000,
         }
     }
 }

@@ -48,6 +48,7 @@ pub struct RawWebSub {
     pub lease_seconds: Option<i64>,
     pub max_lease_seconds: Option<i64>,
     pub retry_for_hours: Option<i64>,
+    pub max_subscriptions: Option<i64>,
 }
 
 /// `[[alerts]]`: a webhook called for each item newly archived into a

@@ -276,7 +276,16 @@ fn resolve_websub(r: &mut Resolver<'_>, raw: RawWebSub) -> WebSubConfig {
         1,
         24 * 30,
     );
+    let max_subscriptions = ranged(
+        r,
+        &at("max_subscriptions"),
+        raw.max_subscriptions,
+        defaults.max_subscriptions as u64,
+        1,
+        1_000_000,
+    ) as usize;
     WebSubConfig {
+        max_subscriptions,
         hub,
         serve_hub: raw.serve_hub.unwrap_or(false),
         allow_private: raw.allow_private.unwrap_or(false),

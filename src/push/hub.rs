@@ -13,9 +13,9 @@
 //! `[websub] max_lease_seconds`). Only a 2xx whose body is the challenge
 //! activates the subscription (recorded in the archive,
 //! `store::websub`) or removes it. When the hub will not take a
-//! subscription it verified nothing for (it holds
-//! [`MAX_SUBSCRIPTIONS`] already), it tells the callback with
-//! `hub.mode=denied` and a `hub.reason` (§5.2).
+//! subscription (it holds `[websub] max_subscriptions` already, and this
+//! is no renewal), it tells the callback with `hub.mode=denied` and a
+//! `hub.reason` (§5.2) instead of verifying.
 //!
 //! Callbacks named by a host are checked as they resolve (the guarded
 //! client, `push::webhook::Clients`). The secret is never logged.
@@ -39,9 +39,6 @@ use crate::store::{Store, Subscription};
 const QUEUE: usize = 256;
 /// Verifications in flight at once.
 const PARALLEL: usize = 8;
-/// Active subscriptions the hub keeps, at most; past it new ones are
-/// denied.
-pub const MAX_SUBSCRIPTIONS: usize = 10_000;
 /// The shortest lease granted, whatever is asked.
 const MIN_LEASE: Duration = Duration::from_secs(60);
 /// The most of a verification answer read: it should be the challenge.
@@ -291,13 +288,14 @@ impl VerifierParts {
 
     async fn verify_inner(&self, intent: &Intent) -> Verified {
         if intent.mode == Mode::Subscribe {
-            match self.store.websub_counts(self.clock.now()).await {
-                Ok(c)
-                    if c.subscribers.iter().map(|(_, n)| *n).sum::<i64>() as usize
-                        >= MAX_SUBSCRIPTIONS =>
-                {
-                    let reason =
-                        format!("this hub holds {MAX_SUBSCRIPTIONS} subscriptions already");
+            let max = self.config.max_subscriptions;
+            match self
+                .store
+                .websub_other_leases(&intent.topic, intent.callback.as_str(), self.clock.now())
+                .await
+            {
+                Ok(n) if n >= max => {
+                    let reason = format!("this hub holds {max} subscriptions already");
                     self.deny(intent, &reason).await;
                     return Verified::Denied(reason);
                 }

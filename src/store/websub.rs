@@ -152,6 +152,31 @@ impl Store {
         .await
     }
 
+    /// Leases running at `now` other than `(topic, callback)`'s: what a
+    /// new subscription would join (a renewal replaces its own).
+    pub async fn websub_other_leases(
+        &self,
+        topic: &str,
+        callback: &str,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let (topic, callback) = (topic.to_string(), callback.to_string());
+        self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT count(*) FROM websub_subscriptions
+                 WHERE expires_at > ?1 AND NOT (topic = ?2 AND callback = ?3)",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![to_db_time(now), topic, callback], |r| {
+                    r.get::<_, i64>(0)
+                })
+            })
+            .map(|n| n.max(0) as usize)
+            .map_err(op("count WebSub leases"))
+        })
+        .await
+    }
+
     /// The topics with at least one lease running at `now`.
     pub async fn websub_subscribed_topics(
         &self,

@@ -325,6 +325,52 @@ async fn a_push_the_subscriber_could_not_take_is_sent_again() {
 }
 
 #[tokio::test]
+async fn a_full_hub_denies_new_subscriptions_and_still_takes_renewals() {
+    let server = FeedServer::start().await;
+    wire(&server, &[("w1", "Oil steady")]);
+    let dir = TestDir::new();
+    let d = daemon(&server, &dir, &format!("{OWN_HUB}\nmax_subscriptions = 1")).await;
+    let sub = Subscriber::start().await;
+    assert_eq!(subscribe(&d, &sub.url("/first")).await.status(), 202);
+    wait_for_subscriptions(&dir, 1).await;
+
+    assert_eq!(subscribe(&d, &sub.url("/second")).await.status(), 202);
+    let denied = sub
+        .wait_for(Method::GET, |g| g.param("hub.mode") == Some("denied"))
+        .await;
+    assert_eq!(denied.param("hub.topic"), Some(TOPIC));
+    assert!(
+        denied
+            .param("hub.reason")
+            .unwrap()
+            .contains("1 subscriptions")
+    );
+    assert!(denied.param("hub.challenge").is_none());
+
+    // The first subscriber renews: verified again, still one lease.
+    assert_eq!(subscribe(&d, &sub.url("/first")).await.status(), 202);
+    for _ in 0..200 {
+        let checks = sub
+            .got(Method::GET)
+            .into_iter()
+            .filter(|g| g.param("hub.mode") == Some("subscribe"))
+            .count();
+        if checks == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let modes: Vec<String> = sub
+        .got(Method::GET)
+        .iter()
+        .map(|g| g.param("hub.mode").unwrap_or("").to_string())
+        .collect();
+    assert_eq!(modes, ["subscribe", "denied", "subscribe"]);
+    assert_eq!(subscriptions(&dir), 1);
+    d.stop().await;
+}
+
+#[tokio::test]
 async fn a_callback_that_does_not_echo_the_challenge_is_not_subscribed() {
     let server = FeedServer::start().await;
     wire(&server, &[("w1", "Oil steady")]);
