@@ -166,6 +166,27 @@ async fn daemon(server: &FeedServer, dir: &TestDir, websub: &str) -> Daemon {
 
 const OWN_HUB: &str = "serve_hub = true\nallow_private = true";
 
+/// The wire with one item, a daemon with `websub` as its `[websub]`, and
+/// a subscriber.
+async fn start(websub: &str) -> (FeedServer, TestDir, Daemon, Subscriber) {
+    let server = FeedServer::start().await;
+    wire(&server, &[("w1", "Oil steady")]);
+    let dir = TestDir::new();
+    let d = daemon(&server, &dir, websub).await;
+    (server, dir, d, Subscriber::start().await)
+}
+
+/// Waits (10 s at most) until `done` holds; whether it did.
+async fn eventually(done: impl Fn() -> bool) -> bool {
+    for _ in 0..200 {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    done()
+}
+
 async fn request(d: &Daemon, form: &[(&str, &str)]) -> reqwest::Response {
     let body = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(form)
@@ -198,13 +219,11 @@ fn subscriptions(dir: &TestDir) -> i64 {
 }
 
 async fn wait_for_subscriptions(dir: &TestDir, n: i64) {
-    for _ in 0..200 {
-        if subscriptions(dir) == n {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{} subscriptions, not {n}", subscriptions(dir));
+    assert!(
+        eventually(|| subscriptions(dir) == n).await,
+        "{} subscriptions, not {n}",
+        subscriptions(dir)
+    );
 }
 
 fn hmac_hex(key: &str, body: &[u8]) -> String {
@@ -237,12 +256,8 @@ async fn wait_for_push(sub: &Subscriber, title: &str) -> Got {
 
 #[tokio::test]
 async fn a_subscriber_verifies_and_gets_each_change_signed() {
-    let server = FeedServer::start().await;
-    wire(&server, &[("w1", "Oil steady")]);
-    let dir = TestDir::new();
-    let d = daemon(&server, &dir, OWN_HUB).await;
+    let (server, dir, d, sub) = start(OWN_HUB).await;
     d.wait_for_entries(1).await;
-    let sub = Subscriber::start().await;
 
     let answer = subscribe(&d, &sub.url("/cb?reader=7")).await;
     assert_eq!(answer.status(), 202);
@@ -267,13 +282,7 @@ async fn a_subscriber_verifies_and_gets_each_change_signed() {
     assert!(push.text().contains("Oil steady"));
     assert!(push.text().contains("<link rel=\"hub\""));
     // Delivered, so nothing waits.
-    for _ in 0..100 {
-        if dir.count("SELECT count(*) FROM websub_deliveries") == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(dir.count("SELECT count(*) FROM websub_deliveries"), 0);
+    assert!(eventually(|| dir.count("SELECT count(*) FROM websub_deliveries") == 0).await);
 
     let metrics = d.get("/metrics", &[]).await.text().await.unwrap();
     assert!(
@@ -291,11 +300,7 @@ async fn a_subscriber_verifies_and_gets_each_change_signed() {
 
 #[tokio::test]
 async fn a_push_the_subscriber_could_not_take_is_sent_again() {
-    let server = FeedServer::start().await;
-    wire(&server, &[("w1", "Oil steady")]);
-    let dir = TestDir::new();
-    let d = daemon(&server, &dir, OWN_HUB).await;
-    let sub = Subscriber::start().await;
+    let (server, dir, d, sub) = start(OWN_HUB).await;
     assert_eq!(subscribe(&d, &sub.url("/cb")).await.status(), 202);
     wait_for_subscriptions(&dir, 1).await;
     sub.state.lock().unwrap().fail_posts = 1;
@@ -306,16 +311,8 @@ async fn a_push_the_subscriber_could_not_take_is_sent_again() {
     // The first attempt got 503; the push was kept and sent again, with
     // the topic's document as it is when sent.
     wait_for_push(&sub, "BP raises dividend").await;
-    for _ in 0..200 {
-        if sub.got(Method::POST).len() >= 2
-            && dir.count("SELECT count(*) FROM websub_deliveries") == 0
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     assert!(sub.got(Method::POST).len() >= 2, "retried after the 503");
-    assert_eq!(dir.count("SELECT count(*) FROM websub_deliveries"), 0);
+    assert!(eventually(|| dir.count("SELECT count(*) FROM websub_deliveries") == 0).await);
     let metrics = d.get("/metrics", &[]).await.text().await.unwrap();
     assert!(
         metrics.contains("tickerfeed_websub_pushes_total{result=\"retried\"} 1"),
@@ -326,11 +323,7 @@ async fn a_push_the_subscriber_could_not_take_is_sent_again() {
 
 #[tokio::test]
 async fn a_full_hub_denies_new_subscriptions_and_still_takes_renewals() {
-    let server = FeedServer::start().await;
-    wire(&server, &[("w1", "Oil steady")]);
-    let dir = TestDir::new();
-    let d = daemon(&server, &dir, &format!("{OWN_HUB}\nmax_subscriptions = 1")).await;
-    let sub = Subscriber::start().await;
+    let (_server, dir, d, sub) = start(&format!("{OWN_HUB}\nmax_subscriptions = 1")).await;
     assert_eq!(subscribe(&d, &sub.url("/first")).await.status(), 202);
     wait_for_subscriptions(&dir, 1).await;
 
@@ -349,17 +342,13 @@ async fn a_full_hub_denies_new_subscriptions_and_still_takes_renewals() {
 
     // The first subscriber renews: verified again, still one lease.
     assert_eq!(subscribe(&d, &sub.url("/first")).await.status(), 202);
-    for _ in 0..200 {
-        let checks = sub
-            .got(Method::GET)
-            .into_iter()
+    let checks = || {
+        sub.got(Method::GET)
+            .iter()
             .filter(|g| g.param("hub.mode") == Some("subscribe"))
-            .count();
-        if checks == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+            .count()
+    };
+    assert!(eventually(|| checks() == 2).await);
     let modes: Vec<String> = sub
         .got(Method::GET)
         .iter()
@@ -372,11 +361,7 @@ async fn a_full_hub_denies_new_subscriptions_and_still_takes_renewals() {
 
 #[tokio::test]
 async fn a_callback_that_does_not_echo_the_challenge_is_not_subscribed() {
-    let server = FeedServer::start().await;
-    wire(&server, &[("w1", "Oil steady")]);
-    let dir = TestDir::new();
-    let d = daemon(&server, &dir, OWN_HUB).await;
-    let sub = Subscriber::start().await;
+    let (server, dir, d, sub) = start(OWN_HUB).await;
     sub.refuse();
     assert_eq!(subscribe(&d, &sub.url("/cb")).await.status(), 202);
     sub.wait_for(Method::GET, |g| g.param("hub.mode") == Some("subscribe"))
@@ -401,11 +386,7 @@ async fn a_callback_that_does_not_echo_the_challenge_is_not_subscribed() {
 
 #[tokio::test]
 async fn unsubscribing_stops_the_pushes() {
-    let server = FeedServer::start().await;
-    wire(&server, &[("w1", "Oil steady")]);
-    let dir = TestDir::new();
-    let d = daemon(&server, &dir, OWN_HUB).await;
-    let sub = Subscriber::start().await;
+    let (server, dir, d, sub) = start(OWN_HUB).await;
     assert_eq!(subscribe(&d, &sub.url("/cb")).await.status(), 202);
     wait_for_subscriptions(&dir, 1).await;
     wire(
@@ -449,11 +430,7 @@ async fn unsubscribing_stops_the_pushes() {
 
 #[tokio::test]
 async fn a_lease_survives_a_restart() {
-    let server = FeedServer::start().await;
-    wire(&server, &[("w1", "Oil steady")]);
-    let dir = TestDir::new();
-    let d = daemon(&server, &dir, OWN_HUB).await;
-    let sub = Subscriber::start().await;
+    let (server, dir, d, sub) = start(OWN_HUB).await;
     assert_eq!(subscribe(&d, &sub.url("/cb")).await.status(), 202);
     wait_for_subscriptions(&dir, 1).await;
     d.stop().await;
@@ -485,11 +462,7 @@ async fn a_lease_survives_a_restart() {
 
 #[tokio::test]
 async fn requests_that_cannot_be_taken_are_refused_with_a_reason() {
-    let server = FeedServer::start().await;
-    wire(&server, &[("w1", "Oil steady")]);
-    let dir = TestDir::new();
-    let d = daemon(&server, &dir, OWN_HUB).await;
-    let sub = Subscriber::start().await;
+    let (server, _dir, d, sub) = start(OWN_HUB).await;
     let cb = sub.url("/cb");
     let refused = |form: Vec<(&'static str, String)>| {
         let d = &d;
@@ -552,10 +525,7 @@ async fn requests_that_cannot_be_taken_are_refused_with_a_reason() {
 
 #[tokio::test]
 async fn every_feed_format_names_the_hub_and_itself() {
-    let server = FeedServer::start().await;
-    wire(&server, &[("w1", "Oil steady")]);
-    let dir = TestDir::new();
-    let d = daemon(&server, &dir, OWN_HUB).await;
+    let (server, _dir, d, _sub) = start(OWN_HUB).await;
     let atom = d.wait_for_entries(1).await;
     let hub = format!("{BASE}websub");
     assert!(
@@ -611,10 +581,7 @@ async fn every_feed_format_names_the_hub_and_itself() {
 #[tokio::test]
 #[ignore = "needs xmllint (Debian libxml2-utils); .ci/run installs it and runs ignored tests"]
 async fn atom_with_the_hub_link_validates_against_rfc4287_relax_ng() {
-    let server = FeedServer::start().await;
-    wire(&server, &[("w1", "Oil steady")]);
-    let dir = TestDir::new();
-    let d = daemon(&server, &dir, OWN_HUB).await;
+    let (_server, _dir, d, _sub) = start(OWN_HUB).await;
     let atom = d.wait_for_entries(1).await;
     assert!(atom.contains("rel=\"hub\""));
     validate_atom(&atom);
@@ -654,14 +621,8 @@ async fn an_external_hub_is_pinged_when_a_feed_changes() {
         &[("w1", "Oil steady"), ("w2", "BP raises dividend")],
     );
     d.wait_for_entries(2).await;
-    for _ in 0..200 {
-        if hub.got(Method::POST).iter().filter(|g| is_ping(g)).count() > before {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     assert!(
-        hub.got(Method::POST).iter().filter(|g| is_ping(g)).count() > before,
+        eventually(|| hub.got(Method::POST).iter().filter(|g| is_ping(g)).count() > before).await,
         "the change was announced"
     );
     let metrics = d.get("/metrics", &[]).await.text().await.unwrap();
