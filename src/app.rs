@@ -193,6 +193,20 @@ pub async fn serve_with(
         Arc::clone(&heartbeat),
         Arc::clone(&clock),
     );
+    // With `[websub] serve_hub`, `POST /websub` answers from the start;
+    // its verifier runs with the other tasks below.
+    let push_clients = push::webhook::Clients::new(&config.fetch.user_agent)
+        .context("building the WebSub client")?;
+    let verifier = config.websub.serve_hub.then(|| {
+        let (hub, verifier) = push::hub::Hub::new(
+            &config.websub,
+            store.clone(),
+            Arc::clone(&clock),
+            push_clients.clone(),
+        );
+        state.set_hub(hub);
+        verifier
+    });
     // systemd is told what `/healthz` says: one snapshot, two renderings.
     let health = state.health();
     // HTTP gets its own token, cancelled only after polls have drained, so
@@ -241,6 +255,24 @@ pub async fn serve_with(
     // polls, at their own lower concurrency; what an earlier run left
     // queued goes first.
     tasks.push(tokio::spawn(articles.run(shutdown.clone())));
+    // WebSub: changed feeds are pushed to our hub's subscribers and
+    // announced to an external hub; whatever changed while the daemon was
+    // down goes first.
+    if let Some(verifier) = verifier {
+        tasks.push(tokio::spawn(verifier.run(shutdown.clone())));
+    }
+    if let Some(hub_url) = config.hub_url(Some(local)) {
+        let publisher = push::publish::Publisher::new(
+            store.clone(),
+            Arc::clone(&clock),
+            Arc::clone(&pipeline.metrics),
+            Arc::new(state.clone()),
+            push_clients,
+            config.websub.clone(),
+            hub_url,
+        );
+        tasks.push(tokio::spawn(publisher.run(shutdown.clone())));
+    }
     // The board refreshes on its own schedule, independently of feeds.
     if let (Some(board), Some(market)) = (pipeline.board.clone(), &config.market) {
         tasks.push(tokio::spawn(refresh_board(
@@ -443,6 +475,8 @@ async fn reload_on_hangup(
                         without_api_key(new.market.as_ref())
                             != without_api_key(current.market.as_ref()),
                     ),
+                    // The hub and the publisher are built at start.
+                    ("[websub]", new.websub != current.websub),
                 ] {
                     if changed {
                         warn!("{what} changed: it takes effect at the next restart");

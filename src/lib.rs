@@ -19,6 +19,8 @@
 //!                                     one transaction per fetch, with
 //!                                     the alerts due for new items (outbox)
 //! push::alerts    sends the outbox to webhooks; deletes a message after a 2xx
+//! push::publish   WebSub: a changed feed is pinged to an external hub and
+//!                 pushed to our hub's subscribers (push::hub verifies them)
 //! quotes::board   refreshes the ticker board on its own schedule; read at ingest
 //! HTTP /feed.{atom,rss,json}, /tags/..., /views/..., and the pages (/, /items/...):
 //!     http -> store (a page of model::Entry, chosen by a select::Selection) -> render
@@ -41,7 +43,8 @@
 //!    RSS, JSON Feed, the ticker strip, the HTML pages and the price chart
 //!    from model types), `opml` (feed lists);
 //! 4. `quotes` (providers, the board, mentions), `metrics` (Prometheus),
-//!    `push` (the alert sender, its message formats and SSRF guard);
+//!    `push` (the alert sender, its message formats and SSRF guard, the
+//!    WebSub hub and publisher);
 //! 5. `pipeline` (the stages and the orchestrator);
 //! 6. `scheduler` (the loop), `health` (one snapshot for systemd and
 //!    `/healthz`);

@@ -52,6 +52,11 @@ struct ResultLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TopicLabel {
+    topic: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HttpLabels {
     route: String,
     status: String,
@@ -78,6 +83,10 @@ pub struct Metrics {
     alert_outbox: Family<AlertLabels, Gauge>,
     article_fetches: Family<ResultLabel, Counter>,
     articles: Family<ResultLabel, Gauge>,
+    websub_pushes: Family<ResultLabel, Counter>,
+    websub_pings: Family<ResultLabel, Counter>,
+    websub_subscribers: Family<TopicLabel, Gauge>,
+    websub_queue: Family<ResultLabel, Gauge>,
 }
 
 impl Default for Metrics {
@@ -192,10 +201,38 @@ impl Metrics {
             "Items' article pages in the archive by state: pending, fetched, failed or disallowed",
             articles.clone(),
         );
+        let websub_pushes = Family::<ResultLabel, Counter>::default();
+        registry.register(
+            "tickerfeed_websub_pushes",
+            "WebSub pushes to our hub's subscribers by result: sent (2xx), retried or failed (kept as failed)",
+            websub_pushes.clone(),
+        );
+        let websub_pings = Family::<ResultLabel, Counter>::default();
+        registry.register(
+            "tickerfeed_websub_pings",
+            "Publish pings to the external WebSub hub by result: sent (2xx), retried or failed (given up)",
+            websub_pings.clone(),
+        );
+        let websub_subscribers = Family::<TopicLabel, Gauge>::default();
+        registry.register(
+            "tickerfeed_websub_subscribers",
+            "Live WebSub leases on our hub, by topic",
+            websub_subscribers.clone(),
+        );
+        let websub_queue = Family::<ResultLabel, Gauge>::default();
+        registry.register(
+            "tickerfeed_websub_queue",
+            "WebSub pushes waiting by result: pending or failed",
+            websub_queue.clone(),
+        );
         Metrics {
             registry,
             article_fetches,
             articles,
+            websub_pushes,
+            websub_pings,
+            websub_subscribers,
+            websub_queue,
             alert_deliveries,
             alert_outbox,
             fetches,
@@ -320,11 +357,49 @@ impl Metrics {
             .inc();
     }
 
+    /// One WebSub push attempt: `sent`, `retried` or `failed`.
+    pub fn websub_push(&self, result: &str) {
+        self.websub_pushes
+            .get_or_create(&ResultLabel {
+                result: result.into(),
+            })
+            .inc();
+    }
+
     /// The article rows at scrape time: `(state, rows)`.
     pub fn articles(&self, counts: &[(String, i64)]) {
         self.articles.clear();
         for (state, n) in counts {
             self.articles
+                .get_or_create(&ResultLabel {
+                    result: state.clone(),
+                })
+                .set(*n);
+        }
+    }
+
+    /// One publish ping of the external hub: `sent`, `retried` or `failed`.
+    pub fn websub_ping(&self, result: &str) {
+        self.websub_pings
+            .get_or_create(&ResultLabel {
+                result: result.into(),
+            })
+            .inc();
+    }
+
+    /// The hub at scrape time: live leases per topic and pushes per state.
+    pub fn websub_hub(&self, subscribers: &[(String, i64)], queue: &[(String, i64)]) {
+        self.websub_subscribers.clear();
+        for (topic, n) in subscribers {
+            self.websub_subscribers
+                .get_or_create(&TopicLabel {
+                    topic: topic.clone(),
+                })
+                .set(*n);
+        }
+        self.websub_queue.clear();
+        for (state, n) in queue {
+            self.websub_queue
                 .get_or_create(&ResultLabel {
                     result: state.clone(),
                 })

@@ -55,6 +55,54 @@ pub struct Config {
     pub web: WebConfig,
     /// `[[alerts]]`, in config order.
     pub alerts: Vec<AlertConfig>,
+    /// `[websub]`: publishing through a hub, or being one.
+    pub websub: WebSubConfig,
+}
+
+/// `[websub]`, resolved: WebSub publishing and the hub (README "WebSub").
+/// Everything is off by default.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebSubConfig {
+    /// An external hub (`hub = "https://..."`): advertised in every feed
+    /// and pinged (`hub.mode=publish`) when a feed's content changes.
+    pub hub: Option<Url>,
+    /// tickerfeed is the hub for its own feeds, at `<base_url>/websub`.
+    pub serve_hub: bool,
+    /// Allow loopback, private and link-local callbacks and hub (off by
+    /// default, so a subscription request cannot aim the daemon at its
+    /// own network).
+    pub allow_private: bool,
+    /// The lease granted when a subscriber asks for none.
+    pub default_lease: Duration,
+    /// The longest lease granted; longer requests get this.
+    pub max_lease: Duration,
+    /// How long a push to a subscriber is retried before it is kept as
+    /// failed.
+    pub retry_for: Duration,
+    /// Live subscriptions our hub keeps at most; past it new ones are
+    /// denied (`hub.mode=denied`), renewals still taken.
+    pub max_subscriptions: usize,
+}
+
+impl Default for WebSubConfig {
+    fn default() -> Self {
+        WebSubConfig {
+            hub: None,
+            serve_hub: false,
+            allow_private: false,
+            default_lease: Duration::from_secs(10 * 86_400),
+            max_lease: Duration::from_secs(30 * 86_400),
+            retry_for: Duration::from_secs(24 * 3_600),
+            max_subscriptions: 10_000,
+        }
+    }
+}
+
+impl WebSubConfig {
+    /// Whether any of WebSub's publishing side is on.
+    pub fn publishes(&self) -> bool {
+        self.hub.is_some() || self.serve_hub
+    }
 }
 
 /// `[[alerts]]`: a webhook POSTed once for each item first archived (after
@@ -394,6 +442,16 @@ impl Config {
     /// The feed called `name`.
     pub fn feed(&self, name: &str) -> Option<&FeedConfig> {
         self.feeds.iter().find(|f| f.name == name)
+    }
+
+    /// The hub the served feeds advertise (`rel="hub"`): the external
+    /// `[websub] hub`, else our own `/websub` when `serve_hub` is on.
+    pub fn hub_url(&self, bound: Option<SocketAddr>) -> Option<Url> {
+        match &self.websub.hub {
+            Some(hub) => Some(hub.clone()),
+            None if self.websub.serve_hub => self.public_base(bound).join("websub").ok(),
+            None => None,
+        }
     }
 
     /// Base URL of the served feeds: the configured public URL, else the

@@ -32,6 +32,23 @@ pub struct RawConfig {
     pub web: RawWeb,
     #[serde(default)]
     pub alerts: Vec<RawAlert>,
+    #[serde(default)]
+    pub websub: RawWebSub,
+}
+
+/// `[websub]`: WebSub (W3C), off by default.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawWebSub {
+    /// An external hub to ping when a feed changes.
+    pub hub: Option<String>,
+    /// Be the hub for our own feeds at `<base_url>/websub`.
+    pub serve_hub: Option<bool>,
+    /// Allow loopback, private and link-local callbacks (and hub).
+    pub allow_private: Option<bool>,
+    pub lease_seconds: Option<i64>,
+    pub max_lease_seconds: Option<i64>,
+    pub retry_for_hours: Option<i64>,
+    pub max_subscriptions: Option<i64>,
 }
 
 /// `[[alerts]]`: a webhook called for each item newly archived into a

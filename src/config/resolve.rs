@@ -17,12 +17,12 @@ use url::Url;
 use super::Secret;
 use super::raw::{
     RawAlert, RawConfig, RawDefaults, RawFeed, RawFetch, RawLog, RawMarket, RawOutput, RawServer,
-    RawStorage, RawSymbol, RawView, RawWeb,
+    RawStorage, RawSymbol, RawView, RawWeb, RawWebSub,
 };
 use super::{
     AlertConfig, AlertFormat, AlertSource, Config, DEFAULT_USER_AGENT, FeedConfig, FetchConfig,
     InstrumentConfig, MarketConfig, OutputConfig, Robots, ServerConfig, StorageConfig, ViewConfig,
-    WebConfig,
+    WebConfig, WebSubConfig,
 };
 use crate::model::ProviderKind;
 use crate::schedule::{Schedule, TimeZone};
@@ -213,6 +213,7 @@ fn resolve(r: &mut Resolver<'_>, raw: RawConfig, base: &Path) -> Config {
     let views = resolve_views(r, raw.views, &feeds, market.as_ref(), output.max_items);
     let web = resolve_web(r, raw.web, &output);
     let alerts = resolve_alerts(r, raw.alerts, &feeds, &views, &output);
+    let websub = resolve_websub(r, raw.websub);
     Config {
         source: base.join("config.toml"),
         storage,
@@ -225,6 +226,72 @@ fn resolve(r: &mut Resolver<'_>, raw: RawConfig, base: &Path) -> Config {
         views,
         web,
         alerts,
+        websub,
+    }
+}
+
+/// `[websub]`: the external hub must be an http(s) URL; leases are
+/// bounded (a day to a year).
+fn resolve_websub(r: &mut Resolver<'_>, raw: RawWebSub) -> WebSubConfig {
+    let at = |k: &str| [key("websub"), key(k)];
+    let defaults = WebSubConfig::default();
+    let hub = raw.hub.and_then(|text| match Url::parse(&text) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Some(u),
+        Ok(u) => {
+            r.problem(
+                &at("hub"),
+                format!(
+                    "{text:?} has scheme {:?}: the hub must be an http or https URL",
+                    u.scheme()
+                ),
+            );
+            None
+        }
+        Err(e) => {
+            r.problem(&at("hub"), format!("{text:?} is not a valid URL: {e}"));
+            None
+        }
+    });
+    let max_lease = ranged(
+        r,
+        &at("max_lease_seconds"),
+        raw.max_lease_seconds,
+        defaults.max_lease.as_secs(),
+        60,
+        366 * 86_400,
+    );
+    let default_lease = ranged(
+        r,
+        &at("lease_seconds"),
+        raw.lease_seconds,
+        defaults.default_lease.as_secs().min(max_lease),
+        60,
+        max_lease,
+    );
+    let retry_hours = ranged(
+        r,
+        &at("retry_for_hours"),
+        raw.retry_for_hours,
+        24,
+        1,
+        24 * 30,
+    );
+    let max_subscriptions = ranged(
+        r,
+        &at("max_subscriptions"),
+        raw.max_subscriptions,
+        defaults.max_subscriptions as u64,
+        1,
+        1_000_000,
+    ) as usize;
+    WebSubConfig {
+        max_subscriptions,
+        hub,
+        serve_hub: raw.serve_hub.unwrap_or(false),
+        allow_private: raw.allow_private.unwrap_or(false),
+        default_lease: Duration::from_secs(default_lease),
+        max_lease: Duration::from_secs(max_lease),
+        retry_for: Duration::from_secs(retry_hours * 3_600),
     }
 }
 
@@ -1287,6 +1354,37 @@ retry_for_hours = 2
         assert_eq!(view.max_per_hour, Some(10));
         assert_eq!(view.retry_for, Duration::from_secs(2 * 3600));
         assert!(!format!("{view:?}").contains(&std::env::var("PATH").unwrap()));
+    }
+
+    #[test]
+    fn websub_is_off_by_default_and_its_problems_name_their_key() {
+        let cfg = resolve_str("", Path::new("/etc/tickerfeed")).unwrap();
+        assert_eq!(cfg.websub, WebSubConfig::default());
+        assert!(!cfg.websub.publishes());
+        assert_eq!(cfg.hub_url(None), None);
+
+        let text = "[server]\nbase_url = \"https://tf.example.net/news\"\n[websub]\nserve_hub = true\nlease_seconds = 3600\n";
+        let cfg = resolve_str(text, Path::new("/etc/tickerfeed")).unwrap();
+        assert_eq!(
+            cfg.hub_url(None).unwrap().as_str(),
+            "https://tf.example.net/news/websub"
+        );
+        assert_eq!(cfg.websub.default_lease, Duration::from_secs(3600));
+        let text = "[websub]\nhub = \"https://hub.example.net/\"\nserve_hub = true\n";
+        let cfg = resolve_str(text, Path::new("/etc/tickerfeed")).unwrap();
+        assert_eq!(
+            cfg.hub_url(None).unwrap().as_str(),
+            "https://hub.example.net/"
+        );
+
+        let p =
+            problems("[websub]\nhub = \"ftp://hub.example.net/\"\nlease_seconds = 5\nbogus = 1\n");
+        let keys: Vec<&str> = p.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["websub.hub", "websub.lease_seconds", "websub.bogus"]);
+        assert!(p[0].message.contains("http or https"), "{}", p[0].message);
+        assert_eq!(p[0].line, Some(2));
+        let p = problems("[websub]\nhub = \"not a url\"\n");
+        assert!(p[0].message.contains("not a valid URL"), "{}", p[0].message);
     }
 
     #[test]

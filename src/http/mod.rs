@@ -23,7 +23,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
@@ -38,6 +38,8 @@ use crate::clock::SharedClock;
 use crate::config::{Config, OutputConfig};
 use crate::health::Health;
 use crate::metrics::Metrics;
+use crate::push::hub::Hub;
+use crate::push::publish::{Document, Documents, link_header};
 use crate::quotes::board::Board;
 use crate::render::{self, Format};
 use crate::scheduler::Heartbeat;
@@ -66,6 +68,8 @@ struct Inner {
     cache: Mutex<HashMap<DocKey, Arc<Slot>>>,
     /// Renders of one-off documents (`?q=`, `?before=`) in progress.
     one_off: Semaphore,
+    /// The WebSub hub behind `POST /websub`, with `[websub] serve_hub`.
+    hub: std::sync::OnceLock<Hub>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -174,6 +178,9 @@ struct Rendered {
     /// Strong validator of the identity bytes, quoted.
     etag: String,
     last_modified: SystemTime,
+    /// WebSub discovery (§4): `Link: <hub>; rel="hub", <self>; rel="self"`
+    /// for a topic's document when a hub is configured.
+    link: Option<HeaderValue>,
 }
 
 impl Rendered {
@@ -189,6 +196,7 @@ impl Rendered {
             body: Bytes::from(body),
             gzip: Bytes::from(gzip),
             last_modified,
+            link: None,
         }
     }
 }
@@ -214,6 +222,8 @@ pub struct Published {
     pub symbols: Vec<(String, Option<String>)>,
     /// `[[alerts]]`: each name and what it watches, for the operator's page.
     pub alerts: Vec<(String, String)>,
+    /// The WebSub hub the feeds advertise (`[websub]`), if any.
+    pub hub: Option<Url>,
 }
 
 impl Published {
@@ -254,8 +264,39 @@ impl Published {
                 .flat_map(|m| &m.instruments)
                 .map(|i| (i.symbol.clone(), i.name.clone()))
                 .collect(),
+            hub: config.hub_url(bound),
             base,
         }
+    }
+
+    /// The URL of `channel`'s feed in `format`: a WebSub topic.
+    fn topic_url(&self, channel: &Channel, format: Format) -> Option<String> {
+        self.base
+            .join(&render::path_of(channel, format))
+            .ok()
+            .map(|u| u.to_string())
+    }
+
+    /// Every WebSub topic: each served channel's feed in each format.
+    pub fn topics(&self) -> Vec<String> {
+        let mut topics: Vec<String> = self
+            .outputs
+            .keys()
+            .flat_map(|c| Format::FEEDS.iter().filter_map(|f| self.topic_url(c, *f)))
+            .collect();
+        topics.sort();
+        topics
+    }
+
+    /// The channel and format `topic` (a URL) serves, if it is one of ours.
+    pub fn topic(&self, topic: &str) -> Option<(Channel, Format)> {
+        let wanted = Url::parse(topic).ok()?.to_string();
+        self.outputs.keys().find_map(|c| {
+            Format::FEEDS
+                .iter()
+                .find(|f| self.topic_url(c, **f).as_deref() == Some(wanted.as_str()))
+                .map(|f| (c.clone(), *f))
+        })
     }
 }
 
@@ -279,7 +320,14 @@ impl HttpState {
             clock,
             cache: Mutex::new(HashMap::new()),
             one_off: Semaphore::new(ONE_OFF_RENDERS),
+            hub: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// Makes `POST /websub` answer for `hub` (`[websub] serve_hub`); set
+    /// once, at start.
+    pub fn set_hub(&self, hub: Hub) {
+        let _ = self.0.hub.set(hub);
     }
 
     /// Applies a reloaded config: new titles, tags, views and limits show at
@@ -338,6 +386,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/quotes.json", get(quotes))
         .route("/feeds.opml", get(feeds_opml))
         .route("/metrics", get(metrics))
+        .route("/websub", post(websub))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -506,6 +555,9 @@ fn respond(headers: &HeaderMap, doc: &Rendered) -> Response {
         HeaderValue::from_static(doc.format.content_type()),
     );
     h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    if let Some(link) = &doc.link {
+        h.insert(header::LINK, link.clone());
+    }
     h.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=60"),
@@ -640,8 +692,20 @@ async fn render_doc(inner: &Inner, key: DocKey) -> Result<Arc<Rendered>, ServeEr
     view.self_url = link(before.as_ref());
     view.first_url = link(None);
     view.next_url = page.next.as_ref().and_then(|c| link(Some(c)));
+    // A feed, not a search or an older page, is a WebSub topic: its
+    // document names the hub, and so does its answer's `Link` header.
+    let topic = match (&published.hub, format, key.is_one_off()) {
+        (Some(hub), Format::Atom | Format::Rss | Format::Json, false) => {
+            view.self_url.clone().map(|topic| (hub.to_string(), topic))
+        }
+        _ => None,
+    };
+    view.hub_url = topic.as_ref().map(|(hub, _)| hub.clone());
     let body = render::render(&view, format)?;
-    let doc = Arc::new(Rendered::new(format, body, SystemTime::from(view.updated)));
+    let mut rendered = Rendered::new(format, body, SystemTime::from(view.updated));
+    rendered.link =
+        topic.and_then(|(hub, topic)| HeaderValue::from_str(&link_header(&hub, &topic)).ok());
+    let doc = Arc::new(rendered);
     debug!(
         ?format,
         ?channel,
@@ -792,6 +856,80 @@ async fn count_requests(
     response
 }
 
+/// `POST /websub`: a WebSub subscription request (W3C WebSub §5.1), a
+/// form with `hub.mode`, `hub.topic`, `hub.callback` and optionally
+/// `hub.lease_seconds` and `hub.secret`. 202 once it is queued for
+/// verification; 4xx with the reason when it cannot be taken.
+async fn websub(State(state): State<HttpState>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(hub) = state.0.hub.get() else {
+        return (
+            StatusCode::NOT_FOUND,
+            "this tickerfeed is not a WebSub hub ([websub] serve_hub = false)\n",
+        )
+            .into_response();
+    };
+    let form_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if !form_type {
+        return (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the request as application/x-www-form-urlencoded (WebSub §5.1)\n",
+        )
+            .into_response();
+    }
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let published = state.published();
+    match hub.accept(&form, |topic| published.topic(topic).is_some()) {
+        Ok(()) => (
+            StatusCode::ACCEPTED,
+            "accepted: the hub verifies intent with a GET to hub.callback\n",
+        )
+            .into_response(),
+        Err(refusal) => {
+            debug!(reason = %refusal, "WebSub request refused");
+            let status = StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            (status, format!("{refusal}\n")).into_response()
+        }
+    }
+}
+
+impl Documents for HttpState {
+    fn topics(&self) -> Vec<String> {
+        self.published().topics()
+    }
+
+    fn document<'a>(
+        &'a self,
+        topic: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<Document>> + Send + 'a>> {
+        Box::pin(async move {
+            let (channel, format) = self.published().topic(topic)?;
+            let key = DocRequest {
+                format,
+                channel,
+                search: None,
+                before: None,
+            };
+            match rendered(&self.0, key).await {
+                Ok(doc) => Some(Document {
+                    content_type: format.content_type(),
+                    body: doc.body.clone(),
+                }),
+                Err(e) => {
+                    tracing::warn!(topic, error = %e, "could not render a WebSub topic");
+                    None
+                }
+            }
+        })
+    }
+}
+
 /// Prometheus metrics (OpenMetrics text).
 async fn metrics(State(state): State<HttpState>) -> Response {
     let inner = &state.0;
@@ -809,6 +947,12 @@ async fn metrics(State(state): State<HttpState>) -> Response {
     match inner.store.article_counts().await {
         Ok(counts) => inner.metrics.articles(&counts),
         Err(e) => tracing::warn!(error = %e, "could not count the articles for /metrics"),
+    }
+    if inner.hub.get().is_some() {
+        match inner.store.websub_counts(now).await {
+            Ok(c) => inner.metrics.websub_hub(&c.subscribers, &c.deliveries),
+            Err(e) => tracing::warn!(error = %e, "could not count the WebSub hub for /metrics"),
+        }
     }
     let body = inner
         .metrics

@@ -26,56 +26,27 @@
 //! `tickerfeed poll`) or a clock that jumped are noticed.
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::guard::{self, PublicOnly};
 use super::message::{self, Message};
+use super::webhook::{Clients, Delivery, classify, jitter_fraction, next_attempt};
+pub use super::webhook::{SenderError, signature};
 use crate::clock::SharedClock;
 use crate::config::AlertConfig;
 use crate::metrics::Metrics;
 use crate::model::Entry;
-use crate::politeness::parse_retry_after;
 use crate::store::{OutboxRow, RecentQuery, Store};
 
 /// The longest the sender sleeps without looking at the outbox.
 pub const IDLE_CHECK: Duration = Duration::from_secs(5);
-/// The first retry's delay; doubles with each attempt.
-const BACKOFF_BASE: Duration = Duration::from_secs(1);
-/// The longest delay backoff alone imposes.
-const BACKOFF_MAX: Duration = Duration::from_secs(3_600);
-/// How long one delivery may take, connection included.
-const SEND_TIMEOUT: Duration = Duration::from_secs(15);
 /// Messages read from the outbox at once.
 const BATCH: usize = 50;
-
-/// Why the sender could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum SenderError {
-    #[error("failed to build the webhook client")]
-    Client(#[source] reqwest::Error),
-}
-
-/// How one delivery ended.
-#[derive(Debug, Clone, PartialEq)]
-enum Delivery {
-    Delivered,
-    /// Worth trying again, not before the given delay.
-    Retry {
-        error: String,
-        retry_after: Option<Duration>,
-    },
-    /// Trying again cannot help (a refused destination, a pruned item).
-    Refused(String),
-}
 
 struct Target {
     config: AlertConfig,
@@ -86,10 +57,8 @@ struct Target {
 pub struct Sender {
     store: Store,
     clock: SharedClock,
-    /// The client for alerts that may only reach public addresses, and the
-    /// one for `allow_private` alerts; kept to rebuild targets on reload.
-    public: reqwest::Client,
-    any: reqwest::Client,
+    /// Kept to build targets again on reload.
+    clients: Clients,
     targets: HashMap<String, Target>,
     names: Vec<String>,
     metrics: Arc<Metrics>,
@@ -107,28 +76,10 @@ impl Sender {
         alerts: &[AlertConfig],
         user_agent: &str,
     ) -> Result<Sender, SenderError> {
-        let build = |guarded: bool| {
-            let b = reqwest::Client::builder()
-                .user_agent(user_agent)
-                .timeout(SEND_TIMEOUT)
-                .connect_timeout(SEND_TIMEOUT / 3)
-                // A redirect or a proxy would lead past the guard.
-                .redirect(reqwest::redirect::Policy::none())
-                .no_proxy();
-            if guarded {
-                b.dns_resolver(PublicOnly)
-            } else {
-                b
-            }
-            .build()
-            .map_err(SenderError::Client)
-        };
-        let (public, any) = (build(true)?, build(false)?);
         let mut sender = Sender {
             store,
             clock,
-            public,
-            any,
+            clients: Clients::new(user_agent)?,
             targets: HashMap::new(),
             names: Vec::new(),
             sent: HashMap::new(),
@@ -145,16 +96,11 @@ impl Sender {
         self.targets = alerts
             .iter()
             .map(|a| {
-                let client = if a.allow_private {
-                    &self.any
-                } else {
-                    &self.public
-                };
                 (
                     a.name.clone(),
                     Target {
                         config: a.clone(),
-                        client: client.clone(),
+                        client: self.clients.pick(a.allow_private).clone(),
                     },
                 )
             })
@@ -406,10 +352,8 @@ impl Sender {
     }
 
     async fn post(&self, target: &Target, key: &str, msg: Message) -> Delivery {
-        if !target.config.allow_private
-            && let Some(why) = guard::refusal(&msg.url)
-        {
-            return Delivery::Refused(why);
+        if let Some(refused) = Clients::refusal(&msg.url, target.config.allow_private) {
+            return refused;
         }
         let mut req = target
             .client
@@ -422,31 +366,7 @@ impl Sender {
                 signature(secret.expose(), &msg.body),
             );
         }
-        match req.body(msg.body).send().await {
-            Ok(resp) if resp.status().is_success() => Delivery::Delivered,
-            Ok(resp) => {
-                let retry_after = resp
-                    .headers()
-                    .get(reqwest::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| parse_retry_after(v, self.clock.now()));
-                Delivery::Retry {
-                    error: format!("HTTP {}", resp.status()),
-                    retry_after,
-                }
-            }
-            Err(e) => {
-                let text = error_chain(&e);
-                if text.contains("refused: ") {
-                    Delivery::Refused(text)
-                } else {
-                    Delivery::Retry {
-                        error: text,
-                        retry_after: None,
-                    }
-                }
-            }
-        }
+        classify(req.body(msg.body).send().await, self.clock.now())
     }
 
     async fn record(
@@ -472,7 +392,8 @@ impl Sender {
             Delivery::Retry { error, retry_after } => {
                 let now = self.clock.now();
                 let next = next_attempt(
-                    row,
+                    row.attempts,
+                    row.created_at,
                     now,
                     retry_after,
                     target.config.retry_for,
@@ -530,65 +451,6 @@ fn split(due: usize, room: usize) -> (usize, usize) {
     }
 }
 
-/// `sha256=<hex HMAC-SHA256 of body keyed with secret>`.
-pub fn signature(secret: &str, body: &[u8]) -> String {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes())
-        .expect("HMAC takes a key of any length");
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-}
-
-/// When to try `row` again after a failed attempt at `now`: exponential
-/// backoff (`BACKOFF_BASE` doubling per attempt, at most `BACKOFF_MAX`)
-/// scaled by `jitter` (0.5 to 1.0, so retries of many messages spread
-/// out), and never before `retry_after`. `None` once that falls past
-/// `retry_for` after the message was queued.
-fn next_attempt(
-    row: &OutboxRow,
-    now: DateTime<Utc>,
-    retry_after: Option<Duration>,
-    retry_for: Duration,
-    jitter: f64,
-) -> Option<DateTime<Utc>> {
-    let doublings = row.attempts.min(20);
-    let backoff = BACKOFF_BASE
-        .saturating_mul(1 << doublings)
-        .min(BACKOFF_MAX)
-        .mul_f64(jitter.clamp(0.5, 1.0));
-    let delay = backoff.max(retry_after.unwrap_or_default());
-    let next = now + chrono::Duration::from_std(delay).ok()?;
-    // The archive keeps whole seconds: round up, so the stored time is
-    // never earlier than the delay asked for (a `Retry-After: 2` must not
-    // become 1.3 s).
-    let next = match next.timestamp_subsec_nanos() {
-        0 => next,
-        n => next + chrono::Duration::nanoseconds(1_000_000_000 - i64::from(n)),
-    };
-    let deadline = row.created_at + chrono::Duration::from_std(retry_for).ok()?;
-    (next <= deadline).then_some(next)
-}
-
-/// A random number from 0.5 to 1.0 (std's per-process random hash keys;
-/// jitter needs no better randomness).
-fn jitter_fraction() -> f64 {
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(0);
-    0.5 + (h.finish() % 1_000) as f64 / 2_000.0
-}
-
-/// An error and its causes on one line: reqwest's own message hides why
-/// a connection failed.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
 /// Spawns the sender for the alerts `alerts` holds now and after each
 /// reload; it idles while there are none.
 pub fn spawn(
@@ -623,27 +485,6 @@ mod tests {
     }
 
     #[test]
-    fn backoff_doubles_with_jitter_and_honours_retry_after() {
-        let r = row(0);
-        let day = Duration::from_secs(86_400);
-        let secs = |next: Option<DateTime<Utc>>| (next.unwrap() - r.created_at).num_seconds();
-        assert_eq!(secs(next_attempt(&r, r.created_at, None, day, 1.0)), 1);
-        assert_eq!(secs(next_attempt(&row(3), r.created_at, None, day, 1.0)), 8);
-        assert_eq!(secs(next_attempt(&row(3), r.created_at, None, day, 0.5)), 4);
-        assert_eq!(
-            secs(next_attempt(&row(30), r.created_at, None, day, 1.0)),
-            3_600
-        );
-        let asked = Some(Duration::from_secs(120));
-        assert_eq!(secs(next_attempt(&r, r.created_at, asked, day, 1.0)), 120);
-        // Past the retry window: failed.
-        let late = r.created_at + chrono::Duration::hours(24);
-        assert_eq!(next_attempt(&r, late, None, day, 1.0), None);
-        let f = jitter_fraction();
-        assert!((0.5..=1.0).contains(&f), "{f}");
-    }
-
-    #[test]
     fn a_cap_sends_one_by_one_then_coalesces_into_its_last_slot() {
         assert_eq!(split(3, 5), (3, 0));
         assert_eq!(split(5, 5), (5, 0));
@@ -658,14 +499,5 @@ mod tests {
         assert_eq!(room(&mut window, 2, at(60)), 1);
         assert_eq!(window.len(), 1);
         assert_eq!(released_at(&window, 2, at(60)), None);
-    }
-
-    #[test]
-    fn signature_is_hex_hmac_sha256() {
-        // RFC 4231 test case 2.
-        assert_eq!(
-            signature("Jefe", b"what do ya want for nothing?"),
-            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
     }
 }

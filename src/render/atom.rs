@@ -63,6 +63,10 @@ pub fn render(feed: &MergedFeed) -> Result<Vec<u8>, RenderError> {
             ],
         );
     }
+    // WebSub discovery (W3C WebSub §4): the hub beside the topic's self.
+    if let Some(hub_url) = &feed.hub_url {
+        w.empty("link", &[("rel", "hub"), ("href", hub_url)]);
+    }
     if let Some(home_url) = &feed.home_url {
         w.empty("link", &[("rel", "alternate"), ("href", home_url)]);
     }
@@ -280,6 +284,19 @@ mod tests {
 
     fn link<'a>(links: &'a [atom_syndication::Link], rel: &str) -> Option<&'a str> {
         links.iter().find(|l| l.rel == rel).map(|l| l.href.as_str())
+    }
+
+    #[test]
+    fn a_hub_is_named_beside_self_only_when_there_is_one() {
+        let mut feed = sample_feed();
+        assert_eq!(link(&parse(&feed).links, "hub"), None);
+        feed.hub_url = Some("https://tf.example.net/websub".into());
+        let parsed = parse(&feed);
+        assert_eq!(
+            link(&parsed.links, "hub"),
+            Some("https://tf.example.net/websub")
+        );
+        assert_eq!(link(&parsed.links, "self"), feed.self_url.as_deref());
     }
 
     #[test]

@@ -39,7 +39,18 @@ struct JsonFeed<'a> {
     /// The next, older page of the archive.
     #[serde(skip_serializing_if = "Option::is_none")]
     next_url: Option<&'a str>,
+    /// JSON Feed 1.1 `hubs`: the WebSub hub of this feed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    hubs: Vec<JsonHub<'a>>,
     items: Vec<JsonItem<'a>>,
+}
+
+/// One entry of `hubs`: `{"type": "WebSub", "url": ...}`.
+#[derive(Serialize)]
+struct JsonHub<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    url: &'a str,
 }
 
 #[derive(Serialize)]
@@ -138,6 +149,14 @@ pub fn render(feed: &MergedFeed) -> Result<Vec<u8>, RenderError> {
         feed_url: feed.first_url.as_deref().or(feed.self_url.as_deref()),
         description: &feed.description,
         next_url: feed.next_url.as_deref(),
+        hubs: feed
+            .hub_url
+            .iter()
+            .map(|url| JsonHub {
+                kind: "WebSub",
+                url,
+            })
+            .collect(),
         items: feed.entries.iter().map(|entry| item(feed, entry)).collect(),
     };
     let mut out = serde_json::to_vec_pretty(&doc).map_err(|source| RenderError::Write {
@@ -248,6 +267,17 @@ mod tests {
 
     fn parse(feed: &MergedFeed) -> Value {
         serde_json::from_slice(&render(feed).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn hubs_lists_the_websub_hub_when_there_is_one() {
+        let mut feed = sample_feed();
+        assert!(parse(&feed).get("hubs").is_none());
+        feed.hub_url = Some("https://tf.example.net/websub".into());
+        assert_eq!(
+            parse(&feed)["hubs"],
+            json!([{ "type": "WebSub", "url": "https://tf.example.net/websub" }])
+        );
     }
 
     #[test]

@@ -109,6 +109,10 @@ pub struct MergedFeed {
     /// older page (`rel="next"`, JSON Feed `next_url`) when there is one.
     pub first_url: Option<String>,
     pub next_url: Option<String>,
+    /// The WebSub hub this document's topic (its `self_url`) is published
+    /// through (Atom and RSS `rel="hub"`, JSON Feed `hubs`); `None` without
+    /// `[websub]`, and for searches and older pages, which are no topics.
+    pub hub_url: Option<String>,
     /// Absolute URL of the home page (RSS `<link>`, JSON `home_page_url`).
     /// When unknown, the self URL or the first entry's link stands in.
     pub home_url: Option<String>,
@@ -220,6 +224,7 @@ pub fn merged_feed(
         remote_images: false,
         first_url: self_url.clone(),
         next_url: None,
+        hub_url: None,
         title: title.to_string(),
         id: channel_id(channel),
         self_url,

@@ -47,22 +47,27 @@ pub fn render(feed: &MergedFeed) -> Result<Vec<u8>, RenderError> {
     };
     // `dc` is declared by the crate whenever an item has a `dc:creator`.
     let mut namespaces = BTreeMap::from([("tf".to_string(), TF_NS.to_string())]);
-    // atom:link for self and, RFC 5005 style, the first and next pages.
+    // atom:link for self, the WebSub hub and, RFC 5005 style, the first
+    // and next pages. The hub is another kind of resource: no type.
     let links: Vec<Extension> = [
         ("self", &feed.self_url),
+        ("hub", &feed.hub_url),
         ("first", &feed.first_url),
         ("next", &feed.next_url),
     ]
     .into_iter()
     .filter_map(|(rel, url)| {
-        url.as_ref().map(|url| Extension {
-            name: "atom:link".into(),
-            attrs: BTreeMap::from([
-                ("href".into(), xml_text(url)),
-                ("rel".into(), rel.into()),
-                ("type".into(), "application/rss+xml".into()),
-            ]),
-            ..Extension::default()
+        url.as_ref().map(|url| {
+            let mut attrs =
+                BTreeMap::from([("href".into(), xml_text(url)), ("rel".into(), rel.into())]);
+            if rel != "hub" {
+                attrs.insert("type".into(), "application/rss+xml".into());
+            }
+            Extension {
+                name: "atom:link".into(),
+                attrs,
+                ..Extension::default()
+            }
         })
     })
     .collect();
@@ -253,6 +258,27 @@ mod tests {
     fn starts_with_utf8_xml_declaration() {
         let xml = render_str(&sample_feed());
         assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?><rss version=\"2.0\""));
+    }
+
+    #[test]
+    fn the_hub_is_an_untyped_atom_link_when_there_is_one() {
+        let mut feed = sample_feed();
+        let links = |c: &Channel| -> Vec<(String, Option<String>)> {
+            c.extensions
+                .get("atom")
+                .and_then(|a| a.get("link"))
+                .into_iter()
+                .flatten()
+                .filter(|l| l.attrs.get("rel").map(String::as_str) == Some("hub"))
+                .map(|l| (l.attrs["href"].clone(), l.attrs.get("type").cloned()))
+                .collect()
+        };
+        assert!(links(&parse(&feed)).is_empty());
+        feed.hub_url = Some("https://tf.example.net/websub".into());
+        assert_eq!(
+            links(&parse(&feed)),
+            [("https://tf.example.net/websub".to_string(), None)]
+        );
     }
 
     #[test]

@@ -469,6 +469,42 @@ SELECT a.item_id, i.uid, i.title AS item_title, f.name AS feed, a.url, a.state, 
 FROM item_articles a JOIN items i ON i.id = a.item_id JOIN feeds f ON f.id = i.origin_feed_id;
 "#,
     ),
+    // 13: the WebSub hub (issue 18). `websub_subscribers` holds verified
+    // leases (with the subscriber's own shared secret, needed to sign each
+    // push); `websub_topics` the hash of each topic's last published
+    // document, so a change is noticed across restarts; `websub_deliveries`
+    // one pending push per subscription, written in the transaction that
+    // records the change, deleted after a 2xx.
+    Migration::Sql(
+        r#"
+CREATE TABLE websub_subscribers (
+    topic         TEXT NOT NULL,
+    callback      TEXT NOT NULL,
+    secret        TEXT,
+    lease_seconds INTEGER NOT NULL,
+    verified_at   TEXT NOT NULL,
+    expires_at    TEXT NOT NULL,
+    PRIMARY KEY (topic, callback)
+);
+CREATE TABLE websub_topics (
+    topic          TEXT PRIMARY KEY,
+    content_sha256 TEXT NOT NULL,
+    changed_at     TEXT NOT NULL
+);
+CREATE TABLE websub_deliveries (
+    topic           TEXT NOT NULL,
+    callback        TEXT NOT NULL,
+    created_at      TEXT NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    last_error      TEXT,
+    state           TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'failed')),
+    PRIMARY KEY (topic, callback),
+    FOREIGN KEY (topic, callback) REFERENCES websub_subscribers (topic, callback) ON DELETE CASCADE
+);
+CREATE INDEX websub_deliveries_due ON websub_deliveries (state, next_attempt_at);
+"#,
+    ),
 ];
 
 fn migration_4(tx: &Transaction<'_>) -> rusqlite::Result<()> {

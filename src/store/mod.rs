@@ -48,6 +48,7 @@ pub mod quotes;
 mod rules;
 mod selection;
 pub mod symbols;
+pub mod websub;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -66,6 +67,7 @@ pub use feeds::{Attempt, Document, Exchange, FeedRow, IngestSummary};
 pub use items::{Cursor, ItemHistory, Page, RecentQuery, Revision, SNIPPET_MARKS, SearchHit};
 pub use selection::Match;
 pub use symbols::SymbolItem;
+pub use websub::{HubCounts, PushRow, Subscription};
 
 /// How long a writer or reader waits for a lock held by another process
 /// (for example `sqlite3` or a `tickerfeed poll` beside the daemon).

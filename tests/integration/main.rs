@@ -40,6 +40,9 @@
 //!   assets, the 404, security headers and escaping.
 //! - `systemd`: sd_notify messages against a real datagram socket;
 //!   `supervise`.
+//! - `websub_hub`: WebSub publishing: our hub (subscribe, verify,
+//!   signed pushes, unsubscribe, leases across restarts, refusals), the
+//!   `rel="hub"`/`rel="self"` links and headers, pinging an external hub.
 //! - `browser`: the pages in outside software: the Nu HTML Checker,
 //!   headless Chromium at a phone's and a desktop's width, axe-core.
 
@@ -65,3 +68,4 @@ mod systemd;
 mod util;
 mod views;
 mod web;
+mod websub_hub;

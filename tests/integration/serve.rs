@@ -407,7 +407,7 @@ async fn scheduler_polls_again_on_schedule_and_the_feed_follows() {
 }
 
 /// Runs `xmllint --relaxng` (RFC 4287 Appendix B grammar) on a document.
-fn validate_atom(doc: &str) {
+pub(crate) fn validate_atom(doc: &str) {
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), doc).unwrap();
     let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/schemas/atom.rng");
