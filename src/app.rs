@@ -90,6 +90,7 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
         board,
         policy: config.fetch.clone(),
         metrics: Arc::new(Metrics::new()),
+        hubs: None,
     };
     Ok(Opened {
         store,

@@ -476,7 +476,12 @@ async fn feeds(config: Config, clock: SharedClock) -> Result<ExitCode> {
         if r.in_config {
             let next = config.feed(&r.name).map(|f| {
                 r.poll_state()
-                    .next_due(&f.schedule, f.respect_hints, opened.pipeline.clock.now())
+                    .next_due(
+                        &f.schedule,
+                        f.respect_hints,
+                        f.push_fallback,
+                        opened.pipeline.clock.now(),
+                    )
             });
             writeln!(out, "  next due:   {} (schedule {})", t(next), r.schedule)?;
         }

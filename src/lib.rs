@@ -19,6 +19,8 @@
 //!                                     one transaction per fetch, with
 //!                                     the alerts due for new items (outbox)
 //! push::alerts    sends the outbox to webhooks; deletes a message after a 2xx
+//! websub          subscribes to hubs polls discover (pipeline::hub); a push
+//!                 is checked and ingested by Pipeline::ingest_pushed
 //! quotes::board   refreshes the ticker board on its own schedule; read at ingest
 //! HTTP /feed.{atom,rss,json}, /tags/..., /views/..., and the pages (/, /items/...):
 //!     http -> store (a page of model::Entry, chosen by a select::Selection) -> render
@@ -43,7 +45,9 @@
 //! 4. `quotes` (providers, the board, mentions), `metrics` (Prometheus),
 //!    `push` (the alert sender, its message formats and SSRF guard);
 //! 5. `pipeline` (the stages and the orchestrator);
-//! 6. `scheduler` (the loop), `health` (one snapshot for systemd and
+//! 6. `scheduler` (the loop), `websub` (the WebSub subscriber: subscribes
+//!    to the hubs polls discover, renews leases, checks and ingests
+//!    pushes through the pipeline), `health` (one snapshot for systemd and
 //!    `/healthz`);
 //! 7. `systemd` (notify, watchdog, socket activation), `shutdown`
 //!    (signals), `http` (the server);
@@ -70,3 +74,4 @@ pub mod select;
 pub mod shutdown;
 pub mod store;
 pub mod systemd;
+pub mod websub;

@@ -47,6 +47,11 @@ struct AlertLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HttpLabels {
     route: String,
     status: String,
@@ -71,6 +76,8 @@ pub struct Metrics {
     archive_items: Gauge,
     alert_deliveries: Family<AlertLabels, Counter>,
     alert_outbox: Family<AlertLabels, Gauge>,
+    websub_pushes: Family<ResultLabel, Counter>,
+    websub_requests: Family<ResultLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -173,8 +180,22 @@ impl Metrics {
             "Alert messages in the outbox by alert and result: pending or failed",
             alert_outbox.clone(),
         );
+        let websub_pushes = Family::<ResultLabel, Counter>::default();
+        registry.register(
+            "tickerfeed_websub_pushes",
+            "Documents WebSub hubs pushed to our callbacks, by result: ingested, bad_signature (ignored), unknown_subscription (410) or failed (not recorded)",
+            websub_pushes.clone(),
+        );
+        let websub_requests = Family::<ResultLabel, Counter>::default();
+        registry.register(
+            "tickerfeed_websub_subscribe_requests",
+            "Subscribe and renewal requests to WebSub hubs, by result: accepted (2xx) or failed; and the hubs' answers: verified or denied",
+            websub_requests.clone(),
+        );
         Metrics {
             registry,
+            websub_pushes,
+            websub_requests,
             alert_deliveries,
             alert_outbox,
             fetches,
@@ -287,6 +308,26 @@ impl Metrics {
                 })
                 .set(*n);
         }
+    }
+
+    /// One push a hub made to a callback: `ingested`, `bad_signature`,
+    /// `unknown_subscription` or `failed`.
+    pub fn websub_push(&self, result: &str) {
+        self.websub_pushes
+            .get_or_create(&ResultLabel {
+                result: result.into(),
+            })
+            .inc();
+    }
+
+    /// One subscribe request (`accepted`, `failed`) or hub answer
+    /// (`verified`, `denied`).
+    pub fn websub_request(&self, result: &str) {
+        self.websub_requests
+            .get_or_create(&ResultLabel {
+                result: result.into(),
+            })
+            .inc();
     }
 
     pub fn scheduler_lag(&self, seconds: f64) {

@@ -207,6 +207,7 @@ async fn plan(
         let due = row.map(FeedRow::poll_state).unwrap_or_default().next_due(
             &feed.schedule,
             feed.respect_hints,
+            feed.push_fallback,
             now,
         );
         match slots.get_mut(&id) {
@@ -271,7 +272,12 @@ fn finish(
                 last_attempt: Some(now),
                 ..PollState::default()
             }
-            .next_due(&slot.feed.schedule, slot.feed.respect_hints, now);
+            .next_due(
+                &slot.feed.schedule,
+                slot.feed.respect_hints,
+                slot.feed.push_fallback,
+                now,
+            );
             error!(feed = %slot.feed.name, error = %e, "poll could not be recorded; retrying on schedule");
         }
     }

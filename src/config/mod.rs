@@ -55,6 +55,37 @@ pub struct Config {
     pub web: WebConfig,
     /// `[[alerts]]`, in config order.
     pub alerts: Vec<AlertConfig>,
+    /// `[websub]`: subscribing to the hubs polled feeds advertise.
+    pub websub: WebSubConfig,
+}
+
+/// `[websub]`: WebSub (W3C Recommendation), off by default.
+///
+/// Subscribing: when `callback_url` is set, a polled feed that advertises
+/// a hub is subscribed to, and while the subscription is live the feed is
+/// polled at most every `fallback_poll` (see `schedule::PollState`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebSubConfig {
+    /// The public base URL where hubs reach this daemon (ends in `/`);
+    /// each subscription's callback is `<callback_url>websub/callback/<id>`.
+    /// `None`: no subscribing.
+    pub callback_url: Option<Url>,
+    /// The slower polling floor while a subscription is live (6 h by
+    /// default): pushes bring the news, polls only check nothing was missed.
+    pub fallback_poll: Duration,
+    /// The lease asked of hubs (`hub.lease_seconds`, 10 days by default);
+    /// the hub's answer decides.
+    pub lease: Duration,
+}
+
+impl Default for WebSubConfig {
+    fn default() -> Self {
+        WebSubConfig {
+            callback_url: None,
+            fallback_poll: Duration::from_secs(6 * 3_600),
+            lease: Duration::from_secs(10 * 86_400),
+        }
+    }
 }
 
 /// `[[alerts]]`: a webhook POSTed once for each item first archived (after
@@ -261,6 +292,10 @@ pub struct FeedConfig {
     /// Let server hints (`ttl`, `skipHours`, `max-age`...) slow polling
     /// down; `false` for the operator's own feeds.
     pub respect_hints: bool,
+    /// The polling floor while a WebSub subscription for this feed is
+    /// live: `[websub] fallback_poll`, or `None` when subscribing is off
+    /// (no `[websub] callback_url`, or `websub = false` on the feed).
+    pub push_fallback: Option<Duration>,
 }
 
 /// Why a config could not be used.

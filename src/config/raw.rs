@@ -32,6 +32,17 @@ pub struct RawConfig {
     pub web: RawWeb,
     #[serde(default)]
     pub alerts: Vec<RawAlert>,
+    #[serde(default)]
+    pub websub: RawWebSub,
+}
+
+/// `[websub]`: WebSub (W3C). Durations are written `"90s"`, `"30m"`,
+/// `"6h"` or `"10d"`.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawWebSub {
+    pub callback_url: Option<String>,
+    pub fallback_poll: Option<String>,
+    pub lease: Option<String>,
 }
 
 /// `[[alerts]]`: a webhook called for each item newly archived into a
@@ -121,6 +132,7 @@ pub struct RawFeed {
     pub tags: Vec<String>,
     pub user_agent: Option<String>,
     pub respect_hints: Option<bool>,
+    pub websub: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -17,12 +17,12 @@ use url::Url;
 use super::Secret;
 use super::raw::{
     RawAlert, RawConfig, RawDefaults, RawFeed, RawFetch, RawLog, RawMarket, RawOutput, RawServer,
-    RawStorage, RawSymbol, RawView, RawWeb,
+    RawStorage, RawSymbol, RawView, RawWeb, RawWebSub,
 };
 use super::{
     AlertConfig, AlertFormat, AlertSource, Config, DEFAULT_USER_AGENT, FeedConfig, FetchConfig,
     InstrumentConfig, MarketConfig, OutputConfig, Robots, ServerConfig, StorageConfig, ViewConfig,
-    WebConfig,
+    WebConfig, WebSubConfig,
 };
 use crate::model::ProviderKind;
 use crate::schedule::{Schedule, TimeZone};
@@ -208,7 +208,15 @@ fn resolve(r: &mut Resolver<'_>, raw: RawConfig, base: &Path) -> Config {
     let defaults = resolve_defaults(r, raw.defaults);
     let fetch = resolve_fetch(r, raw.fetch);
     let log_level = resolve_log(r, raw.log);
-    let feeds = resolve_feeds(r, raw.feeds, base, &defaults);
+    let websub = resolve_websub(r, raw.websub);
+    let mut feeds = resolve_feeds(r, raw.feeds, base, &defaults);
+    // `websub = false` on a feed left `push_fallback` unset; every other
+    // feed subscribes when `[websub]` does.
+    for f in &mut feeds {
+        f.push_fallback = f
+            .push_fallback
+            .and(websub.callback_url.as_ref().map(|_| websub.fallback_poll));
+    }
     let market = raw.market.and_then(|m| resolve_market(r, m, defaults.tz));
     let views = resolve_views(r, raw.views, &feeds, market.as_ref(), output.max_items);
     let web = resolve_web(r, raw.web, &output);
@@ -225,6 +233,76 @@ fn resolve(r: &mut Resolver<'_>, raw: RawConfig, base: &Path) -> Config {
         views,
         web,
         alerts,
+        websub,
+    }
+}
+
+/// `[websub]`: where hubs reach us, and how polling slows while they push.
+fn resolve_websub(r: &mut Resolver<'_>, raw: RawWebSub) -> WebSubConfig {
+    let defaults = WebSubConfig::default();
+    let at = |k: &str| [key("websub"), key(k)];
+    let callback_url = raw.callback_url.and_then(|text| match Url::parse(&text) {
+        Ok(mut u)
+            if matches!(u.scheme(), "http" | "https")
+                && u.host_str().is_some()
+                && u.query().is_none()
+                && u.fragment().is_none() =>
+        {
+            // Callback paths are joined onto it, which drops a last
+            // segment that does not end in `/`.
+            if !u.path().ends_with('/') {
+                let p = format!("{}/", u.path());
+                u.set_path(&p);
+            }
+            Some(u)
+        }
+        _ => {
+            r.problem(
+                &at("callback_url"),
+                format!(
+                    "{text:?} is not an absolute http(s) URL without query or fragment (the public address hubs reach this daemon at, e.g. \"https://news.example.com/\")"
+                ),
+            );
+            None
+        }
+    });
+    let mut duration = |k: &str, text: Option<String>, default: Duration| match text {
+        None => default,
+        Some(t) => match parse_duration(&t) {
+            Ok(d) => d,
+            Err(e) => {
+                r.problem(&at(k), e);
+                default
+            }
+        },
+    };
+    WebSubConfig {
+        callback_url,
+        fallback_poll: duration("fallback_poll", raw.fallback_poll, defaults.fallback_poll),
+        lease: duration("lease", raw.lease, defaults.lease),
+    }
+}
+
+/// `"90s"`, `"30m"`, `"6h"`, `"10d"`: a whole number and a unit, at
+/// least a second and at most a year.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let unit_secs = match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => 0,
+    };
+    match number.parse::<u64>() {
+        Ok(n) if unit_secs > 0 && n > 0 && n * unit_secs <= 365 * 86_400 => {
+            Ok(Duration::from_secs(n * unit_secs))
+        }
+        _ => Err(format!(
+            "{text:?} is not a duration from 1s to 365d: write a whole number and a unit, like \"90s\", \"30m\", \"6h\" or \"10d\""
+        )),
     }
 }
 
@@ -1051,6 +1129,9 @@ fn resolve_feed(
         tags,
         user_agent,
         respect_hints: raw.respect_hints.unwrap_or(true),
+        // A placeholder meaning "subscribes if `[websub]` does"; the real
+        // floor is set once `[websub]` is resolved (`resolve`).
+        push_fallback: raw.websub.unwrap_or(true).then_some(Duration::ZERO),
     })
 }
 

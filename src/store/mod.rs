@@ -45,6 +45,7 @@ mod known;
 pub(crate) mod migrations;
 pub mod quotes;
 mod selection;
+pub mod subscriptions;
 pub mod symbols;
 
 use std::path::{Path, PathBuf};
@@ -62,6 +63,7 @@ pub use alerts::{AlertRule, AlertState, OutboxRow};
 pub use feeds::{Attempt, Document, Exchange, FeedRow, IngestSummary};
 pub use items::{Cursor, ItemHistory, Page, RecentQuery, Revision, SNIPPET_MARKS, SearchHit};
 pub use selection::Match;
+pub use subscriptions::{SubState, Subscription};
 pub use symbols::SymbolItem;
 
 /// How long a writer or reader waits for a lock held by another process
