@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::watch;
+use tokio::sync::{Notify, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
@@ -29,6 +29,7 @@ use crate::scheduler::{self, Heartbeat};
 use crate::select::Channel;
 use crate::store::{AlertRule, Store};
 use crate::systemd::{self, Notifier};
+use crate::websub::Subscriber;
 use crate::{http, render};
 
 /// The archive opened and the configured feeds registered in it.
@@ -146,7 +147,7 @@ pub async fn serve_with(
 ) -> Result<()> {
     let Opened {
         store,
-        pipeline,
+        mut pipeline,
         feeds,
     } = opened;
     let local = listener
@@ -211,6 +212,24 @@ pub async fn serve_with(
         )));
     }
     let (feeds_tx, feeds_rx) = watch::channel(feeds);
+    // WebSub: polls hand the hubs they find to the subscriber, which tells
+    // the scheduler when a subscription starts or ends.
+    let replan = Arc::new(Notify::new());
+    let (hubs_tx, hubs_rx) = mpsc::unbounded_channel();
+    if let Some(subscriber) = Subscriber::new(
+        &config.websub,
+        pipeline.clone(),
+        feeds_rx.clone(),
+        &config.fetch.user_agent,
+        config.fetch.max_body_bytes,
+        Arc::clone(&replan),
+    )
+    .context("setting up the WebSub subscriber's HTTP client")?
+    {
+        pipeline.hubs = Some(hubs_tx);
+        state.answer_hubs(subscriber.clone());
+        tasks.push(tokio::spawn(subscriber.run(hubs_rx, shutdown.clone())));
+    }
     tasks.push(tokio::spawn(reload_on_hangup(
         config.clone(),
         local,
@@ -240,6 +259,7 @@ pub async fn serve_with(
         feeds_rx,
         config.fetch.concurrency,
         heartbeat,
+        replan,
         shutdown.clone(),
     )
     .await;
@@ -383,6 +403,8 @@ async fn reload_on_hangup(
                     ),
                     // The writer's rules and the sender are built at start.
                     ("[[alerts]]", new.alerts != current.alerts),
+                    // The subscriber is built at start.
+                    ("[websub]", new.websub != current.websub),
                 ] {
                     if changed {
                         warn!("{what} changed: it takes effect at the next restart");

@@ -475,13 +475,12 @@ async fn feeds(config: Config, clock: SharedClock) -> Result<ExitCode> {
         writeln!(out, "  items:      {}", r.items)?;
         if r.in_config {
             let next = config.feed(&r.name).map(|f| {
-                r.poll_state()
-                    .next_due(
-                        &f.schedule,
-                        f.respect_hints,
-                        f.push_fallback,
-                        opened.pipeline.clock.now(),
-                    )
+                r.poll_state().next_due(
+                    &f.schedule,
+                    f.respect_hints,
+                    f.push_fallback,
+                    opened.pipeline.clock.now(),
+                )
             });
             writeln!(out, "  next due:   {} (schedule {})", t(next), r.schedule)?;
         }

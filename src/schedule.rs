@@ -233,7 +233,10 @@ impl PollState {
         {
             let fallback = chrono::Duration::from_std(fallback).unwrap_or(chrono::Duration::MAX);
             let since = self.last_attempt.unwrap_or(now);
-            let floor = since.checked_add_signed(fallback).unwrap_or(until).min(until);
+            let floor = since
+                .checked_add_signed(fallback)
+                .unwrap_or(until)
+                .min(until);
             not_before = not_before.max(Some(floor));
         }
         next_due(schedule, self.last_attempt, not_before, skip, now)

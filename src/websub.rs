@@ -157,7 +157,12 @@ impl Subscriber {
                 // A redirect or a proxy would lead past the guard.
                 .redirect(reqwest::redirect::Policy::none())
                 .no_proxy();
-            if guarded { b.dns_resolver(PublicOnly) } else { b }.build()
+            if guarded {
+                b.dns_resolver(PublicOnly)
+            } else {
+                b
+            }
+            .build()
         };
         Ok(Some(Subscriber(Arc::new(Inner {
             clock: Arc::clone(&pipeline.clock),
@@ -244,7 +249,8 @@ impl Subscriber {
             } else {
                 RESUBSCRIBE_AFTER
             };
-            let recent = now - s.requested_at < chrono::Duration::from_std(quiet).unwrap_or_default();
+            let recent =
+                now - s.requested_at < chrono::Duration::from_std(quiet).unwrap_or_default();
             if s.state == SubState::Active || waiting || recent {
                 return Ok(());
             }
@@ -291,9 +297,14 @@ impl Subscriber {
         let store = &self.0.pipeline.store;
         let retry_at = if renewal {
             // Replaced by the verification; otherwise the next try.
-            now + retry_delay(store.subscriptions().await?.iter().find(|s| {
-                s.feed_id == feed_id && s.hub == hub && s.topic == topic
-            }), now)
+            now + retry_delay(
+                store
+                    .subscriptions()
+                    .await?
+                    .iter()
+                    .find(|s| s.feed_id == feed_id && s.hub == hub && s.topic == topic),
+                now,
+            )
         } else {
             now + chrono::Duration::from_std(VERIFY_WITHIN).unwrap_or_default()
         };
@@ -682,7 +693,10 @@ mod tests {
             let header = format!("{method}={sig}");
             assert!(signature_matches(&header, "k", body), "{method}");
             assert!(!signature_matches(&header, "other key", body), "{method}");
-            assert!(!signature_matches(&header, "k", b"<feed>forged</feed>"), "{method}");
+            assert!(
+                !signature_matches(&header, "k", b"<feed>forged</feed>"),
+                "{method}"
+            );
             assert!(
                 signature_matches(&format!("{}={sig}", method.to_uppercase()), "k", body),
                 "{method}"

@@ -35,7 +35,8 @@ static DOC_LINK: LazyLock<Regex> = LazyLock::new(|| re(r"(?is)<(?:[a-z0-9_-]+:)?
 static ATTR: LazyLock<Regex> =
     LazyLock::new(|| re(r#"(?is)\b(rel|href)\s*=\s*(?:"([^"]*)"|'([^']*)')"#));
 /// Where a document's first entry starts: links after it are an entry's.
-static FIRST_ENTRY: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)<(?:[a-z0-9_-]+:)?(?:entry|item)\b"));
+static FIRST_ENTRY: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?i)<(?:[a-z0-9_-]+:)?(?:entry|item)\b"));
 
 /// The hub and topic that `headers` (the response's `Link:` values) and
 /// `body` advertise, resolved against `base` (the URL the body came
@@ -243,7 +244,10 @@ mod tests {
 
     #[test]
     fn no_hub_or_a_hub_that_is_not_http() {
-        assert_eq!(discover(&[], b"<rss><channel></channel></rss>", &base()), None);
+        assert_eq!(
+            discover(&[], b"<rss><channel></channel></rss>", &base()),
+            None
+        );
         let doc = br#"<feed><link rel="hub" href="javascript:alert(1)"/></feed>"#;
         assert_eq!(discover(&[], doc, &base()), None);
         let self_only = br#"<feed><link rel="self" href="https://x.example/"/></feed>"#;

@@ -58,9 +58,6 @@ pub struct Pipeline {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Discovered {
     pub feed_id: FeedId,
-    /// The URL polled, which says whether a hub on a private address may
-    /// be used (`websub`).
-    pub polled: Url,
     pub link: hub::HubLink,
 }
 
@@ -211,16 +208,7 @@ impl Pipeline {
             pushed_until: row.pushed_until,
         }
         .next_due(&feed.schedule, feed.respect_hints, feed.push_fallback, now);
-        // The subscriber decides whether the hub is news (it usually is not).
-        if let (Some(link), Some(hubs), Some(_)) =
-            (answer.hub.take(), &self.hubs, feed.push_fallback)
-        {
-            let _ = hubs.send(Discovered {
-                feed_id: row.id,
-                polled: url.clone(),
-                link,
-            });
-        }
+        let hub = answer.hub.take();
         // 4 record
         let (outcome, exchange, error) = (
             answer.outcome,
@@ -247,6 +235,14 @@ impl Pipeline {
         let summary = self.store.record_attempt(attempt, now).await?;
         self.metrics
             .fetch(outcome, &exchange, timer.elapsed().as_secs_f64(), &summary);
+        // Once the poll is recorded: the subscriber decides whether the hub
+        // is news (it usually is not).
+        if let (Some(link), Some(hubs), Some(_)) = (hub, &self.hubs, feed.push_fallback) {
+            let _ = hubs.send(Discovered {
+                feed_id: row.id,
+                link,
+            });
+        }
         Ok(Refreshed {
             outcome,
             status: exchange.status,

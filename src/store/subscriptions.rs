@@ -167,9 +167,7 @@ impl Store {
         let (hub, topic) = (hub.to_string(), topic.to_string());
         let (callback_id, secret) = (callback_id.to_string(), secret.expose().to_string());
         self.write(move |c| {
-            let tx = c
-                .transaction()
-                .map_err(op("begin a WebSub subscription"))?;
+            let tx = c.transaction().map_err(op("begin a WebSub subscription"))?;
             tx.execute(
                 "UPDATE websub_subscriptions
                     SET state = 'expired', renew_at = NULL,
@@ -352,14 +350,30 @@ mod tests {
         let id = store.sync_feeds(&cfg.feeds, now).await.unwrap()["a"];
         let secret = Secret::new("s3cret");
         let sub = store
-            .request_subscription(id, "https://hub.test/", "https://example.com/a.xml", "cb1", &secret, now, now)
+            .request_subscription(
+                id,
+                "https://hub.test/",
+                "https://example.com/a.xml",
+                "cb1",
+                &secret,
+                now,
+                now,
+            )
             .await
             .unwrap();
         assert_eq!(sub.state, SubState::Pending);
         assert!(!format!("{sub:?}").contains("s3cret"));
         // Asking again keeps the callback id and secret.
         let again = store
-            .request_subscription(id, "https://hub.test/", "https://example.com/a.xml", "cb2", &Secret::new("other"), now, now)
+            .request_subscription(
+                id,
+                "https://hub.test/",
+                "https://example.com/a.xml",
+                "cb2",
+                &Secret::new("other"),
+                now,
+                now,
+            )
             .await
             .unwrap();
         assert_eq!(again.callback_id, "cb1");
@@ -371,7 +385,10 @@ mod tests {
             .unwrap();
         let sub = store.subscription("cb1").await.unwrap().unwrap();
         assert!(sub.is_live(now));
-        assert_eq!(store.feed_row(id).await.unwrap().pushed_until, Some(expires));
+        assert_eq!(
+            store.feed_row(id).await.unwrap().pushed_until,
+            Some(expires)
+        );
         assert_eq!(store.expire_subscriptions(now).await.unwrap(), 0);
         assert_eq!(store.expire_subscriptions(expires).await.unwrap(), 1);
         let sub = store.subscription("cb1").await.unwrap().unwrap();

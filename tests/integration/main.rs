@@ -33,6 +33,8 @@
 //!   feed's excludes, the dry run, config errors.
 //! - `web`: the pages: the news river, articles, tags, views, search,
 //!   assets, the 404, security headers and escaping.
+//! - `websub_subscriber`: tickerfeed subscribing to a loopback WebSub hub:
+//!   verification, signed and forged pushes, renewal, fallback polling.
 //! - `systemd`: sd_notify messages against a real datagram socket;
 //!   `supervise`.
 //! - `browser`: the pages in outside software: the Nu HTML Checker,
@@ -58,3 +60,4 @@ mod systemd;
 mod util;
 mod views;
 mod web;
+mod websub_subscriber;
