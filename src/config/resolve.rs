@@ -1202,6 +1202,50 @@ mod tests {
     }
 
     #[test]
+    fn websub_keys_resolve_and_bad_values_name_their_key() {
+        let cfg = resolve_str(
+            "[websub]\ncallback_url = \"https://news.example.com/tf\"\nfallback_poll = \"90m\"\n[[feeds]]\nname = \"a\"\nurl = \"https://example.com/a.xml\"\n[[feeds]]\nname = \"b\"\nurl = \"https://example.com/b.xml\"\nwebsub = false\n",
+            Path::new("/etc/tickerfeed"),
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.websub.callback_url.as_ref().map(Url::as_str),
+            Some("https://news.example.com/tf/")
+        );
+        assert_eq!(cfg.websub.fallback_poll, Duration::from_secs(90 * 60));
+        assert_eq!(
+            cfg.feeds[0].push_fallback,
+            Some(Duration::from_secs(90 * 60))
+        );
+        assert_eq!(cfg.feeds[1].push_fallback, None);
+        // Off by default: no feed subscribes.
+        let off = resolve_str(
+            "[[feeds]]\nname = \"a\"\nurl = \"https://example.com/a.xml\"\n",
+            Path::new("/etc/tickerfeed"),
+        )
+        .unwrap();
+        assert_eq!(off.websub.callback_url, None);
+        assert_eq!(off.feeds[0].push_fallback, None);
+        assert_eq!(off.websub.fallback_poll, Duration::from_secs(6 * 3_600));
+
+        let found = problems(
+            "[websub]\ncallback_url = \"ftp://x.example/\"\nfallback_poll = \"6 hours\"\nlease = \"0s\"\n",
+        );
+        let text_of = |k: &str| {
+            found
+                .iter()
+                .find(|p| p.key == k)
+                .unwrap_or_else(|| panic!("no problem for {k}: {found:?}"))
+                .clone()
+        };
+        let url = text_of("websub.callback_url");
+        assert_eq!(url.line, Some(2));
+        assert!(url.message.contains("absolute http(s) URL"), "{url:?}");
+        assert!(text_of("websub.fallback_poll").message.contains("\"6h\""));
+        assert_eq!(text_of("websub.lease").line, Some(4));
+    }
+
+    #[test]
     fn every_problem_is_listed_with_key_and_line() {
         let text = r#"
 [storage]
