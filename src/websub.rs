@@ -513,7 +513,7 @@ impl Subscriber {
             Ok(Some(s)) if matches!(s.state, SubState::Pending | SubState::Active) => s,
             Ok(_) => {
                 metrics.websub_push("unknown_subscription");
-                self.warn_once(callback_id, || {
+                self.warn_once(&format!("unknown:{callback_id}"), || {
                     warn!(callback_id, "WebSub push for no live subscription: answered 410 Gone (logged once per callback)")
                 });
                 return PushAnswer::Unknown;
@@ -528,7 +528,7 @@ impl Subscriber {
         if !signed {
             metrics.websub_push("bad_signature");
             let what = if signature.is_some() { "a bad" } else { "no" };
-            let first = self.warn_once(callback_id, || {
+            let first = self.warn_once(&format!("signature:{callback_id}"), || {
                 warn!(feed_id = %sub.feed_id, hub = %sub.hub, "WebSub push with {what} X-Hub-Signature: content ignored (logged once per subscription)")
             });
             if first {

@@ -254,6 +254,19 @@ async fn subscribes_ingests_signed_pushes_renews_and_falls_back_to_polling() {
         .query_row("SELECT state FROM websub_subscriptions", [], |r| r.get(0))
         .unwrap();
     assert_eq!(state, "active");
+    // `tickerfeed feeds` says so.
+    let out = tokio::process::Command::from(bin())
+        .arg("--config")
+        .arg(dir.config_path())
+        .arg("feeds")
+        .output()
+        .await
+        .unwrap();
+    let out = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.contains(&format!("websub:     pushed by {}", hub.url())),
+        "{out}"
+    );
 
     // A verification that does not match what we asked for is refused.
     let wrong_topic = http
