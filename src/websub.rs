@@ -191,14 +191,20 @@ impl Subscriber {
         mut discoveries: mpsc::UnboundedReceiver<Discovered>,
         shutdown: CancellationToken,
     ) {
+        // Leases are looked after when one is due (or a verification
+        // changed the plan), not after every poll that found a hub.
+        let mut tend_at = tokio::time::Instant::now();
         loop {
-            let wait = match self.tend().await {
-                Ok(wait) => wait,
-                Err(e) => {
-                    warn!(error = %e, "could not renew WebSub subscriptions; trying again shortly");
-                    MAX_SLEEP
-                }
-            };
+            if tokio::time::Instant::now() >= tend_at {
+                let wait = match self.tend().await {
+                    Ok(wait) => wait,
+                    Err(e) => {
+                        warn!(error = %e, "could not renew WebSub subscriptions; trying again shortly");
+                        MAX_SLEEP
+                    }
+                };
+                tend_at = tokio::time::Instant::now() + wait;
+            }
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 found = discoveries.recv() => match found {
@@ -209,8 +215,8 @@ impl Subscriber {
                     }
                     None => return,
                 },
-                _ = self.0.wake.notified() => {}
-                _ = tokio::time::sleep(wait) => {}
+                _ = self.0.wake.notified() => tend_at = tokio::time::Instant::now(),
+                _ = tokio::time::sleep_until(tend_at) => {}
             }
         }
     }
@@ -238,10 +244,8 @@ impl Subscriber {
             .0
             .pipeline
             .store
-            .subscriptions()
-            .await?
-            .into_iter()
-            .find(|s| s.feed_id == found.feed_id && s.hub == hub && s.topic == topic);
+            .subscription_to(found.feed_id, hub, topic)
+            .await?;
         if let Some(s) = &known {
             let waiting = s.state == SubState::Pending && s.renew_at.is_some_and(|t| t > now);
             let quiet = if s.state == SubState::Denied {
@@ -298,11 +302,7 @@ impl Subscriber {
         let retry_at = if renewal {
             // Replaced by the verification; otherwise the next try.
             now + retry_delay(
-                store
-                    .subscriptions()
-                    .await?
-                    .iter()
-                    .find(|s| s.feed_id == feed_id && s.hub == hub && s.topic == topic),
+                store.subscription_to(feed_id, hub, topic).await?.as_ref(),
                 now,
             )
         } else {

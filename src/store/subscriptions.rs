@@ -140,9 +140,32 @@ impl Store {
         callback_id: &str,
     ) -> Result<Option<Subscription>, StoreError> {
         let id = callback_id.to_string();
-        // The writer, not the reader: a hub verifies within milliseconds
-        // of our request, and must see the row that request wrote.
-        self.write(move |c| by_callback(c, &id)).await
+        // The reader sees the row a subscribe request wrote: it was
+        // committed before the request went to the hub.
+        self.read(move |c| by_callback(c, &id)).await
+    }
+
+    /// The subscription of `feed_id` to `topic` at `hub`, if we ever asked.
+    pub async fn subscription_to(
+        &self,
+        feed_id: FeedId,
+        hub: &str,
+        topic: &str,
+    ) -> Result<Option<Subscription>, StoreError> {
+        let (hub, topic) = (hub.to_string(), topic.to_string());
+        self.read(move |c| {
+            c.query_row(
+                &format!(
+                    "SELECT {COLUMNS} FROM websub_subscriptions
+                      WHERE feed_id = ?1 AND hub = ?2 AND topic = ?3"
+                ),
+                params![feed_id.0, hub, topic],
+                read_row,
+            )
+            .optional()
+            .map_err(op("read a WebSub subscription"))
+        })
+        .await
     }
 
     /// Records that we (re)ask `hub` to push `topic` for `feed_id` now,
@@ -395,5 +418,10 @@ mod tests {
         assert_eq!(sub.state, SubState::Expired);
         assert_eq!(store.feed_row(id).await.unwrap().pushed_until, None);
         assert!(store.subscription("nope").await.unwrap().is_none());
+        let found = store
+            .subscription_to(id, "https://hub.test/", "https://example.com/a.xml")
+            .await
+            .unwrap();
+        assert_eq!(found.map(|s| s.callback_id), Some("cb1".to_string()));
     }
 }
