@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::watch;
+use tokio::sync::{Notify, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
@@ -30,6 +30,7 @@ use crate::scheduler::{self, Heartbeat};
 use crate::select::Channel;
 use crate::store::{AlertRule, Store};
 use crate::systemd::{self, Notifier};
+use crate::websub::Subscriber;
 use crate::{http, render};
 
 /// The archive opened and the configured feeds registered in it.
@@ -99,6 +100,7 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
         board,
         policy: config.fetch.clone(),
         metrics: Arc::new(Metrics::new()),
+        hubs: None,
     };
     let articles = Articles::new(&pipeline);
     Ok(Opened {
@@ -177,7 +179,7 @@ pub async fn serve_with(
 ) -> Result<()> {
     let Opened {
         store,
-        pipeline,
+        mut pipeline,
         feeds,
         articles,
     } = opened;
@@ -284,6 +286,24 @@ pub async fn serve_with(
         )));
     }
     let (feeds_tx, feeds_rx) = watch::channel(feeds);
+    // WebSub: polls hand the hubs they find to the subscriber, which tells
+    // the scheduler when a subscription starts or ends.
+    let replan = Arc::new(Notify::new());
+    let (hubs_tx, hubs_rx) = mpsc::unbounded_channel();
+    if let Some(subscriber) = Subscriber::new(
+        &config.websub,
+        pipeline.clone(),
+        feeds_rx.clone(),
+        &config.fetch.user_agent,
+        config.fetch.max_body_bytes,
+        Arc::clone(&replan),
+    )
+    .context("setting up the WebSub subscriber's HTTP client")?
+    {
+        pipeline.hubs = Some(hubs_tx);
+        state.answer_hubs(subscriber.clone());
+        tasks.push(tokio::spawn(subscriber.run(hubs_rx, shutdown.clone())));
+    }
     let live = Live {
         http: state,
         board: pipeline.board.clone(),
@@ -318,6 +338,7 @@ pub async fn serve_with(
         feeds_rx,
         config.fetch.concurrency,
         heartbeat,
+        replan,
         shutdown.clone(),
     )
     .await;
@@ -475,7 +496,7 @@ async fn reload_on_hangup(
                         without_api_key(new.market.as_ref())
                             != without_api_key(current.market.as_ref()),
                     ),
-                    // The hub and the publisher are built at start.
+                    // The hub, the publisher and the subscriber are built at start.
                     ("[websub]", new.websub != current.websub),
                 ] {
                     if changed {

@@ -445,6 +445,11 @@ async fn feeds(config: Config, clock: SharedClock) -> Result<ExitCode> {
         .await
         .context("reading feed state")?;
     let items = opened.store.item_count().await.context("counting items")?;
+    let subscriptions = opened
+        .store
+        .subscriptions()
+        .await
+        .context("reading WebSub subscriptions")?;
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
@@ -481,10 +486,35 @@ async fn feeds(config: Config, clock: SharedClock) -> Result<ExitCode> {
         )?;
         writeln!(out, "  last ok:    {}", t(r.last_success_at))?;
         writeln!(out, "  items:      {}", r.items)?;
+        // The feed's latest subscription: live, or why it is not.
+        if let Some(sub) = subscriptions.iter().rev().find(|s| s.feed_id == r.id) {
+            let how = if sub.is_live(now) {
+                format!(
+                    "pushed by {} until {} (polled at the fallback rate meanwhile)",
+                    sub.hub,
+                    t(sub.lease_expires_at)
+                )
+            } else {
+                format!(
+                    "{} at {}{}",
+                    sub.state.as_str(),
+                    sub.hub,
+                    sub.last_error
+                        .as_deref()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default()
+                )
+            };
+            writeln!(out, "  websub:     {how}")?;
+        }
         if r.in_config {
             let next = config.feed(&r.name).map(|f| {
-                r.poll_state()
-                    .next_due(&f.schedule, f.respect_hints, opened.pipeline.clock.now())
+                r.poll_state().next_due(
+                    &f.schedule,
+                    f.respect_hints,
+                    f.push_fallback,
+                    opened.pipeline.clock.now(),
+                )
             });
             writeln!(out, "  next due:   {} (schedule {})", t(next), r.schedule)?;
         }

@@ -21,6 +21,8 @@
 //! push::alerts    sends the outbox to webhooks; deletes a message after a 2xx
 //! push::publish   WebSub: a changed feed is pinged to an external hub and
 //!                 pushed to our hub's subscribers (push::hub verifies them)
+//! websub          subscribes to hubs polls discover (pipeline::hub); a push
+//!                 is checked and ingested by Pipeline::ingest_pushed
 //! quotes::board   refreshes the ticker board on its own schedule; read at ingest
 //! HTTP /feed.{atom,rss,json}, /tags/..., /views/..., and the pages (/, /items/...):
 //!     http -> store (a page of model::Entry, chosen by a select::Selection) -> render
@@ -46,7 +48,9 @@
 //!    `push` (the alert sender, its message formats and SSRF guard, the
 //!    WebSub hub and publisher);
 //! 5. `pipeline` (the stages and the orchestrator);
-//! 6. `scheduler` (the loop), `health` (one snapshot for systemd and
+//! 6. `scheduler` (the loop), `websub` (the WebSub subscriber: subscribes
+//!    to the hubs polls discover, renews leases, checks and ingests
+//!    pushes through the pipeline), `health` (one snapshot for systemd and
 //!    `/healthz`);
 //! 7. `systemd` (notify, watchdog, socket activation), `shutdown`
 //!    (signals), `http` (the server);
@@ -73,3 +77,4 @@ pub mod select;
 pub mod shutdown;
 pub mod store;
 pub mod systemd;
+pub mod websub;

@@ -87,6 +87,8 @@ pub struct Metrics {
     websub_pings: Family<ResultLabel, Counter>,
     websub_subscribers: Family<TopicLabel, Gauge>,
     websub_queue: Family<ResultLabel, Gauge>,
+    websub_received: Family<ResultLabel, Counter>,
+    websub_requests: Family<ResultLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -225,6 +227,18 @@ impl Metrics {
             "WebSub pushes waiting by result: pending or failed",
             websub_queue.clone(),
         );
+        let websub_received = Family::<ResultLabel, Counter>::default();
+        registry.register(
+            "tickerfeed_websub_received",
+            "Documents WebSub hubs pushed to our callbacks, by result: ingested, bad_signature (ignored), unknown_subscription (410) or failed (not recorded)",
+            websub_received.clone(),
+        );
+        let websub_requests = Family::<ResultLabel, Counter>::default();
+        registry.register(
+            "tickerfeed_websub_subscribe_requests",
+            "Subscribe and renewal requests to WebSub hubs, by result: accepted (2xx) or failed; and the hubs' answers: verified or denied",
+            websub_requests.clone(),
+        );
         Metrics {
             registry,
             article_fetches,
@@ -233,6 +247,8 @@ impl Metrics {
             websub_pings,
             websub_subscribers,
             websub_queue,
+            websub_received,
+            websub_requests,
             alert_deliveries,
             alert_outbox,
             fetches,
@@ -405,6 +421,26 @@ impl Metrics {
                 })
                 .set(*n);
         }
+    }
+
+    /// One push a hub made to one of our callbacks: `ingested`,
+    /// `bad_signature`, `unknown_subscription` or `failed`.
+    pub fn websub_received(&self, result: &str) {
+        self.websub_received
+            .get_or_create(&ResultLabel {
+                result: result.into(),
+            })
+            .inc();
+    }
+
+    /// One subscribe request (`accepted`, `failed`) or hub answer
+    /// (`verified`, `denied`).
+    pub fn websub_request(&self, result: &str) {
+        self.websub_requests
+            .get_or_create(&ResultLabel {
+                result: result.into(),
+            })
+            .inc();
     }
 
     pub fn scheduler_lag(&self, seconds: f64) {

@@ -11,7 +11,8 @@
 //!
 //! Also the one home of next-due: [`PollState::next_due`] combines the
 //! schedule with a feed's floor (backoff, hints, pauses) and the
-//! publisher's [`SkipWindows`]; the pipeline, the scheduler and the `feeds`
+//! publisher's [`SkipWindows`] and, while a WebSub hub pushes the feed, the
+//! slower fallback rate; the pipeline, the scheduler and the `feeds`
 //! command all ask it.
 
 use std::fmt;
@@ -200,6 +201,9 @@ pub struct PollState {
     pub not_before: Option<DateTime<Utc>>,
     /// The publisher's skip windows, as last read.
     pub skip: SkipWindows,
+    /// When the lease of the feed's live WebSub subscription ends, if it
+    /// has one (a hub pushes its new documents to us until then).
+    pub pushed_until: Option<DateTime<Utc>>,
 }
 
 impl PollState {
@@ -207,15 +211,35 @@ impl PollState {
     /// publisher's skip windows are ignored (hint floors are left out of
     /// `not_before` by whoever set it); backoff and site pauses always
     /// count.
+    ///
+    /// `push_fallback` is the feed's polling floor while a hub pushes it
+    /// (`FeedConfig::push_fallback`, `None` when it does not subscribe).
+    /// While the subscription is live, polls come at most that often
+    /// after the last one, and never later than the first firing after
+    /// the lease ends: a hub that disappears (no renewal, lease over)
+    /// hands the feed back to its cron schedule by itself.
     pub fn next_due(
         &self,
         schedule: &Schedule,
         respect_hints: bool,
+        push_fallback: Option<std::time::Duration>,
         now: DateTime<Utc>,
     ) -> DateTime<Utc> {
         let none = SkipWindows::default();
         let skip = if respect_hints { &self.skip } else { &none };
-        next_due(schedule, self.last_attempt, self.not_before, skip, now)
+        let mut not_before = self.not_before;
+        if let (Some(until), Some(fallback)) = (self.pushed_until, push_fallback)
+            && until > now
+        {
+            let fallback = chrono::Duration::from_std(fallback).unwrap_or(chrono::Duration::MAX);
+            let since = self.last_attempt.unwrap_or(now);
+            let floor = since
+                .checked_add_signed(fallback)
+                .unwrap_or(until)
+                .min(until);
+            not_before = not_before.max(Some(floor));
+        }
+        next_due(schedule, self.last_attempt, not_before, skip, now)
     }
 }
 
@@ -396,6 +420,48 @@ mod tests {
             now,
         );
         assert_eq!(due, t("2026-11-24T12:30:00Z"));
+    }
+
+    #[test]
+    fn a_live_subscription_slows_polling_to_the_fallback_until_its_lease_ends() {
+        let s = utc("*/15 * * * *");
+        let now = t("2026-11-24T12:00:00Z");
+        let six_hours = Some(std::time::Duration::from_secs(6 * 3_600));
+        let mut state = PollState {
+            last_attempt: Some(now),
+            pushed_until: Some(t("2026-11-30T00:00:00Z")),
+            ..PollState::default()
+        };
+        // Live: six hours after the last poll, on the grid.
+        assert_eq!(
+            state.next_due(&s, true, six_hours, now),
+            t("2026-11-24T18:00:00Z")
+        );
+        // Subscribing off for this feed: the cron schedule.
+        assert_eq!(
+            state.next_due(&s, true, None, now),
+            t("2026-11-24T12:15:00Z")
+        );
+        // The lease ends before the fallback is up: the first firing after
+        // it, so a hub that disappears hands the feed back to cron.
+        state.pushed_until = Some(t("2026-11-24T13:05:00Z"));
+        assert_eq!(
+            state.next_due(&s, true, six_hours, now),
+            t("2026-11-24T13:15:00Z")
+        );
+        // The lease is over: the cron schedule again.
+        let later = t("2026-11-24T14:00:00Z");
+        assert_eq!(
+            state.next_due(&s, true, six_hours, later),
+            t("2026-11-24T12:15:00Z")
+        );
+        // A longer floor (backoff) still wins.
+        state.pushed_until = Some(t("2026-11-30T00:00:00Z"));
+        state.not_before = Some(t("2026-11-25T00:00:00Z"));
+        assert_eq!(
+            state.next_due(&s, true, six_hours, now),
+            t("2026-11-25T00:00:00Z")
+        );
     }
 
     #[test]

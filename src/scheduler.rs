@@ -7,6 +7,11 @@
 //! so a restart neither refetches everything nor silently skips a poll that
 //! fell due while the daemon was down. A failed refresh is logged and the
 //! loop carries on; the loop itself never dies on a job's error.
+//!
+//! When a WebSub subscription starts or ends (`replan`), idle feeds take
+//! their due time from the archive again, so a hub that starts pushing
+//! slows its feed's polling at once, and one that is gone hands the feed
+//! back to its schedule.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,7 +19,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -91,6 +96,7 @@ pub async fn run(
     mut feeds: watch::Receiver<Vec<(FeedConfig, FeedId)>>,
     concurrency: usize,
     heartbeat: Arc<Heartbeat>,
+    replan: Arc<Notify>,
     shutdown: CancellationToken,
 ) -> Result<(), StoreError> {
     let clock: SharedClock = pipeline.clock.clone();
@@ -157,6 +163,11 @@ pub async fn run(
                     }
                 }
             }
+            _ = replan.notified() => {
+                if let Err(e) = replan_idle(&pipeline, &mut slots).await {
+                    warn!(error = %e, "could not re-plan feeds after a WebSub change; keeping the old plan");
+                }
+            }
             Some(joined) = running.join_next_with_id(), if !running.is_empty() => {
                 finish(&mut slots, &mut tasks, joined, &heartbeat, clock.now());
             }
@@ -207,6 +218,7 @@ async fn plan(
         let due = row.map(FeedRow::poll_state).unwrap_or_default().next_due(
             &feed.schedule,
             feed.respect_hints,
+            feed.push_fallback,
             now,
         );
         match slots.get_mut(&id) {
@@ -226,6 +238,27 @@ async fn plan(
                     },
                 );
             }
+        }
+    }
+    Ok(())
+}
+
+/// Due times of the feeds not being polled, from the archive again (a
+/// WebSub subscription started or ended: `PollState::pushed_until`).
+async fn replan_idle(
+    pipeline: &Pipeline,
+    slots: &mut HashMap<FeedId, Slot>,
+) -> Result<(), StoreError> {
+    let rows = pipeline.store.feed_rows().await?;
+    let now = pipeline.clock.now();
+    for row in rows {
+        if let Some(slot) = slots.get_mut(&row.id).filter(|s| !s.running) {
+            slot.due = row.poll_state().next_due(
+                &slot.feed.schedule,
+                slot.feed.respect_hints,
+                slot.feed.push_fallback,
+                now,
+            );
         }
     }
     Ok(())
@@ -271,7 +304,12 @@ fn finish(
                 last_attempt: Some(now),
                 ..PollState::default()
             }
-            .next_due(&slot.feed.schedule, slot.feed.respect_hints, now);
+            .next_due(
+                &slot.feed.schedule,
+                slot.feed.respect_hints,
+                slot.feed.push_fallback,
+                now,
+            );
             error!(feed = %slot.feed.name, error = %e, "poll could not be recorded; retrying on schedule");
         }
     }

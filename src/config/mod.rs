@@ -55,12 +55,17 @@ pub struct Config {
     pub web: WebConfig,
     /// `[[alerts]]`, in config order.
     pub alerts: Vec<AlertConfig>,
-    /// `[websub]`: publishing through a hub, or being one.
+    /// `[websub]`: publishing through a hub or being one, and subscribing
+    /// to the hubs polled feeds advertise.
     pub websub: WebSubConfig,
 }
 
-/// `[websub]`, resolved: WebSub publishing and the hub (README "WebSub").
+/// `[websub]`, resolved: WebSub (W3C Recommendation, README "WebSub").
 /// Everything is off by default.
+///
+/// Subscribing: when `callback_url` is set, a polled feed that advertises
+/// a hub is subscribed to, and while the subscription is live the feed is
+/// polled at most every `fallback_poll` (see `schedule::PollState`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct WebSubConfig {
     /// An external hub (`hub = "https://..."`): advertised in every feed
@@ -82,6 +87,16 @@ pub struct WebSubConfig {
     /// Live subscriptions our hub keeps at most; past it new ones are
     /// denied (`hub.mode=denied`), renewals still taken.
     pub max_subscriptions: usize,
+    /// The public base URL where hubs reach this daemon (ends in `/`);
+    /// each subscription's callback is `<callback_url>websub/callback/<id>`.
+    /// `None`: no subscribing.
+    pub callback_url: Option<Url>,
+    /// The slower polling floor while a subscription is live (6 h by
+    /// default): pushes bring the news, polls only check nothing was missed.
+    pub fallback_poll: Duration,
+    /// The lease asked of hubs (`hub.lease_seconds`, 10 days by default);
+    /// the hub's answer decides.
+    pub lease: Duration,
 }
 
 impl Default for WebSubConfig {
@@ -94,6 +109,9 @@ impl Default for WebSubConfig {
             max_lease: Duration::from_secs(30 * 86_400),
             retry_for: Duration::from_secs(24 * 3_600),
             max_subscriptions: 10_000,
+            callback_url: None,
+            fallback_poll: Duration::from_secs(6 * 3_600),
+            lease: Duration::from_secs(10 * 86_400),
         }
     }
 }
@@ -326,6 +344,10 @@ pub struct FeedConfig {
     /// Fetch each new item's page and keep the article extracted from it
     /// beside the feed's own text (`pipeline::fulltext`).
     pub fulltext: bool,
+    /// The polling floor while a WebSub subscription for this feed is
+    /// live: `[websub] fallback_poll`, or `None` when subscribing is off
+    /// (no `[websub] callback_url`, or `websub = false` on the feed).
+    pub push_fallback: Option<Duration>,
 }
 
 /// Why a config could not be used.

@@ -49,6 +49,10 @@ pub struct RawWebSub {
     pub max_lease_seconds: Option<i64>,
     pub retry_for_hours: Option<i64>,
     pub max_subscriptions: Option<i64>,
+    /// Our public URL, for hubs to call back (subscribing).
+    pub callback_url: Option<String>,
+    pub fallback_poll_minutes: Option<i64>,
+    pub subscribe_lease_seconds: Option<i64>,
 }
 
 /// `[[alerts]]`: a webhook called for each item newly archived into a
@@ -143,6 +147,7 @@ pub struct RawFeed {
     pub user_agent: Option<String>,
     pub respect_hints: Option<bool>,
     pub fulltext: Option<bool>,
+    pub websub: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

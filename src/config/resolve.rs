@@ -208,12 +208,19 @@ fn resolve(r: &mut Resolver<'_>, raw: RawConfig, base: &Path) -> Config {
     let defaults = resolve_defaults(r, raw.defaults);
     let fetch = resolve_fetch(r, raw.fetch);
     let log_level = resolve_log(r, raw.log);
-    let feeds = resolve_feeds(r, raw.feeds, base, &defaults);
+    let websub = resolve_websub(r, raw.websub);
+    let mut feeds = resolve_feeds(r, raw.feeds, base, &defaults);
+    // `websub = false` on a feed left `push_fallback` unset; every other
+    // feed subscribes when `[websub]` does.
+    for f in &mut feeds {
+        f.push_fallback = f
+            .push_fallback
+            .and(websub.callback_url.as_ref().map(|_| websub.fallback_poll));
+    }
     let market = raw.market.and_then(|m| resolve_market(r, m, defaults.tz));
     let views = resolve_views(r, raw.views, &feeds, market.as_ref(), output.max_items);
     let web = resolve_web(r, raw.web, &output);
     let alerts = resolve_alerts(r, raw.alerts, &feeds, &views, &output);
-    let websub = resolve_websub(r, raw.websub);
     Config {
         source: base.join("config.toml"),
         storage,
@@ -230,8 +237,8 @@ fn resolve(r: &mut Resolver<'_>, raw: RawConfig, base: &Path) -> Config {
     }
 }
 
-/// `[websub]`: the external hub must be an http(s) URL; leases are
-/// bounded (a day to a year).
+/// `[websub]`: the external hub and our callback must be http(s) URLs;
+/// leases and the fallback are bounded.
 fn resolve_websub(r: &mut Resolver<'_>, raw: RawWebSub) -> WebSubConfig {
     let at = |k: &str| [key("websub"), key(k)];
     let defaults = WebSubConfig::default();
@@ -249,6 +256,31 @@ fn resolve_websub(r: &mut Resolver<'_>, raw: RawWebSub) -> WebSubConfig {
         }
         Err(e) => {
             r.problem(&at("hub"), format!("{text:?} is not a valid URL: {e}"));
+            None
+        }
+    });
+    let callback_url = raw.callback_url.and_then(|text| match Url::parse(&text) {
+        Ok(mut u)
+            if matches!(u.scheme(), "http" | "https")
+                && u.host_str().is_some()
+                && u.query().is_none()
+                && u.fragment().is_none() =>
+        {
+            // Callback paths are joined onto it, which drops a last
+            // segment that does not end in `/`.
+            if !u.path().ends_with('/') {
+                let p = format!("{}/", u.path());
+                u.set_path(&p);
+            }
+            Some(u)
+        }
+        _ => {
+            r.problem(
+                &at("callback_url"),
+                format!(
+                    "{text:?} is not an absolute http(s) URL without query or fragment (the public address hubs reach this daemon at, e.g. \"https://news.example.com/\")"
+                ),
+            );
             None
         }
     });
@@ -284,6 +316,22 @@ fn resolve_websub(r: &mut Resolver<'_>, raw: RawWebSub) -> WebSubConfig {
         1,
         1_000_000,
     ) as usize;
+    let fallback_minutes = ranged(
+        r,
+        &at("fallback_poll_minutes"),
+        raw.fallback_poll_minutes,
+        defaults.fallback_poll.as_secs() / 60,
+        1,
+        366 * 1_440,
+    );
+    let subscribe_lease = ranged(
+        r,
+        &at("subscribe_lease_seconds"),
+        raw.subscribe_lease_seconds,
+        defaults.lease.as_secs(),
+        1,
+        366 * 86_400,
+    );
     WebSubConfig {
         max_subscriptions,
         hub,
@@ -292,6 +340,9 @@ fn resolve_websub(r: &mut Resolver<'_>, raw: RawWebSub) -> WebSubConfig {
         default_lease: Duration::from_secs(default_lease),
         max_lease: Duration::from_secs(max_lease),
         retry_for: Duration::from_secs(retry_hours * 3_600),
+        callback_url,
+        fallback_poll: Duration::from_secs(fallback_minutes * 60),
+        lease: Duration::from_secs(subscribe_lease),
     }
 }
 
@@ -1165,6 +1216,9 @@ fn resolve_feed(
         user_agent,
         respect_hints: raw.respect_hints.unwrap_or(true),
         fulltext: raw.fulltext.unwrap_or(default_fulltext),
+        // A placeholder meaning "subscribes if `[websub]` does"; the real
+        // floor is set once `[websub]` is resolved (`resolve`).
+        push_fallback: raw.websub.unwrap_or(true).then_some(Duration::ZERO),
     })
 }
 
@@ -1259,6 +1313,50 @@ fulltext = false
         assert!(cfg.feeds[0].fulltext);
         assert!(!cfg.feeds[1].fulltext);
         assert_eq!(cfg.fetch.article_timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn websub_keys_resolve_and_bad_values_name_their_key() {
+        let cfg = resolve_str(
+            "[websub]\ncallback_url = \"https://news.example.com/tf\"\nfallback_poll_minutes = 90\n[[feeds]]\nname = \"a\"\nurl = \"https://example.com/a.xml\"\n[[feeds]]\nname = \"b\"\nurl = \"https://example.com/b.xml\"\nwebsub = false\n",
+            Path::new("/etc/tickerfeed"),
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.websub.callback_url.as_ref().map(Url::as_str),
+            Some("https://news.example.com/tf/")
+        );
+        assert_eq!(cfg.websub.fallback_poll, Duration::from_secs(90 * 60));
+        assert_eq!(
+            cfg.feeds[0].push_fallback,
+            Some(Duration::from_secs(90 * 60))
+        );
+        assert_eq!(cfg.feeds[1].push_fallback, None);
+        // Off by default: no feed subscribes.
+        let off = resolve_str(
+            "[[feeds]]\nname = \"a\"\nurl = \"https://example.com/a.xml\"\n",
+            Path::new("/etc/tickerfeed"),
+        )
+        .unwrap();
+        assert_eq!(off.websub.callback_url, None);
+        assert_eq!(off.feeds[0].push_fallback, None);
+        assert_eq!(off.websub.fallback_poll, Duration::from_secs(6 * 3_600));
+
+        let found = problems(
+            "[websub]\ncallback_url = \"ftp://x.example/\"\nfallback_poll_minutes = 0\nsubscribe_lease_seconds = 0\n",
+        );
+        let text_of = |k: &str| {
+            found
+                .iter()
+                .find(|p| p.key == k)
+                .unwrap_or_else(|| panic!("no problem for {k}: {found:?}"))
+                .clone()
+        };
+        let url = text_of("websub.callback_url");
+        assert_eq!(url.line, Some(2));
+        assert!(url.message.contains("absolute http(s) URL"), "{url:?}");
+        assert_eq!(text_of("websub.fallback_poll_minutes").line, Some(3));
+        assert_eq!(text_of("websub.subscribe_lease_seconds").line, Some(4));
     }
 
     #[test]

@@ -12,6 +12,10 @@
 //! changes nothing still answers 304. One-off documents (a search, an
 //! older page) are rendered a few at a time at most, so they cannot crowd
 //! the feeds off the archive's read connection.
+//!
+//! `/websub/callback/{id}` is where WebSub hubs verify our subscriptions
+//! (GET) and push new documents (POST); `websub::Subscriber` decides the
+//! answers, this module only maps them to HTTP.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -26,6 +30,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
+use std::sync::OnceLock;
 use tokio::net::TcpListener;
 use tokio::sync::{OnceCell, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -45,6 +50,7 @@ use crate::render::{self, Format};
 use crate::scheduler::Heartbeat;
 use crate::select::{Channel, Output};
 use crate::store::{Cursor, RecentQuery, Store};
+use crate::websub::{PushAnswer, Subscriber};
 use pages::{
     asset, feeds_page, item_page, live_board, not_found, page, page_headers, search_page,
     symbol_page,
@@ -70,6 +76,8 @@ struct Inner {
     one_off: Semaphore,
     /// The WebSub hub behind `POST /websub`, with `[websub] serve_hub`.
     hub: std::sync::OnceLock<Hub>,
+    /// The WebSub subscriber, when `[websub] callback_url` is set.
+    subscriber: OnceLock<Subscriber>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -321,6 +329,7 @@ impl HttpState {
             cache: Mutex::new(HashMap::new()),
             one_off: Semaphore::new(ONE_OFF_RENDERS),
             hub: std::sync::OnceLock::new(),
+            subscriber: OnceLock::new(),
         }))
     }
 
@@ -328,6 +337,12 @@ impl HttpState {
     /// once, at start.
     pub fn set_hub(&self, hub: Hub) {
         let _ = self.0.hub.set(hub);
+    }
+
+    /// Answers WebSub hubs on `/websub/callback/{id}` with `subscriber`
+    /// (without one, those requests get 404).
+    pub fn answer_hubs(&self, subscriber: Subscriber) {
+        let _ = self.0.subscriber.set(subscriber);
     }
 
     /// Applies a reloaded config: new titles, tags, views and limits show at
@@ -387,6 +402,10 @@ pub fn router(state: HttpState) -> Router {
         .route("/feeds.opml", get(feeds_opml))
         .route("/metrics", get(metrics))
         .route("/websub", post(websub))
+        .route(
+            "/websub/callback/{id}",
+            get(websub_verify).post(websub_push),
+        )
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -397,6 +416,76 @@ pub fn router(state: HttpState) -> Router {
             page_headers,
         ))
         .with_state(state)
+}
+
+/// A hub verifying (or denying) a subscription: the challenge echoed
+/// with 200, or 404 when it does not match a subscription we asked for.
+async fn websub_verify(
+    State(state): State<HttpState>,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(subscriber) = state.0.subscriber.get() else {
+        return not_found_text("no WebSub subscriptions here\n");
+    };
+    match subscriber.verify(&id, &query).await {
+        Ok(challenge) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            challenge,
+        )
+            .into_response(),
+        Err(crate::websub::VerifyError::Store(e)) => {
+            error!(error = %e, "could not answer a WebSub verification");
+            unavailable()
+        }
+        Err(e) => {
+            debug!(callback_id = %id, error = %e, "WebSub verification refused");
+            not_found_text("no such subscription\n")
+        }
+    }
+}
+
+/// A hub pushing a document: 200 once ingested (and, so a forger learns
+/// nothing, for a bad signature too, whose content is ignored), 410 for
+/// no live subscription, 413 past `[fetch] max_body_bytes`, 503 when it
+/// could not be recorded (the hub retries).
+async fn websub_push(
+    State(state): State<HttpState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let Some(subscriber) = state.0.subscriber.get() else {
+        return not_found_text("no WebSub subscriptions here\n");
+    };
+    let Ok(body) = axum::body::to_bytes(body, subscriber.max_body()).await else {
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the pushed document is larger than this daemon accepts\n",
+        )
+            .into_response();
+    };
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let signature = text("x-hub-signature");
+    let content_type = text("content-type");
+    match subscriber
+        .receive(&id, signature.as_deref(), content_type, body.to_vec())
+        .await
+    {
+        PushAnswer::Ingested | PushAnswer::Ignored => StatusCode::OK.into_response(),
+        PushAnswer::Unknown => (StatusCode::GONE, "no such subscription\n").into_response(),
+        PushAnswer::Failed => unavailable(),
+    }
+}
+
+fn not_found_text(body: &'static str) -> Response {
+    (StatusCode::NOT_FOUND, body).into_response()
 }
 
 /// 503 with `Retry-After` for a one-off render turned away.

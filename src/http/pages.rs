@@ -174,6 +174,7 @@ async fn status_doc(inner: &Inner, published: &Published) -> Result<Rendered, Se
                 (_, Some(f)) => when(Some(r.poll_state().next_due(
                     &f.schedule,
                     f.respect_hints,
+                    f.push_fallback,
                     now,
                 ))),
             };

@@ -24,8 +24,8 @@ use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use reqwest::header::{
     ACCEPT, ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, DATE, ETAG, EXPIRES,
-    HeaderMap, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, LOCATION, RETRY_AFTER,
-    USER_AGENT,
+    HeaderMap, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, LINK, LOCATION,
+    RETRY_AFTER, USER_AGENT,
 };
 use tokio::io::AsyncReadExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -58,6 +58,9 @@ pub struct Transfer {
     pub wire_bytes: u64,
     /// `Cache-Control: max-age` or `Expires`, as a duration from now.
     pub cache_hint: Option<Duration>,
+    /// The final response's `Link:` header values (WebSub discovery,
+    /// `pipeline::hub`).
+    pub links: Vec<String>,
 }
 
 impl Transfer {
@@ -435,6 +438,12 @@ impl Fetcher {
             header(DATE).as_deref(),
             now,
         );
+        transfer.links = headers
+            .get_all(LINK)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_string)
+            .collect();
         if status == StatusCode::NOT_MODIFIED {
             return Ok(Fetched::NotModified {
                 validators,

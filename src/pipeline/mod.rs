@@ -9,12 +9,17 @@
 //! not an error: its failure is recorded on the feed row and in the fetch
 //! log, and `refresh_feed` returns `Ok`. Only a failure to write the
 //! archive itself comes back as `Err`.
+//!
+//! A document a WebSub hub pushes ([`Pipeline::ingest_pushed`]) takes the
+//! same road from step 2 on, as if a poll had just fetched it; a poll
+//! that finds a hub advertised (`hub`) hands it to the subscriber.
 
 pub mod enrich;
 pub mod extract;
 pub mod fetch;
 pub mod fulltext;
 pub mod hints;
+pub mod hub;
 pub mod normalize;
 pub mod parse;
 pub mod robots;
@@ -47,6 +52,23 @@ pub struct Pipeline {
     /// Backoff, hint and redirect policy (`[fetch]`).
     pub policy: FetchConfig,
     pub metrics: Arc<Metrics>,
+    /// Where the hubs polled feeds advertise go: the WebSub subscriber,
+    /// when `[websub] callback_url` is set (`None` for one-shot polls).
+    pub hubs: Option<tokio::sync::mpsc::UnboundedSender<Discovered>>,
+}
+
+/// A poll of feed `feed_id` found `link` advertised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Discovered {
+    pub feed_id: FeedId,
+    pub link: hub::HubLink,
+}
+
+/// Where a document came from: a poll, or a hub's push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Poll,
+    Push,
 }
 
 /// How a refresh went, for logs, the scheduler and the `poll` summary.
@@ -73,6 +95,8 @@ struct Answer {
     hint: Option<Duration>,
     /// The publisher's skip windows, when a body came.
     skip: Option<SkipWindows>,
+    /// The WebSub hub the answer advertises.
+    hub: Option<hub::HubLink>,
 }
 
 impl Answer {
@@ -85,6 +109,7 @@ impl Answer {
             exchange: Exchange::default(),
             hint: None,
             skip: None,
+            hub: None,
         }
     }
 }
@@ -122,9 +147,60 @@ impl Pipeline {
             .fetcher
             .fetch(&url, &validators, feed.user_agent.as_deref(), started_at)
             .await;
+        self.conclude(feed, row, url, started_at, timer, fetched, Source::Poll)
+            .await
+    }
+
+    /// A document a WebSub hub pushed for `feed` (whose row is `row`),
+    /// its signature already checked: read, planned and recorded exactly
+    /// as if a poll had just fetched it (dedup, snapshot, mentions,
+    /// alerts). The validators stay the row's, since no request was made;
+    /// the fetch log shows the push with no HTTP status.
+    pub async fn ingest_pushed(
+        &self,
+        feed: &FeedConfig,
+        row: &FeedRow,
+        body: Vec<u8>,
+        content_type: Option<String>,
+    ) -> Result<Refreshed, StoreError> {
+        let started_at = self.clock.now();
+        let timer = Instant::now();
+        let url = Url::parse(row.polled_url()).unwrap_or_else(|_| feed.url.clone());
+        let fetched = Ok(Fetched::Body {
+            status: 200,
+            body,
+            content_type,
+            validators: Validators {
+                etag: row.etag.clone(),
+                last_modified: row.last_modified.clone(),
+            },
+            transfer: Transfer::default(),
+        });
+        self.conclude(feed, row, url, started_at, timer, fetched, Source::Push)
+            .await
+    }
+
+    /// Steps 2 to 4 of a poll (or a push) whose answer is `fetched`.
+    #[allow(clippy::too_many_arguments)]
+    async fn conclude(
+        &self,
+        feed: &FeedConfig,
+        row: &FeedRow,
+        url: Url,
+        started_at: DateTime<Utc>,
+        timer: Instant,
+        fetched: Result<Fetched, FetchError>,
+        source: Source,
+    ) -> Result<Refreshed, StoreError> {
         // 2 read the answer; a new document is parsed, normalized and
         // enriched off the async threads
-        let answer = self.read(fetched, row, &url, started_at).await;
+        let mut answer = self.read(fetched, row, &url, started_at).await;
+        if source == Source::Push {
+            // Nothing crossed the wire from the publisher.
+            answer.exchange.status = None;
+            answer.exchange.wire_bytes = None;
+            answer.hub = None;
+        }
         // 3 plan the next poll
         let now = self.clock.now();
         let not_before = self.floor(feed, row, &answer, started_at);
@@ -132,8 +208,10 @@ impl Pipeline {
             last_attempt: Some(started_at),
             not_before,
             skip: answer.skip.clone().unwrap_or_else(|| row.poll_state().skip),
+            pushed_until: row.pushed_until,
         }
-        .next_due(&feed.schedule, feed.respect_hints, now);
+        .next_due(&feed.schedule, feed.respect_hints, feed.push_fallback, now);
+        let hub = answer.hub.take();
         // 4 record
         let (outcome, exchange, error) = (
             answer.outcome,
@@ -161,6 +239,14 @@ impl Pipeline {
         let summary = self.store.record_attempt(attempt, now).await?;
         self.metrics
             .fetch(outcome, &exchange, timer.elapsed().as_secs_f64(), &summary);
+        // Once the poll is recorded: the subscriber decides whether the hub
+        // is news (it usually is not).
+        if let (Some(link), Some(hubs), Some(_)) = (hub, &self.hubs, feed.push_fallback) {
+            let _ = hubs.send(Discovered {
+                feed_id: row.id,
+                link,
+            });
+        }
         Ok(Refreshed {
             outcome,
             status: exchange.status,
@@ -187,6 +273,7 @@ impl Pipeline {
                 transfer,
             }) => {
                 let mut answer = Answer::new(Outcome::NotModified);
+                answer.hub = hub::discover(&transfer.links, b"", url);
                 answer.exchange = exchange(Some(304), Some(0), &transfer, url);
                 answer.hint = transfer.cache_hint;
                 answer.validators = validators;
@@ -202,19 +289,21 @@ impl Pipeline {
                 let body_sha256 = hex::encode(Sha256::digest(&body));
                 let doc_hints = hints::from_document(&body);
                 let exchange = exchange(Some(status), Some(body.len() as u64), &transfer, url);
+                let base = exchange
+                    .final_url
+                    .as_deref()
+                    .and_then(|u| Url::parse(u).ok())
+                    .unwrap_or_else(|| url.clone());
+                let hub = hub::discover(&transfer.links, &body, &base);
                 let mut answer = if row.body_sha256.as_deref() == Some(body_sha256.as_str()) {
                     // Servers that ignore validators still send the same
                     // bytes: skip parsing them again.
                     Answer::new(Outcome::Unchanged)
                 } else {
-                    let base = exchange
-                        .final_url
-                        .as_deref()
-                        .and_then(|u| Url::parse(u).ok())
-                        .unwrap_or_else(|| url.clone());
                     self.read_document(body, base, content_type, body_sha256)
                         .await
                 };
+                answer.hub = hub;
                 // Kept by the store only with a feed it holds (new or the
                 // same bytes), never with a document it could not read.
                 answer.validators = validators;

@@ -32,7 +32,7 @@ use url::Url;
 use super::webhook::{Clients, error_chain};
 use crate::clock::SharedClock;
 use crate::config::{Secret, WebSubConfig};
-use crate::store::{Store, Subscription};
+use crate::store::{HubSubscriber, Store};
 
 /// Subscription requests waiting for verification, at most; past it a
 /// request is answered 503.
@@ -326,7 +326,7 @@ impl VerifierParts {
         let recorded = match intent.mode {
             Mode::Subscribe => self
                 .store
-                .websub_subscribe(Subscription {
+                .websub_subscribe(HubSubscriber {
                     topic: intent.topic.clone(),
                     callback: intent.callback.to_string(),
                     secret: intent.secret.clone(),

@@ -53,6 +53,9 @@ pub struct FeedRow {
     /// The publisher's skipHours / skipDays, stored form.
     pub skip_hours: Option<String>,
     pub skip_days: Option<String>,
+    /// When the lease of the feed's live WebSub subscription ends, if a
+    /// hub pushes it (`websub_subscriptions`).
+    pub pushed_until: Option<DateTime<Utc>>,
 }
 
 impl FeedRow {
@@ -67,6 +70,7 @@ impl FeedRow {
             last_attempt: self.last_attempt_at,
             not_before: self.not_before_at,
             skip: SkipWindows::from_db(self.skip_hours.as_deref(), self.skip_days.as_deref()),
+            pushed_until: self.pushed_until,
         }
     }
 
@@ -758,7 +762,9 @@ const FEED_ROW_COLUMNS: &str =
             f.consecutive_failures, f.not_before_at, f.next_due_at,
             (SELECT count(*) FROM item_sources s WHERE s.feed_id = f.id),
             (SELECT group_concat(tag, ',') FROM feed_tags t WHERE t.feed_id = f.id),
-            f.effective_url, f.retired_at, f.retired_reason, f.skip_hours, f.skip_days
+            f.effective_url, f.retired_at, f.retired_reason, f.skip_hours, f.skip_days,
+            (SELECT max(w.lease_expires_at) FROM websub_subscriptions w
+              WHERE w.feed_id = f.id AND w.state = 'active')
      FROM feeds f";
 
 /// Replacing a feed's tags starts by clearing them.
@@ -815,6 +821,7 @@ fn select_feed_rows(
                 retired_reason: r.get(22)?,
                 skip_hours: r.get(23)?,
                 skip_days: r.get(24)?,
+                pushed_until: time(25)?,
             })
         })
         .map_err(op("list feeds"))?;

@@ -505,6 +505,33 @@ CREATE TABLE websub_deliveries (
 CREATE INDEX websub_deliveries_due ON websub_deliveries (state, next_attempt_at);
 "#,
     ),
+    // 14: WebSub subscriptions (issue 18): one row per feed, hub and topic
+    // we asked to be pushed, with the callback id and secret the hub
+    // signs with, and where the lease stands. A feed's live subscription
+    // slows its polling (`FeedRow::pushed_until`).
+    Migration::Sql(
+        r#"
+CREATE TABLE websub_subscriptions (
+    id               INTEGER PRIMARY KEY,
+    feed_id          INTEGER NOT NULL REFERENCES feeds(id),
+    hub              TEXT NOT NULL,
+    topic            TEXT NOT NULL,
+    callback_id      TEXT NOT NULL UNIQUE,
+    secret           TEXT NOT NULL,
+    state            TEXT NOT NULL
+                     CHECK (state IN ('pending', 'active', 'denied', 'expired', 'failed')),
+    requested_at     TEXT NOT NULL,
+    verified_at      TEXT,
+    lease_seconds    INTEGER,
+    lease_expires_at TEXT,
+    renew_at         TEXT,
+    last_push_at     TEXT,
+    last_error       TEXT,
+    UNIQUE (feed_id, hub, topic)
+) STRICT;
+CREATE INDEX websub_subscriptions_by_feed ON websub_subscriptions (feed_id, state);
+"#,
+    ),
 ];
 
 fn migration_4(tx: &Transaction<'_>) -> rusqlite::Result<()> {

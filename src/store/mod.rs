@@ -47,6 +47,7 @@ pub(crate) mod migrations;
 pub mod quotes;
 mod rules;
 mod selection;
+pub mod subscriptions;
 pub mod symbols;
 pub mod websub;
 
@@ -66,8 +67,9 @@ pub use articles::{ArticleResult, DueArticle};
 pub use feeds::{Attempt, Document, Exchange, FeedRow, IngestSummary};
 pub use items::{Cursor, ItemHistory, Page, RecentQuery, Revision, SNIPPET_MARKS, SearchHit};
 pub use selection::Match;
+pub use subscriptions::{SubState, Subscription};
 pub use symbols::SymbolItem;
-pub use websub::{HubCounts, PushRow, Subscription};
+pub use websub::{HubCounts, HubSubscriber, PushRow};
 
 /// How long a writer or reader waits for a lock held by another process
 /// (for example `sqlite3` or a `tickerfeed poll` beside the daemon).

@@ -30,7 +30,7 @@ use crate::config::Secret;
 
 /// A verified subscription, as the hub records it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Subscription {
+pub struct HubSubscriber {
     pub topic: String,
     pub callback: String,
     /// The subscriber's `hub.secret`, for `X-Hub-Signature`.
@@ -39,7 +39,7 @@ pub struct Subscription {
     pub verified_at: DateTime<Utc>,
 }
 
-impl Subscription {
+impl HubSubscriber {
     /// When the lease ends.
     pub fn expires_at(&self) -> DateTime<Utc> {
         self.verified_at + chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::MAX)
@@ -74,7 +74,7 @@ fn time(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<DateTime<Utc>> {
 
 impl Store {
     /// Records (or renews) a verified subscription.
-    pub async fn websub_subscribe(&self, sub: Subscription) -> Result<(), StoreError> {
+    pub async fn websub_subscribe(&self, sub: HubSubscriber) -> Result<(), StoreError> {
         self.write(move |conn| {
             cached(
                 conn,
@@ -129,7 +129,7 @@ impl Store {
     }
 
     /// Every subscription, active or not, by topic and callback.
-    pub async fn websub_subscribers(&self) -> Result<Vec<Subscription>, StoreError> {
+    pub async fn websub_subscribers(&self) -> Result<Vec<HubSubscriber>, StoreError> {
         self.read(|conn| {
             conn.prepare_cached(
                 "SELECT topic, callback, secret, lease_seconds, verified_at
@@ -137,7 +137,7 @@ impl Store {
             )
             .and_then(|mut s| {
                 s.query_map([], |r| {
-                    Ok(Subscription {
+                    Ok(HubSubscriber {
                         topic: r.get(0)?,
                         callback: r.get(1)?,
                         secret: r.get::<_, Option<String>>(2)?.map(Secret::new),
@@ -402,8 +402,8 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn sub(topic: &str, callback: &str, verified_at: DateTime<Utc>) -> Subscription {
-        Subscription {
+    fn sub(topic: &str, callback: &str, verified_at: DateTime<Utc>) -> HubSubscriber {
+        HubSubscriber {
             topic: topic.into(),
             callback: callback.into(),
             secret: Some(Secret::new("s3cret")),

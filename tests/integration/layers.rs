@@ -25,6 +25,7 @@ const LAYERS: &[&str] = &[
     "push",
     "pipeline",
     "scheduler",
+    "websub",
     "health",
     "systemd",
     "shutdown",

@@ -38,6 +38,8 @@
 //!   feed's excludes, the dry run, config errors.
 //! - `web`: the pages: the news river, articles, tags, views, search,
 //!   assets, the 404, security headers and escaping.
+//! - `websub_subscriber`: tickerfeed subscribing to a loopback WebSub hub:
+//!   verification, signed and forged pushes, renewal, fallback polling.
 //! - `systemd`: sd_notify messages against a real datagram socket;
 //!   `supervise`.
 //! - `websub_hub`: WebSub publishing: our hub (subscribe, verify,
@@ -69,3 +71,4 @@ mod util;
 mod views;
 mod web;
 mod websub_hub;
+mod websub_subscriber;

@@ -1,0 +1,754 @@
+//! The WebSub subscriber (W3C WebSub, subscriber role): hubs push the
+//! feeds they advertise, so their news arrives in seconds, not at the
+//! next poll.
+//!
+//! Owns the subscription lifecycle; the archive keeps its state
+//! (`store::subscriptions`), so a restart resumes it.
+//!
+//! - **Subscribe.** A poll that finds a hub (`pipeline::hub`) sends a
+//!   [`Discovered`] here. Unless a subscription for that feed, hub and
+//!   topic is live or waiting, we POST `hub.mode=subscribe` with a callback
+//!   URL of our own (`<callback_url>websub/callback/<id>`, an unguessable
+//!   id per subscription), a random secret per subscription
+//!   (`hub.secret`, never logged) and the lease we would like. A failed or
+//!   denied subscription is asked again only by a poll at least
+//!   [`RESUBSCRIBE_AFTER`] later, so a broken hub is not hammered.
+//! - **Verify.** The hub's GET on the callback is answered with its
+//!   `hub.challenge` only when the callback id, topic and mode match a
+//!   subscription we asked for; 404 otherwise. `hub.mode=denied` ends it.
+//! - **Renew.** At [`RENEW_AT`] of the lease we subscribe again (same
+//!   callback and secret); a failed renewal is retried while the lease
+//!   runs. A lease that ends unrenewed expires the subscription.
+//! - **Receive.** `POST` on the callback: the body's `X-Hub-Signature`
+//!   (`sha1=`, `sha256=`, `sha384=` or `sha512=`, compared in constant
+//!   time) must match the subscription's secret. A good push is ingested
+//!   at once by `Pipeline::ingest_pushed`, the same road as a polled
+//!   document. A push with a missing or bad signature is answered 2xx like
+//!   a good one (as the spec allows, so a forger learns nothing) but its
+//!   content is ignored; a push to an unknown or ended subscription gets
+//!   410 Gone, which tells the hub to drop it. Both are counted in
+//!   `/metrics` and logged once per subscription, not per push.
+//!
+//! While a subscription is live, `schedule::PollState::next_due` polls the
+//! feed at the slower `[websub] fallback_poll`; the scheduler is told to
+//! re-plan whenever a subscription starts or ends (`replan`).
+//!
+//! Hubs are named by feed documents, which are not trusted: a hub on a
+//! loopback, private or link-local address is used only for a feed that
+//! is itself polled from such an address (the operator's own network);
+//! otherwise `push::guard` refuses it, as for alerts.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, KeyInit, Mac};
+use tokio::sync::{Notify, mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+use url::{Host, Url};
+
+use crate::clock::SharedClock;
+use crate::config::{FeedConfig, Secret, WebSubConfig};
+use crate::model::FeedId;
+use crate::pipeline::{Discovered, Pipeline};
+use crate::push::guard::{self, PublicOnly};
+use crate::push::webhook::error_chain;
+use crate::store::{StoreError, SubState, Subscription};
+
+/// A failed, denied or unverified subscription is asked for again only
+/// by a poll this long after the last request.
+pub const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(3_600);
+
+/// Renew when this share of the lease has passed.
+pub const RENEW_AT: f64 = 0.8;
+
+/// How long a hub has to verify a subscribe request.
+const VERIFY_WITHIN: Duration = Duration::from_secs(600);
+
+/// Timeout of one request to a hub.
+const HUB_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The longest the renewal loop sleeps without looking again.
+const MAX_SLEEP: Duration = Duration::from_secs(30);
+
+/// Callback ids remembered for logging once; past this the memory starts
+/// over (a flood of pushes to made-up ids must not grow it without end).
+const WARNED_CAP: usize = 10_000;
+
+/// Why a hub's verification request is refused (answered 404).
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("no subscription has this callback")]
+    Unknown,
+    #[error("the topic or mode does not match a subscription we asked for")]
+    Mismatch,
+    #[error("no hub.challenge")]
+    NoChallenge,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// How a push was answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushAnswer {
+    /// Signed right and recorded: 2xx.
+    Ingested,
+    /// Missing or bad signature: 2xx, content ignored.
+    Ignored,
+    /// No such live subscription: 410 Gone.
+    Unknown,
+    /// The archive could not record it: 5xx, so the hub retries.
+    Failed,
+}
+
+/// The subscriber; cheap to clone.
+#[derive(Clone)]
+pub struct Subscriber(Arc<Inner>);
+
+struct Inner {
+    pipeline: Pipeline,
+    clock: SharedClock,
+    /// `[websub] callback_url`, ending in `/`.
+    callback_base: Url,
+    lease: Duration,
+    max_body: usize,
+    /// The configured feeds (replaced on reload).
+    feeds: watch::Receiver<Vec<(FeedConfig, FeedId)>>,
+    /// For hubs on public addresses only ([`PublicOnly`]).
+    public: reqwest::Client,
+    /// For hubs of feeds on the operator's own network.
+    any: reqwest::Client,
+    /// Callback ids whose refused pushes were logged already.
+    warned: Mutex<HashSet<String>>,
+    /// Tells the scheduler that a feed's subscription started or ended.
+    replan: Arc<Notify>,
+    /// Wakes the renewal loop after a verification changed the plan.
+    wake: Notify,
+}
+
+impl std::fmt::Debug for Subscriber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscriber")
+            .field("callback_base", &self.0.callback_base.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Subscriber {
+    /// A subscriber for `config`, or `None` when `callback_url` is unset.
+    /// `replan` is notified whenever a subscription starts or ends.
+    pub fn new(
+        config: &WebSubConfig,
+        pipeline: Pipeline,
+        feeds: watch::Receiver<Vec<(FeedConfig, FeedId)>>,
+        user_agent: &str,
+        max_body: usize,
+        replan: Arc<Notify>,
+    ) -> Result<Option<Subscriber>, reqwest::Error> {
+        let Some(callback_base) = config.callback_url.clone() else {
+            return Ok(None);
+        };
+        let build = |guarded: bool| {
+            let b = reqwest::Client::builder()
+                .user_agent(user_agent)
+                .timeout(HUB_TIMEOUT)
+                .connect_timeout(HUB_TIMEOUT / 3)
+                // A redirect or a proxy would lead past the guard.
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy();
+            if guarded {
+                b.dns_resolver(PublicOnly)
+            } else {
+                b
+            }
+            .build()
+        };
+        Ok(Some(Subscriber(Arc::new(Inner {
+            clock: Arc::clone(&pipeline.clock),
+            pipeline,
+            callback_base,
+            lease: config.lease,
+            max_body,
+            feeds,
+            public: build(true)?,
+            any: build(false)?,
+            warned: Mutex::new(HashSet::new()),
+            replan,
+            wake: Notify::new(),
+        }))))
+    }
+
+    /// The largest push body accepted (`[fetch] max_body_bytes`).
+    pub fn max_body(&self) -> usize {
+        self.0.max_body
+    }
+
+    /// Subscribes to what polls discover and renews leases until
+    /// `shutdown`.
+    pub async fn run(
+        self,
+        mut discoveries: mpsc::UnboundedReceiver<Discovered>,
+        shutdown: CancellationToken,
+    ) {
+        // Leases are looked after when one is due (or a verification
+        // changed the plan), not after every poll that found a hub.
+        let mut tend_at = tokio::time::Instant::now();
+        loop {
+            if tokio::time::Instant::now() >= tend_at {
+                let wait = match self.tend().await {
+                    Ok(wait) => wait,
+                    Err(e) => {
+                        warn!(error = %e, "could not renew WebSub subscriptions; trying again shortly");
+                        MAX_SLEEP
+                    }
+                };
+                tend_at = tokio::time::Instant::now() + wait;
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                found = discoveries.recv() => match found {
+                    Some(found) => {
+                        if let Err(e) = self.discovered(found).await {
+                            warn!(error = %e, "could not record a WebSub subscription");
+                        }
+                    }
+                    None => return,
+                },
+                _ = self.0.wake.notified() => tend_at = tokio::time::Instant::now(),
+                _ = tokio::time::sleep_until(tend_at) => {}
+            }
+        }
+    }
+
+    fn feed(&self, id: FeedId) -> Option<FeedConfig> {
+        self.0
+            .feeds
+            .borrow()
+            .iter()
+            .find(|(_, fid)| *fid == id)
+            .map(|(f, _)| f.clone())
+            // `websub = false` on the feed.
+            .filter(|f| f.push_fallback.is_some())
+    }
+
+    /// A poll found `found.link`: subscribe unless that subscription is
+    /// live, waiting for the hub, or was tried recently.
+    async fn discovered(&self, found: Discovered) -> Result<(), StoreError> {
+        let Some(feed) = self.feed(found.feed_id) else {
+            return Ok(());
+        };
+        let now = self.0.clock.now();
+        let (hub, topic) = (found.link.hub.as_str(), found.link.topic.as_str());
+        let known = self
+            .0
+            .pipeline
+            .store
+            .subscription_to(found.feed_id, hub, topic)
+            .await?;
+        if let Some(s) = &known {
+            let waiting = s.state == SubState::Pending && s.renew_at.is_some_and(|t| t > now);
+            let quiet = if s.state == SubState::Denied {
+                RESUBSCRIBE_AFTER * 24
+            } else {
+                RESUBSCRIBE_AFTER
+            };
+            let recent =
+                now - s.requested_at < chrono::Duration::from_std(quiet).unwrap_or_default();
+            if s.state == SubState::Active || waiting || recent {
+                return Ok(());
+            }
+        }
+        if let Some(why) = self.refusal(&feed, &found.link.hub) {
+            self.warn_once(&format!("refused-hub:{hub}"), || {
+                warn!(feed = %feed.name, hub, "not subscribing to the hub this feed advertises: {why}")
+            });
+            return Ok(());
+        }
+        self.request(&feed, found.feed_id, hub, topic, false).await
+    }
+
+    /// Why `hub` may not be asked for `feed`, if it may not: it is on a
+    /// private address and the feed is not.
+    fn refusal(&self, feed: &FeedConfig, hub: &Url) -> Option<String> {
+        if on_private_network(&feed.url) {
+            None
+        } else {
+            guard::refusal(hub)
+        }
+    }
+
+    fn client(&self, feed: &FeedConfig) -> &reqwest::Client {
+        if on_private_network(&feed.url) {
+            &self.0.any
+        } else {
+            &self.0.public
+        }
+    }
+
+    /// Asks `hub` to push `topic` (a first request, or a `renewal` of an
+    /// active subscription), recording the request first so that a hub
+    /// that verifies before it answers finds it.
+    async fn request(
+        &self,
+        feed: &FeedConfig,
+        feed_id: FeedId,
+        hub: &str,
+        topic: &str,
+        renewal: bool,
+    ) -> Result<(), StoreError> {
+        let now = self.0.clock.now();
+        let store = &self.0.pipeline.store;
+        let retry_at = if renewal {
+            // Replaced by the verification; otherwise the next try.
+            now + retry_delay(
+                store.subscription_to(feed_id, hub, topic).await?.as_ref(),
+                now,
+            )
+        } else {
+            now + chrono::Duration::from_std(VERIFY_WITHIN).unwrap_or_default()
+        };
+        let sub = store
+            .request_subscription(
+                feed_id,
+                hub,
+                topic,
+                &random_hex(16),
+                &Secret::new(random_hex(32)),
+                now,
+                retry_at,
+            )
+            .await?;
+        let callback = self.callback_url(&sub.callback_id);
+        let lease = self.0.lease.as_secs().to_string();
+        let form = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("hub.mode", "subscribe")
+            .append_pair("hub.topic", topic)
+            .append_pair("hub.callback", callback.as_str())
+            .append_pair("hub.lease_seconds", &lease)
+            .append_pair("hub.secret", sub.secret.expose())
+            .finish();
+        let sent = self
+            .client(feed)
+            .post(hub)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(form)
+            .send()
+            .await;
+        let error = match sent {
+            Ok(resp) if resp.status().is_success() => None,
+            Ok(resp) => {
+                let status = resp.status();
+                let text = resp.text().await.unwrap_or_default();
+                let text: String = text.trim().chars().take(200).collect();
+                Some(format!("the hub answered {status}: {text}"))
+            }
+            Err(e) => Some(error_chain(&e)),
+        };
+        let what = if renewal { "renew" } else { "subscribe" };
+        match error {
+            None => {
+                self.0.pipeline.metrics.websub_request("accepted");
+                info!(feed = %feed.name, hub, topic, "asked the WebSub hub to {what}; waiting for its verification");
+            }
+            Some(error) => {
+                self.0.pipeline.metrics.websub_request("failed");
+                warn!(feed = %feed.name, hub, topic, error = %error, "WebSub {what} request failed");
+                let error = format!("{what} request failed: {error}");
+                if sub.state == SubState::Active {
+                    store
+                        .subscription_retry(&sub.callback_id, &error, retry_at)
+                        .await?;
+                } else {
+                    store
+                        .subscription_ended(&sub.callback_id, SubState::Failed, &error)
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn callback_url(&self, callback_id: &str) -> Url {
+        self.0
+            .callback_base
+            .join(&format!("websub/callback/{callback_id}"))
+            .expect("a hex id joins onto an http(s) base")
+    }
+
+    /// Expires ended leases, gives up on unverified requests, renews what
+    /// is due; returns how long until the next of these.
+    async fn tend(&self) -> Result<Duration, StoreError> {
+        let store = &self.0.pipeline.store;
+        let now = self.0.clock.now();
+        let expired = store.expire_subscriptions(now).await?;
+        if expired > 0 {
+            warn!(
+                subscriptions = expired,
+                "WebSub leases ended without a renewal; those feeds are polled on their schedules again"
+            );
+            self.0.replan.notify_one();
+        }
+        let mut next = now + chrono::Duration::from_std(MAX_SLEEP).unwrap_or_default();
+        for sub in store.subscriptions().await? {
+            let Some(renew_at) = sub.renew_at else {
+                continue;
+            };
+            match sub.state {
+                SubState::Pending if renew_at <= now => {
+                    store
+                        .subscription_ended(
+                            &sub.callback_id,
+                            SubState::Failed,
+                            "the hub never verified the subscription",
+                        )
+                        .await?;
+                }
+                SubState::Active if renew_at <= now => match self.feed(sub.feed_id) {
+                    Some(feed) => {
+                        self.request(&feed, sub.feed_id, &sub.hub, &sub.topic, true)
+                            .await?;
+                        // Its new retry time is read on the next round.
+                        next = now;
+                    }
+                    // Removed from the config, or opted out: let it lapse.
+                    None => {
+                        store
+                            .subscription_retry(
+                                &sub.callback_id,
+                                "not renewed: the feed no longer subscribes",
+                                sub.lease_expires_at.unwrap_or(now),
+                            )
+                            .await?
+                    }
+                },
+                SubState::Pending | SubState::Active => {
+                    next = next.min(renew_at);
+                    if let Some(end) = sub.lease_expires_at {
+                        next = next.min(end);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok((next - now)
+            .to_std()
+            .unwrap_or(Duration::ZERO)
+            .max(Duration::from_millis(50))
+            .min(MAX_SLEEP))
+    }
+
+    /// Answers a hub's GET on a callback (`query` holds its `hub.*`
+    /// parameters): the challenge to echo when it verifies a subscription
+    /// we asked for; an empty body for an accepted denial.
+    pub async fn verify(
+        &self,
+        callback_id: &str,
+        query: &HashMap<String, String>,
+    ) -> Result<String, VerifyError> {
+        let store = &self.0.pipeline.store;
+        let sub = store
+            .subscription(callback_id)
+            .await?
+            .ok_or(VerifyError::Unknown)?;
+        let param = |k: &str| query.get(k).map(String::as_str);
+        if param("hub.topic") != Some(sub.topic.as_str()) {
+            return Err(VerifyError::Mismatch);
+        }
+        let now = self.0.clock.now();
+        match param("hub.mode") {
+            Some("subscribe") if matches!(sub.state, SubState::Pending | SubState::Active) => {
+                let challenge = param("hub.challenge").ok_or(VerifyError::NoChallenge)?;
+                let lease = param("hub.lease_seconds")
+                    .and_then(|l| l.trim().parse::<u64>().ok())
+                    .unwrap_or(self.0.lease.as_secs())
+                    .clamp(1, 10 * 365 * 86_400);
+                let expires = now + chrono::Duration::seconds(lease as i64);
+                let renew_at =
+                    now + chrono::Duration::milliseconds((lease as f64 * RENEW_AT * 1000.0) as i64);
+                store
+                    .subscription_verified(callback_id, lease, now, expires, renew_at)
+                    .await?;
+                self.0.pipeline.metrics.websub_request("verified");
+                info!(feed_id = %sub.feed_id, hub = %sub.hub, lease_seconds = lease, "WebSub subscription verified; the hub pushes this feed now");
+                self.0.replan.notify_one();
+                self.0.wake.notify_one();
+                Ok(challenge.to_string())
+            }
+            Some("denied") if matches!(sub.state, SubState::Pending | SubState::Active) => {
+                let reason = param("hub.reason").unwrap_or("no reason given");
+                let reason: String = reason.chars().take(200).collect();
+                store
+                    .subscription_ended(
+                        callback_id,
+                        SubState::Denied,
+                        &format!("the hub denied the subscription: {reason}"),
+                    )
+                    .await?;
+                self.0.pipeline.metrics.websub_request("denied");
+                warn!(feed_id = %sub.feed_id, hub = %sub.hub, reason = %reason, "the WebSub hub denied the subscription; the feed stays on its schedule");
+                self.0.replan.notify_one();
+                Ok(String::new())
+            }
+            // We never ask to unsubscribe, so no such request is ours.
+            _ => Err(VerifyError::Mismatch),
+        }
+    }
+
+    /// A hub's POST on a callback: checks `signature` (`X-Hub-Signature`)
+    /// and ingests `body` through the pipeline.
+    pub async fn receive(
+        &self,
+        callback_id: &str,
+        signature: Option<&str>,
+        content_type: Option<String>,
+        body: Vec<u8>,
+    ) -> PushAnswer {
+        let store = &self.0.pipeline.store;
+        let metrics = &self.0.pipeline.metrics;
+        let sub = match store.subscription(callback_id).await {
+            Ok(Some(s)) if matches!(s.state, SubState::Pending | SubState::Active) => s,
+            Ok(_) => {
+                metrics.websub_received("unknown_subscription");
+                self.warn_once(&format!("unknown:{callback_id}"), || {
+                    warn!(callback_id, "WebSub push for no live subscription: answered 410 Gone (logged once per callback)")
+                });
+                return PushAnswer::Unknown;
+            }
+            Err(e) => {
+                metrics.websub_received("failed");
+                error!(error = %e, "could not look up a WebSub subscription for a push");
+                return PushAnswer::Failed;
+            }
+        };
+        let signed = signature.is_some_and(|h| signature_matches(h, sub.secret.expose(), &body));
+        if !signed {
+            metrics.websub_received("bad_signature");
+            let what = if signature.is_some() { "a bad" } else { "no" };
+            let first = self.warn_once(&format!("signature:{callback_id}"), || {
+                warn!(feed_id = %sub.feed_id, hub = %sub.hub, "WebSub push with {what} X-Hub-Signature: content ignored (logged once per subscription)")
+            });
+            if first {
+                let note = format!("a push with {what} X-Hub-Signature was ignored");
+                if let Err(e) = store
+                    .subscription_pushed(callback_id, self.0.clock.now(), Some(&note))
+                    .await
+                {
+                    warn!(error = %e, "could not note an ignored WebSub push");
+                }
+            }
+            return PushAnswer::Ignored;
+        }
+        let (Some(feed), Ok(row)) = (self.feed(sub.feed_id), store.feed_row(sub.feed_id).await)
+        else {
+            metrics.websub_received("unknown_subscription");
+            return PushAnswer::Unknown;
+        };
+        if row.retired_at.is_some() || !row.in_config {
+            metrics.websub_received("unknown_subscription");
+            return PushAnswer::Unknown;
+        }
+        match self
+            .0
+            .pipeline
+            .ingest_pushed(&feed, &row, body, content_type)
+            .await
+        {
+            Ok(r) => {
+                metrics.websub_received("ingested");
+                info!(
+                    feed = %feed.name,
+                    result = r.outcome.as_str(),
+                    new = r.summary.new,
+                    updated = r.summary.updated,
+                    merged = r.summary.merged,
+                    error = r.error.as_deref().unwrap_or(""),
+                    "WebSub push ingested"
+                );
+                if let Err(e) = store
+                    .subscription_pushed(callback_id, self.0.clock.now(), None)
+                    .await
+                {
+                    warn!(error = %e, "could not note a WebSub push");
+                }
+                PushAnswer::Ingested
+            }
+            Err(e) => {
+                metrics.websub_received("failed");
+                error!(feed = %feed.name, error = %e, "could not record a WebSub push; the hub will retry");
+                PushAnswer::Failed
+            }
+        }
+    }
+
+    /// Runs `log` the first time `key` is seen; says whether it did.
+    fn warn_once(&self, key: &str, log: impl FnOnce()) -> bool {
+        let mut warned = self.0.warned.lock().unwrap_or_else(|p| p.into_inner());
+        if warned.len() >= WARNED_CAP {
+            warned.clear();
+        }
+        let first = warned.insert(key.to_string());
+        drop(warned);
+        if first {
+            log();
+        }
+        first
+    }
+}
+
+/// How long after a failed renewal to try again: a quarter of what is
+/// left of the lease, from a second to ten minutes.
+fn retry_delay(sub: Option<&Subscription>, now: DateTime<Utc>) -> chrono::Duration {
+    let left = sub
+        .and_then(|s| s.lease_expires_at)
+        .map(|end| end - now)
+        .unwrap_or_default();
+    (left / 4).clamp(chrono::Duration::seconds(1), chrono::Duration::minutes(10))
+}
+
+/// Whether `url` points into the operator's own network: a loopback,
+/// private or link-local address, or `localhost`.
+fn on_private_network(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Ipv4(ip)) => !guard::is_public(ip.into()),
+        Some(Host::Ipv6(ip)) => !guard::is_public(ip.into()),
+        Some(Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        None => false,
+    }
+}
+
+/// Whether `header` (`X-Hub-Signature: method=hex`) is the HMAC of `body`
+/// keyed with `secret`, for method `sha1`, `sha256`, `sha384` or
+/// `sha512`. The comparison takes the same time wherever the bytes
+/// differ.
+pub fn signature_matches(header: &str, secret: &str, body: &[u8]) -> bool {
+    let Some((method, hex_sig)) = header.trim().split_once('=') else {
+        return false;
+    };
+    let Ok(sig) = hex::decode(hex_sig.trim()) else {
+        return false;
+    };
+    fn check<M: Mac + KeyInit>(key: &[u8], body: &[u8], sig: &[u8]) -> bool {
+        let mut mac = <M as KeyInit>::new_from_slice(key).expect("HMAC takes a key of any length");
+        mac.update(body);
+        mac.verify_slice(sig).is_ok()
+    }
+    let key = secret.as_bytes();
+    match method.trim().to_ascii_lowercase().as_str() {
+        "sha1" => check::<Hmac<sha1::Sha1>>(key, body, &sig),
+        "sha256" => check::<Hmac<sha2::Sha256>>(key, body, &sig),
+        "sha384" => check::<Hmac<sha2::Sha384>>(key, body, &sig),
+        "sha512" => check::<Hmac<sha2::Sha512>>(key, body, &sig),
+        _ => false,
+    }
+}
+
+/// `bytes` random bytes from the operating system, as hex.
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    // Without the OS's randomness a secret would be guessable; a machine
+    // that cannot provide it cannot run anything safely.
+    getrandom::fill(&mut buf).expect("the operating system provides random bytes");
+    hex::encode(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sign<M: Mac + KeyInit>(key: &str, body: &[u8]) -> String {
+        let mut mac = <M as KeyInit>::new_from_slice(key.as_bytes()).unwrap();
+        mac.update(body);
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    #[test]
+    fn signatures_of_every_method_the_spec_names() {
+        let body = b"<feed>news</feed>";
+        for (method, sig) in [
+            ("sha1", sign::<Hmac<sha1::Sha1>>("k", body)),
+            ("sha256", sign::<Hmac<sha2::Sha256>>("k", body)),
+            ("sha384", sign::<Hmac<sha2::Sha384>>("k", body)),
+            ("sha512", sign::<Hmac<sha2::Sha512>>("k", body)),
+        ] {
+            let header = format!("{method}={sig}");
+            assert!(signature_matches(&header, "k", body), "{method}");
+            assert!(!signature_matches(&header, "other key", body), "{method}");
+            assert!(
+                !signature_matches(&header, "k", b"<feed>forged</feed>"),
+                "{method}"
+            );
+            assert!(
+                signature_matches(&format!("{}={sig}", method.to_uppercase()), "k", body),
+                "{method}"
+            );
+        }
+        // RFC 4231 test case 2, as `push::alerts` signs.
+        assert!(signature_matches(
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+            "Jefe",
+            b"what do ya want for nothing?"
+        ));
+    }
+
+    #[test]
+    fn malformed_signatures_do_not_match() {
+        let good = sign::<Hmac<sha2::Sha256>>("k", b"x");
+        for header in [
+            "",
+            "sha256",
+            "sha256=",
+            "sha256=zz",
+            &format!("md5={good}"),
+            &format!("sha256={}", &good[..10]),
+            &good,
+        ] {
+            assert!(!signature_matches(header, "k", b"x"), "{header:?}");
+        }
+    }
+
+    #[test]
+    fn private_networks_are_recognised() {
+        let private = |s: &str| on_private_network(&Url::parse(s).unwrap());
+        assert!(private("http://127.0.0.1:8080/feed"));
+        assert!(private("http://[::1]/feed"));
+        assert!(private("http://10.0.0.7/feed"));
+        assert!(private("http://localhost:3000/feed"));
+        assert!(!private("https://example.com/feed"));
+        assert!(!private("https://93.184.216.34/feed"));
+    }
+
+    #[test]
+    fn failed_renewals_retry_within_what_is_left_of_the_lease() {
+        let now = DateTime::from_timestamp(1_767_225_600, 0).unwrap();
+        assert_eq!(retry_delay(None, now), chrono::Duration::seconds(1));
+        let sub = Subscription {
+            feed_id: FeedId(1),
+            hub: "h".into(),
+            topic: "t".into(),
+            callback_id: "c".into(),
+            secret: Secret::new("s"),
+            state: SubState::Active,
+            requested_at: now,
+            lease_expires_at: Some(now + chrono::Duration::seconds(40)),
+            renew_at: None,
+            last_push_at: None,
+            last_error: None,
+        };
+        assert_eq!(retry_delay(Some(&sub), now), chrono::Duration::seconds(10));
+        let long = Subscription {
+            lease_expires_at: Some(now + chrono::Duration::days(2)),
+            ..sub
+        };
+        assert_eq!(retry_delay(Some(&long), now), chrono::Duration::minutes(10));
+        assert_eq!(random_hex(16).len(), 32);
+        assert_ne!(random_hex(16), random_hex(16));
+    }
+}

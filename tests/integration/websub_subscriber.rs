@@ -1,0 +1,451 @@
+//! WebSub, tickerfeed as subscriber (issue 18): a loopback publisher
+//! serves a feed that advertises a loopback test hub; the daemon runs
+//! in-process with the wall clock (leases are wall time), subscribes,
+//! answers the hub's challenge, ingests a signed push, ignores a forged
+//! one, renews its lease before it ends, polls at the fallback rate while
+//! the hub pushes, and goes back to its cron schedule when the hub is gone.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::post;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use tokio_util::sync::CancellationToken;
+
+use crate::util::*;
+
+/// A subscribe request the hub got, and how our verification went.
+#[derive(Clone, Debug)]
+struct Request {
+    /// When it arrived.
+    at: Instant,
+    form: HashMap<String, String>,
+    /// Whether the lease this subscription had been granted before was
+    /// still running when the request came (a renewal in time).
+    lease_running: bool,
+    /// Our callback's answer to the challenge: status, and whether the
+    /// body was the challenge.
+    verified: Option<(u16, bool)>,
+}
+
+#[derive(Default)]
+struct HubLog {
+    requests: Vec<Request>,
+    /// Per callback, when the lease granted last runs out.
+    leases: HashMap<String, Instant>,
+}
+
+/// A loopback WebSub hub that accepts every subscription, verifies it at
+/// once with a lease of `lease` seconds, and can be stopped.
+struct TestHub {
+    addr: SocketAddr,
+    log: Arc<Mutex<HubLog>>,
+    stop: CancellationToken,
+}
+
+#[derive(Clone)]
+struct HubState {
+    log: Arc<Mutex<HubLog>>,
+    lease: u64,
+    http: reqwest::Client,
+}
+
+async fn subscribe(State(hub): State<HubState>, body: String) -> axum::http::StatusCode {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
+    let index = {
+        let mut log = hub.log.lock().unwrap();
+        let callback = form.get("hub.callback").cloned().unwrap_or_default();
+        let lease_running = log
+            .leases
+            .get(&callback)
+            .is_some_and(|end| *end > Instant::now());
+        log.requests.push(Request {
+            at: Instant::now(),
+            form: form.clone(),
+            lease_running,
+            verified: None,
+        });
+        log.requests.len() - 1
+    };
+    // Verify asynchronously, as hubs do after answering 202.
+    tokio::spawn(async move {
+        let challenge = format!("challenge-{index}");
+        let mut url = url::Url::parse(&form["hub.callback"]).unwrap();
+        url.query_pairs_mut()
+            .append_pair("hub.mode", "subscribe")
+            .append_pair("hub.topic", &form["hub.topic"])
+            .append_pair("hub.challenge", &challenge)
+            .append_pair("hub.lease_seconds", &hub.lease.to_string());
+        let resp = hub.http.get(url).send().await.unwrap();
+        let status = resp.status().as_u16();
+        let echoed = resp.text().await.unwrap() == challenge;
+        let mut log = hub.log.lock().unwrap();
+        if status == 200 && echoed {
+            log.leases.insert(
+                form["hub.callback"].clone(),
+                Instant::now() + Duration::from_secs(hub.lease),
+            );
+        }
+        log.requests[index].verified = Some((status, echoed));
+    });
+    axum::http::StatusCode::ACCEPTED
+}
+
+impl TestHub {
+    async fn start(lease: u64) -> TestHub {
+        let log: Arc<Mutex<HubLog>> = Arc::default();
+        let state = HubState {
+            log: Arc::clone(&log),
+            lease,
+            http: reqwest::Client::new(),
+        };
+        let app = Router::new()
+            .route("/hub", post(subscribe))
+            .with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = CancellationToken::new();
+        let s = stop.clone();
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { s.cancelled().await })
+                .await
+                .unwrap()
+        });
+        TestHub { addr, log, stop }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/hub", self.addr)
+    }
+
+    fn requests(&self) -> Vec<Request> {
+        self.log.lock().unwrap().requests.clone()
+    }
+
+    /// Waits until `n` subscribe requests were verified.
+    async fn wait_verified(&self, n: usize) -> Vec<Request> {
+        for _ in 0..1200 {
+            let done: Vec<Request> = self
+                .requests()
+                .into_iter()
+                .filter(|r| r.verified.is_some())
+                .collect();
+            if done.len() >= n {
+                return done;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "the hub never verified {n} subscriptions: {:?}",
+            self.requests()
+        );
+    }
+}
+
+/// The publisher's feed: `items` as (guid, title), advertising `hub`.
+fn feed(self_url: &str, hub: &str, items: &[(&str, &str)]) -> String {
+    let mut s = format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"><channel>
+<title>Wire</title><link>https://example.com/</link><description>test</description>
+<atom:link rel="self" href="{self_url}"/><atom:link rel="hub" href="{hub}"/>
+"#
+    );
+    for (i, (guid, title)) in items.iter().enumerate() {
+        s.push_str(&format!(
+            "<item><guid>{guid}</guid><title>{title}</title><link>https://example.com/{guid}</link><pubDate>Mon, 23 Nov 2026 {:02}:00:00 GMT</pubDate></item>\n",
+            10 + i
+        ));
+    }
+    s.push_str("</channel></rss>\n");
+    s
+}
+
+fn sign(secret: &str, body: &[u8]) -> String {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// The daemon in-process with the wall clock, listening where its
+/// `[websub] callback_url` says.
+struct Subscriber {
+    base: String,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Subscriber {
+    async fn start(dir: &TestDir, extra: &str) -> Subscriber {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let config = dir.write_config(&format!(
+            "[websub]\ncallback_url = \"{base}/\"\nsubscribe_lease_seconds = 12\nfallback_poll_minutes = 60\n{extra}"
+        ));
+        let clock: tickerfeed::clock::SharedClock = Arc::new(tickerfeed::clock::SystemClock);
+        let opened = tickerfeed::app::open(&config, clock.clone()).await.unwrap();
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(tickerfeed::app::serve_with(
+            config,
+            clock,
+            stop.clone(),
+            opened,
+            listener,
+            tickerfeed::systemd::Notifier::default(),
+        ));
+        Subscriber { base, stop, task }
+    }
+
+    async fn stop(self) {
+        self.stop.cancel();
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+fn titled(dir: &TestDir, title: &str) -> i64 {
+    dir.count(&format!(
+        "SELECT count(*) FROM v_items WHERE title = '{title}'"
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribes_ingests_signed_pushes_renews_and_falls_back_to_polling() {
+    let hub = TestHub::start(12).await;
+    let publisher = FeedServer::start().await;
+    let self_url = publisher.url("/feed.xml");
+    let first = feed(&self_url, &hub.url(), &[("a", "Polled news")]);
+    publisher.set("/feed.xml", Reply::feed(first));
+    let dir = TestDir::new();
+    // Every second by cron: without the subscription, polls are frequent.
+    let daemon = Subscriber::start(
+        &dir,
+        &feed_block("wire", &self_url, "schedule = \"* * * * * *\""),
+    )
+    .await;
+    let http = reqwest::Client::new();
+
+    // 1. The daemon subscribes, and answers the hub's challenge.
+    let verified = hub.wait_verified(1).await;
+    let request = &verified[0];
+    let verified_at = Instant::now();
+    assert_eq!(request.verified, Some((200, true)), "{request:?}");
+    let form = &request.form;
+    assert_eq!(form["hub.mode"], "subscribe");
+    assert_eq!(form["hub.topic"], self_url);
+    assert_eq!(form["hub.lease_seconds"], "12");
+    let callback = form["hub.callback"].clone();
+    assert!(
+        callback.starts_with(&format!("{}/websub/callback/", daemon.base)),
+        "{callback}"
+    );
+    let secret = form["hub.secret"].clone();
+    assert!(secret.len() >= 32, "a random secret per subscription");
+    assert_eq!(titled(&dir, "Polled news"), 1);
+    let state: String = dir
+        .db()
+        .query_row("SELECT state FROM websub_subscriptions", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(state, "active");
+    // `tickerfeed feeds` says so.
+    let out = tokio::process::Command::from(bin())
+        .arg("--config")
+        .arg(dir.config_path())
+        .arg("feeds")
+        .output()
+        .await
+        .unwrap();
+    let out = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.contains(&format!("websub:     pushed by {}", hub.url())),
+        "{out}"
+    );
+
+    // A verification that does not match what we asked for is refused.
+    let wrong_topic = http
+        .get(format!(
+            "{callback}?hub.mode=subscribe&hub.topic=http://elsewhere.test/&hub.challenge=x"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_topic.status(), 404);
+    let unknown = http
+        .get(format!(
+            "{}/websub/callback/0123?hub.mode=subscribe&hub.topic={self_url}&hub.challenge=x",
+            daemon.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+
+    // 2. A signed push is ingested at once, through the pipeline.
+    let pushed = feed(
+        &self_url,
+        &hub.url(),
+        &[("a", "Polled news"), ("b", "Pushed news")],
+    );
+    let resp = http
+        .post(&callback)
+        .header("content-type", "application/rss+xml")
+        .header("x-hub-signature", sign(&secret, pushed.as_bytes()))
+        .body(pushed.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(titled(&dir, "Pushed news"), 1);
+
+    // 3. A forged push (wrong key, or none) is answered alike, but ignored.
+    let forged = feed(&self_url, &hub.url(), &[("c", "Forged news")]);
+    for signature in [Some(sign("not the secret", forged.as_bytes())), None] {
+        let mut req = http.post(&callback).body(forged.clone());
+        if let Some(s) = signature {
+            req = req.header("x-hub-signature", s);
+        }
+        assert_eq!(req.send().await.unwrap().status(), 200);
+    }
+    assert_eq!(titled(&dir, "Forged news"), 0);
+    // A push to a callback we never handed out: 410 Gone.
+    let stray = http
+        .post(format!("{}/websub/callback/0123", daemon.base))
+        .header("x-hub-signature", sign(&secret, forged.as_bytes()))
+        .body(forged.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stray.status(), 410);
+    assert_eq!(titled(&dir, "Forged news"), 0);
+    let metrics = http
+        .get(format!("{}/metrics", daemon.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "tickerfeed_websub_received_total{result=\"ingested\"} 1",
+        "tickerfeed_websub_received_total{result=\"bad_signature\"} 2",
+        "tickerfeed_websub_received_total{result=\"unknown_subscription\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} missing from:\n{metrics}");
+    }
+
+    // 4. The lease is renewed before it ends, with the same callback.
+    let renewed = hub.wait_verified(2).await;
+    let renewal = &renewed[1];
+    assert!(renewal.lease_running, "renewed only after the lease ended");
+    assert_eq!(renewal.form["hub.callback"], callback);
+    assert_eq!(renewal.form["hub.secret"], secret);
+    assert_eq!(renewal.verified, Some((200, true)));
+    // While the hub pushed, the feed was polled at the fallback rate (an
+    // hour), not every second: at most a poll already under way when the
+    // subscription was verified.
+    let polls_while_live = publisher
+        .seen("/feed.xml")
+        .iter()
+        .filter(|s| s.at > verified_at && s.at < renewal.at)
+        .count();
+    assert!(
+        polls_while_live <= 1,
+        "{polls_while_live} polls while the hub pushed"
+    );
+
+    // 5. The hub disappears: renewals fail, the lease ends, and the feed
+    // is polled on its cron schedule again.
+    let requests_before = hub.requests().len();
+    hub.stop.cancel();
+    let gone_at = Instant::now();
+    let mut resumed = 0;
+    for _ in 0..1200 {
+        resumed = publisher
+            .seen("/feed.xml")
+            .iter()
+            .filter(|s| s.at > gone_at)
+            .count();
+        if resumed >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        resumed >= 3,
+        "polling never resumed after the hub went away"
+    );
+    let (state, error): (String, Option<String>) = dir
+        .db()
+        .query_row(
+            "SELECT state, last_error FROM websub_subscriptions",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(state, "expired");
+    assert!(error.unwrap_or_default().contains("renew"), "why it lapsed");
+    assert_eq!(hub.requests().len(), requests_before, "the hub was gone");
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_that_opts_out_is_not_subscribed_and_a_denial_ends_a_subscription() {
+    let hub = TestHub::start(600).await;
+    let publisher = FeedServer::start().await;
+    let doc = |url: &str| feed(url, &hub.url(), &[("a", "News")]);
+    publisher.set("/out.xml", Reply::feed(doc(&publisher.url("/out.xml"))));
+    publisher.set("/in.xml", Reply::feed(doc(&publisher.url("/in.xml"))));
+    let dir = TestDir::new();
+    let feeds = format!(
+        "{}{}",
+        feed_block("out", &publisher.url("/out.xml"), "websub = false"),
+        feed_block("in", &publisher.url("/in.xml"), "")
+    );
+    let daemon = Subscriber::start(&dir, &feeds).await;
+    let verified = hub.wait_verified(1).await;
+    assert_eq!(verified[0].form["hub.topic"], publisher.url("/in.xml"));
+    assert_eq!(dir.count("SELECT count(*) FROM websub_subscriptions"), 1);
+
+    // The hub later denies it (WebSub §5.2): the subscription ends.
+    let callback = &verified[0].form["hub.callback"];
+    let resp = reqwest::Client::new()
+        .get(format!(
+            "{callback}?hub.mode=denied&hub.topic={}&hub.reason=closed",
+            publisher.url("/in.xml")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let (state, error): (String, String) = dir
+        .db()
+        .query_row(
+            "SELECT state, last_error FROM websub_subscriptions",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(state, "denied");
+    assert!(error.contains("closed"), "{error}");
+    // Pushes for it are refused now.
+    let push = reqwest::Client::new()
+        .post(callback)
+        .body(doc(&publisher.url("/in.xml")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(push.status(), 410);
+    assert_eq!(
+        hub.requests().len(),
+        1,
+        "the opted-out feed never subscribed"
+    );
+    daemon.stop().await;
+}
