@@ -24,6 +24,7 @@ use crate::pipeline::Pipeline;
 use crate::pipeline::fetch::Fetcher;
 use crate::push;
 use crate::quotes::board::Board;
+use crate::quotes::reactions::Reactions;
 use crate::schedule::Schedule;
 use crate::scheduler::{self, Heartbeat};
 use crate::select::Channel;
@@ -36,6 +37,8 @@ pub struct Opened {
     pub store: Store,
     pub pipeline: Pipeline,
     pub feeds: Vec<(FeedConfig, FeedId)>,
+    /// The price-reaction task's setup, with `[market]`.
+    pub reactions: Option<Arc<Reactions>>,
 }
 
 /// Opens the archive for `config` and registers its feeds.
@@ -58,6 +61,14 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
         .map(|f| (f.clone(), ids[&f.name]))
         .collect();
     let fetcher = Fetcher::new(&config.fetch).context("setting up the HTTP client")?;
+    // Every instrument's exchange has a calendar, or nothing starts.
+    let reactions = config
+        .market
+        .as_ref()
+        .map(Reactions::new)
+        .transpose()
+        .context("checking [market] exchanges for price reactions")?
+        .map(Arc::new);
     let board = match &config.market {
         None => None,
         Some(market) => {
@@ -95,6 +106,7 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
         store,
         pipeline,
         feeds,
+        reactions,
     })
 }
 
@@ -147,6 +159,7 @@ pub async fn serve_with(
         store,
         pipeline,
         feeds,
+        reactions,
     } = opened;
     let local = listener
         .local_addr()
@@ -205,6 +218,16 @@ pub async fn serve_with(
             board,
             market.schedule.clone(),
             store.clone(),
+            Arc::clone(&clock),
+            shutdown.clone(),
+        )));
+    }
+    // Price reactions: read off the board's series as their times pass,
+    // gaps backfilled from the provider's history within its budget.
+    if let (Some(board), Some(reactions)) = (pipeline.board.clone(), reactions) {
+        tasks.push(tokio::spawn(reactions.run(
+            store.clone(),
+            board,
             Arc::clone(&clock),
             shutdown.clone(),
         )));

@@ -20,6 +20,9 @@
 //!                                     the alerts due for new items (outbox)
 //! push::alerts    sends the outbox to webhooks; deletes a message after a 2xx
 //! quotes::board   refreshes the ticker board on its own schedule; read at ingest
+//! quotes::reactions  reads each mention's price reaction off the board's series
+//!                 as its times pass (exchange calendars), backfilling gaps from
+//!                 provider history within the board's budget
 //! HTTP /feed.{atom,rss,json}, /tags/..., /views/..., and the pages (/, /items/...):
 //!     http -> store (a page of model::Entry, chosen by a select::Selection) -> render
 //!     (render::html with templates/ for the pages people read)

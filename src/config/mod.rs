@@ -218,6 +218,10 @@ pub struct InstrumentConfig {
     pub names: Vec<String>,
     /// The provider's spelling of the symbol.
     pub provider_symbol: String,
+    /// Where it trades, as written (checked against the exchange calendars
+    /// when the price-reaction task starts); `None`: implied by the
+    /// provider symbol (`quotes::calendar::for_provider_symbol`).
+    pub exchange: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

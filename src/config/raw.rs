@@ -153,6 +153,9 @@ pub struct RawSymbolTable {
     pub names: Vec<String>,
     /// The provider's spelling (`BP.L`, `bp.uk`), when it differs.
     pub provider_symbol: Option<String>,
+    /// Where it trades (`XNYS`, `XNAS`, `XLON`, or `NYSE`, `NASDAQ`,
+    /// `LSE`), for the market hours of price reactions.
+    pub exchange: Option<String>,
 }
 
 /// `[[views]]`: a named selection served as its own feed.

@@ -897,9 +897,9 @@ fn resolve_instruments(r: &mut Resolver<'_>, raw: Vec<RawSymbol>) -> Vec<Instrum
     let mut instruments: Vec<InstrumentConfig> = Vec::new();
     for (i, sym) in raw.into_iter().enumerate() {
         let path = [key("market"), key("symbols"), Seg::Index(i)];
-        let (symbol, name, names, provider_symbol) = match sym {
-            RawSymbol::Plain(s) => (Some(s), None, Vec::new(), None),
-            RawSymbol::Table(t) => (t.symbol, t.name, t.names, t.provider_symbol),
+        let (symbol, name, names, provider_symbol, exchange) = match sym {
+            RawSymbol::Plain(s) => (Some(s), None, Vec::new(), None, None),
+            RawSymbol::Table(t) => (t.symbol, t.name, t.names, t.provider_symbol, t.exchange),
         };
         let Some(symbol) = symbol
             .map(|s| s.trim().to_string())
@@ -924,6 +924,9 @@ fn resolve_instruments(r: &mut Resolver<'_>, raw: Vec<RawSymbol>) -> Vec<Instrum
             symbol,
             name,
             names: names.into_iter().filter(|n| !n.trim().is_empty()).collect(),
+            exchange: exchange
+                .map(|e| e.trim().to_string())
+                .filter(|e| !e.is_empty()),
         });
     }
     if instruments.is_empty() {

@@ -44,6 +44,7 @@ pub mod items;
 mod known;
 pub(crate) mod migrations;
 pub mod quotes;
+pub mod reactions;
 mod selection;
 pub mod symbols;
 
@@ -61,6 +62,7 @@ use crate::clock::from_db_time;
 pub use alerts::{AlertRule, AlertState, OutboxRow};
 pub use feeds::{Attempt, Document, Exchange, FeedRow, IngestSummary};
 pub use items::{Cursor, ItemHistory, Page, RecentQuery, Revision, SNIPPET_MARKS, SearchHit};
+pub use reactions::{Gap, ItemReaction, PlannedReaction, ReactionPoint, ReactionSubject, Resolved};
 pub use selection::Match;
 pub use symbols::SymbolItem;
 

@@ -21,6 +21,8 @@
 //! - `market`: the ticker board: providers replayed on loopback, snapshots
 //!   stamped at ingest, the market views.
 //! - `opml`: import real exports from other readers, export and serve.
+//! - `reactions`: price reactions after the news: market hours, recorded
+//!   quotes, backfill from replayed history within the budget.
 //! - `polite`: politeness and survival on the wire: encodings, caps,
 //!   timeouts, redirects, 410, Retry-After, backoff, hints, host limits.
 //! - `process`: the real binary: commands, exit codes, config errors,
@@ -48,6 +50,7 @@ mod market;
 mod opml;
 mod polite;
 pub(crate) mod process;
+mod reactions;
 mod readme;
 mod refresh;
 mod schema;
