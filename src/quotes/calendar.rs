@@ -28,6 +28,11 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, 
 /// The last year whose closures the lists below hold.
 pub const HOLIDAYS_KNOWN_THROUGH: i32 = 2027;
 
+/// A calendar date as written in the lists: (year, month, day).
+type Ymd = (i32, u32, u32);
+/// A local time of day: (hour, minute).
+type Hm = (u32, u32);
+
 /// The time zone an exchange keeps its hours in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Zone {
@@ -89,16 +94,16 @@ pub struct Exchange {
     pub name: &'static str,
     pub zone: Zone,
     /// Regular session, local time.
-    open: (u32, u32),
-    close: (u32, u32),
+    open: Hm,
+    close: Hm,
     /// Days with no session (weekdays only; weekends are always closed).
-    holidays: &'static [(i32, u32, u32)],
+    holidays: &'static [Ymd],
     /// Days the session ends early, and the local closing time.
-    early_closes: &'static [((i32, u32, u32), (u32, u32))],
+    early_closes: &'static [(Ymd, Hm)],
 }
 
 /// NYSE and Nasdaq keep the same holidays (NYSE Rule 7.2; Nasdaq follows).
-const US_HOLIDAYS: &[(i32, u32, u32)] = &[
+const US_HOLIDAYS: &[Ymd] = &[
     (2025, 1, 1),
     (2025, 1, 9), // national day of mourning, President Carter
     (2025, 1, 20),
@@ -134,7 +139,7 @@ const US_HOLIDAYS: &[(i32, u32, u32)] = &[
 
 /// 13:00 closes: the day before Independence Day, the day after
 /// Thanksgiving, Christmas Eve (when a weekday and not itself a holiday).
-const US_EARLY_CLOSES: &[((i32, u32, u32), (u32, u32))] = &[
+const US_EARLY_CLOSES: &[(Ymd, Hm)] = &[
     ((2025, 7, 3), (13, 0)),
     ((2025, 11, 28), (13, 0)),
     ((2025, 12, 24), (13, 0)),
@@ -144,7 +149,7 @@ const US_EARLY_CLOSES: &[((i32, u32, u32), (u32, u32))] = &[
 ];
 
 /// England and Wales bank holidays, on which the LSE is closed.
-const LONDON_HOLIDAYS: &[(i32, u32, u32)] = &[
+const LONDON_HOLIDAYS: &[Ymd] = &[
     (2025, 1, 1),
     (2025, 4, 18),
     (2025, 4, 21),
@@ -172,7 +177,7 @@ const LONDON_HOLIDAYS: &[(i32, u32, u32)] = &[
 ];
 
 /// 12:30 closes on Christmas Eve and New Year's Eve.
-const LONDON_EARLY_CLOSES: &[((i32, u32, u32), (u32, u32))] = &[
+const LONDON_EARLY_CLOSES: &[(Ymd, Hm)] = &[
     ((2025, 12, 24), (12, 30)),
     ((2025, 12, 31), (12, 30)),
     ((2026, 12, 24), (12, 30)),

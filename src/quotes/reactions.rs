@@ -96,7 +96,7 @@ pub fn plan(exchange: &Exchange, ingested: DateTime<Utc>) -> Vec<(Horizon, DateT
 
 /// The point among `points` that answers `target` (the rule of
 /// `store::reactions`, applied to bars before they are stored).
-fn pick<'a>(points: &'a [Quote], horizon: Horizon, target: DateTime<Utc>) -> Option<&'a Quote> {
+fn pick(points: &[Quote], horizon: Horizon, target: DateTime<Utc>) -> Option<&Quote> {
     let timed = points.iter().filter_map(|q| q.as_of.map(|t| (t, q)));
     match horizon {
         Horizon::Close => timed

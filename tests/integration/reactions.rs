@@ -5,7 +5,6 @@
 //! close, across a weekend, and with gaps backfilled from history within
 //! the board's budget.
 
-use chrono::Duration;
 use tickerfeed::app::Opened;
 use tickerfeed::clock::{Clock, FixedClock};
 
@@ -126,7 +125,7 @@ impl Setup {
         let mut stmt = db
             .prepare("SELECT * FROM v_item_reactions WHERE symbol = 'AAPL'")
             .unwrap();
-        let names: Vec<String> = stmt.column_names().iter().map(|s| s.to_string()).collect();
+        let names: Vec<String> = stmt.column_names().map(|s| s.to_string()).collect();
         stmt.query_row([], |r| {
             Ok(names
                 .iter()
@@ -377,4 +376,21 @@ async fn backfill_waits_for_the_budget_the_board_needs_then_fills_the_close_from
     // The board's budget was left alone: it still refreshes at once.
     let report = board.refresh(&s.opened.store, s.clock.now()).await.unwrap();
     assert_eq!(report.failed.len(), 0, "{report:?}");
+}
+
+#[tokio::test]
+async fn an_exchange_without_a_calendar_is_refused_at_start_naming_the_symbol() {
+    let dir = TestDir::new();
+    let config = dir.write_config(
+        "[market]\nprovider = \"yahoo\"\nsymbols = [{ symbol = \"7203\", provider_symbol = \"7203.T\", exchange = \"XTKS\" }]\n",
+    );
+    let (_, shared) = fixed_clock("2026-07-22T19:30:00Z");
+    let err = match tickerfeed::app::open(&config, shared).await {
+        Ok(_) => panic!("an unknown exchange must not start"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        err.contains("symbol \"7203\": unknown exchange \"XTKS\""),
+        "{err}"
+    );
 }
