@@ -34,6 +34,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
@@ -143,6 +144,9 @@ pub struct ReactionReport {
 #[derive(Debug)]
 pub struct Reactions {
     tracked: Vec<Tracked>,
+    /// Every mention of an item up to this id is planned: later passes
+    /// look only at newer items (ids grow with ingest), not the archive.
+    planned_through: AtomicI64,
 }
 
 impl Reactions {
@@ -167,7 +171,10 @@ impl Reactions {
                 })
             })
             .collect::<Result<_, _>>()?;
-        Ok(Reactions { tracked })
+        Ok(Reactions {
+            tracked,
+            planned_through: AtomicI64::new(0),
+        })
     }
 
     fn tracked(&self, symbol: &str) -> Option<&Tracked> {
@@ -183,9 +190,15 @@ impl Reactions {
     ) -> Result<ReactionReport, StoreError> {
         let mut report = ReactionReport::default();
         let symbols = self.tracked.iter().map(|t| t.symbol.clone()).collect();
+        let after = self.planned_through.load(Ordering::Acquire);
         let subjects = store
-            .unplanned_reactions(symbols, now - LOOKBACK, PLAN_BATCH)
+            .unplanned_reactions(symbols, now - LOOKBACK, after, PLAN_BATCH)
             .await?;
+        // A full batch may have left some behind; otherwise everything up
+        // to the newest item seen is planned once this pass has stored it.
+        let through = (subjects.len() < PLAN_BATCH)
+            .then(|| subjects.iter().map(|s| s.item_id).max())
+            .flatten();
         let plans: Vec<PlannedReaction> = subjects
             .into_iter()
             .filter_map(|s| {
@@ -201,6 +214,9 @@ impl Reactions {
         report.planned = plans.len();
         if !plans.is_empty() {
             store.plan_reactions(plans).await?;
+        }
+        if let Some(through) = through {
+            self.planned_through.fetch_max(through, Ordering::AcqRel);
         }
         let resolved = store.resolve_reactions(now, TOLERANCE, SETTLE).await?;
         report.found = resolved.found;

@@ -114,7 +114,8 @@ pub fn parse(
 
 /// The history request for one symbol: `time_series` bars of `interval`
 /// between `from` and `to`, asked and answered in UTC (`timezone=UTC`), so
-/// no exchange time zone is involved. One credit, like a quote.
+/// no exchange time zone is involved; `outputsize` at its maximum, as a
+/// day of minute bars is more than the default 30. One credit, like a quote.
 pub(crate) fn history_request(
     base: &Url,
     api_key: Option<&Secret>,
@@ -130,7 +131,7 @@ pub(crate) fn history_request(
     };
     let stamp = |t: DateTime<Utc>| t.format("%Y-%m-%d%%20%H:%M:%S").to_string();
     let mut query = format!(
-        "symbol={}&interval={interval}&start_date={}&end_date={}&timezone=UTC&order=asc",
+        "symbol={}&interval={interval}&start_date={}&end_date={}&timezone=UTC&order=asc&outputsize=5000",
         encode(symbol, b""),
         stamp(from),
         stamp(to)
@@ -420,7 +421,7 @@ mod tests {
         );
         assert_eq!(
             req.url.as_str(),
-            "https://api.twelvedata.com/time_series?symbol=AAPL&interval=1min&start_date=2026-07-23%2019:14:00&end_date=2026-07-23%2019:45:00&timezone=UTC&order=asc&apikey=k3y"
+            "https://api.twelvedata.com/time_series?symbol=AAPL&interval=1min&start_date=2026-07-23%2019:14:00&end_date=2026-07-23%2019:45:00&timezone=UTC&order=asc&outputsize=5000&apikey=k3y"
         );
     }
 }

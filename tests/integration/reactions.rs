@@ -376,6 +376,22 @@ async fn backfill_waits_for_the_budget_the_board_needs_then_fills_the_close_from
     // The board's budget was left alone: it still refreshes at once.
     let report = board.refresh(&s.opened.store, s.clock.now()).await.unwrap();
     assert_eq!(report.failed.len(), 0, "{report:?}");
+
+    // A later item is planned on the next pass, the earlier one not again.
+    s.server.set(
+        "/news.xml",
+        Reply::feed(rss(
+            "Markets",
+            &[
+                ("n1", "Apple ($AAPL) shares move on the news", ""),
+                ("n2", "Apple Inc. follow-up", ""),
+            ],
+        )),
+    );
+    tickerfeed::scheduler::poll_once(&s.opened.pipeline, s.opened.feeds.clone(), 2).await;
+    let next = s.react_at("2026-07-24T14:50:00Z").await;
+    assert_eq!(next.planned, 1, "{next:?}");
+    assert_eq!(s.dir.count("SELECT count(*) FROM item_reactions"), 10);
 }
 
 #[tokio::test]
