@@ -11,7 +11,7 @@
 //! The free plan covers US listings only; others answer "You don't have
 //! access to this resource." (`NotEntitled`).
 //!
-//! History for price reactions: `stock/candle` ([`history_request`],
+//! History for price reactions: `stock/candle` (`history_request`,
 //! [`parse_history`]), a paid feature; the free plan's refusal is
 //! `NotEntitled` and the reaction is left unpriced.
 

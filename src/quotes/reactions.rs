@@ -392,7 +392,7 @@ impl Reactions {
     }
 
     /// Runs passes until `shutdown`: after each, sleeps until the next
-    /// target's window closes, at most [`MAX_SLEEP`].
+    /// target's window closes, at most `MAX_SLEEP` (5 minutes).
     pub async fn run(
         self: Arc<Self>,
         store: Store,

@@ -13,7 +13,7 @@
 //! cover the symbol.
 //!
 //! History for price reactions: `time_series` asked in UTC
-//! ([`history_request`], [`parse_history`]), one credit per request.
+//! (`history_request`, [`parse_history`]), one credit per request.
 
 use chrono::{DateTime, Utc};
 use reqwest::header::{ACCEPT, HeaderMap, HeaderValue};

@@ -16,7 +16,7 @@
 //!   HTML page.
 //!
 //! History for price reactions: the same endpoint with
-//! `period1`/`period2` and `interval=1m|5m|1d` ([`history_request`],
+//! `period1`/`period2` and `interval=1m|5m|1d` (`history_request`,
 //! [`parse_history`]); bars keep Yahoo's single-precision rounding fix.
 //!
 //! The v7 quote endpoint (batch, cookie and crumb) is not implemented; a

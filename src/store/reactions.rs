@@ -4,12 +4,13 @@
 //!
 //! Owns `item_reactions` (one row per item, symbol and horizon: when to
 //! read the price, and which `quotes` row answered) and the rule that
-//! matches a target time to a quote ([`TOLERANCE`] below). The targets
+//! matches a target time to a quote (below; the tolerance is
+//! `quotes::reactions::TOLERANCE`, 15 minutes). The targets
 //! themselves come from the exchange calendar in `quotes::reactions`, which
 //! plans them ([`Store::plan_reactions`]), resolves them as they pass
 //! ([`Store::resolve_reactions`]) and backfills the gaps it reports.
 //! Hands [`ItemReaction`]s to whoever shows or exports an item
-//! ([`Store::item_reactions`], [`reactions_of`]); analysts read the view
+//! ([`Store::item_reactions`], `reactions_of`); analysts read the view
 //! `v_item_reactions` (docs/schema.md).
 //!
 //! # Matching a target to a quote
