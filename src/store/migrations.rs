@@ -368,7 +368,8 @@ WHERE q.id = (SELECT q2.id FROM quotes q2 WHERE q2.symbol = q.symbol AND q2.sour
 
 CREATE VIEW v_item_reactions AS
 SELECT m.item_id, i.uid, i.title, i.url, i.published_at, i.first_seen_at AS ingested_at,
-       m.symbol, r0.exchange, r0.target_at AS measured_from, q0.currency,
+       m.symbol, r0.exchange, r0.target_at AS measured_from,
+       coalesce(q0.currency, q1.currency, q2.currency, q3.currency, q4.currency) AS currency,
        CAST(q0.price AS REAL) AS price_then,
        CASE WHEN q0.id IS NOT NULL THEN
             CASE q0.source WHEN 'backfill' THEN 'backfill' ELSE 'recorded' END END AS price_then_source,
