@@ -34,7 +34,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
@@ -147,6 +147,10 @@ pub struct Reactions {
     /// Every mention of an item up to this id is planned: later passes
     /// look only at newer items (ids grow with ingest), not the archive.
     planned_through: AtomicI64,
+    /// The provider refused history to our key (Finnhub's free plan has no
+    /// candles): further gaps are given up without asking again, until a
+    /// restart.
+    history_refused: AtomicBool,
 }
 
 impl Reactions {
@@ -174,6 +178,7 @@ impl Reactions {
         Ok(Reactions {
             tracked,
             planned_through: AtomicI64::new(0),
+            history_refused: AtomicBool::new(false),
         })
     }
 
@@ -246,6 +251,11 @@ impl Reactions {
             let note = format!("{kind} offers no price history to backfill from");
             return store.note_backfill(gaps, true, note, now).await;
         }
+        if self.history_refused.load(Ordering::Acquire) {
+            report.missing += gaps.len();
+            let note = format!("{kind} refused price history to this key earlier");
+            return store.note_backfill(gaps, true, note, now).await;
+        }
         let mut by_symbol: BTreeMap<String, Vec<Gap>> = BTreeMap::new();
         for gap in gaps {
             by_symbol.entry(gap.symbol.clone()).or_default().push(gap);
@@ -288,6 +298,9 @@ impl Reactions {
                         | QuoteError::UnknownSymbol
                         | QuoteError::Malformed(_)),
                     )) => {
+                        if matches!(e, QuoteError::NotEntitled | QuoteError::Unauthorized) {
+                            self.history_refused.store(true, Ordering::Release);
+                        }
                         report.missing += cluster.len();
                         let note = format!("backfill from {kind}: {e}");
                         store.note_backfill(cluster, true, note, now).await?;

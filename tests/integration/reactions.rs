@@ -410,3 +410,115 @@ async fn an_exchange_without_a_calendar_is_refused_at_start_naming_the_symbol() 
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn without_provider_history_a_missed_time_is_given_up_with_the_reason() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/news.xml",
+        Reply::feed(rss("Markets", &[("n1", "BP plc raises its dividend", "")])),
+    );
+    let dir = TestDir::new();
+    let config = dir.write_config(&format!(
+        "{}\n[market]\nprovider = \"stooq\"\nbase_url = \"{}\"\nsymbols = [{{ symbol = \"BP\", names = [\"BP plc\"], provider_symbol = \"bp.uk\" }}]\n",
+        feed_block("news", &server.url("/news.xml"), ""),
+        server.url("")
+    ));
+    // Tuesday 2026-07-21, 10:00 London time; the board never answers.
+    let (clock, shared) = fixed_clock("2026-07-21T09:00:00Z");
+    let opened = tickerfeed::app::open(&config, shared).await.unwrap();
+    tickerfeed::scheduler::poll_once(&opened.pipeline, opened.feeds.clone(), 2).await;
+    let board = opened.pipeline.board.clone().unwrap();
+    let reactions = opened.reactions.clone().unwrap();
+    reactions
+        .run_once(&opened.store, &board, clock.now())
+        .await
+        .unwrap();
+    // London hours, from the `.uk` provider symbol.
+    let (exchange, close): (String, String) = dir
+        .db()
+        .query_row(
+            "SELECT exchange, close_at FROM v_item_reactions WHERE symbol = 'BP'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (exchange.as_str(), close.as_str()),
+        ("XLON", "2026-07-21T15:30:00Z")
+    );
+    clock.set(time("2026-07-23T12:00:00Z"));
+    let report = reactions
+        .run_once(&opened.store, &board, clock.now())
+        .await
+        .unwrap();
+    assert_eq!(report.missing, 5, "{report:?}");
+    assert!(server.seen_all().iter().all(|s| s.path == "/news.xml"));
+    let notes: Vec<String> = dir
+        .db()
+        .prepare("SELECT DISTINCT state || ': ' || note FROM item_reactions")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        notes,
+        ["missing: stooq offers no price history to backfill from"]
+    );
+}
+
+#[tokio::test]
+async fn a_plan_without_candles_is_asked_once_then_left_alone() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/api/v1/stock/candle",
+        Reply {
+            status: 403,
+            ..json_reply(include_str!("../fixtures/quotes/finnhub/not_entitled.json"))
+        },
+    );
+    server.set(
+        "/news.xml",
+        Reply::feed(rss("Markets", &[("n1", "Apple ($AAPL) news", "")])),
+    );
+    let dir = TestDir::new();
+    // Any variable that is set will do as the key of a loopback provider;
+    // the test then swaps in its own.
+    let mut config = dir.write_config(&format!(
+        "{}\n[market]\nprovider = \"finnhub\"\nbase_url = \"{}\"\napi_key_env = \"PATH\"\nsymbols = [\"AAPL\"]\n",
+        feed_block("news", &server.url("/news.xml"), ""),
+        server.url("")
+    ));
+    config.market.as_mut().unwrap().api_key = Some(tickerfeed::config::Secret::new("free-key"));
+    // Wednesday 2026-07-22, 11:00 New York time; the board never answers.
+    let (clock, shared) = fixed_clock("2026-07-22T15:00:00Z");
+    let opened = tickerfeed::app::open(&config, shared).await.unwrap();
+    tickerfeed::scheduler::poll_once(&opened.pipeline, opened.feeds.clone(), 2).await;
+    let board = opened.pipeline.board.clone().unwrap();
+    let reactions = opened.reactions.clone().unwrap();
+    let pass = |at: &'static str| {
+        clock.set(time(at));
+        let (store, board, reactions) = (opened.store.clone(), board.clone(), reactions.clone());
+        let now = clock.now();
+        async move { reactions.run_once(&store, &board, now).await.unwrap() }
+    };
+    pass("2026-07-22T15:01:00Z").await;
+    // Thursday morning: four times passed unrecorded; one request, refused.
+    let first = pass("2026-07-23T12:00:00Z").await;
+    assert_eq!(first.missing, 4, "{first:?}");
+    assert_eq!(server.seen("/api/v1/stock/candle").len(), 1);
+    // The day-after time passes too: not asked again.
+    let second = pass("2026-07-23T16:00:00Z").await;
+    assert_eq!(second.missing, 1, "{second:?}");
+    assert_eq!(server.seen("/api/v1/stock/candle").len(), 1);
+    let note: String = dir
+        .db()
+        .query_row(
+            "SELECT note FROM item_reactions WHERE horizon = '1h'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(note.contains("not entitled"), "{note}");
+}
