@@ -95,25 +95,7 @@ pub fn parse_history(
     content_type: Option<&str>,
     body: &[u8],
 ) -> Result<Bars, QuoteError> {
-    if status == 429 {
-        return Err(QuoteError::RateLimited { retry_after: None });
-    }
-    if looks_like_html(content_type, body) {
-        return Err(QuoteError::Blocked);
-    }
-    let reply: Candles = match serde_json::from_slice(body) {
-        Ok(r) => r,
-        Err(err) if (200..=299).contains(&status) => {
-            return Err(QuoteError::Malformed(format!("{err}: {}", excerpt(body))));
-        }
-        Err(_) => return Err(status_error(status, "")),
-    };
-    if let Some(message) = &reply.error {
-        return Err(error_message(status, message));
-    }
-    if !(200..=299).contains(&status) {
-        return Err(status_error(status, ""));
-    }
+    let reply: Candles = read(status, content_type, body, |c: &Candles| c.error.as_deref())?;
     match reply.s.as_deref() {
         Some("ok") => {}
         Some("no_data") => return Ok(Bars::default()),
@@ -156,25 +138,7 @@ pub fn parse(
     symbol: &str,
     now: DateTime<Utc>,
 ) -> Result<Quote, QuoteError> {
-    if status == 429 {
-        return Err(QuoteError::RateLimited { retry_after: None });
-    }
-    if looks_like_html(content_type, body) {
-        return Err(QuoteError::Blocked);
-    }
-    let reply: Reply = match serde_json::from_slice(body) {
-        Ok(r) => r,
-        Err(err) if (200..=299).contains(&status) => {
-            return Err(QuoteError::Malformed(format!("{err}: {}", excerpt(body))));
-        }
-        Err(_) => return Err(status_error(status, "")),
-    };
-    if let Some(message) = &reply.error {
-        return Err(error_message(status, message));
-    }
-    if !(200..=299).contains(&status) {
-        return Err(status_error(status, ""));
-    }
+    let reply: Reply = read(status, content_type, body, |r: &Reply| r.error.as_deref())?;
     // Unknown symbols come back as 200 with every field zero.
     let Some(as_of) = reply.t.and_then(time_from_epoch) else {
         return Err(QuoteError::UnknownSymbol);
@@ -196,6 +160,37 @@ pub fn parse(
     quote.change_percent = reply.dp.as_ref().and_then(decimal_from_number);
     quote.session = Session::Unknown;
     Ok(quote.normalized())
+}
+
+/// What every Finnhub reply goes through before its own fields are read:
+/// 429 and HTML pages, an `error` message (with any status), a non-2xx
+/// status, then the JSON itself.
+fn read<T: serde::de::DeserializeOwned>(
+    status: u16,
+    content_type: Option<&str>,
+    body: &[u8],
+    error: impl Fn(&T) -> Option<&str>,
+) -> Result<T, QuoteError> {
+    if status == 429 {
+        return Err(QuoteError::RateLimited { retry_after: None });
+    }
+    if looks_like_html(content_type, body) {
+        return Err(QuoteError::Blocked);
+    }
+    let reply: T = match serde_json::from_slice(body) {
+        Ok(r) => r,
+        Err(err) if (200..=299).contains(&status) => {
+            return Err(QuoteError::Malformed(format!("{err}: {}", excerpt(body))));
+        }
+        Err(_) => return Err(status_error(status, "")),
+    };
+    if let Some(message) = error(&reply) {
+        return Err(error_message(status, message));
+    }
+    if !(200..=299).contains(&status) {
+        return Err(status_error(status, ""));
+    }
+    Ok(reply)
 }
 
 fn error_message(status: u16, message: &str) -> QuoteError {
