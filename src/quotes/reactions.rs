@@ -34,7 +34,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
@@ -144,9 +144,6 @@ pub struct ReactionReport {
 #[derive(Debug)]
 pub struct Reactions {
     tracked: Vec<Tracked>,
-    /// Every mention of an item up to this id is planned: later passes
-    /// look only at newer items (ids grow with ingest), not the archive.
-    planned_through: AtomicI64,
     /// The provider refused history to our key (Finnhub's free plan has no
     /// candles): further gaps are given up without asking again, until a
     /// restart.
@@ -177,7 +174,6 @@ impl Reactions {
             .collect::<Result<_, _>>()?;
         Ok(Reactions {
             tracked,
-            planned_through: AtomicI64::new(0),
             history_refused: AtomicBool::new(false),
         })
     }
@@ -195,15 +191,12 @@ impl Reactions {
     ) -> Result<ReactionReport, StoreError> {
         let mut report = ReactionReport::default();
         let symbols = self.tracked.iter().map(|t| t.symbol.clone()).collect();
-        let after = self.planned_through.load(Ordering::Acquire);
+        // Every pass looks at the whole lookback window, not only at items
+        // newer than the last pass: a mention can be recorded after its
+        // item (from the article's full text), and still deserves a plan.
         let subjects = store
-            .unplanned_reactions(symbols, now - LOOKBACK, after, PLAN_BATCH)
+            .unplanned_reactions(symbols, now - LOOKBACK, PLAN_BATCH)
             .await?;
-        // A full batch may have left some behind; otherwise everything up
-        // to the newest item seen is planned once this pass has stored it.
-        let through = (subjects.len() < PLAN_BATCH)
-            .then(|| subjects.iter().map(|s| s.item_id).max())
-            .flatten();
         let plans: Vec<PlannedReaction> = subjects
             .into_iter()
             .filter_map(|s| {
@@ -219,9 +212,6 @@ impl Reactions {
         report.planned = plans.len();
         if !plans.is_empty() {
             store.plan_reactions(plans).await?;
-        }
-        if let Some(through) = through {
-            self.planned_through.fetch_max(through, Ordering::AcqRel);
         }
         let resolved = store.resolve_reactions(now, TOLERANCE, SETTLE).await?;
         report.found = resolved.found;

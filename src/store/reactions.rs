@@ -102,15 +102,15 @@ pub struct ItemReaction {
 }
 
 impl Store {
-    /// Mentions of `symbols` in items after `after_item` (an id) first
-    /// seen since `since` that have no reaction planned yet, oldest first,
-    /// at most `limit`. `after_item` lets a caller that has planned
-    /// everything up to some item skip the archive's older mentions.
+    /// Mentions of `symbols` in items first seen since `since` that have no
+    /// reaction planned yet, oldest first, at most `limit`. The symbol index
+    /// finds the mentions and each costs two primary-key lookups (its item's
+    /// time, an existing plan): tens of milliseconds for tens of thousands
+    /// of mentions, once every few minutes.
     pub async fn unplanned_reactions(
         &self,
         symbols: Vec<String>,
         since: DateTime<Utc>,
-        after_item: i64,
         limit: usize,
     ) -> Result<Vec<ReactionSubject>, StoreError> {
         self.read(move |conn| {
@@ -119,8 +119,7 @@ impl Store {
                 .prepare_cached(
                     "SELECT m.item_id, m.symbol, i.first_seen_at
                      FROM item_mentions m JOIN items i ON i.id = m.item_id
-                     WHERE m.item_id > ?4
-                       AND m.symbol IN (SELECT value FROM json_each(?1))
+                     WHERE m.symbol IN (SELECT value FROM json_each(?1))
                        AND i.first_seen_at >= ?2
                        AND NOT EXISTS (SELECT 1 FROM item_reactions r
                                        WHERE r.item_id = m.item_id AND r.symbol = m.symbol)
@@ -128,17 +127,14 @@ impl Store {
                 )
                 .map_err(op("prepare unplanned reactions"))?;
             let rows = stmt
-                .query_map(
-                    params![list, to_db_time(since), limit as i64, after_item],
-                    |r| {
-                        Ok(ReactionSubject {
-                            item_id: r.get(0)?,
-                            symbol: r.get(1)?,
-                            ingested_at: from_db_time(&r.get::<_, String>(2)?)
-                                .unwrap_or(DateTime::UNIX_EPOCH),
-                        })
-                    },
-                )
+                .query_map(params![list, to_db_time(since), limit as i64], |r| {
+                    Ok(ReactionSubject {
+                        item_id: r.get(0)?,
+                        symbol: r.get(1)?,
+                        ingested_at: from_db_time(&r.get::<_, String>(2)?)
+                            .unwrap_or(DateTime::UNIX_EPOCH),
+                    })
+                })
                 .map_err(op("select unplanned reactions"))?
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(op("read unplanned reaction"))?;

@@ -392,6 +392,28 @@ async fn backfill_waits_for_the_budget_the_board_needs_then_fills_the_close_from
     let next = s.react_at("2026-07-24T14:50:00Z").await;
     assert_eq!(next.planned, 1, "{next:?}");
     assert_eq!(s.dir.count("SELECT count(*) FROM item_reactions"), 10);
+    // A mention recorded after its item (say, found in the article's full
+    // text later) is planned too, though a newer item already was.
+    let first_item = s.dir.count("SELECT min(item_id) FROM item_mentions");
+    rusqlite::Connection::open(s.dir.db_path())
+        .unwrap()
+        .execute(
+            "INSERT INTO item_mentions (item_id, symbol) VALUES (?1, 'VOD')",
+            [first_item],
+        )
+        .unwrap();
+    let late = s.react_at("2026-07-24T14:55:00Z").await;
+    assert_eq!(late.planned, 1, "{late:?}");
+    let exchange: String = s
+        .dir
+        .db()
+        .query_row(
+            "SELECT exchange FROM item_reactions WHERE symbol = 'VOD' LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(exchange, "XLON", "VOD.L trades in London");
 }
 
 #[tokio::test]
