@@ -25,6 +25,7 @@ use crate::pipeline::fetch::Fetcher;
 use crate::pipeline::fulltext::Articles;
 use crate::push;
 use crate::quotes::board::Board;
+use crate::quotes::reactions::Reactions;
 use crate::schedule::Schedule;
 use crate::scheduler::{self, Heartbeat};
 use crate::select::Channel;
@@ -40,6 +41,8 @@ pub struct Opened {
     pub feeds: Vec<(FeedConfig, FeedId)>,
     /// Fetches the pages `[[feeds]] fulltext` queued.
     pub articles: Articles,
+    /// The price-reaction task's setup, with `[market]`.
+    pub reactions: Option<Arc<Reactions>>,
 }
 
 /// Opens the archive for `config` and registers its feeds.
@@ -68,6 +71,14 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
         .map(|f| (f.clone(), ids[&f.name]))
         .collect();
     let fetcher = Fetcher::new(&config.fetch).context("setting up the HTTP client")?;
+    // Every instrument's exchange has a calendar, or nothing starts.
+    let reactions = config
+        .market
+        .as_ref()
+        .map(Reactions::new)
+        .transpose()
+        .context("checking [market] exchanges for price reactions")?
+        .map(Arc::new);
     let board = match &config.market {
         None => None,
         Some(market) => {
@@ -108,6 +119,7 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
         pipeline,
         feeds,
         articles,
+        reactions,
     })
 }
 
@@ -182,6 +194,7 @@ pub async fn serve_with(
         mut pipeline,
         feeds,
         articles,
+        reactions,
     } = opened;
     let local = listener
         .local_addr()
@@ -281,6 +294,16 @@ pub async fn serve_with(
             board,
             market.schedule.clone(),
             store.clone(),
+            Arc::clone(&clock),
+            shutdown.clone(),
+        )));
+    }
+    // Price reactions: read off the board's series as their times pass,
+    // gaps backfilled from the provider's history within its budget.
+    if let (Some(board), Some(reactions)) = (pipeline.board.clone(), reactions) {
+        tasks.push(tokio::spawn(reactions.run(
+            store.clone(),
+            board,
             Arc::clone(&clock),
             shutdown.clone(),
         )));

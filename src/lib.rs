@@ -24,6 +24,9 @@
 //! websub          subscribes to hubs polls discover (pipeline::hub); a push
 //!                 is checked and ingested by Pipeline::ingest_pushed
 //! quotes::board   refreshes the ticker board on its own schedule; read at ingest
+//! quotes::reactions  reads each mention's price reaction off the board's series
+//!                 as its times pass (exchange calendars), backfilling gaps from
+//!                 provider history within the board's budget
 //! HTTP /feed.{atom,rss,json}, /tags/..., /views/..., and the pages (/, /items/...):
 //!     http -> store (a page of model::Entry, chosen by a select::Selection) -> render
 //!     (render::html with templates/ for the pages people read)

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 
 pub mod market;
 pub mod outcome;
-pub use market::{ProviderKind, Quote, Session, UnknownProvider};
+pub use market::{Horizon, ProviderKind, Quote, Session, UnknownProvider};
 pub use outcome::{FailureKind, Outcome, OutcomeKind};
 
 /// Row id of a feed in the archive's `feeds` table.

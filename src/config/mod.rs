@@ -291,6 +291,10 @@ pub struct InstrumentConfig {
     pub case_sensitive: bool,
     /// SEC EDGAR Central Index Key, digits only, without leading zeros.
     pub cik: Option<String>,
+    /// Where it trades, as written (checked against the exchange calendars
+    /// when the price-reaction task starts); `None`: implied by the
+    /// provider symbol (`quotes::calendar::for_provider_symbol`).
+    pub exchange: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -189,6 +189,9 @@ pub struct RawSymbolTable {
     pub case_sensitive: bool,
     /// SEC EDGAR Central Index Key: a filing that names it mentions the symbol.
     pub cik: Option<String>,
+    /// Where it trades (`XNYS`, `XNAS`, `XLON`, or `NYSE`, `NASDAQ`,
+    /// `LSE`), for the market hours of price reactions.
+    pub exchange: Option<String>,
 }
 
 /// `[[views]]`: a named selection served as its own feed.

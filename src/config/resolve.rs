@@ -1026,18 +1026,29 @@ fn resolve_instruments(r: &mut Resolver<'_>, raw: Vec<RawSymbol>) -> Vec<Instrum
     let mut instruments: Vec<InstrumentConfig> = Vec::new();
     for (i, sym) in raw.into_iter().enumerate() {
         let path = [key("market"), key("symbols"), Seg::Index(i)];
-        let (symbol, name, names, provider_symbol, exclude, case_sensitive, cik) = match sym {
-            RawSymbol::Plain(s) => (Some(s), None, Vec::new(), None, Vec::new(), false, None),
-            RawSymbol::Table(t) => (
-                t.symbol,
-                t.name,
-                t.names,
-                t.provider_symbol,
-                t.exclude,
-                t.case_sensitive,
-                t.cik,
-            ),
-        };
+        let (symbol, name, names, provider_symbol, exclude, case_sensitive, cik, exchange) =
+            match sym {
+                RawSymbol::Plain(s) => (
+                    Some(s),
+                    None,
+                    Vec::new(),
+                    None,
+                    Vec::new(),
+                    false,
+                    None,
+                    None,
+                ),
+                RawSymbol::Table(t) => (
+                    t.symbol,
+                    t.name,
+                    t.names,
+                    t.provider_symbol,
+                    t.exclude,
+                    t.case_sensitive,
+                    t.cik,
+                    t.exchange,
+                ),
+            };
         let Some(symbol) = symbol
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty())
@@ -1087,6 +1098,9 @@ fn resolve_instruments(r: &mut Resolver<'_>, raw: Vec<RawSymbol>) -> Vec<Instrum
             exclude,
             case_sensitive,
             cik,
+            exchange: exchange
+                .map(|e| e.trim().to_string())
+                .filter(|e| !e.is_empty()),
         });
     }
     if instruments.is_empty() {

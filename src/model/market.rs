@@ -105,6 +105,47 @@ impl fmt::Display for Session {
     }
 }
 
+/// A point of a price reaction: how long after an item arrived the price
+/// is read (`quotes::reactions` defines each in trading time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Horizon {
+    /// When the item arrived, or the next open if the market was closed.
+    Then,
+    /// 15 minutes of trading after `Then`.
+    Min15,
+    /// One hour of trading after `Then`.
+    Hour1,
+    /// The same point of the next trading day.
+    Day1,
+    /// The close of the session `Then` falls in.
+    Close,
+}
+
+impl Horizon {
+    pub const ALL: [Horizon; 5] = [
+        Horizon::Then,
+        Horizon::Min15,
+        Horizon::Hour1,
+        Horizon::Day1,
+        Horizon::Close,
+    ];
+
+    /// The name in the archive's `item_reactions.horizon` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Horizon::Then => "then",
+            Horizon::Min15 => "15m",
+            Horizon::Hour1 => "1h",
+            Horizon::Day1 => "1d",
+            Horizon::Close => "close",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Horizon> {
+        Horizon::ALL.into_iter().find(|h| h.as_str() == name)
+    }
+}
+
 /// One price snapshot of one instrument from one provider.
 ///
 /// Built by a provider's `parse` and passed through [`Quote::normalized`], so

@@ -15,10 +15,11 @@ use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
 use super::client::ProviderClient;
+use super::history::{Bars, Interval};
 use super::mentions::{Instrument, Mention, MentionMatcher};
 use super::{Quote, QuoteError};
 use crate::config::{MarketConfig, Secret};
-use crate::model::{BoardView, NewItem, SnapshotQuote};
+use crate::model::{BoardView, NewItem, ProviderKind, SnapshotQuote};
 use crate::store::{Store, StoreError};
 
 /// One cached quote.
@@ -109,6 +110,29 @@ impl Board {
 
     pub fn label(&self) -> &str {
         &self.config.label
+    }
+
+    /// The provider the board asks.
+    pub fn provider(&self) -> ProviderKind {
+        self.config.provider
+    }
+
+    /// Past prices of one provider symbol, through the board's own client
+    /// and budget, leaving room for one full board refresh in every budget
+    /// window (`ProviderClient::fetch_history`), so backfill never holds
+    /// up the board.
+    pub async fn history(
+        &self,
+        provider_symbol: &str,
+        interval: Interval,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Bars, QuoteError> {
+        let reserve = u32::try_from(self.config.instruments.len()).unwrap_or(u32::MAX);
+        self.client()
+            .fetch_history(provider_symbol, interval, from, to, reserve, now)
+            .await
     }
 
     /// The client the next refresh uses.

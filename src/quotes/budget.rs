@@ -206,6 +206,35 @@ impl Budget {
         Ok(())
     }
 
+    /// Spends `n` credits for work that can wait (backfilling history),
+    /// only if afterwards every window still has `reserve` credits and at
+    /// least half of its limit left for the work that cannot (the board's
+    /// refresh). Spends nothing on failure; the error says when `n` plus
+    /// what must stay would fit.
+    pub fn try_spend_spare(
+        &mut self,
+        n: u32,
+        reserve: u32,
+        now: DateTime<Utc>,
+    ) -> Result<(), QuoteError> {
+        if let Some(until) = self.cooling_until(now) {
+            return Err(QuoteError::BudgetExhausted { until });
+        }
+        let mut until: Option<DateTime<Utc>> = None;
+        for w in &mut self.windows {
+            w.forget_before(now);
+            let keep = reserve.max(w.limit.credits / 2);
+            if w.left() < n.saturating_add(keep) {
+                let at = w.fits_at(n.saturating_add(keep), now);
+                until = Some(until.map_or(at, |u| u.max(at)));
+            }
+        }
+        if let Some(until) = until {
+            return Err(QuoteError::BudgetExhausted { until });
+        }
+        self.try_spend(n, now)
+    }
+
     /// Starts (or extends) a cooldown after a rate-limit answer, and returns
     /// its end. `Retry-After` is honoured up to [`MAX_COOLDOWN`]; without it
     /// the wait is [`DEFAULT_COOLDOWN`], doubled for each rate-limit answer
@@ -321,6 +350,25 @@ mod tests {
         assert_eq!(b.max_burst(), Some(8));
         assert_eq!(exhausted_until(b.try_spend(9, at(0))), at(60));
         assert_eq!(b.available(at(0)), 8);
+    }
+
+    #[test]
+    fn spare_spending_leaves_the_reserve_and_half_of_each_window() {
+        // Yahoo's 30 a minute with an 8-symbol board: backfill may spend
+        // while 8 + 1 and 15 + 1 fit.
+        let mut b = Budget::free_tier(ProviderKind::Yahoo);
+        for i in 0..15 {
+            b.try_spend_spare(1, 8, at(i)).unwrap();
+        }
+        assert_eq!(exhausted_until(b.try_spend_spare(1, 8, at(20))), at(60));
+        // The board itself still has its 15.
+        for i in 0..15 {
+            b.try_spend(1, at(21 + i)).unwrap();
+        }
+        // Twelve Data's 8 a minute is all the board's: backfill never fits.
+        let mut td = Budget::free_tier(ProviderKind::TwelveData);
+        assert!(td.try_spend_spare(1, 8, at(0)).is_err());
+        assert_eq!(td.available(at(0)), 8, "nothing was spent");
     }
 
     #[test]

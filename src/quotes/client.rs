@@ -22,6 +22,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use tracing::debug;
 use url::Url;
 
+use super::history::{Bars, Interval, offers_history};
 use super::{Budget, QuoteError, alphavantage, finnhub, redact, stooq, twelvedata, yahoo};
 use crate::config::Secret;
 use crate::model::{ProviderKind, Quote};
@@ -43,6 +44,14 @@ const REQUEST_TIMEOUT: StdDuration = StdDuration::from_secs(15);
 pub(crate) struct ProviderRequest {
     pub url: Url,
     pub headers: HeaderMap,
+}
+
+/// An answer as it arrived, before a provider's `parse` reads it.
+struct Reply {
+    status: u16,
+    content_type: Option<String>,
+    retry_after: Option<StdDuration>,
+    body: Vec<u8>,
 }
 
 /// Result per symbol, in the order requested.
@@ -216,6 +225,70 @@ impl ProviderClient {
             .collect()
     }
 
+    /// Past prices of one provider symbol: bars of `interval` between
+    /// `from` and `to` (see [`history`](super::history)). One request, one
+    /// credit, spent only if every budget window keeps `reserve` credits
+    /// (and at least half of itself) for the board afterwards
+    /// ([`Budget::try_spend_spare`]): backfill can wait, the board cannot.
+    /// A rate-limit answer cools the provider down for the board too, as
+    /// it should: the provider counts both against the same key.
+    /// Providers without history answer `NotEntitled` without a request.
+    pub async fn fetch_history(
+        &self,
+        provider_symbol: &str,
+        interval: Interval,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        reserve: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Bars, QuoteError> {
+        if !offers_history(self.kind) {
+            return Err(QuoteError::NotEntitled);
+        }
+        if self.kind.needs_api_key() && self.api_key.is_none() {
+            return Err(QuoteError::Unauthorized);
+        }
+        self.budget().try_spend_spare(1, reserve, now)?;
+        let key = self.api_key.as_ref();
+        let req = match self.kind {
+            ProviderKind::Yahoo => {
+                yahoo::history_request(&self.base_url, provider_symbol, interval, from, to)
+            }
+            ProviderKind::TwelveData => twelvedata::history_request(
+                &self.base_url,
+                key,
+                provider_symbol,
+                interval,
+                from,
+                to,
+            ),
+            _ => finnhub::history_request(&self.base_url, key, provider_symbol, interval, from, to),
+        };
+        let reply = self.send(req, now).await?;
+        let ct = reply.content_type.as_deref();
+        let result = match self.kind {
+            ProviderKind::Yahoo => yahoo::parse_history(reply.status, ct, &reply.body),
+            ProviderKind::TwelveData => twelvedata::parse_history(reply.status, ct, &reply.body),
+            _ => finnhub::parse_history(reply.status, ct, &reply.body),
+        };
+        let mut budget = self.budget();
+        match result {
+            Err(QuoteError::RateLimited { retry_after }) => {
+                let retry_after = retry_after.or(reply.retry_after);
+                budget.cool_down(retry_after, now);
+                Err(QuoteError::RateLimited { retry_after })
+            }
+            Err(QuoteError::Blocked) => {
+                budget.cool_down(None, now);
+                Err(QuoteError::Blocked)
+            }
+            other => {
+                budget.record_success();
+                other
+            }
+        }
+    }
+
     /// One HTTP request for `chunk` (provider symbols); one result per symbol.
     async fn request(&self, chunk: &[String], now: DateTime<Utc>) -> QuoteResults {
         let key = self.api_key.as_ref();
@@ -226,58 +299,22 @@ impl ProviderClient {
             ProviderKind::Stooq => stooq::request(&self.base_url, key, chunk),
             ProviderKind::AlphaVantage => alphavantage::request(&self.base_url, key, &chunk[0]),
         };
-        let shown_url = redact(req.url.as_str());
-        let started = std::time::Instant::now();
         let all = |err: QuoteError| -> QuoteResults {
             chunk
                 .iter()
                 .map(|s| (s.clone(), Err(err.clone())))
                 .collect()
         };
-
-        let response = match self
-            .http
-            .get(req.url)
-            .headers(req.headers)
-            .timeout(REQUEST_TIMEOUT)
-            .send()
-            .await
-        {
-            Ok(r) => r,
-            Err(err) => {
-                let err = self.transport_error(&err);
-                debug!(provider = %self.kind, url = %shown_url, error = %err, "quote request failed");
-                return all(err);
-            }
+        let reply = match self.send(req, now).await {
+            Ok(reply) => reply,
+            Err(err) => return all(err),
         };
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let retry_after = response
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, now));
-        let body = match read_capped(response, MAX_BODY_BYTES).await {
-            Ok(body) => body,
-            Err(BodyError::TooLarge) => {
-                return all(QuoteError::Malformed(format!(
-                    "body larger than {MAX_BODY_BYTES} bytes"
-                )));
-            }
-            Err(BodyError::Transport(err)) => return all(self.transport_error(&err)),
-        };
-        debug!(
-            provider = %self.kind,
-            url = %shown_url,
+        let Reply {
             status,
-            bytes = body.len(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "quote response"
-        );
+            content_type,
+            retry_after,
+            body,
+        } = reply;
 
         let ct = content_type.as_deref();
         let mut results: QuoteResults = match self.kind {
@@ -307,6 +344,62 @@ impl ProviderClient {
             }
         }
         results
+    }
+
+    /// Sends one request and reads its capped body. `Err` only for what
+    /// happened before an answer: a transport failure or an oversized body.
+    async fn send(&self, req: ProviderRequest, now: DateTime<Utc>) -> Result<Reply, QuoteError> {
+        let shown_url = redact(req.url.as_str());
+        let started = std::time::Instant::now();
+        let response = match self
+            .http
+            .get(req.url)
+            .headers(req.headers)
+            .timeout(REQUEST_TIMEOUT)
+            .send()
+            .await
+        {
+            Ok(r) => r,
+            Err(err) => {
+                let err = self.transport_error(&err);
+                debug!(provider = %self.kind, url = %shown_url, error = %err, "quote request failed");
+                return Err(err);
+            }
+        };
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, now));
+        let body = match read_capped(response, MAX_BODY_BYTES).await {
+            Ok(body) => body,
+            Err(BodyError::TooLarge) => {
+                return Err(QuoteError::Malformed(format!(
+                    "body larger than {MAX_BODY_BYTES} bytes"
+                )));
+            }
+            Err(BodyError::Transport(err)) => return Err(self.transport_error(&err)),
+        };
+        debug!(
+            provider = %self.kind,
+            url = %shown_url,
+            status,
+            bytes = body.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "quote response"
+        );
+        Ok(Reply {
+            status,
+            content_type,
+            retry_after,
+            body,
+        })
     }
 
     /// reqwest's error text names the URL (key included) and hides the cause
@@ -833,5 +926,92 @@ mod tests {
         };
         assert!(!text.contains(KEY), "{text}");
         assert!(!format!("{:?}", out[0].1).contains(KEY));
+    }
+
+    #[tokio::test]
+    async fn history_spends_only_what_the_board_can_spare() {
+        let server = Loopback::start().await;
+        server.serve(
+            "/time_series",
+            200,
+            "application/json",
+            &fixture("twelvedata/time_series_aapl_1min.json"),
+        );
+        let client = ProviderClient::new(
+            ProviderKind::TwelveData,
+            Some(server.base()),
+            Some(Secret::new(KEY)),
+            http(),
+        )
+        .with_budget(Budget::new([RateLimit::per_minute(10)]));
+        let now = at(1_790_000_000);
+        let (from, to) = (now - Duration::hours(1), now);
+        // A board of 4 leaves room: 10 - 1 >= max(4, 5).
+        let bars = client
+            .fetch_history("AAPL", Interval::Minute1, from, to, 4, now)
+            .await
+            .unwrap();
+        assert_eq!(bars.bars.len(), 2);
+        assert!(
+            server.requests()[0]
+                .target
+                .starts_with("/time_series?symbol=AAPL&interval=1min")
+        );
+        // A board of 9 needs nearly the whole minute: nothing is sent.
+        let held = client
+            .fetch_history("AAPL", Interval::Minute1, from, to, 9, now)
+            .await;
+        assert!(
+            matches!(held, Err(QuoteError::BudgetExhausted { .. })),
+            "{held:?}"
+        );
+        assert_eq!(server.requests().len(), 1);
+        assert_eq!(client.available(now), 9, "the held request spent nothing");
+
+        // Providers without history send nothing either.
+        let stooq = ProviderClient::new(ProviderKind::Stooq, Some(server.base()), None, http());
+        assert_eq!(
+            stooq
+                .fetch_history("aapl.us", Interval::Minute1, from, to, 0, now)
+                .await
+                .unwrap_err(),
+            QuoteError::NotEntitled
+        );
+        assert_eq!(server.requests().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_rate_limited_history_request_cools_the_board_down_too() {
+        let server = Loopback::start().await;
+        server.serve_with_headers(
+            "/api/v1/stock/candle",
+            429,
+            &[("content-type", "application/json"), ("retry-after", "90")],
+            &fixture("finnhub/rate_limit.json"),
+        );
+        let client = ProviderClient::new(
+            ProviderKind::Finnhub,
+            Some(server.base()),
+            Some(Secret::new(KEY)),
+            http(),
+        );
+        let now = at(1_790_000_000);
+        let out = client
+            .fetch_history(
+                "AAPL",
+                Interval::Minute1,
+                now - Duration::hours(1),
+                now,
+                1,
+                now,
+            )
+            .await;
+        assert_eq!(
+            out.unwrap_err(),
+            QuoteError::RateLimited {
+                retry_after: Some(StdDuration::from_secs(90))
+            }
+        );
+        assert_eq!(client.cooling_until(now), Some(now + Duration::seconds(90)));
     }
 }

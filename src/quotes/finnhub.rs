@@ -10,6 +10,10 @@
 //! `Session::Unknown`. An unknown symbol is an HTTP 200 with every field zero.
 //! The free plan covers US listings only; others answer "You don't have
 //! access to this resource." (`NotEntitled`).
+//!
+//! History for price reactions: `stock/candle` (`history_request`,
+//! [`parse_history`]), a paid feature; the free plan's refusal is
+//! `NotEntitled` and the reaction is left unpriced.
 
 use chrono::{DateTime, Utc};
 use reqwest::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue};
@@ -17,6 +21,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::client::{ProviderRequest, encode, endpoint};
+use super::history::{Bar, Bars, Interval};
 use super::{QuoteError, decimal_from_number, excerpt, looks_like_html, redact, time_from_epoch};
 use crate::config::Secret;
 use crate::model::{ProviderKind, Quote, Session};
@@ -42,6 +47,79 @@ pub(crate) fn request(base: &Url, api_key: Option<&Secret>, symbol: &str) -> Pro
     }
 }
 
+/// The history request for one symbol: `stock/candle` bars of `interval`
+/// (`resolution` 1, 5 or D) from `from` to `to`, epoch seconds. Candles are
+/// a paid feature since 2024; a free key gets "You don't have access to
+/// this resource." (`NotEntitled`), and backfill then gives up.
+pub(crate) fn history_request(
+    base: &Url,
+    api_key: Option<&Secret>,
+    symbol: &str,
+    interval: Interval,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> ProviderRequest {
+    let mut req = request(base, api_key, symbol);
+    let resolution = match interval {
+        Interval::Minute1 => "1",
+        Interval::Minute5 => "5",
+        Interval::Day1 => "D",
+    };
+    req.url = endpoint(
+        base,
+        "/api/v1/stock/candle",
+        &format!(
+            "symbol={}&resolution={resolution}&from={}&to={}",
+            encode(symbol, b""),
+            from.timestamp(),
+            to.timestamp()
+        ),
+    );
+    req
+}
+
+#[derive(Deserialize)]
+struct Candles {
+    s: Option<String>,
+    #[serde(default)]
+    t: Vec<i64>,
+    #[serde(default)]
+    c: Vec<serde_json::Number>,
+    error: Option<String>,
+}
+
+/// Parses a `stock/candle` reply: parallel arrays `t` (bar starts) and `c`
+/// (closes) with `"s": "ok"`, or `{"s": "no_data"}` for an empty window.
+pub fn parse_history(
+    status: u16,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<Bars, QuoteError> {
+    let reply: Candles = read(status, content_type, body, |c: &Candles| c.error.as_deref())?;
+    match reply.s.as_deref() {
+        Some("ok") => {}
+        Some("no_data") => return Ok(Bars::default()),
+        other => return Err(QuoteError::Malformed(format!("candle status {other:?}"))),
+    }
+    let bars = reply
+        .t
+        .iter()
+        .zip(&reply.c)
+        .filter_map(|(start, close)| {
+            Some(Bar {
+                start: time_from_epoch(*start)?,
+                close: decimal_from_number(close)?,
+            })
+        })
+        .collect();
+    Ok(Bars {
+        bars,
+        currency: None,
+        as_of: None,
+        interval: None,
+    })
+}
+
 #[derive(Deserialize)]
 struct Reply {
     c: Option<serde_json::Number>,
@@ -60,25 +138,7 @@ pub fn parse(
     symbol: &str,
     now: DateTime<Utc>,
 ) -> Result<Quote, QuoteError> {
-    if status == 429 {
-        return Err(QuoteError::RateLimited { retry_after: None });
-    }
-    if looks_like_html(content_type, body) {
-        return Err(QuoteError::Blocked);
-    }
-    let reply: Reply = match serde_json::from_slice(body) {
-        Ok(r) => r,
-        Err(err) if (200..=299).contains(&status) => {
-            return Err(QuoteError::Malformed(format!("{err}: {}", excerpt(body))));
-        }
-        Err(_) => return Err(status_error(status, "")),
-    };
-    if let Some(message) = &reply.error {
-        return Err(error_message(status, message));
-    }
-    if !(200..=299).contains(&status) {
-        return Err(status_error(status, ""));
-    }
+    let reply: Reply = read(status, content_type, body, |r: &Reply| r.error.as_deref())?;
     // Unknown symbols come back as 200 with every field zero.
     let Some(as_of) = reply.t.and_then(time_from_epoch) else {
         return Err(QuoteError::UnknownSymbol);
@@ -100,6 +160,37 @@ pub fn parse(
     quote.change_percent = reply.dp.as_ref().and_then(decimal_from_number);
     quote.session = Session::Unknown;
     Ok(quote.normalized())
+}
+
+/// What every Finnhub reply goes through before its own fields are read:
+/// 429 and HTML pages, an `error` message (with any status), a non-2xx
+/// status, then the JSON itself.
+fn read<T: serde::de::DeserializeOwned>(
+    status: u16,
+    content_type: Option<&str>,
+    body: &[u8],
+    error: impl Fn(&T) -> Option<&str>,
+) -> Result<T, QuoteError> {
+    if status == 429 {
+        return Err(QuoteError::RateLimited { retry_after: None });
+    }
+    if looks_like_html(content_type, body) {
+        return Err(QuoteError::Blocked);
+    }
+    let reply: T = match serde_json::from_slice(body) {
+        Ok(r) => r,
+        Err(err) if (200..=299).contains(&status) => {
+            return Err(QuoteError::Malformed(format!("{err}: {}", excerpt(body))));
+        }
+        Err(_) => return Err(status_error(status, "")),
+    };
+    if let Some(message) = error(&reply) {
+        return Err(error_message(status, message));
+    }
+    if !(200..=299).contains(&status) {
+        return Err(status_error(status, ""));
+    }
+    Ok(reply)
 }
 
 fn error_message(status: u16, message: &str) -> QuoteError {
@@ -232,5 +323,38 @@ mod tests {
         assert_eq!(req.headers["x-finnhub-token"], "k3y");
         assert!(req.headers["x-finnhub-token"].is_sensitive());
         assert!(!format!("{req:?}").contains("k3y"));
+    }
+
+    #[test]
+    fn history_bars() {
+        let bars = parse_history(200, JSON, &fixture("finnhub/candles_aapl_daily.json")).unwrap();
+        assert_eq!(bars.bars.len(), 3);
+        assert_eq!(bars.bars[0].start, at(1_569_297_600));
+        assert_eq!(bars.bars[2].close, dec("219.89"));
+        let empty = parse_history(200, JSON, &fixture("finnhub/candles_no_data.json")).unwrap();
+        assert!(empty.bars.is_empty());
+        // Candles are not on the free plan.
+        assert_eq!(
+            parse_history(403, JSON, &fixture("finnhub/not_entitled.json")).unwrap_err(),
+            QuoteError::NotEntitled
+        );
+    }
+
+    #[test]
+    fn history_request_keeps_the_key_in_the_header() {
+        let base = Url::parse("https://finnhub.io").unwrap();
+        let req = history_request(
+            &base,
+            Some(&Secret::new("k3y")),
+            "AAPL",
+            Interval::Minute5,
+            at(1_784_834_040),
+            at(1_784_835_900),
+        );
+        assert_eq!(
+            req.url.as_str(),
+            "https://finnhub.io/api/v1/stock/candle?symbol=AAPL&resolution=5&from=1784834040&to=1784835900"
+        );
+        assert_eq!(req.headers["x-finnhub-token"], "k3y");
     }
 }

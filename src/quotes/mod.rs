@@ -9,7 +9,10 @@
 //! `alphavantage`) has a pure `parse` over a captured response plus the shape
 //! of its request; [`client::ProviderClient`] runs those requests under a
 //! [`budget::Budget`]; [`mentions::MentionMatcher`] finds which configured
-//! instruments a news item talks about.
+//! instruments a news item talks about. [`reactions`] measures what the
+//! price did after an item, in trading time on the exchange calendars of
+//! [`calendar`], backfilling gaps in the series from the providers'
+//! history ([`history`]).
 //!
 //! Hands [`Quote`]s keyed by *our* configured symbol to the board refresher,
 //! which caches them, and from there to the store, which archives a snapshot
@@ -26,9 +29,12 @@
 pub mod alphavantage;
 pub mod board;
 pub mod budget;
+pub mod calendar;
 pub mod client;
 pub mod finnhub;
+pub mod history;
 pub mod mentions;
+pub mod reactions;
 pub mod stooq;
 pub mod twelvedata;
 pub mod yahoo;

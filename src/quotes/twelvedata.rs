@@ -11,6 +11,9 @@
 //! matching HTTP status *or with 200*, so the body decides: 429 is the rate
 //! limit, 404 an unknown symbol, 401 a bad key, 403 a plan that does not
 //! cover the symbol.
+//!
+//! History for price reactions: `time_series` asked in UTC
+//! (`history_request`, [`parse_history`]), one credit per request.
 
 use chrono::{DateTime, Utc};
 use reqwest::header::{ACCEPT, HeaderMap, HeaderValue};
@@ -18,6 +21,7 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use super::client::{ProviderRequest, encode, endpoint, push_api_key};
+use super::history::{Bar, Bars, Interval};
 use super::{QuoteError, decimal_from_json, excerpt, looks_like_html, redact, time_from_epoch};
 use crate::config::Secret;
 use crate::model::{ProviderKind, Quote, Session};
@@ -106,6 +110,105 @@ pub fn parse(
             (symbol.clone(), result)
         })
         .collect()
+}
+
+/// The history request for one symbol: `time_series` bars of `interval`
+/// between `from` and `to`, asked and answered in UTC (`timezone=UTC`), so
+/// no exchange time zone is involved; `outputsize` at its maximum, as a
+/// day of minute bars is more than the default 30. One credit, like a quote.
+pub(crate) fn history_request(
+    base: &Url,
+    api_key: Option<&Secret>,
+    symbol: &str,
+    interval: Interval,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> ProviderRequest {
+    let interval = match interval {
+        Interval::Minute1 => "1min",
+        Interval::Minute5 => "5min",
+        Interval::Day1 => "1day",
+    };
+    let stamp = |t: DateTime<Utc>| t.format("%Y-%m-%d%%20%H:%M:%S").to_string();
+    let mut query = format!(
+        "symbol={}&interval={interval}&start_date={}&end_date={}&timezone=UTC&order=asc&outputsize=5000",
+        encode(symbol, b""),
+        stamp(from),
+        stamp(to)
+    );
+    push_api_key(&mut query, api_key);
+    let mut headers = HeaderMap::new();
+    headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+    ProviderRequest {
+        url: endpoint(base, "/time_series", &query),
+        headers,
+    }
+}
+
+/// Parses a `time_series` reply: `values` of `{datetime, close}` (UTC, as
+/// asked), `meta.currency`. "No data is available on the specified dates"
+/// (code 400) is an empty history, not an error.
+pub fn parse_history(
+    status: u16,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<Bars, QuoteError> {
+    if looks_like_html(content_type, body) {
+        return Err(if status == 429 {
+            QuoteError::RateLimited { retry_after: None }
+        } else {
+            QuoteError::Blocked
+        });
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|err| match status {
+        200..=299 => QuoteError::Malformed(format!("{err}: {}", excerpt(body))),
+        _ => error_for_code(i64::from(status), ""),
+    })?;
+    let Some(object) = value.as_object() else {
+        return Err(QuoteError::Malformed("reply is not a JSON object".into()));
+    };
+    if is_error(object) {
+        let message = object.get("message").and_then(Value::as_str).unwrap_or("");
+        if message
+            .to_ascii_lowercase()
+            .contains("no data is available")
+        {
+            return Ok(Bars::default());
+        }
+        return Err(error_object(object, status));
+    }
+    if !(200..=299).contains(&status) {
+        return Err(error_for_code(i64::from(status), ""));
+    }
+    let values = object.get("values").and_then(Value::as_array);
+    let bars = values
+        .into_iter()
+        .flatten()
+        .filter_map(|v| {
+            let text = v.get("datetime")?.as_str()?;
+            let start = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")
+                .or_else(|_| {
+                    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                        .map(|d| d.and_time(chrono::NaiveTime::MIN))
+                })
+                .ok()?
+                .and_utc();
+            Some(Bar {
+                start,
+                close: decimal_from_json(v.get("close")?)?,
+            })
+        })
+        .collect();
+    Ok(Bars {
+        bars,
+        currency: object
+            .get("meta")
+            .and_then(|m| m.get("currency"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        as_of: None,
+        interval: None,
+    })
 }
 
 fn quote_from(
@@ -284,6 +387,41 @@ mod tests {
         assert_eq!(
             req.url.as_str(),
             "https://api.twelvedata.com/quote?symbol=AAPL,EUR%2FUSD&apikey=k3y"
+        );
+    }
+
+    #[test]
+    fn history_bars() {
+        let bars =
+            parse_history(200, JSON, &fixture("twelvedata/time_series_aapl_1min.json")).unwrap();
+        assert_eq!(bars.bars.len(), 2);
+        // Asked in UTC, read as UTC.
+        assert_eq!(bars.bars[0].start.to_rfc3339(), "2021-09-16T15:59:00+00:00");
+        assert_eq!(bars.bars[0].close, dec("148.85001"));
+        assert_eq!(bars.currency.as_deref(), Some("USD"));
+        let empty =
+            parse_history(200, JSON, &fixture("twelvedata/time_series_no_data.json")).unwrap();
+        assert!(empty.bars.is_empty());
+        assert_eq!(
+            parse_history(429, JSON, &fixture("twelvedata/rate_limit.json")).unwrap_err(),
+            QuoteError::RateLimited { retry_after: None }
+        );
+    }
+
+    #[test]
+    fn history_request_shape() {
+        let base = Url::parse("https://api.twelvedata.com").unwrap();
+        let req = history_request(
+            &base,
+            Some(&Secret::new("k3y")),
+            "AAPL",
+            Interval::Minute1,
+            at(1_784_834_040),
+            at(1_784_835_900),
+        );
+        assert_eq!(
+            req.url.as_str(),
+            "https://api.twelvedata.com/time_series?symbol=AAPL&interval=1min&start_date=2026-07-23%2019:14:00&end_date=2026-07-23%2019:45:00&timezone=UTC&order=asc&outputsize=5000&apikey=k3y"
         );
     }
 }

@@ -15,6 +15,10 @@
 //!   with the plain text `Edge: Too Many Requests`, and cloud IPs get a 403
 //!   HTML page.
 //!
+//! History for price reactions: the same endpoint with
+//! `period1`/`period2` and `interval=1m|5m|1d` (`history_request`,
+//! [`parse_history`]); bars keep Yahoo's single-precision rounding fix.
+//!
 //! The v7 quote endpoint (batch, cookie and crumb) is not implemented; a
 //! crumb error (`finance.error`, 401) is still recognised as `Unauthorized`
 //! in case the chart endpoint starts to want one too.
@@ -26,6 +30,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::client::{BROWSER_USER_AGENT, ProviderRequest, encode, endpoint};
+use super::history::{self, Bar, Interval};
 use super::{QuoteError, decimal_from_number, excerpt, looks_like_html, time_from_epoch};
 use crate::model::{ProviderKind, Quote, Session};
 
@@ -82,6 +87,7 @@ struct Meta {
     previous_close: Option<serde_json::Number>,
     chart_previous_close: Option<serde_json::Number>,
     range: Option<String>,
+    data_granularity: Option<String>,
     current_trading_period: Option<TradingPeriods>,
 }
 
@@ -116,6 +122,29 @@ struct Bars {
     close: Vec<Option<serde_json::Number>>,
 }
 
+/// The history request for one symbol: bars of `interval` from `from` to
+/// `to` (`period1`/`period2`, epoch seconds), regular session only.
+pub(crate) fn history_request(
+    base: &Url,
+    symbol: &str,
+    interval: Interval,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> ProviderRequest {
+    let mut req = request(base, symbol);
+    let interval = match interval {
+        Interval::Minute1 => "1m",
+        Interval::Minute5 => "5m",
+        Interval::Day1 => "1d",
+    };
+    req.url.set_query(Some(&format!(
+        "period1={}&period2={}&interval={interval}&includePrePost=false",
+        from.timestamp(),
+        to.timestamp()
+    )));
+    req
+}
+
 /// Parses one chart reply for `symbol` (the provider symbol requested).
 pub fn parse(
     status: u16,
@@ -124,6 +153,56 @@ pub fn parse(
     symbol: &str,
     now: DateTime<Utc>,
 ) -> Result<Quote, QuoteError> {
+    quote_from(chart_result(status, content_type, body)?, symbol, now)
+}
+
+/// Parses a history reply (the same chart object, with many bars): each
+/// bar's start and close. Bars with a null close (a halt, Tokyo's lunch)
+/// are skipped.
+pub fn parse_history(
+    status: u16,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<history::Bars, QuoteError> {
+    let result = chart_result(status, content_type, body)?;
+    let closes = result
+        .indicators
+        .as_ref()
+        .and_then(|i| i.quote.first())
+        .map(|q| q.close.as_slice())
+        .unwrap_or_default();
+    let bars = result
+        .timestamp
+        .iter()
+        .zip(closes)
+        .filter_map(|(start, close)| {
+            Some(Bar {
+                start: time_from_epoch((*start)?)?,
+                close: decimal_from_number(close.as_ref()?)?
+                    .round_sf(7)?
+                    .normalize(),
+            })
+        })
+        .collect();
+    Ok(history::Bars {
+        bars,
+        currency: result.meta.currency.clone(),
+        as_of: result.meta.regular_market_time.and_then(time_from_epoch),
+        interval: match result.meta.data_granularity.as_deref() {
+            Some("1m") => Some(Interval::Minute1),
+            Some("5m") => Some(Interval::Minute5),
+            Some("1d") => Some(Interval::Day1),
+            _ => None,
+        },
+    })
+}
+
+/// The first chart result of a reply, or the error the reply stands for.
+fn chart_result(
+    status: u16,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<ChartResult, QuoteError> {
     if status == 429 {
         return Err(QuoteError::RateLimited { retry_after: None });
     }
@@ -154,10 +233,10 @@ pub fn parse(
     if !(200..=299).contains(&status) {
         return Err(status_error(status, ""));
     }
-    let Some(result) = chart.result.and_then(|r| r.into_iter().next()) else {
-        return Err(QuoteError::UnknownSymbol);
-    };
-    quote_from(result, symbol, now)
+    chart
+        .result
+        .and_then(|r| r.into_iter().next())
+        .ok_or(QuoteError::UnknownSymbol)
 }
 
 fn quote_from(result: ChartResult, symbol: &str, now: DateTime<Utc>) -> Result<Quote, QuoteError> {
@@ -481,5 +560,42 @@ mod tests {
             assert_eq!(req.url.query(), Some("range=1d&interval=1d"));
             assert_eq!(req.headers[USER_AGENT], BROWSER_USER_AGENT);
         }
+    }
+
+    #[test]
+    fn history_bars_from_the_daily_chart() {
+        let bars = parse_history(200, JSON, &fixture("yahoo/chart_AAPL_range5d.json")).unwrap();
+        assert_eq!(bars.bars.len(), 5);
+        assert_eq!(bars.bars[0].start, at(1_784_554_200));
+        // Single-precision bars read back as the price Yahoo stored.
+        assert_eq!(bars.bars[3].close, dec("321.66"));
+        assert_eq!(bars.currency.as_deref(), Some("USD"));
+        assert_eq!(bars.as_of, Some(at(1_784_903_522)));
+        assert_eq!(bars.interval, Some(Interval::Day1));
+        let minute =
+            parse_history(200, JSON, &fixture("yahoo/chart_AAPL_1m_derived.json")).unwrap();
+        assert_eq!(minute.interval, Some(Interval::Minute1));
+        assert_eq!(minute.bars[1].close, dec("323.25"));
+        assert_eq!(minute.bars[2].close, dec("323.4"));
+        assert_eq!(
+            parse_history(404, JSON, &fixture("yahoo/chart_not_found.json")).unwrap_err(),
+            QuoteError::UnknownSymbol
+        );
+    }
+
+    #[test]
+    fn history_request_shape() {
+        let base = Url::parse("https://query1.finance.yahoo.com").unwrap();
+        let req = history_request(
+            &base,
+            "BP.L",
+            Interval::Minute1,
+            at(1_784_834_040),
+            at(1_784_835_900),
+        );
+        assert_eq!(
+            req.url.as_str(),
+            "https://query1.finance.yahoo.com/v8/finance/chart/BP.L?period1=1784834040&period2=1784835900&interval=1m&includePrePost=false"
+        );
     }
 }

@@ -532,6 +532,94 @@ CREATE TABLE websub_subscriptions (
 CREATE INDEX websub_subscriptions_by_feed ON websub_subscriptions (feed_id, state);
 "#,
     ),
+    // 15: price reactions (issue 19). `quotes.source` tells the board's
+    // recorded quotes from points backfilled out of a provider's history
+    // (which the board never seeds from: `v_latest_quotes` and
+    // `latest_quotes` read only `board` rows). `item_reactions` holds, per
+    // mentioned symbol and horizon, when the price is to be read and which
+    // quote answered; `v_item_reactions` lays them side by side.
+    Migration::Sql(
+        r#"
+ALTER TABLE quotes ADD COLUMN source TEXT NOT NULL DEFAULT 'board'
+    CHECK (source IN ('board', 'backfill'));
+CREATE INDEX quotes_by_symbol_time ON quotes(symbol, coalesce(as_of, fetched_at));
+
+CREATE TABLE item_reactions (
+    item_id     INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+    symbol      TEXT NOT NULL,
+    horizon     TEXT NOT NULL CHECK (horizon IN ('then', '15m', '1h', '1d', 'close')),
+    exchange    TEXT NOT NULL,
+    target_at   TEXT NOT NULL,
+    state       TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'found', 'missing')),
+    quote_id    INTEGER REFERENCES quotes(id),
+    resolved_at TEXT,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    note        TEXT,
+    PRIMARY KEY (item_id, symbol, horizon)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX item_reactions_pending ON item_reactions(state, target_at);
+
+DROP VIEW v_latest_quotes;
+DROP VIEW v_quotes;
+CREATE VIEW v_quotes AS
+SELECT id, symbol, provider, provider_symbol,
+       CAST(price AS REAL) AS price, price AS price_text,
+       CAST(change AS REAL) AS change, CAST(change_percent AS REAL) AS change_percent,
+       currency, CAST(previous_close AS REAL) AS previous_close,
+       as_of, fetched_at, session, source
+FROM quotes;
+CREATE VIEW v_latest_quotes AS
+SELECT q.* FROM v_quotes q
+WHERE q.id = (SELECT q2.id FROM quotes q2 WHERE q2.symbol = q.symbol AND q2.source = 'board'
+              ORDER BY q2.fetched_at DESC, q2.id DESC LIMIT 1);
+
+CREATE VIEW v_item_reactions AS
+SELECT m.item_id, i.uid, i.title, i.url, i.published_at, i.first_seen_at AS ingested_at,
+       m.symbol, r0.exchange, r0.target_at AS measured_from,
+       coalesce(q0.currency, q1.currency, q2.currency, q3.currency, q4.currency) AS currency,
+       CAST(q0.price AS REAL) AS price_then,
+       CASE WHEN q0.id IS NOT NULL THEN
+            CASE q0.source WHEN 'backfill' THEN 'backfill' ELSE 'recorded' END END AS price_then_source,
+       r1.target_at AS at_15m,
+       CAST(q1.price AS REAL) AS price_15m,
+       round((CAST(q1.price AS REAL) - CAST(q0.price AS REAL)) * 100.0 / CAST(q0.price AS REAL), 2)
+           AS change_15m_percent,
+       CASE WHEN q1.id IS NOT NULL THEN
+            CASE q1.source WHEN 'backfill' THEN 'backfill' ELSE 'recorded' END END AS price_15m_source,
+       r2.target_at AS at_1h,
+       CAST(q2.price AS REAL) AS price_1h,
+       round((CAST(q2.price AS REAL) - CAST(q0.price AS REAL)) * 100.0 / CAST(q0.price AS REAL), 2)
+           AS change_1h_percent,
+       CASE WHEN q2.id IS NOT NULL THEN
+            CASE q2.source WHEN 'backfill' THEN 'backfill' ELSE 'recorded' END END AS price_1h_source,
+       r3.target_at AS at_1d,
+       CAST(q3.price AS REAL) AS price_1d,
+       round((CAST(q3.price AS REAL) - CAST(q0.price AS REAL)) * 100.0 / CAST(q0.price AS REAL), 2)
+           AS change_1d_percent,
+       CASE WHEN q3.id IS NOT NULL THEN
+            CASE q3.source WHEN 'backfill' THEN 'backfill' ELSE 'recorded' END END AS price_1d_source,
+       r4.target_at AS close_at,
+       CAST(q4.price AS REAL) AS price_close,
+       round((CAST(q4.price AS REAL) - CAST(q0.price AS REAL)) * 100.0 / CAST(q0.price AS REAL), 2)
+           AS change_close_percent,
+       CASE WHEN q4.id IS NOT NULL THEN
+            CASE q4.source WHEN 'backfill' THEN 'backfill' ELSE 'recorded' END END AS price_close_source,
+       (SELECT count(*) FROM item_reactions p
+        WHERE p.item_id = m.item_id AND p.symbol = m.symbol AND p.state = 'pending') AS pending
+FROM item_mentions m
+JOIN items i ON i.id = m.item_id
+LEFT JOIN item_reactions r0 ON r0.item_id = m.item_id AND r0.symbol = m.symbol AND r0.horizon = 'then'
+LEFT JOIN quotes q0 ON q0.id = r0.quote_id
+LEFT JOIN item_reactions r1 ON r1.item_id = m.item_id AND r1.symbol = m.symbol AND r1.horizon = '15m'
+LEFT JOIN quotes q1 ON q1.id = r1.quote_id
+LEFT JOIN item_reactions r2 ON r2.item_id = m.item_id AND r2.symbol = m.symbol AND r2.horizon = '1h'
+LEFT JOIN quotes q2 ON q2.id = r2.quote_id
+LEFT JOIN item_reactions r3 ON r3.item_id = m.item_id AND r3.symbol = m.symbol AND r3.horizon = '1d'
+LEFT JOIN quotes q3 ON q3.id = r3.quote_id
+LEFT JOIN item_reactions r4 ON r4.item_id = m.item_id AND r4.symbol = m.symbol AND r4.horizon = 'close'
+LEFT JOIN quotes q4 ON q4.id = r4.quote_id;
+"#,
+    ),
 ];
 
 fn migration_4(tx: &Transaction<'_>) -> rusqlite::Result<()> {

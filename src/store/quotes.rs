@@ -20,6 +20,20 @@ use crate::model::{BoardView, Mention, Quote, Snapshot, SnapshotQuote};
 impl Store {
     /// Appends quotes to the time series; returns their row ids in order.
     pub async fn record_quotes(&self, quotes: Vec<Quote>) -> Result<Vec<i64>, StoreError> {
+        self.insert_quotes(quotes, "board").await
+    }
+
+    /// Appends points taken from a provider's history to fill gaps in the
+    /// series, marked `source = 'backfill'`; returns their row ids.
+    pub async fn record_backfill(&self, quotes: Vec<Quote>) -> Result<Vec<i64>, StoreError> {
+        self.insert_quotes(quotes, "backfill").await
+    }
+
+    async fn insert_quotes(
+        &self,
+        quotes: Vec<Quote>,
+        source: &'static str,
+    ) -> Result<Vec<i64>, StoreError> {
         self.write(move |conn| {
             let tx = conn.transaction().map_err(op("begin recording quotes"))?;
             let mut ids = Vec::with_capacity(quotes.len());
@@ -28,8 +42,8 @@ impl Store {
                     .prepare_cached(
                         "INSERT INTO quotes (symbol, provider, provider_symbol, price, change,
                                              change_percent, currency, previous_close, as_of,
-                                             fetched_at, session)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                                             fetched_at, session, source)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                     )
                     .map_err(op("prepare quote insert"))?;
                 for q in &quotes {
@@ -45,6 +59,7 @@ impl Store {
                         q.as_of.map(to_db_time),
                         to_db_time(q.fetched_at),
                         q.session.as_str(),
+                        source,
                     ])
                     .map_err(op("insert quote"))?;
                     ids.push(tx.last_insert_rowid());
@@ -68,7 +83,8 @@ impl Store {
                 .prepare_cached(
                     "SELECT id, symbol, provider, provider_symbol, price, change, change_percent,
                             currency, previous_close, as_of, fetched_at, session
-                     FROM quotes WHERE symbol = ?1 ORDER BY fetched_at DESC, id DESC LIMIT 1",
+                     FROM quotes WHERE symbol = ?1 AND source = 'board'
+                     ORDER BY fetched_at DESC, id DESC LIMIT 1",
                 )
                 .map_err(op("prepare latest quote"))?;
             for symbol in &symbols {

@@ -41,12 +41,14 @@ pub(crate) fn record_mentions(
 
 /// A symbol's quotes from `since` on, oldest first, with the time each is
 /// dated by (the provider's `as_of` when it gave one, else when we fetched
-/// it) and the index's order.
+/// it) and the index's order. Only the board's own quotes: a point
+/// backfilled for a price reaction is fetched now but dated in the past,
+/// so in fetch order it would send the chart's line back in time.
 const SYMBOL_HISTORY: &str = "SELECT coalesce(as_of, fetched_at), price FROM quotes
-                              WHERE symbol = ?1 AND fetched_at >= ?2
+                              WHERE symbol = ?1 AND fetched_at >= ?2 AND source = 'board'
                               ORDER BY fetched_at, id";
 const SYMBOL_HISTORY_COUNT: &str =
-    "SELECT count(*) FROM quotes WHERE symbol = ?1 AND fetched_at >= ?2";
+    "SELECT count(*) FROM quotes WHERE symbol = ?1 AND fetched_at >= ?2 AND source = 'board'";
 
 /// The items that mention a symbol, latest archived first. The index finds
 /// the symbol's mentions; they are then sorted by time, not by id: ids

@@ -26,6 +26,8 @@
 //! - `mentions_eval`: mentions against labelled real headlines: precision
 //!   and recall of at least 0.95 (issue 19).
 //! - `opml`: import real exports from other readers, export and serve.
+//! - `reactions`: price reactions after the news: market hours, recorded
+//!   quotes, backfill from replayed history within the budget.
 //! - `polite`: politeness and survival on the wire: encodings, caps,
 //!   timeouts, redirects, 410, Retry-After, backoff, hints, host limits.
 //! - `process`: the real binary: commands, exit codes, config errors,
@@ -60,6 +62,7 @@ mod mentions_eval;
 mod opml;
 mod polite;
 pub(crate) mod process;
+mod reactions;
 mod readme;
 mod refresh;
 mod schema;

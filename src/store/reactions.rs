@@ -1,0 +1,444 @@
+//! Price reactions: for each item and each symbol it mentions, the price
+//! when it arrived and at later points (`model::Horizon`), read from the
+//! recorded quote series.
+//!
+//! Owns `item_reactions` (one row per item, symbol and horizon: when to
+//! read the price, and which `quotes` row answered) and the rule that
+//! matches a target time to a quote (below; the tolerance is
+//! `quotes::reactions::TOLERANCE`, 15 minutes). The targets
+//! themselves come from the exchange calendar in `quotes::reactions`, which
+//! plans them ([`Store::plan_reactions`]), resolves them as they pass
+//! ([`Store::resolve_reactions`]) and backfills the gaps it reports.
+//! Hands [`ItemReaction`]s to whoever shows or exports an item
+//! ([`Store::item_reactions`], `reactions_of`); analysts read the view
+//! `v_item_reactions` (docs/schema.md).
+//!
+//! # Matching a target to a quote
+//! A quote's time is its provider's `as_of`, or when we fetched it if the
+//! provider gave none. For a target `t`:
+//! - `then`, `15m`, `1h`, `1d`: the first quote at or after `t`, no later
+//!   than `t + tolerance`;
+//! - `close`: the last quote within `tolerance` either side of the close,
+//!   because the closing price is the last trade *at or before* the close
+//!   (a provider may stamp it a second early or a few seconds late).
+//!
+//! Recorded (`board`) quotes win over backfilled ones at the same time. A
+//! target is looked at only once its window has passed, and declared a gap
+//! (for backfill) only after a further settling time, since delayed data
+//! (London lines on Yahoo run 15 minutes behind) arrives after the fact.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use chrono::{DateTime, Duration, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+use rust_decimal::Decimal;
+
+use super::{Store, StoreError, op};
+use crate::clock::{from_db_time, to_db_time};
+use crate::model::Horizon;
+
+/// A mention that has no reaction rows yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReactionSubject {
+    pub item_id: i64,
+    pub symbol: String,
+    pub ingested_at: DateTime<Utc>,
+}
+
+/// The targets for one mention, as the calendar computed them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedReaction {
+    pub item_id: i64,
+    pub symbol: String,
+    /// The exchange's MIC (`XNYS`).
+    pub exchange: String,
+    pub targets: Vec<(Horizon, DateTime<Utc>)>,
+}
+
+/// A target whose window passed with no quote recorded in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gap {
+    pub item_id: i64,
+    pub symbol: String,
+    pub horizon: Horizon,
+    pub target_at: DateTime<Utc>,
+    /// Backfill attempts so far.
+    pub attempts: i64,
+}
+
+/// What one resolving pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resolved {
+    pub found: usize,
+    pub gaps: Vec<Gap>,
+}
+
+/// One horizon of an item's reaction to news about one symbol.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReactionPoint {
+    pub horizon: &'static str,
+    pub target_at: DateTime<Utc>,
+    /// `pending`, `found` or `missing`.
+    pub state: String,
+    pub price: Option<Decimal>,
+    /// The price's own time (the quote's `as_of`).
+    pub price_at: Option<DateTime<Utc>>,
+    /// `recorded` (the board's series) or `backfill` (provider history).
+    pub source: Option<&'static str>,
+    /// Against the `then` price, in percent, rounded to 2 places.
+    pub change_percent: Option<Decimal>,
+}
+
+/// An item's reaction for one mentioned symbol, horizons in order.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemReaction {
+    pub symbol: String,
+    pub exchange: String,
+    pub currency: Option<String>,
+    pub points: Vec<ReactionPoint>,
+}
+
+impl Store {
+    /// Mentions of `symbols` in items first seen since `since` that have no
+    /// reaction planned yet, oldest first, at most `limit`. The symbol index
+    /// finds the mentions and each costs two primary-key lookups (its item's
+    /// time, an existing plan): tens of milliseconds for tens of thousands
+    /// of mentions, once every few minutes.
+    pub async fn unplanned_reactions(
+        &self,
+        symbols: Vec<String>,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<ReactionSubject>, StoreError> {
+        self.read(move |conn| {
+            let list = serde_json::to_string(&symbols).unwrap_or_else(|_| "[]".into());
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT m.item_id, m.symbol, i.first_seen_at
+                     FROM item_mentions m JOIN items i ON i.id = m.item_id
+                     WHERE m.symbol IN (SELECT value FROM json_each(?1))
+                       AND i.first_seen_at >= ?2
+                       AND NOT EXISTS (SELECT 1 FROM item_reactions r
+                                       WHERE r.item_id = m.item_id AND r.symbol = m.symbol)
+                     ORDER BY i.first_seen_at, m.item_id LIMIT ?3",
+                )
+                .map_err(op("prepare unplanned reactions"))?;
+            let rows = stmt
+                .query_map(params![list, to_db_time(since), limit as i64], |r| {
+                    Ok(ReactionSubject {
+                        item_id: r.get(0)?,
+                        symbol: r.get(1)?,
+                        ingested_at: from_db_time(&r.get::<_, String>(2)?)
+                            .unwrap_or(DateTime::UNIX_EPOCH),
+                    })
+                })
+                .map_err(op("select unplanned reactions"))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(op("read unplanned reaction"))?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// Stores the targets of each plan, all pending. A plan for a mention
+    /// already planned changes nothing.
+    pub async fn plan_reactions(&self, plans: Vec<PlannedReaction>) -> Result<(), StoreError> {
+        self.write(move |conn| {
+            let tx = conn.transaction().map_err(op("begin planning reactions"))?;
+            {
+                let mut stmt = tx
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO item_reactions
+                             (item_id, symbol, horizon, exchange, target_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                    )
+                    .map_err(op("prepare reaction plan"))?;
+                for plan in &plans {
+                    for (horizon, at) in &plan.targets {
+                        stmt.execute(params![
+                            plan.item_id,
+                            plan.symbol,
+                            horizon.as_str(),
+                            plan.exchange,
+                            to_db_time(*at)
+                        ])
+                        .map_err(op("insert reaction plan"))?;
+                    }
+                }
+            }
+            tx.commit().map_err(op("commit reaction plans"))
+        })
+        .await
+    }
+
+    /// Matches every pending target whose window (`tolerance`, see the
+    /// module doc) has passed by `now` to a quote, and reports as gaps
+    /// those still unmatched `settle` after their window.
+    pub async fn resolve_reactions(
+        &self,
+        now: DateTime<Utc>,
+        tolerance: Duration,
+        settle: Duration,
+    ) -> Result<Resolved, StoreError> {
+        self.write(move |conn| {
+            let tx = conn.transaction().map_err(op("begin resolving reactions"))?;
+            let due: Vec<(i64, String, String, String, i64)> = tx
+                .prepare_cached(
+                    "SELECT item_id, symbol, horizon, target_at, attempts FROM item_reactions
+                     WHERE state = 'pending' AND target_at <= ?1
+                     ORDER BY target_at LIMIT 10000",
+                )
+                .and_then(|mut s| {
+                    s.query_map([to_db_time(now - tolerance)], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                    })?
+                    .collect()
+                })
+                .map_err(op("select due reactions"))?;
+            let mut out = Resolved::default();
+            for (item_id, symbol, horizon, target, attempts) in due {
+                let (Some(horizon), Some(target_at)) =
+                    (Horizon::from_name(&horizon), from_db_time(&target))
+                else {
+                    continue;
+                };
+                match matching_quote(&tx, &symbol, horizon, target_at, tolerance)? {
+                    Some(quote_id) => {
+                        tx.prepare_cached(
+                            "UPDATE item_reactions SET state = 'found', quote_id = ?4, resolved_at = ?5
+                             WHERE item_id = ?1 AND symbol = ?2 AND horizon = ?3",
+                        )
+                        .and_then(|mut s| {
+                            s.execute(params![
+                                item_id,
+                                symbol,
+                                horizon.as_str(),
+                                quote_id,
+                                to_db_time(now)
+                            ])
+                        })
+                        .map_err(op("record reaction"))?;
+                        out.found += 1;
+                    }
+                    None if now >= target_at + tolerance + settle => out.gaps.push(Gap {
+                        item_id,
+                        symbol,
+                        horizon,
+                        target_at,
+                        attempts,
+                    }),
+                    None => {}
+                }
+            }
+            tx.commit().map_err(op("commit reactions"))?;
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Records a backfill attempt for `gaps` that found nothing to fill
+    /// them: counted, with `note`; `give_up` marks them `missing` for good.
+    pub async fn note_backfill(
+        &self,
+        gaps: Vec<Gap>,
+        give_up: bool,
+        note: String,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.write(move |conn| {
+            let tx = conn.transaction().map_err(op("begin noting backfill"))?;
+            {
+                let mut stmt = tx
+                    .prepare_cached(
+                        "UPDATE item_reactions
+                         SET attempts = attempts + 1, note = ?4,
+                             state = CASE WHEN ?5 THEN 'missing' ELSE state END,
+                             resolved_at = CASE WHEN ?5 THEN ?6 ELSE resolved_at END
+                         WHERE item_id = ?1 AND symbol = ?2 AND horizon = ?3 AND state = 'pending'",
+                    )
+                    .map_err(op("prepare backfill note"))?;
+                for g in &gaps {
+                    stmt.execute(params![
+                        g.item_id,
+                        g.symbol,
+                        g.horizon.as_str(),
+                        note,
+                        give_up,
+                        to_db_time(now)
+                    ])
+                    .map_err(op("note backfill"))?;
+                }
+            }
+            tx.commit().map_err(op("commit backfill notes"))
+        })
+        .await
+    }
+
+    /// The earliest time after `now` that a pending target's window
+    /// closes, so the reaction task can sleep until then.
+    pub async fn next_reaction_due(
+        &self,
+        now: DateTime<Utc>,
+        tolerance: Duration,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.read(move |conn| {
+            let first: Option<String> = conn
+                .query_row(
+                    "SELECT min(target_at) FROM item_reactions
+                     WHERE state = 'pending' AND target_at > ?1",
+                    [to_db_time(now - tolerance)],
+                    |r| r.get(0),
+                )
+                .map_err(op("select next reaction"))?;
+            Ok(first
+                .as_deref()
+                .and_then(from_db_time)
+                .map(|t| t + tolerance))
+        })
+        .await
+    }
+
+    /// The reactions of one item, one entry per mentioned symbol that has
+    /// any planned (for `tickerfeed export` and the pages).
+    pub async fn item_reactions(&self, item_id: i64) -> Result<Vec<ItemReaction>, StoreError> {
+        self.read(move |conn| reactions_of(conn, item_id)).await
+    }
+}
+
+/// The quote that answers a target, by the rule in the module doc.
+fn matching_quote(
+    conn: &Connection,
+    symbol: &str,
+    horizon: Horizon,
+    target: DateTime<Utc>,
+    tolerance: Duration,
+) -> Result<Option<i64>, StoreError> {
+    // Both orders use the (symbol, time) index; recorded quotes first.
+    let (sql, from) = match horizon {
+        Horizon::Close => (
+            "SELECT id FROM quotes
+             WHERE symbol = ?1 AND coalesce(as_of, fetched_at) BETWEEN ?2 AND ?3
+             ORDER BY coalesce(as_of, fetched_at) DESC, source = 'backfill', id DESC LIMIT 1",
+            target - tolerance,
+        ),
+        _ => (
+            "SELECT id FROM quotes
+             WHERE symbol = ?1 AND coalesce(as_of, fetched_at) BETWEEN ?2 AND ?3
+             ORDER BY coalesce(as_of, fetched_at), source = 'backfill', id LIMIT 1",
+            target,
+        ),
+    };
+    conn.prepare_cached(sql)
+        .and_then(|mut s| {
+            s.query_row(
+                params![symbol, to_db_time(from), to_db_time(target + tolerance)],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+        .map_err(op("match reaction quote"))
+}
+
+/// The reactions of `item_id` on an open connection (for callers already
+/// inside a read, such as a streaming export).
+pub(crate) fn reactions_of(
+    conn: &Connection,
+    item_id: i64,
+) -> Result<Vec<ItemReaction>, StoreError> {
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let rows: Vec<Row> = conn
+        .prepare_cached(
+            "SELECT r.symbol, r.exchange, r.horizon, r.target_at, r.state,
+                    q.price, q.currency, coalesce(q.as_of, q.fetched_at), q.source
+             FROM item_reactions r LEFT JOIN quotes q ON q.id = r.quote_id
+             WHERE r.item_id = ?1",
+        )
+        .and_then(|mut s| {
+            s.query_map([item_id], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                ))
+            })?
+            .collect()
+        })
+        .map_err(op("read item reactions"))?;
+    let mut by_symbol: BTreeMap<String, ItemReaction> = BTreeMap::new();
+    let mut points: BTreeMap<(String, Horizon), ReactionPoint> = BTreeMap::new();
+    for (symbol, exchange, horizon, target, state, price, currency, price_at, source) in rows {
+        let Some(horizon) = Horizon::from_name(&horizon) else {
+            continue;
+        };
+        let entry = by_symbol
+            .entry(symbol.clone())
+            .or_insert_with(|| ItemReaction {
+                symbol: symbol.clone(),
+                exchange,
+                currency: None,
+                points: Vec::new(),
+            });
+        if entry.currency.is_none() {
+            entry.currency = currency;
+        }
+        points.insert(
+            (symbol, horizon),
+            ReactionPoint {
+                horizon: horizon.as_str(),
+                target_at: from_db_time(&target).unwrap_or(DateTime::UNIX_EPOCH),
+                state,
+                price: price.and_then(|p| Decimal::from_str(&p).ok()),
+                price_at: price_at.as_deref().and_then(from_db_time),
+                source: source.map(|s| {
+                    if s == "backfill" {
+                        "backfill"
+                    } else {
+                        "recorded"
+                    }
+                }),
+                change_percent: None,
+            },
+        );
+    }
+    for ((symbol, _), point) in points {
+        if let Some(entry) = by_symbol.get_mut(&symbol) {
+            entry.points.push(point);
+        }
+    }
+    for reaction in by_symbol.values_mut() {
+        let then = reaction
+            .points
+            .iter()
+            .find(|p| p.horizon == Horizon::Then.as_str())
+            .and_then(|p| p.price)
+            .filter(|p| !p.is_zero());
+        for p in &mut reaction.points {
+            p.change_percent = match (then, p.price) {
+                (Some(then), Some(price)) => ((price - then) * Decimal::ONE_HUNDRED)
+                    .checked_div(then)
+                    .map(|c| c.round_dp(2).normalize()),
+                _ => None,
+            };
+        }
+    }
+    Ok(by_symbol.into_values().collect())
+}
