@@ -39,6 +39,7 @@
 
 pub mod alerts;
 mod checkpoint;
+pub mod export;
 pub mod feeds;
 pub mod items;
 mod known;
@@ -59,6 +60,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::clock::from_db_time;
 
 pub use alerts::{AlertRule, AlertState, OutboxRow};
+pub use export::{ExportError, ExportItem, ExportQuery, ExportSource};
 pub use feeds::{Attempt, Document, Exchange, FeedRow, IngestSummary};
 pub use items::{Cursor, ItemHistory, Page, RecentQuery, Revision, SNIPPET_MARKS, SearchHit};
 pub use selection::Match;
