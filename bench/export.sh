@@ -50,11 +50,12 @@ trap 'rm -rf "$work"' EXIT
 # Fills an empty archive with $2 items by SQL.
 fill() {
     local db=$1 n=$2
-    sqlite3 "$db" <<SQL
+    sqlite3 "$db" >/dev/null <<SQL
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = OFF;
 BEGIN;
-INSERT INTO feeds (id, name, url, schedule, created_at) VALUES
+-- "wire" is already there: the binary added the configured feed.
+INSERT OR IGNORE INTO feeds (id, name, url, schedule, created_at) VALUES
   (1, 'wire', 'https://wire.example/feed.xml', '*/15 * * * *', '2026-11-01T00:00:00Z'),
   (2, 'blog', 'https://blog.example/feed.xml', '*/15 * * * *', '2026-11-01T00:00:00Z');
 -- A quote series: three symbols, one row each per 5 minutes over the

@@ -110,7 +110,9 @@ pub struct ExportWriter<W: Write> {
 
 enum Inner<W: Write> {
     Jsonl(W),
-    Csv(csv::Writer<W>),
+    // Boxed: the CSV writer carries its own buffer and state, a few
+    // hundred bytes, made once per export.
+    Csv(Box<csv::Writer<W>>),
 }
 
 impl<W: Write> ExportWriter<W> {
@@ -124,7 +126,7 @@ impl<W: Write> ExportWriter<W> {
                     .terminator(csv::Terminator::CRLF)
                     .from_writer(out);
                 w.write_record(CSV_COLUMNS)?;
-                Inner::Csv(w)
+                Inner::Csv(Box::new(w))
             }
         };
         Ok(ExportWriter { inner })
@@ -382,7 +384,7 @@ mod tests {
                     name: Some("BP plc".into()),
                     provider_symbol: "BP.L".into(),
                     provider: "yahoo".into(),
-                    price: Decimal::new(4_615_5, 2),
+                    price: Decimal::new(46_155, 2),
                     change: None,
                     change_percent: Some(Decimal::new(-12, 1)),
                     currency: Some("GBP".into()),
