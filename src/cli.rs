@@ -856,10 +856,10 @@ async fn opml(config: Config, clock: SharedClock, action: OpmlAction) -> Result<
                     list.join("\n  ")
                 );
             }
-            let tmp = config.source.with_extension("toml.tmp");
-            std::fs::write(&tmp, &updated).with_context(|| format!("writing {}", tmp.display()))?;
-            std::fs::rename(&tmp, &config.source)
-                .with_context(|| format!("replacing {}", config.source.display()))?;
+            let mut file = AtomicFile::create(&config.source)?;
+            file.write_all(updated.as_bytes())
+                .with_context(|| format!("writing {}", config.source.display()))?;
+            file.commit()?;
             println!(
                 "appended {} feeds to {}; reload the daemon (systemctl reload tickerfeed) to start them",
                 plan.added.len(),
