@@ -76,7 +76,7 @@ pub struct ExportItem {
     /// The board stamped on it when first archived.
     pub snapshot: Option<Snapshot>,
     /// Price reactions after the item (issue 19). `None` until the
-    /// reactions view is connected in [`reactions_of`].
+    /// reactions view is connected in `reactions_of` (this module).
     pub reactions: Option<serde_json::Value>,
 }
 
