@@ -9,6 +9,8 @@
 //! - `prune`: apply `[storage]` retention now;
 //! - `views` / `views test`: the configured views, and the dry run of one
 //!   (or of an ad-hoc rule);
+//! - `export`: every archived item (or a view's) as JSON Lines or CSV,
+//!   streamed, to stdout or atomically to a file;
 //! - `opml export` / `opml import`: the feed list as OPML.
 //!
 //! Parsing is clap's; each command loads the config, opens what it needs
@@ -29,11 +31,12 @@ use tracing_subscriber::EnvFilter;
 use crate::app;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, ConfigError};
+use crate::render::export::{ExportFormat, ExportWriter};
 use crate::render::{self, Format};
 use crate::scheduler;
 use crate::select::{Channel, Rule, Selection};
 use crate::shutdown;
-use crate::store::RecentQuery;
+use crate::store::{ExportError, ExportQuery, RecentQuery};
 use crate::systemd;
 
 #[derive(Debug, Parser)]
@@ -109,6 +112,23 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<AlertsAction>,
     },
+    /// Every archived item (or a view's) as JSON Lines or CSV, one item
+    /// per line, with its sources, mentions and snapshot (docs/export.md).
+    Export {
+        #[arg(long, value_enum, default_value_t = ExportFormatArg::Jsonl)]
+        format: ExportFormatArg,
+        /// Only items first archived from this date or time on
+        /// (YYYY-MM-DD, or RFC 3339 such as 2026-11-24T09:00:00Z).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only the items a `[[views]]` view shows.
+        #[arg(long)]
+        view: Option<String>,
+        /// Write to this file (replaced only once the export is complete)
+        /// instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Export or import the feed list as OPML.
     Opml {
         #[command(subcommand)]
@@ -155,6 +175,21 @@ pub enum OpmlAction {
         #[arg(long)]
         write: bool,
     },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportFormatArg {
+    Jsonl,
+    Csv,
+}
+
+impl From<ExportFormatArg> for ExportFormat {
+    fn from(f: ExportFormatArg) -> Self {
+        match f {
+            ExportFormatArg::Jsonl => ExportFormat::Jsonl,
+            ExportFormatArg::Csv => ExportFormat::Csv,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -238,6 +273,12 @@ pub fn main(cli: Cli) -> ExitCode {
             Command::Prune => prune(config, clock).await,
             Command::Views { action } => views(config, clock, action).await,
             Command::Alerts { action } => alerts(config, clock, action).await,
+            Command::Export {
+                format,
+                since,
+                view,
+                out,
+            } => export(config, format.into(), since, view, out).await,
             Command::Opml { action } => opml(config, clock, action).await,
             Command::Check => unreachable!("handled before the runtime starts"),
         }
@@ -750,16 +791,7 @@ async fn search(
     limit: usize,
     since: Option<String>,
 ) -> Result<ExitCode> {
-    let since = match since.as_deref() {
-        None => None,
-        Some(s) => Some(
-            crate::clock::from_db_time(s)
-                .or_else(|| crate::clock::from_db_time(&format!("{s}T00:00:00Z")))
-                .with_context(|| {
-                    format!("--since {s:?} is not a date like 2026-11-24 or 2026-11-24T09:00:00Z")
-                })?,
-        ),
-    };
+    let since = since.as_deref().map(parse_since).transpose()?;
     let store = crate::store::Store::open(&config.storage.path).context("opening the archive")?;
     let _ = clock;
     let hits = store
@@ -862,10 +894,10 @@ async fn opml(config: Config, clock: SharedClock, action: OpmlAction) -> Result<
                     list.join("\n  ")
                 );
             }
-            let tmp = config.source.with_extension("toml.tmp");
-            std::fs::write(&tmp, &updated).with_context(|| format!("writing {}", tmp.display()))?;
-            std::fs::rename(&tmp, &config.source)
-                .with_context(|| format!("replacing {}", config.source.display()))?;
+            let mut file = AtomicFile::create(&config.source)?;
+            file.write_all(updated.as_bytes())
+                .with_context(|| format!("writing {}", config.source.display()))?;
+            file.commit()?;
             println!(
                 "appended {} feeds to {}; reload the daemon (systemctl reload tickerfeed) to start them",
                 plan.added.len(),
@@ -873,5 +905,193 @@ async fn opml(config: Config, clock: SharedClock, action: OpmlAction) -> Result<
             );
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// `--since`: a date or an RFC 3339 time, or an error naming the argument.
+fn parse_since(s: &str) -> Result<chrono::DateTime<chrono::Utc>> {
+    crate::clock::from_date_or_time(s).with_context(|| {
+        format!(
+            "--since {s:?} is not a date like 2026-11-24 or an RFC 3339 time like 2026-11-24T09:00:00Z"
+        )
+    })
+}
+
+async fn export(
+    config: Config,
+    format: ExportFormat,
+    since: Option<String>,
+    view: Option<String>,
+    out: Option<PathBuf>,
+) -> Result<ExitCode> {
+    // Arguments first: a mistake costs nothing and leaves no file.
+    let since = since.as_deref().map(parse_since).transpose()?;
+    let selection = match &view {
+        None => crate::select::Selection::default(),
+        Some(name) => {
+            config
+                .output(&Channel::View(name.clone()))
+                .with_context(|| {
+                    let known: Vec<&str> = config.views.iter().map(|v| v.name.as_str()).collect();
+                    format!(
+                        "--view {name:?}: no view has that name in {} (views: {})",
+                        config.source.display(),
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        }
+                    )
+                })?
+                .selection
+        }
+    };
+    let store = crate::store::Store::open(&config.storage.path).context("opening the archive")?;
+    let query = ExportQuery { selection, since };
+    // The walk blocks (rusqlite), so it runs on a blocking thread, writing
+    // each item straight through a buffer to the file or stdout.
+    let written = tokio::task::spawn_blocking(move || -> Result<Option<(u64, String)>> {
+        const BUFFER: usize = 64 * 1024;
+        match &out {
+            Some(path) => {
+                let file = AtomicFile::create(path)?;
+                let mut w =
+                    ExportWriter::new(format, std::io::BufWriter::with_capacity(BUFFER, file))
+                        .with_context(|| format!("writing {}", path.display()))?;
+                let n = store
+                    .export_blocking(&query, |item| w.write(item))
+                    .with_context(|| format!("exporting to {}", path.display()))?;
+                let file = w
+                    .finish()
+                    .and_then(|b| b.into_inner().map_err(|e| e.into_error()))
+                    .with_context(|| format!("writing {}", path.display()))?;
+                file.commit()?;
+                Ok(Some((n, path.display().to_string())))
+            }
+            None => {
+                let stdout = std::io::stdout().lock();
+                let mut w =
+                    ExportWriter::new(format, std::io::BufWriter::with_capacity(BUFFER, stdout))?;
+                let result = store
+                    .export_blocking(&query, |item| w.write(item))
+                    .map_err(anyhow::Error::from)
+                    .and_then(|n| Ok((n, w.finish()?)));
+                match result {
+                    Ok((n, _)) => Ok(Some((n, "stdout".into()))),
+                    // `tickerfeed export | head` is a success, as in any
+                    // Unix filter: the reader had what it wanted.
+                    Err(e) if is_broken_pipe(&e) => Ok(None),
+                    Err(e) => Err(e.context("exporting to stdout")),
+                }
+            }
+        }
+    })
+    .await
+    .context("the export task failed")??;
+    if let Some((n, to)) = written {
+        eprintln!("exported {n} item{} to {to}", if n == 1 { "" } else { "s" });
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// True when `e` comes from writing to a pipe whose reader has gone.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        let io = cause.downcast_ref::<std::io::Error>().or_else(|| {
+            match cause.downcast_ref::<ExportError>() {
+                Some(ExportError::Write(io)) => Some(io),
+                _ => None,
+            }
+        });
+        io.is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// A file that appears at its path only once complete: written as a
+/// temporary file beside it (same folder, so the rename cannot cross file
+/// systems), synced, then renamed over the path. Dropped without
+/// [`AtomicFile::commit`] (an error, a panic), the temporary file is
+/// removed and whatever was at the path is untouched.
+struct AtomicFile {
+    file: std::fs::File,
+    tmp: PathBuf,
+    path: PathBuf,
+    committed: bool,
+}
+
+impl AtomicFile {
+    fn create(path: &std::path::Path) -> Result<AtomicFile> {
+        let name = path
+            .file_name()
+            .with_context(|| format!("{} is not a file name", path.display()))?;
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(format!(".tmp-{}", std::process::id()));
+        let tmp = path.with_file_name(tmp_name);
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .with_context(|| format!("creating {}", tmp.display()))?;
+        Ok(AtomicFile {
+            file,
+            tmp,
+            path: path.to_path_buf(),
+            committed: false,
+        })
+    }
+
+    /// Makes the file durable and puts it at its path.
+    fn commit(mut self) -> Result<()> {
+        self.file
+            .sync_all()
+            .with_context(|| format!("writing {}", self.tmp.display()))?;
+        std::fs::rename(&self.tmp, &self.path)
+            .with_context(|| format!("replacing {}", self.path.display()))?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.file.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_atomic_file_appears_only_when_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.jsonl");
+        std::fs::write(&path, "old\n").unwrap();
+        {
+            let mut f = AtomicFile::create(&path).unwrap();
+            f.write_all(b"half an exp").unwrap();
+            // Dropped without commit: an export that failed half way.
+        }
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old\n");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "no temporary file left behind");
+        let mut f = AtomicFile::create(&path).unwrap();
+        f.write_all(b"new\n").unwrap();
+        f.commit().unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new\n");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }

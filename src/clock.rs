@@ -67,6 +67,19 @@ pub fn from_db_time(s: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// Reads what a person types for "from this moment on": a date
+/// (`2026-11-24`, meaning its start in UTC) or an RFC 3339 time
+/// (`2026-11-24T09:00:00Z`, `2026-11-24T10:00:00+01:00`). Used by
+/// `--since` and `?since=`, whose errors name the argument.
+pub fn from_date_or_time(s: &str) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    from_db_time(s).or_else(|| {
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .ok()
+            .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,5 +98,16 @@ mod tests {
         let a = to_db_time(from_db_time("2026-01-02T03:04:05+02:00").unwrap());
         assert_eq!(a, "2026-01-02T01:04:05Z");
         assert!(a < to_db_time(from_db_time("2026-01-02T01:04:06Z").unwrap()));
+    }
+
+    #[test]
+    fn a_date_is_its_start_and_a_time_is_itself() {
+        let day = from_date_or_time("2026-11-24").unwrap();
+        assert_eq!(to_db_time(day), "2026-11-24T00:00:00Z");
+        let t = from_date_or_time("2026-11-24T10:00:00+01:00").unwrap();
+        assert_eq!(to_db_time(t), "2026-11-24T09:00:00Z");
+        for bad in ["yesterday", "2026-13-01", "24/11/2026", ""] {
+            assert_eq!(from_date_or_time(bad), None, "{bad}");
+        }
     }
 }

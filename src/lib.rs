@@ -30,6 +30,9 @@
 //! HTTP /feed.{atom,rss,json}, /tags/..., /views/..., and the pages (/, /items/...):
 //!     http -> store (a page of model::Entry, chosen by a select::Selection) -> render
 //!     (render::html with templates/ for the pages people read)
+//! tickerfeed export, HTTP /export.jsonl: store::export walks the archive on
+//!     a read-only connection of its own, one item at a time -> render::export
+//!     (JSON Lines, CSV) -> a file, stdout or a streamed body
 //! ```
 //!
 //! Imports point one way: a module imports only modules listed before it

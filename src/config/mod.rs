@@ -193,6 +193,9 @@ pub struct WebConfig {
     /// Let item content load images from other sites. Off by default: a
     /// remote image tells its host who read the page, and when.
     pub remote_images: bool,
+    /// Serve `/export.jsonl`, the whole archive as JSON Lines. Off by
+    /// default: anyone who can reach the server could download every item.
+    pub export: bool,
 }
 
 /// What `/robots.txt` says.

@@ -77,6 +77,7 @@ pub struct RawWeb {
     pub title: Option<String>,
     pub robots: Option<String>,
     pub remote_images: Option<bool>,
+    pub export: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -364,6 +364,7 @@ fn resolve_web(r: &mut Resolver<'_>, raw: RawWeb, output: &OutputConfig) -> WebC
         title: raw.title.unwrap_or_else(|| output.title.clone()),
         robots,
         remote_images: raw.remote_images.unwrap_or(false),
+        export: raw.export.unwrap_or(false),
     }
 }
 

@@ -1,6 +1,7 @@
 //! HTTP, over axum: the merged feed, per-tag and per-view feeds, the feed
 //! and view lists as OPML, the board as JSON, health and metrics; the pages
-//! people read are in `pages`, served through the same cache.
+//! people read are in `pages`, served through the same cache; the streamed
+//! archive export (`/export.jsonl`, off by default) in `export`.
 //!
 //! Rendering happens once per archive change, not per request: documents
 //! are cached with their gzip form and validators, keyed by the whole
@@ -37,6 +38,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error};
 use url::Url;
 
+mod export;
 mod pages;
 
 use crate::clock::SharedClock;
@@ -78,6 +80,8 @@ struct Inner {
     hub: std::sync::OnceLock<Hub>,
     /// The WebSub subscriber, when `[websub] callback_url` is set.
     subscriber: OnceLock<Subscriber>,
+    /// `/export.jsonl` streams in progress (`export::EXPORTS`).
+    exports: Arc<Semaphore>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -330,6 +334,7 @@ impl HttpState {
             one_off: Semaphore::new(ONE_OFF_RENDERS),
             hub: std::sync::OnceLock::new(),
             subscriber: OnceLock::new(),
+            exports: Arc::new(Semaphore::new(export::EXPORTS)),
         }))
     }
 
@@ -399,6 +404,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/views.opml", get(views_opml))
         .route("/healthz", get(healthz))
         .route("/quotes.json", get(quotes))
+        .route("/export.jsonl", get(export::export_jsonl))
         .route("/feeds.opml", get(feeds_opml))
         .route("/metrics", get(metrics))
         .route("/websub", post(websub))

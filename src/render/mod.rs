@@ -18,6 +18,10 @@
 //! - this module: the view model, [`Format`] and [`rfc3339`], the date form
 //!   Atom, JSON Feed, `tf` and the strip write.
 //!
+//! `export` is apart from the feeds: the line formats (JSON Lines, CSV) of
+//! `tickerfeed export` and `/export.jsonl`, written item by item from the
+//! store's export rows rather than from a `MergedFeed`.
+//!
 //! `chart` is for pages only: the symbol page's price chart, an inline SVG
 //! drawn from the store's price series and the items that mention the
 //! symbol.
@@ -26,6 +30,7 @@
 
 pub mod atom;
 pub mod chart;
+pub mod export;
 pub mod html;
 pub mod json;
 pub mod rss;

@@ -40,6 +40,7 @@
 pub mod alerts;
 pub mod articles;
 mod checkpoint;
+pub mod export;
 pub mod feeds;
 pub mod items;
 mod known;
@@ -65,6 +66,7 @@ use crate::clock::from_db_time;
 
 pub use alerts::{AlertRule, AlertState, OutboxRow};
 pub use articles::{ArticleResult, DueArticle};
+pub use export::{ExportError, ExportItem, ExportQuery, ExportSource};
 pub use feeds::{Attempt, Document, Exchange, FeedRow, IngestSummary};
 pub use items::{Cursor, ItemHistory, Page, RecentQuery, Revision, SNIPPET_MARKS, SearchHit};
 pub use reactions::{Gap, ItemReaction, PlannedReaction, ReactionPoint, ReactionSubject, Resolved};

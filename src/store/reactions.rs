@@ -76,7 +76,6 @@ pub struct Resolved {
 
 /// One horizon of an item's reaction to news about one symbol.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct ReactionPoint {
     pub horizon: &'static str,
     pub target_at: DateTime<Utc>,
@@ -93,7 +92,6 @@ pub struct ReactionPoint {
 
 /// An item's reaction for one mentioned symbol, horizons in order.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct ItemReaction {
     pub symbol: String,
     pub exchange: String,

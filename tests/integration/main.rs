@@ -12,6 +12,9 @@
 //! - `serve`: the merged feed over HTTP (formats, validators, tags, health).
 //! - `archive`: the archive as a public record: provenance, aliases,
 //!   revisions, tombstones, search, paging, readers beside the writer.
+//! - `export`: `tickerfeed export` and `/export.jsonl` on an archive the
+//!   binary polled from loopback: line contents, CSV header, filters,
+//!   errors, atomic `--out`, the `[web] export` switch.
 //! - `crash`: `kill -9` during polls, then a restart: nothing lost or
 //!   doubled, the archive intact.
 //! - `interop`: the real binary read by outside software (xmllint,
@@ -54,6 +57,7 @@ mod alerts;
 mod archive;
 mod browser;
 mod crash;
+mod export;
 mod fulltext;
 pub(crate) mod interop;
 mod layers;

@@ -331,6 +331,42 @@ async fn friday_evening_news_is_measured_from_monday_and_a_day_later_is_tuesday(
             1.21
         )
     );
+
+    // The export carries the same figures, per symbol and horizon.
+    let out = bin()
+        .arg("--config")
+        .arg(s.dir.config_path())
+        .args(["export", "--format", "jsonl"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap()).unwrap();
+    let aapl = &line["reactions"][0];
+    assert_eq!(aapl["symbol"], "AAPL");
+    let points: Vec<(String, String, Option<String>)> = aapl["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["horizon"].as_str().unwrap().to_string(),
+                p["price"].as_str().unwrap().to_string(),
+                p["change_percent"].as_str().map(str::to_string),
+            )
+        })
+        .collect();
+    assert_eq!(points[0].1, "331");
+    assert!(
+        points
+            .iter()
+            .any(|(_, price, change)| price == "335" && change.as_deref() == Some("1.21")),
+        "{points:?}"
+    );
 }
 
 #[tokio::test]
