@@ -215,7 +215,13 @@ async fn csv_has_the_documented_header_and_flattened_cells() {
     assert_eq!(quotes[0]["symbol"], "AAPL");
     assert_eq!(quotes[0]["price"], "328.879");
     assert_eq!(&apple[col("reactions")], "");
-    assert_eq!(&apple[col("guid")], "https://wire.test/apple");
+    // The item is the first feed's to record it (the polls run at once);
+    // its guid is that feed's.
+    let origin = (&apple[col("feed")], &apple[col("guid")]);
+    assert!(
+        origin == ("wire", "https://wire.test/apple") || origin == ("blog", "b1"),
+        "{origin:?}"
+    );
     let quiet = records
         .iter()
         .find(|r| r[col("title")].starts_with("Quiet"))
@@ -339,6 +345,20 @@ async fn out_is_written_whole_or_not_at_all() {
     assert_eq!(files_in(&exports), ["items.csv"]);
 }
 
+/// The lines of a JSONL export without their `reactions`: the running
+/// daemon plans reactions for the mentions it finds (README "Price
+/// reactions"), which a one-shot export before it started had not.
+fn without_reactions(jsonl: &str) -> Vec<Value> {
+    jsonl
+        .lines()
+        .map(|l| {
+            let mut v: Value = serde_json::from_str(l).unwrap();
+            v.as_object_mut().unwrap().remove("reactions");
+            v
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_export_is_404_when_off_and_streams_the_same_lines_when_on() {
     let (_server, dir) = setup("").await;
@@ -382,13 +402,19 @@ async fn http_export_is_404_when_off_and_streams_the_same_lines_when_on() {
         header("content-disposition"),
         "attachment; filename=\"tickerfeed.jsonl\""
     );
-    assert_eq!(on.text().await.unwrap(), cli);
+    assert_eq!(
+        without_reactions(&on.text().await.unwrap()),
+        without_reactions(&cli)
+    );
 
     let view = get("/export.jsonl?view=apple&since=2000-01-01")
         .await
         .unwrap();
     assert_eq!(view.status(), 200);
-    assert_eq!(view.text().await.unwrap(), cli_view);
+    assert_eq!(
+        without_reactions(&view.text().await.unwrap()),
+        without_reactions(&cli_view)
+    );
     let none = get("/export.jsonl?since=2999-01-01T00:00:00Z")
         .await
         .unwrap();
