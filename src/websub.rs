@@ -53,8 +53,8 @@ use crate::clock::SharedClock;
 use crate::config::{FeedConfig, Secret, WebSubConfig};
 use crate::model::FeedId;
 use crate::pipeline::{Discovered, Pipeline};
-use crate::push::guard::{self, PublicOnly};
-use crate::push::webhook::error_chain;
+use crate::push::guard;
+use crate::push::webhook::{Clients, SenderError, error_chain};
 use crate::store::{StoreError, SubState, Subscription};
 
 /// A failed, denied or unverified subscription is asked for again only
@@ -66,9 +66,6 @@ pub const RENEW_AT: f64 = 0.8;
 
 /// How long a hub has to verify a subscribe request.
 const VERIFY_WITHIN: Duration = Duration::from_secs(600);
-
-/// Timeout of one request to a hub.
-const HUB_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The longest the renewal loop sleeps without looking again.
 const MAX_SLEEP: Duration = Duration::from_secs(30);
@@ -116,10 +113,9 @@ struct Inner {
     max_body: usize,
     /// The configured feeds (replaced on reload).
     feeds: watch::Receiver<Vec<(FeedConfig, FeedId)>>,
-    /// For hubs on public addresses only ([`PublicOnly`]).
-    public: reqwest::Client,
-    /// For hubs of feeds on the operator's own network.
-    any: reqwest::Client,
+    /// One client for hubs on public addresses only, one for hubs of feeds
+    /// on the operator's own network (the alerts' pair).
+    clients: Clients,
     /// Callback ids whose refused pushes were logged already.
     warned: Mutex<HashSet<String>>,
     /// Tells the scheduler that a feed's subscription started or ended.
@@ -146,25 +142,11 @@ impl Subscriber {
         user_agent: &str,
         max_body: usize,
         replan: Arc<Notify>,
-    ) -> Result<Option<Subscriber>, reqwest::Error> {
+    ) -> Result<Option<Subscriber>, SenderError> {
         let Some(callback_base) = config.callback_url.clone() else {
             return Ok(None);
         };
-        let build = |guarded: bool| {
-            let b = reqwest::Client::builder()
-                .user_agent(user_agent)
-                .timeout(HUB_TIMEOUT)
-                .connect_timeout(HUB_TIMEOUT / 3)
-                // A redirect or a proxy would lead past the guard.
-                .redirect(reqwest::redirect::Policy::none())
-                .no_proxy();
-            if guarded {
-                b.dns_resolver(PublicOnly)
-            } else {
-                b
-            }
-            .build()
-        };
+        let clients = Clients::new(user_agent)?;
         Ok(Some(Subscriber(Arc::new(Inner {
             clock: Arc::clone(&pipeline.clock),
             pipeline,
@@ -172,8 +154,7 @@ impl Subscriber {
             lease: config.lease,
             max_body,
             feeds,
-            public: build(true)?,
-            any: build(false)?,
+            clients,
             warned: Mutex::new(HashSet::new()),
             replan,
             wake: Notify::new(),
@@ -280,11 +261,7 @@ impl Subscriber {
     }
 
     fn client(&self, feed: &FeedConfig) -> &reqwest::Client {
-        if on_private_network(&feed.url) {
-            &self.0.any
-        } else {
-            &self.0.public
-        }
+        self.0.clients.pick(on_private_network(&feed.url))
     }
 
     /// Asks `hub` to push `topic` (a first request, or a `renewal` of an
