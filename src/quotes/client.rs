@@ -951,7 +951,7 @@ mod tests {
             .fetch_history("AAPL", Interval::Minute1, from, to, 4, now)
             .await
             .unwrap();
-        assert_eq!(bars.bars.len(), 2);
+        assert_eq!(bars.bars.len(), 1);
         assert!(
             server.requests()[0]
                 .target
