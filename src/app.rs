@@ -199,6 +199,12 @@ pub async fn serve_with(
     let local = listener
         .local_addr()
         .context("reading the listening address")?;
+    // Listen for SIGHUP before anything says we are up: its default
+    // action ends the process, so a reload sent as soon as the log or
+    // systemd says "running" must find the handler in place.
+    let hangups = signal(SignalKind::hangup())
+        .map_err(|e| warn!(error = %e, "cannot listen for SIGHUP; reload needs a restart"))
+        .ok();
     let heartbeat = Heartbeat::new(clock.now());
     let state = http::HttpState::new(
         Arc::clone(&pipeline.metrics),
@@ -329,14 +335,15 @@ pub async fn serve_with(
     }
     let live = Live {
         http: state,
+        bound: local,
         board: pipeline.board.clone(),
         feeds: feeds_tx,
         alerts: alerts_tx,
         storage: storage_tx,
     };
     tasks.push(tokio::spawn(reload_on_hangup(
+        hangups,
         config.clone(),
-        local,
         store.clone(),
         live,
         notifier.clone(),
@@ -454,8 +461,10 @@ pub async fn prune(
 
 /// What a reload hands the new config to, while the daemon runs.
 struct Live {
-    /// What the HTTP server publishes (`[output]`, views, web).
+    /// What the HTTP server publishes (`[output]`, views, web), and the
+    /// address it listens on (self links when `base_url` is unset).
     http: http::HttpState,
+    bound: std::net::SocketAddr,
     board: Option<Arc<Board>>,
     /// The feeds the scheduler polls.
     feeds: watch::Sender<Vec<(FeedConfig, FeedId)>>,
@@ -476,20 +485,16 @@ struct Live {
 /// restart, with a warning. An invalid config is refused with a logged
 /// error and the running one stays.
 async fn reload_on_hangup(
+    hangups: Option<tokio::signal::unix::Signal>,
     running: Config,
-    bound: std::net::SocketAddr,
     store: Store,
     live: Live,
     notifier: Notifier,
     clock: SharedClock,
     stop: CancellationToken,
 ) {
-    let mut hangups = match signal(SignalKind::hangup()) {
-        Ok(s) => s,
-        Err(e) => {
-            warn!(error = %e, "cannot listen for SIGHUP; reload needs a restart");
-            return;
-        }
+    let Some(mut hangups) = hangups else {
+        return;
     };
     let mut current = running;
     loop {
@@ -558,7 +563,7 @@ async fn reload_on_hangup(
                         }
                         live.http.update(http::Published::from_config(
                             &new,
-                            Some(bound),
+                            Some(live.bound),
                             clock.now(),
                         ));
                         info!(feeds = new.feeds.len(), "config reloaded");

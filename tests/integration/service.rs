@@ -448,3 +448,20 @@ async fn a_reload_that_tightens_retention_prunes_at_once() {
     d.signal("TERM");
     d.wait_exit();
 }
+
+/// A reload sent the moment the daemon says it is running is taken, not
+/// fatal: SIGHUP's default action ends a process, so the handler must be
+/// in place before "tickerfeed running" (and READY=1) go out. (The window
+/// grew with the tasks started after that line, and an export test's
+/// reload killed the daemon on a loaded machine.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_right_after_start_is_taken() {
+    let dir = TestDir::new();
+    dir.write_config_only("");
+    let mut d = Running::start(&dir);
+    d.wait_for("tickerfeed running");
+    d.signal("HUP");
+    d.wait_for("config reloaded");
+    d.signal("TERM");
+    assert_eq!(d.wait_exit(), 0, "{}", d.log.join("\n"));
+}
