@@ -467,6 +467,17 @@ async fn an_exchange_without_a_calendar_is_refused_at_start_naming_the_symbol() 
         err.contains("symbol \"7203\": unknown exchange \"XTKS\""),
         "{err}"
     );
+    // `check`, run before a restart or reload, says so too, so the daemon
+    // is never left unable to start on a config that passed it.
+    let out = bin()
+        .arg("--config")
+        .arg(dir.config_path())
+        .arg("check")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unknown exchange \"XTKS\""), "{stderr}");
 }
 
 #[tokio::test]
