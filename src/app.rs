@@ -481,8 +481,8 @@ struct Live {
 /// for items archived from then on; a removed one's unsent messages wait in
 /// the outbox; changed retention runs now). A changed `[market]` API key is
 /// handed to the board at once; changes to `[storage] path`,
-/// `[server] listen`, `[fetch]` and the rest of `[market]` wait for a
-/// restart, with a warning. An invalid config is refused with a logged
+/// `[server] listen`, `[fetch]`, `[websub]` and the rest of `[market]` wait
+/// for a restart, with a warning. An invalid config is refused with a logged
 /// error and the running one stays.
 async fn reload_on_hangup(
     hangups: Option<tokio::signal::unix::Signal>,
