@@ -25,6 +25,10 @@
 //! tickerfeed's own connections; an analyst's `sqlite3` never needs it,
 //! since selections change what outputs show, not what the archive holds.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use regex::Regex;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::Value;
 use rusqlite::{Connection, params_from_iter};
@@ -351,15 +355,35 @@ const REGEXP_SIZE_LIMIT: usize = 1 << 20;
 /// the argument's auxiliary data while the pattern is a constant
 /// parameter), not once per row.
 pub(crate) fn register_regexp(conn: &Connection) -> rusqlite::Result<()> {
+    // SQLite keeps a compiled pattern only for one run of a statement, and
+    // the writer runs each rule's statement once per commit group: without
+    // this cache every group compiled every rule again (two thirds of the
+    // writer's rule work, bench/results/poll-200x50-session8.md). Patterns
+    // come from the config, so few; the cache is emptied past a bound in
+    // case ad-hoc ones (a dry run's) pile up.
+    const CACHED_PATTERNS: usize = 256;
+    let cache: Mutex<HashMap<String, Arc<Regex>>> = Mutex::default();
     conn.create_scalar_function(
         "regexp",
         2,
         FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
-        |ctx| {
+        move |ctx| {
             let re = ctx.get_or_create_aux(0, |pattern| -> Result<_, regex::Error> {
-                regex::RegexBuilder::new(pattern.as_str().unwrap_or(""))
-                    .size_limit(REGEXP_SIZE_LIMIT)
-                    .build()
+                let pattern = pattern.as_str().unwrap_or("");
+                let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(re) = cache.get(pattern) {
+                    return Ok(Arc::clone(re));
+                }
+                let re = Arc::new(
+                    regex::RegexBuilder::new(pattern)
+                        .size_limit(REGEXP_SIZE_LIMIT)
+                        .build()?,
+                );
+                if cache.len() >= CACHED_PATTERNS {
+                    cache.clear();
+                }
+                cache.insert(pattern.to_string(), Arc::clone(&re));
+                Ok(re)
             })?;
             Ok(match ctx.get_raw(1).as_str() {
                 Ok(text) => re.is_match(text),
