@@ -233,9 +233,15 @@ async fn csv_has_the_documented_header_and_flattened_cells() {
 async fn since_and_view_filter_and_bad_arguments_say_which() {
     let (server, dir) = setup("").await;
     assert_eq!(run(&dir, &["poll"]).await.0, 0);
-    let first: String = dir
+    // A poll may straddle a second: its items' first times run from
+    // `earliest` to `first`.
+    let (earliest, first): (String, String) = dir
         .db()
-        .query_row("SELECT max(first_seen_at) FROM items", [], |r| r.get(0))
+        .query_row(
+            "SELECT min(first_seen_at), max(first_seen_at) FROM items",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .unwrap();
     // Times are whole seconds: the next poll's items are a second later.
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -251,7 +257,7 @@ async fn since_and_view_filter_and_bad_arguments_say_which() {
     assert_eq!(count(&out), 4);
     let (_, out, _) = run(&dir, &["export", "--since", "2999-01-01"]).await;
     assert_eq!(count(&out), 0);
-    let (_, out, _) = run(&dir, &["export", "--since", &first]).await;
+    let (_, out, _) = run(&dir, &["export", "--since", &earliest]).await;
     assert_eq!(count(&out), 4, "an item first seen at --since is in");
     let later =
         chrono::DateTime::parse_from_rfc3339(&first).unwrap() + chrono::Duration::seconds(1);
