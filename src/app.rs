@@ -214,10 +214,12 @@ pub async fn serve_with(
         Arc::clone(&heartbeat),
         Arc::clone(&clock),
     );
-    // With `[websub] serve_hub`, `POST /websub` answers from the start;
-    // its verifier runs with the other tasks below.
+    // One guarded client pair for everything that posts to addresses the
+    // config or a subscriber names: alerts, the hub, the publisher and the
+    // subscriber. With `[websub] serve_hub`, `POST /websub` answers from
+    // the start; its verifier runs with the other tasks below.
     let push_clients = push::webhook::Clients::new(&config.fetch.user_agent)
-        .context("building the WebSub client")?;
+        .context("building the webhook and WebSub HTTP clients")?;
     let verifier = config.websub.serve_hub.then(|| {
         let (hub, verifier) = push::hub::Hub::new(
             &config.websub,
@@ -261,17 +263,14 @@ pub async fn serve_with(
         shutdown.clone(),
     )));
     let (alerts_tx, alerts_rx) = watch::channel(config.alerts.clone());
-    tasks.push(
-        push::alerts::spawn(
-            store.clone(),
-            Arc::clone(&clock),
-            Arc::clone(&pipeline.metrics),
-            alerts_rx,
-            &config.fetch.user_agent,
-            shutdown.clone(),
-        )
-        .context("starting the alert sender")?,
-    );
+    tasks.push(push::alerts::spawn(
+        store.clone(),
+        Arc::clone(&clock),
+        Arc::clone(&pipeline.metrics),
+        alerts_rx,
+        push_clients.clone(),
+        shutdown.clone(),
+    ));
     // Article pages (`[[feeds]] fulltext`) are fetched apart from feed
     // polls, at their own lower concurrency; what an earlier run left
     // queued goes first.
@@ -288,7 +287,7 @@ pub async fn serve_with(
             Arc::clone(&clock),
             Arc::clone(&pipeline.metrics),
             Arc::new(state.clone()),
-            push_clients,
+            push_clients.clone(),
             config.websub.clone(),
             hub_url,
         );
@@ -323,12 +322,10 @@ pub async fn serve_with(
         &config.websub,
         pipeline.clone(),
         feeds_rx.clone(),
-        &config.fetch.user_agent,
+        push_clients.clone(),
         config.fetch.max_body_bytes,
         Arc::clone(&replan),
-    )
-    .context("setting up the WebSub subscriber's HTTP client")?
-    {
+    ) {
         pipeline.hubs = Some(hubs_tx);
         state.answer_hubs(subscriber.clone());
         tasks.push(tokio::spawn(subscriber.run(hubs_rx, shutdown.clone())));

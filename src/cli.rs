@@ -637,9 +637,9 @@ async fn alerts(
             clock,
             Arc::new(crate::metrics::Metrics::new()),
             &config.alerts,
-            &config.fetch.user_agent,
-        )
-        .context("setting up the webhook client")?;
+            crate::push::webhook::Clients::new(&config.fetch.user_agent)
+                .context("setting up the webhook client")?,
+        );
         return Ok(match sender.send_test(&name).await {
             Ok(answer) => {
                 writeln!(out, "{name}: {answer}")?;

@@ -54,7 +54,7 @@ use crate::config::{FeedConfig, Secret, WebSubConfig};
 use crate::model::FeedId;
 use crate::pipeline::{Discovered, Pipeline};
 use crate::push::guard;
-use crate::push::webhook::{Clients, SenderError, error_chain};
+use crate::push::webhook::{Clients, error_chain};
 use crate::store::{StoreError, SubState, Subscription};
 
 /// A failed, denied or unverified subscription is asked for again only
@@ -134,20 +134,18 @@ impl std::fmt::Debug for Subscriber {
 
 impl Subscriber {
     /// A subscriber for `config`, or `None` when `callback_url` is unset.
-    /// `replan` is notified whenever a subscription starts or ends.
+    /// `replan` is notified whenever a subscription starts or ends;
+    /// `clients` are the daemon's guarded pair (shared with alerts).
     pub fn new(
         config: &WebSubConfig,
         pipeline: Pipeline,
         feeds: watch::Receiver<Vec<(FeedConfig, FeedId)>>,
-        user_agent: &str,
+        clients: Clients,
         max_body: usize,
         replan: Arc<Notify>,
-    ) -> Result<Option<Subscriber>, SenderError> {
-        let Some(callback_base) = config.callback_url.clone() else {
-            return Ok(None);
-        };
-        let clients = Clients::new(user_agent)?;
-        Ok(Some(Subscriber(Arc::new(Inner {
+    ) -> Option<Subscriber> {
+        let callback_base = config.callback_url.clone()?;
+        Some(Subscriber(Arc::new(Inner {
             clock: Arc::clone(&pipeline.clock),
             pipeline,
             callback_base,
@@ -158,7 +156,7 @@ impl Subscriber {
             warned: Mutex::new(HashSet::new()),
             replan,
             wake: Notify::new(),
-        }))))
+        })))
     }
 
     /// The largest push body accepted (`[fetch] max_body_bytes`).

@@ -68,25 +68,26 @@ pub struct Sender {
 }
 
 impl Sender {
-    /// A sender for `alerts`, sending as `user_agent`.
+    /// A sender for `alerts`, through `clients` (the daemon's one pair,
+    /// shared with WebSub).
     pub fn new(
         store: Store,
         clock: SharedClock,
         metrics: Arc<Metrics>,
         alerts: &[AlertConfig],
-        user_agent: &str,
-    ) -> Result<Sender, SenderError> {
+        clients: Clients,
+    ) -> Sender {
         let mut sender = Sender {
             store,
             clock,
-            clients: Clients::new(user_agent)?,
+            clients,
             targets: HashMap::new(),
             names: Vec::new(),
             sent: HashMap::new(),
             metrics,
         };
         sender.configure(alerts);
-        Ok(sender)
+        sender
     }
 
     /// Sends for `alerts` from now on (a reload). An alert that stays keeps
@@ -458,11 +459,11 @@ pub fn spawn(
     clock: SharedClock,
     metrics: Arc<Metrics>,
     alerts: watch::Receiver<Vec<AlertConfig>>,
-    user_agent: &str,
+    clients: Clients,
     shutdown: CancellationToken,
-) -> Result<tokio::task::JoinHandle<()>, SenderError> {
-    let sender = Sender::new(store, clock, metrics, &alerts.borrow(), user_agent)?;
-    Ok(tokio::spawn(sender.run(alerts, shutdown)))
+) -> tokio::task::JoinHandle<()> {
+    let sender = Sender::new(store, clock, metrics, &alerts.borrow(), clients);
+    tokio::spawn(sender.run(alerts, shutdown))
 }
 
 #[cfg(test)]
