@@ -238,21 +238,14 @@ fn record_in(
                 params![item_id, now, status, final_url, title, byline, html, text],
             )
             .map_err(op("store an article"))?;
-            let mut added = 0;
+            let added = super::symbols::record_mentions(tx, item_id, mentions)?;
             for m in mentions {
-                let symbol = &m.symbol;
-                added += cached(
-                    tx,
-                    "INSERT OR IGNORE INTO item_mentions (item_id, symbol, matched_by) VALUES (?1, ?2, ?3)",
-                    params![item_id, symbol, m.matched_by.as_str()],
-                )
-                .map_err(op("record a mention found in an article"))?;
                 // The board stamped at ingest may hold the symbol: it is
                 // now one the item mentions.
                 cached(
                     tx,
                     "UPDATE snapshot_quotes SET mentioned = 1 WHERE item_id = ?1 AND symbol = ?2",
-                    params![item_id, symbol],
+                    params![item_id, m.symbol],
                 )
                 .map_err(op("mark a mentioned quote"))?;
             }

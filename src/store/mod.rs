@@ -13,8 +13,9 @@
 //!
 //! # Transactions
 //! Everything one fetch produces (new and updated items, their sources, the
-//! feed's state and its fetch-log row) is written in one transaction
-//! (`feeds::record_attempt`). A crash at any point leaves either all of it or
+//! feed's state and its fetch-log row, and what hangs on new items: view
+//! rule matches, alert messages, article pages to fetch) is written in one
+//! transaction (`feeds::record_attempt`). A crash at any point leaves either all of it or
 //! none of it, and because keys are unique, replaying the same fetch after a
 //! restart stores nothing twice. Fetches that finish while the writer is
 //! busy share the next transaction (group commit, `feeds::record_group`),

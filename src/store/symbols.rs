@@ -21,22 +21,26 @@ use super::{Store, StoreError, op};
 use crate::clock::{from_db_time, to_db_time};
 use crate::model::{ItemUid, Mention};
 
-/// Records a newly archived item's mentions, each with how the matcher
-/// found it (`tag`, `exchange`, `cashtag`, `name`, `corroborated`), in the
-/// caller's transaction.
+/// Records an item's mentions (at ingest, or later from its article),
+/// each with how the matcher found it (`tag`, `exchange`, `cashtag`,
+/// `name`, `corroborated`), in the caller's transaction. A symbol the
+/// item already mentions keeps its first record. Returns how many were
+/// new.
 pub(crate) fn record_mentions(
     tx: &Connection,
     item_id: i64,
     mentions: &[Mention],
-) -> Result<(), StoreError> {
+) -> Result<usize, StoreError> {
+    let mut added = 0;
     for m in mentions {
-        tx.prepare_cached(
-            "INSERT OR IGNORE INTO item_mentions (item_id, symbol, matched_by) VALUES (?1, ?2, ?3)",
-        )
-        .and_then(|mut s| s.execute(params![item_id, m.symbol, m.matched_by.as_str()]))
-        .map_err(op("record item mention"))?;
+        added += tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO item_mentions (item_id, symbol, matched_by) VALUES (?1, ?2, ?3)",
+            )
+            .and_then(|mut s| s.execute(params![item_id, m.symbol, m.matched_by.as_str()]))
+            .map_err(op("record item mention"))?;
     }
-    Ok(())
+    Ok(added)
 }
 
 /// A symbol's quotes from `since` on, oldest first, with the time each is
