@@ -16,8 +16,11 @@
 //!                                     -> one model::Outcome for the poll
 //!   3 plan       schedule::PollState  the next due time (cron, backoff, hints, pauses)
 //!   4 record     store                dedup, aliases, revisions, snapshots, fetch log:
-//!                                     one transaction per fetch, with
-//!                                     the alerts due for new items (outbox)
+//!                                     one transaction per fetch, with what new
+//!                                     items bring: view rule matches, the
+//!                                     alerts due (outbox), article pages to fetch
+//! pipeline::fulltext  fetches queued article pages politely, extracts and
+//!                 keeps the article beside the item (fulltext feeds)
 //! push::alerts    sends the outbox to webhooks; deletes a message after a 2xx
 //! push::publish   WebSub: a changed feed is pinged to an external hub and
 //!                 pushed to our hub's subscribers (push::hub verifies them)
