@@ -300,7 +300,7 @@ impl Pipeline {
                     // bytes: skip parsing them again.
                     Answer::new(Outcome::Unchanged)
                 } else {
-                    self.read_document(body, base, content_type, body_sha256)
+                    self.read_document(row.id, body, base, content_type, body_sha256)
                         .await
                 };
                 answer.hub = hub;
@@ -354,17 +354,25 @@ impl Pipeline {
     /// parser panics.
     async fn read_document(
         &self,
+        feed_id: FeedId,
         body: Vec<u8>,
         base: Url,
         content_type: Option<String>,
         body_sha256: String,
     ) -> Answer {
         let board = self.board.clone();
+        // Mentions are recorded only for items the archive has not seen,
+        // so items the feed already carries are not searched. Should the
+        // keys not be readable, every item is searched: slower, not wrong.
+        let carried = match &board {
+            Some(_) => self.store.item_keys(feed_id).await.unwrap_or_default(),
+            None => Default::default(),
+        };
         let parsed = tokio::task::spawn_blocking(move || {
             parse::parse(&body, &base, content_type.as_deref()).map(|f| {
                 let (meta, mut items) = normalize::normalize(f, &base);
                 if let Some(board) = &board {
-                    enrich::enrich(&mut items, board);
+                    enrich::enrich(&mut items, board, &carried);
                 }
                 (meta, items)
             })

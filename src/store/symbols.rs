@@ -10,6 +10,7 @@
 //! `item_mentions_by_symbol (symbol, item_id)` for the items. Neither
 //! writes. Prices are read from the exact decimal text, never from REAL.
 
+use std::collections::HashSet;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
@@ -19,7 +20,7 @@ use rusqlite::{Connection, params};
 
 use super::{Store, StoreError, op};
 use crate::clock::{from_db_time, to_db_time};
-use crate::model::{ItemUid, Mention};
+use crate::model::{FeedId, ItemUid, Mention};
 
 /// Records an item's mentions (at ingest, or later from its article),
 /// each with how the matcher found it (`tag`, `exchange`, `cashtag`,
@@ -79,6 +80,25 @@ pub struct SymbolItem {
 }
 
 impl Store {
+    /// The keys of the items feed `feed_id` already carries. The enrich
+    /// stage looks for mentions only in items outside this set: mentions
+    /// are recorded only when an item is first archived, and most of what
+    /// a changed feed lists is already there. Read on the reader
+    /// connection, so it never waits for the writer.
+    pub async fn item_keys(&self, feed_id: FeedId) -> Result<HashSet<String>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached("SELECT item_key FROM item_sources WHERE feed_id = ?1")
+                .map_err(op("prepare item key lookup"))?;
+            let keys = stmt
+                .query_map([feed_id.0], |r| r.get(0))
+                .and_then(|rows| rows.collect::<rusqlite::Result<HashSet<String>>>())
+                .map_err(op("read a feed's item keys"))?;
+            Ok(keys)
+        })
+        .await
+    }
+
     /// The recorded prices of `symbol`, oldest first, for a chart.
     ///
     /// Each quote is dated by the provider's `as_of` when it gave one, else

@@ -61,6 +61,7 @@
 //!
 //! Inputs are plain text: strip HTML before calling.
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
@@ -177,14 +178,35 @@ struct Rules {
     case_sensitive: bool,
 }
 
-/// An item's text as the matcher reads it.
+/// An item's text as the matcher reads it. What its case says is worked
+/// out only when an ambiguous alias was found in it: most texts match no
+/// name at all, and classifying every one of them was half the matcher's
+/// time.
 struct Part<'a> {
     text: &'a str,
+    shouting: OnceCell<bool>,
+    title_case: OnceCell<bool>,
+}
+
+impl<'a> Part<'a> {
+    fn new(text: &'a str) -> Self {
+        Part {
+            text,
+            shouting: OnceCell::new(),
+            title_case: OnceCell::new(),
+        }
+    }
+
     /// No lower-case letters to speak of: case says nothing here.
-    shouting: bool,
+    fn shouting(&self) -> bool {
+        *self.shouting.get_or_init(|| is_shouting(self.text))
+    }
+
     /// Most words capitalised (a headline in title case): capitals mark
     /// no names here.
-    title_case: bool,
+    fn title_case(&self) -> bool {
+        *self.title_case.get_or_init(|| is_title_case(self.text))
+    }
 }
 
 /// One place an alias matched.
@@ -297,21 +319,19 @@ impl MentionMatcher {
     pub fn find_all<S: AsRef<str>, T: AsRef<str>>(&self, tags: &[S], texts: &[T]) -> Vec<Mention> {
         let mut found = Found::new(self.symbols.len());
         self.tagged_in(tags, &mut found);
-        let parts: Vec<Part<'_>> = texts
-            .iter()
-            .map(|t| Part {
-                text: t.as_ref(),
-                shouting: is_shouting(t.as_ref()),
-                title_case: is_title_case(t.as_ref()),
-            })
-            .collect();
+        let parts: Vec<Part<'_>> = texts.iter().map(|t| Part::new(t.as_ref())).collect();
         // Tags, exchange notation and cashtags, in text order.
         let mut strong: Vec<(usize, usize, usize, MatchedBy)> = Vec::new();
         for (p, part) in parts.iter().enumerate() {
-            for (re, how) in [
-                (&*EXCHANGE, MatchedBy::Exchange),
-                (&*CASHTAG, MatchedBy::Cashtag),
+            // Notation has a character most text lacks; looking for it
+            // first skips the regexes' scans of nearly every part.
+            for (re, how, mark) in [
+                (&*EXCHANGE, MatchedBy::Exchange, b':'),
+                (&*CASHTAG, MatchedBy::Cashtag, b'$'),
             ] {
+                if memchr::memchr(mark, part.text.as_bytes()).is_none() {
+                    continue;
+                }
                 for caps in re.captures_iter(part.text) {
                     let symbol = caps.get(1).expect("the pattern has one group");
                     if let Some(&i) = self.by_symbol.get(symbol.as_str()) {
@@ -443,7 +463,7 @@ impl MentionMatcher {
         // instrument, count only as configured or in capitals, unless the
         // whole text shouts.
         if (alias.ambiguous || self.rules[i].case_sensitive)
-            && !part.shouting
+            && !part.shouting()
             && written != alias.text
             && written != alias.text.to_uppercase()
         {
@@ -469,7 +489,7 @@ impl MentionMatcher {
                 && a.instruments.contains(&i)
                 && (!a.ambiguous || {
                     let w = collapse(&parts[h.part].text[h.start..h.end]);
-                    w == a.text || parts[h.part].shouting
+                    w == a.text || parts[h.part].shouting()
                 })
         });
         // A name the text coins applies throughout the item.
@@ -522,7 +542,7 @@ impl MentionMatcher {
         };
         let mut result = None;
         for part in parts {
-            let capitals_mean_names = !part.shouting && !part.title_case;
+            let capitals_mean_names = !part.shouting() && !part.title_case();
             for words in definitions(part.text, alias, &letters, capitals_mean_names) {
                 if own(&words) {
                     result = Some(Definition::Own);
