@@ -150,12 +150,17 @@ fn index_everything_waiting(conn: &mut Connection) -> Result<usize, StoreError> 
     index_waiting(conn, 1)
 }
 
-/// Like [`index_everything_waiting`], when at least `at_least` items wait.
+/// Indexes the queue when at least `at_least` items wait in it. Rows
+/// inserted by hand are looked for only when everything is to be indexed
+/// (`at_least` 1): while the queue holds items, every one of them lies past
+/// the index's highest rowid, and the writer asks after each commit.
 fn index_waiting(conn: &mut Connection, at_least: i64) -> Result<usize, StoreError> {
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(op("begin indexing for search"))?;
-    items::queue_unindexed(&tx)?;
+    if at_least <= 1 {
+        items::queue_unindexed(&tx)?;
+    }
     let indexed = items::index_queue(&tx, at_least)?;
     tx.commit().map_err(op("commit indexing for search"))?;
     Ok(indexed)
