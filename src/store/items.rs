@@ -271,13 +271,16 @@ pub(crate) fn ingest(
     Ok((summary, touched))
 }
 
-/// Items waiting in `fts_pending` that make the recording transaction
-/// index them itself. Below it, the queue waits for
-/// [`Store::index_for_search`], which the daemon calls every two seconds
-/// and a poll when it ends. FTS5 writes an index segment per indexing
-/// transaction and merges segments as they pile up: indexing once per
-/// fetch (most transactions in a poll hold one fetch) cost a tenth of a
-/// first poll's wall time in flushes and merges.
+/// Items waiting in `fts_pending` that the writer indexes as soon as a
+/// commit leaves it idle (no fetch waiting), in a transaction of its own
+/// (`feeds::drain`). Below it, or while fetches keep the writer busy, the
+/// queue waits for [`Store::index_for_search`], which the daemon calls
+/// every two seconds and a poll when it ends. FTS5 writes an index segment
+/// per indexing transaction and merges segments as they pile up: indexing
+/// once per fetch (most transactions in a poll hold one fetch) cost a
+/// tenth of a first poll's wall time in flushes and merges. Recording
+/// transactions never index (issue 20): a fetch never waits behind the
+/// index.
 pub(crate) const SEARCH_BATCH: i64 = 1_000;
 
 /// Indexes the search queue in `tx` if it holds at least `at_least`

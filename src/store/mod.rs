@@ -20,8 +20,11 @@
 //! restart stores nothing twice. Fetches that finish while the writer is
 //! busy share the next transaction (group commit, `feeds::record_group`),
 //! which pays the commit once for all of them. New items are indexed for
-//! search in batches of their own (`items::SEARCH_BATCH`,
-//! [`Store::index_for_search`]), within about two seconds.
+//! search after that transaction commits, in batches of their own: when
+//! the writer is idle with `items::SEARCH_BATCH` waiting, else by
+//! [`Store::index_for_search`] (the daemon's two-second tick, a poll's
+//! end), so within about two seconds and never inside a fetch's
+//! transaction.
 //!
 //! # Compatibility
 //! `PRAGMA application_id` marks the file as ours and `user_version` counts
@@ -144,11 +147,21 @@ pub(crate) fn cached<P: rusqlite::Params>(
 /// queued in `fts_pending` and every row another program inserted past the
 /// index's highest rowid.
 fn index_everything_waiting(conn: &mut Connection) -> Result<usize, StoreError> {
+    index_waiting(conn, 1)
+}
+
+/// Indexes the queue when at least `at_least` items wait in it. Rows
+/// inserted by hand are looked for only when everything is to be indexed
+/// (`at_least` 1): while the queue holds items, every one of them lies past
+/// the index's highest rowid, and the writer asks after each commit.
+fn index_waiting(conn: &mut Connection, at_least: i64) -> Result<usize, StoreError> {
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(op("begin indexing for search"))?;
-    items::queue_unindexed(&tx)?;
-    let indexed = items::index_queue(&tx, 1)?;
+    if at_least <= 1 {
+        items::queue_unindexed(&tx)?;
+    }
+    let indexed = items::index_queue(&tx, at_least)?;
     tx.commit().map_err(op("commit indexing for search"))?;
     Ok(indexed)
 }
