@@ -244,8 +244,10 @@ pub fn sanitize(html: &str, base: &Url) -> String {
 }
 
 /// [`sanitize`] by ammonia alone: the reference the streaming sanitiser
-/// is held to (its differential tests), and its fallback.
-pub(crate) fn sanitize_with_ammonia(html: &str, base: &Url) -> String {
+/// is held to (its differential tests and the stages bench), and its
+/// fallback.
+#[doc(hidden)]
+pub fn sanitize_with_ammonia(html: &str, base: &Url) -> String {
     BASE.with(|b| *b.borrow_mut() = Some(base.clone()));
     serialize(SANITIZER.with(|s| s.clean(html)), html.len())
 }

@@ -155,6 +155,13 @@ fn hostile_markup_matches_ammonia() {
         "<h1><div>x</h1>y</div>",
         "<p><a href=x><div>d</div></a></p>",
         "<a><b><div>x</a>y",
+        "<p/>x<span/>y<div/>z",
+        "<b><b><b><b>x</b></b></b></b>y",
+        "<b><b><b><b><p>x</b>y",
+        "<a href>empty</a><a href=\"\">empty2</a><img src>",
+        "<h1><b>x</h1>y",
+        "<p><li>x<p>y",
+        "<pre><b>\nx</b></pre>",
     ] {
         check(html);
     }
