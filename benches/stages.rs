@@ -11,7 +11,10 @@
 //!
 //! Each run parses and normalises every document once; the report gives
 //! the median and range over `TF_STAGES_RUNS` runs (default 9), per stage,
-//! for the whole corpus and per item.
+//! for the whole corpus and per item. Two more rows time sanitising alone,
+//! on every item's summary and content HTML: `sanitize` (the streaming
+//! sanitiser, ammonia behind it for what it does not model) and
+//! `ammonia`, the same fragments through ammonia only, for comparison.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -49,7 +52,9 @@ fn main() -> std::process::ExitCode {
     assert!(!docs.is_empty(), "no documents in {}", dir.display());
     let bytes: usize = docs.iter().map(|(b, _)| b.len()).sum();
 
+    let fragments = fragments(&docs);
     let (mut parse_s, mut normalize_s) = (Vec::new(), Vec::new());
+    let (mut sanitize_s, mut ammonia_s) = (Vec::new(), Vec::new());
     let mut items = 0;
     for _ in 0..runs {
         let (mut p, mut n) = (0.0, 0.0);
@@ -67,15 +72,34 @@ fn main() -> std::process::ExitCode {
         }
         parse_s.push(p);
         normalize_s.push(n);
+        for (out, clean) in [
+            (
+                &mut sanitize_s,
+                normalize::sanitize as fn(&str, &Url) -> String,
+            ),
+            (&mut ammonia_s, normalize::sanitize_with_ammonia),
+        ] {
+            let start = Instant::now();
+            for (html, base) in &fragments {
+                std::hint::black_box(clean(html, base));
+            }
+            out.push(start.elapsed().as_secs_f64());
+        }
     }
 
     println!(
-        "{} documents, {items} items, {:.1} MiB, {runs} runs on one thread",
+        "{} documents, {items} items, {} HTML fragments, {:.1} MiB, {runs} runs on one thread",
         docs.len(),
+        fragments.len(),
         bytes as f64 / (1024.0 * 1024.0)
     );
     println!("stage        median ms   (min-max)        us per item");
-    for (name, mut times) in [("parse", parse_s), ("normalize", normalize_s)] {
+    for (name, mut times) in [
+        ("parse", parse_s),
+        ("normalize", normalize_s),
+        ("sanitize", sanitize_s),
+        ("ammonia", ammonia_s),
+    ] {
         times.sort_by(f64::total_cmp);
         let median = times[times.len() / 2];
         println!(
@@ -87,4 +111,31 @@ fn main() -> std::process::ExitCode {
         );
     }
     std::process::ExitCode::SUCCESS
+}
+
+/// Every item's summary and content HTML with the base `normalize` would
+/// give it (the item's link, else the feed's URL).
+fn fragments(docs: &[(Vec<u8>, Url)]) -> Vec<(String, Url)> {
+    let mut out = Vec::new();
+    for (body, url) in docs {
+        let feed = parse::parse(body, url, Some("application/xml"))
+            .unwrap_or_else(|e| panic!("{url}: {e}"));
+        for e in feed.entries {
+            let base = e
+                .links
+                .first()
+                .and_then(|l| url.join(&l.href).ok())
+                .unwrap_or_else(|| url.clone());
+            if let Some(s) = e
+                .summary
+                .filter(|t| !t.content_type.as_str().starts_with("text/plain"))
+            {
+                out.push((s.content, base.clone()));
+            }
+            if let Some(b) = e.content.and_then(|c| c.body) {
+                out.push((b, base));
+            }
+        }
+    }
+    out
 }

@@ -23,6 +23,7 @@ pub mod hub;
 pub mod normalize;
 pub mod parse;
 pub mod robots;
+mod sanitize;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
