@@ -54,20 +54,25 @@ def per_item_us(seconds, items):
 
 def table(rows):
     out = [
-        "| mode | feeds | items/feed | items | first poll wall s | CPU s | CPU us/item | "
+        "| mode | feeds | items/feed | items | hosts | first poll wall s | CPU s | CPU us/item | "
         "re-poll wall s | re-poll CPU s | re-poll CPU us/feed | peak RSS MiB | archive bytes/item | "
-        "busy cores before | source |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "start + open s (feeds sync) | busy cores before | source |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         first, re = r["first_poll"], r["re_poll"]
         rss = max(x for x in (first["peak_rss_mib"], re["peak_rss_mib"], 0) if x is not None)
+        ph = r.get("first_poll_phases") or {}
+        opened = (
+            "{:.2f} ({:.2f})".format(ph["start_s"] + ph["open_s"], ph["feeds_sync_s"]) if ph else "n/a"
+        )
         out.append(
-            "| {} | {:,} | {} | {:,} | {} | {} | {} | {} | {} | {} | {} | {:.0f} | {} | {} |".format(
+            "| {} | {:,} | {} | {:,} | {:,} | {} | {} | {} | {} | {} | {} | {} | {:.0f} | {} | {} | {} |".format(
                 "features" if r["features"] else "plain",
                 r["feeds"],
                 r["items_per_feed"],
                 r["items"],
+                r["hosts"],
                 fmt(first["wall_s"], 2),
                 fmt(first["cpu_s"], 2),
                 fmt(per_item_us(first["cpu_s"], r["items"]), 0),
@@ -76,6 +81,7 @@ def table(rows):
                 fmt(per_item_us(re["cpu_s"], r["feeds"]), 0),
                 fmt(rss or None, 1),
                 r["archive_bytes_per_item"],
+                opened,
                 fmt(r.get("busy_cores_before"), 2),
                 r.get("source", "?"),
             )
