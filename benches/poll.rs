@@ -35,8 +35,16 @@
 //! `TF_BENCH_HOSTS` (one per feed), `TF_BENCH_CONCURRENCY` (16),
 //! `TF_BENCH_GZIP` (1), `TF_BENCH_BIN` (the binary cargo built alongside
 //! this bench), `TF_BENCH_PEERS` (1 with `--bench`; 0 turns the peers off),
-//! `TF_BENCH_PYTHON` (python3), and `TF_BENCH_SERVE=1`, which only serves
-//! the corpus and writes the config, for profiling by hand.
+//! `TF_BENCH_PYTHON` (python3), `TF_BENCH_FEATURES` (0; 1 adds a `[market]`
+//! of named instruments and views with include rules to the config, and
+//! company names to some items, so mentions and rule hits are recorded and
+//! checked), and `TF_BENCH_SERVE=1`, which only serves the corpus and
+//! writes the config, for profiling by hand.
+//!
+//! In bench mode it writes `bench/results/poll-<feeds>x<items>[-features]`
+//! `.md` (the report) and `.json` (the headline figures, which
+//! bench/growth.py tabulates and plots across sizes). The smoke test runs
+//! both modes.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
@@ -77,7 +85,28 @@ fn main() {
         "no tickerfeed binary at {} (build it with `cargo build --release`)",
         bin.display()
     );
+    if bench_mode {
+        bench(&settings, &bin, true);
+    } else {
+        // The smoke test runs both modes: the plain pipeline, and the one
+        // with `[market]` and view rules, whose extra checks (mentions and
+        // rule hits in the archive) must hold too.
+        for features in [false, true] {
+            bench(
+                &Settings {
+                    features,
+                    ..settings.clone()
+                },
+                &bin,
+                false,
+            );
+        }
+    }
+}
 
+/// Generates and serves the corpus for `settings`, runs and checks every
+/// run, and prints the report (and, in bench mode, writes it).
+fn bench(settings: &Settings, bin: &Path, bench_mode: bool) {
     // One listening port per "host": tickerfeed limits requests per host
     // and port, and 200 real feeds come from many hosts, not one.
     let listeners: Vec<std::net::TcpListener> = (0..settings.hosts)
@@ -87,16 +116,21 @@ fn main() {
         .iter()
         .map(|l| l.local_addr().expect("feed server address"))
         .collect();
-    let corpus = Arc::new(Corpus::generate(&settings, &addrs));
+    let started = Instant::now();
+    let corpus = Arc::new(Corpus::generate(settings, &addrs));
+    eprintln!(
+        "corpus generated in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     let server = FeedServer::start(listeners, Arc::clone(&corpus), settings.gzip);
 
     if settings.serve_only {
-        serve_for_profiling(&settings, &corpus);
+        serve_for_profiling(settings, &corpus);
         return;
     }
 
     let peers = if settings.peers {
-        Peers::detect(&settings)
+        Peers::detect(settings)
     } else {
         Peers::off()
     };
@@ -106,10 +140,12 @@ fn main() {
 
     let machine = Machine::describe();
     eprintln!(
-        "poll bench: {} feeds x {} items ({} KiB of feeds), concurrency {}, gzip {}, {} run(s); binary {}",
+        "poll bench: {} feeds x {} items ({} KiB of feeds) over {} hosts, {}, concurrency {}, gzip {}, {} run(s); binary {}",
         settings.feeds,
         settings.items,
         corpus.raw_bytes / 1024,
+        settings.hosts,
+        settings.mode(),
         settings.concurrency,
         if settings.gzip { "on" } else { "off" },
         settings.runs,
@@ -120,13 +156,13 @@ fn main() {
     // that a burst of other work on the machine lands on all of them.
     let mut runs = Vec::new();
     for run in 1..=settings.runs {
-        let mut r = run_once(&settings, &corpus, &server, &bin);
+        let mut r = run_once(settings, &corpus, &server, bin);
         eprintln!(
             "  run {run}/{}: tickerfeed: first poll {:.3} s, re-poll {:.3} s",
             settings.runs, r.first.wall_s, r.repoll.wall_s
         );
         for peer in &peers.available {
-            let p = run_peer(peer, &settings, &corpus, &server);
+            let p = run_peer(peer, settings, &corpus, &server);
             eprintln!(
                 "  run {run}/{}: {}: first poll {:.3} s, re-poll {:.3} s, {} items stored",
                 settings.runs, peer.name, p.first.wall_s, p.repoll.wall_s, p.stored
@@ -137,10 +173,10 @@ fn main() {
     }
 
     let report = Report {
-        settings: &settings,
+        settings,
         corpus: &corpus,
         machine: &machine,
-        bin: &bin,
+        bin,
         runs: &runs,
         peers: &peers,
     };
@@ -148,8 +184,15 @@ fn main() {
     if bench_mode {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/results");
         std::fs::create_dir_all(&dir).expect("create bench/results");
-        let path = dir.join(format!("poll-{}x{}.md", settings.feeds, settings.items));
+        let stem = settings.results_stem();
+        let path = dir.join(format!("{stem}.md"));
         std::fs::write(&path, report.markdown()).expect("write the results file");
+        println!("written to {}", path.display());
+        // The same figures for bench/growth.py, which tabulates and plots
+        // every size.
+        let path = dir.join(format!("{stem}.json"));
+        let json = serde_json::to_string_pretty(&report.json()).expect("figures are JSON");
+        std::fs::write(&path, json + "\n").expect("write the results file");
         println!("written to {}", path.display());
     }
     server.stop();
@@ -158,6 +201,7 @@ fn main() {
 // ---------------------------------------------------------------------------
 // Settings
 
+#[derive(Clone)]
 struct Settings {
     feeds: usize,
     items: usize,
@@ -171,6 +215,10 @@ struct Settings {
     peers: bool,
     /// The Python interpreter the Python peers run under.
     python: String,
+    /// Features on: a `[market]` of named instruments and views with
+    /// include rules in the config, and company names in some items, so
+    /// the mention matcher and the rule index do their work in the poll.
+    features: bool,
 }
 
 impl Settings {
@@ -223,7 +271,27 @@ impl Settings {
             // none of them installed).
             peers: bench_mode && flag("TF_BENCH_PEERS", true),
             python: std::env::var("TF_BENCH_PYTHON").unwrap_or_else(|_| "python3".into()),
+            features: flag("TF_BENCH_FEATURES", false),
         }
+    }
+
+    /// Which mode ran, for the report.
+    fn mode(&self) -> &'static str {
+        if self.features {
+            "features on ([market] of 8 named instruments, 4 views with 3 include rules)"
+        } else {
+            "features off (no [market], no views)"
+        }
+    }
+
+    /// `poll-200x50` or `poll-200x50-features`: the results files' name.
+    fn results_stem(&self) -> String {
+        format!(
+            "poll-{}x{}{}",
+            self.feeds,
+            self.items,
+            if self.features { "-features" } else { "" }
+        )
     }
 }
 
@@ -267,6 +335,12 @@ struct Corpus {
     atom_feeds: usize,
     raw_bytes: usize,
     gzip_bytes: usize,
+    /// Features on: distinct articles that name one of [`INSTRUMENTS`]
+    /// (each names one, so this is the `item_mentions` rows a correct
+    /// first poll records).
+    mentioning: usize,
+    /// Distinct wire articles: what the `wire` view's URL rule matches.
+    wire_articles: usize,
 }
 
 /// An article as it appears in one feed.
@@ -292,6 +366,32 @@ fn base_time() -> DateTime<Utc> {
 
 /// 1 in this many item slots carries a wire article shared with other feeds.
 const SHARED_EVERY: usize = 5;
+/// Features on: 1 in this many of a feed's own articles, and of the wire
+/// articles, names one of [`INSTRUMENTS`].
+const MENTION_EVERY: usize = 8;
+/// The example config's `[market]` (config.toml): symbol and names. With
+/// features on the bench configures these, and some items name them.
+const INSTRUMENTS: &[(&str, &[&str])] = &[
+    ("RELX", &["RELX plc"]),
+    ("NGG", &["National Grid"]),
+    ("GSK", &["GSK plc", "GlaxoSmithKline"]),
+    ("BTI", &["British American Tobacco"]),
+    ("RIO", &["Rio Tinto"]),
+    ("VOD", &["Vodafone"]),
+    ("BP", &["BP plc"]),
+    ("AZN", &["AstraZeneca"]),
+];
+
+/// Features on: puts the `n`th instrument's first name at the head of the
+/// title, and every other time a cashtag for it in the text too (the same
+/// symbol, so still one mention).
+fn name_company(a: &mut Article, n: usize) {
+    let (symbol, names) = INSTRUMENTS[n % INSTRUMENTS.len()];
+    a.title = format!("{}: {}", names[0], a.title);
+    if n % 2 == 1 {
+        a.html = format!("<p>Shares of ${symbol} moved on the news.</p>\n{}", a.html);
+    }
+}
 /// On average, each wire article appears in this many feeds.
 const COPIES_PER_WIRE_ARTICLE: usize = 4;
 
@@ -300,7 +400,7 @@ impl Corpus {
         let mut rng = Rng(0x7469_636b_6572_6665);
         let shared_per_feed = (0..s.items).filter(|i| i % SHARED_EVERY == 2).count();
         let pool_size = (s.feeds * shared_per_feed / COPIES_PER_WIRE_ARTICLE).max(shared_per_feed);
-        let wire: Vec<Article> = (0..pool_size)
+        let mut wire: Vec<Article> = (0..pool_size)
             .map(|k| {
                 let published = base_time() - chrono::Duration::minutes(7 * k as i64);
                 let slug = slug(&mut rng);
@@ -319,6 +419,14 @@ impl Corpus {
                 }
             })
             .collect();
+        // After the generation, so that the rng's sequence (and so the
+        // corpus) is the same in both modes apart from the names.
+        let mentions_wire = |k: usize| s.features && k % MENTION_EVERY == 1;
+        for (k, w) in wire.iter_mut().enumerate() {
+            if mentions_wire(k) {
+                name_company(w, k / MENTION_EVERY);
+            }
+        }
 
         let mut corpus = Corpus {
             feeds: Vec::new(),
@@ -329,7 +437,11 @@ impl Corpus {
             atom_feeds: 0,
             raw_bytes: 0,
             gzip_bytes: 0,
+            mentioning: 0,
+            wire_articles: 0,
         };
+        // Feed documents before gzip, which runs on every core at the end.
+        let mut plain: Vec<(String, String, &'static str)> = Vec::with_capacity(s.feeds);
         let mut wire_used = HashSet::new();
         for f in 0..s.feeds {
             let site = format!("https://www.outlet-{f:03}.example");
@@ -390,7 +502,7 @@ impl Corpus {
                     } else {
                         (format!("{}", 100_000 + f * 1000 + i), false)
                     };
-                    articles.push(Article {
+                    let mut a = Article {
                         title: title(&mut rng),
                         link,
                         guid,
@@ -403,7 +515,12 @@ impl Corpus {
                         ),
                         category: pick(&mut rng, CATEGORIES),
                         html: description(&mut rng, &site),
-                    });
+                    };
+                    if s.features && (f + i) % MENTION_EVERY == 0 {
+                        name_company(&mut a, f + i / MENTION_EVERY);
+                        corpus.mentioning += 1;
+                    }
+                    articles.push(a);
                 }
             }
             corpus.articles += s.items - shared_per_feed;
@@ -421,24 +538,50 @@ impl Corpus {
                     "application/rss+xml; charset=utf-8",
                 )
             };
-            let gzipped = gzip(body.as_bytes());
             corpus.raw_bytes += body.len();
-            corpus.gzip_bytes += gzipped.len();
-            corpus.docs.insert(
-                file.clone(),
-                Doc {
-                    etag: format!("\"{:016x}\"", fnv1a(body.as_bytes())),
-                    body: body.into_bytes(),
-                    gzipped,
-                    content_type,
-                },
-            );
+            plain.push((file.clone(), body, content_type));
             corpus.feeds.push((
                 name,
                 format!("http://{}/feeds/{file}", addrs[f % addrs.len()]),
             ));
         }
         corpus.articles += wire_used.len();
+        corpus.wire_articles = wire_used.len();
+        corpus.mentioning += wire_used.iter().filter(|k| mentions_wire(**k)).count();
+        drop(wire);
+        // gzip is most of the generation time at 100,000 feeds (about
+        // 1.4 GB of XML): split it over the cores.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let chunk = plain.len().div_ceil(threads).max(1);
+        let done: Vec<Vec<(String, Doc)>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = plain
+                .chunks_mut(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter_mut()
+                            .map(|(file, body, content_type)| {
+                                let body = std::mem::take(body).into_bytes();
+                                let doc = Doc {
+                                    etag: format!("\"{:016x}\"", fnv1a(&body)),
+                                    gzipped: gzip(&body),
+                                    body,
+                                    content_type,
+                                };
+                                (std::mem::take(file), doc)
+                            })
+                            .collect()
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().expect("gzip worker"))
+                .collect()
+        });
+        for (file, doc) in done.into_iter().flatten() {
+            corpus.gzip_bytes += doc.gzipped.len();
+            corpus.docs.insert(file, doc);
+        }
         corpus
     }
 }
@@ -885,6 +1028,9 @@ level = "info"
 "#,
         s.concurrency, s.concurrency
     );
+    if s.features {
+        c.push_str(&features_config());
+    }
     for (i, (name, url)) in corpus.feeds.iter().enumerate() {
         let tag = if i % 2 == 0 { "business" } else { "world" };
         let _ = write!(
@@ -895,6 +1041,109 @@ level = "info"
     let path = dir.join("config.toml");
     std::fs::write(&path, c).expect("write the bench config");
     path
+}
+
+/// Features on: the example config's `[market]`, whose provider answers
+/// nowhere, and views of each kind of criterion, three of them with
+/// include rules (title, URL, any field), whose matches the store records
+/// at ingest.
+fn features_config() -> String {
+    // A port nothing listens on: bound once to find a free one, then
+    // closed. The board's refresh before the poll is refused at once, so
+    // the bench never reaches the internet and the items get no quotes.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("find a free port");
+    let symbols: Vec<String> = INSTRUMENTS
+        .iter()
+        .map(|(symbol, names)| {
+            let names: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
+            format!(
+                "  {{ symbol = \"{symbol}\", names = [{}] }},\n",
+                names.join(", ")
+            )
+        })
+        .collect();
+    format!(
+        r#"
+[market]
+provider = "yahoo"
+base_url = "http://{closed}"
+# 29 February: the daemon would never refresh; `poll` refreshes once.
+schedule = "0 0 29 2 *"
+symbols = [
+{}]
+
+[[views]]
+name = "uk-majors"
+tags = ["business"]
+symbols = ["BP", "AZN", "GSK", "RELX"]
+
+[[views]]
+name = "inflation"
+include = [{{ title = "(?i)\\binflation\\b" }}]
+
+[[views]]
+name = "wire"
+include = [{{ url = "^https://wire\\.example/" }}]
+
+[[views]]
+name = "deals"
+include = [{{ any = "(?i)\\b(merger|M&A)\\b" }}]
+"#,
+        symbols.concat()
+    )
+}
+
+/// Features on: what the first poll recorded, read from the archive.
+#[derive(Clone, Default)]
+struct Recorded {
+    mentions: u64,
+    /// Per view rule: its pattern and the items it matched.
+    rule_hits: Vec<(String, u64)>,
+}
+
+impl Recorded {
+    fn read(db: &Path) -> Recorded {
+        let conn =
+            rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .unwrap_or_else(|e| panic!("open {}: {e}", db.display()));
+        let mentions = conn
+            .query_row("SELECT count(*) FROM item_mentions", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .unwrap_or_else(|e| panic!("count mentions in {}: {e}", db.display()));
+        let rule_hits = conn
+            .prepare(
+                "SELECT r.pattern, count(h.item_id) FROM rules r
+                 LEFT JOIN rule_hits h ON h.rule_id = r.id GROUP BY r.id ORDER BY r.id",
+            )
+            .and_then(|mut st| {
+                st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .unwrap_or_else(|e| panic!("count rule hits in {}: {e}", db.display()));
+        Recorded {
+            mentions: mentions.max(0) as u64,
+            rule_hits: rule_hits
+                .into_iter()
+                .map(|(p, n)| (p, n.max(0) as u64))
+                .collect(),
+        }
+    }
+
+    fn text(&self) -> String {
+        let hits: Vec<String> = self
+            .rule_hits
+            .iter()
+            .map(|(p, n)| format!("`{p}` {n}"))
+            .collect();
+        format!(
+            "{} mentions recorded; rule hits: {}",
+            self.mentions,
+            hits.join(", ")
+        )
+    }
 }
 
 /// One child process, measured.
@@ -909,11 +1158,12 @@ struct Measured {
     served: Served,
 }
 
-/// tickerfeed's poll summary line.
+/// tickerfeed's poll summary line, and its phases from the log.
 struct Summary {
     polled: usize,
     failed: usize,
     new: usize,
+    phases: Option<Phases>,
 }
 
 struct Run {
@@ -922,6 +1172,11 @@ struct Run {
     /// New items the first poll reported (checked: the distinct articles).
     first_new: usize,
     archive_bytes: u64,
+    /// Features on: mentions and rule hits the first poll recorded.
+    recorded: Option<Recorded>,
+    /// Where each poll's time went, from its log.
+    first_phases: Option<Phases>,
+    repoll_phases: Option<Phases>,
     /// One per available peer, in `Peers::available` order.
     peers: Vec<PeerRun>,
 }
@@ -934,9 +1189,15 @@ fn run_once(s: &Settings, corpus: &Corpus, server: &FeedServer, bin: &Path) -> R
     let config = write_config(dir.path(), s, corpus);
     let (first, first_sum) = poll(bin, &config, dir.path(), server);
     let archive_bytes = dir_size(&dir.path().join("archive"));
+    let recorded = s
+        .features
+        .then(|| Recorded::read(&dir.path().join("archive/tickerfeed.db")));
     let (repoll, repoll_sum) = poll(bin, &config, dir.path(), server);
 
-    let problems = check_run(s, corpus, (&first, &first_sum), (&repoll, &repoll_sum));
+    let mut problems = check_run(s, corpus, (&first, &first_sum), (&repoll, &repoll_sum));
+    if let Some(rec) = &recorded {
+        problems.extend(check_recorded(corpus, rec));
+    }
     if !problems.is_empty() {
         panic!(
             "the poll did not do what the bench expects:\n  {}",
@@ -948,8 +1209,42 @@ fn run_once(s: &Settings, corpus: &Corpus, server: &FeedServer, bin: &Path) -> R
         repoll,
         first_new: first_sum.new,
         archive_bytes,
+        recorded,
+        first_phases: first_sum.phases,
+        repoll_phases: repoll_sum.phases,
         peers: Vec::new(),
     }
+}
+
+/// Features on: every article naming a company got its one mention, and
+/// every view rule matched something (the wire rule exactly the wire
+/// articles).
+fn check_recorded(corpus: &Corpus, rec: &Recorded) -> Vec<String> {
+    let mut p = Vec::new();
+    if rec.mentions != corpus.mentioning as u64 {
+        p.push(format!(
+            "first poll: {} mentions recorded, expected {} (one per article naming a company)",
+            rec.mentions, corpus.mentioning
+        ));
+    }
+    if rec.rule_hits.len() != 3 {
+        p.push(format!(
+            "first poll: {} view rules in the archive, expected 3",
+            rec.rule_hits.len()
+        ));
+    }
+    for (pattern, hits) in &rec.rule_hits {
+        let expected = pattern
+            .contains("wire")
+            .then_some(corpus.wire_articles as u64);
+        if *hits == 0 || expected.is_some_and(|e| e != *hits) {
+            p.push(format!(
+                "first poll: rule {pattern:?} matched {hits} items (expected {})",
+                expected.map_or_else(|| "some".into(), |e| e.to_string())
+            ));
+        }
+    }
+    p
 }
 
 fn check_run(
@@ -1006,6 +1301,9 @@ fn poll(bin: &Path, config: &Path, dir: &Path, server: &FeedServer) -> (Measured
         // The config's level is what we measure, whatever the shell has.
         .env_remove("RUST_LOG")
         .env_remove("TICKERFEED_CONFIG");
+    // The log's clock, to place its lines against the process start.
+    #[allow(clippy::disallowed_methods)]
+    let spawned: DateTime<Utc> = std::time::SystemTime::now().into();
     let (m, out) = measure(cmd, dir, server);
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
@@ -1017,13 +1315,96 @@ fn poll(bin: &Path, config: &Path, dir: &Path, server: &FeedServer) -> (Measured
             tail(&stderr, 20)
         );
     }
-    let summary = parse_summary(&stdout).unwrap_or_else(|| {
+    let mut summary = parse_summary(&stdout).unwrap_or_else(|| {
         panic!(
             "no summary line in the poll's output:\n{}",
             tail(&stdout, 20)
         )
     });
+    summary.phases = Phases::from_log(&String::from_utf8_lossy(&out.stderr), spawned, m.wall_s);
     (m, summary)
+}
+
+/// Where a `tickerfeed poll`'s wall time went, from its log: the
+/// `archive opened` line (`app::open`, with its steps) and the `poll pass
+/// finished` line (`scheduler::poll_once`), placed by their timestamps
+/// against the moment the bench started the process. Seconds.
+#[derive(Clone, Copy, Default)]
+struct Phases {
+    /// Process start, reading and checking the config, logging set up.
+    start: f64,
+    /// `app::open`: the archive opened and migrated, feeds, alerts and
+    /// rules synced into it, clients and the board set up.
+    open: f64,
+    /// Of `open`: the feeds synced into the archive.
+    feeds_sync: f64,
+    /// From the archive opened to the pass starting (the board's refresh).
+    board: f64,
+    /// Every feed fetched and stored.
+    polls: f64,
+    /// The search index brought up to date at the end.
+    search_index: f64,
+    /// The rest: summary output, the store closing (a last checkpoint),
+    /// the process exiting.
+    exit: f64,
+}
+
+impl Phases {
+    fn from_log(log: &str, spawned: DateTime<Utc>, wall_s: f64) -> Option<Phases> {
+        // `2026-12-06T05:29:00.123456Z  INFO tickerfeed::app: archive opened feeds=6 elapsed_ms=12 ...`
+        let line = |msg: &str| -> Option<(f64, HashMap<&str, f64>)> {
+            let l = log.lines().find(|l| l.contains(msg))?;
+            let at = DateTime::parse_from_rfc3339(l.split_whitespace().next()?).ok()?;
+            let since_spawn = (at.with_timezone(&Utc) - spawned).as_seconds_f64();
+            let fields = l
+                .split_whitespace()
+                .filter_map(|kv| kv.split_once('='))
+                .filter_map(|(k, v)| Some((k, v.parse::<f64>().ok()? / 1000.0)))
+                .collect();
+            Some((since_spawn, fields))
+        };
+        let (opened_at, open) = line("archive opened")?;
+        let (finished_at, pass) = line("poll pass finished")?;
+        let open_s = *open.get("elapsed_ms")?;
+        let polls = *pass.get("poll_ms")?;
+        let search_index = *pass.get("search_index_ms")?;
+        let start = opened_at - open_s;
+        Some(Phases {
+            start,
+            open: open_s,
+            feeds_sync: *open.get("feeds_sync_ms")?,
+            board: (finished_at - search_index - polls) - opened_at,
+            polls,
+            search_index,
+            exit: wall_s - finished_at,
+        })
+    }
+
+    fn text(&self) -> String {
+        format!(
+            "start and config {:.2} s, archive open {:.2} s (feeds synced {:.2} s), board {:.2} s, \
+             polls {:.2} s, search index {:.2} s, exit {:.2} s",
+            self.start,
+            self.open,
+            self.feeds_sync,
+            self.board,
+            self.polls,
+            self.search_index,
+            self.exit
+        )
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "start_s": self.start,
+            "open_s": self.open,
+            "feeds_sync_s": self.feeds_sync,
+            "board_s": self.board,
+            "polls_s": self.polls,
+            "search_index_s": self.search_index,
+            "exit_s": self.exit,
+        })
+    }
 }
 
 /// Runs `cmd` (under GNU time when there is one) to completion, with the
@@ -1105,6 +1486,7 @@ fn parse_summary(stdout: &str) -> Option<Summary> {
             polled,
             failed,
             new,
+            phases: None,
         }),
         _ => None,
     }
@@ -1158,13 +1540,14 @@ fn serve_for_profiling(s: &Settings, corpus: &Corpus) {
         std::fs::write(docs.join(file), &doc.body).expect("write a corpus document");
     }
     println!(
-        "serving {} feeds x {} items from {} loopback ports\nconfig: {}\n\
+        "serving {} feeds x {} items from {} loopback ports, {}\nconfig: {}\n\
          poll:   tickerfeed --config {} poll   (rm -r {}/archive for a first poll again)\n\
          stages: cargo bench --bench stages -- {}\n\
          close stdin or press Ctrl-C to stop",
         s.feeds,
         s.items,
         s.hosts,
+        s.mode(),
         config.display(),
         config.display(),
         dir.display(),
@@ -1767,7 +2150,7 @@ impl Report<'_> {
         let c = self.corpus;
         format!(
             "{} feeds x {} items = {} items ({} distinct articles; {} RSS 2.0 + {} Atom 1.0 feeds) from {} loopback hosts (ports), \
-             {:.1} MiB of XML ({:.1} MiB gzipped, gzip {}), concurrency {}, {} run(s), each on a fresh archive",
+             {:.1} MiB of XML ({:.1} MiB gzipped, gzip {}), concurrency {}, {} run(s), each on a fresh archive; mode: {}",
             s.feeds,
             s.items,
             c.items,
@@ -1779,8 +2162,92 @@ impl Report<'_> {
             mib(c.gzip_bytes as f64),
             if s.gzip { "on" } else { "off" },
             s.concurrency,
-            self.runs.len()
+            self.runs.len(),
+            s.mode()
         )
+    }
+
+    /// Features on: what the first poll recorded (the median run's
+    /// figures are the same in every run: the checks make them so).
+    fn recorded_line(&self) -> Option<String> {
+        let rec = self.runs.first()?.recorded.as_ref()?;
+        Some(format!(
+            "features on: {} of {} distinct articles name a company; {}",
+            self.corpus.mentioning,
+            self.corpus.articles,
+            rec.text()
+        ))
+    }
+
+    /// Where the time went, from the log of the run with the median first
+    /// poll.
+    fn phases_lines(&self) -> Vec<String> {
+        let Some(run) = self.median_run() else {
+            return Vec::new();
+        };
+        let mut lines = Vec::new();
+        for (phase, p) in [
+            ("first poll", run.first_phases),
+            ("re-poll", run.repoll_phases),
+        ] {
+            if let Some(p) = p {
+                lines.push(format!("{phase}, from its log: {}", p.text()));
+            }
+        }
+        lines
+    }
+
+    fn median_run(&self) -> Option<&Run> {
+        let mut runs: Vec<&Run> = self.runs.iter().collect();
+        runs.sort_by(|a, b| a.first.wall_s.total_cmp(&b.first.wall_s));
+        runs.get(runs.len() / 2).copied()
+    }
+
+    /// The headline figures as JSON, beside the markdown, for
+    /// bench/growth.py.
+    fn json(&self) -> serde_json::Value {
+        let s = self.settings;
+        let rows = self.rows();
+        let phase = |r: &Row| {
+            serde_json::json!({
+                "wall_s": r.wall.median,
+                "wall_min_s": r.wall.min,
+                "wall_max_s": r.wall.max,
+                "user_s": r.user.map(|x| x.median),
+                "sys_s": r.sys.map(|x| x.median),
+                "cpu_s": r.cpu.map(|x| x.median),
+                "peak_rss_mib": r.rss_mib.map(|x| x.median),
+                "server_cpu_s": r.server_cpu.map(|x| x.median),
+            })
+        };
+        let archive = self.archive().median;
+        let recorded = self.runs.first().and_then(|r| r.recorded.as_ref());
+        serde_json::json!({
+            "feeds": s.feeds,
+            "items_per_feed": s.items,
+            "items": self.corpus.items,
+            "articles": self.corpus.articles,
+            "hosts": s.hosts,
+            "concurrency": s.concurrency,
+            "gzip": s.gzip,
+            "features": s.features,
+            "mentions": recorded.map(|r| r.mentions),
+            "rule_hits": recorded.map(|r| r.rule_hits.iter().map(|(_, n)| *n).sum::<u64>()),
+            "runs": self.runs.len(),
+            "xml_bytes": self.corpus.raw_bytes,
+            "first_poll": phase(&rows[0]),
+            "re_poll": phase(&rows[1]),
+            "archive_bytes": archive,
+            "archive_bytes_per_item": archive / self.corpus.items as f64,
+            "archive_bytes_per_article": archive / self.corpus.articles as f64,
+            "date": self.machine.date,
+            "source": self.machine.source,
+            "binary": self.bin.display().to_string(),
+            "busy_cores_before": self.machine.busy_before,
+            "first_poll_phases": self.median_run().and_then(|r| r.first_phases).map(|p| p.json()),
+            "re_poll_phases": self.median_run().and_then(|r| r.repoll_phases).map(|p| p.json()),
+            "cpus": self.machine.cpus,
+        })
     }
 
     fn archive_line(&self) -> String {
@@ -1833,6 +2300,12 @@ impl Report<'_> {
             );
         }
         let _ = writeln!(o, "\n{}", self.archive_line());
+        if let Some(line) = self.recorded_line() {
+            let _ = writeln!(o, "{line}");
+        }
+        for line in self.phases_lines() {
+            let _ = writeln!(o, "{line}");
+        }
         let rows = self.rows();
         let _ = writeln!(
             o,
@@ -1901,6 +2374,12 @@ impl Report<'_> {
         }
         let rows = self.rows();
         let _ = writeln!(o, "\n- {}.", capitalise(&self.archive_line()));
+        if let Some(line) = self.recorded_line() {
+            let _ = writeln!(o, "- {}.", capitalise(&line));
+        }
+        for line in self.phases_lines() {
+            let _ = writeln!(o, "- {}.", capitalise(&line));
+        }
         let _ = writeln!(
             o,
             "- The feed server ran in the bench process on the same cores and used {} s CPU per first poll, {} s per re-poll.",
@@ -1956,6 +2435,7 @@ impl Report<'_> {
                 "- Each run writes a config into a fresh temp dir (archive on disk there) and runs the release binary as a child: `tickerfeed --config <dir>/config.toml poll`, first into the empty archive, then again (every feed answers 304). Log level is `info`, as in the example config.",
                 "- Wall time is measured by the bench around the child process. User and system CPU and peak RSS (max resident set size) come from GNU time (`/usr/bin/time -f '%e %U %S %M'`), which reads the child's rusage; they have 10 ms and 1 KiB resolution.",
                 "- Archive size is the total of the archive folder (database, WAL, shared memory) after the first poll's process has exited.",
+                "- Mode (`TF_BENCH_FEATURES`): with features off the config has no `[market]` and no views. With features on it has the example config's `[market]` (8 instruments with their names; the provider's address is a closed loopback port, so the board's refresh before the poll fails at once and no quotes are stored) and four views: one of tags and symbols, and three with an include rule each (a title regex, a URL regex, an any-field regex), whose matches the store records at ingest. One in eight of each feed's own articles, and of the wire articles, names one of the companies in its title (every other one with a cashtag in its text too), so the mention matcher records mentions. The bench reads the archive after the first poll and checks one mention per such article and hits for every rule (the URL rule: exactly the wire articles).",
                 "- feeds/s and items/s are feeds (or feed items) divided by the median wall time.",
                 "- Peers (bench/README.md has the details): each is a child process measured exactly as tickerfeed is (the bench's clock, GNU time for CPU and peak RSS), on its own fresh database on disk in a temp dir, in the same runs, after tickerfeed. The feedparser loop and reader are bench/peers/*.py, run directly by the resolved Python interpreter (no shim); Newsboat runs as `newsboat -x reload` with HOME and the XDG dirs in the temp dir. The server's answers (200 or 304, conditional requests, gzip) are counted per process, and each peer's stored rows are read from its database by the bench.",
             ]

@@ -13,7 +13,7 @@
 //! slows its feed's polling at once, and one that is gone hands the feed
 //! back to its schedule.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
@@ -88,6 +88,110 @@ struct Slot {
     running: bool,
 }
 
+/// The scheduled feeds, and the idle ones ordered by due time, so that
+/// each turn of the loop reads only the feeds it dispatches: scanning
+/// every slot on each turn (one turn per finished poll) cost a pass over
+/// N feeds N x N steps, 10^10 at 100,000 feeds.
+#[derive(Default)]
+struct Slots {
+    by_id: HashMap<FeedId, Slot>,
+    /// `(due, id)` of every slot that is not running, and of no other.
+    idle: BTreeSet<(DateTime<Utc>, FeedId)>,
+}
+
+impl Slots {
+    fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    fn get(&self, id: FeedId) -> Option<&Slot> {
+        self.by_id.get(&id)
+    }
+
+    fn insert(&mut self, id: FeedId, slot: Slot) {
+        self.remove(id);
+        if !slot.running {
+            self.idle.insert((slot.due, id));
+        }
+        self.by_id.insert(id, slot);
+    }
+
+    fn remove(&mut self, id: FeedId) -> Option<Slot> {
+        let slot = self.by_id.remove(&id)?;
+        if !slot.running {
+            self.idle.remove(&(slot.due, id));
+        }
+        Some(slot)
+    }
+
+    fn retain(&mut self, keep: impl Fn(FeedId) -> bool) {
+        let gone: Vec<FeedId> = self.by_id.keys().copied().filter(|id| !keep(*id)).collect();
+        for id in gone {
+            self.remove(id);
+        }
+    }
+
+    /// Changes a slot's config (its due time stays).
+    fn set_feed(&mut self, id: FeedId, feed: FeedConfig) {
+        if let Some(slot) = self.by_id.get_mut(&id) {
+            slot.feed = feed;
+        }
+    }
+
+    /// Moves a slot's due time; a running slot's is replaced when it
+    /// finishes.
+    fn set_due(&mut self, id: FeedId, due: DateTime<Utc>) {
+        let Some(slot) = self.by_id.get_mut(&id) else {
+            return;
+        };
+        if !slot.running {
+            self.idle.remove(&(slot.due, id));
+            self.idle.insert((due, id));
+        }
+        slot.due = due;
+    }
+
+    /// The earliest due time of an idle slot.
+    fn next_due(&self) -> Option<DateTime<Utc>> {
+        self.idle.first().map(|(due, _)| *due)
+    }
+
+    /// Marks up to `n` idle slots due by `now` running, earliest first,
+    /// and returns them.
+    fn start_due(&mut self, now: DateTime<Utc>, n: usize) -> Vec<(FeedId, &Slot)> {
+        let mut started = Vec::new();
+        while started.len() < n {
+            match self.idle.first() {
+                Some(&(due, id)) if due <= now => {
+                    self.idle.pop_first();
+                    if let Some(slot) = self.by_id.get_mut(&id) {
+                        slot.running = true;
+                    }
+                    started.push(id);
+                }
+                _ => break,
+            }
+        }
+        started
+            .into_iter()
+            .filter_map(|id| self.by_id.get(&id).map(|s| (id, s)))
+            .collect()
+    }
+
+    /// A finished slot is idle again, due at `due`.
+    fn finished(&mut self, id: FeedId, due: DateTime<Utc>) {
+        let Some(slot) = self.by_id.get_mut(&id) else {
+            return;
+        };
+        if !slot.running {
+            self.idle.remove(&(slot.due, id));
+        }
+        slot.running = false;
+        slot.due = due;
+        self.idle.insert((due, id));
+    }
+}
+
 /// Runs the polling loop over the feeds in `feeds` (replaced on reload)
 /// until `shutdown` is cancelled, then lets in-flight refreshes finish
 /// within [`DRAIN_DEADLINE`].
@@ -100,7 +204,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), StoreError> {
     let clock: SharedClock = pipeline.clock.clone();
-    let mut slots: HashMap<FeedId, Slot> = HashMap::new();
+    let mut slots = Slots::default();
     let initial = feeds.borrow_and_update().clone();
     plan(&pipeline, &mut slots, initial).await?;
     info!(feeds = slots.len(), concurrency, "scheduler started");
@@ -112,18 +216,8 @@ pub async fn run(
         let now = clock.now();
         heartbeat.tick(now);
         // Dispatch everything due, earliest first, while slots are free.
-        let mut due: Vec<(DateTime<Utc>, FeedId)> = slots
-            .iter()
-            .filter(|(_, s)| !s.running && s.due <= now)
-            .map(|(id, s)| (s.due, *id))
-            .collect();
-        due.sort();
-        for (_, id) in due
-            .into_iter()
-            .take(concurrency.saturating_sub(running.len()))
-        {
-            let slot = slots.get_mut(&id).expect("id came from slots");
-            slot.running = true;
+        let free = concurrency.saturating_sub(running.len());
+        for (id, slot) in slots.start_due(now, free) {
             pipeline
                 .metrics
                 .scheduler_lag((now - slot.due).num_milliseconds() as f64 / 1000.0);
@@ -137,10 +231,7 @@ pub async fn run(
         }
 
         let next_wake = slots
-            .values()
-            .filter(|s| !s.running)
-            .map(|s| s.due)
-            .min()
+            .next_due()
             .map(|t| (t - now).to_std().unwrap_or(Duration::ZERO))
             .unwrap_or(MAX_SLEEP)
             .min(MAX_SLEEP);
@@ -201,18 +292,26 @@ pub async fn run(
 /// new config and schedule. Retired feeds (410) are left out.
 async fn plan(
     pipeline: &Pipeline,
-    slots: &mut HashMap<FeedId, Slot>,
+    slots: &mut Slots,
     feeds: Vec<(FeedConfig, FeedId)>,
 ) -> Result<(), StoreError> {
-    let rows = pipeline.store.feed_rows().await?;
+    // By id: a search of the list for each feed was quadratic, about 5
+    // billion comparisons at start with 100,000 feeds.
+    let rows: HashMap<FeedId, FeedRow> = pipeline
+        .store
+        .feed_rows()
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r))
+        .collect();
     let now = pipeline.clock.now();
     let keep: std::collections::HashSet<FeedId> = feeds.iter().map(|(_, id)| *id).collect();
-    slots.retain(|id, _| keep.contains(id));
+    slots.retain(|id| keep.contains(&id));
     for (feed, id) in feeds {
-        let row = rows.iter().find(|r| r.id == id);
+        let row = rows.get(&id);
         if let Some(r) = row.filter(|r| r.retired_at.is_some()) {
             info!(feed = %feed.name, reason = r.retired_reason.as_deref().unwrap_or("gone"), "feed retired; not polling it until its config changes");
-            slots.remove(&id);
+            slots.remove(id);
             continue;
         }
         let due = row.map(FeedRow::poll_state).unwrap_or_default().next_due(
@@ -221,12 +320,12 @@ async fn plan(
             feed.push_fallback,
             now,
         );
-        match slots.get_mut(&id) {
+        match slots.get(id) {
             Some(slot) => {
                 if slot.feed != feed {
-                    slot.due = due;
+                    slots.set_due(id, due);
                 }
-                slot.feed = feed;
+                slots.set_feed(id, feed);
             }
             None => {
                 slots.insert(
@@ -245,27 +344,25 @@ async fn plan(
 
 /// Due times of the feeds not being polled, from the archive again (a
 /// WebSub subscription started or ended: `PollState::pushed_until`).
-async fn replan_idle(
-    pipeline: &Pipeline,
-    slots: &mut HashMap<FeedId, Slot>,
-) -> Result<(), StoreError> {
+async fn replan_idle(pipeline: &Pipeline, slots: &mut Slots) -> Result<(), StoreError> {
     let rows = pipeline.store.feed_rows().await?;
     let now = pipeline.clock.now();
     for row in rows {
-        if let Some(slot) = slots.get_mut(&row.id).filter(|s| !s.running) {
-            slot.due = row.poll_state().next_due(
+        if let Some(slot) = slots.get(row.id).filter(|s| !s.running) {
+            let due = row.poll_state().next_due(
                 &slot.feed.schedule,
                 slot.feed.respect_hints,
                 slot.feed.push_fallback,
                 now,
             );
+            slots.set_due(row.id, due);
         }
     }
     Ok(())
 }
 
 fn finish(
-    slots: &mut HashMap<FeedId, Slot>,
+    slots: &mut Slots,
     tasks: &mut HashMap<tokio::task::Id, FeedId>,
     joined: Result<(tokio::task::Id, Result<Refreshed, StoreError>), tokio::task::JoinError>,
     heartbeat: &Heartbeat,
@@ -280,27 +377,26 @@ fn finish(
     let Some(id) = tasks.remove(&task) else {
         return;
     };
-    let Some(slot) = slots.get_mut(&id) else {
+    let Some(slot) = slots.get(id) else {
         return;
     };
-    slot.running = false;
     match result {
         Ok(r) if r.outcome == Outcome::Gone => {
             log_refresh(&slot.feed.name, &r);
             warn!(feed = %slot.feed.name, "feed retired (410 Gone); not polling it until its config changes");
-            slots.remove(&id);
+            slots.remove(id);
         }
         Ok(r) => {
-            slot.due = r.next_due;
             log_refresh(&slot.feed.name, &r);
             if r.error.is_none() {
                 heartbeat.succeeded(now);
             }
+            slots.finished(id, r.next_due);
         }
         Err(e) => {
             // Nothing was recorded, so the archive's plan is stale: try
             // again at the next firing.
-            slot.due = PollState {
+            let due = PollState {
                 last_attempt: Some(now),
                 ..PollState::default()
             }
@@ -311,6 +407,7 @@ fn finish(
                 now,
             );
             error!(feed = %slot.feed.name, error = %e, "poll could not be recorded; retrying on schedule");
+            slots.finished(id, due);
         }
     }
 }
@@ -348,6 +445,7 @@ pub async fn poll_once(
     feeds: Vec<(FeedConfig, FeedId)>,
     concurrency: usize,
 ) -> Vec<(String, Result<Refreshed, StoreError>)> {
+    let started = std::time::Instant::now();
     let limit = Arc::new(tokio::sync::Semaphore::new(concurrency));
     let mut set = JoinSet::new();
     let mut out = Vec::new();
@@ -380,11 +478,88 @@ pub async fn poll_once(
             Err(e) => error!(error = %e, "a poll task panicked"),
         }
     }
+    let polled = started.elapsed();
     // What the last fetches queued for search is searchable when the
     // poll returns.
     if let Err(e) = pipeline.store.index_for_search().await {
         error!(error = %e, "could not index this poll's items for search; the next open will");
     }
+    info!(
+        feeds = out.len(),
+        poll_ms = polled.as_millis() as u64,
+        search_index_ms = (started.elapsed() - polled).as_millis() as u64,
+        "poll pass finished"
+    );
     out.sort_by_key(|(i, _, _)| *i);
     out.into_iter().map(|(_, name, r)| (name, r)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schedule::{Schedule, TimeZone};
+
+    fn feed(name: &str) -> FeedConfig {
+        FeedConfig {
+            name: name.into(),
+            url: format!("http://127.0.0.1:9/{name}").parse().unwrap(),
+            schedule: Schedule::parse("*/15 * * * *", TimeZone::Utc).unwrap(),
+            tags: Vec::new(),
+            user_agent: None,
+            respect_hints: true,
+            fulltext: false,
+            push_fallback: None,
+        }
+    }
+
+    fn at(minute: u32) -> DateTime<Utc> {
+        use chrono::TimeZone as _;
+        Utc.with_ymd_and_hms(2026, 1, 1, 0, minute, 0).unwrap()
+    }
+
+    fn idle(due: DateTime<Utc>) -> Slot {
+        Slot {
+            feed: feed("f"),
+            due,
+            running: false,
+        }
+    }
+
+    /// The due-time index follows every change of a slot: dispatch takes
+    /// the earliest due first and only what is due, running slots are
+    /// never dispatched twice, and a finished or moved slot is found at
+    /// its new time.
+    #[test]
+    fn slots_dispatch_earliest_due_first_and_track_every_change() {
+        let mut slots = Slots::default();
+        slots.insert(FeedId(1), idle(at(30)));
+        slots.insert(FeedId(2), idle(at(10)));
+        slots.insert(FeedId(3), idle(at(20)));
+        slots.insert(FeedId(4), idle(at(50)));
+        assert_eq!(slots.next_due(), Some(at(10)));
+
+        let ids = |v: Vec<(FeedId, &Slot)>| v.into_iter().map(|(id, _)| id).collect::<Vec<_>>();
+        assert_eq!(ids(slots.start_due(at(40), 2)), [FeedId(2), FeedId(3)]);
+        // Running slots are not due again; the limit and the clock hold.
+        assert_eq!(ids(slots.start_due(at(40), 5)), [FeedId(1)]);
+        assert!(slots.start_due(at(40), 5).is_empty());
+        assert_eq!(slots.next_due(), Some(at(50)));
+
+        // A running slot's new due time counts only once it finishes.
+        slots.set_due(FeedId(2), at(5));
+        assert_eq!(slots.next_due(), Some(at(50)));
+        slots.finished(FeedId(2), at(45));
+        assert_eq!(slots.next_due(), Some(at(45)));
+
+        // Moving, removing and retaining idle slots keep the index exact.
+        slots.set_due(FeedId(4), at(1));
+        assert_eq!(slots.next_due(), Some(at(1)));
+        slots.remove(FeedId(4));
+        slots.retain(|id| id != FeedId(3));
+        assert_eq!(slots.len(), 2);
+        slots.finished(FeedId(1), at(59));
+        assert_eq!(ids(slots.start_due(at(59), 9)), [FeedId(2), FeedId(1)]);
+        assert_eq!(slots.next_due(), None);
+        assert_eq!(slots.idle.len(), 0);
+    }
 }
