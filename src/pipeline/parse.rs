@@ -35,6 +35,7 @@ mod atom03;
 pub(super) mod charset;
 mod dates;
 mod deep_html;
+mod fast;
 mod html_entities;
 mod jsonfeed;
 mod repair;
@@ -91,6 +92,26 @@ impl ParseError {
 /// of an HTML page absolute), served with `content_type` (whose charset is
 /// one of the encoding sources).
 pub fn parse(body: &[u8], base: &Url, content_type: Option<&str>) -> Result<Feed, ParseError> {
+    parse_via(body, base, content_type, Route::Fast).map(|(feed, _)| feed)
+}
+
+/// Which reader made a feed of an XML document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// `fast.rs`, when it takes the document.
+    Fast,
+    /// The repair pass and feed-rs.
+    General,
+}
+
+/// [`parse`], with the fast path tried first (`Route::Fast`) or not at all;
+/// returns the route that made the feed.
+fn parse_via(
+    body: &[u8],
+    base: &Url,
+    content_type: Option<&str>,
+    route: Route,
+) -> Result<(Feed, Route), ParseError> {
     let not_a_feed = |alternate: Option<String>| ParseError::NotAFeed {
         content_type: content_type.map(str::to_string),
         alternate,
@@ -130,7 +151,9 @@ pub fn parse(body: &[u8], base: &Url, content_type: Option<&str>) -> Result<Feed
 
     if text.starts_with(['{', '[']) {
         return match jsonfeed::prepare(text) {
-            Json::Feed(json) => parse_isolated(json.as_bytes()).map(|f| defuse(f, base)),
+            Json::Feed(json) => {
+                parse_isolated(json.as_bytes()).map(|f| (defuse(f, base), Route::General))
+            }
             Json::NotAFeed => Err(not_a_feed(None)),
             Json::Invalid(e) => Err(ParseError::Invalid(e)),
         };
@@ -144,6 +167,11 @@ pub fn parse(body: &[u8], base: &Url, content_type: Option<&str>) -> Result<Feed
     match repair::root_element(text) {
         Some(root) if root.is_feed() => {}
         _ => return Err(not_a_feed(alternate_link(page, base))),
+    }
+    if route == Route::Fast
+        && let Some(feed) = fast::parse(text)
+    {
+        return Ok((defuse(feed, base), Route::Fast));
     }
     let (xml, repairs) = repair::repair(text).map_err(|e| match e {
         RepairError::TooDeep => ParseError::TooDeep { limit: MAX_DEPTH },
@@ -161,7 +189,7 @@ pub fn parse(body: &[u8], base: &Url, content_type: Option<&str>) -> Result<Feed
     if feed.entries.is_empty() && has_items {
         warn!(feed_url = %base, "feed parsed with no entries, but the document has items");
     }
-    Ok(feed)
+    Ok((feed, Route::General))
 }
 
 /// HTML nested too deep for `normalize` to sanitise in reasonable time
