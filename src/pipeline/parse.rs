@@ -16,7 +16,11 @@
 //!    a feed.
 //! 4. **XML**: junk before the declaration is dropped; an HTML page, or any
 //!    document whose root is not a feed root, is "not a feed", with the feed
-//!    the page links to when it advertises one. Feed documents go through
+//!    the page links to when it advertises one. Ordinary RSS 2.0 and Atom
+//!    1.0 (nothing to repair, no extension feed-rs maps specially) are read
+//!    by `fast.rs` straight into feed-rs's model, with the same result as
+//!    the steps below at under two thirds of the instructions
+//!    (bench/results/parse-fast-path.md). Other feed documents go through
 //!    `repair.rs` (no DTDs or entity expansion, HTML entities, a nesting
 //!    limit, RSS versions, Atom 0.3 via `atom03.rs`).
 //! 5. **feed-rs** parses the result behind `catch_unwind`. Entries without
@@ -35,6 +39,7 @@ mod atom03;
 pub(super) mod charset;
 mod dates;
 mod deep_html;
+mod fast;
 mod html_entities;
 mod jsonfeed;
 mod repair;
@@ -91,6 +96,26 @@ impl ParseError {
 /// of an HTML page absolute), served with `content_type` (whose charset is
 /// one of the encoding sources).
 pub fn parse(body: &[u8], base: &Url, content_type: Option<&str>) -> Result<Feed, ParseError> {
+    parse_via(body, base, content_type, Route::Fast).map(|(feed, _)| feed)
+}
+
+/// Which reader made a feed of an XML document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// `fast.rs`, when it takes the document.
+    Fast,
+    /// The repair pass and feed-rs.
+    General,
+}
+
+/// [`parse`], with the fast path tried first (`Route::Fast`) or not at all;
+/// returns the route that made the feed.
+fn parse_via(
+    body: &[u8],
+    base: &Url,
+    content_type: Option<&str>,
+    route: Route,
+) -> Result<(Feed, Route), ParseError> {
     let not_a_feed = |alternate: Option<String>| ParseError::NotAFeed {
         content_type: content_type.map(str::to_string),
         alternate,
@@ -130,7 +155,9 @@ pub fn parse(body: &[u8], base: &Url, content_type: Option<&str>) -> Result<Feed
 
     if text.starts_with(['{', '[']) {
         return match jsonfeed::prepare(text) {
-            Json::Feed(json) => parse_isolated(json.as_bytes()).map(|f| defuse(f, base)),
+            Json::Feed(json) => {
+                parse_isolated(json.as_bytes()).map(|f| (defuse(f, base), Route::General))
+            }
             Json::NotAFeed => Err(not_a_feed(None)),
             Json::Invalid(e) => Err(ParseError::Invalid(e)),
         };
@@ -144,6 +171,13 @@ pub fn parse(body: &[u8], base: &Url, content_type: Option<&str>) -> Result<Feed
     match repair::root_element(text) {
         Some(root) if root.is_feed() => {}
         _ => return Err(not_a_feed(alternate_link(page, base))),
+    }
+    // A panic in the fast path (a bug, not the document's fault) costs
+    // only the fast path: the general one still reads the document.
+    if route == Route::Fast
+        && let Ok(Some(feed)) = std::panic::catch_unwind(|| fast::parse(text))
+    {
+        return Ok((defuse(feed, base), Route::Fast));
     }
     let (xml, repairs) = repair::repair(text).map_err(|e| match e {
         RepairError::TooDeep => ParseError::TooDeep { limit: MAX_DEPTH },
@@ -161,7 +195,7 @@ pub fn parse(body: &[u8], base: &Url, content_type: Option<&str>) -> Result<Feed
     if feed.entries.is_empty() && has_items {
         warn!(feed_url = %base, "feed parsed with no entries, but the document has items");
     }
-    Ok(feed)
+    Ok((feed, Route::General))
 }
 
 /// HTML nested too deep for `normalize` to sanitise in reasonable time

@@ -47,7 +47,7 @@ use crate::markup::{escape_text, xml_chars};
 pub const MAX_DEPTH: usize = 512;
 
 /// RSS 0.90's namespace, which feed-rs does not read.
-const NS_RSS090: &str = "http://my.netscape.com/rdf/simple/0.9/";
+pub(super) const NS_RSS090: &str = "http://my.netscape.com/rdf/simple/0.9/";
 /// RSS 1.0's namespace.
 const NS_RSS10: &str = "http://purl.org/rss/1.0/";
 
@@ -799,6 +799,12 @@ fn read_start_tag(src: &str, pos: usize) -> Option<StartTag<'_>> {
             });
         }
     }
+}
+
+/// `reference` for the fast path (`fast.rs`), which only asks whether a
+/// reference would come out as it went in.
+pub(super) fn reference_as_repaired(b: &[u8], out: &mut String) -> usize {
+    reference(b, out, &mut Repairs::default())
 }
 
 /// Writes the replacement for the reference at the start of `b` (its `&`)
