@@ -493,8 +493,9 @@ fn record_group(
     }
 }
 
-/// [`record_group`]'s work, with each fetch's result beside it, not yet
-/// sent.
+/// Records a group of fetches in one transaction and returns each with
+/// its result beside it, not yet sent: `drain` answers them after it has
+/// decided whether to index.
 fn record_unanswered(
     conn: &mut Connection,
     group: Vec<QueuedFetch>,
