@@ -270,19 +270,14 @@ fn resolve_websub(r: &mut Resolver<'_>, raw: RawWebSub) -> WebSubConfig {
         }
     });
     let callback_url = raw.callback_url.and_then(|text| match Url::parse(&text) {
-        Ok(mut u)
+        Ok(u)
             if matches!(u.scheme(), "http" | "https")
                 && u.host_str().is_some()
                 && u.query().is_none()
                 && u.fragment().is_none() =>
         {
-            // Callback paths are joined onto it, which drops a last
-            // segment that does not end in `/`.
-            if !u.path().ends_with('/') {
-                let p = format!("{}/", u.path());
-                u.set_path(&p);
-            }
-            Some(u)
+            // Callback paths are joined onto it.
+            Some(as_directory(u))
         }
         _ => {
             r.problem(
@@ -431,14 +426,9 @@ fn resolve_server(r: &mut Resolver<'_>, raw: RawServer) -> ServerConfig {
         SocketAddr::from(([127, 0, 0, 1], 8080))
     });
     let base_url = raw.base_url.and_then(|text| match Url::parse(&text) {
-        Ok(mut u) if matches!(u.scheme(), "http" | "https") => {
-            // Self links are joined onto it, which drops a last segment
-            // that does not end in `/`.
-            if !u.path().ends_with('/') {
-                let p = format!("{}/", u.path());
-                u.set_path(&p);
-            }
-            Some(u)
+        Ok(u) if matches!(u.scheme(), "http" | "https") => {
+            // Self links are joined onto it.
+            Some(as_directory(u))
         }
         _ => {
             r.problem(
@@ -1289,6 +1279,17 @@ fn ranged(
     }
 }
 
+/// `u` with a path that ends in `/`: a relative path joined onto a URL
+/// replaces its last segment unless that segment ends in `/`, so a base
+/// the config names as `https://host/tf` must become `https://host/tf/`.
+fn as_directory(mut u: Url) -> Url {
+    if !u.path().ends_with('/') {
+        let p = format!("{}/", u.path());
+        u.set_path(&p);
+    }
+    u
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1314,6 +1315,31 @@ mod tests {
         assert!(!cfg.feeds[0].fulltext);
         assert_eq!(cfg.fetch.article_concurrency, 2);
         assert_eq!(cfg.fetch.article_max_bytes, 2 * 1024 * 1024);
+    }
+
+    #[test]
+    fn public_base_urls_end_in_a_slash_so_paths_join_under_them() {
+        let cfg = resolve_str(
+            r#"
+[server]
+base_url = "https://example.org/tf"
+[websub]
+callback_url = "https://example.org/hooks"
+[[feeds]]
+name = "a"
+url = "https://example.com/a.xml"
+"#,
+            Path::new("/etc/tickerfeed"),
+        )
+        .unwrap();
+        let base = cfg.server.base_url.unwrap();
+        assert_eq!(base.as_str(), "https://example.org/tf/");
+        assert_eq!(
+            base.join("feed.atom").unwrap().as_str(),
+            "https://example.org/tf/feed.atom"
+        );
+        let callback = cfg.websub.callback_url.unwrap();
+        assert_eq!(callback.as_str(), "https://example.org/hooks/");
     }
 
     #[test]
