@@ -10,15 +10,19 @@
 //! Pipeline::refresh_feed (pipeline/mod.rs, the orchestrator)
 //!   1 fetch      pipeline::fetch      conditional GET, redirects, per-site limits,
 //!                                     decoded-size cap, timeouts, Retry-After
-//!   2 read       pipeline::parse      bytes -> feed-rs model, repaired, isolated from panics
+//!   2 read       pipeline::parse      bytes -> feed-rs model: ordinary RSS 2.0 and Atom 1.0
+//!                                     by a quick-xml fast path, the rest repaired and
+//!                                     read by feed-rs; isolated from panics
 //!                pipeline::normalize  keys, canonical links, absolute links, sanitised HTML
-//!                pipeline::enrich     which configured instruments an item mentions
+//!                                     (pipeline::sanitize streams it; ammonia behind)
+//!                pipeline::enrich     which configured instruments a new item mentions
 //!                                     -> one model::Outcome for the poll
 //!   3 plan       schedule::PollState  the next due time (cron, backoff, hints, pauses)
 //!   4 record     store                dedup, aliases, revisions, snapshots, fetch log:
 //!                                     one transaction per fetch, with what new
 //!                                     items bring: view rule matches, the
-//!                                     alerts due (outbox), article pages to fetch
+//!                                     alerts due (outbox), article pages to fetch;
+//!                                     the search index after it commits
 //! pipeline::fulltext  fetches queued article pages politely, extracts and
 //!                 keeps the article beside the item (fulltext feeds)
 //! push::alerts    sends the outbox to webhooks; deletes a message after a 2xx
