@@ -480,7 +480,8 @@ fn drain(
 ///
 /// Nothing here indexes for search: new items wait in `fts_pending` for a
 /// transaction of their own, after this one commits (`drain`,
-/// [`Store::index_for_search`]), so ingestion never waits for the index.
+/// [`Store::index_for_search`]), so no fetch's transaction carries the
+/// index's work.
 #[cfg(test)]
 fn record_group(
     conn: &mut Connection,

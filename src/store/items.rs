@@ -279,8 +279,8 @@ pub(crate) fn ingest(
 /// per indexing transaction and merges segments as they pile up: indexing
 /// once per fetch (most transactions in a poll hold one fetch) cost a
 /// tenth of a first poll's wall time in flushes and merges. Recording
-/// transactions never index (issue 20): a fetch never waits behind the
-/// index.
+/// transactions never index (issue 20): the writer indexes between them,
+/// when no fetch is waiting.
 pub(crate) const SEARCH_BATCH: i64 = 1_000;
 
 /// Indexes the search queue in `tx` if it holds at least `at_least`

@@ -18,13 +18,14 @@
 //! transaction (`feeds::record_attempt`). A crash at any point leaves either all of it or
 //! none of it, and because keys are unique, replaying the same fetch after a
 //! restart stores nothing twice. Fetches that finish while the writer is
-//! busy share the next transaction (group commit, `feeds::record_group`),
-//! which pays the commit once for all of them. New items are indexed for
-//! search after that transaction commits, in batches of their own: when
-//! the writer is idle with `items::SEARCH_BATCH` waiting, else by
+//! busy share the next transaction (group commit, `feeds::drain`), which
+//! pays the commit once for all of them. New items are indexed for search
+//! after that transaction commits, in batches of their own: by the drainer
+//! when no fetch is waiting and `items::SEARCH_BATCH` items are, else by
 //! [`Store::index_for_search`] (the daemon's two-second tick, a poll's
 //! end), so within about two seconds and never inside a fetch's
-//! transaction.
+//! transaction. A fetch that finishes while a batch is being indexed waits
+//! for that one batch.
 //!
 //! # Compatibility
 //! `PRAGMA application_id` marks the file as ours and `user_version` counts
