@@ -229,6 +229,20 @@ impl Gate {
         }
     }
 
+    /// Claims the next start on this site, `spacing` after the one
+    /// before; returns when to start if that is later than now. Only a
+    /// real wait should go to the timer: it rounds every deadline up to its
+    /// next millisecond tick, so sleeping until now made each request wait
+    /// up to a millisecond for nothing (a 304 from loopback took 1.06 ms,
+    /// most of it that).
+    async fn claim_start(&self, spacing: Duration) -> Option<tokio::time::Instant> {
+        let mut next = self.next_start.lock().await;
+        let now = tokio::time::Instant::now();
+        let start = (*next).max(now);
+        *next = start + spacing;
+        (start > now).then_some(start)
+    }
+
     fn paused_until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let paused = *self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
         paused.filter(|u| *u > now)
@@ -389,11 +403,7 @@ impl Fetcher {
             .acquire_owned()
             .await
             .expect("host semaphores are never closed");
-        {
-            let mut next = gate.next_start.lock().await;
-            let start = (*next).max(tokio::time::Instant::now());
-            *next = start + self.buckets.spacing;
-            drop(next);
+        if let Some(start) = gate.claim_start(self.buckets.spacing).await {
             tokio::time::sleep_until(start).await;
         }
         let mut headers = HeaderMap::new();
@@ -764,6 +774,26 @@ mod tests {
         );
         assert_eq!(h(None, Some("0"), None), None);
         assert_eq!(h(Some("max-age=0"), None, None), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_waits_only_for_the_spacing_it_owes() {
+        let buckets = |spacing| Buckets {
+            per_bucket: 4,
+            spacing,
+            gates: Mutex::default(),
+        };
+        // No spacing: every request may start now, so none waits.
+        let free = buckets(Duration::ZERO).gate("a.test");
+        assert_eq!(free.claim_start(Duration::ZERO).await, None);
+        assert_eq!(free.claim_start(Duration::ZERO).await, None);
+        // Spaced: the first starts now, the next two a spacing apart.
+        let spacing = Duration::from_millis(100);
+        let spaced = buckets(spacing).gate("b.test");
+        let t0 = tokio::time::Instant::now();
+        assert_eq!(spaced.claim_start(spacing).await, None);
+        assert_eq!(spaced.claim_start(spacing).await, Some(t0 + spacing));
+        assert_eq!(spaced.claim_start(spacing).await, Some(t0 + 2 * spacing));
     }
 
     #[test]
