@@ -77,7 +77,7 @@ pub(crate) fn queue(
     if rules.iter().any(|r| r.selection.query.is_some()) {
         items::index_pending(tx)?;
     }
-    let ids = Value::Text(serde_json::to_string(new_ids).expect("a list of integers is JSON"));
+    let ids = Value::Text(super::json_list(new_ids));
     let now = to_db_time(now);
     let mut queued = 0;
     for rule in rules {
@@ -127,10 +127,6 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
 const ROW_COLUMNS: &str =
     "alert, item_uid, created_at, attempts, next_attempt_at, last_error, state";
 
-fn names_json(names: &[String]) -> String {
-    serde_json::to_string(names).expect("a list of strings is JSON")
-}
-
 impl Store {
     /// Records the configured alerts (the first time each name is seen,
     /// with `now` as its `configured_at`) and makes the writer apply them
@@ -176,7 +172,7 @@ impl Store {
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<OutboxRow>, StoreError> {
-        let names = names_json(alerts);
+        let names = super::json_list(alerts);
         self.read(move |conn| {
             let sql = format!(
                 "SELECT {ROW_COLUMNS} FROM alert_outbox
@@ -199,7 +195,7 @@ impl Store {
         &self,
         alerts: &[String],
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let names = names_json(alerts);
+        let names = super::json_list(alerts);
         self.read(move |conn| {
             conn.prepare_cached(
                 "SELECT min(next_attempt_at) FROM alert_outbox

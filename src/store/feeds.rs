@@ -260,13 +260,13 @@ impl Store {
 
     /// Every feed the archive knows, configured ones first, by name.
     pub async fn feed_rows(&self) -> Result<Vec<FeedRow>, StoreError> {
-        self.read(|conn| select_feed_rows(conn, None)).await
+        self.read(|conn| select_feed_rows(conn, Rows::All)).await
     }
 
     /// The row of one feed.
     pub async fn feed_row(&self, id: FeedId) -> Result<FeedRow, StoreError> {
         self.read(move |conn| {
-            select_feed_rows(conn, Some(id))?
+            select_feed_rows(conn, Rows::Of(&[id]))?
                 .pop()
                 .ok_or(StoreError::Query {
                     op: "find a feed that should be in the archive",
@@ -274,6 +274,15 @@ impl Store {
                 })
         })
         .await
+    }
+
+    /// The rows of `ids`, in no particular order; an id the archive does
+    /// not hold has no row. One read for many feeds: a poll pass asks for
+    /// its feeds' rows a chunk at a time rather than one read (and one
+    /// trip to the blocking pool) per feed.
+    pub async fn feed_rows_of(&self, ids: Vec<FeedId>) -> Result<Vec<FeedRow>, StoreError> {
+        self.read(move |conn| select_feed_rows(conn, Rows::Of(&ids)))
+            .await
     }
 
     /// Records one attempt and everything it produced, atomically.
@@ -804,20 +813,31 @@ const FEED_ROW_COLUMNS: &str =
 /// Replacing a feed's tags starts by clearing them.
 const CLEAR_FEED_TAGS: &str = "DELETE FROM feed_tags WHERE feed_id = ?1";
 
-fn select_feed_rows(
-    conn: &rusqlite::Connection,
-    only: Option<FeedId>,
-) -> Result<Vec<FeedRow>, StoreError> {
-    // Two statements, not one with `?1 IS NULL OR f.id = ?1`: that OR hides
-    // the primary key from the planner, and looking up one feed of 10,000
-    // would scan them all (with the per-row counts) on every fetch.
-    let sql = match only {
-        Some(_) => format!("{FEED_ROW_COLUMNS} WHERE f.id = ?1"),
-        None => format!("{FEED_ROW_COLUMNS} WHERE ?1 IS NULL ORDER BY f.in_config DESC, f.name"),
+/// Which feeds `select_feed_rows` reads.
+enum Rows<'a> {
+    All,
+    Of(&'a [FeedId]),
+}
+
+fn select_feed_rows(conn: &rusqlite::Connection, which: Rows) -> Result<Vec<FeedRow>, StoreError> {
+    // Two statements, not one with `?1 IS NULL OR f.id IN ...`: that OR
+    // hides the primary key from the planner, and looking up one feed of
+    // 10,000 would scan them all (with the per-row counts) on every fetch.
+    let (sql, ids) = match which {
+        Rows::Of(ids) => (
+            format!("{FEED_ROW_COLUMNS} WHERE f.id IN (SELECT value FROM json_each(?1))"),
+            Some(super::json_list(
+                &ids.iter().map(|id| id.0).collect::<Vec<_>>(),
+            )),
+        ),
+        Rows::All => (
+            format!("{FEED_ROW_COLUMNS} WHERE ?1 IS NULL ORDER BY f.in_config DESC, f.name"),
+            None,
+        ),
     };
     let mut stmt = conn.prepare_cached(&sql).map_err(op("list feeds"))?;
     let rows = stmt
-        .query_map([only.map(|id| id.0)], |r| {
+        .query_map([ids], |r| {
             let time = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
                 Ok(r.get::<_, Option<String>>(i)?
                     .as_deref()

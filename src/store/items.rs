@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
 use super::known::KnownIds;
-use super::{Store, StoreError, cached, op, selection};
+use super::{Store, StoreError, cached, json_list, op, selection};
 use crate::clock::{from_db_time, to_db_time};
 use crate::link::canonical_url;
 use crate::model::{BoardView, Entry, EntrySource, FeedId, ItemUid, NewItem};
@@ -391,10 +391,6 @@ fn find_elsewhere(
         }
     }
     Ok(None)
-}
-
-fn json_list(v: &[String]) -> String {
-    serde_json::to_string(v).expect("a list of strings always serialises")
 }
 
 /// The columns an item's content fills, bound as `?3` to `?15` by both the

@@ -181,6 +181,12 @@ fn stable_plans(conn: &Connection) -> rusqlite::Result<()> {
         .map(drop)
 }
 
+/// `values` as the JSON array `json_each(?)` reads: how one statement
+/// takes a list of any length.
+pub(crate) fn json_list<T: serde::Serialize>(values: &[T]) -> String {
+    serde_json::to_string(values).expect("a list of numbers or strings is JSON")
+}
+
 /// Wraps a rusqlite error with the operation that failed.
 pub(crate) fn op(op: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
     move |source| StoreError::Query { op, source }

@@ -112,7 +112,7 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<ReactionSubject>, StoreError> {
         self.read(move |conn| {
-            let list = serde_json::to_string(&symbols).unwrap_or_else(|_| "[]".into());
+            let list = super::json_list(&symbols);
             let mut stmt = conn
                 .prepare_cached(
                     "SELECT m.item_id, m.symbol, i.first_seen_at

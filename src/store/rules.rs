@@ -63,7 +63,7 @@ pub(crate) fn record_hits(
     if rules.is_empty() || ids.is_empty() {
         return Ok(());
     }
-    let ids = Value::Text(serde_json::to_string(ids).expect("a list of integers is JSON"));
+    let ids = Value::Text(super::json_list(ids));
     for r in rules {
         let (test, params) = selection::rule_test(&r.rule);
         let sql = format!(
@@ -137,10 +137,9 @@ impl Store {
                         });
                     }
                 }
-                let keep = Value::Text(
-                    serde_json::to_string(&indexed.iter().map(|r| r.id).collect::<Vec<_>>())
-                        .expect("a list of integers is JSON"),
-                );
+                let keep = Value::Text(super::json_list(
+                    &indexed.iter().map(|r| r.id).collect::<Vec<_>>(),
+                ));
                 // Every other rule's matches, also those of rules another
                 // process dropped while our writer still recorded them.
                 // Rule ids are never reused (AUTOINCREMENT), so such

@@ -349,3 +349,42 @@ async fn local_file_feeds_work() {
     // Relative links resolve against the site the feed names.
     assert_eq!(url, "https://example.com/story");
 }
+
+#[tokio::test]
+async fn a_pass_over_more_feeds_than_one_read_of_their_rows_polls_each_once() {
+    // The pass reads its feeds' rows a chunk at a time (256): 600 feeds
+    // cross two chunk boundaries.
+    const FEEDS: usize = 600;
+    let server = FeedServer::start().await;
+    let mut feeds = String::new();
+    for i in 0..FEEDS {
+        let path = format!("/f{i}.xml");
+        let (guid, link) = (format!("g{i}"), format!("https://f.test/{i}"));
+        server.set(
+            &path,
+            Reply::feed(rss(&format!("F{i}"), &[(&guid, "Item", &link)])),
+        );
+        feeds.push_str(&feed_block(&format!("f{i:03}"), &server.url(&path), ""));
+    }
+    let dir = TestDir::new();
+    let mut config = dir.write_config(&feeds);
+    // One loopback site stands for 600: no spacing between its requests.
+    config.fetch.per_host_concurrency = 16;
+    config.fetch.per_host_spacing = Duration::ZERO;
+    let (_c, clock) = fixed_clock("2026-11-24T09:00:00Z");
+
+    let results = poll(&config, clock).await;
+    let names: Vec<&str> = results.iter().map(|(n, _)| n.as_str()).collect();
+    let expected: Vec<String> = (0..FEEDS).map(|i| format!("f{i:03}")).collect();
+    assert_eq!(
+        names, expected,
+        "one result per feed, in the config's order"
+    );
+    assert!(results.iter().all(|(_, r)| r.summary.new == 1));
+    assert_eq!(server.seen_all().len(), FEEDS, "each feed fetched once");
+    assert_eq!(dir.count("SELECT count(*) FROM items"), FEEDS as i64);
+    assert_eq!(
+        dir.count("SELECT count(DISTINCT feed_id) FROM fetches"),
+        FEEDS as i64
+    );
+}
