@@ -35,8 +35,10 @@ static DOC_LINK: LazyLock<Regex> = LazyLock::new(|| re(r"(?is)<(?:[a-z0-9_-]+:)?
 static ATTR: LazyLock<Regex> =
     LazyLock::new(|| re(r#"(?is)\b(rel|href)\s*=\s*(?:"([^"]*)"|'([^']*)')"#));
 /// Where a document's first entry starts: links after it are an entry's.
-static FIRST_ENTRY: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?i)<(?:[a-z0-9_-]+:)?(?:entry|item)\b"));
+/// Searched in the raw bytes, so only the head before it is decoded.
+static FIRST_ENTRY: LazyLock<regex::bytes::Regex> = LazyLock::new(|| {
+    regex::bytes::Regex::new(r"(?i)<(?:[a-z0-9_-]+:)?(?:entry|item)\b").expect("static regex")
+});
 
 /// The hub and topic that `headers` (the response's `Link:` values) and
 /// `body` advertise, resolved against `base` (the URL the body came
@@ -101,12 +103,9 @@ fn document_links(body: &[u8], base: &Url) -> Links {
     }
     // Elements are ASCII in every encoding feeds use bar UTF-16, which
     // simply yields nothing.
-    let text = String::from_utf8_lossy(body);
-    let head = match FIRST_ENTRY.find(&text) {
-        Some(m) => &text[..m.start()],
-        None => &text[..],
-    };
-    for link in DOC_LINK.captures_iter(head) {
+    let head = FIRST_ENTRY.find(body).map_or(body, |m| &body[..m.start()]);
+    let head = String::from_utf8_lossy(head);
+    for link in DOC_LINK.captures_iter(&head) {
         let (mut rel, mut href) = (None, None);
         for attr in ATTR.captures_iter(&link[1]) {
             let value = attr.get(2).or(attr.get(3)).map_or("", |m| m.as_str());

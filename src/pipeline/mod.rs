@@ -274,7 +274,7 @@ impl Pipeline {
                 transfer,
             }) => {
                 let mut answer = Answer::new(Outcome::NotModified);
-                answer.hub = hub::discover(&transfer.links, b"", url);
+                answer.hub = self.discover_hub(&transfer.links, b"", url);
                 answer.exchange = exchange(Some(304), Some(0), &transfer, url);
                 answer.hint = transfer.cache_hint;
                 answer.validators = validators;
@@ -295,7 +295,7 @@ impl Pipeline {
                     .as_deref()
                     .and_then(|u| Url::parse(u).ok())
                     .unwrap_or_else(|| url.clone());
-                let hub = hub::discover(&transfer.links, &body, &base);
+                let hub = self.discover_hub(&transfer.links, &body, &base);
                 let mut answer = if row.body_sha256.as_deref() == Some(body_sha256.as_str()) {
                     // Servers that ignore validators still send the same
                     // bytes: skip parsing them again.
@@ -314,6 +314,14 @@ impl Pipeline {
                 answer
             }
         }
+    }
+
+    /// The hub a poll's answer advertises, when there is a subscriber to
+    /// hand it to (`[websub] callback_url`); otherwise nobody would read it,
+    /// and the search costs a pass over the document.
+    fn discover_hub(&self, links: &[String], body: &[u8], base: &Url) -> Option<hub::HubLink> {
+        self.hubs.as_ref()?;
+        hub::discover(links, body, base)
     }
 
     /// A fetch that brought no feed back: failed, throttled, gone, or
