@@ -496,6 +496,11 @@ async fn feeds(config: Config, clock: SharedClock) -> Result<ExitCode> {
         .await
         .context("reading feed state")?;
     let items = opened.store.item_count().await.context("counting items")?;
+    let per_feed = opened
+        .store
+        .items_per_feed()
+        .await
+        .context("counting each feed's items")?;
     let subscriptions = opened
         .store
         .subscriptions()
@@ -536,7 +541,8 @@ async fn feeds(config: Config, clock: SharedClock) -> Result<ExitCode> {
                 .unwrap_or_default()
         )?;
         writeln!(out, "  last ok:    {}", t(r.last_success_at))?;
-        writeln!(out, "  items:      {}", r.items)?;
+        let carried = per_feed.get(&r.id).copied().unwrap_or(0);
+        writeln!(out, "  items:      {carried}")?;
         // The feed's latest subscription: live, or why it is not.
         if let Some(sub) = subscriptions.iter().rev().find(|s| s.feed_id == r.id) {
             let how = if sub.is_live(now) {

@@ -158,6 +158,7 @@ pub(super) async fn feeds_page(State(state): State<HttpState>, headers: HeaderMa
 async fn status_doc(inner: &Inner, published: &Published) -> Result<Rendered, ServeError> {
     use crate::health::FeedCondition;
     let rows = inner.store.feed_rows().await?;
+    let per_feed = inner.store.items_per_feed().await?;
     let now = inner.clock.now();
     let when = |t: Option<DateTime<Utc>>| {
         t.map(|t| t.format("%-d %b %Y %H:%M:%S UTC").to_string())
@@ -190,7 +191,7 @@ async fn status_doc(inner: &Inner, published: &Published) -> Result<Rendered, Se
                     None => when(r.last_attempt_at),
                 },
                 last_error: r.last_error.clone(),
-                items: r.items,
+                items: per_feed.get(&r.id).copied().unwrap_or(0),
                 next_due,
                 hints: (!skip.is_empty()).then(|| {
                     let (hours, days) = skip.to_db();

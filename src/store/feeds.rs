@@ -41,8 +41,6 @@ pub struct FeedRow {
     pub consecutive_failures: u32,
     pub not_before_at: Option<DateTime<Utc>>,
     pub next_due_at: Option<DateTime<Utc>>,
-    /// Items this feed has carried.
-    pub items: i64,
     pub tags: Vec<String>,
     /// Where the feed is fetched from after a confirmed permanent redirect.
     pub effective_url: Option<String>,
@@ -362,6 +360,21 @@ impl Store {
     }
 
     /// Total items in the archive.
+    /// How many items each feed has carried, for the pages that list
+    /// feeds. Not part of [`FeedRow`]: counting every feed's items on each
+    /// read of its row was a tenth of a re-poll, and of every health check.
+    pub async fn items_per_feed(&self) -> Result<HashMap<FeedId, i64>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare_cached("SELECT feed_id, count(*) FROM item_sources GROUP BY feed_id")
+                .map_err(op("count each feed's items"))?;
+            stmt.query_map([], |r| Ok((FeedId(r.get(0)?), r.get(1)?)))
+                .and_then(|rows| rows.collect())
+                .map_err(op("count each feed's items"))
+        })
+        .await
+    }
+
     pub async fn item_count(&self) -> Result<i64, StoreError> {
         self.read(|c| {
             c.query_row("SELECT count(*) FROM items", [], |r| r.get(0))
@@ -803,7 +816,6 @@ const FEED_ROW_COLUMNS: &str =
             f.etag, f.last_modified, f.body_sha256, f.last_attempt_at,
             f.last_success_at, f.last_status, f.last_result, f.last_error,
             f.consecutive_failures, f.not_before_at, f.next_due_at,
-            (SELECT count(*) FROM item_sources s WHERE s.feed_id = f.id),
             (SELECT group_concat(tag, ',') FROM feed_tags t WHERE t.feed_id = f.id),
             f.effective_url, f.retired_at, f.retired_reason, f.skip_hours, f.skip_days,
             (SELECT max(w.lease_expires_at) FROM websub_subscriptions w
@@ -865,17 +877,16 @@ fn select_feed_rows(conn: &rusqlite::Connection, which: Rows) -> Result<Vec<Feed
                 consecutive_failures: r.get(15)?,
                 not_before_at: time(16)?,
                 next_due_at: time(17)?,
-                items: r.get(18)?,
                 tags: r
-                    .get::<_, Option<String>>(19)?
+                    .get::<_, Option<String>>(18)?
                     .map(|t| t.split(',').map(str::to_string).collect())
                     .unwrap_or_default(),
-                effective_url: r.get(20)?,
-                retired_at: time(21)?,
-                retired_reason: r.get(22)?,
-                skip_hours: r.get(23)?,
-                skip_days: r.get(24)?,
-                pushed_until: time(25)?,
+                effective_url: r.get(19)?,
+                retired_at: time(20)?,
+                retired_reason: r.get(21)?,
+                skip_hours: r.get(22)?,
+                skip_days: r.get(23)?,
+                pushed_until: time(24)?,
             })
         })
         .map_err(op("list feeds"))?;

@@ -379,6 +379,13 @@ async fn the_operators_page_lists_failing_feeds_first_with_their_error() {
     assert!(broken < good, "failing feeds come first:\n{html}");
     assert!(html.contains("2 feeds: 1 ok, 1 failing"), "{html}");
     assert!(html.contains("failing (1 in a row)"), "{html}");
+    // Each feed's item count: the good one carried one, the broken none.
+    let counts: Vec<&str> = html
+        .split("<dt>Items</dt><dd>")
+        .skip(1)
+        .map(|rest| &rest[..rest.find("</dd>").unwrap()])
+        .collect();
+    assert_eq!(counts, ["0", "1"], "{html}");
     assert!(
         html.contains("/healthz") && html.contains("/metrics"),
         "{html}"
