@@ -1,7 +1,7 @@
 //! Feed rows: which feeds exist, their fetch state, and recording one
 //! fetch attempt (with everything it produced) in a single transaction.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -214,10 +214,22 @@ impl Store {
             .collect();
         self.write(move |conn| {
             let tx = conn.transaction().map_err(op("begin syncing feeds"))?;
-            cached(&tx, "UPDATE feeds SET in_config = 0", [])
-                .map_err(op("mark feeds"))?;
+            // What the archive holds now: a feed whose URL, schedule and
+            // tags did not change is left alone, so a restart or a `poll`
+            // over 100,000 unchanged feeds writes nothing for them.
+            let mut held = held_feeds(&tx)?;
             let mut ids = HashMap::new();
             for (name, url, schedule, tags) in &feeds {
+                let wanted: BTreeSet<&str> = tags.iter().map(String::as_str).collect();
+                if let Some(h) = held.remove(name.as_str())
+                    && h.in_config
+                    && h.url == *url
+                    && h.schedule == *schedule
+                    && h.tags.iter().map(String::as_str).eq(wanted.iter().copied())
+                {
+                    ids.insert(name.clone(), h.id);
+                    continue;
+                }
                 cached(&tx,
                     "INSERT INTO feeds (name, url, schedule, created_at) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT(name) DO UPDATE SET
@@ -236,11 +248,12 @@ impl Store {
                 )
                 .map_err(op("add feed"))?;
                 let id: i64 = tx
-                    .query_row("SELECT id FROM feeds WHERE name = ?1", [name], |r| r.get(0))
+                    .prepare_cached("SELECT id FROM feeds WHERE name = ?1")
+                    .and_then(|mut s| s.query_row([name], |r| r.get(0)))
                     .map_err(op("look up feed id"))?;
                 cached(&tx, CLEAR_FEED_TAGS, [id])
                     .map_err(op("clear feed tags"))?;
-                for tag in tags {
+                for tag in wanted {
                     cached(&tx,
                         "INSERT OR IGNORE INTO feed_tags (feed_id, tag) VALUES (?1, ?2)",
                         params![id, tag],
@@ -248,6 +261,11 @@ impl Store {
                     .map_err(op("tag feed"))?;
                 }
                 ids.insert(name.clone(), FeedId(id));
+            }
+            // What is left was configured before and is not now.
+            for gone in held.values().filter(|h| h.in_config) {
+                cached(&tx, "UPDATE feeds SET in_config = 0 WHERE id = ?1", [gone.id.0])
+                    .map_err(op("mark feeds no longer configured"))?;
             }
             tx.commit().map_err(op("commit feed sync"))?;
             Ok(ids)
@@ -822,6 +840,44 @@ const FEED_ROW_COLUMNS: &str =
               WHERE w.feed_id = f.id AND w.state = 'active')
      FROM feeds f";
 
+/// A feed as the archive holds it, for `sync_feeds` to compare with the
+/// config.
+struct HeldFeed {
+    id: FeedId,
+    url: String,
+    schedule: String,
+    in_config: bool,
+    /// Sorted.
+    tags: Vec<String>,
+}
+
+/// Every feed in the archive, by name.
+fn held_feeds(tx: &Connection) -> Result<HashMap<String, HeldFeed>, StoreError> {
+    let mut stmt = tx
+        .prepare_cached(
+            "SELECT f.id, f.name, f.url, f.schedule, f.in_config,
+                    (SELECT json_group_array(tag) FROM
+                       (SELECT tag FROM feed_tags t WHERE t.feed_id = f.id ORDER BY tag))
+             FROM feeds f",
+        )
+        .map_err(op("read the archive's feeds"))?;
+    stmt.query_map([], |r| {
+        let tags: String = r.get(5)?;
+        Ok((
+            r.get::<_, String>(1)?,
+            HeldFeed {
+                id: FeedId(r.get(0)?),
+                url: r.get(2)?,
+                schedule: r.get(3)?,
+                in_config: r.get(4)?,
+                tags: serde_json::from_str(&tags).unwrap_or_default(),
+            },
+        ))
+    })
+    .and_then(|rows| rows.collect())
+    .map_err(op("read the archive's feeds"))
+}
+
 /// Replacing a feed's tags starts by clearing them.
 const CLEAR_FEED_TAGS: &str = "DELETE FROM feed_tags WHERE feed_id = ?1";
 
@@ -1077,6 +1133,89 @@ mod tests {
             .await
             .unwrap();
         (store, feed)
+    }
+
+    /// A sync leaves an unchanged feed as it was (its validators stay),
+    /// and still records every change: tags, a feed dropped and brought
+    /// back, a new URL (which starts without the old one's validators).
+    #[tokio::test]
+    async fn syncing_the_config_changes_only_what_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("a.db")).unwrap();
+        let now: DateTime<Utc> = "2026-11-24T09:00:00Z".parse().unwrap();
+        let sync = |text: &'static str| {
+            let store = store.clone();
+            async move {
+                let cfg = crate::config::resolve_str(text, std::path::Path::new("/tmp")).unwrap();
+                store.sync_feeds(&cfg.feeds, now).await.unwrap()
+            }
+        };
+        let state = |name: &'static str| {
+            let store = store.clone();
+            async move {
+                let row = store
+                    .feed_rows()
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .find(|r| r.name == name)
+                    .unwrap();
+                (row.url, row.in_config, row.tags, row.etag)
+            }
+        };
+        let both = "[[feeds]]\nname = \"a\"\nurl = \"https://a.test/feed\"\ntags = [\"y\", \"x\", \"x\"]\n\
+                    [[feeds]]\nname = \"b\"\nurl = \"https://b.test/feed\"\n";
+        let ids = sync(both).await;
+        store
+            .record_attempt(not_modified(ids["a"], now), now)
+            .await
+            .unwrap();
+        let tags = |t: &[&str]| t.iter().map(|t| t.to_string()).collect::<Vec<_>>();
+        let a = |url: &str, in_config, t: &[&str], etag: Option<&str>| {
+            (
+                url.to_string(),
+                in_config,
+                tags(t),
+                etag.map(str::to_string),
+            )
+        };
+        assert_eq!(
+            state("a").await,
+            a("https://a.test/feed", true, &["x", "y"], Some("\"v2\""))
+        );
+
+        // Unchanged (the tags in another order): same ids, validators kept.
+        let again = sync(
+            "[[feeds]]\nname = \"a\"\nurl = \"https://a.test/feed\"\ntags = [\"x\", \"y\"]\n\
+                          [[feeds]]\nname = \"b\"\nurl = \"https://b.test/feed\"\n",
+        )
+        .await;
+        assert_eq!(again, ids);
+        assert_eq!(
+            state("a").await,
+            a("https://a.test/feed", true, &["x", "y"], Some("\"v2\""))
+        );
+
+        // New tags, and b dropped.
+        sync("[[feeds]]\nname = \"a\"\nurl = \"https://a.test/feed\"\ntags = [\"z\"]\n").await;
+        assert_eq!(
+            state("a").await,
+            a("https://a.test/feed", true, &["z"], Some("\"v2\""))
+        );
+        assert!(!state("b").await.1, "b is no longer configured");
+
+        // b back, and a at a new URL.
+        let moved = sync(
+            "[[feeds]]\nname = \"a\"\nurl = \"https://a.test/moved\"\ntags = [\"z\"]\n\
+                          [[feeds]]\nname = \"b\"\nurl = \"https://b.test/feed\"\n",
+        )
+        .await;
+        assert_eq!(moved, ids);
+        assert_eq!(
+            state("a").await,
+            a("https://a.test/moved", true, &["z"], None)
+        );
+        assert!(state("b").await.1, "b is configured again");
     }
 
     /// The render cache keys on the generation: an all-304 poll must leave
