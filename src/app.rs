@@ -50,6 +50,12 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
     // Each step's time goes in one log line: at 100,000 feeds opening is
     // seconds, and which step grows is what an operator asks.
     let started = Instant::now();
+    // Building the HTTP client reads the system's CA certificates (a few
+    // milliseconds); that goes on beside opening the archive.
+    let fetcher = tokio::task::spawn_blocking({
+        let fetch = config.fetch.clone();
+        move || Fetcher::new(&fetch)
+    });
     let store = Store::open(&config.storage.path).context("opening the archive")?;
     let store_opened = started.elapsed();
     let ids = store
@@ -76,7 +82,10 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
         .iter()
         .map(|f| (f.clone(), ids[&f.name]))
         .collect();
-    let fetcher = Fetcher::new(&config.fetch).context("setting up the HTTP client")?;
+    let fetcher = fetcher
+        .await
+        .context("setting up the HTTP client")?
+        .context("setting up the HTTP client")?;
     // Every instrument's exchange has a calendar, or nothing starts.
     let reactions = config
         .market
