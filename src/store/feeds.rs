@@ -142,6 +142,13 @@ pub struct Attempt {
     pub fulltext: bool,
 }
 
+impl Attempt {
+    /// Whether recording this attempt may add or match items.
+    fn carries_items(&self) -> bool {
+        self.document.as_ref().is_some_and(|d| !d.items.is_empty())
+    }
+}
+
 /// A new document, parsed: what a `Fresh` poll brings to the archive.
 #[derive(Debug, Clone)]
 pub struct Document {
@@ -546,7 +553,8 @@ fn record_unanswered(
     // Only this function touches the set, and only under the writer's lock.
     let mut known = known.lock().unwrap_or_else(|p| p.into_inner());
     let together = (|| {
-        let tx = begin(conn, &mut known, "begin recording fetches")?;
+        let dedups = group.iter().any(|q| q.attempt.carries_items());
+        let tx = begin(conn, &mut known, dedups, "begin recording fetches")?;
         let summaries = group
             .iter()
             .map(|q| record_in(&tx, &mut known, rules, &q.attempt, q.now))
@@ -563,7 +571,8 @@ fn record_unanswered(
             .into_iter()
             .map(|q| {
                 let alone = (|| {
-                    let tx = begin(conn, &mut known, "begin recording a fetch")?;
+                    let dedups = q.attempt.carries_items();
+                    let tx = begin(conn, &mut known, dedups, "begin recording a fetch")?;
                     let summary = record_in(&tx, &mut known, rules, &q.attempt, q.now)?;
                     tx.commit().map_err(op("commit a fetch"))?;
                     Ok(summary)
@@ -575,18 +584,24 @@ fn record_unanswered(
 }
 
 /// A write transaction for recording fetches, with `known` checked against
-/// the archive inside it. IMMEDIATE takes the write lock at once, so
-/// nothing another program commits can make `known` wrong before the
-/// commit.
+/// the archive inside it when the fetches bring items to deduplicate
+/// (`dedups`). IMMEDIATE takes the write lock at once, so nothing another
+/// program commits can make `known` wrong before the commit. Fetches with
+/// no items (a 304, a failure) never read `known`: building it reads every
+/// guid and link in the archive, which a re-poll of unchanged feeds would
+/// pay for nothing.
 fn begin<'c>(
     conn: &'c mut Connection,
     known: &mut KnownIds,
+    dedups: bool,
     what: &'static str,
 ) -> Result<rusqlite::Transaction<'c>, StoreError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(op(what))?;
-    known.refresh(&tx)?;
+    if dedups {
+        known.refresh(&tx)?;
+    }
     Ok(tx)
 }
 
@@ -1014,6 +1029,71 @@ mod tests {
         };
         attempt.exchange.status = Some(200);
         attempt
+    }
+
+    /// Dedup asks the archive only about values the writer's fingerprints
+    /// (`known.rs`) may hold. An article another program archived must
+    /// still be found, whatever came between: here a fetch with no items,
+    /// which never reads the fingerprints.
+    #[tokio::test]
+    async fn an_article_another_program_archived_is_not_archived_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.db");
+        let (store, feed) = store_with_one_feed(&path).await;
+        let at = from_db_time("2026-11-24T09:00:00Z").unwrap();
+        let with_guid = |mut a: Attempt, guid: &str| {
+            for item in &mut a.document.as_mut().unwrap().items {
+                item.guid = Some(guid.into());
+            }
+            a
+        };
+        // The writer's fingerprints are built by a fetch with items.
+        store
+            .record_attempt(
+                with_guid(fetched(feed, at, "first", 1), "tag:f.test,2026:first"),
+                at,
+            )
+            .await
+            .unwrap();
+        // Another program (`tickerfeed poll` beside the daemon) archives
+        // a wire story from its own feed.
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "INSERT INTO feeds (name, url, schedule, created_at)
+                 VALUES ('g', 'https://g.test/feed.xml', '* * * * *', '2026-11-24T09:00:00Z');
+                 INSERT INTO items (uid, origin_feed_id, guid, title, first_seen_at, changed_at,
+                                    sort_at, content_sha256)
+                 SELECT 'elsewhere', id, 'tag:g.test,2026:wire', 'Wire', '2026-11-24T09:00:00Z',
+                        '2026-11-24T09:00:00Z', '2026-11-24T09:00:00Z', 'x'
+                 FROM feeds WHERE name = 'g';",
+            )
+            .unwrap();
+        store
+            .record_attempt(not_modified(feed, at), at)
+            .await
+            .unwrap();
+        // Our feed carries the same story.
+        let summary = store
+            .record_attempt(
+                with_guid(fetched(feed, at, "wire", 1), "tag:g.test,2026:wire"),
+                at,
+            )
+            .await
+            .unwrap();
+        assert_eq!(summary.new, 0, "{summary:?}");
+        let copies: i64 = store
+            .read(|c| {
+                c.query_row(
+                    "SELECT count(*) FROM items WHERE guid = 'tag:g.test,2026:wire'",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(op("count"))
+            })
+            .await
+            .unwrap();
+        assert_eq!(copies, 1);
     }
 
     /// Items are indexed for search in batches: a fetch with a few waits
