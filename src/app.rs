@@ -50,11 +50,20 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
     // Each step's time goes in one log line: at 100,000 feeds opening is
     // seconds, and which step grows is what an operator asks.
     let started = Instant::now();
-    // Building the HTTP client reads the system's CA certificates (a few
-    // milliseconds); that goes on beside opening the archive.
+    // Building an HTTP client reads the system's CA certificates (a few
+    // milliseconds each); that goes on beside opening the archive.
     let fetcher = tokio::task::spawn_blocking({
         let fetch = config.fetch.clone();
         move || Fetcher::new(&fetch)
+    });
+    let quote_http = config.market.as_ref().map(|_| {
+        let fetch = config.fetch.clone();
+        tokio::task::spawn_blocking(move || {
+            reqwest::Client::builder()
+                .user_agent(fetch.user_agent)
+                .connect_timeout(fetch.connect_timeout)
+                .build()
+        })
     });
     let store = Store::open(&config.storage.path).context("opening the archive")?;
     let store_opened = started.elapsed();
@@ -94,13 +103,11 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
         .transpose()
         .context("checking [market] exchanges for price reactions")?
         .map(Arc::new);
-    let board = match &config.market {
-        None => None,
-        Some(market) => {
-            let http = reqwest::Client::builder()
-                .user_agent(config.fetch.user_agent.clone())
-                .connect_timeout(config.fetch.connect_timeout)
-                .build()
+    let board = match (&config.market, quote_http) {
+        (Some(market), Some(http)) => {
+            let http = http
+                .await
+                .context("setting up the quote client")?
                 .context("setting up the quote client")?;
             let board = Board::new(market.clone(), http);
             board
@@ -109,6 +116,7 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
                 .context("loading the last known quotes from the archive")?;
             Some(Arc::new(board))
         }
+        _ => None,
     };
     // Site pauses survive restarts: a Retry-After of a day is honoured
     // even if we are restarted in between.
