@@ -121,10 +121,6 @@ impl Checkpointer {
         };
         let conn = Connection::open(path).map_err(open_err)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
-        // A connection reads the file lazily; until it has, it does not
-        // know the file is in WAL mode and every checkpoint is a no-op.
-        conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))
-            .map_err(open_err)?;
         // One pending wake is enough: a checkpoint copies everything
         // committed before it starts.
         let (wake, woken) = sync_channel(1);
@@ -163,6 +159,13 @@ impl Checkpointer {
 }
 
 fn run(conn: Connection, woken: Receiver<Wake>) {
+    // A connection reads the file lazily; until it has, it does not know
+    // the file is in WAL mode and every checkpoint is a no-op. Read here,
+    // on this thread, because reading it parses the whole schema (a
+    // millisecond or two), which the archive's opening need not wait for.
+    // Should it fail, checkpoints fail too and the writer's own, past
+    // `Thresholds::inline`, keep the log bounded.
+    let _ = conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()));
     while let Ok(Wake::Check) = woken.recv() {
         // PASSIVE never waits for the writer or readers: it copies what it
         // can now, and the next wake copies the rest. An error (disk full,
