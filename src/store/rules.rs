@@ -137,19 +137,27 @@ impl Store {
                         });
                     }
                 }
-                let keep = Value::Text(super::json_list(
-                    &indexed.iter().map(|r| r.id).collect::<Vec<_>>(),
-                ));
+                let mut kept: Vec<i64> = indexed.iter().map(|r| r.id).collect();
+                kept.sort_unstable();
+                let keep = Value::Text(super::json_list(&kept));
                 // Every other rule's matches, also those of rules another
                 // process dropped while our writer still recorded them.
                 // Rule ids are never reused (AUTOINCREMENT), so such
-                // leftovers could never be read as another rule's.
-                cached(
-                    &tx,
-                    "DELETE FROM rule_hits WHERE rule_id NOT IN (SELECT value FROM json_each(?1))",
-                    [&keep],
-                )
-                .map_err(op("drop unused rules' matches"))?;
+                // leftovers could never be read as another rule's. Deleted
+                // range by range between the kept ids, which the primary
+                // key finds at once: `NOT IN` read every match in the
+                // archive on each start, reload and poll.
+                let bounds = std::iter::once(i64::MIN)
+                    .chain(kept.iter().copied())
+                    .chain(std::iter::once(i64::MAX));
+                for (after, before) in bounds.clone().zip(bounds.skip(1)) {
+                    cached(
+                        &tx,
+                        "DELETE FROM rule_hits WHERE rule_id > ?1 AND rule_id < ?2",
+                        [after, before],
+                    )
+                    .map_err(op("drop unused rules' matches"))?;
+                }
                 cached(
                     &tx,
                     "DELETE FROM rules WHERE id NOT IN (SELECT value FROM json_each(?1))",
@@ -269,6 +277,64 @@ impl Store {
 mod tests {
     use super::*;
     use crate::select::Field;
+
+    /// A sync keeps the matches of the rules still configured and drops
+    /// every other: a rule no view uses now, and ids no rule has (a rule
+    /// another process dropped while our writer recorded its matches),
+    /// below, between and above the kept ones.
+    #[tokio::test]
+    async fn a_sync_drops_the_matches_of_every_rule_it_does_not_keep() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("a.db")).unwrap();
+        let rule = |p: &str| Rule::new(Field::Title, p).unwrap();
+        store
+            .sync_rules(vec![rule("a"), rule("b"), rule("c")])
+            .await
+            .unwrap();
+        let ids = || {
+            store.read(|c| {
+                c.prepare("SELECT id FROM rules ORDER BY id")
+                    .and_then(|mut s| {
+                        s.query_map([], |r| r.get(0))?
+                            .collect::<Result<Vec<i64>, _>>()
+                    })
+                    .map_err(op("list rules"))
+            })
+        };
+        let [a, b, c] = ids().await.unwrap()[..] else {
+            panic!("three rules")
+        };
+        let orphans = [a - 1, a + 100, c + 100];
+        store
+            .write(move |conn| {
+                for rule_id in [a, b, c].into_iter().chain(orphans) {
+                    conn.execute(
+                        "INSERT INTO rule_hits (rule_id, item_id) VALUES (?1, 1), (?1, 2)",
+                        [rule_id],
+                    )
+                    .map_err(op("add a match"))?;
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+
+        // "b" is no longer configured.
+        store.sync_rules(vec![rule("a"), rule("c")]).await.unwrap();
+        assert_eq!(ids().await.unwrap(), [a, c]);
+        let left: Vec<(i64, i64)> = store
+            .read(|c| {
+                c.prepare("SELECT rule_id, item_id FROM rule_hits ORDER BY 1, 2")
+                    .and_then(|mut s| {
+                        s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                            .collect::<Result<_, _>>()
+                    })
+                    .map_err(op("list matches"))
+            })
+            .await
+            .unwrap();
+        assert_eq!(left, [(a, 1), (a, 2), (c, 1), (c, 2)]);
+    }
 
     #[test]
     fn a_changed_item_is_tested_again() {
