@@ -91,7 +91,7 @@ def table(rows):
 
 # --- the plot ------------------------------------------------------------
 
-W, H = 980, 440
+W, H = 1010, 440  # room right of the second panel for its last tick label
 PANEL_W = 400
 MARGIN_L, MARGIN_T, MARGIN_B = 70, 50, 70
 GAP = 110
