@@ -9,7 +9,9 @@
 //!
 //! [`Checkpointer`] moves that work to a thread of its own with its own
 //! connection: the writer's commit hook only counts the log's pages and
-//! wakes it, and WAL lets a checkpoint copy pages while the writer goes on.
+//! wakes it once per [`Thresholds::background`] pages written
+//! (`WakePolicy`), and WAL lets a checkpoint copy pages while the writer
+//! goes on.
 //!
 //! One limit: a checkpoint beside a busy writer never reaches the writer's
 //! latest commit, and the log can only start over from its beginning once

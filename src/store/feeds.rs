@@ -1172,14 +1172,7 @@ mod tests {
             now: at,
             reply,
         }];
-        let known = store.known_ids();
-        store
-            .write(move |c| {
-                record_group(c, group, &known, &AtIngest::default());
-                Ok(())
-            })
-            .await
-            .unwrap();
+        record_together(&store, group).await;
         assert_eq!(answer.await.unwrap().summary.unwrap().new, batch + 1);
         let (indexed, waiting): (i64, i64) = store
             .read(|c| {
@@ -1198,6 +1191,18 @@ mod tests {
     }
 
     /// A new archive at `path` with one feed, `f`.
+    /// Records `group` in one transaction, as the drainer would.
+    async fn record_together(store: &Store, group: Vec<QueuedFetch>) {
+        let known = store.known_ids();
+        store
+            .write(move |c| {
+                record_group(c, group, &known, &AtIngest::default());
+                Ok(())
+            })
+            .await
+            .unwrap();
+    }
+
     async fn store_with_one_feed(path: &std::path::Path) -> (Store, FeedId) {
         let store = Store::open(path).unwrap();
         let feed = store
@@ -1388,14 +1393,7 @@ mod tests {
             });
             answers.push(answer);
         }
-        let known = store.known_ids();
-        store
-            .write(move |c| {
-                record_group(c, group, &known, &AtIngest::default());
-                Ok(())
-            })
-            .await
-            .unwrap();
+        record_together(&store, group).await;
         let mut results = Vec::new();
         for answer in answers {
             results.push(answer.await.unwrap().summary.is_ok());

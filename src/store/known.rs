@@ -12,8 +12,10 @@
 //!   (each costs one lookup that finds nothing);
 //! - another program writing to the archive (a `tickerfeed poll` beside
 //!   the daemon) moves the writer's `PRAGMA data_version`, checked inside
-//!   every write transaction, and the set is rebuilt from the archive's
-//!   guid and link indexes before it is used again.
+//!   every write transaction that records items (`feeds::begin`; one that
+//!   records only 304s and failures never reads the set), and the set is
+//!   rebuilt from the archive's guid and link indexes before it is used
+//!   again. The first such transaction of a run builds it.
 //!
 //! Memory: one `u64` per distinct value, about 10 bytes with the table's
 //! overhead; 200,000 items with a guid and a link cost about 4 MB.
