@@ -871,13 +871,15 @@ fn held_feeds(tx: &Connection) -> Result<HashMap<String, HeldFeed>, StoreError> 
     let mut stmt = tx
         .prepare_cached(
             "SELECT f.id, f.name, f.url, f.schedule, f.in_config,
-                    (SELECT json_group_array(tag) FROM
-                       (SELECT tag FROM feed_tags t WHERE t.feed_id = f.id ORDER BY tag))
+                    (SELECT json_group_array(tag) FROM feed_tags t WHERE t.feed_id = f.id)
              FROM feeds f",
         )
         .map_err(op("read the archive's feeds"))?;
     stmt.query_map([], |r| {
-        let tags: String = r.get(5)?;
+        let mut tags: Vec<String> =
+            serde_json::from_str(&r.get::<_, String>(5)?).unwrap_or_default();
+        // SQL promises no order inside an aggregate; the comparison needs one.
+        tags.sort_unstable();
         Ok((
             r.get::<_, String>(1)?,
             HeldFeed {
@@ -885,7 +887,7 @@ fn held_feeds(tx: &Connection) -> Result<HashMap<String, HeldFeed>, StoreError> 
                 url: r.get(2)?,
                 schedule: r.get(3)?,
                 in_config: r.get(4)?,
-                tags: serde_json::from_str(&tags).unwrap_or_default(),
+                tags,
             },
         ))
     })
