@@ -24,6 +24,8 @@ pub mod normalize;
 pub mod parse;
 pub mod robots;
 mod sanitize;
+#[cfg(test)]
+mod splitmix;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -971,7 +971,7 @@ fn select_feed_rows(conn: &rusqlite::Connection, which: Rows) -> Result<Vec<Feed
 mod tests {
     use super::*;
 
-    fn not_modified(feed_id: FeedId, at: DateTime<Utc>) -> Attempt {
+    pub(super) fn not_modified(feed_id: FeedId, at: DateTime<Utc>) -> Attempt {
         Attempt {
             feed_id,
             started_at: at,
@@ -1625,9 +1625,13 @@ mod write_cost {
             let queued = chunk
                 .iter()
                 .map(|&f| {
-                    let mut a = not_modified_attempt(ids[f], at);
+                    let mut a = super::tests::not_modified(ids[f], at);
                     a.outcome = Outcome::Fresh;
-                    a.exchange.status = Some(200);
+                    a.etag = None;
+                    a.exchange = Exchange {
+                        status: Some(200),
+                        ..Exchange::default()
+                    };
                     a.document = Some(Document {
                         meta: FeedMeta::default(),
                         items: docs[f].take().unwrap(),
@@ -1680,27 +1684,6 @@ mod write_cost {
             .query_row("PRAGMA page_count", [], |r| r.get::<_, i64>(0))
             .unwrap() as u64;
         ((after - before) / (4096 + 24), pages, by_btree)
-    }
-
-    fn not_modified_attempt(feed_id: FeedId, at: DateTime<Utc>) -> Attempt {
-        Attempt {
-            feed_id,
-            started_at: at,
-            url: "https://f.test/feed.xml".into(),
-            duration: Duration::from_millis(3),
-            outcome: Outcome::NotModified,
-            error: None,
-            document: None,
-            etag: None,
-            last_modified: None,
-            exchange: Exchange::default(),
-            next_due: at,
-            not_before: None,
-            skip: None,
-            redirect_confirmations: 3,
-            pause_key: "f.test".into(),
-            fulltext: false,
-        }
     }
 
     /// A first poll's log traffic, by b-tree (run with `--nocapture` to

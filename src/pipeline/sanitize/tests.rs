@@ -11,6 +11,8 @@ use crate::pipeline::normalize::{
 };
 use url::Url;
 
+use crate::pipeline::splitmix::SplitMix as Rng;
+
 fn base() -> Url {
     Url::parse("https://example.com/news/a?x=1").unwrap()
 }
@@ -356,18 +358,4 @@ fn floor_char(s: &str, mut i: usize) -> usize {
         i -= 1;
     }
     i
-}
-
-/// SplitMix64: deterministic cases without a `rand` dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        (z % n.max(1) as u64) as usize
-    }
 }

@@ -10,6 +10,8 @@ use url::Url;
 use super::super::{ParseError, Route, parse_via};
 use feed_rs::model::Feed;
 
+use crate::pipeline::splitmix::SplitMix as Rng;
+
 /// Both routes over `body`; returns the route the default one took.
 fn compare(name: &str, body: &[u8], content_type: Option<&str>) -> Option<Route> {
     let base = Url::parse(&format!("https://example.com/feeds/{name}")).unwrap();
@@ -104,17 +106,12 @@ const WORDS: &[&str] = &[
     "rise",
 ];
 
-struct Rng(u64);
+/// Bench-shaped text from the shared test generator.
+trait Words {
+    fn words(&mut self, n: usize) -> String;
+}
 
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) % n as u64) as usize
-    }
-
+impl Words for Rng {
     fn words(&mut self, n: usize) -> String {
         (0..n)
             .map(|_| WORDS[self.below(WORDS.len())])
