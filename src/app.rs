@@ -132,6 +132,7 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
         fetcher,
         clock,
         board,
+        board_settled: None,
         policy: config.fetch.clone(),
         metrics: Arc::new(Metrics::new()),
         hubs: None,

@@ -348,7 +348,7 @@ async fn run(
 }
 
 async fn poll(config: Config, clock: SharedClock, only: Option<String>) -> Result<ExitCode> {
-    let opened = app::open(&config, clock).await?;
+    let mut opened = app::open(&config, clock).await?;
     let feeds: Vec<_> = match &only {
         None => opened.feeds,
         Some(name) => {
@@ -368,19 +368,29 @@ async fn poll(config: Config, clock: SharedClock, only: Option<String>) -> Resul
             chosen
         }
     };
-    // The board first, so the items of this pass are stamped with it.
-    if let Some(board) = &opened.pipeline.board {
-        match board
-            .refresh(&opened.store, opened.pipeline.clock.now())
-            .await
-        {
-            Ok(report) => board.log_refresh(&report),
-            Err(e) => {
-                tracing::warn!(error = %e, "could not archive quotes; polling without a fresh board")
+    // The board refreshes beside the first fetches (a provider's answer
+    // takes as long as a feed's); the items of this pass wait for it only
+    // to be stamped, once they are parsed.
+    let refreshing = opened.pipeline.board.clone().map(|board| {
+        let (settled, settles) = tokio::sync::watch::channel(false);
+        opened.pipeline.board_settled = Some(settles);
+        let (store, now) = (opened.store.clone(), opened.pipeline.clock.now());
+        tokio::spawn(async move {
+            match board.refresh(&store, now).await {
+                Ok(report) => board.log_refresh(&report),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not archive quotes; polling without a fresh board")
+                }
             }
-        }
-    }
+            settled.send_replace(true);
+        })
+    });
     let results = scheduler::poll_once(&opened.pipeline, feeds, config.fetch.concurrency).await;
+    // A pass with nothing new did not wait for the board; its quotes are
+    // archived all the same before the command ends.
+    if let Some(refreshing) = refreshing {
+        refreshing.await.context("refreshing the board")?;
+    }
     let mut out = std::io::stdout().lock();
     let (mut new, mut failed) = (0, 0);
     for (name, result) in &results {

@@ -52,6 +52,11 @@ pub struct Pipeline {
     pub clock: SharedClock,
     /// The ticker board, when `[market]` is configured.
     pub board: Option<Arc<Board>>,
+    /// A board refresh that new items wait for before they are stamped
+    /// (their fetch and parse go on meanwhile): the `poll` command's, which
+    /// runs beside the pass's first fetches. `None` in the daemon, whose
+    /// board refreshes on its own schedule and never holds up ingestion.
+    pub board_settled: Option<tokio::sync::watch::Receiver<bool>>,
     /// Backoff, hint and redirect policy (`[fetch]`).
     pub policy: FetchConfig,
     pub metrics: Arc<Metrics>,
@@ -392,6 +397,11 @@ impl Pipeline {
         .unwrap_or(Err(parse::ParseError::Panicked));
         match parsed {
             Ok((meta, items)) => {
+                if let (Some(_), Some(settled)) = (&self.board, &self.board_settled) {
+                    // Done, or given up (the refresh task is gone): either
+                    // way the board is as fresh as this pass will get it.
+                    let _ = settled.clone().wait_for(|done| *done).await;
+                }
                 let mut answer = Answer::new(Outcome::Fresh);
                 answer.document = Some(Document {
                     meta,

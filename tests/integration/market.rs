@@ -328,6 +328,87 @@ async fn old_quotes_are_marked_stale_and_no_market_means_no_snapshot() {
     assert_eq!(plain.count("SELECT count(*) FROM snapshots"), 0);
 }
 
+/// `tickerfeed poll` asks the provider for quotes beside its first
+/// fetches, not before them: here the provider answers only once the feed
+/// has been requested, which a board refreshed first would wait for until
+/// the quote request timed out. A new item still waits for the fresh board
+/// before it is stamped, and a pass with nothing new still archives the
+/// quotes before the command ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_poll_command_fetches_feeds_while_the_board_refreshes() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/v8/finance/chart/AAPL",
+        json_reply(AAPL).after("/news.xml"),
+    );
+    server.set(
+        "/v8/finance/chart/VOD.L",
+        json_reply(VOD).after("/news.xml"),
+    );
+    server.set(
+        "/news.xml",
+        Reply::feed(news(&[("n1", "Apple ($AAPL) beats estimates")])).with_etag("\"v1\""),
+    );
+    let dir = TestDir::new();
+    dir.write_config_only(&format!(
+        "{}{}",
+        feed_block("news", &server.url("/news.xml"), ""),
+        yahoo_market(&server, "")
+    ));
+    let cfg = dir.config_path();
+    let poll = move || {
+        let cfg = cfg.clone();
+        tokio::task::spawn_blocking(move || {
+            let out = bin()
+                .arg("--config")
+                .arg(&cfg)
+                .arg("poll")
+                .output()
+                .unwrap();
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        })
+    };
+
+    let (code, err) = poll().await.unwrap();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        dir.count("SELECT count(*) FROM quotes") == 2 && err.contains("board refreshed"),
+        "{err}"
+    );
+    let stamped: (String, i64) = dir
+        .db()
+        .query_row(
+            "SELECT price_text, stale FROM v_snapshot_quotes WHERE symbol = 'AAPL'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        stamped,
+        ("328.879".to_string(), 0),
+        "stamped with the fresh board"
+    );
+
+    // Nothing new (304), and a provider slower than the pass.
+    for (path, body) in [
+        ("/v8/finance/chart/AAPL", AAPL),
+        ("/v8/finance/chart/VOD.L", VOD),
+    ] {
+        server.set(
+            path,
+            json_reply(body).delayed(std::time::Duration::from_millis(300)),
+        );
+    }
+    let (code, err) = poll().await.unwrap();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("not_modified"), "{err}");
+    assert_eq!(dir.count("SELECT count(*) FROM quotes"), 4, "{err}");
+    assert_eq!(dir.count("SELECT count(*) FROM snapshots"), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finnhub_key_from_the_environment_errors_in_200_bodies_and_no_leaks() {
     let server = FeedServer::start().await;

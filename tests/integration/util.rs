@@ -29,6 +29,9 @@ pub struct Reply {
     pub delay: Duration,
     /// Send the body one byte at a time, this far apart.
     pub drip: Option<Duration>,
+    /// Held until the server has seen a request for this path (at most
+    /// 30 s): proves two requests were under way at once.
+    pub after: Option<String>,
 }
 
 impl Reply {
@@ -40,6 +43,7 @@ impl Reply {
             etag: None,
             delay: Duration::ZERO,
             drip: None,
+            after: None,
         }
     }
 
@@ -51,6 +55,7 @@ impl Reply {
             etag: None,
             delay: Duration::ZERO,
             drip: None,
+            after: None,
         }
     }
 
@@ -77,6 +82,12 @@ impl Reply {
 
     pub fn delayed(mut self, d: Duration) -> Self {
         self.delay = d;
+        self
+    }
+
+    /// Answered only once the server has seen a request for `path`.
+    pub fn after(mut self, path: &str) -> Self {
+        self.after = Some(path.into());
         self
     }
 }
@@ -211,6 +222,13 @@ async fn answer(script: &Mutex<Script>, req: Request<Body>) -> Response {
             .body(Body::from("no such feed"))
             .unwrap();
     };
+    if let Some(path) = &reply.after {
+        let seen = || script.lock().unwrap().seen.iter().any(|s| &s.path == path);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while !seen() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
     tokio::time::sleep(reply.delay).await;
     script.lock().unwrap().in_flight -= 1;
     let matches = reply.etag.as_deref().is_some_and(|e| {
