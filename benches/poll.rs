@@ -1341,7 +1341,7 @@ struct Phases {
     /// Of `open`: the feeds synced into the archive.
     feeds_sync: f64,
     /// From the archive opened to the pass starting (the board refreshes
-    /// beside the pass since session 11, so this is only the hand-over).
+    /// beside the pass, so this is only the hand-over).
     board: f64,
     /// Every feed fetched and stored.
     polls: f64,
