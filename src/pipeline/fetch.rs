@@ -111,6 +111,9 @@ pub enum FetchError {
     Throttled {
         status: u16,
         retry_after: Option<Duration>,
+        /// The politeness bucket of the URL that answered: after a
+        /// redirect, the target's site, which is the one that asked.
+        site: String,
     },
     /// `host` is the politeness bucket, e.g. `example.com` when
     /// `a.example.com` asked us to wait.
@@ -475,6 +478,7 @@ impl Fetcher {
             return Err(FetchError::Throttled {
                 status: status.as_u16(),
                 retry_after,
+                site: domain_key(resp.url()),
             });
         }
         if !status.is_success() {

@@ -33,7 +33,6 @@ use super::fetch::{FetchError, Fetched, Fetcher, Validators};
 use super::robots::{RobotsCache, Verdict};
 use crate::clock::SharedClock;
 use crate::metrics::Metrics;
-use crate::politeness::domain_key;
 use crate::quotes::board::Board;
 use crate::store::{ArticleResult, DueArticle, Store, StoreError};
 
@@ -288,29 +287,25 @@ impl Articles {
                 status: Some(304),
                 error: "HTTP 304 to a request that was not conditional".into(),
             },
-            Err(e) => self.fetch_failed(due, &url, e, now),
+            Err(e) => self.fetch_failed(due, e, now),
         }
     }
 
     /// A page request that brought no page back.
-    fn fetch_failed(
-        &self,
-        due: &DueArticle,
-        url: &Url,
-        e: FetchError,
-        now: DateTime<Utc>,
-    ) -> ArticleResult {
+    fn fetch_failed(&self, due: &DueArticle, e: FetchError, now: DateTime<Utc>) -> ArticleResult {
         let status = e.status();
         match &e {
             FetchError::HostPaused { until, .. } => ArticleResult::Deferred { until: *until },
-            FetchError::Throttled { retry_after, .. } => {
+            FetchError::Throttled {
+                retry_after, site, ..
+            } => {
                 // As for feeds: the whole site waits, capped; no
                 // Retry-After means an hour.
                 let wait = retry_after
                     .unwrap_or(Duration::from_secs(3600))
                     .min(self.inner.max_retry_after);
                 let until = now + chrono::Duration::from_std(wait).unwrap_or_default();
-                self.inner.fetcher.pause_host(&domain_key(url), until);
+                self.inner.fetcher.pause_host(site, until);
                 retry(due, now, status, e.to_string(), Some(until))
             }
             FetchError::Timeout(_) | FetchError::Connect(_) | FetchError::Transfer(_) => {

@@ -103,6 +103,9 @@ struct Answer {
     hint: Option<Duration>,
     /// The publisher's skip windows, when a body came.
     skip: Option<SkipWindows>,
+    /// The site a 429 or 503 asked to wait (a redirect's target, when the
+    /// target answered it): what the archive records as paused.
+    paused_site: Option<String>,
     /// The WebSub hub the answer advertises.
     hub: Option<hub::HubLink>,
 }
@@ -117,6 +120,7 @@ impl Answer {
             exchange: Exchange::default(),
             hint: None,
             skip: None,
+            paused_site: None,
             hub: None,
         }
     }
@@ -241,7 +245,7 @@ impl Pipeline {
             not_before,
             skip: answer.skip,
             redirect_confirmations: self.policy.redirect_confirmations,
-            pause_key: domain_key(&url),
+            pause_key: answer.paused_site.unwrap_or_else(|| domain_key(&url)),
             fulltext: feed.fulltext,
         };
         let summary = self.store.record_attempt(attempt, now).await?;
@@ -275,7 +279,7 @@ impl Pipeline {
         started_at: DateTime<Utc>,
     ) -> Answer {
         match fetched {
-            Err(e) => self.read_error(e, url, started_at),
+            Err(e) => self.read_error(e, started_at),
             Ok(Fetched::NotModified {
                 validators,
                 transfer,
@@ -333,17 +337,20 @@ impl Pipeline {
 
     /// A fetch that brought no feed back: failed, throttled, gone, or
     /// not sent because the site is paused.
-    fn read_error(&self, e: FetchError, url: &Url, started_at: DateTime<Utc>) -> Answer {
+    fn read_error(&self, e: FetchError, started_at: DateTime<Utc>) -> Answer {
         let outcome = match &e {
             FetchError::HostPaused { until, .. } => Outcome::Deferred { until: *until },
-            FetchError::Throttled { retry_after, .. } => {
-                // The server asked us to wait: pause its whole domain,
-                // capped; no Retry-After means an hour.
+            FetchError::Throttled {
+                retry_after, site, ..
+            } => {
+                // The server asked us to wait: pause its whole domain
+                // (a redirect's target, when it was the target that
+                // asked), capped; no Retry-After means an hour.
                 let wait = retry_after
                     .unwrap_or(Duration::from_secs(3600))
                     .min(self.policy.max_retry_after);
                 let until = started_at + chrono::Duration::from_std(wait).unwrap_or_default();
-                self.fetcher.pause_host(&domain_key(url), until);
+                self.fetcher.pause_host(site, until);
                 Outcome::Throttled { until }
             }
             FetchError::Gone => Outcome::Gone,
@@ -355,8 +362,12 @@ impl Pipeline {
         };
         let mut answer = Answer::new(outcome);
         answer.exchange.status = e.status();
-        if let FetchError::Throttled { retry_after, .. } = &e {
+        if let FetchError::Throttled {
+            retry_after, site, ..
+        } = &e
+        {
             answer.exchange.retry_after = *retry_after;
+            answer.paused_site = Some(site.clone());
         }
         if let FetchError::RedirectLoop(hops) | FetchError::TooManyRedirects(hops) = &e {
             answer.exchange.redirects = Some(describe_hops(hops));

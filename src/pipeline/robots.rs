@@ -27,7 +27,6 @@ use chrono::{DateTime, Utc};
 use url::Url;
 
 use super::fetch::{FetchError, Fetched, Fetcher, Validators};
-use crate::politeness::domain_key;
 
 /// How long a fetched robots.txt (or its absence) is trusted.
 pub const TTL: Duration = Duration::from_secs(24 * 3600);
@@ -148,9 +147,11 @@ impl RobotsCache {
             Ok(Fetched::NotModified { .. }) => Rules::AllowAll,
             Err(FetchError::Gone) => Rules::AllowAll,
             Err(FetchError::Status { status }) if (400..500).contains(&status) => Rules::AllowAll,
-            Err(FetchError::Throttled { retry_after, .. }) => {
+            Err(FetchError::Throttled {
+                retry_after, site, ..
+            }) => {
                 let retry_at = later(retry_after.unwrap_or(ERROR_TTL));
-                self.fetcher.pause_host(&domain_key(&url), retry_at);
+                self.fetcher.pause_host(&site, retry_at);
                 Rules::Unknown {
                     error: format!("robots.txt: the site asked us to wait until {retry_at}"),
                     retry_at,

@@ -134,8 +134,9 @@ pub struct Attempt {
     pub skip: Option<SkipWindows>,
     /// Polls in a row that must agree before the URL moves.
     pub redirect_confirmations: u32,
-    /// The politeness bucket of the polled URL: what a `Throttled`
-    /// outcome pauses (`host_pauses.host`).
+    /// The politeness bucket a `Throttled` outcome pauses
+    /// (`host_pauses.host`): the site that asked to wait, which after a
+    /// redirect is the target's, not the polled URL's.
     pub pause_key: String,
     /// `[[feeds]] fulltext`: queue the pages of new (and changed) items
     /// for `pipeline::fulltext`, in this attempt's transaction.

@@ -589,6 +589,66 @@ async fn retry_after_pauses_the_whole_registrable_domain() {
     );
 }
 
+/// A feed that moved to another site, where a 429 answers: the site that
+/// asked to wait is paused (its other feeds too), not the site the feed's
+/// URL names, which never asked.
+#[tokio::test]
+async fn a_retry_after_behind_a_redirect_pauses_the_site_that_answered_it() {
+    let server = FeedServer::start().await;
+    let port = server.addr.port();
+    server.set(
+        "/moved.xml",
+        Reply::redirect(302, &format!("http://feeds.example.net:{port}/busy.xml")),
+    );
+    server.set("/busy.xml", Reply::status(429).header("retry-after", "120"));
+    server.set("/other.xml", Reply::feed(one_item("Target's other feed")));
+    server.set("/home.xml", Reply::feed(one_item("Origin's other feed")));
+    let dir = TestDir::new();
+    let config = dir.write_config(&format!(
+        "{}{}{}",
+        feed_block(
+            "moved",
+            &format!("http://www.example.com:{port}/moved.xml"),
+            ""
+        ),
+        feed_block(
+            "target",
+            &format!("http://feeds.example.net:{port}/other.xml"),
+            ""
+        ),
+        feed_block(
+            "origin",
+            &format!("http://www.example.com:{port}/home.xml"),
+            ""
+        )
+    ));
+    let (_, clock) = fixed_clock("2026-11-24T09:00:00Z");
+    let mut opened = tickerfeed::app::open(&config, clock.clone()).await.unwrap();
+    opened.pipeline.fetcher = on_loopback(&config, &["www.example.com", "feeds.example.net"]);
+    let moved = vec![opened.feeds[0].clone()];
+    let r = tickerfeed::scheduler::poll_once(&opened.pipeline, moved, 1).await;
+    assert_eq!(r[0].1.as_ref().unwrap().outcome.as_str(), "throttled");
+    let rest = opened.feeds[1..].to_vec();
+    let r = tickerfeed::scheduler::poll_once(&opened.pipeline, rest, 2).await;
+    let result = |name: &str| {
+        let (_, r) = r.iter().find(|(n, _)| n == name).unwrap();
+        r.as_ref().unwrap().outcome.as_str()
+    };
+    assert_eq!(result("target"), "deferred", "{r:?}");
+    assert!(server.seen("/other.xml").is_empty());
+    assert_eq!(result("origin"), "ok", "{r:?}");
+    // The archive keeps the pause under the target's site, for restarts.
+    let paused: Vec<String> = dir
+        .db()
+        .prepare("SELECT host FROM host_pauses")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(paused, ["example.net"]);
+}
+
 // See issue 15, defect 3: the per-host limits hold across subdomains.
 #[tokio::test]
 async fn per_host_limits_hold_across_subdomains() {
