@@ -530,6 +530,22 @@ fn on_loopback(
     tickerfeed::pipeline::fetch::Fetcher::resolving(&config.fetch, &names).unwrap()
 }
 
+/// Polls the first of `opened`'s feeds alone, which a 429 must throttle,
+/// then the others together; returns the others' outcomes by feed name.
+async fn throttle_the_first_then_poll_the_rest(
+    opened: &tickerfeed::app::Opened,
+) -> std::collections::BTreeMap<String, &'static str> {
+    let first = vec![opened.feeds[0].clone()];
+    let r = tickerfeed::scheduler::poll_once(&opened.pipeline, first, 1).await;
+    assert_eq!(r[0].1.as_ref().unwrap().outcome.as_str(), "throttled");
+    let rest = opened.feeds[1..].to_vec();
+    tickerfeed::scheduler::poll_once(&opened.pipeline, rest, 2)
+        .await
+        .into_iter()
+        .map(|(name, r)| (name, r.unwrap().outcome.as_str()))
+        .collect()
+}
+
 // See issue 15, defect 3: a.example.com and b.example.com are one site, so
 // a Retry-After from one pauses both.
 #[tokio::test]
@@ -552,19 +568,11 @@ async fn retry_after_pauses_the_whole_registrable_domain() {
         &config,
         &["a.example.com", "b.example.com", "a.example.org"],
     );
-    let only_a = vec![opened.feeds[0].clone()];
-    let r = tickerfeed::scheduler::poll_once(&opened.pipeline, only_a, 1).await;
-    assert_eq!(r[0].1.as_ref().unwrap().outcome.as_str(), "throttled");
-    let rest = opened.feeds[1..].to_vec();
-    let r = tickerfeed::scheduler::poll_once(&opened.pipeline, rest, 2).await;
-    let result = |name: &str| {
-        let (_, r) = r.iter().find(|(n, _)| n == name).unwrap();
-        r.as_ref().unwrap().outcome.as_str()
-    };
+    let after = throttle_the_first_then_poll_the_rest(&opened).await;
     // The sibling subdomain waits; another domain does not.
-    assert_eq!(result("b"), "deferred", "{r:?}");
+    assert_eq!(after["b"], "deferred", "{after:?}");
     assert!(server.seen("/b.xml").is_empty());
-    assert_eq!(result("o"), "ok", "{r:?}");
+    assert_eq!(after["o"], "ok", "{after:?}");
     // One pause, under the registrable domain, read back after a restart.
     assert_eq!(
         dir.count("SELECT count(*) FROM host_pauses WHERE host = 'example.com'"),
@@ -625,18 +633,10 @@ async fn a_retry_after_behind_a_redirect_pauses_the_site_that_answered_it() {
     let (_, clock) = fixed_clock("2026-11-24T09:00:00Z");
     let mut opened = tickerfeed::app::open(&config, clock.clone()).await.unwrap();
     opened.pipeline.fetcher = on_loopback(&config, &["www.example.com", "feeds.example.net"]);
-    let moved = vec![opened.feeds[0].clone()];
-    let r = tickerfeed::scheduler::poll_once(&opened.pipeline, moved, 1).await;
-    assert_eq!(r[0].1.as_ref().unwrap().outcome.as_str(), "throttled");
-    let rest = opened.feeds[1..].to_vec();
-    let r = tickerfeed::scheduler::poll_once(&opened.pipeline, rest, 2).await;
-    let result = |name: &str| {
-        let (_, r) = r.iter().find(|(n, _)| n == name).unwrap();
-        r.as_ref().unwrap().outcome.as_str()
-    };
-    assert_eq!(result("target"), "deferred", "{r:?}");
+    let after = throttle_the_first_then_poll_the_rest(&opened).await;
+    assert_eq!(after["target"], "deferred", "{after:?}");
     assert!(server.seen("/other.xml").is_empty());
-    assert_eq!(result("origin"), "ok", "{r:?}");
+    assert_eq!(after["origin"], "ok", "{after:?}");
     // The archive keeps the pause under the target's site, for restarts.
     let paused: Vec<String> = dir
         .db()
