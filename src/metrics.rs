@@ -481,6 +481,7 @@ mod tests {
             updated: 1,
             merged: 0,
             alerts: 0,
+            articles: 0,
         };
         m.fetch(Outcome::Fresh, &answered, 0.05, &stored);
         m.fetch(

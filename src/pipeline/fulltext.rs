@@ -2,8 +2,8 @@
 //! fulltext = true`).
 //!
 //! The store queues an item's page in the transaction that archives it
-//! (`store::articles`); [`Articles`] works through that queue in the
-//! background, apart from feed polls: for each page due it asks
+//! (`store::articles`) and wakes [`Articles`], which works through that
+//! queue in the background, apart from feed polls: for each page due it asks
 //! `robots.txt` ([`RobotsCache`]), fetches the page with the feed fetcher's
 //! client, user agent, per-site limits and pauses but its own size and
 //! time caps (`[fetch] article_*`) and at most `[fetch]
@@ -40,8 +40,10 @@ use crate::store::{ArticleResult, DueArticle, Store, StoreError};
 pub const MAX_ATTEMPTS: u32 = 3;
 /// Wait after the first and the second transient failure.
 pub const BACKOFF: [Duration; 2] = [Duration::from_secs(15 * 60), Duration::from_secs(2 * 3600)];
-/// How often the queue is looked at for pages that fell due.
-const TICK: Duration = Duration::from_secs(5);
+/// The longest the worker sleeps without looking at the queue. A fetch in
+/// this process wakes it at once; the look catches pages queued by another
+/// process (a `tickerfeed poll`) and retries that fell due.
+pub const IDLE_CHECK: Duration = Duration::from_secs(5);
 /// Pages taken from the queue per look.
 const BATCH: usize = 64;
 
@@ -85,9 +87,17 @@ impl Articles {
         }
     }
 
-    /// Fetches pages as they fall due until `shutdown`. A fetch cut off by
-    /// shutdown stays queued and is made after the next start.
+    /// Fetches pages as they are queued or fall due until `shutdown`,
+    /// looking at the queue at least every [`IDLE_CHECK`]. A fetch cut off
+    /// by shutdown stays queued and is made after the next start.
     pub async fn run(self, shutdown: CancellationToken) {
+        self.run_looking_every(IDLE_CHECK, shutdown).await
+    }
+
+    /// [`Articles::run`], looking at the queue unprompted every
+    /// `idle_check`.
+    pub async fn run_looking_every(self, idle_check: Duration, shutdown: CancellationToken) {
+        let queued = self.inner.store.article_signal();
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -97,7 +107,8 @@ impl Articles {
             }
             tokio::select! {
                 _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(TICK) => {}
+                _ = queued.notified() => {}
+                _ = tokio::time::sleep(idle_check) => {}
             }
         }
     }

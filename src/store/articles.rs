@@ -84,16 +84,17 @@ impl ArticleResult {
 
 /// Queues the pages of `new_ids` (items just archived) and re-queues those
 /// of `updated_ids` (items changed in place) that had a row already. Only
-/// http(s) links are queued.
+/// http(s) links are queued. Returns how many pages it queued.
 pub(crate) fn queue(
     tx: &Connection,
     new_ids: &[i64],
     updated_ids: &[i64],
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> Result<usize, StoreError> {
     let now = to_db_time(now);
+    let mut queued = 0;
     for id in new_ids {
-        cached(
+        queued += cached(
             tx,
             "INSERT OR IGNORE INTO item_articles (item_id, url, queued_at, next_attempt_at)
              SELECT id, url, ?2, ?2 FROM items
@@ -105,7 +106,7 @@ pub(crate) fn queue(
     for id in updated_ids {
         // The item changed: its page may have too. What was extracted
         // before stays until a new fetch replaces it.
-        cached(
+        queued += cached(
             tx,
             "UPDATE item_articles
              SET url = coalesce((SELECT url FROM items WHERE id = ?1), url),
@@ -117,10 +118,15 @@ pub(crate) fn queue(
         )
         .map_err(op("queue a changed item's article page"))?;
     }
-    Ok(())
+    Ok(queued)
 }
 
 impl Store {
+    /// Woken whenever a fetch queued article pages (in this process).
+    pub fn article_signal(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        std::sync::Arc::clone(&self.article_signal)
+    }
+
     /// Up to `limit` article pages due at `now`, longest waiting first.
     pub async fn due_articles(
         &self,

@@ -191,6 +191,8 @@ pub struct IngestSummary {
     pub merged: usize,
     /// Alert messages queued for the new articles.
     pub alerts: usize,
+    /// Article pages queued for fetching (`[[feeds]] fulltext`).
+    pub articles: usize,
 }
 
 impl IngestSummary {
@@ -346,6 +348,9 @@ impl Store {
         }
         if summary.alerts > 0 {
             self.outbox_signal.notify_one();
+        }
+        if summary.articles > 0 {
+            self.article_signal.notify_one();
         }
         Ok(summary)
     }
@@ -641,7 +646,7 @@ fn record_in(
         if a.fulltext {
             // In this transaction too: an archived item always has its
             // page queued, and a replayed fetch queues nothing twice.
-            articles::queue(tx, &touched.new, &touched.changed, now)?;
+            summary.articles = articles::queue(tx, &touched.new, &touched.changed, now)?;
         }
         let meta = &doc.meta;
         cached(

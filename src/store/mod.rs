@@ -216,6 +216,8 @@ pub struct Store {
     at_ingest: rules::IngestRules,
     /// Told when a fetch queued alert messages.
     outbox_signal: Arc<tokio::sync::Notify>,
+    /// Told when a fetch queued article pages.
+    article_signal: Arc<tokio::sync::Notify>,
 }
 
 /// [`Store::last_change`]'s answer and the generation it was read at.
@@ -321,6 +323,7 @@ impl Store {
             last_change: Arc::default(),
             at_ingest: Arc::default(),
             outbox_signal: Arc::default(),
+            article_signal: Arc::default(),
         })
     }
 

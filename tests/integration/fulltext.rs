@@ -373,6 +373,74 @@ async fn the_daemon_fetches_articles_and_the_item_page_shows_them() {
     daemon.stop().await;
 }
 
+/// The background worker fetches a page as soon as a poll queues it, not
+/// at its next look at the queue: here that look is an hour away, so only
+/// the wake-up from the poll can fetch the second story in time.
+#[tokio::test]
+async fn a_queued_page_wakes_the_article_worker() {
+    let server = FeedServer::start().await;
+    let dir = TestDir::new();
+    let (first, second) = ("/business/first-story", "/business/second-story");
+    server.set(first, page(WIRE_STORY));
+    server.set(second, page(BLOG_POST));
+    let (_clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
+    let config = config(&dir, &server, "");
+    let opened = tickerfeed::app::open(&config, shared).await.unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let worker = tokio::spawn(
+        opened
+            .articles
+            .clone()
+            .run_looking_every(Duration::from_secs(3600), stop.clone()),
+    );
+    let fetched = |path: &str| {
+        let state = dir
+            .db()
+            .query_row(
+                "SELECT a.state FROM item_articles a JOIN items i ON i.id = a.item_id
+                 WHERE i.url LIKE '%' || ?1",
+                [path],
+                |r| r.get::<_, String>(0),
+            )
+            .ok();
+        state.as_deref() == Some("fetched")
+    };
+    let stories = [
+        ("s1", "Miner resumes shipments", server.url(first)),
+        ("s2", "Quahog beds reopen", server.url(second)),
+    ];
+    for (n, (path, title)) in [(first, "first"), (second, "second")]
+        .into_iter()
+        .enumerate()
+    {
+        // The feed gains one story per poll.
+        let items: Vec<(&str, &str, &str)> = stories[..=n]
+            .iter()
+            .map(|(g, t, u)| (*g, *t, u.as_str()))
+            .collect();
+        server.set("/feed.xml", Reply::feed(rss("Teasers", &items)));
+        for (name, r) in
+            tickerfeed::scheduler::poll_once(&opened.pipeline, opened.feeds.clone(), 4).await
+        {
+            r.unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        let mut done = false;
+        for _ in 0..300 {
+            done = fetched(path);
+            if done {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            done,
+            "the {title} story's page was not fetched after its poll"
+        );
+    }
+    stop.cancel();
+    worker.await.unwrap();
+}
+
 /// A page that redirects to another site is kept only if that site's
 /// robots.txt allows it too.
 #[tokio::test]
