@@ -348,8 +348,9 @@ pub struct FeedConfig {
     /// Let server hints (`ttl`, `skipHours`, `max-age`...) slow polling
     /// down; `false` for the operator's own feeds.
     pub respect_hints: bool,
-    /// Fetch each new item's page and keep the article extracted from it
-    /// beside the feed's own text (`pipeline::fulltext`).
+    /// Fetch the page of each item new to this feed (new to the archive, or
+    /// first archived by another feed) and keep the article extracted from
+    /// it beside the feed's own text (`pipeline::fulltext`).
     pub fulltext: bool,
     /// The polling floor while a WebSub subscription for this feed is
     /// live: `[websub] fallback_poll`, or `None` when subscribing is off

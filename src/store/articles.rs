@@ -82,18 +82,19 @@ impl ArticleResult {
     }
 }
 
-/// Queues the pages of `new_ids` (items just archived) and re-queues those
-/// of `updated_ids` (items changed in place) that had a row already. Only
+/// Queues the pages of `carried_ids` (items just archived, or just credited
+/// to a `fulltext` feed; one queued before is left as it is) and re-queues
+/// those of `updated_ids` (items changed in place) that had a row already. Only
 /// http(s) links are queued. Returns how many pages it queued.
 pub(crate) fn queue(
     tx: &Connection,
-    new_ids: &[i64],
+    carried_ids: &[i64],
     updated_ids: &[i64],
     now: DateTime<Utc>,
 ) -> Result<usize, StoreError> {
     let now = to_db_time(now);
     let mut queued = 0;
-    for id in new_ids {
+    for id in carried_ids {
         queued += cached(
             tx,
             "INSERT OR IGNORE INTO item_articles (item_id, url, queued_at, next_attempt_at)

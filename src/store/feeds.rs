@@ -645,8 +645,10 @@ fn record_in(
         summary.alerts = alerts::queue(tx, &rules.alerts, &touched.new, now)?;
         if a.fulltext {
             // In this transaction too: an archived item always has its
-            // page queued, and a replayed fetch queues nothing twice.
-            summary.articles = articles::queue(tx, &touched.new, &touched.changed, now)?;
+            // page queued, and a replayed fetch queues nothing twice. An
+            // article another feed archived first is this feed's too.
+            let carried = [&touched.new[..], &touched.credited[..]].concat();
+            summary.articles = articles::queue(tx, &carried, &touched.changed, now)?;
         }
         let meta = &doc.meta;
         cached(

@@ -174,6 +174,8 @@ const FIND_SOURCE: &str = "SELECT s.item_id, i.origin_feed_id, i.content_sha256
 pub(crate) struct Touched {
     pub(crate) new: Vec<i64>,
     pub(crate) changed: Vec<i64>,
+    /// Articles another feed archived first, now credited to this one.
+    pub(crate) credited: Vec<i64>,
 }
 
 /// Archives `items`; returns what changed and the ids of the items
@@ -248,6 +250,7 @@ pub(crate) fn ingest(
         let (item_id, matched_by, reason) = match find_elsewhere(tx, known, feed_id, item)? {
             Some((id, layer, reason)) => {
                 summary.merged += 1;
+                touched.credited.push(id);
                 (id, layer, Some(reason))
             }
             None => {

@@ -373,6 +373,50 @@ async fn the_daemon_fetches_articles_and_the_item_page_shows_them() {
     daemon.stop().await;
 }
 
+/// An article another feed archived first still gets its page fetched
+/// once a `fulltext` feed brings it too.
+#[tokio::test]
+async fn an_article_first_archived_by_another_feed_gets_its_page() {
+    let server = FeedServer::start().await;
+    let dir = TestDir::new();
+    let story = "/business/miner-resumes-shipments";
+    server.set(story, page(WIRE_STORY));
+    let items = [("s1", "Miner resumes shipments", server.url(story))];
+    let items: Vec<(&str, &str, &str)> =
+        items.iter().map(|(g, t, u)| (*g, *t, u.as_str())).collect();
+    server.set("/wire.xml", Reply::feed(rss("Wire", &items)));
+    server.set("/feed.xml", Reply::feed(rss("Teasers", &[])));
+    let config = dir.write_config(&format!(
+        "per_host_spacing_ms = 0\n\
+         [[feeds]]\nname = \"wire\"\nurl = \"{}\"\n\
+         [[feeds]]\nname = \"teasers\"\nurl = \"{}\"\nfulltext = true\n",
+        server.url("/wire.xml"),
+        server.url("/feed.xml")
+    ));
+    let (_clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
+
+    poll(&config, shared.clone()).await;
+    let queued: i64 = dir
+        .db()
+        .query_row("SELECT count(*) FROM item_articles", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(queued, 0, "the wire feed does not fetch pages");
+
+    server.set("/feed.xml", Reply::feed(rss("Teasers", &items)));
+    poll(&config, shared).await;
+    let (state, _, status, error, text) = article(&dir, story);
+    assert_eq!(
+        (state.as_str(), status, error),
+        ("fetched", Some(200), None)
+    );
+    assert!(text.unwrap().contains("quahog bed"));
+    let sources: i64 = dir
+        .db()
+        .query_row("SELECT count(*) FROM item_sources", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(sources, 2, "one article, carried by both feeds");
+}
+
 /// The background worker fetches a page as soon as a poll queues it, not
 /// at its next look at the queue: here that look is an hour away, so only
 /// the wake-up from the poll can fetch the second story in time.
