@@ -327,7 +327,7 @@ fn judge(
 impl HealthSnapshot {
     /// For systemd: `Ok(line)` means ping the watchdog and show `line` as
     /// `STATUS=`; `Err(why)` means do not ping (`supervise` shows
-    /// `degraded: <why>`), so a stuck daemon gets restarted. A degraded
+    /// `unhealthy: <why>`), so a stuck daemon gets restarted. A degraded
     /// daemon is pinged, with a status line that starts `degraded:`.
     pub fn watchdog_report(&self) -> Result<String, String> {
         let last = self

@@ -446,9 +446,11 @@ fn single_threaded() -> bool {
 /// Keeps systemd informed while the daemon runs: every half watchdog
 /// interval (or every 30 s without a watchdog) it runs `check` and sends
 /// `WATCHDOG=1` plus `STATUS=<line>` when it returns `Ok(line)`, or only
-/// `STATUS=degraded: <why>` when it returns `Err(why)` or takes longer than
-/// the interval. When `shutdown` is cancelled it sends `STOPPING=1` and
-/// returns. Does nothing outside systemd.
+/// `STATUS=unhealthy: <why>` when it returns `Err(why)` or takes longer
+/// than the interval. (A degraded daemon is pinged, and its line says
+/// `degraded:`; "unhealthy" is kept for the faults systemd restarts us
+/// for.) When `shutdown` is cancelled it sends `STOPPING=1` and returns.
+/// Does nothing outside systemd.
 ///
 /// `check` should prove the daemon does useful work (the scheduler's
 /// heartbeat is fresh, the database answers), not merely that this task
@@ -488,7 +490,7 @@ where
             }
             Err(why) => {
                 warn!(reason = %why, "unhealthy; not pinging the systemd watchdog");
-                notifier.status(&format!("degraded: {why}"))
+                notifier.status(&format!("unhealthy: {why}"))
             }
         };
         if let Err(e) = sent {

@@ -195,7 +195,7 @@ async fn supervise_pings_the_watchdog_only_while_healthy() {
     assert_eq!(m.recv().await, "WATCHDOG=1\nSTATUS=2 feeds, 10 items\n");
     assert_eq!(
         m.recv().await,
-        "STATUS=degraded: database does not answer\n"
+        "STATUS=unhealthy: database does not answer\n"
     );
     assert_eq!(m.recv().await, "WATCHDOG=1\nSTATUS=2 feeds, 11 items\n");
 
@@ -242,7 +242,7 @@ async fn supervise_treats_a_hung_check_as_unhealthy() {
 
     let msg = m.recv().await;
     assert!(
-        msg.starts_with("STATUS=degraded: health check did not answer"),
+        msg.starts_with("STATUS=unhealthy: health check did not answer"),
         "{msg:?}"
     );
     assert!(!msg.contains("WATCHDOG=1"), "{msg:?}");
