@@ -555,24 +555,7 @@ async fn feeds(config: Config, clock: SharedClock) -> Result<ExitCode> {
         writeln!(out, "  items:      {carried}")?;
         // The feed's latest subscription: live, or why it is not.
         if let Some(sub) = subscriptions.iter().rev().find(|s| s.feed_id == r.id) {
-            let how = if sub.is_live(now) {
-                format!(
-                    "pushed by {} until {} (polled at the fallback rate meanwhile)",
-                    sub.hub,
-                    t(sub.lease_expires_at)
-                )
-            } else {
-                format!(
-                    "{} at {}{}",
-                    sub.state.as_str(),
-                    sub.hub,
-                    sub.last_error
-                        .as_deref()
-                        .map(|e| format!(": {e}"))
-                        .unwrap_or_default()
-                )
-            };
-            writeln!(out, "  websub:     {how}")?;
+            writeln!(out, "  websub:     {}", sub.in_words(now, t))?;
         }
         if r.in_config {
             let next = config.feed(&r.name).map(|f| {

@@ -178,6 +178,8 @@ pub struct FeedLine {
     pub next_due: String,
     /// The publisher's skip windows, when any.
     pub hints: Option<String>,
+    /// Its latest WebSub subscription, in words, when it has one.
+    pub push: Option<String>,
 }
 
 /// The board's provider on the operator's page.

@@ -80,6 +80,33 @@ impl Subscription {
     pub fn is_live(&self, now: DateTime<Utc>) -> bool {
         self.state == SubState::Active && self.lease_expires_at.is_some_and(|t| t > now)
     }
+
+    /// What the operator is told (`tickerfeed feeds`, `/feeds`): pushed by
+    /// which hub until when, or the state and why not; `when` writes a
+    /// time. Never the secret.
+    pub fn in_words(
+        &self,
+        now: DateTime<Utc>,
+        when: impl Fn(Option<DateTime<Utc>>) -> String,
+    ) -> String {
+        if self.is_live(now) {
+            format!(
+                "pushed by {} until {} (polled at the fallback rate meanwhile)",
+                self.hub,
+                when(self.lease_expires_at)
+            )
+        } else {
+            format!(
+                "{} at {}{}",
+                self.state.as_str(),
+                self.hub,
+                self.last_error
+                    .as_deref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            )
+        }
+    }
 }
 
 const COLUMNS: &str = "feed_id, hub, topic, callback_id, secret, state, requested_at,

@@ -267,6 +267,18 @@ async fn subscribes_ingests_signed_pushes_renews_and_falls_back_to_polling() {
         out.contains(&format!("websub:     pushed by {}", hub.url())),
         "{out}"
     );
+    // And so does the operator's page, without the secret.
+    let page = reqwest::get(format!("{}/feeds", daemon.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!("<dt>WebSub</dt><dd>pushed by {}", hub.url())),
+        "{page}"
+    );
+    assert!(!page.contains(&form["hub.secret"]), "{page}");
 
     // A verification that does not match what we asked for is refused.
     let wrong_topic = http
