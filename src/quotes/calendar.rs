@@ -3,18 +3,21 @@
 //! Owns a small, documented model of the exchanges the shipped config uses
 //! (its US-listed ADRs on NYSE and Nasdaq) and the London lines the same
 //! companies trade as: regular session hours in the exchange's own time
-//! zone, weekends, and a compiled-in list of full-day closures and early
-//! closes for 2025 to 2027 ([`HOLIDAYS_KNOWN_THROUGH`]). Hands
-//! [`TradingSession`]s to the price reactions (`quotes::reactions`), which
-//! measure "+15 min", "+1 trading day" and "next close" in trading time.
+//! zone, weekends, and full-day closures and early closes by each
+//! exchange's standing rules (`Rules`: NYSE Rule 7.2, the England and
+//! Wales bank holidays), for any year. Hands [`TradingSession`]s to the
+//! price reactions (`quotes::reactions`), which measure "+15 min", "+1
+//! trading day" and "next close" in trading time.
+//!
+//! The rules are checked against the exchanges' published calendars for
+//! 2025 to 2027 and the LSE's short days of 2023, and against 2028 written
+//! out by hand (the tests hold the lists). Closures announced apart
+//! from the rules (a national day of mourning, as 2025-01-09 was; a
+//! coronation) are listed in `Exchange::one_off_closures` when announced.
 //!
 //! What it does not model, on purpose: pre- and post-market sessions (the
-//! board's providers report the regular-session price), lunch breaks (none
-//! on these exchanges), and unscheduled closures (a national day of
-//! mourning is added to the list when announced, as 2025-01-09 was).
-//! After [`HOLIDAYS_KNOWN_THROUGH`] only weekends close a market, so the
-//! lists need a yearly update (each exchange publishes its next years'
-//! holidays well ahead); a test checks every listed date is a weekday.
+//! board's providers report the regular-session price) and lunch breaks
+//! (none on these exchanges).
 //!
 //! Time zones: the two zones involved have fixed, statutory daylight-saving
 //! rules (US: second Sunday of March to first Sunday of November, at 02:00
@@ -24,9 +27,6 @@
 //! a session's offset is the offset at noon UTC on its day.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
-
-/// The last year whose closures the lists below hold.
-pub const HOLIDAYS_KNOWN_THROUGH: i32 = 2027;
 
 /// A calendar date as written in the lists: (year, month, day).
 type Ymd = (i32, u32, u32);
@@ -96,94 +96,155 @@ pub struct Exchange {
     /// Regular session, local time.
     open: Hm,
     close: Hm,
-    /// Days with no session (weekdays only; weekends are always closed).
-    holidays: &'static [Ymd],
-    /// Days the session ends early, and the local closing time.
-    early_closes: &'static [(Ymd, Hm)],
+    /// The standing rules of its holidays and early closes.
+    rules: Rules,
+    /// Weekdays closed apart from the rules, as announced.
+    one_off_closures: &'static [Ymd],
 }
 
-/// NYSE and Nasdaq keep the same holidays (NYSE Rule 7.2; Nasdaq follows).
-const US_HOLIDAYS: &[Ymd] = &[
-    (2025, 1, 1),
+/// The standing rules an exchange closes by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rules {
+    /// NYSE Rule 7.2 (Nasdaq keeps the same days): New Year's Day, Martin
+    /// Luther King Jr. Day, Washington's Birthday, Good Friday, Memorial
+    /// Day, Juneteenth (from 2022), Independence Day, Labor Day, Thanksgiving and
+    /// Christmas. A holiday on a Sunday is kept on the Monday, one on a
+    /// Saturday on the Friday before, except New Year's Day (that Friday
+    /// ends the year, and trades). Closes at 13:00 on the day after
+    /// Thanksgiving, and on 3 July and 24 December when they are trading
+    /// days.
+    Nyse,
+    /// The England and Wales bank holidays: New Year's Day, Good Friday,
+    /// Easter Monday, the first and last Mondays of May, the last Monday
+    /// of August, Christmas and Boxing Day, a weekend one moved to the next
+    /// free weekday. Closes at 12:30 on the last trading day before
+    /// Christmas and on the last of the year (24 and 31 December, or the
+    /// Fridays before when those are weekend days, as in 2023).
+    EnglandAndWales,
+}
+
+impl Rules {
+    /// Whether the rules close the market on weekday `date`.
+    fn closed_on(self, date: NaiveDate) -> bool {
+        let y = date.year();
+        let day = |m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
+        let easter = easter_sunday(y);
+        match self {
+            Rules::Nyse => {
+                let new_year = match day(1, 1).weekday() {
+                    Weekday::Sat => None,
+                    _ => Some(to_weekday_nearby(day(1, 1))),
+                };
+                let juneteenth = (y >= 2022).then(|| to_weekday_nearby(day(6, 19)));
+                [new_year, juneteenth].contains(&Some(date))
+                    || [(7, 4), (12, 25)]
+                        .map(|(m, d)| to_weekday_nearby(day(m, d)))
+                        .contains(&date)
+                    || [
+                        nth_weekday(y, 1, Weekday::Mon, 3),
+                        nth_weekday(y, 2, Weekday::Mon, 3),
+                        easter - Duration::days(2),
+                        last_weekday(y, 5, Weekday::Mon),
+                        nth_weekday(y, 9, Weekday::Mon, 1),
+                        nth_weekday(y, 11, Weekday::Thu, 4),
+                    ]
+                    .contains(&date)
+            }
+            Rules::EnglandAndWales => {
+                let christmas = to_free_weekdays(&[day(12, 25), day(12, 26)]);
+                to_free_weekdays(&[day(1, 1)]).contains(&date)
+                    || christmas.contains(&date)
+                    || [
+                        easter - Duration::days(2),
+                        easter + Duration::days(1),
+                        nth_weekday(y, 5, Weekday::Mon, 1),
+                        last_weekday(y, 5, Weekday::Mon),
+                        last_weekday(y, 8, Weekday::Mon),
+                    ]
+                    .contains(&date)
+            }
+        }
+    }
+
+    /// The local closing time on trading day `date`, when the rules end its
+    /// session early.
+    fn early_close_on(self, date: NaiveDate) -> Option<Hm> {
+        let (m, d) = (date.month(), date.day());
+        match self {
+            Rules::Nyse => {
+                let after_thanksgiving =
+                    nth_weekday(date.year(), 11, Weekday::Thu, 4) + Duration::days(1);
+                ((m, d) == (7, 3) || (m, d) == (12, 24) || date == after_thanksgiving)
+                    .then_some((13, 0))
+            }
+            Rules::EnglandAndWales => {
+                let y = date.year();
+                let last_trading_day_before = |end: NaiveDate| {
+                    let mut d = end - Duration::days(1);
+                    while is_weekend(d) || self.closed_on(d) {
+                        d -= Duration::days(1);
+                    }
+                    d
+                };
+                let christmas = NaiveDate::from_ymd_opt(y, 12, 25).unwrap_or_default();
+                let new_year = NaiveDate::from_ymd_opt(y + 1, 1, 1).unwrap_or_default();
+                (date == last_trading_day_before(christmas)
+                    || date == last_trading_day_before(new_year))
+                .then_some((12, 30))
+            }
+        }
+    }
+}
+
+fn is_weekend(date: NaiveDate) -> bool {
+    matches!(date.weekday(), Weekday::Sat | Weekday::Sun)
+}
+
+/// The US way of keeping a holiday that falls on a weekend: Saturday's on
+/// the Friday before, Sunday's on the Monday after.
+fn to_weekday_nearby(date: NaiveDate) -> NaiveDate {
+    match date.weekday() {
+        Weekday::Sat => date - Duration::days(1),
+        Weekday::Sun => date + Duration::days(1),
+        _ => date,
+    }
+}
+
+/// The British way: each of `days`, in order, on itself or else the next
+/// weekday none of the earlier ones took (so Christmas on a Saturday is
+/// kept on Monday the 27th, and Boxing Day on Tuesday the 28th).
+fn to_free_weekdays(days: &[NaiveDate]) -> Vec<NaiveDate> {
+    let mut kept: Vec<NaiveDate> = Vec::with_capacity(days.len());
+    for &day in days {
+        let mut d = day;
+        while is_weekend(d) || kept.contains(&d) {
+            d += Duration::days(1);
+        }
+        kept.push(d);
+    }
+    kept
+}
+
+/// Easter Sunday of the Gregorian calendar (the anonymous algorithm of
+/// Meeus, Jones and Butcher).
+fn easter_sunday(year: i32) -> NaiveDate {
+    let a = year % 19;
+    let (b, c) = (year / 100, year % 100);
+    let (d, e) = (b / 4, b % 4);
+    let f = (b + 8) / 25;
+    let g = (b - f + 1) / 3;
+    let h = (19 * a + b - d - g + 15) % 30;
+    let (i, k) = (c / 4, c % 4);
+    let l = (32 + 2 * e + 2 * i - h - k) % 7;
+    let m = (a + 11 * h + 22 * l) / 451;
+    let month = (h + l - 7 * m + 114) / 31;
+    let day = (h + l - 7 * m + 114) % 31 + 1;
+    NaiveDate::from_ymd_opt(year, month as u32, day as u32).unwrap_or_default()
+}
+
+/// NYSE and Nasdaq: closures announced apart from Rule 7.2.
+const US_ONE_OFF_CLOSURES: &[Ymd] = &[
     (2025, 1, 9), // national day of mourning, President Carter
-    (2025, 1, 20),
-    (2025, 2, 17),
-    (2025, 4, 18),
-    (2025, 5, 26),
-    (2025, 6, 19),
-    (2025, 7, 4),
-    (2025, 9, 1),
-    (2025, 11, 27),
-    (2025, 12, 25),
-    (2026, 1, 1),
-    (2026, 1, 19),
-    (2026, 2, 16),
-    (2026, 4, 3),
-    (2026, 5, 25),
-    (2026, 6, 19),
-    (2026, 7, 3), // Independence Day, observed
-    (2026, 9, 7),
-    (2026, 11, 26),
-    (2026, 12, 25),
-    (2027, 1, 1),
-    (2027, 1, 18),
-    (2027, 2, 15),
-    (2027, 3, 26),
-    (2027, 5, 31),
-    (2027, 6, 18), // Juneteenth, observed
-    (2027, 7, 5),  // Independence Day, observed
-    (2027, 9, 6),
-    (2027, 11, 25),
-    (2027, 12, 24), // Christmas, observed
-];
-
-/// 13:00 closes: the day before Independence Day, the day after
-/// Thanksgiving, Christmas Eve (when a weekday and not itself a holiday).
-const US_EARLY_CLOSES: &[(Ymd, Hm)] = &[
-    ((2025, 7, 3), (13, 0)),
-    ((2025, 11, 28), (13, 0)),
-    ((2025, 12, 24), (13, 0)),
-    ((2026, 11, 27), (13, 0)),
-    ((2026, 12, 24), (13, 0)),
-    ((2027, 11, 26), (13, 0)),
-];
-
-/// England and Wales bank holidays, on which the LSE is closed.
-const LONDON_HOLIDAYS: &[Ymd] = &[
-    (2025, 1, 1),
-    (2025, 4, 18),
-    (2025, 4, 21),
-    (2025, 5, 5),
-    (2025, 5, 26),
-    (2025, 8, 25),
-    (2025, 12, 25),
-    (2025, 12, 26),
-    (2026, 1, 1),
-    (2026, 4, 3),
-    (2026, 4, 6),
-    (2026, 5, 4),
-    (2026, 5, 25),
-    (2026, 8, 31),
-    (2026, 12, 25),
-    (2026, 12, 28), // Boxing Day, substitute
-    (2027, 1, 1),
-    (2027, 3, 26),
-    (2027, 3, 29),
-    (2027, 5, 3),
-    (2027, 5, 31),
-    (2027, 8, 30),
-    (2027, 12, 27), // Christmas Day, substitute
-    (2027, 12, 28), // Boxing Day, substitute
-];
-
-/// 12:30 closes on Christmas Eve and New Year's Eve.
-const LONDON_EARLY_CLOSES: &[(Ymd, Hm)] = &[
-    ((2025, 12, 24), (12, 30)),
-    ((2025, 12, 31), (12, 30)),
-    ((2026, 12, 24), (12, 30)),
-    ((2026, 12, 31), (12, 30)),
-    ((2027, 12, 24), (12, 30)),
-    ((2027, 12, 31), (12, 30)),
 ];
 
 pub static NYSE: Exchange = Exchange {
@@ -192,8 +253,8 @@ pub static NYSE: Exchange = Exchange {
     zone: Zone::NewYork,
     open: (9, 30),
     close: (16, 0),
-    holidays: US_HOLIDAYS,
-    early_closes: US_EARLY_CLOSES,
+    rules: Rules::Nyse,
+    one_off_closures: US_ONE_OFF_CLOSURES,
 };
 
 pub static NASDAQ: Exchange = Exchange {
@@ -202,8 +263,8 @@ pub static NASDAQ: Exchange = Exchange {
     zone: Zone::NewYork,
     open: (9, 30),
     close: (16, 0),
-    holidays: US_HOLIDAYS,
-    early_closes: US_EARLY_CLOSES,
+    rules: Rules::Nyse,
+    one_off_closures: US_ONE_OFF_CLOSURES,
 };
 
 pub static LSE: Exchange = Exchange {
@@ -212,8 +273,8 @@ pub static LSE: Exchange = Exchange {
     zone: Zone::London,
     open: (8, 0),
     close: (16, 30),
-    holidays: LONDON_HOLIDAYS,
-    early_closes: LONDON_EARLY_CLOSES,
+    rules: Rules::EnglandAndWales,
+    one_off_closures: &[],
 };
 
 /// Every exchange with a calendar.
@@ -260,22 +321,13 @@ impl TradingSession {
 }
 
 impl Exchange {
-    fn is_holiday(&self, date: NaiveDate) -> bool {
-        let key = (date.year(), date.month(), date.day());
-        self.holidays.contains(&key)
-    }
-
     /// The session on local `date`, or `None` on weekends and holidays.
     pub fn session_on(&self, date: NaiveDate) -> Option<TradingSession> {
-        if matches!(date.weekday(), Weekday::Sat | Weekday::Sun) || self.is_holiday(date) {
+        let key = (date.year(), date.month(), date.day());
+        if is_weekend(date) || self.rules.closed_on(date) || self.one_off_closures.contains(&key) {
             return None;
         }
-        let key = (date.year(), date.month(), date.day());
-        let (ch, cm) = self
-            .early_closes
-            .iter()
-            .find(|(d, _)| *d == key)
-            .map_or(self.close, |(_, close)| *close);
+        let (ch, cm) = self.rules.early_close_on(date).unwrap_or(self.close);
         Some(TradingSession {
             open: self.zone.to_utc(date, hm(self.open)),
             close: self.zone.to_utc(date, hm((ch, cm))),
@@ -460,20 +512,177 @@ mod tests {
         assert!(session(&NYSE, 2026, 4, 6).is_some());
     }
 
+    /// The exchanges' calendars. 2025 to 2027 as published (NYSE's holidays
+    /// and early closures, for NYSE and Nasdaq; gov.uk's bank holidays for
+    /// England and Wales; the LSE's Christmas trading hours), the lists
+    /// tickerfeed compiled in before the rules; 2028 written out by hand
+    /// from the rules' text, a check of the date arithmetic.
+    const PUBLISHED_US_CLOSED: &[Ymd] = &[
+        (2025, 1, 1),
+        (2025, 1, 9), // national day of mourning, President Carter
+        (2025, 1, 20),
+        (2025, 2, 17),
+        (2025, 4, 18),
+        (2025, 5, 26),
+        (2025, 6, 19),
+        (2025, 7, 4),
+        (2025, 9, 1),
+        (2025, 11, 27),
+        (2025, 12, 25),
+        (2026, 1, 1),
+        (2026, 1, 19),
+        (2026, 2, 16),
+        (2026, 4, 3),
+        (2026, 5, 25),
+        (2026, 6, 19),
+        (2026, 7, 3), // Independence Day, observed
+        (2026, 9, 7),
+        (2026, 11, 26),
+        (2026, 12, 25),
+        (2027, 1, 1),
+        (2027, 1, 18),
+        (2027, 2, 15),
+        (2027, 3, 26),
+        (2027, 5, 31),
+        (2027, 6, 18), // Juneteenth, observed
+        (2027, 7, 5),  // Independence Day, observed
+        (2027, 9, 6),
+        (2027, 11, 25),
+        (2027, 12, 24), // Christmas, observed
+        // 2028: New Year's Day is a Saturday and is not kept.
+        (2028, 1, 17),
+        (2028, 2, 21),
+        (2028, 4, 14),
+        (2028, 5, 29),
+        (2028, 6, 19),
+        (2028, 7, 4),
+        (2028, 9, 4),
+        (2028, 11, 23),
+        (2028, 12, 25),
+    ];
+    const PUBLISHED_US_EARLY: &[Ymd] = &[
+        (2025, 7, 3),
+        (2025, 11, 28),
+        (2025, 12, 24),
+        (2026, 11, 27),
+        (2026, 12, 24),
+        (2027, 11, 26),
+        (2028, 7, 3),
+        (2028, 11, 24),
+    ];
+    const PUBLISHED_LONDON_CLOSED: &[Ymd] = &[
+        (2025, 1, 1),
+        (2025, 4, 18),
+        (2025, 4, 21),
+        (2025, 5, 5),
+        (2025, 5, 26),
+        (2025, 8, 25),
+        (2025, 12, 25),
+        (2025, 12, 26),
+        (2026, 1, 1),
+        (2026, 4, 3),
+        (2026, 4, 6),
+        (2026, 5, 4),
+        (2026, 5, 25),
+        (2026, 8, 31),
+        (2026, 12, 25),
+        (2026, 12, 28), // Boxing Day, substitute
+        (2027, 1, 1),
+        (2027, 3, 26),
+        (2027, 3, 29),
+        (2027, 5, 3),
+        (2027, 5, 31),
+        (2027, 8, 30),
+        (2027, 12, 27), // Christmas Day, substitute
+        (2027, 12, 28), // Boxing Day, substitute
+        (2028, 1, 3),   // New Year's Day, substitute
+        (2028, 4, 14),
+        (2028, 4, 17),
+        (2028, 5, 1),
+        (2028, 5, 29),
+        (2028, 8, 28),
+        (2028, 12, 25),
+        (2028, 12, 26),
+    ];
+    const PUBLISHED_LONDON_EARLY: &[Ymd] = &[
+        (2025, 12, 24),
+        (2025, 12, 31),
+        (2026, 12, 24),
+        (2026, 12, 31),
+        (2027, 12, 24),
+        (2027, 12, 31),
+        // 2028: the 24th and the 31st are Sundays.
+        (2028, 12, 22),
+        (2028, 12, 29),
+    ];
+
+    /// Weekdays of `year` the calendar closes, and those it ends early.
+    fn closures(e: &Exchange, year: i32) -> (Vec<Ymd>, Vec<Ymd>) {
+        let (mut closed, mut early) = (Vec::new(), Vec::new());
+        let mut d = date(year, 1, 1);
+        while d.year() == year {
+            let key = (d.year(), d.month(), d.day());
+            if !is_weekend(d) {
+                match e.session_on(d) {
+                    None => closed.push(key),
+                    Some(s) if s.close != e.zone.to_utc(d, hm(e.close)) => early.push(key),
+                    Some(_) => {}
+                }
+            }
+            d += Duration::days(1);
+        }
+        (closed, early)
+    }
+
     #[test]
-    fn every_listed_closure_is_a_weekday_within_the_known_years() {
-        for e in EXCHANGES {
-            let early = e.early_closes.iter().map(|(d, _)| d);
-            for &(y, m, d) in e.holidays.iter().chain(early) {
-                let day = date(y, m, d);
-                assert!(
-                    !matches!(day.weekday(), Weekday::Sat | Weekday::Sun),
-                    "{} {day} is a weekend day",
+    fn the_rules_give_the_calendars_of_2025_to_2028() {
+        let of = |list: &[Ymd], y: i32| -> Vec<Ymd> {
+            list.iter().copied().filter(|d| d.0 == y).collect()
+        };
+        for y in 2025..=2028 {
+            for e in [&NYSE, &NASDAQ] {
+                assert_eq!(
+                    closures(e, y),
+                    (of(PUBLISHED_US_CLOSED, y), of(PUBLISHED_US_EARLY, y)),
+                    "{} {y}",
                     e.mic
                 );
-                assert!(y <= HOLIDAYS_KNOWN_THROUGH);
             }
+            assert_eq!(
+                closures(&LSE, y),
+                (
+                    of(PUBLISHED_LONDON_CLOSED, y),
+                    of(PUBLISHED_LONDON_EARLY, y)
+                ),
+                "XLON {y}"
+            );
         }
+    }
+
+    #[test]
+    fn easter_and_the_weekend_rules() {
+        for (y, m, d) in [
+            (2024, 3, 31),
+            (2025, 4, 20),
+            (2026, 4, 5),
+            (2038, 4, 25),
+            (2285, 3, 22),
+        ] {
+            assert_eq!(easter_sunday(y), date(y, m, d));
+        }
+        // Christmas on a Sunday (2033): Boxing Day Monday, Christmas kept
+        // on Tuesday in London; New York closes Monday only.
+        assert_eq!(session(&LSE, 2033, 12, 26), None);
+        assert_eq!(session(&LSE, 2033, 12, 27), None);
+        assert_eq!(session(&NYSE, 2033, 12, 26), None);
+        assert!(session(&NYSE, 2033, 12, 27).is_some());
+        // 2023, the LSE's own notice: the 24th and the 31st were Sundays,
+        // and the Fridays before closed at 12:30.
+        let (_, early) = closures(&LSE, 2023);
+        assert_eq!(early, [(2023, 12, 22), (2023, 12, 29)]);
+        // A Sunday New Year's Day (2034) is kept on Monday by both.
+        assert_eq!(session(&NYSE, 2034, 1, 2), None);
+        assert_eq!(session(&LSE, 2034, 1, 2), None);
     }
 
     #[test]
