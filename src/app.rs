@@ -25,8 +25,7 @@ use crate::pipeline::fetch::Fetcher;
 use crate::pipeline::fulltext::Articles;
 use crate::push;
 use crate::quotes::board::Board;
-use crate::quotes::reactions::Reactions;
-use crate::schedule::Schedule;
+use crate::quotes::reactions::{Reactions, UnknownExchange};
 use crate::scheduler::{self, Heartbeat};
 use crate::select::Channel;
 use crate::store::{AlertRule, Store};
@@ -328,10 +327,9 @@ pub async fn serve_with(
         tasks.push(tokio::spawn(publisher.run(shutdown.clone())));
     }
     // The board refreshes on its own schedule, independently of feeds.
-    if let (Some(board), Some(market)) = (pipeline.board.clone(), &config.market) {
+    if let Some(board) = pipeline.board.clone() {
         tasks.push(tokio::spawn(refresh_board(
             board,
-            market.schedule.clone(),
             store.clone(),
             Arc::clone(&clock),
             shutdown.clone(),
@@ -339,7 +337,7 @@ pub async fn serve_with(
     }
     // Price reactions: read off the board's series as their times pass,
     // gaps backfilled from the provider's history within its budget.
-    if let (Some(board), Some(reactions)) = (pipeline.board.clone(), reactions) {
+    if let (Some(board), Some(reactions)) = (pipeline.board.clone(), reactions.clone()) {
         tasks.push(tokio::spawn(reactions.run(
             store.clone(),
             board,
@@ -368,6 +366,7 @@ pub async fn serve_with(
         http: state,
         bound: local,
         board: pipeline.board.clone(),
+        reactions,
         feeds: feeds_tx,
         alerts: alerts_tx,
         storage: storage_tx,
@@ -497,6 +496,7 @@ struct Live {
     http: http::HttpState,
     bound: std::net::SocketAddr,
     board: Option<Arc<Board>>,
+    reactions: Option<Arc<Reactions>>,
     /// The feeds the scheduler polls.
     feeds: watch::Sender<Vec<(FeedConfig, FeedId)>>,
     /// The alerts the sender delivers.
@@ -510,11 +510,15 @@ struct Live {
 /// times live in the archive, so nothing is lost. `[output]`, the views,
 /// the alerts and `[storage]` retention apply at once (an added alert fires
 /// for items archived from then on; a removed one's unsent messages wait in
-/// the outbox; changed retention runs now). A changed `[market]` API key is
-/// handed to the board at once; changes to `[storage] path`,
-/// `[server] listen`, `[fetch]`, `[websub]` and the rest of `[market]` wait
-/// for a restart, with a warning. An invalid config is refused with a logged
-/// error and the running one stays.
+/// the outbox; changed retention runs now). `[market]` applies at once
+/// while its provider and endpoint stay: the instruments (the board, its
+/// mentions and the price reactions follow them; the board refreshes right
+/// away), label, staleness, schedule, and the API key. Changes to
+/// `[storage] path`, `[server] listen`, `[fetch]`, `[websub]`, `[market]`
+/// `provider` and `base_url`, and adding or removing `[market]`, wait for
+/// a restart, with a warning. An invalid config (an instrument's exchange
+/// without a calendar included) is refused with a logged error and the
+/// running one stays.
 async fn reload_on_hangup(
     hangups: Option<tokio::signal::unix::Signal>,
     running: Config,
@@ -541,7 +545,19 @@ async fn reload_on_hangup(
                 error!("reload refused, keeping the running config: {e}");
                 let _ = notifier.status("reload refused: invalid config (see the log)");
             }
-            Ok(new) => {
+            Ok(new) => 'apply: {
+                let market = match market_reload(
+                    live.board.as_deref(),
+                    current.market.as_ref(),
+                    new.market.as_ref(),
+                ) {
+                    Ok(market) => market,
+                    Err(e) => {
+                        error!("reload refused, keeping the running config: {e}");
+                        let _ = notifier.status("reload refused: invalid config (see the log)");
+                        break 'apply;
+                    }
+                };
                 let new_key = replaced_api_key(current.market.as_ref(), new.market.as_ref());
                 for (what, changed) in [
                     ("[storage]", new.storage.path != current.storage.path),
@@ -551,9 +567,8 @@ async fn reload_on_hangup(
                     ),
                     ("[fetch]", new.fetch != current.fetch),
                     (
-                        "[market]",
-                        without_api_key(new.market.as_ref())
-                            != without_api_key(current.market.as_ref()),
+                        "[market] provider, base_url or the section itself",
+                        market == MarketReload::AtRestart,
                     ),
                     // The hub, the publisher and the subscriber are built at start.
                     ("[websub]", new.websub != current.websub),
@@ -592,6 +607,19 @@ async fn reload_on_hangup(
                                 "[market] API key changed: the board uses the new one from its next refresh"
                             );
                         }
+                        if let (Some(board), MarketReload::Apply(market)) = (&live.board, &market) {
+                            board.reconfigure(market);
+                            // market_reload checked the exchanges already.
+                            if let Some(Err(e)) =
+                                live.reactions.as_ref().map(|r| r.reconfigure(market))
+                            {
+                                error!(error = %e, "price reactions keep the instruments they had");
+                            }
+                            info!(
+                                instruments = market.instruments.len(),
+                                "[market] reloaded: the board refreshes now"
+                            );
+                        }
                         live.http.update(http::Published::from_config(
                             &new,
                             Some(live.bound),
@@ -627,6 +655,40 @@ fn replaced_api_key(
         .then(|| new.api_key.clone())
 }
 
+/// What a reload does with `[market]`.
+#[derive(Debug, PartialEq)]
+enum MarketReload {
+    /// The same, but perhaps for its API key ([`replaced_api_key`]).
+    Unchanged,
+    /// The running board and price reactions take it now.
+    Apply(Box<MarketConfig>),
+    /// Another provider or endpoint, or the section added or removed: at
+    /// the next restart.
+    AtRestart,
+}
+
+/// How a reload from `running` to `new` treats `[market]`. A new
+/// `[market]` naming an exchange without a calendar is refused, whether it
+/// would apply now or at the restart (which it would stop).
+fn market_reload(
+    board: Option<&Board>,
+    running: Option<&MarketConfig>,
+    new: Option<&MarketConfig>,
+) -> Result<MarketReload, UnknownExchange> {
+    if without_api_key(running) == without_api_key(new) {
+        return Ok(MarketReload::Unchanged);
+    }
+    if let Some(new) = new {
+        Reactions::check(new)?;
+    }
+    Ok(match (board, new) {
+        (Some(board), Some(new)) if board.can_take(new) => {
+            MarketReload::Apply(Box::new(new.clone()))
+        }
+        _ => MarketReload::AtRestart,
+    })
+}
+
 /// `[market]` without its key, to see whether anything else changed.
 fn without_api_key(market: Option<&MarketConfig>) -> Option<MarketConfig> {
     market.map(|m| MarketConfig {
@@ -635,10 +697,10 @@ fn without_api_key(market: Option<&MarketConfig>) -> Option<MarketConfig> {
     })
 }
 
-/// Refreshes the board now and then on `schedule` until `shutdown`.
+/// Refreshes the board now and then on its schedule until `shutdown`, and
+/// at once when a reload changed its instruments.
 async fn refresh_board(
     board: Arc<Board>,
-    schedule: Schedule,
     store: Store,
     clock: SharedClock,
     shutdown: CancellationToken,
@@ -651,12 +713,20 @@ async fn refresh_board(
                 warn!(error = %e, "could not archive quotes; the board keeps its last values")
             }
         }
-        let wait = schedule
+        let wait = board
+            .schedule()
             .next_after(clock.now())
             .and_then(|t| (t - clock.now()).to_std().ok())
             .unwrap_or(Duration::from_secs(300));
         tokio::select! {
             _ = shutdown.cancelled() => return,
+            _ = board.reconfigured() => {
+                // Added instruments show their last archived quotes (from an
+                // earlier run) should the refresh below fail.
+                if let Err(e) = board.seed(&store).await {
+                    warn!(error = %e, "could not load the archived quotes of the board's new instruments");
+                }
+            }
             _ = tokio::time::sleep(wait) => {}
         }
     }
@@ -698,5 +768,47 @@ mod tests {
         moved.base_url = Some(url::Url::parse("http://127.0.0.1:9/").unwrap());
         assert_eq!(replaced_api_key(Some(&old), Some(&moved)), None);
         assert_eq!(replaced_api_key(None, Some(&new)), None);
+    }
+
+    #[test]
+    fn a_reload_applies_market_changes_the_running_board_can_take() {
+        let running = market("stooq", "k1");
+        let board = Board::new(running.clone(), reqwest::Client::new());
+        let reload = |new: &MarketConfig| market_reload(Some(&board), Some(&running), Some(new));
+        // Only the key: handed over on its own (replaced_api_key).
+        assert_eq!(reload(&market("stooq", "k2")), Ok(MarketReload::Unchanged));
+        let mut more = running.clone();
+        more.instruments.push(more.instruments[0].clone());
+        more.instruments[1].symbol = "MSFT".into();
+        assert_eq!(
+            reload(&more),
+            Ok(MarketReload::Apply(Box::new(more.clone())))
+        );
+        let mut relabelled = running.clone();
+        relabelled.label = "NYSE".into();
+        assert_eq!(
+            reload(&relabelled),
+            Ok(MarketReload::Apply(Box::new(relabelled.clone())))
+        );
+        // Another provider or endpoint needs a new client: at the restart.
+        assert_eq!(reload(&market("yahoo", "k1")), Ok(MarketReload::AtRestart));
+        let mut moved = running.clone();
+        moved.base_url = Some(url::Url::parse("http://127.0.0.1:9/").unwrap());
+        assert_eq!(reload(&moved), Ok(MarketReload::AtRestart));
+        // Added or removed: at the restart too.
+        assert_eq!(
+            market_reload(None, None, Some(&running)),
+            Ok(MarketReload::AtRestart)
+        );
+        assert_eq!(
+            market_reload(Some(&board), Some(&running), None),
+            Ok(MarketReload::AtRestart)
+        );
+        // An exchange without a calendar is refused, now or at the restart.
+        let mut tokyo = running.clone();
+        tokyo.instruments[0].exchange = Some("XTKS".into());
+        assert!(reload(&tokyo).is_err());
+        tokyo.provider = crate::model::ProviderKind::Yahoo;
+        assert!(reload(&tokyo).is_err());
     }
 }

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
 use tracing::{info, warn};
 
 use super::client::ProviderClient;
@@ -20,6 +21,7 @@ use super::mentions::{Instrument, Mention, MentionMatcher};
 use super::{Quote, QuoteError};
 use crate::config::{MarketConfig, Secret};
 use crate::model::{BoardView, NewItem, ProviderKind, SnapshotQuote};
+use crate::schedule::Schedule;
 use crate::store::{Store, StoreError};
 
 /// One cached quote.
@@ -77,44 +79,104 @@ pub struct StatusQuote {
 
 #[derive(Debug)]
 pub struct Board {
-    /// As configured, without the API key: that lives only in `client`,
-    /// which [`Board::replace_api_key`] swaps.
-    config: MarketConfig,
-    // Cloned out for each refresh, so the lock is never held across an
-    // `.await` and a swap never waits for a slow provider.
+    // Both locks are cloned out of (an `Arc`), so neither is held across
+    // an `.await` and a swap never waits for a slow provider.
+    /// What `[market]` sets, swapped whole by [`Board::reconfigure`].
+    setup: RwLock<Arc<Setup>>,
+    /// Swapped by [`Board::replace_api_key`].
     client: RwLock<Arc<ProviderClient>>,
     /// Kept to build a client with a new key on reload.
     http: reqwest::Client,
-    matcher: MentionMatcher,
     state: Mutex<State>,
+    /// Told when a reload changed the instruments or the schedule.
+    reconfigured: Notify,
+}
+
+/// The board's `[market]` and the mention matcher built from it.
+#[derive(Debug)]
+struct Setup {
+    /// As configured, without the API key: that lives only in the client.
+    config: MarketConfig,
+    matcher: MentionMatcher,
+}
+
+impl Setup {
+    fn new(market: &MarketConfig) -> Setup {
+        let instruments: Vec<Instrument> =
+            market.instruments.iter().map(Instrument::from).collect();
+        Setup {
+            matcher: MentionMatcher::new(&instruments),
+            config: MarketConfig {
+                api_key: None,
+                ..market.clone()
+            },
+        }
+    }
 }
 
 impl Board {
-    pub fn new(mut config: MarketConfig, http: reqwest::Client) -> Board {
+    pub fn new(market: MarketConfig, http: reqwest::Client) -> Board {
         let client = ProviderClient::new(
-            config.provider,
-            config.base_url.clone(),
-            config.api_key.take(),
+            market.provider,
+            market.base_url.clone(),
+            market.api_key.clone(),
             http.clone(),
         );
-        let instruments: Vec<Instrument> =
-            config.instruments.iter().map(Instrument::from).collect();
         Board {
-            matcher: MentionMatcher::new(&instruments),
+            setup: RwLock::new(Arc::new(Setup::new(&market))),
             client: RwLock::new(Arc::new(client)),
             http,
-            config,
             state: Mutex::new(State::default()),
+            reconfigured: Notify::new(),
         }
     }
 
-    pub fn label(&self) -> &str {
-        &self.config.label
+    /// `[market]` as of now.
+    fn setup(&self) -> Arc<Setup> {
+        // Only ever replaced whole, so a poisoned lock still holds a usable setup.
+        Arc::clone(&self.setup.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Whether a reload can hand `market` to this board: same provider and
+    /// endpoint (its client and budget stay; anything else needs a restart).
+    pub fn can_take(&self, market: &MarketConfig) -> bool {
+        let setup = self.setup();
+        setup.config.provider == market.provider && setup.config.base_url == market.base_url
+    }
+
+    /// From now on, quotes `market`'s instruments (in its order, with its
+    /// names, label and staleness), finds their mentions, and refreshes on
+    /// its schedule (a reload; see [`Board::can_take`]; the API key goes
+    /// through [`Board::replace_api_key`]). Quotes of instruments no longer
+    /// configured leave the board; new ones wait for the refresh this wakes
+    /// ([`Board::reconfigured`]).
+    pub fn reconfigure(&self, market: &MarketConfig) {
+        let setup = Arc::new(Setup::new(market));
+        self.state()
+            .held
+            .retain(|symbol, _| market.instruments.iter().any(|i| &i.symbol == symbol));
+        *self.setup.write().unwrap_or_else(|p| p.into_inner()) = setup;
+        self.reconfigured.notify_one();
+    }
+
+    /// Completes when a reload has reconfigured the board since the last
+    /// time this completed.
+    pub async fn reconfigured(&self) {
+        self.reconfigured.notified().await
+    }
+
+    pub fn label(&self) -> String {
+        self.setup().config.label.clone()
     }
 
     /// The provider the board asks.
     pub fn provider(&self) -> ProviderKind {
-        self.config.provider
+        self.setup().config.provider
+    }
+
+    /// When the board refreshes.
+    pub fn schedule(&self) -> Schedule {
+        self.setup().config.schedule.clone()
     }
 
     /// Past prices of one provider symbol, through the board's own client
@@ -129,7 +191,7 @@ impl Board {
         to: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Bars, QuoteError> {
-        let reserve = u32::try_from(self.config.instruments.len()).unwrap_or(u32::MAX);
+        let reserve = u32::try_from(self.setup().config.instruments.len()).unwrap_or(u32::MAX);
         self.client()
             .fetch_history(provider_symbol, interval, from, to, reserve, now)
             .await
@@ -167,6 +229,7 @@ impl Board {
     /// instead of none.
     pub async fn seed(&self, store: &Store) -> Result<(), StoreError> {
         let symbols = self
+            .setup()
             .config
             .instruments
             .iter()
@@ -191,6 +254,7 @@ impl Board {
         now: DateTime<Utc>,
     ) -> Result<RefreshReport, StoreError> {
         let pairs: Vec<(String, String)> = self
+            .setup()
             .config
             .instruments
             .iter()
@@ -242,7 +306,8 @@ impl Board {
     }
 
     fn instrument_name(&self, symbol: &str) -> Option<String> {
-        self.config
+        self.setup()
+            .config
             .instruments
             .iter()
             .find(|i| i.symbol == symbol)
@@ -252,31 +317,23 @@ impl Board {
     /// The board as it stands at `now`, in configured order; `None` while
     /// no instrument has a quote yet.
     pub fn view(&self, now: DateTime<Utc>) -> Option<BoardView> {
+        let setup = self.setup();
+        let config = &setup.config;
         let state = self.state();
-        let quotes: Vec<(i64, SnapshotQuote)> = self
-            .config
+        let quotes: Vec<(i64, SnapshotQuote)> = config
             .instruments
             .iter()
             .filter_map(|i| state.held.get(&i.symbol))
             .map(|h| {
                 let mut q = h.quote.clone();
-                q.stale = h.failing || self.too_old(&q, now);
+                q.stale = h.failing || too_old(config, &q, now);
                 (h.quote_id, q)
             })
             .collect();
         (!quotes.is_empty()).then(|| BoardView {
-            label: self.config.label.clone(),
+            label: config.label.clone(),
             quotes,
         })
-    }
-
-    /// Staleness is about how old our knowledge is (fetch time), not the
-    /// provider's as-of: a closed market's last trade is legitimately old,
-    /// and `session` says so.
-    fn too_old(&self, q: &SnapshotQuote, now: DateTime<Utc>) -> bool {
-        (now - q.fetched_at)
-            .to_std()
-            .is_ok_and(|age| age > self.config.stale_after)
     }
 
     /// Which configured instruments `item` mentions. Only configured
@@ -288,14 +345,14 @@ impl Board {
             item.summary_text.as_deref().unwrap_or(""),
             item.content_text.as_deref().unwrap_or(""),
         ];
-        self.matcher.find_all(&item.categories, &texts)
+        self.setup().matcher.find_all(&item.categories, &texts)
     }
 
     /// Which configured instruments an article fetched for an item
     /// (`[[feeds]] fulltext`) mentions, in its plain text. The one call
     /// site of the matcher for articles (`pipeline::fulltext`).
     pub fn mentions_in_article(&self, title: &str, text: &str) -> Vec<Mention> {
-        self.matcher.find(title, text, &[] as &[&str])
+        self.setup().matcher.find(title, text, &[] as &[&str])
     }
 
     /// When the board last refreshed with at least one quote: what pages
@@ -327,8 +384,8 @@ impl Board {
             .collect();
         let state = self.state();
         BoardStatus {
-            label: self.config.label.clone(),
-            provider: self.config.provider.as_str().to_string(),
+            label: self.label(),
+            provider: self.provider().as_str().to_string(),
             last_refresh: state.last_refresh,
             last_success: state.last_success,
             last_error: state.last_error.clone(),
@@ -340,13 +397,13 @@ impl Board {
     pub fn log_refresh(&self, report: &RefreshReport) {
         if report.failed.is_empty() {
             info!(
-                provider = self.config.provider.as_str(),
+                provider = self.provider().as_str(),
                 quotes = report.ok,
                 "board refreshed"
             );
         } else {
             warn!(
-                provider = self.config.provider.as_str(),
+                provider = self.provider().as_str(),
                 quotes = report.ok,
                 failed = report.failed.len(),
                 first_error = %format!("{}: {}", report.failed[0].0, report.failed[0].1),
@@ -354,6 +411,15 @@ impl Board {
             );
         }
     }
+}
+
+/// Staleness is about how old our knowledge is (fetch time), not the
+/// provider's as-of: a closed market's last trade is legitimately old, and
+/// `session` says so.
+fn too_old(config: &MarketConfig, q: &SnapshotQuote, now: DateTime<Utc>) -> bool {
+    (now - q.fetched_at)
+        .to_std()
+        .is_ok_and(|age| age > config.stale_after)
 }
 
 fn describe(e: &QuoteError) -> String {

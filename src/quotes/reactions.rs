@@ -33,8 +33,8 @@
 //! `missing` with a note saying why.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
@@ -118,6 +118,10 @@ struct Tracked {
     exchange: &'static Exchange,
 }
 
+fn find<'a>(tracked: &'a [Tracked], symbol: &str) -> Option<&'a Tracked> {
+    tracked.iter().find(|t| t.symbol == symbol)
+}
+
 /// An `exchange` in config that has no calendar.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
@@ -143,7 +147,9 @@ pub struct ReactionReport {
 /// exchanges.
 #[derive(Debug)]
 pub struct Reactions {
-    tracked: Vec<Tracked>,
+    /// Swapped whole by a reload ([`Reactions::reconfigure`]); each pass
+    /// works with the list it started with.
+    tracked: RwLock<Arc<Vec<Tracked>>>,
     /// The provider refused history to our key (Finnhub's free plan has no
     /// candles): further gaps are given up without asking again, until a
     /// restart.
@@ -154,7 +160,28 @@ impl Reactions {
     /// Each instrument's exchange is the one its config names, else the one
     /// its provider symbol implies (`calendar::for_provider_symbol`).
     pub fn new(market: &MarketConfig) -> Result<Reactions, UnknownExchange> {
-        let tracked = market
+        Ok(Reactions {
+            tracked: RwLock::new(Arc::new(Self::tracked_of(market)?)),
+            history_refused: AtomicBool::new(false),
+        })
+    }
+
+    /// From the next pass on, follows `market`'s instruments (a reload).
+    /// An unknown exchange changes nothing.
+    pub fn reconfigure(&self, market: &MarketConfig) -> Result<(), UnknownExchange> {
+        let tracked = Arc::new(Self::tracked_of(market)?);
+        *self.tracked.write().unwrap_or_else(|p| p.into_inner()) = tracked;
+        Ok(())
+    }
+
+    /// Checks `market`'s exchanges, for a reload to refuse a config before
+    /// it applies any of it.
+    pub fn check(market: &MarketConfig) -> Result<(), UnknownExchange> {
+        Self::tracked_of(market).map(|_| ())
+    }
+
+    fn tracked_of(market: &MarketConfig) -> Result<Vec<Tracked>, UnknownExchange> {
+        market
             .instruments
             .iter()
             .map(|i| {
@@ -171,15 +198,13 @@ impl Reactions {
                     exchange,
                 })
             })
-            .collect::<Result<_, _>>()?;
-        Ok(Reactions {
-            tracked,
-            history_refused: AtomicBool::new(false),
-        })
+            .collect()
     }
 
-    fn tracked(&self, symbol: &str) -> Option<&Tracked> {
-        self.tracked.iter().find(|t| t.symbol == symbol)
+    /// The instruments as of now.
+    fn tracked(&self) -> Arc<Vec<Tracked>> {
+        // Only ever replaced whole, so a poisoned lock still holds a usable list.
+        Arc::clone(&self.tracked.read().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Plans new mentions, resolves passed targets, backfills gaps.
@@ -190,7 +215,8 @@ impl Reactions {
         now: DateTime<Utc>,
     ) -> Result<ReactionReport, StoreError> {
         let mut report = ReactionReport::default();
-        let symbols = self.tracked.iter().map(|t| t.symbol.clone()).collect();
+        let tracked = self.tracked();
+        let symbols = tracked.iter().map(|t| t.symbol.clone()).collect();
         // Every pass looks at the whole lookback window, not only at items
         // newer than the last pass: a mention can be recorded after its
         // item (from the article's full text), and still deserves a plan.
@@ -200,7 +226,7 @@ impl Reactions {
         let plans: Vec<PlannedReaction> = subjects
             .into_iter()
             .filter_map(|s| {
-                let tracked = self.tracked(&s.symbol)?;
+                let tracked = find(&tracked, &s.symbol)?;
                 Some(PlannedReaction {
                     targets: plan(tracked.exchange, s.ingested_at),
                     exchange: tracked.exchange.mic.to_string(),
@@ -251,8 +277,9 @@ impl Reactions {
             by_symbol.entry(gap.symbol.clone()).or_default().push(gap);
         }
         let mut budget_spent = false;
+        let all = self.tracked();
         for (symbol, mut gaps) in by_symbol {
-            let Some(tracked) = self.tracked(&symbol).cloned() else {
+            let Some(tracked) = find(&all, &symbol).cloned() else {
                 report.missing += gaps.len();
                 let note = "the symbol is no longer on the board".to_string();
                 store.note_backfill(gaps, true, note, now).await?;

@@ -591,3 +591,93 @@ async fn a_plan_without_candles_is_asked_once_then_left_alone() {
         .unwrap();
     assert!(note.contains("not entitled"), "{note}");
 }
+
+/// A reload that changes `[market]`'s instruments (same provider and
+/// endpoint): the board quotes the added one and drops the removed one,
+/// new items are matched against the new names, and the price reactions
+/// follow the added instrument on its own exchange.
+#[tokio::test]
+async fn a_reconfigured_market_quotes_matches_and_reacts_to_the_new_instruments() {
+    let server = FeedServer::start().await;
+    server.set("/v8/finance/chart/AAPL", json_reply(AAPL));
+    server.set("/v8/finance/chart/VOD.L", json_reply(VOD));
+    let story = |id: &str, title: &str| (id.to_string(), title.to_string());
+    let mut stories = vec![story("n1", "Vodafone Group lifts its dividend")];
+    let serve = |stories: &[(String, String)]| {
+        let items: Vec<(&str, &str, &str)> = stories
+            .iter()
+            .map(|(id, title)| (id.as_str(), title.as_str(), ""))
+            .collect();
+        server.set("/news.xml", Reply::feed(rss("Markets", &items)));
+    };
+    serve(&stories);
+    let dir = TestDir::new();
+    let config = |symbols: &str| {
+        dir.write_config(&format!(
+            "{}\n[market]\nprovider = \"yahoo\"\nbase_url = \"{}\"\nsymbols = [{symbols}]\n",
+            feed_block("news", &server.url("/news.xml"), ""),
+            server.url("")
+        ))
+    };
+    let vodafone =
+        "{ symbol = \"VOD\", provider_symbol = \"VOD.L\", names = [\"Vodafone Group\"] }";
+    let before = config("\"AAPL\"");
+    // Tuesday 2026-07-21, 10:00 London time.
+    let (clock, shared) = fixed_clock("2026-07-21T09:00:00Z");
+    let opened = tickerfeed::app::open(&before, shared).await.unwrap();
+    let board = opened.pipeline.board.clone().unwrap();
+    let reactions = opened.reactions.clone().unwrap();
+    tickerfeed::scheduler::poll_once(&opened.pipeline, opened.feeds.clone(), 2).await;
+    board.refresh(&opened.store, clock.now()).await.unwrap();
+    let symbols_on_board = || -> Vec<String> {
+        board
+            .view(clock.now())
+            .map(|v| v.quotes.into_iter().map(|(_, q)| q.symbol).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(symbols_on_board(), ["AAPL"]);
+    let mentions = || -> Vec<(String, String)> {
+        dir.db()
+            .prepare("SELECT title, symbol FROM v_item_mentions ORDER BY item_id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert!(mentions().is_empty(), "VOD is not on the board yet");
+
+    let after = config(vodafone);
+    let market = after.market.as_ref().unwrap();
+    assert!(board.can_take(market));
+    board.reconfigure(market);
+    reactions.reconfigure(market).unwrap();
+    assert!(symbols_on_board().is_empty(), "AAPL left the board");
+    board.refresh(&opened.store, clock.now()).await.unwrap();
+    assert_eq!(symbols_on_board(), ["VOD"]);
+
+    stories.push(story("n2", "Vodafone Group sells its tower arm"));
+    serve(&stories);
+    tickerfeed::scheduler::poll_once(&opened.pipeline, opened.feeds.clone(), 2).await;
+    assert_eq!(
+        mentions(),
+        [(
+            "Vodafone Group sells its tower arm".to_string(),
+            "VOD".to_string()
+        )],
+        "only the item archived after the reload is matched against the new names"
+    );
+    reactions
+        .run_once(&opened.store, &board, clock.now())
+        .await
+        .unwrap();
+    let exchange: String = dir
+        .db()
+        .query_row(
+            "SELECT exchange FROM v_item_reactions WHERE symbol = 'VOD'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(exchange, "XLON");
+}

@@ -411,6 +411,78 @@ async fn reload_notices_a_changed_api_key_and_the_provider_gets_the_new_one() {
     }
 }
 
+/// A reload that adds an instrument to `[market]` (same provider and
+/// endpoint) puts it on the board at once, without waiting for the board's
+/// next scheduled refresh (an hour away here) or a restart; one that names
+/// an exchange without a calendar is refused, and another provider waits
+/// for the restart, both saying so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_puts_an_added_instrument_on_the_board_at_once() {
+    let server = FeedServer::start().await;
+    for symbol in ["AAPL", "MSFT"] {
+        server.set(
+            &format!("/api/v1/quote?symbol={symbol}"),
+            Reply::feed(include_str!("../fixtures/quotes/finnhub/quote_full.json"))
+                .header("content-type", "application/json"),
+        );
+    }
+    let market = |provider: &str, symbols: &str| {
+        format!(
+            "[market]\nprovider = \"{provider}\"\nbase_url = \"{}\"\napi_key_env = \"TF_TEST_KEY\"\n\
+             schedule = \"0 0 * * * *\"\nsymbols = [{symbols}]\n",
+            server.url("")
+        )
+    };
+    let asked = |symbol: &str| {
+        server
+            .seen("/api/v1/quote")
+            .iter()
+            .any(|s| s.uri.ends_with(&format!("symbol={symbol}")))
+    };
+    let dir = TestDir::new();
+    dir.write_config_only(&market("finnhub", "\"AAPL\""));
+    let mut d = Running::start_with(&dir, &[("TF_TEST_KEY", "k")]);
+    let addr = d.wait_for_listen();
+    d.wait_for("board refreshed");
+    assert!(asked("AAPL") && !asked("MSFT"));
+
+    dir.write_config_only(&market("finnhub", "\"AAPL\", \"MSFT\""));
+    d.signal("HUP");
+    d.wait_for("[market] reloaded");
+    d.wait_for("config reloaded");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let board = loop {
+        let board = reqwest::get(format!("http://{addr}/quotes.json"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if board.contains("\"MSFT\"") {
+            break board;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "MSFT never reached the board: {board}\n{}",
+            d.log.join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(board.contains("\"AAPL\""), "{board}");
+
+    dir.write_config_only(&market(
+        "finnhub",
+        "{ symbol = \"7203\", provider_symbol = \"7203.T\", exchange = \"XTKS\" }",
+    ));
+    d.signal("HUP");
+    d.wait_for("reload refused, keeping the running config: [market] symbol \"7203\": unknown exchange \"XTKS\"");
+    dir.write_config_only(&market("yahoo", "\"AAPL\""));
+    d.signal("HUP");
+    d.wait_for("[market] provider, base_url or the section itself changed: it takes effect at the next restart");
+    d.signal("TERM");
+    assert_eq!(d.wait_exit(), 0, "{}", d.log.join("\n"));
+}
+
 /// Retention tightened by a reload runs at once: the operator who lowers
 /// `max_items_per_feed` sees the archive shrink now, not at the next daily
 /// run or restart.
