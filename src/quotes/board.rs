@@ -19,7 +19,7 @@ use super::client::ProviderClient;
 use super::history::{Bars, Interval};
 use super::mentions::{Instrument, Mention, MentionMatcher};
 use super::{Quote, QuoteError};
-use crate::config::{MarketConfig, Secret};
+use crate::config::{InstrumentConfig, MarketConfig, Secret};
 use crate::model::{BoardView, NewItem, ProviderKind, SnapshotQuote};
 use crate::schedule::Schedule;
 use crate::store::{Store, StoreError};
@@ -101,6 +101,10 @@ struct Setup {
 }
 
 impl Setup {
+    fn instrument(&self, symbol: &str) -> Option<&InstrumentConfig> {
+        self.config.instruments.iter().find(|i| i.symbol == symbol)
+    }
+
     fn new(market: &MarketConfig) -> Setup {
         let instruments: Vec<Instrument> =
             market.instruments.iter().map(Instrument::from).collect();
@@ -152,10 +156,13 @@ impl Board {
     /// ([`Board::reconfigured`]).
     pub fn reconfigure(&self, market: &MarketConfig) {
         let setup = Arc::new(Setup::new(market));
+        // Swapped before the quotes are dropped: a refresh or seed that
+        // stores quotes after this reads the new setup, one that stored
+        // them before has them dropped here.
+        *self.setup.write().unwrap_or_else(|p| p.into_inner()) = Arc::clone(&setup);
         self.state()
             .held
-            .retain(|symbol, _| market.instruments.iter().any(|i| &i.symbol == symbol));
-        *self.setup.write().unwrap_or_else(|p| p.into_inner()) = setup;
+            .retain(|symbol, _| setup.instrument(symbol).is_some());
         self.reconfigured.notify_one();
     }
 
@@ -237,7 +244,12 @@ impl Board {
             .collect();
         let latest = store.latest_quotes(symbols).await?;
         let mut state = self.state();
+        // A reload may have removed some while the archive was read.
+        let setup = self.setup();
         for (quote_id, quote) in latest {
+            if setup.instrument(&quote.symbol).is_none() {
+                continue;
+            }
             state.held.entry(quote.symbol.clone()).or_insert(Held {
                 quote_id,
                 quote,
@@ -276,8 +288,14 @@ impl Board {
         };
         let mut state = self.state();
         state.last_refresh = Some(now);
+        // A reload may have removed some while they were fetched (they
+        // stay in the archive, off the board).
+        let setup = self.setup();
         for (quote_id, q) in ids.into_iter().zip(ok) {
-            let name = self.instrument_name(&q.symbol);
+            let Some(instrument) = setup.instrument(&q.symbol) else {
+                continue;
+            };
+            let name = instrument.name.clone();
             state.held.insert(
                 q.symbol.clone(),
                 Held {
@@ -303,15 +321,6 @@ impl Board {
             state.last_success = Some(now);
         }
         Ok(report)
-    }
-
-    fn instrument_name(&self, symbol: &str) -> Option<String> {
-        self.setup()
-            .config
-            .instruments
-            .iter()
-            .find(|i| i.symbol == symbol)
-            .and_then(|i| i.name.clone())
     }
 
     /// The board as it stands at `now`, in configured order; `None` while
