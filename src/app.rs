@@ -720,13 +720,7 @@ async fn refresh_board(
             .unwrap_or(Duration::from_secs(300));
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = board.reconfigured() => {
-                // Added instruments show their last archived quotes (from an
-                // earlier run) should the refresh below fail.
-                if let Err(e) = board.seed(&store).await {
-                    warn!(error = %e, "could not load the archived quotes of the board's new instruments");
-                }
-            }
+            _ = board.reconfigured() => {}
             _ = tokio::time::sleep(wait) => {}
         }
     }

@@ -152,17 +152,22 @@ impl Board {
     /// names, label and staleness), finds their mentions, and refreshes on
     /// its schedule (a reload; see [`Board::can_take`]; the API key goes
     /// through [`Board::replace_api_key`]). Quotes of instruments no longer
-    /// configured leave the board; new ones wait for the refresh this wakes
+    /// configured, or now quoted under another provider symbol (another
+    /// listing), leave the board; new ones wait for the refresh this wakes
     /// ([`Board::reconfigured`]).
     pub fn reconfigure(&self, market: &MarketConfig) {
         let setup = Arc::new(Setup::new(market));
         // Swapped before the quotes are dropped: a refresh or seed that
         // stores quotes after this reads the new setup, one that stored
         // them before has them dropped here.
-        *self.setup.write().unwrap_or_else(|p| p.into_inner()) = Arc::clone(&setup);
-        self.state()
-            .held
-            .retain(|symbol, _| setup.instrument(symbol).is_some());
+        let old = std::mem::replace(
+            &mut *self.setup.write().unwrap_or_else(|p| p.into_inner()),
+            Arc::clone(&setup),
+        );
+        self.state().held.retain(|symbol, _| {
+            let listing = |s: &Setup| s.instrument(symbol).map(|i| i.provider_symbol.clone());
+            listing(&setup).is_some() && listing(&setup) == listing(&old)
+        });
         self.reconfigured.notify_one();
     }
 
@@ -273,6 +278,7 @@ impl Board {
             .map(|i| (i.symbol.clone(), i.provider_symbol.clone()))
             .collect();
         let results = self.client().fetch(&pairs, now).await;
+        let asked: HashMap<String, String> = pairs.into_iter().collect();
         let mut ok: Vec<Quote> = Vec::new();
         let mut report = RefreshReport::default();
         for (symbol, result) in results {
@@ -288,11 +294,15 @@ impl Board {
         };
         let mut state = self.state();
         state.last_refresh = Some(now);
-        // A reload may have removed some while they were fetched (they
-        // stay in the archive, off the board).
+        // A reload may have removed some, or moved them to another
+        // listing, while they were fetched (they stay in the archive, off
+        // the board).
         let setup = self.setup();
         for (quote_id, q) in ids.into_iter().zip(ok) {
-            let Some(instrument) = setup.instrument(&q.symbol) else {
+            let Some(instrument) = setup
+                .instrument(&q.symbol)
+                .filter(|i| asked.get(&q.symbol) == Some(&i.provider_symbol))
+            else {
                 continue;
             };
             let name = instrument.name.clone();

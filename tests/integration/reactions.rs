@@ -680,4 +680,54 @@ async fn a_reconfigured_market_quotes_matches_and_reacts_to_the_new_instruments(
         )
         .unwrap();
     assert_eq!(exchange, "XLON");
+
+    // The same symbol, another listing (the US ADR): the London quote
+    // leaves the board rather than stand for it.
+    let adr = config("{ symbol = \"VOD\", names = [\"Vodafone Group\"] }");
+    board.reconfigure(adr.market.as_ref().unwrap());
+    assert!(
+        symbols_on_board().is_empty(),
+        "the London quote is not the ADR's"
+    );
+}
+
+/// A refresh under way when a reload removes a symbol does not put the
+/// symbol back on the board when its answer comes.
+#[tokio::test]
+async fn a_refresh_that_ends_after_a_reload_keeps_removed_symbols_off_the_board() {
+    let server = FeedServer::start().await;
+    server.set("/v8/finance/chart/AAPL", json_reply(AAPL));
+    server.set(
+        "/v8/finance/chart/VOD.L",
+        json_reply(VOD).delayed(std::time::Duration::from_millis(500)),
+    );
+    let dir = TestDir::new();
+    let config = |symbols: &str| {
+        dir.write_config(&format!(
+            "[market]\nprovider = \"yahoo\"\nbase_url = \"{}\"\nsymbols = [{symbols}]\n",
+            server.url("")
+        ))
+    };
+    let both = config("\"AAPL\", { symbol = \"VOD\", provider_symbol = \"VOD.L\" }");
+    let (clock, shared) = fixed_clock("2026-07-21T09:00:00Z");
+    let opened = tickerfeed::app::open(&both, shared).await.unwrap();
+    let board = opened.pipeline.board.clone().unwrap();
+    let refresh = tokio::spawn({
+        let (board, store, now) = (board.clone(), opened.store.clone(), clock.now());
+        async move { board.refresh(&store, now).await.unwrap() }
+    });
+    while server.seen("/v8/finance/chart/VOD.L").is_empty() {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    board.reconfigure(config("\"AAPL\"").market.as_ref().unwrap());
+    let report = refresh.await.unwrap();
+    assert_eq!(report.ok, 1, "{report:?}");
+    let on_board: Vec<String> = board
+        .view(clock.now())
+        .unwrap()
+        .quotes
+        .into_iter()
+        .map(|(_, q)| q.symbol)
+        .collect();
+    assert_eq!(on_board, ["AAPL"]);
 }
