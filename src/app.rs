@@ -546,11 +546,7 @@ async fn reload_on_hangup(
                 let _ = notifier.status("reload refused: invalid config (see the log)");
             }
             Ok(new) => 'apply: {
-                let market = match market_reload(
-                    live.board.as_deref(),
-                    current.market.as_ref(),
-                    new.market.as_ref(),
-                ) {
+                let market = match market_reload(live.board.as_deref(), new.market.as_ref()) {
                     Ok(market) => market,
                     Err(e) => {
                         error!("reload refused, keeping the running config: {e}");
@@ -558,7 +554,7 @@ async fn reload_on_hangup(
                         break 'apply;
                     }
                 };
-                let new_key = replaced_api_key(current.market.as_ref(), new.market.as_ref());
+                let new_key = key_for_board(live.board.as_deref(), new.market.as_ref());
                 for (what, changed) in [
                     ("[storage]", new.storage.path != current.storage.path),
                     (
@@ -640,25 +636,19 @@ async fn reload_on_hangup(
     }
 }
 
-/// The `[market]` API key a reload brings, when a running board can take
-/// it: the key differs but provider and endpoint do not, so the new key
-/// goes where the old one went. (A key for another provider must never be
-/// sent to the running one; that change waits for a restart.)
-fn replaced_api_key(
-    running: Option<&MarketConfig>,
-    new: Option<&MarketConfig>,
-) -> Option<Option<Secret>> {
-    let (running, new) = (running?, new?);
-    (running.api_key != new.api_key
-        && running.provider == new.provider
-        && running.base_url == new.base_url)
-        .then(|| new.api_key.clone())
+/// The `[market]` API key a reload hands the running board: when the board
+/// can take `new` (same provider and endpoint: a key for another provider
+/// must never be sent to the running one; that change waits for a
+/// restart) and its requests do not carry that key already.
+fn key_for_board(board: Option<&Board>, new: Option<&MarketConfig>) -> Option<Option<Secret>> {
+    let (board, new) = (board?, new?);
+    (board.can_take(new) && !board.sends_api_key_of(new)).then(|| new.api_key.clone())
 }
 
 /// What a reload does with `[market]`.
 #[derive(Debug, PartialEq)]
 enum MarketReload {
-    /// The same, but perhaps for its API key ([`replaced_api_key`]).
+    /// As the board runs it, but perhaps for its API key ([`key_for_board`]).
     Unchanged,
     /// The running board and price reactions take it now.
     Apply(Box<MarketConfig>),
@@ -667,33 +657,29 @@ enum MarketReload {
     AtRestart,
 }
 
-/// How a reload from `running` to `new` treats `[market]`. A new
-/// `[market]` naming an exchange without a calendar is refused, whether it
-/// would apply now or at the restart (which it would stop).
+/// How a reload treats `new`, given the `board` running (none without
+/// `[market]`); compared with the board, not with the last config loaded,
+/// so a change put off until the restart is still reported as such by the
+/// next reload. A `[market]` naming an exchange without a calendar is
+/// refused, whether it would apply now or at the restart (which it would
+/// stop).
 fn market_reload(
     board: Option<&Board>,
-    running: Option<&MarketConfig>,
     new: Option<&MarketConfig>,
 ) -> Result<MarketReload, UnknownExchange> {
-    if without_api_key(running) == without_api_key(new) {
-        return Ok(MarketReload::Unchanged);
-    }
     if let Some(new) = new {
         Reactions::check(new)?;
     }
     Ok(match (board, new) {
+        (None, None) => MarketReload::Unchanged,
         (Some(board), Some(new)) if board.can_take(new) => {
-            MarketReload::Apply(Box::new(new.clone()))
+            if board.runs(new) {
+                MarketReload::Unchanged
+            } else {
+                MarketReload::Apply(Box::new(new.clone()))
+            }
         }
         _ => MarketReload::AtRestart,
-    })
-}
-
-/// `[market]` without its key, to see whether anything else changed.
-fn without_api_key(market: Option<&MarketConfig>) -> Option<MarketConfig> {
-    market.map(|m| MarketConfig {
-        api_key: None,
-        ..m.clone()
     })
 }
 
@@ -742,34 +728,57 @@ mod tests {
         m
     }
 
+    fn board(market: &MarketConfig) -> Board {
+        Board::new(market.clone(), reqwest::Client::new())
+    }
+
     #[test]
     fn a_new_key_for_the_same_provider_is_handed_over() {
-        let (old, new) = (market("stooq", "k1"), market("stooq", "k2"));
+        let running = market("stooq", "k1");
+        let board = board(&running);
+        let new = market("stooq", "k2");
         assert_eq!(
-            replaced_api_key(Some(&old), Some(&new)),
+            key_for_board(Some(&board), Some(&new)),
             Some(Some(Secret::new("k2")))
         );
-        assert_eq!(without_api_key(Some(&old)), without_api_key(Some(&new)));
-        assert_eq!(replaced_api_key(Some(&old), Some(&old.clone())), None);
+        assert_eq!(key_for_board(Some(&board), Some(&running)), None);
+        board.replace_api_key(Some(Secret::new("k2")));
+        assert_eq!(
+            key_for_board(Some(&board), Some(&new)),
+            None,
+            "already sent"
+        );
     }
 
     #[test]
     fn a_key_for_another_provider_is_never_sent_to_the_running_one() {
-        let (old, new) = (market("stooq", "k1"), market("yahoo", "k2"));
-        assert_eq!(replaced_api_key(Some(&old), Some(&new)), None);
-        assert_ne!(without_api_key(Some(&old)), without_api_key(Some(&new)));
+        let board = board(&market("stooq", "k1"));
+        assert_eq!(
+            key_for_board(Some(&board), Some(&market("yahoo", "k2"))),
+            None
+        );
         let mut moved = market("stooq", "k2");
         moved.base_url = Some(url::Url::parse("http://127.0.0.1:9/").unwrap());
-        assert_eq!(replaced_api_key(Some(&old), Some(&moved)), None);
-        assert_eq!(replaced_api_key(None, Some(&new)), None);
+        assert_eq!(key_for_board(Some(&board), Some(&moved)), None);
+        assert_eq!(key_for_board(None, Some(&moved)), None);
+        // A reload that put another provider off until the restart, then one
+        // that changes only that provider's key: still not for this board.
+        assert_eq!(
+            market_reload(Some(&board), Some(&market("yahoo", "k2"))),
+            Ok(MarketReload::AtRestart)
+        );
+        assert_eq!(
+            key_for_board(Some(&board), Some(&market("yahoo", "k3"))),
+            None
+        );
     }
 
     #[test]
     fn a_reload_applies_market_changes_the_running_board_can_take() {
         let running = market("stooq", "k1");
-        let board = Board::new(running.clone(), reqwest::Client::new());
-        let reload = |new: &MarketConfig| market_reload(Some(&board), Some(&running), Some(new));
-        // Only the key: handed over on its own (replaced_api_key).
+        let board = board(&running);
+        let reload = |new: &MarketConfig| market_reload(Some(&board), Some(new));
+        // Only the key: handed over on its own (key_for_board).
         assert_eq!(reload(&market("stooq", "k2")), Ok(MarketReload::Unchanged));
         let mut more = running.clone();
         more.instruments.push(more.instruments[0].clone());
@@ -791,13 +800,14 @@ mod tests {
         assert_eq!(reload(&moved), Ok(MarketReload::AtRestart));
         // Added or removed: at the restart too.
         assert_eq!(
-            market_reload(None, None, Some(&running)),
+            market_reload(None, Some(&running)),
             Ok(MarketReload::AtRestart)
         );
         assert_eq!(
-            market_reload(Some(&board), Some(&running), None),
+            market_reload(Some(&board), None),
             Ok(MarketReload::AtRestart)
         );
+        assert_eq!(market_reload(None, None), Ok(MarketReload::Unchanged));
         // An exchange without a calendar is refused, now or at the restart.
         let mut tokyo = running.clone();
         tokyo.instruments[0].exchange = Some("XTKS".into());

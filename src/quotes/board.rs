@@ -148,6 +148,20 @@ impl Board {
         setup.config.provider == market.provider && setup.config.base_url == market.base_url
     }
 
+    /// Whether the board runs `market` as it is, its API key aside.
+    pub fn runs(&self, market: &MarketConfig) -> bool {
+        let unkeyed = MarketConfig {
+            api_key: None,
+            ..market.clone()
+        };
+        self.setup().config == unkeyed
+    }
+
+    /// Whether the board's requests go out with `market`'s API key.
+    pub fn sends_api_key_of(&self, market: &MarketConfig) -> bool {
+        self.client().sends_api_key(market.api_key.as_ref())
+    }
+
     /// From now on, quotes `market`'s instruments (in its order, with its
     /// names, label and staleness), finds their mentions, and refreshes on
     /// its schedule (a reload; see [`Board::can_take`]; the API key goes

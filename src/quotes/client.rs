@@ -57,6 +57,11 @@ struct Reply {
 /// Result per symbol, in the order requested.
 pub type QuoteResults = Vec<(String, Result<Quote, QuoteError>)>;
 
+/// A blank key (an empty variable) is no key.
+fn usable(api_key: Option<Secret>) -> Option<Secret> {
+    api_key.filter(|k| !k.expose().trim().is_empty())
+}
+
 /// One provider, with its endpoint, key and budget.
 #[derive(Debug)]
 pub struct ProviderClient {
@@ -81,10 +86,16 @@ impl ProviderClient {
         ProviderClient {
             kind,
             base_url: base_url.unwrap_or_else(|| default_base_url(kind)),
-            api_key: api_key.filter(|k| !k.expose().trim().is_empty()),
+            api_key: usable(api_key),
             http,
             budget: Mutex::new(Budget::free_tier(kind)),
         }
+    }
+
+    /// Whether requests go out with `api_key` (as [`ProviderClient::new`]
+    /// would take it: a blank key is no key).
+    pub fn sends_api_key(&self, api_key: Option<&Secret>) -> bool {
+        self.api_key == usable(api_key.cloned())
     }
 
     /// Replaces the free-tier budget, for paid plans.
