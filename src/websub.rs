@@ -319,6 +319,9 @@ impl Subscriber {
             Ok(resp) => {
                 let status = resp.status();
                 let text = resp.text().await.unwrap_or_default();
+                // A hub that echoes the request would echo our secret, and
+                // the error is shown on `/feeds` and by `tickerfeed feeds`.
+                let text = text.replace(sub.secret.expose(), "****");
                 let text: String = text.trim().chars().take(200).collect();
                 Some(format!("the hub answered {status}: {text}"))
             }

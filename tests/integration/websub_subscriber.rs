@@ -98,6 +98,16 @@ async fn subscribe(State(hub): State<HubState>, body: String) -> axum::http::Sta
     axum::http::StatusCode::ACCEPTED
 }
 
+/// A hub that refuses every subscription, quoting the parameters it was
+/// sent, as some error pages do.
+async fn refuse_echoing(body: String) -> (axum::http::StatusCode, String) {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
+    let quoted = format!("rejected: hub.secret={}", form["hub.secret"]);
+    (axum::http::StatusCode::BAD_REQUEST, quoted)
+}
+
 impl TestHub {
     async fn start(lease: u64) -> TestHub {
         let log: Arc<Mutex<HubLog>> = Arc::default();
@@ -108,6 +118,7 @@ impl TestHub {
         };
         let app = Router::new()
             .route("/hub", post(subscribe))
+            .route("/refusing-hub", post(refuse_echoing))
             .with_state(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -459,5 +470,49 @@ async fn a_feed_that_opts_out_is_not_subscribed_and_a_denial_ends_a_subscription
         1,
         "the opted-out feed never subscribed"
     );
+    daemon.stop().await;
+}
+
+/// A hub that refuses the subscription with the request echoed in its
+/// answer: the error is kept and shown, our secret in it is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_that_echoes_the_secret_is_shown_without_it() {
+    let hub = TestHub::start(600).await;
+    let refusing = format!("http://{}/refusing-hub", hub.addr);
+    let publisher = FeedServer::start().await;
+    let self_url = publisher.url("/in.xml");
+    publisher.set(
+        "/in.xml",
+        Reply::feed(feed(&self_url, &refusing, &[("a", "News")])),
+    );
+    let dir = TestDir::new();
+    let daemon = Subscriber::start(&dir, &feed_block("in", &self_url, "")).await;
+    let mut failed = None;
+    for _ in 0..300 {
+        failed = dir
+            .db()
+            .query_row(
+                "SELECT secret, last_error FROM websub_subscriptions WHERE state = 'failed'",
+                [],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+            )
+            .ok();
+        if failed.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (secret, error) = failed.expect("the refused subscription is recorded as failed");
+    assert!(error.contains("400 Bad Request"), "{error}");
+    assert!(error.contains("hub.secret=****"), "{error}");
+    assert!(!error.contains(&secret), "{error}");
+    let page = reqwest::get(format!("{}/feeds", daemon.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<dt>WebSub</dt><dd>failed at"), "{page}");
+    assert!(!page.contains(&secret), "{page}");
     daemon.stop().await;
 }
