@@ -6,7 +6,7 @@
 //! exchange calendar of `quotes::calendar`) and the background task that
 //! reads them off the recorded quote series as they pass ([`Reactions::run`])
 //! and, where the series has a gap, backfills it from the provider's
-//! history ([`Reactions::backfill`]). The matching rule and the table live
+//! history (`Reactions::backfill`). The matching rule and the table live
 //! in `store::reactions`; analysts read `v_item_reactions`.
 //!
 //! # The points
@@ -242,7 +242,7 @@ impl Reactions {
         let resolved = store.resolve_reactions(now, TOLERANCE, SETTLE).await?;
         report.found = resolved.found;
         if !resolved.gaps.is_empty() {
-            self.backfill(store, board, resolved.gaps, now, &mut report)
+            self.backfill(&tracked, store, board, resolved.gaps, now, &mut report)
                 .await?;
             if report.backfilled > 0 {
                 report.found += store.resolve_reactions(now, TOLERANCE, SETTLE).await?.found;
@@ -253,8 +253,9 @@ impl Reactions {
 
     /// Fills `gaps` from the provider's history, one request per symbol
     /// and day of gaps.
-    pub async fn backfill(
+    async fn backfill(
         &self,
+        tracked: &[Tracked],
         store: &Store,
         board: &Board,
         gaps: Vec<Gap>,
@@ -277,9 +278,8 @@ impl Reactions {
             by_symbol.entry(gap.symbol.clone()).or_default().push(gap);
         }
         let mut budget_spent = false;
-        let all = self.tracked();
         for (symbol, mut gaps) in by_symbol {
-            let Some(tracked) = find(&all, &symbol).cloned() else {
+            let Some(tracked) = find(tracked, &symbol).cloned() else {
                 report.missing += gaps.len();
                 let note = "the symbol is no longer on the board".to_string();
                 store.note_backfill(gaps, true, note, now).await?;
