@@ -516,6 +516,7 @@ async fn feeds(config: Config, clock: SharedClock) -> Result<ExitCode> {
         .subscriptions()
         .await
         .context("reading WebSub subscriptions")?;
+    let latest = crate::store::latest_per_feed(&subscriptions);
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
@@ -554,7 +555,7 @@ async fn feeds(config: Config, clock: SharedClock) -> Result<ExitCode> {
         let carried = per_feed.get(&r.id).copied().unwrap_or(0);
         writeln!(out, "  items:      {carried}")?;
         // The feed's latest subscription: live, or why it is not.
-        if let Some(sub) = subscriptions.iter().rev().find(|s| s.feed_id == r.id) {
+        if let Some(sub) = latest.get(&r.id) {
             writeln!(out, "  websub:     {}", sub.in_words(now, t))?;
         }
         if r.in_config {

@@ -160,6 +160,7 @@ async fn status_doc(inner: &Inner, published: &Published) -> Result<Rendered, Se
     let rows = inner.store.feed_rows().await?;
     let per_feed = inner.store.items_per_feed().await?;
     let subscriptions = inner.store.subscriptions().await?;
+    let latest = crate::store::latest_per_feed(&subscriptions);
     let now = inner.clock.now();
     let when = |t: Option<DateTime<Utc>>| {
         t.map(|t| t.format("%-d %b %Y %H:%M:%S UTC").to_string())
@@ -206,11 +207,7 @@ async fn status_doc(inner: &Inner, published: &Published) -> Result<Rendered, Se
                     parts.join("; ")
                 }),
                 // The feed's latest subscription: live, or why it is not.
-                push: subscriptions
-                    .iter()
-                    .rev()
-                    .find(|s| s.feed_id == r.id)
-                    .map(|s| s.in_words(now, when)),
+                push: latest.get(&r.id).map(|s| s.in_words(now, when)),
             };
             (condition, line)
         })

@@ -9,6 +9,8 @@
 //! its row (`FeedRow::pushed_until`) so `schedule::PollState` can slow its
 //! polling.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -75,6 +77,12 @@ pub struct Subscription {
     pub last_error: Option<String>,
 }
 
+/// Each feed's latest subscription (the last of `subscriptions`, which
+/// [`Store::subscriptions`] lists oldest first).
+pub fn latest_per_feed(subscriptions: &[Subscription]) -> HashMap<FeedId, &Subscription> {
+    subscriptions.iter().map(|s| (s.feed_id, s)).collect()
+}
+
 impl Subscription {
     /// Whether the hub is pushing the feed at `now`.
     pub fn is_live(&self, now: DateTime<Utc>) -> bool {
@@ -92,6 +100,13 @@ impl Subscription {
         if self.is_live(now) {
             format!(
                 "pushed by {} until {} (polled at the fallback rate meanwhile)",
+                self.hub,
+                when(self.lease_expires_at)
+            )
+        } else if self.state == SubState::Active {
+            // Until `websub::Subscriber` marks it expired, a moment later.
+            format!(
+                "lease from {} ended {}, not renewed",
                 self.hub,
                 when(self.lease_expires_at)
             )
@@ -450,5 +465,52 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(found.map(|s| s.callback_id), Some("cb1".to_string()));
+    }
+
+    #[test]
+    fn in_words_says_live_lapsed_or_why_not_and_latest_per_feed_picks_the_last() {
+        let sub = |feed: i64, state: SubState, ends: &str, error: Option<&str>| Subscription {
+            feed_id: FeedId(feed),
+            hub: "https://hub.test/".into(),
+            topic: "https://example.com/a.xml".into(),
+            callback_id: format!("cb{feed}{}", state.as_str()),
+            secret: Secret::new("s3cret"),
+            state,
+            requested_at: t("2026-11-24T09:00:00Z"),
+            lease_expires_at: Some(t(ends)),
+            renew_at: None,
+            last_push_at: None,
+            last_error: error.map(str::to_string),
+        };
+        let now = t("2026-11-25T09:00:00Z");
+        let when = |t: Option<DateTime<Utc>>| t.map(to_db_time).unwrap_or_default();
+        let live = sub(1, SubState::Active, "2026-11-26T09:00:00Z", None);
+        assert_eq!(
+            live.in_words(now, when),
+            "pushed by https://hub.test/ until 2026-11-26T09:00:00Z (polled at the fallback rate meanwhile)"
+        );
+        let lapsed = sub(1, SubState::Active, "2026-11-25T08:00:00Z", None);
+        assert_eq!(
+            lapsed.in_words(now, when),
+            "lease from https://hub.test/ ended 2026-11-25T08:00:00Z, not renewed"
+        );
+        let failed = sub(
+            2,
+            SubState::Failed,
+            "2026-11-25T08:00:00Z",
+            Some("HTTP 400"),
+        );
+        assert_eq!(
+            failed.in_words(now, when),
+            "failed at https://hub.test/: HTTP 400"
+        );
+        for said in [&live, &lapsed, &failed].map(|s| s.in_words(now, when)) {
+            assert!(!said.contains("s3cret"), "{said}");
+        }
+        let all = [failed.clone(), live.clone(), lapsed.clone()];
+        let latest = latest_per_feed(&all);
+        assert_eq!(latest.len(), 2);
+        assert_eq!(latest[&FeedId(1)].lease_expires_at, lapsed.lease_expires_at);
+        assert_eq!(latest[&FeedId(2)].state, SubState::Failed);
     }
 }

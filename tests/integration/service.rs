@@ -413,7 +413,7 @@ async fn reload_notices_a_changed_api_key_and_the_provider_gets_the_new_one() {
 
 /// A reload that adds an instrument to `[market]` (same provider and
 /// endpoint) puts it on the board at once, without waiting for the board's
-/// next scheduled refresh (an hour away here) or a restart; one that names
+/// next scheduled refresh (on 1 January here) or a restart; one that names
 /// an exchange without a calendar is refused, and another provider waits
 /// for the restart, both saying so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -429,7 +429,7 @@ async fn a_reload_puts_an_added_instrument_on_the_board_at_once() {
     let market = |provider: &str, symbols: &str| {
         format!(
             "[market]\nprovider = \"{provider}\"\nbase_url = \"{}\"\napi_key_env = \"TF_TEST_KEY\"\n\
-             schedule = \"0 0 * * * *\"\nsymbols = [{symbols}]\n",
+             schedule = \"0 0 0 1 1 *\"\nsymbols = [{symbols}]\n",
             server.url("")
         )
     };
