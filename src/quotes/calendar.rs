@@ -13,7 +13,10 @@
 //! 2025 to 2027 and the LSE's short days of 2023, and against 2028 written
 //! out by hand (the tests hold the lists). Closures announced apart
 //! from the rules (a national day of mourning, as 2025-01-09 was; a
-//! coronation) are listed in `Exchange::one_off_closures` when announced.
+//! coronation) are listed in `Exchange::one_off_closures` when announced,
+//! from 2025 on: tickerfeed measures reactions to news it archives, so
+//! earlier years' exceptions (the moved and added bank holidays of 2022
+//! and 2023) are left out.
 //!
 //! What it does not model, on purpose: pre- and post-market sessions (the
 //! board's providers report the regular-session price) and lunch breaks
