@@ -16,7 +16,5 @@ use crate::quotes::board::Board;
 /// appearance, each with how it was found (recorded as
 /// `item_mentions.matched_by`).
 pub fn enrich(items: &mut [NewItem], board: &Board, carried: &HashSet<String>) {
-    for item in items.iter_mut().filter(|i| !carried.contains(&i.key.0)) {
-        item.mentions = board.mentions(item);
-    }
+    board.mark_mentions(items.iter_mut().filter(|i| !carried.contains(&i.key.0)));
 }

@@ -369,16 +369,21 @@ impl Board {
         })
     }
 
-    /// Which configured instruments `item` mentions. Only configured
-    /// symbols can match, so feed text never triggers a lookup.
-    pub fn mentions(&self, item: &NewItem) -> Vec<Mention> {
-        // normalize already made the plain text (for search); use it.
-        let texts = [
-            item.title.as_str(),
-            item.summary_text.as_deref().unwrap_or(""),
-            item.content_text.as_deref().unwrap_or(""),
-        ];
-        self.setup().matcher.find_all(&item.categories, &texts)
+    /// Fills `mentions` on each of `items`: the configured instruments it
+    /// mentions. Only configured symbols can match, so feed text never
+    /// triggers a lookup. One look at the setup for the lot: the parse
+    /// threads share it, and a lock per item would have them contend.
+    pub fn mark_mentions<'a>(&self, items: impl Iterator<Item = &'a mut NewItem>) {
+        let setup = self.setup();
+        for item in items {
+            // normalize already made the plain text (for search); use it.
+            let texts = [
+                item.title.as_str(),
+                item.summary_text.as_deref().unwrap_or(""),
+                item.content_text.as_deref().unwrap_or(""),
+            ];
+            item.mentions = setup.matcher.find_all(&item.categories, &texts);
+        }
     }
 
     /// Which configured instruments an article fetched for an item
