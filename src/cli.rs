@@ -530,7 +530,7 @@ async fn feeds(config: Config, clock: SharedClock) -> Result<ExitCode> {
     };
     for r in rows {
         let now = opened.pipeline.clock.now();
-        let state = r.state_in_words(now);
+        let state = r.state_in_words(now, t);
         writeln!(out, "{}", r.name)?;
         writeln!(out, "  url:        {}", r.url)?;
         if let Some(moved) = &r.effective_url {

@@ -185,7 +185,7 @@ async fn status_doc(inner: &Inner, published: &Published) -> Result<Rendered, Se
             let line = render::html::FeedLine {
                 name: r.name.clone(),
                 condition: condition.as_str(),
-                state: r.state_in_words(now),
+                state: r.state_in_words(now, when),
                 url: r.url.clone(),
                 moved: r.effective_url.clone(),
                 last_fetch: match r.last_status {

@@ -74,16 +74,24 @@ impl FeedRow {
 
     /// Where the feed stands, in a phrase for people (`tickerfeed feeds`,
     /// the operator's page): failing and for how long, paused by its site
-    /// and until when, retired, or how its last poll went.
-    pub fn state_in_words(&self, now: DateTime<Utc>) -> String {
-        let waiting = self.not_before_at.filter(|t| *t > now).map(to_db_time);
+    /// and until when, retired, or how its last poll went; `when` writes a
+    /// time.
+    pub fn state_in_words(
+        &self,
+        now: DateTime<Utc>,
+        when: impl Fn(Option<DateTime<Utc>>) -> String,
+    ) -> String {
+        let waiting = self
+            .not_before_at
+            .filter(|t| *t > now)
+            .map(|t| when(Some(t)));
         if !self.in_config {
             return "removed from config (its items stay in the archive)".to_string();
         }
         if let Some(at) = self.retired_at {
             return format!(
                 "retired: the server answered 410 Gone at {} (edit its url to try again)",
-                to_db_time(at)
+                when(Some(at))
             );
         }
         match (self.last_result, waiting) {

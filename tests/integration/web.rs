@@ -378,7 +378,15 @@ async fn the_operators_page_lists_failing_feeds_first_with_their_error() {
     let good = html.find("a-good").expect("the good feed is listed");
     assert!(broken < good, "failing feeds come first:\n{html}");
     assert!(html.contains("2 feeds: 1 ok, 1 failing"), "{html}");
-    assert!(html.contains("failing (1 in a row)"), "{html}");
+    // Until when it backs off, in the page's own way of writing times.
+    let state = &html[html.find("failing (1 in a row)").expect(&html)..];
+    let state = &state[..state.find("</dd>").unwrap()];
+    assert!(
+        state.starts_with("failing (1 in a row), backing off until ")
+            && state.ends_with(" UTC")
+            && !state.contains('Z'),
+        "{state}"
+    );
     // Each feed's item count: the good one carried one, the broken none.
     let counts: Vec<&str> = html
         .split("<dt>Items</dt><dd>")
