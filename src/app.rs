@@ -540,20 +540,21 @@ async fn reload_on_hangup(
         if let Err(e) = notifier.reloading() {
             warn!(error = %e, "could not tell systemd we are reloading");
         }
-        match Config::load(&current.source) {
+        // A config that loads but names an exchange without a calendar is
+        // refused like one that does not load.
+        let loaded = Config::load(&current.source)
+            .map_err(|e| e.to_string())
+            .and_then(|new| {
+                let market = market_reload(live.board.as_deref(), new.market.as_ref())
+                    .map_err(|e| e.to_string())?;
+                Ok((new, market))
+            });
+        match loaded {
             Err(e) => {
                 error!("reload refused, keeping the running config: {e}");
                 let _ = notifier.status("reload refused: invalid config (see the log)");
             }
-            Ok(new) => 'apply: {
-                let market = match market_reload(live.board.as_deref(), new.market.as_ref()) {
-                    Ok(market) => market,
-                    Err(e) => {
-                        error!("reload refused, keeping the running config: {e}");
-                        let _ = notifier.status("reload refused: invalid config (see the log)");
-                        break 'apply;
-                    }
-                };
+            Ok((new, market)) => {
                 let new_key = key_for_board(live.board.as_deref(), new.market.as_ref());
                 for (what, changed) in [
                     ("[storage]", new.storage.path != current.storage.path),

@@ -110,10 +110,7 @@ impl Setup {
             market.instruments.iter().map(Instrument::from).collect();
         Setup {
             matcher: MentionMatcher::new(&instruments),
-            config: MarketConfig {
-                api_key: None,
-                ..market.clone()
-            },
+            config: unkeyed(market),
         }
     }
 }
@@ -150,11 +147,7 @@ impl Board {
 
     /// Whether the board runs `market` as it is, its API key aside.
     pub fn runs(&self, market: &MarketConfig) -> bool {
-        let unkeyed = MarketConfig {
-            api_key: None,
-            ..market.clone()
-        };
-        self.setup().config == unkeyed
+        self.setup().config == unkeyed(market)
     }
 
     /// Whether the board's requests go out with `market`'s API key.
@@ -448,6 +441,14 @@ impl Board {
                 "board refresh incomplete; keeping the last good quotes, marked stale"
             );
         }
+    }
+}
+
+/// `market` without its API key, which lives only in the client.
+fn unkeyed(market: &MarketConfig) -> MarketConfig {
+    MarketConfig {
+        api_key: None,
+        ..market.clone()
     }
 }
 

@@ -215,6 +215,16 @@ impl Subscriber {
         Subscriber { base, stop, task }
     }
 
+    /// The text the daemon serves at `path`.
+    async fn page(&self, path: &str) -> String {
+        reqwest::get(format!("{}{path}", self.base))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     async fn stop(self) {
         self.stop.cancel();
         self.task.await.unwrap().unwrap();
@@ -279,12 +289,7 @@ async fn subscribes_ingests_signed_pushes_renews_and_falls_back_to_polling() {
         "{out}"
     );
     // And so does the operator's page, without the secret.
-    let page = reqwest::get(format!("{}/feeds", daemon.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = daemon.page("/feeds").await;
     assert!(
         page.contains(&format!("<dt>WebSub</dt><dd>pushed by {}", hub.url())),
         "{page}"
@@ -506,12 +511,7 @@ async fn a_refusal_that_echoes_the_secret_is_shown_without_it() {
     assert!(error.contains("400 Bad Request"), "{error}");
     assert!(error.contains("hub.secret=****"), "{error}");
     assert!(!error.contains(&secret), "{error}");
-    let page = reqwest::get(format!("{}/feeds", daemon.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = daemon.page("/feeds").await;
     assert!(page.contains("<dt>WebSub</dt><dd>failed at"), "{page}");
     assert!(!page.contains(&secret), "{page}");
     daemon.stop().await;
