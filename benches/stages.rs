@@ -15,11 +15,13 @@
 //! on every item's summary and content HTML: `sanitize` (the streaming
 //! sanitiser, ammonia behind it for what it does not model) and
 //! `ammonia`, the same fragments through ammonia only, for comparison.
+//! `hints` times reading every document's polling hints (`<ttl>`,
+//! `<skipHours>`...), which the pipeline does beside parsing.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-use tickerfeed::pipeline::{normalize, parse};
+use tickerfeed::pipeline::{hints, normalize, parse};
 use url::Url;
 
 fn main() -> std::process::ExitCode {
@@ -54,7 +56,7 @@ fn main() -> std::process::ExitCode {
 
     let fragments = fragments(&docs);
     let (mut parse_s, mut normalize_s) = (Vec::new(), Vec::new());
-    let (mut sanitize_s, mut ammonia_s) = (Vec::new(), Vec::new());
+    let (mut sanitize_s, mut ammonia_s, mut hints_s) = (Vec::new(), Vec::new(), Vec::new());
     let mut items = 0;
     for _ in 0..runs {
         let (mut p, mut n) = (0.0, 0.0);
@@ -72,6 +74,11 @@ fn main() -> std::process::ExitCode {
         }
         parse_s.push(p);
         normalize_s.push(n);
+        let start = Instant::now();
+        for (body, _) in &docs {
+            std::hint::black_box(hints::from_document(body));
+        }
+        hints_s.push(start.elapsed().as_secs_f64());
         for (out, clean) in [
             (
                 &mut sanitize_s,
@@ -99,6 +106,7 @@ fn main() -> std::process::ExitCode {
         ("normalize", normalize_s),
         ("sanitize", sanitize_s),
         ("ammonia", ammonia_s),
+        ("hints", hints_s),
     ] {
         times.sort_by(f64::total_cmp);
         let median = times[times.len() / 2];
