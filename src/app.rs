@@ -506,7 +506,8 @@ struct Live {
 }
 
 /// SIGHUP re-reads the config. Added feeds start, removed feeds stop (their
-/// archive stays), changed schedules apply; validators, backoff and due
+/// archive stays; a hub that pushes one is asked to unsubscribe), changed
+/// schedules apply; validators, backoff and due
 /// times live in the archive, so nothing is lost. `[output]`, the views,
 /// the alerts and `[storage]` retention apply at once (an added alert fires
 /// for items archived from then on; a removed one's unsent messages wait in

@@ -434,7 +434,9 @@ impl Metrics {
     }
 
     /// One subscribe request (`accepted`, `failed`) or hub answer
-    /// (`verified`, `denied`).
+    /// (`verified`, `denied`); for unsubscribing, the request
+    /// (`unsubscribe_accepted`, `unsubscribe_failed`) and the hub's
+    /// verification (`unsubscribed`).
     pub fn websub_request(&self, result: &str) {
         self.websub_requests
             .get_or_create(&ResultLabel {

@@ -19,6 +19,13 @@
 //! - **Renew.** At [`RENEW_AT`] of the lease we subscribe again (same
 //!   callback and secret); a failed renewal is retried while the lease
 //!   runs. A lease that ends unrenewed expires the subscription.
+//! - **Unsubscribe.** When a feed with a live subscription leaves the
+//!   config (or opts out with `websub = false`), we POST
+//!   `hub.mode=unsubscribe` for it at once, rather than leave the hub
+//!   pushing to a 410 until the lease runs out. The hub's verification of
+//!   an unsubscribe is confirmed only for a subscription we no longer
+//!   want, so nobody else can end one of ours. A pending subscription of
+//!   such a feed simply ends: a verification that comes later gets 404.
 //! - **Receive.** `POST` on the callback: the body's `X-Hub-Signature`
 //!   (`sha1=`, `sha256=`, `sha384=` or `sha512=`, compared in constant
 //!   time) must match the subscription's secret. A good push is ingested
@@ -63,6 +70,9 @@ pub const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(3_600);
 
 /// Renew when this share of the lease has passed.
 pub const RENEW_AT: f64 = 0.8;
+
+/// Why a subscription ends when its feed leaves the config.
+const NO_LONGER_WANTED: &str = "the feed no longer subscribes";
 
 /// How long a hub has to verify a subscribe request.
 const VERIFY_WITHIN: Duration = Duration::from_secs(600);
@@ -118,6 +128,9 @@ struct Inner {
     clients: Clients,
     /// Callback ids whose refused pushes were logged already.
     warned: Mutex<HashSet<String>>,
+    /// Callback ids we asked their hub to unsubscribe since the start (a
+    /// restart asks once more, which hubs take in their stride).
+    unsubscribing: Mutex<HashSet<String>>,
     /// Tells the scheduler that a feed's subscription started or ended.
     replan: Arc<Notify>,
     /// Wakes the renewal loop after a verification changed the plan.
@@ -154,6 +167,7 @@ impl Subscriber {
             feeds,
             clients,
             warned: Mutex::new(HashSet::new()),
+            unsubscribing: Mutex::new(HashSet::new()),
             replan,
             wake: Notify::new(),
         })))
@@ -174,6 +188,8 @@ impl Subscriber {
         // Leases are looked after when one is due (or a verification
         // changed the plan), not after every poll that found a hub.
         let mut tend_at = tokio::time::Instant::now();
+        // A reload that removes a feed unsubscribes it at once.
+        let mut feeds = self.0.feeds.clone();
         loop {
             if tokio::time::Instant::now() >= tend_at {
                 let wait = match self.tend().await {
@@ -196,6 +212,7 @@ impl Subscriber {
                     None => return,
                 },
                 _ = self.0.wake.notified() => tend_at = tokio::time::Instant::now(),
+                Ok(()) = feeds.changed() => tend_at = tokio::time::Instant::now(),
                 _ = tokio::time::sleep_until(tend_at) => {}
             }
         }
@@ -304,16 +321,7 @@ impl Subscriber {
             .append_pair("hub.lease_seconds", &lease)
             .append_pair("hub.secret", sub.secret.expose())
             .finish();
-        let sent = self
-            .client(feed)
-            .post(hub)
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .body(form)
-            .send()
-            .await;
+        let sent = post_form(self.client(feed), hub, form).await;
         let error = match sent {
             Ok(resp) if resp.status().is_success() => None,
             Ok(resp) => {
@@ -358,8 +366,63 @@ impl Subscriber {
             .expect("a hex id joins onto an http(s) base")
     }
 
+    /// Asks `sub`'s hub to stop pushing, once per subscription and run:
+    /// its feed left the config or opted out. The subscription stays
+    /// active until the hub verifies the request (or its lease ends, if
+    /// the hub never does); pushes meanwhile get 410 (`receive`).
+    async fn unsubscribe(&self, sub: &Subscription) -> Result<(), StoreError> {
+        let first = self
+            .0
+            .unsubscribing
+            .lock()
+            .expect("unsubscribing lock")
+            .insert(sub.callback_id.clone());
+        if !first {
+            return Ok(());
+        }
+        let form = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("hub.mode", "unsubscribe")
+            .append_pair("hub.topic", &sub.topic)
+            .append_pair("hub.callback", self.callback_url(&sub.callback_id).as_str())
+            .finish();
+        // The same client as the subscription's: by the feed's last URL,
+        // which the archive keeps after the feed left the config.
+        let store = &self.0.pipeline.store;
+        let own_network = Url::parse(&store.feed_row(sub.feed_id).await?.url)
+            .is_ok_and(|u| on_private_network(&u));
+        let sent = post_form(self.0.clients.pick(own_network), &sub.hub, form).await;
+        let error = match sent {
+            Ok(resp) if resp.status().is_success() => None,
+            Ok(resp) => Some(format!("the hub answered {}", resp.status())),
+            Err(e) => Some(error_chain(&e)),
+        };
+        let lease_end = sub.lease_expires_at.unwrap_or_else(|| self.0.clock.now());
+        let note = match error {
+            None => {
+                self.0
+                    .pipeline
+                    .metrics
+                    .websub_request("unsubscribe_accepted");
+                info!(feed_id = %sub.feed_id, hub = %sub.hub, topic = %sub.topic, "the feed no longer subscribes: asked the WebSub hub to stop pushing");
+                format!("{NO_LONGER_WANTED}; asked the hub to unsubscribe")
+            }
+            Some(error) => {
+                self.0.pipeline.metrics.websub_request("unsubscribe_failed");
+                warn!(feed_id = %sub.feed_id, hub = %sub.hub, error = %error, "WebSub unsubscribe request failed; the lease runs out on its own");
+                format!(
+                    "{NO_LONGER_WANTED}; the unsubscribe request failed ({error}), so the lease runs out on its own"
+                )
+            }
+        };
+        // Nothing renews it now; it is looked at again when the lease ends.
+        store
+            .subscription_retry(&sub.callback_id, &note, lease_end)
+            .await
+    }
+
     /// Expires ended leases, gives up on unverified requests, renews what
-    /// is due; returns how long until the next of these.
+    /// is due, unsubscribes feeds that left; returns how long until the
+    /// next of these.
     async fn tend(&self) -> Result<Duration, StoreError> {
         let store = &self.0.pipeline.store;
         let now = self.0.clock.now();
@@ -373,6 +436,23 @@ impl Subscriber {
         }
         let mut next = now + chrono::Duration::from_std(MAX_SLEEP).unwrap_or_default();
         for sub in store.subscriptions().await? {
+            // Removed from the config, or opted out.
+            let Some(feed) = self.feed(sub.feed_id) else {
+                match sub.state {
+                    SubState::Active => self.unsubscribe(&sub).await?,
+                    SubState::Pending => {
+                        store
+                            .subscription_ended(
+                                &sub.callback_id,
+                                SubState::Expired,
+                                NO_LONGER_WANTED,
+                            )
+                            .await?
+                    }
+                    _ => {}
+                }
+                continue;
+            };
             let Some(renew_at) = sub.renew_at else {
                 continue;
             };
@@ -386,24 +466,12 @@ impl Subscriber {
                         )
                         .await?;
                 }
-                SubState::Active if renew_at <= now => match self.feed(sub.feed_id) {
-                    Some(feed) => {
-                        self.request(&feed, sub.feed_id, &sub.hub, &sub.topic, true)
-                            .await?;
-                        // Its new retry time is read on the next round.
-                        next = now;
-                    }
-                    // Removed from the config, or opted out: let it lapse.
-                    None => {
-                        store
-                            .subscription_retry(
-                                &sub.callback_id,
-                                "not renewed: the feed no longer subscribes",
-                                sub.lease_expires_at.unwrap_or(now),
-                            )
-                            .await?
-                    }
-                },
+                SubState::Active if renew_at <= now => {
+                    self.request(&feed, sub.feed_id, &sub.hub, &sub.topic, true)
+                        .await?;
+                    // Its new retry time is read on the next round.
+                    next = now;
+                }
                 SubState::Pending | SubState::Active => {
                     next = next.min(renew_at);
                     if let Some(end) = sub.lease_expires_at {
@@ -472,7 +540,27 @@ impl Subscriber {
                 self.0.replan.notify_one();
                 Ok(String::new())
             }
-            // We never ask to unsubscribe, so no such request is ours.
+            // Confirmed only for a subscription we no longer want: one
+            // whose feed left or opted out, or that ended already.
+            Some("unsubscribe")
+                if self.feed(sub.feed_id).is_none()
+                    || !matches!(sub.state, SubState::Pending | SubState::Active) =>
+            {
+                let challenge = param("hub.challenge").ok_or(VerifyError::NoChallenge)?;
+                if matches!(sub.state, SubState::Pending | SubState::Active) {
+                    store
+                        .subscription_ended(
+                            callback_id,
+                            SubState::Expired,
+                            &format!("{NO_LONGER_WANTED}; the hub confirmed the unsubscribe"),
+                        )
+                        .await?;
+                    self.0.replan.notify_one();
+                }
+                self.0.pipeline.metrics.websub_request("unsubscribed");
+                info!(feed_id = %sub.feed_id, hub = %sub.hub, "the WebSub hub verified our unsubscribe; it stops pushing this feed");
+                Ok(challenge.to_string())
+            }
             _ => Err(VerifyError::Mismatch),
         }
     }
@@ -586,6 +674,24 @@ fn retry_delay(sub: Option<&Subscription>, now: DateTime<Utc>) -> chrono::Durati
         .map(|end| end - now)
         .unwrap_or_default();
     (left / 4).clamp(chrono::Duration::seconds(1), chrono::Duration::minutes(10))
+}
+
+/// A subscriber request to `hub` (WebSub §5.1): `form` POSTed as
+/// `application/x-www-form-urlencoded`.
+async fn post_form(
+    client: &reqwest::Client,
+    hub: &str,
+    form: String,
+) -> reqwest::Result<reqwest::Response> {
+    client
+        .post(hub)
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .body(form)
+        .send()
+        .await
 }
 
 /// Whether `url` points into the operator's own network: a loopback,

@@ -332,7 +332,8 @@ impl Store {
     }
 
     /// A renewal failed with `error`: try again at `retry_at` (the lease,
-    /// if any, still runs).
+    /// if any, still runs). A subscription that ended meanwhile (a hub that
+    /// verified before it answered) is left as it ended.
     pub async fn subscription_retry(
         &self,
         callback_id: &str,
@@ -343,7 +344,7 @@ impl Store {
         self.write(move |c| {
             c.execute(
                 "UPDATE websub_subscriptions SET renew_at = ?2, last_error = ?3
-                  WHERE callback_id = ?1",
+                  WHERE callback_id = ?1 AND state IN ('pending', 'active')",
                 params![id, to_db_time(retry_at), error],
             )
             .map_err(op("record a failed WebSub renewal"))?;

@@ -40,8 +40,9 @@ struct HubLog {
     leases: HashMap<String, Instant>,
 }
 
-/// A loopback WebSub hub that accepts every subscription, verifies it at
-/// once with a lease of `lease` seconds, and can be stopped.
+/// A loopback WebSub hub that accepts every subscription (and
+/// unsubscription), verifies it at once with a lease of `lease` seconds,
+/// and can be stopped.
 struct TestHub {
     addr: SocketAddr,
     log: Arc<Mutex<HubLog>>,
@@ -56,6 +57,18 @@ struct HubState {
 }
 
 async fn subscribe(State(hub): State<HubState>, body: String) -> axum::http::StatusCode {
+    take_request(hub, body, false).await
+}
+
+/// A hub that verifies the request before it answers it, as some do.
+async fn subscribe_verifying_first(
+    State(hub): State<HubState>,
+    body: String,
+) -> axum::http::StatusCode {
+    take_request(hub, body, true).await
+}
+
+async fn take_request(hub: HubState, body: String, verify_first: bool) -> axum::http::StatusCode {
     let form: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes())
         .into_owned()
         .collect();
@@ -75,11 +88,11 @@ async fn subscribe(State(hub): State<HubState>, body: String) -> axum::http::Sta
         log.requests.len() - 1
     };
     // Verify asynchronously, as hubs do after answering 202.
-    tokio::spawn(async move {
+    let verification = tokio::spawn(async move {
         let challenge = format!("challenge-{index}");
         let mut url = url::Url::parse(&form["hub.callback"]).unwrap();
         url.query_pairs_mut()
-            .append_pair("hub.mode", "subscribe")
+            .append_pair("hub.mode", &form["hub.mode"])
             .append_pair("hub.topic", &form["hub.topic"])
             .append_pair("hub.challenge", &challenge)
             .append_pair("hub.lease_seconds", &hub.lease.to_string());
@@ -95,6 +108,9 @@ async fn subscribe(State(hub): State<HubState>, body: String) -> axum::http::Sta
         }
         log.requests[index].verified = Some((status, echoed));
     });
+    if verify_first {
+        verification.await.unwrap();
+    }
     axum::http::StatusCode::ACCEPTED
 }
 
@@ -118,6 +134,7 @@ impl TestHub {
         };
         let app = Router::new()
             .route("/hub", post(subscribe))
+            .route("/hub-verifying-first", post(subscribe_verifying_first))
             .route("/refusing-hub", post(refuse_echoing))
             .with_state(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -197,6 +214,11 @@ struct Subscriber {
 impl Subscriber {
     async fn start(dir: &TestDir, extra: &str) -> Subscriber {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Subscriber::start_on(dir, extra, listener).await
+    }
+
+    /// The daemon on `listener`: a restart keeps its callbacks' address.
+    async fn start_on(dir: &TestDir, extra: &str, listener: tokio::net::TcpListener) -> Subscriber {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let config = dir.write_config(&format!(
             "[websub]\ncallback_url = \"{base}/\"\nsubscribe_lease_seconds = 12\nfallback_poll_minutes = 60\n{extra}"
@@ -514,5 +536,107 @@ async fn a_refusal_that_echoes_the_secret_is_shown_without_it() {
     let page = daemon.page("/feeds").await;
     assert!(page.contains("<dt>WebSub</dt><dd>failed at"), "{page}");
     assert!(!page.contains(&secret), "{page}");
+    daemon.stop().await;
+}
+
+/// A feed with a live subscription leaves the config: at the next start
+/// the daemon asks the hub to unsubscribe its callback at once (not left
+/// to 410s until the lease ends) and confirms the hub's verification. An
+/// unsubscribe for a subscription it still wants is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_that_leaves_the_config_is_unsubscribed_at_its_hub() {
+    unsubscribed_at_its_hub("/hub").await;
+}
+
+/// The same with a hub that verifies before it answers the request: the
+/// confirmation it got is what the archive keeps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsubscribe_verified_before_the_hub_answers_is_kept_as_confirmed() {
+    unsubscribed_at_its_hub("/hub-verifying-first").await;
+}
+
+async fn unsubscribed_at_its_hub(hub_path: &str) {
+    let hub = TestHub::start(3_600).await;
+    let hub_url = format!("http://{}{hub_path}", hub.addr);
+    let publisher = FeedServer::start().await;
+    let self_url = publisher.url("/wire.xml");
+    publisher.set(
+        "/wire.xml",
+        Reply::feed(feed(&self_url, &hub_url, &[("a", "News")])),
+    );
+    let quiet = publisher.url("/quiet.xml");
+    publisher.set("/quiet.xml", Reply::feed(rss("Quiet", &[])));
+    let dir = TestDir::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let daemon = Subscriber::start_on(
+        &dir,
+        &format!(
+            "{}{}",
+            feed_block("wire", &self_url, ""),
+            feed_block("quiet", &quiet, "")
+        ),
+        listener,
+    )
+    .await;
+    let verified = hub.wait_verified(1).await;
+    let callback = verified[0].form["hub.callback"].clone();
+    let state = || -> (String, String) {
+        dir.db()
+            .query_row(
+                "SELECT state, coalesce(last_error, '') FROM websub_subscriptions",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
+    };
+    assert_eq!(state().0, "active");
+
+    // Someone else asks the hub to end it: the hub checks with us, and we
+    // still want the feed.
+    let forged = reqwest::get(format!(
+        "{callback}?hub.mode=unsubscribe&hub.topic={self_url}&hub.challenge=forged"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(forged.status(), 404);
+    assert_eq!(state().0, "active");
+    daemon.stop().await;
+
+    // The operator removes the feed; the daemon comes back on its address.
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let daemon = Subscriber::start_on(&dir, &feed_block("quiet", &quiet, ""), listener).await;
+    let done = hub.wait_verified(2).await;
+    let unsubscribe = &done[1];
+    assert_eq!(
+        unsubscribe.form["hub.mode"], "unsubscribe",
+        "{unsubscribe:?}"
+    );
+    assert_eq!(unsubscribe.form["hub.topic"], self_url);
+    assert_eq!(unsubscribe.form["hub.callback"], callback);
+    assert!(
+        !unsubscribe.form.contains_key("hub.secret"),
+        "an unsubscribe carries no secret: {unsubscribe:?}"
+    );
+    assert_eq!(
+        unsubscribe.verified,
+        Some((200, true)),
+        "the daemon confirms the unsubscribe it asked for"
+    );
+    let (state, note) = state();
+    assert_eq!(state, "expired");
+    assert!(note.contains("the hub confirmed the unsubscribe"), "{note}");
+    let metrics = daemon.page("/metrics").await;
+    for result in ["unsubscribe_accepted", "unsubscribed"] {
+        assert!(
+            metrics.contains(&format!(
+                "tickerfeed_websub_subscribe_requests_total{{result=\"{result}\"}} 1"
+            )),
+            "{metrics}"
+        );
+    }
+    // Asked once, not on every round of the renewal loop.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(hub.requests().len(), 2, "{:?}", hub.requests());
     daemon.stop().await;
 }
