@@ -24,6 +24,39 @@ fn run_cmd(dir: &TestDir, args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// `tickerfeed run` as systemd's `tickerfeed.socket` starts it: Python
+/// stands in for systemd, binds 127.0.0.1:0, prints the port, writes it
+/// into the config wherever it says `PASSED_PORT` (a callback URL must
+/// name the port the daemon listens on), puts the socket on fd 3, sets
+/// `LISTEN_PID` to its own pid and execs the daemon (which keeps the pid).
+pub(crate) fn socket_activated(dir: &TestDir) -> std::process::Command {
+    let script = r#"
+import os, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+port = str(s.getsockname()[1])
+print(port, flush=True)
+path = sys.argv[1]
+text = open(path).read()
+if "PASSED_PORT" in text:
+    open(path, "w").write(text.replace("PASSED_PORT", port))
+os.dup2(s.fileno(), 3)
+os.set_inheritable(3, True)
+os.environ["LISTEN_FDS"] = "1"
+os.environ["LISTEN_PID"] = str(os.getpid())
+os.execv(sys.argv[2], sys.argv[2:])
+"#;
+    let mut cmd = std::process::Command::new("python3");
+    cmd.args(["-c", script])
+        .arg(dir.config_path())
+        .arg(env!("CARGO_BIN_EXE_tickerfeed"))
+        .arg("--config")
+        .arg(dir.config_path())
+        .arg("run");
+    cmd
+}
+
 /// `tickerfeed run` in the background, with its stderr lines collected.
 pub(crate) struct Running {
     child: Child,
@@ -42,7 +75,8 @@ impl Running {
         Self::spawn(cmd, env)
     }
 
-    fn spawn(mut cmd: std::process::Command, env: &[(&str, &str)]) -> Running {
+    /// `cmd` (the binary, or a wrapper that execs it) with `env`.
+    pub(crate) fn spawn(mut cmd: std::process::Command, env: &[(&str, &str)]) -> Running {
         for (k, v) in env {
             cmd.env(k, v);
         }

@@ -161,25 +161,7 @@ async fn notify_reload_and_stop_with_state_kept() {
 async fn serves_on_a_socket_passed_by_the_service_manager() {
     let dir = TestDir::new();
     dir.write_config("");
-    // Python stands in for systemd: it binds 127.0.0.1:0, puts the socket
-    // on fd 3, sets LISTEN_PID to its own pid and execs the daemon (which
-    // keeps the pid).
-    let script = r#"
-import os, socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-s.bind(("127.0.0.1", 0))
-s.listen(16)
-print(s.getsockname()[1], flush=True)
-os.dup2(s.fileno(), 3)
-os.set_inheritable(3, True)
-os.environ["LISTEN_FDS"] = "1"
-os.environ["LISTEN_PID"] = str(os.getpid())
-os.execv(sys.argv[1], sys.argv[1:])
-"#;
-    let mut cmd = std::process::Command::new("python3");
-    cmd.args(["-c", script, env!("CARGO_BIN_EXE_tickerfeed"), "--config"])
-        .arg(dir.config_path())
-        .arg("run");
+    let mut cmd = crate::process::socket_activated(&dir);
     let mut child = cmd
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())

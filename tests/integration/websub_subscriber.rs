@@ -4,6 +4,8 @@
 //! answers the hub's challenge, ingests a signed push, ignores a forged
 //! one, renews its lease before it ends, polls at the fallback rate while
 //! the hub pushes, and goes back to its cron schedule when the hub is gone.
+//! A feed that leaves the config is unsubscribed: across a restart
+//! in-process, and under SIGHUP with the real binary.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -17,6 +19,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use tokio_util::sync::CancellationToken;
 
+use crate::process::Running;
 use crate::util::*;
 
 /// A subscribe request the hub got, and how our verification went.
@@ -639,4 +642,67 @@ async fn unsubscribed_at_its_hub(hub_path: &str) {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(hub.requests().len(), 2, "{:?}", hub.requests());
     daemon.stop().await;
+}
+
+/// The operator removes a subscribed feed and sends SIGHUP: the real
+/// daemon asks the hub to unsubscribe right after the reload, without
+/// waiting for the renewal loop's next look (every 30 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_that_removes_a_feed_unsubscribes_it_at_once() {
+    let hub = TestHub::start(3_600).await;
+    let publisher = FeedServer::start().await;
+    let self_url = publisher.url("/wire.xml");
+    publisher.set(
+        "/wire.xml",
+        Reply::feed(feed(&self_url, &hub.url(), &[("a", "News")])),
+    );
+    let quiet = feed_block("quiet", &publisher.url("/quiet.xml"), "");
+    publisher.set("/quiet.xml", Reply::feed(rss("Quiet", &[])));
+    let dir = TestDir::new();
+    let websub = "[websub]\ncallback_url = \"http://127.0.0.1:PASSED_PORT/\"\n";
+    dir.write_config_only(&format!(
+        "{websub}{}{quiet}",
+        feed_block("wire", &self_url, "")
+    ));
+    // The callback URL names the port systemd's stand-in binds.
+    let cmd = crate::process::socket_activated(&dir);
+    let mut d = Running::spawn(cmd, &[]);
+    tokio::task::block_in_place(|| d.wait_for("tickerfeed running"));
+    let verified = hub.wait_verified(1).await;
+    assert_eq!(verified[0].form["hub.mode"], "subscribe");
+
+    let config = std::fs::read_to_string(dir.config_path()).unwrap();
+    let websub = config
+        .lines()
+        .find(|l| l.starts_with("callback_url"))
+        .map(|l| format!("[websub]\n{l}\n"))
+        .unwrap();
+    dir.write_config_only(&format!("{websub}{quiet}"));
+    let reloaded = Instant::now();
+    d.signal("HUP");
+    tokio::task::block_in_place(|| d.wait_for("config reloaded"));
+    let done = hub.wait_verified(2).await;
+    assert_eq!(done[1].form["hub.mode"], "unsubscribe", "{:?}", done[1]);
+    assert_eq!(
+        done[1].form["hub.callback"],
+        verified[0].form["hub.callback"]
+    );
+    assert_eq!(done[1].verified, Some((200, true)));
+    assert!(
+        done[1].at - reloaded < Duration::from_secs(10),
+        "asked {:?} after the reload",
+        done[1].at - reloaded
+    );
+    d.signal("TERM");
+    assert_eq!(
+        tokio::task::block_in_place(|| d.wait_exit()),
+        0,
+        "{}",
+        d.log.join("\n")
+    );
+    let state: String = dir
+        .db()
+        .query_row("SELECT state FROM websub_subscriptions", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(state, "expired");
 }
