@@ -21,11 +21,13 @@
 //!   runs. A lease that ends unrenewed expires the subscription.
 //! - **Unsubscribe.** When a feed with a live subscription leaves the
 //!   config (or opts out with `websub = false`), we POST
-//!   `hub.mode=unsubscribe` for it at once, rather than leave the hub
-//!   pushing to a 410 until the lease runs out. The hub's verification of
-//!   an unsubscribe is confirmed only for a subscription we no longer
-//!   want, so nobody else can end one of ours. A pending subscription of
-//!   such a feed simply ends: a verification that comes later gets 404.
+//!   `hub.mode=unsubscribe` for it at once (once: the archive notes it),
+//!   rather than leave the hub pushing to a 410 until the lease runs out.
+//!   The hub's verification of an unsubscribe is confirmed only for a
+//!   subscription we no longer want, so nobody else can end one of ours.
+//!   A pending subscription of such a feed ends, and a subscribe
+//!   verification for a feed we no longer want gets 404. A feed that
+//!   comes back before the hub confirmed is subscribed again at once.
 //! - **Receive.** `POST` on the callback: the body's `X-Hub-Signature`
 //!   (`sha1=`, `sha256=`, `sha384=` or `sha512=`, compared in constant
 //!   time) must match the subscription's secret. A good push is ingested
@@ -128,9 +130,6 @@ struct Inner {
     clients: Clients,
     /// Callback ids whose refused pushes were logged already.
     warned: Mutex<HashSet<String>>,
-    /// Callback ids we asked their hub to unsubscribe since the start (a
-    /// restart asks once more, which hubs take in their stride).
-    unsubscribing: Mutex<HashSet<String>>,
     /// Tells the scheduler that a feed's subscription started or ended.
     replan: Arc<Notify>,
     /// Wakes the renewal loop after a verification changed the plan.
@@ -167,7 +166,6 @@ impl Subscriber {
             feeds,
             clients,
             warned: Mutex::new(HashSet::new()),
-            unsubscribing: Mutex::new(HashSet::new()),
             replan,
             wake: Notify::new(),
         })))
@@ -256,7 +254,7 @@ impl Subscriber {
                 return Ok(());
             }
         }
-        if let Some(why) = self.refusal(&feed, &found.link.hub) {
+        if let Some(why) = self.refusal(&feed.url, &found.link.hub) {
             self.warn_once(&format!("refused-hub:{hub}"), || {
                 warn!(feed = %feed.name, hub, "not subscribing to the hub this feed advertises: {why}")
             });
@@ -267,16 +265,33 @@ impl Subscriber {
 
     /// Why `hub` may not be asked for `feed`, if it may not: it is on a
     /// private address and the feed is not.
-    fn refusal(&self, feed: &FeedConfig, hub: &Url) -> Option<String> {
-        if on_private_network(&feed.url) {
+    fn refusal(&self, feed_url: &Url, hub: &Url) -> Option<String> {
+        if on_private_network(feed_url) {
             None
         } else {
             guard::refusal(hub)
         }
     }
 
-    fn client(&self, feed: &FeedConfig) -> &reqwest::Client {
-        self.0.clients.pick(on_private_network(&feed.url))
+    /// POSTs `form` to `hub` for a feed polled from `feed_url`, with the
+    /// client for where that feed lives; refused, like the first request
+    /// (`discovered`), for a hub on a private address when the feed is not
+    /// on the operator's network (its URL may have changed since).
+    async fn ask_hub(
+        &self,
+        feed_url: &Url,
+        hub: &str,
+        form: String,
+    ) -> Result<reqwest::Response, String> {
+        if let Some(why) = Url::parse(hub)
+            .ok()
+            .and_then(|h| self.refusal(feed_url, &h))
+        {
+            return Err(why);
+        }
+        post_form(self.0.clients.pick(on_private_network(feed_url)), hub, form)
+            .await
+            .map_err(|e| error_chain(&e))
     }
 
     /// Asks `hub` to push `topic` (a first request, or a `renewal` of an
@@ -321,8 +336,7 @@ impl Subscriber {
             .append_pair("hub.lease_seconds", &lease)
             .append_pair("hub.secret", sub.secret.expose())
             .finish();
-        let sent = post_form(self.client(feed), hub, form).await;
-        let error = match sent {
+        let error = match self.ask_hub(&feed.url, hub, form).await {
             Ok(resp) if resp.status().is_success() => None,
             Ok(resp) => {
                 let status = resp.status();
@@ -333,7 +347,7 @@ impl Subscriber {
                 let text: String = text.trim().chars().take(200).collect();
                 Some(format!("the hub answered {status}: {text}"))
             }
-            Err(e) => Some(error_chain(&e)),
+            Err(e) => Some(e),
         };
         let what = if renewal { "renew" } else { "subscribe" };
         match error {
@@ -366,37 +380,40 @@ impl Subscriber {
             .expect("a hex id joins onto an http(s) base")
     }
 
-    /// Asks `sub`'s hub to stop pushing, once per subscription and run:
-    /// its feed left the config or opted out. The subscription stays
-    /// active until the hub verifies the request (or its lease ends, if
-    /// the hub never does); pushes meanwhile get 410 (`receive`).
+    /// Asks `sub`'s hub to stop pushing: its feed left the config or
+    /// opted out. Asked once (`unsubscribe_requested_at`); the subscription
+    /// stays active until the hub verifies the request, or its lease ends
+    /// if the hub never does. Pushes meanwhile get 410 (`receive`).
     async fn unsubscribe(&self, sub: &Subscription) -> Result<(), StoreError> {
-        let first = self
-            .0
-            .unsubscribing
-            .lock()
-            .expect("unsubscribing lock")
-            .insert(sub.callback_id.clone());
-        if !first {
-            return Ok(());
-        }
         let form = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("hub.mode", "unsubscribe")
             .append_pair("hub.topic", &sub.topic)
             .append_pair("hub.callback", self.callback_url(&sub.callback_id).as_str())
             .finish();
-        // The same client as the subscription's: by the feed's last URL,
-        // which the archive keeps after the feed left the config.
+        // Recorded first, so that a hub that verifies before it answers
+        // finds the request (and a restart does not ask again).
         let store = &self.0.pipeline.store;
-        let own_network = Url::parse(&store.feed_row(sub.feed_id).await?.url)
-            .is_ok_and(|u| on_private_network(&u));
-        let sent = post_form(self.0.clients.pick(own_network), &sub.hub, form).await;
-        let error = match sent {
-            Ok(resp) if resp.status().is_success() => None,
-            Ok(resp) => Some(format!("the hub answered {}", resp.status())),
-            Err(e) => Some(error_chain(&e)),
+        let now = self.0.clock.now();
+        let lease_end = sub.lease_expires_at.unwrap_or(now);
+        store
+            .subscription_unsubscribe_requested(
+                &sub.callback_id,
+                now,
+                &format!("{NO_LONGER_WANTED}; asking the hub to unsubscribe"),
+                lease_end,
+            )
+            .await?;
+        // Where the feed lives: its last URL, which the archive keeps after
+        // the feed left the config.
+        let feed_url = store.feed_row(sub.feed_id).await?.url;
+        let error = match Url::parse(&feed_url) {
+            Err(e) => Some(format!("the feed's URL {feed_url:?} does not parse: {e}")),
+            Ok(feed_url) => match self.ask_hub(&feed_url, &sub.hub, form).await {
+                Ok(resp) if resp.status().is_success() => None,
+                Ok(resp) => Some(format!("the hub answered {}", resp.status())),
+                Err(e) => Some(e),
+            },
         };
-        let lease_end = sub.lease_expires_at.unwrap_or_else(|| self.0.clock.now());
         let note = match error {
             None => {
                 self.0
@@ -404,7 +421,7 @@ impl Subscriber {
                     .metrics
                     .websub_request("unsubscribe_accepted");
                 info!(feed_id = %sub.feed_id, hub = %sub.hub, topic = %sub.topic, "the feed no longer subscribes: asked the WebSub hub to stop pushing");
-                format!("{NO_LONGER_WANTED}; asked the hub to unsubscribe")
+                format!("{NO_LONGER_WANTED}; waiting for the hub to confirm the unsubscribe")
             }
             Some(error) => {
                 self.0.pipeline.metrics.websub_request("unsubscribe_failed");
@@ -414,7 +431,7 @@ impl Subscriber {
                 )
             }
         };
-        // Nothing renews it now; it is looked at again when the lease ends.
+        // Unless the hub confirmed it meanwhile.
         store
             .subscription_retry(&sub.callback_id, &note, lease_end)
             .await
@@ -439,7 +456,9 @@ impl Subscriber {
             // Removed from the config, or opted out.
             let Some(feed) = self.feed(sub.feed_id) else {
                 match sub.state {
-                    SubState::Active => self.unsubscribe(&sub).await?,
+                    SubState::Active if sub.unsubscribe_requested_at.is_none() => {
+                        self.unsubscribe(&sub).await?
+                    }
                     SubState::Pending => {
                         store
                             .subscription_ended(
@@ -453,6 +472,14 @@ impl Subscriber {
                 }
                 continue;
             };
+            // Back in the config while we were unsubscribing it: subscribe
+            // again now (the hub's verification of the unsubscribe gets 404).
+            if sub.state == SubState::Active && sub.unsubscribe_requested_at.is_some() {
+                self.request(&feed, sub.feed_id, &sub.hub, &sub.topic, true)
+                    .await?;
+                next = now;
+                continue;
+            }
             let Some(renew_at) = sub.renew_at else {
                 continue;
             };
@@ -507,7 +534,10 @@ impl Subscriber {
         }
         let now = self.0.clock.now();
         match param("hub.mode") {
-            Some("subscribe") if matches!(sub.state, SubState::Pending | SubState::Active) => {
+            Some("subscribe")
+                if matches!(sub.state, SubState::Pending | SubState::Active)
+                    && self.feed(sub.feed_id).is_some() =>
+            {
                 let challenge = param("hub.challenge").ok_or(VerifyError::NoChallenge)?;
                 let lease = param("hub.lease_seconds")
                     .and_then(|l| l.trim().parse::<u64>().ok())
@@ -547,6 +577,7 @@ impl Subscriber {
                     || !matches!(sub.state, SubState::Pending | SubState::Active) =>
             {
                 let challenge = param("hub.challenge").ok_or(VerifyError::NoChallenge)?;
+                // One that ended already is confirmed quietly.
                 if matches!(sub.state, SubState::Pending | SubState::Active) {
                     store
                         .subscription_ended(
@@ -556,9 +587,9 @@ impl Subscriber {
                         )
                         .await?;
                     self.0.replan.notify_one();
+                    self.0.pipeline.metrics.websub_request("unsubscribed");
+                    info!(feed_id = %sub.feed_id, hub = %sub.hub, "the WebSub hub verified our unsubscribe; it stops pushing this feed");
                 }
-                self.0.pipeline.metrics.websub_request("unsubscribed");
-                info!(feed_id = %sub.feed_id, hub = %sub.hub, "the WebSub hub verified our unsubscribe; it stops pushing this feed");
                 Ok(challenge.to_string())
             }
             _ => Err(VerifyError::Mismatch),
@@ -825,6 +856,7 @@ mod tests {
             renew_at: None,
             last_push_at: None,
             last_error: None,
+            unsubscribe_requested_at: None,
         };
         assert_eq!(retry_delay(Some(&sub), now), chrono::Duration::seconds(10));
         let long = Subscription {

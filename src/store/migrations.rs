@@ -620,6 +620,10 @@ LEFT JOIN item_reactions r4 ON r4.item_id = m.item_id AND r4.symbol = m.symbol A
 LEFT JOIN quotes q4 ON q4.id = r4.quote_id;
 "#,
     ),
+    // 16: when we asked a hub to unsubscribe a feed that left the config,
+    // so a restart neither asks again nor forgets it asked, and a feed
+    // that comes back is renewed at once.
+    Migration::Sql("ALTER TABLE websub_subscriptions ADD COLUMN unsubscribe_requested_at TEXT;"),
 ];
 
 fn migration_4(tx: &Transaction<'_>) -> rusqlite::Result<()> {

@@ -75,6 +75,9 @@ pub struct Subscription {
     pub renew_at: Option<DateTime<Utc>>,
     pub last_push_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
+    /// When we asked the hub to stop (the feed left the config or opted
+    /// out); cleared when we subscribe again.
+    pub unsubscribe_requested_at: Option<DateTime<Utc>>,
 }
 
 /// Each feed's latest subscription (the last of `subscriptions`, which
@@ -97,7 +100,19 @@ impl Subscription {
         now: DateTime<Utc>,
         when: impl Fn(Option<DateTime<Utc>>) -> String,
     ) -> String {
-        if self.is_live(now) {
+        if let (SubState::Active, Some(asked)) = (self.state, self.unsubscribe_requested_at) {
+            // Pushes get 410 meanwhile, and the feed is polled on its own
+            // schedule (or not at all: it left the config).
+            format!(
+                "unsubscribing from {} since {}{}",
+                self.hub,
+                when(Some(asked)),
+                self.last_error
+                    .as_deref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            )
+        } else if self.is_live(now) {
             format!(
                 "pushed by {} until {} (polled at the fallback rate meanwhile)",
                 self.hub,
@@ -125,7 +140,8 @@ impl Subscription {
 }
 
 const COLUMNS: &str = "feed_id, hub, topic, callback_id, secret, state, requested_at,
-                       lease_expires_at, renew_at, last_push_at, last_error";
+                       lease_expires_at, renew_at, last_push_at, last_error,
+                       unsubscribe_requested_at";
 
 fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Subscription> {
     let time = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
@@ -145,6 +161,7 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Subscription> {
         renew_at: time(8)?,
         last_push_at: time(9)?,
         last_error: r.get(10)?,
+        unsubscribe_requested_at: time(11)?,
     })
 }
 
@@ -249,6 +266,7 @@ impl Store {
                  ON CONFLICT (feed_id, hub, topic) DO UPDATE SET
                      state = CASE state WHEN 'active' THEN 'active' ELSE 'pending' END,
                      requested_at = excluded.requested_at,
+                     unsubscribe_requested_at = NULL,
                      renew_at = excluded.renew_at",
                 params![
                     feed_id.0,
@@ -348,6 +366,30 @@ impl Store {
                 params![id, to_db_time(retry_at), error],
             )
             .map_err(op("record a failed WebSub renewal"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// We ask the hub to stop pushing, at `now` (`note` says so); nothing
+    /// renews the subscription, which is looked at again at `lease_end`.
+    /// A subscription that ended meanwhile is left as it ended.
+    pub async fn subscription_unsubscribe_requested(
+        &self,
+        callback_id: &str,
+        now: DateTime<Utc>,
+        note: &str,
+        lease_end: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (id, note) = (callback_id.to_string(), note.to_string());
+        self.write(move |c| {
+            c.execute(
+                "UPDATE websub_subscriptions
+                    SET unsubscribe_requested_at = ?2, last_error = ?3, renew_at = ?4
+                  WHERE callback_id = ?1 AND state IN ('pending', 'active')",
+                params![id, to_db_time(now), note, to_db_time(lease_end)],
+            )
+            .map_err(op("record a WebSub unsubscribe request"))?;
             Ok(())
         })
         .await
@@ -482,6 +524,7 @@ mod tests {
             renew_at: None,
             last_push_at: None,
             last_error: error.map(str::to_string),
+            unsubscribe_requested_at: None,
         };
         let now = t("2026-11-25T09:00:00Z");
         let when = |t: Option<DateTime<Utc>>| t.map(to_db_time).unwrap_or_default();
@@ -505,7 +548,16 @@ mod tests {
             failed.in_words(now, when),
             "failed at https://hub.test/: HTTP 400"
         );
-        for said in [&live, &lapsed, &failed].map(|s| s.in_words(now, when)) {
+        let leaving = Subscription {
+            unsubscribe_requested_at: Some(t("2026-11-25T08:30:00Z")),
+            last_error: Some("the feed no longer subscribes; waiting for the hub".into()),
+            ..live.clone()
+        };
+        assert_eq!(
+            leaving.in_words(now, when),
+            "unsubscribing from https://hub.test/ since 2026-11-25T08:30:00Z: the feed no longer subscribes; waiting for the hub"
+        );
+        for said in [&live, &lapsed, &failed, &leaving].map(|s| s.in_words(now, when)) {
             assert!(!said.contains("s3cret"), "{said}");
         }
         let all = [failed.clone(), live.clone(), lapsed.clone()];

@@ -60,7 +60,7 @@ struct HubState {
 }
 
 async fn subscribe(State(hub): State<HubState>, body: String) -> axum::http::StatusCode {
-    take_request(hub, body, false).await
+    take_request(hub, body, Verify::After).await
 }
 
 /// A hub that verifies the request before it answers it, as some do.
@@ -68,10 +68,30 @@ async fn subscribe_verifying_first(
     State(hub): State<HubState>,
     body: String,
 ) -> axum::http::StatusCode {
-    take_request(hub, body, true).await
+    take_request(hub, body, Verify::First).await
 }
 
-async fn take_request(hub: HubState, body: String, verify_first: bool) -> axum::http::StatusCode {
+/// A hub that accepts unsubscribe requests but is slow to verify them:
+/// never, within a test.
+async fn subscribe_unsubscribing_slowly(
+    State(hub): State<HubState>,
+    body: String,
+) -> axum::http::StatusCode {
+    take_request(hub, body, Verify::NotUnsubscribes).await
+}
+
+/// When the test hub verifies a request.
+#[derive(Clone, Copy, PartialEq)]
+enum Verify {
+    /// After answering it, as most hubs do.
+    After,
+    /// Before answering it.
+    First,
+    /// After answering, subscribes only.
+    NotUnsubscribes,
+}
+
+async fn take_request(hub: HubState, body: String, when: Verify) -> axum::http::StatusCode {
     let form: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes())
         .into_owned()
         .collect();
@@ -90,6 +110,9 @@ async fn take_request(hub: HubState, body: String, verify_first: bool) -> axum::
         });
         log.requests.len() - 1
     };
+    if when == Verify::NotUnsubscribes && form["hub.mode"] == "unsubscribe" {
+        return axum::http::StatusCode::ACCEPTED;
+    }
     // Verify asynchronously, as hubs do after answering 202.
     let verification = tokio::spawn(async move {
         let challenge = format!("challenge-{index}");
@@ -111,7 +134,7 @@ async fn take_request(hub: HubState, body: String, verify_first: bool) -> axum::
         }
         log.requests[index].verified = Some((status, echoed));
     });
-    if verify_first {
+    if when == Verify::First {
         verification.await.unwrap();
     }
     axum::http::StatusCode::ACCEPTED
@@ -138,6 +161,10 @@ impl TestHub {
         let app = Router::new()
             .route("/hub", post(subscribe))
             .route("/hub-verifying-first", post(subscribe_verifying_first))
+            .route(
+                "/hub-unsubscribing-slowly",
+                post(subscribe_unsubscribing_slowly),
+            )
             .route("/refusing-hub", post(refuse_echoing))
             .with_state(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -253,6 +280,15 @@ impl Subscriber {
     async fn stop(self) {
         self.stop.cancel();
         self.task.await.unwrap().unwrap();
+    }
+
+    /// Stops the daemon and starts it again on the same address (so its
+    /// callbacks stay where hubs know them) with `feeds`.
+    async fn restart(self, dir: &TestDir, feeds: &str) -> Subscriber {
+        let addr = self.base.trim_start_matches("http://").to_string();
+        self.stop().await;
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+        Subscriber::start_on(dir, feeds, listener).await
     }
 }
 
@@ -570,16 +606,13 @@ async fn unsubscribed_at_its_hub(hub_path: &str) {
     let quiet = publisher.url("/quiet.xml");
     publisher.set("/quiet.xml", Reply::feed(rss("Quiet", &[])));
     let dir = TestDir::new();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let daemon = Subscriber::start_on(
+    let daemon = Subscriber::start(
         &dir,
         &format!(
             "{}{}",
             feed_block("wire", &self_url, ""),
             feed_block("quiet", &quiet, "")
         ),
-        listener,
     )
     .await;
     let verified = hub.wait_verified(1).await;
@@ -604,11 +637,9 @@ async fn unsubscribed_at_its_hub(hub_path: &str) {
     .unwrap();
     assert_eq!(forged.status(), 404);
     assert_eq!(state().0, "active");
-    daemon.stop().await;
 
     // The operator removes the feed; the daemon comes back on its address.
-    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
-    let daemon = Subscriber::start_on(&dir, &feed_block("quiet", &quiet, ""), listener).await;
+    let daemon = daemon.restart(&dir, &feed_block("quiet", &quiet, "")).await;
     let done = hub.wait_verified(2).await;
     let unsubscribe = &done[1];
     assert_eq!(
@@ -628,6 +659,12 @@ async fn unsubscribed_at_its_hub(hub_path: &str) {
     );
     let (state, note) = state();
     assert_eq!(state, "expired");
+    assert_eq!(
+        dir.count(
+            "SELECT count(*) FROM websub_subscriptions WHERE unsubscribe_requested_at IS NOT NULL"
+        ),
+        1
+    );
     assert!(note.contains("the hub confirmed the unsubscribe"), "{note}");
     let metrics = daemon.page("/metrics").await;
     for result in ["unsubscribe_accepted", "unsubscribed"] {
@@ -641,6 +678,77 @@ async fn unsubscribed_at_its_hub(hub_path: &str) {
     // Asked once, not on every round of the renewal loop.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(hub.requests().len(), 2, "{:?}", hub.requests());
+    daemon.stop().await;
+}
+
+/// The hub has not confirmed the unsubscribe yet: a restart does not ask
+/// again (the archive remembers it asked), the operator sees it is
+/// unsubscribing, and when the feed comes back it is subscribed again at
+/// once, under the same callback.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsubscribe_is_asked_once_and_a_feed_that_comes_back_is_subscribed_again() {
+    let hub = TestHub::start(3_600).await;
+    let hub_url = format!("http://{}/hub-unsubscribing-slowly", hub.addr);
+    let publisher = FeedServer::start().await;
+    let self_url = publisher.url("/wire.xml");
+    publisher.set(
+        "/wire.xml",
+        Reply::feed(feed(&self_url, &hub_url, &[("a", "News")])),
+    );
+    let quiet = feed_block("quiet", &publisher.url("/quiet.xml"), "");
+    publisher.set("/quiet.xml", Reply::feed(rss("Quiet", &[])));
+    // The feed opts out rather than leaving, so `/feeds` still lists it.
+    let wire = |extra: &str| feed_block("wire", &self_url, extra);
+    let dir = TestDir::new();
+    let daemon = Subscriber::start(&dir, &format!("{}{quiet}", wire(""))).await;
+    let callback = hub.wait_verified(1).await[0].form["hub.callback"].clone();
+
+    let daemon = daemon
+        .restart(&dir, &format!("{}{quiet}", wire("websub = false")))
+        .await;
+    let mut asked = false;
+    for _ in 0..200 {
+        asked = dir.count(
+            "SELECT count(*) FROM websub_subscriptions WHERE unsubscribe_requested_at IS NOT NULL",
+        ) == 1;
+        if asked {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(asked, "{:?}", hub.requests());
+    assert_eq!(hub.requests()[1].form["hub.mode"], "unsubscribe");
+    let page = daemon.page("/feeds").await;
+    assert!(
+        page.contains(&format!(
+            "<dt>WebSub</dt><dd>unsubscribing from {hub_url} since"
+        )),
+        "{page}"
+    );
+    assert!(page.contains("waiting for the hub to confirm"), "{page}");
+
+    // Restarted, still opted out: not asked again.
+    let daemon = daemon
+        .restart(&dir, &format!("{}{quiet}", wire("websub = false")))
+        .await;
+    daemon.page("/healthz").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(hub.requests().len(), 2, "{:?}", hub.requests());
+
+    // Back in: subscribed again at once, the same callback.
+    let daemon = daemon.restart(&dir, &format!("{}{quiet}", wire(""))).await;
+    let again = hub.wait_verified(2).await;
+    let renewal = again.last().unwrap();
+    assert_eq!(renewal.form["hub.mode"], "subscribe", "{renewal:?}");
+    assert_eq!(renewal.form["hub.callback"], callback);
+    assert_eq!(renewal.verified, Some((200, true)));
+    assert_eq!(
+        dir.count(
+            "SELECT count(*) FROM websub_subscriptions
+              WHERE state = 'active' AND unsubscribe_requested_at IS NULL"
+        ),
+        1
+    );
     daemon.stop().await;
 }
 
