@@ -727,6 +727,15 @@ async fn an_unsubscribe_is_asked_once_and_a_feed_that_comes_back_is_subscribed_a
     );
     assert!(page.contains("waiting for the hub to confirm"), "{page}");
 
+    // A hub (or anyone) verifying a subscribe for the opted-out feed is
+    // refused: it would start the pushes again.
+    let resubscribe = reqwest::get(format!(
+        "{callback}?hub.mode=subscribe&hub.topic={self_url}&hub.challenge=again&hub.lease_seconds=60"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(resubscribe.status(), 404);
+
     // Restarted, still opted out: not asked again.
     let daemon = daemon
         .restart(&dir, &format!("{}{quiet}", wire("websub = false")))
@@ -749,6 +758,62 @@ async fn an_unsubscribe_is_asked_once_and_a_feed_that_comes_back_is_subscribed_a
         ),
         1
     );
+    daemon.stop().await;
+}
+
+/// A feed that subscribed to a hub on the operator's network, from a URL
+/// on it too, later moved to a public URL and then left the config: the
+/// unsubscribe is refused like any request to a private address for a
+/// public feed (the hub's address came from a document, not the operator).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsubscribe_to_a_private_hub_for_a_public_feed_is_refused() {
+    let hub = TestHub::start(3_600).await;
+    let publisher = FeedServer::start().await;
+    let quiet = feed_block("quiet", &publisher.url("/quiet.xml"), "");
+    publisher.set("/quiet.xml", Reply::feed(rss("Quiet", &[])));
+    let dir = TestDir::new();
+    // An archive whose "moved" feed (now public) has a live subscription
+    // to the loopback hub.
+    Subscriber::start(&dir, &quiet).await.stop().await;
+    let in_an_hour = (chrono::Utc::now() + chrono::Duration::hours(1))
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string();
+    rusqlite::Connection::open(dir.db_path())
+        .unwrap()
+        .execute_batch(&format!(
+            "INSERT INTO feeds (name, url, schedule, created_at)
+             VALUES ('moved', 'https://news.example/feed.xml', '@hourly', '2026-12-01T00:00:00.000Z');
+             INSERT INTO websub_subscriptions
+                 (feed_id, hub, topic, callback_id, secret, state, requested_at,
+                  verified_at, lease_seconds, lease_expires_at, renew_at)
+             SELECT id, '{}', 'https://news.example/feed.xml', 'cb-moved', 's3cret', 'active',
+                    '2026-12-01T00:00:00.000Z', '2026-12-01T00:00:00.000Z', 864000,
+                    '{in_an_hour}', '{in_an_hour}'
+             FROM feeds WHERE name = 'moved';",
+            hub.url()
+        ))
+        .unwrap();
+    let daemon = Subscriber::start(&dir, &quiet).await;
+    let mut note = String::new();
+    for _ in 0..200 {
+        note = dir
+            .db()
+            .query_row(
+                "SELECT coalesce(last_error, '') FROM websub_subscriptions WHERE callback_id = 'cb-moved'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        if note.contains("failed") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        note.contains("the unsubscribe request failed (refused: 127.0.0.1 is not a public address"),
+        "{note}"
+    );
+    assert!(hub.requests().is_empty(), "{:?}", hub.requests());
     daemon.stop().await;
 }
 
