@@ -775,9 +775,11 @@ async fn an_unsubscribe_to_a_private_hub_for_a_public_feed_is_refused() {
     // An archive whose "moved" feed (now public) has a live subscription
     // to the loopback hub.
     Subscriber::start(&dir, &quiet).await.stop().await;
-    let in_an_hour = (chrono::Utc::now() + chrono::Duration::hours(1))
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string();
+    // The daemon reads the wall clock (leases are wall time).
+    use tickerfeed::clock::Clock;
+    let in_an_hour = tickerfeed::clock::to_db_time(
+        tickerfeed::clock::SystemClock.now() + chrono::Duration::hours(1),
+    );
     rusqlite::Connection::open(dir.db_path())
         .unwrap()
         .execute_batch(&format!(
