@@ -73,6 +73,15 @@ pub const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(3_600);
 /// Renew when this share of the lease has passed.
 pub const RENEW_AT: f64 = 0.8;
 
+/// Why a request never reached a hub.
+enum NotAsked {
+    /// Our policy: a hub on a private address for a feed that is not on
+    /// the operator's network. Asking again would be refused again.
+    Refused(String),
+    /// The network or the hub: worth another try.
+    Failed(String),
+}
+
 /// Why a subscription ends when its feed leaves the config.
 const NO_LONGER_WANTED: &str = "the feed no longer subscribes";
 
@@ -282,16 +291,16 @@ impl Subscriber {
         feed_url: &Url,
         hub: &str,
         form: String,
-    ) -> Result<reqwest::Response, String> {
+    ) -> Result<reqwest::Response, NotAsked> {
         if let Some(why) = Url::parse(hub)
             .ok()
             .and_then(|h| self.refusal(feed_url, &h))
         {
-            return Err(why);
+            return Err(NotAsked::Refused(why));
         }
         post_form(self.0.clients.pick(on_private_network(feed_url)), hub, form)
             .await
-            .map_err(|e| error_chain(&e))
+            .map_err(|e| NotAsked::Failed(error_chain(&e)))
     }
 
     /// Asks `hub` to push `topic` (a first request, or a `renewal` of an
@@ -337,6 +346,15 @@ impl Subscriber {
             .append_pair("hub.secret", sub.secret.expose())
             .finish();
         let error = match self.ask_hub(&feed.url, hub, form).await {
+            Err(NotAsked::Refused(why)) => {
+                self.0.pipeline.metrics.websub_request("failed");
+                warn!(feed = %feed.name, hub, "not asking the WebSub hub the feed subscribed to: {why}; the subscription ends");
+                store
+                    .subscription_ended(&sub.callback_id, SubState::Failed, &why)
+                    .await?;
+                self.0.replan.notify_one();
+                return Ok(());
+            }
             Ok(resp) if resp.status().is_success() => None,
             Ok(resp) => {
                 let status = resp.status();
@@ -347,7 +365,7 @@ impl Subscriber {
                 let text: String = text.trim().chars().take(200).collect();
                 Some(format!("the hub answered {status}: {text}"))
             }
-            Err(e) => Some(e),
+            Err(NotAsked::Failed(e)) => Some(e),
         };
         let what = if renewal { "renew" } else { "subscribe" };
         match error {
@@ -405,13 +423,14 @@ impl Subscriber {
             .await?;
         // Where the feed lives: its last URL, which the archive keeps after
         // the feed left the config.
-        let feed_url = store.feed_row(sub.feed_id).await?.url;
-        let error = match Url::parse(&feed_url) {
+        let row = store.feed_row(sub.feed_id).await?;
+        let (feed, feed_url) = (&row.name, &row.url);
+        let error = match Url::parse(feed_url) {
             Err(e) => Some(format!("the feed's URL {feed_url:?} does not parse: {e}")),
             Ok(feed_url) => match self.ask_hub(&feed_url, &sub.hub, form).await {
                 Ok(resp) if resp.status().is_success() => None,
                 Ok(resp) => Some(format!("the hub answered {}", resp.status())),
-                Err(e) => Some(e),
+                Err(NotAsked::Refused(e) | NotAsked::Failed(e)) => Some(e),
             },
         };
         let note = match error {
@@ -420,12 +439,12 @@ impl Subscriber {
                     .pipeline
                     .metrics
                     .websub_request("unsubscribe_accepted");
-                info!(feed_id = %sub.feed_id, hub = %sub.hub, topic = %sub.topic, "the feed no longer subscribes: asked the WebSub hub to stop pushing");
+                info!(feed = %feed, hub = %sub.hub, topic = %sub.topic, "the feed no longer subscribes: asked the WebSub hub to stop pushing");
                 format!("{NO_LONGER_WANTED}; waiting for the hub to confirm the unsubscribe")
             }
             Some(error) => {
                 self.0.pipeline.metrics.websub_request("unsubscribe_failed");
-                warn!(feed_id = %sub.feed_id, hub = %sub.hub, error = %error, "WebSub unsubscribe request failed; the lease runs out on its own");
+                warn!(feed = %feed, hub = %sub.hub, error = %error, "WebSub unsubscribe request failed; the lease runs out on its own");
                 format!(
                     "{NO_LONGER_WANTED}; the unsubscribe request failed ({error}), so the lease runs out on its own"
                 )

@@ -28,7 +28,8 @@ pub enum SubState {
     Active,
     /// The hub refused it (`hub.mode=denied`).
     Denied,
-    /// The lease ended without a renewal, or the feed now names another hub.
+    /// The lease ended without a renewal, the feed now names another hub,
+    /// or the feed left the config (or opted out) and was unsubscribed.
     Expired,
     /// The subscribe request itself failed (no answer, or not 2xx).
     Failed,
@@ -266,6 +267,10 @@ impl Store {
                  ON CONFLICT (feed_id, hub, topic) DO UPDATE SET
                      state = CASE state WHEN 'active' THEN 'active' ELSE 'pending' END,
                      requested_at = excluded.requested_at,
+                     -- What ended it, or the unsubscribe, is past: a
+                     -- live renewal keeps its last failure.
+                     last_error = CASE WHEN state = 'active' AND unsubscribe_requested_at IS NULL
+                                       THEN last_error END,
                      unsubscribe_requested_at = NULL,
                      renew_at = excluded.renew_at",
                 params![
@@ -421,17 +426,31 @@ impl Store {
     }
 
     /// Active subscriptions whose lease ended by `now` become expired;
-    /// returns how many.
+    /// returns how many lapsed unrenewed (those whose feed we were
+    /// unsubscribing, which the hub never confirmed, end too, uncounted).
     pub async fn expire_subscriptions(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
         self.write(move |c| {
-            c.execute(
+            let tx = c.transaction().map_err(op("begin expiring WebSub subscriptions"))?;
+            tx.execute(
                 "UPDATE websub_subscriptions
                     SET state = 'expired', renew_at = NULL,
-                        last_error = coalesce(last_error, 'the lease ended without a renewal')
-                  WHERE state = 'active' AND lease_expires_at <= ?1",
+                        last_error = 'the feed no longer subscribes; the lease ended before the hub confirmed the unsubscribe'
+                  WHERE state = 'active' AND lease_expires_at <= ?1
+                    AND unsubscribe_requested_at IS NOT NULL",
                 [to_db_time(now)],
             )
-            .map_err(op("expire WebSub subscriptions"))
+            .map_err(op("expire WebSub subscriptions"))?;
+            let lapsed = tx
+                .execute(
+                    "UPDATE websub_subscriptions
+                        SET state = 'expired', renew_at = NULL,
+                            last_error = coalesce(last_error, 'the lease ended without a renewal')
+                      WHERE state = 'active' AND lease_expires_at <= ?1",
+                    [to_db_time(now)],
+                )
+                .map_err(op("expire WebSub subscriptions"))?;
+            tx.commit().map_err(op("commit expired WebSub subscriptions"))?;
+            Ok(lapsed)
         })
         .await
     }
@@ -508,6 +527,81 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(found.map(|s| s.callback_id), Some("cb1".to_string()));
+    }
+
+    async fn row(store: &Store, callback_id: &str) -> Subscription {
+        store.subscription(callback_id).await.unwrap().unwrap()
+    }
+
+    /// An unsubscribe the hub never confirms ends with the lease, said as
+    /// such and not counted as a lapsed lease; a feed that subscribes again
+    /// loses the unsubscribe and its note.
+    #[tokio::test]
+    async fn an_unconfirmed_unsubscribe_ends_with_the_lease_and_a_new_request_forgets_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("a.db")).unwrap();
+        let cfg = crate::config::resolve_str(
+            "[[feeds]]\nname = \"a\"\nurl = \"https://example.com/a.xml\"\n\
+             [[feeds]]\nname = \"b\"\nurl = \"https://example.com/b.xml\"\n",
+            std::path::Path::new("/tmp"),
+        )
+        .unwrap();
+        let now = t("2026-11-24T09:00:00Z");
+        let ids = store.sync_feeds(&cfg.feeds, now).await.unwrap();
+        let (hub, end) = ("https://hub.test/", t("2026-11-25T09:00:00Z"));
+        for (feed, cb) in [("a", "cb-a"), ("b", "cb-b")] {
+            let topic = format!("https://example.com/{feed}.xml");
+            let secret = Secret::new("s3cret");
+            store
+                .request_subscription(ids[feed], hub, &topic, cb, &secret, now, now)
+                .await
+                .unwrap();
+            store
+                .subscription_verified(cb, 86_400, now, end, end)
+                .await
+                .unwrap();
+        }
+        store
+            .subscription_unsubscribe_requested("cb-a", now, "the feed no longer subscribes", end)
+            .await
+            .unwrap();
+        assert_eq!(
+            row(&store, "cb-a").await.unsubscribe_requested_at,
+            Some(now)
+        );
+
+        // Both leases end: only b's counts as a lease nobody renewed.
+        assert_eq!(store.expire_subscriptions(end).await.unwrap(), 1);
+        let a = row(&store, "cb-a").await;
+        assert_eq!(a.state, SubState::Expired);
+        assert_eq!(
+            a.last_error.as_deref(),
+            Some(
+                "the feed no longer subscribes; the lease ended before the hub confirmed the unsubscribe"
+            )
+        );
+        assert_eq!(
+            row(&store, "cb-b").await.last_error.as_deref(),
+            Some("the lease ended without a renewal")
+        );
+
+        // a comes back: a new request forgets the unsubscribe and its note.
+        let later = t("2026-11-26T09:00:00Z");
+        let again = store
+            .request_subscription(
+                ids["a"],
+                hub,
+                "https://example.com/a.xml",
+                "unused",
+                &Secret::new("other"),
+                later,
+                later,
+            )
+            .await
+            .unwrap();
+        assert_eq!(again.state, SubState::Pending);
+        assert_eq!(again.unsubscribe_requested_at, None);
+        assert_eq!(again.last_error, None);
     }
 
     #[test]

@@ -666,15 +666,26 @@ async fn unsubscribed_at_its_hub(hub_path: &str) {
         1
     );
     assert!(note.contains("the hub confirmed the unsubscribe"), "{note}");
-    let metrics = daemon.page("/metrics").await;
-    for result in ["unsubscribe_accepted", "unsubscribed"] {
-        assert!(
-            metrics.contains(&format!(
-                "tickerfeed_websub_subscribe_requests_total{{result=\"{result}\"}} 1"
-            )),
-            "{metrics}"
-        );
+    // A hub that verifies first answers the request after the
+    // verification: its acceptance is counted a moment later.
+    let counted = |metrics: &str| {
+        ["unsubscribe_accepted", "unsubscribed"]
+            .iter()
+            .all(|result| {
+                metrics.contains(&format!(
+                    "tickerfeed_websub_subscribe_requests_total{{result=\"{result}\"}} 1"
+                ))
+            })
+    };
+    let mut metrics = String::new();
+    for _ in 0..100 {
+        metrics = daemon.page("/metrics").await;
+        if counted(&metrics) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    assert!(counted(&metrics), "{metrics}");
     // Asked once, not on every round of the renewal loop.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(hub.requests().len(), 2, "{:?}", hub.requests());
@@ -706,11 +717,16 @@ async fn an_unsubscribe_is_asked_once_and_a_feed_that_comes_back_is_subscribed_a
     let daemon = daemon
         .restart(&dir, &format!("{}{quiet}", wire("websub = false")))
         .await;
+    // Recorded before it is sent; the note says how it went once the hub
+    // answered.
     let mut asked = false;
     for _ in 0..200 {
-        asked = dir.count(
-            "SELECT count(*) FROM websub_subscriptions WHERE unsubscribe_requested_at IS NOT NULL",
-        ) == 1;
+        asked = hub.requests().len() == 2
+            && dir.count(
+                "SELECT count(*) FROM websub_subscriptions
+                  WHERE unsubscribe_requested_at IS NOT NULL
+                    AND last_error LIKE '%waiting for the hub to confirm%'",
+            ) == 1;
         if asked {
             break;
         }
@@ -761,40 +777,50 @@ async fn an_unsubscribe_is_asked_once_and_a_feed_that_comes_back_is_subscribed_a
     daemon.stop().await;
 }
 
+/// A test hub, and an archive (made by a daemon polling the returned
+/// `quiet` feed from the returned publisher) whose feed "moved", now at a
+/// public URL, has a live subscription `cb-moved` to that hub, due for
+/// renewal, made when it lived on the operator's network. It was polled
+/// a moment ago and is paused for years, so no test ever fetches its
+/// public URL.
+async fn public_feed_subscribed() -> (TestHub, FeedServer, TestDir, String) {
+    let hub = TestHub::start(3_600).await;
+    let publisher = FeedServer::start().await;
+    let quiet = feed_block("quiet", &publisher.url("/quiet.xml"), "");
+    publisher.set("/quiet.xml", Reply::feed(rss("Quiet", &[])));
+    let dir = TestDir::new();
+    Subscriber::start(&dir, &quiet).await.stop().await;
+    // The daemon reads the wall clock (leases are wall time).
+    use tickerfeed::clock::Clock;
+    let now = tickerfeed::clock::SystemClock.now();
+    let at = |d: chrono::Duration| tickerfeed::clock::to_db_time(now + d);
+    rusqlite::Connection::open(dir.db_path())
+        .unwrap()
+        .execute_batch(&format!(
+            "INSERT INTO feeds (name, url, schedule, created_at, last_attempt_at, not_before_at)
+             VALUES ('moved', 'https://news.example/feed.xml', '@hourly', '{a}', '{a}', '{far}');
+             INSERT INTO websub_subscriptions
+                 (feed_id, hub, topic, callback_id, secret, state, requested_at,
+                  verified_at, lease_seconds, lease_expires_at, renew_at)
+             SELECT id, '{hub}', 'https://news.example/feed.xml', 'cb-moved', 's3cret', 'active',
+                    '{a}', '{a}', 3600, '{end}', '{a}'
+             FROM feeds WHERE name = 'moved';",
+            a = at(chrono::Duration::zero()),
+            far = at(chrono::Duration::days(3_650)),
+            end = at(chrono::Duration::hours(1)),
+            hub = hub.url(),
+        ))
+        .unwrap();
+    (hub, publisher, dir, quiet)
+}
+
 /// A feed that subscribed to a hub on the operator's network, from a URL
 /// on it too, later moved to a public URL and then left the config: the
 /// unsubscribe is refused like any request to a private address for a
 /// public feed (the hub's address came from a document, not the operator).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unsubscribe_to_a_private_hub_for_a_public_feed_is_refused() {
-    let hub = TestHub::start(3_600).await;
-    let publisher = FeedServer::start().await;
-    let quiet = feed_block("quiet", &publisher.url("/quiet.xml"), "");
-    publisher.set("/quiet.xml", Reply::feed(rss("Quiet", &[])));
-    let dir = TestDir::new();
-    // An archive whose "moved" feed (now public) has a live subscription
-    // to the loopback hub.
-    Subscriber::start(&dir, &quiet).await.stop().await;
-    // The daemon reads the wall clock (leases are wall time).
-    use tickerfeed::clock::Clock;
-    let in_an_hour = tickerfeed::clock::to_db_time(
-        tickerfeed::clock::SystemClock.now() + chrono::Duration::hours(1),
-    );
-    rusqlite::Connection::open(dir.db_path())
-        .unwrap()
-        .execute_batch(&format!(
-            "INSERT INTO feeds (name, url, schedule, created_at)
-             VALUES ('moved', 'https://news.example/feed.xml', '@hourly', '2026-12-01T00:00:00.000Z');
-             INSERT INTO websub_subscriptions
-                 (feed_id, hub, topic, callback_id, secret, state, requested_at,
-                  verified_at, lease_seconds, lease_expires_at, renew_at)
-             SELECT id, '{}', 'https://news.example/feed.xml', 'cb-moved', 's3cret', 'active',
-                    '2026-12-01T00:00:00.000Z', '2026-12-01T00:00:00.000Z', 864000,
-                    '{in_an_hour}', '{in_an_hour}'
-             FROM feeds WHERE name = 'moved';",
-            hub.url()
-        ))
-        .unwrap();
+    let (hub, _publisher, dir, quiet) = public_feed_subscribed().await;
     let daemon = Subscriber::start(&dir, &quiet).await;
     let mut note = String::new();
     for _ in 0..200 {
@@ -816,6 +842,48 @@ async fn an_unsubscribe_to_a_private_hub_for_a_public_feed_is_refused() {
         "{note}"
     );
     assert!(hub.requests().is_empty(), "{:?}", hub.requests());
+    daemon.stop().await;
+}
+
+/// A feed subscribed, from the operator's network, to a hub there; its URL
+/// is public now. The renewal is not sent to the private address, and the
+/// subscription ends at once instead of failing again every few minutes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewal_to_a_private_hub_for_a_public_feed_ends_the_subscription() {
+    let (hub, _publisher, dir, quiet) = public_feed_subscribed().await;
+    let moved = feed_block(
+        "moved",
+        "https://news.example/feed.xml",
+        "schedule = \"@hourly\"",
+    );
+    let daemon = Subscriber::start(&dir, &format!("{quiet}{moved}")).await;
+    let mut ended = None;
+    for _ in 0..200 {
+        ended = dir
+            .db()
+            .query_row(
+                "SELECT last_error FROM websub_subscriptions
+                  WHERE callback_id = 'cb-moved' AND state = 'failed'",
+                [],
+                |r| r.get::<_, String>(0),
+            )
+            .ok();
+        if ended.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ended = ended.expect("the subscription ends");
+    assert!(
+        ended.contains("refused: 127.0.0.1 is not a public address"),
+        "{ended}"
+    );
+    assert!(hub.requests().is_empty(), "{:?}", hub.requests());
+    assert_eq!(
+        dir.count("SELECT count(*) FROM fetches WHERE url LIKE 'https://news.example/%'"),
+        0,
+        "the public URL is never fetched"
+    );
     daemon.stop().await;
 }
 
