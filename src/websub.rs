@@ -27,7 +27,9 @@
 //!   subscription we no longer want, so nobody else can end one of ours.
 //!   A pending subscription of such a feed ends, and a subscribe
 //!   verification for a feed we no longer want gets 404. A feed that
-//!   comes back before the hub confirmed is subscribed again at once.
+//!   comes back before the hub confirmed is subscribed again at once. A
+//!   feed that advertises another hub now is subscribed there, and its
+//!   old hub is told to stop the same way.
 //! - **Receive.** `POST` on the callback: the body's `X-Hub-Signature`
 //!   (`sha1=`, `sha256=`, `sha384=` or `sha512=`, compared in constant
 //!   time) must match the subscription's secret. A good push is ingested
@@ -64,7 +66,7 @@ use crate::model::FeedId;
 use crate::pipeline::{Discovered, Pipeline};
 use crate::push::guard;
 use crate::push::webhook::{Clients, error_chain};
-use crate::store::{StoreError, SubState, Subscription};
+use crate::store::{REPLACED, StoreError, SubState, Subscription};
 
 /// A failed, denied or unverified subscription is asked for again only
 /// by a poll this long after the last request.
@@ -325,7 +327,7 @@ impl Subscriber {
         } else {
             now + chrono::Duration::from_std(VERIFY_WITHIN).unwrap_or_default()
         };
-        let sub = store
+        let (sub, replaced) = store
             .request_subscription(
                 feed_id,
                 hub,
@@ -388,6 +390,10 @@ impl Subscriber {
                 }
             }
         }
+        // The hubs this feed no longer names stop pushing it too.
+        for old in &replaced {
+            self.unsubscribe(old, REPLACED).await?;
+        }
         Ok(())
     }
 
@@ -398,11 +404,13 @@ impl Subscriber {
             .expect("a hex id joins onto an http(s) base")
     }
 
-    /// Asks `sub`'s hub to stop pushing: its feed left the config or
-    /// opted out. Asked once (`unsubscribe_requested_at`); the subscription
-    /// stays active until the hub verifies the request, or its lease ends
-    /// if the hub never does. Pushes meanwhile get 410 (`receive`).
-    async fn unsubscribe(&self, sub: &Subscription) -> Result<(), StoreError> {
+    /// Asks `sub`'s hub to stop pushing, `why`: its feed left the config
+    /// or opted out ([`NO_LONGER_WANTED`]; asked once, as
+    /// `unsubscribe_requested_at` records, and the subscription stays
+    /// active until the hub verifies the request, or its lease ends if the
+    /// hub never does; pushes meanwhile get 410), or it names another hub
+    /// now ([`REPLACED`]; the subscription ended already).
+    async fn unsubscribe(&self, sub: &Subscription, why: &str) -> Result<(), StoreError> {
         let form = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("hub.mode", "unsubscribe")
             .append_pair("hub.topic", &sub.topic)
@@ -417,7 +425,7 @@ impl Subscriber {
             .subscription_unsubscribe_requested(
                 &sub.callback_id,
                 now,
-                &format!("{NO_LONGER_WANTED}; asking the hub to unsubscribe"),
+                &format!("{why}; asking the hub to unsubscribe"),
                 lease_end,
             )
             .await?;
@@ -439,14 +447,14 @@ impl Subscriber {
                     .pipeline
                     .metrics
                     .websub_request("unsubscribe_accepted");
-                info!(feed = %feed, hub = %sub.hub, topic = %sub.topic, "the feed no longer subscribes: asked the WebSub hub to stop pushing");
-                format!("{NO_LONGER_WANTED}; waiting for the hub to confirm the unsubscribe")
+                info!(feed = %feed, hub = %sub.hub, topic = %sub.topic, "{why}: asked the WebSub hub to stop pushing");
+                format!("{why}; waiting for the hub to confirm the unsubscribe")
             }
             Some(error) => {
                 self.0.pipeline.metrics.websub_request("unsubscribe_failed");
                 warn!(feed = %feed, hub = %sub.hub, error = %error, "WebSub unsubscribe request failed; the lease runs out on its own");
                 format!(
-                    "{NO_LONGER_WANTED}; the unsubscribe request failed ({error}), so the lease runs out on its own"
+                    "{why}; the unsubscribe request failed ({error}), so the lease runs out on its own"
                 )
             }
         };
@@ -476,7 +484,7 @@ impl Subscriber {
             let Some(feed) = self.feed(sub.feed_id) else {
                 match sub.state {
                     SubState::Active if sub.unsubscribe_requested_at.is_none() => {
-                        self.unsubscribe(&sub).await?
+                        self.unsubscribe(&sub, NO_LONGER_WANTED).await?
                     }
                     SubState::Pending => {
                         store

@@ -76,7 +76,7 @@ pub use feeds::{Attempt, Document, Exchange, FeedRow, IngestSummary};
 pub use items::{Cursor, ItemHistory, Page, RecentQuery, Revision, SNIPPET_MARKS, SearchHit};
 pub use reactions::{Gap, ItemReaction, PlannedReaction, ReactionPoint, ReactionSubject, Resolved};
 pub use selection::Match;
-pub use subscriptions::{SubState, Subscription, latest_per_feed};
+pub use subscriptions::{REPLACED, SubState, Subscription, latest_per_feed};
 pub use symbols::SymbolItem;
 pub use websub::{HubCounts, HubSubscriber, PushRow};
 

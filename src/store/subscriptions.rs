@@ -57,6 +57,9 @@ impl SubState {
     }
 }
 
+/// Why a subscription ended when its feed advertised another hub or topic.
+pub const REPLACED: &str = "the feed now advertises another hub or topic";
+
 /// One subscription as the archive holds it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Subscription {
@@ -235,7 +238,8 @@ impl Store {
     /// subscription stays active (its lease still runs); any other becomes
     /// pending. `retry_at` is when to ask again if no verification comes.
     /// The feed's other pending or active subscriptions (another hub or
-    /// topic: the feed changed what it advertises) expire.
+    /// topic: the feed changed what it advertises) expire; those that were
+    /// active are returned too, for their hubs to be told.
     #[allow(clippy::too_many_arguments)]
     pub async fn request_subscription(
         &self,
@@ -246,18 +250,27 @@ impl Store {
         secret: &Secret,
         now: DateTime<Utc>,
         retry_at: DateTime<Utc>,
-    ) -> Result<Subscription, StoreError> {
+    ) -> Result<(Subscription, Vec<Subscription>), StoreError> {
         let (hub, topic) = (hub.to_string(), topic.to_string());
         let (callback_id, secret) = (callback_id.to_string(), secret.expose().to_string());
         self.write(move |c| {
             let tx = c.transaction().map_err(op("begin a WebSub subscription"))?;
+            let replaced = tx
+                .prepare(&format!(
+                    "SELECT {COLUMNS} FROM websub_subscriptions
+                      WHERE feed_id = ?1 AND state = 'active' AND NOT (hub = ?2 AND topic = ?3)"
+                ))
+                .and_then(|mut st| {
+                    st.query_map(params![feed_id.0, hub, topic], read_row)?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map_err(op("read replaced WebSub subscriptions"))?;
             tx.execute(
                 "UPDATE websub_subscriptions
-                    SET state = 'expired', renew_at = NULL,
-                        last_error = 'the feed now advertises another hub or topic'
+                    SET state = 'expired', renew_at = NULL, last_error = ?4
                   WHERE feed_id = ?1 AND state IN ('pending', 'active')
                     AND NOT (hub = ?2 AND topic = ?3)",
-                params![feed_id.0, hub, topic],
+                params![feed_id.0, hub, topic, REPLACED],
             )
             .map_err(op("expire replaced WebSub subscriptions"))?;
             tx.execute(
@@ -295,7 +308,7 @@ impl Store {
                 )
                 .map_err(op("read a WebSub subscription"))?;
             tx.commit().map_err(op("commit a WebSub subscription"))?;
-            Ok(row)
+            Ok((row, replaced))
         })
         .await
     }
@@ -476,7 +489,7 @@ mod tests {
         let now = t("2026-11-24T09:00:00Z");
         let id = store.sync_feeds(&cfg.feeds, now).await.unwrap()["a"];
         let secret = Secret::new("s3cret");
-        let sub = store
+        let (sub, _) = store
             .request_subscription(
                 id,
                 "https://hub.test/",
@@ -491,7 +504,7 @@ mod tests {
         assert_eq!(sub.state, SubState::Pending);
         assert!(!format!("{sub:?}").contains("s3cret"));
         // Asking again keeps the callback id and secret.
-        let again = store
+        let (again, _) = store
             .request_subscription(
                 id,
                 "https://hub.test/",
@@ -587,7 +600,7 @@ mod tests {
 
         // a comes back: a new request forgets the unsubscribe and its note.
         let later = t("2026-11-26T09:00:00Z");
-        let again = store
+        let (again, _) = store
             .request_subscription(
                 ids["a"],
                 hub,

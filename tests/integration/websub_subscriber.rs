@@ -285,8 +285,19 @@ impl Subscriber {
     /// Stops the daemon and starts it again on the same address (so its
     /// callbacks stay where hubs know them) with `feeds`.
     async fn restart(self, dir: &TestDir, feeds: &str) -> Subscriber {
+        self.restart_after(dir, feeds, || {}).await
+    }
+
+    /// [`Subscriber::restart`], doing `meanwhile` while it is stopped.
+    async fn restart_after(
+        self,
+        dir: &TestDir,
+        feeds: &str,
+        meanwhile: impl FnOnce(),
+    ) -> Subscriber {
         let addr = self.base.trim_start_matches("http://").to_string();
         self.stop().await;
+        meanwhile();
         let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         Subscriber::start_on(dir, feeds, listener).await
     }
@@ -884,6 +895,57 @@ async fn a_renewal_to_a_private_hub_for_a_public_feed_ends_the_subscription() {
         0,
         "the public URL is never fetched"
     );
+    daemon.stop().await;
+}
+
+/// The feed starts advertising another hub: its next poll subscribes
+/// there, and the old hub is told to stop (not left to push into 410s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_that_moves_to_another_hub_is_unsubscribed_from_the_old_one() {
+    let (old_hub, new_hub) = (TestHub::start(3_600).await, TestHub::start(3_600).await);
+    let publisher = FeedServer::start().await;
+    let self_url = publisher.url("/wire.xml");
+    let advertising = |hub: &TestHub| Reply::feed(feed(&self_url, &hub.url(), &[("a", "News")]));
+    publisher.set("/wire.xml", advertising(&old_hub));
+    let dir = TestDir::new();
+    let wire = feed_block("wire", &self_url, "");
+    let daemon = Subscriber::start(&dir, &wire).await;
+    let first = old_hub.wait_verified(1).await[0].clone();
+
+    publisher.set("/wire.xml", advertising(&new_hub));
+    // The next poll waits for the fallback rate (an hour here): move the
+    // last one back past it while the daemon is down.
+    let daemon = daemon
+        .restart_after(&dir, &wire, || {
+            rusqlite::Connection::open(dir.db_path())
+                .unwrap()
+                .execute(
+                    "UPDATE feeds SET last_attempt_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-2 hours')",
+                    [],
+                )
+                .unwrap();
+        })
+        .await;
+    let subscribed = new_hub.wait_verified(1).await;
+    assert_eq!(subscribed[0].form["hub.mode"], "subscribe");
+    let told = old_hub.wait_verified(2).await;
+    let unsubscribe = &told[1];
+    assert_eq!(
+        unsubscribe.form["hub.mode"], "unsubscribe",
+        "{unsubscribe:?}"
+    );
+    assert_eq!(unsubscribe.form["hub.callback"], first.form["hub.callback"]);
+    assert_eq!(unsubscribe.verified, Some((200, true)));
+    let (state, note): (String, String) = dir
+        .db()
+        .query_row(
+            "SELECT state, last_error FROM websub_subscriptions WHERE hub = ?1",
+            [old_hub.url()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(state, "expired");
+    assert_eq!(note, "the feed now advertises another hub or topic");
     daemon.stop().await;
 }
 
