@@ -338,6 +338,10 @@ impl Subscriber {
                 retry_at,
             )
             .await?;
+        // The hubs this feed no longer names are told to stop first.
+        for old in &replaced {
+            self.unsubscribe(old, REPLACED).await?;
+        }
         let callback = self.callback_url(&sub.callback_id);
         let lease = self.0.lease.as_secs().to_string();
         let form = url::form_urlencoded::Serializer::new(String::new())
@@ -389,10 +393,6 @@ impl Subscriber {
                         .await?;
                 }
             }
-        }
-        // The hubs this feed no longer names stop pushing it too.
-        for old in &replaced {
-            self.unsubscribe(old, REPLACED).await?;
         }
         Ok(())
     }
