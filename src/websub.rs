@@ -238,6 +238,18 @@ impl Subscriber {
             .filter(|f| f.push_fallback.is_some())
     }
 
+    /// Every feed that subscribes, by id: [`Subscriber::feed`] for a whole
+    /// round of the renewal loop, in one pass over the config.
+    fn feeds_by_id(&self) -> HashMap<FeedId, FeedConfig> {
+        self.0
+            .feeds
+            .borrow()
+            .iter()
+            .filter(|(f, _)| f.push_fallback.is_some())
+            .map(|(f, id)| (*id, f.clone()))
+            .collect()
+    }
+
     /// A poll found `found.link`: subscribe unless that subscription is
     /// live, waiting for the hub, or was tried recently.
     async fn discovered(&self, found: Discovered) -> Result<(), StoreError> {
@@ -479,9 +491,21 @@ impl Subscriber {
             self.0.replan.notify_one();
         }
         let mut next = now + chrono::Duration::from_std(MAX_SLEEP).unwrap_or_default();
-        for sub in store.subscriptions().await? {
+        // Only live subscriptions need looking after; the others ended.
+        let live: Vec<Subscription> = store
+            .subscriptions()
+            .await?
+            .into_iter()
+            .filter(|s| matches!(s.state, SubState::Pending | SubState::Active))
+            .collect();
+        let feeds = if live.is_empty() {
+            HashMap::new()
+        } else {
+            self.feeds_by_id()
+        };
+        for sub in live {
             // Removed from the config, or opted out.
-            let Some(feed) = self.feed(sub.feed_id) else {
+            let Some(feed) = feeds.get(&sub.feed_id) else {
                 match sub.state {
                     SubState::Active if sub.unsubscribe_requested_at.is_none() => {
                         self.unsubscribe(&sub, NO_LONGER_WANTED).await?
@@ -502,7 +526,7 @@ impl Subscriber {
             // Back in the config while we were unsubscribing it: subscribe
             // again now (the hub's verification of the unsubscribe gets 404).
             if sub.state == SubState::Active && sub.unsubscribe_requested_at.is_some() {
-                self.request(&feed, sub.feed_id, &sub.hub, &sub.topic, true)
+                self.request(feed, sub.feed_id, &sub.hub, &sub.topic, true)
                     .await?;
                 next = now;
                 continue;
@@ -521,7 +545,7 @@ impl Subscriber {
                         .await?;
                 }
                 SubState::Active if renew_at <= now => {
-                    self.request(&feed, sub.feed_id, &sub.hub, &sub.topic, true)
+                    self.request(feed, sub.feed_id, &sub.hub, &sub.topic, true)
                         .await?;
                     // Its new retry time is read on the next round.
                     next = now;

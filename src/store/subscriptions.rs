@@ -104,17 +104,18 @@ impl Subscription {
         now: DateTime<Utc>,
         when: impl Fn(Option<DateTime<Utc>>) -> String,
     ) -> String {
+        let why = self
+            .last_error
+            .as_deref()
+            .map(|e| format!(": {e}"))
+            .unwrap_or_default();
         if let (SubState::Active, Some(asked)) = (self.state, self.unsubscribe_requested_at) {
             // Pushes get 410 meanwhile, and the feed is polled on its own
             // schedule (or not at all: it left the config).
             format!(
-                "unsubscribing from {} since {}{}",
+                "unsubscribing from {} since {}{why}",
                 self.hub,
-                when(Some(asked)),
-                self.last_error
-                    .as_deref()
-                    .map(|e| format!(": {e}"))
-                    .unwrap_or_default()
+                when(Some(asked))
             )
         } else if self.is_live(now) {
             format!(
@@ -130,15 +131,7 @@ impl Subscription {
                 when(self.lease_expires_at)
             )
         } else {
-            format!(
-                "{} at {}{}",
-                self.state.as_str(),
-                self.hub,
-                self.last_error
-                    .as_deref()
-                    .map(|e| format!(": {e}"))
-                    .unwrap_or_default()
-            )
+            format!("{} at {}{why}", self.state.as_str(), self.hub)
         }
     }
 }

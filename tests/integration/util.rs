@@ -341,6 +341,17 @@ impl TestDir {
     }
 }
 
+/// Waits (10 s at most) until `done` holds; whether it did.
+pub async fn eventually(done: impl Fn() -> bool) -> bool {
+    for _ in 0..200 {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    done()
+}
+
 pub fn feed_block(name: &str, url: &str, extra: &str) -> String {
     format!("[[feeds]]\nname = \"{name}\"\nurl = \"{url}\"\n{extra}\n")
 }

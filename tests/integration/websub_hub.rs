@@ -176,17 +176,6 @@ async fn start(websub: &str) -> (FeedServer, TestDir, Daemon, Subscriber) {
     (server, dir, d, Subscriber::start().await)
 }
 
-/// Waits (10 s at most) until `done` holds; whether it did.
-async fn eventually(done: impl Fn() -> bool) -> bool {
-    for _ in 0..200 {
-        if done() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    done()
-}
-
 async fn request(d: &Daemon, form: &[(&str, &str)]) -> reqwest::Response {
     let body = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(form)

@@ -730,19 +730,15 @@ async fn an_unsubscribe_is_asked_once_and_a_feed_that_comes_back_is_subscribed_a
         .await;
     // Recorded before it is sent; the note says how it went once the hub
     // answered.
-    let mut asked = false;
-    for _ in 0..200 {
-        asked = hub.requests().len() == 2
+    let asked = eventually(|| {
+        hub.requests().len() == 2
             && dir.count(
                 "SELECT count(*) FROM websub_subscriptions
                   WHERE unsubscribe_requested_at IS NOT NULL
                     AND last_error LIKE '%waiting for the hub to confirm%'",
-            ) == 1;
-        if asked {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+            ) == 1
+    })
+    .await;
     assert!(asked, "{:?}", hub.requests());
     assert_eq!(hub.requests()[1].form["hub.mode"], "unsubscribe");
     let page = daemon.page("/feeds").await;
@@ -833,21 +829,17 @@ async fn public_feed_subscribed() -> (TestHub, FeedServer, TestDir, String) {
 async fn an_unsubscribe_to_a_private_hub_for_a_public_feed_is_refused() {
     let (hub, _publisher, dir, quiet) = public_feed_subscribed().await;
     let daemon = Subscriber::start(&dir, &quiet).await;
-    let mut note = String::new();
-    for _ in 0..200 {
-        note = dir
-            .db()
+    let note = || -> String {
+        dir.db()
             .query_row(
                 "SELECT coalesce(last_error, '') FROM websub_subscriptions WHERE callback_id = 'cb-moved'",
                 [],
                 |r| r.get(0),
             )
-            .unwrap();
-        if note.contains("failed") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+            .unwrap()
+    };
+    eventually(|| note().contains("failed")).await;
+    let note = note();
     assert!(
         note.contains("the unsubscribe request failed (refused: 127.0.0.1 is not a public address"),
         "{note}"
@@ -868,23 +860,18 @@ async fn a_renewal_to_a_private_hub_for_a_public_feed_ends_the_subscription() {
         "schedule = \"@hourly\"",
     );
     let daemon = Subscriber::start(&dir, &format!("{quiet}{moved}")).await;
-    let mut ended = None;
-    for _ in 0..200 {
-        ended = dir
-            .db()
+    let ended = || -> Option<String> {
+        dir.db()
             .query_row(
                 "SELECT last_error FROM websub_subscriptions
                   WHERE callback_id = 'cb-moved' AND state = 'failed'",
                 [],
-                |r| r.get::<_, String>(0),
+                |r| r.get(0),
             )
-            .ok();
-        if ended.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let ended = ended.expect("the subscription ends");
+            .ok()
+    };
+    eventually(|| ended().is_some()).await;
+    let ended = ended().expect("the subscription ends");
     assert!(
         ended.contains("refused: 127.0.0.1 is not a public address"),
         "{ended}"
