@@ -80,9 +80,16 @@ async fn subscribe_unsubscribing_slowly(
     take_request(hub, body, Verify::NotUnsubscribes).await
 }
 
+/// A hub that accepts requests and never verifies them, within a test.
+async fn subscribe_silently(State(hub): State<HubState>, body: String) -> axum::http::StatusCode {
+    take_request(hub, body, Verify::Never).await
+}
+
 /// When the test hub verifies a request.
 #[derive(Clone, Copy, PartialEq)]
 enum Verify {
+    /// Never.
+    Never,
     /// After answering it, as most hubs do.
     After,
     /// Before answering it.
@@ -110,7 +117,9 @@ async fn take_request(hub: HubState, body: String, when: Verify) -> axum::http::
         });
         log.requests.len() - 1
     };
-    if when == Verify::NotUnsubscribes && form["hub.mode"] == "unsubscribe" {
+    if when == Verify::Never
+        || (when == Verify::NotUnsubscribes && form["hub.mode"] == "unsubscribe")
+    {
         return axum::http::StatusCode::ACCEPTED;
     }
     // Verify asynchronously, as hubs do after answering 202.
@@ -165,6 +174,7 @@ impl TestHub {
                 "/hub-unsubscribing-slowly",
                 post(subscribe_unsubscribing_slowly),
             )
+            .route("/silent-hub", post(subscribe_silently))
             .route("/refusing-hub", post(refuse_echoing))
             .with_state(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -700,6 +710,61 @@ async fn unsubscribed_at_its_hub(hub_path: &str) {
     // Asked once, not on every round of the renewal loop.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(hub.requests().len(), 2, "{:?}", hub.requests());
+    daemon.stop().await;
+}
+
+/// A subscription the hub has not verified yet, of a feed that leaves:
+/// it simply ends (there is nothing at the hub to unsubscribe), and a
+/// verification that comes later is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_subscription_of_a_feed_that_leaves_ends() {
+    let hub = TestHub::start(3_600).await;
+    let hub_url = format!("http://{}/silent-hub", hub.addr);
+    let publisher = FeedServer::start().await;
+    let self_url = publisher.url("/wire.xml");
+    publisher.set(
+        "/wire.xml",
+        Reply::feed(feed(&self_url, &hub_url, &[("a", "News")])),
+    );
+    let quiet = feed_block("quiet", &publisher.url("/quiet.xml"), "");
+    publisher.set("/quiet.xml", Reply::feed(rss("Quiet", &[])));
+    let dir = TestDir::new();
+    let state = || -> Option<(String, String)> {
+        dir.db()
+            .query_row(
+                "SELECT state, coalesce(last_error, '') FROM websub_subscriptions",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .ok()
+    };
+    let daemon = Subscriber::start(
+        &dir,
+        &format!("{}{quiet}", feed_block("wire", &self_url, "")),
+    )
+    .await;
+    assert!(eventually(|| state().is_some_and(|(s, _)| s == "pending")).await);
+    let callback = hub.requests()[0].form["hub.callback"].clone();
+
+    let daemon = daemon.restart(&dir, &quiet).await;
+    assert!(
+        eventually(|| state().is_some_and(|(s, _)| s == "expired")).await,
+        "{:?}",
+        state()
+    );
+    assert_eq!(state().unwrap().1, "the feed no longer subscribes");
+    let late = reqwest::get(format!(
+        "{callback}?hub.mode=subscribe&hub.topic={self_url}&hub.challenge=late&hub.lease_seconds=60"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(late.status(), 404);
+    assert_eq!(
+        hub.requests().len(),
+        1,
+        "nothing to unsubscribe: {:?}",
+        hub.requests()
+    );
     daemon.stop().await;
 }
 
