@@ -615,27 +615,51 @@ async fn an_unsubscribe_verified_before_the_hub_answers_is_kept_as_confirmed() {
     unsubscribed_at_its_hub("/hub-verifying-first").await;
 }
 
+/// What the unsubscribe tests start from: a test hub; a publisher of
+/// "wire" (at `self_url`), which advertises the hub's `hub_path`; and of
+/// "quiet" (its `[[feeds]]` block), a feed without a hub that keeps the
+/// config non-empty when "wire" leaves.
+struct Publishing {
+    hub: TestHub,
+    hub_url: String,
+    /// Serves both feeds for as long as the test holds this.
+    _publisher: FeedServer,
+    self_url: String,
+    quiet: String,
+}
+
+impl Publishing {
+    async fn start(hub_path: &str) -> Publishing {
+        let hub = TestHub::start(3_600).await;
+        let hub_url = format!("http://{}{hub_path}", hub.addr);
+        let publisher = FeedServer::start().await;
+        let self_url = publisher.url("/wire.xml");
+        publisher.set(
+            "/wire.xml",
+            Reply::feed(feed(&self_url, &hub_url, &[("a", "News")])),
+        );
+        let quiet = feed_block("quiet", &publisher.url("/quiet.xml"), "");
+        publisher.set("/quiet.xml", Reply::feed(rss("Quiet", &[])));
+        Publishing {
+            hub,
+            hub_url,
+            _publisher: publisher,
+            self_url,
+            quiet,
+        }
+    }
+
+    /// "wire"'s `[[feeds]]` block, with `extra`.
+    fn wire(&self, extra: &str) -> String {
+        feed_block("wire", &self.self_url, extra)
+    }
+}
+
 async fn unsubscribed_at_its_hub(hub_path: &str) {
-    let hub = TestHub::start(3_600).await;
-    let hub_url = format!("http://{}{hub_path}", hub.addr);
-    let publisher = FeedServer::start().await;
-    let self_url = publisher.url("/wire.xml");
-    publisher.set(
-        "/wire.xml",
-        Reply::feed(feed(&self_url, &hub_url, &[("a", "News")])),
-    );
-    let quiet = publisher.url("/quiet.xml");
-    publisher.set("/quiet.xml", Reply::feed(rss("Quiet", &[])));
+    let p = Publishing::start(hub_path).await;
+    let (hub, self_url, quiet) = (&p.hub, &p.self_url, &p.quiet);
     let dir = TestDir::new();
-    let daemon = Subscriber::start(
-        &dir,
-        &format!(
-            "{}{}",
-            feed_block("wire", &self_url, ""),
-            feed_block("quiet", &quiet, "")
-        ),
-    )
-    .await;
+    let daemon = Subscriber::start(&dir, &format!("{}{quiet}", p.wire(""))).await;
     let verified = hub.wait_verified(1).await;
     let callback = verified[0].form["hub.callback"].clone();
     let state = || -> (String, String) {
@@ -660,14 +684,14 @@ async fn unsubscribed_at_its_hub(hub_path: &str) {
     assert_eq!(state().0, "active");
 
     // The operator removes the feed; the daemon comes back on its address.
-    let daemon = daemon.restart(&dir, &feed_block("quiet", &quiet, "")).await;
+    let daemon = daemon.restart(&dir, quiet).await;
     let done = hub.wait_verified(2).await;
     let unsubscribe = &done[1];
     assert_eq!(
         unsubscribe.form["hub.mode"], "unsubscribe",
         "{unsubscribe:?}"
     );
-    assert_eq!(unsubscribe.form["hub.topic"], self_url);
+    assert_eq!(&unsubscribe.form["hub.topic"], self_url);
     assert_eq!(unsubscribe.form["hub.callback"], callback);
     assert!(
         !unsubscribe.form.contains_key("hub.secret"),
@@ -718,16 +742,8 @@ async fn unsubscribed_at_its_hub(hub_path: &str) {
 /// verification that comes later is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pending_subscription_of_a_feed_that_leaves_ends() {
-    let hub = TestHub::start(3_600).await;
-    let hub_url = format!("http://{}/silent-hub", hub.addr);
-    let publisher = FeedServer::start().await;
-    let self_url = publisher.url("/wire.xml");
-    publisher.set(
-        "/wire.xml",
-        Reply::feed(feed(&self_url, &hub_url, &[("a", "News")])),
-    );
-    let quiet = feed_block("quiet", &publisher.url("/quiet.xml"), "");
-    publisher.set("/quiet.xml", Reply::feed(rss("Quiet", &[])));
+    let p = Publishing::start("/silent-hub").await;
+    let (hub, self_url, quiet) = (&p.hub, &p.self_url, &p.quiet);
     let dir = TestDir::new();
     let state = || -> Option<(String, String)> {
         dir.db()
@@ -738,15 +754,11 @@ async fn a_pending_subscription_of_a_feed_that_leaves_ends() {
             )
             .ok()
     };
-    let daemon = Subscriber::start(
-        &dir,
-        &format!("{}{quiet}", feed_block("wire", &self_url, "")),
-    )
-    .await;
+    let daemon = Subscriber::start(&dir, &format!("{}{quiet}", p.wire(""))).await;
     assert!(eventually(|| state().is_some_and(|(s, _)| s == "pending")).await);
     let callback = hub.requests()[0].form["hub.callback"].clone();
 
-    let daemon = daemon.restart(&dir, &quiet).await;
+    let daemon = daemon.restart(&dir, quiet).await;
     assert!(
         eventually(|| state().is_some_and(|(s, _)| s == "expired")).await,
         "{:?}",
@@ -774,18 +786,10 @@ async fn a_pending_subscription_of_a_feed_that_leaves_ends() {
 /// once, under the same callback.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unsubscribe_is_asked_once_and_a_feed_that_comes_back_is_subscribed_again() {
-    let hub = TestHub::start(3_600).await;
-    let hub_url = format!("http://{}/hub-unsubscribing-slowly", hub.addr);
-    let publisher = FeedServer::start().await;
-    let self_url = publisher.url("/wire.xml");
-    publisher.set(
-        "/wire.xml",
-        Reply::feed(feed(&self_url, &hub_url, &[("a", "News")])),
-    );
-    let quiet = feed_block("quiet", &publisher.url("/quiet.xml"), "");
-    publisher.set("/quiet.xml", Reply::feed(rss("Quiet", &[])));
+    let p = Publishing::start("/hub-unsubscribing-slowly").await;
+    let (hub, hub_url, self_url, quiet) = (&p.hub, &p.hub_url, &p.self_url, &p.quiet);
     // The feed opts out rather than leaving, so `/feeds` still lists it.
-    let wire = |extra: &str| feed_block("wire", &self_url, extra);
+    let wire = |extra: &str| p.wire(extra);
     let dir = TestDir::new();
     let daemon = Subscriber::start(&dir, &format!("{}{quiet}", wire(""))).await;
     let callback = hub.wait_verified(1).await[0].form["hub.callback"].clone();
@@ -855,13 +859,10 @@ async fn an_unsubscribe_is_asked_once_and_a_feed_that_comes_back_is_subscribed_a
 /// renewal, made when it lived on the operator's network. It was polled
 /// a moment ago and is paused for years, so no test ever fetches its
 /// public URL.
-async fn public_feed_subscribed() -> (TestHub, FeedServer, TestDir, String) {
-    let hub = TestHub::start(3_600).await;
-    let publisher = FeedServer::start().await;
-    let quiet = feed_block("quiet", &publisher.url("/quiet.xml"), "");
-    publisher.set("/quiet.xml", Reply::feed(rss("Quiet", &[])));
+async fn public_feed_subscribed() -> (Publishing, TestDir) {
+    let p = Publishing::start("/hub").await;
     let dir = TestDir::new();
-    Subscriber::start(&dir, &quiet).await.stop().await;
+    Subscriber::start(&dir, &p.quiet).await.stop().await;
     // The daemon reads the wall clock (leases are wall time).
     use tickerfeed::clock::Clock;
     let now = tickerfeed::clock::SystemClock.now();
@@ -880,10 +881,10 @@ async fn public_feed_subscribed() -> (TestHub, FeedServer, TestDir, String) {
             a = at(chrono::Duration::zero()),
             far = at(chrono::Duration::days(3_650)),
             end = at(chrono::Duration::hours(1)),
-            hub = hub.url(),
+            hub = p.hub_url,
         ))
         .unwrap();
-    (hub, publisher, dir, quiet)
+    (p, dir)
 }
 
 /// A feed that subscribed to a hub on the operator's network, from a URL
@@ -892,8 +893,9 @@ async fn public_feed_subscribed() -> (TestHub, FeedServer, TestDir, String) {
 /// public feed (the hub's address came from a document, not the operator).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unsubscribe_to_a_private_hub_for_a_public_feed_is_refused() {
-    let (hub, _publisher, dir, quiet) = public_feed_subscribed().await;
-    let daemon = Subscriber::start(&dir, &quiet).await;
+    let (p, dir) = public_feed_subscribed().await;
+    let (hub, quiet) = (&p.hub, &p.quiet);
+    let daemon = Subscriber::start(&dir, quiet).await;
     let note = || -> String {
         dir.db()
             .query_row(
@@ -918,7 +920,8 @@ async fn an_unsubscribe_to_a_private_hub_for_a_public_feed_is_refused() {
 /// subscription ends at once instead of failing again every few minutes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_renewal_to_a_private_hub_for_a_public_feed_ends_the_subscription() {
-    let (hub, _publisher, dir, quiet) = public_feed_subscribed().await;
+    let (p, dir) = public_feed_subscribed().await;
+    let (hub, quiet) = (&p.hub, &p.quiet);
     let moved = feed_block(
         "moved",
         "https://news.example/feed.xml",
@@ -1006,21 +1009,11 @@ async fn a_feed_that_moves_to_another_hub_is_unsubscribed_from_the_old_one() {
 /// waiting for the renewal loop's next look (every 30 s).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reload_that_removes_a_feed_unsubscribes_it_at_once() {
-    let hub = TestHub::start(3_600).await;
-    let publisher = FeedServer::start().await;
-    let self_url = publisher.url("/wire.xml");
-    publisher.set(
-        "/wire.xml",
-        Reply::feed(feed(&self_url, &hub.url(), &[("a", "News")])),
-    );
-    let quiet = feed_block("quiet", &publisher.url("/quiet.xml"), "");
-    publisher.set("/quiet.xml", Reply::feed(rss("Quiet", &[])));
+    let p = Publishing::start("/hub").await;
+    let (hub, quiet) = (&p.hub, &p.quiet);
     let dir = TestDir::new();
     let websub = "[websub]\ncallback_url = \"http://127.0.0.1:PASSED_PORT/\"\n";
-    dir.write_config_only(&format!(
-        "{websub}{}{quiet}",
-        feed_block("wire", &self_url, "")
-    ));
+    dir.write_config_only(&format!("{websub}{}{quiet}", p.wire("")));
     // The callback URL names the port systemd's stand-in binds.
     let cmd = crate::process::socket_activated(&dir);
     let mut d = Running::spawn(cmd, &[]);
