@@ -511,13 +511,12 @@ struct Live {
 /// times live in the archive, so nothing is lost. `[output]`, the views,
 /// the alerts and `[storage]` retention apply at once (an added alert fires
 /// for items archived from then on; a removed one's unsent messages wait in
-/// the outbox; changed retention runs now). `[market]` applies at once
-/// while its provider and endpoint stay: the instruments (the board, its
-/// mentions and the price reactions follow them; the board refreshes right
-/// away), label, staleness, schedule, and the API key. Changes to
-/// `[storage] path`, `[server] listen`, `[fetch]`, `[websub]`, `[market]`
-/// `provider` and `base_url`, and adding or removing `[market]`, wait for
-/// a restart, with a warning. An invalid config (an instrument's exchange
+/// the outbox; changed retention runs now). A changed `[market]` applies
+/// at once: the instruments (the board, its mentions and the price
+/// reactions follow them; the board refreshes right away), label,
+/// staleness, schedule, provider, endpoint and API key. Changes to
+/// `[storage] path`, `[server] listen`, `[fetch]`, `[websub]`, and adding
+/// or removing `[market]`, wait for a restart, with a warning. An invalid config (an instrument's exchange
 /// without a calendar included) is refused with a logged error and the
 /// running one stays.
 async fn reload_on_hangup(
@@ -565,7 +564,7 @@ async fn reload_on_hangup(
                     ),
                     ("[fetch]", new.fetch != current.fetch),
                     (
-                        "[market] provider, base_url or the section itself",
+                        "[market] added or removed",
                         market == MarketReload::AtRestart,
                     ),
                     // The hub, the publisher and the subscriber are built at start.
@@ -606,7 +605,15 @@ async fn reload_on_hangup(
                             );
                         }
                         if let (Some(board), MarketReload::Apply(market)) = (&live.board, &market) {
+                            let provider = board.provider();
                             board.reconfigure(market);
+                            if market.provider != provider {
+                                info!(
+                                    from = provider.as_str(),
+                                    to = market.provider.as_str(),
+                                    "[market] provider changed: the board asks the new one from now on"
+                                );
+                            }
                             // market_reload checked the exchanges already.
                             if let Some(Err(e)) =
                                 live.reactions.as_ref().map(|r| r.reconfigure(market))
@@ -638,13 +645,14 @@ async fn reload_on_hangup(
     }
 }
 
-/// The `[market]` API key a reload hands the running board: when the board
-/// can take `new` (same provider and endpoint: a key for another provider
-/// must never be sent to the running one; that change waits for a
-/// restart) and its requests do not carry that key already.
+/// The `[market]` API key a reload hands the running board on its own:
+/// when the board asks `new`'s provider at `new`'s endpoint (a key for
+/// another provider must never be sent to the running one: that one comes
+/// with its own client, [`Board::reconfigure`]) and its requests do not
+/// carry that key already.
 fn key_for_board(board: Option<&Board>, new: Option<&MarketConfig>) -> Option<Option<Secret>> {
     let (board, new) = (board?, new?);
-    (board.can_take(new) && !board.sends_api_key_of(new)).then(|| new.api_key.clone())
+    (board.asks_endpoint_of(new) && !board.sends_api_key_of(new)).then(|| new.api_key.clone())
 }
 
 /// What a reload does with `[market]`.
@@ -654,8 +662,7 @@ enum MarketReload {
     Unchanged,
     /// The running board and price reactions take it now.
     Apply(Box<MarketConfig>),
-    /// Another provider or endpoint, or the section added or removed: at
-    /// the next restart.
+    /// The section added or removed: at the next restart.
     AtRestart,
 }
 
@@ -674,13 +681,8 @@ fn market_reload(
     }
     Ok(match (board, new) {
         (None, None) => MarketReload::Unchanged,
-        (Some(board), Some(new)) if board.can_take(new) => {
-            if board.runs(new) {
-                MarketReload::Unchanged
-            } else {
-                MarketReload::Apply(Box::new(new.clone()))
-            }
-        }
+        (Some(board), Some(new)) if board.runs(new) => MarketReload::Unchanged,
+        (Some(_), Some(new)) => MarketReload::Apply(Box::new(new.clone())),
         _ => MarketReload::AtRestart,
     })
 }
@@ -763,15 +765,14 @@ mod tests {
         moved.base_url = Some(url::Url::parse("http://127.0.0.1:9/").unwrap());
         assert_eq!(key_for_board(Some(&board), Some(&moved)), None);
         assert_eq!(key_for_board(None, Some(&moved)), None);
-        // A reload that put another provider off until the restart, then one
-        // that changes only that provider's key: still not for this board.
-        assert_eq!(
-            market_reload(Some(&board), Some(&market("yahoo", "k2"))),
-            Ok(MarketReload::AtRestart)
-        );
+        // Another provider's key comes with that provider's own client.
+        let yahoo = market("yahoo", "k2");
+        board.reconfigure(&yahoo);
+        assert!(board.sends_api_key_of(&yahoo));
+        assert_eq!(key_for_board(Some(&board), Some(&yahoo)), None);
         assert_eq!(
             key_for_board(Some(&board), Some(&market("yahoo", "k3"))),
-            None
+            Some(Some(Secret::new("k3")))
         );
     }
 
@@ -795,11 +796,18 @@ mod tests {
             reload(&relabelled),
             Ok(MarketReload::Apply(Box::new(relabelled.clone())))
         );
-        // Another provider or endpoint needs a new client: at the restart.
-        assert_eq!(reload(&market("yahoo", "k1")), Ok(MarketReload::AtRestart));
+        // Another provider or endpoint: at once, with a client of its own.
+        let yahoo = market("yahoo", "k1");
+        assert_eq!(
+            reload(&yahoo),
+            Ok(MarketReload::Apply(Box::new(yahoo.clone())))
+        );
         let mut moved = running.clone();
         moved.base_url = Some(url::Url::parse("http://127.0.0.1:9/").unwrap());
-        assert_eq!(reload(&moved), Ok(MarketReload::AtRestart));
+        assert_eq!(
+            reload(&moved),
+            Ok(MarketReload::Apply(Box::new(moved.clone())))
+        );
         // Added or removed: at the restart too.
         assert_eq!(
             market_reload(None, Some(&running)),

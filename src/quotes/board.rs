@@ -138,11 +138,12 @@ impl Board {
         Arc::clone(&self.setup.read().unwrap_or_else(|p| p.into_inner()))
     }
 
-    /// Whether a reload can hand `market` to this board: same provider and
-    /// endpoint (its client and budget stay; anything else needs a restart).
-    pub fn can_take(&self, market: &MarketConfig) -> bool {
-        let setup = self.setup();
-        setup.config.provider == market.provider && setup.config.base_url == market.base_url
+    /// Whether the board asks `market`'s provider at `market`'s endpoint:
+    /// only then may its client carry `market`'s API key
+    /// ([`Board::replace_api_key`]).
+    pub fn asks_endpoint_of(&self, market: &MarketConfig) -> bool {
+        self.client()
+            .asks(market.provider, market.base_url.as_ref())
     }
 
     /// Whether the board runs `market` as it is, its API key aside.
@@ -156,13 +157,27 @@ impl Board {
     }
 
     /// From now on, quotes `market`'s instruments (in its order, with its
-    /// names, label and staleness), finds their mentions, and refreshes on
-    /// its schedule (a reload; see [`Board::can_take`]; the API key goes
-    /// through [`Board::replace_api_key`]). Quotes of instruments no longer
-    /// configured, or now quoted under another provider symbol (another
-    /// listing), leave the board; new ones wait for the refresh this wakes
-    /// ([`Board::reconfigured`]).
+    /// names, label and staleness) from its provider and endpoint, finds
+    /// their mentions, and refreshes on its schedule (a reload; an API key
+    /// alone goes through [`Board::replace_api_key`]). Quotes of
+    /// instruments no longer configured, or now quoted under another
+    /// provider symbol (another listing), leave the board; the rest stay,
+    /// as the last known prices, until the refresh this wakes
+    /// ([`Board::reconfigured`]) replaces them. Another provider or
+    /// endpoint gets a new client, with `market`'s key and a fresh budget.
     pub fn reconfigure(&self, market: &MarketConfig) {
+        // The client is swapped before the setup, and a refresh reads the
+        // setup before the client, so no refresh asks the old provider for
+        // the new provider's symbols.
+        if !self.asks_endpoint_of(market) {
+            let client = ProviderClient::new(
+                market.provider,
+                market.base_url.clone(),
+                market.api_key.clone(),
+                self.http.clone(),
+            );
+            *self.client.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(client);
+        }
         let setup = Arc::new(Setup::new(market));
         // Swapped before the quotes are dropped: a refresh or seed that
         // stores quotes after this reads the new setup, one that stored

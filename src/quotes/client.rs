@@ -92,6 +92,16 @@ impl ProviderClient {
         }
     }
 
+    /// Whether this client asks `kind` at `base_url` (as
+    /// [`ProviderClient::new`] would take it: none is the provider's own).
+    pub fn asks(&self, kind: ProviderKind, base_url: Option<&Url>) -> bool {
+        self.kind == kind
+            && match base_url {
+                Some(url) => *url == self.base_url,
+                None => self.base_url == default_base_url(kind),
+            }
+    }
+
     /// Whether requests go out with `api_key` (as [`ProviderClient::new`]
     /// would take it: a blank key is no key).
     pub fn sends_api_key(&self, api_key: Option<&Secret>) -> bool {
@@ -509,6 +519,26 @@ mod tests {
     use super::super::loopback::Loopback;
     use super::*;
     use crate::model::Session;
+
+    /// A reload that drops `base_url` goes back to the provider's own
+    /// address, so the board needs a new client for it.
+    #[test]
+    fn a_client_asks_its_provider_at_its_endpoint() {
+        let http = reqwest::Client::new();
+        let local = Url::parse("http://127.0.0.1:9/").unwrap();
+        let own = ProviderClient::new(ProviderKind::Finnhub, None, None, http.clone());
+        assert!(own.asks(ProviderKind::Finnhub, None));
+        assert!(own.asks(
+            ProviderKind::Finnhub,
+            Some(&default_base_url(ProviderKind::Finnhub))
+        ));
+        assert!(!own.asks(ProviderKind::Finnhub, Some(&local)));
+        assert!(!own.asks(ProviderKind::Yahoo, None));
+        let moved = ProviderClient::new(ProviderKind::Finnhub, Some(local.clone()), None, http);
+        assert!(moved.asks(ProviderKind::Finnhub, Some(&local)));
+        assert!(!moved.asks(ProviderKind::Finnhub, None));
+        assert!(!moved.asks(ProviderKind::TwelveData, Some(&local)));
+    }
 
     fn pairs(symbols: &[(&str, &str)]) -> Vec<(String, String)> {
         symbols

@@ -393,11 +393,33 @@ async fn reload_notices_a_changed_api_key_and_the_provider_gets_the_new_one() {
     }
 }
 
+/// `/quotes.json` once it shows `needle` (10 s at most).
+async fn board_showing(addr: &str, needle: &str, d: &Running) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let board = reqwest::get(format!("http://{addr}/quotes.json"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if board.contains(needle) {
+            return board;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{needle} never reached the board: {board}\n{}",
+            d.log.join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// A reload that adds an instrument to `[market]` (same provider and
 /// endpoint) puts it on the board at once, without waiting for the board's
 /// next scheduled refresh (on 1 January here) or a restart; one that names
-/// an exchange without a calendar is refused, and another provider waits
-/// for the restart, both saying so.
+/// an exchange without a calendar is refused, saying so; one that names
+/// another provider at another endpoint is asked from then on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reload_puts_an_added_instrument_on_the_board_at_once() {
     let server = FeedServer::start().await;
@@ -408,13 +430,13 @@ async fn a_reload_puts_an_added_instrument_on_the_board_at_once() {
                 .header("content-type", "application/json"),
         );
     }
-    let market = |provider: &str, symbols: &str| {
+    let market_at = |provider: &str, base_url: &str, symbols: &str| {
         format!(
-            "[market]\nprovider = \"{provider}\"\nbase_url = \"{}\"\napi_key_env = \"TF_TEST_KEY\"\n\
-             schedule = \"0 0 0 1 1 *\"\nsymbols = [{symbols}]\n",
-            server.url("")
+            "[market]\nprovider = \"{provider}\"\nbase_url = \"{base_url}\"\napi_key_env = \"TF_TEST_KEY\"\n\
+             schedule = \"0 0 0 1 1 *\"\nsymbols = [{symbols}]\n"
         )
     };
+    let market = |provider: &str, symbols: &str| market_at(provider, &server.url(""), symbols);
     let asked = |symbol: &str| {
         server
             .seen("/api/v1/quote")
@@ -432,24 +454,7 @@ async fn a_reload_puts_an_added_instrument_on_the_board_at_once() {
     d.signal("HUP");
     d.wait_for("[market] reloaded");
     d.wait_for("config reloaded");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let board = loop {
-        let board = reqwest::get(format!("http://{addr}/quotes.json"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if board.contains("\"MSFT\"") {
-            break board;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "MSFT never reached the board: {board}\n{}",
-            d.log.join("\n")
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let board = board_showing(&addr, "\"MSFT\"", &d).await;
     assert!(board.contains("\"AAPL\""), "{board}");
 
     dir.write_config_only(&market(
@@ -458,9 +463,32 @@ async fn a_reload_puts_an_added_instrument_on_the_board_at_once() {
     ));
     d.signal("HUP");
     d.wait_for("reload refused, keeping the running config: [market] symbol \"7203\": unknown exchange \"XTKS\"");
-    dir.write_config_only(&market("yahoo", "\"AAPL\""));
+
+    // Another provider at another endpoint: asked from now on, with the
+    // key, and its price replaces the old provider's on the board.
+    let other = FeedServer::start().await;
+    other.set(
+        "/quote",
+        Reply::feed(include_str!(
+            "../fixtures/quotes/twelvedata/quote_aapl.json"
+        ))
+        .header("content-type", "application/json"),
+    );
+    dir.write_config_only(&market_at("twelvedata", &other.url(""), "\"AAPL\""));
     d.signal("HUP");
-    d.wait_for("[market] provider, base_url or the section itself changed: it takes effect at the next restart");
+    d.wait_for("[market] provider changed");
+    // The twelvedata fixture's price.
+    let board = board_showing(&addr, "156.89999", &d).await;
+    let board: serde_json::Value = serde_json::from_str(&board).unwrap();
+    assert_eq!(board["provider"], "twelvedata", "{board}");
+    assert!(
+        other
+            .seen("/quote")
+            .iter()
+            .any(|s| s.uri.ends_with("symbol=AAPL&apikey=k")),
+        "{:?}",
+        other.seen("/quote")
+    );
     d.signal("TERM");
     assert_eq!(d.wait_exit(), 0, "{}", d.log.join("\n"));
 }
