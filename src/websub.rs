@@ -21,8 +21,10 @@
 //!   runs. A lease that ends unrenewed expires the subscription.
 //! - **Unsubscribe.** When a feed with a live subscription leaves the
 //!   config (or opts out with `websub = false`), we POST
-//!   `hub.mode=unsubscribe` for it at once (once: the archive notes it),
-//!   rather than leave the hub pushing to a 410 until the lease runs out.
+//!   `hub.mode=unsubscribe` for it at once (once: the archive notes it;
+//!   a request the hub could not take is asked again while the lease
+//!   runs), rather than leave the hub pushing to a 410 until the lease
+//!   runs out.
 //!   The hub's verification of an unsubscribe is confirmed only for a
 //!   subscription we no longer want, so nobody else can end one of ours.
 //!   A pending subscription of such a feed ends, and a subscribe
@@ -420,8 +422,11 @@ impl Subscriber {
     /// or opted out ([`NO_LONGER_WANTED`]; asked once, as
     /// `unsubscribe_requested_at` records, and the subscription stays
     /// active until the hub verifies the request, or its lease ends if the
-    /// hub never does; pushes meanwhile get 410), or it names another hub
-    /// now ([`REPLACED`]; the subscription ended already).
+    /// hub never does; pushes meanwhile get 410. A request the hub could
+    /// not take (no answer, a 5xx or a 429) is asked again at its
+    /// `renew_at`, [`retry_delay`] later, while the lease runs), or it
+    /// names another hub now ([`REPLACED`]; the subscription ended
+    /// already).
     async fn unsubscribe(&self, sub: &Subscription, why: &str) -> Result<(), StoreError> {
         let form = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("hub.mode", "unsubscribe")
@@ -445,34 +450,55 @@ impl Subscriber {
         // the feed left the config.
         let row = store.feed_row(sub.feed_id).await?;
         let (feed, feed_url) = (&row.name, &row.url);
+        // The error, and whether asking again may go better.
         let error = match Url::parse(feed_url) {
-            Err(e) => Some(format!("the feed's URL {feed_url:?} does not parse: {e}")),
+            Err(e) => Some((
+                format!("the feed's URL {feed_url:?} does not parse: {e}"),
+                false,
+            )),
             Ok(feed_url) => match self.ask_hub(&feed_url, &sub.hub, form).await {
                 Ok(resp) if resp.status().is_success() => None,
-                Ok(resp) => Some(format!("the hub answered {}", resp.status())),
-                Err(NotAsked::Refused(e) | NotAsked::Failed(e)) => Some(e),
+                Ok(resp) => {
+                    let status = resp.status();
+                    let passing = status.is_server_error() || status.as_u16() == 429;
+                    Some((format!("the hub answered {status}"), passing))
+                }
+                Err(NotAsked::Refused(e)) => Some((e, false)),
+                Err(NotAsked::Failed(e)) => Some((e, true)),
             },
         };
-        let note = match error {
+        let retry_at = (now + retry_delay(Some(sub), now)).min(lease_end);
+        let (note, look_again) = match error {
             None => {
                 self.0
                     .pipeline
                     .metrics
                     .websub_request("unsubscribe_accepted");
                 info!(feed = %feed, hub = %sub.hub, topic = %sub.topic, "{why}: asked the WebSub hub to stop pushing");
-                format!("{why}; waiting for the hub to confirm the unsubscribe")
+                let note = format!("{why}; waiting for the hub to confirm the unsubscribe");
+                (note, lease_end)
             }
-            Some(error) => {
+            Some((error, true)) if retry_at < lease_end => {
+                self.0.pipeline.metrics.websub_request("unsubscribe_failed");
+                let at = retry_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                warn!(feed = %feed, hub = %sub.hub, error = %error, retry_at = %at, "WebSub unsubscribe request failed; asking again");
+                let note = format!(
+                    "{why}; the unsubscribe request failed ({error}), asking again at {at}"
+                );
+                (note, retry_at)
+            }
+            Some((error, _)) => {
                 self.0.pipeline.metrics.websub_request("unsubscribe_failed");
                 warn!(feed = %feed, hub = %sub.hub, error = %error, "WebSub unsubscribe request failed; the lease runs out on its own");
-                format!(
+                let note = format!(
                     "{why}; the unsubscribe request failed ({error}), so the lease runs out on its own"
-                )
+                );
+                (note, lease_end)
             }
         };
         // Unless the hub confirmed it meanwhile.
         store
-            .subscription_retry(&sub.callback_id, &note, lease_end)
+            .subscription_retry(&sub.callback_id, &note, look_again)
             .await
     }
 
@@ -507,8 +533,22 @@ impl Subscriber {
             // Removed from the config, or opted out.
             let Some(feed) = feeds.get(&sub.feed_id) else {
                 match sub.state {
-                    SubState::Active if sub.unsubscribe_requested_at.is_none() => {
-                        self.unsubscribe(&sub, NO_LONGER_WANTED).await?
+                    // Asked again when a failed request is due. One the
+                    // hub took is looked at next when its lease ends, and
+                    // expiring it comes first. Its next time is read on the
+                    // next round.
+                    SubState::Active
+                        if sub.unsubscribe_requested_at.is_none()
+                            || (sub.renew_at.is_some_and(|at| at <= now)
+                                && sub.lease_expires_at.is_some_and(|end| now < end)) =>
+                    {
+                        self.unsubscribe(&sub, NO_LONGER_WANTED).await?;
+                        next = now;
+                    }
+                    SubState::Active => {
+                        if let Some(at) = sub.renew_at {
+                            next = next.min(at);
+                        }
                     }
                     SubState::Pending => {
                         store

@@ -382,8 +382,9 @@ impl Store {
         .await
     }
 
-    /// We ask the hub to stop pushing, at `now` (`note` says so); nothing
-    /// renews the subscription, which is looked at again at `lease_end`.
+    /// We ask the hub to stop pushing, first at `now` (`note` says so; a
+    /// request asked again keeps the first time); nothing renews the
+    /// subscription, which is looked at again at `lease_end`.
     /// A subscription that ended meanwhile is left as it ended.
     pub async fn subscription_unsubscribe_requested(
         &self,
@@ -396,7 +397,8 @@ impl Store {
         self.write(move |c| {
             c.execute(
                 "UPDATE websub_subscriptions
-                    SET unsubscribe_requested_at = ?2, last_error = ?3, renew_at = ?4
+                    SET unsubscribe_requested_at = coalesce(unsubscribe_requested_at, ?2),
+                        last_error = ?3, renew_at = ?4
                   WHERE callback_id = ?1 AND state IN ('pending', 'active')",
                 params![id, to_db_time(now), note, to_db_time(lease_end)],
             )

@@ -80,6 +80,15 @@ async fn subscribe_unsubscribing_slowly(
     take_request(hub, body, Verify::NotUnsubscribes).await
 }
 
+/// A hub that cannot take the first unsubscribe request (503), and takes
+/// the rest as `/hub` does.
+async fn subscribe_failing_an_unsubscribe(
+    State(hub): State<HubState>,
+    body: String,
+) -> axum::http::StatusCode {
+    take_request(hub, body, Verify::AfterFailingOneUnsubscribe).await
+}
+
 /// A hub that accepts requests and never verifies them, within a test.
 async fn subscribe_silently(State(hub): State<HubState>, body: String) -> axum::http::StatusCode {
     take_request(hub, body, Verify::Never).await
@@ -96,6 +105,9 @@ enum Verify {
     First,
     /// After answering, subscribes only.
     NotUnsubscribes,
+    /// After answering, but the first unsubscribe gets 503 and nothing
+    /// more.
+    AfterFailingOneUnsubscribe,
 }
 
 async fn take_request(hub: HubState, body: String, when: Verify) -> axum::http::StatusCode {
@@ -121,6 +133,15 @@ async fn take_request(hub: HubState, body: String, when: Verify) -> axum::http::
         || (when == Verify::NotUnsubscribes && form["hub.mode"] == "unsubscribe")
     {
         return axum::http::StatusCode::ACCEPTED;
+    }
+    if when == Verify::AfterFailingOneUnsubscribe && form["hub.mode"] == "unsubscribe" {
+        let unsubscribes = hub.log.lock().unwrap().requests[..index]
+            .iter()
+            .filter(|r| r.form["hub.mode"] == "unsubscribe")
+            .count();
+        if unsubscribes == 0 {
+            return axum::http::StatusCode::SERVICE_UNAVAILABLE;
+        }
     }
     // Verify asynchronously, as hubs do after answering 202.
     let verification = tokio::spawn(async move {
@@ -175,6 +196,10 @@ impl TestHub {
                 post(subscribe_unsubscribing_slowly),
             )
             .route("/silent-hub", post(subscribe_silently))
+            .route(
+                "/hub-failing-an-unsubscribe",
+                post(subscribe_failing_an_unsubscribe),
+            )
             .route("/refusing-hub", post(refuse_echoing))
             .with_state(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -630,7 +655,13 @@ struct Publishing {
 
 impl Publishing {
     async fn start(hub_path: &str) -> Publishing {
-        let hub = TestHub::start(3_600).await;
+        Publishing::start_leasing(hub_path, 3_600).await
+    }
+
+    /// [`Publishing::start`], with a hub that grants leases of `lease`
+    /// seconds.
+    async fn start_leasing(hub_path: &str, lease: u64) -> Publishing {
+        let hub = TestHub::start(lease).await;
         let hub_url = format!("http://{}{hub_path}", hub.addr);
         let publisher = FeedServer::start().await;
         let self_url = publisher.url("/wire.xml");
@@ -734,6 +765,69 @@ async fn unsubscribed_at_its_hub(hub_path: &str) {
     // Asked once, not on every round of the renewal loop.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(hub.requests().len(), 2, "{:?}", hub.requests());
+    daemon.stop().await;
+}
+
+/// The hub cannot take the unsubscribe request (a 503): it is asked again
+/// while the lease runs (a quarter of what is left of it later), and the
+/// operator sees when; the second request is taken and confirmed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsubscribe_the_hub_could_not_take_is_asked_again() {
+    let p = Publishing::start_leasing("/hub-failing-an-unsubscribe", 8).await;
+    let (hub, quiet) = (&p.hub, &p.quiet);
+    let dir = TestDir::new();
+    let daemon = Subscriber::start(&dir, &format!("{}{quiet}", p.wire(""))).await;
+    let callback = hub.wait_verified(1).await[0].form["hub.callback"].clone();
+    let row = || -> (String, String, String) {
+        dir.db()
+            .query_row(
+                "SELECT state, coalesce(last_error, ''), coalesce(unsubscribe_requested_at, '')
+                   FROM websub_subscriptions",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap()
+    };
+    let unsubscribes = || -> Vec<Request> {
+        hub.requests()
+            .into_iter()
+            .filter(|r| r.form["hub.mode"] == "unsubscribe")
+            .collect()
+    };
+
+    let daemon = daemon.restart(&dir, quiet).await;
+    assert!(
+        eventually(|| row().1.contains("the hub answered 503 Service Unavailable")).await,
+        "{:?}",
+        row()
+    );
+    let (state, note, first_asked) = row();
+    assert_eq!(state, "active");
+    assert!(note.contains("asking again at"), "{note}");
+    assert_eq!(unsubscribes().len(), 1);
+
+    assert!(
+        eventually(|| row().0 == "expired").await,
+        "never asked again: {:?} {:?}",
+        row(),
+        hub.requests()
+    );
+    let asked = unsubscribes();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert!(asked.iter().all(|r| r.form["hub.callback"] == callback));
+    assert_eq!(asked[1].verified, Some((200, true)));
+    let (_, note, still_first) = row();
+    assert!(note.contains("the hub confirmed the unsubscribe"), "{note}");
+    assert_eq!(still_first, first_asked, "the first request's time is kept");
+    let metrics = daemon.page("/metrics").await;
+    for result in ["unsubscribe_failed", "unsubscribe_accepted", "unsubscribed"] {
+        assert!(
+            metrics.contains(&format!(
+                "tickerfeed_websub_subscribe_requests_total{{result=\"{result}\"}} 1"
+            )),
+            "{result}: {metrics}"
+        );
+    }
     daemon.stop().await;
 }
 
