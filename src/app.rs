@@ -516,9 +516,9 @@ struct Live {
 /// reactions follow them; the board refreshes right away), label,
 /// staleness, schedule, provider, endpoint and API key. Changes to
 /// `[storage] path`, `[server] listen`, `[fetch]`, `[websub]`, and adding
-/// or removing `[market]`, wait for a restart, with a warning. An invalid config (an instrument's exchange
-/// without a calendar included) is refused with a logged error and the
-/// running one stays.
+/// or removing `[market]`, wait for a restart, with a warning. An invalid
+/// config (an instrument's exchange without a calendar included) is
+/// refused with a logged error and the running one stays.
 async fn reload_on_hangup(
     hangups: Option<tokio::signal::unix::Signal>,
     running: Config,

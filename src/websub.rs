@@ -420,12 +420,12 @@ impl Subscriber {
 
     /// Asks `sub`'s hub to stop pushing, `why`: its feed left the config
     /// or opted out ([`NO_LONGER_WANTED`]; asked once, as
-    /// `unsubscribe_requested_at` records, and the subscription stays
-    /// active until the hub verifies the request, or its lease ends if the
-    /// hub never does; pushes meanwhile get 410. A request the hub could
-    /// not take (no answer, a 5xx or a 429) is asked again at its
-    /// `renew_at`, [`retry_delay`] later, while the lease runs), or it
-    /// names another hub now ([`REPLACED`]; the subscription ended
+    /// `unsubscribe_requested_at` records, unless the hub could not take
+    /// the request (no answer, a 5xx or a 429): then again at its
+    /// `renew_at`, [`retry_delay`] later, while the lease runs. The
+    /// subscription stays active until the hub verifies the request, or
+    /// its lease ends if the hub never does; pushes meanwhile get 410), or
+    /// it names another hub now ([`REPLACED`]; the subscription ended
     /// already).
     async fn unsubscribe(&self, sub: &Subscription, why: &str) -> Result<(), StoreError> {
         let form = url::form_urlencoded::Serializer::new(String::new())
