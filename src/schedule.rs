@@ -269,15 +269,19 @@ pub fn next_due(
             .unwrap_or(floor),
         _ => by_cron,
     };
-    // Bounded: a schedule that only fires inside the windows would loop
-    // for ever; after a year of firings, poll anyway rather than never.
-    let mut guard = 0;
-    while skip.covers(due) && guard < 100_000 {
+    // The windows repeat every week: a schedule with no firing outside
+    // them within one (a daily 03:00 against a publisher's 00-06 skip)
+    // never has one, and the operator's schedule wins over the hint. The
+    // count bounds the work for schedules that fire every second.
+    let first = due;
+    let give_up = first + chrono::Duration::days(8);
+    let mut tries = 0;
+    while skip.covers(due) {
         match schedule.next_after(due) {
-            Some(t) => due = t,
-            None => break,
+            Some(t) if t <= give_up && tries < 100_000 => due = t,
+            _ => return first,
         }
-        guard += 1;
+        tries += 1;
     }
     due
 }
@@ -485,6 +489,37 @@ mod tests {
         assert_eq!(
             next_due(&s, Some(fri), None, &weekend, fri),
             t("2026-11-30T00:00:00Z")
+        );
+    }
+
+    /// A schedule that fires only inside the publisher's windows polls on
+    /// its own firings: the hint cannot stop a feed (it used to walk
+    /// 100,000 firings, for a daily schedule to the year 2300).
+    #[test]
+    fn a_schedule_that_fires_only_inside_the_windows_keeps_its_firings() {
+        let night = SkipWindows {
+            hours: (0..=6).collect(),
+            days: vec![],
+        };
+        let now = t("2026-11-24T12:00:00Z");
+        assert_eq!(
+            next_due(&utc("0 3 * * *"), Some(now), None, &night, now),
+            t("2026-11-25T03:00:00Z")
+        );
+        let weekend = SkipWindows {
+            hours: vec![],
+            days: vec![chrono::Weekday::Sat, chrono::Weekday::Sun],
+        };
+        // Saturdays only: next Saturday.
+        assert_eq!(
+            next_due(&utc("0 9 * * 6"), Some(now), None, &weekend, now),
+            t("2026-11-28T09:00:00Z")
+        );
+        // A firing outside, days away, is still found: Saturday is
+        // skipped for Monday.
+        assert_eq!(
+            next_due(&utc("0 9 * * 1,6"), Some(now), None, &weekend, now),
+            t("2026-11-30T09:00:00Z")
         );
     }
 }
