@@ -200,6 +200,9 @@ const MAX_REDIRECTS: usize = 10;
 struct Buckets {
     per_bucket: usize,
     spacing: Duration,
+    /// The longest a 429 or 503 may pause a site (`[fetch]
+    /// max_retry_after_secs`).
+    max_pause: Duration,
     gates: Mutex<HashMap<String, Arc<Gate>>>,
 }
 
@@ -311,6 +314,7 @@ impl Fetcher {
             buckets: Arc::new(Buckets {
                 per_bucket: cfg.per_host_concurrency,
                 spacing: cfg.per_host_spacing,
+                max_pause: cfg.max_retry_after,
                 gates: Mutex::new(HashMap::new()),
             }),
         })
@@ -336,6 +340,27 @@ impl Fetcher {
     /// same bucket.
     pub fn pause_host(&self, host: &str, until: DateTime<Utc>) {
         self.buckets.gate(&domain_key_of_host(host)).pause(until);
+    }
+
+    /// Pauses `site`'s bucket as a 429 or 503 at `now` asked: for its
+    /// `retry_after` (none means an hour), at most `[fetch]
+    /// max_retry_after_secs`. Returns until when. Feeds, article pages and
+    /// robots.txt all pause a site through this one rule.
+    pub fn pause_as_asked(
+        &self,
+        site: &str,
+        retry_after: Option<Duration>,
+        now: DateTime<Utc>,
+    ) -> DateTime<Utc> {
+        let wait = retry_after
+            .unwrap_or(Duration::from_secs(3600))
+            .min(self.buckets.max_pause);
+        let until = chrono::Duration::from_std(wait)
+            .ok()
+            .and_then(|d| now.checked_add_signed(d))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        self.pause_host(site, until);
+        until
     }
 
     /// When `host`'s bucket may be asked again, if it is paused at `now`.

@@ -62,7 +62,6 @@ struct Inner {
     board: Option<Arc<Board>>,
     metrics: Arc<Metrics>,
     concurrency: usize,
-    max_retry_after: Duration,
 }
 
 impl Articles {
@@ -82,7 +81,6 @@ impl Articles {
                 board: pipeline.board.clone(),
                 metrics: Arc::clone(&pipeline.metrics),
                 concurrency: policy.article_concurrency.max(1),
-                max_retry_after: policy.max_retry_after,
             }),
         }
     }
@@ -310,13 +308,8 @@ impl Articles {
             FetchError::Throttled {
                 retry_after, site, ..
             } => {
-                // As for feeds: the whole site waits, capped; no
-                // Retry-After means an hour.
-                let wait = retry_after
-                    .unwrap_or(Duration::from_secs(3600))
-                    .min(self.inner.max_retry_after);
-                let until = now + chrono::Duration::from_std(wait).unwrap_or_default();
-                self.inner.fetcher.pause_host(site, until);
+                // As for feeds: the whole site waits.
+                let until = self.inner.fetcher.pause_as_asked(site, *retry_after, now);
                 retry(due, now, status, e.to_string(), Some(until))
             }
             FetchError::Timeout(_) | FetchError::Connect(_) | FetchError::Transfer(_) => {

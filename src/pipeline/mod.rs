@@ -345,12 +345,8 @@ impl Pipeline {
             } => {
                 // The server asked us to wait: pause its whole domain
                 // (a redirect's target, when it was the target that
-                // asked), capped; no Retry-After means an hour.
-                let wait = retry_after
-                    .unwrap_or(Duration::from_secs(3600))
-                    .min(self.policy.max_retry_after);
-                let until = started_at + chrono::Duration::from_std(wait).unwrap_or_default();
-                self.fetcher.pause_host(site, until);
+                // asked).
+                let until = self.fetcher.pause_as_asked(site, *retry_after, started_at);
                 Outcome::Throttled { until }
             }
             FetchError::Gone => Outcome::Gone,

@@ -135,7 +135,6 @@ impl RobotsCache {
         let Ok(url) = Url::parse(&format!("{origin}/robots.txt")) else {
             return Rules::AllowAll;
         };
-        let later = |wait: Duration| now + chrono::Duration::from_std(wait).unwrap_or_default();
         match self
             .fetcher
             .fetch(&url, &Validators::default(), None, now)
@@ -150,8 +149,8 @@ impl RobotsCache {
             Err(FetchError::Throttled {
                 retry_after, site, ..
             }) => {
-                let retry_at = later(retry_after.unwrap_or(ERROR_TTL));
-                self.fetcher.pause_host(&site, retry_at);
+                // The site's feeds wait too, so the same cap as theirs.
+                let retry_at = self.fetcher.pause_as_asked(&site, retry_after, now);
                 Rules::Unknown {
                     error: format!("robots.txt: the site asked us to wait until {retry_at}"),
                     retry_at,
@@ -163,7 +162,7 @@ impl RobotsCache {
             },
             Err(e) => Rules::Unknown {
                 error: format!("robots.txt unavailable: {e}"),
-                retry_at: later(ERROR_TTL),
+                retry_at: now + chrono::Duration::from_std(ERROR_TTL).unwrap_or_default(),
             },
         }
     }

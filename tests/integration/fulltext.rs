@@ -236,6 +236,44 @@ async fn pages_robots_txt_disallows_are_not_fetched_and_say_why() {
     assert_eq!(server.seen("/robots.txt").len(), 1, "robots.txt is cached");
 }
 
+/// A robots.txt answered with 429 pauses the site, like any 429, for at
+/// most `[fetch] max_retry_after_secs` (a day here): a Retry-After of
+/// centuries neither panics nor stops the site's pages and feed for good.
+#[tokio::test]
+async fn a_robots_txt_429_pauses_the_site_at_most_the_configured_cap() {
+    let server = FeedServer::start().await;
+    let dir = TestDir::new();
+    let story = "/news/story";
+    server.set(
+        "/feed.xml",
+        Reply::feed(rss("Teasers", &[("a", "Story", &server.url(story))])),
+    );
+    server.set(
+        "/robots.txt",
+        Reply::status(429).header("retry-after", "9000000000000"),
+    );
+    server.set(story, page(WIRE_STORY));
+    let config = config(&dir, &server, "max_retry_after_secs = 86400");
+    let (clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
+    drop(poll(&config, shared.clone()).await);
+    assert!(server.seen(story).is_empty());
+    let due: String = dir
+        .db()
+        .query_row(
+            "SELECT a.next_attempt_at FROM item_articles a WHERE a.state = 'pending'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(due, "2026-11-24T12:00:00Z", "paused for the cap, a day");
+
+    // A day later the site is asked again, and the page is fetched.
+    server.set("/robots.txt", Reply::status(404));
+    clock.advance(chrono::Duration::days(1));
+    drop(poll(&config, shared).await);
+    assert_eq!(article(&dir, story).0, "fetched");
+}
+
 #[tokio::test]
 async fn failed_pages_leave_the_item_as_it_was_and_are_not_fetched_on_the_next_poll() {
     let server = FeedServer::start().await;
