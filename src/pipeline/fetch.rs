@@ -810,6 +810,7 @@ mod tests {
         let buckets = |spacing| Buckets {
             per_bucket: 4,
             spacing,
+            max_pause: Duration::from_secs(86_400),
             gates: Mutex::default(),
         };
         // No spacing: every request may start now, so none waits.
