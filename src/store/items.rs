@@ -516,12 +516,16 @@ const IS_TOMBSTONED: &str = "SELECT EXISTS (SELECT 1 FROM tombstones
                        OR (?3 IS NOT NULL AND canonical_url = ?3)
                        OR (?4 IS NOT NULL AND guid = ?4))";
 
+/// Whether pruning deleted `item`: by this feed's key, or by a link or
+/// guid that names one article (a site's home page, which some feeds give
+/// every entry, would bury every later entry).
 fn is_tombstoned(tx: &Connection, feed_id: FeedId, item: &NewItem) -> Result<bool, StoreError> {
     let guid = item.guid.as_deref().filter(|g| guid_is_global(g));
+    let canonical = item.canonical_url.as_deref().filter(|u| url_is_specific(u));
     tx.prepare_cached(IS_TOMBSTONED)
         .and_then(|mut s| {
             s.query_row(
-                params![feed_id.0, item.key.0, item.canonical_url, guid],
+                params![feed_id.0, item.key.0, canonical, guid],
                 |r| r.get(0),
             )
         })

@@ -366,6 +366,50 @@ async fn pruned_items_leave_tombstones_and_never_come_back() {
     assert!(out.contains("archive:") && out.contains("5 items"), "{out}");
 }
 
+/// A feed whose entries all link to the site's home page: pruning one
+/// must not bury every later entry with that link (dedup never matches
+/// on such links, and neither may the tombstones).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pruned_entry_linking_to_the_home_page_does_not_bury_later_ones() {
+    let server = FeedServer::start().await;
+    let home = "https://t.test/";
+    server.set(
+        "/t.xml",
+        Reply::feed(rss("T", &[("g2", "Two", home), ("g1", "One", home)])),
+    );
+    let dir = TestDir::new();
+    let config = dir.write_config(&format!(
+        "[storage]\nmax_items_per_feed = 1\n{}",
+        feed_block("t", &server.url("/t.xml"), "")
+    ));
+    let (clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
+    poll(&config, shared.clone()).await;
+    let store = tickerfeed::store::Store::open(&config.storage.path).unwrap();
+    use tickerfeed::clock::Clock;
+    assert_eq!(store.prune(None, Some(1), clock.now()).await.unwrap(), 1);
+    assert_eq!(dir.count("SELECT count(*) FROM tombstones"), 1);
+
+    server.set(
+        "/t.xml",
+        Reply::feed(rss(
+            "T",
+            &[("g4", "Four", home), ("g3", "Three", home), ("g2", "Two", home)],
+        )),
+    );
+    clock.advance(chrono::Duration::hours(1));
+    poll(&config, shared).await;
+    let titles: Vec<String> = dir
+        .db()
+        .prepare("SELECT title FROM items ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    // "Two" was pruned and stays so; the new entries are archived.
+    assert_eq!(titles, ["One", "Four", "Three"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readers_read_while_a_large_poll_writes() {
     let server = FeedServer::start().await;
