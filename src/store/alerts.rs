@@ -24,7 +24,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
 use rusqlite::{Connection, params, params_from_iter};
 
-use super::{Store, StoreError, cached, items, op, selection};
+use super::{Store, StoreError, begin_write, cached, items, op, selection};
 use crate::clock::{from_db_time, to_db_time};
 use crate::select::Selection;
 
@@ -138,7 +138,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let names: Vec<String> = rules.iter().map(|r| r.name.clone()).collect();
         self.write(move |conn| {
-            let tx = conn.transaction().map_err(op("begin syncing alerts"))?;
+            let tx = begin_write(conn, "begin syncing alerts")?;
             cached(&tx, "UPDATE alerts SET in_config = 0", []).map_err(op("mark alerts"))?;
             for name in &names {
                 cached(

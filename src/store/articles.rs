@@ -21,7 +21,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Store, StoreError, cached, op};
+use super::{Store, StoreError, begin_write, cached, op};
 use crate::clock::to_db_time;
 use crate::model::Mention;
 
@@ -175,9 +175,7 @@ impl Store {
         let stored = matches!(result, ArticleResult::Fetched { .. });
         let added = self
             .write(move |conn| {
-                let tx = conn
-                    .transaction()
-                    .map_err(op("begin recording an article"))?;
+                let tx = begin_write(conn, "begin recording an article")?;
                 let added = record_in(&tx, item_id, &result, &to_db_time(now))?;
                 tx.commit().map_err(op("commit an article"))?;
                 Ok(added)

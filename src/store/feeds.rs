@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::alerts;
 use super::known::KnownIds;
 use super::rules::{self, AtIngest, IngestRules};
-use super::{Store, StoreError, articles, cached, items, op};
+use super::{Store, StoreError, articles, begin_write, cached, items, op};
 use crate::clock::{from_db_time, to_db_time};
 use crate::config::FeedConfig;
 use crate::model::{BoardView, FeedId, FeedMeta, NewItem, Outcome, OutcomeKind};
@@ -231,7 +231,7 @@ impl Store {
             })
             .collect();
         self.write(move |conn| {
-            let tx = conn.transaction().map_err(op("begin syncing feeds"))?;
+            let tx = begin_write(conn, "begin syncing feeds")?;
             // What the archive holds now: a feed whose URL, schedule and
             // tags did not change is left alone, so a restart or a `poll`
             // over 100,000 unchanged feeds writes nothing for them.
@@ -610,9 +610,7 @@ fn begin<'c>(
     dedups: bool,
     what: &'static str,
 ) -> Result<rusqlite::Transaction<'c>, StoreError> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(op(what))?;
+    let tx = begin_write(conn, what)?;
     if dedups {
         known.refresh(&tx)?;
     }

@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
 use super::known::KnownIds;
-use super::{Store, StoreError, cached, json_list, op, selection};
+use super::{Store, StoreError, begin_write, cached, json_list, op, selection};
 use crate::clock::{from_db_time, to_db_time};
 use crate::link::canonical_url;
 use crate::model::{BoardView, Entry, EntrySource, FeedId, ItemUid, NewItem};
@@ -524,10 +524,9 @@ fn is_tombstoned(tx: &Connection, feed_id: FeedId, item: &NewItem) -> Result<boo
     let canonical = item.canonical_url.as_deref().filter(|u| url_is_specific(u));
     tx.prepare_cached(IS_TOMBSTONED)
         .and_then(|mut s| {
-            s.query_row(
-                params![feed_id.0, item.key.0, canonical, guid],
-                |r| r.get(0),
-            )
+            s.query_row(params![feed_id.0, item.key.0, canonical, guid], |r| {
+                r.get(0)
+            })
         })
         .map_err(op("check tombstones"))
 }
@@ -819,7 +818,7 @@ impl Store {
     ) -> Result<usize, StoreError> {
         let deleted = self
             .write(move |conn| {
-                let tx = conn.transaction().map_err(op("begin pruning"))?;
+                let tx = begin_write(conn, "begin pruning")?;
                 let mut doomed: Vec<i64> = Vec::new();
                 if let Some(age) = max_age {
                     let cutoff = to_db_time(now - age);

@@ -159,9 +159,7 @@ fn index_everything_waiting(conn: &mut Connection) -> Result<usize, StoreError> 
 /// (`at_least` 1): while the queue holds items, every one of them lies past
 /// the index's highest rowid, and the writer asks after each commit.
 fn index_waiting(conn: &mut Connection, at_least: i64) -> Result<usize, StoreError> {
-    let tx = conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(op("begin indexing for search"))?;
+    let tx = begin_write(conn, "begin indexing for search")?;
     if at_least <= 1 {
         items::queue_unindexed(&tx)?;
     }
@@ -190,6 +188,19 @@ pub(crate) fn json_list<T: serde::Serialize>(values: &[T]) -> String {
 /// Wraps a rusqlite error with the operation that failed.
 pub(crate) fn op(op: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
     move |source| StoreError::Query { op, source }
+}
+
+/// A write transaction that takes the write lock at `BEGIN` (IMMEDIATE),
+/// where the busy timeout waits out another process's writer (a
+/// `tickerfeed poll` or `prune` beside the daemon). A deferred one that
+/// reads first fails at its first write with "database is locked", at
+/// once, whenever another connection wrote since its read began.
+pub(crate) fn begin_write<'c>(
+    conn: &'c mut Connection,
+    what: &'static str,
+) -> Result<rusqlite::Transaction<'c>, StoreError> {
+    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(op(what))
 }
 
 /// Handle to the archive; cheap to clone.

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 use rust_decimal::Decimal;
 
-use super::{Store, StoreError, op};
+use super::{Store, StoreError, begin_write, op};
 use crate::clock::{from_db_time, to_db_time};
 use crate::model::{BoardView, Mention, Quote, Snapshot, SnapshotQuote};
 
@@ -35,7 +35,7 @@ impl Store {
         source: &'static str,
     ) -> Result<Vec<i64>, StoreError> {
         self.write(move |conn| {
-            let tx = conn.transaction().map_err(op("begin recording quotes"))?;
+            let tx = begin_write(conn, "begin recording quotes")?;
             let mut ids = Vec::with_capacity(quotes.len());
             {
                 let mut stmt = tx

@@ -34,7 +34,7 @@ use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use rust_decimal::Decimal;
 
-use super::{Store, StoreError, op};
+use super::{Store, StoreError, begin_write, op};
 use crate::clock::{from_db_time, to_db_time};
 use crate::model::Horizon;
 
@@ -145,7 +145,7 @@ impl Store {
     /// already planned changes nothing.
     pub async fn plan_reactions(&self, plans: Vec<PlannedReaction>) -> Result<(), StoreError> {
         self.write(move |conn| {
-            let tx = conn.transaction().map_err(op("begin planning reactions"))?;
+            let tx = begin_write(conn, "begin planning reactions")?;
             {
                 let mut stmt = tx
                     .prepare_cached(
@@ -182,7 +182,7 @@ impl Store {
         settle: Duration,
     ) -> Result<Resolved, StoreError> {
         self.write(move |conn| {
-            let tx = conn.transaction().map_err(op("begin resolving reactions"))?;
+            let tx = begin_write(conn, "begin resolving reactions")?;
             let due: Vec<(i64, String, String, String, i64)> = tx
                 .prepare_cached(
                     "SELECT item_id, symbol, horizon, target_at, attempts FROM item_reactions
@@ -247,7 +247,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.write(move |conn| {
-            let tx = conn.transaction().map_err(op("begin noting backfill"))?;
+            let tx = begin_write(conn, "begin noting backfill")?;
             {
                 let mut stmt = tx
                     .prepare_cached(

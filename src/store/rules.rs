@@ -26,7 +26,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use super::alerts::AlertRule;
-use super::{Store, StoreError, cached, op, selection};
+use super::{Store, StoreError, begin_write, cached, op, selection};
 use crate::select::Rule;
 
 /// A configured include rule and its row in `rules`.
@@ -112,7 +112,7 @@ impl Store {
         let wanted = rules.clone();
         let (indexed, incomplete) = self
             .write(move |conn| {
-                let tx = conn.transaction().map_err(op("begin syncing rules"))?;
+                let tx = begin_write(conn, "begin syncing rules")?;
                 let mut indexed = Vec::new();
                 for rule in &wanted {
                     cached(
@@ -197,7 +197,7 @@ impl Store {
         while !stopping() {
             let step = self
                 .write(|conn| {
-                    let tx = conn.transaction().map_err(op("begin a rule backfill"))?;
+                    let tx = begin_write(conn, "begin a rule backfill")?;
                     let next: Option<(i64, String, String, i64)> = tx
                         .query_row(
                             "SELECT id, field, pattern, backfilled_to FROM rules

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Store, StoreError, op};
+use super::{Store, StoreError, begin_write, op};
 use crate::clock::{from_db_time, to_db_time};
 use crate::config::Secret;
 use crate::model::FeedId;
@@ -247,7 +247,7 @@ impl Store {
         let (hub, topic) = (hub.to_string(), topic.to_string());
         let (callback_id, secret) = (callback_id.to_string(), secret.expose().to_string());
         self.write(move |c| {
-            let tx = c.transaction().map_err(op("begin a WebSub subscription"))?;
+            let tx = begin_write(c, "begin a WebSub subscription")?;
             let replaced = tx
                 .prepare(&format!(
                     "SELECT {COLUMNS} FROM websub_subscriptions
@@ -438,7 +438,7 @@ impl Store {
     /// unsubscribing, which the hub never confirmed, end too, uncounted).
     pub async fn expire_subscriptions(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
         self.write(move |c| {
-            let tx = c.transaction().map_err(op("begin expiring WebSub subscriptions"))?;
+            let tx = begin_write(c, "begin expiring WebSub subscriptions")?;
             tx.execute(
                 "UPDATE websub_subscriptions
                     SET state = 'expired', renew_at = NULL,

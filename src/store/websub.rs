@@ -24,7 +24,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
-use super::{Store, StoreError, cached, op};
+use super::{Store, StoreError, begin_write, cached, op};
 use crate::clock::{from_db_time, to_db_time};
 use crate::config::Secret;
 
@@ -107,9 +107,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let (topic, callback) = (topic.to_string(), callback.to_string());
         self.write(move |conn| {
-            let tx = conn
-                .transaction()
-                .map_err(op("begin a WebSub unsubscribe"))?;
+            let tx = begin_write(conn, "begin a WebSub unsubscribe")?;
             cached(
                 &tx,
                 "DELETE FROM websub_deliveries WHERE topic = ?1 AND callback = ?2",
@@ -210,7 +208,7 @@ impl Store {
     ) -> Result<Option<usize>, StoreError> {
         let (topic, sha256) = (topic.to_string(), sha256.to_string());
         self.write(move |conn| {
-            let tx = conn.transaction().map_err(op("begin a WebSub topic change"))?;
+            let tx = begin_write(conn, "begin a WebSub topic change")?;
             let old: Option<String> = tx
                 .prepare_cached("SELECT content_sha256 FROM websub_topics WHERE topic = ?1")
                 .and_then(|mut s| s.query_row([&topic], |r| r.get(0)).optional())
@@ -344,9 +342,7 @@ impl Store {
     /// pushes); how many.
     pub async fn websub_expire(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
         self.write(move |conn| {
-            let tx = conn
-                .transaction()
-                .map_err(op("begin expiring WebSub leases"))?;
+            let tx = begin_write(conn, "begin expiring WebSub leases")?;
             let now = to_db_time(now);
             cached(
                 &tx,

@@ -393,7 +393,11 @@ async fn a_pruned_entry_linking_to_the_home_page_does_not_bury_later_ones() {
         "/t.xml",
         Reply::feed(rss(
             "T",
-            &[("g4", "Four", home), ("g3", "Three", home), ("g2", "Two", home)],
+            &[
+                ("g4", "Four", home),
+                ("g3", "Three", home),
+                ("g2", "Two", home),
+            ],
         )),
     );
     clock.advance(chrono::Duration::hours(1));
@@ -408,6 +412,57 @@ async fn a_pruned_entry_linking_to_the_home_page_does_not_bury_later_ones() {
         .collect();
     // "Two" was pruned and stays so; the new entries are archived.
     assert_eq!(titles, ["One", "Four", "Three"]);
+}
+
+/// Another process writing when retention or a config sync runs (a
+/// `tickerfeed poll` beside the daemon): they wait for its commit, as
+/// the busy timeout promises, instead of failing with "database is
+/// locked" at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_wait_for_another_process_writer() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/t.xml",
+        Reply::feed(rss(
+            "T",
+            &[
+                ("g3", "Three", "https://t.test/3"),
+                ("g2", "Two", "https://t.test/2"),
+                ("g1", "One", "https://t.test/1"),
+            ],
+        )),
+    );
+    let dir = TestDir::new();
+    let config = dir.write_config(&feed_block("t", &server.url("/t.xml"), ""));
+    let (clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
+    poll(&config, shared).await;
+    let store = tickerfeed::store::Store::open(&config.storage.path).unwrap();
+    // Another process: it takes the write lock, writes, and commits a
+    // moment later.
+    let other_process = |path: std::path::PathBuf| {
+        let (began, begun) = std::sync::mpsc::channel();
+        let other = std::thread::spawn(move || {
+            let conn = rusqlite::Connection::open(path).unwrap();
+            conn.execute_batch("BEGIN IMMEDIATE; UPDATE feeds SET schedule = schedule;")
+                .unwrap();
+            began.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(300));
+            conn.execute_batch("COMMIT").unwrap();
+        });
+        begun.recv().unwrap();
+        other
+    };
+    use tickerfeed::clock::Clock;
+    let other = other_process(config.storage.path.clone());
+    assert_eq!(store.prune(None, Some(1), clock.now()).await.unwrap(), 2);
+    other.join().unwrap();
+    let mut added = config.clone();
+    added.feeds.push(added.feeds[0].clone());
+    added.feeds[1].name = "u".into();
+    let other = other_process(config.storage.path.clone());
+    store.sync_feeds(&added.feeds, clock.now()).await.unwrap();
+    other.join().unwrap();
+    assert_eq!(dir.count("SELECT count(*) FROM feeds"), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
