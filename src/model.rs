@@ -98,6 +98,22 @@ pub struct NewItem {
     pub mentions: Vec<Mention>,
 }
 
+impl NewItem {
+    /// This item's key when its publisher's id is not its own (a feed that
+    /// gives several entries one guid): the key with the item's link, or
+    /// failing that its content hash, added. `normalize` gives it to every
+    /// entry that shares a key in one document; the store to an entry that
+    /// comes alone under a key its feed has shown shared.
+    pub fn shared_key(&self) -> ItemKey {
+        let suffix = self
+            .canonical_url
+            .clone()
+            .filter(|c| !self.key.0.ends_with(c.as_str()))
+            .unwrap_or_else(|| self.content_hash[..16].to_string());
+        ItemKey(format!("{}|{suffix}", self.key.0))
+    }
+}
+
 /// One configured symbol an item mentions, and how the matcher knew.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mention {

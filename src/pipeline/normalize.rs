@@ -8,7 +8,7 @@
 
 use feed_rs::model::{Entry, Feed, Link, Text};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use url::Url;
 
 use super::parse::GENERATED_ID;
@@ -132,27 +132,35 @@ fn normalize_entry(e: Entry, feed_url: &Url) -> NewItem {
 }
 
 /// Some feeds give every item the same guid. Dropping the repeats would
-/// lose articles, so the first keeps its key (it stays stable as the feed
-/// grows) and later ones add their link, or failing that their content
-/// hash, to it.
+/// lose articles, and letting the first keep the bare key would hand it to
+/// whichever entry is listed first: in a newest-first feed, each new
+/// article would take over the last one's row. So every entry sharing a
+/// key gets its link (or content hash) added ([`NewItem::shared_key`]),
+/// and entries alike in both are numbered in document order.
 fn disambiguate(items: &mut [NewItem]) {
+    let mut count: HashMap<&str, usize> = HashMap::new();
+    for item in items.iter() {
+        *count.entry(item.key.0.as_str()).or_insert(0) += 1;
+    }
+    let shared: HashSet<String> = count
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|(k, _)| k.to_string())
+        .collect();
+    if shared.is_empty() {
+        return;
+    }
     let mut seen: HashMap<String, usize> = HashMap::new();
     for item in items.iter_mut() {
-        let count = seen.entry(item.key.0.clone()).or_insert(0);
-        *count += 1;
-        if *count > 1 {
-            let suffix = item
-                .canonical_url
-                .clone()
-                .filter(|c| !item.key.0.ends_with(c.as_str()))
-                .unwrap_or_else(|| item.content_hash[..16].to_string());
-            item.key = ItemKey(format!("{}|{suffix}", item.key.0));
-            // Still a repeat (same link and content): number it.
-            let again = seen.entry(item.key.0.clone()).or_insert(0);
-            *again += 1;
-            if *again > 1 {
-                item.key = ItemKey(format!("{}|{}", item.key.0, again));
-            }
+        if !shared.contains(&item.key.0) {
+            continue;
+        }
+        item.key = item.shared_key();
+        // Still a repeat (same link and content): number it.
+        let again = seen.entry(item.key.0.clone()).or_insert(0);
+        *again += 1;
+        if *again > 1 {
+            item.key = ItemKey(format!("{}|{}", item.key.0, again));
         }
     }
 }
@@ -365,10 +373,19 @@ mod tests {
             </channel></rss>"#,
         );
         let keys: Vec<&str> = got.iter().map(|i| i.key.0.as_str()).collect();
-        assert_eq!(keys[0], "id:same");
+        assert_eq!(keys[0], "id:same|https://example.com/a");
         assert_eq!(keys[1], "id:same|https://example.com/b");
         assert_eq!(keys.len(), 3);
         assert!(keys[2] != keys[1] && keys[2] != keys[0], "{keys:?}");
+        // The same entries listed in another order keep their keys.
+        let reversed = items(
+            r#"<rss version="2.0"><channel><title>T</title>
+            <item><title>B</title><guid>same</guid><link>https://example.com/b</link></item>
+            <item><title>A</title><guid>same</guid><link>https://example.com/a</link></item>
+            </channel></rss>"#,
+        );
+        assert_eq!(reversed[0].key.0, "id:same|https://example.com/b");
+        assert_eq!(reversed[1].key.0, "id:same|https://example.com/a");
     }
 
     #[test]

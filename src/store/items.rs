@@ -28,7 +28,7 @@ use super::known::KnownIds;
 use super::{Store, StoreError, begin_write, cached, json_list, op, selection};
 use crate::clock::{from_db_time, to_db_time};
 use crate::link::canonical_url;
-use crate::model::{BoardView, Entry, EntrySource, FeedId, ItemUid, NewItem};
+use crate::model::{BoardView, Entry, EntrySource, FeedId, ItemKey, ItemUid, NewItem};
 use crate::select::{Selection, fts_query};
 
 use super::feeds::IngestSummary;
@@ -204,12 +204,35 @@ pub(crate) fn ingest(
         .and_then(|mut s| s.query_row([], |r| r.get(0)))
         .map_err(op("check for tombstones"))?;
     for item in items {
-        let carried: Option<(i64, i64, String)> = find_source
-            .query_row(params![feed_id.0, item.key.0], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .optional()
-            .map_err(op("look up item"))?;
+        let mut look_up = |key: &ItemKey| -> Result<Option<(i64, i64, String)>, StoreError> {
+            find_source
+                .query_row(params![feed_id.0, key.0], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .optional()
+                .map_err(op("look up item"))
+        };
+        let mut carried = look_up(&item.key)?;
+        // A key this feed has shown shared by several entries (one guid
+        // for all, `normalize::disambiguate`) names none of them when an
+        // entry comes alone under it: it is known by its shared key, or is
+        // new, rather than an edit of whichever entry held the bare key.
+        let shared;
+        let item = match &carried {
+            Some((_, origin, hash))
+                if *origin == feed_id.0
+                    && *hash != item.content_hash
+                    && key_was_shared(tx, feed_id, &item.key)? =>
+            {
+                shared = NewItem {
+                    key: item.shared_key(),
+                    ..item.clone()
+                };
+                carried = look_up(&shared.key)?;
+                &shared
+            }
+            _ => item,
+        };
         if let Some((item_id, origin, hash)) = carried {
             if origin == feed_id.0 && hash != item.content_hash {
                 update_item(tx, item_id, item, &now_s)?;
@@ -509,6 +532,18 @@ fn update_item(
     )
     .map_err(op("update item"))?;
     Ok(())
+}
+
+/// Whether `feed_id` carries entries under `key` with something added
+/// ([`NewItem::shared_key`]): keys `key|...`, which sort from `key|` up
+/// to, not including, `key}` (`}` follows `|`).
+fn key_was_shared(tx: &Connection, feed_id: FeedId, key: &ItemKey) -> Result<bool, StoreError> {
+    tx.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM item_sources
+                         WHERE feed_id = ?1 AND item_key >= ?2 || '|' AND item_key < ?2 || '}')",
+    )
+    .and_then(|mut s| s.query_row(params![feed_id.0, key.0], |r| r.get(0)))
+    .map_err(op("look for a shared key"))
 }
 
 const IS_TOMBSTONED: &str = "SELECT EXISTS (SELECT 1 FROM tombstones

@@ -366,6 +366,71 @@ async fn pruned_items_leave_tombstones_and_never_come_back() {
     assert!(out.contains("archive:") && out.contains("5 items"), "{out}");
 }
 
+/// A feed that gives every entry one guid, newest first: each new article
+/// is archived as new, and none takes over an older one's row, id or
+/// date (the first listed used to keep the bare guid, so every new
+/// article overwrote the one before it, which came back as "new").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_sharing_one_guid_stay_apart_as_the_feed_grows() {
+    let server = FeedServer::start().await;
+    let dir = TestDir::new();
+    let config = dir.write_config(&feed_block("t", &server.url("/t.xml"), ""));
+    let (clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
+    // Title, link, hour published.
+    let a = ("Alpha", "https://t.test/a", 9);
+    let b = ("Beta", "https://t.test/b", 10);
+    let c = ("Gamma", "https://t.test/c", 11);
+    let document = |entries: &[(&str, &str, u32)]| {
+        let items: String = entries
+            .iter()
+            .map(|(title, link, hour)| {
+                format!(
+                    "<item><guid>same</guid><title>{title}</title><link>{link}</link>\
+                     <pubDate>Mon, 23 Nov 2026 {hour:02}:00:00 GMT</pubDate></item>"
+                )
+            })
+            .collect();
+        format!("<rss version=\"2.0\"><channel><title>T</title>{items}</channel></rss>")
+    };
+    let archived = || -> Vec<(String, String)> {
+        dir.db()
+            .prepare("SELECT uid, title FROM items ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let mut expected = Vec::new();
+    for (listed, title) in [
+        (vec![a], Some("Alpha")),
+        (vec![b, a], Some("Beta")),
+        (vec![b], None),
+        (vec![c, b], Some("Gamma")),
+        (vec![c], None),
+    ] {
+        server.set("/t.xml", Reply::feed(document(&listed)));
+        poll(&config, shared.clone()).await;
+        clock.advance(chrono::Duration::hours(1));
+        let now = archived();
+        assert_eq!(
+            now[..expected.len()],
+            expected[..],
+            "an older entry changed"
+        );
+        if let Some(title) = title {
+            expected.push(now[expected.len()].clone());
+            assert_eq!(expected.last().unwrap().1, title);
+        }
+        assert_eq!(now, expected, "listed {listed:?}");
+        assert_eq!(
+            dir.count("SELECT count(*) FROM item_revisions"),
+            0,
+            "nothing was edited"
+        );
+    }
+}
+
 /// A feed whose entries all link to the site's home page: pruning one
 /// must not bury every later entry with that link (dedup never matches
 /// on such links, and neither may the tombstones).
