@@ -422,9 +422,14 @@ impl Fetcher {
     ) -> Result<(reqwest::Response, OwnedSemaphorePermit), FetchError> {
         let key = domain_key(url);
         let gate = self.buckets.gate(&key);
-        if let Some(until) = gate.paused_until(now) {
-            return Err(FetchError::HostPaused { host: key, until });
-        }
+        let paused = |gate: &Gate| match gate.paused_until(now) {
+            Some(until) => Err(FetchError::HostPaused {
+                host: key.clone(),
+                until,
+            }),
+            None => Ok(()),
+        };
+        paused(&gate)?;
         // Handed back with the response: the caller holds it while it
         // reads the body.
         let permit = Arc::clone(&gate.permits)
@@ -434,6 +439,9 @@ impl Fetcher {
         if let Some(start) = gate.claim_start(self.buckets.spacing).await {
             tokio::time::sleep_until(start).await;
         }
+        // The request ahead may have been told to wait (a 429): those
+        // queued behind it wait too, rather than go out anyway.
+        paused(&gate)?;
         let mut headers = HeaderMap::new();
         let mut put = |name, value: Option<&str>| {
             if let Some(v) = value.and_then(|v| HeaderValue::from_str(v).ok()) {

@@ -311,6 +311,32 @@ async fn retry_after_pauses_the_whole_host_and_is_not_a_failure() {
     );
 }
 
+/// Feeds queued for a site behind a request that gets a 429 are not sent
+/// once it has paused the site: one request, not one per feed.
+#[tokio::test]
+async fn requests_queued_for_a_site_wait_out_the_pause_it_just_got() {
+    let server = FeedServer::start().await;
+    let mut feeds = String::new();
+    for name in ["a", "b", "c", "d"] {
+        let path = format!("/{name}.xml");
+        server.set(&path, Reply::status(429).header("retry-after", "3600"));
+        feeds.push_str(&feed_block(name, &server.url(&path), ""));
+    }
+    let dir = TestDir::new();
+    let mut config = dir.write_config(&feeds);
+    config.fetch.per_host_concurrency = 1;
+    let (_, clock) = fixed_clock("2026-11-24T09:00:00Z");
+    let opened = tickerfeed::app::open(&config, clock).await.unwrap();
+    let r = tickerfeed::scheduler::poll_once(&opened.pipeline, opened.feeds.clone(), 4).await;
+    let outcomes: Vec<&str> = r
+        .iter()
+        .map(|(_, r)| r.as_ref().unwrap().outcome.as_str())
+        .collect();
+    assert_eq!(server.seen_all().len(), 1, "{outcomes:?}");
+    assert_eq!(outcomes.iter().filter(|o| **o == "throttled").count(), 1);
+    assert_eq!(outcomes.iter().filter(|o| **o == "deferred").count(), 3);
+}
+
 #[tokio::test]
 async fn failures_back_off_exponentially_and_reset_on_success() {
     let server = FeedServer::start().await;
