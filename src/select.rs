@@ -251,7 +251,12 @@ impl<'a> ItemText<'a> {
 /// syntax error), all required; a trailing `*` keeps prefix search, and
 /// `OR` or `NOT` in capitals between two words is FTS5's operator.
 pub fn fts_query(text: &str) -> Option<String> {
-    let words: Vec<&str> = text.split_whitespace().collect();
+    // Control characters part words like spaces: FTS5 refuses a NUL
+    // inside a quoted term ("unterminated string").
+    let words: Vec<&str> = text
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
+        .collect();
     let is_operator = |w: &str| matches!(w, "OR" | "NOT");
     let mut out: Vec<String> = Vec::with_capacity(words.len());
     let mut after_term = false;
@@ -502,6 +507,8 @@ mod tests {
             Some(r#""at&t" "or" "c++""#)
         );
         assert_eq!(fts_query("  "), None);
+        assert_eq!(fts_query("x\0y\u{1}").as_deref(), Some(r#""x" "y""#));
+        assert_eq!(fts_query("\0"), None);
     }
 
     #[test]

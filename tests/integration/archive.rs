@@ -141,6 +141,40 @@ async fn a_changed_item_keeps_its_previous_version_and_churn_is_capped() {
     assert_eq!(dir.count("SELECT revision FROM items"), 29);
 }
 
+/// Whatever a reader types into the search box is a search, never an
+/// error: FTS5 syntax, quotes, control characters (a NUL failed the query,
+/// which the daemon answered 503 "the archive is not answering").
+#[tokio::test]
+async fn any_search_text_is_answered() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/n.xml",
+        Reply::feed(rss("News", &[("n1", "Oil prices", "https://n.test/1")])),
+    );
+    let dir = TestDir::new();
+    let config = dir.write_config(&feed_block("news", &server.url("/n.xml"), ""));
+    poll(&config, fixed_clock("2026-11-24T09:00:00Z").1).await;
+    let store = tickerfeed::store::Store::open(&config.storage.path).unwrap();
+    for text in [
+        "oil\0",
+        "x\0y",
+        "\0",
+        "oil\u{1}",
+        "\"",
+        "NEAR(a b)",
+        "a:b",
+        "^x",
+        "*",
+        "OR",
+    ] {
+        store
+            .search(text, 10, None)
+            .await
+            .unwrap_or_else(|e| panic!("{text:?}: {e}"));
+    }
+    assert_eq!(store.search("oil\0", 10, None).await.unwrap().len(), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_finds_words_in_content_and_ranks_title_hits_first() {
     let server = FeedServer::start().await;
