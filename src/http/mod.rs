@@ -119,6 +119,9 @@ impl DocRequest {
     }
 }
 
+/// The longest search text (`?q=`) served: far past any real search.
+const MAX_SEARCH_CHARS: usize = 500;
+
 /// Query parameters of the feed endpoints.
 #[derive(Debug, Default, serde::Deserialize)]
 struct FeedParams {
@@ -604,6 +607,18 @@ async fn feed(
         }
     };
     let search = params.q.filter(|q| !q.trim().is_empty());
+    // The text is repeated in the document (title, links, search box) and
+    // every distinct one is cached: a long one is refused, not stored.
+    if search
+        .as_ref()
+        .is_some_and(|q| q.chars().count() > MAX_SEARCH_CHARS)
+    {
+        return (
+            StatusCode::BAD_REQUEST,
+            format!("?q= is longer than {MAX_SEARCH_CHARS} characters\n"),
+        )
+            .into_response();
+    }
     let request = DocRequest {
         format,
         channel,

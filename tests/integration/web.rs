@@ -292,6 +292,12 @@ async fn article_search_tag_and_view_pages() {
         html.contains("href=\"http://feeds.test/feed.atom?q=story\""),
         "subscribe to this search: {html}"
     );
+    // A search text longer than any real one is refused, not rendered
+    // and cached.
+    let long = "story ".repeat(100);
+    let (status, _, body) = html_of(&d, &format!("/search?q={}", long.trim())).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("?q= is longer than 500 characters"), "{body}");
 
     let (status, _, html) = html_of(&d, "/tags/world").await;
     assert_eq!(status, 200);
