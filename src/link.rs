@@ -47,9 +47,16 @@ pub fn canonical_url(link: &str) -> Option<String> {
     Url::parse(link).ok().map(canonical)
 }
 
+/// Whether `u` is a web page's address (`http` or `https`): what an item,
+/// a site or an article may link to. `javascript:`, `data:` and the like
+/// in a feed are never passed on to readers.
+pub fn is_web(u: &Url) -> bool {
+    matches!(u.scheme(), "http" | "https")
+}
+
 /// [`canonical_url`] of a link already parsed.
 pub fn canonical(mut u: Url) -> String {
-    if !matches!(u.scheme(), "http" | "https") {
+    if !is_web(&u) {
         return u.into();
     }
     if u.scheme() == "http" {

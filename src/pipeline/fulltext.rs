@@ -197,7 +197,7 @@ impl Articles {
         let inner = &self.inner;
         let now = inner.clock.now();
         let url = match Url::parse(&due.url) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => u,
+            Ok(u) if crate::link::is_web(&u) => u,
             _ => {
                 return ArticleResult::Failed {
                     status: None,

@@ -88,7 +88,7 @@ impl Links {
 }
 
 fn is_web(u: &Url) -> bool {
-    matches!(u.scheme(), "http" | "https") && u.host_str().is_some()
+    crate::link::is_web(u) && u.host_str().is_some()
 }
 
 /// The feed-level hub and self links of an Atom, RSS or JSON Feed document.

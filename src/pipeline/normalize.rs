@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use url::Url;
 
 use super::parse::GENERATED_ID;
-use crate::link::canonical;
+use crate::link::{canonical, is_web};
 use crate::markup::escape_text;
 use crate::model::{FeedMeta, ItemKey, NewItem};
 
@@ -39,7 +39,7 @@ pub fn normalize(feed: Feed, feed_url: &Url) -> (FeedMeta, Vec<NewItem>) {
         .site_url
         .as_deref()
         .and_then(|s| Url::parse(s).ok())
-        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .filter(is_web)
         .unwrap_or_else(|| feed_url.clone());
     let mut items: Vec<NewItem> = feed
         .entries
@@ -54,7 +54,9 @@ fn normalize_entry(e: Entry, feed_url: &Url) -> NewItem {
     // `feed_url` here is the base for relative links (see `normalize`).
     let guid =
         Some(e.id.trim().to_string()).filter(|id| !id.is_empty() && !id.contains(GENERATED_ID));
-    let link = alternate(&e.links).and_then(|l| join(&l.href, feed_url));
+    let link = alternate(&e.links)
+        .and_then(|l| join(&l.href, feed_url))
+        .filter(is_web);
     let url = link.as_ref().map(Url::to_string);
     let canonical = link.clone().map(canonical);
     // Relative links inside the HTML resolve against the article when we
@@ -386,6 +388,22 @@ mod tests {
         );
         assert_eq!(reversed[0].key.0, "id:same|https://example.com/b");
         assert_eq!(reversed[1].key.0, "id:same|https://example.com/a");
+    }
+
+    /// A feed's `javascript:` or `data:` link is not passed on to readers
+    /// (pages, feeds); the item is kept, without a link.
+    #[test]
+    fn only_web_links_are_kept() {
+        let got = items(
+            r#"<rss version="2.0"><channel><title>T</title>
+            <item><title>A</title><guid>a</guid><link>javascript:alert(document.domain)</link></item>
+            <item><title>B</title><guid>b</guid><link>data:text/html,&lt;script&gt;x()&lt;/script&gt;</link></item>
+            <item><title>C</title><guid>c</guid><link>/c</link></item>
+            </channel></rss>"#,
+        );
+        let urls: Vec<Option<&str>> = got.iter().map(|i| i.url.as_deref()).collect();
+        assert_eq!(urls, [None, None, Some("https://example.com/c")]);
+        assert_eq!(got[0].canonical_url, None);
     }
 
     #[test]
