@@ -190,22 +190,22 @@ fn write_change(out: &mut String, quote: &SnapshotQuote) {
         out.push_str("▬ <abbr title=\"change not available\">n/a</abbr>");
         return;
     };
-    let (arrow, sign) = if percent.is_sign_positive() && !percent.is_zero() {
-        ('▲', Some('+'))
-    } else if percent.is_sign_negative() && !percent.is_zero() {
-        ('▼', Some(MINUS))
-    } else {
+    // The arrow follows the figure shown: a move that rounds to 0.00 % is
+    // flat, not "▲ +0.00%".
+    let shown = percent.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+    let (arrow, sign) = if shown.is_zero() {
         ('▬', None)
+    } else if shown.is_sign_positive() {
+        ('▲', Some('+'))
+    } else {
+        ('▼', Some(MINUS))
     };
     out.push(arrow);
     out.push(' ');
     if let Some(sign) = sign {
         out.push(sign);
     }
-    let shown = percent
-        .abs()
-        .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
-    out.push_str(&format!("{shown:.2}%"));
+    out.push_str(&format!("{:.2}%", shown.abs()));
 }
 
 fn write_time(out: &mut String, t: DateTime<Utc>, shown: &str) {
@@ -306,6 +306,12 @@ mod tests {
         assert!(strip_html(&snapshot).contains("BP</abbr> ▼ −12.30% "));
         snapshot.quotes[0].change_percent = Some("-0.00".parse().unwrap());
         assert!(strip_html(&snapshot).contains("BP</abbr> ▬ 0.00% "));
+        // Moves that round to nothing are flat, whichever way they went.
+        for tiny in ["0.004", "-0.0049"] {
+            snapshot.quotes[0].change_percent = Some(tiny.parse().unwrap());
+            let html = strip_html(&snapshot);
+            assert!(html.contains("BP</abbr> ▬ 0.00% "), "{tiny}: {html}");
+        }
     }
 
     #[test]
