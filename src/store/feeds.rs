@@ -793,12 +793,23 @@ fn log_fetch(tx: &Connection, a: &Attempt, summary: &IngestSummary) -> Result<()
     Ok(())
 }
 
-/// A permanent redirect moves the feed only after the same target was seen
+/// A permanent redirect moves the feed only after the same target served
+/// the feed (a document, a 304 or the same bytes again)
 /// `redirect_confirmations` polls in a row; anything else resets the count.
 /// One bad answer from a misconfigured or hijacked server must not move a
-/// feed for good.
+/// feed for good, nor a redirect to a page that is not a feed (a home
+/// page) move it at all.
 fn record_redirect(tx: &Connection, a: &Attempt, now: DateTime<Utc>) -> Result<(), StoreError> {
-    let Some(target) = &a.exchange.permanent_redirect else {
+    let served_the_feed = matches!(
+        a.outcome,
+        Outcome::Fresh | Outcome::NotModified | Outcome::Unchanged
+    );
+    let Some(target) = a
+        .exchange
+        .permanent_redirect
+        .as_ref()
+        .filter(|_| served_the_feed)
+    else {
         if a.exchange.status.is_some() {
             cached(
                 tx,

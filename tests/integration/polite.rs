@@ -207,6 +207,36 @@ async fn permanent_redirects_move_the_feed_only_after_several_polls_in_a_row() {
     assert!(reason.contains("3 polls in a row"), "{reason}");
 }
 
+/// A permanent redirect to something that is not a feed (a site that 301s
+/// its feed to its home page) never moves the feed: only a target that
+/// serves a feed counts toward the move.
+#[tokio::test]
+async fn a_permanent_redirect_to_a_page_that_is_not_a_feed_does_not_move_the_feed() {
+    let server = FeedServer::start().await;
+    server.set("/old.xml", Reply::redirect(301, "/home"));
+    server.set(
+        "/home",
+        Reply::feed("<!doctype html><html><body><p>Welcome</p></body></html>")
+            .header("content-type", "text/html"),
+    );
+    let dir = TestDir::new();
+    let config = dir.write_config(&feed_block("f", &server.url("/old.xml"), ""));
+    let (_c, clock) = fixed_clock("2026-11-24T09:00:00Z");
+    for _ in 0..4 {
+        poll(&config, clock.clone()).await;
+    }
+    assert_eq!(dir.count("SELECT count(*) FROM feed_url_changes"), 0);
+    assert_eq!(
+        dir.count("SELECT count(*) FROM fetches WHERE result = 'error'"),
+        4
+    );
+    let url: String = dir
+        .db()
+        .query_row("SELECT polled_url FROM v_feeds", [], |r| r.get(0))
+        .unwrap();
+    assert!(url.ends_with("/old.xml"), "{url}");
+}
+
 #[tokio::test]
 async fn a_redirect_loop_is_an_error() {
     let server = FeedServer::start().await;
