@@ -110,6 +110,16 @@ impl Schedule {
     }
 }
 
+/// What a document says about its own polling (`pipeline::hints` reads
+/// it; the archive keeps it for the polls that bring no document: a 304
+/// honours the `<ttl>` the last document gave).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DocHints {
+    /// `<ttl>`, or `sy:updatePeriod` / `sy:updateFrequency`: the longer.
+    pub min_interval: Option<std::time::Duration>,
+    pub skip: SkipWindows,
+}
+
 /// Hours (0-23, GMT) and days in which the publisher asks not to be polled.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SkipWindows {

@@ -12,15 +12,8 @@ use std::time::Duration;
 
 use regex::bytes::Regex;
 
+pub use crate::schedule::DocHints;
 use crate::schedule::{SkipWindows, parse_day};
-
-/// What a document says about its own polling.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DocHints {
-    /// `<ttl>`, or `sy:updatePeriod` / `sy:updateFrequency`: the longer.
-    pub min_interval: Option<Duration>,
-    pub skip: SkipWindows,
-}
 
 fn re(p: &str) -> Regex {
     Regex::new(p).expect("static regex")

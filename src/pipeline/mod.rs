@@ -40,7 +40,7 @@ use crate::metrics::Metrics;
 use crate::model::{FeedId, Outcome};
 use crate::politeness::domain_key;
 use crate::quotes::board::Board;
-use crate::schedule::{PollState, SkipWindows};
+use crate::schedule::{DocHints, PollState};
 use crate::store::{Attempt, Document, Exchange, FeedRow, IngestSummary, Store, StoreError};
 use fetch::{FetchError, Fetched, Fetcher, Transfer, Validators};
 
@@ -101,8 +101,8 @@ struct Answer {
     /// The server's shortest polling interval (caching headers, `<ttl>`,
     /// `sy:updatePeriod`).
     hint: Option<Duration>,
-    /// The publisher's skip windows, when a body came.
-    skip: Option<SkipWindows>,
+    /// What the document says about its polling, when a body came.
+    doc_hints: Option<DocHints>,
     /// The site a 429 or 503 asked to wait (a redirect's target, when the
     /// target answered it): what the archive records as paused.
     paused_site: Option<String>,
@@ -119,7 +119,7 @@ impl Answer {
             validators: Validators::default(),
             exchange: Exchange::default(),
             hint: None,
-            skip: None,
+            doc_hints: None,
             paused_site: None,
             hub: None,
         }
@@ -219,7 +219,10 @@ impl Pipeline {
         let next_due = PollState {
             last_attempt: Some(started_at),
             not_before,
-            skip: answer.skip.clone().unwrap_or_else(|| row.poll_state().skip),
+            skip: answer
+                .doc_hints
+                .as_ref()
+                .map_or_else(|| row.poll_state().skip, |h| h.skip.clone()),
             pushed_until: row.pushed_until,
         }
         .next_due(&feed.schedule, feed.respect_hints, feed.push_fallback, now);
@@ -243,7 +246,7 @@ impl Pipeline {
             exchange: answer.exchange,
             next_due,
             not_before,
-            skip: answer.skip,
+            doc_hints: answer.doc_hints,
             redirect_confirmations: self.policy.redirect_confirmations,
             pause_key: answer.paused_site.unwrap_or_else(|| domain_key(&url)),
             fulltext: feed.fulltext,
@@ -287,7 +290,8 @@ impl Pipeline {
                 let mut answer = Answer::new(Outcome::NotModified);
                 answer.hub = self.discover_hub(&transfer.links, b"", url);
                 answer.exchange = exchange(Some(304), Some(0), &transfer, url);
-                answer.hint = transfer.cache_hint;
+                // The document's own hint, as its last copy gave it.
+                answer.hint = transfer.cache_hint.max(row.doc_min_interval());
                 answer.validators = validators;
                 answer
             }
@@ -321,7 +325,7 @@ impl Pipeline {
                 answer.validators = validators;
                 answer.exchange = exchange;
                 answer.hint = transfer.cache_hint.max(doc_hints.min_interval);
-                answer.skip = Some(doc_hints.skip);
+                answer.doc_hints = Some(doc_hints);
                 answer
             }
         }

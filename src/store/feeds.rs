@@ -15,7 +15,7 @@ use super::{Store, StoreError, articles, begin_write, cached, items, op};
 use crate::clock::{from_db_time, to_db_time};
 use crate::config::FeedConfig;
 use crate::model::{BoardView, FeedId, FeedMeta, NewItem, Outcome, OutcomeKind};
-use crate::schedule::{PollState, SkipWindows};
+use crate::schedule::{DocHints, PollState, SkipWindows};
 
 /// What the archive knows about one feed.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,12 +54,22 @@ pub struct FeedRow {
     /// When the lease of the feed's live WebSub subscription ends, if a
     /// hub pushes it (`websub_subscriptions`).
     pub pushed_until: Option<DateTime<Utc>>,
+    /// The last document's `<ttl>` or `sy:updatePeriod`, in seconds.
+    pub ttl_secs: Option<i64>,
 }
 
 impl FeedRow {
     /// The URL to fetch: the configured one, or where it moved for good.
     pub fn polled_url(&self) -> &str {
         self.effective_url.as_deref().unwrap_or(&self.url)
+    }
+
+    /// The shortest interval the last document asked for (`<ttl>`,
+    /// `sy:updatePeriod`): what a 304, which brings no document, honours.
+    pub fn doc_min_interval(&self) -> Option<Duration> {
+        self.ttl_secs
+            .and_then(|s| u64::try_from(s).ok())
+            .map(Duration::from_secs)
     }
 
     /// What the row says about the feed's next poll.
@@ -137,9 +147,9 @@ pub struct Attempt {
     pub next_due: DateTime<Utc>,
     /// Floor under the schedule (backoff, hints, a paused domain).
     pub not_before: Option<DateTime<Utc>>,
-    /// The document's skip windows, when a body came (read for hints
+    /// What the document says about its polling, when a body came (read
     /// whether or not the body parsed).
-    pub skip: Option<SkipWindows>,
+    pub doc_hints: Option<DocHints>,
     /// Polls in a row that must agree before the URL moves.
     pub redirect_confirmations: u32,
     /// The politeness bucket a `Throttled` outcome pauses
@@ -729,14 +739,15 @@ fn record_state(tx: &Connection, a: &Attempt, now: DateTime<Utc>) -> Result<(), 
         ],
     )
     .map_err(op("update feed state"))?;
-    if let Some(skip) = &a.skip {
-        let (hours, days) = skip.to_db();
+    if let Some(hints) = &a.doc_hints {
+        let (hours, days) = hints.skip.to_db();
+        let ttl = hints.min_interval.map(|d| d.as_secs() as i64);
         cached(
             tx,
-            "UPDATE feeds SET skip_hours = ?2, skip_days = ?3 WHERE id = ?1",
-            params![a.feed_id.0, hours, days],
+            "UPDATE feeds SET skip_hours = ?2, skip_days = ?3, ttl_secs = ?4 WHERE id = ?1",
+            params![a.feed_id.0, hours, days, ttl],
         )
-        .map_err(op("record skip windows"))?;
+        .map_err(op("record the document's polling hints"))?;
     }
     match a.outcome {
         Outcome::Gone => {
@@ -877,7 +888,8 @@ const FEED_ROW_COLUMNS: &str =
             (SELECT group_concat(tag, ',') FROM feed_tags t WHERE t.feed_id = f.id),
             f.effective_url, f.retired_at, f.retired_reason, f.skip_hours, f.skip_days,
             (SELECT max(w.lease_expires_at) FROM websub_subscriptions w
-              WHERE w.feed_id = f.id AND w.state = 'active')
+              WHERE w.feed_id = f.id AND w.state = 'active'),
+            f.ttl_secs
      FROM feeds f";
 
 /// A feed as the archive holds it, for `sync_feeds` to compare with the
@@ -985,6 +997,7 @@ fn select_feed_rows(conn: &rusqlite::Connection, which: Rows) -> Result<Vec<Feed
                 skip_hours: r.get(22)?,
                 skip_days: r.get(23)?,
                 pushed_until: time(24)?,
+                ttl_secs: r.get(25)?,
             })
         })
         .map_err(op("list feeds"))?;
@@ -1015,7 +1028,7 @@ mod tests {
             },
             next_due: at,
             not_before: None,
-            skip: None,
+            doc_hints: None,
             redirect_confirmations: 3,
             pause_key: "f.test".into(),
             fulltext: false,

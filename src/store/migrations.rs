@@ -624,6 +624,9 @@ LEFT JOIN quotes q4 ON q4.id = r4.quote_id;
     // so a restart neither asks again nor forgets it asked, and a feed
     // that comes back is renewed at once.
     Migration::Sql("ALTER TABLE websub_subscriptions ADD COLUMN unsubscribe_requested_at TEXT;"),
+    // 17: the last document's <ttl> / sy:updatePeriod, so a 304 (which
+    // brings no document) still honours it.
+    Migration::Sql("ALTER TABLE feeds ADD COLUMN ttl_secs INTEGER;"),
 ];
 
 fn migration_4(tx: &Transaction<'_>) -> rusqlite::Result<()> {

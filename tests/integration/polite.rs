@@ -468,6 +468,35 @@ async fn server_hints_set_a_floor_unless_the_operator_opts_out() {
     assert_eq!(due("own"), "2026-11-24T09:15:00+00:00");
 }
 
+/// A document's `<ttl>` still holds when the server answers 304: the
+/// archive keeps it, so the feed does not fall back to its cron rate
+/// after the first revalidation.
+#[tokio::test]
+async fn a_ttl_holds_across_not_modified_answers() {
+    let server = FeedServer::start().await;
+    let with_ttl = one_item("Hinted").replace("<channel>", "<channel><ttl>120</ttl>");
+    server.set("/ttl.xml", Reply::feed(with_ttl).with_etag("\"v1\""));
+    let dir = TestDir::new();
+    let config = dir.write_config(&feed_block(
+        "ttl",
+        &server.url("/ttl.xml"),
+        "schedule = \"*/15 * * * *\"",
+    ));
+    let (c, clock) = fixed_clock("2026-11-24T09:00:00Z");
+    let due = |r: &[(String, tickerfeed::pipeline::Refreshed)]| r[0].1.next_due.to_rfc3339();
+    let r = poll(&config, clock.clone()).await;
+    assert_eq!(r[0].1.outcome.as_str(), "ok");
+    assert_eq!(due(&r), "2026-11-24T11:00:00+00:00");
+    c.advance(chrono::Duration::hours(2));
+    let r = poll(&config, clock.clone()).await;
+    assert_eq!(r[0].1.outcome.as_str(), "not_modified");
+    assert_eq!(due(&r), "2026-11-24T13:00:00+00:00");
+    assert_eq!(
+        dir.count("SELECT ttl_secs FROM feeds WHERE name = 'ttl'"),
+        7_200
+    );
+}
+
 #[tokio::test]
 async fn per_host_concurrency_and_spacing_hold_for_many_feeds() {
     let server = FeedServer::start().await;
