@@ -298,33 +298,19 @@ fn previous_bar_close(result: &ChartResult) -> Option<Decimal> {
     Some(decimal_from_number(prev)?.round_sf(7)?.normalize())
 }
 
-/// The session `regularMarketTime` falls in (`start <= t < end`). A time
-/// after the day's last period is the close; so is one before its first
-/// period, which is a previous session's close (`market-providers.md` §7).
+/// The session of `regularMarketPrice`, from its time
+/// (`regularMarketTime`). v8's regular price is the regular session's
+/// only (extended-hours prices are other fields), so a time inside the
+/// regular period (`start <= t < end`) is `Regular` and any other is that
+/// session's close: Yahoo stamps the closing print a second or so after
+/// the close, inside `post` (`market-providers.md` §4.3), and a time
+/// before the day's first period is a previous session's close (§7).
+/// Without periods the session is unknown.
 fn session_at(t: i64, periods: &TradingPeriods) -> Session {
-    let candidates = [
-        (periods.pre, Session::Pre),
-        (periods.regular, Session::Regular),
-        (periods.post, Session::Post),
-    ];
-    if let Some((_, session)) = candidates
-        .iter()
-        .find(|(p, _)| p.is_some_and(|p| p.contains(t)))
-    {
-        return *session;
-    }
-    let day_start = candidates
-        .iter()
-        .filter_map(|(p, _)| p.map(|p| p.start))
-        .min();
-    let day_end = candidates
-        .iter()
-        .filter_map(|(p, _)| p.map(|p| p.end))
-        .max();
-    match (day_start, day_end) {
-        (_, Some(end)) if t >= end => Session::Closed,
-        (Some(start), _) if t < start => Session::Closed,
-        _ => Session::Unknown,
+    match (periods.pre, periods.regular, periods.post) {
+        (_, Some(regular), _) if regular.contains(t) => Session::Regular,
+        (None, None, None) => Session::Unknown,
+        _ => Session::Closed,
     }
 }
 
@@ -514,13 +500,17 @@ mod tests {
                 end: 400,
             }),
         };
+        // The regular price is never an extended-hours trade: outside the
+        // regular period it is a session's close, not "after hours" (the
+        // closing print is stamped a second after the close, inside post).
         let cases = [
             (99, Session::Closed), // the previous session's close
-            (100, Session::Pre),
-            (199, Session::Pre),
+            (100, Session::Closed),
+            (199, Session::Closed),
             (200, Session::Regular),
             (299, Session::Regular),
-            (300, Session::Post),
+            (300, Session::Closed),
+            (301, Session::Closed),
             (400, Session::Closed),
         ];
         for (t, want) in cases {
