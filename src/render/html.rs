@@ -19,7 +19,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use sha2::{Digest, Sha256};
 
 use super::chart::{Marker, price_chart};
-use super::strip::strip_html;
+use super::strip::{shown_price, strip_html};
 use super::text::html_to_text;
 use super::{Format, MergedFeed, RenderError, rfc3339};
 use crate::markup::push_html;
@@ -405,8 +405,8 @@ fn prices_since(entry: &Entry, board: Option<&Snapshot>, home: &str) -> Vec<Pric
         .map(|then| {
             let now = board.and_then(|b| b.quotes.iter().find(|q| q.symbol == then.symbol));
             let money = |price: Decimal| match &then.currency {
-                Some(c) => format!("{price} {c}"),
-                None => price.to_string(),
+                Some(c) => format!("{} {c}", shown_price(price)),
+                None => shown_price(price),
             };
             let (change, direction) = match now.map(|q| q.price) {
                 Some(p) if !then.price.is_zero() => {

@@ -145,7 +145,7 @@ fn write_quote(out: &mut String, quote: &SnapshotQuote, all_closed: bool) {
     out.push(' ');
     write_change(out, quote);
     out.push(' ');
-    out.push_str(&quote.price.to_string());
+    out.push_str(&shown_price(quote.price));
     if let Some(currency) = &quote.currency {
         out.push(' ');
         push_html(out, currency);
@@ -172,6 +172,21 @@ fn write_quote(out: &mut String, quote: &SnapshotQuote, all_closed: bool) {
         out.push_str(" (");
         out.push_str(&notes.join(", "));
         out.push(')');
+    }
+}
+
+/// A price as people read it: rounded to four decimal places, shown with
+/// at least two (`46.80`; Twelve Data's `156.89999` as `156.90`; 115.75
+/// pence as `1.1575` pounds). The archive and the machine-readable
+/// snapshot keep the exact figure.
+pub fn shown_price(price: Decimal) -> String {
+    let rounded = price
+        .round_dp_with_strategy(4, RoundingStrategy::MidpointAwayFromZero)
+        .normalize();
+    if rounded.scale() < 2 {
+        format!("{rounded:.2}")
+    } else {
+        rounded.to_string()
     }
 }
 
@@ -291,9 +306,33 @@ mod tests {
         assert!(html.contains(
             "<strong><abbr title=\"Q&amp;A &lt;b&gt;&#39;s&quot;\">AT&amp;T &quot;&lt;x&gt;&quot;</abbr> "
         ));
-        assert!(html.contains(" 1.5 E&amp;P</strong> (mentioned)"), "{html}");
+        assert!(
+            html.contains(" 1.50 E&amp;P</strong> (mentioned)"),
+            "{html}"
+        );
         assert!(html.contains("data: my&lt;feed&gt;</p>"), "{html}");
         assert!(!html.contains("<x>") && !html.contains("<b>"));
+    }
+
+    #[test]
+    fn prices_are_shown_to_at_most_four_places_and_at_least_two() {
+        for (exact, shown) in [
+            ("156.89999", "156.90"),
+            ("46.8", "46.80"),
+            ("1.1575", "1.1575"),
+            ("328.879", "328.879"),
+            ("600000", "600000.00"),
+            ("0.000049", "0.00"),
+        ] {
+            assert_eq!(shown_price(exact.parse().unwrap()), shown, "{exact}");
+        }
+        let mut snapshot = snapshot();
+        snapshot.quotes[0].price = "156.89999".parse().unwrap();
+        let html = strip_html(&snapshot);
+        assert!(
+            html.contains(" 156.90 ") && !html.contains("156.89999"),
+            "{html}"
+        );
     }
 
     #[test]
