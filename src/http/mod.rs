@@ -153,6 +153,9 @@ const ONE_OFF_RENDERS: usize = 2;
 /// reader connection: a stall of a quarter of a second).
 struct Slot {
     stamp: Stamp,
+    /// The ETag and date of the document this one replaces, if it was
+    /// rendered: its date holds the new one's back from going backwards.
+    previous: Option<(String, SystemTime)>,
     doc: OnceCell<Arc<Rendered>>,
 }
 
@@ -689,7 +692,10 @@ async fn rendered(inner: &Inner, key: DocKey) -> Result<Arc<Rendered>, ServeErro
         let mut cache = lock(&inner.cache);
         match cache.get(&key) {
             Some(slot) if slot.stamp.covers(&stamp) => Arc::clone(slot),
-            _ => {
+            stale => {
+                let previous = stale
+                    .and_then(|slot| slot.doc.get())
+                    .map(|doc| (doc.etag.clone(), doc.last_modified));
                 if cache.len() >= CACHE_CAP {
                     cache.retain(|k, _| !k.is_one_off());
                 }
@@ -698,6 +704,7 @@ async fn rendered(inner: &Inner, key: DocKey) -> Result<Arc<Rendered>, ServeErro
                 }
                 let slot = Arc::new(Slot {
                     stamp,
+                    previous,
                     doc: OnceCell::new(),
                 });
                 cache.insert(key.clone(), Arc::clone(&slot));
@@ -715,13 +722,24 @@ async fn rendered(inner: &Inner, key: DocKey) -> Result<Arc<Rendered>, ServeErro
             } else {
                 None
             };
-            render_doc(inner, key).await
+            let mut doc = render_doc(inner, key).await?;
+            // Bytes that changed while no entry did (a source renamed, an
+            // item pruned) must not keep the last copy's date: a reader
+            // revalidating by date alone would get 304 and keep it.
+            if let Some((etag, last_modified)) = &slot.previous
+                && *etag != doc.etag
+                && doc.last_modified <= *last_modified
+            {
+                let later = *last_modified + std::time::Duration::from_secs(1);
+                doc.last_modified = later.max(SystemTime::from(inner.clock.now()));
+            }
+            Ok(Arc::new(doc))
         })
         .await
         .map(Arc::clone)
 }
 
-async fn render_doc(inner: &Inner, key: DocKey) -> Result<Arc<Rendered>, ServeError> {
+async fn render_doc(inner: &Inner, key: DocKey) -> Result<Rendered, ServeError> {
     let published = Arc::clone(&inner.published.read().unwrap_or_else(|p| p.into_inner()));
     let DocRequest {
         format,
@@ -815,19 +833,18 @@ async fn render_doc(inner: &Inner, key: DocKey) -> Result<Arc<Rendered>, ServeEr
     let mut rendered = Rendered::new(format, body, SystemTime::from(view.updated));
     rendered.link =
         topic.and_then(|(hub, topic)| HeaderValue::from_str(&link_header(&hub, &topic)).ok());
-    let doc = Arc::new(rendered);
     debug!(
         ?format,
         ?channel,
         ?search,
-        bytes = doc.body.len(),
+        bytes = rendered.body.len(),
         "rendered merged feed"
     );
     inner.metrics.render();
     if let Channel::View(name) = &channel {
         inner.metrics.view_render(name);
     }
-    Ok(doc)
+    Ok(rendered)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

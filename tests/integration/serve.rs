@@ -171,6 +171,51 @@ async fn merged_feed_in_three_formats_with_sources_and_no_duplicates() {
     d.stop().await;
 }
 
+/// A document whose bytes change without any entry changing (a source
+/// feed renamed, here by another process's poll) gets a later
+/// `Last-Modified`: a reader revalidating with If-Modified-Since alone
+/// gets the new document, not a 304 that keeps the old one.
+#[tokio::test]
+async fn a_changed_document_is_not_answered_304_by_its_old_date() {
+    let (server, dir, d) = two_feed_daemon().await;
+    d.wait_for_entries(3).await;
+    let first = d.get("/feed.atom", &[]).await;
+    let etag = first.headers()["etag"].to_str().unwrap().to_string();
+    let last_modified = first.headers()["last-modified"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    server.set(
+        "/world.xml",
+        Reply::feed(rss(
+            "World News",
+            &[
+                ("https://n.test/1", "Shared story", "https://n.test/1"),
+                ("w2", "World only", "https://w.test/2"),
+            ],
+        )),
+    );
+    let config = tickerfeed::config::Config::load(&dir.config_path()).unwrap();
+    poll(&config, fixed_clock("2026-11-24T09:30:00Z").1).await;
+    let mut changed = None;
+    for _ in 0..200 {
+        let now = d.get("/feed.atom", &[]).await;
+        if now.headers()["etag"].to_str().unwrap() != etag {
+            changed = Some(now);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let changed = changed.expect("the daemon never saw the other process's poll");
+    assert!(changed.text().await.unwrap().contains("World News"));
+    let by_date = d
+        .get("/feed.atom", &[("if-modified-since", &last_modified)])
+        .await;
+    assert_eq!(by_date.status(), 200);
+    assert_ne!(by_date.headers()["last-modified"], last_modified.as_str());
+    d.stop().await;
+}
+
 #[tokio::test]
 async fn merged_feed_answers_304_to_its_validators_and_gzips_when_asked() {
     let (_server, _dir, d) = two_feed_daemon().await;
