@@ -160,29 +160,39 @@ struct Slot {
 }
 
 /// What a cached document was rendered from: the archive's generation, and
-/// for pages (which show the live board) the board's last refresh.
+/// for pages (which show the live board, and say "5 minutes ago") the
+/// board's last refresh and the minute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Stamp {
     generation: u64,
     board: Option<DateTime<Utc>>,
+    minute: Option<i64>,
 }
 
 impl Stamp {
     fn now(inner: &Inner, format: Format) -> Stamp {
-        let board = match format {
-            Format::Html => inner.board.as_ref().and_then(|b| b.last_success()),
-            _ => None,
+        let (board, minute) = match format {
+            Format::Html => (
+                inner.board.as_ref().and_then(|b| b.last_success()),
+                Some(inner.clock.now().timestamp().div_euclid(60)),
+            ),
+            _ => (None, None),
         };
         Stamp {
             generation: inner.store.generation(),
             board,
+            minute,
         }
     }
 
     /// A document rendered at `self` serves a request made at `wanted`. A
-    /// newer generation than our reading is fine too.
+    /// newer generation than our reading is fine too. A page is rendered
+    /// again at most once a minute for its ages; while they read the same,
+    /// its bytes and ETag do too, so readers still get 304.
     fn covers(&self, wanted: &Stamp) -> bool {
-        self.generation >= wanted.generation && self.board == wanted.board
+        self.generation >= wanted.generation
+            && self.board == wanted.board
+            && self.minute == wanted.minute
     }
 }
 

@@ -216,6 +216,31 @@ async fn a_changed_document_is_not_answered_304_by_its_old_date() {
     d.stop().await;
 }
 
+/// A page's "n hours ago" moves with time though nothing new arrives (it
+/// was rendered once per archive change and kept its wording for good).
+#[tokio::test]
+async fn a_page_says_how_long_ago_as_of_now() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/w.xml",
+        Reply::feed(rss("World", &[("w1", "Story", "https://w.test/1")])),
+    );
+    let dir = TestDir::new();
+    let config = dir.write_config(&feed_block("world", &server.url("/w.xml"), ""));
+    let (clock, shared) = fixed_clock("2026-11-24T09:00:00Z");
+    let d = Daemon::start_with_clock(config, shared).await;
+    d.wait_for_entries(1).await;
+    let page = d.get("/", &[]).await.text().await.unwrap();
+    assert!(page.contains("23 hours ago"), "{page}");
+    let etag = d.get("/", &[]).await.headers()["etag"].clone();
+    // Within the minute the page is the same document.
+    assert_eq!(d.get("/", &[]).await.headers()["etag"], etag);
+    clock.advance(chrono::Duration::hours(1));
+    let page = d.get("/", &[]).await.text().await.unwrap();
+    assert!(page.contains("1 day ago"), "{page}");
+    d.stop().await;
+}
+
 #[tokio::test]
 async fn merged_feed_answers_304_to_its_validators_and_gzips_when_asked() {
     let (_server, _dir, d) = two_feed_daemon().await;
