@@ -569,9 +569,18 @@ async fn serve_named(
     headers: HeaderMap,
     channel_of: fn(String) -> Channel,
 ) -> Response {
-    let (name, format) = split_file(file).unwrap_or((file, Format::Html));
+    let served = |name: &str| {
+        let channel = channel_of(name.to_string());
+        state.0.published().outputs.contains_key(&channel)
+    };
+    // A tag may end in `.json` itself (`uk.json`): its page is the whole
+    // name when no tag `uk` takes the extension.
+    let (name, format) = match split_file(file) {
+        Some((name, format)) if served(name) || !served(file) => (name, format),
+        _ => (file, Format::Html),
+    };
     let channel = channel_of(name.to_string());
-    if !state.0.published().outputs.contains_key(&channel) {
+    if !served(name) {
         let body = match &channel {
             Channel::View(_) => "no such view: the views are listed at /views.opml\n".to_string(),
             _ => format!("no feed has the tag {name:?}: the tags are listed in /feeds.opml\n"),

@@ -216,6 +216,46 @@ async fn a_changed_document_is_not_answered_304_by_its_old_date() {
     d.stop().await;
 }
 
+/// A tag that ends like a feed's extension (`uk.json`) has its page and
+/// its feeds where its links say.
+#[tokio::test]
+async fn a_tag_named_like_a_file_has_its_page_and_feeds() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/w.xml",
+        Reply::feed(rss("World", &[("w1", "Story", "https://w.test/1")])),
+    );
+    let dir = TestDir::new();
+    let config = dir.write_config(&feed_block(
+        "world",
+        &server.url("/w.xml"),
+        "tags = [\"uk.json\"]",
+    ));
+    let d = Daemon::start(config).await;
+    d.wait_for_entries(1).await;
+    let page = d.get("/tags/uk.json", &[]).await;
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let page = page.text().await.unwrap();
+    assert!(page.contains("/tags/uk.json.atom"), "{page}");
+    for feed in [
+        "/tags/uk.json.atom",
+        "/tags/uk.json.rss",
+        "/tags/uk.json.json",
+    ] {
+        let got = d.get(feed, &[]).await;
+        assert_eq!(got.status(), 200, "{feed}");
+        assert!(got.text().await.unwrap().contains("Story"), "{feed}");
+    }
+    assert_eq!(d.get("/tags/uk.atom", &[]).await.status(), 404);
+    d.stop().await;
+}
+
 /// A page's "n hours ago" moves with time though nothing new arrives (it
 /// was rendered once per archive change and kept its wording for good).
 #[tokio::test]
