@@ -233,7 +233,7 @@ fn record_in(
             text,
             mentions,
         } => {
-            cached(
+            let kept = cached(
                 tx,
                 "UPDATE item_articles
                  SET state = 'fetched', attempts = attempts + 1, attempted_at = ?2,
@@ -243,6 +243,13 @@ fn record_in(
                 params![item_id, now, status, final_url, title, byline, html, text],
             )
             .map_err(op("store an article"))?;
+            // Pruned while its page was fetched (its article row went with
+            // it): nothing to attach the article or its mentions to. Their
+            // insert would fail the item's foreign key, and with it the
+            // other fetches of the pass.
+            if kept == 0 {
+                return Ok(0);
+            }
             let added = super::symbols::record_mentions(tx, item_id, mentions)?;
             for m in mentions {
                 // The board stamped at ingest may hold the symbol: it is
@@ -363,6 +370,24 @@ INSERT INTO fts_pending (item_id) VALUES (1), (2);
                 matched_by: crate::model::MatchedBy::Name,
             }],
         }
+    }
+
+    /// An item pruned while its page was being fetched: the result is
+    /// dropped quietly, not an error for the whole pass.
+    #[test]
+    fn an_article_for_a_pruned_item_is_dropped() {
+        let conn = archive();
+        conn.execute("PRAGMA foreign_keys = ON", []).unwrap();
+        queue(&conn, &[1], &[], DateTime::UNIX_EPOCH).unwrap();
+        conn.execute("DELETE FROM items WHERE id = 1", []).unwrap();
+        assert_eq!(
+            record_in(&conn, 1, &fetched("walrus"), "2026-01-01T00:00:00Z").unwrap(),
+            0
+        );
+        let mentions: i64 = conn
+            .query_row("SELECT count(*) FROM item_mentions", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mentions, 0);
     }
 
     #[test]
