@@ -757,7 +757,13 @@ pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<usize> {
         }
         tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
     }
-    tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+    // Only when it is not ours yet: writing it again on every open made
+    // each command a write, which read-only uses (`search`, `export`)
+    // should not be, and told the daemon the archive had changed.
+    let app_id: i32 = tx.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+    if app_id != APPLICATION_ID {
+        tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+    }
     tx.commit()?;
     Ok(MIGRATIONS.len().max(version))
 }
@@ -812,6 +818,29 @@ fn frozen_text_v4(html: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Opening an archive that is up to date writes nothing: other
+    /// connections (the daemon) see no change.
+    #[test]
+    fn migrating_an_up_to_date_archive_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.db");
+        let mut conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        migrate(&mut conn).unwrap();
+        let observer = Connection::open(&path).unwrap();
+        let version = |c: &Connection| -> i64 {
+            c.query_row("PRAGMA data_version", [], |r| r.get(0)).unwrap()
+        };
+        let before = version(&observer);
+        migrate(&mut Connection::open(&path).unwrap()).unwrap();
+        assert_eq!(version(&observer), before);
+        // Nor does the rest of opening the archive, as `search` does.
+        drop(crate::store::Store::open(&path).unwrap());
+        let before = version(&observer);
+        drop(crate::store::Store::open(&path).unwrap());
+        assert_eq!(version(&observer), before);
+    }
 
     #[test]
     fn migrating_twice_changes_nothing() {
