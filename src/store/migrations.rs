@@ -830,7 +830,8 @@ mod tests {
         migrate(&mut conn).unwrap();
         let observer = Connection::open(&path).unwrap();
         let version = |c: &Connection| -> i64 {
-            c.query_row("PRAGMA data_version", [], |r| r.get(0)).unwrap()
+            c.query_row("PRAGMA data_version", [], |r| r.get(0))
+                .unwrap()
         };
         let before = version(&observer);
         migrate(&mut Connection::open(&path).unwrap()).unwrap();

@@ -212,3 +212,43 @@ fn mentions_reach_095_precision_and_recall_on_real_text() {
         headline.recall()
     );
 }
+
+/// The shipped `config.toml`'s instruments, on headlines a new user's
+/// first feeds (BBC World and Business) carry: the company, not a
+/// country's national grid or India's Vodafone Idea, and the short names
+/// people use.
+#[test]
+fn the_shipped_config_tells_companies_from_lookalikes() {
+    let config = Config::load(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config.toml"
+    )))
+    .unwrap();
+    let market = config.market.expect("the shipped config has a market");
+    let instruments: Vec<Instrument> = market.instruments.iter().map(Instrument::from).collect();
+    let m = MentionMatcher::new(&instruments);
+    for (headline, expected) in [
+        (
+            "Russian missiles hit Ukraine's national grid overnight",
+            None,
+        ),
+        ("Nigeria's national grid collapses again", None),
+        ("Vodafone Idea shares slump in Mumbai", None),
+        ("3200 BP radiocarbon dates revised", None),
+        ("National Grid raises its dividend", Some("NGG")),
+        ("Vodafone shares rise after results", Some("VOD")),
+        ("BP cuts dividend as profits fall", Some("BP")),
+        ("GSK shares jump after FDA approval", Some("GSK")),
+    ] {
+        let found: Vec<String> = m
+            .find(headline, "", &[] as &[&str])
+            .into_iter()
+            .map(|m| m.symbol)
+            .collect();
+        assert_eq!(
+            found,
+            expected.into_iter().collect::<Vec<_>>(),
+            "{headline}"
+        );
+    }
+}
