@@ -809,6 +809,10 @@ async fn render_doc(inner: &Inner, key: DocKey) -> Result<Rendered, ServeError> 
     view.query = search.clone();
     if let Some(q) = &search {
         view.title = format!("{}: search \u{201c}{q}\u{201d}", view.title);
+        // A search is a feed of its own: a reader subscribed to it and to
+        // the channel must not take them for one.
+        let encoded: String = url::form_urlencoded::byte_serialize(q.as_bytes()).collect();
+        view.id = format!("{}?q={encoded}", view.id);
         // Subscribe to this search: each feed format with the same `?q=`.
         for (_, url) in &mut view.feed_urls {
             if let Ok(mut u) = Url::parse(url) {

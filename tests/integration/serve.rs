@@ -479,6 +479,22 @@ async fn archived_items_become_searchable_within_seconds() {
     }
     assert_eq!(found, 1, "the search never found the archived item");
     assert_eq!(dir.count("SELECT count(*) FROM fts_pending"), 0);
+    // A search is a feed of its own, with an Atom id of its own.
+    let id_of = |atom: &str| {
+        atom_syndication::Feed::read_from(atom.as_bytes())
+            .unwrap()
+            .id()
+            .to_string()
+    };
+    let main = id_of(&d.get("/feed.atom", &[]).await.text().await.unwrap());
+    let search = id_of(
+        &d.get("/feed.atom?q=markets%20up", &[])
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(search, format!("{main}?q=markets+up"));
     d.stop().await;
 }
 
