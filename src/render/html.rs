@@ -61,6 +61,9 @@ const FULL_TIME: &str = "%-d %b %Y %H:%M UTC";
 /// Longest summary shown on the river, in characters.
 const SUMMARY_CHARS: usize = 280;
 
+/// Characters of text that stand in for a missing title.
+const TITLE_CHARS: usize = 80;
+
 /// What every page has around its content.
 struct Chrome {
     site_title: String,
@@ -502,7 +505,7 @@ fn card(feed: &MergedFeed, entry: &Entry, now: DateTime<Utc>) -> Card {
     let home = root_path(&feed.site_url);
     Card {
         page_url: format!("{home}items/{}", entry.uid()),
-        title: entry.title.clone(),
+        title: shown_title(entry),
         url: entry.url.clone(),
         sources: entry
             .sources
@@ -540,6 +543,26 @@ fn marked(snippet: &str) -> String {
         }
     }
     out
+}
+
+/// The title a page shows: the item's own, else (a post without one, as
+/// Mastodon's feeds carry) the start of its text, else its link: a list
+/// of items must never hold an empty link.
+fn shown_title(entry: &Entry) -> String {
+    if !entry.title.trim().is_empty() {
+        return entry.title.clone();
+    }
+    let text = entry
+        .summary_html
+        .as_deref()
+        .or(entry.content_html.as_deref())
+        .map(html_to_text)
+        .filter(|t| !t.is_empty());
+    match (text, &entry.url) {
+        (Some(text), _) => shorten(&text, TITLE_CHARS),
+        (None, Some(url)) => url.clone(),
+        (None, None) => "Untitled".to_string(),
+    }
 }
 
 /// `text` cut at a word boundary to about `max` characters, with `…`.

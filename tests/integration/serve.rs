@@ -256,6 +256,35 @@ async fn a_tag_named_like_a_file_has_its_page_and_feeds() {
     d.stop().await;
 }
 
+/// Posts without a title (Mastodon's feeds, micro-blogs) are listed by
+/// the start of their text, never as an empty link.
+#[tokio::test]
+async fn an_untitled_post_is_listed_by_its_text() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/m.xml",
+        Reply::feed(
+            "<rss version=\"2.0\"><channel><title>M</title>\
+             <item><guid>p1</guid><link>https://m.test/@a/1</link>\
+             <description>&lt;p&gt;Refinery output rose &lt;b&gt;4%&lt;/b&gt; in November, the ministry said.&lt;/p&gt;</description></item>\
+             <item><guid>p2</guid><link>https://m.test/@a/2</link></item>\
+             </channel></rss>",
+        ),
+    );
+    let dir = TestDir::new();
+    let config = dir.write_config(&feed_block("m", &server.url("/m.xml"), ""));
+    let d = Daemon::start(config).await;
+    d.wait_for_entries(2).await;
+    let page = d.get("/", &[]).await.text().await.unwrap();
+    assert!(
+        page.contains(">Refinery output rose 4% in November, the ministry said.</a></h2>"),
+        "{page}"
+    );
+    assert!(page.contains(">https://m.test/@a/2</a></h2>"), "{page}");
+    assert!(!page.contains("\"></a></h2>"), "{page}");
+    d.stop().await;
+}
+
 /// A page's "n hours ago" moves with time though nothing new arrives (it
 /// was rendered once per archive change and kept its wording for good).
 #[tokio::test]
