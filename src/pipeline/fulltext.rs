@@ -163,7 +163,12 @@ impl Articles {
         let label = result.as_str();
         let added = inner
             .store
-            .record_article(due.item_id, result.clone(), inner.clock.now())
+            .record_article(
+                due.item_id,
+                due.queued.clone(),
+                result.clone(),
+                inner.clock.now(),
+            )
             .await?;
         inner.metrics.article(label);
         let (uid, url, feed) = (&due.uid, &due.url, &due.feed);
@@ -376,6 +381,7 @@ mod tests {
             url: "https://news.test/a".into(),
             attempts,
             feed: "wire".into(),
+            queued: "1970-01-01T00:00:00Z".into(),
         }
     }
 

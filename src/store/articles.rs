@@ -36,6 +36,9 @@ pub struct DueArticle {
     pub attempts: u32,
     /// The feed the item was first archived from, for logs.
     pub feed: String,
+    /// When it was queued, as the archive holds it: a result counts only
+    /// for that queueing ([`Store::record_article`]).
+    pub queued: String,
 }
 
 /// What became of one article fetch, as the store records it.
@@ -137,7 +140,7 @@ impl Store {
         self.read(move |conn| {
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT a.item_id, i.uid, a.url, a.attempts, f.name
+                    "SELECT a.item_id, i.uid, a.url, a.attempts, f.name, a.queued_at
                      FROM item_articles a
                      JOIN items i ON i.id = a.item_id
                      JOIN feeds f ON f.id = i.origin_feed_id
@@ -154,6 +157,7 @@ impl Store {
                         url: r.get(2)?,
                         attempts: r.get(3)?,
                         feed: r.get(4)?,
+                        queued: r.get(5)?,
                     })
                 })
                 .map_err(op("select due articles"))?
@@ -164,11 +168,13 @@ impl Store {
         .await
     }
 
-    /// Records what one fetch of `item_id`'s page came to, at `now`.
-    /// Returns how many mentions the article added.
+    /// Records what one fetch of `item_id`'s page, queued at `queued`
+    /// ([`DueArticle::queued`]), came to, at `now`. Returns how many
+    /// mentions the article added.
     pub async fn record_article(
         &self,
         item_id: i64,
+        queued: String,
         result: ArticleResult,
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
@@ -176,7 +182,7 @@ impl Store {
         let added = self
             .write(move |conn| {
                 let tx = begin_write(conn, "begin recording an article")?;
-                let added = record_in(&tx, item_id, &result, &to_db_time(now))?;
+                let added = record_in(&tx, item_id, &queued, &result, &to_db_time(now))?;
                 tx.commit().map_err(op("commit an article"))?;
                 Ok(added)
             })
@@ -220,9 +226,22 @@ pub(crate) fn article_html(conn: &Connection, item_id: i64) -> Result<Option<Str
 fn record_in(
     tx: &Connection,
     item_id: i64,
+    queued: &str,
     result: &ArticleResult,
     now: &str,
 ) -> Result<usize, StoreError> {
+    // Queued again while its page was fetched (the item changed: its page
+    // may have too), or pruned: this result is for a queueing that is no
+    // more. The row waits for the new fetch, or is gone; recording the old
+    // page would mark the new one done, or fail the item's foreign key
+    // (and with it the rest of the pass).
+    let current: Option<String> = tx
+        .prepare_cached("SELECT queued_at FROM item_articles WHERE item_id = ?1")
+        .and_then(|mut s| s.query_row([item_id], |r| r.get(0)).optional())
+        .map_err(op("read an article's queueing"))?;
+    if current.as_deref() != Some(queued) {
+        return Ok(0);
+    }
     match result {
         ArticleResult::Fetched {
             status,
@@ -233,7 +252,7 @@ fn record_in(
             text,
             mentions,
         } => {
-            let kept = cached(
+            cached(
                 tx,
                 "UPDATE item_articles
                  SET state = 'fetched', attempts = attempts + 1, attempted_at = ?2,
@@ -243,13 +262,6 @@ fn record_in(
                 params![item_id, now, status, final_url, title, byline, html, text],
             )
             .map_err(op("store an article"))?;
-            // Pruned while its page was fetched (its article row went with
-            // it): nothing to attach the article or its mentions to. Their
-            // insert would fail the item's foreign key, and with it the
-            // other fetches of the pass.
-            if kept == 0 {
-                return Ok(0);
-            }
             let added = super::symbols::record_mentions(tx, item_id, mentions)?;
             for m in mentions {
                 // The board stamped at ingest may hold the symbol: it is
@@ -318,6 +330,9 @@ fn record_in(
 mod tests {
     use super::*;
 
+    /// When the tests' pages are queued (`DateTime::UNIX_EPOCH`).
+    const EPOCH: &str = "1970-01-01T00:00:00Z";
+
     /// An archive with one feed and one item, indexed for search.
     fn archive() -> Connection {
         let mut conn = Connection::open_in_memory().unwrap();
@@ -372,6 +387,34 @@ INSERT INTO fts_pending (item_id) VALUES (1), (2);
         }
     }
 
+    /// The item changed while its page was being fetched, so its page was
+    /// queued again: the older fetch's result does not mark the new
+    /// queueing done.
+    #[test]
+    fn a_result_for_an_earlier_queueing_is_dropped() {
+        let conn = archive();
+        queue(&conn, &[1], &[], DateTime::UNIX_EPOCH).unwrap();
+        let requeued = DateTime::UNIX_EPOCH + chrono::Duration::hours(1);
+        queue(&conn, &[], &[1], requeued).unwrap();
+        record_in(&conn, 1, EPOCH, &fetched("walrus"), "2026-01-01T00:00:00Z").unwrap();
+        let state: String = conn
+            .query_row("SELECT state FROM item_articles", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(state, "pending");
+        record_in(
+            &conn,
+            1,
+            &to_db_time(requeued),
+            &fetched("narwhal"),
+            "2026-01-01T00:00:00Z",
+        )
+        .unwrap();
+        let state: String = conn
+            .query_row("SELECT state FROM item_articles", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(state, "fetched");
+    }
+
     /// An item pruned while its page was being fetched: the result is
     /// dropped quietly, not an error for the whole pass.
     #[test]
@@ -381,7 +424,7 @@ INSERT INTO fts_pending (item_id) VALUES (1), (2);
         queue(&conn, &[1], &[], DateTime::UNIX_EPOCH).unwrap();
         conn.execute("DELETE FROM items WHERE id = 1", []).unwrap();
         assert_eq!(
-            record_in(&conn, 1, &fetched("walrus"), "2026-01-01T00:00:00Z").unwrap(),
+            record_in(&conn, 1, EPOCH, &fetched("walrus"), "2026-01-01T00:00:00Z").unwrap(),
             0
         );
         let mentions: i64 = conn
@@ -413,6 +456,7 @@ INSERT INTO fts_pending (item_id) VALUES (1), (2);
         record_in(
             &conn,
             1,
+            EPOCH,
             &fetched("walrus migration"),
             "2026-01-01T00:00:00Z",
         )
@@ -422,7 +466,14 @@ INSERT INTO fts_pending (item_id) VALUES (1), (2);
         assert_eq!(hits(&conn, "walrus"), 1);
         integrity(&conn);
 
-        record_in(&conn, 1, &fetched("narwhal season"), "2026-01-02T00:00:00Z").unwrap();
+        record_in(
+            &conn,
+            1,
+            EPOCH,
+            &fetched("narwhal season"),
+            "2026-01-02T00:00:00Z",
+        )
+        .unwrap();
         super::super::items::index_pending(&conn).unwrap();
         assert_eq!(hits(&conn, "walrus"), 0);
         assert_eq!(hits(&conn, "narwhal"), 1);
@@ -449,14 +500,14 @@ INSERT INTO fts_pending (item_id) VALUES (1), (2);
     fn a_failure_keeps_the_item_and_an_earlier_article() {
         let conn = archive();
         queue(&conn, &[1], &[], DateTime::UNIX_EPOCH).unwrap();
-        record_in(&conn, 1, &fetched("walrus"), "2026-01-01T00:00:00Z").unwrap();
+        record_in(&conn, 1, EPOCH, &fetched("walrus"), "2026-01-01T00:00:00Z").unwrap();
         // The item changed: queued again; the refetch fails.
         queue(&conn, &[], &[1], DateTime::UNIX_EPOCH).unwrap();
         let failed = ArticleResult::Failed {
             status: Some(404),
             error: "HTTP 404 Not Found".into(),
         };
-        record_in(&conn, 1, &failed, "2026-01-02T00:00:00Z").unwrap();
+        record_in(&conn, 1, EPOCH, &failed, "2026-01-02T00:00:00Z").unwrap();
         let (state, text, error, summary): (String, String, String, String) = conn
             .query_row(
                 "SELECT a.state, a.content_text, a.error, i.summary_text
