@@ -712,9 +712,11 @@ async fn rendered(inner: &Inner, key: DocKey) -> Result<Arc<Rendered>, ServeErro
         match cache.get(&key) {
             Some(slot) if slot.stamp.covers(&stamp) => Arc::clone(slot),
             stale => {
-                let previous = stale
-                    .and_then(|slot| slot.doc.get())
-                    .map(|doc| (doc.etag.clone(), doc.last_modified));
+                // A slot replaced before it rendered hands on what it had.
+                let previous = stale.and_then(|slot| match slot.doc.get() {
+                    Some(doc) => Some((doc.etag.clone(), doc.last_modified)),
+                    None => slot.previous.clone(),
+                });
                 if cache.len() >= CACHE_CAP {
                     cache.retain(|k, _| !k.is_one_off());
                 }
@@ -745,12 +747,14 @@ async fn rendered(inner: &Inner, key: DocKey) -> Result<Arc<Rendered>, ServeErro
             // Bytes that changed while no entry did (a source renamed, an
             // item pruned) must not keep the last copy's date: a reader
             // revalidating by date alone would get 304 and keep it.
-            if let Some((etag, last_modified)) = &slot.previous
-                && *etag != doc.etag
-                && doc.last_modified <= *last_modified
-            {
-                let later = *last_modified + std::time::Duration::from_secs(1);
-                doc.last_modified = later.max(SystemTime::from(inner.clock.now()));
+            // The same bytes keep the date they were given.
+            if let Some((etag, last_modified)) = &slot.previous {
+                if *etag == doc.etag {
+                    doc.last_modified = doc.last_modified.max(*last_modified);
+                } else if doc.last_modified <= *last_modified {
+                    let later = *last_modified + std::time::Duration::from_secs(1);
+                    doc.last_modified = later.max(SystemTime::from(inner.clock.now()));
+                }
             }
             Ok(Arc::new(doc))
         })

@@ -216,22 +216,30 @@ pub(crate) fn ingest(
         // A key this feed has shown shared by several entries (one guid
         // for all, `normalize::disambiguate`) names none of them when an
         // entry comes alone under it: it is known by its shared key, or is
-        // new, rather than an edit of whichever entry held the bare key.
+        // new, rather than an edit of whichever entry held the bare key
+        // (an archive from before every sharer had its link added) or a
+        // second copy of one archived under its shared key. Asked only
+        // when it could be so: the entry differs from the one holding the
+        // key, or none holds it and some item may carry its guid or link
+        // (`KnownIds`), which a new article's almost never does.
+        let may_be_shared = match &carried {
+            Some((_, origin, hash)) => *origin == feed_id.0 && *hash != item.content_hash,
+            None => item
+                .guid
+                .as_deref()
+                .or(item.canonical_url.as_deref())
+                .is_none_or(|v| known.may_hold(v)),
+        };
         let shared;
-        let item = match &carried {
-            Some((_, origin, hash))
-                if *origin == feed_id.0
-                    && *hash != item.content_hash
-                    && key_was_shared(tx, feed_id, &item.key)? =>
-            {
-                shared = NewItem {
-                    key: item.shared_key(),
-                    ..item.clone()
-                };
-                carried = look_up(&shared.key)?;
-                &shared
-            }
-            _ => item,
+        let item = if may_be_shared && key_was_shared(tx, feed_id, &item.key)? {
+            shared = NewItem {
+                key: item.shared_key(),
+                ..item.clone()
+            };
+            carried = look_up(&shared.key)?;
+            &shared
+        } else {
+            item
         };
         if let Some((item_id, origin, hash)) = carried {
             if origin == feed_id.0 && hash != item.content_hash {

@@ -465,6 +465,58 @@ async fn entries_sharing_one_guid_stay_apart_as_the_feed_grows() {
     }
 }
 
+/// The same feed later listing one of those entries alone: with no link
+/// it is known by its text, and edited it is updated in place, not
+/// archived again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_under_a_shared_guid_that_comes_alone_is_the_same_entry() {
+    let server = FeedServer::start().await;
+    let dir = TestDir::new();
+    let config = dir.write_config(&feed_block("t", &server.url("/t.xml"), ""));
+    let (clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
+    let entry = |title: &str, link: &str| {
+        let link = if link.is_empty() {
+            String::new()
+        } else {
+            format!("<link>{link}</link>")
+        };
+        format!("<item><guid>same</guid><title>{title}</title>{link}</item>")
+    };
+    let mut poll_with = |entries: Vec<String>| {
+        server.set(
+            "/t.xml",
+            Reply::feed(format!(
+                "<rss version=\"2.0\"><channel><title>T</title>{}</channel></rss>",
+                entries.concat()
+            )),
+        );
+        clock.advance(chrono::Duration::hours(1));
+        poll(&config, shared.clone())
+    };
+    let titles = || -> Vec<String> {
+        dir.db()
+            .prepare("SELECT title FROM items ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    // No links: told apart by their text.
+    poll_with(vec![entry("Ex", ""), entry("Why", "")]).await;
+    poll_with(vec![entry("Ex", "")]).await;
+    assert_eq!(titles(), ["Ex", "Why"]);
+    // With links: one edited, alone, is updated in place.
+    poll_with(vec![
+        entry("Bee", "https://t.test/b"),
+        entry("Ay", "https://t.test/a"),
+    ])
+    .await;
+    poll_with(vec![entry("Bee, corrected", "https://t.test/b")]).await;
+    assert_eq!(titles(), ["Ex", "Why", "Bee, corrected", "Ay"]);
+    assert_eq!(dir.count("SELECT count(*) FROM item_revisions"), 1);
+}
+
 /// A feed whose entries all link to the site's home page: pruning one
 /// must not bury every later entry with that link (dedup never matches
 /// on such links, and neither may the tombstones).
