@@ -482,7 +482,7 @@ async fn an_entry_under_a_shared_guid_that_comes_alone_is_the_same_entry() {
         };
         format!("<item><guid>same</guid><title>{title}</title>{link}</item>")
     };
-    let mut poll_with = |entries: Vec<String>| {
+    let poll_with = |entries: Vec<String>| {
         server.set(
             "/t.xml",
             Reply::feed(format!(
