@@ -411,10 +411,16 @@ fn prices_since(entry: &Entry, board: Option<&Snapshot>, home: &str) -> Vec<Pric
                 Some(c) => format!("{} {c}", shown_price(price)),
                 None => shown_price(price),
             };
-            let (change, direction) = match now.map(|q| q.price) {
-                Some(p) if !then.price.is_zero() => {
-                    let pct = ((p - then.price) * Decimal::ONE_HUNDRED / then.price)
-                        .round_dp_with_strategy(1, RoundingStrategy::MidpointAwayFromZero);
+            // Checked: prices come from providers, and an absurd one must
+            // not fail the page.
+            let change_pct = |p: Decimal| {
+                p.checked_sub(then.price)?
+                    .checked_mul(Decimal::ONE_HUNDRED)?
+                    .checked_div(then.price)
+            };
+            let (change, direction) = match now.and_then(|q| change_pct(q.price)) {
+                Some(pct) => {
+                    let pct = pct.round_dp_with_strategy(1, RoundingStrategy::MidpointAwayFromZero);
                     if pct.is_zero() {
                         ("▬ 0.0 %".to_string(), "flat")
                     } else if pct.is_sign_positive() {
@@ -641,6 +647,32 @@ mod tests {
             ),
             r#"<p>Chart: <a class="image" href="https://cdn.example/c.png?a=1&amp;b=2">[BP &gt; 30]</a> and <a class="image" href="x.gif">[image]</a></p>"#
         );
+    }
+
+    /// Prices at the edges of what a decimal holds give "n/a", not a
+    /// panic that fails the item's page.
+    #[test]
+    fn absurd_prices_leave_the_change_unknown() {
+        use crate::render::samples::{market_feed, snapshot};
+        let entry = &market_feed().entries[0];
+        let mut then = snapshot();
+        then.quotes[0].price = Decimal::new(1, 28);
+        let mut board = snapshot();
+        board.quotes[0].price = Decimal::MAX;
+        let entry = Entry {
+            snapshot: Some(then),
+            ..entry.clone()
+        };
+        let prices = prices_since(&entry, Some(&board), "/");
+        assert_eq!(prices[0].change, "n/a");
+        let entry = Entry {
+            snapshot: Some(snapshot()),
+            ..entry
+        };
+        let mut normal = snapshot();
+        normal.quotes[0].price = "30.02".parse().unwrap();
+        let prices = prices_since(&entry, Some(&normal), "/");
+        assert_eq!(prices[0].change, "▲ +1.0 %");
     }
 
     #[test]
