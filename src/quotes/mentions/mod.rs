@@ -120,18 +120,20 @@ static CASHTAG: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Venue, colon, symbol. The venue list is what press releases and wire
 /// categories use; OTC venues are left out on purpose. A trailing `.` (the
-/// LSE's `BP.`) is not part of the capture.
+/// LSE's `BP.`) is not part of the capture. Venues are written as they
+/// are (`NYSE`, `Nasdaq` or `NASDAQ`), never in lower case: "Their aim: BP
+/// must..." names no venue.
 static EXCHANGE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?x)
         (?:^|[^\w])
-        (?i:
+        (?:
             NYSE\s+American | NYSE\s+Arca | NYSE\s+MKT | NYSE
-          | NASDAQ(?:\s*(?:GS|GM|CM))? | AMEX | Cboe(?:\s+BZX)? | BATS
+          | (?:NASDAQ|Nasdaq)(?:\s*(?:GS|GM|CM))? | AMEX | (?:Cboe|CBOE)(?:\s+BZX)? | BATS
           | LSE | LON | AIM
           | TSX(?:V|-V)? | ASX | NZX | JSE | SGX | HKEX | SEHK | TSE | TYO
-          | XETRA | FWB | SIX | BME
-          | Euronext(?:\s+(?:Paris|Amsterdam|Brussels|Lisbon|Dublin|Oslo|Milan|Growth))?
+          | XETRA | Xetra | FWB | SIX | BME
+          | (?:Euronext|EURONEXT)(?:\s+(?:Paris|Amsterdam|Brussels|Lisbon|Dublin|Oslo|Milan|Growth))?
           | XNYS | XNAS | XASE | XLON | XETR | XTSE | XASX | XPAR | XAMS
         )
         \s*:\s*
@@ -765,6 +767,9 @@ mod tests {
             ("nyse: bp", &[]),
             ("listed on the NYSE: shares fell", &[]),
             ("Vodafone (Nasdaq: VOD; LSE: VOD)", &["VOD"]),
+            // A venue's name in lower case is a word, not a venue.
+            ("Their aim: BP must leave the Arctic", &[]),
+            ("On the six: VOD", &[]),
             // Names: whole words, any case; bare symbols do not count.
             ("BP shares rise", &[]),
             ("bp PLC results", &["BP"]),
