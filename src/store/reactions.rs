@@ -203,7 +203,7 @@ impl Store {
                 else {
                     continue;
                 };
-                match matching_quote(&tx, &symbol, horizon, target_at, tolerance)? {
+                match matching_quote(&tx, item_id, &symbol, horizon, target_at, tolerance)? {
                     Some(quote_id) => {
                         tx.prepare_cached(
                             "UPDATE item_reactions SET state = 'found', quote_id = ?4, resolved_at = ?5
@@ -306,9 +306,14 @@ impl Store {
     }
 }
 
-/// The quote that answers a target, by the rule in the module doc.
+/// The quote that answers a target, by the rule in the module doc. Once
+/// the item's price "then" is found, later prices must be in its currency
+/// when both say theirs: a symbol moved to another listing (the ADR in
+/// dollars, then the London line in pounds) must not make a change of
+/// two currencies. Quotes without a currency are taken as before.
 fn matching_quote(
     conn: &Connection,
+    item_id: i64,
     symbol: &str,
     horizon: Horizon,
     target: DateTime<Utc>,
@@ -319,20 +324,43 @@ fn matching_quote(
         Horizon::Close => (
             "SELECT id FROM quotes
              WHERE symbol = ?1 AND coalesce(as_of, fetched_at) BETWEEN ?2 AND ?3
+               AND (currency IS NULL OR ?4 IS NULL OR currency = ?4)
              ORDER BY coalesce(as_of, fetched_at) DESC, source = 'backfill', id DESC LIMIT 1",
             target - tolerance,
         ),
         _ => (
             "SELECT id FROM quotes
              WHERE symbol = ?1 AND coalesce(as_of, fetched_at) BETWEEN ?2 AND ?3
+               AND (currency IS NULL OR ?4 IS NULL OR currency = ?4)
              ORDER BY coalesce(as_of, fetched_at), source = 'backfill', id LIMIT 1",
             target,
         ),
     };
+    let then_currency: Option<String> = match horizon {
+        Horizon::Then => None,
+        _ => conn
+            .prepare_cached(
+                "SELECT q.currency FROM item_reactions r JOIN quotes q ON q.id = r.quote_id
+                 WHERE r.item_id = ?1 AND r.symbol = ?2 AND r.horizon = ?3",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![item_id, symbol, Horizon::Then.as_str()], |r| {
+                    r.get(0)
+                })
+                .optional()
+            })
+            .map_err(op("read the currency of a reaction's first price"))?
+            .flatten(),
+    };
     conn.prepare_cached(sql)
         .and_then(|mut s| {
             s.query_row(
-                params![symbol, to_db_time(from), to_db_time(target + tolerance)],
+                params![
+                    symbol,
+                    to_db_time(from),
+                    to_db_time(target + tolerance),
+                    then_currency
+                ],
                 |r| r.get(0),
             )
             .optional()

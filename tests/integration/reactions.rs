@@ -263,6 +263,35 @@ async fn a_story_before_the_close_is_priced_into_the_next_session_and_only_the_g
     assert_eq!(reactions[0].currency.as_deref(), Some("USD"));
 }
 
+/// Later prices are taken in the currency of the price "then": a quote of
+/// the symbol in another currency (another listing, after a reload moved
+/// it) is passed over, not made into a change across two currencies.
+#[tokio::test]
+async fn later_prices_keep_to_the_currency_of_the_first() {
+    let s = setup("2026-07-22T19:30:00Z").await;
+    s.board_at("2026-07-22T19:30:05Z", "2026-07-22T19:30:02Z", "325")
+        .await;
+    s.react_at("2026-07-22T19:31:00Z").await;
+    // Another listing's quote, just before the board's, in the window of
+    // the price 15 minutes on.
+    rusqlite::Connection::open(s.dir.db_path())
+        .unwrap()
+        .execute(
+            "INSERT INTO quotes (symbol, provider, provider_symbol, price, currency, as_of,
+                                 fetched_at, session)
+             VALUES ('AAPL', 'yahoo', 'AAPL.MX', '5600', 'MXN', '2026-07-22T19:45:01Z',
+                     '2026-07-22T19:45:03Z', 'regular')",
+            [],
+        )
+        .unwrap();
+    s.board_at("2026-07-22T19:45:05Z", "2026-07-22T19:45:02Z", "326")
+        .await;
+    s.react_at("2026-07-22T20:30:00Z").await;
+    assert_eq!(s.get("price_then").as_deref(), Some("325"));
+    assert_eq!(s.get("price_15m").as_deref(), Some("326"));
+    assert_eq!(s.get("currency").as_deref(), Some("USD"));
+}
+
 #[tokio::test]
 async fn friday_evening_news_is_measured_from_monday_and_a_day_later_is_tuesday() {
     // Friday 2026-07-24, 17:00 New York time: after the close.
