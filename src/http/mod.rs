@@ -887,22 +887,27 @@ fn gzip_etag(etag: &str) -> String {
 }
 
 fn accepts_gzip(headers: &HeaderMap) -> bool {
-    headers
+    // RFC 9110 §12.5.3: gzip's own weight wins over `*`'s, so
+    // `gzip;q=0, *` refuses it; a weight of 0 means "not acceptable".
+    let (mut gzip, mut any) = (None, None);
+    for coding in headers
         .get_all(header::ACCEPT_ENCODING)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|coding| {
-            let mut parts = coding.split(';');
-            let name = parts.next().unwrap_or("").trim();
-            let zero_q = parts.any(|p| {
-                p.trim()
-                    .strip_prefix("q=")
-                    .and_then(|q| q.trim().parse::<f32>().ok())
-                    .is_some_and(|q| q == 0.0)
-            });
-            (name.eq_ignore_ascii_case("gzip") || name == "*") && !zero_q
-        })
+    {
+        let mut parts = coding.split(';');
+        let name = parts.next().unwrap_or("").trim();
+        let weight = parts
+            .find_map(|p| p.trim().strip_prefix("q="))
+            .map_or(Some(1.0), |q| q.trim().parse::<f32>().ok());
+        if name.eq_ignore_ascii_case("gzip") || name.eq_ignore_ascii_case("x-gzip") {
+            gzip = weight;
+        } else if name == "*" {
+            any = weight;
+        }
+    }
+    gzip.or(any).is_some_and(|q| q > 0.0)
 }
 
 /// RFC 9110 §13.1: If-None-Match wins over If-Modified-Since.
@@ -1125,6 +1130,28 @@ async fn metrics(State(state): State<HttpState>) -> Response {
 mod tests {
     use super::*;
     use crate::clock::FixedClock;
+
+    #[test]
+    fn gzip_is_sent_only_when_the_client_accepts_it() {
+        let accepts = |value: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(
+                header::ACCEPT_ENCODING,
+                HeaderValue::from_str(value).unwrap(),
+            );
+            accepts_gzip(&h)
+        };
+        assert!(accepts("gzip"));
+        assert!(accepts("br, gzip;q=0.5"));
+        assert!(accepts("*"));
+        assert!(accepts("identity, X-GZIP"));
+        assert!(!accepts("gzip;q=0, *"));
+        assert!(!accepts("*, gzip;q=0"));
+        assert!(!accepts("gzip;q=0.0"));
+        assert!(!accepts("*;q=0"));
+        assert!(!accepts("br, deflate"));
+        assert!(!accepts_gzip(&HeaderMap::new()));
+    }
 
     /// The daemon's HTTP side on 127.0.0.1 over an empty archive in a
     /// temp dir; returns its state (to occupy the one-off renders) and the
