@@ -26,7 +26,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use super::HttpState;
-use super::pages::not_found;
+use super::pages::not_found_under;
 use crate::render::export::{ExportFormat, ExportWriter};
 use crate::select::{Channel, Selection};
 use crate::store::{ExportError, ExportQuery};
@@ -54,7 +54,7 @@ pub(super) async fn export_jsonl(
 ) -> Response {
     let published = state.published();
     if !published.web.export {
-        return not_found().await;
+        return not_found_under(&published.base);
     }
     let since = match params
         .since

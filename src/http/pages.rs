@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use tracing::error;
+use url::Url;
 
 use super::{
     FeedParams, HttpState, Inner, Published, Rendered, ServeError, busy, feed, respond, unavailable,
@@ -70,8 +71,9 @@ pub(super) async fn page(
     headers: HeaderMap,
     channel: Channel,
 ) -> Response {
-    if !state.published().web.enabled {
-        return not_found().await;
+    let published = state.published();
+    if !published.web.enabled {
+        return not_found_under(&published.base);
     }
     feed(state, params, headers, Format::Html, channel).await
 }
@@ -86,7 +88,7 @@ pub(super) async fn item_page(
 ) -> Response {
     let published = state.published();
     if !published.web.enabled {
-        return not_found().await;
+        return not_found_under(&published.base);
     }
     let inner = &state.0;
     let Ok(_permit) = inner.one_off.try_acquire() else {
@@ -94,7 +96,7 @@ pub(super) async fn item_page(
     };
     match item_doc(inner, &published, &uid).await {
         Ok(Some(doc)) => respond(&headers, &doc),
-        Ok(None) => not_found().await,
+        Ok(None) => not_found_under(&published.base),
         Err(e) => {
             error!(error = %e, uid, "could not render an article page");
             unavailable()
@@ -135,7 +137,7 @@ async fn item_doc(
 pub(super) async fn feeds_page(State(state): State<HttpState>, headers: HeaderMap) -> Response {
     let published = state.published();
     if !published.web.enabled {
-        return not_found().await;
+        return not_found_under(&published.base);
     }
     let inner = &state.0;
     let Ok(_permit) = inner.one_off.try_acquire() else {
@@ -277,7 +279,7 @@ pub(super) async fn symbol_page(
         .find(|(s, _)| *s == symbol)
         .filter(|_| published.web.enabled)
     else {
-        return not_found().await;
+        return not_found_under(&published.base);
     };
     let inner = &state.0;
     let Ok(_permit) = inner.one_off.try_acquire() else {
@@ -337,10 +339,10 @@ pub(super) async fn asset(State(state): State<HttpState>, Path(name): Path<Strin
             "public, max-age=3600",
             Bytes::from_static(published.web.robots.text().as_bytes()),
         ),
-        _ => return not_found().await,
+        _ => return not_found_under(&published.base),
     };
     if !published.web.enabled && name != "robots.txt" {
-        return not_found().await;
+        return not_found_under(&published.base);
     }
     (
         [
@@ -354,11 +356,17 @@ pub(super) async fn asset(State(state): State<HttpState>, Path(name): Path<Strin
 
 /// 404: a short page in the site's style for people, a line of text for
 /// programs that ask for something else.
-pub(super) async fn not_found() -> Response {
+pub(super) async fn not_found(State(state): State<HttpState>) -> Response {
+    not_found_under(&state.published().base)
+}
+
+/// The 404 page, its links under `base`'s path (`/news/` behind a proxy
+/// that serves the site there).
+pub(super) fn not_found_under(base: &Url) -> Response {
     (
         StatusCode::NOT_FOUND,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        render::html::not_found_page(),
+        render::html::not_found_page(base.path()),
     )
         .into_response()
 }

@@ -282,13 +282,16 @@ pub fn render_symbol(
 #[template(path = "not_found.html")]
 struct NotFound<'a> {
     style_path: &'a str,
+    home: &'a str,
 }
 
-/// The 404 page. It points at the feeds and views by their root paths,
-/// since it answers for any path.
-pub fn not_found_page() -> String {
+/// The 404 page. It points at the feeds and views by their paths from
+/// the root under `home` (the path of `[server] base_url`: `/`, or
+/// `/news/` behind a proxy), since it answers for any path.
+pub fn not_found_page(home: &str) -> String {
     NotFound {
         style_path: &STYLE_PATH,
+        home,
     }
     .render()
     .unwrap_or_else(|_| "not found\n".into())
@@ -314,7 +317,7 @@ pub fn render_item(
     now: DateTime<Utc>,
 ) -> Result<Vec<u8>, RenderError> {
     let Some(entry) = feed.entries.first() else {
-        return Ok(not_found_page().into_bytes());
+        return Ok(not_found_page(&root_path(&feed.site_url)).into_bytes());
     };
     let chrome = chrome(feed);
     let stamp = |t: DateTime<Utc>| (rfc3339(t), t.format(FULL_TIME).to_string());

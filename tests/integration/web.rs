@@ -344,6 +344,29 @@ async fn assets_robots_and_the_not_found_page() {
     d.stop().await;
 }
 
+/// Behind a proxy that serves the site under a path (`base_url` with
+/// `/news/`), the 404 page's stylesheet and links are under it too, like
+/// every other page's.
+#[tokio::test]
+async fn the_not_found_page_links_under_the_base_path() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/w.xml",
+        Reply::feed(rss("World", &[("w1", "Story", "https://w.test/1")])),
+    );
+    let dir = TestDir::new();
+    let mut config = dir.write_config(&feed_block("world", &server.url("/w.xml"), ""));
+    config.server.base_url = Some(url::Url::parse("http://feeds.test/news/").unwrap());
+    let d = Daemon::start(config).await;
+    let (status, _, html) = html_of(&d, "/no/such/page").await;
+    assert_eq!(status, 404);
+    for href in hrefs(&html) {
+        assert!(href.starts_with("/news/"), "{href}: {html}");
+    }
+    assert!(html.contains("href=\"/news/feed.atom\""), "{html}");
+    d.stop().await;
+}
+
 #[tokio::test]
 async fn pages_can_be_turned_off() {
     let (_server, _dir, d) = web_daemon("[web]\nenabled = false\n").await;
