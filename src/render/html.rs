@@ -589,6 +589,9 @@ fn ago(now: DateTime<Utc>, t: DateTime<Utc>) -> String {
     let secs = (now - t).num_seconds();
     let plural = |n: i64, unit: &str| format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" });
     match secs {
+        // A publisher's clock or a typo can date an item ahead: say when,
+        // rather than "just now" about 2099.
+        s if s < -60 => t.format("%-d %b %Y").to_string(),
         s if s < 60 => "just now".into(),
         s if s < 3600 => plural(s / 60, "minute"),
         s if s < 86_400 => plural(s / 3600, "hour"),
@@ -612,6 +615,8 @@ mod tests {
         assert_eq!(ago_by(7200), "2 hours ago");
         assert_eq!(ago_by(86_400 * 3), "3 days ago");
         assert_eq!(ago_by(86_400 * 40), "15 Oct 2026");
+        assert_eq!(ago_by(-30), "just now", "a clock a little ahead");
+        assert_eq!(ago_by(-86_400 * 365 * 73), "6 Nov 2099");
     }
 
     #[test]
