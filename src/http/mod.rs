@@ -569,9 +569,11 @@ async fn serve_named(
     headers: HeaderMap,
     channel_of: fn(String) -> Channel,
 ) -> Response {
+    let published = state.0.published();
     let served = |name: &str| {
-        let channel = channel_of(name.to_string());
-        state.0.published().outputs.contains_key(&channel)
+        published
+            .outputs
+            .contains_key(&channel_of(name.to_string()))
     };
     // A tag may end in `.json` itself (`uk.json`): its page is the whole
     // name when no tag `uk` takes the extension.

@@ -5,15 +5,15 @@
 //! by `fetch`. The orchestrator turns these into a floor under the
 //! operator's cron schedule (`Pipeline::floor`, then
 //! `schedule::PollState`): tickerfeed may poll less often than asked, never
-//! more.
+//! more. The archive keeps what a document said (`schedule::DocHints`),
+//! so a 304, which brings no document, still honours it.
 
 use std::sync::LazyLock;
 use std::time::Duration;
 
 use regex::bytes::Regex;
 
-pub use crate::schedule::DocHints;
-use crate::schedule::{SkipWindows, parse_day};
+use crate::schedule::{DocHints, SkipWindows, parse_day};
 
 fn re(p: &str) -> Regex {
     Regex::new(p).expect("static regex")

@@ -15,11 +15,11 @@ use std::sync::LazyLock;
 use askama::Template;
 use chrono::{DateTime, Utc};
 use regex::Regex;
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
 use super::chart::{Marker, price_chart};
-use super::strip::{shown_price, strip_html};
+use super::strip::{ShownChange, shown_price, strip_html};
 use super::text::html_to_text;
 use super::{Format, MergedFeed, RenderError, rfc3339};
 use crate::markup::push_html;
@@ -423,16 +423,13 @@ fn prices_since(entry: &Entry, board: Option<&Snapshot>, home: &str) -> Vec<Pric
             };
             let (change, direction) = match now.and_then(|q| change_pct(q.price)) {
                 Some(pct) => {
-                    let pct = pct.round_dp_with_strategy(1, RoundingStrategy::MidpointAwayFromZero);
-                    if pct.is_zero() {
-                        ("▬ 0.0 %".to_string(), "flat")
-                    } else if pct.is_sign_positive() {
-                        (format!("▲ +{pct} %"), "up")
-                    } else {
-                        (format!("▼ \u{2212}{} %", pct.abs()), "down")
-                    }
+                    let change = ShownChange::of(pct, 1);
+                    (
+                        format!("{} {} %", change.arrow, change.figure),
+                        change.direction,
+                    )
                 }
-                _ => ("n/a".to_string(), "flat"),
+                None => ("n/a".to_string(), "flat"),
             };
             PriceSince {
                 href: format!("{home}symbols/{}", then.symbol),
@@ -504,17 +501,20 @@ fn chrome(feed: &MergedFeed) -> Chrome {
 
 fn card(feed: &MergedFeed, entry: &Entry, now: DateTime<Utc>) -> Card {
     let time = entry.published.unwrap_or(entry.updated);
-    let summary = entry
+    let text = entry
         .summary_html
         .as_deref()
         .or(entry.content_html.as_deref())
         .map(html_to_text)
-        .map(|text| shorten(&text, SUMMARY_CHARS))
+        .filter(|t| !t.is_empty());
+    let summary = text
+        .as_deref()
+        .map(|text| shorten(text, SUMMARY_CHARS))
         .unwrap_or_default();
     let home = root_path(&feed.site_url);
     Card {
         page_url: format!("{home}items/{}", entry.uid()),
-        title: shown_title(entry),
+        title: shown_title(entry, text.as_deref()),
         url: entry.url.clone(),
         sources: entry
             .sources
@@ -555,20 +555,14 @@ fn marked(snippet: &str) -> String {
 }
 
 /// The title a page shows: the item's own, else (a post without one, as
-/// Mastodon's feeds carry) the start of its text, else its link: a list
+/// Mastodon's feeds carry) the start of its `text`, else its link: a list
 /// of items must never hold an empty link.
-fn shown_title(entry: &Entry) -> String {
+fn shown_title(entry: &Entry, text: Option<&str>) -> String {
     if !entry.title.trim().is_empty() {
         return entry.title.clone();
     }
-    let text = entry
-        .summary_html
-        .as_deref()
-        .or(entry.content_html.as_deref())
-        .map(html_to_text)
-        .filter(|t| !t.is_empty());
     match (text, &entry.url) {
-        (Some(text), _) => shorten(&text, TITLE_CHARS),
+        (Some(text), _) => shorten(text, TITLE_CHARS),
         (None, Some(url)) => url.clone(),
         (None, None) => "Untitled".to_string(),
     }
@@ -589,13 +583,12 @@ fn ago(now: DateTime<Utc>, t: DateTime<Utc>) -> String {
     let secs = (now - t).num_seconds();
     let plural = |n: i64, unit: &str| format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" });
     match secs {
-        // A publisher's clock or a typo can date an item ahead: say when,
-        // rather than "just now" about 2099.
-        s if s < -60 => t.format("%-d %b %Y").to_string(),
-        s if s < 60 => "just now".into(),
-        s if s < 3600 => plural(s / 60, "minute"),
-        s if s < 86_400 => plural(s / 3600, "hour"),
-        s if s < 30 * 86_400 => plural(s / 86_400, "day"),
+        // Ahead by more than a clock's drift (a publisher's clock or a
+        // typo): the date, rather than "just now" about 2099.
+        -60..60 => "just now".into(),
+        60..3600 => plural(secs / 60, "minute"),
+        3600..86_400 => plural(secs / 3600, "hour"),
+        86_400..2_592_000 => plural(secs / 86_400, "day"),
         _ => t.format("%-d %b %Y").to_string(),
     }
 }

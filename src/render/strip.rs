@@ -29,7 +29,7 @@ use crate::markup::push_html;
 use crate::model::{Entry, Snapshot, SnapshotQuote};
 
 /// U+2212 MINUS SIGN: a hyphen-minus is easy to miss next to an arrow.
-const MINUS: char = '\u{2212}';
+const MINUS: &str = "\u{2212}";
 
 /// The strip for `entry`, when the feed shows strips (`[output] market`)
 /// and the entry has a snapshot with at least one quote. A snapshot without
@@ -205,22 +205,42 @@ fn write_change(out: &mut String, quote: &SnapshotQuote) {
         out.push_str("▬ <abbr title=\"change not available\">n/a</abbr>");
         return;
     };
-    // The arrow follows the figure shown: a move that rounds to 0.00 % is
-    // flat, not "▲ +0.00%".
-    let shown = percent.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
-    let (arrow, sign) = if shown.is_zero() {
-        ('▬', None)
-    } else if shown.is_sign_positive() {
-        ('▲', Some('+'))
-    } else {
-        ('▼', Some(MINUS))
-    };
-    out.push(arrow);
+    let change = ShownChange::of(percent, 2);
+    out.push(change.arrow);
     out.push(' ');
-    if let Some(sign) = sign {
-        out.push(sign);
+    out.push_str(&change.figure);
+    out.push('%');
+}
+
+/// A change in percent as pages show it, rounded to some places.
+pub struct ShownChange {
+    /// ▲, ▼, or ▬ for a change that rounds to zero.
+    pub arrow: char,
+    /// `+0.67`, `−1.10` (U+2212), `0.00`.
+    pub figure: String,
+    /// `up`, `down` or `flat`, for styling.
+    pub direction: &'static str,
+}
+
+impl ShownChange {
+    /// `percent` rounded to `places`. The arrow and sign follow the figure
+    /// shown: a move that rounds to `0.00` is flat, not "▲ +0.00".
+    pub fn of(percent: Decimal, places: u32) -> ShownChange {
+        let shown = percent.round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero);
+        let (arrow, sign, direction) = if shown.is_zero() {
+            ('▬', "", "flat")
+        } else if shown.is_sign_positive() {
+            ('▲', "+", "up")
+        } else {
+            ('▼', MINUS, "down")
+        };
+        let places = places as usize;
+        ShownChange {
+            arrow,
+            figure: format!("{sign}{:.places$}", shown.abs()),
+            direction,
+        }
     }
-    out.push_str(&format!("{:.2}%", shown.abs()));
 }
 
 fn write_time(out: &mut String, t: DateTime<Utc>, shown: &str) {

@@ -76,6 +76,21 @@ async fn json_of(resp: reqwest::Response) -> serde_json::Value {
     serde_json::from_slice(&resp.bytes().await.unwrap()).unwrap()
 }
 
+/// A daemon on `clock` polling one feed, "world", served as `reply`,
+/// with `extra` in its `[[feeds]]` block.
+async fn one_feed_daemon(
+    reply: Reply,
+    extra: &str,
+    clock: tickerfeed::clock::SharedClock,
+) -> (FeedServer, TestDir, Daemon) {
+    let server = FeedServer::start().await;
+    server.set("/world.xml", reply);
+    let dir = TestDir::new();
+    let config = dir.write_config(&feed_block("world", &server.url("/world.xml"), extra));
+    let daemon = Daemon::start_with_clock(config, clock).await;
+    (server, dir, daemon)
+}
+
 async fn two_feed_daemon() -> (FeedServer, TestDir, Daemon) {
     let server = FeedServer::start().await;
     server.set(
@@ -231,18 +246,12 @@ async fn a_changed_document_is_not_answered_304_by_its_old_date() {
 /// its feeds where its links say.
 #[tokio::test]
 async fn a_tag_named_like_a_file_has_its_page_and_feeds() {
-    let server = FeedServer::start().await;
-    server.set(
-        "/w.xml",
+    let (_server, _dir, d) = one_feed_daemon(
         Reply::feed(rss("World", &[("w1", "Story", "https://w.test/1")])),
-    );
-    let dir = TestDir::new();
-    let config = dir.write_config(&feed_block(
-        "world",
-        &server.url("/w.xml"),
         "tags = [\"uk.json\"]",
-    ));
-    let d = Daemon::start(config).await;
+        fixed_clock("2026-11-24T09:00:00Z").1,
+    )
+    .await;
     d.wait_for_entries(1).await;
     let page = d.get("/tags/uk.json", &[]).await;
     assert_eq!(page.status(), 200);
@@ -271,9 +280,7 @@ async fn a_tag_named_like_a_file_has_its_page_and_feeds() {
 /// the start of their text, never as an empty link.
 #[tokio::test]
 async fn an_untitled_post_is_listed_by_its_text() {
-    let server = FeedServer::start().await;
-    server.set(
-        "/m.xml",
+    let (_server, _dir, d) = one_feed_daemon(
         Reply::feed(
             "<rss version=\"2.0\"><channel><title>M</title>\
              <item><guid>p1</guid><link>https://m.test/@a/1</link>\
@@ -281,10 +288,10 @@ async fn an_untitled_post_is_listed_by_its_text() {
              <item><guid>p2</guid><link>https://m.test/@a/2</link></item>\
              </channel></rss>",
         ),
-    );
-    let dir = TestDir::new();
-    let config = dir.write_config(&feed_block("m", &server.url("/m.xml"), ""));
-    let d = Daemon::start(config).await;
+        "",
+        fixed_clock("2026-11-24T09:00:00Z").1,
+    )
+    .await;
     d.wait_for_entries(2).await;
     let page = d.get("/", &[]).await.text().await.unwrap();
     assert!(
@@ -300,15 +307,13 @@ async fn an_untitled_post_is_listed_by_its_text() {
 /// was rendered once per archive change and kept its wording for good).
 #[tokio::test]
 async fn a_page_says_how_long_ago_as_of_now() {
-    let server = FeedServer::start().await;
-    server.set(
-        "/w.xml",
-        Reply::feed(rss("World", &[("w1", "Story", "https://w.test/1")])),
-    );
-    let dir = TestDir::new();
-    let config = dir.write_config(&feed_block("world", &server.url("/w.xml"), ""));
     let (clock, shared) = fixed_clock("2026-11-24T09:00:00Z");
-    let d = Daemon::start_with_clock(config, shared).await;
+    let (_server, _dir, d) = one_feed_daemon(
+        Reply::feed(rss("World", &[("w1", "Story", "https://w.test/1")])),
+        "",
+        shared,
+    )
+    .await;
     d.wait_for_entries(1).await;
     let page = d.get("/", &[]).await.text().await.unwrap();
     assert!(page.contains("23 hours ago"), "{page}");

@@ -339,6 +339,17 @@ impl TestDir {
     pub fn count(&self, sql: &str) -> i64 {
         self.db().query_row(sql, [], |r| r.get(0)).unwrap()
     }
+
+    /// Every archived item's title, in archive order.
+    pub fn titles(&self) -> Vec<String> {
+        self.db()
+            .prepare("SELECT title FROM items ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
 }
 
 /// Waits (10 s at most) until `done` holds; whether it did.
