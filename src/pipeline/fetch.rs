@@ -61,6 +61,9 @@ pub struct Transfer {
     /// The final response's `Link:` header values (WebSub discovery,
     /// `pipeline::hub`).
     pub links: Vec<String>,
+    /// The body is only the first `max_body` bytes of a longer one
+    /// (a fetcher [`keeping_prefix`](Fetcher::keeping_prefix)).
+    pub truncated: bool,
 }
 
 impl Transfer {
@@ -268,6 +271,8 @@ pub struct Fetcher {
     max_body: usize,
     timeout: Duration,
     accept: &'static str,
+    /// A body over `max_body` is cut there instead of refused.
+    keep_prefix: bool,
     buckets: Arc<Buckets>,
 }
 
@@ -311,6 +316,7 @@ impl Fetcher {
             max_body: cfg.max_body_bytes,
             timeout: cfg.timeout,
             accept: ACCEPT_FEEDS,
+            keep_prefix: false,
             buckets: Arc::new(Buckets {
                 per_bucket: cfg.per_host_concurrency,
                 spacing: cfg.per_host_spacing,
@@ -330,6 +336,16 @@ impl Fetcher {
             timeout,
             accept: ACCEPT_PAGES,
             ..self.clone()
+        }
+    }
+
+    /// This fetcher, but a body longer than its cap is cut at the cap
+    /// (and marked [`Transfer::truncated`]) instead of refused: for
+    /// documents whose start is useful alone, such as robots.txt.
+    pub fn keeping_prefix(self) -> Fetcher {
+        Fetcher {
+            keep_prefix: true,
+            ..self
         }
     }
 
@@ -519,12 +535,24 @@ impl Fetcher {
                 status: status.as_u16(),
             });
         }
-        let mut sink = Decoder::new(header(CONTENT_ENCODING).as_deref(), self.max_body)?;
+        let mut sink = Decoder::new(
+            header(CONTENT_ENCODING).as_deref(),
+            Capped::new(self.max_body, self.keep_prefix),
+        )?;
         while let Some(chunk) = resp.chunk().await.map_err(|e| self.transport_error(e))? {
             transfer.wire_bytes += chunk.len() as u64;
             sink.write(&chunk)?;
+            if sink.capped().overflowed {
+                // The rest is not wanted: stop reading (and decompressing).
+                transfer.truncated = true;
+                break;
+            }
         }
-        let body = sink.finish()?;
+        let body = if transfer.truncated {
+            std::mem::take(&mut sink.capped_mut().buf)
+        } else {
+            sink.finish()?
+        };
         Ok(Fetched::Body {
             status: status.as_u16(),
             body,
@@ -575,18 +603,37 @@ impl Fetcher {
     }
 }
 
-/// A `Write` that refuses to grow past `cap`.
+/// A `Write` that does not grow past `cap`: it refuses what would, or,
+/// keeping a prefix, keeps what fits and drops the rest.
 struct Capped {
     buf: Vec<u8>,
     cap: usize,
+    keep_prefix: bool,
+    /// More was written than fits (only when keeping a prefix).
+    overflowed: bool,
+}
+
+impl Capped {
+    fn new(cap: usize, keep_prefix: bool) -> Self {
+        Capped {
+            buf: Vec::new(),
+            cap,
+            keep_prefix,
+            overflowed: false,
+        }
+    }
 }
 
 impl Write for Capped {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        if self.buf.len() + data.len() > self.cap {
-            return Err(std::io::Error::other(TOO_LARGE));
+        let room = self.cap - self.buf.len();
+        if data.len() > room {
+            if !self.keep_prefix {
+                return Err(std::io::Error::other(TOO_LARGE));
+            }
+            self.overflowed = true;
         }
-        self.buf.extend_from_slice(data);
+        self.buf.extend_from_slice(&data[..data.len().min(room)]);
         Ok(data.len())
     }
 
@@ -609,11 +656,19 @@ enum Decoder {
 /// deflate; the first byte tells which.
 trait DeflateWrite: Write + Send {
     fn finish_into(self: Box<Self>) -> std::io::Result<Capped>;
+    fn capped(&self) -> &Capped;
+    fn capped_mut(&mut self) -> &mut Capped;
 }
 
 impl DeflateWrite for flate2::write::ZlibDecoder<Capped> {
     fn finish_into(self: Box<Self>) -> std::io::Result<Capped> {
         (*self).finish()
+    }
+    fn capped(&self) -> &Capped {
+        self.get_ref()
+    }
+    fn capped_mut(&mut self) -> &mut Capped {
+        self.get_mut()
     }
 }
 
@@ -621,14 +676,16 @@ impl DeflateWrite for flate2::write::DeflateDecoder<Capped> {
     fn finish_into(self: Box<Self>) -> std::io::Result<Capped> {
         (*self).finish()
     }
+    fn capped(&self) -> &Capped {
+        self.get_ref()
+    }
+    fn capped_mut(&mut self) -> &mut Capped {
+        self.get_mut()
+    }
 }
 
 impl Decoder {
-    fn new(encoding: Option<&str>, cap: usize) -> Result<Self, FetchError> {
-        let sink = Capped {
-            buf: Vec::new(),
-            cap,
-        };
+    fn new(encoding: Option<&str>, sink: Capped) -> Result<Self, FetchError> {
         let enc = encoding.unwrap_or("identity").trim().to_ascii_lowercase();
         Ok(match enc.as_str() {
             "" | "identity" => Decoder::Identity(sink),
@@ -666,14 +723,30 @@ impl Decoder {
         }
     }
 
-    fn cap(&self) -> usize {
+    fn capped(&self) -> &Capped {
         match self {
-            Decoder::Identity(c) => c.cap,
-            Decoder::Gzip(d) => d.get_ref().cap,
-            Decoder::Deflate(Some(c), _) => c.cap,
-            Decoder::Deflate(None, _) => usize::MAX,
-            Decoder::Brotli(d) => d.get_ref().cap,
+            Decoder::Identity(c) => c,
+            Decoder::Gzip(d) => d.get_ref(),
+            Decoder::Deflate(_, Some(d)) => d.capped(),
+            Decoder::Deflate(Some(c), None) => c,
+            Decoder::Deflate(None, None) => unreachable!("the sink moves into the decoder"),
+            Decoder::Brotli(d) => d.get_ref(),
         }
+    }
+
+    fn capped_mut(&mut self) -> &mut Capped {
+        match self {
+            Decoder::Identity(c) => c,
+            Decoder::Gzip(d) => d.get_mut(),
+            Decoder::Deflate(_, Some(d)) => d.capped_mut(),
+            Decoder::Deflate(Some(c), None) => c,
+            Decoder::Deflate(None, None) => unreachable!("the sink moves into the decoder"),
+            Decoder::Brotli(d) => d.get_mut(),
+        }
+    }
+
+    fn cap(&self) -> usize {
+        self.capped().cap
     }
 
     fn write(&mut self, data: &[u8]) -> Result<(), FetchError> {
@@ -840,13 +913,53 @@ mod tests {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         gz.write_all(&big).unwrap();
         let gz = gz.finish().unwrap();
-        let mut d = Decoder::new(Some("gzip"), 10_000).unwrap();
+        let mut d = Decoder::new(Some("gzip"), Capped::new(10_000, false)).unwrap();
         let err = d.write(&gz).unwrap_err();
         assert!(matches!(err, FetchError::TooLarge { cap: 10_000 }), "{err}");
 
-        let mut d = Decoder::new(Some("gzip"), 1_000_000).unwrap();
+        let mut d = Decoder::new(Some("gzip"), Capped::new(1_000_000, false)).unwrap();
         d.write(&gz).unwrap();
         assert_eq!(d.finish().unwrap(), big);
+    }
+
+    #[test]
+    fn a_prefix_is_kept_in_every_encoding() {
+        let big: Vec<u8> = (0..100_000u32).flat_map(|i| i.to_le_bytes()).collect();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&big).unwrap();
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+        z.write_all(&big).unwrap();
+        let mut br = Vec::new();
+        {
+            let mut w = brotli::CompressorWriter::new(&mut br, 4096, 5, 22);
+            w.write_all(&big).unwrap();
+        }
+        for (encoding, body) in [
+            ("identity", big.clone()),
+            ("gzip", gz.finish().unwrap()),
+            ("deflate", z.finish().unwrap()),
+            ("br", br),
+        ] {
+            let mut d = Decoder::new(Some(encoding), Capped::new(10_000, true)).unwrap();
+            for chunk in body.chunks(4096) {
+                d.write(chunk).unwrap();
+                if d.capped().overflowed {
+                    break;
+                }
+            }
+            assert!(d.capped().overflowed, "{encoding}");
+            assert_eq!(d.capped().buf, big[..10_000], "{encoding}");
+            // Refusing, the same body is an error naming the cap.
+            let mut d = Decoder::new(Some(encoding), Capped::new(10_000, false)).unwrap();
+            let err = body
+                .chunks(4096)
+                .try_for_each(|chunk| d.write(chunk))
+                .unwrap_err();
+            assert!(
+                matches!(err, FetchError::TooLarge { cap: 10_000 }),
+                "{encoding}: {err}"
+            );
+        }
     }
 
     #[test]
@@ -857,10 +970,10 @@ mod tests {
             let mut w = brotli::CompressorWriter::new(&mut br, 4096, 9, 22);
             w.write_all(&text).unwrap();
         }
-        let mut d = Decoder::new(Some("br"), 1 << 20).unwrap();
+        let mut d = Decoder::new(Some("br"), Capped::new(1 << 20, false)).unwrap();
         d.write(&br).unwrap();
         assert_eq!(d.finish().unwrap(), text);
-        let mut d = Decoder::new(Some("br"), 100).unwrap();
+        let mut d = Decoder::new(Some("br"), Capped::new(100, false)).unwrap();
         let capped = d.write(&br).and_then(|()| d.finish().map(|_| ()));
         assert!(
             matches!(capped, Err(FetchError::TooLarge { cap: 100 })),
@@ -877,7 +990,7 @@ mod tests {
             flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
         raw.write_all(&text).unwrap();
         for body in [z.finish().unwrap(), raw.finish().unwrap()] {
-            let mut d = Decoder::new(Some("deflate"), 1 << 20).unwrap();
+            let mut d = Decoder::new(Some("deflate"), Capped::new(1 << 20, false)).unwrap();
             d.write(&body).unwrap();
             assert_eq!(d.finish().unwrap(), text);
         }

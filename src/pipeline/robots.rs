@@ -34,7 +34,8 @@ pub const TTL: Duration = Duration::from_secs(24 * 3600);
 pub const ERROR_TTL: Duration = Duration::from_secs(15 * 60);
 /// Origins kept before expired answers are dropped.
 const MAX_ORIGINS: usize = 4096;
-/// Largest robots.txt read (RFC 9309 §2.5 asks for at least 500 KiB).
+/// How much of a robots.txt is read; the rest is ignored (RFC 9309 §2.5
+/// asks crawlers to parse at least 500 KiB).
 const MAX_BYTES: usize = 512 * 1024;
 
 /// May a page be fetched?
@@ -87,7 +88,9 @@ impl RobotsCache {
     /// token of `user_agent`.
     pub fn new(fetcher: Fetcher, user_agent: &str) -> Self {
         RobotsCache {
-            fetcher: fetcher.for_pages(MAX_BYTES, Duration::from_secs(20)),
+            fetcher: fetcher
+                .for_pages(MAX_BYTES, Duration::from_secs(20))
+                .keeping_prefix(),
             agent: product_token(user_agent),
             origins: Arc::default(),
         }
@@ -140,7 +143,16 @@ impl RobotsCache {
             .fetch(&url, &Validators::default(), None, now)
             .await
         {
-            Ok(Fetched::Body { body, .. }) => parse(&self.agent, &body),
+            Ok(Fetched::Body {
+                mut body, transfer, ..
+            }) => {
+                if transfer.truncated {
+                    // RFC 9309 §2.5: parse what was read; the cut line is
+                    // not a rule.
+                    body.truncate(body.iter().rposition(|&b| b == b'\n').map_or(0, |n| n + 1));
+                }
+                parse(&self.agent, &body)
+            }
             // No validators were sent, so a 304 is the server's oddity:
             // there is nothing to read, which means no rules.
             Ok(Fetched::NotModified { .. }) => Rules::AllowAll,

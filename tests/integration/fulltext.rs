@@ -195,10 +195,9 @@ async fn the_article_is_archived_beside_the_teaser_searchable_and_mined_for_ment
     assert_eq!(article(&dir, blog).0, "fetched");
 }
 
-#[tokio::test]
-async fn pages_robots_txt_disallows_are_not_fetched_and_say_why() {
-    let server = FeedServer::start().await;
-    let dir = TestDir::new();
+/// Serves a feed of two teasers and their pages: an open story under
+/// `/news/` and one under `/members/`; returns their paths.
+fn open_and_members_only(server: &FeedServer) -> (&'static str, &'static str) {
     let (open, closed) = ("/news/open-story", "/members/closed-story");
     server.set(
         "/feed.xml",
@@ -210,13 +209,21 @@ async fn pages_robots_txt_disallows_are_not_fetched_and_say_why() {
             ],
         )),
     );
+    server.set(open, page(WIRE_STORY));
+    server.set(closed, page(WIRE_STORY));
+    (open, closed)
+}
+
+#[tokio::test]
+async fn pages_robots_txt_disallows_are_not_fetched_and_say_why() {
+    let server = FeedServer::start().await;
+    let dir = TestDir::new();
+    let (open, closed) = open_and_members_only(&server);
     server.set(
         "/robots.txt",
         Reply::feed("User-agent: *\nDisallow: /\n\nUser-agent: tickerfeed\nDisallow: /members/\n")
             .header("content-type", "text/plain"),
     );
-    server.set(open, page(WIRE_STORY));
-    server.set(closed, page(WIRE_STORY));
     let config = config(&dir, &server, "");
     let (_clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
     drop(poll(&config, shared.clone()).await);
@@ -234,6 +241,35 @@ async fn pages_robots_txt_disallows_are_not_fetched_and_say_why() {
     drop(poll(&config, shared).await);
     assert!(server.seen(closed).is_empty());
     assert_eq!(server.seen("/robots.txt").len(), 1, "robots.txt is cached");
+}
+
+/// A robots.txt longer than we read (512 KiB) is not "unknown": its first
+/// 512 KiB are its rules (RFC 9309 §2.5), and what comes after is ignored.
+#[tokio::test]
+async fn the_start_of_an_oversized_robots_txt_is_obeyed() {
+    let server = FeedServer::start().await;
+    let dir = TestDir::new();
+    let (open, closed) = open_and_members_only(&server);
+    let mut robots = String::from("User-agent: tickerfeed\nDisallow: /members/\n");
+    while robots.len() < 600 * 1024 {
+        robots.push_str("# a site that lists every one of its old paths, one by one\n");
+    }
+    // Past the part read: a rule that would stop the open story.
+    robots.push_str("Disallow: /news/\n");
+    server.set(
+        "/robots.txt",
+        Reply::feed(robots).header("content-type", "text/plain"),
+    );
+    let config = config(&dir, &server, "");
+    let (_clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
+    drop(poll(&config, shared).await);
+
+    assert!(
+        server.seen(closed).is_empty(),
+        "a disallowed page was fetched"
+    );
+    assert_eq!(article(&dir, closed).0, "disallowed");
+    assert_eq!(article(&dir, open).0, "fetched");
 }
 
 /// A robots.txt answered with 429 pauses the site, like any 429, for at
