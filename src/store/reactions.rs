@@ -146,27 +146,7 @@ impl Store {
     pub async fn plan_reactions(&self, plans: Vec<PlannedReaction>) -> Result<(), StoreError> {
         self.write(move |conn| {
             let tx = begin_write(conn, "begin planning reactions")?;
-            {
-                let mut stmt = tx
-                    .prepare_cached(
-                        "INSERT OR IGNORE INTO item_reactions
-                             (item_id, symbol, horizon, exchange, target_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5)",
-                    )
-                    .map_err(op("prepare reaction plan"))?;
-                for plan in &plans {
-                    for (horizon, at) in &plan.targets {
-                        stmt.execute(params![
-                            plan.item_id,
-                            plan.symbol,
-                            horizon.as_str(),
-                            plan.exchange,
-                            to_db_time(*at)
-                        ])
-                        .map_err(op("insert reaction plan"))?;
-                    }
-                }
-            }
+            plan_in(&tx, &plans)?;
             tx.commit().map_err(op("commit reaction plans"))
         })
         .await
@@ -368,6 +348,32 @@ fn matching_quote(
         .map_err(op("match reaction quote"))
 }
 
+/// Stores `plans` on an open transaction. The plans were read before this
+/// write, so an item may have been pruned since: its plan is dropped, not
+/// an error that would hold back the rest of the batch.
+fn plan_in(conn: &Connection, plans: &[PlannedReaction]) -> Result<(), StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO item_reactions
+                 (item_id, symbol, horizon, exchange, target_at)
+             SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM items WHERE id = ?1)",
+        )
+        .map_err(op("prepare reaction plan"))?;
+    for plan in plans {
+        for (horizon, at) in &plan.targets {
+            stmt.execute(params![
+                plan.item_id,
+                plan.symbol,
+                horizon.as_str(),
+                plan.exchange,
+                to_db_time(*at)
+            ])
+            .map_err(op("insert reaction plan"))?;
+        }
+    }
+    Ok(())
+}
+
 /// The reactions of `item_id` on an open connection (for callers already
 /// inside a read, such as a streaming export).
 pub(crate) fn reactions_of(
@@ -467,4 +473,45 @@ pub(crate) fn reactions_of(
         }
     }
     Ok(by_symbol.into_values().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An item pruned between the read that found its mention and the
+    /// write of its plan: the other plans of the batch are stored.
+    #[test]
+    fn a_plan_for_a_pruned_item_does_not_hold_back_the_batch() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::migrations::migrate(&mut conn).unwrap();
+        conn.execute_batch(
+            r#"
+PRAGMA foreign_keys = ON;
+INSERT INTO feeds (id, name, url, schedule, created_at)
+VALUES (1, 'wire', 'https://wire.test/rss', '*/15 * * * *', '2026-01-01T00:00:00Z');
+INSERT INTO items (id, uid, origin_feed_id, title, first_seen_at, changed_at, sort_at,
+                   content_sha256)
+VALUES (1, 'u1', 1, 'Kept', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z',
+        '2026-01-01T00:00:00Z', 'h1');
+"#,
+        )
+        .unwrap();
+        let at = DateTime::UNIX_EPOCH;
+        let plan = |item_id| PlannedReaction {
+            item_id,
+            symbol: "RIO".into(),
+            exchange: "XLON".into(),
+            targets: vec![(Horizon::Then, at), (Horizon::Hour1, at)],
+        };
+        plan_in(&conn, &[plan(2), plan(1)]).unwrap();
+        let planned: Vec<i64> = conn
+            .prepare("SELECT item_id FROM item_reactions")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(planned, [1, 1]);
+    }
 }
