@@ -674,7 +674,13 @@ fn respond(headers: &HeaderMap, doc: &Rendered) -> Response {
         doc.etag.clone()
     };
     let mut resp = if not_modified(headers, doc) {
-        StatusCode::NOT_MODIFIED.into_response()
+        let mut r = StatusCode::NOT_MODIFIED.into_response();
+        // A 304 may carry only the length the 200 would have (RFC 9110
+        // §8.6); left unset, the server library says 0 to a HEAD.
+        let sent = if gzip { doc.gzip.len() } else { doc.body.len() };
+        r.headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(sent));
+        r
     } else if gzip {
         let mut r = Response::new(Body::from(doc.gzip.clone()));
         r.headers_mut()

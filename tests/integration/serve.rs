@@ -378,7 +378,22 @@ async fn merged_feed_answers_304_to_its_validators_and_gzips_when_asked() {
         .unwrap();
     assert_eq!(head.status(), 200);
     assert_eq!(head.headers()["etag"].to_str().unwrap(), etag);
+    assert_eq!(head.headers()["content-length"], body.len().to_string());
     assert!(head.bytes().await.unwrap().is_empty());
+    // A 304 states no length, or the 200's (RFC 9110 §8.6), never 0.
+    for method in [reqwest::Method::HEAD, reqwest::Method::GET] {
+        let cached = d
+            .http
+            .request(method.clone(), format!("{}/feed.atom", d.base))
+            .header("if-none-match", &etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(cached.status(), 304);
+        if let Some(length) = cached.headers().get("content-length") {
+            assert_eq!(length, &body.len().to_string(), "{method}");
+        }
+    }
     d.stop().await;
 }
 
