@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, ParamsFromIter, ToSql, params, params_from_iter};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::known::KnownIds;
 use super::{Store, StoreError, begin_write, cached, json_list, op, selection};
@@ -852,7 +852,8 @@ impl Store {
 
     /// Deletes items older than `max_age` (by first sight) and, per feed,
     /// all but the newest `max_per_feed` it was the origin of, leaving a
-    /// tombstone for each so they never come back. Returns how many.
+    /// tombstone for each so they never come back; an item with an alert
+    /// still to send waits for it. Returns how many.
     pub async fn prune(
         &self,
         max_age: Option<chrono::Duration>,
@@ -892,6 +893,21 @@ impl Store {
                 }
                 doomed.sort_unstable();
                 doomed.dedup();
+                // An alert still to be sent needs its item (the message is
+                // composed from it): kept until the alert is sent or given
+                // up, so a receiver down for longer than retention keeps
+                // costs no alert.
+                let awaited: HashSet<i64> = tx
+                    .prepare(
+                        "SELECT i.id FROM alert_outbox o JOIN items i ON i.uid = o.item_uid
+                         WHERE o.state = 'pending'",
+                    )
+                    .and_then(|mut stmt| {
+                        stmt.query_map([], |r| r.get(0))?
+                            .collect::<Result<_, _>>()
+                    })
+                    .map_err(op("select items awaiting an alert"))?;
+                doomed.retain(|id| !awaited.contains(id));
                 let reason = match (max_age, max_per_feed) {
                     (Some(a), Some(n)) => format!("retention: older than {} days or beyond {n} per feed", a.num_days()),
                     (Some(a), None) => format!("retention: older than {} days", a.num_days()),

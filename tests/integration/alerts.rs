@@ -553,6 +553,53 @@ async fn alerts_fire_only_for_items_archived_after_they_were_configured() {
 /// archived reaches the receiver (at least once, by its key), and the
 /// outbox ends empty. The receiver is slow, so most kills land while
 /// messages are in flight or still queued.
+/// Retention waits for an item's alert: the receiver may be down for longer
+/// than the item would be kept, and the alert must not end as "the item is
+/// no longer in the archive".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_keeps_an_item_until_its_alert_is_sent() {
+    let server = FeedServer::start().await;
+    let feeds = wire(&server);
+    let dir = TestDir::new();
+    // Queued by the poll, not sent: only the daemon sends.
+    let config = dir.write_config(&format!(
+        "{feeds}{MAJORS}\n[[alerts]]\nname = \"majors\"\nview = \"majors\"\n\
+         url = \"http://127.0.0.1:9/hook\"\nallow_private = true\n"
+    ));
+    let (clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
+    poll(&config, shared).await;
+    assert_eq!(outbox(&dir).len(), 2, "BP and Shell await their alerts");
+    let store = tickerfeed::store::Store::open(&config.storage.path).unwrap();
+    use tickerfeed::clock::Clock;
+    let left = || {
+        let mut titles = dir.titles();
+        titles.sort();
+        titles
+    };
+    // One item per feed, the newest ("Markets open flat"): of the three
+    // older ones, BP and Shell wait for their alerts.
+    assert_eq!(store.prune(None, Some(1), clock.now()).await.unwrap(), 1);
+    assert_eq!(
+        left(),
+        [
+            "BP results beat guidance",
+            "Markets open flat",
+            "Shell buys solar firm"
+        ]
+    );
+    // Once Shell's alert is sent (its outbox row gone), it goes too.
+    rusqlite::Connection::open(dir.db_path())
+        .unwrap()
+        .execute(
+            "DELETE FROM alert_outbox
+             WHERE item_uid IN (SELECT uid FROM items WHERE title LIKE 'Shell%')",
+            [],
+        )
+        .unwrap();
+    assert_eq!(store.prune(None, Some(1), clock.now()).await.unwrap(), 1);
+    assert_eq!(left(), ["BP results beat guidance", "Markets open flat"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_between_archive_and_send_loses_no_alert() {
     const ROUNDS: usize = 20;
