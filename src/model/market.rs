@@ -235,16 +235,24 @@ impl Quote {
                 self.currency = Some(currency.to_owned());
             }
         }
+        // Checked: a provider's absurd but well-formed figures (1e27)
+        // leave the change unknown rather than panic the board's task.
         if let (None, Some(prev)) = (self.change, self.previous_close) {
-            self.change = Some(self.price - prev);
+            self.change = self.price.checked_sub(prev);
         }
         if let (None, Some(change), Some(prev)) =
             (self.change_percent, self.change, self.previous_close)
             && !prev.is_zero()
         {
-            self.change_percent = (change * Decimal::ONE_HUNDRED).checked_div(prev).map(|p| {
-                p.round_dp_with_strategy(CHANGE_PERCENT_DP, RoundingStrategy::MidpointAwayFromZero)
-            });
+            self.change_percent = change
+                .checked_mul(Decimal::ONE_HUNDRED)
+                .and_then(|c| c.checked_div(prev))
+                .map(|p| {
+                    p.round_dp_with_strategy(
+                        CHANGE_PERCENT_DP,
+                        RoundingStrategy::MidpointAwayFromZero,
+                    )
+                });
         }
         self.price = self.price.normalize();
         self.change = self.change.map(|d| d.normalize());

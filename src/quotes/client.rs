@@ -338,7 +338,11 @@ impl ProviderClient {
         } = reply;
 
         let ct = content_type.as_deref();
-        let mut results: QuoteResults = match self.kind {
+        // The parsers read a stranger's bytes: should one still panic, that
+        // is this request's malformed answer, not the end of the board's
+        // refresh task.
+        let kind = self.kind;
+        let parsed = std::panic::catch_unwind(|| match kind {
             ProviderKind::Yahoo => vec![(
                 chunk[0].clone(),
                 yahoo::parse(status, ct, &body, &chunk[0], now),
@@ -353,6 +357,11 @@ impl ProviderClient {
             )],
             ProviderKind::TwelveData => twelvedata::parse(status, ct, &body, chunk, now),
             ProviderKind::Stooq => stooq::parse(status, ct, &body, chunk, now),
+        });
+        let Ok(mut results) = parsed else {
+            return all(QuoteError::Malformed(
+                "the answer could not be read (the parser failed on it)".into(),
+            ));
         };
         // The pure parsers never see headers; the header's wait wins over none.
         if let Some(wait) = retry_after {

@@ -307,6 +307,20 @@ mod tests {
         assert_eq!(zero.normalized().change_percent, None);
     }
 
+    /// Figures too large for the arithmetic (a provider's 1e27) leave what
+    /// cannot be computed unknown; before, they panicked the board's task.
+    #[test]
+    fn absurd_figures_leave_the_change_unknown() {
+        let mut q = Quote::new(ProviderKind::Finnhub, "X", dec("1e27"), at(1));
+        q.previous_close = Some(dec("1"));
+        let q = q.normalized();
+        assert_eq!(q.change, Some(dec("999999999999999999999999999")));
+        assert_eq!(q.change_percent, None);
+        let mut q = Quote::new(ProviderKind::Finnhub, "X", dec("7e28"), at(1));
+        q.previous_close = Some(dec("-7e28"));
+        assert_eq!(q.normalized().change, None);
+    }
+
     #[test]
     fn provider_change_is_kept() {
         let mut q = Quote::new(ProviderKind::Finnhub, "X", dec("311.51"), at(1));

@@ -209,7 +209,7 @@ fn warsaw_time(date: Option<&str>, time: Option<&str>) -> Option<DateTime<Utc>> 
     let time = time
         .and_then(|t| NaiveTime::parse_from_str(t.trim(), "%H:%M:%S").ok())
         .unwrap_or(NaiveTime::MIN);
-    Some(warsaw_to_utc(date.and_time(time)))
+    warsaw_to_utc(date.and_time(time))
 }
 
 /// Europe/Warsaw local time to UTC without a time-zone database: Poland
@@ -217,13 +217,19 @@ fn warsaw_time(date: Option<&str>, time: Option<&str>) -> Option<DateTime<Utc>> 
 /// from the last Sunday of March 01:00 UTC to the last Sunday of October
 /// 01:00 UTC. chrono-tz would do this, but it is not a dependency and one
 /// rule for one zone does not justify it. A local time that occurs twice
-/// (the October change) is read as the first, summer-time one.
-fn warsaw_to_utc(local: NaiveDateTime) -> DateTime<Utc> {
-    let summer = Utc.from_utc_datetime(&(local - Duration::hours(2)));
+/// (the October change) is read as the first, summer-time one. `None` at
+/// the very start of chrono's calendar, where UTC would fall before it.
+fn warsaw_to_utc(local: NaiveDateTime) -> Option<DateTime<Utc>> {
+    let utc = |offset| {
+        local
+            .checked_sub_signed(Duration::hours(offset))
+            .map(|t| Utc.from_utc_datetime(&t))
+    };
+    let summer = utc(2)?;
     if is_eu_summer_time(summer) {
-        summer
+        Some(summer)
     } else {
-        Utc.from_utc_datetime(&(local - Duration::hours(1)))
+        utc(1)
     }
 }
 
@@ -340,6 +346,18 @@ mod tests {
         assert_eq!(q.as_of, Some(utc("2026-07-24T15:52:02Z")));
     }
 
+    /// A row dated at the calendar's first day is read without its time,
+    /// not a panic that would end the board's refresh task.
+    #[test]
+    fn a_date_at_the_start_of_the_calendar_is_no_time() {
+        let body = b"Symbol,Date,Time,Open,High,Low,Close,Volume\r\nAAPL.US,-262143-01-01,00:00:00,1,1,1,1,1\r\n";
+        let q = parse(200, CSV, body, &syms(&["aapl.us"]), utc(NOW))
+            .remove(0)
+            .1
+            .unwrap();
+        assert_eq!((q.price, q.as_of), (dec("1"), None));
+    }
+
     #[test]
     fn headerless_csv_uses_the_default_columns() {
         let body = b"AAPL.US,2026-10-02,22:00:00,1,1,1,227.5,1\n";
@@ -412,7 +430,7 @@ mod tests {
             ("2026-10-26 22:00:00", "2026-10-26T21:00:00Z"),
         ];
         for (input, want) in cases {
-            assert_eq!(warsaw_to_utc(local(input)), utc(want), "{input}");
+            assert_eq!(warsaw_to_utc(local(input)), Some(utc(want)), "{input}");
         }
         assert_eq!(
             last_sunday(2026, 3),

@@ -465,8 +465,10 @@ pub(crate) fn reactions_of(
             .filter(|p| !p.is_zero());
         for p in &mut reaction.points {
             p.change_percent = match (then, p.price) {
-                (Some(then), Some(price)) => ((price - then) * Decimal::ONE_HUNDRED)
-                    .checked_div(then)
+                (Some(then), Some(price)) => price
+                    .checked_sub(then)
+                    .and_then(|d| d.checked_mul(Decimal::ONE_HUNDRED))
+                    .and_then(|d| d.checked_div(then))
                     .map(|c| c.round_dp(2).normalize()),
                 _ => None,
             };
@@ -479,10 +481,8 @@ pub(crate) fn reactions_of(
 mod tests {
     use super::*;
 
-    /// An item pruned between the read that found its mention and the
-    /// write of its plan: the other plans of the batch are stored.
-    #[test]
-    fn a_plan_for_a_pruned_item_does_not_hold_back_the_batch() {
+    /// An archive with one feed and one item (id 1), foreign keys on.
+    fn archive() -> Connection {
         let mut conn = Connection::open_in_memory().unwrap();
         super::super::migrations::migrate(&mut conn).unwrap();
         conn.execute_batch(
@@ -497,6 +497,49 @@ VALUES (1, 'u1', 1, 'Kept', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z',
 "#,
         )
         .unwrap();
+        conn
+    }
+
+    /// A later price too far from the first for the arithmetic leaves that
+    /// change unknown; it panicked the item's page and export before.
+    #[test]
+    fn a_change_too_large_to_compute_is_unknown() {
+        let conn = archive();
+        conn.execute_batch(
+            r#"
+INSERT INTO quotes (id, symbol, provider, provider_symbol, price, currency, fetched_at, session)
+VALUES (1, 'RIO', 'stooq', 'rio.uk', '1', 'GBP', '2026-01-01T00:00:00Z', 'regular'),
+       (2, 'RIO', 'stooq', 'rio.uk', '70000000000000000000000000000', 'GBP',
+        '2026-01-01T01:00:00Z', 'regular'),
+       (3, 'RIO', 'stooq', 'rio.uk', '2', 'GBP', '2026-01-01T02:00:00Z', 'regular');
+INSERT INTO item_reactions (item_id, symbol, horizon, exchange, target_at, state, quote_id)
+VALUES (1, 'RIO', 'then', 'XLON', '2026-01-01T00:00:00Z', 'found', 1),
+       (1, 'RIO', '1h', 'XLON', '2026-01-01T01:00:00Z', 'found', 2),
+       (1, 'RIO', 'close', 'XLON', '2026-01-01T02:00:00Z', 'found', 3);
+"#,
+        )
+        .unwrap();
+        let reaction = reactions_of(&conn, 1).unwrap().remove(0);
+        let changes: Vec<_> = reaction
+            .points
+            .iter()
+            .map(|p| (p.horizon, p.change_percent))
+            .collect();
+        assert_eq!(
+            changes,
+            [
+                ("then", Some(Decimal::ZERO)),
+                ("1h", None),
+                ("close", Some(Decimal::ONE_HUNDRED)),
+            ]
+        );
+    }
+
+    /// An item pruned between the read that found its mention and the
+    /// write of its plan: the other plans of the batch are stored.
+    #[test]
+    fn a_plan_for_a_pruned_item_does_not_hold_back_the_batch() {
+        let conn = archive();
         let at = DateTime::UNIX_EPOCH;
         let plan = |item_id| PlannedReaction {
             item_id,
