@@ -378,7 +378,7 @@ impl Subscriber {
             Ok(resp) if resp.status().is_success() => None,
             Ok(resp) => {
                 let status = resp.status();
-                let text = resp.text().await.unwrap_or_default();
+                let text = answer_start(resp).await;
                 // A hub that echoes the request would echo our secret, and
                 // the error is shown on `/feeds` and by `tickerfeed feeds`.
                 let text = text.replace(sub.secret.expose(), "****");
@@ -856,6 +856,21 @@ pub fn signature_matches(header: &str, secret: &str, body: &[u8]) -> bool {
     }
 }
 
+/// What a hub's refusal says, for the log and `/feeds`: only its start, so
+/// a hub (any feed can name one) that answers with an endless body costs
+/// a few kilobytes, not the daemon's memory.
+async fn answer_start(mut resp: reqwest::Response) -> String {
+    const SHOWN: usize = 4096;
+    let mut body = Vec::new();
+    while body.len() < SHOWN
+        && let Ok(Some(chunk)) = resp.chunk().await
+    {
+        body.extend_from_slice(&chunk);
+    }
+    body.truncate(SHOWN);
+    String::from_utf8_lossy(&body).into_owned()
+}
+
 /// `bytes` random bytes from the operating system, as hex.
 fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
@@ -957,5 +972,75 @@ mod tests {
         assert_eq!(retry_delay(Some(&long), now), chrono::Duration::minutes(10));
         assert_eq!(random_hex(16).len(), 32);
         assert_ne!(random_hex(16), random_hex(16));
+    }
+
+    /// A hub (any feed may name one) that refuses a subscription with an
+    /// endless body: its answer is read only as far as shown, not whole
+    /// into memory (400 MiB here) for as long as the request's timeout.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_hubs_refusal_is_read_only_as_far_as_shown() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        const MIB: u64 = 1 << 20;
+        let sent = Arc::new(AtomicU64::new(0));
+        let app = {
+            let sent = Arc::clone(&sent);
+            axum::Router::new().route(
+                "/hub",
+                axum::routing::post(move || {
+                    let sent = Arc::clone(&sent);
+                    async move {
+                        let chunks = (0..400).map(move |_| {
+                            sent.fetch_add(MIB, Ordering::SeqCst);
+                            Ok::<_, std::io::Error>(axum::body::Bytes::from(vec![b'x'; 1 << 20]))
+                        });
+                        (
+                            axum::http::StatusCode::BAD_REQUEST,
+                            axum::body::Body::from_stream(futures_util::stream::iter(chunks)),
+                        )
+                    }
+                }),
+            )
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+        let dir = tempfile::tempdir().unwrap();
+        let config_path = dir.path().join("config.toml");
+        std::fs::write(
+            &config_path,
+            format!(
+                "[storage]\npath = \"{}\"\n[websub]\ncallback_url = \"http://127.0.0.1:9/\"\n\
+                 [[feeds]]\nname = \"t\"\nurl = \"{base}/feed.xml\"\n",
+                dir.path().join("a.db").display()
+            ),
+        )
+        .unwrap();
+        let config = crate::config::Config::load(&config_path).unwrap();
+        let clock: crate::clock::SharedClock = Arc::new(crate::clock::SystemClock);
+        let opened = crate::app::open(&config, clock).await.unwrap();
+        let (feed, feed_id) = opened.feeds[0].clone();
+        let (_tx, rx) = watch::channel(opened.feeds.clone());
+        let sub = Subscriber::new(
+            &config.websub,
+            opened.pipeline.clone(),
+            rx,
+            Clients::new("t").unwrap(),
+            config.fetch.max_body_bytes,
+            Arc::new(Notify::new()),
+        )
+        .unwrap();
+        let (hub, topic) = (format!("{base}/hub"), format!("{base}/feed.xml"));
+        sub.request(&feed, feed_id, &hub, &topic, false)
+            .await
+            .unwrap();
+        // What is in flight when the answer is dropped (socket buffers), not
+        // the 400 MiB the hub would send.
+        let sent_mib = sent.load(Ordering::SeqCst) / MIB;
+        assert!(sent_mib < 100, "the hub's answer was read: {sent_mib} MiB");
+        let recorded = opened.store.subscriptions().await.unwrap();
+        let error = recorded[0].last_error.as_deref().unwrap();
+        assert!(error.contains("400 Bad Request: xxx"), "{error}");
+        assert!(error.len() < 300, "{error}");
     }
 }
