@@ -21,7 +21,9 @@
 //!   subscriber gave a secret, `X-Hub-Signature: sha256=<hex HMAC>`;
 //!   deletes the push after a 2xx, retries with backoff, jitter and
 //!   `Retry-After` otherwise (`push::webhook`, shared with alerts), and
-//!   keeps it as failed after `[websub] retry_for_hours`.
+//!   keeps it as failed after `[websub] retry_for_hours`. A 2xx for a
+//!   document the topic changed from while it was in flight leaves the
+//!   push queued, so the newer document follows (`Store::websub_pushed`).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -40,7 +42,7 @@ use super::webhook::{Clients, Delivery, classify, jitter_fraction, next_attempt,
 use crate::clock::SharedClock;
 use crate::config::WebSubConfig;
 use crate::metrics::Metrics;
-use crate::store::{PushRow, Store};
+use crate::store::{PushRow, Pushed, Store};
 
 /// How often the archive's generation is looked at.
 const WATCH_EVERY: Duration = Duration::from_millis(250);
@@ -288,7 +290,10 @@ impl Publisher {
             Delivery::Delivered => {
                 self.metrics.websub_push("sent");
                 debug!(topic = %topic, attempts = row.attempts + 1, "WebSub push delivered");
-                self.store.websub_pushed(topic, callback).await
+                if self.store.websub_pushed(row).await? == Pushed::Superseded {
+                    debug!(topic = %topic, "WebSub topic changed while it was pushed; pushing it again");
+                }
+                Ok(())
             }
             Delivery::Refused(error) => {
                 self.metrics.websub_push("failed");
@@ -395,7 +400,157 @@ async fn ping(p: Ping, shutdown: CancellationToken) {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
     use super::*;
+    use crate::clock::SystemClock;
+    use crate::store::HubSubscriber;
+
+    const TOPIC: &str = "http://tf.test/feed.atom";
+
+    /// One topic whose document is `version N`, N as the test sets it.
+    struct Versions(Arc<AtomicU32>);
+
+    impl Documents for Versions {
+        fn topics(&self) -> Vec<String> {
+            vec![TOPIC.to_string()]
+        }
+
+        fn document<'a>(
+            &'a self,
+            _topic: &'a str,
+        ) -> Pin<Box<dyn Future<Output = Option<Document>> + Send + 'a>> {
+            let version = self.0.load(Ordering::SeqCst);
+            Box::pin(async move {
+                Some(Document {
+                    content_type: "application/atom+xml",
+                    body: Bytes::from(format!("version {version}")),
+                })
+            })
+        }
+    }
+
+    /// Polls `done` every 20 ms for up to 30 s (generous: a loaded machine
+    /// is slow, and only a broken publisher takes that long).
+    async fn wait_until(what: &str, mut done: impl AsyncFnMut() -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while !done().await {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "waited 30 s for {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Review round 2: a change recorded while a push to the same
+    /// subscriber was in flight was lost. The change left the pending push
+    /// as it was, the 2xx for the older document then deleted it, and the
+    /// topic's hash already said "published", so the new document never
+    /// went out. The subscriber holds its answer to the first push until
+    /// the change is recorded, so the order is certain.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_change_while_a_push_is_in_flight_is_pushed_after_it() {
+        let got: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (release, released) = tokio::sync::watch::channel(false);
+        let app = {
+            let got = Arc::clone(&got);
+            axum::Router::new().route(
+                "/cb",
+                axum::routing::post(move |body: String| {
+                    let got = Arc::clone(&got);
+                    let mut released = released.clone();
+                    async move {
+                        let first = body == "version 1";
+                        got.lock().unwrap().push(body);
+                        if first {
+                            let _ = released.wait_for(|open| *open).await;
+                        }
+                        "ok"
+                    }
+                }),
+            )
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let callback = format!("http://{}/cb", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("a.db");
+        let store = Store::open(&db).unwrap();
+        let clock: SharedClock = Arc::new(SystemClock);
+        let subscriber = HubSubscriber {
+            topic: TOPIC.into(),
+            callback,
+            secret: None,
+            lease: Duration::from_secs(3600),
+            verified_at: clock.now(),
+        };
+        store.websub_subscribe(subscriber.clone()).await.unwrap();
+        let version = Arc::new(AtomicU32::new(1));
+        let publisher = Publisher::new(
+            store.clone(),
+            Arc::clone(&clock),
+            Arc::new(Metrics::new()),
+            Arc::new(Versions(Arc::clone(&version))),
+            Clients::new("test").unwrap(),
+            WebSubConfig {
+                serve_hub: true,
+                allow_private: true,
+                ..WebSubConfig::default()
+            },
+            Url::parse("http://tf.test/websub").unwrap(),
+        );
+        let stop = CancellationToken::new();
+        let run = tokio::spawn(publisher.run(stop.clone()));
+
+        wait_until("the first push", async || !got.lock().unwrap().is_empty()).await;
+        // While the subscriber still holds its answer, the feed changes,
+        // written by another connection (as a `tickerfeed poll` would) and
+        // noticed as the daemon notices it.
+        version.store(2, Ordering::SeqCst);
+        Store::open(&db)
+            .unwrap()
+            .websub_subscribe(HubSubscriber {
+                topic: "http://tf.test/other.atom".into(),
+                ..subscriber
+            })
+            .await
+            .unwrap();
+        store.notice_external_writes().await.unwrap();
+        let v2 = hex::encode(Sha256::digest(b"version 2"));
+        wait_until("the change to be recorded", async || {
+            let due = store.due_websub_pushes(clock.now(), 10).await.unwrap();
+            due.iter().any(|p| {
+                p.read_at_change
+                    .as_ref()
+                    .is_some_and(|c| c.content_sha256 == v2)
+            })
+        })
+        .await;
+        release.send(true).unwrap();
+
+        wait_until("the push queue to empty", async || {
+            store
+                .next_websub_push_due(clock.now())
+                .await
+                .unwrap()
+                .is_none()
+        })
+        .await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while got.lock().unwrap().len() < 2 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        stop.cancel();
+        run.await.unwrap();
+        assert_eq!(
+            *got.lock().unwrap(),
+            ["version 1", "version 2"],
+            "the change made during the first push reached the subscriber"
+        );
+    }
 
     #[test]
     fn link_header_names_hub_and_self() {

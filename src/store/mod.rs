@@ -78,7 +78,7 @@ pub use reactions::{Gap, ItemReaction, PlannedReaction, ReactionPoint, ReactionS
 pub use selection::Match;
 pub use subscriptions::{REPLACED, SubState, Subscription, latest_per_feed};
 pub use symbols::SymbolItem;
-pub use websub::{HubCounts, HubSubscriber, PushRow};
+pub use websub::{HubCounts, HubSubscriber, PushRow, Pushed, TopicChange};
 
 /// How long a writer or reader waits for a lock held by another process
 /// (for example `sqlite3` or a `tickerfeed poll` beside the daemon).

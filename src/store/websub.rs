@@ -18,6 +18,15 @@
 //! content. The row is deleted after a 2xx, retried with backoff
 //! otherwise, and kept as `failed` once retries ran out, the same outbox
 //! discipline as `alerts`.
+//!
+//! A change recorded while a push is in flight must not be lost: the row
+//! then stays as it is (it already stands for "send the newest
+//! document"), but the 2xx that comes back answers the document the
+//! sender rendered before that change. So each [`PushRow`] carries the
+//! topic's change it was read for ([`TopicChange`]), and
+//! [`Store::websub_pushed`] deletes the row only while that is still the
+//! topic's latest; otherwise the row stays pending and due, and the newer
+//! document goes out next.
 
 use std::time::Duration;
 
@@ -46,6 +55,15 @@ impl HubSubscriber {
     }
 }
 
+/// A topic's change as `websub_topics` records it: which document, and
+/// when it was recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicChange {
+    pub content_sha256: String,
+    /// As stored (whole seconds), compared as stored.
+    pub changed_at: String,
+}
+
 /// A push waiting to be delivered, with what sending it needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PushRow {
@@ -57,6 +75,21 @@ pub struct PushRow {
     /// Attempts made so far.
     pub attempts: u32,
     pub next_attempt_at: DateTime<Utc>,
+    /// The topic's latest change when the push was read: a 2xx completes
+    /// the push only if no newer one was recorded meanwhile. `None` if
+    /// the topic had no record (a row queued by hand).
+    pub read_at_change: Option<TopicChange>,
+}
+
+/// What a 2xx did to its push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    /// The subscriber has the topic's latest change: the push left the
+    /// queue.
+    Done,
+    /// The topic changed while the push was in flight: it stays queued,
+    /// due now, for the newer document.
+    Superseded,
 }
 
 /// The hub at scrape time, for `/metrics`.
@@ -254,9 +287,11 @@ impl Store {
     ) -> Result<Vec<PushRow>, StoreError> {
         self.read(move |conn| {
             conn.prepare_cached(
-                "SELECT d.topic, d.callback, s.secret, d.created_at, d.attempts, d.next_attempt_at
+                "SELECT d.topic, d.callback, s.secret, d.created_at, d.attempts, d.next_attempt_at,
+                        t.content_sha256, t.changed_at
                  FROM websub_deliveries d
                  JOIN websub_subscribers s USING (topic, callback)
+                 LEFT JOIN websub_topics t USING (topic)
                  WHERE d.state = 'pending' AND d.next_attempt_at <= ?1 AND s.expires_at > ?1
                  ORDER BY d.next_attempt_at, d.created_at LIMIT ?2",
             )
@@ -269,6 +304,13 @@ impl Store {
                         created_at: time(r, 3)?,
                         attempts: r.get(4)?,
                         next_attempt_at: time(r, 5)?,
+                        read_at_change: match (r.get(6)?, r.get(7)?) {
+                            (Some(content_sha256), Some(changed_at)) => Some(TopicChange {
+                                content_sha256,
+                                changed_at,
+                            }),
+                            _ => None,
+                        },
                     })
                 })?
                 .collect::<Result<Vec<_>, _>>()
@@ -297,17 +339,51 @@ impl Store {
         .await
     }
 
-    /// A subscriber accepted a push: it leaves the queue.
-    pub async fn websub_pushed(&self, topic: &str, callback: &str) -> Result<(), StoreError> {
-        let (topic, callback) = (topic.to_string(), callback.to_string());
+    /// A subscriber accepted `row`'s push. The push leaves the queue
+    /// only if the topic's latest change is still the one `row` was read
+    /// at ([`Pushed::Done`]). A change recorded since (its hash, or, for
+    /// a document changed and changed back, its time) means the 2xx
+    /// answered an older document: the row stays pending and due, with
+    /// its attempts and error cleared and its retry window starting at
+    /// that change ([`Pushed::Superseded`]).
+    pub async fn websub_pushed(&self, row: &PushRow) -> Result<Pushed, StoreError> {
+        let (topic, callback) = (row.topic.clone(), row.callback.clone());
+        let (sha256, changed_at) = match &row.read_at_change {
+            Some(c) => (Some(c.content_sha256.clone()), Some(c.changed_at.clone())),
+            None => (None, None),
+        };
         self.write(move |conn| {
-            cached(
-                conn,
-                "DELETE FROM websub_deliveries WHERE topic = ?1 AND callback = ?2",
-                params![topic, callback],
+            let tx = begin_write(conn, "begin recording a WebSub push")?;
+            let deleted = cached(
+                &tx,
+                "DELETE FROM websub_deliveries WHERE topic = ?1 AND callback = ?2
+                 AND NOT EXISTS (SELECT 1 FROM websub_topics WHERE topic = ?1
+                     AND (content_sha256 IS NOT ?3 OR changed_at IS NOT ?4))",
+                params![topic, callback, sha256, changed_at],
             )
-            .map(drop)
-            .map_err(op("remove a delivered WebSub push"))
+            .map_err(op("remove a delivered WebSub push"))?;
+            let mut kept = 0;
+            if deleted == 0 {
+                // The row was due when read and only this sender moves a
+                // pending row's next_attempt_at, so it is due still.
+                kept = cached(
+                    &tx,
+                    "UPDATE websub_deliveries
+                     SET attempts = 0, last_error = NULL, state = 'pending',
+                         created_at = coalesce(
+                             (SELECT changed_at FROM websub_topics WHERE topic = ?1), created_at)
+                     WHERE topic = ?1 AND callback = ?2",
+                    params![topic, callback],
+                )
+                .map_err(op("keep a superseded WebSub push"))?;
+            }
+            tx.commit().map_err(op("commit recording a WebSub push"))?;
+            // Neither: the subscription went meanwhile, and its push with it.
+            Ok(if kept > 0 {
+                Pushed::Superseded
+            } else {
+                Pushed::Done
+            })
         })
         .await
     }
@@ -453,7 +529,8 @@ mod tests {
         let later = t0 + chrono::Duration::hours(2);
         assert_eq!(store.next_websub_push_due(later).await.unwrap(), None);
 
-        store.websub_pushed("T", "http://a/").await.unwrap();
+        let to_a = due.iter().find(|d| d.callback == "http://a/").unwrap();
+        assert_eq!(store.websub_pushed(to_a).await.unwrap(), Pushed::Done);
         store
             .websub_push_failed("T", "http://b/", "HTTP 500", None)
             .await
@@ -478,5 +555,53 @@ mod tests {
             store.websub_subscribed_topics(t0).await.unwrap(),
             vec!["T".to_string(), "U".to_string()]
         );
+    }
+
+    /// Review round 2: a change recorded while a push was in flight was
+    /// lost. The change left the pending row as it was, then the 2xx for
+    /// the older document deleted it, and later checks found the hash
+    /// unchanged, so the new document never went out.
+    #[tokio::test]
+    async fn a_change_while_a_push_is_in_flight_keeps_the_push_queued() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("a.db")).unwrap();
+        let t0 = at("2026-11-24T09:00:00Z");
+        let t1 = t0 + chrono::Duration::seconds(30);
+        store
+            .websub_subscribe(sub("T", "http://a/", t0))
+            .await
+            .unwrap();
+        store.websub_topic_changed("T", "h1", t0).await.unwrap();
+        let in_flight = store.due_websub_pushes(t0, 10).await.unwrap().remove(0);
+        // The sender is posting h1's document when h2 is recorded...
+        assert_eq!(
+            store.websub_topic_changed("T", "h2", t1).await.unwrap(),
+            Some(1)
+        );
+        // ...and the subscriber's 2xx for h1 arrives.
+        assert_eq!(
+            store.websub_pushed(&in_flight).await.unwrap(),
+            Pushed::Superseded
+        );
+        let due = store.due_websub_pushes(t1, 10).await.unwrap();
+        assert_eq!(due.len(), 1, "the push for h2 is still queued, and due");
+        assert_eq!((due[0].attempts, due[0].created_at), (0, t1));
+        // Once h2's document is accepted, the push is done.
+        assert_eq!(store.websub_pushed(&due[0]).await.unwrap(), Pushed::Done);
+        assert!(store.due_websub_pushes(t1, 10).await.unwrap().is_empty());
+
+        // A document changed and changed back during the push (h2 -> h3
+        // -> h2) may have been sent as h3: the change's time tells.
+        let t2 = t1 + chrono::Duration::seconds(30);
+        store.websub_topic_changed("T", "h3", t2).await.unwrap();
+        let in_flight = store.due_websub_pushes(t2, 10).await.unwrap().remove(0);
+        let t3 = t2 + chrono::Duration::seconds(30);
+        store.websub_topic_changed("T", "h4", t3).await.unwrap();
+        store.websub_topic_changed("T", "h3", t3).await.unwrap();
+        assert_eq!(
+            store.websub_pushed(&in_flight).await.unwrap(),
+            Pushed::Superseded
+        );
+        assert_eq!(store.due_websub_pushes(t3, 10).await.unwrap().len(), 1);
     }
 }
