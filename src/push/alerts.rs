@@ -16,6 +16,14 @@
 //! has no room they wait for the hour to move on. Nothing is dropped. The
 //! count is also kept in the archive (`alert_sends`), so a restart resumes it.
 //!
+//! Each pass sends to every alert side by side, each alert's messages in
+//! the order they are due, so a receiver that hangs until the send
+//! timeout (`push::webhook`) delays only its own alert. When a receiver
+//! does not answer at all ([`Delivery::Unanswered`]), its alert's other
+//! due messages are not tried in that pass, each to wait out the same
+//! timeout: they stay pending, their attempts uncounted, held until the
+//! unanswered message's retry (`Store::alert_messages_held`).
+//!
 //! Delivery is at least once: a message whose 2xx arrived but whose
 //! deletion did not (a crash in between) is sent again, with the same
 //! key. Shutdown cancels whatever is in flight; its row stays pending.
@@ -30,6 +38,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures_util::future::join_all;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
@@ -138,6 +147,7 @@ impl Sender {
                 Some(d) => format!("{error} (Retry-After {} s)", d.as_secs()),
                 None => error,
             }),
+            Delivery::Unanswered(error) => Err(error),
             Delivery::Refused(why) => Err(why),
         }
     }
@@ -229,16 +239,11 @@ impl Sender {
         }
     }
 
-    /// A capped alert delivered a message now: it counts for the next hour,
-    /// in memory and in the archive.
-    async fn count_send(
-        store: &Store,
-        sent: &mut HashMap<String, VecDeque<DateTime<Utc>>>,
-        alert: &str,
-        now: DateTime<Utc>,
-    ) {
-        sent.entry(alert.to_string()).or_default().push_back(now);
-        if let Err(e) = store.alert_sent(alert, now).await {
+    /// A capped alert delivered a message at `now`: it counts for the next
+    /// hour in the archive (the pass adds it to the in-memory window once
+    /// every alert's share is done).
+    async fn count_send(&self, alert: &str, now: DateTime<Utc>) {
+        if let Err(e) = self.store.alert_sent(alert, now).await {
             warn!(alert = %alert, error = %e, "could not record an alert send; a restart within the hour may allow more than max_per_hour");
         }
     }
@@ -262,33 +267,104 @@ impl Sender {
                 None => by_alert.push((row.alert.clone(), vec![row])),
             }
         }
+        // What each alert may send under its cap is settled before any
+        // is sent: only this pass touches the windows.
+        let mut shares = Vec::new();
         for (alert, list) in by_alert {
             let Some(target) = self.targets.get(&alert) else {
                 continue;
             };
-            let capped = target.config.max_per_hour.is_some();
             let (single, summary) = match target.config.max_per_hour {
                 None => (list.len(), 0),
-                Some(cap) => {
-                    let window = self.sent.entry(alert.clone()).or_default();
-                    split(list.len(), room(window, cap, now))
-                }
+                Some(cap) => split(
+                    list.len(),
+                    room(self.sent.entry(alert).or_default(), cap, now),
+                ),
             };
-            for row in &list[..single] {
-                let outcome = self.deliver(target, row).await;
-                let delivered = outcome == Delivery::Delivered;
-                if let Err(e) = self.record(target, row, outcome).await {
-                    warn!(alert = %row.alert, uid = %row.item_uid, error = %e, "could not record an alert delivery; it will be sent again");
-                }
-                if delivered && capped {
-                    Self::count_send(&self.store, &mut self.sent, &alert, now).await;
-                }
-            }
-            if summary > 0 && self.deliver_summary(target, &list[single..]).await {
-                Self::count_send(&self.store, &mut self.sent, &alert, now).await;
+            shares.push((target, list, single, summary));
+        }
+        // Alerts are sent to side by side, each one's messages in order:
+        // a receiver that hangs until the send timeout delays only its own.
+        let this = &*self;
+        let counted = join_all(
+            shares
+                .iter()
+                .map(|(target, list, single, summary)| async move {
+                    let n = this.send_share(target, list, *single, *summary, now).await;
+                    (target.config.name.clone(), n)
+                }),
+        )
+        .await;
+        for (alert, n) in counted {
+            if n > 0 {
+                let window = self.sent.entry(alert).or_default();
+                window.extend(std::iter::repeat_n(now, n));
             }
         }
         rows.len()
+    }
+
+    /// One alert's share of a pass: `rows[..single]` one by one, then the
+    /// rest as one summary when `summary` says so; how many messages it
+    /// delivered that count against `max_per_hour`.
+    ///
+    /// When the receiver does not answer, the alert's remaining rows are
+    /// not tried in this pass: each would wait out the same timeout. They
+    /// stay pending, uncounted, held until that message's retry.
+    async fn send_share(
+        &self,
+        target: &Target,
+        rows: &[OutboxRow],
+        single: usize,
+        summary: usize,
+        now: DateTime<Utc>,
+    ) -> usize {
+        let capped = target.config.max_per_hour.is_some();
+        let mut counted = 0;
+        for (i, row) in rows[..single].iter().enumerate() {
+            let outcome = self.deliver(target, row).await;
+            let delivered = outcome == Delivery::Delivered;
+            let unanswered = matches!(outcome, Delivery::Unanswered(_));
+            let retry_at = match self.record(target, row, outcome).await {
+                Ok(retry_at) => retry_at,
+                Err(e) => {
+                    warn!(alert = %row.alert, uid = %row.item_uid, error = %e, "could not record an alert delivery; it will be sent again");
+                    None
+                }
+            };
+            if delivered && capped {
+                self.count_send(&target.config.name, now).await;
+                counted += 1;
+            }
+            if unanswered {
+                self.hold(target, &rows[i + 1..], retry_at).await;
+                return counted;
+            }
+        }
+        if summary > 0 && self.deliver_summary(target, &rows[single..]).await {
+            self.count_send(&target.config.name, now).await;
+            counted += 1;
+        }
+        counted
+    }
+
+    /// Holds `rows` of an alert whose receiver did not answer until its
+    /// retry at `until`. Without one (the message ran out of retries, or
+    /// its outcome could not be recorded) they stay due, for the next pass.
+    async fn hold(&self, target: &Target, rows: &[OutboxRow], until: Option<DateTime<Utc>>) {
+        let (Some(until), false) = (until, rows.is_empty()) else {
+            return;
+        };
+        let alert = &target.config.name;
+        let uids: Vec<String> = rows.iter().map(|r| r.item_uid.clone()).collect();
+        match self.store.alert_messages_held(alert, &uids, until).await {
+            Ok(()) => {
+                info!(alert = %alert, messages = uids.len(), until = %until, "alert receiver did not answer; its other due messages wait for the retry")
+            }
+            Err(e) => {
+                warn!(alert = %alert, error = %e, "could not hold alert messages; they are tried in the next pass")
+            }
+        }
     }
 
     /// The entry `row` stands for, or how this delivery ends without it.
@@ -370,51 +446,56 @@ impl Sender {
         classify(req.body(msg.body).send().await, self.clock.now())
     }
 
+    /// Records how `row`'s delivery ended; when it is to be retried, at
+    /// what time.
     async fn record(
         &self,
         target: &Target,
         row: &OutboxRow,
         outcome: Delivery,
-    ) -> Result<(), crate::store::StoreError> {
+    ) -> Result<Option<DateTime<Utc>>, crate::store::StoreError> {
         let (alert, uid) = (&row.alert, &row.item_uid);
-        match outcome {
+        let (error, retry_after) = match outcome {
             Delivery::Delivered => {
                 self.metrics.alert_delivery(alert, "sent");
                 debug!(alert = %alert, uid = %uid, attempts = row.attempts + 1, "alert delivered");
-                self.store.alert_delivered(alert, uid).await
+                return self.store.alert_delivered(alert, uid).await.map(|()| None);
             }
             Delivery::Refused(error) => {
                 self.metrics.alert_delivery(alert, "failed");
                 warn!(alert = %alert, uid = %uid, error = %error, "alert failed for good");
-                self.store
+                return self
+                    .store
                     .alert_attempt_failed(alert, uid, &error, None)
                     .await
+                    .map(|()| None);
             }
-            Delivery::Retry { error, retry_after } => {
-                let now = self.clock.now();
-                let next = next_attempt(
-                    row.attempts,
-                    row.created_at,
-                    now,
-                    retry_after,
-                    target.config.retry_for,
-                    jitter_fraction(),
-                );
-                self.metrics
-                    .alert_delivery(alert, if next.is_some() { "retried" } else { "failed" });
-                match next {
-                    Some(at) => {
-                        info!(alert = %alert, uid = %uid, error = %error, next = %at, "alert not delivered; will retry")
-                    }
-                    None => {
-                        warn!(alert = %alert, uid = %uid, error = %error, "alert not delivered and out of retries; kept as failed")
-                    }
-                }
-                self.store
-                    .alert_attempt_failed(alert, uid, &error, next)
-                    .await
+            Delivery::Retry { error, retry_after } => (error, retry_after),
+            Delivery::Unanswered(error) => (error, None),
+        };
+        let now = self.clock.now();
+        let next = next_attempt(
+            row.attempts,
+            row.created_at,
+            now,
+            retry_after,
+            target.config.retry_for,
+            jitter_fraction(),
+        );
+        self.metrics
+            .alert_delivery(alert, if next.is_some() { "retried" } else { "failed" });
+        match next {
+            Some(at) => {
+                info!(alert = %alert, uid = %uid, error = %error, next = %at, "alert not delivered; will retry")
+            }
+            None => {
+                warn!(alert = %alert, uid = %uid, error = %error, "alert not delivered and out of retries; kept as failed")
             }
         }
+        self.store
+            .alert_attempt_failed(alert, uid, &error, next)
+            .await
+            .map(|()| next)
     }
 }
 

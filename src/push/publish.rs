@@ -286,46 +286,50 @@ impl Publisher {
         outcome: Delivery,
     ) -> Result<(), crate::store::StoreError> {
         let (topic, callback) = (&row.topic, &row.callback);
-        match outcome {
+        // A subscription queues at most one push, so there is nothing of
+        // its own to hold back (as alerts do): no answer is retried like
+        // any other failure.
+        let (error, retry_after) = match outcome {
             Delivery::Delivered => {
                 self.metrics.websub_push("sent");
                 debug!(topic = %topic, attempts = row.attempts + 1, "WebSub push delivered");
                 if self.store.websub_pushed(row).await? == Pushed::Superseded {
                     debug!(topic = %topic, "WebSub topic changed while it was pushed; pushing it again");
                 }
-                Ok(())
+                return Ok(());
             }
             Delivery::Refused(error) => {
                 self.metrics.websub_push("failed");
                 warn!(topic = %topic, error = %error, "WebSub push failed for good");
-                self.store
+                return self
+                    .store
                     .websub_push_failed(topic, callback, &error, None)
-                    .await
+                    .await;
             }
-            Delivery::Retry { error, retry_after } => {
-                let next = next_attempt(
-                    row.attempts,
-                    row.created_at,
-                    self.clock.now(),
-                    retry_after,
-                    self.config.retry_for,
-                    jitter_fraction(),
-                );
-                self.metrics
-                    .websub_push(if next.is_some() { "retried" } else { "failed" });
-                match next {
-                    Some(at) => {
-                        info!(topic = %topic, error = %error, next = %at, "WebSub push not delivered; will retry")
-                    }
-                    None => {
-                        warn!(topic = %topic, error = %error, "WebSub push not delivered and out of retries; kept as failed")
-                    }
-                }
-                self.store
-                    .websub_push_failed(topic, callback, &error, next)
-                    .await
+            Delivery::Retry { error, retry_after } => (error, retry_after),
+            Delivery::Unanswered(error) => (error, None),
+        };
+        let next = next_attempt(
+            row.attempts,
+            row.created_at,
+            self.clock.now(),
+            retry_after,
+            self.config.retry_for,
+            jitter_fraction(),
+        );
+        self.metrics
+            .websub_push(if next.is_some() { "retried" } else { "failed" });
+        match next {
+            Some(at) => {
+                info!(topic = %topic, error = %error, next = %at, "WebSub push not delivered; will retry")
+            }
+            None => {
+                warn!(topic = %topic, error = %error, "WebSub push not delivered and out of retries; kept as failed")
             }
         }
+        self.store
+            .websub_push_failed(topic, callback, &error, next)
+            .await
     }
 }
 
@@ -378,6 +382,7 @@ async fn ping(p: Ping, shutdown: CancellationToken) {
                 return;
             }
             Delivery::Retry { error, retry_after } => (error, retry_after),
+            Delivery::Unanswered(error) => (error, None),
         };
         if attempt == PING_ATTEMPTS {
             p.metrics.websub_ping("failed");

@@ -43,6 +43,10 @@ pub enum Delivery {
         error: String,
         retry_after: Option<Duration>,
     },
+    /// No answer came (a timeout, a refused or reset connection): worth
+    /// trying again, and the destination's other messages are unlikely
+    /// to fare better meanwhile.
+    Unanswered(String),
     /// Trying again cannot help (a refused destination, a pruned item).
     Refused(String),
 }
@@ -101,8 +105,9 @@ impl Clients {
 }
 
 /// Classifies the answer to a POST sent at `now`: 2xx delivered; another
-/// status retried, not before its `Retry-After`; a refusal by the guard
-/// (a name resolving only to private addresses) never retried.
+/// status retried, not before its `Retry-After`; no answer retried; a
+/// refusal by the guard (a name resolving only to private addresses)
+/// never retried.
 pub fn classify(result: Result<reqwest::Response, reqwest::Error>, now: DateTime<Utc>) -> Delivery {
     match result {
         Ok(resp) if resp.status().is_success() => Delivery::Delivered,
@@ -122,10 +127,7 @@ pub fn classify(result: Result<reqwest::Response, reqwest::Error>, now: DateTime
             if text.contains("refused: ") {
                 Delivery::Refused(text)
             } else {
-                Delivery::Retry {
-                    error: text,
-                    retry_after: None,
-                }
+                Delivery::Unanswered(text)
             }
         }
     }

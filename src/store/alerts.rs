@@ -16,7 +16,10 @@
 //!
 //! The sender (`push::alerts`) reads due rows, and deletes a row only
 //! after its receiver answered 2xx; otherwise it records the error and
-//! the next attempt, or marks the row `failed` when retries ran out.
+//! the next attempt, or marks the row `failed` when retries ran out. When
+//! a receiver did not answer at all, its alert's other due rows are held
+//! until that retry ([`Store::alert_messages_held`]), their attempts
+//! uncounted.
 
 use std::sync::Arc;
 
@@ -345,6 +348,31 @@ impl Store {
             )
             .map(drop)
             .map_err(op("record a failed alert attempt"))
+        })
+        .await
+    }
+
+    /// Holds `alert`'s pending messages `uids` until `until` (never
+    /// earlier than they were due), without counting an attempt: their
+    /// receiver did not answer another of its messages, and they wait for
+    /// that message's retry rather than each waiting out a timeout.
+    pub async fn alert_messages_held(
+        &self,
+        alert: &str,
+        uids: &[String],
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (alert, uids) = (alert.to_string(), super::json_list(uids));
+        self.write(move |conn| {
+            cached(
+                conn,
+                "UPDATE alert_outbox SET next_attempt_at = ?3
+                 WHERE alert = ?1 AND item_uid IN (SELECT value FROM json_each(?2))
+                   AND state = 'pending' AND next_attempt_at < ?3",
+                params![alert, uids, to_db_time(until)],
+            )
+            .map(drop)
+            .map_err(op("hold alert messages"))
         })
         .await
     }

@@ -50,6 +50,8 @@ struct Log {
     script: HashMap<String, VecDeque<Answer>>,
     /// How long each answer takes.
     delay: Duration,
+    /// Per path, how long its answers take instead.
+    delays: HashMap<String, Duration>,
 }
 
 /// A loopback webhook receiver.
@@ -71,7 +73,7 @@ impl Receiver {
                 let path = parts.uri.path().to_string();
                 let (status, headers, delay) = {
                     let mut log = l.lock().unwrap();
-                    let delay = log.delay;
+                    let delay = log.delays.get(&path).copied().unwrap_or(log.delay);
                     log.got.push(Received {
                         at: Instant::now(),
                         path: path.clone(),
@@ -338,6 +340,74 @@ async fn a_receiver_failing_then_answering_gets_it_after_a_retry() {
         !metrics.contains("tickerfeed_alert_outbox{"),
         "the outbox is empty"
     );
+    d.stop().await;
+}
+
+/// Review round 2: one alert whose receiver hangs held every other
+/// alert's messages back: the sender delivered one message at a time,
+/// every due message of the hanging alert first, each waiting out the
+/// 15 s send timeout. Now alerts are sent to side by side, and a receiver
+/// that did not answer gets no more messages in that pass: they wait for
+/// its retry, their attempts uncounted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_receiver_does_not_hold_back_other_alerts() {
+    let receiver = Receiver::start().await;
+    // Far past the send timeout: /slow never answers in time.
+    receiver
+        .log
+        .lock()
+        .unwrap()
+        .delays
+        .insert("/slow".into(), Duration::from_secs(600));
+    // The hanging alert first: its messages are due first.
+    let alerts = format!(
+        "[[alerts]]\nname = \"a-slow\"\nurl = \"{}\"\nallow_private = true\n\n\
+         [[alerts]]\nname = \"b-fast\"\nurl = \"{}\"\nallow_private = true\n",
+        receiver.url("/slow"),
+        receiver.url("/fast"),
+    );
+    let (_server, dir, d) = daemon(&alerts, None).await;
+    // (attempts, held: due later than when it was queued), per pending row
+    let slow_rows = || -> Vec<(i64, bool)> {
+        dir.db()
+            .prepare(
+                "SELECT attempts, next_attempt_at > created_at FROM alert_outbox
+                 WHERE alert = 'a-slow' AND state = 'pending' ORDER BY attempts DESC",
+            )
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+
+    // The healthy receiver gets all four items while the hanging one has
+    // not answered its first request (no attempt of a-slow has ended).
+    receiver.wait_for("/fast", 4).await;
+    assert_eq!(
+        slow_rows().iter().map(|r| r.0).collect::<Vec<_>>(),
+        [0, 0, 0, 0],
+        "a-slow's messages, all still pending and none attempted to the end"
+    );
+    assert!(receiver.got("/slow").len() <= 1);
+
+    // Once the first request timed out, the hanging receiver's next request
+    // is a retry after backoff, not its next message in the same pass: the
+    // other three were held, uncounted.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while receiver.got("/slow").len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the slow receiver was never retried"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        slow_rows(),
+        [(1, true), (0, true), (0, true), (0, true)],
+        "(attempts, held) of a-slow's pending messages"
+    );
+    assert_eq!(receiver.got("/fast").len(), 4);
     d.stop().await;
 }
 
