@@ -854,7 +854,12 @@ async fn opml(config: Config, clock: SharedClock, action: OpmlAction) -> Result<
         OpmlAction::Export => {
             print!(
                 "{}",
-                opml::export(&config.output.title, &config.feeds, clock.now())
+                opml::export(
+                    &config.output.title,
+                    &config.feeds,
+                    opml::Credentials::Kept,
+                    clock.now(),
+                )
             );
             Ok(ExitCode::SUCCESS)
         }

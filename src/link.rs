@@ -54,6 +54,22 @@ pub fn is_web(u: &Url) -> bool {
     matches!(u.scheme(), "http" | "https")
 }
 
+/// `url` as it may be shown to anyone: without a user name and password
+/// (`https://user:secret@host/feed` is `https://host/feed`). A feed behind
+/// basic authentication keeps them in `config.toml` and the archive; pages,
+/// feeds and lists served over HTTP never show them.
+pub fn without_credentials(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
+            // Only URLs that cannot have them refuse, and those have none.
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.into()
+        }
+        _ => url.to_owned(),
+    }
+}
+
 /// [`canonical_url`] of a link already parsed.
 pub fn canonical(mut u: Url) -> String {
     if !is_web(&u) {

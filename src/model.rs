@@ -237,7 +237,8 @@ pub struct EntrySource {
     pub name: String,
     /// The feed's own title, when it gave one.
     pub title: Option<String>,
-    /// The URL we fetch it from.
+    /// The URL we fetch it from, without credentials
+    /// (`link::without_credentials`): it is published.
     pub feed_url: String,
     /// The feed's home page, when it gave one.
     pub site_url: Option<String>,

@@ -129,6 +129,16 @@ pub enum OpmlError {
 // ---------------------------------------------------------------------------
 // Export
 
+/// Whether an exported list keeps the user names and passwords of feeds
+/// behind basic authentication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credentials {
+    /// For the operator moving to another reader (`tickerfeed opml export`).
+    Kept,
+    /// For anyone (`/feeds.opml`).
+    Withheld,
+}
+
 /// Renders `feeds` as an OPML 2.0 subscription list.
 ///
 /// One `<outline type="rss">` per feed, in config order, with the feed's
@@ -136,7 +146,12 @@ pub enum OpmlError {
 /// (`category="/markets,/uk"`). `file:` feeds are left out: their paths mean
 /// nothing on another machine and would disclose local paths over HTTP.
 /// The output depends only on the arguments.
-pub fn export(title: &str, feeds: &[FeedConfig], now: DateTime<Utc>) -> String {
+pub fn export(
+    title: &str,
+    feeds: &[FeedConfig],
+    credentials: Credentials,
+    now: DateTime<Utc>,
+) -> String {
     document(title, now, |out| {
         for feed in feeds
             .iter()
@@ -145,7 +160,11 @@ pub fn export(title: &str, feeds: &[FeedConfig], now: DateTime<Utc>) -> String {
             out.push_str("    <outline type=\"rss\"");
             push_attr(out, "text", &feed.name);
             push_attr(out, "title", &feed.name);
-            push_attr(out, "xmlUrl", feed.url.as_str());
+            let url = match credentials {
+                Credentials::Kept => feed.url.to_string(),
+                Credentials::Withheld => crate::link::without_credentials(feed.url.as_str()),
+            };
+            push_attr(out, "xmlUrl", &url);
             if !feed.tags.is_empty() {
                 // Tags are plain names (no ',' or '/'), so each is one path.
                 let paths: Vec<String> = feed.tags.iter().map(|t| format!("/{t}")).collect();
@@ -876,7 +895,12 @@ name = "local"
 url = "file:///srv/feeds/local.xml"
 "#,
         );
-        let xml = export("News & \"Views\" <daily>\n", &cfg.feeds, now());
+        let xml = export(
+            "News & \"Views\" <daily>\n",
+            &cfg.feeds,
+            Credentials::Kept,
+            now(),
+        );
         assert!(
             xml.contains("<title>News &amp; &quot;Views&quot; &lt;daily&gt;&#10;</title>"),
             "{xml}"
@@ -897,7 +921,12 @@ url = "file:///srv/feeds/local.xml"
         );
         assert_eq!(
             xml,
-            export("News & \"Views\" <daily>\n", &cfg.feeds, now()),
+            export(
+                "News & \"Views\" <daily>\n",
+                &cfg.feeds,
+                Credentials::Kept,
+                now()
+            ),
             "deterministic"
         );
 

@@ -270,7 +270,12 @@ impl Published {
                 .into_iter()
                 .filter_map(|c| config.output(&c).map(|o| (c, o)))
                 .collect(),
-            opml: crate::opml::export(&config.output.title, &config.feeds, now),
+            opml: crate::opml::export(
+                &config.output.title,
+                &config.feeds,
+                crate::opml::Credentials::Withheld,
+                now,
+            ),
             views_opml: crate::opml::export_views(&config.output.title, &config.views, &base, now),
             web: config.web.clone(),
             feeds: config.feeds.clone(),

@@ -17,6 +17,7 @@ use url::Url;
 use super::{
     FeedParams, HttpState, Inner, Published, Rendered, ServeError, busy, feed, respond, unavailable,
 };
+use crate::link::without_credentials;
 use crate::model::Snapshot;
 use crate::render::{self, Format};
 use crate::select::Channel;
@@ -188,8 +189,8 @@ async fn status_doc(inner: &Inner, published: &Published) -> Result<Rendered, Se
                 name: r.name.clone(),
                 condition: condition.as_str(),
                 state: r.state_in_words(now, when),
-                url: r.url.clone(),
-                moved: r.effective_url.clone(),
+                url: without_credentials(&r.url),
+                moved: r.effective_url.as_deref().map(without_credentials),
                 last_fetch: match r.last_status {
                     Some(s) => format!("{} (HTTP {s})", when(r.last_attempt_at)),
                     None => when(r.last_attempt_at),

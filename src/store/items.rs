@@ -27,7 +27,7 @@ use std::collections::{HashMap, HashSet};
 use super::known::KnownIds;
 use super::{Store, StoreError, begin_write, cached, json_list, op, selection};
 use crate::clock::{from_db_time, to_db_time};
-use crate::link::canonical_url;
+use crate::link::{canonical_url, without_credentials};
 use crate::model::{BoardView, Entry, EntrySource, FeedId, ItemKey, ItemUid, NewItem};
 use crate::select::{Selection, fts_query};
 
@@ -692,7 +692,7 @@ impl Store {
                         Ok(EntrySource {
                             name: r.get(0)?,
                             title: r.get(1)?,
-                            feed_url: r.get(2)?,
+                            feed_url: without_credentials(&r.get::<_, String>(2)?),
                             site_url: r.get(3)?,
                             feed_guid: r.get(4)?,
                             updated: r

@@ -397,6 +397,47 @@ async fn merged_feed_answers_304_to_its_validators_and_gzips_when_asked() {
     d.stop().await;
 }
 
+/// A feed behind basic authentication (`https://user:password@host/…`):
+/// its password stays in the config and the archive, and nothing served
+/// over HTTP shows it: not the feeds page, not `/feeds.opml`, not the
+/// merged feeds' source links.
+#[tokio::test]
+async fn a_feeds_password_is_never_served() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/world.xml",
+        Reply::feed(rss("World", &[("w1", "Story", "https://w.test/1")])),
+    );
+    let url = server.url("/world.xml");
+    let with_password = url.replacen("http://", "http://reader:hunter2@", 1);
+    let dir = TestDir::new();
+    let config = dir.write_config(&feed_block("world", &with_password, ""));
+    let d = Daemon::start(config).await;
+    d.wait_for_entries(1).await;
+    for path in [
+        "/feeds",
+        "/feeds.opml",
+        "/feed.atom",
+        "/feed.json",
+        "/feed.rss",
+    ] {
+        let body = d.get(path, &[]).await.text().await.unwrap();
+        assert!(
+            !body.contains("hunter2"),
+            "{path} shows the password: {body}"
+        );
+        assert!(!body.contains("reader@"), "{path} shows the user: {body}");
+    }
+    let page = d.get("/feeds", &[]).await.text().await.unwrap();
+    assert!(
+        page.contains(&url),
+        "the feed's address, without them: {page}"
+    );
+    let json = d.get("/feed.json", &[]).await.text().await.unwrap();
+    assert!(json.contains(&url), "{json}");
+    d.stop().await;
+}
+
 #[tokio::test]
 async fn tag_feeds_hold_only_their_feeds_items_and_unknown_paths_are_404() {
     let (_server, _dir, d) = two_feed_daemon().await;
