@@ -6,12 +6,26 @@
 //! Nothing here depends on the time of the poll, so the same document always
 //! normalises to the same items.
 
+use chrono::{DateTime, Datelike, Utc};
 use feed_rs::model::{Entry, Feed, Link, Text};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use url::Url;
 
 use super::parse::GENERATED_ID;
+
+/// Categories kept per entry, in the feed's order. Real feeds tag an
+/// article with a handful; a document of half a million is an attack on
+/// every page that lists them, not information.
+const MAX_CATEGORIES: usize = 256;
+
+/// Whether a publisher's date is one the archive can keep: years 1 to 9999,
+/// which every stored time and every reader of it can write and read back
+/// (year 0 in a feed's time zone is year -1 in UTC). Dates outside are
+/// typing errors or attacks, and are dropped as if not given.
+fn storable(at: &DateTime<Utc>) -> bool {
+    (1..=9999).contains(&at.year())
+}
 use crate::link::{canonical, is_web};
 use crate::markup::escape_text;
 use crate::model::{FeedMeta, ItemKey, NewItem};
@@ -81,14 +95,18 @@ fn normalize_entry(e: Entry, feed_url: &Url) -> NewItem {
         .filter(|n| !n.is_empty())
         .collect();
     let mut categories: Vec<String> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
     for c in &e.categories {
-        let term = c.label.as_deref().unwrap_or(&c.term).trim().to_string();
-        if !term.is_empty() && !categories.contains(&term) {
-            categories.push(term);
+        let term = c.label.as_deref().unwrap_or(&c.term).trim();
+        if categories.len() == MAX_CATEGORIES {
+            break;
+        }
+        if !term.is_empty() && seen.insert(term) {
+            categories.push(term.to_string());
         }
     }
-    let published = e.published.or(e.updated);
-    let updated = e.updated;
+    let published = e.published.filter(storable).or(e.updated.filter(storable));
+    let updated = e.updated.filter(storable);
 
     let content_hash = hash_fields(&[
         &title,
@@ -363,6 +381,55 @@ mod tests {
             </channel></rss>"#,
         );
         assert_eq!(again[0].key, got[2].key);
+    }
+
+    /// Categories are kept in order, once each, and at most
+    /// `MAX_CATEGORIES`: a document of thousands (40,000 took 7 s to
+    /// normalise) is cut, not stored.
+    #[test]
+    fn categories_are_kept_once_each_up_to_the_cap() {
+        let mut xml = String::from(
+            r#"<rss version="2.0"><channel><title>T</title><item><title>A</title><guid>a</guid>"#,
+        );
+        for i in 0..2_000 {
+            xml.push_str(&format!(
+                "<category>c{}</category><category>c{}</category>",
+                i,
+                i / 2
+            ));
+        }
+        xml.push_str("</item></channel></rss>");
+        let got = items(&xml).remove(0).categories;
+        assert_eq!(got.len(), MAX_CATEGORIES);
+        assert_eq!(got[..3], ["c0", "c1", "c2"]);
+        assert_eq!(got.last().unwrap(), &format!("c{}", MAX_CATEGORIES - 1));
+    }
+
+    /// A date the archive could not write and read back (year 0 in a feed's
+    /// time zone is year -1 in UTC; year 9999 late in the evening west of
+    /// Greenwich is 10000) is dropped as if not given.
+    #[test]
+    fn dates_outside_years_1_to_9999_are_dropped() {
+        let got = items(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>T</title><id>urn:t</id>
+            <updated>2026-01-01T00:00:00Z</updated>
+            <entry><title>A</title><id>urn:a</id>
+              <published>0000-01-01T00:00:00+01:00</published>
+              <updated>2026-01-02T00:00:00Z</updated></entry>
+            <entry><title>B</title><id>urn:b</id>
+              <updated>9999-12-31T23:00:00-05:00</updated></entry>
+            <entry><title>C</title><id>urn:c</id>
+              <updated>0001-01-01T00:00:00Z</updated></entry>
+            </feed>"#,
+        );
+        let dates: Vec<_> = got
+            .iter()
+            .map(|i| (i.published.map(|d| d.year()), i.updated.map(|d| d.year())))
+            .collect();
+        assert_eq!(
+            dates,
+            [(Some(2026), Some(2026)), (None, None), (Some(1), Some(1))]
+        );
     }
 
     #[test]
