@@ -76,7 +76,9 @@ pub struct Metrics {
     view_requests: Family<ViewLabel, Counter>,
     view_renders: Family<ViewLabel, Counter>,
     scheduler_lag: Gauge<f64, AtomicU64>,
-    quotes_age: Gauge<f64, AtomicU64>,
+    /// No labels; no sample at all without a board (a 0 would read as a
+    /// board refreshed this instant).
+    quotes_age: Family<Vec<(String, String)>, Gauge<f64, AtomicU64>>,
     database_bytes: Gauge,
     archive_items: Gauge,
     alert_deliveries: Family<AlertLabels, Counter>,
@@ -161,7 +163,7 @@ impl Metrics {
             "How late the last poll started after it fell due",
             scheduler_lag.clone(),
         );
-        let quotes_age = Gauge::<f64, AtomicU64>::default();
+        let quotes_age = Family::<Vec<(String, String)>, Gauge<f64, AtomicU64>>::default();
         registry.register(
             "tickerfeed_quotes_age_seconds",
             "Age of the ticker board's last successful refresh",
@@ -454,7 +456,7 @@ impl Metrics {
         self.database_bytes.set(database_bytes as i64);
         self.archive_items.set(items);
         if let Some(age) = quotes_age {
-            self.quotes_age.set(age);
+            self.quotes_age.get_or_create(&Vec::new()).set(age);
         }
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)

@@ -1107,11 +1107,13 @@ async fn metrics(State(state): State<HttpState>) -> Response {
     let inner = &state.0;
     let now = inner.clock.now();
     let items = inner.store.item_count().await.unwrap_or(-1);
-    let quotes_age = inner
-        .board
-        .as_ref()
-        .and_then(|b| b.status(now).last_success)
-        .map(|t| (now - t).num_milliseconds() as f64 / 1000.0);
+    // A board that has not refreshed since the start is at least as old
+    // as the daemon's run: an alert on its age fires for a provider that
+    // never answered, too.
+    let quotes_age = inner.board.as_ref().map(|b| {
+        let since = b.status(now).last_success.unwrap_or(inner.started_at);
+        (now - since).num_milliseconds() as f64 / 1000.0
+    });
     match inner.store.outbox_counts().await {
         Ok(counts) => inner.metrics.alert_outbox(&counts),
         Err(e) => tracing::warn!(error = %e, "could not count the alert outbox for /metrics"),

@@ -290,6 +290,42 @@ async fn rate_limited_provider_cools_down_and_the_board_goes_stale() {
     assert_eq!(report.ok, 2, "{report:?}");
 }
 
+/// `/metrics`' board age: a provider that has not answered since the start
+/// makes the board as old as the run (so an alert on the age fires), not 0;
+/// without `[market]` there is no board and no sample.
+#[tokio::test]
+async fn the_board_age_counts_from_the_start_until_the_provider_answers() {
+    let server = FeedServer::start().await;
+    // No quote paths are served: every quote request gets 404.
+    server.set("/news.xml", Reply::feed(news(&[("n1", "Quiet day")])));
+    let feed = feed_block("news", &server.url("/news.xml"), "");
+    let dir = TestDir::new();
+    let config = dir.write_config(&format!("{feed}{}", yahoo_market(&server, "")));
+    let (clock, shared) = fixed_clock("2026-07-24T15:52:10Z");
+    let d = crate::serve::Daemon::start_with_clock(config, shared).await;
+    // Up (its start is when it began to serve), then 20 minutes later.
+    assert_eq!(d.get("/healthz", &[]).await.status(), 200);
+    clock.advance(Duration::minutes(20));
+    let age = |metrics: &str| {
+        metrics
+            .lines()
+            .find(|l| l.starts_with("tickerfeed_quotes_age_seconds "))
+            .map(str::to_string)
+    };
+    let metrics = d.get("/metrics", &[]).await.text().await.unwrap();
+    assert_eq!(
+        age(&metrics).as_deref(),
+        Some("tickerfeed_quotes_age_seconds 1200.0")
+    );
+    d.stop().await;
+
+    let plain = TestDir::new();
+    let d = crate::serve::Daemon::start(plain.write_config(&feed)).await;
+    let metrics = d.get("/metrics", &[]).await.text().await.unwrap();
+    assert_eq!(age(&metrics), None, "{metrics}");
+    d.stop().await;
+}
+
 #[tokio::test]
 async fn old_quotes_are_marked_stale_and_no_market_means_no_snapshot() {
     let server = FeedServer::start().await;
