@@ -515,8 +515,8 @@ struct Live {
 /// at once: the instruments (the board, its mentions and the price
 /// reactions follow them; the board refreshes right away), label,
 /// staleness, schedule, provider, endpoint and API key. Changes to
-/// `[storage] path`, `[server] listen`, `[fetch]`, `[websub]`, and adding
-/// or removing `[market]`, wait for a restart, with a warning. An invalid
+/// `[storage] path`, `[server] listen`, `[fetch]`, `[websub]`, `[log]`,
+/// and adding or removing `[market]`, wait for a restart, with a warning. An invalid
 /// config (an instrument's exchange without a calendar included) is
 /// refused with a logged error and the running one stays.
 async fn reload_on_hangup(
@@ -543,7 +543,8 @@ async fn reload_on_hangup(
         // A config that loads but names an exchange without a calendar is
         // refused like one that does not load.
         let loaded = Config::load(&current.source)
-            .map_err(|e| e.to_string())
+            // With its cause: "cannot read config file …: permission denied".
+            .map_err(|e| format!("{:#}", anyhow::Error::new(e)))
             .and_then(|new| {
                 let market = market_reload(live.board.as_deref(), new.market.as_ref())
                     .map_err(|e| e.to_string())?;
@@ -569,6 +570,8 @@ async fn reload_on_hangup(
                     ),
                     // The hub, the publisher and the subscriber are built at start.
                     ("[websub]", new.websub != current.websub),
+                    // The log's filter is set once, before anything logs.
+                    ("[log] level", new.log_level != current.log_level),
                 ] {
                     if changed {
                         warn!("{what} changed: it takes effect at the next restart");

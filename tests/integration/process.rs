@@ -229,6 +229,30 @@ fn config_path_comes_from_the_environment_too() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("nope.toml"));
 }
 
+/// A config that does not load makes `run` exit with the status the
+/// systemd unit will not restart on: restarting every 5 s cannot mend it,
+/// and would fill the journal with the same error.
+#[test]
+fn a_bad_config_stops_the_service_instead_of_restarting_it() {
+    let dir = TestDir::new();
+    std::fs::write(dir.config_path(), "[[feeds]]\nname = \"no url\"\n").unwrap();
+    let out = bin()
+        .args(["--config", dir.config_path().to_str().unwrap(), "run"])
+        .output()
+        .unwrap();
+    let status = out.status.code().unwrap();
+    let unit = include_str!("../../systemd/tickerfeed.service");
+    let prevented: Vec<i32> = unit
+        .lines()
+        .filter_map(|l| l.strip_prefix("RestartPreventExitStatus="))
+        .flat_map(|v| v.split_whitespace().map(|n| n.parse().unwrap()))
+        .collect();
+    assert!(
+        prevented.contains(&status),
+        "run exits {status} on a bad config; the unit restarts on it ({prevented:?})"
+    );
+}
+
 #[tokio::test]
 async fn poll_feeds_and_render_commands() {
     let server = FeedServer::start().await;

@@ -144,7 +144,22 @@ async fn notify_reload_and_stop_with_state_kept() {
         200
     );
 
-    // Removing a feed keeps its archive.
+    // A config that cannot be read is refused with its cause.
+    std::fs::remove_file(dir.config_path()).unwrap();
+    std::fs::create_dir(dir.config_path()).unwrap();
+    d.signal("HUP");
+    manager.until("READY=1");
+    let refused = d.wait_for("reload refused");
+    assert!(refused.contains("directory"), "{refused}");
+    std::fs::remove_dir(dir.config_path()).unwrap();
+
+    // Removing a feed keeps its archive; a changed log level waits for a
+    // restart, and says so.
+    dir.write_config(&format!("{feed_a}\n[log]\nlevel = \"debug\"\n"));
+    d.signal("HUP");
+    manager.until("READY=1");
+    d.wait_for("[log] level changed: it takes effect at the next restart");
+    d.wait_for("config reloaded");
     dir.write_config(&feed_a);
     d.signal("HUP");
     manager.until("READY=1");
