@@ -410,7 +410,7 @@ fn prices_since(entry: &Entry, board: Option<&Snapshot>, home: &str) -> Vec<Pric
         .filter(|q| q.mentioned)
         .map(|then| {
             let now = board.and_then(|b| b.quotes.iter().find(|q| q.symbol == then.symbol));
-            let money = |price: Decimal| match &then.currency {
+            let money = |price: Decimal, currency: &Option<String>| match currency {
                 Some(c) => format!("{} {c}", shown_price(price)),
                 None => shown_price(price),
             };
@@ -421,7 +421,10 @@ fn prices_since(entry: &Entry, board: Option<&Snapshot>, home: &str) -> Vec<Pric
                     .checked_mul(Decimal::ONE_HUNDRED)?
                     .checked_div(then.price)
             };
-            let (change, direction) = match now.and_then(|q| change_pct(q.price)) {
+            // Two currencies (the symbol moved to another listing) have no
+            // change between them without an exchange rate.
+            let comparable = now.filter(|q| q.currency == then.currency);
+            let (change, direction) = match comparable.and_then(|q| change_pct(q.price)) {
                 Some(pct) => {
                     let change = ShownChange::of(pct, 1);
                     (
@@ -434,8 +437,10 @@ fn prices_since(entry: &Entry, board: Option<&Snapshot>, home: &str) -> Vec<Pric
             PriceSince {
                 href: format!("{home}symbols/{}", then.symbol),
                 symbol: then.symbol.clone(),
-                then: money(then.price),
-                now: now.map(|q| money(q.price)).unwrap_or_else(|| "n/a".into()),
+                then: money(then.price, &then.currency),
+                now: now
+                    .map(|q| money(q.price, &q.currency))
+                    .unwrap_or_else(|| "n/a".into()),
                 change,
                 direction,
             }
@@ -674,6 +679,33 @@ mod tests {
         normal.quotes[0].price = "30.02".parse().unwrap();
         let prices = prices_since(&entry, Some(&normal), "/");
         assert_eq!(prices[0].change, "▲ +1.0 %");
+    }
+
+    /// A symbol moved to another listing (dollars then, pounds now): each
+    /// price is shown in its own currency, and no change is made up
+    /// between them.
+    #[test]
+    fn prices_in_two_currencies_are_not_compared() {
+        use crate::render::samples::{market_feed, snapshot};
+        let then = snapshot();
+        let mut now = snapshot();
+        now.quotes[0].price = "0.72".parse().unwrap();
+        now.quotes[0].currency = Some("GBP".into());
+        assert_ne!(then.quotes[0].currency, now.quotes[0].currency);
+        let entry = Entry {
+            snapshot: Some(then.clone()),
+            ..market_feed().entries[0].clone()
+        };
+        let prices = prices_since(&entry, Some(&now), "/");
+        assert_eq!(prices[0].now, "0.72 GBP");
+        assert_eq!(prices[0].change, "n/a");
+        assert!(
+            prices[0]
+                .then
+                .ends_with(then.quotes[0].currency.as_deref().unwrap()),
+            "{}",
+            prices[0].then
+        );
     }
 
     #[test]

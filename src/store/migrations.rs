@@ -627,6 +627,29 @@ LEFT JOIN quotes q4 ON q4.id = r4.quote_id;
     // 17: the last document's <ttl> / sy:updatePeriod, so a 304 (which
     // brings no document) still honours it.
     Migration::Sql("ALTER TABLE feeds ADD COLUMN ttl_secs INTEGER;"),
+    // 18: `v_item_mentions` compared the price at ingest with the latest
+    // whatever their currencies, so a symbol moved to another listing (the
+    // ADR in dollars, then the London line in pence made pounds) showed a
+    // 92 % fall. The change is now computed only within one currency, and
+    // `latest_currency` (at the end, so queries by position keep working)
+    // says what the latest price is in.
+    Migration::Sql(
+        r#"
+DROP VIEW v_item_mentions;
+CREATE VIEW v_item_mentions AS
+SELECT m.item_id, i.title, i.url, i.first_seen_at, m.symbol,
+       sq.price AS price_at_ingest, sq.currency, sq.as_of AS price_at_ingest_as_of, sq.stale,
+       lq.price AS latest_price, lq.fetched_at AS latest_at,
+       CASE WHEN sq.price > 0 AND lq.price IS NOT NULL AND sq.currency IS lq.currency
+            THEN round((lq.price - sq.price) * 100.0 / sq.price, 2) END AS change_since_ingest_percent,
+       m.matched_by,
+       lq.currency AS latest_currency
+FROM item_mentions m
+JOIN items i ON i.id = m.item_id
+LEFT JOIN v_snapshot_quotes sq ON sq.item_id = m.item_id AND sq.symbol = m.symbol
+LEFT JOIN v_latest_quotes lq ON lq.symbol = m.symbol;
+"#,
+    ),
 ];
 
 fn migration_4(tx: &Transaction<'_>) -> rusqlite::Result<()> {
@@ -938,6 +961,55 @@ INSERT INTO item_mentions (item_id, symbol) VALUES (1, 'BP');
             )
             .unwrap();
         }
+    }
+
+    /// A mention priced in dollars when it came in and in pounds now (the
+    /// symbol moved to another listing) has no change since ingest: a
+    /// 92 % "fall" from 9.50 USD to 0.72 GBP is no fall.
+    #[test]
+    fn the_change_since_ingest_stays_within_one_currency() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        conn.execute_batch(
+            r#"
+INSERT INTO feeds (id, name, url, schedule, created_at)
+VALUES (1, 'wire', 'https://wire.test/rss', '*/15 * * * *', '2026-01-01T00:00:00Z');
+INSERT INTO items (id, uid, origin_feed_id, title, first_seen_at, changed_at, sort_at,
+                   content_sha256)
+VALUES (1, 'u1', 1, 'Vodafone', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z',
+        '2026-01-01T00:00:00Z', 'h1');
+INSERT INTO quotes (id, symbol, provider, provider_symbol, price, currency, fetched_at, session)
+VALUES (1, 'VOD', 'yahoo', 'VOD', '9.5', 'USD', '2026-01-01T00:00:00Z', 'regular');
+INSERT INTO snapshots (item_id, label, taken_at) VALUES (1, 'LSE', '2026-01-01T00:00:00Z');
+INSERT INTO snapshot_quotes (item_id, position, quote_id, symbol, stale, mentioned)
+VALUES (1, 0, 1, 'VOD', 0, 1);
+INSERT INTO item_mentions (item_id, symbol) VALUES (1, 'VOD');
+"#,
+        )
+        .unwrap();
+        let latest = |conn: &Connection, price: &str, currency: &str, at: &str| {
+            conn.execute(
+                "INSERT INTO quotes (symbol, provider, provider_symbol, price, currency,
+                                     fetched_at, session)
+                 VALUES ('VOD', 'yahoo', 'VOD.L', ?1, ?2, ?3, 'regular')",
+                [price, currency, at],
+            )
+            .unwrap();
+            conn.query_row(
+                "SELECT change_since_ingest_percent, latest_currency FROM v_item_mentions",
+                [],
+                |r| Ok((r.get::<_, Option<f64>>(0)?, r.get::<_, String>(1)?)),
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            latest(&conn, "0.72", "GBP", "2026-01-02T00:00:00Z"),
+            (None, "GBP".into())
+        );
+        assert_eq!(
+            latest(&conn, "9.69", "USD", "2026-01-03T00:00:00Z"),
+            (Some(2.0), "USD".into())
+        );
     }
 
     #[test]
