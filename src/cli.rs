@@ -226,6 +226,9 @@ pub fn main(cli: Cli) -> ExitCode {
             eprintln!("error: {}: {e}", cli.config.display());
             return ExitCode::FAILURE;
         }
+        for warning in config.warnings() {
+            eprintln!("warning: {}: {warning}", cli.config.display());
+        }
         println!(
             "{}: ok ({} feed{})",
             cli.config.display(),
@@ -235,6 +238,9 @@ pub fn main(cli: Cli) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     init_logging(config.log_level.as_deref());
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+    }
     // Before the runtime starts threads: adopting systemd's socket edits
     // the environment, which is only sound while we are single-threaded.
     let activated = match &cli.command {

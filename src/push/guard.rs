@@ -74,6 +74,21 @@ pub fn refusal(url: &Url) -> Option<String> {
     })
 }
 
+/// Whether `url` points into the operator's own network: a loopback,
+/// private or link-local address, or `localhost`. Other names are known
+/// only when they resolve ([`PublicOnly`]).
+pub fn on_private_network(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Ipv4(ip)) => !is_public(ip.into()),
+        Some(Host::Ipv6(ip)) => !is_public(ip.into()),
+        Some(Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        None => false,
+    }
+}
+
 /// A resolver that answers only with public addresses.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct PublicOnly;
@@ -104,6 +119,17 @@ mod tests {
 
     fn public(s: &str) -> bool {
         is_public(s.parse().unwrap())
+    }
+
+    #[test]
+    fn private_networks_are_recognised() {
+        let private = |s: &str| on_private_network(&Url::parse(s).unwrap());
+        assert!(private("http://127.0.0.1:8080/feed"));
+        assert!(private("http://[::1]/feed"));
+        assert!(private("http://10.0.0.7/feed"));
+        assert!(private("http://localhost:3000/feed"));
+        assert!(!private("https://example.com/feed"));
+        assert!(!private("https://93.184.216.34/feed"));
     }
 
     #[test]

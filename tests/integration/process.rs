@@ -229,6 +229,35 @@ fn config_path_comes_from_the_environment_too() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("nope.toml"));
 }
 
+/// An alert aimed at this machine without `allow_private` loads (an
+/// upgrade never stops a daemon that ran before), but `check` warns that
+/// its messages would all be refused.
+#[test]
+fn check_warns_of_an_alert_whose_messages_would_be_refused() {
+    let dir = TestDir::new();
+    let alert = |name: &str, extra: &str| {
+        format!("[[alerts]]\nname = \"{name}\"\nurl = \"http://127.0.0.1:9000/hook\"\n{extra}\n")
+    };
+    dir.write_config(&format!(
+        "{}{}",
+        alert("local", ""),
+        alert("allowed", "allow_private = true")
+    ));
+    let out = bin()
+        .args(["--config", dir.config_path().to_str().unwrap(), "check"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("warning:")
+            && err.contains("alert \"local\"")
+            && err.contains("allow_private = true"),
+        "{err}"
+    );
+    assert!(!err.contains("\"allowed\""), "{err}");
+}
+
 /// A config that does not load makes `run` exit with the status the
 /// systemd unit will not restart on: restarting every 5 s cannot mend it,
 /// and would fill the journal with the same error.
