@@ -21,7 +21,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -534,15 +534,70 @@ fn unavailable() -> Response {
         .into_response()
 }
 
-/// Serves until `shutdown` is cancelled, then drains open requests.
+/// Connections served at once. A slot is held from accept to close; at
+/// the cap, new connections wait in the kernel's queue. Under systemd's
+/// default of 1,024 open files, this leaves the rest for the archive,
+/// feed fetches and alerts.
+const MAX_CONNECTIONS: usize = 512;
+
+/// How long a client may take to send a request's headers. A client that
+/// opens connections and drips bytes (slowloris) would otherwise hold each
+/// one, and its file descriptor, for ever.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves until `shutdown` is cancelled, then drains open requests: each
+/// connection finishes the request it is on and closes.
 pub async fn serve(
     listener: TcpListener,
     state: HttpState,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+    use hyper_util::rt::{TokioIo, TokioTimer};
+
+    let app = router(state);
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    // Each connection holds a receiver; all dropped means all closed.
+    let (open_tx, open_rx) = tokio::sync::watch::channel(());
+    loop {
+        let slot = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            slot = Arc::clone(&slots).acquire_owned() => slot.expect("never closed"),
+        };
+        let stream = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, or a connection reset before
+                    // it was taken: wait a moment instead of spinning.
+                    tracing::warn!(error = %e, "could not accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let (shutdown, open) = (shutdown.clone(), open_rx.clone());
+        tokio::spawn(async move {
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = shutdown.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+            drop((slot, open));
+        });
+    }
+    drop(open_rx);
+    open_tx.closed().await;
+    Ok(())
 }
 
 /// `/tags/<tag>.atom|.rss|.json`, or the tag's page at `/tags/<tag>`.
@@ -1229,6 +1284,50 @@ mod tests {
         assert_eq!(answered.status(), 200);
         assert!(answered.text().await.unwrap().contains("glacier"));
         assert_eq!(get(older).await.status(), 200);
+        stop.cancel();
+    }
+
+    /// Clients that open connections and never finish a request's headers
+    /// (slowloris) are cut off after `HEADER_TIMEOUT`, so they cannot hold
+    /// every file descriptor the daemon has. Time is paused: tokio jumps it
+    /// ahead whenever nothing is left to do.
+    #[tokio::test(start_paused = true)]
+    async fn clients_that_never_finish_their_headers_are_cut_off() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (_dir, _state, url, stop) = start().await;
+        let addr = url
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .unwrap()
+            .to_string();
+        let mut slow = Vec::new();
+        for _ in 0..50 {
+            let mut c = tokio::net::TcpStream::connect(&addr).await.unwrap();
+            c.write_all(b"GET /feed.atom HTTP/1.1\r\nHost: x\r\n")
+                .await
+                .unwrap();
+            slow.push(c);
+        }
+        tokio::time::sleep(HEADER_TIMEOUT - Duration::from_secs(1)).await;
+        let mut c = slow.pop().unwrap();
+        let mut byte = [0u8; 1];
+        assert!(
+            tokio::time::timeout(Duration::from_millis(100), c.read(&mut byte))
+                .await
+                .is_err(),
+            "cut off before its time"
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        for mut c in slow {
+            let mut rest = Vec::new();
+            let closed =
+                tokio::time::timeout(Duration::from_secs(1), c.read_to_end(&mut rest)).await;
+            assert!(
+                closed.is_ok(),
+                "a half-sent request still holds its connection"
+            );
+        }
         stop.cancel();
     }
 }
