@@ -31,12 +31,20 @@ impl fmt::Display for FeedId {
 
 /// A feed-scoped item key, stable across polls: `id:<guid>` when the
 /// publisher gave an id, else `link:<canonical link>`, else
-/// `hash:<sha256 of the content>`. A key repeated inside one document gets a
-/// `|<canonical link>` suffix on all but the first (`|` and 16 hex digits
-/// of the content hash when the link does not tell them apart), then `|<n>`
-/// if it is still a repeat.
+/// `hash:<sha256 of the content>`. Every entry of a key repeated inside one
+/// document gets a `|<canonical link>` suffix (`|` and 16 hex digits of the
+/// content hash when the link does not tell them apart), the content
+/// hash's digits after that when the link is repeated too, then `|<n>` if
+/// it is still a repeat (the same entry listed twice).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ItemKey(pub String);
+
+impl ItemKey {
+    /// The key of an entry its publisher gave the id `guid`.
+    pub fn of_guid(guid: &str) -> ItemKey {
+        ItemKey(format!("id:{guid}"))
+    }
+}
 
 impl fmt::Display for ItemKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -111,6 +119,19 @@ impl NewItem {
             .filter(|c| !self.key.0.ends_with(c.as_str()))
             .unwrap_or_else(|| self.content_hash[..16].to_string());
         ItemKey(format!("{}|{suffix}", self.key.0))
+    }
+
+    /// [`NewItem::shared_key`] for entries that share their link too (a
+    /// feed that links every entry to its home page): the content hash
+    /// added, so each keeps its key wherever the feed lists it.
+    pub fn twice_shared_key(&self) -> ItemKey {
+        let shared = self.shared_key();
+        let hash = &self.content_hash[..16];
+        if shared.0.ends_with(hash) {
+            shared
+        } else {
+            ItemKey(format!("{}|{hash}", shared.0))
+        }
     }
 }
 

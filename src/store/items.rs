@@ -232,11 +232,20 @@ pub(crate) fn ingest(
         };
         let shared;
         let item = if may_be_shared && key_was_shared(tx, feed_id, &item.key)? {
+            let mut key = item.shared_key();
+            carried = look_up(&key)?;
+            if carried.is_none() {
+                // Its siblings shared its link too.
+                let twice = item.twice_shared_key();
+                carried = look_up(&twice)?;
+                if carried.is_some() {
+                    key = twice;
+                }
+            }
             shared = NewItem {
-                key: item.shared_key(),
+                key,
                 ..item.clone()
             };
-            carried = look_up(&shared.key)?;
             &shared
         } else {
             item
@@ -262,7 +271,7 @@ pub(crate) fn ingest(
         }
         // A guid that changed on an article this feed already carries (same
         // canonical link and title): the new key becomes an alias.
-        if let Some((item_id, old_key)) = find_alias(tx, known, feed_id, item)? {
+        if let Some((item_id, old_key, why)) = find_alias(tx, known, feed_id, item)? {
             cached(tx,
                 "INSERT INTO item_sources (feed_id, item_key, item_id, matched_by, first_seen_at, last_seen_at, reason)
                  VALUES (?1, ?2, ?3, 'alias', ?4, ?4, ?5)",
@@ -271,7 +280,7 @@ pub(crate) fn ingest(
                     item.key.0,
                     item_id,
                     now_s,
-                    format!("key changed from {old_key:?} to {:?}; same canonical link and title", item.key.0)
+                    format!("key changed from {old_key:?} to {:?}; {why}", item.key.0)
                 ],
             )
             .map_err(op("record item alias"))?;
@@ -583,27 +592,56 @@ const FIND_ALIAS: &str = "SELECT i.id, s.item_key FROM items i
      WHERE i.canonical_url = ?2 AND i.title = ?3
      ORDER BY s.first_seen_at LIMIT 1";
 
+/// The entry of this feed that `item` is, known under another key: the
+/// key it had, and why they are the same.
 fn find_alias(
     tx: &Connection,
     known: &KnownIds,
     feed_id: FeedId,
     item: &NewItem,
-) -> Result<Option<(i64, String)>, StoreError> {
-    let Some(url) = item
+) -> Result<Option<(i64, String, &'static str)>, StoreError> {
+    if let Some(url) = item
         .canonical_url
         .as_deref()
         .filter(|u| known.may_hold(u) && url_is_specific(u))
+    {
+        let found = tx
+            .prepare_cached(FIND_ALIAS)
+            .and_then(|mut s| {
+                s.query_row(params![feed_id.0, url, item.title], |r| {
+                    Ok((r.get(0)?, r.get(1)?, "same canonical link and title"))
+                })
+                .optional()
+            })
+            .map_err(op("look for a changed guid"))?;
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    // An entry that came alone under the guid its feed now gives several
+    // (so it holds the bare key), listed now under its shared key, with a
+    // link that does not tell it apart (the site's home page): the same
+    // text makes it the same entry.
+    let Some(bare) = item
+        .guid
+        .as_deref()
+        .map(ItemKey::of_guid)
+        .filter(|bare| *bare != item.key)
     else {
         return Ok(None);
     };
-    tx.prepare_cached(FIND_ALIAS)
+    let held = tx
+        .prepare_cached(FIND_SOURCE)
         .and_then(|mut s| {
-            s.query_row(params![feed_id.0, url, item.title], |r| {
-                Ok((r.get(0)?, r.get(1)?))
+            s.query_row(params![feed_id.0, bare.0], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(2)?))
             })
             .optional()
         })
-        .map_err(op("look for a changed guid"))
+        .map_err(op("look for the entry holding a shared guid"))?;
+    Ok(held
+        .filter(|(_, hash)| *hash == item.content_hash)
+        .map(|(id, _)| (id, bare.0, "its guid is shared; same content")))
 }
 
 impl Store {

@@ -403,17 +403,29 @@ async fn pruned_items_leave_tombstones_and_never_come_back() {
 /// A feed that gives every entry one guid, newest first: each new article
 /// is archived as new, and none takes over an older one's row, id or
 /// date (the first listed used to keep the bare guid, so every new
-/// article overwrote the one before it, which came back as "new").
+/// article overwrote the one before it, which came back as "new"). The
+/// same when every entry also links to the site's home page: they were
+/// told apart by their place in the document, so a new one shifted the
+/// rest, and each took over the row of the one listed after it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entries_sharing_one_guid_stay_apart_as_the_feed_grows() {
+    for links in [
+        ["https://t.test/a", "https://t.test/b", "https://t.test/c"],
+        ["https://t.test/"; 3],
+    ] {
+        entries_sharing_one_guid_grow(links).await;
+    }
+}
+
+async fn entries_sharing_one_guid_grow(links: [&str; 3]) {
     let server = FeedServer::start().await;
     let dir = TestDir::new();
     let config = dir.write_config(&feed_block("t", &server.url("/t.xml"), ""));
     let (clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
     // Title, link, hour published.
-    let a = ("Alpha", "https://t.test/a", 9);
-    let b = ("Beta", "https://t.test/b", 10);
-    let c = ("Gamma", "https://t.test/c", 11);
+    let a = ("Alpha", links[0], 9);
+    let b = ("Beta", links[1], 10);
+    let c = ("Gamma", links[2], 11);
     let document = |entries: &[(&str, &str, u32)]| {
         let items: String = entries
             .iter()
@@ -460,7 +472,7 @@ async fn entries_sharing_one_guid_stay_apart_as_the_feed_grows() {
         assert_eq!(
             dir.count("SELECT count(*) FROM item_revisions"),
             0,
-            "nothing was edited"
+            "nothing was edited ({links:?})"
         );
     }
 }
@@ -506,6 +518,14 @@ async fn an_entry_under_a_shared_guid_that_comes_alone_is_the_same_entry() {
     poll_with(vec![entry("Bee, corrected", "https://t.test/b")]).await;
     assert_eq!(dir.titles(), ["Ex", "Why", "Bee, corrected", "Ay"]);
     assert_eq!(dir.count("SELECT count(*) FROM item_revisions"), 1);
+    // Sharing the link too (the home page): alone, known by its text.
+    let home = "https://t.test/";
+    poll_with(vec![entry("Dee", home), entry("Cee", home)]).await;
+    poll_with(vec![entry("Cee", home)]).await;
+    assert_eq!(
+        dir.titles(),
+        ["Ex", "Why", "Bee, corrected", "Ay", "Dee", "Cee"]
+    );
 }
 
 /// A feed whose entries all link to the site's home page: pruning one
