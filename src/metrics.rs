@@ -112,7 +112,7 @@ impl Metrics {
         let fetch_seconds = Histogram::new(exponential_buckets(0.01, 2.0, 13));
         registry.register(
             "tickerfeed_fetch_duration_seconds",
-            "Time per feed fetch, parse and store",
+            "Time per feed fetch (from its turn: waiting for its site, request, parse and store)",
             fetch_seconds.clone(),
         );
         let bytes = Family::<KindLabel, Counter>::default();
