@@ -164,11 +164,40 @@ pub struct RawMarket {
 }
 
 /// `"BP"` or `{ symbol = "BP", names = ["BP plc"], provider_symbol = "BP.L" }`.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug)]
 pub enum RawSymbol {
     Plain(String),
     Table(RawSymbolTable),
+}
+
+/// By hand, not `#[serde(untagged)]`: an untagged enum reads the table
+/// into a buffer first, where `serde_ignored` cannot see an unknown key
+/// (`nmes = [...]` was taken silently), and a wrong type inside it is
+/// reported only as "did not match any variant", naming no key.
+impl<'de> Deserialize<'de> for RawSymbol {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Symbol;
+        impl<'de> serde::de::Visitor<'de> for Symbol {
+            type Value = RawSymbol;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a symbol (\"BP\") or a table ({ symbol = \"BP\", names = [...] })")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawSymbol, E> {
+                Ok(RawSymbol::Plain(v.to_owned()))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<RawSymbol, A::Error> {
+                RawSymbolTable::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RawSymbol::Table)
+            }
+        }
+        d.deserialize_any(Symbol)
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -227,8 +227,16 @@ fn resolve(r: &mut Resolver<'_>, raw: RawConfig, base: &Path) -> Config {
             .push_fallback
             .and(websub.callback_url.as_ref().map(|_| websub.fallback_poll));
     }
+    let market_written = raw.market.is_some();
     let market = raw.market.and_then(|m| resolve_market(r, m, defaults.tz));
-    let views = resolve_views(r, raw.views, &feeds, market.as_ref(), output.max_items);
+    let views_market = match &market {
+        Some(m) => ViewsMarket::Valid(m),
+        // Its own problems are reported; the views' symbols are not also
+        // told that it is missing.
+        None if market_written => ViewsMarket::Invalid,
+        None => ViewsMarket::Absent,
+    };
+    let views = resolve_views(r, raw.views, &feeds, views_market, output.max_items);
     let web = resolve_web(r, raw.web, &output);
     let alerts = resolve_alerts(r, raw.alerts, &feeds, &views, &output);
     Config {
@@ -518,6 +526,15 @@ fn report_duplicates<'n>(
     }
 }
 
+/// `[market]` as the views' symbols see it.
+#[derive(Clone, Copy)]
+enum ViewsMarket<'a> {
+    Absent,
+    /// Written, with problems of its own.
+    Invalid,
+    Valid(&'a MarketConfig),
+}
+
 /// `[[views]]`: named selections. Every name they use (feeds, tags,
 /// symbols) must be configured, so a typo is an error here rather than a
 /// view that silently shows nothing.
@@ -525,7 +542,7 @@ fn resolve_views(
     r: &mut Resolver<'_>,
     raw: Vec<RawView>,
     feeds: &[FeedConfig],
-    market: Option<&MarketConfig>,
+    market: ViewsMarket<'_>,
     default_max: usize,
 ) -> Vec<ViewConfig> {
     report_duplicates(r, "views", "view", raw.iter().map(|v| v.name.as_deref()));
@@ -540,7 +557,7 @@ fn resolve_view(
     i: usize,
     raw: RawView,
     feeds: &[FeedConfig],
-    market: Option<&MarketConfig>,
+    market: ViewsMarket<'_>,
     default_max: usize,
 ) -> Option<ViewConfig> {
     let at = |k: &str| vec![key("views"), Seg::Index(i), key(k)];
@@ -574,19 +591,20 @@ fn resolve_view(
     }
     for (j, s) in raw.symbols.iter().enumerate() {
         match market {
-            None => r.problem(
+            ViewsMarket::Absent => r.problem(
                 &item("symbols", j),
                 "symbols need a [market] section listing them",
             ),
-            Some(m) if !m.instruments.iter().any(|ins| &ins.symbol == s) => r.problem(
-                &item("symbols", j),
-                format!("{s:?} is not one of [market] symbols"),
-            ),
-            Some(_) => {}
+            ViewsMarket::Valid(m) if !m.instruments.iter().any(|ins| &ins.symbol == s) => r
+                .problem(
+                    &item("symbols", j),
+                    format!("{s:?} is not one of [market] symbols"),
+                ),
+            ViewsMarket::Valid(_) | ViewsMarket::Invalid => {}
         }
     }
     if let Some(pct) = raw.min_move_pct {
-        if raw.symbols.is_empty() || market.is_none() {
+        if raw.symbols.is_empty() || matches!(market, ViewsMarket::Absent) {
             r.problem(
                 &at("min_move_pct"),
                 "min_move_pct needs `symbols` (and a [market] section): it selects by how much they moved",
@@ -1594,6 +1612,43 @@ feed = "nope"
         assert!(text_of("alerts[3].name").contains("duplicate"));
         assert!(text_of("alerts[3].url").contains("topic"));
         assert!(text_of("alerts[4]").contains("url"));
+    }
+
+    /// A typo inside a symbol's table is an unknown key like any other, and
+    /// a wrong type there names its key: both were taken silently or
+    /// reported as "data did not match any variant" on the `symbols` line.
+    #[test]
+    fn symbol_tables_name_their_unknown_keys_and_wrong_types() {
+        let text = r#"[market]
+provider = "stooq"
+symbols = [
+  "RIO",
+  { symbol = "BP", nmes = ["BP plc"], exchang = "LSE" },
+]
+"#;
+        let p = problems(text);
+        let keys: Vec<(&str, Option<usize>)> = p.iter().map(|p| (p.key.as_str(), p.line)).collect();
+        assert_eq!(
+            keys,
+            [
+                ("market.symbols[1].exchang", Some(5)),
+                ("market.symbols[1].nmes", Some(5)),
+            ]
+        );
+        let wrong = problems(
+            "[market]\nprovider = \"stooq\"\nsymbols = [\n  { symbol = \"BP\", names = \"BP plc\" },\n]\n",
+        );
+        assert_eq!(wrong.len(), 1, "{wrong:?}");
+        assert_eq!(wrong[0].line, Some(4), "{wrong:?}");
+        assert!(wrong[0].message.contains("sequence"), "{wrong:?}");
+        // A [market] with a problem of its own is not also "missing" for a
+        // view that names its symbols.
+        let bad_provider = problems(
+            "[market]\nprovider = \"nope\"\nsymbols = [\"BP\"]\n\
+             [[views]]\nname = \"bp\"\nsymbols = [\"BP\"]\n",
+        );
+        let keys: Vec<&str> = bad_provider.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["market.provider"], "{bad_provider:?}");
     }
 
     #[test]
