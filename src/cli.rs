@@ -216,16 +216,6 @@ pub fn main(cli: Cli) -> ExitCode {
         Err(e) => return config_error(&e),
     };
     if let Command::Check = cli.command {
-        // What only the market's own modules know: the exchange calendars
-        // (the daemon refuses to start on an unknown `exchange`).
-        if let Some(Err(e)) = config
-            .market
-            .as_ref()
-            .map(crate::quotes::reactions::Reactions::new)
-        {
-            eprintln!("error: {}: {e}", cli.config.display());
-            return ExitCode::FAILURE;
-        }
         for warning in config.warnings() {
             eprintln!("warning: {}: {warning}", cli.config.display());
         }

@@ -481,32 +481,30 @@ async fn backfill_waits_for_the_budget_the_board_needs_then_fills_the_close_from
     assert_eq!(exchange, "XLON", "VOD.L trades in London");
 }
 
+/// An exchange without a calendar is a config error like any other: `check`
+/// (run before a restart or reload) and the start name its key and line and
+/// exit 2, so the daemon is never left unable to start on a config that
+/// passed `check`, and systemd does not restart it in a loop.
 #[tokio::test]
 async fn an_exchange_without_a_calendar_is_refused_at_start_naming_the_symbol() {
     let dir = TestDir::new();
-    let config = dir.write_config(
+    dir.write_config_only(
         "[market]\nprovider = \"yahoo\"\nsymbols = [{ symbol = \"7203\", provider_symbol = \"7203.T\", exchange = \"XTKS\" }]\n",
     );
-    let (_, shared) = fixed_clock("2026-07-22T19:30:00Z");
-    let err = match tickerfeed::app::open(&config, shared).await {
-        Ok(_) => panic!("an unknown exchange must not start"),
-        Err(e) => format!("{e:#}"),
-    };
-    assert!(
-        err.contains("symbol \"7203\": unknown exchange \"XTKS\""),
-        "{err}"
-    );
-    // `check`, run before a restart or reload, says so too, so the daemon
-    // is never left unable to start on a config that passed it.
-    let out = bin()
-        .arg("--config")
-        .arg(dir.config_path())
-        .arg("check")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("unknown exchange \"XTKS\""), "{stderr}");
+    for command in ["check", "run"] {
+        let out = bin()
+            .arg("--config")
+            .arg(dir.config_path())
+            .arg(command)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command}: {stderr}");
+        assert!(
+            stderr.contains(":11: market.symbols[0].exchange: unknown exchange \"XTKS\""),
+            "{command}: {stderr}"
+        );
+    }
 }
 
 #[tokio::test]
