@@ -31,6 +31,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -52,6 +53,9 @@ const IDLE_CHECK: Duration = Duration::from_secs(5);
 const EXPIRE_EVERY: Duration = Duration::from_secs(60);
 /// Pushes read from the queue at once.
 const BATCH: usize = 50;
+/// Pushes of one batch in flight at once: a subscriber that hangs until
+/// the send timeout holds one of them, not every other subscriber's.
+const PUSHES_AT_ONCE: usize = 8;
 /// Attempts at pinging the external hub about one change.
 const PING_ATTEMPTS: u32 = 4;
 
@@ -220,16 +224,21 @@ impl Publisher {
                     Vec::new()
                 }
             };
-            for row in &rows {
-                let outcome = tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    outcome = self.push(row) => outcome,
-                };
-                if let Err(e) = self.record(row, outcome).await {
-                    warn!(topic = %row.topic, error = %e, "could not record a WebSub push; it will be sent again");
-                }
+            let pushed = rows.len();
+            let pushes = futures_util::stream::iter(rows)
+                .map(|row| async move {
+                    let outcome = self.push(&row).await;
+                    if let Err(e) = self.record(&row, outcome).await {
+                        warn!(topic = %row.topic, error = %e, "could not record a WebSub push; it will be sent again");
+                    }
+                })
+                .buffer_unordered(PUSHES_AT_ONCE)
+                .collect::<()>();
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                () = pushes => {}
             }
-            if !rows.is_empty() {
+            if pushed > 0 {
                 continue;
             }
             let wait = match self.store.next_websub_push_due(self.clock.now()).await {
@@ -555,6 +564,92 @@ mod tests {
             ["version 1", "version 2"],
             "the change made during the first push reached the subscriber"
         );
+    }
+
+    /// A subscriber that does not answer (until the send timeout) holds
+    /// one push, not every other subscriber's: the other gets the document
+    /// while the first is still waiting.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_hanging_subscriber_does_not_hold_back_the_others() {
+        let got: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (release, released) = tokio::sync::watch::channel(false);
+        let app = {
+            let got = Arc::clone(&got);
+            axum::Router::new().route(
+                "/{who}",
+                axum::routing::post(
+                    move |axum::extract::Path(who): axum::extract::Path<String>| {
+                        let got = Arc::clone(&got);
+                        let mut released = released.clone();
+                        async move {
+                            if who == "1-hangs" {
+                                let _ = released.wait_for(|open| *open).await;
+                            }
+                            got.lock().unwrap().push(who);
+                            "ok"
+                        }
+                    },
+                ),
+            )
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("a.db")).unwrap();
+        let clock: SharedClock = Arc::new(SystemClock);
+        // The hanging one subscribed first, so its push is due first.
+        for who in ["1-hangs", "2-answers"] {
+            store
+                .websub_subscribe(HubSubscriber {
+                    topic: TOPIC.into(),
+                    callback: format!("{base}/{who}"),
+                    secret: None,
+                    lease: Duration::from_secs(3600),
+                    verified_at: clock.now(),
+                })
+                .await
+                .unwrap();
+        }
+        let publisher = Publisher::new(
+            store.clone(),
+            Arc::clone(&clock),
+            Arc::new(Metrics::new()),
+            Arc::new(Versions(Arc::new(AtomicU32::new(1)))),
+            Clients::new("test").unwrap(),
+            WebSubConfig {
+                serve_hub: true,
+                allow_private: true,
+                ..WebSubConfig::default()
+            },
+            Url::parse("http://tf.test/websub").unwrap(),
+        );
+        let stop = CancellationToken::new();
+        let run = tokio::spawn(publisher.run(stop.clone()));
+        wait_until("the answering subscriber's push", async || {
+            got.lock().unwrap().iter().any(|w| w == "2-answers")
+        })
+        .await;
+        assert_eq!(*got.lock().unwrap(), ["2-answers"], "the other still waits");
+        // Its push is still in flight, not given up on (sent one after the
+        // other, it would have timed out first, and counted an attempt).
+        let hanging_attempts: i64 = rusqlite::Connection::open(dir.path().join("a.db"))
+            .unwrap()
+            .query_row(
+                "SELECT attempts FROM websub_deliveries WHERE callback LIKE '%/1-hangs'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(hanging_attempts, 0);
+        release.send(true).unwrap();
+        wait_until("the waiting subscriber's push", async || {
+            got.lock().unwrap().len() == 2
+        })
+        .await;
+        stop.cancel();
+        run.await.unwrap();
     }
 
     #[test]
