@@ -390,7 +390,7 @@ impl Board {
                 item.summary_text.as_deref().unwrap_or(""),
                 item.content_text.as_deref().unwrap_or(""),
             ];
-            item.mentions = setup.matcher.find_all(&item.categories, &texts);
+            item.mentions = setup.matcher.find_in_feed_item(&item.categories, &texts);
         }
     }
 

@@ -7,8 +7,12 @@
 //! of the configured board and an analyst can filter by confidence.
 //!
 //! Sources, most reliable first (`market-providers.md` §5):
-//! 1. publisher tags: Nasdaq's `<nasdaq:tickers>`, Finnhub's `related`, and
-//!    an SEC EDGAR filer's CIK where the instrument configures `cik`;
+//! 1. publisher tags: a feed's category written with its venue
+//!    (GlobeNewswire's `Nasdaq:EBIX`), and an SEC EDGAR filer's CIK where
+//!    the instrument configures `cik`. The matcher also reads Nasdaq's
+//!    `<nasdaq:tickers>` and Finnhub's `related` lists when given them
+//!    ([`MentionMatcher::find_tagged`]), but no feed hands them over: the
+//!    parser drops elements it does not know;
 //! 2. exchange-qualified mentions: `(NASDAQ: SSAT)`, `( NASDAQ:QCOM )`,
 //!    `(LSE:BP.)`, `NYSE American: WDGT`, GlobeNewswire's `Nasdaq:EBIX`
 //!    category; OTC venues (OTCQB, OTCQX, OTC Pink) are skipped;
@@ -25,7 +29,9 @@
 //!
 //! - **Unambiguous** names, several words or one long mixed-case word
 //!   ("AstraZeneca", "Rio Tinto", "British American Tobacco"), match alone,
-//!   in any case: headlines capitalise freely.
+//!   in any case: headlines capitalise freely. Except that one word in
+//!   lower case, in a text that uses capitals, is the word, not the
+//!   company ("the shell company", "apple growers").
 //! - **Ambiguous** aliases, one short word (four letters or fewer) or one
 //!   all-capitals word ("BP", "BAT", "RELX"), must match case-exactly
 //!   (unless the text is all capitals, where case says nothing), must not be
@@ -325,6 +331,24 @@ impl MentionMatcher {
         self.find_all(tags, &[title, text])
     }
 
+    /// Mentions in a feed's item: its `categories` and its `texts`. A
+    /// category is a ticker tag only when written as one, with its venue
+    /// (GlobeNewswire's `Nasdaq:EBIX`); a bare `BP` is a word a health blog
+    /// files posts under too, so it is read like the text, under the rules
+    /// for names.
+    pub fn find_in_feed_item<S: AsRef<str>>(
+        &self,
+        categories: &[S],
+        texts: &[&str],
+    ) -> Vec<Mention> {
+        let (tags, words): (Vec<&str>, Vec<&str>) = categories
+            .iter()
+            .map(AsRef::as_ref)
+            .partition(|c| c.contains(':'));
+        let all: Vec<&str> = texts.iter().copied().chain(words).collect();
+        self.find_all(&tags, &all)
+    }
+
     /// [`find`](Self::find) over any number of text parts, in order.
     pub fn find_all<S: AsRef<str>, T: AsRef<str>>(&self, tags: &[S], texts: &[T]) -> Vec<Mention> {
         let mut found = Found::new(self.symbols.len());
@@ -482,6 +506,18 @@ impl MentionMatcher {
             && !part.shouting()
             && written != alias.text
             && written != alias.text.to_uppercase()
+        {
+            return None;
+        }
+        // One word in lower case, in a text that uses capitals, is a word,
+        // not the company: "the shell company", "apple growers",
+        // "prudential rules". (A text all in capitals or all in lower case
+        // says nothing by its case.)
+        if !alias.ambiguous
+            && !alias.text.contains(' ')
+            && !part.shouting()
+            && part.text.chars().any(char::is_uppercase)
+            && !written.starts_with(char::is_uppercase)
         {
             return None;
         }
@@ -893,6 +929,9 @@ mod tests {
             // Unambiguous names match alone, in any case.
             ("ASTRAZENECA WINS APPROVAL", "", &["AZN"]),
             ("astrazeneca wins", "", &["AZN"]),
+            ("Astrazeneca Wins", "", &["AZN"]),
+            // But one word in lower case among capitals is the word.
+            ("Police say astrazeneca vials were stolen", "", &[]),
         ];
         for (title, text, want) in cases {
             assert_eq!(
@@ -1079,6 +1118,60 @@ mod tests {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/quotes/mentions/globenewswire.xml"
     ));
+
+    /// A feed's categories: `Nasdaq:EBIX` is a ticker tag; a bare `BP` is
+    /// a topic (blood pressure on a health blog) read like the text, and
+    /// one-word names in lower case are words.
+    #[test]
+    fn a_feeds_categories_are_tags_only_with_their_venue() {
+        let m = MentionMatcher::new(&[
+            instrument("BP", &["BP plc"]),
+            instrument("EBIX", &[]),
+            instrument("SHEL", &["Shell"]),
+            instrument("AAPL", &["Apple"]),
+        ]);
+        let how = |categories: &[&str], texts: &[&str]| -> Vec<(String, &'static str)> {
+            m.find_in_feed_item(categories, texts)
+                .into_iter()
+                .map(|x| (x.symbol, x.matched_by.as_str()))
+                .collect()
+        };
+        assert_eq!(
+            how(
+                &["BP", "Heart"],
+                &[
+                    "Home monitors help patients",
+                    "Daily checks of blood pressure work."
+                ]
+            ),
+            []
+        );
+        assert_eq!(
+            how(
+                &["Nasdaq:EBIX", "Press releases"],
+                &["Ebix wins a contract"]
+            ),
+            [("EBIX".to_string(), "tag")]
+        );
+        assert_eq!(
+            how(&["BP"], &["BP plc raises its dividend"]),
+            [("BP".to_string(), "name")]
+        );
+        assert_eq!(
+            how(
+                &[],
+                &[
+                    "Police say the shell company moved the money offshore",
+                    "Washington apple growers expect a record harvest",
+                ]
+            ),
+            []
+        );
+        assert_eq!(
+            how(&[], &["Shell and Apple report results"]),
+            [("SHEL".to_string(), "name"), ("AAPL".to_string(), "name")]
+        );
+    }
 
     #[test]
     fn nasdaq_ticker_tags() {
