@@ -73,6 +73,10 @@ struct Inner {
     /// Wall time at start, from the clock: dates documents while the
     /// archive is empty.
     started_at: DateTime<Utc>,
+    /// When the running config began to be served (start, or the last
+    /// reload): no document is older than that, since what a document
+    /// says may have changed with it (a title, a filter).
+    config_since: Mutex<SystemTime>,
     cache: Mutex<HashMap<DocKey, Arc<Slot>>>,
     /// Renders of one-off documents (`?q=`, `?before=`) in progress.
     one_off: Semaphore,
@@ -350,6 +354,7 @@ impl HttpState {
             published: RwLock::new(Arc::new(published)),
             health,
             started_at: clock.now(),
+            config_since: Mutex::new(SystemTime::from(clock.now())),
             clock,
             cache: Mutex::new(HashMap::new()),
             one_off: Semaphore::new(ONE_OFF_RENDERS),
@@ -375,6 +380,7 @@ impl HttpState {
     /// once.
     pub fn update(&self, published: Published) {
         *self.0.published.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(published);
+        *lock(&self.0.config_since) = SystemTime::from(self.0.clock.now());
         lock(&self.0.cache).clear();
     }
 
@@ -816,12 +822,20 @@ async fn rendered(inner: &Inner, key: DocKey) -> Result<Arc<Rendered>, ServeErro
             // item pruned) must not keep the last copy's date: a reader
             // revalidating by date alone would get 304 and keep it.
             // The same bytes keep the date they were given.
-            if let Some((etag, last_modified)) = &slot.previous {
-                if *etag == doc.etag {
+            match &slot.previous {
+                Some((etag, last_modified)) if *etag == doc.etag => {
                     doc.last_modified = doc.last_modified.max(*last_modified);
-                } else if doc.last_modified <= *last_modified {
+                }
+                Some((_, last_modified)) if doc.last_modified <= *last_modified => {
                     let later = *last_modified + std::time::Duration::from_secs(1);
                     doc.last_modified = later.max(SystemTime::from(inner.clock.now()));
+                }
+                Some(_) => {}
+                // The first copy since the start or a reload: what it was
+                // before is not known, and the config may have changed its
+                // bytes (a title, a filter) while no entry did.
+                None => {
+                    doc.last_modified = doc.last_modified.max(*lock(&inner.config_since));
                 }
             }
             Ok(Arc::new(doc))
@@ -966,8 +980,12 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
     {
         let mut parts = coding.split(';');
         let name = parts.next().unwrap_or("").trim();
+        // Parameter names are case-insensitive: `Q=0` is `q=0`.
         let weight = parts
-            .find_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|p| {
+                let (name, value) = p.split_once('=')?;
+                name.trim().eq_ignore_ascii_case("q").then_some(value)
+            })
             .map_or(Some(1.0), |q| q.trim().parse::<f32>().ok());
         if name.eq_ignore_ascii_case("gzip") || name.eq_ignore_ascii_case("x-gzip") {
             gzip = weight;
@@ -1218,6 +1236,8 @@ mod tests {
         assert!(!accepts("gzip;q=0, *"));
         assert!(!accepts("*, gzip;q=0"));
         assert!(!accepts("gzip;q=0.0"));
+        assert!(!accepts("gzip;Q=0"));
+        assert!(!accepts("gzip; q = 0"));
         assert!(!accepts("*;q=0"));
         assert!(!accepts("br, deflate"));
         assert!(!accepts_gzip(&HeaderMap::new()));
@@ -1227,24 +1247,72 @@ mod tests {
     /// temp dir; returns its state (to occupy the one-off renders) and the
     /// merged feed's URL.
     async fn start() -> (tempfile::TempDir, HttpState, String, CancellationToken) {
+        let (dir, state, url, stop, _) = start_on_clock().await;
+        (dir, state, url, stop)
+    }
+
+    /// [`start`], with the fixed clock it runs on.
+    async fn start_on_clock() -> (
+        tempfile::TempDir,
+        HttpState,
+        String,
+        CancellationToken,
+        FixedClock,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.toml");
         std::fs::write(&path, "[server]\nlisten = \"127.0.0.1:0\"\n").unwrap();
         let config = Config::load(&path).unwrap();
         let now = "2026-11-24T09:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        let clock = FixedClock::new(now);
         let state = HttpState::new(
             Arc::new(Metrics::new()),
             None,
             Store::open(&config.storage.path).unwrap(),
             Published::from_config(&config, None, now),
             crate::scheduler::Heartbeat::new(now),
-            Arc::new(FixedClock::new(now)),
+            Arc::new(clock.clone()),
         );
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/feed.atom", listener.local_addr().unwrap());
         let stop = CancellationToken::new();
         tokio::spawn(serve(listener, state.clone(), stop.clone()));
-        (dir, state, url, stop)
+        (dir, state, url, stop, clock)
+    }
+
+    /// A reload that changes what a document says (its title) while no
+    /// entry changed: a reader revalidating by the date it has gets the new
+    /// document, not a 304 for the old one (the cache that knew the old
+    /// date is gone with the reload).
+    #[tokio::test]
+    async fn a_reload_that_changes_a_document_moves_its_date() {
+        let (dir, state, url, stop, clock) = start_on_clock().await;
+        let http = reqwest::Client::new();
+        let first = http.get(&url).send().await.unwrap();
+        let date = first.headers()[header::LAST_MODIFIED].clone();
+        assert!(first.text().await.unwrap().contains(">tickerfeed</title>"));
+        clock.advance(chrono::Duration::minutes(5));
+        let path = dir.path().join("config.toml");
+        std::fs::write(
+            &path,
+            "[server]\nlisten = \"127.0.0.1:0\"\n[output]\ntitle = \"Renamed\"\n",
+        )
+        .unwrap();
+        let config = Config::load(&path).unwrap();
+        state.update(Published::from_config(
+            &config,
+            None,
+            crate::clock::Clock::now(&clock),
+        ));
+        let again = http
+            .get(&url)
+            .header(header::IF_MODIFIED_SINCE, date)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 200);
+        assert!(again.text().await.unwrap().contains(">Renamed</title>"));
+        stop.cancel();
     }
 
     /// While as many searches as the reader is allowed are being rendered,
