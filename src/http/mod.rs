@@ -210,6 +210,11 @@ struct Rendered {
     /// Strong validator of the identity bytes, quoted.
     etag: String,
     last_modified: SystemTime,
+    /// Whether `last_modified` is sent. A page that shows what changes
+    /// apart from its entries (the live board, an item's sources and
+    /// fetched article) has no date that moves with its bytes: it is
+    /// revalidated by its ETag alone.
+    dated: bool,
     /// WebSub discovery (§4): `Link: <hub>; rel="hub", <self>; rel="self"`
     /// for a topic's document when a hub is configured.
     link: Option<HeaderValue>,
@@ -228,7 +233,16 @@ impl Rendered {
             body: Bytes::from(body),
             gzip: Bytes::from(gzip),
             last_modified,
+            dated: true,
             link: None,
+        }
+    }
+
+    /// This document without a `Last-Modified` (see `dated`).
+    fn undated(self) -> Rendered {
+        Rendered {
+            dated: false,
+            ..self
         }
     }
 }
@@ -771,7 +785,11 @@ fn respond(headers: &HeaderMap, doc: &Rendered) -> Response {
     if let Ok(v) = HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, v);
     }
-    if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(doc.last_modified)) {
+    if let Some(v) = doc
+        .dated
+        .then(|| HeaderValue::from_str(&httpdate::fmt_http_date(doc.last_modified)).ok())
+        .flatten()
+    {
         h.insert(header::LAST_MODIFIED, v);
     }
     resp
@@ -1010,6 +1028,7 @@ fn not_modified(headers: &HeaderMap, doc: &Rendered) -> bool {
     }
     if let Some(ims) = headers
         .get(header::IF_MODIFIED_SINCE)
+        .filter(|_| doc.dated)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| httpdate::parse_http_date(v).ok())
     {

@@ -126,11 +126,10 @@ async fn item_doc(
     let now = inner.clock.now();
     let view = page_frame(inner, published, page.entries, now);
     let body = render::html::render_item(&view, &history, now)?;
-    Ok(Some(Rendered::new(
-        Format::Html,
-        body,
-        SystemTime::from(view.updated),
-    )))
+    // Its sources, fetched article and prices change apart from the entry.
+    Ok(Some(
+        Rendered::new(Format::Html, body, SystemTime::from(view.updated)).undated(),
+    ))
 }
 
 /// `/feeds`: the operator's page. Rendered on demand (a few at a time,
@@ -316,7 +315,8 @@ async fn symbol_doc(
     let body =
         render::html::render_symbol(&view, symbol, name, &series, &items, currency.as_deref())?;
     let updated = items.first().map(|i| i.first_seen).unwrap_or(now);
-    Ok(Rendered::new(Format::Html, body, SystemTime::from(updated)))
+    // Its chart moves with every price recorded, not with the items.
+    Ok(Rendered::new(Format::Html, body, SystemTime::from(updated)).undated())
 }
 
 /// The stylesheet (at its fingerprinted name, cached for a year), the

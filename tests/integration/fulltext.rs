@@ -439,6 +439,17 @@ async fn the_daemon_fetches_articles_and_the_item_page_shows_them() {
     assert!(page.contains("<h2>The article</h2>"), "{page}");
     assert!(page.contains("quahog bed"), "{page}");
     assert!(!page.contains("TRACKER-SECRET"), "{page}");
+    // The article came after the entry, and so may sources and prices: the
+    // page has no date to revalidate by, only its ETag.
+    let later = daemon
+        .get(
+            &format!("/items/{uid}"),
+            &[("if-modified-since", "Fri, 01 Jan 2100 00:00:00 GMT")],
+        )
+        .await;
+    assert_eq!(later.status(), 200);
+    assert!(later.headers().get("last-modified").is_none());
+    assert!(later.headers().get("etag").is_some());
     let metrics = daemon.get("/metrics", &[]).await.text().await.unwrap();
     assert!(
         metrics.contains("tickerfeed_articles{result=\"fetched\"} 1"),
