@@ -215,8 +215,21 @@ pub fn main(cli: Cli) -> ExitCode {
         Ok(c) => c,
         Err(e) => return config_error(&e),
     };
+    // What only the market's own modules know: the exchange calendars. A
+    // config error like the others (the daemon cannot start on it), for
+    // `check` as for every command.
+    if let Some(Err(e)) = config
+        .market
+        .as_ref()
+        .map(crate::quotes::reactions::Reactions::check)
+    {
+        eprintln!("error: {}: {e}", cli.config.display());
+        return ExitCode::from(2);
+    }
     if let Command::Check = cli.command {
-        for warning in config.warnings() {
+        // What only the market's own modules know: the exchange calendars
+        // (the daemon refuses to start on an unknown `exchange`).
+        for warning in warnings(&config) {
             eprintln!("warning: {}: {warning}", cli.config.display());
         }
         println!(
@@ -228,7 +241,7 @@ pub fn main(cli: Cli) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     init_logging(config.log_level.as_deref());
-    for warning in config.warnings() {
+    for warning in warnings(&config) {
         tracing::warn!("{warning}");
     }
     // Before the runtime starts threads: adopting systemd's socket edits
@@ -299,6 +312,25 @@ pub fn main(cli: Cli) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// What loads but cannot work as meant, for `check` and the start's log:
+/// an alert whose URL is on this machine or a private network without
+/// `allow_private`, whose every message the sender would refuse. Not
+/// errors, so an upgrade never stops a daemon that ran before.
+fn warnings(config: &Config) -> Vec<String> {
+    config
+        .alerts
+        .iter()
+        .filter(|a| !a.allow_private && crate::push::guard::on_private_network(&a.url))
+        .map(|a| {
+            format!(
+                "alert {:?}: {} is on this machine or a private network, where \
+                 alerts are not sent: set allow_private = true to send them",
+                a.name, a.url
+            )
+        })
+        .collect()
 }
 
 fn config_error(e: &ConfigError) -> ExitCode {

@@ -406,24 +406,6 @@ impl fmt::Display for Invalid<'_> {
 }
 
 impl Config {
-    /// What loads but cannot work as meant, for `check` and the start's log:
-    /// an alert whose URL is on this machine or a private network without
-    /// `allow_private`, whose every message the sender would refuse. Not
-    /// errors, so an upgrade never stops a daemon that ran before.
-    pub fn warnings(&self) -> Vec<String> {
-        self.alerts
-            .iter()
-            .filter(|a| !a.allow_private && crate::push::guard::on_private_network(&a.url))
-            .map(|a| {
-                format!(
-                    "alert {:?}: {} is on this machine or a private network, where \
-                     alerts are not sent: set allow_private = true to send them",
-                    a.name, a.url
-                )
-            })
-            .collect()
-    }
-
     /// What `channel` shows: the main feed less `[output] exclude`, a
     /// tag's feed (the main feed's items carried by a feed with the tag,
     /// the same excludes applied), or a view. `None` for a tag no feed has

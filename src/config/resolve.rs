@@ -1119,27 +1119,7 @@ fn resolve_instruments(r: &mut Resolver<'_>, raw: Vec<RawSymbol>) -> Vec<Instrum
             cik,
             exchange: exchange
                 .map(|e| e.trim().to_string())
-                .filter(|e| !e.is_empty())
-                .filter(|e| {
-                    // Price reactions need its trading hours: a config the
-                    // daemon could not start on fails here, in `check` too.
-                    let known = crate::quotes::calendar::exchange(e).is_some();
-                    if !known {
-                        r.problem(
-                            &[
-                                key("market"),
-                                key("symbols"),
-                                Seg::Index(i),
-                                key("exchange"),
-                            ],
-                            format!(
-                                "unknown exchange {e:?}: tickerfeed has the calendars of \
-                                 XNYS or NYSE, XNAS or NASDAQ, XLON or LSE"
-                            ),
-                        );
-                    }
-                    known
-                }),
+                .filter(|e| !e.is_empty()),
         });
     }
     if instruments.is_empty() {

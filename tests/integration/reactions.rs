@@ -482,9 +482,9 @@ async fn backfill_waits_for_the_budget_the_board_needs_then_fills_the_close_from
 }
 
 /// An exchange without a calendar is a config error like any other: `check`
-/// (run before a restart or reload) and the start name its key and line and
-/// exit 2, so the daemon is never left unable to start on a config that
-/// passed `check`, and systemd does not restart it in a loop.
+/// (run before a restart or reload) and the start name the symbol and exit
+/// 2, so the daemon is never left unable to start on a config that passed
+/// `check`, and systemd does not restart it in a loop.
 #[tokio::test]
 async fn an_exchange_without_a_calendar_is_refused_at_start_naming_the_symbol() {
     let dir = TestDir::new();
@@ -501,7 +501,7 @@ async fn an_exchange_without_a_calendar_is_refused_at_start_naming_the_symbol() 
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{command}: {stderr}");
         assert!(
-            stderr.contains(":11: market.symbols[0].exchange: unknown exchange \"XTKS\""),
+            stderr.contains("[market] symbol \"7203\": unknown exchange \"XTKS\""),
             "{command}: {stderr}"
         );
     }

@@ -477,8 +477,7 @@ async fn a_reload_puts_an_added_instrument_on_the_board_at_once() {
         "{ symbol = \"7203\", provider_symbol = \"7203.T\", exchange = \"XTKS\" }",
     ));
     d.signal("HUP");
-    d.wait_for("reload refused, keeping the running config");
-    d.wait_for("market.symbols[0].exchange: unknown exchange \"XTKS\"");
+    d.wait_for("reload refused, keeping the running config: [market] symbol \"7203\": unknown exchange \"XTKS\"");
 
     // Another provider at another endpoint: asked from now on, with the
     // key, and its price replaces the old provider's on the board.
