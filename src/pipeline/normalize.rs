@@ -70,7 +70,15 @@ fn normalize_entry(e: Entry, feed_url: &Url) -> NewItem {
         Some(e.id.trim().to_string()).filter(|id| !id.is_empty() && !id.contains(GENERATED_ID));
     let link = alternate(&e.links)
         .and_then(|l| join(&l.href, feed_url))
-        .filter(is_web);
+        .filter(is_web)
+        // An RSS guid is the permalink unless it says it is not; feed-rs
+        // drops `isPermaLink`, so a guid that is a web address stands for
+        // the link an entry lacks (as feedparser and Miniflux read it).
+        .or_else(|| {
+            guid.as_deref()
+                .and_then(|g| Url::parse(g).ok())
+                .filter(is_web)
+        });
     let url = link.as_ref().map(Url::to_string);
     let canonical = link.clone().map(canonical);
     // Relative links inside the HTML resolve against the article when we
@@ -204,12 +212,17 @@ fn hash_fields(fields: &[&str]) -> String {
     hex::encode(h.finalize())
 }
 
-/// The link a reader would open: `rel="alternate"` (or no rel), else the first.
+/// The link a reader would open: `rel="alternate"` (or no rel), else a
+/// `related` one. Never the comments (`<comments>`, `wfw:commentRss`), an
+/// enclosure, replies or the entry's own feed: an entry with only those has
+/// no page of its own.
 fn alternate(links: &[Link]) -> Option<&Link> {
-    links
-        .iter()
-        .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
-        .or_else(|| links.iter().find(|l| l.rel.as_deref() != Some("self")))
+    let with = |rels: &[Option<&str>]| {
+        links
+            .iter()
+            .find(|l| l.target.is_none() && rels.contains(&l.rel.as_deref()))
+    };
+    with(&[None, Some("alternate")]).or_else(|| with(&[Some("related")]))
 }
 
 /// `href` made absolute against `base`.
@@ -439,6 +452,49 @@ mod tests {
         assert_eq!(
             dates,
             [(Some(2026), Some(2026)), (None, None), (Some(1), Some(1))]
+        );
+    }
+
+    /// An item's link is its page: not its comments, enclosure or replies;
+    /// with none, a guid that is a web address (RSS's permalink).
+    #[test]
+    fn the_link_is_the_entrys_page() {
+        let rss = items(
+            r#"<rss version="2.0"><channel><title>T</title>
+            <item><title>A</title><guid isPermaLink="false">a</guid><comments>https://example.com/a#comments</comments></item>
+            <item><title>B</title><guid>https://example.com/permalink-b</guid></item>
+            <item><title>C</title><guid>c</guid><comments>https://example.com/c#comments</comments><link>https://example.com/c</link></item>
+            </channel></rss>"#,
+        );
+        let links: Vec<Option<&str>> = rss.iter().map(|i| i.url.as_deref()).collect();
+        assert_eq!(
+            links,
+            [
+                None,
+                Some("https://example.com/permalink-b"),
+                Some("https://example.com/c")
+            ]
+        );
+        let atom = items(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>T</title><id>urn:t</id>
+            <updated>2026-01-01T00:00:00Z</updated>
+            <entry><title>Episode</title><id>urn:e1</id><updated>2026-01-01T00:00:00Z</updated>
+              <link rel="enclosure" href="https://example.com/ep1.mp3" type="audio/mpeg"/></entry>
+            <entry><title>Post</title><id>urn:e2</id><updated>2026-01-01T00:00:00Z</updated>
+              <link rel="replies" href="https://example.com/2/comments.atom"/>
+              <link rel="alternate" href="https://example.com/2"/></entry>
+            <entry><title>Linked</title><id>urn:e3</id><updated>2026-01-01T00:00:00Z</updated>
+              <link rel="related" href="https://other.example/story"/></entry>
+            </feed>"#,
+        );
+        let links: Vec<Option<&str>> = atom.iter().map(|i| i.url.as_deref()).collect();
+        assert_eq!(
+            links,
+            [
+                None,
+                Some("https://example.com/2"),
+                Some("https://other.example/story")
+            ]
         );
     }
 
