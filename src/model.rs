@@ -187,6 +187,22 @@ pub struct Snapshot {
     pub quotes: Vec<SnapshotQuote>,
 }
 
+impl SnapshotQuote {
+    /// Whether `other` prices the same listing, so a change between them
+    /// means something: the same currency when both give one; else (a
+    /// provider that gives none) the same provider symbol. A symbol moved
+    /// to another listing (the ADR in dollars, the London line in pounds)
+    /// is not compared.
+    pub fn same_listing(&self, other: &SnapshotQuote) -> bool {
+        match (&self.currency, &other.currency) {
+            (Some(a), Some(b)) => a == b,
+            _ => self
+                .provider_symbol
+                .eq_ignore_ascii_case(&other.provider_symbol),
+        }
+    }
+}
+
 /// One quote on a snapshot.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SnapshotQuote {

@@ -421,9 +421,9 @@ fn prices_since(entry: &Entry, board: Option<&Snapshot>, home: &str) -> Vec<Pric
                     .checked_mul(Decimal::ONE_HUNDRED)?
                     .checked_div(then.price)
             };
-            // Two currencies (the symbol moved to another listing) have no
-            // change between them without an exchange rate.
-            let comparable = now.filter(|q| q.currency == then.currency);
+            // Two listings (the symbol moved, say, from the ADR in dollars
+            // to the London line) have no change between them.
+            let comparable = now.filter(|q| q.same_listing(then));
             let (change, direction) = match comparable.and_then(|q| change_pct(q.price)) {
                 Some(pct) => {
                     let change = ShownChange::of(pct, 1);
@@ -699,6 +699,13 @@ mod tests {
         let prices = prices_since(&entry, Some(&now), "/");
         assert_eq!(prices[0].now, "0.72 GBP");
         assert_eq!(prices[0].change, "n/a");
+        // Without a currency, another provider symbol is another listing.
+        now.quotes[0].currency = None;
+        now.quotes[0].provider_symbol = format!("{}.L", then.quotes[0].provider_symbol);
+        assert_eq!(prices_since(&entry, Some(&now), "/")[0].change, "n/a");
+        now.quotes[0].provider_symbol = then.quotes[0].provider_symbol.to_lowercase();
+        now.quotes[0].price = then.quotes[0].price;
+        assert_ne!(prices_since(&entry, Some(&now), "/")[0].change, "n/a");
         assert!(
             prices[0]
                 .then

@@ -628,9 +628,10 @@ LEFT JOIN quotes q4 ON q4.id = r4.quote_id;
     // brings no document) still honours it.
     Migration::Sql("ALTER TABLE feeds ADD COLUMN ttl_secs INTEGER;"),
     // 18: `v_item_mentions` compared the price at ingest with the latest
-    // whatever their currencies, so a symbol moved to another listing (the
+    // whatever their listings, so a symbol moved to another listing (the
     // ADR in dollars, then the London line in pence made pounds) showed a
-    // 92 % fall. The change is now computed only within one currency, and
+    // 92 % fall. The change is now computed only for one listing: the same
+    // currency, or where a provider gives none, the same provider symbol.
     // `latest_currency` (at the end, so queries by position keep working)
     // says what the latest price is in.
     Migration::Sql(
@@ -640,13 +641,18 @@ CREATE VIEW v_item_mentions AS
 SELECT m.item_id, i.title, i.url, i.first_seen_at, m.symbol,
        sq.price AS price_at_ingest, sq.currency, sq.as_of AS price_at_ingest_as_of, sq.stale,
        lq.price AS latest_price, lq.fetched_at AS latest_at,
-       CASE WHEN sq.price > 0 AND lq.price IS NOT NULL AND sq.currency IS lq.currency
+       CASE WHEN sq.price > 0 AND lq.price IS NOT NULL
+                 AND (sq.currency = lq.currency
+                      OR ((sq.currency IS NULL OR lq.currency IS NULL)
+                          AND sqq.provider_symbol = lq.provider_symbol COLLATE NOCASE))
             THEN round((lq.price - sq.price) * 100.0 / sq.price, 2) END AS change_since_ingest_percent,
        m.matched_by,
        lq.currency AS latest_currency
 FROM item_mentions m
 JOIN items i ON i.id = m.item_id
 LEFT JOIN v_snapshot_quotes sq ON sq.item_id = m.item_id AND sq.symbol = m.symbol
+LEFT JOIN snapshot_quotes ssq ON ssq.item_id = m.item_id AND ssq.symbol = m.symbol
+LEFT JOIN quotes sqq ON sqq.id = ssq.quote_id
 LEFT JOIN v_latest_quotes lq ON lq.symbol = m.symbol;
 "#,
     ),
@@ -1010,6 +1016,24 @@ INSERT INTO item_mentions (item_id, symbol) VALUES (1, 'VOD');
             latest(&conn, "9.69", "USD", "2026-01-03T00:00:00Z"),
             (Some(2.0), "USD".into())
         );
+        // A provider that gives no currency: compared only within the
+        // listing the price at ingest came from (`VOD`), not another.
+        let without = |provider_symbol: &str, at: &str| {
+            conn.execute(
+                "INSERT INTO quotes (symbol, provider, provider_symbol, price, fetched_at, session)
+                 VALUES ('VOD', 'finnhub', ?1, '9.69', ?2, 'regular')",
+                [provider_symbol, at],
+            )
+            .unwrap();
+            conn.query_row(
+                "SELECT change_since_ingest_percent FROM v_item_mentions",
+                [],
+                |r| r.get::<_, Option<f64>>(0),
+            )
+            .unwrap()
+        };
+        assert_eq!(without("VOD.L", "2026-01-04T00:00:00Z"), None);
+        assert_eq!(without("vod", "2026-01-05T00:00:00Z"), Some(2.0));
     }
 
     #[test]

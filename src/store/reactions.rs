@@ -22,10 +22,19 @@
 //!   because the closing price is the last trade *at or before* the close
 //!   (a provider may stamp it a second early or a few seconds late).
 //!
+//! Later quotes are of the listing the `then` quote came from: its
+//! currency when both give one, else its provider symbol (in any case), so
+//! a symbol moved to another listing by a reload (the London line in
+//! pounds, then the ADR in dollars) never makes a change across the two.
+//! The same rule as [`SnapshotQuote::same_listing`](crate::model::SnapshotQuote::same_listing),
+//! in SQL.
+//!
 //! Recorded (`board`) quotes win over backfilled ones at the same time. A
 //! target is looked at only once its window has passed, and declared a gap
 //! (for backfill) only after a further settling time, since delayed data
-//! (London lines on Yahoo run 15 minutes behind) arrives after the fact.
+//! (London lines on Yahoo run 15 minutes behind) arrives after the fact. A
+//! `close` waits for that settling time before it is matched at all: the
+//! last quote of its window may be one of those late arrivals.
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -183,6 +192,13 @@ impl Store {
                 else {
                     continue;
                 };
+                // The close is the *last* quote of its window, and delayed
+                // data (London on Yahoo, 15 minutes behind) brings the
+                // closing auction's price after the window has passed:
+                // taken at once, the close would be the last trade before it.
+                if horizon == Horizon::Close && now < target_at + tolerance + settle {
+                    continue;
+                }
                 match matching_quote(&tx, item_id, &symbol, horizon, target_at, tolerance)? {
                     Some(quote_id) => {
                         tx.prepare_cached(
@@ -304,34 +320,38 @@ fn matching_quote(
         Horizon::Close => (
             "SELECT id FROM quotes
              WHERE symbol = ?1 AND coalesce(as_of, fetched_at) BETWEEN ?2 AND ?3
-               AND (currency IS NULL OR ?4 IS NULL OR currency = ?4)
+               AND (?5 IS NULL OR currency = ?4
+                    OR ((currency IS NULL OR ?4 IS NULL) AND provider_symbol = ?5 COLLATE NOCASE))
              ORDER BY coalesce(as_of, fetched_at) DESC, source = 'backfill', id DESC LIMIT 1",
             target - tolerance,
         ),
         _ => (
             "SELECT id FROM quotes
              WHERE symbol = ?1 AND coalesce(as_of, fetched_at) BETWEEN ?2 AND ?3
-               AND (currency IS NULL OR ?4 IS NULL OR currency = ?4)
+               AND (?5 IS NULL OR currency = ?4
+                    OR ((currency IS NULL OR ?4 IS NULL) AND provider_symbol = ?5 COLLATE NOCASE))
              ORDER BY coalesce(as_of, fetched_at), source = 'backfill', id LIMIT 1",
             target,
         ),
     };
-    let then_currency: Option<String> = match horizon {
+    // Later prices are of the same listing as the first (module doc).
+    let then: Option<(Option<String>, String)> = match horizon {
         Horizon::Then => None,
         _ => conn
             .prepare_cached(
-                "SELECT q.currency FROM item_reactions r JOIN quotes q ON q.id = r.quote_id
+                "SELECT q.currency, q.provider_symbol
+                 FROM item_reactions r JOIN quotes q ON q.id = r.quote_id
                  WHERE r.item_id = ?1 AND r.symbol = ?2 AND r.horizon = ?3",
             )
             .and_then(|mut s| {
                 s.query_row(params![item_id, symbol, Horizon::Then.as_str()], |r| {
-                    r.get(0)
+                    Ok((r.get(0)?, r.get(1)?))
                 })
                 .optional()
             })
-            .map_err(op("read the currency of a reaction's first price"))?
-            .flatten(),
+            .map_err(op("read the listing of a reaction's first price"))?,
     };
+    let (then_currency, then_listing) = then.unzip();
     conn.prepare_cached(sql)
         .and_then(|mut s| {
             s.query_row(
@@ -339,7 +359,8 @@ fn matching_quote(
                     symbol,
                     to_db_time(from),
                     to_db_time(target + tolerance),
-                    then_currency
+                    then_currency.flatten(),
+                    then_listing
                 ],
                 |r| r.get(0),
             )
@@ -480,6 +501,7 @@ pub(crate) fn reactions_of(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Quote;
 
     /// An archive with one feed and one item (id 1), foreign keys on.
     fn archive() -> Connection {
@@ -556,5 +578,151 @@ VALUES (1, 'RIO', 'then', 'XLON', '2026-01-01T00:00:00Z', 'found', 1),
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(planned, [1, 1]);
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    /// One quote of VOD as `provider_symbol`, in `currency`, priced at
+    /// `as_of` and fetched 15 minutes later (delayed data).
+    fn vod(provider_symbol: &str, price: &str, currency: Option<&str>, as_of: &str) -> Quote {
+        let mut q = Quote::new(
+            crate::model::ProviderKind::Yahoo,
+            provider_symbol,
+            price.parse().unwrap(),
+            at(as_of) + Duration::minutes(15),
+        );
+        q.symbol = "VOD".into();
+        q.currency = currency.map(str::to_owned);
+        q.as_of = Some(at(as_of));
+        q
+    }
+
+    /// A store holding `archive()`'s item with a VOD reaction planned at
+    /// `targets`, and a connection to read it.
+    async fn planned(
+        dir: &tempfile::TempDir,
+        targets: Vec<(Horizon, DateTime<Utc>)>,
+    ) -> (Store, Connection) {
+        let path = dir.path().join("a.db");
+        let store = Store::open(&path).unwrap();
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "INSERT INTO feeds (id, name, url, schedule, created_at)
+             VALUES (1, 'wire', 'https://wire.test/rss', '*/15 * * * *', '2026-01-01T00:00:00Z');
+             INSERT INTO items (id, uid, origin_feed_id, title, first_seen_at, changed_at, sort_at,
+                                content_sha256)
+             VALUES (1, 'u1', 1, 'Vodafone', '2026-07-22T13:00:00Z', '2026-07-22T13:00:00Z',
+                     '2026-07-22T13:00:00Z', 'h1');
+             INSERT INTO item_mentions (item_id, symbol) VALUES (1, 'VOD');",
+        )
+        .unwrap();
+        store
+            .plan_reactions(vec![PlannedReaction {
+                item_id: 1,
+                symbol: "VOD".into(),
+                exchange: "XLON".into(),
+                targets,
+            }])
+            .await
+            .unwrap();
+        (store, conn)
+    }
+
+    /// The close is the last price of its window, and London's closing
+    /// auction arrives 15 minutes late: taken when the window had just
+    /// passed, the close was the last trade before the auction.
+    #[tokio::test]
+    async fn the_close_waits_for_a_delayed_closing_price() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, conn) = planned(&dir, vec![(Horizon::Close, at("2026-07-22T15:30:00Z"))]).await;
+        let (tolerance, settle) = (Duration::minutes(15), Duration::minutes(30));
+        store
+            .record_quotes(vec![vod(
+                "VOD.L",
+                "0.72",
+                Some("GBP"),
+                "2026-07-22T15:25:00Z",
+            )])
+            .await
+            .unwrap();
+        let early = store
+            .resolve_reactions(at("2026-07-22T15:45:00Z"), tolerance, settle)
+            .await
+            .unwrap();
+        assert_eq!(early.found, 0, "the close is not taken before it settled");
+        store
+            .record_quotes(vec![vod(
+                "VOD.L",
+                "0.731",
+                Some("GBP"),
+                "2026-07-22T15:35:12Z",
+            )])
+            .await
+            .unwrap();
+        store
+            .resolve_reactions(at("2026-07-22T16:15:00Z"), tolerance, settle)
+            .await
+            .unwrap();
+        let close: f64 = conn
+            .query_row("SELECT price_close FROM v_item_reactions", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(close, 0.731);
+    }
+
+    /// Later prices are of the listing of the first: where a provider gives
+    /// no currency, the same provider symbol (a reload that moved VOD from
+    /// Yahoo's VOD.L in pounds to Finnhub's ADR in dollars made a 1,219 %
+    /// "rise"); the same symbol spelt in another case still counts.
+    #[tokio::test]
+    async fn later_prices_without_a_currency_keep_to_the_first_listing() {
+        let dir = tempfile::tempdir().unwrap();
+        let targets = vec![
+            (Horizon::Then, at("2026-07-22T15:00:00Z")),
+            (Horizon::Day1, at("2026-07-23T15:00:00Z")),
+        ];
+        let (store, conn) = planned(&dir, targets).await;
+        store
+            .record_quotes(vec![
+                vod("VOD.L", "0.72", Some("GBP"), "2026-07-22T15:01:00Z"),
+                vod("VOD", "9.50", None, "2026-07-23T15:01:00Z"),
+            ])
+            .await
+            .unwrap();
+        let (tolerance, settle) = (Duration::minutes(15), Duration::minutes(30));
+        store
+            .resolve_reactions(at("2026-07-24T00:00:00Z"), tolerance, settle)
+            .await
+            .unwrap();
+        let day: (Option<f64>, Option<f64>) = conn
+            .query_row(
+                "SELECT price_1d, change_1d_percent FROM v_item_reactions",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            day,
+            (None, None),
+            "another listing is not a price of this one"
+        );
+        // The same listing, spelt in capitals, without a currency: it counts.
+        store
+            .record_quotes(vec![vod("vod.l", "0.7344", None, "2026-07-23T15:02:00Z")])
+            .await
+            .unwrap();
+        store
+            .resolve_reactions(at("2026-07-24T00:00:00Z"), tolerance, settle)
+            .await
+            .unwrap();
+        let day: (Option<f64>, Option<f64>) = conn
+            .query_row(
+                "SELECT price_1d, change_1d_percent FROM v_item_reactions",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(day, (Some(0.7344), Some(2.0)));
     }
 }
