@@ -101,7 +101,9 @@ pub fn render(feed: &MergedFeed) -> Result<Vec<u8>, RenderError> {
 fn write_entry(w: &mut XmlWriter, entry: &Entry, strip: Option<&str>) {
     w.open("entry", &[]);
     w.leaf("id", &[], &entry.id);
-    w.leaf("title", TEXT, &entry.title);
+    // Atom requires a title a reader can list; a post without one (as
+    // Mastodon's) gets the pages' stand-in.
+    w.leaf("title", TEXT, &super::text::title_of(entry));
     w.leaf("updated", &[], &rfc3339(entry.updated));
     if let Some(published) = entry.published {
         w.leaf("published", &[], &rfc3339(published));

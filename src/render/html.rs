@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 
 use super::chart::{Marker, price_chart};
 use super::strip::{ShownChange, shown_price, strip_html};
-use super::text::html_to_text;
+use super::text::{html_to_text, shorten, shown_title};
 use super::{Format, MergedFeed, RenderError, rfc3339};
 use crate::markup::push_html;
 use crate::model::{Entry, Snapshot};
@@ -60,9 +60,6 @@ const FULL_TIME: &str = "%-d %b %Y %H:%M UTC";
 
 /// Longest summary shown on the river, in characters.
 const SUMMARY_CHARS: usize = 280;
-
-/// Characters of text that stand in for a missing title.
-const TITLE_CHARS: usize = 80;
 
 /// What every page has around its content.
 struct Chrome {
@@ -557,30 +554,6 @@ fn marked(snippet: &str) -> String {
         }
     }
     out
-}
-
-/// The title a page shows: the item's own, else (a post without one, as
-/// Mastodon's feeds carry) the start of its `text`, else its link: a list
-/// of items must never hold an empty link.
-fn shown_title(entry: &Entry, text: Option<&str>) -> String {
-    if !entry.title.trim().is_empty() {
-        return entry.title.clone();
-    }
-    match (text, &entry.url) {
-        (Some(text), _) => shorten(text, TITLE_CHARS),
-        (None, Some(url)) => url.clone(),
-        (None, None) => "Untitled".to_string(),
-    }
-}
-
-/// `text` cut at a word boundary to about `max` characters, with `…`.
-fn shorten(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let cut: String = text.chars().take(max).collect();
-    let end = cut.rfind(' ').unwrap_or(cut.len());
-    format!("{}…", cut[..end].trim_end())
 }
 
 /// How long ago `t` was, in words a reader takes in at a glance.

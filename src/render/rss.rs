@@ -133,7 +133,9 @@ fn item(feed: &MergedFeed, entry: &Entry) -> Item {
             .insert("snapshot".into(), vec![tf_snapshot(snapshot)]);
     }
     Item {
-        title: Some(xml_text(&entry.title)),
+        // A post without a title (as Mastodon's) gets the pages' stand-in:
+        // readers list items by title.
+        title: Some(xml_text(&super::text::title_of(entry))),
         link: entry.url.as_deref().map(xml_text),
         description,
         categories: entry

@@ -1,5 +1,51 @@
 //! Plain text of the sanitised HTML the archive holds, for outputs that
-//! show text: JSON Feed summaries and the news page.
+//! show text: JSON Feed summaries and the news page; and the title shown
+//! for an item without one, in the pages and the feeds alike.
+
+use crate::model::Entry;
+
+/// Characters of text that stand in for a missing title.
+const TITLE_CHARS: usize = 80;
+
+/// The title shown for `entry`: its own, else (a post without one, as
+/// Mastodon's feeds carry) the start of its `text` (its summary or content
+/// as plain text, when the caller has it), else its link: a list of items
+/// must never hold an empty line.
+pub(super) fn shown_title(entry: &Entry, text: Option<&str>) -> String {
+    if !entry.title.trim().is_empty() {
+        return entry.title.clone();
+    }
+    match (text, &entry.url) {
+        (Some(text), _) => shorten(text, TITLE_CHARS),
+        (None, Some(url)) => url.clone(),
+        (None, None) => "Untitled".to_string(),
+    }
+}
+
+/// [`shown_title`] for an output that has not made the entry's text: made
+/// here only when the entry has no title of its own.
+pub(super) fn title_of(entry: &Entry) -> String {
+    if !entry.title.trim().is_empty() {
+        return entry.title.clone();
+    }
+    let text = entry
+        .summary_html
+        .as_deref()
+        .or(entry.content_html.as_deref())
+        .map(html_to_text)
+        .filter(|t| !t.is_empty());
+    shown_title(entry, text.as_deref())
+}
+
+/// `text` cut at a word boundary to about `max` characters, with `…`.
+pub(super) fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(max).collect();
+    let end = cut.rfind(' ').unwrap_or(cut.len());
+    format!("{}…", cut[..end].trim_end())
+}
 
 /// Plain text of sanitised HTML, for JSON Feed's `summary` and the news
 /// page's summaries: tags dropped

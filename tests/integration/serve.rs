@@ -300,6 +300,21 @@ async fn an_untitled_post_is_listed_by_its_text() {
     );
     assert!(page.contains(">https://m.test/@a/2</a></h2>"), "{page}");
     assert!(!page.contains("\"></a></h2>"), "{page}");
+    // The feeds list them the same way: readers list items by title.
+    let atom = d.get("/feed.atom", &[]).await.text().await.unwrap();
+    assert!(
+        atom.contains(
+            "<title type=\"text\">Refinery output rose 4% in November, the ministry said.</title>"
+        ),
+        "{atom}"
+    );
+    assert!(
+        atom.contains("<title type=\"text\">https://m.test/@a/2</title>"),
+        "{atom}"
+    );
+    let rss = d.get("/feed.rss", &[]).await.text().await.unwrap();
+    assert!(rss.contains("<title>https://m.test/@a/2</title>"), "{rss}");
+    assert!(!rss.contains("<title></title>"), "{rss}");
     d.stop().await;
 }
 
