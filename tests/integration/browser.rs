@@ -190,7 +190,7 @@ async fn fetch(t: &Interop, path: &str, status: u16) -> String {
 
 /// The path of the article the page's first item links to.
 fn first_article_link(html: &str) -> Option<String> {
-    let re = regex::Regex::new(r#"<h2><a href="([^"]*/items/[^"]+)""#).unwrap();
+    let re = regex::Regex::new(r#"<h2 dir="auto"><a href="([^"]*/items/[^"]+)""#).unwrap();
     Some(served_path(&re.captures(html)?[1]).to_string())
 }
 
