@@ -445,6 +445,31 @@ mod tests {
         }
     }
 
+    /// Our hub's publisher over `store`, serving [`Versions`] of `version`,
+    /// running until the returned token is cancelled.
+    fn publishing(
+        store: &Store,
+        clock: &SharedClock,
+        version: &Arc<AtomicU32>,
+    ) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+        let publisher = Publisher::new(
+            store.clone(),
+            Arc::clone(clock),
+            Arc::new(Metrics::new()),
+            Arc::new(Versions(Arc::clone(version))),
+            Clients::new("test").unwrap(),
+            WebSubConfig {
+                serve_hub: true,
+                allow_private: true,
+                ..WebSubConfig::default()
+            },
+            Url::parse("http://tf.test/websub").unwrap(),
+        );
+        let stop = CancellationToken::new();
+        let run = tokio::spawn(publisher.run(stop.clone()));
+        (stop, run)
+    }
+
     /// Polls `done` every 20 ms for up to 30 s (generous: a loaded machine
     /// is slow, and only a broken publisher takes that long).
     async fn wait_until(what: &str, mut done: impl AsyncFnMut() -> bool) {
@@ -503,21 +528,7 @@ mod tests {
         };
         store.websub_subscribe(subscriber.clone()).await.unwrap();
         let version = Arc::new(AtomicU32::new(1));
-        let publisher = Publisher::new(
-            store.clone(),
-            Arc::clone(&clock),
-            Arc::new(Metrics::new()),
-            Arc::new(Versions(Arc::clone(&version))),
-            Clients::new("test").unwrap(),
-            WebSubConfig {
-                serve_hub: true,
-                allow_private: true,
-                ..WebSubConfig::default()
-            },
-            Url::parse("http://tf.test/websub").unwrap(),
-        );
-        let stop = CancellationToken::new();
-        let run = tokio::spawn(publisher.run(stop.clone()));
+        let (stop, run) = publishing(&store, &clock, &version);
 
         wait_until("the first push", async || !got.lock().unwrap().is_empty()).await;
         // While the subscriber still holds its answer, the feed changes,
@@ -612,21 +623,7 @@ mod tests {
                 .await
                 .unwrap();
         }
-        let publisher = Publisher::new(
-            store.clone(),
-            Arc::clone(&clock),
-            Arc::new(Metrics::new()),
-            Arc::new(Versions(Arc::new(AtomicU32::new(1)))),
-            Clients::new("test").unwrap(),
-            WebSubConfig {
-                serve_hub: true,
-                allow_private: true,
-                ..WebSubConfig::default()
-            },
-            Url::parse("http://tf.test/websub").unwrap(),
-        );
-        let stop = CancellationToken::new();
-        let run = tokio::spawn(publisher.run(stop.clone()));
+        let (stop, run) = publishing(&store, &clock, &Arc::new(AtomicU32::new(1)));
         wait_until("the answering subscriber's push", async || {
             got.lock().unwrap().iter().any(|w| w == "2-answers")
         })

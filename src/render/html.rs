@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 
 use super::chart::{Marker, price_chart};
 use super::strip::{ShownChange, shown_price, strip_html};
-use super::text::{html_to_text, shorten, shown_title};
+use super::text::{entry_text, shorten, shown_title};
 use super::{Format, MergedFeed, RenderError, rfc3339};
 use crate::markup::push_html;
 use crate::model::{Entry, Snapshot};
@@ -503,12 +503,7 @@ fn chrome(feed: &MergedFeed) -> Chrome {
 
 fn card(feed: &MergedFeed, entry: &Entry, now: DateTime<Utc>) -> Card {
     let time = entry.published.unwrap_or(entry.updated);
-    let text = entry
-        .summary_html
-        .as_deref()
-        .or(entry.content_html.as_deref())
-        .map(html_to_text)
-        .filter(|t| !t.is_empty());
+    let text = entry_text(entry);
     let summary = text
         .as_deref()
         .map(|text| shorten(text, SUMMARY_CHARS))

@@ -28,13 +28,18 @@ pub(super) fn title_of(entry: &Entry) -> String {
     if !entry.title.trim().is_empty() {
         return entry.title.clone();
     }
-    let text = entry
+    shown_title(entry, entry_text(entry).as_deref())
+}
+
+/// The plain text of `entry`'s summary, else its content; `None` when it
+/// has neither, or they hold no text.
+pub(super) fn entry_text(entry: &Entry) -> Option<String> {
+    entry
         .summary_html
         .as_deref()
         .or(entry.content_html.as_deref())
         .map(html_to_text)
-        .filter(|t| !t.is_empty());
-    shown_title(entry, text.as_deref())
+        .filter(|t| !t.is_empty())
 }
 
 /// `text` cut at a word boundary to about `max` characters, with `…`.

@@ -630,6 +630,17 @@ VALUES (1, 'RIO', 'then', 'XLON', '2026-01-01T00:00:00Z', 'found', 1),
         (store, conn)
     }
 
+    /// The item's price a day later and its change, as `v_item_reactions`
+    /// shows them.
+    fn day_after(conn: &Connection) -> (Option<f64>, Option<f64>) {
+        conn.query_row(
+            "SELECT price_1d, change_1d_percent FROM v_item_reactions",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    }
+
     /// The close is the last price of its window, and London's closing
     /// auction arrives 15 minutes late: taken when the window had just
     /// passed, the close was the last trade before the auction.
@@ -695,13 +706,7 @@ VALUES (1, 'RIO', 'then', 'XLON', '2026-01-01T00:00:00Z', 'found', 1),
             .resolve_reactions(at("2026-07-24T00:00:00Z"), tolerance, settle)
             .await
             .unwrap();
-        let day: (Option<f64>, Option<f64>) = conn
-            .query_row(
-                "SELECT price_1d, change_1d_percent FROM v_item_reactions",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .unwrap();
+        let day = day_after(&conn);
         assert_eq!(
             day,
             (None, None),
@@ -716,13 +721,7 @@ VALUES (1, 'RIO', 'then', 'XLON', '2026-01-01T00:00:00Z', 'found', 1),
             .resolve_reactions(at("2026-07-24T00:00:00Z"), tolerance, settle)
             .await
             .unwrap();
-        let day: (Option<f64>, Option<f64>) = conn
-            .query_row(
-                "SELECT price_1d, change_1d_percent FROM v_item_reactions",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .unwrap();
+        let day = day_after(&conn);
         assert_eq!(day, (Some(0.7344), Some(2.0)));
     }
 }
