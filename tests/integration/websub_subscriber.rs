@@ -854,7 +854,11 @@ async fn a_pending_subscription_of_a_feed_that_leaves_ends() {
             .ok()
     };
     let daemon = Subscriber::start(&dir, &format!("{}{quiet}", p.wire(""))).await;
-    assert!(eventually(|| state().is_some_and(|(s, _)| s == "pending")).await);
+    // The subscription is recorded before it is sent: wait for both.
+    assert!(
+        eventually(|| state().is_some_and(|(s, _)| s == "pending") && !hub.requests().is_empty())
+            .await
+    );
     let callback = hub.requests()[0].form["hub.callback"].clone();
 
     let daemon = daemon.restart(&dir, quiet).await;
