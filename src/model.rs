@@ -147,7 +147,8 @@ pub struct Mention {
 /// filter by confidence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum MatchedBy {
-    /// A publisher's ticker tag (a category with its venue, `Nasdaq:EBIX`) or
+    /// A publisher's ticker list (`<nasdaq:tickers>`, Finnhub `related`,
+    /// when given) or
     /// the SEC filer's CIK.
     Tag,
     /// Venue and symbol: `(NYSE: BP)`, `LSE:BP.`.

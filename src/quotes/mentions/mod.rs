@@ -7,12 +7,12 @@
 //! of the configured board and an analyst can filter by confidence.
 //!
 //! Sources, most reliable first (`market-providers.md` §5):
-//! 1. publisher tags: a feed's category written with its venue
-//!    (GlobeNewswire's `Nasdaq:EBIX`), and an SEC EDGAR filer's CIK where
-//!    the instrument configures `cik`. The matcher also reads Nasdaq's
-//!    `<nasdaq:tickers>` and Finnhub's `related` lists when given them
+//! 1. publisher tags: an SEC EDGAR filer's CIK where the instrument
+//!    configures `cik`. The matcher also reads Nasdaq's `<nasdaq:tickers>`
+//!    and Finnhub's `related` lists when given them
 //!    ([`MentionMatcher::find_tagged`]), but no feed hands them over: the
-//!    parser drops elements it does not know;
+//!    parser drops elements it does not know. A feed's categories are read
+//!    like its text;
 //! 2. exchange-qualified mentions: `(NASDAQ: SSAT)`, `( NASDAQ:QCOM )`,
 //!    `(LSE:BP.)`, `NYSE American: WDGT`, GlobeNewswire's `Nasdaq:EBIX`
 //!    category; OTC venues (OTCQB, OTCQX, OTC Pink) are skipped;
@@ -332,21 +332,21 @@ impl MentionMatcher {
     }
 
     /// Mentions in a feed's item: its `categories` and its `texts`. A
-    /// category is a ticker tag only when written as one, with its venue
-    /// (GlobeNewswire's `Nasdaq:EBIX`); a bare `BP` is a word a health blog
-    /// files posts under too, so it is read like the text, under the rules
-    /// for names.
+    /// category is read like the text, under the same rules: a bare `BP` is
+    /// a word a health blog files posts under too, and GlobeNewswire's
+    /// `Nasdaq:EBIX` is exchange notation, its venue checked (where
+    /// "Health: BP" is not).
     pub fn find_in_feed_item<S: AsRef<str>>(
         &self,
         categories: &[S],
         texts: &[&str],
     ) -> Vec<Mention> {
-        let (tags, words): (Vec<&str>, Vec<&str>) = categories
+        let all: Vec<&str> = texts
             .iter()
-            .map(AsRef::as_ref)
-            .partition(|c| c.contains(':'));
-        let all: Vec<&str> = texts.iter().copied().chain(words).collect();
-        self.find_all(&tags, &all)
+            .copied()
+            .chain(categories.iter().map(AsRef::as_ref))
+            .collect();
+        self.find_all::<&str, _>(&[], &all)
     }
 
     /// [`find`](Self::find) over any number of text parts, in order.
@@ -1119,11 +1119,11 @@ mod tests {
         "/tests/fixtures/quotes/mentions/globenewswire.xml"
     ));
 
-    /// A feed's categories: `Nasdaq:EBIX` is a ticker tag; a bare `BP` is
-    /// a topic (blood pressure on a health blog) read like the text, and
-    /// one-word names in lower case are words.
+    /// A feed's categories are read like its text: `Nasdaq:EBIX` is
+    /// exchange notation, a bare `BP` a topic (blood pressure on a health
+    /// blog), and one-word names in lower case are words.
     #[test]
-    fn a_feeds_categories_are_tags_only_with_their_venue() {
+    fn a_feeds_categories_are_read_like_its_text() {
         let m = MentionMatcher::new(&[
             instrument("BP", &["BP plc"]),
             instrument("EBIX", &[]),
@@ -1151,8 +1151,9 @@ mod tests {
                 &["Nasdaq:EBIX", "Press releases"],
                 &["Ebix wins a contract"]
             ),
-            [("EBIX".to_string(), "tag")]
+            [("EBIX".to_string(), "exchange")]
         );
+        assert_eq!(how(&["Health: BP"], &["Readings at home"]), []);
         assert_eq!(
             how(&["BP"], &["BP plc raises its dividend"]),
             [("BP".to_string(), "name")]
