@@ -64,6 +64,21 @@ impl ItemUid {
     }
 }
 
+/// A file attached to an item (a podcast's episode, a report's PDF): RSS
+/// `<enclosure>`, Atom `rel="enclosure"`, JSON Feed `attachments`. Stored
+/// as JSON in `items.enclosures` (`{"url", "type", "length"}`) and
+/// republished in each format.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Enclosure {
+    pub url: String,
+    /// Its media type (`audio/mpeg`), when the feed gave one.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    /// Its size in bytes, when the feed gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub length: Option<u64>,
+}
+
 /// Feed-level data a successful parse yields.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FeedMeta {
@@ -97,6 +112,8 @@ pub struct NewItem {
     pub content_text: Option<String>,
     pub authors: Vec<String>,
     pub categories: Vec<String>,
+    /// Files attached to it (a podcast's episode), absolute http(s) links.
+    pub enclosures: Vec<Enclosure>,
     pub published: Option<DateTime<Utc>>,
     pub updated: Option<DateTime<Utc>>,
     /// SHA-256 over the fields a reader sees; a change means "updated".
@@ -251,6 +268,8 @@ pub struct Entry {
     pub content_html: Option<String>,
     pub authors: Vec<String>,
     pub categories: Vec<String>,
+    /// Files attached to it, as the feed first gave them.
+    pub enclosures: Vec<Enclosure>,
     pub published: Option<DateTime<Utc>>,
     /// When the archive last saw this article change (or first saw it).
     pub updated: DateTime<Utc>,

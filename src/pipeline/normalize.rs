@@ -14,6 +14,9 @@ use url::Url;
 
 use super::parse::GENERATED_ID;
 
+/// Files kept per entry: a podcast episode has one, a gallery a few.
+const MAX_ENCLOSURES: usize = 16;
+
 /// Categories kept per entry, in the feed's order. Real feeds tag an
 /// article with a handful; a document of half a million is an attack on
 /// every page that lists them, not information.
@@ -28,7 +31,7 @@ fn storable(at: &DateTime<Utc>) -> bool {
 }
 use crate::link::{canonical, is_web};
 use crate::markup::escape_text;
-use crate::model::{FeedMeta, ItemKey, NewItem};
+use crate::model::{Enclosure, FeedMeta, ItemKey, NewItem};
 
 /// Feed-level data and the items of `feed`, fetched from `feed_url`.
 pub fn normalize(feed: Feed, feed_url: &Url) -> (FeedMeta, Vec<NewItem>) {
@@ -96,6 +99,7 @@ fn normalize_entry(e: Entry, feed_url: &Url) -> NewItem {
         .and_then(|c| c.body.as_deref())
         .map(|b| sanitize(b, &base))
         .filter(|s| !s.trim().is_empty());
+    let enclosures = enclosures(&e, feed_url);
     let authors: Vec<String> = e
         .authors
         .iter()
@@ -152,11 +156,48 @@ fn normalize_entry(e: Entry, feed_url: &Url) -> NewItem {
         content_html,
         authors,
         categories,
+        enclosures,
         published,
         updated,
         content_hash,
         mentions: Vec::new(),
     }
+}
+
+/// Files attached to an entry, once each, in the feed's order, at most
+/// `MAX_ENCLOSURES`: RSS `<enclosure>` (and the MediaRSS or iTunes media
+/// feed-rs reads beside it, which it does not tell apart), Atom links with
+/// `rel="enclosure"`, and JSON Feed attachments of audio or video (which
+/// feed-rs hands over as links). Only http(s) addresses. Not part of the
+/// content hash: an item is kept with the files it first came with, and
+/// archives from before they were stored do not see every item "edited".
+fn enclosures(e: &Entry, base: &Url) -> Vec<Enclosure> {
+    let media = e.media.iter().flat_map(|m| &m.content).filter_map(|c| {
+        Some(Enclosure {
+            url: c.url.as_ref()?.to_string(),
+            media_type: c.content_type.as_ref().map(ToString::to_string),
+            length: c.size,
+        })
+    });
+    let links = e
+        .links
+        .iter()
+        .filter(|l| is_enclosure(l))
+        .map(|l| Enclosure {
+            url: l.href.clone(),
+            media_type: l.media_type.clone(),
+            length: l.length,
+        });
+    let mut seen = HashSet::new();
+    media
+        .chain(links)
+        .filter_map(|mut enclosure| {
+            let url = join(&enclosure.url, base).filter(is_web)?;
+            enclosure.url = url.to_string();
+            seen.insert(enclosure.url.clone()).then_some(enclosure)
+        })
+        .take(MAX_ENCLOSURES)
+        .collect()
 }
 
 /// Some feeds give every item the same guid. Dropping the repeats would
@@ -220,9 +261,23 @@ fn alternate(links: &[Link]) -> Option<&Link> {
     let with = |rels: &[Option<&str>]| {
         links
             .iter()
-            .find(|l| l.target.is_none() && rels.contains(&l.rel.as_deref()))
+            .find(|l| l.target.is_none() && rels.contains(&l.rel.as_deref()) && !is_enclosure(l))
     };
     with(&[None, Some("alternate")]).or_else(|| with(&[Some("related")]))
+}
+
+/// Whether `link` is a file attached to the entry: Atom's
+/// `rel="enclosure"`, or a JSON Feed attachment of audio or video (feed-rs
+/// hands attachments over as links without a rel).
+fn is_enclosure(link: &Link) -> bool {
+    match link.rel.as_deref() {
+        Some("enclosure") => true,
+        None => link
+            .media_type
+            .as_deref()
+            .is_some_and(|t| t.starts_with("audio/") || t.starts_with("video/")),
+        Some(_) => false,
+    }
 }
 
 /// `href` made absolute against `base`.
@@ -496,6 +551,47 @@ mod tests {
                 Some("https://other.example/story")
             ]
         );
+    }
+
+    /// Files attached to an entry, from each format, once each and made
+    /// absolute; they do not count in the content hash, so an archive from
+    /// before they were kept sees no item edited.
+    #[test]
+    fn enclosures_are_kept_apart_from_the_content_hash() {
+        let atom = items(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>T</title><id>urn:t</id>
+            <updated>2026-01-01T00:00:00Z</updated>
+            <entry><title>Episode</title><id>urn:e1</id><updated>2026-01-01T00:00:00Z</updated>
+              <link rel="alternate" href="https://example.com/1"/>
+              <link rel="enclosure" href="/ep1.mp3" type="audio/mpeg" length="99"/>
+              <link rel="enclosure" href="https://example.com/ep1.mp3" type="audio/mpeg"/>
+              <link rel="enclosure" href="javascript:alert(1)"/></entry>
+            <entry><title>Episode</title><id>urn:e1</id><updated>2026-01-01T00:00:00Z</updated>
+              <link rel="alternate" href="https://example.com/1"/></entry>
+            </feed>"#,
+        );
+        assert_eq!(
+            atom[0].enclosures,
+            [Enclosure {
+                url: "https://example.com/ep1.mp3".into(),
+                media_type: Some("audio/mpeg".into()),
+                length: Some(99),
+            }]
+        );
+        assert_eq!(atom[0].url.as_deref(), Some("https://example.com/1"));
+        assert_eq!(atom[0].content_hash, atom[1].content_hash);
+        let json = {
+            let base = Url::parse("https://example.com/feed.json").unwrap();
+            let doc = r#"{"version": "https://jsonfeed.org/version/1.1", "title": "T",
+                "items": [{"id": "1", "url": "https://example.com/1", "title": "Show",
+                  "attachments": [{"url": "https://example.com/1.m4a", "mime_type": "audio/x-m4a",
+                                   "size_in_bytes": 7}]}]}"#;
+            let feed = parse(doc.as_bytes(), &base, Some("application/feed+json")).unwrap();
+            normalize(feed, &base).1
+        };
+        assert_eq!(json[0].url.as_deref(), Some("https://example.com/1"));
+        assert_eq!(json[0].enclosures[0].url, "https://example.com/1.m4a");
+        assert_eq!(json[0].enclosures[0].length, Some(7));
     }
 
     #[test]

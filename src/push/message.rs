@@ -328,6 +328,7 @@ mod tests {
             content_html: None,
             authors: vec![],
             categories: vec![],
+            enclosures: Vec::new(),
             published: Some(at("2026-11-24T08:55:00Z")),
             updated: at("2026-11-24T09:00:00Z"),
             sources: vec![EntrySource {

@@ -116,6 +116,13 @@ fn write_entry(w: &mut XmlWriter, entry: &Entry, strip: Option<&str>) {
     if let Some(url) = &entry.url {
         w.empty("link", &[("rel", "alternate"), ("href", url)]);
     }
+    for file in &entry.enclosures {
+        let length = file.length.map(|n| n.to_string());
+        let mut attrs = vec![("rel", "enclosure"), ("href", file.url.as_str())];
+        attrs.extend(file.media_type.as_deref().map(|t| ("type", t)));
+        attrs.extend(length.as_deref().map(|n| ("length", n)));
+        w.empty("link", &attrs);
+    }
     let body = EntryBody::of(entry, strip);
     if let Some(summary) = &body.summary_html {
         w.leaf("summary", HTML, summary);

@@ -74,6 +74,8 @@ struct JsonItem<'a> {
     authors: Vec<JsonAuthor<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tags: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    attachments: Vec<JsonAttachment<'a>>,
     #[serde(rename = "_tickerfeed", skip_serializing_if = "Option::is_none")]
     tickerfeed: Option<TickerfeedItem<'a>>,
     #[serde(rename = "_market", skip_serializing_if = "Option::is_none")]
@@ -83,6 +85,15 @@ struct JsonItem<'a> {
 #[derive(Serialize)]
 struct JsonAuthor<'a> {
     name: &'a str,
+}
+
+/// A file attached to an item; `mime_type` is required by the spec.
+#[derive(Serialize)]
+struct JsonAttachment<'a> {
+    url: &'a str,
+    mime_type: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size_in_bytes: Option<u64>,
 }
 
 /// The `_tickerfeed` object of an item (docs/namespace.md).
@@ -211,6 +222,18 @@ fn item<'a>(feed: &MergedFeed, entry: &'a Entry) -> JsonItem<'a> {
             .map(|name| JsonAuthor { name })
             .collect(),
         tags,
+        attachments: entry
+            .enclosures
+            .iter()
+            .map(|file| JsonAttachment {
+                url: &file.url,
+                mime_type: file
+                    .media_type
+                    .as_deref()
+                    .unwrap_or("application/octet-stream"),
+                size_in_bytes: file.length,
+            })
+            .collect(),
         tickerfeed: (!entry.sources.is_empty()).then(|| TickerfeedItem {
             about: TF_NS,
             sources: entry.sources.iter().map(source).collect(),

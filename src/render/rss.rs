@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 
 use rss::extension::dublincore::DublinCoreExtension;
 use rss::extension::{Extension, ExtensionMap};
-use rss::{Category, Channel, Guid, Item, Source};
+use rss::{Category, Channel, Enclosure, Guid, Item, Source};
 
 use super::tf::{self, TF_NS, TF_TICKER_SCHEME};
 use super::xml::ATOM_NS;
@@ -156,6 +156,17 @@ fn item(feed: &MergedFeed, entry: &Entry) -> Item {
         source: entry.sources.first().map(|first| Source {
             url: xml_text(&first.feed_url),
             title: Some(xml_text(first.title.as_deref().unwrap_or(&first.name))),
+        }),
+        // RSS carries one enclosure per item: the first.
+        enclosure: entry.enclosures.first().map(|file| Enclosure {
+            url: xml_text(&file.url),
+            // Both are required; 0 is the usual "unknown length".
+            length: file.length.unwrap_or(0).to_string(),
+            mime_type: xml_text(
+                file.media_type
+                    .as_deref()
+                    .unwrap_or("application/octet-stream"),
+            ),
         }),
         dublin_core_ext: (!entry.authors.is_empty()).then(|| DublinCoreExtension {
             creators: entry.authors.iter().map(|a| xml_text(a)).collect(),

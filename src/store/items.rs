@@ -445,6 +445,8 @@ struct ContentColumns<'i> {
     item: &'i NewItem,
     authors: String,
     categories: String,
+    /// JSON, NULL when there are none.
+    enclosures: Option<String>,
     published: Option<String>,
     updated: Option<String>,
 }
@@ -455,6 +457,8 @@ impl<'i> ContentColumns<'i> {
             item,
             authors: json_list(&item.authors),
             categories: json_list(&item.categories),
+            enclosures: (!item.enclosures.is_empty())
+                .then(|| serde_json::to_string(&item.enclosures).expect("strings and numbers")),
             published: item.published.map(to_db_time),
             updated: item.updated.map(to_db_time),
         }
@@ -467,7 +471,7 @@ impl<'i> ContentColumns<'i> {
         tail: &'a [&'a dyn ToSql],
     ) -> ParamsFromIter<impl Iterator<Item = &'a dyn ToSql>> {
         let i = self.item;
-        let content: [&'a dyn ToSql; 13] = [
+        let content: [&'a dyn ToSql; 14] = [
             &i.guid,
             &i.url,
             &i.canonical_url,
@@ -481,6 +485,7 @@ impl<'i> ContentColumns<'i> {
             &i.content_hash,
             &i.summary_text,
             &i.content_text,
+            &self.enclosures,
         ];
         params_from_iter(
             head.iter()
@@ -505,9 +510,10 @@ fn insert_item(
         tx,
         "INSERT INTO items (uid, origin_feed_id, guid, url, canonical_url, title, summary_html,
                             content_html, authors, categories, published_at, updated_at,
-                            content_sha256, summary_text, content_text,
+                            content_sha256, summary_text, content_text, enclosures,
                             first_seen_at, changed_at, sort_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?16, ?17)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17,
+                 ?18)",
         content.bind(&[&uid.0, &feed_id.0], &[&now_s, &sort_s]),
     )
     .map_err(op("insert item"))?;
@@ -543,7 +549,7 @@ fn update_item(
         "UPDATE items SET guid = ?3, url = ?4, canonical_url = ?5, title = ?6, summary_html = ?7,
                 content_html = ?8, authors = ?9, categories = ?10, published_at = ?11,
                 updated_at = ?12, content_sha256 = ?13, summary_text = ?14, content_text = ?15,
-                changed_at = ?2, revision = revision + 1
+                enclosures = ?16, changed_at = ?2, revision = revision + 1
          WHERE id = ?1",
         ContentColumns::of(item).bind(&[&item_id, &now_s], &[]),
     )
@@ -706,6 +712,10 @@ impl Store {
                             content_html: r.get(5)?,
                             authors: list(6)?,
                             categories: list(7)?,
+                            enclosures: r
+                                .get::<_, Option<String>>(11)?
+                                .and_then(|json| serde_json::from_str(&json).ok())
+                                .unwrap_or_default(),
                             published: time(8)?,
                             updated: time(9)?.unwrap_or(DateTime::UNIX_EPOCH),
                             sources: Vec::new(),
@@ -981,7 +991,7 @@ impl Store {
 fn page_sql(filter: &selection::Filter) -> String {
     format!(
         "SELECT i.id, i.uid, i.title, i.url, i.summary_html, i.content_html,
-                i.authors, i.categories, i.published_at, i.changed_at, i.sort_at
+                i.authors, i.categories, i.published_at, i.changed_at, i.sort_at, i.enclosures
          FROM items i
          WHERE {}
          ORDER BY i.sort_at DESC, i.id DESC

@@ -656,6 +656,9 @@ LEFT JOIN quotes sqq ON sqq.id = ssq.quote_id
 LEFT JOIN v_latest_quotes lq ON lq.symbol = m.symbol;
 "#,
     ),
+    // 19: the files attached to an item (a podcast's episode), as JSON,
+    // NULL when it has none, so the merged feeds pass them on.
+    Migration::Sql("ALTER TABLE items ADD COLUMN enclosures TEXT;"),
 ];
 
 fn migration_4(tx: &Transaction<'_>) -> rusqlite::Result<()> {

@@ -318,6 +318,73 @@ async fn an_untitled_post_is_listed_by_its_text() {
     d.stop().await;
 }
 
+/// A podcast's episodes keep their files: the enclosure is archived and
+/// republished in every format (RSS `<enclosure>`, Atom
+/// `rel="enclosure"`, JSON Feed `attachments`), so a podcast app pointed
+/// at the merged feed can play them.
+#[tokio::test]
+async fn a_podcasts_enclosures_reach_every_format() {
+    let (_server, dir, d) = one_feed_daemon(
+        Reply::feed(
+            "<rss version=\"2.0\"><channel><title>Pod</title><link>https://pod.test/</link>\
+             <item><guid>e2</guid><title>Episode 2</title><link>https://pod.test/2</link>\
+             <enclosure url=\"https://pod.test/media/ep2.mp3\" length=\"12345\" type=\"audio/mpeg\"/></item>\
+             <item><guid>e1</guid><title>Episode 1</title><link>https://pod.test/1</link></item>\
+             </channel></rss>",
+        ),
+        "",
+        fixed_clock("2026-11-24T09:00:00Z").1,
+    )
+    .await;
+    d.wait_for_entries(2).await;
+    let file = "https://pod.test/media/ep2.mp3";
+    let rss = d.get("/feed.rss", &[]).await.text().await.unwrap();
+    assert!(
+        rss.contains(&format!(
+            "<enclosure url=\"{file}\" length=\"12345\" type=\"audio/mpeg\"/>"
+        )),
+        "{rss}"
+    );
+    assert_eq!(rss.matches("<enclosure").count(), 1, "{rss}");
+    let atom = d.get("/feed.atom", &[]).await.text().await.unwrap();
+    assert!(
+        atom.contains(&format!(
+            "<link rel=\"enclosure\" href=\"{file}\" type=\"audio/mpeg\" length=\"12345\"/>"
+        )),
+        "{atom}"
+    );
+    let json: serde_json::Value = json_of(d.get("/feed.json", &[]).await).await;
+    let episode = json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["title"] == "Episode 2")
+        .unwrap();
+    assert_eq!(
+        episode["attachments"],
+        serde_json::json!([{ "url": file, "mime_type": "audio/mpeg", "size_in_bytes": 12345 }])
+    );
+    // The analyst reads them as JSON; an item without any has NULL.
+    let stored: Vec<Option<String>> = dir
+        .db()
+        .prepare("SELECT enclosures FROM items ORDER BY title")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        stored,
+        [
+            None,
+            Some(format!(
+                r#"[{{"url":"{file}","type":"audio/mpeg","length":12345}}]"#
+            ))
+        ]
+    );
+    d.stop().await;
+}
+
 /// A page's "n hours ago" moves with time though nothing new arrives (it
 /// was rendered once per archive change and kept its wording for good).
 #[tokio::test]
