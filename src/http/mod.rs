@@ -17,6 +17,11 @@
 //! `/websub/callback/{id}` is where WebSub hubs verify our subscriptions
 //! (GET) and push new documents (POST); `websub::Subscriber` decides the
 //! answers, this module only maps them to HTTP.
+//!
+//! [`serve`] drives hyper's HTTP/1.1 server itself rather than through
+//! `axum::serve`, for what that does not set: a deadline for a request's
+//! headers and a cap on open connections, so slow clients cannot hold the
+//! daemon's file descriptors.
 
 use std::collections::HashMap;
 use std::io::Write;

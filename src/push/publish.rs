@@ -24,6 +24,8 @@
 //!   keeps it as failed after `[websub] retry_for_hours`. A 2xx for a
 //!   document the topic changed from while it was in flight leaves the
 //!   push queued, so the newer document follows (`Store::websub_pushed`).
+//!   A few pushes go out at once, so a subscriber that does not answer
+//!   holds up no other.
 
 use std::future::Future;
 use std::pin::Pin;

@@ -8,7 +8,9 @@
 //!    feed is the one it was first archived from;
 //! 2. a tombstone matches (the item was deleted on purpose): skipped;
 //! 3. this feed carried an item with the same canonical link and title
-//!    under another key (its guid changed): the new key is an alias;
+//!    under another key (its guid changed), or, for an entry the feed now
+//!    lists under a guid it shares with others, held the bare guid with the
+//!    same text: the new key is an alias;
 //! 4. another feed carried an item with the same globally meaningful guid
 //!    (a URL, `urn:` or `tag:` id; bare numbers like "1234" are only unique
 //!    within their feed), or whose link is that guid;
@@ -17,6 +19,9 @@
 //!
 //! A match on 3, 4 or 5 credits the existing article to this feed too,
 //! with the layer in `item_sources.matched_by` and the why in `reason`.
+//!
+//! Retention spares an item whose alert is still pending in the outbox:
+//! the message is composed from it.
 
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value;

@@ -979,14 +979,9 @@ INSERT INTO item_mentions (item_id, symbol) VALUES (1, 'BP');
     fn the_change_since_ingest_stays_within_one_currency() {
         let mut conn = Connection::open_in_memory().unwrap();
         migrate(&mut conn).unwrap();
+        conn.execute_batch(super::super::ONE_FEED_ONE_ITEM).unwrap();
         conn.execute_batch(
             r#"
-INSERT INTO feeds (id, name, url, schedule, created_at)
-VALUES (1, 'wire', 'https://wire.test/rss', '*/15 * * * *', '2026-01-01T00:00:00Z');
-INSERT INTO items (id, uid, origin_feed_id, title, first_seen_at, changed_at, sort_at,
-                   content_sha256)
-VALUES (1, 'u1', 1, 'Vodafone', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z',
-        '2026-01-01T00:00:00Z', 'h1');
 INSERT INTO quotes (id, symbol, provider, provider_symbol, price, currency, fetched_at, session)
 VALUES (1, 'VOD', 'yahoo', 'VOD', '9.5', 'USD', '2026-01-01T00:00:00Z', 'regular');
 INSERT INTO snapshots (item_id, label, taken_at) VALUES (1, 'LSE', '2026-01-01T00:00:00Z');

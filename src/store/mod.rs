@@ -181,6 +181,18 @@ fn stable_plans(conn: &Connection) -> rusqlite::Result<()> {
 
 /// `values` as the JSON array `json_each(?)` reads: how one statement
 /// takes a list of any length.
+/// Tests' archive content: one feed (id 1) and one item of it (id 1, uid
+/// `u1`).
+#[cfg(test)]
+pub(crate) const ONE_FEED_ONE_ITEM: &str = r#"
+INSERT INTO feeds (id, name, url, schedule, created_at)
+VALUES (1, 'wire', 'https://wire.test/rss', '*/15 * * * *', '2026-01-01T00:00:00Z');
+INSERT INTO items (id, uid, origin_feed_id, title, first_seen_at, changed_at, sort_at,
+                   content_sha256)
+VALUES (1, 'u1', 1, 'Kept', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z',
+        '2026-01-01T00:00:00Z', 'h1');
+"#;
+
 pub(crate) fn json_list<T: serde::Serialize>(values: &[T]) -> String {
     serde_json::to_string(values).expect("a list of numbers or strings is JSON")
 }

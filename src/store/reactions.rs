@@ -507,18 +507,8 @@ mod tests {
     fn archive() -> Connection {
         let mut conn = Connection::open_in_memory().unwrap();
         super::super::migrations::migrate(&mut conn).unwrap();
-        conn.execute_batch(
-            r#"
-PRAGMA foreign_keys = ON;
-INSERT INTO feeds (id, name, url, schedule, created_at)
-VALUES (1, 'wire', 'https://wire.test/rss', '*/15 * * * *', '2026-01-01T00:00:00Z');
-INSERT INTO items (id, uid, origin_feed_id, title, first_seen_at, changed_at, sort_at,
-                   content_sha256)
-VALUES (1, 'u1', 1, 'Kept', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z',
-        '2026-01-01T00:00:00Z', 'h1');
-"#,
-        )
-        .unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
+        conn.execute_batch(super::super::ONE_FEED_ONE_ITEM).unwrap();
         conn
     }
 
@@ -599,7 +589,7 @@ VALUES (1, 'RIO', 'then', 'XLON', '2026-01-01T00:00:00Z', 'found', 1),
         q
     }
 
-    /// A store holding `archive()`'s item with a VOD reaction planned at
+    /// A store holding the test item, mentioning VOD, with a reaction planned at
     /// `targets`, and a connection to read it.
     async fn planned(
         dir: &tempfile::TempDir,
@@ -608,14 +598,10 @@ VALUES (1, 'RIO', 'then', 'XLON', '2026-01-01T00:00:00Z', 'found', 1),
         let path = dir.path().join("a.db");
         let store = Store::open(&path).unwrap();
         let conn = Connection::open(&path).unwrap();
-        conn.execute_batch(
-            "INSERT INTO feeds (id, name, url, schedule, created_at)
-             VALUES (1, 'wire', 'https://wire.test/rss', '*/15 * * * *', '2026-01-01T00:00:00Z');
-             INSERT INTO items (id, uid, origin_feed_id, title, first_seen_at, changed_at, sort_at,
-                                content_sha256)
-             VALUES (1, 'u1', 1, 'Vodafone', '2026-07-22T13:00:00Z', '2026-07-22T13:00:00Z',
-                     '2026-07-22T13:00:00Z', 'h1');
-             INSERT INTO item_mentions (item_id, symbol) VALUES (1, 'VOD');",
+        conn.execute_batch(super::super::ONE_FEED_ONE_ITEM).unwrap();
+        conn.execute(
+            "INSERT INTO item_mentions (item_id, symbol) VALUES (1, 'VOD')",
+            [],
         )
         .unwrap();
         store

@@ -550,14 +550,8 @@ async fn without_provider_history_a_missed_time_is_given_up_with_the_reason() {
         .unwrap();
     assert_eq!(report.missing, 5, "{report:?}");
     assert!(server.seen_all().iter().all(|s| s.path == "/news.xml"));
-    let notes: Vec<String> = dir
-        .db()
-        .prepare("SELECT DISTINCT state || ': ' || note FROM item_reactions")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let notes: Vec<String> =
+        dir.column("SELECT DISTINCT state || ': ' || note FROM item_reactions");
     assert_eq!(
         notes,
         ["missing: stooq offers no price history to backfill from"]

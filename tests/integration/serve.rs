@@ -365,14 +365,7 @@ async fn a_podcasts_enclosures_reach_every_format() {
         serde_json::json!([{ "url": file, "mime_type": "audio/mpeg", "size_in_bytes": 12345 }])
     );
     // The analyst reads them as JSON; an item without any has NULL.
-    let stored: Vec<Option<String>> = dir
-        .db()
-        .prepare("SELECT enclosures FROM items ORDER BY title")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let stored: Vec<Option<String>> = dir.column("SELECT enclosures FROM items ORDER BY title");
     assert_eq!(
         stored,
         [

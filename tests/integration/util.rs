@@ -342,8 +342,13 @@ impl TestDir {
 
     /// Every archived item's title, in archive order.
     pub fn titles(&self) -> Vec<String> {
+        self.column("SELECT title FROM items ORDER BY id")
+    }
+
+    /// The first column of every row `sql` selects.
+    pub fn column<T: rusqlite::types::FromSql>(&self, sql: &str) -> Vec<T> {
         self.db()
-            .prepare("SELECT title FROM items ORDER BY id")
+            .prepare(sql)
             .unwrap()
             .query_map([], |r| r.get(0))
             .unwrap()
