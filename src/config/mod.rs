@@ -296,7 +296,8 @@ pub struct InstrumentConfig {
     pub cik: Option<String>,
     /// Where it trades, as written (checked against the exchange calendars
     /// when the price-reaction task starts); `None`: implied by the
-    /// provider symbol (`quotes::calendar::for_provider_symbol`).
+    /// provider symbol (`quotes::calendar::listed_on`). Sets the market
+    /// hours of price reactions and which exchange notation names it.
     pub exchange: Option<String>,
 }
 

@@ -220,7 +220,8 @@ pub struct RawSymbolTable {
     /// SEC EDGAR Central Index Key: a filing that names it mentions the symbol.
     pub cik: Option<String>,
     /// Where it trades (`XNYS`, `XNAS`, `XLON`, or `NYSE`, `NASDAQ`,
-    /// `LSE`), for the market hours of price reactions.
+    /// `LSE`), for the market hours of price reactions and the venue of
+    /// exchange notation that mentions it.
     pub exchange: Option<String>,
 }
 

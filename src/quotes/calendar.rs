@@ -296,18 +296,40 @@ pub fn exchange(code: &str) -> Option<&'static Exchange> {
     EXCHANGES.iter().copied().find(|e| e.mic == mic)
 }
 
+/// The exchange an instrument trades on: the one its config's `exchange`
+/// names (`None` when no calendar has it, which the daemon refuses at
+/// start), else the one its provider symbol implies
+/// ([`for_provider_symbol`]). Price reactions, exchange notation and the
+/// board's staleness all place a symbol by this one rule.
+pub fn listed_on(exchange: Option<&str>, provider_symbol: &str) -> Option<&'static Exchange> {
+    match exchange {
+        Some(code) => self::exchange(code),
+        None => Some(for_provider_symbol(provider_symbol)),
+    }
+}
+
 /// The exchange an instrument trades on when the config does not say:
 /// London for the London suffixes the providers use (Yahoo `.L`, Stooq
 /// `.uk`, Alpha Vantage `.LON`), New York otherwise (the shipped board is
 /// US-listed ADRs). NYSE and Nasdaq share hours and holidays, so which of
 /// the two a US symbol is does not change a reaction.
 pub fn for_provider_symbol(provider_symbol: &str) -> &'static Exchange {
-    let s = provider_symbol.to_ascii_lowercase();
-    if s.ends_with(".l") || s.ends_with(".uk") || s.ends_with(".lon") {
+    if without_london_suffix(provider_symbol).is_some() {
         &LSE
     } else {
         &NYSE
     }
+}
+
+/// `provider_symbol` without the London suffix a provider adds to it
+/// (`BP.L`, `bp.uk`, `TSCO.LON` give `BP`, `bp`, `TSCO`: the ticker the
+/// exchange itself uses), or `None` when it has none.
+pub fn without_london_suffix(provider_symbol: &str) -> Option<&str> {
+    let (ticker, suffix) = provider_symbol.rsplit_once('.')?;
+    ["l", "uk", "lon"]
+        .iter()
+        .any(|s| suffix.eq_ignore_ascii_case(s))
+        .then_some(ticker)
 }
 
 /// One regular session, as UTC instants.
@@ -746,6 +768,14 @@ mod tests {
         assert_eq!(for_provider_symbol("TSCO.LON").mic, "XLON");
         assert_eq!(for_provider_symbol("BP").mic, "XNYS");
         assert_eq!(for_provider_symbol("aapl.us").mic, "XNYS");
+        assert_eq!(without_london_suffix("bp.uk"), Some("bp"));
+        assert_eq!(without_london_suffix("TSCO.LON"), Some("TSCO"));
+        assert_eq!(without_london_suffix("BRK.B"), None);
+        // A configured exchange wins; one without a calendar places nothing.
+        assert_eq!(listed_on(Some("LSE"), "BP").map(|e| e.mic), Some("XLON"));
+        assert_eq!(listed_on(None, "BP.L").map(|e| e.mic), Some("XLON"));
+        assert_eq!(listed_on(None, "BP").map(|e| e.mic), Some("XNYS"));
+        assert!(listed_on(Some("XTKS"), "7203.T").is_none());
     }
 
     #[test]

@@ -158,7 +158,7 @@ pub struct Reactions {
 
 impl Reactions {
     /// Each instrument's exchange is the one its config names, else the one
-    /// its provider symbol implies (`calendar::for_provider_symbol`).
+    /// its provider symbol implies (`calendar::listed_on`).
     pub fn new(market: &MarketConfig) -> Result<Reactions, UnknownExchange> {
         Ok(Reactions {
             tracked: RwLock::new(Arc::new(Self::tracked_of(market)?)),
@@ -185,13 +185,11 @@ impl Reactions {
             .instruments
             .iter()
             .map(|i| {
-                let exchange = match &i.exchange {
-                    Some(code) => calendar::exchange(code).ok_or_else(|| UnknownExchange {
+                let exchange = calendar::listed_on(i.exchange.as_deref(), &i.provider_symbol)
+                    .ok_or_else(|| UnknownExchange {
                         symbol: i.symbol.clone(),
-                        exchange: code.clone(),
-                    })?,
-                    None => calendar::for_provider_symbol(&i.provider_symbol),
-                };
+                        exchange: i.exchange.clone().unwrap_or_default(),
+                    })?;
                 Ok(Tracked {
                     symbol: i.symbol.clone(),
                     provider_symbol: i.provider_symbol.clone(),

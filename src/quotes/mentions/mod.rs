@@ -15,7 +15,8 @@
 //!    like its text;
 //! 2. exchange-qualified mentions: `(NASDAQ: SSAT)`, `( NASDAQ:QCOM )`,
 //!    `(LSE:BP.)`, `NYSE American: WDGT`, GlobeNewswire's `Nasdaq:EBIX`
-//!    category; OTC venues (OTCQB, OTCQX, OTC Pink) are skipped;
+//!    category. The venue chooses the listing (see *Venues* below); OTC
+//!    venues (OTCQB, OTCQX, OTC Pink) are skipped;
 //! 3. cashtags: `$BP`, case-sensitive, not followed by a letter or digit;
 //! 4. configured names and aliases, under the rules below.
 //!
@@ -65,6 +66,29 @@
 //! stops a hostile feed steering our lookups. Symbols match exactly, so `BP`
 //! is not found in `$BPX`, `NYSE: BPM` or `BPI`.
 //!
+//! # Venues
+//!
+//! A ticker means a listing only on its own market: `BA.` in London is BAE
+//! Systems and `BA` in New York is Boeing; `(LSE: BP)` is BP's London
+//! line, not its New York ADR. So notation counts for the symbols listed
+//! on the market its venue belongs to, each symbol placed where price
+//! reactions place it (`calendar::listed_on`: its `exchange`, else London
+//! for a `.L`/`.uk`/`.LON` provider symbol, else New York). The US
+//! exchanges (NYSE, Nasdaq, NYSE American, Cboe, ...) share one ticker
+//! space, so `(Nasdaq: BP)` still finds the NYSE's `BP`. A symbol's
+//! ticker there is the symbol or its provider spelling, without a London
+//! suffix or the LSE's trailing dot: `BP.L` and `{ symbol = "BAE",
+//! provider_symbol = "BA.L" }` are London's `BP` and `BA`.
+//!
+//! When no configured symbol is listed on the venue's market, the notation
+//! mentions nothing, even if a symbol elsewhere has the same letters:
+//! every symbol has a market (there is no venue-less one to fall back
+//! to), and across markets the same letters are often another company
+//! (`LSE: AAL` is Anglo American, Nasdaq's `AAL` American Airlines).
+//! Venues of markets without a calendar here (TSX, ASX, Euronext, ...)
+//! therefore name none of our symbols. The company can still be found by
+//! its names; cashtags carry no venue and match the symbol as written.
+//!
 //! Inputs are plain text: strip HTML before calling.
 
 use std::cell::OnceCell;
@@ -76,6 +100,7 @@ use regex::{Regex, RegexBuilder};
 
 mod names;
 
+use super::calendar::{self, Exchange};
 use crate::config::InstrumentConfig;
 pub use crate::model::{MatchedBy, Mention};
 use names::{
@@ -96,6 +121,11 @@ pub struct Instrument {
     pub case_sensitive: bool,
     /// SEC EDGAR CIK, digits without leading zeros.
     pub cik: Option<String>,
+    /// Where it trades, as configured (`exchange`); `None`: implied by the
+    /// provider symbol. Exchange notation counts only on its market.
+    pub exchange: Option<String>,
+    /// The provider's spelling (`BP.L`, `bp.uk`); `None`: the symbol.
+    pub provider_symbol: Option<String>,
 }
 
 impl From<&InstrumentConfig> for Instrument {
@@ -112,6 +142,8 @@ impl From<&InstrumentConfig> for Instrument {
                 .collect(),
             case_sensitive: i.case_sensitive,
             cik: i.cik.clone(),
+            exchange: i.exchange.clone(),
+            provider_symbol: Some(i.provider_symbol.clone()),
         }
     }
 }
@@ -120,7 +152,7 @@ impl From<&InstrumentConfig> for Instrument {
 /// over every letter and digit (and `.`/`-` joined parts such as `BRK.B`), so
 /// `$BPX` yields `BPX` and cannot be mistaken for `BP`.
 static CASHTAG: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:^|[^\w$])\$([A-Za-z][A-Za-z0-9]*(?:[.\-][A-Za-z0-9]+)*)")
+    Regex::new(r"(?:^|[^\w$])\$(?P<symbol>[A-Za-z][A-Za-z0-9]*(?:[.\-][A-Za-z0-9]+)*)")
         .expect("constant pattern")
 });
 
@@ -128,12 +160,13 @@ static CASHTAG: LazyLock<Regex> = LazyLock::new(|| {
 /// categories use; OTC venues are left out on purpose. A trailing `.` (the
 /// LSE's `BP.`) is not part of the capture. Venues are written as they
 /// are (`NYSE`, `Nasdaq` or `NASDAQ`), never in lower case: "Their aim: BP
-/// must..." names no venue.
+/// must..." names no venue. The venue is captured too: it decides which
+/// listing the symbol is ([`Market::of_venue`]).
 static EXCHANGE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?x)
         (?:^|[^\w])
-        (?:
+        (?P<venue>
             NYSE\s+American | NYSE\s+Arca | NYSE\s+MKT | NYSE
           | (?:NASDAQ|Nasdaq)(?:\s*(?:GS|GM|CM))? | AMEX | (?:Cboe|CBOE)(?:\s+BZX)? | BATS
           | LSE | LON | AIM
@@ -143,7 +176,7 @@ static EXCHANGE: LazyLock<Regex> = LazyLock::new(|| {
           | XNYS | XNAS | XASE | XLON | XETR | XTSE | XASX | XPAR | XAMS
         )
         \s*:\s*
-        ([A-Za-z0-9]+(?:[.\-][A-Za-z0-9]+)*)",
+        (?P<symbol>[A-Za-z0-9]+(?:[.\-][A-Za-z0-9]+)*)",
     )
     .expect("constant pattern")
 });
@@ -173,6 +206,10 @@ pub struct MentionMatcher {
     rules: Vec<Rules>,
     /// Exact (case-sensitive) symbol → index into `symbols`.
     by_symbol: HashMap<String, usize>,
+    /// A market and a ticker on it (in capitals, no London suffix or
+    /// trailing dot) → the symbols listed as that: what exchange notation
+    /// names.
+    by_listing: HashMap<(Market, String), Vec<usize>>,
     /// CIK → indexes into `symbols`.
     by_cik: HashMap<String, Vec<usize>>,
     /// One capture group per distinct alias, longest first.
@@ -224,6 +261,57 @@ impl<'a> Part<'a> {
     }
 }
 
+/// A ticker space: where the same letters mean the same listing. The US
+/// exchanges share one (a symbol is unique across NYSE, Nasdaq and the
+/// others); London has its own. These are the markets the exchange
+/// calendars know, so every configured symbol is on one of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Market {
+    Us,
+    London,
+}
+
+impl Market {
+    fn of_exchange(exchange: &Exchange) -> Option<Market> {
+        match exchange.mic {
+            "XNYS" | "XNAS" => Some(Market::Us),
+            "XLON" => Some(Market::London),
+            _ => None,
+        }
+    }
+
+    /// The market of a venue as notation or a tag writes it (`NYSE
+    /// American`, `Nasdaq GS`, `NASDAQGS`, `Cboe BZX`, `LSE`, `AIM`,
+    /// `XLON`). `None` for a venue of any other market (TSX, ASX,
+    /// Euronext, ...), where none of our symbols is listed, and for OTC
+    /// venues: thinly regulated, full of lookalike tickers.
+    fn of_venue(venue: &str) -> Option<Market> {
+        let venue = venue.trim().to_ascii_uppercase();
+        let word = venue.split_whitespace().next().unwrap_or_default();
+        if ["NYSE", "NASDAQ", "AMEX", "CBOE", "BATS"]
+            .iter()
+            .any(|v| word.starts_with(v))
+            || ["XNYS", "XNAS", "XASE"].contains(&word)
+        {
+            Some(Market::Us)
+        } else if ["LSE", "LON", "AIM", "XLON"].contains(&word) {
+            Some(Market::London)
+        } else {
+            None
+        }
+    }
+}
+
+/// A symbol or provider spelling as the exchange writes its ticker:
+/// without a London suffix (`BP.L`, `bp.uk`) or the LSE's trailing dot
+/// (`NG.`), in capitals.
+fn listing_ticker(symbol: &str) -> String {
+    calendar::without_london_suffix(symbol)
+        .unwrap_or(symbol)
+        .trim_end_matches('.')
+        .to_ascii_uppercase()
+}
+
 /// One place an alias matched.
 struct NameHit {
     part: usize,
@@ -237,6 +325,7 @@ impl MentionMatcher {
         let mut symbols = Vec::new();
         let mut rules: Vec<Rules> = Vec::new();
         let mut by_symbol = HashMap::new();
+        let mut by_listing: HashMap<(Market, String), Vec<usize>> = HashMap::new();
         let mut by_cik: HashMap<String, Vec<usize>> = HashMap::new();
         let mut aliases: Vec<Alias> = Vec::new();
         for instrument in instruments {
@@ -253,6 +342,20 @@ impl MentionMatcher {
                 .exclude
                 .extend(instrument.exclude.iter().cloned());
             rules[index].case_sensitive |= instrument.case_sensitive;
+            let provider_symbol = instrument.provider_symbol.as_deref().unwrap_or(symbol);
+            // An `exchange` without a calendar (which the daemon refuses)
+            // places the symbol nowhere: no notation names it.
+            let market = calendar::listed_on(instrument.exchange.as_deref(), provider_symbol)
+                .and_then(Market::of_exchange);
+            for ticker in market
+                .iter()
+                .flat_map(|&m| [symbol, provider_symbol].map(|s| (m, listing_ticker(s))))
+            {
+                let listed = by_listing.entry(ticker).or_default();
+                if !listed.contains(&index) {
+                    listed.push(index);
+                }
+            }
             if let Some(cik) = &instrument.cik {
                 let cik = cik.trim().trim_start_matches('0').to_owned();
                 if !cik.is_empty() {
@@ -316,6 +419,7 @@ impl MentionMatcher {
             symbols,
             rules,
             by_symbol,
+            by_listing,
             by_cik,
             names: regex,
             screen: screen(&aliases),
@@ -367,8 +471,12 @@ impl MentionMatcher {
                     continue;
                 }
                 for caps in re.captures_iter(part.text) {
-                    let symbol = caps.get(1).expect("the pattern has one group");
-                    if let Some(&i) = self.by_symbol.get(symbol.as_str()) {
+                    let symbol = caps.name("symbol").expect("both patterns name it");
+                    let listed = match caps.name("venue") {
+                        Some(venue) => self.listed_on(venue.as_str(), symbol.as_str()),
+                        None => self.exactly(symbol.as_str()),
+                    };
+                    for &i in listed {
                         strong.push((p, symbol.start(), i, how));
                     }
                 }
@@ -426,8 +534,9 @@ impl MentionMatcher {
     }
 
     /// Publisher ticker tags (`<nasdaq:tickers>TSM,TSM,AAPL</nasdaq:tickers>`,
-    /// Finnhub `related`): bare symbols or `Venue:SYMBOL`, comma or semicolon
-    /// separated. Trusted more than prose, so bare symbols count here.
+    /// Finnhub `related`): bare symbols or `Venue:SYMBOL` (the venue chooses
+    /// the listing, as in notation), comma or semicolon separated. Trusted
+    /// more than prose, so bare symbols count here.
     pub fn find_tagged<S: AsRef<str>>(&self, tags: &[S]) -> Vec<Mention> {
         let mut found = Found::new(self.symbols.len());
         self.tagged_in(tags, &mut found);
@@ -437,16 +546,37 @@ impl MentionMatcher {
     fn tagged_in<S: AsRef<str>>(&self, tags: &[S], found: &mut Found) {
         for tag in tags {
             for token in tag.as_ref().split([',', ';']).map(str::trim) {
-                let symbol = match token.rsplit_once(':') {
-                    Some((venue, _)) if is_otc(venue) => continue,
-                    Some((_, symbol)) => symbol.trim(),
-                    None => token,
+                let listed = match token.rsplit_once(':') {
+                    Some((venue, symbol)) => self.listed_on(venue, symbol.trim()),
+                    None => self.exactly(token.trim_end_matches('.')),
                 };
-                if let Some(&i) = self.by_symbol.get(symbol.trim_end_matches('.')) {
+                for &i in listed {
                     found.add(i, MatchedBy::Tag);
                 }
             }
         }
+    }
+
+    /// The symbol written exactly so, if configured: a cashtag or a bare tag.
+    fn exactly(&self, symbol: &str) -> &[usize] {
+        self.by_symbol
+            .get(symbol)
+            .map(std::slice::from_ref)
+            .unwrap_or_default()
+    }
+
+    /// The symbols listed as `ticker` on `venue`'s market (see *Venues* in
+    /// the module doc): none for a venue of another market, or OTC.
+    fn listed_on(&self, venue: &str, ticker: &str) -> &[usize] {
+        Market::of_venue(venue)
+            .and_then(|m| {
+                // Keyed in capitals, as exchanges write tickers: a ticker
+                // in lower case (`NYSE: bp`) names nothing, as before.
+                let ticker = ticker.trim_end_matches('.');
+                self.by_listing.get(&(m, ticker.to_owned()))
+            })
+            .map(Vec::as_slice)
+            .unwrap_or_default()
     }
 
     /// Every place an alias matches, before any rule: case-insensitive.
@@ -634,12 +764,6 @@ enum Definition {
     Other,
 }
 
-/// Over-the-counter venues: thinly regulated, full of lookalike tickers.
-fn is_otc(venue: &str) -> bool {
-    let venue = venue.trim().to_ascii_lowercase();
-    venue.starts_with("otc") || venue.contains("pink")
-}
-
 /// Instruments seen so far, in first-seen order, each with the most
 /// reliable way it was found.
 struct Found {
@@ -789,7 +913,8 @@ mod tests {
             ("It cost $5 and $F1 tickets", &[]),
             // Exchange notation.
             ("BP p.l.c. (NYSE: BP)", &["BP"]),
-            ("BP (LSE:BP.) results", &["BP"]),
+            // London's BP is not configured here, only New York's.
+            ("BP (LSE:BP.) results", &[]),
             ("Ebix Inc. NASDAQ:EBIX", &["EBIX"]),
             ("Qualcomm ( NASDAQ:QCOM ) jumps", &["QCOM"]),
             ("Widget Co. (NYSE American: WDGT)", &["WDGT"]),
@@ -841,6 +966,70 @@ mod tests {
         let owned: Vec<String> = parts.iter().map(|s| s.to_string()).collect();
         assert_eq!(find(&m, &owned), ["VOD", "BP", "EBIX"]);
         assert!(find::<&str>(&m, &[]).is_empty());
+    }
+
+    /// `symbol` with a provider spelling and an `exchange`, as configured.
+    fn listing(symbol: &str, provider_symbol: Option<&str>, exchange: Option<&str>) -> Instrument {
+        Instrument {
+            symbol: symbol.into(),
+            provider_symbol: provider_symbol.map(Into::into),
+            exchange: exchange.map(Into::into),
+            ..Instrument::default()
+        }
+    }
+
+    /// An analyst's report: with both `BP` (NYSE) and `BP.L` (London)
+    /// configured, "(LSE: BP)" was recorded as the NYSE's `BP`. Notation
+    /// goes to the listing on its venue's market, and to nothing when
+    /// only another market's symbol has those letters.
+    #[test]
+    fn exchange_notation_goes_to_the_listing_on_its_venue() {
+        let m = MentionMatcher::new(&[
+            listing("BP", None, None),
+            // London by its suffix, by its provider spelling, by `exchange`.
+            listing("BP.L", None, None),
+            listing("BAE", Some("BA.L"), None),
+            listing("NG.", None, Some("LSE")),
+            listing("BA", None, None),
+            listing("VOD", None, Some("XNAS")),
+        ]);
+        let cases: &[(&str, &[&str])] = &[
+            ("BP p.l.c. (LSE: BP)", &["BP.L"]),
+            ("BP (LSE:BP.) results", &["BP.L"]),
+            ("BP p.l.c. (NYSE: BP)", &["BP"]),
+            // The US exchanges share one ticker space.
+            ("(Nasdaq: BP)", &["BP"]),
+            ("BP p.l.c. (NYSE: BP; LON: BP.)", &["BP", "BP.L"]),
+            ("(XLON: BP) (AIM: BP)", &["BP.L"]),
+            // The same letters, another company on each market.
+            ("BAE Systems (LSE: BA.)", &["BAE"]),
+            ("Boeing (NYSE: BA)", &["BA"]),
+            ("National Grid (LSE: NG.)", &["NG."]),
+            ("(NYSE: NG)", &[]),
+            // Only Vodafone's Nasdaq line is configured: London's VOD is
+            // none of ours.
+            ("Vodafone (LSE: VOD)", &[]),
+            ("Vodafone (NASDAQ: VOD)", &["VOD"]),
+            // Markets without a calendar list none of our symbols.
+            ("(TSX: BP) (ASX: BA) (Euronext Paris: BP)", &[]),
+            // A cashtag has no venue: the symbol as written.
+            ("$BP and $BP.L", &["BP", "BP.L"]),
+        ];
+        for (text, want) in cases {
+            assert_eq!(find(&m, &[*text]), *want, "{text}");
+        }
+        // Venue-qualified tags choose the same way.
+        assert_eq!(
+            symbols(m.find_tagged(&["LSE:BP", "NYSE:BA", "TSX:BP"])),
+            ["BP.L", "BA"]
+        );
+        // Stooq's spelling of a London line, under our own symbol.
+        let stooq = MentionMatcher::new(&[listing("BP", Some("bp.uk"), None)]);
+        assert_eq!(find(&stooq, &["(LSE: BP.)"]), ["BP"]);
+        assert!(find(&stooq, &["(NYSE: BP)"]).is_empty());
+        // An exchange without a calendar places the symbol nowhere.
+        let tokyo = MentionMatcher::new(&[listing("7203", None, Some("XTKS"))]);
+        assert!(find(&tokyo, &["Toyota (TYO: 7203) (NYSE: 7203)"]).is_empty());
     }
 
     #[test]
