@@ -246,8 +246,9 @@ pub struct SnapshotQuote {
     pub fetched_at: DateTime<Utc>,
     /// `pre`, `regular`, `post`, `closed` or `unknown`.
     pub session: String,
-    /// Older than the staleness threshold when the item was stamped, or
-    /// the last good value kept while the provider failed.
+    /// Older than the staleness threshold when the item was stamped, the
+    /// last good value kept while the provider failed, or a price from
+    /// before the session its exchange was trading then.
     pub stale: bool,
     /// The item mentions this instrument.
     pub mentioned: bool,

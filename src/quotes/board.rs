@@ -7,6 +7,13 @@
 //! good quote stays on the board and is marked stale, so quote trouble
 //! never blocks or fails feed ingestion. Every successful quote is appended
 //! to the archive's time series first, so snapshots can point at it.
+//!
+//! A quote is stale in the view when our copy is old (fetched longer ago
+//! than `stale_after`), when the provider was failing, or when its price
+//! is from before the session its exchange is trading now: the previous
+//! close shown as current, however recently fetched. Stooq and Finnhub
+//! say no session, so only the price's own time (`as_of`) against the
+//! exchange calendar (`calendar::listed_on`) tells.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -15,6 +22,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use tracing::{info, warn};
 
+use super::calendar::{self, Exchange};
 use super::client::ProviderClient;
 use super::history::{Bars, Interval};
 use super::mentions::{Instrument, Mention, MentionMatcher};
@@ -98,6 +106,10 @@ struct Setup {
     /// As configured, without the API key: that lives only in the client.
     config: MarketConfig,
     matcher: MentionMatcher,
+    /// Where each of `config.instruments` trades, in the same order;
+    /// `None` for an `exchange` without a calendar (the daemon refuses
+    /// one; `tickerfeed quotes` still shows its board).
+    exchanges: Vec<Option<&'static Exchange>>,
 }
 
 impl Setup {
@@ -110,6 +122,11 @@ impl Setup {
             market.instruments.iter().map(Instrument::from).collect();
         Setup {
             matcher: MentionMatcher::new(&instruments),
+            exchanges: market
+                .instruments
+                .iter()
+                .map(|i| calendar::listed_on(i.exchange.as_deref(), &i.provider_symbol))
+                .collect(),
             config: unkeyed(market),
         }
     }
@@ -364,10 +381,12 @@ impl Board {
         let quotes: Vec<(i64, SnapshotQuote)> = config
             .instruments
             .iter()
-            .filter_map(|i| state.held.get(&i.symbol))
-            .map(|h| {
+            .zip(&setup.exchanges)
+            .filter_map(|(i, exchange)| Some((state.held.get(&i.symbol)?, *exchange)))
+            .map(|(h, exchange)| {
                 let mut q = h.quote.clone();
-                q.stale = h.failing || too_old(config, &q, now);
+                q.stale =
+                    h.failing || too_old(config, &q, now) || before_the_session(exchange, &q, now);
                 (h.quote_id, q)
             })
             .collect();
@@ -467,13 +486,26 @@ fn unkeyed(market: &MarketConfig) -> MarketConfig {
     }
 }
 
-/// Staleness is about how old our knowledge is (fetch time), not the
-/// provider's as-of: a closed market's last trade is legitimately old, and
-/// `session` says so.
+/// How old our knowledge is (fetch time), not the provider's as-of: a
+/// closed market's last trade is legitimately old, and `session` says so.
+/// (An open market's old trade is [`before_the_session`].)
 fn too_old(config: &MarketConfig, q: &SnapshotQuote, now: DateTime<Utc>) -> bool {
     (now - q.fetched_at)
         .to_std()
         .is_ok_and(|age| age > config.stale_after)
+}
+
+/// Whether `q`'s price is from before the session `exchange` is trading
+/// at `now`: a previous close while the market is open, which no recent
+/// fetch makes current. Outside sessions (nights, weekends, holidays, pre-
+/// and post-market) the last close is the price, and nothing is said;
+/// without an as-of or an exchange calendar neither.
+fn before_the_session(exchange: Option<&Exchange>, q: &SnapshotQuote, now: DateTime<Utc>) -> bool {
+    let (Some(exchange), Some(as_of)) = (exchange, q.as_of) else {
+        return false;
+    };
+    let session = exchange.session_at_or_after(now);
+    session.contains(now) && as_of < session.open
 }
 
 fn describe(e: &QuoteError) -> String {
@@ -496,5 +528,141 @@ fn snapshot_quote(q: Quote, name: Option<String>) -> SnapshotQuote {
         session: q.session.as_str().to_string(),
         stale: false,
         mentioned: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::clock::from_db_time;
+    use crate::quotes::loopback::Loopback;
+    use crate::quotes::test_support::fixture;
+
+    /// A provider as `[market] provider` names it, the path its quotes are
+    /// asked at, and their content type.
+    type Provider = (&'static str, &'static str, &'static str);
+    const FINNHUB: Provider = ("finnhub", "/api/v1/quote", "application/json");
+    const STOOQ: Provider = ("stooq", "/q/l/", "text/csv");
+    const YAHOO: Provider = ("yahoo", "/v8/finance/chart/", "application/json");
+
+    /// Whether a board of one `symbol` (a TOML value), whose provider
+    /// answers with `payload`, shows its quote stale at each of `times`,
+    /// the quote fetched at that very time: only the quote's own time can
+    /// make it stale.
+    async fn stale_when_fetched_at(
+        (provider, path, content_type): Provider,
+        payload: &str,
+        symbol: &str,
+        times: &[&str],
+    ) -> Vec<bool> {
+        let server = Loopback::start().await;
+        server.serve(path, 200, content_type, &fixture(payload));
+        // Resolved as Yahoo's, which needs no key in the environment; the
+        // key and the provider are set after.
+        let text = format!(
+            "[market]\nprovider = \"yahoo\"\nbase_url = \"{}\"\nsymbols = [{symbol}]\n",
+            server.base()
+        );
+        let mut market = crate::config::resolve_str(&text, Path::new("/etc/tickerfeed"))
+            .unwrap()
+            .market
+            .unwrap();
+        market.provider = provider.parse().unwrap();
+        market.api_key = Some(Secret::new("k"));
+        let board = Board::new(market, reqwest::Client::new());
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("a.db")).unwrap();
+        let mut stale = Vec::new();
+        for now in times {
+            let now = from_db_time(now).unwrap();
+            let report = board.refresh(&store, now).await.unwrap();
+            assert_eq!(report.ok, 1, "{:?}", report.failed);
+            stale.push(board.view(now).unwrap().quotes[0].1.stale);
+        }
+        stale
+    }
+
+    /// An analyst's report: during trading hours the board showed a
+    /// previous day's Stooq or Finnhub price as current, because it had
+    /// just been fetched. Neither provider says a session; the payloads are
+    /// the verbatim ones of market-providers.md §4.
+    #[tokio::test]
+    async fn a_previous_close_is_not_current_while_its_exchange_trades() {
+        // t = 2020-02-25 14:30 UTC: that Tuesday's NYSE open (09:30 EST).
+        let finnhub = [
+            ("2020-02-25T15:00:00Z", false),
+            // After the close, and before Wednesday's open (08:00 EST):
+            // the last price is the price.
+            ("2020-02-25T22:00:00Z", false),
+            ("2020-02-26T13:00:00Z", false),
+            // Wednesday, open: Tuesday's price is not current.
+            ("2020-02-26T15:00:00Z", true),
+            // Saturday.
+            ("2020-02-29T15:00:00Z", false),
+        ];
+        assert_eq!(
+            stale_when_fetched_at(
+                FINNHUB,
+                "finnhub/quote_full.json",
+                r#""AAPL""#,
+                &finnhub.map(|c| c.0)
+            )
+            .await,
+            finnhub.map(|c| c.1)
+        );
+        // 2026-10-02 22:00 Warsaw time: that Friday's close (16:00 EDT).
+        let stooq = [
+            ("2026-10-02T21:00:00Z", false),
+            // Monday, 08:00 EDT and 10:00 EDT.
+            ("2026-10-05T12:00:00Z", false),
+            ("2026-10-05T14:00:00Z", true),
+        ];
+        assert_eq!(
+            stale_when_fetched_at(
+                STOOQ,
+                "stooq/quote_mixed.csv",
+                r#"{ symbol = "AAPL", provider_symbol = "aapl.us" }"#,
+                &stooq.map(|c| c.0)
+            )
+            .await,
+            stooq.map(|c| c.1)
+        );
+    }
+
+    /// The session that counts is the one of the quote's own exchange:
+    /// London opens hours before New York.
+    #[tokio::test]
+    async fn the_session_is_the_one_of_the_quotes_exchange() {
+        // Yahoo's VOD.L without trading periods (no session): Friday
+        // 2026-06-12 19:05 London time, after the close. On Monday London
+        // opens at 08:00 (07:00 UTC).
+        let london = [
+            ("2026-06-15T06:30:00Z", false),
+            ("2026-06-15T09:00:00Z", true),
+        ];
+        assert_eq!(
+            stale_when_fetched_at(
+                YAHOO,
+                "yahoo/chart_VOD.L_pence.json",
+                r#""VOD.L""#,
+                &london.map(|c| c.0)
+            )
+            .await,
+            london.map(|c| c.1)
+        );
+        // Friday's New York close at Monday 09:00 UTC: London trades, New
+        // York does not yet.
+        assert_eq!(
+            stale_when_fetched_at(
+                STOOQ,
+                "stooq/quote_mixed.csv",
+                r#"{ symbol = "AAPL", provider_symbol = "aapl.us" }"#,
+                &["2026-10-05T09:00:00Z"]
+            )
+            .await,
+            [false]
+        );
     }
 }

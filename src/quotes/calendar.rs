@@ -7,7 +7,10 @@
 //! exchange's standing rules (`Rules`: NYSE Rule 7.2, the England and
 //! Wales bank holidays), for any year. Hands [`TradingSession`]s to the
 //! price reactions (`quotes::reactions`), which measure "+15 min", "+1
-//! trading day" and "next close" in trading time.
+//! trading day" and "next close" in trading time, and to the board
+//! (`quotes::board`), which marks a previous session's price stale while
+//! the market trades. [`listed_on`] places each configured symbol on its
+//! exchange, for both and for exchange notation (`quotes::mentions`).
 //!
 //! The rules are checked against the exchanges' published calendars for
 //! 2025 to 2027 and the LSE's short days of 2023, and against 2028 written
