@@ -634,9 +634,14 @@ fn record_in(
     a: &Attempt,
     now: DateTime<Utc>,
 ) -> Result<IngestSummary, StoreError> {
-    let feed_name: String = tx
-        .prepare_cached("SELECT name FROM feeds WHERE id = ?1")
-        .and_then(|mut s| s.query_row([a.feed_id.0], |r| r.get(0)).optional())
+    // No body recorded yet: this document is the feed's first (or its
+    // first since its URL changed), its backlog.
+    let (feed_name, first_document): (String, bool) = tx
+        .prepare_cached("SELECT name, body_sha256 IS NULL FROM feeds WHERE id = ?1")
+        .and_then(|mut s| {
+            s.query_row([a.feed_id.0], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+        })
         .map_err(op("look up feed"))?
         .ok_or(StoreError::Query {
             op: "record a fetch for a feed that is not in the archive",
@@ -648,8 +653,11 @@ fn record_in(
         (summary, touched) = items::ingest(
             tx,
             known,
-            a.feed_id,
-            &feed_name,
+            items::FromFeed {
+                id: a.feed_id,
+                name: &feed_name,
+                first_document,
+            },
             &doc.items,
             doc.board.as_ref(),
             now,
@@ -1135,6 +1143,77 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(copies, 1);
+    }
+
+    /// A feed's first document keeps its dates (a backlog is old news);
+    /// later, an entry dated well before it appeared sorts just below the
+    /// hour before its arrival, not among yesterday's items, so the newest
+    /// `max_items` a reader polls hold it. Late entries keep their own
+    /// order, and an entry within the hour keeps its date.
+    #[tokio::test]
+    async fn late_entries_sort_near_their_arrival_but_a_backlog_by_its_dates() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, feed) = store_with_one_feed(&dir.path().join("a.db")).await;
+        let t = |s: &str| from_db_time(s).unwrap();
+        let dated = |word: &str, at: DateTime<Utc>, dates: &[&str]| {
+            let mut a = fetched(feed, at, word, dates.len());
+            for (item, date) in a.document.as_mut().unwrap().items.iter_mut().zip(dates) {
+                item.published = Some(t(date));
+            }
+            a
+        };
+        let first = t("2026-11-24T09:00:00Z");
+        store
+            .record_attempt(
+                dated(
+                    "backlog",
+                    first,
+                    &["2026-11-01T08:00:00Z", "2026-10-01T08:00:00Z"],
+                ),
+                first,
+            )
+            .await
+            .unwrap();
+        let later = t("2026-11-25T18:00:00Z");
+        store
+            .record_attempt(
+                dated(
+                    "late",
+                    later,
+                    &[
+                        "2026-11-25T17:30:00Z",
+                        "2026-11-25T00:00:00Z",
+                        "2026-11-23T00:00:00Z",
+                        "2026-11-24T12:00:00Z",
+                    ],
+                ),
+                later,
+            )
+            .await
+            .unwrap();
+        let sorted = store
+            .read(|c| {
+                let mut s = c
+                    .prepare("SELECT title, sort_at FROM items ORDER BY sort_at DESC, id DESC")
+                    .map_err(op("prepare"))?;
+                s.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                    .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+                    .map_err(op("read"))
+            })
+            .await
+            .unwrap();
+        let sorted: Vec<(&str, &str)> = sorted.iter().map(|(a, b)| (&a[..], &b[..])).collect();
+        assert_eq!(
+            sorted,
+            [
+                ("late report 0", "2026-11-25T17:30:00Z"),
+                ("late report 1", "2026-11-25T17:00:00Z"),
+                ("late report 3", "2026-11-25T16:59:59Z"),
+                ("late report 2", "2026-11-25T16:59:58Z"),
+                ("backlog report 0", "2026-11-01T08:00:00Z"),
+                ("backlog report 1", "2026-10-01T08:00:00Z"),
+            ]
+        );
     }
 
     /// Items are indexed for search in batches: a fetch with a few waits

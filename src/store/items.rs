@@ -23,7 +23,7 @@
 //! Retention spares an item whose alert is still pending in the outbox:
 //! the message is composed from it.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, ParamsFromIter, ToSql, params, params_from_iter};
 use sha2::{Digest, Sha256};
@@ -162,11 +162,69 @@ fn mint_uid(feed_name: &str, key: &str) -> ItemUid {
     ItemUid(hex::encode(&digest[..16]))
 }
 
-/// The time an item sorts by: its published (else updated) date, but never
-/// later than when we first saw it, so a feed cannot pin items to the top
-/// with future dates.
-fn sort_time(item: &NewItem, now: DateTime<Utc>) -> DateTime<Utc> {
-    item.published.or(item.updated).map_or(now, |p| p.min(now))
+/// How much earlier than its arrival a new item of a feed already
+/// archived may sort: its own date within this, else this before its
+/// arrival (`SortTimes`).
+pub const LATE_AFTER: TimeDelta = TimeDelta::hours(1);
+
+/// Where one document's new items sort in the merged feed and on the
+/// pages: each by its published (else updated) date, never later than its
+/// arrival, so a feed cannot pin items to the top with future dates.
+///
+/// Nor, once a feed's first document is archived, much earlier: an entry
+/// that appears now but is dated yesterday (a feed that dates by the day,
+/// a story held back, posts published while the feed or this daemon was
+/// down) would sort below the newest `max_items` and never be in a
+/// document a subscriber's reader polls. Such late items sort at
+/// [`LATE_AFTER`] before their arrival, their own order kept by a second
+/// apart each. A feed's first document is its backlog, and keeps its
+/// dates: a new feed's fifty old posts are not news.
+struct SortTimes {
+    now: DateTime<Utc>,
+    /// The late floor, and each late entry's place below it by its date
+    /// (by document index); none for a feed's first document.
+    late: Option<(DateTime<Utc>, HashMap<usize, i64>)>,
+}
+
+impl SortTimes {
+    /// How far below the floor late entries go, a second each: a document
+    /// of thousands of old entries stays within half the grace.
+    const MOST_BELOW: i64 = LATE_AFTER.num_seconds() / 2;
+
+    fn new(items: &[NewItem], first_document: bool, now: DateTime<Utc>) -> Self {
+        if first_document {
+            return SortTimes { now, late: None };
+        }
+        let floor = now - LATE_AFTER;
+        let mut late: Vec<(usize, DateTime<Utc>)> = (items.iter().enumerate())
+            .map(|(i, item)| (i, Self::dated(item, now)))
+            .filter(|&(_, at)| at < floor)
+            .collect();
+        // Newest first; a tie keeps the document's order.
+        late.sort_by_key(|&(_, at)| std::cmp::Reverse(at));
+        let below = (late.into_iter().enumerate())
+            .map(|(rank, (i, _))| (i, (rank as i64).min(Self::MOST_BELOW)))
+            .collect();
+        SortTimes {
+            now,
+            late: Some((floor, below)),
+        }
+    }
+
+    fn dated(item: &NewItem, now: DateTime<Utc>) -> DateTime<Utc> {
+        item.published.or(item.updated).map_or(now, |p| p.min(now))
+    }
+
+    /// Where the document's entry at `index` sorts if it is new.
+    fn of(&self, index: usize, item: &NewItem) -> DateTime<Utc> {
+        let dated = Self::dated(item, self.now);
+        match &self.late {
+            Some((floor, below)) if dated < *floor => {
+                *floor - TimeDelta::seconds(below.get(&index).copied().unwrap_or(0))
+            }
+            _ => dated,
+        }
+    }
 }
 
 const FIND_SOURCE: &str = "SELECT s.item_id, i.origin_feed_id, i.content_sha256
@@ -183,18 +241,28 @@ pub(crate) struct Touched {
     pub(crate) credited: Vec<i64>,
 }
 
+/// The feed a document being archived came from.
+pub(crate) struct FromFeed<'a> {
+    pub(crate) id: FeedId,
+    pub(crate) name: &'a str,
+    /// The feed's first document (or its first from a new URL): its
+    /// backlog, whose dates [`SortTimes`] keeps.
+    pub(crate) first_document: bool,
+}
+
 /// Archives `items`; returns what changed and the ids of the items
 /// inserted and of those updated in place.
 pub(crate) fn ingest(
     tx: &Connection,
     known: &mut KnownIds,
-    feed_id: FeedId,
-    feed_name: &str,
+    feed: FromFeed<'_>,
     items: &[NewItem],
     board: Option<&BoardView>,
     now: DateTime<Utc>,
 ) -> Result<(IngestSummary, Touched), StoreError> {
+    let (feed_id, feed_name) = (feed.id, feed.name);
     let mut touched = Touched::default();
+    let sort_times = SortTimes::new(items, feed.first_document, now);
     let now_s = to_db_time(now);
     let mut summary = IngestSummary {
         seen: items.len(),
@@ -208,7 +276,7 @@ pub(crate) fn ingest(
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM tombstones)")
         .and_then(|mut s| s.query_row([], |r| r.get(0)))
         .map_err(op("check for tombstones"))?;
-    for item in items {
+    for (index, item) in items.iter().enumerate() {
         let mut look_up = |key: &ItemKey| -> Result<Option<(i64, i64, String)>, StoreError> {
             find_source
                 .query_row(params![feed_id.0, key.0], |r| {
@@ -300,7 +368,8 @@ pub(crate) fn ingest(
             }
             None => {
                 summary.new += 1;
-                let id = insert_item(tx, feed_id, feed_name, item, now)?;
+                let sort_at = sort_times.of(index, item);
+                let id = insert_item(tx, feed_id, feed_name, item, sort_at, now)?;
                 known.add(item.guid.as_deref(), item.canonical_url.as_deref());
                 // Only new articles are stamped: the board as it stood when
                 // the archive first saw them.
@@ -506,10 +575,11 @@ fn insert_item(
     feed_id: FeedId,
     feed_name: &str,
     item: &NewItem,
+    sort_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<i64, StoreError> {
     let uid = mint_uid(feed_name, &item.key.0);
-    let (now_s, sort_s) = (to_db_time(now), to_db_time(sort_time(item, now)));
+    let (now_s, sort_s) = (to_db_time(now), to_db_time(sort_at));
     let content = ContentColumns::of(item);
     cached(
         tx,

@@ -401,6 +401,57 @@ async fn a_page_says_how_long_ago_as_of_now() {
     d.stop().await;
 }
 
+/// A post that appears in a feed a day after its date (a feed that
+/// dates by the day, a story held back, a feed that was down) still
+/// reaches the head of the merged feed, where a polling reader sees it;
+/// a new feed's backlog keeps its own dates.
+#[tokio::test]
+async fn a_post_that_appears_late_reaches_the_head_of_the_merged_feed() {
+    let server = FeedServer::start().await;
+    let on_time = rss(
+        "World",
+        &[
+            ("w1", "Monday morning", "https://w.test/1"),
+            ("w2", "Monday noon", "https://w.test/2"),
+            ("w3", "Monday afternoon", "https://w.test/3"),
+        ],
+    );
+    server.set("/world.xml", Reply::feed(on_time.clone()));
+    let dir = TestDir::new();
+    let mut config = dir.write_config(&feed_block("world", &server.url("/world.xml"), ""));
+    config.output.max_items = 2;
+    let (_c, clock) = fixed_clock("2026-11-24T09:00:00Z");
+    poll(&config, clock).await;
+
+    let late = "<item><guid>w0</guid><title>Friday's filing, posted late</title>\
+                <link>https://w.test/0</link><pubDate>Fri, 20 Nov 2026 00:00:00 GMT</pubDate>\
+                </item></channel>";
+    server.set(
+        "/world.xml",
+        Reply::feed(on_time.replace("</channel>", late)),
+    );
+    let (_c, clock) = fixed_clock("2026-11-24T10:00:00Z");
+    poll(&config, clock.clone()).await;
+    let d = Daemon::start_with_clock(config, clock).await;
+    let feed = atom_syndication::Feed::read_from(
+        d.get("/feed.atom", &[])
+            .await
+            .text()
+            .await
+            .unwrap()
+            .as_bytes(),
+    )
+    .unwrap();
+    let titles: Vec<&str> = feed.entries().iter().map(|e| e.title().as_str()).collect();
+    assert_eq!(titles, ["Friday's filing, posted late", "Monday afternoon"]);
+    // Its own date is what the reader shows.
+    assert_eq!(
+        feed.entries()[0].published().map(|p| p.to_rfc3339()),
+        Some("2026-11-20T00:00:00+00:00".to_string())
+    );
+    d.stop().await;
+}
+
 #[tokio::test]
 async fn merged_feed_answers_304_to_its_validators_and_gzips_when_asked() {
     let (_server, _dir, d) = two_feed_daemon().await;
