@@ -1149,7 +1149,9 @@ mod tests {
     /// later, an entry dated well before it appeared sorts just below the
     /// hour before its arrival, not among yesterday's items, so the newest
     /// `max_items` a reader polls hold it. Late entries keep their own
-    /// order, and an entry within the hour keeps its date.
+    /// order, an entry within the hour keeps its date, and so does one
+    /// far older than anything the feed had given (its window grew). The
+    /// backlog is the first document with entries.
     #[tokio::test]
     async fn late_entries_sort_near_their_arrival_but_a_backlog_by_its_dates() {
         let dir = tempfile::tempdir().unwrap();
@@ -1162,6 +1164,13 @@ mod tests {
             }
             a
         };
+        // The feed's first document is empty (a blog being set up); its
+        // first posts are still its backlog.
+        let empty = t("2026-11-20T09:00:00Z");
+        store
+            .record_attempt(dated("empty", empty, &[]), empty)
+            .await
+            .unwrap();
         let first = t("2026-11-24T09:00:00Z");
         store
             .record_attempt(
@@ -1185,6 +1194,9 @@ mod tests {
                         "2026-11-25T00:00:00Z",
                         "2026-11-23T00:00:00Z",
                         "2026-11-24T12:00:00Z",
+                        // Backfill: older than the newest the feed had
+                        // given by more than a day.
+                        "2026-10-15T08:00:00Z",
                     ],
                 ),
                 later,
@@ -1211,6 +1223,7 @@ mod tests {
                 ("late report 3", "2026-11-25T16:59:59Z"),
                 ("late report 2", "2026-11-25T16:59:58Z"),
                 ("backlog report 0", "2026-11-01T08:00:00Z"),
+                ("late report 4", "2026-10-15T08:00:00Z"),
                 ("backlog report 1", "2026-10-01T08:00:00Z"),
             ]
         );

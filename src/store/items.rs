@@ -167,6 +167,12 @@ fn mint_uid(feed_name: &str, key: &str) -> ItemUid {
 /// arrival (`SortTimes`).
 pub const LATE_AFTER: TimeDelta = TimeDelta::hours(1);
 
+/// How much older than the newest item a feed had already given a new
+/// entry may be and still count as late (`SortTimes`). Older, it is the
+/// feed's backfill (a longer window, a page of its archive) and keeps
+/// its date.
+pub const BACKFILL_BEFORE: TimeDelta = TimeDelta::days(1);
+
 /// Where one document's new items sort in the merged feed and on the
 /// pages: each by its published (else updated) date, never later than its
 /// arrival, so a feed cannot pin items to the top with future dates.
@@ -177,53 +183,92 @@ pub const LATE_AFTER: TimeDelta = TimeDelta::hours(1);
 /// down) would sort below the newest `max_items` and never be in a
 /// document a subscriber's reader polls. Such late items sort at
 /// [`LATE_AFTER`] before their arrival, their own order kept by a second
-/// apart each. A feed's first document is its backlog, and keeps its
-/// dates: a new feed's fifty old posts are not news.
+/// apart each. Not so a feed's first document, its backlog (a new feed's
+/// fifty old posts are not news), nor an entry older than the feed's
+/// newest by more than [`BACKFILL_BEFORE`]: a feed that widens its window
+/// would otherwise put months-old posts on top A feed whose first
+/// documents were empty has its backlog in the first that is not.
 struct SortTimes {
     now: DateTime<Utc>,
-    /// The late floor, and each late entry's place below it by its date
-    /// (by document index); none for a feed's first document.
-    late: Option<(DateTime<Utc>, HashMap<usize, i64>)>,
+    first_document: bool,
+    /// Each late entry's place below the floor by its date (by document
+    /// index), worked out when the first new entry is late.
+    late: Option<HashMap<usize, i64>>,
 }
 
 impl SortTimes {
     /// How far below the floor late entries go, a second each: a document
-    /// of thousands of old entries stays within half the grace.
+    /// of thousands of late entries stays within half the grace.
     const MOST_BELOW: i64 = LATE_AFTER.num_seconds() / 2;
 
-    fn new(items: &[NewItem], first_document: bool, now: DateTime<Utc>) -> Self {
-        if first_document {
-            return SortTimes { now, late: None };
-        }
-        let floor = now - LATE_AFTER;
-        let mut late: Vec<(usize, DateTime<Utc>)> = (items.iter().enumerate())
-            .map(|(i, item)| (i, Self::dated(item, now)))
-            .filter(|&(_, at)| at < floor)
-            .collect();
-        // Newest first; a tie keeps the document's order.
-        late.sort_by_key(|&(_, at)| std::cmp::Reverse(at));
-        let below = (late.into_iter().enumerate())
-            .map(|(rank, (i, _))| (i, (rank as i64).min(Self::MOST_BELOW)))
-            .collect();
+    fn new(first_document: bool, now: DateTime<Utc>) -> Self {
         SortTimes {
             now,
-            late: Some((floor, below)),
+            first_document,
+            late: None,
         }
+    }
+
+    fn floor(&self) -> DateTime<Utc> {
+        self.now - LATE_AFTER
     }
 
     fn dated(item: &NewItem, now: DateTime<Utc>) -> DateTime<Utc> {
         item.published.or(item.updated).map_or(now, |p| p.min(now))
     }
 
-    /// Where the document's entry at `index` sorts if it is new.
-    fn of(&self, index: usize, item: &NewItem) -> DateTime<Utc> {
-        let dated = Self::dated(item, self.now);
-        match &self.late {
-            Some((floor, below)) if dated < *floor => {
-                *floor - TimeDelta::seconds(below.get(&index).copied().unwrap_or(0))
-            }
-            _ => dated,
+    /// Where the document's entry at `index`, a new one, sorts.
+    fn of(
+        &mut self,
+        tx: &Connection,
+        feed_id: FeedId,
+        items: &[NewItem],
+        index: usize,
+    ) -> Result<DateTime<Utc>, StoreError> {
+        let dated = Self::dated(&items[index], self.now);
+        if self.first_document || dated >= self.floor() {
+            return Ok(dated);
         }
+        if self.late.is_none() {
+            self.late = Some(self.late_entries(tx, feed_id, items)?);
+        }
+        Ok(match self.late.as_ref().and_then(|late| late.get(&index)) {
+            Some(below) => self.floor() - TimeDelta::seconds(*below),
+            None => dated,
+        })
+    }
+
+    /// The document's late entries, each with how many seconds below the
+    /// floor it sorts: newest first, a tie in the document's order.
+    fn late_entries(
+        &self,
+        tx: &Connection,
+        feed_id: FeedId,
+        items: &[NewItem],
+    ) -> Result<HashMap<usize, i64>, StoreError> {
+        // The newest place of an item the feed had given before this
+        // document, some of whose entries are already written.
+        let newest: Option<String> = tx
+            .prepare_cached(
+                "SELECT max(i.sort_at) FROM item_sources s JOIN items i ON i.id = s.item_id
+                 WHERE s.feed_id = ?1 AND s.first_seen_at < ?2",
+            )
+            .and_then(|mut s| s.query_row(params![feed_id.0, to_db_time(self.now)], |r| r.get(0)))
+            .map_err(op("read the feed's newest item"))?;
+        // None: the feed had given nothing (its first document was
+        // empty), so this is its backlog.
+        let Some(newest) = newest.as_deref().and_then(from_db_time) else {
+            return Ok(HashMap::new());
+        };
+        let (since, floor) = (newest - BACKFILL_BEFORE, self.floor());
+        let mut late: Vec<(usize, DateTime<Utc>)> = (items.iter().enumerate())
+            .map(|(i, item)| (i, Self::dated(item, self.now)))
+            .filter(|&(_, at)| at < floor && at >= since)
+            .collect();
+        late.sort_by_key(|&(_, at)| std::cmp::Reverse(at));
+        Ok((late.into_iter().enumerate())
+            .map(|(rank, (i, _))| (i, (rank as i64).min(Self::MOST_BELOW)))
+            .collect())
     }
 }
 
@@ -262,7 +307,7 @@ pub(crate) fn ingest(
 ) -> Result<(IngestSummary, Touched), StoreError> {
     let (feed_id, feed_name) = (feed.id, feed.name);
     let mut touched = Touched::default();
-    let sort_times = SortTimes::new(items, feed.first_document, now);
+    let mut sort_times = SortTimes::new(feed.first_document, now);
     let now_s = to_db_time(now);
     let mut summary = IngestSummary {
         seen: items.len(),
@@ -368,7 +413,7 @@ pub(crate) fn ingest(
             }
             None => {
                 summary.new += 1;
-                let sort_at = sort_times.of(index, item);
+                let sort_at = sort_times.of(tx, feed_id, items, index)?;
                 let id = insert_item(tx, feed_id, feed_name, item, sort_at, now)?;
                 known.add(item.guid.as_deref(), item.canonical_url.as_deref());
                 // Only new articles are stamped: the board as it stood when
