@@ -17,7 +17,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::rfc3339;
-use crate::model::{Snapshot, SnapshotQuote};
+use crate::model::{Enclosure, Snapshot, SnapshotQuote};
 use crate::store::{ExportItem, ExportSource};
 
 /// The JSONL layout's version, on every line as `schema_version`. Raised
@@ -49,6 +49,7 @@ pub const JSON_FIELDS: &[&str] = &[
     "mentions",
     "snapshot",
     "reactions",
+    "enclosures",
 ];
 
 /// The CSV header, in order.
@@ -76,6 +77,7 @@ pub const CSV_COLUMNS: &[&str] = &[
     "snapshot_taken_at",
     "snapshot_quotes",
     "reactions",
+    "enclosures",
 ];
 
 /// An export's format.
@@ -181,6 +183,7 @@ struct JsonLine<'a> {
     mentions: &'a [String],
     snapshot: Option<JsonSnapshot<'a>>,
     reactions: Option<&'a serde_json::Value>,
+    enclosures: &'a [Enclosure],
 }
 
 #[derive(Serialize)]
@@ -244,6 +247,7 @@ impl<'a> JsonLine<'a> {
             mentions: &item.mentions,
             snapshot: item.snapshot.as_ref().map(snapshot),
             reactions: item.reactions.as_ref(),
+            enclosures: &item.enclosures,
         }
     }
 }
@@ -287,7 +291,7 @@ fn quote(q: &SnapshotQuote) -> JsonQuote<'_> {
 
 /// One CSV record, in [`CSV_COLUMNS`] order; an absent value is an empty
 /// cell.
-fn csv_record(item: &ExportItem) -> io::Result<[String; 23]> {
+fn csv_record(item: &ExportItem) -> io::Result<[String; 24]> {
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
     // Distinct feed names in the order they first carried the item: an
     // alias (a second key from the same feed) is one feed, not two.
@@ -327,6 +331,10 @@ fn csv_record(item: &ExportItem) -> io::Result<[String; 23]> {
         match &item.reactions {
             Some(r) => json(r)?,
             None => String::new(),
+        },
+        match &item.enclosures[..] {
+            [] => String::new(),
+            files => json(files)?,
         },
     ])
 }
@@ -397,6 +405,11 @@ mod tests {
                 }],
             }),
             reactions: None,
+            enclosures: vec![Enclosure {
+                url: "https://example.com/a.mp3".into(),
+                media_type: Some("audio/mpeg".into()),
+                length: None,
+            }],
         }
     }
 
@@ -431,6 +444,10 @@ mod tests {
             serde_json::Value::Null
         );
         assert_eq!(v["snapshot"]["taken_at"], "2026-11-24T09:15:00Z");
+        assert_eq!(
+            v["enclosures"],
+            serde_json::json!([{ "url": "https://example.com/a.mp3", "type": "audio/mpeg" }])
+        );
     }
 
     #[test]
@@ -454,19 +471,26 @@ mod tests {
         let quotes: serde_json::Value = serde_json::from_str(&cell("snapshot_quotes")).unwrap();
         assert_eq!(quotes[0]["symbol"], "BP");
         assert_eq!(cell("snapshot_label"), "LSE");
+        assert_eq!(
+            cell("enclosures"),
+            r#"[{"url":"https://example.com/a.mp3","type":"audio/mpeg"}]"#
+        );
     }
 
     #[test]
     fn without_a_snapshot_the_cells_are_empty_and_the_field_null() {
         let mut bare = item();
         bare.snapshot = None;
+        bare.enclosures.clear();
         let out = written(ExportFormat::Csv, std::slice::from_ref(&bare));
         let mut r = csv::Reader::from_reader(&out[..]);
         let rec = r.records().next().unwrap().unwrap();
         assert_eq!(&rec[21], "");
+        assert_eq!(&rec[23], "", "no files");
         let line = written(ExportFormat::Jsonl, &[bare]);
         let v: serde_json::Value = serde_json::from_slice(&line).unwrap();
         assert_eq!(v["snapshot"], serde_json::Value::Null);
+        assert_eq!(v["enclosures"], serde_json::json!([]));
     }
 
     #[test]

@@ -31,9 +31,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, params_from_iter};
 
-use super::{BUSY_TIMEOUT, Store, StoreError, op, quotes::snapshot_of, selection};
+use super::{BUSY_TIMEOUT, Store, StoreError, enclosures_from, op, quotes::snapshot_of, selection};
 use crate::clock::to_db_time;
-use crate::model::Snapshot;
+use crate::model::{Enclosure, Snapshot};
 use crate::select::Selection;
 
 /// Which items an export holds.
@@ -78,6 +78,8 @@ pub struct ExportItem {
     /// Price reactions after the item (issue 19). `None` until the
     /// reactions view is connected in `reactions_of` (this module).
     pub reactions: Option<serde_json::Value>,
+    /// The files attached to it (`items.enclosures`).
+    pub enclosures: Vec<Enclosure>,
 }
 
 /// One feed that carried an exported item (`item_sources`).
@@ -106,7 +108,7 @@ pub enum ExportError {
 /// outer loop, so rows come in rowid order without a sort.
 const SELECT_ITEMS: &str = "SELECT i.id, i.uid, i.title, i.url, i.canonical_url, i.guid, f.name,
         i.published_at, i.updated_at, i.first_seen_at, i.changed_at, i.sort_at, i.revision,
-        i.authors, i.categories, i.summary_text, i.content_text
+        i.authors, i.categories, i.summary_text, i.content_text, i.enclosures
  FROM items i CROSS JOIN feeds f ON f.id = i.origin_feed_id";
 
 /// The statement and parameters for `q`.
@@ -190,6 +192,7 @@ fn read_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<ExportItem> {
         categories: list(14)?,
         summary_text: r.get(15)?,
         content_text: r.get(16)?,
+        enclosures: enclosures_from(r, 17)?,
         sources: Vec::new(),
         mentions: Vec::new(),
         snapshot: None,

@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 
 use super::known::KnownIds;
-use super::{Store, StoreError, begin_write, cached, json_list, op, selection};
+use super::{Store, StoreError, begin_write, cached, enclosures_from, json_list, op, selection};
 use crate::clock::{from_db_time, to_db_time};
 use crate::link::{canonical_url, without_credentials};
 use crate::model::{BoardView, Entry, EntrySource, FeedId, ItemKey, ItemUid, NewItem};
@@ -832,10 +832,7 @@ impl Store {
                             content_html: r.get(5)?,
                             authors: list(6)?,
                             categories: list(7)?,
-                            enclosures: r
-                                .get::<_, Option<String>>(11)?
-                                .and_then(|json| serde_json::from_str(&json).ok())
-                                .unwrap_or_default(),
+                            enclosures: enclosures_from(r, 11)?,
                             published: time(8)?,
                             updated: time(9)?.unwrap_or(DateTime::UNIX_EPOCH),
                             sources: Vec::new(),

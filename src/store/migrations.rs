@@ -659,6 +659,22 @@ LEFT JOIN v_latest_quotes lq ON lq.symbol = m.symbol;
     // 19: the files attached to an item (a podcast's episode), as JSON,
     // NULL when it has none, so the merged feeds pass them on.
     Migration::Sql("ALTER TABLE items ADD COLUMN enclosures TEXT;"),
+    // 20: `v_items` gains `enclosures` (at the end, so queries by position
+    // keep working): the analyst's view of an item has everything the
+    // merged feeds republish.
+    Migration::Sql(
+        r#"
+DROP VIEW v_items;
+CREATE VIEW v_items AS
+SELECT i.id, i.uid, i.title, i.url, i.canonical_url, i.guid,
+       i.summary_html, i.content_html, i.authors, i.categories,
+       i.published_at, i.updated_at, i.first_seen_at, i.changed_at, i.sort_at,
+       f.name AS feed,
+       (SELECT count(*) FROM item_sources s WHERE s.item_id = i.id) AS source_count,
+       i.summary_text, i.content_text, i.revision, i.enclosures
+FROM items i JOIN feeds f ON f.id = i.origin_feed_id;
+"#,
+    ),
 ];
 
 fn migration_4(tx: &Transaction<'_>) -> rusqlite::Result<()> {

@@ -197,6 +197,17 @@ pub(crate) fn json_list<T: serde::Serialize>(values: &[T]) -> String {
     serde_json::to_string(values).expect("a list of numbers or strings is JSON")
 }
 
+/// An item's `enclosures` column read back: none when NULL, or when
+/// another program wrote something that is not the array it expects.
+pub(crate) fn enclosures_from(
+    r: &rusqlite::Row<'_>,
+    column: usize,
+) -> rusqlite::Result<Vec<crate::model::Enclosure>> {
+    Ok(r.get::<_, Option<String>>(column)?
+        .and_then(|json| serde_json::from_str(&json).ok())
+        .unwrap_or_default())
+}
+
 /// Wraps a rusqlite error with the operation that failed.
 pub(crate) fn op(op: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
     move |source| StoreError::Query { op, source }

@@ -16,7 +16,7 @@ const VOD: &str = include_str!("../fixtures/quotes/yahoo/chart_VOD.L_pence.json"
 
 /// The documented CSV header (docs/export.md), spelled out so that a
 /// change to it is a visible change to this test too.
-const CSV_HEADER: &str = "id,uid,title,url,canonical_url,guid,feed,published_at,updated_at,first_seen_at,changed_at,sort_at,revision,authors,categories,summary_text,content_text,sources,mentions,snapshot_label,snapshot_taken_at,snapshot_quotes,reactions";
+const CSV_HEADER: &str = "id,uid,title,url,canonical_url,guid,feed,published_at,updated_at,first_seen_at,changed_at,sort_at,revision,authors,categories,summary_text,content_text,sources,mentions,snapshot_label,snapshot_taken_at,snapshot_quotes,reactions,enclosures";
 
 fn json_reply(body: &str) -> Reply {
     Reply::feed(body).header("content-type", "application/json")

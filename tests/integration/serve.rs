@@ -364,18 +364,35 @@ async fn a_podcasts_enclosures_reach_every_format() {
         episode["attachments"],
         serde_json::json!([{ "url": file, "mime_type": "audio/mpeg", "size_in_bytes": 12345 }])
     );
-    // The analyst reads them as JSON; an item without any has NULL.
-    let stored: Vec<Option<String>> = dir.column("SELECT enclosures FROM items ORDER BY title");
+    // The analyst reads them as JSON, in the archive's view and in the
+    // export; an item without any has NULL, and no files in the export.
+    let stored: Vec<Option<String>> = dir.column("SELECT enclosures FROM v_items ORDER BY title");
+    let json_text = format!(r#"[{{"url":"{file}","type":"audio/mpeg","length":12345}}]"#);
+    assert_eq!(stored, [None, Some(json_text.clone())]);
+    d.stop().await;
+    let out = bin()
+        .arg("--config")
+        .arg(dir.config_path())
+        .args(["export", "--format", "csv"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let mut csv = csv::Reader::from_reader(&out.stdout[..]);
+    let column = (csv.headers().unwrap().iter())
+        .position(|h| h == "enclosures")
+        .unwrap();
+    let mut files: Vec<(String, String)> = (csv.records())
+        .map(|r| r.unwrap())
+        .map(|r| (r[2].to_string(), r[column].to_string()))
+        .collect();
+    files.sort();
     assert_eq!(
-        stored,
+        files,
         [
-            None,
-            Some(format!(
-                r#"[{{"url":"{file}","type":"audio/mpeg","length":12345}}]"#
-            ))
+            ("Episode 1".to_string(), String::new()),
+            ("Episode 2".to_string(), json_text)
         ]
     );
-    d.stop().await;
 }
 
 /// A page's "n hours ago" moves with time though nothing new arrives (it
