@@ -10,15 +10,18 @@
 //! `Information` are rate limits (except "premium endpoint", which is a plan
 //! limit), `Error Message` a bad key, and `{"Global Quote": {}}` an unknown
 //! symbol. Without `entitlement` the data is end of day, so the quote is
-//! dated at 00:00 UTC on the trading day, with `Session::Closed`; the
-//! `Global Quote - DATA DELAYED BY 15 MINUTES` wrapper (premium) is intraday,
-//! so its session is `Unknown`. No currency is given.
+//! dated at the trading day's close on its exchange, with
+//! `Session::Closed`; the `Global Quote - DATA DELAYED BY 15 MINUTES`
+//! wrapper (premium) is intraday, dated 15 minutes before the fetch while
+//! that day's session runs, and its session is `Unknown`. No currency is
+//! given.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use reqwest::header::{ACCEPT, HeaderMap, HeaderValue};
 use serde_json::{Map, Value};
 use url::Url;
 
+use super::calendar;
 use super::client::{ProviderRequest, encode, endpoint, push_api_key};
 use super::{QuoteError, decimal_from_json, excerpt, looks_like_html};
 use crate::config::Secret;
@@ -102,18 +105,40 @@ fn quote_from(
     quote.previous_close = field("08. previous close");
     quote.change = field("09. change");
     quote.change_percent = field("10. change percent");
-    // Only a date: that day's close, dated at midnight UTC.
     quote.as_of = fields
         .get("07. latest trading day")
         .and_then(Value::as_str)
         .and_then(|d| NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").ok())
-        .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc());
+        .map(|d| time_of_day(d, symbol, end_of_day, now));
     quote.session = if end_of_day {
         Session::Closed
     } else {
         Session::Unknown
     };
     Ok(quote.normalized())
+}
+
+/// How far behind the premium wrapper's prices are, as its name says.
+const DELAYED_BY: TimeDelta = TimeDelta::minutes(15);
+
+/// When a quote that gives only its trading day was the price: end-of-day
+/// data is that day's close on the symbol's exchange; delayed data is
+/// [`DELAYED_BY`] ago while that session runs, its close after. Never
+/// later than `now`. Midnight UTC was the day's start, before any trade,
+/// which made a current price look like the previous session's
+/// (`quotes::board` marks those stale). A day the calendar has no session
+/// on keeps midnight UTC.
+fn time_of_day(
+    day: NaiveDate,
+    symbol: &str,
+    end_of_day: bool,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let Some(session) = calendar::for_provider_symbol(symbol).session_on(day) else {
+        return day.and_time(chrono::NaiveTime::MIN).and_utc();
+    };
+    let latest = if end_of_day { now } else { now - DELAYED_BY };
+    session.close.min(latest)
 }
 
 #[cfg(test)]
@@ -149,11 +174,46 @@ mod tests {
             assert_eq!(q.previous_close, Some(dec("306.77")));
             assert_eq!(q.change, Some(dec("5.65")));
             assert_eq!(q.change_percent, Some(dec("1.8418")));
-            assert_eq!(q.as_of, Some(utc("2025-11-06T00:00:00Z")));
+            // Thursday's close in New York (16:00 EST), the day before.
+            assert_eq!(q.as_of, Some(utc("2025-11-06T21:00:00Z")));
             assert_eq!(q.fetched_at, utc(NOW));
             assert_eq!(q.currency, None);
             assert_eq!(q.session, session);
         }
+    }
+
+    /// A delayed price fetched while its session runs is from 15 minutes
+    /// ago, not from the day's midnight: the board does not call it the
+    /// previous session's. A London symbol's day closes at London's close.
+    #[test]
+    fn a_trading_days_quote_is_dated_within_that_days_session() {
+        let day = NaiveDate::from_ymd_opt(2025, 11, 6).unwrap();
+        let during = utc("2025-11-06T15:00:00Z");
+        assert_eq!(
+            time_of_day(day, "IBM", false, during),
+            utc("2025-11-06T14:45:00Z")
+        );
+        assert_eq!(time_of_day(day, "IBM", true, during), during);
+        assert_eq!(
+            time_of_day(day, "TSCO.LON", true, utc(NOW)),
+            utc("2025-11-06T16:30:00Z")
+        );
+        let q = parse(
+            200,
+            JSON,
+            &fixture("alphavantage/delayed_wrapper.json"),
+            "IBM",
+            during,
+        )
+        .unwrap();
+        let nyse = calendar::for_provider_symbol("IBM");
+        assert!(q.as_of.unwrap() >= nyse.session_at_or_after(during).open);
+        // A Saturday has no session: midnight UTC, as given.
+        let saturday = NaiveDate::from_ymd_opt(2025, 11, 8).unwrap();
+        assert_eq!(
+            time_of_day(saturday, "IBM", true, utc(NOW)),
+            utc("2025-11-08T00:00:00Z")
+        );
     }
 
     #[test]
