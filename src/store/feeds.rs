@@ -1150,8 +1150,9 @@ mod tests {
     /// hour before its arrival, not among yesterday's items, so the newest
     /// `max_items` a reader polls hold it. Late entries keep their own
     /// order, an entry within the hour keeps its date, and so does one
-    /// far older than anything the feed had given (its window grew). The
-    /// backlog is the first document with entries.
+    /// far older than the entries the feed had given (its window grew).
+    /// The backlog is the first document with entries; a window of
+    /// nothing but new entries (an outage) is late throughout.
     #[tokio::test]
     async fn late_entries_sort_near_their_arrival_but_a_backlog_by_its_dates() {
         let dir = tempfile::tempdir().unwrap();
@@ -1172,35 +1173,35 @@ mod tests {
             .await
             .unwrap();
         let first = t("2026-11-24T09:00:00Z");
-        store
-            .record_attempt(
-                dated(
-                    "backlog",
-                    first,
-                    &["2026-11-01T08:00:00Z", "2026-10-01T08:00:00Z"],
-                ),
-                first,
-            )
-            .await
-            .unwrap();
+        let backlog = dated(
+            "backlog",
+            first,
+            &["2026-11-01T08:00:00Z", "2026-10-01T08:00:00Z"],
+        );
+        let shown = backlog.document.as_ref().unwrap().items.clone();
+        store.record_attempt(backlog, first).await.unwrap();
+        // The next document still shows what the feed had given.
         let later = t("2026-11-25T18:00:00Z");
+        let mut next = dated(
+            "late",
+            later,
+            &[
+                "2026-11-25T17:30:00Z",
+                "2026-11-25T00:00:00Z",
+                "2026-11-23T00:00:00Z",
+                "2026-11-24T12:00:00Z",
+                // Backfill: older than the newest the feed had given by
+                // more than a day.
+                "2026-10-15T08:00:00Z",
+            ],
+        );
+        next.document.as_mut().unwrap().items.extend(shown);
+        store.record_attempt(next, later).await.unwrap();
+        // After an outage, a document of nothing but new entries: however
+        // old, they are late.
+        let back = t("2026-11-30T12:00:00Z");
         store
-            .record_attempt(
-                dated(
-                    "late",
-                    later,
-                    &[
-                        "2026-11-25T17:30:00Z",
-                        "2026-11-25T00:00:00Z",
-                        "2026-11-23T00:00:00Z",
-                        "2026-11-24T12:00:00Z",
-                        // Backfill: older than the newest the feed had
-                        // given by more than a day.
-                        "2026-10-15T08:00:00Z",
-                    ],
-                ),
-                later,
-            )
+            .record_attempt(dated("outage", back, &["2026-09-01T08:00:00Z"]), back)
             .await
             .unwrap();
         let sorted = store
@@ -1218,6 +1219,7 @@ mod tests {
         assert_eq!(
             sorted,
             [
+                ("outage report 0", "2026-11-30T11:00:00Z"),
                 ("late report 0", "2026-11-25T17:30:00Z"),
                 ("late report 1", "2026-11-25T17:00:00Z"),
                 ("late report 3", "2026-11-25T16:59:59Z"),

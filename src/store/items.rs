@@ -167,10 +167,10 @@ fn mint_uid(feed_name: &str, key: &str) -> ItemUid {
 /// arrival (`SortTimes`).
 pub const LATE_AFTER: TimeDelta = TimeDelta::hours(1);
 
-/// How much older than the newest item a feed had already given a new
-/// entry may be and still count as late (`SortTimes`). Older, it is the
-/// feed's backfill (a longer window, a page of its archive) and keeps
-/// its date.
+/// How much older than the newest entry of its document that the feed had
+/// already given a new entry may be and still count as late
+/// (`SortTimes`). Older, it is the feed's backfill (a longer window, a
+/// page of its archive) and keeps its date.
 pub const BACKFILL_BEFORE: TimeDelta = TimeDelta::days(1);
 
 /// Where one document's new items sort in the merged feed and on the
@@ -183,11 +183,12 @@ pub const BACKFILL_BEFORE: TimeDelta = TimeDelta::days(1);
 /// down) would sort below the newest `max_items` and never be in a
 /// document a subscriber's reader polls. Such late items sort at
 /// [`LATE_AFTER`] before their arrival, their own order kept by a second
-/// apart each. Not so a feed's first document, its backlog (a new feed's
-/// fifty old posts are not news), nor an entry older than the feed's
-/// newest by more than [`BACKFILL_BEFORE`]: a feed that widens its window
-/// would otherwise put months-old posts on top A feed whose first
-/// documents were empty has its backlog in the first that is not.
+/// apart each. Not so a feed's first document with entries, its backlog
+/// (a new feed's fifty old posts are not news), nor an entry older by
+/// more than [`BACKFILL_BEFORE`] than the newest entry of the document
+/// that the feed had already given: a feed that widens its window would
+/// otherwise put months-old posts on top. A document of nothing but new
+/// entries, after an outage, is late throughout.
 struct SortTimes {
     now: DateTime<Utc>,
     first_document: bool,
@@ -246,19 +247,38 @@ impl SortTimes {
         feed_id: FeedId,
         items: &[NewItem],
     ) -> Result<HashMap<usize, i64>, StoreError> {
-        // The newest place of an item the feed had given before this
-        // document, some of whose entries are already written.
-        let newest: Option<String> = tx
-            .prepare_cached(
-                "SELECT max(i.sort_at) FROM item_sources s JOIN items i ON i.id = s.item_id
-                 WHERE s.feed_id = ?1 AND s.first_seen_at < ?2",
-            )
-            .and_then(|mut s| s.query_row(params![feed_id.0, to_db_time(self.now)], |r| r.get(0)))
-            .map_err(op("read the feed's newest item"))?;
-        // None: the feed had given nothing (its first document was
-        // empty), so this is its backlog.
-        let Some(newest) = newest.as_deref().and_then(from_db_time) else {
-            return Ok(HashMap::new());
+        // What the feed had already given is the reference: the newest
+        // date among this document's entries recorded before it (bounded
+        // by the document, unlike the feed's history). None of them: after
+        // documents without entries this is the feed's backlog; after a
+        // long outage the whole window is new, and late.
+        let now_s = to_db_time(self.now);
+        let mut recorded = tx
+            .prepare_cached(WAS_GIVEN)
+            .map_err(op("prepare a look-up of what the feed had given"))?;
+        let mut newest: Option<DateTime<Utc>> = None;
+        for item in items {
+            if recorded
+                .query_row(params![feed_id.0, item.key.0, now_s], |r| {
+                    r.get::<_, bool>(0)
+                })
+                .map_err(op("look up what the feed had given"))?
+            {
+                newest = newest.max(Some(Self::dated(item, self.now)));
+            }
+        }
+        let newest = match newest {
+            Some(newest) => newest,
+            None => {
+                let gave_any: bool = tx
+                    .prepare_cached(GAVE_ANY)
+                    .and_then(|mut s| s.query_row(params![feed_id.0, now_s], |r| r.get(0)))
+                    .map_err(op("look up whether the feed gave anything"))?;
+                if !gave_any {
+                    return Ok(HashMap::new());
+                }
+                DateTime::<Utc>::MIN_UTC + BACKFILL_BEFORE
+            }
         };
         let (since, floor) = (newest - BACKFILL_BEFORE, self.floor());
         let mut late: Vec<(usize, DateTime<Utc>)> = (items.iter().enumerate())
@@ -271,6 +291,14 @@ impl SortTimes {
             .collect())
     }
 }
+
+/// Whether the feed had given the entry under this key before now.
+const WAS_GIVEN: &str = "SELECT EXISTS (SELECT 1 FROM item_sources
+                        WHERE feed_id = ?1 AND item_key = ?2 AND first_seen_at < ?3)";
+
+/// Whether the feed had given any entry before now.
+const GAVE_ANY: &str = "SELECT EXISTS (SELECT 1 FROM item_sources
+                       WHERE feed_id = ?1 AND first_seen_at < ?2)";
 
 const FIND_SOURCE: &str = "SELECT s.item_id, i.origin_feed_id, i.content_sha256
      FROM item_sources s JOIN items i ON i.id = s.item_id
@@ -1138,7 +1166,13 @@ mod tests {
     fn per_item_lookups_use_indexes_not_scans() {
         let mut conn = Connection::open_in_memory().unwrap();
         super::super::migrations::migrate(&mut conn).unwrap();
-        for sql in [FIND_SOURCE, FIND_ALIAS, FIND_ELSEWHERE, IS_TOMBSTONED] {
+        for sql in [
+            FIND_SOURCE,
+            FIND_ALIAS,
+            FIND_ELSEWHERE,
+            IS_TOMBSTONED,
+            WAS_GIVEN,
+        ] {
             let plan = plan(&conn, sql);
             assert!(
                 !plan
