@@ -127,14 +127,15 @@ const DELAYED_BY: TimeDelta = TimeDelta::minutes(15);
 /// later than `now`. Midnight UTC was the day's start, before any trade,
 /// which made a current price look like the previous session's
 /// (`quotes::board` marks those stale). A day the calendar has no session
-/// on keeps midnight UTC.
+/// on, or a symbol of a market no calendar here knows, keeps midnight UTC.
 fn time_of_day(
     day: NaiveDate,
     symbol: &str,
     end_of_day: bool,
     now: DateTime<Utc>,
 ) -> DateTime<Utc> {
-    let Some(session) = calendar::for_provider_symbol(symbol).session_on(day) else {
+    let exchange = calendar::evidently_listed_on(None, symbol);
+    let Some(session) = exchange.and_then(|e| e.session_on(day)) else {
         return day.and_time(chrono::NaiveTime::MIN).and_utc();
     };
     let latest = if end_of_day { now } else { now - DELAYED_BY };

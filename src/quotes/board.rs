@@ -13,7 +13,8 @@
 //! is from before the session its exchange is trading now: the previous
 //! close shown as current, however recently fetched. Stooq and Finnhub
 //! say no session, so only the price's own time (`as_of`) against the
-//! exchange calendar (`calendar::listed_on`) tells.
+//! exchange calendar (`calendar::evidently_listed_on`) tells, for
+//! symbols whose market a calendar here knows.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -106,9 +107,10 @@ struct Setup {
     /// As configured, without the API key: that lives only in the client.
     config: MarketConfig,
     matcher: MentionMatcher,
-    /// Where each of `config.instruments` trades, in the same order;
-    /// `None` for an `exchange` without a calendar (the daemon refuses
-    /// one; `tickerfeed quotes` still shows its board).
+    /// Where each of `config.instruments` evidently trades, in the same
+    /// order; `None` for a market no calendar here knows (`7203.T`), or an
+    /// `exchange` without a calendar (the daemon refuses one; `tickerfeed
+    /// quotes` still shows its board).
     exchanges: Vec<Option<&'static Exchange>>,
 }
 
@@ -125,7 +127,7 @@ impl Setup {
             exchanges: market
                 .instruments
                 .iter()
-                .map(|i| calendar::listed_on(i.exchange.as_deref(), &i.provider_symbol))
+                .map(|i| calendar::evidently_listed_on(i.exchange.as_deref(), &i.provider_symbol))
                 .collect(),
             config: unkeyed(market),
         }
@@ -628,6 +630,26 @@ mod tests {
             )
             .await,
             stooq.map(|c| c.1)
+        );
+    }
+
+    /// A symbol of a market no calendar here knows is not judged by New
+    /// York's: Tokyo's last price is from before every New York open, and
+    /// would read stale all through New York's session. (The quote is
+    /// Yahoo's VOD.L payload, asked for as Toyota: only the symbol's
+    /// spelling matters here.)
+    #[tokio::test]
+    async fn a_symbol_of_an_unknown_market_is_not_judged_by_new_yorks_hours() {
+        assert_eq!(
+            stale_when_fetched_at(
+                YAHOO,
+                "yahoo/chart_VOD.L_pence.json",
+                r#"{ symbol = "TM", provider_symbol = "7203.T" }"#,
+                // Monday 2026-06-15, 11:00 in New York.
+                &["2026-06-15T15:00:00Z"]
+            )
+            .await,
+            [false]
         );
     }
 

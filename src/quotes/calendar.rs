@@ -311,6 +311,41 @@ pub fn listed_on(exchange: Option<&str>, provider_symbol: &str) -> Option<&'stat
     }
 }
 
+/// The exchange an instrument evidently trades on: the one its config's
+/// `exchange` names, else the one its provider symbol shows (a London
+/// suffix, or a plain US ticker: `AAPL`, `BRK.B`, `BF-B`, `aapl.us`).
+/// `None` for any other spelling (`7203.T`, `SAP.DE`, `^N225`,
+/// `EURUSD=X`, `BTC-USD`): a market no calendar here knows, which
+/// [`listed_on`] takes for New York. The board judges a price's session
+/// only by a calendar that is the symbol's own: Tokyo's close is before
+/// every New York open.
+pub fn evidently_listed_on(
+    exchange: Option<&str>,
+    provider_symbol: &str,
+) -> Option<&'static Exchange> {
+    if exchange.is_some() || without_london_suffix(provider_symbol).is_some() {
+        return listed_on(exchange, provider_symbol);
+    }
+    let ticker = match provider_symbol.rsplit_once('.') {
+        Some((ticker, us)) if us.eq_ignore_ascii_case("us") => ticker,
+        _ => provider_symbol,
+    };
+    // A share class (`BRK.B`, `BF-B`) is A, B or C; other one-letter
+    // suffixes are Yahoo's venues (`.T` Tokyo, `.F` Frankfurt).
+    let root = match ticker.rsplit_once(['.', '-']) {
+        Some((root, class))
+            if ["A", "B", "C"]
+                .iter()
+                .any(|c| class.eq_ignore_ascii_case(c)) =>
+        {
+            root
+        }
+        _ => ticker,
+    };
+    let plain = (1..=6).contains(&root.len()) && root.bytes().all(|b| b.is_ascii_alphabetic());
+    plain.then_some(&NYSE)
+}
+
 /// The exchange an instrument trades on when the config does not say:
 /// London for the London suffixes the providers use (Yahoo `.L`, Stooq
 /// `.uk`, Alpha Vantage `.LON`), New York otherwise (the shipped board is
@@ -779,6 +814,30 @@ mod tests {
         assert_eq!(listed_on(None, "BP.L").map(|e| e.mic), Some("XLON"));
         assert_eq!(listed_on(None, "BP").map(|e| e.mic), Some("XNYS"));
         assert!(listed_on(Some("XTKS"), "7203.T").is_none());
+        // Only a spelling that shows the market places it evidently.
+        for us in ["AAPL", "GOOGL", "BRK.B", "BF-B", "aapl.us", "brk-b.us"] {
+            assert_eq!(
+                evidently_listed_on(None, us).map(|e| e.mic),
+                Some("XNYS"),
+                "{us}"
+            );
+        }
+        for elsewhere in [
+            "7203.T", "BMW.F", "SAP.DE", "^N225", "EURUSD=X", "BTC-USD", "0700.HK",
+        ] {
+            assert!(
+                evidently_listed_on(None, elsewhere).is_none(),
+                "{elsewhere}"
+            );
+        }
+        assert_eq!(
+            evidently_listed_on(None, "bp.uk").map(|e| e.mic),
+            Some("XLON")
+        );
+        assert_eq!(
+            evidently_listed_on(Some("NYSE"), "7203.T").map(|e| e.mic),
+            Some("XNYS")
+        );
     }
 
     #[test]
