@@ -84,6 +84,7 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
         .sync_rules(view_rules(config))
         .await
         .context("registering the views' rules in the archive")?;
+    store.set_head(config.output.max_items);
     let rules_synced = started.elapsed();
     let feeds: Vec<(FeedConfig, FeedId)> = config
         .feeds
@@ -593,6 +594,7 @@ async fn reload_on_hangup(
                             .collect();
                         live.feeds.send_replace(feeds);
                         live.alerts.send_replace(new.alerts.clone());
+                        store.set_head(new.output.max_items);
                         tokio::spawn(backfill_rules(store.clone(), stop.clone()));
                         live.storage.send_if_modified(|s| {
                             let changed = *s != new.storage;

@@ -158,6 +158,7 @@ impl Store {
         self.replace_at_ingest(|at| super::rules::AtIngest {
             alerts: rules,
             rules: at.rules.clone(),
+            head: at.head,
         });
         Ok(())
     }

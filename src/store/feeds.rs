@@ -634,10 +634,10 @@ fn record_in(
     a: &Attempt,
     now: DateTime<Utc>,
 ) -> Result<IngestSummary, StoreError> {
-    // No body recorded yet: this document is the feed's first (or its
-    // first since its URL changed), its backlog.
-    let (feed_name, first_document): (String, bool) = tx
-        .prepare_cached("SELECT name, body_sha256 IS NULL FROM feeds WHERE id = ?1")
+    // Read before this fetch's success is recorded: none yet, and this
+    // document is the feed's backlog.
+    let (feed_name, previous_success): (String, Option<String>) = tx
+        .prepare_cached("SELECT name, last_success_at FROM feeds WHERE id = ?1")
         .and_then(|mut s| {
             s.query_row([a.feed_id.0], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()
@@ -656,7 +656,8 @@ fn record_in(
             items::FromFeed {
                 id: a.feed_id,
                 name: &feed_name,
-                first_document,
+                previous_success: previous_success.as_deref().and_then(from_db_time),
+                head: rules.head,
             },
             &doc.items,
             doc.board.as_ref(),
@@ -1145,18 +1146,20 @@ mod tests {
         assert_eq!(copies, 1);
     }
 
-    /// A feed's first document keeps its dates (a backlog is old news);
-    /// later, an entry dated well before it appeared sorts just below the
-    /// hour before its arrival, not among yesterday's items, so the newest
-    /// `max_items` a reader polls hold it. Late entries keep their own
-    /// order, an entry within the hour keeps its date, and so does one
-    /// far older than the entries the feed had given (its window grew).
-    /// The backlog is the first document with entries; a window of
-    /// nothing but new entries (an outage) is late throughout.
+    /// An entry whose date would put it below the merged feed's head (its
+    /// newest `max_items`) when it arrives sorts at its arrival, where a
+    /// reader polling the feed sees it: a feed that dates by the day, a
+    /// story held back, posts made during an outage. Late entries keep
+    /// their own order. A feed's backlog (its first successful document)
+    /// keeps its dates, as do entries that fit in the head and backfill:
+    /// entries far older than those the feed had given (a widened window),
+    /// or than its last answer when it gives none of them again (a new
+    /// platform's imported archive).
     #[tokio::test]
-    async fn late_entries_sort_near_their_arrival_but_a_backlog_by_its_dates() {
+    async fn entries_that_arrive_below_the_head_sort_at_their_arrival() {
         let dir = tempfile::tempdir().unwrap();
         let (store, feed) = store_with_one_feed(&dir.path().join("a.db")).await;
+        store.set_head(3);
         let t = |s: &str| from_db_time(s).unwrap();
         let dated = |word: &str, at: DateTime<Utc>, dates: &[&str]| {
             let mut a = fetched(feed, at, word, dates.len());
@@ -1165,43 +1168,51 @@ mod tests {
             }
             a
         };
-        // The feed's first document is empty (a blog being set up); its
-        // first posts are still its backlog.
-        let empty = t("2026-11-20T09:00:00Z");
-        store
-            .record_attempt(dated("empty", empty, &[]), empty)
-            .await
-            .unwrap();
         let first = t("2026-11-24T09:00:00Z");
         let backlog = dated(
             "backlog",
             first,
-            &["2026-11-01T08:00:00Z", "2026-10-01T08:00:00Z"],
+            &[
+                "2026-11-24T08:00:00Z",
+                "2026-11-24T07:00:00Z",
+                "2026-11-24T06:00:00Z",
+                "2026-11-24T05:00:00Z",
+                "2026-11-01T08:00:00Z",
+            ],
         );
         let shown = backlog.document.as_ref().unwrap().items.clone();
         store.record_attempt(backlog, first).await.unwrap();
-        // The next document still shows what the feed had given.
+        // The head is now 08:00, 07:00 and 06:00. The next document still
+        // shows what the feed had given.
         let later = t("2026-11-25T18:00:00Z");
         let mut next = dated(
-            "late",
+            "next",
             later,
             &[
                 "2026-11-25T17:30:00Z",
-                "2026-11-25T00:00:00Z",
-                "2026-11-23T00:00:00Z",
-                "2026-11-24T12:00:00Z",
-                // Backfill: older than the newest the feed had given by
-                // more than a day.
-                "2026-10-15T08:00:00Z",
+                "2026-11-23T12:00:00Z",
+                "2026-11-24T00:00:00Z",
+                "2026-11-24T07:30:00Z",
+                "2026-11-20T08:00:00Z",
             ],
         );
         next.document.as_mut().unwrap().items.extend(shown);
         store.record_attempt(next, later).await.unwrap();
-        // After an outage, a document of nothing but new entries: however
-        // old, they are late.
+        // After an outage, a document of nothing but new entries.
         let back = t("2026-11-30T12:00:00Z");
         store
-            .record_attempt(dated("outage", back, &["2026-09-01T08:00:00Z"]), back)
+            .record_attempt(
+                dated(
+                    "outage",
+                    back,
+                    &[
+                        "2026-11-29T10:00:00Z",
+                        "2026-11-25T06:00:00Z",
+                        "2025-01-01T00:00:00Z",
+                    ],
+                ),
+                back,
+            )
             .await
             .unwrap();
         let sorted = store
@@ -1219,14 +1230,25 @@ mod tests {
         assert_eq!(
             sorted,
             [
-                ("outage report 0", "2026-11-30T11:00:00Z"),
-                ("late report 0", "2026-11-25T17:30:00Z"),
-                ("late report 1", "2026-11-25T17:00:00Z"),
-                ("late report 3", "2026-11-25T16:59:59Z"),
-                ("late report 2", "2026-11-25T16:59:58Z"),
-                ("backlog report 0", "2026-11-01T08:00:00Z"),
-                ("late report 4", "2026-10-15T08:00:00Z"),
-                ("backlog report 1", "2026-10-01T08:00:00Z"),
+                // Below the head at its arrival (17:30, 18:00, 17:59:59),
+                // within a day of the feed's last answer.
+                ("outage report 1", "2026-11-30T12:00:00Z"),
+                ("outage report 0", "2026-11-29T10:00:00Z"),
+                // Dated by the day, then held back: at their arrival.
+                ("next report 2", "2026-11-25T18:00:00Z"),
+                ("next report 1", "2026-11-25T17:59:59Z"),
+                ("next report 0", "2026-11-25T17:30:00Z"),
+                ("backlog report 0", "2026-11-24T08:00:00Z"),
+                // Within the head when it came.
+                ("next report 3", "2026-11-24T07:30:00Z"),
+                ("backlog report 1", "2026-11-24T07:00:00Z"),
+                ("backlog report 2", "2026-11-24T06:00:00Z"),
+                ("backlog report 3", "2026-11-24T05:00:00Z"),
+                // Backfill: days older than the entries beside it.
+                ("next report 4", "2026-11-20T08:00:00Z"),
+                ("backlog report 4", "2026-11-01T08:00:00Z"),
+                // A year before the feed's last answer.
+                ("outage report 2", "2025-01-01T00:00:00Z"),
             ]
         );
     }

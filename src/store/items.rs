@@ -162,56 +162,54 @@ fn mint_uid(feed_name: &str, key: &str) -> ItemUid {
     ItemUid(hex::encode(&digest[..16]))
 }
 
-/// How much earlier than its arrival a new item of a feed already
-/// archived may sort: its own date within this, else this before its
-/// arrival (`SortTimes`).
-pub const LATE_AFTER: TimeDelta = TimeDelta::hours(1);
-
 /// How much older than the newest entry of its document that the feed had
-/// already given a new entry may be and still count as late
-/// (`SortTimes`). Older, it is the feed's backfill (a longer window, a
-/// page of its archive) and keeps its date.
+/// already given (else than the feed's previous success) a new entry may
+/// be and still count as late (`SortTimes`). Older, it is the feed's
+/// backfill (a widened window, an archive imported by a new platform) and
+/// keeps its date.
 pub const BACKFILL_BEFORE: TimeDelta = TimeDelta::days(1);
 
 /// Where one document's new items sort in the merged feed and on the
 /// pages: each by its published (else updated) date, never later than its
 /// arrival, so a feed cannot pin items to the top with future dates.
 ///
-/// Nor, once a feed's first document is archived, much earlier: an entry
-/// that appears now but is dated yesterday (a feed that dates by the day,
-/// a story held back, posts published while the feed or this daemon was
-/// down) would sort below the newest `max_items` and never be in a
-/// document a subscriber's reader polls. Such late items sort at
-/// [`LATE_AFTER`] before their arrival, their own order kept by a second
-/// apart each. Not so a feed's first document with entries, its backlog
-/// (a new feed's fifty old posts are not news), nor an entry older by
-/// more than [`BACKFILL_BEFORE`] than the newest entry of the document
-/// that the feed had already given: a feed that widens its window would
-/// otherwise put months-old posts on top. A document of nothing but new
-/// entries, after an outage, is late throughout.
+/// Nor below the merged feed's head (`[output] max_items`): an entry that
+/// appears now dated earlier than the head's oldest item (a feed that
+/// dates by the day, a story held back, posts made while the feed or this
+/// daemon was down, a feed polled less often than the head turns over)
+/// would never be in a document a subscriber's reader polls. Such a late
+/// entry sorts at its arrival, late entries of one document a second
+/// apart in their own order. Not so a feed's backlog (its first
+/// successful document: a new feed's fifty old posts are not news), nor
+/// backfill ([`BACKFILL_BEFORE`]): a feed that widens its window would
+/// otherwise put months-old posts on top.
 struct SortTimes {
     now: DateTime<Utc>,
-    first_document: bool,
-    /// Each late entry's place below the floor by its date (by document
-    /// index), worked out when the first new entry is late.
+    /// How many items the merged feed shows; `None`: not told, no entry is
+    /// late.
+    head: Option<usize>,
+    /// The feed's previous successful fetch; `None`: this is its backlog.
+    previous_success: Option<DateTime<Utc>>,
+    /// Each late entry's place below its arrival by its date (by document
+    /// index), worked out at the document's first new entry.
     late: Option<HashMap<usize, i64>>,
 }
 
 impl SortTimes {
-    /// How far below the floor late entries go, a second each: a document
-    /// of thousands of late entries stays within half the grace.
-    const MOST_BELOW: i64 = LATE_AFTER.num_seconds() / 2;
+    /// How far below the arrival late entries go, a second each.
+    const MOST_BELOW: i64 = 600;
 
-    fn new(first_document: bool, now: DateTime<Utc>) -> Self {
+    fn new(
+        head: Option<usize>,
+        previous_success: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Self {
         SortTimes {
             now,
-            first_document,
+            head,
+            previous_success,
             late: None,
         }
-    }
-
-    fn floor(&self) -> DateTime<Utc> {
-        self.now - LATE_AFTER
     }
 
     fn dated(item: &NewItem, now: DateTime<Utc>) -> DateTime<Utc> {
@@ -227,63 +225,72 @@ impl SortTimes {
         index: usize,
     ) -> Result<DateTime<Utc>, StoreError> {
         let dated = Self::dated(&items[index], self.now);
-        if self.first_document || dated >= self.floor() {
+        let (Some(head), Some(previous_success)) = (self.head, self.previous_success) else {
             return Ok(dated);
-        }
+        };
         if self.late.is_none() {
-            self.late = Some(self.late_entries(tx, feed_id, items)?);
+            self.late = Some(self.late_entries(tx, feed_id, items, head, previous_success)?);
         }
         Ok(match self.late.as_ref().and_then(|late| late.get(&index)) {
-            Some(below) => self.floor() - TimeDelta::seconds(*below),
+            Some(below) => self.now - TimeDelta::seconds(*below),
             None => dated,
         })
     }
 
-    /// The document's late entries, each with how many seconds below the
-    /// floor it sorts: newest first, a tie in the document's order.
+    /// The document's late entries, each with how many seconds below its
+    /// arrival it sorts: newest first, a tie in the document's order.
     fn late_entries(
         &self,
         tx: &Connection,
         feed_id: FeedId,
         items: &[NewItem],
+        head: usize,
+        previous_success: DateTime<Utc>,
     ) -> Result<HashMap<usize, i64>, StoreError> {
-        // What the feed had already given is the reference: the newest
-        // date among this document's entries recorded before it (bounded
-        // by the document, unlike the feed's history). None of them: after
-        // documents without entries this is the feed's backlog; after a
-        // long outage the whole window is new, and late.
+        // The oldest place in the head; none: the archive holds fewer, and
+        // every entry is in it.
+        let edge: Option<String> = tx
+            .prepare_cached(HEAD_EDGE)
+            .and_then(|mut s| {
+                s.query_row([head.max(1) as i64 - 1], |r| r.get(0))
+                    .optional()
+            })
+            .map_err(op("read the merged feed's oldest item"))?;
+        let Some(edge) = edge.as_deref().and_then(from_db_time) else {
+            return Ok(HashMap::new());
+        };
+        let below: Vec<(usize, DateTime<Utc>)> = (items.iter().enumerate())
+            .map(|(i, item)| (i, Self::dated(item, self.now)))
+            .filter(|&(_, at)| at < edge)
+            .collect();
+        if below.is_empty() {
+            return Ok(HashMap::new());
+        }
+        // What the feed had already given is the reference: the newest date
+        // among this document's entries recorded before it. None of them
+        // (an outage that turned the whole window over, a new platform
+        // behind the same address): when the feed last answered.
         let now_s = to_db_time(self.now);
         let mut recorded = tx
             .prepare_cached(WAS_GIVEN)
             .map_err(op("prepare a look-up of what the feed had given"))?;
+        let mut given = HashSet::new();
         let mut newest: Option<DateTime<Utc>> = None;
-        for item in items {
+        for (i, item) in items.iter().enumerate() {
             if recorded
                 .query_row(params![feed_id.0, item.key.0, now_s], |r| {
                     r.get::<_, bool>(0)
                 })
                 .map_err(op("look up what the feed had given"))?
             {
+                given.insert(i);
                 newest = newest.max(Some(Self::dated(item, self.now)));
             }
         }
-        let newest = match newest {
-            Some(newest) => newest,
-            None => {
-                let gave_any: bool = tx
-                    .prepare_cached(GAVE_ANY)
-                    .and_then(|mut s| s.query_row(params![feed_id.0, now_s], |r| r.get(0)))
-                    .map_err(op("look up whether the feed gave anything"))?;
-                if !gave_any {
-                    return Ok(HashMap::new());
-                }
-                DateTime::<Utc>::MIN_UTC + BACKFILL_BEFORE
-            }
-        };
-        let (since, floor) = (newest - BACKFILL_BEFORE, self.floor());
-        let mut late: Vec<(usize, DateTime<Utc>)> = (items.iter().enumerate())
-            .map(|(i, item)| (i, Self::dated(item, self.now)))
-            .filter(|&(_, at)| at < floor && at >= since)
+        let since = newest.unwrap_or(previous_success) - BACKFILL_BEFORE;
+        // Ranked among the new ones only.
+        let mut late: Vec<(usize, DateTime<Utc>)> = (below.into_iter())
+            .filter(|&(i, at)| at >= since && !given.contains(&i))
             .collect();
         late.sort_by_key(|&(_, at)| std::cmp::Reverse(at));
         Ok((late.into_iter().enumerate())
@@ -292,13 +299,14 @@ impl SortTimes {
     }
 }
 
+/// The place of the merged feed's oldest item: the parameter is how many
+/// newer ones it has.
+const HEAD_EDGE: &str =
+    "SELECT sort_at FROM items ORDER BY sort_at DESC, id DESC LIMIT 1 OFFSET ?1";
+
 /// Whether the feed had given the entry under this key before now.
 const WAS_GIVEN: &str = "SELECT EXISTS (SELECT 1 FROM item_sources
                         WHERE feed_id = ?1 AND item_key = ?2 AND first_seen_at < ?3)";
-
-/// Whether the feed had given any entry before now.
-const GAVE_ANY: &str = "SELECT EXISTS (SELECT 1 FROM item_sources
-                       WHERE feed_id = ?1 AND first_seen_at < ?2)";
 
 const FIND_SOURCE: &str = "SELECT s.item_id, i.origin_feed_id, i.content_sha256
      FROM item_sources s JOIN items i ON i.id = s.item_id
@@ -318,9 +326,11 @@ pub(crate) struct Touched {
 pub(crate) struct FromFeed<'a> {
     pub(crate) id: FeedId,
     pub(crate) name: &'a str,
-    /// The feed's first document (or its first from a new URL): its
-    /// backlog, whose dates [`SortTimes`] keeps.
-    pub(crate) first_document: bool,
+    /// When the feed last answered well before this fetch; `None`: this
+    /// document is its backlog, whose dates [`SortTimes`] keeps.
+    pub(crate) previous_success: Option<DateTime<Utc>>,
+    /// How many items the merged feed shows (`AtIngest::head`).
+    pub(crate) head: Option<usize>,
 }
 
 /// Archives `items`; returns what changed and the ids of the items
@@ -335,7 +345,7 @@ pub(crate) fn ingest(
 ) -> Result<(IngestSummary, Touched), StoreError> {
     let (feed_id, feed_name) = (feed.id, feed.name);
     let mut touched = Touched::default();
-    let mut sort_times = SortTimes::new(feed.first_document, now);
+    let mut sort_times = SortTimes::new(feed.head, feed.previous_success, now);
     let now_s = to_db_time(now);
     let mut summary = IngestSummary {
         seen: items.len(),
@@ -1184,6 +1194,13 @@ mod tests {
         // Not through the feed's sources (all of them, for every item).
         let alias = plan(&conn, FIND_ALIAS);
         assert!(alias[0].contains("items_by_canonical_url"), "{alias:#?}");
+        // The head's edge walks the sort index as far as the head goes.
+        let edge = plan(&conn, HEAD_EDGE);
+        assert!(
+            edge.iter().any(|l| l.contains("items_by_sort"))
+                && !edge.iter().any(|l| l.contains("TEMP B-TREE")),
+            "{edge:#?}"
+        );
     }
 
     /// An article's page looks its one row up by rowid, whatever the

@@ -44,6 +44,10 @@ pub(crate) struct AtIngest {
     pub(crate) alerts: Vec<AlertRule>,
     /// Rules whose matches are recorded for new and changed items.
     pub(crate) rules: Vec<IndexedRule>,
+    /// How many items the merged feed shows (`[output] max_items`): a new
+    /// entry dated below them sorts at its arrival (`items::SortTimes`).
+    /// `None` until [`Store::set_head`].
+    pub(crate) head: Option<usize>,
 }
 
 /// The writer's [`AtIngest`], replaced whole by [`Store::sync_alerts`] and
@@ -176,8 +180,20 @@ impl Store {
         self.replace_at_ingest(|at| AtIngest {
             alerts: at.alerts.clone(),
             rules: indexed,
+            head: at.head,
         });
         Ok(incomplete)
+    }
+
+    /// Tells the writer how many items the merged feed shows
+    /// (`[output] max_items`), so a new entry dated below them sorts at
+    /// its arrival instead, where a reader polling the feed sees it.
+    pub fn set_head(&self, max_items: usize) {
+        self.replace_at_ingest(|at| AtIngest {
+            alerts: at.alerts.clone(),
+            rules: at.rules.clone(),
+            head: Some(max_items),
+        });
     }
 
     /// Replaces the writer's [`AtIngest`] with `f` of the current one.

@@ -418,10 +418,10 @@ async fn a_page_says_how_long_ago_as_of_now() {
     d.stop().await;
 }
 
-/// A post that appears in a feed well after its date (here a feed that
-/// dates by the day; a story held back, a feed that was down) still
-/// reaches the head of the merged feed, where a polling reader sees it;
-/// a new feed's backlog keeps its own dates.
+/// A post that appears in a feed dated below the merged feed's newest
+/// `max_items` (here a feed that dates by the day; a story held back, a
+/// feed that was down) still reaches the merged feed, at the top, where a
+/// polling reader sees it; a new feed's backlog keeps its own dates.
 #[tokio::test]
 async fn a_post_that_appears_late_reaches_the_head_of_the_merged_feed() {
     let server = FeedServer::start().await;
@@ -431,12 +431,13 @@ async fn a_post_that_appears_late_reaches_the_head_of_the_merged_feed() {
             ("w1", "Monday morning", "https://w.test/1"),
             ("w2", "Monday noon", "https://w.test/2"),
             ("w3", "Monday afternoon", "https://w.test/3"),
+            ("w4", "Monday evening", "https://w.test/4"),
         ],
     );
     server.set("/world.xml", Reply::feed(on_time.clone()));
     let dir = TestDir::new();
     let mut config = dir.write_config(&feed_block("world", &server.url("/world.xml"), ""));
-    config.output.max_items = 2;
+    config.output.max_items = 3;
     let (_c, clock) = fixed_clock("2026-11-24T09:00:00Z");
     poll(&config, clock).await;
 
@@ -462,7 +463,22 @@ async fn a_post_that_appears_late_reaches_the_head_of_the_merged_feed() {
     let titles: Vec<&str> = feed.entries().iter().map(|e| e.title().as_str()).collect();
     assert_eq!(
         titles,
-        ["Monday's filing, dated by the day", "Monday afternoon"]
+        [
+            "Monday's filing, dated by the day",
+            "Monday evening",
+            "Monday afternoon"
+        ]
+    );
+    // The backlog sorts by its own dates, the late post by its arrival.
+    assert_eq!(
+        dir.column::<String>("SELECT sort_at FROM items ORDER BY sort_at DESC"),
+        [
+            "2026-11-24T10:00:00Z",
+            "2026-11-23T13:00:00Z",
+            "2026-11-23T12:00:00Z",
+            "2026-11-23T11:00:00Z",
+            "2026-11-23T10:00:00Z",
+        ]
     );
     // Its own date is what the reader shows.
     assert_eq!(
