@@ -248,7 +248,7 @@ pub struct SnapshotQuote {
     pub session: String,
     /// Older than the staleness threshold when the item was stamped, the
     /// last good value kept while the provider failed, or a price from
-    /// before the session its exchange was trading then.
+    /// before the latest session its exchange had opened then.
     pub stale: bool,
     /// The item mentions this instrument.
     pub mentioned: bool,

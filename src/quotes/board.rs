@@ -10,8 +10,9 @@
 //!
 //! A quote is stale in the view when our copy is old (fetched longer ago
 //! than `stale_after`), when the provider was failing, or when its price
-//! is from before the session its exchange is trading now: the previous
-//! close shown as current, however recently fetched. Stooq and Finnhub
+//! is from before the latest session its exchange has opened: the
+//! previous close shown as current while the market trades, or a
+//! weekend's price that missed Friday, however recently fetched. Stooq and Finnhub
 //! say no session, so only the price's own time (`as_of`) against the
 //! exchange calendar (`calendar::evidently_listed_on`) tells, for
 //! symbols whose market a calendar here knows.
@@ -497,17 +498,16 @@ fn too_old(config: &MarketConfig, q: &SnapshotQuote, now: DateTime<Utc>) -> bool
         .is_ok_and(|age| age > config.stale_after)
 }
 
-/// Whether `q`'s price is from before the session `exchange` is trading
-/// at `now`: a previous close while the market is open, which no recent
-/// fetch makes current. Outside sessions (nights, weekends, holidays, pre-
-/// and post-market) the last close is the price, and nothing is said;
-/// without an as-of or an exchange calendar neither.
+/// Whether `q`'s price is from before the latest session of `exchange`
+/// to have opened by `now`: a previous close while the market trades, or
+/// on Saturday a price from before Friday's session, which no recent
+/// fetch makes current. Without an as-of or an exchange calendar nothing
+/// is said.
 fn before_the_session(exchange: Option<&Exchange>, q: &SnapshotQuote, now: DateTime<Utc>) -> bool {
     let (Some(exchange), Some(as_of)) = (exchange, q.as_of) else {
         return false;
     };
-    let session = exchange.session_at_or_after(now);
-    session.contains(now) && as_of < session.open
+    as_of < exchange.session_started_by(now).open
 }
 
 fn describe(e: &QuoteError) -> String {
@@ -601,8 +601,8 @@ mod tests {
             ("2020-02-26T13:00:00Z", false),
             // Wednesday, open: Tuesday's price is not current.
             ("2020-02-26T15:00:00Z", true),
-            // Saturday.
-            ("2020-02-29T15:00:00Z", false),
+            // Saturday: Tuesday's price, from before Friday's session.
+            ("2020-02-29T15:00:00Z", true),
         ];
         assert_eq!(
             stale_when_fetched_at(

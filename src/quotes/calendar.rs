@@ -411,6 +411,21 @@ impl Exchange {
         }
     }
 
+    /// The latest session to have opened by `t`: the one running, else
+    /// the last one that closed.
+    pub fn session_started_by(&self, t: DateTime<Utc>) -> TradingSession {
+        let mut date = self.zone.local_date(t);
+        // Never more than a long weekend plus a holiday or two back.
+        loop {
+            if let Some(s) = self.session_on(date)
+                && s.open <= t
+            {
+                return s;
+            }
+            date = date.pred_opt().unwrap_or(date);
+        }
+    }
+
     /// The session after `s`.
     pub fn next_session(&self, s: &TradingSession) -> TradingSession {
         self.session_at_or_after(s.close)

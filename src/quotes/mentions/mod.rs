@@ -71,23 +71,27 @@
 //! A ticker means a listing only on its own market: `BA.` in London is BAE
 //! Systems and `BA` in New York is Boeing; `(LSE: BP)` is BP's London
 //! line, not its New York ADR. So notation counts for the symbols listed
-//! on the market its venue belongs to, each symbol placed where price
-//! reactions place it (`calendar::listed_on`: its `exchange`, else London
-//! for a `.L`/`.uk`/`.LON` provider symbol, else New York). The US
-//! exchanges (NYSE, Nasdaq, NYSE American, Cboe, ...) share one ticker
-//! space, so `(Nasdaq: BP)` still finds the NYSE's `BP`. A symbol's
-//! ticker there is the symbol or its provider spelling, without a London
-//! suffix or the LSE's trailing dot: `BP.L` and `{ symbol = "BAE",
-//! provider_symbol = "BA.L" }` are London's `BP` and `BA`.
+//! on the market its venue belongs to, each symbol placed where it
+//! evidently trades (`calendar::evidently_listed_on`: its `exchange`, else
+//! London for a `.L`/`.uk`/`.LON` provider symbol, New York for a plain
+//! US ticker). The US exchanges (NYSE, Nasdaq, NYSE American, Cboe, ...)
+//! share one ticker space, so `(Nasdaq: BP)` still finds the NYSE's `BP`;
+//! venues are matched whole, so `Nasdaq Stockholm` and `Cboe Canada` are
+//! not US venues. A symbol's ticker there is the symbol or its provider
+//! spelling, without a London suffix or the LSE's trailing dot: `BP.L`
+//! and `{ symbol = "BAE", provider_symbol = "BA.L" }` are London's `BP`
+//! and `BA`.
 //!
 //! When no configured symbol is listed on the venue's market, the notation
 //! mentions nothing, even if a symbol elsewhere has the same letters:
-//! every symbol has a market (there is no venue-less one to fall back
-//! to), and across markets the same letters are often another company
-//! (`LSE: AAL` is Anglo American, Nasdaq's `AAL` American Airlines).
-//! Venues of markets without a calendar here (TSX, ASX, Euronext, ...)
-//! therefore name none of our symbols. The company can still be found by
-//! its names; cashtags carry no venue and match the symbol as written.
+//! across markets the same letters are often another company (`LSE: AAL`
+//! is Anglo American, Nasdaq's `AAL` American Airlines). Every other
+//! market (TSX, ASX, Euronext, ...) is one space here, as no calendar
+//! tells them apart: a symbol whose spelling shows no market of ours
+//! (`SHOP.TO`, an `exchange` without a calendar) is named there by its
+//! own letters, and never by a US or London venue. The company can still
+//! be found by its names; cashtags carry no venue and match the symbol as
+//! written.
 //!
 //! Inputs are plain text: strip HTML before calling.
 
@@ -100,7 +104,7 @@ use regex::{Regex, RegexBuilder};
 
 mod names;
 
-use super::calendar::{self, Exchange};
+use super::calendar;
 use crate::config::InstrumentConfig;
 pub use crate::model::{MatchedBy, Mention};
 use names::{
@@ -263,41 +267,64 @@ impl<'a> Part<'a> {
 
 /// A ticker space: where the same letters mean the same listing. The US
 /// exchanges share one (a symbol is unique across NYSE, Nasdaq and the
-/// others); London has its own. These are the markets the exchange
-/// calendars know, so every configured symbol is on one of them.
+/// others); London has its own. Every other market (Toronto, Sydney,
+/// Xetra...) is `Other`: no calendar here tells them apart, so a symbol
+/// whose spelling shows no market of ours is named there by its own
+/// letters, as before venues counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Market {
     Us,
     London,
+    Other,
 }
 
 impl Market {
-    fn of_exchange(exchange: &Exchange) -> Option<Market> {
-        match exchange.mic {
-            "XNYS" | "XNAS" => Some(Market::Us),
-            "XLON" => Some(Market::London),
-            _ => None,
+    /// Where a configured symbol evidently trades
+    /// (`calendar::evidently_listed_on`): `SHOP.TO` is not a US ticker.
+    fn of_symbol(exchange: Option<&str>, provider_symbol: &str) -> Market {
+        match calendar::evidently_listed_on(exchange, provider_symbol).map(|e| e.mic) {
+            Some("XNYS" | "XNAS") => Market::Us,
+            Some("XLON") => Market::London,
+            _ => Market::Other,
         }
     }
 
     /// The market of a venue as notation or a tag writes it (`NYSE
     /// American`, `Nasdaq GS`, `NASDAQGS`, `Cboe BZX`, `LSE`, `AIM`,
-    /// `XLON`). `None` for a venue of any other market (TSX, ASX,
-    /// Euronext, ...), where none of our symbols is listed, and for OTC
-    /// venues: thinly regulated, full of lookalike tickers.
+    /// `XLON`), matched whole: `Nasdaq Stockholm` and `Cboe Canada` are
+    /// not US venues. `None` for OTC venues: thinly regulated, full of
+    /// lookalike tickers.
     fn of_venue(venue: &str) -> Option<Market> {
-        let venue = venue.trim().to_ascii_uppercase();
-        let word = venue.split_whitespace().next().unwrap_or_default();
-        if ["NYSE", "NASDAQ", "AMEX", "CBOE", "BATS"]
-            .iter()
-            .any(|v| word.starts_with(v))
-            || ["XNYS", "XNAS", "XASE"].contains(&word)
-        {
+        let venue: String = venue
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_ascii_uppercase();
+        const US: &[&str] = &[
+            "NYSE",
+            "NYSEAMERICAN",
+            "NYSEARCA",
+            "NYSEMKT",
+            "NASDAQ",
+            "NASDAQGS",
+            "NASDAQGM",
+            "NASDAQCM",
+            "AMEX",
+            "CBOE",
+            "CBOEBZX",
+            "BATS",
+            "XNYS",
+            "XNAS",
+            "XASE",
+        ];
+        if venue.starts_with("OTC") {
+            None
+        } else if US.contains(&venue.as_str()) {
             Some(Market::Us)
-        } else if ["LSE", "LON", "AIM", "XLON"].contains(&word) {
+        } else if ["LSE", "LON", "AIM", "XLON"].contains(&venue.as_str()) {
             Some(Market::London)
         } else {
-            None
+            Some(Market::Other)
         }
     }
 }
@@ -343,14 +370,8 @@ impl MentionMatcher {
                 .extend(instrument.exclude.iter().cloned());
             rules[index].case_sensitive |= instrument.case_sensitive;
             let provider_symbol = instrument.provider_symbol.as_deref().unwrap_or(symbol);
-            // An `exchange` without a calendar (which the daemon refuses)
-            // places the symbol nowhere: no notation names it.
-            let market = calendar::listed_on(instrument.exchange.as_deref(), provider_symbol)
-                .and_then(Market::of_exchange);
-            for ticker in market
-                .iter()
-                .flat_map(|&m| [symbol, provider_symbol].map(|s| (m, listing_ticker(s))))
-            {
+            let market = Market::of_symbol(instrument.exchange.as_deref(), provider_symbol);
+            for ticker in [symbol, provider_symbol].map(|s| (market, listing_ticker(s))) {
                 let listed = by_listing.entry(ticker).or_default();
                 if !listed.contains(&index) {
                     listed.push(index);
@@ -1027,9 +1048,28 @@ mod tests {
         let stooq = MentionMatcher::new(&[listing("BP", Some("bp.uk"), None)]);
         assert_eq!(find(&stooq, &["(LSE: BP.)"]), ["BP"]);
         assert!(find(&stooq, &["(NYSE: BP)"]).is_empty());
-        // An exchange without a calendar places the symbol nowhere.
-        let tokyo = MentionMatcher::new(&[listing("7203", None, Some("XTKS"))]);
-        assert!(find(&tokyo, &["Toyota (TYO: 7203) (NYSE: 7203)"]).is_empty());
+        // A symbol of another market is named by that market's venues.
+        let elsewhere = MentionMatcher::new(&[
+            listing("7203", None, Some("XTKS")),
+            listing("SHOP", Some("SHOP.TO"), None),
+            listing("SAND", None, None),
+        ]);
+        assert_eq!(
+            find(&elsewhere, &["Toyota (TYO: 7203) (NYSE: 7203)"]),
+            ["7203"]
+        );
+        assert_eq!(find(&elsewhere, &["Shopify (TSX: SHOP)"]), ["SHOP"]);
+        assert!(find(&elsewhere, &["(NYSE: SHOP)"]).is_empty());
+        // Venues are matched whole: Nasdaq's Nordic market is not the US.
+        assert!(
+            elsewhere
+                .find_tagged(&["Nasdaq Stockholm:SAND", "OTC Pink:SHOP"])
+                .is_empty()
+        );
+        assert_eq!(
+            symbols(elsewhere.find_tagged(&["Cboe Canada:SHOP"])),
+            ["SHOP"]
+        );
     }
 
     #[test]
