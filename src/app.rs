@@ -84,7 +84,7 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
         .sync_rules(view_rules(config))
         .await
         .context("registering the views' rules in the archive")?;
-    store.set_head(config.output.max_items);
+    store.set_head(head(config));
     let rules_synced = started.elapsed();
     let feeds: Vec<(FeedConfig, FeedId)> = config
         .feeds
@@ -179,6 +179,17 @@ async fn backfill_rules(store: Store, stop: CancellationToken) {
 }
 
 /// What the store evaluates at ingest for each configured alert.
+/// The fewest items a served feed shows: the merged feed's and tag feeds'
+/// `[output] max_items`, or a view's if smaller. Every served feed is a
+/// selection from the archive, so an entry among the archive's newest
+/// this many is among the newest of every feed that selects it.
+fn head(config: &Config) -> usize {
+    (config.views.iter().map(|v| v.max_items))
+        .chain([config.output.max_items])
+        .min()
+        .unwrap_or(config.output.max_items)
+}
+
 fn alert_rules(config: &Config) -> Vec<AlertRule> {
     config
         .alerts
@@ -594,7 +605,7 @@ async fn reload_on_hangup(
                             .collect();
                         live.feeds.send_replace(feeds);
                         live.alerts.send_replace(new.alerts.clone());
-                        store.set_head(new.output.max_items);
+                        store.set_head(head(&new));
                         tokio::spawn(backfill_rules(store.clone(), stop.clone()));
                         live.storage.send_if_modified(|s| {
                             let changed = *s != new.storage;
@@ -726,6 +737,22 @@ mod tests {
     use std::path::Path;
 
     use super::*;
+
+    /// A view that shows fewer items than the merged feed sets the head:
+    /// an entry among the archive's newest that many is in every feed.
+    #[test]
+    fn the_head_is_the_fewest_items_a_served_feed_shows() {
+        let config = |views: &str| {
+            let text = format!(
+                "[output]\nmax_items = 100\n[[feeds]]\nname = \"wire\"\nurl = \"https://w.test/feed.xml\"\n{views}"
+            );
+            crate::config::resolve_str(&text, Path::new("/etc/tickerfeed")).unwrap()
+        };
+        assert_eq!(head(&config("")), 100);
+        let views = "[[views]]\nname = \"wire\"\nfeeds = [\"wire\"]\nmax_items = 10\n\
+                     [[views]]\nname = \"all\"\nfeeds = [\"wire\"]\nmax_items = 500\n";
+        assert_eq!(head(&config(views)), 10);
+    }
 
     fn market(provider: &str, key: &str) -> MarketConfig {
         let text = format!("[market]\nprovider = \"{provider}\"\nsymbols = [\"AAPL\"]\n");

@@ -617,6 +617,8 @@ mod tests {
         // 2026-10-02 22:00 Warsaw time: that Friday's close (16:00 EDT).
         let stooq = [
             ("2026-10-02T21:00:00Z", false),
+            // Saturday: Friday's close is the latest price there is.
+            ("2026-10-03T15:00:00Z", false),
             // Monday, 08:00 EDT and 10:00 EDT.
             ("2026-10-05T12:00:00Z", false),
             ("2026-10-05T14:00:00Z", true),

@@ -829,6 +829,26 @@ mod tests {
         assert_eq!(listed_on(None, "BP.L").map(|e| e.mic), Some("XLON"));
         assert_eq!(listed_on(None, "BP").map(|e| e.mic), Some("XNYS"));
         assert!(listed_on(Some("XTKS"), "7203.T").is_none());
+        // The latest session to have opened: the running one, else the
+        // last to close, across weekends and holidays (Easter in London).
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let opened = |e: &Exchange, t: &str| e.session_started_by(at(t)).open;
+        assert_eq!(
+            opened(&NYSE, "2026-10-05T15:00:00Z"),
+            at("2026-10-05T13:30:00Z")
+        );
+        assert_eq!(
+            opened(&NYSE, "2026-10-05T13:29:59Z"),
+            at("2026-10-02T13:30:00Z")
+        );
+        assert_eq!(
+            opened(&NYSE, "2026-10-04T12:00:00Z"),
+            at("2026-10-02T13:30:00Z")
+        );
+        assert_eq!(
+            opened(&LSE, "2026-04-06T12:00:00Z"),
+            at("2026-04-02T07:00:00Z")
+        );
         // Only a spelling that shows the market places it evidently.
         for us in ["AAPL", "GOOGL", "BRK.B", "BF-B", "aapl.us", "brk-b.us"] {
             assert_eq!(

@@ -1161,15 +1161,9 @@ mod tests {
         let (store, feed) = store_with_one_feed(&dir.path().join("a.db")).await;
         store.set_head(3);
         let t = |s: &str| from_db_time(s).unwrap();
-        let dated = |word: &str, at: DateTime<Utc>, dates: &[&str]| {
-            let mut a = fetched(feed, at, word, dates.len());
-            for (item, date) in a.document.as_mut().unwrap().items.iter_mut().zip(dates) {
-                item.published = Some(t(date));
-            }
-            a
-        };
         let first = t("2026-11-24T09:00:00Z");
         let backlog = dated(
+            feed,
             "backlog",
             first,
             &[
@@ -1183,9 +1177,10 @@ mod tests {
         let shown = backlog.document.as_ref().unwrap().items.clone();
         store.record_attempt(backlog, first).await.unwrap();
         // The head is now 08:00, 07:00 and 06:00. The next document still
-        // shows what the feed had given.
+        // shows what the feed had given, and five new entries.
         let later = t("2026-11-25T18:00:00Z");
         let mut next = dated(
+            feed,
             "next",
             later,
             &[
@@ -1203,6 +1198,7 @@ mod tests {
         store
             .record_attempt(
                 dated(
+                    feed,
                     "outage",
                     back,
                     &[
@@ -1230,17 +1226,19 @@ mod tests {
         assert_eq!(
             sorted,
             [
-                // Below the head at its arrival (17:30, 18:00, 17:59:59),
-                // within a day of the feed's last answer.
+                // After the outage: below the head, within a day of the
+                // feed's last answer, so at its arrival; the other one is
+                // newer than the head, and keeps its date.
                 ("outage report 1", "2026-11-30T12:00:00Z"),
                 ("outage report 0", "2026-11-29T10:00:00Z"),
-                // Dated by the day, then held back: at their arrival.
-                ("next report 2", "2026-11-25T18:00:00Z"),
-                ("next report 1", "2026-11-25T17:59:59Z"),
+                // Below the head's middle once the document's own new
+                // entries are counted above it, dated by the day, held
+                // back: at their arrival, in their own order.
+                ("next report 3", "2026-11-25T18:00:00Z"),
+                ("next report 2", "2026-11-25T17:59:59Z"),
+                ("next report 1", "2026-11-25T17:59:58Z"),
                 ("next report 0", "2026-11-25T17:30:00Z"),
                 ("backlog report 0", "2026-11-24T08:00:00Z"),
-                // Within the head when it came.
-                ("next report 3", "2026-11-24T07:30:00Z"),
                 ("backlog report 1", "2026-11-24T07:00:00Z"),
                 ("backlog report 2", "2026-11-24T06:00:00Z"),
                 ("backlog report 3", "2026-11-24T05:00:00Z"),
@@ -1251,6 +1249,79 @@ mod tests {
                 ("outage report 2", "2025-01-01T00:00:00Z"),
             ]
         );
+    }
+
+    /// Retention deletes what a quiet feed had given, but its tombstones
+    /// still say so: a post held back three days in a monthly feed is late
+    /// (at its arrival), not taken for backfill against the feed's last
+    /// answer.
+    #[tokio::test]
+    async fn a_pruned_entry_still_counts_as_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, feed) = store_with_one_feed(&dir.path().join("a.db")).await;
+        store.set_head(2);
+        let t = |s: &str| from_db_time(s).unwrap();
+        let october = dated(
+            feed,
+            "october",
+            t("2026-11-01T09:00:00Z"),
+            &["2026-10-31T08:00:00Z"],
+        );
+        let shown = october.document.as_ref().unwrap().items.clone();
+        store
+            .record_attempt(october, t("2026-11-01T09:00:00Z"))
+            .await
+            .unwrap();
+        // Polled daily since, unchanged; then 30 days' retention.
+        store
+            .record_attempt(
+                not_modified(feed, t("2026-12-04T09:00:00Z")),
+                t("2026-12-04T09:00:00Z"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .prune(
+                    Some(chrono::Duration::days(30)),
+                    None,
+                    t("2026-12-05T09:00:00Z")
+                )
+                .await
+                .unwrap(),
+            1
+        );
+        // A busy feed fills the head.
+        let busy = add_feed(&store, "busy").await;
+        let at = t("2026-12-05T09:30:00Z");
+        store
+            .record_attempt(
+                dated(
+                    busy,
+                    "busy",
+                    at,
+                    &["2026-12-05T09:00:00Z", "2026-12-05T08:00:00Z"],
+                ),
+                at,
+            )
+            .await
+            .unwrap();
+        let at = t("2026-12-05T10:00:00Z");
+        let mut december = dated(feed, "december", at, &["2026-12-02T08:00:00Z"]);
+        december.document.as_mut().unwrap().items.extend(shown);
+        store.record_attempt(december, at).await.unwrap();
+        let sort_at: String = store
+            .read(|c| {
+                c.query_row(
+                    "SELECT sort_at FROM items WHERE title = 'december report 0'",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(op("read"))
+            })
+            .await
+            .unwrap();
+        assert_eq!(sort_at, "2026-12-05T10:00:00Z");
     }
 
     /// Items are indexed for search in batches: a fetch with a few waits
@@ -1362,19 +1433,34 @@ mod tests {
 
     async fn store_with_one_feed(path: &std::path::Path) -> (Store, FeedId) {
         let store = Store::open(path).unwrap();
-        let feed = store
-            .write(|c| {
+        let feed = add_feed(&store, "f").await;
+        (store, feed)
+    }
+
+    /// A feed `name` at `https://{name}.test/feed.xml`.
+    async fn add_feed(store: &Store, name: &'static str) -> FeedId {
+        store
+            .write(move |c| {
                 c.execute(
                     "INSERT INTO feeds (name, url, schedule, created_at)
-                     VALUES ('f', 'https://f.test/feed.xml', '* * * * *', '2026-11-24T09:00:00Z')",
-                    [],
+                     VALUES (?1, 'https://' || ?1 || '.test/feed.xml', '* * * * *',
+                             '2026-11-24T09:00:00Z')",
+                    [name],
                 )
                 .map_err(op("add feed"))?;
                 Ok(FeedId(c.last_insert_rowid()))
             })
             .await
-            .unwrap();
-        (store, feed)
+            .unwrap()
+    }
+
+    /// [`fetched`] with one entry per date, published then.
+    fn dated(feed_id: FeedId, word: &str, at: DateTime<Utc>, dates: &[&str]) -> Attempt {
+        let mut a = fetched(feed_id, at, word, dates.len());
+        for (item, date) in a.document.as_mut().unwrap().items.iter_mut().zip(dates) {
+            item.published = from_db_time(date);
+        }
+        a
     }
 
     /// A sync leaves an unchanged feed as it was (its validators stay),

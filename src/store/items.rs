@@ -173,12 +173,13 @@ pub const BACKFILL_BEFORE: TimeDelta = TimeDelta::days(1);
 /// pages: each by its published (else updated) date, never later than its
 /// arrival, so a feed cannot pin items to the top with future dates.
 ///
-/// Nor below the merged feed's head (`[output] max_items`): an entry that
-/// appears now dated earlier than the head's oldest item (a feed that
-/// dates by the day, a story held back, posts made while the feed or this
-/// daemon was down, a feed polled less often than the head turns over)
-/// would never be in a document a subscriber's reader polls. Such a late
-/// entry sorts at its arrival, late entries of one document a second
+/// Nor far down the head (the fewest items a served feed shows:
+/// `[output] max_items`, or a view's if smaller): an entry that appears
+/// now dated below the head's middle (a feed that dates by the day, a
+/// story held back, posts made while the feed or this daemon was down, a
+/// feed polled less often than the head turns over) would soon, or at
+/// once, be out of every document a subscriber's reader polls. Such a
+/// late entry sorts at its arrival, late entries of one document a second
 /// apart in their own order. Not so a feed's backlog (its first
 /// successful document: a new feed's fifty old posts are not news), nor
 /// backfill ([`BACKFILL_BEFORE`]): a feed that widens its window would
@@ -196,9 +197,6 @@ struct SortTimes {
 }
 
 impl SortTimes {
-    /// How far below the arrival late entries go, a second each.
-    const MOST_BELOW: i64 = 600;
-
     fn new(
         head: Option<usize>,
         previous_success: Option<DateTime<Utc>>,
@@ -247,29 +245,9 @@ impl SortTimes {
         head: usize,
         previous_success: DateTime<Utc>,
     ) -> Result<HashMap<usize, i64>, StoreError> {
-        // The oldest place in the head; none: the archive holds fewer, and
-        // every entry is in it.
-        let edge: Option<String> = tx
-            .prepare_cached(HEAD_EDGE)
-            .and_then(|mut s| {
-                s.query_row([head.max(1) as i64 - 1], |r| r.get(0))
-                    .optional()
-            })
-            .map_err(op("read the merged feed's oldest item"))?;
-        let Some(edge) = edge.as_deref().and_then(from_db_time) else {
-            return Ok(HashMap::new());
-        };
-        let below: Vec<(usize, DateTime<Utc>)> = (items.iter().enumerate())
-            .map(|(i, item)| (i, Self::dated(item, self.now)))
-            .filter(|&(_, at)| at < edge)
-            .collect();
-        if below.is_empty() {
-            return Ok(HashMap::new());
-        }
-        // What the feed had already given is the reference: the newest date
-        // among this document's entries recorded before it. None of them
-        // (an outage that turned the whole window over, a new platform
-        // behind the same address): when the feed last answered.
+        // What the feed had already given: the rest of the document is
+        // new, or taken for new (an entry under a key it shares with
+        // others, an alias).
         let now_s = to_db_time(self.now);
         let mut recorded = tx
             .prepare_cached(WAS_GIVEN)
@@ -287,26 +265,50 @@ impl SortTimes {
                 newest = newest.max(Some(Self::dated(item, self.now)));
             }
         }
+        // The head's middle, moved up by the document's own new entries,
+        // which land above: an entry that keeps its date is in the newer
+        // half of the head even after them, so half a head of later
+        // arrivals leave it in every served feed. None: the archive holds
+        // fewer, and every entry is in it.
+        let fresh = items.len() - given.len();
+        let edge: Option<String> = tx
+            .prepare_cached(HEAD_EDGE)
+            .and_then(|mut s| {
+                s.query_row([(head / 2).saturating_sub(fresh) as i64], |r| r.get(0))
+                    .optional()
+            })
+            .map_err(op("read the middle of the merged feed's head"))?;
+        let Some(edge) = edge.as_deref().and_then(from_db_time) else {
+            return Ok(HashMap::new());
+        };
+        // The reference for backfill: the newest date among this
+        // document's entries the feed had given. None of them (an outage
+        // that turned the whole window over, a new platform behind the
+        // same address): when the feed last answered.
         let since = newest.unwrap_or(previous_success) - BACKFILL_BEFORE;
         // Ranked among the new ones only.
-        let mut late: Vec<(usize, DateTime<Utc>)> = (below.into_iter())
-            .filter(|&(i, at)| at >= since && !given.contains(&i))
+        let mut late: Vec<(usize, DateTime<Utc>)> = (items.iter().enumerate())
+            .filter(|(i, _)| !given.contains(i))
+            .map(|(i, item)| (i, Self::dated(item, self.now)))
+            .filter(|&(_, at)| at < edge && at >= since)
             .collect();
         late.sort_by_key(|&(_, at)| std::cmp::Reverse(at));
         Ok((late.into_iter().enumerate())
-            .map(|(rank, (i, _))| (i, (rank as i64).min(Self::MOST_BELOW)))
+            .map(|(rank, (i, _))| (i, rank as i64))
             .collect())
     }
 }
 
-/// The place of the merged feed's oldest item: the parameter is how many
-/// newer ones it has.
+/// The place of an item of the merged feed's head: the parameter is how
+/// many newer ones it has.
 const HEAD_EDGE: &str =
     "SELECT sort_at FROM items ORDER BY sort_at DESC, id DESC LIMIT 1 OFFSET ?1";
 
-/// Whether the feed had given the entry under this key before now.
+/// Whether the feed had given the entry under this key before now: it is
+/// archived, or was, until retention deleted it (a tombstone).
 const WAS_GIVEN: &str = "SELECT EXISTS (SELECT 1 FROM item_sources
-                        WHERE feed_id = ?1 AND item_key = ?2 AND first_seen_at < ?3)";
+                        WHERE feed_id = ?1 AND item_key = ?2 AND first_seen_at < ?3)
+     OR EXISTS (SELECT 1 FROM tombstones WHERE feed_id = ?1 AND item_key = ?2)";
 
 const FIND_SOURCE: &str = "SELECT s.item_id, i.origin_feed_id, i.content_sha256
      FROM item_sources s JOIN items i ON i.id = s.item_id

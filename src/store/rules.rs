@@ -44,9 +44,9 @@ pub(crate) struct AtIngest {
     pub(crate) alerts: Vec<AlertRule>,
     /// Rules whose matches are recorded for new and changed items.
     pub(crate) rules: Vec<IndexedRule>,
-    /// How many items the merged feed shows (`[output] max_items`): a new
-    /// entry dated below them sorts at its arrival (`items::SortTimes`).
-    /// `None` until [`Store::set_head`].
+    /// The fewest items a served feed shows (`[output] max_items`, or a
+    /// view's): a new entry dated far down them sorts at its arrival
+    /// (`items::SortTimes`). `None` until [`Store::set_head`].
     pub(crate) head: Option<usize>,
 }
 
@@ -185,9 +185,9 @@ impl Store {
         Ok(incomplete)
     }
 
-    /// Tells the writer how many items the merged feed shows
-    /// (`[output] max_items`), so a new entry dated below them sorts at
-    /// its arrival instead, where a reader polling the feed sees it.
+    /// Tells the writer the fewest items a served feed shows (`[output]
+    /// max_items`, or a view's), so a new entry dated far down them sorts
+    /// at its arrival instead, where a reader polling the feed sees it.
     pub fn set_head(&self, max_items: usize) {
         self.replace_at_ingest(|at| AtIngest {
             alerts: at.alerts.clone(),

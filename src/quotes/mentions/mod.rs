@@ -295,9 +295,10 @@ impl Market {
     /// not US venues. `None` for OTC venues: thinly regulated, full of
     /// lookalike tickers.
     fn of_venue(venue: &str) -> Option<Market> {
+        // Spaces and punctuation aside: `NASDAQ-GS`, `Nasdaq GS`, `NASDAQGS`.
         let venue: String = venue
             .chars()
-            .filter(|c| !c.is_whitespace())
+            .filter(char::is_ascii_alphanumeric)
             .collect::<String>()
             .to_ascii_uppercase();
         const US: &[&str] = &[
@@ -309,6 +310,11 @@ impl Market {
             "NASDAQGS",
             "NASDAQGM",
             "NASDAQCM",
+            "NASDAQGLOBALSELECT",
+            "NASDAQGLOBALSELECTMARKET",
+            "NASDAQGLOBALMARKET",
+            "NASDAQCAPITALMARKET",
+            "NYSEAMEX",
             "AMEX",
             "CBOE",
             "CBOEBZX",
@@ -587,7 +593,7 @@ impl MentionMatcher {
     }
 
     /// The symbols listed as `ticker` on `venue`'s market (see *Venues* in
-    /// the module doc): none for a venue of another market, or OTC.
+    /// the module doc): none for an OTC venue.
     fn listed_on(&self, venue: &str, ticker: &str) -> &[usize] {
         Market::of_venue(venue)
             .and_then(|m| {
@@ -1060,7 +1066,13 @@ mod tests {
         );
         assert_eq!(find(&elsewhere, &["Shopify (TSX: SHOP)"]), ["SHOP"]);
         assert!(find(&elsewhere, &["(NYSE: SHOP)"]).is_empty());
-        // Venues are matched whole: Nasdaq's Nordic market is not the US.
+        // Venues are matched whole, however spelled: Nasdaq's Nordic
+        // market is not the US.
+        let us = MentionMatcher::new(&[listing("SAND", None, None)]);
+        assert_eq!(
+            symbols(us.find_tagged(&["NASDAQ-GS:SAND", "Nasdaq Global Select:SAND"])),
+            ["SAND"]
+        );
         assert!(
             elsewhere
                 .find_tagged(&["Nasdaq Stockholm:SAND", "OTC Pink:SHOP"])
