@@ -1146,12 +1146,13 @@ mod tests {
         assert_eq!(copies, 1);
     }
 
-    /// An entry whose date would put it below the merged feed's head (its
-    /// newest `max_items`) when it arrives sorts at its arrival, where a
-    /// reader polling the feed sees it: a feed that dates by the day, a
-    /// story held back, posts made during an outage. Late entries keep
-    /// their own order. A feed's backlog (its first successful document)
-    /// keeps its dates, as do entries that fit in the head and backfill:
+    /// An entry whose date would put it below the middle of the head (the
+    /// newest `max_items`, its own document's new entries counted above
+    /// it) when it arrives sorts at its arrival, where a reader polling
+    /// the feed sees it: a feed that dates by the day, a story held back,
+    /// posts made during an outage. Late entries keep their own order. A
+    /// feed's backlog (its first successful document) keeps its dates, as
+    /// do entries that stay in the head's newer half and backfill:
     /// entries far older than those the feed had given (a widened window),
     /// or than its last answer when it gives none of them again (a new
     /// platform's imported archive).

@@ -20,6 +20,9 @@
 //! A match on 3, 4 or 5 credits the existing article to this feed too,
 //! with the layer in `item_sources.matched_by` and the why in `reason`.
 //!
+//! A new item's place in every output (`sort_at`) is set here too: its
+//! date, or its arrival when it came too late to be seen (`SortTimes`).
+//!
 //! Retention spares an item whose alert is still pending in the outbox:
 //! the message is composed from it.
 
@@ -186,8 +189,8 @@ pub const BACKFILL_BEFORE: TimeDelta = TimeDelta::days(1);
 /// otherwise put months-old posts on top.
 struct SortTimes {
     now: DateTime<Utc>,
-    /// How many items the merged feed shows; `None`: not told, no entry is
-    /// late.
+    /// The fewest items a served feed shows (`AtIngest::head`); `None`:
+    /// not told, and no entry is late.
     head: Option<usize>,
     /// The feed's previous successful fetch; `None`: this is its backlog.
     previous_success: Option<DateTime<Utc>>,
@@ -328,10 +331,10 @@ pub(crate) struct Touched {
 pub(crate) struct FromFeed<'a> {
     pub(crate) id: FeedId,
     pub(crate) name: &'a str,
-    /// When the feed last answered well before this fetch; `None`: this
+    /// The feed's last successful fetch before this one; `None`: this
     /// document is its backlog, whose dates [`SortTimes`] keeps.
     pub(crate) previous_success: Option<DateTime<Utc>>,
-    /// How many items the merged feed shows (`AtIngest::head`).
+    /// The fewest items a served feed shows (`AtIngest::head`).
     pub(crate) head: Option<usize>,
 }
 
