@@ -184,10 +184,7 @@ async fn backfill_rules(store: Store, stop: CancellationToken) {
 /// selection from the archive, so an entry among the archive's newest
 /// this many is among the newest of every feed that selects it.
 fn head(config: &Config) -> usize {
-    (config.views.iter().map(|v| v.max_items))
-        .chain([config.output.max_items])
-        .min()
-        .unwrap_or(config.output.max_items)
+    (config.views.iter().map(|v| v.max_items)).fold(config.output.max_items, usize::min)
 }
 
 fn alert_rules(config: &Config) -> Vec<AlertRule> {

@@ -8,9 +8,11 @@
 //! Wales bank holidays), for any year. Hands [`TradingSession`]s to the
 //! price reactions (`quotes::reactions`), which measure "+15 min", "+1
 //! trading day" and "next close" in trading time, and to the board
-//! (`quotes::board`), which marks a previous session's price stale while
-//! the market trades. [`listed_on`] places each configured symbol on its
-//! exchange, for both and for exchange notation (`quotes::mentions`).
+//! (`quotes::board`), which marks a price from before the latest session
+//! stale. [`listed_on`] places each configured symbol on an exchange for
+//! the reactions (New York when nothing says otherwise);
+//! [`evidently_listed_on`] only where its spelling or config shows it, for
+//! the board and for exchange notation (`quotes::mentions`).
 //!
 //! The rules are checked against the exchanges' published calendars for
 //! 2025 to 2027 and the LSE's short days of 2023, and against 2028 written
@@ -302,8 +304,9 @@ pub fn exchange(code: &str) -> Option<&'static Exchange> {
 /// The exchange an instrument trades on: the one its config's `exchange`
 /// names (`None` when no calendar has it, which the daemon refuses at
 /// start), else the one its provider symbol implies
-/// ([`for_provider_symbol`]). Price reactions, exchange notation and the
-/// board's staleness all place a symbol by this one rule.
+/// ([`for_provider_symbol`]). Price reactions place a symbol by this
+/// rule; the board and exchange notation by [`evidently_listed_on`],
+/// which does not take an unknown market for New York.
 pub fn listed_on(exchange: Option<&str>, provider_symbol: &str) -> Option<&'static Exchange> {
     match exchange {
         Some(code) => self::exchange(code),

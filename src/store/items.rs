@@ -170,7 +170,7 @@ fn mint_uid(feed_name: &str, key: &str) -> ItemUid {
 /// be and still count as late (`SortTimes`). Older, it is the feed's
 /// backfill (a widened window, an archive imported by a new platform) and
 /// keeps its date.
-pub const BACKFILL_BEFORE: TimeDelta = TimeDelta::days(1);
+const BACKFILL_BEFORE: TimeDelta = TimeDelta::days(1);
 
 /// Where one document's new items sort in the merged feed and on the
 /// pages: each by its published (else updated) date, never later than its
