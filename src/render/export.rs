@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use super::rfc3339;
 use crate::model::{Enclosure, Snapshot, SnapshotQuote};
-use crate::store::{ExportItem, ExportSource};
+use crate::store::{ExportItem, ExportSource, ItemReaction};
 
 /// The JSONL layout's version, on every line as `schema_version`. Raised
 /// when a field changes meaning or goes away; new fields may appear at
@@ -182,7 +182,7 @@ struct JsonLine<'a> {
     sources: Vec<JsonSource<'a>>,
     mentions: &'a [String],
     snapshot: Option<JsonSnapshot<'a>>,
-    reactions: Option<&'a serde_json::Value>,
+    reactions: Option<&'a [ItemReaction]>,
     enclosures: &'a [Enclosure],
 }
 
@@ -246,7 +246,7 @@ impl<'a> JsonLine<'a> {
             sources: item.sources.iter().map(source).collect(),
             mentions: &item.mentions,
             snapshot: item.snapshot.as_ref().map(snapshot),
-            reactions: item.reactions.as_ref(),
+            reactions: item.reactions.as_deref(),
             enclosures: &item.enclosures,
         }
     }

@@ -31,7 +31,10 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, params_from_iter};
 
-use super::{BUSY_TIMEOUT, Store, StoreError, enclosures_from, op, quotes::snapshot_of, selection};
+use super::{
+    BUSY_TIMEOUT, ItemReaction, Store, StoreError, enclosures_from, op, quotes::snapshot_of,
+    selection,
+};
 use crate::clock::to_db_time;
 use crate::model::{Enclosure, Snapshot};
 use crate::select::Selection;
@@ -75,9 +78,11 @@ pub struct ExportItem {
     pub mentions: Vec<String>,
     /// The board stamped on it when first archived.
     pub snapshot: Option<Snapshot>,
-    /// Price reactions after the item (issue 19). `None` until the
-    /// reactions view is connected in `reactions_of` (this module).
-    pub reactions: Option<serde_json::Value>,
+    /// Price reactions after the item (issue 19), one per mentioned
+    /// symbol with a reaction planned; `None` when it has none. Kept typed
+    /// rather than as a `serde_json::Value`, whose objects sort their keys:
+    /// the fields go out in the order docs/export.md lists them.
+    pub reactions: Option<Vec<ItemReaction>>,
     /// The files attached to it (`items.enclosures`).
     pub enclosures: Vec<Enclosure>,
 }
@@ -231,17 +236,12 @@ fn complete(conn: &Connection, item: &mut ExportItem) -> Result<(), StoreError> 
     Ok(())
 }
 
-/// An item's price reactions (`store::reactions`), as one JSON value: an
-/// array with one object per mentioned symbol, or `None` when it has
-/// none. Figures not known yet are `null`; nothing is estimated here.
-fn reactions_of(conn: &Connection, item_id: i64) -> Result<Option<serde_json::Value>, StoreError> {
+/// An item's price reactions (`store::reactions`): one per mentioned
+/// symbol, or `None` when it has none. Figures not known yet stay unknown;
+/// nothing is estimated here.
+fn reactions_of(conn: &Connection, item_id: i64) -> Result<Option<Vec<ItemReaction>>, StoreError> {
     let reactions = super::reactions::reactions_of(conn, item_id)?;
-    if reactions.is_empty() {
-        return Ok(None);
-    }
-    Ok(Some(
-        serde_json::to_value(reactions).expect("reactions are plain data"),
-    ))
+    Ok((!reactions.is_empty()).then_some(reactions))
 }
 
 #[cfg(test)]
@@ -343,5 +343,44 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, ExportError::Write(_)), "{err:?}");
         assert_eq!(seen, 1);
+    }
+
+    /// A reaction's fields go out in the order docs/export.md lists them
+    /// (`symbol`, `exchange`, `currency`, `points`; each point `horizon` to
+    /// `change_percent`), like every other object of a line: they were once
+    /// a `serde_json::Value`, whose objects sort their keys.
+    #[test]
+    fn reactions_keep_the_documented_field_order() {
+        let (dir, store) = archive(1);
+        let conn = Connection::open(dir.path().join("a.db")).unwrap();
+        conn.execute_batch(
+            "INSERT INTO item_mentions (item_id, symbol, matched_by) VALUES (1, 'BP', 'name');
+             INSERT INTO quotes (id, symbol, provider, provider_symbol, price, currency, as_of,
+                                 fetched_at, session, source)
+             VALUES (1, 'BP', 'yahoo', 'BP.L', '4.6155', 'GBP', '2026-11-24T09:00:00Z',
+                     '2026-11-24T09:01:00Z', 'regular', 'board');
+             INSERT INTO item_reactions (item_id, symbol, horizon, exchange, target_at, state,
+                                         quote_id, resolved_at)
+             VALUES (1, 'BP', 'then', 'XLON', '2026-11-24T09:00:00Z', 'found', 1,
+                     '2026-11-24T09:05:00Z'),
+                    (1, 'BP', '15m', 'XLON', '2026-11-24T09:15:00Z', 'pending', NULL, NULL);",
+        )
+        .unwrap();
+        let mut out = crate::render::export::ExportWriter::new(
+            crate::render::export::ExportFormat::Jsonl,
+            Vec::new(),
+        )
+        .unwrap();
+        store
+            .export_blocking(&ExportQuery::default(), |item| out.write(item))
+            .unwrap();
+        let line = String::from_utf8(out.finish().unwrap()).unwrap();
+        let reactions = &line[line.find(r#""reactions":"#).unwrap()..];
+        assert!(
+            reactions.starts_with(
+                r#""reactions":[{"symbol":"BP","exchange":"XLON","currency":"GBP","points":[{"horizon":"then","target_at":"2026-11-24T09:00:00Z","state":"found","price":"4.6155","price_at":"2026-11-24T09:00:00Z","source":"recorded","change_percent":"0"},{"horizon":"15m","#
+            ),
+            "{reactions}"
+        );
     }
 }
