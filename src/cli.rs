@@ -100,7 +100,8 @@ pub enum Command {
         query: String,
         #[arg(long, default_value_t = 20)]
         limit: usize,
-        /// Only items from this date on (YYYY-MM-DD or RFC 3339).
+        /// Only items dated from this date on (YYYY-MM-DD or RFC 3339):
+        /// their date in the merged feed, the one each hit shows.
         #[arg(long)]
         since: Option<String>,
     },
@@ -847,7 +848,7 @@ async fn search(
             i + 1,
             h.title,
             h.feed,
-            &h.first_seen_at[..10]
+            &h.sort_at[..10]
         )?;
         if let Some(url) = &h.url {
             writeln!(out, "   {url}")?;

@@ -108,7 +108,9 @@ pub struct SearchHit {
     pub title: String,
     pub url: Option<String>,
     pub feed: String,
-    pub first_seen_at: String,
+    /// Its place in the merged feed's order (`items.sort_at`), the time
+    /// a search's `since` is compared with.
+    pub sort_at: String,
     /// Matching text with the terms in `[brackets]`.
     pub snippet: String,
     /// bm25, lower is better.
@@ -944,7 +946,7 @@ impl Store {
                          WHERE items_fts MATCH ?1
                            AND (?2 IS NULL OR rowid IN (SELECT id FROM items WHERE sort_at >= ?2))
                          ORDER BY rank LIMIT ?3)
-                     SELECT i.uid, i.title, i.url, f.name, i.first_seen_at,
+                     SELECT i.uid, i.title, i.url, f.name, i.sort_at,
                             snippet(items_fts, -1, '[', ']', '…', 16), best.rank
                      FROM best
                      CROSS JOIN items_fts
@@ -962,7 +964,7 @@ impl Store {
                         title: r.get(1)?,
                         url: r.get(2)?,
                         feed: r.get(3)?,
-                        first_seen_at: r.get(4)?,
+                        sort_at: r.get(4)?,
                         snippet: r.get(5)?,
                         rank: r.get(6)?,
                     })

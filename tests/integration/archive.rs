@@ -219,6 +219,27 @@ async fn search_finds_words_in_content_and_ranks_title_hits_first() {
     assert!(lines[1].contains("Weather report"), "{out}");
     // The snippet shows the match, HTML stripped.
     assert!(out.contains("[glacier]") && !out.contains("<b>"), "{out}");
+    // The date a hit shows is the one `--since` compares with: the
+    // entries are dated the 23rd and archived the 24th, and a hit shown
+    // as from one day was once left out by a `--since` of that day.
+    let shown = &lines[0][lines[0].rfind(", ").unwrap() + 2..lines[0].len() - 1];
+    assert_eq!(shown, "2026-11-23", "{out}");
+    let search_since = |since: &'static str| {
+        let cfg = dir.config_path();
+        tokio::task::spawn_blocking(move || {
+            let out = bin()
+                .arg("--config")
+                .arg(&cfg)
+                .args(["search", "glacier", "--since", since])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        })
+    };
+    let since_shown = search_since("2026-11-23").await.unwrap();
+    assert!(since_shown.contains("Glacier melt"), "{since_shown}");
+    let since_next = search_since("2026-11-24").await.unwrap();
+    assert!(since_next.starts_with("no items match"), "{since_next}");
     // No match, and hostile syntax, are not errors.
     let cfg = dir.config_path();
     let out = tokio::task::spawn_blocking(move || {
