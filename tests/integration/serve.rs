@@ -488,6 +488,93 @@ async fn a_post_that_appears_late_reaches_the_head_of_the_merged_feed() {
     d.stop().await;
 }
 
+/// The head a late post must reach is the one the daemon serves now: the
+/// operator lowers `[output] max_items` and sends SIGHUP, and a post that
+/// appears dated below the new, shorter head still reaches the top of the
+/// merged feed (with the head of the config it started with, 50 items,
+/// the archive's four would all be "within the head" and the post would
+/// sort below the three served).
+// Multi-threaded: the test blocks on the child's log while the loopback
+// feed server must keep answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_that_shortens_the_merged_feed_moves_its_head() {
+    let server = FeedServer::start().await;
+    let on_time = rss(
+        "World",
+        &[
+            ("w1", "Monday morning", "https://w.test/1"),
+            ("w2", "Monday noon", "https://w.test/2"),
+            ("w3", "Monday afternoon", "https://w.test/3"),
+            ("w4", "Monday evening", "https://w.test/4"),
+        ],
+    );
+    server.set("/world.xml", Reply::feed(on_time.clone()));
+    let dir = TestDir::new();
+    let feed = feed_block(
+        "world",
+        &server.url("/world.xml"),
+        "schedule = \"* * * * * *\"",
+    );
+    dir.write_config_only(&feed);
+    let mut d = crate::process::Running::start(&dir);
+    let addr = d.wait_for_listen();
+    let titles = || async {
+        let body = reqwest::get(format!("http://{addr}/feed.atom"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let feed = atom_syndication::Feed::read_from(body.as_bytes()).unwrap();
+        feed.entries()
+            .iter()
+            .map(|e| e.title().as_str().to_string())
+            .collect::<Vec<_>>()
+    };
+    let mut served = Vec::new();
+    for _ in 0..200 {
+        served = titles().await;
+        if served.len() == 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(served.len(), 4, "{served:?}");
+
+    let config = std::fs::read_to_string(dir.config_path()).unwrap();
+    std::fs::write(
+        dir.config_path(),
+        config.replace("max_items = 50", "max_items = 3"),
+    )
+    .unwrap();
+    d.signal("HUP");
+    d.wait_for("config reloaded");
+    let late = "<item><guid>w0</guid><title>Monday's filing, dated by the day</title>\
+                <link>https://w.test/0</link><pubDate>Mon, 23 Nov 2026 00:00:00 GMT</pubDate>\
+                </item></channel>";
+    server.set(
+        "/world.xml",
+        Reply::feed(on_time.replace("</channel>", late)),
+    );
+    for _ in 0..200 {
+        served = titles().await;
+        if served.len() == 3 && served[0].starts_with("Monday's filing") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        served,
+        [
+            "Monday's filing, dated by the day",
+            "Monday evening",
+            "Monday afternoon"
+        ]
+    );
+    d.signal("TERM");
+    assert_eq!(d.wait_exit(), 0, "{}", d.log.join("\n"));
+}
+
 #[tokio::test]
 async fn merged_feed_answers_304_to_its_validators_and_gzips_when_asked() {
     let (_server, _dir, d) = two_feed_daemon().await;
