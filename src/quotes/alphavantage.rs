@@ -10,11 +10,11 @@
 //! `Information` are rate limits (except "premium endpoint", which is a plan
 //! limit), `Error Message` a bad key, and `{"Global Quote": {}}` an unknown
 //! symbol. Without `entitlement` the data is end of day, so the quote is
-//! dated at the trading day's close on its exchange, with
-//! `Session::Closed`; the `Global Quote - DATA DELAYED BY 15 MINUTES`
-//! wrapper (premium) is intraday, dated 15 minutes before the fetch while
-//! that day's session runs, and its session is `Unknown`. No currency is
-//! given.
+//! dated at the trading day's close on its exchange (the configured one,
+//! else the one its symbol shows), with `Session::Closed`; the `Global
+//! Quote - DATA DELAYED BY 15 MINUTES` wrapper (premium) is intraday, dated
+//! 15 minutes before the fetch while that day's session runs, and its
+//! session is `Unknown`. No currency is given.
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use reqwest::header::{ACCEPT, HeaderMap, HeaderValue};
@@ -39,12 +39,14 @@ pub(crate) fn request(base: &Url, api_key: Option<&Secret>, symbol: &str) -> Pro
     }
 }
 
-/// Parses one reply for `symbol` (the provider symbol requested).
+/// Parses one reply for `symbol` (the provider symbol requested), listed
+/// on the `exchange` its config names, if any.
 pub fn parse(
     status: u16,
     content_type: Option<&str>,
     body: &[u8],
     symbol: &str,
+    exchange: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Quote, QuoteError> {
     if status == 429 {
@@ -90,12 +92,13 @@ pub fn parse(
         return Err(QuoteError::UnknownSymbol);
     }
     let end_of_day = wrapper == "Global Quote";
-    quote_from(fields, symbol, end_of_day, now)
+    quote_from(fields, symbol, exchange, end_of_day, now)
 }
 
 fn quote_from(
     fields: &Map<String, Value>,
     symbol: &str,
+    exchange: Option<&str>,
     end_of_day: bool,
     now: DateTime<Utc>,
 ) -> Result<Quote, QuoteError> {
@@ -109,7 +112,7 @@ fn quote_from(
         .get("07. latest trading day")
         .and_then(Value::as_str)
         .and_then(|d| NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").ok())
-        .map(|d| time_of_day(d, symbol, end_of_day, now));
+        .map(|d| time_of_day(d, exchange, symbol, end_of_day, now));
     quote.session = if end_of_day {
         Session::Closed
     } else {
@@ -122,7 +125,8 @@ fn quote_from(
 const DELAYED_BY: TimeDelta = TimeDelta::minutes(15);
 
 /// When a quote that gives only its trading day was the price: end-of-day
-/// data is that day's close on the symbol's exchange; delayed data is
+/// data is that day's close on the symbol's exchange (the configured one,
+/// else the one its spelling shows); delayed data is
 /// [`DELAYED_BY`] ago while that session runs, its close after. Never
 /// later than `now`. Midnight UTC was the day's start, before any trade,
 /// which made a current price look like the previous session's
@@ -130,11 +134,12 @@ const DELAYED_BY: TimeDelta = TimeDelta::minutes(15);
 /// on, or a symbol of a market no calendar here knows, keeps midnight UTC.
 fn time_of_day(
     day: NaiveDate,
+    exchange: Option<&str>,
     symbol: &str,
     end_of_day: bool,
     now: DateTime<Utc>,
 ) -> DateTime<Utc> {
-    let exchange = calendar::evidently_listed_on(None, symbol);
+    let exchange = calendar::evidently_listed_on(exchange, symbol);
     let Some(session) = exchange.and_then(|e| e.session_on(day)) else {
         return day.and_time(chrono::NaiveTime::MIN).and_utc();
     };
@@ -168,7 +173,7 @@ mod tests {
             ),
         ];
         for (body, session) in cases {
-            let q = parse(200, JSON, body, "IBM", utc(NOW)).unwrap();
+            let q = parse(200, JSON, body, "IBM", None, utc(NOW)).unwrap();
             assert_eq!(q.provider, ProviderKind::AlphaVantage);
             assert_eq!(q.provider_symbol, "IBM");
             assert_eq!(q.price, dec("312.42"));
@@ -191,12 +196,12 @@ mod tests {
         let day = NaiveDate::from_ymd_opt(2025, 11, 6).unwrap();
         let during = utc("2025-11-06T15:00:00Z");
         assert_eq!(
-            time_of_day(day, "IBM", false, during),
+            time_of_day(day, None, "IBM", false, during),
             utc("2025-11-06T14:45:00Z")
         );
-        assert_eq!(time_of_day(day, "IBM", true, during), during);
+        assert_eq!(time_of_day(day, None, "IBM", true, during), during);
         assert_eq!(
-            time_of_day(day, "TSCO.LON", true, utc(NOW)),
+            time_of_day(day, None, "TSCO.LON", true, utc(NOW)),
             utc("2025-11-06T16:30:00Z")
         );
         let q = parse(
@@ -204,15 +209,32 @@ mod tests {
             JSON,
             &fixture("alphavantage/delayed_wrapper.json"),
             "IBM",
+            None,
             during,
         )
         .unwrap();
         let nyse = calendar::for_provider_symbol("IBM");
         assert!(q.as_of.unwrap() >= nyse.session_at_or_after(during).open);
+        // The exchange the config names, over the one the spelling shows:
+        // a plain ticker configured on London closes with London.
+        assert_eq!(
+            time_of_day(day, Some("LSE"), "BARC", true, utc(NOW)),
+            utc("2025-11-06T16:30:00Z")
+        );
+        let q = parse(
+            200,
+            JSON,
+            &fixture("alphavantage/global_quote_ibm.json"),
+            "BARC",
+            Some("LSE"),
+            utc(NOW),
+        )
+        .unwrap();
+        assert_eq!(q.as_of, Some(utc("2025-11-06T16:30:00Z")));
         // A Saturday has no session: midnight UTC, as given.
         let saturday = NaiveDate::from_ymd_opt(2025, 11, 8).unwrap();
         assert_eq!(
-            time_of_day(saturday, "IBM", true, utc(NOW)),
+            time_of_day(saturday, None, "IBM", true, utc(NOW)),
             utc("2025-11-08T00:00:00Z")
         );
     }
@@ -238,14 +260,14 @@ mod tests {
         ];
         for (status, body, want) in cases {
             assert_eq!(
-                parse(*status, JSON, body, "IBM", utc(NOW)).unwrap_err(),
+                parse(*status, JSON, body, "IBM", None, utc(NOW)).unwrap_err(),
                 *want,
                 "{}",
                 String::from_utf8_lossy(body)
             );
         }
         assert!(matches!(
-            parse(200, JSON, b"{}", "IBM", utc(NOW)),
+            parse(200, JSON, b"{}", "IBM", None, utc(NOW)),
             Err(QuoteError::Malformed(_))
         ));
     }

@@ -25,7 +25,7 @@ use tokio::sync::Notify;
 use tracing::{info, warn};
 
 use super::calendar::{self, Exchange};
-use super::client::ProviderClient;
+use super::client::{ProviderClient, Wanted};
 use super::history::{Bars, Interval};
 use super::mentions::{Instrument, Mention, MentionMatcher};
 use super::{Quote, QuoteError};
@@ -312,15 +312,22 @@ impl Board {
         store: &Store,
         now: DateTime<Utc>,
     ) -> Result<RefreshReport, StoreError> {
-        let pairs: Vec<(String, String)> = self
+        let wanted: Vec<Wanted> = self
             .setup()
             .config
             .instruments
             .iter()
-            .map(|i| (i.symbol.clone(), i.provider_symbol.clone()))
+            .map(|i| Wanted {
+                symbol: i.symbol.clone(),
+                provider_symbol: i.provider_symbol.clone(),
+                exchange: i.exchange.clone(),
+            })
             .collect();
-        let results = self.client().fetch(&pairs, now).await;
-        let asked: HashMap<String, String> = pairs.into_iter().collect();
+        let results = self.client().fetch(&wanted, now).await;
+        let asked: HashMap<String, String> = wanted
+            .into_iter()
+            .map(|w| (w.symbol, w.provider_symbol))
+            .collect();
         let mut ok: Vec<Quote> = Vec::new();
         let mut report = RefreshReport::default();
         for (symbol, result) in results {
@@ -548,6 +555,7 @@ mod tests {
     const FINNHUB: Provider = ("finnhub", "/api/v1/quote", "application/json");
     const STOOQ: Provider = ("stooq", "/q/l/", "text/csv");
     const YAHOO: Provider = ("yahoo", "/v8/finance/chart/", "application/json");
+    const ALPHA_VANTAGE: Provider = ("alphavantage", "/query", "application/json");
 
     /// Whether a board of one `symbol` (a TOML value), whose provider
     /// answers with `payload`, shows its quote stale at each of `times`,
@@ -652,6 +660,27 @@ mod tests {
             )
             .await,
             [false]
+        );
+    }
+
+    /// Alpha Vantage gives only a quote's trading day, which the board
+    /// dates at that day's close on the exchange the config names: a
+    /// symbol whose spelling shows no market (`RR1`), configured on
+    /// London, is not dated at midnight UTC and shown stale all through
+    /// the session its price is from.
+    #[tokio::test]
+    async fn a_trading_day_is_dated_on_the_configured_exchange() {
+        assert_eq!(
+            stale_when_fetched_at(
+                ALPHA_VANTAGE,
+                "alphavantage/global_quote_ibm.json",
+                r#"{ symbol = "RR", provider_symbol = "RR1", exchange = "LSE" }"#,
+                // Thursday 2025-11-06, the quote's own day: London has
+                // traded since 08:00; then Friday, during its session.
+                &["2025-11-06T15:00:00Z", "2025-11-07T09:00:00Z"]
+            )
+            .await,
+            [false, true]
         );
     }
 

@@ -57,6 +57,16 @@ struct Reply {
 /// Result per symbol, in the order requested.
 pub type QuoteResults = Vec<(String, Result<Quote, QuoteError>)>;
 
+/// One instrument to quote: our symbol, the provider's, and the exchange
+/// its config names, if any (a provider that gives only a quote's trading
+/// day dates it by that exchange's close).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wanted {
+    pub symbol: String,
+    pub provider_symbol: String,
+    pub exchange: Option<String>,
+}
+
 /// A blank key (an empty variable) is no key.
 fn usable(api_key: Option<Secret>) -> Option<Secret> {
     api_key.filter(|k| !k.expose().trim().is_empty())
@@ -141,14 +151,18 @@ impl ProviderClient {
         self.budget.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Quotes for `symbols`, given as (our symbol, provider symbol) pairs.
-    /// Returns one result per pair, in order, keyed by our symbol. Partial
-    /// success is normal: each symbol carries its own error.
-    pub async fn fetch(&self, symbols: &[(String, String)], now: DateTime<Utc>) -> QuoteResults {
+    /// Quotes for `symbols`. Returns one result per instrument, in order,
+    /// keyed by our symbol. Partial success is normal: each symbol carries
+    /// its own error.
+    pub async fn fetch(&self, symbols: &[Wanted], now: DateTime<Utc>) -> QuoteResults {
         let mut wanted: Vec<String> = Vec::new();
-        for (_, theirs) in symbols {
-            if !wanted.contains(theirs) {
-                wanted.push(theirs.clone());
+        // A provider symbol is asked once; the first instrument's exchange
+        // dates its quote.
+        let mut exchanges: HashMap<&str, Option<&str>> = HashMap::new();
+        for w in symbols {
+            if !wanted.contains(&w.provider_symbol) {
+                wanted.push(w.provider_symbol.clone());
+                exchanges.insert(&w.provider_symbol, w.exchange.as_deref());
             }
         }
         let mut by_provider_symbol: HashMap<String, Result<Quote, QuoteError>> = HashMap::new();
@@ -187,7 +201,7 @@ impl ProviderClient {
             };
             rest = tail;
 
-            let results = self.request(chunk, now).await;
+            let results = self.request(chunk, &exchanges, now).await;
             let mut stop = None;
             {
                 let mut budget = self.budget();
@@ -230,19 +244,25 @@ impl ProviderClient {
 
         symbols
             .iter()
-            .map(|(ours, theirs)| {
-                let result = by_provider_symbol
-                    .get(theirs)
-                    .cloned()
-                    .unwrap_or_else(|| {
-                        Err(QuoteError::Malformed(format!("no result for {theirs}")))
-                    })
-                    .map(|mut q| {
-                        q.symbol = ours.clone();
-                        q
-                    });
-                (ours.clone(), result)
-            })
+            .map(
+                |Wanted {
+                     symbol: ours,
+                     provider_symbol: theirs,
+                     ..
+                 }| {
+                    let result = by_provider_symbol
+                        .get(theirs)
+                        .cloned()
+                        .unwrap_or_else(|| {
+                            Err(QuoteError::Malformed(format!("no result for {theirs}")))
+                        })
+                        .map(|mut q| {
+                            q.symbol = ours.clone();
+                            q
+                        });
+                    (ours.clone(), result)
+                },
+            )
             .collect()
     }
 
@@ -310,8 +330,14 @@ impl ProviderClient {
         }
     }
 
-    /// One HTTP request for `chunk` (provider symbols); one result per symbol.
-    async fn request(&self, chunk: &[String], now: DateTime<Utc>) -> QuoteResults {
+    /// One HTTP request for `chunk` (provider symbols, placed on the
+    /// `exchanges` their config names); one result per symbol.
+    async fn request(
+        &self,
+        chunk: &[String],
+        exchanges: &HashMap<&str, Option<&str>>,
+        now: DateTime<Utc>,
+    ) -> QuoteResults {
         let key = self.api_key.as_ref();
         let req = match self.kind {
             ProviderKind::Yahoo => yahoo::request(&self.base_url, &chunk[0]),
@@ -353,7 +379,14 @@ impl ProviderClient {
             )],
             ProviderKind::AlphaVantage => vec![(
                 chunk[0].clone(),
-                alphavantage::parse(status, ct, &body, &chunk[0], now),
+                alphavantage::parse(
+                    status,
+                    ct,
+                    &body,
+                    &chunk[0],
+                    exchanges.get(chunk[0].as_str()).copied().flatten(),
+                    now,
+                ),
             )],
             ProviderKind::TwelveData => twelvedata::parse(status, ct, &body, chunk, now),
             ProviderKind::Stooq => stooq::parse(status, ct, &body, chunk, now),
@@ -549,10 +582,14 @@ mod tests {
         assert!(!moved.asks(ProviderKind::TwelveData, Some(&local)));
     }
 
-    fn pairs(symbols: &[(&str, &str)]) -> Vec<(String, String)> {
+    fn pairs(symbols: &[(&str, &str)]) -> Vec<Wanted> {
         symbols
             .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .map(|(a, b)| Wanted {
+                symbol: a.to_string(),
+                provider_symbol: b.to_string(),
+                exchange: None,
+            })
             .collect()
     }
 
