@@ -32,7 +32,17 @@
 //!   ("AstraZeneca", "Rio Tinto", "British American Tobacco"), match alone,
 //!   in any case: headlines capitalise freely. Except that one word in
 //!   lower case, in a text that uses capitals, is the word, not the
-//!   company ("the shell company", "apple growers").
+//!   company ("the shell company", "apple growers"). And one word beside
+//!   a capitalised word, in a sentence whose capitals mark names (some
+//!   other word in it is in lower case), is part of another proper noun
+//!   ("Apple Daily", "Big Apple", "Apple Valley", "Vodafone Idea"): it
+//!   counts only with the company's own corroboration (another of its
+//!   names, its tag, notation or cashtag), as finance words fit a
+//!   namesake too. A company form, another of its names, a function word
+//!   ("When Apple"), a day or month, a word of company news ("Drugmaker
+//!   AstraZeneca") or an acronym ("Apple CEO") beside it proves nothing.
+//!   A common word starting a sentence ("Apple pie recipes") still reads
+//!   like the company starting a headline; `exclude` is the lever there.
 //! - **Ambiguous** aliases, one short word (four letters or fewer) or one
 //!   all-capitals word ("BP", "BAT", "RELX"), must match case-exactly
 //!   (unless the text is all capitals, where case says nothing), must not be
@@ -108,8 +118,9 @@ use super::calendar;
 use crate::config::InstrumentConfig;
 pub use crate::model::{MatchedBy, Mention};
 use names::{
-    COINED_BEFORE, COMPANY_FORM, DATE_BEFORE, WIRE_PREFIX, collapse, definitions, finance_near,
-    is_ambiguous, is_shouting, is_title_case, name_pattern, tail,
+    COINED_BEFORE, COMPANY_FORM, DATE_BEFORE, WIRE_PREFIX, adjacent_words, collapse, definitions,
+    finance_near, in_sentence_case, is_ambiguous, is_shouting, is_title_case, name_pattern,
+    names_something_else, tail,
 };
 pub use names::{CONTEXT_WORDS, FINANCE_WORDS};
 
@@ -678,7 +689,30 @@ impl MentionMatcher {
         {
             return None;
         }
+        let other_name = || {
+            hits.iter().any(|h| {
+                let a = &self.aliases[h.alias];
+                h.alias != hit.alias
+                    && a.instruments.contains(&i)
+                    && (!a.ambiguous || {
+                        let w = collapse(&parts[h.part].text[h.start..h.end]);
+                        w == a.text || parts[h.part].shouting()
+                    })
+            })
+        };
         if !alias.ambiguous {
+            // One word inside a longer proper noun is some other named
+            // thing ("Apple Daily", "Big Apple", "Vodafone Idea") or the
+            // company's own unit or product ("Vodafone Spain"). Finance
+            // words cannot tell those apart (a town's contract, a
+            // newspaper's fine, a namesake's shares), so only the
+            // company's own signals count here.
+            if !alias.text.contains(' ')
+                && !part.shouting()
+                && self.in_longer_proper_noun(part.text, hit, &written, i)
+            {
+                return (vouched || other_name()).then_some(MatchedBy::Corroborated);
+            }
             return Some(MatchedBy::Name);
         }
         if DATE_BEFORE.is_match(tail(part.text, hit.start, 64)) {
@@ -692,15 +726,7 @@ impl MentionMatcher {
             Some(Definition::Own) => return Some(MatchedBy::Corroborated),
             None => {}
         }
-        let other_name = hits.iter().any(|h| {
-            let a = &self.aliases[h.alias];
-            h.alias != hit.alias
-                && a.instruments.contains(&i)
-                && (!a.ambiguous || {
-                    let w = collapse(&parts[h.part].text[h.start..h.end]);
-                    w == a.text || parts[h.part].shouting()
-                })
-        });
+        let other_name = other_name();
         // A name the text coins applies throughout the item.
         let coined = hits.iter().any(|h| {
             h.alias == hit.alias && COINED_BEFORE.is_match(tail(parts[h.part].text, h.start, 80))
@@ -724,6 +750,35 @@ impl MentionMatcher {
             return Some(MatchedBy::Corroborated);
         }
         None
+    }
+
+    /// Whether the one-word name `written`, at `text[hit.start..hit.end]`,
+    /// is evidently part of a longer proper noun: a capitalised word right
+    /// before or after it in a sentence whose capitals mark names. Not a
+    /// company form after it ("Apple Inc"), nor a word that with it makes
+    /// up another name of instrument `i` ("Dutch Shell" of "Royal Dutch
+    /// Shell"), nor another name of it ("Facebook Meta").
+    fn in_longer_proper_noun(&self, text: &str, hit: &NameHit, written: &str, i: usize) -> bool {
+        let in_capitals = !written.chars().any(char::is_lowercase);
+        let own = |word: &str, phrase: String| {
+            let word = word.to_lowercase();
+            let phrase = format!(" {} ", phrase.to_lowercase());
+            self.aliases.iter().any(|a| {
+                let name = a.text.to_lowercase();
+                a.instruments.contains(&i)
+                    && (name == word || format!(" {name} ").contains(&phrase))
+            })
+        };
+        let [before, after] = adjacent_words(text, hit.start, hit.end);
+        let before = before.is_some_and(|w| {
+            names_something_else(w, in_capitals) && !own(w, format!("{w} {written}"))
+        });
+        let after = after.is_some_and(|w| {
+            names_something_else(w, in_capitals)
+                && !COMPANY_FORM.is_match(&text[hit.end..])
+                && !own(w, format!("{written} {w}"))
+        });
+        (before || after) && in_sentence_case(text, hit.start, hit.end)
     }
 
     /// Whether the item defines `alias` as words: words whose initials spell
@@ -1412,6 +1467,95 @@ mod tests {
         assert_eq!(
             how(&[], &["Shell and Apple report results"]),
             [("SHEL".to_string(), "name"), ("AAPL".to_string(), "name")]
+        );
+    }
+
+    /// A reviewer's report: with `names = ["Apple"]`, a newspaper, a city
+    /// and a town were recorded as Apple by name. A one-word name beside a
+    /// capitalised word is part of another proper noun and needs the
+    /// company's own corroboration; where capitals say nothing (title
+    /// case, all capitals) or mark a company form, another of its names, a
+    /// function word or an acronym, the name still counts alone.
+    #[test]
+    fn a_one_word_name_inside_a_longer_proper_noun_is_not_the_company() {
+        let m = MentionMatcher::new(&[
+            instrument("AAPL", &["Apple"]),
+            instrument("SHEL", &["Shell", "Royal Dutch Shell"]),
+        ]);
+        let cases: &[(&str, &str, &[&str])] = &[
+            // A Hong Kong newspaper, New York, a town.
+            ("Apple Daily founder Jimmy Lai jailed", "", &[]),
+            ("Big Apple tourism hits record", "", &[]),
+            ("Apple Valley man arrested", "", &[]),
+            (
+                "Hong Kong media tycoon jailed",
+                "The Apple Daily founder is sentenced to 13 months.",
+                &[],
+            ),
+            // A dateline in capitals in a text in mixed case.
+            (
+                "Town renews police contract",
+                "APPLE VALLEY, Calif. — Earlier this week the Apple Valley Town Council announced the renewal of the Town's $15.5 million contract.",
+                &[],
+            ),
+            // Still the company.
+            ("Apple unveils new iPhone", "", &["AAPL"]),
+            ("Apple Inc shares rise", "", &["AAPL"]),
+            ("APPLE CUTS PRICES", "", &["AAPL"]),
+            ("Apple And Google Face New Rules", "", &["AAPL"]),
+            ("Apple Unveils New iPhone", "", &["AAPL"]),
+            (
+                "When Apple launched the iPhone, rivals followed",
+                "",
+                &["AAPL"],
+            ),
+            ("Apple CEO Tim Cook visits Beijing", "", &["AAPL"]),
+            ("Berkshire's Apple stake grows", "", &["AAPL"]),
+            ("Apple Tuesday unveiled a cheaper phone", "", &["AAPL"]),
+            ("Analysts say Dutch Shell faces a reckoning", "", &["SHEL"]),
+            // A product of the company, and the company named plainly.
+            (
+                "Apple Watch shipments suffer sharp summer decline",
+                "Apple Watch shipments declined this summer, with Apple shifting just 1.1 million units.",
+                &["AAPL"],
+            ),
+            // Sentence-initial and followed by lower case, a common word
+            // reads like "Apple unveils": case cannot tell them apart, so
+            // these still count (`exclude` is the lever).
+            ("Apple growers fear early frost", "", &["AAPL"]),
+            ("Apple pie recipes for autumn", "", &["AAPL"]),
+        ];
+        for (title, text, want) in cases {
+            assert_eq!(
+                symbols(m.find::<&str>(title, text, &[])),
+                *want,
+                "{title} / {text}"
+            );
+        }
+    }
+
+    /// Finance words do not vouch for a name inside a longer proper noun:
+    /// a namesake has shares, fines and contracts too. The company's own
+    /// signals (its tag, cashtag, notation, another of its names) do.
+    #[test]
+    fn a_name_inside_a_longer_proper_noun_needs_the_companys_own_corroboration() {
+        let m = MentionMatcher::new(&[
+            instrument("AAPL", &["Apple", "AAPL"]),
+            instrument("VOD", &["Vodafone", "Vodafone Group"]),
+        ]);
+        assert!(how(&m, "Apple Daily shares surge 300% in Hong Kong", "").is_empty());
+        assert!(how(&m, "Vodafone Idea shares slump on dues ruling", "").is_empty());
+        assert_eq!(
+            how(&m, "Vodafone Spain sale agreed", "Vodafone Group said"),
+            [("VOD".to_string(), "name")]
+        );
+        assert_eq!(
+            how(&m, "Apple Music price rise", "AAPL stock fell"),
+            [("AAPL".to_string(), "corroborated")]
+        );
+        assert_eq!(
+            symbols(m.find("Apple Valley shares slump", "", &["AAPL"])),
+            ["AAPL"]
         );
     }
 

@@ -378,6 +378,246 @@ pub(super) fn is_title_case(text: &str) -> bool {
     text.split_whitespace().count() >= 4 && !words.is_empty() && capitalised * 10 >= words.len() * 7
 }
 
+/// Words a sentence or a title's style capitalises, never the start or
+/// end of a name: "When Apple", "Apple And Google". Also what a title in
+/// title case leaves in lower case, so they say nothing about its style.
+const FUNCTION_WORDS: &[&str] = &[
+    "a",
+    "an",
+    "the",
+    "and",
+    "or",
+    "but",
+    "nor",
+    "so",
+    "yet",
+    "as",
+    "at",
+    "by",
+    "for",
+    "from",
+    "in",
+    "into",
+    "of",
+    "off",
+    "on",
+    "onto",
+    "out",
+    "over",
+    "per",
+    "to",
+    "up",
+    "upon",
+    "via",
+    "vs",
+    "with",
+    "amid",
+    "than",
+    "that",
+    "this",
+    "these",
+    "those",
+    "its",
+    "it",
+    "his",
+    "her",
+    "their",
+    "our",
+    "my",
+    "your",
+    "we",
+    "they",
+    "he",
+    "she",
+    "you",
+    "is",
+    "are",
+    "was",
+    "were",
+    "be",
+    "been",
+    "will",
+    "would",
+    "can",
+    "could",
+    "should",
+    "shall",
+    "may",
+    "might",
+    "must",
+    "do",
+    "does",
+    "did",
+    "has",
+    "have",
+    "had",
+    "not",
+    "no",
+    "all",
+    "any",
+    "each",
+    "every",
+    "some",
+    "both",
+    "if",
+    "when",
+    "while",
+    "why",
+    "how",
+    "what",
+    "who",
+    "where",
+    "which",
+    "after",
+    "before",
+    "since",
+    "until",
+    "unlike",
+    "like",
+    "about",
+    "against",
+    "despite",
+    "now",
+    "then",
+    "today",
+    "yesterday",
+    "tonight",
+    "here",
+    "there",
+    "even",
+    "only",
+    "also",
+    "still",
+    "just",
+];
+
+/// Capitalised by the rules of English, not by belonging to a name:
+/// "Apple Tuesday unveiled" is agency style for a company.
+const CALENDAR_WORDS: &[&str] = &[
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "january",
+    "february",
+    "march",
+    "april",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+
+/// A sentence boundary: end punctuation, spaces, and a capital starting
+/// the next sentence (so "Calif. — Earlier" and "Inc. said" run on).
+static SENTENCE_BREAK: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"[.!?:]["”’')]*[ \t]+["“‘'(]*\p{Lu}|\n"#).expect("constant pattern")
+});
+
+/// A word as a sentence's case is judged by: hyphenated compounds whole,
+/// so "full-year" is one word in lower case.
+static WORD: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"[\p{L}][\p{L}'’\-]*").expect("constant pattern"));
+
+/// The sentence of `text` that `text[start..end]` is in.
+fn sentence_around(text: &str, start: usize, end: usize) -> &str {
+    let mut from = 0;
+    let mut to = text.len();
+    for m in SENTENCE_BREAK.find_iter(text) {
+        // The break's last character is the next sentence's capital.
+        let next = m.end() - m.as_str().chars().last().map_or(0, char::len_utf8);
+        if m.as_str() == "\n" {
+            if m.end() <= start {
+                from = m.end();
+            } else if m.start() >= end {
+                to = m.start();
+                break;
+            }
+        } else if next <= start {
+            from = next;
+        } else if m.start() >= end {
+            to = m.start();
+            break;
+        }
+    }
+    &text[from..to]
+}
+
+/// Whether capitals mark names in the sentence around `text[start..end]`:
+/// some word besides function words and names such as "iPhone" is in lower
+/// case. A title in title case or in capitals, or a few capitalised words
+/// alone, say nothing by their capitals.
+pub(super) fn in_sentence_case(text: &str, start: usize, end: usize) -> bool {
+    let sentence = sentence_around(text, start, end);
+    let offset = sentence.as_ptr() as usize - text.as_ptr() as usize;
+    WORD.find_iter(sentence)
+        .filter(|w| w.end() + offset <= start || w.start() + offset >= end)
+        .map(|w| w.as_str())
+        .any(|w| {
+            let mut chars = w.chars();
+            chars.next().is_some_and(char::is_lowercase)
+                && !chars.any(char::is_uppercase)
+                && !FUNCTION_WORDS.contains(&w.to_lowercase().as_str())
+        })
+}
+
+/// The words right before and right after `text[start..end]`, with only
+/// spaces between: punctuation ("Tuesday. Apple", "Apple, Google",
+/// "Apple's") and line breaks part names.
+pub(super) fn adjacent_words(text: &str, start: usize, end: usize) -> [Option<&str>; 2] {
+    let is_gap = |g: &str| !g.is_empty() && g.chars().all(|c| c == ' ' || c == '\t');
+    let before = text[..start].trim_end_matches([' ', '\t']);
+    let before = is_gap(&text[before.len()..start])
+        .then(|| {
+            let word = before.rsplit([' ', '\t', '\n']).next().unwrap_or(before);
+            word.trim_start_matches(['(', '[', '"', '“', '‘', '\''])
+        })
+        // A possessive qualifies the name rather than joining it:
+        // "Buffett's Apple stake".
+        .filter(|w| {
+            w.chars().last().is_some_and(char::is_alphabetic)
+                && !w.ends_with("'s")
+                && !w.ends_with("’s")
+        });
+    let after = text[end..].trim_start_matches([' ', '\t']);
+    let after = is_gap(&text[end..text.len() - after.len()])
+        .then(|| {
+            after
+                .split([' ', '\t', '\n'])
+                .next()
+                .unwrap_or(after)
+                .trim_end_matches(|c: char| !c.is_alphabetic())
+        })
+        .filter(|w| w.chars().next().is_some_and(char::is_alphabetic));
+    [before, after]
+}
+
+/// Whether `word`, next to a name, makes it part of a longer proper noun:
+/// a capitalised word ("Big Apple", "Apple Valley", "Apple Daily"), or a
+/// word in capitals beside a name itself in capitals (the dateline
+/// "APPLE VALLEY, Calif."). Not function words, days and months, words of
+/// company news ("Drugmaker AstraZeneca", "Apple Pay"), acronyms beside a
+/// name in mixed case (its market, role or product: "Vodafone UK", "Apple
+/// CEO"), nor a hyphenated word ("Cupertino-based").
+pub(super) fn names_something_else(word: &str, name_in_capitals: bool) -> bool {
+    let letters = || word.chars().filter(|c| *c != '\'' && *c != '’');
+    let lower = word.to_lowercase();
+    let lower = lower.trim_end_matches("'s").trim_end_matches("’s");
+    letters().count() >= 2
+        && letters().all(char::is_alphabetic)
+        && word.chars().next().is_some_and(char::is_uppercase)
+        && (letters().any(char::is_lowercase) || name_in_capitals)
+        && !FUNCTION_WORDS.contains(&lower)
+        && !CALENDAR_WORDS.contains(&lower)
+        && !FINANCE_WORDS.contains(&lower)
+}
+
 pub(super) fn collapse(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
