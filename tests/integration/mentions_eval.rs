@@ -42,6 +42,9 @@ symbols = [
   { symbol = "BP", names = ["BP", "BP plc"], cik = "313807" },
   { symbol = "AZN", names = ["AstraZeneca"] },
   { symbol = "BCE", names = ["BCE", "Bell Canada"] },
+  # One common word as the whole name: its namesakes (a newspaper, a
+  # town, New York) are proper nouns it is part of.
+  { symbol = "AAPL", names = ["Apple"] },
 ]
 "#;
 
