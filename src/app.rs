@@ -525,7 +525,8 @@ struct Live {
 /// reactions follow them; the board refreshes right away), label,
 /// staleness, schedule, provider, endpoint and API key. Changes to
 /// `[storage] path`, `[server] listen`, `[fetch]`, `[websub]`, `[log]`,
-/// and adding or removing `[market]`, wait for a restart, with a warning. An invalid
+/// and adding or removing `[market]`, wait for a restart, with a warning at
+/// every reload until then. An invalid
 /// config (an instrument's exchange without a calendar included) is
 /// refused with a logged error and the running one stays.
 async fn reload_on_hangup(
@@ -540,7 +541,11 @@ async fn reload_on_hangup(
     let Some(mut hangups) = hangups else {
         return;
     };
-    let mut current = running;
+    // What the daemon was started with: the parts that wait for a restart
+    // are compared with it, not with the last config loaded, so a change
+    // still waiting is reported again at the next reload, and one undone
+    // is not reported at all.
+    let started = running;
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
@@ -551,7 +556,7 @@ async fn reload_on_hangup(
         }
         // A config that loads but names an exchange without a calendar is
         // refused like one that does not load.
-        let loaded = Config::load(&current.source)
+        let loaded = Config::load(&started.source)
             // With its cause: "cannot read config file …: permission denied".
             .map_err(|e| format!("{:#}", anyhow::Error::new(e)))
             .and_then(|new| {
@@ -567,20 +572,20 @@ async fn reload_on_hangup(
             Ok((new, market)) => {
                 let new_key = key_for_board(live.board.as_deref(), new.market.as_ref());
                 for (what, changed) in [
-                    ("[storage]", new.storage.path != current.storage.path),
+                    ("[storage]", new.storage.path != started.storage.path),
                     (
                         "[server] listen",
-                        new.server.listen != current.server.listen,
+                        new.server.listen != started.server.listen,
                     ),
-                    ("[fetch]", new.fetch != current.fetch),
+                    ("[fetch]", new.fetch != started.fetch),
                     (
                         "[market] added or removed",
                         market == MarketReload::AtRestart,
                     ),
                     // The hub, the publisher and the subscriber are built at start.
-                    ("[websub]", new.websub != current.websub),
+                    ("[websub]", new.websub != started.websub),
                     // The log's filter is set once, before anything logs.
-                    ("[log] level", new.log_level != current.log_level),
+                    ("[log] level", new.log_level != started.log_level),
                 ] {
                     if changed {
                         warn!("{what} changed: it takes effect at the next restart");
@@ -644,7 +649,6 @@ async fn reload_on_hangup(
                             clock.now(),
                         ));
                         info!(feeds = new.feeds.len(), "config reloaded");
-                        current = new;
                     }
                     Err(e) => {
                         error!(error = %e, "reload failed: could not register the feeds, alerts and view rules; keeping the running config")

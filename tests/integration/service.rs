@@ -562,3 +562,40 @@ async fn a_reload_right_after_start_is_taken() {
     d.signal("TERM");
     assert_eq!(d.wait_exit(), 0, "{}", d.log.join("\n"));
 }
+
+/// What waits for a restart is compared with what the daemon started with,
+/// not with the config the last reload loaded: a changed `[log] level` is
+/// reported at every reload until the restart, and a reload that puts it
+/// back says nothing. (It used to say it once, then nothing while the change
+/// still waited, then that the undoing would take effect at the restart.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_only_changes_are_reported_against_the_running_config() {
+    let dir = TestDir::new();
+    dir.write_config_only("");
+    let mut d = Running::start(&dir);
+    d.wait_for("tickerfeed running");
+    let warning = "[log] level changed: it takes effect at the next restart";
+    let reload = |d: &mut Running, config: &str| -> Vec<String> {
+        dir.write_config_only(config);
+        let from = d.log.len();
+        d.signal("HUP");
+        d.wait_for("config reloaded");
+        d.log[from..].to_vec()
+    };
+
+    let debug = "[log]\nlevel = \"debug\"\n";
+    let first = reload(&mut d, debug);
+    assert!(first.iter().any(|l| l.contains(warning)), "{first:#?}");
+    // Another reload before the restart: the change still waits.
+    let again = reload(&mut d, &format!("[web]\ntitle = \"Other\"\n{debug}"));
+    assert!(again.iter().any(|l| l.contains(warning)), "{again:#?}");
+    // Put back as the daemon runs it: nothing waits any more.
+    let undone = reload(&mut d, "");
+    assert!(
+        !undone.iter().any(|l| l.contains("next restart")),
+        "{undone:#?}"
+    );
+
+    d.signal("TERM");
+    assert_eq!(d.wait_exit(), 0, "{}", d.log.join("\n"));
+}
