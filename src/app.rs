@@ -572,7 +572,8 @@ async fn reload_on_hangup(
             Ok((new, market)) => {
                 let new_key = key_for_board(live.board.as_deref(), new.market.as_ref());
                 for (what, changed) in [
-                    ("[storage]", new.storage.path != started.storage.path),
+                    // Retention applies at once; only the archive waits.
+                    ("[storage] path", new.storage.path != started.storage.path),
                     (
                         "[server] listen",
                         new.server.listen != started.server.listen,

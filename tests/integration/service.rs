@@ -599,3 +599,27 @@ async fn restart_only_changes_are_reported_against_the_running_config() {
     d.signal("TERM");
     assert_eq!(d.wait_exit(), 0, "{}", d.log.join("\n"));
 }
+
+/// A reload that moves the archive and tightens retention says that the
+/// path waits for the restart, not all of `[storage]`: the retention is
+/// applied at once, in the same reload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_moved_archive_is_named_as_what_waits_for_the_restart() {
+    let dir = TestDir::new();
+    dir.write_config_only("");
+    let mut d = Running::start(&dir);
+    d.wait_for("tickerfeed running");
+    dir.write_config_only("[storage]\npath = \"elsewhere.db\"\nmax_items_per_feed = 5\n");
+    let from = d.log.len();
+    d.signal("HUP");
+    d.wait_for("config reloaded");
+    let lines = &d.log[from..];
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("[storage] path changed: it takes effect at the next restart")),
+        "{lines:#?}"
+    );
+    d.signal("TERM");
+    assert_eq!(d.wait_exit(), 0, "{}", d.log.join("\n"));
+}
