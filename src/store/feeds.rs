@@ -271,6 +271,9 @@ impl Store {
                        redirect_seen = CASE WHEN url = excluded.url THEN redirect_seen ELSE 0 END,
                        retired_at = CASE WHEN url = excluded.url THEN retired_at END,
                        retired_reason = CASE WHEN url = excluded.url THEN retired_reason END,
+                       -- nor waits out the old URL's backoff and hints (a
+                       -- paused site stays paused: host_pauses)
+                       not_before_at = CASE WHEN url = excluded.url THEN not_before_at END,
                        url = excluded.url, schedule = excluded.schedule, in_config = 1",
                     params![name, url, schedule, to_db_time(now)],
                 )

@@ -808,3 +808,34 @@ async fn a_slow_body_keeps_the_sites_slot_until_it_is_read() {
         at[1] - at[0]
     );
 }
+
+/// The operator fixes a failing feed's URL: the new URL is tried at the
+/// feed's next firing, not after the backoff the old URL earned (which
+/// grows to a day). Its failure count stays, for the record.
+#[tokio::test]
+async fn a_new_url_is_not_held_back_by_the_old_ones_backoff() {
+    let server = FeedServer::start().await;
+    server.set("/typo.xml", Reply::status(404));
+    server.set("/fixed.xml", Reply::feed(one_item("Fixed")));
+    let dir = TestDir::new();
+    let every_minute = "schedule = \"* * * * *\"";
+    let config = dir.write_config(&feed_block("f", &server.url("/typo.xml"), every_minute));
+    let (c, clock) = fixed_clock("2026-11-24T09:00:00Z");
+    for _ in 0..6 {
+        c.advance(chrono::Duration::hours(4));
+        poll(&config, clock.clone()).await;
+    }
+    // Six failures: the old URL waits hours (300 s doubling).
+    assert_eq!(dir.count("SELECT consecutive_failures FROM feeds"), 6);
+    let config = dir.write_config(&feed_block("f", &server.url("/fixed.xml"), every_minute));
+    let opened = tickerfeed::app::open(&config, clock.clone()).await.unwrap();
+    let rows = opened.store.feed_rows().await.unwrap();
+    let now = clock.now();
+    let due = rows[0]
+        .poll_state()
+        .next_due(&config.feeds[0].schedule, true, None, now);
+    assert!(
+        due <= now + chrono::Duration::minutes(1),
+        "the fixed URL waits until {due} (now {now})"
+    );
+}
