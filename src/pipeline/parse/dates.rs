@@ -7,8 +7,11 @@
 //! strictly first. Only a date neither reads goes through feed-rs's
 //! repairs, copied here because feed-rs keeps them private
 //! (`parser/util/mod.rs` in feed-rs 3.0.0, MIT licence). The result is the
-//! same as feed-rs's for every input: its repairs never change the meaning
-//! of a date the strict parsers accept, and a test compares the two.
+//! same as feed-rs's for every date feed-rs reads: its repairs never change
+//! the meaning of a date the strict parsers accept, and a test compares the
+//! two. One more repair comes last: a zone named by a common abbreviation
+//! that RFC 2822 does not list (`BST`, `CET`, `AEST`), which feed-rs reads
+//! as no date at all, is read by its offset ([`NAMED_ZONES`]).
 
 use std::sync::LazyLock;
 
@@ -23,6 +26,56 @@ pub(super) fn timestamp(text: &str) -> Option<DateTime<Utc>> {
         .ok()
         .map(|t| t.with_timezone(&Utc))
         .or_else(|| lenient(text))
+        .or_else(|| named_zone(text))
+}
+
+/// Zone abbreviations feeds use beyond RFC 2822's (`UT`, `GMT` and the
+/// North American ones, which chrono reads), with their offsets. Only
+/// names one zone in practice: `IST` (India, Ireland, Israel) and `AST`
+/// (Atlantic, Arabia) are left out, as a date with no zone is better than
+/// one hours off. `BST` is British Summer Time, as English-language feeds
+/// mean it.
+const NAMED_ZONES: &[(&str, &str)] = &[
+    ("BST", "+0100"),
+    ("WET", "+0000"),
+    ("WEST", "+0100"),
+    ("CET", "+0100"),
+    ("CEST", "+0200"),
+    ("MET", "+0100"),
+    ("MEST", "+0200"),
+    ("EET", "+0200"),
+    ("EEST", "+0300"),
+    ("MSK", "+0300"),
+    ("HKT", "+0800"),
+    ("SGT", "+0800"),
+    ("AWST", "+0800"),
+    ("JST", "+0900"),
+    ("KST", "+0900"),
+    ("ACST", "+0930"),
+    ("ACDT", "+1030"),
+    ("AEST", "+1000"),
+    ("AEDT", "+1100"),
+    ("NZST", "+1200"),
+    ("NZDT", "+1300"),
+    ("HST", "-1000"),
+    ("AKST", "-0900"),
+    ("AKDT", "-0800"),
+];
+
+/// `text` read with a trailing zone abbreviation of [`NAMED_ZONES`]
+/// replaced by its offset. feed-rs reads such a date as none, and an
+/// undated entry sorts at its arrival: a UK feed's whole summer backlog
+/// would come in the order it was polled, not published.
+fn named_zone(text: &str) -> Option<DateTime<Utc>> {
+    let (rest, zone) = text.rsplit_once(' ')?;
+    let (_, offset) = NAMED_ZONES
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(zone))?;
+    let text = format!("{} {offset}", rest.trim_end());
+    DateTime::parse_from_rfc2822(&text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+        .or_else(|| lenient(&text))
 }
 
 /// feed-rs's `parse_timestamp_lenient`: RFC 3339, RFC 2822 and RFC 1123,
@@ -138,5 +191,34 @@ mod tests {
         assert!(timestamp("Thurs, 13 Jul 2011 07:38:00 GMT").is_some());
         assert!(timestamp("2026-03-04").is_some());
         assert!(timestamp("yesterday").is_none());
+    }
+
+    /// A reviewer's UK feed: every summer entry, dated `BST`, came in
+    /// undated and sorted in the order it was polled.
+    #[test]
+    fn a_zone_named_by_a_common_abbreviation_is_read_by_its_offset() {
+        let utc = |s: &str| Some(s.parse::<DateTime<Utc>>().unwrap());
+        for (date, want) in [
+            ("Mon, 06 Jul 2026 10:00:00 BST", "2026-07-06T09:00:00Z"),
+            ("Tue, 01 Jul 2003 10:52:37 CEST", "2003-07-01T08:52:37Z"),
+            ("Thu, 3 Dec 2026 9:05:00 cet", "2026-12-03T08:05:00Z"),
+            (
+                "Thursday, 03 December 2026 18:00:00 AEDT",
+                "2026-12-03T07:00:00Z",
+            ),
+            ("03 Dec 2026 12:00:00 HST", "2026-12-03T22:00:00Z"),
+        ] {
+            assert_eq!(feed_rs_reading(date), None, "feed-rs reads {date:?}");
+            assert_eq!(timestamp(date), utc(want), "{date:?}");
+        }
+        // A zone that names several, or none: no date rather than a wrong one.
+        for date in [
+            "Mon, 06 Jul 2026 10:00:00 IST",
+            "Mon, 06 Jul 2026 10:00:00 XYZ",
+            "BST",
+            "yesterday BST",
+        ] {
+            assert_eq!(timestamp(date), None, "{date:?}");
+        }
     }
 }
