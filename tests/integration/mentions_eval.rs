@@ -242,6 +242,8 @@ fn the_shipped_config_tells_companies_from_lookalikes() {
         ("Vodafone shares rise after results", Some("VOD")),
         ("BP cuts dividend as profits fall", Some("BP")),
         ("GSK shares jump after FDA approval", Some("GSK")),
+        // The company's own name is its short one.
+        ("RELX shares hit record on AI tools", Some("RELX")),
     ] {
         let found: Vec<String> = m
             .find(headline, "", &[] as &[&str])
