@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::clock::SharedClock;
-use crate::config::{AlertConfig, FeedConfig};
+use crate::config::{AlertConfig, FeedConfig, FetchConfig};
 use crate::config::{Config, MarketConfig, Secret, StorageConfig};
 use crate::metrics::Metrics;
 use crate::model::FeedId;
@@ -57,12 +57,7 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
     });
     let quote_http = config.market.as_ref().map(|_| {
         let fetch = config.fetch.clone();
-        tokio::task::spawn_blocking(move || {
-            reqwest::Client::builder()
-                .user_agent(fetch.user_agent)
-                .connect_timeout(fetch.connect_timeout)
-                .build()
-        })
+        tokio::task::spawn_blocking(move || quote_client(&fetch))
     });
     let store = Store::open(&config.storage.path).context("opening the archive")?;
     let store_opened = started.elapsed();
@@ -109,12 +104,7 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
                 .await
                 .context("setting up the quote client")?
                 .context("setting up the quote client")?;
-            let board = Board::new(market.clone(), http);
-            board
-                .seed(&store)
-                .await
-                .context("loading the last known quotes from the archive")?;
-            Some(Arc::new(board))
+            Some(Arc::new(seeded_board(market, http, &store).await?))
         }
         _ => None,
     };
@@ -155,6 +145,29 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
         articles,
         reactions,
     })
+}
+
+/// The HTTP client the board asks quote providers with.
+pub fn quote_client(fetch: &FetchConfig) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .user_agent(&fetch.user_agent)
+        .connect_timeout(fetch.connect_timeout)
+        .build()
+}
+
+/// The board for `market`, showing the last quotes the archive holds
+/// until its first refresh.
+pub async fn seeded_board(
+    market: &MarketConfig,
+    http: reqwest::Client,
+    store: &Store,
+) -> Result<Board> {
+    let board = Board::new(market.clone(), http);
+    board
+        .seed(store)
+        .await
+        .context("loading the last known quotes from the archive")?;
+    Ok(board)
 }
 
 /// The include rules of every view, whose matches the archive keeps.

@@ -36,7 +36,7 @@ use crate::render::{self, Format};
 use crate::scheduler;
 use crate::select::{Channel, Rule, Selection};
 use crate::shutdown;
-use crate::store::{ExportError, ExportQuery, RecentQuery};
+use crate::store::{ExportError, ExportQuery, RecentQuery, Store};
 use crate::systemd;
 
 #[derive(Debug, Parser)]
@@ -487,9 +487,11 @@ async fn render(
             }
         );
     };
-    let opened = app::open(&config, clock.clone()).await?;
-    let entries = opened
-        .store
+    // The archive as it is: registering this config's feeds and rules
+    // would change a running daemon's behind its back (it registers them
+    // at its start and reload).
+    let store = Store::open(&config.storage.path).context("opening the archive")?;
+    let entries = store
         .recent(RecentQuery {
             selection: output.selection,
             ..RecentQuery::newest(limit.unwrap_or(output.max_items))
@@ -499,8 +501,7 @@ async fn render(
     // An empty document is dated by the archive's last change, else by now
     // (this command's "start"), never by the epoch (issue 15).
     let updated_if_empty = if entries.is_empty() {
-        opened
-            .store
+        store
             .last_change()
             .await
             .context("reading the archive")?
@@ -527,21 +528,18 @@ async fn render(
     Ok(ExitCode::SUCCESS)
 }
 
+/// The feeds as the archive knows them, and how the config on disk
+/// differs: this command registers nothing, since a running daemon keeps
+/// polling what it registered until its reload.
 async fn feeds(config: Config, clock: SharedClock) -> Result<ExitCode> {
-    let opened = app::open(&config, clock).await?;
-    let rows = opened
-        .store
-        .feed_rows()
-        .await
-        .context("reading feed state")?;
-    let items = opened.store.item_count().await.context("counting items")?;
-    let per_feed = opened
-        .store
+    let store = Store::open(&config.storage.path).context("opening the archive")?;
+    let rows = store.feed_rows().await.context("reading feed state")?;
+    let items = store.item_count().await.context("counting items")?;
+    let per_feed = store
         .items_per_feed()
         .await
         .context("counting each feed's items")?;
-    let subscriptions = opened
-        .store
+    let subscriptions = store
         .subscriptions()
         .await
         .context("reading WebSub subscriptions")?;
@@ -550,15 +548,15 @@ async fn feeds(config: Config, clock: SharedClock) -> Result<ExitCode> {
     writeln!(
         out,
         "archive: {} ({items} items, {:.1} MB)\n",
-        opened.store.path().display(),
-        opened.store.size_bytes() as f64 / 1e6
+        store.path().display(),
+        store.size_bytes() as f64 / 1e6
     )?;
+    let now = clock.now();
     let t = |t: Option<chrono::DateTime<chrono::Utc>>| {
         t.map(crate::clock::to_db_time)
             .unwrap_or_else(|| "never".into())
     };
-    for r in rows {
-        let now = opened.pipeline.clock.now();
+    for r in &rows {
         let state = r.state_in_words(now, t);
         writeln!(out, "{}", r.name)?;
         writeln!(out, "  url:        {}", r.url)?;
@@ -588,28 +586,54 @@ async fn feeds(config: Config, clock: SharedClock) -> Result<ExitCode> {
             writeln!(out, "  websub:     {}", sub.in_words(now, t))?;
         }
         if r.in_config {
-            let next = config.feed(&r.name).map(|f| {
-                r.poll_state().next_due(
-                    &f.schedule,
-                    f.respect_hints,
-                    f.push_fallback,
-                    opened.pipeline.clock.now(),
-                )
-            });
-            writeln!(out, "  next due:   {} (schedule {})", t(next), r.schedule)?;
+            match config.feed(&r.name) {
+                Some(f) => {
+                    let next =
+                        r.poll_state()
+                            .next_due(&f.schedule, f.respect_hints, f.push_fallback, now);
+                    writeln!(
+                        out,
+                        "  next due:   {} (schedule {})",
+                        t(Some(next)),
+                        r.schedule
+                    )?;
+                }
+                None => writeln!(
+                    out,
+                    "  config:     not in {} any more: polled until the daemon reloads",
+                    config.source.display()
+                )?,
+            }
         }
+    }
+    for f in config
+        .feeds
+        .iter()
+        .filter(|f| !rows.iter().any(|r| r.name == f.name))
+    {
+        writeln!(out, "{}", f.name)?;
+        writeln!(out, "  url:        {}", f.url)?;
+        writeln!(
+            out,
+            "  state:      new in {}: registered when the daemon reloads or starts, or by `tickerfeed poll`",
+            config.source.display()
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
 async fn quotes(config: Config, clock: SharedClock) -> Result<ExitCode> {
-    let opened = app::open(&config, clock).await?;
-    let Some(board) = &opened.pipeline.board else {
+    let Some(market) = &config.market else {
         bail!("no [market] section in {}", config.source.display());
     };
-    let now = opened.pipeline.clock.now();
+    // Only the quotes are archived: registering the config's feeds would
+    // change a running daemon's behind its back.
+    let store = Store::open(&config.storage.path).context("opening the archive")?;
+    let http = app::quote_client(&config.fetch).context("setting up the quote client")?;
+    let board = app::seeded_board(market, http, &store).await?;
+    let now = clock.now();
     let report = board
-        .refresh(&opened.store, now)
+        .refresh(&store, now)
         .await
         .context("archiving quotes")?;
     let status = board.status(now);

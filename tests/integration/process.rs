@@ -9,9 +9,13 @@ use std::time::{Duration, Instant};
 use crate::util::*;
 
 fn run_cmd(dir: &TestDir, args: &[&str]) -> (i32, String, String) {
+    run_with_config(&dir.config_path(), args)
+}
+
+fn run_with_config(config: &std::path::Path, args: &[&str]) -> (i32, String, String) {
     let out = bin()
         .arg("--config")
-        .arg(dir.config_path())
+        .arg(config)
         .args(args)
         .env_remove("RUST_LOG")
         .env_remove("TICKERFEED_CONFIG")
@@ -354,6 +358,68 @@ async fn poll_feeds_and_render_commands() {
     let (_, out, _) = run(&["render", "--format", "json"]).await.unwrap();
     let json: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(json["items"].as_array().unwrap().len(), 2);
+}
+
+/// The operator edits the config of a running daemon and, before the
+/// reload, asks how the feeds are doing: `feeds` (and `render`, `quotes`)
+/// register nothing, so the daemon keeps the feeds it registered (it
+/// still polls the one removed, and `/healthz` counts it), and the
+/// listing says what waits for the reload. They used to register the
+/// edited config in the archive behind the daemon's back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn looking_at_the_feeds_registers_nothing() {
+    let server = FeedServer::start().await;
+    for path in ["/a.xml", "/b.xml", "/c.xml"] {
+        server.set(
+            path,
+            Reply::feed(rss("X", &[("x1", "Alpha", "https://x.test/1")])),
+        );
+    }
+    let dir = TestDir::new();
+    let block = |name: &str| feed_block(name, &server.url(&format!("/{name}.xml")), "");
+    dir.write_config(&format!("{}{}", block("a"), block("b")));
+    let run = |args: &'static [&'static str]| {
+        let config = dir.config_path();
+        tokio::task::spawn_blocking(move || run_with_config(&config, args))
+    };
+    let (code, _, err) = run(&["poll"]).await.unwrap();
+    assert_eq!(code, 0, "{err}");
+    let registered =
+        || dir.column::<String>("SELECT name || ' ' || in_config FROM feeds ORDER BY name");
+    assert_eq!(registered(), ["a 1", "b 1"]);
+
+    // b removed, c added; no reload.
+    dir.write_config(&format!("{}{}", block("a"), block("c")));
+    let (code, out, err) = run(&["feeds"]).await.unwrap();
+    assert_eq!(code, 0, "{err}");
+    let section = |name: &str| {
+        let start = out
+            .find(&format!("\n{name}\n"))
+            .unwrap_or_else(|| panic!("{out}"));
+        let rest = &out[start + name.len() + 2..];
+        rest[..rest.find("\n\n").map_or(rest.len(), |e| e + 1)]
+            .lines()
+            .take_while(|l| l.starts_with("  "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(
+        section("b").contains("not in") && section("b").contains("polled until the daemon reloads"),
+        "{out}"
+    );
+    assert!(
+        section("c").contains("new in")
+            && section("c").contains("registered when the daemon reloads"),
+        "{out}"
+    );
+    assert!(section("a").contains("next due:"), "{out}");
+    let (code, _, err) = run(&["render"]).await.unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(registered(), ["a 1", "b 1"]);
+
+    // `poll` acts on the config: now it is registered.
+    run(&["poll"]).await.unwrap();
+    assert_eq!(registered(), ["a 1", "b 0", "c 1"]);
 }
 
 // Multi-threaded: the test blocks on the child's log while the loopback
