@@ -187,8 +187,19 @@ pub fn resolve_str(text: &str, base: &Path) -> Result<Config, Vec<Problem>> {
     };
     let mut unknown = Vec::new();
     let de = toml::Deserializer::parse(text).map_err(syntax)?;
+    // A value of the wrong type stops the reading: it is named by its key
+    // ("output.max_items"), which toml's own message leaves out.
+    let mut note_unknown = |p: serde_ignored::Path<'_>| unknown.push(ignored_path(&p));
     let raw: RawConfig =
-        serde_ignored::deserialize(de, |p| unknown.push(ignored_path(&p))).map_err(syntax)?;
+        serde_path_to_error::deserialize(serde_ignored::Deserializer::new(de, &mut note_unknown))
+            .map_err(|e| {
+            let key = e.path().to_string();
+            let mut problems = syntax(e.into_inner());
+            if key != "." {
+                problems[0].key = key;
+            }
+            problems
+        })?;
 
     let mut r = Resolver {
         locator: Locator {
@@ -1314,6 +1325,29 @@ mod tests {
 
     fn problems(text: &str) -> Vec<Problem> {
         resolve_str(text, Path::new("/etc/tickerfeed")).expect_err("config should be rejected")
+    }
+
+    /// An operator's `max_items = "ten"` was reported as "invalid type:
+    /// string \"ten\", expected i64" with a line but no key; in a long
+    /// file, under a feed's table, the key is what says which setting.
+    #[test]
+    fn a_value_of_the_wrong_type_names_its_key() {
+        let p = problems("[output]\nmax_items = \"ten\"\n");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].key, "output.max_items");
+        assert_eq!(p[0].line, Some(2));
+        assert!(p[0].message.contains("expected"), "{p:?}");
+        let p = problems(
+            "[[feeds]]\nname = \"a\"\nurl = \"https://a.test/\"\n\
+             [[feeds]]\nname = \"b\"\nurl = \"https://b.test/\"\ntags = \"world\"\n",
+        );
+        assert_eq!(
+            p[0].located(Path::new("config.toml")),
+            format!("config.toml:7: feeds[1].tags: {}", p[0].message)
+        );
+        // A syntax error is the file's, not a key's.
+        let p = problems("[output\n");
+        assert_eq!(p[0].key, "");
     }
 
     #[test]
