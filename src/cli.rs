@@ -31,6 +31,7 @@ use tracing_subscriber::EnvFilter;
 use crate::app;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, ConfigError};
+use crate::model::Outcome;
 use crate::render::export::{ExportFormat, ExportWriter};
 use crate::render::{self, Format};
 use crate::scheduler;
@@ -421,7 +422,7 @@ async fn poll(config: Config, clock: SharedClock, only: Option<String>) -> Resul
         refreshing.await.context("refreshing the board")?;
     }
     let mut out = std::io::stdout().lock();
-    let (mut new, mut failed) = (0, 0);
+    let (mut new, mut failed, mut paused) = (0, 0, 0);
     for (name, result) in &results {
         match result {
             Ok(r) => {
@@ -442,10 +443,22 @@ async fn poll(config: Config, clock: SharedClock, only: Option<String>) -> Resul
                         r.summary.merged,
                         r.elapsed_ms
                     )?,
-                    Some(error) => {
-                        failed += 1;
-                        writeln!(out, "{name}: error: {error}")?
-                    }
+                    // The site asked us to wait (or another feed's answer
+                    // did): not a failure, as the feed's state says.
+                    Some(error) => match r.outcome {
+                        Outcome::Throttled { until } | Outcome::Deferred { until } => {
+                            paused += 1;
+                            writeln!(
+                                out,
+                                "{name}: paused until {}: {error}",
+                                crate::clock::to_db_time(until)
+                            )?
+                        }
+                        _ => {
+                            failed += 1;
+                            writeln!(out, "{name}: error: {error}")?
+                        }
+                    },
                 }
             }
             Err(e) => {
@@ -454,9 +467,14 @@ async fn poll(config: Config, clock: SharedClock, only: Option<String>) -> Resul
             }
         }
     }
+    let paused = if paused > 0 {
+        format!(", {paused} paused by their site")
+    } else {
+        String::new()
+    };
     writeln!(
         out,
-        "{} feeds polled, {failed} failed, {new} new items",
+        "{} feeds polled, {failed} failed{paused}, {new} new items",
         results.len()
     )?;
     // The pages of this pass's new items (`[[feeds]] fulltext`), and any

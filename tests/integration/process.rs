@@ -360,6 +360,41 @@ async fn poll_feeds_and_render_commands() {
     assert_eq!(json["items"].as_array().unwrap().len(), 2);
 }
 
+/// A site that answers 429 pauses its feeds; `poll` says so, and does not
+/// count them as failed (the README: a pause is not a failure).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poll_reports_a_paused_site_apart_from_failures() {
+    let server = FeedServer::start().await;
+    server.set("/a.xml", Reply::status(429).header("retry-after", "3600"));
+    // Another site: the pause is the whole site's.
+    let other = FeedServer::start().await;
+    other.set("/bad.xml", Reply::status(500));
+    let dir = TestDir::new();
+    dir.write_config(&format!(
+        "{}{}",
+        feed_block("a", &server.url("/a.xml"), ""),
+        feed_block("bad", &other.url("/bad.xml"), "")
+    ));
+    let config = dir.config_path();
+    let poll = || {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || run_with_config(&config, &["poll"]))
+    };
+    let (code, out, err) = poll().await.unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("a: paused until "), "{out}");
+    assert!(out.contains("bad: error: HTTP 500"), "{out}");
+    assert!(
+        out.contains("2 feeds polled, 1 failed, 1 paused by their site, 0 new items"),
+        "{out}"
+    );
+    // The next pass sends nothing to the paused site: deferred, not failed.
+    let (_, out, _) = poll().await.unwrap();
+    assert!(out.contains("a: paused until "), "{out}");
+    assert!(out.contains("1 failed, 1 paused"), "{out}");
+    assert_eq!(server.seen("/a.xml").len(), 1);
+}
+
 /// The operator edits the config of a running daemon and, before the
 /// reload, asks how the feeds are doing: `feeds` (and `render`, `quotes`)
 /// register nothing, so the daemon keeps the feeds it registered (it
