@@ -160,7 +160,7 @@ impl Metrics {
         let scheduler_lag = Gauge::<f64, AtomicU64>::default();
         registry.register(
             "tickerfeed_scheduler_lag_seconds",
-            "How late the last poll started after it fell due",
+            "How late the last poll started after it fell due (or after the daemon started, for a feed due while it was stopped)",
             scheduler_lag.clone(),
         );
         let quotes_age = Family::<Vec<(String, String)>, Gauge<f64, AtomicU64>>::default();

@@ -208,6 +208,10 @@ pub async fn run(
     let initial = feeds.borrow_and_update().clone();
     plan(&pipeline, &mut slots, initial).await?;
     info!(feeds = slots.len(), concurrency, "scheduler started");
+    // Lag counts from the start for a feed that fell due while the daemon
+    // was stopped: the gauge says how far the scheduler falls behind, and
+    // an alert on it must not fire after every restart.
+    let started = clock.now();
 
     let mut running: JoinSet<Result<Refreshed, StoreError>> = JoinSet::new();
     // Which feed each task polls, so even a panicked task frees its slot.
@@ -220,7 +224,7 @@ pub async fn run(
         for (id, slot) in slots.start_due(now, free) {
             pipeline
                 .metrics
-                .scheduler_lag((now - slot.due).num_milliseconds() as f64 / 1000.0);
+                .scheduler_lag((now - slot.due.max(started)).num_milliseconds() as f64 / 1000.0);
             let feed = slot.feed.clone();
             let pipeline = pipeline.clone();
             let handle = running.spawn(async move {

@@ -946,6 +946,42 @@ async fn metrics_count_fetches_items_and_requests() {
     d.stop().await;
 }
 
+/// A daemon started an hour after its feeds' last poll polls them at
+/// once; the scheduler is not late for that, and an operator's alert on
+/// its lag must not fire after every restart (it read 45 minutes here).
+#[tokio::test]
+async fn a_feed_due_while_the_daemon_was_stopped_is_not_scheduler_lag() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/a.xml",
+        Reply::feed(rss("A", &[("a1", "Alpha", "https://a.test/1")])),
+    );
+    let dir = TestDir::new();
+    let config = dir.write_config(&feed_block("a", &server.url("/a.xml"), ""));
+    let (_c, clock) = fixed_clock("2026-11-24T09:00:00Z");
+    poll(&config, clock).await;
+    // Due at 09:15; started at 10:00.
+    let (_c, clock) = fixed_clock("2026-11-24T10:00:00Z");
+    let d = Daemon::start_with_clock(config, clock).await;
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = d.get("/metrics", &[]).await.text().await.unwrap();
+        if text.contains("tickerfeed_fetch_duration_seconds_count 1") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        text.contains("tickerfeed_fetch_duration_seconds_count 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("tickerfeed_scheduler_lag_seconds 0.0"),
+        "{text}"
+    );
+    d.stop().await;
+}
+
 #[tokio::test]
 async fn healthz_is_503_when_the_scheduler_has_stalled() {
     let dir = TestDir::new();
