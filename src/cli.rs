@@ -537,6 +537,10 @@ async fn render(
         updated_if_empty,
     );
     view.market_strip = config.output.market_strip;
+    if !config.web.enabled {
+        // As the daemon serves it: no page to link to.
+        view.home_url = None;
+    }
     let bytes = render::render(&view, format).context("rendering the merged feed")?;
     let mut out = std::io::stdout().lock();
     out.write_all(&bytes)?;

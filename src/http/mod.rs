@@ -906,6 +906,11 @@ async fn render_doc(inner: &Inner, key: DocKey) -> Result<Rendered, ServeError> 
     );
     view.market_strip = published.output.market_strip;
     view.site_title = published.web.title.clone();
+    if !published.web.enabled {
+        // No page shows the channel: a reader's "open website" would land
+        // on a 404 (RSS's required link becomes the feed itself).
+        view.home_url = None;
+    }
     if format == Format::Html {
         if let Some(q) = &search {
             let uids = view.entries.iter().map(|e| e.uid().to_string()).collect();

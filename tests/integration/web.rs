@@ -373,6 +373,20 @@ async fn pages_can_be_turned_off() {
     assert_eq!(d.get("/", &[]).await.status(), 404);
     assert_eq!(d.get("/tags/world", &[]).await.status(), 404);
     assert_eq!(d.get("/feed.atom", &[]).await.status(), 200);
+    // The feeds do not send readers' "open website" to those 404s.
+    let atom = d.get("/feed.atom", &[]).await.text().await.unwrap();
+    let atom = atom_syndication::Feed::read_from(atom.as_bytes()).unwrap();
+    assert!(
+        atom.links().iter().all(|l| l.rel() != "alternate"),
+        "{:?}",
+        atom.links()
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&d.get("/feed.json", &[]).await.text().await.unwrap()).unwrap();
+    assert!(json.get("home_page_url").is_none(), "{json}");
+    let rss = d.get("/feed.rss", &[]).await.text().await.unwrap();
+    let rss = rss::Channel::read_from(rss.as_bytes()).unwrap();
+    assert!(rss.link().ends_with("/feed.rss"), "{}", rss.link());
     d.stop().await;
 }
 
