@@ -59,8 +59,8 @@ use crate::select::{Channel, Output};
 use crate::store::{Cursor, RecentQuery, Store};
 use crate::websub::{PushAnswer, Subscriber};
 use pages::{
-    asset, feeds_page, item_page, live_board, not_found, page, page_headers, search_page,
-    symbol_page,
+    asset, feeds_page, item_page, live_board, not_found, not_found_under, page, page_headers,
+    search_page, symbol_page,
 };
 
 /// Everything the handlers need.
@@ -668,6 +668,11 @@ async fn serve_named(
     };
     let channel = channel_of(name.to_string());
     if !served(name) {
+        // A person at a page gets the site's 404 page; a reader asking for
+        // a feed, where the known ones are listed.
+        if format == Format::Html {
+            return not_found_under(&published.base);
+        }
         let body = match &channel {
             Channel::View(_) => "no such view: the views are listed at /views.opml\n".to_string(),
             _ => format!("no feed has the tag {name:?}: the tags are listed in /feeds.opml\n"),

@@ -344,6 +344,32 @@ async fn assets_robots_and_the_not_found_page() {
     d.stop().await;
 }
 
+/// A person following a stale link to a tag or view that is no longer
+/// served (`/tags/gone`, `/views/gone`) gets the site's 404 page, with its
+/// security headers, like any other missing page; a reader asking for the
+/// feed (`/tags/gone.atom`) still gets the short text pointing at the list.
+#[tokio::test]
+async fn an_unknown_tag_or_view_page_is_the_sites_not_found_page() {
+    let (_server, _dir, d) = web_daemon("").await;
+    for path in ["/tags/gone", "/views/gone"] {
+        let (status, headers, html) = html_of(&d, path).await;
+        assert_eq!(status, 404, "{path}");
+        assert_page_headers(path, &headers);
+        assert!(html.contains("<h1>Not found</h1>"), "{path}: {html}");
+    }
+    let (status, headers, text) = html_of(&d, "/views/gone.atom").await;
+    assert_eq!(status, 404);
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain"),
+        "{headers:?}"
+    );
+    assert!(text.contains("/views.opml"), "{text}");
+    d.stop().await;
+}
+
 /// Behind a proxy that serves the site under a path (`base_url` with
 /// `/news/`), the 404 page's stylesheet and links are under it too, like
 /// every other page's.
