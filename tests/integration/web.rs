@@ -370,6 +370,23 @@ async fn an_unknown_tag_or_view_page_is_the_sites_not_found_page() {
     d.stop().await;
 }
 
+/// A search that finds nothing says so, rather than that the archive
+/// has no items (it has: none match).
+#[tokio::test]
+async fn a_search_without_results_says_nothing_matched() {
+    let (_server, _dir, d) = web_daemon("").await;
+    wait_for_search(&d, "/search?q=world", 5).await;
+    let (status, _, html) = html_of(&d, "/search?q=zebra").await;
+    assert_eq!(status, 200);
+    assert!(!html.contains("<article class=\"item\">"), "{html}");
+    assert!(
+        html.contains("No item matches \u{201c}zebra\u{201d}."),
+        "{html}"
+    );
+    assert!(!html.contains("the archive has no items"), "{html}");
+    d.stop().await;
+}
+
 /// Behind a proxy that serves the site under a path (`base_url` with
 /// `/news/`), the 404 page's stylesheet and links are under it too, like
 /// every other page's.
