@@ -318,7 +318,9 @@ impl VerifierParts {
         let answer = match client.get(url).send().await {
             Ok(resp) if resp.status().is_success() => read_capped(resp).await,
             Ok(resp) => return Verified::NotConfirmed(format!("HTTP {}", resp.status())),
-            Err(e) => return Verified::NotConfirmed(error_chain(&e)),
+            // Without the URL: its path and query (the challenge too) are
+            // not logged.
+            Err(e) => return Verified::NotConfirmed(error_chain(&e.without_url())),
         };
         if answer.as_deref().map(str::trim) != Some(challenge.as_str()) {
             return Verified::NotConfirmed("the callback did not echo hub.challenge".into());
@@ -356,7 +358,7 @@ impl VerifierParts {
             .append_pair("hub.reason", reason);
         let client = self.clients.pick(self.config.allow_private);
         if let Err(e) = client.get(url).send().await {
-            debug!(error = %error_chain(&e), "could not tell a callback its subscription was denied");
+            debug!(error = %error_chain(&e.without_url()), "could not tell a callback its subscription was denied");
         }
     }
 }

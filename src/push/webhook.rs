@@ -123,7 +123,10 @@ pub fn classify(result: Result<reqwest::Response, reqwest::Error>, now: DateTime
             }
         }
         Err(e) => {
-            let text = error_chain(&e);
+            // reqwest's text names the URL, whose path and query may hold
+            // the receiver's token: the error is stored, logged and shown
+            // by `tickerfeed alerts`, which hides the path.
+            let text = error_chain(&e.without_url());
             if text.contains("refused: ") {
                 Delivery::Refused(text)
             } else {

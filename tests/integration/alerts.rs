@@ -866,6 +866,50 @@ async fn the_alerts_command_lists_the_outbox_and_sends_a_test() {
     assert_eq!(receiver.total(), 1);
 }
 
+/// A receiver that did not answer left reqwest's error text in the
+/// outbox, the log and `tickerfeed alerts`, and that text names the URL,
+/// path included: the token a webhook URL's path may hold (Slack's do),
+/// which the listing otherwise hides.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_network_error_does_not_reveal_the_urls_path() {
+    // A port nothing listens on: the connection is refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let alerts = format!(
+        "[[alerts]]\nname = \"down\"\nurl = \"http://{closed}/hook/secret-token\"\nallow_private = true\n"
+    );
+    let (_server, dir, d) = daemon(&alerts, None).await;
+    let mut errors = Vec::new();
+    for _ in 0..300 {
+        errors = outbox(&dir).into_iter().filter_map(|r| r.4).collect();
+        if !errors.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    d.stop().await;
+    assert!(!errors.is_empty(), "no attempt failed");
+    for e in &errors {
+        assert!(!e.contains("secret-token"), "{e}");
+    }
+    let cfg = dir.config_path();
+    let out = tokio::task::spawn_blocking(move || {
+        bin()
+            .arg("--config")
+            .arg(&cfg)
+            .arg("alerts")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let list = String::from_utf8_lossy(&out.stdout);
+    assert!(list.contains("last error: "), "{list}");
+    assert!(!list.contains("secret-token"), "{list}");
+}
+
 /// SIGHUP adds an alert to a running daemon, and later removes it; no
 /// restart. The added alert fires for the item archived after the reload
 /// (and not for the four before it); once removed, it sends nothing more.
