@@ -418,8 +418,8 @@ fn finish(
 
 /// One line per poll per feed.
 pub fn log_refresh(feed: &str, r: &Refreshed) {
-    match &r.error {
-        None => info!(
+    match (&r.error, r.outcome) {
+        (None, _) => info!(
             feed,
             result = r.outcome.as_str(),
             status = r.status,
@@ -430,7 +430,26 @@ pub fn log_refresh(feed: &str, r: &Refreshed) {
             next = %r.next_due,
             "polled"
         ),
-        Some(error) => warn!(
+        // Not a failure: the site asked us to wait (or another feed's
+        // answer did), and we do.
+        (Some(error), Outcome::Throttled { until } | Outcome::Deferred { until }) => info!(
+            feed,
+            result = r.outcome.as_str(),
+            status = r.status,
+            reason = %error,
+            %until,
+            "paused by its site"
+        ),
+        // Retired: there is no next poll to name.
+        (Some(error), Outcome::Gone | Outcome::Retired) => warn!(
+            feed,
+            result = r.outcome.as_str(),
+            status = r.status,
+            error = %error,
+            elapsed_ms = r.elapsed_ms as u64,
+            "poll failed"
+        ),
+        (Some(error), _) => warn!(
             feed,
             result = r.outcome.as_str(),
             status = r.status,

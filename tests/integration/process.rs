@@ -395,6 +395,40 @@ async fn poll_reports_a_paused_site_apart_from_failures() {
     assert_eq!(server.seen("/a.xml").len(), 1);
 }
 
+/// What the daemon's log says at 3 a.m. of a site that asked it to wait
+/// and of a feed gone for good: a pause is not a "poll failed" warning,
+/// and a retired feed names no next poll.
+// Multi-threaded: the test blocks on the child's log while the loopback
+// feed servers must keep answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_tells_a_paused_site_and_a_retired_feed_from_failures() {
+    let server = FeedServer::start().await;
+    server.set("/a.xml", Reply::status(429).header("retry-after", "3600"));
+    let other = FeedServer::start().await;
+    other.set("/g.xml", Reply::status(410));
+    let dir = TestDir::new();
+    dir.write_config(&format!(
+        "{}{}",
+        feed_block("a", &server.url("/a.xml"), ""),
+        feed_block("g", &other.url("/g.xml"), "")
+    ));
+    let mut d = Running::start(&dir);
+    let paused = d.wait_for("paused by its site");
+    assert!(paused.contains("feed=\"a\""), "{paused}");
+    assert!(paused.contains("until="), "{paused}");
+    d.wait_for("feed retired (410 Gone)");
+    d.signal("TERM");
+    assert_eq!(d.wait_exit(), 0, "{}", d.log.join("\n"));
+    let failed: Vec<&String> = d.log.iter().filter(|l| l.contains("poll failed")).collect();
+    assert!(
+        failed
+            .iter()
+            .all(|l| l.contains("feed=\"g\"") && !l.contains("next=")),
+        "{failed:?}"
+    );
+    assert_eq!(failed.len(), 1, "{}", d.log.join("\n"));
+}
+
 /// The operator edits the config of a running daemon and, before the
 /// reload, asks how the feeds are doing: `feeds` (and `render`, `quotes`)
 /// register nothing, so the daemon keeps the feeds it registered (it
