@@ -566,6 +566,16 @@ async fn feeds(config: Config, clock: SharedClock) -> Result<ExitCode> {
         .await
         .context("reading WebSub subscriptions")?;
     let latest = crate::store::latest_per_feed(&subscriptions);
+    let now = clock.now();
+    // Sites that asked us to wait (429/503): their feeds send nothing
+    // until then, whatever their own state says.
+    let paused: std::collections::HashMap<String, chrono::DateTime<chrono::Utc>> = store
+        .host_pauses(now)
+        .await
+        .context("reading paused sites")?
+        .into_iter()
+        .map(|(host, until)| (crate::politeness::domain_key_of_host(&host), until))
+        .collect();
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
@@ -573,7 +583,6 @@ async fn feeds(config: Config, clock: SharedClock) -> Result<ExitCode> {
         store.path().display(),
         store.size_bytes() as f64 / 1e6
     )?;
-    let now = clock.now();
     let t = |t: Option<chrono::DateTime<chrono::Utc>>| {
         t.map(crate::clock::to_db_time)
             .unwrap_or_else(|| "never".into())
@@ -589,6 +598,16 @@ async fn feeds(config: Config, clock: SharedClock) -> Result<ExitCode> {
             )?;
         }
         writeln!(out, "  state:      {state}")?;
+        if let Some(until) = url::Url::parse(r.polled_url())
+            .ok()
+            .and_then(|u| paused.get(&crate::politeness::domain_key(&u)))
+        {
+            writeln!(
+                out,
+                "  site:       paused until {}: it asked us to wait (429 or 503)",
+                t(Some(*until))
+            )?;
+        }
         if let Some(e) = &r.last_error {
             writeln!(out, "  last error: {e}")?;
         }

@@ -393,6 +393,15 @@ async fn poll_reports_a_paused_site_apart_from_failures() {
     assert!(out.contains("a: paused until "), "{out}");
     assert!(out.contains("1 failed, 1 paused"), "{out}");
     assert_eq!(server.seen("/a.xml").len(), 1);
+    // `feeds` says why a feed sends nothing, whatever its own state.
+    let config = dir.config_path();
+    let (_, out, _) = tokio::task::spawn_blocking(move || run_with_config(&config, &["feeds"]))
+        .await
+        .unwrap();
+    let a = &out[out.find("\na\n").unwrap()..out.find("\nbad\n").unwrap()];
+    assert!(a.contains("site:       paused until "), "{out}");
+    let bad = &out[out.find("\nbad\n").unwrap()..];
+    assert!(!bad.contains("site:"), "{out}");
 }
 
 /// What the daemon's log says at 3 a.m. of a site that asked it to wait
