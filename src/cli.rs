@@ -647,10 +647,12 @@ async fn feeds(config: Config, clock: SharedClock) -> Result<ExitCode> {
             }
         }
     }
+    let registered: std::collections::HashSet<&str> =
+        rows.iter().map(|r| r.name.as_str()).collect();
     for f in config
         .feeds
         .iter()
-        .filter(|f| !rows.iter().any(|r| r.name == f.name))
+        .filter(|f| !registered.contains(f.name.as_str()))
     {
         writeln!(out, "{}", f.name)?;
         writeln!(out, "  url:        {}", f.url)?;
