@@ -587,6 +587,10 @@ async fn feeds(config: Config, clock: SharedClock) -> Result<ExitCode> {
         t.map(crate::clock::to_db_time)
             .unwrap_or_else(|| "never".into())
     };
+    // By name, once: a lookup per row in the list was quadratic at
+    // 100,000 feeds.
+    let configured: std::collections::HashMap<&str, &crate::config::FeedConfig> =
+        config.feeds.iter().map(|f| (f.name.as_str(), f)).collect();
     for r in &rows {
         let state = r.state_in_words(now, t);
         writeln!(out, "{}", r.name)?;
@@ -627,7 +631,7 @@ async fn feeds(config: Config, clock: SharedClock) -> Result<ExitCode> {
             writeln!(out, "  websub:     {}", sub.in_words(now, t))?;
         }
         if r.in_config {
-            match config.feed(&r.name) {
+            match configured.get(r.name.as_str()) {
                 Some(f) => {
                     let next =
                         r.poll_state()
