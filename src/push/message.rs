@@ -210,7 +210,8 @@ fn ntfy_root(url: &Url) -> (Url, String) {
     if let Ok(mut segments) = root.path_segments_mut() {
         segments.pop().push("");
     }
-    root.set_query(None);
+    // The query stays: ntfy takes an access token as `?auth=`, on any
+    // endpoint.
     (root, topic)
 }
 
@@ -403,6 +404,14 @@ mod tests {
             at("2026-11-24T09:00:00Z"),
         );
         assert_eq!(m.url.as_str(), "https://example.test/ntfy/");
+        // An access token in the query goes along.
+        let m = compose(
+            &alert(AlertFormat::Ntfy, "https://ntfy.test/my-topic?auth=dG9rZW4"),
+            &entry(),
+            at("2026-11-24T09:00:00Z"),
+        );
+        assert_eq!(m.url.as_str(), "https://ntfy.test/?auth=dG9rZW4");
+        assert_eq!(body(&m)["topic"], "my-topic");
     }
 
     #[test]
