@@ -13,7 +13,7 @@
 //! An alert with `max_per_hour` sends at most that many messages in any
 //! hour: when more are due than it has room for, the last slot carries
 //! one summary of the rest of the pass's batch (`message::compose_summary`;
-//! any beyond [`BATCH`] wait for the next slot), and when it
+//! any beyond `BATCH` wait for the next slot), and when it
 //! has no room they wait for the hour to move on. Nothing is dropped. The
 //! count is also kept in the archive (`alert_sends`), so a restart resumes it.
 //!
