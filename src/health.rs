@@ -172,7 +172,7 @@ impl FeedCounts {
 
     /// "3 feeds (0 ok, 2 failing, 1 paused)": the categories beyond `ok`
     /// and `failing` only when there are any.
-    fn describe(&self) -> String {
+    pub fn describe(&self) -> String {
         let mut parts = vec![
             format!("{} ok", self.ok),
             format!("{} failing", self.failing),

@@ -168,12 +168,19 @@ async fn status_doc(inner: &Inner, published: &Published) -> Result<Rendered, Se
         t.map(|t| t.format("%-d %b %Y %H:%M:%S UTC").to_string())
             .unwrap_or_else(|| "never".into())
     };
+    // By name, once: a search of the config per row was quadratic at
+    // 100,000 feeds.
+    let configured: std::collections::HashMap<&str, _> = published
+        .feeds
+        .iter()
+        .map(|f| (f.name.as_str(), f))
+        .collect();
     let mut lines: Vec<(FeedCondition, render::html::FeedLine)> = rows
         .iter()
         .filter(|r| r.in_config)
         .map(|r| {
             let condition = FeedCondition::of(r);
-            let config = published.feeds.iter().find(|f| f.name == r.name);
+            let config = configured.get(r.name.as_str());
             let next_due = match (condition, config) {
                 (FeedCondition::Retired, _) | (_, None) => "not polled".to_string(),
                 (_, Some(f)) => when(Some(r.poll_state().next_due(
@@ -215,18 +222,8 @@ async fn status_doc(inner: &Inner, published: &Published) -> Result<Rendered, Se
         })
         .collect();
     lines.sort_by(|a, b| (a.0.urgency(), &a.1.name).cmp(&(b.0.urgency(), &b.1.name)));
-    let failing = lines
-        .iter()
-        .filter(|(c, _)| *c == FeedCondition::Failing)
-        .count();
-    let summary = format!(
-        "{} feeds: {} ok, {failing} failing",
-        lines.len(),
-        lines
-            .iter()
-            .filter(|(c, _)| *c == FeedCondition::Ok)
-            .count()
-    );
+    // As `/healthz` counts them, paused, retired and new feeds too.
+    let summary = crate::health::FeedCounts::of(&rows).describe();
     let board = inner.board.as_ref().map(|b| {
         let status = b.status(now);
         render::html::BoardLine {
@@ -273,14 +270,21 @@ pub(super) async fn symbol_page(
     headers: HeaderMap,
 ) -> Response {
     let published = state.published();
-    let Some((symbol, name)) = published
+    let Some((configured, name)) = published
         .symbols
         .iter()
-        .find(|(s, _)| *s == symbol)
+        .find(|(s, _)| s.eq_ignore_ascii_case(&symbol))
         .filter(|_| published.web.enabled)
     else {
         return not_found_under(&published.base);
     };
+    if *configured != symbol {
+        // `/symbols/bp` typed by hand: the page is at the symbol as
+        // configured, one address per page.
+        let to = format!("{}symbols/{configured}", published.base.path());
+        return (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, to)], "").into_response();
+    }
+    let symbol = configured;
     let inner = &state.0;
     let Ok(_permit) = inner.one_off.try_acquire() else {
         return busy(&ServeError::Busy);

@@ -142,7 +142,7 @@ struct PriceSince {
 /// The operator's page: every feed's state, failing first, and the board's
 /// provider. Plain values filled by the HTTP layer, which knows health.
 pub struct StatusPage {
-    /// e.g. "12 feeds: 11 ok, 1 failing".
+    /// e.g. "13 feeds (11 ok, 1 failing, 1 paused)".
     pub summary: String,
     pub feeds: Vec<FeedLine>,
     pub board: Option<BoardLine>,

@@ -948,6 +948,14 @@ async fn a_symbol_page_marks_each_mentioning_item_on_its_chart() {
         };
         let symbol = get("/symbols/BP").await;
         let unknown = get("/symbols/NOPE").await;
+        // Typed by hand in lower case: sent on to the page.
+        let lower = get("/symbols/bp").await;
+        assert_eq!(lower.0, 200, "{}", lower.1);
+        assert!(
+            lower.1.contains("BP plc raises its dividend"),
+            "{}",
+            lower.1
+        );
         let first = symbol
             .1
             .split("<li><a href=\"")

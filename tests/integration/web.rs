@@ -441,18 +441,22 @@ async fn the_operators_page_lists_failing_feeds_first_with_their_error() {
         Reply::feed(rss("A", &[("a1", "Alpha", "https://a.test/1")])),
     );
     server.set("/z.xml", Reply::status(500));
+    // A site that asks us to wait: paused, neither ok nor failing.
+    let busy = FeedServer::start().await;
+    busy.set("/p.xml", Reply::status(429).header("retry-after", "3600"));
     let dir = TestDir::new();
     let config = dir.write_config(&format!(
-        "{}{}",
+        "{}{}{}",
         feed_block("a-good", &server.url("/a.xml"), ""),
         feed_block("z-broken", &server.url("/z.xml"), ""),
+        feed_block("p-busy", &busy.url("/p.xml"), ""),
     ));
     let d = Daemon::start(config).await;
     d.wait_for_entries(1).await;
     let mut html = String::new();
     for _ in 0..100 {
         html = html_of(&d, "/feeds").await.2;
-        if html.contains("HTTP 500") {
+        if html.contains("HTTP 500") && html.contains("1 paused") {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -463,7 +467,11 @@ async fn the_operators_page_lists_failing_feeds_first_with_their_error() {
     let broken = html.find("z-broken").expect("the broken feed is listed");
     let good = html.find("a-good").expect("the good feed is listed");
     assert!(broken < good, "failing feeds come first:\n{html}");
-    assert!(html.contains("2 feeds: 1 ok, 1 failing"), "{html}");
+    // Every feed is counted, as `/healthz` counts them.
+    assert!(
+        html.contains("3 feeds (1 ok, 1 failing, 1 paused)"),
+        "{html}"
+    );
     // Until when it backs off, in the page's own way of writing times.
     let state = &html[html.find("failing (1 in a row)").expect(&html)..];
     let state = &state[..state.find("</dd>").unwrap()];
@@ -473,13 +481,14 @@ async fn the_operators_page_lists_failing_feeds_first_with_their_error() {
             && !state.contains('Z'),
         "{state}"
     );
-    // Each feed's item count: the good one carried one, the broken none.
+    // Each feed's item count: the good one carried one, the broken and
+    // the paused none.
     let counts: Vec<&str> = html
         .split("<dt>Items</dt><dd>")
         .skip(1)
         .map(|rest| &rest[..rest.find("</dd>").unwrap()])
         .collect();
-    assert_eq!(counts, ["0", "1"], "{html}");
+    assert_eq!(counts, ["0", "0", "1"], "{html}");
     assert!(
         html.contains("/healthz") && html.contains("/metrics"),
         "{html}"
