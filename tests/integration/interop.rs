@@ -62,7 +62,7 @@ fn world_feed() -> String {
                 "Markets rally as $AAPL leads",
                 SHARED,
                 "Mon, 02 Jun 2025 09:00:00 GMT",
-                "&lt;p&gt;Stocks rose &amp;amp; bonds fell.&lt;/p&gt;",
+                "&lt;p&gt;Stocks rose &amp;amp; bonds fell.&lt;/p&gt;&lt;pre&gt;FTSE 100    8,123.45   +0.62%    DAX    18,456.12   +0.41%    CAC 40    7,512.30   -0.12%    Nikkei 225    38,912.44   +1.05%&lt;/pre&gt;",
             ),
             (
                 "world-2",
@@ -91,7 +91,7 @@ fn biz_feed() -> String {
                 "Markets rally as $AAPL leads",
                 SHARED,
                 "Mon, 02 Jun 2025 09:00:00 GMT",
-                "&lt;p&gt;Stocks rose &amp;amp; bonds fell.&lt;/p&gt;",
+                "&lt;p&gt;Stocks rose &amp;amp; bonds fell.&lt;/p&gt;&lt;pre&gt;FTSE 100    8,123.45   +0.62%    DAX    18,456.12   +0.41%    CAC 40    7,512.30   -0.12%    Nikkei 225    38,912.44   +1.05%&lt;/pre&gt;",
             ),
             (
                 "biz-2",
