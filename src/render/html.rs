@@ -107,6 +107,9 @@ struct River<'a> {
     title: &'a str,
     entries: Vec<Card>,
     older_url: Option<String>,
+    /// On an older page, its first page: the title says which page this
+    /// is, and the reader can go back to the newest.
+    newest_url: Option<String>,
 }
 
 #[derive(Template)]
@@ -302,6 +305,11 @@ pub fn render(feed: &MergedFeed, now: DateTime<Utc>) -> Result<Vec<u8>, RenderEr
         title: &feed.title,
         entries: feed.entries.iter().map(|e| card(feed, e, now)).collect(),
         older_url: feed.next_url.as_deref().map(|u| on_site(&feed.site_url, u)),
+        newest_url: feed
+            .first_url
+            .as_deref()
+            .filter(|first| feed.self_url.as_deref() != Some(*first))
+            .map(|u| on_site(&feed.site_url, u)),
     };
     page.to_bytes()
 }

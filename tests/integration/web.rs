@@ -239,6 +239,17 @@ async fn older_pages_split_the_river_without_repeats() {
     let mut next = Some("/".to_string());
     while let Some(path) = next.take() {
         let (_, _, html) = html_of(&d, &path).await;
+        // An older page says so, in its title and heading (a screen
+        // reader's first words), and leads back to the newest.
+        let older = path != "/";
+        for shown in ["<title>Older news: ", "<h1>Older news: "] {
+            assert_eq!(html.contains(shown), older, "{path}: {html}");
+        }
+        assert_eq!(
+            html.contains("<a rel=\"first\" href=\"/\">Newest news</a>"),
+            older,
+            "{path}: {html}"
+        );
         for chunk in html.split("<article class=\"item\">").skip(1) {
             let title = chunk
                 .split("\">")
