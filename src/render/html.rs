@@ -512,14 +512,18 @@ fn chrome(feed: &MergedFeed) -> Chrome {
 fn card(feed: &MergedFeed, entry: &Entry, now: DateTime<Utc>) -> Card {
     let time = entry.published.unwrap_or(entry.updated);
     let text = entry_text(entry);
+    let title = shown_title(entry, text.as_deref());
     let summary = text
         .as_deref()
+        // An untitled post short enough to be its own title is not shown
+        // twice; a longer one's summary goes on past the title's cut.
+        .filter(|text| *text != title)
         .map(|text| shorten(text, SUMMARY_CHARS))
         .unwrap_or_default();
     let home = root_path(&feed.site_url);
     Card {
         page_url: format!("{home}items/{}", entry.uid()),
-        title: shown_title(entry, text.as_deref()),
+        title,
         url: entry.url.clone(),
         sources: entry
             .sources
@@ -591,6 +595,30 @@ mod tests {
         assert_eq!(ago_by(86_400 * 40), "15 Oct 2026");
         assert_eq!(ago_by(-30), "just now", "a clock a little ahead");
         assert_eq!(ago_by(-86_400 * 365 * 73), "6 Nov 2099");
+    }
+
+    /// A reviewer's untitled post (a microblog's) read twice on the
+    /// river: once as its title, once as its summary.
+    #[test]
+    fn an_untitled_post_is_not_shown_twice() {
+        use crate::render::samples::sample_feed;
+        let feed = sample_feed();
+        let now = feed.now;
+        let untitled = |summary: &str| Entry {
+            title: String::new(),
+            summary_html: Some(summary.to_string()),
+            content_html: None,
+            ..feed.entries[0].clone()
+        };
+        let short = card(&feed, &untitled("<p>Rates held at 4%.</p>"), now);
+        assert_eq!(short.title, "Rates held at 4%.");
+        assert_eq!(short.summary, "");
+        let long = "word ".repeat(60);
+        let long = card(&feed, &untitled(&long), now);
+        assert!(long.title.ends_with('…'), "{}", long.title);
+        assert!(long.summary.len() > long.title.len(), "{}", long.summary);
+        let titled = card(&feed, &feed.entries[0], now);
+        assert!(!titled.summary.is_empty());
     }
 
     #[test]
