@@ -246,11 +246,11 @@ impl Articles {
                     };
                 }
                 let final_url = transfer.hops.last().map(|h| h.to.clone());
-                // Redirects are followed inside the fetcher, so a page that
-                // moved to another site was requested before that site's
-                // robots.txt could be read: its answer still decides
-                // whether the page is kept.
-                if let Some(to) = final_url.as_ref().filter(|to| to.origin() != url.origin())
+                // Redirects are followed inside the fetcher, so the page a
+                // link moved to was requested before robots.txt was asked
+                // about it: its answer still decides whether the page is
+                // kept, on another site or on the same one.
+                if let Some(to) = final_url.as_ref()
                     && inner.robots.check(to, now).await == Verdict::Disallowed
                 {
                     return ArticleResult::Disallowed {

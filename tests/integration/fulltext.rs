@@ -595,3 +595,34 @@ async fn a_redirect_to_a_site_that_disallows_us_keeps_nothing() {
     assert!(error.unwrap().contains("redirected to"));
     assert_eq!(other.seen("/robots.txt").len(), 1);
 }
+
+/// A page that redirects to a path of its own site that robots.txt
+/// disallows keeps nothing either: the same origin is no exemption.
+#[tokio::test]
+async fn a_redirect_to_a_disallowed_path_of_the_same_site_keeps_nothing() {
+    let server = FeedServer::start().await;
+    let dir = TestDir::new();
+    server.set(
+        "/feed.xml",
+        Reply::feed(rss(
+            "Teasers",
+            &[("a", "Moved", &server.url("/news/moved"))],
+        )),
+    );
+    server.set(
+        "/news/moved",
+        Reply::redirect(301, &server.url("/members/closed-story")),
+    );
+    server.set("/members/closed-story", page(WIRE_STORY));
+    server.set(
+        "/robots.txt",
+        Reply::feed("User-agent: *\nDisallow: /members/\n").header("content-type", "text/plain"),
+    );
+    let config = config(&dir, &server, "");
+    let (_clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
+    drop(poll(&config, shared).await);
+    let (state, _, _, error, text) = article(&dir, "/news/moved");
+    assert_eq!((state.as_str(), text), ("disallowed", None));
+    assert!(error.unwrap().contains("redirected to"));
+    assert_eq!(server.seen("/robots.txt").len(), 1, "robots.txt is cached");
+}
