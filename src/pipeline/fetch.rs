@@ -400,10 +400,21 @@ impl Fetcher {
         let mut current = url.clone();
         let mut transfer = Transfer::default();
         let mut visited: HashSet<Url> = HashSet::from([url.clone()]);
+        // The timeout is the whole fetch's: the hops of a redirect chain
+        // share it (time waiting for the site's turn does not count).
+        let mut spent = Duration::ZERO;
         loop {
+            let budget = self
+                .timeout
+                .checked_sub(spent)
+                .filter(|left| !left.is_zero())
+                .ok_or(FetchError::Timeout(self.timeout))?;
             // The site's permit is held until the body is read, so a
             // slow download counts against the site's concurrency.
-            let (resp, _permit) = self.send(&current, validators, user_agent, now).await?;
+            let (resp, _permit, took) = self
+                .send(&current, validators, user_agent, now, budget)
+                .await?;
+            spent += took;
             let status = resp.status();
             if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
                 let to = resp
@@ -435,7 +446,8 @@ impl Fetcher {
         validators: &Validators,
         user_agent: Option<&str>,
         now: DateTime<Utc>,
-    ) -> Result<(reqwest::Response, OwnedSemaphorePermit), FetchError> {
+        timeout: Duration,
+    ) -> Result<(reqwest::Response, OwnedSemaphorePermit, Duration), FetchError> {
         let key = domain_key(url);
         let gate = self.buckets.gate(&key);
         let paused = |gate: &Gate| match gate.paused_until(now) {
@@ -469,16 +481,18 @@ impl Fetcher {
         put(USER_AGENT, user_agent);
         put(ACCEPT_ENCODING, Some("gzip, deflate, br"));
         put(ACCEPT, Some(self.accept));
+        let sent = tokio::time::Instant::now();
         let resp = self
             .client
             .get(url.clone())
             .headers(headers)
-            // The client's timeout is the feeds'; pages have their own.
-            .timeout(self.timeout)
+            // What is left of this fetcher's timeout (the client's is the
+            // feeds'; pages have their own).
+            .timeout(timeout)
             .send()
             .await
             .map_err(|e| self.transport_error(e))?;
-        Ok((resp, permit))
+        Ok((resp, permit, sent.elapsed()))
     }
 
     async fn finish(

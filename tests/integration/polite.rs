@@ -140,6 +140,38 @@ async fn a_dripping_server_is_cut_off_at_the_total_timeout() {
     );
 }
 
+/// `timeout_secs` is the whole request: a chain of slow redirects shares
+/// one timeout, rather than each hop getting its own.
+#[tokio::test]
+async fn a_chain_of_slow_redirects_is_cut_off_at_the_total_timeout() {
+    let server = FeedServer::start().await;
+    let slow = Duration::from_millis(400);
+    for hop in 1..=4 {
+        server.set(
+            &format!("/hop{hop}"),
+            Reply::redirect(301, &server.url(&format!("/hop{}", hop + 1))).delayed(slow),
+        );
+    }
+    server.set("/hop5", Reply::feed(one_item("Far")).delayed(slow));
+    let dir = TestDir::new();
+    let mut config = dir.write_config(&feed_block("far", &server.url("/hop1"), ""));
+    config.fetch.timeout = Duration::from_secs(1);
+    config.fetch.per_host_spacing = Duration::ZERO;
+    let r = poll(&config, fixed_clock("2026-11-24T09:00:00Z").1).await;
+    assert!(
+        r[0].1
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("timed out")),
+        "{:?}",
+        r[0].1
+    );
+    assert!(
+        server.seen("/hop5").is_empty(),
+        "the chain went on past the timeout"
+    );
+}
+
 #[tokio::test]
 async fn temporary_redirects_are_followed_and_never_persisted() {
     let server = FeedServer::start().await;
