@@ -301,20 +301,33 @@ impl Articles {
                 status: Some(304),
                 error: "HTTP 304 to a request that was not conditional".into(),
             },
-            Err(e) => self.fetch_failed(due, e, now),
+            Err(e) => self.fetch_failed(due, e, now).await,
         }
     }
 
     /// A page request that brought no page back.
-    fn fetch_failed(&self, due: &DueArticle, e: FetchError, now: DateTime<Utc>) -> ArticleResult {
+    async fn fetch_failed(
+        &self,
+        due: &DueArticle,
+        e: FetchError,
+        now: DateTime<Utc>,
+    ) -> ArticleResult {
         let status = e.status();
         match &e {
             FetchError::HostPaused { until, .. } => ArticleResult::Deferred { until: *until },
             FetchError::Throttled {
                 retry_after, site, ..
             } => {
-                // As for feeds: the whole site waits.
+                // As for feeds: the whole site waits, after a restart too.
                 let until = self.inner.fetcher.pause_as_asked(site, *retry_after, now);
+                if let Err(err) = self
+                    .inner
+                    .store
+                    .record_host_pause(site.clone(), until, e.to_string())
+                    .await
+                {
+                    warn!(site = %site, error = %err, "could not store the pause an article page asked for");
+                }
                 retry(due, now, status, e.to_string(), Some(until))
             }
             FetchError::Timeout(_) | FetchError::Connect(_) | FetchError::Transfer(_) => {

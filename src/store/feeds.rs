@@ -376,6 +376,28 @@ impl Store {
         Ok(summary)
     }
 
+    /// Pauses `host` (a politeness bucket) until `until`, as a 429 or 503
+    /// to a request that is not a feed poll (an article page) asked, so
+    /// the pause outlives this process like a feed's.
+    pub async fn record_host_pause(
+        &self,
+        host: String,
+        until: DateTime<Utc>,
+        reason: String,
+    ) -> Result<(), StoreError> {
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO host_pauses (host, paused_until, reason) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(host) DO UPDATE SET paused_until = max(paused_until, excluded.paused_until),
+                                                 reason = excluded.reason",
+                params![host, to_db_time(until), reason],
+            )
+            .map_err(op("record host pause"))?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Sites (politeness buckets; a row from an older version may name a
     /// plain host) paused by a Retry-After that has not run out at `now`.
     pub async fn host_pauses(

@@ -626,3 +626,28 @@ async fn a_redirect_to_a_disallowed_path_of_the_same_site_keeps_nothing() {
     assert!(error.unwrap().contains("redirected to"));
     assert_eq!(server.seen("/robots.txt").len(), 1, "robots.txt is cached");
 }
+
+/// A 429 on an article page pauses its site like one on a feed: across a
+/// restart too (the next `tickerfeed poll` leaves the site alone).
+#[tokio::test]
+async fn a_page_429_pause_survives_a_restart() {
+    let server = FeedServer::start().await;
+    let dir = TestDir::new();
+    server.set(
+        "/feed.xml",
+        Reply::feed(rss("Teasers", &[("a", "Busy", &server.url("/busy"))])),
+    );
+    server.set("/busy", Reply::status(429).header("retry-after", "600"));
+    let config = config(&dir, &server, "");
+    let (_clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
+    drop(poll(&config, shared.clone()).await);
+    assert_eq!(server.seen("/busy").len(), 1);
+    assert_eq!(dir.count("SELECT count(*) FROM host_pauses"), 1);
+    // A new process, within the pause: nothing is sent to the site.
+    drop(poll(&config, shared).await);
+    assert_eq!(
+        server.seen("/feed.xml").len(),
+        1,
+        "the paused site was polled"
+    );
+}
