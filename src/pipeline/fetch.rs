@@ -422,6 +422,9 @@ impl Fetcher {
                     .get(LOCATION)
                     .and_then(|v| v.to_str().ok())
                     .and_then(|l| current.join(l.trim()).ok())
+                    // Out of http(s) (`ftp:`, `file:`) is no redirect we
+                    // follow: a permanent error, not a failed transfer.
+                    .filter(crate::link::is_web)
                     .ok_or(FetchError::BadRedirect)?;
                 transfer.hops.push(Hop {
                     status: status.as_u16(),

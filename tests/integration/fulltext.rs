@@ -651,3 +651,21 @@ async fn a_page_429_pause_survives_a_restart() {
         "the paused site was polled"
     );
 }
+
+/// A page that redirects out of http(s) (`ftp:`, `file:`) fails for good
+/// at once: it is not a transient transfer error to try twice more.
+#[tokio::test]
+async fn a_redirect_out_of_http_fails_at_once() {
+    let server = FeedServer::start().await;
+    let dir = TestDir::new();
+    server.set(
+        "/feed.xml",
+        Reply::feed(rss("Teasers", &[("a", "Odd", &server.url("/odd"))])),
+    );
+    server.set("/odd", Reply::redirect(302, "ftp://127.0.0.1/story"));
+    let config = config(&dir, &server, "");
+    let (_clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
+    drop(poll(&config, shared).await);
+    let (state, attempts, _, error, _) = article(&dir, "/odd");
+    assert_eq!((state.as_str(), attempts), ("failed", 1), "{error:?}");
+}
