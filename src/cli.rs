@@ -1009,7 +1009,18 @@ async fn opml(config: Config, clock: SharedClock, action: OpmlAction) -> Result<
                     list.join("\n  ")
                 );
             }
-            let mut file = AtomicFile::create(&config.source)?;
+            // Through a symlink to the file it names, with that file's
+            // permissions: a linked config stays linked, and one only its
+            // owner may read (feed URLs can carry passwords) stays so.
+            let target = std::fs::canonicalize(&config.source)
+                .with_context(|| format!("reading {}", config.source.display()))?;
+            let permissions = std::fs::metadata(&target)
+                .with_context(|| format!("reading {}", target.display()))?
+                .permissions();
+            let mut file = AtomicFile::create(&target)?;
+            file.file
+                .set_permissions(permissions)
+                .with_context(|| format!("writing {}", file.tmp.display()))?;
             file.write_all(updated.as_bytes())
                 .with_context(|| format!("writing {}", config.source.display()))?;
             file.commit()?;

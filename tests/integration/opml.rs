@@ -142,3 +142,43 @@ async fn exports_and_serves_the_feed_list_with_tags() {
     stop.cancel();
     task.await.unwrap().unwrap();
 }
+
+#[cfg(unix)]
+#[test]
+fn an_import_writes_through_a_linked_config_and_keeps_its_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TestDir::new();
+    dir.write_config(&feed_block(
+        "existing",
+        "https://www.theguardian.com/uk/business/rss",
+        "",
+    ));
+    let config = dir.config_path();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let link = dir.path().join("linked.toml");
+    std::os::unix::fs::symlink(&config, &link).unwrap();
+    let o = bin()
+        .arg("--config")
+        .arg(&link)
+        .args(["opml", "import"])
+        .arg(fixture("netnewswire.opml"))
+        .arg("--write")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link was replaced by a copy"
+    );
+    assert!(
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .contains("imported from netnewswire.opml"),
+        "the linked config did not get the feeds"
+    );
+    let mode = std::fs::metadata(&config).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "permissions widened to {mode:o}");
+}
