@@ -114,11 +114,13 @@ pub enum OpmlError {
     },
     #[error("not an OPML file: <opml> has no <body>, the element that holds the feed list")]
     NoBody,
-    #[error("malformed XML at line {line}")]
+    // The reason is in the message rather than a `source`: quick-xml's
+    // error shows its cause and also returns it as its source, so a
+    // printed error chain said the reason twice.
+    #[error("malformed XML at line {line}: {reason}")]
     Xml {
         line: usize,
-        #[source]
-        source: quick_xml::Error,
+        reason: quick_xml::Error,
     },
     #[error("malformed XML at line {line}: element <{found}> after the end of <opml>")]
     SecondRoot { found: String, line: usize },
@@ -256,7 +258,10 @@ pub fn parse(xml: &[u8]) -> Result<Opml, OpmlError> {
             Ok(event) => event,
             Err(source) => {
                 let line = lines.line_at(reader.error_position() as usize);
-                return Err(OpmlError::Xml { line, source });
+                return Err(OpmlError::Xml {
+                    line,
+                    reason: source,
+                });
             }
         };
         let (element, is_empty) = match event {
@@ -294,7 +299,7 @@ pub fn parse(xml: &[u8]) -> Result<Opml, OpmlError> {
             }
             Some(Kind::Body | Kind::Outline { .. }) if name.eq_ignore_ascii_case("outline") => {
                 let attrs = OutlineAttrs::read(&element)
-                    .map_err(|source| OpmlError::Xml { line, source })?;
+                    .map_err(|reason| OpmlError::Xml { line, reason })?;
                 let folders = stack.iter().filter_map(|open| match &open.kind {
                     Kind::Outline { folder } => folder.as_deref(),
                     _ => None,
@@ -1424,5 +1429,15 @@ url = "https://FEEDS.arstechnica.com:443/arstechnica/index"
         assert_eq!(plan.added[0].name, "a-2");
         let resolved = config(&new_text);
         assert_eq!(resolved.feeds[1].name, "a-2");
+    }
+
+    #[test]
+    fn malformed_xml_gives_its_reason_once() {
+        let err =
+            parse(b"<opml><body>\n<outline xmlUrl=\"https://e.com/?a=1&b=2\"/></body></opml>")
+                .unwrap_err();
+        let text = format!("{:#}", anyhow::Error::from(err));
+        assert!(text.starts_with("malformed XML at line 2: "), "{text}");
+        assert_eq!(text.matches("after '&'").count(), 1, "{text}");
     }
 }
