@@ -54,7 +54,7 @@ pub(super) async fn export_jsonl(
 ) -> Response {
     let published = state.published();
     if !published.web.export {
-        return not_found_under(&published.base);
+        return not_found_under(&published);
     }
     let since = match params
         .since

@@ -671,7 +671,7 @@ async fn serve_named(
         // A person at a page gets the site's 404 page; a reader asking for
         // a feed, where the known ones are listed.
         if format == Format::Html {
-            return not_found_under(&published.base);
+            return not_found_under(&published);
         }
         let body = match &channel {
             Channel::View(_) => "no such view: the views are listed at /views.opml\n".to_string(),

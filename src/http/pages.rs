@@ -12,7 +12,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use tracing::error;
-use url::Url;
 
 use super::{
     FeedParams, HttpState, Inner, Published, Rendered, ServeError, busy, feed, respond, unavailable,
@@ -74,7 +73,7 @@ pub(super) async fn page(
 ) -> Response {
     let published = state.published();
     if !published.web.enabled {
-        return not_found_under(&published.base);
+        return not_found_under(&published);
     }
     feed(state, params, headers, Format::Html, channel).await
 }
@@ -89,7 +88,7 @@ pub(super) async fn item_page(
 ) -> Response {
     let published = state.published();
     if !published.web.enabled {
-        return not_found_under(&published.base);
+        return not_found_under(&published);
     }
     let inner = &state.0;
     let Ok(_permit) = inner.one_off.try_acquire() else {
@@ -97,7 +96,7 @@ pub(super) async fn item_page(
     };
     match item_doc(inner, &published, &uid).await {
         Ok(Some(doc)) => respond(&headers, &doc),
-        Ok(None) => not_found_under(&published.base),
+        Ok(None) => not_found_under(&published),
         Err(e) => {
             error!(error = %e, uid, "could not render an article page");
             unavailable()
@@ -137,7 +136,7 @@ async fn item_doc(
 pub(super) async fn feeds_page(State(state): State<HttpState>, headers: HeaderMap) -> Response {
     let published = state.published();
     if !published.web.enabled {
-        return not_found_under(&published.base);
+        return not_found_under(&published);
     }
     let inner = &state.0;
     let Ok(_permit) = inner.one_off.try_acquire() else {
@@ -276,7 +275,7 @@ pub(super) async fn symbol_page(
         .find(|(s, _)| s.eq_ignore_ascii_case(&symbol))
         .filter(|_| published.web.enabled)
     else {
-        return not_found_under(&published.base);
+        return not_found_under(&published);
     };
     if *configured != symbol {
         // `/symbols/bp` typed by hand: the page is at the symbol as
@@ -344,10 +343,10 @@ pub(super) async fn asset(State(state): State<HttpState>, Path(name): Path<Strin
             "public, max-age=3600",
             Bytes::from_static(published.web.robots.text().as_bytes()),
         ),
-        _ => return not_found_under(&published.base),
+        _ => return not_found_under(&published),
     };
     if !published.web.enabled && name != "robots.txt" {
-        return not_found_under(&published.base);
+        return not_found_under(&published);
     }
     (
         [
@@ -362,16 +361,28 @@ pub(super) async fn asset(State(state): State<HttpState>, Path(name): Path<Strin
 /// 404: a short page in the site's style for people, a line of text for
 /// programs that ask for something else.
 pub(super) async fn not_found(State(state): State<HttpState>) -> Response {
-    not_found_under(&state.published().base)
+    not_found_under(&state.published())
 }
 
-/// The 404 page, its links under `base`'s path (`/news/` behind a proxy
-/// that serves the site there).
-pub(super) fn not_found_under(base: &Url) -> Response {
+/// The 404 page, its links under the public base's path (`/news/` behind
+/// a proxy that serves the site there). Without the pages
+/// (`[web] enabled = false`) a line of text naming the feeds: the page's
+/// stylesheet and its link to the front page would be 404s themselves.
+pub(super) fn not_found_under(published: &Published) -> Response {
+    let base = published.base.path();
+    if !published.web.enabled {
+        return (
+            StatusCode::NOT_FOUND,
+            format!(
+                "not found: this server publishes feeds, {base}feed.atom, {base}feed.rss and {base}feed.json (its views are listed in {base}views.opml)\n"
+            ),
+        )
+            .into_response();
+    }
     (
         StatusCode::NOT_FOUND,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        render::html::not_found_page(base.path()),
+        render::html::not_found_page(base),
     )
         .into_response()
 }

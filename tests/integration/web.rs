@@ -426,6 +426,23 @@ async fn pages_can_be_turned_off() {
     let (_server, _dir, d) = web_daemon("[web]\nenabled = false\n").await;
     assert_eq!(d.get("/", &[]).await.status(), 404);
     assert_eq!(d.get("/tags/world", &[]).await.status(), 404);
+    // Not the site's 404 page, whose stylesheet and front page are gone
+    // too: a line naming the feeds.
+    let missing = d.get("/no/such/page", &[]).await;
+    assert_eq!(missing.status(), 404);
+    assert!(
+        missing.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain"),
+        "{:?}",
+        missing.headers()
+    );
+    let text = missing.text().await.unwrap();
+    assert!(
+        text.contains("/feed.atom") && !text.contains("front page"),
+        "{text}"
+    );
     assert_eq!(d.get("/feed.atom", &[]).await.status(), 200);
     // The feeds do not send readers' "open website" to those 404s.
     let atom = d.get("/feed.atom", &[]).await.text().await.unwrap();
