@@ -385,7 +385,8 @@ async fn an_unknown_tag_or_view_page_is_the_sites_not_found_page() {
 /// has no items (it has: none match).
 #[tokio::test]
 async fn a_search_without_results_says_nothing_matched() {
-    let (_server, _dir, d) = web_daemon("").await;
+    let (_server, _dir, d) =
+        web_daemon("[[views]]\nname = \"zebras\"\ninclude = [{ title = \"(?i)zebra\" }]\n").await;
     wait_for_search(&d, "/search?q=world", 5).await;
     let (status, _, html) = html_of(&d, "/search?q=zebra").await;
     assert_eq!(status, 200);
@@ -395,6 +396,13 @@ async fn a_search_without_results_says_nothing_matched() {
         "{html}"
     );
     assert!(!html.contains("the archive has no items"), "{html}");
+    // Nor does an empty view say the archive is empty.
+    let (status, _, html) = html_of(&d, "/views/zebras").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("Nothing here yet: no archived item belongs on this page."),
+        "{html}"
+    );
     d.stop().await;
 }
 
