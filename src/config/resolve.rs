@@ -600,6 +600,24 @@ fn resolve_view(
             r.problem(&item("tags", j), format!("no feed has the tag {t:?}"));
         }
     }
+    // Criteria combine with AND: feeds that carry none of the tags leave
+    // the view empty for ever, which nothing else would say.
+    let named: Vec<&FeedConfig> = feeds
+        .iter()
+        .filter(|c| raw.feeds.contains(&c.name))
+        .collect();
+    if !raw.tags.is_empty()
+        && named.len() == raw.feeds.len()
+        && !named.is_empty()
+        && !named
+            .iter()
+            .any(|c| raw.tags.iter().any(|t| c.tags.contains(t)))
+    {
+        r.problem(
+            &[key("views"), Seg::Index(i), key("tags")],
+            "none of this view's feeds has any of its tags, and a view's criteria combine with AND: it would never show an item",
+        );
+    }
     for (j, s) in raw.symbols.iter().enumerate() {
         match market {
             ViewsMarket::Absent => r.problem(

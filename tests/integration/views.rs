@@ -320,6 +320,11 @@ fn bad_views_are_config_errors_naming_the_key_and_line() {
 name = "wire"
 url = "https://wire.test/feed.xml"
 
+[[feeds]]
+name = "blog"
+url = "https://blog.test/feed.xml"
+tags = ["markets", "uk"]
+
 [[views]]
 name = "a"
 include = [{ title = "(unclosed" }]
@@ -353,6 +358,11 @@ query = "y"
 name = "g"
 symbols = ["BP"]
 colour = "red"
+
+[[views]]
+name = "h"
+feeds = ["wire"]
+tags = ["markets"]
 "#,
     );
     let problems = tickerfeed::config::Config::load(&dir.config_path())
@@ -419,6 +429,11 @@ colour = "red"
             "views[7].symbols[0]: symbols need a [market] section",
         ),
         ("colour", 0, "views[7].colour: unknown key"),
+        (
+            "tags = [\"markets\"]",
+            0,
+            "views[8].tags: none of this view's feeds has any of its tags",
+        ),
     ] {
         let expected = format!("config.toml:{}: {expected}", line_of(needle, nth));
         assert!(
