@@ -341,6 +341,24 @@ pub fn parse(xml: &[u8]) -> Result<Opml, OpmlError> {
 
 /// Adds `feed`, or merges it into the earlier entry with the same URL:
 /// Feedly and others list a feed once per folder it is in.
+/// The web address behind the `feed:` scheme that older readers and
+/// browsers exported (`feed://example.com/rss` is `http://example.com/rss`,
+/// `feed:https://example.com/rss` is `https://example.com/rss`); any other
+/// address as it is.
+fn without_feed_scheme(url: &str) -> std::borrow::Cow<'_, str> {
+    let Some(rest) = url
+        .get(..5)
+        .filter(|s| s.eq_ignore_ascii_case("feed:"))
+        .map(|_| &url[5..])
+    else {
+        return url.into();
+    };
+    match rest.strip_prefix("//") {
+        Some(host_and_path) => format!("http://{host_and_path}").into(),
+        None => rest.into(),
+    }
+}
+
 fn add_feed(feeds: &mut Vec<OpmlFeed>, index_of: &mut HashMap<Url, usize>, feed: OpmlFeed) {
     match index_of.get(&feed.xml_url) {
         Some(&i) => {
@@ -500,7 +518,7 @@ impl OutlineAttrs {
                 outline_type: t.clone(),
             });
         }
-        let url = match Url::parse(&xml_url) {
+        let url = match Url::parse(&without_feed_scheme(&xml_url)) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => u,
             Ok(_) => return skipped(SkipReason::UnsupportedScheme { url: xml_url }),
             Err(error) => {
@@ -1163,6 +1181,29 @@ url = "file:///srv/feeds/local.xml"
         ));
         assert_eq!(reasons[2], (11, &SkipReason::Commented));
         assert_eq!(reasons.len(), 3, "a link outline has no xmlUrl: a folder");
+    }
+
+    /// Older readers and browsers exported `feed:` addresses; they were
+    /// skipped as an unsupported scheme.
+    #[test]
+    fn feed_scheme_addresses_are_their_web_addresses() {
+        let opml = parse(
+            br#"<opml version="2.0"><body>
+  <outline text="A" xmlUrl="feed://example.com/a.xml"/>
+  <outline text="B" xmlUrl="FEED:https://example.org/b.xml"/>
+  <outline text="C" xmlUrl="feed:mailto:me@example.com"/>
+</body></opml>"#,
+        )
+        .unwrap();
+        let urls: Vec<&str> = opml.feeds.iter().map(|f| f.xml_url.as_str()).collect();
+        assert_eq!(
+            urls,
+            ["http://example.com/a.xml", "https://example.org/b.xml"]
+        );
+        assert!(matches!(
+            opml.skipped[0].reason,
+            SkipReason::UnsupportedScheme { .. }
+        ));
     }
 
     #[test]
