@@ -418,14 +418,9 @@ async fn a_page_says_how_long_ago_as_of_now() {
     d.stop().await;
 }
 
-/// A post that appears in a feed dated below the merged feed's newest
-/// `max_items` (here a feed that dates by the day; a story held back, a
-/// feed that was down) still reaches the merged feed, at the top, where a
-/// polling reader sees it; a new feed's backlog keeps its own dates.
-#[tokio::test]
-async fn a_post_that_appears_late_reaches_the_head_of_the_merged_feed() {
-    let server = FeedServer::start().await;
-    let on_time = rss(
+/// Four posts of Monday 23 November 2026, 10:00 to 13:00.
+fn monday_world() -> String {
+    rss(
         "World",
         &[
             ("w1", "Monday morning", "https://w.test/1"),
@@ -433,7 +428,28 @@ async fn a_post_that_appears_late_reaches_the_head_of_the_merged_feed() {
             ("w3", "Monday afternoon", "https://w.test/3"),
             ("w4", "Monday evening", "https://w.test/4"),
         ],
-    );
+    )
+}
+
+/// `feed` with one more post, "Monday's filing", dated by the day
+/// (midnight): below every post of [`monday_world`].
+fn with_a_late_filing(feed: &str) -> String {
+    feed.replace(
+        "</channel>",
+        "<item><guid>w0</guid><title>Monday's filing, dated by the day</title>\
+         <link>https://w.test/0</link><pubDate>Mon, 23 Nov 2026 00:00:00 GMT</pubDate>\
+         </item></channel>",
+    )
+}
+
+/// A post that appears in a feed dated below the merged feed's newest
+/// `max_items` (here a feed that dates by the day; a story held back, a
+/// feed that was down) still reaches the merged feed, at the top, where a
+/// polling reader sees it; a new feed's backlog keeps its own dates.
+#[tokio::test]
+async fn a_post_that_appears_late_reaches_the_head_of_the_merged_feed() {
+    let server = FeedServer::start().await;
+    let on_time = monday_world();
     server.set("/world.xml", Reply::feed(on_time.clone()));
     let dir = TestDir::new();
     let mut config = dir.write_config(&feed_block("world", &server.url("/world.xml"), ""));
@@ -441,13 +457,7 @@ async fn a_post_that_appears_late_reaches_the_head_of_the_merged_feed() {
     let (_c, clock) = fixed_clock("2026-11-24T09:00:00Z");
     poll(&config, clock).await;
 
-    let late = "<item><guid>w0</guid><title>Monday's filing, dated by the day</title>\
-                <link>https://w.test/0</link><pubDate>Mon, 23 Nov 2026 00:00:00 GMT</pubDate>\
-                </item></channel>";
-    server.set(
-        "/world.xml",
-        Reply::feed(on_time.replace("</channel>", late)),
-    );
+    server.set("/world.xml", Reply::feed(with_a_late_filing(&on_time)));
     let (_c, clock) = fixed_clock("2026-11-24T10:00:00Z");
     poll(&config, clock.clone()).await;
     let d = Daemon::start_with_clock(config, clock).await;
@@ -499,15 +509,7 @@ async fn a_post_that_appears_late_reaches_the_head_of_the_merged_feed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reload_that_shortens_the_merged_feed_moves_its_head() {
     let server = FeedServer::start().await;
-    let on_time = rss(
-        "World",
-        &[
-            ("w1", "Monday morning", "https://w.test/1"),
-            ("w2", "Monday noon", "https://w.test/2"),
-            ("w3", "Monday afternoon", "https://w.test/3"),
-            ("w4", "Monday evening", "https://w.test/4"),
-        ],
-    );
+    let on_time = monday_world();
     server.set("/world.xml", Reply::feed(on_time.clone()));
     let dir = TestDir::new();
     let feed = feed_block(
@@ -549,13 +551,7 @@ async fn a_reload_that_shortens_the_merged_feed_moves_its_head() {
     .unwrap();
     d.signal("HUP");
     d.wait_for("config reloaded");
-    let late = "<item><guid>w0</guid><title>Monday's filing, dated by the day</title>\
-                <link>https://w.test/0</link><pubDate>Mon, 23 Nov 2026 00:00:00 GMT</pubDate>\
-                </item></channel>";
-    server.set(
-        "/world.xml",
-        Reply::feed(on_time.replace("</channel>", late)),
-    );
+    server.set("/world.xml", Reply::feed(with_a_late_filing(&on_time)));
     for _ in 0..200 {
         served = titles().await;
         if served.len() == 3 && served[0].starts_with("Monday's filing") {
