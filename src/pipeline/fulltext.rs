@@ -75,7 +75,11 @@ impl Articles {
         Articles {
             inner: Arc::new(Inner {
                 store: pipeline.store.clone(),
-                robots: RobotsCache::new(fetcher.clone(), &policy.user_agent),
+                robots: RobotsCache::new(
+                    fetcher.clone(),
+                    &policy.user_agent,
+                    pipeline.store.clone(),
+                ),
                 fetcher,
                 clock: Arc::clone(&pipeline.clock),
                 board: pipeline.board.clone(),

@@ -24,9 +24,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use tracing::warn;
 use url::Url;
 
 use super::fetch::{FetchError, Fetched, Fetcher, Validators};
+use crate::store::Store;
 
 /// How long a fetched robots.txt (or its absence) is trusted.
 pub const TTL: Duration = Duration::from_secs(24 * 3600);
@@ -77,6 +79,9 @@ struct Cached {
 #[derive(Debug, Clone)]
 pub struct RobotsCache {
     fetcher: Fetcher,
+    /// Where a pause a robots.txt asks for is kept, so it outlives the
+    /// process like a feed's.
+    store: Store,
     agent: String,
     /// One slot per origin; its async lock makes concurrent checks on one
     /// site wait for one fetch of its robots.txt.
@@ -85,12 +90,13 @@ pub struct RobotsCache {
 
 impl RobotsCache {
     /// A cache fetching through `fetcher`, matching rules for the product
-    /// token of `user_agent`.
-    pub fn new(fetcher: Fetcher, user_agent: &str) -> Self {
+    /// token of `user_agent`; the pauses sites ask for go to `store`.
+    pub fn new(fetcher: Fetcher, user_agent: &str, store: Store) -> Self {
         RobotsCache {
             fetcher: fetcher
                 .for_pages(MAX_BYTES, Duration::from_secs(20))
                 .keeping_prefix(),
+            store,
             agent: product_token(user_agent),
             origins: Arc::default(),
         }
@@ -161,8 +167,17 @@ impl RobotsCache {
             Err(FetchError::Throttled {
                 retry_after, site, ..
             }) => {
-                // The site's feeds wait too, so the same cap as theirs.
+                // The site's feeds wait too, so the same cap as theirs,
+                // and after a restart too.
                 let retry_at = self.fetcher.pause_as_asked(&site, retry_after, now);
+                let reason = format!("robots.txt: HTTP 429 or 503 until {retry_at}");
+                if let Err(e) = self
+                    .store
+                    .record_host_pause(site.clone(), retry_at, reason)
+                    .await
+                {
+                    warn!(site = %site, error = %e, "could not store the pause a robots.txt asked for");
+                }
                 Rules::Unknown {
                     error: format!("robots.txt: the site asked us to wait until {retry_at}"),
                     retry_at,

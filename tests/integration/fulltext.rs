@@ -652,6 +652,34 @@ async fn a_page_429_pause_survives_a_restart() {
     );
 }
 
+/// A 429 on robots.txt pauses its site across a restart too, like one on
+/// a page or a feed: it was kept in memory only.
+#[tokio::test]
+async fn a_robots_txt_429_pause_survives_a_restart() {
+    let server = FeedServer::start().await;
+    let dir = TestDir::new();
+    server.set(
+        "/feed.xml",
+        Reply::feed(rss("Teasers", &[("a", "Story", &server.url("/story"))])),
+    );
+    server.set(
+        "/robots.txt",
+        Reply::status(429).header("retry-after", "600"),
+    );
+    let config = config(&dir, &server, "");
+    let (_clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
+    drop(poll(&config, shared.clone()).await);
+    assert_eq!(server.seen("/robots.txt").len(), 1);
+    assert!(server.seen("/story").is_empty());
+    assert_eq!(dir.count("SELECT count(*) FROM host_pauses"), 1);
+    drop(poll(&config, shared).await);
+    assert_eq!(
+        server.seen("/feed.xml").len(),
+        1,
+        "the paused site was polled"
+    );
+}
+
 /// A page that redirects out of http(s) (`ftp:`, `file:`) fails for good
 /// at once: it is not a transient transfer error to try twice more.
 #[tokio::test]
