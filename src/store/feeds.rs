@@ -219,6 +219,14 @@ impl IngestSummary {
     }
 }
 
+/// Pauses a site (`?1`, its politeness bucket) until `?2` for reason `?3`:
+/// a later pause never shortens an earlier one. Written for a feed's
+/// answer inside its fetch's transaction, and on its own for an article
+/// page or a robots.txt.
+const PAUSE_HOST: &str = "INSERT INTO host_pauses (host, paused_until, reason) VALUES (?1, ?2, ?3)
+     ON CONFLICT(host) DO UPDATE SET paused_until = max(paused_until, excluded.paused_until),
+                                     reason = excluded.reason";
+
 impl Store {
     /// Makes the feeds table match the config: new feeds are added,
     /// changed URLs and schedules are recorded, tags replaced, and feeds no
@@ -376,9 +384,10 @@ impl Store {
         Ok(summary)
     }
 
-    /// Pauses `host` (a politeness bucket) until `until`, as a 429 or 503
-    /// to a request that is not a feed poll (an article page) asked, so
-    /// the pause outlives this process like a feed's.
+    /// Pauses `host` (a politeness bucket) until `until` (`PAUSE_HOST`),
+    /// as a 429 or 503 to a request that is not a feed poll (an article
+    /// page, a robots.txt) asked, so the pause outlives this process like
+    /// a feed's.
     pub async fn record_host_pause(
         &self,
         host: String,
@@ -386,13 +395,8 @@ impl Store {
         reason: String,
     ) -> Result<(), StoreError> {
         self.write(move |conn| {
-            conn.execute(
-                "INSERT INTO host_pauses (host, paused_until, reason) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(host) DO UPDATE SET paused_until = max(paused_until, excluded.paused_until),
-                                                 reason = excluded.reason",
-                params![host, to_db_time(until), reason],
-            )
-            .map_err(op("record host pause"))?;
+            cached(conn, PAUSE_HOST, params![host, to_db_time(until), reason])
+                .map_err(op("record host pause"))?;
             Ok(())
         })
         .await
@@ -793,11 +797,14 @@ fn record_state(tx: &Connection, a: &Attempt, now: DateTime<Utc>) -> Result<(), 
             .map_err(op("retire feed"))?;
         }
         Outcome::Throttled { until } => {
-            cached(tx,
-                "INSERT INTO host_pauses (host, paused_until, reason) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(host) DO UPDATE SET paused_until = max(paused_until, excluded.paused_until),
-                                                 reason = excluded.reason",
-                params![a.pause_key, to_db_time(until), a.error.as_deref().unwrap_or("Retry-After")],
+            cached(
+                tx,
+                PAUSE_HOST,
+                params![
+                    a.pause_key,
+                    to_db_time(until),
+                    a.error.as_deref().unwrap_or("Retry-After")
+                ],
             )
             .map_err(op("record host pause"))?;
         }
