@@ -9,6 +9,11 @@
 //! Knows nothing about XML: it hands a [`Fetched`] to `pipeline::parse`.
 //! Never retries; the scheduler owns when to try again.
 //!
+//! A caller that may not request just any URL (article pages, which obey
+//! robots.txt) fetches with [`Fetcher::fetch_checked`]: its [`HopCheck`] is
+//! asked before every request, the link and each redirect hop, so a hop it
+//! refuses is never sent. Feeds are fetched unchecked.
+//!
 //! Limits and pauses count per bucket, `politeness::`[`domain_key`]: the
 //! registrable domain, so `a.example.com` and `b.example.com` share them,
 //! while IP addresses, `localhost` and their ports stay apart. Connections
@@ -134,6 +139,9 @@ pub enum FetchError {
     Decode { encoding: String, reason: String },
     #[error("transfer failed: {0}")]
     Transfer(String),
+    /// A [`HopCheck`] refused a request, which was not sent.
+    #[error("{}", .0.reason)]
+    Refused(Refusal),
     #[error("cannot read {path}: {source}")]
     File {
         path: String,
@@ -184,10 +192,46 @@ impl FetchError {
             FetchError::Decode { .. } => FailureKind::Decode,
             FetchError::Transfer(_) => FailureKind::Transfer,
             FetchError::File { .. } => FailureKind::File,
-            FetchError::Gone | FetchError::Throttled { .. } | FetchError::HostPaused { .. } => {
+            // Feeds are fetched unchecked, so never refused; and a refusal
+            // sent nothing, like a pause.
+            FetchError::Gone
+            | FetchError::Throttled { .. }
+            | FetchError::HostPaused { .. }
+            | FetchError::Refused(_) => {
                 return None;
             }
         })
+    }
+}
+
+/// Why a [`HopCheck`] refused a request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    /// Said to whoever records the outcome.
+    pub reason: String,
+    /// The check could not say now (a robots.txt that could not be had):
+    /// ask again no earlier than this. `None`: the answer is no.
+    pub retry_at: Option<DateTime<Utc>>,
+}
+
+/// Asked before each request of a [`Fetcher::fetch_checked`]: the link
+/// itself (`hop` 0) and every redirect hop after it (`hop` 1, 2, …).
+pub trait HopCheck: Sync {
+    /// Whether `url` may be requested at `now`.
+    fn admit(
+        &self,
+        url: &Url,
+        hop: usize,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), Refusal>> + Send;
+}
+
+/// What a plain [`Fetcher::fetch`] asks: nothing, every hop goes.
+struct Unchecked;
+
+impl HopCheck for Unchecked {
+    async fn admit(&self, _: &Url, _: usize, _: DateTime<Utc>) -> Result<(), Refusal> {
+        Ok(())
     }
 }
 
@@ -394,6 +438,21 @@ impl Fetcher {
         user_agent: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Fetched, FetchError> {
+        self.fetch_checked(url, validators, user_agent, now, &Unchecked)
+            .await
+    }
+
+    /// [`Fetcher::fetch`], asking `check` before each request, the first
+    /// and every redirect hop: a hop it refuses is not sent, and the fetch
+    /// ends with [`FetchError::Refused`].
+    pub async fn fetch_checked(
+        &self,
+        url: &Url,
+        validators: &Validators,
+        user_agent: Option<&str>,
+        now: DateTime<Utc>,
+        check: &impl HopCheck,
+    ) -> Result<Fetched, FetchError> {
         if url.scheme() == "file" {
             return self.fetch_file(url).await;
         }
@@ -409,6 +468,11 @@ impl Fetcher {
                 .checked_sub(spent)
                 .filter(|left| !left.is_zero())
                 .ok_or(FetchError::Timeout(self.timeout))?;
+            // Asked before the site's permit is taken: the check may itself
+            // fetch from the site (its robots.txt).
+            if let Err(refusal) = check.admit(&current, transfer.hops.len(), now).await {
+                return Err(FetchError::Refused(refusal));
+            }
             // The site's permit is held until the body is read, so a
             // slow download counts against the site's concurrency.
             let (resp, _permit, took) = self

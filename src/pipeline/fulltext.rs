@@ -3,8 +3,10 @@
 //!
 //! The store queues an item's page in the transaction that archives it
 //! (`store::articles`) and wakes [`Articles`], which works through that
-//! queue in the background, apart from feed polls: for each page due it asks
-//! `robots.txt` ([`RobotsCache`]), fetches the page with the feed fetcher's
+//! queue in the background, apart from feed polls: for each page due it
+//! fetches the page, asking `robots.txt` ([`RobotsCache`]) before the
+//! request and before each redirect hop (a hop robots.txt disallows, on
+//! that hop's site, is never requested), with the feed fetcher's
 //! client, user agent, per-site limits and pauses but its own size and
 //! time caps (`[fetch] article_*`) and at most `[fetch]
 //! article_concurrency` pages at once, extracts and sanitises the article
@@ -29,7 +31,7 @@ use url::Url;
 
 use super::Pipeline;
 use super::extract::extract;
-use super::fetch::{FetchError, Fetched, Fetcher, Validators};
+use super::fetch::{FetchError, Fetched, Fetcher, HopCheck, Refusal, Validators};
 use super::robots::{RobotsCache, Verdict};
 use crate::clock::SharedClock;
 use crate::metrics::Metrics;
@@ -214,23 +216,12 @@ impl Articles {
                 };
             }
         };
-        match inner.robots.check(&url, now).await {
-            Verdict::Allowed => {}
-            Verdict::Disallowed => {
-                return ArticleResult::Disallowed {
-                    reason: format!(
-                        "robots.txt of {} disallows this page for our user agent",
-                        url.origin().ascii_serialization()
-                    ),
-                };
-            }
-            Verdict::Unknown { error, retry_at } => {
-                return retry(due, now, None, error, Some(retry_at));
-            }
-        }
+        let robots = RobotsHops {
+            robots: &inner.robots,
+        };
         let fetched = inner
             .fetcher
-            .fetch(&url, &Validators::default(), None, now)
+            .fetch_checked(&url, &Validators::default(), None, now, &robots)
             .await;
         match fetched {
             Ok(Fetched::Body {
@@ -250,20 +241,6 @@ impl Articles {
                     };
                 }
                 let final_url = transfer.hops.last().map(|h| h.to.clone());
-                // Redirects are followed inside the fetcher, so the page a
-                // link moved to was requested before robots.txt was asked
-                // about it: its answer still decides whether the page is
-                // kept, on another site or on the same one.
-                if let Some(to) = final_url.as_ref()
-                    && inner.robots.check(to, now).await == Verdict::Disallowed
-                {
-                    return ArticleResult::Disallowed {
-                        reason: format!(
-                            "redirected to {to}, which the robots.txt of {} disallows for our user agent",
-                            to.origin().ascii_serialization()
-                        ),
-                    };
-                }
                 let base = final_url.clone().unwrap_or_else(|| url.clone());
                 let extracted = tokio::task::spawn_blocking(move || {
                     extract(&body, content_type.as_deref(), &base)
@@ -318,6 +295,12 @@ impl Articles {
     ) -> ArticleResult {
         let status = e.status();
         match &e {
+            FetchError::Refused(Refusal { reason, retry_at }) => match retry_at {
+                Some(at) => retry(due, now, None, reason.clone(), Some(*at)),
+                None => ArticleResult::Disallowed {
+                    reason: reason.clone(),
+                },
+            },
             FetchError::HostPaused { until, .. } => ArticleResult::Deferred { until: *until },
             FetchError::Throttled {
                 retry_after, site, ..
@@ -344,6 +327,35 @@ impl Articles {
                 status,
                 error: e.to_string(),
             },
+        }
+    }
+}
+
+/// robots.txt, asked about the link and about each hop it redirects to
+/// before that hop is requested, on whatever site it is.
+struct RobotsHops<'a> {
+    robots: &'a RobotsCache,
+}
+
+impl HopCheck for RobotsHops<'_> {
+    async fn admit(&self, url: &Url, hop: usize, now: DateTime<Utc>) -> Result<(), Refusal> {
+        let site = url.origin().ascii_serialization();
+        match self.robots.check(url, now).await {
+            Verdict::Allowed => Ok(()),
+            Verdict::Disallowed if hop == 0 => Err(Refusal {
+                reason: format!("robots.txt of {site} disallows this page for our user agent"),
+                retry_at: None,
+            }),
+            Verdict::Disallowed => Err(Refusal {
+                reason: format!(
+                    "redirected to {url}, which the robots.txt of {site} disallows for our user agent"
+                ),
+                retry_at: None,
+            }),
+            Verdict::Unknown { error, retry_at } => Err(Refusal {
+                reason: error,
+                retry_at: Some(retry_at),
+            }),
         }
     }
 }

@@ -570,8 +570,8 @@ async fn a_queued_page_wakes_the_article_worker() {
     worker.await.unwrap();
 }
 
-/// A page that redirects to another site is kept only if that site's
-/// robots.txt allows it too.
+/// A page that redirects to another site whose robots.txt disallows where
+/// it leads: that page is never requested, and nothing is kept.
 #[tokio::test]
 async fn a_redirect_to_a_site_that_disallows_us_keeps_nothing() {
     let server = FeedServer::start().await;
@@ -594,10 +594,15 @@ async fn a_redirect_to_a_site_that_disallows_us_keeps_nothing() {
     assert_eq!((state.as_str(), text), ("disallowed", None));
     assert!(error.unwrap().contains("redirected to"));
     assert_eq!(other.seen("/robots.txt").len(), 1);
+    assert!(
+        other.seen("/story").is_empty(),
+        "the disallowed page the link redirected to was requested"
+    );
 }
 
 /// A page that redirects to a path of its own site that robots.txt
-/// disallows keeps nothing either: the same origin is no exemption.
+/// disallows is not followed there either: the same origin is no
+/// exemption.
 #[tokio::test]
 async fn a_redirect_to_a_disallowed_path_of_the_same_site_keeps_nothing() {
     let server = FeedServer::start().await;
@@ -625,6 +630,10 @@ async fn a_redirect_to_a_disallowed_path_of_the_same_site_keeps_nothing() {
     assert_eq!((state.as_str(), text), ("disallowed", None));
     assert!(error.unwrap().contains("redirected to"));
     assert_eq!(server.seen("/robots.txt").len(), 1, "robots.txt is cached");
+    assert!(
+        server.seen("/members/closed-story").is_empty(),
+        "the disallowed page the link redirected to was requested"
+    );
 }
 
 /// A 429 on an article page pauses its site like one on a feed: across a
