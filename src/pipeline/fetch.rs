@@ -383,6 +383,12 @@ impl Fetcher {
         }
     }
 
+    /// This fetcher, sending `accept` as its `Accept` header: for
+    /// documents that are neither feeds nor pages, such as robots.txt.
+    pub fn accepting(self, accept: &'static str) -> Fetcher {
+        Fetcher { accept, ..self }
+    }
+
     /// This fetcher, but a body longer than its cap is cut at the cap
     /// (and marked [`Transfer::truncated`]) instead of refused: for
     /// documents whose start is useful alone, such as robots.txt.

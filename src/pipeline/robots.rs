@@ -17,7 +17,8 @@
 //! Answers are kept [`TTL`] (a day, as RFC 9309 suggests at most), and
 //! "cannot say" for [`ERROR_TTL`], so a site with many queued pages is
 //! asked once, not once per page. robots.txt is fetched through the same
-//! [`Fetcher`] as everything else: same site limits, pauses, user agent.
+//! [`Fetcher`] as everything else (same site limits, pauses, user agent),
+//! but asking for `text/plain` (`ACCEPT`), not the pages' HTML.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -36,6 +37,10 @@ pub const TTL: Duration = Duration::from_secs(24 * 3600);
 pub const ERROR_TTL: Duration = Duration::from_secs(15 * 60);
 /// Origins kept before expired answers are dropped.
 const MAX_ORIGINS: usize = 4096;
+/// What robots.txt requests accept: the plain text RFC 9309 §2.3 says it
+/// is, not the pages' `text/html` (a site may answer that with an HTML
+/// page), though a server that labels it otherwise is still read.
+const ACCEPT: &str = "text/plain, */*;q=0.5";
 /// How much of a robots.txt is read; the rest is ignored (RFC 9309 §2.5
 /// asks crawlers to parse at least 500 KiB).
 const MAX_BYTES: usize = 512 * 1024;
@@ -95,6 +100,7 @@ impl RobotsCache {
         RobotsCache {
             fetcher: fetcher
                 .for_pages(MAX_BYTES, Duration::from_secs(20))
+                .accepting(ACCEPT)
                 .keeping_prefix(),
             store,
             agent: product_token(user_agent),

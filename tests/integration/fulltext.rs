@@ -214,15 +214,22 @@ fn open_and_members_only(server: &FeedServer) -> (&'static str, &'static str) {
     (open, closed)
 }
 
+/// Serves `txt` as the server's robots.txt.
+fn serve_robots(server: &FeedServer, txt: &str) {
+    server.set(
+        "/robots.txt",
+        Reply::feed(txt.to_string()).header("content-type", "text/plain"),
+    );
+}
+
 #[tokio::test]
 async fn pages_robots_txt_disallows_are_not_fetched_and_say_why() {
     let server = FeedServer::start().await;
     let dir = TestDir::new();
     let (open, closed) = open_and_members_only(&server);
-    server.set(
-        "/robots.txt",
-        Reply::feed("User-agent: *\nDisallow: /\n\nUser-agent: tickerfeed\nDisallow: /members/\n")
-            .header("content-type", "text/plain"),
+    serve_robots(
+        &server,
+        "User-agent: *\nDisallow: /\n\nUser-agent: tickerfeed\nDisallow: /members/\n",
     );
     let config = config(&dir, &server, "");
     let (_clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
@@ -582,10 +589,7 @@ async fn a_redirect_to_a_site_that_disallows_us_keeps_nothing() {
         Reply::feed(rss("Teasers", &[("a", "Moved", &server.url("/go/story"))])),
     );
     server.set("/go/story", Reply::redirect(302, &other.url("/story")));
-    other.set(
-        "/robots.txt",
-        Reply::feed("User-agent: *\nDisallow: /\n").header("content-type", "text/plain"),
-    );
+    serve_robots(&other, "User-agent: *\nDisallow: /\n");
     other.set("/story", page(WIRE_STORY));
     let config = config(&dir, &server, "");
     let (_clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
@@ -619,10 +623,7 @@ async fn a_redirect_to_a_disallowed_path_of_the_same_site_keeps_nothing() {
         Reply::redirect(301, &server.url("/members/closed-story")),
     );
     server.set("/members/closed-story", page(WIRE_STORY));
-    server.set(
-        "/robots.txt",
-        Reply::feed("User-agent: *\nDisallow: /members/\n").header("content-type", "text/plain"),
-    );
+    serve_robots(&server, "User-agent: *\nDisallow: /members/\n");
     let config = config(&dir, &server, "");
     let (_clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
     drop(poll(&config, shared).await);
@@ -697,4 +698,27 @@ async fn a_redirect_out_of_http_fails_at_once() {
     drop(poll(&config, shared).await);
     let (state, attempts, _, error, _) = article(&dir, "/odd");
     assert_eq!((state.as_str(), attempts), ("failed", 1), "{error:?}");
+}
+
+/// robots.txt is asked for as the plain text it is, not with the article
+/// pages' `Accept: text/html` (a site may answer that with an HTML page).
+#[tokio::test]
+async fn robots_txt_is_asked_for_as_plain_text() {
+    let server = FeedServer::start().await;
+    let dir = TestDir::new();
+    let (open, _) = open_and_members_only(&server);
+    serve_robots(&server, "User-agent: *\nDisallow: /members/\n");
+    let config = config(&dir, &server, "");
+    let (_clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
+    drop(poll(&config, shared).await);
+
+    let accept = |path: &str| {
+        let seen = server.seen(path);
+        assert_eq!(seen.len(), 1, "{path}");
+        seen[0].headers["accept"].to_str().unwrap().to_string()
+    };
+    let robots = accept("/robots.txt");
+    assert!(robots.starts_with("text/plain"), "{robots}");
+    assert!(!robots.contains("text/html"), "{robots}");
+    assert!(accept(open).starts_with("text/html"));
 }
