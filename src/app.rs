@@ -127,7 +127,7 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
         metrics: Arc::new(Metrics::new()),
         hubs: None,
     };
-    let articles = Articles::new(&pipeline);
+    let articles = Articles::new(&pipeline, &config.feeds);
     let ms = |d: Duration| d.as_millis() as u64;
     info!(
         feeds = feeds.len(),
@@ -329,7 +329,7 @@ pub async fn serve_with(
     // Article pages (`[[feeds]] fulltext`) are fetched apart from feed
     // polls, at their own lower concurrency; what an earlier run left
     // queued goes first.
-    tasks.push(tokio::spawn(articles.run(shutdown.clone())));
+    tasks.push(tokio::spawn(articles.clone().run(shutdown.clone())));
     // WebSub: changed feeds are pushed to our hub's subscribers and
     // announced to an external hub; whatever changed while the daemon was
     // down goes first.
@@ -390,6 +390,7 @@ pub async fn serve_with(
         board: pipeline.board.clone(),
         reactions,
         feeds: feeds_tx,
+        articles,
         alerts: alerts_tx,
         storage: storage_tx,
     };
@@ -521,6 +522,9 @@ struct Live {
     reactions: Option<Arc<Reactions>>,
     /// The feeds the scheduler polls.
     feeds: watch::Sender<Vec<(FeedConfig, FeedId)>>,
+    /// The article worker, which fetches each feed's pages as its user
+    /// agent.
+    articles: Articles,
     /// The alerts the sender delivers.
     alerts: watch::Sender<Vec<AlertConfig>>,
     /// Retention and the fetch log's length, for housekeeping.
@@ -529,7 +533,7 @@ struct Live {
 
 /// SIGHUP re-reads the config. Added feeds start, removed feeds stop (their
 /// archive stays; a hub that pushes one is asked to unsubscribe), changed
-/// schedules apply; validators, backoff and due
+/// schedules and user agents apply (to article pages too); validators, backoff and due
 /// times live in the archive, so nothing is lost. `[output]`, the views,
 /// the alerts and `[storage]` retention apply at once (an added alert fires
 /// for items archived from then on; a removed one's unsent messages wait in
@@ -620,6 +624,7 @@ async fn reload_on_hangup(
                             .map(|f| (f.clone(), ids[&f.name]))
                             .collect();
                         live.feeds.send_replace(feeds);
+                        live.articles.use_feeds(&new.feeds);
                         live.alerts.send_replace(new.alerts.clone());
                         store.set_head(head(&new));
                         tokio::spawn(backfill_rules(store.clone(), stop.clone()));

@@ -7,7 +7,9 @@
 //! fetches the page, asking `robots.txt` ([`RobotsCache`]) before the
 //! request and before each redirect hop (a hop robots.txt disallows, on
 //! that hop's site, is never requested), with the feed fetcher's
-//! client, user agent, per-site limits and pauses but its own size and
+//! client, per-site limits and pauses, as the user agent of the item's
+//! feed (its `[[feeds]] user_agent`, else `[fetch] user_agent`; robots.txt
+//! is read for that agent too), but with its own size and
 //! time caps (`[fetch] article_*`) and at most `[fetch]
 //! article_concurrency` pages at once, extracts and sanitises the article
 //! (`pipeline::extract`), finds the mentions in it, and hands the store
@@ -19,8 +21,8 @@
 //! ([`BACKOFF`]), at most [`MAX_ATTEMPTS`] times in all. Each item's
 //! final failure is logged once, at `warn`.
 
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -34,6 +36,7 @@ use super::extract::extract;
 use super::fetch::{FetchError, Fetched, Fetcher, HopCheck, Refusal, Validators};
 use super::robots::{RobotsCache, Verdict};
 use crate::clock::SharedClock;
+use crate::config::FeedConfig;
 use crate::metrics::Metrics;
 use crate::quotes::board::Board;
 use crate::store::{ArticleResult, DueArticle, Store, StoreError};
@@ -60,6 +63,11 @@ struct Inner {
     store: Store,
     fetcher: Fetcher,
     robots: RobotsCache,
+    /// `[fetch] user_agent`: pages of feeds without their own.
+    user_agent: String,
+    /// `[[feeds]] user_agent` by feed name, for the feeds that set one
+    /// (replaced on a reload, [`Articles::use_feeds`]).
+    feed_agents: RwLock<HashMap<String, String>>,
     clock: SharedClock,
     board: Option<Arc<Board>>,
     metrics: Arc<Metrics>,
@@ -68,8 +76,9 @@ struct Inner {
 
 impl Articles {
     /// An article fetcher sharing `pipeline`'s archive, client, site
-    /// limits, clock, board and metrics.
-    pub fn new(pipeline: &Pipeline) -> Self {
+    /// limits, clock, board and metrics, fetching the pages of each of
+    /// `feeds` as its user agent.
+    pub fn new(pipeline: &Pipeline, feeds: &[FeedConfig]) -> Self {
         let policy = &pipeline.policy;
         let fetcher = pipeline
             .fetcher
@@ -77,18 +86,42 @@ impl Articles {
         Articles {
             inner: Arc::new(Inner {
                 store: pipeline.store.clone(),
-                robots: RobotsCache::new(
-                    fetcher.clone(),
-                    &policy.user_agent,
-                    pipeline.store.clone(),
-                ),
+                robots: RobotsCache::new(fetcher.clone(), pipeline.store.clone()),
                 fetcher,
+                user_agent: policy.user_agent.clone(),
+                feed_agents: RwLock::new(feed_agents(feeds)),
                 clock: Arc::clone(&pipeline.clock),
                 board: pipeline.board.clone(),
                 metrics: Arc::clone(&pipeline.metrics),
                 concurrency: policy.article_concurrency.max(1),
             }),
         }
+    }
+
+    /// Fetches the pages of `feeds` (a reloaded config's) as their user
+    /// agents from now on.
+    pub fn use_feeds(&self, feeds: &[FeedConfig]) {
+        *self
+            .inner
+            .feed_agents
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = feed_agents(feeds);
+    }
+
+    /// The user agent `due`'s page is fetched, and robots.txt read, as:
+    /// its feed's own, else `[fetch] user_agent`. The feed is the one the
+    /// item was first archived from ([`DueArticle::feed`]), which is the
+    /// one that queued the page unless another feed archived it first.
+    fn user_agent(&self, due: &DueArticle) -> String {
+        let agents = self
+            .inner
+            .feed_agents
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        agents
+            .get(&due.feed)
+            .unwrap_or(&self.inner.user_agent)
+            .clone()
     }
 
     /// Fetches pages as they are queued or fall due until `shutdown`,
@@ -216,12 +249,20 @@ impl Articles {
                 };
             }
         };
+        let user_agent = self.user_agent(due);
         let robots = RobotsHops {
             robots: &inner.robots,
+            user_agent: &user_agent,
         };
         let fetched = inner
             .fetcher
-            .fetch_checked(&url, &Validators::default(), None, now, &robots)
+            .fetch_checked(
+                &url,
+                &Validators::default(),
+                Some(&user_agent),
+                now,
+                &robots,
+            )
             .await;
         match fetched {
             Ok(Fetched::Body {
@@ -335,12 +376,14 @@ impl Articles {
 /// before that hop is requested, on whatever site it is.
 struct RobotsHops<'a> {
     robots: &'a RobotsCache,
+    /// The page's, so the rules are read for the agent that will ask.
+    user_agent: &'a str,
 }
 
 impl HopCheck for RobotsHops<'_> {
     async fn admit(&self, url: &Url, hop: usize, now: DateTime<Utc>) -> Result<(), Refusal> {
         let site = url.origin().ascii_serialization();
-        match self.robots.check(url, now).await {
+        match self.robots.check(url, self.user_agent, now).await {
             Verdict::Allowed => Ok(()),
             Verdict::Disallowed if hop == 0 => Err(Refusal {
                 reason: format!("robots.txt of {site} disallows this page for our user agent"),
@@ -358,6 +401,14 @@ impl HopCheck for RobotsHops<'_> {
             }),
         }
     }
+}
+
+/// `[[feeds]] user_agent` by feed name, for the feeds that set one.
+fn feed_agents(feeds: &[FeedConfig]) -> HashMap<String, String> {
+    feeds
+        .iter()
+        .filter_map(|f| Some((f.name.clone(), f.user_agent.clone()?)))
+        .collect()
 }
 
 /// A transient failure: try again after the backoff (or `at`, when the

@@ -4,8 +4,17 @@
 //! as RFC 9309 scopes them) and the answer for one URL. Feeds are not
 //! checked (a feed is published to be polled); article pages are, since
 //! fetching them is crawling a site. Rules are read by `texting_robots`
-//! for our product token (the `[fetch] user_agent` up to its first `/` or
-//! space: `tickerfeed`), falling back to the `*` group as usual.
+//! for the product token of the user agent the page is fetched as (up to
+//! its first `/` or space: `tickerfeed` for the default `[fetch]
+//! user_agent`; a feed's own `[[feeds]] user_agent` for its pages), falling
+//! back to the `*` group as usual.
+//!
+//! The cache is keyed by user agent and origin: a site's robots.txt is
+//! fetched as, and its rules read for, each user agent that asks (a
+//! site may serve each agent its own file, and a verdict for one agent's
+//! group must never answer for another). Most configs use one agent, so
+//! this costs nothing; one with its own agent per feed asks each site
+//! once per agent.
 //!
 //! What an answer means (RFC 9309 §2.3.1):
 //! - 2xx: the rules in the file (a file that cannot be read allows all);
@@ -87,29 +96,27 @@ pub struct RobotsCache {
     /// Where a pause a robots.txt asks for is kept, so it outlives the
     /// process like a feed's.
     store: Store,
-    agent: String,
-    /// One slot per origin; its async lock makes concurrent checks on one
-    /// site wait for one fetch of its robots.txt.
-    origins: Arc<Mutex<HashMap<String, Slot>>>,
+    /// One slot per user agent and origin; its async lock makes concurrent
+    /// checks on one site wait for one fetch of its robots.txt.
+    origins: Arc<Mutex<HashMap<(String, String), Slot>>>,
 }
 
 impl RobotsCache {
-    /// A cache fetching through `fetcher`, matching rules for the product
-    /// token of `user_agent`; the pauses sites ask for go to `store`.
-    pub fn new(fetcher: Fetcher, user_agent: &str, store: Store) -> Self {
+    /// A cache fetching through `fetcher`; the pauses sites ask for go to
+    /// `store`.
+    pub fn new(fetcher: Fetcher, store: Store) -> Self {
         RobotsCache {
             fetcher: fetcher
                 .for_pages(MAX_BYTES, Duration::from_secs(20))
                 .accepting(ACCEPT)
                 .keeping_prefix(),
             store,
-            agent: product_token(user_agent),
             origins: Arc::default(),
         }
     }
 
-    /// Whether `url` may be fetched at `now`.
-    pub async fn check(&self, url: &Url, now: DateTime<Utc>) -> Verdict {
+    /// Whether `url` may be fetched as `user_agent` at `now`.
+    pub async fn check(&self, url: &Url, user_agent: &str, now: DateTime<Utc>) -> Verdict {
         let origin = url.origin().ascii_serialization();
         let slot = {
             let mut origins = self.origins.lock().unwrap_or_else(|p| p.into_inner());
@@ -121,11 +128,15 @@ impl RobotsCache {
                         .map_or(true, |c| c.as_ref().is_some_and(|c| c.until > now))
                 });
             }
-            Arc::clone(origins.entry(origin.clone()).or_default())
+            Arc::clone(
+                origins
+                    .entry((user_agent.to_string(), origin.clone()))
+                    .or_default(),
+            )
         };
         let mut slot = slot.lock().await;
         if slot.as_ref().is_none_or(|c| c.until <= now) {
-            let rules = self.fetch_rules(&origin, now).await;
+            let rules = self.fetch_rules(&origin, user_agent, now).await;
             let ttl = match &rules {
                 Rules::Unknown { .. } => ERROR_TTL,
                 _ => TTL,
@@ -146,13 +157,13 @@ impl RobotsCache {
         }
     }
 
-    async fn fetch_rules(&self, origin: &str, now: DateTime<Utc>) -> Rules {
+    async fn fetch_rules(&self, origin: &str, user_agent: &str, now: DateTime<Utc>) -> Rules {
         let Ok(url) = Url::parse(&format!("{origin}/robots.txt")) else {
             return Rules::AllowAll;
         };
         match self
             .fetcher
-            .fetch(&url, &Validators::default(), None, now)
+            .fetch(&url, &Validators::default(), Some(user_agent), now)
             .await
         {
             Ok(Fetched::Body {
@@ -163,7 +174,7 @@ impl RobotsCache {
                     // not a rule.
                     body.truncate(body.iter().rposition(|&b| b == b'\n').map_or(0, |n| n + 1));
                 }
-                parse(&self.agent, &body)
+                parse(&product_token(user_agent), &body)
             }
             // No validators were sent, so a 304 is the server's oddity:
             // there is nothing to read, which means no rules.

@@ -722,3 +722,57 @@ async fn robots_txt_is_asked_for_as_plain_text() {
     assert!(!robots.contains("text/html"), "{robots}");
     assert!(accept(open).starts_with("text/html"));
 }
+
+/// A feed with its own `user_agent` has its article pages fetched, and
+/// robots.txt read, as that user agent; another feed's pages on the same
+/// site keep the global one, and its verdict is not taken from the other
+/// agent's rules.
+#[tokio::test]
+async fn a_feeds_own_user_agent_fetches_its_pages_and_reads_robots_txt_for_it() {
+    let server = FeedServer::start().await;
+    let dir = TestDir::new();
+    // `own`, with its own agent, links to an open and a members' page.
+    let (own_open, own_closed) = open_and_members_only(&server);
+    let plain_closed = "/members/plain-story";
+    server.set(
+        "/plain.xml",
+        Reply::feed(rss(
+            "Plain",
+            &[("c", "Plain closed", &server.url(plain_closed))],
+        )),
+    );
+    server.set(plain_closed, page(WIRE_STORY));
+    // Only the feed's own agent is kept out of /members/.
+    serve_robots(&server, "User-agent: deskbot\nDisallow: /members/\n");
+    let config = dir.write_config(&format!(
+        "per_host_spacing_ms = 0\n\
+         [[feeds]]\nname = \"own\"\nurl = \"{}\"\nfulltext = true\n\
+         user_agent = \"deskbot/2.0 (+https://desk.test/bot)\"\n\
+         [[feeds]]\nname = \"plain\"\nurl = \"{}\"\nfulltext = true\n",
+        server.url("/feed.xml"),
+        server.url("/plain.xml"),
+    ));
+    let (_clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
+    drop(poll(&config, shared).await);
+
+    let agent = |seen: &crate::util::Seen| seen.headers["user-agent"].to_str().unwrap().to_string();
+    assert!(
+        server.seen(own_closed).is_empty(),
+        "a page the feed's own agent is disallowed was fetched"
+    );
+    assert_eq!(article(&dir, own_closed).0, "disallowed");
+    assert_eq!(article(&dir, own_open).0, "fetched");
+    assert_eq!(
+        agent(&server.seen(own_open)[0]),
+        "deskbot/2.0 (+https://desk.test/bot)"
+    );
+    // The global agent is not kept out, so its page is fetched, as itself.
+    assert_eq!(article(&dir, plain_closed).0, "fetched");
+    assert!(agent(&server.seen(plain_closed)[0]).starts_with("tickerfeed/"));
+    // robots.txt was asked once per agent, each as itself.
+    let mut asked: Vec<String> = server.seen("/robots.txt").iter().map(agent).collect();
+    asked.sort();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert_eq!(asked[0], "deskbot/2.0 (+https://desk.test/bot)");
+    assert!(asked[1].starts_with("tickerfeed/"), "{asked:?}");
+}
