@@ -12,7 +12,10 @@
 //! A caller that may not request just any URL (article pages, which obey
 //! robots.txt) fetches with [`Fetcher::fetch_checked`]: its [`HopCheck`] is
 //! asked before every request, the link and each redirect hop, so a hop it
-//! refuses is never sent. Feeds are fetched unchecked.
+//! refuses is never sent, and may ask for a crawl delay: the least time
+//! between the starts of two such requests to one site (robots.txt's
+//! `Crawl-delay`), kept by the same per-site gate as the spacing. Feeds
+//! are fetched unchecked, so never wait for a crawl delay.
 //!
 //! Limits and pauses count per bucket, `politeness::`[`domain_key`]: the
 //! registrable domain, so `a.example.com` and `b.example.com` share them,
@@ -214,24 +217,32 @@ pub struct Refusal {
     pub retry_at: Option<DateTime<Utc>>,
 }
 
+/// A request a [`HopCheck`] lets through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Admitted {
+    /// Start it at least this long after the start of the last request
+    /// to its site that had a crawl delay (robots.txt's `Crawl-delay`).
+    pub crawl_delay: Option<Duration>,
+}
+
 /// Asked before each request of a [`Fetcher::fetch_checked`]: the link
 /// itself (`hop` 0) and every redirect hop after it (`hop` 1, 2, …).
 pub trait HopCheck: Sync {
-    /// Whether `url` may be requested at `now`.
+    /// Whether `url` may be requested at `now`, and how far apart.
     fn admit(
         &self,
         url: &Url,
         hop: usize,
         now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<(), Refusal>> + Send;
+    ) -> impl Future<Output = Result<Admitted, Refusal>> + Send;
 }
 
 /// What a plain [`Fetcher::fetch`] asks: nothing, every hop goes.
 struct Unchecked;
 
 impl HopCheck for Unchecked {
-    async fn admit(&self, _: &Url, _: usize, _: DateTime<Utc>) -> Result<(), Refusal> {
-        Ok(())
+    async fn admit(&self, _: &Url, _: usize, _: DateTime<Utc>) -> Result<Admitted, Refusal> {
+        Ok(Admitted::default())
     }
 }
 
@@ -257,6 +268,11 @@ struct Buckets {
 struct Gate {
     permits: Arc<Semaphore>,
     next_start: tokio::sync::Mutex<tokio::time::Instant>,
+    /// The earliest start of the next request with a crawl delay
+    /// ([`Admitted::crawl_delay`]). Apart from `next_start`, so feeds
+    /// never wait for it, and waited for before taking a permit, so a
+    /// page waiting its turn does not hold up the site's feeds.
+    next_crawl: tokio::sync::Mutex<tokio::time::Instant>,
     paused_until: Mutex<Option<DateTime<Utc>>>,
 }
 
@@ -268,6 +284,7 @@ impl Buckets {
             Arc::new(Gate {
                 permits: Arc::new(Semaphore::new(self.per_bucket)),
                 next_start: tokio::sync::Mutex::new(tokio::time::Instant::now()),
+                next_crawl: tokio::sync::Mutex::new(tokio::time::Instant::now()),
                 paused_until: Mutex::new(None),
             })
         }))
@@ -289,17 +306,28 @@ impl Gate {
     /// up to a millisecond for nothing (a 304 from loopback took 1.06 ms,
     /// most of it that).
     async fn claim_start(&self, spacing: Duration) -> Option<tokio::time::Instant> {
-        let mut next = self.next_start.lock().await;
-        let now = tokio::time::Instant::now();
-        let start = (*next).max(now);
-        *next = start + spacing;
-        (start > now).then_some(start)
+        claim(&mut *self.next_start.lock().await, spacing)
+    }
+
+    /// [`Gate::claim_start`] for a request with a crawl delay: `delay`
+    /// after the last one that had one.
+    async fn claim_crawl_turn(&self, delay: Duration) -> Option<tokio::time::Instant> {
+        claim(&mut *self.next_crawl.lock().await, delay)
     }
 
     fn paused_until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let paused = *self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
         paused.filter(|u| *u > now)
     }
+}
+
+/// Claims the start `next` holds (or now, if that has passed) and moves
+/// `next` `gap` past it; returns the start if it is later than now.
+fn claim(next: &mut tokio::time::Instant, gap: Duration) -> Option<tokio::time::Instant> {
+    let now = tokio::time::Instant::now();
+    let start = (*next).max(now);
+    *next = start + gap;
+    (start > now).then_some(start)
 }
 
 /// What feed requests accept.
@@ -476,13 +504,14 @@ impl Fetcher {
                 .ok_or(FetchError::Timeout(self.timeout))?;
             // Asked before the site's permit is taken: the check may itself
             // fetch from the site (its robots.txt).
-            if let Err(refusal) = check.admit(&current, transfer.hops.len(), now).await {
-                return Err(FetchError::Refused(refusal));
-            }
+            let admitted = check
+                .admit(&current, transfer.hops.len(), now)
+                .await
+                .map_err(FetchError::Refused)?;
             // The site's permit is held until the body is read, so a
             // slow download counts against the site's concurrency.
             let (resp, _permit, took) = self
-                .send(&current, validators, user_agent, now, budget)
+                .send(&current, validators, user_agent, now, budget, admitted)
                 .await?;
             spent += took;
             let status = resp.status();
@@ -520,6 +549,7 @@ impl Fetcher {
         user_agent: Option<&str>,
         now: DateTime<Utc>,
         timeout: Duration,
+        admitted: Admitted,
     ) -> Result<(reqwest::Response, OwnedSemaphorePermit, Duration), FetchError> {
         let key = domain_key(url);
         let gate = self.buckets.gate(&key);
@@ -531,6 +561,11 @@ impl Fetcher {
             None => Ok(()),
         };
         paused(&gate)?;
+        if let Some(delay) = admitted.crawl_delay
+            && let Some(start) = gate.claim_crawl_turn(delay).await
+        {
+            tokio::time::sleep_until(start).await;
+        }
         // Handed back with the response: the caller holds it while it
         // reads the body.
         let permit = Arc::clone(&gate.permits)
@@ -992,6 +1027,24 @@ mod tests {
         assert_eq!(spaced.claim_start(spacing).await, None);
         assert_eq!(spaced.claim_start(spacing).await, Some(t0 + spacing));
         assert_eq!(spaced.claim_start(spacing).await, Some(t0 + 2 * spacing));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn crawl_turns_are_kept_apart_from_the_spacing() {
+        let buckets = Buckets {
+            per_bucket: 4,
+            spacing: Duration::ZERO,
+            max_pause: Duration::from_secs(86_400),
+            gates: Mutex::default(),
+        };
+        let gate = buckets.gate("c.test");
+        let delay = Duration::from_secs(1);
+        let t0 = tokio::time::Instant::now();
+        assert_eq!(gate.claim_crawl_turn(delay).await, None);
+        assert_eq!(gate.claim_crawl_turn(delay).await, Some(t0 + delay));
+        // A request without a crawl delay (a feed) does not queue behind them.
+        assert_eq!(gate.claim_start(Duration::ZERO).await, None);
+        assert_eq!(gate.claim_crawl_turn(delay).await, Some(t0 + 2 * delay));
     }
 
     #[test]

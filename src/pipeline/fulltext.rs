@@ -9,7 +9,8 @@
 //! that hop's site, is never requested), with the feed fetcher's
 //! client, per-site limits and pauses, as the user agent of the item's
 //! feed (its `[[feeds]] user_agent`, else `[fetch] user_agent`; robots.txt
-//! is read for that agent too), but with its own size and
+//! is read for that agent too) and at least its `Crawl-delay` after the
+//! site's previous page, but with its own size and
 //! time caps (`[fetch] article_*`) and at most `[fetch]
 //! article_concurrency` pages at once, extracts and sanitises the article
 //! (`pipeline::extract`), finds the mentions in it, and hands the store
@@ -33,7 +34,7 @@ use url::Url;
 
 use super::Pipeline;
 use super::extract::extract;
-use super::fetch::{FetchError, Fetched, Fetcher, HopCheck, Refusal, Validators};
+use super::fetch::{Admitted, FetchError, Fetched, Fetcher, HopCheck, Refusal, Validators};
 use super::robots::{RobotsCache, Verdict};
 use crate::clock::SharedClock;
 use crate::config::FeedConfig;
@@ -373,7 +374,8 @@ impl Articles {
 }
 
 /// robots.txt, asked about the link and about each hop it redirects to
-/// before that hop is requested, on whatever site it is.
+/// before that hop is requested, on whatever site it is; its
+/// `Crawl-delay` spaces that site's pages.
 struct RobotsHops<'a> {
     robots: &'a RobotsCache,
     /// The page's, so the rules are read for the agent that will ask.
@@ -381,10 +383,10 @@ struct RobotsHops<'a> {
 }
 
 impl HopCheck for RobotsHops<'_> {
-    async fn admit(&self, url: &Url, hop: usize, now: DateTime<Utc>) -> Result<(), Refusal> {
+    async fn admit(&self, url: &Url, hop: usize, now: DateTime<Utc>) -> Result<Admitted, Refusal> {
         let site = url.origin().ascii_serialization();
         match self.robots.check(url, self.user_agent, now).await {
-            Verdict::Allowed => Ok(()),
+            Verdict::Allowed { crawl_delay } => Ok(Admitted { crawl_delay }),
             Verdict::Disallowed if hop == 0 => Err(Refusal {
                 reason: format!("robots.txt of {site} disallows this page for our user agent"),
                 retry_at: None,

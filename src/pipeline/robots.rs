@@ -23,6 +23,13 @@
 //!   site cannot say, so nothing is fetched for now ([`Verdict::Unknown`]);
 //!   the caller retries later.
 //!
+//! `Crawl-delay` (not in RFC 9309, but widely sent) from the group that
+//! applies to us (ours, else `*`; a line before any `User-agent` counts
+//! for all) comes with an allowed page's verdict, capped at
+//! [`MAX_CRAWL_DELAY`]: the fetcher starts that site's pages at least that
+//! far apart (`pipeline::fetch`, `Admitted`). Another agent's delay is
+//! ignored.
+//!
 //! Answers are kept [`TTL`] (a day, as RFC 9309 suggests at most), and
 //! "cannot say" for [`ERROR_TTL`], so a site with many queued pages is
 //! asked once, not once per page. robots.txt is fetched through the same
@@ -50,6 +57,14 @@ const MAX_ORIGINS: usize = 4096;
 /// is, not the pages' `text/html` (a site may answer that with an HTML
 /// page), though a server that labels it otherwise is still read.
 const ACCEPT: &str = "text/plain, */*;q=0.5";
+/// The longest `Crawl-delay` honoured; a longer one counts as this.
+/// Article pages share `[fetch] article_concurrency` slots across sites,
+/// and a page waiting its site's turn holds one, so a site asking for an
+/// hour between pages (or `1e30` seconds) would take the queue with it.
+/// A minute still lets through 60 pages of a site an hour, 1,440 a day,
+/// more than the feeds we follow publish, while a longer wait would mostly
+/// keep the slots from every other site.
+pub const MAX_CRAWL_DELAY: Duration = Duration::from_secs(60);
 /// How much of a robots.txt is read; the rest is ignored (RFC 9309 §2.5
 /// asks crawlers to parse at least 500 KiB).
 const MAX_BYTES: usize = 512 * 1024;
@@ -57,7 +72,10 @@ const MAX_BYTES: usize = 512 * 1024;
 /// May a page be fetched?
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
-    Allowed,
+    /// Yes, at least `crawl_delay` after the last page of its site that
+    /// had one (the matched group's `Crawl-delay`, at most
+    /// [`MAX_CRAWL_DELAY`]).
+    Allowed { crawl_delay: Option<Duration> },
     /// The site's robots.txt disallows the page for our user agent.
     Disallowed,
     /// robots.txt could not be had; ask again no earlier than `retry_at`
@@ -147,8 +165,10 @@ impl RobotsCache {
             });
         }
         match &slot.as_ref().expect("filled above").rules {
-            Rules::AllowAll => Verdict::Allowed,
-            Rules::Parsed(robot) if robot.allowed(url.as_str()) => Verdict::Allowed,
+            Rules::AllowAll => Verdict::Allowed { crawl_delay: None },
+            Rules::Parsed(robot) if robot.allowed(url.as_str()) => Verdict::Allowed {
+                crawl_delay: crawl_delay(robot.delay),
+            },
             Rules::Parsed(_) => Verdict::Disallowed,
             Rules::Unknown { error, retry_at } => Verdict::Unknown {
                 error: error.clone(),
@@ -220,6 +240,17 @@ fn parse(agent: &str, body: &[u8]) -> Rules {
     }
 }
 
+/// A `Crawl-delay` of `secs` seconds, capped at [`MAX_CRAWL_DELAY`]; none
+/// for zero, a negative value or one that is not a number.
+fn crawl_delay(secs: Option<f32>) -> Option<Duration> {
+    let secs = secs.filter(|s| *s > 0.0)?;
+    Some(
+        Duration::try_from_secs_f32(secs)
+            .unwrap_or(MAX_CRAWL_DELAY)
+            .min(MAX_CRAWL_DELAY),
+    )
+}
+
 /// `tickerfeed` of `tickerfeed/0.1 (+https://…)`: the name robots.txt
 /// groups are matched against.
 fn product_token(user_agent: &str) -> String {
@@ -258,6 +289,31 @@ mod tests {
         assert!(!allowed(star, "/private/story"));
         assert!(allowed(star, "/news/story"));
         assert!(allowed("", "/anything"));
+    }
+
+    fn delay(txt: &str) -> Option<Duration> {
+        match parse("tickerfeed", txt.as_bytes()) {
+            Rules::Parsed(r) => crawl_delay(r.delay),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn the_crawl_delay_of_the_group_that_applies_capped() {
+        let other = "User-agent: otherbot\nCrawl-delay: 30\n\nUser-agent: *\nDisallow: /x/\n";
+        assert_eq!(delay(other), None, "another agent's delay");
+        let star = "User-agent: otherbot\nCrawl-delay: 30\n\nUser-agent: *\nCrawl-delay: 2.5\n";
+        assert_eq!(delay(star), Some(Duration::from_millis(2500)));
+        let ours = "User-agent: *\nCrawl-delay: 5\n\nUser-agent: tickerfeed\nCrawl-delay: 1\n";
+        assert_eq!(delay(ours), Some(Duration::from_secs(1)));
+        assert_eq!(
+            delay("User-agent: *\nCrawl-delay: 86400\n"),
+            Some(MAX_CRAWL_DELAY)
+        );
+        assert_eq!(crawl_delay(Some(f32::INFINITY)), Some(MAX_CRAWL_DELAY));
+        for nonsense in [0.0, -3.0, f32::NAN] {
+            assert_eq!(crawl_delay(Some(nonsense)), None, "{nonsense}");
+        }
     }
 
     #[test]

@@ -700,17 +700,24 @@ async fn a_redirect_out_of_http_fails_at_once() {
     assert_eq!((state.as_str(), attempts), ("failed", 1), "{error:?}");
 }
 
+/// The site of [`open_and_members_only`] with `robots` as its robots.txt,
+/// polled once: the server, the archive and the two pages' paths.
+async fn polled_under(robots: &str) -> (FeedServer, TestDir, (&'static str, &'static str)) {
+    let server = FeedServer::start().await;
+    let dir = TestDir::new();
+    let pages = open_and_members_only(&server);
+    serve_robots(&server, robots);
+    let config = config(&dir, &server, "");
+    let (_clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
+    drop(poll(&config, shared).await);
+    (server, dir, pages)
+}
+
 /// robots.txt is asked for as the plain text it is, not with the article
 /// pages' `Accept: text/html` (a site may answer that with an HTML page).
 #[tokio::test]
 async fn robots_txt_is_asked_for_as_plain_text() {
-    let server = FeedServer::start().await;
-    let dir = TestDir::new();
-    let (open, _) = open_and_members_only(&server);
-    serve_robots(&server, "User-agent: *\nDisallow: /members/\n");
-    let config = config(&dir, &server, "");
-    let (_clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
-    drop(poll(&config, shared).await);
+    let (server, _dir, (open, _)) = polled_under("User-agent: *\nDisallow: /members/\n").await;
 
     let accept = |path: &str| {
         let seen = server.seen(path);
@@ -775,4 +782,21 @@ async fn a_feeds_own_user_agent_fetches_its_pages_and_reads_robots_txt_for_it() 
     assert_eq!(asked.len(), 2, "{asked:?}");
     assert_eq!(asked[0], "deskbot/2.0 (+https://desk.test/bot)");
     assert!(asked[1].starts_with("tickerfeed/"), "{asked:?}");
+}
+
+/// `Crawl-delay` in the group that applies to us spaces the site's article
+/// pages that far apart (per_host_spacing is 0 here). No upper bound: the
+/// machine may be slow.
+#[tokio::test]
+async fn a_crawl_delay_spaces_a_sites_article_pages() {
+    let (server, dir, (first, second)) = polled_under("User-agent: *\nCrawl-delay: 1\n").await;
+
+    assert_eq!(article(&dir, first).0, "fetched");
+    assert_eq!(article(&dir, second).0, "fetched");
+    let (a, b) = (server.seen(first)[0].at, server.seen(second)[0].at);
+    let apart = if a > b { a - b } else { b - a };
+    assert!(
+        apart >= Duration::from_millis(900),
+        "pages {apart:?} apart under Crawl-delay: 1"
+    );
 }
