@@ -26,7 +26,9 @@
 //! 5. **feed-rs** parses the result behind `catch_unwind`. Entries without
 //!    an id get a marker instead of feed-rs's random UUID fallback, so
 //!    `normalize` can build a stable key itself. Dates are read by
-//!    `dates.rs`: strictly first, then with feed-rs's repairs.
+//!    `dates.rs`: strictly first, then with feed-rs's repairs. RSS
+//!    enclosures with a relative URL, which feed-rs drops, are read back by
+//!    `enclosures.rs` (the fast path declines every enclosure).
 //! 6. HTML in the result that nests deeper than [`MAX_DEPTH`] is reduced to
 //!    its text (`deep_html.rs`): sanitising it would take time quadratic in
 //!    its depth.
@@ -39,6 +41,7 @@ mod atom03;
 pub(super) mod charset;
 mod dates;
 mod deep_html;
+mod enclosures;
 mod fast;
 mod html_entities;
 mod jsonfeed;
@@ -188,7 +191,7 @@ fn parse_via(
     if !repairs.is_empty() {
         debug!(feed_url = %base, ?repairs, "repaired feed XML before parsing");
     }
-    let feed = defuse(parse_isolated(xml.as_bytes())?, base);
+    let feed = enclosures::recover(defuse(parse_isolated(xml.as_bytes())?, base), &xml);
     let has_items = ["<item>", "<item ", "<entry>", "<entry "]
         .iter()
         .any(|tag| xml.contains(tag));

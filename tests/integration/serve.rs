@@ -324,20 +324,36 @@ async fn an_untitled_post_is_listed_by_its_text() {
 /// at the merged feed can play them.
 #[tokio::test]
 async fn a_podcasts_enclosures_reach_every_format() {
+    let file = "https://pod.test/media/ep2.mp3";
+    episode_2s_file_reaches_every_format(file, file).await;
+}
+
+/// A podcast that gives its file's address relative to its site
+/// (`url="/media/ep2.mp3"`) still has it everywhere, made absolute against
+/// the site the feed names, as its items' links are (feed-rs dropped the
+/// whole enclosure).
+#[tokio::test]
+async fn a_podcasts_relative_enclosure_resolves_against_its_site() {
+    episode_2s_file_reaches_every_format("/media/ep2.mp3", "https://pod.test/media/ep2.mp3").await;
+}
+
+/// Polls a podcast whose Episode 2 has an MP3 at `url` (as written in its
+/// `<enclosure>`) and checks that `file` is in each output format, the
+/// archive and the export.
+async fn episode_2s_file_reaches_every_format(url: &str, file: &str) {
     let (_server, dir, d) = one_feed_daemon(
-        Reply::feed(
-            "<rss version=\"2.0\"><channel><title>Pod</title><link>https://pod.test/</link>\
+        Reply::feed(format!(
+            "<rss version=\"2.0\"><channel><title>Pod</title><link>https://pod.test/shows/pod/</link>\
              <item><guid>e2</guid><title>Episode 2</title><link>https://pod.test/2</link>\
-             <enclosure url=\"https://pod.test/media/ep2.mp3\" length=\"12345\" type=\"audio/mpeg\"/></item>\
+             <enclosure url=\"{url}\" length=\"12345\" type=\"audio/mpeg\"/></item>\
              <item><guid>e1</guid><title>Episode 1</title><link>https://pod.test/1</link></item>\
-             </channel></rss>",
-        ),
+             </channel></rss>"
+        )),
         "",
         fixed_clock("2026-11-24T09:00:00Z").1,
     )
     .await;
     d.wait_for_entries(2).await;
-    let file = "https://pod.test/media/ep2.mp3";
     let rss = d.get("/feed.rss", &[]).await.text().await.unwrap();
     assert!(
         rss.contains(&format!(

@@ -94,7 +94,7 @@ fn assign_missing_ids(mut feed: Feed) -> Feed {
 
 /// feed-rs's namespace table (`xml::NS`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ns {
+pub(super) enum Ns {
     Atom,
     Rss,
     Unknown,
@@ -107,7 +107,7 @@ enum Ns {
 }
 
 impl Ns {
-    fn of(uri: &str) -> Ns {
+    pub(super) fn of(uri: &str) -> Ns {
         match uri {
             "http://purl.org/rss/1.0/" => Ns::Rss,
             NS_ATOM10 => Ns::Atom,

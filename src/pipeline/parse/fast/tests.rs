@@ -367,6 +367,7 @@ fn unusual_documents_fall_back_and_read_the_same() {
         r#"<entry xmlns="http://www.w3.org/2005/Atom"><title>T</title></entry>"#.to_string(),
         // Extensions and constructs not written in the fast path.
         rss("<item><enclosure url=\"http://e.com/a.mp3\" length=\"1\" type=\"audio/mpeg\"/></item>"),
+        rss("<item><enclosure url=\"/a.mp3\" length=\"1\" type=\"audio/mpeg\"/></item>"),
         r#"<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel><item><media:title>m</media:title></item></channel></rss>"#.to_string(),
         r#"<rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"><channel><itunes:author>a</itunes:author></channel></rss>"#.to_string(),
         atom("<title type=\"xhtml\"><div xmlns=\"http://www.w3.org/1999/xhtml\">x</div></title>"),
