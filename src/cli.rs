@@ -169,7 +169,8 @@ pub enum ViewsAction {
 pub enum OpmlAction {
     /// Print the configured feeds as OPML 2.0 (tags become categories).
     Export,
-    /// Turn an OPML file from another reader into `[[feeds]]` entries.
+    /// Turn an OPML file from another reader into `[[feeds]]` entries (its
+    /// folders, and their categories and its own, become tags).
     Import {
         /// The OPML file (Miniflux, FreshRSS, Feedly, NetNewsWire, Newsboat...).
         file: PathBuf,

@@ -7,8 +7,9 @@
 //!   `tickerfeed opml export` and `GET /feeds.opml`; [`export_views`]: our
 //!   `[[views]]` as a list of their feeds, for `GET /views.opml`.
 //! - [`parse`]: an OPML 1.0, 1.1 or 2.0 document as real readers write it
-//!   -> [`Opml`]: each feed once, with its folders and `category` paths as
-//!   categories, plus every outline that was left out and why.
+//!   -> [`Opml`]: each feed once, with its folders (their names and their
+//!   own `category` paths) and its `category` paths as categories, plus
+//!   every outline that was left out and why.
 //! - [`to_config_entries`] -> [`ImportPlan`] -> [`append_to_config`]: those
 //!   feeds as `[[feeds]]` text to append to `config.toml`, with names and
 //!   tags that pass `config::resolve`, leaving out URLs already configured.
@@ -39,8 +40,9 @@ pub struct OpmlFeed {
     pub xml_url: Url,
     /// The site's address as written (`htmlUrl`); not checked, only shown.
     pub html_url: Option<String>,
-    /// Enclosing folders, outermost first, then the segments of the
-    /// `category` attribute; each once, as written.
+    /// Enclosing folders, outermost first (each its name, then the
+    /// segments of its own `category` attribute), then the segments of the
+    /// outline's `category` attribute; each once, as written.
     pub categories: Vec<String>,
 }
 
@@ -300,19 +302,19 @@ pub fn parse(xml: &[u8]) -> Result<Opml, OpmlError> {
             Some(Kind::Body | Kind::Outline { .. }) if name.eq_ignore_ascii_case("outline") => {
                 let attrs = OutlineAttrs::read(&element)
                     .map_err(|reason| OpmlError::Xml { line, reason })?;
-                let folders = stack.iter().filter_map(|open| match &open.kind {
-                    Kind::Outline { folder } => folder.as_deref(),
-                    _ => None,
+                let folders = stack.iter().flat_map(|open| match &open.kind {
+                    Kind::Outline { folder } => folder.as_slice(),
+                    _ => &[],
                 });
-                let folder = match attrs.outline(folders, line) {
-                    Outline::Folder(name) => name,
+                let folder = match attrs.outline(folders.map(String::as_str), line) {
+                    Outline::Folder(categories) => categories,
                     Outline::Feed(feed) => {
                         add_feed(&mut opml.feeds, &mut index_of, feed);
-                        None
+                        Vec::new()
                     }
                     Outline::Skipped(skipped) => {
                         opml.skipped.push(skipped);
-                        None
+                        Vec::new()
                     }
                 };
                 Kind::Outline { folder }
@@ -363,10 +365,8 @@ fn add_feed(feeds: &mut Vec<OpmlFeed>, index_of: &mut HashMap<Url, usize>, feed:
     match index_of.get(&feed.xml_url) {
         Some(&i) => {
             let earlier = &mut feeds[i];
-            for c in feed.categories {
-                if !earlier.categories.contains(&c) {
-                    earlier.categories.push(c);
-                }
+            for c in &feed.categories {
+                add_category(&mut earlier.categories, c);
             }
             if earlier.title.is_none() {
                 earlier.title = feed.title;
@@ -433,9 +433,10 @@ struct Open {
 enum Kind {
     Root,
     Body,
-    /// `folder` is the name a feed inside inherits as a category.
+    /// `folder` is what a feed inside inherits as categories: the
+    /// folder's name, then its own `category` segments.
     Outline {
-        folder: Option<String>,
+        folder: Vec<String>,
     },
     /// `<head>` and anything we do not read.
     Other,
@@ -455,7 +456,8 @@ struct OutlineAttrs {
 }
 
 enum Outline {
-    Folder(Option<String>),
+    /// A folder, with the categories it hands to the feeds inside.
+    Folder(Vec<String>),
     Feed(OpmlFeed),
     Skipped(SkippedOutline),
 }
@@ -496,7 +498,14 @@ impl OutlineAttrs {
     fn outline<'a>(self, folders: impl Iterator<Item = &'a str>, line: usize) -> Outline {
         let title = self.text.or(self.title);
         let Some(xml_url) = self.xml_url else {
-            return Outline::Folder(title);
+            // A folder's `category` describes what it holds, so its feeds
+            // carry it as they carry the folder's name.
+            let mut categories = Vec::new();
+            if let Some(name) = &title {
+                add_category(&mut categories, name);
+            }
+            add_category_attr(&mut categories, self.category.as_deref());
+            return Outline::Folder(categories);
         };
         let skipped = |reason| {
             Outline::Skipped(SkippedOutline {
@@ -529,25 +538,36 @@ impl OutlineAttrs {
             }
         };
         let mut categories: Vec<String> = Vec::new();
-        let mut add = |c: &str| {
-            let c = c.trim();
-            if !c.is_empty() && !categories.iter().any(|x| x == c) {
-                categories.push(c.to_string());
-            }
-        };
-        folders.for_each(&mut add);
-        // OPML 2.0: "a string of comma-separated slash-delimited category
-        // strings", e.g. "/Boston/Weather,/Harvard". Our tags are flat, so
-        // every path segment counts; Newsboat writes plain "tag1,tag2".
-        if let Some(category) = &self.category {
-            category.split(',').flat_map(|p| p.split('/')).for_each(add);
-        }
+        folders.for_each(|c| add_category(&mut categories, c));
+        add_category_attr(&mut categories, self.category.as_deref());
         Outline::Feed(OpmlFeed {
             title,
             xml_url: url,
             html_url: self.html_url,
             categories,
         })
+    }
+}
+
+/// Adds the categories of an outline's `category` attribute. OPML 2.0: "a
+/// string of comma-separated slash-delimited category strings", e.g.
+/// "/Boston/Weather,/Harvard". Our tags are flat, so every path segment
+/// counts; Newsboat writes plain "tag1,tag2".
+fn add_category_attr(categories: &mut Vec<String>, attr: Option<&str>) {
+    for segment in attr
+        .into_iter()
+        .flat_map(|a| a.split(','))
+        .flat_map(|p| p.split('/'))
+    {
+        add_category(categories, segment);
+    }
+}
+
+/// Adds `category`, trimmed, unless it is blank or already there.
+fn add_category(categories: &mut Vec<String>, category: &str) {
+    let c = category.trim();
+    if !c.is_empty() && !categories.iter().any(|x| x == c) {
+        categories.push(c.to_string());
     }
 }
 
@@ -1181,6 +1201,58 @@ url = "file:///srv/feeds/local.xml"
         ));
         assert_eq!(reasons[2], (11, &SkipReason::Commented));
         assert_eq!(reasons.len(), 3, "a link outline has no xmlUrl: a folder");
+    }
+
+    /// A folder's own `category` reaches its feeds as tags, after its name
+    /// and before theirs, through nested folders; it was ignored.
+    #[test]
+    fn a_folders_categories_become_its_feeds_tags() {
+        let opml = parse(
+            br#"<opml version="2.0"><head/><body>
+  <outline text="Markets" category="finance,uk">
+    <outline text="FT" xmlUrl="https://ft.test/rss" category="/UK,/Markets"/>
+    <outline text="Europe" category="/Europe/Equities, finance">
+      <outline text="Stoxx" xmlUrl="https://stoxx.test/rss"/>
+    </outline>
+  </outline>
+  <outline text="Elsewhere" xmlUrl="https://else.test/rss"/>
+  <outline category="/Loose"><outline text="Loose" xmlUrl="https://loose.test/rss"/></outline>
+</body></opml>"#,
+        )
+        .unwrap();
+        assert_eq!(
+            summary(&opml),
+            vec![
+                (
+                    Some("FT"),
+                    "https://ft.test/rss",
+                    vec!["Markets", "finance", "uk", "UK"]
+                ),
+                (
+                    Some("Stoxx"),
+                    "https://stoxx.test/rss",
+                    vec!["Markets", "finance", "uk", "Europe", "Equities"]
+                ),
+                (Some("Elsewhere"), "https://else.test/rss", vec![]),
+                (Some("Loose"), "https://loose.test/rss", vec!["Loose"]),
+            ]
+        );
+        let plan = to_config_entries(&opml.feeds, &config(""));
+        let tags: Vec<(&str, Vec<&str>)> = (plan.added.iter())
+            .map(|f| (f.name.as_str(), f.tags.iter().map(String::as_str).collect()))
+            .collect();
+        assert_eq!(
+            tags,
+            [
+                ("ft", vec!["markets", "finance", "uk"]),
+                (
+                    "stoxx",
+                    vec!["markets", "finance", "uk", "europe", "equities"]
+                ),
+                ("elsewhere", vec![]),
+                ("loose", vec!["loose"]),
+            ]
+        );
     }
 
     /// Older readers and browsers exported `feed:` addresses; they were
