@@ -184,7 +184,7 @@ impl Metrics {
         let alert_deliveries = Family::<AlertLabels, Counter>::default();
         registry.register(
             "tickerfeed_alert_deliveries",
-            "Alert delivery attempts by alert and result: sent (2xx), retried (will be tried again) or failed (kept as failed)",
+            "Alert messages delivered or attempted, by alert and result: sent (2xx), retried (will be tried again) or failed (kept as failed); a max_per_hour summary is one message however many items it carries",
             alert_deliveries.clone(),
         );
         let alert_outbox = Family::<AlertLabels, Gauge>::default();
@@ -341,7 +341,8 @@ impl Metrics {
             .inc();
     }
 
-    /// One alert delivery attempt: `sent`, `retried` or `failed`.
+    /// One alert message delivered or attempted: `sent`, `retried` or
+    /// `failed`. A `max_per_hour` summary is one, whatever it carries.
     pub fn alert_delivery(&self, alert: &str, result: &str) {
         self.alert_deliveries
             .get_or_create(&AlertLabels {

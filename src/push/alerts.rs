@@ -326,7 +326,9 @@ impl Sender {
             let outcome = self.deliver(target, row).await;
             let delivered = outcome == Delivery::Delivered;
             let unanswered = matches!(outcome, Delivery::Unanswered(_));
-            let retry_at = match self.record(target, row, outcome).await {
+            let recorded = self.record(target, row, outcome).await;
+            self.metrics.alert_delivery(&row.alert, recorded.result);
+            let retry_at = match recorded.retry_at {
                 Ok(retry_at) => retry_at,
                 Err(e) => {
                     warn!(alert = %row.alert, uid = %row.item_uid, error = %e, "could not record an alert delivery; it will be sent again");
@@ -397,7 +399,8 @@ impl Sender {
     }
 
     /// Sends `rows` as one summary message; each row is recorded with the
-    /// outcome. True when it was delivered.
+    /// outcome, and the message is counted once in the metrics (retried
+    /// when any of its rows will be). True when it was delivered.
     async fn deliver_summary(&self, target: &Target, rows: &[OutboxRow]) -> bool {
         let mut items = Vec::new();
         let mut included = Vec::new();
@@ -407,8 +410,11 @@ impl Sender {
                     items.push((entry, row.created_at));
                     included.push(row);
                 }
+                // Ends without being sent, as it would alone.
                 Err(outcome) => {
-                    if let Err(e) = self.record(target, row, outcome).await {
+                    let recorded = self.record(target, row, outcome).await;
+                    self.metrics.alert_delivery(&row.alert, recorded.result);
+                    if let Err(e) = recorded.retry_at {
                         warn!(alert = %row.alert, uid = %row.item_uid, error = %e, "could not record an alert delivery");
                     }
                 }
@@ -421,11 +427,17 @@ impl Sender {
         let outcome = self.post(target, &key, msg).await;
         let delivered = outcome == Delivery::Delivered;
         info!(alert = %target.config.name, items = items.len(), delivered, "alert summary sent (max_per_hour)");
+        let mut result = FAILED;
         for row in included {
-            if let Err(e) = self.record(target, row, outcome.clone()).await {
+            let recorded = self.record(target, row, outcome.clone()).await;
+            if recorded.result != FAILED {
+                result = recorded.result;
+            }
+            if let Err(e) = recorded.retry_at {
                 warn!(alert = %row.alert, uid = %row.item_uid, error = %e, "could not record an alert delivery; it will be sent again");
             }
         }
+        self.metrics.alert_delivery(&target.config.name, result);
         delivered
     }
 
@@ -447,29 +459,26 @@ impl Sender {
         classify(req.body(msg.body).send().await, self.clock.now())
     }
 
-    /// Records how `row`'s delivery ended; when it is to be retried, at
-    /// what time.
-    async fn record(
-        &self,
-        target: &Target,
-        row: &OutboxRow,
-        outcome: Delivery,
-    ) -> Result<Option<DateTime<Utc>>, crate::store::StoreError> {
+    /// Records how `row`'s delivery ended. Counting it is the caller's:
+    /// a summary message carries many rows but is one delivery.
+    async fn record(&self, target: &Target, row: &OutboxRow, outcome: Delivery) -> Recorded {
         let (alert, uid) = (&row.alert, &row.item_uid);
         let (error, retry_after) = match outcome {
             Delivery::Delivered => {
-                self.metrics.alert_delivery(alert, "sent");
                 debug!(alert = %alert, uid = %uid, attempts = row.attempts + 1, "alert delivered");
-                return self.store.alert_delivered(alert, uid).await.map(|()| None);
+                return Recorded {
+                    result: SENT,
+                    retry_at: self.store.alert_delivered(alert, uid).await.map(|()| None),
+                };
             }
             Delivery::Refused(error) => {
-                self.metrics.alert_delivery(alert, "failed");
                 warn!(alert = %alert, uid = %uid, error = %error, "alert failed for good");
-                return self
-                    .store
-                    .alert_attempt_failed(alert, uid, &error, None)
-                    .await
-                    .map(|()| None);
+                return Recorded {
+                    result: FAILED,
+                    retry_at: (self.store.alert_attempt_failed(alert, uid, &error, None))
+                        .await
+                        .map(|()| None),
+                };
             }
             Delivery::Retry { error, retry_after } => (error, retry_after),
             Delivery::Unanswered(error) => (error, None),
@@ -483,8 +492,6 @@ impl Sender {
             target.config.retry_for,
             jitter_fraction(),
         );
-        self.metrics
-            .alert_delivery(alert, if next.is_some() { "retried" } else { "failed" });
         match next {
             Some(at) => {
                 info!(alert = %alert, uid = %uid, error = %error, next = %at, "alert not delivered; will retry")
@@ -493,11 +500,27 @@ impl Sender {
                 warn!(alert = %alert, uid = %uid, error = %error, "alert not delivered and out of retries; kept as failed")
             }
         }
-        self.store
-            .alert_attempt_failed(alert, uid, &error, next)
-            .await
-            .map(|()| next)
+        Recorded {
+            result: if next.is_some() { RETRIED } else { FAILED },
+            retry_at: (self.store.alert_attempt_failed(alert, uid, &error, next))
+                .await
+                .map(|()| next),
+        }
     }
+}
+
+/// The `result` labels of `tickerfeed_alert_deliveries_total`.
+const SENT: &str = "sent";
+const RETRIED: &str = "retried";
+const FAILED: &str = "failed";
+
+/// How [`Sender::record`] settled one outbox row.
+struct Recorded {
+    /// The delivery's `result` label: [`SENT`], [`RETRIED`] or [`FAILED`].
+    result: &'static str,
+    /// When the row is to be tried again, if it is; an error when the
+    /// archive could not record the outcome.
+    retry_at: Result<Option<DateTime<Utc>>, crate::store::StoreError>,
 }
 
 /// Messages a capped alert may still send in the hour before `now`;

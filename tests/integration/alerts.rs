@@ -523,6 +523,11 @@ async fn max_per_hour_coalesces_the_excess_into_one_summary() {
         let uid = i["item"]["uid"].as_str().unwrap();
         assert_eq!(i["idempotency_key"], format!("capped:{uid}"));
     }
+    // /metrics counts the two messages, not the four items (the summary
+    // counted once per item in it).
+    let metrics = d.get("/metrics", &[]).await.text().await.unwrap();
+    let line = "tickerfeed_alert_deliveries_total{alert=\"capped\",result=\"sent\"} 2\n";
+    assert!(metrics.contains(line), "{line} missing from:\n{metrics}");
     d.stop().await;
 }
 
