@@ -979,7 +979,9 @@ impl Store {
 
     /// Each of `uids`' text around the terms of a full-text search, the
     /// terms between [`SNIPPET_MARKS`], for pages that highlight them. An
-    /// item the search does not match has none.
+    /// item the search does not match has none, nor has one it matches only
+    /// in its title or its feed's name: the page shows the title already,
+    /// and its summary says more than the title again would.
     pub async fn snippets(
         &self,
         text: &str,
@@ -992,9 +994,16 @@ impl Store {
             // One lookup per item: the index is asked for this row's match
             // only, where a MATCH over the whole index walked every item
             // containing the word (70 ms for a common one at 100,000).
+            // Only the text columns (summary, content, article: 1, 2 and
+            // 4) are asked, in that order; snippet() over column -1 picks
+            // the title when the terms are there, and the page showed the
+            // title twice. A column without the terms gives its opening
+            // with no marks, so the first one holding a mark is the hit.
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT snippet(items_fts, -1, ?1, ?2, '…', 24)
+                    "SELECT snippet(items_fts, 1, ?1, ?2, '…', 24),
+                            snippet(items_fts, 2, ?1, ?2, '…', 24),
+                            snippet(items_fts, 4, ?1, ?2, '…', 24)
                      FROM items_fts
                      WHERE items_fts MATCH ?3
                        AND rowid = (SELECT id FROM items WHERE uid = ?4)",
@@ -1002,13 +1011,18 @@ impl Store {
                 .map_err(op("find snippets"))?;
             let mut found = HashMap::with_capacity(uids.len());
             for uid in uids {
-                let snippet: Option<String> = stmt
+                let columns: Option<[Option<String>; 3]> = stmt
                     .query_row(params![SNIPPET_MARKS.0, SNIPPET_MARKS.1, fts, uid], |r| {
-                        r.get(0)
+                        Ok([r.get(0)?, r.get(1)?, r.get(2)?])
                     })
                     .optional()
                     .map_err(op("find snippets"))?;
-                if let Some(snippet) = snippet {
+                let hit = columns
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .find(|text| text.contains(SNIPPET_MARKS.0));
+                if let Some(snippet) = hit {
                     found.insert(uid, snippet);
                 }
             }

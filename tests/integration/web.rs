@@ -406,6 +406,58 @@ async fn a_search_without_results_says_nothing_matched() {
     d.stop().await;
 }
 
+/// A search hit only in an item's title shows its summary's opening, not
+/// the title a second time; one without a summary shows no text at all;
+/// a hit in the summary shows the words around it, marked.
+#[tokio::test]
+async fn a_search_hit_in_the_title_shows_the_summary_not_the_title_again() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/tankers.xml",
+        Reply::feed(
+            r#"<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Tankers</title><link>https://t.test/</link><description>d</description>
+<item><guid>t1</guid><title>Tanker rates jump as Gulf lanes reopen</title><link>https://t.test/1</link><pubDate>Mon, 23 Nov 2026 08:00:00 GMT</pubDate><description>Charterers paid record day rates on Monday.</description></item>
+<item><guid>t2</guid><title>Tanker quiet week</title><link>https://t.test/2</link><pubDate>Mon, 23 Nov 2026 09:00:00 GMT</pubDate></item>
+<item><guid>t3</guid><title>Harbour notes</title><link>https://t.test/3</link><pubDate>Mon, 23 Nov 2026 10:00:00 GMT</pubDate><description>A tanker berthed late after fog.</description></item>
+</channel></rss>"#,
+        ),
+    );
+    let dir = TestDir::new();
+    let config = dir.write_config(&feed_block("tankers", &server.url("/tankers.xml"), ""));
+    let d = Daemon::start(config).await;
+    d.wait_for_entries(3).await;
+    wait_for_search(&d, "/search?q=tanker", 3).await;
+    let (status, _, html) = html_of(&d, "/search?q=tanker").await;
+    assert_eq!(status, 200);
+    let card = |title: &str| {
+        html.split("<article class=\"item\">")
+            .find(|c| c.contains(title))
+            .unwrap_or_else(|| panic!("no card for {title}: {html}"))
+            .split("</article>")
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let titled = card("Tanker rates jump");
+    assert_eq!(titled.matches("Gulf lanes").count(), 1, "{titled}");
+    assert!(
+        titled.contains(
+            "<p class=\"summary\" dir=\"auto\">Charterers paid record day rates on Monday.</p>"
+        ),
+        "{titled}"
+    );
+    let bare = card("Tanker quiet week");
+    assert_eq!(bare.matches("quiet week").count(), 1, "{bare}");
+    assert!(!bare.contains("class=\"summary\""), "{bare}");
+    let in_text = card("Harbour notes");
+    assert!(
+        in_text.contains("A <mark>tanker</mark> berthed late after fog."),
+        "{in_text}"
+    );
+    d.stop().await;
+}
+
 /// Behind a proxy that serves the site under a path (`base_url` with
 /// `/news/`), the 404 page's stylesheet and links are under it too, like
 /// every other page's.
