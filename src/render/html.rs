@@ -718,10 +718,4 @@ mod tests {
             prices[0].then
         );
     }
-
-    #[test]
-    fn long_summaries_are_cut_at_a_word() {
-        assert_eq!(shorten("short", 10), "short");
-        assert_eq!(shorten("one two three four", 10), "one two…");
-    }
 }

@@ -42,14 +42,42 @@ pub(super) fn entry_text(entry: &Entry) -> Option<String> {
         .filter(|t| !t.is_empty())
 }
 
-/// `text` cut at a word boundary to about `max` characters, with `…`.
+/// `text` cut at a word boundary to at most `max` characters. A cut at a
+/// sentence's end stands as it is; any other gets `…`, after the
+/// punctuation and space it ended on are dropped ("rose,…" reads as a typo).
 pub(super) fn shorten(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
+    let Some((at, next)) = text.char_indices().nth(max) else {
         return text.to_string();
+    };
+    let cut = &text[..at];
+    // A cut just before a space keeps its last word whole.
+    let end = if next.is_whitespace() {
+        cut.len()
+    } else {
+        cut.rfind(' ').unwrap_or(cut.len())
+    };
+    let kept = cut[..end].trim_end();
+    if ends_a_sentence(kept) {
+        return kept.to_string();
     }
-    let cut: String = text.chars().take(max).collect();
-    let end = cut.rfind(' ').unwrap_or(cut.len());
-    format!("{}…", cut[..end].trim_end())
+    let kept = kept.trim_end_matches(|c: char| c.is_whitespace() || TRAILING.contains(&c));
+    format!("{kept}…")
+}
+
+/// What a cut drops from its end before its `…`: punctuation that joins a
+/// sentence to what came after it, or opens something the cut left out.
+const TRAILING: &[char] = &[
+    ',', ';', ':', '-', '\u{2013}', '\u{2014}', '/', '(', '[', '{', '\u{201c}', '\u{2018}',
+    '\u{ab}', '"', '\'', '&', '.',
+];
+
+/// Whether `text` ends with a sentence's end, closing quotes or brackets
+/// after it included (`He said "no."`).
+fn ends_a_sentence(text: &str) -> bool {
+    text.trim_end_matches(['"', '\'', '\u{201d}', '\u{2019}', '\u{bb}', ')', ']'])
+        .ends_with([
+            '.', '!', '?', '\u{2026}', '\u{3002}', '\u{ff01}', '\u{ff1f}',
+        ])
 }
 
 /// Plain text of sanitised HTML, for JSON Feed's `summary` and the news
@@ -197,5 +225,37 @@ mod tests {
         assert_eq!(html_to_text("1 < 2 &bogus; & 3"), "1 < 2 &bogus; & 3");
         assert_eq!(html_to_text("line<br>break<br/>s"), "line break s");
         assert_eq!(html_to_text("<p>unclosed <a href=\"x"), "unclosed");
+    }
+
+    #[test]
+    fn long_summaries_are_cut_at_a_word() {
+        assert_eq!(shorten("short", 10), "short");
+        assert_eq!(shorten("one two three four", 10), "one two…");
+        assert_eq!(shorten("Ünïcödé wörds ärë cüt", 12), "Ünïcödé…");
+    }
+
+    /// A cut at a sentence's end needs no ellipsis, and a cut after a
+    /// comma or colon gets one without the comma: never "text.…".
+    #[test]
+    fn a_cut_summary_never_ends_in_punctuation_and_an_ellipsis() {
+        let text = "Oil rose. Brent gained 2% on Monday, traders said: supply is tight.";
+        assert_eq!(
+            shorten(text, 14),
+            "Oil rose.",
+            "cut inside the next sentence's word"
+        );
+        assert_eq!(shorten(text, 9), "Oil rose.", "cut right at the full stop");
+        assert_eq!(shorten(text, 36), "Oil rose. Brent gained 2% on Monday…");
+        assert_eq!(
+            shorten(text, 50),
+            "Oil rose. Brent gained 2% on Monday, traders said…"
+        );
+        assert_eq!(
+            shorten("He said \"no.\" Then he left.", 16),
+            "He said \"no.\""
+        );
+        assert_eq!(shorten("Why? Because", 8), "Why?");
+        assert_eq!(shorten("Rates \u{2014} and more", 10), "Rates…");
+        assert_eq!(shorten(text, text.chars().count()), text);
     }
 }
