@@ -13,7 +13,7 @@
 use std::sync::LazyLock;
 
 use askama::Template;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use regex::Regex;
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
@@ -92,8 +92,8 @@ struct Card {
     url: Option<String>,
     sources: String,
     time_iso: String,
-    time_full: String,
-    time_ago: String,
+    /// How long ago, and the exact minute ([`shown_time`]).
+    time_shown: String,
     summary: String,
     /// On a search page: the text around the terms, terms in `<mark>`.
     snippet: Option<String>,
@@ -532,8 +532,7 @@ fn card(feed: &MergedFeed, entry: &Entry, now: DateTime<Utc>) -> Card {
             .collect::<Vec<_>>()
             .join(", "),
         time_iso: rfc3339(time),
-        time_full: time.format(FULL_TIME).to_string(),
-        time_ago: ago(now, time),
+        time_shown: shown_time(now, time),
         summary,
         snippet: feed.snippets.get(entry.uid()).map(|s| marked(s)),
         strip: entry
@@ -563,19 +562,36 @@ fn marked(snippet: &str) -> String {
     out
 }
 
-/// How long ago `t` was, in words a reader takes in at a glance.
-fn ago(now: DateTime<Utc>, t: DateTime<Utc>) -> String {
+/// An item's time on the river: how long ago, which a reader takes in at
+/// a glance, then the exact minute, as text rather than a `title` that
+/// keyboard, touch and screen-reader users never get. The year is left
+/// out when it is this year's; a time a month or more away is only its
+/// date and minute.
+fn shown_time(now: DateTime<Utc>, t: DateTime<Utc>) -> String {
+    let exact = if t.year() == now.year() {
+        t.format("%-d %b %H:%M UTC").to_string()
+    } else {
+        t.format(FULL_TIME).to_string()
+    };
+    match ago(now, t) {
+        Some(ago) => format!("{ago} ({exact})"),
+        None => exact,
+    }
+}
+
+/// How long ago `t` was, in words; `None` when that is a month or more,
+/// or ahead of `now` by more than a clock's drift (a publisher's clock or
+/// a typo), where the date says more ("just now" about 2099 would lie).
+fn ago(now: DateTime<Utc>, t: DateTime<Utc>) -> Option<String> {
     let secs = (now - t).num_seconds();
     let plural = |n: i64, unit: &str| format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" });
-    match secs {
-        // Ahead by more than a clock's drift (a publisher's clock or a
-        // typo): the date, rather than "just now" about 2099.
+    Some(match secs {
         -60..60 => "just now".into(),
         60..3600 => plural(secs / 60, "minute"),
         3600..86_400 => plural(secs / 3600, "hour"),
         86_400..2_592_000 => plural(secs / 86_400, "day"),
-        _ => t.format("%-d %b %Y").to_string(),
-    }
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -583,18 +599,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ages_read_at_a_glance() {
+    fn times_read_at_a_glance_and_give_the_exact_minute() {
         let now = DateTime::parse_from_rfc3339("2026-11-24T09:00:00Z")
             .unwrap()
             .with_timezone(&Utc);
-        let ago_by = |secs| ago(now, now - chrono::Duration::seconds(secs));
-        assert_eq!(ago_by(5), "just now");
-        assert_eq!(ago_by(60), "1 minute ago");
-        assert_eq!(ago_by(7200), "2 hours ago");
-        assert_eq!(ago_by(86_400 * 3), "3 days ago");
-        assert_eq!(ago_by(86_400 * 40), "15 Oct 2026");
-        assert_eq!(ago_by(-30), "just now", "a clock a little ahead");
-        assert_eq!(ago_by(-86_400 * 365 * 73), "6 Nov 2099");
+        let ago_by = |secs| shown_time(now, now - chrono::Duration::seconds(secs));
+        assert_eq!(ago_by(5), "just now (24 Nov 08:59 UTC)");
+        assert_eq!(ago_by(60), "1 minute ago (24 Nov 08:59 UTC)");
+        assert_eq!(ago_by(7200), "2 hours ago (24 Nov 07:00 UTC)");
+        assert_eq!(ago_by(86_400 * 3), "3 days ago (21 Nov 09:00 UTC)");
+        assert_eq!(ago_by(86_400 * 40), "15 Oct 09:00 UTC");
+        assert_eq!(ago_by(86_400 * 400), "20 Oct 2025 09:00 UTC");
+        assert_eq!(
+            ago_by(-30),
+            "just now (24 Nov 09:00 UTC)",
+            "a clock a little ahead"
+        );
+        assert_eq!(ago_by(-86_400 * 365 * 73), "6 Nov 2099 09:00 UTC");
     }
 
     /// A reviewer's untitled post (a microblog's) read twice on the

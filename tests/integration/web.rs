@@ -136,8 +136,12 @@ async fn the_front_page_shows_the_river_with_feed_links_and_security_headers() {
             "{kind}: {html}"
         );
     }
+    // The exact time is text every reader gets (keyboard, touch, screen
+    // reader), not a `title` only a mouse can show.
     assert!(
-        html.contains("<time datetime=\"2026-11-23T14:00:00Z\""),
+        html.contains(
+            "<time datetime=\"2026-11-23T14:00:00Z\">19 hours ago (23 Nov 14:00 UTC)</time>"
+        ),
         "{html}"
     );
     // Served like the feeds: ETag, 304, gzip, HEAD.
