@@ -506,6 +506,19 @@ async fn render(
             }
         );
     };
+    // Without `base_url` the self links are `http://<listen>/`; a port of 0
+    // is only picked when the daemon binds it, so a document rendered here
+    // would send readers to port 0. Refused like a bad config: `run` works
+    // on it, `render` cannot.
+    if config.server.base_url.is_none() && config.server.listen.port() == 0 {
+        eprintln!(
+            "error: [server] listen = \"{}\" has no port until the daemon starts, so the \
+             feed's self links would point at port 0: set [server] base_url to the URL \
+             readers fetch the feeds from",
+            config.server.listen
+        );
+        return Ok(ExitCode::from(2));
+    }
     // The archive as it is: registering this config's feeds and rules
     // would change a running daemon's behind its back (it registers them
     // at its start and reload).

@@ -360,6 +360,38 @@ async fn poll_feeds_and_render_commands() {
     assert_eq!(json["items"].as_array().unwrap().len(), 2);
 }
 
+/// `render` with `[server] listen` on port 0 and no `base_url` has no
+/// address for its self links: it says to set `base_url` and exits 2
+/// rather than print links to port 0; with `base_url` set, the links are
+/// under it.
+#[test]
+fn render_without_base_url_on_port_0_asks_for_base_url() {
+    let dir = TestDir::new();
+    let write = |server: &str| {
+        std::fs::write(
+            dir.config_path(),
+            format!(
+                "[server]\nlisten = \"127.0.0.1:0\"\n{server}{}",
+                feed_block("a", "https://a.test/a.xml", "")
+            ),
+        )
+        .unwrap();
+    };
+    write("");
+    let (code, out, err) = run_cmd(&dir, &["render"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(!out.contains(":0/"), "{out}");
+    assert!(err.contains("set [server] base_url"), "{err}");
+
+    write("base_url = \"http://feeds.test/\"\n");
+    let (code, out, err) = run_cmd(&dir, &["render"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("href=\"http://feeds.test/feed.atom\""),
+        "{out}"
+    );
+}
+
 /// A site that answers 429 pauses its feeds; `poll` says so, and does not
 /// count them as failed (the README: a pause is not a failure).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
