@@ -244,6 +244,9 @@ fn the_shipped_config_tells_companies_from_lookalikes() {
         ("GSK shares jump after FDA approval", Some("GSK")),
         // The company's own name is its short one.
         ("RELX shares hit record on AI tools", Some("RELX")),
+        // As British papers write it, and its old name.
+        ("Relx shares rise after results", Some("RELX")),
+        ("Reed Elsevier to rename itself", Some("RELX")),
     ] {
         let found: Vec<String> = m
             .find(headline, "", &[] as &[&str])
