@@ -673,11 +673,15 @@ fn insert_item(
     let content = ContentColumns::of(item);
     cached(
         tx,
-        "INSERT INTO items (uid, origin_feed_id, guid, url, canonical_url, title, summary_html,
+        // Numbered past every id retention ever deleted (migration 21):
+        // an id is never given again.
+        "INSERT INTO items (id, uid, origin_feed_id, guid, url, canonical_url, title, summary_html,
                             content_html, authors, categories, published_at, updated_at,
                             content_sha256, summary_text, content_text, enclosures,
                             first_seen_at, changed_at, sort_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17,
+         VALUES (max((SELECT coalesce(max(id), 0) FROM items),
+                     (SELECT highest_deleted FROM item_id_mark)) + 1,
+                 ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17,
                  ?18)",
         content.bind(&[&uid.0, &feed_id.0], &[&now_s, &sort_s]),
     )

@@ -675,6 +675,22 @@ SELECT i.id, i.uid, i.title, i.url, i.canonical_url, i.guid,
 FROM items i JOIN feeds f ON f.id = i.origin_feed_id;
 "#,
     ),
+    // 21: an item's id is never given again. `items.id` is a plain rowid,
+    // which SQLite numbers from the largest one left, so once retention
+    // deleted the newest items (or all of them) their ids came back on new
+    // articles, and an analyst reading `WHERE id > :last` missed those.
+    // AUTOINCREMENT would mean copying the whole table; a one-row mark of
+    // the highest id ever deleted, kept by a trigger, does the same.
+    Migration::Sql(
+        r#"
+CREATE TABLE item_id_mark (highest_deleted INTEGER NOT NULL) STRICT;
+INSERT INTO item_id_mark VALUES ((SELECT coalesce(max(id), 0) FROM items));
+CREATE TRIGGER items_id_mark AFTER DELETE ON items
+WHEN old.id > (SELECT highest_deleted FROM item_id_mark) BEGIN
+    UPDATE item_id_mark SET highest_deleted = old.id;
+END;
+"#,
+    ),
 ];
 
 fn migration_4(tx: &Transaction<'_>) -> rusqlite::Result<()> {
