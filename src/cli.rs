@@ -319,10 +319,12 @@ pub fn main(cli: Cli) -> ExitCode {
 
 /// What loads but cannot work as meant, for `check` and the start's log:
 /// an alert whose URL is on this machine or a private network without
-/// `allow_private`, whose every message the sender would refuse. Not
+/// `allow_private`, whose every message the sender would refuse; a server
+/// listening on every address (`0.0.0.0`, `[::]`) without `base_url`,
+/// whose feeds would name `http://0.0.0.0:…/` as their own address. Not
 /// errors, so an upgrade never stops a daemon that ran before.
 fn warnings(config: &Config) -> Vec<String> {
-    config
+    let alerts = config
         .alerts
         .iter()
         .filter(|a| !a.allow_private && crate::push::guard::on_private_network(&a.url))
@@ -332,8 +334,20 @@ fn warnings(config: &Config) -> Vec<String> {
                  alerts are not sent: set allow_private = true to send them",
                 a.name, a.url
             )
-        })
-        .collect()
+        });
+    let listen = config.server.listen;
+    // Readers take the feeds' self and home links from the documents (and
+    // a hub its topics): an address that means "any" on our side names no
+    // host on theirs.
+    let unnamed = (config.server.base_url.is_none() && listen.ip().is_unspecified()).then(|| {
+        format!(
+            "[server] listen = \"{listen}\" without base_url: the feeds would give \
+             {} as their own address, which readers cannot open: set [server] base_url \
+             to the address readers use",
+            config.public_base(None)
+        )
+    });
+    alerts.chain(unnamed).collect()
 }
 
 fn config_error(e: &ConfigError) -> ExitCode {

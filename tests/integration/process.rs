@@ -262,6 +262,37 @@ fn check_warns_of_an_alert_whose_messages_would_be_refused() {
     assert!(!err.contains("\"allowed\""), "{err}");
 }
 
+/// Listening on every address without `base_url` loads, but `check` says
+/// the feeds would name `0.0.0.0` as their address; with `base_url` set,
+/// or on a named address, it says nothing.
+#[test]
+fn check_warns_of_self_links_to_an_address_that_names_no_host() {
+    let dir = TestDir::new();
+    let check = |server: &str| {
+        let feed = feed_block("a", "http://127.0.0.1:9/a.xml", "");
+        std::fs::write(dir.config_path(), format!("[server]\n{server}\n{feed}")).unwrap();
+        let out = bin()
+            .args(["--config", dir.config_path().to_str().unwrap(), "check"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{err}");
+        err
+    };
+    let err = check("listen = \"0.0.0.0:8080\"");
+    assert!(
+        err.contains("warning:")
+            && err.contains("http://0.0.0.0:8080/")
+            && err.contains("base_url"),
+        "{err}"
+    );
+    assert!(check("listen = \"[::]:8080\"").contains("http://[::]:8080/"));
+    let named = check("listen = \"0.0.0.0:8080\"\nbase_url = \"https://news.example.org/\"");
+    assert!(!named.contains("warning"), "{named}");
+    let local = check("listen = \"127.0.0.1:8080\"");
+    assert!(!local.contains("warning"), "{local}");
+}
+
 /// A config that does not load makes `run` exit with the status the
 /// systemd unit will not restart on: restarting every 5 s cannot mend it,
 /// and would fill the journal with the same error.
