@@ -130,6 +130,13 @@ pub enum FetchError {
     /// `a.example.com` asked us to wait.
     #[error("{host} is paused until {until} (a request there was asked to wait)")]
     HostPaused { host: String, until: DateTime<Utc> },
+    /// The site's next turn under its crawl delay ([`Admitted::crawl_delay`])
+    /// is more than [`CRAWL_PATIENCE`] away: nothing was sent, ask again
+    /// at `until` rather than hold a fetch slot for it.
+    #[error(
+        "{host} asks for time between pages (robots.txt Crawl-delay): its next turn is at {until}"
+    )]
+    CrawlTurn { host: String, until: DateTime<Utc> },
     #[error("redirect loop: {}", chain(.0))]
     RedirectLoop(Vec<Hop>),
     #[error("too many redirects: {}", chain(.0))]
@@ -200,6 +207,7 @@ impl FetchError {
             FetchError::Gone
             | FetchError::Throttled { .. }
             | FetchError::HostPaused { .. }
+            | FetchError::CrawlTurn { .. }
             | FetchError::Refused(_) => {
                 return None;
             }
@@ -248,6 +256,12 @@ impl HopCheck for Unchecked {
 
 /// The most redirects one fetch follows.
 const MAX_REDIRECTS: usize = 10;
+
+/// The longest a request waits, holding its caller's fetch slot, for its
+/// site's turn under a crawl delay; a turn further away ends the fetch
+/// with [`FetchError::CrawlTurn`], so one site asking for long gaps
+/// cannot keep every slot waiting while other sites' pages queue.
+pub const CRAWL_PATIENCE: Duration = Duration::from_secs(1);
 
 /// Per-site politeness: at most `per_bucket` requests at once, and at least
 /// `spacing` between the starts of two requests, so a config with 500 feeds
@@ -310,9 +324,18 @@ impl Gate {
     }
 
     /// [`Gate::claim_start`] for a request with a crawl delay: `delay`
-    /// after the last one that had one.
-    async fn claim_crawl_turn(&self, delay: Duration) -> Option<tokio::time::Instant> {
-        claim(&mut *self.next_crawl.lock().await, delay)
+    /// after the last one that had one. A turn more than `patience` away
+    /// is not claimed: `Err` with when it is.
+    async fn claim_crawl_turn(
+        &self,
+        delay: Duration,
+        patience: Duration,
+    ) -> Result<Option<tokio::time::Instant>, tokio::time::Instant> {
+        let mut next = self.next_crawl.lock().await;
+        if *next > tokio::time::Instant::now() + patience {
+            return Err(*next);
+        }
+        Ok(claim(&mut next, delay))
     }
 
     fn paused_until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
@@ -561,10 +584,19 @@ impl Fetcher {
             None => Ok(()),
         };
         paused(&gate)?;
-        if let Some(delay) = admitted.crawl_delay
-            && let Some(start) = gate.claim_crawl_turn(delay).await
-        {
-            tokio::time::sleep_until(start).await;
+        if let Some(delay) = admitted.crawl_delay {
+            match gate.claim_crawl_turn(delay, CRAWL_PATIENCE).await {
+                Ok(None) => {}
+                Ok(Some(start)) => tokio::time::sleep_until(start).await,
+                Err(turn) => {
+                    let wait = turn.saturating_duration_since(tokio::time::Instant::now());
+                    return Err(FetchError::CrawlTurn {
+                        host: key,
+                        until: now
+                            + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX),
+                    });
+                }
+            }
         }
         // Handed back with the response: the caller holds it while it
         // reads the body.
@@ -1039,12 +1071,26 @@ mod tests {
         };
         let gate = buckets.gate("c.test");
         let delay = Duration::from_secs(1);
+        let patience = Duration::from_secs(1);
         let t0 = tokio::time::Instant::now();
-        assert_eq!(gate.claim_crawl_turn(delay).await, None);
-        assert_eq!(gate.claim_crawl_turn(delay).await, Some(t0 + delay));
+        assert_eq!(gate.claim_crawl_turn(delay, patience).await, Ok(None));
+        assert_eq!(
+            gate.claim_crawl_turn(delay, patience).await,
+            Ok(Some(t0 + delay))
+        );
         // A request without a crawl delay (a feed) does not queue behind them.
         assert_eq!(gate.claim_start(Duration::ZERO).await, None);
-        assert_eq!(gate.claim_crawl_turn(delay).await, Some(t0 + 2 * delay));
+        // The next turn is two seconds off: not claimed, so the one after
+        // this is still that turn.
+        assert_eq!(
+            gate.claim_crawl_turn(delay, patience).await,
+            Err(t0 + 2 * delay)
+        );
+        tokio::time::advance(delay).await;
+        assert_eq!(
+            gate.claim_crawl_turn(delay, patience).await,
+            Ok(Some(t0 + 2 * delay))
+        );
     }
 
     #[test]

@@ -10,7 +10,9 @@
 //! client, per-site limits and pauses, as the user agent of the item's
 //! feed (its `[[feeds]] user_agent`, else `[fetch] user_agent`; robots.txt
 //! is read for that agent too) and at least its `Crawl-delay` after the
-//! site's previous page, but with its own size and
+//! site's previous page (a page whose turn is more than a second off is
+//! put back until then, [`ArticleResult::Deferred`], rather than hold a
+//! slot), but with its own size and
 //! time caps (`[fetch] article_*`) and at most `[fetch]
 //! article_concurrency` pages at once, extracts and sanitises the article
 //! (`pipeline::extract`), finds the mentions in it, and hands the store
@@ -343,7 +345,9 @@ impl Articles {
                     reason: reason.clone(),
                 },
             },
-            FetchError::HostPaused { until, .. } => ArticleResult::Deferred { until: *until },
+            FetchError::HostPaused { until, .. } | FetchError::CrawlTurn { until, .. } => {
+                ArticleResult::Deferred { until: *until }
+            }
             FetchError::Throttled {
                 retry_after, site, ..
             } => {

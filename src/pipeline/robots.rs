@@ -57,13 +57,13 @@ const MAX_ORIGINS: usize = 4096;
 /// is, not the pages' `text/html` (a site may answer that with an HTML
 /// page), though a server that labels it otherwise is still read.
 const ACCEPT: &str = "text/plain, */*;q=0.5";
-/// The longest `Crawl-delay` honoured; a longer one counts as this.
-/// Article pages share `[fetch] article_concurrency` slots across sites,
-/// and a page waiting its site's turn holds one, so a site asking for an
-/// hour between pages (or `1e30` seconds) would take the queue with it.
-/// A minute still lets through 60 pages of a site an hour, 1,440 a day,
-/// more than the feeds we follow publish, while a longer wait would mostly
-/// keep the slots from every other site.
+/// The longest `Crawl-delay` honoured; a longer one counts as this. A page
+/// whose turn is further off than a second is put back in the queue
+/// until then (`fetch::CRAWL_PATIENCE`), so no delay holds other sites'
+/// pages up; the cap is for the site's own readers: an hour between pages
+/// (or `1e30` seconds) would leave most of a busy feed's articles
+/// unfetched for days. A minute still lets through 60 pages of a site an
+/// hour, 1,440 a day, more than the feeds we follow publish.
 pub const MAX_CRAWL_DELAY: Duration = Duration::from_secs(60);
 /// How much of a robots.txt is read; the rest is ignored (RFC 9309 §2.5
 /// asks crawlers to parse at least 500 KiB).

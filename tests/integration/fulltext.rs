@@ -784,6 +784,64 @@ async fn a_feeds_own_user_agent_fetches_its_pages_and_reads_robots_txt_for_it() 
     assert!(asked[1].starts_with("tickerfeed/"), "{asked:?}");
 }
 
+/// A site whose `Crawl-delay` puts its next page's turn seconds away does
+/// not keep the only article slot waiting: that page is put back until its
+/// turn, unrequested and without an attempt counted, and another site's page
+/// is fetched meanwhile; it is fetched once its turn has come.
+#[tokio::test]
+async fn a_long_crawl_delay_does_not_hold_up_other_sites_pages() {
+    let server = FeedServer::start().await;
+    let other = FeedServer::start().await;
+    let dir = TestDir::new();
+    let (first, second, elsewhere) = ("/news/first", "/news/second", "/news/elsewhere");
+    server.set(
+        "/feed.xml",
+        Reply::feed(rss(
+            "Teasers",
+            &[
+                ("a", "First", &server.url(first)),
+                ("b", "Second", &server.url(second)),
+                ("c", "Elsewhere", &other.url(elsewhere)),
+            ],
+        )),
+    );
+    for path in [first, second] {
+        server.set(path, page(WIRE_STORY));
+    }
+    other.set(elsewhere, page(BLOG_POST));
+    serve_robots(&server, "User-agent: *\nCrawl-delay: 3\n");
+    let config = config(&dir, &server, "article_concurrency = 1");
+    let (clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
+    drop(poll(&config, shared.clone()).await);
+
+    assert_eq!(article(&dir, elsewhere).0, "fetched");
+    let states = [first, second].map(|path| (article(&dir, path).0, article(&dir, path).1));
+    assert!(
+        states.contains(&("fetched".into(), 1)) && states.contains(&("pending".into(), 0)),
+        "one page of the site fetched, the other put back without an attempt: {states:?}"
+    );
+    let requested = server.seen(first).len() + server.seen(second).len();
+    assert_eq!(requested, 1, "the page put back was not requested");
+    let next: String = dir
+        .db()
+        .query_row(
+            "SELECT next_attempt_at FROM item_articles WHERE state = 'pending'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        next.as_str() > "2026-11-23T12:00:01",
+        "put back until its turn: {next}"
+    );
+
+    // Its turn comes (three seconds on): the next pass fetches it.
+    clock.advance(chrono::Duration::seconds(4));
+    drop(poll(&config, shared).await);
+    assert_eq!(article(&dir, first).0, "fetched");
+    assert_eq!(article(&dir, second).0, "fetched");
+}
+
 /// `Crawl-delay` in the group that applies to us spaces the site's article
 /// pages that far apart (per_host_spacing is 0 here). No upper bound: the
 /// machine may be slow.
