@@ -14,8 +14,11 @@
 //! asked before every request, the link and each redirect hop, so a hop it
 //! refuses is never sent, and may ask for a crawl delay: the least time
 //! between the starts of two such requests to one site (robots.txt's
-//! `Crawl-delay`), kept by the same per-site gate as the spacing. Feeds
-//! are fetched unchecked, so never wait for a crawl delay.
+//! `Crawl-delay`), kept by the same per-site gate as the spacing. Only
+//! the link gives up on a turn that is far off ([`CRAWL_PATIENCE`]); a
+//! redirect hop waits for its turn, since giving up after the link was
+//! requested would only request it again next time. Feeds are fetched
+//! unchecked, so never wait for a crawl delay.
 //!
 //! Limits and pauses count per bucket, `politeness::`[`domain_key`]: the
 //! registrable domain, so `a.example.com` and `b.example.com` share them,
@@ -130,9 +133,10 @@ pub enum FetchError {
     /// `a.example.com` asked us to wait.
     #[error("{host} is paused until {until} (a request there was asked to wait)")]
     HostPaused { host: String, until: DateTime<Utc> },
-    /// The site's next turn under its crawl delay ([`Admitted::crawl_delay`])
-    /// is more than [`CRAWL_PATIENCE`] away: nothing was sent, ask again
-    /// at `until` rather than hold a fetch slot for it.
+    /// The link's site's next turn under its crawl delay
+    /// ([`Admitted::crawl_delay`]) is more than [`CRAWL_PATIENCE`] away:
+    /// nothing was sent, ask again at `until` rather than hold a fetch slot
+    /// for it. Never after a redirect: a hop waits for its turn.
     #[error(
         "{host} asks for time between pages (robots.txt Crawl-delay): its next turn is at {until}"
     )]
@@ -257,11 +261,24 @@ impl HopCheck for Unchecked {
 /// The most redirects one fetch follows.
 const MAX_REDIRECTS: usize = 10;
 
-/// The longest a request waits, holding its caller's fetch slot, for its
+/// The longest a link waits, holding its caller's fetch slot, for its
 /// site's turn under a crawl delay; a turn further away ends the fetch
 /// with [`FetchError::CrawlTurn`], so one site asking for long gaps
-/// cannot keep every slot waiting while other sites' pages queue.
+/// cannot keep every slot waiting while other sites' pages queue. Redirect
+/// hops wait however long their turn is (at most the longest crawl delay
+/// after the turns already claimed): the link was requested already, and
+/// a fetch put back would request it, and be redirected, again, finding the
+/// hop's turn as far off each time.
 pub const CRAWL_PATIENCE: Duration = Duration::from_secs(1);
+
+/// A request's place under its site's crawl delay ([`Admitted::crawl_delay`]).
+#[derive(Debug, Clone, Copy)]
+struct CrawlTurn {
+    delay: Duration,
+    /// How far off a turn may be before the fetch gives up on it
+    /// ([`CRAWL_PATIENCE`] for the link); `None`: wait however long.
+    patience: Option<Duration>,
+}
 
 /// Per-site politeness: at most `per_bucket` requests at once, and at least
 /// `spacing` between the starts of two requests, so a config with 500 feeds
@@ -325,14 +342,16 @@ impl Gate {
 
     /// [`Gate::claim_start`] for a request with a crawl delay: `delay`
     /// after the last one that had one. A turn more than `patience` away
-    /// is not claimed: `Err` with when it is.
+    /// (if given) is not claimed: `Err` with when it is.
     async fn claim_crawl_turn(
         &self,
         delay: Duration,
-        patience: Duration,
+        patience: Option<Duration>,
     ) -> Result<Option<tokio::time::Instant>, tokio::time::Instant> {
         let mut next = self.next_crawl.lock().await;
-        if *next > tokio::time::Instant::now() + patience {
+        if let Some(patience) = patience
+            && *next > tokio::time::Instant::now() + patience
+        {
             return Err(*next);
         }
         Ok(claim(&mut next, delay))
@@ -533,8 +552,13 @@ impl Fetcher {
                 .map_err(FetchError::Refused)?;
             // The site's permit is held until the body is read, so a
             // slow download counts against the site's concurrency.
+            let crawl = admitted.crawl_delay.map(|delay| CrawlTurn {
+                delay,
+                // Only the link may be put back for its turn.
+                patience: transfer.hops.is_empty().then_some(CRAWL_PATIENCE),
+            });
             let (resp, _permit, took) = self
-                .send(&current, validators, user_agent, now, budget, admitted)
+                .send(&current, validators, user_agent, now, budget, crawl)
                 .await?;
             spent += took;
             let status = resp.status();
@@ -572,7 +596,7 @@ impl Fetcher {
         user_agent: Option<&str>,
         now: DateTime<Utc>,
         timeout: Duration,
-        admitted: Admitted,
+        crawl: Option<CrawlTurn>,
     ) -> Result<(reqwest::Response, OwnedSemaphorePermit, Duration), FetchError> {
         let key = domain_key(url);
         let gate = self.buckets.gate(&key);
@@ -584,8 +608,8 @@ impl Fetcher {
             None => Ok(()),
         };
         paused(&gate)?;
-        if let Some(delay) = admitted.crawl_delay {
-            match gate.claim_crawl_turn(delay, CRAWL_PATIENCE).await {
+        if let Some(CrawlTurn { delay, patience }) = crawl {
+            match gate.claim_crawl_turn(delay, patience).await {
                 Ok(None) => {}
                 Ok(Some(start)) => tokio::time::sleep_until(start).await,
                 Err(turn) => {
@@ -1071,7 +1095,7 @@ mod tests {
         };
         let gate = buckets.gate("c.test");
         let delay = Duration::from_secs(1);
-        let patience = Duration::from_secs(1);
+        let patience = Some(Duration::from_secs(1));
         let t0 = tokio::time::Instant::now();
         assert_eq!(gate.claim_crawl_turn(delay, patience).await, Ok(None));
         assert_eq!(
@@ -1090,6 +1114,11 @@ mod tests {
         assert_eq!(
             gate.claim_crawl_turn(delay, patience).await,
             Ok(Some(t0 + 2 * delay))
+        );
+        // A redirect hop (no patience) takes the turn after, however far.
+        assert_eq!(
+            gate.claim_crawl_turn(delay, None).await,
+            Ok(Some(t0 + 3 * delay))
         );
     }
 

@@ -60,7 +60,8 @@ const ACCEPT: &str = "text/plain, */*;q=0.5";
 /// The longest `Crawl-delay` honoured; a longer one counts as this. A page
 /// whose turn is further off than a second is put back in the queue
 /// until then (`fetch::CRAWL_PATIENCE`), so no delay holds other sites'
-/// pages up; the cap is for the site's own readers: an hour between pages
+/// pages up (a redirect hop waits in its slot, so this also bounds that
+/// wait); the cap is for the site's own readers: an hour between pages
 /// (or `1e30` seconds) would leave most of a busy feed's articles
 /// unfetched for days. A minute still lets through 60 pages of a site an
 /// hour, 1,440 a day, more than the feeds we follow publish.

@@ -858,3 +858,36 @@ async fn a_crawl_delay_spaces_a_sites_article_pages() {
         "pages {apart:?} apart under Crawl-delay: 1"
     );
 }
+
+/// A link that redirects within a site whose `Crawl-delay` is longer than
+/// a page waits in its slot (`CRAWL_PATIENCE`): the hop waits for its turn
+/// and the page is fetched. Put back instead, the next try would request
+/// the link again, be redirected again and find the next turn as far off,
+/// so the page was never fetched while the site was asked for the link
+/// again every few seconds.
+#[tokio::test]
+async fn a_redirect_under_a_long_crawl_delay_is_followed_not_put_back() {
+    let server = FeedServer::start().await;
+    let dir = TestDir::new();
+    let (link, story) = ("/go/story", "/news/story");
+    server.set(
+        "/feed.xml",
+        Reply::feed(rss("Teasers", &[("a", "Moved", &server.url(link))])),
+    );
+    server.set(link, Reply::redirect(301, &server.url(story)));
+    server.set(story, page(WIRE_STORY));
+    serve_robots(&server, "User-agent: *\nCrawl-delay: 2\n");
+    let config = config(&dir, &server, "");
+    let (_clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
+    drop(poll(&config, shared).await);
+
+    let (state, attempts, _, error, _) = article(&dir, link);
+    assert_eq!((state.as_str(), attempts), ("fetched", 1), "{error:?}");
+    assert_eq!(server.seen(link).len(), 1);
+    let (asked, followed) = (server.seen(link)[0].at, server.seen(story)[0].at);
+    assert!(
+        followed - asked >= Duration::from_millis(1900),
+        "the hop was sent {:?} after the link under Crawl-delay: 2",
+        followed - asked
+    );
+}
