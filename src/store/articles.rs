@@ -34,7 +34,8 @@ pub struct DueArticle {
     pub url: String,
     /// Attempts already made (transient failures).
     pub attempts: u32,
-    /// The feed the item was first archived from, for logs.
+    /// The name of the feed the item was first archived from: for logs,
+    /// and whose `user_agent` fetches the page.
     pub feed: String,
     /// When it was queued, as the archive holds it: a result counts only
     /// for that queueing ([`Store::record_article`]).

@@ -713,6 +713,11 @@ async fn polled_under(robots: &str) -> (FeedServer, TestDir, (&'static str, &'st
     (server, dir, pages)
 }
 
+/// The user agent a request was sent as.
+fn agent(seen: &crate::util::Seen) -> String {
+    seen.headers["user-agent"].to_str().unwrap().to_string()
+}
+
 /// robots.txt is asked for as the plain text it is, not with the article
 /// pages' `Accept: text/html` (a site may answer that with an HTML page).
 #[tokio::test]
@@ -762,7 +767,6 @@ async fn a_feeds_own_user_agent_fetches_its_pages_and_reads_robots_txt_for_it() 
     let (_clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
     drop(poll(&config, shared).await);
 
-    let agent = |seen: &crate::util::Seen| seen.headers["user-agent"].to_str().unwrap().to_string();
     assert!(
         server.seen(own_closed).is_empty(),
         "a page the feed's own agent is disallowed was fetched"
@@ -890,4 +894,54 @@ async fn a_redirect_under_a_long_crawl_delay_is_followed_not_put_back() {
         "the hop was sent {:?} after the link under Crawl-delay: 2",
         followed - asked
     );
+}
+
+/// The daemon reloaded (SIGHUP) with a feed that sets its own
+/// `user_agent` fetches that feed's article pages, and their robots.txt,
+/// as that agent, not as the one the daemon started with.
+// Multi-threaded: the test blocks on the child's log while the loopback
+// server must keep answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_fetches_pages_as_the_user_agent_of_their_feed() {
+    let server = FeedServer::start().await;
+    let dir = TestDir::new();
+    let (wire, desk) = ("/wire/story", "/desk/story");
+    for (feed, path) in [("/wire.xml", wire), ("/desk.xml", desk)] {
+        server.set(
+            feed,
+            Reply::feed(rss("Teasers", &[(path, "Story", &server.url(path))])),
+        );
+        server.set(path, page(WIRE_STORY));
+    }
+    serve_robots(&server, "User-agent: *\nDisallow: /members/\n");
+    let wire_feed = format!(
+        "per_host_spacing_ms = 0\n\
+         [[feeds]]\nname = \"wire\"\nurl = \"{}\"\nfulltext = true\n",
+        server.url("/wire.xml")
+    );
+    dir.write_config(&wire_feed);
+    let mut d = crate::process::Running::start(&dir);
+    d.wait_for("article fetched");
+
+    dir.write_config(&format!(
+        "{wire_feed}[[feeds]]\nname = \"desk\"\nurl = \"{}\"\nfulltext = true\n\
+         user_agent = \"deskbot/2.0 (+https://desk.test/bot)\"\n",
+        server.url("/desk.xml")
+    ));
+    d.signal("HUP");
+    d.wait_for("config reloaded");
+    while !d.wait_for("article fetched").contains(desk) {}
+
+    assert_eq!(
+        agent(&server.seen(desk)[0]),
+        "deskbot/2.0 (+https://desk.test/bot)"
+    );
+    assert!(agent(&server.seen(wire)[0]).starts_with("tickerfeed/"));
+    let robots: Vec<String> = server.seen("/robots.txt").iter().map(agent).collect();
+    assert!(
+        robots.iter().any(|a| a.starts_with("deskbot/")),
+        "robots.txt not read as the reloaded feed's agent: {robots:?}"
+    );
+    d.signal("TERM");
+    assert_eq!(d.wait_exit(), 0, "{}", d.log.join("\n"));
 }
