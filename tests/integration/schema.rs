@@ -260,6 +260,13 @@ async fn the_schema_doc_covers_every_table_view_and_column() {
         doc.contains(&format!("`user_version` is {version}")),
         "docs/schema.md does not give the current schema version ({version})"
     );
+    // ... and says what each version added, the current one included.
+    for v in 1..=version {
+        assert!(
+            doc.contains(&format!("\n| {v} | ")),
+            "docs/schema.md's version table has no row for version {v}"
+        );
+    }
 
     // Every query also runs on a fresh, empty archive.
     let blocks = sql_blocks(&doc);
