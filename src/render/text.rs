@@ -42,9 +42,10 @@ pub(super) fn entry_text(entry: &Entry) -> Option<String> {
         .filter(|t| !t.is_empty())
 }
 
-/// `text` cut at a word boundary to at most `max` characters. A cut at a
-/// sentence's end stands as it is; any other gets `…`, after the
-/// punctuation and space it ended on are dropped ("rose,…" reads as a typo).
+/// `text` cut at a word boundary to at most `max` characters, plus the
+/// `…` a cut gets unless it ends a sentence; before the `…`, the
+/// punctuation and space it ended on are dropped ("rose,…" reads as a
+/// typo).
 pub(super) fn shorten(text: &str, max: usize) -> String {
     let Some((at, next)) = text.char_indices().nth(max) else {
         return text.to_string();
