@@ -623,8 +623,10 @@ async fn reload_on_hangup(
                             .iter()
                             .map(|f| (f.clone(), ids[&f.name]))
                             .collect();
-                        live.feeds.send_replace(feeds);
+                        // The agents first: a new feed's pages may be queued
+                        // as soon as the scheduler has it.
                         live.articles.use_feeds(&new.feeds);
+                        live.feeds.send_replace(feeds);
                         live.alerts.send_replace(new.alerts.clone());
                         store.set_head(head(&new));
                         tokio::spawn(backfill_rules(store.clone(), stop.clone()));
