@@ -273,7 +273,7 @@ pub const CRAWL_PATIENCE: Duration = Duration::from_secs(1);
 
 /// A request's place under its site's crawl delay ([`Admitted::crawl_delay`]).
 #[derive(Debug, Clone, Copy)]
-struct CrawlTurn {
+struct CrawlPlace {
     delay: Duration,
     /// How far off a turn may be before the fetch gives up on it
     /// ([`CRAWL_PATIENCE`] for the link); `None`: wait however long.
@@ -552,7 +552,7 @@ impl Fetcher {
                 .map_err(FetchError::Refused)?;
             // The site's permit is held until the body is read, so a
             // slow download counts against the site's concurrency.
-            let crawl = admitted.crawl_delay.map(|delay| CrawlTurn {
+            let crawl = admitted.crawl_delay.map(|delay| CrawlPlace {
                 delay,
                 // Only the link may be put back for its turn.
                 patience: transfer.hops.is_empty().then_some(CRAWL_PATIENCE),
@@ -596,7 +596,7 @@ impl Fetcher {
         user_agent: Option<&str>,
         now: DateTime<Utc>,
         timeout: Duration,
-        crawl: Option<CrawlTurn>,
+        crawl: Option<CrawlPlace>,
     ) -> Result<(reqwest::Response, OwnedSemaphorePermit, Duration), FetchError> {
         let key = domain_key(url);
         let gate = self.buckets.gate(&key);
@@ -608,7 +608,7 @@ impl Fetcher {
             None => Ok(()),
         };
         paused(&gate)?;
-        if let Some(CrawlTurn { delay, patience }) = crawl {
+        if let Some(CrawlPlace { delay, patience }) = crawl {
             match gate.claim_crawl_turn(delay, patience).await {
                 Ok(None) => {}
                 Ok(Some(start)) => tokio::time::sleep_until(start).await,
