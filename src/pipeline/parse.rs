@@ -27,8 +27,10 @@
 //!    an id get a marker instead of feed-rs's random UUID fallback, so
 //!    `normalize` can build a stable key itself. Dates are read by
 //!    `dates.rs`: strictly first, then with feed-rs's repairs. RSS
-//!    enclosures with a relative URL, which feed-rs drops, are read back by
-//!    `enclosures.rs` (the fast path declines every enclosure).
+//!    enclosures and MediaRSS contents with a relative URL, which feed-rs
+//!    drops, are read back by `enclosures.rs`, in their places among the
+//!    item's files, in a second read only documents with such a URL pay
+//!    for (the fast path declines every enclosure and MediaRSS element).
 //! 6. HTML in the result that nests deeper than [`MAX_DEPTH`] is reduced to
 //!    its text (`deep_html.rs`): sanitising it would take time quadratic in
 //!    its depth.

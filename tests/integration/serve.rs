@@ -325,7 +325,7 @@ async fn an_untitled_post_is_listed_by_its_text() {
 #[tokio::test]
 async fn a_podcasts_enclosures_reach_every_format() {
     let file = "https://pod.test/media/ep2.mp3";
-    episode_2s_file_reaches_every_format(file, file).await;
+    episode_2s_file_reaches_every_format(&enclosure(file), file).await;
 }
 
 /// A podcast that gives its file's address relative to its site
@@ -334,18 +334,40 @@ async fn a_podcasts_enclosures_reach_every_format() {
 /// whole enclosure).
 #[tokio::test]
 async fn a_podcasts_relative_enclosure_resolves_against_its_site() {
-    episode_2s_file_reaches_every_format("/media/ep2.mp3", "https://pod.test/media/ep2.mp3").await;
+    episode_2s_file_reaches_every_format(
+        &enclosure("/media/ep2.mp3"),
+        "https://pod.test/media/ep2.mp3",
+    )
+    .await;
 }
 
-/// Polls a podcast whose Episode 2 has an MP3 at `url` (as written in its
-/// `<enclosure>`) and checks that `file` is in each output format, the
-/// archive and the export.
-async fn episode_2s_file_reaches_every_format(url: &str, file: &str) {
+/// A MediaRSS `<media:content>` with a relative address reaches every
+/// format too, resolved the same way (feed-rs dropped it as it did the
+/// enclosure).
+#[tokio::test]
+async fn a_relative_media_content_resolves_against_its_site() {
+    episode_2s_file_reaches_every_format(
+        r#"<media:content url="../../media/ep2.mp3" fileSize="12345" type="audio/mpeg" medium="audio"/>"#,
+        "https://pod.test/media/ep2.mp3",
+    )
+    .await;
+}
+
+/// Episode 2's MP3 at `url`, 12345 bytes, as an RSS `<enclosure>`.
+fn enclosure(url: &str) -> String {
+    format!(r#"<enclosure url="{url}" length="12345" type="audio/mpeg"/>"#)
+}
+
+/// Polls a podcast whose Episode 2 has an MP3 (`file_element`, its
+/// `<enclosure>` or MediaRSS content) and checks that `file` is in each
+/// output format, the archive and the export.
+async fn episode_2s_file_reaches_every_format(file_element: &str, file: &str) {
     let (_server, dir, d) = one_feed_daemon(
         Reply::feed(format!(
-            "<rss version=\"2.0\"><channel><title>Pod</title><link>https://pod.test/shows/pod/</link>\
+            "<rss version=\"2.0\" xmlns:media=\"http://search.yahoo.com/mrss/\"><channel>\
+             <title>Pod</title><link>https://pod.test/shows/pod/</link>\
              <item><guid>e2</guid><title>Episode 2</title><link>https://pod.test/2</link>\
-             <enclosure url=\"{url}\" length=\"12345\" type=\"audio/mpeg\"/></item>\
+             {file_element}</item>\
              <item><guid>e1</guid><title>Episode 1</title><link>https://pod.test/1</link></item>\
              </channel></rss>"
         )),

@@ -1,22 +1,34 @@
-//! RSS enclosures with a relative URL, which feed-rs drops.
+//! RSS enclosures and MediaRSS contents with a relative URL, which feed-rs
+//! drops.
 //!
-//! feed-rs keeps an RSS `<enclosure>` as a MediaRSS content whose `url` is
-//! a `Url`, and leaves the element out when the address cannot be made
-//! absolute (`parser/rss2::handle_enclosure`). We parse without a base URI,
+//! feed-rs keeps an RSS `<enclosure>` or a `<media:content>` as a
+//! `MediaContent` whose `url` is a `Url`, and leaves the element out when
+//! the address cannot be made absolute (`parser/rss2::handle_enclosure`,
+//! `parser/mediarss::handle_media_content`). We parse without a base URI,
 //! so that links stay as written and `normalize` resolves them against the
 //! site the feed names; the price was that `url="/media/ep1.mp3"` survived
 //! only under an absolute `xml:base`.
 //!
-//! This pass reads those enclosures back from the document feed-rs read and
+//! This pass reads those files back from the document feed-rs read and
 //! hands each to its entry as a `rel="enclosure"` link with the address as
 //! written: the form an Atom enclosure already takes, so `normalize`
-//! resolves both the same way. Entries are matched to `<item>`s by
-//! position, walking the document as feed-rs does (the first `<channel>`
-//! under the root, its RSS `<item>` children, their RSS `<enclosure>`
-//! children, `xml:base` stacked per element); if the counts disagree,
-//! nothing is added.
+//! resolves both the same way. Its `type` is read as feed-rs reads one it
+//! keeps: dropped unless it is a valid media type. So that a relative
+//! file is not listed after the absolute ones written after it (RSS
+//! renders only an item's first), an item that gets one back has the files
+//! feed-rs kept moved beside it, all as links in document order.
+//!
+//! Entries are matched to `<item>`s by position, walking the document as
+//! feed-rs does (the first `<channel>` under the root, its RSS `<item>`
+//! children, their RSS `<enclosure>` children and MediaRSS contents,
+//! `xml:base` stacked per element); if the counts disagree, nothing is
+//! added. Most podcasts give absolute addresses only, and pay for this
+//! second read of the document only when a file's `url` is relative
+//! ([`has_relative_url`], a scan of the start tags).
 
-use feed_rs::model::{Feed, FeedType, Link};
+use std::str::FromStr;
+
+use feed_rs::model::{Entry, Feed, FeedType, Link, MediaContent};
 use quick_xml::NsReader;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
@@ -24,16 +36,16 @@ use url::Url;
 
 use super::fast::Ns;
 
-/// `feed`, parsed by feed-rs from `xml`, with the relative enclosures it
+/// `feed`, parsed by feed-rs from `xml`, with the relative files it
 /// dropped added to their entries.
 pub(super) fn recover(mut feed: Feed, xml: &str) -> Feed {
-    if !matches!(feed.feed_type, FeedType::RSS2 | FeedType::RSS0) || !xml.contains("enclosure") {
+    if !matches!(feed.feed_type, FeedType::RSS2 | FeedType::RSS0) || !has_relative_url(xml) {
         return feed;
     }
-    match dropped(xml) {
-        Some((items, found)) if items == feed.entries.len() => {
-            for (item, link) in found {
-                feed.entries[item].links.push(link);
+    match files(xml) {
+        Some(items) if items.len() == feed.entries.len() => {
+            for (entry, files) in feed.entries.iter_mut().zip(items) {
+                place(entry, files);
             }
         }
         _ => {}
@@ -41,9 +53,138 @@ pub(super) fn recover(mut feed: Feed, xml: &str) -> Feed {
     feed
 }
 
-/// The number of items feed-rs read from `xml`, and the enclosures it
-/// dropped as (item index, link); `None` if the document does not read.
-fn dropped(xml: &str) -> Option<(usize, Vec<(usize, Link)>)> {
+/// Whether some start tag named `enclosure` or `content` (any prefix) has
+/// a `url` that is not absolute: the only documents in which feed-rs can
+/// have dropped a file this pass would find. It errs towards yes (a tag in
+/// a comment or CDATA section counts, so does one it cannot read).
+fn has_relative_url(xml: &str) -> bool {
+    let b = xml.as_bytes();
+    let mut i = 0;
+    while let Some(lt) = memchr::memchr(b'<', &b[i..]) {
+        i += lt + 1;
+        let name_len = b[i..]
+            .iter()
+            .position(|&c| c.is_ascii_whitespace() || c == b'/' || c == b'>')
+            .unwrap_or(b.len() - i);
+        let name = &b[i..i + name_len];
+        let local = name.rsplit(|&c| c == b':').next().unwrap_or(name);
+        if local != b"enclosure" && local != b"content" {
+            continue;
+        }
+        i += name_len;
+        match url_attribute(&xml[i..]) {
+            Ok(Some(url)) => {
+                let url = match quick_xml::escape::unescape(url) {
+                    Ok(url) => url,
+                    Err(_) => return true,
+                };
+                if Url::parse(&url) == Err(url::ParseError::RelativeUrlWithoutBase) {
+                    return true;
+                }
+            }
+            Ok(None) => {}
+            Err(()) => return true,
+        }
+    }
+    false
+}
+
+/// The raw value of the `url` attribute of the tag whose attributes start
+/// `rest`; `Err` when the attributes do not read.
+fn url_attribute(rest: &str) -> Result<Option<&str>, ()> {
+    let mut rest = rest;
+    loop {
+        rest = rest.trim_start_matches(|c: char| c.is_ascii_whitespace());
+        if rest.is_empty() {
+            return Err(());
+        }
+        if rest.starts_with(['>', '/']) {
+            return Ok(None);
+        }
+        let (name, after) = rest.split_once('=').ok_or(())?;
+        let after = after.trim_start_matches(|c: char| c.is_ascii_whitespace());
+        let quote = after
+            .chars()
+            .next()
+            .filter(|q| matches!(q, '"' | '\''))
+            .ok_or(())?;
+        let (value, after) = after[1..].split_once(quote).ok_or(())?;
+        if name.trim_end() == "url" {
+            return Ok(Some(value));
+        }
+        rest = after;
+    }
+}
+
+/// One file of an item, as feed-rs meets it.
+enum File {
+    /// feed-rs kept it, at this address: it is in the entry's media
+    /// (unless feed-rs dropped it later, as it does an item's
+    /// `<enclosure>`s beside MediaRSS contents).
+    Kept(String),
+    /// feed-rs dropped it for its relative address: the link it comes back as.
+    Recovered(Link),
+}
+
+/// A MediaRSS element feed-rs reads the children of.
+struct Media {
+    depth: u32,
+    /// For a `<media:content>` (not a `<media:group>`): where its file
+    /// goes in the item's, its base, its address and itself as a link;
+    /// read when it ends, as a resolvable `<media:player>` inside gives
+    /// feed-rs an address too.
+    content: Option<(usize, Option<Url>, Address, Link)>,
+}
+
+/// A file's `url` as feed-rs reads it.
+enum Address {
+    /// Absolute, or made so by the `xml:base` in effect.
+    Resolves(Url),
+    /// Relative with nothing to resolve it: the address as written.
+    Relative(String),
+    /// Missing, empty or invalid.
+    Dropped,
+}
+
+impl Address {
+    fn of(start: &BytesStart<'_>, base: Option<&Url>) -> Address {
+        let Some(href) = attr(start, "url") else {
+            return Address::Dropped;
+        };
+        if let Some(url) = parse_uri(&href, base) {
+            return Address::Resolves(url);
+        }
+        let href = href.trim();
+        if href.is_empty() || Url::parse(href) != Err(url::ParseError::RelativeUrlWithoutBase) {
+            return Address::Dropped;
+        }
+        Address::Relative(href.to_string())
+    }
+
+    /// The file feed-rs makes of an element with this address, `link`
+    /// being the element read as a link.
+    fn file(self, link: Link) -> Option<File> {
+        match self {
+            Address::Resolves(url) => Some(File::Kept(url.into())),
+            Address::Relative(href) => Some(File::Recovered(Link { href, ..link })),
+            Address::Dropped => None,
+        }
+    }
+}
+
+/// feed-rs's `util::parse_uri`: `href`, if absolute or `base` makes it so.
+fn parse_uri(href: &str, base: Option<&Url>) -> Option<Url> {
+    match Url::parse(href) {
+        Ok(url) => Some(url),
+        Err(url::ParseError::RelativeUrlWithoutBase) => base.and_then(|b| b.join(href).ok()),
+        Err(_) => None,
+    }
+}
+
+/// Each item's RSS enclosures and MediaRSS contents in document order (a
+/// content that holds another first); `None` if the document does not
+/// read.
+fn files(xml: &str) -> Option<Vec<Vec<File>>> {
     let mut reader = NsReader::from_str(xml);
     reader.config_mut().expand_empty_elements = true;
     let mut depth = 0u32;
@@ -52,9 +193,12 @@ fn dropped(xml: &str) -> Option<(usize, Vec<(usize, Link)>)> {
     let mut bases: Vec<(u32, Url)> = Vec::new();
     let mut channel_seen = false;
     let mut in_channel = false;
-    let mut items = 0usize;
+    let mut items = Vec::new();
     let mut in_item = false;
-    let mut found = Vec::new();
+    // The current item's files (a content's filled in when it ends) and
+    // open MediaRSS elements.
+    let mut files: Vec<Option<File>> = Vec::new();
+    let mut open: Vec<Media> = Vec::new();
     loop {
         let (resolved, event) = reader.read_resolved_event().ok()?;
         match event {
@@ -63,45 +207,161 @@ fn dropped(xml: &str) -> Option<(usize, Vec<(usize, Link)>)> {
                 push_base(&mut bases, depth, &start);
                 // An unbound or undeclared prefix takes the document's
                 // default, which is RSS's for an `<rss>` root.
-                let rss = match resolved {
-                    ResolveResult::Bound(ns) => Ns::of(ns.as_ref()) == Ns::Rss,
-                    ResolveResult::Unknown(_) | ResolveResult::Unbound => true,
+                let ns = match resolved {
+                    ResolveResult::Bound(ns) => Ns::of(ns.as_ref()),
+                    ResolveResult::Unknown(_) | ResolveResult::Unbound => Ns::Rss,
                 };
                 let qname = start.name().0;
                 let local = qname.rsplit(':').next().unwrap_or(qname);
+                let base = bases.last().map(|(_, b)| b);
                 match depth {
                     2 if !channel_seen && local == "channel" => {
                         channel_seen = true;
                         in_channel = true;
                     }
-                    3 if in_channel && rss && local == "item" => {
-                        items += 1;
+                    3 if in_channel && ns == Ns::Rss && local == "item" => {
                         in_item = true;
+                        files.clear();
+                        open.clear();
                     }
-                    4 if in_item && rss && local == "enclosure" => {
-                        if let Some(link) = relative_enclosure(&start, bases.last()) {
-                            found.push((items - 1, link));
+                    4 if in_item && ns == Ns::Rss && local == "enclosure" => {
+                        let link = link(&start, "length");
+                        files.push(Address::of(&start, base).file(link));
+                    }
+                    _ => {}
+                }
+                // The MediaRSS elements feed-rs reads: the item's, and
+                // those in a group or a content it reads.
+                let read = ns == Ns::MediaRss
+                    && ((in_item && depth == 4)
+                        || open.last().is_some_and(|m| m.depth + 1 == depth));
+                if !read {
+                    continue;
+                }
+                match local {
+                    "group" => open.push(Media {
+                        depth,
+                        content: None,
+                    }),
+                    "content" => {
+                        let address = Address::of(&start, base);
+                        let link = link(&start, "fileSize");
+                        open.push(Media {
+                            depth,
+                            content: Some((files.len(), base.cloned(), address, link)),
+                        });
+                        files.push(None);
+                    }
+                    "player" => {
+                        if let Some(Media {
+                            depth: d,
+                            content: Some((_, base, address, _)),
+                        }) = open.last_mut()
+                            && *d + 1 == depth
+                            && let Some(url) =
+                                attr(&start, "url").and_then(|u| parse_uri(&u, base.as_ref()))
+                        {
+                            *address = Address::Resolves(url);
                         }
                     }
                     _ => {}
                 }
             }
             Event::End(_) => {
+                if let Some(media) = open.pop_if(|m| m.depth == depth)
+                    && let Some((at, _, address, link)) = media.content
+                {
+                    files[at] = address.file(link);
+                }
                 depth = depth.checked_sub(1)?;
                 while bases.last().is_some_and(|(d, _)| *d > depth) {
                     bases.pop();
                 }
                 match depth {
                     // feed-rs reads nothing after the first channel.
-                    1 if in_channel => return Some((items, found)),
-                    2 => in_item = false,
+                    1 if in_channel => return Some(items),
+                    2 if in_item => {
+                        in_item = false;
+                        items.push(files.drain(..).flatten().collect());
+                    }
                     _ => {}
                 }
             }
-            Event::Eof => return Some((items, found)),
+            Event::Eof => return Some(items),
             _ => {}
         }
     }
+}
+
+/// Hands `entry` the files among `files` that feed-rs dropped. The item's
+/// files then go to `normalize` as links in document order: those feed-rs
+/// kept are taken out of its media and put in their places.
+fn place(entry: &mut Entry, files: Vec<File>) {
+    if !files.iter().any(|f| matches!(f, File::Recovered(_))) {
+        return;
+    }
+    let mut kept = Vec::new();
+    for media in &mut entry.media {
+        kept.append(&mut media.content);
+    }
+    for file in files {
+        match file {
+            File::Kept(url) => {
+                let at = kept
+                    .iter()
+                    .position(|c| c.url.as_ref().is_some_and(|u| u.as_str() == url));
+                entry
+                    .links
+                    .extend(at.and_then(|at| content_link(kept.remove(at))));
+            }
+            File::Recovered(link) => entry.links.push(link),
+        }
+    }
+    // Whatever feed-rs kept that this pass did not find, after.
+    entry
+        .links
+        .extend(kept.into_iter().filter_map(content_link));
+}
+
+/// A `MediaContent` feed-rs kept, as the link `normalize` reads the same.
+fn content_link(content: MediaContent) -> Option<Link> {
+    Some(Link {
+        href: content.url?.to_string(),
+        target: None,
+        rel: Some("enclosure".to_string()),
+        media_type: content.content_type.map(|t| t.to_string()),
+        href_lang: None,
+        title: None,
+        length: content.size,
+    })
+}
+
+/// An enclosure or content element as a link, its size in the attribute
+/// `length` names; the address is filled in by [`Address::file`].
+fn link(start: &BytesStart<'_>, length: &str) -> Link {
+    Link {
+        href: String::new(),
+        target: None,
+        rel: Some("enclosure".to_string()),
+        media_type: attr(start, "type").and_then(|t| media_type(&t)),
+        href_lang: None,
+        title: None,
+        length: attr(start, length).and_then(|l| l.parse().ok()),
+    }
+}
+
+/// `value` as feed-rs reads a file's `type`: the media type, written as it
+/// writes one, or nothing when `value` is not one (so an absolute and a
+/// relative file's type are kept alike). `MediaContent::content_type`'s
+/// own type parses it, which spares naming the `mediatype` crate.
+fn media_type(value: &str) -> Option<String> {
+    fn parse<T: FromStr + ToString>(
+        _field: fn(&MediaContent) -> &Option<T>,
+        value: &str,
+    ) -> Option<String> {
+        value.parse::<T>().ok().map(|t| t.to_string())
+    }
+    parse(|c| &c.content_type, value)
 }
 
 /// feed-rs's `xml_base_push`: an absolute `xml:base`, or a relative one
@@ -122,30 +382,6 @@ fn push_base(bases: &mut Vec<(u32, Url)>, depth: u32, start: &BytesStart<'_>) {
     }
 }
 
-/// The `<enclosure>` as a link when feed-rs dropped it: its `url` is
-/// relative and no `xml:base` in effect makes it absolute.
-fn relative_enclosure(start: &BytesStart<'_>, base: Option<&(u32, Url)>) -> Option<Link> {
-    let href = attr(start, "url")?;
-    let href = href.trim();
-    if href.is_empty() || Url::parse(href) != Err(url::ParseError::RelativeUrlWithoutBase) {
-        return None;
-    }
-    if base.is_some_and(|(_, b)| b.join(href).is_ok()) {
-        return None;
-    }
-    Some(Link {
-        href: href.to_string(),
-        target: None,
-        rel: Some("enclosure".to_string()),
-        media_type: attr(start, "type")
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty()),
-        href_lang: None,
-        title: None,
-        length: attr(start, "length").and_then(|l| l.parse().ok()),
-    })
-}
-
 /// The last attribute named `name` (prefix included), unescaped as feed-rs
 /// does: as written when it does not unescape.
 fn attr(start: &BytesStart<'_>, name: &str) -> Option<String> {
@@ -163,25 +399,36 @@ fn attr(start: &BytesStart<'_>, name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::super::parse;
+    use super::has_relative_url;
     use url::Url;
 
-    /// An enclosure link: href, type, length.
+    /// A file: href, type, length.
     type Found = (String, Option<String>, Option<u64>);
 
-    /// The enclosure links of each entry.
+    /// The files of each entry as `normalize` reads them: the media
+    /// feed-rs kept, then the enclosure links.
     fn enclosures(doc: &str) -> Vec<Vec<Found>> {
         let base = Url::parse("https://example.com/feed.xml").unwrap();
         let feed = parse(doc.as_bytes(), &base, None).unwrap();
         feed.entries
             .iter()
             .map(|e| {
-                e.links
+                let media = e.media.iter().flat_map(|m| &m.content).map(|c| {
+                    let url = c.url.as_ref().map(Url::to_string).unwrap_or_default();
+                    (url, c.content_type.as_ref().map(|t| t.to_string()), c.size)
+                });
+                let links = e
+                    .links
                     .iter()
                     .filter(|l| l.rel.as_deref() == Some("enclosure"))
-                    .map(|l| (l.href.clone(), l.media_type.clone(), l.length))
-                    .collect()
+                    .map(|l| (l.href.clone(), l.media_type.clone(), l.length));
+                media.chain(links).collect()
             })
             .collect()
+    }
+
+    fn file(href: &str) -> Found {
+        (href.into(), None, None)
     }
 
     #[test]
@@ -201,12 +448,13 @@ mod tests {
                 vec![],
                 vec![
                     ("/media/ep2.mp3".into(), Some("audio/mpeg".into()), Some(12)),
-                    ("ep2.jpg?a=1&b=2".into(), None, None),
+                    file("ep2.jpg?a=1&b=2"),
+                    file("https://cdn.test/ep2.ogg"),
                 ],
                 // feed-rs made it absolute itself.
-                vec![],
+                vec![file("https://cdn.test/files/ep3.mp3")],
                 // A relative base resolves to nothing, so feed-rs drops it.
-                vec![("ep4.mp3".into(), None, None)],
+                vec![file("ep4.mp3")],
             ]
         );
     }
@@ -218,5 +466,90 @@ mod tests {
             <item><x:enclosure url="/other-namespace.mp3"/><foo><enclosure url="/nested.mp3"/></foo></item>
             </channel><channel><item><enclosure url="/second-channel.mp3"/></item></channel></rss>"#;
         assert_eq!(enclosures(doc), [Vec::new()]);
+    }
+
+    /// A podcast whose files all have absolute addresses is not read a
+    /// second time: nothing in it can have been dropped.
+    #[test]
+    fn only_a_relative_url_is_worth_a_second_read() {
+        let absolute = r#"<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"
+            xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>P</title>
+            <item><title>1</title><enclosure url="https://cdn.test/1.mp3" length="1" type="audio/mpeg"/>
+              <media:content url='https://cdn.test/1.mp4' type="video/mp4"/>
+              <content:encoded><![CDATA[<p>Notes</p>]]></content:encoded></item>
+            <item><enclosure type="a>b" url="http://cdn.test/2.mp3"/><enclosure/></item>
+            </channel></rss>"#;
+        assert!(!has_relative_url(absolute));
+        for relative in [
+            r#"<enclosure url="/1.mp3"/>"#,
+            r#"<enclosure type="a>b" url = '1.mp3'>"#,
+            r#"<media:content medium="video" url="//cdn.test/1.mp4"/>"#,
+            r#"<content url="&#47;1.mp3"/>"#,
+            // Unreadable: the pass decides.
+            r#"<enclosure url=/1.mp3>"#,
+        ] {
+            assert!(has_relative_url(relative), "{relative}");
+        }
+    }
+
+    /// An item's files are listed in document order, the relative ones in
+    /// their places, not after the absolute ones.
+    #[test]
+    fn relative_files_keep_their_place_among_the_items_files() {
+        let doc = r#"<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel><title>P</title>
+            <item><title>1</title>
+              <enclosure url="/1.mp3"/><enclosure url="https://cdn.test/1.ogg"/><enclosure url="1.m4a"/></item>
+            <item><title>2</title>
+              <media:content url="/2.mp4"/>
+              <media:group><media:content url="https://cdn.test/2-hd.mp4"/><media:content url="2-sd.mp4"/></media:group>
+              <media:content url="https://cdn.test/2.webm"/></item>
+            <item><title>3</title>
+              <media:content url="/3.mp4"><media:player url="https://cdn.test/player/3"/></media:content>
+              <media:content url="/3.webm"><media:player url="/player/3"/></media:content>
+              <media:title>not a file</media:title><foo><media:content url="/ignored.mp4"/></foo></item>
+            </channel></rss>"#;
+        assert_eq!(
+            enclosures(doc),
+            [
+                vec![
+                    file("/1.mp3"),
+                    file("https://cdn.test/1.ogg"),
+                    file("1.m4a")
+                ],
+                vec![
+                    file("/2.mp4"),
+                    file("https://cdn.test/2-hd.mp4"),
+                    file("2-sd.mp4"),
+                    file("https://cdn.test/2.webm"),
+                ],
+                // feed-rs takes a player's address for a content's.
+                vec![file("https://cdn.test/player/3"), file("/3.webm")],
+            ]
+        );
+    }
+
+    /// A relative file's `type` is kept as feed-rs keeps an absolute one's:
+    /// only when it is a media type.
+    #[test]
+    fn a_relative_files_invalid_type_is_dropped_as_an_absolute_ones_is() {
+        let doc = r#"<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel><title>P</title>
+            <item><enclosure url="https://cdn.test/1.mp3" type="mp3 audio"/>
+              <enclosure url="/1.ogg" type="mp3 audio"/>
+              <enclosure url="/1.m4a" type="Audio/X-M4A"/>
+              </item>
+            <item><media:content url="/2.mp4" type="video" fileSize="7"/></item>
+            </channel></rss>"#;
+        assert_eq!(
+            enclosures(doc),
+            [
+                vec![
+                    file("https://cdn.test/1.mp3"),
+                    file("/1.ogg"),
+                    // Written as feed-rs writes a valid one: as it came.
+                    ("/1.m4a".into(), Some("Audio/X-M4A".into()), None),
+                ],
+                vec![("/2.mp4".into(), None, Some(7))]
+            ]
+        );
     }
 }
