@@ -2,7 +2,12 @@
 //! same article. The normalize stage stores each item's canonical link, and
 //! the store's dedup compares guids that are links in the same form, so
 //! both import it from here (the store never calls pipeline code).
+//! Also what of a URL may be shown: [`without_credentials`] for what is
+//! published, [`redact`] for what is logged or stored.
 
+use std::sync::LazyLock;
+
+use regex::Regex;
 use url::Url;
 
 /// Query parameters that only track the reader; they never change which
@@ -54,12 +59,34 @@ pub fn is_web(u: &Url) -> bool {
     matches!(u.scheme(), "http" | "https")
 }
 
+/// Query parameters that carry keys (`apikey=`, `apiKey=`, `api_key=`,
+/// `key=`, `token=`, `access_token=`, `client_secret=`, `password=`), and
+/// Finnhub's key header if a header dump is ever logged. The value runs to
+/// the next `&`, whitespace, quote or bracket.
+static KEY_PARAM: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"(?i)\b([a-z_]*(?:api_?key|token|secret|passw(?:or)?d)|key)(=|:\s*)[^&\s#"'<>()\[\]]*"#,
+    )
+    .expect("constant pattern")
+});
+
+/// Blanks key values in a URL or any text about one (reqwest errors quote
+/// the full URL), so the result can be logged or stored: a quote provider's
+/// key, or one a feed's URL carries in its query.
+pub fn redact(url_or_text: &str) -> String {
+    KEY_PARAM
+        .replace_all(url_or_text, "${1}${2}****")
+        .into_owned()
+}
+
 /// `url` as it may be shown to anyone: without a user name and password
-/// (`https://user:secret@host/feed` is `https://host/feed`). A feed behind
-/// basic authentication keeps them in `config.toml` and the archive; pages,
-/// feeds and lists served over HTTP never show them.
+/// (`https://user:secret@host/feed` is `https://host/feed`) and with the
+/// values of key parameters blanked (`?api_key=****`, see [`redact`]). A
+/// feed behind basic authentication or an API key keeps them in
+/// `config.toml` and the archive; pages, feeds and lists served over HTTP
+/// never show them.
 pub fn without_credentials(url: &str) -> String {
-    match Url::parse(url) {
+    let shown = match Url::parse(url) {
         Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
             // Only URLs that cannot have them refuse, and those have none.
             let _ = u.set_username("");
@@ -67,7 +94,8 @@ pub fn without_credentials(url: &str) -> String {
             u.into()
         }
         _ => url.to_owned(),
-    }
+    };
+    redact(&shown)
 }
 
 /// [`canonical_url`] of a link already parsed.
@@ -116,6 +144,27 @@ mod tests {
         assert_ne!(
             c("https://example.com/a?id=1"),
             c("https://example.com/a?id=2")
+        );
+    }
+
+    #[test]
+    fn shown_urls_lose_passwords_and_key_values() {
+        assert_eq!(
+            without_credentials("https://reader:hunter2@news.test/feed.xml"),
+            "https://news.test/feed.xml"
+        );
+        assert_eq!(
+            without_credentials("https://news.test/feed?api_key=hunter2&lang=en"),
+            "https://news.test/feed?api_key=****&lang=en"
+        );
+        assert_eq!(
+            without_credentials("https://u:p@yt.test/feeds?key=AIza&channel=x"),
+            "https://yt.test/feeds?key=****&channel=x"
+        );
+        // Parameters that merely end in "key"-like words are not keys.
+        assert_eq!(
+            without_credentials("https://news.test/feed?keyword=oil&sort=new"),
+            "https://news.test/feed?keyword=oil&sort=new"
         );
     }
 }

@@ -372,7 +372,9 @@ impl Pipeline {
         if let FetchError::RedirectLoop(hops) | FetchError::TooManyRedirects(hops) = &e {
             answer.exchange.redirects = Some(describe_hops(hops));
         }
-        answer.error = Some(e.to_string());
+        // reqwest's errors quote the whole URL, and a feed's may carry an
+        // API key: the text goes to the log, the archive and `/feeds`.
+        answer.error = Some(crate::link::redact(&e.to_string()));
         answer
     }
 

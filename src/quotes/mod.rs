@@ -39,6 +39,9 @@ pub mod stooq;
 pub mod twelvedata;
 pub mod yahoo;
 
+/// Lives with the URL helpers, since feed URLs carry keys too.
+pub use crate::link::redact;
+
 #[cfg(test)]
 mod loopback;
 
@@ -70,10 +73,8 @@ pub(crate) mod test_support {
 }
 
 use std::str::FromStr;
-use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
-use regex::Regex;
 use rust_decimal::Decimal;
 
 use crate::model::{ProviderKind, Quote};
@@ -157,22 +158,6 @@ impl QuoteError {
             QuoteError::BudgetExhausted { .. } => "budget_exhausted",
         }
     }
-}
-
-/// Query parameters that carry keys (`apikey=`, `apiKey=`, `api_key=`,
-/// `token=`, `access_token=`), and Finnhub's key header if a header dump is
-/// ever logged. The value runs to the next `&`, whitespace, quote or bracket.
-static KEY_PARAM: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?i)\b([a-z_]*(?:api_?key|token))(=|:\s*)[^&\s#"'<>()\[\]]*"#)
-        .expect("constant pattern")
-});
-
-/// Blanks API-key values in a URL or any text about one (reqwest errors
-/// quote the full URL), so the result can be logged or stored.
-pub fn redact(url_or_text: &str) -> String {
-    KEY_PARAM
-        .replace_all(url_or_text, "${1}${2}****")
-        .into_owned()
 }
 
 /// Parses a JSON value that should hold a decimal: a number (via its text,
@@ -396,6 +381,11 @@ mod tests {
             ),
             ("X-Finnhub-Token: c0ffee", "X-Finnhub-Token: ****"),
             ("?access_token=abc&x=1", "?access_token=****&x=1"),
+            ("/feed?key=AIza9&alt=rss", "/feed?key=****&alt=rss"),
+            (
+                "?client_secret=s3&password=pw",
+                "?client_secret=****&password=****",
+            ),
             ("no keys here, symbol=AAPL", "no keys here, symbol=AAPL"),
         ];
         for (input, want) in cases {

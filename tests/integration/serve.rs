@@ -680,6 +680,23 @@ async fn merged_feed_answers_304_to_its_validators_and_gzips_when_asked() {
     d.stop().await;
 }
 
+/// Asserts that none of `secrets` appears in what the daemon publishes
+/// about its feeds: the feeds page, the OPML list and the merged feeds.
+async fn assert_never_served(d: &Daemon, secrets: &[&str]) {
+    for path in [
+        "/feeds",
+        "/feeds.opml",
+        "/feed.atom",
+        "/feed.json",
+        "/feed.rss",
+    ] {
+        let body = d.get(path, &[]).await.text().await.unwrap();
+        for secret in secrets {
+            assert!(!body.contains(secret), "{path} shows {secret:?}: {body}");
+        }
+    }
+}
+
 /// A feed behind basic authentication (`https://user:password@host/…`):
 /// its password stays in the config and the archive, and nothing served
 /// over HTTP shows it: not the feeds page, not `/feeds.opml`, not the
@@ -697,20 +714,7 @@ async fn a_feeds_password_is_never_served() {
     let config = dir.write_config(&feed_block("world", &with_password, ""));
     let d = Daemon::start(config).await;
     d.wait_for_entries(1).await;
-    for path in [
-        "/feeds",
-        "/feeds.opml",
-        "/feed.atom",
-        "/feed.json",
-        "/feed.rss",
-    ] {
-        let body = d.get(path, &[]).await.text().await.unwrap();
-        assert!(
-            !body.contains("hunter2"),
-            "{path} shows the password: {body}"
-        );
-        assert!(!body.contains("reader@"), "{path} shows the user: {body}");
-    }
+    assert_never_served(&d, &["hunter2", "reader@"]).await;
     let page = d.get("/feeds", &[]).await.text().await.unwrap();
     assert!(
         page.contains(&url),
@@ -718,6 +722,67 @@ async fn a_feeds_password_is_never_served() {
     );
     let json = d.get("/feed.json", &[]).await.text().await.unwrap();
     assert!(json.contains(&url), "{json}");
+    d.stop().await;
+}
+
+/// A feed whose URL carries an API key in its query (`?api_key=…`): the
+/// key stays in the config, and neither the pages, the OPML and the merged
+/// feeds nor a failure's message (in the log, `poll`'s summary, the
+/// archive's `last_error` and the feeds page) show it, though reqwest's
+/// errors quote the whole URL.
+#[tokio::test]
+async fn a_feeds_api_key_is_never_served_or_logged() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/world.xml",
+        Reply::feed(rss("World", &[("w1", "Story", "https://w.test/1")])),
+    );
+    let keyed = format!("{}?api_key=hunter2&lang=en", server.url("/world.xml"));
+    // A port nothing listens on: the connect error quotes the URL.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let refused = format!("http://{closed}/feed.xml?token=hunter3");
+    let dir = TestDir::new();
+    let config = dir.write_config(&format!(
+        "{}{}",
+        feed_block("world", &keyed, ""),
+        feed_block("down", &refused, "")
+    ));
+
+    // Off the test's runtime, which serves the feed.
+    let mut poll = bin();
+    poll.arg("--config").arg(dir.config_path()).arg("poll");
+    let polled = tokio::task::spawn_blocking(move || poll.output().unwrap())
+        .await
+        .unwrap();
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&polled.stdout),
+        String::from_utf8_lossy(&polled.stderr)
+    );
+    assert!(
+        printed.contains("down"),
+        "the failure is reported: {printed}"
+    );
+    assert!(
+        printed.contains("token=****"),
+        "the failing URL, key blanked: {printed}"
+    );
+    assert!(!printed.contains("hunter"), "poll shows a key: {printed}");
+    let stored: Vec<String> =
+        dir.column("SELECT last_error FROM feeds WHERE last_error IS NOT NULL");
+    assert!(
+        !stored.is_empty() && stored.iter().all(|e| !e.contains("hunter")),
+        "{stored:?}"
+    );
+
+    let d = Daemon::start(config).await;
+    d.wait_for_entries(1).await;
+    assert_never_served(&d, &["hunter"]).await;
+    let page = d.get("/feeds", &[]).await.text().await.unwrap();
+    assert!(page.contains("api_key=****"), "{page}");
     d.stop().await;
 }
 
