@@ -28,7 +28,7 @@ use crate::quotes::board::Board;
 use crate::quotes::reactions::{Reactions, UnknownExchange};
 use crate::scheduler::{self, Heartbeat};
 use crate::select::Channel;
-use crate::store::{AlertRule, Store};
+use crate::store::{AlertRule, DaemonLock, Store};
 use crate::systemd::{self, Notifier};
 use crate::websub::Subscriber;
 use crate::{http, render};
@@ -223,6 +223,8 @@ pub async fn run(
     activated: Option<std::net::TcpListener>,
     notifier: Notifier,
 ) -> Result<()> {
+    // One daemon per archive, decided before this one registers its feeds.
+    let _archive = DaemonLock::take(&config.storage.path).context("locking the archive")?;
     // The archive is open and migrated before anything listens.
     let opened = open(&config, Arc::clone(&clock)).await?;
     let listener = match activated {

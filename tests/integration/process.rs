@@ -567,22 +567,28 @@ async fn looking_at_the_feeds_registers_nothing() {
     assert_eq!(registered(), ["a 1", "b 0", "c 1"]);
 }
 
-// Multi-threaded: the test blocks on the child's log while the loopback
-// feed server must keep answering.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_stops_cleanly_and_a_restart_does_not_refetch() {
+/// A config with one feed `a` (one item, "Alpha") served at `/a.xml`.
+/// Hourly: after the first poll nothing is due for a while.
+async fn one_hourly_feed() -> (FeedServer, TestDir) {
     let server = FeedServer::start().await;
     server.set(
         "/a.xml",
         Reply::feed(rss("A", &[("a1", "Alpha", "https://a.test/1")])),
     );
     let dir = TestDir::new();
-    // Hourly: after the first poll nothing is due for a while.
     dir.write_config(&feed_block(
         "a",
         &server.url("/a.xml"),
         "schedule = \"@hourly\"",
     ));
+    (server, dir)
+}
+
+// Multi-threaded: the test blocks on the child's log while the loopback
+// feed server must keep answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_cleanly_and_a_restart_does_not_refetch() {
+    let (server, dir) = one_hourly_feed().await;
 
     let mut d = Running::start(&dir);
     let listen = d.wait_for("tickerfeed running");
@@ -627,6 +633,29 @@ async fn sigterm_stops_cleanly_and_a_restart_does_not_refetch() {
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();
     assert_eq!(integrity, "ok");
+}
+
+/// A second `run` on the archive a daemon already runs on (port 0, so no
+/// port conflict stops it) exits 1 naming the archive, before it polls or
+/// registers anything: the feed is fetched once, by the first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_daemon_on_one_archive_refuses_to_start() {
+    let (server, dir) = one_hourly_feed().await;
+    let mut first = Running::start(&dir);
+    first.wait_for("polled");
+
+    let mut second = Running::start(&dir);
+    assert_eq!(second.wait_exit(), 1, "{}", second.log.join("\n"));
+    let log = second.log.join("\n");
+    assert!(
+        log.contains("another tickerfeed daemon is running on the archive")
+            && log.contains("tickerfeed.db"),
+        "{log}"
+    );
+    assert_eq!(server.seen("/a.xml").len(), 1, "{log}");
+
+    first.signal("TERM");
+    assert_eq!(first.wait_exit(), 0);
 }
 
 // Multi-threaded: the test blocks on the child's log while the loopback
