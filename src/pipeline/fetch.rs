@@ -265,8 +265,8 @@ const MAX_REDIRECTS: usize = 10;
 /// site's turn under a crawl delay; a turn further away ends the fetch
 /// with [`FetchError::CrawlTurn`], so one site asking for long gaps
 /// cannot keep every slot waiting while other sites' pages queue. Redirect
-/// hops wait however long their turn is (at most the longest crawl delay
-/// after the turns already claimed): the link was requested already, and
+/// hops wait however long their turn is (a turn another request takes
+/// first moves it a crawl delay on): the link was requested already, and
 /// a fetch put back would request it, and be redirected, again, finding the
 /// hop's turn as far off each time.
 pub const CRAWL_PATIENCE: Duration = Duration::from_secs(1);
@@ -300,10 +300,15 @@ struct Gate {
     permits: Arc<Semaphore>,
     next_start: tokio::sync::Mutex<tokio::time::Instant>,
     /// The earliest start of the next request with a crawl delay
-    /// ([`Admitted::crawl_delay`]). Apart from `next_start`, so feeds
-    /// never wait for it, and waited for before taking a permit, so a
-    /// page waiting its turn does not hold up the site's feeds.
-    next_crawl: tokio::sync::Mutex<tokio::time::Instant>,
+    /// ([`Admitted::crawl_delay`]): the last such start plus its delay.
+    /// Apart from `next_start`, so feeds never wait for it. A request
+    /// waits for it before taking a permit, so a page waiting its turn does
+    /// not hold up the site's feeds, but takes it only once the permit is
+    /// held and it is about to start ([`Gate::take_crawl_turn`]): a turn
+    /// claimed before queueing for the permit would be spent in the queue,
+    /// and two pages that queued behind a slow request would then go out
+    /// back to back.
+    next_crawl: Mutex<tokio::time::Instant>,
     paused_until: Mutex<Option<DateTime<Utc>>>,
 }
 
@@ -315,7 +320,7 @@ impl Buckets {
             Arc::new(Gate {
                 permits: Arc::new(Semaphore::new(self.per_bucket)),
                 next_start: tokio::sync::Mutex::new(tokio::time::Instant::now()),
-                next_crawl: tokio::sync::Mutex::new(tokio::time::Instant::now()),
+                next_crawl: Mutex::new(tokio::time::Instant::now()),
                 paused_until: Mutex::new(None),
             })
         }))
@@ -340,21 +345,25 @@ impl Gate {
         claim(&mut *self.next_start.lock().await, spacing)
     }
 
-    /// [`Gate::claim_start`] for a request with a crawl delay: `delay`
-    /// after the last one that had one. A turn more than `patience` away
-    /// (if given) is not claimed: `Err` with when it is.
-    async fn claim_crawl_turn(
-        &self,
-        delay: Duration,
-        patience: Option<Duration>,
-    ) -> Result<Option<tokio::time::Instant>, tokio::time::Instant> {
-        let mut next = self.next_crawl.lock().await;
-        if let Some(patience) = patience
-            && *next > tokio::time::Instant::now() + patience
-        {
-            return Err(*next);
+    /// When the next request with a crawl delay may start: its turn, or
+    /// now if that has passed. Only a look: [`Gate::take_crawl_turn`]
+    /// takes it.
+    fn crawl_turn(&self) -> tokio::time::Instant {
+        let next = *self.next_crawl.lock().unwrap_or_else(|p| p.into_inner());
+        next.max(tokio::time::Instant::now())
+    }
+
+    /// Takes the crawl turn for a request starting now, if the turn has
+    /// come, and moves it `delay` on; `false` if another request took it
+    /// first, so this one must wait for the next.
+    fn take_crawl_turn(&self, delay: Duration) -> bool {
+        let mut next = self.next_crawl.lock().unwrap_or_else(|p| p.into_inner());
+        let now = tokio::time::Instant::now();
+        if *next > now {
+            return false;
         }
-        Ok(claim(&mut next, delay))
+        *next = now + delay;
+        true
     }
 
     fn paused_until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
@@ -608,32 +617,41 @@ impl Fetcher {
             None => Ok(()),
         };
         paused(&gate)?;
-        if let Some(CrawlPlace { delay, patience }) = crawl {
-            match gate.claim_crawl_turn(delay, patience).await {
-                Ok(None) => {}
-                Ok(Some(start)) => tokio::time::sleep_until(start).await,
-                Err(turn) => {
-                    let wait = turn.saturating_duration_since(tokio::time::Instant::now());
+        // Handed back with the response: the caller holds it while it
+        // reads the body.
+        let permit = loop {
+            if let Some(CrawlPlace { patience, .. }) = crawl {
+                let turn = gate.crawl_turn();
+                let wait = turn.saturating_duration_since(tokio::time::Instant::now());
+                if patience.is_some_and(|p| wait > p) {
                     return Err(FetchError::CrawlTurn {
                         host: key,
                         until: now
                             + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX),
                     });
                 }
+                if !wait.is_zero() {
+                    tokio::time::sleep_until(turn).await;
+                }
             }
-        }
-        // Handed back with the response: the caller holds it while it
-        // reads the body.
-        let permit = Arc::clone(&gate.permits)
-            .acquire_owned()
-            .await
-            .expect("host semaphores are never closed");
-        if let Some(start) = gate.claim_start(self.buckets.spacing).await {
-            tokio::time::sleep_until(start).await;
-        }
-        // The request ahead may have been told to wait (a 429): those
-        // queued behind it wait too, rather than go out anyway.
-        paused(&gate)?;
+            let permit = Arc::clone(&gate.permits)
+                .acquire_owned()
+                .await
+                .expect("host semaphores are never closed");
+            if let Some(start) = gate.claim_start(self.buckets.spacing).await {
+                tokio::time::sleep_until(start).await;
+            }
+            // The request ahead may have been told to wait (a 429): those
+            // queued behind it wait too, rather than go out anyway.
+            paused(&gate)?;
+            match crawl {
+                // Another page of the site started while this one queued
+                // for the permit: give the permit back and wait for the
+                // next turn, which may be too far off for a link now.
+                Some(CrawlPlace { delay, .. }) if !gate.take_crawl_turn(delay) => continue,
+                _ => break permit,
+            }
+        };
         let mut headers = HeaderMap::new();
         let mut put = |name, value: Option<&str>| {
             if let Some(v) = value.and_then(|v| HeaderValue::from_str(v).ok()) {
@@ -1095,31 +1113,21 @@ mod tests {
         };
         let gate = buckets.gate("c.test");
         let delay = Duration::from_secs(1);
-        let patience = Some(Duration::from_secs(1));
         let t0 = tokio::time::Instant::now();
-        assert_eq!(gate.claim_crawl_turn(delay, patience).await, Ok(None));
-        assert_eq!(
-            gate.claim_crawl_turn(delay, patience).await,
-            Ok(Some(t0 + delay))
-        );
+        assert_eq!(gate.crawl_turn(), t0);
+        assert!(gate.take_crawl_turn(delay));
+        // Looking is not taking; a second request now must wait.
+        assert_eq!(gate.crawl_turn(), t0 + delay);
+        assert_eq!(gate.crawl_turn(), t0 + delay);
+        assert!(!gate.take_crawl_turn(delay));
         // A request without a crawl delay (a feed) does not queue behind them.
         assert_eq!(gate.claim_start(Duration::ZERO).await, None);
-        // The next turn is two seconds off: not claimed, so the one after
-        // this is still that turn.
-        assert_eq!(
-            gate.claim_crawl_turn(delay, patience).await,
-            Err(t0 + 2 * delay)
-        );
-        tokio::time::advance(delay).await;
-        assert_eq!(
-            gate.claim_crawl_turn(delay, patience).await,
-            Ok(Some(t0 + 2 * delay))
-        );
-        // A redirect hop (no patience) takes the turn after, however far.
-        assert_eq!(
-            gate.claim_crawl_turn(delay, None).await,
-            Ok(Some(t0 + 3 * delay))
-        );
+        // The turn is measured from when it is taken, not when it came:
+        // one taken late moves the next one a whole delay past that.
+        tokio::time::advance(3 * delay).await;
+        assert_eq!(gate.crawl_turn(), t0 + 3 * delay);
+        assert!(gate.take_crawl_turn(delay));
+        assert_eq!(gate.crawl_turn(), t0 + 4 * delay);
     }
 
     #[test]

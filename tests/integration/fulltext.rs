@@ -847,20 +847,12 @@ async fn a_long_crawl_delay_does_not_hold_up_other_sites_pages() {
 }
 
 /// `Crawl-delay` in the group that applies to us spaces the site's article
-/// pages that far apart (per_host_spacing is 0 here). No upper bound: the
-/// machine may be slow.
+/// pages that far apart (per_host_spacing is 0 here).
 #[tokio::test]
 async fn a_crawl_delay_spaces_a_sites_article_pages() {
     let (server, dir, (first, second)) = polled_under("User-agent: *\nCrawl-delay: 1\n").await;
 
-    assert_eq!(article(&dir, first).0, "fetched");
-    assert_eq!(article(&dir, second).0, "fetched");
-    let (a, b) = (server.seen(first)[0].at, server.seen(second)[0].at);
-    let apart = if a > b { a - b } else { b - a };
-    assert!(
-        apart >= Duration::from_millis(900),
-        "pages {apart:?} apart under Crawl-delay: 1"
-    );
+    fetched_a_second_apart(&server, &dir, first, second);
 }
 
 /// A link that redirects within a site whose `Crawl-delay` is longer than
@@ -944,4 +936,75 @@ async fn a_reload_fetches_pages_as_the_user_agent_of_their_feed() {
     );
     d.signal("TERM");
     assert_eq!(d.wait_exit(), 0, "{}", d.log.join("\n"));
+}
+
+/// `Crawl-delay` spaces the starts of a site's pages even when they queue
+/// for the site's connection: here a slow poll of the site's feed holds its
+/// only one (`per_host_concurrency = 1`) while two of its pages wait, and
+/// once it is free they must not go out back to back. Before, each page
+/// took its turn before queueing and spent it there.
+#[tokio::test]
+async fn a_crawl_delay_holds_for_pages_that_queued_for_the_sites_connection() {
+    let server = FeedServer::start().await;
+    let dir = TestDir::new();
+    let (closed, first, second) = ("/members/closed", "/news/first", "/news/second");
+    serve_robots(
+        &server,
+        "User-agent: *\nCrawl-delay: 1\nDisallow: /members/\n",
+    );
+    for path in [first, second] {
+        server.set(path, page(WIRE_STORY));
+    }
+    let teasers = |paths: &[&str]| {
+        let urls: Vec<String> = paths.iter().map(|p| server.url(p)).collect();
+        let items: Vec<(&str, &str, &str)> = paths
+            .iter()
+            .zip(&urls)
+            .map(|(p, u)| (*p, *p, u.as_str()))
+            .collect();
+        Reply::feed(rss("Teasers", &items))
+    };
+    server.set("/feed.xml", teasers(&[closed]));
+    let config = config(&dir, &server, "per_host_concurrency = 1");
+    let (clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
+    let opened = tickerfeed::app::open(&config, shared).await.unwrap();
+    let poll_feeds = || tickerfeed::scheduler::poll_once(&opened.pipeline, opened.feeds.clone(), 4);
+    // robots.txt is read (for the disallowed page), so the pages below
+    // need nothing but their turn and the site's connection.
+    poll_feeds().await;
+    opened.articles.fetch_due().await.unwrap();
+    assert_eq!(article(&dir, closed).0, "disallowed");
+
+    // The feed gains two pages, then answers slowly.
+    let both = teasers(&[closed, first, second]);
+    server.set_sequence(
+        "/feed.xml",
+        vec![both.clone(), both.delayed(Duration::from_secs(2))],
+    );
+    clock.advance(chrono::Duration::hours(1));
+    poll_feeds().await;
+    clock.advance(chrono::Duration::hours(1));
+    let pages = async {
+        // Once the slow poll holds the site's connection.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        opened.articles.fetch_due().await.unwrap()
+    };
+    let (_, handled) = tokio::join!(poll_feeds(), pages);
+    assert_eq!(handled, 2);
+
+    fetched_a_second_apart(&server, &dir, first, second);
+}
+
+/// Both pages were fetched, and the server saw them requested at least
+/// (nearly) a second apart, as `Crawl-delay: 1` asks. No upper bound: the
+/// machine may be slow.
+fn fetched_a_second_apart(server: &FeedServer, dir: &TestDir, first: &str, second: &str) {
+    assert_eq!(article(dir, first).0, "fetched");
+    assert_eq!(article(dir, second).0, "fetched");
+    let (a, b) = (server.seen(first)[0].at, server.seen(second)[0].at);
+    let apart = if a > b { a - b } else { b - a };
+    assert!(
+        apart >= Duration::from_millis(900),
+        "pages {apart:?} apart under Crawl-delay: 1"
+    );
 }
