@@ -238,13 +238,14 @@ pub struct Admitted {
 }
 
 /// Asked before each request of a [`Fetcher::fetch_checked`]: the link
-/// itself (`hop` 0) and every redirect hop after it (`hop` 1, 2, …).
+/// itself (`from` is `None`) and every redirect hop after it (`from` is
+/// the URL that redirected to it).
 pub trait HopCheck: Sync {
     /// Whether `url` may be requested at `now`, and how far apart.
     fn admit(
         &self,
         url: &Url,
-        hop: usize,
+        from: Option<&Url>,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Admitted, Refusal>> + Send;
 }
@@ -253,7 +254,7 @@ pub trait HopCheck: Sync {
 struct Unchecked;
 
 impl HopCheck for Unchecked {
-    async fn admit(&self, _: &Url, _: usize, _: DateTime<Utc>) -> Result<Admitted, Refusal> {
+    async fn admit(&self, _: &Url, _: Option<&Url>, _: DateTime<Utc>) -> Result<Admitted, Refusal> {
         Ok(Admitted::default())
     }
 }
@@ -542,6 +543,8 @@ impl Fetcher {
             return self.fetch_file(url).await;
         }
         let mut current = url.clone();
+        // The URL that redirected to `current`, if any.
+        let mut from: Option<Url> = None;
         let mut transfer = Transfer::default();
         let mut visited: HashSet<Url> = HashSet::from([url.clone()]);
         // The timeout is the whole fetch's: the hops of a redirect chain
@@ -556,7 +559,7 @@ impl Fetcher {
             // Asked before the site's permit is taken: the check may itself
             // fetch from the site (its robots.txt).
             let admitted = check
-                .admit(&current, transfer.hops.len(), now)
+                .admit(&current, from.as_ref(), now)
                 .await
                 .map_err(FetchError::Refused)?;
             // The site's permit is held until the body is read, so a
@@ -591,7 +594,7 @@ impl Fetcher {
                 if transfer.hops.len() > MAX_REDIRECTS {
                     return Err(FetchError::TooManyRedirects(transfer.hops));
                 }
-                current = to;
+                from = Some(std::mem::replace(&mut current, to));
                 continue;
             }
             return self.finish(resp, transfer, now).await;

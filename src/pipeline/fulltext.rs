@@ -388,22 +388,31 @@ struct RobotsHops<'a> {
 }
 
 impl HopCheck for RobotsHops<'_> {
-    async fn admit(&self, url: &Url, hop: usize, now: DateTime<Utc>) -> Result<Admitted, Refusal> {
+    async fn admit(
+        &self,
+        url: &Url,
+        from: Option<&Url>,
+        now: DateTime<Utc>,
+    ) -> Result<Admitted, Refusal> {
         let site = url.origin().ascii_serialization();
-        match self.robots.check(url, self.user_agent, now).await {
+        let verdict = self.robots.check(url, self.user_agent, now).await;
+        // After a redirect the reason names it: the robots.txt in question
+        // is the hop's site's, which may not be the link's.
+        let reason = |why: String| match from {
+            Some(from) => format!("{from} redirected to {url}; {why}"),
+            None => why,
+        };
+        match verdict {
             Verdict::Allowed { crawl_delay } => Ok(Admitted { crawl_delay }),
-            Verdict::Disallowed if hop == 0 => Err(Refusal {
-                reason: format!("robots.txt of {site} disallows this page for our user agent"),
-                retry_at: None,
-            }),
             Verdict::Disallowed => Err(Refusal {
-                reason: format!(
-                    "redirected to {url}, which the robots.txt of {site} disallows for our user agent"
-                ),
+                reason: reason(format!(
+                    "robots.txt of {site} disallows {} for our user agent",
+                    if from.is_some() { "it" } else { "this page" }
+                )),
                 retry_at: None,
             }),
             Verdict::Unknown { error, retry_at } => Err(Refusal {
-                reason: error,
+                reason: reason(error),
                 retry_at: Some(retry_at),
             }),
         }

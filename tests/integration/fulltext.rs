@@ -216,10 +216,12 @@ fn open_and_members_only(server: &FeedServer) -> (&'static str, &'static str) {
 
 /// Serves `txt` as the server's robots.txt.
 fn serve_robots(server: &FeedServer, txt: &str) {
-    server.set(
-        "/robots.txt",
-        Reply::feed(txt.to_string()).header("content-type", "text/plain"),
-    );
+    server.set("/robots.txt", robots_txt(txt));
+}
+
+/// `txt` answered as a robots.txt.
+fn robots_txt(txt: &str) -> Reply {
+    Reply::feed(txt.to_string()).header("content-type", "text/plain")
 }
 
 #[tokio::test]
@@ -577,10 +579,10 @@ async fn a_queued_page_wakes_the_article_worker() {
     worker.await.unwrap();
 }
 
-/// A page that redirects to another site whose robots.txt disallows where
-/// it leads: that page is never requested, and nothing is kept.
-#[tokio::test]
-async fn a_redirect_to_a_site_that_disallows_us_keeps_nothing() {
+/// A feed whose one link, `/go/story`, redirects to `/story` on another
+/// site, which answers its robots.txt with `robots`; polled once. The
+/// link's server, the other one and the archive.
+async fn polled_through_redirect(robots: Reply) -> (FeedServer, FeedServer, TestDir) {
     let server = FeedServer::start().await;
     let other = FeedServer::start().await;
     let dir = TestDir::new();
@@ -589,11 +591,19 @@ async fn a_redirect_to_a_site_that_disallows_us_keeps_nothing() {
         Reply::feed(rss("Teasers", &[("a", "Moved", &server.url("/go/story"))])),
     );
     server.set("/go/story", Reply::redirect(302, &other.url("/story")));
-    serve_robots(&other, "User-agent: *\nDisallow: /\n");
+    other.set("/robots.txt", robots);
     other.set("/story", page(WIRE_STORY));
     let config = config(&dir, &server, "");
     let (_clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
     drop(poll(&config, shared).await);
+    (server, other, dir)
+}
+
+/// A page that redirects to another site whose robots.txt disallows where
+/// it leads: that page is never requested, and nothing is kept.
+#[tokio::test]
+async fn a_redirect_to_a_site_that_disallows_us_keeps_nothing() {
+    let (_, other, dir) = polled_through_redirect(robots_txt("User-agent: *\nDisallow: /\n")).await;
     let (state, _, _, error, text) = article(&dir, "/go/story");
     assert_eq!((state.as_str(), text), ("disallowed", None));
     assert!(error.unwrap().contains("redirected to"));
@@ -602,6 +612,29 @@ async fn a_redirect_to_a_site_that_disallows_us_keeps_nothing() {
         other.seen("/story").is_empty(),
         "the disallowed page the link redirected to was requested"
     );
+}
+
+/// A page that redirects to another site whose robots.txt cannot be had
+/// is tried again later, and the reason kept for it names the redirect,
+/// from the link to where it led: the robots.txt that failed was not the
+/// link's site's, which the reason alone used to suggest.
+#[tokio::test]
+async fn a_redirect_to_a_site_whose_robots_txt_cannot_be_had_names_the_redirect() {
+    let (server, other, dir) = polled_through_redirect(Reply::status(500)).await;
+    let (state, attempts, _, error, text) = article(&dir, "/go/story");
+    assert_eq!((state.as_str(), attempts, text), ("pending", 1, None));
+    let error = error.unwrap();
+    let redirect = format!(
+        "{} redirected to {}",
+        server.url("/go/story"),
+        other.url("/story")
+    );
+    assert!(error.contains(&redirect), "{error}");
+    assert!(
+        error.contains("robots.txt unavailable: HTTP 500"),
+        "{error}"
+    );
+    assert!(other.seen("/story").is_empty());
 }
 
 /// A page that redirects to a path of its own site that robots.txt
