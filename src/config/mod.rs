@@ -331,7 +331,9 @@ pub struct FetchConfig {
     /// Article pages (`[[feeds]] fulltext`) fetched at once, across all
     /// sites; kept below `concurrency` so articles never crowd out feeds.
     pub article_concurrency: usize,
-    /// Time cap on one article page, body included.
+    /// Time cap on one article page, end to end: robots.txt reads and
+    /// each redirect hop, bodies included; not the wait for its site's
+    /// turn.
     pub article_timeout: Duration,
     /// Size cap on one article page, after decompression.
     pub article_max_bytes: usize,

@@ -241,12 +241,15 @@ pub struct Admitted {
 /// itself (`from` is `None`) and every redirect hop after it (`from` is
 /// the URL that redirected to it).
 pub trait HopCheck: Sync {
-    /// Whether `url` may be requested at `now`, and how far apart.
+    /// Whether `url` may be requested at `now`, and how far apart. The
+    /// fetch's timeout runs out at `deadline`, and the time the check takes
+    /// counts against it.
     fn admit(
         &self,
         url: &Url,
         from: Option<&Url>,
         now: DateTime<Utc>,
+        deadline: tokio::time::Instant,
     ) -> impl Future<Output = Result<Admitted, Refusal>> + Send;
 }
 
@@ -254,7 +257,13 @@ pub trait HopCheck: Sync {
 struct Unchecked;
 
 impl HopCheck for Unchecked {
-    async fn admit(&self, _: &Url, _: Option<&Url>, _: DateTime<Utc>) -> Result<Admitted, Refusal> {
+    async fn admit(
+        &self,
+        _: &Url,
+        _: Option<&Url>,
+        _: DateTime<Utc>,
+        _: tokio::time::Instant,
+    ) -> Result<Admitted, Refusal> {
         Ok(Admitted::default())
     }
 }
@@ -548,20 +557,27 @@ impl Fetcher {
         let mut transfer = Transfer::default();
         let mut visited: HashSet<Url> = HashSet::from([url.clone()]);
         // The timeout is the whole fetch's: the hops of a redirect chain
-        // share it (time waiting for the site's turn does not count).
+        // share it, and so do the checks before them (robots.txt). Time
+        // waiting for the site's turn (its crawl delay, concurrency and
+        // spacing) does not count: that wait is ours, not the site's
+        // slowness, and is bounded apart (`CRAWL_PATIENCE`).
         let mut spent = Duration::ZERO;
-        loop {
-            let budget = self
-                .timeout
+        let left = |spent: Duration| {
+            self.timeout
                 .checked_sub(spent)
                 .filter(|left| !left.is_zero())
-                .ok_or(FetchError::Timeout(self.timeout))?;
+                .ok_or(FetchError::Timeout(self.timeout))
+        };
+        loop {
+            let asked = tokio::time::Instant::now();
             // Asked before the site's permit is taken: the check may itself
             // fetch from the site (its robots.txt).
             let admitted = check
-                .admit(&current, from.as_ref(), now)
+                .admit(&current, from.as_ref(), now, asked + left(spent)?)
                 .await
                 .map_err(FetchError::Refused)?;
+            spent += asked.elapsed();
+            let budget = left(spent)?;
             // The site's permit is held until the body is read, so a
             // slow download counts against the site's concurrency.
             let crawl = admitted.crawl_delay.map(|delay| CrawlPlace {

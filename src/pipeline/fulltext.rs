@@ -13,8 +13,8 @@
 //! site's previous page (a page whose turn is more than a second off is
 //! put back until then, [`ArticleResult::Deferred`], rather than hold a
 //! slot; a redirect hop waits for its turn in the slot), but with its own
-//! size and
-//! time caps (`[fetch] article_*`) and at most `[fetch]
+//! size and time caps (`[fetch] article_*`; the time cap is the page's
+//! whole budget, robots.txt reads included) and at most `[fetch]
 //! article_concurrency` pages at once, extracts and sanitises the article
 //! (`pipeline::extract`), finds the mentions in it, and hands the store
 //! one [`ArticleResult`]. Nothing here changes the item itself.
@@ -393,9 +393,10 @@ impl HopCheck for RobotsHops<'_> {
         url: &Url,
         from: Option<&Url>,
         now: DateTime<Utc>,
+        deadline: tokio::time::Instant,
     ) -> Result<Admitted, Refusal> {
         let site = url.origin().ascii_serialization();
-        let verdict = self.robots.check(url, self.user_agent, now).await;
+        let verdict = self.robots.check(url, self.user_agent, now, deadline).await;
         // After a redirect the reason names it: the robots.txt in question
         // is the hop's site's, which may not be the link's.
         let reason = |why: String| match from {

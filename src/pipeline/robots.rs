@@ -34,7 +34,9 @@
 //! "cannot say" for [`ERROR_TTL`], so a site with many queued pages is
 //! asked once, not once per page. robots.txt is fetched through the same
 //! [`Fetcher`] as everything else (same site limits, pauses, user agent),
-//! but asking for `text/plain` (`ACCEPT`), not the pages' HTML.
+//! but asking for `text/plain` (`ACCEPT`), not the pages' HTML, and within
+//! the time the asking page has left (its `article_timeout_secs`, at most
+//! 20 s): one slower than that counts as "cannot say".
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -134,8 +136,17 @@ impl RobotsCache {
         }
     }
 
-    /// Whether `url` may be fetched as `user_agent` at `now`.
-    pub async fn check(&self, url: &Url, user_agent: &str, now: DateTime<Utc>) -> Verdict {
+    /// Whether `url` may be fetched as `user_agent` at `now`, answered by
+    /// `deadline` (the page's timeout): a robots.txt that takes longer is
+    /// cut off and counts as one that cannot be had ([`ERROR_TTL`]), so
+    /// the site's other pages do not each wait for it again.
+    pub async fn check(
+        &self,
+        url: &Url,
+        user_agent: &str,
+        now: DateTime<Utc>,
+        deadline: tokio::time::Instant,
+    ) -> Verdict {
         let origin = url.origin().ascii_serialization();
         let slot = {
             let mut origins = self.origins.lock().unwrap_or_else(|p| p.into_inner());
@@ -153,9 +164,25 @@ impl RobotsCache {
                     .or_default(),
             )
         };
-        let mut slot = slot.lock().await;
+        let error_until = ask_again(now);
+        // Another page of the site may be reading it: wait as long as this
+        // page may, and no longer.
+        let Ok(mut slot) = tokio::time::timeout_at(deadline, slot.lock()).await else {
+            return Verdict::Unknown {
+                error: format!("robots.txt of {origin} still being read when time ran out"),
+                retry_at: error_until,
+            };
+        };
         if slot.as_ref().is_none_or(|c| c.until <= now) {
-            let rules = self.fetch_rules(&origin, user_agent, now).await;
+            let rules =
+                tokio::time::timeout_at(deadline, self.fetch_rules(&origin, user_agent, now))
+                    .await
+                    .unwrap_or_else(|_| Rules::Unknown {
+                        error: "robots.txt unavailable: no answer within the page's time \
+                                (article_timeout_secs)"
+                            .into(),
+                        retry_at: error_until,
+                    });
             let ttl = match &rules {
                 Rules::Unknown { .. } => ERROR_TTL,
                 _ => TTL,
@@ -227,10 +254,15 @@ impl RobotsCache {
             },
             Err(e) => Rules::Unknown {
                 error: format!("robots.txt unavailable: {e}"),
-                retry_at: now + chrono::Duration::from_std(ERROR_TTL).unwrap_or_default(),
+                retry_at: ask_again(now),
             },
         }
     }
+}
+
+/// When to ask again after a robots.txt could not be had at `now`.
+fn ask_again(now: DateTime<Utc>) -> DateTime<Utc> {
+    now + chrono::Duration::from_std(ERROR_TTL).unwrap_or_default()
 }
 
 /// The rules in a robots.txt body; one that cannot be read sets none.

@@ -1041,3 +1041,31 @@ fn fetched_a_second_apart(server: &FeedServer, dir: &TestDir, first: &str, secon
         "pages {apart:?} apart under Crawl-delay: 1"
     );
 }
+
+/// `article_timeout_secs` is the page's whole budget: reading its site's
+/// robots.txt counts against it. A robots.txt slower than that cuts the
+/// page off as a timeout would (tried again later, the page unrequested),
+/// and is kept as "cannot say" so the site's next page does not wait for
+/// it again. Before, the robots.txt had its own 20 s on top.
+#[tokio::test]
+async fn a_slow_robots_txt_counts_against_the_article_timeout() {
+    let server = FeedServer::start().await;
+    let dir = TestDir::new();
+    let (open, closed) = open_and_members_only(&server);
+    server.set(
+        "/robots.txt",
+        robots_txt("User-agent: *\nDisallow: /members/\n").delayed(Duration::from_secs(3)),
+    );
+    let config = config(&dir, &server, "article_timeout_secs = 1");
+    let (_clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
+    drop(poll(&config, shared).await);
+
+    for path in [open, closed] {
+        let (state, attempts, _, error, _) = article(&dir, path);
+        assert_eq!((state.as_str(), attempts), ("pending", 1), "{path}");
+        let error = error.unwrap();
+        assert!(error.contains("article_timeout_secs"), "{path}: {error}");
+    }
+    assert!(server.seen(open).is_empty());
+    assert_eq!(server.seen("/robots.txt").len(), 1);
+}
