@@ -53,8 +53,12 @@ use crate::store::Store;
 pub const TTL: Duration = Duration::from_secs(24 * 3600);
 /// How long "the site could not say" is kept before asking again.
 pub const ERROR_TTL: Duration = Duration::from_secs(15 * 60);
-/// Origins kept before expired answers are dropped.
-const MAX_ORIGINS: usize = 4096;
+/// Cached answers kept before expired ones are dropped. One per user agent
+/// and origin, not per origin: the bound is for memory, and each agent's
+/// answer for a site is a file of its own, so a config with an agent per
+/// feed reaches it sooner (and prunes sooner) rather than keep that many
+/// times as many files. A soft bound: answers still fresh are kept.
+const MAX_SLOTS: usize = 4096;
 /// What robots.txt requests accept: the plain text RFC 9309 §2.3 says it
 /// is, not the pages' `text/html` (a site may answer that with an HTML
 /// page), though a server that labels it otherwise is still read.
@@ -150,7 +154,7 @@ impl RobotsCache {
         let origin = url.origin().ascii_serialization();
         let slot = {
             let mut origins = self.origins.lock().unwrap_or_else(|p| p.into_inner());
-            if origins.len() >= MAX_ORIGINS {
+            if origins.len() >= MAX_SLOTS {
                 // Forget what has run out (and is not being fetched), so a
                 // long-running daemon does not keep every site it ever saw.
                 origins.retain(|_, slot| {
