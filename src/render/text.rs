@@ -45,7 +45,8 @@ pub(super) fn entry_text(entry: &Entry) -> Option<String> {
 /// `text` cut at a word boundary to at most `max` characters, plus the
 /// `…` a cut gets unless it ends a sentence; before the `…`, the
 /// punctuation and space it ended on are dropped ("rose,…" reads as a
-/// typo).
+/// typo), except the full stop of an abbreviation, which is part of its
+/// word ("Apple Inc.…").
 pub(super) fn shorten(text: &str, max: usize) -> String {
     let Some((at, next)) = text.char_indices().nth(max) else {
         return text.to_string();
@@ -61,6 +62,9 @@ pub(super) fn shorten(text: &str, max: usize) -> String {
     if ends_a_sentence(kept) {
         return kept.to_string();
     }
+    if ends_in_an_abbreviation(kept) {
+        return format!("{kept}…");
+    }
     let kept = kept.trim_end_matches(|c: char| c.is_whitespace() || TRAILING.contains(&c));
     format!("{kept}…")
 }
@@ -73,12 +77,45 @@ const TRAILING: &[char] = &[
 ];
 
 /// Whether `text` ends with a sentence's end, closing quotes or brackets
-/// after it included (`He said "no."`).
+/// after it included (`He said "no."`). The full stop of an abbreviation
+/// does not count: a cut after "Apple Inc." is still mid-sentence.
 fn ends_a_sentence(text: &str) -> bool {
-    text.trim_end_matches(['"', '\'', '\u{201d}', '\u{2019}', '\u{bb}', ')', ']'])
-        .ends_with([
-            '.', '!', '?', '\u{2026}', '\u{3002}', '\u{ff01}', '\u{ff1f}',
-        ])
+    let text = text.trim_end_matches(CLOSING);
+    text.ends_with([
+        '.', '!', '?', '\u{2026}', '\u{3002}', '\u{ff01}', '\u{ff1f}',
+    ]) && !ends_in_an_abbreviation(text)
+}
+
+/// What may close a quotation or aside after a sentence's end.
+const CLOSING: &[char] = &['"', '\'', '\u{201d}', '\u{2019}', '\u{bb}', ')', ']'];
+
+/// Words whose full stop marks an abbreviation, not a sentence's end: the
+/// company suffixes and titles that news summaries cut after most often.
+/// Kept small on purpose; a word missing here only costs a missing `…`.
+/// Initials ("J.", "U.S.", "e.g.") need no entry: see
+/// [`ends_in_an_abbreviation`].
+const ABBREVIATIONS: &[&str] = &[
+    "Inc", "Corp", "Ltd", "Co", "Bros", "Mr", "Mrs", "Ms", "Dr", "Prof", "St", "Jr", "Sr", "vs",
+];
+
+/// Whether `text`'s last word (quotes and brackets around it aside) is an
+/// abbreviation with its full stop: one of [`ABBREVIATIONS`], or initials,
+/// single letters each followed by a full stop ("J.", "U.S.").
+fn ends_in_an_abbreviation(text: &str) -> bool {
+    let word = text
+        .trim_end_matches(CLOSING)
+        .rsplit(char::is_whitespace)
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches(['"', '\'', '\u{201c}', '\u{2018}', '\u{ab}', '(', '[']);
+    let Some(stem) = word.strip_suffix('.') else {
+        return false;
+    };
+    ABBREVIATIONS.contains(&stem)
+        || stem.split('.').all(|initial| {
+            let mut chars = initial.chars();
+            chars.next().is_some_and(char::is_alphabetic) && chars.next().is_none()
+        })
 }
 
 /// Plain text of sanitised HTML, for JSON Feed's `summary` and the news
@@ -258,5 +295,32 @@ mod tests {
         assert_eq!(shorten("Why? Because", 8), "Why?");
         assert_eq!(shorten("Rates \u{2014} and more", 10), "Rates…");
         assert_eq!(shorten(text, text.chars().count()), text);
+    }
+
+    /// The full stop of "Inc." or of an initial ends no sentence, so a cut
+    /// there still gets its `…` (keeping the stop, which belongs to the
+    /// word); a real sentence's end still gets none.
+    #[test]
+    fn a_cut_after_an_abbreviation_or_an_initial_gets_an_ellipsis() {
+        let text = "Shares of Apple Inc. rose after U.S. regulators and J. Powell spoke.";
+        assert_eq!(shorten(text, 20), "Shares of Apple Inc.…");
+        assert_eq!(shorten(text, 36), "Shares of Apple Inc. rose after U.S.…");
+        assert_eq!(
+            shorten(text, 54),
+            "Shares of Apple Inc. rose after U.S. regulators and J.…"
+        );
+        assert_eq!(
+            shorten("Talks with Acme Corp. went on", 21),
+            "Talks with Acme Corp.…"
+        );
+        assert_eq!(
+            shorten("BP bought (Castrol Ltd.) today", 24),
+            "BP bought (Castrol Ltd.)…"
+        );
+        assert_eq!(shorten("Oil rose 2%. Then it fell", 13), "Oil rose 2%.");
+        assert_eq!(
+            shorten("It went to Inca. Then home", 17),
+            "It went to Inca."
+        );
     }
 }
