@@ -952,11 +952,13 @@ async fn search(
         if let Some(url) = &h.url {
             writeln!(out, "   {url}")?;
         }
-        writeln!(
-            out,
-            "   {}",
-            h.snippet.split_whitespace().collect::<Vec<_>>().join(" ")
-        )?;
+        if !h.snippet.is_empty() {
+            writeln!(
+                out,
+                "   {}",
+                h.snippet.split_whitespace().collect::<Vec<_>>().join(" ")
+            )?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

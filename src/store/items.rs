@@ -111,7 +111,11 @@ pub struct SearchHit {
     /// Its place in the merged feed's order (`items.sort_at`), the time
     /// a search's `since` is compared with.
     pub sort_at: String,
-    /// Matching text with the terms in `[brackets]`.
+    /// Its text around the terms, with the terms in `[brackets]`: from
+    /// its summary, content or article, never its title (which the hit
+    /// shows already), as [`Store::snippets`] picks it; the summary's
+    /// opening when only the title or feed name matched; empty when the
+    /// item has no text.
     pub snippet: String,
     /// bm25, lower is better.
     pub rank: f64,
@@ -142,6 +146,44 @@ pub struct Revision {
 /// characters no text in the archive holds, so a page can escape the
 /// snippet and then mark the terms.
 pub const SNIPPET_MARKS: (&str, &str) = ("\u{2}", "\u{3}");
+
+/// The snippets of item `uid`'s text columns for the full-text query
+/// `fts`, terms between [`SNIPPET_MARKS`]: its summary, content and
+/// article, in that order, those it has. A column without the terms gives
+/// its opening with no marks, so the first one holding a mark is the hit.
+/// Both the pages ([`Store::snippets`]) and `tickerfeed search`
+/// ([`Store::search`]) take their snippets from here, so neither repeats
+/// the title it shows.
+fn text_snippets(conn: &Connection, fts: &str, uid: &str) -> Result<Vec<String>, StoreError> {
+    // One lookup per item: the index is asked for this row's match only,
+    // where a MATCH over the whole index walked every item containing the
+    // word (70 ms for a common one at 100,000). Only the text columns
+    // (summary, content, article: 1, 2 and 4) are asked; snippet() over
+    // column -1 picks the title when the terms are there, and the page
+    // showed the title twice.
+    let columns: Option<[Option<String>; 3]> = conn
+        .prepare_cached(
+            "SELECT snippet(items_fts, 1, ?1, ?2, '…', 24),
+                    snippet(items_fts, 2, ?1, ?2, '…', 24),
+                    snippet(items_fts, 4, ?1, ?2, '…', 24)
+             FROM items_fts
+             WHERE items_fts MATCH ?3
+               AND rowid = (SELECT id FROM items WHERE uid = ?4)",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_row(params![SNIPPET_MARKS.0, SNIPPET_MARKS.1, fts, uid], |r| {
+                Ok([r.get(0)?, r.get(1)?, r.get(2)?])
+            })
+            .optional()
+        })
+        .map_err(op("find snippets"))?;
+    Ok(columns
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|text| !text.is_empty())
+        .collect())
+}
 
 /// A guid that identifies an article across feeds, not just inside one.
 fn guid_is_global(guid: &str) -> bool {
@@ -938,7 +980,7 @@ impl Store {
         self.read(move |conn| {
             // The best ?3 matches are picked from the full-text index alone
             // (bm25 needs nothing else), and only they are joined to their
-            // items and get a snippet; CROSS JOIN keeps SQLite from turning
+            // items and get snippets; CROSS JOIN keeps SQLite from turning
             // that join around. Sorting the joined rows instead read every
             // matching item's row first: 0.13 s of CPU for a word found in
             // 60,000 of 100,000 items, against 0.045 s (bench/serve.sh).
@@ -950,18 +992,15 @@ impl Store {
                          WHERE items_fts MATCH ?1
                            AND (?2 IS NULL OR rowid IN (SELECT id FROM items WHERE sort_at >= ?2))
                          ORDER BY rank LIMIT ?3)
-                     SELECT i.uid, i.title, i.url, f.name, i.sort_at,
-                            snippet(items_fts, -1, '[', ']', '…', 16), best.rank
+                     SELECT i.uid, i.title, i.url, f.name, i.sort_at, best.rank
                      FROM best
-                     CROSS JOIN items_fts
                      CROSS JOIN items i
                      CROSS JOIN feeds f
-                     WHERE items_fts MATCH ?1 AND items_fts.rowid = best.id
-                       AND i.id = best.id AND f.id = i.origin_feed_id
+                     WHERE i.id = best.id AND f.id = i.origin_feed_id
                      ORDER BY best.rank",
                 )
                 .map_err(op("search"))?;
-            let hits = stmt
+            let mut hits: Vec<SearchHit> = stmt
                 .query_map(params![fts, since.map(to_db_time), limit as i64], |r| {
                     Ok(SearchHit {
                         uid: r.get(0)?,
@@ -969,13 +1008,28 @@ impl Store {
                         url: r.get(2)?,
                         feed: r.get(3)?,
                         sort_at: r.get(4)?,
-                        snippet: r.get(5)?,
-                        rank: r.get(6)?,
+                        snippet: String::new(),
+                        rank: r.get(5)?,
                     })
                 })
                 .map_err(op("search"))?
                 .collect::<Result<_, _>>()
                 .map_err(op("read search hit"))?;
+            for hit in &mut hits {
+                let texts = text_snippets(conn, &fts, &hit.uid)?;
+                // Unlike a page, the command has no summary of its own to
+                // fall back on, so a hit in the title alone shows the
+                // opening of the first text it has.
+                let shown = texts
+                    .iter()
+                    .find(|text| text.contains(SNIPPET_MARKS.0))
+                    .or(texts.first());
+                if let Some(text) = shown {
+                    hit.snippet = text
+                        .replace(SNIPPET_MARKS.0, "[")
+                        .replace(SNIPPET_MARKS.1, "]");
+                }
+            }
             Ok(hits)
         })
         .await
@@ -995,36 +1049,10 @@ impl Store {
             return Ok(HashMap::new());
         };
         self.read(move |conn| {
-            // One lookup per item: the index is asked for this row's match
-            // only, where a MATCH over the whole index walked every item
-            // containing the word (70 ms for a common one at 100,000).
-            // Only the text columns (summary, content, article: 1, 2 and
-            // 4) are asked, in that order; snippet() over column -1 picks
-            // the title when the terms are there, and the page showed the
-            // title twice. A column without the terms gives its opening
-            // with no marks, so the first one holding a mark is the hit.
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT snippet(items_fts, 1, ?1, ?2, '…', 24),
-                            snippet(items_fts, 2, ?1, ?2, '…', 24),
-                            snippet(items_fts, 4, ?1, ?2, '…', 24)
-                     FROM items_fts
-                     WHERE items_fts MATCH ?3
-                       AND rowid = (SELECT id FROM items WHERE uid = ?4)",
-                )
-                .map_err(op("find snippets"))?;
             let mut found = HashMap::with_capacity(uids.len());
             for uid in uids {
-                let columns: Option<[Option<String>; 3]> = stmt
-                    .query_row(params![SNIPPET_MARKS.0, SNIPPET_MARKS.1, fts, uid], |r| {
-                        Ok([r.get(0)?, r.get(1)?, r.get(2)?])
-                    })
-                    .optional()
-                    .map_err(op("find snippets"))?;
-                let hit = columns
+                let hit = text_snippets(conn, &fts, &uid)?
                     .into_iter()
-                    .flatten()
-                    .flatten()
                     .find(|text| text.contains(SNIPPET_MARKS.0));
                 if let Some(snippet) = hit {
                     found.insert(uid, snippet);

@@ -175,6 +175,23 @@ async fn any_search_text_is_answered() {
     assert_eq!(store.search("oil\0", 10, None).await.unwrap().len(), 1);
 }
 
+/// `tickerfeed search` with `args`, run on `dir`'s config.
+async fn search_command(dir: &TestDir, args: &[&str]) -> std::process::Output {
+    let cfg = dir.config_path();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        bin()
+            .arg("--config")
+            .arg(&cfg)
+            .arg("search")
+            .args(args)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_finds_words_in_content_and_ranks_title_hits_first() {
     let server = FeedServer::start().await;
@@ -196,17 +213,7 @@ async fn search_finds_words_in_content_and_ranks_title_hits_first() {
     let config = dir.write_config(&feed_block("news", &server.url("/n.xml"), ""));
     poll(&config, fixed_clock("2026-11-24T09:00:00Z").1).await;
 
-    let cfg = dir.config_path();
-    let out = tokio::task::spawn_blocking(move || {
-        bin()
-            .arg("--config")
-            .arg(&cfg)
-            .args(["search", "glacier"])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let out = search_command(&dir, &["glacier"]).await;
     assert!(out.status.success());
     let out = String::from_utf8_lossy(&out.stdout).into_owned();
     let lines: Vec<&str> = out
@@ -224,38 +231,58 @@ async fn search_finds_words_in_content_and_ranks_title_hits_first() {
     // as from one day was once left out by a `--since` of that day.
     let shown = &lines[0][lines[0].rfind(", ").unwrap() + 2..lines[0].len() - 1];
     assert_eq!(shown, "2026-11-23", "{out}");
-    let search_since = |since: &'static str| {
-        let cfg = dir.config_path();
-        tokio::task::spawn_blocking(move || {
-            let out = bin()
-                .arg("--config")
-                .arg(&cfg)
-                .args(["search", "glacier", "--since", since])
-                .output()
-                .unwrap();
-            String::from_utf8_lossy(&out.stdout).into_owned()
-        })
+    let search_since = async |since: &str| {
+        let out = search_command(&dir, &["glacier", "--since", since]).await;
+        String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    let since_shown = search_since("2026-11-23").await.unwrap();
+    let since_shown = search_since("2026-11-23").await;
     assert!(since_shown.contains("Glacier melt"), "{since_shown}");
-    let since_next = search_since("2026-11-24").await.unwrap();
+    let since_next = search_since("2026-11-24").await;
     assert!(since_next.starts_with("no items match"), "{since_next}");
     // No match, and hostile syntax, are not errors.
-    let cfg = dir.config_path();
-    let out = tokio::task::spawn_blocking(move || {
-        bin()
-            .arg("--config")
-            .arg(&cfg)
-            .args(["search", "\"AND( C++"])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let out = search_command(&dir, &["\"AND( C++"]).await;
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `tickerfeed search` takes its snippet from the text, as the search page
+/// does (`web::a_search_hit_in_the_title_shows_the_summary_not_the_title_again`):
+/// a hit in the title shows the summary, not the title a second time.
+#[tokio::test]
+async fn the_search_command_shows_a_title_hit_with_its_summary_not_the_title_again() {
+    let server = FeedServer::start().await;
+    server.set("/tankers.xml", Reply::feed(TANKERS_FEED));
+    let dir = TestDir::new();
+    let config = dir.write_config(&feed_block("tankers", &server.url("/tankers.xml"), ""));
+    poll(&config, fixed_clock("2026-11-24T09:00:00Z").1).await;
+    let out = search_command(&dir, &["tanker"]).await;
+    assert!(out.status.success());
+    let out = String::from_utf8_lossy(&out.stdout).into_owned();
+    // A hit's lines: its numbered title, then its link and snippet.
+    let hit = |title: &str| {
+        let mut lines = out.lines().skip_while(|l| !l.contains(title));
+        let first = lines
+            .next()
+            .unwrap_or_else(|| panic!("no hit {title}: {out}"));
+        std::iter::once(first)
+            .chain(lines.take_while(|l| l.starts_with("   ")))
+            .collect::<Vec<_>>()
+    };
+    let titled = hit("Tanker rates jump");
+    assert_eq!(titled.concat().matches("Gulf lanes").count(), 1, "{out}");
+    assert_eq!(
+        titled[2], "   Charterers paid record day rates on Monday.",
+        "{out}"
+    );
+    let bare = hit("Tanker quiet week");
+    assert_eq!(bare.len(), 2, "its title and link, nothing again: {out}");
+    assert_eq!(
+        hit("Harbour notes")[2],
+        "   A [tanker] berthed late after fog.",
+        "{out}"
     );
 }
 

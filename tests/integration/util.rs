@@ -287,6 +287,16 @@ pub fn rss(title: &str, items: &[(&str, &str, &str)]) -> String {
     s
 }
 
+/// Three tanker stories for search snippets: "tanker" in one's title (it
+/// has a summary too), in one's title alone (no summary), and in one's
+/// summary alone.
+pub const TANKERS_FEED: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Tankers</title><link>https://t.test/</link><description>d</description>
+<item><guid>t1</guid><title>Tanker rates jump as Gulf lanes reopen</title><link>https://t.test/1</link><pubDate>Mon, 23 Nov 2026 08:00:00 GMT</pubDate><description>Charterers paid record day rates on Monday.</description></item>
+<item><guid>t2</guid><title>Tanker quiet week</title><link>https://t.test/2</link><pubDate>Mon, 23 Nov 2026 09:00:00 GMT</pubDate></item>
+<item><guid>t3</guid><title>Harbour notes</title><link>https://t.test/3</link><pubDate>Mon, 23 Nov 2026 10:00:00 GMT</pubDate><description>A tanker berthed late after fog.</description></item>
+</channel></rss>"#;
+
 /// A temp dir holding a config and (after a run) the archive.
 pub struct TestDir {
     pub dir: tempfile::TempDir,

@@ -416,17 +416,7 @@ async fn a_search_without_results_says_nothing_matched() {
 #[tokio::test]
 async fn a_search_hit_in_the_title_shows_the_summary_not_the_title_again() {
     let server = FeedServer::start().await;
-    server.set(
-        "/tankers.xml",
-        Reply::feed(
-            r#"<?xml version="1.0" encoding="utf-8"?>
-<rss version="2.0"><channel><title>Tankers</title><link>https://t.test/</link><description>d</description>
-<item><guid>t1</guid><title>Tanker rates jump as Gulf lanes reopen</title><link>https://t.test/1</link><pubDate>Mon, 23 Nov 2026 08:00:00 GMT</pubDate><description>Charterers paid record day rates on Monday.</description></item>
-<item><guid>t2</guid><title>Tanker quiet week</title><link>https://t.test/2</link><pubDate>Mon, 23 Nov 2026 09:00:00 GMT</pubDate></item>
-<item><guid>t3</guid><title>Harbour notes</title><link>https://t.test/3</link><pubDate>Mon, 23 Nov 2026 10:00:00 GMT</pubDate><description>A tanker berthed late after fog.</description></item>
-</channel></rss>"#,
-        ),
-    );
+    server.set("/tankers.xml", Reply::feed(TANKERS_FEED));
     let dir = TestDir::new();
     let config = dir.write_config(&feed_block("tankers", &server.url("/tankers.xml"), ""));
     let d = Daemon::start(config).await;
