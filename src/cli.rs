@@ -320,9 +320,11 @@ pub fn main(cli: Cli) -> ExitCode {
 /// What loads but cannot work as meant, for `check` and the start's log:
 /// an alert whose URL is on this machine or a private network without
 /// `allow_private`, whose every message the sender would refuse; a server
-/// listening on every address (`0.0.0.0`, `[::]`) without `base_url`,
-/// whose feeds would name `http://0.0.0.0:…/` as their own address. Not
-/// errors, so an upgrade never stops a daemon that ran before.
+/// without `base_url` listening on every address (`0.0.0.0`, `[::]`),
+/// whose feeds (and hub topics) would name `http://0.0.0.0:…/` as their
+/// own address, or on port 0, whose feeds would name a port picked anew at
+/// each start. Not errors, so an upgrade never stops a daemon that ran
+/// before (and a port 0 works, only not for readers across restarts).
 fn warnings(config: &Config) -> Vec<String> {
     let alerts = config
         .alerts
@@ -335,19 +337,44 @@ fn warnings(config: &Config) -> Vec<String> {
                 a.name, a.url
             )
         });
+    alerts.chain(self_address_warning(config)).collect()
+}
+
+/// Why the address the feeds would give as their own, without
+/// `[server] base_url`, fails their readers, if it does.
+fn self_address_warning(config: &Config) -> Option<String> {
     let listen = config.server.listen;
     // Readers take the feeds' self and home links from the documents (and
     // a hub its topics): an address that means "any" on our side names no
-    // host on theirs.
-    let unnamed = (config.server.base_url.is_none() && listen.ip().is_unspecified()).then(|| {
-        format!(
-            "[server] listen = \"{listen}\" without base_url: the feeds would give \
-             {} as their own address, which readers cannot open: set [server] base_url \
-             to the address readers use",
-            config.public_base(None)
-        )
-    });
-    alerts.chain(unnamed).collect()
+    // host on theirs, and a port picked at the start is gone at the next.
+    let faults: Vec<&str> = [
+        (
+            listen.ip().is_unspecified(),
+            "names no host readers can open",
+        ),
+        (
+            listen.port() == 0,
+            "has a port the daemon picks anew at each start, so readers lose it at a restart",
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(fault, why)| fault.then_some(why))
+    .collect();
+    if config.server.base_url.is_some() || faults.is_empty() {
+        return None;
+    }
+    // Topics are the feeds' own addresses, whichever hub is told of them.
+    let named = if config.websub.serve_hub || config.websub.hub.is_some() {
+        "the feeds, and the WebSub hub's topics,"
+    } else {
+        "the feeds"
+    };
+    Some(format!(
+        "[server] listen = \"{listen}\" without base_url: {named} would give {} as their \
+         own address, which {}: set [server] base_url to the address readers use",
+        config.public_base(None),
+        faults.join(" and ")
+    ))
 }
 
 fn config_error(e: &ConfigError) -> ExitCode {

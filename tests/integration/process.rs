@@ -286,11 +286,44 @@ fn check_warns_of_self_links_to_an_address_that_names_no_host() {
             && err.contains("base_url"),
         "{err}"
     );
+    assert!(!err.contains("hub"), "{err}");
     assert!(check("listen = \"[::]:8080\"").contains("http://[::]:8080/"));
+    // A hub's topics are the feeds' own addresses: they name no host either.
+    let hub = check("listen = \"0.0.0.0:8080\"\n[websub]\nserve_hub = true");
+    assert!(
+        hub.contains("warning:") && hub.contains("hub's topics") && hub.contains("base_url"),
+        "{hub}"
+    );
     let named = check("listen = \"0.0.0.0:8080\"\nbase_url = \"https://news.example.org/\"");
     assert!(!named.contains("warning"), "{named}");
     let local = check("listen = \"127.0.0.1:8080\"");
     assert!(!local.contains("warning"), "{local}");
+}
+
+/// `check` warns of `listen` on port 0 without `base_url`: the daemon runs
+/// (unlike `render`, which refuses it), but its feeds would name the port
+/// it picks at each start, which readers lose at the next.
+#[test]
+fn check_warns_of_self_links_to_a_port_picked_at_start() {
+    let dir = TestDir::new();
+    let feed = feed_block("a", "http://127.0.0.1:9/a.xml", "");
+    let check = |server: &str| {
+        std::fs::write(dir.config_path(), format!("[server]\n{server}\n{feed}")).unwrap();
+        run_cmd(&dir, &["check"])
+    };
+    let (code, _, err) = check("listen = \"127.0.0.1:0\"");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("warning:")
+            && err.contains("listen = \"127.0.0.1:0\"")
+            && err.contains("at each start")
+            && err.contains("base_url"),
+        "{err}"
+    );
+    let (code, _, named) =
+        check("listen = \"127.0.0.1:0\"\nbase_url = \"https://news.example.org/\"");
+    assert_eq!(code, 0, "{named}");
+    assert!(!named.contains("warning"), "{named}");
 }
 
 /// A config that does not load makes `run` exit with the status the
