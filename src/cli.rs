@@ -20,6 +20,7 @@
 //! daemon's drain short.
 
 use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -232,7 +233,7 @@ pub fn main(cli: Cli) -> ExitCode {
     if let Command::Check = cli.command {
         // What only the market's own modules know: the exchange calendars
         // (the daemon refuses to start on an unknown `exchange`).
-        for warning in warnings(&config) {
+        for warning in warnings(&config, None) {
             eprintln!("warning: {}: {warning}", cli.config.display());
         }
         println!(
@@ -244,9 +245,6 @@ pub fn main(cli: Cli) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     init_logging(config.log_level.as_deref());
-    for warning in warnings(&config) {
-        tracing::warn!("{warning}");
-    }
     // Before the runtime starts threads: adopting systemd's socket edits
     // the environment, which is only sound while we are single-threaded.
     let activated = match &cli.command {
@@ -259,6 +257,12 @@ pub fn main(cli: Cli) -> ExitCode {
         },
         _ => None,
     };
+    // After the adoption: the daemon serves, and names itself by, the
+    // socket systemd passed, whatever `[server] listen` says.
+    let inherited = activated.as_ref().and_then(|s| s.local_addr().ok());
+    for warning in warnings(&config, inherited) {
+        tracing::warn!("{warning}");
+    }
     let notifier = systemd::Notifier::from_env().with_watchdog(systemd::watchdog_interval());
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -325,7 +329,9 @@ pub fn main(cli: Cli) -> ExitCode {
 /// own address, or on port 0, whose feeds would name a port picked anew at
 /// each start. Not errors, so an upgrade never stops a daemon that ran
 /// before (and a port 0 works, only not for readers across restarts).
-fn warnings(config: &Config) -> Vec<String> {
+/// `inherited` is the address of the socket systemd passed, which the
+/// daemon serves on instead of `listen`.
+fn warnings(config: &Config, inherited: Option<SocketAddr>) -> Vec<String> {
     let alerts = config
         .alerts
         .iter()
@@ -337,13 +343,22 @@ fn warnings(config: &Config) -> Vec<String> {
                 a.name, a.url
             )
         });
-    alerts.chain(self_address_warning(config)).collect()
+    alerts
+        .chain(self_address_warning(config, inherited))
+        .collect()
 }
 
 /// Why the address the feeds would give as their own, without
-/// `[server] base_url`, fails their readers, if it does.
-fn self_address_warning(config: &Config) -> Option<String> {
-    let listen = config.server.listen;
+/// `[server] base_url`, fails their readers, if it does: that of the
+/// socket systemd passed (`inherited`), else `[server] listen`.
+fn self_address_warning(config: &Config, inherited: Option<SocketAddr>) -> Option<String> {
+    let (listen, said) = match inherited {
+        Some(addr) => (addr, format!("the socket systemd passed ({addr})")),
+        None => {
+            let listen = config.server.listen;
+            (listen, format!("[server] listen = \"{listen}\""))
+        }
+    };
     // Readers take the feeds' self and home links from the documents (and
     // a hub its topics): an address that means "any" on our side names no
     // host on theirs, and a port picked at the start is gone at the next.
@@ -370,9 +385,9 @@ fn self_address_warning(config: &Config) -> Option<String> {
         "the feeds"
     };
     Some(format!(
-        "[server] listen = \"{listen}\" without base_url: {named} would give {} as their \
-         own address, which {}: set [server] base_url to the address readers use",
-        config.public_base(None),
+        "{said} without base_url: {named} would give {} as their own address, which {}: \
+         set [server] base_url to the address readers use",
+        config.public_base(inherited),
         faults.join(" and ")
     ))
 }
@@ -1257,6 +1272,7 @@ impl Drop for AtomicFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn an_atomic_file_appears_only_when_committed() {
@@ -1276,5 +1292,34 @@ mod tests {
         f.commit().unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "new\n");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    /// Under socket activation the daemon serves on, and names itself by,
+    /// the socket systemd passed: its address is the one to judge, not
+    /// `[server] listen`'s (`process::check_warns_of_self_links_to_an_address_that_names_no_host`
+    /// covers `listen`; a real socket on every address would not be
+    /// loopback only, so this one is a unit test).
+    #[test]
+    fn the_self_address_warning_judges_the_socket_systemd_passed() {
+        let config = |server: &str| {
+            crate::config::resolve_str(&format!("[server]\n{server}\n"), Path::new("/etc")).unwrap()
+        };
+        let local = config("listen = \"127.0.0.1:8080\"");
+        for any in ["[::]:8080", "0.0.0.0:8080"] {
+            let warned = warnings(&local, Some(any.parse().unwrap())).join("\n");
+            assert!(
+                warned.contains(&format!("the socket systemd passed ({any})"))
+                    && warned.contains(&format!("http://{any}/"))
+                    && warned.contains("base_url")
+                    && !warned.contains("127.0.0.1"),
+                "{warned}"
+            );
+        }
+        let named = config("listen = \"127.0.0.1:8080\"\nbase_url = \"https://news.example.org/\"");
+        assert!(warnings(&named, Some("[::]:8080".parse().unwrap())).is_empty());
+        // A socket on loopback names a host, whatever `listen` says.
+        let any = config("listen = \"0.0.0.0:0\"");
+        assert!(warnings(&any, Some("127.0.0.1:8080".parse().unwrap())).is_empty());
+        assert_eq!(warnings(&any, None).len(), 1);
     }
 }
