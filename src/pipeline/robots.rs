@@ -34,9 +34,10 @@
 //! "cannot say" for [`ERROR_TTL`], so a site with many queued pages is
 //! asked once, not once per page. robots.txt is fetched through the same
 //! [`Fetcher`] as everything else (same site limits, pauses, user agent),
-//! but asking for `text/plain` (`ACCEPT`), not the pages' HTML, and within
-//! the time the asking page has left (its `article_timeout_secs`, at most
-//! 20 s): one slower than that counts as "cannot say".
+//! but asking for `text/plain` (`ACCEPT`), not the pages' HTML, within
+//! 20 s. The page that asked waits only the time it has left (its
+//! `article_timeout_secs`) and is tried again later if that runs out; the
+//! reading goes on without it, so what the site answers is kept.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -114,6 +115,23 @@ struct Cached {
     until: DateTime<Utc>,
 }
 
+impl Cached {
+    /// What these rules say of `url`.
+    fn verdict(&self, url: &Url) -> Verdict {
+        match &self.rules {
+            Rules::AllowAll => Verdict::Allowed { crawl_delay: None },
+            Rules::Parsed(robot) if robot.allowed(url.as_str()) => Verdict::Allowed {
+                crawl_delay: crawl_delay(robot.delay),
+            },
+            Rules::Parsed(_) => Verdict::Disallowed,
+            Rules::Unknown { error, retry_at } => Verdict::Unknown {
+                error: error.clone(),
+                retry_at: *retry_at,
+            },
+        }
+    }
+}
+
 /// robots.txt files by origin, shared by all article fetches.
 #[derive(Debug, Clone)]
 pub struct RobotsCache {
@@ -141,9 +159,12 @@ impl RobotsCache {
     }
 
     /// Whether `url` may be fetched as `user_agent` at `now`, answered by
-    /// `deadline` (the page's timeout): a robots.txt that takes longer is
-    /// cut off and counts as one that cannot be had ([`ERROR_TTL`]), so
-    /// the site's other pages do not each wait for it again.
+    /// `deadline` (the page's timeout). A robots.txt slower than that
+    /// leaves this page without an answer, to be tried again later, but
+    /// its reading goes on (within its own limit) and what it finds is
+    /// kept for the site's other pages: a page that reached a site with
+    /// little time left does not make its robots.txt count as one that
+    /// cannot be had.
     pub async fn check(
         &self,
         url: &Url,
@@ -168,44 +189,40 @@ impl RobotsCache {
                     .or_default(),
             )
         };
-        let error_until = ask_again(now);
+        let out_of_time = |what: &str| Verdict::Unknown {
+            error: format!(
+                "robots.txt of {origin} {what} within the page's time (article_timeout_secs)"
+            ),
+            retry_at: ask_again(now),
+        };
         // Another page of the site may be reading it: wait as long as this
         // page may, and no longer.
-        let Ok(mut slot) = tokio::time::timeout_at(deadline, slot.lock()).await else {
-            return Verdict::Unknown {
-                error: format!("robots.txt of {origin} still being read when time ran out"),
-                retry_at: error_until,
-            };
+        let Ok(mut slot) = tokio::time::timeout_at(deadline, slot.lock_owned()).await else {
+            return out_of_time("was still being read");
         };
-        if slot.as_ref().is_none_or(|c| c.until <= now) {
-            let rules =
-                tokio::time::timeout_at(deadline, self.fetch_rules(&origin, user_agent, now))
-                    .await
-                    .unwrap_or_else(|_| Rules::Unknown {
-                        error: "robots.txt unavailable: no answer within the page's time \
-                                (article_timeout_secs)"
-                            .into(),
-                        retry_at: error_until,
-                    });
+        if let Some(cached) = slot.as_ref().filter(|c| c.until > now) {
+            return cached.verdict(url);
+        }
+        // The reading owns the slot, so it finishes and fills it even if
+        // this page stops waiting.
+        let cache = self.clone();
+        let (site, agent, url) = (origin.clone(), user_agent.to_string(), url.clone());
+        let reading = tokio::spawn(async move {
+            let rules = cache.fetch_rules(&site, &agent, now).await;
             let ttl = match &rules {
                 Rules::Unknown { .. } => ERROR_TTL,
                 _ => TTL,
             };
-            *slot = Some(Cached {
+            let cached = slot.insert(Cached {
                 rules,
                 until: now + chrono::Duration::from_std(ttl).unwrap_or_default(),
             });
-        }
-        match &slot.as_ref().expect("filled above").rules {
-            Rules::AllowAll => Verdict::Allowed { crawl_delay: None },
-            Rules::Parsed(robot) if robot.allowed(url.as_str()) => Verdict::Allowed {
-                crawl_delay: crawl_delay(robot.delay),
-            },
-            Rules::Parsed(_) => Verdict::Disallowed,
-            Rules::Unknown { error, retry_at } => Verdict::Unknown {
-                error: error.clone(),
-                retry_at: *retry_at,
-            },
+            cached.verdict(&url)
+        });
+        match tokio::time::timeout_at(deadline, reading).await {
+            Ok(Ok(verdict)) => verdict,
+            Ok(Err(_)) => out_of_time("could not be read"),
+            Err(_) => out_of_time("was not answered"),
         }
     }
 

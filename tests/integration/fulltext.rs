@@ -1044,9 +1044,9 @@ fn fetched_a_second_apart(server: &FeedServer, dir: &TestDir, first: &str, secon
 
 /// `article_timeout_secs` is the page's whole budget: reading its site's
 /// robots.txt counts against it. A robots.txt slower than that cuts the
-/// page off as a timeout would (tried again later, the page unrequested),
-/// and is kept as "cannot say" so the site's next page does not wait for
-/// it again. Before, the robots.txt had its own 20 s on top.
+/// page off as a timeout would (tried again later, the page unrequested);
+/// the site's next page waits for the same reading, not a second one.
+/// Before, the robots.txt had its own 20 s on top.
 #[tokio::test]
 async fn a_slow_robots_txt_counts_against_the_article_timeout() {
     let server = FeedServer::start().await;
@@ -1067,5 +1067,55 @@ async fn a_slow_robots_txt_counts_against_the_article_timeout() {
         assert!(error.contains("article_timeout_secs"), "{path}: {error}");
     }
     assert!(server.seen(open).is_empty());
+    assert_eq!(server.seen("/robots.txt").len(), 1);
+}
+
+/// A robots.txt slower than the page that asked for it is still read to
+/// the end, and its answer serves the site's next pages: a page that ran
+/// out of time does not make the site count as "cannot say" for 15
+/// minutes, holding up its other pages.
+#[tokio::test]
+async fn a_robots_txt_read_past_a_pages_timeout_still_answers_the_next_page() {
+    let server = FeedServer::start().await;
+    let dir = TestDir::new();
+    let (open, closed) = open_and_members_only(&server);
+    server.set(
+        "/robots.txt",
+        robots_txt("User-agent: *\nDisallow: /members/\n").delayed(Duration::from_secs(2)),
+    );
+    let config = config(&dir, &server, "article_timeout_secs = 1");
+    let (clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
+    let opened = poll(&config, shared).await;
+    assert_eq!(article(&dir, open).0, "pending");
+
+    // The reading answers a second after the page gave up on it; a page
+    // the feed adds a minute later is judged by that answer.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (later, members) = ("/news/later-story", "/members/later-story");
+    server.set(
+        "/feed.xml",
+        Reply::feed(rss(
+            "Teasers",
+            &[
+                ("a", "Open", &server.url(open)),
+                ("b", "Closed", &server.url(closed)),
+                ("c", "Later", &server.url(later)),
+                ("d", "Members", &server.url(members)),
+            ],
+        )),
+    );
+    server.set(later, page(WIRE_STORY));
+    server.set(members, page(WIRE_STORY));
+    clock.advance(chrono::Duration::minutes(1));
+    for (name, r) in
+        tickerfeed::scheduler::poll_once(&opened.pipeline, opened.feeds.clone(), 4).await
+    {
+        r.unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    opened.articles.fetch_due().await.unwrap();
+
+    assert_eq!(article(&dir, later).0, "fetched");
+    assert_eq!(article(&dir, members).0, "disallowed");
+    assert!(server.seen(members).is_empty());
     assert_eq!(server.seen("/robots.txt").len(), 1);
 }
