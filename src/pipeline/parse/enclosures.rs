@@ -26,6 +26,7 @@
 //! second read of the document only when a file's `url` is relative
 //! ([`has_relative_url`], a scan of the start tags).
 
+use std::collections::HashMap;
 use std::str::FromStr;
 
 use feed_rs::model::{Entry, Feed, FeedType, Link, MediaContent};
@@ -305,19 +306,25 @@ fn place(entry: &mut Entry, files: Vec<File>) {
     if !files.iter().any(|f| matches!(f, File::Recovered(_))) {
         return;
     }
-    let mut kept = Vec::new();
+    let mut kept: Vec<Option<MediaContent>> = Vec::new();
     for media in &mut entry.media {
-        kept.append(&mut media.content);
+        kept.extend(media.content.drain(..).map(Some));
+    }
+    // Where each address is among them, first last: a search of the list
+    // for each file was quadratic in an item's files.
+    let mut at: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, content) in kept.iter().enumerate().rev() {
+        if let Some(url) = content.as_ref().and_then(|c| c.url.as_ref()) {
+            at.entry(url.to_string()).or_default().push(i);
+        }
     }
     for file in files {
         match file {
             File::Kept(url) => {
-                let at = kept
-                    .iter()
-                    .position(|c| c.url.as_ref().is_some_and(|u| u.as_str() == url));
+                let i = at.get_mut(&url).and_then(Vec::pop);
                 entry
                     .links
-                    .extend(at.and_then(|at| content_link(kept.remove(at))));
+                    .extend(i.and_then(|i| kept[i].take()).and_then(content_link));
             }
             File::Recovered(link) => entry.links.push(link),
         }
@@ -325,7 +332,7 @@ fn place(entry: &mut Entry, files: Vec<File>) {
     // Whatever feed-rs kept that this pass did not find, after.
     entry
         .links
-        .extend(kept.into_iter().filter_map(content_link));
+        .extend(kept.into_iter().flatten().filter_map(content_link));
 }
 
 /// A `MediaContent` feed-rs kept, as the link `normalize` reads the same.
@@ -556,6 +563,29 @@ mod tests {
                 vec![("/2.mp4".into(), None, Some(7))]
             ]
         );
+    }
+
+    /// An item with a relative file among very many absolute ones is put
+    /// in order in time linear in its files (a search of them for each
+    /// took ten seconds for these 60,000).
+    #[test]
+    fn an_item_with_many_files_is_put_in_order_in_linear_time() {
+        let files: String = (0..60_000)
+            .map(|i| format!(r#"<media:content url="https://cdn.test/{i}.mp4"/>"#))
+            .collect();
+        let doc = format!(
+            r#"<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel><title>P</title>
+            <item><media:content url="/0.mp4"/>{files}</item></channel></rss>"#
+        );
+        let feed = super::super::parse_isolated(doc.as_bytes()).unwrap();
+        let started = std::time::Instant::now();
+        let feed = super::recover(feed, &doc);
+        let took = started.elapsed();
+        let links = &feed.entries[0].links;
+        assert_eq!(links.len(), 60_001);
+        assert_eq!(links[0].href, "/0.mp4");
+        assert_eq!(links[60_000].href, "https://cdn.test/59999.mp4");
+        assert!(took < std::time::Duration::from_secs(4), "{took:?}");
     }
 
     /// A description whose CDATA holds many `<content ` or `<` (HTML or
