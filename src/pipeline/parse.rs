@@ -57,6 +57,7 @@ use regex::Regex;
 use tracing::{debug, info, warn};
 use url::Url;
 
+use crate::link::redact;
 use crate::model::FailureKind;
 
 use jsonfeed::Json;
@@ -135,14 +136,14 @@ fn parse_via(
     let decoded = charset::decode(body, content_type);
     if decoded.lossy {
         warn!(
-            feed_url = %base,
+            feed_url = %redact(base.as_str()),
             encoding = decoded.encoding.name(),
             source = ?decoded.source,
             "feed has bytes no encoding it names can decode; replaced with U+FFFD"
         );
     } else if let Some(failed) = decoded.fell_back_from {
         info!(
-            feed_url = %base,
+            feed_url = %redact(base.as_str()),
             declared = failed.name(),
             used = decoded.encoding.name(),
             source = ?decoded.source,
@@ -191,14 +192,15 @@ fn parse_via(
         }
     })?;
     if !repairs.is_empty() {
-        debug!(feed_url = %base, ?repairs, "repaired feed XML before parsing");
+        // The feed's URL may carry an API key (`link::redact`).
+        debug!(feed_url = %redact(base.as_str()), ?repairs, "repaired feed XML before parsing");
     }
     let feed = enclosures::recover(defuse(parse_isolated(xml.as_bytes())?, base), &xml);
     let has_items = ["<item>", "<item ", "<entry>", "<entry "]
         .iter()
         .any(|tag| xml.contains(tag));
     if feed.entries.is_empty() && has_items {
-        warn!(feed_url = %base, "feed parsed with no entries, but the document has items");
+        warn!(feed_url = %redact(base.as_str()), "feed parsed with no entries, but the document has items");
     }
     Ok((feed, Route::General))
 }
@@ -209,7 +211,7 @@ fn defuse(mut feed: Feed, base: &Url) -> Feed {
     let reduced = deep_html::defuse(&mut feed, MAX_DEPTH);
     if reduced > 0 {
         warn!(
-            feed_url = %base,
+            feed_url = %redact(base.as_str()),
             reduced,
             "HTML nested more than {MAX_DEPTH} levels deep was reduced to its text"
         );

@@ -735,7 +735,9 @@ async fn a_feeds_api_key_is_never_served_or_logged() {
     let server = FeedServer::start().await;
     server.set(
         "/world.xml",
-        Reply::feed(rss("World", &[("w1", "Story", "https://w.test/1")])),
+        // The bare `&` is repaired before parsing, which is logged with
+        // the feed's URL.
+        Reply::feed(rss("World", &[("w1", "Oil & gas", "https://w.test/1")])),
     );
     let keyed = format!("{}?api_key=hunter2&lang=en", server.url("/world.xml"));
     // A port nothing listens on: the connect error quotes the URL.
@@ -753,7 +755,10 @@ async fn a_feeds_api_key_is_never_served_or_logged() {
 
     // Off the test's runtime, which serves the feed.
     let mut poll = bin();
-    poll.arg("--config").arg(dir.config_path()).arg("poll");
+    poll.arg("--config")
+        .arg(dir.config_path())
+        .arg("poll")
+        .env("RUST_LOG", "tickerfeed=debug");
     let polled = tokio::task::spawn_blocking(move || poll.output().unwrap())
         .await
         .unwrap();
@@ -769,6 +774,10 @@ async fn a_feeds_api_key_is_never_served_or_logged() {
     assert!(
         printed.contains("token=****"),
         "the failing URL, key blanked: {printed}"
+    );
+    assert!(
+        printed.contains("repaired feed XML"),
+        "the repair is logged: {printed}"
     );
     assert!(!printed.contains("hunter"), "poll shows a key: {printed}");
     let stored: Vec<String> =
