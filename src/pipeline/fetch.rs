@@ -314,7 +314,7 @@ struct Gate {
     /// Apart from `next_start`, so feeds never wait for it. A request
     /// waits for it before taking a permit, so a page waiting its turn does
     /// not hold up the site's feeds, but takes it only once the permit is
-    /// held and it is about to start ([`Gate::take_crawl_turn`]): a turn
+    /// held, before claiming its start ([`Gate::take_crawl_turn`]): a turn
     /// claimed before queueing for the permit would be spent in the queue,
     /// and two pages that queued behind a slow request would then go out
     /// back to back.
@@ -374,6 +374,13 @@ impl Gate {
         }
         *next = now + delay;
         true
+    }
+
+    /// The turn just taken starts at `start` (the site's spacing puts
+    /// it off): the next turn is `delay` after that.
+    fn crawl_turn_after(&self, start: tokio::time::Instant, delay: Duration) {
+        let mut next = self.next_crawl.lock().unwrap_or_else(|p| p.into_inner());
+        *next = (*next).max(start + delay);
     }
 
     fn paused_until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
@@ -657,19 +664,25 @@ impl Fetcher {
                 .acquire_owned()
                 .await
                 .expect("host semaphores are never closed");
+            // Another page of the site started while this one queued for
+            // the permit: give the permit back and wait for the next turn,
+            // which may be too far off for a link now. Asked before the
+            // site's spacing is claimed, so a lost turn spends no start
+            // of the site's (its feeds' too).
+            let delay = crawl.map(|c| c.delay);
+            if delay.is_some_and(|d| !gate.take_crawl_turn(d)) {
+                continue;
+            }
             if let Some(start) = gate.claim_start(self.buckets.spacing).await {
+                if let Some(delay) = delay {
+                    gate.crawl_turn_after(start, delay);
+                }
                 tokio::time::sleep_until(start).await;
             }
             // The request ahead may have been told to wait (a 429): those
             // queued behind it wait too, rather than go out anyway.
             paused(&gate)?;
-            match crawl {
-                // Another page of the site started while this one queued
-                // for the permit: give the permit back and wait for the
-                // next turn, which may be too far off for a link now.
-                Some(CrawlPlace { delay, .. }) if !gate.take_crawl_turn(delay) => continue,
-                _ => break permit,
-            }
+            break permit;
         };
         let mut headers = HeaderMap::new();
         let mut put = |name, value: Option<&str>| {
