@@ -60,12 +60,14 @@ pub fn is_web(u: &Url) -> bool {
 }
 
 /// Query parameters that carry keys (`apikey=`, `apiKey=`, `api_key=`,
-/// `key=`, `token=`, `access_token=`, `client_secret=`, `password=`), and
-/// Finnhub's key header if a header dump is ever logged. The value runs to
-/// the next `&`, whitespace, quote or bracket.
+/// `key=`, `access_key=`, `app-key=`, `token=`, `access_token=`,
+/// `client_secret=`, `password=`), and Finnhub's key header if a header
+/// dump is ever logged. A name ending in `key` is one only as a word of
+/// its own (`sortkey=` is not). The value runs to the next `&`,
+/// whitespace, quote or bracket.
 static KEY_PARAM: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?i)\b([a-z_]*(?:api_?key|token|secret|passw(?:or)?d)|key)(=|:\s*)[^&\s#"'<>()\[\]]*"#,
+        r#"(?i)\b([a-z_]*(?:api_?key|token|secret|passw(?:or)?d)|(?:[a-z]+[_-])*key)(=|:\s*)[^&\s#"'<>()\[\]]*"#,
     )
     .expect("constant pattern")
 });
@@ -161,10 +163,15 @@ mod tests {
             without_credentials("https://u:p@yt.test/feeds?key=AIza&channel=x"),
             "https://yt.test/feeds?key=****&channel=x"
         );
+        // A key named as a word of its own (marketstack's `access_key`).
+        assert_eq!(
+            without_credentials("https://api.test/news?access_key=s3&secret_key=s4&x-app-key=s5"),
+            "https://api.test/news?access_key=****&secret_key=****&x-app-key=****"
+        );
         // Parameters that merely end in "key"-like words are not keys.
         assert_eq!(
-            without_credentials("https://news.test/feed?keyword=oil&sort=new"),
-            "https://news.test/feed?keyword=oil&sort=new"
+            without_credentials("https://news.test/feed?keyword=oil&sort=new&sortkey=date"),
+            "https://news.test/feed?keyword=oil&sort=new&sortkey=date"
         );
     }
 }
