@@ -670,7 +670,8 @@ async fn sigterm_stops_cleanly_and_a_restart_does_not_refetch() {
 
 /// A second `run` on the archive a daemon already runs on (port 0, so no
 /// port conflict stops it) exits 1 naming the archive, before it polls or
-/// registers anything: the feed is fetched once, by the first.
+/// registers anything: the feed is fetched once, by the first. `poll`
+/// still runs beside it, and once it stops a new one starts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_daemon_on_one_archive_refuses_to_start() {
     let (server, dir) = one_hourly_feed().await;
@@ -686,9 +687,21 @@ async fn a_second_daemon_on_one_archive_refuses_to_start() {
         "{log}"
     );
     assert_eq!(server.seen("/a.xml").len(), 1, "{log}");
+    // `poll` takes no lock: it runs beside the daemon.
+    let config = dir.config_path();
+    let (code, out, err) = tokio::task::spawn_blocking(move || run_with_config(&config, &["poll"]))
+        .await
+        .unwrap();
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(server.seen("/a.xml").len(), 2);
 
     first.signal("TERM");
     assert_eq!(first.wait_exit(), 0);
+    // A restart (systemd's, or the operator's) finds the archive free.
+    let mut again = Running::start(&dir);
+    again.wait_for("scheduler started");
+    again.signal("TERM");
+    assert_eq!(again.wait_exit(), 0, "{}", again.log.join("\n"));
 }
 
 // Multi-threaded: the test blocks on the child's log while the loopback
