@@ -64,6 +64,7 @@ use url::Url;
 
 use crate::clock::SharedClock;
 use crate::config::{FeedConfig, Secret, WebSubConfig};
+use crate::link::redact;
 use crate::model::FeedId;
 use crate::pipeline::{Discovered, Pipeline};
 use crate::push::guard::{self, on_private_network};
@@ -388,14 +389,16 @@ impl Subscriber {
             Err(NotAsked::Failed(e)) => Some(e),
         };
         let what = if renewal { "renew" } else { "subscribe" };
+        // A feed that names no `rel="self"` is its polled URL as topic,
+        // which may carry an API key: logged blanked, as everywhere.
         match error {
             None => {
                 self.0.pipeline.metrics.websub_request("accepted");
-                info!(feed = %feed.name, hub, topic, "asked the WebSub hub to {what}; waiting for its verification");
+                info!(feed = %feed.name, hub, topic = %redact(topic), "asked the WebSub hub to {what}; waiting for its verification");
             }
             Some(error) => {
                 self.0.pipeline.metrics.websub_request("failed");
-                warn!(feed = %feed.name, hub, topic, error = %error, "WebSub {what} request failed");
+                warn!(feed = %feed.name, hub, topic = %redact(topic), error = %error, "WebSub {what} request failed");
                 let error = format!("{what} request failed: {error}");
                 if sub.state == SubState::Active {
                     store
@@ -474,7 +477,7 @@ impl Subscriber {
                     .pipeline
                     .metrics
                     .websub_request("unsubscribe_accepted");
-                info!(feed = %feed, hub = %sub.hub, topic = %sub.topic, "{why}: asked the WebSub hub to stop pushing");
+                info!(feed = %feed, hub = %sub.hub, topic = %redact(&sub.topic), "{why}: asked the WebSub hub to stop pushing");
                 let note = format!("{why}; waiting for the hub to confirm the unsubscribe");
                 (note, lease_end)
             }

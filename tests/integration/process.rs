@@ -786,3 +786,41 @@ async fn self_links_use_the_port_actually_bound() {
     d.signal("TERM");
     assert_eq!(d.wait_exit(), 0);
 }
+
+/// A feed that names a WebSub hub but no `rel="self"` is subscribed to
+/// under the URL it was polled from, which may carry an API key: the log
+/// lines about the subscription blank it, as every other log line does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_websub_log_lines_blank_a_feeds_api_key() {
+    let server = FeedServer::start().await;
+    let hub = server.url("/hub");
+    server.set(
+        "/keyed.xml",
+        Reply::feed(format!(
+            r#"<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"><channel>
+<title>Keyed</title><link>https://example.com/</link><description>test</description>
+<atom:link rel="hub" href="{hub}"/>
+<item><guid>k1</guid><title>Story</title><link>https://example.com/k1</link></item>
+</channel></rss>
+"#
+        )),
+    );
+    server.set("/hub", Reply::status(202));
+    let dir = TestDir::new();
+    dir.write_config(&format!(
+        "[websub]\ncallback_url = \"http://127.0.0.1:9/\"\n{}",
+        feed_block(
+            "keyed",
+            &format!("{}?api_key=hunter2", server.url("/keyed.xml")),
+            ""
+        )
+    ));
+    let mut d = Running::start(&dir);
+    let line = d.wait_for("asked the WebSub hub");
+    assert!(line.contains("api_key=****"), "{line}");
+    d.signal("TERM");
+    d.wait_exit();
+    let log = d.log.join("\n");
+    assert!(!log.contains("hunter2"), "{log}");
+}
