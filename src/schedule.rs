@@ -49,26 +49,84 @@ impl fmt::Debug for Schedule {
     }
 }
 
+/// Refuses a step larger than its field's number of values (`*/61`
+/// minutes, `*/25` hours), which croner accepts. `expr` has already
+/// parsed, so its fields are well formed.
+fn check_steps(expr: &str) -> Result<(), ScheduleError> {
+    const FIELDS: [(&str, u32); 6] = [
+        ("second", 60),
+        ("minute", 60),
+        ("hour", 24),
+        ("day-of-month", 31),
+        ("month", 12),
+        ("day-of-week", 7),
+    ];
+    let fields: Vec<&str> = expr.split_whitespace().collect();
+    // Five fields have no seconds; a nickname has no fields to check.
+    let names = match fields.len() {
+        5 => &FIELDS[1..],
+        6 => &FIELDS[..],
+        _ => return Ok(()),
+    };
+    for (field, &(name, values)) in fields.iter().zip(names) {
+        for part in field.split(',') {
+            let Some(step) = part
+                .split_once('/')
+                .and_then(|(_, s)| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if step > values {
+                return Err(ScheduleError::StepTooLarge {
+                    expr: expr.to_string(),
+                    part: part.to_string(),
+                    field: name,
+                    values,
+                    step,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Why a schedule was refused; each message quotes the expression.
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "invalid cron schedule {expr:?}: {reason} (expected 5 fields like \"*/15 * * * *\", 6 with seconds first, or @hourly/@daily/@weekly/@monthly/@yearly)"
-)]
-pub struct ScheduleError {
-    expr: String,
-    reason: String,
+pub enum ScheduleError {
+    /// It does not read as a crontab line at all.
+    #[error(
+        "invalid cron schedule {expr:?}: {reason} (expected 5 fields like \"*/15 * * * *\", 6 with seconds first, or @hourly/@daily/@weekly/@monthly/@yearly)"
+    )]
+    Syntax { expr: String, reason: String },
+    /// It reads, but no date matches every field ("0 9 31 2 *").
+    #[error("invalid cron schedule {expr:?}: it never fires (no date matches all of its fields)")]
+    NeverFires { expr: String },
+    /// A step larger than its field, which croner reads as the field's
+    /// first value alone: `*/61` in the minute field fires only at :00,
+    /// once an hour, never every 61 minutes as whoever wrote it meant.
+    #[error(
+        "invalid cron schedule {expr:?}: step {step} in {part:?} is more than the {field} field's {values} values, so it would fire only at the field's first value"
+    )]
+    StepTooLarge {
+        expr: String,
+        part: String,
+        field: &'static str,
+        values: u32,
+        step: u32,
+    },
 }
 
 impl Schedule {
     pub fn parse(expr: &str, tz: TimeZone) -> Result<Self, ScheduleError> {
-        let err = |reason: String| ScheduleError {
-            expr: expr.to_string(),
-            reason,
-        };
         let parser = CronParser::builder()
             .seconds(Seconds::Optional)
             .year(Year::Disallowed)
             .build();
-        let cron = parser.parse(expr).map_err(|e| err(e.to_string()))?;
+        let cron = parser.parse(expr).map_err(|e| ScheduleError::Syntax {
+            expr: expr.to_string(),
+            reason: e.to_string(),
+        })?;
+        check_steps(expr)?;
         let schedule = Schedule {
             expr: expr.trim().to_string(),
             cron: std::sync::Arc::new(cron),
@@ -78,7 +136,9 @@ impl Schedule {
         // rather than leave a feed silently unpolled.
         let probe = DateTime::from_timestamp(1_767_225_600, 0).expect("a fixed valid timestamp");
         if schedule.next_after(probe).is_none() {
-            return Err(err("it never fires".into()));
+            return Err(ScheduleError::NeverFires {
+                expr: expr.to_string(),
+            });
         }
         Ok(schedule)
     }
@@ -307,6 +367,51 @@ mod tests {
 
     fn utc(expr: &str) -> Schedule {
         Schedule::parse(expr, TimeZone::Utc).unwrap()
+    }
+
+    /// A step longer than its field fires only at the field's start
+    /// (`*/61` minutes is hourly at :00), which is never what was meant:
+    /// refused, naming the part at fault. A step the
+    /// size of its field (`*/60`) is the field's start, as written.
+    #[test]
+    fn a_step_longer_than_its_field_is_refused() {
+        for (expr, part, field) in [
+            ("*/61 * * * *", "*/61", "minute"),
+            ("0 */25 * * *", "*/25", "hour"),
+            ("0 0 1-31/32 * *", "1-31/32", "day-of-month"),
+            ("*/90 * * * * *", "*/90", "second"),
+            ("0 9,0-23/30 * * *", "0-23/30", "hour"),
+        ] {
+            let e = Schedule::parse(expr, TimeZone::Utc)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(&format!("{expr:?}"))
+                    && e.contains(&format!("in {part:?}"))
+                    && e.contains(&format!("the {field} field")),
+                "{expr}: {e}"
+            );
+        }
+        assert_eq!(
+            utc("*/60 * * * *").next_after(t("2026-11-24T12:30:00Z")),
+            Some(t("2026-11-24T13:00:00Z"))
+        );
+        utc("*/15 */2 */3 */4 */7");
+    }
+
+    /// A schedule no date satisfies says so, without the hint about the
+    /// number of fields, which it has right.
+    #[test]
+    fn a_schedule_that_never_fires_says_so_without_the_syntax_hint() {
+        let e = Schedule::parse("0 9 31 2 *", TimeZone::Utc)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("\"0 9 31 2 *\": it never fires"), "{e}");
+        assert!(!e.contains("expected 5 fields"), "{e}");
+        let e = Schedule::parse("0 9 *", TimeZone::Utc)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("expected 5 fields"), "{e}");
     }
 
     #[test]
