@@ -416,7 +416,8 @@ fn finish(
     }
 }
 
-/// One line per poll per feed.
+/// One line per poll per feed; a failure or a pause also names the
+/// address asked, which an "HTTP 404" alone does not.
 pub fn log_refresh(feed: &str, r: &Refreshed) {
     match (&r.error, r.outcome) {
         (None, _) => info!(
@@ -435,6 +436,7 @@ pub fn log_refresh(feed: &str, r: &Refreshed) {
         (Some(error), Outcome::Throttled { until } | Outcome::Deferred { until }) => info!(
             feed,
             result = r.outcome.as_str(),
+            url = %r.url,
             status = r.status,
             reason = %error,
             %until,
@@ -444,6 +446,7 @@ pub fn log_refresh(feed: &str, r: &Refreshed) {
         (Some(error), Outcome::Gone | Outcome::Retired) => warn!(
             feed,
             result = r.outcome.as_str(),
+            url = %r.url,
             status = r.status,
             error = %error,
             elapsed_ms = r.elapsed_ms as u64,
@@ -452,6 +455,7 @@ pub fn log_refresh(feed: &str, r: &Refreshed) {
         (Some(error), _) => warn!(
             feed,
             result = r.outcome.as_str(),
+            url = %r.url,
             status = r.status,
             error = %error,
             elapsed_ms = r.elapsed_ms as u64,

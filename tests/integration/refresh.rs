@@ -388,3 +388,29 @@ async fn a_pass_over_more_feeds_than_one_read_of_their_rows_polls_each_once() {
         FEEDS as i64
     );
 }
+
+/// The operator reading the log of a failed poll sees which address
+/// failed, not only the feed's name (an "HTTP 404" alone does not say
+/// which URL to fix), with a key in its query blanked.
+#[tokio::test]
+async fn a_failed_polls_log_line_names_the_address_asked() {
+    let server = FeedServer::start().await;
+    server.set("/gone-missing.xml", Reply::status(404));
+    let url = format!("{}?api_key=hunter2", server.url("/gone-missing.xml"));
+    let dir = TestDir::new();
+    dir.write_config(&feed_block("missing", &url, ""));
+
+    let mut poll = bin();
+    poll.arg("--config").arg(dir.config_path()).arg("poll");
+    let polled = tokio::task::spawn_blocking(move || poll.output().unwrap())
+        .await
+        .unwrap();
+    let log = String::from_utf8_lossy(&polled.stderr);
+    let line = log
+        .lines()
+        .find(|l| l.contains("poll failed") && l.contains("missing"))
+        .unwrap_or_else(|| panic!("no failure line: {log}"));
+    let shown = format!("url={}?api_key=****", server.url("/gone-missing.xml"));
+    assert!(line.contains(&shown), "{line}");
+    assert!(!log.contains("hunter2"), "{log}");
+}
