@@ -585,7 +585,9 @@ mod tests {
         assert_eq!(links.len(), 60_001);
         assert_eq!(links[0].href, "/0.mp4");
         assert_eq!(links[60_000].href, "https://cdn.test/59999.mp4");
-        assert!(took < std::time::Duration::from_secs(4), "{took:?}");
+        // Linear: about 1 s in a debug build; quadratic: 13 s. The margin
+        // is for a loaded machine, not a speed target.
+        assert!(took < std::time::Duration::from_secs(8), "{took:?}");
     }
 
     /// A description whose CDATA holds many `<content ` or `<` (HTML or
@@ -603,7 +605,9 @@ mod tests {
             let started = std::time::Instant::now();
             has_relative_url(&doc);
             let took = started.elapsed();
-            assert!(took < std::time::Duration::from_secs(3), "{took:?}");
+            // Linear: a third of a second in a debug build; quadratic:
+            // over a minute.
+            assert!(took < std::time::Duration::from_secs(20), "{took:?}");
         }
     }
 }
