@@ -1089,14 +1089,7 @@ fn fetched_a_second_apart(
 /// Before, the robots.txt had its own 20 s on top.
 #[tokio::test]
 async fn a_slow_robots_txt_counts_against_the_article_timeout() {
-    let server = FeedServer::start().await;
-    let dir = TestDir::new();
-    let (open, closed) = open_and_members_only(&server);
-    server.set(
-        "/robots.txt",
-        robots_txt("User-agent: *\nDisallow: /members/\n").delayed(Duration::from_secs(3)),
-    );
-    let config = config(&dir, &server, "article_timeout_secs = 1");
+    let (server, dir, config, (open, closed)) = robots_txt_slower_than_a_page(3).await;
     let (_clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
     drop(poll(&config, shared).await);
 
@@ -1116,14 +1109,7 @@ async fn a_slow_robots_txt_counts_against_the_article_timeout() {
 /// minutes, holding up its other pages.
 #[tokio::test]
 async fn a_robots_txt_read_past_a_pages_timeout_still_answers_the_next_page() {
-    let server = FeedServer::start().await;
-    let dir = TestDir::new();
-    let (open, closed) = open_and_members_only(&server);
-    server.set(
-        "/robots.txt",
-        robots_txt("User-agent: *\nDisallow: /members/\n").delayed(Duration::from_secs(2)),
-    );
-    let config = config(&dir, &server, "article_timeout_secs = 1");
+    let (server, dir, config, (open, closed)) = robots_txt_slower_than_a_page(2).await;
     let (clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
     let opened = poll(&config, shared).await;
     assert_eq!(article(&dir, open).0, "pending");
@@ -1158,4 +1144,21 @@ async fn a_robots_txt_read_past_a_pages_timeout_still_answers_the_next_page() {
     assert_eq!(article(&dir, members).0, "disallowed");
     assert!(server.seen(members).is_empty());
     assert_eq!(server.seen("/robots.txt").len(), 1);
+}
+
+/// A site whose robots.txt (disallowing `/members/`) answers after
+/// `secs` seconds, with an open and a members-only page, polled with
+/// `article_timeout_secs = 1`.
+async fn robots_txt_slower_than_a_page(
+    secs: u64,
+) -> (FeedServer, TestDir, Config, (&'static str, &'static str)) {
+    let server = FeedServer::start().await;
+    let dir = TestDir::new();
+    let pages = open_and_members_only(&server);
+    server.set(
+        "/robots.txt",
+        robots_txt("User-agent: *\nDisallow: /members/\n").delayed(Duration::from_secs(secs)),
+    );
+    let config = config(&dir, &server, "article_timeout_secs = 1");
+    (server, dir, config, pages)
 }
