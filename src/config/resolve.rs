@@ -4,6 +4,8 @@
 //! carries the path of the key at fault (`feeds[2].schedule`), and
 //! [`Locator`] walks that path through the document to find where it was
 //! written. Unknown keys arrive here from `serde_ignored` as paths too.
+//! A value of the wrong type stops serde; the file is then read again as
+//! a tree with each such value taken out in turn, so all are listed.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -160,15 +162,32 @@ fn line_at(text: &str, offset: usize) -> usize {
 struct Resolver<'a> {
     locator: Locator<'a>,
     problems: Vec<Problem>,
+    /// Keys taken out of the file because their value had the wrong type
+    /// (already reported): what follows from their absence is not
+    /// reported again.
+    wrong_typed: Vec<Vec<Seg>>,
 }
 
 impl Resolver<'_> {
     fn problem(&mut self, path: &[Seg], message: impl Into<String>) {
+        if self.wrong_typed.iter().any(|w| path.starts_with(w)) {
+            return;
+        }
         self.problems.push(Problem {
             key: path_text(path),
             line: self.locator.line_of(path),
             message: message.into(),
         });
+    }
+
+    /// A required key `k` of the table at `whole` is absent, unless it was
+    /// written with a value of the wrong type, which says so already.
+    fn missing(&mut self, whole: &[Seg], k: &str, message: impl Into<String>) {
+        let mut written = whole.to_vec();
+        written.push(key(k));
+        if !self.wrong_typed.contains(&written) {
+            self.problem(whole, message);
+        }
     }
 }
 
@@ -178,36 +197,47 @@ fn key(k: &str) -> Seg {
 
 /// Resolves config text; `base` is the folder relative paths start from.
 pub fn resolve_str(text: &str, base: &Path) -> Result<Config, Vec<Problem>> {
-    let syntax = |e: toml::de::Error| {
-        vec![Problem {
-            key: String::new(),
-            line: e.span().map(|s| line_at(text, s.start)),
-            message: e.message().trim().to_string(),
-        }]
+    let syntax = |e: toml::de::Error| Problem {
+        key: String::new(),
+        line: e.span().map(|s| line_at(text, s.start)),
+        message: e.message().trim().to_string(),
     };
     let mut unknown = Vec::new();
-    let de = toml::Deserializer::parse(text).map_err(syntax)?;
-    // A value of the wrong type stops the reading: it is named by its key
-    // ("output.max_items"), which toml's own message leaves out.
+    let de = toml::Deserializer::parse(text).map_err(|e| vec![syntax(e)])?;
     let mut note_unknown = |p: serde_ignored::Path<'_>| unknown.push(ignored_path(&p));
-    let raw: RawConfig =
-        serde_path_to_error::deserialize(serde_ignored::Deserializer::new(de, &mut note_unknown))
-            .map_err(|e| {
-            let key = e.path().to_string();
-            let mut problems = syntax(e.into_inner());
-            if key != "." {
-                problems[0].key = key;
-            }
-            problems
-        })?;
-
+    let read =
+        serde_path_to_error::deserialize(serde_ignored::Deserializer::new(de, &mut note_unknown));
     let mut r = Resolver {
         locator: Locator {
             text,
             doc: std::cell::OnceCell::new(),
         },
         problems: Vec::new(),
+        wrong_typed: Vec::new(),
     };
+    let raw: RawConfig = match read {
+        Ok(raw) => raw,
+        Err(e) => {
+            // A value of the wrong type is named by its key
+            // ("output.max_items"), which toml's own message leaves out.
+            let key = e.path().to_string();
+            let at = error_path(e.path());
+            let mut problem = syntax(e.into_inner());
+            let Some(at) = at.filter(|at| !at.is_empty()) else {
+                return Err(vec![problem]);
+            };
+            problem.key = key;
+            r.problems.push(problem);
+            match read_around_wrong_types(&mut r, at) {
+                Some((raw, found)) => {
+                    unknown = found;
+                    raw
+                }
+                None => return Err(sorted(r.problems)),
+            }
+        }
+    };
+
     for path in &unknown {
         r.problem(path, "unknown key");
     }
@@ -215,9 +245,103 @@ pub fn resolve_str(text: &str, base: &Path) -> Result<Config, Vec<Problem>> {
     if r.problems.is_empty() {
         Ok(config)
     } else {
-        r.problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
-        Err(r.problems)
+        Err(sorted(r.problems))
     }
+}
+
+/// In the order of the file, whatever order they were found in.
+fn sorted(mut problems: Vec<Problem>) -> Vec<Problem> {
+    problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
+    problems
+}
+
+/// Reads the file again after a value of the wrong type (at `first`,
+/// already reported), as a tree from which each such value is taken out
+/// in turn, so that `check` lists them all in one run rather than one per
+/// run. Returns the config without them and its unknown keys, or `None`
+/// when the file cannot be read further (the problems found so far are in
+/// `r`).
+///
+/// The fast path, a valid file, never gets here: it is read once,
+/// without a tree.
+fn read_around_wrong_types(
+    r: &mut Resolver<'_>,
+    first: Vec<Seg>,
+) -> Option<(RawConfig, Vec<Vec<Seg>>)> {
+    // Enough for any file written by hand; a bound all the same, since
+    // each round reads the whole tree.
+    const MAX_WRONG_TYPES: usize = 100;
+    let mut tree: toml::Table = r.locator.text.parse().ok()?;
+    let mut at = first;
+    for _ in 0..MAX_WRONG_TYPES {
+        at = take_out(&mut tree, &at)?;
+        r.wrong_typed.push(at);
+        let mut unknown = Vec::new();
+        let mut note_unknown = |p: serde_ignored::Path<'_>| unknown.push(ignored_path(&p));
+        let read = serde_path_to_error::deserialize(serde_ignored::Deserializer::new(
+            toml::Value::Table(tree.clone()),
+            &mut note_unknown,
+        ));
+        let e = match read {
+            Ok(raw) => return Some((raw, unknown)),
+            Err(e) => e,
+        };
+        at = error_path(e.path())?;
+        let message = e.inner().message().trim().to_string();
+        // A required key taken out would now be "missing" from its table:
+        // the wrong type already said what is wrong there. (Never met in
+        // practice: every key of `RawConfig` is optional.)
+        let its_table = r
+            .wrong_typed
+            .iter()
+            .any(|w| w.len() == at.len() + 1 && w.starts_with(&at));
+        if r.wrong_typed.iter().any(|w| at.starts_with(w)) {
+            return None;
+        }
+        if !(its_table && message.starts_with("missing field")) {
+            r.problem(&at, message);
+        }
+    }
+    None
+}
+
+/// serde_path_to_error's path as ours; `None` when it has a step we
+/// cannot follow in the file.
+fn error_path(path: &serde_path_to_error::Path) -> Option<Vec<Seg>> {
+    use serde_path_to_error::Segment as S;
+    path.iter()
+        .map(|seg| match seg {
+            S::Seq { index } => Some(Seg::Index(*index)),
+            S::Map { key } => Some(Seg::Key(key.clone())),
+            S::Enum { variant } => Some(Seg::Key(variant.clone())),
+            S::Unknown => None,
+        })
+        .collect()
+}
+
+/// Removes the value at `path` from `tree`; returns the path of what was
+/// removed. An item of an array takes the whole array with it: removing
+/// the item alone would renumber the ones after it, and problems found in
+/// them would name the wrong item and line.
+fn take_out(tree: &mut toml::Table, path: &[Seg]) -> Option<Vec<Seg>> {
+    let end = path.iter().rposition(|s| matches!(s, Seg::Key(_)))?;
+    let path = &path[..=end];
+    let (Seg::Key(last), parents) = path.split_last()? else {
+        return None;
+    };
+    let mut table = tree;
+    let mut steps = parents.iter().peekable();
+    while let Some(step) = steps.next() {
+        let Seg::Key(k) = step else { return None };
+        let mut value = table.get_mut(k)?;
+        while let Some(Seg::Index(i)) = steps.peek() {
+            steps.next();
+            value = value.as_array_mut()?.get_mut(*i)?;
+        }
+        table = value.as_table_mut()?;
+    }
+    table.remove(last)?;
+    Some(path.to_vec())
 }
 
 /// The whole file, one section at a time. Problems are sorted by line
@@ -586,7 +710,11 @@ fn resolve_view(
             None
         }
         None => {
-            r.problem(&[key("views"), Seg::Index(i)], "missing key \"name\"");
+            r.missing(
+                &[key("views"), Seg::Index(i)],
+                "name",
+                "missing key \"name\"",
+            );
             None
         }
     };
@@ -723,7 +851,7 @@ fn resolve_alert(
             None
         }
         None => {
-            r.problem(&whole, "missing key \"name\"");
+            r.missing(&whole, "name", "missing key \"name\"");
             None
         }
     };
@@ -774,7 +902,7 @@ fn resolve_alert(
             }
         },
         None => {
-            r.problem(&whole, "missing key \"url\"");
+            r.missing(&whole, "url", "missing key \"url\"");
             None
         }
     };
@@ -1009,8 +1137,9 @@ fn resolve_market(r: &mut Resolver<'_>, raw: RawMarket, tz: TimeZone) -> Option<
     let at = |k: &str| [key("market"), key(k)];
     let provider = match raw.provider.as_deref() {
         None => {
-            r.problem(
+            r.missing(
                 &[key("market")],
+                "provider",
                 "missing key \"provider\" (yahoo, finnhub, twelvedata, stooq or alphavantage)",
             );
             None
@@ -1101,7 +1230,11 @@ fn resolve_instruments(r: &mut Resolver<'_>, raw: Vec<RawSymbol>) -> Vec<Instrum
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty())
         else {
-            r.problem(&path, "a symbol table needs a non-empty \"symbol\"");
+            r.missing(
+                &path,
+                "symbol",
+                "a symbol table needs a non-empty \"symbol\"",
+            );
             continue;
         };
         if !symbol
@@ -1217,7 +1350,7 @@ fn resolve_feed(
             None
         }
         None => {
-            r.problem(&whole, "missing key \"name\"");
+            r.missing(&whole, "name", "missing key \"name\"");
             None
         }
     };
@@ -1230,7 +1363,7 @@ fn resolve_feed(
             }
         },
         None => {
-            r.problem(&whole, "missing key \"url\"");
+            r.missing(&whole, "url", "missing key \"url\"");
             None
         }
     };
@@ -1478,6 +1611,60 @@ fulltext = false
         assert!(url.message.contains("absolute http(s) URL"), "{url:?}");
         assert_eq!(text_of("websub.fallback_poll_minutes").line, Some(3));
         assert_eq!(text_of("websub.subscribe_lease_seconds").line, Some(4));
+    }
+
+    /// A wrong type stopped the reading: `check` named it alone, and the
+    /// operator found the next problem only after fixing it.
+    #[test]
+    fn every_wrong_type_is_listed_with_the_other_problems() {
+        let text = r#"[output]
+max_items = "ten"
+
+[[feeds]]
+name = "a"
+url = "https://a.test/"
+schedule = "not cron"
+colour = "red"
+
+[[feeds]]
+name = "b"
+url = "https://b.test/"
+tags = ["ok", 5]
+respect_hints = "yes"
+"#;
+        let p = problems(text);
+        let keys: Vec<(&str, Option<usize>)> = p.iter().map(|p| (p.key.as_str(), p.line)).collect();
+        assert_eq!(
+            keys,
+            [
+                ("output.max_items", Some(2)),
+                ("feeds[0].schedule", Some(7)),
+                ("feeds[0].colour", Some(8)),
+                ("feeds[1].tags[1]", Some(13)),
+                ("feeds[1].respect_hints", Some(14)),
+            ]
+        );
+        assert!(p[0].message.contains("expected i64"), "{p:?}");
+        assert!(p[3].message.contains("expected a string"), "{p:?}");
+        assert!(p[4].message.contains("expected a boolean"), "{p:?}");
+    }
+
+    /// A required key of the wrong type is reported once, not also as
+    /// missing from its table.
+    #[test]
+    fn a_required_key_of_the_wrong_type_is_reported_once() {
+        let p = problems(
+            "[[feeds]]\nname = 5\nurl = \"https://a.test/\"\n[market]\nprovider = [\"yahoo\"]\nsymbols = [{ symbol = 1 }, \"BP\"]\n",
+        );
+        let keys: Vec<(&str, Option<usize>)> = p.iter().map(|p| (p.key.as_str(), p.line)).collect();
+        assert_eq!(
+            keys,
+            [
+                ("feeds[0].name", Some(2)),
+                ("market.provider", Some(5)),
+                ("market.symbols[0].symbol", Some(6)),
+            ]
+        );
     }
 
     #[test]

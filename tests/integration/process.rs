@@ -192,6 +192,27 @@ fn check_lists_every_problem_with_its_line_and_starts_nothing() {
     assert!(!dir.db_path().exists());
 }
 
+/// A value of the wrong type used to be reported alone: each run of
+/// `check` showed one, and the unknown key only once they were all fixed.
+#[test]
+fn check_lists_every_wrong_type_with_the_other_problems() {
+    let dir = TestDir::new();
+    std::fs::write(
+        dir.config_path(),
+        "[server]\nlisten = \"127.0.0.1:0\"\n\n[output]\nmax_items = \"ten\"\n\n[[feeds]]\nname = \"a\"\nurl = \"https://example.com/feed\"\nfulltext = \"yes\"\nshedule = \"@hourly\"\n",
+    )
+    .unwrap();
+    let (code, _, err) = run_cmd(&dir, &["check"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("3 problems"), "{err}");
+    assert!(err.contains(":5: output.max_items: invalid type"), "{err}");
+    assert!(
+        err.contains(":10: feeds[0].fulltext: invalid type"),
+        "{err}"
+    );
+    assert!(err.contains(":11: feeds[0].shedule: unknown key"), "{err}");
+}
+
 #[test]
 fn check_accepts_the_shipped_config() {
     let out = bin()
