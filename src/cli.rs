@@ -513,7 +513,13 @@ async fn poll(config: Config, clock: SharedClock, only: Option<String>) -> Resul
                         }
                         _ => {
                             failed += 1;
-                            writeln!(out, "{name}: error: {error}")?
+                            // Which address failed, unless the error
+                            // already quotes it (a connect error does).
+                            if error.contains(&r.url) {
+                                writeln!(out, "{name}: error: {error}")?
+                            } else {
+                                writeln!(out, "{name}: error: {error} ({})", r.url)?
+                            }
                         }
                     },
                 }

@@ -407,7 +407,12 @@ async fn poll_feeds_and_render_commands() {
     let (code, out, err) = run(&["poll"]).await.unwrap();
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("a: ok (HTTP 200), 2 items, 2 new"), "{out}");
-    assert!(out.contains("bad: error: HTTP 500"), "{out}");
+    // With the address that failed, so the operator knows what to fix.
+    let failed = format!(
+        "bad: error: HTTP 500 Internal Server Error ({})",
+        server.url("/bad.xml")
+    );
+    assert!(out.contains(&failed), "{out}");
     assert!(
         out.contains("2 feeds polled, 1 failed, 2 new items"),
         "{out}"
