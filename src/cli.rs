@@ -515,10 +515,11 @@ async fn poll(config: Config, clock: SharedClock, only: Option<String>) -> Resul
                             failed += 1;
                             // Which address failed, unless the error
                             // already quotes it (a connect error does).
-                            if error.contains(&r.url) {
+                            let url = crate::link::without_credentials(&r.url);
+                            if error.contains(&url) {
                                 writeln!(out, "{name}: error: {error}")?
                             } else {
-                                writeln!(out, "{name}: error: {error} ({})", r.url)?
+                                writeln!(out, "{name}: error: {error} ({url})")?
                             }
                         }
                     },

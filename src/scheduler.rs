@@ -26,6 +26,7 @@ use tracing::{error, info, warn};
 
 use crate::clock::SharedClock;
 use crate::config::FeedConfig;
+use crate::link::without_credentials;
 use crate::model::{FeedId, Outcome};
 use crate::pipeline::{Pipeline, Refreshed};
 use crate::schedule::PollState;
@@ -436,7 +437,7 @@ pub fn log_refresh(feed: &str, r: &Refreshed) {
         (Some(error), Outcome::Throttled { until } | Outcome::Deferred { until }) => info!(
             feed,
             result = r.outcome.as_str(),
-            url = %r.url,
+            url = %without_credentials(&r.url),
             status = r.status,
             reason = %error,
             %until,
@@ -446,7 +447,7 @@ pub fn log_refresh(feed: &str, r: &Refreshed) {
         (Some(error), Outcome::Gone | Outcome::Retired) => warn!(
             feed,
             result = r.outcome.as_str(),
-            url = %r.url,
+            url = %without_credentials(&r.url),
             status = r.status,
             error = %error,
             elapsed_ms = r.elapsed_ms as u64,
@@ -455,7 +456,7 @@ pub fn log_refresh(feed: &str, r: &Refreshed) {
         (Some(error), _) => warn!(
             feed,
             result = r.outcome.as_str(),
-            url = %r.url,
+            url = %without_credentials(&r.url),
             status = r.status,
             error = %error,
             elapsed_ms = r.elapsed_ms as u64,

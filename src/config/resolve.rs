@@ -287,20 +287,13 @@ fn read_around_wrong_types(
             Err(e) => e,
         };
         at = error_path(e.path())?;
-        let message = e.inner().message().trim().to_string();
-        // A required key taken out would now be "missing" from its table:
-        // the wrong type already said what is wrong there. (Never met in
-        // practice: every key of `RawConfig` is optional.)
-        let its_table = r
-            .wrong_typed
-            .iter()
-            .any(|w| w.len() == at.len() + 1 && w.starts_with(&at));
+        // Taken out already and still at fault: the tree cannot be read
+        // further. (No key of `RawConfig` is required, so one taken out is
+        // never "missing"; what its absence means is `Resolver::missing`'s.)
         if r.wrong_typed.iter().any(|w| at.starts_with(w)) {
             return None;
         }
-        if !(its_table && message.starts_with("missing field")) {
-            r.problem(&at, message);
-        }
+        r.problem(&at, e.inner().message().trim());
     }
     None
 }

@@ -84,7 +84,8 @@ enum Source {
 pub struct Refreshed {
     pub outcome: Outcome,
     /// The address asked (the configured one, or where the feed moved),
-    /// as it may be shown: without credentials or key values.
+    /// as configured: it may carry a key, so it is shown through
+    /// [`crate::link::without_credentials`], which only failures need.
     pub url: String,
     pub status: Option<u16>,
     pub summary: IngestSummary,
@@ -140,7 +141,7 @@ impl Pipeline {
             // 410 Gone before: no more requests until the config changes.
             return Ok(Refreshed {
                 outcome: Outcome::Retired,
-                url: crate::link::without_credentials(row.polled_url()),
+                url: row.polled_url().to_owned(),
                 status: row.last_status,
                 summary: IngestSummary::default(),
                 error: row.retired_reason.clone(),
@@ -208,7 +209,6 @@ impl Pipeline {
         fetched: Result<Fetched, FetchError>,
         source: Source,
     ) -> Result<Refreshed, StoreError> {
-        let shown_url = crate::link::without_credentials(url.as_str());
         // 2 read the answer; a new document is parsed, normalized and
         // enriched off the async threads
         let mut answer = self.read(fetched, row, &url, started_at).await;
@@ -269,7 +269,7 @@ impl Pipeline {
         }
         Ok(Refreshed {
             outcome,
-            url: shown_url,
+            url: url.into(),
             status: exchange.status,
             summary,
             error,
