@@ -205,19 +205,24 @@ async fn the_article_is_archived_beside_the_teaser_searchable_and_mined_for_ment
 /// `/news/` and one under `/members/`; returns their paths.
 fn open_and_members_only(server: &FeedServer) -> (&'static str, &'static str) {
     let (open, closed) = ("/news/open-story", "/members/closed-story");
-    server.set(
-        "/feed.xml",
-        Reply::feed(rss(
-            "Teasers",
-            &[
-                ("a", "Open", &server.url(open)),
-                ("b", "Closed", &server.url(closed)),
-            ],
-        )),
-    );
+    serve_teasers(server, &[("a", "Open", open), ("b", "Closed", closed)]);
     server.set(open, page(WIRE_STORY));
     server.set(closed, page(WIRE_STORY));
     (open, closed)
+}
+
+/// Serves the feed `/feed.xml`, "Teasers", whose items (guid, title,
+/// path) link to pages of `server`.
+fn serve_teasers(server: &FeedServer, items: &[(&str, &str, &str)]) {
+    let links: Vec<(&str, &str, String)> = items
+        .iter()
+        .map(|&(guid, title, path)| (guid, title, server.url(path)))
+        .collect();
+    let links: Vec<(&str, &str, &str)> = links
+        .iter()
+        .map(|(guid, title, url)| (*guid, *title, url.as_str()))
+        .collect();
+    server.set("/feed.xml", Reply::feed(rss("Teasers", &links)));
 }
 
 /// Serves `txt` as the server's robots.txt.
@@ -295,10 +300,7 @@ async fn a_robots_txt_429_pauses_the_site_at_most_the_configured_cap() {
     let server = FeedServer::start().await;
     let dir = TestDir::new();
     let story = "/news/story";
-    server.set(
-        "/feed.xml",
-        Reply::feed(rss("Teasers", &[("a", "Story", &server.url(story))])),
-    );
+    serve_teasers(&server, &[("a", "Story", story)]);
     server.set(
         "/robots.txt",
         Reply::status(429).header("retry-after", "9000000000000"),
@@ -330,17 +332,14 @@ async fn failed_pages_leave_the_item_as_it_was_and_are_not_fetched_on_the_next_p
     let server = FeedServer::start().await;
     let dir = TestDir::new();
     let (missing, slow, huge, pdf) = ("/missing", "/slow", "/huge", "/report.pdf");
-    server.set(
-        "/feed.xml",
-        Reply::feed(rss(
-            "Teasers",
-            &[
-                ("a", "Missing", &server.url(missing)),
-                ("b", "Slow", &server.url(slow)),
-                ("c", "Huge", &server.url(huge)),
-                ("d", "Report", &server.url(pdf)),
-            ],
-        )),
+    serve_teasers(
+        &server,
+        &[
+            ("a", "Missing", missing),
+            ("b", "Slow", slow),
+            ("c", "Huge", huge),
+            ("d", "Report", pdf),
+        ],
     );
     // `missing` is not scripted: 404.
     server.set(slow, page(WIRE_STORY).delayed(Duration::from_secs(4)));
@@ -418,13 +417,7 @@ async fn the_daemon_fetches_articles_and_the_item_page_shows_them() {
     let server = FeedServer::start().await;
     let dir = TestDir::new();
     let story = "/business/miner-resumes-shipments";
-    server.set(
-        "/feed.xml",
-        Reply::feed(rss(
-            "Teasers",
-            &[("s1", "Miner resumes shipments", &server.url(story))],
-        )),
-    );
+    serve_teasers(&server, &[("s1", "Miner resumes shipments", story)]);
     server.set(story, page(WIRE_STORY));
     let config = config(&dir, &server, "");
     let daemon = crate::serve::Daemon::start(config).await;
@@ -650,13 +643,7 @@ async fn a_redirect_to_a_site_whose_robots_txt_cannot_be_had_names_the_redirect(
 async fn a_redirect_to_a_disallowed_path_of_the_same_site_keeps_nothing() {
     let server = FeedServer::start().await;
     let dir = TestDir::new();
-    server.set(
-        "/feed.xml",
-        Reply::feed(rss(
-            "Teasers",
-            &[("a", "Moved", &server.url("/news/moved"))],
-        )),
-    );
+    serve_teasers(&server, &[("a", "Moved", "/news/moved")]);
     server.set(
         "/news/moved",
         Reply::redirect(301, &server.url("/members/closed-story")),
@@ -696,10 +683,7 @@ async fn a_robots_txt_429_pause_survives_a_restart() {
 async fn a_429_at_pauses_the_site_across_a_restart(path: &str) {
     let server = FeedServer::start().await;
     let dir = TestDir::new();
-    server.set(
-        "/feed.xml",
-        Reply::feed(rss("Teasers", &[("a", "Story", &server.url("/story"))])),
-    );
+    serve_teasers(&server, &[("a", "Story", "/story")]);
     server.set(path, Reply::status(429).header("retry-after", "600"));
     let config = config(&dir, &server, "");
     let (_clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
@@ -727,10 +711,7 @@ async fn a_429_at_pauses_the_site_across_a_restart(path: &str) {
 async fn a_redirect_out_of_http_fails_at_once() {
     let server = FeedServer::start().await;
     let dir = TestDir::new();
-    server.set(
-        "/feed.xml",
-        Reply::feed(rss("Teasers", &[("a", "Odd", &server.url("/odd"))])),
-    );
+    serve_teasers(&server, &[("a", "Odd", "/odd")]);
     server.set("/odd", Reply::redirect(302, "ftp://127.0.0.1/story"));
     let config = config(&dir, &server, "");
     let (_clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
@@ -905,10 +886,7 @@ async fn a_redirect_under_a_long_crawl_delay_is_followed_not_put_back() {
     let server = FeedServer::start().await;
     let dir = TestDir::new();
     let (link, story) = ("/go/story", "/news/story");
-    server.set(
-        "/feed.xml",
-        Reply::feed(rss("Teasers", &[("a", "Moved", &server.url(link))])),
-    );
+    serve_teasers(&server, &[("a", "Moved", link)]);
     server.set(link, Reply::redirect(301, &server.url(story)));
     server.set(story, page(WIRE_STORY));
     serve_robots(&server, "User-agent: *\nCrawl-delay: 2\n");
@@ -1118,17 +1096,14 @@ async fn a_robots_txt_read_past_a_pages_timeout_still_answers_the_next_page() {
     // the feed adds a minute later is judged by that answer.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let (later, members) = ("/news/later-story", "/members/later-story");
-    server.set(
-        "/feed.xml",
-        Reply::feed(rss(
-            "Teasers",
-            &[
-                ("a", "Open", &server.url(open)),
-                ("b", "Closed", &server.url(closed)),
-                ("c", "Later", &server.url(later)),
-                ("d", "Members", &server.url(members)),
-            ],
-        )),
+    serve_teasers(
+        &server,
+        &[
+            ("a", "Open", open),
+            ("b", "Closed", closed),
+            ("c", "Later", later),
+            ("d", "Members", members),
+        ],
     );
     server.set(later, page(WIRE_STORY));
     server.set(members, page(WIRE_STORY));
