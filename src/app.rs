@@ -24,7 +24,7 @@ use crate::pipeline::Pipeline;
 use crate::pipeline::fetch::Fetcher;
 use crate::pipeline::fulltext::Articles;
 use crate::push;
-use crate::quotes::board::Board;
+use crate::quotes::board::{Board, BoardSlot};
 use crate::quotes::reactions::{Reactions, UnknownExchange};
 use crate::scheduler::{self, Heartbeat};
 use crate::select::Channel;
@@ -121,7 +121,7 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
         store: store.clone(),
         fetcher,
         clock,
-        board,
+        board: BoardSlot::new(board),
         board_settled: None,
         policy: config.fetch.clone(),
         metrics: Arc::new(Metrics::new()),
@@ -350,25 +350,18 @@ pub async fn serve_with(
         );
         tasks.push(tokio::spawn(publisher.run(shutdown.clone())));
     }
-    // The board refreshes on its own schedule, independently of feeds.
-    if let Some(board) = pipeline.board.clone() {
-        tasks.push(tokio::spawn(refresh_board(
+    // The board's refresher and the price reactions: started here, and
+    // by a reload that adds `[market]`; the reload task owns them.
+    let market = match (pipeline.board.get(), reactions) {
+        (Some(board), Some(reactions)) => Some(Market::start(
             board,
+            reactions,
             store.clone(),
             Arc::clone(&clock),
-            shutdown.clone(),
-        )));
-    }
-    // Price reactions: read off the board's series as their times pass,
-    // gaps backfilled from the provider's history within its budget.
-    if let (Some(board), Some(reactions)) = (pipeline.board.clone(), reactions.clone()) {
-        tasks.push(tokio::spawn(reactions.run(
-            store.clone(),
-            board,
-            Arc::clone(&clock),
-            shutdown.clone(),
-        )));
-    }
+            &shutdown,
+        )),
+        _ => None,
+    };
     let (feeds_tx, feeds_rx) = watch::channel(feeds);
     // WebSub: polls hand the hubs they find to the subscriber, which tells
     // the scheduler when a subscription starts or ends.
@@ -390,7 +383,7 @@ pub async fn serve_with(
         http: state,
         bound: local,
         board: pipeline.board.clone(),
-        reactions,
+        market,
         feeds: feeds_tx,
         articles,
         alerts: alerts_tx,
@@ -520,8 +513,11 @@ struct Live {
     /// address it listens on (self links when `base_url` is unset).
     http: http::HttpState,
     bound: std::net::SocketAddr,
-    board: Option<Arc<Board>>,
-    reactions: Option<Arc<Reactions>>,
+    /// The board everything reads, which a reload that adds or removes
+    /// `[market]` swaps.
+    board: BoardSlot,
+    /// The board's tasks, with `[market]`.
+    market: Option<Market>,
     /// The feeds the scheduler polls.
     feeds: watch::Sender<Vec<(FeedConfig, FeedId)>>,
     /// The article worker, which fetches each feed's pages as its user
@@ -533,6 +529,91 @@ struct Live {
     storage: watch::Sender<StorageConfig>,
 }
 
+impl Live {
+    /// The board the running `[market]` keeps, if any.
+    fn running_board(&self) -> Option<&Board> {
+        self.market.as_ref().map(|m| &*m.board)
+    }
+}
+
+/// `[market]` while it is configured: the board, and the tasks that keep
+/// it and the price reactions current. Started at start or by a reload
+/// that adds `[market]`; stopped by one that removes it, or at shutdown.
+struct Market {
+    board: Arc<Board>,
+    reactions: Arc<Reactions>,
+    /// A child of the daemon's shutdown: cancelled alone when `[market]`
+    /// is removed.
+    stop: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Market {
+    fn start(
+        board: Arc<Board>,
+        reactions: Arc<Reactions>,
+        store: Store,
+        clock: SharedClock,
+        shutdown: &CancellationToken,
+    ) -> Market {
+        let stop = shutdown.child_token();
+        let tasks = vec![
+            // The board refreshes on its own schedule, independently of
+            // feeds.
+            tokio::spawn(refresh_board(
+                Arc::clone(&board),
+                store.clone(),
+                Arc::clone(&clock),
+                stop.clone(),
+            )),
+            // Price reactions: read off the board's series as their times
+            // pass, gaps backfilled from the provider's history within its
+            // budget.
+            tokio::spawn(Arc::clone(&reactions).run(
+                store,
+                Arc::clone(&board),
+                clock,
+                stop.clone(),
+            )),
+        ];
+        Market {
+            board,
+            reactions,
+            stop,
+            tasks,
+        }
+    }
+
+    /// Stops both tasks, letting a refresh or a reactions pass in progress
+    /// finish (what it archives is kept), and waits for them.
+    async fn stop(self) {
+        self.stop.cancel();
+        for task in self.tasks {
+            if let Err(e) = task.await {
+                error!(error = %e, "a [market] task failed");
+            }
+        }
+    }
+}
+
+/// The board and price reactions a reload that adds `market` starts:
+/// seeded with the last quotes the archive holds, as at start. The quote
+/// client is built with the running `[fetch]` (which waits for a restart).
+async fn new_market(
+    market: &MarketConfig,
+    fetch: &FetchConfig,
+    store: &Store,
+) -> Result<(Arc<Board>, Arc<Reactions>)> {
+    let reactions = Reactions::new(market).context("checking [market] exchanges")?;
+    let fetch = fetch.clone();
+    let http = tokio::task::spawn_blocking(move || quote_client(&fetch))
+        .await
+        .context("setting up the quote client")?
+        .context("setting up the quote client")?;
+    let board = seeded_board(market, http, store).await?;
+    Ok((Arc::new(board), Arc::new(reactions)))
+}
+
 /// SIGHUP re-reads the config. Added feeds start, removed feeds stop (their
 /// archive stays; a hub that pushes one is asked to unsubscribe), changed
 /// schedules and user agents apply (to article pages too); validators, backoff and due
@@ -542,20 +623,39 @@ struct Live {
 /// the outbox; changed retention runs now). A changed `[market]` applies
 /// at once: the instruments (the board, its mentions and the price
 /// reactions follow them; the board refreshes right away), label,
-/// staleness, schedule, provider, endpoint and API key. Changes to
-/// `[storage] path`, `[server] listen`, `[fetch]`, `[websub]`, `[log]`,
-/// and adding or removing `[market]`, wait for a restart, with a warning at
-/// every reload until then. An invalid
+/// staleness, schedule, provider, endpoint and API key. Adding `[market]`
+/// starts a board and its tasks ([`Market`]); removing it takes the board
+/// off everything that reads it and stops them (what they archived stays).
+/// Changes to `[storage] path`, `[server] listen`, `[fetch]`, `[websub]`
+/// and `[log]` wait for a restart, with a warning at every reload until
+/// then. An invalid
 /// config (an instrument's exchange without a calendar included) is
 /// refused with a logged error and the running one stays.
 async fn reload_on_hangup(
     hangups: Option<tokio::signal::unix::Signal>,
     running: Config,
     store: Store,
-    live: Live,
+    mut live: Live,
     notifier: Notifier,
     clock: SharedClock,
     stop: CancellationToken,
+) {
+    reload_until_stopped(hangups, running, &store, &mut live, notifier, clock, &stop).await;
+    // The tasks a start or a reload handed this one: stopped with it.
+    if let Some(market) = live.market.take() {
+        market.stop().await;
+    }
+}
+
+/// The reload loop of [`reload_on_hangup`], until `stop`.
+async fn reload_until_stopped(
+    hangups: Option<tokio::signal::unix::Signal>,
+    running: Config,
+    store: &Store,
+    live: &mut Live,
+    notifier: Notifier,
+    clock: SharedClock,
+    stop: &CancellationToken,
 ) {
     let Some(mut hangups) = hangups else {
         return;
@@ -579,7 +679,7 @@ async fn reload_on_hangup(
             // With its cause: "cannot read config file …: permission denied".
             .map_err(|e| format!("{:#}", anyhow::Error::new(e)))
             .and_then(|new| {
-                let market = market_reload(live.board.as_deref(), new.market.as_ref())
+                let market = market_reload(live.running_board(), new.market.as_ref())
                     .map_err(|e| e.to_string())?;
                 Ok((new, market))
             });
@@ -589,7 +689,7 @@ async fn reload_on_hangup(
                 let _ = notifier.status("reload refused: invalid config (see the log)");
             }
             Ok((new, market)) => {
-                let new_key = key_for_board(live.board.as_deref(), new.market.as_ref());
+                let new_key = key_for_board(live.running_board(), new.market.as_ref());
                 for (what, changed) in [
                     // Retention applies at once; only the archive waits.
                     ("[storage] path", new.storage.path != started.storage.path),
@@ -598,10 +698,6 @@ async fn reload_on_hangup(
                         new.server.listen != started.server.listen,
                     ),
                     ("[fetch]", new.fetch != started.fetch),
-                    (
-                        "[market] added or removed",
-                        market == MarketReload::AtRestart,
-                    ),
                     // The hub, the publisher and the subscriber are built at start.
                     ("[websub]", new.websub != started.websub),
                     // The log's filter is set once, before anything logs.
@@ -637,7 +733,7 @@ async fn reload_on_hangup(
                             *s = new.storage.clone();
                             changed
                         });
-                        if let (Some(board), Some(key)) = (&live.board, new_key) {
+                        if let (Some(board), Some(key)) = (live.running_board(), new_key) {
                             board.replace_api_key(key);
                             // Which variable holds it is in the config; the
                             // key itself is never logged.
@@ -645,26 +741,63 @@ async fn reload_on_hangup(
                                 "[market] API key changed: the board uses the new one from its next refresh"
                             );
                         }
-                        if let (Some(board), MarketReload::Apply(market)) = (&live.board, &market) {
-                            let provider = board.provider();
-                            board.reconfigure(market);
-                            if market.provider != provider {
+                        match (&live.market, market) {
+                            (Some(running), MarketReload::Apply(market)) => {
+                                let board = &running.board;
+                                let provider = board.provider();
+                                board.reconfigure(&market);
+                                if market.provider != provider {
+                                    info!(
+                                        from = provider.as_str(),
+                                        to = market.provider.as_str(),
+                                        "[market] provider changed: the board asks the new one from now on"
+                                    );
+                                }
+                                // market_reload checked the exchanges already.
+                                if let Err(e) = running.reactions.reconfigure(&market) {
+                                    error!(error = %e, "price reactions keep the instruments they had");
+                                }
                                 info!(
-                                    from = provider.as_str(),
-                                    to = market.provider.as_str(),
-                                    "[market] provider changed: the board asks the new one from now on"
+                                    instruments = market.instruments.len(),
+                                    "[market] reloaded: the board refreshes now"
                                 );
                             }
-                            // market_reload checked the exchanges already.
-                            if let Some(Err(e)) =
-                                live.reactions.as_ref().map(|r| r.reconfigure(market))
-                            {
-                                error!(error = %e, "price reactions keep the instruments they had");
+                            (None, MarketReload::Add(market)) => {
+                                match new_market(&market, &started.fetch, store).await {
+                                    Ok((board, reactions)) => {
+                                        // Shown and stamped on new items
+                                        // from now on; its first refresh
+                                        // starts at once.
+                                        live.board.set(Some(Arc::clone(&board)));
+                                        live.market = Some(Market::start(
+                                            board,
+                                            reactions,
+                                            store.clone(),
+                                            Arc::clone(&clock),
+                                            stop,
+                                        ));
+                                        info!(
+                                            instruments = market.instruments.len(),
+                                            "[market] added: the board refreshes now"
+                                        );
+                                    }
+                                    Err(e) => error!(
+                                        "[market] added but not started, the daemon runs without a board until the next reload: {e:#}"
+                                    ),
+                                }
                             }
-                            info!(
-                                instruments = market.instruments.len(),
-                                "[market] reloaded: the board refreshes now"
-                            );
+                            (Some(_), MarketReload::Remove) => {
+                                // Off the pages and feeds, and off the
+                                // items archived from now on, before the
+                                // tasks wind down; archived quotes,
+                                // snapshots and reactions stay.
+                                live.board.set(None);
+                                if let Some(market) = live.market.take() {
+                                    market.stop().await;
+                                }
+                                info!("[market] removed: the board and price reactions stopped");
+                            }
+                            _ => {}
                         }
                         live.http.update(http::Published::from_config(
                             &new,
@@ -702,16 +835,17 @@ enum MarketReload {
     Unchanged,
     /// The running board and price reactions take it now.
     Apply(Box<MarketConfig>),
-    /// The section added or removed: at the next restart.
-    AtRestart,
+    /// The section added: a board and its tasks start.
+    Add(Box<MarketConfig>),
+    /// The section removed: the board and its tasks stop.
+    Remove,
 }
 
 /// How a reload treats `new`, given the `board` running (none without
 /// `[market]`); compared with the board, not with the last config loaded,
-/// so a change put off until the restart is still reported as such by the
+/// so a section whose board could not be started is tried again by the
 /// next reload. A `[market]` naming an exchange without a calendar is
-/// refused, whether it would apply now or at the restart (which it would
-/// stop).
+/// refused, whether it changes the running board or adds one.
 fn market_reload(
     board: Option<&Board>,
     new: Option<&MarketConfig>,
@@ -723,7 +857,8 @@ fn market_reload(
         (None, None) => MarketReload::Unchanged,
         (Some(board), Some(new)) if board.runs(new) => MarketReload::Unchanged,
         (Some(_), Some(new)) => MarketReload::Apply(Box::new(new.clone())),
-        _ => MarketReload::AtRestart,
+        (None, Some(new)) => MarketReload::Add(Box::new(new.clone())),
+        (Some(_), None) => MarketReload::Remove,
     })
 }
 
@@ -864,20 +999,18 @@ mod tests {
             reload(&moved),
             Ok(MarketReload::Apply(Box::new(moved.clone())))
         );
-        // Added or removed: at the restart too.
+        // Added or removed: started or stopped.
         assert_eq!(
             market_reload(None, Some(&running)),
-            Ok(MarketReload::AtRestart)
+            Ok(MarketReload::Add(Box::new(running.clone())))
         );
-        assert_eq!(
-            market_reload(Some(&board), None),
-            Ok(MarketReload::AtRestart)
-        );
+        assert_eq!(market_reload(Some(&board), None), Ok(MarketReload::Remove));
         assert_eq!(market_reload(None, None), Ok(MarketReload::Unchanged));
-        // An exchange without a calendar is refused, now or at the restart.
+        // An exchange without a calendar is refused, changed or added.
         let mut tokyo = running.clone();
         tokyo.instruments[0].exchange = Some("XTKS".into());
         assert!(reload(&tokyo).is_err());
+        assert!(market_reload(None, Some(&tokyo)).is_err());
         tokyo.provider = crate::model::ProviderKind::Yahoo;
         assert!(reload(&tokyo).is_err());
     }

@@ -458,7 +458,7 @@ async fn poll(config: Config, clock: SharedClock, only: Option<String>) -> Resul
     // The board refreshes beside the first fetches (a provider's answer
     // takes as long as a feed's); the items of this pass wait for it only
     // to be stamped, once they are parsed.
-    let refreshing = opened.pipeline.board.clone().map(|board| {
+    let refreshing = opened.pipeline.board.get().map(|board| {
         let (settled, settles) = tokio::sync::watch::channel(false);
         opened.pipeline.board_settled = Some(settles);
         let (store, now) = (opened.store.clone(), opened.pipeline.clock.now());

@@ -43,7 +43,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::clock::SharedClock;
 use crate::model::OutcomeKind;
-use crate::quotes::board::Board;
+use crate::quotes::board::BoardSlot;
 use crate::scheduler::Heartbeat;
 use crate::store::{FeedRow, Store};
 
@@ -53,7 +53,7 @@ use crate::store::{FeedRow, Store};
 pub struct Health {
     store: Store,
     heartbeat: Arc<Heartbeat>,
-    board: Option<Arc<Board>>,
+    board: BoardSlot,
     clock: SharedClock,
     started: Instant,
 }
@@ -225,7 +225,7 @@ impl Health {
     pub fn new(
         store: Store,
         heartbeat: Arc<Heartbeat>,
-        board: Option<Arc<Board>>,
+        board: BoardSlot,
         clock: SharedClock,
     ) -> Health {
         Health {
@@ -244,7 +244,7 @@ impl Health {
             Ok((feeds, items)) => (feeds, Some(items), None),
             Err(e) => (FeedCounts::default(), None, Some(e.to_string())),
         };
-        let board = self.board.as_ref().map(|b| {
+        let board = self.board.get().map(|b| {
             let status = b.status(now);
             BoardHealth {
                 failing: status.last_refresh.is_some()

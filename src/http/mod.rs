@@ -52,7 +52,7 @@ use crate::health::Health;
 use crate::metrics::Metrics;
 use crate::push::hub::Hub;
 use crate::push::publish::{Document, Documents, link_header};
-use crate::quotes::board::Board;
+use crate::quotes::board::BoardSlot;
 use crate::render::{self, Format};
 use crate::scheduler::Heartbeat;
 use crate::select::{Channel, Output};
@@ -69,7 +69,8 @@ pub struct HttpState(Arc<Inner>);
 
 struct Inner {
     metrics: Arc<Metrics>,
-    board: Option<Arc<Board>>,
+    /// The board now (a reload may add or remove `[market]`).
+    board: BoardSlot,
     store: Store,
     /// Swapped whole on reload.
     published: RwLock<Arc<Published>>,
@@ -182,7 +183,7 @@ impl Stamp {
     fn now(inner: &Inner, format: Format) -> Stamp {
         let (board, minute) = match format {
             Format::Html => (
-                inner.board.as_ref().and_then(|b| b.last_success()),
+                inner.board.get().and_then(|b| b.last_success()),
                 Some(inner.clock.now().timestamp().div_euclid(60)),
             ),
             _ => (None, None),
@@ -359,7 +360,7 @@ impl Published {
 impl HttpState {
     pub fn new(
         metrics: Arc<Metrics>,
-        board: Option<Arc<Board>>,
+        board: BoardSlot,
         store: Store,
         published: Published,
         heartbeat: Arc<Heartbeat>,
@@ -1091,7 +1092,7 @@ async fn healthz(State(state): State<HttpState>) -> Response {
 /// The current board, as JSON; 404 without a `[market]` config.
 async fn quotes(State(state): State<HttpState>) -> Response {
     let inner = &state.0;
-    let Some(board) = &inner.board else {
+    let Some(board) = inner.board.get() else {
         return (StatusCode::NOT_FOUND, "no [market] is configured\n").into_response();
     };
     let body = serde_json::to_string_pretty(&board.status(inner.clock.now()))
@@ -1217,7 +1218,7 @@ async fn metrics(State(state): State<HttpState>) -> Response {
     // A board that has not refreshed since the start is at least as old
     // as the daemon's run: an alert on its age fires for a provider that
     // never answered, too.
-    let quotes_age = inner.board.as_ref().map(|b| {
+    let quotes_age = inner.board.get().map(|b| {
         let since = b.status(now).last_success.unwrap_or(inner.started_at);
         (now - since).num_milliseconds() as f64 / 1000.0
     });
@@ -1301,7 +1302,7 @@ mod tests {
         let clock = FixedClock::new(now);
         let state = HttpState::new(
             Arc::new(Metrics::new()),
-            None,
+            Default::default(),
             Store::open(&config.storage.path).unwrap(),
             Published::from_config(&config, None, now),
             crate::scheduler::Heartbeat::new(now),

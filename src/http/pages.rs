@@ -56,7 +56,7 @@ fn page_frame(
 
 /// The live board as a snapshot taken `now`, for pages.
 pub(super) fn live_board(inner: &Inner, now: DateTime<Utc>) -> Option<Snapshot> {
-    let view = inner.board.as_ref()?.view(now)?;
+    let view = inner.board.get()?.view(now)?;
     Some(Snapshot {
         label: view.label,
         taken_at: now,
@@ -223,7 +223,7 @@ async fn status_doc(inner: &Inner, published: &Published) -> Result<Rendered, Se
     lines.sort_by(|a, b| (a.0.urgency(), &a.1.name).cmp(&(b.0.urgency(), &b.1.name)));
     // As `/healthz` counts them, paused, retired and new feeds too.
     let summary = crate::health::FeedCounts::of(&rows).describe();
-    let board = inner.board.as_ref().map(|b| {
+    let board = inner.board.get().map(|b| {
         let status = b.status(now);
         render::html::BoardLine {
             provider: status.provider,

@@ -42,7 +42,7 @@ use super::robots::{RobotsCache, Verdict};
 use crate::clock::SharedClock;
 use crate::config::FeedConfig;
 use crate::metrics::Metrics;
-use crate::quotes::board::Board;
+use crate::quotes::board::BoardSlot;
 use crate::store::{ArticleResult, DueArticle, Store, StoreError};
 
 /// Attempts at one page before it is recorded as failed.
@@ -73,7 +73,7 @@ struct Inner {
     /// (replaced on a reload, [`Articles::use_feeds`]).
     feed_agents: RwLock<HashMap<String, String>>,
     clock: SharedClock,
-    board: Option<Arc<Board>>,
+    board: BoardSlot,
     metrics: Arc<Metrics>,
     concurrency: usize,
 }
@@ -295,7 +295,7 @@ impl Articles {
                     Ok(Ok(article)) => {
                         let mentions = inner
                             .board
-                            .as_ref()
+                            .get()
                             .map(|b| {
                                 b.mentions_in_article(
                                     article.title.as_deref().unwrap_or(""),

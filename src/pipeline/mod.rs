@@ -39,7 +39,7 @@ use crate::config::{FeedConfig, FetchConfig};
 use crate::metrics::Metrics;
 use crate::model::{FeedId, Outcome};
 use crate::politeness::domain_key;
-use crate::quotes::board::Board;
+use crate::quotes::board::BoardSlot;
 use crate::schedule::{DocHints, PollState};
 use crate::store::{Attempt, Document, Exchange, FeedRow, IngestSummary, Store, StoreError};
 use fetch::{FetchError, Fetched, Fetcher, Transfer, Validators};
@@ -50,8 +50,9 @@ pub struct Pipeline {
     pub store: Store,
     pub fetcher: Fetcher,
     pub clock: SharedClock,
-    /// The ticker board, when `[market]` is configured.
-    pub board: Option<Arc<Board>>,
+    /// The ticker board, when `[market]` is configured (a reload may add
+    /// or remove it).
+    pub board: BoardSlot,
     /// A board refresh that new items wait for before they are stamped
     /// (their fetch and parse go on meanwhile): the `poll` command's, which
     /// runs beside the pass's first fetches. `None` in the daemon, whose
@@ -395,7 +396,9 @@ impl Pipeline {
         content_type: Option<String>,
         body_sha256: String,
     ) -> Answer {
-        let board = self.board.clone();
+        // One board for the whole document: a reload that adds or removes
+        // `[market]` meanwhile changes the next one, never half of this.
+        let board = self.board.get();
         // Mentions are recorded only for items the archive has not seen,
         // so items the feed already carries are not searched. Should the
         // keys not be readable, every item is searched: slower, not wrong.
@@ -403,10 +406,11 @@ impl Pipeline {
             Some(_) => self.store.item_keys(feed_id).await.unwrap_or_default(),
             None => Default::default(),
         };
+        let enriching = board.clone();
         let parsed = tokio::task::spawn_blocking(move || {
             parse::parse(&body, &base, content_type.as_deref()).map(|f| {
                 let (meta, mut items) = normalize::normalize(f, &base);
-                if let Some(board) = &board {
+                if let Some(board) = &enriching {
                     enrich::enrich(&mut items, board, &carried);
                 }
                 (meta, items)
@@ -416,7 +420,7 @@ impl Pipeline {
         .unwrap_or(Err(parse::ParseError::Panicked));
         match parsed {
             Ok((meta, items)) => {
-                if let (Some(_), Some(settled)) = (&self.board, &self.board_settled) {
+                if let (Some(_), Some(settled)) = (&board, &self.board_settled) {
                     // Done, or given up (the refresh task is gone): either
                     // way the board is as fresh as this pass will get it.
                     let _ = settled.clone().wait_for(|done| *done).await;
@@ -426,7 +430,7 @@ impl Pipeline {
                     meta,
                     items,
                     body_sha256,
-                    board: self.board.as_ref().and_then(|b| b.view(self.clock.now())),
+                    board: board.as_ref().and_then(|b| b.view(self.clock.now())),
                 });
                 answer
             }

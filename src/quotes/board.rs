@@ -540,6 +540,32 @@ fn snapshot_quote(q: Quote, name: Option<String>) -> SnapshotQuote {
     }
 }
 
+/// The board as configured now, shared by everything that reads it
+/// (ingest, article pages, HTTP, health): `None` without `[market]`. A
+/// reload that adds or removes `[market]` swaps it, so each reader takes
+/// the current board per use ([`BoardSlot::get`]) rather than keeping
+/// one; a swap never waits for a refresh in progress.
+#[derive(Debug, Clone, Default)]
+pub struct BoardSlot(Arc<RwLock<Option<Arc<Board>>>>);
+
+impl BoardSlot {
+    pub fn new(board: Option<Arc<Board>>) -> BoardSlot {
+        BoardSlot(Arc::new(RwLock::new(board)))
+    }
+
+    /// The board now, if `[market]` is configured.
+    pub fn get(&self) -> Option<Arc<Board>> {
+        // A poisoned lock only means a writer panicked between two whole
+        // values: what it holds is still one of them.
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Puts `board` in place of the one shown until now.
+    pub fn set(&self, board: Option<Arc<Board>>) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = board;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;

@@ -61,7 +61,7 @@ async fn items_are_stamped_with_the_board_and_their_mentions_lead() {
     let opened = tickerfeed::app::open(&config, shared.clone())
         .await
         .unwrap();
-    let board = opened.pipeline.board.clone().unwrap();
+    let board = opened.pipeline.board.get().unwrap();
     let report = board
         .refresh(&opened.store, clock_now(&clock))
         .await
@@ -162,7 +162,7 @@ async fn an_item_gets_the_board_as_it_stood_when_it_arrived() {
     ));
     let (clock, shared) = fixed_clock("2026-07-24T15:52:10Z");
     let opened = tickerfeed::app::open(&config, shared).await.unwrap();
-    let board = opened.pipeline.board.clone().unwrap();
+    let board = opened.pipeline.board.get().unwrap();
     board
         .refresh(&opened.store, clock_now(&clock))
         .await
@@ -231,7 +231,7 @@ async fn rate_limited_provider_cools_down_and_the_board_goes_stale() {
     ));
     let (clock, shared) = fixed_clock("2026-07-24T15:52:10Z");
     let opened = tickerfeed::app::open(&config, shared).await.unwrap();
-    let board = opened.pipeline.board.clone().unwrap();
+    let board = opened.pipeline.board.get().unwrap();
     board
         .refresh(&opened.store, clock_now(&clock))
         .await
@@ -344,7 +344,7 @@ async fn old_quotes_are_marked_stale_and_no_market_means_no_snapshot() {
     opened
         .pipeline
         .board
-        .clone()
+        .get()
         .unwrap()
         .refresh(&opened.store, clock_now(&clock))
         .await
@@ -563,7 +563,7 @@ async fn the_snapshot_is_in_all_three_formats_and_the_strip_can_be_turned_off() 
         opened
             .pipeline
             .board
-            .clone()
+            .get()
             .unwrap()
             .refresh(&opened.store, clock_now(&clock))
             .await
@@ -690,7 +690,7 @@ symbols = [
     let report = opened
         .pipeline
         .board
-        .clone()
+        .get()
         .unwrap()
         .refresh(&opened.store, clock_now(&clock))
         .await
@@ -935,7 +935,7 @@ async fn a_symbol_page_marks_each_mentioning_item_on_its_chart() {
     server.set("/v8/finance/chart/BP", json_reply(&later));
     let (clock, shared) = fixed_clock("2026-07-24T16:52:10Z");
     let opened = tickerfeed::app::open(&config, shared).await.unwrap();
-    let board = opened.pipeline.board.clone().unwrap();
+    let board = opened.pipeline.board.get().unwrap();
     board
         .refresh(&opened.store, clock_now(&clock))
         .await

@@ -90,7 +90,7 @@ impl Setup {
         self.clock.set(time(at));
         self.server
             .set("/v8/finance/chart/AAPL", aapl_at(as_of, price));
-        let board = self.opened.pipeline.board.clone().unwrap();
+        let board = self.opened.pipeline.board.get().unwrap();
         board
             .refresh(&self.opened.store, self.clock.now())
             .await
@@ -100,7 +100,7 @@ impl Setup {
     /// One pass of the reaction task at `at`.
     async fn react_at(&self, at: &str) -> tickerfeed::quotes::reactions::ReactionReport {
         self.clock.set(time(at));
-        let board = self.opened.pipeline.board.clone().unwrap();
+        let board = self.opened.pipeline.board.get().unwrap();
         self.opened
             .reactions
             .as_ref()
@@ -407,7 +407,7 @@ async fn backfill_waits_for_the_budget_the_board_needs_then_fills_the_close_from
     // eight refreshes of two symbols in one minute leave Yahoo's
     // self-imposed 30 a minute with 14, less than the board's half.
     s.server.set("/v8/finance/chart/AAPL", json_reply(AAPL));
-    let board = s.opened.pipeline.board.clone().unwrap();
+    let board = s.opened.pipeline.board.get().unwrap();
     s.clock.set(time("2026-07-24T14:40:00Z"));
     for _ in 0..8 {
         board.refresh(&s.opened.store, s.clock.now()).await.unwrap();
@@ -524,7 +524,7 @@ async fn without_provider_history_a_missed_time_is_given_up_with_the_reason() {
     let (clock, shared) = fixed_clock("2026-07-21T09:00:00Z");
     let opened = tickerfeed::app::open(&config, shared).await.unwrap();
     tickerfeed::scheduler::poll_once(&opened.pipeline, opened.feeds.clone(), 2).await;
-    let board = opened.pipeline.board.clone().unwrap();
+    let board = opened.pipeline.board.get().unwrap();
     let reactions = opened.reactions.clone().unwrap();
     reactions
         .run_once(&opened.store, &board, clock.now())
@@ -585,7 +585,7 @@ async fn a_plan_without_candles_is_asked_once_then_left_alone() {
     let (clock, shared) = fixed_clock("2026-07-22T15:00:00Z");
     let opened = tickerfeed::app::open(&config, shared).await.unwrap();
     tickerfeed::scheduler::poll_once(&opened.pipeline, opened.feeds.clone(), 2).await;
-    let board = opened.pipeline.board.clone().unwrap();
+    let board = opened.pipeline.board.get().unwrap();
     let reactions = opened.reactions.clone().unwrap();
     let pass = |at: &'static str| {
         clock.set(time(at));
@@ -646,7 +646,7 @@ async fn a_reconfigured_market_quotes_matches_and_reacts_to_the_new_instruments(
     // Tuesday 2026-07-21, 10:00 London time.
     let (clock, shared) = fixed_clock("2026-07-21T09:00:00Z");
     let opened = tickerfeed::app::open(&before, shared).await.unwrap();
-    let board = opened.pipeline.board.clone().unwrap();
+    let board = opened.pipeline.board.get().unwrap();
     let reactions = opened.reactions.clone().unwrap();
     tickerfeed::scheduler::poll_once(&opened.pipeline, opened.feeds.clone(), 2).await;
     board.refresh(&opened.store, clock.now()).await.unwrap();
@@ -731,7 +731,7 @@ async fn a_refresh_that_ends_after_a_reload_keeps_removed_symbols_off_the_board(
     let both = config("\"AAPL\", { symbol = \"VOD\", provider_symbol = \"VOD.L\" }");
     let (clock, shared) = fixed_clock("2026-07-21T09:00:00Z");
     let opened = tickerfeed::app::open(&both, shared).await.unwrap();
-    let board = opened.pipeline.board.clone().unwrap();
+    let board = opened.pipeline.board.get().unwrap();
     let refresh = tokio::spawn({
         let (board, store, now) = (board.clone(), opened.store.clone(), clock.now());
         async move { board.refresh(&store, now).await.unwrap() }

@@ -564,7 +564,7 @@ symbols = [
     let clock = FixedClock::new(t_old);
     let shared: SharedClock = Arc::new(clock.clone());
     let opened = tickerfeed::app::open(&config, shared).await.unwrap();
-    let board = opened.pipeline.board.clone().unwrap();
+    let board = opened.pipeline.board.get().unwrap();
 
     // Ten days ago: a feed whose items retention will delete.
     assert_eq!(poll_feed(&opened, "old-wire").await.summary.new, 2);

@@ -1102,7 +1102,7 @@ async fn healthz_is_503_when_the_scheduler_has_stalled() {
         .to_utc();
     let state = tickerfeed::http::HttpState::new(
         std::sync::Arc::new(tickerfeed::metrics::Metrics::new()),
-        None,
+        Default::default(),
         store,
         tickerfeed::http::Published::from_config(&config, None, stale),
         tickerfeed::scheduler::Heartbeat::new(stale),
@@ -1144,7 +1144,7 @@ async fn serve_an_empty_archive() -> Served {
     let metrics = std::sync::Arc::new(tickerfeed::metrics::Metrics::new());
     let state = tickerfeed::http::HttpState::new(
         std::sync::Arc::clone(&metrics),
-        None,
+        Default::default(),
         store.clone(),
         tickerfeed::http::Published::from_config(&config, None, now),
         tickerfeed::scheduler::Heartbeat::new(now),

@@ -508,6 +508,95 @@ async fn a_reload_puts_an_added_instrument_on_the_board_at_once() {
     assert_eq!(d.wait_exit(), 0, "{}", d.log.join("\n"));
 }
 
+/// A reload that adds `[market]` starts the board: `/quotes.json` shows
+/// it and items archived from then on carry a snapshot. One that removes
+/// it stops the board (the provider is asked no more, `/quotes.json` is
+/// 404, new items carry none) and keeps what was archived. No restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_adds_and_removes_the_market() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/api/v1/quote?symbol=AAPL",
+        Reply::feed(include_str!("../fixtures/quotes/finnhub/quote_full.json"))
+            .header("content-type", "application/json"),
+    );
+    let news = |items: &[(&str, &str, &str)]| {
+        server.set("/news.xml", Reply::feed(rss("News", items)));
+    };
+    let first = ("n1", "Apple ($AAPL) opens a store", "https://n.test/1");
+    let second = ("n2", "Apple ($AAPL) beats estimates", "https://n.test/2");
+    let third = ("n3", "Apple ($AAPL) cuts prices", "https://n.test/3");
+    news(&[first]);
+    let feeds = feed_block(
+        "news",
+        &server.url("/news.xml"),
+        "schedule = \"* * * * * *\"",
+    );
+    // Asked every second, so a board left running would show.
+    let market = format!(
+        "[market]\nprovider = \"finnhub\"\nbase_url = \"{}\"\napi_key_env = \"TF_TEST_KEY\"\n\
+         schedule = \"* * * * * *\"\nsymbols = [\"AAPL\"]\n",
+        server.url("")
+    );
+    let asked = || server.seen("/api/v1/quote").len();
+    let dir = TestDir::new();
+    let archived = |guid: &str| {
+        dir.db_path().exists()
+            && dir.count(&format!("SELECT count(*) FROM items WHERE guid = '{guid}'")) == 1
+    };
+    let snapshot_of = |guid: &str| {
+        dir.count(&format!(
+            "SELECT count(*) FROM snapshots s JOIN items i ON i.id = s.item_id WHERE i.guid = '{guid}'"
+        ))
+    };
+    dir.write_config_only(&feeds);
+    let mut d = Running::start_with(&dir, &[("TF_TEST_KEY", "k")]);
+    let addr = d.wait_for_listen();
+    let quotes = || async {
+        reqwest::get(format!("http://{addr}/quotes.json"))
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert!(eventually(|| archived("n1")).await, "n1 never archived");
+    assert_eq!(quotes().await, 404);
+    assert_eq!(snapshot_of("n1"), 0);
+
+    dir.write_config_only(&format!("{feeds}{market}"));
+    d.signal("HUP");
+    d.wait_for("[market] added");
+    d.wait_for("config reloaded");
+    board_showing(&addr, "\"AAPL\"", &d).await;
+    news(&[first, second]);
+    assert!(eventually(|| archived("n2")).await, "n2 never archived");
+    assert_eq!(snapshot_of("n2"), 1, "{}", d.log.join("\n"));
+    assert_eq!(snapshot_of("n1"), 0, "an item archived before keeps none");
+
+    dir.write_config_only(&feeds);
+    d.signal("HUP");
+    d.wait_for("[market] removed");
+    d.wait_for("config reloaded");
+    assert_eq!(quotes().await, 404);
+    let after = asked();
+    news(&[first, second, third]);
+    assert!(eventually(|| archived("n3")).await, "n3 never archived");
+    assert_eq!(snapshot_of("n3"), 0, "stamped by a removed board");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(asked(), after, "the removed board still asks its provider");
+    // What the board archived stays.
+    assert_eq!(snapshot_of("n2"), 1);
+    assert!(dir.count("SELECT count(*) FROM quotes") > 0);
+
+    d.signal("TERM");
+    assert_eq!(d.wait_exit(), 0, "{}", d.log.join("\n"));
+    assert!(
+        !d.log.iter().any(|l| l.contains("next restart")),
+        "{}",
+        d.log.join("\n")
+    );
+}
+
 /// Retention tightened by a reload runs at once: the operator who lowers
 /// `max_items_per_feed` sees the archive shrink now, not at the next daily
 /// run or restart.
