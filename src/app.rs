@@ -14,10 +14,11 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{Notify, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
+use url::Url;
 
 use crate::clock::SharedClock;
 use crate::config::{AlertConfig, FeedConfig, FetchConfig};
-use crate::config::{Config, MarketConfig, Secret, StorageConfig};
+use crate::config::{Config, MarketConfig, Secret, StorageConfig, WebSubConfig};
 use crate::metrics::Metrics;
 use crate::model::FeedId;
 use crate::pipeline::Pipeline;
@@ -277,16 +278,17 @@ pub async fn serve_with(
     // the start; its verifier runs with the other tasks below.
     let push_clients = push::webhook::Clients::new(&config.fetch.user_agent)
         .context("building the webhook and WebSub HTTP clients")?;
-    let verifier = config.websub.serve_hub.then(|| {
-        let (hub, verifier) = push::hub::Hub::new(
-            &config.websub,
-            store.clone(),
-            Arc::clone(&clock),
-            push_clients.clone(),
-        );
-        state.set_hub(hub);
-        verifier
-    });
+    let websub = WebSubParts {
+        http: state.clone(),
+        store: store.clone(),
+        clock: Arc::clone(&clock),
+        metrics: Arc::clone(&pipeline.metrics),
+        clients: push_clients.clone(),
+    };
+    // WebSub: changed feeds are pushed to our hub's subscribers and
+    // announced to an external hub; whatever changed while the daemon was
+    // down goes first.
+    let publishing = Publishing::start(&websub, &config, local, &shutdown);
     // systemd is told what `/healthz` says: one snapshot, two renderings.
     let health = state.health();
     // HTTP gets its own token, cancelled only after polls have drained, so
@@ -332,24 +334,6 @@ pub async fn serve_with(
     // polls, at their own lower concurrency; what an earlier run left
     // queued goes first.
     tasks.push(tokio::spawn(articles.clone().run(shutdown.clone())));
-    // WebSub: changed feeds are pushed to our hub's subscribers and
-    // announced to an external hub; whatever changed while the daemon was
-    // down goes first.
-    if let Some(verifier) = verifier {
-        tasks.push(tokio::spawn(verifier.run(shutdown.clone())));
-    }
-    if let Some(hub_url) = config.hub_url(Some(local)) {
-        let publisher = push::publish::Publisher::new(
-            store.clone(),
-            Arc::clone(&clock),
-            Arc::clone(&pipeline.metrics),
-            Arc::new(state.clone()),
-            push_clients.clone(),
-            config.websub.clone(),
-            hub_url,
-        );
-        tasks.push(tokio::spawn(publisher.run(shutdown.clone())));
-    }
     // The board's refresher and the price reactions: started here, and
     // by a reload that adds `[market]`; the reload task owns them.
     let market = match (pipeline.board.get(), reactions) {
@@ -384,6 +368,9 @@ pub async fn serve_with(
         bound: local,
         board: pipeline.board.clone(),
         market,
+        websub,
+        publishing,
+        retiring: Vec::new(),
         feeds: feeds_tx,
         articles,
         alerts: alerts_tx,
@@ -518,6 +505,12 @@ struct Live {
     board: BoardSlot,
     /// The board's tasks, with `[market]`.
     market: Option<Market>,
+    /// What WebSub's publishing side is built from.
+    websub: WebSubParts,
+    /// Our hub and the publisher, as `[websub]` sets them now.
+    publishing: Publishing,
+    /// Verifiers of hubs a reload put aside, finishing what they accepted.
+    retiring: Vec<tokio::task::JoinHandle<()>>,
     /// The feeds the scheduler polls.
     feeds: watch::Sender<Vec<(FeedConfig, FeedId)>>,
     /// The article worker, which fetches each feed's pages as its user
@@ -527,6 +520,103 @@ struct Live {
     alerts: watch::Sender<Vec<AlertConfig>>,
     /// Retention and the fetch log's length, for housekeeping.
     storage: watch::Sender<StorageConfig>,
+}
+
+/// What WebSub's publishing side is built from, at start and by a reload.
+struct WebSubParts {
+    http: http::HttpState,
+    store: Store,
+    clock: SharedClock,
+    metrics: Arc<Metrics>,
+    /// The guarded client pair, shared with alerts and the subscriber.
+    clients: push::webhook::Clients,
+}
+
+/// WebSub's publishing side as the running config sets it: our hub
+/// (`POST /websub` and the verifier behind it, with `[websub] serve_hub`)
+/// and the publisher (with an external `hub` or `serve_hub`). A reload
+/// that changes what it runs on ([`Publishing::runs`]) stops it and starts
+/// another; subscriptions, pending pushes and topic hashes live in the
+/// archive, so the new one carries on where the old one stopped.
+struct Publishing {
+    /// `[websub]` as started, without the subscribing keys.
+    websub: WebSubConfig,
+    /// The hub the feeds advertise (`rel="hub"`).
+    hub_url: Option<Url>,
+    /// A child of the daemon's shutdown: cancelled alone by a reload.
+    stop: CancellationToken,
+    publisher: Option<tokio::task::JoinHandle<()>>,
+    /// Ends on its own once its hub is put aside and what that hub
+    /// accepted is verified; at shutdown at the latest.
+    verifier: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Publishing {
+    fn start(
+        parts: &WebSubParts,
+        config: &Config,
+        bound: std::net::SocketAddr,
+        shutdown: &CancellationToken,
+    ) -> Publishing {
+        let websub = config.websub.publishing();
+        let hub_url = config.hub_url(Some(bound));
+        let stop = shutdown.child_token();
+        // The verifier is not stopped with `stop` but by its hub being put
+        // aside, so it verifies what was accepted (answered 202) first.
+        let verifier = websub.serve_hub.then(|| {
+            let (hub, verifier) = push::hub::Hub::new(
+                &websub,
+                parts.store.clone(),
+                Arc::clone(&parts.clock),
+                parts.clients.clone(),
+            );
+            parts.http.set_hub(Some(hub));
+            tokio::spawn(verifier.run(shutdown.clone()))
+        });
+        if !websub.serve_hub {
+            parts.http.set_hub(None);
+        }
+        let publisher = hub_url.clone().map(|hub_url| {
+            let publisher = push::publish::Publisher::new(
+                parts.store.clone(),
+                Arc::clone(&parts.clock),
+                Arc::clone(&parts.metrics),
+                Arc::new(parts.http.clone()),
+                parts.clients.clone(),
+                websub.clone(),
+                hub_url,
+            );
+            tokio::spawn(publisher.run(stop.clone()))
+        });
+        Publishing {
+            websub,
+            hub_url,
+            stop,
+            publisher,
+            verifier,
+        }
+    }
+
+    /// Whether it runs as `config` (listening on `bound`) would have it.
+    fn runs(&self, config: &Config, bound: std::net::SocketAddr) -> bool {
+        self.websub == config.websub.publishing() && self.hub_url == config.hub_url(Some(bound))
+    }
+
+    /// Puts the hub aside (`POST /websub` answers that this is no hub) and
+    /// stops the publisher; a push or ping in flight is cut, and the push
+    /// stays queued in the archive. Returns the verifier, still verifying
+    /// what the hub accepted.
+    async fn stop(&mut self, http: &http::HttpState) -> Option<tokio::task::JoinHandle<()>> {
+        http.set_hub(None);
+        self.stop.cancel();
+        if let Some(Err(e)) = match self.publisher.take() {
+            Some(task) => Some(task.await),
+            None => None,
+        } {
+            error!(error = %e, "the WebSub publisher failed");
+        }
+        self.verifier.take()
+    }
 }
 
 impl Live {
@@ -626,9 +716,12 @@ async fn new_market(
 /// staleness, schedule, provider, endpoint and API key. Adding `[market]`
 /// starts a board and its tasks ([`Market`]); removing it takes the board
 /// off everything that reads it and stops them (what they archived stays).
-/// Changes to `[storage] path`, `[server] listen`, `[fetch]`, `[websub]`
-/// and `[log]` wait for a restart, with a warning at every reload until
-/// then. An invalid
+/// A changed `[websub]` publishing side (our hub, the external hub and
+/// their settings) stops the running [`Publishing`] and starts another.
+/// Changes to `[storage] path`, `[server] listen`, `[fetch]`, `[websub]
+/// callback_url` and `subscribe_lease_seconds` (the subscriber's), and
+/// `[log]` wait for a restart, with a warning at every reload until then.
+/// An invalid
 /// config (an instrument's exchange without a calendar included) is
 /// refused with a logged error and the running one stays.
 async fn reload_on_hangup(
@@ -644,6 +737,19 @@ async fn reload_on_hangup(
     // The tasks a start or a reload handed this one: stopped with it.
     if let Some(market) = live.market.take() {
         market.stop().await;
+    }
+    // Both end with the daemon's token: `POST /websub` keeps answering as
+    // a hub while HTTP drains.
+    let publishing = [
+        live.publishing.publisher.take(),
+        live.publishing.verifier.take(),
+    ];
+    for task in live
+        .retiring
+        .into_iter()
+        .chain(publishing.into_iter().flatten())
+    {
+        let _ = task.await;
     }
 }
 
@@ -698,8 +804,13 @@ async fn reload_until_stopped(
                         new.server.listen != started.server.listen,
                     ),
                     ("[fetch]", new.fetch != started.fetch),
-                    // The hub, the publisher and the subscriber are built at start.
-                    ("[websub]", new.websub != started.websub),
+                    // The subscriber is built at start; our hub and the
+                    // publisher follow a reload (`Publishing`).
+                    (
+                        "[websub] callback_url or subscribe_lease_seconds",
+                        new.websub.callback_url != started.websub.callback_url
+                            || new.websub.lease != started.websub.lease,
+                    ),
                     // The log's filter is set once, before anything logs.
                     ("[log] level", new.log_level != started.log_level),
                 ] {
@@ -798,6 +909,24 @@ async fn reload_until_stopped(
                                 info!("[market] removed: the board and price reactions stopped");
                             }
                             _ => {}
+                        }
+                        if !live.publishing.runs(&new, live.bound) {
+                            // The old publisher stops before the new one
+                            // starts, so no push goes out twice at once.
+                            if let Some(verifier) = live.publishing.stop(&live.websub.http).await {
+                                live.retiring.push(verifier);
+                            }
+                            live.retiring.retain(|task| !task.is_finished());
+                            live.publishing =
+                                Publishing::start(&live.websub, &new, live.bound, stop);
+                            info!(
+                                hub = new
+                                    .hub_url(Some(live.bound))
+                                    .map(|u| u.to_string())
+                                    .unwrap_or_default(),
+                                serve_hub = new.websub.serve_hub,
+                                "[websub] reloaded: publishing with the new settings"
+                            );
                         }
                         live.http.update(http::Published::from_config(
                             &new,

@@ -121,6 +121,19 @@ impl WebSubConfig {
     pub fn publishes(&self) -> bool {
         self.hub.is_some() || self.serve_hub
     }
+
+    /// What the publishing side (our hub and the publisher) runs on: this
+    /// with the subscribing keys at their defaults, so two configs whose
+    /// publishing is the same compare equal.
+    pub fn publishing(&self) -> WebSubConfig {
+        let subscribing = WebSubConfig::default();
+        WebSubConfig {
+            callback_url: subscribing.callback_url,
+            fallback_poll: subscribing.fallback_poll,
+            lease: subscribing.lease,
+            ..self.clone()
+        }
+    }
 }
 
 /// `[[alerts]]`: a webhook POSTed once for each item first archived (after

@@ -86,8 +86,9 @@ struct Inner {
     cache: Mutex<HashMap<DocKey, Arc<Slot>>>,
     /// Renders of one-off documents (`?q=`, `?before=`) in progress.
     one_off: Semaphore,
-    /// The WebSub hub behind `POST /websub`, with `[websub] serve_hub`.
-    hub: std::sync::OnceLock<Hub>,
+    /// The WebSub hub behind `POST /websub`, with `[websub] serve_hub`
+    /// (a reload may turn it on or off, or change its settings).
+    hub: RwLock<Option<Hub>>,
     /// The WebSub subscriber, when `[websub] callback_url` is set.
     subscriber: OnceLock<Subscriber>,
     /// `/export.jsonl` streams in progress (`export::EXPORTS`).
@@ -378,16 +379,22 @@ impl HttpState {
             clock,
             cache: Mutex::new(HashMap::new()),
             one_off: Semaphore::new(ONE_OFF_RENDERS),
-            hub: std::sync::OnceLock::new(),
+            hub: RwLock::new(None),
             subscriber: OnceLock::new(),
             exports: Arc::new(Semaphore::new(export::EXPORTS)),
         }))
     }
 
-    /// Makes `POST /websub` answer for `hub` (`[websub] serve_hub`); set
-    /// once, at start.
-    pub fn set_hub(&self, hub: Hub) {
-        let _ = self.0.hub.set(hub);
+    /// Makes `POST /websub` answer for `hub` (`[websub] serve_hub`), or,
+    /// with `None`, say this is no hub. The hub put aside is dropped, so
+    /// its verifier's queue closes.
+    pub fn set_hub(&self, hub: Option<Hub>) {
+        *self.0.hub.write().unwrap_or_else(|p| p.into_inner()) = hub;
+    }
+
+    /// The hub behind `POST /websub`, if it serves one now.
+    fn hub(&self) -> Option<Hub> {
+        self.0.hub.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Answers WebSub hubs on `/websub/callback/{id}` with `subscriber`
@@ -1141,7 +1148,7 @@ async fn count_requests(
 /// `hub.lease_seconds` and `hub.secret`. 202 once it is queued for
 /// verification; 4xx with the reason when it cannot be taken.
 async fn websub(State(state): State<HttpState>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(hub) = state.0.hub.get() else {
+    let Some(hub) = state.hub() else {
         return (
             StatusCode::NOT_FOUND,
             "this tickerfeed is not a WebSub hub ([websub] serve_hub = false)\n",
@@ -1230,7 +1237,7 @@ async fn metrics(State(state): State<HttpState>) -> Response {
         Ok(counts) => inner.metrics.articles(&counts),
         Err(e) => tracing::warn!(error = %e, "could not count the articles for /metrics"),
     }
-    if inner.hub.get().is_some() {
+    if state.hub().is_some() {
         match inner.store.websub_counts(now).await {
             Ok(c) => inner.metrics.websub_hub(&c.subscribers, &c.deliveries),
             Err(e) => tracing::warn!(error = %e, "could not count the WebSub hub for /metrics"),

@@ -232,7 +232,8 @@ pub enum Verified {
 }
 
 impl Verifier {
-    /// Verifies requests, a few at a time, until `shutdown`.
+    /// Verifies requests, a few at a time, until `shutdown`, or until its
+    /// [`Hub`] is dropped and what it queued is verified.
     pub async fn run(mut self, shutdown: CancellationToken) {
         let mut running = JoinSet::new();
         info!("WebSub hub verifying subscriptions");
@@ -248,7 +249,18 @@ impl Verifier {
                 _ = running.join_next(), if !running.is_empty() => continue,
                 intent = self.queue.recv() => match intent {
                     Some(i) => i,
-                    None => break,
+                    // The hub was put aside (a reload turned it off or
+                    // changed its settings): the requests it answered 202
+                    // are still verified, then this ends.
+                    None => {
+                        while !running.is_empty() {
+                            tokio::select! {
+                                _ = shutdown.cancelled() => break,
+                                _ = running.join_next() => {}
+                            }
+                        }
+                        break;
+                    }
                 },
             };
             let this = Arc::clone(&self.parts);

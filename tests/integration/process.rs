@@ -141,6 +141,18 @@ impl Running {
         assert!(ok);
     }
 
+    /// SIGTERM; asserts a clean exit, and that no reload logged a change
+    /// that waits for a restart.
+    pub(crate) fn stop_with_nothing_waiting(&mut self) {
+        self.signal("TERM");
+        assert_eq!(self.wait_exit(), 0, "{}", self.log.join("\n"));
+        assert!(
+            !self.log.iter().any(|l| l.contains("next restart")),
+            "{}",
+            self.log.join("\n")
+        );
+    }
+
     pub(crate) fn wait_exit(&mut self) -> i32 {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {

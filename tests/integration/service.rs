@@ -588,13 +588,7 @@ async fn a_reload_adds_and_removes_the_market() {
     assert_eq!(snapshot_of("n2"), 1);
     assert!(dir.count("SELECT count(*) FROM quotes") > 0);
 
-    d.signal("TERM");
-    assert_eq!(d.wait_exit(), 0, "{}", d.log.join("\n"));
-    assert!(
-        !d.log.iter().any(|l| l.contains("next restart")),
-        "{}",
-        d.log.join("\n")
-    );
+    d.stop_with_nothing_waiting();
 }
 
 /// Retention tightened by a reload runs at once: the operator who lowers

@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, Method, Request, Response};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
+use crate::process::Running;
 use crate::serve::{Daemon, validate_atom};
 use crate::util::*;
 
@@ -177,16 +178,7 @@ async fn start(websub: &str) -> (FeedServer, TestDir, Daemon, Subscriber) {
 }
 
 async fn request(d: &Daemon, form: &[(&str, &str)]) -> reqwest::Response {
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form)
-        .finish();
-    d.http
-        .post(format!("{}/websub", d.base))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap()
+    post_form(&d.base, form).await
 }
 
 async fn subscribe(d: &Daemon, callback: &str) -> reqwest::Response {
@@ -620,4 +612,205 @@ async fn an_external_hub_is_pinged_when_a_feed_changes() {
         "{metrics}"
     );
     d.stop().await;
+}
+
+/// The real binary polling the wire every second, with `websub` as its
+/// `[websub]` section; reloaded with [`reload_websub`].
+fn running_with(server: &FeedServer, dir: &TestDir, websub: &str) -> (Running, String) {
+    write_websub(server, dir, websub);
+    let mut d = Running::start(dir);
+    let addr = d.wait_for_listen();
+    (d, format!("http://{addr}"))
+}
+
+fn write_websub(server: &FeedServer, dir: &TestDir, websub: &str) {
+    let feeds = feed_block(
+        "wire",
+        &server.url("/wire.xml"),
+        "schedule = \"* * * * * *\"",
+    );
+    dir.write_config_only(&format!("{feeds}\n[websub]\n{websub}\n"));
+}
+
+/// Rewrites `[websub]` and reloads: returns once the reload is done.
+fn reload_websub(d: &mut Running, server: &FeedServer, dir: &TestDir, websub: &str) {
+    write_websub(server, dir, websub);
+    d.signal("HUP");
+    // Said after what the reload does with `[websub]`.
+    d.wait_for("config reloaded");
+}
+
+/// A form POSTed to `/websub` of the daemon at `base`.
+async fn post_form(base: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    reqwest::Client::new()
+        .post(format!("{base}/websub"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn atom(base: &str) -> String {
+    reqwest::get(format!("{base}/feed.atom"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// `serve_hub` turned on by a reload: the feeds name the hub, `POST
+/// /websub` takes subscriptions, changes are pushed. Turned off: the feeds
+/// stop naming it, `/websub` says it is no hub, nothing is pushed, and the
+/// subscription and the push still waiting stay in the archive; turned on
+/// again, that push goes out with the newest document. No restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_turns_our_hub_on_and_off_and_keeps_what_waits() {
+    let server = FeedServer::start().await;
+    wire(&server, &[("w1", "Oil steady")]);
+    let sub = Subscriber::start().await;
+    let dir = TestDir::new();
+    let (mut d, base) = running_with(&server, &dir, "allow_private = true");
+    let hub_link = format!("<link rel=\"hub\" href=\"{BASE}websub\"/>");
+    assert!(!atom(&base).await.contains("rel=\"hub\""));
+    let form = [
+        ("hub.mode", "subscribe"),
+        ("hub.topic", TOPIC),
+        ("hub.callback", &sub.url("/cb")),
+        ("hub.lease_seconds", "3600"),
+        ("hub.secret", SECRET),
+    ];
+    assert_eq!(post_form(&base, &form).await.status(), 404);
+
+    reload_websub(&mut d, &server, &dir, OWN_HUB);
+    assert!(atom(&base).await.contains(&hub_link));
+    assert_eq!(post_form(&base, &form).await.status(), 202);
+    wait_for_subscriptions(&dir, 1).await;
+    wire(
+        &server,
+        &[("w1", "Oil steady"), ("w2", "BP raises dividend")],
+    );
+    wait_for_push(&sub, "BP raises dividend").await;
+
+    // The subscriber is down: the push for w3 waits in the archive.
+    sub.state.lock().unwrap().fail_posts = usize::MAX;
+    wire(
+        &server,
+        &[
+            ("w1", "Oil steady"),
+            ("w2", "BP raises dividend"),
+            ("w3", "Shell sells"),
+        ],
+    );
+    sub.wait_for(Method::POST, |g| g.text().contains("Shell sells"))
+        .await;
+    reload_websub(&mut d, &server, &dir, "allow_private = true");
+    assert!(!atom(&base).await.contains("rel=\"hub\""));
+    assert_eq!(post_form(&base, &form).await.status(), 404);
+    let posts = sub.got(Method::POST).len();
+    sub.state.lock().unwrap().fail_posts = 0;
+    wire(
+        &server,
+        &[
+            ("w1", "Oil steady"),
+            ("w2", "BP raises dividend"),
+            ("w3", "Shell sells"),
+            ("w4", "Gas falls"),
+        ],
+    );
+    assert!(
+        eventually(|| dir.count("SELECT count(*) FROM items WHERE title = 'Gas falls'") == 1).await
+    );
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(sub.got(Method::POST).len(), posts, "pushed while off");
+    assert_eq!(subscriptions(&dir), 1, "the subscription is kept");
+    assert_eq!(
+        dir.count("SELECT count(*) FROM websub_deliveries"),
+        1,
+        "the push waiting is kept"
+    );
+
+    reload_websub(&mut d, &server, &dir, OWN_HUB);
+    assert!(atom(&base).await.contains(&hub_link));
+    let push = wait_for_push(&sub, "Gas falls").await;
+    assert!(push.text().contains("Shell sells"));
+    assert!(eventually(|| dir.count("SELECT count(*) FROM websub_deliveries") == 0).await);
+
+    d.stop_with_nothing_waiting();
+}
+
+/// An external hub named by a reload is advertised and pinged when a
+/// feed changes; a `max_subscriptions` lowered by a reload is what our
+/// hub holds to from then on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_applies_the_hub_settings() {
+    let server = FeedServer::start().await;
+    wire(&server, &[("w1", "Oil steady")]);
+    let sub = Subscriber::start().await;
+    let dir = TestDir::new();
+    let (mut d, base) = running_with(&server, &dir, OWN_HUB);
+    let subscribe_at = |path: &str| {
+        let callback = sub.url(path);
+        let base = base.clone();
+        async move {
+            post_form(
+                &base,
+                &[
+                    ("hub.mode", "subscribe"),
+                    ("hub.topic", TOPIC),
+                    ("hub.callback", &callback),
+                ],
+            )
+            .await
+            .status()
+        }
+    };
+    assert_eq!(subscribe_at("/first").await, 202);
+    wait_for_subscriptions(&dir, 1).await;
+
+    reload_websub(
+        &mut d,
+        &server,
+        &dir,
+        &format!("{OWN_HUB}\nmax_subscriptions = 1"),
+    );
+    assert_eq!(subscribe_at("/second").await, 202);
+    sub.wait_for(Method::GET, |g| {
+        g.param("hub.mode") == Some("denied") && g.param("hub.reason").is_some()
+    })
+    .await;
+    assert_eq!(subscriptions(&dir), 1);
+
+    let hub = Subscriber::start().await;
+    reload_websub(
+        &mut d,
+        &server,
+        &dir,
+        &format!("hub = \"{}\"\nallow_private = true", hub.url("/hub")),
+    );
+    assert!(
+        atom(&base)
+            .await
+            .contains(&format!("<link rel=\"hub\" href=\"{}\"/>", hub.url("/hub")))
+    );
+    wire(
+        &server,
+        &[("w1", "Oil steady"), ("w2", "BP raises dividend")],
+    );
+    let ping = hub.wait_for(Method::POST, |_| true).await;
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(&ping.body)
+        .into_owned()
+        .collect();
+    assert!(
+        form.contains(&("hub.mode".into(), "publish".into())),
+        "{form:?}"
+    );
+    assert!(form.contains(&("hub.url".into(), TOPIC.into())), "{form:?}");
+
+    d.signal("TERM");
+    assert_eq!(d.wait_exit(), 0, "{}", d.log.join("\n"));
 }
