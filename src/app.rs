@@ -351,7 +351,7 @@ pub async fn serve_with(
     // the scheduler when a subscription starts or ends.
     let replan = Arc::new(Notify::new());
     let (hubs_tx, hubs_rx) = mpsc::unbounded_channel();
-    if let Some(subscriber) = Subscriber::new(
+    let subscriber = if let Some(subscriber) = Subscriber::new(
         &config.websub,
         pipeline.clone(),
         feeds_rx.clone(),
@@ -361,8 +361,13 @@ pub async fn serve_with(
     ) {
         pipeline.hubs = Some(hubs_tx);
         state.answer_hubs(subscriber.clone());
-        tasks.push(tokio::spawn(subscriber.run(hubs_rx, shutdown.clone())));
-    }
+        tasks.push(tokio::spawn(
+            subscriber.clone().run(hubs_rx, shutdown.clone()),
+        ));
+        Some(subscriber)
+    } else {
+        None
+    };
     let live = Live {
         http: state,
         bound: local,
@@ -371,6 +376,7 @@ pub async fn serve_with(
         websub,
         publishing,
         retiring: Vec::new(),
+        subscriber,
         feeds: feeds_tx,
         articles,
         alerts: alerts_tx,
@@ -511,6 +517,8 @@ struct Live {
     publishing: Publishing,
     /// Verifiers of hubs a reload put aside, finishing what they accepted.
     retiring: Vec<tokio::task::JoinHandle<()>>,
+    /// The WebSub subscriber, with `[websub] callback_url` at start.
+    subscriber: Option<Subscriber>,
     /// The feeds the scheduler polls.
     feeds: watch::Sender<Vec<(FeedConfig, FeedId)>>,
     /// The article worker, which fetches each feed's pages as its user
@@ -718,8 +726,9 @@ async fn new_market(
 /// off everything that reads it and stops them (what they archived stays).
 /// A changed `[websub]` publishing side (our hub, the external hub and
 /// their settings) stops the running [`Publishing`] and starts another.
-/// Changes to `[storage] path`, `[server] listen`, `[fetch]`, `[websub]
-/// callback_url` and `subscribe_lease_seconds` (the subscriber's), and
+/// A changed `subscribe_lease_seconds` is asked of hubs from the next
+/// subscription or renewal on. Changes to `[storage] path`, `[server]
+/// listen`, `[fetch]`, `[websub] callback_url` (the subscriber's) and
 /// `[log]` wait for a restart, with a warning at every reload until then.
 /// An invalid
 /// config (an instrument's exchange without a calendar included) is
@@ -804,12 +813,11 @@ async fn reload_until_stopped(
                         new.server.listen != started.server.listen,
                     ),
                     ("[fetch]", new.fetch != started.fetch),
-                    // The subscriber is built at start; our hub and the
-                    // publisher follow a reload (`Publishing`).
+                    // The subscriber is built at start, for the callback
+                    // every live subscription names; see the README.
                     (
-                        "[websub] callback_url or subscribe_lease_seconds",
-                        new.websub.callback_url != started.websub.callback_url
-                            || new.websub.lease != started.websub.lease,
+                        "[websub] callback_url",
+                        new.websub.callback_url != started.websub.callback_url,
                     ),
                     // The log's filter is set once, before anything logs.
                     ("[log] level", new.log_level != started.log_level),
@@ -909,6 +917,9 @@ async fn reload_until_stopped(
                                 info!("[market] removed: the board and price reactions stopped");
                             }
                             _ => {}
+                        }
+                        if let Some(subscriber) = &live.subscriber {
+                            subscriber.set_lease(new.websub.lease);
                         }
                         if !live.publishing.runs(&new, live.bound) {
                             // The old publisher stops before the new one

@@ -52,6 +52,7 @@
 //! otherwise `push::guard` refuses it, as for alerts.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -135,7 +136,9 @@ struct Inner {
     clock: SharedClock,
     /// `[websub] callback_url`, ending in `/`.
     callback_base: Url,
-    lease: Duration,
+    /// The lease asked of hubs, in seconds (`[websub]
+    /// subscribe_lease_seconds`; a reload may change it).
+    lease_secs: AtomicU64,
     max_body: usize,
     /// The configured feeds (replaced on reload).
     feeds: watch::Receiver<Vec<(FeedConfig, FeedId)>>,
@@ -175,7 +178,7 @@ impl Subscriber {
             clock: Arc::clone(&pipeline.clock),
             pipeline,
             callback_base,
-            lease: config.lease,
+            lease_secs: AtomicU64::new(config.lease.as_secs()),
             max_body,
             feeds,
             clients,
@@ -183,6 +186,16 @@ impl Subscriber {
             replan,
             wake: Notify::new(),
         })))
+    }
+
+    /// Asks hubs for `lease` from the next subscription or renewal on (a
+    /// reloaded `[websub] subscribe_lease_seconds`); leases granted stay.
+    pub fn set_lease(&self, lease: Duration) {
+        self.0.lease_secs.store(lease.as_secs(), Ordering::Relaxed);
+    }
+
+    fn lease_secs(&self) -> u64 {
+        self.0.lease_secs.load(Ordering::Relaxed)
     }
 
     /// The largest push body accepted (`[fetch] max_body_bytes`).
@@ -358,7 +371,7 @@ impl Subscriber {
             self.unsubscribe(old, REPLACED).await?;
         }
         let callback = self.callback_url(&sub.callback_id);
-        let lease = self.0.lease.as_secs().to_string();
+        let lease = self.lease_secs().to_string();
         let form = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("hub.mode", "subscribe")
             .append_pair("hub.topic", topic)
@@ -635,7 +648,7 @@ impl Subscriber {
                 let challenge = param("hub.challenge").ok_or(VerifyError::NoChallenge)?;
                 let lease = param("hub.lease_seconds")
                     .and_then(|l| l.trim().parse::<u64>().ok())
-                    .unwrap_or(self.0.lease.as_secs())
+                    .unwrap_or(self.lease_secs())
                     .clamp(1, 10 * 365 * 86_400);
                 let expires = now + chrono::Duration::seconds(lease as i64);
                 let renew_at =

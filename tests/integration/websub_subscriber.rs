@@ -1159,3 +1159,32 @@ async fn a_reload_that_removes_a_feed_unsubscribes_it_at_once() {
         .unwrap();
     assert_eq!(state, "expired");
 }
+
+/// A reload that changes `subscribe_lease_seconds` is what the next
+/// subscription asks hubs for (here, that of a feed the same reload
+/// adds), without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_changes_the_lease_asked_of_hubs() {
+    let p = Publishing::start("/hub").await;
+    let dir = TestDir::new();
+    let websub = "[websub]\ncallback_url = \"http://127.0.0.1:PASSED_PORT/\"\nsubscribe_lease_seconds = 600\n";
+    dir.write_config_only(&format!("{websub}{}", p.quiet));
+    let cmd = crate::process::socket_activated(&dir);
+    let mut d = Running::spawn(cmd, &[]);
+    tokio::task::block_in_place(|| d.wait_for("tickerfeed running"));
+    // The port the stand-in for systemd wrote into the config.
+    let config = std::fs::read_to_string(dir.config_path()).unwrap();
+    let edited = config
+        .replace(
+            "subscribe_lease_seconds = 600",
+            "subscribe_lease_seconds = 900",
+        )
+        .replace(&p.quiet, &format!("{}{}", p.quiet, p.wire("")));
+    std::fs::write(dir.config_path(), edited).unwrap();
+    d.signal("HUP");
+    tokio::task::block_in_place(|| d.wait_for("config reloaded"));
+    let asked = p.hub.wait_verified(1).await;
+    assert_eq!(asked[0].form["hub.mode"], "subscribe");
+    assert_eq!(asked[0].form["hub.lease_seconds"], "900", "{:?}", asked[0]);
+    tokio::task::block_in_place(|| d.stop_with_nothing_waiting());
+}
