@@ -466,4 +466,57 @@ mod tests {
         assert_eq!(challenge().len(), 32);
         assert_ne!(challenge(), challenge());
     }
+
+    /// A hub put aside (a reload turned it off) still verifies what it
+    /// answered 202 before its verifier ends: a slow callback included.
+    #[tokio::test]
+    async fn a_hub_put_aside_verifies_what_it_accepted() {
+        let callback = axum::Router::new().route(
+            "/cb",
+            axum::routing::get(
+                |q: axum::extract::Query<std::collections::HashMap<String, String>>| async move {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    q.0["hub.challenge"].clone()
+                },
+            ),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, callback).await });
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("a.db")).unwrap();
+        let clock: SharedClock = Arc::new(crate::clock::SystemClock);
+        let config = WebSubConfig {
+            serve_hub: true,
+            allow_private: true,
+            ..WebSubConfig::default()
+        };
+        let (hub, verifier) = Hub::new(
+            &config,
+            store.clone(),
+            Arc::clone(&clock),
+            Clients::new("test").unwrap(),
+        );
+        let cb = format!("http://{addr}/cb");
+        hub.accept(
+            &form(&[
+                ("hub.mode", "subscribe"),
+                ("hub.topic", TOPIC),
+                ("hub.callback", &cb),
+            ]),
+            |t| t == TOPIC,
+        )
+        .unwrap();
+        drop(hub);
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            verifier.run(CancellationToken::new()),
+        )
+        .await
+        .expect("the verifier ends once what it accepted is verified");
+        assert_eq!(
+            store.websub_subscribed_topics(clock.now()).await.unwrap(),
+            [TOPIC]
+        );
+    }
 }
