@@ -275,7 +275,8 @@ pub async fn serve_with(
     // One guarded client pair for everything that posts to addresses the
     // config or a subscriber names: alerts, the hub, the publisher and the
     // subscriber. With `[websub] serve_hub`, `POST /websub` answers from
-    // the start; its verifier runs with the other tasks below.
+    // the start (`Publishing` sets the hub before HTTP serves); the reload
+    // task owns the hub and the publisher from then on.
     let push_clients = push::webhook::Clients::new(&config.fetch.user_agent)
         .context("building the webhook and WebSub HTTP clients")?;
     let websub = WebSubParts {
