@@ -51,6 +51,11 @@ pub(super) fn shorten(text: &str, max: usize) -> String {
     let Some((at, next)) = text.char_indices().nth(max) else {
         return text.to_string();
     };
+    // Only space past the limit: nothing is cut, so no `…` (an uncut text
+    // that ends "in the U.S." would otherwise read as cut there).
+    if text[at..].trim_start().is_empty() {
+        return text.trim_end().to_string();
+    }
     let cut = &text[..at];
     // A cut just before a space keeps its last word whole.
     let end = if next.is_whitespace() {
@@ -322,5 +327,18 @@ mod tests {
             shorten("It went to Inca. Then home", 17),
             "It went to Inca."
         );
+    }
+
+    /// A text that ends on an abbreviation and is not cut keeps no `…`:
+    /// only a cut gets one, even when just space lies past the limit.
+    #[test]
+    fn an_uncut_text_that_ends_on_an_abbreviation_gets_no_ellipsis() {
+        for text in ["Sales rose in the U.S.", "Shares of Apple Inc."] {
+            let len = text.chars().count();
+            assert_eq!(shorten(text, len), text);
+            assert_eq!(shorten(&format!("{text}  \n"), len), text);
+            assert!(shorten(text, len - 1).ends_with('…'), "{text}");
+        }
+        assert_eq!(shorten("Sales rose in the U.S. ", 20), "Sales rose in the…");
     }
 }
