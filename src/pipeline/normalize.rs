@@ -594,6 +594,43 @@ mod tests {
         assert_eq!(json[0].enclosures[0].length, Some(7));
     }
 
+    /// A relative MediaRSS file of an Atom or RSS 1.0 feed resolves
+    /// against the site the feed names, as its links do (Atom's `xml:base`
+    /// first), where feed-rs dropped it.
+    #[test]
+    fn relative_media_files_of_atom_and_rss1_resolve_against_the_site() {
+        let urls = |xml: &str| -> Vec<Vec<String>> {
+            items(xml)
+                .into_iter()
+                .map(|i| i.enclosures.into_iter().map(|e| e.url).collect())
+                .collect()
+        };
+        let atom = urls(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom" xmlns:media="http://search.yahoo.com/mrss/">
+            <title>T</title><id>urn:t</id><link href="https://site.test/news/"/>
+            <entry><id>urn:1</id><title>1</title><media:content url="1.mp4"/>
+              <link rel="enclosure" href="/1.mp3"/></entry>
+            <entry xml:base="https://cdn.test/v/"><id>urn:2</id><title>2</title>
+              <media:content url="2.mp4"/></entry></feed>"#,
+        );
+        assert_eq!(
+            atom,
+            [
+                vec!["https://site.test/news/1.mp4", "https://site.test/1.mp3"],
+                vec!["https://cdn.test/v/2.mp4"],
+            ]
+        );
+        let rss1 = urls(
+            r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+            xmlns="http://purl.org/rss/1.0/" xmlns:media="http://search.yahoo.com/mrss/">
+            <channel rdf:about="https://site.test/"><title>T</title>
+              <link>https://site.test/news/</link><description>D</description></channel>
+            <item rdf:about="https://site.test/1"><title>1</title><link>https://site.test/1</link>
+              <media:content url="/media/1.mp4"/></item></rdf:RDF>"#,
+        );
+        assert_eq!(rss1, [vec!["https://site.test/media/1.mp4"]]);
+    }
+
     #[test]
     fn duplicate_guids_are_kept_apart() {
         let got = items(

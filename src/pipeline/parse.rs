@@ -26,11 +26,13 @@
 //! 5. **feed-rs** parses the result behind `catch_unwind`. Entries without
 //!    an id get a marker instead of feed-rs's random UUID fallback, so
 //!    `normalize` can build a stable key itself. Dates are read by
-//!    `dates.rs`: strictly first, then with feed-rs's repairs. RSS
-//!    enclosures and MediaRSS contents with a relative URL, which feed-rs
-//!    drops, are read back by `enclosures.rs`, in their places among the
-//!    item's files, in a second read only documents with such a URL pay
-//!    for (the fast path declines every enclosure and MediaRSS element).
+//!    `dates.rs`: strictly first, then with feed-rs's repairs. The files
+//!    feed-rs drops (an enclosure or MediaRSS content with a relative URL,
+//!    an RSS item's enclosures beside MediaRSS, RSS 1.0's MediaRSS) are
+//!    read back by `enclosures.rs`, in their places among the item's
+//!    files, in a second read only documents with such a file pay for
+//!    (the fast path declines every RSS enclosure and every MediaRSS
+//!    element of an item or entry, and RSS 1.0).
 //! 6. HTML in the result that nests deeper than [`MAX_DEPTH`] is reduced to
 //!    its text (`deep_html.rs`): sanitising it would take time quadratic in
 //!    its depth.
