@@ -22,11 +22,13 @@
 //! Failures are data: a 4xx, a page too large, not HTML or without an
 //! article fails for good at once; a timeout, a refused connection, a 5xx,
 //! a 429 or an unreachable robots.txt is tried again after a backoff
-//! ([`BACKOFF`]), at most [`MAX_ATTEMPTS`] times in all. Each item's
+//! ([`BACKOFF`]), at most [`MAX_ATTEMPTS`] times in all; a page whose
+//! time ran out while its site's robots.txt was still being read, as soon
+//! as that reading answers (`Articles::retry_once_answered`). Each item's
 //! final failure is logged once, at `warn`.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -202,7 +204,13 @@ impl Articles {
     /// Fetches one page and records what came of it.
     async fn fetch_one(&self, due: DueArticle) -> Result<(), StoreError> {
         let inner = &self.inner;
-        let result = self.fetch_article(&due).await;
+        let user_agent = self.user_agent(&due);
+        let robots = RobotsHops {
+            robots: &inner.robots,
+            user_agent: &user_agent,
+            unanswered: Mutex::new(None),
+        };
+        let result = self.fetch_article(&due, &robots).await;
         let label = result.as_str();
         let added = inner
             .store
@@ -214,6 +222,11 @@ impl Articles {
             )
             .await?;
         inner.metrics.article(label);
+        if matches!(result, ArticleResult::Retry { .. })
+            && let Some(url) = robots.into_unanswered()
+        {
+            self.retry_once_answered(&due, url, user_agent);
+        }
         let (uid, url, feed) = (&due.uid, &due.url, &due.feed);
         match &result {
             ArticleResult::Fetched { text, .. } => info!(
@@ -239,9 +252,36 @@ impl Articles {
         Ok(())
     }
 
-    /// What fetching `due`'s page comes to. Never fails: every outcome is
-    /// a result to record.
-    async fn fetch_article(&self, due: &DueArticle) -> ArticleResult {
+    /// Makes `due`'s page, which gave up waiting for the robots.txt of
+    /// `url`'s site (read as `user_agent`), due again once that reading
+    /// answers, and wakes the worker: the answer is in the cache then, so
+    /// the page need not wait out its backoff. The page goes through the
+    /// site's limits, spacing and `Crawl-delay` like any other. A task
+    /// that waits on the reading's lock (no polling); if the process ends
+    /// first, the page keeps the retry time it was given.
+    fn retry_once_answered(&self, due: &DueArticle, url: Url, user_agent: String) {
+        let me = self.clone();
+        let (item_id, queued) = (due.item_id, due.queued.clone());
+        tokio::spawn(async move {
+            let inner = &me.inner;
+            inner.robots.answered(&url, &user_agent).await;
+            let now = inner.clock.now();
+            match inner
+                .store
+                .record_article(item_id, queued, ArticleResult::Deferred { until: now }, now)
+                .await
+            {
+                Ok(_) => inner.store.article_signal().notify_one(),
+                Err(e) => {
+                    debug!(item_id, error = %e, "could not bring a page forward after its robots.txt answered");
+                }
+            }
+        });
+    }
+
+    /// What fetching `due`'s page, asking `robots`, comes to. Never
+    /// fails: every outcome is a result to record.
+    async fn fetch_article(&self, due: &DueArticle, robots: &RobotsHops<'_>) -> ArticleResult {
         let inner = &self.inner;
         let now = inner.clock.now();
         let url = match Url::parse(&due.url) {
@@ -253,19 +293,14 @@ impl Articles {
                 };
             }
         };
-        let user_agent = self.user_agent(due);
-        let robots = RobotsHops {
-            robots: &inner.robots,
-            user_agent: &user_agent,
-        };
         let fetched = inner
             .fetcher
             .fetch_checked(
                 &url,
                 &Validators::default(),
-                Some(&user_agent),
+                Some(robots.user_agent),
                 now,
-                &robots,
+                robots,
             )
             .await;
         match fetched {
@@ -385,6 +420,17 @@ struct RobotsHops<'a> {
     robots: &'a RobotsCache,
     /// The page's, so the rules are read for the agent that will ask.
     user_agent: &'a str,
+    /// The hop whose robots.txt was still being read when the page's time
+    /// ran out ([`Verdict::Unanswered`]).
+    unanswered: Mutex<Option<Url>>,
+}
+
+impl RobotsHops<'_> {
+    fn into_unanswered(self) -> Option<Url> {
+        self.unanswered
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 impl HopCheck for RobotsHops<'_> {
@@ -416,6 +462,13 @@ impl HopCheck for RobotsHops<'_> {
                 reason: reason(error),
                 retry_at: Some(retry_at),
             }),
+            Verdict::Unanswered { error, retry_at } => {
+                *self.unanswered.lock().unwrap_or_else(|p| p.into_inner()) = Some(url.clone());
+                Err(Refusal {
+                    reason: reason(error),
+                    retry_at: Some(retry_at),
+                })
+            }
         }
     }
 }

@@ -36,8 +36,9 @@
 //! [`Fetcher`] as everything else (same site limits, pauses, user agent),
 //! but asking for `text/plain` (`ACCEPT`), not the pages' HTML, within
 //! 20 s. The page that asked waits only the time it has left (its
-//! `article_timeout_secs`) and is tried again later if that runs out; the
-//! reading goes on without it, so what the site answers is kept.
+//! `article_timeout_secs`) and if that runs out is told so
+//! ([`Verdict::Unanswered`]); the reading goes on without it, so what the
+//! site answers is kept, and [`RobotsCache::answered`] says when it is in.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -89,6 +90,13 @@ pub enum Verdict {
     /// robots.txt could not be had; ask again no earlier than `retry_at`
     /// (a site's `Retry-After`, or [`ERROR_TTL`]).
     Unknown {
+        error: String,
+        retry_at: DateTime<Utc>,
+    },
+    /// robots.txt is still being read, past the time the page had: ask
+    /// again once it is answered ([`RobotsCache::answered`]); `retry_at`
+    /// ([`ERROR_TTL`] on) is for a caller that cannot wait for that.
+    Unanswered {
         error: String,
         retry_at: DateTime<Utc>,
     },
@@ -189,16 +197,17 @@ impl RobotsCache {
                     .or_default(),
             )
         };
-        let out_of_time = |what: &str| Verdict::Unknown {
-            error: format!(
-                "robots.txt of {origin} {what} within the page's time (article_timeout_secs)"
-            ),
+        let error = |what: &str| {
+            format!("robots.txt of {origin} {what} within the page's time (article_timeout_secs)")
+        };
+        let unanswered = |what: &str| Verdict::Unanswered {
+            error: error(what),
             retry_at: ask_again(now),
         };
         // Another page of the site may be reading it: wait as long as this
         // page may, and no longer.
         let Ok(mut slot) = tokio::time::timeout_at(deadline, slot.lock_owned()).await else {
-            return out_of_time("was still being read");
+            return unanswered("was still being read");
         };
         if let Some(cached) = slot.as_ref().filter(|c| c.until > now) {
             return cached.verdict(url);
@@ -221,8 +230,28 @@ impl RobotsCache {
         });
         match tokio::time::timeout_at(deadline, reading).await {
             Ok(Ok(verdict)) => verdict,
-            Ok(Err(_)) => out_of_time("could not be read"),
-            Err(_) => out_of_time("was not answered"),
+            // The reading panicked: nothing was kept, so waiting for it
+            // would only read it again at once.
+            Ok(Err(_)) => Verdict::Unknown {
+                error: error("could not be read"),
+                retry_at: ask_again(now),
+            },
+            Err(_) => unanswered("was not answered"),
+        }
+    }
+
+    /// Resolves once no reading of `url`'s robots.txt for `user_agent` is
+    /// under way: when a [`Verdict::Unanswered`] has its answer (or the
+    /// reading failed), so [`RobotsCache::check`] answers from the cache.
+    /// Waits for the reading's lock, so it costs no polling.
+    pub async fn answered(&self, url: &Url, user_agent: &str) {
+        let key = (user_agent.to_string(), url.origin().ascii_serialization());
+        let slot = {
+            let origins = self.origins.lock().unwrap_or_else(|p| p.into_inner());
+            origins.get(&key).map(Arc::clone)
+        };
+        if let Some(slot) = slot {
+            drop(slot.lock().await);
         }
     }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tickerfeed::app::Opened;
 use tickerfeed::clock::SharedClock;
 use tickerfeed::config::Config;
+use tokio_util::sync::CancellationToken;
 
 use crate::util::{FeedServer, Reply, TestDir, fixed_clock, rss};
 
@@ -45,13 +46,36 @@ fn config(dir: &TestDir, server: &FeedServer, fetch: &str) -> Config {
 /// One `tickerfeed poll`: the feeds, then the article pages due.
 async fn poll(config: &Config, clock: SharedClock) -> Opened {
     let opened = tickerfeed::app::open(config, clock).await.unwrap();
+    poll_feeds(&opened).await;
+    opened.articles.fetch_due().await.unwrap();
+    opened
+}
+
+/// Polls every feed of `opened` once, queueing the pages of new items.
+async fn poll_feeds(opened: &Opened) {
     for (name, r) in
         tickerfeed::scheduler::poll_once(&opened.pipeline, opened.feeds.clone(), 4).await
     {
         r.unwrap_or_else(|e| panic!("{name}: {e}"));
     }
-    opened.articles.fetch_due().await.unwrap();
-    opened
+}
+
+/// The archive of `config` opened, and its article worker running until
+/// the token is cancelled, looking at the queue unprompted only once an
+/// hour: within a test, only a wake-up makes it fetch.
+async fn open_with_a_waking_worker(
+    config: &Config,
+    clock: SharedClock,
+) -> (Opened, CancellationToken, tokio::task::JoinHandle<()>) {
+    let opened = tickerfeed::app::open(config, clock).await.unwrap();
+    let stop = CancellationToken::new();
+    let worker = tokio::spawn(
+        opened
+            .articles
+            .clone()
+            .run_looking_every(Duration::from_secs(3600), stop.clone()),
+    );
+    (opened, stop, worker)
 }
 
 /// `(state, attempts, status, error, article text)` of the item linking to `path`.
@@ -522,14 +546,7 @@ async fn a_queued_page_wakes_the_article_worker() {
     server.set(second, page(BLOG_POST));
     let (_clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
     let config = config(&dir, &server, "");
-    let opened = tickerfeed::app::open(&config, shared).await.unwrap();
-    let stop = tokio_util::sync::CancellationToken::new();
-    let worker = tokio::spawn(
-        opened
-            .articles
-            .clone()
-            .run_looking_every(Duration::from_secs(3600), stop.clone()),
-    );
+    let (opened, stop, worker) = open_with_a_waking_worker(&config, shared).await;
     let fetched = |path: &str| {
         let state = dir
             .db()
@@ -556,11 +573,7 @@ async fn a_queued_page_wakes_the_article_worker() {
             .map(|(g, t, u)| (*g, *t, u.as_str()))
             .collect();
         server.set("/feed.xml", Reply::feed(rss("Teasers", &items)));
-        for (name, r) in
-            tickerfeed::scheduler::poll_once(&opened.pipeline, opened.feeds.clone(), 4).await
-        {
-            r.unwrap_or_else(|e| panic!("{name}: {e}"));
-        }
+        poll_feeds(&opened).await;
         let mut done = false;
         for _ in 0..300 {
             done = fetched(path);
@@ -1108,16 +1121,41 @@ async fn a_robots_txt_read_past_a_pages_timeout_still_answers_the_next_page() {
     server.set(later, page(WIRE_STORY));
     server.set(members, page(WIRE_STORY));
     clock.advance(chrono::Duration::minutes(1));
-    for (name, r) in
-        tickerfeed::scheduler::poll_once(&opened.pipeline, opened.feeds.clone(), 4).await
-    {
-        r.unwrap_or_else(|e| panic!("{name}: {e}"));
-    }
+    poll_feeds(&opened).await;
     opened.articles.fetch_due().await.unwrap();
 
     assert_eq!(article(&dir, later).0, "fetched");
     assert_eq!(article(&dir, members).0, "disallowed");
     assert!(server.seen(members).is_empty());
+    assert_eq!(server.seen("/robots.txt").len(), 1);
+}
+
+/// A page that gave up waiting for its site's robots.txt is tried again
+/// as soon as the reading answers, not 15 minutes later: here the clock
+/// stands still and the worker's own look at the queue is an hour away,
+/// so only the answer can bring the pages back. The site is still asked
+/// for its robots.txt once, and the open page requested once.
+#[tokio::test]
+async fn a_page_that_outwaited_its_robots_txt_is_tried_again_once_it_answers() {
+    let (server, dir, config, (open, closed)) = robots_txt_slower_than_a_page(2).await;
+    let (_clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
+    let (opened, stop, worker) = open_with_a_waking_worker(&config, shared).await;
+    poll_feeds(&opened).await;
+    let states = || (article(&dir, open).0, article(&dir, closed).0);
+    let started = std::time::Instant::now();
+    while states() != ("fetched".into(), "disallowed".into())
+        && started.elapsed() < Duration::from_secs(20)
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.cancel();
+    worker.await.unwrap();
+
+    assert_eq!(states(), ("fetched".into(), "disallowed".into()));
+    // Each ran out of time once, then had its answer.
+    assert_eq!(article(&dir, open).1, 2);
+    assert_eq!(server.seen(open).len(), 1);
+    assert!(server.seen(closed).is_empty());
     assert_eq!(server.seen("/robots.txt").len(), 1);
 }
 
