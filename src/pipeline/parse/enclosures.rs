@@ -419,29 +419,28 @@ fn files(xml: &str, format: Format) -> Option<Vec<Vec<File>>> {
 /// kept are taken out of its media and enclosure links and put in their
 /// places; a file listed twice (one address) is kept once.
 fn place(entry: &mut Entry, files: Vec<File>) {
-    // What feed-rs kept, as links, and where each address is among them,
-    // first last: a search of the list for each file was quadratic in an
-    // item's files.
+    // What feed-rs kept, as links, and where each address is among them
+    // and among the placed: a search of the lists for each file was
+    // quadratic in an item's files.
     let mut kept: Vec<Option<Link>> = entry
         .media
         .iter()
         .flat_map(|m| &m.content)
-        .filter_map(|c| content_link(c.clone()))
+        .filter_map(content_link)
         .chain(entry.links.iter().filter(|l| is_enclosure(l)).cloned())
         .map(Some)
         .collect();
-    let mut at: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut at: HashMap<String, Place> = HashMap::new();
     for (i, link) in kept.iter().enumerate().rev() {
         if let Some(link) = link {
-            at.entry(link.href.clone()).or_default().push(i);
+            at.entry(link.href.clone()).or_default().kept.push(i);
         }
     }
     let mut placed: Vec<Link> = Vec::new();
-    let mut placed_at: HashMap<String, usize> = HashMap::new();
     let mut recovered = false;
     for file in files {
         let (link, dropped) = match file {
-            File::Kept(link) => match at.get_mut(&link.href).and_then(Vec::pop) {
+            File::Kept(link) => match at.get_mut(&link.href).and_then(|p| p.kept.pop()) {
                 // What feed-rs kept there may be another element's: two
                 // that name one file are merged, and only one is kept.
                 Some(i) => {
@@ -454,12 +453,16 @@ fn place(entry: &mut Entry, files: Vec<File>) {
             },
             File::Recovered(link) => (link, true),
         };
-        if let Some(&i) = placed_at.get(&link.href) {
+        if !at.contains_key(&link.href) {
+            at.insert(link.href.clone(), Place::default());
+        }
+        let place = at.get_mut(&link.href).expect("inserted above");
+        if let Some(i) = place.placed {
             recovered |= fill(&mut placed[i], link);
             continue;
         }
+        place.placed = Some(placed.len());
         recovered |= dropped;
-        placed_at.insert(link.href.clone(), placed.len());
         placed.push(link);
     }
     if !recovered {
@@ -474,8 +477,16 @@ fn place(entry: &mut Entry, files: Vec<File>) {
     entry.links.extend(
         kept.into_iter()
             .flatten()
-            .filter(|l| !placed_at.contains_key(&l.href)),
+            .filter(|l| at.get(&l.href).is_none_or(|p| p.placed.is_none())),
     );
+}
+
+/// One address among an item's files: where feed-rs kept it (first
+/// last), and where it is placed.
+#[derive(Default)]
+struct Place {
+    kept: Vec<usize>,
+    placed: Option<usize>,
 }
 
 /// Fills in what `first` lacks of its type and length from `other`, a
@@ -511,12 +522,12 @@ fn atom_link(start: &BytesStart<'_>, href: &str, base: Option<&Url>) -> Link {
 }
 
 /// A `MediaContent` feed-rs kept, as the link `normalize` reads the same.
-fn content_link(content: MediaContent) -> Option<Link> {
+fn content_link(content: &MediaContent) -> Option<Link> {
     Some(Link {
-        href: content.url?.to_string(),
+        href: content.url.as_ref()?.to_string(),
         target: None,
         rel: Some("enclosure".to_string()),
-        media_type: content.content_type.map(|t| t.to_string()),
+        media_type: content.content_type.as_ref().map(|t| t.to_string()),
         href_lang: None,
         title: None,
         length: content.size,
