@@ -246,9 +246,10 @@ pub struct SnapshotQuote {
     pub fetched_at: DateTime<Utc>,
     /// `pre`, `regular`, `post`, `closed` or `unknown`.
     pub session: String,
-    /// Older than the staleness threshold when the item was stamped, the
-    /// last good value kept while the provider failed, or a price from
-    /// before the latest session its exchange had opened then.
+    /// Fetched longer ago than the staleness threshold when the item was
+    /// stamped, the last good value kept while the provider failed, or a
+    /// price from before the latest session its exchange had opened then
+    /// or trailing the clock while it traded (`quotes::board`).
     pub stale: bool,
     /// The item mentions this instrument.
     pub mentioned: bool,

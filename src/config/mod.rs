@@ -285,7 +285,9 @@ pub struct MarketConfig {
     /// config is loaded (at start and on each reload); never logged (its
     /// Debug prints `****`), but compared by value.
     pub api_key: Option<Secret>,
-    /// A quote older than this when an item is stamped is marked stale.
+    /// A quote fetched longer ago than this when an item is stamped is
+    /// marked stale; so is a price that trails the clock by more than this
+    /// (plus the usual 15 minutes' delay) while its exchange trades.
     pub stale_after: Duration,
 }
 
@@ -313,6 +315,10 @@ pub struct InstrumentConfig {
     /// market hours; `evidently_listed_on` for the board's sessions and
     /// which exchange notation names it).
     pub exchange: Option<String>,
+    /// Priced once a day, after the close (a mutual fund's NAV): the board
+    /// takes the previous session's price as current through the next
+    /// session (`quotes::board`).
+    pub daily: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -223,6 +223,10 @@ pub struct RawSymbolTable {
     /// `LSE`), for the market hours of price reactions and the venue of
     /// exchange notation that mentions it.
     pub exchange: Option<String>,
+    /// Priced once a day (a mutual fund's NAV), not traded through the
+    /// session.
+    #[serde(default)]
+    pub daily: bool,
 }
 
 /// `[[views]]`: a named selection served as its own feed.

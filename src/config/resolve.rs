@@ -1196,7 +1196,7 @@ fn resolve_instruments(r: &mut Resolver<'_>, raw: Vec<RawSymbol>) -> Vec<Instrum
     let mut instruments: Vec<InstrumentConfig> = Vec::new();
     for (i, sym) in raw.into_iter().enumerate() {
         let path = [key("market"), key("symbols"), Seg::Index(i)];
-        let (symbol, name, names, provider_symbol, exclude, case_sensitive, cik, exchange) =
+        let (symbol, name, names, provider_symbol, exclude, case_sensitive, cik, exchange, daily) =
             match sym {
                 RawSymbol::Plain(s) => (
                     Some(s),
@@ -1207,6 +1207,7 @@ fn resolve_instruments(r: &mut Resolver<'_>, raw: Vec<RawSymbol>) -> Vec<Instrum
                     false,
                     None,
                     None,
+                    false,
                 ),
                 RawSymbol::Table(t) => (
                     t.symbol,
@@ -1217,6 +1218,7 @@ fn resolve_instruments(r: &mut Resolver<'_>, raw: Vec<RawSymbol>) -> Vec<Instrum
                     t.case_sensitive,
                     t.cik,
                     t.exchange,
+                    t.daily,
                 ),
             };
         let Some(symbol) = symbol
@@ -1275,6 +1277,7 @@ fn resolve_instruments(r: &mut Resolver<'_>, raw: Vec<RawSymbol>) -> Vec<Instrum
             exchange: exchange
                 .map(|e| e.trim().to_string())
                 .filter(|e| !e.is_empty()),
+            daily,
         });
     }
     if instruments.is_empty() {

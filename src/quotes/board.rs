@@ -9,10 +9,13 @@
 //! to the archive's time series first, so snapshots can point at it.
 //!
 //! A quote is stale in the view when our copy is old (fetched longer ago
-//! than `stale_after`), when the provider was failing, or when its price
-//! is from before the latest session its exchange has opened: the
-//! previous close shown as current while the market trades, or a
-//! weekend's price that missed Friday, however recently fetched. Stooq and Finnhub
+//! than `stale_after`), when the provider was failing, or, however
+//! recently fetched, when its price is from before the latest session its
+//! exchange has opened (the previous close shown as current while the
+//! market trades, or a weekend's price that missed Friday) or trails the
+//! clock by more than `stale_after` plus the usual 15 minutes' delay while
+//! the market trades (a provider hours behind). A price struck once a day
+//! (`daily`: a fund's NAV) is judged only by its day. Stooq and Finnhub
 //! say no session, so only the price's own time (`as_of`) against the
 //! exchange calendar (`calendar::evidently_listed_on`) tells, for
 //! symbols whose market a calendar here knows.
@@ -20,7 +23,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::Notify;
 use tracing::{info, warn};
 
@@ -392,11 +395,19 @@ impl Board {
             .instruments
             .iter()
             .zip(&setup.exchanges)
-            .filter_map(|(i, exchange)| Some((state.held.get(&i.symbol)?, *exchange)))
-            .map(|(h, exchange)| {
+            .filter_map(|(i, exchange)| Some((i, state.held.get(&i.symbol)?, *exchange)))
+            .map(|(i, h, exchange)| {
                 let mut q = h.quote.clone();
-                q.stale =
-                    h.failing || too_old(config, &q, now) || before_the_session(exchange, &q, now);
+                q.stale = h.failing
+                    || too_old(config, &q, now)
+                    || match exchange {
+                        Some(exchange) if i.daily => missed_a_day(exchange, &q, now),
+                        Some(exchange) => {
+                            before_the_session(exchange, &q, now)
+                                || lagging(exchange, config, &q, now)
+                        }
+                        None => false,
+                    };
                 (h.quote_id, q)
             })
             .collect();
@@ -498,7 +509,7 @@ fn unkeyed(market: &MarketConfig) -> MarketConfig {
 
 /// How old our knowledge is (fetch time), not the provider's as-of: a
 /// closed market's last trade is legitimately old, and `session` says so.
-/// (An open market's old trade is [`before_the_session`].)
+/// (An open market's old trade is [`before_the_session`] or [`lagging`].)
 fn too_old(config: &MarketConfig, q: &SnapshotQuote, now: DateTime<Utc>) -> bool {
     (now - q.fetched_at)
         .to_std()
@@ -508,13 +519,52 @@ fn too_old(config: &MarketConfig, q: &SnapshotQuote, now: DateTime<Utc>) -> bool
 /// Whether `q`'s price is from before the latest session of `exchange`
 /// to have opened by `now`: a previous close while the market trades, or
 /// on Saturday a price from before Friday's session, which no recent
-/// fetch makes current. Without an as-of or an exchange calendar nothing
-/// is said.
-fn before_the_session(exchange: Option<&Exchange>, q: &SnapshotQuote, now: DateTime<Utc>) -> bool {
-    let (Some(exchange), Some(as_of)) = (exchange, q.as_of) else {
+/// fetch makes current. Without an as-of nothing is said.
+fn before_the_session(exchange: &Exchange, q: &SnapshotQuote, now: DateTime<Utc>) -> bool {
+    q.as_of
+        .is_some_and(|as_of| as_of < exchange.session_started_by(now).open)
+}
+
+/// How far a price's own time may trail the clock beyond `stale_after`
+/// while its exchange trades: exchanges let free data out 15 minutes late
+/// (Alpha Vantage's delayed wrapper, FMP's Nasdaq quotes), and such a
+/// price is as current as the plan allows.
+const EXPECTED_DELAY: TimeDelta = TimeDelta::minutes(15);
+
+/// Whether `q`'s price, though from today's session, trails `now` by more
+/// than `stale_after` plus [`EXPECTED_DELAY`] while `exchange` trades: a
+/// provider hours behind, however recently we asked it. Outside the
+/// session the last price is the price.
+fn lagging(
+    exchange: &Exchange,
+    config: &MarketConfig,
+    q: &SnapshotQuote,
+    now: DateTime<Utc>,
+) -> bool {
+    let Some(as_of) = q.as_of else {
         return false;
     };
-    as_of < exchange.session_started_by(now).open
+    let allowed = TimeDelta::from_std(config.stale_after)
+        .ok()
+        .and_then(|t| t.checked_add(&EXPECTED_DELAY))
+        .unwrap_or(TimeDelta::MAX);
+    exchange.is_open(now) && now - as_of > allowed
+}
+
+/// For a price struck once a day (`daily`: a fund's NAV, worked out after
+/// the close and published that evening), whether it is from before the
+/// session preceding the latest one to have opened: Monday's NAV is the
+/// latest there can be all through Tuesday's session and until
+/// Wednesday's open, when it has missed Tuesday's. Compared by the
+/// exchange's own date, since providers date a NAV at the close or at its
+/// publication hours later.
+fn missed_a_day(exchange: &Exchange, q: &SnapshotQuote, now: DateTime<Utc>) -> bool {
+    let Some(as_of) = q.as_of else {
+        return false;
+    };
+    let latest = exchange.session_started_by(now);
+    let previous = exchange.session_started_by(latest.open - TimeDelta::seconds(1));
+    exchange.zone.local_date(as_of) < exchange.zone.local_date(previous.open)
 }
 
 fn describe(e: &QuoteError) -> String {
@@ -620,6 +670,23 @@ mod tests {
         stale
     }
 
+    /// Asserts that [`stale_when_fetched_at`] each case's time gives the
+    /// case's verdict.
+    async fn assert_stale_when_fetched_at(
+        provider: Provider,
+        payload: &str,
+        symbol: &str,
+        cases: &[(&str, bool)],
+    ) {
+        let times: Vec<&str> = cases.iter().map(|c| c.0).collect();
+        let want: Vec<bool> = cases.iter().map(|c| c.1).collect();
+        assert_eq!(
+            stale_when_fetched_at(provider, payload, symbol, &times).await,
+            want,
+            "{payload} as {symbol}"
+        );
+    }
+
     /// An analyst's report: during trading hours the board showed a
     /// previous day's Stooq or Finnhub price as current, because it had
     /// just been fetched. Neither provider says a session; the payloads are
@@ -638,16 +705,8 @@ mod tests {
             // Saturday: Tuesday's price, from before Friday's session.
             ("2020-02-29T15:00:00Z", true),
         ];
-        assert_eq!(
-            stale_when_fetched_at(
-                FINNHUB,
-                "finnhub/quote_full.json",
-                r#""AAPL""#,
-                &finnhub.map(|c| c.0)
-            )
-            .await,
-            finnhub.map(|c| c.1)
-        );
+        assert_stale_when_fetched_at(FINNHUB, "finnhub/quote_full.json", r#""AAPL""#, &finnhub)
+            .await;
         // 2026-10-02 22:00 Warsaw time: that Friday's close (16:00 EDT).
         let stooq = [
             ("2026-10-02T21:00:00Z", false),
@@ -657,16 +716,13 @@ mod tests {
             ("2026-10-05T12:00:00Z", false),
             ("2026-10-05T14:00:00Z", true),
         ];
-        assert_eq!(
-            stale_when_fetched_at(
-                STOOQ,
-                "stooq/quote_mixed.csv",
-                r#"{ symbol = "AAPL", provider_symbol = "aapl.us" }"#,
-                &stooq.map(|c| c.0)
-            )
-            .await,
-            stooq.map(|c| c.1)
-        );
+        assert_stale_when_fetched_at(
+            STOOQ,
+            "stooq/quote_mixed.csv",
+            r#"{ symbol = "AAPL", provider_symbol = "aapl.us" }"#,
+            &stooq,
+        )
+        .await;
     }
 
     /// A symbol of a market no calendar here knows is not judged by New
@@ -710,6 +766,57 @@ mod tests {
         );
     }
 
+    /// A provider that falls hours behind during the session (its own time
+    /// says so) is stale however recently it was asked; a price trailing
+    /// by the 15 minutes free data is delayed is not.
+    #[tokio::test]
+    async fn a_price_hours_behind_is_stale_while_its_exchange_trades() {
+        // Finnhub's AAPL at Tuesday 2020-02-25 14:30 UTC (09:30 EST); the
+        // board refreshes every 5 minutes, so `stale_after` is 15 minutes.
+        let finnhub = [
+            // 20 minutes behind: within 15 minutes past the usual delay.
+            ("2020-02-25T14:50:00Z", false),
+            // 3 h 30 behind, the same session.
+            ("2020-02-25T18:00:00Z", true),
+            // After the close the last price is the price.
+            ("2020-02-25T22:00:00Z", false),
+        ];
+        assert_stale_when_fetched_at(FINNHUB, "finnhub/quote_full.json", r#""AAPL""#, &finnhub)
+            .await;
+        // Alpha Vantage's delayed wrapper: 15 minutes behind, all session.
+        assert_stale_when_fetched_at(
+            ALPHA_VANTAGE,
+            "alphavantage/delayed_wrapper.json",
+            r#""IBM""#,
+            &[
+                ("2025-11-06T15:00:00Z", false),
+                ("2025-11-06T20:30:00Z", false),
+            ],
+        )
+        .await;
+    }
+
+    /// A fund's NAV is struck once a day, after the close: Tuesday's
+    /// (published Tuesday evening, 20:08 in New York) is the latest there
+    /// is all through Wednesday, and stale on Thursday once it has missed
+    /// Wednesday's. Before, it read stale all of Wednesday's session.
+    #[tokio::test]
+    async fn a_funds_nav_is_current_until_it_misses_a_day() {
+        let fund = [
+            ("2026-09-30T15:00:00Z", false),
+            ("2026-09-30T23:00:00Z", false),
+            ("2026-10-01T12:00:00Z", false),
+            ("2026-10-01T15:00:00Z", true),
+        ];
+        assert_stale_when_fetched_at(
+            YAHOO,
+            "yahoo/chart_FXAIX_fund_derived.json",
+            r#"{ symbol = "FXAIX", daily = true }"#,
+            &fund,
+        )
+        .await;
+    }
+
     /// The session that counts is the one of the quote's own exchange:
     /// London opens hours before New York.
     #[tokio::test]
@@ -721,16 +828,8 @@ mod tests {
             ("2026-06-15T06:30:00Z", false),
             ("2026-06-15T09:00:00Z", true),
         ];
-        assert_eq!(
-            stale_when_fetched_at(
-                YAHOO,
-                "yahoo/chart_VOD.L_pence.json",
-                r#""VOD.L""#,
-                &london.map(|c| c.0)
-            )
-            .await,
-            london.map(|c| c.1)
-        );
+        assert_stale_when_fetched_at(YAHOO, "yahoo/chart_VOD.L_pence.json", r#""VOD.L""#, &london)
+            .await;
         // Friday's New York close at Monday 09:00 UTC: London trades, New
         // York does not yet.
         assert_eq!(

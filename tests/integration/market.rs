@@ -57,7 +57,9 @@ async fn items_are_stamped_with_the_board_and_their_mentions_lead() {
         feed_block("news", &server.url("/news.xml"), ""),
         yahoo_market(&server, "")
     ));
-    let (clock, shared) = fixed_clock("2026-07-24T15:52:10Z");
+    // Eight minutes after the AAPL payload's price (14:32:02 UTC), while
+    // New York trades: an hour later that price would read stale.
+    let (clock, shared) = fixed_clock("2026-07-24T14:40:00Z");
     let opened = tickerfeed::app::open(&config, shared.clone())
         .await
         .unwrap();
