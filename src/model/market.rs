@@ -176,6 +176,10 @@ pub struct Quote {
     /// When we received it.
     pub fetched_at: DateTime<Utc>,
     pub session: Session,
+    /// The provider says the price is struck once a day, after the close
+    /// (Yahoo's `instrumentType` `MUTUALFUND`: a fund's NAV); the board
+    /// judges it by its day, not against the session's clock.
+    pub daily: bool,
 }
 
 /// Minor currency units some providers quote in, with their major unit.
@@ -214,6 +218,7 @@ impl Quote {
             as_of: None,
             fetched_at,
             session: Session::Unknown,
+            daily: false,
         }
     }
 

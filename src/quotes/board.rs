@@ -15,7 +15,8 @@
 //! market trades, or a weekend's price that missed Friday) or trails the
 //! clock by more than `stale_after` plus the usual 15 minutes' delay while
 //! the market trades (a provider hours behind). A price struck once a day
-//! (`daily`: a fund's NAV) is judged only by its day. Stooq and Finnhub
+//! (a fund's NAV: `daily` in the config, or Yahoo's `MUTUALFUND`) is
+//! judged only by its day. Stooq and Finnhub
 //! say no session, so only the price's own time (`as_of`) against the
 //! exchange calendar (`calendar::evidently_listed_on`) tells, for
 //! symbols whose market a calendar here knows.
@@ -44,6 +45,10 @@ struct Held {
     quote: SnapshotQuote,
     /// The last refresh for this symbol failed; `quote` is the last good one.
     failing: bool,
+    /// The provider says the price is struck once a day (`Quote::daily`).
+    /// Not archived: a quote seeded from the archive waits for the first
+    /// refresh, or the config's `daily`, to be judged by its day.
+    daily: bool,
 }
 
 #[derive(Debug, Default)]
@@ -304,6 +309,7 @@ impl Board {
                 quote_id,
                 quote,
                 failing: false,
+                daily: false,
             });
         }
         Ok(())
@@ -358,12 +364,14 @@ impl Board {
                 continue;
             };
             let name = instrument.name.clone();
+            let daily = q.daily;
             state.held.insert(
                 q.symbol.clone(),
                 Held {
                     quote_id,
                     quote: snapshot_quote(q, name),
                     failing: false,
+                    daily,
                 },
             );
             report.ok += 1;
@@ -401,7 +409,7 @@ impl Board {
                 q.stale = h.failing
                     || too_old(config, &q, now)
                     || match exchange {
-                        Some(exchange) if i.daily => missed_a_day(exchange, &q, now),
+                        Some(exchange) if i.daily || h.daily => missed_a_day(exchange, &q, now),
                         Some(exchange) => {
                             before_the_session(exchange, &q, now)
                                 || lagging(exchange, config, &q, now)
@@ -551,7 +559,8 @@ fn lagging(
     exchange.is_open(now) && now - as_of > allowed
 }
 
-/// For a price struck once a day (`daily`: a fund's NAV, worked out after
+/// For a price struck once a day (`daily` in the config, or as the
+/// provider says: a fund's NAV, worked out after
 /// the close and published that evening), whether it is from before the
 /// session preceding the latest one to have opened: Monday's NAV is the
 /// latest there can be all through Tuesday's session and until
@@ -813,6 +822,35 @@ mod tests {
             "yahoo/chart_FXAIX_fund_derived.json",
             r#"{ symbol = "FXAIX", daily = true }"#,
             &fund,
+        )
+        .await;
+    }
+
+    /// Yahoo says when an instrument is a fund (`instrumentType`
+    /// `MUTUALFUND`): its NAV is judged by its day without `daily` in the
+    /// config. An equity is not.
+    #[tokio::test]
+    async fn yahoo_says_which_prices_are_a_funds_nav() {
+        assert_stale_when_fetched_at(
+            YAHOO,
+            "yahoo/chart_FXAIX_fund_derived.json",
+            r#""FXAIX""#,
+            &[
+                ("2026-09-30T15:00:00Z", false),
+                ("2026-10-01T15:00:00Z", true),
+            ],
+        )
+        .await;
+        // The verbatim AAPL chart (EQUITY, 14:32 UTC): a day later, while
+        // New York trades, it is a previous session's price.
+        assert_stale_when_fetched_at(
+            YAHOO,
+            "yahoo/chart_AAPL_range5d.json",
+            r#""AAPL""#,
+            &[
+                ("2026-07-24T14:40:00Z", false),
+                ("2026-07-27T15:00:00Z", true),
+            ],
         )
         .await;
     }

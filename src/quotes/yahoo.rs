@@ -89,6 +89,8 @@ struct Meta {
     range: Option<String>,
     data_granularity: Option<String>,
     current_trading_period: Option<TradingPeriods>,
+    /// `EQUITY` in the verbatim AAPL chart; `MUTUALFUND` for a fund.
+    instrument_type: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -254,6 +256,7 @@ fn quote_from(result: ChartResult, symbol: &str, now: DateTime<Utc>) -> Result<Q
         (Some(t), Some(periods)) => session_at(t, periods),
         _ => Session::Unknown,
     };
+    quote.daily = meta.instrument_type.as_deref() == Some("MUTUALFUND");
     Ok(quote.normalized())
 }
 
@@ -366,6 +369,19 @@ mod tests {
         assert_eq!(q.previous_close, Some(dec("321.66")));
         assert_eq!(q.change, Some(dec("7.219")));
         assert_eq!(q.change_percent, Some(dec("2.2443")));
+    }
+
+    /// A fund's chart says `MUTUALFUND`: its price is a NAV, struck once a
+    /// day. The verbatim AAPL chart says `EQUITY`.
+    #[test]
+    fn a_fund_is_priced_once_a_day() {
+        let fund = fixture("yahoo/chart_FXAIX_fund_derived.json");
+        let q = parse(200, JSON, &fund, "FXAIX", at(NOW)).unwrap();
+        assert!(q.daily);
+        assert_eq!(q.price, dec("267.17"));
+        assert_eq!(q.as_of, Some(at(1_790_726_907)));
+        let aapl = fixture("yahoo/chart_AAPL_range5d.json");
+        assert!(!parse(200, JSON, &aapl, "AAPL", at(NOW)).unwrap().daily);
     }
 
     #[test]

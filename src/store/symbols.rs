@@ -254,6 +254,7 @@ mod tests {
             as_of: None,
             fetched_at,
             session: Session::Regular,
+            daily: false,
         }
     }
 
