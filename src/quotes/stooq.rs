@@ -15,7 +15,10 @@
 //! the daily quota is an HTTP 200 saying `Exceeded the daily hits limit`;
 //! a missing key or the bot wall is an HTML page, with 200 or 404. Stooq has
 //! no currency column, so `currency` stays `None`; `.uk` lines are probably
-//! in pence, but that is unconfirmed, so they are not rescaled.
+//! in pence, but that is unconfirmed, so they are not rescaled: every Stooq
+//! payload on record (§4.1) is a US line, and the only evidence is another
+//! client's rescaling. The suffix could not settle it either: some London
+//! lines (ETFs) trade in pounds, and nothing in the reply tells which.
 
 use std::collections::HashMap;
 
