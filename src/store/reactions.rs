@@ -41,7 +41,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
-use rust_decimal::Decimal;
+use rust_decimal::{Decimal, RoundingStrategy};
 
 use super::{Store, StoreError, begin_write, op};
 use crate::clock::{from_db_time, to_db_time};
@@ -490,7 +490,14 @@ pub(crate) fn reactions_of(
                     .checked_sub(then)
                     .and_then(|d| d.checked_mul(Decimal::ONE_HUNDRED))
                     .and_then(|d| d.checked_div(then))
-                    .map(|c| c.round_dp(2).normalize()),
+                    // Half away from zero, as SQLite's round() in
+                    // v_item_reactions: an export and a query of the same
+                    // archive give the same figure (round_dp alone rounds
+                    // a half to even: 0.125 % became 0.12, the view's 0.13).
+                    .map(|c| {
+                        c.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+                            .normalize()
+                    }),
                 _ => None,
             };
         }
@@ -544,6 +551,46 @@ VALUES (1, 'RIO', 'then', 'XLON', '2026-01-01T00:00:00Z', 'found', 1),
                 ("1h", None),
                 ("close", Some(Decimal::ONE_HUNDRED)),
             ]
+        );
+    }
+
+    /// A change of exactly half a hundredth of a percent: the export rounds
+    /// it as `v_item_reactions` does, away from zero, so the archive and an
+    /// export of it agree.
+    #[test]
+    fn a_half_hundredth_change_rounds_as_the_view_does() {
+        let conn = archive();
+        conn.execute_batch(
+            r#"
+INSERT INTO item_mentions (item_id, symbol) VALUES (1, 'RIO');
+INSERT INTO quotes (id, symbol, provider, provider_symbol, price, currency, fetched_at, session)
+VALUES (1, 'RIO', 'yahoo', 'RIO.L', '100', 'GBP', '2026-01-01T00:00:00Z', 'regular'),
+       (2, 'RIO', 'yahoo', 'RIO.L', '100.125', 'GBP', '2026-01-01T00:15:00Z', 'regular'),
+       (3, 'RIO', 'yahoo', 'RIO.L', '99.875', 'GBP', '2026-01-01T01:00:00Z', 'regular');
+INSERT INTO item_reactions (item_id, symbol, horizon, exchange, target_at, state, quote_id)
+VALUES (1, 'RIO', 'then', 'XLON', '2026-01-01T00:00:00Z', 'found', 1),
+       (1, 'RIO', '15m', 'XLON', '2026-01-01T00:15:00Z', 'found', 2),
+       (1, 'RIO', '1h', 'XLON', '2026-01-01T01:00:00Z', 'found', 3);
+"#,
+        )
+        .unwrap();
+        let reaction = reactions_of(&conn, 1).unwrap().remove(0);
+        let exported: Vec<_> = reaction
+            .points
+            .iter()
+            .map(|p| p.change_percent.map(|c| c.to_string()))
+            .collect();
+        let (m15, h1): (f64, f64) = conn
+            .query_row(
+                "SELECT change_15m_percent, change_1h_percent FROM v_item_reactions",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((m15, h1), (0.13, -0.13));
+        assert_eq!(
+            exported,
+            [Some("0".into()), Some("0.13".into()), Some("-0.13".into())]
         );
     }
 
