@@ -610,6 +610,18 @@ symbols = [
     );
     let report = board.refresh(&opened.store, clock.now()).await.unwrap();
     assert_eq!(report.ok, 2, "{report:?}");
+    // A price reaction's backfill: a past VOD price (three days old, above
+    // every board price) fetched now, so it is in v_quotes under today.
+    let mut past = tickerfeed::model::Quote::new(
+        tickerfeed::model::ProviderKind::Yahoo,
+        "VOD.L",
+        "1.5".parse().unwrap(),
+        clock.now(),
+    );
+    past.symbol = "VOD".into();
+    past.currency = Some("GBP".into());
+    past.as_of = Some(clock.now() - Duration::days(3));
+    opened.store.record_backfill(vec![past]).await.unwrap();
     server.set(
         "/alphaville.xml",
         blog("<p>Second draft on rates.</p>", "alpha-2-v2", true),
@@ -819,6 +831,7 @@ async fn every_query_in_the_schema_doc_runs_on_a_real_archive() {
     assert_eq!(cats.text(0, "category"), "Business", "{cats:?}");
 
     // Quote history.
+    // The board's own prices only: not the backfilled past price.
     let history = under("Daily price range of a symbol");
     assert_eq!(history.real(0, "high"), Some(1.205), "{history:?}");
 
