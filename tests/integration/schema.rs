@@ -2,7 +2,8 @@
 //! runs on an archive built by the real pipeline, every view it names
 //! exists, and every table and view in the archive (with each of its
 //! columns) is documented there. A migration that the page does not follow
-//! fails here.
+//! fails here. The README's queries ("Query the archive") run on the same
+//! archive.
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -18,6 +19,7 @@ use tickerfeed::pipeline::Refreshed;
 use crate::util::*;
 
 const DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/schema.md");
+const README: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
 const AAPL: &str = include_str!("../fixtures/quotes/yahoo/chart_AAPL_range5d.json");
 const VOD: &str = include_str!("../fixtures/quotes/yahoo/chart_VOD.L_pence.json");
 
@@ -68,10 +70,7 @@ fn sql_blocks(doc: &str) -> Vec<Block> {
             }
         }
     }
-    assert!(
-        fence.is_none(),
-        "docs/schema.md: a code block is not closed"
-    );
+    assert!(fence.is_none(), "a code block is not closed");
     blocks
 }
 
@@ -127,7 +126,7 @@ impl Rows {
 fn run(db: &Connection, block: &Block) -> Rows {
     let fail = |e: rusqlite::Error| -> ! {
         panic!(
-            "docs/schema.md, query under \"{}\" fails: {e}\n{}",
+            "query under \"{}\" fails: {e}\n{}",
             block.heading, block.sql
         )
     };
@@ -844,4 +843,30 @@ async fn every_query_in_the_schema_doc_runs_on_a_real_archive() {
         objects.contains("items") && objects.contains("items_fts"),
         "{objects:?}"
     );
+
+    // The README's queries, one statement at a time, each under the
+    // comment above it.
+    let readme = std::fs::read_to_string(README).expect("README.md is readable");
+    let mut readme_results = Vec::new();
+    for block in sql_blocks(&readme) {
+        for sql in block.sql.split(";\n").filter(|s| !s.trim().is_empty()) {
+            let comment = sql
+                .lines()
+                .find(|l| l.starts_with("--"))
+                .unwrap_or(&block.heading);
+            let statement = Block {
+                heading: format!("README.md: {comment}"),
+                sql: sql.to_string(),
+            };
+            readme_results.push((statement.heading.clone(), run(&db, &statement)));
+        }
+    }
+    assert!(readme_results.len() >= 8, "{readme_results:?}");
+    let shared = readme_results
+        .iter()
+        .find(|(h, _)| h.contains("articles carried by more than one feed"))
+        .map(|(_, rows)| rows)
+        .expect("README.md: the query of articles several feeds carried");
+    let vodafone = shared.matching("title", "Vodafone cuts prices as rates bite");
+    assert_eq!(vodafone.len(), 1, "{shared:?}");
 }
