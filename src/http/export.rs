@@ -48,6 +48,17 @@ pub(super) struct ExportParams {
     view: Option<String>,
 }
 
+/// `?since=` as `--since` reads it. A `+` typed into a URL arrives as a
+/// space (form encoding), so `?since=2026-11-24T10:00:00+01:00`, the
+/// documented form, reads `...10:00:00 01:00`: failing as given, the value
+/// is read again with its last space taken for the `+` it was.
+fn since_from_query(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    crate::clock::from_date_or_time(s).or_else(|| {
+        let (time, offset) = s.trim().rsplit_once(' ')?;
+        crate::clock::from_date_or_time(&format!("{time}+{offset}"))
+    })
+}
+
 pub(super) async fn export_jsonl(
     State(state): State<HttpState>,
     Query(params): Query<ExportParams>,
@@ -56,11 +67,7 @@ pub(super) async fn export_jsonl(
     if !published.web.export {
         return not_found_under(&published);
     }
-    let since = match params
-        .since
-        .as_deref()
-        .map(|s| (s, crate::clock::from_date_or_time(s)))
-    {
+    let since = match params.since.as_deref().map(|s| (s, since_from_query(s))) {
         None => None,
         Some((_, Some(t))) => Some(t),
         Some((s, None)) => {

@@ -426,6 +426,21 @@ async fn http_export_is_404_when_off_and_streams_the_same_lines_when_on() {
         .unwrap();
     assert_eq!(none.text().await.unwrap(), "");
 
+    // An offset's `+` typed as is (form encoding makes it a space): the
+    // documented `--since` form works in the URL too.
+    let offset = get("/export.jsonl?since=2000-01-01T10:00:00+01:00")
+        .await
+        .unwrap();
+    assert_eq!(offset.status(), 200);
+    assert_eq!(
+        without_reactions(&offset.text().await.unwrap()),
+        without_reactions(&cli)
+    );
+    let later = get("/export.jsonl?since=2999-01-01T10:00:00+01:00")
+        .await
+        .unwrap();
+    assert_eq!(later.text().await.unwrap(), "");
+
     let bad = get("/export.jsonl?since=yesterday").await.unwrap();
     assert_eq!(bad.status(), 400);
     assert!(bad.text().await.unwrap().contains("since=\"yesterday\""));
