@@ -127,7 +127,7 @@ impl<W: Write> ExportWriter<W> {
                     // RFC 4180's record separator.
                     .terminator(csv::Terminator::CRLF)
                     .from_writer(out);
-                w.write_record(CSV_COLUMNS)?;
+                w.write_record(CSV_COLUMNS).map_err(csv_error)?;
                 Inner::Csv(Box::new(w))
             }
         };
@@ -141,7 +141,7 @@ impl<W: Write> ExportWriter<W> {
                 serde_json::to_writer(&mut *out, &JsonLine::of(item))?;
                 out.write_all(b"\n")
             }
-            Inner::Csv(w) => Ok(w.write_record(csv_record(item)?.iter())?),
+            Inner::Csv(w) => w.write_record(csv_record(item)?.iter()).map_err(csv_error),
         }
     }
 
@@ -154,6 +154,21 @@ impl<W: Write> ExportWriter<W> {
             }
             Inner::Csv(w) => w.into_inner().map_err(|e| e.into_error()),
         }
+    }
+}
+
+/// A CSV error as the `io::Error` it carries, with its kind: the csv
+/// crate's own conversion makes every error `Other`, which hid a reader
+/// gone (`BrokenPipe`) from `tickerfeed export --format csv | head`, so it
+/// failed where the JSONL export stops quietly.
+fn csv_error(e: csv::Error) -> io::Error {
+    if !e.is_io_error() {
+        return io::Error::other(e);
+    }
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => io,
+        // Not reached: is_io_error() is true only for ErrorKind::Io.
+        kind => io::Error::other(format!("{kind:?}")),
     }
 }
 
@@ -419,6 +434,34 @@ mod tests {
             w.write(i).unwrap();
         }
         w.finish().unwrap()
+    }
+
+    /// A reader that went away (`tickerfeed export --format csv | head`)
+    /// reads as a broken pipe, as it does for JSONL, so the command stops
+    /// quietly with exit 0 instead of failing.
+    #[test]
+    fn a_reader_gone_is_a_broken_pipe_in_both_formats() {
+        struct Gone;
+        impl Write for Gone {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::new(io::ErrorKind::BrokenPipe, "reader gone"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        for format in [ExportFormat::Jsonl, ExportFormat::Csv] {
+            let err = ExportWriter::new(format, Gone)
+                .and_then(|mut w| {
+                    // The CSV writer buffers: write until the buffer spills.
+                    for _ in 0..1000 {
+                        w.write(&item())?;
+                    }
+                    w.finish().map(drop)
+                })
+                .unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::BrokenPipe, "{format:?}: {err}");
+        }
     }
 
     #[test]
