@@ -344,6 +344,25 @@ pub(super) fn finance_near(text: &str, start: usize, end: usize) -> bool {
     false
 }
 
+/// English words in lower case, one a line: the letters-only entries of
+/// SCOWL's small British and American lists, the words spell checkers
+/// call common (`words.COPYRIGHT` says where they come from).
+const ENGLISH_WORDS: &str = include_str!("words.txt");
+
+/// Whether a one-word name is also a common English word ("Apple",
+/// "Shell", "Next"): what "apple growers" and "Apple Pie Recipes" use it
+/// as. Coined names ("Vodafone", "Glaxo") and names with capitals inside
+/// ("AstraZeneca") are no word. Asked once per name, when the matcher is
+/// built.
+pub(super) fn is_common_word(name: &str) -> bool {
+    let mut chars = name.chars();
+    if !(chars.next().is_some_and(char::is_alphabetic) && chars.all(char::is_lowercase)) {
+        return false;
+    }
+    let lower = name.to_lowercase();
+    ENGLISH_WORDS.lines().any(|w| w == lower)
+}
+
 /// One short word or one all-capitals word: something other texts use for
 /// other things (acronyms, words), so it needs corroboration.
 pub(super) fn is_ambiguous(name: &str) -> bool {
@@ -514,6 +533,172 @@ const CALENDAR_WORDS: &[&str] = &[
     "december",
 ];
 
+/// Countries and continents, one word each: a company names its unit in
+/// one after it ("Vodafone Spain", "Shell Nigeria", "BP America"), and
+/// news of that unit is news of the company.
+const PLACES: &[&str] = &[
+    "afghanistan",
+    "africa",
+    "albania",
+    "algeria",
+    "america",
+    "americas",
+    "andorra",
+    "angola",
+    "argentina",
+    "armenia",
+    "asia",
+    "australia",
+    "austria",
+    "azerbaijan",
+    "bahamas",
+    "bahrain",
+    "bangladesh",
+    "barbados",
+    "belarus",
+    "belgium",
+    "belize",
+    "benin",
+    "bhutan",
+    "bolivia",
+    "bosnia",
+    "botswana",
+    "brazil",
+    "britain",
+    "brunei",
+    "bulgaria",
+    "burundi",
+    "cambodia",
+    "cameroon",
+    "canada",
+    "chad",
+    "chile",
+    "china",
+    "colombia",
+    "congo",
+    "croatia",
+    "cuba",
+    "cyprus",
+    "czechia",
+    "denmark",
+    "djibouti",
+    "ecuador",
+    "egypt",
+    "england",
+    "eritrea",
+    "estonia",
+    "eswatini",
+    "ethiopia",
+    "europe",
+    "fiji",
+    "finland",
+    "france",
+    "gabon",
+    "gambia",
+    "georgia",
+    "germany",
+    "ghana",
+    "greece",
+    "guatemala",
+    "guinea",
+    "guyana",
+    "haiti",
+    "holland",
+    "honduras",
+    "hungary",
+    "iceland",
+    "india",
+    "indonesia",
+    "iran",
+    "iraq",
+    "ireland",
+    "israel",
+    "italy",
+    "jamaica",
+    "japan",
+    "jordan",
+    "kazakhstan",
+    "kenya",
+    "kosovo",
+    "kuwait",
+    "kyrgyzstan",
+    "laos",
+    "latvia",
+    "lebanon",
+    "lesotho",
+    "liberia",
+    "libya",
+    "liechtenstein",
+    "lithuania",
+    "luxembourg",
+    "madagascar",
+    "malawi",
+    "malaysia",
+    "maldives",
+    "mali",
+    "malta",
+    "mauritania",
+    "mauritius",
+    "mexico",
+    "moldova",
+    "monaco",
+    "mongolia",
+    "montenegro",
+    "morocco",
+    "mozambique",
+    "myanmar",
+    "namibia",
+    "nepal",
+    "netherlands",
+    "nicaragua",
+    "niger",
+    "nigeria",
+    "norway",
+    "oman",
+    "pakistan",
+    "panama",
+    "paraguay",
+    "peru",
+    "philippines",
+    "poland",
+    "portugal",
+    "qatar",
+    "romania",
+    "russia",
+    "rwanda",
+    "scotland",
+    "senegal",
+    "serbia",
+    "singapore",
+    "slovakia",
+    "slovenia",
+    "somalia",
+    "spain",
+    "sudan",
+    "sweden",
+    "switzerland",
+    "syria",
+    "taiwan",
+    "tajikistan",
+    "tanzania",
+    "thailand",
+    "togo",
+    "tunisia",
+    "turkey",
+    "türkiye",
+    "turkmenistan",
+    "uganda",
+    "ukraine",
+    "uruguay",
+    "uzbekistan",
+    "venezuela",
+    "vietnam",
+    "wales",
+    "yemen",
+    "zambia",
+    "zimbabwe",
+];
+
 /// A sentence boundary: end punctuation, spaces, and a capital starting
 /// the next sentence (so "Calif. — Earlier" and "Inc. said" run on).
 static SENTENCE_BREAK: LazyLock<Regex> = LazyLock::new(|| {
@@ -567,6 +752,37 @@ pub(super) fn in_sentence_case(text: &str, start: usize, end: usize) -> bool {
         })
 }
 
+/// Whether `text[start..]` starts a sentence (or the text): nothing but
+/// quotes, brackets and spaces since the last sentence break. A capital
+/// there is the sentence's, and says nothing about a name.
+pub(super) fn starts_sentence(text: &str, start: usize) -> bool {
+    let sentence = sentence_around(text, start, start);
+    let from = sentence.as_ptr() as usize - text.as_ptr() as usize;
+    !text[from..start].chars().any(char::is_alphanumeric)
+}
+
+/// Whether the word after the name at `text[start..end]` reads as what a
+/// subject takes: a function word other than a joiner ("Apple to
+/// unveil", "Apple is expected", "Apple on Thursday sent", in any case),
+/// or a possessive ("Apple's"). A common noun starting a sentence
+/// without an article takes neither: it modifies the next noun ("Apple
+/// growers fear frost", "Apple pie recipes"), or is joined to one
+/// ("Apple and pear growers", "Apple of my eye").
+pub(super) fn followed_as_subject(text: &str, start: usize, end: usize) -> bool {
+    let rest = &text[end..];
+    if ["'s", "’s"].iter().any(|s| {
+        rest.strip_prefix(s)
+            .is_some_and(|r| !r.starts_with(char::is_alphanumeric))
+    }) {
+        return true;
+    }
+    adjacent_words(text, start, end)[1].is_some_and(|w| {
+        let w = w.to_lowercase();
+        FUNCTION_WORDS.contains(&w.as_str())
+            && !["and", "or", "nor", "but", "of"].contains(&w.as_str())
+    })
+}
+
 /// The words right before and right after `text[start..end]`, with only
 /// spaces between: punctuation ("Tuesday. Apple", "Apple, Google",
 /// "Apple's") and line breaks part names.
@@ -604,7 +820,8 @@ pub(super) fn adjacent_words(text: &str, start: usize, end: usize) -> [Option<&s
 /// "APPLE VALLEY, Calif."). Not function words, days and months, words of
 /// company news ("Drugmaker AstraZeneca", "Apple Pay"), acronyms beside a
 /// name in mixed case (its market, role or product: "Vodafone UK", "Apple
-/// CEO"), nor a hyphenated word ("Cupertino-based").
+/// CEO"), countries and continents (the company's unit there: "Vodafone
+/// Spain", "BP America"), nor a hyphenated word ("Cupertino-based").
 pub(super) fn names_something_else(word: &str, name_in_capitals: bool) -> bool {
     let letters = || word.chars().filter(|c| *c != '\'' && *c != '’');
     let lower = word.to_lowercase();
@@ -616,6 +833,7 @@ pub(super) fn names_something_else(word: &str, name_in_capitals: bool) -> bool {
         && !FUNCTION_WORDS.contains(&lower)
         && !CALENDAR_WORDS.contains(&lower)
         && !FINANCE_WORDS.contains(&lower)
+        && !PLACES.contains(&lower)
 }
 
 pub(super) fn collapse(s: &str) -> String {
