@@ -117,7 +117,7 @@
 //! Inputs are plain text: strip HTML before calling.
 
 use std::cell::OnceCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use aho_corasick::AhoCorasick;
@@ -287,6 +287,31 @@ impl<'a> Part<'a> {
     fn title_case(&self) -> bool {
         *self.title_case.get_or_init(|| is_title_case(self.text))
     }
+}
+
+/// What an item says about an alias once, however many of its hits ask:
+/// an item can name a company (or the word it shares a name with)
+/// thousands of times, and asking the whole item again at every hit made
+/// matching it quadratic.
+#[derive(Default)]
+struct ItemFacts {
+    /// Whether the item defines the alias as words (alias, instrument).
+    definitions: HashMap<(usize, usize), Option<Definition>>,
+    /// Whether another name of the instrument is in the item (alias,
+    /// instrument).
+    other_name: HashMap<(usize, usize), bool>,
+    /// Whether the item coins the alias as a name for something (alias).
+    coined: HashMap<usize, bool>,
+    /// The words (in lower case) beside the alias's hits where, with it,
+    /// they make a longer proper noun (alias, instrument).
+    longer: HashMap<(usize, usize), HashSet<(Side, String)>>,
+}
+
+/// Which side of a name a word is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Side {
+    Before,
+    After,
 }
 
 /// A ticker space: where the same letters mean the same listing. The US
@@ -555,13 +580,11 @@ impl MentionMatcher {
         }
         let hits = self.name_hits(&parts);
         let mut named: Vec<(usize, usize, usize, MatchedBy)> = Vec::new();
-        // Whether the item defines an alias is one answer per alias and
-        // instrument, however often the alias occurs.
-        let mut definitions = HashMap::new();
+        let mut facts = ItemFacts::default();
         for hit in &hits {
             let alias = &self.aliases[hit.alias];
             for &i in &alias.instruments {
-                if let Some(how) = self.judge(hit, i, &parts, &hits, vouched[i], &mut definitions) {
+                if let Some(how) = self.judge(hit, i, &parts, &hits, vouched[i], &mut facts) {
                     named.push((hit.part, hit.start, i, how));
                 }
             }
@@ -676,7 +699,7 @@ impl MentionMatcher {
         parts: &[Part<'_>],
         hits: &[NameHit],
         vouched: bool,
-        definitions: &mut HashMap<(usize, usize), Option<Definition>>,
+        facts: &mut ItemFacts,
     ) -> Option<MatchedBy> {
         let alias = &self.aliases[hit.alias];
         let part = &parts[hit.part];
@@ -703,15 +726,17 @@ impl MentionMatcher {
         {
             return None;
         }
-        let other_name = || {
-            hits.iter().any(|h| {
-                let a = &self.aliases[h.alias];
-                h.alias != hit.alias
-                    && a.instruments.contains(&i)
-                    && (!a.ambiguous || {
-                        let w = collapse(&parts[h.part].text[h.start..h.end]);
-                        w == a.text || parts[h.part].shouting()
-                    })
+        let other_name = |facts: &mut ItemFacts| {
+            *facts.other_name.entry((hit.alias, i)).or_insert_with(|| {
+                hits.iter().any(|h| {
+                    let a = &self.aliases[h.alias];
+                    h.alias != hit.alias
+                        && a.instruments.contains(&i)
+                        && (!a.ambiguous || {
+                            let w = collapse(&parts[h.part].text[h.start..h.end]);
+                            w == a.text || parts[h.part].shouting()
+                        })
+                })
             })
         };
         if !alias.ambiguous {
@@ -735,9 +760,9 @@ impl MentionMatcher {
             // name ("Vodafone Idea Shares Fall", "Vodafone Idea shares
             // dropped").
             if (!part.shouting() && self.in_longer_proper_noun(part.text, hit, &written, i))
-                || (self.shown_longer(hit, i, parts, hits) && case_says_nothing())
+                || (self.shown_longer(hit, i, parts, hits, facts) && case_says_nothing())
             {
-                return (vouched || other_name()).then_some(MatchedBy::Corroborated);
+                return (vouched || other_name(facts)).then_some(MatchedBy::Corroborated);
             }
             // A name that is also a word reads as the word wherever its
             // capital is not the name's own, and at a sentence's start it
@@ -750,7 +775,7 @@ impl MentionMatcher {
                 && (starts_sentence(part.text, hit.start) || case_says_nothing())
                 && !followed_as_subject(part.text, hit.start, hit.end)
             {
-                return (vouched || other_name() || Self::in_company_context(hit, parts))
+                return (vouched || other_name(facts) || Self::in_company_context(hit, parts))
                     .then_some(MatchedBy::Corroborated);
             }
             return Some(MatchedBy::Name);
@@ -758,7 +783,8 @@ impl MentionMatcher {
         if DATE_BEFORE.is_match(tail(part.text, hit.start, 64)) {
             return None;
         }
-        let defined = *definitions
+        let defined = *facts
+            .definitions
             .entry((hit.alias, i))
             .or_insert_with(|| self.definition(&alias.text, i, parts));
         match defined {
@@ -766,10 +792,13 @@ impl MentionMatcher {
             Some(Definition::Own) => return Some(MatchedBy::Corroborated),
             None => {}
         }
-        let other_name = other_name();
+        let other_name = other_name(facts);
         // A name the text coins applies throughout the item.
-        let coined = hits.iter().any(|h| {
-            h.alias == hit.alias && COINED_BEFORE.is_match(tail(parts[h.part].text, h.start, 80))
+        let coined = *facts.coined.entry(hit.alias).or_insert_with(|| {
+            hits.iter().any(|h| {
+                h.alias == hit.alias
+                    && COINED_BEFORE.is_match(tail(parts[h.part].text, h.start, 80))
+            })
         });
         if coined && !other_name {
             return None;
@@ -798,19 +827,35 @@ impl MentionMatcher {
     /// beside it: another place writes the name with the same word on the
     /// same side, and that is a longer proper noun there ("Vodafone Idea
     /// shares dropped" for the title "Vodafone Idea Shares Fall").
-    fn shown_longer(&self, hit: &NameHit, i: usize, parts: &[Part<'_>], hits: &[NameHit]) -> bool {
-        let same = |a: Option<&str>, b: Option<&str>| {
-            a.zip(b).is_some_and(|(a, b)| a.eq_ignore_ascii_case(b))
-        };
+    fn shown_longer(
+        &self,
+        hit: &NameHit,
+        i: usize,
+        parts: &[Part<'_>],
+        hits: &[NameHit],
+        facts: &mut ItemFacts,
+    ) -> bool {
+        let beside = facts.longer.entry((hit.alias, i)).or_insert_with(|| {
+            hits.iter()
+                .filter(|h| {
+                    let text = parts[h.part].text;
+                    h.alias == hit.alias
+                        && !parts[h.part].shouting()
+                        && self.in_longer_proper_noun(text, h, &collapse(&text[h.start..h.end]), i)
+                })
+                .flat_map(|h| {
+                    let [before, after] = adjacent_words(parts[h.part].text, h.start, h.end);
+                    [
+                        before.map(|w| (Side::Before, w.to_ascii_lowercase())),
+                        after.map(|w| (Side::After, w.to_ascii_lowercase())),
+                    ]
+                })
+                .flatten()
+                .collect()
+        });
         let [before, after] = adjacent_words(parts[hit.part].text, hit.start, hit.end);
-        hits.iter().any(|h| {
-            let text = parts[h.part].text;
-            let [b, a] = adjacent_words(text, h.start, h.end);
-            h.alias == hit.alias
-                && (same(before, b) || same(after, a))
-                && !parts[h.part].shouting()
-                && self.in_longer_proper_noun(text, h, &collapse(&text[h.start..h.end]), i)
-        })
+        before.is_some_and(|w| beside.contains(&(Side::Before, w.to_ascii_lowercase())))
+            || after.is_some_and(|w| beside.contains(&(Side::After, w.to_ascii_lowercase())))
     }
 
     /// Whether the one-word name `written`, at `text[hit.start..hit.end]`,
@@ -1741,6 +1786,38 @@ mod tests {
     /// "Shell Nigeria"), and news of the unit is news of the company: the
     /// country beside the name does not make another proper noun of it,
     /// as "Idea" or "Valley" do.
+    /// A long item that names a company, or the word it shares a name
+    /// with, thousands of times (a recipe's full text, a wire's list of
+    /// trades) is matched in time linear in its length: each hit asked the
+    /// whole item again (its other hits, its sentences from the start),
+    /// minutes for these 60 KB and quadratic in an item's size.
+    #[test]
+    fn an_item_naming_a_company_thousands_of_times_is_matched_in_linear_time() {
+        let m = MentionMatcher::new(&[
+            instrument("AAPL", &["Apple"]),
+            instrument("BP", &["BP", "BP plc"]),
+        ]);
+        for (text, want) in [
+            ("Apple pie is sweet. ".repeat(3000), vec![]),
+            ("Tree rings dated to 3200 BP agree. ".repeat(2000), vec![]),
+            (
+                format!(
+                    "{}Apple to unveil a phone.",
+                    "Apple Valley is warm. ".repeat(3000)
+                ),
+                vec!["AAPL"],
+            ),
+        ] {
+            let started = std::time::Instant::now();
+            let found = symbols(m.find::<&str>("Notes", &text, &[]));
+            let took = started.elapsed();
+            assert_eq!(found, want, "{}", &text[..40]);
+            // Linear: a second or two in a debug build; quadratic: over a
+            // minute. The margin is for a loaded machine, not a speed target.
+            assert!(took < std::time::Duration::from_secs(30), "{took:?}");
+        }
+    }
+
     #[test]
     fn a_companys_unit_in_a_country_is_the_company() {
         let m = MentionMatcher::new(&[

@@ -710,11 +710,29 @@ static SENTENCE_BREAK: LazyLock<Regex> = LazyLock::new(|| {
 static WORD: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"[\p{L}][\p{L}'’\-]*").expect("constant pattern"));
 
-/// The sentence of `text` that `text[start..end]` is in.
+/// How far around a name its sentence is looked for, each way. A text
+/// can hold thousands of hits of a name that is also a word ("Apple pie"
+/// in a recipe's full text), and finding each one's sentence from the
+/// text's start made a long item's matching quadratic; a sentence longer
+/// than this is cut at the window, which reads it as one in progress.
+const SENTENCE_REACH: usize = 1024;
+
+/// The sentence of `text` that `text[start..end]` is in, within
+/// [`SENTENCE_REACH`] of it.
 fn sentence_around(text: &str, start: usize, end: usize) -> &str {
+    let mut lo = start.saturating_sub(SENTENCE_REACH);
+    while !text.is_char_boundary(lo) {
+        lo -= 1;
+    }
+    let mut hi = end.saturating_add(SENTENCE_REACH).min(text.len());
+    while !text.is_char_boundary(hi) {
+        hi += 1;
+    }
+    let window = &text[lo..hi];
+    let (start, end) = (start - lo, end - lo);
     let mut from = 0;
-    let mut to = text.len();
-    for m in SENTENCE_BREAK.find_iter(text) {
+    let mut to = window.len();
+    for m in SENTENCE_BREAK.find_iter(window) {
         // The break's last character is the next sentence's capital.
         let next = m.end() - m.as_str().chars().last().map_or(0, char::len_utf8);
         if m.as_str() == "\n" {
@@ -731,7 +749,7 @@ fn sentence_around(text: &str, start: usize, end: usize) -> &str {
             break;
         }
     }
-    &text[from..to]
+    &window[from..to]
 }
 
 /// Whether capitals mark names in the sentence around `text[start..end]`:
