@@ -254,8 +254,9 @@ impl Articles {
 
     /// Makes `due`'s page, which gave up waiting for the robots.txt of
     /// `url`'s site (read as `user_agent`), due again once that reading
-    /// answers, and wakes the worker: the answer is in the cache then, so
-    /// the page need not wait out its backoff. The page goes through the
+    /// answers with the site's rules, and wakes the worker: the answer is
+    /// in the cache then, so the page need not wait out its backoff (a
+    /// reading that failed leaves the page its backoff). The page goes through the
     /// site's limits, spacing and `Crawl-delay` like any other. A task
     /// that waits on the reading's lock (no polling); if the process ends
     /// first, the page keeps the retry time it was given.
@@ -264,7 +265,11 @@ impl Articles {
         let (item_id, queued) = (due.item_id, due.queued.clone());
         tokio::spawn(async move {
             let inner = &me.inner;
-            inner.robots.answered(&url, &user_agent).await;
+            if !inner.robots.answered(&url, &user_agent).await {
+                // Not read after all: asked now, the page would only
+                // spend an attempt on the cached error. It keeps its retry.
+                return;
+            }
             let now = inner.clock.now();
             match inner
                 .store

@@ -241,18 +241,24 @@ impl RobotsCache {
     }
 
     /// Resolves once no reading of `url`'s robots.txt for `user_agent` is
-    /// under way: when a [`Verdict::Unanswered`] has its answer (or the
-    /// reading failed), so [`RobotsCache::check`] answers from the cache.
-    /// Waits for the reading's lock, so it costs no polling.
-    pub async fn answered(&self, url: &Url, user_agent: &str) {
+    /// under way (a [`Verdict::Unanswered`]'s reading is over), saying
+    /// whether it left the site's rules in the cache for
+    /// [`RobotsCache::check`]. A reading that failed is no answer: the
+    /// cache would only repeat its error until [`ERROR_TTL`]. Waits for
+    /// the reading's lock, so it costs no polling.
+    pub async fn answered(&self, url: &Url, user_agent: &str) -> bool {
         let key = (user_agent.to_string(), url.origin().ascii_serialization());
         let slot = {
             let origins = self.origins.lock().unwrap_or_else(|p| p.into_inner());
             origins.get(&key).map(Arc::clone)
         };
-        if let Some(slot) = slot {
-            drop(slot.lock().await);
-        }
+        let Some(slot) = slot else {
+            return false;
+        };
+        let cached = slot.lock().await;
+        cached
+            .as_ref()
+            .is_some_and(|c| !matches!(c.rules, Rules::Unknown { .. }))
     }
 
     async fn fetch_rules(&self, origin: &str, user_agent: &str, now: DateTime<Utc>) -> Rules {

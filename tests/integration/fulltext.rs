@@ -1159,6 +1159,32 @@ async fn a_page_that_outwaited_its_robots_txt_is_tried_again_once_it_answers() {
     assert_eq!(server.seen("/robots.txt").len(), 1);
 }
 
+/// A robots.txt that, read past the page's time, then fails (a 500) is no
+/// answer: the page keeps its 15 minutes instead of being asked again at
+/// once, which would only spend one of its attempts on the cached error.
+#[tokio::test]
+async fn a_page_that_outwaited_a_robots_txt_that_failed_keeps_its_retry() {
+    let (server, dir, config, (open, _)) = robots_txt_slower_than_a_page(2).await;
+    server.set(
+        "/robots.txt",
+        Reply::status(500).delayed(Duration::from_secs(2)),
+    );
+    let (_clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
+    let (opened, stop, worker) = open_with_a_waking_worker(&config, shared).await;
+    poll_feeds(&opened).await;
+    let started = std::time::Instant::now();
+    while server.seen("/robots.txt").is_empty() || started.elapsed() < Duration::from_secs(4) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.cancel();
+    worker.await.unwrap();
+
+    let (state, attempts, ..) = article(&dir, open);
+    assert_eq!((state.as_str(), attempts), ("pending", 1));
+    assert_eq!(server.seen("/robots.txt").len(), 1);
+    assert!(server.seen(open).is_empty());
+}
+
 /// A site whose robots.txt (disallowing `/members/`) answers after
 /// `secs` seconds, with an open and a members-only page, polled with
 /// `article_timeout_secs = 1`.
