@@ -774,6 +774,8 @@ async fn reload_until_stopped(
     stop: &CancellationToken,
 ) {
     let Some(mut hangups) = hangups else {
+        // No reloads, but what the start handed over runs until shutdown.
+        stop.cancelled().await;
         return;
     };
     // What the daemon was started with: the parts that wait for a restart
@@ -1106,6 +1108,77 @@ mod tests {
             key_for_board(Some(&board), Some(&market("yahoo", "k3"))),
             Some(Some(Secret::new("k3")))
         );
+    }
+
+    /// A daemon that could not listen for SIGHUP keeps its board's tasks
+    /// (and publishing) until shutdown: it only gives up reloads.
+    #[tokio::test]
+    async fn without_sighup_the_market_runs_until_shutdown() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "[storage]\npath = \"{}\"\n[market]\nprovider = \"stooq\"\nbase_url = \"http://127.0.0.1:9/\"\nsymbols = [\"AAPL\"]\n",
+            dir.path().join("a.db").display()
+        );
+        let config = crate::config::resolve_str(&text, Path::new("/etc/tickerfeed")).unwrap();
+        let clock: SharedClock = Arc::new(crate::clock::SystemClock);
+        let opened = open(&config, Arc::clone(&clock)).await.unwrap();
+        let shutdown = CancellationToken::new();
+        let market = Market::start(
+            opened.pipeline.board.get().unwrap(),
+            opened.reactions.clone().unwrap(),
+            opened.store.clone(),
+            Arc::clone(&clock),
+            &shutdown,
+        );
+        let market_stopped = market.stop.clone();
+        let bound = "127.0.0.1:0".parse().unwrap();
+        let http = http::HttpState::new(
+            Arc::clone(&opened.pipeline.metrics),
+            opened.pipeline.board.clone(),
+            opened.store.clone(),
+            http::Published::from_config(&config, Some(bound), clock.now()),
+            Heartbeat::new(clock.now()),
+            Arc::clone(&clock),
+        );
+        let websub = WebSubParts {
+            http: http.clone(),
+            store: opened.store.clone(),
+            clock: Arc::clone(&clock),
+            metrics: Arc::clone(&opened.pipeline.metrics),
+            clients: push::webhook::Clients::new("test").unwrap(),
+        };
+        let live = Live {
+            publishing: Publishing::start(&websub, &config, bound, &shutdown),
+            http,
+            bound,
+            board: opened.pipeline.board.clone(),
+            market: Some(market),
+            websub,
+            retiring: Vec::new(),
+            subscriber: None,
+            feeds: watch::channel(opened.feeds.clone()).0,
+            articles: opened.articles.clone(),
+            alerts: watch::channel(Vec::new()).0,
+            storage: watch::channel(config.storage.clone()).0,
+        };
+        let reloads = tokio::spawn(reload_on_hangup(
+            None,
+            config.clone(),
+            opened.store.clone(),
+            live,
+            Notifier::new(None),
+            Arc::clone(&clock),
+            shutdown.clone(),
+        ));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(!market_stopped.is_cancelled(), "the board's tasks stopped");
+        assert!(!reloads.is_finished());
+        shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(10), reloads)
+            .await
+            .expect("stopped with the daemon")
+            .unwrap();
+        assert!(market_stopped.is_cancelled());
     }
 
     #[test]
