@@ -595,7 +595,7 @@ impl Publishing {
                 websub.clone(),
                 hub_url,
             );
-            tokio::spawn(publisher.run(stop.clone()))
+            tokio::spawn(publisher.run(stop.clone(), shutdown.clone()))
         });
         Publishing {
             websub,
@@ -612,8 +612,8 @@ impl Publishing {
     }
 
     /// Puts the hub aside (`POST /websub` answers that this is no hub) and
-    /// stops the publisher; a push or ping in flight is cut, and the push
-    /// stays queued in the archive. Returns the verifier, still verifying
+    /// stops the publisher; a push in flight is cut, and stays queued in
+    /// the archive (a ping goes on, until shutdown). Returns the verifier, still verifying
     /// what the hub accepted.
     async fn stop(&mut self, http: &http::HttpState) -> Option<tokio::task::JoinHandle<()>> {
         http.set_hub(None);

@@ -123,18 +123,30 @@ impl Publisher {
         }
     }
 
-    /// Watches, pings and pushes until `shutdown`; pings in flight are
-    /// cancelled with it.
-    pub async fn run(self, shutdown: CancellationToken) {
+    /// Watches, pings and pushes until `stop`. The pings it started go on
+    /// until `shutdown` (`stop`'s parent, or itself): each announces a
+    /// change already recorded, which a publisher a reload starts after
+    /// this one does not see as one to announce. At `shutdown` they are
+    /// cancelled and waited for.
+    pub async fn run(self, stop: CancellationToken, shutdown: CancellationToken) {
         info!(hub = %self.hub_url, own_hub = self.config.serve_hub, "WebSub publishing");
         let pings = TaskTracker::new();
-        tokio::join!(self.watch(&pings, &shutdown), self.send(&shutdown));
+        tokio::join!(self.watch(&pings, &stop, &shutdown), self.send(&stop));
         pings.close();
-        pings.wait().await;
+        if shutdown.is_cancelled() {
+            pings.wait().await;
+        }
         debug!("WebSub publisher stopped");
     }
 
-    async fn watch(&self, pings: &TaskTracker, shutdown: &CancellationToken) {
+    /// Publishes changes until `stop`; the pings they start end at
+    /// `shutdown`.
+    async fn watch(
+        &self,
+        pings: &TaskTracker,
+        stop: &CancellationToken,
+        shutdown: &CancellationToken,
+    ) {
         let mut seen = 0;
         let mut expired_at = tokio::time::Instant::now();
         loop {
@@ -152,7 +164,7 @@ impl Publisher {
                 }
             }
             tokio::select! {
-                _ = shutdown.cancelled() => break,
+                _ = stop.cancelled() => break,
                 _ = tokio::time::sleep(WATCH_EVERY) => {}
             }
         }
@@ -468,8 +480,71 @@ mod tests {
             Url::parse("http://tf.test/websub").unwrap(),
         );
         let stop = CancellationToken::new();
-        let run = tokio::spawn(publisher.run(stop.clone()));
+        let run = tokio::spawn(publisher.run(stop.clone(), stop.clone()));
         (stop, run)
+    }
+
+    /// A reload that restarts publishing (another `retry_for_hours`, say)
+    /// while a ping of the external hub waits to be tried again: the ping
+    /// still goes out. The change it announces is recorded, so the
+    /// publisher started after sees nothing to announce, and the hub
+    /// would not hear of it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_ping_waiting_to_be_retried_outlives_a_reload() {
+        let pings = Arc::new(AtomicU32::new(0));
+        let app = {
+            let pings = Arc::clone(&pings);
+            axum::Router::new().route(
+                "/hub",
+                axum::routing::post(move || {
+                    let first = pings.fetch_add(1, Ordering::SeqCst) == 0;
+                    async move {
+                        if first {
+                            axum::http::StatusCode::SERVICE_UNAVAILABLE
+                        } else {
+                            axum::http::StatusCode::NO_CONTENT
+                        }
+                    }
+                }),
+            )
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let hub = Url::parse(&format!("http://{}/hub", listener.local_addr().unwrap())).unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("a.db")).unwrap();
+        let clock: SharedClock = Arc::new(SystemClock);
+        let version = Arc::new(AtomicU32::new(1));
+        let start = |stop: &CancellationToken, shutdown: &CancellationToken| {
+            let publisher = Publisher::new(
+                store.clone(),
+                Arc::clone(&clock),
+                Arc::new(Metrics::new()),
+                Arc::new(Versions(Arc::clone(&version))),
+                Clients::new("test").unwrap(),
+                WebSubConfig {
+                    hub: Some(hub.clone()),
+                    allow_private: true,
+                    ..WebSubConfig::default()
+                },
+                hub.clone(),
+            );
+            tokio::spawn(publisher.run(stop.clone(), shutdown.clone()))
+        };
+        let shutdown = CancellationToken::new();
+        let first = shutdown.child_token();
+        let run = start(&first, &shutdown);
+        wait_until("the first ping", async || pings.load(Ordering::SeqCst) == 1).await;
+        // The reload: this publisher stops, another starts.
+        first.cancel();
+        run.await.unwrap();
+        let run = start(&shutdown.child_token(), &shutdown);
+        wait_until("the ping tried again", async || {
+            pings.load(Ordering::SeqCst) == 2
+        })
+        .await;
+        shutdown.cancel();
+        run.await.unwrap();
     }
 
     /// Polls `done` every 20 ms for up to 30 s (generous: a loaded machine
