@@ -24,7 +24,8 @@
 //! a 429 or an unreachable robots.txt is tried again after a backoff
 //! ([`BACKOFF`]), at most [`MAX_ATTEMPTS`] times in all; a page whose
 //! time ran out while its site's robots.txt was still being read, as soon
-//! as that reading answers (`Articles::retry_once_answered`). Each item's
+//! as that reading brings the site's rules (`Articles::retry_once_answered`;
+//! a reading that fails leaves it its backoff). Each item's
 //! final failure is logged once, at `warn`.
 
 use std::collections::{HashMap, HashSet};
