@@ -96,8 +96,7 @@ fn normalize_entry(e: Entry, feed_url: &Url) -> NewItem {
     let content_html = e
         .content
         .as_ref()
-        .and_then(|c| c.body.as_deref())
-        .map(|b| sanitize(b, &base))
+        .and_then(|c| Some(to_html(c.body.as_deref()?, c.content_type.as_str(), &base)))
         .filter(|s| !s.trim().is_empty());
     let enclosures = enclosures(&e, feed_url);
     let authors: Vec<String> = e
@@ -290,7 +289,11 @@ fn join(href: &str, base: &Url) -> Option<Url> {
 }
 
 fn is_plain(t: &Text) -> bool {
-    t.content_type.as_str().starts_with("text/plain")
+    is_plain_type(t.content_type.as_str())
+}
+
+fn is_plain_type(content_type: &str) -> bool {
+    content_type.starts_with("text/plain")
 }
 
 /// A title or other text construct as plain text.
@@ -303,14 +306,21 @@ fn text_to_plain(t: &Text) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// A summary as HTML: plain text is escaped, HTML sanitised.
+/// A summary as HTML: see [`to_html`].
 fn text_to_html(t: &Text, base: &Url) -> String {
-    if is_plain(t) {
-        // RSS descriptions are labelled text/plain by feed-rs only when they
-        // hold no markup; escaping keeps them literal.
-        escape_text(&t.content).into_owned()
+    to_html(&t.content, t.content_type.as_str(), base)
+}
+
+/// A summary or content of `content_type` as HTML: plain text is escaped,
+/// HTML sanitised. RSS descriptions are labelled text/plain by feed-rs only
+/// when they hold no markup, and a JSON Feed's `content_text` always is:
+/// text that reads like a tag (`Use the <details> element`) is text there,
+/// which sanitising as HTML would drop.
+fn to_html(body: &str, content_type: &str, base: &Url) -> String {
+    if is_plain_type(content_type) {
+        escape_text(body).into_owned()
     } else {
-        sanitize(&t.content, base)
+        sanitize(body, base)
     }
 }
 

@@ -358,16 +358,16 @@ fn enclosure(url: &str) -> String {
     format!(r#"<enclosure url="{url}" length="12345" type="audio/mpeg"/>"#)
 }
 
-/// Polls a podcast whose Episode 2 has an MP3 (`file_element`, its
-/// `<enclosure>` or MediaRSS content) and checks that `file` is in each
-/// output format, the archive and the export.
-async fn episode_2s_file_reaches_every_format(file_element: &str, file: &str) {
-    let (_server, dir, d) = one_feed_daemon(
+/// A daemon polling a podcast of two episodes, Episode 2 with
+/// `file_elements` (its `<enclosure>`s and MediaRSS contents), once both
+/// are archived.
+async fn podcast_daemon(file_elements: &str) -> (FeedServer, TestDir, Daemon) {
+    let (server, dir, d) = one_feed_daemon(
         Reply::feed(format!(
             "<rss version=\"2.0\" xmlns:media=\"http://search.yahoo.com/mrss/\"><channel>\
              <title>Pod</title><link>https://pod.test/shows/pod/</link>\
              <item><guid>e2</guid><title>Episode 2</title><link>https://pod.test/2</link>\
-             {file_element}</item>\
+             {file_elements}</item>\
              <item><guid>e1</guid><title>Episode 1</title><link>https://pod.test/1</link></item>\
              </channel></rss>"
         )),
@@ -376,6 +376,14 @@ async fn episode_2s_file_reaches_every_format(file_element: &str, file: &str) {
     )
     .await;
     d.wait_for_entries(2).await;
+    (server, dir, d)
+}
+
+/// Polls a podcast whose Episode 2 has an MP3 (`file_element`, its
+/// `<enclosure>` or MediaRSS content) and checks that `file` is in each
+/// output format, the archive and the export.
+async fn episode_2s_file_reaches_every_format(file_element: &str, file: &str) {
+    let (_server, dir, d) = podcast_daemon(file_element).await;
     let rss = d.get("/feed.rss", &[]).await.text().await.unwrap();
     assert!(
         rss.contains(&format!(
@@ -1327,5 +1335,79 @@ async fn r15_empty_selection_is_dated_by_the_archive_last_change() {
         assert_eq!(body.matches("<entry>").count(), 0, "{path}");
         assert_eq!(atom_updated(&body), "2026-11-24T08:00:00Z", "{path}");
     }
+    d.stop().await;
+}
+
+/// An episode whose MP3 is its `<enclosure>` and whose cover art is a
+/// MediaRSS `<media:content>` (as many podcasts write them) keeps its
+/// MP3: RSS's one `<enclosure>` is the MP3, Atom and JSON Feed list both
+/// files, the MP3 first (feed-rs kept only the cover, so a podcast app
+/// was handed a picture to play).
+#[tokio::test]
+async fn a_podcasts_enclosure_beside_cover_art_stays_its_file() {
+    let mp3 = "https://pod.test/media/ep2.mp3";
+    let cover = "https://pod.test/art/ep2.jpg";
+    let (_server, _dir, d) = podcast_daemon(&format!(
+        "{}<media:content url=\"{cover}\" medium=\"image\" type=\"image/jpeg\"/>",
+        enclosure(mp3)
+    ))
+    .await;
+    let rss = d.get("/feed.rss", &[]).await.text().await.unwrap();
+    assert!(
+        rss.contains(&format!(
+            "<enclosure url=\"{mp3}\" length=\"12345\" type=\"audio/mpeg\"/>"
+        )),
+        "{rss}"
+    );
+    let atom = d.get("/feed.atom", &[]).await.text().await.unwrap();
+    let files: Vec<&str> = atom
+        .match_indices("<link rel=\"enclosure\" href=\"")
+        .map(|(at, tag)| {
+            let href = &atom[at + tag.len()..];
+            &href[..href.find('"').unwrap()]
+        })
+        .collect();
+    assert_eq!(files, [mp3, cover], "{atom}");
+    let json: serde_json::Value = json_of(d.get("/feed.json", &[]).await).await;
+    let items = json["items"].as_array().unwrap();
+    let episode = items.iter().find(|i| i["title"] == "Episode 2").unwrap();
+    assert_eq!(
+        episode["attachments"],
+        serde_json::json!([
+            { "url": mp3, "mime_type": "audio/mpeg", "size_in_bytes": 12345 },
+            { "url": cover, "mime_type": "image/jpeg" }
+        ])
+    );
+    d.stop().await;
+}
+
+/// A JSON Feed item's `content_text` is text: words that read like a tag
+/// (`<details>`) or a script are shown as written in every format, not
+/// sanitised away as HTML.
+#[tokio::test]
+async fn a_json_feeds_content_text_keeps_text_that_looks_like_tags() {
+    let (_server, _dir, d) = one_feed_daemon(
+        Reply::feed(
+            r#"{"version": "https://jsonfeed.org/version/1.1", "title": "Dev",
+                "items": [{"id": "1", "title": "HTML tips", "url": "https://dev.test/1",
+                "content_text": "Use the <details> element, not <script>hacks()</script> & co."}]}"#,
+        ),
+        "",
+        fixed_clock("2026-11-24T09:00:00Z").1,
+    )
+    .await;
+    d.wait_for_entries(1).await;
+    let shown =
+        "Use the &lt;details&gt; element, not &lt;script&gt;hacks()&lt;/script&gt; &amp; co.";
+    let json: serde_json::Value = json_of(d.get("/feed.json", &[]).await).await;
+    assert_eq!(json["items"][0]["content_html"], shown);
+    let atom = d.get("/feed.atom", &[]).await.text().await.unwrap();
+    let escaped = shown.replace('&', "&amp;").replace('<', "&lt;");
+    assert!(
+        atom.contains(&format!("<content type=\"html\">{escaped}</content>")),
+        "{atom}"
+    );
+    let rss = d.get("/feed.rss", &[]).await.text().await.unwrap();
+    assert!(rss.contains(&format!("<![CDATA[{shown}]]>")), "{rss}");
     d.stop().await;
 }
