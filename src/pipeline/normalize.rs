@@ -520,6 +520,32 @@ mod tests {
         );
     }
 
+    /// Content that is text (an Atom `<content>` of type `text`, or with no
+    /// type) is escaped, not read as HTML; `html` content is sanitised.
+    #[test]
+    fn text_content_is_escaped_and_html_content_sanitised() {
+        let atom = items(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>T</title><id>urn:t</id>
+            <updated>2026-01-01T00:00:00Z</updated>
+            <entry><title>A</title><id>urn:a</id><updated>2026-01-01T00:00:00Z</updated>
+              <content type="text">Use &lt;details&gt; &amp; not &lt;script&gt;x()&lt;/script&gt;</content></entry>
+            <entry><title>B</title><id>urn:b</id><updated>2026-01-01T00:00:00Z</updated>
+              <content>a &lt; b</content></entry>
+            <entry><title>C</title><id>urn:c</id><updated>2026-01-01T00:00:00Z</updated>
+              <content type="html">&lt;p&gt;ok&lt;script&gt;x()&lt;/script&gt;&lt;/p&gt;</content></entry>
+            </feed>"#,
+        );
+        let contents: Vec<Option<&str>> = atom.iter().map(|i| i.content_html.as_deref()).collect();
+        assert_eq!(
+            contents,
+            [
+                Some("Use &lt;details&gt; &amp; not &lt;script&gt;x()&lt;/script&gt;"),
+                Some("a &lt; b"),
+                Some("<p>ok</p>"),
+            ]
+        );
+    }
+
     /// An item's link is its page: not its comments, enclosure or replies;
     /// with none, a guid that is a web address (RSS's permalink).
     #[test]
