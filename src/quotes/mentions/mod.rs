@@ -51,8 +51,9 @@
 //!   its own: not at a sentence's start, in Title Case, in capitals or in
 //!   lower case ("Apple growers fear frost", "Apple Pie Recipes"), unless
 //!   what follows is what a subject takes and the word without an article
-//!   does not ("Apple to unveil", "Apple is", "Apple's"). There it needs
-//!   corroboration like an ambiguous alias. Coined names ("Vodafone") and
+//!   does not ("Apple to unveil", "Apple is", "Apple's", a headline's verb:
+//!   "Apple unveils"). There it needs corroboration like an ambiguous
+//!   alias. Coined names ("Vodafone") and
 //!   names with capitals inside ("AstraZeneca") are no words.
 //! - **Ambiguous** aliases, one short word (four letters or fewer) or one
 //!   all-capitals word ("BP", "BAT", "RELX"), must match case-exactly
@@ -1730,8 +1731,22 @@ mod tests {
                 "",
                 &[("AAPL", "corroborated")],
             ),
+            // A headline's verb after it: the word is followed by a noun.
+            ("Apple unveils new iPhone", "", &[("AAPL", "name")]),
+            ("Apple Unveils New iPhone 17", "", &[("AAPL", "name")]),
+            (
+                "Shell sells Nigerian onshore assets",
+                "",
+                &[("SHEL", "name")],
+            ),
+            (
+                "APPLE SAID TO PLAN CHEAPER MACBOOK",
+                "",
+                &[("AAPL", "name")],
+            ),
+            ("Apple crop falls short", "", &[]),
             // The price: nothing here says which it is.
-            ("Apple unveils new iPhone", "", &[]),
+            ("Apple, Google face probe", "", &[]),
             // Names that are no word read as before.
             ("Vodafone unveils new tariffs", "", &[("VOD", "name")]),
             ("AstraZeneca Unveils New Drug", "", &[("AZN", "name")]),

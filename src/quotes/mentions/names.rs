@@ -779,13 +779,106 @@ pub(super) fn starts_sentence(text: &str, start: usize) -> bool {
     !text[from..start].chars().any(char::is_alphanumeric)
 }
 
+/// Verbs a business headline puts right after its subject, present and
+/// past ("Apple unveils", "Shell sells", "Next raises", "Apple said"). A
+/// common noun starting a headline without an article is followed by
+/// another noun ("Apple growers", "Apple crop", "Apple pie"), not by one
+/// of these; forms that are also common plural nouns of such a word
+/// ("picks", "cuts", "falls", "drops") are left out.
+const SUBJECT_VERBS: &[&str] = &[
+    "acquires",
+    "acquired",
+    "adds",
+    "added",
+    "agrees",
+    "agreed",
+    "announces",
+    "announced",
+    "appoints",
+    "appointed",
+    "beats",
+    "buys",
+    "bought",
+    "confirms",
+    "confirmed",
+    "debuts",
+    "debuted",
+    "delays",
+    "delayed",
+    "denies",
+    "denied",
+    "expands",
+    "expanded",
+    "faces",
+    "faced",
+    "files",
+    "filed",
+    "halts",
+    "halted",
+    "hires",
+    "hired",
+    "introduces",
+    "introduced",
+    "invests",
+    "invested",
+    "launches",
+    "launched",
+    "loses",
+    "lost",
+    "lowers",
+    "lowered",
+    "misses",
+    "missed",
+    "names",
+    "named",
+    "pays",
+    "paid",
+    "plans",
+    "planned",
+    "pledges",
+    "pledged",
+    "posts",
+    "posted",
+    "raises",
+    "raised",
+    "recalls",
+    "recalled",
+    "releases",
+    "released",
+    "reports",
+    "reported",
+    "reveals",
+    "revealed",
+    "says",
+    "said",
+    "seeks",
+    "sought",
+    "sells",
+    "sold",
+    "settles",
+    "settled",
+    "ships",
+    "shipped",
+    "signs",
+    "signed",
+    "sues",
+    "sued",
+    "unveils",
+    "unveiled",
+    "warns",
+    "warned",
+    "wins",
+    "won",
+];
+
 /// Whether the word after the name at `text[start..end]` reads as what a
 /// subject takes: a function word other than a joiner ("Apple to
 /// unveil", "Apple is expected", "Apple on Thursday sent", in any case),
-/// or a possessive ("Apple's"). A common noun starting a sentence
-/// without an article takes neither: it modifies the next noun ("Apple
-/// growers fear frost", "Apple pie recipes"), or is joined to one
-/// ("Apple and pear growers", "Apple of my eye").
+/// a headline's verb ([`SUBJECT_VERBS`]: "Apple unveils new iPhone"), or
+/// a possessive ("Apple's"). A common noun starting a sentence without an
+/// article takes none of these: it modifies the next noun ("Apple growers
+/// fear frost", "Apple pie recipes"), or is joined to one ("Apple and
+/// pear growers", "Apple of my eye").
 pub(super) fn followed_as_subject(text: &str, start: usize, end: usize) -> bool {
     let rest = &text[end..];
     if ["'s", "’s"].iter().any(|s| {
@@ -796,8 +889,9 @@ pub(super) fn followed_as_subject(text: &str, start: usize, end: usize) -> bool 
     }
     adjacent_words(text, start, end)[1].is_some_and(|w| {
         let w = w.to_lowercase();
-        FUNCTION_WORDS.contains(&w.as_str())
-            && !["and", "or", "nor", "but", "of"].contains(&w.as_str())
+        (FUNCTION_WORDS.contains(&w.as_str())
+            && !["and", "or", "nor", "but", "of"].contains(&w.as_str()))
+            || SUBJECT_VERBS.contains(&w.as_str())
     })
 }
 
