@@ -1745,6 +1745,12 @@ mod tests {
                 &[("AAPL", "name")],
             ),
             ("Apple crop falls short", "", &[]),
+            // ... but not one a thing takes too: a prize, a passive.
+            ("Apple Named Best Fruit", "", &[]),
+            ("Apple Wins Best In Show", "", &[]),
+            ("Apple adds crunch to autumn salads", "", &[]),
+            ("Shell sold to a collector", "", &[]),
+            ("Apple Recalls Widen", "", &[]),
             // The price: nothing here says which it is.
             ("Apple, Google face probe", "", &[]),
             // Names that are no word read as before.
