@@ -546,6 +546,35 @@ mod tests {
         );
     }
 
+    /// Text may hold no element, so an Atom text construct of type text
+    /// (or none) that does is HTML its publisher did not label: shown as
+    /// HTML, not as tags. CDATA in one is text.
+    #[test]
+    fn atom_text_holding_elements_is_read_as_html() {
+        let atom = items(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>T</title><id>urn:t</id>
+            <updated>2026-01-01T00:00:00Z</updated>
+            <entry><title>A <i>new</i> chip</title><id>urn:a</id><updated>2026-01-01T00:00:00Z</updated>
+              <summary type="text">In <b>short</b>: a &lt; b</summary>
+              <content><p>Hi <a href="/x" onclick="x()">there</a></p><script>x()</script></content></entry>
+            <entry><title>B</title><id>urn:b</id><updated>2026-01-01T00:00:00Z</updated>
+              <content><![CDATA[Use <details>]]><!-- c --></content></entry>
+            </feed>"#,
+        );
+        assert_eq!(atom[0].title, "A new chip");
+        assert_eq!(
+            atom[0].summary_html.as_deref(),
+            Some("In <b>short</b>: a &lt; b")
+        );
+        assert_eq!(
+            atom[0].content_html.as_deref(),
+            Some(
+                r#"<p>Hi <a href="https://example.com/x" rel="noopener noreferrer nofollow">there</a></p>"#
+            )
+        );
+        assert_eq!(atom[1].content_html.as_deref(), Some("Use &lt;details&gt;"));
+    }
+
     /// An item's link is its page: not its comments, enclosure or replies;
     /// with none, a guid that is a web address (RSS's permalink).
     #[test]

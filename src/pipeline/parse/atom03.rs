@@ -39,6 +39,14 @@ pub(super) fn element_name<'a>(local: &'a str, parent: Option<&str>) -> &'a str 
     }
 }
 
+/// Whether `local` is an Atom 1.0 text construct (it has a `type`).
+pub(super) fn is_atom10_text_construct(local: &str) -> bool {
+    matches!(
+        local,
+        "title" | "subtitle" | "summary" | "rights" | "content"
+    )
+}
+
 /// Whether `local` is an Atom 0.3 text construct (it has `type` and `mode`).
 pub(super) fn is_text_construct(local: &str) -> bool {
     matches!(

@@ -17,7 +17,7 @@
 //!
 //! - anything the repair pass would change: a DTD, a reference other than
 //!   XML's five or a numeric one repair keeps, markup inside HTML-holding
-//!   elements, an unclosed `br`/`img`, nesting past [`MAX_DEPTH`], a second
+//!   elements or text constructs, an unclosed `br`/`img`, nesting past [`MAX_DEPTH`], a second
 //!   XML declaration, Atom 0.3 or RSS 0.90 namespaces, sloppy Atom types;
 //! - anything feed-rs maps that is not written here: enclosures, MediaRSS,
 //!   iTunes, Podcast, XHTML or out-of-line content, `xml:base`;
@@ -205,6 +205,10 @@ struct Source<'a> {
     /// The `open` depth of an element whose content the repair pass reads
     /// as HTML text: inside it, only text may appear.
     html_at: Option<usize>,
+    /// The `open` depth of an element that may be an Atom text construct
+    /// of type `text`: an element inside makes the repair pass read it as
+    /// HTML.
+    text_at: Option<usize>,
     /// Whether anything but an XML declaration has been read.
     begun: bool,
 }
@@ -228,6 +232,7 @@ impl<'a> Source<'a> {
             open: 0,
             root_closed: false,
             html_at: None,
+            text_at: None,
             begun: false,
         }
     }
@@ -326,9 +331,10 @@ impl<'a> Source<'a> {
 
     /// Checks a start tag the way the repair pass would leave it alone.
     fn open_tag(&mut self, start: &BytesStart<'_>, empty: bool) -> Fast<()> {
-        if self.html_at.is_some() {
+        if self.html_at.is_some() || self.text_at.is_some() {
             // Markup inside an RSS description or an HTML text construct:
-            // repair escapes it as text.
+            // repair escapes it as text; inside a text one, it labels the
+            // construct HTML first.
             return Err(Decline);
         }
         let qname = start.name().0;
@@ -344,6 +350,8 @@ impl<'a> Source<'a> {
         }
         let mut holds_html =
             (!prefixed && local == "description") || (prefixed && local == "encoded");
+        let text_construct = atom03::is_atom10_text_construct(local);
+        let mut typed_text = text_construct;
         for a in start.attributes() {
             let a = a.map_err(|_| Decline)?;
             let key = a.key.0;
@@ -365,10 +373,9 @@ impl<'a> Source<'a> {
                 if value == "html" {
                     holds_html = true;
                 }
-                if matches!(
-                    local,
-                    "title" | "subtitle" | "summary" | "rights" | "content"
-                ) && atom03::sloppy_atom10_type(local, value).is_some()
+                typed_text = text_construct && value == "text";
+                if atom03::is_atom10_text_construct(local)
+                    && atom03::sloppy_atom10_type(local, value).is_some()
                 {
                     return Err(Decline);
                 }
@@ -387,6 +394,8 @@ impl<'a> Source<'a> {
         }
         if holds_html {
             self.html_at = Some(self.open);
+        } else if typed_text {
+            self.text_at = Some(self.open);
         }
         Ok(())
     }
@@ -394,6 +403,9 @@ impl<'a> Source<'a> {
     fn close(&mut self) {
         if self.html_at == Some(self.open) {
             self.html_at = None;
+        }
+        if self.text_at == Some(self.open) {
+            self.text_at = None;
         }
         self.open = self.open.saturating_sub(1);
         if self.open == 0 {

@@ -20,7 +20,9 @@
 //!   unescaped description), a stray end tag is dropped, and `br`, `hr`,
 //!   `img` and `wbr` are void as in HTML. Inside an RSS `description` or
 //!   `content:encoded`, or an Atom text construct of type `html`, tags are
-//!   HTML the publisher forgot to escape, so they are escaped as text. A
+//!   HTML the publisher forgot to escape, so they are escaped as text; an
+//!   Atom text construct of type `text` (or none) that holds an element is
+//!   HTML the publisher did not label, so it becomes type `html` first. A
 //!   document that ends with elements still open is reported as truncated
 //!   rather than closed for it: the
 //!   last item would be cut at an unknown point, and the next poll will
@@ -373,6 +375,19 @@ impl Pass<'_> {
             self.repair_atom_names(ns, local, parent_local.as_deref(), &mut attrs);
 
         let void = prefix.is_none() && VOID.iter().any(|v| v.eq_ignore_ascii_case(local));
+        if !tag.self_closing
+            && self.is_text_typed(ns, local, &attrs)
+            && holds_element(self.src, tag.end, tag.name)
+        {
+            // Text may hold no element (RFC 4287 3.1.1.1): one that does is
+            // HTML the publisher did not label, not text to show as tags.
+            attrs.retain(|a| a.name != "type");
+            attrs.push(Attr {
+                name: "type",
+                value: Cow::Borrowed("html"),
+                quote: b'"',
+            });
+        }
         let holds_html = self.holds_html(ns, prefix, local, &attrs);
         let out_name = match prefix {
             Some(p) => format!("{p}:{out_local}"),
@@ -514,12 +529,7 @@ impl Pass<'_> {
                     a.name = "uri";
                 }
             }
-        } else if ns == Ns::Atom10
-            && matches!(
-                local,
-                "title" | "subtitle" | "summary" | "rights" | "content"
-            )
-        {
+        } else if ns == Ns::Atom10 && atom03::is_atom10_text_construct(local) {
             for a in attrs.iter_mut().filter(|a| a.name == "type") {
                 if let Some(fixed) = atom03::sloppy_atom10_type(local, &a.value) {
                     a.value = Cow::Borrowed(fixed);
@@ -529,16 +539,28 @@ impl Pass<'_> {
         (out_local, created, base64)
     }
 
+    /// Whether this is an Atom text construct of type `text` (the type
+    /// a missing one means), as the pass writes it.
+    fn is_text_typed(&self, ns: Ns, local: &str, attrs: &[Attr<'_>]) -> bool {
+        let construct = match ns {
+            Ns::Atom10 => atom03::is_atom10_text_construct(local),
+            Ns::Atom03 => atom03::is_text_construct(local),
+            Ns::Other => false,
+        };
+        construct
+            && attrs
+                .iter()
+                .find(|a| a.name == "type")
+                .is_none_or(|a| a.value == "text")
+    }
+
     /// Elements that hold HTML as text. Tags inside one are markup the
     /// publisher forgot to escape; feed-rs would keep only the text before
     /// the first of them.
     fn holds_html(&self, ns: Ns, prefix: Option<&str>, local: &str, attrs: &[Attr<'_>]) -> bool {
         let typed_html = match ns {
             Ns::Atom03 | Ns::Atom10 => {
-                matches!(
-                    local,
-                    "title" | "subtitle" | "summary" | "rights" | "content"
-                ) || atom03::is_text_construct(local)
+                atom03::is_atom10_text_construct(local) || atom03::is_text_construct(local)
             }
             Ns::Other => false,
         } && attrs.iter().any(|a| a.name == "type" && a.value == "html");
@@ -933,6 +955,29 @@ fn doctype_len(b: &[u8]) -> Option<usize> {
         i += 1;
     }
     None
+}
+
+/// Whether the element `name` whose content starts at `src[from..]` has an
+/// element inside it, before its end tag (CDATA and comments are text).
+fn holds_element(src: &str, from: usize, name: &str) -> bool {
+    let b = &src.as_bytes()[from..];
+    let mut at = 0;
+    while let Some(n) = memchr::memchr(b'<', &b[at..]) {
+        let rest = &b[at + n..];
+        at += n + 1;
+        if rest.starts_with(b"<![CDATA[") {
+            at = find(rest, b"]]>").map_or(b.len(), |e| at - 1 + e + 3);
+        } else if rest.starts_with(b"<!--") {
+            at = find(rest, b"-->").map_or(b.len(), |e| at - 1 + e + 3);
+        } else if let Some(end) = rest.strip_prefix(b"</") {
+            if name_at_start(end) == name.as_bytes() {
+                return false;
+            }
+        } else if rest.get(1).copied().is_some_and(is_name_start) {
+            return true;
+        }
+    }
+    false
 }
 
 /// The XML name at the start of `b` (empty if there is none).
