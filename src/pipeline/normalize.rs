@@ -575,6 +575,32 @@ mod tests {
         assert_eq!(atom[1].content_html.as_deref(), Some("Use &lt;details&gt;"));
     }
 
+    /// An Atom entry whose content is kept elsewhere (`src`, with a MIME
+    /// type as RFC 4287 asks) is read; the feed is not refused for it.
+    #[test]
+    fn atom_content_kept_elsewhere_does_not_refuse_the_feed() {
+        let atom = items(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>T</title><id>urn:t</id>
+            <updated>2026-01-01T00:00:00Z</updated>
+            <entry><title>A</title><id>urn:a</id><updated>2026-01-01T00:00:00Z</updated>
+              <summary>S</summary><content src="https://example.com/a.html" type="text/html"/></entry>
+            <entry><title>B</title><id>urn:b</id><updated>2026-01-01T00:00:00Z</updated>
+              <content src="https://example.com/b.txt" type="text/plain"/></entry>
+            </feed>"#,
+        );
+        let read: Vec<(&str, Option<&str>, Option<&str>)> = atom
+            .iter()
+            .map(|i| {
+                (
+                    i.title.as_str(),
+                    i.summary_html.as_deref(),
+                    i.content_html.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(read, [("A", Some("S"), None), ("B", None, None)]);
+    }
+
     /// An item's link is its page: not its comments, enclosure or replies;
     /// with none, a guid that is a web address (RSS's permalink).
     #[test]

@@ -30,7 +30,8 @@
 //! - **Versions.** `<rss>` with a version feed-rs does not know (none,
 //!   `0.93`, `0.94`, `2.00`) is read as 2.0; RSS 0.90's Netscape namespace
 //!   becomes RSS 1.0's; Atom 0.3 becomes Atom 1.0 (`atom03.rs`); an Atom
-//!   text construct with a MIME type in `type` gets the keyword instead.
+//!   text construct with a MIME type in `type` gets the keyword instead
+//!   (not a `content` kept elsewhere, `src`, whose type is a MIME type).
 //! - Anything after the root element ends is dropped, as are stray
 //!   declarations and `<!…>` markup feed-rs would trip on.
 //!
@@ -529,7 +530,12 @@ impl Pass<'_> {
                     a.name = "uri";
                 }
             }
-        } else if ns == Ns::Atom10 && atom03::is_atom10_text_construct(local) {
+        } else if ns == Ns::Atom10
+            && atom03::is_atom10_text_construct(local)
+            // Content kept elsewhere (`src`) names a MIME type, which
+            // feed-rs requires there.
+            && !(local == "content" && attrs.iter().any(|a| a.name == "src"))
+        {
             for a in attrs.iter_mut().filter(|a| a.name == "type") {
                 if let Some(fixed) = atom03::sloppy_atom10_type(local, &a.value) {
                     a.value = Cow::Borrowed(fixed);
