@@ -7,7 +7,7 @@
 //! normalises to the same items.
 
 use chrono::{DateTime, Datelike, Utc};
-use feed_rs::model::{Entry, Feed, Link, Text};
+use feed_rs::model::{Entry, Feed, FeedType, Link, Text};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use url::Url;
@@ -58,16 +58,21 @@ pub fn normalize(feed: Feed, feed_url: &Url) -> (FeedMeta, Vec<NewItem>) {
         .and_then(|s| Url::parse(s).ok())
         .filter(is_web)
         .unwrap_or_else(|| feed_url.clone());
+    // feed-rs labels an RSS 1.0 description text/plain and an RSS 2.0 one
+    // HTML; both hold HTML in practice (escaped, or tags the repair pass
+    // escapes as it does in 2.0), as feedparser reads them too.
+    let html_summary = feed.feed_type == FeedType::RSS1;
     let mut items: Vec<NewItem> = feed
         .entries
         .into_iter()
-        .map(|e| normalize_entry(e, &base))
+        .map(|e| normalize_entry(e, &base, html_summary))
         .collect();
     disambiguate(&mut items);
     (meta, items)
 }
 
-fn normalize_entry(e: Entry, feed_url: &Url) -> NewItem {
+/// `html_summary`: the summary is HTML whatever feed-rs labelled it.
+fn normalize_entry(e: Entry, feed_url: &Url, html_summary: bool) -> NewItem {
     // `feed_url` here is the base for relative links (see `normalize`).
     let guid =
         Some(e.id.trim().to_string()).filter(|id| !id.is_empty() && !id.contains(GENERATED_ID));
@@ -91,7 +96,13 @@ fn normalize_entry(e: Entry, feed_url: &Url) -> NewItem {
     let summary_html = e
         .summary
         .as_ref()
-        .map(|t| text_to_html(t, &base))
+        .map(|t| {
+            if html_summary {
+                sanitize(&t.content, &base)
+            } else {
+                text_to_html(t, &base)
+            }
+        })
         .filter(|s| !s.trim().is_empty());
     let content_html = e
         .content
@@ -312,10 +323,10 @@ fn text_to_html(t: &Text, base: &Url) -> String {
 }
 
 /// A summary or content of `content_type` as HTML: plain text is escaped,
-/// HTML sanitised. RSS descriptions are labelled text/plain by feed-rs only
-/// when they hold no markup, and a JSON Feed's `content_text` always is:
-/// text that reads like a tag (`Use the <details> element`) is text there,
-/// which sanitising as HTML would drop.
+/// HTML sanitised. Plain text is an Atom text construct of type text and a
+/// JSON Feed's `summary` and `content_text`: text that reads like a tag
+/// (`Use the <details> element`) is text there, which sanitising as HTML
+/// would drop.
 fn to_html(body: &str, content_type: &str, base: &Url) -> String {
     if is_plain_type(content_type) {
         escape_text(body).into_owned()
@@ -599,6 +610,29 @@ mod tests {
             })
             .collect();
         assert_eq!(read, [("A", Some("S"), None), ("B", None, None)]);
+    }
+
+    /// An RSS 1.0 description is HTML, as an RSS 2.0 one is, whether
+    /// escaped or written as tags; feed-rs labels it plain text.
+    #[test]
+    fn an_rss_1_0_description_is_html() {
+        let rdf = items(
+            r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/">
+            <channel rdf:about="https://example.com/"><title>T</title><link>https://example.com/</link></channel>
+            <item rdf:about="https://example.com/1"><title>A</title><link>https://example.com/1</link>
+              <description>&lt;p&gt;Hi &lt;b&gt;there&lt;/b&gt; &amp;amp; a &amp;lt; b&lt;/p&gt;</description></item>
+            <item rdf:about="https://example.com/2"><title>B</title><link>https://example.com/2</link>
+              <description><p>Raw <i>tags</i></p></description></item>
+            </rdf:RDF>"#,
+        );
+        let summaries: Vec<Option<&str>> = rdf.iter().map(|i| i.summary_html.as_deref()).collect();
+        assert_eq!(
+            summaries,
+            [
+                Some("<p>Hi <b>there</b> &amp; a &lt; b</p>"),
+                Some("<p>Raw <i>tags</i></p>")
+            ]
+        );
     }
 
     /// An item's link is its page: not its comments, enclosure or replies;
