@@ -374,9 +374,7 @@ impl<'a> Source<'a> {
                     holds_html = true;
                 }
                 typed_text = text_construct && value == "text";
-                if atom03::is_atom10_text_construct(local)
-                    && atom03::sloppy_atom10_type(local, value).is_some()
-                {
+                if text_construct && atom03::sloppy_atom10_type(local, value).is_some() {
                     return Err(Decline);
                 }
             }
