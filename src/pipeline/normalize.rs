@@ -35,11 +35,18 @@ use crate::model::{Enclosure, FeedMeta, ItemKey, NewItem};
 
 /// Feed-level data and the items of `feed`, fetched from `feed_url`.
 pub fn normalize(feed: Feed, feed_url: &Url) -> (FeedMeta, Vec<NewItem>) {
+    // An RSS title is text that publishers escape as if it were HTML, often
+    // once too often (`AT&amp;amp;T`, `Ben &amp;#8217;s`), which feedparser
+    // reads as HTML too; Atom and JSON Feed say what their text is.
+    let rss = matches!(
+        feed.feed_type,
+        FeedType::RSS0 | FeedType::RSS1 | FeedType::RSS2
+    );
     let meta = FeedMeta {
         title: feed
             .title
             .as_ref()
-            .map(text_to_plain)
+            .map(|t| title_to_plain(t, rss))
             .filter(|t| !t.is_empty()),
         site_url: alternate(&feed.links)
             .and_then(|l| join(&l.href, feed_url))
@@ -65,14 +72,15 @@ pub fn normalize(feed: Feed, feed_url: &Url) -> (FeedMeta, Vec<NewItem>) {
     let mut items: Vec<NewItem> = feed
         .entries
         .into_iter()
-        .map(|e| normalize_entry(e, &base, html_summary))
+        .map(|e| normalize_entry(e, &base, html_summary, rss))
         .collect();
     disambiguate(&mut items);
     (meta, items)
 }
 
-/// `html_summary`: the summary is HTML whatever feed-rs labelled it.
-fn normalize_entry(e: Entry, feed_url: &Url, html_summary: bool) -> NewItem {
+/// `html_summary`: the summary is HTML whatever feed-rs labelled it;
+/// `rss`: the title is RSS's (see [`title_to_plain`]).
+fn normalize_entry(e: Entry, feed_url: &Url, html_summary: bool, rss: bool) -> NewItem {
     // `feed_url` here is the base for relative links (see `normalize`).
     let guid =
         Some(e.id.trim().to_string()).filter(|id| !id.is_empty() && !id.contains(GENERATED_ID));
@@ -92,7 +100,11 @@ fn normalize_entry(e: Entry, feed_url: &Url, html_summary: bool) -> NewItem {
     // Relative links inside the HTML resolve against the article when we
     // know it, else against the feed.
     let base = link.unwrap_or_else(|| feed_url.clone());
-    let title = e.title.as_ref().map(text_to_plain).unwrap_or_default();
+    let title = e
+        .title
+        .as_ref()
+        .map(|t| title_to_plain(t, rss))
+        .unwrap_or_default();
     let summary_html = e
         .summary
         .as_ref()
@@ -307,14 +319,37 @@ fn is_plain_type(content_type: &str) -> bool {
     content_type.starts_with("text/plain")
 }
 
-/// A title or other text construct as plain text.
-fn text_to_plain(t: &Text) -> String {
-    let s = if is_plain(t) {
-        t.content.clone()
-    } else {
+/// A feed's or an item's title as plain text, whitespace collapsed. A
+/// plain `rss` title that holds a character reference (`&amp;`, `&#8217;`)
+/// has its references decoded once, as feedparser reads one; anything
+/// that reads like a tag stays text.
+fn title_to_plain(t: &Text, rss: bool) -> String {
+    let s = if !is_plain(t) {
         html_to_text(&t.content)
+    } else if rss && holds_reference(&t.content) {
+        html_to_text(&t.content.replace('<', "&lt;"))
+    } else {
+        t.content.clone()
     };
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Whether `text` holds an HTML character reference ended by `;`: `&name;`,
+/// `&#digits;` or `&#xhex;`. A bare `&` (`AT&T`, `Q&A`) is no reason to
+/// read a title as HTML.
+fn holds_reference(text: &str) -> bool {
+    text.match_indices('&').any(|(at, _)| {
+        let rest = &text[at + 1..];
+        let (body, digits): (&str, fn(&char) -> bool) = match rest.strip_prefix('#') {
+            Some(n) => match n.strip_prefix(['x', 'X']) {
+                Some(h) => (h, char::is_ascii_hexdigit),
+                None => (n, char::is_ascii_digit),
+            },
+            None => (rest, char::is_ascii_alphanumeric),
+        };
+        let len = body.chars().take_while(digits).count();
+        len > 0 && body[len..].starts_with(';')
+    })
 }
 
 /// A summary as HTML: see [`to_html`].
@@ -874,6 +909,31 @@ mod tests {
             a.contains("https://a.test/dir/x") && b.contains("https://b.test/x"),
             "{a} {b}"
         );
+    }
+
+    /// RSS titles escaped once too often read as their publisher meant
+    /// them, the feed's and the items' alike; decoded once, so text that
+    /// reads like a tag stays text. Atom text says it is text: kept.
+    #[test]
+    fn rss_titles_decode_their_character_references_once() {
+        let base = Url::parse("https://example.com/feed.xml").unwrap();
+        let read = |xml: &str| {
+            let (meta, items) = normalize(parse(xml.as_bytes(), &base, None).unwrap(), &base);
+            (meta.title.unwrap(), items[0].title.clone())
+        };
+        let rss = r#"<?xml version="1.0"?><rss version="2.0"><channel>
+            <title>AT&amp;amp;T News</title><link>https://example.com/</link>
+            <item><title>Ben &amp;#8217;s &amp;lt;b&amp;gt; week, Q&amp;A &lt;i&gt;</title>
+            <link>https://example.com/a</link></item></channel></rss>"#;
+        assert_eq!(
+            read(rss),
+            ("AT&T News".into(), "Ben \u{2019}s <b> week, Q&A <i>".into())
+        );
+        let atom = r#"<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom">
+            <title>AT&amp;amp;T News</title><id>urn:x</id><updated>2026-01-01T00:00:00Z</updated>
+            <entry><title>AT&amp;amp;T</title><id>urn:y</id><updated>2026-01-01T00:00:00Z</updated>
+            </entry></feed>"#;
+        assert_eq!(read(atom), ("AT&amp;T News".into(), "AT&amp;T".into()));
     }
 
     #[test]

@@ -641,3 +641,36 @@ async fn an_article_page_lists_earlier_versions() {
     assert!(html.contains(": <bdi>First headline</bdi></li>"), "{html}");
     d.stop().await;
 }
+
+/// A feed whose title is escaped once too often (`AT&amp;amp;T News`,
+/// common in RSS) is named as its publisher meant on the pages and in the
+/// merged feeds, not "AT&amp;T News".
+#[tokio::test]
+async fn a_feed_title_escaped_twice_is_shown_as_meant() {
+    let server = FeedServer::start().await;
+    let doc = rss(
+        "AT&amp;amp;T News",
+        &[("a1", "Ben &amp;#8217;s week", "https://a.test/1")],
+    );
+    server.set("/att.xml", Reply::feed(doc));
+    let dir = TestDir::new();
+    let config = dir.write_config(&feed_block("att", &server.url("/att.xml"), ""));
+    let d = Daemon::start(config).await;
+    d.wait_for_entries(1).await;
+    // (/feeds names each feed by its config name.)
+    for page in ["/", "/feed.atom", "/feed.rss"] {
+        let text = d.get(page, &[]).await.text().await.unwrap();
+        // Pages write `&` as `&#38;`, the feeds as `&amp;`.
+        let escaped = ["AT&amp;T News", "AT&#38;T News"];
+        assert!(escaped.iter().any(|t| text.contains(t)), "{page}: {text}");
+        assert!(!text.contains("amp;amp;"), "{page}: {text}");
+    }
+    let front = d.get("/", &[]).await.text().await.unwrap();
+    assert!(front.contains("Ben \u{2019}s week"), "{front}");
+    let json: serde_json::Value =
+        serde_json::from_str(&d.get("/feed.json", &[]).await.text().await.unwrap()).unwrap();
+    let item = &json["items"][0];
+    assert_eq!(item["title"], "Ben \u{2019}s week");
+    assert_eq!(item["_tickerfeed"]["sources"][0]["title"], "AT&T News");
+    d.stop().await;
+}
