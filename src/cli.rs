@@ -616,7 +616,7 @@ async fn render(
     view.market_strip = config.output.market_strip;
     if !config.web.enabled {
         // As the daemon serves it: no page to link to.
-        view.home_url = None;
+        view.without_pages();
     }
     let bytes = render::render(&view, format).context("rendering the merged feed")?;
     let mut out = std::io::stdout().lock();

@@ -921,8 +921,9 @@ async fn render_doc(inner: &Inner, key: DocKey) -> Result<Rendered, ServeError> 
     view.site_title = published.web.title.clone();
     if !published.web.enabled {
         // No page shows the channel: a reader's "open website" would land
-        // on a 404 (RSS's required link becomes the feed itself).
-        view.home_url = None;
+        // on a 404 (RSS's required link becomes the feed itself), and an
+        // entry without a link of its own has none.
+        view.without_pages();
     }
     if format == Format::Html {
         if let Some(q) = &search {

@@ -92,13 +92,16 @@ pub fn render(feed: &MergedFeed) -> Result<Vec<u8>, RenderError> {
         "tickerfeed",
     );
     for entry in &feed.entries {
-        write_entry(&mut w, entry, strip::for_entry(feed, entry).as_deref());
+        let link = feed.link_of(entry);
+        let strip = strip::for_entry(feed, entry);
+        write_entry(&mut w, entry, link.as_deref(), strip.as_deref());
     }
     w.close("feed");
     Ok(w.finish())
 }
 
-fn write_entry(w: &mut XmlWriter, entry: &Entry, strip: Option<&str>) {
+/// `link`: the entry's alternate link ([`MergedFeed::link_of`]).
+fn write_entry(w: &mut XmlWriter, entry: &Entry, link: Option<&str>, strip: Option<&str>) {
     w.open("entry", &[]);
     w.leaf("id", &[], &entry.id);
     // Atom requires a title a reader can list; a post without one (as
@@ -113,7 +116,7 @@ fn write_entry(w: &mut XmlWriter, entry: &Entry, strip: Option<&str>) {
         w.leaf("name", &[], author);
         w.close("author");
     }
-    if let Some(url) = &entry.url {
+    if let Some(url) = link {
         w.empty("link", &[("rel", "alternate"), ("href", url)]);
     }
     for file in &entry.enclosures {

@@ -57,7 +57,7 @@ struct JsonHub<'a> {
 struct JsonItem<'a> {
     id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    url: Option<&'a str>,
+    url: Option<Cow<'a, str>>,
     #[serde(skip_serializing_if = "str::is_empty")]
     title: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -209,7 +209,7 @@ fn item<'a>(feed: &MergedFeed, entry: &'a Entry) -> JsonItem<'a> {
     }
     JsonItem {
         id: &entry.id,
-        url: entry.url.as_deref(),
+        url: feed.link_of(entry),
         title: &entry.title,
         content_html,
         content_text,

@@ -42,6 +42,8 @@ pub mod xml;
 #[cfg(test)]
 mod samples;
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::model::{Entry, Snapshot};
@@ -121,6 +123,10 @@ pub struct MergedFeed {
     /// Absolute URL of the home page (RSS `<link>`, JSON `home_page_url`).
     /// When unknown, the self URL or the first entry's link stands in.
     pub home_url: Option<String>,
+    /// The server's public root under which each entry has its page
+    /// (`items/<uid>`), while the web face serves pages: the link of an
+    /// entry that has none of its own ([`MergedFeed::link_of`]).
+    pub item_pages: Option<url::Url>,
     pub description: String,
     /// Newest change among the entries; for a feed with none, the time
     /// the caller gave (`merged_feed`), never the epoch.
@@ -147,6 +153,30 @@ pub struct MergedFeed {
     pub query: Option<String>,
     /// Pages may load images from other sites (`[web] remote_images`).
     pub remote_images: bool,
+}
+
+impl MergedFeed {
+    /// The page a reader opens for `entry`: its own link, else (an RSS item
+    /// with no link and no permalink guid, an Atom entry without an
+    /// alternate link) its page on this site, when pages are served.
+    pub fn link_of<'a>(&self, entry: &'a Entry) -> Option<Cow<'a, str>> {
+        if let Some(url) = &entry.url {
+            return Some(Cow::Borrowed(url));
+        }
+        let page = self
+            .item_pages
+            .as_ref()?
+            .join(&format!("items/{}", entry.uid()))
+            .ok()?;
+        Some(Cow::Owned(page.into()))
+    }
+
+    /// The web face is off: no link may point at a page, which would be a
+    /// 404 (a reader's "open website", an entry's page).
+    pub fn without_pages(&mut self) {
+        self.home_url = None;
+        self.item_pages = None;
+    }
 }
 
 /// Errors while writing a document.
@@ -236,6 +266,7 @@ pub fn merged_feed(
         // The page that shows this channel (`rel="alternate"`), so a
         // reader's "open website" lands on the same selection.
         home_url: base.join(&channel.page_path()).ok().map(|u| u.to_string()),
+        item_pages: Some(base.clone()),
         site_url: base.to_string(),
         description: description.to_string(),
         updated,

@@ -136,7 +136,7 @@ fn item(feed: &MergedFeed, entry: &Entry) -> Item {
         // A post without a title (as Mastodon's) gets the pages' stand-in:
         // readers list items by title.
         title: Some(xml_text(&super::text::title_of(entry))),
-        link: entry.url.as_deref().map(xml_text),
+        link: feed.link_of(entry).as_deref().map(xml_text),
         description,
         categories: entry
             .categories

@@ -47,6 +47,7 @@ pub(in crate::render) fn sample_feed() -> MergedFeed {
         next_url: None,
         hub_url: None,
         home_url: Some("https://tf.example.net/".into()),
+        item_pages: None,
         description: "Headlines with a ticker board".into(),
         updated: at(2026, 3, 1, 12, 0),
         entries: vec![
@@ -128,6 +129,7 @@ pub(in crate::render) fn empty_feed() -> MergedFeed {
         next_url: None,
         hub_url: None,
         home_url: None,
+        item_pages: None,
         description: String::new(),
         updated: DateTime::UNIX_EPOCH,
         entries: vec![],

@@ -674,3 +674,107 @@ async fn a_feed_title_escaped_twice_is_shown_as_meant() {
     assert_eq!(item["_tickerfeed"]["sources"][0]["title"], "AT&T News");
     d.stop().await;
 }
+
+/// A daemon polling one feed whose first item has no link (and a plain
+/// guid), its second a link of its own.
+async fn linkless_daemon(extra: &str) -> (FeedServer, TestDir, Daemon) {
+    let server = FeedServer::start().await;
+    let doc = rss(
+        "Wire",
+        &[
+            ("n1", "No link story", ""),
+            ("n2", "Linked story", "https://l.test/2"),
+        ],
+    );
+    server.set("/wire.xml", Reply::feed(doc));
+    let dir = TestDir::new();
+    let config = dir.write_config(&format!(
+        "{}{extra}",
+        feed_block("wire", &server.url("/wire.xml"), "")
+    ));
+    let d = Daemon::start(config).await;
+    d.wait_for_entries(2).await;
+    (server, dir, d)
+}
+
+/// Each item's link in Atom, RSS and JSON Feed, by title.
+async fn item_links(d: &Daemon) -> Vec<(String, [Option<String>; 3])> {
+    let atom = d.get("/feed.atom", &[]).await.text().await.unwrap();
+    let atom = atom_syndication::Feed::read_from(atom.as_bytes()).unwrap();
+    let rss = d.get("/feed.rss", &[]).await.text().await.unwrap();
+    let rss = rss::Channel::read_from(rss.as_bytes()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&d.get("/feed.json", &[]).await.text().await.unwrap()).unwrap();
+    let mut links: Vec<(String, [Option<String>; 3])> = atom
+        .entries()
+        .iter()
+        .map(|e| {
+            let title = e.title().to_string();
+            let atom = e
+                .links()
+                .iter()
+                .find(|l| l.rel() == "alternate")
+                .map(|l| l.href().to_string());
+            let rss = rss
+                .items()
+                .iter()
+                .find(|i| i.title() == Some(title.as_str()))
+                .and_then(|i| i.link().map(str::to_string));
+            let json = json["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["title"] == title.as_str())
+                .and_then(|i| i["url"].as_str().map(str::to_string));
+            (title, [atom, rss, json])
+        })
+        .collect();
+    links.sort();
+    links
+}
+
+/// An item without a link gets its page on this site as its link in every
+/// feed, so a reader's "open" works; an item with a link keeps it.
+#[tokio::test]
+async fn an_item_without_a_link_links_to_its_page() {
+    let (_server, dir, d) = linkless_daemon("").await;
+    let uid = dir
+        .column::<String>("SELECT uid FROM items WHERE guid = 'n1'")
+        .remove(0);
+    let page = format!("http://feeds.test/items/{uid}");
+    let own = "https://l.test/2".to_string();
+    assert_eq!(
+        item_links(&d).await,
+        [
+            (
+                "Linked story".into(),
+                [Some(own.clone()), Some(own.clone()), Some(own)]
+            ),
+            (
+                "No link story".into(),
+                [Some(page.clone()), Some(page.clone()), Some(page)]
+            ),
+        ]
+    );
+    assert_eq!(d.get(&format!("/items/{uid}"), &[]).await.status(), 200);
+    d.stop().await;
+}
+
+/// With the web face off there is no page to link to: the item stays
+/// without a link rather than pointing at a 404.
+#[tokio::test]
+async fn without_pages_an_item_without_a_link_gets_none() {
+    let (_server, _dir, d) = linkless_daemon("[web]\nenabled = false\n").await;
+    let own = "https://l.test/2".to_string();
+    assert_eq!(
+        item_links(&d).await,
+        [
+            (
+                "Linked story".into(),
+                [Some(own.clone()), Some(own.clone()), Some(own)]
+            ),
+            ("No link story".into(), [None, None, None]),
+        ]
+    );
+    d.stop().await;
+}
