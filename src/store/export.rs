@@ -366,6 +366,8 @@ mod tests {
                     (1, 'BP', '15m', 'XLON', '2026-11-24T09:15:00Z', 'pending', NULL, NULL);",
         )
         .unwrap();
+        // As resolving the `then` price does.
+        crate::store::reactions::store_changes(&conn, 1, "BP").unwrap();
         let mut out = crate::render::export::ExportWriter::new(
             crate::render::export::ExportFormat::Jsonl,
             Vec::new(),

@@ -691,7 +691,109 @@ WHEN old.id > (SELECT highest_deleted FROM item_id_mark) BEGIN
 END;
 "#,
     ),
+    // 22: `v_item_reactions` rounded a floating-point change of its own
+    // while exports rounded the exact decimal one, so a change of exactly
+    // half a hundredth that binary cannot hold (3.00045 against 3) read
+    // 0.01 in the view and 0.02 in an export. Each change is now computed
+    // once, in exact decimal, when its price is read, and kept in
+    // `item_reactions.change_percent`, which the view and exports both read.
+    Migration::Code(migration_22),
 ];
+
+fn migration_22(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch("ALTER TABLE item_reactions ADD COLUMN change_percent TEXT;")?;
+    let pairs: Vec<(i64, String, String, String, String)> = tx
+        .prepare(
+            "SELECT r.item_id, r.symbol, r.horizon, q0.price, q.price
+             FROM item_reactions r
+             JOIN quotes q ON q.id = r.quote_id
+             JOIN item_reactions r0 ON r0.item_id = r.item_id AND r0.symbol = r.symbol
+                                   AND r0.horizon = 'then'
+             JOIN quotes q0 ON q0.id = r0.quote_id",
+        )?
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    {
+        let mut update = tx.prepare(
+            "UPDATE item_reactions SET change_percent = ?4
+             WHERE item_id = ?1 AND symbol = ?2 AND horizon = ?3",
+        )?;
+        for (item_id, symbol, horizon, then, price) in pairs {
+            let change = frozen_change_v22(&then, &price);
+            update.execute(params![item_id, symbol, horizon, change])?;
+        }
+    }
+    tx.execute_batch(
+        r#"
+DROP VIEW v_item_reactions;
+CREATE VIEW v_item_reactions AS
+SELECT m.item_id, i.uid, i.title, i.url, i.published_at, i.first_seen_at AS ingested_at,
+       m.symbol, r0.exchange, r0.target_at AS measured_from,
+       coalesce(q0.currency, q1.currency, q2.currency, q3.currency, q4.currency) AS currency,
+       CAST(q0.price AS REAL) AS price_then,
+       CASE WHEN q0.id IS NOT NULL THEN
+            CASE q0.source WHEN 'backfill' THEN 'backfill' ELSE 'recorded' END END AS price_then_source,
+       r1.target_at AS at_15m,
+       CAST(q1.price AS REAL) AS price_15m,
+       CAST(r1.change_percent AS REAL) AS change_15m_percent,
+       CASE WHEN q1.id IS NOT NULL THEN
+            CASE q1.source WHEN 'backfill' THEN 'backfill' ELSE 'recorded' END END AS price_15m_source,
+       r2.target_at AS at_1h,
+       CAST(q2.price AS REAL) AS price_1h,
+       CAST(r2.change_percent AS REAL) AS change_1h_percent,
+       CASE WHEN q2.id IS NOT NULL THEN
+            CASE q2.source WHEN 'backfill' THEN 'backfill' ELSE 'recorded' END END AS price_1h_source,
+       r3.target_at AS at_1d,
+       CAST(q3.price AS REAL) AS price_1d,
+       CAST(r3.change_percent AS REAL) AS change_1d_percent,
+       CASE WHEN q3.id IS NOT NULL THEN
+            CASE q3.source WHEN 'backfill' THEN 'backfill' ELSE 'recorded' END END AS price_1d_source,
+       r4.target_at AS close_at,
+       CAST(q4.price AS REAL) AS price_close,
+       CAST(r4.change_percent AS REAL) AS change_close_percent,
+       CASE WHEN q4.id IS NOT NULL THEN
+            CASE q4.source WHEN 'backfill' THEN 'backfill' ELSE 'recorded' END END AS price_close_source,
+       (SELECT count(*) FROM item_reactions p
+        WHERE p.item_id = m.item_id AND p.symbol = m.symbol AND p.state = 'pending') AS pending
+FROM item_mentions m
+JOIN items i ON i.id = m.item_id
+LEFT JOIN item_reactions r0 ON r0.item_id = m.item_id AND r0.symbol = m.symbol AND r0.horizon = 'then'
+LEFT JOIN quotes q0 ON q0.id = r0.quote_id
+LEFT JOIN item_reactions r1 ON r1.item_id = m.item_id AND r1.symbol = m.symbol AND r1.horizon = '15m'
+LEFT JOIN quotes q1 ON q1.id = r1.quote_id
+LEFT JOIN item_reactions r2 ON r2.item_id = m.item_id AND r2.symbol = m.symbol AND r2.horizon = '1h'
+LEFT JOIN quotes q2 ON q2.id = r2.quote_id
+LEFT JOIN item_reactions r3 ON r3.item_id = m.item_id AND r3.symbol = m.symbol AND r3.horizon = '1d'
+LEFT JOIN quotes q3 ON q3.id = r3.quote_id
+LEFT JOIN item_reactions r4 ON r4.item_id = m.item_id AND r4.symbol = m.symbol AND r4.horizon = 'close'
+LEFT JOIN quotes q4 ON q4.id = r4.quote_id;
+"#,
+    )
+}
+
+/// Migration 22's change of `price` against `then`: a frozen copy of the
+/// rule in `store::reactions::store_changes` as it stood when the migration
+/// was written (exact decimal, 2 places, a half away from zero; none for a
+/// `then` of 0, an unreadable price or an overflow), so that editing the
+/// live rule can never change what this migration writes.
+fn frozen_change_v22(then: &str, price: &str) -> Option<String> {
+    use rust_decimal::{Decimal, RoundingStrategy};
+    let then: Decimal = then.parse().ok().filter(|t: &Decimal| !t.is_zero())?;
+    let change = price
+        .parse::<Decimal>()
+        .ok()?
+        .checked_sub(then)?
+        .checked_mul(Decimal::ONE_HUNDRED)?
+        .checked_div(then)?;
+    Some(
+        change
+            .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+            .normalize()
+            .to_string(),
+    )
+}
 
 fn migration_4(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     tx.execute_batch(
@@ -1118,5 +1220,48 @@ INSERT INTO item_mentions (item_id, symbol) VALUES (1, 'VOD');
             );
             assert!(fts_ok.is_ok(), "from {start}: {fts_ok:?}");
         }
+    }
+
+    /// An archive from before 22 keeps its reactions' changes, now exact:
+    /// 3.00045 against 3 (exactly +0.015 %) read 0.01 in the old view.
+    #[test]
+    fn migration_22_computes_the_changes_already_read() {
+        let mut conn = at_version(21);
+        populate(&conn, 21);
+        conn.execute_batch(
+            r#"
+INSERT INTO item_mentions (item_id, symbol) VALUES (1, 'ZZZ');
+INSERT INTO quotes (id, symbol, provider, provider_symbol, price, currency, fetched_at, session)
+VALUES (901, 'ZZZ', 'yahoo', 'ZZZ.L', '3', 'GBP', '2026-01-01T00:00:00Z', 'regular'),
+       (902, 'ZZZ', 'yahoo', 'ZZZ.L', '3.00045', 'GBP', '2026-01-01T00:15:00Z', 'regular');
+INSERT INTO item_reactions (item_id, symbol, horizon, exchange, target_at, state, quote_id)
+VALUES (1, 'ZZZ', 'then', 'XLON', '2026-01-01T00:00:00Z', 'found', 901),
+       (1, 'ZZZ', '15m', 'XLON', '2026-01-01T00:15:00Z', 'found', 902),
+       (1, 'ZZZ', '1h', 'XLON', '2026-01-01T01:00:00Z', 'pending', NULL);
+"#,
+        )
+        .unwrap();
+        let change = |conn: &Connection| -> (Option<f64>, Option<f64>) {
+            conn.query_row(
+                "SELECT change_15m_percent, change_1h_percent FROM v_item_reactions
+                 WHERE symbol = 'ZZZ'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
+        };
+        assert_eq!(change(&conn), (Some(0.01), None), "the old view");
+        migrate(&mut conn).unwrap();
+        assert_eq!(change(&conn), (Some(0.02), None));
+        let stored: Vec<Option<String>> = conn
+            .prepare(
+                "SELECT change_percent FROM item_reactions WHERE symbol = 'ZZZ' ORDER BY target_at",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(stored, [Some("0".into()), Some("0.02".into()), None]);
     }
 }

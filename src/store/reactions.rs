@@ -3,9 +3,10 @@
 //! recorded quote series.
 //!
 //! Owns `item_reactions` (one row per item, symbol and horizon: when to
-//! read the price, and which `quotes` row answered) and the rule that
-//! matches a target time to a quote (below; the tolerance is
-//! `quotes::reactions::TOLERANCE`, 15 minutes). The targets
+//! read the price, which `quotes` row answered, and the change against the
+//! `then` price, computed once in exact decimal by `store_changes`) and
+//! the rule that matches a target time to a quote (below; the tolerance
+//! is `quotes::reactions::TOLERANCE`, 15 minutes). The targets
 //! themselves come from the exchange calendar in `quotes::reactions`, which
 //! plans them ([`Store::plan_reactions`]), resolves them as they pass
 //! ([`Store::resolve_reactions`]) and backfills the gaps it reports.
@@ -186,6 +187,7 @@ impl Store {
                 })
                 .map_err(op("select due reactions"))?;
             let mut out = Resolved::default();
+            let mut priced = std::collections::BTreeSet::new();
             for (item_id, symbol, horizon, target, attempts) in due {
                 let (Some(horizon), Some(target_at)) =
                     (Horizon::from_name(&horizon), from_db_time(&target))
@@ -216,6 +218,7 @@ impl Store {
                         })
                         .map_err(op("record reaction"))?;
                         out.found += 1;
+                        priced.insert((item_id, symbol));
                     }
                     None if now >= target_at + tolerance + settle => out.gaps.push(Gap {
                         item_id,
@@ -226,6 +229,11 @@ impl Store {
                     }),
                     None => {}
                 }
+            }
+            // A `then` price can come after the later ones (backfilled), so
+            // every change of a newly priced reaction is written again.
+            for (item_id, symbol) in priced {
+                store_changes(&tx, item_id, &symbol)?;
             }
             tx.commit().map_err(op("commit reactions"))?;
             Ok(out)
@@ -395,6 +403,60 @@ fn plan_in(conn: &Connection, plans: &[PlannedReaction]) -> Result<(), StoreErro
     Ok(())
 }
 
+/// Writes `change_percent` of each horizon of `item_id`'s reaction to
+/// `symbol`: its price against the `then` price, in percent, 2 places, a
+/// half away from zero (NULL without both prices, or a `then` of 0, or a
+/// change too large for the arithmetic). Computed once, here, in exact
+/// decimal: `v_item_reactions` and every export read this figure, so a
+/// query and an export of the archive never disagree (the view once
+/// rounded a floating-point change of its own: `3.00045` against `3`, a
+/// change of exactly 0.015 %, was 0.01 there and 0.02 in the export).
+pub(crate) fn store_changes(
+    conn: &Connection,
+    item_id: i64,
+    symbol: &str,
+) -> Result<(), StoreError> {
+    let prices: Vec<(String, Option<String>)> = conn
+        .prepare_cached(
+            "SELECT r.horizon, q.price FROM item_reactions r LEFT JOIN quotes q ON q.id = r.quote_id
+             WHERE r.item_id = ?1 AND r.symbol = ?2",
+        )
+        .and_then(|mut s| {
+            s.query_map(params![item_id, symbol], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
+        .map_err(op("read reaction prices"))?;
+    let decimal = |p: &Option<String>| p.as_deref().and_then(|p| Decimal::from_str(p).ok());
+    let then = prices
+        .iter()
+        .find(|(h, _)| h == Horizon::Then.as_str())
+        .and_then(|(_, p)| decimal(p))
+        .filter(|p| !p.is_zero());
+    let mut update = conn
+        .prepare_cached(
+            "UPDATE item_reactions SET change_percent = ?4
+             WHERE item_id = ?1 AND symbol = ?2 AND horizon = ?3",
+        )
+        .map_err(op("prepare reaction change"))?;
+    for (horizon, price) in &prices {
+        let change = then.zip(decimal(price)).and_then(|(then, price)| {
+            price
+                .checked_sub(then)
+                .and_then(|d| d.checked_mul(Decimal::ONE_HUNDRED))
+                .and_then(|d| d.checked_div(then))
+                .map(|c| {
+                    c.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+                        .normalize()
+                        .to_string()
+                })
+        });
+        update
+            .execute(params![item_id, symbol, horizon, change])
+            .map_err(op("record reaction change"))?;
+    }
+    Ok(())
+}
+
 /// The reactions of `item_id` on an open connection (for callers already
 /// inside a read, such as a streaming export).
 pub(crate) fn reactions_of(
@@ -411,11 +473,13 @@ pub(crate) fn reactions_of(
         Option<String>,
         Option<String>,
         Option<String>,
+        Option<String>,
     );
     let rows: Vec<Row> = conn
         .prepare_cached(
             "SELECT r.symbol, r.exchange, r.horizon, r.target_at, r.state,
-                    q.price, q.currency, coalesce(q.as_of, q.fetched_at), q.source
+                    q.price, q.currency, coalesce(q.as_of, q.fetched_at), q.source,
+                    r.change_percent
              FROM item_reactions r LEFT JOIN quotes q ON q.id = r.quote_id
              WHERE r.item_id = ?1",
         )
@@ -431,6 +495,7 @@ pub(crate) fn reactions_of(
                     r.get(6)?,
                     r.get(7)?,
                     r.get(8)?,
+                    r.get(9)?,
                 ))
             })?
             .collect()
@@ -438,7 +503,9 @@ pub(crate) fn reactions_of(
         .map_err(op("read item reactions"))?;
     let mut by_symbol: BTreeMap<String, ItemReaction> = BTreeMap::new();
     let mut points: BTreeMap<(String, Horizon), ReactionPoint> = BTreeMap::new();
-    for (symbol, exchange, horizon, target, state, price, currency, price_at, source) in rows {
+    for (symbol, exchange, horizon, target, state, price, currency, price_at, source, change) in
+        rows
+    {
         let Some(horizon) = Horizon::from_name(&horizon) else {
             continue;
         };
@@ -468,38 +535,14 @@ pub(crate) fn reactions_of(
                         "recorded"
                     }
                 }),
-                change_percent: None,
+                // As `store_changes` wrote it, which the view reads too.
+                change_percent: change.and_then(|c| Decimal::from_str(&c).ok()),
             },
         );
     }
     for ((symbol, _), point) in points {
         if let Some(entry) = by_symbol.get_mut(&symbol) {
             entry.points.push(point);
-        }
-    }
-    for reaction in by_symbol.values_mut() {
-        let then = reaction
-            .points
-            .iter()
-            .find(|p| p.horizon == Horizon::Then.as_str())
-            .and_then(|p| p.price)
-            .filter(|p| !p.is_zero());
-        for p in &mut reaction.points {
-            p.change_percent = match (then, p.price) {
-                (Some(then), Some(price)) => price
-                    .checked_sub(then)
-                    .and_then(|d| d.checked_mul(Decimal::ONE_HUNDRED))
-                    .and_then(|d| d.checked_div(then))
-                    // Half away from zero, as SQLite's round() in
-                    // v_item_reactions: an export and a query of the same
-                    // archive give the same figure (round_dp alone rounds
-                    // a half to even: 0.125 % became 0.12, the view's 0.13).
-                    .map(|c| {
-                        c.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
-                            .normalize()
-                    }),
-                _ => None,
-            };
         }
     }
     Ok(by_symbol.into_values().collect())
@@ -538,6 +581,7 @@ VALUES (1, 'RIO', 'then', 'XLON', '2026-01-01T00:00:00Z', 'found', 1),
 "#,
         )
         .unwrap();
+        store_changes(&conn, 1, "RIO").unwrap();
         let reaction = reactions_of(&conn, 1).unwrap().remove(0);
         let changes: Vec<_> = reaction
             .points
@@ -574,6 +618,7 @@ VALUES (1, 'RIO', 'then', 'XLON', '2026-01-01T00:00:00Z', 'found', 1),
 "#,
         )
         .unwrap();
+        store_changes(&conn, 1, "RIO").unwrap();
         let reaction = reactions_of(&conn, 1).unwrap().remove(0);
         let exported: Vec<_> = reaction
             .points
@@ -661,6 +706,115 @@ VALUES (1, 'RIO', 'then', 'XLON', '2026-01-01T00:00:00Z', 'found', 1),
             .await
             .unwrap();
         (store, conn)
+    }
+
+    /// Over many price pairs (changes of exactly half a hundredth of a
+    /// percent that binary cannot hold, rises and falls, negative prices,
+    /// prices with many places), the change `v_item_reactions` shows is
+    /// the export's, and both are the exact change rounded half away from
+    /// zero. The view rounded a floating-point change of its own: 3.00045
+    /// against 3 (exactly +0.015 %) read 0.01 there, 0.02 in the export.
+    #[tokio::test]
+    async fn the_view_and_the_export_give_the_same_change_for_every_price() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.db");
+        let store = Store::open(&path).unwrap();
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(super::super::ONE_FEED_ONE_ITEM).unwrap();
+        let mut pairs: Vec<(Decimal, Decimal)> = Vec::new();
+        let thens = [
+            "3",
+            "7",
+            "100",
+            "0.72",
+            "1.1",
+            "13.37",
+            "0.0003",
+            "172.53",
+            "4.6155",
+            "1.7252999877929688",
+            "98765.4321",
+            "-37.63",
+        ];
+        for then in thens {
+            let then = Decimal::from_str(then).unwrap();
+            // Exactly k + 1/2 hundredths of a percent up and down.
+            for k in [0, 1, 2, 12, 49, 50, 99, 150, 999, 1234, 98765] {
+                let half = Decimal::new(5 * (2 * k + 1), 5);
+                for sign in [Decimal::ONE, Decimal::NEGATIVE_ONE] {
+                    pairs.push((then, then + then * half * sign));
+                }
+            }
+            for other in ["0.01", "1", "2.5", "3.00015", "99.99", "0.7344", "-1"] {
+                pairs.push((then, Decimal::from_str(other).unwrap()));
+            }
+        }
+        let t0 = at("2026-07-22T14:00:00Z");
+        let mut quotes = Vec::new();
+        let mut plans = Vec::new();
+        for (n, (then, price)) in pairs.iter().enumerate() {
+            let symbol = format!("S{n}");
+            conn.execute(
+                "INSERT INTO item_mentions (item_id, symbol) VALUES (1, ?1)",
+                [&symbol],
+            )
+            .unwrap();
+            plans.push(PlannedReaction {
+                item_id: 1,
+                symbol: symbol.clone(),
+                exchange: "XNYS".into(),
+                targets: vec![
+                    (Horizon::Then, t0),
+                    (Horizon::Min15, t0 + Duration::minutes(15)),
+                ],
+            });
+            for (price, minutes) in [(then, 1), (price, 16)] {
+                let when = t0 + Duration::minutes(minutes);
+                let mut q = Quote::new(crate::model::ProviderKind::Yahoo, &symbol, *price, when);
+                q.symbol = symbol.clone();
+                q.currency = Some("USD".into());
+                q.as_of = Some(when);
+                quotes.push(q);
+            }
+        }
+        store.plan_reactions(plans).await.unwrap();
+        store.record_quotes(quotes).await.unwrap();
+        store
+            .resolve_reactions(
+                at("2026-07-23T00:00:00Z"),
+                Duration::minutes(15),
+                Duration::minutes(30),
+            )
+            .await
+            .unwrap();
+        let exported = store.item_reactions(1).await.unwrap();
+        let mut checked = 0;
+        for (n, (then, price)) in pairs.iter().enumerate() {
+            let symbol = format!("S{n}");
+            let exact = ((price - then) * Decimal::ONE_HUNDRED / then)
+                .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+                .normalize();
+            let export = exported
+                .iter()
+                .find(|r| r.symbol == symbol)
+                .and_then(|r| r.points.iter().find(|p| p.horizon == "15m"))
+                .and_then(|p| p.change_percent);
+            let view: Option<f64> = conn
+                .query_row(
+                    "SELECT change_15m_percent FROM v_item_reactions WHERE symbol = ?1",
+                    [&symbol],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(export, Some(exact), "export, {price} against {then}");
+            assert_eq!(
+                view,
+                Some(exact.to_string().parse::<f64>().unwrap()),
+                "view, {price} against {then} (exactly {exact})"
+            );
+            checked += 1;
+        }
+        assert!(checked > 300, "{checked}");
     }
 
     /// The item's price a day later and its change, as `v_item_reactions`
