@@ -3,11 +3,13 @@
 //! the store's dedup compares guids that are links in the same form, so
 //! both import it from here (the store never calls pipeline code).
 //! Also what of a URL may be shown: [`without_credentials`] for what is
-//! published, [`redact`] for what is logged or stored.
+//! published, [`redact`] for what is logged, [`blank_secrets`] for what
+//! the archive keeps of a feed's address, and [`refill_secrets`] to fetch
+//! from an address the archive kept.
 
 use std::sync::LazyLock;
 
-use regex::Regex;
+use regex::{Captures, Regex};
 use url::Url;
 
 /// Query parameters that only track the reader; they never change which
@@ -63,11 +65,12 @@ pub fn is_web(u: &Url) -> bool {
 /// `key=`, `access_key=`, `app-key=`, `token=`, `access_token=`,
 /// `client_secret=`, `password=`), and Finnhub's key header if a header
 /// dump is ever logged. A name ending in `key` is one only as a word of
-/// its own (`sortkey=` is not). The value runs to the next `&`,
-/// whitespace, quote or bracket.
+/// its own (`sortkey=` is not). The value runs to the next `&`, `;`
+/// (which also ends a redirect hop in the fetch log), whitespace, quote
+/// or bracket.
 static KEY_PARAM: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?i)\b([a-z_]*(?:api_?key|token|secret|passw(?:or)?d)|(?:[a-z]+[_-])*key)(=|:\s*)[^&\s#"'<>()\[\]]*"#,
+        r#"(?i)\b([a-z_]*(?:api_?key|token|secret|passw(?:or)?d)|(?:[a-z]+[_-])*key)(=|:\s*)[^&;\s#"'<>()\[\]]*"#,
     )
     .expect("constant pattern")
 });
@@ -85,8 +88,9 @@ pub fn redact(url_or_text: &str) -> String {
 /// (`https://user:secret@host/feed` is `https://host/feed`) and with the
 /// values of key parameters blanked (`?api_key=****`, see [`redact`]). A
 /// feed behind basic authentication or an API key keeps them in
-/// `config.toml` and the archive; pages, feeds and lists served over HTTP
-/// never show them.
+/// `config.toml` (or, better, in the environment it names there); the
+/// archive keeps the [`blank_secrets`] form, and pages, feeds and lists
+/// served over HTTP show this one.
 pub fn without_credentials(url: &str) -> String {
     let shown = match Url::parse(url) {
         Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
@@ -98,6 +102,75 @@ pub fn without_credentials(url: &str) -> String {
         _ => url.to_owned(),
     };
     redact(&shown)
+}
+
+/// What stands for a secret in the archive.
+const BLANK: &str = "****";
+
+/// The user name and password of a URL (`https://user:secret@host/`),
+/// found in a URL or in any text quoting one (a redirect chain, an error):
+/// what follows `://` up to an `@` before the host.
+static USERINFO: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"://([^/?#@\s:"'<>]*)(:[^/?#@\s"'<>]*)?@"#).expect("constant pattern")
+});
+
+/// A feed's address (or text quoting one) as the archive keeps it: the
+/// password `****` (`https://reader:****@host/feed`), a user name without
+/// one too, since it is then the token (`https://****@host/feed`), and
+/// key values blanked as [`redact`] does (`?api_key=****`). Unlike
+/// [`without_credentials`] it keeps where a secret was, so
+/// [`refill_secrets`] can put the configured one back to fetch it.
+pub fn blank_secrets(url_or_text: &str) -> String {
+    let blanked = USERINFO.replace_all(url_or_text, |c: &Captures<'_>| match c.get(2) {
+        Some(_) => format!("://{}:{BLANK}@", &c[1]),
+        None if c[1].is_empty() => "://@".to_owned(),
+        None => format!("://{BLANK}@"),
+    });
+    redact(&blanked)
+}
+
+/// The address to fetch for `kept`, a [`blank_secrets`] form (where a feed
+/// moved, say): each `****` filled from `configured`, the URL the config
+/// gives (its secrets from the environment): the user name and password
+/// from its own, a key parameter from its parameter of the same name.
+/// `None` when `configured` has no such part to give.
+pub fn refill_secrets(kept: &str, configured: &Url) -> Option<Url> {
+    let mut u = Url::parse(kept).ok()?;
+    if u.username() == BLANK {
+        if configured.username().is_empty() {
+            return None;
+        }
+        u.set_username(configured.username()).ok()?;
+    }
+    if u.password() == Some(BLANK) {
+        u.set_password(Some(configured.password()?)).ok()?;
+    }
+    if let Some(query) = u.query().filter(|q| q.contains(BLANK)) {
+        let given: Vec<&str> = configured.query().unwrap_or("").split('&').collect();
+        let name = |pair: &str| pair.split_once('=').map(|(n, _)| n.to_owned());
+        let filled = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((n, value)) if value == BLANK => given
+                    .iter()
+                    .find(|g| name(g).as_deref() == Some(n))
+                    .map(|g| (*g).to_owned()),
+                _ => Some(pair.to_owned()),
+            })
+            .collect::<Option<Vec<String>>>()?
+            .join("&");
+        u.set_query(Some(&filled));
+    }
+    Some(u)
+}
+
+/// Whether a feed configured as `configured` may move to `target` (a
+/// permanent redirect's): only when the archive's form of `target`, filled
+/// from `configured`, is `target` again. A new home whose key the config
+/// cannot give (another key, another user) is not moved to: the feed
+/// keeps its configured URL and follows the redirect at each poll.
+pub fn secrets_refillable(target: &str, configured: &Url) -> bool {
+    refill_secrets(&blank_secrets(target), configured).is_some_and(|u| u.as_str() == target)
 }
 
 /// [`canonical_url`] of a link already parsed.
@@ -173,5 +246,42 @@ mod tests {
             without_credentials("https://news.test/feed?keyword=oil&sort=new&sortkey=date"),
             "https://news.test/feed?keyword=oil&sort=new&sortkey=date"
         );
+    }
+
+    #[test]
+    fn the_archive_keeps_where_a_secret_was_and_a_fetch_puts_it_back() {
+        let configured =
+            Url::parse("https://reader:hunter2@news.test/feed?api_key=k3y&lang=en").unwrap();
+        let kept = blank_secrets(configured.as_str());
+        assert_eq!(
+            kept,
+            "https://reader:****@news.test/feed?api_key=****&lang=en"
+        );
+        assert_eq!(refill_secrets(&kept, &configured), Some(configured.clone()));
+        // Text quoting URLs (a redirect chain) loses them too.
+        assert_eq!(
+            blank_secrets("301 -> https://t0ken@new.test/f?token=k3y; 200"),
+            "301 -> https://****@new.test/f?token=****; 200"
+        );
+        // Ports and `@` after the host are no user name.
+        let plain = "https://news.test:8443/feed?by=@me";
+        assert_eq!(blank_secrets(plain), plain);
+        // Where the feed moved, with the configured key: movable.
+        assert!(secrets_refillable(
+            "https://new.test/feed?api_key=k3y",
+            &configured
+        ));
+        assert!(secrets_refillable("https://new.test/feed", &configured));
+        // A key or a user the config does not hold: not.
+        assert!(!secrets_refillable(
+            "https://new.test/feed?api_key=other",
+            &configured
+        ));
+        assert!(!secrets_refillable(
+            "https://new.test/feed?token=k3y",
+            &configured
+        ));
+        let keyless = Url::parse("https://news.test/feed").unwrap();
+        assert!(!secrets_refillable("https://u:p@new.test/feed", &keyless));
     }
 }

@@ -59,9 +59,23 @@ pub struct FeedRow {
 }
 
 impl FeedRow {
-    /// The URL to fetch: the configured one, or where it moved for good.
+    /// The URL polled, as the archive keeps it (secrets blanked): the
+    /// configured one, or where it moved for good.
     pub fn polled_url(&self) -> &str {
         self.effective_url.as_deref().unwrap_or(&self.url)
+    }
+
+    /// The URL to fetch for this row of a feed configured as `configured`:
+    /// where it moved for good, its blanked secrets filled from
+    /// `configured` (`link::refill_secrets`), else `configured`. A move
+    /// whose secret the config no longer gives (an archive from before
+    /// secrets were blanked, a key renamed) fetches `configured`, which
+    /// redirects again.
+    pub fn fetch_url(&self, configured: &url::Url) -> url::Url {
+        self.effective_url
+            .as_deref()
+            .and_then(|moved| crate::link::refill_secrets(moved, configured))
+            .unwrap_or_else(|| configured.clone())
     }
 
     /// The shortest interval the last document asked for (`<ttl>`,
@@ -162,6 +176,24 @@ pub struct Attempt {
 }
 
 impl Attempt {
+    /// Every address this attempt would write to the archive (the fetch
+    /// log, the feed's redirect state and URL history, its last error),
+    /// in the form the archive keeps: a feed's key is the config's (and
+    /// its environment's) alone.
+    fn blank_secrets(&mut self) {
+        use crate::link::blank_secrets;
+        self.url = blank_secrets(&self.url);
+        let blank = |text: &mut Option<String>| {
+            if let Some(t) = text.as_mut() {
+                *t = blank_secrets(t);
+            }
+        };
+        blank(&mut self.error);
+        blank(&mut self.exchange.final_url);
+        blank(&mut self.exchange.redirects);
+        blank(&mut self.exchange.permanent_redirect);
+    }
+
     /// Whether recording this attempt may add or match items.
     fn carries_items(&self) -> bool {
         self.document.as_ref().is_some_and(|d| !d.items.is_empty())
@@ -242,7 +274,10 @@ impl Store {
             .map(|f| {
                 (
                     f.name.clone(),
-                    f.url.to_string(),
+                    // Feeds are matched by name, so the archive needs no
+                    // secret to tell them apart; a new key for the same
+                    // address (the same blanked form) is no move.
+                    crate::link::blank_secrets(f.url.as_str()),
                     f.schedule.expr().to_string(),
                     f.tags.clone(),
                 )
@@ -340,12 +375,15 @@ impl Store {
             .await
     }
 
-    /// Records one attempt and everything it produced, atomically.
+    /// Records one attempt and everything it produced, atomically. The
+    /// addresses it names (asked, redirected to, quoted in its error) are
+    /// kept with their secrets blanked (`link::blank_secrets`).
     pub async fn record_attempt(
         &self,
-        attempt: Attempt,
+        mut attempt: Attempt,
         now: DateTime<Utc>,
     ) -> Result<IngestSummary, StoreError> {
+        attempt.blank_secrets();
         // A new body can change the feed's title or links, which the merged
         // feed shows beside its items, even when no item changed.
         let new_body = attempt.document.is_some();

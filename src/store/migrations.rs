@@ -698,7 +698,69 @@ END;
     // once, in exact decimal, when its price is read, and kept in
     // `item_reactions.change_percent`, which the view and exports both read.
     Migration::Code(migration_22),
+    // 23: the archive holds no feed's secret. A feed URL's password or
+    // key (`https://u:pass@host/`, `?api_key=...`) was kept wherever the
+    // URL was: the feed's address and where it moved, the fetch log, the
+    // URL history, errors quoting them. They are blanked as tickerfeed now
+    // writes them (`link::blank_secrets`); a fetch fills them back in
+    // from the config.
+    Migration::Code(blank_feed_secrets),
 ];
+
+/// Migration 23. Its own copy of the blanking rules as they stood when it
+/// was written, so that editing `link::blank_secrets` can never change
+/// what this migration does to an old archive.
+fn blank_feed_secrets(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    let userinfo =
+        regex::Regex::new(r#"://([^/?#@\s:"'<>]*)(:[^/?#@\s"'<>]*)?@"#).expect("constant pattern");
+    let key_param = regex::Regex::new(
+        r#"(?i)\b([a-z_]*(?:api_?key|token|secret|passw(?:or)?d)|(?:[a-z]+[_-])*key)(=|:\s*)[^&;\s#"'<>()\[\]]*"#,
+    )
+    .expect("constant pattern");
+    let blank = move |text: &str| -> String {
+        let text = userinfo.replace_all(text, |c: &regex::Captures<'_>| match c.get(2) {
+            Some(_) => format!("://{}:****@", &c[1]),
+            None if c[1].is_empty() => "://@".to_owned(),
+            None => "://****@".to_owned(),
+        });
+        key_param.replace_all(&text, "${1}${2}****").into_owned()
+    };
+    tx.create_scalar_function(
+        "tickerfeed_blank_secrets",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        move |ctx| Ok(ctx.get::<Option<String>>(0)?.map(|text| blank(&text))),
+    )?;
+    // Every column that can hold a feed's address or text quoting one.
+    // Item links are the publishers' pages, not our access to a feed.
+    for (table, columns) in [
+        (
+            "feeds",
+            &[
+                "url",
+                "effective_url",
+                "redirect_candidate",
+                "last_error",
+                "retired_reason",
+            ][..],
+        ),
+        ("fetches", &["url", "final_url", "redirects", "error"][..]),
+        ("feed_url_changes", &["old_url", "new_url", "reason"][..]),
+        ("host_pauses", &["reason"][..]),
+    ] {
+        for column in columns {
+            tx.execute(
+                &format!(
+                    "UPDATE {table} SET {column} = tickerfeed_blank_secrets({column})
+                     WHERE {column} IS NOT tickerfeed_blank_secrets({column})"
+                ),
+                [],
+            )?;
+        }
+    }
+    tx.remove_function("tickerfeed_blank_secrets", 1)
+}
 
 fn migration_22(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     tx.execute_batch("ALTER TABLE item_reactions ADD COLUMN change_percent TEXT;")?;
@@ -1263,5 +1325,66 @@ VALUES (1, 'ZZZ', 'then', 'XLON', '2026-01-01T00:00:00Z', 'found', 901),
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(stored, [Some("0".into()), Some("0.02".into()), None]);
+    }
+
+    /// An archive written before secrets were blanked: a feed polled with
+    /// a key, moved (by a redirect) to a home with a password, a failed
+    /// fetch quoting its URL. Afterwards no column holds either, and the
+    /// rest of each address is as it was.
+    #[test]
+    fn an_old_archives_feed_secrets_are_blanked() {
+        let before = MIGRATIONS
+            .iter()
+            .position(|m| matches!(m, Migration::Code(f) if std::ptr::fn_addr_eq(*f, blank_feed_secrets as fn(&Transaction<'_>) -> rusqlite::Result<()>)))
+            .expect("the migration is listed");
+        let mut conn = at_version(before);
+        conn.execute_batch(
+            r#"
+INSERT INTO feeds (id, name, url, schedule, created_at, effective_url, redirect_candidate,
+                   last_error, retired_reason)
+VALUES (1, 'wire', 'https://wire.test/feed?api_key=K3Y-ONE&lang=en', '@hourly',
+        '2026-01-01T00:00:00Z', 'https://reader:PA55WORD@new.test/feed?api_key=K3Y-ONE',
+        'https://new.test/next?token=K3Y-ONE',
+        'error sending request for url (https://wire.test/feed?api_key=K3Y-ONE&lang=en)', NULL);
+INSERT INTO fetches (feed_id, started_at, url, status, result, duration_ms, final_url, redirects, error)
+VALUES (1, '2026-01-01T00:00:00Z', 'https://wire.test/feed?api_key=K3Y-ONE&lang=en', 200, 'ok', 12,
+        'https://reader:PA55WORD@new.test/feed?api_key=K3Y-ONE',
+        '301 -> https://reader:PA55WORD@new.test/feed?api_key=K3Y-ONE', 'timed out (api_key=K3Y-ONE)');
+INSERT INTO feed_url_changes (feed_id, changed_at, old_url, new_url, reason)
+VALUES (1, '2026-01-01T00:00:00Z', 'https://wire.test/feed?api_key=K3Y-ONE&lang=en',
+        'https://reader:PA55WORD@new.test/feed?api_key=K3Y-ONE',
+        'permanent redirect seen 3 polls in a row: 301 -> https://reader:PA55WORD@new.test/feed?api_key=K3Y-ONE');
+INSERT INTO host_pauses (host, paused_until, reason)
+VALUES ('wire.test', '2026-01-02T00:00:00Z', 'HTTP 429 for https://wire.test/feed?api_key=K3Y-ONE');
+"#,
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let dump: Vec<String> = conn
+            .prepare(
+                "SELECT url || effective_url || redirect_candidate || last_error FROM feeds
+                 UNION ALL SELECT url || final_url || redirects || error FROM fetches
+                 UNION ALL SELECT old_url || new_url || reason FROM feed_url_changes
+                 UNION ALL SELECT reason FROM host_pauses",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(dump.len(), 4);
+        for text in &dump {
+            assert!(
+                !text.contains("K3Y-ONE") && !text.contains("PA55WORD"),
+                "{text}"
+            );
+        }
+        let (url, moved): (String, String) = conn
+            .query_row("SELECT url, effective_url FROM feeds", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(url, "https://wire.test/feed?api_key=****&lang=en");
+        assert_eq!(moved, "https://reader:****@new.test/feed?api_key=****");
     }
 }
