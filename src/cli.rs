@@ -322,7 +322,8 @@ pub fn main(cli: Cli) -> ExitCode {
 }
 
 /// What loads but cannot work as meant, for `check` and the start's log:
-/// an alert whose URL is on this machine or a private network without
+/// a feed URL with a key written into the config (it works, but the key
+/// belongs in the environment); an alert whose URL is on this machine or a private network without
 /// `allow_private`, whose every message the sender would refuse; a server
 /// without `base_url` listening on every address (`0.0.0.0`, `[::]`),
 /// whose feeds (and hub topics) would name `http://0.0.0.0:…/` as their
@@ -343,9 +344,46 @@ fn warnings(config: &Config, inherited: Option<SocketAddr>) -> Vec<String> {
                 a.name, a.url
             )
         });
+    let keys = config.feeds.iter().filter_map(|f| {
+        let blanked = f.written_secret()?;
+        Some(format!(
+            "feed {:?}: its url holds a key written into the config ({blanked}), \
+             which is then in every copy of the file: put the key in the environment \
+             and name it in the url, e.g. url = \"{}\"",
+            f.name,
+            name_from_environment(&blanked, &f.name)
+        ))
+    });
     alerts
+        .chain(keys)
         .chain(self_address_warning(config, inherited))
         .collect()
+}
+
+/// `blanked` (a feed URL, secrets as `****`) with each secret named from
+/// the environment instead: `${WIRE_KEY}`, then `${WIRE_KEY_2}`... for
+/// feed `wire`.
+fn name_from_environment(blanked: &str, feed: &str) -> String {
+    let var: String = feed
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut parts = blanked.split("****");
+    let mut out = parts.next().unwrap_or_default().to_owned();
+    for (n, part) in parts.enumerate() {
+        match n {
+            0 => out.push_str(&format!("${{{var}_KEY}}")),
+            n => out.push_str(&format!("${{{var}_KEY_{}}}", n + 1)),
+        }
+        out.push_str(part);
+    }
+    out
 }
 
 /// Why the address the feeds would give as their own, without

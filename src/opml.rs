@@ -137,7 +137,9 @@ pub enum OpmlError {
 /// behind basic authentication.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Credentials {
-    /// For the operator moving to another reader (`tickerfeed opml export`).
+    /// For the operator moving to another reader (`tickerfeed opml export`);
+    /// a URL that takes its key from the environment is written as the
+    /// config writes it (`?api_key=${NEWS_API_KEY}`), never with the value.
     Kept,
     /// For anyone (`/feeds.opml`).
     Withheld,
@@ -165,7 +167,12 @@ pub fn export(
             push_attr(out, "text", &feed.name);
             push_attr(out, "title", &feed.name);
             let url = match credentials {
-                Credentials::Kept => feed.url.to_string(),
+                // A key from the environment stays there: the export
+                // names its variable, as the config does.
+                Credentials::Kept => feed
+                    .url_template
+                    .clone()
+                    .unwrap_or_else(|| feed.url.to_string()),
                 Credentials::Withheld => crate::link::without_credentials(feed.url.as_str()),
             };
             push_attr(out, "xmlUrl", &url);

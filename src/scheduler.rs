@@ -554,6 +554,7 @@ mod tests {
         FeedConfig {
             name: name.into(),
             url: format!("http://127.0.0.1:9/{name}").parse().unwrap(),
+            url_template: None,
             schedule: Schedule::parse("*/15 * * * *", TimeZone::Utc).unwrap(),
             tags: Vec::new(),
             user_agent: None,

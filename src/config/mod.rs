@@ -363,7 +363,14 @@ pub struct FetchConfig {
 pub struct FeedConfig {
     /// Unique; the feed's identity in the archive.
     pub name: String,
+    /// What to fetch: each `${NAME}` of the configured text filled with
+    /// that environment variable's value, so it may hold a secret. The
+    /// archive keeps it blanked (`link::blank_secrets`).
     pub url: Url,
+    /// The URL as written, when it names environment variables
+    /// (`https://news.test/feed?api_key=${NEWS_API_KEY}`): what is shown
+    /// to the operator (`opml export`) in place of the values.
+    pub url_template: Option<String>,
     pub schedule: Schedule,
     pub tags: Vec<String>,
     /// Overrides `[fetch] user_agent` for this feed.
@@ -379,6 +386,20 @@ pub struct FeedConfig {
     /// live: `[websub] fallback_poll`, or `None` when subscribing is off
     /// (no `[websub] callback_url`, or `websub = false` on the feed).
     pub push_fallback: Option<Duration>,
+}
+
+impl FeedConfig {
+    /// The URL as written in the config, when it holds a secret written
+    /// there rather than named from the environment (`?api_key=abc123`,
+    /// `https://reader:hunter2@host/`), with the secret blanked: what
+    /// `check` and the start warn of.
+    pub fn written_secret(&self) -> Option<String> {
+        let written = self.url_template.as_deref().unwrap_or(self.url.as_str());
+        // A `${NAME}` is a secret kept elsewhere: as if blanked already.
+        let named = resolve::fill_variables(written, |_| Ok("****".into())).ok()?;
+        let blanked = crate::link::blank_secrets(&named);
+        (blanked != named).then_some(blanked)
+    }
 }
 
 /// Why a config could not be used.

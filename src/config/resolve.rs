@@ -1350,13 +1350,24 @@ fn resolve_feed(
             None
         }
     };
+    let mut url_template = None;
     let url = match raw.url {
-        Some(text) => match parse_feed_url(&text, base) {
-            Ok(u) => Some(u),
-            Err(msg) => {
-                r.problem(&at("url"), msg);
+        Some(text) => match fill_from_environment(&text) {
+            Err(why) => {
+                let feed = name.as_deref().unwrap_or("?");
+                r.problem(&at("url"), format!("feed {feed:?}: {why}"));
                 None
             }
+            Ok(filled) => match parse_feed_url(&filled, &text, base) {
+                Ok(u) => {
+                    url_template = (filled != text).then_some(text);
+                    Some(u)
+                }
+                Err(msg) => {
+                    r.problem(&at("url"), msg);
+                    None
+                }
+            },
         },
         None => {
             r.missing(&whole, "url", "missing key \"url\"");
@@ -1402,6 +1413,7 @@ fn resolve_feed(
     Some(FeedConfig {
         name: name?,
         url: url?,
+        url_template,
         schedule: schedule?,
         tags,
         user_agent,
@@ -1413,17 +1425,61 @@ fn resolve_feed(
     })
 }
 
+/// A feed URL's `${NAME}`s, each replaced by the value of the environment
+/// variable NAME, read here, once per load (start, reload, `check`,
+/// `poll`), as `api_key_env` is: so a key need not be written in the
+/// config. The value goes in as it is (percent-encode what a URL cannot
+/// hold there). The error names the variable, never a value.
+fn fill_from_environment(text: &str) -> Result<String, String> {
+    fill_variables(text, |var| match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => Ok(v),
+        _ => Err(format!(
+            "the environment variable {var} (${{{var}}} in its url) is not set"
+        )),
+    })
+}
+
+/// `text` with each `${NAME}` replaced by `value(NAME)`. No escape: no
+/// feed URL needs a literal `${`, and a `$` not followed by `{` is left
+/// alone.
+pub(super) fn fill_variables(
+    text: &str,
+    value: impl Fn(&str) -> Result<String, String>,
+) -> Result<String, String> {
+    let mut filled = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("${") {
+        filled.push_str(&rest[..at]);
+        let after = &rest[at + 2..];
+        let var = after
+            .find('}')
+            .map(|end| &after[..end])
+            .filter(|v| {
+                v.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                    && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            })
+            .ok_or_else(|| {
+                "\"${\" must start an environment variable's name closed by \"}\", as in ${NEWS_API_KEY}".to_string()
+            })?;
+        filled.push_str(&value(var)?);
+        rest = &after[var.len() + 1..];
+    }
+    filled.push_str(rest);
+    Ok(filled)
+}
+
 /// Feed URLs are `http`, `https` or `file`. A `file:` URL with a relative
 /// path (`file:feeds/local.xml`) resolves against the config's folder, like
-/// every other path in the config.
-fn parse_feed_url(text: &str, base: &Path) -> Result<Url, String> {
+/// every other path in the config. `text` is the URL with its variables
+/// filled, `written` the config's text, which is what errors quote.
+fn parse_feed_url(text: &str, written: &str, base: &Path) -> Result<Url, String> {
     if let Some(rest) = text.strip_prefix("file:")
         && !rest.starts_with('/')
     {
         let abs = std::path::absolute(base.join(rest))
-            .map_err(|e| format!("{text:?}: cannot make the path absolute: {e}"))?;
+            .map_err(|e| format!("{written:?}: cannot make the path absolute: {e}"))?;
         return Url::from_file_path(&abs)
-            .map_err(|()| format!("{text:?} is not a usable file path"));
+            .map_err(|()| format!("{written:?} is not a usable file path"));
     }
     match Url::parse(text) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(u),
@@ -1432,7 +1488,7 @@ fn parse_feed_url(text: &str, base: &Path) -> Result<Url, String> {
             "{text:?} has scheme {:?}: feed URLs must be http, https or file",
             u.scheme()
         )),
-        Err(e) => Err(format!("{text:?} is not a valid URL: {e}")),
+        Err(e) => Err(format!("{written:?} is not a valid URL: {e}")),
     }
 }
 
@@ -1472,6 +1528,47 @@ mod tests {
 
     fn problems(text: &str) -> Vec<Problem> {
         resolve_str(text, Path::new("/etc/tickerfeed")).expect_err("config should be rejected")
+    }
+
+    /// A feed URL's `${NAME}` that is no variable's name, or names one
+    /// that is unset, is refused at the url's line, naming the feed; one
+    /// that is set (`HOME`, set wherever the tests run) is filled in, and
+    /// the template kept beside it.
+    #[test]
+    fn a_feed_urls_variables_come_from_the_environment() {
+        let p = problems(
+            "[[feeds]]\nname = \"a\"\nurl = \"https://a.test/f?key=${not-a-name}\"\n\
+             [[feeds]]\nname = \"b\"\nurl = \"https://b.test/f?key=${TF_TEST_UNSET_3e7a}\"\n",
+        );
+        let got: Vec<(&str, Option<usize>, &str)> = p
+            .iter()
+            .map(|p| (p.key.as_str(), p.line, p.message.as_str()))
+            .collect();
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!((got[0].0, got[0].1), ("feeds[0].url", Some(3)));
+        assert!(
+            got[0].2.starts_with("feed \"a\": \"${\" must start"),
+            "{got:?}"
+        );
+        assert_eq!((got[1].0, got[1].1), ("feeds[1].url", Some(6)));
+        assert_eq!(
+            got[1].2,
+            "feed \"b\": the environment variable TF_TEST_UNSET_3e7a (${TF_TEST_UNSET_3e7a} in its url) is not set"
+        );
+        let home = std::env::var("HOME").expect("tests run with a HOME");
+        let cfg = resolve_str(
+            "[[feeds]]\nname = \"a\"\nurl = \"https://a.test/f?dir=${HOME}&cost=$5\"\n",
+            Path::new("/etc/tickerfeed"),
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.feeds[0].url.query(),
+            Some(format!("dir={home}&cost=$5").as_str())
+        );
+        assert_eq!(
+            cfg.feeds[0].url_template.as_deref(),
+            Some("https://a.test/f?dir=${HOME}&cost=$5")
+        );
     }
 
     /// An operator's `max_items = "ten"` was reported as "invalid type:

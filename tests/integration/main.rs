@@ -33,6 +33,8 @@
 //!   quotes, backfill from replayed history within the budget.
 //! - `polite`: politeness and survival on the wire: encodings, caps,
 //!   timeouts, redirects, 410, Retry-After, backoff, hints, host limits.
+//! - `secrets`: feed URLs whose keys come from the environment: the
+//!   server gets them; the archive, the log and exports never do.
 //! - `process`: the real binary: commands, exit codes, config errors,
 //!   signals.
 //! - `service`: the real binary under a stand-in service manager: notify
@@ -70,6 +72,7 @@ mod reactions;
 mod readme;
 mod refresh;
 mod schema;
+mod secrets;
 pub(crate) mod serve;
 mod service;
 mod survive;

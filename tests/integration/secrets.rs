@@ -1,0 +1,297 @@
+//! A feed URL's key or password from the environment (`${NAME}` in
+//! `[[feeds]] url`): the real binary sends it to the feed's server and
+//! nowhere else (not the archive, not the log, not an OPML export).
+
+use crate::util::*;
+
+const KEY: &str = "s3cr3t-K3Y-9f2c";
+const PASSWORD: &str = "pa55-W0RD-7d1e";
+/// `reader:pa55-W0RD-7d1e`, as basic authentication sends it.
+const BASIC: &str = "Basic cmVhZGVyOnBhNTUtVzBSRC03ZDFl";
+
+/// The binary on `dir`'s config with the two secrets in its environment
+/// and the log at debug; its exit code, stdout and stderr (the log).
+fn run_keyed(dir: &TestDir, args: &[&'static str]) -> (Option<i32>, String, String) {
+    let out = bin()
+        .arg("--config")
+        .arg(dir.config_path())
+        .args(args)
+        .env("TF_TEST_NEWS_KEY", KEY)
+        .env("TF_TEST_FEED_PASSWORD", PASSWORD)
+        .env("RUST_LOG", "debug")
+        .env_remove("TICKERFEED_CONFIG")
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Every text (and blob) value of every column of every table in the
+/// archive that holds `needle`, as `table.column: value`.
+fn archive_rows_holding(dir: &TestDir, needle: &str) -> Vec<String> {
+    let db = dir.db();
+    let tables: Vec<String> = db
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let mut found = Vec::new();
+    for table in tables {
+        let mut stmt = db.prepare(&format!("SELECT * FROM \"{table}\"")).unwrap();
+        let columns: Vec<String> = stmt.column_names().map(str::to_owned).collect();
+        let mut rows = stmt.query([]).unwrap();
+        while let Some(row) = rows.next().unwrap() {
+            for (i, column) in columns.iter().enumerate() {
+                let text = match row.get_ref(i).unwrap() {
+                    rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
+                        String::from_utf8_lossy(t).into_owned()
+                    }
+                    _ => continue,
+                };
+                if text.contains(needle) {
+                    found.push(format!("{table}.{column}: {text}"));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// A feed whose key comes from the environment (moved for good to a new
+/// home that carries the key), one behind basic authentication with its
+/// password from the environment, and two that fail (an HTTP error, a
+/// refused connection): the servers get the secrets, and after four polls
+/// no column of any table of the archive, no log line at debug and no
+/// line `poll` prints holds either.
+#[tokio::test(flavor = "multi_thread")]
+async fn feed_secrets_from_the_environment_reach_the_server_only() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/keyed.xml",
+        Reply::redirect(301, &format!("/moved.xml?api_key={KEY}")),
+    );
+    // A relative item link: resolved against the feed's address, it must
+    // not take the password along.
+    let body = rss(
+        "Keyed",
+        &[
+            ("k1", "First story", "https://news.test/1"),
+            ("k2", "Second story", "/2"),
+        ],
+    );
+    server.set("/moved.xml", Reply::feed(body.clone()));
+    // With no site link of its own, the feed's address is the base.
+    server.set(
+        "/basic.xml",
+        Reply::feed(
+            body.replace("k1", "b1")
+                .replace("k2", "b2")
+                .replace("<link>https://example.com/</link>", ""),
+        ),
+    );
+    server.set("/broken.xml", Reply::status(500));
+    // A new home with a key the config does not hold: followed at each
+    // poll, never moved to (the archive could not give its key back).
+    server.set(
+        "/other.xml",
+        Reply::redirect(301, "/elsewhere.xml?api_key=another-key-0a9b"),
+    );
+    server.set(
+        "/elsewhere.xml",
+        Reply::feed(body.replace("k1", "o1").replace("k2", "o2")),
+    );
+    let basic = format!(
+        "http://reader:${{TF_TEST_FEED_PASSWORD}}@{}/basic.xml",
+        server.addr
+    );
+    let dir = TestDir::new();
+    dir.write_config_only(&format!(
+        "{}{}{}{}{}",
+        feed_block(
+            "keyed",
+            &format!(
+                "{}?api_key=${{TF_TEST_NEWS_KEY}}&lang=en",
+                server.url("/keyed.xml")
+            ),
+            ""
+        ),
+        feed_block("basic", &basic, ""),
+        feed_block(
+            "broken",
+            &format!("{}?token=${{TF_TEST_NEWS_KEY}}", server.url("/broken.xml")),
+            ""
+        ),
+        feed_block(
+            "refused",
+            "http://reader:${TF_TEST_FEED_PASSWORD}@127.0.0.1:1/feed?api_key=${TF_TEST_NEWS_KEY}",
+            ""
+        ),
+        feed_block(
+            "other",
+            &format!("{}?api_key=${{TF_TEST_NEWS_KEY}}", server.url("/other.xml")),
+            ""
+        ),
+    ));
+    let dir = std::sync::Arc::new(dir);
+    let mut outputs = String::new();
+    // `[fetch] redirect_confirmations` is 3: the fourth poll fetches the
+    // new home directly.
+    for _ in 0..4 {
+        let d = std::sync::Arc::clone(&dir);
+        let (code, out, err) = tokio::task::spawn_blocking(move || run_keyed(&d, &["poll"]))
+            .await
+            .unwrap();
+        assert_eq!(code, Some(0), "{err}");
+        outputs.push_str(&out);
+        outputs.push_str(&err);
+    }
+
+    // The servers got the secrets.
+    let keyed = server.seen("/keyed.xml");
+    assert_eq!(keyed.len(), 3, "{keyed:?}");
+    assert!(
+        keyed[0].uri.contains(&format!("api_key={KEY}&lang=en")),
+        "{keyed:?}"
+    );
+    let moved = server.seen("/moved.xml");
+    assert_eq!(
+        moved.len(),
+        4,
+        "moved for good, then fetched with the key: {moved:?}"
+    );
+    assert!(
+        moved
+            .iter()
+            .all(|s| s.uri.ends_with(&format!("?api_key={KEY}"))),
+        "{moved:?}"
+    );
+    for seen in server.seen("/basic.xml") {
+        assert_eq!(seen.headers["authorization"], BASIC);
+    }
+    assert!(server.seen("/broken.xml")[0].uri.contains(KEY));
+    assert_eq!(server.seen("/other.xml").len(), 4);
+    assert_eq!(server.seen("/elsewhere.xml").len(), 4);
+
+    // The archive kept where they were, not what they are.
+    let polled: Vec<String> =
+        dir.column("SELECT coalesce(effective_url, url) FROM feeds ORDER BY name");
+    assert_eq!(
+        polled,
+        vec![
+            format!("http://reader:****@{}/basic.xml", server.addr),
+            format!("{}?token=****", server.url("/broken.xml")),
+            format!("{}?api_key=****", server.url("/moved.xml")),
+            format!("{}?api_key=****", server.url("/other.xml")),
+            "http://reader:****@127.0.0.1:1/feed?api_key=****".to_string(),
+        ]
+    );
+    assert_eq!(dir.count("SELECT count(*) FROM feed_url_changes"), 1);
+    assert!(dir.count("SELECT count(*) FROM fetches WHERE result = 'error'") >= 2);
+    // The relative link names the page, not our access to the feed.
+    assert!(
+        dir.column::<String>("SELECT url FROM items")
+            .contains(&format!("http://{}/2", server.addr))
+    );
+    for secret in [KEY, PASSWORD, "another-key-0a9b"] {
+        assert_eq!(archive_rows_holding(&dir, secret), Vec::<String>::new());
+        assert!(!outputs.contains(secret), "{outputs}");
+    }
+    // The debug log was on: it did log the feeds' addresses.
+    assert!(outputs.contains("DEBUG"), "{outputs}");
+}
+
+/// `check` refuses a feed URL naming a variable that is not set, naming
+/// the feed, its key and the variable; with it set, the config is fine.
+#[test]
+fn an_unset_variable_in_a_feed_url_is_refused() {
+    let dir = TestDir::new();
+    dir.write_config_only(&feed_block(
+        "wire",
+        "https://news.test/feed?api_key=${TF_TEST_SURELY_UNSET_KEY_5c1d}",
+        "",
+    ));
+    let out = bin()
+        .arg("--config")
+        .arg(dir.config_path())
+        .arg("check")
+        .env_remove("TF_TEST_SURELY_UNSET_KEY_5c1d")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("feeds[0].url"), "{err}");
+    assert!(err.contains("feed \"wire\""), "{err}");
+    assert!(
+        err.contains("the environment variable TF_TEST_SURELY_UNSET_KEY_5c1d"),
+        "{err}"
+    );
+
+    let out = bin()
+        .arg("--config")
+        .arg(dir.config_path())
+        .arg("check")
+        .env("TF_TEST_SURELY_UNSET_KEY_5c1d", KEY)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("warning") && !err.contains(KEY), "{err}");
+}
+
+/// A key written into the config works, but `check` says how to take it
+/// from the environment instead, without repeating it.
+#[test]
+fn check_warns_of_a_key_written_into_the_config() {
+    let dir = TestDir::new();
+    dir.write_config_only(&format!(
+        "{}{}",
+        feed_block("wire", &format!("https://news.test/feed?api_key={KEY}"), ""),
+        feed_block(
+            "basic",
+            &format!("https://reader:{PASSWORD}@news.test/feed"),
+            ""
+        )
+    ));
+    let out = bin()
+        .arg("--config")
+        .arg(dir.config_path())
+        .arg("check")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("feed \"wire\": its url holds a key written into the config")
+            && err.contains("url = \"https://news.test/feed?api_key=${WIRE_KEY}\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("url = \"https://reader:${BASIC_KEY}@news.test/feed\""),
+        "{err}"
+    );
+    assert!(!err.contains(KEY) && !err.contains(PASSWORD), "{err}");
+}
+
+/// `opml export` (the operator's list, with credentials) writes the
+/// variable the config names, never its value.
+#[test]
+fn opml_export_names_the_variable_not_the_key() {
+    let dir = TestDir::new();
+    dir.write_config_only(&feed_block(
+        "wire",
+        "https://news.test/feed?api_key=${TF_TEST_NEWS_KEY}",
+        "",
+    ));
+    let (code, out, err) = run_keyed(&dir, &["opml", "export"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("xmlUrl=\"https://news.test/feed?api_key=${TF_TEST_NEWS_KEY}\""),
+        "{out}"
+    );
+    assert!(!out.contains(KEY), "{out}");
+}
