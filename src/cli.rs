@@ -362,7 +362,7 @@ fn warnings(config: &Config, inherited: Option<SocketAddr>) -> Vec<String> {
 
 /// `blanked` (a feed URL, secrets as `****`) with each secret named from
 /// the environment instead: `${WIRE_KEY}`, then `${WIRE_KEY_2}`... for
-/// feed `wire`.
+/// feed `wire` (`${FEED_1WIRE_KEY}` for `1wire`).
 fn name_from_environment(blanked: &str, feed: &str) -> String {
     let var: String = feed
         .chars()
@@ -374,6 +374,11 @@ fn name_from_environment(blanked: &str, feed: &str) -> String {
             }
         })
         .collect();
+    // A variable's name (`fill_variables`) starts with a letter or `_`.
+    let var = match var.starts_with(|c: char| c.is_ascii_digit()) {
+        true => format!("FEED_{var}"),
+        false => var,
+    };
     let mut parts = blanked.split("****");
     let mut out = parts.next().unwrap_or_default().to_owned();
     for (n, part) in parts.enumerate() {
@@ -1366,5 +1371,13 @@ mod tests {
         let any = config("listen = \"0.0.0.0:0\"");
         assert!(warnings(&any, Some("127.0.0.1:8080".parse().unwrap())).is_empty());
         assert_eq!(warnings(&any, None).len(), 1);
+    }
+
+    #[test]
+    fn a_written_key_is_suggested_as_a_variable_named_after_the_feed() {
+        assert_eq!(
+            name_from_environment("https://x.test/f?a=****&b=****", "1wire.eu"),
+            "https://x.test/f?a=${FEED_1WIRE_EU_KEY}&b=${FEED_1WIRE_EU_KEY_2}"
+        );
     }
 }
