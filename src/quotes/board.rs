@@ -15,8 +15,9 @@
 //! market trades, or a weekend's price that missed Friday) or trails the
 //! clock by more than `stale_after` plus the usual 15 minutes' delay while
 //! the market trades (a provider hours behind). A price struck once a day
-//! (a fund's NAV: `daily` in the config, or Yahoo's `MUTUALFUND`) is
-//! judged only by its day. Stooq and Finnhub
+//! (a fund's NAV: `daily` in the config, or Yahoo's `MUTUALFUND`, which
+//! the archive keeps for a restart) is judged only by its day. Stooq and
+//! Finnhub
 //! say no session, so only the price's own time (`as_of`) against the
 //! exchange calendar (`calendar::evidently_listed_on`) tells, for
 //! symbols whose market a calendar here knows.
@@ -45,9 +46,8 @@ struct Held {
     quote: SnapshotQuote,
     /// The last refresh for this symbol failed; `quote` is the last good one.
     failing: bool,
-    /// The provider says the price is struck once a day (`Quote::daily`).
-    /// Not archived: a quote seeded from the archive waits for the first
-    /// refresh, or the config's `daily`, to be judged by its day.
+    /// The provider says the price is struck once a day (`Quote::daily`),
+    /// as archived with the quote, so a restart keeps judging it so.
     daily: bool,
 }
 
@@ -301,7 +301,7 @@ impl Board {
         let mut state = self.state();
         // A reload may have removed some while the archive was read.
         let setup = self.setup();
-        for (quote_id, quote) in latest {
+        for (quote_id, quote, daily) in latest {
             if setup.instrument(&quote.symbol).is_none() {
                 continue;
             }
@@ -309,7 +309,7 @@ impl Board {
                 quote_id,
                 quote,
                 failing: false,
-                daily: false,
+                daily,
             });
         }
         Ok(())
@@ -654,6 +654,22 @@ mod tests {
     ) -> Vec<bool> {
         let server = Loopback::start().await;
         server.serve(path, 200, content_type, &fixture(payload));
+        let board = Board::new(market_at(&server, provider, symbol), reqwest::Client::new());
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("a.db")).unwrap();
+        let mut stale = Vec::new();
+        for now in times {
+            let now = from_db_time(now).unwrap();
+            let report = board.refresh(&store, now).await.unwrap();
+            assert_eq!(report.ok, 1, "{:?}", report.failed);
+            stale.push(board.view(now).unwrap().quotes[0].1.stale);
+        }
+        stale
+    }
+
+    /// `[market]` of one `symbol` (a TOML value) asked of `provider` at
+    /// `server`.
+    fn market_at(server: &Loopback, provider: &str, symbol: &str) -> MarketConfig {
         // Resolved as Yahoo's, which needs no key in the environment; the
         // key and the provider are set after.
         let text = format!(
@@ -666,17 +682,7 @@ mod tests {
             .unwrap();
         market.provider = provider.parse().unwrap();
         market.api_key = Some(Secret::new("k"));
-        let board = Board::new(market, reqwest::Client::new());
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("a.db")).unwrap();
-        let mut stale = Vec::new();
-        for now in times {
-            let now = from_db_time(now).unwrap();
-            let report = board.refresh(&store, now).await.unwrap();
-            assert_eq!(report.ok, 1, "{:?}", report.failed);
-            stale.push(board.view(now).unwrap().quotes[0].1.stale);
-        }
-        stale
+        market
     }
 
     /// Asserts that [`stale_when_fetched_at`] each case's time gives the
@@ -824,6 +830,38 @@ mod tests {
             &fund,
         )
         .await;
+    }
+
+    /// A restart seeds the board from the archive: a fund Yahoo said is one
+    /// (`MUTUALFUND`, no `daily` in the config) is judged by its day before
+    /// the first refresh too. Before, its NAV read stale all through the
+    /// session until a refresh brought Yahoo's word again.
+    #[tokio::test]
+    async fn a_fund_seeded_from_the_archive_is_still_judged_by_its_day() {
+        let server = Loopback::start().await;
+        let (_, path, content_type) = YAHOO;
+        let payload = fixture("yahoo/chart_FXAIX_fund_derived.json");
+        server.serve(path, 200, content_type, &payload);
+        let market = market_at(&server, YAHOO.0, r#""FXAIX""#);
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("a.db");
+        // Wednesday 2026-09-30, 10:55 and 11:00 in New York: New York
+        // trades, and Tuesday's NAV is the latest there is.
+        let (fetched, now) = (
+            from_db_time("2026-09-30T14:55:00Z").unwrap(),
+            from_db_time("2026-09-30T15:00:00Z").unwrap(),
+        );
+        {
+            let store = Store::open(&db).unwrap();
+            let board = Board::new(market.clone(), reqwest::Client::new());
+            assert_eq!(board.refresh(&store, fetched).await.unwrap().ok, 1);
+        }
+        let store = Store::open(&db).unwrap();
+        let restarted = Board::new(market, reqwest::Client::new());
+        restarted.seed(&store).await.unwrap();
+        let view = restarted.view(now).unwrap();
+        assert_eq!(view.quotes[0].1.symbol, "FXAIX");
+        assert!(!view.quotes[0].1.stale, "{:?}", view.quotes[0].1);
     }
 
     /// Yahoo says when an instrument is a fund (`instrumentType`

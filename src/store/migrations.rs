@@ -705,6 +705,11 @@ END;
     // writes them (`link::blank_secrets`); a fetch fills them back in
     // from the config.
     Migration::Code(blank_feed_secrets),
+    // 24: whether the provider said a quote's price is struck once a day
+    // (Yahoo's `MUTUALFUND`: a fund's NAV). The board seeds from the
+    // archive after a restart, and without it judged a fund's NAV by the
+    // session's clock, stale all day, until the first refresh.
+    Migration::Sql("ALTER TABLE quotes ADD COLUMN daily INTEGER NOT NULL DEFAULT 0;"),
 ];
 
 /// Migration 23. Its own copy of the blanking rules as they stood when it

@@ -42,8 +42,8 @@ impl Store {
                     .prepare_cached(
                         "INSERT INTO quotes (symbol, provider, provider_symbol, price, change,
                                              change_percent, currency, previous_close, as_of,
-                                             fetched_at, session, source)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                                             fetched_at, session, source, daily)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                     )
                     .map_err(op("prepare quote insert"))?;
                 for q in &quotes {
@@ -60,6 +60,7 @@ impl Store {
                         to_db_time(q.fetched_at),
                         q.session.as_str(),
                         source,
+                        q.daily,
                     ])
                     .map_err(op("insert quote"))?;
                     ids.push(tx.last_insert_rowid());
@@ -72,17 +73,19 @@ impl Store {
     }
 
     /// The newest stored quote of each of `symbols`, to seed the board
-    /// after a restart. The `stale`/`mentioned` flags are left false.
+    /// after a restart, with its row id and whether the provider said its
+    /// price is struck once a day (`Quote::daily`). The `stale`/`mentioned`
+    /// flags are left false.
     pub async fn latest_quotes(
         &self,
         symbols: Vec<String>,
-    ) -> Result<Vec<(i64, SnapshotQuote)>, StoreError> {
+    ) -> Result<Vec<(i64, SnapshotQuote, bool)>, StoreError> {
         self.read(move |conn| {
             let mut out = Vec::new();
             let mut stmt = conn
                 .prepare_cached(
                     "SELECT id, symbol, provider, provider_symbol, price, change, change_percent,
-                            currency, previous_close, as_of, fetched_at, session
+                            currency, previous_close, as_of, fetched_at, session, daily
                      FROM quotes WHERE symbol = ?1 AND source = 'board'
                      ORDER BY fetched_at DESC, id DESC LIMIT 1",
                 )
@@ -91,7 +94,9 @@ impl Store {
                 let mut rows = stmt.query([symbol]).map_err(op("select latest quote"))?;
                 if let Some(r) = rows.next().map_err(op("read quote"))? {
                     let quote = read_quote(r, 1, None, false, false).map_err(op("read quote"))?;
-                    out.push((r.get(0).map_err(op("read quote"))?, quote));
+                    let id = r.get(0).map_err(op("read quote"))?;
+                    let daily = r.get(12).map_err(op("read quote"))?;
+                    out.push((id, quote, daily));
                 }
             }
             Ok(out)
