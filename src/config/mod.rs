@@ -316,8 +316,8 @@ pub struct InstrumentConfig {
     /// which exchange notation names it).
     pub exchange: Option<String>,
     /// Priced once a day, after the close (a mutual fund's NAV): the board
-    /// takes the previous session's price as current through the next
-    /// session (`quotes::board`).
+    /// takes a day's price as current until the next trading day's is due,
+    /// a few hours after that day's close (`quotes::board`).
     pub daily: bool,
 }
 

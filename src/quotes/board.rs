@@ -16,8 +16,9 @@
 //! clock by more than `stale_after` plus the usual 15 minutes' delay while
 //! the market trades (a provider hours behind). A price struck once a day
 //! (a fund's NAV: `daily` in the config, or Yahoo's `MUTUALFUND`, which
-//! the archive keeps for a restart) is judged only by its day. Stooq and
-//! Finnhub
+//! the archive keeps for a restart) is judged only by its day: stale once
+//! the next trading day's is overdue, a few hours after that day's close.
+//! Stooq and Finnhub
 //! say no session, so only the price's own time (`as_of`) against the
 //! exchange calendar (`calendar::evidently_listed_on`) tells, for
 //! symbols whose market a calendar here knows.
@@ -559,21 +560,27 @@ fn lagging(
     exchange.is_open(now) && now - as_of > allowed
 }
 
+/// How long after a session's close the price struck once a day for it
+/// may take to reach the board: US mutual funds publish that day's NAV by
+/// about 18:00 to 20:00 New York time (the FXAIX capture is dated 20:08),
+/// and the board's next refresh has to fetch it.
+const DAILY_PRICE_GRACE: TimeDelta = TimeDelta::hours(6);
+
 /// For a price struck once a day (`daily` in the config, or as the
-/// provider says: a fund's NAV, worked out after
-/// the close and published that evening), whether it is from before the
-/// session preceding the latest one to have opened: Monday's NAV is the
-/// latest there can be all through Tuesday's session and until
-/// Wednesday's open, when it has missed Tuesday's. Compared by the
-/// exchange's own date, since providers date a NAV at the close or at its
-/// publication hours later.
+/// provider says: a fund's NAV, worked out after the close and published
+/// that evening), whether the next one is overdue: a price of trading day
+/// D is the latest there can be until the close of the next trading day
+/// after D plus [`DAILY_PRICE_GRACE`], when that day's should have come.
+/// So Thursday's NAV is stale from Friday 22:00 in New York when Friday's
+/// never came, and Friday's current until Monday evening (Tuesday's, when
+/// Monday is a holiday). The day is the exchange's own date, since
+/// providers date a NAV at the close or at its publication hours later.
 fn missed_a_day(exchange: &Exchange, q: &SnapshotQuote, now: DateTime<Utc>) -> bool {
     let Some(as_of) = q.as_of else {
         return false;
     };
-    let latest = exchange.session_started_by(now);
-    let previous = exchange.session_started_by(latest.open - TimeDelta::seconds(1));
-    exchange.zone.local_date(as_of) < exchange.zone.local_date(previous.open)
+    let day = exchange.zone.local_date(as_of);
+    now >= exchange.session_after_day(day).close + DAILY_PRICE_GRACE
 }
 
 fn describe(e: &QuoteError) -> String {
@@ -647,13 +654,23 @@ mod tests {
     /// the quote fetched at that very time: only the quote's own time can
     /// make it stale.
     async fn stale_when_fetched_at(
-        (provider, path, content_type): Provider,
+        provider: Provider,
         payload: &str,
         symbol: &str,
         times: &[&str],
     ) -> Vec<bool> {
+        stale_when_served(provider, &fixture(payload), symbol, times).await
+    }
+
+    /// [`stale_when_fetched_at`], the provider answering with `body`.
+    async fn stale_when_served(
+        (provider, path, content_type): Provider,
+        body: &[u8],
+        symbol: &str,
+        times: &[&str],
+    ) -> Vec<bool> {
         let server = Loopback::start().await;
-        server.serve(path, 200, content_type, &fixture(payload));
+        server.serve(path, 200, content_type, body);
         let board = Board::new(market_at(&server, provider, symbol), reqwest::Client::new());
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("a.db")).unwrap();
@@ -813,15 +830,17 @@ mod tests {
 
     /// A fund's NAV is struck once a day, after the close: Tuesday's
     /// (published Tuesday evening, 20:08 in New York) is the latest there
-    /// is all through Wednesday, and stale on Thursday once it has missed
-    /// Wednesday's. Before, it read stale all of Wednesday's session.
+    /// is all through Wednesday, until Wednesday's is due (22:00 in New
+    /// York), and stale after. Before, it read stale all of Wednesday's
+    /// session.
     #[tokio::test]
     async fn a_funds_nav_is_current_until_it_misses_a_day() {
         let fund = [
             ("2026-09-30T15:00:00Z", false),
             ("2026-09-30T23:00:00Z", false),
-            ("2026-10-01T12:00:00Z", false),
-            ("2026-10-01T15:00:00Z", true),
+            ("2026-10-01T01:59:59Z", false),
+            ("2026-10-01T02:00:00Z", true),
+            ("2026-10-01T12:00:00Z", true),
         ];
         assert_stale_when_fetched_at(
             YAHOO,
@@ -830,6 +849,77 @@ mod tests {
             &fund,
         )
         .await;
+    }
+
+    /// Yahoo's FXAIX NAV, dated `as_of` (an RFC 3339 instant) instead of
+    /// Tuesday 2026-09-29 20:08 in New York.
+    fn fund_nav_dated(as_of: &str) -> Vec<u8> {
+        let epoch = from_db_time(as_of).unwrap().timestamp();
+        let text = String::from_utf8(fixture("yahoo/chart_FXAIX_fund_derived.json")).unwrap();
+        let dated = text.replace("1790726907", &epoch.to_string());
+        assert_ne!(dated, text, "the capture's time moved");
+        dated.into_bytes()
+    }
+
+    /// Over a weekend a NAV that missed a day is caught on Friday evening,
+    /// not on Monday's open: Thursday's is stale on Saturday when Friday's
+    /// never came, while Friday's is current all weekend and on Monday
+    /// until Monday's is due. Before, Thursday's read current until
+    /// Monday's open.
+    #[tokio::test]
+    async fn a_nav_that_missed_friday_is_stale_over_the_weekend() {
+        let cases = [
+            // Thursday 2026-10-01's NAV (20:08 in New York), then Friday's.
+            (
+                "2026-10-02T00:08:00Z",
+                [
+                    // Friday 21:59 and 22:00 in New York, Saturday noon.
+                    ("2026-10-03T01:59:00Z", false),
+                    ("2026-10-03T02:00:00Z", true),
+                    ("2026-10-03T16:00:00Z", true),
+                ],
+            ),
+            (
+                "2026-10-03T00:08:00Z",
+                [
+                    // Saturday and Sunday noon, Monday 09:00 in New York.
+                    ("2026-10-03T16:00:00Z", false),
+                    ("2026-10-04T16:00:00Z", false),
+                    ("2026-10-05T13:00:00Z", false),
+                ],
+            ),
+        ];
+        for (as_of, times) in cases {
+            let (at, want): (Vec<&str>, Vec<bool>) = times.into_iter().unzip();
+            let fund = r#"{ symbol = "FXAIX", daily = true }"#;
+            assert_eq!(
+                stale_when_served(YAHOO, &fund_nav_dated(as_of), fund, &at).await,
+                want,
+                "NAV of {as_of}"
+            );
+        }
+    }
+
+    /// A holiday Monday publishes no NAV: Friday's stays current until
+    /// Tuesday's is due. Labor Day 2026 is Monday 7 September.
+    #[tokio::test]
+    async fn a_holiday_monday_does_not_make_fridays_nav_stale() {
+        assert_eq!(
+            stale_when_served(
+                YAHOO,
+                // Friday 2026-09-04, 20:08 in New York.
+                &fund_nav_dated("2026-09-05T00:08:00Z"),
+                r#"{ symbol = "FXAIX", daily = true }"#,
+                // Monday 23:00 and Tuesday 21:00 in New York; Tuesday 22:00.
+                &[
+                    "2026-09-08T03:00:00Z",
+                    "2026-09-09T01:00:00Z",
+                    "2026-09-09T02:00:00Z"
+                ]
+            )
+            .await,
+            [false, false, true]
+        );
     }
 
     /// A restart seeds the board from the archive: a fund Yahoo said is one

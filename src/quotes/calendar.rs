@@ -429,6 +429,19 @@ impl Exchange {
         }
     }
 
+    /// The first session on a local date after `date`: a Friday's is
+    /// Monday's, or Tuesday's when Monday is a holiday.
+    pub fn session_after_day(&self, date: NaiveDate) -> TradingSession {
+        let mut day = date;
+        // Never more than a long weekend plus a holiday or two ahead.
+        loop {
+            day = day.succ_opt().unwrap_or(day);
+            if let Some(s) = self.session_on(day) {
+                return s;
+            }
+        }
+    }
+
     /// The session after `s`.
     pub fn next_session(&self, s: &TradingSession) -> TradingSession {
         self.session_at_or_after(s.close)
