@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{Notify, mpsc, watch};
@@ -105,7 +106,9 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
                 .await
                 .context("setting up the quote client")?
                 .context("setting up the quote client")?;
-            Some(Arc::new(seeded_board(market, http, &store).await?))
+            Some(Arc::new(
+                seeded_board(market, http, &store, clock.now()).await?,
+            ))
         }
         _ => None,
     };
@@ -156,14 +159,15 @@ pub fn quote_client(fetch: &FetchConfig) -> reqwest::Result<reqwest::Client> {
         .build()
 }
 
-/// The board for `market`, showing the last quotes the archive holds
-/// until its first refresh.
+/// The board for `market`, set up at `now`, showing the last quotes the
+/// archive holds until its first refresh.
 pub async fn seeded_board(
     market: &MarketConfig,
     http: reqwest::Client,
     store: &Store,
+    now: DateTime<Utc>,
 ) -> Result<Board> {
-    let board = Board::new(market.clone(), http);
+    let board = Board::new(market.clone(), http, now);
     board
         .seed(store)
         .await
@@ -488,7 +492,7 @@ async fn housekeeping(
 pub async fn prune(
     store: &Store,
     storage: &StorageConfig,
-    now: chrono::DateTime<chrono::Utc>,
+    now: DateTime<Utc>,
 ) -> Result<usize, crate::store::StoreError> {
     store
         .prune(
@@ -702,6 +706,7 @@ async fn new_market(
     market: &MarketConfig,
     fetch: &FetchConfig,
     store: &Store,
+    now: DateTime<Utc>,
 ) -> Result<(Arc<Board>, Arc<Reactions>)> {
     let reactions = Reactions::new(market).context("checking [market] exchanges")?;
     let fetch = fetch.clone();
@@ -709,7 +714,7 @@ async fn new_market(
         .await
         .context("setting up the quote client")?
         .context("setting up the quote client")?;
-    let board = seeded_board(market, http, store).await?;
+    let board = seeded_board(market, http, store, now).await?;
     Ok((Arc::new(board), Arc::new(reactions)))
 }
 
@@ -885,7 +890,8 @@ async fn reload_until_stopped(
                                 );
                             }
                             (None, MarketReload::Add(market)) => {
-                                match new_market(&market, &started.fetch, store).await {
+                                match new_market(&market, &started.fetch, store, clock.now()).await
+                                {
                                     Ok((board, reactions)) => {
                                         // Shown and stamped on new items
                                         // from now on; its first refresh
@@ -1067,7 +1073,7 @@ mod tests {
     }
 
     fn board(market: &MarketConfig) -> Board {
-        Board::new(market.clone(), reqwest::Client::new())
+        Board::new(market.clone(), reqwest::Client::new(), DateTime::UNIX_EPOCH)
     }
 
     #[test]

@@ -797,8 +797,8 @@ async fn quotes(config: Config, clock: SharedClock) -> Result<ExitCode> {
     // change a running daemon's behind its back.
     let store = Store::open(&config.storage.path).context("opening the archive")?;
     let http = app::quote_client(&config.fetch).context("setting up the quote client")?;
-    let board = app::seeded_board(market, http, &store).await?;
     let now = clock.now();
+    let board = app::seeded_board(market, http, &store, now).await?;
     let report = board
         .refresh(&store, now)
         .await

@@ -166,7 +166,7 @@ impl Metrics {
         let quotes_age = Family::<Vec<(String, String)>, Gauge<f64, AtomicU64>>::default();
         registry.register(
             "tickerfeed_quotes_age_seconds",
-            "Age of the ticker board's last successful refresh",
+            "Seconds since the ticker board's last successful refresh, or since the board was set up (the daemon's start, or the reload that added [market]) while it has had none; not how old its prices are",
             quotes_age.clone(),
         );
         let database_bytes = Gauge::default();

@@ -1223,13 +1223,14 @@ async fn metrics(State(state): State<HttpState>) -> Response {
     let inner = &state.0;
     let now = inner.clock.now();
     let items = inner.store.item_count().await.unwrap_or(-1);
-    // A board that has not refreshed since the start is at least as old
-    // as the daemon's run: an alert on its age fires for a provider that
-    // never answered, too.
-    let quotes_age = inner.board.get().map(|b| {
-        let since = b.status(now).last_success.unwrap_or(inner.started_at);
-        (now - since).num_milliseconds() as f64 / 1000.0
-    });
+    // A board that has not refreshed since it was set up is as old as it
+    // is: an alert on its age fires for a provider that never answered,
+    // but not the moment a reload adds `[market]` to a daemon running for
+    // days.
+    let quotes_age = inner
+        .board
+        .get()
+        .map(|b| b.age(now).num_milliseconds() as f64 / 1000.0);
     match inner.store.outbox_counts().await {
         Ok(counts) => inner.metrics.alert_outbox(&counts),
         Err(e) => tracing::warn!(error = %e, "could not count the alert outbox for /metrics"),

@@ -109,6 +109,9 @@ pub struct Board {
     state: Mutex<State>,
     /// Told when a reload changed the instruments or the schedule.
     reconfigured: Notify,
+    /// When the board was set up: the daemon's start, or the reload that
+    /// added `[market]`. Its age counts from here until a refresh succeeds.
+    started_at: DateTime<Utc>,
 }
 
 /// The board's `[market]` and the mention matcher built from it.
@@ -145,7 +148,8 @@ impl Setup {
 }
 
 impl Board {
-    pub fn new(market: MarketConfig, http: reqwest::Client) -> Board {
+    /// A board for `market`, set up at `now`, with no quote yet.
+    pub fn new(market: MarketConfig, http: reqwest::Client, now: DateTime<Utc>) -> Board {
         let client = ProviderClient::new(
             market.provider,
             market.base_url.clone(),
@@ -158,6 +162,7 @@ impl Board {
             http,
             state: Mutex::new(State::default()),
             reconfigured: Notify::new(),
+            started_at: now,
         }
     }
 
@@ -456,6 +461,16 @@ impl Board {
         self.state().last_success
     }
 
+    /// How long the board has gone without news from its provider at
+    /// `now`: since its last successful refresh, or, before any, since it
+    /// was set up. Not the age of the prices it shows: those seeded from
+    /// the archive may be days old, and are marked stale by their own
+    /// times, while a board set up a minute ago has had no chance to
+    /// refresh yet.
+    pub fn age(&self, now: DateTime<Utc>) -> TimeDelta {
+        now - self.last_success().unwrap_or(self.started_at)
+    }
+
     pub fn status(&self, now: DateTime<Utc>) -> BoardStatus {
         let quotes = self
             .view(now)
@@ -671,7 +686,11 @@ mod tests {
     ) -> Vec<bool> {
         let server = Loopback::start().await;
         server.serve(path, 200, content_type, body);
-        let board = Board::new(market_at(&server, provider, symbol), reqwest::Client::new());
+        let board = Board::new(
+            market_at(&server, provider, symbol),
+            reqwest::Client::new(),
+            DateTime::UNIX_EPOCH,
+        );
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("a.db")).unwrap();
         let mut stale = Vec::new();
@@ -943,11 +962,11 @@ mod tests {
         );
         {
             let store = Store::open(&db).unwrap();
-            let board = Board::new(market.clone(), reqwest::Client::new());
+            let board = Board::new(market.clone(), reqwest::Client::new(), fetched);
             assert_eq!(board.refresh(&store, fetched).await.unwrap().ok, 1);
         }
         let store = Store::open(&db).unwrap();
-        let restarted = Board::new(market, reqwest::Client::new());
+        let restarted = Board::new(market, reqwest::Client::new(), fetched);
         restarted.seed(&store).await.unwrap();
         let view = restarted.view(now).unwrap();
         assert_eq!(view.quotes[0].1.symbol, "FXAIX");

@@ -591,6 +591,57 @@ async fn a_reload_adds_and_removes_the_market() {
     d.stop_with_nothing_waiting();
 }
 
+/// `/metrics`' board age counts from the reload that added `[market]`,
+/// not from the daemon's start: a board set up a moment ago whose provider
+/// has not answered yet is not as old as the daemon's run, which paged an
+/// operator with an alert on the age the moment they added a market to a
+/// daemon running for days. (The prices it shows, seeded from the archive,
+/// are marked stale by their own times.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_board_added_by_a_reload_is_as_old_as_the_reload() {
+    let server = FeedServer::start().await;
+    // No quote path is served: the provider never answers (404).
+    server.set(
+        "/news.xml",
+        Reply::feed(rss("News", &[("n1", "Quiet day", "https://n.test/1")])),
+    );
+    let feeds = feed_block("news", &server.url("/news.xml"), "schedule = \"@hourly\"");
+    let market = format!(
+        "[market]\nprovider = \"finnhub\"\nbase_url = \"{}\"\napi_key_env = \"TF_TEST_KEY\"\n\
+         schedule = \"@hourly\"\nsymbols = [\"AAPL\"]\n",
+        server.url("")
+    );
+    let dir = TestDir::new();
+    dir.write_config_only(&feeds);
+    let mut d = Running::start_with(&dir, &[("TF_TEST_KEY", "k")]);
+    let addr = d.wait_for_listen();
+    // The daemon has run a while when the market is added.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    dir.write_config_only(&format!("{feeds}{market}"));
+    let reloaded = Instant::now();
+    d.signal("HUP");
+    d.wait_for("[market] added");
+    let metrics = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let since_reload = reloaded.elapsed().as_secs_f64();
+    let age: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("tickerfeed_quotes_age_seconds "))
+        .unwrap_or_else(|| panic!("no board age in {metrics}"))
+        .parse()
+        .unwrap();
+    assert!(
+        age <= since_reload + 0.5,
+        "the board reads {age} s old, {since_reload:.1} s after the reload that added it"
+    );
+    d.signal("TERM");
+    assert_eq!(d.wait_exit(), 0, "{}", d.log.join("\n"));
+}
+
 /// Retention tightened by a reload runs at once: the operator who lowers
 /// `max_items_per_feed` sees the archive shrink now, not at the next daily
 /// run or restart.
