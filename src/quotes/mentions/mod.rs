@@ -41,10 +41,15 @@
 //!   namesake too. A company form, another of its names, a function word
 //!   ("When Apple"), a day or month, a word of company news ("Drugmaker
 //!   AstraZeneca"), an acronym ("Apple CEO") or a country ("Vodafone
-//!   Spain": the company's unit there) beside it proves nothing. Where
-//!   capitals say nothing (Title Case, all capitals), the item's own
-//!   sentences can show the longer name: "Vodafone Idea Shares Fall" over
-//!   "Vodafone Idea shares dropped" is the namesake too.
+//!   Spain": the company's unit there) beside it proves nothing, unless
+//!   with the name it starts another instrument's configured name, in
+//!   any case ("Airtel Africa" beside a parent "Airtel" is the unit
+//!   configured as "Airtel Africa plc"; configured whole, the longer
+//!   name takes the hit anyway). Where capitals say nothing (Title Case,
+//!   all capitals), the item's own sentences can show the longer name:
+//!   "Vodafone Idea Shares Fall" over "Vodafone Idea shares dropped" is
+//!   the namesake too (by the word that makes the longer name there, not
+//!   the one on its other side).
 //!
 //!   A one-word name that is also an English word ("Apple", "Shell"; SCOWL's
 //!   small word lists, `words.txt`) counts alone only where its capital is
@@ -52,8 +57,10 @@
 //!   lower case ("Apple growers fear frost", "Apple Pie Recipes"), unless
 //!   what follows is what a subject takes and the word without an article
 //!   does not ("Apple to unveil", "Apple is", "Apple's", a headline's verb:
-//!   "Apple unveils"). There it needs corroboration like an ambiguous
-//!   alias. Coined names ("Vodafone") and
+//!   "Apple unveils"); a particle is not ("Shell out for a laptop", "Apple
+//!   up 3%"), nor, in Title Case or capitals, a preposition other than
+//!   "to" ("Apple In Bloom Across The Valley"). There it needs
+//!   corroboration like an ambiguous alias. Coined names ("Vodafone") and
 //!   names with capitals inside ("AstraZeneca") are no words.
 //! - **Ambiguous** aliases, one short word (four letters or fewer) or one
 //!   all-capitals word ("BP", "BAT", "RELX"), must match case-exactly
@@ -249,6 +256,10 @@ pub struct MentionMatcher {
     /// built from case-folded prefixes of the names, lets nearly every
     /// position through; this one costs a tenth of it.
     screen: Option<AhoCorasick>,
+    /// The first two words (in lower case) of every configured name of two
+    /// words or more → the instruments it names: which one-word name with
+    /// the word beside it starts another instrument's name.
+    name_starts: HashMap<String, Vec<usize>>,
     /// For capture group `g`, the alias: `aliases[g - 1]`.
     aliases: Vec<Alias>,
 }
@@ -511,6 +522,7 @@ impl MentionMatcher {
             by_cik,
             names: regex,
             screen: screen(&aliases),
+            name_starts: name_starts(&aliases),
             aliases,
         }
     }
@@ -769,8 +781,12 @@ impl MentionMatcher {
             // the company's own signals count here. Where capitals say
             // nothing, the item's own sentences can still show the longer
             // name ("Vodafone Idea Shares Fall", "Vodafone Idea shares
-            // dropped").
-            if (!part.shouting() && self.in_longer_proper_noun(part.text, hit, &written, i))
+            // dropped"). And the configuration shows it in any case where
+            // the word beside it starts another instrument's name: "Airtel
+            // Africa" of a unit configured as "Airtel Africa plc" is not
+            // the parent's unit in Africa.
+            if self.starts_another_name(part.text, hit, &written, i)
+                || (!part.shouting() && self.in_longer_proper_noun(part.text, hit, &written, i))
                 || (self.shown_longer(hit, i, parts, hits, facts) && case_says_nothing())
             {
                 return (vouched || other_name(facts)).then_some(MatchedBy::Corroborated);
@@ -784,7 +800,12 @@ impl MentionMatcher {
             // without an article.
             if alias.common_word
                 && (starts_sentence(part.text, hit.start) || case_says_nothing())
-                && !followed_as_subject(part.text, hit.start, hit.end)
+                && !followed_as_subject(
+                    part.text,
+                    hit.start,
+                    hit.end,
+                    part.shouting() || part.title_case(),
+                )
             {
                 return (vouched || other_name(facts) || Self::in_company_context(hit, parts))
                     .then_some(MatchedBy::Corroborated);
@@ -836,8 +857,11 @@ impl MentionMatcher {
     /// Whether the item shows, where its capitals mark names, that the
     /// one-word name at `hit` makes a longer proper noun with the word
     /// beside it: another place writes the name with the same word on the
-    /// same side, and that is a longer proper noun there ("Vodafone Idea
-    /// shares dropped" for the title "Vodafone Idea Shares Fall").
+    /// same side, and that word makes a longer proper noun there
+    /// ("Vodafone Idea shares dropped" for the title "Vodafone Idea Shares
+    /// Fall"). Only that word counts, not the one on the other side
+    /// ("Shares of Vodafone Idea" shows nothing about "Shares Of
+    /// Vodafone").
     fn shown_longer(
         &self,
         hit: &NameHit,
@@ -848,14 +872,11 @@ impl MentionMatcher {
     ) -> bool {
         let beside = facts.longer.entry((hit.alias, i)).or_insert_with(|| {
             hits.iter()
-                .filter(|h| {
-                    let text = parts[h.part].text;
-                    h.alias == hit.alias
-                        && !parts[h.part].shouting()
-                        && self.in_longer_proper_noun(text, h, &collapse(&text[h.start..h.end]), i)
-                })
+                .filter(|h| h.alias == hit.alias && !parts[h.part].shouting())
                 .flat_map(|h| {
-                    let [before, after] = adjacent_words(parts[h.part].text, h.start, h.end);
+                    let text = parts[h.part].text;
+                    let [before, after] =
+                        self.longer_proper_noun(text, h, &collapse(&text[h.start..h.end]), i);
                     [
                         before.map(|w| (Side::Before, w.to_ascii_lowercase())),
                         after.map(|w| (Side::After, w.to_ascii_lowercase())),
@@ -870,12 +891,44 @@ impl MentionMatcher {
     }
 
     /// Whether the one-word name `written`, at `text[hit.start..hit.end]`,
-    /// is evidently part of a longer proper noun: a capitalised word right
-    /// before or after it in a sentence whose capitals mark names. Not a
-    /// company form after it ("Apple Inc"), nor a word that with it makes
-    /// up another name of instrument `i` ("Dutch Shell" of "Royal Dutch
-    /// Shell"), nor another name of it ("Facebook Meta").
+    /// with the word right before or after it, starts a configured name of
+    /// an instrument other than `i`: "Airtel Africa" beside a parent named
+    /// "Airtel" is the unit configured as "Airtel Africa plc", in any case.
+    /// (Where the whole name is written, the longer name already won the
+    /// hit.) The configuration says it, so no capital has to.
+    fn starts_another_name(&self, text: &str, hit: &NameHit, written: &str, i: usize) -> bool {
+        let others = |first: &str, second: &str| {
+            let second = second.trim_end_matches("'s").trim_end_matches("’s");
+            self.name_starts
+                .get(&format!("{first} {second}").to_lowercase())
+                .is_some_and(|named| named.iter().any(|&j| j != i))
+        };
+        let [before, after] = adjacent_words(text, hit.start, hit.end);
+        before.is_some_and(|w| others(w, written)) || after.is_some_and(|w| others(written, w))
+    }
+
+    /// Whether the one-word name `written`, at `text[hit.start..hit.end]`,
+    /// is evidently part of a longer proper noun (see
+    /// [`longer_proper_noun`](Self::longer_proper_noun)).
     fn in_longer_proper_noun(&self, text: &str, hit: &NameHit, written: &str, i: usize) -> bool {
+        self.longer_proper_noun(text, hit, written, i)
+            .iter()
+            .any(Option::is_some)
+    }
+
+    /// The words right before and right after the one-word name `written`,
+    /// at `text[hit.start..hit.end]`, that make it part of a longer proper
+    /// noun: a capitalised word beside it in a sentence whose capitals
+    /// mark names. Not a company form after it ("Apple Inc"), nor a word
+    /// that with it makes up another name of instrument `i` ("Dutch Shell"
+    /// of "Royal Dutch Shell"), nor another name of it ("Facebook Meta").
+    fn longer_proper_noun<'t>(
+        &self,
+        text: &'t str,
+        hit: &NameHit,
+        written: &str,
+        i: usize,
+    ) -> [Option<&'t str>; 2] {
         let in_capitals = !written.chars().any(char::is_lowercase);
         let own = |word: &str, phrase: String| {
             let word = word.to_lowercase();
@@ -887,15 +940,18 @@ impl MentionMatcher {
             })
         };
         let [before, after] = adjacent_words(text, hit.start, hit.end);
-        let before = before.is_some_and(|w| {
-            names_something_else(w, in_capitals) && !own(w, format!("{w} {written}"))
-        });
-        let after = after.is_some_and(|w| {
+        let before = before
+            .filter(|w| names_something_else(w, in_capitals) && !own(w, format!("{w} {written}")));
+        let after = after.filter(|w| {
             names_something_else(w, in_capitals)
                 && !COMPANY_FORM.is_match(&text[hit.end..])
                 && !own(w, format!("{written} {w}"))
         });
-        (before || after) && in_sentence_case(text, hit.start, hit.end)
+        if (before.is_some() || after.is_some()) && in_sentence_case(text, hit.start, hit.end) {
+            [before, after]
+        } else {
+            [None, None]
+        }
     }
 
     /// Whether the item defines `alias` as words: words whose initials spell
@@ -934,6 +990,26 @@ impl MentionMatcher {
         }
         result
     }
+}
+
+/// The first two words of every name of two words or more, in lower case,
+/// and the instruments it names (see `MentionMatcher::name_starts`).
+fn name_starts(aliases: &[Alias]) -> HashMap<String, Vec<usize>> {
+    let mut starts: HashMap<String, Vec<usize>> = HashMap::new();
+    for a in aliases {
+        let mut words = a.text.split_whitespace();
+        if let (Some(first), Some(second)) = (words.next(), words.next()) {
+            let named = starts
+                .entry(format!("{first} {second}").to_lowercase())
+                .or_default();
+            for &i in &a.instruments {
+                if !named.contains(&i) {
+                    named.push(i);
+                }
+            }
+        }
+    }
+    starts
 }
 
 /// The screen in front of the names regex (see `MentionMatcher::screen`),
@@ -1304,6 +1380,11 @@ mod tests {
             instrument("AZN", &["AstraZeneca"]),
             ngg,
         ])
+    }
+
+    /// Symbols and how each was found, as [`how`] returns them.
+    fn owned<'a>(want: &[(&str, &'a str)]) -> Vec<(String, &'a str)> {
+        want.iter().map(|(s, h)| (s.to_string(), *h)).collect()
     }
 
     fn how(m: &MentionMatcher, title: &str, text: &str) -> Vec<(String, &'static str)> {
@@ -1759,7 +1840,7 @@ mod tests {
         ];
         for (title, text, want) in cases {
             let got = how(&m, title, text);
-            let want: Vec<(String, &str)> = want.iter().map(|(s, h)| (s.to_string(), *h)).collect();
+            let want = owned(want);
             assert_eq!(got, want, "{title} / {text}");
         }
     }
@@ -1810,6 +1891,180 @@ mod tests {
                 ""
             ),
             [("VOD".to_string(), "name")]
+        );
+    }
+
+    /// "Shell out for a new laptop" was Shell plc by name: "out" is a
+    /// function word, and a function word after a word-name read as what a
+    /// subject takes. A particle after the word makes a phrasal verb of it
+    /// ("shell out") or a price move ("Apple up 3%", which a finance word
+    /// vouches for anyway), so the word needs corroboration there, in any
+    /// case; other function words still show the subject.
+    #[test]
+    fn a_particle_after_a_word_name_makes_a_phrasal_verb_not_a_subject() {
+        let m = MentionMatcher::new(&[
+            instrument("SHEL", &["Shell"]),
+            instrument("AAPL", &["Apple"]),
+        ]);
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)]);
+        let cases: &[Case] = &[
+            (
+                "Shell out for a new laptop before the back-to-school rush",
+                &[],
+            ),
+            ("Shell Out Or Wait? When To Replace An Ageing Phone", &[]),
+            ("Apple off the tree is the sweetest", &[]),
+            // A price move, vouched for by its figure.
+            (
+                "Apple up 3% after strong iPhone sales",
+                &[("AAPL", "corroborated")],
+            ),
+            // Other function words after it still show a subject.
+            (
+                "Shell in talks to sell Nigerian onshore unit",
+                &[("SHEL", "name")],
+            ),
+            (
+                "Shell on Monday said it would cut output",
+                &[("SHEL", "name")],
+            ),
+        ];
+        for (title, want) in cases {
+            let want = owned(want);
+            assert_eq!(how(&m, title, ""), want, "{title}");
+        }
+    }
+
+    /// "Apple In Bloom Across The Valley" was Apple Inc. by name: "In" is a
+    /// function word. In a headline in title case or in capitals, a
+    /// preposition after a word-name reads as well with the thing ("Apple
+    /// In Bloom", "Apple With Cinnamon") as with the company ("Apple In
+    /// Talks To Buy…"), so the word needs corroboration there; "To" still
+    /// shows the subject, and in sentence case agency style ("Apple in
+    /// talks", "Apple on Thursday sent") is read as before.
+    #[test]
+    fn a_preposition_after_a_word_name_in_a_title_case_headline_shows_no_subject() {
+        let m = MentionMatcher::new(&[
+            instrument("AAPL", &["Apple"]),
+            instrument("VOD", &["Vodafone"]),
+        ]);
+        type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)]);
+        let cases: &[Case] = &[
+            ("Apple In Bloom Across The Valley", "", &[]),
+            ("Apple With Cinnamon: A Simple Autumn Crumble", "", &[]),
+            ("APPLE IN BLOOM AT THE COUNTY FAIR", "", &[]),
+            // The company, vouched for by a finance word or its own
+            // sentences.
+            (
+                "Apple In Talks To Buy Music App Shazam",
+                "",
+                &[("AAPL", "corroborated")],
+            ),
+            (
+                "Apple On Thursday Sent Out Invitations",
+                "Apple is expected to unveil new iPhones.",
+                &[("AAPL", "name")],
+            ),
+            (
+                "Apple To Unveil New iPhone On September 9",
+                "",
+                &[("AAPL", "name")],
+            ),
+            // Sentence case reads as before.
+            ("Apple in talks with music labels", "", &[("AAPL", "name")]),
+            (
+                "Apple on Thursday sent out invitations",
+                "",
+                &[("AAPL", "name")],
+            ),
+            // A name that is no word needs nothing.
+            ("Vodafone In Talks With Three", "", &[("VOD", "name")]),
+        ];
+        for (title, text, want) in cases {
+            let want = owned(want);
+            assert_eq!(how(&m, title, text), want, "{title} / {text}");
+        }
+    }
+
+    /// A country after a name is the company's unit ("Vodafone Spain"),
+    /// but not where the configuration names that longer name for another
+    /// instrument: "Airtel Africa" is Airtel Africa plc, listed apart from
+    /// its parent Bharti Airtel. Configured whole, the longer name takes
+    /// the hit (longest first, as "Vodafone Group" over "Vodafone");
+    /// configured with its company form ("Airtel Africa plc"), the words
+    /// written start its name, so they are not the parent either.
+    #[test]
+    fn a_longer_name_configured_for_another_instrument_is_not_the_parents_unit() {
+        let parent = || instrument("BHARTIARTL.NS", &["Airtel", "Bharti Airtel"]);
+        let m = MentionMatcher::new(&[parent(), instrument("AAF.L", &["Airtel Africa"])]);
+        for (title, text) in [
+            ("Airtel Africa shares rise after mobile money unit sale", ""),
+            (
+                "Airtel Africa Profit Rises As Data Use Grows",
+                "Airtel Africa said on Thursday its half-year profit rose.",
+            ),
+            ("AIRTEL AFRICA PROFIT RISES", ""),
+            ("Telecoms results", "Airtel Africa's profit rose."),
+        ] {
+            assert_eq!(
+                symbols(m.find::<&str>(title, text, &[])),
+                ["AAF.L"],
+                "{title}"
+            );
+        }
+        let plc = MentionMatcher::new(&[parent(), instrument("AAF.L", &["Airtel Africa plc"])]);
+        assert_eq!(
+            how(&plc, "Airtel Africa plc results", ""),
+            [("AAF.L".to_string(), "name")]
+        );
+        for title in [
+            "Airtel Africa shares rise after mobile money unit sale",
+            "Airtel Africa Profit Rises As Data Use Grows",
+            "Regulators fine Airtel Africa's Nigerian arm",
+        ] {
+            assert!(how(&plc, title, "").is_empty(), "{title}");
+        }
+        // The parent's own name still vouches for it.
+        assert_eq!(
+            how(
+                &plc,
+                "Airtel Africa shares rise",
+                "Bharti Airtel owns most of it."
+            ),
+            [("BHARTIARTL.NS".to_string(), "name")]
+        );
+        // A unit nothing else is configured as is still the parent's.
+        let alone = MentionMatcher::new(&[parent()]);
+        assert_eq!(
+            how(&alone, "Airtel Africa shares rise", ""),
+            [("BHARTIARTL.NS".to_string(), "name")]
+        );
+    }
+
+    /// A Title Case headline reads a longer name from the item's own
+    /// sentences, but only the word that makes the longer name there: the
+    /// item recorded the words on both sides of "Vodafone Idea", so
+    /// "shares in Vodafone Idea" made "Shares In Vodafone Fall…" the
+    /// namesake too, and the group's own headline was refused.
+    #[test]
+    fn only_the_word_that_makes_a_longer_name_is_read_from_the_items_sentences() {
+        let m = MentionMatcher::new(&[instrument("VOD", &["Vodafone"])]);
+        assert_eq!(
+            how(
+                &m,
+                "Shares In Vodafone Fall After Profit Warning",
+                "The group also wrote down its holding of shares in Vodafone Idea, the Indian operator."
+            ),
+            [("VOD".to_string(), "name")]
+        );
+        // The longer name's own word still shows it.
+        assert!(
+            how(
+                &m,
+                "Shares In Vodafone Idea Fall",
+                "The group wrote down its shares in Vodafone Idea."
+            )
+            .is_empty()
         );
     }
 

@@ -400,6 +400,7 @@ pub(super) fn is_title_case(text: &str) -> bool {
 /// Words a sentence or a title's style capitalises, never the start or
 /// end of a name: "When Apple", "Apple And Google". Also what a title in
 /// title case leaves in lower case, so they say nothing about its style.
+/// Prepositions are kept apart, in [`PREPOSITIONS`].
 const FUNCTION_WORDS: &[&str] = &[
     "a",
     "an",
@@ -410,28 +411,6 @@ const FUNCTION_WORDS: &[&str] = &[
     "nor",
     "so",
     "yet",
-    "as",
-    "at",
-    "by",
-    "for",
-    "from",
-    "in",
-    "into",
-    "of",
-    "off",
-    "on",
-    "onto",
-    "out",
-    "over",
-    "per",
-    "to",
-    "up",
-    "upon",
-    "via",
-    "vs",
-    "with",
-    "amid",
-    "than",
     "that",
     "this",
     "these",
@@ -487,15 +466,6 @@ const FUNCTION_WORDS: &[&str] = &[
     "who",
     "where",
     "which",
-    "after",
-    "before",
-    "since",
-    "until",
-    "unlike",
-    "like",
-    "about",
-    "against",
-    "despite",
     "now",
     "then",
     "today",
@@ -509,6 +479,27 @@ const FUNCTION_WORDS: &[&str] = &[
     "still",
     "just",
 ];
+
+/// Prepositions, function words too (see [`is_function_word`]). After a
+/// name they may start what a subject does ("Apple in talks to buy",
+/// "Apple on Thursday sent") or qualify the name as a thing ("Apple in
+/// bloom", "Apple with cinnamon"): see [`followed_as_subject`].
+const PREPOSITIONS: &[&str] = &[
+    "about", "after", "against", "amid", "as", "at", "before", "by", "despite", "for", "from",
+    "in", "into", "like", "of", "off", "on", "onto", "out", "over", "per", "since", "than", "to",
+    "unlike", "until", "up", "upon", "via", "vs", "with",
+];
+
+/// Prepositions that, after a word, make a phrasal verb or an adverb
+/// phrase of it ("Shell out for a laptop", "Apple up 3%"), never what
+/// follows a company doing something.
+const PARTICLES: &[&str] = &["off", "out", "over", "up"];
+
+/// Whether `lower` (a word in lower case) is a function word: one of
+/// [`FUNCTION_WORDS`] or [`PREPOSITIONS`].
+fn is_function_word(lower: &str) -> bool {
+    FUNCTION_WORDS.contains(&lower) || PREPOSITIONS.contains(&lower)
+}
 
 /// Capitalised by the rules of English, not by belonging to a name:
 /// "Apple Tuesday unveiled" is agency style for a company.
@@ -766,7 +757,7 @@ pub(super) fn in_sentence_case(text: &str, start: usize, end: usize) -> bool {
             let mut chars = w.chars();
             chars.next().is_some_and(char::is_lowercase)
                 && !chars.any(char::is_uppercase)
-                && !FUNCTION_WORDS.contains(&w.to_lowercase().as_str())
+                && !is_function_word(&w.to_lowercase())
         })
 }
 
@@ -861,7 +852,21 @@ const SUBJECT_VERBS: &[&str] = &[
 /// article takes none of these: it modifies the next noun ("Apple growers
 /// fear frost", "Apple pie recipes"), or is joined to one ("Apple and
 /// pear growers", "Apple of my eye").
-pub(super) fn followed_as_subject(text: &str, start: usize, end: usize) -> bool {
+///
+/// Nor does a particle ([`PARTICLES`]) show a subject: with the word
+/// before it, it is a phrasal verb ("Shell out for a new laptop") or a
+/// price move that finance words vouch for anyway ("Apple up 3%"). And
+/// in a headline in title case or in capitals (`headline_style`) a
+/// preposition other than "to" shows none either: there "Apple In Bloom
+/// Across The Valley" reads like "Apple In Talks To Buy…", so the
+/// headline needs what vouches for the word elsewhere (a finance word,
+/// the item's own sentences). "To" stays: "Apple To Unveil…".
+pub(super) fn followed_as_subject(
+    text: &str,
+    start: usize,
+    end: usize,
+    headline_style: bool,
+) -> bool {
     let rest = &text[end..];
     if ["'s", "’s"].iter().any(|s| {
         rest.strip_prefix(s)
@@ -871,9 +876,11 @@ pub(super) fn followed_as_subject(text: &str, start: usize, end: usize) -> bool 
     }
     adjacent_words(text, start, end)[1].is_some_and(|w| {
         let w = w.to_lowercase();
-        (FUNCTION_WORDS.contains(&w.as_str())
-            && !["and", "or", "nor", "but", "of"].contains(&w.as_str()))
-            || SUBJECT_VERBS.contains(&w.as_str())
+        let w = w.as_str();
+        let joiner = ["and", "or", "nor", "but", "of"].contains(&w);
+        let qualifies_a_thing =
+            PARTICLES.contains(&w) || (headline_style && w != "to" && PREPOSITIONS.contains(&w));
+        (is_function_word(w) && !joiner && !qualifies_a_thing) || SUBJECT_VERBS.contains(&w)
     })
 }
 
@@ -924,7 +931,7 @@ pub(super) fn names_something_else(word: &str, name_in_capitals: bool) -> bool {
         && letters().all(char::is_alphabetic)
         && word.chars().next().is_some_and(char::is_uppercase)
         && (letters().any(char::is_lowercase) || name_in_capitals)
-        && !FUNCTION_WORDS.contains(&lower)
+        && !is_function_word(lower)
         && !CALENDAR_WORDS.contains(&lower)
         && !FINANCE_WORDS.contains(&lower)
         && !PLACES.contains(&lower)
