@@ -45,6 +45,11 @@ symbols = [
   # One common word as the whole name: its namesakes (a newspaper, a
   # town, New York) are proper nouns it is part of.
   { symbol = "AAPL", names = ["Apple"] },
+  # Another word-name, and a parent and its separately listed unit whose
+  # name is the parent's plus a place.
+  { symbol = "SHEL", names = ["Shell", "Royal Dutch Shell"] },
+  { symbol = "BHARTIARTL.NS", names = ["Airtel", "Bharti Airtel"] },
+  { symbol = "AAF.L", names = ["Airtel Africa"] },
 ]
 "#;
 
