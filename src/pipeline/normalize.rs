@@ -155,11 +155,16 @@ fn normalize_entry(e: Entry, feed_url: &Url, html_summary: bool, rss: bool) -> N
         (Some(g), _) => ItemKey::of_guid(g).0,
         (None, Some(c)) => format!("link:{c}"),
         // No id and no link: the content is all there is. Hash what a
-        // publisher rarely edits, not the whole body.
+        // publisher rarely edits, not the whole body. The title as read
+        // before RSS titles had their references decoded, so an item
+        // archived by an earlier version keeps its key.
         (None, None) => format!(
             "hash:{}",
             hash_fields(&[
-                &title,
+                &e.title
+                    .as_ref()
+                    .map(|t| title_to_plain(t, false))
+                    .unwrap_or_default(),
                 summary_html.as_deref().unwrap_or(""),
                 content_html.as_deref().unwrap_or(""),
                 &published.map(|p| p.to_rfc3339()).unwrap_or_default(),
@@ -327,7 +332,10 @@ fn title_to_plain(t: &Text, rss: bool) -> String {
     let s = if !is_plain(t) {
         html_to_text(&t.content)
     } else if rss && holds_reference(&t.content) {
-        html_to_text(&t.content.replace('<', "&lt;"))
+        match super::sanitize::decode_references(&t.content) {
+            Some(decoded) => decoded.into_owned(),
+            None => html_to_text(&t.content.replace('<', "&lt;")),
+        }
     } else {
         t.content.clone()
     };
@@ -934,6 +942,36 @@ mod tests {
             <entry><title>AT&amp;amp;T</title><id>urn:y</id><updated>2026-01-01T00:00:00Z</updated>
             </entry></feed>"#;
         assert_eq!(read(atom), ("AT&amp;T News".into(), "AT&amp;T".into()));
+    }
+
+    /// Decoding a title's references leaves text that only looks like one
+    /// alone: a legacy name without its `;` before a letter
+    /// (`Bread&nothing`, `&copyright`) is not `¬hing`.
+    #[test]
+    fn an_rss_title_decodes_only_what_is_a_reference() {
+        let base = Url::parse("https://example.com/feed.xml").unwrap();
+        let rss = r#"<?xml version="1.0"?><rss version="2.0"><channel>
+            <title>Bread&amp;nothing &amp;amp; &amp;copyright</title><link>https://example.com/</link>
+            <item><title>x</title><link>https://example.com/a</link></item></channel></rss>"#;
+        let (meta, _) = normalize(parse(rss.as_bytes(), &base, None).unwrap(), &base);
+        assert_eq!(meta.title.unwrap(), "Bread&nothing & &copyright");
+    }
+
+    /// An RSS item with neither a guid nor a link is known by a hash of its
+    /// title and text. Decoding its title's references must not change that
+    /// key, or every such item an earlier version archived would be
+    /// archived a second time.
+    #[test]
+    fn a_linkless_items_key_does_not_follow_its_decoded_title() {
+        let base = Url::parse("https://example.com/feed.xml").unwrap();
+        let rss = r#"<?xml version="1.0"?><rss version="2.0"><channel>
+            <title>t</title><link>https://example.com/</link>
+            <item><title>AT&amp;amp;T wins</title><description>Body</description></item>
+            </channel></rss>"#;
+        let (_, items) = normalize(parse(rss.as_bytes(), &base, None).unwrap(), &base);
+        assert_eq!(items[0].title, "AT&T wins");
+        let before = format!("hash:{}", hash_fields(&["AT&amp;T wins", "Body", "", ""]));
+        assert_eq!(items[0].key.0, before);
     }
 
     #[test]

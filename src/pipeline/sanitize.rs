@@ -824,6 +824,14 @@ fn raw_text_close(html: &str, from: usize, name: &str, script: bool) -> Step<Opt
     Ok(close)
 }
 
+/// `text` with its character references decoded once, as in an
+/// attribute value, where a legacy name without its `;` (`&not`) is text
+/// when a letter follows (`Bread&nothing`); `None` for a reference the
+/// tokeniser would replace (`&#0;`, a surrogate).
+pub(crate) fn decode_references(text: &str) -> Option<Cow<'_, str>> {
+    decode(text, true).ok()
+}
+
 /// Appends `raw` text with its character references decoded and the
 /// result escaped as html5ever's serialiser escapes it.
 fn push_text(out: &mut String, raw: &str, in_attr: bool) -> Step {
