@@ -65,12 +65,13 @@ pub fn is_web(u: &Url) -> bool {
 /// `key=`, `access_key=`, `app-key=`, `token=`, `access_token=`,
 /// `client_secret=`, `password=`), and Finnhub's key header if a header
 /// dump is ever logged. A name ending in `key` is one only as a word of
-/// its own (`sortkey=` is not). The value runs to the next `&`, `;`
-/// (which also ends a redirect hop in the fetch log), whitespace, quote
-/// or bracket.
+/// its own (`sortkey=` is not). The value runs to the next `&`,
+/// whitespace, quote or bracket: a `;` is part of it (`token=abc;def`),
+/// except one that ends it, as a redirect hop in the fetch log ends
+/// (`…?token=K; 302 -> …`), which [`redact`] keeps.
 static KEY_PARAM: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?i)\b([a-z_]*(?:api_?key|token|secret|passw(?:or)?d)|(?:[a-z]+[_-])*key)(=|:\s*)[^&;\s#"'<>()\[\]]*"#,
+        r#"(?i)\b([a-z_]*(?:api_?key|token|secret|passw(?:or)?d)|(?:[a-z]+[_-])*key)(=|:\s*)([^&\s#"'<>()\[\]]*)"#,
     )
     .expect("constant pattern")
 });
@@ -80,7 +81,10 @@ static KEY_PARAM: LazyLock<Regex> = LazyLock::new(|| {
 /// key, or one a feed's URL carries in its query.
 pub fn redact(url_or_text: &str) -> String {
     KEY_PARAM
-        .replace_all(url_or_text, "${1}${2}****")
+        .replace_all(url_or_text, |c: &Captures<'_>| {
+            let end = if c[3].ends_with(';') { ";" } else { "" };
+            format!("{}{}{BLANK}{end}", &c[1], &c[2])
+        })
         .into_owned()
 }
 
@@ -161,7 +165,18 @@ pub fn refill_secrets(kept: &str, configured: &Url) -> Option<Url> {
             .join("&");
         u.set_query(Some(&filled));
     }
+    // A blank the pairs above could not fill (`?q=key:****`, `a=1;token=****`)
+    // would be fetched as it stands.
+    if u.as_str().contains(BLANK) && !configured.as_str().contains(BLANK) {
+        return None;
+    }
     Some(u)
+}
+
+/// Whether `url` holds a password or a key value ([`without_credentials`]
+/// would change it), or the archive's blank for one.
+pub fn holds_secret(url: &str) -> bool {
+    url.contains(BLANK) || without_credentials(url) != url
 }
 
 /// Whether a feed configured as `configured` may move to `target` (a
@@ -283,5 +298,35 @@ mod tests {
         ));
         let keyless = Url::parse("https://news.test/feed").unwrap();
         assert!(!secrets_refillable("https://u:p@new.test/feed", &keyless));
+    }
+
+    /// A key with a `;` in it is blanked whole, wherever it is shown or
+    /// kept; the `;` that ends a redirect hop stays.
+    #[test]
+    fn a_key_with_a_semicolon_is_blanked_whole() {
+        let url = "https://x.test/f?token=abc;def&x=1";
+        assert_eq!(redact(url), "https://x.test/f?token=****&x=1");
+        assert_eq!(without_credentials(url), "https://x.test/f?token=****&x=1");
+        assert_eq!(blank_secrets(url), "https://x.test/f?token=****&x=1");
+        assert_eq!(
+            blank_secrets("301 -> https://n.test/f?token=k3y; 302 -> https://m.test/"),
+            "301 -> https://n.test/f?token=****; 302 -> https://m.test/"
+        );
+    }
+
+    /// A blank the configured URL cannot fill is never fetched as it
+    /// stands: the feed's configured address is fetched instead.
+    #[test]
+    fn a_blank_left_unfilled_is_no_address_to_fetch() {
+        let configured = Url::parse("https://news.test/feed?api_key=k3y").unwrap();
+        for kept in [
+            "https://new.test/feed?q=key:****&api_key=****",
+            "https://new.test/feed?a=1;token=****",
+        ] {
+            assert_eq!(refill_secrets(kept, &configured), None, "{kept}");
+        }
+        assert!(holds_secret("https://new.test/feed?api_key=****"));
+        assert!(holds_secret("https://u:p@new.test/feed"));
+        assert!(!holds_secret("https://new.test/feed?keyword=oil"));
     }
 }

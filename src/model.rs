@@ -118,6 +118,10 @@ pub struct NewItem {
     pub updated: Option<DateTime<Utc>>,
     /// SHA-256 over the fields a reader sees; a change means "updated".
     pub content_hash: String,
+    /// [`NewItem::content_hash`] as keys take it ([`NewItem::shared_key`]):
+    /// of the title as first read, before RSS titles had their references
+    /// decoded, so an item an earlier version archived keeps its key.
+    pub key_hash: String,
     /// Configured symbols the item mentions, in order of first appearance,
     /// each with how it was found (filled by `pipeline::enrich`).
     pub mentions: Vec<Mention>,
@@ -134,7 +138,7 @@ impl NewItem {
             .canonical_url
             .clone()
             .filter(|c| !self.key.0.ends_with(c.as_str()))
-            .unwrap_or_else(|| self.content_hash[..16].to_string());
+            .unwrap_or_else(|| self.key_hash[..16].to_string());
         ItemKey(format!("{}|{suffix}", self.key.0))
     }
 
@@ -143,7 +147,7 @@ impl NewItem {
     /// added, so each keeps its key wherever the feed lists it.
     pub fn twice_shared_key(&self) -> ItemKey {
         let shared = self.shared_key();
-        let hash = &self.content_hash[..16];
+        let hash = &self.key_hash[..16];
         if shared.0.ends_with(hash) {
             shared
         } else {

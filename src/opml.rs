@@ -667,7 +667,15 @@ pub fn to_config_entries(feeds: &[OpmlFeed], existing: &Config) -> ImportPlan {
         already_configured: Vec::new(),
     };
     for feed in feeds {
-        if let Some(configured) = existing.feeds.iter().find(|f| f.url == feed.xml_url) {
+        // A feed whose key comes from the environment is exported with its
+        // `${NAME}` (`opml export`): that is the same feed.
+        let same = |f: &FeedConfig| {
+            f.url == feed.xml_url
+                || f.url_template
+                    .as_deref()
+                    .is_some_and(|t| Url::parse(t).is_ok_and(|t| t == feed.xml_url))
+        };
+        if let Some(configured) = existing.feeds.iter().find(|f| same(f)) {
             if plan
                 .already_configured
                 .iter()
@@ -714,6 +722,17 @@ pub fn to_config_entries(feeds: &[OpmlFeed], existing: &Config) -> ImportPlan {
     plan
 }
 
+/// `url` with each `${NAME}` (a variable the config fills from the
+/// environment) as written: parsing percent-encodes its braces in a user
+/// name or a path (`https://$%7BTOKEN%7D@host/`), which the config would
+/// read as a literal name.
+fn variables_as_written(url: &str) -> std::borrow::Cow<'_, str> {
+    static ENCODED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"\$%7[Bb]([A-Za-z_][A-Za-z0-9_]*)%7[Dd]").expect("constant pattern")
+    });
+    ENCODED.replace_all(url, "$${$1}")
+}
+
 impl ImportPlan {
     /// The `[[feeds]]` blocks to append to `config.toml`, under a comment
     /// saying what was imported from where and when; empty when nothing
@@ -742,7 +761,10 @@ impl ImportPlan {
                 out.push_str(&format!("# {}\n", comment_text(title)));
             }
             out.push_str(&format!("name = {}\n", toml_string(&feed.name)));
-            out.push_str(&format!("url = {}\n", toml_string(feed.url.as_str())));
+            out.push_str(&format!(
+                "url = {}\n",
+                toml_string(&variables_as_written(feed.url.as_str()))
+            ));
             if !feed.tags.is_empty() {
                 let tags: Vec<String> = feed.tags.iter().map(|t| toml_string(t)).collect();
                 out.push_str(&format!("tags = [{}]\n", tags.join(", ")));

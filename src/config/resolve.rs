@@ -1485,7 +1485,7 @@ fn parse_feed_url(text: &str, written: &str, base: &Path) -> Result<Url, String>
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(u),
         Ok(u) if u.scheme() == "file" => Ok(u),
         Ok(u) => Err(format!(
-            "{text:?} has scheme {:?}: feed URLs must be http, https or file",
+            "{written:?} has scheme {:?}: feed URLs must be http, https or file",
             u.scheme()
         )),
         Err(e) => Err(format!("{written:?} is not a valid URL: {e}")),
@@ -1569,6 +1569,11 @@ mod tests {
             cfg.feeds[0].url_template.as_deref(),
             Some("https://a.test/f?dir=${HOME}&cost=$5")
         );
+        // A refused scheme is quoted as written, never with the value.
+        let p = problems("[[feeds]]\nname = \"a\"\nurl = \"ftp://a.test/f?k=${HOME}\"\n");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].message.contains("${HOME}"), "{p:?}");
+        assert!(!p[0].message.contains(&home), "{p:?}");
     }
 
     /// An operator's `max_items = "ten"` was reported as "invalid type:

@@ -323,17 +323,18 @@ impl Pipeline {
                 let body_sha256 = hex::encode(Sha256::digest(&body));
                 let doc_hints = hints::from_document(&body);
                 let exchange = exchange(Some(status), Some(body.len() as u64), &transfer, url);
-                let mut base = exchange
+                let fetched = exchange
                     .final_url
                     .as_deref()
                     .and_then(|u| Url::parse(u).ok())
                     .unwrap_or_else(|| url.clone());
                 // A relative link resolved against `https://user:pass@host/`
-                // would carry the password into the item's link (and the
-                // log lines that name the base): links name pages, not our
-                // access to the feed.
-                let _ = base.set_username("");
-                let _ = base.set_password(None);
+                // or `…/rss?api_key=K` would carry the secret into the item
+                // (`#fn1` keeps the query), which is archived and served,
+                // and into the log lines that name the base: links name
+                // pages, not our access to the feed.
+                let base = Url::parse(&crate::link::without_credentials(fetched.as_str()))
+                    .unwrap_or(fetched);
                 let hub = self.discover_hub(&transfer.links, &body, &base);
                 let mut answer = if row.body_sha256.as_deref() == Some(body_sha256.as_str()) {
                     // Servers that ignore validators still send the same
@@ -358,9 +359,21 @@ impl Pipeline {
     /// The hub a poll's answer advertises, when there is a subscriber to
     /// hand it to (`[websub] callback_url`); otherwise nobody would read it,
     /// and the search costs a pass over the document.
+    /// The hub a document names, unless its topic would hold the feed's
+    /// secret: a hub must be given the topic whole, and would keep it (and
+    /// we would archive it); such a feed is polled.
     fn discover_hub(&self, links: &[String], body: &[u8], base: &Url) -> Option<hub::HubLink> {
         self.hubs.as_ref()?;
-        hub::discover(links, body, base)
+        hub::discover(links, body, base).filter(|h| {
+            let secret = crate::link::holds_secret(h.topic.as_str());
+            if secret {
+                tracing::debug!(
+                    topic = %crate::link::without_credentials(h.topic.as_str()),
+                    "a WebSub topic that holds a key or password is not subscribed to; the feed is polled"
+                );
+            }
+            !secret
+        })
     }
 
     /// A fetch that brought no feed back: failed, throttled, gone, or

@@ -142,29 +142,39 @@ fn normalize_entry(e: Entry, feed_url: &Url, html_summary: bool, rss: bool) -> N
     let published = e.published.filter(storable).or(e.updated.filter(storable));
     let updated = e.updated.filter(storable);
 
-    let content_hash = hash_fields(&[
-        &title,
-        url.as_deref().unwrap_or(""),
-        summary_html.as_deref().unwrap_or(""),
-        content_html.as_deref().unwrap_or(""),
-        &authors.join("\n"),
-        &categories.join("\n"),
-        &published.map(|p| p.to_rfc3339()).unwrap_or_default(),
-    ]);
+    // The title as read before RSS titles had their references decoded:
+    // what keys are made of, so an item an earlier version archived keeps
+    // its key (`key_hash`, and the hash key below).
+    let first_title = match &e.title {
+        Some(t) if title != title_to_plain(t, false) => title_to_plain(t, false),
+        _ => title.clone(),
+    };
+    let hash_with = |title: &str| {
+        hash_fields(&[
+            title,
+            url.as_deref().unwrap_or(""),
+            summary_html.as_deref().unwrap_or(""),
+            content_html.as_deref().unwrap_or(""),
+            &authors.join("\n"),
+            &categories.join("\n"),
+            &published.map(|p| p.to_rfc3339()).unwrap_or_default(),
+        ])
+    };
+    let content_hash = hash_with(&title);
+    let key_hash = if first_title == title {
+        content_hash.clone()
+    } else {
+        hash_with(&first_title)
+    };
     let key = match (&guid, &canonical) {
         (Some(g), _) => ItemKey::of_guid(g).0,
         (None, Some(c)) => format!("link:{c}"),
         // No id and no link: the content is all there is. Hash what a
-        // publisher rarely edits, not the whole body. The title as read
-        // before RSS titles had their references decoded, so an item
-        // archived by an earlier version keeps its key.
+        // publisher rarely edits, not the whole body.
         (None, None) => format!(
             "hash:{}",
             hash_fields(&[
-                &e.title
-                    .as_ref()
-                    .map(|t| title_to_plain(t, false))
-                    .unwrap_or_default(),
+                &first_title,
                 summary_html.as_deref().unwrap_or(""),
                 content_html.as_deref().unwrap_or(""),
                 &published.map(|p| p.to_rfc3339()).unwrap_or_default(),
@@ -187,6 +197,7 @@ fn normalize_entry(e: Entry, feed_url: &Url, html_summary: bool, rss: bool) -> N
         published,
         updated,
         content_hash,
+        key_hash,
         mentions: Vec::new(),
     }
 }
@@ -972,6 +983,30 @@ mod tests {
         assert_eq!(items[0].title, "AT&T wins");
         let before = format!("hash:{}", hash_fields(&["AT&amp;T wins", "Body", "", ""]));
         assert_eq!(items[0].key.0, before);
+    }
+
+    /// Entries that share a link (a feed linking every entry to its home
+    /// page) are keyed by their link and a hash of their content; decoding
+    /// a title's references must not change that key either, or each would
+    /// be archived a second time (the title counts as edited instead).
+    #[test]
+    fn a_shared_links_key_does_not_follow_a_decoded_title() {
+        let base = Url::parse("https://example.com/feed.xml").unwrap();
+        let rss = r#"<?xml version="1.0"?><rss version="2.0"><channel>
+            <title>t</title><link>https://example.com/</link>
+            <item><title>AT&amp;amp;T wins</title><link>https://example.com/</link></item>
+            <item><title>Q&amp;amp;A today</title><link>https://example.com/</link></item>
+            </channel></rss>"#;
+        let (_, items) = normalize(parse(rss.as_bytes(), &base, None).unwrap(), &base);
+        for (item, first_read) in items.iter().zip(["AT&amp;T wins", "Q&amp;A today"]) {
+            let before = hash_fields(&[first_read, "https://example.com/", "", "", "", "", ""]);
+            assert_eq!(
+                item.key.0,
+                format!("link:https://example.com/|{}", &before[..16])
+            );
+            assert_ne!(item.content_hash, before, "the title reads as edited");
+        }
+        assert_eq!(items[0].title, "AT&T wins");
     }
 
     #[test]

@@ -1133,6 +1133,7 @@ mod tests {
                 published: Some(at),
                 updated: None,
                 content_hash: format!("{word}-{i}"),
+                key_hash: format!("{word}-{i}"),
                 mentions: Vec::new(),
             })
             .collect();
@@ -1876,6 +1877,7 @@ mod write_cost {
                             published: Some(published),
                             updated: None,
                             content_hash: format!("{f}-{i}-{}", rng.next()),
+                            key_hash: format!("{f:016}-{i}"),
                             mentions: Vec::new(),
                         }
                     })

@@ -720,7 +720,7 @@ fn blank_feed_secrets(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     let userinfo =
         regex::Regex::new(r#"://([^/?#@\s:"'<>]*)(:[^/?#@\s"'<>]*)?@"#).expect("constant pattern");
     let key_param = regex::Regex::new(
-        r#"(?i)\b([a-z_]*(?:api_?key|token|secret|passw(?:or)?d)|(?:[a-z]+[_-])*key)(=|:\s*)[^&;\s#"'<>()\[\]]*"#,
+        r#"(?i)\b([a-z_]*(?:api_?key|token|secret|passw(?:or)?d)|(?:[a-z]+[_-])*key)(=|:\s*)([^&\s#"'<>()\[\]]*)"#,
     )
     .expect("constant pattern");
     let blank = move |text: &str| -> String {
@@ -729,7 +729,12 @@ fn blank_feed_secrets(tx: &Transaction<'_>) -> rusqlite::Result<()> {
             None if c[1].is_empty() => "://@".to_owned(),
             None => "://****@".to_owned(),
         });
-        key_param.replace_all(&text, "${1}${2}****").into_owned()
+        key_param
+            .replace_all(&text, |c: &regex::Captures<'_>| {
+                let end = if c[3].ends_with(';') { ";" } else { "" };
+                format!("{}{}****{end}", &c[1], &c[2])
+            })
+            .into_owned()
     };
     tx.create_scalar_function(
         "tickerfeed_blank_secrets",

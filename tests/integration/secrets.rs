@@ -94,6 +94,19 @@ async fn feed_secrets_from_the_environment_reach_the_server_only() {
                 .replace("<link>https://example.com/</link>", ""),
         ),
     );
+    // No site link and an item with no link of its own: its `#fn1`
+    // resolves against the feed's address, which must not take the key
+    // along into the archived (and served) summary.
+    server.set(
+        "/bare.xml",
+        Reply::feed(
+            "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Bare</title>\
+             <item><title>Linkless</title><guid isPermaLink=\"false\">bare-1</guid>\
+             <description>&lt;a href=\"#fn1\"&gt;note&lt;/a&gt;</description></item>\
+             </channel></rss>"
+                .to_string(),
+        ),
+    );
     server.set("/broken.xml", Reply::status(500));
     // A new home with a key the config does not hold: followed at each
     // poll, never moved to (the archive could not give its key back).
@@ -111,7 +124,7 @@ async fn feed_secrets_from_the_environment_reach_the_server_only() {
     );
     let dir = TestDir::new();
     dir.write_config_only(&format!(
-        "{}{}{}{}{}",
+        "{}{}{}{}{}{}",
         feed_block(
             "keyed",
             &format!(
@@ -121,6 +134,11 @@ async fn feed_secrets_from_the_environment_reach_the_server_only() {
             ""
         ),
         feed_block("basic", &basic, ""),
+        feed_block(
+            "bare",
+            &format!("{}?api_key=${{TF_TEST_NEWS_KEY}}", server.url("/bare.xml")),
+            ""
+        ),
         feed_block(
             "broken",
             &format!("{}?token=${{TF_TEST_NEWS_KEY}}", server.url("/broken.xml")),
@@ -183,6 +201,7 @@ async fn feed_secrets_from_the_environment_reach_the_server_only() {
     assert_eq!(
         polled,
         vec![
+            format!("{}?api_key=****", server.url("/bare.xml")),
             format!("http://reader:****@{}/basic.xml", server.addr),
             format!("{}?token=****", server.url("/broken.xml")),
             format!("{}?api_key=****", server.url("/moved.xml")),
@@ -194,9 +213,18 @@ async fn feed_secrets_from_the_environment_reach_the_server_only() {
     assert!(dir.count("SELECT count(*) FROM fetches WHERE result = 'error'") >= 2);
     // The relative link names the page, not our access to the feed.
     assert!(
-        dir.column::<String>("SELECT url FROM items")
+        dir.column::<String>("SELECT url FROM items WHERE url IS NOT NULL")
             .contains(&format!("http://{}/2", server.addr))
     );
+    let note: String = dir
+        .db()
+        .query_row(
+            "SELECT summary_html FROM items WHERE title = 'Linkless'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(note.contains("/bare.xml?api_key=****#fn1"), "{note}");
     for secret in [KEY, PASSWORD, "another-key-0a9b"] {
         assert_eq!(archive_rows_holding(&dir, secret), Vec::<String>::new());
         assert!(!outputs.contains(secret), "{outputs}");
@@ -294,4 +322,58 @@ fn opml_export_names_the_variable_not_the_key() {
         "{out}"
     );
     assert!(!out.contains(KEY), "{out}");
+}
+
+/// An export read back by `opml import` is the same list: the feeds whose
+/// key comes from the environment are recognised by their `${NAME}`, not
+/// added again beside themselves; and into a config without them, a
+/// `${NAME}` in a user name comes back as written, not percent-encoded
+/// into a literal user name.
+#[test]
+fn an_exported_list_imported_again_keeps_its_variables() {
+    let dir = TestDir::new();
+    dir.write_config_only(&format!(
+        "{}{}",
+        feed_block(
+            "wire",
+            "https://news.test/feed?api_key=${TF_TEST_NEWS_KEY}",
+            ""
+        ),
+        feed_block("auth", "https://${TF_TEST_NEWS_KEY}@auth.test/feed.xml", ""),
+    ));
+    let (code, exported, err) = run_keyed(&dir, &["opml", "export"]);
+    assert_eq!(code, Some(0), "{err}");
+    let list = dir.path().join("list.opml");
+    std::fs::write(&list, &exported).unwrap();
+    let out = bin()
+        .arg("--config")
+        .arg(dir.config_path())
+        .args(["opml", "import"])
+        .arg(&list)
+        .env("TF_TEST_NEWS_KEY", KEY)
+        .env("TF_TEST_FEED_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.contains("nothing to add"), "{out}");
+    assert!(!out.contains("wire-2") && !out.contains("auth-2"), "{out}");
+
+    let elsewhere = TestDir::new();
+    elsewhere.write_config_only(&feed_block("other", "https://other.test/feed", ""));
+    let out = bin()
+        .arg("--config")
+        .arg(elsewhere.config_path())
+        .args(["opml", "import"])
+        .arg(&list)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.contains("url = \"https://${TF_TEST_NEWS_KEY}@auth.test/feed.xml\""),
+        "{out}"
+    );
+    assert!(
+        out.contains("url = \"https://news.test/feed?api_key=${TF_TEST_NEWS_KEY}\""),
+        "{out}"
+    );
 }

@@ -552,17 +552,22 @@ async fn subscribes_ingests_signed_pushes_renews_and_falls_back_to_polling() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_feed_that_opts_out_is_not_subscribed_and_a_denial_ends_a_subscription() {
+async fn a_feed_that_opts_out_or_holds_a_key_is_not_subscribed_and_a_denial_ends_a_subscription() {
     let hub = TestHub::start(600).await;
     let publisher = FeedServer::start().await;
     let doc = |url: &str| feed(url, &hub.url(), &[("a", "News")]);
     publisher.set("/out.xml", Reply::feed(doc(&publisher.url("/out.xml"))));
     publisher.set("/in.xml", Reply::feed(doc(&publisher.url("/in.xml"))));
+    // A feed whose address holds its key: a hub must be given the topic
+    // whole, and would keep the key, so it is polled instead.
+    let keyed = publisher.url("/keyed.xml?api_key=hub-k3y-51c0");
+    publisher.set("/keyed.xml", Reply::feed(doc(&keyed)));
     let dir = TestDir::new();
     let feeds = format!(
-        "{}{}",
+        "{}{}{}",
         feed_block("out", &publisher.url("/out.xml"), "websub = false"),
-        feed_block("in", &publisher.url("/in.xml"), "")
+        feed_block("in", &publisher.url("/in.xml"), ""),
+        feed_block("keyed", &keyed, "")
     );
     let daemon = Subscriber::start(&dir, &feeds).await;
     let verified = hub.wait_verified(1).await;
@@ -601,7 +606,11 @@ async fn a_feed_that_opts_out_is_not_subscribed_and_a_denial_ends_a_subscription
     assert_eq!(
         hub.requests().len(),
         1,
-        "the opted-out feed never subscribed"
+        "neither the opted-out feed nor the keyed one subscribed"
+    );
+    assert_eq!(
+        dir.count("SELECT count(*) FROM websub_subscriptions WHERE topic LIKE '%k3y%'"),
+        0
     );
     daemon.stop().await;
 }
