@@ -439,17 +439,74 @@ pub async fn serve_with(
 }
 
 async fn watch_archive(store: Store, stop: CancellationToken) {
+    // Each of these fails every two seconds for as long as the disk is
+    // full: one line when it starts and one when it ends, not 1,800 an
+    // hour.
+    let mut outside = Streak::default();
+    let mut indexing = Streak::default();
+    let mut blocked = false;
     loop {
         tokio::select! {
             _ = stop.cancelled() => break,
             _ = tokio::time::sleep(Duration::from_secs(2)) => {
-                if let Err(e) = store.notice_external_writes().await {
-                    warn!(error = %e, "could not check the archive for outside changes");
-                }
-                if let Err(e) = store.index_for_search().await {
-                    warn!(error = %e, "could not index new items for search; retrying in 2 s");
+                outside.note(
+                    store.notice_external_writes().await,
+                    &store,
+                    ["could not check the archive for outside changes; retrying every 2 s", "the archive can be checked for outside changes again"],
+                );
+                indexing.note(
+                    store.index_for_search().await.map(drop),
+                    &store,
+                    ["could not index new items for search; retrying every 2 s", "new items are indexed for search again"],
+                );
+                if store.log_blocked() != blocked {
+                    blocked = !blocked;
+                    log_blocked_wal(&store, blocked);
                 }
             }
+        }
+    }
+}
+
+/// The operator's part when a reader blocks the log: only they can end it
+/// (`store::checkpoint`).
+fn log_blocked_wal(store: &Store, blocked: bool) {
+    let wal = store.wal_path();
+    if blocked {
+        warn!(
+            wal = %wal.display(),
+            wal_bytes = store.wal_bytes(),
+            "the archive's write-ahead log keeps growing: a reader has held the archive open (a sqlite3 session left inside a transaction, a long query or backup), and checkpoints cannot pass its snapshot; close it. Nothing is lost; the log is emptied once it closes"
+        );
+    } else {
+        info!(wal = %wal.display(), "the write-ahead log is checkpointed again: the reader holding it has gone");
+    }
+}
+
+/// A periodic task's failures, logged when they start and when they end.
+#[derive(Default)]
+struct Streak {
+    failing: bool,
+}
+
+impl Streak {
+    /// `said`: what to log when it starts failing, and when it works again.
+    fn note(
+        &mut self,
+        result: Result<(), crate::store::StoreError>,
+        store: &Store,
+        [failed, recovered]: [&str; 2],
+    ) {
+        match result {
+            Err(e) if !self.failing => {
+                self.failing = true;
+                warn!(database = %store.path().display(), error = %push::webhook::error_chain(&e), "{failed}");
+            }
+            Ok(()) if self.failing => {
+                self.failing = false;
+                info!(database = %store.path().display(), "{recovered}");
+            }
+            _ => {}
         }
     }
 }
@@ -788,6 +845,7 @@ async fn reload_until_stopped(
     // still waiting is reported again at the next reload, and one undone
     // is not reported at all.
     let started = running;
+    let reloads = live.http.health().reload_state();
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
@@ -810,6 +868,7 @@ async fn reload_until_stopped(
             Err(e) => {
                 error!("reload refused, keeping the running config: {e}");
                 let _ = notifier.status("reload refused: invalid config (see the log)");
+                reloads.refused(clock.now(), e);
             }
             Ok((new, market)) => {
                 let new_key = key_for_board(live.running_board(), new.market.as_ref());
@@ -954,9 +1013,15 @@ async fn reload_until_stopped(
                             clock.now(),
                         ));
                         info!(feeds = new.feeds.len(), "config reloaded");
+                        reloads.taken();
                     }
                     Err(e) => {
-                        error!(error = %e, "reload failed: could not register the feeds, alerts and view rules; keeping the running config")
+                        let e = push::webhook::error_chain(&e);
+                        error!(error = %e, "reload failed: could not register the feeds, alerts and view rules; keeping the running config");
+                        reloads.refused(
+                            clock.now(),
+                            format!("could not register the feeds, alerts and view rules: {e}"),
+                        );
                     }
                 }
             }

@@ -14,7 +14,7 @@
 //! |---|---|---|---|
 //! | `scheduler stalled` | the polling loop has not gone round for 3 × its longest sleep | 503 | not pinged |
 //! | `database not answering` | reading the feeds or counting items failed | 503 | not pinged |
-//! | `degraded` | no configured feed is ok while at least one has been polled and is failing, paused or retired; or the board's provider gave no quote at its latest refresh | 200 | pinged |
+//! | `degraded` | no configured feed is ok while at least one has been polled and is failing, paused or retired; or the board's provider gave no quote at its latest refresh; or the last poll could not be written to the archive (disk full, read-only); or a reader blocks the archive's checkpoints | 200 | pinged |
 //! | `ok` | otherwise | 200 | pinged |
 //!
 //! The first two are faults of this process, which a restart (systemd) or
@@ -24,7 +24,16 @@
 //! rotation would only lose the archive it still serves. One failing feed
 //! out of 200 is not a degraded daemon (`feeds.failing` still says so);
 //! all of them is. A daemon that has not finished its first polls, or has
-//! no feeds, is `ok`: nothing has gone wrong yet.
+//! no feeds, is `ok`: nothing has gone wrong yet. An archive that takes no
+//! writes, or whose write-ahead log a reader keeps growing
+//! (`store::checkpoint`), is `degraded` too: the daemon serves what it
+//! has, and only the operator can free the disk or close the reader; the
+//! reason says which, with the path.
+//!
+//! A reload the daemon refused (an invalid config) leaves the status as it
+//! is, since the running config still works, but both renderings say so
+//! ([`ReloadState`]) until a reload is taken: otherwise the file and the
+//! running daemon disagree unseen until the next restart fails.
 //!
 //! # Where each feed stands
 //! A configured feed is counted once, by [`FeedCondition`] of its row:
@@ -36,7 +45,7 @@
 //!
 //! Time comes from the injected clock; uptime from a monotonic `Instant`.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -56,6 +65,51 @@ pub struct Health {
     board: BoardSlot,
     clock: SharedClock,
     started: Instant,
+    reload: Arc<ReloadState>,
+}
+
+/// The last reload the daemon refused, until one is taken; shared by the
+/// reload task, which sets it, and health, which reports it.
+#[derive(Debug, Default)]
+pub struct ReloadState {
+    refused: Mutex<Option<RefusedReload>>,
+}
+
+/// A config reload the daemon refused: it runs with the config it had.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefusedReload {
+    pub at: DateTime<Utc>,
+    /// Why, as logged: the file, and each problem with its line and key.
+    pub error: String,
+}
+
+impl ReloadState {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<RefusedReload>> {
+        self.refused.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn refused(&self, at: DateTime<Utc>, error: String) {
+        *self.lock() = Some(RefusedReload { at, error });
+    }
+
+    pub fn taken(&self) {
+        *self.lock() = None;
+    }
+
+    pub fn last_refused(&self) -> Option<RefusedReload> {
+        self.lock().clone()
+    }
+}
+
+/// The archive's part of the snapshot: what writing to it found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ArchiveHealth {
+    /// Since when polls could not be written, and the latest reason.
+    pub write_failure: Option<(DateTime<Utc>, String)>,
+    /// A reader keeps the write-ahead log from being emptied.
+    pub log_blocked: bool,
+    pub wal_path: String,
+    pub wal_bytes: u64,
 }
 
 /// The verdict of one snapshot; see the module doc for the rule.
@@ -219,6 +273,9 @@ pub struct HealthSnapshot {
     pub board: Option<BoardHealth>,
     pub database_bytes: u64,
     pub uptime: Duration,
+    pub archive: ArchiveHealth,
+    /// The last reload refused, while no later one was taken.
+    pub reload_refused: Option<RefusedReload>,
 }
 
 impl Health {
@@ -234,7 +291,24 @@ impl Health {
             board,
             clock,
             started: Instant::now(),
+            reload: Arc::default(),
         }
+    }
+
+    /// What writing to the archive found; cheap (no query), so `/metrics`
+    /// reads it at every scrape.
+    pub fn archive(&self) -> ArchiveHealth {
+        ArchiveHealth {
+            write_failure: self.heartbeat.write_failure(),
+            log_blocked: self.store.log_blocked(),
+            wal_path: self.store.wal_path().display().to_string(),
+            wal_bytes: self.store.wal_bytes(),
+        }
+    }
+
+    /// Where the reload task says whether it took the config.
+    pub fn reload_state(&self) -> Arc<ReloadState> {
+        Arc::clone(&self.reload)
     }
 
     /// Reads everything once and judges it.
@@ -254,11 +328,13 @@ impl Health {
             }
         });
         let scheduler_last_tick = self.heartbeat.last_tick();
+        let archive = self.archive();
         let (status, reason) = judge(
             self.heartbeat.stalled(now).then_some(scheduler_last_tick),
             database_error.as_deref(),
             &feeds,
             board.as_ref(),
+            &archive,
         );
         HealthSnapshot {
             at: now,
@@ -272,6 +348,8 @@ impl Health {
             board,
             database_bytes: self.store.size_bytes(),
             uptime: self.started.elapsed(),
+            archive,
+            reload_refused: self.reload.last_refused(),
         }
     }
 
@@ -294,6 +372,7 @@ fn judge(
     database_error: Option<&str>,
     feeds: &FeedCounts,
     board: Option<&BoardHealth>,
+    archive: &ArchiveHealth,
 ) -> (HealthStatus, Option<String>) {
     if let Some(tick) = stalled_since {
         return (
@@ -317,6 +396,19 @@ fn judge(
     if board.is_some_and(|b| b.failing) {
         why.push("the quote provider gave no quote at the latest refresh".to_string());
     }
+    if let Some((since, e)) = &archive.write_failure {
+        why.push(format!(
+            "polls cannot be written to the archive since {} (they are fetched again until they can): {e}",
+            since.to_rfc3339_opts(SecondsFormat::Secs, true)
+        ));
+    }
+    if archive.log_blocked {
+        why.push(format!(
+            "a reader has held the archive open and its write-ahead log {} keeps growing ({} MB): close the reader (a sqlite3 session left inside a transaction, a long query or backup)",
+            archive.wal_path,
+            archive.wal_bytes / 1_000_000
+        ));
+    }
     if why.is_empty() {
         (HealthStatus::Ok, None)
     } else {
@@ -339,6 +431,13 @@ impl HealthSnapshot {
             self.feeds.describe(),
             self.items.unwrap_or(0)
         );
+        let summary = match &self.reload_refused {
+            Some(r) => format!(
+                "{summary}; reload refused at {}, running the previous config (see the log)",
+                r.at.to_rfc3339_opts(SecondsFormat::Secs, true)
+            ),
+            None => summary,
+        };
         let reason = self.reason.clone().unwrap_or_default();
         match self.status {
             HealthStatus::Ok => Ok(summary),
@@ -368,6 +467,18 @@ impl HealthSnapshot {
             "last_successful_poll": self.last_successful_poll.map(|t| t.to_rfc3339()),
             "scheduler_last_tick": self.scheduler_last_tick.to_rfc3339(),
             "database_bytes": self.database_bytes,
+            "archive": {
+                "writable": self.archive.write_failure.is_none(),
+                "write_error": self.archive.write_failure.as_ref().map(|(_, e)| e),
+                "write_failing_since": self.archive.write_failure.as_ref().map(|(t, _)| t.to_rfc3339()),
+                "wal_bytes": self.archive.wal_bytes,
+                "wal_blocked": self.archive.log_blocked,
+            },
+            "config": {
+                "reload_refused": self.reload_refused.is_some(),
+                "reload_refused_at": self.reload_refused.as_ref().map(|r| r.at.to_rfc3339()),
+                "reload_error": self.reload_refused.as_ref().map(|r| &r.error),
+            },
             "board": self.board.as_ref().map(|b| serde_json::json!({
                 "last_success": b.last_success.map(|t| t.to_rfc3339()),
                 "age_secs": b.last_success.map(|t| (now - t).num_seconds()),
@@ -404,7 +515,7 @@ mod tests {
     }
 
     fn status(feeds: FeedCounts) -> HealthStatus {
-        judge(None, None, &feeds, None).0
+        judge(None, None, &feeds, None, &ArchiveHealth::default()).0
     }
 
     #[test]
@@ -437,11 +548,24 @@ mod tests {
             failing,
         };
         let feeds = counts(3, 0, 0, 0, 0);
-        let (s, why) = judge(None, None, &feeds, Some(&board(true)));
+        let (s, why) = judge(
+            None,
+            None,
+            &feeds,
+            Some(&board(true)),
+            &ArchiveHealth::default(),
+        );
         assert_eq!(s, HealthStatus::Degraded);
         assert!(why.unwrap().contains("quote provider"));
         assert_eq!(
-            judge(None, None, &feeds, Some(&board(false))).0,
+            judge(
+                None,
+                None,
+                &feeds,
+                Some(&board(false)),
+                &ArchiveHealth::default()
+            )
+            .0,
             HealthStatus::Ok
         );
     }
@@ -450,20 +574,32 @@ mod tests {
     fn a_stalled_scheduler_wins_over_a_dead_database() {
         let tick = at("2026-11-24T08:50:00Z");
         let feeds = counts(0, 3, 0, 0, 0);
-        let (s, why) = judge(Some(tick), Some("locked"), &feeds, None);
+        let (s, why) = judge(
+            Some(tick),
+            Some("locked"),
+            &feeds,
+            None,
+            &ArchiveHealth::default(),
+        );
         assert_eq!(s, HealthStatus::SchedulerStalled);
         assert_eq!(
             why.unwrap(),
             "scheduler has not gone round since 2026-11-24T08:50:00Z"
         );
-        let (s, why) = judge(None, Some("locked"), &feeds, None);
+        let (s, why) = judge(
+            None,
+            Some("locked"),
+            &feeds,
+            None,
+            &ArchiveHealth::default(),
+        );
         assert_eq!(s, HealthStatus::DatabaseNotAnswering);
         assert_eq!(why.unwrap(), "database does not answer: locked");
         assert!(!s.is_serving());
     }
 
     fn snapshot(feeds: FeedCounts) -> HealthSnapshot {
-        let (status, reason) = judge(None, None, &feeds, None);
+        let (status, reason) = judge(None, None, &feeds, None, &ArchiveHealth::default());
         HealthSnapshot {
             at: at("2026-11-24T09:00:00Z"),
             status,
@@ -476,6 +612,8 @@ mod tests {
             board: None,
             database_bytes: 4096,
             uptime: Duration::from_secs(60),
+            archive: ArchiveHealth::default(),
+            reload_refused: None,
         }
     }
 
@@ -504,5 +642,47 @@ mod tests {
         );
         assert_eq!(s.to_json()["status"], "ok");
         assert!(s.to_json()["reason"].is_null());
+    }
+
+    /// A reader that blocks checkpoints is named with the log's path and
+    /// what to do, in both renderings; the daemon still serves.
+    #[test]
+    fn a_blocked_write_ahead_log_is_degraded_and_says_to_close_the_reader() {
+        let archive = ArchiveHealth {
+            log_blocked: true,
+            wal_path: "/var/lib/tickerfeed/tickerfeed.db-wal".into(),
+            wal_bytes: 250_000_000,
+            ..ArchiveHealth::default()
+        };
+        let (status, why) = judge(None, None, &counts(3, 0, 0, 0, 0), None, &archive);
+        assert_eq!(status, HealthStatus::Degraded);
+        assert!(status.is_serving());
+        let why = why.unwrap();
+        assert!(
+            why.contains("/var/lib/tickerfeed/tickerfeed.db-wal")
+                && why.contains("250 MB")
+                && why.contains("close the reader"),
+            "{why}"
+        );
+    }
+
+    /// A refused reload leaves the daemon `ok` (it runs the config it
+    /// had), but `systemctl status` keeps saying so until a reload is
+    /// taken, not only until the next watchdog ping.
+    #[test]
+    fn a_refused_reload_stays_on_the_status_line() {
+        let mut s = snapshot(counts(2, 0, 0, 0, 0));
+        s.reload_refused = Some(RefusedReload {
+            at: at("2026-11-24T08:30:00Z"),
+            error: "config.toml:6: output.max_items: invalid type".into(),
+        });
+        assert_eq!(
+            s.watchdog_report().unwrap(),
+            "2 feeds (2 ok, 0 failing), 120 items, last successful poll 2026-11-24T08:59:00Z; \
+             reload refused at 2026-11-24T08:30:00Z, running the previous config (see the log)"
+        );
+        let json = s.to_json();
+        assert_eq!(json["status"], "ok");
+        assert_eq!(json["config"]["reload_refused"], true);
     }
 }

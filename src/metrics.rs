@@ -81,6 +81,10 @@ pub struct Metrics {
     quotes_age: Family<Vec<(String, String)>, Gauge<f64, AtomicU64>>,
     database_bytes: Gauge,
     archive_items: Gauge,
+    wal_bytes: Gauge,
+    wal_blocked: Gauge,
+    archive_writable: Gauge,
+    reload_successful: Gauge,
     alert_deliveries: Family<AlertLabels, Counter>,
     alert_outbox: Family<AlertLabels, Gauge>,
     article_fetches: Family<ResultLabel, Counter>,
@@ -181,6 +185,30 @@ impl Metrics {
             "Items in the archive",
             archive_items.clone(),
         );
+        let wal_bytes = Gauge::default();
+        registry.register(
+            "tickerfeed_wal_bytes",
+            "Size of the archive's write-ahead log",
+            wal_bytes.clone(),
+        );
+        let wal_blocked = Gauge::default();
+        registry.register(
+            "tickerfeed_wal_blocked",
+            "1 while a reader holding the archive open keeps checkpoints from emptying the write-ahead log, which grows with every write",
+            wal_blocked.clone(),
+        );
+        let archive_writable = Gauge::default();
+        registry.register(
+            "tickerfeed_archive_writable",
+            "0 while polls cannot be written to the archive (disk full, read-only); 1 otherwise",
+            archive_writable.clone(),
+        );
+        let reload_successful = Gauge::default();
+        registry.register(
+            "tickerfeed_config_last_reload_successful",
+            "0 when the last config reload was refused (the daemon runs the config it had, not the file's); 1 otherwise",
+            reload_successful.clone(),
+        );
         let alert_deliveries = Family::<AlertLabels, Counter>::default();
         registry.register(
             "tickerfeed_alert_deliveries",
@@ -266,6 +294,10 @@ impl Metrics {
             quotes_age,
             database_bytes,
             archive_items,
+            wal_bytes,
+            wal_blocked,
+            archive_writable,
+            reload_successful,
         }
     }
 
@@ -450,6 +482,17 @@ impl Metrics {
 
     pub fn scheduler_lag(&self, seconds: f64) {
         self.scheduler_lag.set(seconds.max(0.0));
+    }
+
+    /// What the operator must act on, at scrape time: the archive's
+    /// write-ahead log, whether the archive takes writes, and whether the
+    /// last reload was taken.
+    pub fn operator_state(&self, archive: &crate::health::ArchiveHealth, reload_refused: bool) {
+        self.wal_bytes.set(archive.wal_bytes as i64);
+        self.wal_blocked.set(i64::from(archive.log_blocked));
+        self.archive_writable
+            .set(i64::from(archive.write_failure.is_none()));
+        self.reload_successful.set(i64::from(!reload_refused));
     }
 
     /// The OpenMetrics text, with the scrape-time values filled in.

@@ -14,8 +14,8 @@
 //! back to its schedule.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -29,6 +29,7 @@ use crate::config::FeedConfig;
 use crate::link::without_credentials;
 use crate::model::{FeedId, Outcome};
 use crate::pipeline::{Pipeline, Refreshed};
+use crate::push::webhook::error_chain;
 use crate::schedule::PollState;
 use crate::store::{FeedRow, StoreError};
 
@@ -40,11 +41,15 @@ const MAX_SLEEP: Duration = Duration::from_secs(30);
 pub const DRAIN_DEADLINE: Duration = Duration::from_secs(20);
 
 /// Liveness of the loop, for `health` (`/healthz` and the systemd
-/// watchdog): when it last went round.
+/// watchdog): when it last went round, and whether the archive took the
+/// last poll.
 #[derive(Debug)]
 pub struct Heartbeat {
     last_tick: AtomicI64,
     last_success: AtomicI64,
+    /// Since when, and why, polls could not be written to the archive
+    /// (disk full, read-only); `None` once one is written again.
+    unrecorded: Mutex<Option<(DateTime<Utc>, String)>>,
 }
 
 impl Heartbeat {
@@ -52,7 +57,31 @@ impl Heartbeat {
         Arc::new(Heartbeat {
             last_tick: AtomicI64::new(now.timestamp()),
             last_success: AtomicI64::new(0),
+            unrecorded: Mutex::new(None),
         })
+    }
+
+    fn unrecorded(&self) -> std::sync::MutexGuard<'_, Option<(DateTime<Utc>, String)>> {
+        self.unrecorded.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A poll could not be written; the first failure's time is kept.
+    fn not_recorded(&self, now: DateTime<Utc>, error: String) {
+        let mut unrecorded = self.unrecorded();
+        let since = unrecorded.as_ref().map_or(now, |(since, _)| *since);
+        *unrecorded = Some((since, error));
+    }
+
+    /// A poll was written: the archive takes writes again. Whether it had
+    /// not been.
+    fn recorded(&self) -> bool {
+        self.unrecorded().take().is_some()
+    }
+
+    /// Since when polls could not be written to the archive, and the
+    /// latest reason; `None` while they are.
+    pub fn write_failure(&self) -> Option<(DateTime<Utc>, String)> {
+        self.unrecorded().clone()
     }
 
     fn tick(&self, now: DateTime<Utc>) {
@@ -265,7 +294,7 @@ pub async fn run(
                 }
             }
             Some(joined) = running.join_next_with_id(), if !running.is_empty() => {
-                finish(&mut slots, &mut tasks, joined, &heartbeat, clock.now());
+                finish(&mut slots, &mut tasks, joined, &heartbeat, pipeline.store.path(), clock.now());
             }
             _ = tokio::time::sleep(sleep_for) => {}
         }
@@ -277,7 +306,14 @@ pub async fn run(
     );
     let drained = tokio::time::timeout(DRAIN_DEADLINE, async {
         while let Some(joined) = running.join_next_with_id().await {
-            finish(&mut slots, &mut tasks, joined, &heartbeat, clock.now());
+            finish(
+                &mut slots,
+                &mut tasks,
+                joined,
+                &heartbeat,
+                pipeline.store.path(),
+                clock.now(),
+            );
         }
     })
     .await;
@@ -371,10 +407,18 @@ fn finish(
     tasks: &mut HashMap<tokio::task::Id, FeedId>,
     joined: Result<(tokio::task::Id, Result<Refreshed, StoreError>), tokio::task::JoinError>,
     heartbeat: &Heartbeat,
+    database: &std::path::Path,
     now: DateTime<Utc>,
 ) {
     let (task, result) = match joined {
-        Ok((task, result)) => (task, result.map_err(|e| e.to_string())),
+        Ok((task, Ok(r))) => (task, Ok(r)),
+        // With its causes: "failed to commit a fetch" alone does not say
+        // the disk is full or the archive read-only.
+        Ok((task, Err(e))) => {
+            let why = error_chain(&e);
+            heartbeat.not_recorded(now, why.clone());
+            (task, Err(why))
+        }
         // Parsing is isolated already, so a panic here is a bug; the feed
         // still gets its next poll on schedule.
         Err(e) => (e.id(), Err(format!("poll task panicked: {e}"))),
@@ -385,6 +429,9 @@ fn finish(
     let Some(slot) = slots.get(id) else {
         return;
     };
+    if result.is_ok() && heartbeat.recorded() {
+        info!(database = %database.display(), "the archive takes writes again");
+    }
     match result {
         Ok(r) if r.outcome == Outcome::Gone => {
             log_refresh(&slot.feed.name, &r);
@@ -411,7 +458,9 @@ fn finish(
                 slot.feed.push_fallback,
                 now,
             );
-            error!(feed = %slot.feed.name, error = %e, "poll could not be recorded; retrying on schedule");
+            // Nothing of it was kept, validators included: the next poll
+            // fetches the whole document again, so nothing is lost.
+            error!(feed = %slot.feed.name, database = %database.display(), error = %e, "poll could not be written to the archive; fetching it again at its next poll");
             slots.finished(id, due);
         }
     }

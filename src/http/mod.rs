@@ -1245,6 +1245,10 @@ async fn metrics(State(state): State<HttpState>) -> Response {
             Err(e) => tracing::warn!(error = %e, "could not count the WebSub hub for /metrics"),
         }
     }
+    inner.metrics.operator_state(
+        &inner.health.archive(),
+        inner.health.reload_state().last_refused().is_some(),
+    );
     let body = inner
         .metrics
         .encode(inner.store.size_bytes(), items, quotes_age);

@@ -20,9 +20,22 @@
 //! Past [`Thresholds::inline`] pages the writer therefore checkpoints in its own commit,
 //! as SQLite would have: by then the checkpointer has copied nearly all of
 //! it, so that costs little, and the next transaction restarts the log.
+//!
+//! What no checkpoint can pass is a reader's snapshot: an analyst's
+//! `sqlite3` left inside a transaction (`BEGIN; SELECT ...`) pins every
+//! page committed after it in the log, which then grows for as long as
+//! the reader stays, by every commit, until the disk is full. Nothing is
+//! lost, but only the reader's owner can end it, so the writer's hook
+//! flags the log as blocked ([`LogWatch`]) once it passes
+//! [`Thresholds::blocked`] pages (twice the length the writer's own
+//! checkpoints keep it under), and the daemon tells the operator
+//! (`app::watch_archive`, `/healthz`, `/metrics`). The flag drops when the
+//! log starts over.
 
 use std::os::raw::c_int;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 
@@ -39,15 +52,20 @@ pub(crate) struct Thresholds {
     pub background: c_int,
     /// The writer checkpoints itself in its commit.
     pub inline: c_int,
+    /// The log is this long although the writer checkpoints at every
+    /// commit past `inline`: a reader's snapshot blocks the checkpoints.
+    pub blocked: c_int,
 }
 
 impl Thresholds {
     /// SQLite's own threshold to wake the checkpointer (about 4 MB with 4
     /// KiB pages); the writer steps in at ten times that, so the log stays
-    /// under about 40 MB however long the writer stays busy.
+    /// under about 40 MB however long the writer stays busy. Past twice
+    /// that (about 80 MB) only a reader can be holding it.
     pub(crate) const DEFAULT: Thresholds = Thresholds {
         background: 1_000,
         inline: 10_000,
+        blocked: 20_000,
     };
 }
 
@@ -100,6 +118,23 @@ enum Wake {
     Stop,
 }
 
+/// Whether a reader's snapshot keeps the log from starting over, as the
+/// writer's last commit found it (see the module doc).
+#[derive(Debug, Default)]
+pub(crate) struct LogWatch {
+    blocked: AtomicBool,
+}
+
+impl LogWatch {
+    fn after_commit(&self, pages: c_int, at: Thresholds) {
+        self.blocked.store(pages >= at.blocked, Ordering::Release);
+    }
+
+    pub(crate) fn blocked(&self) -> bool {
+        self.blocked.load(Ordering::Acquire)
+    }
+}
+
 /// The checkpointing thread. Dropping it stops and joins the thread, whose
 /// connection closes first, so the writer's close (the last one) is the
 /// one that checkpoints whatever is left and removes the log.
@@ -107,6 +142,7 @@ enum Wake {
 pub(crate) struct Checkpointer {
     wake: SyncSender<Wake>,
     thread: Option<JoinHandle<()>>,
+    watch: Arc<LogWatch>,
 }
 
 impl Checkpointer {
@@ -130,10 +166,22 @@ impl Checkpointer {
             .name("tf-checkpoint".into())
             .spawn(move || run(conn, woken))
             .map_err(|source| StoreError::Thread { source })?;
+        // A log that grew while blocked would otherwise keep its size on
+        // disk after it starts over (SQLite reuses the file): cut it back
+        // to what the writer's own checkpoints keep it under.
+        let page_size: i64 = writer
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .map_err(open_err)?;
+        writer
+            .pragma_update(None, "journal_size_limit", i64::from(at.inline) * page_size)
+            .map_err(open_err)?;
         let hook_wake = wake.clone();
         let mut policy = WakePolicy::new(at);
+        let watch = Arc::new(LogWatch::default());
+        let hook_watch = Arc::clone(&watch);
         writer
             .wal_hook(Some(move |wal: &mut Wal, pages: c_int| {
+                hook_watch.after_commit(pages, at);
                 match policy.after_commit(pages) {
                     // BUSY (the checkpointer is mid-copy, or a reader holds
                     // an old snapshot) is fine: the next commit tries again.
@@ -156,7 +204,13 @@ impl Checkpointer {
         Ok(Checkpointer {
             wake,
             thread: Some(thread),
+            watch,
         })
+    }
+
+    /// Whether the log is blocked, as of the writer's last commit.
+    pub(crate) fn log_blocked(&self) -> bool {
+        self.watch.blocked()
     }
 }
 
@@ -187,6 +241,8 @@ impl Drop for Checkpointer {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
 
     const PAGE: u64 = 4096;
@@ -213,11 +269,31 @@ mod tests {
         std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
     }
 
+    /// A WAL archive in a temp dir, its log's path, a writer and its
+    /// checkpointer.
+    fn started(
+        at: Thresholds,
+    ) -> (
+        tempfile::TempDir,
+        PathBuf,
+        PathBuf,
+        Connection,
+        Checkpointer,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.db");
+        let wal = dir.path().join("a.db-wal");
+        let mut writer = wal_mode(&path);
+        let ck = Checkpointer::start(&path, &mut writer, at).unwrap();
+        (dir, path, wal, writer, ck)
+    }
+
     #[test]
     fn a_busy_writer_wakes_the_checkpointer_once_per_threshold_of_pages_not_per_commit() {
         let mut policy = WakePolicy::new(Thresholds {
             background: 100,
             inline: 1_000,
+            blocked: 2_000,
         });
         // Four pages per commit, the log never starting over.
         let steps: Vec<Step> = (1..=225).map(|n| policy.after_commit(4 * n)).collect();
@@ -244,6 +320,7 @@ mod tests {
             Thresholds {
                 background: 20,
                 inline: 100_000,
+                blocked: 200_000,
             },
         )
         .unwrap();
@@ -264,15 +341,12 @@ mod tests {
 
     #[test]
     fn the_log_stays_bounded_while_the_writer_never_pauses() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("a.db");
-        let wal = dir.path().join("a.db-wal");
-        let mut writer = wal_mode(&path);
         let at = Thresholds {
             background: 10,
             inline: 200,
+            blocked: 100_000,
         };
-        let ck = Checkpointer::start(&path, &mut writer, at).unwrap();
+        let (_dir, path, wal, writer, ck) = started(at);
         let data_version = |c: &Connection| -> i64 {
             c.query_row("PRAGMA data_version", [], |r| r.get(0))
                 .unwrap()
@@ -306,5 +380,48 @@ mod tests {
             .query_row("SELECT count(*) FROM filler", [], |r| r.get(0))
             .unwrap();
         assert_eq!(rows, 3_000);
+    }
+
+    /// An analyst's `sqlite3` left inside a transaction: no checkpoint can
+    /// pass its snapshot, so the log grows with every commit. The writer
+    /// flags it once the log is twice as long as its own checkpoints keep
+    /// it; once the reader leaves, the log starts over, the flag drops and
+    /// the file is cut back.
+    #[test]
+    fn a_reader_holding_a_snapshot_is_flagged_and_the_log_shrinks_once_it_leaves() {
+        let (_dir, path, wal, writer, ck) = started(Thresholds {
+            background: 10,
+            inline: 100,
+            blocked: 200,
+        });
+        commit_pages(&writer, 20);
+        let reader = Connection::open(&path).unwrap();
+        reader
+            .execute_batch("BEGIN; SELECT count(*) FROM filler;")
+            .unwrap();
+        for _ in 0..5 {
+            commit_pages(&writer, 20);
+        }
+        assert!(!ck.log_blocked(), "flagged at {} bytes", len(&wal));
+        for _ in 0..10 {
+            commit_pages(&writer, 20);
+        }
+        assert!(ck.log_blocked(), "the log is {} bytes", len(&wal));
+        let grown = len(&wal);
+        assert!(grown > 300 * PAGE, "{grown}");
+
+        reader.execute_batch("COMMIT").unwrap();
+        drop(reader);
+        // The first commit's own checkpoint copies everything; the next
+        // one starts the log over.
+        for _ in 0..3 {
+            commit_pages(&writer, 20);
+        }
+        assert!(!ck.log_blocked(), "still flagged after the reader left");
+        assert!(
+            len(&wal) <= 100 * (PAGE + 24) + 32,
+            "the log kept {} bytes on disk",
+            len(&wal)
+        );
     }
 }

@@ -235,8 +235,9 @@ pub struct Store {
     // Declared (so dropped) before the writer: the last connection to close
     // checkpoints and removes the WAL, and that should be the writer.
     reader: Arc<Mutex<Connection>>,
-    // Held for its Drop: stops the checkpoint thread before the writer closes.
-    _checkpointer: Arc<checkpoint::Checkpointer>,
+    // Held for its Drop (it stops the checkpoint thread before the writer
+    // closes) and for whether the log is blocked.
+    checkpointer: Arc<checkpoint::Checkpointer>,
     writer: Arc<Mutex<Connection>>,
     generation: Arc<AtomicU64>,
     data_version: Arc<AtomicI64>,
@@ -350,7 +351,7 @@ impl Store {
         Ok(Store {
             path: path.to_path_buf(),
             writer: Arc::new(Mutex::new(writer)),
-            _checkpointer: Arc::new(checkpointer),
+            checkpointer: Arc::new(checkpointer),
             reader: Arc::new(Mutex::new(reader)),
             generation: Arc::new(AtomicU64::new(1)),
             data_version: Arc::new(AtomicI64::new(data_version)),
@@ -495,11 +496,28 @@ impl Store {
 
     /// Size of the database file and its WAL, in bytes.
     pub fn size_bytes(&self) -> u64 {
-        let wal = PathBuf::from(format!("{}-wal", self.path.display()));
-        [self.path.as_path(), wal.as_path()]
+        [self.path.as_path(), self.wal_path().as_path()]
             .iter()
             .filter_map(|p| std::fs::metadata(p).ok())
             .map(|m| m.len())
             .sum()
+    }
+
+    /// The write-ahead log beside the archive (`<archive>-wal`).
+    pub fn wal_path(&self) -> PathBuf {
+        PathBuf::from(format!("{}-wal", self.path.display()))
+    }
+
+    /// Size of the write-ahead log on disk, in bytes.
+    pub fn wal_bytes(&self) -> u64 {
+        std::fs::metadata(self.wal_path()).map_or(0, |m| m.len())
+    }
+
+    /// Whether a reader's snapshot keeps checkpoints from emptying the
+    /// write-ahead log, which then grows with every commit: someone has
+    /// held the archive open (a `sqlite3` left inside a transaction, a
+    /// long query). As of the last commit; see `checkpoint.rs`.
+    pub fn log_blocked(&self) -> bool {
+        self.checkpointer.log_blocked()
     }
 }

@@ -37,6 +37,9 @@
 //!   server gets them; the archive, the log and exports never do.
 //! - `process`: the real binary: commands, exit codes, config errors,
 //!   signals.
+//! - `operator`: faults outside the daemon as the operator sees them (log,
+//!   `/healthz`, `/metrics`): a refused reload, an archive that takes no
+//!   writes; nothing lost once they are mended.
 //! - `service`: the real binary under a stand-in service manager: notify
 //!   messages, reload on SIGHUP, socket activation.
 //! - `survive`: the broken-feed corpus in tests/fixtures/feeds and
@@ -65,6 +68,7 @@ pub(crate) mod interop;
 mod layers;
 mod market;
 mod mentions_eval;
+mod operator;
 mod opml;
 mod polite;
 pub(crate) mod process;

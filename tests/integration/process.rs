@@ -640,7 +640,7 @@ async fn looking_at_the_feeds_registers_nothing() {
 
 /// A config with one feed `a` (one item, "Alpha") served at `/a.xml`.
 /// Hourly: after the first poll nothing is due for a while.
-async fn one_hourly_feed() -> (FeedServer, TestDir) {
+pub(crate) async fn one_hourly_feed() -> (FeedServer, TestDir) {
     let server = FeedServer::start().await;
     server.set(
         "/a.xml",
