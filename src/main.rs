@@ -5,6 +5,7 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     limit_malloc_arenas();
+    survive_file_size_limit();
     tickerfeed::cli::main(tickerfeed::cli::Cli::parse())
 }
 
@@ -22,5 +23,19 @@ fn limit_malloc_arenas() {
         unsafe {
             libc::mallopt(libc::M_ARENA_MAX, 2);
         }
+    }
+}
+
+/// Under a file size limit (`ulimit -f`, systemd's `LimitFSIZE=`), a write
+/// past it sends SIGXFSZ, whose default action kills the process with
+/// nothing in its log: the daemon died at its next write after every
+/// restart. Ignored, the write fails instead (EFBIG), SQLite rolls the
+/// transaction back, and the daemon says which archive cannot be written,
+/// as for a full disk (PostgreSQL ignores it for the same reason).
+fn survive_file_size_limit() {
+    // SAFETY: setting a signal's disposition to SIG_IGN installs no
+    // handler code, and runs before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
 }

@@ -398,20 +398,7 @@ async fn paging_back_visits_every_item_once_while_new_items_arrive() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pruned_items_leave_tombstones_and_never_come_back() {
     let server = FeedServer::start().await;
-    let v: Vec<(String, String, String)> = (0..8)
-        .map(|i| {
-            (
-                format!("g{i}"),
-                format!("Item {i}"),
-                format!("https://t.test/{i}"),
-            )
-        })
-        .collect();
-    let refs: Vec<(&str, &str, &str)> = v
-        .iter()
-        .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
-        .collect();
-    server.set("/t.xml", Reply::feed(rss("T", &refs)));
+    server.set("/t.xml", Reply::feed(rss_of(8, |i| format!("Item {i}"))));
     let dir = TestDir::new();
     dir.write_config(&format!(
         "[storage]\nmax_items_per_feed = 5\n{}",
@@ -440,7 +427,9 @@ async fn pruned_items_leave_tombstones_and_never_come_back() {
     // The feed still lists them; they stay deleted.
     server.set(
         "/t.xml",
-        Reply::feed(rss("T", &refs).replace("<channel>", "<channel><!-- changed -->")),
+        Reply::feed(
+            rss_of(8, |i| format!("Item {i}")).replace("<channel>", "<channel><!-- changed -->"),
+        ),
     );
     run(&["poll"]).await.unwrap();
     assert_eq!(dir.count("SELECT count(*) FROM items"), 5);

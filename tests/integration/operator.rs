@@ -162,3 +162,58 @@ async fn an_archive_that_takes_no_writes_is_named_and_loses_nothing() {
     d.signal("TERM");
     assert_eq!(d.wait_exit(), 0, "{}", d.log.join("\n"));
 }
+
+/// Under a file size limit (`ulimit -f`, systemd's `LimitFSIZE=`) a write
+/// past it raised SIGXFSZ, which killed the daemon with nothing in its log,
+/// at every restart again. Now such a write fails like one to a full disk:
+/// the daemon stays up, names the archive, says it is degraded, and the
+/// archive stays intact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_size_limit_is_a_full_disk_not_a_silent_death() {
+    let server = FeedServer::start().await;
+    let big = "x".repeat(20_000);
+    server.set(
+        "/a.xml",
+        Reply::feed(rss_of(100, |i| format!("Item {i} {big}"))),
+    );
+    let dir = TestDir::new();
+    dir.write_config(&feed_block(
+        "a",
+        &server.url("/a.xml"),
+        "schedule = \"* * * * * *\"",
+    ));
+    // A fresh archive is well under 1 MB; the feed's 2 MB of items are not.
+    let mut limited = std::process::Command::new("python3");
+    limited
+        .args([
+            "-c",
+            // Python ignores SIGXFSZ itself, and an ignored signal stays
+            // ignored across exec: the daemon gets the default, as from
+            // systemd or a shell.
+            "import os, resource, signal, sys\n\
+             resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))\n\
+             signal.signal(signal.SIGXFSZ, signal.SIG_DFL)\n\
+             os.execv(sys.argv[1], sys.argv[1:])",
+        ])
+        .arg(env!("CARGO_BIN_EXE_tickerfeed"))
+        .arg("--config")
+        .arg(dir.config_path())
+        .arg("run");
+    let mut d = Running::spawn(limited, &[]);
+    let addr = d.wait_for_listen();
+    let line = d.wait_for("could not be written to the archive");
+    assert!(
+        line.contains(&dir.db_path().display().to_string()),
+        "{line}"
+    );
+    let h = health(&addr).await;
+    assert_eq!(h["status"], "degraded", "{h}");
+    assert_eq!(h["archive"]["writable"], false, "{h}");
+    d.signal("TERM");
+    assert_eq!(d.wait_exit(), 0, "{}", d.log.join("\n"));
+    let integrity: String = dir
+        .db()
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok");
+}

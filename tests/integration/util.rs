@@ -287,6 +287,19 @@ pub fn rss(title: &str, items: &[(&str, &str, &str)]) -> String {
     s
 }
 
+/// An RSS 2.0 document titled "T" of `n` items: guid `g<i>`, link
+/// `https://t.test/<i>`, title `title_of(i)`.
+pub fn rss_of(n: usize, title_of: impl Fn(usize) -> String) -> String {
+    let items: Vec<(String, String, String)> = (0..n)
+        .map(|i| (format!("g{i}"), title_of(i), format!("https://t.test/{i}")))
+        .collect();
+    let refs: Vec<(&str, &str, &str)> = items
+        .iter()
+        .map(|(g, t, l)| (g.as_str(), t.as_str(), l.as_str()))
+        .collect();
+    rss("T", &refs)
+}
+
 /// Three tanker stories for search snippets: "tanker" in one's title (it
 /// has a summary too), in one's title alone (no summary), and in one's
 /// summary alone.
