@@ -485,13 +485,18 @@ impl Metrics {
     }
 
     /// What the operator must act on, at scrape time: the archive's
-    /// write-ahead log, whether the archive takes writes, and whether the
-    /// last reload was taken.
-    pub fn operator_state(&self, archive: &crate::health::ArchiveHealth, reload_refused: bool) {
-        self.wal_bytes.set(archive.wal_bytes as i64);
-        self.wal_blocked.set(i64::from(archive.log_blocked));
-        self.archive_writable
-            .set(i64::from(archive.write_failure.is_none()));
+    /// write-ahead log (its size, and whether a reader blocks it), whether
+    /// the archive takes writes, and whether the last reload was refused.
+    pub fn operator_state(
+        &self,
+        wal_bytes: u64,
+        wal_blocked: bool,
+        writable: bool,
+        reload_refused: bool,
+    ) {
+        self.wal_bytes.set(wal_bytes as i64);
+        self.wal_blocked.set(i64::from(wal_blocked));
+        self.archive_writable.set(i64::from(writable));
         self.reload_successful.set(i64::from(!reload_refused));
     }
 

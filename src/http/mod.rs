@@ -1245,8 +1245,11 @@ async fn metrics(State(state): State<HttpState>) -> Response {
             Err(e) => tracing::warn!(error = %e, "could not count the WebSub hub for /metrics"),
         }
     }
+    let archive = inner.health.archive();
     inner.metrics.operator_state(
-        &inner.health.archive(),
+        archive.wal_bytes,
+        archive.log_blocked,
+        archive.write_failure.is_none(),
         inner.health.reload_state().last_refused().is_some(),
     );
     let body = inner
