@@ -491,9 +491,24 @@ const PREPOSITIONS: &[&str] = &[
 ];
 
 /// Prepositions that, after a word, make a phrasal verb or an adverb
-/// phrase of it ("Shell out for a laptop", "Apple up 3%"), never what
-/// follows a company doing something.
-const PARTICLES: &[&str] = &["off", "out", "over", "up"];
+/// phrase of it ("Shell out for a laptop", "top up", "back off", "Next
+/// up", "Apple off the tree"), never what follows a company doing
+/// something. A company's price move reads so too ("Apple up 3%",
+/// "Shell off 2%"), and its figure vouches for it. Not "over": after a
+/// noun it sets it against another thing, as a company's headline does
+/// ("Apple over Samsung in latest smartphone rankings"), and no word-name
+/// makes a phrasal verb with it.
+const PARTICLES: &[&str] = &["off", "out", "up"];
+
+/// Prepositions that, after a word in a headline in title case or in
+/// capitals, make a thing of it by saying where it is, what it comes with
+/// or where it comes from ("Apple In Bloom", "Apple With Cinnamon",
+/// "Apple From Seed"); "of" ("Apple Of My Eye") is a joiner in any case.
+/// Other prepositions there read as a headline's shorthand for what the
+/// company does: "Apple At WWDC", "Apple For Business", "Shell On Track
+/// To Meet…", "Apple Against The FBI". The cost: a thing those take
+/// ("Shell On The Beach") is read as the company.
+const THING_PREPOSITIONS: &[&str] = &["from", "in", "with"];
 
 /// Whether `lower` (a word in lower case) is a function word: one of
 /// [`FUNCTION_WORDS`] or [`PREPOSITIONS`].
@@ -855,12 +870,13 @@ const SUBJECT_VERBS: &[&str] = &[
 ///
 /// Nor does a particle ([`PARTICLES`]) show a subject: with the word
 /// before it, it is a phrasal verb ("Shell out for a new laptop") or a
-/// price move that finance words vouch for anyway ("Apple up 3%"). And
-/// in a headline in title case or in capitals (`headline_style`) a
-/// preposition other than "to" shows none either: there "Apple In Bloom
-/// Across The Valley" reads like "Apple In Talks To Buy…", so the
-/// headline needs what vouches for the word elsewhere (a finance word,
-/// the item's own sentences). "To" stays: "Apple To Unveil…".
+/// price move that its figure vouches for anyway ("Apple up 3%"). And in
+/// a headline in title case or in capitals (`headline_style`) a
+/// preposition that makes a thing of the word ([`THING_PREPOSITIONS`])
+/// shows none either: there "Apple In Bloom Across The Valley" reads
+/// like "Apple In Talks To Buy…", so the headline needs what vouches for
+/// the word elsewhere (a finance word, the item's own sentences). Other
+/// prepositions still show one: "Apple At WWDC", "Shell On Track…".
 pub(super) fn followed_as_subject(
     text: &str,
     start: usize,
@@ -879,7 +895,7 @@ pub(super) fn followed_as_subject(
         let w = w.as_str();
         let joiner = ["and", "or", "nor", "but", "of"].contains(&w);
         let qualifies_a_thing =
-            PARTICLES.contains(&w) || (headline_style && w != "to" && PREPOSITIONS.contains(&w));
+            PARTICLES.contains(&w) || (headline_style && THING_PREPOSITIONS.contains(&w));
         (is_function_word(w) && !joiner && !qualifies_a_thing) || SUBJECT_VERBS.contains(&w)
     })
 }
