@@ -575,27 +575,30 @@ fn lagging(
     exchange.is_open(now) && now - as_of > allowed
 }
 
-/// How long after a session's close the price struck once a day for it
-/// may take to reach the board: US mutual funds publish that day's NAV by
-/// about 18:00 to 20:00 New York time (the FXAIX capture is dated 20:08),
-/// and the board's next refresh has to fetch it.
+/// How long after a session's regular close the price struck once a day
+/// for it may take to reach the board: US mutual funds publish that day's
+/// NAV by about 18:00 to 20:00 New York time (the FXAIX capture is dated
+/// 20:08), and the board's next refresh has to fetch it. Counted from
+/// 16:00 on a half day too: the NAV comes at the usual hour, not three
+/// hours early because the exchange closed at 13:00.
 const DAILY_PRICE_GRACE: TimeDelta = TimeDelta::hours(6);
 
 /// For a price struck once a day (`daily` in the config, or as the
 /// provider says: a fund's NAV, worked out after the close and published
 /// that evening), whether the next one is overdue: a price of trading day
-/// D is the latest there can be until the close of the next trading day
-/// after D plus [`DAILY_PRICE_GRACE`], when that day's should have come.
-/// So Thursday's NAV is stale from Friday 22:00 in New York when Friday's
-/// never came, and Friday's current until Monday evening (Tuesday's, when
-/// Monday is a holiday). The day is the exchange's own date, since
-/// providers date a NAV at the close or at its publication hours later.
+/// D is the latest there can be until the regular close of the next
+/// trading day after D plus [`DAILY_PRICE_GRACE`], when that day's should
+/// have come. So Thursday's NAV is stale from Friday 22:00 in New York
+/// when Friday's never came (on a half day as on a full one), and
+/// Friday's current until Monday evening (Tuesday's, when Monday is a
+/// holiday). The day is the exchange's own date, since providers date a
+/// NAV at the close or at its publication hours later.
 fn missed_a_day(exchange: &Exchange, q: &SnapshotQuote, now: DateTime<Utc>) -> bool {
     let Some(as_of) = q.as_of else {
         return false;
     };
-    let day = exchange.zone.local_date(as_of);
-    now >= exchange.session_after_day(day).close + DAILY_PRICE_GRACE
+    let next = exchange.session_after_day(exchange.zone.local_date(as_of));
+    now >= exchange.regular_close(&next) + DAILY_PRICE_GRACE
 }
 
 fn describe(e: &QuoteError) -> String {
@@ -938,6 +941,32 @@ mod tests {
             )
             .await,
             [false, false, true]
+        );
+    }
+
+    /// A half day does not bring a US NAV's deadline forward: on the day
+    /// after Thanksgiving (Friday 2026-11-27, New York closes at 13:00)
+    /// funds publish at the usual hour, so Wednesday's NAV (the holiday
+    /// has none) is current that evening until 22:00 in New York, as after
+    /// a full day. Before, it read stale from 19:00.
+    #[tokio::test]
+    async fn a_half_day_does_not_make_the_last_nav_stale_before_the_evening() {
+        assert_eq!(
+            stale_when_served(
+                YAHOO,
+                // Wednesday 2026-11-25, 20:08 in New York.
+                &fund_nav_dated("2026-11-26T01:08:00Z"),
+                r#"{ symbol = "FXAIX", daily = true }"#,
+                // Friday 19:00, 20:30 and 21:59 in New York; 22:00.
+                &[
+                    "2026-11-28T00:00:00Z",
+                    "2026-11-28T01:30:00Z",
+                    "2026-11-28T02:59:00Z",
+                    "2026-11-28T03:00:00Z"
+                ]
+            )
+            .await,
+            [false, false, false, true]
         );
     }
 

@@ -442,6 +442,14 @@ impl Exchange {
         }
     }
 
+    /// When `s` closes on a full day: its close, or on an early-close day
+    /// (13:00 in New York the day after Thanksgiving) the regular closing
+    /// time it would have had.
+    pub fn regular_close(&self, s: &TradingSession) -> DateTime<Utc> {
+        self.zone
+            .to_utc(self.zone.local_date(s.open), hm(self.close))
+    }
+
     /// The session after `s`.
     pub fn next_session(&self, s: &TradingSession) -> TradingSession {
         self.session_at_or_after(s.close)
@@ -719,7 +727,7 @@ mod tests {
             if !is_weekend(d) {
                 match e.session_on(d) {
                     None => closed.push(key),
-                    Some(s) if s.close != e.zone.to_utc(d, hm(e.close)) => early.push(key),
+                    Some(s) if s.close != e.regular_close(&s) => early.push(key),
                     Some(_) => {}
                 }
             }
