@@ -316,8 +316,9 @@ pub struct InstrumentConfig {
     /// which exchange notation names it).
     pub exchange: Option<String>,
     /// Priced once a day, after the close (a mutual fund's NAV): the board
-    /// takes a day's price as current until the next trading day's is due,
-    /// a few hours after that day's close (`quotes::board`).
+    /// takes a day's price as current until the next trading day's is due:
+    /// that evening in New York, the next morning in London
+    /// (`quotes::board`).
     pub daily: bool,
 }
 

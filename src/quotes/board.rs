@@ -17,8 +17,8 @@
 //! the market trades (a provider hours behind). A price struck once a day
 //! (a fund's NAV: `daily` in the config, or Yahoo's `MUTUALFUND`, which
 //! the archive keeps for a restart) is judged only by its day: stale once
-//! the next trading day's is overdue, a few hours after that day's close.
-//! Stooq and Finnhub
+//! the next trading day's is overdue (that evening in New York, the next
+//! morning in London: when each market's funds publish). Stooq and Finnhub
 //! say no session, so only the price's own time (`as_of`) against the
 //! exchange calendar (`calendar::evidently_listed_on`) tells, for
 //! symbols whose market a calendar here knows.
@@ -30,7 +30,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::Notify;
 use tracing::{info, warn};
 
-use super::calendar::{self, Exchange};
+use super::calendar::{self, Exchange, TradingSession, Zone};
 use super::client::{ProviderClient, Wanted};
 use super::history::{Bars, Interval};
 use super::mentions::{Instrument, Mention, MentionMatcher};
@@ -575,30 +575,54 @@ fn lagging(
     exchange.is_open(now) && now - as_of > allowed
 }
 
-/// How long after a session's regular close the price struck once a day
-/// for it may take to reach the board: US mutual funds publish that day's
-/// NAV by about 18:00 to 20:00 New York time (the FXAIX capture is dated
-/// 20:08), and the board's next refresh has to fetch it. Counted from
-/// 16:00 on a half day too: the NAV comes at the usual hour, not three
-/// hours early because the exchange closed at 13:00.
+/// How long after a New York session's regular close the price struck
+/// once a day for it may take to reach the board: US mutual funds publish
+/// that day's NAV by about 18:00 to 20:00 New York time (the FXAIX capture
+/// is dated 20:08), and the board's next refresh has to fetch it. Counted
+/// from 16:00 on a half day too: the NAV comes at the usual hour, not
+/// three hours early because the exchange closed at 13:00.
 const DAILY_PRICE_GRACE: TimeDelta = TimeDelta::hours(6);
+
+/// How long after the open of the session that follows its day a London
+/// fund's price may take to reach the board. UK (and other European) funds
+/// publish a day's NAV the next morning, dated the day it values, at about
+/// the time the exchange opens (08:00 in London); without this margin the
+/// previous NAV would read stale each morning from the open until a
+/// refresh brings the new one.
+const NEXT_MORNING_GRACE: TimeDelta = TimeDelta::hours(2);
 
 /// For a price struck once a day (`daily` in the config, or as the
 /// provider says: a fund's NAV, worked out after the close and published
-/// that evening), whether the next one is overdue: a price of trading day
-/// D is the latest there can be until the regular close of the next
-/// trading day after D plus [`DAILY_PRICE_GRACE`], when that day's should
-/// have come. So Thursday's NAV is stale from Friday 22:00 in New York
-/// when Friday's never came (on a half day as on a full one), and
-/// Friday's current until Monday evening (Tuesday's, when Monday is a
-/// holiday). The day is the exchange's own date, since providers date a
-/// NAV at the close or at its publication hours later.
+/// later), whether the next one is overdue: a price of trading day D is
+/// the latest there can be until the price of the next trading day after D
+/// is due ([`daily_price_due`]). The day is the exchange's own date, since
+/// providers date a NAV at the close or at its publication hours later.
 fn missed_a_day(exchange: &Exchange, q: &SnapshotQuote, now: DateTime<Utc>) -> bool {
     let Some(as_of) = q.as_of else {
         return false;
     };
     let next = exchange.session_after_day(exchange.zone.local_date(as_of));
-    now >= exchange.regular_close(&next) + DAILY_PRICE_GRACE
+    now >= daily_price_due(exchange, &next)
+}
+
+/// When the price struck once a day for `session` should be on the board,
+/// by when its market's funds publish. New York (NYSE, Nasdaq): that
+/// evening, [`DAILY_PRICE_GRACE`] after the regular close (22:00 New York
+/// time, on a half day too), so Thursday's NAV is stale from Friday 22:00
+/// when Friday's never came, and Friday's current until Monday evening
+/// (Tuesday's, when Monday is a holiday). London: the next morning,
+/// [`NEXT_MORNING_GRACE`] after the following session's open (10:00
+/// London time), so Tuesday's NAV, published Wednesday morning, is current
+/// until Thursday 10:00, and Thursday's until Monday 10:00 (Tuesday's,
+/// after a bank holiday), when Friday's should have come. Six hours after
+/// London's 16:30 close would mark every such NAV stale each night; the
+/// next morning for New York would leave a missed NAV unnoticed all night.
+/// A calendar in another zone has to choose here.
+fn daily_price_due(exchange: &Exchange, session: &TradingSession) -> DateTime<Utc> {
+    match exchange.zone {
+        Zone::NewYork => exchange.regular_close(session) + DAILY_PRICE_GRACE,
+        Zone::London => exchange.next_session(session).open + NEXT_MORNING_GRACE,
+    }
 }
 
 fn describe(e: &QuoteError) -> String {
@@ -968,6 +992,32 @@ mod tests {
             .await,
             [false, false, false, true]
         );
+    }
+
+    /// A London fund publishes a day's NAV the next morning, dated the day
+    /// it values: Tuesday's, out on Wednesday at 08:00 in London, is the
+    /// latest there is all Wednesday, overnight and on Thursday morning
+    /// until Wednesday's is due (10:00 in London), and stale after. Before,
+    /// it read stale from 22:30 on Wednesday, six hours after London's
+    /// close, until Wednesday's came.
+    #[tokio::test]
+    async fn a_london_funds_nav_is_current_until_the_next_morning() {
+        let fund = [
+            // Wednesday 08:00 and 23:00 in London; Thursday 07:00 and 09:59.
+            ("2026-09-30T07:00:00Z", false),
+            ("2026-09-30T22:00:00Z", false),
+            ("2026-10-01T06:00:00Z", false),
+            ("2026-10-01T08:59:00Z", false),
+            // Thursday 10:00.
+            ("2026-10-01T09:00:00Z", true),
+        ];
+        assert_stale_when_fetched_at(
+            YAHOO,
+            "yahoo/chart_0P0000TKZO.L_fund_derived.json",
+            r#""0P0000TKZO.L""#,
+            &fund,
+        )
+        .await;
     }
 
     /// A restart seeds the board from the archive: a fund Yahoo said is one
