@@ -23,7 +23,9 @@
 //! does not answer at all ([`Delivery::Unanswered`]), its alert's other
 //! due messages are not tried in that pass, each to wait out the same
 //! timeout: they stay pending, their attempts uncounted, held until the
-//! unanswered message's retry (`Store::alert_messages_held`).
+//! unanswered message's retry (`Store::alert_messages_held`), and so are
+//! those queued meanwhile: a receiver that was down gets the alert's
+//! messages in the order they were archived once it is back.
 //!
 //! Delivery is at least once: a message whose 2xx arrived but whose
 //! deletion did not (a crash in between) is sent again, with the same
@@ -102,8 +104,19 @@ impl Sender {
 
     /// Sends for `alerts` from now on (a reload). An alert that stays keeps
     /// its hourly window; one that goes stops sending, and its messages wait
-    /// in the outbox in case it comes back.
-    fn configure(&mut self, alerts: &[AlertConfig]) {
+    /// in the outbox in case it comes back. Returns the alerts that stay
+    /// with another `url`: what waits for them goes there (see
+    /// [`Sender::moved`]).
+    fn configure(&mut self, alerts: &[AlertConfig]) -> Vec<String> {
+        let moved = alerts
+            .iter()
+            .filter(|a| {
+                self.targets
+                    .get(&a.name)
+                    .is_some_and(|t| t.config.url != a.url)
+            })
+            .map(|a| a.name.clone())
+            .collect();
         self.targets = alerts
             .iter()
             .map(|a| {
@@ -118,6 +131,27 @@ impl Sender {
             .collect();
         self.names = alerts.iter().map(|a| a.name.clone()).collect();
         self.sent.retain(|name, _| self.targets.contains_key(name));
+        moved
+    }
+
+    /// The alerts `names` were pointed at a new URL: their waiting
+    /// messages are due now, there. The backoff (or `Retry-After`, or the
+    /// wait for a receiver that did not answer) was earned at the old
+    /// URL, and the new one may well answer at once: an operator who
+    /// fixed the URL expects the backlog now, not in up to an hour.
+    async fn moved(&self, names: &[String]) {
+        let now = self.clock.now();
+        for name in names {
+            match self.store.alert_messages_due(name, now).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    info!(alert = %name, messages = n, "alert URL changed: its waiting messages are sent there now")
+                }
+                Err(e) => {
+                    warn!(alert = %name, error = %e, "could not send an alert's waiting messages to its new URL now; they go at their retries")
+                }
+            }
+        }
     }
 
     /// `tickerfeed alerts test NAME`: sends alert `name`'s message for the
@@ -212,7 +246,9 @@ impl Sender {
                 _ = signal.notified() => {}
                 // A closed channel means no more reloads, not a stop.
                 Ok(()) = alerts.changed() => {
-                    self.configure(&alerts.borrow_and_update());
+                    let new = alerts.borrow_and_update().clone();
+                    let moved = self.configure(&new);
+                    self.moved(&moved).await;
                     info!(alerts = self.names.len(), "alert sender reconfigured");
                 }
                 _ = tokio::time::sleep(wait) => {}
@@ -351,18 +387,21 @@ impl Sender {
         counted
     }
 
-    /// Holds `rows` of an alert whose receiver did not answer until its
-    /// retry at `until`. Without one (the message ran out of retries, or
-    /// its outcome could not be recorded) they stay due, for the next pass.
+    /// Holds the pending messages of an alert whose receiver did not
+    /// answer (`rows`, this pass's rest of them, and any queued until
+    /// then) until its retry at `until`, so that they reach the receiver
+    /// after the unanswered one, in order. Without one (the message ran
+    /// out of retries, or its outcome could not be recorded) they stay
+    /// due, for the next pass.
     async fn hold(&self, target: &Target, rows: &[OutboxRow], until: Option<DateTime<Utc>>) {
-        let (Some(until), false) = (until, rows.is_empty()) else {
+        let Some(until) = until else {
             return;
         };
         let alert = &target.config.name;
-        let uids: Vec<String> = rows.iter().map(|r| r.item_uid.clone()).collect();
-        match self.store.alert_messages_held(alert, &uids, until).await {
+        match self.store.alert_messages_held(alert, until).await {
+            Ok(()) if rows.is_empty() => {}
             Ok(()) => {
-                info!(alert = %alert, messages = uids.len(), until = %until, "alert receiver did not answer; its other due messages wait for the retry")
+                info!(alert = %alert, messages = rows.len(), until = %until, "alert receiver did not answer; its other messages wait for the retry")
             }
             Err(e) => {
                 warn!(alert = %alert, error = %e, "could not hold alert messages; they are tried in the next pass")

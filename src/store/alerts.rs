@@ -17,9 +17,9 @@
 //! The sender (`push::alerts`) reads due rows, and deletes a row only
 //! after its receiver answered 2xx; otherwise it records the error and
 //! the next attempt, or marks the row `failed` when retries ran out. When
-//! a receiver did not answer at all, its alert's other due rows are held
-//! until that retry ([`Store::alert_messages_held`]), their attempts
-//! uncounted.
+//! a receiver did not answer at all, its alert's other pending rows, and
+//! those queued until then, are held until that retry
+//! ([`Store::alert_messages_held`]), their attempts uncounted.
 
 use std::sync::Arc;
 
@@ -90,6 +90,7 @@ pub(crate) fn queue(
             Value::Text(rule.name.clone()),
             Value::Text(now.clone()),
             Value::Text(now.clone()),
+            Value::Text(rule.name.clone()),
             ids.clone(),
         ]
         .into_iter()
@@ -103,11 +104,16 @@ pub(crate) fn queue(
 }
 
 /// The statement that queues one alert's messages for the new items
-/// (`?4`, a JSON list of ids) its selection (`filter`) shows.
+/// (`?5`, a JSON list of ids) its selection (`filter`) shows. While the
+/// alert's receiver is waited for (`alerts.held_until`, it did not
+/// answer), they are due when the message it did not answer is retried,
+/// not before: so they reach it after the older ones.
 fn queue_sql(filter: &str) -> String {
     format!(
         "INSERT OR IGNORE INTO alert_outbox (alert, item_uid, created_at, next_attempt_at)
-         SELECT ?, i.uid, ?, ? FROM items i
+         SELECT ?, i.uid, ?,
+                max(?, coalesce((SELECT held_until FROM alerts WHERE name = ?), ''))
+         FROM items i
          WHERE i.id IN (SELECT value FROM json_each(?)) AND {filter}"
     )
 }
@@ -353,27 +359,70 @@ impl Store {
         .await
     }
 
-    /// Holds `alert`'s pending messages `uids` until `until` (never
-    /// earlier than they were due), without counting an attempt: their
-    /// receiver did not answer another of its messages, and they wait for
-    /// that message's retry rather than each waiting out a timeout.
+    /// Makes `alert`'s pending messages due at `now` (its receiver moved:
+    /// a reload gave it another URL), and ends any wait for its old
+    /// receiver; returns how many were waiting. Their attempts stay
+    /// counted.
+    pub async fn alert_messages_due(
+        &self,
+        alert: &str,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let alert = alert.to_string();
+        self.write(move |conn| {
+            let tx = begin_write(conn, "begin sending alert messages now")?;
+            let n = cached(
+                &tx,
+                "UPDATE alert_outbox SET next_attempt_at = ?2
+                 WHERE alert = ?1 AND state = 'pending' AND next_attempt_at > ?2",
+                params![alert, to_db_time(now)],
+            )
+            .and_then(|n| {
+                cached(
+                    &tx,
+                    "UPDATE alerts SET held_until = NULL WHERE name = ?1",
+                    params![alert],
+                )
+                .map(|_| n)
+            })
+            .map_err(op("make alert messages due"))?;
+            tx.commit()
+                .map_err(op("commit making alert messages due"))?;
+            Ok(n)
+        })
+        .await
+    }
+
+    /// Holds `alert`'s pending messages until `until` (never earlier than
+    /// they were due), without counting an attempt, and with them those
+    /// queued before then (`alerts.held_until`): their receiver did not
+    /// answer one of its messages, and they wait for that message's retry
+    /// rather than each waiting out a timeout, or reaching the receiver
+    /// before it once it is back.
     pub async fn alert_messages_held(
         &self,
         alert: &str,
-        uids: &[String],
         until: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let (alert, uids) = (alert.to_string(), super::json_list(uids));
+        let alert = alert.to_string();
         self.write(move |conn| {
+            let until = to_db_time(until);
+            let tx = begin_write(conn, "begin holding alert messages")?;
             cached(
-                conn,
-                "UPDATE alert_outbox SET next_attempt_at = ?3
-                 WHERE alert = ?1 AND item_uid IN (SELECT value FROM json_each(?2))
-                   AND state = 'pending' AND next_attempt_at < ?3",
-                params![alert, uids, to_db_time(until)],
+                &tx,
+                "UPDATE alert_outbox SET next_attempt_at = ?2
+                 WHERE alert = ?1 AND state = 'pending' AND next_attempt_at < ?2",
+                params![alert, until],
             )
-            .map(drop)
-            .map_err(op("hold alert messages"))
+            .and_then(|_| {
+                cached(
+                    &tx,
+                    "UPDATE alerts SET held_until = ?2 WHERE name = ?1",
+                    params![alert, until],
+                )
+            })
+            .map_err(op("hold alert messages"))?;
+            tx.commit().map_err(op("commit holding alert messages"))
         })
         .await
     }

@@ -710,6 +710,10 @@ END;
     // archive after a restart, and without it judged a fund's NAV by the
     // session's clock, stale all day, until the first refresh.
     Migration::Sql("ALTER TABLE quotes ADD COLUMN daily INTEGER NOT NULL DEFAULT 0;"),
+    // 25: until when an alert's receiver is waited for, after it did not
+    // answer: a message queued meanwhile waits too, so it does not reach
+    // the receiver before the older ones once it is back.
+    Migration::Sql("ALTER TABLE alerts ADD COLUMN held_until TEXT;"),
 ];
 
 /// Migration 23. Its own copy of the blanking rules as they stood when it

@@ -63,6 +63,12 @@ struct Receiver {
 
 impl Receiver {
     async fn start() -> Receiver {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Receiver::start_on(listener).await
+    }
+
+    /// A receiver on `listener`: one that comes back where it was.
+    async fn start_on(listener: tokio::net::TcpListener) -> Receiver {
         let log: Arc<Mutex<Log>> = Arc::default();
         let l = Arc::clone(&log);
         let app = Router::new().fallback(move |req: Request<Body>| {
@@ -95,7 +101,6 @@ impl Receiver {
                 b.body(Body::from("ok")).unwrap()
             }
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         Receiver { addr, log }
@@ -408,6 +413,70 @@ async fn a_hanging_receiver_does_not_hold_back_other_alerts() {
         "(attempts, held) of a-slow's pending messages"
     );
     assert_eq!(receiver.got("/fast").len(), 4);
+    d.stop().await;
+}
+
+/// Audit s21: a receiver that was down got the messages archived while
+/// it was down before the older ones: only the messages due in the pass
+/// that found it not answering were held for the retry, and one queued
+/// later was tried at once and then on its own, shorter, backoff. Now
+/// the alert's messages queued while it is waited for wait with them,
+/// and the receiver gets them in the order they were archived.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_was_down_gets_the_messages_in_order() {
+    // A port with nothing listening: the receiver is down.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = FeedServer::start().await;
+    let item = |n: usize| {
+        (
+            format!("w{n}"),
+            format!("Item {n}"),
+            format!("https://wire.test/{n}"),
+        )
+    };
+    let feed = |n: usize| {
+        let items: Vec<_> = (1..=n).map(item).collect();
+        let items: Vec<(&str, &str, &str)> = items
+            .iter()
+            .map(|(g, t, l)| (g.as_str(), t.as_str(), l.as_str()))
+            .collect();
+        Reply::feed(rss("Wire", &items))
+    };
+    server.set("/wire.xml", feed(1));
+    let dir = TestDir::new();
+    let config = dir.write_config(&format!(
+        "{}[[alerts]]\nname = \"down\"\nurl = \"http://127.0.0.1:{port}/hook\"\nallow_private = true\n",
+        feed_block("wire", &server.url("/wire.xml"), "")
+    ));
+    let d =
+        Daemon::start_with_clock(config.clone(), Arc::new(tickerfeed::clock::SystemClock)).await;
+    // The first message has failed four times: its retry is 8 to 16 s off.
+    let attempts = || dir.count("SELECT coalesce(max(attempts), 0) FROM alert_outbox");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while attempts() < 4 {
+        assert!(Instant::now() < deadline, "{:?}", outbox(&dir));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A second item is archived (by `tickerfeed poll`), and the receiver
+    // comes back.
+    server.set("/wire.xml", feed(2));
+    poll(&config, Arc::new(tickerfeed::clock::SystemClock)).await;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let receiver = Receiver::start_on(listener).await;
+    let got = receiver.wait_for("/hook", 2).await;
+    wait_for_empty_outbox(&dir).await;
+    let titles: Vec<String> = receiver
+        .got("/hook")
+        .iter()
+        .map(|r| r.json()["item"]["title"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(titles, ["Item 1", "Item 2"], "{got:?}");
     d.stop().await;
 }
 
@@ -977,4 +1046,50 @@ async fn alerts_are_added_and_removed_by_a_reload() {
     assert_eq!(receiver.total(), 1, "{:?}", receiver.got("/hook"));
     d.signal("TERM");
     d.wait_exit();
+}
+
+/// Audit s21: a reload that points an alert at a new URL (the receiver
+/// moved) sends what waits for it there at once. Before, each waiting
+/// message kept its retry time, backoff or `Retry-After` earned at the
+/// old URL: up to an hour, though the new one may answer now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_that_moves_an_alert_sends_what_waits_to_the_new_url_at_once() {
+    let receiver = Receiver::start().await;
+    receiver.script("/old", &[(503, &[("Retry-After", "3600")])]);
+    let server = FeedServer::start().await;
+    let feeds = wire(&server);
+    let alert = |path: &str| {
+        format!(
+            "{MAJORS}\n[[alerts]]\nname = \"majors\"\nview = \"majors\"\nurl = \"{}\"\nallow_private = true\n",
+            receiver.url(path)
+        )
+    };
+    let dir = TestDir::new();
+    dir.write_config_only(&format!("{feeds}{}", alert("/old")));
+    let mut d = crate::process::Running::start_with(&dir, &[]);
+    tokio::task::block_in_place(|| d.wait_for("tickerfeed running"));
+    // Both majors' messages are told to come back in an hour.
+    receiver.wait_for("/old", 2).await;
+
+    dir.write_config_only(&format!("{feeds}{}", alert("/new")));
+    d.signal("HUP");
+    tokio::task::block_in_place(|| d.wait_for("config reloaded"));
+    let got = receiver.wait_for("/new", 2).await;
+    let mut titles: Vec<String> = got
+        .iter()
+        .map(|r| r.json()["item"]["title"].as_str().unwrap().to_string())
+        .collect();
+    titles.sort();
+    assert_eq!(
+        titles,
+        ["BP results beat guidance", "Shell buys solar firm"]
+    );
+    assert_eq!(receiver.got("/old").len(), 2, "nothing more to the old URL");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while dir.count("SELECT count(*) FROM alert_outbox") > 0 {
+        assert!(Instant::now() < deadline, "{:?}", outbox(&dir));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    d.signal("TERM");
+    assert_eq!(tokio::task::block_in_place(|| d.wait_exit()), 0);
 }
