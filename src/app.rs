@@ -579,7 +579,8 @@ struct Live {
     publishing: Publishing,
     /// Verifiers of hubs a reload put aside, finishing what they accepted.
     retiring: Vec<tokio::task::JoinHandle<()>>,
-    /// The WebSub subscriber, with `[websub] callback_url` at start.
+    /// The WebSub subscriber, when `[websub] callback_url` was set at
+    /// start (a reload may change the URL, not set or unset it).
     subscriber: Option<Subscriber>,
     /// The feeds the scheduler polls.
     feeds: watch::Sender<Vec<(FeedConfig, FeedId)>>,
@@ -790,9 +791,11 @@ async fn new_market(
 /// A changed `[websub]` publishing side (our hub, the external hub and
 /// their settings) stops the running [`Publishing`] and starts another.
 /// A changed `subscribe_lease_seconds` is asked of hubs from the next
-/// subscription or renewal on. Changes to `[storage] path`, `[server]
-/// listen`, `[fetch]`, `[websub] callback_url` (the subscriber's) and
-/// `[log]` wait for a restart, with a warning at every reload until then.
+/// subscription or renewal on; a changed `[websub] callback_url`
+/// subscribes each live subscription again under it at once. Changes to
+/// `[storage] path`, `[server] listen`, `[fetch]`, setting or unsetting
+/// `[websub] callback_url` (whether there is a subscriber) and `[log]`
+/// wait for a restart, with a warning at every reload until then.
 /// An invalid
 /// config (an instrument's exchange without a calendar included) is
 /// refused with a logged error and the running one stays.
@@ -880,11 +883,11 @@ async fn reload_until_stopped(
                         new.server.listen != started.server.listen,
                     ),
                     ("[fetch]", new.fetch != started.fetch),
-                    // The subscriber is built at start, for the callback
-                    // every live subscription names; see the README.
+                    // The subscriber is built at start, or not: a changed
+                    // URL applies at once, setting or unsetting it waits.
                     (
-                        "[websub] callback_url",
-                        new.websub.callback_url != started.websub.callback_url,
+                        "[websub] callback_url set or unset",
+                        new.websub.callback_url.is_some() != started.websub.callback_url.is_some(),
                     ),
                     // The log's filter is set once, before anything logs.
                     ("[log] level", new.log_level != started.log_level),
@@ -988,6 +991,9 @@ async fn reload_until_stopped(
                         }
                         if let Some(subscriber) = &live.subscriber {
                             subscriber.set_lease(new.websub.lease);
+                            if let Some(url) = &new.websub.callback_url {
+                                subscriber.set_callback_base(url);
+                            }
                         }
                         if !live.publishing.runs(&new, live.bound) {
                             // The old publisher stops before the new one

@@ -19,6 +19,14 @@
 //! - **Renew.** At [`RENEW_AT`] of the lease we subscribe again (same
 //!   callback and secret); a failed renewal is retried while the lease
 //!   runs. A lease that ends unrenewed expires the subscription.
+//! - **A new callback URL.** A subscription asked for under another
+//!   `[websub] callback_url` than the current one (a reload or a restart
+//!   changed it; the archive keeps the URL each was asked for under) is
+//!   asked for again at once under the current one, with the same callback
+//!   id and secret. The old callback is not unsubscribed: its hub would
+//!   verify that at the old URL, which either no longer reaches us or
+//!   reaches the same live subscription, so the hub could not be told
+//!   apart from someone ending ours. Its lease runs out unrenewed instead.
 //! - **Unsubscribe.** When a feed with a live subscription leaves the
 //!   config (or opts out with `websub = false`), we POST
 //!   `hub.mode=unsubscribe` for it at once (once: the archive notes it;
@@ -53,7 +61,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -134,8 +142,8 @@ pub struct Subscriber(Arc<Inner>);
 struct Inner {
     pipeline: Pipeline,
     clock: SharedClock,
-    /// `[websub] callback_url`, ending in `/`.
-    callback_base: Url,
+    /// `[websub] callback_url`, ending in `/` (a reload may change it).
+    callback_base: RwLock<Url>,
     /// The lease asked of hubs, in seconds (`[websub]
     /// subscribe_lease_seconds`; a reload may change it).
     lease_secs: AtomicU64,
@@ -156,7 +164,7 @@ struct Inner {
 impl std::fmt::Debug for Subscriber {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Subscriber")
-            .field("callback_base", &self.0.callback_base.as_str())
+            .field("callback_base", &self.callback_base().as_str())
             .finish_non_exhaustive()
     }
 }
@@ -177,7 +185,7 @@ impl Subscriber {
         Some(Subscriber(Arc::new(Inner {
             clock: Arc::clone(&pipeline.clock),
             pipeline,
-            callback_base,
+            callback_base: RwLock::new(callback_base),
             lease_secs: AtomicU64::new(config.lease.as_secs()),
             max_body,
             feeds,
@@ -196,6 +204,32 @@ impl Subscriber {
 
     fn lease_secs(&self) -> u64 {
         self.0.lease_secs.load(Ordering::Relaxed)
+    }
+
+    /// Gives hubs `base` (a reloaded `[websub] callback_url`) from now on:
+    /// each live subscription made under another is asked for again under
+    /// it at once, by the renewal loop.
+    pub fn set_callback_base(&self, base: &Url) {
+        let mut current = self
+            .0
+            .callback_base
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        if *current == *base {
+            return;
+        }
+        *current = base.clone();
+        drop(current);
+        info!(callback_url = %base, "[websub] callback_url changed: live WebSub subscriptions are asked for again under it");
+        self.0.wake.notify_one();
+    }
+
+    fn callback_base(&self) -> Url {
+        self.0
+            .callback_base
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The largest push body accepted (`[fetch] max_body_bytes`).
@@ -371,6 +405,9 @@ impl Subscriber {
             self.unsubscribe(old, REPLACED).await?;
         }
         let callback = self.callback_url(&sub.callback_id);
+        store
+            .subscription_called_back_at(&sub.callback_id, callback.as_str())
+            .await?;
         let lease = self.lease_secs().to_string();
         let form = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("hub.mode", "subscribe")
@@ -428,8 +465,7 @@ impl Subscriber {
     }
 
     fn callback_url(&self, callback_id: &str) -> Url {
-        self.0
-            .callback_base
+        self.callback_base()
             .join(&format!("websub/callback/{callback_id}"))
             .expect("a hex id joins onto an http(s) base")
     }
@@ -444,10 +480,14 @@ impl Subscriber {
     /// it names another hub now ([`REPLACED`]; the subscription ended
     /// already).
     async fn unsubscribe(&self, sub: &Subscription, why: &str) -> Result<(), StoreError> {
+        // The callback the hub knows the subscription by, which a changed
+        // `[websub] callback_url` has not asked it to replace yet.
+        let callback = (sub.callback_url.clone())
+            .unwrap_or_else(|| self.callback_url(&sub.callback_id).into());
         let form = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("hub.mode", "unsubscribe")
             .append_pair("hub.topic", &sub.topic)
-            .append_pair("hub.callback", self.callback_url(&sub.callback_id).as_str())
+            .append_pair("hub.callback", &callback)
             .finish();
         // Recorded first, so that a hub that verifies before it answers
         // finds the request (and a restart does not ask again).
@@ -583,6 +623,21 @@ impl Subscriber {
             // again now (the hub's verification of the unsubscribe gets 404).
             if sub.state == SubState::Active && sub.unsubscribe_requested_at.is_some() {
                 self.request(feed, sub.feed_id, &sub.hub, &sub.topic, true)
+                    .await?;
+                next = now;
+                continue;
+            }
+            // Made under another `[websub] callback_url` (a reload or a
+            // restart changed it): asked for again under this one now. The
+            // hub's lease on the old callback is not renewed and runs out;
+            // pushes that still reach us there are taken until then.
+            if sub
+                .callback_url
+                .as_deref()
+                .is_some_and(|url| url != self.callback_url(&sub.callback_id).as_str())
+            {
+                let renewal = sub.state == SubState::Active;
+                self.request(feed, sub.feed_id, &sub.hub, &sub.topic, renewal)
                     .await?;
                 next = now;
                 continue;
@@ -954,6 +1009,7 @@ mod tests {
             last_push_at: None,
             last_error: None,
             unsubscribe_requested_at: None,
+            callback_url: None,
         };
         assert_eq!(retry_delay(Some(&sub), now), chrono::Duration::seconds(10));
         let long = Subscription {

@@ -714,6 +714,10 @@ END;
     // answer: a message queued meanwhile waits too, so it does not reach
     // the receiver before the older ones once it is back.
     Migration::Sql("ALTER TABLE alerts ADD COLUMN held_until TEXT;"),
+    // 26: the callback URL each WebSub subscription was last asked for
+    // under, so that a changed `[websub] callback_url` (a reload or a
+    // restart) subscribes it again under the new one.
+    Migration::Sql("ALTER TABLE websub_subscriptions ADD COLUMN callback_url TEXT;"),
 ];
 
 /// Migration 23. Its own copy of the blanking rules as they stood when it

@@ -82,6 +82,9 @@ pub struct Subscription {
     /// When we asked the hub to stop (the feed left the config or opted
     /// out); cleared when we subscribe again.
     pub unsubscribe_requested_at: Option<DateTime<Utc>>,
+    /// The callback URL the hub was last asked to push to; `None` for
+    /// subscriptions from before the archive kept it.
+    pub callback_url: Option<String>,
 }
 
 /// Each feed's latest subscription (the last of `subscriptions`, which
@@ -138,7 +141,7 @@ impl Subscription {
 
 const COLUMNS: &str = "feed_id, hub, topic, callback_id, secret, state, requested_at,
                        lease_expires_at, renew_at, last_push_at, last_error,
-                       unsubscribe_requested_at";
+                       unsubscribe_requested_at, callback_url";
 
 fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Subscription> {
     let time = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
@@ -159,6 +162,7 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Subscription> {
         last_push_at: time(9)?,
         last_error: r.get(10)?,
         unsubscribe_requested_at: time(11)?,
+        callback_url: r.get(12)?,
     })
 }
 
@@ -377,6 +381,25 @@ impl Store {
                 params![id, to_db_time(retry_at), error],
             )
             .map_err(op("record a failed WebSub renewal"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The hub is asked to push to `callback_url` (a subscription or a
+    /// renewal, under the `[websub] callback_url` of the moment).
+    pub async fn subscription_called_back_at(
+        &self,
+        callback_id: &str,
+        callback_url: &str,
+    ) -> Result<(), StoreError> {
+        let (id, url) = (callback_id.to_string(), callback_url.to_string());
+        self.write(move |c| {
+            c.execute(
+                "UPDATE websub_subscriptions SET callback_url = ?2 WHERE callback_id = ?1",
+                params![id, url],
+            )
+            .map_err(op("record a WebSub callback URL"))?;
             Ok(())
         })
         .await
@@ -627,6 +650,7 @@ mod tests {
             last_push_at: None,
             last_error: error.map(str::to_string),
             unsubscribe_requested_at: None,
+            callback_url: None,
         };
         let now = t("2026-11-25T09:00:00Z");
         let when = |t: Option<DateTime<Utc>>| t.map(to_db_time).unwrap_or_default();

@@ -1197,3 +1197,75 @@ async fn a_reload_changes_the_lease_asked_of_hubs() {
     assert_eq!(asked[0].form["hub.lease_seconds"], "900", "{:?}", asked[0]);
     tokio::task::block_in_place(|| d.stop_with_nothing_waiting());
 }
+
+/// A reload that changes `[websub] callback_url` (the daemon moved to
+/// another address) asks the hub again at once, for each live
+/// subscription, under the new callback (same id, same secret), and the
+/// hub's verification there makes it live. Before, the reload only
+/// warned that it waited for a restart, and the hub went on pushing to
+/// the old URL until the lease ran out. The old callback is not
+/// unsubscribed: its lease runs out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_that_changes_the_callback_url_subscribes_again_under_it() {
+    let p = Publishing::start("/hub").await;
+    let dir = TestDir::new();
+    let websub = "[websub]\ncallback_url = \"http://127.0.0.1:PASSED_PORT/\"\n";
+    dir.write_config_only(&format!("{websub}{}", p.wire("")));
+    let cmd = crate::process::socket_activated(&dir);
+    let mut d = Running::spawn(cmd, &[]);
+    tokio::task::block_in_place(|| d.wait_for("tickerfeed running"));
+    let first = p.hub.wait_verified(1).await;
+    let old = first[0].form["hub.callback"].clone();
+    assert!(old.starts_with("http://127.0.0.1:"), "{old}");
+
+    // Another name for the same daemon, as a moved proxy would give it.
+    let config = std::fs::read_to_string(dir.config_path()).unwrap();
+    std::fs::write(
+        dir.config_path(),
+        config.replace(
+            "callback_url = \"http://127.0.0.1:",
+            "callback_url = \"http://localhost:",
+        ),
+    )
+    .unwrap();
+    let reloaded = Instant::now();
+    d.signal("HUP");
+    tokio::task::block_in_place(|| d.wait_for("config reloaded"));
+    let done = p.hub.wait_verified(2).await;
+    let again = &done[1];
+    assert_eq!(again.form["hub.mode"], "subscribe", "{again:?}");
+    assert_eq!(
+        again.form["hub.callback"],
+        old.replace("http://127.0.0.1:", "http://localhost:")
+    );
+    assert_eq!(again.form["hub.secret"], first[0].form["hub.secret"]);
+    assert_eq!(again.verified, Some((200, true)), "{again:?}");
+    assert!(
+        again.at - reloaded < Duration::from_secs(10),
+        "asked {:?} after the reload",
+        again.at - reloaded
+    );
+    let (state, callback): (String, String) = dir
+        .db()
+        .query_row(
+            "SELECT state, callback_url FROM websub_subscriptions",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (state.as_str(), callback),
+        ("active", again.form["hub.callback"].clone())
+    );
+    // Once, and without asking the hub to drop the old callback.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(p.hub.requests().len(), 2, "{:?}", p.hub.requests());
+    assert!(
+        !d.log
+            .join("\n")
+            .contains("takes effect at the next restart"),
+        "{}",
+        d.log.join("\n")
+    );
+    tokio::task::block_in_place(|| d.stop_with_nothing_waiting());
+}
