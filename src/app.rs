@@ -782,7 +782,8 @@ async fn new_market(
 /// times live in the archive, so nothing is lost. `[output]`, the views,
 /// the alerts and `[storage]` retention apply at once (an added alert fires
 /// for items archived from then on; a removed one's unsent messages wait in
-/// the outbox; changed retention runs now). A changed `[market]` applies
+/// the outbox, a day at most; a moved one's go to its new URL at once;
+/// changed retention runs now). A changed `[market]` applies
 /// at once: the instruments (the board, its mentions and the price
 /// reactions follow them; the board refreshes right away), label,
 /// staleness, schedule, provider, endpoint and API key. Adding `[market]`

@@ -27,6 +27,11 @@
 //! those queued meanwhile: a receiver that was down gets the alert's
 //! messages in the order they were archived once it is back.
 //!
+//! The messages of an alert removed from the config wait for it to come
+//! back for a day (`REMOVED_WAIT`) after they were queued, then are kept as
+//! failed. A reload that gives an alert another URL makes its waiting
+//! messages due there at once.
+//!
 //! Delivery is at least once: a message whose 2xx arrived but whose
 //! deletion did not (a crash in between) is sent again, with the same
 //! key. Shutdown cancels whatever is in flight; its row stays pending.
@@ -59,6 +64,12 @@ use crate::store::{OutboxRow, RecentQuery, Store};
 pub const IDLE_CHECK: Duration = Duration::from_secs(5);
 /// Messages read from the outbox at once.
 const BATCH: usize = 50;
+/// How long the messages of an alert removed from the config wait for it
+/// to come back, from when they were queued: the default
+/// `retry_for_hours`. Then they are kept as failed, like any message out
+/// of retries, instead of waiting (and keeping their items from
+/// retention, and counting as pending in `/metrics`) for ever.
+const REMOVED_WAIT: chrono::Duration = chrono::Duration::hours(24);
 
 struct Target {
     config: AlertConfig,
@@ -104,7 +115,7 @@ impl Sender {
 
     /// Sends for `alerts` from now on (a reload). An alert that stays keeps
     /// its hourly window; one that goes stops sending, and its messages wait
-    /// in the outbox in case it comes back. Returns the alerts that stay
+    /// in the outbox in case it comes back (for [`REMOVED_WAIT`]). Returns the alerts that stay
     /// with another `url`: what waits for them goes there (see
     /// [`Sender::moved`]).
     fn configure(&mut self, alerts: &[AlertConfig]) -> Vec<String> {
@@ -224,6 +235,7 @@ impl Sender {
             if sent > 0 {
                 continue;
             }
+            self.fail_orphans().await;
             let next_due = match self.store.next_alert_due(&open).await {
                 Ok(at) => at,
                 Err(e) => {
@@ -255,6 +267,27 @@ impl Sender {
             }
         }
         debug!("alert sender stopped");
+    }
+
+    /// Keeps as failed the messages of alerts no longer configured that
+    /// waited [`REMOVED_WAIT`] for them to come back.
+    async fn fail_orphans(&self) {
+        let before = self.clock.now() - REMOVED_WAIT;
+        match self
+            .store
+            .alert_messages_orphaned(&self.names, before)
+            .await
+        {
+            Ok(failed) => {
+                for (alert, n) in failed {
+                    warn!(alert = %alert, messages = n, "alert removed from the config: its unsent messages waited a day for it to come back and are kept as failed");
+                    for _ in 0..n {
+                        self.metrics.alert_delivery(&alert, FAILED);
+                    }
+                }
+            }
+            Err(e) => warn!(error = %e, "could not look for removed alerts' messages"),
+        }
     }
 
     /// Reads the last hour's sends of capped alerts from the archive, so a

@@ -16,7 +16,9 @@
 //!
 //! The sender (`push::alerts`) reads due rows, and deletes a row only
 //! after its receiver answered 2xx; otherwise it records the error and
-//! the next attempt, or marks the row `failed` when retries ran out. When
+//! the next attempt, or marks the row `failed` when retries ran out
+//! ([`Store::alert_messages_orphaned`] does so for the rows of an alert
+//! removed from the config). When
 //! a receiver did not answer at all, its alert's other pending rows, and
 //! those queued until then, are held until that retry
 //! ([`Store::alert_messages_held`]), their attempts uncounted.
@@ -355,6 +357,52 @@ impl Store {
             )
             .map(drop)
             .map_err(op("record a failed alert attempt"))
+        })
+        .await
+    }
+
+    /// Keeps as failed the pending messages of alerts not among
+    /// `configured` (removed from the config) that were queued before
+    /// `queued_before`: they waited for the alert to come back for as long
+    /// as it would have retried them. Returns how many, per alert.
+    pub async fn alert_messages_orphaned(
+        &self,
+        configured: &[String],
+        queued_before: DateTime<Utc>,
+    ) -> Result<Vec<(String, usize)>, StoreError> {
+        let names = super::json_list(configured);
+        self.write(move |conn| {
+            let tx = begin_write(conn, "begin failing removed alerts' messages")?;
+            let before = to_db_time(queued_before);
+            let found = tx
+                .prepare_cached(
+                    "SELECT alert, count(*) FROM alert_outbox
+                     WHERE state = 'pending' AND created_at < ?2
+                       AND alert NOT IN (SELECT value FROM json_each(?1))
+                     GROUP BY alert ORDER BY alert",
+                )
+                .and_then(|mut s| {
+                    s.query_map(params![names, before], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as usize))
+                    })?
+                    .collect::<Result<Vec<_>, _>>()
+                })
+                .map_err(op("read removed alerts' messages"))?;
+            if !found.is_empty() {
+                cached(
+                    &tx,
+                    "UPDATE alert_outbox
+                     SET state = 'failed',
+                         last_error = 'the alert was removed from the config before this was sent'
+                     WHERE state = 'pending' AND created_at < ?2
+                       AND alert NOT IN (SELECT value FROM json_each(?1))",
+                    params![names, before],
+                )
+                .map_err(op("fail removed alerts' messages"))?;
+            }
+            tx.commit()
+                .map_err(op("commit failing removed alerts' messages"))?;
+            Ok(found)
         })
         .await
     }

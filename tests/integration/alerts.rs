@@ -1093,3 +1093,61 @@ async fn a_reload_that_moves_an_alert_sends_what_waits_to_the_new_url_at_once() 
     d.signal("TERM");
     assert_eq!(tokio::task::block_in_place(|| d.wait_exit()), 0);
 }
+
+/// Audit s21: the messages of an alert removed from the config waited for
+/// it to come back for ever: `pending` in `/metrics` and in the outbox
+/// (so "an empty outbox means everything was delivered" never held
+/// again), and their items kept from retention. Now, a day after they
+/// were queued (the default `retry_for_hours`), they are kept as failed,
+/// with the reason, like messages out of retries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_alerts_messages_are_kept_as_failed_after_a_day() {
+    let receiver = Receiver::start().await;
+    receiver.script("/hook", &[(503, &[("Retry-After", "3600")])]);
+    let alerts = format!(
+        "{MAJORS}\n[[alerts]]\nname = \"gone\"\nview = \"majors\"\nurl = \"{}\"\nallow_private = true\n",
+        receiver.url("/hook")
+    );
+    let (server, dir, d) = daemon(&alerts, None).await;
+    receiver.wait_for("/hook", 2).await;
+    d.stop().await;
+    // Removed; one of its messages was queued more than a day ago.
+    rusqlite::Connection::open(dir.db_path())
+        .unwrap()
+        .execute(
+            "UPDATE alert_outbox SET created_at = '2020-01-01T00:00:00Z'
+             WHERE item_uid = (SELECT min(item_uid) FROM alert_outbox)",
+            [],
+        )
+        .unwrap();
+    let config = dir.write_config(&format!("{}{MAJORS}", wire(&server)));
+    let d = Daemon::start_with_clock(config, Arc::new(tickerfeed::clock::SystemClock)).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while dir.count("SELECT count(*) FROM alert_outbox WHERE state = 'failed'") == 0 {
+        assert!(Instant::now() < deadline, "{:?}", outbox(&dir));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut states: Vec<(String, Option<String>)> = outbox(&dir)
+        .into_iter()
+        .map(|(_, _, state, _, error)| (state, error))
+        .collect();
+    states.sort();
+    assert_eq!(
+        states[0],
+        (
+            "failed".to_string(),
+            Some("the alert was removed from the config before this was sent".to_string())
+        )
+    );
+    assert_eq!(states[1].0, "pending", "the younger one still waits");
+    let metrics = d.get("/metrics", &[]).await.text().await.unwrap();
+    for line in [
+        "tickerfeed_alert_deliveries_total{alert=\"gone\",result=\"failed\"} 1",
+        "tickerfeed_alert_outbox{alert=\"gone\",result=\"failed\"} 1",
+        "tickerfeed_alert_outbox{alert=\"gone\",result=\"pending\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} missing from:\n{metrics}");
+    }
+    assert_eq!(receiver.total(), 2, "nothing more was sent");
+    d.stop().await;
+}
