@@ -284,7 +284,18 @@ impl Subscriber {
 
     /// The daemon on `listener`: a restart keeps its callbacks' address.
     async fn start_on(dir: &TestDir, extra: &str, listener: tokio::net::TcpListener) -> Subscriber {
-        let base = format!("http://{}", listener.local_addr().unwrap());
+        Subscriber::start_named(dir, extra, listener, "127.0.0.1").await
+    }
+
+    /// [`Subscriber::start_on`], its callback URL naming it `host`.
+    async fn start_named(
+        dir: &TestDir,
+        extra: &str,
+        listener: tokio::net::TcpListener,
+        host: &str,
+    ) -> Subscriber {
+        let port = listener.local_addr().unwrap().port();
+        let base = format!("http://{host}:{port}");
         let config = dir.write_config(&format!(
             "[websub]\ncallback_url = \"{base}/\"\nsubscribe_lease_seconds = 12\nfallback_poll_minutes = 60\n{extra}"
         ));
@@ -1268,4 +1279,28 @@ async fn a_reload_that_changes_the_callback_url_subscribes_again_under_it() {
         d.log.join("\n")
     );
     tokio::task::block_in_place(|| d.stop_with_nothing_waiting());
+}
+
+/// A restart with another `[websub] callback_url` does the same as a
+/// reload: the archive keeps the callback each subscription was asked
+/// for under, and a live one under another is asked for again at once,
+/// not at its renewal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_with_another_callback_url_subscribes_again_under_it() {
+    let p = Publishing::start("/hub").await;
+    let dir = TestDir::new();
+    let s = Subscriber::start(&dir, &p.wire("")).await;
+    let first = p.hub.wait_verified(1).await;
+    let addr = s.base.trim_start_matches("http://").to_string();
+    s.stop().await;
+    let listener = tokio::net::TcpListener::bind(&addr).await.unwrap();
+    let s = Subscriber::start_named(&dir, &p.wire(""), listener, "localhost").await;
+    let done = p.hub.wait_verified(2).await;
+    assert_eq!(done[1].form["hub.mode"], "subscribe", "{:?}", done[1]);
+    assert_eq!(
+        done[1].form["hub.callback"],
+        first[0].form["hub.callback"].replace("http://127.0.0.1:", "http://localhost:")
+    );
+    assert_eq!(done[1].verified, Some((200, true)));
+    s.stop().await;
 }
