@@ -114,10 +114,10 @@ impl Sender {
     }
 
     /// Sends for `alerts` from now on (a reload). An alert that stays keeps
-    /// its hourly window; one that goes stops sending, and its messages wait
-    /// in the outbox in case it comes back (for [`REMOVED_WAIT`]). Returns the alerts that stay
-    /// with another `url`: what waits for them goes there (see
-    /// [`Sender::moved`]).
+    /// its hourly window; one that goes stops sending, and its messages
+    /// wait in the outbox in case it comes back (for [`REMOVED_WAIT`]).
+    /// Returns the alerts that stay with another `url`: what waits for
+    /// them goes there (see [`Sender::moved`]).
     fn configure(&mut self, alerts: &[AlertConfig]) -> Vec<String> {
         let moved = alerts
             .iter()
