@@ -17,9 +17,11 @@
 //! has no room they wait for the hour to move on. Nothing is dropped. The
 //! count is also kept in the archive (`alert_sends`), so a restart resumes it.
 //!
-//! Each pass sends to every alert side by side, each alert's messages in
-//! the order they are due, so a receiver that hangs until the send
-//! timeout (`push::webhook`) delays only its own alert. When a receiver
+//! Each alert's share of a pass is sent by a task of its own, its
+//! messages in the order they are due, and an alert gets no new share
+//! while one is in flight; so a receiver that hangs until the send timeout
+//! (`push::webhook`) delays only its own alert: the other alerts' messages,
+//! those queued meanwhile included, go in the next passes. When a receiver
 //! does not answer at all ([`Delivery::Unanswered`]), its alert's other
 //! due messages are not tried in that pass, each to wait out the same
 //! timeout: they stay pending, their attempts uncounted, held until the
@@ -46,10 +48,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures_util::future::join_all;
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use super::message::{self, Message};
 use super::webhook::{Clients, Delivery, classify, jitter_fraction, next_attempt};
@@ -71,23 +73,49 @@ const BATCH: usize = 50;
 /// retention, and counting as pending in `/metrics`) for ever.
 const REMOVED_WAIT: chrono::Duration = chrono::Duration::hours(24);
 
+#[derive(Clone)]
 struct Target {
     config: AlertConfig,
     client: reqwest::Client,
 }
 
-/// Delivers alert messages until `shutdown`.
-pub struct Sender {
+/// What delivering a message takes: cheap to clone, so that each alert's
+/// share of a pass runs as a task of its own.
+#[derive(Clone)]
+struct Courier {
     store: Store,
     clock: SharedClock,
+    metrics: Arc<Metrics>,
+}
+
+/// Delivers alert messages until `shutdown`.
+pub struct Sender {
+    courier: Courier,
     /// Kept to build targets again on reload.
     clients: Clients,
     targets: HashMap<String, Target>,
     names: Vec<String>,
-    metrics: Arc<Metrics>,
     /// Per capped alert, when its recent messages were delivered (the last
     /// hour's; also recorded in the archive, so a restart resumes the count).
     sent: HashMap<String, VecDeque<DateTime<Utc>>>,
+}
+
+/// How an alert's share of a pass ended: the alert, how many messages it
+/// delivered that count against `max_per_hour`, and the pass's time.
+type ShareDone = (String, usize, DateTime<Utc>);
+
+/// The alerts' shares of passes still being sent, each a task: an alert
+/// with one in flight gets no other until it ends.
+#[derive(Default)]
+struct InFlight {
+    tasks: JoinSet<ShareDone>,
+    alerts: HashMap<tokio::task::Id, String>,
+}
+
+impl InFlight {
+    fn busy(&self, alert: &str) -> bool {
+        self.alerts.values().any(|a| a == alert)
+    }
 }
 
 impl Sender {
@@ -101,13 +129,15 @@ impl Sender {
         clients: Clients,
     ) -> Sender {
         let mut sender = Sender {
-            store,
-            clock,
+            courier: Courier {
+                store,
+                clock,
+                metrics,
+            },
             clients,
             targets: HashMap::new(),
             names: Vec::new(),
             sent: HashMap::new(),
-            metrics,
         };
         sender.configure(alerts);
         sender
@@ -151,9 +181,9 @@ impl Sender {
     /// URL, and the new one may well answer at once: an operator who
     /// fixed the URL expects the backlog now, not in up to an hour.
     async fn moved(&self, names: &[String]) {
-        let now = self.clock.now();
+        let now = self.courier.clock.now();
         for name in names {
-            match self.store.alert_messages_due(name, now).await {
+            match self.courier.store.alert_messages_due(name, now).await {
                 Ok(0) => {}
                 Ok(n) => {
                     info!(alert = %name, messages = n, "alert URL changed: its waiting messages are sent there now")
@@ -179,15 +209,16 @@ impl Sender {
             ..RecentQuery::newest(1)
         };
         let entry = self
+            .courier
             .store
             .recent(query)
             .await
             .map_err(|e| format!("reading the archive: {e}"))?
             .pop()
             .ok_or("the archive holds no item this alert would send yet")?;
-        let msg = message::compose(&target.config, &entry, self.clock.now());
+        let msg = message::compose(&target.config, &entry, self.courier.clock.now());
         let key = format!("{name}:test-{}", entry.uid());
-        match self.post(target, &key, msg).await {
+        match self.courier.post(target, &key, msg).await {
             Delivery::Delivered => Ok(format!("delivered ({:?}, key {key})", entry.title)),
             Delivery::Retry { error, retry_after } => Err(match retry_after {
                 Some(d) => format!("{error} (Retry-After {} s)", d.as_secs()),
@@ -206,11 +237,14 @@ impl Sender {
         mut alerts: watch::Receiver<Vec<AlertConfig>>,
         shutdown: CancellationToken,
     ) {
-        let signal = self.store.outbox_signal();
+        let signal = self.courier.store.outbox_signal();
+        // Dropped at shutdown, which cuts what is in flight: its rows
+        // stay pending.
+        let mut in_flight = InFlight::default();
         self.resume_windows().await;
         info!(alerts = self.names.len(), "alert sender running");
         loop {
-            let now = self.clock.now();
+            let now = self.courier.clock.now();
             // Alerts at their hourly cap wait for the window to move; the
             // others are read and waited on as usual.
             let held: HashMap<String, DateTime<Utc>> = self
@@ -225,18 +259,18 @@ impl Sender {
             let open: Vec<String> = self
                 .names
                 .iter()
-                .filter(|n| !held.contains_key(*n))
+                .filter(|n| !held.contains_key(*n) && !in_flight.busy(n))
                 .cloned()
                 .collect();
             let sent = tokio::select! {
                 _ = shutdown.cancelled() => break,
-                sent = self.send_due(&open) => sent,
+                sent = self.send_due(&open, &mut in_flight) => sent,
             };
             if sent > 0 {
                 continue;
             }
             self.fail_orphans().await;
-            let next_due = match self.store.next_alert_due(&open).await {
+            let next_due = match self.courier.store.next_alert_due(&open).await {
                 Ok(at) => at,
                 Err(e) => {
                     warn!(error = %e, "could not read the alert outbox");
@@ -248,13 +282,16 @@ impl Sender {
                 .chain(held.values().copied())
                 .min()
                 .map_or(IDLE_CHECK, |at| {
-                    (at - self.clock.now())
+                    (at - self.courier.clock.now())
                         .to_std()
                         .unwrap_or(Duration::ZERO)
                         .clamp(Duration::from_millis(50), IDLE_CHECK)
                 });
             tokio::select! {
                 _ = shutdown.cancelled() => break,
+                Some(done) = in_flight.tasks.join_next_with_id() => {
+                    self.share_done(&mut in_flight, done);
+                }
                 _ = signal.notified() => {}
                 // A closed channel means no more reloads, not a stop.
                 Ok(()) = alerts.changed() => {
@@ -272,8 +309,9 @@ impl Sender {
     /// Keeps as failed the messages of alerts no longer configured that
     /// waited [`REMOVED_WAIT`] for them to come back.
     async fn fail_orphans(&self) {
-        let before = self.clock.now() - REMOVED_WAIT;
+        let before = self.courier.clock.now() - REMOVED_WAIT;
         match self
+            .courier
             .store
             .alert_messages_orphaned(&self.names, before)
             .await
@@ -282,7 +320,7 @@ impl Sender {
                 for (alert, n) in failed {
                     warn!(alert = %alert, messages = n, "alert removed from the config: its unsent messages waited a day for it to come back and are kept as failed");
                     for _ in 0..n {
-                        self.metrics.alert_delivery(&alert, FAILED);
+                        self.courier.metrics.alert_delivery(&alert, FAILED);
                     }
                 }
             }
@@ -294,8 +332,8 @@ impl Sender {
     /// restart does not grant a fresh hour. Unreadable: start from empty
     /// windows (the cap then counts from now), which loses no message.
     async fn resume_windows(&mut self) {
-        let since = self.clock.now() - chrono::Duration::hours(1);
-        match self.store.alert_sends_since(since).await {
+        let since = self.courier.clock.now() - chrono::Duration::hours(1);
+        match self.courier.store.alert_sends_since(since).await {
             Ok(sends) => {
                 for (alert, at) in sends {
                     if self.targets.contains_key(&alert) {
@@ -309,20 +347,14 @@ impl Sender {
         }
     }
 
-    /// A capped alert delivered a message at `now`: it counts for the next
-    /// hour in the archive (the pass adds it to the in-memory window once
-    /// every alert's share is done).
-    async fn count_send(&self, alert: &str, now: DateTime<Utc>) {
-        if let Err(e) = self.store.alert_sent(alert, now).await {
-            warn!(alert = %alert, error = %e, "could not record an alert send; a restart within the hour may allow more than max_per_hour");
-        }
-    }
-
-    /// One pass over the due messages of the alerts named `open`; how many
-    /// were attempted.
-    async fn send_due(&mut self, open: &[String]) -> usize {
-        let now = self.clock.now();
-        let rows = match self.store.due_alerts(open, now, BATCH).await {
+    /// One pass over the due messages of the alerts named `open`: each
+    /// alert's share is sent by a task of its own (`in_flight`), so a
+    /// receiver that hangs until the send timeout holds up no other
+    /// alert, this pass's or the next's. Returns how many messages were
+    /// handed out.
+    async fn send_due(&mut self, open: &[String], in_flight: &mut InFlight) -> usize {
+        let now = self.courier.clock.now();
+        let rows = match self.courier.store.due_alerts(open, now, BATCH).await {
             Ok(rows) => rows,
             Err(e) => {
                 warn!(error = %e, "could not read the alert outbox");
@@ -331,47 +363,74 @@ impl Sender {
         };
         // Per alert, in the order they are due.
         let mut by_alert: Vec<(String, Vec<OutboxRow>)> = Vec::new();
-        for row in rows.iter().cloned() {
+        for row in rows {
             match by_alert.iter_mut().find(|(a, _)| *a == row.alert) {
                 Some((_, list)) => list.push(row),
                 None => by_alert.push((row.alert.clone(), vec![row])),
             }
         }
-        // What each alert may send under its cap is settled before any
-        // is sent: only this pass touches the windows.
-        let mut shares = Vec::new();
+        let mut handed = 0;
         for (alert, list) in by_alert {
             let Some(target) = self.targets.get(&alert) else {
                 continue;
             };
+            // What an alert may send under its cap is settled before its
+            // share goes: none of its others is in flight meanwhile.
             let (single, summary) = match target.config.max_per_hour {
                 None => (list.len(), 0),
                 Some(cap) => split(
                     list.len(),
-                    room(self.sent.entry(alert).or_default(), cap, now),
+                    room(self.sent.entry(alert.clone()).or_default(), cap, now),
                 ),
             };
-            shares.push((target, list, single, summary));
+            if single + summary == 0 {
+                continue;
+            }
+            handed += single + summary;
+            let (courier, target) = (self.courier.clone(), target.clone());
+            let task = in_flight.tasks.spawn(async move {
+                let n = courier
+                    .send_share(&target, &list, single, summary, now)
+                    .await;
+                (target.config.name, n, now)
+            });
+            in_flight.alerts.insert(task.id(), alert);
         }
-        // Alerts are sent to side by side, each one's messages in order:
-        // a receiver that hangs until the send timeout delays only its own.
-        let this = &*self;
-        let counted = join_all(
-            shares
-                .iter()
-                .map(|(target, list, single, summary)| async move {
-                    let n = this.send_share(target, list, *single, *summary, now).await;
-                    (target.config.name.clone(), n)
-                }),
-        )
-        .await;
-        for (alert, n) in counted {
-            if n > 0 {
-                let window = self.sent.entry(alert).or_default();
-                window.extend(std::iter::repeat_n(now, n));
+        handed
+    }
+
+    /// An alert's share ended (`done`): what it delivered counts against
+    /// its hourly cap, and it may be sent to again.
+    fn share_done(
+        &mut self,
+        in_flight: &mut InFlight,
+        done: Result<(tokio::task::Id, ShareDone), tokio::task::JoinError>,
+    ) {
+        match done {
+            Ok((id, (alert, n, at))) => {
+                in_flight.alerts.remove(&id);
+                if n > 0 {
+                    let window = self.sent.entry(alert).or_default();
+                    window.extend(std::iter::repeat_n(at, n));
+                }
+            }
+            Err(e) => {
+                // Its rows stay pending, and go in the next pass.
+                let alert = in_flight.alerts.remove(&e.id()).unwrap_or_default();
+                error!(alert = %alert, error = %e, "an alert delivery task failed");
             }
         }
-        rows.len()
+    }
+}
+
+impl Courier {
+    /// A capped alert delivered a message at `now`: it counts for the next
+    /// hour in the archive (the sender adds it to the in-memory window once
+    /// the alert's share is done, `Sender::share_done`).
+    async fn count_send(&self, alert: &str, now: DateTime<Utc>) {
+        if let Err(e) = self.store.alert_sent(alert, now).await {
+            warn!(alert = %alert, error = %e, "could not record an alert send; a restart within the hour may allow more than max_per_hour");
+        }
     }
 
     /// One alert's share of a pass: `rows[..single]` one by one, then the
@@ -586,7 +645,7 @@ const SENT: &str = "sent";
 const RETRIED: &str = "retried";
 const FAILED: &str = "failed";
 
-/// How [`Sender::record`] settled one outbox row.
+/// How [`Courier::record`] settled one outbox row.
 struct Recorded {
     /// The delivery's `result` label: [`SENT`], [`RETRIED`] or [`FAILED`].
     result: &'static str,

@@ -348,6 +348,26 @@ async fn a_receiver_failing_then_answering_gets_it_after_a_retry() {
     d.stop().await;
 }
 
+/// A receiver whose `/slow` hangs far past the send timeout, and two
+/// alerts: `a-slow` to it (first, so its messages are due first) and
+/// `b-fast` to `/fast`.
+async fn slow_and_fast() -> (Receiver, String) {
+    let receiver = Receiver::start().await;
+    receiver
+        .log
+        .lock()
+        .unwrap()
+        .delays
+        .insert("/slow".into(), Duration::from_secs(600));
+    let alerts = format!(
+        "[[alerts]]\nname = \"a-slow\"\nurl = \"{}\"\nallow_private = true\n\n\
+         [[alerts]]\nname = \"b-fast\"\nurl = \"{}\"\nallow_private = true\n",
+        receiver.url("/slow"),
+        receiver.url("/fast"),
+    );
+    (receiver, alerts)
+}
+
 /// Review round 2: one alert whose receiver hangs held every other
 /// alert's messages back: the sender delivered one message at a time,
 /// every due message of the hanging alert first, each waiting out the
@@ -356,21 +376,7 @@ async fn a_receiver_failing_then_answering_gets_it_after_a_retry() {
 /// its retry, their attempts uncounted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_receiver_does_not_hold_back_other_alerts() {
-    let receiver = Receiver::start().await;
-    // Far past the send timeout: /slow never answers in time.
-    receiver
-        .log
-        .lock()
-        .unwrap()
-        .delays
-        .insert("/slow".into(), Duration::from_secs(600));
-    // The hanging alert first: its messages are due first.
-    let alerts = format!(
-        "[[alerts]]\nname = \"a-slow\"\nurl = \"{}\"\nallow_private = true\n\n\
-         [[alerts]]\nname = \"b-fast\"\nurl = \"{}\"\nallow_private = true\n",
-        receiver.url("/slow"),
-        receiver.url("/fast"),
-    );
+    let (receiver, alerts) = slow_and_fast().await;
     let (_server, dir, d) = daemon(&alerts, None).await;
     // (attempts, held: due later than when it was queued), per pending row
     let slow_rows = || -> Vec<(i64, bool)> {
@@ -477,6 +483,63 @@ async fn a_receiver_that_was_down_gets_the_messages_in_order() {
         .map(|r| r.json()["item"]["title"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(titles, ["Item 1", "Item 2"], "{got:?}");
+    d.stop().await;
+}
+
+/// Audit s21: while one alert's receiver hung, a message queued for
+/// another alert waited for the hanging POST's 15 s timeout: a pass sent
+/// to every alert side by side, but the next pass began only when the
+/// slowest alert's share ended. Now each alert's share is a task of its
+/// own, and the other alerts' new messages go at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_receiver_does_not_delay_other_alerts_new_messages() {
+    let (receiver, alerts) = slow_and_fast().await;
+    let server = FeedServer::start().await;
+    server.set(
+        "/wire.xml",
+        Reply::feed(rss("Wire", &[("w1", "First", "https://wire.test/1")])),
+    );
+    // Polled every second, so a new item is queued (and the sender woken)
+    // at once.
+    let feeds = feed_block(
+        "wire",
+        &server.url("/wire.xml"),
+        "schedule = \"* * * * * *\"",
+    );
+    let dir = TestDir::new();
+    let config = dir.write_config(&format!("{feeds}{alerts}"));
+    let d = Daemon::start_with_clock(config, Arc::new(tickerfeed::clock::SystemClock)).await;
+    receiver.wait_for("/slow", 1).await;
+    receiver.wait_for("/fast", 1).await;
+    // The slow receiver holds its first POST (for up to 15 s) while a
+    // second item is archived.
+    server.set(
+        "/wire.xml",
+        Reply::feed(rss(
+            "Wire",
+            &[
+                ("w1", "First", "https://wire.test/1"),
+                ("w2", "Second", "https://wire.test/2"),
+            ],
+        )),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while dir.count("SELECT count(*) FROM items WHERE title = 'Second'") == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the second item was never archived"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let archived = Instant::now();
+    let got = receiver.wait_for("/fast", 2).await;
+    assert_eq!(got[1].json()["item"]["title"], "Second");
+    assert!(
+        got[1].at - archived < Duration::from_secs(3),
+        "the fast receiver got it {:?} after it was archived",
+        got[1].at - archived
+    );
+    assert_eq!(receiver.got("/slow").len(), 1, "still hanging");
     d.stop().await;
 }
 
