@@ -628,13 +628,16 @@ impl Subscriber {
                 continue;
             }
             // Made under another `[websub] callback_url` (a reload or a
-            // restart changed it): asked for again under this one now. The
-            // hub's lease on the old callback is not renewed and runs out;
-            // pushes that still reach us there are taken until then.
+            // restart changed it), or under one not known (asked for before
+            // the archive kept it: the upgrade may come with a new URL):
+            // asked for again under this one now, with the same id and
+            // secret. The hub's lease on an old callback is not renewed and
+            // runs out; pushes that still reach us there are taken until
+            // then.
             if sub
                 .callback_url
                 .as_deref()
-                .is_some_and(|url| url != self.callback_url(&sub.callback_id).as_str())
+                .is_none_or(|url| url != self.callback_url(&sub.callback_id).as_str())
             {
                 let renewal = sub.state == SubState::Active;
                 self.request(feed, sub.feed_id, &sub.hub, &sub.topic, renewal)

@@ -43,7 +43,7 @@
 //! [`IDLE_CHECK`] at a time, so messages queued by another process (a
 //! `tickerfeed poll`) or a clock that jumped are noticed.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -110,6 +110,14 @@ type ShareDone = (String, usize, DateTime<Utc>);
 struct InFlight {
     tasks: JoinSet<ShareDone>,
     alerts: HashMap<tokio::task::Id, String>,
+    /// Per alert in flight, cancelled when a reload points it at another
+    /// URL: its share sends no more to the old one.
+    moving: HashMap<String, CancellationToken>,
+    /// Alerts a reload pointed at another URL while their share was in
+    /// flight: what waits for them is made due at the new one once the
+    /// share ends, so the backoff or hold it earned at the old URL does
+    /// not stand ([`Sender::moved`]).
+    moved: HashSet<String>,
 }
 
 impl InFlight {
@@ -290,14 +298,25 @@ impl Sender {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 Some(done) = in_flight.tasks.join_next_with_id() => {
-                    self.share_done(&mut in_flight, done);
+                    if let Some(moved) = self.share_done(&mut in_flight, done) {
+                        self.moved(&[moved]).await;
+                    }
                 }
                 _ = signal.notified() => {}
                 // A closed channel means no more reloads, not a stop.
                 Ok(()) = alerts.changed() => {
                     let new = alerts.borrow_and_update().clone();
-                    let moved = self.configure(&new);
-                    self.moved(&moved).await;
+                    let (later, now): (Vec<String>, Vec<String>) = self
+                        .configure(&new)
+                        .into_iter()
+                        .partition(|name| in_flight.busy(name));
+                    self.moved(&now).await;
+                    for name in later {
+                        if let Some(stop) = in_flight.moving.get(&name) {
+                            stop.cancel();
+                        }
+                        in_flight.moved.insert(name);
+                    }
                     info!(alerts = self.names.len(), "alert sender reconfigured");
                 }
                 _ = tokio::time::sleep(wait) => {}
@@ -388,38 +407,46 @@ impl Sender {
             }
             handed += single + summary;
             let (courier, target) = (self.courier.clone(), target.clone());
+            let moving = CancellationToken::new();
+            let stop = moving.clone();
             let task = in_flight.tasks.spawn(async move {
                 let n = courier
-                    .send_share(&target, &list, single, summary, now)
+                    .send_share(&target, &list, single, summary, now, &stop)
                     .await;
                 (target.config.name, n, now)
             });
-            in_flight.alerts.insert(task.id(), alert);
+            in_flight.alerts.insert(task.id(), alert.clone());
+            in_flight.moving.insert(alert, moving);
         }
         handed
     }
 
     /// An alert's share ended (`done`): what it delivered counts against
-    /// its hourly cap, and it may be sent to again.
+    /// its hourly cap, and it may be sent to again. Returns the alert when
+    /// a reload pointed it at another URL meanwhile.
     fn share_done(
         &mut self,
         in_flight: &mut InFlight,
         done: Result<(tokio::task::Id, ShareDone), tokio::task::JoinError>,
-    ) {
-        match done {
+    ) -> Option<String> {
+        let alert = match done {
             Ok((id, (alert, n, at))) => {
                 in_flight.alerts.remove(&id);
                 if n > 0 {
-                    let window = self.sent.entry(alert).or_default();
+                    let window = self.sent.entry(alert.clone()).or_default();
                     window.extend(std::iter::repeat_n(at, n));
                 }
+                alert
             }
             Err(e) => {
                 // Its rows stay pending, and go in the next pass.
                 let alert = in_flight.alerts.remove(&e.id()).unwrap_or_default();
                 error!(alert = %alert, error = %e, "an alert delivery task failed");
+                alert
             }
-        }
+        };
+        in_flight.moving.remove(&alert);
+        in_flight.moved.remove(&alert).then_some(alert)
     }
 }
 
@@ -447,10 +474,16 @@ impl Courier {
         single: usize,
         summary: usize,
         now: DateTime<Utc>,
+        moved: &CancellationToken,
     ) -> usize {
         let capped = target.config.max_per_hour.is_some();
         let mut counted = 0;
         for (i, row) in rows[..single].iter().enumerate() {
+            // A reload pointed the alert elsewhere: the rest wait for the
+            // new URL (made due there once this share ends).
+            if moved.is_cancelled() {
+                return counted;
+            }
             let outcome = self.deliver(target, row).await;
             let delivered = outcome == Delivery::Delivered;
             let unanswered = matches!(outcome, Delivery::Unanswered(_));
@@ -468,11 +501,16 @@ impl Courier {
                 counted += 1;
             }
             if unanswered {
-                self.hold(target, &rows[i + 1..], retry_at).await;
+                if !moved.is_cancelled() {
+                    self.hold(target, &rows[i + 1..], retry_at).await;
+                }
                 return counted;
             }
         }
-        if summary > 0 && self.deliver_summary(target, &rows[single..]).await {
+        if summary > 0
+            && !moved.is_cancelled()
+            && self.deliver_summary(target, &rows[single..]).await
+        {
             self.count_send(&target.config.name, now).await;
             counted += 1;
         }

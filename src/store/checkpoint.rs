@@ -35,7 +35,7 @@
 use std::os::raw::c_int;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 
@@ -61,7 +61,8 @@ impl Thresholds {
     /// SQLite's own threshold to wake the checkpointer (about 4 MB with 4
     /// KiB pages); the writer steps in at ten times that, so the log stays
     /// under about 40 MB however long the writer stays busy. Past twice
-    /// that (about 80 MB) only a reader can be holding it.
+    /// that (about 80 MB), a log the writer's checkpoint cannot copy whole
+    /// is held by a reader ([`LogWatch`]).
     pub(crate) const DEFAULT: Thresholds = Thresholds {
         background: 1_000,
         inline: 10_000,
@@ -120,18 +121,31 @@ enum Wake {
 
 /// Whether a reader's snapshot keeps the log from starting over, as the
 /// writer's last commit found it (see the module doc).
+///
+/// Length alone is not enough: one large transaction (a first retention
+/// run deleting a year of items) makes a log that long with no reader at
+/// all. So the log counts as blocked only when the writer's own
+/// checkpoint, past [`Thresholds::blocked`], could not copy all of it, on
+/// two commits in a row (a single one may find the checkpointer mid-copy).
 #[derive(Debug, Default)]
 pub(crate) struct LogWatch {
-    blocked: AtomicBool,
+    /// Commits in a row that left a long log the writer could not copy.
+    stuck: AtomicU32,
 }
 
 impl LogWatch {
-    fn after_commit(&self, pages: c_int, at: Thresholds) {
-        self.blocked.store(pages >= at.blocked, Ordering::Release);
+    /// After a commit that left the log `pages` long; `copied_all`: the
+    /// writer's checkpoint in it copied every frame.
+    fn after_commit(&self, pages: c_int, at: Thresholds, copied_all: bool) {
+        if pages >= at.blocked && !copied_all {
+            self.stuck.fetch_add(1, Ordering::AcqRel);
+        } else {
+            self.stuck.store(0, Ordering::Release);
+        }
     }
 
     pub(crate) fn blocked(&self) -> bool {
-        self.blocked.load(Ordering::Acquire)
+        self.stuck.load(Ordering::Acquire) >= 2
     }
 }
 
@@ -181,12 +195,15 @@ impl Checkpointer {
         let hook_watch = Arc::clone(&watch);
         writer
             .wal_hook(Some(move |wal: &mut Wal, pages: c_int| {
-                hook_watch.after_commit(pages, at);
+                let mut copied_all = false;
                 match policy.after_commit(pages) {
                     // BUSY (the checkpointer is mid-copy, or a reader holds
                     // an old snapshot) is fine: the next commit tries again.
                     Step::Inline => {
-                        let _ = wal.checkpoint_v2(CheckpointMode::PASSIVE);
+                        copied_all = matches!(
+                            wal.checkpoint_v2(CheckpointMode::PASSIVE),
+                            Ok((log, copied)) if copied >= log
+                        );
                     }
                     Step::Wake => match hook_wake.try_send(Wake::Check) {
                         Ok(()) | Err(TrySendError::Full(_)) => {}
@@ -198,6 +215,7 @@ impl Checkpointer {
                     },
                     Step::Nothing => {}
                 }
+                hook_watch.after_commit(pages, at, copied_all);
                 Ok(())
             }))
             .map_err(open_err)?;
@@ -423,5 +441,21 @@ mod tests {
             "the log kept {} bytes on disk",
             len(&wal)
         );
+    }
+
+    /// One transaction larger than the flag's length (a first retention
+    /// run), with no reader: its own checkpoint copies all of it, so the
+    /// operator is not told to close a reader that does not exist.
+    #[test]
+    fn a_large_transaction_without_a_reader_is_not_flagged() {
+        let (_dir, _path, _wal, writer, ck) = started(Thresholds {
+            background: 10,
+            inline: 100,
+            blocked: 200,
+        });
+        for _ in 0..3 {
+            commit_pages(&writer, 250);
+            assert!(!ck.log_blocked(), "flagged with no reader");
+        }
     }
 }

@@ -1157,6 +1157,58 @@ async fn a_reload_that_moves_an_alert_sends_what_waits_to_the_new_url_at_once() 
     assert_eq!(tokio::task::block_in_place(|| d.wait_exit()), 0);
 }
 
+/// Review s21: a reload that moves an alert while a message is on its
+/// way to the old URL. The share in flight went on sending the rest to the
+/// old URL, and what the old receiver answered (an hour's `Retry-After`)
+/// held everything there, so the new URL got nothing despite the log
+/// saying it would. Now the share stops at the reload and what waits goes
+/// to the new URL once the message in flight is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_that_moves_an_alert_mid_send_sends_the_rest_to_the_new_url() {
+    let receiver = Receiver::start().await;
+    receiver.script("/old", &[(503, &[("Retry-After", "3600")])]);
+    receiver
+        .log
+        .lock()
+        .unwrap()
+        .delays
+        .insert("/old".into(), Duration::from_secs(3));
+    let server = FeedServer::start().await;
+    let feeds = wire(&server);
+    let alert = |path: &str| {
+        format!(
+            "{MAJORS}\n[[alerts]]\nname = \"majors\"\nview = \"majors\"\nurl = \"{}\"\nallow_private = true\n",
+            receiver.url(path)
+        )
+    };
+    let dir = TestDir::new();
+    dir.write_config_only(&format!("{feeds}{}", alert("/old")));
+    let mut d = crate::process::Running::start_with(&dir, &[]);
+    tokio::task::block_in_place(|| d.wait_for("tickerfeed running"));
+    // The first message is on its way to the old URL, answered in 3 s.
+    receiver.wait_for("/old", 1).await;
+    dir.write_config_only(&format!("{feeds}{}", alert("/new")));
+    d.signal("HUP");
+    tokio::task::block_in_place(|| d.wait_for("config reloaded"));
+    let got = receiver.wait_for("/new", 2).await;
+    let mut titles: Vec<String> = got
+        .iter()
+        .map(|r| r.json()["item"]["title"].as_str().unwrap().to_string())
+        .collect();
+    titles.sort();
+    assert_eq!(
+        titles,
+        ["BP results beat guidance", "Shell buys solar firm"]
+    );
+    assert_eq!(
+        receiver.got("/old").len(),
+        1,
+        "the second message went to the old URL after the reload"
+    );
+    d.signal("TERM");
+    assert_eq!(tokio::task::block_in_place(|| d.wait_exit()), 0);
+}
+
 /// Audit s21: the messages of an alert removed from the config waited for
 /// it to come back for ever: `pending` in `/metrics` and in the outbox
 /// (so "an empty outbox means everything was delivered" never held
