@@ -1111,14 +1111,10 @@ async fn alerts_are_added_and_removed_by_a_reload() {
     d.wait_exit();
 }
 
-/// Audit s21: a reload that points an alert at a new URL (the receiver
-/// moved) sends what waits for it there at once. Before, each waiting
-/// message kept its retry time, backoff or `Retry-After` earned at the
-/// old URL: up to an hour, though the new one may answer now.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reload_that_moves_an_alert_sends_what_waits_to_the_new_url_at_once() {
-    let receiver = Receiver::start().await;
-    receiver.script("/old", &[(503, &[("Retry-After", "3600")])]);
+/// The daemon with alert "majors" (the wire's two majors) at `receiver`'s
+/// `/old`, pointed by a reload at `/new` once `/old` got `requests`: both
+/// messages reach `/new`. The archive's dir and the running daemon.
+async fn moved_after(receiver: &Receiver, requests: usize) -> (TestDir, crate::process::Running) {
     let server = FeedServer::start().await;
     let feeds = wire(&server);
     let alert = |path: &str| {
@@ -1131,8 +1127,7 @@ async fn a_reload_that_moves_an_alert_sends_what_waits_to_the_new_url_at_once() 
     dir.write_config_only(&format!("{feeds}{}", alert("/old")));
     let mut d = crate::process::Running::start_with(&dir, &[]);
     tokio::task::block_in_place(|| d.wait_for("tickerfeed running"));
-    // Both majors' messages are told to come back in an hour.
-    receiver.wait_for("/old", 2).await;
+    receiver.wait_for("/old", requests).await;
 
     dir.write_config_only(&format!("{feeds}{}", alert("/new")));
     d.signal("HUP");
@@ -1147,6 +1142,19 @@ async fn a_reload_that_moves_an_alert_sends_what_waits_to_the_new_url_at_once() 
         titles,
         ["BP results beat guidance", "Shell buys solar firm"]
     );
+    (dir, d)
+}
+
+/// Audit s21: a reload that points an alert at a new URL (the receiver
+/// moved) sends what waits for it there at once. Before, each waiting
+/// message kept its retry time, backoff or `Retry-After` earned at the
+/// old URL: up to an hour, though the new one may answer now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_that_moves_an_alert_sends_what_waits_to_the_new_url_at_once() {
+    let receiver = Receiver::start().await;
+    receiver.script("/old", &[(503, &[("Retry-After", "3600")])]);
+    // Both majors' messages are told to come back in an hour.
+    let (dir, mut d) = moved_after(&receiver, 2).await;
     assert_eq!(receiver.got("/old").len(), 2, "nothing more to the old URL");
     let deadline = Instant::now() + Duration::from_secs(10);
     while dir.count("SELECT count(*) FROM alert_outbox") > 0 {
@@ -1173,33 +1181,8 @@ async fn a_reload_that_moves_an_alert_mid_send_sends_the_rest_to_the_new_url() {
         .unwrap()
         .delays
         .insert("/old".into(), Duration::from_secs(3));
-    let server = FeedServer::start().await;
-    let feeds = wire(&server);
-    let alert = |path: &str| {
-        format!(
-            "{MAJORS}\n[[alerts]]\nname = \"majors\"\nview = \"majors\"\nurl = \"{}\"\nallow_private = true\n",
-            receiver.url(path)
-        )
-    };
-    let dir = TestDir::new();
-    dir.write_config_only(&format!("{feeds}{}", alert("/old")));
-    let mut d = crate::process::Running::start_with(&dir, &[]);
-    tokio::task::block_in_place(|| d.wait_for("tickerfeed running"));
     // The first message is on its way to the old URL, answered in 3 s.
-    receiver.wait_for("/old", 1).await;
-    dir.write_config_only(&format!("{feeds}{}", alert("/new")));
-    d.signal("HUP");
-    tokio::task::block_in_place(|| d.wait_for("config reloaded"));
-    let got = receiver.wait_for("/new", 2).await;
-    let mut titles: Vec<String> = got
-        .iter()
-        .map(|r| r.json()["item"]["title"].as_str().unwrap().to_string())
-        .collect();
-    titles.sort();
-    assert_eq!(
-        titles,
-        ["BP results beat guidance", "Shell buys solar firm"]
-    );
+    let (_dir, mut d) = moved_after(&receiver, 1).await;
     assert_eq!(
         receiver.got("/old").len(),
         1,
