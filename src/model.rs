@@ -130,7 +130,7 @@ pub struct NewItem {
 impl NewItem {
     /// This item's key when its publisher's id is not its own (a feed that
     /// gives several entries one guid): the key with the item's link, or
-    /// failing that its content hash, added. `normalize` gives it to every
+    /// failing that its [`NewItem::key_hash`], added. `normalize` gives it to every
     /// entry that shares a key in one document; the store to an entry that
     /// comes alone under a key its feed has shown shared.
     pub fn shared_key(&self) -> ItemKey {
@@ -144,7 +144,8 @@ impl NewItem {
 
     /// [`NewItem::shared_key`] for entries that share their link too (a
     /// feed that links every entry to its home page): the content hash
-    /// added, so each keeps its key wherever the feed lists it.
+    /// added ([`NewItem::key_hash`]), so each keeps its key wherever the
+    /// feed lists it.
     pub fn twice_shared_key(&self) -> ItemKey {
         let shared = self.shared_key();
         let hash = &self.key_hash[..16];

@@ -142,13 +142,15 @@ fn normalize_entry(e: Entry, feed_url: &Url, html_summary: bool, rss: bool) -> N
     let published = e.published.filter(storable).or(e.updated.filter(storable));
     let updated = e.updated.filter(storable);
 
-    // The title as read before RSS titles had their references decoded:
-    // what keys are made of, so an item an earlier version archived keeps
-    // its key (`key_hash`, and the hash key below).
-    let first_title = match &e.title {
-        Some(t) if title != title_to_plain(t, false) => title_to_plain(t, false),
-        _ => title.clone(),
-    };
+    // The title as read before RSS titles had their references decoded,
+    // when it was: what keys are made of, so an item an earlier version
+    // archived keeps its key (`key_hash`, and the hash key below).
+    let first_title = e
+        .title
+        .as_ref()
+        .filter(|t| decodes_references(t, rss))
+        .map(|t| title_to_plain(t, false));
+    let key_title = first_title.as_deref().unwrap_or(&title);
     let hash_with = |title: &str| {
         hash_fields(&[
             title,
@@ -161,10 +163,9 @@ fn normalize_entry(e: Entry, feed_url: &Url, html_summary: bool, rss: bool) -> N
         ])
     };
     let content_hash = hash_with(&title);
-    let key_hash = if first_title == title {
-        content_hash.clone()
-    } else {
-        hash_with(&first_title)
+    let key_hash = match &first_title {
+        Some(t) => hash_with(t),
+        None => content_hash.clone(),
     };
     let key = match (&guid, &canonical) {
         (Some(g), _) => ItemKey::of_guid(g).0,
@@ -174,7 +175,7 @@ fn normalize_entry(e: Entry, feed_url: &Url, html_summary: bool, rss: bool) -> N
         (None, None) => format!(
             "hash:{}",
             hash_fields(&[
-                &first_title,
+                key_title,
                 summary_html.as_deref().unwrap_or(""),
                 content_html.as_deref().unwrap_or(""),
                 &published.map(|p| p.to_rfc3339()).unwrap_or_default(),
@@ -342,7 +343,7 @@ fn is_plain_type(content_type: &str) -> bool {
 fn title_to_plain(t: &Text, rss: bool) -> String {
     let s = if !is_plain(t) {
         html_to_text(&t.content)
-    } else if rss && holds_reference(&t.content) {
+    } else if decodes_references(t, rss) {
         match super::sanitize::decode_references(&t.content) {
             Some(decoded) => decoded.into_owned(),
             None => html_to_text(&t.content.replace('<', "&lt;")),
@@ -351,6 +352,12 @@ fn title_to_plain(t: &Text, rss: bool) -> String {
         t.content.clone()
     };
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Whether [`title_to_plain`] decodes `t`'s references: a plain `rss`
+/// title that holds one.
+fn decodes_references(t: &Text, rss: bool) -> bool {
+    rss && is_plain(t) && holds_reference(&t.content)
 }
 
 /// Whether `text` holds an HTML character reference ended by `;`: `&name;`,

@@ -32,7 +32,9 @@
 //! The messages of an alert removed from the config wait for it to come
 //! back for a day (`REMOVED_WAIT`) after they were queued, then are kept as
 //! failed. A reload that gives an alert another URL makes its waiting
-//! messages due there at once.
+//! messages due there at once; with a share in flight, that share sends
+//! no more to the old URL, and what waits goes to the new one as soon as
+//! its message in flight is answered.
 //!
 //! Delivery is at least once: a message whose 2xx arrived but whose
 //! deletion did not (a crash in between) is sent again, with the same

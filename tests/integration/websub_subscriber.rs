@@ -614,6 +614,19 @@ async fn a_feed_that_opts_out_or_holds_a_key_is_not_subscribed_and_a_denial_ends
         .await
         .unwrap();
     assert_eq!(push.status(), 410);
+    // The keyed feed was polled; a subscription would have followed it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while dir.count(
+        "SELECT count(*) FROM fetches x JOIN feeds f ON f.id = x.feed_id WHERE f.name = 'keyed'",
+    ) == 0
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the keyed feed was never polled"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
         hub.requests().len(),
         1,
