@@ -620,10 +620,7 @@ async fn a_feed_that_opts_out_or_holds_a_key_is_not_subscribed_and_a_denial_ends
         "SELECT count(*) FROM fetches x JOIN feeds f ON f.id = x.feed_id WHERE f.name = 'keyed'",
     ) == 0
     {
-        assert!(
-            Instant::now() < deadline,
-            "the keyed feed was never polled"
-        );
+        assert!(Instant::now() < deadline, "the keyed feed was never polled");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
