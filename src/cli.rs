@@ -1045,11 +1045,7 @@ async fn search(
             writeln!(out, "   {url}")?;
         }
         if !h.snippet.is_empty() {
-            writeln!(
-                out,
-                "   {}",
-                h.snippet.split_whitespace().collect::<Vec<_>>().join(" ")
-            )?;
+            writeln!(out, "   {}", crate::markup::collapse_whitespace(&h.snippet))?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -20,6 +20,9 @@
 //!
 //! None of them is `quick_xml::escape`: its functions also escape CR (and
 //! `'` as `&apos;`), so they would change bytes readers and tests rely on.
+//!
+//! Beside them, [`collapse_whitespace`]: text as a one-line reader sees
+//! it (titles, snippets, names to match), for every layer alike.
 
 use std::borrow::Cow;
 
@@ -144,9 +147,68 @@ fn carries_only_xml_chars(s: &str) -> bool {
     !has_control && !has_nonchar
 }
 
+/// `s` with every run of whitespace made one space and none at either
+/// end, as `split_whitespace` and `join(" ")` give it.
+///
+/// Borrows text that is already so (almost every title): collapsing each
+/// item's title by splitting it into a vector and joining it again was
+/// 1 % of a first poll's CPU.
+pub fn collapse_whitespace(s: &str) -> Cow<'_, str> {
+    let mut after_space = true;
+    let collapsed = s.chars().all(|c| {
+        let ok = !c.is_whitespace() || (c == ' ' && !after_space);
+        after_space = c.is_whitespace();
+        ok
+    }) && (s.is_empty() || !after_space);
+    if collapsed {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    for word in s.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    Cow::Owned(out)
+}
+
+/// [`collapse_whitespace`] of text the caller owns, without a copy when it
+/// changes nothing.
+pub fn collapse_whitespace_owned(s: String) -> String {
+    match collapse_whitespace(&s) {
+        Cow::Borrowed(_) => s,
+        Cow::Owned(collapsed) => collapsed,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whitespace_collapses_as_split_and_join_would_and_borrows_what_is_collapsed() {
+        for s in [
+            "",
+            " ",
+            "a",
+            "Apple beats estimates",
+            " Apple",
+            "Apple ",
+            "Apple  beats",
+            "Apple\tbeats",
+            "Apple\nbeats\n",
+            "Apple\u{a0}beats",
+            "\u{2003}Apple \u{3000} beats\r\n",
+            "é à  ü",
+        ] {
+            let want = s.split_whitespace().collect::<Vec<_>>().join(" ");
+            let got = collapse_whitespace(s);
+            assert_eq!(got, want, "{s:?}");
+            assert_eq!(matches!(got, Cow::Borrowed(_)), want == s, "{s:?}");
+            assert_eq!(collapse_whitespace_owned(s.to_owned()), want, "{s:?}");
+        }
+    }
 
     fn attr(s: &str) -> String {
         let mut out = String::new();

@@ -75,7 +75,7 @@ pub fn extract(
     let text = found
         .text_content
         .lines()
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .map(crate::markup::collapse_whitespace)
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join("\n");

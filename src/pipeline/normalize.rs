@@ -351,7 +351,7 @@ fn title_to_plain(t: &Text, rss: bool) -> String {
     } else {
         t.content.clone()
     };
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    crate::markup::collapse_whitespace_owned(s)
 }
 
 /// Whether [`title_to_plain`] decodes `t`'s references: a plain `rss`

@@ -148,7 +148,7 @@ pub(super) fn html_to_text(html: &str) -> String {
             rest = &rest[c.len_utf8()..];
         }
     }
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    crate::markup::collapse_whitespace_owned(text)
 }
 
 /// Whether the text after a `<` opens a tag (as in the HTML tokenizer: a
