@@ -198,10 +198,15 @@ static CASHTAG: LazyLock<Regex> = LazyLock::new(|| {
 /// are (`NYSE`, `Nasdaq` or `NASDAQ`), never in lower case: "Their aim: BP
 /// must..." names no venue. The venue is captured too: it decides which
 /// listing the symbol is ([`Market::of_venue`]).
+///
+/// `\b` rather than "start or a non-word character" before the venue
+/// (the same thing, since every venue starts with a letter): a pattern
+/// that opens with a character class has no literal to look for first,
+/// so it ran its automaton over every text with a colon, 35 times slower.
 static EXCHANGE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?x)
-        (?:^|[^\w])
+        \b
         (?P<venue>
             NYSE\s+American | NYSE\s+Arca | NYSE\s+MKT | NYSE
           | (?:NASDAQ|Nasdaq)(?:\s*(?:GS|GM|CM))? | AMEX | (?:Cboe|CBOE)(?:\s+BZX)? | BATS
