@@ -58,7 +58,9 @@
 //!   what follows is what a subject takes and the word without an article
 //!   does not ("Apple to unveil", "Apple is", "Apple's", a headline's verb:
 //!   "Apple unveils"); a particle is not ("Shell out for a laptop", "Apple
-//!   up 3%"), nor, in Title Case or capitals, a preposition that makes a
+//!   up 3%"), and after one only the company's own signals or a price
+//!   move right after it ("up 3%") vouch, not a sum or a finance word
+//!   ("Shell out $2,000 for a laptop"), nor, in Title Case or capitals, a preposition that makes a
 //!   thing of the word ("in", "with", "from": "Apple In Bloom Across The
 //!   Valley"), while the others still show the subject ("Apple At WWDC",
 //!   "Shell On Track…", "Apple Over Samsung…"). There it needs
@@ -140,8 +142,9 @@ use crate::config::InstrumentConfig;
 pub use crate::model::{MatchedBy, Mention};
 use names::{
     COINED_BEFORE, COMPANY_FORM, DATE_BEFORE, WIRE_PREFIX, adjacent_words, collapse, definitions,
-    finance_near, followed_as_subject, in_sentence_case, is_ambiguous, is_common_word, is_shouting,
-    is_title_case, name_pattern, names_something_else, starts_sentence, tail,
+    finance_near, followed_as_subject, followed_by_particle, in_sentence_case, is_ambiguous,
+    is_common_word, is_shouting, is_title_case, name_pattern, names_something_else,
+    price_move_follows, starts_sentence, tail,
 };
 pub use names::{CONTEXT_WORDS, FINANCE_WORDS};
 
@@ -814,7 +817,17 @@ impl MentionMatcher {
                     part.shouting() || part.title_case(),
                 )
             {
-                return (vouched || other_name(facts) || Self::in_company_context(hit, parts))
+                // After a particle the word is a phrasal verb's ("Shell out
+                // $2,000 for a new laptop"): a sum or a finance word fits
+                // what the verb spends as well as a company, so only the
+                // company's own signals vouch there, or a price move right
+                // after the particle ("Apple up 3%").
+                let context = if followed_by_particle(part.text, hit.start, hit.end) {
+                    price_move_follows(&part.text[hit.end..])
+                } else {
+                    Self::in_company_context(hit, parts)
+                };
+                return (vouched || other_name(facts) || context)
                     .then_some(MatchedBy::Corroborated);
             }
             return Some(MatchedBy::Name);
@@ -1950,6 +1963,60 @@ mod tests {
                 ),
             ],
         );
+    }
+
+    /// "Shell out $2,000 for a new laptop" was Shell plc: the particle
+    /// made it need corroboration, and the `$` of the sum gave it. After a
+    /// particle a sum or a finance word is what the phrasal verb spends;
+    /// only the company's own signals (a cashtag, notation, another of its
+    /// names) vouch there, or a price move right after the particle
+    /// ("Apple up 3%", "Apple off 2.5 per cent").
+    #[test]
+    fn after_a_particle_only_the_companys_own_signals_or_a_price_move_vouch_for_a_word_name() {
+        let m = MentionMatcher::new(&[
+            instrument("SHEL", &["Shell", "Royal Dutch Shell"]),
+            instrument("AAPL", &["Apple"]),
+        ]);
+        type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)]);
+        let cases: &[Case] = &[
+            ("Shell out $2,000 for a new laptop", "", &[]),
+            (
+                "Shell Out $2,000 For A New Laptop? Read This First",
+                "",
+                &[],
+            ),
+            (
+                "Shell out billions for a stadium, fans tell owners",
+                "",
+                &[],
+            ),
+            ("SHELL OUT £50 A MONTH FOR BROADBAND", "", &[]),
+            // A price move right after the particle is the company's.
+            (
+                "Apple up 3% after strong iPhone sales",
+                "",
+                &[("AAPL", "corroborated")],
+            ),
+            (
+                "Apple off 2.5 per cent in early trade",
+                "",
+                &[("AAPL", "corroborated")],
+            ),
+            // The company's own signals still vouch for it.
+            (
+                "Shell out $2bn for a rival? Investors doubt it",
+                "Royal Dutch Shell is said to weigh a bid.",
+                &[("SHEL", "name")],
+            ),
+            (
+                "Shell out $2bn for a rival? Investors doubt it",
+                "Traders sold $SHEL on the report.",
+                &[("SHEL", "cashtag")],
+            ),
+        ];
+        for (title, text, want) in cases {
+            assert_eq!(how(&m, title, text), owned(want), "{title} / {text}");
+        }
     }
 
     /// "Apple In Bloom Across The Valley" was Apple Inc. by name: "In" is a

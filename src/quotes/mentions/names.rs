@@ -494,7 +494,8 @@ const PREPOSITIONS: &[&str] = &[
 /// phrase of it ("Shell out for a laptop", "top up", "back off", "Next
 /// up", "Apple off the tree"), never what follows a company doing
 /// something. A company's price move reads so too ("Apple up 3%",
-/// "Shell off 2%"), and its figure vouches for it. Not "over": after a
+/// "Shell off 2%"), and its figure right after the particle vouches for
+/// it ([`price_move_follows`]); a sum further on is what the verb spends. Not "over": after a
 /// noun it sets it against another thing, as a company's headline does
 /// ("Apple over Samsung in latest smartphone rankings"), and no word-name
 /// makes a phrasal verb with it.
@@ -509,6 +510,31 @@ const PARTICLES: &[&str] = &["off", "out", "up"];
 /// To Meet…", "Apple Against The FBI". The cost: a thing those take
 /// ("Shell On The Beach") is read as the company.
 const THING_PREPOSITIONS: &[&str] = &["from", "in", "with"];
+
+/// A price move right after a particle: "up 3%", "off 2.5 per cent",
+/// "UP 40 POINTS". What makes "Apple up 3%" the company's price, where a
+/// sum after "out" ("Shell out $2,000 for a laptop") is the verb's.
+static PRICE_MOVE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)^[ \t]+(?:up|off)[ \t]+[+\-]?\d[\d.,]*[ \t]*(?:%|(?:percent|per[ \t]+cent|pc|points?|pts)\b)",
+    )
+    .expect("constant pattern")
+});
+
+/// Whether the word right after `text[start..end]` is a particle
+/// ([`PARTICLES`]): with a word-name before it, a phrasal verb ("Shell
+/// out for a laptop") or a price move ("Apple up 3%").
+pub(super) fn followed_by_particle(text: &str, start: usize, end: usize) -> bool {
+    adjacent_words(text, start, end)[1]
+        .is_some_and(|w| PARTICLES.contains(&w.to_lowercase().as_str()))
+}
+
+/// Whether `rest` (the text right after a name) starts with a particle
+/// and a price move: "up 3%", "off 2 points". A figure further on ("Shell
+/// out $2,000") is what the verb spends, not the company's price.
+pub(super) fn price_move_follows(rest: &str) -> bool {
+    PRICE_MOVE.is_match(rest)
+}
 
 /// Whether `lower` (a word in lower case) is a function word: one of
 /// [`FUNCTION_WORDS`] or [`PREPOSITIONS`].
