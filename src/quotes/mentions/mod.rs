@@ -60,10 +60,12 @@
 //!   "Apple unveils"); a particle is not ("Shell out for a laptop", "Apple
 //!   up 3%"), and after one only the company's own signals or a price
 //!   move right after it ("up 3%") vouch, not a sum or a finance word
-//!   ("Shell out $2,000 for a laptop"), nor, in Title Case or capitals, a preposition that makes a
-//!   thing of the word ("in", "with", "from": "Apple In Bloom Across The
-//!   Valley"), while the others still show the subject ("Apple At WWDC",
-//!   "Shell On Track…", "Apple Over Samsung…"). There it needs
+//!   ("Shell out $2,000 for a laptop"), nor, in Title Case or capitals, a
+//!   preposition that makes a thing of the word ("in", "with", "from":
+//!   "Apple In Bloom Across The Valley", but "Apple In Court Again": a
+//!   company's proceedings) or places it ("on", "at" before an article:
+//!   "Shell On The Beach"), while the others still show the subject
+//!   ("Apple At WWDC", "Shell On Track…", "Apple Over Samsung…"). There it needs
 //!   corroboration like an ambiguous alias. Coined names ("Vodafone") and
 //!   names with capitals inside ("AstraZeneca") are no words.
 //! - **Ambiguous** aliases, one short word (four letters or fewer) or one
@@ -2039,12 +2041,13 @@ mod tests {
             ("Apple In Bloom Across The Valley", "", &[]),
             ("Apple With Cinnamon: A Simple Autumn Crumble", "", &[]),
             ("APPLE IN BLOOM AT THE COUNTY FAIR", "", &[]),
-            // The company, vouched for by a finance word or its own
-            // sentences.
+            // The company: in talks (see
+            // `in_a_title_case_headline_a_place_is_a_thing_and_proceedings_are_the_company`),
+            // or vouched for by its own sentences.
             (
                 "Apple In Talks To Buy Music App Shazam",
                 "",
-                &[("AAPL", "corroborated")],
+                &[("AAPL", "name")],
             ),
             (
                 "Apple In Tribute To Its Late Founder",
@@ -2146,6 +2149,66 @@ mod tests {
                 ("Apple Of My Eye: Growing Heritage Varieties At Home", &[]),
                 ("Apple In Bloom Across The Valley", &[]),
             ],
+        );
+    }
+
+    /// "Shell On The Beach" was Shell plc and "Apple In Court Again" was
+    /// missed, each alone in its item: in Title Case every preposition
+    /// but "In", "With" and "From" showed the subject, and those three
+    /// never did. A place preposition before an article says where a
+    /// thing is; "In" before proceedings (court, talks…) says what a
+    /// company is in. The title-only headlines the last review restored
+    /// stay the company.
+    #[test]
+    fn in_a_title_case_headline_a_place_is_a_thing_and_proceedings_are_the_company() {
+        let m = MentionMatcher::new(&[
+            instrument("AAPL", &["Apple"]),
+            instrument("SHEL", &["Shell"]),
+        ]);
+        assert_titles(
+            &m,
+            &[
+                ("Shell On The Beach", &[]),
+                ("Shell On The Beach: A Collector's Guide", &[]),
+                ("Apple At The County Fair Wins A Ribbon", &[]),
+                ("SHELL ON THE BEACH AT LOW TIDE", &[]),
+                ("Apple In Court Again", &[("AAPL", "name")]),
+                ("APPLE IN COURT AGAIN", &[("AAPL", "name")]),
+                ("Apple In Talks With Music Labels", &[("AAPL", "name")]),
+                (
+                    "Shell In Dispute With Nigerian Regulator",
+                    &[("SHEL", "name")],
+                ),
+                // Restored last time, and still the company.
+                (
+                    "Apple At WWDC: Everything Announced Today",
+                    &[("AAPL", "name")],
+                ),
+                (
+                    "Shell On Track To Meet 2030 Emissions Goal",
+                    &[("SHEL", "name")],
+                ),
+                (
+                    "Apple Over Samsung In Latest Smartphone Rankings",
+                    &[("AAPL", "name")],
+                ),
+                (
+                    "Apple Against The FBI: The Encryption Fight Returns",
+                    &[("AAPL", "name")],
+                ),
+                // Still things.
+                ("Apple In Bloom Across The Valley", &[]),
+                ("Apple With Cinnamon: A Simple Autumn Crumble", &[]),
+            ],
+        );
+        // The item's own sentences still vouch for the company.
+        assert_eq!(
+            how(
+                &m,
+                "Shell On The Beach",
+                "Shell said on Monday it would pay for the clean-up."
+            ),
+            [("SHEL".to_string(), "name")]
         );
     }
 

@@ -507,9 +507,36 @@ const PARTICLES: &[&str] = &["off", "out", "up"];
 /// "Apple From Seed"); "of" ("Apple Of My Eye") is a joiner in any case.
 /// Other prepositions there read as a headline's shorthand for what the
 /// company does: "Apple At WWDC", "Apple For Business", "Shell On Track
-/// To Meet…", "Apple Against The FBI". The cost: a thing those take
-/// ("Shell On The Beach") is read as the company.
+/// To Meet…", "Apple Against The FBI", except where they place a thing
+/// ([`PLACE_PREPOSITIONS`]). And "In" before what only a company is in
+/// ([`PROCEEDINGS`]: "Apple In Court Again") shows the subject.
 const THING_PREPOSITIONS: &[&str] = &["from", "in", "with"];
+
+/// Prepositions that, after a word in a headline in title case or in
+/// capitals and before an article, say where a thing is: "Shell On The
+/// Beach", "Apple At The County Fair". A company's headline puts a name
+/// or a bare noun there ("Apple At WWDC", "Shell On Track To Meet…"),
+/// so without the article they still show the subject. The cost: a
+/// company's idiom with an article ("Shell On The Hook…") needs what
+/// vouches for the word elsewhere.
+const PLACE_PREPOSITIONS: &[&str] = &["at", "on", "onto", "upon"];
+
+/// What a company is in, in a headline, and a fruit or a shell never is:
+/// proceedings ("Apple In Court Again", "Apple In Talks With Music
+/// Labels"). After "In" these show the subject, where "In Bloom" makes a
+/// thing of the word.
+const PROCEEDINGS: &[&str] = &[
+    "court",
+    "talks",
+    "dispute",
+    "row",
+    "negotiations",
+    "discussions",
+];
+
+/// The articles: after a place preposition they make a place of what
+/// follows ([`PLACE_PREPOSITIONS`]).
+const ARTICLES: &[&str] = &["a", "an", "the"];
 
 /// A price move right after a particle: "up 3%", "off 2.5 per cent",
 /// "UP 40 POINTS". What makes "Apple up 3%" the company's price, where a
@@ -900,9 +927,12 @@ const SUBJECT_VERBS: &[&str] = &[
 /// a headline in title case or in capitals (`headline_style`) a
 /// preposition that makes a thing of the word ([`THING_PREPOSITIONS`])
 /// shows none either: there "Apple In Bloom Across The Valley" reads
-/// like "Apple In Talks To Buy…", so the headline needs what vouches for
-/// the word elsewhere (a finance word, the item's own sentences). Other
-/// prepositions still show one: "Apple At WWDC", "Shell On Track…".
+/// like "Apple In Tribute To…", so the headline needs what vouches for
+/// the word elsewhere (a finance word, the item's own sentences), unless
+/// the word is in proceedings ([`PROCEEDINGS`]: "Apple In Court Again").
+/// Nor does a place preposition before an article ([`PLACE_PREPOSITIONS`]:
+/// "Shell On The Beach"). Other prepositions still show one: "Apple At
+/// WWDC", "Shell On Track…", "Apple Against The FBI".
 pub(super) fn followed_as_subject(
     text: &str,
     start: usize,
@@ -916,12 +946,22 @@ pub(super) fn followed_as_subject(
     }) {
         return true;
     }
-    adjacent_words(text, start, end)[1].is_some_and(|w| {
-        let w = w.to_lowercase();
+    adjacent_words(text, start, end)[1].is_some_and(|word| {
+        let w = word.to_lowercase();
         let w = w.as_str();
+        // The word after the preposition: "On The Beach", "In Court".
+        let at = word.as_ptr() as usize - text.as_ptr() as usize;
+        let next = || {
+            adjacent_words(text, at, at + word.len())[1]
+                .map(str::to_lowercase)
+                .unwrap_or_default()
+        };
         let joiner = ["and", "or", "nor", "but", "of"].contains(&w);
-        let qualifies_a_thing =
-            PARTICLES.contains(&w) || (headline_style && THING_PREPOSITIONS.contains(&w));
+        let qualifies_a_thing = PARTICLES.contains(&w)
+            || (headline_style
+                && ((THING_PREPOSITIONS.contains(&w)
+                    && !(w == "in" && PROCEEDINGS.contains(&next().as_str())))
+                    || (PLACE_PREPOSITIONS.contains(&w) && ARTICLES.contains(&next().as_str()))));
         (is_function_word(w) && !joiner && !qualifies_a_thing) || SUBJECT_VERBS.contains(&w)
     })
 }
