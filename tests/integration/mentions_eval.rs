@@ -46,10 +46,11 @@ symbols = [
   # town, New York) are proper nouns it is part of.
   { symbol = "AAPL", names = ["Apple"] },
   # Another word-name, and a parent and its separately listed unit whose
-  # name is the parent's plus a place.
+  # name is the parent's plus a place, configured with its legal form as
+  # the registry writes it (news drops the "plc").
   { symbol = "SHEL", names = ["Shell", "Royal Dutch Shell"] },
   { symbol = "BHARTIARTL.NS", names = ["Airtel", "Bharti Airtel"] },
-  { symbol = "AAF.L", names = ["Airtel Africa"] },
+  { symbol = "AAF.L", names = ["Airtel Africa plc"] },
 ]
 "#;
 

@@ -43,9 +43,10 @@
 //!   AstraZeneca"), an acronym ("Apple CEO") or a country ("Vodafone
 //!   Spain": the company's unit there) beside it proves nothing, unless
 //!   with the name it starts another instrument's configured name, in
-//!   any case ("Airtel Africa" beside a parent "Airtel" is the unit
-//!   configured as "Airtel Africa plc"; configured whole, the longer
-//!   name takes the hit anyway). Where capitals say nothing (Title Case,
+//!   any case ("Airtel Africa" beside a parent "Airtel" is not the
+//!   parent's where a unit is configured as "Airtel Africa Holdings";
+//!   configured whole, or with a legal form, "Airtel Africa plc", the
+//!   longer name takes the hit anyway). Where capitals say nothing (Title Case,
 //!   all capitals), the item's own sentences can show the longer name:
 //!   "Vodafone Idea Shares Fall" over "Vodafone Idea shares dropped" is
 //!   the namesake too (by the word that makes the longer name there, not
@@ -89,6 +90,13 @@
 //!   `Group`, `Ltd`, `Holdings`, `Industries`…;
 //! - finance context: a word from [`FINANCE_WORDS`] within
 //!   [`CONTEXT_WORDS`] words either side, in the same text part.
+//!
+//! A configured name ending in a legal form ("Airtel Africa plc",
+//! "Samsung Electronics Co., Ltd.") also counts without it, as news
+//! writes it, where what is left is two words or more (an unambiguous
+//! name); one word left ("BP" of "BP plc", "Apple" of "Apple Inc.")
+//! counts only where it is configured itself, under its own rules. A
+//! name configured as written keeps its own instruments.
 //!
 //! Per instrument, configuration adds what rules cannot know: `exclude`
 //! regexes (an item one matches mentions the symbol only by tag, exchange,
@@ -146,7 +154,7 @@ use names::{
     COINED_BEFORE, COMPANY_FORM, DATE_BEFORE, WIRE_PREFIX, adjacent_words, collapse, definitions,
     finance_near, followed_as_subject, followed_by_particle, in_sentence_case, is_ambiguous,
     is_common_word, is_shouting, is_title_case, name_pattern, names_something_else,
-    price_move_follows, starts_sentence, tail,
+    price_move_follows, starts_sentence, tail, without_legal_form,
 };
 pub use names::{CONTEXT_WORDS, FINANCE_WORDS};
 
@@ -499,6 +507,40 @@ impl MentionMatcher {
                 }
             }
         }
+        // A legal form is the registry's, not the news's: "Airtel Africa
+        // plc" is written "Airtel Africa". Without it the name counts where
+        // what is left is distinctive, two words or more; one word ("BP"
+        // of "BP plc") counts only where it is configured itself, under
+        // its own rules. A name configured as written keeps its own
+        // instruments.
+        let mut derived: Vec<Alias> = Vec::new();
+        for a in &aliases {
+            let Some(rest) =
+                without_legal_form(&a.text).filter(|rest| rest.split_whitespace().count() >= 2)
+            else {
+                continue;
+            };
+            let same = |b: &Alias| b.text.to_lowercase() == rest.to_lowercase();
+            if aliases.iter().any(same) {
+                continue;
+            }
+            match derived.iter_mut().find(|b| same(b)) {
+                Some(b) => {
+                    for &i in &a.instruments {
+                        if !b.instruments.contains(&i) {
+                            b.instruments.push(i);
+                        }
+                    }
+                }
+                None => derived.push(Alias {
+                    text: rest,
+                    ambiguous: false,
+                    common_word: false,
+                    instruments: a.instruments.clone(),
+                }),
+            }
+        }
+        aliases.extend(derived);
         // Longest first, so "Vodafone Group" wins over "Vodafone" where both
         // fit. The regex is case-insensitive; case rules are applied per hit.
         aliases.sort_by_key(|a| std::cmp::Reverse(a.text.chars().count()));
@@ -795,8 +837,8 @@ impl MentionMatcher {
             // name ("Vodafone Idea Shares Fall", "Vodafone Idea shares
             // dropped"). And the configuration shows it in any case where
             // the word beside it starts another instrument's name: "Airtel
-            // Africa" of a unit configured as "Airtel Africa plc" is not
-            // the parent's unit in Africa.
+            // Africa" of a unit configured as "Airtel Africa Holdings" is
+            // not the parent's unit in Africa.
             if self.starts_another_name(part.text, hit, &written, i)
                 || (!part.shouting() && self.in_longer_proper_noun(part.text, hit, &written, i))
                 || (self.shown_longer(hit, i, parts, hits, facts) && case_says_nothing())
@@ -915,9 +957,10 @@ impl MentionMatcher {
     /// Whether the one-word name `written`, at `text[hit.start..hit.end]`,
     /// with the word right before or after it, starts a configured name of
     /// an instrument other than `i`: "Airtel Africa" beside a parent named
-    /// "Airtel" is the unit configured as "Airtel Africa plc", in any case.
-    /// (Where the whole name is written, the longer name already won the
-    /// hit.) The configuration says it, so no capital has to.
+    /// "Airtel" is not the parent's where a unit is configured as "Airtel
+    /// Africa Holdings", in any case. (Where the whole name is written, or
+    /// it without a legal form, the longer name already won the hit.) The
+    /// configuration says it, so no capital has to.
     fn starts_another_name(&self, text: &str, hit: &NameHit, written: &str, i: usize) -> bool {
         let others = |first: &str, second: &str| {
             let second = second.trim_end_matches("'s").trim_end_matches("’s");
@@ -2216,9 +2259,9 @@ mod tests {
     /// but not where the configuration names that longer name for another
     /// instrument: "Airtel Africa" is Airtel Africa plc, listed apart from
     /// its parent Bharti Airtel. Configured whole, the longer name takes
-    /// the hit (longest first, as "Vodafone Group" over "Vodafone");
-    /// configured with its company form ("Airtel Africa plc"), the words
-    /// written start its name, so they are not the parent either.
+    /// the hit (longest first, as "Vodafone Group" over "Vodafone"), and
+    /// so does the name without its legal form (see
+    /// `a_legal_form_is_optional_in_the_text_where_the_rest_of_the_name_is_distinctive`).
     #[test]
     fn a_longer_name_configured_for_another_instrument_is_not_the_parents_unit() {
         let parent = || instrument("BHARTIARTL.NS", &["Airtel", "Bharti Airtel"]);
@@ -2238,32 +2281,89 @@ mod tests {
                 "{title}"
             );
         }
-        let plc = MentionMatcher::new(&[parent(), instrument("AAF.L", &["Airtel Africa plc"])]);
-        assert_eq!(
-            how(&plc, "Airtel Africa plc results", ""),
-            [("AAF.L".to_string(), "name")]
-        );
+        // Configured with a word the text leaves out, the words written
+        // start its name, so they are not the parent's either.
+        let holdings =
+            MentionMatcher::new(&[parent(), instrument("AAF.L", &["Airtel Africa Holdings"])]);
         for title in [
             "Airtel Africa shares rise after mobile money unit sale",
-            "Airtel Africa Profit Rises As Data Use Grows",
             "Regulators fine Airtel Africa's Nigerian arm",
         ] {
-            assert!(how(&plc, title, "").is_empty(), "{title}");
+            assert!(how(&holdings, title, "").is_empty(), "{title}");
         }
-        // The parent's own name still vouches for it.
+        // A unit nothing else is configured as is still the parent's.
+        let alone = MentionMatcher::new(&[parent()]);
+        assert_eq!(
+            how(&alone, "Airtel Africa shares rise", ""),
+            [("BHARTIARTL.NS".to_string(), "name")]
+        );
+    }
+
+    /// With only "Airtel Africa plc" configured, "Airtel Africa" in a text
+    /// was not its mention: news drops the legal form the registry keeps.
+    /// Without it a name counts where what is left is distinctive: two
+    /// words or more, or one configured itself ("Shell" beside "Shell
+    /// plc"). One word nobody configured ("BP" of "BP plc", "Apple" of
+    /// "Apple Inc.") is no name, as it could be anything.
+    #[test]
+    fn a_legal_form_is_optional_in_the_text_where_the_rest_of_the_name_is_distinctive() {
+        let parent = || instrument("BHARTIARTL.NS", &["Airtel", "Bharti Airtel"]);
+        let plc = MentionMatcher::new(&[parent(), instrument("AAF.L", &["Airtel Africa plc"])]);
+        for (title, text) in [
+            ("Airtel Africa plc results", ""),
+            ("Airtel Africa shares rise after mobile money unit sale", ""),
+            ("Airtel Africa Profit Rises As Data Use Grows", ""),
+            ("AIRTEL AFRICA PROFIT RISES", ""),
+            ("Regulators fine Airtel Africa's Nigerian arm", ""),
+            ("Telecoms results", "Airtel Africa said its profit rose."),
+        ] {
+            assert_eq!(
+                how(&plc, title, text),
+                [("AAF.L".to_string(), "name")],
+                "{title} / {text}"
+            );
+        }
+        // The parent, named too, is mentioned too.
         assert_eq!(
             how(
                 &plc,
                 "Airtel Africa shares rise",
                 "Bharti Airtel owns most of it."
             ),
-            [("BHARTIARTL.NS".to_string(), "name")]
+            [
+                ("AAF.L".to_string(), "name"),
+                ("BHARTIARTL.NS".to_string(), "name")
+            ]
         );
-        // A unit nothing else is configured as is still the parent's.
-        let alone = MentionMatcher::new(&[parent()]);
+        // Other legal forms, and two of them.
+        let m = MentionMatcher::new(&[
+            instrument("005930.KS", &["Samsung Electronics Co., Ltd."]),
+            instrument("NESN", &["Nestle S.A."]),
+            instrument("SIE", &["Siemens Energy AG"]),
+            instrument("BP", &["BP plc"]),
+            instrument("AAPL", &["Apple Inc."]),
+            instrument("SHEL", &["Shell plc", "Shell"]),
+        ]);
+        assert_titles(
+            &m,
+            &[
+                ("Samsung Electronics profit falls", &[("005930.KS", "name")]),
+                ("Siemens Energy wins turbine order", &[("SIE", "name")]),
+                // One word left: only where configured itself.
+                ("BP shares rise after results", &[]),
+                ("Nestle raises prices", &[]),
+                ("Apple unveils new iPhone", &[]),
+                ("Shell sells Nigerian onshore assets", &[("SHEL", "name")]),
+            ],
+        );
+        // A name configured as written keeps its own instrument.
+        let both = MentionMatcher::new(&[
+            instrument("AAF.L", &["Airtel Africa"]),
+            instrument("OTHER", &["Airtel Africa plc"]),
+        ]);
         assert_eq!(
-            how(&alone, "Airtel Africa shares rise", ""),
-            [("BHARTIARTL.NS".to_string(), "name")]
+            symbols(both.find::<&str>("Airtel Africa shares rise", "", &[])),
+            ["AAF.L"]
         );
     }
 

@@ -199,13 +199,36 @@ pub(super) static COINED_BEFORE: LazyLock<Regex> = LazyLock::new(|| {
     .expect("constant pattern")
 });
 
-/// Words naming the legal form of a company, as they follow its name.
+/// The legal forms of a company as they follow its name: `plc`, `Inc.`,
+/// `Ltd`, `S.A.`, `AG`, `N.V.`… (a pattern's alternatives).
+const LEGAL_FORMS: &str = r"plc|PLC|Plc|p\.l\.c\.?|P\.L\.C\.?|Inc\b\.?|INC\b\.?|Ltd\b\.?|LTD\b\.?|Limited|LIMITED|Corp\b\.?|Corporation|S\.A\.|SA\b|AG\b|N\.V\.|NV\b|Co\.";
+
+/// Words naming the form of a company, as they follow its name: a legal
+/// form ([`LEGAL_FORMS`]) or a group's (`Group`, `Holdings`, `Industries`).
 pub(super) static COMPANY_FORM: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"^(?:\s*,)?\s+(?:plc|PLC|Plc|p\.l\.c\.?|P\.L\.C\.?|Inc\b\.?|INC\b\.?|Group|GROUP|Ltd\b\.?|LTD\b\.?|Limited|LIMITED|Corp\b\.?|Corporation|Holdings|HOLDINGS|Industries|INDUSTRIES|S\.A\.|SA\b|AG\b|N\.V\.|NV\b|Co\.)",
-    )
+    Regex::new(&format!(
+        r"^(?:\s*,)?\s+(?:{LEGAL_FORMS}|Group|GROUP|Holdings|HOLDINGS|Industries|INDUSTRIES)"
+    ))
     .expect("constant pattern")
 });
+
+/// A configured name ending in a legal form: "Airtel Africa plc",
+/// "Samsung Electronics Co., Ltd.".
+static ENDS_IN_LEGAL_FORM: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(r"^(?P<rest>.*?)(?:\s*,)?\s+(?:{LEGAL_FORMS})$")).expect("constant pattern")
+});
+
+/// A configured name without its legal form or forms ("Airtel Africa" of
+/// "Airtel Africa plc", "Samsung Electronics" of "Samsung Electronics
+/// Co., Ltd."), or `None` when it ends in none. The form is the
+/// registry's; news writes the name without it.
+pub(super) fn without_legal_form(name: &str) -> Option<String> {
+    let mut rest = name;
+    while let Some(caps) = ENDS_IN_LEGAL_FORM.captures(rest) {
+        rest = caps.name("rest").expect("the pattern names it").as_str();
+    }
+    (rest.len() < name.len() && !rest.trim().is_empty()).then(|| collapse(rest))
+}
 
 /// A number or a word for years right before an alias: a date or a
 /// quantity (`3200 BP`, `300 BCE`, `cal BP`, `4th century BCE`), not a name.
