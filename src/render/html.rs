@@ -419,26 +419,17 @@ fn prices_since(entry: &Entry, board: Option<&Snapshot>, home: &str) -> Vec<Pric
                 Some(c) => format!("{} {c}", shown_price(price)),
                 None => shown_price(price),
             };
-            // Checked: prices come from providers, and an absurd one must
-            // not fail the page.
-            let change_pct = |p: Decimal| {
-                p.checked_sub(then.price)?
-                    .checked_mul(Decimal::ONE_HUNDRED)?
-                    .checked_div(then.price)
-            };
             // Two listings (the symbol moved, say, from the ADR in dollars
             // to the London line) have no change between them.
             let comparable = now.filter(|q| q.same_listing(then));
-            let (change, direction) = match comparable.and_then(|q| change_pct(q.price)) {
-                Some(pct) => {
-                    let change = ShownChange::of(pct, 1);
-                    (
+            let (change, direction) =
+                match comparable.and_then(|q| change_since_ingest(then.price, q.price)) {
+                    Some(change) => (
                         format!("{} {} %", change.arrow, change.figure),
                         change.direction,
-                    )
-                }
-                None => ("n/a".to_string(), "flat"),
-            };
+                    ),
+                    None => ("n/a".to_string(), "flat"),
+                };
             PriceSince {
                 href: format!("{home}symbols/{}", then.symbol),
                 symbol: then.symbol.clone(),
@@ -451,6 +442,20 @@ fn prices_since(entry: &Entry, board: Option<&Snapshot>, home: &str) -> Vec<Pric
             }
         })
         .collect()
+}
+
+/// The change an item's page shows from a mention's price at ingest to
+/// `now`: exact decimal, 2 places, a half away from zero, the figure
+/// `v_item_mentions.change_since_ingest_percent` gives for the same two
+/// prices. `None` for a price at ingest of 0, or prices so absurd the
+/// arithmetic overflows (they come from providers, and one must not fail
+/// the page).
+pub(crate) fn change_since_ingest(then: Decimal, now: Decimal) -> Option<ShownChange> {
+    let percent = now
+        .checked_sub(then)?
+        .checked_mul(Decimal::ONE_HUNDRED)?
+        .checked_div(then)?;
+    Some(ShownChange::of(percent, 2))
 }
 
 /// The path of the site's root, `/` or a reverse proxy's prefix like
@@ -703,7 +708,7 @@ mod tests {
         let mut normal = snapshot();
         normal.quotes[0].price = "30.02".parse().unwrap();
         let prices = prices_since(&entry, Some(&normal), "/");
-        assert_eq!(prices[0].change, "▲ +1.0 %");
+        assert_eq!(prices[0].change, "▲ +1.01 %");
     }
 
     /// A symbol moved to another listing (dollars then, pounds now): each

@@ -718,6 +718,107 @@ END;
     // under, so that a changed `[websub] callback_url` (a reload or a
     // restart) subscribes it again under the new one.
     Migration::Sql("ALTER TABLE websub_subscriptions ADD COLUMN callback_url TEXT;"),
+    // 27: `v_item_mentions.change_since_ingest_percent` rounded a
+    // floating-point change, while the item's page works in exact decimal,
+    // so a change of exactly half a hundredth that binary cannot hold
+    // (3.00045 against 3, +0.015 %) read 0.01 in the view and +0.02 on the
+    // page. The view now computes it exactly, in integers: each price's
+    // digits at the scale of the longer fraction, then a long division by
+    // the price at ingest, 2 places, a half away from zero (as
+    // `store::reactions::store_changes` and the page round). That holds
+    // where both prices have at most 16 digits at that scale (Yahoo's keep
+    // 7 significant digits); beyond it (a widened float's
+    // 321.6600036621094), where 64-bit integers could overflow, the
+    // floating-point figure as before. A negative price at ingest now has a change too, as on the
+    // page; a price at ingest of 0 still has none. Same columns, same order.
+    Migration::Sql(
+        r#"
+DROP VIEW v_item_mentions;
+CREATE VIEW v_item_mentions AS
+SELECT item_id, title, url, first_seen_at, symbol,
+       price_at_ingest, currency, price_at_ingest_as_of, stale,
+       latest_price, latest_at,
+       CASE WHEN a_text IS NULL THEN NULL
+            WHEN fits AND abs(q0) < 100000000000000 THEN
+                 (q0 * 10000 + q1 * 100 + q2
+                  + CASE WHEN 2 * abs(r2) < abs(s) THEN 0
+                         WHEN (r2 < 0) = (s < 0) THEN 1 ELSE -1 END) / 100.0
+            ELSE round((latest_price - price_at_ingest) * 100.0 / price_at_ingest, 2)
+       END AS change_since_ingest_percent,
+       matched_by, latest_currency
+FROM (
+  -- The long division: the change in hundredths of a percent is
+  -- (l - s) * 10000 / s, taken two digits at a time so no product
+  -- outgrows 64 bits; r2 is what is left, and decides the rounding.
+  SELECT *, r1 * 100 / s AS q2, r1 * 100 % s AS r2
+  FROM (
+    SELECT *, r0 * 100 / s AS q1, r0 * 100 % s AS r1
+    FROM (
+      SELECT *, (l - s) / s AS q0, (l - s) % s AS r0
+      FROM (
+        -- Each price as an integer at the scale of the longer fraction
+        -- (29.7 and 29.72 as 2970 and 2972), only where both fit.
+        SELECT *,
+               CASE WHEN fits THEN
+                    CAST(a_d AS INTEGER)
+                    * CAST('1' || substr('0000000000000000', 1, max(a_f, b_f) - a_f) AS INTEGER)
+                    * CASE WHEN a_neg THEN -1 ELSE 1 END END AS s,
+               CASE WHEN fits THEN
+                    CAST(b_d AS INTEGER)
+                    * CAST('1' || substr('0000000000000000', 1, max(a_f, b_f) - b_f) AS INTEGER)
+                    * CASE WHEN b_neg THEN -1 ELSE 1 END END AS l
+        FROM (
+          SELECT *,
+                 length(a_d) + max(a_f, b_f) - a_f <= 16
+                 AND length(b_d) + max(a_f, b_f) - b_f <= 16 AS fits
+          FROM (
+            -- Digits without sign, point or leading zeros, and how many
+            -- of them follow the point.
+            SELECT *,
+                   CASE WHEN instr(a_n, '.') > 0 THEN length(a_n) - instr(a_n, '.') ELSE 0 END AS a_f,
+                   ltrim(replace(a_n, '.', ''), '0') AS a_d,
+                   CASE WHEN instr(b_n, '.') > 0 THEN length(b_n) - instr(b_n, '.') ELSE 0 END AS b_f,
+                   ltrim(replace(b_n, '.', ''), '0') AS b_d
+            FROM (
+              -- The prices as stored (exact decimal text), unsigned,
+              -- without trailing zeros after a point.
+              SELECT *,
+                     substr(a_text, 1, 1) = '-' AS a_neg,
+                     CASE WHEN instr(a_text, '.') > 0 THEN rtrim(rtrim(ltrim(a_text, '-'), '0'), '.')
+                          ELSE ltrim(a_text, '-') END AS a_n,
+                     substr(b_text, 1, 1) = '-' AS b_neg,
+                     CASE WHEN instr(b_text, '.') > 0 THEN rtrim(rtrim(ltrim(b_text, '-'), '0'), '.')
+                          ELSE ltrim(b_text, '-') END AS b_n
+              FROM (
+                -- a_text and b_text: the prices at ingest and now, where
+                -- they are of one listing (the rule of version 18).
+                SELECT m.item_id, i.title, i.url, i.first_seen_at, m.symbol,
+                       sq.price AS price_at_ingest, sq.currency,
+                       sq.as_of AS price_at_ingest_as_of, sq.stale,
+                       lq.price AS latest_price, lq.fetched_at AS latest_at,
+                       m.matched_by, lq.currency AS latest_currency,
+                       CASE WHEN sq.price <> 0 AND lq.price IS NOT NULL
+                                 AND (sq.currency = lq.currency
+                                      OR ((sq.currency IS NULL OR lq.currency IS NULL)
+                                          AND sqq.provider_symbol = lq.provider_symbol COLLATE NOCASE))
+                            THEN sqq.price END AS a_text,
+                       lq.price_text AS b_text
+                FROM item_mentions m
+                JOIN items i ON i.id = m.item_id
+                LEFT JOIN v_snapshot_quotes sq ON sq.item_id = m.item_id AND sq.symbol = m.symbol
+                LEFT JOIN snapshot_quotes ssq ON ssq.item_id = m.item_id AND ssq.symbol = m.symbol
+                LEFT JOIN quotes sqq ON sqq.id = ssq.quote_id
+                LEFT JOIN v_latest_quotes lq ON lq.symbol = m.symbol
+              )
+            )
+          )
+        )
+      )
+    )
+  )
+);
+"#,
+    ),
 ];
 
 /// Migration 23. Its own copy of the blanking rules as they stood when it
@@ -1246,6 +1347,93 @@ INSERT INTO item_mentions (item_id, symbol) VALUES (1, 'VOD');
         };
         assert_eq!(without("VOD.L", "2026-01-04T00:00:00Z"), None);
         assert_eq!(without("vod", "2026-01-05T00:00:00Z"), Some(2.0));
+    }
+
+    /// Over many price pairs (changes of exactly half a hundredth of a
+    /// percent that binary cannot hold, rises and falls, a negative price
+    /// at ingest, prices with many places), `v_item_mentions` gives the
+    /// change since ingest the item's page shows, and both are the exact
+    /// change rounded half away from zero. The view rounded a
+    /// floating-point change: 3.00045 against 3 (exactly +0.015 %) read
+    /// 0.01 there, +0.02 on the page.
+    #[test]
+    fn the_view_and_the_item_page_give_the_same_change_since_ingest_for_every_price() {
+        use rust_decimal::{Decimal, RoundingStrategy};
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        conn.execute_batch(super::super::ONE_FEED_ONE_ITEM).unwrap();
+        conn.execute(
+            "INSERT INTO snapshots (item_id, label, taken_at) VALUES (1, 'NYSE', '2026-01-01T00:00:00Z')",
+            [],
+        )
+        .unwrap();
+        let mut pairs = super::super::change_test_pairs(&["1.7253", "321.66"]);
+        // A price that fell to nothing.
+        pairs.push(("3".parse().unwrap(), Decimal::ZERO));
+        for (n, (then, now)) in pairs.iter().enumerate() {
+            let symbol = format!("S{n}");
+            for (price, at) in [
+                (then, "2026-01-01T00:00:00Z"),
+                (now, "2026-01-02T00:00:00Z"),
+            ] {
+                conn.execute(
+                    "INSERT INTO quotes (symbol, provider, provider_symbol, price, currency,
+                                         fetched_at, session)
+                     VALUES (?1, 'yahoo', ?1, ?2, 'USD', ?3, 'regular')",
+                    [&symbol, &price.to_string(), at],
+                )
+                .unwrap();
+            }
+            conn.execute(
+                "INSERT INTO snapshot_quotes (item_id, position, quote_id, symbol, stale, mentioned)
+                 SELECT 1, ?1, min(id), ?2, 0, 1 FROM quotes WHERE symbol = ?2",
+                rusqlite::params![n as i64, symbol],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO item_mentions (item_id, symbol) VALUES (1, ?1)",
+                [&symbol],
+            )
+            .unwrap();
+        }
+        let mut view = conn
+            .prepare("SELECT change_since_ingest_percent FROM v_item_mentions WHERE symbol = ?1")
+            .unwrap();
+        for (n, (then, now)) in pairs.iter().enumerate() {
+            let shown: Option<f64> = view.query_row([format!("S{n}")], |r| r.get(0)).unwrap();
+            let exact = ((now - then) * Decimal::ONE_HUNDRED / then)
+                .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+            let page = crate::render::html::change_since_ingest(*then, *now)
+                .expect("a price at ingest that is not 0")
+                .figure
+                .replace('\u{2212}', "-");
+            assert_eq!(
+                page.parse::<f64>().unwrap(),
+                exact.to_string().parse::<f64>().unwrap(),
+                "page, {now} against {then} (exactly {exact})"
+            );
+            assert_eq!(
+                shown,
+                Some(page.parse::<f64>().unwrap()),
+                "view, {now} against {then}: the page shows {page}"
+            );
+        }
+        assert!(pairs.len() > 300, "{}", pairs.len());
+        // More digits than 64-bit integers hold at one scale: the
+        // floating-point figure, as before, rather than none.
+        conn.execute_batch(
+            r#"
+INSERT INTO quotes (id, symbol, provider, provider_symbol, price, currency, fetched_at, session)
+VALUES (100000, 'LONG', 'yahoo', 'LONG', '1.7252999877929688', 'USD', '2026-01-01T00:00:00Z', 'regular'),
+       (100001, 'LONG', 'yahoo', 'LONG', '321.6600036621094', 'USD', '2026-01-02T00:00:00Z', 'regular');
+INSERT INTO snapshot_quotes (item_id, position, quote_id, symbol, stale, mentioned)
+VALUES (1, 100000, 100000, 'LONG', 0, 1);
+INSERT INTO item_mentions (item_id, symbol) VALUES (1, 'LONG');
+"#,
+        )
+        .unwrap();
+        let long: Option<f64> = view.query_row(["LONG"], |r| r.get(0)).unwrap();
+        assert_eq!(long, Some(18543.71));
     }
 
     #[test]

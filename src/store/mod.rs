@@ -195,6 +195,45 @@ VALUES (1, 'u1', 1, 'Kept', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z',
         '2026-01-01T00:00:00Z', 'h1');
 "#;
 
+/// Tests' pairs of prices (then, now) for a change in percent: for each
+/// price at ingest (a dozen of all sizes, one negative, and `more_thens`),
+/// a change of exactly k + 1/2 hundredths of a percent up and down, which
+/// binary cannot hold and rounding must take away from zero, and a few
+/// later prices of other sizes.
+#[cfg(test)]
+pub(crate) fn change_test_pairs(
+    more_thens: &[&str],
+) -> Vec<(rust_decimal::Decimal, rust_decimal::Decimal)> {
+    use rust_decimal::Decimal;
+    let thens = [
+        "3",
+        "7",
+        "100",
+        "0.72",
+        "1.1",
+        "13.37",
+        "0.0003",
+        "172.53",
+        "4.6155",
+        "98765.4321",
+        "-37.63",
+    ];
+    let mut pairs = Vec::new();
+    for then in thens.iter().chain(more_thens) {
+        let then: Decimal = then.parse().expect("a test's decimal");
+        for k in [0, 1, 2, 12, 49, 50, 99, 150, 999, 1234, 98765] {
+            let half = Decimal::new(5 * (2 * k + 1), 5);
+            for sign in [Decimal::ONE, Decimal::NEGATIVE_ONE] {
+                pairs.push((then, then + then * half * sign));
+            }
+        }
+        for other in ["0.01", "1", "2.5", "3.00015", "99.99", "0.7344", "-1"] {
+            pairs.push((then, other.parse().expect("a test's decimal")));
+        }
+    }
+    pairs
+}
+
 pub(crate) fn json_list<T: serde::Serialize>(values: &[T]) -> String {
     serde_json::to_string(values).expect("a list of numbers or strings is JSON")
 }

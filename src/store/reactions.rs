@@ -721,34 +721,7 @@ VALUES (1, 'RIO', 'then', 'XLON', '2026-01-01T00:00:00Z', 'found', 1),
         let store = Store::open(&path).unwrap();
         let conn = Connection::open(&path).unwrap();
         conn.execute_batch(super::super::ONE_FEED_ONE_ITEM).unwrap();
-        let mut pairs: Vec<(Decimal, Decimal)> = Vec::new();
-        let thens = [
-            "3",
-            "7",
-            "100",
-            "0.72",
-            "1.1",
-            "13.37",
-            "0.0003",
-            "172.53",
-            "4.6155",
-            "1.7252999877929688",
-            "98765.4321",
-            "-37.63",
-        ];
-        for then in thens {
-            let then = Decimal::from_str(then).unwrap();
-            // Exactly k + 1/2 hundredths of a percent up and down.
-            for k in [0, 1, 2, 12, 49, 50, 99, 150, 999, 1234, 98765] {
-                let half = Decimal::new(5 * (2 * k + 1), 5);
-                for sign in [Decimal::ONE, Decimal::NEGATIVE_ONE] {
-                    pairs.push((then, then + then * half * sign));
-                }
-            }
-            for other in ["0.01", "1", "2.5", "3.00015", "99.99", "0.7344", "-1"] {
-                pairs.push((then, Decimal::from_str(other).unwrap()));
-            }
-        }
+        let pairs = super::super::change_test_pairs(&["1.7252999877929688"]);
         let t0 = at("2026-07-22T14:00:00Z");
         let mut quotes = Vec::new();
         let mut plans = Vec::new();
