@@ -149,9 +149,10 @@ mod names;
 
 use super::calendar;
 use crate::config::InstrumentConfig;
+use crate::markup::collapse_whitespace;
 pub use crate::model::{MatchedBy, Mention};
 use names::{
-    COINED_BEFORE, COMPANY_FORM, DATE_BEFORE, WIRE_PREFIX, adjacent_words, collapse, definitions,
+    COINED_BEFORE, COMPANY_FORM, DATE_BEFORE, WIRE_PREFIX, adjacent_words, definitions,
     finance_near, followed_as_subject, followed_by_particle, in_sentence_case, is_ambiguous,
     is_common_word, is_shouting, is_title_case, name_pattern, names_something_else,
     price_move_follows, starts_sentence, tail, without_legal_form,
@@ -481,7 +482,7 @@ impl MentionMatcher {
                 }
             }
             for name in &instrument.names {
-                let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+                let name = collapse_whitespace(name).into_owned();
                 if name.is_empty() {
                     continue;
                 }
@@ -751,7 +752,7 @@ impl MentionMatcher {
                 let m = caps.get(0).expect("a match");
                 // The group that fired, or another spelling of the same
                 // ambiguous alias whose case fits.
-                let matched = collapse(m.as_str());
+                let matched = collapse_whitespace(m.as_str());
                 let alias = self
                     .aliases
                     .iter()
@@ -780,7 +781,7 @@ impl MentionMatcher {
     ) -> Option<MatchedBy> {
         let alias = &self.aliases[hit.alias];
         let part = &parts[hit.part];
-        let written = collapse(&part.text[hit.start..hit.end]);
+        let written = collapse_whitespace(&part.text[hit.start..hit.end]);
         // Case: ambiguous aliases, and every name of a case-sensitive
         // instrument, count only as configured or in capitals, unless the
         // whole text shouts.
@@ -810,7 +811,7 @@ impl MentionMatcher {
                     h.alias != hit.alias
                         && a.instruments.contains(&i)
                         && (!a.ambiguous || {
-                            let w = collapse(&parts[h.part].text[h.start..h.end]);
+                            let w = collapse_whitespace(&parts[h.part].text[h.start..h.end]);
                             w == a.text || parts[h.part].shouting()
                         })
                 })
@@ -939,8 +940,12 @@ impl MentionMatcher {
                 .filter(|h| h.alias == hit.alias && !parts[h.part].shouting())
                 .flat_map(|h| {
                     let text = parts[h.part].text;
-                    let [before, after] =
-                        self.longer_proper_noun(text, h, &collapse(&text[h.start..h.end]), i);
+                    let [before, after] = self.longer_proper_noun(
+                        text,
+                        h,
+                        &collapse_whitespace(&text[h.start..h.end]),
+                        i,
+                    );
                     [
                         before.map(|w| (Side::Before, w.to_ascii_lowercase())),
                         after.map(|w| (Side::After, w.to_ascii_lowercase())),

@@ -5,6 +5,7 @@
 
 use std::sync::LazyLock;
 
+use crate::markup::collapse_whitespace;
 use regex::Regex;
 
 /// How far (in words, either side) finance context may sit from an
@@ -227,7 +228,8 @@ pub(super) fn without_legal_form(name: &str) -> Option<String> {
     while let Some(caps) = ENDS_IN_LEGAL_FORM.captures(rest) {
         rest = caps.name("rest").expect("the pattern names it").as_str();
     }
-    (rest.len() < name.len() && !rest.trim().is_empty()).then(|| collapse(rest))
+    (rest.len() < name.len() && !rest.trim().is_empty())
+        .then(|| collapse_whitespace(rest).into_owned())
 }
 
 /// A number or a word for years right before an alias: a date or a
@@ -1042,9 +1044,6 @@ pub(super) fn names_something_else(word: &str, name_in_capitals: bool) -> bool {
         && !PLACES.contains(&lower)
 }
 
-pub(super) fn collapse(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
 /// A name as a pattern: words escaped and joined by any whitespace, with a
 /// word boundary on each side that starts or ends with a word character
 /// (`\b` after "Inc." would demand a letter after the dot).
