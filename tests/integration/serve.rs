@@ -42,7 +42,12 @@ impl Daemon {
             base,
             stop,
             task,
-            http: reqwest::Client::builder().no_gzip().build().unwrap(),
+            // Bodies as sent: a test asks for a coding and decodes it.
+            http: reqwest::Client::builder()
+                .no_gzip()
+                .no_brotli()
+                .build()
+                .unwrap(),
         }
     }
 
@@ -687,6 +692,72 @@ async fn merged_feed_answers_304_to_its_validators_and_gzips_when_asked() {
             assert_eq!(length, &body.len().to_string(), "{method}");
         }
     }
+    d.stop().await;
+}
+
+/// Feed readers and browsers send `Accept-Encoding: br, gzip`: the merged
+/// feed comes back in brotli, with its own ETag, and decodes to the bytes
+/// of the plain answer; a client that refuses brotli (`br;q=0`) or
+/// prefers gzip by weight gets gzip. Before, `br` was ignored and gzip
+/// sent.
+#[tokio::test]
+async fn merged_feed_is_sent_in_brotli_to_clients_that_prefer_it() {
+    let (_server, _dir, d) = two_feed_daemon().await;
+    d.wait_for_entries(3).await;
+    let plain = d.get("/feed.atom", &[]).await;
+    assert!(plain.headers().get("content-encoding").is_none());
+    let etag = plain.headers()["etag"].to_str().unwrap().to_string();
+    let body = plain.bytes().await.unwrap();
+
+    let br = d
+        .get("/feed.atom", &[("accept-encoding", "br, gzip")])
+        .await;
+    assert_eq!(br.status(), 200);
+    assert_eq!(br.headers()["content-encoding"], "br");
+    assert_eq!(br.headers()["vary"], "Accept-Encoding");
+    let br_etag = br.headers()["etag"].to_str().unwrap().to_string();
+    assert_ne!(br_etag, etag);
+    let mut decoded = Vec::new();
+    std::io::Read::read_to_end(
+        &mut brotli::Decompressor::new(&br.bytes().await.unwrap()[..], 4096),
+        &mut decoded,
+    )
+    .unwrap();
+    assert_eq!(decoded, body);
+    let br_cached = d
+        .get(
+            "/feed.atom",
+            &[("accept-encoding", "br, gzip"), ("if-none-match", &br_etag)],
+        )
+        .await;
+    assert_eq!(br_cached.status(), 304);
+    assert_eq!(br_cached.headers()["etag"].to_str().unwrap(), br_etag);
+
+    for refusing in ["br;q=0, gzip", "br;q=0.5, gzip"] {
+        let gz = d.get("/feed.atom", &[("accept-encoding", refusing)]).await;
+        assert_eq!(gz.headers()["content-encoding"], "gzip", "{refusing}");
+        let gz_etag = gz.headers()["etag"].to_str().unwrap();
+        assert!(gz_etag != etag && gz_etag != br_etag, "{refusing}");
+    }
+    let identity = d
+        .get(
+            "/feed.atom",
+            &[("accept-encoding", "identity;q=1, br;q=0.5")],
+        )
+        .await;
+    assert!(identity.headers().get("content-encoding").is_none());
+    assert_eq!(identity.bytes().await.unwrap(), body);
+
+    // A real client that decodes brotli itself (and offers only that)
+    // reads the same document.
+    let reader = reqwest::Client::builder().no_gzip().build().unwrap();
+    let read = reader
+        .get(format!("{}/feed.atom", d.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.headers()["etag"].to_str().unwrap(), br_etag);
+    assert_eq!(read.bytes().await.unwrap(), body);
     d.stop().await;
 }
 
