@@ -17,17 +17,20 @@
 //! `Crawl-delay`), kept by the same per-site gate as the spacing. Only
 //! the link gives up on a turn that is far off ([`CRAWL_PATIENCE`]); a
 //! redirect hop waits for its turn, since giving up after the link was
-//! requested would only request it again next time. Feeds are fetched
-//! unchecked, so never wait for a crawl delay.
+//! requested would only request it again next time. Turns go first come,
+//! first served, by when each fetch first asked for one: a hop keeps the
+//! place its link had, so the site's other pages cannot take every turn
+//! before it. Feeds are fetched unchecked, so never wait for a crawl delay.
 //!
 //! Limits and pauses count per bucket, `politeness::`[`domain_key`]: the
 //! registrable domain, so `a.example.com` and `b.example.com` share them,
 //! while IP addresses, `localhost` and their ports stay apart. Connections
 //! are still pooled per host (reqwest does that by itself).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -39,7 +42,7 @@ use reqwest::header::{
     RETRY_AFTER, USER_AGENT,
 };
 use tokio::io::AsyncReadExt;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
 use crate::config::FetchConfig;
@@ -272,19 +275,22 @@ impl HopCheck for Unchecked {
 const MAX_REDIRECTS: usize = 10;
 
 /// The longest a link waits, holding its caller's fetch slot, for its
-/// site's turn under a crawl delay; a turn further away ends the fetch
+/// site's next turn under a crawl delay; a turn further away ends the fetch
 /// with [`FetchError::CrawlTurn`], so one site asking for long gaps
 /// cannot keep every slot waiting while other sites' pages queue. Redirect
-/// hops wait however long their turn is (a turn another request takes
-/// first moves it a crawl delay on): the link was requested already, and
-/// a fetch put back would request it, and be redirected, again, finding the
-/// hop's turn as far off each time.
+/// hops wait however long their turn is: the link was requested already,
+/// and a fetch put back would request it, and be redirected, again,
+/// finding the hop's turn as far off each time.
 pub const CRAWL_PATIENCE: Duration = Duration::from_secs(1);
 
 /// A request's place under its site's crawl delay ([`Admitted::crawl_delay`]).
 #[derive(Debug, Clone, Copy)]
 struct CrawlPlace {
     delay: Duration,
+    /// Where the fetch stands in its site's line for turns, the lowest
+    /// first: numbered when the fetch first asked for a turn, and kept by
+    /// its redirect hops ([`Buckets::place`]).
+    place: u64,
     /// How far off a turn may be before the fetch gives up on it
     /// ([`CRAWL_PATIENCE`] for the link); `None`: wait however long.
     patience: Option<Duration>,
@@ -303,26 +309,63 @@ struct Buckets {
     /// max_retry_after_secs`).
     max_pause: Duration,
     gates: Mutex<HashMap<String, Arc<Gate>>>,
+    /// The last [`CrawlPlace::place`] given; one count for every site, so
+    /// a hop to another site keeps its order there too.
+    places: AtomicU64,
 }
 
 #[derive(Debug)]
 struct Gate {
     permits: Arc<Semaphore>,
     next_start: tokio::sync::Mutex<tokio::time::Instant>,
-    /// The earliest start of the next request with a crawl delay
-    /// ([`Admitted::crawl_delay`]): the last such start plus its delay.
-    /// Apart from `next_start`, so feeds never wait for it. A request
-    /// waits for it before taking a permit, so a page waiting its turn does
-    /// not hold up the site's feeds, but takes it only once the permit is
-    /// held, before claiming its start ([`Gate::take_crawl_turn`]): a turn
-    /// claimed before queueing for the permit would be spent in the queue,
-    /// and two pages that queued behind a slow request would then go out
-    /// back to back.
-    next_crawl: Mutex<tokio::time::Instant>,
+    /// Turns of requests with a crawl delay ([`Admitted::crawl_delay`]).
+    /// Apart from `next_start`, so feeds never wait for them. A request
+    /// waits for its turn before taking a permit, so a page waiting its
+    /// turn does not hold up the site's feeds, but takes it only once the
+    /// permit is held, before claiming its start ([`Gate::take_crawl_turn`]):
+    /// a turn claimed before queueing for the permit would be spent in the
+    /// queue, and two pages that queued behind a slow request would then go
+    /// out back to back.
+    crawl: Mutex<CrawlTurns>,
+    /// Told whenever a request leaves the line of `crawl`, so the next one
+    /// looks again.
+    crawl_moved: Notify,
     paused_until: Mutex<Option<DateTime<Utc>>>,
 }
 
+/// A site's turns under its crawl delay.
+#[derive(Debug)]
+struct CrawlTurns {
+    /// The earliest start of the next request with a crawl delay: the
+    /// last such start plus its delay.
+    next: tokio::time::Instant,
+    /// The requests waiting for a turn, by [`CrawlPlace::place`]: the
+    /// lowest takes the next one. Before, whichever request took the
+    /// site's permit first took the turn, so a redirect hop, which comes
+    /// back for a second turn, could lose it to the site's other pages at
+    /// every turn until none was left.
+    line: BTreeSet<u64>,
+}
+
+/// A request's place in its site's line for turns ([`CrawlTurns::line`]),
+/// given up when dropped: when the fetch ends or gives up without a turn.
+struct InLine<'a> {
+    gate: &'a Gate,
+    place: u64,
+}
+
+impl Drop for InLine<'_> {
+    fn drop(&mut self) {
+        self.gate.leave_line(self.place);
+    }
+}
+
 impl Buckets {
+    /// A new [`CrawlPlace::place`], after every one given before.
+    fn place(&self) -> u64 {
+        self.places.fetch_add(1, Ordering::Relaxed)
+    }
+
     /// The gate of bucket `key`, a [`domain_key`].
     fn gate(&self, key: &str) -> Arc<Gate> {
         let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
@@ -330,7 +373,11 @@ impl Buckets {
             Arc::new(Gate {
                 permits: Arc::new(Semaphore::new(self.per_bucket)),
                 next_start: tokio::sync::Mutex::new(tokio::time::Instant::now()),
-                next_crawl: Mutex::new(tokio::time::Instant::now()),
+                crawl: Mutex::new(CrawlTurns {
+                    next: tokio::time::Instant::now(),
+                    line: BTreeSet::new(),
+                }),
+                crawl_moved: Notify::new(),
                 paused_until: Mutex::new(None),
             })
         }))
@@ -355,32 +402,56 @@ impl Gate {
         claim(&mut *self.next_start.lock().await, spacing)
     }
 
-    /// When the next request with a crawl delay may start: its turn, or
-    /// now if that has passed. Only a look: [`Gate::take_crawl_turn`]
-    /// takes it.
-    fn crawl_turn(&self) -> tokio::time::Instant {
-        let next = *self.next_crawl.lock().unwrap_or_else(|p| p.into_inner());
-        next.max(tokio::time::Instant::now())
+    fn crawl_turns(&self) -> std::sync::MutexGuard<'_, CrawlTurns> {
+        self.crawl.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Takes the crawl turn for a request starting now, if the turn has
-    /// come, and moves it `delay` on; `false` if another request took it
-    /// first, so this one must wait for the next.
-    fn take_crawl_turn(&self, delay: Duration) -> bool {
-        let mut next = self.next_crawl.lock().unwrap_or_else(|p| p.into_inner());
+    /// Puts the request at `place` in the line for turns, until it takes
+    /// one or the returned guard is dropped.
+    fn line_up(&self, place: u64) -> InLine<'_> {
+        self.crawl_turns().line.insert(place);
+        InLine { gate: self, place }
+    }
+
+    fn leave_line(&self, place: u64) {
+        if self.crawl_turns().line.remove(&place) {
+            self.crawl_moved.notify_waiters();
+        }
+    }
+
+    /// When the next request with a crawl delay may start: the next turn,
+    /// or now if that has passed; and whether the request at `place` is
+    /// first in line for it. Only a look: [`Gate::take_crawl_turn`] takes
+    /// it.
+    fn crawl_turn(&self, place: u64) -> (tokio::time::Instant, bool) {
+        let turns = self.crawl_turns();
+        let first = turns.line.first().is_none_or(|p| *p == place);
+        (turns.next.max(tokio::time::Instant::now()), first)
+    }
+
+    /// Takes the crawl turn for the request at `place`, starting now, if
+    /// the turn has come and the request is first in line, moves it
+    /// `delay` on and takes the request out of the line; `false` if the
+    /// turn is not yet, or a request that came first is now in line, so
+    /// this one must wait.
+    fn take_crawl_turn(&self, place: u64, delay: Duration) -> bool {
+        let mut turns = self.crawl_turns();
         let now = tokio::time::Instant::now();
-        if *next > now {
+        if turns.next > now || turns.line.first().is_some_and(|p| *p != place) {
             return false;
         }
-        *next = now + delay;
+        turns.next = now + delay;
+        turns.line.remove(&place);
+        drop(turns);
+        self.crawl_moved.notify_waiters();
         true
     }
 
     /// The turn just taken starts at `start` (the site's spacing puts
     /// it off): the next turn is `delay` after that.
     fn crawl_turn_after(&self, start: tokio::time::Instant, delay: Duration) {
-        let mut next = self.next_crawl.lock().unwrap_or_else(|p| p.into_inner());
-        *next = (*next).max(start + delay);
+        let mut turns = self.crawl_turns();
+        turns.next = turns.next.max(start + delay);
     }
 
     fn paused_until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
@@ -462,6 +533,7 @@ impl Fetcher {
                 spacing: cfg.per_host_spacing,
                 max_pause: cfg.max_retry_after,
                 gates: Mutex::new(HashMap::new()),
+                places: AtomicU64::new(0),
             }),
         })
     }
@@ -569,6 +641,9 @@ impl Fetcher {
         // spacing) does not count: that wait is ours, not the site's
         // slowness, and is bounded apart (`CRAWL_PATIENCE`).
         let mut spent = Duration::ZERO;
+        // The fetch's place in line for its site's turns: the link's, kept
+        // by its hops.
+        let mut place = None;
         let left = |spent: Duration| {
             self.timeout
                 .checked_sub(spent)
@@ -589,6 +664,7 @@ impl Fetcher {
             // slow download counts against the site's concurrency.
             let crawl = admitted.crawl_delay.map(|delay| CrawlPlace {
                 delay,
+                place: *place.get_or_insert_with(|| self.buckets.place()),
                 // Only the link may be put back for its turn.
                 patience: transfer.hops.is_empty().then_some(CRAWL_PATIENCE),
             });
@@ -643,11 +719,18 @@ impl Fetcher {
             None => Ok(()),
         };
         paused(&gate)?;
+        let _line = crawl.map(|c| gate.line_up(c.place));
         // Handed back with the response: the caller holds it while it
         // reads the body.
         let permit = loop {
-            if let Some(CrawlPlace { patience, .. }) = crawl {
-                let turn = gate.crawl_turn();
+            if let Some(CrawlPlace {
+                patience, place, ..
+            }) = crawl
+            {
+                // Listening before looking, so a move in between is heard.
+                let mut moved = std::pin::pin!(gate.crawl_moved.notified());
+                moved.as_mut().enable();
+                let (turn, first) = gate.crawl_turn(place);
                 let wait = turn.saturating_duration_since(tokio::time::Instant::now());
                 if patience.is_some_and(|p| wait > p) {
                     return Err(FetchError::CrawlTurn {
@@ -655,6 +738,10 @@ impl Fetcher {
                         until: now
                             + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX),
                     });
+                }
+                if !first {
+                    moved.await;
+                    continue;
                 }
                 if !wait.is_zero() {
                     tokio::time::sleep_until(turn).await;
@@ -664,13 +751,14 @@ impl Fetcher {
                 .acquire_owned()
                 .await
                 .expect("host semaphores are never closed");
-            // Another page of the site started while this one queued for
-            // the permit: give the permit back and wait for the next turn,
-            // which may be too far off for a link now. Asked before the
+            // The turn moved on while this one queued for the permit (the
+            // spacing put off the last turn's start), or a request that
+            // came first lined up meanwhile: give the permit back and wait
+            // for the next turn, which may be too far off for a link now. Asked before the
             // site's spacing is claimed, so a lost turn spends no start
             // of the site's (its feeds' too).
             let delay = crawl.map(|c| c.delay);
-            if delay.is_some_and(|d| !gate.take_crawl_turn(d)) {
+            if crawl.is_some_and(|c| !gate.take_crawl_turn(c.place, c.delay)) {
                 continue;
             }
             if let Some(start) = gate.claim_start(self.buckets.spacing).await {
@@ -1088,6 +1176,17 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 mod tests {
     use super::*;
 
+    /// Buckets with `spacing` between starts.
+    fn buckets(spacing: Duration) -> Buckets {
+        Buckets {
+            per_bucket: 4,
+            spacing,
+            max_pause: Duration::from_secs(86_400),
+            gates: Mutex::default(),
+            places: AtomicU64::new(0),
+        }
+    }
+
     fn now() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-11-24T12:00:00Z")
             .unwrap()
@@ -1116,12 +1215,6 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_request_waits_only_for_the_spacing_it_owes() {
-        let buckets = |spacing| Buckets {
-            per_bucket: 4,
-            spacing,
-            max_pause: Duration::from_secs(86_400),
-            gates: Mutex::default(),
-        };
         // No spacing: every request may start now, so none waits.
         let free = buckets(Duration::ZERO).gate("a.test");
         assert_eq!(free.claim_start(Duration::ZERO).await, None);
@@ -1137,29 +1230,51 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn crawl_turns_are_kept_apart_from_the_spacing() {
-        let buckets = Buckets {
-            per_bucket: 4,
-            spacing: Duration::ZERO,
-            max_pause: Duration::from_secs(86_400),
-            gates: Mutex::default(),
-        };
+        let buckets = buckets(Duration::ZERO);
         let gate = buckets.gate("c.test");
         let delay = Duration::from_secs(1);
         let t0 = tokio::time::Instant::now();
-        assert_eq!(gate.crawl_turn(), t0);
-        assert!(gate.take_crawl_turn(delay));
+        let (first, second) = (buckets.place(), buckets.place());
+        assert_eq!(gate.crawl_turn(first), (t0, true));
+        assert!(gate.take_crawl_turn(first, delay));
         // Looking is not taking; a second request now must wait.
-        assert_eq!(gate.crawl_turn(), t0 + delay);
-        assert_eq!(gate.crawl_turn(), t0 + delay);
-        assert!(!gate.take_crawl_turn(delay));
+        assert_eq!(gate.crawl_turn(second), (t0 + delay, true));
+        assert_eq!(gate.crawl_turn(second), (t0 + delay, true));
+        assert!(!gate.take_crawl_turn(second, delay));
         // A request without a crawl delay (a feed) does not queue behind them.
         assert_eq!(gate.claim_start(Duration::ZERO).await, None);
         // The turn is measured from when it is taken, not when it came:
         // one taken late moves the next one a whole delay past that.
         tokio::time::advance(3 * delay).await;
-        assert_eq!(gate.crawl_turn(), t0 + 3 * delay);
-        assert!(gate.take_crawl_turn(delay));
-        assert_eq!(gate.crawl_turn(), t0 + 4 * delay);
+        assert_eq!(gate.crawl_turn(second), (t0 + 3 * delay, true));
+        assert!(gate.take_crawl_turn(second, delay));
+        assert_eq!(gate.crawl_turn(second), (t0 + 4 * delay, true));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn crawl_turns_go_first_come_first_served() {
+        let buckets = buckets(Duration::ZERO);
+        let gate = buckets.gate("c.test");
+        let delay = Duration::from_secs(1);
+        let t0 = tokio::time::Instant::now();
+        let (link, other) = (buckets.place(), buckets.place());
+        // The link takes its turn; its redirect hop lines up after a page
+        // that asked later.
+        assert!(gate.take_crawl_turn(link, delay));
+        let waiting = gate.line_up(other);
+        let hop = gate.line_up(link);
+        tokio::time::advance(delay).await;
+        assert_eq!(gate.crawl_turn(other), (t0 + delay, false));
+        assert!(!gate.take_crawl_turn(other, delay));
+        assert!(gate.take_crawl_turn(link, delay));
+        drop(hop);
+        assert_eq!(gate.crawl_turn(other), (t0 + 2 * delay, true));
+        // A request that gives up its place lets the next one go.
+        let late = buckets.place();
+        let _late = gate.line_up(late);
+        drop(waiting);
+        tokio::time::advance(delay).await;
+        assert!(gate.take_crawl_turn(late, delay));
     }
 
     #[test]

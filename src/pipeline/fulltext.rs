@@ -12,7 +12,8 @@
 //! is read for that agent too) and at least its `Crawl-delay` after the
 //! site's previous page (a page whose turn is more than a second off is
 //! put back until then, [`ArticleResult::Deferred`], rather than hold a
-//! slot; a redirect hop waits for its turn in the slot), but with its own
+//! slot; a redirect hop waits for its turn in the slot, keeping its
+//! link's place in the site's line), but with its own
 //! size and time caps (`[fetch] article_*`; the time cap is the page's
 //! whole budget, robots.txt reads included) and at most `[fetch]
 //! article_concurrency` pages at once, extracts and sanitises the article

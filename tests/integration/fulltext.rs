@@ -996,6 +996,49 @@ async fn a_page_that_lost_its_crawl_turn_spent_no_start_of_the_sites_spacing() {
     );
 }
 
+/// Turns under a `Crawl-delay` go first come, first served, and a
+/// redirect hop keeps the place of the link that led to it: the hop goes
+/// out at the site's next turn after the link, however many of the
+/// site's pages wait for theirs meanwhile. Before, the hop queued behind
+/// them, and lost each turn to a page that had been waiting longer, so
+/// it went out last.
+#[tokio::test]
+async fn a_redirect_hop_keeps_its_place_among_the_sites_waiting_pages() {
+    let server = FeedServer::start().await;
+    let dir = TestDir::new();
+    let (link, story) = ("/go/moved", "/news/moved");
+    let others = ["/news/one", "/news/two", "/news/three", "/news/four"];
+    let mut teasers = vec![("moved", "Moved", link)];
+    teasers.extend(others.iter().map(|&path| (path, path, path)));
+    serve_teasers(&server, &teasers);
+    server.set(link, Reply::redirect(302, &server.url(story)));
+    for path in others.iter().chain([&story]) {
+        server.set(path, page(WIRE_STORY));
+    }
+    serve_robots(&server, "User-agent: *\nCrawl-delay: 0.5\n");
+    // Every page in a slot of its own, waiting for the site's turns.
+    let config = config(&dir, &server, "article_concurrency = 5");
+    let (_clock, shared) = fixed_clock("2026-11-23T12:00:00Z");
+    drop(poll(&config, shared).await);
+
+    for path in others.iter().chain([&link]) {
+        assert_eq!(article(&dir, path).0, "fetched", "{path}");
+    }
+    let mut turns: Vec<(std::time::Instant, &str)> = others
+        .iter()
+        .chain([&link, &story])
+        .map(|&path| (server.seen(path)[0].at, path))
+        .collect();
+    turns.sort();
+    let order: Vec<&str> = turns.iter().map(|(_, path)| *path).collect();
+    let at = |path| order.iter().position(|p| *p == path).unwrap();
+    assert_eq!(
+        at(story),
+        at(link) + 1,
+        "requested in this order: {order:?}"
+    );
+}
+
 /// The disallowed page and the two pages of [`pages_queued_behind_a_slow_feed`].
 const QUEUED: (&str, &str, &str) = ("/members/closed", "/news/first", "/news/second");
 
