@@ -819,20 +819,26 @@ FROM (
 );
 "#,
     ),
+    // 28: a WebSub subscription made before 23 whose topic holds its
+    // feed's key or password kept it there (tickerfeed no longer subscribes
+    // such topics). The topic is blanked as 23 blanked feed addresses, and
+    // a live subscription ends: the hub cannot be asked to unsubscribe it
+    // (that takes the exact topic), so it is marked `expired`, its pushes
+    // get 410 Gone, which tells the hub to drop it, and the feed is polled.
+    Migration::Code(end_keyed_subscriptions),
 ];
 
-/// Migration 23. Its own copy of the blanking rules as they stood when it
-/// was written, so that editing `link::blank_secrets` can never change
-/// what this migration does to an old archive.
-fn blank_feed_secrets(tx: &Transaction<'_>) -> rusqlite::Result<()> {
-    use rusqlite::functions::FunctionFlags;
+/// Migrations 23 and 27 blank secrets with this: their own copy of the
+/// rules as they stood when 23 was written, so that editing
+/// `link::blank_secrets` can never change what they do to an old archive.
+fn blank_as_of_23() -> impl Fn(&str) -> String + Send + 'static {
     let userinfo =
         regex::Regex::new(r#"://([^/?#@\s:"'<>]*)(:[^/?#@\s"'<>]*)?@"#).expect("constant pattern");
     let key_param = regex::Regex::new(
         r#"(?i)\b([a-z_]*(?:api_?key|token|secret|passw(?:or)?d)|(?:[a-z]+[_-])*key)(=|:\s*)([^&\s#"'<>()\[\]]*)"#,
     )
     .expect("constant pattern");
-    let blank = move |text: &str| -> String {
+    move |text: &str| -> String {
         let text = userinfo.replace_all(text, |c: &regex::Captures<'_>| match c.get(2) {
             Some(_) => format!("://{}:****@", &c[1]),
             None if c[1].is_empty() => "://@".to_owned(),
@@ -844,7 +850,13 @@ fn blank_feed_secrets(tx: &Transaction<'_>) -> rusqlite::Result<()> {
                 format!("{}{}****{end}", &c[1], &c[2])
             })
             .into_owned()
-    };
+    }
+}
+
+/// Migration 23.
+fn blank_feed_secrets(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    let blank = blank_as_of_23();
     tx.create_scalar_function(
         "tickerfeed_blank_secrets",
         1,
@@ -880,6 +892,53 @@ fn blank_feed_secrets(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     }
     tx.remove_function("tickerfeed_blank_secrets", 1)
 }
+
+/// Migration 28.
+fn end_keyed_subscriptions(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    let blank = blank_as_of_23();
+    // Newest first: two keys of one feed at one hub (a key that changed)
+    // blank to one topic, which `UNIQUE (feed_id, hub, topic)` allows once.
+    // The newest row keeps it; the older ones ended when the newer one
+    // replaced them, and are deleted.
+    let rows: Vec<(i64, i64, String, String, String, Option<String>)> = tx
+        .prepare(
+            "SELECT id, feed_id, hub, topic, state, last_error FROM websub_subscriptions
+             ORDER BY id DESC",
+        )?
+        .query_map([], |r| r.try_into())?
+        .collect::<Result<_, _>>()?;
+    let mut taken = tx.prepare(
+        "SELECT 1 FROM websub_subscriptions WHERE feed_id = ?1 AND hub = ?2 AND topic = ?3",
+    )?;
+    let mut end = tx.prepare(
+        "UPDATE websub_subscriptions SET topic = ?2, state = 'expired', renew_at = NULL,
+                                         last_error = ?3
+         WHERE id = ?1",
+    )?;
+    // One that ended already keeps its state and why (an error quoting
+    // the topic quotes its key too, so that is blanked as well).
+    let mut blank_ended =
+        tx.prepare("UPDATE websub_subscriptions SET topic = ?2, last_error = ?3 WHERE id = ?1")?;
+    for (id, feed_id, hub, topic, state, last_error) in rows {
+        let blanked = blank(&topic);
+        if blanked == topic {
+            continue;
+        }
+        if taken.exists(params![feed_id, hub, blanked])? {
+            tx.execute("DELETE FROM websub_subscriptions WHERE id = ?1", [id])?;
+        } else if state == "pending" || state == "active" {
+            end.execute(params![id, blanked, ENDED_BY_28])?;
+        } else {
+            blank_ended.execute(params![id, blanked, last_error.map(|e| blank(&e))])?;
+        }
+    }
+    Ok(())
+}
+
+/// Why migration 28 ended a subscription (`websub_subscriptions.last_error`).
+const ENDED_BY_28: &str = "ended by the upgrade to schema version 28: the topic held the \
+     feed's key or password, which the archive does not keep, and the hub cannot be asked to \
+     unsubscribe without the exact topic (its pushes get 410 Gone); the feed is polled";
 
 fn migration_22(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     tx.execute_batch("ALTER TABLE item_reactions ADD COLUMN change_percent TEXT;")?;
@@ -1592,5 +1651,70 @@ VALUES ('wire.test', '2026-01-02T00:00:00Z', 'HTTP 429 for https://wire.test/fee
             .unwrap();
         assert_eq!(url, "https://wire.test/feed?api_key=****&lang=en");
         assert_eq!(moved, "https://reader:****@new.test/feed?api_key=****");
+    }
+
+    /// WebSub subscriptions made before 23 (built here as such an archive
+    /// holds them) whose topic holds the feed's key or password: no topic
+    /// keeps it, a live one ends with why, one that ended keeps its state,
+    /// an older one whose topic blanks to the same is dropped, and one
+    /// without a secret is left as it was.
+    #[test]
+    fn an_old_subscription_whose_topic_holds_a_key_ends() {
+        let before = MIGRATIONS
+            .iter()
+            .position(|m| matches!(m, Migration::Code(f) if std::ptr::fn_addr_eq(*f, end_keyed_subscriptions as fn(&Transaction<'_>) -> rusqlite::Result<()>)))
+            .expect("the migration is listed");
+        let mut conn = at_version(before);
+        conn.execute_batch(
+            r#"
+INSERT INTO feeds (id, name, url, schedule, created_at)
+VALUES (1, 'wire', 'https://wire.test/feed?api_key=****', '@hourly', '2026-01-01T00:00:00Z'),
+       (2, 'desk', 'https://****@desk.test/feed', '@hourly', '2026-01-01T00:00:00Z'),
+       (3, 'open', 'https://open.test/feed', '@hourly', '2026-01-01T00:00:00Z');
+INSERT INTO websub_subscriptions (id, feed_id, hub, topic, callback_id, secret, state,
+                                  requested_at, lease_expires_at, renew_at, last_error)
+VALUES (1, 1, 'https://hub.test/', 'https://wire.test/feed?api_key=OLD-K3Y', 'c1', 's1', 'expired',
+        '2026-01-01T00:00:00Z', NULL, NULL, 'the feed now advertises another hub or topic'),
+       (2, 1, 'https://hub.test/', 'https://wire.test/feed?api_key=K3Y-NOW', 'c2', 's2', 'active',
+        '2026-01-02T00:00:00Z', '2026-01-12T00:00:00Z', '2026-01-10T00:00:00Z', NULL),
+       (3, 2, 'https://hub.test/', 'https://T0KEN@desk.test/feed', 'c3', 's3', 'denied',
+        '2026-01-02T00:00:00Z', NULL, NULL, 'refused: https://T0KEN@desk.test/feed'),
+       (4, 3, 'https://hub.test/', 'https://open.test/feed', 'c4', 's4', 'active',
+        '2026-01-02T00:00:00Z', '2026-01-12T00:00:00Z', '2026-01-10T00:00:00Z', NULL);
+"#,
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        type Row = (i64, String, String, Option<String>, Option<String>);
+        let rows: Vec<Row> = conn
+            .prepare(
+                "SELECT id, topic, state, renew_at, last_error FROM websub_subscriptions
+                 ORDER BY id",
+            )
+            .unwrap()
+            .query_map([], |r| r.try_into())
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+        assert_eq!(ids, [2, 3, 4]);
+        let (_, topic, state, renew_at, why) = &rows[0];
+        assert_eq!(topic, "https://wire.test/feed?api_key=****");
+        assert_eq!((state.as_str(), renew_at), ("expired", &None));
+        assert!(why.as_deref().unwrap().contains("polled"), "{why:?}");
+        let (_, topic, state, _, why) = &rows[1];
+        assert_eq!(topic, "https://****@desk.test/feed");
+        assert_eq!(state, "denied");
+        assert_eq!(why.as_deref(), Some("refused: https://****@desk.test/feed"));
+        assert_eq!(
+            rows[2],
+            (
+                4,
+                "https://open.test/feed".into(),
+                "active".into(),
+                Some("2026-01-10T00:00:00Z".into()),
+                None
+            )
+        );
     }
 }

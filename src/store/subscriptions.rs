@@ -29,7 +29,9 @@ pub enum SubState {
     /// The hub refused it (`hub.mode=denied`).
     Denied,
     /// The lease ended without a renewal, the feed now names another hub,
-    /// or the feed left the config (or opted out) and was unsubscribed.
+    /// or the feed left the config (or opted out) and was unsubscribed; or
+    /// its topic held the feed's key, and the upgrade to schema version 28
+    /// ended it (`store::migrations`).
     Expired,
     /// The subscribe request itself failed (no answer, or not 2xx).
     Failed,

@@ -1320,3 +1320,90 @@ async fn a_restart_with_another_callback_url_subscribes_again_under_it() {
     assert_eq!(done[1].verified, Some((200, true)));
     s.stop().await;
 }
+
+/// An archive from before version 23 whose subscription's topic holds its
+/// feed's key (tickerfeed subscribed such topics then): the upgrade blanks
+/// the key out of the topic and ends the subscription, which could not be
+/// renewed or unsubscribed without it, so the feed is polled on its
+/// schedule rather than left waiting for pushes at the fallback rate (an
+/// hour here), and a push to its callback gets 410 Gone. Before, the row
+/// kept the key and stayed `active`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_old_subscription_whose_topic_holds_the_key_ends_and_the_feed_is_polled() {
+    let hub = TestHub::start(600).await;
+    let publisher = FeedServer::start().await;
+    let keyed = publisher.url("/keyed.xml?api_key=old-k3y-77");
+    publisher.set(
+        "/keyed.xml",
+        Reply::feed(feed(&keyed, &hub.url(), &[("a", "News")])),
+    );
+    let dir = TestDir::new();
+    let feeds = feed_block("keyed", &keyed, "schedule = \"* * * * * *\"");
+    let daemon = Subscriber::start(&dir, &feeds).await;
+    let polls = || {
+        dir.count(
+            "SELECT count(*) FROM fetches x JOIN feeds f ON f.id = x.feed_id WHERE f.name = 'keyed'",
+        )
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while polls() == 0 {
+        assert!(Instant::now() < deadline, "the keyed feed was never polled");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let base = daemon.base.clone();
+    // The subscription as an archive from before version 23 holds it: live
+    // for a day, under the current callback URL.
+    let daemon = daemon
+        .restart_after(&dir, &feeds, || {
+            use tickerfeed::clock::Clock;
+            let now = tickerfeed::clock::SystemClock.now();
+            let at = |d: chrono::Duration| tickerfeed::clock::to_db_time(now + d);
+            rusqlite::Connection::open(dir.db_path())
+                .unwrap()
+                .execute_batch(&format!(
+                    "INSERT INTO websub_subscriptions
+                         (feed_id, hub, topic, callback_id, secret, state, requested_at,
+                          verified_at, lease_seconds, lease_expires_at, renew_at, callback_url)
+                     SELECT id, '{hub}', '{keyed}', 'cb-keyed', 's3cret', 'active', '{a}', '{a}',
+                            86400, '{end}', '{renew}', '{base}/websub/callback/cb-keyed'
+                     FROM feeds WHERE name = 'keyed';
+                     PRAGMA user_version = 26;",
+                    hub = hub.url(),
+                    a = at(chrono::Duration::zero()),
+                    end = at(chrono::Duration::days(1)),
+                    renew = at(chrono::Duration::hours(19)),
+                ))
+                .unwrap();
+        })
+        .await;
+    let before = polls();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while polls() < before + 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the feed waited for pushes: {} polls since the restart",
+            polls() - before
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (topic, state, renew_at, error): (String, String, Option<String>, String) = dir
+        .db()
+        .query_row(
+            "SELECT topic, state, renew_at, last_error FROM websub_subscriptions",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    assert_eq!(topic, publisher.url("/keyed.xml?api_key=****"));
+    assert_eq!((state.as_str(), renew_at), ("expired", None));
+    assert!(error.contains("polled"), "{error}");
+    let push = reqwest::Client::new()
+        .post(format!("{base}/websub/callback/cb-keyed"))
+        .body("<feed/>")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(push.status(), 410);
+    assert!(hub.requests().is_empty(), "{:?}", hub.requests());
+    daemon.stop().await;
+}
