@@ -4,7 +4,8 @@
 //! archive export (`/export.jsonl`, off by default) in `export`.
 //!
 //! Rendering happens once per archive change, not per request: documents
-//! are cached with their gzip and brotli forms and validators, keyed by the whole
+//! are cached with their validators and their gzip and brotli forms (each
+//! made when a client first asks for it), keyed by the whole
 //! request (format, channel, search, page), and re-rendered only when
 //! `Store::generation` has moved (pages that show the live board also when
 //! the board refreshes). Requests that
@@ -207,8 +208,8 @@ impl Stamp {
     }
 }
 
-/// Brotli's quality for served renders. Each render is compressed once,
-/// so a slower level than a proxy's per-request one pays. On a 100-item
+/// Brotli's quality for served renders. Each render is compressed at most
+/// once, so a slower level than a proxy's per-request one pays. On a 100-item
 /// Atom feed of prose (229 KB; optimised build, loaded 2-core machine):
 /// gzip 66 KB in 4-7 ms, brotli 4 64 KB in 5-9 ms, 5 61 KB in 10-15 ms,
 /// 6 60 KB in 13-17 ms, 9 60 KB in 50-80 ms. Feeds of markup and
@@ -221,9 +222,12 @@ struct Rendered {
     format: Format,
     /// `Bytes`, so answering a request clones a pointer, not the document.
     body: Bytes,
-    gzip: Bytes,
-    /// Brotli, at [`BROTLI_QUALITY`].
-    br: Bytes,
+    /// Made when a client first asks for it ([`Rendered::encoded`]): a
+    /// search or an older page is often read once, by one client, which
+    /// wants one coding, and brotli costs twice what gzip does.
+    gzip: OnceLock<Bytes>,
+    /// Brotli, at [`BROTLI_QUALITY`], made as `gzip` is.
+    br: OnceLock<Bytes>,
     /// Strong validator of the identity bytes, quoted.
     etag: String,
     last_modified: SystemTime,
@@ -238,26 +242,41 @@ struct Rendered {
 }
 
 impl Rendered {
-    /// `body` with its gzip and brotli forms and a strong ETag of its
-    /// bytes. Both are made now, once per render, rather than per request.
+    /// `body` with a strong ETag of its bytes; its compressed forms are
+    /// made on demand, each once per render, not per request.
     fn new(format: Format, body: Vec<u8>, last_modified: SystemTime) -> Rendered {
-        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        enc.write_all(&body).expect("writing to a Vec cannot fail");
-        let gzip = enc.finish().expect("writing to a Vec cannot fail");
-        let mut enc = brotli::CompressorWriter::new(Vec::new(), 4096, BROTLI_QUALITY, 22);
-        enc.write_all(&body).expect("writing to a Vec cannot fail");
-        // `into_inner` ends the stream.
-        let br = enc.into_inner();
         let digest = Sha256::digest(&body);
         Rendered {
             format,
             etag: format!("\"{}\"", hex::encode(&digest[..12])),
             body: Bytes::from(body),
-            gzip: Bytes::from(gzip),
-            br: Bytes::from(br),
+            gzip: OnceLock::new(),
+            br: OnceLock::new(),
             last_modified,
             dated: true,
             link: None,
+        }
+    }
+
+    /// The document's bytes in `coding`, compressed the first time they
+    /// are asked for.
+    fn encoded(&self, coding: Coding) -> &Bytes {
+        match coding {
+            Coding::Identity => &self.body,
+            Coding::Gzip => self.gzip.get_or_init(|| {
+                let mut enc =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                enc.write_all(&self.body)
+                    .expect("writing to a Vec cannot fail");
+                Bytes::from(enc.finish().expect("writing to a Vec cannot fail"))
+            }),
+            Coding::Br => self.br.get_or_init(|| {
+                let mut enc = brotli::CompressorWriter::new(Vec::new(), 4096, BROTLI_QUALITY, 22);
+                enc.write_all(&self.body)
+                    .expect("writing to a Vec cannot fail");
+                // `into_inner` ends the stream.
+                Bytes::from(enc.into_inner())
+            }),
         }
     }
 
@@ -783,11 +802,7 @@ async fn feed(
 fn respond(headers: &HeaderMap, doc: &Rendered) -> Response {
     let coding = Coding::asked(headers);
     let etag = coding.etag(&doc.etag);
-    let bytes = match coding {
-        Coding::Identity => &doc.body,
-        Coding::Gzip => &doc.gzip,
-        Coding::Br => &doc.br,
-    };
+    let bytes = doc.encoded(coding);
     let mut resp = if not_modified(headers, doc) {
         let mut r = StatusCode::NOT_MODIFIED.into_response();
         // A 304 may carry only the length the 200 would have (RFC 9110
@@ -1332,6 +1347,34 @@ async fn metrics(State(state): State<HttpState>) -> Response {
 mod tests {
     use super::*;
     use crate::clock::FixedClock;
+
+    #[test]
+    fn a_render_is_compressed_only_in_the_codings_clients_ask_for_and_once() {
+        let body = "<feed>an entry</feed>".repeat(500).into_bytes();
+        let doc = Rendered::new(Format::Atom, body.clone(), SystemTime::UNIX_EPOCH);
+        let ask = |coding: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(
+                header::ACCEPT_ENCODING,
+                HeaderValue::from_str(coding).unwrap(),
+            );
+            respond(&h, &doc)
+        };
+        let sent = ask("br");
+        assert_eq!(sent.headers()[header::CONTENT_ENCODING], "br");
+        // A brotli reader made no gzip form.
+        assert!(doc.gzip.get().is_none());
+        let br = doc.br.get().expect("made for the brotli reader").clone();
+        let mut plain = Vec::new();
+        brotli::BrotliDecompress(&mut &br[..], &mut plain).unwrap();
+        assert_eq!(plain, body);
+        // The second brotli reader gets the same bytes, not a new
+        // compression.
+        ask("br");
+        assert_eq!(doc.encoded(Coding::Br).as_ptr(), br.as_ptr());
+        ask("gzip");
+        assert!(doc.gzip.get().is_some());
+    }
 
     #[test]
     fn the_coding_served_is_the_one_the_client_prefers() {
