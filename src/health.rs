@@ -248,6 +248,9 @@ impl FeedCounts {
 #[derive(Debug, Clone, PartialEq)]
 pub struct BoardHealth {
     pub last_success: Option<DateTime<Utc>>,
+    /// `Board::age`: since the last success, or since the board was set
+    /// up while its provider has not answered, as the metric counts it.
+    pub age: chrono::TimeDelta,
     pub last_error: Option<String>,
     /// The latest refresh archived no quote at all (a refresh where only
     /// some instruments failed is not a failing provider).
@@ -324,6 +327,7 @@ impl Health {
                 failing: status.last_refresh.is_some()
                     && status.last_success != status.last_refresh,
                 last_success: status.last_success,
+                age: b.age(now),
                 last_error: status.last_error,
             }
         });
@@ -449,7 +453,6 @@ impl HealthSnapshot {
     /// The body of `GET /healthz`. Fields are only ever added: monitoring
     /// scripts read them.
     pub fn to_json(&self) -> serde_json::Value {
-        let now = self.at;
         serde_json::json!({
             "status": self.status.as_str(),
             "reason": self.reason,
@@ -481,7 +484,7 @@ impl HealthSnapshot {
             },
             "board": self.board.as_ref().map(|b| serde_json::json!({
                 "last_success": b.last_success.map(|t| t.to_rfc3339()),
-                "age_secs": b.last_success.map(|t| (now - t).num_seconds()),
+                "age_secs": b.age.num_seconds(),
                 "last_error": b.last_error,
                 "failing": b.failing,
             })),
@@ -544,6 +547,7 @@ mod tests {
     fn a_failing_quote_provider_is_degraded() {
         let board = |failing| BoardHealth {
             last_success: None,
+            age: chrono::TimeDelta::zero(),
             last_error: Some("AAPL: 429".into()),
             failing,
         };

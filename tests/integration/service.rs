@@ -642,6 +642,48 @@ async fn a_board_added_by_a_reload_is_as_old_as_the_reload() {
     assert_eq!(d.wait_exit(), 0, "{}", d.log.join("\n"));
 }
 
+/// `/healthz` says how old the board is as `/metrics` does: while its
+/// provider has never answered, since the board was set up, a number that
+/// grows; it was `null` until the first quote, so a monitor of `age_secs`
+/// never saw a provider that had been silent since the start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_counts_the_age_of_a_board_whose_provider_never_answered() {
+    let server = FeedServer::start().await;
+    // No quote path is served: the provider never answers (404).
+    server.set(
+        "/news.xml",
+        Reply::feed(rss("News", &[("n1", "Quiet day", "https://n.test/1")])),
+    );
+    let dir = TestDir::new();
+    dir.write_config_only(&format!(
+        "{}[market]\nprovider = \"finnhub\"\nbase_url = \"{}\"\napi_key_env = \"TF_TEST_KEY\"\n\
+         schedule = \"@hourly\"\nsymbols = [\"AAPL\"]\n",
+        feed_block("news", &server.url("/news.xml"), "schedule = \"@hourly\""),
+        server.url("")
+    ));
+    let mut d = Running::start_with(&dir, &[("TF_TEST_KEY", "k")]);
+    let addr = d.wait_for_listen();
+    let age = || async {
+        let body = reqwest::get(format!("http://{addr}/healthz"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let h: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(h["board"]["last_success"], serde_json::Value::Null, "{h}");
+        h["board"]["age_secs"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no board age in {h}"))
+    };
+    let first = age().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let later = age().await;
+    assert!(later > first, "{first} s, then {later} s two seconds later");
+    d.signal("TERM");
+    assert_eq!(d.wait_exit(), 0, "{}", d.log.join("\n"));
+}
+
 /// Retention tightened by a reload runs at once: the operator who lowers
 /// `max_items_per_feed` sees the archive shrink now, not at the next daily
 /// run or restart.
