@@ -167,10 +167,7 @@ impl Checkpointer {
         writer: &mut Connection,
         at: Thresholds,
     ) -> Result<Self, StoreError> {
-        let open_err = |source| StoreError::Open {
-            path: path.to_path_buf(),
-            source,
-        };
+        let open_err = super::open_err(path);
         let conn = Connection::open(path).map_err(open_err)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
         // One pending wake is enough: a checkpoint copies everything

@@ -160,10 +160,7 @@ impl Store {
     /// A read-only connection for one export (see the module doc), with
     /// the `regexp` function views' rules need.
     fn export_connection(&self) -> Result<Connection, StoreError> {
-        let open_err = |source| StoreError::Open {
-            path: self.path.clone(),
-            source,
-        };
+        let open_err = super::open_err(&self.path);
         let conn = Connection::open_with_flags(
             &self.path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,

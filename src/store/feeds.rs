@@ -360,7 +360,7 @@ impl Store {
                 .pop()
                 .ok_or(StoreError::Query {
                     op: "find a feed that should be in the archive",
-                    source: rusqlite::Error::QueryReturnedNoRows,
+                    source: rusqlite::Error::QueryReturnedNoRows.into(),
                 })
         })
         .await
@@ -712,7 +712,7 @@ fn record_in(
         .map_err(op("look up feed"))?
         .ok_or(StoreError::Query {
             op: "record a fetch for a feed that is not in the archive",
-            source: rusqlite::Error::QueryReturnedNoRows,
+            source: rusqlite::Error::QueryReturnedNoRows.into(),
         })?;
     let mut summary = IngestSummary::default();
     if let Some(doc) = &a.document {

@@ -101,7 +101,7 @@ pub enum StoreError {
     Open {
         path: PathBuf,
         #[source]
-        source: rusqlite::Error,
+        source: SqliteCause,
     },
     #[error("{} is not a tickerfeed archive (its application_id is {found:#x})", .path.display())]
     Foreign { path: PathBuf, found: i32 },
@@ -118,13 +118,13 @@ pub enum StoreError {
     Migrate {
         path: PathBuf,
         #[source]
-        source: rusqlite::Error,
+        source: SqliteCause,
     },
     #[error("database: failed to {op}")]
     Query {
         op: &'static str,
         #[source]
-        source: rusqlite::Error,
+        source: SqliteCause,
     },
     #[error("database task panicked or was cancelled")]
     Task(#[source] tokio::task::JoinError),
@@ -135,6 +135,48 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// What SQLite said, as one cause that reads once. rusqlite shows SQLite's
+/// message and gives, as its source, the result code, whose text is
+/// SQLite's generic wording of the same thing, so a chain printed whole
+/// said it twice: "database or disk is full: Error code 13: database or
+/// disk is full". The code stays here ([`SqliteCause::code`]).
+#[derive(Debug)]
+pub struct SqliteCause(rusqlite::Error);
+
+impl From<rusqlite::Error> for SqliteCause {
+    fn from(e: rusqlite::Error) -> Self {
+        SqliteCause(e)
+    }
+}
+
+impl SqliteCause {
+    /// SQLite's primary result code, when SQLite (not rusqlite) failed.
+    pub fn code(&self) -> Option<rusqlite::ErrorCode> {
+        self.0.sqlite_error_code()
+    }
+}
+
+impl std::fmt::Display for SqliteCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            rusqlite::Error::SqliteFailure(e, None) => {
+                f.write_str(rusqlite::ffi::code_to_str(e.extended_code))
+            }
+            e => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for SqliteCause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.0 {
+            // The result code, said already (see the type's doc).
+            rusqlite::Error::SqliteFailure(..) => None,
+            e => e.source(),
+        }
+    }
 }
 
 /// Executes `sql` through the connection's statement cache. The write path
@@ -251,7 +293,18 @@ pub(crate) fn enclosures_from(
 
 /// Wraps a rusqlite error with the operation that failed.
 pub(crate) fn op(op: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
-    move |source| StoreError::Query { op, source }
+    move |source| StoreError::Query {
+        op,
+        source: source.into(),
+    }
+}
+
+/// Wraps a rusqlite error met while opening the archive at `path`.
+pub(crate) fn open_err(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + Copy + '_ {
+    move |source| StoreError::Open {
+        path: path.to_path_buf(),
+        source: source.into(),
+    }
 }
 
 /// A write transaction that takes the write lock at `BEGIN` (IMMEDIATE),
@@ -308,10 +361,7 @@ impl Store {
                 source,
             })?;
         }
-        let open_err = |source| StoreError::Open {
-            path: path.to_path_buf(),
-            source,
-        };
+        let open_err = open_err(path);
         let mut writer = Connection::open(path).map_err(open_err)?;
         writer.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
         // WAL: readers (the HTTP side, sqlite3, analysts' scripts) never
@@ -363,7 +413,7 @@ impl Store {
         }
         migrations::migrate(&mut writer).map_err(|source| StoreError::Migrate {
             path: path.to_path_buf(),
-            source,
+            source: source.into(),
         })?;
         stable_plans(&writer).map_err(open_err)?;
         // Alerts evaluate views' rules inside the recording transaction.
@@ -558,5 +608,33 @@ impl Store {
     /// long query). As of the last commit; see `checkpoint.rs`.
     pub fn log_blocked(&self) -> bool {
         self.checkpointer.log_blocked()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::push::webhook::error_chain;
+
+    /// A real refusal: a write through a read-only connection.
+    fn refused_write() -> StoreError {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("archive.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (x)")
+            .unwrap();
+        let ro = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        ro.execute("INSERT INTO t VALUES (1)", [])
+            .map_err(op("insert a row"))
+            .unwrap_err()
+    }
+
+    #[test]
+    fn a_failed_write_says_sqlites_cause_once() {
+        assert_eq!(
+            error_chain(&refused_write()),
+            "database: failed to insert a row: attempt to write a readonly database"
+        );
     }
 }

@@ -206,6 +206,10 @@ async fn a_file_size_limit_is_a_full_disk_not_a_silent_death() {
         line.contains(&dir.db_path().display().to_string()),
         "{line}"
     );
+    // SQLite's cause once, not again behind its result code ("disk I/O
+    // error: Error code 778: disk I/O error").
+    assert_eq!(line.matches("disk I/O error").count(), 1, "{line}");
+    assert!(!line.contains("Error code"), "{line}");
     let h = health(&addr).await;
     assert_eq!(h["status"], "degraded", "{h}");
     assert_eq!(h["archive"]["writable"], false, "{h}");
