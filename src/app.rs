@@ -1096,7 +1096,9 @@ async fn refresh_board(
         match board.refresh(&store, now).await {
             Ok(report) => board.log_refresh(&report),
             Err(e) => {
-                warn!(error = %e, "could not archive quotes; the board keeps its last values")
+                // With its causes: "failed to commit quotes" alone does not
+                // say the disk is full.
+                warn!(database = %store.path().display(), error = %push::webhook::error_chain(&e), "could not archive quotes; the board keeps its last values")
             }
         }
         let wait = board

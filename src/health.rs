@@ -14,7 +14,7 @@
 //! |---|---|---|---|
 //! | `scheduler stalled` | the polling loop has not gone round for 3 × its longest sleep | 503 | not pinged |
 //! | `database not answering` | reading the feeds or counting items failed | 503 | not pinged |
-//! | `degraded` | no configured feed is ok while at least one has been polled and is failing, paused or retired; or the board's provider gave no quote at its latest refresh; or the last poll could not be written to the archive (disk full, read-only); or a reader blocks the archive's checkpoints | 200 | pinged |
+//! | `degraded` | no configured feed is ok while at least one has been polled and is failing, paused or retired; or the board's provider gave no quote at its latest refresh; or the archive's last write failed for want of space, permission or I/O (disk full, read-only, a file size limit) and none has committed since; or a reader blocks the archive's checkpoints | 200 | pinged |
 //! | `ok` | otherwise | 200 | pinged |
 //!
 //! The first two are faults of this process, which a restart (systemd) or
@@ -104,7 +104,8 @@ impl ReloadState {
 /// The archive's part of the snapshot: what writing to it found.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ArchiveHealth {
-    /// Since when polls could not be written, and the latest reason.
+    /// Since when the archive refuses writes, and the latest reason
+    /// (`Store::write_failure`).
     pub write_failure: Option<(DateTime<Utc>, String)>,
     /// A reader keeps the write-ahead log from being emptied.
     pub log_blocked: bool,
@@ -301,8 +302,12 @@ impl Health {
     /// What writing to the archive found; cheap (no query), so `/metrics`
     /// reads it at every scrape.
     pub fn archive(&self) -> ArchiveHealth {
+        let now = self.clock.now();
         ArchiveHealth {
-            write_failure: self.heartbeat.write_failure(),
+            write_failure: self.store.write_failure().map(|f| {
+                let ago = chrono::TimeDelta::from_std(f.since.elapsed()).unwrap_or_default();
+                (now - ago, f.error)
+            }),
             log_blocked: self.store.log_blocked(),
             wal_path: self.store.wal_path().display().to_string(),
             wal_bytes: self.store.wal_bytes(),
@@ -402,7 +407,7 @@ fn judge(
     }
     if let Some((since, e)) = &archive.write_failure {
         why.push(format!(
-            "polls cannot be written to the archive since {} (they are fetched again until they can): {e}",
+            "the archive cannot be written to since {} (polls are fetched again until it can): {e}",
             since.to_rfc3339_opts(SecondsFormat::Secs, true)
         ));
     }

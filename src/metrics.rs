@@ -200,7 +200,7 @@ impl Metrics {
         let archive_writable = Gauge::default();
         registry.register(
             "tickerfeed_archive_writable",
-            "0 while polls cannot be written to the archive (disk full, read-only); 1 otherwise",
+            "0 from a write the archive refused (disk full, read-only, I/O error) until a write commits; 1 otherwise",
             archive_writable.clone(),
         );
         let reload_successful = Gauge::default();

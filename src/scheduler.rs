@@ -14,8 +14,8 @@
 //! back to its schedule.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -41,15 +41,12 @@ const MAX_SLEEP: Duration = Duration::from_secs(30);
 pub const DRAIN_DEADLINE: Duration = Duration::from_secs(20);
 
 /// Liveness of the loop, for `health` (`/healthz` and the systemd
-/// watchdog): when it last went round, and whether the archive took the
-/// last poll.
+/// watchdog): when it last went round, and when a feed was last refreshed.
+/// (Whether the archive takes writes is the store's: `Store::write_failure`.)
 #[derive(Debug)]
 pub struct Heartbeat {
     last_tick: AtomicI64,
     last_success: AtomicI64,
-    /// Since when, and why, polls could not be written to the archive
-    /// (disk full, read-only); `None` once one is written again.
-    unrecorded: Mutex<Option<(DateTime<Utc>, String)>>,
 }
 
 impl Heartbeat {
@@ -57,31 +54,7 @@ impl Heartbeat {
         Arc::new(Heartbeat {
             last_tick: AtomicI64::new(now.timestamp()),
             last_success: AtomicI64::new(0),
-            unrecorded: Mutex::new(None),
         })
-    }
-
-    fn unrecorded(&self) -> std::sync::MutexGuard<'_, Option<(DateTime<Utc>, String)>> {
-        self.unrecorded.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// A poll could not be written; the first failure's time is kept.
-    fn not_recorded(&self, now: DateTime<Utc>, error: String) {
-        let mut unrecorded = self.unrecorded();
-        let since = unrecorded.as_ref().map_or(now, |(since, _)| *since);
-        *unrecorded = Some((since, error));
-    }
-
-    /// A poll was written: the archive takes writes again. Whether it had
-    /// not been.
-    fn recorded(&self) -> bool {
-        self.unrecorded().take().is_some()
-    }
-
-    /// Since when polls could not be written to the archive, and the
-    /// latest reason; `None` while they are.
-    pub fn write_failure(&self) -> Option<(DateTime<Utc>, String)> {
-        self.unrecorded().clone()
     }
 
     fn tick(&self, now: DateTime<Utc>) {
@@ -414,11 +387,7 @@ fn finish(
         Ok((task, Ok(r))) => (task, Ok(r)),
         // With its causes: "failed to commit a fetch" alone does not say
         // the disk is full or the archive read-only.
-        Ok((task, Err(e))) => {
-            let why = error_chain(&e);
-            heartbeat.not_recorded(now, why.clone());
-            (task, Err(why))
-        }
+        Ok((task, Err(e))) => (task, Err(error_chain(&e))),
         // Parsing is isolated already, so a panic here is a bug; the feed
         // still gets its next poll on schedule.
         Err(e) => (e.id(), Err(format!("poll task panicked: {e}"))),
@@ -429,9 +398,6 @@ fn finish(
     let Some(slot) = slots.get(id) else {
         return;
     };
-    if result.is_ok() && heartbeat.recorded() {
-        info!(database = %database.display(), "the archive takes writes again");
-    }
     match result {
         Ok(r) if r.outcome == Outcome::Gone => {
             log_refresh(&slot.feed.name, &r);

@@ -398,13 +398,14 @@ impl Store {
                 reply,
             });
         if start_drainer {
-            let (writer, queue, known, rules) = (
+            let (writer, queue, known, rules, writes) = (
                 Arc::clone(&self.writer),
                 self.fetch_queue(),
                 self.known_ids(),
                 Arc::clone(&self.at_ingest),
+                Arc::clone(&self.writes),
             );
-            tokio::task::spawn_blocking(move || drain(&writer, &queue, &known, &rules));
+            tokio::task::spawn_blocking(move || drain(&writer, &queue, &known, &rules, &writes));
         }
         // The drainer records ours with whatever else was queued.
         let Recorded { summary, attempt } = answer.await.map_err(|_| StoreError::WriterLost)?;
@@ -563,6 +564,7 @@ fn drain(
     queue: &std::sync::Mutex<FetchQueue>,
     known: &std::sync::Mutex<KnownIds>,
     rules: &IngestRules,
+    writes: &super::writes::Writes,
 ) {
     /// If recording panics, the fetches still queued are answered (their
     /// senders dropped: "writer lost") and the next fetch starts a new
@@ -588,6 +590,11 @@ fn drain(
         let mut conn = writer.lock().unwrap_or_else(|p| p.into_inner());
         let rules = Arc::clone(&rules.lock().unwrap_or_else(|p| p.into_inner()));
         let recorded = record_unanswered(&mut conn, group, known, &rules);
+        // Under the writer's lock, so in the order of the writes: recorded
+        // means committed, as every fetch writes its fetch-log row.
+        for (_, summary) in &recorded {
+            writes.observe(summary, true);
+        }
         // The group is committed. Index a full batch for search now only
         // if no fetch is waiting for the writer; otherwise the next idle
         // moment, the daemon's tick or the poll's end does.

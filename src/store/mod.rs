@@ -58,6 +58,7 @@ mod selection;
 pub mod subscriptions;
 pub mod symbols;
 pub mod websub;
+mod writes;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -81,6 +82,7 @@ pub use selection::Match;
 pub use subscriptions::{REPLACED, SubState, Subscription, latest_per_feed};
 pub use symbols::SymbolItem;
 pub use websub::{HubCounts, HubSubscriber, PushRow, Pushed, TopicChange};
+pub use writes::WriteFailure;
 
 /// How long a writer or reader waits for a lock held by another process
 /// (for example `sqlite3` or a `tickerfeed poll` beside the daemon).
@@ -137,11 +139,32 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// Whether SQLite refused the write for the archive itself, not for
+    /// what was written: no space (`SQLITE_FULL`), an I/O error
+    /// (`SQLITE_IOERR*`, also a write past a file size limit), a read-only
+    /// file, folder or mount (`SQLITE_READONLY*`), a file (the archive,
+    /// its WAL or shared memory) that cannot be opened (`SQLITE_CANTOPEN`).
+    /// A constraint, a bad row or a lock held by another program is not.
+    pub fn refuses_writes(&self) -> bool {
+        use rusqlite::ErrorCode::{CannotOpen, DiskFull, ReadOnly, SystemIoFailure};
+        match self {
+            StoreError::Open { source, .. }
+            | StoreError::Migrate { source, .. }
+            | StoreError::Query { source, .. } => matches!(
+                source.code(),
+                Some(DiskFull | SystemIoFailure | ReadOnly | CannotOpen)
+            ),
+            _ => false,
+        }
+    }
+}
+
 /// What SQLite said, as one cause that reads once. rusqlite shows SQLite's
 /// message and gives, as its source, the result code, whose text is
 /// SQLite's generic wording of the same thing, so a chain printed whole
 /// said it twice: "database or disk is full: Error code 13: database or
-/// disk is full". The code stays here ([`SqliteCause::code`]).
+/// disk is full". The code stays here, for [`StoreError::refuses_writes`].
 #[derive(Debug)]
 pub struct SqliteCause(rusqlite::Error);
 
@@ -347,6 +370,8 @@ pub struct Store {
     outbox_signal: Arc<tokio::sync::Notify>,
     /// Told when a fetch queued article pages.
     article_signal: Arc<tokio::sync::Notify>,
+    /// Whether the archive takes writes (`writes.rs`).
+    writes: Arc<writes::Writes>,
 }
 
 /// [`Store::last_change`]'s answer and the generation it was read at.
@@ -450,6 +475,7 @@ impl Store {
             at_ingest: Arc::default(),
             outbox_signal: Arc::default(),
             article_signal: Arc::default(),
+            writes: Arc::new(writes::Writes::new(path.to_path_buf())),
         })
     }
 
@@ -475,13 +501,33 @@ impl Store {
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// Runs `f` on the writer connection, off the async threads.
+    /// Runs `f` on the writer connection, off the async threads, and notes
+    /// whether the archive took its writes (`writes.rs`).
     pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
-        Self::run(Arc::clone(&self.writer), f).await
+        let writes = Arc::clone(&self.writes);
+        Self::run(Arc::clone(&self.writer), move |conn| {
+            // Only a change committed shows the archive takes writes: an
+            // empty transaction (indexing with nothing waiting, every two
+            // seconds) or a read on the writer commits nothing to disk.
+            let before = conn.total_changes();
+            let result = f(conn);
+            writes.observe(
+                &result,
+                conn.total_changes() != before && conn.is_autocommit(),
+            );
+            result
+        })
+        .await
+    }
+
+    /// Since when the archive has refused writes, and why; `None` while it
+    /// takes them (see `writes.rs`).
+    pub fn write_failure(&self) -> Option<WriteFailure> {
+        self.writes.failure()
     }
 
     /// Runs `f` on the read-only connection, off the async threads.
@@ -636,5 +682,78 @@ mod tests {
             error_chain(&refused_write()),
             "database: failed to insert a row: attempt to write a readonly database"
         );
+    }
+
+    /// Whether the archive takes writes is decided by SQLite's reason: a
+    /// read-only archive refuses them, a constraint (here a trigger that
+    /// says "database or disk is full", as a test once stood in for a full
+    /// disk with) does not.
+    #[test]
+    fn only_a_refusal_by_the_archive_is_an_archive_that_takes_no_writes() {
+        assert!(refused_write().refuses_writes());
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE t (x UNIQUE);
+             INSERT INTO t VALUES (1);
+             CREATE TRIGGER full BEFORE INSERT ON t WHEN NEW.x = 2
+             BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;",
+        )
+        .unwrap();
+        for x in [1, 2] {
+            let e = conn
+                .execute("INSERT INTO t VALUES (?1)", [x])
+                .map_err(op("insert a row"))
+                .unwrap_err();
+            assert!(!e.refuses_writes(), "{e:?}");
+        }
+    }
+
+    /// The state follows the writer, whatever task writes: set by a
+    /// refused write, kept by a write that fails for its own reason or
+    /// commits nothing, cleared by the first write that commits a change.
+    #[tokio::test]
+    async fn the_archive_takes_writes_again_at_the_first_change_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("archive.db");
+        let store = Store::open(&path).unwrap();
+        let insert = |conn: &mut Connection, name: &'static str| {
+            conn.execute(
+                "INSERT INTO feeds (name, url, schedule, created_at)
+                 VALUES (?1, 'https://f.test/', '@hourly', '2026-01-01T00:00:00Z')",
+                [name],
+            )
+            .map_err(op("insert a feed"))
+        };
+        store.write(move |c| insert(c, "a")).await.unwrap();
+        assert_eq!(store.write_failure(), None);
+        // SQLITE_READONLY, as from a read-only file or mount.
+        store
+            .write(move |c| {
+                c.pragma_update(None, "query_only", true)
+                    .map_err(op("set query_only"))?;
+                insert(c, "x")
+            })
+            .await
+            .unwrap_err();
+        let refused = store.write_failure().expect("a refused write is noted");
+        assert_eq!(
+            refused.error,
+            format!(
+                "archive {}: database: failed to insert a feed: attempt to write a readonly database",
+                path.display()
+            )
+        );
+        store
+            .write(move |c| {
+                c.pragma_update(None, "query_only", false)
+                    .map_err(op("clear query_only"))?;
+                insert(c, "a")
+            })
+            .await
+            .unwrap_err();
+        store.index_for_search().await.unwrap();
+        assert_eq!(store.write_failure(), Some(refused));
+        store.write(move |c| insert(c, "b")).await.unwrap();
+        assert_eq!(store.write_failure(), None);
     }
 }

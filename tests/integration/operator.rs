@@ -17,6 +17,17 @@ async fn get(addr: &str, path: &str) -> String {
         .unwrap()
 }
 
+/// The value of `/metrics`' sample `name` (a HELP line starts alike).
+async fn sample(addr: &str, name: &str) -> String {
+    let metrics = get(addr, "/metrics").await;
+    let prefix = format!("{name} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+        .to_string()
+}
+
 async fn health(addr: &str) -> serde_json::Value {
     serde_json::from_str(&get(addr, "/healthz").await).unwrap()
 }
@@ -53,10 +64,9 @@ async fn a_refused_reload_names_the_mistake_and_monitors_see_the_old_config_runs
         why.contains(&config) && why.contains("output.max_items"),
         "{why}"
     );
-    let metrics = get(&addr, "/metrics").await;
-    assert!(
-        metrics.contains("tickerfeed_config_last_reload_successful 0"),
-        "{metrics}"
+    assert_eq!(
+        sample(&addr, "tickerfeed_config_last_reload_successful").await,
+        "0"
     );
     assert!(get(&addr, "/feed.atom").await.contains("Alpha"));
 
@@ -64,21 +74,23 @@ async fn a_refused_reload_names_the_mistake_and_monitors_see_the_old_config_runs
     d.signal("HUP");
     d.wait_for("config reloaded");
     assert_eq!(health(&addr).await["config"]["reload_refused"], false);
-    assert!(
-        get(&addr, "/metrics")
-            .await
-            .contains("tickerfeed_config_last_reload_successful 1")
+    assert_eq!(
+        sample(&addr, "tickerfeed_config_last_reload_successful").await,
+        "1"
     );
     d.signal("TERM");
     assert_eq!(d.wait_exit(), 0, "{}", d.log.join("\n"));
 }
 
-/// The archive stops taking writes (its disk is full; a trigger stands in
-/// for ENOSPC, which needs root to arrange): each poll that cannot be
-/// written says so with the archive's path and the reason, `/healthz` is
-/// degraded and says why, `/metrics` has it. Nothing fetched meanwhile is
-/// lost: the feed's new validator was not stored either, so once writes
-/// pass again the document is fetched whole and its new item archived.
+/// The archive stops taking writes (its disk is full; a file size limit of
+/// one byte, set on the running daemon, stands in for ENOSPC, which needs
+/// root to arrange): each poll that cannot be written says so with the
+/// archive's path and the reason, `/healthz` is degraded and says why,
+/// `/metrics` has it. Nothing fetched meanwhile is lost: the feed's new
+/// validator was not stored either, so once writes pass again the document
+/// is fetched whole and its new item archived. A write that fails for its
+/// own reason (a constraint: here the search index's) is no archive that
+/// takes no writes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_archive_that_takes_no_writes_is_named_and_loses_nothing() {
     let server = FeedServer::start().await;
@@ -97,16 +109,7 @@ async fn an_archive_that_takes_no_writes_is_named_and_loses_nothing() {
     let addr = d.wait_for_listen();
     d.wait_for("polled");
 
-    let rw = rusqlite::Connection::open(dir.db_path()).unwrap();
-    // The search index's writes fail too, and go on failing after the
-    // polls' pass again.
-    rw.execute_batch(
-        "CREATE TRIGGER disk_full BEFORE INSERT ON fetches
-         BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;
-         CREATE TRIGGER index_full BEFORE DELETE ON fts_pending
-         BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;",
-    )
-    .unwrap();
+    d.limit_file_size("1");
     server.set(
         "/a.xml",
         Reply::feed(rss("A", &[alpha, ("a2", "Beta", "https://a.test/2")])).with_etag("\"v2\""),
@@ -114,25 +117,35 @@ async fn an_archive_that_takes_no_writes_is_named_and_loses_nothing() {
     let line = d.wait_for("could not be written to the archive");
     let archive = dir.db_path().display().to_string();
     assert!(
-        line.contains(&archive) && line.contains("database or disk is full"),
+        line.contains(&archive) && line.contains("disk I/O error"),
         "{line}"
     );
     let h = health(&addr).await;
     assert_eq!(h["status"], "degraded", "{h}");
     let why = h["reason"].as_str().unwrap();
     assert!(
-        why.contains("cannot be written to the archive") && why.contains("disk is full"),
+        why.contains("the archive cannot be written to") && why.contains("disk I/O error"),
         "{why}"
     );
     assert_eq!(h["archive"]["writable"], false, "{h}");
+    // The archive named, SQLite's cause once.
+    let error = h["archive"]["write_error"].as_str().unwrap();
     assert!(
-        get(&addr, "/metrics")
-            .await
-            .contains("tickerfeed_archive_writable 0")
+        error.starts_with(&format!("archive {archive}: ")),
+        "{error}"
     );
+    assert_eq!(error.matches("disk I/O error").count(), 1, "{error}");
+    assert_eq!(sample(&addr, "tickerfeed_archive_writable").await, "0");
 
-    // Space returns, for polls first.
-    rw.execute_batch("DROP TRIGGER disk_full").unwrap();
+    // The search index's writes will fail, for a reason of their own.
+    let rw = rusqlite::Connection::open(dir.db_path()).unwrap();
+    rw.execute_batch(
+        "CREATE TRIGGER index_full BEFORE DELETE ON fts_pending
+         BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;",
+    )
+    .unwrap();
+    // Space returns.
+    d.limit_file_size("unlimited");
     d.wait_for("the archive takes writes again");
     assert!(
         eventually(|| dir.titles() == ["Alpha", "Beta"]).await,
@@ -141,16 +154,16 @@ async fn an_archive_that_takes_no_writes_is_named_and_loses_nothing() {
     );
     let h = health(&addr).await;
     assert_eq!(h["status"], "ok", "{h}");
-    assert!(
-        get(&addr, "/metrics")
-            .await
-            .contains("tickerfeed_archive_writable 1")
-    );
+    assert_eq!(sample(&addr, "tickerfeed_archive_writable").await, "1");
 
     // Indexing for search, retried every 2 s, says it fails once, not at
     // every retry (1,800 lines an hour), and says when it works again.
+    // Its failure is no archive that takes no writes: polls still pass.
     d.wait_for("could not index new items for search");
     tokio::time::sleep(Duration::from_secs(5)).await;
+    let h = health(&addr).await;
+    assert_eq!(h["status"], "ok", "{h}");
+    assert_eq!(h["archive"]["writable"], true, "{h}");
     rw.execute_batch("DROP TRIGGER index_full").unwrap();
     d.wait_for("indexed for search again");
     let failures = d
@@ -159,6 +172,67 @@ async fn an_archive_that_takes_no_writes_is_named_and_loses_nothing() {
         .filter(|l| l.contains("could not index new items for search"))
         .count();
     assert_eq!(failures, 1, "{}", d.log.join("\n"));
+    d.signal("TERM");
+    assert_eq!(d.wait_exit(), 0, "{}", d.log.join("\n"));
+}
+
+/// Whether the archive takes writes is the writer's state, not the last
+/// poll's: with the feed polled hourly, the board's quotes are what finds
+/// the archive refusing writes, and what finds it taking them again, and
+/// `/healthz` and `/metrics` follow them. (It cleared only at the next
+/// recorded poll, an hour later.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_write_that_commits_says_the_archive_takes_writes_again() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/a.xml",
+        Reply::feed(rss("A", &[("a1", "Alpha", "https://a.test/1")])),
+    );
+    server.set(
+        "/api/v1/quote?symbol=AAPL",
+        Reply::feed(include_str!("../fixtures/quotes/finnhub/quote_full.json"))
+            .header("content-type", "application/json"),
+    );
+    let dir = TestDir::new();
+    dir.write_config_only(&format!(
+        "{}[market]\nprovider = \"finnhub\"\nbase_url = \"{}\"\napi_key_env = \"TF_TEST_KEY\"\n\
+         schedule = \"*/2 * * * * *\"\nsymbols = [\"AAPL\"]\n",
+        feed_block("a", &server.url("/a.xml"), "schedule = \"@hourly\""),
+        server.url("")
+    ));
+    let mut d = Running::start_with(&dir, &[("TF_TEST_KEY", "k")]);
+    let addr = d.wait_for_listen();
+    d.wait_for("polled");
+    d.wait_for("board refreshed");
+
+    d.limit_file_size("1");
+    let writable = |want: bool| {
+        let addr = addr.clone();
+        async move {
+            let want = u8::from(want).to_string();
+            for _ in 0..100 {
+                if sample(&addr, "tickerfeed_archive_writable").await == want {
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            false
+        }
+    };
+    let line = d.wait_for("could not archive quotes");
+    assert!(line.contains("disk I/O error"), "{line}");
+    assert!(writable(false).await);
+    let h = health(&addr).await;
+    assert_eq!(h["status"], "degraded", "{h}");
+    assert_eq!(h["archive"]["writable"], false, "{h}");
+
+    d.limit_file_size("unlimited");
+    d.wait_for("the archive takes writes again");
+    assert!(writable(true).await);
+    let h = health(&addr).await;
+    assert_eq!(h["status"], "ok", "{h}");
+    let polls = d.log.iter().filter(|l| l.contains("polled")).count();
+    assert_eq!(polls, 1, "{}", d.log.join("\n"));
     d.signal("TERM");
     assert_eq!(d.wait_exit(), 0, "{}", d.log.join("\n"));
 }

@@ -132,6 +132,20 @@ impl Running {
             .to_string()
     }
 
+    /// Sets the running daemon's file size limit (`ulimit -f`, systemd's
+    /// `LimitFSIZE=`), soft to `bytes` (`"unlimited"` to lift it), hard
+    /// unlimited so it can be lifted again. Under a limit of one byte no
+    /// write to the archive passes: a full disk, as a test can arrange one.
+    pub(crate) fn limit_file_size(&self, bytes: &str) {
+        let ok = std::process::Command::new("prlimit")
+            .arg(format!("--pid={}", self.child.id()))
+            .arg(format!("--fsize={bytes}:unlimited"))
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "prlimit --fsize={bytes} failed");
+    }
+
     pub(crate) fn signal(&self, sig: &str) {
         let ok = std::process::Command::new("kill")
             .args([&format!("-{sig}"), &self.child.id().to_string()])
