@@ -128,6 +128,15 @@ pub enum StoreError {
         #[source]
         source: SqliteCause,
     },
+    /// The archive could not be opened or migrated because it takes no
+    /// writes (see [`StoreError::refuses_writes`]); `why` says so in plain
+    /// words, with what to do (`writes::why_refused`).
+    #[error("{why}")]
+    Unwritable {
+        why: String,
+        #[source]
+        source: Box<StoreError>,
+    },
     #[error("database task panicked or was cancelled")]
     Task(#[source] tokio::task::JoinError),
     #[error("the database writer stopped before recording this fetch")]
@@ -155,6 +164,7 @@ impl StoreError {
                 source.code(),
                 Some(DiskFull | SystemIoFailure | ReadOnly | CannotOpen)
             ),
+            StoreError::Unwritable { .. } => true,
             _ => false,
         }
     }
@@ -378,8 +388,24 @@ pub struct Store {
 type LastChange = (u64, Option<DateTime<Utc>>);
 
 impl Store {
-    /// Opens (creating if needed) and migrates the archive at `path`.
+    /// Opens (creating if needed) and migrates the archive at `path`. An
+    /// archive that takes no writes (a full disk, a file size limit, a
+    /// read-only folder) is [`StoreError::Unwritable`], which says which:
+    /// SQLite says "disk I/O error" for most of them.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Self::open_and_migrate(path).map_err(|e| {
+            if e.refuses_writes() {
+                StoreError::Unwritable {
+                    why: writes::why_refused(path, &e),
+                    source: Box::new(e),
+                }
+            } else {
+                e
+            }
+        })
+    }
+
+    fn open_and_migrate(path: &Path) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
                 path: dir.to_path_buf(),

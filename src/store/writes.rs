@@ -8,8 +8,15 @@
 //! commits a change, whichever task wrote it (a poll, the board's quotes,
 //! alerts, search indexing), so `/healthz` and `tickerfeed_archive_writable`
 //! say what the writer finds now, not what the last poll found.
+//!
+//! An archive that takes no writes at start stops the daemon
+//! ([`why_refused`] says why in plain words): it has nothing to record
+//! its polls in, and a restart by systemd, once the disk is mended, is the
+//! cure.
 
-use std::path::PathBuf;
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -67,4 +74,71 @@ impl Writes {
     pub(crate) fn failure(&self) -> Option<WriteFailure> {
         self.failing().clone()
     }
+}
+
+/// Why the archive at `path` refused a write, in plain words, and what to
+/// do. SQLite says "disk I/O error" for a write past the file size limit
+/// as for a failing disk, and "database or disk is full" or "unable to
+/// open database file" without saying which folder, so the process's
+/// limit and the file system are asked.
+pub(crate) fn why_refused(path: &Path, e: &StoreError) -> String {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let at = format!("cannot write to the archive {}", path.display());
+    if let Some(limit) = file_size_limit() {
+        return format!(
+            "{at}: this process may write no file past {limit} bytes (a file size limit: `ulimit -f`, systemd's LimitFSIZE=); raise or remove the limit"
+        );
+    }
+    if let Some(fs) = file_system(dir) {
+        if fs.f_flag & libc::ST_RDONLY != 0 {
+            return format!(
+                "{at}: the file system holding {} is mounted read-only; remount it read-write or move the archive ([storage] path)",
+                dir.display()
+            );
+        }
+        if fs.f_bavail == 0 {
+            return format!(
+                "{at}: no space left on the file system holding {}; free some space",
+                dir.display()
+            );
+        }
+    }
+    use rusqlite::ErrorCode::{CannotOpen, ReadOnly};
+    let source = match e {
+        StoreError::Open { source, .. }
+        | StoreError::Migrate { source, .. }
+        | StoreError::Query { source, .. } => source.code(),
+        _ => None,
+    };
+    match source {
+        Some(ReadOnly | CannotOpen) => format!(
+            "{at}: it or its folder {} is read-only for this user, who must be able to create the -wal and -shm files beside it; give them write access (systemd: StateDirectory= or ReadWritePaths=)",
+            dir.display()
+        ),
+        _ => format!("{at}: the disk reports an I/O error; see the kernel's log (dmesg)"),
+    }
+}
+
+/// The process's file size limit (`RLIMIT_FSIZE`), if it has one.
+fn file_size_limit() -> Option<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes only the struct it is handed.
+    let ok = unsafe { libc::getrlimit(libc::RLIMIT_FSIZE, &mut limit) } == 0;
+    (ok && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur)
+}
+
+/// `statvfs` of the file system holding `dir`.
+fn file_system(dir: &Path) -> Option<libc::statvfs> {
+    let dir = CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: an all-zero statvfs is a valid value of the plain C struct,
+    // which statvfs overwrites; `dir` is a NUL-terminated path that
+    // outlives the call.
+    let mut fs: libc::statvfs = unsafe { std::mem::zeroed() };
+    (unsafe { libc::statvfs(dir.as_ptr(), &mut fs) } == 0).then_some(fs)
 }

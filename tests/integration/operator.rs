@@ -295,3 +295,35 @@ async fn a_file_size_limit_is_a_full_disk_not_a_silent_death() {
         .unwrap();
     assert_eq!(integrity, "ok");
 }
+
+/// Started on a disk that takes no writes (a file size limit of one byte
+/// stands in for a full one), the daemon does not start: it names the
+/// archive, says why in plain words and what to do, and exits non-zero,
+/// so systemd sees a failed start. It said "disk I/O error" and no more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_on_a_disk_that_takes_no_writes_says_why_and_fails() {
+    let dir = TestDir::new();
+    dir.write_config(&feed_block(
+        "a",
+        "http://127.0.0.1:9/a.xml",
+        "schedule = \"@hourly\"",
+    ));
+    let mut limited = std::process::Command::new("prlimit");
+    limited
+        .arg("--fsize=1:unlimited")
+        .arg(env!("CARGO_BIN_EXE_tickerfeed"))
+        .arg("--config")
+        .arg(dir.config_path())
+        .arg("run");
+    let mut d = Running::spawn(limited, &[]);
+    assert_eq!(d.wait_exit(), 1, "{}", d.log.join("\n"));
+    let log = d.log.join("\n");
+    assert!(
+        log.contains(&format!(
+            "cannot write to the archive {}: this process may write no file past 1 bytes (a file size limit",
+            dir.db_path().display()
+        )) && log.contains("raise or remove the limit"),
+        "{log}"
+    );
+    assert_eq!(log.matches("disk I/O error").count(), 1, "{log}");
+}
