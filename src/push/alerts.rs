@@ -31,10 +31,11 @@
 //!
 //! The messages of an alert removed from the config wait for it to come
 //! back for a day (`REMOVED_WAIT`) after they were queued, then are kept as
-//! failed. A reload that gives an alert another URL makes its waiting
-//! messages due there at once; with a share in flight, that share sends
-//! no more to the old URL, and what waits goes to the new one as soon as
-//! its message in flight is answered.
+//! failed. The sender looks for them at most once a minute, reading: the
+//! writer is taken only when there are some. A reload that gives an alert
+//! another URL makes its waiting messages due there at once; with a share
+//! in flight, that share sends no more to the old URL, and what waits goes
+//! to the new one as soon as its message in flight is answered.
 //!
 //! Delivery is at least once: a message whose 2xx arrived but whose
 //! deletion did not (a crash in between) is sent again, with the same
@@ -74,6 +75,9 @@ const BATCH: usize = 50;
 /// of retries, instead of waiting (and keeping their items from
 /// retention, and counting as pending in `/metrics`) for ever.
 const REMOVED_WAIT: chrono::Duration = chrono::Duration::hours(24);
+/// How often the sender looks for such messages: they wait a day, so a
+/// minute late is nothing, and the idle loop passes every few seconds.
+const ORPHAN_CHECK: chrono::Duration = chrono::Duration::minutes(1);
 
 #[derive(Clone)]
 struct Target {
@@ -100,6 +104,8 @@ pub struct Sender {
     /// Per capped alert, when its recent messages were delivered (the last
     /// hour's; also recorded in the archive, so a restart resumes the count).
     sent: HashMap<String, VecDeque<DateTime<Utc>>>,
+    /// When [`Sender::fail_orphans`] last looked.
+    orphans_checked: Option<DateTime<Utc>>,
 }
 
 /// How an alert's share of a pass ended: the alert, how many messages it
@@ -148,6 +154,7 @@ impl Sender {
             targets: HashMap::new(),
             names: Vec::new(),
             sent: HashMap::new(),
+            orphans_checked: None,
         };
         sender.configure(alerts);
         sender
@@ -328,9 +335,19 @@ impl Sender {
     }
 
     /// Keeps as failed the messages of alerts no longer configured that
-    /// waited [`REMOVED_WAIT`] for them to come back.
-    async fn fail_orphans(&self) {
-        let before = self.courier.clock.now() - REMOVED_WAIT;
+    /// waited [`REMOVED_WAIT`] for them to come back; looks at most once
+    /// every [`ORPHAN_CHECK`] (of the clock, so a clock that jumped is
+    /// noticed at once).
+    async fn fail_orphans(&mut self) {
+        let now = self.courier.clock.now();
+        if self
+            .orphans_checked
+            .is_some_and(|at| at <= now && now - at < ORPHAN_CHECK)
+        {
+            return;
+        }
+        self.orphans_checked = Some(now);
+        let before = now - REMOVED_WAIT;
         match self
             .courier
             .store

@@ -120,6 +120,28 @@ fn queue_sql(filter: &str) -> String {
     )
 }
 
+/// Per alert not among `names` (a JSON list), how many of its messages
+/// are pending and were queued before `before`.
+fn orphans(
+    conn: &Connection,
+    names: &str,
+    before: &str,
+) -> Result<Vec<(String, usize)>, StoreError> {
+    conn.prepare_cached(
+        "SELECT alert, count(*) FROM alert_outbox
+         WHERE state = 'pending' AND created_at < ?2
+           AND alert NOT IN (SELECT value FROM json_each(?1))
+         GROUP BY alert ORDER BY alert",
+    )
+    .and_then(|mut s| {
+        s.query_map(params![names, before], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as usize))
+        })?
+        .collect::<Result<Vec<_>, _>>()
+    })
+    .map_err(op("read removed alerts' messages"))
+}
+
 fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
     let time = |i: usize| -> rusqlite::Result<DateTime<Utc>> {
         Ok(from_db_time(&r.get::<_, String>(i)?).unwrap_or(DateTime::UNIX_EPOCH))
@@ -365,29 +387,31 @@ impl Store {
     /// `configured` (removed from the config) that were queued before
     /// `queued_before`: they waited for the alert to come back for as long
     /// as it would have retried them. Returns how many, per alert.
+    ///
+    /// The sender asks while idle, and nearly always there are none: that
+    /// is found on the reader, and the writer (which may wait up to
+    /// `BUSY_TIMEOUT` for a `tickerfeed poll` beside the daemon) is taken
+    /// only when there are some.
     pub async fn alert_messages_orphaned(
         &self,
         configured: &[String],
         queued_before: DateTime<Utc>,
     ) -> Result<Vec<(String, usize)>, StoreError> {
         let names = super::json_list(configured);
+        let before = to_db_time(queued_before);
+        let (n, b) = (names.clone(), before.clone());
+        if self
+            .read(move |conn| orphans(conn, &n, &b))
+            .await?
+            .is_empty()
+        {
+            return Ok(Vec::new());
+        }
         self.write(move |conn| {
             let tx = begin_write(conn, "begin failing removed alerts' messages")?;
-            let before = to_db_time(queued_before);
-            let found = tx
-                .prepare_cached(
-                    "SELECT alert, count(*) FROM alert_outbox
-                     WHERE state = 'pending' AND created_at < ?2
-                       AND alert NOT IN (SELECT value FROM json_each(?1))
-                     GROUP BY alert ORDER BY alert",
-                )
-                .and_then(|mut s| {
-                    s.query_map(params![names, before], |r| {
-                        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as usize))
-                    })?
-                    .collect::<Result<Vec<_>, _>>()
-                })
-                .map_err(op("read removed alerts' messages"))?;
+            // Read again in the transaction: the sender or another
+            // process may have settled some since.
+            let found = orphans(&tx, &names, &before)?;
             if !found.is_empty() {
                 cached(
                     &tx,
@@ -480,6 +504,52 @@ impl Store {
 mod tests {
     use super::*;
     use crate::select::{Field, Rule};
+
+    /// Audit s22: the sender looks for removed alerts' messages on every
+    /// idle pass, and each look took the writer, so beside a `tickerfeed
+    /// poll` holding it the alert loop stalled for up to the busy timeout
+    /// (10 s) each time. With nothing to fail it now only reads: it
+    /// answers at once while another connection holds the write lock.
+    #[tokio::test]
+    async fn looking_for_removed_alerts_messages_takes_no_write_lock_when_there_are_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.db");
+        let store = Store::open(&path).unwrap();
+        let other = Connection::open(&path).unwrap();
+        other
+            .execute_batch(super::super::ONE_FEED_ONE_ITEM)
+            .unwrap();
+        // An old message of an alert still configured: not an orphan.
+        other
+            .execute(
+                "INSERT INTO alert_outbox (alert, item_uid, created_at, next_attempt_at)
+                 VALUES ('kept', 'u1', '2020-01-01T00:00:00Z', '2020-01-01T00:00:00Z')",
+                [],
+            )
+            .unwrap();
+        // Another process (a poll) holds the write lock meanwhile.
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let cutoff = from_db_time("2026-01-01T00:00:00Z").unwrap();
+        let started = std::time::Instant::now();
+        let found = store
+            .alert_messages_orphaned(&["kept".to_string()], cutoff)
+            .await
+            .unwrap();
+        assert!(found.is_empty());
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "waited {:?} for the writer",
+            started.elapsed()
+        );
+        // With the lock released, an orphan is still failed.
+        other.execute_batch("COMMIT").unwrap();
+        let found = store.alert_messages_orphaned(&[], cutoff).await.unwrap();
+        assert_eq!(found, [("kept".to_string(), 1)]);
+        let state: String = other
+            .query_row("SELECT state FROM alert_outbox", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(state, "failed");
+    }
 
     /// Queueing reads the new items by id, never the whole archive: the
     /// cost of an alert does not grow with the archive for rule-only
