@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{Notify, mpsc, watch};
@@ -71,10 +72,20 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
     // Before any fetch is recorded: items archived from now on queue the
     // alerts they match (so a `tickerfeed poll` queues them too, and the
     // daemon sends them).
-    store
+    let moved = store
         .sync_alerts(alert_rules(config), clock.now())
         .await
         .context("registering the configured alerts in the archive")?;
+    // An alert started with another URL than it last had: what waits for
+    // it goes there now, not after the backoff earned at the old one. (A
+    // reload's moves are the running sender's: `push::alerts`.)
+    for alert in moved {
+        let n = store
+            .alert_messages_due(&alert, clock.now())
+            .await
+            .context("sending a moved alert's waiting messages to its new URL")?;
+        info!(alert = %alert, messages = n, "alert URL changed since the last start: its waiting messages are sent there now");
+    }
     // Likewise the views' rules: their matches are kept from the next
     // fetch on (the daemon backfills the rest, `backfill_rules`).
     store
@@ -212,6 +223,7 @@ fn alert_rules(config: &Config) -> Vec<AlertRule> {
         .map(|a| AlertRule {
             name: a.name.clone(),
             selection: a.selection.clone(),
+            url_sha256: hex::encode(Sha256::digest(a.url.as_str())),
         })
         .collect()
 }
@@ -899,7 +911,8 @@ async fn reload_until_stopped(
                 }
                 let registered = match store.sync_feeds(&new.feeds, clock.now()).await {
                     Ok(ids) => match store.sync_alerts(alert_rules(&new), clock.now()).await {
-                        Ok(()) => store.sync_rules(view_rules(&new)).await.map(|_| ids),
+                        // Moves are the sender's (it knows what is in flight).
+                        Ok(_moved) => store.sync_rules(view_rules(&new)).await.map(|_| ids),
                         Err(e) => Err(e),
                     },
                     Err(e) => Err(e),

@@ -35,7 +35,8 @@
 //! writer is taken only when there are some. A reload that gives an alert
 //! another URL makes its waiting messages due there at once; with a share
 //! in flight, that share sends no more to the old URL, and what waits goes
-//! to the new one as soon as its message in flight is answered.
+//! to the new one as soon as its message in flight is answered. (A start
+//! with another URL does the same before the sender runs, `app::open`.)
 //!
 //! Delivery is at least once: a message whose 2xx arrived but whose
 //! deletion did not (a crash in between) is sent again, with the same

@@ -12,7 +12,9 @@
 //!
 //! Only items first archived while an alert is configured are ever
 //! queued for it: adding an alert does not send the archive's past.
-//! `alerts.configured_at` records when each alert was first seen.
+//! `alerts.configured_at` records when each alert was first seen, and
+//! `alerts.url_sha256` a hash of its URL, so a start can tell the alert
+//! was moved ([`Store::sync_alerts`]).
 //!
 //! The sender (`push::alerts`) reads due rows, and deletes a row only
 //! after its receiver answered 2xx; otherwise it records the error and
@@ -27,7 +29,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
-use rusqlite::{Connection, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use super::{Store, StoreError, begin_write, cached, items, op, selection};
 use crate::clock::{from_db_time, to_db_time};
@@ -38,6 +40,9 @@ use crate::select::Selection;
 pub struct AlertRule {
     pub name: String,
     pub selection: Selection,
+    /// The hex SHA-256 of the alert's `url`: the archive keeps this, never
+    /// the URL, which may hold a key.
+    pub url_sha256: String,
 }
 
 /// One message waiting in the outbox.
@@ -164,33 +169,56 @@ impl Store {
     /// Records the configured alerts (the first time each name is seen,
     /// with `now` as its `configured_at`) and makes the writer apply them
     /// to every fetch recorded from now on.
+    ///
+    /// Returns the alerts whose URL is not the one the archive last
+    /// recorded for them (a restart, or a reload, with another `url`),
+    /// whose waiting messages the caller may want sent there now
+    /// ([`Store::alert_messages_due`]). An archive from before version 29
+    /// knows no URL yet: its alerts are taken as unchanged.
     pub async fn sync_alerts(
         &self,
         rules: Vec<AlertRule>,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let names: Vec<String> = rules.iter().map(|r| r.name.clone()).collect();
-        self.write(move |conn| {
-            let tx = begin_write(conn, "begin syncing alerts")?;
-            cached(&tx, "UPDATE alerts SET in_config = 0", []).map_err(op("mark alerts"))?;
-            for name in &names {
-                cached(
-                    &tx,
-                    "INSERT INTO alerts (name, configured_at) VALUES (?1, ?2)
-                     ON CONFLICT(name) DO UPDATE SET in_config = 1",
-                    params![name, to_db_time(now)],
-                )
-                .map_err(op("record an alert"))?;
-            }
-            tx.commit().map_err(op("commit alert sync"))
-        })
-        .await?;
+    ) -> Result<Vec<String>, StoreError> {
+        let alerts: Vec<(String, String)> = rules
+            .iter()
+            .map(|r| (r.name.clone(), r.url_sha256.clone()))
+            .collect();
+        let moved = self
+            .write(move |conn| {
+                let tx = begin_write(conn, "begin syncing alerts")?;
+                cached(&tx, "UPDATE alerts SET in_config = 0", []).map_err(op("mark alerts"))?;
+                let mut moved = Vec::new();
+                for (name, url_sha256) in &alerts {
+                    let before: Option<String> = tx
+                        .prepare_cached("SELECT url_sha256 FROM alerts WHERE name = ?1")
+                        .and_then(|mut s| {
+                            s.query_row([name], |r| r.get(0))
+                                .optional()
+                                .map(Option::flatten)
+                        })
+                        .map_err(op("read an alert's URL"))?;
+                    if before.is_some_and(|b| b != *url_sha256) {
+                        moved.push(name.clone());
+                    }
+                    cached(
+                        &tx,
+                        "INSERT INTO alerts (name, configured_at, url_sha256) VALUES (?1, ?2, ?3)
+                         ON CONFLICT(name) DO UPDATE SET in_config = 1, url_sha256 = ?3",
+                        params![name, to_db_time(now), url_sha256],
+                    )
+                    .map_err(op("record an alert"))?;
+                }
+                tx.commit().map_err(op("commit alert sync"))?;
+                Ok(moved)
+            })
+            .await?;
         self.replace_at_ingest(|at| super::rules::AtIngest {
             alerts: rules,
             rules: at.rules.clone(),
             head: at.head,
         });
-        Ok(())
+        Ok(moved)
     }
 
     /// Woken whenever a fetch queued alert messages (in this process).

@@ -826,9 +826,14 @@ FROM (
     // (that takes the exact topic), so it is marked `expired`, its pushes
     // get 410 Gone, which tells the hub to drop it, and the feed is polled.
     Migration::Code(end_keyed_subscriptions),
+    // 29: a hash of the URL each alert last sent to (never the URL: it may
+    // hold a key), so that a restart with another URL sends what waits
+    // there at once, as a reload does, instead of after the backoff
+    // earned at the old one.
+    Migration::Sql("ALTER TABLE alerts ADD COLUMN url_sha256 TEXT;"),
 ];
 
-/// Migrations 23 and 27 blank secrets with this: their own copy of the
+/// Migrations 23 and 28 blank secrets with this: their own copy of the
 /// rules as they stood when 23 was written, so that editing
 /// `link::blank_secrets` can never change what they do to an old archive.
 fn blank_as_of_23() -> impl Fn(&str) -> String + Send + 'static {

@@ -1249,3 +1249,38 @@ async fn a_removed_alerts_messages_are_kept_as_failed_after_a_day() {
     assert_eq!(receiver.total(), 2, "nothing more was sent");
     d.stop().await;
 }
+
+/// Audit s22: a restart with another URL for an alert kept the backoff
+/// (here an hour's `Retry-After`) earned at the old one, though a reload
+/// with the same change sent what waits at once. The archive now keeps a
+/// hash of each alert's URL, and a start with another one sends what
+/// waits there at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_with_another_url_sends_what_waits_there_at_once() {
+    let receiver = Receiver::start().await;
+    receiver.script("/old", &[(503, &[("Retry-After", "3600")])]);
+    let alert = |path: &str| {
+        format!(
+            "{MAJORS}\n[[alerts]]\nname = \"majors\"\nview = \"majors\"\nurl = \"{}\"\nallow_private = true\n",
+            receiver.url(path)
+        )
+    };
+    let (server, dir, d) = daemon(&alert("/old"), None).await;
+    receiver.wait_for("/old", 2).await;
+    // Both answers recorded: the messages wait an hour.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while dir.count("SELECT count(*) FROM alert_outbox WHERE attempts = 1") < 2 {
+        assert!(Instant::now() < deadline, "{:?}", outbox(&dir));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    d.stop().await;
+
+    let config = dir.write_config(&format!("{}{}", wire(&server), alert("/new")));
+    let d = Daemon::start_with_clock(config, Arc::new(tickerfeed::clock::SystemClock)).await;
+    let got = receiver.wait_for("/new", 2).await;
+    let keys: Vec<&str> = got.iter().map(|r| r.header("Idempotency-Key")).collect();
+    assert!(keys.iter().all(|k| k.starts_with("majors:")), "{keys:?}");
+    wait_for_empty_outbox(&dir).await;
+    assert_eq!(receiver.got("/old").len(), 2, "nothing more to the old URL");
+    d.stop().await;
+}
