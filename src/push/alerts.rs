@@ -40,7 +40,10 @@
 //!
 //! Delivery is at least once: a message whose 2xx arrived but whose
 //! deletion did not (a crash in between) is sent again, with the same
-//! key. Shutdown cancels whatever is in flight; its row stays pending.
+//! key. Shutdown cancels whatever is in flight; its row stays pending. A
+//! share that panics (a bug) is logged as an error naming its alert, and
+//! each message it had not settled counts a failed attempt, retried after
+//! the backoff like any other, not at once in a loop.
 //!
 //! Due times are wall times (the [`Clock`](crate::clock::Clock)), so they
 //! survive restarts; waiting is done with tokio timers, at most
@@ -119,6 +122,9 @@ type ShareDone = (String, usize, DateTime<Utc>);
 struct InFlight {
     tasks: JoinSet<ShareDone>,
     alerts: HashMap<tokio::task::Id, String>,
+    /// Per share, the rows it was handed: those it had not settled when
+    /// it panicked are counted as failed attempts ([`Courier::share_panicked`]).
+    rows: HashMap<tokio::task::Id, Vec<OutboxRow>>,
     /// Per alert in flight, cancelled when a reload points it at another
     /// URL: its share sends no more to the old one.
     moving: HashMap<String, CancellationToken>,
@@ -308,7 +314,7 @@ impl Sender {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 Some(done) = in_flight.tasks.join_next_with_id() => {
-                    if let Some(moved) = self.share_done(&mut in_flight, done) {
+                    if let Some(moved) = self.share_done(&mut in_flight, done).await {
                         self.moved(&[moved]).await;
                     }
                 }
@@ -429,6 +435,7 @@ impl Sender {
             let (courier, target) = (self.courier.clone(), target.clone());
             let moving = CancellationToken::new();
             let stop = moving.clone();
+            let rows = list.clone();
             let task = in_flight.tasks.spawn(async move {
                 let n = courier
                     .send_share(&target, &list, single, summary, now, &stop)
@@ -436,6 +443,7 @@ impl Sender {
                 (target.config.name, n, now)
             });
             in_flight.alerts.insert(task.id(), alert.clone());
+            in_flight.rows.insert(task.id(), rows);
             in_flight.moving.insert(alert, moving);
         }
         handed
@@ -444,7 +452,12 @@ impl Sender {
     /// An alert's share ended (`done`): what it delivered counts against
     /// its hourly cap, and it may be sent to again. Returns the alert when
     /// a reload pointed it at another URL meanwhile.
-    fn share_done(
+    ///
+    /// A share that panicked (a bug: nothing a receiver answers should
+    /// panic) counts a failed attempt for each row it had not settled,
+    /// with the usual backoff: left due, they were handed to a new share
+    /// at once, which would panic again, in a loop.
+    async fn share_done(
         &mut self,
         in_flight: &mut InFlight,
         done: Result<(tokio::task::Id, ShareDone), tokio::task::JoinError>,
@@ -452,6 +465,7 @@ impl Sender {
         let alert = match done {
             Ok((id, (alert, n, at))) => {
                 in_flight.alerts.remove(&id);
+                in_flight.rows.remove(&id);
                 if n > 0 {
                     let window = self.sent.entry(alert.clone()).or_default();
                     window.extend(std::iter::repeat_n(at, n));
@@ -459,9 +473,15 @@ impl Sender {
                 alert
             }
             Err(e) => {
-                // Its rows stay pending, and go in the next pass.
                 let alert = in_flight.alerts.remove(&e.id()).unwrap_or_default();
-                error!(alert = %alert, error = %e, "an alert delivery task failed");
+                let rows = in_flight.rows.remove(&e.id()).unwrap_or_default();
+                error!(alert = %alert, error = %e, "an alert delivery task failed; its unsent messages are retried after a backoff");
+                // An alert a reload removed meanwhile has none: its rows
+                // wait for it to come back, as its other messages do.
+                if let Some(target) = self.targets.get(&alert) {
+                    let error = format!("tickerfeed failed sending this ({e})");
+                    self.courier.share_panicked(target, &rows, &error).await;
+                }
                 alert
             }
         };
@@ -648,6 +668,34 @@ impl Courier {
         classify(req.body(msg.body).send().await, self.clock.now())
     }
 
+    /// A share for `target` panicked: each of its `rows` it had not
+    /// settled (delivered, or recorded as failed) counts a failed attempt
+    /// with `error`, and is retried after the backoff, or kept as failed
+    /// once out of retries.
+    async fn share_panicked(&self, target: &Target, rows: &[OutboxRow], error: &str) {
+        let now = self.clock.now();
+        for row in rows {
+            let next = next_attempt(
+                row.attempts,
+                row.created_at,
+                now,
+                None,
+                target.config.retry_for,
+                jitter_fraction(),
+            );
+            match self.store.alert_attempt_failed(row, error, next).await {
+                Ok(true) => {
+                    let result = if next.is_some() { RETRIED } else { FAILED };
+                    self.metrics.alert_delivery(&row.alert, result);
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    warn!(alert = %row.alert, uid = %row.item_uid, error = %e, "could not record an alert delivery; it will be sent again")
+                }
+            }
+        }
+    }
+
     /// Records how `row`'s delivery ended. Counting it is the caller's:
     /// a summary message carries many rows but is one delivery.
     async fn record(&self, target: &Target, row: &OutboxRow, outcome: Delivery) -> Recorded {
@@ -664,9 +712,9 @@ impl Courier {
                 warn!(alert = %alert, uid = %uid, error = %error, "alert failed for good");
                 return Recorded {
                     result: FAILED,
-                    retry_at: (self.store.alert_attempt_failed(alert, uid, &error, None))
+                    retry_at: (self.store.alert_attempt_failed(row, &error, None))
                         .await
-                        .map(|()| None),
+                        .map(|_| None),
                 };
             }
             Delivery::Retry { error, retry_after } => (error, retry_after),
@@ -691,9 +739,9 @@ impl Courier {
         }
         Recorded {
             result: if next.is_some() { RETRIED } else { FAILED },
-            retry_at: (self.store.alert_attempt_failed(alert, uid, &error, next))
+            retry_at: (self.store.alert_attempt_failed(row, &error, next))
                 .await
-                .map(|()| next),
+                .map(|_| next),
         }
     }
 }
@@ -777,6 +825,73 @@ mod tests {
             last_error: None,
             state: "pending".into(),
         }
+    }
+
+    /// Audit s22: a share that panicked left its rows due, so the next
+    /// pass (at once) handed them to a new share, which panicked again: a
+    /// tight loop of panics, and of requests when it panicked after
+    /// sending. Now each row it had not settled counts a failed attempt
+    /// and waits out the backoff. (No receiver answer makes a share panic,
+    /// so the share here is a task that panics, joined as the sender
+    /// joins its shares.)
+    #[tokio::test]
+    async fn a_share_that_panics_counts_a_failed_attempt_and_backs_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.db");
+        let store = Store::open(&path).unwrap();
+        let db = rusqlite::Connection::open(&path).unwrap();
+        db.execute_batch(crate::store::ONE_FEED_ONE_ITEM).unwrap();
+        let now = row(0).created_at;
+        db.execute(
+            "INSERT INTO alert_outbox (alert, item_uid, created_at, next_attempt_at)
+             VALUES ('a', 'u1', ?1, ?1)",
+            [crate::clock::to_db_time(now)],
+        )
+        .unwrap();
+        let alert = AlertConfig {
+            name: "a".into(),
+            watches: crate::config::AlertSource::Main,
+            selection: crate::select::Selection::default(),
+            url: "http://127.0.0.1:9/hook".parse().unwrap(),
+            format: crate::config::AlertFormat::Json,
+            secret: None,
+            max_per_hour: None,
+            allow_private: true,
+            retry_for: Duration::from_secs(24 * 3600),
+        };
+        let clock = Arc::new(crate::clock::FixedClock::new(now));
+        let metrics = Arc::new(Metrics::new());
+        let clients = Clients::new("tickerfeed-test").unwrap();
+        let mut sender = Sender::new(store.clone(), clock, metrics, &[alert], clients);
+        let open = ["a".to_string()];
+        let rows = store.due_alerts(&open, now, BATCH).await.unwrap();
+        assert_eq!(rows.len(), 1);
+
+        let mut in_flight = InFlight::default();
+        let task = in_flight
+            .tasks
+            .spawn(async { panic!("a bug composing the message") });
+        in_flight.alerts.insert(task.id(), "a".into());
+        in_flight.rows.insert(task.id(), rows);
+        let done = in_flight.tasks.join_next_with_id().await.unwrap();
+        assert!(done.as_ref().is_err_and(|e| e.is_panic()));
+        sender.share_done(&mut in_flight, done).await;
+
+        assert!(!in_flight.busy("a"), "the alert may be sent to again");
+        assert_eq!(
+            store.due_alerts(&open, now, BATCH).await.unwrap(),
+            [],
+            "not handed to a new share at once"
+        );
+        let kept = store.outbox().await.unwrap();
+        assert_eq!(kept.len(), 1);
+        assert_eq!((kept[0].attempts, kept[0].state.as_str()), (1, "pending"));
+        assert!(kept[0].next_attempt_at > now, "{:?}", kept[0]);
+        assert!(
+            kept[0].last_error.as_deref().unwrap().contains("panicked"),
+            "{:?}",
+            kept[0].last_error
+        );
     }
 
     #[test]

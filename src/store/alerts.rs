@@ -385,16 +385,19 @@ impl Store {
         .await
     }
 
-    /// An attempt failed: count it, keep its error, and retry at `next`,
-    /// or, with `next` `None`, keep the message as failed.
+    /// An attempt at `row` failed: count it, keep its error, and retry at
+    /// `next`, or, with `next` `None`, keep the message as failed. Only
+    /// while the row still has the attempts it was read with: an outcome
+    /// already recorded (a share that panicked after recording some of
+    /// its rows) is not counted twice. True when it was counted.
     pub async fn alert_attempt_failed(
         &self,
-        alert: &str,
-        uid: &str,
+        row: &OutboxRow,
         error: &str,
         next: Option<DateTime<Utc>>,
-    ) -> Result<(), StoreError> {
-        let (alert, uid, error) = (alert.to_string(), uid.to_string(), error.to_string());
+    ) -> Result<bool, StoreError> {
+        let (alert, uid, error) = (row.alert.clone(), row.item_uid.clone(), error.to_string());
+        let attempts = row.attempts;
         self.write(move |conn| {
             cached(
                 conn,
@@ -402,10 +405,10 @@ impl Store {
                  SET attempts = attempts + 1, last_error = ?3,
                      next_attempt_at = coalesce(?4, next_attempt_at),
                      state = CASE WHEN ?4 IS NULL THEN 'failed' ELSE 'pending' END
-                 WHERE alert = ?1 AND item_uid = ?2",
-                params![alert, uid, error, next.map(to_db_time)],
+                 WHERE alert = ?1 AND item_uid = ?2 AND attempts = ?5",
+                params![alert, uid, error, next.map(to_db_time), attempts],
             )
-            .map(drop)
+            .map(|n| n > 0)
             .map_err(op("record a failed alert attempt"))
         })
         .await
