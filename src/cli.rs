@@ -110,7 +110,8 @@ pub enum Command {
     /// Apply `[storage]` retention now (items deleted leave a tombstone).
     Prune,
     /// The alerts (`[[alerts]]`) with their outbox: pending and failed
-    /// messages and the last error; `alerts test NAME` sends one now.
+    /// messages and the last error; `alerts test NAME` sends one now;
+    /// `alerts retry` puts failed messages back to pending.
     Alerts {
         #[command(subcommand)]
         action: Option<AlertsAction>,
@@ -146,6 +147,14 @@ pub enum AlertsAction {
     Test {
         /// The alert (its name in the config).
         name: String,
+    },
+    /// Put the failed messages of every alert (or of one) back to
+    /// pending, due now with their attempts counted afresh, and print how
+    /// many: the daemon sends them in its next pass, or at its next start.
+    Retry {
+        /// Only this alert's (its name in the config).
+        #[arg(long)]
+        alert: Option<String>,
     },
 }
 
@@ -851,6 +860,22 @@ async fn alerts(
 ) -> Result<ExitCode> {
     let store = crate::store::Store::open(&config.storage.path).context("opening the archive")?;
     let mut out = std::io::stdout().lock();
+    if let Some(AlertsAction::Retry { alert }) = action {
+        let names: Vec<String> = match alert {
+            Some(name) if config.alerts.iter().any(|a| a.name == name) => vec![name],
+            Some(name) => anyhow::bail!("no alert is named {name:?} (see `tickerfeed alerts`)"),
+            None => config.alerts.iter().map(|a| a.name.clone()).collect(),
+        };
+        let n = store
+            .alert_messages_retried(&names, clock.now())
+            .await
+            .context("putting failed alert messages back to pending")?;
+        writeln!(
+            out,
+            "{n} failed alert messages put back to pending; a running daemon sends them within seconds, a stopped one when it starts"
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Some(AlertsAction::Test { name }) = action {
         let sender = crate::push::alerts::Sender::new(
             store,

@@ -9,6 +9,7 @@
 
 use std::sync::atomic::AtomicU64;
 
+use chrono::{DateTime, Utc};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -17,7 +18,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::model::Outcome;
-use crate::store::{Exchange, IngestSummary};
+use crate::store::{Exchange, IngestSummary, OutboxCount};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct FetchLabels {
@@ -44,6 +45,11 @@ struct AlertLabels {
     /// Deliveries: `sent`, `retried` or `failed`; the outbox: `pending`
     /// or `failed`.
     result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AlertLabel {
+    alert: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -87,6 +93,8 @@ pub struct Metrics {
     reload_successful: Gauge,
     alert_deliveries: Family<AlertLabels, Counter>,
     alert_outbox: Family<AlertLabels, Gauge>,
+    /// Per alert with messages pending; none for the others.
+    alert_oldest_pending: Family<AlertLabel, Gauge<f64, AtomicU64>>,
     article_fetches: Family<ResultLabel, Counter>,
     articles: Family<ResultLabel, Gauge>,
     websub_pushes: Family<ResultLabel, Counter>,
@@ -221,6 +229,12 @@ impl Metrics {
             "Alert messages in the outbox by alert and result: pending or failed",
             alert_outbox.clone(),
         );
+        let alert_oldest_pending = Family::<AlertLabel, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "tickerfeed_alert_oldest_pending_seconds",
+            "Per alert with messages pending, how long ago the oldest of them was queued; no sample for an alert with none",
+            alert_oldest_pending.clone(),
+        );
         let article_fetches = Family::<ResultLabel, Counter>::default();
         registry.register(
             "tickerfeed_article_fetches",
@@ -281,6 +295,7 @@ impl Metrics {
             websub_requests,
             alert_deliveries,
             alert_outbox,
+            alert_oldest_pending,
             fetches,
             fetch_seconds,
             bytes,
@@ -384,17 +399,27 @@ impl Metrics {
             .inc();
     }
 
-    /// The outbox at scrape time: `(alert, state, messages)`; alerts and
-    /// states not listed read 0 (gone from the family).
-    pub fn alert_outbox(&self, counts: &[(String, String, i64)]) {
+    /// The outbox at scrape time (`now`); alerts and states not listed
+    /// read 0 (gone from the family), and an alert with nothing pending
+    /// has no oldest pending message.
+    pub fn alert_outbox(&self, counts: &[OutboxCount], now: DateTime<Utc>) {
         self.alert_outbox.clear();
-        for (alert, state, n) in counts {
+        self.alert_oldest_pending.clear();
+        for c in counts {
             self.alert_outbox
                 .get_or_create(&AlertLabels {
-                    alert: alert.clone(),
-                    result: state.clone(),
+                    alert: c.alert.clone(),
+                    result: c.state.clone(),
                 })
-                .set(*n);
+                .set(c.messages);
+            if c.state == "pending" {
+                let age = (now - c.oldest).num_milliseconds().max(0) as f64 / 1000.0;
+                self.alert_oldest_pending
+                    .get_or_create(&AlertLabel {
+                        alert: c.alert.clone(),
+                    })
+                    .set(age);
+            }
         }
     }
 

@@ -1310,7 +1310,7 @@ async fn metrics(State(state): State<HttpState>) -> Response {
         .get()
         .map(|b| b.age(now).num_milliseconds() as f64 / 1000.0);
     match inner.store.outbox_counts().await {
-        Ok(counts) => inner.metrics.alert_outbox(&counts),
+        Ok(counts) => inner.metrics.alert_outbox(&counts, now),
         Err(e) => tracing::warn!(error = %e, "could not count the alert outbox for /metrics"),
     }
     match inner.store.article_counts().await {

@@ -59,6 +59,17 @@ pub struct OutboxRow {
     pub state: String,
 }
 
+/// One alert's messages in one state, for `/metrics`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxCount {
+    pub alert: String,
+    /// `pending` or `failed`.
+    pub state: String,
+    pub messages: i64,
+    /// When the oldest of them was queued.
+    pub oldest: DateTime<Utc>,
+}
+
 /// One alert's messages in the outbox, for the operator's page.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertState {
@@ -309,16 +320,47 @@ impl Store {
     }
 
     /// Messages in the outbox per alert and state, for `/metrics`.
-    pub async fn outbox_counts(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+    pub async fn outbox_counts(&self) -> Result<Vec<OutboxCount>, StoreError> {
         self.read(|conn| {
             conn.prepare_cached(
-                "SELECT alert, state, count(*) FROM alert_outbox GROUP BY alert, state",
+                "SELECT alert, state, count(*), min(created_at) FROM alert_outbox
+                 GROUP BY alert, state",
             )
             .and_then(|mut s| {
-                s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                    .collect::<Result<Vec<_>, _>>()
+                s.query_map([], |r| {
+                    let oldest: String = r.get(3)?;
+                    Ok(OutboxCount {
+                        alert: r.get(0)?,
+                        state: r.get(1)?,
+                        messages: r.get(2)?,
+                        oldest: from_db_time(&oldest).unwrap_or(DateTime::UNIX_EPOCH),
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()
             })
             .map_err(op("count the alert outbox"))
+        })
+        .await
+    }
+
+    /// Puts the failed messages of the alerts named `alerts` back to
+    /// pending, due at `now`, their attempts counted afresh: the operator
+    /// fixed what failed them (`tickerfeed alerts retry`). Returns how
+    /// many.
+    pub async fn alert_messages_retried(
+        &self,
+        alerts: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let names = super::json_list(alerts);
+        self.write(move |conn| {
+            cached(
+                conn,
+                "UPDATE alert_outbox SET state = 'pending', attempts = 0, next_attempt_at = ?2
+                 WHERE state = 'failed' AND alert IN (SELECT value FROM json_each(?1))",
+                params![names, to_db_time(now)],
+            )
+            .map_err(op("put failed alert messages back to pending"))
         })
         .await
     }

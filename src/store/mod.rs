@@ -71,7 +71,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::clock::from_db_time;
 
-pub use alerts::{AlertRule, AlertState, OutboxRow};
+pub use alerts::{AlertRule, AlertState, OutboxCount, OutboxRow};
 pub use articles::{ArticleResult, DueArticle};
 pub use export::{ExportError, ExportItem, ExportQuery, ExportSource};
 pub use feeds::{Attempt, Document, Exchange, FeedRow, IngestSummary};

@@ -968,19 +968,8 @@ async fn the_alerts_command_lists_the_outbox_and_sends_a_test() {
     poll(&config, clock).await;
     assert_eq!(receiver.total(), 0);
 
-    let cfg = dir.config_path();
-    let cli = |args: &'static [&'static str]| {
-        let cfg = cfg.clone();
-        tokio::task::spawn_blocking(move || {
-            let out = bin().arg("--config").arg(&cfg).args(args).output().unwrap();
-            (
-                out.status.code(),
-                String::from_utf8_lossy(&out.stdout).to_string(),
-            )
-        })
-    };
-    let (code, list) = cli(&["alerts"]).await.unwrap();
-    assert_eq!(code, Some(0), "{list}");
+    let (code, list, _) = cli(&dir, &["alerts"]).await;
+    assert_eq!(code, 0, "{list}");
     assert!(list.contains("open  the main feed  json"), "{list}");
     assert!(list.contains("pending 4  failed 0"), "{list}");
     assert!(
@@ -988,8 +977,8 @@ async fn the_alerts_command_lists_the_outbox_and_sends_a_test() {
         "the URL's path is not shown: {list}"
     );
 
-    let (code, answer) = cli(&["alerts", "test", "open"]).await.unwrap();
-    assert_eq!(code, Some(0), "{answer}");
+    let (code, answer, _) = cli(&dir, &["alerts", "test", "open"]).await;
+    assert_eq!(code, 0, "{answer}");
     assert!(answer.starts_with("open: delivered"), "{answer}");
     let got = receiver.got("/hook/secret-token");
     assert_eq!(got.len(), 1);
@@ -997,8 +986,8 @@ async fn the_alerts_command_lists_the_outbox_and_sends_a_test() {
     // The outbox is untouched.
     assert_eq!(dir.count("SELECT count(*) FROM alert_outbox"), 8);
 
-    let (code, answer) = cli(&["alerts", "test", "guarded"]).await.unwrap();
-    assert_eq!(code, Some(1), "{answer}");
+    let (code, answer, _) = cli(&dir, &["alerts", "test", "guarded"]).await;
+    assert_eq!(code, 1, "{answer}");
     assert!(answer.contains("not delivered: refused"), "{answer}");
     assert_eq!(receiver.total(), 1);
 }
@@ -1282,5 +1271,100 @@ async fn a_restart_with_another_url_sends_what_waits_there_at_once() {
     assert!(keys.iter().all(|k| k.starts_with("majors:")), "{keys:?}");
     wait_for_empty_outbox(&dir).await;
     assert_eq!(receiver.got("/old").len(), 2, "nothing more to the old URL");
+    d.stop().await;
+}
+
+/// Audit s22: a failed message stayed failed for good, with no way for
+/// an operator who fixed the cause to send it but SQL. `tickerfeed alerts
+/// retry` puts it back to pending with its attempts counted afresh, and
+/// the next start delivers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_retry_sends_failed_messages_again() {
+    let receiver = Receiver::start().await;
+    let alert = |extra: &str| {
+        format!(
+            "{MAJORS}\n[[alerts]]\nname = \"majors\"\nview = \"majors\"\nurl = \"{}\"\n{extra}",
+            receiver.url("/hook")
+        )
+    };
+    // A loopback URL without allow_private: both majors fail for good.
+    let (server, dir, d) = daemon(&alert(""), None).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while dir.count("SELECT count(*) FROM alert_outbox WHERE state = 'failed'") < 2 {
+        assert!(Instant::now() < deadline, "{:?}", outbox(&dir));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    d.stop().await;
+    // The operator fixes the config, then retries.
+    let config = dir.write_config(&format!(
+        "{}{}",
+        wire(&server),
+        alert("allow_private = true\n")
+    ));
+    let (code, _, err) = cli(&dir, &["alerts", "retry", "--alert", "nope"]).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("no alert is named \"nope\""), "{err}");
+    let (code, said, err) = cli(&dir, &["alerts", "retry", "--alert", "majors"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        said.starts_with("2 failed alert messages put back"),
+        "{said}"
+    );
+    let states: Vec<(String, i64)> = outbox(&dir)
+        .into_iter()
+        .map(|(_, _, state, attempts, _)| (state, attempts))
+        .collect();
+    assert_eq!(states, [("pending".into(), 0), ("pending".into(), 0)]);
+    assert_eq!(receiver.total(), 0);
+
+    let d = Daemon::start_with_clock(config, Arc::new(tickerfeed::clock::SystemClock)).await;
+    receiver.wait_for("/hook", 2).await;
+    wait_for_empty_outbox(&dir).await;
+    d.stop().await;
+}
+
+/// Audit s22: `/metrics` counted pending messages but not how long they
+/// waited, so a receiver down for hours looked like one busy for seconds.
+/// `tickerfeed_alert_oldest_pending_seconds` gives, per alert with
+/// messages pending, the age of the oldest; an alert with none has no
+/// sample.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_show_how_long_each_alerts_oldest_message_waited() {
+    let receiver = Receiver::start().await;
+    receiver.script("/down", &[(503, &[("Retry-After", "3600")])]);
+    let alerts = format!(
+        "{MAJORS}\n[[alerts]]\nname = \"down\"\nview = \"majors\"\nurl = \"{}\"\nallow_private = true\n\n[[alerts]]\nname = \"up\"\nview = \"majors\"\nurl = \"{}\"\nallow_private = true\n",
+        receiver.url("/down"),
+        receiver.url("/up"),
+    );
+    let (_server, dir, d) = daemon(&alerts, None).await;
+    receiver.wait_for("/up", 2).await;
+    receiver.wait_for("/down", 2).await;
+    // One of the messages for "down" has waited two hours.
+    rusqlite::Connection::open(dir.db_path())
+        .unwrap()
+        .execute(
+            "UPDATE alert_outbox SET created_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-2 hours')
+             WHERE item_uid = (SELECT min(item_uid) FROM alert_outbox WHERE alert = 'down')",
+            [],
+        )
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while dir.count("SELECT count(*) FROM alert_outbox WHERE alert = 'up'") > 0 {
+        assert!(Instant::now() < deadline, "{:?}", outbox(&dir));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let metrics = d.get("/metrics", &[]).await.text().await.unwrap();
+    let age: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("tickerfeed_alert_oldest_pending_seconds{alert=\"down\"} "))
+        .unwrap_or_else(|| panic!("no sample for \"down\" in:\n{metrics}"))
+        .parse()
+        .unwrap();
+    assert!((7200.0..7260.0).contains(&age), "{age}");
+    assert!(
+        !metrics.contains("tickerfeed_alert_oldest_pending_seconds{alert=\"up\"}"),
+        "an alert with nothing pending has no sample:\n{metrics}"
+    );
     d.stop().await;
 }

@@ -74,28 +74,6 @@ symbols = ["AAPL"]
     (server, dir)
 }
 
-/// Runs the real binary with the test's config, off the async threads
-/// (the loopback server must keep answering): exit code, stdout, stderr.
-async fn run(dir: &TestDir, args: &[&str]) -> (i32, String, String) {
-    let cfg = dir.config_path();
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        let out = bin()
-            .arg("--config")
-            .arg(&cfg)
-            .args(&args)
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8(out.stdout).unwrap(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    })
-    .await
-    .unwrap()
-}
-
 fn lines(jsonl: &str) -> Vec<Value> {
     jsonl
         .lines()
@@ -122,10 +100,10 @@ fn files_in(dir: &Path) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jsonl_lines_carry_sources_mentions_and_the_snapshot() {
     let (_server, dir) = setup("").await;
-    let (code, out, err) = run(&dir, &["poll"]).await;
+    let (code, out, err) = cli(&dir, &["poll"]).await;
     assert_eq!(code, 0, "{out}{err}");
 
-    let (code, out, err) = run(&dir, &["export", "--format", "jsonl"]).await;
+    let (code, out, err) = cli(&dir, &["export", "--format", "jsonl"]).await;
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("exported 3 items to stdout"), "{err}");
     let all = lines(&out);
@@ -191,8 +169,8 @@ async fn jsonl_lines_carry_sources_mentions_and_the_snapshot() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn csv_has_the_documented_header_and_flattened_cells() {
     let (_server, dir) = setup("").await;
-    assert_eq!(run(&dir, &["poll"]).await.0, 0);
-    let (code, out, err) = run(&dir, &["export", "--format", "csv"]).await;
+    assert_eq!(cli(&dir, &["poll"]).await.0, 0);
+    let (code, out, err) = cli(&dir, &["export", "--format", "csv"]).await;
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with(&format!("{CSV_HEADER}\r\n")), "{out}");
     let mut reader = csv::Reader::from_reader(out.as_bytes());
@@ -232,7 +210,7 @@ async fn csv_has_the_documented_header_and_flattened_cells() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn since_and_view_filter_and_bad_arguments_say_which() {
     let (server, dir) = setup("").await;
-    assert_eq!(run(&dir, &["poll"]).await.0, 0);
+    assert_eq!(cli(&dir, &["poll"]).await.0, 0);
     // A poll may straddle a second: its items' first times run from
     // `earliest` to `first`.
     let (earliest, first): (String, String) = dir
@@ -248,27 +226,27 @@ async fn since_and_view_filter_and_bad_arguments_say_which() {
     let mut wire = WIRE.to_vec();
     wire.push(("w4", "Apple Inc. opens a store", "https://wire.test/store"));
     server.set("/wire.xml", Reply::feed(rss("Wire", &wire)));
-    assert_eq!(run(&dir, &["poll"]).await.0, 0);
+    assert_eq!(cli(&dir, &["poll"]).await.0, 0);
 
     let count = |out: &str| out.lines().count();
-    let (_, all, _) = run(&dir, &["export"]).await;
+    let (_, all, _) = cli(&dir, &["export"]).await;
     assert_eq!(count(&all), 4);
-    let (_, out, _) = run(&dir, &["export", "--since", "2000-01-01"]).await;
+    let (_, out, _) = cli(&dir, &["export", "--since", "2000-01-01"]).await;
     assert_eq!(count(&out), 4);
-    let (_, out, _) = run(&dir, &["export", "--since", "2999-01-01"]).await;
+    let (_, out, _) = cli(&dir, &["export", "--since", "2999-01-01"]).await;
     assert_eq!(count(&out), 0);
-    let (_, out, _) = run(&dir, &["export", "--since", &earliest]).await;
+    let (_, out, _) = cli(&dir, &["export", "--since", &earliest]).await;
     assert_eq!(count(&out), 4, "an item first seen at --since is in");
     let later =
         chrono::DateTime::parse_from_rfc3339(&first).unwrap() + chrono::Duration::seconds(1);
-    let (code, out, err) = run(&dir, &["export", "--since", &later.to_rfc3339()]).await;
+    let (code, out, err) = cli(&dir, &["export", "--since", &later.to_rfc3339()]).await;
     assert_eq!(code, 0, "{err}");
     let new = lines(&out);
     assert_eq!(new.len(), 1, "{out}");
     assert_eq!(new[0]["title"], "Apple Inc. opens a store");
 
     // The view's selection, the same as /views/apple.atom.
-    let (code, out, err) = run(&dir, &["export", "--view", "apple"]).await;
+    let (code, out, err) = cli(&dir, &["export", "--view", "apple"]).await;
     assert_eq!(code, 0, "{err}");
     let mut titles: Vec<String> = lines(&out)
         .iter()
@@ -279,26 +257,26 @@ async fn since_and_view_filter_and_bad_arguments_say_which() {
         titles,
         ["Apple ($AAPL) beats estimates", "Apple Inc. opens a store"]
     );
-    let (_, out, _) = run(
+    let (_, out, _) = cli(
         &dir,
         &["export", "--view", "apple", "--since", &later.to_rfc3339()],
     )
     .await;
     assert_eq!(count(&out), 1);
-    let (_, out, _) = run(&dir, &["export", "--view", "apple", "--format", "csv"]).await;
+    let (_, out, _) = cli(&dir, &["export", "--view", "apple", "--format", "csv"]).await;
     assert_eq!(
         csv::Reader::from_reader(out.as_bytes()).records().count(),
         2
     );
 
-    let (code, out, err) = run(&dir, &["export", "--since", "yesterday"]).await;
+    let (code, out, err) = cli(&dir, &["export", "--since", "yesterday"]).await;
     assert_ne!(code, 0);
     assert!(out.is_empty(), "{out}");
     assert!(
         err.contains("--since \"yesterday\" is not a date like 2026-11-24"),
         "{err}"
     );
-    let (code, out, err) = run(&dir, &["export", "--view", "nope"]).await;
+    let (code, out, err) = cli(&dir, &["export", "--view", "nope"]).await;
     assert_ne!(code, 0);
     assert!(out.is_empty(), "{out}");
     assert!(
@@ -310,19 +288,19 @@ async fn since_and_view_filter_and_bad_arguments_say_which() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn out_is_written_whole_or_not_at_all() {
     let (_server, dir) = setup("").await;
-    assert_eq!(run(&dir, &["poll"]).await.0, 0);
+    assert_eq!(cli(&dir, &["poll"]).await.0, 0);
     let exports = dir.path().join("exports");
     std::fs::create_dir(&exports).unwrap();
     let target = exports.join("items.csv");
     let target_arg = target.to_str().unwrap();
 
-    let (code, _, err) = run(&dir, &["export", "--format", "csv", "--out", target_arg]).await;
+    let (code, _, err) = cli(&dir, &["export", "--format", "csv", "--out", target_arg]).await;
     assert_eq!(code, 0, "{err}");
     assert!(
         err.contains(&format!("exported 3 items to {target_arg}")),
         "{err}"
     );
-    let (_, stdout, _) = run(&dir, &["export", "--format", "csv"]).await;
+    let (_, stdout, _) = cli(&dir, &["export", "--format", "csv"]).await;
     assert_eq!(std::fs::read_to_string(&target).unwrap(), stdout);
     assert_eq!(files_in(&exports), ["items.csv"], "no temporary file left");
 
@@ -330,13 +308,13 @@ async fn out_is_written_whole_or_not_at_all() {
     for bad in [&["--view", "nope"][..], &["--since", "soon"][..]] {
         let mut args = vec!["export", "--out", target_arg];
         args.extend_from_slice(bad);
-        let (code, _, _) = run(&dir, &args).await;
+        let (code, _, _) = cli(&dir, &args).await;
         assert_ne!(code, 0);
         assert_eq!(std::fs::read_to_string(&target).unwrap(), stdout);
         assert_eq!(files_in(&exports), ["items.csv"]);
     }
     let fresh = exports.join("fresh.jsonl");
-    let (code, _, _) = run(
+    let (code, _, _) = cli(
         &dir,
         &["export", "--view", "nope", "--out", fresh.to_str().unwrap()],
     )
@@ -345,7 +323,7 @@ async fn out_is_written_whole_or_not_at_all() {
     assert!(!fresh.exists());
     // Where the file cannot be created: an error naming it, nothing written.
     let missing = exports.join("no/such/dir/x.jsonl");
-    let (code, _, err) = run(&dir, &["export", "--out", missing.to_str().unwrap()]).await;
+    let (code, _, err) = cli(&dir, &["export", "--out", missing.to_str().unwrap()]).await;
     assert_ne!(code, 0);
     assert!(err.contains("no/such/dir"), "{err}");
     assert_eq!(files_in(&exports), ["items.csv"]);
@@ -368,9 +346,9 @@ fn without_reactions(jsonl: &str) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_export_is_404_when_off_and_streams_the_same_lines_when_on() {
     let (_server, dir) = setup("").await;
-    assert_eq!(run(&dir, &["poll"]).await.0, 0);
-    let (_, cli, _) = run(&dir, &["export"]).await;
-    let (_, cli_view, _) = run(&dir, &["export", "--view", "apple"]).await;
+    assert_eq!(cli(&dir, &["poll"]).await.0, 0);
+    let (_, exported, _) = cli(&dir, &["export"]).await;
+    let (_, cli_view, _) = cli(&dir, &["export", "--view", "apple"]).await;
 
     // The feeds were just polled and are hourly: the daemon archives
     // nothing new while the test compares.
@@ -410,7 +388,7 @@ async fn http_export_is_404_when_off_and_streams_the_same_lines_when_on() {
     );
     assert_eq!(
         without_reactions(&on.text().await.unwrap()),
-        without_reactions(&cli)
+        without_reactions(&exported)
     );
 
     let view = get("/export.jsonl?view=apple&since=2000-01-01")
@@ -434,7 +412,7 @@ async fn http_export_is_404_when_off_and_streams_the_same_lines_when_on() {
     assert_eq!(offset.status(), 200);
     assert_eq!(
         without_reactions(&offset.text().await.unwrap()),
-        without_reactions(&cli)
+        without_reactions(&exported)
     );
     let later = get("/export.jsonl?since=2999-01-01T10:00:00+01:00")
         .await

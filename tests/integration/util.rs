@@ -420,3 +420,26 @@ pub async fn poll(
 pub fn bin() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_tickerfeed"))
 }
+
+/// Runs the real binary with `dir`'s config and `args`, off the async
+/// threads (a loopback server in the test must keep answering): its exit
+/// code (-1 when killed by a signal), stdout and stderr.
+pub async fn cli(dir: &TestDir, args: &[&str]) -> (i32, String, String) {
+    let cfg = dir.config_path();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let out = bin()
+            .arg("--config")
+            .arg(&cfg)
+            .args(&args)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .unwrap()
+}
