@@ -25,7 +25,8 @@
 //! does not answer at all ([`Delivery::Unanswered`]), its alert's other
 //! due messages are not tried in that pass, each to wait out the same
 //! timeout: they stay pending, their attempts uncounted, held until the
-//! unanswered message's retry (`Store::alert_messages_held`), and so are
+//! unanswered message's retry (held in the transaction that records it,
+//! so a stop cannot come between), and so are
 //! those queued meanwhile: a receiver that was down gets the alert's
 //! messages in the order they were archived once it is back.
 //!
@@ -40,7 +41,10 @@
 //!
 //! Delivery is at least once: a message whose 2xx arrived but whose
 //! deletion did not (a crash in between) is sent again, with the same
-//! key. Shutdown cancels whatever is in flight; its row stays pending. A
+//! key. Shutdown cancels whatever is in flight; its row stays pending. How
+//! a message ended is recorded in one transaction (a summary's rows all
+//! leave the outbox at once; an unanswered message's retry and the hold
+//! on its alert's others go together), so a stop cannot split it. A
 //! share that panics (a bug) is logged as an error naming its alert, and
 //! each message it had not settled counts a failed attempt, retried after
 //! the backoff like any other, not at once in a loop.
@@ -541,8 +545,10 @@ impl Courier {
                 counted += 1;
             }
             if unanswered {
-                if !moved.is_cancelled() {
-                    self.hold(target, &rows[i + 1..], retry_at).await;
+                // `record` held the others until `retry_at`.
+                let rest = rows.len() - (i + 1);
+                if let Some(until) = retry_at.filter(|_| rest > 0) {
+                    info!(alert = %row.alert, messages = rest, until = %until, "alert receiver did not answer; its other messages wait for the retry");
                 }
                 return counted;
             }
@@ -555,28 +561,6 @@ impl Courier {
             counted += 1;
         }
         counted
-    }
-
-    /// Holds the pending messages of an alert whose receiver did not
-    /// answer (`rows`, this pass's rest of them, and any queued until
-    /// then) until its retry at `until`, so that they reach the receiver
-    /// after the unanswered one, in order. Without one (the message ran
-    /// out of retries, or its outcome could not be recorded) they stay
-    /// due, for the next pass.
-    async fn hold(&self, target: &Target, rows: &[OutboxRow], until: Option<DateTime<Utc>>) {
-        let Some(until) = until else {
-            return;
-        };
-        let alert = &target.config.name;
-        match self.store.alert_messages_held(alert, until).await {
-            Ok(()) if rows.is_empty() => {}
-            Ok(()) => {
-                info!(alert = %alert, messages = rows.len(), until = %until, "alert receiver did not answer; its other messages wait for the retry")
-            }
-            Err(e) => {
-                warn!(alert = %alert, error = %e, "could not hold alert messages; they are tried in the next pass")
-            }
-        }
     }
 
     /// The entry `row` stands for, or how this delivery ends without it.
@@ -636,6 +620,22 @@ impl Courier {
         let outcome = self.post(target, &key, msg).await;
         let delivered = outcome == Delivery::Delivered;
         info!(alert = %target.config.name, items = items.len(), delivered, "alert summary sent (max_per_hour)");
+        if delivered {
+            // All its rows leave the outbox in one transaction: deleted
+            // one by one, a stop in between (it cuts the share) left the
+            // rest pending, and they went again under other keys (alone,
+            // or in another summary), which a receiver cannot drop.
+            let uids: Vec<String> = included.iter().map(|r| r.item_uid.clone()).collect();
+            let alert = &target.config.name;
+            match self.store.alert_delivered(alert, uids).await {
+                Ok(()) => debug!(alert = %alert, items = included.len(), "alert summary delivered"),
+                Err(e) => {
+                    warn!(alert = %alert, error = %e, "could not record an alert summary's delivery; its items will be sent again")
+                }
+            }
+            self.metrics.alert_delivery(alert, SENT);
+            return true;
+        }
         let mut result = FAILED;
         for row in included {
             let recorded = self.record(target, row, outcome.clone()).await;
@@ -683,7 +683,11 @@ impl Courier {
                 target.config.retry_for,
                 jitter_fraction(),
             );
-            match self.store.alert_attempt_failed(row, error, next).await {
+            match self
+                .store
+                .alert_attempt_failed(row, error, next, false)
+                .await
+            {
                 Ok(true) => {
                     let result = if next.is_some() { RETRIED } else { FAILED };
                     self.metrics.alert_delivery(&row.alert, result);
@@ -700,19 +704,24 @@ impl Courier {
     /// a summary message carries many rows but is one delivery.
     async fn record(&self, target: &Target, row: &OutboxRow, outcome: Delivery) -> Recorded {
         let (alert, uid) = (&row.alert, &row.item_uid);
+        // Its receiver did not answer: the alert's other messages wait
+        // for this one's retry, held as it is recorded.
+        let hold_others = matches!(outcome, Delivery::Unanswered(_));
         let (error, retry_after) = match outcome {
             Delivery::Delivered => {
                 debug!(alert = %alert, uid = %uid, attempts = row.attempts + 1, "alert delivered");
                 return Recorded {
                     result: SENT,
-                    retry_at: self.store.alert_delivered(alert, uid).await.map(|()| None),
+                    retry_at: (self.store.alert_delivered(alert, vec![uid.clone()]))
+                        .await
+                        .map(|()| None),
                 };
             }
             Delivery::Refused(error) => {
                 warn!(alert = %alert, uid = %uid, error = %error, "alert failed for good");
                 return Recorded {
                     result: FAILED,
-                    retry_at: (self.store.alert_attempt_failed(row, &error, None))
+                    retry_at: (self.store.alert_attempt_failed(row, &error, None, false))
                         .await
                         .map(|_| None),
                 };
@@ -739,9 +748,11 @@ impl Courier {
         }
         Recorded {
             result: if next.is_some() { RETRIED } else { FAILED },
-            retry_at: (self.store.alert_attempt_failed(row, &error, next))
-                .await
-                .map(|_| next),
+            retry_at: (self
+                .store
+                .alert_attempt_failed(row, &error, next, hold_others))
+            .await
+            .map(|_| next),
         }
     }
 }
@@ -892,6 +903,145 @@ mod tests {
             "{:?}",
             kept[0].last_error
         );
+    }
+
+    /// An archive at `dir` with three items and alert "a"'s message for
+    /// each, due at the returned time; and another connection to it.
+    fn outbox_of_three(dir: &std::path::Path) -> (Store, rusqlite::Connection, DateTime<Utc>) {
+        let path = dir.join("a.db");
+        let store = Store::open(&path).unwrap();
+        let db = rusqlite::Connection::open(&path).unwrap();
+        db.execute_batch(crate::store::ONE_FEED_ONE_ITEM).unwrap();
+        let now = row(0).created_at;
+        for (id, uid) in [(2, "u2"), (3, "u3")] {
+            db.execute(
+                "INSERT INTO items (id, uid, origin_feed_id, title, first_seen_at, changed_at,
+                                    sort_at, content_sha256)
+                 SELECT ?1, ?2, origin_feed_id, title, first_seen_at, changed_at, sort_at, ?2
+                 FROM items WHERE id = 1",
+                rusqlite::params![id, uid],
+            )
+            .unwrap();
+        }
+        db.execute(
+            "INSERT INTO alert_outbox (alert, item_uid, created_at, next_attempt_at)
+             SELECT 'a', uid, ?1, ?1 FROM items",
+            [crate::clock::to_db_time(now)],
+        )
+        .unwrap();
+        (store, db, now)
+    }
+
+    /// Sends alert "a"'s three messages to `url`, `single` of them one by
+    /// one and the rest as a summary, while `db` holds the write lock; the
+    /// daemon stops (the share is cut) once `reached` says the receiver
+    /// was reached and the share waits for the lock to record it. Then
+    /// the lock is released, and what was already writing finishes.
+    async fn cut_while_recording(
+        store: &Store,
+        db: &rusqlite::Connection,
+        now: DateTime<Utc>,
+        url: String,
+        single: usize,
+        reached: &mut tokio::sync::mpsc::UnboundedReceiver<()>,
+    ) {
+        let clients = Clients::new("tickerfeed-test").unwrap();
+        let target = Target {
+            config: AlertConfig {
+                name: "a".into(),
+                watches: crate::config::AlertSource::Main,
+                selection: crate::select::Selection::default(),
+                url: url.parse().unwrap(),
+                format: crate::config::AlertFormat::Json,
+                secret: None,
+                max_per_hour: Some(1),
+                allow_private: true,
+                retry_for: Duration::from_secs(24 * 3600),
+            },
+            client: clients.pick(true).clone(),
+        };
+        let courier = Courier {
+            store: store.clone(),
+            clock: Arc::new(crate::clock::FixedClock::new(now)),
+            metrics: Arc::new(Metrics::new()),
+        };
+        let rows = store.due_alerts(&["a".into()], now, BATCH).await.unwrap();
+        assert_eq!(rows.len(), 3);
+        // Another process (a poll) holds the write lock from now on.
+        db.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let share = tokio::spawn(async move {
+            let stop = CancellationToken::new();
+            courier
+                .send_share(&target, &rows, single, 3 - single, now, &stop)
+                .await
+        });
+        reached.recv().await.expect("the receiver was reached");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        share.abort();
+        assert!(share.await.unwrap_err().is_cancelled());
+        db.execute_batch("COMMIT").unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    /// Audit s22: a stop cuts the shares in flight. A summary the
+    /// receiver accepted had its rows deleted one by one, so a stop in
+    /// between left the rest pending, and they went again under other
+    /// keys (alone, or in another summary), which the receiver cannot
+    /// drop as repeats. Here the stop comes while the first deletion waits
+    /// for the write lock (held by another process): all of the summary's
+    /// rows go, or none.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_summary_cut_by_a_stop_leaves_the_outbox_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, db, now) = outbox_of_three(dir.path());
+        // A receiver that accepts, and says when it did.
+        let (reached_tx, mut reached) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let app = axum::Router::new().fallback(move || {
+            let reached_tx = reached_tx.clone();
+            async move {
+                let _ = reached_tx.send(());
+                "ok"
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+        cut_while_recording(&store, &db, now, url, 0, &mut reached).await;
+        let left: i64 = db
+            .query_row("SELECT count(*) FROM alert_outbox", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 0, "a summary's rows leave the outbox together");
+    }
+
+    /// Audit s22: when a receiver did not answer, the unanswered message's
+    /// retry and the hold on the alert's other messages were two writes; a
+    /// stop between them left the others due before that retry, so once
+    /// the receiver was back they reached it first, out of order.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unanswered_message_cut_by_a_stop_still_holds_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, db, now) = outbox_of_three(dir.path());
+        // A receiver that closes each connection without answering.
+        let (reached_tx, mut reached) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((conn, _)) = listener.accept().await {
+                drop(conn);
+                let _ = reached_tx.send(());
+            }
+        });
+
+        cut_while_recording(&store, &db, now, url, 3, &mut reached).await;
+        let rows = store.outbox().await.unwrap();
+        let tried: Vec<_> = rows.iter().filter(|r| r.attempts == 1).collect();
+        assert_eq!(tried.len(), 1, "{rows:#?}");
+        let retry = tried[0].next_attempt_at;
+        assert!(retry > now, "{rows:#?}");
+        for r in rows.iter().filter(|r| r.attempts == 0) {
+            assert_eq!(r.next_attempt_at, retry, "held until the retry: {rows:#?}");
+        }
     }
 
     #[test]

@@ -23,7 +23,8 @@
 //! removed from the config). When
 //! a receiver did not answer at all, its alert's other pending rows, and
 //! those queued until then, are held until that retry
-//! ([`Store::alert_messages_held`]), their attempts uncounted.
+//! (`hold`, in the transaction that records the unanswered attempt,
+//! [`Store::alert_attempt_failed`]), their attempts uncounted.
 
 use std::sync::Arc;
 
@@ -365,17 +366,21 @@ impl Store {
         .await
     }
 
-    /// A receiver accepted the message: it leaves the outbox.
-    pub async fn alert_delivered(&self, alert: &str, uid: &str) -> Result<(), StoreError> {
-        let (alert, uid) = (alert.to_string(), uid.to_string());
+    /// A receiver accepted `alert`'s message for `uids` (one item, or a
+    /// summary of them): they leave the outbox together, or (a stop or
+    /// crash first) none does and the message is sent again.
+    pub async fn alert_delivered(&self, alert: &str, uids: Vec<String>) -> Result<(), StoreError> {
+        let alert = alert.to_string();
+        // One statement: its rows go all at once.
         self.write(move |conn| {
             cached(
                 conn,
-                "DELETE FROM alert_outbox WHERE alert = ?1 AND item_uid = ?2",
-                params![alert, uid],
+                "DELETE FROM alert_outbox
+                 WHERE alert = ?1 AND item_uid IN (SELECT value FROM json_each(?2))",
+                params![alert, super::json_list(&uids)],
             )
             .map(drop)
-            .map_err(op("remove a delivered alert"))
+            .map_err(op("remove a delivered alert summary"))
         })
         .await
     }
@@ -432,17 +437,24 @@ impl Store {
     /// while the row still has the attempts it was read with: an outcome
     /// already recorded (a share that panicked after recording some of
     /// its rows) is not counted twice. True when it was counted.
+    ///
+    /// With `hold_others` (the receiver did not answer), the alert's other
+    /// pending messages are held until `next` in the same transaction
+    /// (`hold`): a stop in between would leave them due before it, to
+    /// reach the receiver first once it is back.
     pub async fn alert_attempt_failed(
         &self,
         row: &OutboxRow,
         error: &str,
         next: Option<DateTime<Utc>>,
+        hold_others: bool,
     ) -> Result<bool, StoreError> {
         let (alert, uid, error) = (row.alert.clone(), row.item_uid.clone(), error.to_string());
         let attempts = row.attempts;
         self.write(move |conn| {
-            cached(
-                conn,
+            let tx = begin_write(conn, "begin recording a failed alert attempt")?;
+            let counted = cached(
+                &tx,
                 "UPDATE alert_outbox
                  SET attempts = attempts + 1, last_error = ?3,
                      next_attempt_at = coalesce(?4, next_attempt_at),
@@ -451,7 +463,13 @@ impl Store {
                 params![alert, uid, error, next.map(to_db_time), attempts],
             )
             .map(|n| n > 0)
-            .map_err(op("record a failed alert attempt"))
+            .map_err(op("record a failed alert attempt"))?;
+            if let Some(until) = next.filter(|_| hold_others && counted) {
+                hold(&tx, &alert, until)?;
+            }
+            tx.commit()
+                .map_err(op("commit recording a failed alert attempt"))?;
+            Ok(counted)
         })
         .await
     }
@@ -537,40 +555,31 @@ impl Store {
         })
         .await
     }
+}
 
-    /// Holds `alert`'s pending messages until `until` (never earlier than
-    /// they were due), without counting an attempt, and with them those
-    /// queued before then (`alerts.held_until`): their receiver did not
-    /// answer one of its messages, and they wait for that message's retry
-    /// rather than each waiting out a timeout, or reaching the receiver
-    /// before it once it is back.
-    pub async fn alert_messages_held(
-        &self,
-        alert: &str,
-        until: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let alert = alert.to_string();
-        self.write(move |conn| {
-            let until = to_db_time(until);
-            let tx = begin_write(conn, "begin holding alert messages")?;
-            cached(
-                &tx,
-                "UPDATE alert_outbox SET next_attempt_at = ?2
-                 WHERE alert = ?1 AND state = 'pending' AND next_attempt_at < ?2",
-                params![alert, until],
-            )
-            .and_then(|_| {
-                cached(
-                    &tx,
-                    "UPDATE alerts SET held_until = ?2 WHERE name = ?1",
-                    params![alert, until],
-                )
-            })
-            .map_err(op("hold alert messages"))?;
-            tx.commit().map_err(op("commit holding alert messages"))
-        })
-        .await
-    }
+/// Holds `alert`'s pending messages until `until` (never earlier than they
+/// were due), without counting an attempt, and with them those queued
+/// before then (`alerts.held_until`), in `tx`: their receiver did not
+/// answer one of its messages, and they wait for that message's retry
+/// rather than each waiting out a timeout, or reaching the receiver before
+/// it once it is back.
+fn hold(tx: &Connection, alert: &str, until: DateTime<Utc>) -> Result<(), StoreError> {
+    let until = to_db_time(until);
+    cached(
+        tx,
+        "UPDATE alert_outbox SET next_attempt_at = ?2
+         WHERE alert = ?1 AND state = 'pending' AND next_attempt_at < ?2",
+        params![alert, until],
+    )
+    .and_then(|_| {
+        cached(
+            tx,
+            "UPDATE alerts SET held_until = ?2 WHERE name = ?1",
+            params![alert, until],
+        )
+    })
+    .map(drop)
+    .map_err(op("hold alert messages"))
 }
 
 #[cfg(test)]
