@@ -247,6 +247,12 @@ struct Alias {
     /// As configured, whitespace collapsed.
     text: String,
     ambiguous: bool,
+    /// Made from a configured name by leaving its legal form out
+    /// ("National Grid" of "National Grid plc"): without the form the
+    /// words may be a phrase ("the national grid", "first solar farm"), so
+    /// they count only capitalised as configured, and where capitals say
+    /// nothing (a Title Case headline) with corroboration.
+    derived: bool,
     /// One word that is also an English word ("Apple", "Shell").
     common_word: bool,
     /// Index into `symbols`.
@@ -503,6 +509,7 @@ impl MentionMatcher {
                         common_word: !ambiguous && is_common_word(&name),
                         text: name,
                         ambiguous,
+                        derived: false,
                         instruments: vec![index],
                     }),
                 }
@@ -537,6 +544,7 @@ impl MentionMatcher {
                     text: rest,
                     ambiguous: false,
                     common_word: false,
+                    derived: true,
                     instruments: a.instruments.clone(),
                 }),
             }
@@ -782,10 +790,10 @@ impl MentionMatcher {
         let alias = &self.aliases[hit.alias];
         let part = &parts[hit.part];
         let written = collapse_whitespace(&part.text[hit.start..hit.end]);
-        // Case: ambiguous aliases, and every name of a case-sensitive
-        // instrument, count only as configured or in capitals, unless the
-        // whole text shouts.
-        if (alias.ambiguous || self.rules[i].case_sensitive)
+        // Case: ambiguous aliases, names without their legal form, and
+        // every name of a case-sensitive instrument, count only as
+        // configured or in capitals, unless the whole text shouts.
+        if (alias.ambiguous || alias.derived || self.rules[i].case_sensitive)
             && !part.shouting()
             && written != alias.text
             && written != alias.text.to_uppercase()
@@ -819,6 +827,13 @@ impl MentionMatcher {
         };
         if !alias.ambiguous {
             if alias.text.contains(' ') {
+                // "Visa Bets Big On Global Payments": where every word is
+                // capitalised, a name without its legal form may be the
+                // phrase; the item must say it is the company.
+                if alias.derived && (part.shouting() || part.title_case()) {
+                    return (vouched || other_name(facts) || Self::in_company_context(hit, parts))
+                        .then_some(MatchedBy::Corroborated);
+                }
                 return Some(MatchedBy::Name);
             }
             // Where capitals say nothing: a title in title case or in
@@ -2052,6 +2067,17 @@ mod tests {
                 "",
                 &[("AAPL", "corroborated")],
             ),
+            // Agency styles: Reuters' "pct", and pence.
+            (
+                "Apple up 2 pct in Frankfurt",
+                "",
+                &[("AAPL", "corroborated")],
+            ),
+            (
+                "Shell up 12p as oil climbs",
+                "",
+                &[("SHEL", "corroborated")],
+            ),
             // The company's own signals still vouch for it.
             (
                 "Shell out $2bn for a rival? Investors doubt it",
@@ -2317,15 +2343,25 @@ mod tests {
         for (title, text) in [
             ("Airtel Africa plc results", ""),
             ("Airtel Africa shares rise after mobile money unit sale", ""),
-            ("Airtel Africa Profit Rises As Data Use Grows", ""),
-            ("AIRTEL AFRICA PROFIT RISES", ""),
-            ("Regulators fine Airtel Africa's Nigerian arm", ""),
             ("Telecoms results", "Airtel Africa said its profit rose."),
         ] {
             assert_eq!(
                 how(&plc, title, text),
                 [("AAF.L".to_string(), "name")],
                 "{title} / {text}"
+            );
+        }
+        // Where every word is capitalised the item says it is the company.
+        for title in [
+            "Airtel Africa Profit Rises As Data Use Grows",
+            "AIRTEL AFRICA PROFIT RISES",
+            // Most of its words capitalised: read as Title Case too.
+            "Regulators fine Airtel Africa's Nigerian arm",
+        ] {
+            assert_eq!(
+                how(&plc, title, ""),
+                [("AAF.L".to_string(), "corroborated")],
+                "{title}"
             );
         }
         // The parent, named too, is mentioned too.
@@ -2359,6 +2395,25 @@ mod tests {
                 ("Nestle raises prices", &[]),
                 ("Apple unveils new iPhone", &[]),
                 ("Shell sells Nigerian onshore assets", &[("SHEL", "name")]),
+            ],
+        );
+        // Without its form a name may be a phrase: it counts only
+        // capitalised as configured, and in a Title Case headline only
+        // with corroboration. A form joined by `&` goes with it.
+        let phrases = MentionMatcher::new(&[
+            instrument("NG.L", &["National Grid plc"]),
+            instrument("FSLR", &["First Solar, Inc."]),
+            instrument("JPM", &["JPMorgan Chase & Co."]),
+        ]);
+        assert_titles(
+            &phrases,
+            &[
+                ("Germany's national grid is strained by the cold", &[]),
+                ("Britain's first solar farm opens", &[]),
+                ("Storm Knocks Out National Grid Lines", &[]),
+                ("National Grid raises its dividend", &[("NG.L", "name")]),
+                ("First Solar wins panel order", &[("FSLR", "name")]),
+                ("JPMorgan Chase shares fell", &[("JPM", "name")]),
             ],
         );
         // A name configured as written keeps its own instrument.

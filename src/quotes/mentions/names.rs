@@ -228,7 +228,16 @@ pub(super) fn without_legal_form(name: &str) -> Option<String> {
     while let Some(caps) = ENDS_IN_LEGAL_FORM.captures(rest) {
         rest = caps.name("rest").expect("the pattern names it").as_str();
     }
-    (rest.len() < name.len() && !rest.trim().is_empty())
+    if rest.len() == name.len() {
+        return None;
+    }
+    // "JPMorgan Chase & Co." is "JPMorgan Chase": the `&` joined the form.
+    let rest = rest
+        .trim_end()
+        .trim_end_matches(['&', ','])
+        .trim_end()
+        .trim_end_matches(" and");
+    rest.contains(char::is_alphanumeric)
         .then(|| collapse_whitespace(rest).into_owned())
 }
 
@@ -568,7 +577,7 @@ const ARTICLES: &[&str] = &["a", "an", "the"];
 /// sum after "out" ("Shell out $2,000 for a laptop") is the verb's.
 static PRICE_MOVE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)^[ \t]+(?:up|off)[ \t]+[+\-]?\d[\d.,]*[ \t]*(?:%|(?:percent|per[ \t]+cent|pc|points?|pts)\b)",
+        r"(?i)^[ \t]+(?:up|off)[ \t]+[+\-]?\d[\d.,]*[ \t]*(?:%|(?:percent|per[ \t]+cent|pct|pc|points?|pts|p)\b)",
     )
     .expect("constant pattern")
 });
