@@ -803,7 +803,7 @@ fn respond(headers: &HeaderMap, doc: &Rendered) -> Response {
     let coding = Coding::asked(headers);
     let etag = coding.etag(&doc.etag);
     let bytes = doc.encoded(coding);
-    let mut resp = if not_modified(headers, doc) {
+    let mut resp = if not_modified(headers, doc, &etag) {
         let mut r = StatusCode::NOT_MODIFIED.into_response();
         // A 304 may carry only the length the 200 would have (RFC 9110
         // §8.6); left unset, the server library says 0 to a HEAD.
@@ -1117,15 +1117,17 @@ impl Coding {
 }
 
 /// RFC 9110 §13.1: If-None-Match wins over If-Modified-Since.
-fn not_modified(headers: &HeaderMap, doc: &Rendered) -> bool {
+/// `etag` is the ETag of the coding being served: a client holding the
+/// gzip form that now asks for brotli has not got those bytes, so it gets
+/// them, not a 304 with another form's ETag (RFC 9110 §8.8.3).
+fn not_modified(headers: &HeaderMap, doc: &Rendered, etag: &str) -> bool {
     if let Some(inm) = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
     {
-        let forms = [Coding::Identity, Coding::Gzip, Coding::Br].map(|c| c.etag(&doc.etag));
         return inm.split(',').map(str::trim).any(|tag| {
             let tag = tag.strip_prefix("W/").unwrap_or(tag);
-            tag == "*" || forms.iter().any(|f| f == tag)
+            tag == "*" || tag == etag
         });
     }
     if let Some(ims) = headers
@@ -1374,6 +1376,29 @@ mod tests {
         assert_eq!(doc.encoded(Coding::Br).as_ptr(), br.as_ptr());
         ask("gzip");
         assert!(doc.gzip.get().is_some());
+    }
+
+    /// A client (or a cache) holding one form gets a 304 for that form
+    /// only: asking for another coding, it gets the other form's bytes.
+    #[test]
+    fn a_304_is_for_the_form_the_client_holds() {
+        let doc = Rendered::new(Format::Atom, b"<feed/>".to_vec(), SystemTime::UNIX_EPOCH);
+        let ask = |coding: &str, holds: Coding| {
+            let mut h = HeaderMap::new();
+            h.insert(
+                header::ACCEPT_ENCODING,
+                HeaderValue::from_str(coding).unwrap(),
+            );
+            h.insert(
+                header::IF_NONE_MATCH,
+                HeaderValue::from_str(&holds.etag(&doc.etag)).unwrap(),
+            );
+            respond(&h, &doc).status()
+        };
+        assert_eq!(ask("gzip", Coding::Gzip), StatusCode::NOT_MODIFIED);
+        assert_eq!(ask("br", Coding::Br), StatusCode::NOT_MODIFIED);
+        assert_eq!(ask("br", Coding::Gzip), StatusCode::OK);
+        assert_eq!(ask("identity", Coding::Br), StatusCode::OK);
     }
 
     #[test]
