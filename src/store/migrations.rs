@@ -728,7 +728,9 @@ END;
     // `store::reactions::store_changes` and the page round). That holds
     // where each price has at most 16 digits at that scale; beyond it (a
     // widened float's 321.6600036621094) the floating-point figure as
-    // before. A negative price at ingest now has a change too, as on the
+    // before, and so for a change past about 10^12 % (where SQLite's
+    // integers overflow into floating point, no real price's). A negative
+    // price at ingest now has a change too, as on the
     // page; a price at ingest of 0 still has none. Same columns, same
     // order.
     //
@@ -1400,13 +1402,6 @@ INSERT INTO item_mentions (item_id, symbol) VALUES (1, 'VOD');
         assert_eq!(without("vod", "2026-01-05T00:00:00Z"), Some(2.0));
     }
 
-    /// Over many price pairs (changes of exactly half a hundredth of a
-    /// percent that binary cannot hold, rises and falls, a negative price
-    /// at ingest, prices with many places), `v_item_mentions` gives the
-    /// change since ingest the item's page shows, and both are the exact
-    /// change rounded half away from zero. The view rounded a
-    /// floating-point change: 3.00045 against 3 (exactly +0.015 %) read
-    /// 0.01 there, +0.02 on the page.
     /// An analyst reading one item's mentions, or one symbol's, reads those
     /// rows: nothing is built whole (`v_snapshot_quotes` was, for every
     /// query) and no symbol's quotes are scanned for each mention (joining
@@ -1437,6 +1432,13 @@ INSERT INTO item_mentions (item_id, symbol) VALUES (1, 'VOD');
         }
     }
 
+    /// Over many price pairs (changes of exactly half a hundredth of a
+    /// percent that binary cannot hold, rises and falls, a negative price
+    /// at ingest, prices with many places), `v_item_mentions` gives the
+    /// change since ingest the item's page shows, and both are the exact
+    /// change rounded half away from zero. The view rounded a
+    /// floating-point change: 3.00045 against 3 (exactly +0.015 %) read
+    /// 0.01 there, +0.02 on the page.
     #[test]
     fn the_view_and_the_item_page_give_the_same_change_since_ingest_for_every_price() {
         use rust_decimal::{Decimal, RoundingStrategy};
