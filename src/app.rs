@@ -67,23 +67,21 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
     let ids = store
         .sync_feeds(&config.feeds, clock.now())
         .await
+        .map_err(|e| store.explained(e))
         .context("registering the configured feeds in the archive")?;
     let feeds_synced = started.elapsed();
     // Before any fetch is recorded: items archived from now on queue the
     // alerts they match (so a `tickerfeed poll` queues them too, and the
     // daemon sends them).
-    let moved = store
-        .sync_alerts(alert_rules(config), clock.now())
-        .await
-        .context("registering the configured alerts in the archive")?;
     // An alert started with another URL than it last had: what waits for
     // it goes there now, not after the backoff earned at the old one. (A
     // reload's moves are the running sender's: `push::alerts`.)
-    for alert in moved {
-        let n = store
-            .alert_messages_due(&alert, clock.now())
-            .await
-            .context("sending a moved alert's waiting messages to its new URL")?;
+    let moved = store
+        .sync_alerts(alert_rules(config), clock.now(), true)
+        .await
+        .map_err(|e| store.explained(e))
+        .context("registering the configured alerts in the archive")?;
+    for (alert, n) in moved {
         info!(alert = %alert, messages = n, "alert URL changed since the last start: its waiting messages are sent there now");
     }
     // Likewise the views' rules: their matches are kept from the next
@@ -91,6 +89,7 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
     store
         .sync_rules(view_rules(config))
         .await
+        .map_err(|e| store.explained(e))
         .context("registering the views' rules in the archive")?;
     store.set_head(head(config));
     let rules_synced = started.elapsed();
@@ -910,7 +909,10 @@ async fn reload_until_stopped(
                     }
                 }
                 let registered = match store.sync_feeds(&new.feeds, clock.now()).await {
-                    Ok(ids) => match store.sync_alerts(alert_rules(&new), clock.now()).await {
+                    Ok(ids) => match store
+                        .sync_alerts(alert_rules(&new), clock.now(), false)
+                        .await
+                    {
                         // Moves are the sender's (it knows what is in flight).
                         Ok(_moved) => store.sync_rules(view_rules(&new)).await.map(|_| ids),
                         Err(e) => Err(e),

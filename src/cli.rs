@@ -866,14 +866,20 @@ async fn alerts(
             Some(name) => anyhow::bail!("no alert is named {name:?} (see `tickerfeed alerts`)"),
             None => config.alerts.iter().map(|a| a.name.clone()).collect(),
         };
-        let n = store
+        let (n, gone) = store
             .alert_messages_retried(&names, clock.now())
             .await
             .context("putting failed alert messages back to pending")?;
         writeln!(
             out,
-            "{n} failed alert messages put back to pending; a running daemon sends them within seconds, a stopped one when it starts"
+            "{n} failed alert messages put back to pending; a running daemon sends them within seconds with the config it runs (if the fix was in config.toml, reload it first: systemctl reload tickerfeed), a stopped one when it starts"
         )?;
+        if gone > 0 {
+            writeln!(
+                out,
+                "{gone} stay failed: their items are no longer in the archive ([storage] retention)"
+            )?;
+        }
         return Ok(ExitCode::SUCCESS);
     }
     if let Some(AlertsAction::Test { name }) = action {

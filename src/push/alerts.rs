@@ -748,11 +748,13 @@ impl Courier {
         }
         Recorded {
             result: if next.is_some() { RETRIED } else { FAILED },
+            // Not counted: the row was settled meanwhile (by the sender,
+            // for a share that panicked), so nothing waits for this retry.
             retry_at: (self
                 .store
                 .alert_attempt_failed(row, &error, next, hold_others))
             .await
-            .map(|_| next),
+            .map(|counted| next.filter(|_| counted)),
         }
     }
 }

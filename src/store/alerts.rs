@@ -177,21 +177,44 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
 const ROW_COLUMNS: &str =
     "alert, item_uid, created_at, attempts, next_attempt_at, last_error, state";
 
+/// Makes `alert`'s waiting messages due at `now`, and lifts the hold on
+/// them: its receiver moved, so the backoff earned at the old one no
+/// longer applies. Returns how many were made due.
+fn make_due(tx: &Connection, alert: &str, now: DateTime<Utc>) -> rusqlite::Result<usize> {
+    let n = cached(
+        tx,
+        "UPDATE alert_outbox SET next_attempt_at = ?2
+         WHERE alert = ?1 AND state = 'pending' AND next_attempt_at > ?2",
+        params![alert, to_db_time(now)],
+    )?;
+    cached(
+        tx,
+        "UPDATE alerts SET held_until = NULL WHERE name = ?1",
+        params![alert],
+    )?;
+    Ok(n)
+}
+
 impl Store {
     /// Records the configured alerts (the first time each name is seen,
     /// with `now` as its `configured_at`) and makes the writer apply them
     /// to every fetch recorded from now on.
     ///
     /// Returns the alerts whose URL is not the one the archive last
-    /// recorded for them (a restart, or a reload, with another `url`),
-    /// whose waiting messages the caller may want sent there now
-    /// ([`Store::alert_messages_due`]). An archive from before version 29
-    /// knows no URL yet: its alerts are taken as unchanged.
+    /// recorded for them (a restart, or a reload, with another `url`), with
+    /// how many waiting messages were made due. With `send_moved_now` (a
+    /// start) their waiting messages are made due at once
+    /// ([`Store::alert_messages_due`]) in the same transaction that records
+    /// the new URL, so no stop in between can leave them waiting out the
+    /// old URL's backoff; a reload leaves that to the running sender, which
+    /// knows what is in flight to the old URL. An archive from before
+    /// version 29 knows no URL yet: its alerts are taken as unchanged.
     pub async fn sync_alerts(
         &self,
         rules: Vec<AlertRule>,
         now: DateTime<Utc>,
-    ) -> Result<Vec<String>, StoreError> {
+        send_moved_now: bool,
+    ) -> Result<Vec<(String, usize)>, StoreError> {
         let alerts: Vec<(String, String)> = rules
             .iter()
             .map(|r| (r.name.clone(), r.url_sha256.clone()))
@@ -211,7 +234,12 @@ impl Store {
                         })
                         .map_err(op("read an alert's URL"))?;
                     if before.is_some_and(|b| b != *url_sha256) {
-                        moved.push(name.clone());
+                        let due = if send_moved_now {
+                            make_due(&tx, name, now).map_err(op("make alert messages due"))?
+                        } else {
+                            0
+                        };
+                        moved.push((name.clone(), due));
                     }
                     cached(
                         &tx,
@@ -346,22 +374,37 @@ impl Store {
 
     /// Puts the failed messages of the alerts named `alerts` back to
     /// pending, due at `now`, their attempts counted afresh: the operator
-    /// fixed what failed them (`tickerfeed alerts retry`). Returns how
-    /// many.
+    /// fixed what failed them (`tickerfeed alerts retry`). Only those
+    /// whose item is still in the archive: retention may have deleted the
+    /// others' (it keeps the items of pending messages only), and their
+    /// message could not be sent. Returns how many were put back, and how
+    /// many stay failed for that.
     pub async fn alert_messages_retried(
         &self,
         alerts: &[String],
         now: DateTime<Utc>,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<(usize, usize), StoreError> {
         let names = super::json_list(alerts);
         self.write(move |conn| {
-            cached(
-                conn,
+            let tx = begin_write(conn, "begin retrying failed alert messages")?;
+            let retried = cached(
+                &tx,
                 "UPDATE alert_outbox SET state = 'pending', attempts = 0, next_attempt_at = ?2
-                 WHERE state = 'failed' AND alert IN (SELECT value FROM json_each(?1))",
+                 WHERE state = 'failed' AND alert IN (SELECT value FROM json_each(?1))
+                   AND EXISTS (SELECT 1 FROM items WHERE uid = alert_outbox.item_uid)",
                 params![names, to_db_time(now)],
             )
-            .map_err(op("put failed alert messages back to pending"))
+            .map_err(op("put failed alert messages back to pending"))?;
+            let gone: i64 = tx
+                .prepare_cached(
+                    "SELECT count(*) FROM alert_outbox
+                     WHERE state = 'failed' AND alert IN (SELECT value FROM json_each(?1))",
+                )
+                .and_then(|mut s| s.query_row([&names], |r| r.get(0)))
+                .map_err(op("count failed alert messages whose item is gone"))?;
+            tx.commit()
+                .map_err(op("commit retrying failed alert messages"))?;
+            Ok((retried, usize::try_from(gone).unwrap_or(0)))
         })
         .await
     }
@@ -534,21 +577,7 @@ impl Store {
         let alert = alert.to_string();
         self.write(move |conn| {
             let tx = begin_write(conn, "begin sending alert messages now")?;
-            let n = cached(
-                &tx,
-                "UPDATE alert_outbox SET next_attempt_at = ?2
-                 WHERE alert = ?1 AND state = 'pending' AND next_attempt_at > ?2",
-                params![alert, to_db_time(now)],
-            )
-            .and_then(|n| {
-                cached(
-                    &tx,
-                    "UPDATE alerts SET held_until = NULL WHERE name = ?1",
-                    params![alert],
-                )
-                .map(|_| n)
-            })
-            .map_err(op("make alert messages due"))?;
+            let n = make_due(&tx, &alert, now).map_err(op("make alert messages due"))?;
             tx.commit()
                 .map_err(op("commit making alert messages due"))?;
             Ok(n)
@@ -586,6 +615,50 @@ fn hold(tx: &Connection, alert: &str, until: DateTime<Utc>) -> Result<(), StoreE
 mod tests {
     use super::*;
     use crate::select::{Field, Rule};
+
+    /// `tickerfeed alerts retry` puts back only messages it can send:
+    /// retention may have deleted a failed message's item (it keeps only
+    /// pending messages' items), and such a message would fail at once.
+    #[tokio::test]
+    async fn a_retry_leaves_failed_the_messages_whose_item_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.db");
+        let store = Store::open(&path).unwrap();
+        let other = Connection::open(&path).unwrap();
+        other
+            .execute_batch(super::super::ONE_FEED_ONE_ITEM)
+            .unwrap();
+        for uid in ["u1", "pruned"] {
+            other
+                .execute(
+                    "INSERT INTO alert_outbox (alert, item_uid, created_at, next_attempt_at,
+                                               attempts, state)
+                     VALUES ('a', ?1, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 9, 'failed')",
+                    [uid],
+                )
+                .unwrap();
+        }
+        let now = from_db_time("2026-02-01T00:00:00Z").unwrap();
+        let (retried, gone) = store
+            .alert_messages_retried(&["a".to_string()], now)
+            .await
+            .unwrap();
+        assert_eq!((retried, gone), (1, 1));
+        let states: Vec<(String, String, i64)> = other
+            .prepare("SELECT item_uid, state, attempts FROM alert_outbox ORDER BY item_uid")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            states,
+            [
+                ("pruned".to_string(), "failed".to_string(), 9),
+                ("u1".to_string(), "pending".to_string(), 0)
+            ]
+        );
+    }
 
     /// Audit s22: the sender looks for removed alerts' messages on every
     /// idle pass, and each look took the writer, so beside a `tickerfeed

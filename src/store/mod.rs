@@ -157,15 +157,20 @@ impl StoreError {
     /// A constraint, a bad row or a lock held by another program is not.
     pub fn refuses_writes(&self) -> bool {
         use rusqlite::ErrorCode::{CannotOpen, DiskFull, ReadOnly, SystemIoFailure};
+        matches!(self, StoreError::Unwritable { .. })
+            || matches!(
+                self.sqlite_code(),
+                Some(DiskFull | SystemIoFailure | ReadOnly | CannotOpen)
+            )
+    }
+
+    /// SQLite's primary result code, when SQLite failed.
+    pub(crate) fn sqlite_code(&self) -> Option<rusqlite::ErrorCode> {
         match self {
             StoreError::Open { source, .. }
             | StoreError::Migrate { source, .. }
-            | StoreError::Query { source, .. } => matches!(
-                source.code(),
-                Some(DiskFull | SystemIoFailure | ReadOnly | CannotOpen)
-            ),
-            StoreError::Unwritable { .. } => true,
-            _ => false,
+            | StoreError::Query { source, .. } => source.code(),
+            _ => None,
         }
     }
 }
@@ -393,16 +398,15 @@ impl Store {
     /// read-only folder) is [`StoreError::Unwritable`], which says which:
     /// SQLite says "disk I/O error" for most of them.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        Self::open_and_migrate(path).map_err(|e| {
-            if e.refuses_writes() {
-                StoreError::Unwritable {
-                    why: writes::why_refused(path, &e),
-                    source: Box::new(e),
-                }
-            } else {
-                e
-            }
-        })
+        Self::open_and_migrate(path).map_err(|e| writes::explained(path, e))
+    }
+
+    /// `e` as [`StoreError::Unwritable`], saying why in plain words, when
+    /// the archive refused a write for itself; otherwise `e`. For the
+    /// first writes after [`Store::open`]: an archive a crash left with its
+    /// log opens without writing, so they are the first to be refused.
+    pub fn explained(&self, e: StoreError) -> StoreError {
+        writes::explained(self.writes.path(), e)
     }
 
     fn open_and_migrate(path: &Path) -> Result<Store, StoreError> {
@@ -686,6 +690,31 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each refusal is told by its own cause: a full disk or quota where
+    /// the file system still shows space is no I/O error, and an I/O
+    /// error is blamed on a file size limit only where the archive or its
+    /// log has reached it (here there is no file at all).
+    #[test]
+    fn a_refused_write_is_explained_by_its_own_cause() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.db");
+        let refused = |code: i32| StoreError::Query {
+            op: "write",
+            source: rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None).into(),
+        };
+        let why = |code| writes::why_refused(&path, &refused(code));
+        assert!(
+            why(rusqlite::ffi::SQLITE_FULL).contains("no space left for this user"),
+            "{}",
+            why(rusqlite::ffi::SQLITE_FULL)
+        );
+        assert!(why(rusqlite::ffi::SQLITE_READONLY).contains("read-only for this user"));
+        let io = why(rusqlite::ffi::SQLITE_IOERR);
+        assert!(io.contains("the disk reports an I/O error"), "{io}");
+        assert!(!io.contains("file size limit"), "{io}");
+        assert!(io.contains(&path.display().to_string()), "{io}");
+    }
     use crate::push::webhook::error_chain;
 
     /// A real refusal: a write through a read-only connection.

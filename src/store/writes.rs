@@ -74,6 +74,24 @@ impl Writes {
     pub(crate) fn failure(&self) -> Option<WriteFailure> {
         self.failing().clone()
     }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// `e` as [`StoreError::Unwritable`] when the archive at `path` refused a
+/// write for itself ([`StoreError::refuses_writes`]), with [`why_refused`];
+/// otherwise `e`.
+pub(crate) fn explained(path: &Path, e: StoreError) -> StoreError {
+    if e.refuses_writes() && !matches!(e, StoreError::Unwritable { .. }) {
+        StoreError::Unwritable {
+            why: why_refused(path, &e),
+            source: Box::new(e),
+        }
+    } else {
+        e
+    }
 }
 
 /// Why the archive at `path` refused a write, in plain words, and what to
@@ -82,45 +100,59 @@ impl Writes {
 /// open database file" without saying which folder, so the process's
 /// limit and the file system are asked.
 pub(crate) fn why_refused(path: &Path, e: &StoreError) -> String {
+    use rusqlite::ErrorCode::{CannotOpen, DiskFull, ReadOnly, SystemIoFailure};
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let at = format!("cannot write to the archive {}", path.display());
-    if let Some(limit) = file_size_limit() {
+    let code = e.sqlite_code();
+    let fs = file_system(dir);
+    if fs.is_some_and(|fs| fs.f_flag & libc::ST_RDONLY != 0) {
         return format!(
-            "{at}: this process may write no file past {limit} bytes (a file size limit: `ulimit -f`, systemd's LimitFSIZE=); raise or remove the limit"
+            "{at}: the file system holding {} is mounted read-only; remount it read-write or move the archive ([storage] path)",
+            dir.display()
         );
     }
-    if let Some(fs) = file_system(dir) {
-        if fs.f_flag & libc::ST_RDONLY != 0 {
-            return format!(
-                "{at}: the file system holding {} is mounted read-only; remount it read-write or move the archive ([storage] path)",
-                dir.display()
-            );
-        }
-        if fs.f_bavail == 0 {
-            return format!(
-                "{at}: no space left on the file system holding {}; free some space",
-                dir.display()
-            );
-        }
+    if code == Some(DiskFull) || fs.is_some_and(|fs| fs.f_bavail == 0) {
+        return format!(
+            "{at}: no space left for this user on the file system holding {} (the disk, or a quota, is full); free some space",
+            dir.display()
+        );
     }
-    use rusqlite::ErrorCode::{CannotOpen, ReadOnly};
-    let source = match e {
-        StoreError::Open { source, .. }
-        | StoreError::Migrate { source, .. }
-        | StoreError::Query { source, .. } => source.code(),
-        _ => None,
-    };
-    match source {
-        Some(ReadOnly | CannotOpen) => format!(
+    if matches!(code, Some(ReadOnly | CannotOpen)) {
+        return format!(
             "{at}: it or its folder {} is read-only for this user, who must be able to create the -wal and -shm files beside it; give them write access (systemd: StateDirectory= or ReadWritePaths=)",
             dir.display()
-        ),
-        _ => format!("{at}: the disk reports an I/O error; see the kernel's log (dmesg)"),
+        );
     }
+    // A write past the limit fails as an I/O error: blame the limit only
+    // where the archive or its log has reached it.
+    let near = |limit: u64| {
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        [path, Path::new(&wal)]
+            .iter()
+            .filter_map(|f| std::fs::metadata(f).ok())
+            .any(|m| m.len().saturating_add(LIMIT_MARGIN) >= limit)
+    };
+    if code == Some(SystemIoFailure)
+        && let Some(limit) = file_size_limit().filter(|&l| near(l))
+    {
+        return format!(
+            "{at}: this process may write no file past {limit} bytes (a file size limit: `ulimit -f`, systemd's LimitFSIZE=), which the archive or its log has reached; raise or remove the limit"
+        );
+    }
+    if code == Some(SystemIoFailure) {
+        return format!("{at}: the disk reports an I/O error; see the kernel's log (dmesg)");
+    }
+    format!("{at}: {}", error_chain(e))
 }
+
+/// How close to the file size limit the archive or its log must be for a
+/// refused write to be the limit's: SQLite extends them a page or a log
+/// frame at a time.
+const LIMIT_MARGIN: u64 = 1 << 20;
 
 /// The process's file size limit (`RLIMIT_FSIZE`), if it has one.
 fn file_size_limit() -> Option<u64> {
