@@ -616,11 +616,9 @@ mod tests {
     use super::*;
     use crate::select::{Field, Rule};
 
-    /// `tickerfeed alerts retry` puts back only messages it can send:
-    /// retention may have deleted a failed message's item (it keeps only
-    /// pending messages' items), and such a message would fail at once.
-    #[tokio::test]
-    async fn a_retry_leaves_failed_the_messages_whose_item_is_gone() {
+    /// An archive holding one item (`u1`), opened by the store and by
+    /// another connection, as another program (a poll, `sqlite3`) would.
+    fn archive_with_one_item() -> (tempfile::TempDir, Store, Connection) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.db");
         let store = Store::open(&path).unwrap();
@@ -628,6 +626,15 @@ mod tests {
         other
             .execute_batch(super::super::ONE_FEED_ONE_ITEM)
             .unwrap();
+        (dir, store, other)
+    }
+
+    /// `tickerfeed alerts retry` puts back only messages it can send:
+    /// retention may have deleted a failed message's item (it keeps only
+    /// pending messages' items), and such a message would fail at once.
+    #[tokio::test]
+    async fn a_retry_leaves_failed_the_messages_whose_item_is_gone() {
+        let (_dir, store, other) = archive_with_one_item();
         for uid in ["u1", "pruned"] {
             other
                 .execute(
@@ -667,13 +674,7 @@ mod tests {
     /// answers at once while another connection holds the write lock.
     #[tokio::test]
     async fn looking_for_removed_alerts_messages_takes_no_write_lock_when_there_are_none() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("a.db");
-        let store = Store::open(&path).unwrap();
-        let other = Connection::open(&path).unwrap();
-        other
-            .execute_batch(super::super::ONE_FEED_ONE_ITEM)
-            .unwrap();
+        let (_dir, store, other) = archive_with_one_item();
         // An old message of an alert still configured: not an orphan.
         other
             .execute(
