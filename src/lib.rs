@@ -46,7 +46,7 @@
 //! (a test in `tests/integration/layers.rs` holds this order):
 //!
 //! 1. `clock` (the only reader of wall time), `markup` (escaping for XML and
-//!    HTML), `link` (canonical article links), `politeness` (the
+//!    HTML), `cause` (an error and its causes on one line), `link` (canonical article links), `politeness` (the
 //!    registrable-domain bucket that per-site limits and pauses count per,
 //!    and `Retry-After` parsing), `schedule` (crontab schedules, skip
 //!    windows, next due);
@@ -69,6 +69,7 @@
 //!    (signals), `http` (the server);
 //! 8. `app` (wiring and lifecycle), `cli` (commands).
 pub mod app;
+pub mod cause;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -184,18 +184,9 @@ pub fn jitter_fraction() -> f64 {
     0.5 + (h.finish() % 1_000) as f64 / 2_000.0
 }
 
-/// An error and its causes on one line: reqwest's own message hides why
-/// a connection failed.
-pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
+/// An error and its causes on one line ([`crate::cause::chain`]),
+/// under the name the push side has always used.
+pub use crate::cause::chain as error_chain;
 
 #[cfg(test)]
 mod tests {

@@ -715,7 +715,7 @@ mod tests {
         assert!(!io.contains("file size limit"), "{io}");
         assert!(io.contains(&path.display().to_string()), "{io}");
     }
-    use crate::push::webhook::error_chain;
+    use crate::cause::chain as error_chain;
 
     /// A real refusal: a write through a read-only connection.
     fn refused_write() -> StoreError {

@@ -23,7 +23,7 @@ use std::time::Instant;
 use tracing::info;
 
 use super::StoreError;
-use crate::push::webhook::error_chain;
+use crate::cause::chain as error_chain;
 
 /// Since when the archive refuses writes, and the latest refusal.
 #[derive(Debug, Clone, PartialEq)]

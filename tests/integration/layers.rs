@@ -11,6 +11,7 @@ use std::path::Path;
 const LAYERS: &[&str] = &[
     "clock",
     "markup",
+    "cause",
     "link",
     "politeness",
     "schedule",
