@@ -942,11 +942,7 @@ async fn kill_9_between_archive_and_send_loses_no_alert() {
         );
     }
     eprintln!("{} requests for {} items", got.len(), uids.len());
-    let integrity: String = dir
-        .db()
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(integrity, "ok");
+    assert_eq!(dir.integrity(), "ok");
 }
 
 /// `tickerfeed alerts` lists each alert with its outbox; `alerts test

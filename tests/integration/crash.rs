@@ -102,11 +102,7 @@ async fn kill_9_at_random_points_loses_and_duplicates_nothing() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let db = dir.db();
-    let integrity: String = db
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(integrity, "ok");
+    assert_eq!(dir.integrity(), "ok");
     // Every article once: each feed's own two thirds, plus the shared third
     // once; each item credited to every feed that lists it.
     let shared = ITEMS.div_ceil(3);

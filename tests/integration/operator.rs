@@ -289,11 +289,7 @@ async fn a_file_size_limit_is_a_full_disk_not_a_silent_death() {
     assert_eq!(h["archive"]["writable"], false, "{h}");
     d.signal("TERM");
     assert_eq!(d.wait_exit(), 0, "{}", d.log.join("\n"));
-    let integrity: String = dir
-        .db()
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(integrity, "ok");
+    assert_eq!(dir.integrity(), "ok");
 }
 
 /// Started on a disk that takes no writes (a file size limit of one byte

@@ -713,11 +713,7 @@ async fn sigterm_stops_cleanly_and_a_restart_does_not_refetch() {
     );
     d.signal("INT");
     assert_eq!(d.wait_exit(), 0);
-    let integrity: String = dir
-        .db()
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(integrity, "ok");
+    assert_eq!(dir.integrity(), "ok");
 }
 
 /// A second `run` on the archive a daemon already runs on (port 0, so no
@@ -810,11 +806,7 @@ async fn sigterm_lets_an_in_flight_poll_finish_and_a_second_signal_forces_exit()
     let code = d.wait_exit();
     assert_ne!(code, 0);
     assert!(started.elapsed() < Duration::from_secs(10));
-    let integrity: String = dir
-        .db()
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(integrity, "ok");
+    assert_eq!(dir.integrity(), "ok");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

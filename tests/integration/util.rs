@@ -359,6 +359,13 @@ impl TestDir {
         .unwrap()
     }
 
+    /// SQLite's `PRAGMA integrity_check` of the archive: `ok` when whole.
+    pub fn integrity(&self) -> String {
+        self.db()
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap()
+    }
+
     pub fn count(&self, sql: &str) -> i64 {
         self.db().query_row(sql, [], |r| r.get(0)).unwrap()
     }
