@@ -64,9 +64,13 @@
 //!   ("Shell out $2,000 for a laptop"), nor, in Title Case or capitals, a
 //!   preposition that makes a thing of the word ("in", "with", "from":
 //!   "Apple In Bloom Across The Valley", but "Apple In Court Again": a
-//!   company's proceedings) or places it ("on", "at" before an article:
-//!   "Shell On The Beach"), while the others still show the subject
-//!   ("Apple At WWDC", "Shell On Track…", "Apple Over Samsung…"). There it needs
+//!   company's proceedings), while the others still show the subject
+//!   ("Apple At WWDC", "Shell On Track…", "Apple Over Samsung…"); nor,
+//!   in any case, a preposition that places it before an article ("on",
+//!   "at", "in": "Shell On The Beach", and at a sentence's start "Shell
+//!   on the beach: five places to find…", "Apple in the garden", as that
+//!   capital is the sentence's; without the article "Shell on track
+//!   to…" and "Shell in talks" stay the company). There it needs
 //!   corroboration like an ambiguous alias. Coined names ("Vodafone") and
 //!   names with capitals inside ("AstraZeneca") are no words.
 //! - **Ambiguous** aliases, one short word (four letters or fewer) or one
@@ -2283,6 +2287,67 @@ mod tests {
                 "Shell said on Monday it would pay for the clean-up."
             ),
             [("SHEL".to_string(), "name")]
+        );
+    }
+
+    /// "Shell on the beach: five places to find…" was Shell plc: at a
+    /// sentence's start the capital is the sentence's, and "on" read as
+    /// the subject's ("Shell on Monday said"). A place preposition before
+    /// an article places a thing there as it does in Title Case; without
+    /// the article the company keeps the mention, and mid-sentence the
+    /// capital is the name's own.
+    #[test]
+    fn at_a_sentences_start_a_place_preposition_before_an_article_places_a_thing() {
+        let m = MentionMatcher::new(&[
+            instrument("AAPL", &["Apple"]),
+            instrument("SHEL", &["Shell"]),
+        ]);
+        assert_titles(
+            &m,
+            &[
+                (
+                    "Shell on the beach: five places to find the best shells",
+                    &[],
+                ),
+                ("Apple in the garden: how to grow your own", &[]),
+                ("Apple at the county fair wins a ribbon", &[]),
+                ("Shell onto a string for a summer necklace", &[]),
+                // The company: no article, or its capital is its own.
+                (
+                    "Shell on track to meet 2030 emissions goal",
+                    &[("SHEL", "name")],
+                ),
+                (
+                    "Shell in talks to sell Nigerian onshore unit",
+                    &[("SHEL", "name")],
+                ),
+                (
+                    "Apple on Thursday sent out invitations",
+                    &[("AAPL", "name")],
+                ),
+                (
+                    "Greenpeace confronts Shell on the Arctic",
+                    &[("SHEL", "name")],
+                ),
+            ],
+        );
+        // A sentence of the text starts the same way.
+        assert_eq!(
+            how(
+                &m,
+                "Five places to find the best shells",
+                "Shell on the beach is best after a storm."
+            ),
+            []
+        );
+        // The item's own signals still vouch for the company.
+        assert_eq!(
+            how(
+                &m,
+                "Shell on the beach: a clean-up",
+                "Cleaners paid by $SHEL."
+            ),
+            [("SHEL".to_string(), "cashtag")]
         );
     }
 

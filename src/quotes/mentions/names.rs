@@ -546,14 +546,18 @@ const PARTICLES: &[&str] = &["off", "out", "up"];
 /// ([`PROCEEDINGS`]: "Apple In Court Again") shows the subject.
 const THING_PREPOSITIONS: &[&str] = &["from", "in", "with"];
 
-/// Prepositions that, after a word in a headline in title case or in
-/// capitals and before an article, say where a thing is: "Shell On The
-/// Beach", "Apple At The County Fair". A company's headline puts a name
-/// or a bare noun there ("Apple At WWDC", "Shell On Track To Meet…"),
-/// so without the article they still show the subject. The cost: a
-/// company's idiom with an article ("Shell On The Hook…") needs what
-/// vouches for the word elsewhere.
-const PLACE_PREPOSITIONS: &[&str] = &["at", "on", "onto", "upon"];
+/// Prepositions that, after a word whose capital is not its own and
+/// before an article, say where a thing is: "Shell On The Beach",
+/// "Apple At The County Fair", and starting a sentence "Shell on the
+/// beach: five places to find…", "Apple in the garden". The first word
+/// of a sentence is capitalised anyway, so the capital there says no
+/// more than Title Case does. A company's headline puts a name or a bare
+/// noun there ("Apple At WWDC", "Shell on track to meet…", "Shell in
+/// talks"), so without the article they still show the subject. The
+/// cost: a company's idiom with an article ("Shell On The Hook…") needs
+/// what vouches for the word elsewhere. ("In" in Title Case makes a
+/// thing of the word before any noun: [`THING_PREPOSITIONS`].)
+const PLACE_PREPOSITIONS: &[&str] = &["at", "in", "on", "onto", "upon"];
 
 /// What a company is in, in a headline, and a fruit or a shell never is:
 /// proceedings ("Apple In Court Again", "Apple In Talks With Music
@@ -964,9 +968,15 @@ const SUBJECT_VERBS: &[&str] = &[
 /// like "Apple In Tribute To…", so the headline needs what vouches for
 /// the word elsewhere (a finance word, the item's own sentences), unless
 /// the word is in proceedings ([`PROCEEDINGS`]: "Apple In Court Again").
-/// Nor does a place preposition before an article ([`PLACE_PREPOSITIONS`]:
-/// "Shell On The Beach"). Other prepositions still show one: "Apple At
-/// WWDC", "Shell On Track…", "Apple Against The FBI".
+/// Other prepositions there still show one: "Apple At WWDC", "Shell On
+/// Track…", "Apple Against The FBI".
+///
+/// Nor, in any case, does a place preposition before an article
+/// ([`PLACE_PREPOSITIONS`]): "Shell On The Beach" and "Shell on the
+/// beach: five places to find…" say where a thing is. This is asked
+/// only where the word's capital is not its own (a sentence's start,
+/// Title Case, capitals, lower case), so "…said Shell on the whole"
+/// mid-sentence is not.
 pub(super) fn followed_as_subject(
     text: &str,
     start: usize,
@@ -992,10 +1002,10 @@ pub(super) fn followed_as_subject(
         };
         let joiner = ["and", "or", "nor", "but", "of"].contains(&w);
         let qualifies_a_thing = PARTICLES.contains(&w)
+            || (PLACE_PREPOSITIONS.contains(&w) && ARTICLES.contains(&next().as_str()))
             || (headline_style
-                && ((THING_PREPOSITIONS.contains(&w)
-                    && !(w == "in" && PROCEEDINGS.contains(&next().as_str())))
-                    || (PLACE_PREPOSITIONS.contains(&w) && ARTICLES.contains(&next().as_str()))));
+                && THING_PREPOSITIONS.contains(&w)
+                && !(w == "in" && PROCEEDINGS.contains(&next().as_str())));
         (is_function_word(w) && !joiner && !qualifies_a_thing) || SUBJECT_VERBS.contains(&w)
     })
 }
