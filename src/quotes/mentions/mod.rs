@@ -70,7 +70,9 @@
 //!   "at", "in": "Shell On The Beach", and at a sentence's start "Shell
 //!   on the beach: five places to find…", "Apple in the garden", as that
 //!   capital is the sentence's; without the article "Shell on track
-//!   to…" and "Shell in talks" stay the company). There it needs
+//!   to…" and "Shell in talks" stay the company, and so does a
+//!   company's standing after the article, no place: "Shell On The
+//!   Hook For…", "Apple on the defensive"). There it needs
 //!   corroboration like an ambiguous alias. Coined names ("Vodafone") and
 //!   names with capitals inside ("AstraZeneca") are no words.
 //! - **Ambiguous** aliases, one short word (four letters or fewer) or one
@@ -2348,6 +2350,49 @@ mod tests {
                 "Cleaners paid by $SHEL."
             ),
             [("SHEL".to_string(), "cashtag")]
+        );
+    }
+
+    /// "Shell On The Hook For Nigerian Clean-Up" was missed, and "Shell
+    /// On The Hook For Spill" counted only by its finance word: a place
+    /// preposition before an article placed a thing whatever the noun. A
+    /// company's standing in an idiom ("the hook", "the defensive", "the
+    /// spotlight") is no place a shell or an apple is, so there the
+    /// preposition shows the subject, in any case; a place still places
+    /// a thing.
+    #[test]
+    fn a_companys_standing_after_a_place_preposition_and_an_article_shows_its_subject() {
+        let m = MentionMatcher::new(&[
+            instrument("AAPL", &["Apple"]),
+            instrument("SHEL", &["Shell"]),
+        ]);
+        assert_titles(
+            &m,
+            &[
+                (
+                    "Shell On The Hook For Nigerian Clean-Up",
+                    &[("SHEL", "name")],
+                ),
+                ("Shell On The Hook For Spill", &[("SHEL", "name")]),
+                ("SHELL ON THE HOOK FOR CLEAN-UP", &[("SHEL", "name")]),
+                (
+                    "Apple on the defensive over encryption",
+                    &[("AAPL", "name")],
+                ),
+                (
+                    "Apple In The Spotlight At Its Developer Conference",
+                    &[("AAPL", "name")],
+                ),
+                (
+                    "Shell at the forefront of the hydrogen push",
+                    &[("SHEL", "name")],
+                ),
+                // Places.
+                ("Shell On The Beach: What The Tide Leaves Behind", &[]),
+                ("Shell on the rocks at low tide", &[]),
+                ("Apple On The Tree: When To Pick", &[]),
+                ("Apple In The Garden", &[]),
+            ],
         );
     }
 

@@ -543,7 +543,8 @@ const PARTICLES: &[&str] = &["off", "out", "up"];
 /// company does: "Apple At WWDC", "Apple For Business", "Shell On Track
 /// To Meet…", "Apple Against The FBI", except where they place a thing
 /// ([`PLACE_PREPOSITIONS`]). And "In" before what only a company is in
-/// ([`PROCEEDINGS`]: "Apple In Court Again") shows the subject.
+/// ([`PROCEEDINGS`]: "Apple In Court Again"; [`STANDINGS`] after an
+/// article: "Apple In The Spotlight") shows the subject.
 const THING_PREPOSITIONS: &[&str] = &["from", "in", "with"];
 
 /// Prepositions that, after a word whose capital is not its own and
@@ -553,10 +554,10 @@ const THING_PREPOSITIONS: &[&str] = &["from", "in", "with"];
 /// of a sentence is capitalised anyway, so the capital there says no
 /// more than Title Case does. A company's headline puts a name or a bare
 /// noun there ("Apple At WWDC", "Shell on track to meet…", "Shell in
-/// talks"), so without the article they still show the subject. The
-/// cost: a company's idiom with an article ("Shell On The Hook…") needs
-/// what vouches for the word elsewhere. ("In" in Title Case makes a
-/// thing of the word before any noun: [`THING_PREPOSITIONS`].)
+/// talks"), so without the article they still show the subject, and so
+/// does a company's idiom with one ([`STANDINGS`]: "Shell On The Hook
+/// For…"). ("In" in Title Case makes a thing of the word before any
+/// other noun: [`THING_PREPOSITIONS`].)
 const PLACE_PREPOSITIONS: &[&str] = &["at", "in", "on", "onto", "upon"];
 
 /// What a company is in, in a headline, and a fruit or a shell never is:
@@ -570,6 +571,27 @@ const PROCEEDINGS: &[&str] = &[
     "row",
     "negotiations",
     "discussions",
+];
+
+/// What a company is on, in or at with an article, and a fruit or a
+/// shell is not: its standing in an idiom, no place ("Shell On The Hook
+/// For Spill", "Apple on the defensive over…", "Apple In The Spotlight",
+/// "Shell at the forefront of…"). After a place preposition and an
+/// article these show the subject, as [`PROCEEDINGS`] do after "In".
+/// Only nouns that name no place a thing could be: "the move", "the
+/// rise", "the rocks" and "the dock" can be a shell's or an apple's.
+const STANDINGS: &[&str] = &[
+    "hook",
+    "ropes",
+    "brink",
+    "verge",
+    "defensive",
+    "offensive",
+    "mend",
+    "spotlight",
+    "limelight",
+    "crosshairs",
+    "forefront",
 ];
 
 /// The articles: after a place preposition they make a place of what
@@ -973,7 +995,9 @@ const SUBJECT_VERBS: &[&str] = &[
 ///
 /// Nor, in any case, does a place preposition before an article
 /// ([`PLACE_PREPOSITIONS`]): "Shell On The Beach" and "Shell on the
-/// beach: five places to find…" say where a thing is. This is asked
+/// beach: five places to find…" say where a thing is, unless the noun
+/// is a company's standing, no place ([`STANDINGS`]: "Shell On The Hook
+/// For…", "Apple on the defensive"). This is asked
 /// only where the word's capital is not its own (a sentence's start,
 /// Title Case, capitals, lower case), so "…said Shell on the whole"
 /// mid-sentence is not.
@@ -990,22 +1014,27 @@ pub(super) fn followed_as_subject(
     }) {
         return true;
     }
+    // The word after a word of the text, in lower case: "On The Beach",
+    // "In Court".
+    let after = |word: &str| {
+        let at = word.as_ptr() as usize - text.as_ptr() as usize;
+        adjacent_words(text, at, at + word.len())[1]
+    };
+    let is_in = |list: &[&str], word: Option<&str>| {
+        word.is_some_and(|w| list.contains(&w.to_lowercase().as_str()))
+    };
     adjacent_words(text, start, end)[1].is_some_and(|word| {
         let w = word.to_lowercase();
         let w = w.as_str();
-        // The word after the preposition: "On The Beach", "In Court".
-        let at = word.as_ptr() as usize - text.as_ptr() as usize;
-        let next = || {
-            adjacent_words(text, at, at + word.len())[1]
-                .map(str::to_lowercase)
-                .unwrap_or_default()
-        };
+        let next = after(word);
         let joiner = ["and", "or", "nor", "but", "of"].contains(&w);
+        let standing = is_in(ARTICLES, next) && is_in(STANDINGS, next.and_then(after));
+        let places_it = PLACE_PREPOSITIONS.contains(&w) && is_in(ARTICLES, next) && !standing;
         let qualifies_a_thing = PARTICLES.contains(&w)
-            || (PLACE_PREPOSITIONS.contains(&w) && ARTICLES.contains(&next().as_str()))
+            || places_it
             || (headline_style
                 && THING_PREPOSITIONS.contains(&w)
-                && !(w == "in" && PROCEEDINGS.contains(&next().as_str())));
+                && !(w == "in" && (is_in(PROCEEDINGS, next) || standing)));
         (is_function_word(w) && !joiner && !qualifies_a_thing) || SUBJECT_VERBS.contains(&w)
     })
 }
