@@ -58,7 +58,7 @@
 //!   lower case ("Apple growers fear frost", "Apple Pie Recipes"), unless
 //!   what follows is what a subject takes and the word without an article
 //!   does not ("Apple to unveil", "Apple is", "Apple's", a headline's verb:
-//!   "Apple unveils"); a particle is not ("Shell out for a laptop", "Apple
+//!   "Apple unveils"; not in a text all in lower case, see below); a particle is not ("Shell out for a laptop", "Apple
 //!   up 3%"), and after one only the company's own signals or a price
 //!   move right after it ("up 3%") vouch, not a sum or a finance word
 //!   ("Shell out $2,000 for a laptop"), nor, in Title Case or capitals, a
@@ -103,6 +103,14 @@
 //! name); one word left ("BP" of "BP plc", "Apple" of "Apple Inc.")
 //! counts only where it is configured itself, under its own rules. A
 //! name configured as written keeps its own instruments.
+//!
+//! A text all in lower case (some feeds lower-case everything) shows no
+//! name by its capitals: there a word-name ("shell is…", "apple
+//! prices…") or a name without its legal form ("airtel africa") counts
+//! only with the company's own signals (another of its names, its tag,
+//! notation or cashtag) or a price move right after it ("airtel africa
+//! up 4%"); a subject's word or a finance word fits the word or the
+//! phrase as well. A case-sensitive instrument's names never count there.
 //!
 //! Per instrument, configuration adds what rules cannot know: `exclude`
 //! regexes (an item one matches mentions the symbol only by tag, exchange,
@@ -257,7 +265,8 @@ struct Alias {
     /// ("National Grid" of "National Grid plc"): without the form the
     /// words may be a phrase ("the national grid", "first solar farm"), so
     /// they count only capitalised as configured, and where capitals say
-    /// nothing (a Title Case headline) with corroboration.
+    /// nothing (a Title Case headline) with corroboration; in a text all
+    /// in lower case only with the company's own signals or a price move.
     derived: bool,
     /// One word that is also an English word ("Apple", "Shell").
     common_word: bool,
@@ -798,9 +807,12 @@ impl MentionMatcher {
         let written = collapse_whitespace(&part.text[hit.start..hit.end]);
         // Case: ambiguous aliases, names without their legal form, and
         // every name of a case-sensitive instrument, count only as
-        // configured or in capitals, unless the whole text shouts.
+        // configured or in capitals, unless the whole text shouts (or,
+        // for a name without its legal form, is all in lower case: see
+        // below).
         if (alias.ambiguous || alias.derived || self.rules[i].case_sensitive)
             && !part.shouting()
+            && !(alias.derived && !self.rules[i].case_sensitive && part.lower_case())
             && written != alias.text
             && written != alias.text.to_uppercase()
         {
@@ -832,6 +844,19 @@ impl MentionMatcher {
             })
         };
         if !alias.ambiguous {
+            // A text all in lower case (some feeds lower-case everything)
+            // shows no name by its capitals, so a word-name ("shell",
+            // "next") or a name without its legal form ("airtel africa"
+            // of "Airtel Africa plc") may be the word or the phrase, and
+            // what a subject takes ("shell is", "apple to") or a finance
+            // word ("apple prices", "first solar farm wins contract") fits
+            // those as well as the company. There only the company's own
+            // signals vouch, or a price move right after the name
+            // ("airtel africa up 4%").
+            if part.lower_case() && (alias.common_word || alias.derived) {
+                return (vouched || other_name(facts) || price_move_follows(&part.text[hit.end..]))
+                    .then_some(MatchedBy::Corroborated);
+            }
             if alias.text.contains(' ') {
                 // "Visa Bets Big On Global Payments": where every word is
                 // capitalised, a name without its legal form may be the
@@ -2393,6 +2418,60 @@ mod tests {
                 ("Apple On The Tree: When To Pick", &[]),
                 ("Apple In The Garden", &[]),
             ],
+        );
+    }
+
+    /// Some feeds lower-case everything. There "shell is the best find on
+    /// a winter beach walk" was Shell plc (a subject's "is" vouched) and
+    /// "apple prices rise at farmers' markets" Apple (a finance word),
+    /// while "airtel africa up 4%…" never counted, as a name without its
+    /// legal form had to be capitalised. In a text all in lower case a
+    /// word-name or a name without its legal form counts only with the
+    /// company's own signals or a price move right after it; a
+    /// case-sensitive instrument's names never do.
+    #[test]
+    fn in_an_all_lower_case_text_a_word_name_or_a_name_without_its_form_needs_the_companys_own_signals()
+     {
+        let mut grid = instrument("NGG", &["National Grid plc"]);
+        grid.case_sensitive = true;
+        let m = MentionMatcher::new(&[
+            instrument("AAPL", &["Apple"]),
+            instrument("SHEL", &["Shell", "Royal Dutch Shell"]),
+            instrument("NXT", &["Next"]),
+            instrument("BHARTIARTL.NS", &["Airtel", "Bharti Airtel"]),
+            instrument("AAF.L", &["Airtel Africa plc"]),
+            grid,
+        ]);
+        assert_titles(
+            &m,
+            &[
+                // The word or the phrase.
+                ("shell is the best find on a winter beach walk", &[]),
+                ("apple to be planted in every school garden", &[]),
+                ("apple prices rise at farmers' markets", &[]),
+                ("next is the school run", &[]),
+                ("airtel africa posts record profit", &[]),
+                ("national grid up 2% on the hottest day", &[]),
+                // A price move right after the name.
+                (
+                    "airtel africa up 4% after mobile money unit sale",
+                    &[("AAF.L", "corroborated")],
+                ),
+                ("shell up 2% as oil climbs", &[("SHEL", "corroborated")]),
+                // Names that are neither count as before.
+                ("bharti airtel raises tariffs", &[("BHARTIARTL.NS", "name")]),
+                ("royal dutch shell is the old name", &[("SHEL", "name")]),
+            ],
+        );
+        // The company's own signals (its cashtag here) name it anyway.
+        assert_eq!(
+            how(&m, "airtel africa posts record profit", "$AAF.L"),
+            [("AAF.L".to_string(), "cashtag")]
+        );
+        // Where the text uses capitals, the capital still decides.
+        assert_eq!(
+            how(&m, "Airtel Africa posts record profit", ""),
+            [("AAF.L".to_string(), "name")]
         );
     }
 
