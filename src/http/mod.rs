@@ -5,11 +5,12 @@
 //!
 //! Rendering happens once per archive change, not per request: documents
 //! are cached with their validators and their gzip and brotli forms (each
-//! made when a client first asks for it), keyed by the whole
-//! request (format, channel, search, page), and re-rendered only when
-//! `Store::generation` has moved (pages that show the live board also when
-//! the board refreshes). Requests that
-//! arrive while a document is being rendered wait for that render instead
+//! made when a client first asks for it, once however many ask meanwhile,
+//! on a blocking thread rather than a worker that serves connections),
+//! keyed by the whole request (format, channel, search, page), and
+//! re-rendered only when `Store::generation` has moved (pages that show
+//! the live board also when the board refreshes). Requests that arrive
+//! while a document is being rendered wait for that render instead
 //! of starting their own. ETags derive from the bytes, so a re-render that
 //! changes nothing still answers 304. One-off documents (a search, an
 //! older page) are rendered a few at a time at most, so they cannot crowd
@@ -36,6 +37,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
+use futures_util::FutureExt;
+use futures_util::future::{BoxFuture, Shared};
 use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
 use tokio::net::TcpListener;
@@ -216,18 +219,29 @@ impl Stamp {
 /// repeated phrases gain more over gzip than prose does.
 const BROTLI_QUALITY: u32 = 5;
 
+/// A compressed form of a render, in the making or made. Shared, so that
+/// every request for the form awaits the one compression, and one that
+/// goes away meanwhile (its client hung up) leaves it running for the
+/// others and for the next, which would otherwise compress again. `None`
+/// if the compression could not finish (it panicked, or the runtime is
+/// shutting down): the plain bytes are served instead.
+type Compression = Shared<BoxFuture<'static, Option<Bytes>>>;
+
 /// One rendered document and its validators.
 #[derive(Debug)]
 struct Rendered {
     format: Format,
     /// `Bytes`, so answering a request clones a pointer, not the document.
     body: Bytes,
-    /// Made when a client first asks for it ([`Rendered::encoded`]): a
+    /// Started when a client first asks for it ([`Rendered::encoded`]): a
     /// search or an older page is often read once, by one client, which
     /// wants one coding, and brotli costs twice what gzip does.
-    gzip: OnceLock<Bytes>,
+    gzip: OnceLock<Compression>,
     /// Brotli, at [`BROTLI_QUALITY`], made as `gzip` is.
-    br: OnceLock<Bytes>,
+    br: OnceLock<Compression>,
+    /// Compressions started, whatever their coding: what the tests count.
+    #[cfg(test)]
+    compressions: Arc<std::sync::atomic::AtomicUsize>,
     /// Strong validator of the identity bytes, quoted.
     etag: String,
     last_modified: SystemTime,
@@ -252,6 +266,8 @@ impl Rendered {
             body: Bytes::from(body),
             gzip: OnceLock::new(),
             br: OnceLock::new(),
+            #[cfg(test)]
+            compressions: Default::default(),
             last_modified,
             dated: true,
             link: None,
@@ -259,24 +275,52 @@ impl Rendered {
     }
 
     /// The document's bytes in `coding`, compressed the first time they
-    /// are asked for.
-    fn encoded(&self, coding: Coding) -> &Bytes {
+    /// are asked for. The compression runs on tokio's blocking threads:
+    /// a large feed takes brotli 10-15 ms, which on an async worker would
+    /// stall every other connection that worker serves. Requests asking
+    /// meanwhile wait for it without holding a worker either.
+    async fn encoded(&self, coding: Coding) -> Option<Bytes> {
+        let Some(form) = self.form(coding) else {
+            return Some(self.body.clone());
+        };
+        // Only starting the compression happens under the lock, so a
+        // request that finds it held waits a few microseconds at most.
+        let compression = form.get_or_init(|| {
+            let body = self.body.clone();
+            #[cfg(test)]
+            let compressions = Arc::clone(&self.compressions);
+            let job = tokio::task::spawn_blocking(move || {
+                #[cfg(test)]
+                compressions.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                coding.compress(&body)
+            });
+            async move {
+                job.await
+                    .inspect_err(|e| error!(error = %e, ?coding, "could not compress a render"))
+                    .ok()
+            }
+            .boxed()
+            .shared()
+        });
+        compression.clone().await
+    }
+
+    /// The document's bytes in `coding` if they are at hand: the plain
+    /// ones, or a compressed form already made. Starts no compression.
+    #[cfg(test)]
+    fn made(&self, coding: Coding) -> Option<Bytes> {
+        match self.form(coding) {
+            None => Some(self.body.clone()),
+            Some(form) => form.get()?.peek()?.clone(),
+        }
+    }
+
+    /// Where the form in `coding` is kept; `None` for the plain bytes.
+    fn form(&self, coding: Coding) -> Option<&OnceLock<Compression>> {
         match coding {
-            Coding::Identity => &self.body,
-            Coding::Gzip => self.gzip.get_or_init(|| {
-                let mut enc =
-                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-                enc.write_all(&self.body)
-                    .expect("writing to a Vec cannot fail");
-                Bytes::from(enc.finish().expect("writing to a Vec cannot fail"))
-            }),
-            Coding::Br => self.br.get_or_init(|| {
-                let mut enc = brotli::CompressorWriter::new(Vec::new(), 4096, BROTLI_QUALITY, 22);
-                enc.write_all(&self.body)
-                    .expect("writing to a Vec cannot fail");
-                // `into_inner` ends the stream.
-                Bytes::from(enc.into_inner())
-            }),
+            Coding::Identity => None,
+            Coding::Gzip => Some(&self.gzip),
+            Coding::Br => Some(&self.br),
         }
     }
 
@@ -793,16 +837,22 @@ async fn feed(
             return unavailable();
         }
     };
-    respond(&headers, &doc)
+    respond(&headers, &doc).await
 }
 
 /// A rendered document as the answer to a request with `headers`: 304
 /// when the client's validators match, brotli or gzip as it prefers
 /// ([`Coding::asked`]), and the cache headers every document carries.
-fn respond(headers: &HeaderMap, doc: &Rendered) -> Response {
-    let coding = Coding::asked(headers);
+async fn respond(headers: &HeaderMap, doc: &Rendered) -> Response {
+    let mut coding = Coding::asked(headers);
+    let bytes = match doc.encoded(coding).await {
+        Some(bytes) => bytes,
+        None => {
+            coding = Coding::Identity;
+            doc.body.clone()
+        }
+    };
     let etag = coding.etag(&doc.etag);
-    let bytes = doc.encoded(coding);
     let mut resp = if not_modified(headers, doc, &etag) {
         let mut r = StatusCode::NOT_MODIFIED.into_response();
         // A 304 may carry only the length the 200 would have (RFC 9110
@@ -1095,6 +1145,26 @@ impl Coding {
         }
     }
 
+    /// `body` in this coding. CPU-bound: [`Rendered::encoded`] runs it off
+    /// the async workers.
+    fn compress(self, body: &[u8]) -> Bytes {
+        match self {
+            Coding::Identity => Bytes::copy_from_slice(body),
+            Coding::Gzip => {
+                let mut enc =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                enc.write_all(body).expect("writing to a Vec cannot fail");
+                Bytes::from(enc.finish().expect("writing to a Vec cannot fail"))
+            }
+            Coding::Br => {
+                let mut enc = brotli::CompressorWriter::new(Vec::new(), 4096, BROTLI_QUALITY, 22);
+                enc.write_all(body).expect("writing to a Vec cannot fail");
+                // `into_inner` ends the stream.
+                Bytes::from(enc.into_inner())
+            }
+        }
+    }
+
     /// Its `Content-Encoding`.
     fn name(self) -> Option<&'static str> {
         match self {
@@ -1350,55 +1420,151 @@ mod tests {
     use super::*;
     use crate::clock::FixedClock;
 
-    #[test]
-    fn a_render_is_compressed_only_in_the_codings_clients_ask_for_and_once() {
+    /// A request whose `Accept-Encoding` is `coding`, with `extra` headers.
+    fn asking(coding: &str, extra: &[(header::HeaderName, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_str(coding).unwrap(),
+        );
+        for (name, value) in extra {
+            h.insert(name, HeaderValue::from_str(value).unwrap());
+        }
+        h
+    }
+
+    fn compressions(doc: &Rendered) -> usize {
+        doc.compressions.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    #[tokio::test]
+    async fn a_render_is_compressed_only_in_the_codings_clients_ask_for_and_once() {
         let body = "<feed>an entry</feed>".repeat(500).into_bytes();
         let doc = Rendered::new(Format::Atom, body.clone(), SystemTime::UNIX_EPOCH);
-        let ask = |coding: &str| {
-            let mut h = HeaderMap::new();
-            h.insert(
-                header::ACCEPT_ENCODING,
-                HeaderValue::from_str(coding).unwrap(),
-            );
-            respond(&h, &doc)
-        };
-        let sent = ask("br");
+        let sent = respond(&asking("br", &[]), &doc).await;
         assert_eq!(sent.headers()[header::CONTENT_ENCODING], "br");
         // A brotli reader made no gzip form.
-        assert!(doc.gzip.get().is_none());
-        let br = doc.br.get().expect("made for the brotli reader").clone();
+        assert!(doc.made(Coding::Gzip).is_none());
+        let br = doc.made(Coding::Br).expect("made for the brotli reader");
         let mut plain = Vec::new();
         brotli::BrotliDecompress(&mut &br[..], &mut plain).unwrap();
         assert_eq!(plain, body);
         // The second brotli reader gets the same bytes, not a new
         // compression.
-        ask("br");
-        assert_eq!(doc.encoded(Coding::Br).as_ptr(), br.as_ptr());
-        ask("gzip");
-        assert!(doc.gzip.get().is_some());
+        respond(&asking("br", &[]), &doc).await;
+        assert_eq!(doc.encoded(Coding::Br).await.unwrap().as_ptr(), br.as_ptr());
+        assert_eq!(compressions(&doc), 1);
+        respond(&asking("gzip", &[]), &doc).await;
+        assert!(doc.made(Coding::Gzip).is_some());
+        assert_eq!(compressions(&doc), 2);
+    }
+
+    /// Many readers asking at once for a coding no one has asked for yet
+    /// share one compression, and it runs off the async worker: here the
+    /// runtime has one worker thread and one blocking thread, the blocking
+    /// thread is held, so the compression cannot have run while the
+    /// worker answers another task and the readers still wait. Compressed
+    /// on the worker (as before), the first reader's compression was done
+    /// before any other task could run.
+    #[test]
+    fn concurrent_first_requests_share_one_compression_off_the_worker() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .max_blocking_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let body = "<feed>an entry</feed>".repeat(5000).into_bytes();
+        let doc = Arc::new(Rendered::new(
+            Format::Atom,
+            body.clone(),
+            SystemTime::UNIX_EPOCH,
+        ));
+        // The blocking pool runs its queue in order: this holds its one
+        // thread until released.
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let _holder = runtime.spawn_blocking(move || held.recv());
+        runtime.block_on(async {
+            let readers: Vec<_> = (0..8)
+                .map(|_| {
+                    let doc = Arc::clone(&doc);
+                    tokio::spawn(async move {
+                        let sent = respond(&asking("br", &[]), &doc).await;
+                        axum::body::to_bytes(sent.into_body(), usize::MAX)
+                            .await
+                            .unwrap()
+                    })
+                })
+                .collect();
+            while doc.br.get().is_none() {
+                tokio::task::yield_now().await;
+            }
+            // The compression is asked for; another connection's task gets
+            // the worker while every reader waits for it.
+            let other = tokio::spawn(async { "answered" });
+            assert_eq!(other.await.unwrap(), "answered");
+            assert_eq!(compressions(&doc), 0, "compressed on the worker");
+            assert!(readers.iter().all(|r| !r.is_finished()));
+            release.send(()).unwrap();
+            let mut sent = Vec::new();
+            for reader in readers {
+                sent.push(reader.await.unwrap());
+            }
+            assert_eq!(compressions(&doc), 1);
+            let made = doc.made(Coding::Br).unwrap();
+            assert!(sent.iter().all(|s| s.as_ptr() == made.as_ptr()));
+            let mut plain = Vec::new();
+            brotli::BrotliDecompress(&mut &made[..], &mut plain).unwrap();
+            assert_eq!(plain, body);
+        });
+    }
+
+    /// A reader that hangs up while its form is being made does not cost
+    /// the next reader a second compression: the next one gets the same.
+    #[test]
+    fn a_compression_outlives_the_request_that_started_it() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .max_blocking_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let doc = Arc::new(Rendered::new(
+            Format::Atom,
+            "<feed>an entry</feed>".repeat(500).into_bytes(),
+            SystemTime::UNIX_EPOCH,
+        ));
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let _holder = runtime.spawn_blocking(move || held.recv());
+        runtime.block_on(async {
+            let first = tokio::spawn({
+                let doc = Arc::clone(&doc);
+                async move { respond(&asking("gzip", &[]), &doc).await }
+            });
+            while doc.gzip.get().is_none() {
+                tokio::task::yield_now().await;
+            }
+            first.abort();
+            assert!(first.await.unwrap_err().is_cancelled());
+            release.send(()).unwrap();
+            let sent = respond(&asking("gzip", &[]), &doc).await;
+            assert_eq!(sent.headers()[header::CONTENT_ENCODING], "gzip");
+            assert_eq!(compressions(&doc), 1);
+        });
     }
 
     /// A client (or a cache) holding one form gets a 304 for that form
     /// only: asking for another coding, it gets the other form's bytes.
-    #[test]
-    fn a_304_is_for_the_form_the_client_holds() {
+    #[tokio::test]
+    async fn a_304_is_for_the_form_the_client_holds() {
         let doc = Rendered::new(Format::Atom, b"<feed/>".to_vec(), SystemTime::UNIX_EPOCH);
         let ask = |coding: &str, holds: Coding| {
-            let mut h = HeaderMap::new();
-            h.insert(
-                header::ACCEPT_ENCODING,
-                HeaderValue::from_str(coding).unwrap(),
-            );
-            h.insert(
-                header::IF_NONE_MATCH,
-                HeaderValue::from_str(&holds.etag(&doc.etag)).unwrap(),
-            );
-            respond(&h, &doc).status()
+            let h = asking(coding, &[(header::IF_NONE_MATCH, &holds.etag(&doc.etag))]);
+            let doc = &doc;
+            async move { respond(&h, doc).await.status() }
         };
-        assert_eq!(ask("gzip", Coding::Gzip), StatusCode::NOT_MODIFIED);
-        assert_eq!(ask("br", Coding::Br), StatusCode::NOT_MODIFIED);
-        assert_eq!(ask("br", Coding::Gzip), StatusCode::OK);
-        assert_eq!(ask("identity", Coding::Br), StatusCode::OK);
+        assert_eq!(ask("gzip", Coding::Gzip).await, StatusCode::NOT_MODIFIED);
+        assert_eq!(ask("br", Coding::Br).await, StatusCode::NOT_MODIFIED);
+        assert_eq!(ask("br", Coding::Gzip).await, StatusCode::OK);
+        assert_eq!(ask("identity", Coding::Br).await, StatusCode::OK);
     }
 
     #[test]

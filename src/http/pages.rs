@@ -95,7 +95,7 @@ pub(super) async fn item_page(
         return busy(&ServeError::Busy);
     };
     match item_doc(inner, &published, &uid).await {
-        Ok(Some(doc)) => respond(&headers, &doc),
+        Ok(Some(doc)) => respond(&headers, &doc).await,
         Ok(None) => not_found_under(&published),
         Err(e) => {
             error!(error = %e, uid, "could not render an article page");
@@ -144,7 +144,7 @@ pub(super) async fn feeds_page(State(state): State<HttpState>, headers: HeaderMa
     };
     match status_doc(inner, &published).await {
         Ok(doc) => {
-            let mut resp = respond(&headers, &doc);
+            let mut resp = respond(&headers, &doc).await;
             resp.headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
             resp
@@ -289,7 +289,7 @@ pub(super) async fn symbol_page(
         return busy(&ServeError::Busy);
     };
     match symbol_doc(inner, &published, symbol, name.as_deref()).await {
-        Ok(doc) => respond(&headers, &doc),
+        Ok(doc) => respond(&headers, &doc).await,
         Err(e) => {
             error!(error = %e, symbol, "could not render a symbol page");
             unavailable()
