@@ -307,7 +307,6 @@ impl Rendered {
 
     /// The document's bytes in `coding` if they are at hand: the plain
     /// ones, or a compressed form already made. Starts no compression.
-    #[cfg(test)]
     fn made(&self, coding: Coding) -> Option<Bytes> {
         match self.form(coding) {
             None => Some(self.body.clone()),
@@ -845,23 +844,21 @@ async fn feed(
 /// ([`Coding::asked`]), and the cache headers every document carries.
 async fn respond(headers: &HeaderMap, doc: &Rendered) -> Response {
     let mut coding = Coding::asked(headers);
-    let bytes = match doc.encoded(coding).await {
-        Some(bytes) => bytes,
-        None => {
-            coding = Coding::Identity;
-            doc.body.clone()
-        }
-    };
-    let etag = coding.etag(&doc.etag);
+    // A form's ETag is the plain one's with a suffix, known before the
+    // form is made: a 304, which carries no body, makes none.
+    let mut etag = coding.etag(&doc.etag);
     let mut resp = if not_modified(headers, doc, &etag) {
-        let mut r = StatusCode::NOT_MODIFIED.into_response();
-        // A 304 may carry only the length the 200 would have (RFC 9110
-        // §8.6); left unset, the server library says 0 to a HEAD.
-        r.headers_mut()
-            .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
-        r
+        not_modified_response(doc.made(coding).map(|bytes| bytes.len()))
     } else {
-        let mut r = Response::new(Body::from(bytes.clone()));
+        let bytes = match doc.encoded(coding).await {
+            Some(bytes) => bytes,
+            None => {
+                coding = Coding::Identity;
+                etag = coding.etag(&doc.etag);
+                doc.body.clone()
+            }
+        };
+        let mut r = Response::new(Body::from(bytes));
         if let Some(name) = coding.name() {
             r.headers_mut()
                 .insert(header::CONTENT_ENCODING, HeaderValue::from_static(name));
@@ -892,6 +889,27 @@ async fn respond(headers: &HeaderMap, doc: &Rendered) -> Response {
         h.insert(header::LAST_MODIFIED, v);
     }
     resp
+}
+
+/// A 304, with the length the 200 would have if it is known: a 304 may
+/// carry only that one (RFC 9110 §8.6), or none. With none, its body is
+/// one of unknown length, since axum gives an empty body's response
+/// `Content-Length: 0`, which hyper passes on to a HEAD.
+fn not_modified_response(length: Option<usize>) -> Response {
+    match length {
+        Some(length) => {
+            let mut r = StatusCode::NOT_MODIFIED.into_response();
+            r.headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+            r
+        }
+        None => {
+            let unknown = futures_util::stream::empty::<Result<Bytes, std::convert::Infallible>>();
+            let mut r = Response::new(Body::from_stream(unknown));
+            *r.status_mut() = StatusCode::NOT_MODIFIED;
+            r
+        }
+    }
 }
 
 /// The cached document, re-rendered if the archive changed since; at most
@@ -1676,6 +1694,69 @@ mod tests {
             .unwrap();
         assert_eq!(again.status(), 200);
         assert!(again.text().await.unwrap().contains(">Renamed</title>"));
+        stop.cancel();
+    }
+
+    /// A reader revalidating a brotli copy of a render no one has asked
+    /// brotli of yet (the daemon restarted, or re-rendered the same bytes)
+    /// gets its 304 without the render being compressed for it: the ETag
+    /// of each form is the plain one's with a suffix. The 304 carries what
+    /// RFC 9110 §15.4.5 asks (the 200's ETag, Vary, Cache-Control) and no
+    /// Content-Length until the form's length is known, then that length
+    /// (§8.6), never 0.
+    #[tokio::test]
+    async fn a_304_for_a_form_not_made_yet_does_not_make_it() {
+        let (_dir, state, url, stop) = start().await;
+        // As a reader that decodes nothing itself sees the answers.
+        let http = reqwest::Client::builder()
+            .no_gzip()
+            .no_brotli()
+            .build()
+            .unwrap();
+        let plain = http.get(&url).send().await.unwrap();
+        let etag = plain.headers()[header::ETAG].to_str().unwrap().to_string();
+        let br_etag = Coding::Br.etag(&etag);
+        let doc = || {
+            let cache = lock(&state.0.cache);
+            let slot = cache.values().next().expect("the feed is cached");
+            Arc::clone(slot.doc.get().expect("rendered"))
+        };
+        let revalidate = |method: reqwest::Method| {
+            http.request(method, &url)
+                .header(header::ACCEPT_ENCODING, "br")
+                .header(header::IF_NONE_MATCH, &br_etag)
+                .send()
+        };
+        for method in [reqwest::Method::GET, reqwest::Method::HEAD] {
+            let cached = revalidate(method.clone()).await.unwrap();
+            assert_eq!(cached.status(), 304, "{method}");
+            let h = cached.headers();
+            assert_eq!(h[header::ETAG].to_str().unwrap(), br_etag, "{method}");
+            assert_eq!(h[header::VARY], "Accept-Encoding", "{method}");
+            assert_eq!(h[header::CACHE_CONTROL], "public, max-age=60", "{method}");
+            assert_eq!(h.get(header::CONTENT_LENGTH), None, "{method}");
+        }
+        assert!(doc().made(Coding::Br).is_none(), "compressed for a 304");
+        assert_eq!(compressions(&doc()), 0);
+
+        let br = http
+            .get(&url)
+            .header(header::ACCEPT_ENCODING, "br")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(br.headers()[header::ETAG].to_str().unwrap(), br_etag);
+        let length = br.bytes().await.unwrap().len().to_string();
+        // To a GET, hyper leaves out any length of a 304 (it may).
+        let cached = revalidate(reqwest::Method::GET).await.unwrap();
+        assert_eq!(cached.status(), 304);
+        if let Some(sent) = cached.headers().get(header::CONTENT_LENGTH) {
+            assert_eq!(sent, &length);
+        }
+        let cached = revalidate(reqwest::Method::HEAD).await.unwrap();
+        assert_eq!(cached.status(), 304);
+        assert_eq!(cached.headers()[header::CONTENT_LENGTH], length);
+        assert_eq!(compressions(&doc()), 1);
         stop.cancel();
     }
 
