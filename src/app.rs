@@ -67,7 +67,6 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
     let ids = store
         .sync_feeds(&config.feeds, clock.now())
         .await
-        .map_err(|e| store.explained(e))
         .context("registering the configured feeds in the archive")?;
     let feeds_synced = started.elapsed();
     // Before any fetch is recorded: items archived from now on queue the
@@ -79,7 +78,6 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
     let moved = store
         .sync_alerts(alert_rules(config), clock.now(), true)
         .await
-        .map_err(|e| store.explained(e))
         .context("registering the configured alerts in the archive")?;
     for (alert, n) in moved {
         info!(alert = %alert, messages = n, "alert URL changed since the last start: its waiting messages are sent there now");
@@ -89,7 +87,6 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
     store
         .sync_rules(view_rules(config))
         .await
-        .map_err(|e| store.explained(e))
         .context("registering the views' rules in the archive")?;
     store.set_head(head(config));
     let rules_synced = started.elapsed();

@@ -589,12 +589,12 @@ fn drain(
         // was rolled back while unwinding, so the connection is usable.
         let mut conn = writer.lock().unwrap_or_else(|p| p.into_inner());
         let rules = Arc::clone(&rules.lock().unwrap_or_else(|p| p.into_inner()));
-        let recorded = record_unanswered(&mut conn, group, known, &rules);
         // Under the writer's lock, so in the order of the writes: recorded
         // means committed, as every fetch writes its fetch-log row.
-        for (_, summary) in &recorded {
-            writes.observe(summary, true);
-        }
+        let recorded: Vec<_> = record_unanswered(&mut conn, group, known, &rules)
+            .into_iter()
+            .map(|(q, summary)| (q, writes.observe(summary, true)))
+            .collect();
         // The group is committed. Index a full batch for search now only
         // if no fetch is waiting for the writer; otherwise the next idle
         // moment, the daemon's tick or the poll's end does.

@@ -128,9 +128,9 @@ pub enum StoreError {
         #[source]
         source: SqliteCause,
     },
-    /// The archive could not be opened or migrated because it takes no
-    /// writes (see [`StoreError::refuses_writes`]); `why` says so in plain
-    /// words, with what to do (`writes::why_refused`).
+    /// A write, or opening the archive, was refused because the archive
+    /// takes no writes (see [`StoreError::refuses_writes`]); `why` says so
+    /// in plain words, with what to do (`writes::why_refused`).
     #[error("{why}")]
     Unwritable {
         why: String,
@@ -401,14 +401,6 @@ impl Store {
         Self::open_and_migrate(path).map_err(|e| writes::explained(path, e))
     }
 
-    /// `e` as [`StoreError::Unwritable`], saying why in plain words, when
-    /// the archive refused a write for itself; otherwise `e`. For the
-    /// first writes after [`Store::open`]: an archive a crash left with its
-    /// log opens without writing, so they are the first to be refused.
-    pub fn explained(&self, e: StoreError) -> StoreError {
-        writes::explained(self.writes.path(), e)
-    }
-
     fn open_and_migrate(path: &Path) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
@@ -532,7 +524,8 @@ impl Store {
     }
 
     /// Runs `f` on the writer connection, off the async threads, and notes
-    /// whether the archive took its writes (`writes.rs`).
+    /// whether the archive took its writes (`writes.rs`); a refused write
+    /// comes back saying why ([`StoreError::Unwritable`]).
     pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
@@ -545,11 +538,8 @@ impl Store {
             // seconds) or a read on the writer commits nothing to disk.
             let before = conn.total_changes();
             let result = f(conn);
-            writes.observe(
-                &result,
-                conn.total_changes() != before && conn.is_autocommit(),
-            );
-            result
+            let committed = conn.total_changes() != before && conn.is_autocommit();
+            writes.observe(result, committed)
         })
         .await
     }
@@ -782,7 +772,7 @@ mod tests {
         store.write(move |c| insert(c, "a")).await.unwrap();
         assert_eq!(store.write_failure(), None);
         // SQLITE_READONLY, as from a read-only file or mount.
-        store
+        let e = store
             .write(move |c| {
                 c.pragma_update(None, "query_only", true)
                     .map_err(op("set query_only"))?;
@@ -790,14 +780,17 @@ mod tests {
             })
             .await
             .unwrap_err();
+        // Said why in plain words, as a refused start is, then SQLite's
+        // cause once.
+        let why = writes::why_refused(&path, &refused_write());
         let refused = store.write_failure().expect("a refused write is noted");
         assert_eq!(
             refused.error,
             format!(
-                "archive {}: database: failed to insert a feed: attempt to write a readonly database",
-                path.display()
+                "{why}: database: failed to insert a feed: attempt to write a readonly database"
             )
         );
+        assert_eq!(error_chain(&e), refused.error);
         store
             .write(move |c| {
                 c.pragma_update(None, "query_only", false)

@@ -9,10 +9,17 @@
 //! alerts, search indexing), so `/healthz` and `tickerfeed_archive_writable`
 //! say what the writer finds now, not what the last poll found.
 //!
-//! An archive that takes no writes at start stops the daemon
-//! ([`why_refused`] says why in plain words): it has nothing to record
-//! its polls in, and a restart by systemd, once the disk is mended, is the
-//! cure.
+//! A refused write comes back as [`StoreError::Unwritable`], which says
+//! why in plain words ([`why_refused`]: SQLite says "disk I/O error" for a
+//! file size limit as for a failing disk), so every log line that reports
+//! it and `/healthz` say the same as a refused start. The reason is asked
+//! of the system (getrlimit, statvfs) once per change of state: at the
+//! first refusal, and again only when SQLite's reason changes, not at
+//! every poll that fails the same way.
+//!
+//! An archive that takes no writes at start stops the daemon: it has
+//! nothing to record its polls in, and a restart by systemd, once the disk
+//! is mended, is the cure.
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -31,15 +38,24 @@ pub struct WriteFailure {
     /// The first refusal since the archive last took a write. An
     /// `Instant`: the store has no clock; health dates it by its own.
     pub since: Instant,
-    /// `archive <path>: <what failed>: <SQLite's cause>`.
+    /// `cannot write to the archive <path>: <why, in plain words>: <what
+    /// failed>: <SQLite's cause>`.
     pub error: String,
+}
+
+/// A refusal, and the reason [`why_refused`] gave for SQLite's code.
+#[derive(Debug)]
+struct Failing {
+    failure: WriteFailure,
+    code: Option<rusqlite::ErrorCode>,
+    why: String,
 }
 
 /// The writer's state; shared by every clone of a `Store`.
 #[derive(Debug)]
 pub(crate) struct Writes {
     path: PathBuf,
-    failing: Mutex<Option<WriteFailure>>,
+    failing: Mutex<Option<Failing>>,
 }
 
 impl Writes {
@@ -50,33 +66,51 @@ impl Writes {
         }
     }
 
-    fn failing(&self) -> std::sync::MutexGuard<'_, Option<WriteFailure>> {
+    fn failing(&self) -> std::sync::MutexGuard<'_, Option<Failing>> {
         self.failing.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// What one use of the writer found: `committed` when it returned Ok
-    /// having committed a change.
-    pub(crate) fn observe<T>(&self, result: &Result<T, StoreError>, committed: bool) {
+    /// having committed a change. A refusal is returned explained
+    /// ([`StoreError::Unwritable`]).
+    pub(crate) fn observe<T>(
+        &self,
+        result: Result<T, StoreError>,
+        committed: bool,
+    ) -> Result<T, StoreError> {
         match result {
-            Ok(_) if committed && self.failing().take().is_some() => {
-                info!(database = %self.path.display(), "the archive takes writes again");
+            Ok(v) => {
+                if committed && self.failing().take().is_some() {
+                    info!(database = %self.path.display(), "the archive takes writes again");
+                }
+                Ok(v)
             }
             Err(e) if e.refuses_writes() => {
-                let error = format!("archive {}: {}", self.path.display(), error_chain(e));
                 let mut failing = self.failing();
-                let since = failing.as_ref().map_or_else(Instant::now, |f| f.since);
-                *failing = Some(WriteFailure { since, error });
+                let code = e.sqlite_code();
+                let (since, why) = match failing.take() {
+                    Some(f) if f.code == code => (f.failure.since, f.why),
+                    // A first refusal, or one for another reason: the
+                    // only ones worth asking the system about.
+                    f => (
+                        f.map_or_else(Instant::now, |f| f.failure.since),
+                        why_refused(&self.path, &e),
+                    ),
+                };
+                let e = unwritable(why.clone(), e);
+                let failure = WriteFailure {
+                    since,
+                    error: error_chain(&e),
+                };
+                *failing = Some(Failing { failure, code, why });
+                Err(e)
             }
-            _ => {}
+            Err(e) => Err(e),
         }
     }
 
     pub(crate) fn failure(&self) -> Option<WriteFailure> {
-        self.failing().clone()
-    }
-
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
+        self.failing().as_ref().map(|f| f.failure.clone())
     }
 }
 
@@ -85,18 +119,28 @@ impl Writes {
 /// otherwise `e`.
 pub(crate) fn explained(path: &Path, e: StoreError) -> StoreError {
     if e.refuses_writes() && !matches!(e, StoreError::Unwritable { .. }) {
-        StoreError::Unwritable {
-            why: why_refused(path, &e),
-            source: Box::new(e),
-        }
+        let why = why_refused(path, &e);
+        unwritable(why, e)
     } else {
         e
     }
 }
 
+/// `e`, a refusal, with `why` (unless it says why already).
+fn unwritable(why: String, e: StoreError) -> StoreError {
+    match e {
+        StoreError::Unwritable { .. } => e,
+        e => StoreError::Unwritable {
+            why,
+            source: Box::new(e),
+        },
+    }
+}
+
 /// Why the archive at `path` refused a write, in plain words, and what to
-/// do. SQLite says "disk I/O error" for a write past the file size limit
-/// as for a failing disk, and "database or disk is full" or "unable to
+/// do. SQLite says "disk I/O error" (or "database or disk is full") for a
+/// write past the file size limit as for a failing (or full) disk, and
+/// "database or disk is full" or "unable to
 /// open database file" without saying which folder, so the process's
 /// limit and the file system are asked.
 pub(crate) fn why_refused(path: &Path, e: &StoreError) -> String {
@@ -114,20 +158,16 @@ pub(crate) fn why_refused(path: &Path, e: &StoreError) -> String {
             dir.display()
         );
     }
-    if code == Some(DiskFull) || fs.is_some_and(|fs| fs.f_bavail == 0) {
-        return format!(
-            "{at}: no space left for this user on the file system holding {} (the disk, or a quota, is full); free some space",
-            dir.display()
-        );
+    let no_space = format!(
+        "{at}: no space left for this user on the file system holding {} (the disk, or a quota, is full); free some space",
+        dir.display()
+    );
+    if fs.is_some_and(|fs| fs.f_bavail == 0) {
+        return no_space;
     }
-    if matches!(code, Some(ReadOnly | CannotOpen)) {
-        return format!(
-            "{at}: it or its folder {} is read-only for this user, who must be able to create the -wal and -shm files beside it; give them write access (systemd: StateDirectory= or ReadWritePaths=)",
-            dir.display()
-        );
-    }
-    // A write past the limit fails as an I/O error: blame the limit only
-    // where the archive or its log has reached it.
+    // A write past the limit fails as an I/O error, or as a full disk
+    // when part of it fit (a log frame across the limit): blame the limit
+    // only where the archive or its log has reached it.
     let near = |limit: u64| {
         let mut wal = path.as_os_str().to_owned();
         wal.push("-wal");
@@ -136,11 +176,20 @@ pub(crate) fn why_refused(path: &Path, e: &StoreError) -> String {
             .filter_map(|f| std::fs::metadata(f).ok())
             .any(|m| m.len().saturating_add(LIMIT_MARGIN) >= limit)
     };
-    if code == Some(SystemIoFailure)
+    if matches!(code, Some(SystemIoFailure | DiskFull))
         && let Some(limit) = file_size_limit().filter(|&l| near(l))
     {
         return format!(
             "{at}: this process may write no file past {limit} bytes (a file size limit: `ulimit -f`, systemd's LimitFSIZE=), which the archive or its log has reached; raise or remove the limit"
+        );
+    }
+    if code == Some(DiskFull) {
+        return no_space;
+    }
+    if matches!(code, Some(ReadOnly | CannotOpen)) {
+        return format!(
+            "{at}: it or its folder {} is read-only for this user, who must be able to create the -wal and -shm files beside it; give them write access (systemd: StateDirectory= or ReadWritePaths=)",
+            dir.display()
         );
     }
     if code == Some(SystemIoFailure) {

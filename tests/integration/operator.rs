@@ -85,8 +85,9 @@ async fn a_refused_reload_names_the_mistake_and_monitors_see_the_old_config_runs
 /// The archive stops taking writes (its disk is full; a file size limit of
 /// one byte, set on the running daemon, stands in for ENOSPC, which needs
 /// root to arrange): each poll that cannot be written says so with the
-/// archive's path and the reason, `/healthz` is degraded and says why,
-/// `/metrics` has it. Nothing fetched meanwhile is lost: the feed's new
+/// archive's path and the reason in plain words, as a refused start does
+/// (SQLite says only "disk I/O error"), `/healthz` is degraded and says
+/// why, `/metrics` has it. Nothing fetched meanwhile is lost: the feed's new
 /// validator was not stored either, so once writes pass again the document
 /// is fetched whole and its new item archived. A write that fails for its
 /// own reason (a constraint: here the search index's) is no archive that
@@ -116,24 +117,26 @@ async fn an_archive_that_takes_no_writes_is_named_and_loses_nothing() {
     );
     let line = d.wait_for("could not be written to the archive");
     let archive = dir.db_path().display().to_string();
+    let limit = format!(
+        "cannot write to the archive {archive}: this process may write no file past 1 bytes (a file size limit"
+    );
     assert!(
-        line.contains(&archive) && line.contains("disk I/O error"),
+        line.contains(&limit)
+            && line.contains("raise or remove the limit")
+            && line.contains("disk I/O error"),
         "{line}"
     );
     let h = health(&addr).await;
     assert_eq!(h["status"], "degraded", "{h}");
     let why = h["reason"].as_str().unwrap();
     assert!(
-        why.contains("the archive cannot be written to") && why.contains("disk I/O error"),
+        why.contains("the archive cannot be written to") && why.contains(&limit),
         "{why}"
     );
     assert_eq!(h["archive"]["writable"], false, "{h}");
-    // The archive named, SQLite's cause once.
+    // The archive named, why in plain words, SQLite's cause once.
     let error = h["archive"]["write_error"].as_str().unwrap();
-    assert!(
-        error.starts_with(&format!("archive {archive}: ")),
-        "{error}"
-    );
+    assert!(error.starts_with(&limit), "{error}");
     assert_eq!(error.matches("disk I/O error").count(), 1, "{error}");
     assert_eq!(sample(&addr, "tickerfeed_archive_writable").await, "0");
 
@@ -220,7 +223,10 @@ async fn any_write_that_commits_says_the_archive_takes_writes_again() {
         }
     };
     let line = d.wait_for("could not archive quotes");
-    assert!(line.contains("disk I/O error"), "{line}");
+    assert!(
+        line.contains("disk I/O error") && line.contains("(a file size limit"),
+        "{line}"
+    );
     assert!(writable(false).await);
     let h = health(&addr).await;
     assert_eq!(h["status"], "degraded", "{h}");
@@ -284,6 +290,11 @@ async fn a_file_size_limit_is_a_full_disk_not_a_silent_death() {
     // error: Error code 778: disk I/O error").
     assert_eq!(line.matches("disk I/O error").count(), 1, "{line}");
     assert!(!line.contains("Error code"), "{line}");
+    // And why, in plain words: the limit, not the disk.
+    assert!(
+        line.contains("this process may write no file past 1048576 bytes (a file size limit"),
+        "{line}"
+    );
     let h = health(&addr).await;
     assert_eq!(h["status"], "degraded", "{h}");
     assert_eq!(h["archive"]["writable"], false, "{h}");
