@@ -220,7 +220,7 @@ impl Metrics {
         let alert_deliveries = Family::<AlertLabels, Counter>::default();
         registry.register(
             "tickerfeed_alert_deliveries",
-            "Alert messages delivered or attempted, by alert and result: sent (2xx), retried (will be tried again) or failed (kept as failed); a max_per_hour summary is one message however many items it carries",
+            "Alert messages delivered or attempted, as the archive recorded them, by alert and result: sent (2xx), retried (will be tried again) or failed (kept as failed); a max_per_hour summary is one message however many items it carries",
             alert_deliveries.clone(),
         );
         let alert_outbox = Family::<AlertLabels, Gauge>::default();

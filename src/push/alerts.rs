@@ -49,6 +49,13 @@
 //! each message it had not settled counts a failed attempt, retried after
 //! the backoff like any other, not at once in a loop.
 //!
+//! `tickerfeed_alert_deliveries_total` counts a message as the archive
+//! records its outcome, on the writer's thread once that transaction
+//! commits (`Courier::record`): so it counts what the archive counted, a
+//! message a stop cut while its outcome was being written included, and
+//! not a message whose rows were settled meanwhile (gone, or counted
+//! already by a share that panicked).
+//!
 //! Due times are wall times (the [`Clock`](crate::clock::Clock)), so they
 //! survive restarts; waiting is done with tokio timers, at most
 //! [`IDLE_CHECK`] at a time, so messages queued by another process (a
@@ -531,9 +538,7 @@ impl Courier {
             let outcome = self.deliver(target, row).await;
             let delivered = outcome == Delivery::Delivered;
             let unanswered = matches!(outcome, Delivery::Unanswered(_));
-            let recorded = self.record(target, row, outcome).await;
-            self.metrics.alert_delivery(&row.alert, recorded.result);
-            let retry_at = match recorded.retry_at {
+            let retry_at = match self.record(target, &[row], outcome).await {
                 Ok(retry_at) => retry_at,
                 Err(e) => {
                     warn!(alert = %row.alert, uid = %row.item_uid, error = %e, "could not record an alert delivery; it will be sent again");
@@ -591,9 +596,9 @@ impl Courier {
         self.post(target, &key, msg).await
     }
 
-    /// Sends `rows` as one summary message; each row is recorded with the
-    /// outcome, and the message is counted once in the metrics (retried
-    /// when any of its rows will be). True when it was delivered.
+    /// Sends `rows` as one summary message; its rows are recorded with the
+    /// outcome together, and the message is counted once in the metrics
+    /// (retried when any of its rows will be). True when it was delivered.
     async fn deliver_summary(&self, target: &Target, rows: &[OutboxRow]) -> bool {
         let mut items = Vec::new();
         let mut included = Vec::new();
@@ -605,9 +610,7 @@ impl Courier {
                 }
                 // Ends without being sent, as it would alone.
                 Err(outcome) => {
-                    let recorded = self.record(target, row, outcome).await;
-                    self.metrics.alert_delivery(&row.alert, recorded.result);
-                    if let Err(e) = recorded.retry_at {
+                    if let Err(e) = self.record(target, &[row], outcome).await {
                         warn!(alert = %row.alert, uid = %row.item_uid, error = %e, "could not record an alert delivery");
                     }
                 }
@@ -620,33 +623,14 @@ impl Courier {
         let outcome = self.post(target, &key, msg).await;
         let delivered = outcome == Delivery::Delivered;
         info!(alert = %target.config.name, items = items.len(), delivered, "alert summary sent (max_per_hour)");
-        if delivered {
-            // All its rows leave the outbox in one transaction: deleted
-            // one by one, a stop in between (it cuts the share) left the
-            // rest pending, and they went again under other keys (alone,
-            // or in another summary), which a receiver cannot drop.
-            let uids: Vec<String> = included.iter().map(|r| r.item_uid.clone()).collect();
-            let alert = &target.config.name;
-            match self.store.alert_delivered(alert, uids).await {
-                Ok(()) => debug!(alert = %alert, items = included.len(), "alert summary delivered"),
-                Err(e) => {
-                    warn!(alert = %alert, error = %e, "could not record an alert summary's delivery; its items will be sent again")
-                }
-            }
-            self.metrics.alert_delivery(alert, SENT);
-            return true;
+        // All its rows leave the outbox in one transaction, or count the
+        // failed attempt in one: deleted one by one, a stop in between (it
+        // cuts the share) left the rest pending, and they went again under
+        // other keys (alone, or in another summary), which a receiver
+        // cannot drop.
+        if let Err(e) = self.record(target, &included, outcome).await {
+            warn!(alert = %target.config.name, error = %e, "could not record an alert summary's delivery; its items will be sent again");
         }
-        let mut result = FAILED;
-        for row in included {
-            let recorded = self.record(target, row, outcome.clone()).await;
-            if recorded.result != FAILED {
-                result = recorded.result;
-            }
-            if let Err(e) = recorded.retry_at {
-                warn!(alert = %row.alert, uid = %row.item_uid, error = %e, "could not record an alert delivery; it will be sent again");
-            }
-        }
-        self.metrics.alert_delivery(&target.config.name, result);
         delivered
     }
 
@@ -683,78 +667,116 @@ impl Courier {
                 target.config.retry_for,
                 jitter_fraction(),
             );
-            match self
+            let count = self.count_failed(&row.alert, vec![next.is_some()]);
+            if let Err(e) = self
                 .store
-                .alert_attempt_failed(row, error, next, false)
+                .alert_attempts_failed(vec![(row.clone(), next)], error, false, count)
                 .await
             {
-                Ok(true) => {
-                    let result = if next.is_some() { RETRIED } else { FAILED };
-                    self.metrics.alert_delivery(&row.alert, result);
-                }
-                Ok(false) => {}
-                Err(e) => {
-                    warn!(alert = %row.alert, uid = %row.item_uid, error = %e, "could not record an alert delivery; it will be sent again")
-                }
+                warn!(alert = %row.alert, uid = %row.item_uid, error = %e, "could not record an alert delivery; it will be sent again")
             }
         }
     }
 
-    /// Records how `row`'s delivery ended. Counting it is the caller's:
-    /// a summary message carries many rows but is one delivery.
-    async fn record(&self, target: &Target, row: &OutboxRow, outcome: Delivery) -> Recorded {
-        let (alert, uid) = (&row.alert, &row.item_uid);
+    /// Records how the delivery of one message (a row, or a summary's
+    /// `rows`) ended, and counts the message in the metrics as the archive
+    /// counted it ([`Courier::count_failed`]). Returns when the message is
+    /// to be tried again, if the archive counted the attempt and it is.
+    async fn record(
+        &self,
+        target: &Target,
+        rows: &[&OutboxRow],
+        outcome: Delivery,
+    ) -> Result<Option<DateTime<Utc>>, crate::store::StoreError> {
+        let alert = &target.config.name;
         // Its receiver did not answer: the alert's other messages wait
         // for this one's retry, held as it is recorded.
         let hold_others = matches!(outcome, Delivery::Unanswered(_));
         let (error, retry_after) = match outcome {
             Delivery::Delivered => {
-                debug!(alert = %alert, uid = %uid, attempts = row.attempts + 1, "alert delivered");
-                return Recorded {
-                    result: SENT,
-                    retry_at: (self.store.alert_delivered(alert, vec![uid.clone()]))
-                        .await
-                        .map(|()| None),
+                for row in rows {
+                    debug!(alert = %alert, uid = %row.item_uid, attempts = row.attempts + 1, "alert delivered");
+                }
+                let uids = rows.iter().map(|r| r.item_uid.clone()).collect();
+                let (metrics, name) = (Arc::clone(&self.metrics), alert.clone());
+                // Not counted when its rows were gone (settled meanwhile):
+                // the archive recorded no delivery.
+                let count = move |left: usize| {
+                    if left > 0 {
+                        metrics.alert_delivery(&name, SENT);
+                    }
                 };
+                self.store.alert_delivered(alert, uids, count).await?;
+                return Ok(None);
             }
             Delivery::Refused(error) => {
-                warn!(alert = %alert, uid = %uid, error = %error, "alert failed for good");
-                return Recorded {
-                    result: FAILED,
-                    retry_at: (self.store.alert_attempt_failed(row, &error, None, false))
-                        .await
-                        .map(|_| None),
-                };
+                for row in rows {
+                    warn!(alert = %alert, uid = %row.item_uid, error = %error, "alert failed for good");
+                }
+                let count = self.count_failed(alert, vec![false; rows.len()]);
+                let failed = rows.iter().map(|r| ((*r).clone(), None)).collect();
+                self.store
+                    .alert_attempts_failed(failed, &error, false, count)
+                    .await?;
+                return Ok(None);
             }
             Delivery::Retry { error, retry_after } => (error, retry_after),
             Delivery::Unanswered(error) => (error, None),
         };
         let now = self.clock.now();
-        let next = next_attempt(
-            row.attempts,
-            row.created_at,
-            now,
-            retry_after,
-            target.config.retry_for,
-            jitter_fraction(),
-        );
-        match next {
-            Some(at) => {
-                info!(alert = %alert, uid = %uid, error = %error, next = %at, "alert not delivered; will retry")
+        let mut failed = Vec::with_capacity(rows.len());
+        for row in rows {
+            let next = next_attempt(
+                row.attempts,
+                row.created_at,
+                now,
+                retry_after,
+                target.config.retry_for,
+                jitter_fraction(),
+            );
+            match next {
+                Some(at) => {
+                    info!(alert = %alert, uid = %row.item_uid, error = %error, next = %at, "alert not delivered; will retry")
+                }
+                None => {
+                    warn!(alert = %alert, uid = %row.item_uid, error = %error, "alert not delivered and out of retries; kept as failed")
+                }
             }
-            None => {
-                warn!(alert = %alert, uid = %uid, error = %error, "alert not delivered and out of retries; kept as failed")
-            }
+            failed.push(((*row).clone(), next));
         }
-        Recorded {
-            result: if next.is_some() { RETRIED } else { FAILED },
-            // Not counted: the row was settled meanwhile (by the sender,
-            // for a share that panicked), so nothing waits for this retry.
-            retry_at: (self
-                .store
-                .alert_attempt_failed(row, &error, next, hold_others))
-            .await
-            .map(|counted| next.filter(|_| counted)),
+        let count = self.count_failed(alert, failed.iter().map(|(_, n)| n.is_some()).collect());
+        let nexts: Vec<_> = failed.iter().map(|(_, next)| *next).collect();
+        let counted = self
+            .store
+            .alert_attempts_failed(failed, &error, hold_others, count)
+            .await?;
+        // Not counted: the row was settled meanwhile (by the sender, for a
+        // share that panicked), so nothing waits for this retry.
+        Ok(nexts
+            .into_iter()
+            .zip(counted)
+            .filter_map(|(next, counted)| next.filter(|_| counted))
+            .max())
+    }
+
+    /// Counts a failed attempt at one message (`retried` says, per row,
+    /// whether it will be tried again) as the archive records it: told on
+    /// the writer's thread which rows the archive counted, so a share cut
+    /// by a stop while its write runs is counted as the archive counts it,
+    /// and rows settled meanwhile (gone, or recorded already) are not. The
+    /// message counts once, retried when any counted row will be.
+    fn count_failed(
+        &self,
+        alert: &str,
+        retried: Vec<bool>,
+    ) -> impl FnOnce(&[bool]) + Send + 'static {
+        let (metrics, alert) = (Arc::clone(&self.metrics), alert.to_string());
+        move |counted: &[bool]| {
+            let mut counted = counted.iter().zip(retried).filter(|(c, _)| **c).peekable();
+            if counted.peek().is_some() {
+                let retried = counted.any(|(_, retried)| retried);
+                metrics.alert_delivery(&alert, if retried { RETRIED } else { FAILED });
+            }
         }
     }
 }
@@ -763,15 +785,6 @@ impl Courier {
 const SENT: &str = "sent";
 const RETRIED: &str = "retried";
 const FAILED: &str = "failed";
-
-/// How [`Courier::record`] settled one outbox row.
-struct Recorded {
-    /// The delivery's `result` label: [`SENT`], [`RETRIED`] or [`FAILED`].
-    result: &'static str,
-    /// When the row is to be tried again, if it is; an error when the
-    /// archive could not record the outcome.
-    retry_at: Result<Option<DateTime<Utc>>, crate::store::StoreError>,
-}
 
 /// Messages a capped alert may still send in the hour before `now`;
 /// drops older deliveries from `window`.
@@ -840,6 +853,31 @@ mod tests {
         }
     }
 
+    /// Alert "a" to `url`, which may be private (a loopback receiver).
+    fn alert_a(url: &str, max_per_hour: Option<u32>) -> AlertConfig {
+        AlertConfig {
+            name: "a".into(),
+            watches: crate::config::AlertSource::Main,
+            selection: crate::select::Selection::default(),
+            url: url.parse().unwrap(),
+            format: crate::config::AlertFormat::Json,
+            secret: None,
+            max_per_hour,
+            allow_private: true,
+            retry_for: Duration::from_secs(24 * 3600),
+        }
+    }
+
+    /// `tickerfeed_alert_deliveries_total`'s samples, as `/metrics` has them.
+    fn deliveries(metrics: &Metrics) -> Vec<String> {
+        metrics
+            .encode(0, 0, None)
+            .lines()
+            .filter(|l| l.starts_with("tickerfeed_alert_deliveries_total{"))
+            .map(str::to_string)
+            .collect()
+    }
+
     /// Audit s22: a share that panicked left its rows due, so the next
     /// pass (at once) handed them to a new share, which panicked again: a
     /// tight loop of panics, and of requests when it panicked after
@@ -861,21 +899,11 @@ mod tests {
             [crate::clock::to_db_time(now)],
         )
         .unwrap();
-        let alert = AlertConfig {
-            name: "a".into(),
-            watches: crate::config::AlertSource::Main,
-            selection: crate::select::Selection::default(),
-            url: "http://127.0.0.1:9/hook".parse().unwrap(),
-            format: crate::config::AlertFormat::Json,
-            secret: None,
-            max_per_hour: None,
-            allow_private: true,
-            retry_for: Duration::from_secs(24 * 3600),
-        };
+        let alert = alert_a("http://127.0.0.1:9/hook", None);
         let clock = Arc::new(crate::clock::FixedClock::new(now));
         let metrics = Arc::new(Metrics::new());
         let clients = Clients::new("tickerfeed-test").unwrap();
-        let mut sender = Sender::new(store.clone(), clock, metrics, &[alert], clients);
+        let mut sender = Sender::new(store.clone(), clock, metrics.clone(), &[alert], clients);
         let open = ["a".to_string()];
         let rows = store.due_alerts(&open, now, BATCH).await.unwrap();
         assert_eq!(rows.len(), 1);
@@ -904,6 +932,11 @@ mod tests {
             kept[0].last_error.as_deref().unwrap().contains("panicked"),
             "{:?}",
             kept[0].last_error
+        );
+        // The attempt the archive counted, and only it.
+        assert_eq!(
+            deliveries(&metrics),
+            ["tickerfeed_alert_deliveries_total{alert=\"a\",result=\"retried\"} 1"]
         );
     }
 
@@ -934,39 +967,38 @@ mod tests {
         (store, db, now)
     }
 
+    /// Alert "a" to `url`, capped at one message an hour.
+    fn target_a(url: &str) -> Target {
+        let clients = Clients::new("tickerfeed-test").unwrap();
+        Target {
+            config: alert_a(url, Some(1)),
+            client: clients.pick(true).clone(),
+        }
+    }
+
+    /// What sends for `store`, counting in `metrics`, at `now`.
+    fn courier(store: &Store, metrics: &Arc<Metrics>, now: DateTime<Utc>) -> Courier {
+        Courier {
+            store: store.clone(),
+            clock: Arc::new(crate::clock::FixedClock::new(now)),
+            metrics: Arc::clone(metrics),
+        }
+    }
+
     /// Sends alert "a"'s three messages to `url`, `single` of them one by
     /// one and the rest as a summary, while `db` holds the write lock; the
     /// daemon stops (the share is cut) once `reached` says the receiver
     /// was reached and the share waits for the lock to record it. Then
     /// the lock is released, and what was already writing finishes.
     async fn cut_while_recording(
-        store: &Store,
+        courier: Courier,
         db: &rusqlite::Connection,
-        now: DateTime<Utc>,
         url: String,
         single: usize,
         reached: &mut tokio::sync::mpsc::UnboundedReceiver<()>,
     ) {
-        let clients = Clients::new("tickerfeed-test").unwrap();
-        let target = Target {
-            config: AlertConfig {
-                name: "a".into(),
-                watches: crate::config::AlertSource::Main,
-                selection: crate::select::Selection::default(),
-                url: url.parse().unwrap(),
-                format: crate::config::AlertFormat::Json,
-                secret: None,
-                max_per_hour: Some(1),
-                allow_private: true,
-                retry_for: Duration::from_secs(24 * 3600),
-            },
-            client: clients.pick(true).clone(),
-        };
-        let courier = Courier {
-            store: store.clone(),
-            clock: Arc::new(crate::clock::FixedClock::new(now)),
-            metrics: Arc::new(Metrics::new()),
-        };
+        let (store, now) = (courier.store.clone(), courier.clock.now());
+        let target = target_a(&url);
         let rows = store.due_alerts(&["a".into()], now, BATCH).await.unwrap();
         assert_eq!(rows.len(), 3);
         // Another process (a poll) holds the write lock from now on.
@@ -1009,11 +1041,18 @@ mod tests {
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
-        cut_while_recording(&store, &db, now, url, 0, &mut reached).await;
+        let metrics = Arc::new(Metrics::new());
+        cut_while_recording(courier(&store, &metrics, now), &db, url, 0, &mut reached).await;
         let left: i64 = db
             .query_row("SELECT count(*) FROM alert_outbox", [], |r| r.get(0))
             .unwrap();
         assert_eq!(left, 0, "a summary's rows leave the outbox together");
+        // The archive recorded the delivery after the stop cut the share:
+        // so does the metric (it counted nothing).
+        assert_eq!(
+            deliveries(&metrics),
+            ["tickerfeed_alert_deliveries_total{alert=\"a\",result=\"sent\"} 1"]
+        );
     }
 
     /// Audit s22: when a receiver did not answer, the unanswered message's
@@ -1035,7 +1074,8 @@ mod tests {
             }
         });
 
-        cut_while_recording(&store, &db, now, url, 3, &mut reached).await;
+        let metrics = Arc::new(Metrics::new());
+        cut_while_recording(courier(&store, &metrics, now), &db, url, 3, &mut reached).await;
         let rows = store.outbox().await.unwrap();
         let tried: Vec<_> = rows.iter().filter(|r| r.attempts == 1).collect();
         assert_eq!(tried.len(), 1, "{rows:#?}");
@@ -1044,6 +1084,48 @@ mod tests {
         for r in rows.iter().filter(|r| r.attempts == 0) {
             assert_eq!(r.next_attempt_at, retry, "held until the retry: {rows:#?}");
         }
+        assert_eq!(
+            deliveries(&metrics),
+            ["tickerfeed_alert_deliveries_total{alert=\"a\",result=\"retried\"} 1"]
+        );
+    }
+
+    /// The deliveries metric counted each attempt the sender made, also
+    /// those the archive did not count: here the messages' rows are gone
+    /// from the outbox before their outcomes are recorded (settled
+    /// meanwhile), so the archive records neither the delivery nor the
+    /// failed attempts, and the metric counted one sent and two retried.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_attempt_the_archive_did_not_count_is_not_in_the_metrics() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, db, now) = outbox_of_three(dir.path());
+        // A receiver that accepts the first message and not the others.
+        let answered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let app = axum::Router::new().fallback(move || {
+            let first = answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
+            async move {
+                if first {
+                    axum::http::StatusCode::OK
+                } else {
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR
+                }
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let rows = store.due_alerts(&["a".into()], now, BATCH).await.unwrap();
+        db.execute("DELETE FROM alert_outbox", []).unwrap();
+
+        let metrics = Arc::new(Metrics::new());
+        let target = Target {
+            config: alert_a(&url, None),
+            ..target_a(&url)
+        };
+        courier(&store, &metrics, now)
+            .send_share(&target, &rows, 3, 0, now, &CancellationToken::new())
+            .await;
+        assert_eq!(deliveries(&metrics), Vec::<String>::new());
     }
 
     #[test]

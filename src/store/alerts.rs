@@ -24,7 +24,7 @@
 //! a receiver did not answer at all, its alert's other pending rows, and
 //! those queued until then, are held until that retry
 //! (`hold`, in the transaction that records the unanswered attempt,
-//! [`Store::alert_attempt_failed`]), their attempts uncounted.
+//! [`Store::alert_attempts_failed`]), their attempts uncounted.
 
 use std::sync::Arc;
 
@@ -411,19 +411,28 @@ impl Store {
 
     /// A receiver accepted `alert`'s message for `uids` (one item, or a
     /// summary of them): they leave the outbox together, or (a stop or
-    /// crash first) none does and the message is sent again.
-    pub async fn alert_delivered(&self, alert: &str, uids: Vec<String>) -> Result<(), StoreError> {
+    /// crash first) none does and the message is sent again. Returns how
+    /// many were still there to leave: none when they were settled
+    /// meanwhile. `recorded` is told the same as the transaction commits
+    /// (see [`Store::alert_attempts_failed`]).
+    pub async fn alert_delivered(
+        &self,
+        alert: &str,
+        uids: Vec<String>,
+        recorded: impl FnOnce(usize) + Send + 'static,
+    ) -> Result<usize, StoreError> {
         let alert = alert.to_string();
         // One statement: its rows go all at once.
         self.write(move |conn| {
-            cached(
+            let left = cached(
                 conn,
                 "DELETE FROM alert_outbox
                  WHERE alert = ?1 AND item_uid IN (SELECT value FROM json_each(?2))",
                 params![alert, super::json_list(&uids)],
             )
-            .map(drop)
-            .map_err(op("remove a delivered alert summary"))
+            .map_err(op("remove a delivered alert summary"))?;
+            recorded(left);
+            Ok(left)
         })
         .await
     }
@@ -475,44 +484,62 @@ impl Store {
         .await
     }
 
-    /// An attempt at `row` failed: count it, keep its error, and retry at
-    /// `next`, or, with `next` `None`, keep the message as failed. Only
-    /// while the row still has the attempts it was read with: an outcome
+    /// An attempt at a message failed: each of its `rows` (one, or the
+    /// items of a summary) counts the attempt, keeps `error` and is
+    /// retried at its `next`, or, with `None`, kept as failed; all in one
+    /// transaction, so a stop cannot split a message. Only a row that
+    /// still has the attempts it was read with is counted: an outcome
     /// already recorded (a share that panicked after recording some of
-    /// its rows) is not counted twice. True when it was counted.
+    /// its rows) is not counted twice, and a row gone meanwhile not at
+    /// all. Returns, per row, whether it was counted.
+    ///
+    /// `counted` is told the same on the writer's thread as the
+    /// transaction commits: a caller that counts attempts besides the
+    /// archive (the sender's metrics) counts there what the archive
+    /// counted, even when it is cut (a stop) while the write waits for
+    /// the lock or runs, which does not stop the write.
     ///
     /// With `hold_others` (the receiver did not answer), the alert's other
     /// pending messages are held until `next` in the same transaction
     /// (`hold`): a stop in between would leave them due before it, to
     /// reach the receiver first once it is back.
-    pub async fn alert_attempt_failed(
+    pub async fn alert_attempts_failed(
         &self,
-        row: &OutboxRow,
+        rows: Vec<(OutboxRow, Option<DateTime<Utc>>)>,
         error: &str,
-        next: Option<DateTime<Utc>>,
         hold_others: bool,
-    ) -> Result<bool, StoreError> {
-        let (alert, uid, error) = (row.alert.clone(), row.item_uid.clone(), error.to_string());
-        let attempts = row.attempts;
+        counted: impl FnOnce(&[bool]) + Send + 'static,
+    ) -> Result<Vec<bool>, StoreError> {
+        let error = error.to_string();
         self.write(move |conn| {
             let tx = begin_write(conn, "begin recording a failed alert attempt")?;
-            let counted = cached(
-                &tx,
-                "UPDATE alert_outbox
-                 SET attempts = attempts + 1, last_error = ?3,
-                     next_attempt_at = coalesce(?4, next_attempt_at),
-                     state = CASE WHEN ?4 IS NULL THEN 'failed' ELSE 'pending' END
-                 WHERE alert = ?1 AND item_uid = ?2 AND attempts = ?5",
-                params![alert, uid, error, next.map(to_db_time), attempts],
-            )
-            .map(|n| n > 0)
-            .map_err(op("record a failed alert attempt"))?;
-            if let Some(until) = next.filter(|_| hold_others && counted) {
-                hold(&tx, &alert, until)?;
+            let mut each = Vec::with_capacity(rows.len());
+            for (row, next) in &rows {
+                let n = cached(
+                    &tx,
+                    "UPDATE alert_outbox
+                     SET attempts = attempts + 1, last_error = ?3,
+                         next_attempt_at = coalesce(?4, next_attempt_at),
+                         state = CASE WHEN ?4 IS NULL THEN 'failed' ELSE 'pending' END
+                     WHERE alert = ?1 AND item_uid = ?2 AND attempts = ?5",
+                    params![
+                        row.alert,
+                        row.item_uid,
+                        error,
+                        next.map(to_db_time),
+                        row.attempts
+                    ],
+                )
+                .map_err(op("record a failed alert attempt"))?;
+                if let Some(until) = next.filter(|_| hold_others && n > 0) {
+                    hold(&tx, &row.alert, until)?;
+                }
+                each.push(n > 0);
             }
             tx.commit()
                 .map_err(op("commit recording a failed alert attempt"))?;
-            Ok(counted)
+            counted(&each);
+            Ok(each)
         })
         .await
     }
