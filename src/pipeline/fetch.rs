@@ -45,6 +45,7 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
+use crate::cause::chain as error_chain;
 use crate::config::FetchConfig;
 use crate::model::FailureKind;
 use crate::politeness::{domain_key, domain_key_of_host, parse_retry_after};
@@ -912,6 +913,8 @@ impl Fetcher {
         if e.is_timeout() {
             FetchError::Timeout(self.timeout)
         } else if e.is_connect() {
+            // reqwest's own message is vague ("error sending request");
+            // its causes say what happened (refused, DNS, TLS...).
             FetchError::Connect(error_chain(&e))
         } else {
             FetchError::Transfer(error_chain(&e))
@@ -1154,22 +1157,6 @@ pub fn cache_hint(
         .map(Into::into)
         .unwrap_or(now);
     (expires - base).to_std().ok().filter(|d| !d.is_zero())
-}
-
-/// reqwest's top-level message is vague ("error sending request"); the
-/// cause chain says what actually happened (refused, DNS, TLS...).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let m = c.to_string();
-        if !s.contains(&m) {
-            s.push_str(": ");
-            s.push_str(&m);
-        }
-        cur = c.source();
-    }
-    s
 }
 
 #[cfg(test)]
