@@ -5,15 +5,17 @@
 
 /// `e` and its causes, each after a colon: an error's own message often
 /// hides why (reqwest's "error sending request" over the refused
-/// connection). A cause whose text is already in the line is not said
-/// again: some errors, reqwest's among them, already say their cause in
-/// their own message.
+/// connection). A cause the line already ends with is not said again:
+/// some errors, reqwest's among them, end their own message with their
+/// cause. Only at the end: a short cause ("timed out", "closed") found
+/// earlier in the line, inside an address or a title it carries, is still
+/// a cause of its own.
 pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
         let said = s.to_string();
-        if !text.contains(&said) {
+        if !text.ends_with(&said) {
             text.push_str(": ");
             text.push_str(&said);
         }
@@ -64,5 +66,12 @@ mod tests {
         );
         let plain = failed("failed to commit", Some(failed("disk I/O error", None)));
         assert_eq!(chain(&plain), "failed to commit: disk I/O error");
+        // The same words earlier in the line are not the cause said.
+        let timeout = failed("timed out", None);
+        let fetch = failed("fetch of http://a.example/timed out failed", Some(timeout));
+        assert_eq!(
+            chain(&fetch),
+            "fetch of http://a.example/timed out failed: timed out"
+        );
     }
 }

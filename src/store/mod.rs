@@ -130,12 +130,15 @@ pub enum StoreError {
     },
     /// A write, or opening the archive, was refused because the archive
     /// takes no writes (see [`StoreError::refuses_writes`]); `why` says so
-    /// in plain words, with what to do (`writes::why_refused`).
-    #[error("{why}")]
+    /// in plain words, with what to do (`writes::why_refused`). It says
+    /// the refused write and SQLite's cause in its own message, and has no
+    /// source: every log line that shows only an error's message (most
+    /// say `%e`) tells what failed, and a chain printed whole (anyhow's
+    /// `{:#}`, `cause::chain`) says it once.
+    #[error("{why}: {}", crate::cause::chain(refused.as_ref()))]
     Unwritable {
         why: String,
-        #[source]
-        source: Box<StoreError>,
+        refused: Box<StoreError>,
     },
     #[error("database task panicked or was cancelled")]
     Task(#[source] tokio::task::JoinError),
@@ -791,6 +794,10 @@ mod tests {
             )
         );
         assert_eq!(error_chain(&e), refused.error);
+        // A log line that shows only the error's message (`%e`) says what
+        // failed too, and anyhow's whole chain (the CLI's) says it once.
+        assert_eq!(e.to_string(), refused.error);
+        assert_eq!(format!("{:#}", anyhow::Error::new(e)), refused.error);
         store
             .write(move |c| {
                 c.pragma_update(None, "query_only", false)

@@ -13,9 +13,11 @@
 //! why in plain words ([`why_refused`]: SQLite says "disk I/O error" for a
 //! file size limit as for a failing disk), so every log line that reports
 //! it and `/healthz` say the same as a refused start. The reason is asked
-//! of the system (getrlimit, statvfs) once per change of state: at the
-//! first refusal, and again only when SQLite's reason changes, not at
-//! every poll that fails the same way.
+//! of the system (getrlimit, statvfs, the files' sizes) at every refusal,
+//! a few system calls beside the write that failed: kept, it would outlive
+//! a limit raised or space freed while no write committed, and SQLite
+//! gives a file size limit as a full disk or as an I/O error depending on
+//! how much of a write fit.
 //!
 //! An archive that takes no writes at start stops the daemon: it has
 //! nothing to record its polls in, and a restart by systemd, once the disk
@@ -43,19 +45,11 @@ pub struct WriteFailure {
     pub error: String,
 }
 
-/// A refusal, and the reason [`why_refused`] gave for SQLite's code.
-#[derive(Debug)]
-struct Failing {
-    failure: WriteFailure,
-    code: Option<rusqlite::ErrorCode>,
-    why: String,
-}
-
 /// The writer's state; shared by every clone of a `Store`.
 #[derive(Debug)]
 pub(crate) struct Writes {
     path: PathBuf,
-    failing: Mutex<Option<Failing>>,
+    failing: Mutex<Option<WriteFailure>>,
 }
 
 impl Writes {
@@ -66,7 +60,7 @@ impl Writes {
         }
     }
 
-    fn failing(&self) -> std::sync::MutexGuard<'_, Option<Failing>> {
+    fn failing(&self) -> std::sync::MutexGuard<'_, Option<WriteFailure>> {
         self.failing.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -86,23 +80,13 @@ impl Writes {
                 Ok(v)
             }
             Err(e) if e.refuses_writes() => {
+                let e = explained(&self.path, e);
                 let mut failing = self.failing();
-                let code = e.sqlite_code();
-                let (since, why) = match failing.take() {
-                    Some(f) if f.code == code => (f.failure.since, f.why),
-                    // A first refusal, or one for another reason: the
-                    // only ones worth asking the system about.
-                    f => (
-                        f.map_or_else(Instant::now, |f| f.failure.since),
-                        why_refused(&self.path, &e),
-                    ),
-                };
-                let e = unwritable(why.clone(), e);
-                let failure = WriteFailure {
+                let since = failing.as_ref().map_or_else(Instant::now, |f| f.since);
+                *failing = Some(WriteFailure {
                     since,
                     error: error_chain(&e),
-                };
-                *failing = Some(Failing { failure, code, why });
+                });
                 Err(e)
             }
             Err(e) => Err(e),
@@ -110,7 +94,7 @@ impl Writes {
     }
 
     pub(crate) fn failure(&self) -> Option<WriteFailure> {
-        self.failing().as_ref().map(|f| f.failure.clone())
+        self.failing().clone()
     }
 }
 
@@ -119,21 +103,12 @@ impl Writes {
 /// otherwise `e`.
 pub(crate) fn explained(path: &Path, e: StoreError) -> StoreError {
     if e.refuses_writes() && !matches!(e, StoreError::Unwritable { .. }) {
-        let why = why_refused(path, &e);
-        unwritable(why, e)
+        StoreError::Unwritable {
+            why: why_refused(path, &e),
+            refused: Box::new(e),
+        }
     } else {
         e
-    }
-}
-
-/// `e`, a refusal, with `why` (unless it says why already).
-fn unwritable(why: String, e: StoreError) -> StoreError {
-    match e {
-        StoreError::Unwritable { .. } => e,
-        e => StoreError::Unwritable {
-            why,
-            source: Box::new(e),
-        },
     }
 }
 
