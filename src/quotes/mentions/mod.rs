@@ -64,15 +64,17 @@
 //!   ("Shell out $2,000 for a laptop"), nor, in Title Case or capitals, a
 //!   preposition that makes a thing of the word ("in", "with", "from":
 //!   "Apple In Bloom Across The Valley", but "Apple In Court Again": a
-//!   company's proceedings), while the others still show the subject
-//!   ("Apple At WWDC", "Shell On Track…", "Apple Over Samsung…"); nor,
-//!   in any case, a preposition that places it before an article ("on",
-//!   "at", "in": "Shell On The Beach", and at a sentence's start "Shell
-//!   on the beach: five places to find…", "Apple in the garden", as that
-//!   capital is the sentence's; without the article "Shell on track
-//!   to…" and "Shell in talks" stay the company, and so does a
-//!   company's standing after the article, no place: "Shell On The
-//!   Hook For…", "Apple on the defensive"). There it needs
+//!   company's proceedings; "In" before an article is read as below),
+//!   while the others still show the subject ("Apple At WWDC", "Shell On
+//!   Track…", "Apple Over Samsung…"); nor, in any case, a preposition
+//!   ("on", "at", "in") that places it, before an article, where a thing
+//!   lies ("Shell On The Beach", "Apple On The Tree", and at a sentence's
+//!   start "Shell on the beach: five places to find…", as that capital is
+//!   the sentence's). Any other noun after the article ("Shell in the
+//!   North Sea", "Apple in the EU", "Apple at the top of its game",
+//!   "Shell On The Hook For…"), or none ("Shell on track to…", "Shell in
+//!   talks"), keeps the company, except in a text all in lower case
+//!   (below). Where nothing shows the subject, the word needs
 //!   corroboration like an ambiguous alias. Coined names ("Vodafone") and
 //!   names with capitals inside ("AstraZeneca") are no words.
 //! - **Ambiguous** aliases, one short word (four letters or fewer) or one
@@ -2275,7 +2277,7 @@ mod tests {
             &[
                 ("Shell On The Beach", &[]),
                 ("Shell On The Beach: A Collector's Guide", &[]),
-                ("Apple At The County Fair Wins A Ribbon", &[]),
+                ("Apple In The Orchard Wins A Ribbon", &[]),
                 ("SHELL ON THE BEACH AT LOW TIDE", &[]),
                 ("Apple In Court Again", &[("AAPL", "name")]),
                 ("APPLE IN COURT AGAIN", &[("AAPL", "name")]),
@@ -2337,8 +2339,8 @@ mod tests {
                     &[],
                 ),
                 ("Apple in the garden: how to grow your own", &[]),
-                ("Apple at the county fair wins a ribbon", &[]),
-                ("Shell onto a string for a summer necklace", &[]),
+                ("Apple on the shelf: how long a harvest keeps", &[]),
+                ("Shell onto the sand as the tide turns", &[]),
                 // The company: no article, or its capital is its own.
                 (
                     "Shell on track to meet 2030 emissions goal",
@@ -2421,6 +2423,82 @@ mod tests {
         );
     }
 
+    /// "Shell in the North Sea: decommissioning begins", "Apple in the EU:
+    /// new rules" and "Shell at the AGM…" lost the company (or kept it
+    /// only by a finance word): a place preposition before an article
+    /// placed a thing whatever the noun, unless it was one of eleven
+    /// idioms. Only a place a thing lies in or on (the beach, the tree,
+    /// the kitchen: `THING_PLACES`) places it now; a proper noun or any
+    /// other noun keeps the company, in any case and in the item's text
+    /// too.
+    #[test]
+    fn a_place_preposition_before_an_article_places_a_thing_only_where_a_thing_lies() {
+        let m = MentionMatcher::new(&[
+            instrument("AAPL", &["Apple"]),
+            instrument("SHEL", &["Shell"]),
+        ]);
+        assert_titles(
+            &m,
+            &[
+                // The company: a proper noun or another noun after the
+                // article.
+                (
+                    "Shell in the North Sea: decommissioning begins",
+                    &[("SHEL", "name")],
+                ),
+                ("Apple in the EU: new rules", &[("AAPL", "name")]),
+                (
+                    "Shell in the Netherlands: court orders emissions cut",
+                    &[("SHEL", "name")],
+                ),
+                ("Apple at the top of its game", &[("AAPL", "name")]),
+                (
+                    "Shell at the AGM: activists heckle board",
+                    &[("SHEL", "name")],
+                ),
+                (
+                    "Apple In The EU: New Rules For App Stores",
+                    &[("AAPL", "name")],
+                ),
+                (
+                    "SHELL IN THE NORTH SEA: DECOMMISSIONING BEGINS",
+                    &[("SHEL", "name")],
+                ),
+                // The cost: a thing somewhere the list does not name.
+                (
+                    "Apple at the county fair wins a ribbon",
+                    &[("AAPL", "name")],
+                ),
+                // A thing where it lies, in any case.
+                (
+                    "Shell on the beach: five places to find the best shells",
+                    &[],
+                ),
+                ("Shell On The Beach", &[]),
+                ("Apple On The Tree: When To Pick", &[]),
+                ("Apple in the kitchen: ten autumn recipes", &[]),
+                ("SHELL ON THE SEABED AT LOW TIDE", &[]),
+            ],
+        );
+        // A sentence of the item's text reads the same way.
+        assert_eq!(
+            how(
+                &m,
+                "Platforms close off Aberdeen",
+                "Shell in the North Sea has cut 200 jobs."
+            ),
+            [("SHEL".to_string(), "name")]
+        );
+        assert_eq!(
+            how(
+                &m,
+                "Five places to find the best shells",
+                "Shell on the sand is best after a storm."
+            ),
+            []
+        );
+    }
+
     /// Some feeds lower-case everything. There "shell is the best find on
     /// a winter beach walk" was Shell plc (a subject's "is" vouched) and
     /// "apple prices rise at farmers' markets" Apple (a finance word),
@@ -2452,6 +2530,9 @@ mod tests {
                 ("next is the school run", &[]),
                 ("airtel africa posts record profit", &[]),
                 ("national grid up 2% on the hottest day", &[]),
+                // A place's noun shows the subject no more than "is"
+                // does.
+                ("shell in the north sea: decommissioning begins", &[]),
                 // A price move right after the name.
                 (
                     "airtel africa up 4% after mobile money unit sale",

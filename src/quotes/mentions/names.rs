@@ -541,24 +541,37 @@ const PARTICLES: &[&str] = &["off", "out", "up"];
 /// "Apple From Seed"); "of" ("Apple Of My Eye") is a joiner in any case.
 /// Other prepositions there read as a headline's shorthand for what the
 /// company does: "Apple At WWDC", "Apple For Business", "Shell On Track
-/// To Meet…", "Apple Against The FBI", except where they place a thing
-/// ([`PLACE_PREPOSITIONS`]). And "In" before what only a company is in
-/// ([`PROCEEDINGS`]: "Apple In Court Again"; [`STANDINGS`] after an
-/// article: "Apple In The Spotlight") shows the subject.
+/// To Meet…", "Apple Against The FBI". "In" before what only a company
+/// is in ([`PROCEEDINGS`]: "Apple In Court Again") shows the subject, and
+/// before an article it is a place preposition like "On" and "At": the
+/// noun decides ([`PLACE_PREPOSITIONS`]: "Apple In The Garden", but
+/// "Apple In The EU", "Apple In The Spotlight").
 const THING_PREPOSITIONS: &[&str] = &["from", "in", "with"];
 
 /// Prepositions that, after a word whose capital is not its own and
-/// before an article, say where a thing is: "Shell On The Beach",
-/// "Apple At The County Fair", and starting a sentence "Shell on the
-/// beach: five places to find…", "Apple in the garden". The first word
-/// of a sentence is capitalised anyway, so the capital there says no
-/// more than Title Case does. A company's headline puts a name or a bare
-/// noun there ("Apple At WWDC", "Shell on track to meet…", "Shell in
-/// talks"), so without the article they still show the subject, and so
-/// does a company's idiom with one ([`STANDINGS`]: "Shell On The Hook
-/// For…"). ("In" in Title Case makes a thing of the word before any
-/// other noun: [`THING_PREPOSITIONS`].)
+/// before an article, may say where a thing is: "Shell On The Beach",
+/// "Apple on the tree", and starting a sentence "Shell on the beach:
+/// five places to find…". The first word of a sentence is capitalised
+/// anyway, so the capital there says no more than Title Case does. The
+/// noun after the article decides ([`THING_PLACES`]): a company's
+/// headline puts a proper noun there ("Shell in the North Sea", "Apple
+/// in the EU", "Shell at the AGM") or a noun no thing lies on ("Apple at
+/// the top of its game", "Shell On The Hook For…"), and without the
+/// article a name or a bare noun ("Apple At WWDC", "Shell on track to
+/// meet…", "Shell in talks"); all of those show the subject.
 const PLACE_PREPOSITIONS: &[&str] = &["at", "in", "on", "onto", "upon"];
+
+/// Where a shell or an apple lies, on a beach walk or in a kitchen:
+/// after a place preposition and an article ([`PLACE_PREPOSITIONS`]) the
+/// word-name before them is the thing. Short on purpose: any other noun
+/// there keeps the company, so each entry is a place a company's
+/// headline never puts it. Left out: "ground" and "table", idioms of a
+/// company's presence ("Shell on the ground in the Niger Delta", "Shell
+/// at the table with the regulator").
+const THING_PLACES: &[&str] = &[
+    "beach", "shore", "sand", "rocks", "seabed", "tree", "branch", "orchard", "garden", "kitchen",
+    "plate", "bowl", "shelf", "floor",
+];
 
 /// What a company is in, in a headline, and a fruit or a shell never is:
 /// proceedings ("Apple In Court Again", "Apple In Talks With Music
@@ -573,29 +586,8 @@ const PROCEEDINGS: &[&str] = &[
     "discussions",
 ];
 
-/// What a company is on, in or at with an article, and a fruit or a
-/// shell is not: its standing in an idiom, no place ("Shell On The Hook
-/// For Spill", "Apple on the defensive over…", "Apple In The Spotlight",
-/// "Shell at the forefront of…"). After a place preposition and an
-/// article these show the subject, as [`PROCEEDINGS`] do after "In".
-/// Only nouns that name no place a thing could be: "the move", "the
-/// rise", "the rocks" and "the dock" can be a shell's or an apple's.
-const STANDINGS: &[&str] = &[
-    "hook",
-    "ropes",
-    "brink",
-    "verge",
-    "defensive",
-    "offensive",
-    "mend",
-    "spotlight",
-    "limelight",
-    "crosshairs",
-    "forefront",
-];
-
-/// The articles: after a place preposition they make a place of what
-/// follows ([`PLACE_PREPOSITIONS`]).
+/// The articles: after a place preposition the noun they bring may be
+/// where a thing lies ([`PLACE_PREPOSITIONS`]).
 const ARTICLES: &[&str] = &["a", "an", "the"];
 
 /// A price move right after a particle: "up 3%", "off 2.5 per cent",
@@ -989,18 +981,24 @@ const SUBJECT_VERBS: &[&str] = &[
 /// shows none either: there "Apple In Bloom Across The Valley" reads
 /// like "Apple In Tribute To…", so the headline needs what vouches for
 /// the word elsewhere (a finance word, the item's own sentences), unless
-/// the word is in proceedings ([`PROCEEDINGS`]: "Apple In Court Again").
-/// Other prepositions there still show one: "Apple At WWDC", "Shell On
-/// Track…", "Apple Against The FBI".
+/// the word is in proceedings ([`PROCEEDINGS`]: "Apple In Court Again")
+/// or an article follows, where the noun decides as below ("Apple In The
+/// EU"). Other prepositions there still show one: "Apple At WWDC",
+/// "Shell On Track…", "Apple Against The FBI".
 ///
-/// Nor, in any case, does a place preposition before an article
-/// ([`PLACE_PREPOSITIONS`]): "Shell On The Beach" and "Shell on the
-/// beach: five places to find…" say where a thing is, unless the noun
-/// is a company's standing, no place ([`STANDINGS`]: "Shell On The Hook
-/// For…", "Apple on the defensive"). This is asked
-/// only where the word's capital is not its own (a sentence's start,
-/// Title Case, capitals, lower case), so "…said Shell on the whole"
-/// mid-sentence is not.
+/// Nor, in any case, does a place preposition before an article and a
+/// place a thing lies in or on ([`PLACE_PREPOSITIONS`], [`THING_PLACES`]):
+/// "Shell On The Beach", "Shell on the beach: five places to find…",
+/// "Apple in the garden". Any other noun there keeps the subject: "Shell
+/// in the North Sea", "Apple at the top of its game", "Shell On The Hook
+/// For…".
+///
+/// The caller asks this only where the word's capital is not its own: at
+/// a sentence's start, in the headline or in the item's text, and where
+/// capitals mark no names (Title Case, capitals); so "Greenpeace
+/// confronts Shell on the Arctic" is not asked. A text all in lower case
+/// never gets here: there only the company's own signals vouch for a
+/// word-name.
 pub(super) fn followed_as_subject(
     text: &str,
     start: usize,
@@ -1028,13 +1026,14 @@ pub(super) fn followed_as_subject(
         let w = w.as_str();
         let next = after(word);
         let joiner = ["and", "or", "nor", "but", "of"].contains(&w);
-        let standing = is_in(ARTICLES, next) && is_in(STANDINGS, next.and_then(after));
-        let places_it = PLACE_PREPOSITIONS.contains(&w) && is_in(ARTICLES, next) && !standing;
+        let article = is_in(ARTICLES, next);
+        let places_it =
+            PLACE_PREPOSITIONS.contains(&w) && article && is_in(THING_PLACES, next.and_then(after));
         let qualifies_a_thing = PARTICLES.contains(&w)
             || places_it
             || (headline_style
                 && THING_PREPOSITIONS.contains(&w)
-                && !(w == "in" && (is_in(PROCEEDINGS, next) || standing)));
+                && !(w == "in" && (article || is_in(PROCEEDINGS, next))));
         (is_function_word(w) && !joiner && !qualifies_a_thing) || SUBJECT_VERBS.contains(&w)
     })
 }
