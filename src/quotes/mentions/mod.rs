@@ -2530,8 +2530,10 @@ mod tests {
                 ("next is the school run", &[]),
                 ("airtel africa posts record profit", &[]),
                 ("national grid up 2% on the hottest day", &[]),
-                // A place's noun shows the subject no more than "is"
-                // does.
+                // The cost: a headline's verb or a place's noun shows
+                // the subject no more than "is" does.
+                ("apple unveils new iphone", &[]),
+                ("shell sells gas unit", &[]),
                 ("shell in the north sea: decommissioning begins", &[]),
                 // A price move right after the name.
                 (
