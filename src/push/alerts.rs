@@ -133,9 +133,10 @@ type ShareDone = (String, usize, DateTime<Utc>);
 struct InFlight {
     tasks: JoinSet<ShareDone>,
     alerts: HashMap<tokio::task::Id, String>,
-    /// Per share, the rows it was handed: those it had not settled when
-    /// it panicked are counted as failed attempts ([`Courier::share_panicked`]).
-    rows: HashMap<tokio::task::Id, Vec<OutboxRow>>,
+    /// Per share, the messages it was handed (a row each, then a
+    /// summary's rows): those it had not settled when it panicked count a
+    /// failed attempt each ([`Courier::share_panicked`]).
+    messages: HashMap<tokio::task::Id, Vec<Vec<OutboxRow>>>,
     /// Per alert in flight, cancelled when a reload points it at another
     /// URL: its share sends no more to the old one.
     moving: HashMap<String, CancellationToken>,
@@ -446,7 +447,11 @@ impl Sender {
             let (courier, target) = (self.courier.clone(), target.clone());
             let moving = CancellationToken::new();
             let stop = moving.clone();
-            let rows = list.clone();
+            let mut messages: Vec<Vec<OutboxRow>> =
+                list[..single].iter().map(|r| vec![r.clone()]).collect();
+            if summary > 0 {
+                messages.push(list[single..single + summary].to_vec());
+            }
             let task = in_flight.tasks.spawn(async move {
                 let n = courier
                     .send_share(&target, &list, single, summary, now, &stop)
@@ -454,7 +459,7 @@ impl Sender {
                 (target.config.name, n, now)
             });
             in_flight.alerts.insert(task.id(), alert.clone());
-            in_flight.rows.insert(task.id(), rows);
+            in_flight.messages.insert(task.id(), messages);
             in_flight.moving.insert(alert, moving);
         }
         handed
@@ -476,7 +481,7 @@ impl Sender {
         let alert = match done {
             Ok((id, (alert, n, at))) => {
                 in_flight.alerts.remove(&id);
-                in_flight.rows.remove(&id);
+                in_flight.messages.remove(&id);
                 if n > 0 {
                     let window = self.sent.entry(alert.clone()).or_default();
                     window.extend(std::iter::repeat_n(at, n));
@@ -485,13 +490,13 @@ impl Sender {
             }
             Err(e) => {
                 let alert = in_flight.alerts.remove(&e.id()).unwrap_or_default();
-                let rows = in_flight.rows.remove(&e.id()).unwrap_or_default();
+                let messages = in_flight.messages.remove(&e.id()).unwrap_or_default();
                 error!(alert = %alert, error = %e, "an alert delivery task failed; its unsent messages are retried after a backoff");
                 // An alert a reload removed meanwhile has none: its rows
                 // wait for it to come back, as its other messages do.
                 if let Some(target) = self.targets.get(&alert) {
                     let error = format!("tickerfeed failed sending this ({e})");
-                    self.courier.share_panicked(target, &rows, &error).await;
+                    self.courier.share_panicked(target, &messages, &error).await;
                 }
                 alert
             }
@@ -652,28 +657,20 @@ impl Courier {
         classify(req.body(msg.body).send().await, self.clock.now())
     }
 
-    /// A share for `target` panicked: each of its `rows` it had not
-    /// settled (delivered, or recorded as failed) counts a failed attempt
-    /// with `error`, and is retried after the backoff, or kept as failed
-    /// once out of retries.
-    async fn share_panicked(&self, target: &Target, rows: &[OutboxRow], error: &str) {
-        let now = self.clock.now();
-        for row in rows {
-            let next = next_attempt(
-                row.attempts,
-                row.created_at,
-                now,
-                None,
-                target.config.retry_for,
-                jitter_fraction(),
-            );
-            let count = self.count_failed(&row.alert, vec![next.is_some()]);
-            if let Err(e) = self
-                .store
-                .alert_attempts_failed(vec![(row.clone(), next)], error, false, count)
-                .await
-            {
-                warn!(alert = %row.alert, uid = %row.item_uid, error = %e, "could not record an alert delivery; it will be sent again")
+    /// A share for `target` panicked: each of its `messages` (a row, or
+    /// a summary's rows) it had not settled (delivered, or recorded as
+    /// failed) counts a failed attempt with `error`, as [`Courier::record`]
+    /// counts any: retried after the backoff, or kept as failed once out of
+    /// retries, and one message in the metrics however many rows it holds.
+    async fn share_panicked(&self, target: &Target, messages: &[Vec<OutboxRow>], error: &str) {
+        for message in messages {
+            let rows: Vec<&OutboxRow> = message.iter().collect();
+            let outcome = Delivery::Retry {
+                error: error.to_string(),
+                retry_after: None,
+            };
+            if let Err(e) = self.record(target, &rows, outcome).await {
+                warn!(alert = %target.config.name, error = %e, "could not record an alert delivery; it will be sent again")
             }
         }
     }
@@ -913,7 +910,7 @@ mod tests {
             .tasks
             .spawn(async { panic!("a bug composing the message") });
         in_flight.alerts.insert(task.id(), "a".into());
-        in_flight.rows.insert(task.id(), rows);
+        in_flight.messages.insert(task.id(), vec![rows]);
         let done = in_flight.tasks.join_next_with_id().await.unwrap();
         assert!(done.as_ref().is_err_and(|e| e.is_panic()));
         sender.share_done(&mut in_flight, done).await;
@@ -937,6 +934,50 @@ mod tests {
         assert_eq!(
             deliveries(&metrics),
             ["tickerfeed_alert_deliveries_total{alert=\"a\",result=\"retried\"} 1"]
+        );
+    }
+
+    /// A share that panicked while sending a summary counts one failed
+    /// attempt for the summary, as a summary that failed is counted: one
+    /// message retried in the metrics, not one per item it holds; each of
+    /// its rows waits out the backoff.
+    #[tokio::test]
+    async fn a_summary_whose_share_panicked_counts_as_one_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _db, now) = outbox_of_three(dir.path());
+        let clock = Arc::new(crate::clock::FixedClock::new(now));
+        let metrics = Arc::new(Metrics::new());
+        let clients = Clients::new("tickerfeed-test").unwrap();
+        let alert = alert_a("http://127.0.0.1:9/hook", Some(2));
+        let mut sender = Sender::new(store.clone(), clock, metrics.clone(), &[alert], clients);
+        let open = ["a".to_string()];
+        let rows = store.due_alerts(&open, now, BATCH).await.unwrap();
+        assert_eq!(rows.len(), 3);
+
+        // One message on its own, then a summary of two (the cap's split).
+        let mut in_flight = InFlight::default();
+        let task = in_flight
+            .tasks
+            .spawn(async { panic!("a bug composing the summary") });
+        in_flight.alerts.insert(task.id(), "a".into());
+        let messages = vec![vec![rows[0].clone()], rows[1..].to_vec()];
+        in_flight.messages.insert(task.id(), messages);
+        let done = in_flight.tasks.join_next_with_id().await.unwrap();
+        sender.share_done(&mut in_flight, done).await;
+
+        let kept = store.outbox().await.unwrap();
+        assert_eq!(kept.len(), 3);
+        for row in &kept {
+            assert_eq!(
+                (row.attempts, row.state.as_str()),
+                (1, "pending"),
+                "{row:?}"
+            );
+            assert!(row.next_attempt_at > now, "{row:?}");
+        }
+        assert_eq!(
+            deliveries(&metrics),
+            ["tickerfeed_alert_deliveries_total{alert=\"a\",result=\"retried\"} 2"]
         );
     }
 
