@@ -508,7 +508,7 @@ impl Streak {
         match result {
             Err(e) if !self.failing => {
                 self.failing = true;
-                warn!(database = %store.path().display(), error = %push::webhook::error_chain(&e), "{failed}");
+                warn!(database = %store.path().display(), error = %crate::cause::chain(&e), "{failed}");
             }
             Ok(()) if self.failing => {
                 self.failing = false;
@@ -1035,7 +1035,7 @@ async fn reload_until_stopped(
                         reloads.taken();
                     }
                     Err(e) => {
-                        let e = push::webhook::error_chain(&e);
+                        let e = crate::cause::chain(&e);
                         error!(error = %e, "reload failed: could not register the feeds, alerts and view rules; keeping the running config");
                         reloads.refused(
                             clock.now(),
@@ -1110,7 +1110,7 @@ async fn refresh_board(
             Err(e) => {
                 // With its causes: "failed to commit quotes" alone does not
                 // say the disk is full.
-                warn!(database = %store.path().display(), error = %push::webhook::error_chain(&e), "could not archive quotes; the board keeps its last values")
+                warn!(database = %store.path().display(), error = %crate::cause::chain(&e), "could not archive quotes; the board keeps its last values")
             }
         }
         let wait = board

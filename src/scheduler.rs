@@ -24,12 +24,12 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
+use crate::cause::chain as error_chain;
 use crate::clock::SharedClock;
 use crate::config::FeedConfig;
 use crate::link::without_credentials;
 use crate::model::{FeedId, Outcome};
 use crate::pipeline::{Pipeline, Refreshed};
-use crate::push::webhook::error_chain;
 use crate::schedule::PollState;
 use crate::store::{FeedRow, StoreError};
 

@@ -71,13 +71,14 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 use url::Url;
 
+use crate::cause::chain as error_chain;
 use crate::clock::SharedClock;
 use crate::config::{FeedConfig, Secret, WebSubConfig};
 use crate::link::redact;
 use crate::model::FeedId;
 use crate::pipeline::{Discovered, Pipeline};
 use crate::push::guard::{self, on_private_network};
-use crate::push::webhook::{Clients, error_chain};
+use crate::push::webhook::Clients;
 use crate::store::{REPLACED, StoreError, SubState, Subscription};
 
 /// A failed, denied or unverified subscription is asked for again only

@@ -470,9 +470,10 @@ impl Sender {
     /// a reload pointed it at another URL meanwhile.
     ///
     /// A share that panicked (a bug: nothing a receiver answers should
-    /// panic) counts a failed attempt for each row it had not settled,
-    /// with the usual backoff: left due, they were handed to a new share
-    /// at once, which would panic again, in a loop.
+    /// panic) counts a failed attempt for each message it had not settled
+    /// (a row, or a summary's rows), with the usual backoff: left due, they
+    /// were handed to a new share at once, which would panic again, in a
+    /// loop.
     async fn share_done(
         &mut self,
         in_flight: &mut InFlight,

@@ -29,7 +29,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 use url::Url;
 
-use super::webhook::{Clients, error_chain};
+use super::webhook::Clients;
+use crate::cause::chain as error_chain;
 use crate::clock::SharedClock;
 use crate::config::{Secret, WebSubConfig};
 use crate::store::{HubSubscriber, Store};

@@ -18,6 +18,7 @@ use sha2::Sha256;
 use url::Url;
 
 use super::guard::{self, PublicOnly};
+use crate::cause::chain as error_chain;
 use crate::politeness::parse_retry_after;
 
 /// The first retry's delay; doubles with each attempt.
@@ -183,10 +184,6 @@ pub fn jitter_fraction() -> f64 {
     h.write_u64(0);
     0.5 + (h.finish() % 1_000) as f64 / 2_000.0
 }
-
-/// An error and its causes on one line ([`crate::cause::chain`]),
-/// under the name the push side has always used.
-pub use crate::cause::chain as error_chain;
 
 #[cfg(test)]
 mod tests {
