@@ -1212,16 +1212,7 @@ fn page_sql(filter: &selection::Filter) -> String {
 mod tests {
     use super::*;
 
-    fn plan(conn: &Connection, sql: &str) -> Vec<String> {
-        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-        let unbound = vec![rusqlite::types::Null; stmt.parameter_count()];
-        stmt.query_map(rusqlite::params_from_iter(unbound), |r| {
-            r.get::<_, String>(3)
-        })
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
-    }
+    use super::super::query_plan as plan;
 
     /// Every lookup made for each item of every fetch goes through an
     /// index, so ingest costs the same in a year-old archive as in a new one.

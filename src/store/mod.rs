@@ -278,6 +278,20 @@ VALUES (1, 'u1', 1, 'Kept', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z',
         '2026-01-01T00:00:00Z', 'h1');
 "#;
 
+/// Tests' view of how SQLite runs `sql`: the detail of each line of its
+/// `EXPLAIN QUERY PLAN`, parameters left unbound.
+#[cfg(test)]
+pub(crate) fn query_plan(conn: &Connection, sql: &str) -> Vec<String> {
+    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+    let unbound = vec![rusqlite::types::Null; stmt.parameter_count()];
+    stmt.query_map(rusqlite::params_from_iter(unbound), |r| {
+        r.get::<_, String>(3)
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
 /// Tests' pairs of prices (then, now) for a change in percent: for each
 /// price at ingest (a dozen of all sizes, one negative, and `more_thens`),
 /// a change of exactly k + 1/2 hundredths of a percent up and down, which
