@@ -6,8 +6,9 @@
 //! Rendering happens once per archive change, not per request: documents
 //! are cached with their validators and their gzip and brotli forms (each
 //! made when a client first asks for it, once however many ask meanwhile,
-//! on a blocking thread rather than a worker that serves connections),
-//! keyed by the whole request (format, channel, search, page), and
+//! on a blocking thread rather than a worker that serves connections; one
+//! that panics is started again by a later request, at most three times a
+//! render), keyed by the whole request (format, channel, search, page), and
 //! re-rendered only when `Store::generation` has moved (pages that show
 //! the live board also when the board refreshes). Requests that arrive
 //! while a document is being rendered wait for that render instead
@@ -27,7 +28,7 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
 use axum::Router;
@@ -224,8 +225,30 @@ const BROTLI_QUALITY: u32 = 5;
 /// goes away meanwhile (its client hung up) leaves it running for the
 /// others and for the next, which would otherwise compress again. `None`
 /// if the compression could not finish (it panicked, or the runtime is
-/// shutting down): the plain bytes are served instead.
+/// shutting down): the plain bytes are served instead to the requests
+/// that awaited it, and a later request starts another ([`Form`]).
 type Compression = Shared<BoxFuture<'static, Option<Bytes>>>;
+
+/// Compressions of one form of one render started at most: the first and
+/// two more after failures. A failed one is not kept, so a later request
+/// tries again: a cause that passes (the blocking task cancelled) costs a
+/// request or two served plain, not every request until the archive
+/// changes. A compressor that panics on these bytes every time would
+/// otherwise run on every request (10-15 ms of brotli on a large feed,
+/// and an error logged) for as long as the render is served; counted per
+/// render, it runs three times, and the next render (other bytes) starts
+/// afresh. A backoff from the `Clock` would still retry a long-lived
+/// render without end, for nothing: a panic that repeats on the same
+/// bytes is a bug to fix, not something to wait out.
+const COMPRESSION_ATTEMPTS: u32 = 3;
+
+/// One compressed form of a render: its latest compression and how many
+/// were started ([`COMPRESSION_ATTEMPTS`]).
+#[derive(Debug, Default)]
+struct Form {
+    attempt: Option<Compression>,
+    started: u32,
+}
 
 /// One rendered document and its validators.
 #[derive(Debug)]
@@ -235,13 +258,18 @@ struct Rendered {
     body: Bytes,
     /// Started when a client first asks for it ([`Rendered::encoded`]): a
     /// search or an older page is often read once, by one client, which
-    /// wants one coding, and brotli costs twice what gzip does.
-    gzip: OnceLock<Compression>,
+    /// wants one coding, and brotli costs twice what gzip does. Only
+    /// starting or looking up a compression happens under the lock, so a
+    /// request that finds it held waits a few microseconds at most.
+    gzip: Mutex<Form>,
     /// Brotli, at [`BROTLI_QUALITY`], made as `gzip` is.
-    br: OnceLock<Compression>,
+    br: Mutex<Form>,
     /// Compressions started, whatever their coding: what the tests count.
     #[cfg(test)]
     compressions: Arc<std::sync::atomic::AtomicUsize>,
+    /// How many of the next compressions panic: the tests' fault switch.
+    #[cfg(test)]
+    panics: Arc<std::sync::atomic::AtomicUsize>,
     /// Strong validator of the identity bytes, quoted.
     etag: String,
     last_modified: SystemTime,
@@ -264,10 +292,12 @@ impl Rendered {
             format,
             etag: format!("\"{}\"", hex::encode(&digest[..12])),
             body: Bytes::from(body),
-            gzip: OnceLock::new(),
-            br: OnceLock::new(),
+            gzip: Mutex::default(),
+            br: Mutex::default(),
             #[cfg(test)]
             compressions: Default::default(),
+            #[cfg(test)]
+            panics: Default::default(),
             last_modified,
             dated: true,
             link: None,
@@ -278,31 +308,64 @@ impl Rendered {
     /// are asked for. The compression runs on tokio's blocking threads:
     /// a large feed takes brotli 10-15 ms, which on an async worker would
     /// stall every other connection that worker serves. Requests asking
-    /// meanwhile wait for it without holding a worker either.
+    /// meanwhile wait for it without holding a worker either. `None` when
+    /// the compression awaited failed, or failed [`COMPRESSION_ATTEMPTS`]
+    /// times: the caller serves the plain bytes. A request that finds the
+    /// last compression failed starts another, if any is left; none waits
+    /// on one that has already failed.
     async fn encoded(&self, coding: Coding) -> Option<Bytes> {
         let Some(form) = self.form(coding) else {
             return Some(self.body.clone());
         };
-        // Only starting the compression happens under the lock, so a
-        // request that finds it held waits a few microseconds at most.
-        let compression = form.get_or_init(|| {
-            let body = self.body.clone();
-            #[cfg(test)]
-            let compressions = Arc::clone(&self.compressions);
-            let job = tokio::task::spawn_blocking(move || {
-                #[cfg(test)]
-                compressions.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                coding.compress(&body)
-            });
-            async move {
-                job.await
-                    .inspect_err(|e| error!(error = %e, ?coding, "could not compress a render"))
-                    .ok()
+        let compression = {
+            // Nothing panics while the lock is held; a poisoned one would
+            // still hold a consistent `Form`.
+            let mut form = form.lock().unwrap_or_else(PoisonError::into_inner);
+            match &form.attempt {
+                // Made, or in the making: shared.
+                Some(attempt) if !matches!(attempt.peek(), Some(None)) => attempt.clone(),
+                Some(_) if form.started >= COMPRESSION_ATTEMPTS => return None,
+                _ => {
+                    form.started += 1;
+                    let attempt = self.compress(coding, form.started);
+                    form.attempt = Some(attempt.clone());
+                    attempt
+                }
             }
-            .boxed()
-            .shared()
+        };
+        compression.await
+    }
+
+    /// Starts compressing the body in `coding` on a blocking thread, the
+    /// `started`-th time for this form.
+    fn compress(&self, coding: Coding, started: u32) -> Compression {
+        let body = self.body.clone();
+        #[cfg(test)]
+        let (compressions, panics) = (Arc::clone(&self.compressions), Arc::clone(&self.panics));
+        let job = tokio::task::spawn_blocking(move || {
+            #[cfg(test)]
+            {
+                use std::sync::atomic::Ordering::SeqCst;
+                compressions.fetch_add(1, SeqCst);
+                if panics
+                    .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+                    .is_ok()
+                {
+                    panic!("a compression the test makes panic");
+                }
+            }
+            coding.compress(&body)
         });
-        compression.clone().await
+        async move {
+            job.await
+                .inspect_err(|e| {
+                    let left = COMPRESSION_ATTEMPTS - started;
+                    error!(error = %e, ?coding, attempts_left = left, "could not compress a render")
+                })
+                .ok()
+        }
+        .boxed()
+        .shared()
     }
 
     /// The document's bytes in `coding` if they are at hand: the plain
@@ -310,12 +373,18 @@ impl Rendered {
     fn made(&self, coding: Coding) -> Option<Bytes> {
         match self.form(coding) {
             None => Some(self.body.clone()),
-            Some(form) => form.get()?.peek()?.clone(),
+            Some(form) => form
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .attempt
+                .as_ref()?
+                .peek()?
+                .clone(),
         }
     }
 
     /// Where the form in `coding` is kept; `None` for the plain bytes.
-    fn form(&self, coding: Coding) -> Option<&OnceLock<Compression>> {
+    fn form(&self, coding: Coding) -> Option<&Mutex<Form>> {
         match coding {
             Coding::Identity => None,
             Coding::Gzip => Some(&self.gzip),
@@ -1455,6 +1524,28 @@ mod tests {
         doc.compressions.load(std::sync::atomic::Ordering::SeqCst)
     }
 
+    /// A runtime with one worker thread and one blocking thread, that
+    /// thread held until the sender sends: a compression asked for waits
+    /// until then (the blocking pool runs its queue in order).
+    fn held_blocking_thread() -> (tokio::runtime::Runtime, std::sync::mpsc::Sender<()>) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .max_blocking_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        drop(runtime.spawn_blocking(move || held.recv()));
+        (runtime, release)
+    }
+
+    impl Rendered {
+        /// Whether a compression into `coding` was started.
+        fn asked(&self, coding: Coding) -> bool {
+            self.form(coding)
+                .is_some_and(|form| form.lock().unwrap().attempt.is_some())
+        }
+    }
+
     #[tokio::test]
     async fn a_render_is_compressed_only_in_the_codings_clients_ask_for_and_once() {
         let body = "<feed>an entry</feed>".repeat(500).into_bytes();
@@ -1486,21 +1577,13 @@ mod tests {
     /// before any other task could run.
     #[test]
     fn concurrent_first_requests_share_one_compression_off_the_worker() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .max_blocking_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
+        let (runtime, release) = held_blocking_thread();
         let body = "<feed>an entry</feed>".repeat(5000).into_bytes();
         let doc = Arc::new(Rendered::new(
             Format::Atom,
             body.clone(),
             SystemTime::UNIX_EPOCH,
         ));
-        // The blocking pool runs its queue in order: this holds its one
-        // thread until released.
-        let (release, held) = std::sync::mpsc::channel::<()>();
-        let _holder = runtime.spawn_blocking(move || held.recv());
         runtime.block_on(async {
             let readers: Vec<_> = (0..8)
                 .map(|_| {
@@ -1513,7 +1596,7 @@ mod tests {
                     })
                 })
                 .collect();
-            while doc.br.get().is_none() {
+            while !doc.asked(Coding::Br) {
                 tokio::task::yield_now().await;
             }
             // The compression is asked for; another connection's task gets
@@ -1540,24 +1623,18 @@ mod tests {
     /// the next reader a second compression: the next one gets the same.
     #[test]
     fn a_compression_outlives_the_request_that_started_it() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .max_blocking_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
+        let (runtime, release) = held_blocking_thread();
         let doc = Arc::new(Rendered::new(
             Format::Atom,
             "<feed>an entry</feed>".repeat(500).into_bytes(),
             SystemTime::UNIX_EPOCH,
         ));
-        let (release, held) = std::sync::mpsc::channel::<()>();
-        let _holder = runtime.spawn_blocking(move || held.recv());
         runtime.block_on(async {
             let first = tokio::spawn({
                 let doc = Arc::clone(&doc);
                 async move { respond(&asking("gzip", &[]), &doc).await }
             });
-            while doc.gzip.get().is_none() {
+            while !doc.asked(Coding::Gzip) {
                 tokio::task::yield_now().await;
             }
             first.abort();
@@ -1567,6 +1644,76 @@ mod tests {
             assert_eq!(sent.headers()[header::CONTENT_ENCODING], "gzip");
             assert_eq!(compressions(&doc), 1);
         });
+    }
+
+    /// A compression that panics leaves its form plain only for the
+    /// requests that were waiting on it: a later request compresses again
+    /// and is served brotli (the failed attempt used to be kept, and the
+    /// form served plain until the archive changed).
+    #[test]
+    fn a_compression_that_panicked_is_made_again_for_a_later_request() {
+        let (runtime, release) = held_blocking_thread();
+        let body = "<feed>an entry</feed>".repeat(500).into_bytes();
+        let doc = Arc::new(Rendered::new(
+            Format::Atom,
+            body.clone(),
+            SystemTime::UNIX_EPOCH,
+        ));
+        doc.panics.store(1, std::sync::atomic::Ordering::SeqCst);
+        runtime.block_on(async {
+            // Readers waiting on the compression that panics get the plain
+            // bytes, as before.
+            let readers: Vec<_> = (0..3)
+                .map(|_| {
+                    let doc = Arc::clone(&doc);
+                    tokio::spawn(async move { respond(&asking("br", &[]), &doc).await })
+                })
+                .collect();
+            while !doc.asked(Coding::Br) {
+                tokio::task::yield_now().await;
+            }
+            release.send(()).unwrap();
+            for reader in readers {
+                let sent = reader.await.unwrap();
+                assert!(sent.headers().get(header::CONTENT_ENCODING).is_none());
+                let plain = axum::body::to_bytes(sent.into_body(), usize::MAX);
+                assert_eq!(plain.await.unwrap(), body);
+            }
+            assert_eq!(compressions(&doc), 1);
+            assert!(doc.made(Coding::Br).is_none());
+            // The next request compresses again, and gets brotli.
+            let sent = respond(&asking("br", &[]), &doc).await;
+            assert_eq!(sent.headers()[header::CONTENT_ENCODING], "br");
+            let br = axum::body::to_bytes(sent.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            let mut plain = Vec::new();
+            brotli::BrotliDecompress(&mut &br[..], &mut plain).unwrap();
+            assert_eq!(plain, body);
+            assert_eq!(compressions(&doc), 2);
+            // And that one is kept.
+            respond(&asking("br", &[]), &doc).await;
+            assert_eq!(doc.made(Coding::Br).unwrap(), br);
+            assert_eq!(compressions(&doc), 2);
+        });
+    }
+
+    /// A compression that panics every time is started at most
+    /// `COMPRESSION_ATTEMPTS` times per render and form, however many
+    /// requests ask: every one is answered, plain.
+    #[tokio::test]
+    async fn a_compression_that_always_panics_is_tried_a_bounded_number_of_times() {
+        let body = "<feed>an entry</feed>".repeat(500).into_bytes();
+        let doc = Rendered::new(Format::Atom, body.clone(), SystemTime::UNIX_EPOCH);
+        doc.panics
+            .store(usize::MAX, std::sync::atomic::Ordering::SeqCst);
+        for _ in 0..10 {
+            let sent = respond(&asking("gzip", &[]), &doc).await;
+            assert!(sent.headers().get(header::CONTENT_ENCODING).is_none());
+            let plain = axum::body::to_bytes(sent.into_body(), usize::MAX);
+            assert_eq!(plain.await.unwrap(), body);
+        }
+        assert_eq!(compressions(&doc), COMPRESSION_ATTEMPTS as usize);
     }
 
     /// A client (or a cache) holding one form gets a 304 for that form
