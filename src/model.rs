@@ -118,6 +118,12 @@ pub struct NewItem {
     pub updated: Option<DateTime<Utc>>,
     /// SHA-256 over the fields a reader sees; a change means "updated".
     pub content_hash: String,
+    /// [`NewItem::content_hash`] as the previous version computed it, of the
+    /// texts and authors as it archived them (plain text without its
+    /// paragraphs, RSS author names in their brackets): an archive written
+    /// by it holds this for the entry unchanged, which is no edit. The
+    /// content hash itself when the two read the entry alike.
+    pub earlier_hash: String,
     /// [`NewItem::content_hash`] as keys take it ([`NewItem::shared_key`]):
     /// of the title as first read, before RSS titles had their references
     /// decoded, so an item an earlier version archived keeps its key.
@@ -128,6 +134,13 @@ pub struct NewItem {
 }
 
 impl NewItem {
+    /// Whether an archived article of content hash `hash` is this entry
+    /// unchanged: as this version archives it, or as the previous one did
+    /// ([`NewItem::earlier_hash`]).
+    pub fn hashes_to(&self, hash: &str) -> bool {
+        hash == self.content_hash || hash == self.earlier_hash
+    }
+
     /// This item's key when its publisher's id is not its own (a feed that
     /// gives several entries one guid): the key with the item's link, or
     /// failing that its [`NewItem::key_hash`], added. `normalize` gives it to every

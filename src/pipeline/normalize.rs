@@ -5,6 +5,13 @@
 //! absolute links, plain-text titles and sanitised HTML.
 //! Nothing here depends on the time of the poll, so the same document always
 //! normalises to the same items.
+//!
+//! Reading an entry better (plain text keeping its paragraphs, RSS author
+//! names without their brackets) changes what is archived, not what the
+//! entry is: keys are made of the text as first read, and every item
+//! carries the content hash the previous version gave it
+//! ([`NewItem::earlier_hash`]), by which the store tells an article an
+//! earlier version archived, unchanged, from an edited one.
 
 use chrono::{DateTime, Datelike, Utc};
 use feed_rs::model::{Entry, Feed, FeedType, Link, Text};
@@ -105,28 +112,36 @@ fn normalize_entry(e: Entry, feed_url: &Url, html_summary: bool, rss: bool) -> N
         .as_ref()
         .map(|t| title_to_plain(t, rss))
         .unwrap_or_default();
-    let summary_html = e
+    // Each text as archived, and as the previous version archived it when
+    // that differs (plain text before it kept its paragraphs).
+    let summary = e
         .summary
         .as_ref()
         .map(|t| {
             if html_summary {
-                sanitize(&t.content, &base)
+                Archived::same(sanitize(&t.content, &base))
             } else {
                 text_to_html(t, &base)
             }
         })
-        .filter(|s| !s.trim().is_empty());
-    let content_html = e
+        .filter(|s| !s.now.trim().is_empty());
+    let content = e
         .content
         .as_ref()
         .and_then(|c| Some(to_html(c.body.as_deref()?, c.content_type.as_str(), &base)))
-        .filter(|s| !s.trim().is_empty());
+        .filter(|s| !s.now.trim().is_empty());
     let enclosures = enclosures(&e, feed_url);
+    let first_authors: Vec<&str> = e
+        .authors
+        .iter()
+        .filter_map(|p| p.name.as_deref().map(str::trim))
+        .filter(|n| !n.is_empty())
+        .collect();
     let authors: Vec<String> = e
         .authors
         .iter()
-        .filter_map(|p| p.name.as_ref().map(|n| n.trim().to_string()))
-        .filter(|n| !n.is_empty())
+        .filter_map(author_name)
+        .map(String::from)
         .collect();
     let mut categories: Vec<String> = Vec::new();
     let mut seen: HashSet<&str> = HashSet::new();
@@ -151,21 +166,43 @@ fn normalize_entry(e: Entry, feed_url: &Url, html_summary: bool, rss: bool) -> N
         .filter(|t| decodes_references(t, rss))
         .map(|t| title_to_plain(t, false));
     let key_title = first_title.as_deref().unwrap_or(&title);
-    let hash_with = |title: &str| {
+    let (summary_html, summary_before) = Archived::split(summary);
+    let (content_html, content_before) = Archived::split(content);
+    // The texts and authors as the previous version archived them: what
+    // keys are made of (an item keeps its key), and what tells an entry an
+    // archive from before holds unchanged from an edited one.
+    let first_summary = summary_before.as_deref().or(summary_html.as_deref());
+    let first_content = content_before.as_deref().or(content_html.as_deref());
+    let first_authors = first_authors.join("\n");
+    let authors_now = authors.join("\n");
+    let hash_with = |title: &str, summary: Option<&str>, content: Option<&str>, authors: &str| {
         hash_fields(&[
             title,
             url.as_deref().unwrap_or(""),
-            summary_html.as_deref().unwrap_or(""),
-            content_html.as_deref().unwrap_or(""),
-            &authors.join("\n"),
+            summary.unwrap_or(""),
+            content.unwrap_or(""),
+            authors,
             &categories.join("\n"),
             &published.map(|p| p.to_rfc3339()).unwrap_or_default(),
         ])
     };
-    let content_hash = hash_with(&title);
+    let content_hash = hash_with(
+        &title,
+        summary_html.as_deref(),
+        content_html.as_deref(),
+        &authors_now,
+    );
+    let read_as_before = first_summary == summary_html.as_deref()
+        && first_content == content_html.as_deref()
+        && first_authors == authors_now;
+    let earlier_hash = if read_as_before {
+        content_hash.clone()
+    } else {
+        hash_with(&title, first_summary, first_content, &first_authors)
+    };
     let key_hash = match &first_title {
-        Some(t) => hash_with(t),
-        None => content_hash.clone(),
+        Some(t) => hash_with(t, first_summary, first_content, &first_authors),
+        None => earlier_hash.clone(),
     };
     let key = match (&guid, &canonical) {
         (Some(g), _) => ItemKey::of_guid(g).0,
@@ -176,8 +213,8 @@ fn normalize_entry(e: Entry, feed_url: &Url, html_summary: bool, rss: bool) -> N
             "hash:{}",
             hash_fields(&[
                 key_title,
-                summary_html.as_deref().unwrap_or(""),
-                content_html.as_deref().unwrap_or(""),
+                first_summary.unwrap_or(""),
+                first_content.unwrap_or(""),
                 &published.map(|p| p.to_rfc3339()).unwrap_or_default(),
             ])
         ),
@@ -198,6 +235,7 @@ fn normalize_entry(e: Entry, feed_url: &Url, html_summary: bool, rss: bool) -> N
         published,
         updated,
         content_hash,
+        earlier_hash,
         key_hash,
         mentions: Vec::new(),
     }
@@ -379,21 +417,99 @@ fn holds_reference(text: &str) -> bool {
 }
 
 /// A summary as HTML: see [`to_html`].
-fn text_to_html(t: &Text, base: &Url) -> String {
+fn text_to_html(t: &Text, base: &Url) -> Archived {
     to_html(&t.content, t.content_type.as_str(), base)
 }
 
-/// A summary or content of `content_type` as HTML: plain text is escaped,
-/// HTML sanitised. Plain text is an Atom text construct of type text and a
-/// JSON Feed's `summary` and `content_text`: text that reads like a tag
-/// (`Use the <details> element`) is text there, which sanitising as HTML
-/// would drop.
-fn to_html(body: &str, content_type: &str, base: &Url) -> String {
+/// A summary or content of `content_type` as HTML: plain text is escaped
+/// and keeps its paragraphs ([`paragraphs`]), HTML sanitised. Plain text is
+/// an Atom text construct of type text and a JSON Feed's `summary` and
+/// `content_text`: text that reads like a tag (`Use the <details>
+/// element`) is text there, which sanitising as HTML would drop.
+fn to_html(body: &str, content_type: &str, base: &Url) -> Archived {
     if is_plain_type(content_type) {
-        escape_text(body).into_owned()
+        let before = escape_text(body);
+        let now = paragraphs(&before);
+        Archived {
+            before: (now != before).then(|| before.into_owned()),
+            now,
+        }
     } else {
-        sanitize(body, base)
+        Archived::same(sanitize(body, base))
     }
+}
+
+/// A text as archived now, and as the previous version archived it when
+/// that was different.
+struct Archived {
+    now: String,
+    before: Option<String>,
+}
+
+impl Archived {
+    fn same(now: String) -> Self {
+        Archived { now, before: None }
+    }
+
+    /// The text now and before, when there is one.
+    fn split(this: Option<Self>) -> (Option<String>, Option<String>) {
+        this.map_or((None, None), |a| (Some(a.now), a.before))
+    }
+}
+
+/// Escaped plain text as HTML a reader shows as it was written: trimmed,
+/// each run of lines apart from the next by a blank line a `<p>`, each
+/// line break inside one a `<br>` (newlines kept after them, so the text
+/// of the HTML, `summary_text`, keeps them too). A single line stays bare,
+/// as before: most plain-text summaries are one line, and are archived as
+/// they always were. Left as bare newlines, which HTML collapses, every
+/// paragraph ran into the next in readers and on our pages.
+fn paragraphs(escaped: &str) -> String {
+    let text = escaped.trim();
+    if !text.contains(['\n', '\r']) {
+        return text.to_string();
+    }
+    // Old Mac line ends too (`lines` knows only `\n` and `\r\n`).
+    let unified;
+    let text = if text.contains('\r') {
+        unified = text.replace("\r\n", "\n").replace('\r', "\n");
+        &unified
+    } else {
+        text
+    };
+    let mut out = String::with_capacity(text.len() + 32);
+    let mut open = false;
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() {
+            if open {
+                out.push_str("</p>\n\n");
+                open = false;
+            }
+            continue;
+        }
+        if open {
+            out.push_str("<br>\n");
+        } else {
+            out.push_str("<p>");
+            open = true;
+        }
+        out.push_str(line);
+    }
+    out.push_str("</p>");
+    out
+}
+
+/// The name of an author as a reader wants it, or `None` when the feed gave
+/// only an email address. RSS 2.0's `<author>` is an email with the name
+/// in brackets (`jane@example.com (Jane Doe)`); feed-rs takes the address
+/// out and keeps the brackets, which are no part of the name.
+fn author_name(person: &feed_rs::model::Person) -> Option<&str> {
+    let name = person.name.as_deref()?.trim();
+    let name = match (&person.email, name.strip_prefix('(')) {
+        (Some(_), Some(inner)) => inner.strip_suffix(')').unwrap_or(name).trim(),
+        _ => name,
+    };
+    Some(name).filter(|n| !n.is_empty())
 }
 
 thread_local! {
@@ -616,6 +732,110 @@ mod tests {
                 Some("<p>ok</p>"),
             ]
         );
+    }
+
+    /// Plain text (a JSON Feed's `content_text` and `summary`, Atom text)
+    /// reads as written: paragraphs apart, lines broken where they were,
+    /// escaped as before; the ends trimmed. One line stays as it was.
+    #[test]
+    fn plain_text_keeps_its_paragraphs_and_line_breaks() {
+        let base = Url::parse("https://example.com/feed.json").unwrap();
+        let doc = r#"{"version": "https://jsonfeed.org/version/1.1", "title": "T",
+            "items": [{"id": "1", "url": "https://example.com/1", "title": "Letter",
+              "summary": "One line & done",
+              "content_text": "Dear all,\r\nrates rose <a lot>.\r\n\r\n   \n\nMore next week.\n"}]}"#;
+        let feed = parse(doc.as_bytes(), &base, Some("application/feed+json")).unwrap();
+        let json = normalize(feed, &base).1;
+        assert_eq!(json[0].summary_html.as_deref(), Some("One line &amp; done"));
+        assert_eq!(
+            json[0].content_html.as_deref(),
+            Some("<p>Dear all,<br>\nrates rose &lt;a lot&gt;.</p>\n\n<p>More next week.</p>")
+        );
+        // Search and snippets read the lines too.
+        assert_eq!(
+            json[0].content_text.as_deref(),
+            Some("Dear all,\nrates rose <a lot>.\n\nMore next week.")
+        );
+        let atom = items(
+            "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>T</title><id>urn:t</id>
+            <updated>2026-01-01T00:00:00Z</updated>
+            <entry><title>A</title><id>urn:a</id><updated>2026-01-01T00:00:00Z</updated>
+              <summary type=\"text\">First,\n  second.\n\n  Third.</summary></entry></feed>",
+        );
+        assert_eq!(
+            atom[0].summary_html.as_deref(),
+            Some("<p>First,<br>\nsecond.</p>\n\n<p>Third.</p>")
+        );
+    }
+
+    /// RSS 2.0's `<author>` is an email address with the name in brackets:
+    /// the name is the person's, without them or the address, in each
+    /// shape feeds use; `dc:creator` is a name already.
+    #[test]
+    fn rss_author_names_lose_their_brackets_and_address() {
+        let got = items(
+            r#"<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>T</title>
+            <item><guid>1</guid><title>1</title><author>jane@example.com (Jane Doe)</author></item>
+            <item><guid>2</guid><title>2</title><author>desk@example.com (Doe, Jane)</author></item>
+            <item><guid>3</guid><title>3</title><author>Bob Roe &lt;bob@example.com&gt;</author></item>
+            <item><guid>4</guid><title>4</title><author>news@example.com</author></item>
+            <item><guid>5</guid><title>5</title><author>Ann Lee</author></item>
+            <item><guid>6</guid><title>6</title><dc:creator>Kim (Markets desk)</dc:creator>
+              <dc:creator>sam@example.com (Sam Poe)</dc:creator></item>
+            </channel></rss>"#,
+        );
+        let authors: Vec<Vec<&str>> = got
+            .iter()
+            .map(|i| i.authors.iter().map(String::as_str).collect())
+            .collect();
+        assert_eq!(
+            authors,
+            [
+                vec!["Jane Doe"],
+                vec!["Doe, Jane"],
+                vec!["Bob Roe"],
+                vec![],
+                vec!["Ann Lee"],
+                vec!["Kim (Markets desk)", "Sam Poe"],
+            ]
+        );
+    }
+
+    /// What an archive from before paragraphs and bare author names holds
+    /// for an entry ([`NewItem::earlier_hash`]), and the keys, are of the
+    /// text and names as it read them: an entry without id or link keeps
+    /// its key, and one archived unchanged is told from an edited one.
+    #[test]
+    fn keys_and_the_earlier_hash_are_of_the_text_as_first_read() {
+        let atom = items(
+            "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>T</title><id>urn:t</id>
+            <updated>2026-01-01T00:00:00Z</updated>
+            <entry><title>A</title><updated>2026-01-01T00:00:00Z</updated>
+              <summary type=\"text\">a &lt; b\n\nc</summary></entry></feed>",
+        );
+        let published = "2026-01-01T00:00:00+00:00";
+        let before = "a &lt; b\n\nc";
+        assert_eq!(
+            atom[0].key.0,
+            format!("hash:{}", hash_fields(&["A", before, "", published]))
+        );
+        assert_eq!(
+            atom[0].earlier_hash,
+            hash_fields(&["A", "", before, "", "", "", published])
+        );
+        assert_ne!(atom[0].content_hash, atom[0].earlier_hash);
+        let rss = items(
+            r#"<rss version="2.0"><channel><title>T</title>
+            <item><guid>1</guid><title>1</title><author>jane@example.com (Jane Doe)</author></item>
+            <item><guid>2</guid><title>2</title><author>Ann Lee</author></item>
+            </channel></rss>"#,
+        );
+        assert_eq!(
+            rss[0].earlier_hash,
+            hash_fields(&["1", "", "", "", "(Jane Doe)", "", ""])
+        );
+        // Read alike by both versions: one hash.
+        assert_eq!(rss[1].earlier_hash, rss[1].content_hash);
     }
 
     /// Text may hold no element, so an Atom text construct of type text

@@ -740,7 +740,9 @@ fn record_in(
         // In this transaction: the items, their rule matches and their
         // alerts, or none of them. Matches first: alerts read them.
         rules::record_hits(tx, &rules.rules, &touched.new)?;
-        rules::refresh_hits(tx, &rules.rules, &touched.changed)?;
+        // A rewritten article's authors may match now (brackets gone).
+        let retest = [&touched.changed[..], &touched.rewritten[..]].concat();
+        rules::refresh_hits(tx, &rules.rules, &retest)?;
         summary.alerts = alerts::queue(tx, &rules.alerts, &touched.new, now)?;
         if a.fulltext {
             // In this transaction too: an archived item always has its
@@ -1140,6 +1142,7 @@ mod tests {
                 published: Some(at),
                 updated: None,
                 content_hash: format!("{word}-{i}"),
+                earlier_hash: format!("{word}-{i}"),
                 key_hash: format!("{word}-{i}"),
                 mentions: Vec::new(),
             })
@@ -1884,6 +1887,7 @@ mod write_cost {
                             published: Some(published),
                             updated: None,
                             content_hash: format!("{f}-{i}-{}", rng.next()),
+                            earlier_hash: String::new(),
                             key_hash: format!("{f:016}-{i}"),
                             mentions: Vec::new(),
                         }

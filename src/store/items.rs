@@ -5,7 +5,10 @@
 //! 1. this feed already carried this key (`item_sources` primary key):
 //!    the same item, updated in place if its content changed (the old
 //!    version kept in `item_revisions`, at most `MAX_REVISIONS`) and this
-//!    feed is the one it was first archived from;
+//!    feed is the one it was first archived from. An article an earlier
+//!    version archived, whose hash is the entry's as that version read it
+//!    (`NewItem::earlier_hash`), did not change: it is rewritten as this
+//!    version reads it, without a revision or a new `changed_at`;
 //! 2. a tombstone matches (the item was deleted on purpose): skipped;
 //! 3. this feed carried an item with the same canonical link and title
 //!    under another key (its guid changed), or, for an entry the feed now
@@ -369,6 +372,9 @@ pub(crate) struct Touched {
     pub(crate) changed: Vec<i64>,
     /// Articles another feed archived first, now credited to this one.
     pub(crate) credited: Vec<i64>,
+    /// Articles an earlier version archived, unchanged, now written as
+    /// this version reads them ([`NewItem::earlier_hash`]): no revision.
+    pub(crate) rewritten: Vec<i64>,
 }
 
 /// The feed a document being archived came from.
@@ -428,7 +434,7 @@ pub(crate) fn ingest(
         // key, or none holds it and some item may carry its guid or link
         // (`KnownIds`), which a new article's almost never does.
         let may_be_shared = match &carried {
-            Some((_, origin, hash)) => *origin == feed_id.0 && *hash != item.content_hash,
+            Some((_, origin, hash)) => *origin == feed_id.0 && !item.hashes_to(hash),
             None => item
                 .guid
                 .as_deref()
@@ -456,7 +462,12 @@ pub(crate) fn ingest(
             item
         };
         if let Some((item_id, origin, hash)) = carried {
-            if origin == feed_id.0 && hash != item.content_hash {
+            if origin == feed_id.0 && hash == item.earlier_hash && hash != item.content_hash {
+                // Archived by an earlier version, unchanged since: written
+                // as this version reads it, no revision, no new date.
+                rewrite_item(tx, item_id, item)?;
+                touched.rewritten.push(item_id);
+            } else if origin == feed_id.0 && hash != item.content_hash {
                 update_item(tx, item_id, item, &now_s)?;
                 known.add(item.guid.as_deref(), item.canonical_url.as_deref());
                 summary.updated += 1;
@@ -768,6 +779,32 @@ fn update_item(
     Ok(())
 }
 
+/// Writes `item` over the article an earlier version archived from the
+/// same entry ([`NewItem::earlier_hash`]): its text as this version reads
+/// it (plain text with its paragraphs, author names without brackets) and
+/// the hash of that, without a revision or a new `changed_at`, since the
+/// publisher changed nothing. Its guid, links and dates are the entry's
+/// own, as they were.
+fn rewrite_item(tx: &Connection, item_id: i64, item: &NewItem) -> Result<(), StoreError> {
+    cached(
+        tx,
+        "UPDATE items SET summary_html = ?2, content_html = ?3, authors = ?4,
+                content_sha256 = ?5, summary_text = ?6, content_text = ?7
+         WHERE id = ?1",
+        params![
+            item_id,
+            item.summary_html,
+            item.content_html,
+            json_list(&item.authors),
+            item.content_hash,
+            item.summary_text,
+            item.content_text
+        ],
+    )
+    .map_err(op("rewrite an item as this version reads it"))?;
+    Ok(())
+}
+
 /// Whether `feed_id` carries entries under `key` with something added
 /// ([`NewItem::shared_key`]): keys `key|...`, which sort from `key|` up
 /// to, not including, `key}` (`}` follows `|`).
@@ -857,7 +894,7 @@ fn find_alias(
         })
         .map_err(op("look for the entry holding a shared guid"))?;
     Ok(held
-        .filter(|(_, hash)| *hash == item.content_hash)
+        .filter(|(_, hash)| item.hashes_to(hash))
         .map(|(id, _)| (id, bare.0, "its guid is shared; same content")))
 }
 

@@ -911,3 +911,290 @@ async fn search_keeps_to_since_and_limit() {
     );
     assert!(store.search("moraine", 20, None).await.unwrap().is_empty());
 }
+
+/// An Atom feed of plain text in paragraphs, `second` the text of its
+/// second entry (edited between polls by the upgrade test).
+fn notes_atom(second: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>Notes</title><id>urn:notes</id>
+<updated>2026-11-24T08:00:00Z</updated><link href="https://notes.test/"/>
+<entry><title>Quarterly letter</title><id>urn:notes:1</id><link href="https://notes.test/1"/>
+<updated>2026-11-24T08:00:00Z</updated>
+<summary type="text">
+  Dear shareholders,
+  revenue rose 4 % &amp; margins held.
+
+  We expect &lt;more&gt; next year.
+</summary></entry>
+<entry><title>Board changes</title><id>urn:notes:2</id><link href="https://notes.test/2"/>
+<updated>2026-11-24T07:00:00Z</updated>
+<content type="text">{second}</content></entry>
+</feed>
+"#
+    )
+}
+
+/// An RSS feed whose authors come in RSS 2.0's shapes.
+const WIRE_RSS: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>Wire</title>
+<link>https://wire.test/</link><description>d</description>
+<item><title>Rates held</title><guid>https://wire.test/rates</guid><link>https://wire.test/rates</link>
+<author>jane@example.com (Jane Doe)</author><pubDate>Tue, 24 Nov 2026 07:30:00 GMT</pubDate>
+<description>Rates were held.</description></item>
+<item><title>Oil slips</title><guid>https://wire.test/oil</guid><link>https://wire.test/oil</link>
+<author>desk@example.com (Doe, Jane)</author><dc:creator>Bob Roe</dc:creator>
+<pubDate>Tue, 24 Nov 2026 07:20:00 GMT</pubDate><description>Oil slipped.</description></item>
+<item><title>Gold flat</title><guid>https://wire.test/gold</guid><link>https://wire.test/gold</link>
+<author>Bob Roe &lt;bob@example.com&gt;</author><pubDate>Tue, 24 Nov 2026 07:10:00 GMT</pubDate>
+<description>Gold was flat.</description></item>
+<item><title>Desk note</title><guid>https://wire.test/note</guid><link>https://wire.test/note</link>
+<author>news@example.com</author><pubDate>Tue, 24 Nov 2026 07:00:00 GMT</pubDate>
+<description>A note.</description></item>
+</channel></rss>
+"#;
+
+const BOARD_BEFORE: &str = "The chair retires.\n\nA search has begun.";
+
+/// What d1a5f17, the last version that ran plain text together and kept
+/// RSS authors' brackets, archived from `notes_atom(BOARD_BEFORE)` and
+/// `WIRE_RSS` (read from a real poll of it): guid, key, summary_html,
+/// content_html, authors, content_sha256, summary_text, content_text.
+type Row = (
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+);
+const ARCHIVED_BEFORE: [Row; 6] = [
+    (
+        "https://wire.test/gold",
+        "id:https://wire.test/gold",
+        Some("Gold was flat."),
+        None,
+        r#"["Bob Roe"]"#,
+        "147dc14f569b3b4709fe072162db61bcc8d4e93219793d98037aafa5fcf4d3c8",
+        Some("Gold was flat."),
+        None,
+    ),
+    (
+        "https://wire.test/note",
+        "id:https://wire.test/note",
+        Some("A note."),
+        None,
+        "[]",
+        "c5d66b3f4089640dfda0c5709824520573313c124761e98768a4a3bf59f2697f",
+        Some("A note."),
+        None,
+    ),
+    (
+        "https://wire.test/oil",
+        "id:https://wire.test/oil",
+        Some("Oil slipped."),
+        None,
+        r#"["(Doe, Jane)","Bob Roe"]"#,
+        "013d2ffa4298a45978ca312472e2dcfb4737951f6ff3ab8445990e1a3e736453",
+        Some("Oil slipped."),
+        None,
+    ),
+    (
+        "https://wire.test/rates",
+        "id:https://wire.test/rates",
+        Some("Rates were held."),
+        None,
+        r#"["(Jane Doe)"]"#,
+        "4583e146e5cfdd8f2ec44b026a02dce1e80d5a82fd030c24222e14abe792d759",
+        Some("Rates were held."),
+        None,
+    ),
+    (
+        "urn:notes:1",
+        "id:urn:notes:1",
+        Some(
+            "Dear shareholders,\n  revenue rose 4 % &amp; margins held.\n\n  We expect &lt;more&gt; next year.",
+        ),
+        None,
+        "[]",
+        "8962eb3e82d0ccc2d1dfd4a0d77298575c52cface834f8100519cd11a75dc20b",
+        Some(
+            "Dear shareholders,\n  revenue rose 4 % & margins held.\n\n  We expect <more> next year.",
+        ),
+        None,
+    ),
+    (
+        "urn:notes:2",
+        "id:urn:notes:2",
+        None,
+        Some("The chair retires.\n\nA search has begun."),
+        "[]",
+        "a6a9405d7324724787d4e0f86eb1aa15484b57e26507dc63580551b20dd03e53",
+        None,
+        Some("The chair retires.\n\nA search has begun."),
+    ),
+];
+
+/// An archive an earlier version wrote, before plain text kept its
+/// paragraphs and RSS author names lost their brackets, polled again with
+/// the same feeds: no article gets a revision or a new date in the merged
+/// feed (each would have, once, its hash being of the text as archived),
+/// yet each now reads as this version archives it; an article its
+/// publisher did edit meanwhile gets its revision.
+#[tokio::test]
+async fn an_archive_from_before_paragraphs_and_author_names_gets_no_spurious_revision() {
+    let server = FeedServer::start().await;
+    server.set("/notes.atom", Reply::feed(notes_atom(BOARD_BEFORE)));
+    server.set("/wire.xml", Reply::feed(WIRE_RSS));
+    let dir = TestDir::new();
+    let config = dir.write_config(&format!(
+        "{}{}[[views]]\nname = \"jane\"\ninclude = [{{ author = \"^Jane Doe$\" }}]\n",
+        feed_block("notes", &server.url("/notes.atom"), ""),
+        feed_block("wire", &server.url("/wire.xml"), "")
+    ));
+    let (c, clock) = fixed_clock("2026-11-24T09:00:00Z");
+    poll(&config, clock.clone()).await;
+    // The archive as the earlier version wrote it, under the same keys.
+    {
+        let db = rusqlite::Connection::open(dir.db_path()).unwrap();
+        for (guid, key, summary, content, authors, hash, summary_text, content_text) in
+            ARCHIVED_BEFORE
+        {
+            let held: String = db
+                .query_row(
+                    "SELECT s.item_key FROM item_sources s JOIN items i ON i.id = s.item_id
+                     WHERE i.guid = ?1",
+                    [guid],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(held, key);
+            db.execute(
+                "UPDATE items SET summary_html = ?2, content_html = ?3, authors = ?4,
+                        content_sha256 = ?5, summary_text = ?6, content_text = ?7
+                 WHERE guid = ?1",
+                rusqlite::params![
+                    guid,
+                    summary,
+                    content,
+                    authors,
+                    hash,
+                    summary_text,
+                    content_text
+                ],
+            )
+            .unwrap();
+        }
+        // Its authors in brackets matched no view by name.
+        db.execute("DELETE FROM rule_hits", []).unwrap();
+    }
+    // The publisher edits the board entry, and the wire adds a story
+    // (a document is read again only when its body changed).
+    server.set(
+        "/notes.atom",
+        Reply::feed(notes_atom(
+            "The chair retires.\n\nA search has begun; it ends in March.",
+        )),
+    );
+    server.set(
+        "/wire.xml",
+        Reply::feed(WIRE_RSS.replacen(
+            "<item>",
+            "<item><title>Copper up</title><guid>https://wire.test/copper</guid>\
+             <description>Copper rose.</description></item>\n<item>",
+            1,
+        )),
+    );
+    c.advance(chrono::Duration::minutes(15));
+    let polled = poll(&config, clock.clone()).await;
+    let updated = |feed: &str| {
+        polled
+            .iter()
+            .find(|(name, _)| name == feed)
+            .map(|(_, r)| r.summary.updated)
+    };
+    assert_eq!((updated("notes"), updated("wire")), (Some(1), Some(0)));
+    let revisions: Vec<(String, i64, String)> = {
+        let db = dir.db();
+        let mut s = db
+            .prepare("SELECT guid, revision, changed_at FROM items ORDER BY guid")
+            .unwrap();
+        s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let at = |s: &str| s.to_string();
+    assert_eq!(
+        revisions,
+        [
+            (
+                at("https://wire.test/copper"),
+                0,
+                at("2026-11-24T09:15:00Z")
+            ),
+            (at("https://wire.test/gold"), 0, at("2026-11-24T09:00:00Z")),
+            (at("https://wire.test/note"), 0, at("2026-11-24T09:00:00Z")),
+            (at("https://wire.test/oil"), 0, at("2026-11-24T09:00:00Z")),
+            (at("https://wire.test/rates"), 0, at("2026-11-24T09:00:00Z")),
+            (at("urn:notes:1"), 0, at("2026-11-24T09:00:00Z")),
+            (at("urn:notes:2"), 1, at("2026-11-24T09:15:00Z")),
+        ]
+    );
+    assert_eq!(
+        dir.column::<String>("SELECT content_html FROM v_item_revisions"),
+        ["The chair retires.\n\nA search has begun."]
+    );
+    // A view on an author's name finds the article now its name is one.
+    assert_eq!(
+        dir.column::<String>("SELECT i.title FROM rule_hits h JOIN items i ON i.id = h.item_id"),
+        ["Rates held"]
+    );
+    // The merged feed: the same dates, the text and names as read now.
+    let (code, out, err) = cli(&dir, &["render", "--format", "json"]).await;
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let entry = |title: &str| -> serde_json::Value {
+        doc["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["title"] == title)
+            .unwrap()
+            .clone()
+    };
+    let letter = entry("Quarterly letter");
+    assert_eq!(letter["date_modified"], "2026-11-24T09:00:00Z");
+    assert_eq!(
+        letter["content_html"],
+        "<p>Dear shareholders,<br>\nrevenue rose 4 % &amp; margins held.</p>\n\n\
+         <p>We expect &lt;more&gt; next year.</p>"
+    );
+    let board = entry("Board changes");
+    assert_eq!(board["date_modified"], "2026-11-24T09:15:00Z");
+    assert_eq!(
+        board["content_html"],
+        "<p>The chair retires.</p>\n\n<p>A search has begun; it ends in March.</p>"
+    );
+    let names = |title: &str| -> Vec<String> {
+        // JSON Feed leaves out an empty list.
+        entry(title)["authors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|a| a["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(names("Rates held"), ["Jane Doe"]);
+    assert_eq!(names("Oil slips"), ["Doe, Jane", "Bob Roe"]);
+    assert_eq!(names("Gold flat"), ["Bob Roe"]);
+    assert!(names("Desk note").is_empty());
+    assert_eq!(entry("Rates held")["date_modified"], "2026-11-24T09:00:00Z");
+    // Read as this version archives it, the next poll finds nothing new.
+    c.advance(chrono::Duration::minutes(15));
+    let again = poll(&config, clock).await;
+    assert!(again.iter().all(|(_, r)| r.summary.updated == 0));
+    assert_eq!(dir.count("SELECT count(*) FROM item_revisions"), 1);
+}
