@@ -502,11 +502,16 @@ fn paragraphs(escaped: &str) -> String {
 /// The name of an author as a reader wants it, or `None` when the feed gave
 /// only an email address. RSS 2.0's `<author>` is an email with the name
 /// in brackets (`jane@example.com (Jane Doe)`); feed-rs takes the address
-/// out and keeps the brackets, which are no part of the name.
+/// out and keeps the brackets, which are no part of the name. Only one
+/// pair around the whole name goes: `(Jane Doe) (Reuters)` is two.
 fn author_name(person: &feed_rs::model::Person) -> Option<&str> {
     let name = person.name.as_deref()?.trim();
-    let name = match (&person.email, name.strip_prefix('(')) {
-        (Some(_), Some(inner)) => inner.strip_suffix(')').unwrap_or(name).trim(),
+    let bracketed = name
+        .strip_prefix('(')
+        .and_then(|n| n.strip_suffix(')'))
+        .filter(|inner| !inner.contains(['(', ')']));
+    let name = match (&person.email, bracketed) {
+        (Some(_), Some(inner)) => inner.trim(),
         _ => name,
     };
     Some(name).filter(|n| !n.is_empty())
@@ -782,6 +787,7 @@ mod tests {
             <item><guid>5</guid><title>5</title><author>Ann Lee</author></item>
             <item><guid>6</guid><title>6</title><dc:creator>Kim (Markets desk)</dc:creator>
               <dc:creator>sam@example.com (Sam Poe)</dc:creator></item>
+            <item><guid>7</guid><title>7</title><author>x@example.com (Al) (Reuters)</author></item>
             </channel></rss>"#,
         );
         let authors: Vec<Vec<&str>> = got
@@ -797,6 +803,7 @@ mod tests {
                 vec![],
                 vec!["Ann Lee"],
                 vec!["Kim (Markets desk)", "Sam Poe"],
+                vec!["(Al) (Reuters)"],
             ]
         );
     }
