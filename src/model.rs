@@ -110,7 +110,11 @@ pub struct NewItem {
     pub summary_text: Option<String>,
     /// `content_html` as plain text, for search.
     pub content_text: Option<String>,
+    /// Each author's name.
     pub authors: Vec<String>,
+    /// Each author's email address, beside [`NewItem::authors`], when the
+    /// feed gave one. Not part of the content hash.
+    pub author_emails: Vec<Option<String>>,
     pub categories: Vec<String>,
     /// Files attached to it (a podcast's episode), absolute http(s) links.
     pub enclosures: Vec<Enclosure>,
@@ -287,6 +291,9 @@ pub struct Entry {
     /// Sanitised HTML, links absolute.
     pub content_html: Option<String>,
     pub authors: Vec<String>,
+    /// Each author's email address, beside `authors`, as the feed first
+    /// gave them (empty for an article archived before they were kept).
+    pub author_emails: Vec<Option<String>>,
     pub categories: Vec<String>,
     /// Files attached to it, as the feed first gave them.
     pub enclosures: Vec<Enclosure>,

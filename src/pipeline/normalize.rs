@@ -137,12 +137,11 @@ fn normalize_entry(e: Entry, feed_url: &Url, html_summary: bool, rss: bool) -> N
         .filter_map(|p| p.name.as_deref().map(str::trim))
         .filter(|n| !n.is_empty())
         .collect();
-    let authors: Vec<String> = e
+    let (authors, author_emails): (Vec<String>, Vec<Option<String>>) = e
         .authors
         .iter()
-        .filter_map(author_name)
-        .map(String::from)
-        .collect();
+        .filter_map(|p| Some((author_name(p)?.to_string(), author_email(p))))
+        .unzip();
     let mut categories: Vec<String> = Vec::new();
     let mut seen: HashSet<&str> = HashSet::new();
     for c in &e.categories {
@@ -230,6 +229,7 @@ fn normalize_entry(e: Entry, feed_url: &Url, html_summary: bool, rss: bool) -> N
         summary_html,
         content_html,
         authors,
+        author_emails,
         categories,
         enclosures,
         published,
@@ -515,6 +515,13 @@ fn author_name(person: &feed_rs::model::Person) -> Option<&str> {
         _ => name,
     };
     Some(name).filter(|n| !n.is_empty())
+}
+
+/// An author's email address, when the feed gave one that reads as one.
+fn author_email(person: &feed_rs::model::Person) -> Option<String> {
+    let email = person.email.as_deref()?.trim();
+    let email = email.strip_prefix("mailto:").unwrap_or(email);
+    (email.contains('@') && !email.contains(char::is_whitespace)).then(|| email.to_string())
 }
 
 thread_local! {
@@ -804,6 +811,23 @@ mod tests {
                 vec!["Ann Lee"],
                 vec!["Kim (Markets desk)", "Sam Poe"],
                 vec!["(Al) (Reuters)"],
+            ]
+        );
+        // The address beside each name, where there was one.
+        let emails: Vec<Vec<Option<&str>>> = got
+            .iter()
+            .map(|i| i.author_emails.iter().map(Option::as_deref).collect())
+            .collect();
+        assert_eq!(
+            emails,
+            [
+                vec![Some("jane@example.com")],
+                vec![Some("desk@example.com")],
+                vec![Some("bob@example.com")],
+                vec![],
+                vec![None],
+                vec![None, Some("sam@example.com")],
+                vec![Some("x@example.com")],
             ]
         );
     }

@@ -328,6 +328,7 @@ mod tests {
             summary_html: None,
             content_html: None,
             authors: vec![],
+            author_emails: vec![],
             categories: vec![],
             enclosures: Vec::new(),
             published: Some(at("2026-11-24T08:55:00Z")),

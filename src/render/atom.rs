@@ -111,9 +111,12 @@ fn write_entry(w: &mut XmlWriter, entry: &Entry, link: Option<&str>, strip: Opti
     if let Some(published) = entry.published {
         w.leaf("published", &[], &rfc3339(published));
     }
-    for author in &entry.authors {
+    for (at, author) in entry.authors.iter().enumerate() {
         w.open("author", &[]);
         w.leaf("name", &[], author);
+        if let Some(email) = entry.author_emails.get(at).and_then(Option::as_deref) {
+            w.leaf("email", &[], email);
+        }
         w.close("author");
     }
     if let Some(url) = link {
@@ -387,8 +390,16 @@ mod tests {
             a.published.map(|p| p.to_rfc3339()).as_deref(),
             Some("2026-03-01T09:30:00+00:00")
         );
-        let authors: Vec<_> = a.authors.iter().map(|p| p.name.as_str()).collect();
-        assert_eq!(authors, ["Ann Author", "Bob"]);
+        let authors: Vec<_> = a
+            .authors
+            .iter()
+            .map(|p| (p.name.as_str(), p.email.as_deref()))
+            .collect();
+        // The address where the feed gave one (an RSS `<author>`'s).
+        assert_eq!(
+            authors,
+            [("Ann Author", Some("ann@example.com")), ("Bob", None)]
+        );
         assert_eq!(
             link(&a.links, "alternate"),
             Some("https://www.bbc.co.uk/news/a?x=1&y=2")

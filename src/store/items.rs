@@ -653,14 +653,17 @@ fn find_elsewhere(
     Ok(None)
 }
 
-/// The columns an item's content fills, bound as `?3` to `?15` by both the
+/// The columns an item's content fills, bound as `?3` to `?17` by both the
 /// insert and the update (after two leading parameters of their own), so
 /// the two statements cannot disagree on order: guid, url, canonical_url,
 /// title, summary_html, content_html, authors, categories, published_at,
-/// updated_at, content_sha256, summary_text, content_text.
+/// updated_at, content_sha256, summary_text, content_text, enclosures,
+/// author_emails.
 struct ContentColumns<'i> {
     item: &'i NewItem,
     authors: String,
+    /// JSON, NULL when no author has one.
+    author_emails: Option<String>,
     categories: String,
     /// JSON, NULL when there are none.
     enclosures: Option<String>,
@@ -673,6 +676,7 @@ impl<'i> ContentColumns<'i> {
         ContentColumns {
             item,
             authors: json_list(&item.authors),
+            author_emails: author_emails(item),
             categories: json_list(&item.categories),
             enclosures: (!item.enclosures.is_empty())
                 .then(|| serde_json::to_string(&item.enclosures).expect("strings and numbers")),
@@ -688,7 +692,7 @@ impl<'i> ContentColumns<'i> {
         tail: &'a [&'a dyn ToSql],
     ) -> ParamsFromIter<impl Iterator<Item = &'a dyn ToSql>> {
         let i = self.item;
-        let content: [&'a dyn ToSql; 14] = [
+        let content: [&'a dyn ToSql; 15] = [
             &i.guid,
             &i.url,
             &i.canonical_url,
@@ -703,6 +707,7 @@ impl<'i> ContentColumns<'i> {
             &i.summary_text,
             &i.content_text,
             &self.enclosures,
+            &self.author_emails,
         ];
         params_from_iter(
             head.iter()
@@ -731,11 +736,11 @@ fn insert_item(
         "INSERT INTO items (id, uid, origin_feed_id, guid, url, canonical_url, title, summary_html,
                             content_html, authors, categories, published_at, updated_at,
                             content_sha256, summary_text, content_text, enclosures,
-                            first_seen_at, changed_at, sort_at)
+                            author_emails, first_seen_at, changed_at, sort_at)
          VALUES (max((SELECT coalesce(max(id), 0) FROM items),
                      (SELECT highest_deleted FROM item_id_mark)) + 1,
-                 ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17,
-                 ?18)",
+                 ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+                 ?18, ?19)",
         content.bind(&[&uid.0, &feed_id.0], &[&now_s, &sort_s]),
     )
     .map_err(op("insert item"))?;
@@ -771,7 +776,7 @@ fn update_item(
         "UPDATE items SET guid = ?3, url = ?4, canonical_url = ?5, title = ?6, summary_html = ?7,
                 content_html = ?8, authors = ?9, categories = ?10, published_at = ?11,
                 updated_at = ?12, content_sha256 = ?13, summary_text = ?14, content_text = ?15,
-                enclosures = ?16, changed_at = ?2, revision = revision + 1
+                enclosures = ?16, author_emails = ?17, changed_at = ?2, revision = revision + 1
          WHERE id = ?1",
         ContentColumns::of(item).bind(&[&item_id, &now_s], &[]),
     )
@@ -789,7 +794,7 @@ fn rewrite_item(tx: &Connection, item_id: i64, item: &NewItem) -> Result<(), Sto
     cached(
         tx,
         "UPDATE items SET summary_html = ?2, content_html = ?3, authors = ?4,
-                content_sha256 = ?5, summary_text = ?6, content_text = ?7
+                content_sha256 = ?5, summary_text = ?6, content_text = ?7, author_emails = ?8
          WHERE id = ?1",
         params![
             item_id,
@@ -798,11 +803,21 @@ fn rewrite_item(tx: &Connection, item_id: i64, item: &NewItem) -> Result<(), Sto
             json_list(&item.authors),
             item.content_hash,
             item.summary_text,
-            item.content_text
+            item.content_text,
+            author_emails(item)
         ],
     )
     .map_err(op("rewrite an item as this version reads it"))?;
     Ok(())
+}
+
+/// `items.author_emails` of `item`: a JSON array beside its authors, NULL
+/// when none has an address (nearly every item).
+fn author_emails(item: &NewItem) -> Option<String> {
+    item.author_emails
+        .iter()
+        .any(Option::is_some)
+        .then(|| serde_json::to_string(&item.author_emails).expect("strings and nulls"))
 }
 
 /// Whether `feed_id` carries entries under `key` with something added
@@ -959,6 +974,10 @@ impl Store {
                             summary_html: r.get(4)?,
                             content_html: r.get(5)?,
                             authors: list(6)?,
+                            author_emails: r
+                                .get::<_, Option<String>>(12)?
+                                .and_then(|e| serde_json::from_str(&e).ok())
+                                .unwrap_or_default(),
                             categories: list(7)?,
                             enclosures: enclosures_from(r, 11)?,
                             published: time(8)?,
@@ -1236,7 +1255,8 @@ impl Store {
 fn page_sql(filter: &selection::Filter) -> String {
     format!(
         "SELECT i.id, i.uid, i.title, i.url, i.summary_html, i.content_html,
-                i.authors, i.categories, i.published_at, i.changed_at, i.sort_at, i.enclosures
+                i.authors, i.categories, i.published_at, i.changed_at, i.sort_at, i.enclosures,
+                i.author_emails
          FROM items i
          WHERE {}
          ORDER BY i.sort_at DESC, i.id DESC

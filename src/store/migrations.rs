@@ -849,6 +849,11 @@ WHERE q.id = (SELECT q2.id FROM quotes q2 WHERE q2.symbol = symbols.symbol AND q
               ORDER BY q2.fetched_at DESC, q2.id DESC LIMIT 1);
 "#,
     ),
+    // 31: each author's email address beside the name (`authors`), for
+    // Atom's `<email>`: RSS gives it inside `<author>`, Atom on its own.
+    // Not part of `content_sha256`, as enclosures are not: items archived
+    // before have none, and are not each seen as edited for it.
+    Migration::Sql("ALTER TABLE items ADD COLUMN author_emails TEXT;"),
 ];
 
 /// Migrations 23 and 28 blank secrets with this: their own copy of the

@@ -1073,7 +1073,8 @@ async fn an_archive_from_before_paragraphs_and_author_names_gets_no_spurious_rev
             assert_eq!(held, key);
             db.execute(
                 "UPDATE items SET summary_html = ?2, content_html = ?3, authors = ?4,
-                        content_sha256 = ?5, summary_text = ?6, content_text = ?7
+                        content_sha256 = ?5, summary_text = ?6, content_text = ?7,
+                        author_emails = NULL
                  WHERE guid = ?1",
                 rusqlite::params![
                     guid,
@@ -1192,6 +1193,27 @@ async fn an_archive_from_before_paragraphs_and_author_names_gets_no_spurious_rev
     assert_eq!(names("Gold flat"), ["Bob Roe"]);
     assert!(names("Desk note").is_empty());
     assert_eq!(entry("Rates held")["date_modified"], "2026-11-24T09:00:00Z");
+    // Each name's address is kept when it is read again (an article whose
+    // authors read as before keeps none, as first archived), and Atom
+    // carries it.
+    assert_eq!(
+        dir.column::<Option<String>>("SELECT author_emails FROM items ORDER BY guid"),
+        [
+            None,
+            None,
+            None,
+            Some(r#"["desk@example.com",null]"#.to_string()),
+            Some(r#"["jane@example.com"]"#.to_string()),
+            None,
+            None,
+        ]
+    );
+    let (_, atom, _) = cli(&dir, &["render", "--format", "atom"]).await;
+    let atom: String = atom.split_whitespace().collect();
+    assert!(
+        atom.contains("<author><name>JaneDoe</name><email>jane@example.com</email></author>"),
+        "{atom}"
+    );
     // Read as this version archives it, the next poll finds nothing new.
     c.advance(chrono::Duration::minutes(15));
     let again = poll(&config, clock).await;
