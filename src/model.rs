@@ -291,8 +291,8 @@ pub struct Entry {
     /// Sanitised HTML, links absolute.
     pub content_html: Option<String>,
     pub authors: Vec<String>,
-    /// Each author's email address, beside `authors`, as the feed first
-    /// gave them (empty for an article archived before they were kept).
+    /// Each author's email address, beside `authors`, where the feed gave
+    /// one (empty for an article archived before they were kept).
     pub author_emails: Vec<Option<String>>,
     pub categories: Vec<String>,
     /// Files attached to it, as the feed first gave them.

@@ -1889,7 +1889,7 @@ mod write_cost {
                             published: Some(published),
                             updated: None,
                             content_hash: format!("{f}-{i}-{}", rng.next()),
-                            earlier_hash: String::new(),
+                            earlier_hash: String::new(), // no earlier version archived these
                             key_hash: format!("{f:016}-{i}"),
                             mentions: Vec::new(),
                         }
