@@ -822,31 +822,32 @@ FROM (
     Migration::Sql("ALTER TABLE alerts ADD COLUMN url_sha256 TEXT;"),
     // 30: `v_latest_quotes` read unfiltered, or `WHERE symbol IN (...)`,
     // tested every row of `quotes` against its symbol's latest (0.2 s on
-    // 200,000 quotes, docs/performance.md). It now walks the distinct symbols down the
-    // `(symbol, ...)` index, one seek each (a loose index scan: SQLite
-    // skips along an index only with ANALYZE's statistics, which the
-    // archive does not keep, and no table lists every symbol the series
-    // holds), and finds each one's latest board quote by a seek on
+    // 200,000 quotes, docs/performance.md). It now starts from
+    // `quote_symbols`, every symbol `quotes` has held, kept by a trigger,
+    // and finds each one's latest board quote by a seek on
     // `quotes_by_symbol`, as before: one row per symbol, the newest by
     // `fetched_at`, of a tie the highest `id`. Same columns, same order,
-    // same rows. `CROSS JOIN` keeps the symbols the outer loop, so a filter
-    // on the view's columns never makes SQLite read the quotes first. No
-    // view reads this one (`v_item_mentions` stopped at 27), so it alone
-    // is recreated.
+    // same rows. A filter on `symbol` is a filter on the table's key, so
+    // one symbol, a list or a join by symbol is a seek each (walking the
+    // distinct symbols down `quotes`' index instead made one symbol cost a
+    // seek per symbol held). A symbol whose quotes were all deleted keeps
+    // its row there, and has no row in the view, as before. No view reads
+    // this one (`v_item_mentions` stopped at 27), so it alone is recreated.
     Migration::Sql(
         r#"
+CREATE TABLE quote_symbols (symbol TEXT PRIMARY KEY) STRICT, WITHOUT ROWID;
+INSERT INTO quote_symbols (symbol) SELECT DISTINCT symbol FROM quotes;
+CREATE TRIGGER quotes_symbol AFTER INSERT ON quotes BEGIN
+    INSERT OR IGNORE INTO quote_symbols (symbol) VALUES (new.symbol);
+END;
 DROP VIEW v_latest_quotes;
 CREATE VIEW v_latest_quotes AS
-WITH RECURSIVE symbols(symbol) AS (
-    SELECT min(symbol) FROM quotes
-    UNION ALL
-    SELECT (SELECT min(q.symbol) FROM quotes q WHERE q.symbol > symbols.symbol)
-    FROM symbols WHERE symbols.symbol IS NOT NULL
-)
-SELECT q.* FROM symbols
-CROSS JOIN v_quotes q
-WHERE q.id = (SELECT q2.id FROM quotes q2 WHERE q2.symbol = symbols.symbol AND q2.source = 'board'
-              ORDER BY q2.fetched_at DESC, q2.id DESC LIMIT 1);
+SELECT q.id, s.symbol AS symbol, q.provider, q.provider_symbol, q.price, q.price_text,
+       q.change, q.change_percent, q.currency, q.previous_close, q.as_of, q.fetched_at,
+       q.session, q.source
+FROM quote_symbols s
+JOIN v_quotes q ON q.id = (SELECT q2.id FROM quotes q2 WHERE q2.symbol = s.symbol AND q2.source = 'board'
+                           ORDER BY q2.fetched_at DESC, q2.id DESC LIMIT 1);
 "#,
     ),
     // 31: each author's email address beside the name (`authors`), for
@@ -1473,10 +1474,12 @@ SELECT q.* FROM v_quotes q
 WHERE q.id = (SELECT q2.id FROM quotes q2 WHERE q2.symbol = q.symbol AND q2.source = 'board'
               ORDER BY q2.fetched_at DESC, q2.id DESC LIMIT 1);";
 
-    /// Reading the latest quotes, unfiltered or by symbol, seeks each
-    /// symbol's latest quote: no query reads through `quotes` (unfiltered,
-    /// the view of version 15 tested every row, 0.2 s on 200,000 quotes),
-    /// and no step goes with the number of quotes a symbol has.
+    /// Reading the latest quotes, unfiltered, by symbol, by a list or
+    /// joined by symbol, seeks each symbol's latest quote: no query reads
+    /// through `quotes` (unfiltered, the view of version 15 tested every
+    /// row, 0.2 s on 200,000 quotes), a filter on `symbol` reads only the
+    /// symbols it names (a first version of 30 walked every symbol held
+    /// for one), and no step goes with the number of quotes a symbol has.
     #[test]
     fn the_latest_quotes_view_seeks_each_symbols_latest_quote() {
         let mut conn = Connection::open_in_memory().unwrap();
@@ -1485,15 +1488,31 @@ WHERE q.id = (SELECT q2.id FROM quotes q2 WHERE q2.symbol = q.symbol AND q2.sour
             let plan =
                 super::super::query_plan(&conn, &format!("SELECT * FROM v_latest_quotes {filter}"))
                     .join("\n");
-            // The only scan is of the symbols found, one row each.
+            // The only scan is of the symbols held, and only when no
+            // symbol is named.
             for line in plan.lines().filter(|l| l.contains("SCAN")) {
-                assert_eq!(line, "SCAN symbols", "{filter}\n{plan}");
+                assert!(filter.is_empty(), "{filter}\n{plan}");
+                assert_eq!(line, "SCAN s", "{filter}\n{plan}");
             }
             assert!(
                 plan.contains("SEARCH q2 USING INDEX quotes_by_symbol (symbol=?)"),
                 "{filter}\n{plan}"
             );
         }
+        // Joined by symbol, as an analyst looks up each mention's latest
+        // quote: a seek per row, not the view built per row.
+        let plan = super::super::query_plan(
+            &conn,
+            "SELECT m.item_id, l.price FROM item_mentions m
+             JOIN v_latest_quotes l ON l.symbol = m.symbol",
+        )
+        .join("\n");
+        assert!(
+            plan.lines()
+                .filter(|l| l.contains("SCAN"))
+                .all(|l| l.contains("item_mentions") || l.contains(" m")),
+            "{plan}"
+        );
         // The same read of 3 symbols costs as much with 10 quotes a symbol
         // as with 300: what grows is only how deep each seek goes.
         let steps = |conn: &Connection, filter: &str| -> i32 {
@@ -1527,6 +1546,20 @@ WHERE q.id = (SELECT q2.id FROM quotes q2 WHERE q2.symbol = q.symbol AND q2.sour
             .map(|f| steps(&conn, f))
             .collect();
         assert_eq!(few, many, "{LATEST_QUOTES_SHAPES:?}");
+        // Nor does a read by symbol grow with the symbols held.
+        for n in 0..500 {
+            conn.execute(
+                "INSERT INTO quotes (symbol, provider, provider_symbol, price, fetched_at, session)
+                 VALUES (?1, 'yahoo', ?1, '1', '2026-01-01T00:00:00Z', 'regular')",
+                [format!("X{n:03}")],
+            )
+            .unwrap();
+        }
+        let by_symbol: Vec<i32> = LATEST_QUOTES_SHAPES[1..]
+            .iter()
+            .map(|f| steps(&conn, f))
+            .collect();
+        assert_eq!(by_symbol, many[1..], "{LATEST_QUOTES_SHAPES:?}");
     }
 
     /// The view of version 30 gives exactly the rows of version 15's, by
@@ -1730,6 +1763,24 @@ INSERT INTO item_mentions (item_id, symbol) VALUES (1, 'LONG');
                     .query_row("SELECT matched_by FROM v_item_mentions", [], |r| r.get(0))
                     .unwrap();
                 assert_eq!(how, None, "from {start}");
+                // Quotes held before `quote_symbols` existed are listed
+                // there, so the latest quote of each is found.
+                let latest: Vec<String> = conn
+                    .prepare("SELECT symbol FROM v_latest_quotes")
+                    .unwrap()
+                    .query_map([], |r| r.get(0))
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .collect();
+                assert!(!latest.is_empty(), "from {start}");
+                let unlisted: i64 = conn
+                    .query_row(
+                        "SELECT count(*) FROM quotes WHERE symbol NOT IN (SELECT symbol FROM quote_symbols)",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .unwrap();
+                assert_eq!(unlisted, 0, "from {start}");
             }
             let ok: String = conn
                 .query_row("PRAGMA integrity_check", [], |r| r.get(0))
