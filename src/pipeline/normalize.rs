@@ -503,25 +503,67 @@ fn paragraphs(escaped: &str) -> String {
 /// only an email address. RSS 2.0's `<author>` is an email with the name
 /// in brackets (`jane@example.com (Jane Doe)`); feed-rs takes the address
 /// out and keeps the brackets, which are no part of the name. Only one
-/// pair around the whole name goes: `(Jane Doe) (Reuters)` is two.
+/// pair around the whole name goes: `(Jane Doe) (Reuters)` is two, and
+/// `(Jane Doe (Reuters))` is one, keeping the inner. An address written
+/// hard against its bracket (`jane@example.com(Jane Doe)`) leaves the name
+/// with a `)` no `(` opened (the parsers take the byte after the address
+/// as a separator), which goes too.
 fn author_name(person: &feed_rs::model::Person) -> Option<&str> {
     let name = person.name.as_deref()?.trim();
-    let bracketed = name
-        .strip_prefix('(')
-        .and_then(|n| n.strip_suffix(')'))
-        .filter(|inner| !inner.contains(['(', ')']));
-    let name = match (&person.email, bracketed) {
-        (Some(_), Some(inner)) => inner.trim(),
-        _ => name,
+    let name = match person.email {
+        Some(_) => unbracketed(name),
+        None => name,
     };
     Some(name).filter(|n| !n.is_empty())
 }
 
-/// An author's email address, when the feed gave one that reads as one.
+/// `name` without one pair of brackets around the whole of it, or without
+/// a last `)` that closes nothing: see [`author_name`].
+fn unbracketed(name: &str) -> &str {
+    let mut depth = 0i32;
+    for (at, c) in name.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                // The bracket that opened the name closes here: the pair
+                // goes only if it closes at the end.
+                if depth == 0 && name.starts_with('(') {
+                    return if at == name.len() - 1 {
+                        name[1..at].trim()
+                    } else {
+                        name
+                    };
+                }
+            }
+            _ => {}
+        }
+    }
+    if depth < 0 && name.ends_with(')') {
+        name[..name.len() - 1].trim()
+    } else {
+        name
+    }
+}
+
+/// An author's email address, when the feed gave one that reads as a plain
+/// address: a local part, one `@`, a domain with a dot, and nothing Atom's
+/// `<email>` (an RFC 2822 addr-spec) would not take or a reader would
+/// choke on (spaces, brackets, quotes, commas). A junk `<email>` in a
+/// source is left out, not passed on to make the merged feed invalid.
 fn author_email(person: &feed_rs::model::Person) -> Option<String> {
     let email = person.email.as_deref()?.trim();
     let email = email.strip_prefix("mailto:").unwrap_or(email);
-    (email.contains('@') && !email.contains(char::is_whitespace)).then(|| email.to_string())
+    let (local, domain) = email.split_once('@')?;
+    let plain = |part: &str| {
+        !part.is_empty()
+            && !part.starts_with('.')
+            && !part.ends_with('.')
+            && part
+                .chars()
+                .all(|c| !c.is_whitespace() && !c.is_control() && !"@<>()[],;:\"\\".contains(c))
+    };
+    (plain(local) && plain(domain) && domain.contains('.')).then(|| email.to_string())
 }
 
 thread_local! {
@@ -795,6 +837,8 @@ mod tests {
             <item><guid>6</guid><title>6</title><dc:creator>Kim (Markets desk)</dc:creator>
               <dc:creator>sam@example.com (Sam Poe)</dc:creator></item>
             <item><guid>7</guid><title>7</title><author>x@example.com (Al) (Reuters)</author></item>
+            <item><guid>8</guid><title>8</title><author>x@example.com (Jane Doe (Reuters))</author></item>
+            <item><guid>9</guid><title>9</title><author>jane@example.com(Jane Doe)</author></item>
             </channel></rss>"#,
         );
         let authors: Vec<Vec<&str>> = got
@@ -811,6 +855,8 @@ mod tests {
                 vec!["Ann Lee"],
                 vec!["Kim (Markets desk)", "Sam Poe"],
                 vec!["(Al) (Reuters)"],
+                vec!["Jane Doe (Reuters)"],
+                vec!["Jane Doe"],
             ]
         );
         // The address beside each name, where there was one.
@@ -828,6 +874,58 @@ mod tests {
                 vec![None],
                 vec![None, Some("sam@example.com")],
                 vec![Some("x@example.com")],
+                vec![Some("x@example.com")],
+                vec![Some("jane@example.com")],
+            ]
+        );
+    }
+
+    /// An Atom source's `<email>` that is no plain address is left out
+    /// (its author kept), so the merged feed's `<email>`, an RFC 2822
+    /// addr-spec in RFC 4287, stays valid.
+    #[test]
+    fn an_email_that_is_no_plain_address_is_left_out() {
+        let entries: String = [
+            "@",
+            "jane@",
+            "@example.com",
+            "jane@localhost",
+            "&lt;jane@example.com&gt;",
+            "jane doe@example.com",
+            "jane@example..com.",
+            "mailto:jane@example.com",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(n, email)| {
+            format!(
+                "<entry><id>urn:{n}</id><title>{n}</title><updated>2026-01-01T00:00:00Z</updated>
+                 <author><name>Jane</name><email>{email}</email></author></entry>"
+            )
+        })
+        .collect();
+        let got = items(&format!(
+            "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>T</title><id>urn:t</id>
+            <updated>2026-01-01T00:00:00Z</updated>{entries}</feed>"
+        ));
+        let emails: Vec<Option<&str>> = got
+            .iter()
+            .map(|i| {
+                assert_eq!(i.authors, ["Jane"]);
+                i.author_emails[0].as_deref()
+            })
+            .collect();
+        assert_eq!(
+            emails,
+            [
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                Some("jane@example.com")
             ]
         );
     }

@@ -794,7 +794,7 @@ fn rewrite_item(tx: &Connection, item_id: i64, item: &NewItem) -> Result<(), Sto
     cached(
         tx,
         "UPDATE items SET summary_html = ?2, content_html = ?3, authors = ?4,
-                content_sha256 = ?5, summary_text = ?6, content_text = ?7, author_emails = ?8
+                content_sha256 = ?5, author_emails = ?6
          WHERE id = ?1",
         params![
             item_id,
@@ -802,12 +802,21 @@ fn rewrite_item(tx: &Connection, item_id: i64, item: &NewItem) -> Result<(), Sto
             item.content_html,
             json_list(&item.authors),
             item.content_hash,
-            item.summary_text,
-            item.content_text,
             author_emails(item)
         ],
     )
     .map_err(op("rewrite an item as this version reads it"))?;
+    // Apart, and only when they differ: writing the plain texts takes the
+    // item out of the search index until it is indexed again (the
+    // `items_fts_update` trigger), which an article whose only change is
+    // its authors' brackets need not be.
+    cached(
+        tx,
+        "UPDATE items SET summary_text = ?2, content_text = ?3
+         WHERE id = ?1 AND (summary_text IS NOT ?2 OR content_text IS NOT ?3)",
+        params![item_id, item.summary_text, item.content_text],
+    )
+    .map_err(op("rewrite an item's text as this version reads it"))?;
     Ok(())
 }
 
@@ -1270,6 +1279,58 @@ mod tests {
     use super::*;
 
     use super::super::query_plan as plan;
+
+    /// An article an earlier version archived is rewritten as this version
+    /// reads it without leaving the search index when its plain texts read
+    /// the same (only its authors' brackets went), and is indexed again
+    /// when they changed (the paragraphs of a plain text).
+    #[test]
+    fn a_rewrite_leaves_the_search_index_alone_unless_the_text_changed() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::migrations::migrate(&mut conn).unwrap();
+        conn.execute_batch(super::super::ONE_FEED_ONE_ITEM).unwrap();
+        conn.execute_batch(
+            "INSERT INTO fts_pending (item_id) VALUES (1);
+             UPDATE items SET summary_text = 'a b', authors = '[\"(Jane)\"]' WHERE id = 1;",
+        )
+        .unwrap();
+        index_pending(&conn).unwrap();
+        let queued = |conn: &Connection| -> i64 {
+            conn.query_row("SELECT count(*) FROM fts_pending", [], |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!(queued(&conn), 0);
+        let mut item = NewItem {
+            key: crate::model::ItemKey("id:1".into()),
+            guid: None,
+            url: None,
+            canonical_url: None,
+            title: "Kept".into(),
+            summary_html: Some("a b".into()),
+            content_html: None,
+            summary_text: Some("a b".into()),
+            content_text: None,
+            authors: vec!["Jane".into()],
+            author_emails: vec![Some("jane@example.com".into())],
+            categories: Vec::new(),
+            enclosures: Vec::new(),
+            published: None,
+            updated: None,
+            content_hash: "h2".into(),
+            earlier_hash: "h1".into(),
+            key_hash: "h1".into(),
+            mentions: Vec::new(),
+        };
+        rewrite_item(&conn, 1, &item).unwrap();
+        let authors: String = conn
+            .query_row("SELECT authors FROM items WHERE id = 1", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(authors, r#"["Jane"]"#);
+        assert_eq!(queued(&conn), 0, "the same text is not indexed again");
+        item.summary_text = Some("a\nb".into());
+        rewrite_item(&conn, 1, &item).unwrap();
+        assert_eq!(queued(&conn), 1, "a changed text is indexed again");
+    }
 
     /// Every lookup made for each item of every fetch goes through an
     /// index, so ingest costs the same in a year-old archive as in a new one.

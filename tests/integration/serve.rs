@@ -1098,6 +1098,65 @@ async fn served_atom_validates_against_rfc4287_relax_ng() {
     d.stop().await;
 }
 
+/// Authors with their addresses, as RSS gives them and as an Atom source
+/// gives them (one a junk address), come out as RFC 4287 `<author>`s
+/// that validate: a name, and an `<email>` only where it is an address.
+#[tokio::test]
+#[ignore = "needs xmllint (Debian libxml2-utils); .ci/run installs it and runs ignored tests"]
+async fn served_atom_with_authors_and_emails_validates_against_rfc4287_relax_ng() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/rss.xml",
+        Reply::feed(
+            r#"<rss version="2.0"><channel><title>Wire</title><link>https://w.test/</link>
+            <item><guid>w1</guid><title>One</title><link>https://w.test/1</link>
+              <author>jane@example.com (Jane Doe)</author></item>
+            <item><guid>w2</guid><title>Two</title><link>https://w.test/2</link>
+              <author>desk@example.com(Desk (Markets))</author></item>
+            </channel></rss>"#
+                .to_string(),
+        ),
+    );
+    server.set(
+        "/atom.xml",
+        Reply::feed(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>Desk</title><id>urn:desk</id>
+            <updated>2026-01-01T00:00:00Z</updated>
+            <entry><id>urn:d1</id><title>Three</title><updated>2026-01-01T00:00:00Z</updated>
+              <link href="https://d.test/3"/>
+              <author><name>Kim Lee</name><email>jane@</email></author></entry>
+            </feed>"#
+                .to_string(),
+        ),
+    );
+    let dir = TestDir::new();
+    let config = dir.write_config(&format!(
+        "{}{}",
+        feed_block("wire", &server.url("/rss.xml"), ""),
+        feed_block("desk", &server.url("/atom.xml"), "")
+    ));
+    let d = Daemon::start(config).await;
+    let atom = d.wait_for_entries(3).await;
+    // The document is indented: its elements, one after another.
+    let flat: String = atom.lines().map(str::trim).collect();
+    assert!(
+        flat.contains("<author><name>Jane Doe</name><email>jane@example.com</email></author>"),
+        "{atom}"
+    );
+    assert!(
+        flat.contains(
+            "<author><name>Desk (Markets)</name><email>desk@example.com</email></author>"
+        ),
+        "{atom}"
+    );
+    assert!(
+        flat.contains("<author><name>Kim Lee</name></author>"),
+        "{atom}"
+    );
+    validate_atom(&atom);
+    d.stop().await;
+}
+
 #[tokio::test]
 async fn metrics_count_fetches_items_and_requests() {
     let (_server, _dir, d) = two_feed_daemon().await;
