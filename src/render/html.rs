@@ -530,12 +530,7 @@ fn card(feed: &MergedFeed, entry: &Entry, now: DateTime<Utc>) -> Card {
         page_url: format!("{home}items/{}", entry.uid()),
         title,
         url: entry.url.clone(),
-        sources: entry
-            .sources
-            .iter()
-            .map(|s| s.title.clone().unwrap_or_else(|| s.name.clone()))
-            .collect::<Vec<_>>()
-            .join(", "),
+        sources: source_names(entry),
         time_iso: rfc3339(time),
         time_shown: shown_time(now, time),
         summary,
@@ -546,6 +541,20 @@ fn card(feed: &MergedFeed, entry: &Entry, now: DateTime<Utc>) -> Card {
             .filter(|s| feed.market_strip && !s.quotes.is_empty())
             .map(strip_html),
     }
+}
+
+/// The names of the feeds that carried `entry`, each once, first seen
+/// first: one article archived from two feeds with one title (a feed and
+/// its redirected second address) read "Odd & Ends, Odd & Ends".
+fn source_names(entry: &Entry) -> String {
+    let mut names: Vec<&str> = Vec::with_capacity(entry.sources.len());
+    for source in &entry.sources {
+        let name = source.title.as_deref().unwrap_or(&source.name);
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names.join(", ")
 }
 
 /// A search snippet as HTML: its text escaped, the terms between
@@ -645,6 +654,29 @@ mod tests {
         assert!(long.summary.len() > long.title.len(), "{}", long.summary);
         let titled = card(&feed, &feed.entries[0], now);
         assert!(!titled.summary.is_empty());
+    }
+
+    /// QA: an article archived from a feed and its redirected second
+    /// address, both titled alike, named the title once per feed.
+    #[test]
+    fn a_source_title_two_feeds_share_is_shown_once() {
+        use crate::model::EntrySource;
+        use crate::render::samples::{awkward_source, bbc_source, sample_feed};
+        let feed = sample_feed();
+        let mirror = EntrySource {
+            name: "bbc-world-2".into(),
+            feed_url: "https://feeds.bbci.co.uk/news/world/rss2.xml".into(),
+            ..bbc_source()
+        };
+        let entry = Entry {
+            sources: vec![bbc_source(), awkward_source(), mirror, bbc_source()],
+            ..feed.entries[0].clone()
+        };
+        let card = card(&feed, &entry, feed.now);
+        assert_eq!(
+            card.sources,
+            r#"BBC News - World, Q&A <b>"quoted"</b> 'single'"#
+        );
     }
 
     #[test]
