@@ -64,8 +64,8 @@ use crate::select::{Channel, Output};
 use crate::store::{Cursor, RecentQuery, Store};
 use crate::websub::{PushAnswer, Subscriber};
 use pages::{
-    asset, feeds_page, item_page, live_board, not_found, not_found_under, page, page_headers,
-    search_page, symbol_page,
+    asset, feeds_page, item_page, not_found, not_found_under, page, page_headers, search_page,
+    show_board, symbol_page,
 };
 
 /// Everything the handlers need.
@@ -189,7 +189,7 @@ impl Stamp {
     fn now(inner: &Inner, format: Format) -> Stamp {
         let (board, minute) = match format {
             Format::Html => (
-                inner.board.get().and_then(|b| b.last_success()),
+                inner.board.get().and_then(|b| b.last_refresh()),
                 Some(inner.clock.now().timestamp().div_euclid(60)),
             ),
             _ => (None, None),
@@ -1100,7 +1100,7 @@ async fn render_doc(inner: &Inner, key: DocKey) -> Result<Rendered, ServeError> 
         }
         let now = inner.clock.now();
         view.now = now;
-        view.board = live_board(inner, now);
+        show_board(&mut view, inner, now);
     }
     view.query = search.clone();
     if let Some(q) = &search {

@@ -18,6 +18,8 @@ use super::{
 };
 use crate::link::without_credentials;
 use crate::model::Snapshot;
+use crate::quotes::board::BoardStatus;
+use crate::quotes::redact;
 use crate::render::{self, Format};
 use crate::select::Channel;
 use crate::store::RecentQuery;
@@ -48,20 +50,47 @@ fn page_frame(
     );
     view.market_strip = published.output.market_strip;
     view.site_title = published.web.title.clone();
-    view.board = live_board(inner, now);
+    show_board(&mut view, inner, now);
     view.now = now;
     view.remote_images = published.web.remote_images;
     view
 }
 
-/// The live board as a snapshot taken `now`, for pages.
-pub(super) fn live_board(inner: &Inner, now: DateTime<Utc>) -> Option<Snapshot> {
-    let view = inner.board.get()?.view(now)?;
-    Some(Snapshot {
-        label: view.label,
-        taken_at: now,
-        quotes: view.quotes.into_iter().map(|(_, q)| q).collect(),
-    })
+/// The live board on `page` as a snapshot taken `now`; with `[market]`
+/// configured and no quote to show (the provider has not answered since
+/// the board was set up), a notice in its place saying so, with the
+/// provider and the last refresh's error as `/feeds` shows them.
+pub(super) fn show_board(page: &mut render::MergedFeed, inner: &Inner, now: DateTime<Utc>) {
+    let Some(board) = inner.board.get() else {
+        return;
+    };
+    match board.view(now) {
+        Some(view) => {
+            page.board = Some(Snapshot {
+                label: view.label,
+                taken_at: now,
+                quotes: view.quotes.into_iter().map(|(_, q)| q).collect(),
+            });
+        }
+        None => page.board_notice = Some(board_notice(&board.status(now))),
+    }
+}
+
+/// A board without quotes, in words: "Market data unavailable: no quotes
+/// received yet (provider yahoo). Last attempt failed: AAPL: …".
+fn board_notice(status: &BoardStatus) -> String {
+    let mut notice = format!(
+        "Market data unavailable: no quotes received yet (provider {}).",
+        status.provider
+    );
+    match (&status.last_refresh, &status.last_error) {
+        // Quote errors are redacted where they are made; once more here,
+        // since this is published to every reader.
+        (_, Some(error)) => notice.push_str(&format!(" Last attempt failed: {}", redact(error))),
+        (None, None) => notice.push_str(" The first request has not been answered yet."),
+        (Some(_), None) => {}
+    }
+    notice
 }
 
 /// A channel's page; 404 when `[web] enabled = false`.

@@ -455,10 +455,18 @@ impl Board {
         self.setup().matcher.find(title, text, &[] as &[&str])
     }
 
-    /// When the board last refreshed with at least one quote: what pages
-    /// showing the live board are rendered from. Cheap: no quote copied.
+    /// When the board last refreshed with at least one quote. Cheap: no
+    /// quote copied.
     pub fn last_success(&self) -> Option<DateTime<Utc>> {
         self.state().last_success
+    }
+
+    /// When the board last asked its provider, answered or not: what pages
+    /// showing the live board are rendered from, since a failed refresh
+    /// changes them too (its quotes turn stale, or the notice that stands
+    /// in for a board without quotes gives the new error). Cheap.
+    pub fn last_refresh(&self) -> Option<DateTime<Utc>> {
+        self.state().last_refresh
     }
 
     /// How long the board has gone without news from its provider at

@@ -70,6 +70,8 @@ struct Chrome {
     feeds: Vec<FeedLink>,
     /// The live board as a strip, when `[market]` is configured.
     board: Option<String>,
+    /// Why there is no board, when `[market]` is configured.
+    board_notice: Option<String>,
     /// The search in the search box.
     query: String,
 }
@@ -510,6 +512,7 @@ fn chrome(feed: &MergedFeed) -> Chrome {
             .as_ref()
             .filter(|b| !b.quotes.is_empty())
             .map(strip_html),
+        board_notice: feed.board_notice.clone(),
         query: feed.query.clone().unwrap_or_default(),
     }
 }

@@ -144,6 +144,9 @@ pub struct MergedFeed {
     pub feed_urls: Vec<(Format, String)>,
     /// The live board, for pages: the board as it stands, not as stamped.
     pub board: Option<Snapshot>,
+    /// For pages, in the board's place when `[market]` is configured but
+    /// the board has no quote to show: why, in words.
+    pub board_notice: Option<String>,
     /// When the document is rendered, for pages' "5 minutes ago".
     pub now: DateTime<Utc>,
     /// For a search page: each entry's text around the search terms, the
@@ -253,6 +256,7 @@ pub fn merged_feed(
             .collect(),
         site_title: title.to_string(),
         board: None,
+        board_notice: None,
         now: updated,
         snippets: Default::default(),
         query: None,

@@ -778,3 +778,57 @@ async fn without_pages_an_item_without_a_link_gets_none() {
     );
     d.stop().await;
 }
+
+/// QA: with `[market]` configured and its provider down since the start,
+/// the front, view and symbol pages showed no board and no word about it.
+/// They say in the board's place that no quote came, from which provider,
+/// and the last error, with no API key in it (the key here is `PATH`'s
+/// value, which finnhub sends in the query). Without `[market]`, nothing.
+#[tokio::test]
+async fn a_board_without_quotes_says_why_in_its_place() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (_server, _dir, d) = web_daemon(&format!(
+        "[[views]]\nname = \"calm\"\ntags = [\"world\"]\n\
+         [market]\nprovider = \"finnhub\"\nbase_url = \"http://127.0.0.1:{closed}/\"\n\
+         api_key_env = \"PATH\"\nsymbols = [\"AAPL\"]\n"
+    ))
+    .await;
+    let key = std::env::var("PATH").unwrap();
+    for path in ["/", "/views/calm", "/symbols/AAPL"] {
+        let mut html = String::new();
+        for _ in 0..100 {
+            html = html_of(&d, path).await.2;
+            if html.contains("Last attempt failed") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let notice = html
+            .split("<section class=\"board\" aria-label=\"Market board\">")
+            .nth(1)
+            .and_then(|rest| rest.split("</section>").next())
+            .unwrap_or_else(|| panic!("{path}: no board or notice: {html}"));
+        assert!(
+            notice.contains(
+                "Market data unavailable: no quotes received yet (provider finnhub). Last attempt failed: AAPL: "
+            ),
+            "{path}: {notice}"
+        );
+        assert!(notice.contains(&format!("127.0.0.1:{closed}")), "{notice}");
+        assert!(
+            !html.contains(&key),
+            "{path}: the API key is shown: {notice}"
+        );
+    }
+    d.stop().await;
+
+    let (_server, _dir, d) = web_daemon("").await;
+    let (_, _, html) = html_of(&d, "/").await;
+    assert!(!html.contains("class=\"board\""), "{html}");
+    assert!(!html.contains("Market data"), "{html}");
+    d.stop().await;
+}
