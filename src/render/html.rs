@@ -137,6 +137,7 @@ struct PriceSince {
     symbol: String,
     /// The symbol's page.
     href: String,
+    /// "not recorded" for a mention found while the board had no price.
     then: String,
     now: String,
     change: String,
@@ -360,7 +361,12 @@ pub fn render_item(
             .or(entry.summary_html.as_deref())
             .map(local_images),
         article: history.article_html.as_deref().map(local_images),
-        prices: prices_since(entry, feed.board.as_ref(), &root_path(&feed.site_url)),
+        prices: prices_since(
+            entry,
+            &history.mentions,
+            feed.board.as_ref(),
+            &root_path(&feed.site_url),
+        ),
         revisions: history
             .revisions
             .iter()
@@ -406,21 +412,29 @@ fn images_as_links(html: &str) -> String {
 }
 
 /// For each symbol the article mentions: its price on the article's
-/// snapshot, the live board's, and the change between them.
-fn prices_since(entry: &Entry, board: Option<&Snapshot>, home: &str) -> Vec<PriceSince> {
-    let Some(snapshot) = &entry.snapshot else {
-        return Vec::new();
+/// snapshot, the live board's, and the change between them; then each
+/// other symbol in `mentions` (the archive's record: one found while the
+/// provider was down, or in the article fetched later) with no price
+/// then and no change, so it still links to its page.
+fn prices_since(
+    entry: &Entry,
+    mentions: &[String],
+    board: Option<&Snapshot>,
+    home: &str,
+) -> Vec<PriceSince> {
+    let now_of = |symbol: &str| board.and_then(|b| b.quotes.iter().find(|q| q.symbol == symbol));
+    let money = |price: Decimal, currency: &Option<String>| match currency {
+        Some(c) => format!("{} {c}", shown_price(price)),
+        None => shown_price(price),
     };
-    snapshot
-        .quotes
+    let priced = entry
+        .snapshot
         .iter()
-        .filter(|q| q.mentioned)
+        .flat_map(|s| &s.quotes)
+        .filter(|q| q.mentioned);
+    let mut rows: Vec<PriceSince> = priced
         .map(|then| {
-            let now = board.and_then(|b| b.quotes.iter().find(|q| q.symbol == then.symbol));
-            let money = |price: Decimal, currency: &Option<String>| match currency {
-                Some(c) => format!("{} {c}", shown_price(price)),
-                None => shown_price(price),
-            };
+            let now = now_of(&then.symbol);
             // Two listings (the symbol moved, say, from the ADR in dollars
             // to the London line) have no change between them.
             let comparable = now.filter(|q| q.same_listing(then));
@@ -443,7 +457,23 @@ fn prices_since(entry: &Entry, board: Option<&Snapshot>, home: &str) -> Vec<Pric
                 direction,
             }
         })
-        .collect()
+        .collect();
+    for symbol in mentions {
+        if rows.iter().any(|r| &r.symbol == symbol) {
+            continue;
+        }
+        rows.push(PriceSince {
+            href: format!("{home}symbols/{symbol}"),
+            symbol: symbol.clone(),
+            then: "not recorded".into(),
+            now: now_of(symbol)
+                .map(|q| money(q.price, &q.currency))
+                .unwrap_or_else(|| "n/a".into()),
+            change: "n/a".into(),
+            direction: "flat",
+        });
+    }
+    rows
 }
 
 /// The change an item's page shows from a mention's price at ingest to
@@ -734,7 +764,7 @@ mod tests {
             snapshot: Some(then),
             ..entry.clone()
         };
-        let prices = prices_since(&entry, Some(&board), "/");
+        let prices = prices_since(&entry, &[], Some(&board), "/");
         assert_eq!(prices[0].change, "n/a");
         let entry = Entry {
             snapshot: Some(snapshot()),
@@ -742,7 +772,7 @@ mod tests {
         };
         let mut normal = snapshot();
         normal.quotes[0].price = "30.02".parse().unwrap();
-        let prices = prices_since(&entry, Some(&normal), "/");
+        let prices = prices_since(&entry, &[], Some(&normal), "/");
         assert_eq!(prices[0].change, "▲ +1.01 %");
     }
 
@@ -761,16 +791,16 @@ mod tests {
             snapshot: Some(then.clone()),
             ..market_feed().entries[0].clone()
         };
-        let prices = prices_since(&entry, Some(&now), "/");
+        let prices = prices_since(&entry, &[], Some(&now), "/");
         assert_eq!(prices[0].now, "0.72 GBP");
         assert_eq!(prices[0].change, "n/a");
         // Without a currency, another provider symbol is another listing.
         now.quotes[0].currency = None;
         now.quotes[0].provider_symbol = format!("{}.L", then.quotes[0].provider_symbol);
-        assert_eq!(prices_since(&entry, Some(&now), "/")[0].change, "n/a");
+        assert_eq!(prices_since(&entry, &[], Some(&now), "/")[0].change, "n/a");
         now.quotes[0].provider_symbol = then.quotes[0].provider_symbol.to_lowercase();
         now.quotes[0].price = then.quotes[0].price;
-        assert_ne!(prices_since(&entry, Some(&now), "/")[0].change, "n/a");
+        assert_ne!(prices_since(&entry, &[], Some(&now), "/")[0].change, "n/a");
         assert!(
             prices[0]
                 .then

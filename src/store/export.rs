@@ -224,10 +224,7 @@ fn complete(conn: &Connection, item: &mut ExportItem) -> Result<(), StoreError> 
             .collect()
         })
         .map_err(op("read an exported item's sources"))?;
-    item.mentions = conn
-        .prepare_cached("SELECT symbol FROM item_mentions WHERE item_id = ?1 ORDER BY symbol")
-        .and_then(|mut s| s.query_map([item.id], |r| r.get(0))?.collect())
-        .map_err(op("read an exported item's mentions"))?;
+    item.mentions = super::symbols::mentions_of(conn, item.id)?;
     item.snapshot = snapshot_of(conn, item.id)?;
     item.reactions = reactions_of(conn, item.id)?;
     Ok(())

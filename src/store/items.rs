@@ -133,6 +133,9 @@ pub struct ItemHistory {
     /// The article behind the item, sanitised HTML, when its feed has
     /// `fulltext` on and the page was fetched (`store::articles`).
     pub article_html: Option<String>,
+    /// The symbols it mentions, as recorded, alphabetical: also those
+    /// found while the board had no price (its snapshot has none).
+    pub mentions: Vec<String>,
 }
 
 /// One earlier version of an article.
@@ -1162,10 +1165,12 @@ impl Store {
                 })
                 .map_err(op("read an item's revisions"))?;
             let article_html = super::articles::article_html(conn, id)?;
+            let mentions = super::symbols::mentions_of(conn, id)?;
             Ok(Some(ItemHistory {
                 first_seen: from_db_time(&first_seen),
                 revisions,
                 article_html,
+                mentions,
             }))
         })
         .await

@@ -44,6 +44,14 @@ pub(crate) fn record_mentions(
     Ok(added)
 }
 
+/// The symbols an item mentions, as recorded (at ingest and from its
+/// article), in alphabetical order: whether or not a price was had.
+pub(crate) fn mentions_of(conn: &Connection, item_id: i64) -> Result<Vec<String>, StoreError> {
+    conn.prepare_cached("SELECT symbol FROM item_mentions WHERE item_id = ?1 ORDER BY symbol")
+        .and_then(|mut s| s.query_map([item_id], |r| r.get(0))?.collect())
+        .map_err(op("read an item's mentions"))
+}
+
 /// A symbol's quotes from `since` on, oldest first, with the time each is
 /// dated by (the provider's `as_of` when it gave one, else when we fetched
 /// it) and the index's order. Only the board's own quotes: a point

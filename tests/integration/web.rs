@@ -78,6 +78,16 @@ async fn html_of(d: &Daemon, path: &str) -> (u16, reqwest::header::HeaderMap, St
     (status, headers, resp.text().await.unwrap())
 }
 
+/// The path of the first article page the front page links to.
+async fn first_article(d: &Daemon) -> String {
+    let (_, _, front) = html_of(d, "/").await;
+    hrefs(&front)
+        .into_iter()
+        .filter_map(|h| local(&h))
+        .find(|p| p.starts_with("/items/"))
+        .unwrap_or_else(|| panic!("no article link in {front}"))
+}
+
 /// Waits until a search page shows `n` items: new items are searchable
 /// once indexed, within about two seconds of their poll (longer on a
 /// loaded machine).
@@ -282,12 +292,7 @@ async fn article_search_tag_and_view_pages() {
     )
     .await;
     wait_for_search(&d, "/search?q=story", 5).await;
-    let (_, _, front) = html_of(&d, "/").await;
-    let article = hrefs(&front)
-        .into_iter()
-        .filter_map(|h| local(&h))
-        .find(|p| p.starts_with("/items/"))
-        .unwrap_or_else(|| panic!("no article link in {front}"));
+    let article = first_article(&d).await;
     let (status, headers, html) = html_of(&d, &article).await;
     assert_eq!(status, 200);
     assert_page_headers(&article, &headers);
@@ -779,6 +784,22 @@ async fn without_pages_an_item_without_a_link_gets_none() {
     d.stop().await;
 }
 
+/// A `[market]` whose provider (finnhub, its key `PATH`'s value) is at a
+/// loopback port nothing listens on, and that port. AAPL is mentioned by
+/// "Apple Inc.".
+fn market_down() -> (String, u16) {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let market = format!(
+        "[market]\nprovider = \"finnhub\"\nbase_url = \"http://127.0.0.1:{closed}/\"\n\
+         api_key_env = \"PATH\"\nsymbols = [{{ symbol = \"AAPL\", names = [\"Apple Inc.\"] }}]\n"
+    );
+    (market, closed)
+}
+
 /// QA: with `[market]` configured and its provider down since the start,
 /// the front, view and symbol pages showed no board and no word about it.
 /// They say in the board's place that no quote came, from which provider,
@@ -786,15 +807,9 @@ async fn without_pages_an_item_without_a_link_gets_none() {
 /// value, which finnhub sends in the query). Without `[market]`, nothing.
 #[tokio::test]
 async fn a_board_without_quotes_says_why_in_its_place() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let (market, closed) = market_down();
     let (_server, _dir, d) = web_daemon(&format!(
-        "[[views]]\nname = \"calm\"\ntags = [\"world\"]\n\
-         [market]\nprovider = \"finnhub\"\nbase_url = \"http://127.0.0.1:{closed}/\"\n\
-         api_key_env = \"PATH\"\nsymbols = [\"AAPL\"]\n"
+        "[[views]]\nname = \"calm\"\ntags = [\"world\"]\n{market}"
     ))
     .await;
     let key = std::env::var("PATH").unwrap();
@@ -830,5 +845,46 @@ async fn a_board_without_quotes_says_why_in_its_place() {
     let (_, _, html) = html_of(&d, "/").await;
     assert!(!html.contains("class=\"board\""), "{html}");
     assert!(!html.contains("Market data"), "{html}");
+    d.stop().await;
+}
+
+/// QA: an item archived while the provider was down has its mention
+/// recorded but no price on its snapshot, and its page showed no mention
+/// at all, nor a way to the symbol's page.
+#[tokio::test]
+async fn a_mention_without_a_price_links_to_its_symbol_page() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/wire.xml",
+        Reply::feed(rss(
+            "Wire",
+            &[("a1", "Apple Inc. beats forecasts", "https://a.test/1")],
+        )),
+    );
+    let dir = TestDir::new();
+    let (market, _) = market_down();
+    let config = dir.write_config(&format!(
+        "{}{market}",
+        feed_block("wire", &server.url("/wire.xml"), "")
+    ));
+    let d = Daemon::start(config).await;
+    d.wait_for_entries(1).await;
+    assert_eq!(
+        dir.column::<String>("SELECT symbol FROM item_mentions"),
+        ["AAPL"]
+    );
+    assert_eq!(
+        dir.count("SELECT count(*) FROM snapshot_quotes"),
+        0,
+        "no price was had"
+    );
+    let article = first_article(&d).await;
+    let (status, _, html) = html_of(&d, &article).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains(r#"<th scope="row"><a href="/symbols/AAPL">AAPL</a></th><td class="num">not recorded</td><td class="num">n/a</td><td class="num flat">n/a</td>"#),
+        "{html}"
+    );
+    assert_eq!(html_of(&d, "/symbols/AAPL").await.0, 200);
     d.stop().await;
 }
