@@ -416,6 +416,8 @@ pub struct Published {
     pub views_opml: String,
     /// `[web]`: the pages.
     pub web: crate::config::WebConfig,
+    /// Each view's name and title, in config order: the pages' navigation.
+    pub views: Vec<(String, String)>,
     /// The configured feeds, for the operator's page (next due).
     pub feeds: Vec<crate::config::FeedConfig>,
     /// `[market]` symbols and their display names, for symbol pages.
@@ -450,6 +452,11 @@ impl Published {
             ),
             views_opml: crate::opml::export_views(&config.output.title, &config.views, &base, now),
             web: config.web.clone(),
+            views: config
+                .views
+                .iter()
+                .map(|v| (v.name.clone(), v.title.clone()))
+                .collect(),
             feeds: config.feeds.clone(),
             alerts: config
                 .alerts
@@ -1087,6 +1094,7 @@ async fn render_doc(inner: &Inner, key: DocKey) -> Result<Rendered, ServeError> 
     );
     view.market_strip = published.output.market_strip;
     view.site_title = published.web.title.clone();
+    view.site_views = published.views.clone();
     if !published.web.enabled {
         // No page shows the channel: a reader's "open website" would land
         // on a 404 (RSS's required link becomes the feed itself), and an

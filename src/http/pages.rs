@@ -50,6 +50,7 @@ fn page_frame(
     );
     view.market_strip = published.output.market_strip;
     view.site_title = published.web.title.clone();
+    view.site_views = published.views.clone();
     show_board(&mut view, inner, now);
     view.now = now;
     view.remote_images = published.web.remote_images;
@@ -411,7 +412,7 @@ pub(super) fn not_found_under(published: &Published) -> Response {
     (
         StatusCode::NOT_FOUND,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        render::html::not_found_page(base),
+        render::html::not_found_page(base, &published.views),
     )
         .into_response()
 }

@@ -68,6 +68,7 @@ struct Chrome {
     style_url: String,
     icon_url: String,
     feeds: Vec<FeedLink>,
+    nav: Vec<NavLink>,
     /// The live board as a strip, when `[market]` is configured.
     board: Option<String>,
     /// Why there is no board, when `[market]` is configured.
@@ -85,6 +86,30 @@ struct FeedLink {
     local: String,
     title: String,
     label: &'static str,
+}
+
+/// A link in the site's navigation ([`site_nav`]).
+struct NavLink {
+    href: String,
+    label: String,
+}
+
+/// The pages that lead to the rest, under `home` (the root's path): the
+/// news, each of `views` (name, title), and the feeds page. Every page
+/// has it, the 404 too, so the views are found without their OPML.
+fn site_nav(home: &str, views: &[(String, String)]) -> Vec<NavLink> {
+    let link = |href: String, label: &str| NavLink {
+        href,
+        label: label.to_string(),
+    };
+    std::iter::once(link(home.to_string(), "News"))
+        .chain(
+            views
+                .iter()
+                .map(|(name, title)| link(format!("{home}views/{name}"), title)),
+        )
+        .chain(std::iter::once(link(format!("{home}feeds"), "Feeds")))
+        .collect()
 }
 
 /// One item on the river.
@@ -286,15 +311,18 @@ pub fn render_symbol(
 struct NotFound<'a> {
     style_path: &'a str,
     home: &'a str,
+    nav: Vec<NavLink>,
 }
 
-/// The 404 page. It points at the feeds and views by their paths from
-/// the root under `home` (the path of `[server] base_url`: `/`, or
-/// `/news/` behind a proxy), since it answers for any path.
-pub fn not_found_page(home: &str) -> String {
+/// The 404 page, with the site's navigation to `views` (name, title). It
+/// points at the pages and feeds by their paths from the root under
+/// `home` (the path of `[server] base_url`: `/`, or `/news/` behind a
+/// proxy), since it answers for any path.
+pub fn not_found_page(home: &str, views: &[(String, String)]) -> String {
     NotFound {
         style_path: &STYLE_PATH,
         home,
+        nav: site_nav(home, views),
     }
     .render()
     .unwrap_or_else(|_| "not found\n".into())
@@ -325,7 +353,7 @@ pub fn render_item(
     now: DateTime<Utc>,
 ) -> Result<Vec<u8>, RenderError> {
     let Some(entry) = feed.entries.first() else {
-        return Ok(not_found_page(&root_path(&feed.site_url)).into_bytes());
+        return Ok(not_found_page(&root_path(&feed.site_url), &feed.site_views).into_bytes());
     };
     let chrome = chrome(feed);
     let stamp = |t: DateTime<Utc>| (rfc3339(t), t.format(FULL_TIME).to_string());
@@ -535,6 +563,7 @@ fn chrome(feed: &MergedFeed) -> Chrome {
         style_url: format!("{home}{}", *STYLE_PATH),
         icon_url: format!("{home}favicon.svg"),
         site_title: feed.site_title.clone(),
+        nav: site_nav(&home, &feed.site_views),
         home_url: home,
         feeds,
         board: feed

@@ -138,6 +138,9 @@ pub struct MergedFeed {
     pub market_strip: bool,
     /// The site's name, for pages (`[output] title`).
     pub site_title: String,
+    /// The views (`[[views]]` name and title, in config order), which the
+    /// pages' navigation links to.
+    pub site_views: Vec<(String, String)>,
     /// The site's public root URL (`[server] base_url`), for pages' links.
     pub site_url: String,
     /// This channel's feeds, for pages' autodiscovery links.
@@ -255,6 +258,7 @@ pub fn merged_feed(
             })
             .collect(),
         site_title: title.to_string(),
+        site_views: Vec::new(),
         board: None,
         board_notice: None,
         now: updated,

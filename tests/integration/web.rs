@@ -888,3 +888,48 @@ async fn a_mention_without_a_price_links_to_its_symbol_page() {
     assert_eq!(html_of(&d, "/symbols/AAPL").await.0, 200);
     d.stop().await;
 }
+
+/// QA: the front page linked only to items and feeds, so the views and
+/// the feeds page could not be found from the site, and the 404 page sent
+/// people to an OPML file. Every page, the 404 too, has a navigation
+/// list to the news, each view's page (by its title) and the feeds page.
+#[tokio::test]
+async fn every_page_links_to_the_views_and_the_feeds_page() {
+    let (_server, _dir, d) = web_daemon(
+        "[[views]]\nname = \"calm\"\ntitle = \"Calm news\"\ntags = [\"world\"]\n\
+         [[views]]\nname = \"odd\"\ntags = [\"odd\"]\n",
+    )
+    .await;
+    let article = first_article(&d).await;
+    for path in ["/", "/views/odd", article.as_str(), "/no/such/page"] {
+        let html = html_of(&d, path).await.2;
+        let nav = html
+            .split("<nav class=\"site-nav\" aria-label=\"Site\">")
+            .nth(1)
+            .and_then(|rest| rest.split("</nav>").next())
+            .unwrap_or_else(|| panic!("{path}: no site navigation: {html}"));
+        for link in [
+            r#"<li><a href="/">News</a></li>"#,
+            r#"<li><a href="/views/calm">Calm news</a></li>"#,
+            r#"<li><a href="/views/odd">odd</a></li>"#,
+            r#"<li><a href="/feeds">Feeds</a></li>"#,
+        ] {
+            assert!(nav.contains(link), "{path}: {link} missing from {nav}");
+        }
+    }
+    let (status, headers, html) = html_of(&d, "/no/such/page").await;
+    assert_eq!(status, 404);
+    assert_page_headers("404", &headers);
+    assert!(!html.contains("views.opml"), "{html}");
+    assert!(
+        html.contains(r#"<a href="/feeds">the feeds page</a>"#),
+        "{html}"
+    );
+    // Each link leads to a page.
+    for path in ["/views/calm", "/views/odd", "/feeds"] {
+        let (status, headers, _) = html_of(&d, path).await;
+        assert_eq!(status, 200, "{path}");
+        assert_page_headers(path, &headers);
+    }
+    d.stop().await;
+}
