@@ -98,8 +98,9 @@ const MINUS: char = '\u{2212}';
 /// either side; one outside the series' period is drawn at the nearer
 /// edge, and its title says so.
 ///
-/// Returns an `<svg>` element, or, for fewer than two quotes, a `<p>`
-/// saying what there is (markers are then left to the page's list).
+/// Returns an `<svg>` element, or, for fewer than two quotes or quotes all
+/// of one moment ([`draws`]), a `<p>` saying what there is (markers are
+/// then left to the page's list).
 pub fn price_chart(
     symbol: &str,
     series: &[(DateTime<Utc>, Decimal)],
@@ -110,9 +111,21 @@ pub fn price_chart(
     points.sort_by_key(|(t, _)| *t);
     match points.as_slice() {
         [] => sentence_without_quotes(symbol),
-        [(t, price)] => sentence_for_one_quote(symbol, *t, *price, currency),
+        [.., (t, price)] if !draws(&points) => {
+            sentence_for_one_moment(symbol, points.len(), *t, *price, currency)
+        }
         _ => chart(symbol, &points, markers, currency),
     }
+}
+
+/// Whether [`price_chart`] draws `series` as a chart: it needs quotes of
+/// two moments at least. Quotes of one moment (a closed market's last
+/// price, fetched at each refresh with the provider's one time for it)
+/// would make a chart whose time axis starts and ends at the same minute.
+pub fn draws(series: &[(DateTime<Utc>, Decimal)]) -> bool {
+    series
+        .iter()
+        .any(|(t, _)| Some(t) != series.first().map(|(t0, _)| t0))
 }
 
 fn sentence_without_quotes(symbol: &str) -> String {
@@ -122,15 +135,24 @@ fn sentence_without_quotes(symbol: &str) -> String {
     out
 }
 
-fn sentence_for_one_quote(
+/// `count` quotes, all at `t`, the last of them at `price`.
+fn sentence_for_one_moment(
     symbol: &str,
+    count: usize,
     t: DateTime<Utc>,
     price: Decimal,
     currency: Option<&str>,
 ) -> String {
-    let mut out = String::from("<p class=\"price-chart-empty\">One quote of ");
-    push_html(&mut out, symbol);
-    out.push_str(" is recorded so far: ");
+    let mut out = String::from("<p class=\"price-chart-empty\">");
+    if count == 1 {
+        out.push_str("One quote of ");
+        push_html(&mut out, symbol);
+        out.push_str(" is recorded so far: ");
+    } else {
+        out.push_str(&format!("All {count} quotes of "));
+        push_html(&mut out, symbol);
+        out.push_str(" recorded so far are of one moment: ");
+    }
     push_html(&mut out, &money(price, currency));
     out.push_str(" at <time datetime=\"");
     out.push_str(&rfc3339(t));
@@ -923,6 +945,28 @@ mod tests {
         assert!(!none.contains("<svg") && !one_quote.contains("<svg"));
         parse(&none);
         parse(&one_quote);
+        assert!(!draws(&[]));
+        assert!(!draws(&[(at("2026-07-24T09:00:00Z"), dec("29.7"))]));
+    }
+
+    /// QA: a closed market's price, fetched at each refresh with the one
+    /// time the provider gives it, drew a chart whose time axis started
+    /// and ended at the same minute.
+    #[test]
+    fn quotes_all_of_one_moment_are_a_sentence_not_a_chart() {
+        let t = at("2026-07-24T15:30:00Z");
+        let same = [(t, dec("29.7")), (t, dec("29.7")), (t, dec("29.8"))];
+        assert!(!draws(&same));
+        assert_eq!(
+            price_chart("VOD", &same, &[], Some("GBP")),
+            "<p class=\"price-chart-empty\">All 3 quotes of VOD recorded so far are of one moment: \
+             29.80 GBP at <time datetime=\"2026-07-24T15:30:00Z\">24 Jul 2026 15:30 UTC</time>. \
+             The chart needs at least two.</p>"
+        );
+        assert!(draws(&[
+            (t, dec("1")),
+            (at("2026-07-24T15:31:00Z"), dec("1"))
+        ]));
     }
 
     #[test]

@@ -18,7 +18,7 @@ use regex::Regex;
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
-use super::chart::{Marker, price_chart};
+use super::chart::{Marker, draws, price_chart};
 use super::strip::{ShownChange, shown_price, strip_html};
 use super::text::{entry_text, shorten, shown_title};
 use super::{Format, MergedFeed, RenderError, rfc3339};
@@ -251,7 +251,10 @@ struct SymbolPage<'a> {
     chrome: &'a Chrome,
     heading: String,
     symbol: &'a str,
+    /// The chart, or the sentence that stands for it ([`draws`]).
     chart: String,
+    /// Whether `chart` is one, with a caption.
+    drawn: bool,
     items: Vec<Mention>,
 }
 
@@ -293,6 +296,7 @@ pub fn render_symbol(
         },
         symbol,
         chart: price_chart(symbol, series, &markers, currency),
+        drawn: draws(series),
         items: items
             .iter()
             .map(|i| Mention {
@@ -738,6 +742,32 @@ mod tests {
         assert_eq!(
             card.sources,
             r#"BBC News - World, Q&A <b>"quoted"</b> 'single'"#
+        );
+    }
+
+    /// QA: a symbol page with no chart captioned the chart that was not
+    /// there.
+    #[test]
+    fn a_symbol_page_without_a_chart_has_no_caption() {
+        use crate::render::samples::sample_feed;
+        let feed = sample_feed();
+        let t = feed.now;
+        let page = |series: &[(DateTime<Utc>, Decimal)]| {
+            String::from_utf8(render_symbol(&feed, "VOD", None, series, &[], None).unwrap())
+                .unwrap()
+        };
+        let none = page(&[]);
+        assert!(none.contains("No quotes of VOD are recorded yet"), "{none}");
+        assert!(!none.contains("<figcaption>"), "{none}");
+        let one_moment = page(&[(t, Decimal::ONE), (t, Decimal::TWO)]);
+        assert!(!one_moment.contains("<figcaption>"), "{one_moment}");
+        let two = page(&[
+            (t, Decimal::ONE),
+            (t + chrono::Duration::hours(1), Decimal::TWO),
+        ]);
+        assert!(
+            two.contains("<svg") && two.contains("<figcaption>"),
+            "{two}"
         );
     }
 
