@@ -19,7 +19,6 @@ use super::{
 use crate::link::without_credentials;
 use crate::model::Snapshot;
 use crate::quotes::board::BoardStatus;
-use crate::quotes::redact;
 use crate::render::{self, Format};
 use crate::select::Channel;
 use crate::store::RecentQuery;
@@ -78,20 +77,25 @@ pub(super) fn show_board(page: &mut render::MergedFeed, inner: &Inner, now: Date
 }
 
 /// A board without quotes, in words: "Market data unavailable: no quotes
-/// received yet (provider yahoo). Last attempt failed: AAPL: …".
+/// received yet from yahoo; the last request failed (the Feeds page says
+/// why)." Readers learn that the board is missing and whose it is; the
+/// error itself (an address, a status, the provider's words) is the
+/// operator's, on /feeds and /healthz, not a line on every public page.
 fn board_notice(status: &BoardStatus) -> String {
-    let mut notice = format!(
-        "Market data unavailable: no quotes received yet (provider {}).",
-        status.provider
-    );
+    let provider = &status.provider;
     match (&status.last_refresh, &status.last_error) {
-        // Quote errors are redacted where they are made; once more here,
-        // since this is published to every reader.
-        (_, Some(error)) => notice.push_str(&format!(" Last attempt failed: {}", redact(error))),
-        (None, None) => notice.push_str(" The first request has not been answered yet."),
-        (Some(_), None) => {}
+        (_, Some(_)) => format!(
+            "Market data unavailable: no quotes received yet from {provider}; \
+             the last request failed (the Feeds page says why)."
+        ),
+        (None, None) => format!(
+            "Market data unavailable: no quotes received yet from {provider}; \
+             the first request has not been answered yet."
+        ),
+        (Some(_), None) => {
+            format!("Market data unavailable: no quotes received yet from {provider}.")
+        }
     }
-    notice
 }
 
 /// A channel's page; 404 when `[web] enabled = false`.
