@@ -38,7 +38,7 @@ use crate::render::{self, Format};
 use crate::scheduler;
 use crate::select::{Channel, Rule, Selection};
 use crate::shutdown;
-use crate::store::{ExportError, ExportQuery, RecentQuery, Store};
+use crate::store::{ExportQuery, RecentQuery, Store};
 use crate::systemd;
 
 #[derive(Debug, Parser)]
@@ -245,13 +245,14 @@ pub fn main(cli: Cli) -> ExitCode {
         for warning in warnings(&config, None) {
             eprintln!("warning: {}: {warning}", cli.config.display());
         }
-        println!(
+        let said = writeln!(
+            std::io::stdout(),
             "{}: ok ({} feed{})",
             cli.config.display(),
             config.feeds.len(),
             if config.feeds.len() == 1 { "" } else { "s" }
         );
-        return ExitCode::SUCCESS;
+        return exit_code(said.map(|()| ExitCode::SUCCESS).map_err(Into::into));
     }
     init_logging(config.log_level.as_deref());
     // Before the runtime starts threads: adopting systemd's socket edits
@@ -321,8 +322,16 @@ pub fn main(cli: Cli) -> ExitCode {
     // Do not wait for abandoned blocking work (a fetch past the drain
     // deadline) once the command is over.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    exit_code(result)
+}
+
+/// Where every command's error ends: said on stderr, exit 1; except a
+/// closed stdout (`tickerfeed feeds | head -1`), which is a success, as
+/// in any Unix filter: the reader had what it wanted.
+fn exit_code(result: Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
@@ -1083,25 +1092,32 @@ async fn search(
 }
 
 async fn prune(config: Config, clock: SharedClock) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
     if config.storage.max_age_days.is_none() && config.storage.max_items_per_feed.is_none() {
-        println!(
+        writeln!(
+            out,
             "nothing to do: set [storage] max_age_days or max_items_per_feed (the archive keeps everything by default)"
-        );
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
     let store = crate::store::Store::open(&config.storage.path).context("opening the archive")?;
     let n = app::prune(&store, &config.storage, clock.now())
         .await
         .context("pruning")?;
-    println!("deleted {n} items (each leaves a tombstone so it never comes back)");
+    writeln!(
+        out,
+        "deleted {n} items (each leaves a tombstone so it never comes back)"
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
 async fn opml(config: Config, clock: SharedClock, action: OpmlAction) -> Result<ExitCode> {
     use crate::opml;
+    let mut out = std::io::stdout().lock();
     match action {
         OpmlAction::Export => {
-            print!(
+            write!(
+                out,
                 "{}",
                 opml::export(
                     &config.output.title,
@@ -1109,7 +1125,7 @@ async fn opml(config: Config, clock: SharedClock, action: OpmlAction) -> Result<
                     opml::Credentials::Kept,
                     clock.now(),
                 )
-            );
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         OpmlAction::Import { file, write } => {
@@ -1122,10 +1138,11 @@ async fn opml(config: Config, clock: SharedClock, action: OpmlAction) -> Result<
             }
             let plan = opml::to_config_entries(&doc.feeds, &config);
             for known in &plan.already_configured {
-                println!(
+                writeln!(
+                    out,
                     "already configured as {:?}: {}",
                     known.existing_name, known.url
-                );
+                )?;
             }
             let source = file
                 .file_name()
@@ -1133,16 +1150,17 @@ async fn opml(config: Config, clock: SharedClock, action: OpmlAction) -> Result<
                 .unwrap_or_default();
             let addition = plan.to_toml(&source, clock.now());
             if plan.added.is_empty() {
-                println!("nothing to add");
+                writeln!(out, "nothing to add")?;
                 return Ok(ExitCode::SUCCESS);
             }
             if !write {
-                println!(
+                writeln!(
+                    out,
                     "# {} feeds would be appended to {} (run again with --write):\n",
                     plan.added.len(),
                     config.source.display()
-                );
-                print!("{addition}");
+                )?;
+                write!(out, "{addition}")?;
                 return Ok(ExitCode::SUCCESS);
             }
             let current = std::fs::read_to_string(&config.source)
@@ -1173,11 +1191,12 @@ async fn opml(config: Config, clock: SharedClock, action: OpmlAction) -> Result<
             file.write_all(updated.as_bytes())
                 .with_context(|| format!("writing {}", config.source.display()))?;
             file.commit()?;
-            println!(
+            writeln!(
+                out,
                 "appended {} feeds to {}; reload the daemon (systemctl reload tickerfeed) to start them",
                 plan.added.len(),
                 config.source.display()
-            );
+            )?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -1253,9 +1272,8 @@ async fn export(
                     .and_then(|n| Ok((n, w.finish()?)));
                 match result {
                     Ok((n, _)) => Ok(Some((n, "stdout".into()))),
-                    // `tickerfeed export | head` is a success, as in any
-                    // Unix filter: the reader had what it wanted.
-                    Err(e) if is_broken_pipe(&e) => Ok(None),
+                    // A closed pipe (`| head`) ends at the edge
+                    // (`exit_code`) as a success, with no count.
                     Err(e) => Err(e.context("exporting to stdout")),
                 }
             }
@@ -1269,16 +1287,14 @@ async fn export(
     Ok(ExitCode::SUCCESS)
 }
 
-/// True when `e` comes from writing to a pipe whose reader has gone.
+/// True when anything in `e`'s chain is a write to a pipe whose reader
+/// has gone (typed errors such as `ExportError::Write` name the
+/// `io::Error` as their source).
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|cause| {
-        let io = cause.downcast_ref::<std::io::Error>().or_else(|| {
-            match cause.downcast_ref::<ExportError>() {
-                Some(ExportError::Write(io)) => Some(io),
-                _ => None,
-            }
-        });
-        io.is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
 }
 

@@ -476,6 +476,57 @@ async fn poll_feeds_and_render_commands() {
     assert_eq!(json["items"].as_array().unwrap().len(), 2);
 }
 
+/// `tickerfeed feeds | head -1`: a reader that stops early is not an
+/// error for any command that writes to stdout. Each runs with stdout a
+/// pipe whose reading end is already closed, so its first write fails
+/// (EPIPE): exit 0, and nothing on stderr about it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_stdout_ends_every_command_quietly() {
+    let server = FeedServer::start().await;
+    server.set("/tankers.xml", Reply::feed(TANKERS_FEED));
+    let dir = TestDir::new();
+    dir.write_config(&feed_block("tankers", &server.url("/tankers.xml"), ""));
+    let (code, _, err) = cli(&dir, &["poll"]).await;
+    assert_eq!(code, 0, "{err}");
+    let cfg = dir.config_path();
+    let closed = |args: &'static [&'static str]| {
+        let cfg = cfg.clone();
+        tokio::task::spawn_blocking(move || {
+            let (reader, writer) = std::io::pipe().unwrap();
+            drop(reader);
+            let out = bin()
+                .arg("--config")
+                .arg(&cfg)
+                .args(args)
+                .env_remove("RUST_LOG")
+                .stdout(writer)
+                .stderr(Stdio::piped())
+                .output()
+                .unwrap();
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        })
+    };
+    for args in [
+        &["feeds"][..],
+        &["render"],
+        &["render", "--format", "json"],
+        &["search", "tanker", "--limit", "500"],
+        &["views"],
+        &["export"],
+        &["opml", "export"],
+    ] {
+        let (code, err) = closed(args).await.unwrap();
+        assert_eq!(code, Some(0), "{args:?}: {err}");
+        assert!(
+            !err.to_lowercase().contains("broken pipe") && !err.contains("error"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
 /// `render` with `[server] listen` on port 0 and no `base_url` has no
 /// address for its self links: it says to set `base_url` and exits 2
 /// rather than print links to port 0; with `base_url` set, the links are
