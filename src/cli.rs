@@ -496,25 +496,26 @@ async fn run(
 }
 
 async fn poll(config: Config, clock: SharedClock, only: Option<String>) -> Result<ExitCode> {
+    // Before the archive is opened: a mistyped name costs nothing.
+    if let Some(name) = &only
+        && !config.feeds.iter().any(|f| &f.name == name)
+    {
+        return Err(unknown_name(
+            &config,
+            format!("no feed named {name:?}"),
+            name,
+            config.feeds.iter().map(|f| f.name.as_str()),
+            ("feeds", "tickerfeed feeds"),
+        ));
+    }
     let mut opened = app::open(&config, clock).await?;
     let feeds: Vec<_> = match &only {
         None => opened.feeds,
-        Some(name) => {
-            let chosen: Vec<_> = opened
-                .feeds
-                .into_iter()
-                .filter(|(f, _)| &f.name == name)
-                .collect();
-            if chosen.is_empty() {
-                let known: Vec<&str> = config.feeds.iter().map(|f| f.name.as_str()).collect();
-                bail!(
-                    "no feed named {name:?} in {} (feeds: {})",
-                    config.source.display(),
-                    known.join(", ")
-                );
-            }
-            chosen
-        }
+        Some(name) => opened
+            .feeds
+            .into_iter()
+            .filter(|(f, _)| &f.name == name)
+            .collect(),
     };
     // The board refreshes beside the first fetches (a provider's answer
     // takes as long as a feed's); the items of this pass wait for it only
@@ -621,14 +622,24 @@ async fn render(
     channel: Channel,
 ) -> Result<ExitCode> {
     let Some(output) = config.output(&channel) else {
-        bail!(
-            "{}",
-            match &channel {
-                Channel::Tag(t) => format!("no feed has the tag {t:?}"),
-                Channel::View(v) => format!("no view is named {v:?} (see `tickerfeed views`)"),
-                Channel::Main => unreachable!("the main feed always exists"),
+        return Err(match &channel {
+            Channel::Tag(t) => {
+                let tags: std::collections::BTreeSet<&str> = config
+                    .feeds
+                    .iter()
+                    .flat_map(|f| f.tags.iter().map(String::as_str))
+                    .collect();
+                unknown_name(
+                    &config,
+                    format!("no feed has the tag {t:?}"),
+                    t,
+                    tags,
+                    ("tags", "tickerfeed opml export"),
+                )
             }
-        );
+            Channel::View(v) => unknown_view(&config, format!("no view is named {v:?}"), v),
+            Channel::Main => unreachable!("the main feed always exists"),
+        });
     };
     // Without `base_url` the self links are `http://<listen>/`; a port of 0
     // is only picked when the daemon binds it, so a document rendered here
@@ -872,7 +883,7 @@ async fn alerts(
     if let Some(AlertsAction::Retry { alert }) = action {
         let names: Vec<String> = match alert {
             Some(name) if config.alerts.iter().any(|a| a.name == name) => vec![name],
-            Some(name) => anyhow::bail!("no alert is named {name:?} (see `tickerfeed alerts`)"),
+            Some(name) => return Err(unknown_alert(&config, &name)),
             None => config.alerts.iter().map(|a| a.name.clone()).collect(),
         };
         let (n, gone) = store
@@ -892,6 +903,9 @@ async fn alerts(
         return Ok(ExitCode::SUCCESS);
     }
     if let Some(AlertsAction::Test { name }) = action {
+        if !config.alerts.iter().any(|a| a.name == name) {
+            return Err(unknown_alert(&config, &name));
+        }
         let sender = crate::push::alerts::Sender::new(
             store,
             clock,
@@ -996,7 +1010,9 @@ async fn views(
                 .views
                 .iter()
                 .find(|v| v.name == name)
-                .with_context(|| format!("no view is named {name:?} (see `tickerfeed views`)"))?;
+                .ok_or_else(|| {
+                    unknown_view(&config, format!("no view is named {name:?}"), &name)
+                })?;
             (format!("view {name}"), view.selection.clone())
         }
         (None, None) => unreachable!("clap requires a name or --rule"),
@@ -1202,6 +1218,86 @@ async fn opml(config: Config, clock: SharedClock, action: OpmlAction) -> Result<
     }
 }
 
+/// At most this many names are said in an error: all of them when there
+/// are no more, else the closest to what was typed (a config can hold
+/// hundreds of feeds, which once came back on one line).
+const NAMES_SAID: usize = 5;
+
+/// A name given on the command line that the config does not have (a
+/// feed, view, alert or tag): `said` (what is wrong, naming `name`), then
+/// every configured name if there are a handful, else the closest ones
+/// (a typo, or a part of the name) and the command that lists them all
+/// (`plural` names the kind, "feeds").
+/// Each command that takes a name says it through here.
+fn unknown_name<'a>(
+    config: &Config,
+    said: String,
+    name: &str,
+    known: impl IntoIterator<Item = &'a str>,
+    (plural, command): (&str, &str),
+) -> anyhow::Error {
+    let known: Vec<&str> = known.into_iter().collect();
+    let source = config.source.display();
+    if known.is_empty() {
+        return anyhow::anyhow!("{said} in {source} (it has no {plural})");
+    }
+    if known.len() <= NAMES_SAID {
+        return anyhow::anyhow!("{said} in {source} ({plural}: {})", known.join(", "));
+    }
+    let all = format!("`{command}` lists all {} {plural}", known.len());
+    let close: Vec<String> = closest(name, &known)
+        .iter()
+        .map(|n| format!("{n:?}"))
+        .collect();
+    match close.split_last() {
+        None => anyhow::anyhow!("{said} in {source} ({all})"),
+        Some((last, [])) => anyhow::anyhow!("{said} in {source}: did you mean {last}? ({all})"),
+        Some((last, rest)) => anyhow::anyhow!(
+            "{said} in {source}: did you mean {} or {last}? ({all})",
+            rest.join(", ")
+        ),
+    }
+}
+
+/// The configured names closest to `typed`, best first, at most three:
+/// those within a few edits of it (a third of its length, at least one),
+/// or holding it whole (`reuters` for `reuters-markets`); case aside.
+fn closest<'a>(typed: &str, known: &[&'a str]) -> Vec<&'a str> {
+    let typed = typed.to_lowercase();
+    let near = (typed.chars().count() / 3).max(1);
+    let mut close: Vec<(usize, &str)> = known
+        .iter()
+        .filter_map(|&k| {
+            let lower = k.to_lowercase();
+            let edits = strsim::levenshtein(&typed, &lower);
+            let holds = typed.chars().count() >= 3 && lower.contains(&typed);
+            (edits <= near || holds).then_some((edits, k))
+        })
+        .collect();
+    close.sort();
+    close.into_iter().take(3).map(|(_, k)| k).collect()
+}
+
+fn unknown_view(config: &Config, said: String, name: &str) -> anyhow::Error {
+    unknown_name(
+        config,
+        said,
+        name,
+        config.views.iter().map(|v| v.name.as_str()),
+        ("views", "tickerfeed views"),
+    )
+}
+
+fn unknown_alert(config: &Config, name: &str) -> anyhow::Error {
+    unknown_name(
+        config,
+        format!("no alert is named {name:?}"),
+        name,
+        config.alerts.iter().map(|a| a.name.as_str()),
+        ("alerts", "tickerfeed alerts"),
+    )
+}
+
 /// `--since`: a date or an RFC 3339 time, or an error naming the argument.
 fn parse_since(s: &str) -> Result<chrono::DateTime<chrono::Utc>> {
     crate::clock::from_date_or_time(s).with_context(|| {
@@ -1225,16 +1321,11 @@ async fn export(
         Some(name) => {
             config
                 .output(&Channel::View(name.clone()))
-                .with_context(|| {
-                    let known: Vec<&str> = config.views.iter().map(|v| v.name.as_str()).collect();
-                    format!(
-                        "--view {name:?}: no view has that name in {} (views: {})",
-                        config.source.display(),
-                        if known.is_empty() {
-                            "none".to_string()
-                        } else {
-                            known.join(", ")
-                        }
+                .ok_or_else(|| {
+                    unknown_view(
+                        &config,
+                        format!("--view {name:?}: no view has that name"),
+                        name,
                     )
                 })?
                 .selection

@@ -527,6 +527,93 @@ async fn a_closed_stdout_ends_every_command_quietly() {
     }
 }
 
+/// A name the config does not have, among 30 feeds: the error names it,
+/// suggests the close ones and points at the list, on a line or two
+/// (it once printed every configured name). With a handful configured
+/// (views, alerts), it lists them. Every command that takes a name says
+/// it the same way.
+#[test]
+fn an_unknown_name_is_said_with_the_closest_names_not_all_of_them() {
+    let dir = TestDir::new();
+    let mut feeds: String = (1..=28)
+        .map(|i| {
+            feed_block(
+                &format!("desk-{i:02}"),
+                &format!("https://x.test/{i}.xml"),
+                "tags = [\"energy\"]",
+            )
+        })
+        .collect();
+    for name in ["reuters-markets", "reuters-world"] {
+        feeds.push_str(&feed_block(name, "https://r.test/f.xml", ""));
+    }
+    feeds.push_str(
+        "[[views]]\nname = \"oil\"\nquery = \"oil\"\n\
+         [[views]]\nname = \"banks\"\nquery = \"bank\"\n\
+         [[alerts]]\nname = \"majors\"\nview = \"oil\"\nurl = \"https://hooks.test/x\"\n",
+    );
+    dir.write_config(&feeds);
+
+    let (code, out, err) = run_cmd(&dir, &["poll", "--feed", "reuters-markts"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("no feed named \"reuters-markts\"")
+            && err.contains("did you mean \"reuters-markets\"?")
+            && err.contains("`tickerfeed feeds` lists all 30 feeds"),
+        "{err}"
+    );
+    // The error itself (a poll logs the archive's opening before it).
+    let said = |err: &str| {
+        err.lines()
+            .filter(|l| l.starts_with("error:"))
+            .collect::<String>()
+    };
+    assert!(!err.contains("desk-") && said(&err).len() < 200, "{err}");
+    // Part of a name finds the names holding it; nothing close, no guess.
+    let (_, _, err) = run_cmd(&dir, &["poll", "--feed", "reuters"]);
+    assert!(
+        err.contains("did you mean \"reuters-world\" or \"reuters-markets\"?")
+            || err.contains("did you mean \"reuters-markets\" or \"reuters-world\"?"),
+        "{err}"
+    );
+    let (_, _, err) = run_cmd(&dir, &["poll", "--feed", "nosuch"]);
+    assert!(
+        !err.contains("did you mean") && said(&err).len() < 200,
+        "{err}"
+    );
+    assert!(err.contains("no feed named \"nosuch\""), "{err}");
+
+    let (code, _, err) = run_cmd(&dir, &["render", "--tag", "enrgy"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("no feed has the tag \"enrgy\"") && err.contains("(tags: energy)"),
+        "{err}"
+    );
+    for args in [
+        &["render", "--view", "oli"][..],
+        &["views", "test", "oli"],
+        &["export", "--view", "oli"],
+    ] {
+        let (code, _, err) = run_cmd(&dir, args);
+        assert_eq!(code, 1, "{args:?}: {err}");
+        assert!(
+            err.contains("\"oli\"") && err.contains("(views: oil, banks)"),
+            "{args:?}: {err}"
+        );
+    }
+    for args in [
+        &["alerts", "test", "majros"][..],
+        &["alerts", "retry", "--alert", "majros"],
+    ] {
+        let (code, _, err) = run_cmd(&dir, args);
+        assert_eq!(code, 1, "{args:?}: {err}");
+        assert!(
+            err.contains("no alert is named \"majros\"") && err.contains("(alerts: majors)"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
 /// `render` with `[server] listen` on port 0 and no `base_url` has no
 /// address for its self links: it says to set `base_url` and exits 2
 /// rather than print links to port 0; with `base_url` set, the links are
