@@ -34,6 +34,7 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, ConfigError};
 use crate::model::Outcome;
 use crate::render::export::{ExportFormat, ExportWriter};
+use crate::render::strip::{quote_change, session_note, shown_price};
 use crate::render::{self, Format};
 use crate::scheduler;
 use crate::select::{Channel, Rule, Selection};
@@ -832,24 +833,30 @@ async fn quotes(config: Config, clock: SharedClock) -> Result<ExitCode> {
         .refresh(&store, now)
         .await
         .context("archiving quotes")?;
-    let status = board.status(now);
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{} ({})", status.label, status.provider)?;
-    for q in &status.quotes {
-        let pct = q
-            .change_percent
-            .as_deref()
-            .map(|p| format!("{p}%"))
-            .unwrap_or_else(|| "-".into());
+    writeln!(out, "{} ({})", board.label(), board.provider().as_str())?;
+    // Figures, change and session as the pages' strip shows them.
+    for (_, q) in board.view(now).map(|v| v.quotes).unwrap_or_default() {
+        let change = quote_change(&q)
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| "▬ n/a".into());
+        let notes: Vec<&str> = q
+            .stale
+            .then_some("stale")
+            .into_iter()
+            .chain(session_note(&q.session))
+            .collect();
+        let notes = match notes.is_empty() {
+            true => String::new(),
+            false => format!("  ({})", notes.join(", ")),
+        };
         writeln!(
             out,
-            "  {:<8} {:>12} {:<4} {:>9}  {}{}",
+            "  {:<8} {:>12} {:<4} {:>9}{notes}",
             q.symbol,
-            q.price,
+            shown_price(q.price),
             q.currency.as_deref().unwrap_or(""),
-            pct,
-            q.session,
-            if q.stale { " (stale)" } else { "" }
+            change,
         )?;
     }
     for (symbol, error) in &report.failed {

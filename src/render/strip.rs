@@ -163,15 +163,25 @@ fn write_quote(out: &mut String, quote: &SnapshotQuote, all_closed: bool) {
     }
     match quote.session.as_str() {
         // With every quote closed the time line says so once.
-        "closed" if !all_closed => notes.push("closed"),
-        "pre" => notes.push("pre-market"),
-        "post" => notes.push("after hours"),
-        _ => {}
+        "closed" if all_closed => {}
+        session => notes.extend(session_note(session)),
     }
     if !notes.is_empty() {
         out.push_str(" (");
         out.push_str(&notes.join(", "));
         out.push(')');
+    }
+}
+
+/// A quote's session in the words shown beside it: nothing for a regular
+/// session, nor for one the provider does not say (`unknown`), which a
+/// reader cannot act on.
+pub fn session_note(session: &str) -> Option<&'static str> {
+    match session {
+        "closed" => Some("closed"),
+        "pre" => Some("pre-market"),
+        "post" => Some("after hours"),
+        _ => None,
     }
 }
 
@@ -191,25 +201,26 @@ pub fn shown_price(price: Decimal) -> String {
 }
 
 /// `▲ +0.67%`, `▼ −1.10%`, `▬ 0.00%`, or `▬ n/a` when the change is unknown.
-///
-/// A missing percent is worked out from the stored change and previous
-/// close of the same quote (same provider, same unit) when both are there.
 fn write_change(out: &mut String, quote: &SnapshotQuote) {
+    match quote_change(quote) {
+        Some(change) => out.push_str(&change.to_string()),
+        None => out.push_str("▬ <abbr title=\"change not available\">n/a</abbr>"),
+    }
+}
+
+/// A quote's change since the previous close as the strip shows it (two
+/// places), `None` when unknown. A missing percent is worked out from the
+/// stored change and previous close of the same quote (same provider, same
+/// unit) when both are there.
+pub fn quote_change(quote: &SnapshotQuote) -> Option<ShownChange> {
     let derived = || match (quote.change, quote.previous_close) {
         (Some(change), Some(prev)) if !prev.is_zero() => {
             change.checked_div(prev)?.checked_mul(Decimal::ONE_HUNDRED)
         }
         _ => None,
     };
-    let Some(percent) = quote.change_percent.or_else(derived) else {
-        out.push_str("▬ <abbr title=\"change not available\">n/a</abbr>");
-        return;
-    };
-    let change = ShownChange::of(percent, 2);
-    out.push(change.arrow);
-    out.push(' ');
-    out.push_str(&change.figure);
-    out.push('%');
+    let percent = quote.change_percent.or_else(derived)?;
+    Some(ShownChange::of(percent, 2))
 }
 
 /// A change in percent as pages show it, rounded to some places.
@@ -240,6 +251,13 @@ impl ShownChange {
             figure: format!("{sign}{:.places$}", shown.abs()),
             direction,
         }
+    }
+}
+
+/// `▲ +0.67%`: the arrow, the signed figure, the percent sign.
+impl std::fmt::Display for ShownChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}%", self.arrow, self.figure)
     }
 }
 

@@ -986,3 +986,68 @@ async fn a_symbol_page_marks_each_mentioning_item_on_its_chart() {
     assert!(article.1.contains("Price then and now"), "{}", article.1);
     assert!(article.1.contains("href=\"/symbols/BP\""), "{}", article.1);
 }
+
+/// `tickerfeed quotes` shows each change as the pages' strip does
+/// (`▲ +0.40%`, two places, a sign and an arrow), not the provider's raw
+/// figure (`0.4016%`, `-0.0573%`, `0%`), and no session it cannot name
+/// ("unknown"). Finnhub's documented payload for AAPL, and two like it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quotes_shows_changes_as_the_pages_do() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/api/v1/quote?symbol=AAPL",
+        json_reply(include_str!("../fixtures/quotes/finnhub/quote_full.json")),
+    );
+    server.set(
+        "/api/v1/quote?symbol=BP",
+        json_reply(r#"{"c":29.72,"d":0.1189,"dp":0.4016,"h":29.8,"l":29.5,"o":29.6,"pc":29.6011,"t":1582641000}"#),
+    );
+    server.set(
+        "/api/v1/quote?symbol=NGG",
+        json_reply(
+            r#"{"c":63.11,"d":0,"dp":0,"h":63.2,"l":63,"o":63.1,"pc":63.11,"t":1582641000}"#,
+        ),
+    );
+    let dir = TestDir::new();
+    dir.write_config_only(&format!(
+        "[market]\nprovider = \"finnhub\"\nbase_url = \"{}\"\napi_key_env = \"TF_TEST_FINNHUB_KEY\"\nsymbols = [\"AAPL\", \"BP\", \"NGG\"]\n",
+        server.url("")
+    ));
+    let cfg = dir.config_path();
+    let (code, out, err) = tokio::task::spawn_blocking(move || {
+        let out = bin()
+            .arg("--config")
+            .arg(&cfg)
+            .arg("quotes")
+            .env("TF_TEST_FINNHUB_KEY", "k")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(0), "{err}");
+    let line = |symbol: &str| {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(&format!("{symbol} ")))
+            .unwrap_or_else(|| panic!("no {symbol} in {out}"))
+            .to_string()
+    };
+    assert!(
+        line("AAPL").contains("311.51 ") && line("AAPL").contains("▼ −0.06%"),
+        "{out}"
+    );
+    assert!(
+        line("BP").contains("29.72 ") && line("BP").contains("▲ +0.40%"),
+        "{out}"
+    );
+    assert!(line("NGG").contains("▬ 0.00%"), "{out}");
+    assert!(
+        !out.contains("0.4016") && !out.contains("-0.0573") && !out.contains("unknown"),
+        "{out}"
+    );
+}
