@@ -82,7 +82,7 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = OutFormat::Atom)]
         format: OutFormat,
         /// Entries (default: `[output] max_items`).
-        #[arg(long)]
+        #[arg(long, value_parser = at_least_one)]
         limit: Option<usize>,
         /// Only items from feeds with this tag.
         #[arg(long, conflicts_with = "view")]
@@ -101,7 +101,8 @@ pub enum Command {
     Search {
         /// Words to find (all of them; `word*` for a prefix).
         query: String,
-        #[arg(long, default_value_t = 20)]
+        /// Hits shown at most.
+        #[arg(long, default_value_t = 20, value_parser = at_least_one)]
         limit: usize,
         /// Only items dated from this date on (YYYY-MM-DD or RFC 3339):
         /// their date in the merged feed, the one each hit shows.
@@ -171,7 +172,7 @@ pub enum ViewsAction {
         #[arg(long, conflicts_with = "name")]
         rule: Option<String>,
         /// Items shown at most.
-        #[arg(long, default_value_t = 20)]
+        #[arg(long, default_value_t = 20, value_parser = at_least_one)]
         limit: usize,
     },
 }
@@ -189,6 +190,17 @@ pub enum OpmlAction {
         #[arg(long)]
         write: bool,
     },
+}
+
+/// A `--limit`: 0 would show nothing, and `search` would then say no item
+/// matches, which is not so; refused as a usage error instead, as the
+/// config refuses `max_items = 0`.
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("0 would show nothing: use 1 or more".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{e}: use a count of 1 or more")),
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -614,6 +614,35 @@ fn an_unknown_name_is_said_with_the_closest_names_not_all_of_them() {
     }
 }
 
+/// `--limit 0` shows nothing, and `search` then said "no items match"
+/// of items that do: every `--limit` refuses 0 as a usage error (exit 2)
+/// that says what to use.
+#[test]
+fn a_limit_of_0_is_refused_not_taken_for_no_match() {
+    let dir = TestDir::new();
+    dir.write_config("");
+    for args in [
+        &["search", "oil", "--limit", "0"][..],
+        &["render", "--limit", "0"],
+        &[
+            "views",
+            "test",
+            "--rule",
+            "{ title = \"oil\" }",
+            "--limit",
+            "0",
+        ],
+    ] {
+        let (code, out, err) = run_cmd(&dir, args);
+        assert_eq!(code, 2, "{args:?}: {out}{err}");
+        assert!(!out.contains("no items match"), "{args:?}: {out}");
+        assert!(
+            err.contains("--limit") && err.contains("use 1 or more"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
 /// `render` with `[server] listen` on port 0 and no `base_url` has no
 /// address for its self links: it says to set `base_url` and exits 2
 /// rather than print links to port 0; with `base_url` set, the links are
