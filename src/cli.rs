@@ -1096,6 +1096,13 @@ async fn search(
     limit: usize,
     since: Option<String>,
 ) -> Result<ExitCode> {
+    // Without a word to find, every item fails to match: "no items match"
+    // would blame the archive for the query.
+    if crate::select::fts_query(&query).is_none() {
+        bail!(
+            "the query is empty: give the words to find, e.g. tickerfeed search \"oil refinery\""
+        );
+    }
     let since = since.as_deref().map(parse_since).transpose()?;
     let store = crate::store::Store::open(&config.storage.path).context("opening the archive")?;
     let _ = clock;

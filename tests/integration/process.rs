@@ -643,6 +643,23 @@ fn a_limit_of_0_is_refused_not_taken_for_no_match() {
     }
 }
 
+/// `search ""` said "no items match", as if the archive lacked them: an
+/// empty query (or one of spaces) is said to be empty, exit 1.
+#[test]
+fn an_empty_search_says_the_query_is_empty() {
+    let dir = TestDir::new();
+    dir.write_config("");
+    for query in ["", "   "] {
+        let (code, out, err) = run_cmd(&dir, &["search", query]);
+        assert_eq!(code, 1, "{query:?}: {out}{err}");
+        assert!(!out.contains("no items match"), "{query:?}: {out}");
+        assert!(
+            err.contains("error: the query is empty"),
+            "{query:?}: {err}"
+        );
+    }
+}
+
 /// `render` with `[server] listen` on port 0 and no `base_url` has no
 /// address for its self links: it says to set `base_url` and exits 2
 /// rather than print links to port 0; with `base_url` set, the links are
