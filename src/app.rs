@@ -212,6 +212,39 @@ fn head(config: &Config) -> usize {
     (config.views.iter().map(|v| v.max_items)).fold(config.output.max_items, usize::min)
 }
 
+/// The feeds a reload added and removed, by name, in config order: what
+/// an operator checks the reload against (a renamed feed is both).
+fn feeds_changed<'a>(
+    before: &'a [(FeedConfig, FeedId)],
+    after: &'a [FeedConfig],
+) -> (Vec<&'a str>, Vec<&'a str>) {
+    let was: std::collections::HashSet<&str> =
+        before.iter().map(|(f, _)| f.name.as_str()).collect();
+    let is: std::collections::HashSet<&str> = after.iter().map(|f| f.name.as_str()).collect();
+    let added = after
+        .iter()
+        .map(|f| f.name.as_str())
+        .filter(|n| !was.contains(n))
+        .collect();
+    let removed = before
+        .iter()
+        .map(|(f, _)| f.name.as_str())
+        .filter(|n| !is.contains(n))
+        .collect();
+    (added, removed)
+}
+
+/// Up to five names for a log line, then how many more: a reload that
+/// swaps a whole OPML import must not write hundreds of names.
+fn few(names: &[&str]) -> String {
+    const SAID: usize = 5;
+    let mut out = names[..names.len().min(SAID)].join(", ");
+    if names.len() > SAID {
+        out.push_str(&format!(" and {} more", names.len() - SAID));
+    }
+    out
+}
+
 fn alert_rules(config: &Config) -> Vec<AlertRule> {
     config
         .alerts
@@ -926,7 +959,7 @@ async fn reload_until_stopped(
                         // The agents first: a new feed's pages may be queued
                         // as soon as the scheduler has it.
                         live.articles.use_feeds(&new.feeds);
-                        live.feeds.send_replace(feeds);
+                        let before = live.feeds.send_replace(feeds);
                         live.alerts.send_replace(new.alerts.clone());
                         store.set_head(head(&new));
                         tokio::spawn(backfill_rules(store.clone(), stop.clone()));
@@ -1031,7 +1064,15 @@ async fn reload_until_stopped(
                             Some(live.bound),
                             clock.now(),
                         ));
-                        info!(feeds = new.feeds.len(), "config reloaded");
+                        let (added, removed) = feeds_changed(&before, &new.feeds);
+                        info!(
+                            feeds = new.feeds.len(),
+                            added = added.len(),
+                            removed = removed.len(),
+                            added_feeds = few(&added),
+                            removed_feeds = few(&removed),
+                            "config reloaded"
+                        );
                         reloads.taken();
                     }
                     Err(e) => {

@@ -799,3 +799,43 @@ async fn a_moved_archive_is_named_as_what_waits_for_the_restart() {
     d.signal("TERM");
     assert_eq!(d.wait_exit(), 0, "{}", d.log.join("\n"));
 }
+
+/// The reload's log line names the feeds it added and removed (counts, and
+/// up to five names, then how many more), so an operator sees at a
+/// glance that the edit took, not only "feeds=206".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reload_line_names_the_feeds_added_and_removed() {
+    let feeds = |names: &[&str]| -> String {
+        names
+            .iter()
+            .map(|n| {
+                feed_block(
+                    n,
+                    &format!("https://{n}.test/f.xml"),
+                    "schedule = \"@yearly\"",
+                )
+            })
+            .collect()
+    };
+    let dir = TestDir::new();
+    dir.write_config_only(&feeds(&["wire", "markets", "energy"]));
+    let mut d = Running::start(&dir);
+    d.wait_for("tickerfeed running");
+    let added: Vec<String> = (1..=7).map(|i| format!("desk-{i}")).collect();
+    let mut after: Vec<&str> = vec!["markets", "energy"];
+    after.extend(added.iter().map(String::as_str));
+    dir.write_config_only(&feeds(&after));
+    d.signal("HUP");
+    let line = d.wait_for("config reloaded");
+    for said in [
+        "feeds=9",
+        "added=7",
+        "removed=1",
+        "added_feeds=\"desk-1, desk-2, desk-3, desk-4, desk-5 and 2 more\"",
+        "removed_feeds=\"wire\"",
+    ] {
+        assert!(line.contains(said), "{said}: {line}");
+    }
+    d.signal("TERM");
+    assert_eq!(d.wait_exit(), 0, "{}", d.log.join("\n"));
+}
