@@ -1006,13 +1006,32 @@ async fn views(
                 config.source.display()
             )?;
         }
+        let mut rows = Vec::with_capacity(config.views.len());
         for view in &config.views {
             let n = store
                 .count_selected(&view.selection)
                 .await
                 .context("counting a view's items")?;
             let path = Channel::View(view.name.clone()).path(Format::Atom.extension());
-            writeln!(out, "{}  /{path}  {n} items  {}", view.name, view.title)?;
+            rows.push((
+                view.name.as_str(),
+                format!("/{path}"),
+                n.to_string(),
+                &view.title,
+            ));
+        }
+        // In columns, each as wide as its widest cell (counts right-aligned).
+        let width = |cell: fn(&(&str, String, String, &String)) -> usize| {
+            rows.iter().map(cell).max().unwrap_or(0)
+        };
+        let name_w = width(|r| r.0.chars().count());
+        let path_w = width(|r| r.1.chars().count());
+        let count_w = width(|r| r.2.len());
+        for (name, path, n, title) in &rows {
+            writeln!(
+                out,
+                "{name:<name_w$}  {path:<path_w$}  {n:>count_w$} items  {title}"
+            )?;
         }
         return Ok(ExitCode::SUCCESS);
     };

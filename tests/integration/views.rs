@@ -690,3 +690,39 @@ async fn a_rule_view_is_served_from_the_matches_kept_as_items_arrive() {
     assert_eq!(shown, want);
     d.stop().await;
 }
+
+/// `tickerfeed views` lines its views up in columns (name, path, count
+/// right-aligned, title), whatever the lengths of names and counts; it
+/// ran each row's cells together with two spaces, so a list was ragged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_views_list_is_in_columns() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/wire.xml",
+        Reply::feed(rss_of(12, |i| match i {
+            0..3 => format!("Oil price story {i}"),
+            _ => format!("Bank story {i}"),
+        })),
+    );
+    let dir = TestDir::new();
+    dir.write_config(&format!(
+        "{}[[views]]\nname = \"oil\"\ntitle = \"Oil\"\nquery = \"oil\"\n\n\
+         [[views]]\nname = \"everything-on-the-wire\"\ntitle = \"All of it\"\nfeeds = [\"wire\"]\n\n\
+         [[views]]\nname = \"none\"\ntitle = \"Nothing\"\nquery = \"zeppelin\"\n",
+        feed_block("wire", &server.url("/wire.xml"), "")
+    ));
+    let (code, _, err) = cli(&dir, &["poll"]).await;
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = cli(&dir, &["views"]).await;
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    // Each column starts at the same place on every line.
+    for needle in ["/views/", " items  "] {
+        let at: HashSet<usize> = lines.iter().map(|l| l.find(needle).unwrap()).collect();
+        assert_eq!(at.len(), 1, "{needle:?} not aligned:\n{out}");
+    }
+    assert!(lines[0].contains("  3 items  Oil"), "{out}");
+    assert!(lines[1].contains(" 12 items  All of it"), "{out}");
+    assert!(lines[2].contains("  0 items  Nothing"), "{out}");
+}
