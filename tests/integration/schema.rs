@@ -494,6 +494,17 @@ async fn build_archive() -> Archive {
     server.set("/broken.xml", Reply::status(500));
     server.set("/gone.xml", Reply::status(410));
     server.set("/busy.xml", Reply::status(429).header("retry-after", "600"));
+    // A healthy feed that asks for ten hours between polls (`<ttl>` is in
+    // minutes): held back by its own hint, not by a failure.
+    server.set(
+        "/slow.xml",
+        Reply::feed(
+            rss_doc("Slow", "https://slow.test/", &[])
+                .replace("<channel>", "<channel><ttl>600</ttl>"),
+        ),
+    );
+    // A failing feed the operator then removes from the config.
+    server.set("/dropped.xml", Reply::status(500));
     let old_wire = |fresh: bool| {
         let mut entries = vec![
             Entry {
@@ -542,6 +553,8 @@ async fn build_archive() -> Archive {
         ("gone", "/gone.xml", ""),
         ("busy", "/busy.xml", ""),
         ("old-wire", "/old-wire.xml", ""),
+        ("slow", "/slow.xml", ""),
+        ("dropped", "/dropped.xml", ""),
     ] {
         feeds.push_str(&feed_block(name, &server.url(path), extra));
     }
@@ -636,6 +649,18 @@ symbols = [
         "not_modified"
     );
     assert_eq!(poll_feed(&opened, "broken").await.outcome.as_str(), "error");
+    assert_eq!(poll_feed(&opened, "slow").await.outcome.as_str(), "ok");
+    assert_eq!(
+        poll_feed(&opened, "dropped").await.outcome.as_str(),
+        "error"
+    );
+    let kept: Vec<_> = config
+        .feeds
+        .iter()
+        .filter(|f| f.name != "dropped")
+        .cloned()
+        .collect();
+    opened.store.sync_feeds(&kept, clock.now()).await.unwrap();
     let pruned = opened
         .store
         .prune(Some(Duration::days(7)), None, clock.now())
@@ -774,7 +799,7 @@ async fn every_query_in_the_schema_doc_runs_on_a_real_archive() {
             .map(|r| audit.int(r, name))
             .sum::<i64>()
     };
-    assert_eq!(total("requests"), 13, "{audit:?}");
+    assert_eq!(total("requests"), 15, "{audit:?}");
     assert_eq!(total("not_modified"), 1, "{audit:?}");
     assert!(total("wire_bytes") < total("decoded_bytes"), "{audit:?}");
 
@@ -783,11 +808,17 @@ async fn every_query_in_the_schema_doc_runs_on_a_real_archive() {
     let names: BTreeSet<String> = (0..trouble.rows.len())
         .map(|r| trouble.text(r, "name"))
         .collect();
-    assert!(
-        names.contains("broken") && names.contains("gone"),
-        "{names:?}"
+    assert_eq!(
+        names,
+        ["broken", "gone"].map(String::from).into(),
+        "only failing feeds still in the config: not a removed one, one held \
+         by its own <ttl>, a paused host's or a healthy one"
     );
-    assert!(!names.contains("bbc-business"), "{names:?}");
+    // Feeds slowed by their own hints: the one with a <ttl>, nothing else.
+    let hinted = under("Feeds slowed by their own hints");
+    assert_eq!(hinted.rows.len(), 1, "{hinted:?}");
+    assert_eq!(hinted.text(0, "name"), "slow");
+    assert_eq!(hinted.int(0, "ttl_secs"), 36_000);
 
     // Hosts that asked us to wait.
     assert_eq!(under("Hosts that asked us to wait").rows.len(), 1);
@@ -869,4 +900,12 @@ async fn every_query_in_the_schema_doc_runs_on_a_real_archive() {
         .expect("README.md: the query of articles several feeds carried");
     let vodafone = shared.matching("title", "Vodafone cuts prices as rates bite");
     assert_eq!(vodafone.len(), 1, "{shared:?}");
+    // How each feed is doing: the configured ones, not one removed.
+    let doing = readme_results
+        .iter()
+        .find(|(h, _)| h.contains("how each feed is doing"))
+        .map(|(_, rows)| rows)
+        .expect("README.md: the query of how each feed is doing");
+    assert!(doing.matching("name", "dropped").is_empty(), "{doing:?}");
+    assert_eq!(doing.matching("name", "broken").len(), 1, "{doing:?}");
 }
