@@ -958,13 +958,15 @@ async fn a_symbol_page_marks_each_mentioning_item_on_its_chart() {
             "{}",
             lower.1
         );
+        // The first mentioning item's page (the site's navigation is a
+        // list of links too).
         let first = symbol
             .1
-            .split("<li><a href=\"")
+            .split("<li><a href=\"/items/")
             .nth(1)
             .and_then(|r| r.split('"').next())
-            .unwrap_or_default()
-            .to_string();
+            .map(|uid| format!("/items/{uid}"))
+            .unwrap_or_default();
         let article = get(&first).await;
         (symbol, unknown, article)
     })
