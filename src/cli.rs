@@ -518,7 +518,7 @@ async fn poll(config: Config, clock: SharedClock, only: Option<String>) -> Resul
             format!("no feed named {name:?}"),
             name,
             config.feeds.iter().map(|f| f.name.as_str()),
-            ("feeds", "tickerfeed feeds"),
+            ("feeds", "`tickerfeed feeds` lists"),
         ));
     }
     let mut opened = app::open(&config, clock).await?;
@@ -553,7 +553,7 @@ async fn poll(config: Config, clock: SharedClock, only: Option<String>) -> Resul
     if let Some(refreshing) = refreshing {
         refreshing.await.context("refreshing the board")?;
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = Report::stdout();
     let (mut new, mut failed, mut paused) = (0, 0, 0);
     for (name, result) in &results {
         match result {
@@ -647,7 +647,7 @@ async fn render(
                     format!("no feed has the tag {t:?}"),
                     t,
                     tags,
-                    ("tags", "tickerfeed opml export"),
+                    ("tags", "the `tags` of the config's [[feeds]] name"),
                 )
             }
             Channel::View(v) => unknown_view(&config, format!("no view is named {v:?}"), v),
@@ -845,7 +845,7 @@ async fn quotes(config: Config, clock: SharedClock) -> Result<ExitCode> {
         .refresh(&store, now)
         .await
         .context("archiving quotes")?;
-    let mut out = std::io::stdout().lock();
+    let mut out = Report::stdout();
     writeln!(out, "{} ({})", board.label(), board.provider().as_str())?;
     // Figures, change and session as the pages' strip shows them.
     for (_, q) in board.view(now).map(|v| v.quotes).unwrap_or_default() {
@@ -898,7 +898,7 @@ async fn alerts(
     action: Option<AlertsAction>,
 ) -> Result<ExitCode> {
     let store = crate::store::Store::open(&config.storage.path).context("opening the archive")?;
-    let mut out = std::io::stdout().lock();
+    let mut out = Report::stdout();
     if let Some(AlertsAction::Retry { alert }) = action {
         let names: Vec<String> = match alert {
             Some(name) if config.alerts.iter().any(|a| a.name == name) => vec![name],
@@ -1153,7 +1153,7 @@ async fn search(
 }
 
 async fn prune(config: Config, clock: SharedClock) -> Result<ExitCode> {
-    let mut out = std::io::stdout().lock();
+    let mut out = Report::stdout();
     if config.storage.max_age_days.is_none() && config.storage.max_items_per_feed.is_none() {
         writeln!(
             out,
@@ -1174,7 +1174,7 @@ async fn prune(config: Config, clock: SharedClock) -> Result<ExitCode> {
 
 async fn opml(config: Config, clock: SharedClock, action: OpmlAction) -> Result<ExitCode> {
     use crate::opml;
-    let mut out = std::io::stdout().lock();
+    let mut out = Report::stdout();
     match action {
         OpmlAction::Export => {
             write!(
@@ -1271,15 +1271,16 @@ const NAMES_SAID: usize = 5;
 /// A name given on the command line that the config does not have (a
 /// feed, view, alert or tag): `said` (what is wrong, naming `name`), then
 /// every configured name if there are a handful, else the closest ones
-/// (a typo, or a part of the name) and the command that lists them all
-/// (`plural` names the kind, "feeds").
+/// (a typo, or a part of the name) and where they are all listed
+/// (`plural` names the kind, "feeds"; `lister` where, "`tickerfeed feeds`
+/// lists").
 /// Each command that takes a name says it through here.
 fn unknown_name<'a>(
     config: &Config,
     said: String,
     name: &str,
     known: impl IntoIterator<Item = &'a str>,
-    (plural, command): (&str, &str),
+    (plural, lister): (&str, &str),
 ) -> anyhow::Error {
     let known: Vec<&str> = known.into_iter().collect();
     let source = config.source.display();
@@ -1289,7 +1290,7 @@ fn unknown_name<'a>(
     if known.len() <= NAMES_SAID {
         return anyhow::anyhow!("{said} in {source} ({plural}: {})", known.join(", "));
     }
-    let all = format!("`{command}` lists all {} {plural}", known.len());
+    let all = format!("{lister} all {} {plural}", known.len());
     let close: Vec<String> = closest(name, &known)
         .iter()
         .map(|n| format!("{n:?}"))
@@ -1305,8 +1306,9 @@ fn unknown_name<'a>(
 }
 
 /// The configured names closest to `typed`, best first, at most three:
-/// those within a few edits of it (a third of its length, at least one),
-/// or holding it whole (`reuters` for `reuters-markets`); case aside.
+/// those within a few edits of it (a third of its length, at least one;
+/// two letters swapped count one edit, as `oli` for `oil`), or holding it
+/// whole (`reuters` for `reuters-markets`); case aside.
 fn closest<'a>(typed: &str, known: &[&'a str]) -> Vec<&'a str> {
     let typed = typed.to_lowercase();
     let near = (typed.chars().count() / 3).max(1);
@@ -1314,7 +1316,7 @@ fn closest<'a>(typed: &str, known: &[&'a str]) -> Vec<&'a str> {
         .iter()
         .filter_map(|&k| {
             let lower = k.to_lowercase();
-            let edits = strsim::levenshtein(&typed, &lower);
+            let edits = strsim::osa_distance(&typed, &lower);
             let holds = typed.chars().count() >= 3 && lower.contains(&typed);
             (edits <= near || holds).then_some((edits, k))
         })
@@ -1329,7 +1331,7 @@ fn unknown_view(config: &Config, said: String, name: &str) -> anyhow::Error {
         said,
         name,
         config.views.iter().map(|v| v.name.as_str()),
-        ("views", "tickerfeed views"),
+        ("views", "`tickerfeed views` lists"),
     )
 }
 
@@ -1339,7 +1341,7 @@ fn unknown_alert(config: &Config, name: &str) -> anyhow::Error {
         format!("no alert is named {name:?}"),
         name,
         config.alerts.iter().map(|a| a.name.as_str()),
-        ("alerts", "tickerfeed alerts"),
+        ("alerts", "`tickerfeed alerts` lists"),
     )
 }
 
@@ -1421,6 +1423,59 @@ async fn export(
         eprintln!("exported {n} item{} to {to}", if n == 1 { "" } else { "s" });
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Standard output for a command with work left after it reports: a poll
+/// still fetches its article pages after the summary, `opml import
+/// --write` writes the config after listing what it found, `quotes` ends
+/// with an exit code that says whether any symbol came. Once the reader has
+/// gone (`poll | grep -m1 error`), the rest of the report is dropped and
+/// the work goes on to its own end and exit code; a command that only
+/// prints stops at the closed pipe instead (`exit_code`).
+struct Report<W: Write> {
+    out: W,
+    /// The reader went: later writes are dropped.
+    gone: bool,
+}
+
+impl Report<std::io::StdoutLock<'static>> {
+    fn stdout() -> Self {
+        Report {
+            out: std::io::stdout().lock(),
+            gone: false,
+        }
+    }
+}
+
+impl<W: Write> Report<W> {
+    /// `result`, unless it says the reader went.
+    fn unless_gone<T>(&mut self, result: std::io::Result<T>, dropped: T) -> std::io::Result<T> {
+        match result {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.gone = true;
+                Ok(dropped)
+            }
+            other => other,
+        }
+    }
+}
+
+impl<W: Write> Write for Report<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.gone {
+            return Ok(buf.len());
+        }
+        let written = self.out.write(buf);
+        self.unless_gone(written, buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.gone {
+            return Ok(());
+        }
+        let flushed = self.out.flush();
+        self.unless_gone(flushed, ())
+    }
 }
 
 /// True when anything in `e`'s chain is a write to a pipe whose reader

@@ -527,6 +527,55 @@ async fn a_closed_stdout_ends_every_command_quietly() {
     }
 }
 
+/// A command with work left after it reports finishes it when its reader
+/// has gone (review): `opml import --write` still writes the config after
+/// listing the feeds it already has (it returned at the first line, exit 0,
+/// nothing written), and `quotes` with no symbol answered still exits 1
+/// (the closed pipe's exit 0 hid it).
+#[test]
+fn a_command_with_work_after_its_report_finishes_it_when_stdout_is_closed() {
+    let closed = |dir: &TestDir, args: &[&str]| {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = bin()
+            .arg("--config")
+            .arg(dir.config_path())
+            .args(args)
+            .env_remove("RUST_LOG")
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let dir = TestDir::new();
+    dir.write_config(&feed_block("jvns", "https://jvns.ca/atom.xml", ""));
+    let opml = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/opml/miniflux.opml"
+    );
+    let (code, err) = closed(&dir, &["opml", "import", opml, "--write"]);
+    assert_eq!(code, Some(0), "{err}");
+    let config = std::fs::read_to_string(dir.config_path()).unwrap();
+    assert!(config.contains("https://lwn.net/headlines/rss"), "{config}");
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = TestDir::new();
+    dir.write_config(&format!(
+        "[market]\nprovider = \"yahoo\"\nbase_url = \"http://127.0.0.1:{port}\"\n\
+         symbols = [{{ symbol = \"BP\" }}]\n"
+    ));
+    let (code, err) = closed(&dir, &["quotes"]);
+    assert_eq!(code, Some(1), "{err}");
+}
+
 /// A name the config does not have, among 30 feeds: the error names it,
 /// suggests the close ones and points at the list, on a line or two
 /// (it once printed every configured name). With a handful configured
@@ -540,7 +589,7 @@ fn an_unknown_name_is_said_with_the_closest_names_not_all_of_them() {
             feed_block(
                 &format!("desk-{i:02}"),
                 &format!("https://x.test/{i}.xml"),
-                "tags = [\"energy\"]",
+                &format!("tags = [\"energy\", \"desk{}\"]", i % 7),
             )
         })
         .collect();
@@ -550,6 +599,10 @@ fn an_unknown_name_is_said_with_the_closest_names_not_all_of_them() {
     feeds.push_str(
         "[[views]]\nname = \"oil\"\nquery = \"oil\"\n\
          [[views]]\nname = \"banks\"\nquery = \"bank\"\n\
+         [[views]]\nname = \"gas\"\nquery = \"gas\"\n\
+         [[views]]\nname = \"coal\"\nquery = \"coal\"\n\
+         [[views]]\nname = \"power\"\nquery = \"power\"\n\
+         [[views]]\nname = \"metals\"\nquery = \"metal\"\n\
          [[alerts]]\nname = \"majors\"\nview = \"oil\"\nurl = \"https://hooks.test/x\"\n",
     );
     dir.write_config(&feeds);
@@ -586,7 +639,9 @@ fn an_unknown_name_is_said_with_the_closest_names_not_all_of_them() {
     let (code, _, err) = run_cmd(&dir, &["render", "--tag", "enrgy"]);
     assert_eq!(code, 1, "{err}");
     assert!(
-        err.contains("no feed has the tag \"enrgy\"") && err.contains("(tags: energy)"),
+        err.contains("no feed has the tag \"enrgy\"")
+            && err.contains("did you mean \"energy\"?")
+            && err.contains("the `tags` of the config's [[feeds]] name all 8 tags"),
         "{err}"
     );
     for args in [
@@ -597,7 +652,10 @@ fn an_unknown_name_is_said_with_the_closest_names_not_all_of_them() {
         let (code, _, err) = run_cmd(&dir, args);
         assert_eq!(code, 1, "{args:?}: {err}");
         assert!(
-            err.contains("\"oli\"") && err.contains("(views: oil, banks)"),
+            // Two letters swapped are one edit away.
+            err.contains("\"oli\"")
+                && err.contains("did you mean \"oil\"?")
+                && err.contains("`tickerfeed views` lists all 6 views"),
             "{args:?}: {err}"
         );
     }
