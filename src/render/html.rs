@@ -459,14 +459,36 @@ fn prices_since(
         Some(c) => format!("{} {c}", shown_price(price)),
         None => shown_price(price),
     };
-    let priced = entry
-        .snapshot
-        .iter()
-        .flat_map(|s| &s.quotes)
-        .filter(|q| q.mentioned);
-    let mut rows: Vec<PriceSince> = priced
-        .map(|then| {
-            let now = now_of(&then.symbol);
+    let stamped = || entry.snapshot.iter().flat_map(|s| &s.quotes);
+    // The symbols the snapshot marks as mentioned, in its order, then the
+    // others the archive records (found later, in the fetched article, or
+    // while the board had no price): each priced from the snapshot when it
+    // holds that symbol, as `v_item_mentions` prices it, mentioned or not.
+    let mut symbols: Vec<&str> = stamped()
+        .filter(|q| q.mentioned)
+        .map(|q| q.symbol.as_str())
+        .collect();
+    for symbol in mentions {
+        if !symbols.contains(&symbol.as_str()) {
+            symbols.push(symbol);
+        }
+    }
+    symbols
+        .into_iter()
+        .map(|symbol| {
+            let now = now_of(symbol);
+            let Some(then) = stamped().find(|q| q.symbol == symbol) else {
+                return PriceSince {
+                    href: format!("{home}symbols/{symbol}"),
+                    symbol: symbol.to_string(),
+                    then: "not recorded".into(),
+                    now: now
+                        .map(|q| money(q.price, &q.currency))
+                        .unwrap_or_else(|| "n/a".into()),
+                    change: "n/a".into(),
+                    direction: "flat",
+                };
+            };
             // Two listings (the symbol moved, say, from the ADR in dollars
             // to the London line) have no change between them.
             let comparable = now.filter(|q| q.same_listing(then));
@@ -489,23 +511,7 @@ fn prices_since(
                 direction,
             }
         })
-        .collect();
-    for symbol in mentions {
-        if rows.iter().any(|r| &r.symbol == symbol) {
-            continue;
-        }
-        rows.push(PriceSince {
-            href: format!("{home}symbols/{symbol}"),
-            symbol: symbol.clone(),
-            then: "not recorded".into(),
-            now: now_of(symbol)
-                .map(|q| money(q.price, &q.currency))
-                .unwrap_or_else(|| "n/a".into()),
-            change: "n/a".into(),
-            direction: "flat",
-        });
-    }
-    rows
+        .collect()
 }
 
 /// The change an item's page shows from a mention's price at ingest to
@@ -833,6 +839,34 @@ mod tests {
         normal.quotes[0].price = "30.02".parse().unwrap();
         let prices = prices_since(&entry, &[], Some(&normal), "/");
         assert_eq!(prices[0].change, "▲ +1.01 %");
+    }
+
+    /// A mention the archive records for a symbol the snapshot holds but
+    /// does not mark (found later, in the fetched article) is priced from
+    /// the snapshot, as `v_item_mentions` prices it, not "not recorded";
+    /// one the snapshot does not hold is.
+    #[test]
+    fn a_recorded_mention_is_priced_from_the_snapshot_marked_or_not() {
+        use crate::render::samples::{market_feed, snapshot};
+        let mut then = snapshot();
+        for q in &mut then.quotes {
+            q.mentioned = false;
+        }
+        let symbol = then.quotes[0].symbol.clone();
+        let entry = Entry {
+            snapshot: Some(then.clone()),
+            ..market_feed().entries[0].clone()
+        };
+        let mut now = snapshot();
+        now.quotes[0].price = "30.02".parse().unwrap();
+        let prices = prices_since(&entry, &[symbol.clone(), "NOPE".into()], Some(&now), "/");
+        assert_eq!(prices.len(), 2);
+        assert_eq!(prices[0].symbol, symbol);
+        assert_ne!(prices[0].then, "not recorded");
+        assert_eq!(prices[0].change, "▲ +1.01 %");
+        assert_eq!(prices[1].then, "not recorded");
+        // Without the archive's mentions, an unmarked quote is no row.
+        assert!(prices_since(&entry, &[], Some(&now), "/").is_empty());
     }
 
     /// A symbol moved to another listing (dollars then, pounds now): each
