@@ -88,26 +88,44 @@ struct FeedLink {
     label: &'static str,
 }
 
-/// A link in the site's navigation ([`site_nav`]).
+/// A link in the site's navigation ([`site_nav`]), or a folded list of
+/// them (`children`, under `label`).
 struct NavLink {
     href: String,
     label: String,
+    children: Vec<NavLink>,
 }
 
+/// Views shown as links of their own in the navigation; more are folded
+/// under one "Views" disclosure, so that a config with dozens keeps the
+/// navigation to a line on a phone instead of pushing the news down.
+const NAV_VIEWS: usize = 5;
+
 /// The pages that lead to the rest, under `home` (the root's path): the
-/// news, each of `views` (name, title), and the feeds page. Every page
-/// has it, the 404 too, so the views are found without their OPML.
+/// news, each of `views` (name, title; folded past [`NAV_VIEWS`]), and the
+/// feeds page. Every page has it, the 404 too, so the views are found
+/// without their OPML.
 fn site_nav(home: &str, views: &[(String, String)]) -> Vec<NavLink> {
     let link = |href: String, label: &str| NavLink {
         href,
         label: label.to_string(),
+        children: Vec::new(),
+    };
+    let views: Vec<NavLink> = views
+        .iter()
+        .map(|(name, title)| link(format!("{home}views/{name}"), title))
+        .collect();
+    let views = if views.len() > NAV_VIEWS {
+        vec![NavLink {
+            href: String::new(),
+            label: format!("Views ({})", views.len()),
+            children: views,
+        }]
+    } else {
+        views
     };
     std::iter::once(link(home.to_string(), "News"))
-        .chain(
-            views
-                .iter()
-                .map(|(name, title)| link(format!("{home}views/{name}"), title)),
-        )
+        .chain(views)
         .chain(std::iter::once(link(format!("{home}feeds"), "Feeds")))
         .collect()
 }
@@ -839,6 +857,46 @@ mod tests {
         normal.quotes[0].price = "30.02".parse().unwrap();
         let prices = prices_since(&entry, &[], Some(&normal), "/");
         assert_eq!(prices[0].change, "▲ +1.01 %");
+    }
+
+    /// Up to five views are links of their own in the site navigation;
+    /// more are folded under one "Views" disclosure, every one still a
+    /// link, so dozens of views do not push the news down a phone's screen.
+    #[test]
+    fn many_views_fold_under_one_disclosure_in_the_navigation() {
+        let views = |n: usize| -> Vec<(String, String)> {
+            (0..n)
+                .map(|i| (format!("v{i}"), format!("View {i}")))
+                .collect()
+        };
+        let page = |n: usize| not_found_page("/", &views(n));
+        let five = page(5);
+        assert!(!five.contains("<details>"), "{five}");
+        assert!(
+            five.contains(r#"<li><a href="/views/v4">View 4</a></li>"#),
+            "{five}"
+        );
+        let twelve = page(12);
+        let nav = twelve
+            .split("<nav class=\"site-nav\" aria-label=\"Site\">")
+            .nth(1)
+            .and_then(|rest| rest.split("</nav>").next())
+            .unwrap();
+        assert!(
+            nav.contains("<details><summary>Views (12)</summary>"),
+            "{nav}"
+        );
+        for i in 0..12 {
+            assert!(
+                nav.contains(&format!(r#"<li><a href="/views/v{i}">View {i}</a></li>"#)),
+                "{nav}"
+            );
+        }
+        assert!(nav.contains(r#"<li><a href="/">News</a></li>"#), "{nav}");
+        assert!(
+            nav.contains(r#"<li><a href="/feeds">Feeds</a></li>"#),
+            "{nav}"
+        );
     }
 
     /// A mention the archive records for a symbol the snapshot holds but
