@@ -476,6 +476,27 @@ async fn poll_feeds_and_render_commands() {
     assert_eq!(json["items"].as_array().unwrap().len(), 2);
 }
 
+/// Runs the binary on `config` with `args`, its stdout a pipe whose
+/// reading end is already closed, so its first write fails (EPIPE): the
+/// exit code and stderr.
+fn with_stdout_closed(config: &std::path::Path, args: &[&str]) -> (Option<i32>, String) {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = bin()
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// `tickerfeed feeds | head -1`: a reader that stops early is not an
 /// error for any command that writes to stdout. Each runs with stdout a
 /// pipe whose reading end is already closed, so its first write fails
@@ -491,23 +512,7 @@ async fn a_closed_stdout_ends_every_command_quietly() {
     let cfg = dir.config_path();
     let closed = |args: &'static [&'static str]| {
         let cfg = cfg.clone();
-        tokio::task::spawn_blocking(move || {
-            let (reader, writer) = std::io::pipe().unwrap();
-            drop(reader);
-            let out = bin()
-                .arg("--config")
-                .arg(&cfg)
-                .args(args)
-                .env_remove("RUST_LOG")
-                .stdout(writer)
-                .stderr(Stdio::piped())
-                .output()
-                .unwrap();
-            (
-                out.status.code(),
-                String::from_utf8_lossy(&out.stderr).into_owned(),
-            )
-        })
+        tokio::task::spawn_blocking(move || with_stdout_closed(&cfg, args))
     };
     for args in [
         &["feeds"][..],
@@ -534,23 +539,7 @@ async fn a_closed_stdout_ends_every_command_quietly() {
 /// (the closed pipe's exit 0 hid it).
 #[test]
 fn a_command_with_work_after_its_report_finishes_it_when_stdout_is_closed() {
-    let closed = |dir: &TestDir, args: &[&str]| {
-        let (reader, writer) = std::io::pipe().unwrap();
-        drop(reader);
-        let out = bin()
-            .arg("--config")
-            .arg(dir.config_path())
-            .args(args)
-            .env_remove("RUST_LOG")
-            .stdout(writer)
-            .stderr(Stdio::piped())
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let closed = |dir: &TestDir, args: &[&str]| with_stdout_closed(&dir.config_path(), args);
     let dir = TestDir::new();
     dir.write_config(&feed_block("jvns", "https://jvns.ca/atom.xml", ""));
     let opml = concat!(
