@@ -17,7 +17,9 @@
 //! (the archive alone, or the whole wiring through `app`), and reports in
 //! plain words. Errors end here, with context, as exit codes: 0 done,
 //! 1 failed, 2 bad config or usage, 130 when a second signal cut the
-//! daemon's drain short.
+//! daemon's drain short. A reader that closes stdout early is no error: a
+//! command that only prints stops there (exit 0), one with work after its
+//! report drops the rest of it and finishes (`Report`).
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
