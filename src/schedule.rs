@@ -49,26 +49,103 @@ impl fmt::Debug for Schedule {
     }
 }
 
+/// One field of a crontab line: its name, its number of values, and the
+/// lowest and highest value it takes (day of week 7 is Sunday again).
+#[derive(Clone, Copy)]
+struct Field {
+    name: &'static str,
+    values: u32,
+    min: u32,
+    max: u32,
+}
+
+const FIELDS: [Field; 6] = [
+    Field {
+        name: "second",
+        values: 60,
+        min: 0,
+        max: 59,
+    },
+    Field {
+        name: "minute",
+        values: 60,
+        min: 0,
+        max: 59,
+    },
+    Field {
+        name: "hour",
+        values: 24,
+        min: 0,
+        max: 23,
+    },
+    Field {
+        name: "day-of-month",
+        values: 31,
+        min: 1,
+        max: 31,
+    },
+    Field {
+        name: "month",
+        values: 12,
+        min: 1,
+        max: 12,
+    },
+    Field {
+        name: "day-of-week",
+        values: 7,
+        min: 0,
+        max: 7,
+    },
+];
+
+/// The fields of `expr` beside what each is; `None` for a nickname or a
+/// wrong number of fields. Five fields have no seconds.
+fn fields(expr: &str) -> Option<Vec<(&str, Field)>> {
+    let fields: Vec<&str> = expr.split_whitespace().collect();
+    let kinds = match fields.len() {
+        5 => &FIELDS[1..],
+        6 => &FIELDS[..],
+        _ => return None,
+    };
+    Some(fields.into_iter().zip(kinds.iter().copied()).collect())
+}
+
+/// The first number outside its field's range (`25` in `0 25 * * *`'s
+/// hour), which croner refuses only as "Number out of bounds", naming no
+/// field. Steps are [`check_steps`]'s; names (`MON`, `JAN`) and
+/// croner's extensions (`L`, `#`, `W`) are left to croner.
+fn out_of_range(expr: &str) -> Option<ScheduleError> {
+    for (field, Field { name, min, max, .. }) in fields(expr)? {
+        for part in field.split(',') {
+            let values = part.split_once('/').map_or(part, |(v, _)| v);
+            for value in values.split('-') {
+                let Ok(n) = value.parse::<u32>() else {
+                    continue;
+                };
+                if n < min || n > max {
+                    return Some(ScheduleError::OutOfRange {
+                        expr: expr.to_string(),
+                        field: name,
+                        value: n,
+                        min,
+                        max,
+                    });
+                }
+            }
+        }
+    }
+    None
+}
+
 /// Refuses a step larger than its field's number of values (`*/61`
 /// minutes, `*/25` hours), which croner accepts. `expr` has already
 /// parsed, so its fields are well formed.
 fn check_steps(expr: &str) -> Result<(), ScheduleError> {
-    const FIELDS: [(&str, u32); 6] = [
-        ("second", 60),
-        ("minute", 60),
-        ("hour", 24),
-        ("day-of-month", 31),
-        ("month", 12),
-        ("day-of-week", 7),
-    ];
-    let fields: Vec<&str> = expr.split_whitespace().collect();
-    // Five fields have no seconds; a nickname has no fields to check.
-    let names = match fields.len() {
-        5 => &FIELDS[1..],
-        6 => &FIELDS[..],
-        _ => return Ok(()),
+    // A nickname has no fields to check.
+    let Some(fields) = fields(expr) else {
+        return Ok(());
     };
-    for (field, &(name, values)) in fields.iter().zip(names) {
+    for (field, Field { name, values, .. }) in fields {
         for part in field.split(',') {
             let Some(step) = part
                 .split_once('/')
@@ -98,6 +175,17 @@ pub enum ScheduleError {
         "invalid cron schedule {expr:?}: {reason} (expected 5 fields like \"*/15 * * * *\", 6 with seconds first, or @hourly/@daily/@weekly/@monthly/@yearly)"
     )]
     Syntax { expr: String, reason: String },
+    /// A number outside its field's range: hour 25, minute 60, month 0.
+    #[error(
+        "invalid cron schedule {expr:?}: {value} is outside the {field} field's range {min}-{max}"
+    )]
+    OutOfRange {
+        expr: String,
+        field: &'static str,
+        value: u32,
+        min: u32,
+        max: u32,
+    },
     /// It reads, but no date matches every field ("0 9 31 2 *").
     #[error("invalid cron schedule {expr:?}: it never fires (no date matches all of its fields)")]
     NeverFires { expr: String },
@@ -122,9 +210,11 @@ impl Schedule {
             .seconds(Seconds::Optional)
             .year(Year::Disallowed)
             .build();
-        let cron = parser.parse(expr).map_err(|e| ScheduleError::Syntax {
-            expr: expr.to_string(),
-            reason: e.to_string(),
+        let cron = parser.parse(expr).map_err(|e| {
+            out_of_range(expr).unwrap_or_else(|| ScheduleError::Syntax {
+                expr: expr.to_string(),
+                reason: e.to_string(),
+            })
         })?;
         check_steps(expr)?;
         let schedule = Schedule {
@@ -397,6 +487,43 @@ mod tests {
             Some(t("2026-11-24T13:00:00Z"))
         );
         utc("*/15 */2 */3 */4 */7");
+    }
+
+    /// croner refuses hour 25 as "Component error: Number out of bounds.",
+    /// which names neither the number nor the field: an operator with ten
+    /// feeds' schedules could not tell which field of which is wrong.
+    #[test]
+    fn a_number_outside_its_field_is_named_with_the_fields_range() {
+        for (expr, said) in [
+            ("0 25 * * *", "25 is outside the hour field's range 0-23"),
+            ("60 * * * *", "60 is outside the minute field's range 0-59"),
+            (
+                "0 9 0 * *",
+                "0 is outside the day-of-month field's range 1-31",
+            ),
+            ("0 9 * 13 1-5", "13 is outside the month field's range 1-12"),
+            (
+                "0 9 * * 1-8",
+                "8 is outside the day-of-week field's range 0-7",
+            ),
+            (
+                "61 0 9 * * *",
+                "61 is outside the second field's range 0-59",
+            ),
+            (
+                "0 9,30/2 * * *",
+                "30 is outside the hour field's range 0-23",
+            ),
+        ] {
+            let e = Schedule::parse(expr, TimeZone::Utc)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(&format!("{expr:?}: {said}")), "{expr}: {e}");
+            assert!(!e.contains("Component error"), "{expr}: {e}");
+        }
+        // Sunday as 7, and names, still read.
+        utc("0 9 * * 7");
+        utc("0 9 * JAN-DEC MON-FRI");
     }
 
     /// A schedule no date satisfies says so, without the hint about the

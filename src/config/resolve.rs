@@ -200,7 +200,7 @@ pub fn resolve_str(text: &str, base: &Path) -> Result<Config, Vec<Problem>> {
     let syntax = |e: toml::de::Error| Problem {
         key: String::new(),
         line: e.span().map(|s| line_at(text, s.start)),
-        message: e.message().trim().to_string(),
+        message: in_plain_words(e.message().trim()),
     };
     let mut unknown = Vec::new();
     let de = toml::Deserializer::parse(text).map_err(|e| vec![syntax(e)])?;
@@ -249,6 +249,34 @@ pub fn resolve_str(text: &str, base: &Path) -> Result<Config, Vec<Problem>> {
     }
 }
 
+/// serde's message for a value of the wrong type with its Rust type said
+/// as an operator would say it: "invalid type: string \"eight\", expected
+/// i64" reads "... expected a whole number".
+fn in_plain_words(message: &str) -> String {
+    const TYPES: [(&str, &str); 13] = [
+        ("i8", "a whole number"),
+        ("i16", "a whole number"),
+        ("i32", "a whole number"),
+        ("i64", "a whole number"),
+        ("isize", "a whole number"),
+        ("u8", "a whole number from 0 to 255"),
+        ("u16", "a whole number from 0 to 65535"),
+        ("u32", "a whole number, 0 or more"),
+        ("u64", "a whole number, 0 or more"),
+        ("usize", "a whole number, 0 or more"),
+        ("f32", "a number"),
+        ("f64", "a number"),
+        ("a sequence", "a list"),
+    ];
+    let Some((head, expected)) = message.rsplit_once(", expected ") else {
+        return message.to_string();
+    };
+    match TYPES.iter().find(|(rust, _)| *rust == expected) {
+        Some((_, plain)) => format!("{head}, expected {plain}"),
+        None => message.to_string(),
+    }
+}
+
 /// In the order of the file, whatever order they were found in.
 fn sorted(mut problems: Vec<Problem>) -> Vec<Problem> {
     problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
@@ -293,7 +321,7 @@ fn read_around_wrong_types(
         if r.wrong_typed.iter().any(|w| at.starts_with(w)) {
             return None;
         }
-        r.problem(&at, e.inner().message().trim());
+        r.problem(&at, in_plain_words(e.inner().message().trim()));
     }
     None
 }
@@ -1578,14 +1606,19 @@ mod tests {
 
     /// An operator's `max_items = "ten"` was reported as "invalid type:
     /// string \"ten\", expected i64" with a line but no key; in a long
-    /// file, under a feed's table, the key is what says which setting.
+    /// file, under a feed's table, the key is what says which setting,
+    /// and "a whole number" what it takes.
     #[test]
     fn a_value_of_the_wrong_type_names_its_key() {
         let p = problems("[output]\nmax_items = \"ten\"\n");
         assert_eq!(p.len(), 1, "{p:?}");
         assert_eq!(p[0].key, "output.max_items");
         assert_eq!(p[0].line, Some(2));
-        assert!(p[0].message.contains("expected"), "{p:?}");
+        // Said as an operator says it, not as Rust's "i64".
+        assert_eq!(
+            p[0].message,
+            "invalid type: string \"ten\", expected a whole number"
+        );
         let p = problems(
             "[[feeds]]\nname = \"a\"\nurl = \"https://a.test/\"\n\
              [[feeds]]\nname = \"b\"\nurl = \"https://b.test/\"\ntags = \"world\"\n",
@@ -1594,6 +1627,7 @@ mod tests {
             p[0].located(Path::new("config.toml")),
             format!("config.toml:7: feeds[1].tags: {}", p[0].message)
         );
+        assert!(p[0].message.ends_with("expected a list"), "{p:?}");
         // A syntax error is the file's, not a key's.
         let p = problems("[output\n");
         assert_eq!(p[0].key, "");
@@ -1742,7 +1776,7 @@ respect_hints = "yes"
                 ("feeds[1].respect_hints", Some(14)),
             ]
         );
-        assert!(p[0].message.contains("expected i64"), "{p:?}");
+        assert!(p[0].message.contains("expected a whole number"), "{p:?}");
         assert!(p[3].message.contains("expected a string"), "{p:?}");
         assert!(p[4].message.contains("expected a boolean"), "{p:?}");
     }
@@ -1977,7 +2011,7 @@ symbols = [
         );
         assert_eq!(wrong.len(), 1, "{wrong:?}");
         assert_eq!(wrong[0].line, Some(4), "{wrong:?}");
-        assert!(wrong[0].message.contains("sequence"), "{wrong:?}");
+        assert!(wrong[0].message.ends_with("expected a list"), "{wrong:?}");
         // A [market] with a problem of its own is not also "missing" for a
         // view that names its symbols.
         let bad_provider = problems(
