@@ -562,33 +562,21 @@ pub(crate) fn index_queue(tx: &Connection, at_least: i64) -> Result<usize, Store
 /// Indexes the items queued in `fts_pending` (new or changed since the
 /// last call) for full-text search, in one statement: one statement per
 /// batch, rather than one per item, is what keeps FTS5 from writing a
-/// segment per item.
+/// segment per item. A queued row the index holds already (an analyst's
+/// `'rebuild'` indexed it) is left as it is: indexing it twice would
+/// leave terms no 'delete' removes.
 pub(crate) fn index_pending(tx: &Connection) -> Result<usize, StoreError> {
     let indexed = cached(
         tx,
         "INSERT INTO items_fts (rowid, title, summary, content, feed, article)
          SELECT s.id, s.title, s.summary, s.content, s.feed, s.article
-         FROM fts_pending p JOIN v_search_source s ON s.id = p.item_id",
+         FROM fts_pending p JOIN v_search_source s ON s.id = p.item_id
+         WHERE NOT EXISTS (SELECT 1 FROM items_fts_docsize d WHERE d.id = p.item_id)",
         [],
     )
     .map_err(op("index new items for search"))?;
     cached(tx, "DELETE FROM fts_pending", []).map_err(op("clear the search queue"))?;
     Ok(indexed)
-}
-
-/// Queues for search the items added after the newest indexed one: rows
-/// another program inserted by hand (tickerfeed queues its own as it
-/// inserts them). Looks only past the index's highest rowid, so it costs
-/// two index lookups however large the archive.
-pub(crate) fn queue_unindexed(conn: &Connection) -> Result<usize, StoreError> {
-    cached(
-        conn,
-        "INSERT OR IGNORE INTO fts_pending (item_id)
-         SELECT id FROM items
-         WHERE id > (SELECT coalesce(max(id), 0) FROM items_fts_docsize)",
-        [],
-    )
-    .map_err(op("queue unindexed items for search"))
 }
 
 const FIND_ELSEWHERE: &str = "SELECT i.id FROM items i
@@ -747,10 +735,8 @@ fn insert_item(
         content.bind(&[&uid.0, &feed_id.0], &[&now_s, &sort_s]),
     )
     .map_err(op("insert item"))?;
-    let id = tx.last_insert_rowid();
-    cached(tx, "INSERT INTO fts_pending (item_id) VALUES (?1)", [id])
-        .map_err(op("queue a new item for search"))?;
-    Ok(id)
+    // Trigger `items_fts_insert` queued it for search (migration 32).
+    Ok(tx.last_insert_rowid())
 }
 
 /// Most previous versions kept per item. A feed that rewrites an item on
@@ -1295,8 +1281,7 @@ mod tests {
         super::super::migrations::migrate(&mut conn).unwrap();
         conn.execute_batch(super::super::ONE_FEED_ONE_ITEM).unwrap();
         conn.execute_batch(
-            "INSERT INTO fts_pending (item_id) VALUES (1);
-             UPDATE items SET summary_text = 'a b', authors = '[\"(Jane)\"]' WHERE id = 1;",
+            "UPDATE items SET summary_text = 'a b', authors = '[\"(Jane)\"]' WHERE id = 1;",
         )
         .unwrap();
         index_pending(&conn).unwrap();

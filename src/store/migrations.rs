@@ -855,6 +855,58 @@ JOIN v_quotes q ON q.id = (SELECT q2.id FROM quotes q2 WHERE q2.symbol = s.symbo
     // Not part of `content_sha256`, as enclosures are not: items archived
     // before have none, and are not each seen as edited for it.
     Migration::Sql("ALTER TABLE items ADD COLUMN author_emails TEXT;"),
+    // 32: search holds every row of `items`, however it got there, once.
+    // A row an analyst inserted with plain SQL was neither queued nor
+    // indexed, and when it then changed (tickerfeed's update, or by hand)
+    // the triggers removed its old text from an index that never held it,
+    // which FTS5 takes for a corrupt index ("database disk image is
+    // malformed"). The triggers now remove text only for a row the index
+    // holds (its `items_fts_docsize` row, FTS5's own record of it, one
+    // seek), and an insert trigger queues every new row, as before 7. That
+    // costs the first poll a statement journal per item again (7's
+    // reason), but no statement looks further than the row's key. The
+    // indexer skips a queued row the index already holds. Rows inserted by
+    // hand before are queued here, once.
+    Migration::Sql(
+        r#"
+CREATE TRIGGER items_fts_insert AFTER INSERT ON items BEGIN
+    INSERT OR IGNORE INTO fts_pending (item_id) VALUES (new.id);
+END;
+
+DROP TRIGGER items_fts_delete;
+CREATE TRIGGER items_fts_delete BEFORE DELETE ON items BEGIN
+    INSERT INTO items_fts(items_fts, rowid, title, summary, content, feed, article)
+    SELECT 'delete', s.id, s.title, s.summary, s.content, s.feed, s.article
+    FROM v_search_source s
+    WHERE s.id = old.id AND EXISTS (SELECT 1 FROM items_fts_docsize WHERE id = old.id);
+    DELETE FROM fts_pending WHERE item_id = old.id;
+END;
+
+DROP TRIGGER items_fts_update;
+CREATE TRIGGER items_fts_update AFTER UPDATE OF title, summary_text, content_text ON items BEGIN
+    INSERT INTO items_fts(items_fts, rowid, title, summary, content, feed, article)
+    SELECT 'delete', old.id, old.title, old.summary_text, old.content_text,
+           (SELECT name FROM feeds WHERE id = old.origin_feed_id),
+           (SELECT content_text FROM item_articles WHERE item_id = old.id)
+    WHERE EXISTS (SELECT 1 FROM items_fts_docsize WHERE id = old.id);
+    INSERT OR IGNORE INTO fts_pending (item_id) VALUES (new.id);
+END;
+
+DROP TRIGGER item_articles_fts_update;
+CREATE TRIGGER item_articles_fts_update BEFORE UPDATE OF content_text ON item_articles
+WHEN old.content_text IS NOT new.content_text BEGIN
+    INSERT INTO items_fts(items_fts, rowid, title, summary, content, feed, article)
+    SELECT 'delete', s.id, s.title, s.summary, s.content, s.feed, s.article
+    FROM v_search_source s
+    WHERE s.id = old.item_id
+      AND EXISTS (SELECT 1 FROM items_fts_docsize WHERE id = old.item_id);
+    INSERT OR IGNORE INTO fts_pending (item_id) VALUES (old.item_id);
+END;
+
+INSERT OR IGNORE INTO fts_pending (item_id)
+SELECT id FROM items WHERE id NOT IN (SELECT id FROM items_fts_docsize);
+"#,
+    ),
 ];
 
 /// Migrations 23 and 28 blank secrets with this: their own copy of the
@@ -1322,9 +1374,9 @@ VALUES (1, '2026-01-01T00:00:00Z', 'https://polar.test/rss', 200, 'ok', 12);
 "#,
         )
         .unwrap();
-        if version >= 7 {
-            // From 7 on, tickerfeed queues a new item for search itself,
-            // in the insert's transaction (no trigger does).
+        if (7..32).contains(&version) {
+            // From 7 to 31, tickerfeed queued a new item for search itself,
+            // in the insert's transaction (no trigger did; from 32 one does).
             conn.execute("INSERT INTO fts_pending (item_id) VALUES (1)", [])
                 .unwrap();
         }
@@ -1792,6 +1844,56 @@ INSERT INTO item_mentions (item_id, symbol) VALUES (1, 'LONG');
             );
             assert!(fts_ok.is_ok(), "from {start}: {fts_ok:?}");
         }
+    }
+
+    /// A row an analyst inserted into an archive before 32 with an `id`
+    /// below the indexed ones (restored from a backup), which tickerfeed
+    /// never found: the upgrade queues it, it is indexed with the next
+    /// batch, and changes like any other.
+    #[test]
+    fn the_upgrade_to_32_queues_rows_inserted_by_hand() {
+        let mut conn = at_version(31);
+        populate(&conn, 31);
+        conn.execute_batch(
+            "INSERT INTO items (id, uid, origin_feed_id, title, first_seen_at, changed_at,
+                                sort_at, content_sha256)
+             VALUES (9, 'u9', 1, 'Seal colony', '2026-01-01T00:00:00Z',
+                     '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 'h9');
+             INSERT INTO fts_pending (item_id) VALUES (9);",
+        )
+        .unwrap();
+        crate::store::items::index_pending(&conn).unwrap();
+        conn.execute(
+            "INSERT INTO items (id, uid, origin_feed_id, title, first_seen_at, changed_at,
+                                sort_at, content_sha256)
+             VALUES (3, 'by-hand', 1, 'Orca pod', '2026-01-01T00:00:00Z',
+                     '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 'x')",
+            [],
+        )
+        .unwrap();
+        let hits = |conn: &Connection, words: &str| -> i64 {
+            conn.query_row(
+                "SELECT count(*) FROM items_fts WHERE items_fts MATCH ?1",
+                [words],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        migrate(&mut conn).unwrap();
+        crate::store::items::index_pending(&conn).unwrap();
+        assert_eq!(hits(&conn, "orca"), 1);
+        conn.execute(
+            "UPDATE items SET title = 'Orca pod returns' WHERE id = 3",
+            [],
+        )
+        .unwrap();
+        crate::store::items::index_pending(&conn).unwrap();
+        assert_eq!(hits(&conn, "orca returns"), 1);
+        conn.execute(
+            "INSERT INTO items_fts(items_fts, rank) VALUES ('integrity-check', 1)",
+            [],
+        )
+        .expect("the search index matches the archive");
     }
 
     /// An archive from before 22 keeps its reactions' changes, now exact:

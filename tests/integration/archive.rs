@@ -868,6 +868,102 @@ async fn search_follows_new_changed_deleted_and_hand_inserted_items() {
     assert_search_index_matches(&dir);
 }
 
+/// Rows an analyst inserted with plain SQL while tickerfeed runs, not yet
+/// indexed: tickerfeed's own update of one (its feed now carries it with a
+/// new title), an update and a delete by hand all work, and once indexed
+/// search holds exactly what the archive does, through later changes too.
+/// A change used to remove the row's old text from an index that never held
+/// it, which FTS5 refuses as "database disk image is malformed".
+#[tokio::test]
+async fn rows_inserted_by_hand_can_change_before_and_after_they_are_indexed() {
+    let server = FeedServer::start().await;
+    let dir = TestDir::new();
+    let config = dir.write_config(&feed_block("w", &server.url("/w.xml"), ""));
+    let feed = |titles: &[(&str, &str, &str)]| Reply::feed(rss("W", titles));
+    server.set(
+        "/w.xml",
+        feed(&[("w1", "Walrus sighting", "https://w.test/1")]),
+    );
+    let clock = fixed_clock("2026-11-24T09:00:00Z").1;
+    let opened = tickerfeed::app::open(&config, clock).await.unwrap();
+    let poll_feeds = || async {
+        for (name, r) in
+            tickerfeed::scheduler::poll_once(&opened.pipeline, opened.feeds.clone(), 4).await
+        {
+            let r = r.unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(r.error, None, "{name}");
+        }
+    };
+    poll_feeds().await;
+
+    // The analyst's rows: one as if feed w had carried it (so the feed's
+    // next document updates it), two of their own.
+    let analyst = rusqlite::Connection::open(dir.db_path()).unwrap();
+    analyst
+        .execute_batch(
+            "INSERT INTO items (uid, origin_feed_id, guid, title, first_seen_at, changed_at,
+                                sort_at, content_sha256)
+             SELECT r.uid, f.id, r.guid, r.title, '2026-11-24T09:00:00Z',
+                    '2026-11-24T09:00:00Z', '2026-11-24T09:00:00Z', 'x'
+             FROM feeds f, (SELECT 'by-hand-1' AS uid, 'w2' AS guid, 'Orca pod' AS title
+                            UNION ALL SELECT 'by-hand-2', NULL, 'Seal colony'
+                            UNION ALL SELECT 'by-hand-3', NULL, 'Puffin burrows') r;
+             INSERT INTO item_sources (feed_id, item_key, item_id, matched_by, first_seen_at,
+                                       last_seen_at)
+             SELECT origin_feed_id, 'id:w2', id, 'new', first_seen_at, first_seen_at
+             FROM items WHERE uid = 'by-hand-1';",
+        )
+        .unwrap();
+    server.set(
+        "/w.xml",
+        feed(&[
+            ("w1", "Walrus sighting", "https://w.test/1"),
+            ("w2", "Orca pod returns", "https://w.test/2"),
+        ]),
+    );
+    poll_feeds().await;
+    assert_eq!(
+        dir.count("SELECT count(*) FROM items WHERE title = 'Orca pod returns'"),
+        1
+    );
+    // Changes by hand, then tickerfeed's next indexing.
+    let by_hand = |sql: &'static str| {
+        analyst.execute_batch(sql).unwrap();
+        opened.store.index_for_search()
+    };
+    by_hand(
+        "UPDATE items SET title = 'Seal colony grows' WHERE uid = 'by-hand-2';
+         DELETE FROM items WHERE uid = 'by-hand-3';",
+    )
+    .await
+    .unwrap();
+    let hits = |word: &str| {
+        dir.count(&format!(
+            "SELECT count(*) FROM items_fts WHERE items_fts MATCH '{word}'"
+        ))
+    };
+    assert_eq!(
+        [
+            hits("walrus"),
+            hits("returns"),
+            hits("grows"),
+            hits("puffin")
+        ],
+        [1, 1, 1, 0]
+    );
+    assert_search_index_matches(&dir);
+
+    // Indexed now: a change and a delete by hand take their words along.
+    by_hand(
+        "UPDATE items SET title = 'Sea lions' WHERE uid = 'by-hand-2';
+         DELETE FROM items WHERE uid = 'by-hand-1';",
+    )
+    .await
+    .unwrap();
+    assert_eq!([hits("seal"), hits("lions"), hits("orca")], [0, 1, 0]);
+    assert_search_index_matches(&dir);
+}
+
 #[tokio::test]
 async fn search_keeps_to_since_and_limit() {
     let server = FeedServer::start().await;
