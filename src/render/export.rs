@@ -50,6 +50,7 @@ pub const JSON_FIELDS: &[&str] = &[
     "snapshot",
     "reactions",
     "enclosures",
+    "author_emails",
 ];
 
 /// The CSV header, in order.
@@ -78,6 +79,7 @@ pub const CSV_COLUMNS: &[&str] = &[
     "snapshot_quotes",
     "reactions",
     "enclosures",
+    "author_emails",
 ];
 
 /// An export's format.
@@ -199,6 +201,7 @@ struct JsonLine<'a> {
     snapshot: Option<JsonSnapshot<'a>>,
     reactions: Option<&'a [ItemReaction]>,
     enclosures: &'a [Enclosure],
+    author_emails: &'a [Option<String>],
 }
 
 #[derive(Serialize)]
@@ -263,6 +266,7 @@ impl<'a> JsonLine<'a> {
             snapshot: item.snapshot.as_ref().map(snapshot),
             reactions: item.reactions.as_deref(),
             enclosures: &item.enclosures,
+            author_emails: &item.author_emails,
         }
     }
 }
@@ -306,7 +310,7 @@ fn quote(q: &SnapshotQuote) -> JsonQuote<'_> {
 
 /// One CSV record, in [`CSV_COLUMNS`] order; an absent value is an empty
 /// cell.
-fn csv_record(item: &ExportItem) -> io::Result<[String; 24]> {
+fn csv_record(item: &ExportItem) -> io::Result<[String; 25]> {
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
     // Distinct feed names in the order they first carried the item: an
     // alias (a second key from the same feed) is one feed, not two.
@@ -351,6 +355,7 @@ fn csv_record(item: &ExportItem) -> io::Result<[String; 24]> {
             [] => String::new(),
             files => json(files)?,
         },
+        json(&item.author_emails)?,
     ])
 }
 
@@ -425,6 +430,7 @@ mod tests {
                 media_type: Some("audio/mpeg".into()),
                 length: None,
             }],
+            author_emails: vec![Some("a@example.com".into())],
         }
     }
 
@@ -491,6 +497,7 @@ mod tests {
             v["enclosures"],
             serde_json::json!([{ "url": "https://example.com/a.mp3", "type": "audio/mpeg" }])
         );
+        assert_eq!(v["author_emails"], serde_json::json!(["a@example.com"]));
     }
 
     #[test]
@@ -518,6 +525,7 @@ mod tests {
             cell("enclosures"),
             r#"[{"url":"https://example.com/a.mp3","type":"audio/mpeg"}]"#
         );
+        assert_eq!(cell("author_emails"), r#"["a@example.com"]"#);
     }
 
     #[test]

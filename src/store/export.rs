@@ -32,7 +32,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, params_from_iter};
 
 use super::{
-    BUSY_TIMEOUT, ItemReaction, Store, StoreError, enclosures_from, op, quotes::snapshot_of,
+    BUSY_TIMEOUT, ItemReaction, Store, StoreError, json_array_from, op, quotes::snapshot_of,
     selection,
 };
 use crate::clock::to_db_time;
@@ -85,6 +85,9 @@ pub struct ExportItem {
     pub reactions: Option<Vec<ItemReaction>>,
     /// The files attached to it (`items.enclosures`).
     pub enclosures: Vec<Enclosure>,
+    /// Each author's email address beside `authors` (`items.author_emails`):
+    /// empty when no author has one.
+    pub author_emails: Vec<Option<String>>,
 }
 
 /// One feed that carried an exported item (`item_sources`).
@@ -113,7 +116,7 @@ pub enum ExportError {
 /// outer loop, so rows come in rowid order without a sort.
 const SELECT_ITEMS: &str = "SELECT i.id, i.uid, i.title, i.url, i.canonical_url, i.guid, f.name,
         i.published_at, i.updated_at, i.first_seen_at, i.changed_at, i.sort_at, i.revision,
-        i.authors, i.categories, i.summary_text, i.content_text, i.enclosures
+        i.authors, i.categories, i.summary_text, i.content_text, i.enclosures, i.author_emails
  FROM items i CROSS JOIN feeds f ON f.id = i.origin_feed_id";
 
 /// The statement and parameters for `q`.
@@ -194,7 +197,8 @@ fn read_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<ExportItem> {
         categories: list(14)?,
         summary_text: r.get(15)?,
         content_text: r.get(16)?,
-        enclosures: enclosures_from(r, 17)?,
+        enclosures: json_array_from(r, 17)?,
+        author_emails: json_array_from(r, 18)?,
         sources: Vec::new(),
         mentions: Vec::new(),
         snapshot: None,

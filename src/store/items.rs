@@ -36,7 +36,7 @@ use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 
 use super::known::KnownIds;
-use super::{Store, StoreError, begin_write, cached, enclosures_from, json_list, op, selection};
+use super::{Store, StoreError, begin_write, cached, json_array_from, json_list, op, selection};
 use crate::clock::{from_db_time, to_db_time};
 use crate::link::{canonical_url, without_credentials};
 use crate::model::{BoardView, Entry, EntrySource, FeedId, ItemKey, ItemUid, NewItem};
@@ -972,12 +972,9 @@ impl Store {
                             summary_html: r.get(4)?,
                             content_html: r.get(5)?,
                             authors: list(6)?,
-                            author_emails: r
-                                .get::<_, Option<String>>(12)?
-                                .and_then(|e| serde_json::from_str(&e).ok())
-                                .unwrap_or_default(),
+                            author_emails: json_array_from(r, 12)?,
                             categories: list(7)?,
-                            enclosures: enclosures_from(r, 11)?,
+                            enclosures: json_array_from(r, 11)?,
                             published: time(8)?,
                             updated: time(9)?.unwrap_or(DateTime::UNIX_EPOCH),
                             sources: Vec::new(),

@@ -907,6 +907,22 @@ INSERT OR IGNORE INTO fts_pending (item_id)
 SELECT id FROM items WHERE id NOT IN (SELECT id FROM items_fts_docsize);
 "#,
     ),
+    // 33: `v_items` gains `author_emails` (at the end, so queries by
+    // position keep working): 31 stored it in `items` only. No view reads
+    // `v_items`, so it alone is recreated.
+    Migration::Sql(
+        r#"
+DROP VIEW v_items;
+CREATE VIEW v_items AS
+SELECT i.id, i.uid, i.title, i.url, i.canonical_url, i.guid,
+       i.summary_html, i.content_html, i.authors, i.categories,
+       i.published_at, i.updated_at, i.first_seen_at, i.changed_at, i.sort_at,
+       f.name AS feed,
+       (SELECT count(*) FROM item_sources s WHERE s.item_id = i.id) AS source_count,
+       i.summary_text, i.content_text, i.revision, i.enclosures, i.author_emails
+FROM items i JOIN feeds f ON f.id = i.origin_feed_id;
+"#,
+    ),
 ];
 
 /// Migrations 23 and 28 blank secrets with this: their own copy of the

@@ -329,12 +329,13 @@ pub(crate) fn json_list<T: serde::Serialize>(values: &[T]) -> String {
     serde_json::to_string(values).expect("a list of numbers or strings is JSON")
 }
 
-/// An item's `enclosures` column read back: none when NULL, or when
-/// another program wrote something that is not the array it expects.
-pub(crate) fn enclosures_from(
+/// An item's column of a JSON array (`enclosures`, `author_emails`) read
+/// back: empty when NULL, or when another program wrote something that is
+/// not the array it expects.
+pub(crate) fn json_array_from<T: serde::de::DeserializeOwned>(
     r: &rusqlite::Row<'_>,
     column: usize,
-) -> rusqlite::Result<Vec<crate::model::Enclosure>> {
+) -> rusqlite::Result<Vec<T>> {
     Ok(r.get::<_, Option<String>>(column)?
         .and_then(|json| serde_json::from_str(&json).ok())
         .unwrap_or_default())

@@ -16,7 +16,7 @@ const VOD: &str = include_str!("../fixtures/quotes/yahoo/chart_VOD.L_pence.json"
 
 /// The documented CSV header (docs/export.md), spelled out so that a
 /// change to it is a visible change to this test too.
-const CSV_HEADER: &str = "id,uid,title,url,canonical_url,guid,feed,published_at,updated_at,first_seen_at,changed_at,sort_at,revision,authors,categories,summary_text,content_text,sources,mentions,snapshot_label,snapshot_taken_at,snapshot_quotes,reactions,enclosures";
+const CSV_HEADER: &str = "id,uid,title,url,canonical_url,guid,feed,published_at,updated_at,first_seen_at,changed_at,sort_at,revision,authors,categories,summary_text,content_text,sources,mentions,snapshot_label,snapshot_taken_at,snapshot_quotes,reactions,enclosures,author_emails";
 
 fn json_reply(body: &str) -> Reply {
     Reply::feed(body).header("content-type", "application/json")
@@ -38,7 +38,15 @@ async fn setup(extra: &str) -> (FeedServer, TestDir) {
     let server = FeedServer::start().await;
     server.set("/v8/finance/chart/AAPL", json_reply(AAPL));
     server.set("/v8/finance/chart/VOD.L", json_reply(VOD));
-    server.set("/wire.xml", Reply::feed(rss("Wire", WIRE)));
+    // The Vodafone story signed as RSS signs it: an address, the name in
+    // brackets.
+    server.set(
+        "/wire.xml",
+        Reply::feed(rss("Wire", WIRE).replace(
+            "<title>Vodafone cuts prices</title>",
+            "<title>Vodafone cuts prices</title><author>desk@wire.test (Wire Desk)</author>",
+        )),
+    );
     server.set(
         "/blog.xml",
         Reply::feed(rss(
@@ -160,8 +168,25 @@ async fn jsonl_lines_carry_sources_mentions_and_the_snapshot() {
     let vodafone = titled(&all, "Vodafone");
     assert_eq!(vodafone["mentions"], serde_json::json!(["VOD"]));
     assert_eq!(vodafone["snapshot"]["quotes"][0]["symbol"], "VOD");
+    assert_eq!(vodafone["authors"], serde_json::json!(["Wire Desk"]));
+    assert_eq!(
+        vodafone["author_emails"],
+        serde_json::json!(["desk@wire.test"])
+    );
+    // The analyst's view has it too, as its last column.
+    assert_eq!(
+        dir.column::<Option<String>>(
+            "SELECT author_emails FROM v_items WHERE title LIKE 'Vodafone%'"
+        ),
+        [Some(r#"["desk@wire.test"]"#.to_string())]
+    );
+    assert_eq!(
+        dir.column::<String>("SELECT name FROM pragma_table_info('v_items') ORDER BY cid DESC")[0],
+        "author_emails"
+    );
     let quiet = titled(&all, "Quiet");
     assert_eq!(quiet["mentions"], serde_json::json!([]));
+    assert_eq!(quiet["author_emails"], serde_json::json!([]));
     assert_eq!(quiet["sources"].as_array().unwrap().len(), 1);
     assert_eq!(quiet["guid"], "w3");
 }
@@ -205,6 +230,12 @@ async fn csv_has_the_documented_header_and_flattened_cells() {
         .find(|r| r[col("title")].starts_with("Quiet"))
         .unwrap();
     assert_eq!(&quiet[col("mentions")], "");
+    assert_eq!(&quiet[col("author_emails")], "[]");
+    let vodafone = records
+        .iter()
+        .find(|r| r[col("title")].starts_with("Vodafone"))
+        .unwrap();
+    assert_eq!(&vodafone[col("author_emails")], r#"["desk@wire.test"]"#);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
