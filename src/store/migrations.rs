@@ -1252,12 +1252,7 @@ pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<usize> {
         r.get::<_, i64>(0).map(|v| v as usize)
     })?;
     if version < MIGRATIONS.len() {
-        for step in &MIGRATIONS[version..] {
-            match step {
-                Migration::Sql(sql) => tx.execute_batch(sql)?,
-                Migration::Code(f) => f(&tx)?,
-            }
-        }
+        apply(&tx, &MIGRATIONS[version..])?;
         tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
     }
     // Only when it is not ours yet: writing it again on every open made
@@ -1269,6 +1264,28 @@ pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<usize> {
     }
     tx.commit()?;
     Ok(MIGRATIONS.len().max(version))
+}
+
+/// Gives `conn`, a new database, the schema of version `n` (the first `n`
+/// migrations), as the tickerfeed that stopped there left it: what tests
+/// of an upgrade start from. Later migrations are never undone by hand,
+/// so a new one cannot break such a test.
+pub(crate) fn migrate_to(conn: &mut Connection, n: usize) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
+    apply(&tx, &MIGRATIONS[..n])?;
+    tx.pragma_update(None, "user_version", n as i64)?;
+    tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+    tx.commit()
+}
+
+fn apply(tx: &Transaction<'_>, steps: &[Migration]) -> rusqlite::Result<()> {
+    for step in steps {
+        match step {
+            Migration::Sql(sql) => tx.execute_batch(sql)?,
+            Migration::Code(f) => f(tx)?,
+        }
+    }
+    Ok(())
 }
 
 /// Migration 4's plain text of sanitised HTML: a frozen copy of
@@ -1360,15 +1377,7 @@ mod tests {
     /// Applies the first `n` migrations, as an older tickerfeed would have.
     fn at_version(n: usize) -> Connection {
         let mut conn = Connection::open_in_memory().unwrap();
-        let tx = conn.transaction().unwrap();
-        for step in &MIGRATIONS[..n] {
-            match step {
-                Migration::Sql(sql) => tx.execute_batch(sql).unwrap(),
-                Migration::Code(f) => f(&tx).unwrap(),
-            }
-        }
-        tx.pragma_update(None, "user_version", n as i64).unwrap();
-        tx.commit().unwrap();
+        migrate_to(&mut conn, n).unwrap();
         conn
     }
 

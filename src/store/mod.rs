@@ -404,6 +404,38 @@ pub struct Store {
 /// [`Store::last_change`]'s answer and the generation it was read at.
 type LastChange = (u64, Option<DateTime<Utc>>);
 
+/// Creates the folder `path` is to be in.
+fn create_parent(path: &Path) -> Result<(), StoreError> {
+    match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+            path: dir.to_path_buf(),
+            source,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Creates an archive at `path` (which holds none yet) at schema version
+/// `version`, as the tickerfeed that stopped there left it, for tests of
+/// what an upgrade does: they fill it with plain SQL, then open it with
+/// [`Store::open`], which upgrades it. Only tests call this.
+#[doc(hidden)]
+pub fn create_archive_at_version(path: &Path, version: usize) -> Result<(), StoreError> {
+    if version > migrations::MIGRATIONS.len() {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found: version as i64,
+            known: migrations::MIGRATIONS.len(),
+        });
+    }
+    create_parent(path)?;
+    let mut conn = Connection::open(path).map_err(open_err(path))?;
+    migrations::migrate_to(&mut conn, version).map_err(|source| StoreError::Migrate {
+        path: path.to_path_buf(),
+        source: source.into(),
+    })
+}
+
 impl Store {
     /// Opens (creating if needed) and migrates the archive at `path`. An
     /// archive that takes no writes (a full disk, a file size limit, a
@@ -414,12 +446,7 @@ impl Store {
     }
 
     fn open_and_migrate(path: &Path) -> Result<Store, StoreError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
-                path: dir.to_path_buf(),
-                source,
-            })?;
-        }
+        create_parent(path)?;
         let open_err = open_err(path);
         let mut writer = Connection::open(path).map_err(open_err)?;
         writer.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
