@@ -348,6 +348,7 @@ VALUES (1, 'u1', 1, 'https://wire.test/a', 'Teaser', 'one line', '2026-01-01T00:
         '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 'h1'),
        (2, 'u2', 1, 'ftp://wire.test/b', 'Other', NULL, '2026-01-01T00:00:00Z',
         '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 'h2');
+INSERT INTO fts_pending (item_id) VALUES (1), (2);
 "#,
         )
         .unwrap();

@@ -855,24 +855,20 @@ JOIN v_quotes q ON q.id = (SELECT q2.id FROM quotes q2 WHERE q2.symbol = s.symbo
     // Not part of `content_sha256`, as enclosures are not: items archived
     // before have none, and are not each seen as edited for it.
     Migration::Sql("ALTER TABLE items ADD COLUMN author_emails TEXT;"),
-    // 32: search holds every row of `items`, however it got there, once.
-    // A row an analyst inserted with plain SQL was neither queued nor
+    // 32: a row an analyst inserted with plain SQL was neither queued nor
     // indexed, and when it then changed (tickerfeed's update, or by hand)
     // the triggers removed its old text from an index that never held it,
     // which FTS5 takes for a corrupt index ("database disk image is
     // malformed"). The triggers now remove text only for a row the index
     // holds (its `items_fts_docsize` row, FTS5's own record of it, one
-    // seek), and an insert trigger queues every new row, as before 7. That
-    // costs the first poll a statement journal per item again (7's
-    // reason), but no statement looks further than the row's key. The
-    // indexer skips a queued row the index already holds. Rows inserted by
-    // hand before are queued here, once.
+    // seek), and queue a changed row whether the index held it or not.
+    // No insert trigger: one makes every insert a multi-row write with a
+    // statement journal (7's reason, 6 % of a first poll); tickerfeed
+    // queues its own rows, and finds rows inserted by hand past the
+    // index's highest id when it indexes. Rows inserted by hand before are
+    // queued here, once, whatever their id.
     Migration::Sql(
         r#"
-CREATE TRIGGER items_fts_insert AFTER INSERT ON items BEGIN
-    INSERT OR IGNORE INTO fts_pending (item_id) VALUES (new.id);
-END;
-
 DROP TRIGGER items_fts_delete;
 CREATE TRIGGER items_fts_delete BEFORE DELETE ON items BEGIN
     INSERT INTO items_fts(items_fts, rowid, title, summary, content, feed, article)
@@ -1399,9 +1395,9 @@ VALUES (1, '2026-01-01T00:00:00Z', 'https://polar.test/rss', 200, 'ok', 12);
 "#,
         )
         .unwrap();
-        if (7..32).contains(&version) {
-            // From 7 to 31, tickerfeed queued a new item for search itself,
-            // in the insert's transaction (no trigger did; from 32 one does).
+        if version >= 7 {
+            // From 7 on, tickerfeed queues a new item for search itself,
+            // in the insert's transaction (no trigger does).
             conn.execute("INSERT INTO fts_pending (item_id) VALUES (1)", [])
                 .unwrap();
         }

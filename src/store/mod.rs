@@ -233,15 +233,21 @@ pub(crate) fn cached<P: rusqlite::Params>(
 
 /// Indexes for search, in one transaction (so a crash cannot leave items
 /// indexed and still queued, which would index them twice), every item
-/// queued in `fts_pending`: tickerfeed's, and rows another program
-/// inserted (trigger `items_fts_insert` queues those too).
+/// queued in `fts_pending` and every row another program inserted past the
+/// index's highest rowid.
 fn index_everything_waiting(conn: &mut Connection) -> Result<usize, StoreError> {
     index_waiting(conn, 1)
 }
 
-/// Indexes the queue when at least `at_least` items wait in it.
+/// Indexes the queue when at least `at_least` items wait in it. Rows
+/// inserted by hand are looked for only when everything is to be indexed
+/// (`at_least` 1): while the queue holds items, every one of them lies past
+/// the index's highest rowid, and the writer asks after each commit.
 fn index_waiting(conn: &mut Connection, at_least: i64) -> Result<usize, StoreError> {
     let tx = begin_write(conn, "begin indexing for search")?;
+    if at_least <= 1 {
+        items::queue_unindexed(&tx)?;
+    }
     let indexed = items::index_queue(&tx, at_least)?;
     tx.commit().map_err(op("commit indexing for search"))?;
     Ok(indexed)
