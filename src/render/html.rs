@@ -19,7 +19,7 @@ use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
 use super::chart::{Marker, draws, price_chart};
-use super::strip::{ShownChange, shown_price, strip_html};
+use super::strip::{ShownChange, shown_price, strip_html, strip_line_html};
 use super::text::{entry_text, shorten, shown_title};
 use super::{Format, MergedFeed, RenderError, rfc3339};
 use crate::markup::push_html;
@@ -142,7 +142,15 @@ struct Card {
     summary: String,
     /// On a search page: the text around the terms, terms in `<mark>`.
     snippet: Option<String>,
-    strip: Option<String>,
+    strip: Option<ItemStrip>,
+}
+
+/// An item's snapshot as the pages show it: the full strip, and the same
+/// folded to one line ([`strip_line_html`]), which the river shows in its
+/// place on a narrow screen.
+struct ItemStrip {
+    full: String,
+    line: String,
 }
 
 #[derive(Template)]
@@ -629,7 +637,10 @@ fn card(feed: &MergedFeed, entry: &Entry, now: DateTime<Utc>) -> Card {
             .snapshot
             .as_ref()
             .filter(|s| feed.market_strip && !s.quotes.is_empty())
-            .map(strip_html),
+            .map(|s| ItemStrip {
+                full: strip_html(s),
+                line: strip_line_html(s),
+            }),
     }
 }
 
@@ -857,6 +868,32 @@ mod tests {
         normal.quotes[0].price = "30.02".parse().unwrap();
         let prices = prices_since(&entry, &[], Some(&normal), "/");
         assert_eq!(prices[0].change, "▲ +1.01 %");
+    }
+
+    /// On the river each item's strip is there twice: folded to a line
+    /// under a native disclosure (what a phone shows; it opens to the
+    /// full strip) and in full (what a wide screen shows); an item with
+    /// no snapshot has neither.
+    #[test]
+    fn a_river_item_folds_its_strip_to_a_line_that_opens_to_all_of_it() {
+        use crate::render::samples::{market_feed, snapshot};
+        let feed = MergedFeed {
+            market_strip: true,
+            ..market_feed()
+        };
+        let page = String::from_utf8(render(&feed, feed.now).unwrap()).unwrap();
+        let full = strip_html(&snapshot());
+        let line = strip_line_html(&snapshot());
+        let item = page.split("<article class=\"item\">").nth(1).unwrap();
+        assert!(
+            item.contains(&format!(
+                "<div class=\"strip\">\n<details class=\"strip-line\"><summary>{line}</summary>{full}</details>\n<div class=\"strip-full\">{full}</div>\n</div>"
+            )),
+            "{item}"
+        );
+        let plain = page.split("<article class=\"item\">").nth(5).unwrap();
+        assert!(plain.contains("/items/m5"), "{plain}");
+        assert!(!plain.contains("strip"), "{plain}");
     }
 
     /// Up to five views are links of their own in the site navigation;

@@ -128,6 +128,31 @@ pub fn strip_html(snapshot: &Snapshot) -> String {
     out
 }
 
+/// `snapshot` folded to one line of inline HTML, for the `<summary>` of a
+/// river item's strip on a narrow screen (`templates/river.html`): in
+/// strip order (the quotes the item mentions first), each mentioned one
+/// as the strip writes it, the others by symbol and change alone, ` · `
+/// between. The full strip is one tap away under it; on a phone eight
+/// symbols in full are seven lines under every item, more board than news.
+pub fn strip_line_html(snapshot: &Snapshot) -> String {
+    let all_closed =
+        !snapshot.quotes.is_empty() && snapshot.quotes.iter().all(|q| q.session == "closed");
+    let mut out = String::new();
+    for (i, quote) in snapshot.quotes.iter().enumerate() {
+        if i > 0 {
+            out.push_str(" · ");
+        }
+        if quote.mentioned {
+            write_quote(&mut out, quote, all_closed);
+        } else {
+            push_html(&mut out, &quote.symbol);
+            out.push(' ');
+            write_change(&mut out, quote);
+        }
+    }
+    out
+}
+
 fn write_quote(out: &mut String, quote: &SnapshotQuote, all_closed: bool) {
     if quote.mentioned {
         out.push_str("<strong>");
@@ -317,6 +342,24 @@ mod tests {
              NGG ▬ 0.00% 63.11<br/>\
              as of <time datetime=\"2026-07-24T15:52:02Z\">24 Jul 2026 15:52 UTC</time> · \
              data: Yahoo Finance, Finnhub</p>"
+        );
+    }
+
+    /// A river item's strip folded to a line: the mentioned quote in
+    /// full, the others by symbol and change; no label, no time, no
+    /// credit (the full strip under it has them).
+    #[test]
+    fn the_folded_line_gives_the_mentioned_quotes_in_full_and_the_rest_in_short() {
+        assert_eq!(
+            strip_line_html(&snapshot()),
+            "<strong><abbr title=\"BP plc\">BP</abbr> ▲ +0.67% 29.72 USD</strong> (mentioned) · \
+             RELX ▼ −1.10% · NGG ▬ 0.00%"
+        );
+        let mut awkward = awkward_snapshot();
+        awkward.quotes[0].mentioned = false;
+        assert_eq!(
+            strip_line_html(&awkward),
+            "AT&amp;T &quot;&lt;x&gt;&quot; ▬ <abbr title=\"change not available\">n/a</abbr>"
         );
     }
 

@@ -57,6 +57,8 @@ struct Page {
     /// `None` on a page that has none.
     board: Option<&'static str>,
     first_item: Option<&'static str>,
+    /// CSS selector of the first item's snapshot strip, on a river.
+    strip: Option<&'static str>,
 }
 
 impl Page {
@@ -69,6 +71,7 @@ impl Page {
             status: 200,
             board: Some(".board"),
             first_item: Some(".river .item"),
+            strip: Some(".river .item .strip"),
         }
     }
 
@@ -80,6 +83,7 @@ impl Page {
             status: 200,
             board: Some(".board"),
             first_item: Some("article.article h1"),
+            strip: None,
         }
     }
 
@@ -91,6 +95,7 @@ impl Page {
             status: 200,
             board: Some(".board"),
             first_item: Some(".mentions li"),
+            strip: None,
         }
     }
 
@@ -102,6 +107,7 @@ impl Page {
             status: 200,
             board: Some(".board"),
             first_item: Some(".feed"),
+            strip: None,
         }
     }
 
@@ -113,6 +119,7 @@ impl Page {
             status: 404,
             board: None,
             first_item: None,
+            strip: None,
         }
     }
 }
@@ -136,6 +143,10 @@ const PAGES: &[Page] = &[
 const WIDTHS: [u32; 2] = [375, 1280];
 /// The viewport's height: the first item must start above it.
 const HEIGHT: u32 = 800;
+/// The symbols on the interop daemon's board, so in every item's snapshot.
+const BOARD_SYMBOLS: [&str; 2] = ["AAPL", "VOD"];
+/// Below this width the browser is a phone (`browser_check.py`).
+const PHONE: u64 = 600;
 
 /// A page as served: its URL on the daemon and its HTML.
 struct Served {
@@ -301,6 +312,35 @@ fn console_errors(report: &Value, key: &str, status: u16) -> Vec<String> {
         .collect()
 }
 
+/// What is wrong with the first item's snapshot strip on a river page: on
+/// a phone it takes a line or two, not the seven lines of a full board
+/// under every item, and folded or not it holds every symbol.
+fn strip_problems(look: &Value, page: &Page, width: u64) -> Vec<String> {
+    let Some(selector) = page.strip else {
+        return Vec::new();
+    };
+    let strip = &look["strip"];
+    let (Some(height), Some(line)) = (strip["height"].as_f64(), strip["line_height"].as_f64())
+    else {
+        return vec![format!("the first item has no strip ({selector}): {strip}")];
+    };
+    let mut found = Vec::new();
+    if width < PHONE && height > 2.0 * line {
+        found.push(format!(
+            "the first item's strip ({selector}) is {height} px high, more than two {line} px lines"
+        ));
+    }
+    let text = strip["text"].as_str().unwrap_or_default();
+    for symbol in BOARD_SYMBOLS {
+        if !text.contains(symbol) {
+            found.push(format!(
+                "the first item's strip ({selector}) lacks {symbol}: {text}"
+            ));
+        }
+    }
+    found
+}
+
 /// What a person would notice on `page` loaded `width` px wide, as
 /// `look` (one page of `browser_check.py`'s report) describes it.
 fn noticed(look: &Value, page: &Page, width: u64) -> Vec<String> {
@@ -341,6 +381,7 @@ fn noticed(look: &Value, page: &Page, width: u64) -> Vec<String> {
             ));
         }
     }
+    found.extend(strip_problems(look, page, width));
     for (scheme, axe) in [("light", &look["axe"]), ("dark", &look["dark"]["axe"])] {
         let (Some(violations), Some(1..)) = (axe["violations"].as_array(), axe["passes"].as_u64())
         else {
@@ -380,7 +421,11 @@ async fn chromium_shows_every_page_type_at_phone_and_desktop_widths() {
         "pages": served.iter().map(|s| json!({
             "name": s.page.name,
             "url": format!("{PUBLIC}{}", s.url.strip_prefix(&t.url("")).unwrap()),
-            "expect": {"board": s.page.board, "first_item": s.page.first_item},
+            "expect": {
+                "board": s.page.board,
+                "first_item": s.page.first_item,
+                "strip": s.page.strip,
+            },
         })).collect::<Vec<_>>(),
     });
     let report = tokio::task::block_in_place(|| browser_check(&plan));

@@ -9,8 +9,9 @@ PLAN is a JSON object:
    "widths": [375, 1280], "height": 800,
    "host_rules": "MAP feeds.test:80 127.0.0.1:PORT",
    "pages": [{"name": "front", "url": "http://feeds.test/",
-              "expect": {"board": ".board", "first_item": ".river .item"}}]}
-("board" or "first_item" may be null: the page has none; "host_rules" is
+              "expect": {"board": ".board", "first_item": ".river .item",
+                         "strip": ".river .item .strip"}}]}
+(any of them may be null: the page has none; "host_rules" is
 Chromium's --host-resolver-rules, so pages can be loaded at the public
 address their links use.)
 
@@ -21,8 +22,10 @@ below 600 px), the report has:
   SEVERE entry from the source "security");
 - "inner_width", "scroll_width", "client_width" of the document, and
   "styled": whether the stylesheet applied;
-- "board", "first_item": where each expected element is ({"displayed",
-  "left", "right", "top", "width", "height"}) or null when it is missing;
+- "board", "first_item", "strip": where each expected element is
+  ({"displayed", "left", "right", "top", "width", "height", "line_height"
+  (its computed line height in px), "text" (its textContent, hidden parts
+  included)}) or null when it is missing;
 - "axe": axe-core's findings ({"version", "passes": how many rules
   passed, "violations": [{"id", "impact", "help", "targets"}]});
 - "screenshot": the full-page PNG written to DIR as NAME-WIDTH.png;
@@ -74,7 +77,8 @@ if (!el) return null;
 const r = el.getBoundingClientRect();
 const s = getComputedStyle(el);
 return {displayed: s.display !== 'none' && s.visibility !== 'hidden' && r.width > 0 && r.height > 0,
-        left: r.left, right: r.right, top: r.top, width: r.width, height: r.height};
+        left: r.left, right: r.right, top: r.top, width: r.width, height: r.height,
+        line_height: parseFloat(s.lineHeight), text: el.textContent};
 """
 
 AXE_RUN = """
