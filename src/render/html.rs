@@ -93,6 +93,9 @@ struct FeedLink {
 struct NavLink {
     href: String,
     label: String,
+    /// It is the page shown (`aria-current="page"`); for a folded list,
+    /// one of its links is, and it is shown open.
+    current: bool,
     children: Vec<NavLink>,
 }
 
@@ -104,9 +107,12 @@ const NAV_VIEWS: usize = 5;
 /// The pages that lead to the rest, under `home` (the root's path): the
 /// news, each of `views` (name, title; folded past [`NAV_VIEWS`]), and the
 /// feeds page. Every page has it, the 404 too, so the views are found
-/// without their OPML.
-fn site_nav(home: &str, views: &[(String, String)]) -> Vec<NavLink> {
+/// without their OPML. The link to `current` (the path of the page shown,
+/// when it is one of them) says so, to a screen reader as well as to the
+/// eye.
+fn site_nav(home: &str, views: &[(String, String)], current: Option<&str>) -> Vec<NavLink> {
     let link = |href: String, label: &str| NavLink {
+        current: current == Some(href.as_str()),
         href,
         label: label.to_string(),
         children: Vec::new(),
@@ -119,6 +125,7 @@ fn site_nav(home: &str, views: &[(String, String)]) -> Vec<NavLink> {
         vec![NavLink {
             href: String::new(),
             label: format!("Views ({})", views.len()),
+            current: views.iter().any(|v| v.current),
             children: views,
         }]
     } else {
@@ -260,7 +267,7 @@ struct Feeds<'a> {
 /// The operator's page, with `feed`'s chrome (the site's name, the live
 /// board, the main feeds' links).
 pub fn render_status(feed: &MergedFeed, page: &StatusPage) -> Result<Vec<u8>, RenderError> {
-    let chrome = chrome(feed);
+    let chrome = chrome(feed, Some(&format!("{}feeds", root_path(&feed.site_url))));
     Feeds {
         chrome: &chrome,
         summary: &page.summary,
@@ -303,7 +310,7 @@ pub fn render_symbol(
     items: &[SymbolItem],
     currency: Option<&str>,
 ) -> Result<Vec<u8>, RenderError> {
-    let chrome = chrome(feed);
+    let chrome = chrome(feed, None);
     let home = root_path(&feed.site_url);
     let href = |item: &SymbolItem| format!("{home}items/{}", item.uid.0);
     let markers: Vec<Marker> = items
@@ -352,7 +359,7 @@ pub fn not_found_page(home: &str, views: &[(String, String)]) -> String {
     NotFound {
         style_path: &STYLE_PATH,
         home,
-        nav: site_nav(home, views),
+        nav: site_nav(home, views, None),
     }
     .render()
     .unwrap_or_else(|_| "not found\n".into())
@@ -360,7 +367,10 @@ pub fn not_found_page(home: &str, views: &[(String, String)]) -> String {
 
 /// The river page of `feed`, as of `now` (for "5 minutes ago").
 pub fn render(feed: &MergedFeed, now: DateTime<Utc>) -> Result<Vec<u8>, RenderError> {
-    let chrome = chrome(feed);
+    // This page's own address: `/`, a view's or a tag's is in the
+    // navigation; an older page (`?before=`) and a search are not.
+    let here = feed.self_url.as_deref().map(|u| on_site(&feed.site_url, u));
+    let chrome = chrome(feed, here.as_deref());
     let page = River {
         chrome: &chrome,
         title: &feed.title,
@@ -385,7 +395,7 @@ pub fn render_item(
     let Some(entry) = feed.entries.first() else {
         return Ok(not_found_page(&root_path(&feed.site_url), &feed.site_views).into_bytes());
     };
-    let chrome = chrome(feed);
+    let chrome = chrome(feed, None);
     let stamp = |t: DateTime<Utc>| (rfc3339(t), t.format(FULL_TIME).to_string());
     let mut times = Vec::new();
     if let Some(t) = entry.published {
@@ -573,7 +583,9 @@ fn on_site(home: &str, url: &str) -> String {
     }
 }
 
-fn chrome(feed: &MergedFeed) -> Chrome {
+/// The frame of a page of `feed`, whose path is `current` when the site's
+/// navigation links to it ([`site_nav`]).
+fn chrome(feed: &MergedFeed, current: Option<&str>) -> Chrome {
     let absolute_home = feed.site_url.clone();
     let home = root_path(&absolute_home);
     let feeds = feed
@@ -599,7 +611,7 @@ fn chrome(feed: &MergedFeed) -> Chrome {
         style_url: format!("{home}{}", *STYLE_PATH),
         icon_url: format!("{home}favicon.svg"),
         site_title: feed.site_title.clone(),
-        nav: site_nav(&home, &feed.site_views),
+        nav: site_nav(&home, &feed.site_views, current),
         home_url: home,
         feeds,
         board: feed
@@ -896,6 +908,103 @@ mod tests {
         assert!(!plain.contains("strip"), "{plain}");
     }
 
+    /// The site navigation on `page`.
+    fn nav_of(page: &str) -> &str {
+        page.split("<nav class=\"site-nav\" aria-label=\"Site\">")
+            .nth(1)
+            .and_then(|rest| rest.split("</nav>").next())
+            .unwrap_or_else(|| panic!("no site navigation: {page}"))
+    }
+
+    /// The links in the site navigation of `page` marked as the page shown.
+    fn current_in_nav(page: &[u8]) -> Vec<String> {
+        let page = String::from_utf8(page.to_vec()).unwrap();
+        nav_of(&page)
+            .split("<a ")
+            .filter(|a| a.contains("aria-current=\"page\""))
+            .map(|a| {
+                a.split_once('>')
+                    .unwrap()
+                    .1
+                    .split('<')
+                    .next()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    }
+
+    /// QA: the navigation did not say where the reader was. News is
+    /// marked on the front page, a view on its page, Feeds on the feeds
+    /// page; an older page, a search, a tag, an article, a symbol and
+    /// the 404 mark nothing.
+    #[test]
+    fn the_navigation_marks_the_page_the_reader_is_on() {
+        use crate::render::merged_feed;
+        use crate::select::Channel;
+        let base = url::Url::parse("https://tf.example.net/news/").unwrap();
+        let now = crate::render::samples::sample_feed().now;
+        let views = vec![
+            ("desk".to_string(), "Desk".to_string()),
+            ("wire".to_string(), "Wire".to_string()),
+        ];
+        let feed = |channel: &Channel| MergedFeed {
+            site_views: views.clone(),
+            ..merged_feed("Site", "", &base, Format::Html, channel, Vec::new(), now)
+        };
+        let river = |feed: &MergedFeed| current_in_nav(&render(feed, now).unwrap());
+        assert_eq!(river(&feed(&Channel::Main)), ["News"]);
+        assert_eq!(river(&feed(&Channel::View("wire".into()))), ["Wire"]);
+        assert!(river(&feed(&Channel::Tag("world".into()))).is_empty());
+        let older = MergedFeed {
+            self_url: Some("https://tf.example.net/news/?before=x".into()),
+            ..feed(&Channel::Main)
+        };
+        assert!(river(&older).is_empty());
+        let search = MergedFeed {
+            self_url: Some("https://tf.example.net/news/?q=oil".into()),
+            ..feed(&Channel::Main)
+        };
+        assert!(river(&search).is_empty());
+        let status = StatusPage {
+            summary: String::new(),
+            feeds: Vec::new(),
+            board: None,
+            alerts: Vec::new(),
+        };
+        let main = feed(&Channel::Main);
+        assert_eq!(
+            current_in_nav(&render_status(&main, &status).unwrap()),
+            ["Feeds"]
+        );
+        let symbol = render_symbol(&main, "VOD", None, &[], &[], None).unwrap();
+        assert!(current_in_nav(&symbol).is_empty());
+        let article = MergedFeed {
+            entries: crate::render::samples::sample_feed().entries,
+            ..feed(&Channel::Main)
+        };
+        let history = ItemHistory {
+            first_seen: None,
+            revisions: Vec::new(),
+            article_html: None,
+            mentions: Vec::new(),
+        };
+        assert!(current_in_nav(&render_item(&article, &history, now).unwrap()).is_empty());
+        assert!(current_in_nav(not_found_page("/news/", &views).as_bytes()).is_empty());
+        // A view folded under the "Views" disclosure: the disclosure is
+        // open, so the marked link shows.
+        let many: Vec<(String, String)> = (0..8)
+            .map(|i| (format!("v{i}"), format!("View {i}")))
+            .collect();
+        let folded = MergedFeed {
+            site_views: many,
+            ..feed(&Channel::View("v6".into()))
+        };
+        let page = String::from_utf8(render(&folded, now).unwrap()).unwrap();
+        assert!(page.contains("<details open><summary>Views (8)"), "{page}");
+        assert_eq!(current_in_nav(page.as_bytes()), ["View 6"]);
+    }
+
     /// Up to five views are links of their own in the site navigation;
     /// more are folded under one "Views" disclosure, every one still a
     /// link, so dozens of views do not push the news down a phone's screen.
@@ -914,11 +1023,7 @@ mod tests {
             "{five}"
         );
         let twelve = page(12);
-        let nav = twelve
-            .split("<nav class=\"site-nav\" aria-label=\"Site\">")
-            .nth(1)
-            .and_then(|rest| rest.split("</nav>").next())
-            .unwrap();
+        let nav = nav_of(&twelve);
         assert!(
             nav.contains("<details><summary>Views (12)</summary>"),
             "{nav}"

@@ -904,13 +904,32 @@ async fn every_page_links_to_the_views_and_the_feeds_page() {
     )
     .await;
     let article = first_article(&d).await;
-    for path in ["/", "/views/odd", article.as_str(), "/no/such/page"] {
+    // The link to the page shown says so (a unit test in render::html
+    // covers each page kind).
+    for (path, current) in [
+        ("/", Some(r#"<a href="/" aria-current="page">News</a>"#)),
+        (
+            "/views/odd",
+            Some(r#"<a href="/views/odd" aria-current="page">odd</a>"#),
+        ),
+        (article.as_str(), None),
+        ("/no/such/page", None),
+    ] {
         let html = html_of(&d, path).await.2;
         let nav = html
             .split("<nav class=\"site-nav\" aria-label=\"Site\">")
             .nth(1)
             .and_then(|rest| rest.split("</nav>").next())
             .unwrap_or_else(|| panic!("{path}: no site navigation: {html}"));
+        assert_eq!(
+            nav.matches("aria-current").count(),
+            current.iter().count(),
+            "{path}: {nav}"
+        );
+        if let Some(current) = current {
+            assert!(nav.contains(current), "{path}: {nav}");
+        }
+        let nav = nav.replace(r#" aria-current="page""#, "");
         for link in [
             r#"<li><a href="/">News</a></li>"#,
             r#"<li><a href="/views/calm">Calm news</a></li>"#,
