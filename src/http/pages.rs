@@ -250,6 +250,7 @@ async fn status_doc(inner: &Inner, published: &Published) -> Result<Rendered, Se
                 }),
                 // The feed's latest subscription: live, or why it is not.
                 push: latest.get(&r.id).map(|s| s.in_words(now, when)),
+                tags: config.map(|f| f.tags.clone()).unwrap_or_default(),
             };
             (condition, line)
         })
@@ -283,8 +284,20 @@ async fn status_doc(inner: &Inner, published: &Published) -> Result<Rendered, Se
         .collect();
     // Failing alerts first, as feeds.
     alerts.sort_by_key(|a| (a.failed == 0 && a.last_error.is_none(), a.name.clone()));
+    // A BTreeMap: the tags by name.
+    let mut tags = std::collections::BTreeMap::<&str, usize>::new();
+    for tag in published.feeds.iter().flat_map(|f| &f.tags) {
+        *tags.entry(tag).or_default() += 1;
+    }
     let view = page_frame(inner, published, Vec::new(), now);
     let page = render::html::StatusPage {
+        tags: tags
+            .into_iter()
+            .map(|(tag, feeds)| render::html::TagLine {
+                tag: tag.to_string(),
+                feeds,
+            })
+            .collect(),
         alerts,
         summary,
         feeds: lines.into_iter().map(|(_, l)| l).collect(),

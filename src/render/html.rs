@@ -212,6 +212,16 @@ pub struct StatusPage {
     pub board: Option<BoardLine>,
     /// `[[alerts]]`, failing ones first.
     pub alerts: Vec<AlertLine>,
+    /// Every tag a configured feed has, by name.
+    pub tags: Vec<TagLine>,
+}
+
+/// One tag on the feeds page: the only page that lists them, each with
+/// its own page and feeds.
+pub struct TagLine {
+    pub tag: String,
+    /// Configured feeds that carry it.
+    pub feeds: usize,
 }
 
 /// One alert on the operator's page.
@@ -244,6 +254,8 @@ pub struct FeedLine {
     pub hints: Option<String>,
     /// Its latest WebSub subscription, in words, when it has one.
     pub push: Option<String>,
+    /// Its tags as configured, each linked to its page.
+    pub tags: Vec<String>,
 }
 
 /// The board's provider on the operator's page.
@@ -262,6 +274,7 @@ struct Feeds<'a> {
     feeds: &'a [FeedLine],
     board: &'a Option<BoardLine>,
     alerts: &'a [AlertLine],
+    tags: &'a [TagLine],
 }
 
 /// The operator's page, with `feed`'s chrome (the site's name, the live
@@ -274,6 +287,7 @@ pub fn render_status(feed: &MergedFeed, page: &StatusPage) -> Result<Vec<u8>, Re
         feeds: &page.feeds,
         board: &page.board,
         alerts: &page.alerts,
+        tags: &page.tags,
     }
     .to_bytes()
 }
@@ -971,6 +985,7 @@ mod tests {
             feeds: Vec::new(),
             board: None,
             alerts: Vec::new(),
+            tags: Vec::new(),
         };
         let main = feed(&Channel::Main);
         assert_eq!(

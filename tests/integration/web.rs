@@ -892,6 +892,54 @@ async fn a_mention_without_a_price_links_to_its_symbol_page() {
     d.stop().await;
 }
 
+/// QA: tag pages and tag feeds existed, but no page listed them. The
+/// feeds page has a "Tags" table (each tag, its number of feeds, its page
+/// and feeds), and each feed there links its tags' pages; every one of
+/// those links answers.
+#[tokio::test]
+async fn the_feeds_page_lists_the_tags_with_links_that_answer() {
+    let (_server, _dir, d) = web_daemon(&feed_block(
+        "more-world",
+        "file:missing.xml",
+        "tags = [\"world\"]",
+    ))
+    .await;
+    let (status, _, html) = html_of(&d, "/feeds").await;
+    assert_eq!(status, 200);
+    let tags = html
+        .split("<h2 id=\"tags\">Tags</h2>")
+        .nth(1)
+        .and_then(|rest| rest.split("</table>").next())
+        .unwrap_or_else(|| panic!("no Tags section: {html}"));
+    for (tag, feeds) in [("odd", 1), ("world", 2)] {
+        assert!(
+            tags.contains(&format!(
+                r#"<tr><th scope="row"><a href="/tags/{tag}">{tag}</a></th><td class="num">{feeds}</td>"#
+            )),
+            "{tag}: {tags}"
+        );
+        for ext in ["atom", "rss", "json"] {
+            assert!(
+                tags.contains(&format!(r#"href="/tags/{tag}.{ext}""#)),
+                "{tag}.{ext}: {tags}"
+            );
+        }
+    }
+    assert!(
+        html.contains(r#"<dt>Tags</dt><dd><a href="/tags/odd">odd</a></dd>"#),
+        "{html}"
+    );
+    let linked: std::collections::BTreeSet<String> = hrefs(&html)
+        .into_iter()
+        .filter(|h| h.starts_with("/tags/"))
+        .collect();
+    assert_eq!(linked.len(), 8, "{linked:?}");
+    for path in linked {
+        assert_eq!(html_of(&d, &path).await.0, 200, "{path}");
+    }
+    d.stop().await;
+}
+
 /// QA: the front page linked only to items and feeds, so the views and
 /// the feeds page could not be found from the site, and the 404 page sent
 /// people to an OPML file. Every page, the 404 too, has a navigation
