@@ -79,8 +79,8 @@ pub(super) fn show_board(page: &mut render::MergedFeed, inner: &Inner, now: Date
 /// A board without quotes, in words: "Market data unavailable: no quotes
 /// received yet from yahoo; the last request failed (the Feeds page says
 /// why)." Readers learn that the board is missing and whose it is; the
-/// error itself (an address, a status, the provider's words) is the
-/// operator's, on /feeds and /healthz, not a line on every public page.
+/// kind of failure is on /feeds, and the error itself (an address, the
+/// provider's words) is the operator's, in the log and on /healthz.
 fn board_notice(status: &BoardStatus) -> String {
     let provider = &status.provider;
     match (&status.last_refresh, &status.last_error) {
@@ -264,7 +264,9 @@ async fn status_doc(inner: &Inner, published: &Published) -> Result<Rendered, Se
             provider: status.provider,
             last_refresh: when(status.last_refresh),
             last_success: when(status.last_success),
-            last_error: status.last_error,
+            // The kind only: the full error names the provider's address,
+            // and this page is public (the log and the CLI have it all).
+            last_error: status.last_error_words,
         }
     });
     let states = inner.store.alert_states().await?;

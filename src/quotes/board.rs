@@ -58,6 +58,8 @@ struct State {
     last_refresh: Option<DateTime<Utc>>,
     last_success: Option<DateTime<Utc>>,
     last_error: Option<String>,
+    /// `last_error`'s kind in plain words ([`QuoteError::in_plain_words`]).
+    last_error_words: Option<String>,
 }
 
 /// What a refresh did, for logs and `tickerfeed quotes`.
@@ -76,6 +78,10 @@ pub struct BoardStatus {
     pub last_refresh: Option<DateTime<Utc>>,
     pub last_success: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
+    /// The last error's symbol and kind, without the provider's address
+    /// (`AAPL: connection refused`): what the public feeds page shows.
+    #[serde(skip)]
+    pub last_error_words: Option<String>,
     pub quotes: Vec<StatusQuote>,
 }
 
@@ -345,10 +351,15 @@ impl Board {
             .collect();
         let mut ok: Vec<Quote> = Vec::new();
         let mut report = RefreshReport::default();
+        let mut first_error_words = None;
         for (symbol, result) in results {
             match result {
                 Ok(q) => ok.push(q),
-                Err(e) => report.failed.push((symbol, describe(&e))),
+                Err(e) => {
+                    first_error_words
+                        .get_or_insert_with(|| format!("{symbol}: {}", e.in_plain_words()));
+                    report.failed.push((symbol, describe(&e)));
+                }
             }
         }
         let ids = if ok.is_empty() {
@@ -387,6 +398,7 @@ impl Board {
                 h.failing = true;
             }
         }
+        state.last_error_words = first_error_words;
         if report.failed.is_empty() {
             state.last_error = None;
         } else {
@@ -507,6 +519,7 @@ impl Board {
             last_refresh: state.last_refresh,
             last_success: state.last_success,
             last_error: state.last_error.clone(),
+            last_error_words: state.last_error_words.clone(),
             quotes,
         }
     }

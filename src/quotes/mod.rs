@@ -143,6 +143,42 @@ fn retry_note(retry_after: &Option<std::time::Duration>) -> String {
 }
 
 impl QuoteError {
+    /// The kind of failure in a few plain words, with no address, symbol
+    /// or provider text in it: what a public page (`/feeds`) says, while
+    /// the log and `tickerfeed quotes` give the whole error. A transport
+    /// error is known only by its text (reqwest's, whose message names the
+    /// URL), so its kind is read from the causes that text ends with.
+    pub fn in_plain_words(&self) -> String {
+        match self {
+            QuoteError::UnknownSymbol => "unknown symbol".into(),
+            QuoteError::RateLimited { .. } => "rate limited".into(),
+            QuoteError::Unauthorized => "API key refused".into(),
+            QuoteError::NotEntitled => "not covered by the plan".into(),
+            QuoteError::Blocked => "blocked".into(),
+            QuoteError::Malformed(_) => "unreadable answer".into(),
+            QuoteError::Http { status } => format!("HTTP {status}"),
+            QuoteError::BudgetExhausted { .. } => "request budget used up".into(),
+            QuoteError::Transport(text) => {
+                let text = text.to_lowercase();
+                let says = |words: &[&str]| words.iter().any(|w| text.contains(w));
+                if says(&["connection refused"]) {
+                    "connection refused"
+                } else if says(&["timed out", "timeout"]) {
+                    "timed out"
+                } else if says(&["dns error", "failed to lookup", "name or service not known"]) {
+                    "host not found"
+                } else if says(&["certificate", "tls", "ssl"]) {
+                    "secure connection failed"
+                } else if says(&["unreachable"]) {
+                    "unreachable"
+                } else {
+                    "connection failed"
+                }
+                .into()
+            }
+        }
+    }
+
     /// A short stable label for the error's class. (Nothing uses it yet:
     /// logs and `tickerfeed quotes` print the `Display` text.)
     pub fn code(&self) -> &'static str {
@@ -230,6 +266,38 @@ pub(crate) fn excerpt(body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::test_support::{at, dec};
+
+    /// What the public feeds page says of a failed quote: its kind, never
+    /// the address reqwest's text names.
+    #[test]
+    fn errors_in_plain_words_name_the_kind_and_no_address() {
+        let transport = |text: &str| QuoteError::Transport(text.into()).in_plain_words();
+        let refused = "error sending request for url (http://10.0.0.5:8080/quote?symbols=AAPL&token=****): \
+                       client error (Connect): tcp connect error: Connection refused (os error 111)";
+        assert_eq!(transport(refused), "connection refused");
+        assert_eq!(
+            transport("error sending request for url (https://q.example/v1): operation timed out"),
+            "timed out"
+        );
+        assert_eq!(
+            transport(
+                "error sending request for url (https://q.example/v1): client error (Connect): dns error: failed to lookup address information"
+            ),
+            "host not found"
+        );
+        assert_eq!(
+            transport("error sending request for url (https://q.example/v1)"),
+            "connection failed"
+        );
+        assert_eq!(
+            QuoteError::Http { status: 503 }.in_plain_words(),
+            "HTTP 503"
+        );
+        assert_eq!(
+            QuoteError::Malformed("at http://10.0.0.5/ line 1".into()).in_plain_words(),
+            "unreadable answer"
+        );
+    }
     use super::*;
     use crate::model::Session;
 

@@ -263,6 +263,8 @@ pub struct BoardLine {
     pub provider: String,
     pub last_refresh: String,
     pub last_success: String,
+    /// Its kind only (`AAPL: connection refused`): the provider's address
+    /// is not for a public page.
     pub last_error: Option<String>,
 }
 

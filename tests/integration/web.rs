@@ -800,6 +800,29 @@ fn market_down() -> (String, u16) {
     (market, closed)
 }
 
+/// The part of `html` between `open` and the next `close`; a test fails
+/// when the page has no `open`.
+fn section<'a>(html: &'a str, open: &str, close: &str) -> &'a str {
+    html.split(open)
+        .nth(1)
+        .and_then(|rest| rest.split(close).next())
+        .unwrap_or_else(|| panic!("no {open} on the page: {html}"))
+}
+
+/// The page at `path` once it says `words` (the provider's first
+/// failure takes a moment), or as it is after five seconds.
+async fn html_once(d: &Daemon, path: &str, words: &str) -> String {
+    let mut html = String::new();
+    for _ in 0..100 {
+        html = html_of(d, path).await.2;
+        if html.contains(words) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    html
+}
+
 /// QA: with `[market]` configured and its provider down since the start,
 /// the front, view and symbol pages showed no board and no word about it.
 /// They say in the board's place that no quote came, from which provider,
@@ -816,19 +839,12 @@ async fn a_board_without_quotes_says_why_in_its_place() {
     .await;
     let key = std::env::var("PATH").unwrap();
     for path in ["/", "/views/calm", "/symbols/AAPL"] {
-        let mut html = String::new();
-        for _ in 0..100 {
-            html = html_of(&d, path).await.2;
-            if html.contains("the last request failed") {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let notice = html
-            .split("<section class=\"board\" aria-label=\"Market board\">")
-            .nth(1)
-            .and_then(|rest| rest.split("</section>").next())
-            .unwrap_or_else(|| panic!("{path}: no board or notice: {html}"));
+        let html = html_once(&d, path, "the last request failed").await;
+        let notice = section(
+            &html,
+            "<section class=\"board\" aria-label=\"Market board\">",
+            "</section>",
+        );
         assert!(
             notice.contains(
                 "Market data unavailable: no quotes received yet from finnhub; \
@@ -848,6 +864,26 @@ async fn a_board_without_quotes_says_why_in_its_place() {
     let (_, _, html) = html_of(&d, "/").await;
     assert!(!html.contains("class=\"board\""), "{html}");
     assert!(!html.contains("Market data"), "{html}");
+    d.stop().await;
+}
+
+/// QA: the public feeds page showed the market provider's last error as
+/// reqwest says it, "error sending request for url
+/// (http://10.0.0.5:8080/…)": the provider's address on a public page.
+/// It says the kind of failure in plain words; the log and `tickerfeed
+/// quotes` keep the whole error.
+#[tokio::test]
+async fn the_feeds_page_says_why_the_provider_failed_without_its_address() {
+    let (market, closed) = market_down();
+    let (_server, _dir, d) = web_daemon(&market).await;
+    let html = html_once(&d, "/feeds", "<dt>Last error</dt>").await;
+    let board = section(&html, "<h2>Market board</h2>", "</dl>");
+    assert!(
+        board.contains("<dt>Last error</dt><dd class=\"error\">AAPL: connection refused ("),
+        "{board}"
+    );
+    assert!(!html.contains(&format!("127.0.0.1:{closed}")), "{html}");
+    assert!(!html.contains("error sending request"), "{html}");
     d.stop().await;
 }
 
@@ -906,11 +942,7 @@ async fn the_feeds_page_lists_the_tags_with_links_that_answer() {
     .await;
     let (status, _, html) = html_of(&d, "/feeds").await;
     assert_eq!(status, 200);
-    let tags = html
-        .split("<h2 id=\"tags\">Tags</h2>")
-        .nth(1)
-        .and_then(|rest| rest.split("</table>").next())
-        .unwrap_or_else(|| panic!("no Tags section: {html}"));
+    let tags = section(&html, "<h2 id=\"tags\">Tags</h2>", "</table>");
     for (tag, feeds) in [("odd", 1), ("world", 2)] {
         assert!(
             tags.contains(&format!(
@@ -964,11 +996,11 @@ async fn every_page_links_to_the_views_and_the_feeds_page() {
         ("/no/such/page", None),
     ] {
         let html = html_of(&d, path).await.2;
-        let nav = html
-            .split("<nav class=\"site-nav\" aria-label=\"Site\">")
-            .nth(1)
-            .and_then(|rest| rest.split("</nav>").next())
-            .unwrap_or_else(|| panic!("{path}: no site navigation: {html}"));
+        let nav = section(
+            &html,
+            "<nav class=\"site-nav\" aria-label=\"Site\">",
+            "</nav>",
+        );
         assert_eq!(
             nav.matches("aria-current").count(),
             current.iter().count(),
