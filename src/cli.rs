@@ -954,39 +954,55 @@ async fn alerts(
         )?;
     }
     let outbox = store.outbox().await.context("reading the alert outbox")?;
-    for alert in &config.alerts {
-        let watches = match &alert.watches {
-            crate::config::AlertSource::Main => "the main feed".to_string(),
-            crate::config::AlertSource::Feed(f) => format!("feed {f}"),
-            crate::config::AlertSource::View(v) => format!("view {v}"),
-        };
-        let rows: Vec<_> = outbox.iter().filter(|r| r.alert == alert.name).collect();
-        let pending = rows.iter().filter(|r| r.state == "pending").count();
-        let failed: Vec<_> = rows.iter().filter(|r| r.state == "failed").collect();
-        writeln!(
-            out,
-            "{}  {watches}  {}  {}  pending {pending}  failed {}",
-            alert.name,
-            alert.format.as_str(),
-            url_shown(&alert.url),
-            failed.len()
-        )?;
-        if let Some(last) = rows
+    let of = |alert: &crate::config::AlertConfig| -> Vec<_> {
+        outbox.iter().filter(|r| r.alert == alert.name).collect()
+    };
+    use Align::{Left, Right};
+    // One line per alert, in columns as `views` prints its list; each
+    // alert's last error and failed messages go under its line.
+    let rows: Vec<[String; 6]> = config
+        .alerts
+        .iter()
+        .map(|alert| {
+            let messages = of(alert);
+            let count = |state: &str| messages.iter().filter(|r| r.state == state).count();
+            [
+                alert.name.clone(),
+                alert.watches.in_words(),
+                alert.format.as_str().to_string(),
+                url_shown(&alert.url),
+                format!("{} pending", count("pending")),
+                format!("{} failed", count("failed")),
+            ]
+        })
+        .collect();
+    let lines = in_columns(&rows, [Left, Left, Left, Left, Right, Right]);
+    for (alert, line) in config.alerts.iter().zip(lines) {
+        writeln!(out, "{line}")?;
+        let messages = of(alert);
+        if let Some(last) = messages
             .iter()
             .filter_map(|r| r.last_error.as_deref())
             .next_back()
         {
             writeln!(out, "    last error: {last}")?;
         }
-        for r in failed.iter().take(10) {
-            writeln!(
-                out,
-                "    failed  {}  {} attempts  since {}  {}",
-                r.item_uid,
-                r.attempts,
-                crate::clock::to_db_time(r.created_at),
-                r.last_error.as_deref().unwrap_or("")
-            )?;
+        let failed: Vec<[String; 5]> = messages
+            .iter()
+            .filter(|r| r.state == "failed")
+            .take(10)
+            .map(|r| {
+                [
+                    "failed".to_string(),
+                    r.item_uid.clone(),
+                    format!("{} attempts", r.attempts),
+                    format!("since {}", crate::clock::to_db_time(r.created_at)),
+                    r.last_error.clone().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        for line in in_columns(&failed, [Left, Left, Right, Left, Left]) {
+            writeln!(out, "    {line}")?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -1015,25 +1031,16 @@ async fn views(
                 .await
                 .context("counting a view's items")?;
             let path = Channel::View(view.name.clone()).path(Format::Atom.extension());
-            rows.push((
-                view.name.as_str(),
+            rows.push([
+                view.name.clone(),
                 format!("/{path}"),
-                n.to_string(),
-                &view.title,
-            ));
+                format!("{n} items"),
+                view.title.clone(),
+            ]);
         }
-        // In columns, each as wide as its widest cell (counts right-aligned).
-        let width = |cell: fn(&(&str, String, String, &String)) -> usize| {
-            rows.iter().map(cell).max().unwrap_or(0)
-        };
-        let name_w = width(|r| r.0.chars().count());
-        let path_w = width(|r| r.1.chars().count());
-        let count_w = width(|r| r.2.len());
-        for (name, path, n, title) in &rows {
-            writeln!(
-                out,
-                "{name:<name_w$}  {path:<path_w$}  {n:>count_w$} items  {title}"
-            )?;
+        use Align::{Left, Right};
+        for line in in_columns(&rows, [Left, Left, Right, Left]) {
+            writeln!(out, "{line}")?;
         }
         return Ok(ExitCode::SUCCESS);
     };
@@ -1263,6 +1270,45 @@ async fn opml(config: Config, clock: SharedClock, action: OpmlAction) -> Result<
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// How the cells of a column line up in [`in_columns`].
+#[derive(Debug, Clone, Copy)]
+enum Align {
+    Left,
+    /// Counts, so that their digits line up.
+    Right,
+}
+
+/// A command's list as lines of columns two spaces apart, each column as
+/// wide as its widest cell, so an operator can read down a column
+/// (`views`, `alerts`). Widths count characters, not bytes: names, titles
+/// and the `…` of a shortened URL need not be ASCII. Nothing is cut, and
+/// no line ends in spaces.
+fn in_columns<const N: usize>(rows: &[[String; N]], align: [Align; N]) -> Vec<String> {
+    let mut widths = [0; N];
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    rows.iter()
+        .map(|row| {
+            let mut line = String::new();
+            for (i, cell) in row.iter().enumerate() {
+                if i > 0 {
+                    line.push_str("  ");
+                }
+                let w = widths[i];
+                match align[i] {
+                    Align::Left => line.push_str(&format!("{cell:<w$}")),
+                    Align::Right => line.push_str(&format!("{cell:>w$}")),
+                }
+            }
+            line.truncate(line.trim_end().len());
+            line
+        })
+        .collect()
 }
 
 /// At most this many names are said in an error: all of them when there

@@ -172,6 +172,18 @@ pub enum AlertSource {
     View(String),
 }
 
+impl AlertSource {
+    /// What the alert watches, in the words the operator's lists use
+    /// (`tickerfeed alerts`, the operator's page).
+    pub fn in_words(&self) -> String {
+        match self {
+            AlertSource::Main => "the main feed".to_string(),
+            AlertSource::Feed(f) => format!("feed {f}"),
+            AlertSource::View(v) => format!("view {v}"),
+        }
+    }
+}
+
 /// The body an alert POSTs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AlertFormat {

@@ -461,14 +461,7 @@ impl Published {
             alerts: config
                 .alerts
                 .iter()
-                .map(|a| {
-                    let watches = match &a.watches {
-                        crate::config::AlertSource::Main => "the main feed".to_string(),
-                        crate::config::AlertSource::Feed(f) => format!("feed {f}"),
-                        crate::config::AlertSource::View(v) => format!("view {v}"),
-                    };
-                    (a.name.clone(), watches)
-                })
+                .map(|a| (a.name.clone(), a.watches.in_words()))
                 .collect(),
             symbols: config
                 .market

@@ -966,8 +966,9 @@ async fn the_alerts_command_lists_the_outbox_and_sends_a_test() {
 
     let (code, list, _) = cli(&dir, &["alerts"]).await;
     assert_eq!(code, 0, "{list}");
-    assert!(list.contains("open  the main feed  json"), "{list}");
-    assert!(list.contains("pending 4  failed 0"), "{list}");
+    // In columns: `open` is padded to `guarded`'s width.
+    assert!(list.contains("open     the main feed  json"), "{list}");
+    assert!(list.contains("4 pending  0 failed"), "{list}");
     assert!(
         !list.contains("secret-token"),
         "the URL's path is not shown: {list}"
@@ -986,6 +987,75 @@ async fn the_alerts_command_lists_the_outbox_and_sends_a_test() {
     assert_eq!(code, 1, "{answer}");
     assert!(answer.contains("not delivered: refused"), "{answer}");
     assert_eq!(receiver.total(), 1);
+}
+
+/// `tickerfeed alerts` printed each alert's fields two spaces after the
+/// last, so with names and endpoints of different lengths nothing lined
+/// up; it prints its list in columns, as `views` does, each as wide as its
+/// widest cell, the endpoint whole but with its path (a token) blanked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_alerts_list_is_in_columns() {
+    let dir = TestDir::new();
+    dir.write_config(
+        "[[views]]\nname = \"energy\"\ninclude = [{ title = \"oil\" }]\n\n\
+         [[alerts]]\nname = \"a\"\nurl = \"https://hooks.example/\"\n\n\
+         [[alerts]]\nname = \"breaking-energy-desk\"\nview = \"energy\"\nformat = \"slack\"\n\
+         url = \"https://hooks.slack.example/services/T0/B0/secret-token\"\n\n\
+         [[alerts]]\nname = \"ops\"\nformat = \"ntfy\"\nurl = \"http://ntfy.example:8080/topic\"\n",
+    );
+    let (code, list, err) = cli(&dir, &["alerts"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(!list.contains("secret-token"), "{list}");
+    // Each alert's cells, in order, as they should appear.
+    let alerts = [
+        [
+            "a",
+            "the main feed",
+            "json",
+            "https://hooks.example",
+            "0 pending",
+        ],
+        [
+            "breaking-energy-desk",
+            "view energy",
+            "slack",
+            "https://hooks.slack.example…",
+            "0 pending",
+        ],
+        [
+            "ops",
+            "the main feed",
+            "ntfy",
+            "http://ntfy.example:8080…",
+            "0 pending",
+        ],
+    ];
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(lines.len(), 3, "{list}");
+    // Where each cell starts on its line, in characters.
+    let starts: Vec<Vec<usize>> = alerts
+        .iter()
+        .zip(&lines)
+        .map(|(cells, line)| {
+            let mut from = 0;
+            cells
+                .iter()
+                .map(|cell| {
+                    let at = from
+                        + line[from..]
+                            .find(cell)
+                            .unwrap_or_else(|| panic!("no {cell:?} in {line:?}:\n{list}"));
+                    from = at + cell.len();
+                    line[..at].chars().count()
+                })
+                .collect()
+        })
+        .collect();
+    assert!(
+        starts.iter().all(|s| *s == starts[0]),
+        "the columns do not line up ({starts:?}):\n{list}"
+    );
+    assert!(lines.iter().all(|l| l.ends_with("0 failed")), "{list}");
 }
 
 /// A receiver that did not answer left reqwest's error text in the
