@@ -1181,17 +1181,43 @@ async fn prune(config: Config, clock: SharedClock) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What the archive learnt of each feed from its document (title, site),
+/// for `opml export`. The list is the config's, so it is written without
+/// them rather than refused when there is no archive to ask: none yet
+/// (it is not created for this), or one this user cannot read (the
+/// service's own, run as another user), which is said.
+async fn feed_homes(config: &Config) -> std::collections::HashMap<String, crate::store::FeedHome> {
+    let path = &config.storage.path;
+    if !path.exists() {
+        return Default::default();
+    }
+    let homes = match Store::open(path) {
+        Ok(store) => store.feed_homes().await,
+        Err(e) => Err(e),
+    };
+    homes.unwrap_or_else(|e| {
+        eprintln!(
+            "warning: the list has no feed titles or site links: reading {}: {}",
+            path.display(),
+            crate::cause::chain(&e)
+        );
+        Default::default()
+    })
+}
+
 async fn opml(config: Config, clock: SharedClock, action: OpmlAction) -> Result<ExitCode> {
     use crate::opml;
     let mut out = Report::stdout();
     match action {
         OpmlAction::Export => {
+            let homes = feed_homes(&config).await;
             write!(
                 out,
                 "{}",
                 opml::export(
                     &config.output.title,
                     &config.feeds,
+                    &homes,
                     opml::Credentials::Kept,
                     clock.now(),
                 )

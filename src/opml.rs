@@ -1,9 +1,10 @@
 //! OPML: the subscription lists feed readers import and export.
 //!
 //! Owns these pure conversions; the caller reads and writes the files and
-//! supplies the time:
+//! supplies the time, and what the archive knows of each feed:
 //!
-//! - [`export`]: our `[[feeds]]` -> an OPML 2.0 document, for
+//! - [`export`]: our `[[feeds]]`, with each one's title and site as its
+//!   own document gives them (`store::FeedHome`) -> an OPML 2.0 document, for
 //!   `tickerfeed opml export` and `GET /feeds.opml`; [`export_views`]: our
 //!   `[[views]]` as a list of their feeds, for `GET /views.opml`.
 //! - [`parse`]: an OPML 1.0, 1.1 or 2.0 document as real readers write it
@@ -28,6 +29,7 @@ use url::Url;
 
 use crate::config::{Config, FeedConfig, ViewConfig};
 use crate::markup::push_xml_attr;
+use crate::store::FeedHome;
 
 /// Longest feed name or tag `config::resolve` accepts.
 const MAX_NAME_LEN: usize = 64;
@@ -147,14 +149,19 @@ pub enum Credentials {
 
 /// Renders `feeds` as an OPML 2.0 subscription list.
 ///
-/// One `<outline type="rss">` per feed, in config order, with the feed's
-/// name as `text` and `title` and its tags as OPML 2.0 category paths
-/// (`category="/markets,/uk"`). `file:` feeds are left out: their paths mean
-/// nothing on another machine and would disclose local paths over HTTP.
-/// The output depends only on the arguments.
+/// One `<outline type="rss">` per feed, in config order: the feed's name
+/// as `text` (the name the operator chose, which `opml import` reads
+/// back), the title its own document gives (from `homes`, what the
+/// archive learnt by polling it) as `title`, else the name again, its
+/// site's address as `htmlUrl` when the archive knows one, so the reader
+/// importing the list can link to the site, and its tags as OPML 2.0
+/// category paths (`category="/markets,/uk"`). `file:` feeds are left
+/// out: their paths mean nothing on another machine and would disclose
+/// local paths over HTTP. The output depends only on the arguments.
 pub fn export(
     title: &str,
     feeds: &[FeedConfig],
+    homes: &HashMap<String, FeedHome>,
     credentials: Credentials,
     now: DateTime<Utc>,
 ) -> String {
@@ -163,9 +170,11 @@ pub fn export(
             .iter()
             .filter(|f| matches!(f.url.scheme(), "http" | "https"))
         {
+            let home = homes.get(&feed.name);
             out.push_str("    <outline type=\"rss\"");
             push_attr(out, "text", &feed.name);
-            push_attr(out, "title", &feed.name);
+            let own_title = home.and_then(|h| h.title.as_deref());
+            push_attr(out, "title", own_title.unwrap_or(&feed.name));
             let url = match credentials {
                 // A key from the environment stays there: the export
                 // names its variable, as the config does.
@@ -176,6 +185,17 @@ pub fn export(
                 Credentials::Withheld => crate::link::without_credentials(feed.url.as_str()),
             };
             push_attr(out, "xmlUrl", &url);
+            // Only a web page: a reader may open it on a click.
+            if let Some(site) = home
+                .and_then(|h| h.site_url.as_deref())
+                .filter(|u| Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "http" | "https")))
+            {
+                let site = match credentials {
+                    Credentials::Kept => site.to_string(),
+                    Credentials::Withheld => crate::link::without_credentials(site),
+                };
+                push_attr(out, "htmlUrl", &site);
+            }
             if !feed.tags.is_empty() {
                 // Tags are plain names (no ',' or '/'), so each is one path.
                 let paths: Vec<String> = feed.tags.iter().map(|t| format!("/{t}")).collect();
@@ -970,6 +990,7 @@ url = "file:///srv/feeds/local.xml"
         let xml = export(
             "News & \"Views\" <daily>\n",
             &cfg.feeds,
+            &HashMap::new(),
             Credentials::Kept,
             now(),
         );
@@ -996,6 +1017,7 @@ url = "file:///srv/feeds/local.xml"
             export(
                 "News & \"Views\" <daily>\n",
                 &cfg.feeds,
+                &HashMap::new(),
                 Credentials::Kept,
                 now()
             ),
@@ -1019,6 +1041,102 @@ url = "file:///srv/feeds/local.xml"
         let plan = to_config_entries(&back.feeds, &cfg);
         assert!(plan.added.is_empty());
         assert_eq!(plan.already_configured.len(), 2);
+    }
+
+    /// A reader importing the list links each feed to its site and shows
+    /// its own title when the archive has learnt them by polling; the
+    /// operator's name stays the `text`, which is what `opml import`
+    /// names the feed after, so the list round-trips.
+    #[test]
+    fn export_gives_the_site_and_title_the_archive_knows() {
+        let cfg = config(
+            r#"
+[[feeds]]
+name = "markets"
+url = "https://example.com/markets.rss"
+
+[[feeds]]
+name = "fresh"
+url = "https://example.org/new.xml"
+
+[[feeds]]
+name = "odd"
+url = "https://example.net/odd.xml"
+"#,
+        );
+        let homes = HashMap::from([
+            (
+                "markets".to_string(),
+                FeedHome {
+                    title: Some("Markets & \"Money\"".into()),
+                    site_url: Some("https://example.com/markets?x=1&y=2".into()),
+                },
+            ),
+            (
+                "odd".to_string(),
+                FeedHome {
+                    title: None,
+                    site_url: Some("javascript:alert(1)".into()),
+                },
+            ),
+        ]);
+        let xml = export("News", &cfg.feeds, &homes, Credentials::Kept, now());
+        assert!(
+            xml.contains(
+                r#"<outline type="rss" text="markets" title="Markets &amp; &quot;Money&quot;" xmlUrl="https://example.com/markets.rss" htmlUrl="https://example.com/markets?x=1&amp;y=2"/>"#
+            ),
+            "{xml}"
+        );
+        // Not polled yet: no site, and the name stands for the title.
+        assert!(
+            xml.contains(
+                r#"<outline type="rss" text="fresh" title="fresh" xmlUrl="https://example.org/new.xml"/>"#
+            ),
+            "{xml}"
+        );
+        // A link that is no web page is no site to click through to.
+        assert!(!xml.contains("javascript"), "{xml}");
+
+        let back = parse(xml.as_bytes()).unwrap();
+        let read: Vec<_> = back
+            .feeds
+            .iter()
+            .map(|f| {
+                (
+                    f.title.as_deref(),
+                    f.xml_url.as_str(),
+                    f.html_url.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            read,
+            vec![
+                (
+                    Some("markets"),
+                    "https://example.com/markets.rss",
+                    Some("https://example.com/markets?x=1&y=2")
+                ),
+                (Some("fresh"), "https://example.org/new.xml", None),
+                (Some("odd"), "https://example.net/odd.xml", None),
+            ]
+        );
+        let plan = to_config_entries(&back.feeds, &cfg);
+        assert!(plan.added.is_empty());
+        assert_eq!(plan.already_configured.len(), 3);
+        // Into another config, each comes back under the operator's name.
+        let plan = to_config_entries(&back.feeds, &config(""));
+        let added: Vec<_> = plan
+            .added
+            .iter()
+            .map(|f| (f.name.as_str(), f.url.as_str()))
+            .collect();
+        let before: Vec<_> = cfg
+            .feeds
+            .iter()
+            .map(|f| (f.name.as_str(), f.url.as_str()))
+            .collect();
+        assert_eq!(added, before);
     }
 
     #[test]

@@ -410,8 +410,6 @@ pub struct Published {
     /// What each served channel shows: the main feed, `/tags/<tag>.*`,
     /// `/views/<name>.*`.
     pub outputs: HashMap<Channel, Output>,
-    /// The feed list as OPML, for `/feeds.opml`.
-    pub opml: String,
     /// The views as an OPML list of outputs, for `/views.opml`.
     pub views_opml: String,
     /// `[web]`: the pages.
@@ -429,8 +427,8 @@ pub struct Published {
 }
 
 impl Published {
-    /// `bound` is the address actually listened on; `now` dates the OPML
-    /// document (the time of this load or reload).
+    /// `bound` is the address actually listened on; `now` dates the views'
+    /// OPML document (the time of this load or reload).
     pub fn from_config(
         config: &Config,
         bound: Option<std::net::SocketAddr>,
@@ -444,12 +442,6 @@ impl Published {
                 .into_iter()
                 .filter_map(|c| config.output(&c).map(|o| (c, o)))
                 .collect(),
-            opml: crate::opml::export(
-                &config.output.title,
-                &config.feeds,
-                crate::opml::Credentials::Withheld,
-                now,
-            ),
             views_opml: crate::opml::export_views(&config.output.title, &config.views, &base, now),
             web: config.web.clone(),
             views: config
@@ -1353,13 +1345,27 @@ async fn quotes(State(state): State<HttpState>) -> Response {
         .into_response()
 }
 
-/// The configured feeds as OPML 2.0, for importing into another reader.
+/// The configured feeds as OPML 2.0, for importing into another reader,
+/// with each feed's title and site as the archive has them by now (so
+/// made for each request: the list changes as feeds are polled).
 async fn feeds_opml(State(state): State<HttpState>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/x-opml; charset=utf-8")],
-        state.published().opml.clone(),
-    )
-        .into_response()
+    let inner = &state.0;
+    let homes = match inner.store.feed_homes().await {
+        Ok(homes) => homes,
+        Err(e) => {
+            error!(error = %e, "could not read the feeds' sites for /feeds.opml");
+            return unavailable();
+        }
+    };
+    let published = state.published();
+    let body = crate::opml::export(
+        &published.output.title,
+        &published.feeds,
+        &homes,
+        crate::opml::Credentials::Withheld,
+        inner.clock.now(),
+    );
+    ([(header::CONTENT_TYPE, "text/x-opml; charset=utf-8")], body).into_response()
 }
 
 /// Counts every request by route (the pattern, not the raw path, so

@@ -353,6 +353,33 @@ impl Store {
         self.read(|conn| select_feed_rows(conn, Rows::All)).await
     }
 
+    /// What each feed's own document last said of it (its title, its
+    /// site's address), by feed name; a feed whose document gave neither,
+    /// or that was never read, has no entry. For the OPML export, where
+    /// reading every [`FeedRow`] would cost a served `/feeds.opml` far more.
+    pub async fn feed_homes(&self) -> Result<HashMap<String, FeedHome>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT name, title, site_url FROM feeds
+                     WHERE title IS NOT NULL OR site_url IS NOT NULL",
+                )
+                .map_err(op("read the feeds' titles and sites"))?;
+            stmt.query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    FeedHome {
+                        title: r.get(1)?,
+                        site_url: r.get(2)?,
+                    },
+                ))
+            })
+            .and_then(|rows| rows.collect())
+            .map_err(op("read the feeds' titles and sites"))
+        })
+        .await
+    }
+
     /// The row of one feed.
     pub async fn feed_row(&self, id: FeedId) -> Result<FeedRow, StoreError> {
         self.read(move |conn| {
@@ -979,6 +1006,16 @@ const FEED_ROW_COLUMNS: &str =
               WHERE w.feed_id = f.id AND w.state = 'active'),
             f.ttl_secs
      FROM feeds f";
+
+/// What a feed's own document says of it, as its last read found them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FeedHome {
+    /// The document's title (`<title>`).
+    pub title: Option<String>,
+    /// The site the feed belongs to: the document's own link (RSS
+    /// `<link>`, Atom's alternate link), absolute.
+    pub site_url: Option<String>,
+}
 
 /// A feed as the archive holds it, for `sync_feeds` to compare with the
 /// config.

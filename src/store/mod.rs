@@ -74,7 +74,7 @@ use crate::clock::from_db_time;
 pub use alerts::{AlertRule, AlertState, OutboxCount, OutboxRow};
 pub use articles::{ArticleResult, DueArticle};
 pub use export::{ExportError, ExportItem, ExportQuery, ExportSource};
-pub use feeds::{Attempt, Document, Exchange, FeedRow, IngestSummary};
+pub use feeds::{Attempt, Document, Exchange, FeedHome, FeedRow, IngestSummary};
 pub use items::{Cursor, ItemHistory, Page, RecentQuery, Revision, SNIPPET_MARKS, SearchHit};
 pub use lock::{DaemonLock, LockError};
 pub use reactions::{Gap, ItemReaction, PlannedReaction, ReactionPoint, ReactionSubject, Resolved};

@@ -113,6 +113,8 @@ async fn exports_and_serves_the_feed_list_with_tags() {
     ));
     let (ok, out, err) = run(&dir, &["opml", "export"]);
     assert!(ok, "{err}");
+    // Nothing polled yet, nothing to read: no archive is made for it.
+    assert!(!dir.db_path().exists());
     let doc = tickerfeed::opml::parse(out.as_bytes()).unwrap();
     assert_eq!(doc.feeds.len(), 2);
     assert_eq!(
@@ -141,6 +143,84 @@ async fn exports_and_serves_the_feed_list_with_tags() {
     assert_eq!(served.feeds.len(), 2);
     stop.cancel();
     task.await.unwrap().unwrap();
+}
+
+/// The exported list gave a reader no site to link each feed to
+/// (`htmlUrl`) and only the operator's names: once a feed is polled, the
+/// export (and `/feeds.opml`) carries the site its document links to and
+/// its own title, and importing the export gives back the names and URLs
+/// the operator wrote.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_links_each_polled_feed_to_its_site_and_round_trips() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/markets.xml",
+        Reply::feed(
+            "<?xml version=\"1.0\"?>\n<rss version=\"2.0\"><channel><title>Markets &amp; Money</title>\
+             <link>https://markets.example/home?a=1&amp;b=2</link><description>d</description>\
+             <item><guid>m1</guid><title>Oil up</title><link>https://markets.example/1</link></item>\
+             </channel></rss>\n",
+        ),
+    );
+    let dir = TestDir::new();
+    let config = dir.write_config(&format!(
+        "{}{}",
+        feed_block("desk", &server.url("/markets.xml"), "tags = [\"markets\"]"),
+        // Never polled: nothing known of it yet.
+        feed_block("later", "https://example.org/later.xml", ""),
+    ));
+    let (code, _, err) = cli(&dir, &["poll", "--feed", "desk"]).await;
+    assert_eq!(code, 0, "{err}");
+
+    let (code, exported, err) = cli(&dir, &["opml", "export"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        exported.contains(&format!(
+            r#"text="desk" title="Markets &amp; Money" xmlUrl="{}" htmlUrl="https://markets.example/home?a=1&amp;b=2""#,
+            server.url("/markets.xml")
+        )),
+        "{exported}"
+    );
+    assert!(
+        exported.contains(r#"text="later" title="later" xmlUrl="https://example.org/later.xml"/>"#),
+        "{exported}"
+    );
+
+    // Served too, to anyone.
+    let d = crate::serve::Daemon::start(config).await;
+    let served = d.get("/feeds.opml", &[]).await.text().await.unwrap();
+    d.stop().await;
+    let served = tickerfeed::opml::parse(served.as_bytes()).unwrap();
+    assert_eq!(
+        served.feeds[0].html_url.as_deref(),
+        Some("https://markets.example/home?a=1&b=2")
+    );
+
+    // Imported into another config: the operator's names and URLs.
+    let other = TestDir::new();
+    other.write_config("");
+    let list = other.path().join("export.opml");
+    std::fs::write(&list, &exported).unwrap();
+    let (code, said, err) = cli(
+        &other,
+        &["opml", "import", list.to_str().unwrap(), "--write"],
+    )
+    .await;
+    assert_eq!(code, 0, "{said}{err}");
+    let imported = tickerfeed::config::Config::load(&other.config_path()).unwrap();
+    let feeds: Vec<_> = imported
+        .feeds
+        .iter()
+        .map(|f| (f.name.as_str(), f.url.as_str(), f.tags.clone()))
+        .collect();
+    let markets = server.url("/markets.xml");
+    assert_eq!(
+        feeds,
+        vec![
+            ("desk", markets.as_str(), vec!["markets".to_string()]),
+            ("later", "https://example.org/later.xml", vec![]),
+        ]
+    );
 }
 
 #[cfg(unix)]
