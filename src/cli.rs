@@ -108,8 +108,8 @@ pub enum Command {
         limit: usize,
         /// Only items dated from this date on (YYYY-MM-DD or RFC 3339):
         /// their date in the merged feed, the one each hit shows.
-        #[arg(long)]
-        since: Option<String>,
+        #[arg(long, value_parser = date_or_time)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
     },
     /// Apply `[storage]` retention now (items deleted leave a tombstone).
     Prune,
@@ -127,8 +127,8 @@ pub enum Command {
         format: ExportFormatArg,
         /// Only items first archived from this date or time on
         /// (YYYY-MM-DD, or RFC 3339 such as 2026-11-24T09:00:00Z).
-        #[arg(long)]
-        since: Option<String>,
+        #[arg(long, value_parser = date_or_time)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
         /// Only the items a `[[views]]` view shows.
         #[arg(long)]
         view: Option<String>,
@@ -203,6 +203,15 @@ fn at_least_one(text: &str) -> Result<usize, String> {
         Ok(n) => Ok(n),
         Err(e) => Err(format!("{e}: use a count of 1 or more")),
     }
+}
+
+/// A `--since`: a date or an RFC 3339 time. A value that is neither is
+/// a usage error (exit 2), as a `--limit` of 0 is, refused before
+/// anything is opened or written.
+fn date_or_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    crate::clock::from_date_or_time(text).ok_or_else(|| {
+        "not a date like 2026-11-24 or an RFC 3339 time like 2026-11-24T09:00:00Z".to_string()
+    })
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -652,7 +661,7 @@ async fn render(
                     ("tags", "the `tags` of the config's [[feeds]] name"),
                 )
             }
-            Channel::View(v) => unknown_view(&config, format!("no view is named {v:?}"), v),
+            Channel::View(v) => unknown_view(&config, v),
             Channel::Main => unreachable!("the main feed always exists"),
         });
     };
@@ -1057,9 +1066,7 @@ async fn views(
                 .views
                 .iter()
                 .find(|v| v.name == name)
-                .ok_or_else(|| {
-                    unknown_view(&config, format!("no view is named {name:?}"), &name)
-                })?;
+                .ok_or_else(|| unknown_view(&config, &name))?;
             (format!("view {name}"), view.selection.clone())
         }
         (None, None) => unreachable!("clap requires a name or --rule"),
@@ -1122,7 +1129,7 @@ async fn search(
     clock: SharedClock,
     query: String,
     limit: usize,
-    since: Option<String>,
+    since: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<ExitCode> {
     // Without a word to find, every item fails to match: "no items match"
     // would blame the archive for the query.
@@ -1131,7 +1138,6 @@ async fn search(
             "the query is empty: give the words to find, e.g. tickerfeed search \"oil refinery\""
         );
     }
-    let since = since.as_deref().map(parse_since).transpose()?;
     let store = crate::store::Store::open(&config.storage.path).context("opening the archive")?;
     let _ = clock;
     let hits = store
@@ -1399,10 +1405,10 @@ fn closest<'a>(typed: &str, known: &[&'a str]) -> Vec<&'a str> {
     close.into_iter().take(3).map(|(_, k)| k).collect()
 }
 
-fn unknown_view(config: &Config, said: String, name: &str) -> anyhow::Error {
+fn unknown_view(config: &Config, name: &str) -> anyhow::Error {
     unknown_name(
         config,
-        said,
+        format!("no view is named {name:?}"),
         name,
         config.views.iter().map(|v| v.name.as_str()),
         ("views", "`tickerfeed views` lists"),
@@ -1419,36 +1425,20 @@ fn unknown_alert(config: &Config, name: &str) -> anyhow::Error {
     )
 }
 
-/// `--since`: a date or an RFC 3339 time, or an error naming the argument.
-fn parse_since(s: &str) -> Result<chrono::DateTime<chrono::Utc>> {
-    crate::clock::from_date_or_time(s).with_context(|| {
-        format!(
-            "--since {s:?} is not a date like 2026-11-24 or an RFC 3339 time like 2026-11-24T09:00:00Z"
-        )
-    })
-}
-
 async fn export(
     config: Config,
     format: ExportFormat,
-    since: Option<String>,
+    since: Option<chrono::DateTime<chrono::Utc>>,
     view: Option<String>,
     out: Option<PathBuf>,
 ) -> Result<ExitCode> {
     // Arguments first: a mistake costs nothing and leaves no file.
-    let since = since.as_deref().map(parse_since).transpose()?;
     let selection = match &view {
         None => crate::select::Selection::default(),
         Some(name) => {
             config
                 .output(&Channel::View(name.clone()))
-                .ok_or_else(|| {
-                    unknown_view(
-                        &config,
-                        format!("--view {name:?}: no view has that name"),
-                        name,
-                    )
-                })?
+                .ok_or_else(|| unknown_view(&config, name))?
                 .selection
         }
     };

@@ -304,14 +304,14 @@ async fn since_and_view_filter_and_bad_arguments_say_which() {
     assert_ne!(code, 0);
     assert!(out.is_empty(), "{out}");
     assert!(
-        err.contains("--since \"yesterday\" is not a date like 2026-11-24"),
+        err.contains("'yesterday' for '--since <SINCE>': not a date like 2026-11-24"),
         "{err}"
     );
     let (code, out, err) = cli(&dir, &["export", "--view", "nope"]).await;
     assert_ne!(code, 0);
     assert!(out.is_empty(), "{out}");
     assert!(
-        err.contains("--view \"nope\": no view has that name") && err.contains("views: apple"),
+        err.contains("no view is named \"nope\"") && err.contains("views: apple"),
         "{err}"
     );
 }

@@ -641,8 +641,9 @@ fn an_unknown_name_is_said_with_the_closest_names_not_all_of_them() {
         let (code, _, err) = run_cmd(&dir, args);
         assert_eq!(code, 1, "{args:?}: {err}");
         assert!(
-            // Two letters swapped are one edit away.
-            err.contains("\"oli\"")
+            // Each says it in the same words; two letters swapped are one
+            // edit away.
+            err.contains("no view is named \"oli\"")
                 && err.contains("did you mean \"oil\"?")
                 && err.contains("`tickerfeed views` lists all 6 views"),
             "{args:?}: {err}"
@@ -688,6 +689,39 @@ fn a_limit_of_0_is_refused_not_taken_for_no_match() {
             "{args:?}: {err}"
         );
     }
+}
+
+/// A `--since` that is no date is a mistake in what was typed, as a
+/// `--limit` of 0 is, but it exited 1, the code of a command that failed
+/// at its work: it is a usage error (exit 2), refused before anything is
+/// opened, with what was typed and what would do.
+#[test]
+fn a_since_that_is_no_date_is_a_usage_error() {
+    let dir = TestDir::new();
+    dir.write_config("");
+    let out = dir.path().join("items.jsonl");
+    for args in [
+        &["search", "oil", "--since", "yesterday"][..],
+        &[
+            "export",
+            "--since",
+            "yesterday",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    ] {
+        let (code, stdout, err) = run_cmd(&dir, args);
+        assert_eq!(code, 2, "{args:?}: {stdout}{err}");
+        assert!(stdout.is_empty(), "{args:?}: {stdout}");
+        assert!(
+            err.contains("'yesterday'")
+                && err.contains("--since")
+                && err.contains("not a date like 2026-11-24 or an RFC 3339 time"),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(!dir.db_path().exists(), "nothing was opened");
+    assert!(!out.exists());
 }
 
 /// `search ""` said "no items match", as if the archive lacked them: an
