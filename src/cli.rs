@@ -9,6 +9,8 @@
 //! - `prune`: apply `[storage]` retention now;
 //! - `views` / `views test`: the configured views, and the dry run of one
 //!   (or of an ad-hoc rule);
+//! - `alerts` / `alerts test` / `alerts retry`: the alerts with their
+//!   outbox, one test message now, failed messages back to pending;
 //! - `export`: every archived item (or a view's) as JSON Lines or CSV,
 //!   streamed, to stdout or atomically to a file;
 //! - `opml export` / `opml import`: the feed list as OPML.
@@ -79,7 +81,7 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<ViewsAction>,
     },
-    /// Print the merged feed on stdout.
+    /// Print the merged feed (or a tag's, or a view's) on stdout.
     Render {
         #[arg(long, value_enum, default_value_t = OutFormat::Atom)]
         format: OutFormat,
@@ -95,7 +97,7 @@ pub enum Command {
     },
     /// Validate the config; list every problem with its line.
     Check,
-    /// Per-feed status: last fetch, result, items, next due.
+    /// Per-feed status: url, state, last fetch, last error, items, next due.
     Feeds,
     /// Refresh the ticker board once and print it.
     Quotes,
@@ -181,7 +183,9 @@ pub enum ViewsAction {
 
 #[derive(Debug, Subcommand)]
 pub enum OpmlAction {
-    /// Print the configured feeds as OPML 2.0 (tags become categories).
+    /// Print the configured feeds as OPML 2.0 (tags become categories;
+    /// a polled feed's own title and site, from the archive, its `title`
+    /// and `htmlUrl`).
     Export,
     /// Turn an OPML file from another reader into `[[feeds]]` entries (its
     /// folders, and their categories and its own, become tags).

@@ -49,3 +49,84 @@ fn the_run_command_builds_without_whole_program_optimisation() {
     assert_eq!(dist.get("lto").and_then(|v| v.as_str()), Some("fat"));
     assert!(readme.contains("cargo build --profile dist"));
 }
+
+/// The README's command list, each line as (its words after
+/// `tickerfeed [--config PATH]`, its comment).
+fn command_list() -> Vec<(String, String)> {
+    let readme = read("README.md");
+    let block = readme
+        .split("## Commands\n\n```\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("the README lists the commands");
+    block
+        .lines()
+        .map(|line| {
+            let (usage, comment) = line
+                .split_once(" # ")
+                .expect("each command says what it does");
+            let usage = usage
+                .strip_prefix("tickerfeed [--config PATH] ")
+                .unwrap_or_else(|| panic!("{line}"));
+            (usage.trim().to_string(), comment.trim().to_string())
+        })
+        .collect()
+}
+
+/// `tickerfeed <words> --help`.
+fn help(words: &[&str]) -> String {
+    let out = crate::util::bin()
+        .args(words)
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{words:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The command list and the binary's help agree. The README listed
+/// `views ... [--limit N]`, a flag `views` does not take (only `views
+/// test` does), and `render --help` and `feeds --help` described less
+/// than the list: every flag the list gives a command itself (not one of
+/// its subcommands) is one its help lists, and the commands whose help
+/// says what the list says keep saying it.
+#[test]
+fn the_command_list_says_what_the_binary_takes() {
+    for (usage, comment) in command_list() {
+        let words: Vec<&str> = usage
+            .split_whitespace()
+            .take_while(|w| w.chars().all(|c| c.is_ascii_lowercase()))
+            .collect();
+        let help = help(&words);
+        // A flag inside one bracket whose group opens with a flag is the
+        // command's own (`[--tag TAG | --view NAME]`); one in a group
+        // opening with a word is a subcommand's (`[test NAME [--limit N]]`).
+        let mut groups: Vec<&str> = Vec::new();
+        for token in usage.split_whitespace() {
+            let opened = token.len() - token.trim_start_matches('[').len();
+            let word = token.trim_start_matches('[').trim_end_matches(']');
+            for _ in 0..opened {
+                groups.push(word);
+            }
+            if word.starts_with("--") && groups.len() == 1 && groups[0].starts_with("--") {
+                let flag = word.split('=').next().unwrap();
+                assert!(
+                    help.contains(&format!("{flag} ")),
+                    "README: `{usage}`, but `tickerfeed {} --help` has no {flag}:\n{help}",
+                    words.join(" ")
+                );
+            }
+            let closed = token.len() - token.trim_end_matches(']').len();
+            for _ in 0..closed {
+                groups.pop();
+            }
+        }
+        if ["poll", "render", "check", "feeds", "quotes"].contains(&words[0]) {
+            let said = help.lines().next().unwrap().to_lowercase();
+            assert!(
+                said.ends_with(&comment.to_lowercase()),
+                "README: `{usage}  # {comment}`, help: {said}"
+            );
+        }
+    }
+}
