@@ -353,6 +353,13 @@ pub fn main(cli: Cli) -> ExitCode {
     exit_code(result)
 }
 
+/// "1 item", "2 items": a count with its noun, as a person writes it.
+fn counted(n: impl std::fmt::Display, noun: &str) -> String {
+    let n = n.to_string();
+    let s = if n == "1" { "" } else { "s" };
+    format!("{n} {noun}{s}")
+}
+
 /// Where every command's error ends: said on stderr, exit 1; except a
 /// closed stdout (`tickerfeed feeds | head -1`), which is a success, as
 /// in any Unix filter: the reader had what it wanted.
@@ -582,9 +589,9 @@ async fn poll(config: Config, clock: SharedClock, only: Option<String>) -> Resul
                 match &r.error {
                     None => writeln!(
                         out,
-                        "{name}: {} (HTTP {status}), {} items, {} new, {} updated, {} also in other feeds, {} ms",
+                        "{name}: {} (HTTP {status}), {}, {} new, {} updated, {} also in other feeds, {} ms",
                         r.outcome,
-                        r.summary.seen,
+                        counted(r.summary.seen, "item"),
                         r.summary.new,
                         r.summary.updated,
                         r.summary.merged,
@@ -628,8 +635,9 @@ async fn poll(config: Config, clock: SharedClock, only: Option<String>) -> Resul
     };
     writeln!(
         out,
-        "{} feeds polled, {failed} failed{paused}, {new} new items",
-        results.len()
+        "{} polled, {failed} failed{paused}, {}",
+        counted(results.len(), "feed"),
+        counted(new, "new item")
     )?;
     // The pages of this pass's new items (`[[feeds]] fulltext`), and any
     // an earlier run left queued, before the command ends.
@@ -756,8 +764,9 @@ async fn feeds(config: Config, clock: SharedClock) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "archive: {} ({items} items, {:.1} MB)\n",
+        "archive: {} ({}, {:.1} MB)\n",
         store.path().display(),
+        counted(items, "item"),
         store.size_bytes() as f64 / 1e6
     )?;
     let t = |t: Option<chrono::DateTime<chrono::Utc>>| {
@@ -1047,7 +1056,7 @@ async fn views(
             rows.push([
                 view.name.clone(),
                 format!("/{path}"),
-                format!("{n} items"),
+                counted(n, "item"),
                 view.title.clone(),
             ]);
         }
@@ -1089,7 +1098,12 @@ async fn views(
         .dry_run(&selection, limit)
         .await
         .context("selecting the items")?;
-    write!(out, "{what}: {shown} items match")?;
+    write!(
+        out,
+        "{what}: {} match{}",
+        counted(shown, "item"),
+        if shown == 1 { "es" } else { "" }
+    )?;
     if !selection.exclude.is_empty() {
         write!(out, "; its excludes removed {removed}")?;
     }
@@ -1186,7 +1200,8 @@ async fn prune(config: Config, clock: SharedClock) -> Result<ExitCode> {
         .context("pruning")?;
     writeln!(
         out,
-        "deleted {n} items (each leaves a tombstone so it never comes back)"
+        "deleted {} (each leaves a tombstone so it never comes back)",
+        counted(n, "item")
     )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -447,7 +447,7 @@ async fn poll_feeds_and_render_commands() {
     let (code, out, _) = run(&["poll", "--feed", "a"]).await.unwrap();
     assert_eq!(code, Some(0));
     assert!(
-        out.contains("1 feeds polled") && !out.contains("bad"),
+        out.contains("1 feed polled") && !out.contains("bad"),
         "{out}"
     );
     let (code, _, err) = run(&["poll", "--feed", "zzz"]).await.unwrap();

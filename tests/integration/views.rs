@@ -478,12 +478,12 @@ fn the_dry_run_explains_each_match_and_counts_what_excludes_removed() {
     run(&["poll"]);
     let listed = run(&["views"]);
     assert!(
-        listed.contains("results  /views/results.atom  1 items"),
+        listed.contains("results  /views/results.atom  1 item"),
         "{listed}"
     );
     let test = run(&["views", "test", "results"]);
     assert!(
-        test.contains("view results: 1 items match; its excludes removed 1"),
+        test.contains("view results: 1 item matches; its excludes removed 1"),
         "{test}"
     );
     assert!(test.contains("BP results beat guidance"), "{test}");
@@ -494,7 +494,7 @@ fn the_dry_run_explains_each_match_and_counts_what_excludes_removed() {
     assert!(!test.contains("Sponsored"), "{test}");
     let adhoc = run(&["views", "test", "--rule", r#"{ title = "(?i)quiet" }"#]);
     assert!(
-        adhoc.contains("1 items match") && adhoc.contains("Quiet day"),
+        adhoc.contains("1 item matches") && adhoc.contains("Quiet day"),
         "{adhoc}"
     );
     let bad = bin()
