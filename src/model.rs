@@ -312,6 +312,28 @@ impl Entry {
     pub fn uid(&self) -> &str {
         self.id.rsplit(':').next().unwrap_or(&self.id)
     }
+
+    /// The one date a list shows the entry by (RSS `pubDate`, the pages):
+    /// when it was published, else when the archive last saw it change.
+    pub fn date(&self) -> DateTime<Utc> {
+        self.published.unwrap_or(self.updated)
+    }
+}
+
+/// When an article was published, as every output gives it (the feeds, the
+/// pages, alerts) and as it sorts: its feed's date, but never later than
+/// when the archive first saw it (`first_seen`). Readers sort by the date
+/// they are given, so a date in the future (a publisher's clock or a typo,
+/// 2099 for 2026) would pin the entry on top of every reader's list until
+/// that day. No allowance for clock skew: a date a minute ahead moves by
+/// that minute only, and so Atom's `published` is never after its
+/// `updated` (which is no earlier than the first sight). The archive keeps
+/// the feed's own date (`items.published_at`).
+pub fn published_as_seen(
+    published: Option<DateTime<Utc>>,
+    first_seen: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    published.map(|p| p.min(first_seen))
 }
 
 /// A feed that carried an entry.

@@ -641,7 +641,7 @@ fn chrome(feed: &MergedFeed, current: Option<&str>) -> Chrome {
 }
 
 fn card(feed: &MergedFeed, entry: &Entry, now: DateTime<Utc>) -> Card {
-    let time = entry.published.unwrap_or(entry.updated);
+    let time = entry.date();
     let text = entry_text(entry);
     let title = shown_title(entry, text.as_deref());
     let summary = text

@@ -152,7 +152,7 @@ fn item(feed: &MergedFeed, entry: &Entry) -> Item {
             value: xml_text(&entry.id),
             permalink: false,
         }),
-        pub_date: Some(entry.published.unwrap_or(entry.updated).to_rfc2822()),
+        pub_date: Some(entry.date().to_rfc2822()),
         source: entry.sources.first().map(|first| Source {
             url: xml_text(&first.feed_url),
             title: Some(xml_text(first.title.as_deref().unwrap_or(&first.name))),

@@ -39,7 +39,9 @@ use super::known::KnownIds;
 use super::{Store, StoreError, begin_write, cached, json_array_from, json_list, op, selection};
 use crate::clock::{from_db_time, to_db_time};
 use crate::link::{canonical_url, without_credentials};
-use crate::model::{BoardView, Entry, EntrySource, FeedId, ItemKey, ItemUid, NewItem};
+use crate::model::{
+    BoardView, Entry, EntrySource, FeedId, ItemKey, ItemUid, NewItem, published_as_seen,
+};
 use crate::select::{Selection, fts_query};
 
 use super::feeds::IngestSummary;
@@ -264,7 +266,7 @@ impl SortTimes {
     }
 
     fn dated(item: &NewItem, now: DateTime<Utc>) -> DateTime<Utc> {
-        item.published.or(item.updated).map_or(now, |p| p.min(now))
+        published_as_seen(item.published.or(item.updated), now).unwrap_or(now)
     }
 
     /// Where the document's entry at `index`, a new one, sorts.
@@ -993,7 +995,10 @@ impl Store {
                             author_emails: json_array_from(r, 12)?,
                             categories: list(7)?,
                             enclosures: json_array_from(r, 11)?,
-                            published: time(8)?,
+                            published: match time(13)? {
+                                Some(first_seen) => published_as_seen(time(8)?, first_seen),
+                                None => time(8)?,
+                            },
                             updated: time(9)?.unwrap_or(DateTime::UNIX_EPOCH),
                             sources: Vec::new(),
                             snapshot: None,
@@ -1271,7 +1276,7 @@ fn page_sql(filter: &selection::Filter) -> String {
     format!(
         "SELECT i.id, i.uid, i.title, i.url, i.summary_html, i.content_html,
                 i.authors, i.categories, i.published_at, i.changed_at, i.sort_at, i.enclosures,
-                i.author_emails
+                i.author_emails, i.first_seen_at
          FROM items i
          WHERE {}
          ORDER BY i.sort_at DESC, i.id DESC

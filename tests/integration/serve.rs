@@ -323,6 +323,91 @@ async fn an_untitled_post_is_listed_by_its_text() {
     d.stop().await;
 }
 
+/// A feed whose item is dated 2099 (a typo for 2026): every output gives it
+/// the time tickerfeed first saw it, so no reader pins it on top for 73
+/// years, while the archive keeps the feed's own date.
+#[tokio::test]
+async fn a_future_date_is_published_as_the_time_the_item_was_first_seen() {
+    let (_server, dir, d) = one_feed_daemon(
+        Reply::feed(
+            "<rss version=\"2.0\"><channel><title>W</title>\
+             <item><guid>w1</guid><title>Typo year</title><link>https://w.test/1</link>\
+             <pubDate>Mon, 07 Dec 2099 11:00:00 GMT</pubDate></item>\
+             <item><guid>w2</guid><title>Earlier</title><link>https://w.test/2</link>\
+             <pubDate>Tue, 24 Nov 2026 08:00:00 GMT</pubDate></item>\
+             </channel></rss>",
+        ),
+        "",
+        fixed_clock("2026-11-24T09:00:00Z").1,
+    )
+    .await;
+    let atom = d.wait_for_entries(2).await;
+    let flat: String = atom.lines().map(str::trim).collect();
+    assert!(
+        flat.contains(
+            "<title type=\"text\">Typo year</title>\
+             <updated>2026-11-24T09:00:00Z</updated>\
+             <published>2026-11-24T09:00:00Z</published>"
+        ),
+        "{atom}"
+    );
+    assert!(
+        flat.contains("<published>2026-11-24T08:00:00Z</published>"),
+        "{atom}"
+    );
+    let rss = d.get("/feed.rss", &[]).await.text().await.unwrap();
+    assert!(
+        rss.contains("<pubDate>Tue, 24 Nov 2026 09:00:00 +0000</pubDate>"),
+        "{rss}"
+    );
+    let json = json_of(d.get("/feed.json", &[]).await).await;
+    assert_eq!(json["items"][0]["title"], "Typo year");
+    assert_eq!(json["items"][0]["date_published"], "2026-11-24T09:00:00Z");
+    let page = d.get("/", &[]).await.text().await.unwrap();
+    assert!(page.contains("datetime=\"2026-11-24T09:00:00Z\""), "{page}");
+    let uid = json["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap();
+    let item = d
+        .get(&format!("/items/{uid}"), &[])
+        .await
+        .text()
+        .await
+        .unwrap();
+    for doc in [&atom, &rss, &json.to_string(), &page, &item] {
+        assert!(!doc.contains("2099"), "{doc}");
+    }
+    // The archive keeps what the feed said.
+    assert_eq!(
+        dir.column::<String>("SELECT published_at FROM items WHERE title = 'Typo year'"),
+        ["2099-12-07T11:00:00Z"]
+    );
+    d.stop().await;
+}
+
+/// The same item's Atom entry, `published` now no later than `updated`,
+/// is valid RFC 4287.
+#[tokio::test]
+#[ignore = "needs xmllint (Debian libxml2-utils); .ci/run installs it and runs ignored tests"]
+async fn atom_with_a_future_dated_item_validates_against_rfc4287_relax_ng() {
+    let (_server, _dir, d) = one_feed_daemon(
+        Reply::feed(
+            "<rss version=\"2.0\"><channel><title>W</title>\
+             <item><guid>w1</guid><title>Typo year</title><link>https://w.test/1</link>\
+             <pubDate>Mon, 07 Dec 2099 11:00:00 GMT</pubDate></item>\
+             </channel></rss>",
+        ),
+        "",
+        fixed_clock("2026-11-24T09:00:00Z").1,
+    )
+    .await;
+    validate_atom(&d.wait_for_entries(1).await);
+    d.stop().await;
+}
+
 /// A podcast's episodes keep their files: the enclosure is archived and
 /// republished in every format (RSS `<enclosure>`, Atom
 /// `rel="enclosure"`, JSON Feed `attachments`), so a podcast app pointed
