@@ -316,8 +316,16 @@ impl Entry {
     /// The one date a list shows the entry by (RSS `pubDate`, the pages):
     /// when it was published, else when the archive last saw it change.
     pub fn date(&self) -> DateTime<Utc> {
-        self.published.unwrap_or(self.updated)
+        listed_date(self.published, self.updated)
     }
+}
+
+/// The one date a list shows an article by: when it was published (as
+/// [`published_as_seen`] gives it), else when the archive last saw it
+/// change. [`Entry::date`] for the feeds and the river, the symbol page's
+/// list for its items.
+pub fn listed_date(published: Option<DateTime<Utc>>, changed: DateTime<Utc>) -> DateTime<Utc> {
+    published.unwrap_or(changed)
 }
 
 /// When an article was published, as every output gives it (the feeds, the

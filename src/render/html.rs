@@ -351,8 +351,8 @@ pub fn render_symbol(
             .map(|i| Mention {
                 href: href(i),
                 title: i.title.clone(),
-                iso: rfc3339(i.first_seen),
-                shown: i.first_seen.format(FULL_TIME).to_string(),
+                iso: rfc3339(i.date),
+                shown: shown_time(feed.now, i.date),
             })
             .collect(),
     }

@@ -20,7 +20,7 @@ use rusqlite::{Connection, params};
 
 use super::{Store, StoreError, op};
 use crate::clock::{from_db_time, to_db_time};
-use crate::model::{FeedId, ItemUid, Mention};
+use crate::model::{FeedId, ItemUid, Mention, listed_date, published_as_seen};
 
 /// Records an item's mentions (at ingest, or later from its article),
 /// each with how the matcher found it (`tag`, `exchange`, `cashtag`,
@@ -67,7 +67,8 @@ const SYMBOL_HISTORY_COUNT: &str =
 /// the symbol's mentions; they are then sorted by time, not by id: ids
 /// follow ingest order only nearly (fetches recorded in one group commit,
 /// rows inserted by hand), and a few thousand rows sort in no time.
-const SYMBOL_ITEMS: &str = "SELECT i.uid, i.title, i.url, i.first_seen_at
+const SYMBOL_ITEMS: &str =
+    "SELECT i.uid, i.title, i.url, i.first_seen_at, i.published_at, i.changed_at
                             FROM item_mentions m JOIN items i ON i.id = m.item_id
                             WHERE m.symbol = ?1
                             ORDER BY i.first_seen_at DESC, i.id DESC
@@ -85,6 +86,9 @@ pub struct SymbolItem {
     /// When the archive first saw the item (`first_seen_at`), the time its
     /// mention was recorded: where its chart marker goes.
     pub first_seen: DateTime<Utc>,
+    /// The date the list shows it by, the river's for the same item
+    /// (`model::listed_date`).
+    pub date: DateTime<Utc>,
 }
 
 impl Store {
@@ -188,12 +192,19 @@ impl Store {
                 .map_err(op("prepare the items mentioning a symbol"))?;
             let rows = stmt
                 .query_map((&symbol, limit), |r| {
-                    let first_seen: String = r.get(3)?;
+                    let time = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
+                        Ok(r.get::<_, Option<String>>(i)?
+                            .as_deref()
+                            .and_then(from_db_time))
+                    };
+                    let first_seen = time(3)?.unwrap_or(DateTime::UNIX_EPOCH);
+                    let published = published_as_seen(time(4)?, first_seen);
                     Ok(SymbolItem {
                         uid: ItemUid(r.get(0)?),
                         title: r.get(1)?,
                         url: r.get(2)?,
-                        first_seen: from_db_time(&first_seen).unwrap_or(DateTime::UNIX_EPOCH),
+                        first_seen,
+                        date: listed_date(published, time(5)?.unwrap_or(first_seen)),
                     })
                 })
                 .map_err(op("read the items mentioning a symbol"))?;
@@ -509,6 +520,8 @@ mod tests {
                 title: "Old".into(),
                 url: Some("https://n.test/a".into()),
                 first_seen: at("2026-07-24T09:00:00Z"),
+                // Undated: listed by when it was archived, as the river does.
+                date: at("2026-07-24T09:00:00Z"),
             }
         );
         assert_eq!(items[0].url, None);

@@ -972,6 +972,39 @@ async fn the_feeds_page_lists_the_tags_with_links_that_answer() {
     d.stop().await;
 }
 
+/// QA: `/symbols/<SYM>` dated each item by when it was archived (16:57
+/// for a story published at 10:00) where every other page shows its
+/// publication. It shows the river's date, in the river's words.
+#[tokio::test]
+async fn a_symbol_page_dates_its_items_as_the_river_does() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/wire.xml",
+        Reply::feed(
+            "<rss version=\"2.0\"><channel><title>Wire</title>\
+             <item><guid>a1</guid><title>Apple Inc. beats forecasts</title>\
+             <link>https://a.test/1</link><pubDate>Tue, 24 Nov 2026 07:00:00 GMT</pubDate></item>\
+             </channel></rss>",
+        ),
+    );
+    let dir = TestDir::new();
+    let (market, _) = market_down();
+    let config = dir.write_config(&format!(
+        "{}{market}",
+        feed_block("wire", &server.url("/wire.xml"), "")
+    ));
+    // Archived at 09:00, two hours after it was published.
+    let d = Daemon::start(config).await;
+    d.wait_for_entries(1).await;
+    let time = "<time datetime=\"2026-11-24T07:00:00Z\">2 hours ago (24 Nov 07:00 UTC)</time>";
+    let river = html_of(&d, "/").await.2;
+    assert!(river.contains(time), "{river}");
+    let symbol = html_of(&d, "/symbols/AAPL").await.2;
+    assert!(symbol.contains("Apple Inc. beats forecasts"), "{symbol}");
+    assert!(symbol.contains(time), "{symbol}");
+    d.stop().await;
+}
+
 /// QA: the front page linked only to items and feeds, so the views and
 /// the feeds page could not be found from the site, and the 404 page sent
 /// people to an OPML file. Every page, the 404 too, has a navigation
