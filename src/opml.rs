@@ -158,6 +158,10 @@ pub enum Credentials {
 /// category paths (`category="/markets,/uk"`). `file:` feeds are left
 /// out: their paths mean nothing on another machine and would disclose
 /// local paths over HTTP. The output depends only on the arguments.
+///
+/// A feed a confirmed permanent redirect moved (`FeedHome::moved_to`,
+/// `feeds.effective_url`, secrets blanked) has that as its `xmlUrl`: the
+/// address another reader should subscribe to.
 pub fn export(
     title: &str,
     feeds: &[FeedConfig],
@@ -183,6 +187,20 @@ pub fn export(
                     .clone()
                     .unwrap_or_else(|| feed.url.to_string()),
                 Credentials::Withheld => crate::link::without_credentials(feed.url.as_str()),
+            };
+            let url = match home.and_then(|h| h.moved_to.as_deref()) {
+                Some(moved) => match credentials {
+                    // Its secrets as the config gives them (a variable's
+                    // name where it names one); a secret the config no
+                    // longer gives leaves the configured URL, which
+                    // redirects again, as polling does (`FeedRow::fetch_url`).
+                    Credentials::Kept => Url::parse(&url)
+                        .ok()
+                        .and_then(|configured| crate::link::refill_secrets(moved, &configured))
+                        .map_or(url, String::from),
+                    Credentials::Withheld => crate::link::without_credentials(moved),
+                },
+                None => url,
             };
             push_attr(out, "xmlUrl", &url);
             // Only a web page: a reader may open it on a click.
@@ -1070,6 +1088,7 @@ url = "https://example.net/odd.xml"
                 FeedHome {
                     title: Some("Markets & \"Money\"".into()),
                     site_url: Some("https://example.com/markets?x=1&y=2".into()),
+                    moved_to: None,
                 },
             ),
             (
@@ -1077,6 +1096,7 @@ url = "https://example.net/odd.xml"
                 FeedHome {
                     title: None,
                     site_url: Some("javascript:alert(1)".into()),
+                    moved_to: None,
                 },
             ),
         ]);

@@ -1346,8 +1346,9 @@ async fn quotes(State(state): State<HttpState>) -> Response {
 }
 
 /// The configured feeds as OPML 2.0, for importing into another reader,
-/// with each feed's title and site as the archive has them by now (so
-/// made for each request: the list changes as feeds are polled).
+/// with each feed's title and site as the archive has them by now, at the
+/// URL it is fetched from (where it moved for good, if it did): so made
+/// for each request, as the list changes as feeds are polled.
 async fn feeds_opml(State(state): State<HttpState>) -> Response {
     let inner = &state.0;
     let homes = match inner.store.feed_homes().await {

@@ -354,15 +354,16 @@ impl Store {
     }
 
     /// What each feed's own document last said of it (its title, its
-    /// site's address), by feed name; a feed whose document gave neither,
-    /// or that was never read, has no entry. For the OPML export, where
+    /// site's address) and where it moved for good, by feed name; a feed
+    /// with none of these, or that was never read, has no entry. For the OPML export, where
     /// reading every [`FeedRow`] would cost a served `/feeds.opml` far more.
     pub async fn feed_homes(&self) -> Result<HashMap<String, FeedHome>, StoreError> {
         self.read(|conn| {
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT name, title, site_url FROM feeds
-                     WHERE title IS NOT NULL OR site_url IS NOT NULL",
+                    "SELECT name, title, site_url, effective_url FROM feeds
+                     WHERE title IS NOT NULL OR site_url IS NOT NULL
+                        OR effective_url IS NOT NULL",
                 )
                 .map_err(op("read the feeds' titles and sites"))?;
             stmt.query_map([], |r| {
@@ -371,6 +372,7 @@ impl Store {
                     FeedHome {
                         title: r.get(1)?,
                         site_url: r.get(2)?,
+                        moved_to: r.get(3)?,
                     },
                 ))
             })
@@ -1015,6 +1017,10 @@ pub struct FeedHome {
     /// The site the feed belongs to: the document's own link (RSS
     /// `<link>`, Atom's alternate link), absolute.
     pub site_url: Option<String>,
+    /// Where the feed is fetched from since a confirmed permanent redirect
+    /// moved it (`feeds.effective_url`, secrets blanked as the archive
+    /// keeps them): what the published feed lists give.
+    pub moved_to: Option<String>,
 }
 
 /// A feed as the archive holds it, for `sync_feeds` to compare with the

@@ -1009,7 +1009,8 @@ impl Store {
             }
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT f.name, f.title, f.url, f.site_url, f.feed_guid, f.feed_updated_at
+                    "SELECT f.name, f.title, coalesce(f.effective_url, f.url), f.site_url, f.feed_guid,
+                            f.feed_updated_at
                      FROM item_sources s JOIN feeds f ON f.id = s.feed_id
                      WHERE s.item_id = ?1
                      ORDER BY s.first_seen_at, f.id",

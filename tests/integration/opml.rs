@@ -262,3 +262,55 @@ fn an_import_writes_through_a_linked_config_and_keeps_its_permissions() {
     let mode = std::fs::metadata(&config).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600, "permissions widened to {mode:o}");
 }
+
+/// QA: after `tickerfeed feeds` said a feed is "now fetched from
+/// …/moved.rss (permanent redirect, confirmed)", the exported and served
+/// lists and every entry's `tf:source feedUrl` still gave the old URL.
+/// They give the one tickerfeed fetches.
+#[tokio::test]
+async fn a_confirmed_move_is_the_url_every_list_publishes() {
+    let server = FeedServer::start().await;
+    server.set("/old.rss", Reply::redirect(301, "/moved.rss"));
+    server.set(
+        "/moved.rss",
+        Reply::feed(rss("Moved", &[("m1", "Still here", "https://m.test/1")])),
+    );
+    let dir = TestDir::new();
+    let config = dir.write_config(&feed_block("moving", &server.url("/old.rss"), ""));
+    let (old, moved) = (server.url("/old.rss"), server.url("/moved.rss"));
+    // `[fetch] redirect_confirmations` is 3.
+    for _ in 0..3 {
+        poll(&config, fixed_clock("2026-11-24T09:00:00Z").1).await;
+    }
+    let (code, feeds, err) = cli(&dir, &["feeds"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        feeds.contains(&format!(
+            "now fetched from {moved} (permanent redirect, confirmed)"
+        )),
+        "{feeds}"
+    );
+    let xml_url = |doc: &str| -> Vec<String> {
+        tickerfeed::opml::parse(doc.as_bytes())
+            .unwrap()
+            .feeds
+            .into_iter()
+            .map(|f| f.xml_url.to_string())
+            .collect()
+    };
+    let (code, exported, err) = cli(&dir, &["opml", "export"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(xml_url(&exported), [moved.clone()], "{exported}");
+
+    let d = crate::serve::Daemon::start(config).await;
+    let served = d.get("/feeds.opml", &[]).await.text().await.unwrap();
+    assert_eq!(xml_url(&served), [moved.clone()], "{served}");
+    let atom = d.wait_for_entries(1).await;
+    assert!(atom.contains(&format!("feedUrl=\"{moved}\"")), "{atom}");
+    let rss = d.get("/feed.rss", &[]).await.text().await.unwrap();
+    assert!(rss.contains(&format!("feedUrl=\"{moved}\"")), "{rss}");
+    for doc in [&exported, &served, &atom, &rss] {
+        assert!(!doc.contains(&old), "{doc}");
+    }
+    d.stop().await;
+}
