@@ -818,17 +818,12 @@ async fn feeds(config: Config, clock: SharedClock) -> Result<ExitCode> {
         }
         if r.in_config {
             match configured.get(r.name.as_str()) {
-                Some(f) => {
-                    let next =
-                        r.poll_state()
-                            .next_due(&f.schedule, f.respect_hints, f.push_fallback, now);
-                    writeln!(
-                        out,
-                        "  next due:   {} (schedule {})",
-                        t(Some(next)),
-                        r.schedule
-                    )?;
-                }
+                Some(f) => writeln!(
+                    out,
+                    "  next due:   {} (schedule {})",
+                    r.next_due_in_words(Some(f), now, t),
+                    r.schedule
+                )?,
                 None => writeln!(
                     out,
                     "  config:     not in {} any more: polled until the daemon reloads",

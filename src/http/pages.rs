@@ -214,15 +214,7 @@ async fn status_doc(inner: &Inner, published: &Published) -> Result<Rendered, Se
         .map(|r| {
             let condition = FeedCondition::of(r);
             let config = configured.get(r.name.as_str());
-            let next_due = match (condition, config) {
-                (FeedCondition::Retired, _) | (_, None) => "not polled".to_string(),
-                (_, Some(f)) => when(Some(r.poll_state().next_due(
-                    &f.schedule,
-                    f.respect_hints,
-                    f.push_fallback,
-                    now,
-                ))),
-            };
+            let next_due = r.next_due_in_words(config.copied(), now, when);
             let skip = r.poll_state().skip;
             let line = render::html::FeedLine {
                 name: r.name.clone(),

@@ -100,6 +100,27 @@ impl FeedRow {
     /// the operator's page): failing and for how long, paused by its site
     /// and until when, retired, or how its last poll went; `when` writes a
     /// time.
+    /// When the feed is polled next, as `when` writes a time, for
+    /// `tickerfeed feeds` and `/feeds` alike: "not polled" for a retired
+    /// feed (410 Gone) and for one the running config (`configured`) no
+    /// longer lists, which no schedule will poll.
+    pub fn next_due_in_words(
+        &self,
+        configured: Option<&FeedConfig>,
+        now: DateTime<Utc>,
+        when: impl Fn(Option<DateTime<Utc>>) -> String,
+    ) -> String {
+        match configured {
+            Some(f) if self.retired_at.is_none() => when(Some(self.poll_state().next_due(
+                &f.schedule,
+                f.respect_hints,
+                f.push_fallback,
+                now,
+            ))),
+            _ => "not polled".to_string(),
+        }
+    }
+
     pub fn state_in_words(
         &self,
         now: DateTime<Utc>,

@@ -1135,3 +1135,31 @@ async fn a_feed_whose_websub_topic_holds_its_key_is_polled_and_its_key_never_log
     assert!(!log.contains("asked the WebSub hub"), "{log}");
     assert!(server.seen("/hub").is_empty(), "the hub was asked");
 }
+
+/// QA: for a feed that answered 410, `tickerfeed feeds` said it is retired
+/// ("edit its url to try again") and then named its next poll. It says
+/// what `/feeds` says: not polled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feeds_names_no_next_poll_for_a_retired_feed() {
+    let server = FeedServer::start().await;
+    server.set("/g.xml", Reply::status(410));
+    server.set(
+        "/a.xml",
+        Reply::feed(rss("A", &[("a1", "Alpha", "https://a.test/1")])),
+    );
+    let dir = TestDir::new();
+    dir.write_config(&format!(
+        "{}{}",
+        feed_block("a", &server.url("/a.xml"), ""),
+        feed_block("g", &server.url("/g.xml"), "")
+    ));
+    cli(&dir, &["poll"]).await;
+    let (code, out, err) = cli(&dir, &["feeds"]).await;
+    assert_eq!(code, 0, "{err}");
+    let g = &out[out.find("\ng\n").unwrap_or_else(|| panic!("{out}"))..];
+    assert!(g.contains("state:      retired: "), "{out}");
+    assert!(g.contains("next due:   not polled"), "{out}");
+    // The live feed still names its next poll.
+    let a = &out[out.find("\na\n").unwrap()..out.find("\ng\n").unwrap()];
+    assert!(a.contains("next due:   20"), "{out}");
+}
