@@ -64,8 +64,8 @@ use crate::select::{Channel, Output};
 use crate::store::{Cursor, RecentQuery, Store};
 use crate::websub::{PushAnswer, Subscriber};
 use pages::{
-    asset, feeds_page, item_page, not_found, not_found_under, page, page_headers, search_page,
-    show_board, symbol_page,
+    asset, bad_request_under, feeds_page, item_page, not_found, not_found_under, page,
+    page_headers, search_page, show_board, symbol_page,
 };
 
 /// Everything the handlers need.
@@ -138,11 +138,51 @@ impl DocRequest {
 /// The longest search text (`?q=`) served: far past any real search.
 const MAX_SEARCH_CHARS: usize = 500;
 
-/// Query parameters of the feed endpoints.
-#[derive(Debug, Default, serde::Deserialize)]
+/// Query parameters of the feed endpoints and the pages.
+#[derive(Debug, Default)]
 struct FeedParams {
     q: Option<String>,
     before: Option<String>,
+}
+
+impl FeedParams {
+    /// Reads a request's query; other parameters are left alone. A
+    /// parameter given twice (`?q=a&q=b`, a form sent with a link's query
+    /// kept) is refused rather than one of them taken: which search or
+    /// page was meant is not known, and a wrong guess would answer it.
+    fn read(query: Option<&str>) -> Result<FeedParams, String> {
+        let mut params = FeedParams::default();
+        for (name, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+            let slot = match name.as_ref() {
+                "q" => &mut params.q,
+                "before" => &mut params.before,
+                _ => continue,
+            };
+            if slot.replace(value.into_owned()).is_some() {
+                return Err(format!(
+                    "The address gives ?{name}= more than once: give it once."
+                ));
+            }
+        }
+        Ok(params)
+    }
+}
+
+/// The query of a feed or a page as [`FeedParams::read`] reads it, or
+/// why it does not read, which [`feed`] answers in the requested format
+/// (axum's `Query` would answer its own raw text, "Failed to deserialize
+/// query string").
+struct Params(Result<FeedParams, String>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Params {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Params(FeedParams::read(parts.uri.query())))
+    }
 }
 
 /// Documents kept at most; beyond it the cache drops its one-off
@@ -565,9 +605,7 @@ pub fn router(state: HttpState) -> Router {
     Router::new()
         .route(
             "/",
-            get(|s: State<HttpState>, p: Query<FeedParams>, h: HeaderMap| {
-                page(s, p, h, Channel::Main)
-            }),
+            get(|s: State<HttpState>, p: Params, h: HeaderMap| page(s, p, h, Channel::Main)),
         )
         .route("/{asset}", get(asset))
         .route("/search", get(search_page))
@@ -576,19 +614,19 @@ pub fn router(state: HttpState) -> Router {
         .route("/symbols/{symbol}", get(symbol_page))
         .route(
             "/feed.atom",
-            get(|s: State<HttpState>, p: Query<FeedParams>, h: HeaderMap| {
+            get(|s: State<HttpState>, p: Params, h: HeaderMap| {
                 feed(s, p, h, Format::Atom, Channel::Main)
             }),
         )
         .route(
             "/feed.rss",
-            get(|s: State<HttpState>, p: Query<FeedParams>, h: HeaderMap| {
+            get(|s: State<HttpState>, p: Params, h: HeaderMap| {
                 feed(s, p, h, Format::Rss, Channel::Main)
             }),
         )
         .route(
             "/feed.json",
-            get(|s: State<HttpState>, p: Query<FeedParams>, h: HeaderMap| {
+            get(|s: State<HttpState>, p: Params, h: HeaderMap| {
                 feed(s, p, h, Format::Json, Channel::Main)
             }),
         )
@@ -776,7 +814,7 @@ pub async fn serve(
 async fn tag_feed(
     state: State<HttpState>,
     Path(file): Path<String>,
-    params: Query<FeedParams>,
+    params: Params,
     headers: HeaderMap,
 ) -> Response {
     serve_named(state, &file, params, headers, Channel::Tag).await
@@ -786,7 +824,7 @@ async fn tag_feed(
 async fn view_feed(
     state: State<HttpState>,
     Path(file): Path<String>,
-    params: Query<FeedParams>,
+    params: Params,
     headers: HeaderMap,
 ) -> Response {
     serve_named(state, &file, params, headers, Channel::View).await
@@ -797,7 +835,7 @@ async fn view_feed(
 async fn serve_named(
     state: State<HttpState>,
     file: &str,
-    params: Query<FeedParams>,
+    params: Params,
     headers: HeaderMap,
     channel_of: fn(String) -> Channel,
 ) -> Response {
@@ -851,20 +889,21 @@ async fn views_opml(State(state): State<HttpState>) -> Response {
 
 async fn feed(
     State(state): State<HttpState>,
-    Query(params): Query<FeedParams>,
+    Params(params): Params,
     headers: HeaderMap,
     format: Format,
     channel: Channel,
 ) -> Response {
+    let bad_request = |problem: &str| bad_request_under(&state.published(), format, problem);
+    let params = match params {
+        Ok(params) => params,
+        Err(problem) => return bad_request(&problem),
+    };
     let before = match params.before.as_deref().map(Cursor::decode) {
         None => None,
         Some(Some(c)) => Some(c),
         Some(None) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                "bad ?before= cursor: follow the feed's rel=\"next\" link\n",
-            )
-                .into_response();
+            return bad_request("bad ?before= cursor: follow the feed's rel=\"next\" link");
         }
     };
     let search = params.q.filter(|q| !q.trim().is_empty());
@@ -874,11 +913,7 @@ async fn feed(
         .as_ref()
         .is_some_and(|q| q.chars().count() > MAX_SEARCH_CHARS)
     {
-        return (
-            StatusCode::BAD_REQUEST,
-            format!("?q= is longer than {MAX_SEARCH_CHARS} characters\n"),
-        )
-            .into_response();
+        return bad_request(&format!("?q= is longer than {MAX_SEARCH_CHARS} characters"));
     }
     let request = DocRequest {
         format,

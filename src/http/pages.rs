@@ -7,14 +7,14 @@
 use std::time::SystemTime;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use tracing::error;
 
 use super::{
-    FeedParams, HttpState, Inner, Published, Rendered, ServeError, busy, feed, respond, unavailable,
+    HttpState, Inner, Params, Published, Rendered, ServeError, busy, feed, respond, unavailable,
 };
 use crate::link::without_credentials;
 use crate::model::Snapshot;
@@ -101,7 +101,7 @@ fn board_notice(status: &BoardStatus) -> String {
 /// A channel's page; 404 when `[web] enabled = false`.
 pub(super) async fn page(
     state: State<HttpState>,
-    params: Query<FeedParams>,
+    params: Params,
     headers: HeaderMap,
     channel: Channel,
 ) -> Response {
@@ -428,6 +428,21 @@ pub(super) fn not_found_under(published: &Published) -> Response {
         .into_response()
 }
 
+/// 400 for a query that does not read (`problem`, a sentence): the
+/// site's 400 page for a page (`format` HTML, pages served), else the
+/// sentence as a line of text, for a feed reader or a script.
+pub(super) fn bad_request_under(published: &Published, format: Format, problem: &str) -> Response {
+    if format != Format::Html || !published.web.enabled {
+        return (StatusCode::BAD_REQUEST, format!("{problem}\n")).into_response();
+    }
+    (
+        StatusCode::BAD_REQUEST,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        render::html::bad_request_page(published.base.path(), &published.views, problem),
+    )
+        .into_response()
+}
+
 /// The Content-Security-Policy of every page: no script at all, styles
 /// only from our stylesheet, images from us (and, with `[web]
 /// remote_images`, from any https site), nothing framed, forms only to us.
@@ -476,7 +491,7 @@ pub(super) async fn page_headers(
 /// page with the subscribe-to-this-search feeds.
 pub(super) async fn search_page(
     state: State<HttpState>,
-    params: Query<FeedParams>,
+    params: Params,
     headers: HeaderMap,
 ) -> Response {
     page(state, params, headers, Channel::Main).await

@@ -365,6 +365,10 @@ struct NotFound<'a> {
     style_path: &'a str,
     home: &'a str,
     nav: Vec<NavLink>,
+    /// The page's title ("Not found", "Bad request").
+    heading: &'a str,
+    /// What is wrong with the address, a sentence.
+    problem: &'a str,
 }
 
 /// The 404 page, with the site's navigation to `views` (name, title). It
@@ -376,9 +380,25 @@ pub fn not_found_page(home: &str, views: &[(String, String)]) -> String {
         style_path: &STYLE_PATH,
         home,
         nav: site_nav(home, views, None),
+        heading: "Not found",
+        problem: "There is nothing at this address.",
     }
     .render()
     .unwrap_or_else(|_| "not found\n".into())
+}
+
+/// The 400 page: the 404's, saying what is wrong with the address's query
+/// (`problem`, a sentence) instead.
+pub fn bad_request_page(home: &str, views: &[(String, String)], problem: &str) -> String {
+    NotFound {
+        style_path: &STYLE_PATH,
+        home,
+        nav: site_nav(home, views, None),
+        heading: "Bad request",
+        problem,
+    }
+    .render()
+    .unwrap_or_else(|_| format!("{problem}\n"))
 }
 
 /// The river page of `feed`, as of `now` (for "5 minutes ago").

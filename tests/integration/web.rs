@@ -331,6 +331,44 @@ async fn article_search_tag_and_view_pages() {
     d.stop().await;
 }
 
+/// QA: `/search?q=a&q=b` answered axum's raw "Failed to deserialize query
+/// string: duplicate field `q`". A page whose query repeats a parameter,
+/// or whose `?before=` is no page, answers the site's 400 page saying
+/// what is wrong; a feed, the same sentence as a line of text.
+#[tokio::test]
+async fn a_repeated_or_malformed_query_gets_the_sites_400_page() {
+    let (_server, _dir, d) = web_daemon("[[views]]\nname = \"calm\"\ntags = [\"world\"]\n").await;
+    for (path, problem) in [
+        ("/search?q=a&q=b", "The address gives ?q= more than once"),
+        (
+            "/?before=x&before=y",
+            "The address gives ?before= more than once",
+        ),
+        (
+            "/views/calm?q=oil&q=gas",
+            "The address gives ?q= more than once",
+        ),
+        ("/tags/world?before=nonsense", "bad ?before= cursor"),
+    ] {
+        let (status, headers, body) = html_of(&d, path).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert_page_headers(path, &headers);
+        assert!(body.contains("<h1>Bad request</h1>"), "{path}: {body}");
+        assert!(body.contains(problem), "{path}: {body}");
+        assert!(body.contains("href=\"/feeds\""), "{path}: {body}");
+        assert!(!body.contains("deserialize"), "{path}: {body}");
+    }
+    let resp = d.get("/feed.atom?q=a&q=b", &[]).await;
+    assert_eq!(resp.status(), 400);
+    assert_eq!(
+        resp.text().await.unwrap(),
+        "The address gives ?q= more than once: give it once.\n"
+    );
+    // One of each, and parameters it does not know, still read.
+    assert_eq!(html_of(&d, "/search?q=story&utm_source=x").await.0, 200);
+    d.stop().await;
+}
+
 #[tokio::test]
 async fn assets_robots_and_the_not_found_page() {
     let (_server, _dir, d) = web_daemon("[web]\nrobots = \"disallow\"\n").await;
