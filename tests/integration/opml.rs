@@ -300,11 +300,11 @@ async fn a_confirmed_move_is_the_url_every_list_publishes() {
     };
     let (code, exported, err) = cli(&dir, &["opml", "export"]).await;
     assert_eq!(code, 0, "{err}");
-    assert_eq!(xml_url(&exported), [moved.clone()], "{exported}");
+    assert_eq!(xml_url(&exported), [moved.as_str()], "{exported}");
 
     let d = crate::serve::Daemon::start(config).await;
     let served = d.get("/feeds.opml", &[]).await.text().await.unwrap();
-    assert_eq!(xml_url(&served), [moved.clone()], "{served}");
+    assert_eq!(xml_url(&served), [moved.as_str()], "{served}");
     let atom = d.wait_for_entries(1).await;
     assert!(atom.contains(&format!("feedUrl=\"{moved}\"")), "{atom}");
     let rss = d.get("/feed.rss", &[]).await.text().await.unwrap();

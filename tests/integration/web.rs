@@ -861,6 +861,22 @@ async fn html_once(d: &Daemon, path: &str, words: &str) -> String {
     html
 }
 
+/// A daemon polling one feed, "wire", served as `reply`, with a `[market]`
+/// of AAPL whose provider is down, once the feed's one item is archived.
+async fn wire_with_market_down(reply: Reply) -> (FeedServer, TestDir, Daemon) {
+    let server = FeedServer::start().await;
+    server.set("/wire.xml", reply);
+    let dir = TestDir::new();
+    let (market, _) = market_down();
+    let config = dir.write_config(&format!(
+        "{}{market}",
+        feed_block("wire", &server.url("/wire.xml"), "")
+    ));
+    let d = Daemon::start(config).await;
+    d.wait_for_entries(1).await;
+    (server, dir, d)
+}
+
 /// QA: with `[market]` configured and its provider down since the start,
 /// the front, view and symbol pages showed no board and no word about it.
 /// They say in the board's place that no quote came, from which provider,
@@ -930,22 +946,11 @@ async fn the_feeds_page_says_why_the_provider_failed_without_its_address() {
 /// at all, nor a way to the symbol's page.
 #[tokio::test]
 async fn a_mention_without_a_price_links_to_its_symbol_page() {
-    let server = FeedServer::start().await;
-    server.set(
-        "/wire.xml",
-        Reply::feed(rss(
-            "Wire",
-            &[("a1", "Apple Inc. beats forecasts", "https://a.test/1")],
-        )),
-    );
-    let dir = TestDir::new();
-    let (market, _) = market_down();
-    let config = dir.write_config(&format!(
-        "{}{market}",
-        feed_block("wire", &server.url("/wire.xml"), "")
-    ));
-    let d = Daemon::start(config).await;
-    d.wait_for_entries(1).await;
+    let (_server, dir, d) = wire_with_market_down(Reply::feed(rss(
+        "Wire",
+        &[("a1", "Apple Inc. beats forecasts", "https://a.test/1")],
+    )))
+    .await;
     assert_eq!(
         dir.column::<String>("SELECT symbol FROM item_mentions"),
         ["AAPL"]
@@ -1015,25 +1020,14 @@ async fn the_feeds_page_lists_the_tags_with_links_that_answer() {
 /// publication. It shows the river's date, in the river's words.
 #[tokio::test]
 async fn a_symbol_page_dates_its_items_as_the_river_does() {
-    let server = FeedServer::start().await;
-    server.set(
-        "/wire.xml",
-        Reply::feed(
-            "<rss version=\"2.0\"><channel><title>Wire</title>\
-             <item><guid>a1</guid><title>Apple Inc. beats forecasts</title>\
-             <link>https://a.test/1</link><pubDate>Tue, 24 Nov 2026 07:00:00 GMT</pubDate></item>\
-             </channel></rss>",
-        ),
-    );
-    let dir = TestDir::new();
-    let (market, _) = market_down();
-    let config = dir.write_config(&format!(
-        "{}{market}",
-        feed_block("wire", &server.url("/wire.xml"), "")
-    ));
     // Archived at 09:00, two hours after it was published.
-    let d = Daemon::start(config).await;
-    d.wait_for_entries(1).await;
+    let (_server, _dir, d) = wire_with_market_down(Reply::feed(
+        "<rss version=\"2.0\"><channel><title>Wire</title>\
+         <item><guid>a1</guid><title>Apple Inc. beats forecasts</title>\
+         <link>https://a.test/1</link><pubDate>Tue, 24 Nov 2026 07:00:00 GMT</pubDate></item>\
+         </channel></rss>",
+    ))
+    .await;
     let time = "<time datetime=\"2026-11-24T07:00:00Z\">2 hours ago (24 Nov 07:00 UTC)</time>";
     let river = html_of(&d, "/").await.2;
     assert!(river.contains(time), "{river}");
