@@ -97,7 +97,7 @@ pub enum Command {
     },
     /// Validate the config; list every problem with its line.
     Check,
-    /// Per-feed status: url, state, last fetch, last error, items, next due.
+    /// Per-feed status: url, state, last fetch, last error, items, next due ("not polled" once retired).
     Feeds,
     /// Refresh the ticker board once and print it.
     Quotes,
