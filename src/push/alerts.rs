@@ -6,28 +6,31 @@
 //! HMAC-SHA256 of the body>`, and deleted only after a 2xx answer. Any
 //! other answer or a network error is counted and retried after an
 //! exponential backoff with jitter, never sooner than a `Retry-After`
-//! asks; once the next attempt would fall more than `retry_for_hours`
-//! after the item was archived, the message is kept as `failed`. A
-//! destination refused by the SSRF guard (`push::guard`) fails at once.
+//! asks (obeyed for up to an hour); once the next attempt would fall more
+//! than `retry_for_hours` after the item was archived, the message is
+//! kept as `failed`. A destination refused by the SSRF guard
+//! (`push::guard`) fails at once.
 //!
-//! An alert with `max_per_hour` sends at most that many messages in any
-//! hour: when more are due than it has room for, the last slot carries
-//! one summary of the rest of the pass's batch (`message::compose_summary`;
-//! any beyond `BATCH` wait for the next slot), and when it
-//! has no room they wait for the hour to move on. Nothing is dropped. The
-//! count is also kept in the archive (`alert_sends`), so a restart resumes it.
+//! An alert with `max_per_hour` POSTs at most that many messages in any
+//! hour, whatever the receiver answers: when more are due than it has
+//! room for, the last slot carries one summary of the rest of the pass's
+//! batch (`message::compose_summary`; any beyond `BATCH` wait for the
+//! next slot), and when it has no room they wait for the hour to move
+//! on. Nothing is dropped. The count is also kept in the archive
+//! (`alert_sends`), so a restart resumes it.
 //!
 //! Each alert's share of a pass is sent by a task of its own, its
 //! messages in the order they are due, and an alert gets no new share
 //! while one is in flight; so a receiver that hangs until the send timeout
 //! (`push::webhook`) delays only its own alert: the other alerts' messages,
 //! those queued meanwhile included, go in the next passes. When a receiver
-//! does not answer at all ([`Delivery::Unanswered`]), its alert's other
-//! due messages are not tried in that pass, each to wait out the same
-//! timeout: they stay pending, their attempts uncounted, held until the
-//! unanswered message's retry (held in the transaction that records it,
-//! so a stop cannot come between), and so are
-//! those queued meanwhile: a receiver that was down gets the alert's
+//! fails a message (answers other than 2xx, [`Delivery::Retry`], or not
+//! at all, [`Delivery::Unanswered`]), its alert's other due messages are
+//! not tried in that pass: they stay pending, their attempts uncounted,
+//! held until the failed message's retry (held in the transaction that
+//! records it, so a stop cannot come between), and so are those queued
+//! meanwhile. So the backoff and a `Retry-After` hold back the alert,
+//! not one message of it, and a receiver that was down gets the alert's
 //! messages in the order they were archived once it is back.
 //!
 //! The messages of an alert removed from the config wait for it to come
@@ -116,15 +119,16 @@ pub struct Sender {
     clients: Clients,
     targets: HashMap<String, Target>,
     names: Vec<String>,
-    /// Per capped alert, when its recent messages were delivered (the last
-    /// hour's; also recorded in the archive, so a restart resumes the count).
+    /// Per capped alert, when its recent messages were POSTed, whatever
+    /// the answer (the last hour's; also recorded in the archive, so a
+    /// restart resumes the count).
     sent: HashMap<String, VecDeque<DateTime<Utc>>>,
     /// When [`Sender::fail_orphans`] last looked.
     orphans_checked: Option<DateTime<Utc>>,
 }
 
 /// How an alert's share of a pass ended: the alert, how many messages it
-/// delivered that count against `max_per_hour`, and the pass's time.
+/// POSTed that count against `max_per_hour`, and the pass's time.
 type ShareDone = (String, usize, DateTime<Utc>);
 
 /// The alerts' shares of passes still being sent, each a task: an alert
@@ -465,7 +469,7 @@ impl Sender {
         handed
     }
 
-    /// An alert's share ended (`done`): what it delivered counts against
+    /// An alert's share ended (`done`): what it sent counts against
     /// its hourly cap, and it may be sent to again. Returns the alert when
     /// a reload pointed it at another URL meanwhile.
     ///
@@ -508,8 +512,8 @@ impl Sender {
 }
 
 impl Courier {
-    /// A capped alert delivered a message at `now`: it counts for the next
-    /// hour in the archive (the sender adds it to the in-memory window once
+    /// A capped alert POSTed a message at `now` (whatever the answer): it
+    /// counts for the next hour in the archive (the sender adds it to the in-memory window once
     /// the alert's share is done, `Sender::share_done`).
     async fn count_send(&self, alert: &str, now: DateTime<Utc>) {
         if let Err(e) = self.store.alert_sent(alert, now).await {
@@ -518,12 +522,16 @@ impl Courier {
     }
 
     /// One alert's share of a pass: `rows[..single]` one by one, then the
-    /// rest as one summary when `summary` says so; how many messages it
-    /// delivered that count against `max_per_hour`.
+    /// rest as one summary when `summary` says so; for a capped alert, how
+    /// many messages it POSTed, which count against `max_per_hour`
+    /// whatever the answer (so a failing receiver gets no more requests
+    /// an hour than one that accepts them).
     ///
-    /// When the receiver does not answer, the alert's remaining rows are
-    /// not tried in this pass: each would wait out the same timeout. They
-    /// stay pending, uncounted, held until that message's retry.
+    /// When the receiver fails a message (answers other than 2xx, or not
+    /// at all), the alert's remaining rows are not tried in this pass:
+    /// they stay pending, uncounted, held until that message's retry, so
+    /// the backoff (or `Retry-After`) holds back the alert, not one
+    /// message of it.
     async fn send_share(
         &self,
         target: &Target,
@@ -534,44 +542,38 @@ impl Courier {
         moved: &CancellationToken,
     ) -> usize {
         let capped = target.config.max_per_hour.is_some();
-        let mut counted = 0;
-        for (i, row) in rows[..single].iter().enumerate() {
+        let mut posted = 0;
+        for row in &rows[..single] {
             // A reload pointed the alert elsewhere: the rest wait for the
             // new URL (made due there once this share ends).
             if moved.is_cancelled() {
-                return counted;
+                return posted;
             }
-            let outcome = self.deliver(target, row).await;
-            let delivered = outcome == Delivery::Delivered;
-            let unanswered = matches!(outcome, Delivery::Unanswered(_));
-            let retry_at = match self.record(target, &[row], outcome).await {
-                Ok(retry_at) => retry_at,
-                Err(e) => {
-                    warn!(alert = %row.alert, uid = %row.item_uid, error = %e, "could not record an alert delivery; it will be sent again");
-                    None
-                }
-            };
-            if delivered && capped {
+            let (outcome, sent) = self.deliver(target, row).await;
+            let failed = holds_the_alert(&outcome);
+            // The outcome first: a stop while the writer is busy must not
+            // leave the cap counted and the message's fate unrecorded.
+            if let Err(e) = self.record(target, &[row], outcome).await {
+                warn!(alert = %row.alert, uid = %row.item_uid, error = %e, "could not record an alert delivery; it will be sent again");
+            }
+            if sent && capped {
                 self.count_send(&target.config.name, now).await;
-                counted += 1;
+                posted += 1;
             }
-            if unanswered {
-                // `record` held the others until `retry_at`.
-                let rest = rows.len() - (i + 1);
-                if let Some(until) = retry_at.filter(|_| rest > 0) {
-                    info!(alert = %row.alert, messages = rest, until = %until, "alert receiver did not answer; its other messages wait for the retry");
-                }
-                return counted;
+            if failed {
+                // `record` held the others until the retry.
+                return posted;
             }
         }
         if summary > 0
             && !moved.is_cancelled()
             && self.deliver_summary(target, &rows[single..]).await
+            && capped
         {
             self.count_send(&target.config.name, now).await;
-            counted += 1;
+            posted += 1;
         }
-        counted
+        posted
     }
 
     /// The entry `row` stands for, or how this delivery ends without it.
@@ -592,19 +594,22 @@ impl Courier {
         }
     }
 
-    async fn deliver(&self, target: &Target, row: &OutboxRow) -> Delivery {
+    /// Sends `row`'s message: how it ended, and whether it was POSTed.
+    async fn deliver(&self, target: &Target, row: &OutboxRow) -> (Delivery, bool) {
         let entry = match self.entry(row).await {
             Ok(entry) => entry,
-            Err(outcome) => return outcome,
+            Err(outcome) => return (outcome, false),
         };
         let msg = message::compose(&target.config, &entry, row.created_at);
         let key = message::idempotency_key(&target.config.name, &row.item_uid);
-        self.post(target, &key, msg).await
+        let outcome = self.post(target, &key, msg).await;
+        let sent = !matches!(outcome, Delivery::Refused(_));
+        (outcome, sent)
     }
 
     /// Sends `rows` as one summary message; its rows are recorded with the
     /// outcome together, and the message is counted once in the metrics
-    /// (retried when any of its rows will be). True when it was delivered.
+    /// (retried when any of its rows will be). True when it was POSTed.
     async fn deliver_summary(&self, target: &Target, rows: &[OutboxRow]) -> bool {
         let mut items = Vec::new();
         let mut included = Vec::new();
@@ -627,8 +632,10 @@ impl Courier {
         }
         let (key, msg) = message::compose_summary(&target.config, &items);
         let outcome = self.post(target, &key, msg).await;
-        let delivered = outcome == Delivery::Delivered;
-        info!(alert = %target.config.name, items = items.len(), delivered, "alert summary sent (max_per_hour)");
+        let sent = !matches!(outcome, Delivery::Refused(_));
+        if outcome == Delivery::Delivered {
+            info!(alert = %target.config.name, items = items.len(), "alert summary sent (max_per_hour)");
+        }
         // All its rows leave the outbox in one transaction, or count the
         // failed attempt in one: deleted one by one, a stop in between (it
         // cuts the share) left the rest pending, and they went again under
@@ -637,7 +644,7 @@ impl Courier {
         if let Err(e) = self.record(target, &included, outcome).await {
             warn!(alert = %target.config.name, error = %e, "could not record an alert summary's delivery; its items will be sent again");
         }
-        delivered
+        sent
     }
 
     async fn post(&self, target: &Target, key: &str, msg: Message) -> Delivery {
@@ -687,9 +694,9 @@ impl Courier {
         outcome: Delivery,
     ) -> Result<Option<DateTime<Utc>>, crate::store::StoreError> {
         let alert = &target.config.name;
-        // Its receiver did not answer: the alert's other messages wait
-        // for this one's retry, held as it is recorded.
-        let hold_others = matches!(outcome, Delivery::Unanswered(_));
+        // Its receiver failed it: the alert's other messages wait for
+        // this one's retry, held as it is recorded.
+        let hold_others = holds_the_alert(&outcome);
         let (error, retry_after) = match outcome {
             Delivery::Delivered => {
                 for row in rows {
@@ -777,6 +784,15 @@ impl Courier {
             }
         }
     }
+}
+
+/// Whether `outcome` holds the alert's other messages until its retry:
+/// the receiver failed it (answered other than 2xx, with or without a
+/// `Retry-After`, or not at all), and its other messages are unlikely to
+/// fare better meanwhile; sending them anyway is what made a receiver
+/// answering 500 get every message of a backlog at once.
+fn holds_the_alert(outcome: &Delivery) -> bool {
+    matches!(outcome, Delivery::Retry { .. } | Delivery::Unanswered(_))
 }
 
 /// The `result` labels of `tickerfeed_alert_deliveries_total`.

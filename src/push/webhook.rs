@@ -23,7 +23,10 @@ use crate::politeness::parse_retry_after;
 
 /// The first retry's delay; doubles with each attempt.
 const BACKOFF_BASE: Duration = Duration::from_secs(1);
-/// The longest delay backoff alone imposes.
+/// The longest delay backoff alone imposes, and the longest a
+/// `Retry-After` is obeyed for: a receiver asking for days (or a
+/// mistaken date) would otherwise push its messages past their
+/// `retry_for` at once, failing them unsent; it is asked again then.
 const BACKOFF_MAX: Duration = Duration::from_secs(3_600);
 /// How long one delivery may take, connection included.
 const SEND_TIMEOUT: Duration = Duration::from_secs(15);
@@ -149,8 +152,8 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
 /// at a message queued at `created_at`: exponential backoff
 /// (`BACKOFF_BASE` doubling per attempt, at most `BACKOFF_MAX`) scaled by
 /// `jitter` (0.5 to 1.0, so retries of many messages spread out), and
-/// never before `retry_after`. `None` once that falls past `retry_for`
-/// after the message was queued.
+/// never before `retry_after` (itself at most `BACKOFF_MAX`). `None` once
+/// that falls past `retry_for` after the message was queued.
 pub fn next_attempt(
     attempts: u32,
     created_at: DateTime<Utc>,
@@ -164,7 +167,7 @@ pub fn next_attempt(
         .saturating_mul(1 << doublings)
         .min(BACKOFF_MAX)
         .mul_f64(jitter.clamp(0.5, 1.0));
-    let delay = backoff.max(retry_after.unwrap_or_default());
+    let delay = backoff.max(retry_after.unwrap_or_default().min(BACKOFF_MAX));
     let next = now + chrono::Duration::from_std(delay).ok()?;
     // The archive keeps whole seconds: round up, so the stored time is
     // never earlier than the delay asked for (a `Retry-After: 2` must not
@@ -202,6 +205,10 @@ mod tests {
         assert_eq!(secs(next_attempt(30, at, at, None, day, 1.0)), 3_600);
         let asked = Some(Duration::from_secs(120));
         assert_eq!(secs(next_attempt(0, at, at, asked, day, 1.0)), 120);
+        // A month's Retry-After is obeyed for an hour, not taken as a
+        // reason to give up.
+        let month = Some(Duration::from_secs(30 * 86_400));
+        assert_eq!(secs(next_attempt(0, at, at, month, day, 1.0)), 3_600);
         // Past the retry window: failed.
         let late = at + chrono::Duration::hours(24);
         assert_eq!(next_attempt(0, at, late, None, day, 1.0), None);

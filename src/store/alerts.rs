@@ -21,8 +21,9 @@
 //! the next attempt, or marks the row `failed` when retries ran out
 //! ([`Store::alert_messages_orphaned`] does so for the rows of an alert
 //! removed from the config). When
-//! a receiver did not answer at all, its alert's other pending rows, and
-//! those queued until then, are held until that retry
+//! a receiver failed a message (answered other than 2xx, or not at all),
+//! its alert's other pending rows, and those queued until then, are held
+//! until that retry
 //! (`hold`, in the transaction that records the unanswered attempt,
 //! [`Store::alert_attempts_failed`]), their attempts uncounted.
 
@@ -124,8 +125,8 @@ pub(crate) fn queue(
 
 /// The statement that queues one alert's messages for the new items
 /// (`?5`, a JSON list of ids) its selection (`filter`) shows. While the
-/// alert's receiver is waited for (`alerts.held_until`, it did not
-/// answer), they are due when the message it did not answer is retried,
+/// alert's receiver is waited for (`alerts.held_until`, it failed a
+/// message), they are due when the message it failed is retried,
 /// not before: so they reach it after the older ones.
 fn queue_sql(filter: &str) -> String {
     format!(
@@ -499,7 +500,7 @@ impl Store {
     /// counted, even when it is cut (a stop) while the write waits for
     /// the lock or runs, which does not stop the write.
     ///
-    /// With `hold_others` (the receiver did not answer), the alert's other
+    /// With `hold_others` (the receiver failed it), the alert's other
     /// pending messages are held until `next` in the same transaction
     /// (`hold`): a stop in between would leave them due before it, to
     /// reach the receiver first once it is back.
@@ -615,10 +616,10 @@ impl Store {
 
 /// Holds `alert`'s pending messages until `until` (never earlier than they
 /// were due), without counting an attempt, and with them those queued
-/// before then (`alerts.held_until`), in `tx`: their receiver did not
-/// answer one of its messages, and they wait for that message's retry
-/// rather than each waiting out a timeout, or reaching the receiver before
-/// it once it is back.
+/// before then (`alerts.held_until`), in `tx`: their receiver failed one
+/// of its messages, and they wait for that message's retry rather than
+/// each being tried (and waiting out a timeout) meanwhile, or reaching
+/// the receiver before it once it is back.
 fn hold(tx: &Connection, alert: &str, until: DateTime<Utc>) -> Result<(), StoreError> {
     let until = to_db_time(until);
     cached(
