@@ -715,9 +715,7 @@ impl Courier {
                 return Ok(None);
             }
             Delivery::Refused(error) => {
-                for row in rows {
-                    warn!(alert = %alert, uid = %row.item_uid, error = %error, "alert failed for good");
-                }
+                warn!(alert = %alert, error = %error, items = rows.len(), "alert failed for good");
                 let count = self.count_failed(alert, vec![false; rows.len()]);
                 let failed = rows.iter().map(|r| ((*r).clone(), None)).collect();
                 self.store
@@ -729,25 +727,31 @@ impl Courier {
             Delivery::Unanswered(error) => (error, None),
         };
         let now = self.clock.now();
-        let mut failed = Vec::with_capacity(rows.len());
-        for row in rows {
-            let next = next_attempt(
-                row.attempts,
-                row.created_at,
-                now,
-                retry_after,
-                target.config.retry_for,
-                jitter_fraction(),
-            );
-            match next {
-                Some(at) => {
-                    info!(alert = %alert, uid = %row.item_uid, error = %error, next = %at, "alert not delivered; will retry")
-                }
-                None => {
-                    warn!(alert = %alert, uid = %row.item_uid, error = %error, "alert not delivered and out of retries; kept as failed")
-                }
+        let failed: Vec<_> = rows
+            .iter()
+            .map(|row| {
+                let next = next_attempt(
+                    row.attempts,
+                    row.created_at,
+                    now,
+                    retry_after,
+                    target.config.retry_for,
+                    jitter_fraction(),
+                );
+                ((*row).clone(), next)
+            })
+            .collect();
+        // One line per failed attempt, however many items the message (a
+        // summary) holds: a line per item flooded the log.
+        let items = rows.len();
+        let given_up = failed.iter().filter(|(_, n)| n.is_none()).count();
+        match failed.iter().filter_map(|(_, n)| *n).max() {
+            Some(next) => {
+                warn!(alert = %alert, error = %error, items, given_up, next = %next, "alert not delivered; will retry")
             }
-            failed.push(((*row).clone(), next));
+            None => {
+                warn!(alert = %alert, error = %error, items, "alert not delivered and out of retries; kept as failed")
+            }
         }
         let count = self.count_failed(alert, failed.iter().map(|(_, n)| n.is_some()).collect());
         let nexts: Vec<_> = failed.iter().map(|(_, next)| *next).collect();

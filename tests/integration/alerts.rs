@@ -657,6 +657,41 @@ async fn retry_after_pauses_the_whole_alert() {
     d.stop().await;
 }
 
+/// QA s25: a summary the receiver failed logged an INFO line per item it
+/// held ("alert not delivered"), then "alert summary sent ...
+/// delivered=false". Now one WARN line per failed attempt names the
+/// alert, the answer, the items and the next attempt, and "sent" is said
+/// only of what was delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_summary_logs_one_warning_and_is_not_called_sent() {
+    let receiver = Receiver::start().await;
+    receiver.script("/hook", &[(500, &[])]);
+    let server = FeedServer::start().await;
+    let feeds = wire(&server);
+    let dir = TestDir::new();
+    // One message an hour: the four items go as one summary.
+    dir.write_config_only(&format!(
+        "{feeds}[[alerts]]\nname = \"capped\"\nurl = \"{}\"\nmax_per_hour = 1\nallow_private = true\n",
+        receiver.url("/hook")
+    ));
+    let mut d = crate::process::Running::start(&dir);
+    tokio::task::block_in_place(|| d.wait_for("alert not delivered"));
+    receiver.wait_for("/hook", 1).await;
+    d.signal("TERM");
+    assert_eq!(tokio::task::block_in_place(|| d.wait_exit()), 0);
+    let log = d.log.join("\n");
+    let failed: Vec<&String> = d
+        .log
+        .iter()
+        .filter(|l| l.contains("alert not delivered"))
+        .collect();
+    assert_eq!(failed.len(), 1, "{log}");
+    for part in ["WARN", "capped", "HTTP 500", "items=4", "next="] {
+        assert!(failed[0].contains(part), "{part} missing: {}", failed[0]);
+    }
+    assert!(!log.contains("summary sent"), "{log}");
+}
+
 #[tokio::test]
 async fn private_destinations_are_refused_without_allow_private() {
     let receiver = Receiver::start().await;
