@@ -394,7 +394,8 @@ fn warnings(config: &Config, inherited: Option<SocketAddr>) -> Vec<String> {
             format!(
                 "alert {:?}: {} is on this machine or a private network, where \
                  alerts are not sent: set allow_private = true to send them",
-                a.name, a.url
+                a.name,
+                crate::link::origin_shown(&a.url)
             )
         });
     let keys = config.feeds.iter().filter_map(|f| {
@@ -900,17 +901,6 @@ async fn quotes(config: Config, clock: SharedClock) -> Result<ExitCode> {
     })
 }
 
-/// The alert URL without its path and query, which may hold a token
-/// (Slack's webhook URLs do).
-fn url_shown(url: &url::Url) -> String {
-    let tail = if url.path() == "/" && url.query().is_none() {
-        ""
-    } else {
-        "…"
-    };
-    format!("{}{tail}", url.origin().ascii_serialization())
-}
-
 async fn alerts(
     config: Config,
     clock: SharedClock,
@@ -987,7 +977,7 @@ async fn alerts(
                 alert.name.clone(),
                 alert.watches.in_words(),
                 alert.format.as_str().to_string(),
-                url_shown(&alert.url),
+                crate::link::origin_shown(&alert.url),
                 format!("{} pending", count("pending")),
                 format!("{} failed", count("failed")),
             ]

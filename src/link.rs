@@ -4,8 +4,9 @@
 //! both import it from here (the store never calls pipeline code).
 //! Also what of a URL may be shown: [`without_credentials`] for what is
 //! published, [`redact`] for what is logged, [`blank_secrets`] for what
-//! the archive keeps of a feed's address, and [`refill_secrets`] to fetch
-//! from an address the archive kept.
+//! the archive keeps of a feed's address, [`refill_secrets`] to fetch
+//! from an address the archive kept, and [`origin_shown`] for a webhook's
+//! address, anywhere it is shown.
 
 use std::sync::LazyLock;
 
@@ -75,6 +76,19 @@ static KEY_PARAM: LazyLock<Regex> = LazyLock::new(|| {
     )
     .expect("constant pattern")
 });
+
+/// A webhook URL (an alert's) as shown anywhere, `check`, the log and
+/// `tickerfeed alerts` alike: its origin, and `…` for a path or query,
+/// which may hold the receiver's token (Slack's paths do, ntfy's
+/// `?auth=`), and no user or password.
+pub fn origin_shown(url: &Url) -> String {
+    let tail = if url.path() == "/" && url.query().is_none() {
+        ""
+    } else {
+        "…"
+    };
+    format!("{}{tail}", url.origin().ascii_serialization())
+}
 
 /// Blanks key values in a URL or any text about one (reqwest errors quote
 /// the full URL), so the result can be logged or stored: a quote provider's

@@ -910,15 +910,20 @@ fn resolve_alert(
             Ok(u) => {
                 r.problem(
                     &at("url"),
+                    // Not the URL itself: its path or query may hold
+                    // the receiver's token, and this is logged.
                     format!(
-                        "{text:?} has scheme {:?}: alert URLs must be http or https",
+                        "{} has scheme {:?}: alert URLs must be http or https",
+                        crate::link::origin_shown(&u),
                         u.scheme()
                     ),
                 );
                 None
             }
             Err(e) => {
-                r.problem(&at("url"), format!("{text:?} is not a valid URL: {e}"));
+                // Not the text: it may hold the receiver's token, and
+                // this is logged; the key's line points at it.
+                r.problem(&at("url"), format!("not a valid URL: {e}"));
                 None
             }
         },

@@ -1186,6 +1186,43 @@ async fn the_alerts_list_is_in_columns() {
     assert!(lines.iter().all(|l| l.ends_with("0 failed")), "{list}");
 }
 
+/// QA s25: `check`, `alerts test` and the daemon's start warned about an
+/// alert to a private address with its full URL, ntfy's `?auth=` token
+/// and the topic's path included, though `tickerfeed alerts` hides them.
+/// Now every one shows the origin only, as the listing does; so does the
+/// error for a URL of the wrong scheme.
+#[tokio::test]
+async fn no_command_prints_an_alert_urls_path_or_token() {
+    let receiver = Receiver::start().await;
+    let server = FeedServer::start().await;
+    let feeds = wire(&server);
+    let dir = TestDir::new();
+    let url = receiver.url("/ntfy/mytopic?auth=tok123");
+    dir.write_config_only(&format!(
+        "{feeds}[[alerts]]\nname = \"nt\"\nurl = \"{url}\"\nformat = \"ntfy\"\n"
+    ));
+    for args in [&["check"][..], &["alerts", "test", "nt"], &["alerts"]] {
+        let (_, out, err) = cli(&dir, args).await;
+        let all = format!("{out}{err}");
+        assert!(
+            all.contains(&format!("http://{}…", receiver.addr)),
+            "{args:?} warns, showing the origin:\n{all}"
+        );
+        for secret in ["tok123", "mytopic"] {
+            assert!(!all.contains(secret), "{args:?} printed {secret}:\n{all}");
+        }
+    }
+    dir.write_config_only(&format!(
+        "{feeds}[[alerts]]\nname = \"nt\"\nurl = \"ftp://files.test/ntfy/mytopic?auth=tok123\"\n"
+    ));
+    let (code, out, err) = cli(&dir, &["check"]).await;
+    assert_ne!(code, 0);
+    let all = format!("{out}{err}");
+    assert!(all.contains("http or https"), "{all}");
+    assert!(!all.contains("tok123") && !all.contains("mytopic"), "{all}");
+    assert_eq!(receiver.total(), 0);
+}
+
 /// A receiver that did not answer left reqwest's error text in the
 /// outbox, the log and `tickerfeed alerts`, and that text names the URL,
 /// path included: the token a webhook URL's path may hold (Slack's do),
