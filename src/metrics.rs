@@ -399,12 +399,25 @@ impl Metrics {
             .inc();
     }
 
-    /// The outbox at scrape time (`now`); alerts and states not listed
-    /// read 0 (gone from the family), and an alert with nothing pending
-    /// has no oldest pending message.
-    pub fn alert_outbox(&self, counts: &[OutboxCount], now: DateTime<Utc>) {
+    /// The outbox at scrape time (`now`): each of the `configured`
+    /// alerts reads 0 pending and 0 failed unless `counts` lists more (an
+    /// alert whose sample vanished once its outbox emptied looked like one
+    /// no longer scraped); a removed alert's messages are listed while
+    /// they wait. An alert with nothing pending has no oldest pending
+    /// message.
+    pub fn alert_outbox(&self, configured: &[&str], counts: &[OutboxCount], now: DateTime<Utc>) {
         self.alert_outbox.clear();
         self.alert_oldest_pending.clear();
+        for alert in configured {
+            for state in ["pending", "failed"] {
+                self.alert_outbox
+                    .get_or_create(&AlertLabels {
+                        alert: alert.to_string(),
+                        result: state.into(),
+                    })
+                    .set(0);
+            }
+        }
         for c in counts {
             self.alert_outbox
                 .get_or_create(&AlertLabels {

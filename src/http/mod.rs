@@ -1512,7 +1512,11 @@ async fn metrics(State(state): State<HttpState>) -> Response {
         .get()
         .map(|b| b.age(now).num_milliseconds() as f64 / 1000.0);
     match inner.store.outbox_counts().await {
-        Ok(counts) => inner.metrics.alert_outbox(&counts, now),
+        Ok(counts) => {
+            let published = state.published();
+            let configured: Vec<&str> = published.alerts.iter().map(|(a, _)| a.as_str()).collect();
+            inner.metrics.alert_outbox(&configured, &counts, now)
+        }
         Err(e) => tracing::warn!(error = %e, "could not count the alert outbox for /metrics"),
     }
     match inner.store.article_counts().await {

@@ -361,9 +361,17 @@ async fn a_receiver_failing_then_answering_gets_it_after_a_retry() {
     ] {
         assert!(metrics.contains(line), "{line} missing from:\n{metrics}");
     }
+    // QA s25: the outbox's samples vanished once it emptied; an alert
+    // with nothing waiting reads 0.
+    for line in [
+        "tickerfeed_alert_outbox{alert=\"flaky\",result=\"pending\"} 0\n",
+        "tickerfeed_alert_outbox{alert=\"flaky\",result=\"failed\"} 0\n",
+    ] {
+        assert!(metrics.contains(line), "{line} missing from:\n{metrics}");
+    }
     assert!(
-        !metrics.contains("tickerfeed_alert_outbox{"),
-        "the outbox is empty"
+        !metrics.contains("tickerfeed_alert_oldest_pending_seconds{"),
+        "nothing pending, no age"
     );
     d.stop().await;
 }
