@@ -961,6 +961,10 @@ async fn alerts(
         )?;
     }
     let outbox = store.outbox().await.context("reading the alert outbox")?;
+    let states = store
+        .alert_states()
+        .await
+        .context("reading the alerts' states")?;
     let of = |alert: &crate::config::AlertConfig| -> Vec<_> {
         outbox.iter().filter(|r| r.alert == alert.name).collect()
     };
@@ -987,10 +991,12 @@ async fn alerts(
     for (alert, line) in config.alerts.iter().zip(lines) {
         writeln!(out, "{line}")?;
         let messages = of(alert);
-        if let Some(last) = messages
+        // The alert's, not the newest row's: a row's error stays while it
+        // waits, though the receiver may have taken messages since.
+        if let Some(last) = states
             .iter()
-            .filter_map(|r| r.last_error.as_deref())
-            .next_back()
+            .find(|s| s.alert == alert.name)
+            .and_then(|s| s.last_error.as_deref())
         {
             writeln!(out, "    last error: {last}")?;
         }

@@ -78,7 +78,8 @@ pub struct AlertState {
     pub alert: String,
     pub pending: i64,
     pub failed: i64,
-    /// The newest error a receiver (or the guard) gave.
+    /// The error of the alert's last failed attempt (a receiver's answer,
+    /// or the guard's refusal), `None` once a later message was delivered.
     pub last_error: Option<String>,
 }
 
@@ -322,16 +323,17 @@ impl Store {
         .await
     }
 
-    /// Per alert with messages in the outbox: how many wait, how many
-    /// failed for good, and the newest error, for the operator's page.
+    /// Per alert the archive knows: how many of its messages wait, how
+    /// many failed for good, and its last error unless a delivery came
+    /// since (`alerts.last_error`), for the operator's page and
+    /// `tickerfeed alerts`.
     pub async fn alert_states(&self) -> Result<Vec<AlertState>, StoreError> {
         self.read(|conn| {
             conn.prepare_cached(
-                "SELECT alert, sum(state = 'pending'), sum(state = 'failed'),
-                        (SELECT last_error FROM alert_outbox o2
-                         WHERE o2.alert = o.alert AND last_error IS NOT NULL
-                         ORDER BY next_attempt_at DESC LIMIT 1)
-                 FROM alert_outbox o GROUP BY alert ORDER BY alert",
+                "SELECT a.name, coalesce(sum(o.state = 'pending'), 0),
+                        coalesce(sum(o.state = 'failed'), 0), a.last_error
+                 FROM alerts a LEFT JOIN alert_outbox o ON o.alert = a.name
+                 GROUP BY a.name ORDER BY a.name",
             )
             .and_then(|mut s| {
                 s.query_map([], |r| {
@@ -432,6 +434,13 @@ impl Store {
                 params![alert, super::json_list(&uids)],
             )
             .map_err(op("remove a delivered alert summary"))?;
+            // The receiver takes messages again: its last error is over.
+            cached(
+                conn,
+                "UPDATE alerts SET last_error = NULL WHERE name = ?1 AND last_error IS NOT NULL",
+                params![alert],
+            )
+            .map_err(op("clear an alert's last error"))?;
             recorded(left);
             Ok(left)
         })
@@ -536,6 +545,14 @@ impl Store {
                     hold(&tx, &row.alert, until)?;
                 }
                 each.push(n > 0);
+            }
+            if let Some((row, _)) = rows.first().filter(|_| each.iter().any(|c| *c)) {
+                cached(
+                    &tx,
+                    "UPDATE alerts SET last_error = ?2 WHERE name = ?1",
+                    params![row.alert, error],
+                )
+                .map_err(op("record an alert's last error"))?;
             }
             tx.commit()
                 .map_err(op("commit recording a failed alert attempt"))?;

@@ -919,6 +919,17 @@ SELECT i.id, i.uid, i.title, i.url, i.canonical_url, i.guid,
 FROM items i JOIN feeds f ON f.id = i.origin_feed_id;
 "#,
     ),
+    // 34: the error of each alert's last failed attempt, cleared by a
+    // delivery: read from the outbox's rows, `tickerfeed alerts` kept
+    // showing an error after its receiver had taken messages again.
+    // Filled from the outbox as it stands (the newest error per alert).
+    Migration::Sql(
+        "ALTER TABLE alerts ADD COLUMN last_error TEXT;
+         UPDATE alerts SET last_error =
+             (SELECT o.last_error FROM alert_outbox o
+              WHERE o.alert = alerts.name AND o.last_error IS NOT NULL
+              ORDER BY o.next_attempt_at DESC LIMIT 1);",
+    ),
 ];
 
 /// Migrations 23 and 28 blank secrets with this: their own copy of the

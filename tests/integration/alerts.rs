@@ -1231,6 +1231,47 @@ async fn no_command_prints_an_alert_urls_path_or_token() {
     assert_eq!(receiver.total(), 0);
 }
 
+/// QA s25: `tickerfeed alerts` kept showing "last error: HTTP 500" after
+/// the receiver took messages again: the listing took the newest error
+/// any row kept. Now an alert's last error is cleared by a delivery; the
+/// message that failed for good still shows its own.
+#[tokio::test]
+async fn a_delivery_clears_the_alerts_last_error() {
+    let receiver = Receiver::start().await;
+    receiver.script("/hook", &[(500, &[]), (500, &[]), (200, &[])]);
+    let alerts = format!(
+        "[[alerts]]\nname = \"flaky\"\nurl = \"{}\"\nallow_private = true\nretry_for_hours = 1\n",
+        receiver.url("/hook")
+    );
+    let (c, clock) = fixed_clock("2026-11-24T09:00:00Z");
+    let (_server, dir, d) = daemon_on(&alerts, clock).await;
+    receiver.wait_for("/hook", 1).await;
+    assert!(
+        eventually(|| dir.count("SELECT count(*) FROM alert_outbox WHERE attempts = 1") == 1).await
+    );
+    let (_, list, _) = cli(&dir, &["alerts"]).await;
+    assert!(list.contains("last error: HTTP 500"), "{list}");
+    // Past its retry_for: the first message fails for good, and the
+    // other three are delivered.
+    c.advance(chrono::Duration::hours(2));
+    receiver.wait_for("/hook", 5).await;
+    assert!(
+        eventually(|| dir.count("SELECT count(*) FROM alert_outbox WHERE state = 'pending'") == 0)
+            .await
+    );
+    let (_, list, _) = cli(&dir, &["alerts"]).await;
+    assert!(list.contains("pending 0  failed 1"), "{list}");
+    assert!(!list.contains("last error"), "{list}");
+    assert!(
+        list.contains("failed  "),
+        "the failed message's own error: {list}"
+    );
+    let page = d.get("/feeds", &[]).await.text().await.unwrap();
+    let section = page.split("<h2>Alerts</h2>").nth(1).unwrap();
+    assert!(!section.contains("HTTP 500"), "{section}");
+    d.stop().await;
+}
+
 /// A receiver that did not answer left reqwest's error text in the
 /// outbox, the log and `tickerfeed alerts`, and that text names the URL,
 /// path included: the token a webhook URL's path may hold (Slack's do),
