@@ -318,6 +318,21 @@ impl Entry {
     pub fn date(&self) -> DateTime<Utc> {
         listed_date(self.published, self.updated)
     }
+
+    /// The titles (or names) of the feeds that carried it, each once,
+    /// first seen first: one article archived from two feeds with one
+    /// title (a feed and its redirected second address) read "Odd & Ends,
+    /// Odd & Ends" on the pages and in alerts.
+    pub fn source_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::with_capacity(self.sources.len());
+        for source in &self.sources {
+            let name = source.title.as_deref().unwrap_or(&source.name);
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names
+    }
 }
 
 /// The one date a list shows an article by: when it was published (as

@@ -187,12 +187,7 @@ fn summary_lines(entry: &Entry) -> Vec<String> {
         lines.push(quotes.join(" · "));
     }
     if !entry.sources.is_empty() {
-        let names: Vec<&str> = entry
-            .sources
-            .iter()
-            .map(|s| s.title.as_deref().unwrap_or(&s.name))
-            .collect();
-        lines.push(format!("via {}", names.join(", ")));
+        lines.push(format!("via {}", entry.source_names().join(", ")));
     }
     lines
 }
@@ -354,6 +349,39 @@ mod tests {
 
     fn body(m: &Message) -> Value {
         serde_json::from_slice(&m.body).unwrap()
+    }
+
+    /// QA s25: an item two feeds with one title carried read "via Odd &
+    /// Ends, Flaky, Odd & Ends" in ntfy and slack; the pages list each
+    /// title once, and so do alerts now.
+    #[test]
+    fn a_source_title_two_feeds_share_is_named_once() {
+        let mut e = entry();
+        let source = |name: &str, title: &str| EntrySource {
+            name: name.into(),
+            title: Some(title.into()),
+            ..e.sources[0].clone()
+        };
+        e.sources = vec![
+            source("odd", "Odd & Ends"),
+            source("flaky", "Flaky"),
+            source("odd2", "Odd & Ends"),
+        ];
+        let ntfy = compose(
+            &alert(AlertFormat::Ntfy, "https://ntfy.test/my-topic"),
+            &e,
+            at("2026-11-24T09:00:00Z"),
+        );
+        let message = body(&ntfy)["message"].as_str().unwrap().to_string();
+        assert!(message.ends_with("via Odd & Ends, Flaky"), "{message}");
+        let slack = compose(
+            &alert(AlertFormat::Slack, "https://hooks.slack.test/x"),
+            &e,
+            at("2026-11-24T09:00:00Z"),
+        );
+        let text = body(&slack)["text"].as_str().unwrap().to_string();
+        assert!(text.contains("via Odd &amp; Ends, Flaky"), "{text}");
+        assert!(!text.contains("Flaky, Odd"), "{text}");
     }
 
     #[test]

@@ -676,7 +676,7 @@ fn card(feed: &MergedFeed, entry: &Entry, now: DateTime<Utc>) -> Card {
         page_url: format!("{home}items/{}", entry.uid()),
         title,
         url: entry.url.clone(),
-        sources: source_names(entry),
+        sources: entry.source_names().join(", "),
         time_iso: rfc3339(time),
         time_shown: shown_time(now, time),
         summary,
@@ -690,20 +690,6 @@ fn card(feed: &MergedFeed, entry: &Entry, now: DateTime<Utc>) -> Card {
                 line: strip_line_html(s),
             }),
     }
-}
-
-/// The names of the feeds that carried `entry`, each once, first seen
-/// first: one article archived from two feeds with one title (a feed and
-/// its redirected second address) read "Odd & Ends, Odd & Ends".
-fn source_names(entry: &Entry) -> String {
-    let mut names: Vec<&str> = Vec::with_capacity(entry.sources.len());
-    for source in &entry.sources {
-        let name = source.title.as_deref().unwrap_or(&source.name);
-        if !names.contains(&name) {
-            names.push(name);
-        }
-    }
-    names.join(", ")
 }
 
 /// A search snippet as HTML: its text escaped, the terms between
