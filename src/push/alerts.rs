@@ -25,7 +25,8 @@
 //! (`push::webhook`) delays only its own alert: the other alerts' messages,
 //! those queued meanwhile included, go in the next passes. When a receiver
 //! fails a message (answers other than 2xx, [`Delivery::Retry`], or not
-//! at all, [`Delivery::Unanswered`]), its alert's other due messages are
+//! at all, [`Delivery::Unanswered`]; a first refusal of a message's own
+//! content, [`Delivery::Rejected`], excepted), its alert's other due messages are
 //! not tried in that pass: they stay pending, their attempts uncounted,
 //! held until the failed message's retry (held in the transaction that
 //! records it, so a stop cannot come between), and so are those queued
@@ -264,7 +265,7 @@ impl Sender {
                 Some(d) => format!("{error} (Retry-After {} s)", d.as_secs()),
                 None => error,
             }),
-            Delivery::Unanswered(error) => Err(error),
+            Delivery::Unanswered(error) | Delivery::Rejected(error) => Err(error),
             Delivery::Refused(why) => Err(why),
         }
     }
@@ -531,7 +532,8 @@ impl Courier {
     /// at all), the alert's remaining rows are not tried in this pass:
     /// they stay pending, uncounted, held until that message's retry, so
     /// the backoff (or `Retry-After`) holds back the alert, not one
-    /// message of it.
+    /// message of it. The first message of a share it rejects for its
+    /// content ([`Delivery::Rejected`]) holds nothing; a second does.
     async fn send_share(
         &self,
         target: &Target,
@@ -543,6 +545,7 @@ impl Courier {
     ) -> usize {
         let capped = target.config.max_per_hour.is_some();
         let mut posted = 0;
+        let mut rejected = false;
         for row in &rows[..single] {
             // A reload pointed the alert elsewhere: the rest wait for the
             // new URL (made due there once this share ends).
@@ -550,6 +553,19 @@ impl Courier {
                 return posted;
             }
             let (outcome, sent) = self.deliver(target, row).await;
+            // A second rejection in one share: the receiver refuses more
+            // than one message's content (a format or a topic it does not
+            // take), so the alert is held as for any failure; else a
+            // receiver answering 400 to everything would get the whole
+            // backlog at every pass.
+            let outcome = match outcome {
+                Delivery::Rejected(error) if rejected => Delivery::Retry {
+                    error,
+                    retry_after: None,
+                },
+                other => other,
+            };
+            rejected |= matches!(outcome, Delivery::Rejected(_));
             let failed = holds_the_alert(&outcome);
             // The outcome first: a stop while the writer is busy must not
             // leave the cap counted and the message's fate unrecorded.
@@ -724,7 +740,7 @@ impl Courier {
                 return Ok(None);
             }
             Delivery::Retry { error, retry_after } => (error, retry_after),
-            Delivery::Unanswered(error) => (error, None),
+            Delivery::Unanswered(error) | Delivery::Rejected(error) => (error, None),
         };
         let now = self.clock.now();
         let failed: Vec<_> = rows
@@ -794,7 +810,11 @@ impl Courier {
 /// the receiver failed it (answered other than 2xx, with or without a
 /// `Retry-After`, or not at all), and its other messages are unlikely to
 /// fare better meanwhile; sending them anyway is what made a receiver
-/// answering 500 get every message of a backlog at once.
+/// answering 500 get every message of a backlog at once. Not a message
+/// the receiver rejected for its content ([`Delivery::Rejected`], a 400
+/// say): held on it, the alert would send nothing more until that
+/// message's `retry_for_hours` ran out (a second rejection in a share
+/// holds: `send_share`).
 fn holds_the_alert(outcome: &Delivery) -> bool {
     matches!(outcome, Delivery::Retry { .. } | Delivery::Unanswered(_))
 }

@@ -330,7 +330,7 @@ impl Publisher {
                     .await;
             }
             Delivery::Retry { error, retry_after } => (error, retry_after),
-            Delivery::Unanswered(error) => (error, None),
+            Delivery::Unanswered(error) | Delivery::Rejected(error) => (error, None),
         };
         let next = next_attempt(
             row.attempts,
@@ -405,7 +405,7 @@ async fn ping(p: Ping, shutdown: CancellationToken) {
                 return;
             }
             Delivery::Retry { error, retry_after } => (error, retry_after),
-            Delivery::Unanswered(error) => (error, None),
+            Delivery::Unanswered(error) | Delivery::Rejected(error) => (error, None),
         };
         if attempt == PING_ATTEMPTS {
             p.metrics.websub_ping("failed");

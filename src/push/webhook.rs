@@ -47,6 +47,11 @@ pub enum Delivery {
         error: String,
         retry_after: Option<Duration>,
     },
+    /// The receiver answered that it will not take this message as it is
+    /// (400, 413, 415, 422: its content, not the receiver's state): worth
+    /// trying again on its own backoff, but no reason to hold back the
+    /// other messages for the same receiver, which it may well take.
+    Rejected(String),
     /// No answer came (a timeout, a refused or reset connection): worth
     /// trying again, and the destination's other messages are unlikely
     /// to fare better meanwhile.
@@ -108,13 +113,17 @@ impl Clients {
     }
 }
 
-/// Classifies the answer to a POST sent at `now`: 2xx delivered; another
-/// status retried, not before its `Retry-After`; no answer retried; a
+/// Classifies the answer to a POST sent at `now`: 2xx delivered; a
+/// refusal of the message's content rejected; another status retried, not
+/// before its `Retry-After`; no answer retried; a
 /// refusal by the guard (a name resolving only to private addresses)
 /// never retried.
 pub fn classify(result: Result<reqwest::Response, reqwest::Error>, now: DateTime<Utc>) -> Delivery {
     match result {
         Ok(resp) if resp.status().is_success() => Delivery::Delivered,
+        Ok(resp) if [400, 413, 415, 422].contains(&resp.status().as_u16()) => {
+            Delivery::Rejected(format!("HTTP {}", resp.status()))
+        }
         Ok(resp) => {
             let retry_after = resp
                 .headers()

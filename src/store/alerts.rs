@@ -21,8 +21,9 @@
 //! the next attempt, or marks the row `failed` when retries ran out
 //! ([`Store::alert_messages_orphaned`] does so for the rows of an alert
 //! removed from the config). When
-//! a receiver failed a message (answered other than 2xx, or not at all),
-//! its alert's other pending rows, and those queued until then, are held
+//! a receiver failed a message (answered other than 2xx, or not at all;
+//! the sender excepts a first rejection of a message's content), its
+//! alert's other pending rows, and those queued until then, are held
 //! until that retry
 //! (`hold`, in the transaction that records the unanswered attempt,
 //! [`Store::alert_attempts_failed`]), their attempts uncounted.
@@ -434,10 +435,17 @@ impl Store {
                 params![alert, super::json_list(&uids)],
             )
             .map_err(op("remove a delivered alert summary"))?;
-            // The receiver takes messages again: its last error is over.
+            // The receiver takes messages again: its last error is over,
+            // unless a message it rejected for its content (the others go
+            // meanwhile) still waits for its retry: that one's error stays.
             cached(
                 conn,
-                "UPDATE alerts SET last_error = NULL WHERE name = ?1 AND last_error IS NOT NULL",
+                "UPDATE alerts SET last_error =
+                     (SELECT o.last_error FROM alert_outbox o
+                      WHERE o.alert = ?1 AND o.state = 'pending' AND o.attempts > 0
+                        AND o.last_error IS NOT NULL
+                      ORDER BY o.next_attempt_at DESC LIMIT 1)
+                 WHERE name = ?1 AND last_error IS NOT NULL",
                 params![alert],
             )
             .map_err(op("clear an alert's last error"))?;

@@ -665,6 +665,63 @@ async fn retry_after_pauses_the_whole_alert() {
     d.stop().await;
 }
 
+/// A receiver that rejects one message for its content (a 400, say: a
+/// Slack text it will not take) must not hold back the alert's other
+/// messages, which it takes: held on that message, the alert would send
+/// nothing more until the message's `retry_for_hours` ran out. The
+/// rejected message is retried on its own backoff, and nothing is lost.
+#[tokio::test]
+async fn a_message_rejected_for_its_content_does_not_hold_back_the_others() {
+    let receiver = Receiver::start().await;
+    receiver.script("/hook", &[(400, &[]), (200, &[])]);
+    let alerts = format!(
+        "[[alerts]]\nname = \"picky\"\nurl = \"{}\"\nallow_private = true\n",
+        receiver.url("/hook")
+    );
+    let (c, clock) = fixed_clock("2026-11-24T09:00:00Z");
+    let (_server, dir, d) = daemon_on(&alerts, clock).await;
+    // The three others go without the clock moving: no hold.
+    receiver.wait_for("/hook", 4).await;
+    assert_eq!(total_after_a_while(&receiver).await, 4);
+    let left = dir.column::<String>("SELECT last_error FROM alert_outbox");
+    assert_eq!(
+        left,
+        ["HTTP 400 Bad Request"],
+        "the rejected one waits its retry"
+    );
+    // The deliveries since do not hide why that one waits.
+    let (_, list, _) = cli(&dir, &["alerts"]).await;
+    assert!(list.contains("last error: HTTP 400 Bad Request"), "{list}");
+    c.advance(chrono::Duration::seconds(2));
+    receiver.wait_for("/hook", 5).await;
+    wait_for_empty_outbox(&dir).await;
+    let (_, list, _) = cli(&dir, &["alerts"]).await;
+    assert!(!list.contains("last error"), "{list}");
+    d.stop().await;
+}
+
+/// A receiver that rejects every message's content (a format or a topic
+/// it does not take) answers 400 to all: past the first rejection in a
+/// pass the alert is held as for any failure, so it gets two requests,
+/// not the whole backlog, and nothing is lost.
+#[tokio::test]
+async fn a_receiver_rejecting_every_message_is_not_sent_the_backlog() {
+    let receiver = Receiver::start().await;
+    receiver.script("/hook", &[(400, &[])]);
+    let alerts = format!(
+        "[[alerts]]\nname = \"wrong-format\"\nurl = \"{}\"\nallow_private = true\n",
+        receiver.url("/hook")
+    );
+    let (_c, clock) = fixed_clock("2026-11-24T09:00:00Z");
+    let (_server, dir, d) = daemon_on(&alerts, clock).await;
+    receiver.wait_for("/hook", 2).await;
+    assert_eq!(total_after_a_while(&receiver).await, 2);
+    let states = dir.column::<String>("SELECT DISTINCT state FROM alert_outbox");
+    assert_eq!(states, ["pending"], "nothing is lost");
+    assert_eq!(dir.count("SELECT count(*) FROM alert_outbox"), 4);
+    d.stop().await;
+}
+
 /// QA s25: a summary the receiver failed logged an INFO line per item it
 /// held ("alert not delivered"), then "alert summary sent ...
 /// delivered=false". Now one WARN line per failed attempt names the
@@ -1260,7 +1317,7 @@ async fn a_delivery_clears_the_alerts_last_error() {
             .await
     );
     let (_, list, _) = cli(&dir, &["alerts"]).await;
-    assert!(list.contains("pending 0  failed 1"), "{list}");
+    assert!(list.contains("0 pending  1 failed"), "{list}");
     assert!(!list.contains("last error"), "{list}");
     assert!(
         list.contains("failed  "),
