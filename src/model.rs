@@ -366,12 +366,16 @@ pub struct EntrySource {
     pub name: String,
     /// The feed's own title, when it gave one.
     pub title: Option<String>,
-    /// The URL we fetch it from, without credentials
-    /// (`link::without_credentials`): it is published.
+    /// The URL we fetch it from (where a confirmed permanent redirect
+    /// moved it), without credentials (`link::without_credentials`): it
+    /// is published.
     pub feed_url: String,
     /// The feed's home page, when it gave one.
     pub site_url: Option<String>,
-    /// The feed's own id (Atom `<id>`), when it gave one.
+    /// What identifies the feed for good (`atom:source/id`): its own id
+    /// (Atom `<id>`), else the URL it is configured with, without
+    /// credentials; not where it moved, so a move does not make it
+    /// another source. `None` only where no archive is behind the entry.
     pub feed_guid: Option<String>,
     /// The source feed's newest update, for `atom:source/updated`.
     pub updated: Option<DateTime<Utc>>,

@@ -1010,7 +1010,7 @@ impl Store {
             let mut stmt = conn
                 .prepare_cached(
                     "SELECT f.name, f.title, coalesce(f.effective_url, f.url), f.site_url, f.feed_guid,
-                            f.feed_updated_at
+                            f.feed_updated_at, f.url
                      FROM item_sources s JOIN feeds f ON f.id = s.feed_id
                      WHERE s.item_id = ?1
                      ORDER BY s.first_seen_at, f.id",
@@ -1025,7 +1025,10 @@ impl Store {
                             title: r.get(1)?,
                             feed_url: without_credentials(&r.get::<_, String>(2)?),
                             site_url: r.get(3)?,
-                            feed_guid: r.get(4)?,
+                            feed_guid: Some(match r.get::<_, Option<String>>(4)? {
+                                Some(guid) => guid,
+                                None => without_credentials(&r.get::<_, String>(6)?),
+                            }),
                             updated: r
                                 .get::<_, Option<String>>(5)?
                                 .as_deref()

@@ -309,6 +309,11 @@ async fn a_confirmed_move_is_the_url_every_list_publishes() {
     assert!(atom.contains(&format!("feedUrl=\"{moved}\"")), "{atom}");
     let rss = d.get("/feed.rss", &[]).await.text().await.unwrap();
     assert!(rss.contains(&format!("feedUrl=\"{moved}\"")), "{rss}");
+    // The source's id stays the configured URL: a move does not make the
+    // feed another source in a reader that tells sources apart by id.
+    let source_id = format!("<id>{old}</id>");
+    assert!(atom.contains(&source_id), "{atom}");
+    let atom = atom.replace(&source_id, "");
     for doc in [&exported, &served, &atom, &rss] {
         assert!(!doc.contains(&old), "{doc}");
     }
