@@ -903,7 +903,9 @@ async fn feed(
         None => None,
         Some(Some(c)) => Some(c),
         Some(None) => {
-            return bad_request("bad ?before= cursor: follow the feed's rel=\"next\" link");
+            return bad_request(
+                "The address's ?before= is not one tickerfeed wrote: follow the \"Older news\" link (in a feed, its rel=\"next\" link).",
+            );
         }
     };
     let search = params.q.filter(|q| !q.trim().is_empty());
@@ -913,7 +915,9 @@ async fn feed(
         .as_ref()
         .is_some_and(|q| q.chars().count() > MAX_SEARCH_CHARS)
     {
-        return bad_request(&format!("?q= is longer than {MAX_SEARCH_CHARS} characters"));
+        return bad_request(&format!(
+            "The search (?q=) is longer than {MAX_SEARCH_CHARS} characters: shorten it."
+        ));
     }
     let request = DocRequest {
         format,

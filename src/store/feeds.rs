@@ -96,10 +96,6 @@ impl FeedRow {
         }
     }
 
-    /// Where the feed stands, in a phrase for people (`tickerfeed feeds`,
-    /// the operator's page): failing and for how long, paused by its site
-    /// and until when, retired, or how its last poll went; `when` writes a
-    /// time.
     /// When the feed is polled next, as `when` writes a time, for
     /// `tickerfeed feeds` and `/feeds` alike: "not polled" for a retired
     /// feed (410 Gone) and for one the running config (`configured`) no
@@ -121,6 +117,10 @@ impl FeedRow {
         }
     }
 
+    /// Where the feed stands, in a phrase for people (`tickerfeed feeds`,
+    /// the operator's page): failing and for how long, paused by its site
+    /// and until when, retired, or how its last poll went; `when` writes a
+    /// time.
     pub fn state_in_words(
         &self,
         now: DateTime<Utc>,

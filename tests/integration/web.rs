@@ -317,7 +317,10 @@ async fn article_search_tag_and_view_pages() {
     let long = "story ".repeat(100);
     let (status, _, body) = html_of(&d, &format!("/search?q={}", long.trim())).await;
     assert_eq!(status, 400, "{body}");
-    assert!(body.contains("?q= is longer than 500 characters"), "{body}");
+    assert!(
+        body.contains("(?q=) is longer than 500 characters: shorten it. The news is on"),
+        "{body}"
+    );
 
     let (status, _, html) = html_of(&d, "/tags/world").await;
     assert_eq!(status, 200);
@@ -348,7 +351,10 @@ async fn a_repeated_or_malformed_query_gets_the_sites_400_page() {
             "/views/calm?q=oil&q=gas",
             "The address gives ?q= more than once",
         ),
-        ("/tags/world?before=nonsense", "bad ?before= cursor"),
+        (
+            "/tags/world?before=nonsense",
+            "?before= is not one tickerfeed wrote: follow the &#34;Older news&#34; link (in a feed, its rel=&#34;next&#34; link). The news is on",
+        ),
     ] {
         let (status, headers, body) = html_of(&d, path).await;
         assert_eq!(status, 400, "{path}: {body}");
