@@ -161,7 +161,8 @@ pub enum Credentials {
 ///
 /// A feed a confirmed permanent redirect moved (`FeedHome::moved_to`,
 /// `feeds.effective_url`, secrets blanked) has that as its `xmlUrl`: the
-/// address another reader should subscribe to.
+/// address another reader should subscribe to; unless the config gives
+/// it another URL since (`FeedHome::moved_from`), which is not moved.
 pub fn export(
     title: &str,
     feeds: &[FeedConfig],
@@ -188,7 +189,10 @@ pub fn export(
                     .unwrap_or_else(|| feed.url.to_string()),
                 Credentials::Withheld => crate::link::without_credentials(feed.url.as_str()),
             };
-            let url = match home.and_then(|h| h.moved_to.as_deref()) {
+            let moved = home
+                .filter(|h| h.moved_from == crate::link::blank_secrets(feed.url.as_str()))
+                .and_then(|h| h.moved_to.as_deref());
+            let url = match moved {
                 Some(moved) => match credentials {
                     // Its secrets as the config gives them (a variable's
                     // name where it names one); a secret the config no
@@ -1089,6 +1093,7 @@ url = "https://example.net/odd.xml"
                     title: Some("Markets & \"Money\"".into()),
                     site_url: Some("https://example.com/markets?x=1&y=2".into()),
                     moved_to: None,
+                    moved_from: String::new(),
                 },
             ),
             (
@@ -1097,6 +1102,7 @@ url = "https://example.net/odd.xml"
                     title: None,
                     site_url: Some("javascript:alert(1)".into()),
                     moved_to: None,
+                    moved_from: String::new(),
                 },
             ),
         ]);

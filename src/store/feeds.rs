@@ -382,7 +382,7 @@ impl Store {
         self.read(|conn| {
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT name, title, site_url, effective_url FROM feeds
+                    "SELECT name, title, site_url, effective_url, url FROM feeds
                      WHERE title IS NOT NULL OR site_url IS NOT NULL
                         OR effective_url IS NOT NULL",
                 )
@@ -394,6 +394,7 @@ impl Store {
                         title: r.get(1)?,
                         site_url: r.get(2)?,
                         moved_to: r.get(3)?,
+                        moved_from: r.get(4)?,
                     },
                 ))
             })
@@ -1042,6 +1043,10 @@ pub struct FeedHome {
     /// moved it (`feeds.effective_url`, secrets blanked as the archive
     /// keeps them): what the published feed lists give.
     pub moved_to: Option<String>,
+    /// The configured URL that moved, as the archive keeps it (secrets
+    /// blanked, `link::blank_secrets`): a config edited since, not yet
+    /// read by the daemon, names another feed, whose move this is not.
+    pub moved_from: String,
 }
 
 /// A feed as the archive holds it, for `sync_feeds` to compare with the

@@ -318,4 +318,13 @@ async fn a_confirmed_move_is_the_url_every_list_publishes() {
         assert!(!doc.contains(&old), "{doc}");
     }
     d.stop().await;
+
+    // The operator points the feed elsewhere: until the daemon reads the
+    // config, the archive still holds the old URL's move, which is not
+    // this URL's.
+    let elsewhere = server.url("/elsewhere.rss");
+    dir.write_config(&feed_block("moving", &elsewhere, ""));
+    let (code, exported, err) = cli(&dir, &["opml", "export"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(xml_url(&exported), [elsewhere.as_str()], "{exported}");
 }
