@@ -275,10 +275,9 @@ pub fn main(cli: Cli) -> ExitCode {
         }
         let said = writeln!(
             std::io::stdout(),
-            "{}: ok ({} feed{})",
+            "{}: ok ({})",
             cli.config.display(),
-            config.feeds.len(),
-            if config.feeds.len() == 1 { "" } else { "s" }
+            counted(config.feeds.len(), "feed")
         );
         return exit_code(said.map(|()| ExitCode::SUCCESS).map_err(Into::into));
     }
@@ -965,9 +964,10 @@ async fn alerts(
         .alert_states()
         .await
         .context("reading the alerts' states")?;
-    let of = |alert: &crate::config::AlertConfig| -> Vec<_> {
-        outbox.iter().filter(|r| r.alert == alert.name).collect()
-    };
+    // Each alert's counts and last error, as the operator's page reads
+    // them; an alert the archive does not know yet has none.
+    let state_of =
+        |alert: &crate::config::AlertConfig| states.iter().find(|s| s.alert == alert.name);
     use Align::{Left, Right};
     // One line per alert, in columns as `views` prints its list; each
     // alert's last error and failed messages go under its line.
@@ -975,34 +975,28 @@ async fn alerts(
         .alerts
         .iter()
         .map(|alert| {
-            let messages = of(alert);
-            let count = |state: &str| messages.iter().filter(|r| r.state == state).count();
+            let (pending, failed) = state_of(alert).map_or((0, 0), |s| (s.pending, s.failed));
             [
                 alert.name.clone(),
                 alert.watches.in_words(),
                 alert.format.as_str().to_string(),
                 crate::link::origin_shown(&alert.url),
-                format!("{} pending", count("pending")),
-                format!("{} failed", count("failed")),
+                format!("{pending} pending"),
+                format!("{failed} failed"),
             ]
         })
         .collect();
     let lines = in_columns(&rows, [Left, Left, Left, Left, Right, Right]);
     for (alert, line) in config.alerts.iter().zip(lines) {
         writeln!(out, "{line}")?;
-        let messages = of(alert);
         // The alert's, not the newest row's: a row's error stays while it
         // waits, though the receiver may have taken messages since.
-        if let Some(last) = states
-            .iter()
-            .find(|s| s.alert == alert.name)
-            .and_then(|s| s.last_error.as_deref())
-        {
+        if let Some(last) = state_of(alert).and_then(|s| s.last_error.as_deref()) {
             writeln!(out, "    last error: {last}")?;
         }
-        let failed: Vec<[String; 5]> = messages
+        let failed: Vec<[String; 5]> = outbox
             .iter()
-            .filter(|r| r.state == "failed")
+            .filter(|r| r.alert == alert.name && r.state == "failed")
             .take(10)
             .map(|r| {
                 [
@@ -1494,7 +1488,7 @@ async fn export(
     .await
     .context("the export task failed")??;
     if let Some((n, to)) = written {
-        eprintln!("exported {n} item{} to {to}", if n == 1 { "" } else { "s" });
+        eprintln!("exported {} to {to}", counted(n, "item"));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -80,7 +80,8 @@ pub struct AlertState {
     pub pending: i64,
     pub failed: i64,
     /// The error of the alert's last failed attempt (a receiver's answer,
-    /// or the guard's refusal), `None` once a later message was delivered.
+    /// or the guard's refusal), `None` once a later message was delivered
+    /// and none waits for a retry.
     pub last_error: Option<String>,
 }
 
