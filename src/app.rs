@@ -52,16 +52,6 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
     // Each step's time goes in one log line: at 100,000 feeds opening is
     // seconds, and which step grows is what an operator asks.
     let started = Instant::now();
-    // Building an HTTP client reads the system's CA certificates (a few
-    // milliseconds each); that goes on beside opening the archive.
-    let fetcher = tokio::task::spawn_blocking({
-        let fetch = config.fetch.clone();
-        move || Fetcher::new(&fetch)
-    });
-    let quote_http = config.market.as_ref().map(|_| {
-        let fetch = config.fetch.clone();
-        tokio::task::spawn_blocking(move || quote_client(&fetch))
-    });
     let store = Store::open(&config.storage.path).context("opening the archive")?;
     let store_opened = started.elapsed();
     let ids = store
@@ -95,10 +85,7 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
         .iter()
         .map(|f| (f.clone(), ids[&f.name]))
         .collect();
-    let fetcher = fetcher
-        .await
-        .context("setting up the HTTP client")?
-        .context("setting up the HTTP client")?;
+    let fetcher = Fetcher::new(&config.fetch).context("setting up the HTTP client")?;
     // Every instrument's exchange has a calendar, or nothing starts.
     let reactions = config
         .market
@@ -107,17 +94,14 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
         .transpose()
         .context("checking [market] exchanges for price reactions")?
         .map(Arc::new);
-    let board = match (&config.market, quote_http) {
-        (Some(market), Some(http)) => {
-            let http = http
-                .await
-                .context("setting up the quote client")?
-                .context("setting up the quote client")?;
+    let board = match &config.market {
+        Some(market) => {
+            let http = quote_client(&config.fetch).context("setting up the quote client")?;
             Some(Arc::new(
                 seeded_board(market, http, &store, clock.now()).await?,
             ))
         }
-        _ => None,
+        None => None,
     };
     // Site pauses survive restarts: a Retry-After of a day is honoured
     // even if we are restarted in between.
@@ -160,7 +144,7 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
 
 /// The HTTP client the board asks quote providers with.
 pub fn quote_client(fetch: &FetchConfig) -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
+    crate::trust::client_builder()
         .user_agent(&fetch.user_agent)
         .connect_timeout(fetch.connect_timeout)
         .build()

@@ -49,7 +49,8 @@
 //!    HTML), `cause` (an error and its causes on one line), `link` (canonical article links), `politeness` (the
 //!    registrable-domain bucket that per-site limits and pauses count per,
 //!    and `Retry-After` parsing), `schedule` (crontab schedules, skip
-//!    windows, next due);
+//!    windows, next due), `trust` (the certificate authorities every
+//!    outgoing HTTP client trusts, read once);
 //! 2. `model` (domain types: items, entries, snapshots, quotes, providers,
 //!    a poll's [`model::Outcome`]), `select` (views and rules: which
 //!    archived items an output shows), `config` (read and checked once,
@@ -91,4 +92,5 @@ pub mod select;
 pub mod shutdown;
 pub mod store;
 pub mod systemd;
+pub mod trust;
 pub mod websub;

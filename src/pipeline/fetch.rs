@@ -498,7 +498,7 @@ impl Fetcher {
     /// still comes from the URL. The daemon never uses it: tests serve
     /// several domain names from one loopback server with it.
     pub fn resolving(cfg: &FetchConfig, names: &[(&str, IpAddr)]) -> Result<Self, FetchError> {
-        let mut builder = reqwest::Client::builder();
+        let mut builder = crate::trust::client_builder();
         for (name, ip) in names {
             builder = builder.resolve(name, SocketAddr::new(*ip, 0));
         }

@@ -72,7 +72,7 @@ impl Clients {
     /// Both clients, sending as `user_agent`.
     pub fn new(user_agent: &str) -> Result<Clients, SenderError> {
         let build = |guarded: bool| {
-            let b = reqwest::Client::builder()
+            let b = crate::trust::client_builder()
                 .user_agent(user_agent)
                 .timeout(SEND_TIMEOUT)
                 .connect_timeout(SEND_TIMEOUT / 3)

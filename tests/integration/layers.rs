@@ -15,6 +15,7 @@ const LAYERS: &[&str] = &[
     "link",
     "politeness",
     "schedule",
+    "trust",
     "model",
     "select",
     "config",

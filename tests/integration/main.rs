@@ -55,6 +55,8 @@
 //! - `websub_hub`: WebSub publishing: our hub (subscribe, verify,
 //!   signed pushes, unsubscribe, leases across restarts, refusals), the
 //!   `rel="hub"`/`rel="self"` links and headers, pinging an external hub.
+//! - `tls`: feeds over HTTPS against the system's certificate store
+//!   (`SSL_CERT_FILE`): trusted, untrusted, none at all.
 //! - `browser`: the pages in outside software: the Nu HTML Checker,
 //!   headless Chromium at a phone's and a desktop's width, axe-core.
 
@@ -81,6 +83,7 @@ pub(crate) mod serve;
 mod service;
 mod survive;
 mod systemd;
+mod tls;
 mod util;
 mod views;
 mod web;

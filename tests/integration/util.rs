@@ -432,13 +432,27 @@ pub fn bin() -> std::process::Command {
 /// threads (a loopback server in the test must keep answering): its exit
 /// code (-1 when killed by a signal), stdout and stderr.
 pub async fn cli(dir: &TestDir, args: &[&str]) -> (i32, String, String) {
+    cli_with_env(dir, args, &[]).await
+}
+
+/// [`cli`] with `env` set for the binary.
+pub async fn cli_with_env(
+    dir: &TestDir,
+    args: &[&str],
+    env: &[(&str, &std::ffi::OsStr)],
+) -> (i32, String, String) {
     let cfg = dir.config_path();
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let env: Vec<(String, std::ffi::OsString)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_os_string()))
+        .collect();
     tokio::task::spawn_blocking(move || {
         let out = bin()
             .arg("--config")
             .arg(&cfg)
             .args(&args)
+            .envs(env)
             .output()
             .unwrap();
         (
