@@ -333,6 +333,27 @@ impl Entry {
         }
         names
     }
+
+    /// The symbols the article mentions: those its snapshot marks as
+    /// mentioned, in its (the board's) order, then the others `recorded`
+    /// holds (the archive's `item_mentions`, alphabetical: found while the
+    /// board had no price, or later, in the fetched article). The item's
+    /// page and its alerts list them so.
+    pub fn mentioned_symbols<'a>(&'a self, recorded: &'a [String]) -> Vec<&'a str> {
+        let mut symbols: Vec<&str> = self
+            .snapshot
+            .iter()
+            .flat_map(|s| &s.quotes)
+            .filter(|q| q.mentioned)
+            .map(|q| q.symbol.as_str())
+            .collect();
+        for symbol in recorded {
+            if !symbols.contains(&symbol.as_str()) {
+                symbols.push(symbol);
+            }
+        }
+        symbols
+    }
 }
 
 /// The one date a list shows an article by: when it was published (as

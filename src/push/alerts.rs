@@ -75,14 +75,14 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
-use super::message::{self, Message};
+use super::message::{self, AlertItem, Message};
 use super::webhook::{Clients, Delivery, classify, jitter_fraction, next_attempt};
 pub use super::webhook::{SenderError, signature};
 use crate::clock::SharedClock;
 use crate::config::AlertConfig;
 use crate::metrics::Metrics;
 use crate::model::Entry;
-use crate::store::{OutboxRow, RecentQuery, Store};
+use crate::store::{OutboxRow, RecentQuery, Store, StoreError};
 
 /// The longest the sender sleeps without looking at the outbox.
 pub const IDLE_CHECK: Duration = Duration::from_secs(5);
@@ -249,18 +249,24 @@ impl Sender {
             selection: target.config.selection.clone(),
             ..RecentQuery::newest(1)
         };
+        let reading = |e: StoreError| format!("reading the archive: {e}");
         let entry = self
             .courier
             .store
             .recent(query)
             .await
-            .map_err(|e| format!("reading the archive: {e}"))?
+            .map_err(reading)?
             .pop()
             .ok_or("the archive holds no item this alert would send yet")?;
-        let msg = message::compose(&target.config, &entry, self.courier.clock.now());
-        let key = format!("{name}:test-{}", entry.uid());
+        let item = self
+            .courier
+            .alert_item(entry, self.courier.clock.now())
+            .await
+            .map_err(reading)?;
+        let msg = message::compose(&target.config, &item);
+        let key = format!("{name}:test-{}", item.entry.uid());
         match self.courier.post(target, &key, msg).await {
-            Delivery::Delivered => Ok(format!("delivered ({:?}, key {key})", entry.title)),
+            Delivery::Delivered => Ok(format!("delivered ({:?}, key {key})", item.entry.title)),
             Delivery::Retry { error, retry_after } => Err(match retry_after {
                 Some(d) => format!("{error} (Retry-After {} s)", d.as_secs()),
                 None => error,
@@ -592,31 +598,51 @@ impl Courier {
         posted
     }
 
-    /// The entry `row` stands for, or how this delivery ends without it.
-    async fn entry(&self, row: &OutboxRow) -> Result<Entry, Delivery> {
+    /// `entry` as an alert tells of it, first archived at `archived_at`:
+    /// with the symbols the archive records it mentions, which its snapshot
+    /// lacks when the board had no price for them.
+    async fn alert_item(
+        &self,
+        entry: Entry,
+        archived_at: DateTime<Utc>,
+    ) -> Result<AlertItem, StoreError> {
+        let mentions = self.store.item_mentions(entry.uid()).await?;
+        Ok(AlertItem {
+            entry,
+            mentions,
+            archived_at,
+        })
+    }
+
+    /// The item `row` stands for, or how this delivery ends without it.
+    async fn item(&self, row: &OutboxRow) -> Result<AlertItem, Delivery> {
         let query = RecentQuery {
             uid: Some(row.item_uid.clone()),
             ..RecentQuery::newest(1)
         };
+        let retry = |e: StoreError| Delivery::Retry {
+            error: format!("reading the item: {e}"),
+            retry_after: None,
+        };
         match self.store.recent(query).await {
-            Ok(mut entries) if !entries.is_empty() => Ok(entries.remove(0)),
+            Ok(mut entries) if !entries.is_empty() => self
+                .alert_item(entries.remove(0), row.created_at)
+                .await
+                .map_err(retry),
             Ok(_) => Err(Delivery::Refused(
                 "the item is no longer in the archive".into(),
             )),
-            Err(e) => Err(Delivery::Retry {
-                error: format!("reading the item: {e}"),
-                retry_after: None,
-            }),
+            Err(e) => Err(retry(e)),
         }
     }
 
     /// Sends `row`'s message: how it ended, and whether it was POSTed.
     async fn deliver(&self, target: &Target, row: &OutboxRow) -> (Delivery, bool) {
-        let entry = match self.entry(row).await {
-            Ok(entry) => entry,
+        let item = match self.item(row).await {
+            Ok(item) => item,
             Err(outcome) => return (outcome, false),
         };
-        let msg = message::compose(&target.config, &entry, row.created_at);
+        let msg = message::compose(&target.config, &item);
         let key = message::idempotency_key(&target.config.name, &row.item_uid);
         let outcome = self.post(target, &key, msg).await;
         let sent = !matches!(outcome, Delivery::Refused(_));
@@ -630,9 +656,9 @@ impl Courier {
         let mut items = Vec::new();
         let mut included = Vec::new();
         for row in rows {
-            match self.entry(row).await {
-                Ok(entry) => {
-                    items.push((entry, row.created_at));
+            match self.item(row).await {
+                Ok(item) => {
+                    items.push(item);
                     included.push(row);
                 }
                 // Ends without being sent, as it would alone.

@@ -11,7 +11,10 @@
 //!   and the text escaped as Slack asks (`&`, `<`, `>`).
 //!
 //! Every format carries the item's snapshot, mentioned symbols first (the
-//! order the archive keeps them in).
+//! order the archive keeps them in), and names the symbols the item
+//! mentions even without a price (the board had no quote as it was
+//! archived, or the mention was found later): `json`'s `mentions`, ntfy's
+//! `tags`, a line of ntfy's message and slack's text.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -23,6 +26,25 @@ use crate::model::{Entry, SnapshotQuote};
 
 /// The `schema` field of a `json` message.
 pub const JSON_SCHEMA: &str = "tickerfeed.alert/1";
+
+/// One item as an alert tells of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertItem {
+    pub entry: Entry,
+    /// The symbols it mentions as the archive records them
+    /// (`item_mentions`, `Store::item_mentions`), priced or not.
+    pub mentions: Vec<String>,
+    /// When it was first archived.
+    pub archived_at: DateTime<Utc>,
+}
+
+impl AlertItem {
+    /// The symbols it mentions, in the order its snapshot lists them
+    /// ([`Entry::mentioned_symbols`]).
+    fn symbols(&self) -> Vec<&str> {
+        self.entry.mentioned_symbols(&self.mentions)
+    }
+}
 
 /// A request ready to send.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,16 +58,13 @@ pub fn idempotency_key(alert: &str, uid: &str) -> String {
     format!("{alert}:{uid}")
 }
 
-/// `alert`'s message for `entry`, first archived at `archived_at`.
-pub fn compose(alert: &AlertConfig, entry: &Entry, archived_at: DateTime<Utc>) -> Message {
-    let key = idempotency_key(&alert.name, entry.uid());
+/// `alert`'s message for `item`.
+pub fn compose(alert: &AlertConfig, item: &AlertItem) -> Message {
+    let key = idempotency_key(&alert.name, item.entry.uid());
     let (url, body) = match alert.format {
-        AlertFormat::Json => (
-            alert.url.clone(),
-            json_body(&alert.name, &key, entry, archived_at),
-        ),
-        AlertFormat::Ntfy => ntfy(&alert.url, entry),
-        AlertFormat::Slack => (alert.url.clone(), json!({ "text": slack_text(entry) })),
+        AlertFormat::Json => (alert.url.clone(), json_body(&alert.name, &key, item)),
+        AlertFormat::Ntfy => ntfy(&alert.url, item),
+        AlertFormat::Slack => (alert.url.clone(), json!({ "text": slack_text(item) })),
     };
     Message {
         url,
@@ -53,17 +72,18 @@ pub fn compose(alert: &AlertConfig, entry: &Entry, archived_at: DateTime<Utc>) -
     }
 }
 
-fn json_body(alert: &str, key: &str, entry: &Entry, archived_at: DateTime<Utc>) -> Value {
+fn json_body(alert: &str, key: &str, item: &AlertItem) -> Value {
     json!({
         "schema": JSON_SCHEMA,
         "kind": "item",
         "alert": alert,
         "idempotency_key": key,
-        "item": item_json(entry, archived_at),
+        "item": item_json(item),
     })
 }
 
-fn item_json(entry: &Entry, archived_at: DateTime<Utc>) -> Value {
+fn item_json(item: &AlertItem) -> Value {
+    let entry = &item.entry;
     let snapshot = entry.snapshot.as_ref().map(|s| {
         json!({
             "label": s.label,
@@ -78,7 +98,7 @@ fn item_json(entry: &Entry, archived_at: DateTime<Utc>) -> Value {
             "link": entry.url,
             "published": entry.published.map(to_db_time),
             "updated": to_db_time(entry.updated),
-            "archived_at": to_db_time(archived_at),
+            "archived_at": to_db_time(item.archived_at),
             "authors": entry.authors,
             "categories": entry.categories,
             "sources": entry.sources.iter().map(|s| json!({
@@ -86,6 +106,7 @@ fn item_json(entry: &Entry, archived_at: DateTime<Utc>) -> Value {
                 "title": s.title,
                 "feed_url": s.feed_url,
             })).collect::<Vec<_>>(),
+            "mentions": item.symbols(),
             "snapshot": snapshot,
     })
 }
@@ -104,8 +125,8 @@ pub fn summary_key(alert: &str, uids: &[&str]) -> String {
 /// would be exceeded: in `json`, `"kind": "summary"` with each item (and
 /// its own idempotency key) under `items`; in ntfy and slack, a count
 /// and one line per item.
-pub fn compose_summary(alert: &AlertConfig, items: &[(Entry, DateTime<Utc>)]) -> (String, Message) {
-    let uids: Vec<&str> = items.iter().map(|(e, _)| e.uid()).collect();
+pub fn compose_summary(alert: &AlertConfig, items: &[AlertItem]) -> (String, Message) {
+    let uids: Vec<&str> = items.iter().map(|i| i.entry.uid()).collect();
     let key = summary_key(&alert.name, &uids);
     let heading = format!("{} new items ({})", items.len(), alert.name);
     let (url, body) = match alert.format {
@@ -116,15 +137,15 @@ pub fn compose_summary(alert: &AlertConfig, items: &[(Entry, DateTime<Utc>)]) ->
                 "kind": "summary",
                 "alert": alert.name,
                 "idempotency_key": key,
-                "items": items.iter().map(|(e, at)| json!({
-                    "idempotency_key": idempotency_key(&alert.name, e.uid()),
-                    "item": item_json(e, *at),
+                "items": items.iter().map(|i| json!({
+                    "idempotency_key": idempotency_key(&alert.name, i.entry.uid()),
+                    "item": item_json(i),
                 })).collect::<Vec<_>>(),
             }),
         ),
         AlertFormat::Ntfy => {
             let (root, topic) = ntfy_root(&alert.url);
-            let lines: Vec<&str> = items.iter().map(|(e, _)| e.title.as_str()).collect();
+            let lines: Vec<&str> = items.iter().map(|i| i.entry.title.as_str()).collect();
             (
                 root,
                 json!({
@@ -137,7 +158,7 @@ pub fn compose_summary(alert: &AlertConfig, items: &[(Entry, DateTime<Utc>)]) ->
         }
         AlertFormat::Slack => {
             let mut lines = vec![format!("*{}*", slack_escape(&heading))];
-            lines.extend(items.iter().map(|(e, _)| format!("• {}", slack_link(e))));
+            lines.extend(items.iter().map(|i| format!("• {}", slack_link(&i.entry))));
             (alert.url.clone(), json!({ "text": lines.join("\n") }))
         }
     };
@@ -177,14 +198,30 @@ fn quote_line(q: &SnapshotQuote) -> String {
     s
 }
 
-/// The quotes and sources as plain lines, shared by ntfy and slack.
-fn summary_lines(entry: &Entry) -> Vec<String> {
+/// The quotes, the mentioned symbols the snapshot has no price for, and
+/// the sources, as plain lines, shared by ntfy and slack.
+fn summary_lines(item: &AlertItem) -> Vec<String> {
+    let entry = &item.entry;
     let mut lines = Vec::new();
-    if let Some(s) = &entry.snapshot
-        && !s.quotes.is_empty()
+    let quotes = entry.snapshot.iter().flat_map(|s| &s.quotes);
+    if entry
+        .snapshot
+        .as_ref()
+        .is_some_and(|s| !s.quotes.is_empty())
     {
-        let quotes: Vec<String> = s.quotes.iter().map(quote_line).collect();
-        lines.push(quotes.join(" · "));
+        let shown: Vec<String> = quotes.clone().map(quote_line).collect();
+        lines.push(shown.join(" · "));
+    }
+    let unpriced: Vec<&str> = item
+        .symbols()
+        .into_iter()
+        .filter(|symbol| !quotes.clone().any(|q| q.symbol == *symbol))
+        .collect();
+    if !unpriced.is_empty() {
+        lines.push(format!(
+            "Mentions {} (no price recorded)",
+            unpriced.join(", ")
+        ));
     }
     if !entry.sources.is_empty() {
         lines.push(format!("via {}", entry.source_names().join(", ")));
@@ -210,16 +247,18 @@ fn ntfy_root(url: &Url) -> (Url, String) {
     (root, topic)
 }
 
-fn ntfy(url: &Url, entry: &Entry) -> (Url, Value) {
+fn ntfy(url: &Url, item: &AlertItem) -> (Url, Value) {
+    let entry = &item.entry;
     let (root, topic) = ntfy_root(url);
     let mut tags: Vec<String> = Vec::new();
-    let mentioned: Vec<&SnapshotQuote> = entry
+    // The direction is the first mentioned quote's: a symbol mentioned
+    // without a price gets no emoji, only its tag.
+    let first_quoted = entry
         .snapshot
         .iter()
         .flat_map(|s| &s.quotes)
-        .filter(|q| q.mentioned)
-        .collect();
-    if let Some(p) = mentioned.first().and_then(|q| q.change_percent) {
+        .find(|q| q.mentioned);
+    if let Some(p) = first_quoted.and_then(|q| q.change_percent) {
         tags.push(
             if p.is_sign_negative() {
                 "chart_with_downwards_trend"
@@ -229,8 +268,8 @@ fn ntfy(url: &Url, entry: &Entry) -> (Url, Value) {
             .into(),
         );
     }
-    tags.extend(mentioned.iter().map(|q| q.symbol.clone()));
-    let lines = summary_lines(entry);
+    tags.extend(item.symbols().into_iter().map(String::from));
+    let lines = summary_lines(item);
     let text = if lines.is_empty() {
         entry.title.clone()
     } else {
@@ -265,9 +304,9 @@ fn slack_link(entry: &Entry) -> String {
     }
 }
 
-fn slack_text(entry: &Entry) -> String {
-    let mut lines = vec![format!("*{}*", slack_link(entry))];
-    lines.extend(summary_lines(entry).iter().map(|l| slack_escape(l)));
+fn slack_text(item: &AlertItem) -> String {
+    let mut lines = vec![format!("*{}*", slack_link(&item.entry))];
+    lines.extend(summary_lines(item).iter().map(|l| slack_escape(l)));
     lines.join("\n")
 }
 
@@ -347,6 +386,15 @@ mod tests {
         }
     }
 
+    /// `entry` as archived at 09:00, its mention of BP recorded.
+    fn item(entry: Entry) -> AlertItem {
+        AlertItem {
+            entry,
+            mentions: vec!["BP".into()],
+            archived_at: at("2026-11-24T09:00:00Z"),
+        }
+    }
+
     fn body(m: &Message) -> Value {
         serde_json::from_slice(&m.body).unwrap()
     }
@@ -369,15 +417,13 @@ mod tests {
         ];
         let ntfy = compose(
             &alert(AlertFormat::Ntfy, "https://ntfy.test/my-topic"),
-            &e,
-            at("2026-11-24T09:00:00Z"),
+            &item(e.clone()),
         );
         let message = body(&ntfy)["message"].as_str().unwrap().to_string();
         assert!(message.ends_with("via Odd & Ends, Flaky"), "{message}");
         let slack = compose(
             &alert(AlertFormat::Slack, "https://hooks.slack.test/x"),
-            &e,
-            at("2026-11-24T09:00:00Z"),
+            &item(e.clone()),
         );
         let text = body(&slack)["text"].as_str().unwrap().to_string();
         assert!(text.contains("via Odd &amp; Ends, Flaky"), "{text}");
@@ -388,8 +434,7 @@ mod tests {
     fn json_carries_the_item_and_its_snapshot_mentioned_first() {
         let m = compose(
             &alert(AlertFormat::Json, "https://hooks.test/in"),
-            &entry(),
-            at("2026-11-24T09:00:00Z"),
+            &item(entry()),
         );
         let b = body(&m);
         assert_eq!(m.url.as_str(), "https://hooks.test/in");
@@ -405,14 +450,74 @@ mod tests {
         assert_eq!(quotes[0]["price"], "29.72");
         assert_eq!(quotes[0]["change_percent"], "-1.25");
         assert_eq!(quotes[1]["mentioned"], false);
+        assert_eq!(b["item"]["mentions"], json!(["BP"]));
+    }
+
+    /// QA s26: with the market provider down since the start, an item's
+    /// mentions were recorded but its alert named none of them: `json`
+    /// had only a null snapshot, ntfy's tags and slack's text no symbol.
+    #[test]
+    fn mentions_without_a_price_are_named_in_every_format() {
+        let mut unpriced = item(entry());
+        unpriced.entry.snapshot = None;
+        unpriced.mentions = vec!["BP".into(), "SHEL".into()];
+        let json = compose(
+            &alert(AlertFormat::Json, "https://hooks.test/in"),
+            &unpriced,
+        );
+        let b = body(&json);
+        assert_eq!(b["item"]["mentions"], json!(["BP", "SHEL"]));
+        assert_eq!(b["item"]["snapshot"], Value::Null);
+        let ntfy = compose(&alert(AlertFormat::Ntfy, "https://ntfy.test/t"), &unpriced);
+        let b = body(&ntfy);
+        assert_eq!(
+            b["tags"],
+            json!(["BP", "SHEL"]),
+            "no direction without a price"
+        );
+        let message = b["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("Mentions BP, SHEL (no price recorded)\n"),
+            "{message}"
+        );
+        let slack = compose(
+            &alert(AlertFormat::Slack, "https://hooks.test/s"),
+            &unpriced,
+        );
+        let text = body(&slack)["text"].as_str().unwrap().to_string();
+        assert!(
+            text.contains("\nMentions BP, SHEL (no price recorded)\n"),
+            "{text}"
+        );
+        // With a snapshot, its mentioned symbols come first, in its order,
+        // then the others recorded; only those lack a price.
+        let mut mixed = item(entry());
+        mixed.mentions = vec!["AAPL".into(), "BP".into()];
+        let b = body(&compose(
+            &alert(AlertFormat::Json, "https://hooks.test/in"),
+            &mixed,
+        ));
+        assert_eq!(b["item"]["mentions"], json!(["BP", "AAPL"]));
+        let b = body(&compose(
+            &alert(AlertFormat::Ntfy, "https://ntfy.test/t"),
+            &mixed,
+        ));
+        assert_eq!(
+            b["tags"],
+            json!(["chart_with_downwards_trend", "BP", "AAPL"])
+        );
+        let message = b["message"].as_str().unwrap();
+        assert!(
+            message.contains("\nMentions AAPL (no price recorded)\n"),
+            "{message}"
+        );
     }
 
     #[test]
     fn ntfy_posts_to_the_root_with_the_topic_in_the_body() {
         let m = compose(
             &alert(AlertFormat::Ntfy, "https://ntfy.test/my-topic"),
-            &entry(),
-            at("2026-11-24T09:00:00Z"),
+            &item(entry()),
         );
         let b = body(&m);
         assert_eq!(m.url.as_str(), "https://ntfy.test/");
@@ -429,15 +534,13 @@ mod tests {
         // A server under a path keeps it.
         let m = compose(
             &alert(AlertFormat::Ntfy, "https://example.test/ntfy/alerts"),
-            &entry(),
-            at("2026-11-24T09:00:00Z"),
+            &item(entry()),
         );
         assert_eq!(m.url.as_str(), "https://example.test/ntfy/");
         // An access token in the query goes along.
         let m = compose(
             &alert(AlertFormat::Ntfy, "https://ntfy.test/my-topic?auth=dG9rZW4"),
-            &entry(),
-            at("2026-11-24T09:00:00Z"),
+            &item(entry()),
         );
         assert_eq!(m.url.as_str(), "https://ntfy.test/?auth=dG9rZW4");
         assert_eq!(body(&m)["topic"], "my-topic");
@@ -445,11 +548,10 @@ mod tests {
 
     #[test]
     fn a_summary_lists_each_item_with_its_own_key() {
-        let at = at("2026-11-24T09:00:00Z");
         let mut other = entry();
         other.id = "tag:tickerfeed,2026:item:def456".into();
         other.title = "Shell buys".into();
-        let items = [(entry(), at), (other, at)];
+        let items = [item(entry()), item(other)];
         let (key, m) = compose_summary(&alert(AlertFormat::Json, "https://hooks.test/in"), &items);
         let b = body(&m);
         assert_eq!(b["kind"], "summary");
@@ -480,8 +582,7 @@ mod tests {
                 AlertFormat::Slack,
                 "https://hooks.slack.test/services/T/B/X",
             ),
-            &entry(),
-            at("2026-11-24T09:00:00Z"),
+            &item(entry()),
         );
         let b = body(&m);
         let text = b["text"].as_str().unwrap();

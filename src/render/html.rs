@@ -532,20 +532,10 @@ fn prices_since(
         None => shown_price(price),
     };
     let stamped = || entry.snapshot.iter().flat_map(|s| &s.quotes);
-    // The symbols the snapshot marks as mentioned, in its order, then the
-    // others the archive records (found later, in the fetched article, or
-    // while the board had no price): each priced from the snapshot when it
-    // holds that symbol, as `v_item_mentions` prices it, mentioned or not.
-    let mut symbols: Vec<&str> = stamped()
-        .filter(|q| q.mentioned)
-        .map(|q| q.symbol.as_str())
-        .collect();
-    for symbol in mentions {
-        if !symbols.contains(&symbol.as_str()) {
-            symbols.push(symbol);
-        }
-    }
-    symbols
+    // Each priced from the snapshot when it holds that symbol, as
+    // `v_item_mentions` prices it, mentioned or not.
+    entry
+        .mentioned_symbols(mentions)
         .into_iter()
         .map(|symbol| {
             let now = now_of(symbol);

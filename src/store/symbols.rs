@@ -16,7 +16,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Store, StoreError, op};
 use crate::clock::{from_db_time, to_db_time};
@@ -107,6 +107,24 @@ impl Store {
                 .and_then(|rows| rows.collect::<rusqlite::Result<HashSet<String>>>())
                 .map_err(op("read a feed's item keys"))?;
             Ok(keys)
+        })
+        .await
+    }
+
+    /// The symbols item `uid` mentions, as recorded (`item_mentions`,
+    /// alphabetical), whether or not the board had a price for them: what
+    /// an alert names. Empty for an item the archive does not hold.
+    pub async fn item_mentions(&self, uid: &str) -> Result<Vec<String>, StoreError> {
+        let uid = uid.to_string();
+        self.read(move |conn| {
+            let id = conn
+                .prepare_cached("SELECT id FROM items WHERE uid = ?1")
+                .and_then(|mut s| s.query_row([&uid], |r| r.get::<_, i64>(0)).optional())
+                .map_err(op("find an item"))?;
+            match id {
+                Some(id) => mentions_of(conn, id),
+                None => Ok(Vec::new()),
+            }
         })
         .await
     }

@@ -323,6 +323,67 @@ allow_private = true
     d.stop().await;
 }
 
+/// A daemon on the real clock polling "wire", served as `reply`, with
+/// `config_text` after it.
+async fn daemon_with_wire(reply: Reply, config_text: &str) -> (FeedServer, TestDir, Daemon) {
+    let server = FeedServer::start().await;
+    server.set("/wire.xml", reply);
+    let dir = TestDir::new();
+    let config = dir.write_config(&format!(
+        "{}{config_text}",
+        feed_block("wire", &server.url("/wire.xml"), "")
+    ));
+    let daemon = Daemon::start_with_clock(config, Arc::new(tickerfeed::clock::SystemClock)).await;
+    (server, dir, daemon)
+}
+
+/// `[[alerts]]` "j" (json) and "n" (ntfy, topic `news`) to `receiver`'s
+/// `/hook` and `/ntfy/news`.
+fn json_and_ntfy(receiver: &Receiver) -> String {
+    format!(
+        "[[alerts]]\nname = \"j\"\nurl = \"{}\"\nallow_private = true\n\n\
+         [[alerts]]\nname = \"n\"\nurl = \"{}\"\nformat = \"ntfy\"\nallow_private = true\n",
+        receiver.url("/hook"),
+        receiver.url("/ntfy/news")
+    )
+}
+
+/// QA s26: with the market provider down since the start, an item's
+/// mention is recorded without a price, and its alert named no symbol:
+/// `snapshot` null, ntfy's tags empty. The symbol is in `json`'s
+/// `mentions` and in ntfy's tags (with no up or down emoji: no price).
+#[tokio::test]
+async fn an_alert_names_a_mention_the_board_had_no_price_for() {
+    let receiver = Receiver::start().await;
+    let (market, _) = market_down();
+    let (_server, dir, d) = daemon_with_wire(
+        Reply::feed(rss(
+            "Wire",
+            &[("a1", "Apple Inc. beats forecasts", "https://a.test/1")],
+        )),
+        &format!("{market}{}", json_and_ntfy(&receiver)),
+    )
+    .await;
+    let json = receiver.wait_for("/hook", 1).await[0].json();
+    assert_eq!(json["item"]["mentions"], serde_json::json!(["AAPL"]));
+    assert_eq!(json["item"]["snapshot"], serde_json::Value::Null);
+    let ntfy = receiver.wait_for("/ntfy/", 1).await[0].json();
+    assert_eq!(ntfy["tags"], serde_json::json!(["AAPL"]));
+    assert!(
+        ntfy["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Mentions AAPL (no price recorded)"),
+        "{ntfy}"
+    );
+    assert_eq!(
+        dir.count("SELECT count(*) FROM snapshot_quotes"),
+        0,
+        "no price was had"
+    );
+    d.stop().await;
+}
+
 #[tokio::test]
 async fn a_receiver_failing_then_answering_gets_it_after_a_retry() {
     let receiver = Receiver::start().await;

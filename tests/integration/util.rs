@@ -310,6 +310,22 @@ pub const TANKERS_FEED: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 <item><guid>t3</guid><title>Harbour notes</title><link>https://t.test/3</link><pubDate>Mon, 23 Nov 2026 10:00:00 GMT</pubDate><description>A tanker berthed late after fog.</description></item>
 </channel></rss>"#;
 
+/// A `[market]` whose provider (finnhub, its key `PATH`'s value) is at a
+/// loopback port nothing listens on, and that port. AAPL is mentioned by
+/// "Apple Inc.".
+pub fn market_down() -> (String, u16) {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let market = format!(
+        "[market]\nprovider = \"finnhub\"\nbase_url = \"http://127.0.0.1:{closed}/\"\n\
+         api_key_env = \"PATH\"\nsymbols = [{{ symbol = \"AAPL\", names = [\"Apple Inc.\"] }}]\n"
+    );
+    (market, closed)
+}
+
 /// A temp dir holding a config and (after a run) the archive.
 pub struct TestDir {
     pub dir: tempfile::TempDir,

@@ -828,22 +828,6 @@ async fn without_pages_an_item_without_a_link_gets_none() {
     d.stop().await;
 }
 
-/// A `[market]` whose provider (finnhub, its key `PATH`'s value) is at a
-/// loopback port nothing listens on, and that port. AAPL is mentioned by
-/// "Apple Inc.".
-fn market_down() -> (String, u16) {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let market = format!(
-        "[market]\nprovider = \"finnhub\"\nbase_url = \"http://127.0.0.1:{closed}/\"\n\
-         api_key_env = \"PATH\"\nsymbols = [{{ symbol = \"AAPL\", names = [\"Apple Inc.\"] }}]\n"
-    );
-    (market, closed)
-}
-
 /// The part of `html` between `open` and the next `close`; a test fails
 /// when the page has no `open`.
 fn section<'a>(html: &'a str, open: &str, close: &str) -> &'a str {
