@@ -10,6 +10,7 @@
 //! The store fills [`Entry`] and [`EntrySource`] from the archive and
 //! `render` consumes them, so the store never imports `render`.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -332,6 +333,18 @@ impl Entry {
             }
         }
         names
+    }
+
+    /// Where a reader opens the article: its own link, else (an RSS item
+    /// with no link and no permalink guid, an Atom entry without an
+    /// alternate link) its page under `item_pages` (`items/<uid>`), the
+    /// server's public root while the web face serves pages.
+    pub fn link_or_page(&self, item_pages: Option<&url::Url>) -> Option<Cow<'_, str>> {
+        if let Some(url) = &self.url {
+            return Some(Cow::Borrowed(url));
+        }
+        let page = item_pages?.join(&format!("items/{}", self.uid())).ok()?;
+        Some(Cow::Owned(page.into()))
     }
 
     /// The symbols the article mentions: those its snapshot marks as

@@ -162,6 +162,10 @@ pub struct AlertConfig {
     pub allow_private: bool,
     /// How long a message is retried before it is kept as failed.
     pub retry_for: Duration,
+    /// `[server] base_url` while `[web]` serves pages: an item without a
+    /// link of its own is linked to its page there (`items/<uid>`), as the
+    /// feeds link it.
+    pub item_pages: Option<Url>,
 }
 
 /// What an alert watches.

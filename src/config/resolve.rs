@@ -394,7 +394,11 @@ fn resolve(r: &mut Resolver<'_>, raw: RawConfig, base: &Path) -> Config {
     };
     let views = resolve_views(r, raw.views, &feeds, views_market, output.max_items);
     let web = resolve_web(r, raw.web, &output);
-    let alerts = resolve_alerts(r, raw.alerts, &feeds, &views, &output);
+    // A linkless item's page, as the feeds link it: only at a public URL
+    // (a receiver elsewhere cannot open the listen address), and only
+    // while pages are served.
+    let item_pages = server.base_url.as_ref().filter(|_| web.enabled);
+    let alerts = resolve_alerts(r, raw.alerts, &feeds, &views, &output, item_pages);
     Config {
         source: base.join("config.toml"),
         storage,
@@ -842,11 +846,12 @@ fn resolve_alerts(
     feeds: &[FeedConfig],
     views: &[ViewConfig],
     output: &OutputConfig,
+    item_pages: Option<&Url>,
 ) -> Vec<AlertConfig> {
     report_duplicates(r, "alerts", "alert", raw.iter().map(|a| a.name.as_deref()));
     raw.into_iter()
         .enumerate()
-        .filter_map(|(i, alert)| resolve_alert(r, i, alert, feeds, views, output))
+        .filter_map(|(i, alert)| resolve_alert(r, i, alert, feeds, views, output, item_pages))
         .collect()
 }
 
@@ -857,6 +862,7 @@ fn resolve_alert(
     feeds: &[FeedConfig],
     views: &[ViewConfig],
     output: &OutputConfig,
+    item_pages: Option<&Url>,
 ) -> Option<AlertConfig> {
     let at = |k: &str| vec![key("alerts"), Seg::Index(i), key(k)];
     let whole = [key("alerts"), Seg::Index(i)];
@@ -990,6 +996,7 @@ fn resolve_alert(
         max_per_hour,
         allow_private: raw.allow_private.unwrap_or(false),
         retry_for: Duration::from_secs(retry_hours * 3_600),
+        item_pages: item_pages.cloned(),
     })
 }
 
@@ -1897,6 +1904,30 @@ retry_for_hours = 2
         assert_eq!(view.max_per_hour, Some(10));
         assert_eq!(view.retry_for, Duration::from_secs(2 * 3600));
         assert!(!format!("{view:?}").contains(&std::env::var("PATH").unwrap()));
+        // No `[server] base_url`: no page a receiver could open.
+        assert_eq!(main.item_pages, None);
+    }
+
+    /// An alert links a linkless item's page only at `[server] base_url`,
+    /// and only while `[web]` serves pages, as the feeds do.
+    #[test]
+    fn alerts_link_item_pages_at_the_public_url_while_pages_are_served() {
+        let alert = "[[alerts]]\nname = \"a\"\nurl = \"https://hooks.test/a\"\n";
+        let pages = |text: &str| {
+            resolve_str(&format!("{text}{alert}"), Path::new("/etc/tickerfeed"))
+                .unwrap()
+                .alerts[0]
+                .item_pages
+                .clone()
+                .map(String::from)
+        };
+        let public = "[server]\nbase_url = \"https://tf.example.net/news\"\n";
+        assert_eq!(
+            pages(public).as_deref(),
+            Some("https://tf.example.net/news/")
+        );
+        assert_eq!(pages(&format!("{public}[web]\nenabled = false\n")), None);
+        assert_eq!(pages("[server]\nlisten = \"0.0.0.0:8080\"\n"), None);
     }
 
     #[test]

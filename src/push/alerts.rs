@@ -929,6 +929,7 @@ mod tests {
             max_per_hour,
             allow_private: true,
             retry_for: Duration::from_secs(24 * 3600),
+            item_pages: None,
         }
     }
 

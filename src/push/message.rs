@@ -14,7 +14,10 @@
 //! order the archive keeps them in), and names the symbols the item
 //! mentions even without a price (the board had no quote as it was
 //! archived, or the mention was found later): `json`'s `mentions`, ntfy's
-//! `tags`, a line of ntfy's message and slack's text.
+//! `tags`, a line of ntfy's message and slack's text. An item whose feed
+//! gave it no link is linked to its page on this site, as the feeds link
+//! it, when the alert knows the server's public URL
+//! (`AlertConfig::item_pages`).
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -61,10 +64,23 @@ pub fn idempotency_key(alert: &str, uid: &str) -> String {
 /// `alert`'s message for `item`.
 pub fn compose(alert: &AlertConfig, item: &AlertItem) -> Message {
     let key = idempotency_key(&alert.name, item.entry.uid());
+    let pages = alert.item_pages.as_ref();
     let (url, body) = match alert.format {
-        AlertFormat::Json => (alert.url.clone(), json_body(&alert.name, &key, item)),
-        AlertFormat::Ntfy => ntfy(&alert.url, item),
-        AlertFormat::Slack => (alert.url.clone(), json!({ "text": slack_text(item) })),
+        AlertFormat::Json => (
+            alert.url.clone(),
+            json!({
+                "schema": JSON_SCHEMA,
+                "kind": "item",
+                "alert": alert.name,
+                "idempotency_key": key,
+                "item": item_json(item, pages),
+            }),
+        ),
+        AlertFormat::Ntfy => ntfy(&alert.url, item, pages),
+        AlertFormat::Slack => (
+            alert.url.clone(),
+            json!({ "text": slack_text(item, pages) }),
+        ),
     };
     Message {
         url,
@@ -72,17 +88,9 @@ pub fn compose(alert: &AlertConfig, item: &AlertItem) -> Message {
     }
 }
 
-fn json_body(alert: &str, key: &str, item: &AlertItem) -> Value {
-    json!({
-        "schema": JSON_SCHEMA,
-        "kind": "item",
-        "alert": alert,
-        "idempotency_key": key,
-        "item": item_json(item),
-    })
-}
-
-fn item_json(item: &AlertItem) -> Value {
+/// The item's object, its link its page under `pages` when it has none
+/// of its own ([`Entry::link_or_page`]).
+fn item_json(item: &AlertItem, pages: Option<&Url>) -> Value {
     let entry = &item.entry;
     let snapshot = entry.snapshot.as_ref().map(|s| {
         json!({
@@ -95,7 +103,7 @@ fn item_json(item: &AlertItem) -> Value {
             "uid": entry.uid(),
             "id": entry.id,
             "title": entry.title,
-            "link": entry.url,
+            "link": entry.link_or_page(pages),
             "published": entry.published.map(to_db_time),
             "updated": to_db_time(entry.updated),
             "archived_at": to_db_time(item.archived_at),
@@ -139,7 +147,7 @@ pub fn compose_summary(alert: &AlertConfig, items: &[AlertItem]) -> (String, Mes
                 "idempotency_key": key,
                 "items": items.iter().map(|i| json!({
                     "idempotency_key": idempotency_key(&alert.name, i.entry.uid()),
-                    "item": item_json(i),
+                    "item": item_json(i, alert.item_pages.as_ref()),
                 })).collect::<Vec<_>>(),
             }),
         ),
@@ -158,7 +166,11 @@ pub fn compose_summary(alert: &AlertConfig, items: &[AlertItem]) -> (String, Mes
         }
         AlertFormat::Slack => {
             let mut lines = vec![format!("*{}*", slack_escape(&heading))];
-            lines.extend(items.iter().map(|i| format!("• {}", slack_link(&i.entry))));
+            lines.extend(
+                items
+                    .iter()
+                    .map(|i| format!("• {}", slack_link(&i.entry, alert.item_pages.as_ref()))),
+            );
             (alert.url.clone(), json!({ "text": lines.join("\n") }))
         }
     };
@@ -247,7 +259,7 @@ fn ntfy_root(url: &Url) -> (Url, String) {
     (root, topic)
 }
 
-fn ntfy(url: &Url, item: &AlertItem) -> (Url, Value) {
+fn ntfy(url: &Url, item: &AlertItem, pages: Option<&Url>) -> (Url, Value) {
     let entry = &item.entry;
     let (root, topic) = ntfy_root(url);
     let mut tags: Vec<String> = Vec::new();
@@ -281,7 +293,7 @@ fn ntfy(url: &Url, item: &AlertItem) -> (Url, Value) {
         "message": text,
         "tags": tags,
     });
-    if let Some(link) = &entry.url {
+    if let Some(link) = entry.link_or_page(pages) {
         body["click"] = json!(link);
     }
     (root, body)
@@ -295,17 +307,17 @@ fn slack_escape(s: &str) -> String {
 }
 
 /// `<link|title>`, or the title alone.
-fn slack_link(entry: &Entry) -> String {
+fn slack_link(entry: &Entry, pages: Option<&Url>) -> String {
     let title = slack_escape(&entry.title);
-    match &entry.url {
+    match entry.link_or_page(pages) {
         // `|` ends the link's address, so it cannot appear in it.
-        Some(link) => format!("<{}|{title}>", slack_escape(link).replace('|', "%7C")),
+        Some(link) => format!("<{}|{title}>", slack_escape(&link).replace('|', "%7C")),
         None => title,
     }
 }
 
-fn slack_text(item: &AlertItem) -> String {
-    let mut lines = vec![format!("*{}*", slack_link(&item.entry))];
+fn slack_text(item: &AlertItem, pages: Option<&Url>) -> String {
+    let mut lines = vec![format!("*{}*", slack_link(&item.entry, pages))];
     lines.extend(summary_lines(item).iter().map(|l| slack_escape(l)));
     lines.join("\n")
 }
@@ -328,6 +340,7 @@ mod tests {
             max_per_hour: None,
             allow_private: false,
             retry_for: std::time::Duration::from_secs(3600),
+            item_pages: None,
         }
     }
 
@@ -510,6 +523,67 @@ mod tests {
         assert!(
             message.contains("\nMentions AAPL (no price recorded)\n"),
             "{message}"
+        );
+    }
+
+    /// QA s26: a linkless item's alert had no link, though the feeds link
+    /// it to its page; with `item_pages` (`[server] base_url`, pages on)
+    /// every format links the page, without it none.
+    #[test]
+    fn a_linkless_item_links_its_page_when_there_is_one() {
+        let mut linkless = item(entry());
+        linkless.entry.url = None;
+        let pages = |format, url| AlertConfig {
+            item_pages: Some(Url::parse("https://tf.example.net/news/").unwrap()),
+            ..alert(format, url)
+        };
+        let page = "https://tf.example.net/news/items/abc123";
+        let b = body(&compose(
+            &pages(AlertFormat::Json, "https://hooks.test/in"),
+            &linkless,
+        ));
+        assert_eq!(b["item"]["link"], page);
+        let b = body(&compose(
+            &pages(AlertFormat::Ntfy, "https://ntfy.test/t"),
+            &linkless,
+        ));
+        assert_eq!(b["click"], page);
+        let b = body(&compose(
+            &pages(AlertFormat::Slack, "https://hooks.test/s"),
+            &linkless,
+        ));
+        let text = b["text"].as_str().unwrap();
+        assert!(
+            text.starts_with(&format!("*<{page}|BP &lt;results&gt; &amp; more>*")),
+            "{text}"
+        );
+        // Its own link wins.
+        let b = body(&compose(
+            &pages(AlertFormat::Json, "https://hooks.test/in"),
+            &item(entry()),
+        ));
+        assert_eq!(b["item"]["link"], "https://wire.test/bp?a=1|2");
+        // No page to link to: no link.
+        let b = body(&compose(
+            &alert(AlertFormat::Json, "https://hooks.test/in"),
+            &linkless,
+        ));
+        assert_eq!(b["item"]["link"], Value::Null);
+        let b = body(&compose(
+            &alert(AlertFormat::Ntfy, "https://ntfy.test/t"),
+            &linkless,
+        ));
+        assert!(b.get("click").is_none(), "{b}");
+        let b = body(&compose(
+            &alert(AlertFormat::Slack, "https://hooks.test/s"),
+            &linkless,
+        ));
+        assert!(
+            b["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("*BP &lt;results&gt;"),
+            "{b}"
         );
     }
 

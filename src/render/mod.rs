@@ -162,19 +162,10 @@ pub struct MergedFeed {
 }
 
 impl MergedFeed {
-    /// The page a reader opens for `entry`: its own link, else (an RSS item
-    /// with no link and no permalink guid, an Atom entry without an
-    /// alternate link) its page on this site, when pages are served.
+    /// The page a reader opens for `entry`: its own link, else its page
+    /// on this site, when pages are served ([`Entry::link_or_page`]).
     pub fn link_of<'a>(&self, entry: &'a Entry) -> Option<Cow<'a, str>> {
-        if let Some(url) = &entry.url {
-            return Some(Cow::Borrowed(url));
-        }
-        let page = self
-            .item_pages
-            .as_ref()?
-            .join(&format!("items/{}", entry.uid()))
-            .ok()?;
-        Some(Cow::Owned(page.into()))
+        entry.link_or_page(self.item_pages.as_ref())
     }
 
     /// The web face is off: no link may point at a page, which would be a

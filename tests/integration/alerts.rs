@@ -384,6 +384,57 @@ async fn an_alert_names_a_mention_the_board_had_no_price_for() {
     d.stop().await;
 }
 
+/// QA s26: a linkless item's alert had `"link": null`, no ntfy `click`
+/// and an unlinked slack title, though the feeds link it to its page.
+/// With `[server] base_url` (the tests' `http://feeds.test/`), every
+/// format links the page the JSON Feed links; with the web face off
+/// there is no page, and no link.
+#[tokio::test]
+async fn a_linkless_items_alert_links_its_page() {
+    let receiver = Receiver::start().await;
+    let linkless = || Reply::feed(rss("Wire", &[("n1", "No link story", "")]));
+    let slack = format!(
+        "{}\n[[alerts]]\nname = \"s\"\nurl = \"{}\"\nformat = \"slack\"\nallow_private = true\n",
+        json_and_ntfy(&receiver),
+        receiver.url("/slack")
+    );
+    let (_server, dir, d) = daemon_with_wire(linkless(), &slack).await;
+    let json = receiver.wait_for("/hook", 1).await[0].json();
+    let uid = dir.column::<String>("SELECT uid FROM items").remove(0);
+    let page = format!("http://feeds.test/items/{uid}");
+    assert_eq!(json["item"]["link"], page.as_str());
+    let feed = d.get("/feed.json", &[]).await.text().await.unwrap();
+    let feed: serde_json::Value = serde_json::from_str(&feed).unwrap();
+    assert_eq!(
+        feed["items"][0]["url"],
+        page.as_str(),
+        "as the feeds link it"
+    );
+    let ntfy = receiver.wait_for("/ntfy/", 1).await[0].json();
+    assert_eq!(ntfy["click"], page.as_str());
+    let text = receiver.wait_for("/slack", 1).await[0].json()["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        text.starts_with(&format!("*<{page}|No link story>*")),
+        "{text}"
+    );
+    d.stop().await;
+
+    let receiver = Receiver::start().await;
+    let (_server, _dir, d) = daemon_with_wire(
+        linkless(),
+        &format!("[web]\nenabled = false\n{}", json_and_ntfy(&receiver)),
+    )
+    .await;
+    let json = receiver.wait_for("/hook", 1).await[0].json();
+    assert_eq!(json["item"]["link"], serde_json::Value::Null);
+    let ntfy = receiver.wait_for("/ntfy/", 1).await[0].json();
+    assert!(ntfy.get("click").is_none(), "{ntfy}");
+    d.stop().await;
+}
+
 #[tokio::test]
 async fn a_receiver_failing_then_answering_gets_it_after_a_retry() {
     let receiver = Receiver::start().await;
