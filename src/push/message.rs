@@ -108,6 +108,9 @@ fn item_json(item: &AlertItem, pages: Option<&Url>) -> Value {
             "updated": to_db_time(entry.updated),
             "archived_at": to_db_time(item.archived_at),
             "authors": entry.authors,
+            // As the JSONL export gives it: beside `authors`, `null` for an
+            // author without one, `[]` when none has one.
+            "author_emails": entry.author_emails,
             "categories": entry.categories,
             "sources": entry.sources.iter().map(|s| json!({
                 "name": s.name,
@@ -464,6 +467,7 @@ mod tests {
         assert_eq!(quotes[0]["change_percent"], "-1.25");
         assert_eq!(quotes[1]["mentioned"], false);
         assert_eq!(b["item"]["mentions"], json!(["BP"]));
+        assert_eq!(b["item"]["author_emails"], json!([]));
     }
 
     /// QA s26: with the market provider down since the start, an item's

@@ -435,6 +435,33 @@ async fn a_linkless_items_alert_links_its_page() {
     d.stop().await;
 }
 
+/// QA s26: `v_items` and the exports carry each author's email address
+/// (schema 33), the alert's item did not. It has `author_emails` beside
+/// `authors`, as the JSONL export gives it.
+#[tokio::test]
+async fn an_alert_carries_the_authors_email_addresses() {
+    let receiver = Receiver::start().await;
+    let doc = r#"<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Wire</title><link>https://wire.test/</link><description>d</description>
+<item><guid>e1</guid><title>Emailed story</title><link>https://wire.test/e1</link><author>jane@example.com (Jane Doe)</author></item>
+</channel></rss>"#;
+    let (_server, dir, d) = daemon_with_wire(Reply::feed(doc), &json_and_ntfy(&receiver)).await;
+    let item = receiver.wait_for("/hook", 1).await[0].json()["item"].clone();
+    assert_eq!(item["authors"], serde_json::json!(["Jane Doe"]));
+    assert_eq!(
+        item["author_emails"],
+        serde_json::json!(["jane@example.com"])
+    );
+    d.stop().await;
+    let (code, jsonl, _) = cli(&dir, &["export", "--format", "jsonl"]).await;
+    assert_eq!(code, 0);
+    let exported: serde_json::Value = serde_json::from_str(jsonl.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        item["author_emails"], exported["author_emails"],
+        "as the export gives it"
+    );
+}
+
 #[tokio::test]
 async fn a_receiver_failing_then_answering_gets_it_after_a_retry() {
     let receiver = Receiver::start().await;
