@@ -17,7 +17,9 @@
 //!
 //! Parsing is clap's; each command loads the config, opens what it needs
 //! (the archive alone, or the whole wiring through `app`), and reports in
-//! plain words. Errors end here, with context, as exit codes: 0 done,
+//! plain words. Only the commands that write (`run`, `poll`, `quotes`)
+//! create the archive; those that look open it only if it is there
+//! (`existing_archive`). Errors end here, with context, as exit codes: 0 done,
 //! 1 failed, 2 bad config or usage, 130 when a second signal cut the
 //! daemon's drain short. A reader that closes stdout early is no error: a
 //! command that only prints stops there (exit 0), one with work after its
@@ -43,7 +45,7 @@ use crate::render::{self, Format};
 use crate::scheduler;
 use crate::select::{Channel, Rule, Selection};
 use crate::shutdown;
-use crate::store::{ExportQuery, RecentQuery, Store};
+use crate::store::{ExportQuery, RecentQuery, Store, StoreError};
 use crate::systemd;
 
 #[derive(Debug, Parser)]
@@ -350,6 +352,23 @@ pub fn main(cli: Cli) -> ExitCode {
     // deadline) once the command is over.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     exit_code(result)
+}
+
+/// The archive, for a command that only looks at it (`feeds`, `render`,
+/// `views`, `alerts`, `search`, `prune`, `export`): opened as it is, never
+/// created. An archive created here would be empty, so the command would
+/// report that nothing was ever polled, and it would stay behind at a
+/// mistyped `[storage] path`; with none, the error names the path and
+/// what creates it.
+fn existing_archive(config: &Config) -> Result<Store> {
+    let path = &config.storage.path;
+    match Store::open_existing(path) {
+        Err(StoreError::NoArchive { .. }) => bail!(
+            "no archive at {} yet: `tickerfeed poll` or the service (`tickerfeed run`) creates it",
+            path.display()
+        ),
+        opened => opened.context("opening the archive"),
+    }
 }
 
 /// "1 item", "2 items": a count with its noun, as a person writes it.
@@ -693,7 +712,7 @@ async fn render(
     // The archive as it is: registering this config's feeds and rules
     // would change a running daemon's behind its back (it registers them
     // at its start and reload).
-    let store = Store::open(&config.storage.path).context("opening the archive")?;
+    let store = existing_archive(&config)?;
     let entries = store
         .recent(RecentQuery {
             selection: output.selection,
@@ -739,7 +758,7 @@ async fn render(
 /// differs: this command registers nothing, since a running daemon keeps
 /// polling what it registered until its reload.
 async fn feeds(config: Config, clock: SharedClock) -> Result<ExitCode> {
-    let store = Store::open(&config.storage.path).context("opening the archive")?;
+    let store = existing_archive(&config)?;
     let rows = store.feed_rows().await.context("reading feed state")?;
     let items = store.item_count().await.context("counting items")?;
     let per_feed = store
@@ -905,12 +924,23 @@ async fn alerts(
     clock: SharedClock,
     action: Option<AlertsAction>,
 ) -> Result<ExitCode> {
-    let store = crate::store::Store::open(&config.storage.path).context("opening the archive")?;
+    // Names first: a mistyped one is said as such, archive or none.
+    let named = match &action {
+        Some(AlertsAction::Retry { alert: Some(name) }) | Some(AlertsAction::Test { name }) => {
+            Some(name)
+        }
+        _ => None,
+    };
+    if let Some(name) = named
+        && !config.alerts.iter().any(|a| &a.name == name)
+    {
+        return Err(unknown_alert(&config, name));
+    }
+    let store = existing_archive(&config)?;
     let mut out = Report::stdout();
     if let Some(AlertsAction::Retry { alert }) = action {
         let names: Vec<String> = match alert {
-            Some(name) if config.alerts.iter().any(|a| a.name == name) => vec![name],
-            Some(name) => return Err(unknown_alert(&config, &name)),
+            Some(name) => vec![name],
             None => config.alerts.iter().map(|a| a.name.clone()).collect(),
         };
         let (n, gone) = store
@@ -930,9 +960,6 @@ async fn alerts(
         return Ok(ExitCode::SUCCESS);
     }
     if let Some(AlertsAction::Test { name }) = action {
-        if !config.alerts.iter().any(|a| a.name == name) {
-            return Err(unknown_alert(&config, &name));
-        }
         let sender = crate::push::alerts::Sender::new(
             store,
             clock,
@@ -1020,10 +1047,10 @@ async fn views(
     clock: SharedClock,
     action: Option<ViewsAction>,
 ) -> Result<ExitCode> {
-    let store = crate::store::Store::open(&config.storage.path).context("opening the archive")?;
     let _ = clock;
     let mut out = std::io::stdout().lock();
     let Some(ViewsAction::Test { name, rule, limit }) = action else {
+        let store = existing_archive(&config)?;
         if config.views.is_empty() {
             writeln!(
                 out,
@@ -1069,6 +1096,9 @@ async fn views(
         }
         (None, None) => unreachable!("clap requires a name or --rule"),
     };
+    // After the view's name and the rule: a mistake in either is said as
+    // such, archive or none.
+    let store = existing_archive(&config)?;
     let shown = store.count_selected(&selection).await.context("counting")?;
     let removed = if selection.exclude.is_empty() {
         0
@@ -1141,7 +1171,7 @@ async fn search(
             "the query is empty: give the words to find, e.g. tickerfeed search \"oil refinery\""
         );
     }
-    let store = crate::store::Store::open(&config.storage.path).context("opening the archive")?;
+    let store = existing_archive(&config)?;
     let _ = clock;
     let hits = store
         .search(&query, limit, since)
@@ -1179,7 +1209,7 @@ async fn prune(config: Config, clock: SharedClock) -> Result<ExitCode> {
         )?;
         return Ok(ExitCode::SUCCESS);
     }
-    let store = crate::store::Store::open(&config.storage.path).context("opening the archive")?;
+    let store = existing_archive(&config)?;
     let n = app::prune(&store, &config.storage, clock.now())
         .await
         .context("pruning")?;
@@ -1198,11 +1228,9 @@ async fn prune(config: Config, clock: SharedClock) -> Result<ExitCode> {
 /// service's own, run as another user), which is said.
 async fn feed_homes(config: &Config) -> std::collections::HashMap<String, crate::store::FeedHome> {
     let path = &config.storage.path;
-    if !path.exists() {
-        return Default::default();
-    }
-    let homes = match Store::open(path) {
+    let homes = match Store::open_existing(path) {
         Ok(store) => store.feed_homes().await,
+        Err(StoreError::NoArchive { .. }) => return Default::default(),
         Err(e) => Err(e),
     };
     homes.unwrap_or_else(|e| {
@@ -1446,7 +1474,7 @@ async fn export(
                 .selection
         }
     };
-    let store = crate::store::Store::open(&config.storage.path).context("opening the archive")?;
+    let store = existing_archive(&config)?;
     let query = ExportQuery { selection, since };
     // The walk blocks (rusqlite), so it runs on a blocking thread, writing
     // each item straight through a buffer to the file or stdout.

@@ -99,6 +99,10 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// [`Store::open_existing`] found no archive at `path`, and created
+    /// nothing there.
+    #[error("no archive at {}", .path.display())]
+    NoArchive { path: PathBuf },
     #[error("failed to open database at {}", .path.display())]
     Open {
         path: PathBuf,
@@ -448,13 +452,38 @@ impl Store {
     /// read-only folder) is [`StoreError::Unwritable`], which says which:
     /// SQLite says "disk I/O error" for most of them.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        Self::open_and_migrate(path).map_err(|e| writes::explained(path, e))
+        Self::open_and_migrate(path, true).map_err(|e| writes::explained(path, e))
     }
 
-    fn open_and_migrate(path: &Path) -> Result<Store, StoreError> {
-        create_parent(path)?;
+    /// Opens and migrates the archive at `path` as [`Store::open`] does,
+    /// but only if there is one: with none it creates nothing (no folder,
+    /// no file, no `-wal`) and is [`StoreError::NoArchive`]. For the
+    /// commands that only look, which would otherwise leave an empty
+    /// archive at a mistyped `[storage] path` and report that nothing was
+    /// ever polled.
+    pub fn open_existing(path: &Path) -> Result<Store, StoreError> {
+        Self::open_and_migrate(path, false).map_err(|e| writes::explained(path, e))
+    }
+
+    fn open_and_migrate(path: &Path, create: bool) -> Result<Store, StoreError> {
         let open_err = open_err(path);
-        let mut writer = Connection::open(path).map_err(open_err)?;
+        let mut writer = if create {
+            create_parent(path)?;
+            Connection::open(path).map_err(open_err)?
+        } else {
+            let flags = OpenFlags::default().difference(OpenFlags::SQLITE_OPEN_CREATE);
+            Connection::open_with_flags(path, flags).map_err(|e| {
+                // SQLite says only "unable to open database file"; asked
+                // after the failure, so a file that cannot be opened for
+                // another reason is said as such.
+                match path.try_exists() {
+                    Ok(false) => StoreError::NoArchive {
+                        path: path.to_path_buf(),
+                    },
+                    _ => open_err(e),
+                }
+            })?
+        };
         writer.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
         // WAL: readers (the HTTP side, sqlite3, analysts' scripts) never
         // block the writer and never see a half-written fetch.

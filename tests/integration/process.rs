@@ -765,6 +765,8 @@ fn render_without_base_url_on_port_0_asks_for_base_url() {
     assert!(err.contains("set [server] base_url"), "{err}");
 
     write("base_url = \"http://feeds.test/\"\n");
+    // `render` reads an archive and creates none.
+    drop(tickerfeed::store::Store::open(&dir.db_path()).unwrap());
     let (code, out, err) = run_cmd(&dir, &["render"]);
     assert_eq!(code, 0, "{err}");
     assert!(
@@ -915,6 +917,87 @@ async fn looking_at_the_feeds_registers_nothing() {
     // `poll` acts on the config: now it is registered.
     run(&["poll"]).await.unwrap();
     assert_eq!(registered(), ["a 1", "b 0", "c 1"]);
+}
+
+/// The commands that only look at the archive, run where there is none
+/// (a mistyped `[storage] path`, or before the first poll), created an
+/// empty one (its folder, the file, its `-wal` and `-shm`) and reported
+/// that nothing was ever polled. Each now says there is no archive, at
+/// which path and what creates it, exits 1 and leaves nothing behind;
+/// `opml export` lists the configured feeds without their titles. An
+/// archive at an older schema version is still opened, and upgraded.
+#[test]
+fn looking_where_there_is_no_archive_says_so_and_creates_nothing() {
+    let dir = TestDir::new();
+    dir.write_config(&format!(
+        "[storage]\nmax_age_days = 30\n{}\
+         [[views]]\nname = \"oil\"\nquery = \"oil\"\n\
+         [[alerts]]\nname = \"majors\"\nview = \"oil\"\nurl = \"https://hooks.test/x\"\n",
+        feed_block("a", "https://a.test/a.xml", "")
+    ));
+    let before = || {
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(before(), ["config.toml"]);
+    let out_file = dir.path().join("items.jsonl");
+    let out_arg = out_file.to_str().unwrap();
+    let archive = dir.db_path();
+    for args in [
+        &["feeds"][..],
+        &["render"],
+        &["render", "--view", "oil"],
+        &["views"],
+        &["views", "test", "oil"],
+        &["views", "test", "--rule", "{ title = \"oil\" }"],
+        &["alerts"],
+        &["alerts", "test", "majors"],
+        &["alerts", "retry"],
+        &["search", "oil"],
+        &["prune"],
+        &["export"],
+        &[
+            "export", "--format", "csv", "--view", "oil", "--out", out_arg,
+        ],
+    ] {
+        let (code, out, err) = run_cmd(&dir, args);
+        assert_eq!(code, 1, "{args:?}: {out}{err}");
+        assert_eq!(
+            err.trim_end(),
+            format!(
+                "error: no archive at {} yet: `tickerfeed poll` or the service \
+                 (`tickerfeed run`) creates it",
+                archive.display()
+            ),
+            "{args:?}"
+        );
+        assert_eq!(before(), ["config.toml"], "{args:?} left files behind");
+    }
+    let (code, out, err) = run_cmd(&dir, &["opml", "export"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("xmlUrl=\"https://a.test/a.xml\""), "{out}");
+    assert_eq!(before(), ["config.toml"]);
+
+    // An archive an older tickerfeed left is read, upgraded as every
+    // command upgrades it.
+    tickerfeed::store::create_archive_at_version(&archive, 1).unwrap();
+    let version = || -> i64 {
+        dir.db()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(version(), 1);
+    let (code, out, err) = run_cmd(&dir, &["feeds"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("archive: ") && out.contains("0 items"),
+        "{out}"
+    );
+    assert!(version() > 1);
 }
 
 /// A config with one feed `a` (one item, "Alpha") served at `/a.xml`.
