@@ -13,7 +13,9 @@
 //! the live board also when the board refreshes). Requests that arrive
 //! while a document is being rendered wait for that render instead
 //! of starting their own. ETags derive from the bytes, so a re-render that
-//! changes nothing still answers 304. One-off documents (a search, an
+//! changes nothing still answers 304; the OPML lists, made per request
+//! (`/feeds.opml`) or per config load (`/views.opml`), answer with the
+//! same validators. One-off documents (a search, an
 //! older page) are rendered a few at a time at most, so they cannot crowd
 //! the feeds off the archive's read connection.
 //!
@@ -98,6 +100,8 @@ struct Inner {
     subscriber: OnceLock<Subscriber>,
     /// `/export.jsonl` streams in progress (`export::EXPORTS`).
     exports: Arc<Semaphore>,
+    /// `/feeds.opml` as last served, so the same list keeps its date.
+    feeds_opml: Mutex<Option<Arc<Rendered>>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -293,7 +297,8 @@ struct Form {
 /// One rendered document and its validators.
 #[derive(Debug)]
 struct Rendered {
-    format: Format,
+    /// Its `Content-Type`.
+    content_type: &'static str,
     /// `Bytes`, so answering a request clones a pointer, not the document.
     body: Bytes,
     /// Started when a client first asks for it ([`Rendered::encoded`]): a
@@ -327,9 +332,15 @@ impl Rendered {
     /// `body` with a strong ETag of its bytes; its compressed forms are
     /// made on demand, each once per render, not per request.
     fn new(format: Format, body: Vec<u8>, last_modified: SystemTime) -> Rendered {
+        Rendered::typed(format.content_type(), body, last_modified)
+    }
+
+    /// [`Rendered::new`] for a document that is no feed or page (an OPML
+    /// list), served as `content_type`.
+    fn typed(content_type: &'static str, body: Vec<u8>, last_modified: SystemTime) -> Rendered {
         let digest = Sha256::digest(&body);
         Rendered {
-            format,
+            content_type,
             etag: format!("\"{}\"", hex::encode(&digest[..12])),
             body: Bytes::from(body),
             gzip: Mutex::default(),
@@ -561,6 +572,7 @@ impl HttpState {
             hub: RwLock::new(None),
             subscriber: OnceLock::new(),
             exports: Arc::new(Semaphore::new(export::EXPORTS)),
+            feeds_opml: Mutex::default(),
         }))
     }
 
@@ -879,12 +891,15 @@ fn split_file(file: &str) -> Option<(&str, Format)> {
         .and_then(|(name, ext)| Format::from_extension(ext).map(|f| (name, f)))
 }
 
-async fn views_opml(State(state): State<HttpState>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/x-opml; charset=utf-8")],
-        state.published().views_opml.clone(),
-    )
-        .into_response()
+/// The `Content-Type` of the OPML lists.
+const OPML_TYPE: &str = "text/x-opml; charset=utf-8";
+
+/// The views as OPML, made at the config's load (and reload), so dated
+/// by it.
+async fn views_opml(State(state): State<HttpState>, headers: HeaderMap) -> Response {
+    let since = *lock(&state.0.config_since);
+    let body = state.published().views_opml.clone().into_bytes();
+    respond(&headers, &Rendered::typed(OPML_TYPE, body, since)).await
 }
 
 async fn feed(
@@ -968,7 +983,7 @@ async fn respond(headers: &HeaderMap, doc: &Rendered) -> Response {
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static(doc.format.content_type()),
+        HeaderValue::from_static(doc.content_type),
     );
     h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     if let Some(link) = &doc.link {
@@ -1053,30 +1068,36 @@ async fn rendered(inner: &Inner, key: DocKey) -> Result<Arc<Rendered>, ServeErro
                 None
             };
             let mut doc = render_doc(inner, key).await?;
-            // Bytes that changed while no entry did (a source renamed, an
-            // item pruned) must not keep the last copy's date: a reader
-            // revalidating by date alone would get 304 and keep it.
-            // The same bytes keep the date they were given.
-            match &slot.previous {
-                Some((etag, last_modified)) if *etag == doc.etag => {
-                    doc.last_modified = doc.last_modified.max(*last_modified);
-                }
-                Some((_, last_modified)) if doc.last_modified <= *last_modified => {
-                    let later = *last_modified + std::time::Duration::from_secs(1);
-                    doc.last_modified = later.max(SystemTime::from(inner.clock.now()));
-                }
-                Some(_) => {}
-                // The first copy since the start or a reload: what it was
-                // before is not known, and the config may have changed its
-                // bytes (a title, a filter) while no entry did.
-                None => {
-                    doc.last_modified = doc.last_modified.max(*lock(&inner.config_since));
-                }
-            }
+            date_replacement(inner, slot.previous.as_ref(), &mut doc);
             Ok(Arc::new(doc))
         })
         .await
         .map(Arc::clone)
+}
+
+/// Dates `doc`, which replaces `previous` (that document's ETag and
+/// date, if one was served). Bytes that changed while no entry did (a
+/// source renamed, an item pruned, a feed's title in `/feeds.opml`) must
+/// not keep the last copy's date: a reader revalidating by date alone
+/// would get 304 and keep it. The same bytes keep the date they were
+/// given.
+fn date_replacement(inner: &Inner, previous: Option<&(String, SystemTime)>, doc: &mut Rendered) {
+    match previous {
+        Some((etag, last_modified)) if *etag == doc.etag => {
+            doc.last_modified = doc.last_modified.max(*last_modified);
+        }
+        Some((_, last_modified)) if doc.last_modified <= *last_modified => {
+            let later = *last_modified + std::time::Duration::from_secs(1);
+            doc.last_modified = later.max(SystemTime::from(inner.clock.now()));
+        }
+        Some(_) => {}
+        // The first copy since the start or a reload: what it was
+        // before is not known, and the config may have changed its
+        // bytes (a title, a filter) while no entry did.
+        None => {
+            doc.last_modified = doc.last_modified.max(*lock(&inner.config_since));
+        }
+    }
 }
 
 async fn render_doc(inner: &Inner, key: DocKey) -> Result<Rendered, ServeError> {
@@ -1386,9 +1407,14 @@ async fn quotes(State(state): State<HttpState>) -> Response {
 
 /// The configured feeds as OPML 2.0, for importing into another reader,
 /// with each feed's title and site as the archive has them by now, at the
-/// URL it is fetched from (where it moved for good, if it did): so made
-/// for each request, as the list changes as feeds are polled.
-async fn feeds_opml(State(state): State<HttpState>) -> Response {
+/// URL it is fetched from (where it moved for good, if it did): so read
+/// for each request, as the list changes as feeds are polled (a confirmed
+/// move need not change what the feeds show, so the render cache, keyed
+/// on the archive's generation, would miss it). Served with the feeds'
+/// validators: dated by the config's load, not the request, the same list
+/// is the same bytes, so a reader revalidating gets 304, and the copy
+/// last served keeps its date and compressed forms.
+async fn feeds_opml(State(state): State<HttpState>, headers: HeaderMap) -> Response {
     let inner = &state.0;
     let homes = match inner.store.feed_homes().await {
         Ok(homes) => homes,
@@ -1398,14 +1424,29 @@ async fn feeds_opml(State(state): State<HttpState>) -> Response {
         }
     };
     let published = state.published();
+    let since = *lock(&inner.config_since);
     let body = crate::opml::export(
         &published.output.title,
         &published.feeds,
         &homes,
         crate::opml::Credentials::Withheld,
-        inner.clock.now(),
+        DateTime::<Utc>::from(since),
     );
-    ([(header::CONTENT_TYPE, "text/x-opml; charset=utf-8")], body).into_response()
+    let mut doc = Rendered::typed(OPML_TYPE, body.into_bytes(), since);
+    let doc = {
+        let mut last = lock(&inner.feeds_opml);
+        match &*last {
+            Some(served) if served.etag == doc.etag => Arc::clone(served),
+            served => {
+                let previous = served.as_ref().map(|d| (d.etag.clone(), d.last_modified));
+                date_replacement(inner, previous.as_ref(), &mut doc);
+                let doc = Arc::new(doc);
+                *last = Some(Arc::clone(&doc));
+                doc
+            }
+        }
+    };
+    respond(&headers, &doc).await
 }
 
 /// Counts every request by route (the pattern, not the raw path, so

@@ -328,3 +328,75 @@ async fn a_confirmed_move_is_the_url_every_list_publishes() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(xml_url(&exported), [elsewhere.as_str()], "{exported}");
 }
+
+/// `/feeds.opml` was made for each request and dated by it, with no
+/// validators: a reader or cache revalidating the list fetched it whole
+/// every time. It (and `/views.opml`) answers conditional requests as the
+/// feeds do: an ETag and Last-Modified, 304 with no body for the ETag, and
+/// a new ETag and a later date once a poll changes a feed's title.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_opml_lists_answer_conditional_requests() {
+    let server = FeedServer::start().await;
+    let titled = |title: &str| Reply::feed(rss(title, &[("a1", "Alpha", "https://a.test/1")]));
+    server.set("/a.xml", titled("First title"));
+    let dir = TestDir::new();
+    let config = dir.write_config(&format!(
+        "{}[[views]]\nname = \"oil\"\nquery = \"oil\"\n",
+        feed_block("a", &server.url("/a.xml"), "schedule = \"@hourly\"")
+    ));
+    let (_c, clock) = fixed_clock("2026-11-24T09:00:00Z");
+    poll(&config, clock.clone()).await;
+    let d = crate::serve::Daemon::start_with_clock(config.clone(), clock.clone()).await;
+    let header = |r: &reqwest::Response, name: &str| {
+        r.headers()
+            .get(name)
+            .unwrap_or_else(|| panic!("no {name}: {:?}", r.headers()))
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+
+    let first = d.get("/feeds.opml", &[]).await;
+    assert_eq!(first.status(), 200);
+    let (etag, date) = (header(&first, "etag"), header(&first, "last-modified"));
+    assert_eq!(header(&first, "content-type"), "text/x-opml; charset=utf-8");
+    assert!(
+        first
+            .text()
+            .await
+            .unwrap()
+            .contains("title=\"First title\"")
+    );
+    for asked in [
+        ("if-none-match", etag.as_str()),
+        ("if-modified-since", &date),
+    ] {
+        let again = d.get("/feeds.opml", &[asked]).await;
+        assert_eq!(again.status(), 304, "{asked:?}");
+        assert_eq!(header(&again, "etag"), etag);
+        assert!(again.bytes().await.unwrap().is_empty(), "{asked:?}");
+    }
+
+    server.set("/a.xml", titled("Second title"));
+    poll(&config, clock).await;
+    let changed = d.get("/feeds.opml", &[("if-none-match", &etag)]).await;
+    assert_eq!(changed.status(), 200);
+    assert_ne!(header(&changed, "etag"), etag);
+    let later = httpdate::parse_http_date(&header(&changed, "last-modified")).unwrap();
+    assert!(later > httpdate::parse_http_date(&date).unwrap());
+    assert!(
+        changed
+            .text()
+            .await
+            .unwrap()
+            .contains("title=\"Second title\"")
+    );
+
+    let views = d.get("/views.opml", &[]).await;
+    assert_eq!(views.status(), 200);
+    let etag = header(&views, "etag");
+    let again = d.get("/views.opml", &[("if-none-match", &etag)]).await;
+    assert_eq!(again.status(), 304);
+    assert!(again.bytes().await.unwrap().is_empty());
+    d.stop().await;
+}
