@@ -198,10 +198,7 @@ pub fn export(
                     // name where it names one); a secret the config no
                     // longer gives leaves the configured URL, which
                     // redirects again, as polling does (`FeedRow::fetch_url`).
-                    Credentials::Kept => Url::parse(&url)
-                        .ok()
-                        .and_then(|configured| crate::link::refill_secrets(moved, &configured))
-                        .map_or(url, String::from),
+                    Credentials::Kept => moved_as_written(moved, feed).unwrap_or(url),
                     Credentials::Withheld => crate::link::without_credentials(moved),
                 },
                 None => url,
@@ -764,15 +761,78 @@ pub fn to_config_entries(feeds: &[OpmlFeed], existing: &Config) -> ImportPlan {
     plan
 }
 
-/// `url` with each `${NAME}` (a variable the config fills from the
-/// environment) as written: parsing percent-encodes its braces in a user
-/// name or a path (`https://$%7BTOKEN%7D@host/`), which the config would
-/// read as a literal name.
+/// A `${NAME}` (a variable the config fills from the environment) in a
+/// URL, as written or as the URL parser writes it in a user name or a
+/// path, its braces percent-encoded (`$%7BNAME%7D`).
+static VARIABLE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"\$(?:\{|%7[Bb])([A-Za-z_][A-Za-z0-9_]*)(?:\}|%7[Dd])")
+        .expect("constant pattern")
+});
+
+/// `url` with each `${NAME}` as written: parsing percent-encodes its
+/// braces in a user name or a path (`https://$%7BTOKEN%7D@host/`), which
+/// the config would read as a literal name.
 fn variables_as_written(url: &str) -> std::borrow::Cow<'_, str> {
-    static ENCODED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r"\$%7[Bb]([A-Za-z_][A-Za-z0-9_]*)%7[Dd]").expect("constant pattern")
-    });
-    ENCODED.replace_all(url, "$${$1}")
+    VARIABLE.replace_all(url, "$${$1}")
+}
+
+/// Where `feed` moved (`moved`, as the archive keeps it) as the config
+/// would write it: its secrets filled from the configured URL, then each
+/// value a `${NAME}` of the config gave written as that `${NAME}` again,
+/// wherever it is (a user name, a password, a path, a query), so the
+/// export never holds the value, nor a name percent-encoded by parsing.
+/// `None` when that cannot be done (the configured URL cannot fill the
+/// move's blanks, or its values cannot be told apart): the configured
+/// URL, which redirects again, is exported instead.
+fn moved_as_written(moved: &str, feed: &FeedConfig) -> Option<String> {
+    let filled = crate::link::refill_secrets(moved, &feed.url)?;
+    let Some(template) = &feed.url_template else {
+        return Some(filled.into());
+    };
+    let mut values = variable_values(template, &feed.url)?;
+    // A value holding another is named whole.
+    values.sort_by_key(|(_, value)| std::cmp::Reverse(value.len()));
+    let mut written = String::from(filled);
+    for (name, value) in values.iter().filter(|(_, v)| !v.is_empty()) {
+        written = written.replace(value.as_str(), &format!("${{{name}}}"));
+    }
+    Some(written)
+}
+
+/// The value each `${NAME}` of `template` (a feed's URL as the config
+/// writes it) took in `filled` (the URL made of it), as `filled` spells
+/// it. Both are compared as the URL parser writes them, so a name it
+/// percent-encodes lines up with a value it encodes the same way. `None`
+/// when `filled` is not `template` with its names filled, or a name took
+/// two values (it spells one value differently in two parts of the URL).
+fn variable_values(template: &str, filled: &Url) -> Option<Vec<(String, String)>> {
+    let parsed = Url::parse(template).ok()?;
+    let written = parsed.as_str();
+    let mut pattern = String::from("^");
+    let mut names = Vec::new();
+    let mut end = 0;
+    for var in VARIABLE.captures_iter(written) {
+        let whole = var.get(0)?;
+        pattern.push_str(&regex::escape(&written[end..whole.start()]));
+        pattern.push_str("(.*?)");
+        names.push(var[1].to_string());
+        end = whole.end();
+    }
+    pattern.push_str(&regex::escape(&written[end..]));
+    pattern.push('$');
+    let found = regex::Regex::new(&pattern)
+        .ok()?
+        .captures(filled.as_str())?;
+    let mut values: Vec<(String, String)> = Vec::new();
+    for (i, name) in names.into_iter().enumerate() {
+        let value = found.get(i + 1)?.as_str();
+        match values.iter().find(|(n, _)| *n == name) {
+            Some((_, v)) if v != value => return None,
+            Some(_) => {}
+            None => values.push((name, value.to_string())),
+        }
+    }
+    Some(values)
 }
 
 impl ImportPlan {
@@ -1069,6 +1129,63 @@ url = "file:///srv/feeds/local.xml"
     /// its own title when the archive has learnt them by polling; the
     /// operator's name stays the `text`, which is what `opml import`
     /// names the feed after, so the list round-trips.
+    /// A moved feed whose config names its secrets from the environment
+    /// in its user name, password or path was exported with the user
+    /// name's value, or with a name percent-encoded (`$%7BFEED_PASS%7D`,
+    /// which `opml import` reads as a literal password), or with the
+    /// path's token itself: each `${NAME}` is written as the config
+    /// writes it, wherever it is, and no value is.
+    #[test]
+    fn a_moved_feed_keeps_its_variables_as_written() {
+        // (the config's URL, as the environment filled it, where it moved
+        // as the archive keeps it, what the export gives)
+        let cases = [
+            (
+                "https://${FEED_USER}:${FEED_PASS}@old.test/feed.xml",
+                "https://alice:pa55word@old.test/feed.xml",
+                "https://alice:****@new.test/feed.xml",
+                "https://${FEED_USER}:${FEED_PASS}@new.test/feed.xml",
+            ),
+            (
+                "https://${FEED_TOKEN}@old.test/feed.xml",
+                "https://t0ken9@old.test/feed.xml",
+                "https://****@new.test/feed.xml",
+                "https://${FEED_TOKEN}@new.test/feed.xml",
+            ),
+            (
+                "https://old.test/${FEED_TOKEN}/feed.xml",
+                "https://old.test/t0ken9/feed.xml",
+                "https://new.test/v2/t0ken9/feed.xml",
+                "https://new.test/v2/${FEED_TOKEN}/feed.xml",
+            ),
+            (
+                "https://old.test/${FEED_TOKEN}/feed.xml?api_key=${FEED_KEY}",
+                "https://old.test/t0ken9/feed.xml?api_key=k3yk3y",
+                "https://new.test/feed.xml?api_key=****",
+                "https://new.test/feed.xml?api_key=${FEED_KEY}",
+            ),
+        ];
+        for (template, filled, moved, exported) in cases {
+            let mut cfg = config("[[feeds]]\nname = \"wire\"\nurl = \"https://old.test/\"\n");
+            let feed = &mut cfg.feeds[0];
+            feed.url = Url::parse(filled).unwrap();
+            feed.url_template = Some(template.to_string());
+            let homes = HashMap::from([(
+                "wire".to_string(),
+                FeedHome {
+                    moved_to: Some(moved.to_string()),
+                    moved_from: crate::link::blank_secrets(filled),
+                    ..FeedHome::default()
+                },
+            )]);
+            let xml = export("News", &cfg.feeds, &homes, Credentials::Kept, now());
+            assert!(xml.contains(&format!("xmlUrl=\"{exported}\"")), "{xml}");
+            for value in ["alice", "pa55word", "t0ken9", "k3yk3y", "%7B"] {
+                assert!(!xml.contains(value), "{value} in {xml}");
+            }
+        }
+    }
+
     #[test]
     fn export_gives_the_site_and_title_the_archive_knows() {
         let cfg = config(
