@@ -631,8 +631,8 @@ async fn poll(config: Config, clock: SharedClock, only: Option<String>) -> Resul
                             failed += 1;
                             // Which address failed, unless the error
                             // already quotes it (a connect error does).
-                            let url = crate::link::without_credentials(&r.url);
-                            if error.contains(&url) {
+                            let url = &r.url;
+                            if error.contains(url) {
                                 writeln!(out, "{name}: error: {error}")?
                             } else {
                                 writeln!(out, "{name}: error: {error} ({url})")?
@@ -859,7 +859,12 @@ async fn feeds(config: Config, clock: SharedClock) -> Result<ExitCode> {
         .filter(|f| !registered.contains(f.name.as_str()))
     {
         writeln!(out, "{}", f.name)?;
-        writeln!(out, "  url:        {}", f.url)?;
+        // As the archive will keep it: the list may be pasted anywhere.
+        writeln!(
+            out,
+            "  url:        {}",
+            crate::link::blank_secrets(f.url.as_str(), &f.filled)
+        )?;
         writeln!(
             out,
             "  state:      new in {}: registered when the daemon reloads or starts, or by `tickerfeed poll`",

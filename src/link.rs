@@ -3,15 +3,74 @@
 //! the store's dedup compares guids that are links in the same form, so
 //! both import it from here (the store never calls pipeline code).
 //! Also what of a URL may be shown: [`without_credentials`] for what is
-//! published, [`redact`] for what is logged, [`blank_secrets`] for what
-//! the archive keeps of a feed's address, [`refill_secrets`] to fetch
-//! from an address the archive kept, and [`origin_shown`] for a webhook's
-//! address, anywhere it is shown.
+//! published or logged, [`redact`] for a quote provider's key,
+//! [`blank_secrets`] for what the archive keeps of a feed's address,
+//! [`refill_secrets`] to fetch from an address the archive kept, and
+//! [`origin_shown`] for a webhook's address, anywhere it is shown. What a
+//! feed's URL took from the environment ([`Filled`]) is blanked by value
+//! wherever it stands, so a token in a path is blanked as surely as one in
+//! a known key parameter.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use regex::{Captures, Regex};
 use url::Url;
+
+/// The values a feed's URL took from the environment (each `${NAME}` of
+/// its configured text), in each spelling a URL can give them (as given,
+/// and percent-encoded as a path, a query, a fragment or user info
+/// encodes them), longest first, so a value holding another is blanked
+/// whole. Empty for a URL that names no variable. Prints no value (the
+/// config, which holds one per feed, is logged whole); compares by them,
+/// so a reload notices a new one.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Filled(Vec<String>);
+
+impl std::fmt::Debug for Filled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Filled({} spellings of values, ****)", self.0.len())
+    }
+}
+
+/// Values shorter than this are not blanked: blanking `en` or `1` would
+/// cut into the host, the path and every other word of the text, and a
+/// secret that short is guessed in a moment anyway.
+const SHORTEST_BLANKED: usize = 6;
+
+impl Filled {
+    /// `values`, as the environment gave them.
+    pub fn of(values: impl IntoIterator<Item = String>) -> Filled {
+        let mut spellings: Vec<String> = Vec::new();
+        let mut scratch = Url::parse("http://h/").expect("constant URL");
+        for value in values {
+            let _ = scratch.set_username(&value);
+            let userinfo = scratch.username().to_owned();
+            scratch.set_path(&value);
+            let path = scratch.path().trim_start_matches('/').to_owned();
+            scratch.set_query(Some(&value));
+            let query = scratch.query().unwrap_or_default().to_owned();
+            scratch.set_fragment(Some(&value));
+            let fragment = scratch.fragment().unwrap_or_default().to_owned();
+            spellings.extend([value, userinfo, path, query, fragment]);
+        }
+        spellings.retain(|v| v.chars().count() >= SHORTEST_BLANKED);
+        spellings.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        spellings.dedup();
+        Filled(spellings)
+    }
+
+    /// `text` with each value `****`.
+    fn blank<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let mut text = Cow::Borrowed(text);
+        for value in &self.0 {
+            if text.contains(value.as_str()) {
+                text = Cow::Owned(text.replace(value.as_str(), BLANK));
+            }
+        }
+        text
+    }
+}
 
 /// Query parameters that only track the reader; they never change which
 /// article a link points to.
@@ -103,21 +162,23 @@ pub fn redact(url_or_text: &str) -> String {
 }
 
 /// `url` as it may be shown to anyone: without a user name and password
-/// (`https://user:secret@host/feed` is `https://host/feed`) and with the
-/// values of key parameters blanked (`?api_key=****`, see [`redact`]). A
-/// feed behind basic authentication or an API key keeps them in
-/// `config.toml` (or, better, in the environment it names there); the
-/// archive keeps the [`blank_secrets`] form, and pages, feeds and lists
-/// served over HTTP show this one.
-pub fn without_credentials(url: &str) -> String {
-    let shown = match Url::parse(url) {
+/// (`https://user:secret@host/feed` is `https://host/feed`), with the
+/// values of key parameters blanked (`?api_key=****`, see [`redact`]),
+/// and each value `filled` holds blanked wherever it is
+/// (`https://host/****/feed.xml`). A feed behind basic authentication or
+/// an API key keeps them in `config.toml` (or, better, in the environment
+/// it names there); the archive keeps the [`blank_secrets`] form, and
+/// pages, feeds, lists served over HTTP and the log show this one.
+pub fn without_credentials(url: &str, filled: &Filled) -> String {
+    let url = filled.blank(url);
+    let shown = match Url::parse(&url) {
         Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
             // Only URLs that cannot have them refuse, and those have none.
             let _ = u.set_username("");
             let _ = u.set_password(None);
             u.into()
         }
-        _ => url.to_owned(),
+        _ => url.into_owned(),
     };
     redact(&shown)
 }
@@ -132,14 +193,18 @@ static USERINFO: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"://([^/?#@\s:"'<>]*)(:[^/?#@\s"'<>]*)?@"#).expect("constant pattern")
 });
 
-/// A feed's address (or text quoting one) as the archive keeps it: the
-/// password `****` (`https://reader:****@host/feed`), a user name without
-/// one too, since it is then the token (`https://****@host/feed`), and
-/// key values blanked as [`redact`] does (`?api_key=****`). Unlike
+/// A feed's address (or text quoting one) as the archive keeps it: each
+/// value `filled` holds `****` wherever it is (a path, a query, a
+/// fragment, user info), the password `****`
+/// (`https://reader:****@host/feed`), a user name without one too, since
+/// it is then the token (`https://****@host/feed`), and key values
+/// blanked as [`redact`] does (`?api_key=****`). Unlike
 /// [`without_credentials`] it keeps where a secret was, so
-/// [`refill_secrets`] can put the configured one back to fetch it.
-pub fn blank_secrets(url_or_text: &str) -> String {
-    let blanked = USERINFO.replace_all(url_or_text, |c: &Captures<'_>| match c.get(2) {
+/// [`refill_secrets`] can put the configured one back to fetch it (a
+/// password, a user name or a key parameter; not a blank elsewhere).
+pub fn blank_secrets(url_or_text: &str, filled: &Filled) -> String {
+    let url_or_text = filled.blank(url_or_text);
+    let blanked = USERINFO.replace_all(&url_or_text, |c: &Captures<'_>| match c.get(2) {
         Some(_) => format!("://{}:{BLANK}@", &c[1]),
         None if c[1].is_empty() => "://@".to_owned(),
         None => format!("://{BLANK}@"),
@@ -187,19 +252,21 @@ pub fn refill_secrets(kept: &str, configured: &Url) -> Option<Url> {
     Some(u)
 }
 
-/// Whether `url` holds a password or a key value ([`without_credentials`]
-/// would change it), or the archive's blank for one.
-pub fn holds_secret(url: &str) -> bool {
-    url.contains(BLANK) || without_credentials(url) != url
+/// Whether `url` holds a password, a key value or a value of `filled`
+/// ([`without_credentials`] would change it), or the archive's blank for
+/// one.
+pub fn holds_secret(url: &str, filled: &Filled) -> bool {
+    url.contains(BLANK) || without_credentials(url, filled) != url
 }
 
 /// Whether a feed configured as `configured` may move to `target` (a
 /// permanent redirect's): only when the archive's form of `target`, filled
-/// from `configured`, is `target` again. A new home whose key the config
-/// cannot give (another key, another user) is not moved to: the feed
+/// from `configured` (whose environment's values are `filled`), is
+/// `target` again. A new home whose key the config cannot give (another
+/// key, another user, a value in its path) is not moved to: the feed
 /// keeps its configured URL and follows the redirect at each poll.
-pub fn secrets_refillable(target: &str, configured: &Url) -> bool {
-    refill_secrets(&blank_secrets(target), configured).is_some_and(|u| u.as_str() == target)
+pub fn secrets_refillable(target: &str, configured: &Url, filled: &Filled) -> bool {
+    refill_secrets(&blank_secrets(target, filled), configured).is_some_and(|u| u.as_str() == target)
 }
 
 /// [`canonical_url`] of a link already parsed.
@@ -233,6 +300,20 @@ pub fn canonical(mut u: Url) -> String {
 mod tests {
     use super::*;
 
+    /// The four for a URL that names no variable.
+    fn shown(url: &str) -> String {
+        without_credentials(url, &Filled::default())
+    }
+    fn archived(text: &str) -> String {
+        blank_secrets(text, &Filled::default())
+    }
+    fn holds(url: &str) -> bool {
+        holds_secret(url, &Filled::default())
+    }
+    fn movable(target: &str, configured: &Url) -> bool {
+        secrets_refillable(target, configured, &Filled::default())
+    }
+
     #[test]
     fn canonical_urls_fold_tracking_scheme_port_and_fragment() {
         let c = |s| canonical_url(s).unwrap();
@@ -254,25 +335,25 @@ mod tests {
     #[test]
     fn shown_urls_lose_passwords_and_key_values() {
         assert_eq!(
-            without_credentials("https://reader:hunter2@news.test/feed.xml"),
+            shown("https://reader:hunter2@news.test/feed.xml"),
             "https://news.test/feed.xml"
         );
         assert_eq!(
-            without_credentials("https://news.test/feed?api_key=hunter2&lang=en"),
+            shown("https://news.test/feed?api_key=hunter2&lang=en"),
             "https://news.test/feed?api_key=****&lang=en"
         );
         assert_eq!(
-            without_credentials("https://u:p@yt.test/feeds?key=AIza&channel=x"),
+            shown("https://u:p@yt.test/feeds?key=AIza&channel=x"),
             "https://yt.test/feeds?key=****&channel=x"
         );
         // A key named as a word of its own (marketstack's `access_key`).
         assert_eq!(
-            without_credentials("https://api.test/news?access_key=s3&secret_key=s4&x-app-key=s5"),
+            shown("https://api.test/news?access_key=s3&secret_key=s4&x-app-key=s5"),
             "https://api.test/news?access_key=****&secret_key=****&x-app-key=****"
         );
         // Parameters that merely end in "key"-like words are not keys.
         assert_eq!(
-            without_credentials("https://news.test/feed?keyword=oil&sort=new&sortkey=date"),
+            shown("https://news.test/feed?keyword=oil&sort=new&sortkey=date"),
             "https://news.test/feed?keyword=oil&sort=new&sortkey=date"
         );
     }
@@ -281,7 +362,7 @@ mod tests {
     fn the_archive_keeps_where_a_secret_was_and_a_fetch_puts_it_back() {
         let configured =
             Url::parse("https://reader:hunter2@news.test/feed?api_key=k3y&lang=en").unwrap();
-        let kept = blank_secrets(configured.as_str());
+        let kept = archived(configured.as_str());
         assert_eq!(
             kept,
             "https://reader:****@news.test/feed?api_key=****&lang=en"
@@ -289,29 +370,20 @@ mod tests {
         assert_eq!(refill_secrets(&kept, &configured), Some(configured.clone()));
         // Text quoting URLs (a redirect chain) loses them too.
         assert_eq!(
-            blank_secrets("301 -> https://t0ken@new.test/f?token=k3y; 200"),
+            archived("301 -> https://t0ken@new.test/f?token=k3y; 200"),
             "301 -> https://****@new.test/f?token=****; 200"
         );
         // Ports and `@` after the host are no user name.
         let plain = "https://news.test:8443/feed?by=@me";
-        assert_eq!(blank_secrets(plain), plain);
+        assert_eq!(archived(plain), plain);
         // Where the feed moved, with the configured key: movable.
-        assert!(secrets_refillable(
-            "https://new.test/feed?api_key=k3y",
-            &configured
-        ));
-        assert!(secrets_refillable("https://new.test/feed", &configured));
+        assert!(movable("https://new.test/feed?api_key=k3y", &configured));
+        assert!(movable("https://new.test/feed", &configured));
         // A key or a user the config does not hold: not.
-        assert!(!secrets_refillable(
-            "https://new.test/feed?api_key=other",
-            &configured
-        ));
-        assert!(!secrets_refillable(
-            "https://new.test/feed?token=k3y",
-            &configured
-        ));
+        assert!(!movable("https://new.test/feed?api_key=other", &configured));
+        assert!(!movable("https://new.test/feed?token=k3y", &configured));
         let keyless = Url::parse("https://news.test/feed").unwrap();
-        assert!(!secrets_refillable("https://u:p@new.test/feed", &keyless));
+        assert!(!movable("https://u:p@new.test/feed", &keyless));
     }
 
     /// A key with a `;` in it is blanked whole, wherever it is shown or
@@ -320,10 +392,10 @@ mod tests {
     fn a_key_with_a_semicolon_is_blanked_whole() {
         let url = "https://x.test/f?token=abc;def&x=1";
         assert_eq!(redact(url), "https://x.test/f?token=****&x=1");
-        assert_eq!(without_credentials(url), "https://x.test/f?token=****&x=1");
-        assert_eq!(blank_secrets(url), "https://x.test/f?token=****&x=1");
+        assert_eq!(shown(url), "https://x.test/f?token=****&x=1");
+        assert_eq!(archived(url), "https://x.test/f?token=****&x=1");
         assert_eq!(
-            blank_secrets("301 -> https://n.test/f?token=k3y; 302 -> https://m.test/"),
+            archived("301 -> https://n.test/f?token=k3y; 302 -> https://m.test/"),
             "301 -> https://n.test/f?token=****; 302 -> https://m.test/"
         );
     }
@@ -339,8 +411,49 @@ mod tests {
         ] {
             assert_eq!(refill_secrets(kept, &configured), None, "{kept}");
         }
-        assert!(holds_secret("https://new.test/feed?api_key=****"));
-        assert!(holds_secret("https://u:p@new.test/feed"));
-        assert!(!holds_secret("https://new.test/feed?keyword=oil"));
+        assert!(holds("https://new.test/feed?api_key=****"));
+        assert!(holds("https://u:p@new.test/feed"));
+        assert!(!holds("https://new.test/feed?keyword=oil"));
+    }
+
+    /// A value the environment gave is blanked wherever it stands: in a
+    /// path, a fragment, user info, a query value of no known key name,
+    /// percent-encoded as the URL spells it, and in text quoting the URL.
+    #[test]
+    fn a_value_from_the_environment_is_blanked_wherever_it_is() {
+        let filled = Filled::of(["p4th-T0KEN".to_string(), "my token/é".to_string()]);
+        let url = "https://u:p4th-T0KEN@news.test/p4th-T0KEN/feed.xml?q=p4th-T0KEN#p4th-T0KEN";
+        assert_eq!(
+            blank_secrets(url, &filled),
+            "https://u:****@news.test/****/feed.xml?q=****#****"
+        );
+        assert_eq!(
+            without_credentials(url, &filled),
+            "https://news.test/****/feed.xml?q=****#****"
+        );
+        assert_eq!(
+            blank_secrets(
+                "error sending request for url (https://n.test/my%20token/%C3%A9/f)",
+                &filled
+            ),
+            "error sending request for url (https://n.test/****/f)"
+        );
+        assert!(holds_secret("https://n.test/p4th-T0KEN/f", &filled));
+        // Too short to blank without cutting into the rest.
+        let short = Filled::of(["en".to_string()]);
+        assert_eq!(
+            without_credentials("https://news.test/feed?lang=en", &short),
+            "https://news.test/feed?lang=en"
+        );
+        // A move whose path holds the value cannot be filled back in:
+        // followed at each poll, never moved to.
+        let configured = Url::parse("https://news.test/p4th-T0KEN/feed.xml").unwrap();
+        assert!(!secrets_refillable(
+            "https://news.test/p4th-T0KEN/new.xml",
+            &configured,
+            &filled
+        ));
+        // Nor does the value print.
+        assert!(!format!("{filled:?}").contains("T0KEN"));
     }
 }

@@ -187,10 +187,14 @@ pub fn export(
                     .url_template
                     .clone()
                     .unwrap_or_else(|| feed.url.to_string()),
-                Credentials::Withheld => crate::link::without_credentials(feed.url.as_str()),
+                Credentials::Withheld => {
+                    crate::link::without_credentials(feed.url.as_str(), &feed.filled)
+                }
             };
             let moved = home
-                .filter(|h| h.moved_from == crate::link::blank_secrets(feed.url.as_str()))
+                .filter(|h| {
+                    h.moved_from == crate::link::blank_secrets(feed.url.as_str(), &feed.filled)
+                })
                 .and_then(|h| h.moved_to.as_deref());
             let url = match moved {
                 Some(moved) => match credentials {
@@ -199,7 +203,7 @@ pub fn export(
                     // longer gives leaves the configured URL, which
                     // redirects again, as polling does (`FeedRow::fetch_url`).
                     Credentials::Kept => moved_as_written(moved, feed).unwrap_or(url),
-                    Credentials::Withheld => crate::link::without_credentials(moved),
+                    Credentials::Withheld => crate::link::without_credentials(moved, &feed.filled),
                 },
                 None => url,
             };
@@ -211,7 +215,7 @@ pub fn export(
             {
                 let site = match credentials {
                     Credentials::Kept => site.to_string(),
-                    Credentials::Withheld => crate::link::without_credentials(site),
+                    Credentials::Withheld => crate::link::without_credentials(site, &feed.filled),
                 };
                 push_attr(out, "htmlUrl", &site);
             }
@@ -1174,7 +1178,7 @@ url = "file:///srv/feeds/local.xml"
                 "wire".to_string(),
                 FeedHome {
                     moved_to: Some(moved.to_string()),
-                    moved_from: crate::link::blank_secrets(filled),
+                    moved_from: crate::link::blank_secrets(filled, &feed.filled),
                     ..FeedHome::default()
                 },
             )]);

@@ -27,7 +27,6 @@ use tracing::{error, info, warn};
 use crate::cause::chain as error_chain;
 use crate::clock::SharedClock;
 use crate::config::FeedConfig;
-use crate::link::without_credentials;
 use crate::model::{FeedId, Outcome};
 use crate::pipeline::{Pipeline, Refreshed};
 use crate::schedule::PollState;
@@ -452,7 +451,7 @@ pub fn log_refresh(feed: &str, r: &Refreshed) {
         (Some(error), Outcome::Throttled { until } | Outcome::Deferred { until }) => info!(
             feed,
             result = r.outcome.as_str(),
-            url = %without_credentials(&r.url),
+            url = %r.url,
             status = r.status,
             reason = %error,
             %until,
@@ -462,7 +461,7 @@ pub fn log_refresh(feed: &str, r: &Refreshed) {
         (Some(error), Outcome::Gone | Outcome::Retired) => warn!(
             feed,
             result = r.outcome.as_str(),
-            url = %without_credentials(&r.url),
+            url = %r.url,
             status = r.status,
             error = %error,
             elapsed_ms = r.elapsed_ms as u64,
@@ -471,7 +470,7 @@ pub fn log_refresh(feed: &str, r: &Refreshed) {
         (Some(error), _) => warn!(
             feed,
             result = r.outcome.as_str(),
-            url = %without_credentials(&r.url),
+            url = %r.url,
             status = r.status,
             error = %error,
             elapsed_ms = r.elapsed_ms as u64,
@@ -570,6 +569,7 @@ mod tests {
             name: name.into(),
             url: format!("http://127.0.0.1:9/{name}").parse().unwrap(),
             url_template: None,
+            filled: Default::default(),
             schedule: Schedule::parse("*/15 * * * *", TimeZone::Utc).unwrap(),
             tags: Vec::new(),
             user_agent: None,

@@ -388,6 +388,11 @@ pub struct FeedConfig {
     /// (`https://news.test/feed?api_key=${NEWS_API_KEY}`): what is shown
     /// to the operator (`opml export`) in place of the values.
     pub url_template: Option<String>,
+    /// The values `url` took from the environment: blanked wherever the
+    /// URL, or text quoting it, is stored, served or logged
+    /// (`link::blank_secrets`, `link::without_credentials`), be they in
+    /// its path, query, fragment or user info.
+    pub filled: crate::link::Filled,
     pub schedule: Schedule,
     pub tags: Vec<String>,
     /// Overrides `[fetch] user_agent` for this feed.
@@ -414,7 +419,7 @@ impl FeedConfig {
         let written = self.url_template.as_deref().unwrap_or(self.url.as_str());
         // A `${NAME}` is a secret kept elsewhere: as if blanked already.
         let named = resolve::fill_variables(written, |_| Ok("****".into())).ok()?;
-        let blanked = crate::link::blank_secrets(&named);
+        let blanked = crate::link::blank_secrets(&named, &crate::link::Filled::default());
         (blanked != named).then_some(blanked)
     }
 }

@@ -1391,6 +1391,7 @@ fn resolve_feed(
         }
     };
     let mut url_template = None;
+    let mut url_values = crate::link::Filled::default();
     let url = match raw.url {
         Some(text) => match fill_from_environment(&text) {
             Err(why) => {
@@ -1398,9 +1399,10 @@ fn resolve_feed(
                 r.problem(&at("url"), format!("feed {feed:?}: {why}"));
                 None
             }
-            Ok(filled) => match parse_feed_url(&filled, &text, base) {
+            Ok((filled, values)) => match parse_feed_url(&filled, &text, base) {
                 Ok(u) => {
                     url_template = (filled != text).then_some(text);
+                    url_values = crate::link::Filled::of(values);
                     Some(u)
                 }
                 Err(msg) => {
@@ -1454,6 +1456,7 @@ fn resolve_feed(
         name: name?,
         url: url?,
         url_template,
+        filled: url_values,
         schedule: schedule?,
         tags,
         user_agent,
@@ -1469,14 +1472,21 @@ fn resolve_feed(
 /// variable NAME, read here, once per load (start, reload, `check`,
 /// `poll`), as `api_key_env` is: so a key need not be written in the
 /// config. The value goes in as it is (percent-encode what a URL cannot
-/// hold there). The error names the variable, never a value.
-fn fill_from_environment(text: &str) -> Result<String, String> {
-    fill_variables(text, |var| match std::env::var(var) {
-        Ok(v) if !v.trim().is_empty() => Ok(v),
+/// hold there). The error names the variable, never a value; beside the
+/// URL come the values filled in, which are blanked wherever the URL is
+/// kept, shown or logged (`link::Filled`).
+fn fill_from_environment(text: &str) -> Result<(String, Vec<String>), String> {
+    let mut values = Vec::new();
+    let filled = fill_variables(text, |var| match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => {
+            values.push(v.clone());
+            Ok(v)
+        }
         _ => Err(format!(
             "the environment variable {var} (${{{var}}} in its url) is not set"
         )),
-    })
+    })?;
+    Ok((filled, values))
 }
 
 /// `text` with each `${NAME}` replaced by `value(NAME)`. No escape: no
@@ -1484,7 +1494,7 @@ fn fill_from_environment(text: &str) -> Result<String, String> {
 /// alone.
 pub(super) fn fill_variables(
     text: &str,
-    value: impl Fn(&str) -> Result<String, String>,
+    mut value: impl FnMut(&str) -> Result<String, String>,
 ) -> Result<String, String> {
     let mut filled = String::with_capacity(text.len());
     let mut rest = text;

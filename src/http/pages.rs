@@ -208,6 +208,7 @@ async fn status_doc(inner: &Inner, published: &Published) -> Result<Rendered, Se
         .iter()
         .map(|f| (f.name.as_str(), f))
         .collect();
+    let no_values = crate::link::Filled::default();
     let mut lines: Vec<(FeedCondition, render::html::FeedLine)> = rows
         .iter()
         .filter(|r| r.in_config)
@@ -215,13 +216,20 @@ async fn status_doc(inner: &Inner, published: &Published) -> Result<Rendered, Se
             let condition = FeedCondition::of(r);
             let config = configured.get(r.name.as_str());
             let next_due = r.next_due_in_words(config.copied(), now, when);
+            // The archive keeps the feed's address blanked already; an
+            // archive written before values were blanked by value is
+            // blanked here as well, while the config knows them.
+            let filled = config.map_or(&no_values, |f| &f.filled);
             let skip = r.poll_state().skip;
             let line = render::html::FeedLine {
                 name: r.name.clone(),
                 condition: condition.as_str(),
                 state: r.state_in_words(now, when),
-                url: without_credentials(&r.url),
-                moved: r.effective_url.as_deref().map(without_credentials),
+                url: without_credentials(&r.url, filled),
+                moved: r
+                    .effective_url
+                    .as_deref()
+                    .map(|u| without_credentials(u, filled)),
                 last_fetch: match r.last_status {
                     Some(s) => format!("{} (HTTP {s})", when(r.last_attempt_at)),
                     None => when(r.last_attempt_at),

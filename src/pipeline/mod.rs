@@ -85,8 +85,8 @@ enum Source {
 pub struct Refreshed {
     pub outcome: Outcome,
     /// The address asked (the configured one, or where the feed moved),
-    /// as configured: it may carry a key, so it is shown through
-    /// [`crate::link::without_credentials`], which only failures need.
+    /// in the form the archive keeps it ([`crate::link::blank_secrets`]):
+    /// what the log and `poll` may show.
     pub url: String,
     pub status: Option<u16>,
     pub summary: IngestSummary,
@@ -212,7 +212,7 @@ impl Pipeline {
     ) -> Result<Refreshed, StoreError> {
         // 2 read the answer; a new document is parsed, normalized and
         // enriched off the async threads
-        let mut answer = self.read(fetched, row, &url, started_at).await;
+        let mut answer = self.read(fetched, feed, row, &url, started_at).await;
         if source == Source::Push {
             // Nothing crossed the wire from the publisher.
             answer.exchange.status = None;
@@ -226,7 +226,7 @@ impl Pipeline {
             .exchange
             .permanent_redirect
             .as_deref()
-            .is_some_and(|to| !crate::link::secrets_refillable(to, &feed.url))
+            .is_some_and(|to| !crate::link::secrets_refillable(to, &feed.url, &feed.filled))
         {
             answer.exchange.permanent_redirect = None;
         }
@@ -267,6 +267,7 @@ impl Pipeline {
             redirect_confirmations: self.policy.redirect_confirmations,
             pause_key: answer.paused_site.unwrap_or_else(|| domain_key(&url)),
             fulltext: feed.fulltext,
+            filled: feed.filled.clone(),
         };
         let summary = self.store.record_attempt(attempt, now).await?;
         self.metrics
@@ -281,7 +282,7 @@ impl Pipeline {
         }
         Ok(Refreshed {
             outcome,
-            url: url.into(),
+            url: crate::link::blank_secrets(url.as_str(), &feed.filled),
             status: exchange.status,
             summary,
             error,
@@ -295,18 +296,19 @@ impl Pipeline {
     async fn read(
         &self,
         fetched: Result<Fetched, FetchError>,
+        feed: &FeedConfig,
         row: &FeedRow,
         url: &Url,
         started_at: DateTime<Utc>,
     ) -> Answer {
         match fetched {
-            Err(e) => self.read_error(e, started_at),
+            Err(e) => self.read_error(e, feed, started_at),
             Ok(Fetched::NotModified {
                 validators,
                 transfer,
             }) => {
                 let mut answer = Answer::new(Outcome::NotModified);
-                answer.hub = self.discover_hub(&transfer.links, b"", url);
+                answer.hub = self.discover_hub(&transfer.links, b"", url, feed);
                 answer.exchange = exchange(Some(304), Some(0), &transfer, url);
                 // The document's own hint, as its last copy gave it.
                 answer.hint = transfer.cache_hint.max(row.doc_min_interval());
@@ -328,14 +330,18 @@ impl Pipeline {
                     .as_deref()
                     .and_then(|u| Url::parse(u).ok())
                     .unwrap_or_else(|| url.clone());
-                // A relative link resolved against `https://user:pass@host/`
-                // or `…/rss?api_key=K` would carry the secret into the item
-                // (`#fn1` keeps the query), which is archived and served,
-                // and into the log lines that name the base: links name
-                // pages, not our access to the feed.
-                let base = Url::parse(&crate::link::without_credentials(fetched.as_str()))
-                    .unwrap_or(fetched);
-                let hub = self.discover_hub(&transfer.links, &body, &base);
+                // A relative link resolved against `https://user:pass@host/`,
+                // `…/rss?api_key=K` or `…/TOKEN/rss` would carry the secret
+                // into the item (`#fn1` keeps the query), which is archived
+                // and served, and into the log lines that name the base:
+                // links name pages, not our access to the feed. A link
+                // below a token in the path is left with `****` there.
+                let base = Url::parse(&crate::link::without_credentials(
+                    fetched.as_str(),
+                    &feed.filled,
+                ))
+                .unwrap_or(fetched);
+                let hub = self.discover_hub(&transfer.links, &body, &base, feed);
                 let mut answer = if row.body_sha256.as_deref() == Some(body_sha256.as_str()) {
                     // Servers that ignore validators still send the same
                     // bytes: skip parsing them again.
@@ -362,13 +368,19 @@ impl Pipeline {
     /// The hub a document names, unless its topic would hold the feed's
     /// secret: a hub must be given the topic whole, and would keep it (and
     /// we would archive it); such a feed is polled.
-    fn discover_hub(&self, links: &[String], body: &[u8], base: &Url) -> Option<hub::HubLink> {
+    fn discover_hub(
+        &self,
+        links: &[String],
+        body: &[u8],
+        base: &Url,
+        feed: &FeedConfig,
+    ) -> Option<hub::HubLink> {
         self.hubs.as_ref()?;
         hub::discover(links, body, base).filter(|h| {
-            let secret = crate::link::holds_secret(h.topic.as_str());
+            let secret = crate::link::holds_secret(h.topic.as_str(), &feed.filled);
             if secret {
                 tracing::debug!(
-                    topic = %crate::link::without_credentials(h.topic.as_str()),
+                    topic = %crate::link::without_credentials(h.topic.as_str(), &feed.filled),
                     "a WebSub topic that holds a key or password is not subscribed to; the feed is polled"
                 );
             }
@@ -378,7 +390,7 @@ impl Pipeline {
 
     /// A fetch that brought no feed back: failed, throttled, gone, or
     /// not sent because the site is paused.
-    fn read_error(&self, e: FetchError, started_at: DateTime<Utc>) -> Answer {
+    fn read_error(&self, e: FetchError, feed: &FeedConfig, started_at: DateTime<Utc>) -> Answer {
         let outcome = match &e {
             FetchError::HostPaused { until, .. } => Outcome::Deferred { until: *until },
             FetchError::Throttled {
@@ -410,8 +422,9 @@ impl Pipeline {
             answer.exchange.redirects = Some(describe_hops(hops));
         }
         // reqwest's errors quote the whole URL, and a feed's may carry an
-        // API key: the text goes to the log, the archive and `/feeds`.
-        answer.error = Some(crate::link::redact(&e.to_string()));
+        // API key or a token: the text goes to the log, the archive and
+        // `/feeds`.
+        answer.error = Some(crate::link::blank_secrets(&e.to_string(), &feed.filled));
         answer
     }
 

@@ -194,6 +194,10 @@ pub struct Attempt {
     /// `[[feeds]] fulltext`: queue the pages of new (and changed) items
     /// for `pipeline::fulltext`, in this attempt's transaction.
     pub fulltext: bool,
+    /// What the feed's URL took from the environment
+    /// (`FeedConfig::filled`): blanked wherever this attempt names an
+    /// address, in the path as in the query.
+    pub filled: crate::link::Filled,
 }
 
 impl Attempt {
@@ -203,10 +207,11 @@ impl Attempt {
     /// its environment's) alone.
     fn blank_secrets(&mut self) {
         use crate::link::blank_secrets;
-        self.url = blank_secrets(&self.url);
+        self.url = blank_secrets(&self.url, &self.filled);
+        let filled = &self.filled;
         let blank = |text: &mut Option<String>| {
             if let Some(t) = text.as_mut() {
-                *t = blank_secrets(t);
+                *t = blank_secrets(t, filled);
             }
         };
         blank(&mut self.error);
@@ -298,7 +303,7 @@ impl Store {
                     // Feeds are matched by name, so the archive needs no
                     // secret to tell them apart; a new key for the same
                     // address (the same blanked form) is no move.
-                    crate::link::blank_secrets(f.url.as_str()),
+                    crate::link::blank_secrets(f.url.as_str(), &f.filled),
                     f.schedule.expr().to_string(),
                     f.tags.clone(),
                 )
@@ -1189,6 +1194,7 @@ mod tests {
             redirect_confirmations: 3,
             pause_key: "f.test".into(),
             fulltext: false,
+            filled: Default::default(),
         }
     }
 

@@ -1016,6 +1016,9 @@ impl Store {
                      ORDER BY s.first_seen_at, f.id",
                 )
                 .map_err(op("select item sources"))?;
+            // The archive keeps the feeds' addresses with the values
+            // their URLs took from the environment blanked already.
+            let no_values = crate::link::Filled::default();
             for (entry, id) in entries.iter_mut().zip(ids) {
                 entry.snapshot = super::quotes::snapshot_of(conn, id)?;
                 let sources = stmt
@@ -1023,11 +1026,11 @@ impl Store {
                         Ok(EntrySource {
                             name: r.get(0)?,
                             title: r.get(1)?,
-                            feed_url: without_credentials(&r.get::<_, String>(2)?),
+                            feed_url: without_credentials(&r.get::<_, String>(2)?, &no_values),
                             site_url: r.get(3)?,
                             feed_guid: Some(match r.get::<_, Option<String>>(4)? {
                                 Some(guid) => guid,
-                                None => without_credentials(&r.get::<_, String>(6)?),
+                                None => without_credentials(&r.get::<_, String>(6)?, &no_values),
                             }),
                             updated: r
                                 .get::<_, Option<String>>(5)?

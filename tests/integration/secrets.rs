@@ -12,12 +12,23 @@ const BASIC: &str = "Basic cmVhZGVyOnBhNTUtVzBSRC03ZDFl";
 /// The binary on `dir`'s config with the two secrets in its environment
 /// and the log at debug; its exit code, stdout and stderr (the log).
 fn run_keyed(dir: &TestDir, args: &[&'static str]) -> (Option<i32>, String, String) {
+    run_with(
+        dir,
+        &[
+            ("TF_TEST_NEWS_KEY", KEY),
+            ("TF_TEST_FEED_PASSWORD", PASSWORD),
+        ],
+        args,
+    )
+}
+
+/// The binary on `dir`'s config with `env` and the log at debug.
+fn run_with(dir: &TestDir, env: &[(&str, &str)], args: &[&str]) -> (Option<i32>, String, String) {
     let out = bin()
         .arg("--config")
         .arg(dir.config_path())
         .args(args)
-        .env("TF_TEST_NEWS_KEY", KEY)
-        .env("TF_TEST_FEED_PASSWORD", PASSWORD)
+        .envs(env.iter().copied())
         .env("RUST_LOG", "debug")
         .env_remove("TICKERFEED_CONFIG")
         .output()
@@ -375,5 +386,142 @@ fn an_exported_list_imported_again_keeps_its_variables() {
     assert!(
         out.contains("url = \"https://news.test/feed?api_key=${TF_TEST_NEWS_KEY}\""),
         "{out}"
+    );
+}
+
+const PATH_TOKEN: &str = "pAth-T0k3n-5e8a";
+
+/// Many services put a reader's token in the feed's path
+/// (`https://host/${TOKEN}/feed.xml`), where no key parameter names it.
+/// The token used to be kept in the archive (the feed's address, the
+/// fetch log, the redirect chain, an error quoting the URL), served on
+/// `/feeds`, `/feeds.opml`, in the merged feeds' sources and exports,
+/// and logged. Now the server gets it and nothing else does: after polls
+/// and a run, it is in no byte of the archive, no page or feed served, no
+/// command's output and no log line.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_in_a_feed_path_reaches_the_server_only() {
+    let server = FeedServer::start().await;
+    let feed_path = format!("/{PATH_TOKEN}/feed.xml");
+    // No site link: the feed's address is the base its relative links
+    // resolve against.
+    server.set(
+        &feed_path,
+        Reply::feed(
+            rss(
+                "Patrons",
+                &[
+                    ("p1", "Patron post", "https://news.test/1"),
+                    ("p2", "Second post", "/2"),
+                ],
+            )
+            .replace("<link>https://example.com/</link>", ""),
+        ),
+    );
+    // A move for good within the token's folder: followed, never moved to,
+    // as the archive could not fill the token back in.
+    let old_path = format!("/{PATH_TOKEN}/old.xml");
+    server.set(&old_path, Reply::redirect(301, &feed_path));
+    let dir = TestDir::new();
+    dir.write_config_only(&format!(
+        "{}{}{}",
+        feed_block(
+            "patrons",
+            &format!("http://{}/${{TF_TEST_PATH_TOKEN}}/feed.xml", server.addr),
+            ""
+        ),
+        feed_block(
+            "moving",
+            &format!("http://{}/${{TF_TEST_PATH_TOKEN}}/old.xml", server.addr),
+            ""
+        ),
+        feed_block(
+            "refused",
+            "http://127.0.0.1:1/${TF_TEST_PATH_TOKEN}/feed.xml",
+            ""
+        ),
+    ));
+    let dir = std::sync::Arc::new(dir);
+    let mut said = String::new();
+    let command = |args: &'static [&'static str]| {
+        let d = std::sync::Arc::clone(&dir);
+        tokio::task::spawn_blocking(move || {
+            run_with(&d, &[("TF_TEST_PATH_TOKEN", PATH_TOKEN)], args)
+        })
+    };
+    for _ in 0..2 {
+        let (code, out, err) = command(&["poll"]).await.unwrap();
+        assert_eq!(code, Some(0), "{err}");
+        said.push_str(&out);
+        said.push_str(&err);
+    }
+    // The debug log was on and named the addresses.
+    assert!(said.contains("DEBUG"), "{said}");
+    assert!(said.contains("/****/feed.xml"), "{said}");
+
+    // Fetched at the right address, each time.
+    assert_eq!(server.seen(&feed_path).len(), 4);
+    assert_eq!(server.seen(&old_path).len(), 2);
+
+    for args in [
+        &["feeds"][..],
+        &["export"][..],
+        &["export", "--format", "csv"][..],
+        &["opml", "export"][..],
+    ] {
+        let (code, out, err) = command(args).await.unwrap();
+        assert_eq!(code, Some(0), "{args:?}: {err}");
+        said.push_str(&out);
+        said.push_str(&err);
+    }
+
+    // The running service, its pages and feeds.
+    let mut daemon =
+        crate::process::Running::start_with(&dir, &[("TF_TEST_PATH_TOKEN", PATH_TOKEN)]);
+    let listen = daemon.wait_for_listen();
+    let http = reqwest::Client::new();
+    for page in [
+        "/feeds",
+        "/feeds.opml",
+        "/feed.atom",
+        "/feed.rss",
+        "/feed.json",
+    ] {
+        let resp = http
+            .get(format!("http://{listen}{page}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{page}");
+        let body = resp.text().await.unwrap();
+        assert!(body.contains("/****/"), "{page} names the feed: {body}");
+        said.push_str(&body);
+    }
+    daemon.stop_with_nothing_waiting();
+    said.push_str(&daemon.log.join("\n"));
+
+    assert!(!said.contains(PATH_TOKEN), "{said}");
+    assert_eq!(archive_rows_holding(&dir, PATH_TOKEN), Vec::<String>::new());
+    // Every byte on disk, the write-ahead log included.
+    let data = dir.db_path().parent().unwrap().to_owned();
+    for file in std::fs::read_dir(&data).unwrap() {
+        let path = file.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(
+            !bytes
+                .windows(PATH_TOKEN.len())
+                .any(|w| w == PATH_TOKEN.as_bytes()),
+            "{} holds the token",
+            path.display()
+        );
+    }
+    // The archive keeps where the token was.
+    assert_eq!(
+        dir.column::<String>("SELECT coalesce(effective_url, url) FROM feeds ORDER BY name"),
+        vec![
+            format!("http://{}/****/old.xml", server.addr),
+            format!("http://{}/****/feed.xml", server.addr),
+            "http://127.0.0.1:1/****/feed.xml".to_string(),
+        ]
     );
 }
