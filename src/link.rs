@@ -60,6 +60,12 @@ impl Filled {
         Filled(spellings)
     }
 
+    /// Each spelling of each value, longest first: for the store to blank
+    /// what an archive written before they were blanked kept. Never log.
+    pub fn values(&self) -> &[String] {
+        &self.0
+    }
+
     /// `text` with each value `****`.
     fn blank<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let mut text = Cow::Borrowed(text);

@@ -295,18 +295,17 @@ impl Store {
         feeds: &[FeedConfig],
         now: DateTime<Utc>,
     ) -> Result<HashMap<String, FeedId>, StoreError> {
-        let feeds: Vec<(String, String, String, Vec<String>)> = feeds
+        let feeds: Vec<Wanted> = feeds
             .iter()
-            .map(|f| {
-                (
-                    f.name.clone(),
-                    // Feeds are matched by name, so the archive needs no
-                    // secret to tell them apart; a new key for the same
-                    // address (the same blanked form) is no move.
-                    crate::link::blank_secrets(f.url.as_str(), &f.filled),
-                    f.schedule.expr().to_string(),
-                    f.tags.clone(),
-                )
+            .map(|f| Wanted {
+                name: f.name.clone(),
+                // Feeds are matched by name, so the archive needs no
+                // secret to tell them apart; a new key for the same
+                // address (the same blanked form) is no move.
+                url: crate::link::blank_secrets(f.url.as_str(), &f.filled),
+                schedule: f.schedule.expr().to_string(),
+                tags: f.tags.clone(),
+                values: f.filled.values().to_vec(),
             })
             .collect();
         self.write(move |conn| {
@@ -316,9 +315,17 @@ impl Store {
             // over 100,000 unchanged feeds writes nothing for them.
             let mut held = held_feeds(&tx)?;
             let mut ids = HashMap::new();
-            for (name, url, schedule, tags) in &feeds {
+            for Wanted {
+                name,
+                url,
+                schedule,
+                tags,
+                values,
+            } in &feeds
+            {
                 let wanted: BTreeSet<&str> = tags.iter().map(String::as_str).collect();
-                if let Some(h) = held.remove(name.as_str())
+                let was = held.remove(name.as_str());
+                if let Some(h) = &was
                     && h.in_config
                     && h.url == *url
                     && h.schedule == *schedule
@@ -351,6 +358,9 @@ impl Store {
                     .prepare_cached("SELECT id FROM feeds WHERE name = ?1")
                     .and_then(|mut s| s.query_row([name], |r| r.get(0)))
                     .map_err(op("look up feed id"))?;
+                if was.is_some_and(|h| h.url != *url) {
+                    forget_values(&tx, id, values)?;
+                }
                 cached(&tx, CLEAR_FEED_TAGS, [id])
                     .map_err(op("clear feed tags"))?;
                 for tag in wanted {
@@ -1052,6 +1062,61 @@ pub struct FeedHome {
     /// blanked, `link::blank_secrets`): a config edited since, not yet
     /// read by the daemon, names another feed, whose move this is not.
     pub moved_from: String,
+}
+
+/// Blanks each of `values` (what feed `id`'s URL takes from the
+/// environment) wherever the feed's rows kept it: the last error, the
+/// fetch log, the URL history. An archive written before such values were
+/// blanked wherever they stand kept a token in a URL's path as it was;
+/// its blanked address reads as a new one, which is when this runs, once.
+/// A value the config no longer gives cannot be found.
+fn forget_values(tx: &Connection, id: i64, values: &[String]) -> Result<(), StoreError> {
+    if values.is_empty() {
+        return Ok(());
+    }
+    for (table, feed, columns) in [
+        ("feeds", "id", &["last_error"][..]),
+        (
+            "fetches",
+            "feed_id",
+            &["url", "final_url", "redirects", "error"][..],
+        ),
+        (
+            "feed_url_changes",
+            "feed_id",
+            &["old_url", "new_url", "reason"][..],
+        ),
+    ] {
+        let set: Vec<String> = columns
+            .iter()
+            .map(|c| format!("{c} = replace({c}, ?2, '****')"))
+            .collect();
+        let holding: Vec<String> = columns
+            .iter()
+            .map(|c| format!("instr({c}, ?2) > 0"))
+            .collect();
+        let sql = format!(
+            "UPDATE {table} SET {} WHERE {feed} = ?1 AND ({})",
+            set.join(", "),
+            holding.join(" OR ")
+        );
+        for value in values {
+            cached(tx, &sql, params![id, value])
+                .map_err(op("blank a feed's secret where the archive kept it"))?;
+        }
+    }
+    Ok(())
+}
+
+/// A feed as the config gives it, for `sync_feeds`.
+struct Wanted {
+    name: String,
+    /// As the archive keeps it (`link::blank_secrets`).
+    url: String,
+    schedule: String,
+    tags: Vec<String>,
+    /// What its URL takes from the environment (`link::Filled::values`).
+    values: Vec<String>,
 }
 
 /// A feed as the archive holds it, for `sync_feeds` to compare with the

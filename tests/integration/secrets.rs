@@ -463,6 +463,22 @@ async fn a_token_in_a_feed_path_reaches_the_server_only() {
     assert_eq!(server.seen(&feed_path).len(), 4);
     assert_eq!(server.seen(&old_path).len(), 2);
 
+    // A feed added since: `feeds` lists it before any poll registers it.
+    let config = std::fs::read_to_string(dir.config_path()).unwrap();
+    std::fs::write(
+        dir.config_path(),
+        config
+            + &feed_block(
+                "later",
+                &format!("http://{}/${{TF_TEST_PATH_TOKEN}}/later.xml", server.addr),
+                "",
+            ),
+    )
+    .unwrap();
+    let (code, out, err) = command(&["feeds"]).await.unwrap();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("/****/later.xml"), "{out}");
+    said.push_str(&out);
     for args in [
         &["feeds"][..],
         &["export"][..],
@@ -519,9 +535,81 @@ async fn a_token_in_a_feed_path_reaches_the_server_only() {
     assert_eq!(
         dir.column::<String>("SELECT coalesce(effective_url, url) FROM feeds ORDER BY name"),
         vec![
+            format!("http://{}/****/later.xml", server.addr),
             format!("http://{}/****/old.xml", server.addr),
             format!("http://{}/****/feed.xml", server.addr),
             "http://127.0.0.1:1/****/feed.xml".to_string(),
         ]
     );
+}
+
+/// An archive written before values were blanked wherever they stand kept
+/// a path token as it was: in the feed's address, the fetch log (the URL
+/// asked, where it redirected, an error quoting it) and the URL history.
+/// The next start or `poll`, whose config gives the token, blanks it
+/// there, and the feed is still fetched at its address.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_archive_that_kept_a_path_token_forgets_it() {
+    let server = FeedServer::start().await;
+    let feed_path = format!("/{PATH_TOKEN}/feed.xml");
+    server.set(
+        &feed_path,
+        Reply::feed(rss(
+            "Patrons",
+            &[("p1", "Patron post", "https://news.test/1")],
+        )),
+    );
+    let dir = TestDir::new();
+    dir.write_config_only(&feed_block(
+        "patrons",
+        &format!("http://{}/${{TF_TEST_PATH_TOKEN}}/feed.xml", server.addr),
+        "",
+    ));
+    let dir = std::sync::Arc::new(dir);
+    let poll = || {
+        let d = std::sync::Arc::clone(&dir);
+        tokio::task::spawn_blocking(move || {
+            run_with(&d, &[("TF_TEST_PATH_TOKEN", PATH_TOKEN)], &["poll"])
+        })
+    };
+    let (code, _, err) = poll().await.unwrap();
+    assert_eq!(code, Some(0), "{err}");
+    // What an earlier version wrote.
+    let asked = server.url(&feed_path);
+    {
+        let db = rusqlite::Connection::open(dir.db_path()).unwrap();
+        db.execute(
+            "UPDATE feeds SET url = ?1, last_error = ?2",
+            [
+                asked.as_str(),
+                &format!("could not connect: error sending request for url ({asked})"),
+            ],
+        )
+        .unwrap();
+        db.execute(
+            "UPDATE fetches SET url = ?1, final_url = ?1, redirects = ?2, error = ?3",
+            [
+                asked.as_str(),
+                &format!("301 -> {asked}"),
+                &format!("error sending request for url ({asked})"),
+            ],
+        )
+        .unwrap();
+        db.execute(
+            "INSERT INTO feed_url_changes (feed_id, changed_at, old_url, new_url, reason)
+             SELECT id, '2026-01-01T00:00:00Z', ?1, ?1, ?2 FROM feeds",
+            [asked.as_str(), &format!("moved for good to {asked}")],
+        )
+        .unwrap();
+    }
+    assert!(!archive_rows_holding(&dir, PATH_TOKEN).is_empty());
+
+    let (code, _, err) = poll().await.unwrap();
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(archive_rows_holding(&dir, PATH_TOKEN), Vec::<String>::new());
+    assert_eq!(
+        dir.column::<String>("SELECT url FROM feeds"),
+        vec![format!("http://{}/****/feed.xml", server.addr)]
+    );
+    assert_eq!(server.seen(&feed_path).len(), 2);
 }
