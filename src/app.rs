@@ -20,7 +20,7 @@ use url::Url;
 
 use crate::clock::SharedClock;
 use crate::config::{AlertConfig, FeedConfig, FetchConfig};
-use crate::config::{Config, MarketConfig, Secret, StorageConfig, WebSubConfig};
+use crate::config::{Config, MarketConfig, Secret, SecretUse, StorageConfig, WebSubConfig};
 use crate::metrics::Metrics;
 use crate::model::FeedId;
 use crate::pipeline::Pipeline;
@@ -47,8 +47,16 @@ pub struct Opened {
     pub reactions: Option<Arc<Reactions>>,
 }
 
+/// The secrets [`open`] needs: it registers every feed's URL in the
+/// archive, where a URL without its key's value would be taken for the
+/// feed's, and sets up the board, whose provider takes the key.
+pub fn opening_needs(secret: &SecretUse) -> bool {
+    matches!(secret, SecretUse::Feed(_) | SecretUse::Market)
+}
+
 /// Opens the archive for `config` and registers its feeds.
 pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
+    config.require_secrets(opening_needs)?;
     // Each step's time goes in one log line: at 100,000 feeds opening is
     // seconds, and which step grows is what an operator asks.
     let started = Instant::now();

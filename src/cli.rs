@@ -15,7 +15,8 @@
 //!   streamed, to stdout or atomically to a file;
 //! - `opml export` / `opml import`: the feed list as OPML.
 //!
-//! Parsing is clap's; each command loads the config, opens what it needs
+//! Parsing is clap's; each command loads the config (refusing only the
+//! unset secrets it would send, `Command::uses`), opens what it needs
 //! (the archive alone, or the whole wiring through `app`), and reports in
 //! plain words. Only the commands that write (`run`, `poll`, `quotes`)
 //! create the archive; those that look open it only if it is there
@@ -37,7 +38,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::app;
 use crate::clock::{SharedClock, SystemClock};
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, SecretUse};
 use crate::model::Outcome;
 use crate::render::export::{ExportFormat, ExportWriter};
 use crate::render::strip::{quote_change, session_note, shown_price};
@@ -200,6 +201,22 @@ pub enum OpmlAction {
     },
 }
 
+impl Command {
+    /// Whether this command sends a request that takes the secret `used`
+    /// for (`check` tells whether the daemon would start).
+    fn uses(&self, used: &SecretUse) -> bool {
+        match self {
+            Command::Run | Command::Check => true,
+            Command::Poll { .. } => app::opening_needs(used),
+            Command::Quotes => matches!(used, SecretUse::Market),
+            Command::Alerts {
+                action: Some(AlertsAction::Test { name }),
+            } => matches!(used, SecretUse::Alert(alert) if alert == name),
+            _ => false,
+        }
+    }
+}
+
 /// A `--limit`: 0 would show nothing, and `search` would then say no item
 /// matches, which is not so; refused as a usage error instead, as the
 /// config refuses `max_items = 0`.
@@ -254,10 +271,23 @@ impl From<OutFormat> for Format {
 
 /// Runs the parsed command line.
 pub fn main(cli: Cli) -> ExitCode {
-    let config = match Config::load(&cli.config) {
+    // Secrets live in a root-only environment file: a command that never
+    // sends what needs one runs without it.
+    let config = match Config::load_leaving_unset(&cli.config) {
         Ok(c) => c,
         Err(e) => return config_error(&e),
     };
+    if let Err(e) = config.require_secrets(|used| cli.command.uses(used)) {
+        let code = config_error(&e);
+        if let Command::Check = cli.command {
+            eprintln!(
+                "note: only run and poll (feed urls, [market]), quotes ([market]) and \
+                 `alerts test` (its secret_env) need these variables; the commands that \
+                 read the archive (feeds, search, export, render, views...) run without them"
+            );
+        }
+        return code;
+    }
     // What only the market's own modules know: the exchange calendars. A
     // config error like the others (the daemon cannot start on it), for
     // `check` as for every command.
@@ -859,12 +889,14 @@ async fn feeds(config: Config, clock: SharedClock) -> Result<ExitCode> {
         .filter(|f| !registered.contains(f.name.as_str()))
     {
         writeln!(out, "{}", f.name)?;
-        // As the archive will keep it: the list may be pasted anywhere.
-        writeln!(
-            out,
-            "  url:        {}",
-            crate::link::blank_secrets(f.url.as_str(), &f.filled)
-        )?;
+        // As written (a `${NAME}` names its key, never shows it), unless a
+        // key is written there too: then as the archive will keep it. The
+        // list may be pasted anywhere.
+        let url = f.written_secret().unwrap_or_else(|| {
+            let written = f.url_template.as_deref().unwrap_or(f.url.as_str());
+            written.to_owned()
+        });
+        writeln!(out, "  url:        {url}")?;
         writeln!(
             out,
             "  state:      new in {}: registered when the daemon reloads or starts, or by `tickerfeed poll`",

@@ -24,7 +24,7 @@ use crate::schedule::Schedule;
 use crate::select::{Channel, Output, Rule, Selection};
 
 pub use resolve::{Problem, resolve_str};
-pub use secret::Secret;
+pub use secret::{Secret, SecretUse, UnsetSecret};
 
 /// The default `User-Agent`: product, version and where to read about it,
 /// so a feed owner who sees us in their logs knows who we are.
@@ -58,6 +58,9 @@ pub struct Config {
     /// `[websub]`: publishing through a hub or being one, and subscribing
     /// to the hubs polled feeds advertise.
     pub websub: WebSubConfig,
+    /// The secrets whose environment variables were not set, in the order
+    /// of the file: always empty from [`Config::load`], which refuses them.
+    pub unset_secrets: Vec<UnsetSecret>,
 }
 
 /// `[websub]`, resolved: WebSub (W3C Recommendation, README "WebSub").
@@ -517,14 +520,30 @@ impl Config {
             .collect()
     }
 
-    /// Reads and resolves the config file at `path`.
+    /// Reads and resolves the config file at `path`; a secret whose
+    /// environment variable is unset is a problem like any other.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Self::load_with(path, resolve_str)
+    }
+
+    /// [`Config::load`] for a command that may not need the secrets: one
+    /// whose variable is unset is kept in `unset_secrets` (its field holds
+    /// none) rather than refused, unless the file has other problems, when
+    /// it is listed with them.
+    pub fn load_leaving_unset(path: &Path) -> Result<Config, ConfigError> {
+        Self::load_with(path, resolve::resolve_str_leaving_unset)
+    }
+
+    fn load_with(
+        path: &Path,
+        resolve: fn(&str, &Path) -> Result<Config, Vec<Problem>>,
+    ) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;
         let base = path.parent().unwrap_or(Path::new(""));
-        resolve_str(&text, base)
+        resolve(&text, base)
             .map(|mut cfg| {
                 cfg.source = path.to_path_buf();
                 cfg
@@ -533,6 +552,24 @@ impl Config {
                 path: path.to_path_buf(),
                 problems,
             })
+    }
+
+    /// Refuses the unset secrets that `needed` says are used, as
+    /// [`Config::load`] would have refused them.
+    pub fn require_secrets(&self, needed: impl Fn(&SecretUse) -> bool) -> Result<(), ConfigError> {
+        let problems: Vec<Problem> = self
+            .unset_secrets
+            .iter()
+            .filter(|u| needed(&u.used_by))
+            .map(|u| u.problem.clone())
+            .collect();
+        match problems.is_empty() {
+            true => Ok(()),
+            false => Err(ConfigError::Invalid {
+                path: self.source.clone(),
+                problems,
+            }),
+        }
     }
 
     /// The feed called `name`.

@@ -16,7 +16,6 @@ use std::time::Duration;
 use toml::de::{DeTable, DeValue};
 use url::Url;
 
-use super::Secret;
 use super::raw::{
     RawAlert, RawConfig, RawDefaults, RawFeed, RawFetch, RawLog, RawMarket, RawOutput, RawServer,
     RawStorage, RawSymbol, RawView, RawWeb, RawWebSub,
@@ -26,6 +25,7 @@ use super::{
     InstrumentConfig, MarketConfig, OutputConfig, Robots, ServerConfig, StorageConfig, ViewConfig,
     WebConfig, WebSubConfig,
 };
+use super::{Secret, SecretUse, UnsetSecret};
 use crate::model::ProviderKind;
 use crate::schedule::{Schedule, TimeZone};
 use crate::select::{Rule, Selection, fts_query};
@@ -166,6 +166,9 @@ struct Resolver<'a> {
     /// (already reported): what follows from their absence is not
     /// reported again.
     wrong_typed: Vec<Vec<Seg>>,
+    /// Secrets whose environment variable is unset: problems only for the
+    /// commands that use them (`resolve_str_leaving_unset`).
+    unset: Vec<UnsetSecret>,
 }
 
 impl Resolver<'_> {
@@ -178,6 +181,16 @@ impl Resolver<'_> {
             line: self.locator.line_of(path),
             message: message.into(),
         });
+    }
+
+    /// The secret at `path`, for `used_by`, is not in the environment.
+    fn unset(&mut self, path: &[Seg], used_by: SecretUse, message: impl Into<String>) {
+        let problem = Problem {
+            key: path_text(path),
+            line: self.locator.line_of(path),
+            message: message.into(),
+        };
+        self.unset.push(UnsetSecret { used_by, problem });
     }
 
     /// A required key `k` of the table at `whole` is absent, unless it was
@@ -196,7 +209,19 @@ fn key(k: &str) -> Seg {
 }
 
 /// Resolves config text; `base` is the folder relative paths start from.
+/// A secret whose environment variable is unset is a problem.
 pub fn resolve_str(text: &str, base: &Path) -> Result<Config, Vec<Problem>> {
+    let config = resolve_str_leaving_unset(text, base)?;
+    config
+        .require_secrets(|_| true)
+        .map_err(|e| e.problems().to_vec())?;
+    Ok(config)
+}
+
+/// [`resolve_str`], keeping a secret whose environment variable is unset
+/// in `unset_secrets` instead; when the file has other problems, those
+/// secrets are listed with them, in the order of the file.
+pub(super) fn resolve_str_leaving_unset(text: &str, base: &Path) -> Result<Config, Vec<Problem>> {
     let syntax = |e: toml::de::Error| Problem {
         key: String::new(),
         line: e.span().map(|s| line_at(text, s.start)),
@@ -214,6 +239,7 @@ pub fn resolve_str(text: &str, base: &Path) -> Result<Config, Vec<Problem>> {
         },
         problems: Vec::new(),
         wrong_typed: Vec::new(),
+        unset: Vec::new(),
     };
     let raw: RawConfig = match read {
         Ok(raw) => raw,
@@ -241,10 +267,12 @@ pub fn resolve_str(text: &str, base: &Path) -> Result<Config, Vec<Problem>> {
     for path in &unknown {
         r.problem(path, "unknown key");
     }
-    let config = resolve(&mut r, raw, base);
+    let mut config = resolve(&mut r, raw, base);
     if r.problems.is_empty() {
+        config.unset_secrets = sorted_by_line(r.unset, |u| &u.problem);
         Ok(config)
     } else {
+        r.problems.extend(r.unset.into_iter().map(|u| u.problem));
         Err(sorted(r.problems))
     }
 }
@@ -278,9 +306,13 @@ fn in_plain_words(message: &str) -> String {
 }
 
 /// In the order of the file, whatever order they were found in.
-fn sorted(mut problems: Vec<Problem>) -> Vec<Problem> {
-    problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
-    problems
+fn sorted(problems: Vec<Problem>) -> Vec<Problem> {
+    sorted_by_line(problems, |p| p)
+}
+
+fn sorted_by_line<T>(mut found: Vec<T>, problem: impl Fn(&T) -> &Problem) -> Vec<T> {
+    found.sort_by_key(|t| problem(t).line.unwrap_or(usize::MAX));
+    found
 }
 
 /// Reads the file again after a value of the wrong type (at `first`,
@@ -412,6 +444,7 @@ fn resolve(r: &mut Resolver<'_>, raw: RawConfig, base: &Path) -> Config {
         web,
         alerts,
         websub,
+        unset_secrets: Vec::new(),
     }
 }
 
@@ -966,8 +999,9 @@ fn resolve_alert(
         Some(var) => match std::env::var(var) {
             Ok(v) if !v.trim().is_empty() => Some(Secret::new(v)),
             _ => {
-                r.problem(
+                r.unset(
                     &at("secret_env"),
+                    SecretUse::Alert(name.clone().unwrap_or_default()),
                     format!("the environment variable {var} is not set"),
                 );
                 None
@@ -1338,7 +1372,11 @@ fn resolve_api_key(
         (Some(var), _) => match std::env::var(var) {
             Ok(v) if !v.trim().is_empty() => Some(Secret::new(v)),
             _ => {
-                r.problem(&at, format!("the environment variable {var} is not set"));
+                r.unset(
+                    &at,
+                    SecretUse::Market,
+                    format!("the environment variable {var} is not set"),
+                );
                 None
             }
         },
@@ -1392,24 +1430,38 @@ fn resolve_feed(
     };
     let mut url_template = None;
     let mut url_values = crate::link::Filled::default();
+    let feed = name.as_deref().unwrap_or("?");
     let url = match raw.url {
         Some(text) => match fill_from_environment(&text) {
             Err(why) => {
-                let feed = name.as_deref().unwrap_or("?");
                 r.problem(&at("url"), format!("feed {feed:?}: {why}"));
                 None
             }
-            Ok((filled, values)) => match parse_feed_url(&filled, &text, base) {
-                Ok(u) => {
-                    url_template = (filled != text).then_some(text);
-                    url_values = crate::link::Filled::of(values);
-                    Some(u)
+            Ok((filled, values, unset)) => {
+                if let Some(var) = unset.first() {
+                    r.unset(
+                        &at("url"),
+                        SecretUse::Feed(feed.to_string()),
+                        format!(
+                            "feed {feed:?}: the environment variable {var} (${{{var}}} in its url) is not set"
+                        ),
+                    );
                 }
-                Err(msg) => {
-                    r.problem(&at("url"), msg);
-                    None
+                match parse_feed_url(&filled, &text, base) {
+                    Ok(u) => {
+                        url_template = (filled != text).then_some(text);
+                        url_values = crate::link::Filled::of(values);
+                        Some(u)
+                    }
+                    // Not the URL as it would be with the value: no
+                    // problem of its own, and no feed in the config.
+                    Err(_) if !unset.is_empty() => None,
+                    Err(msg) => {
+                        r.problem(&at("url"), msg);
+                        None
+                    }
                 }
-            },
+            }
         },
         None => {
             r.missing(&whole, "url", "missing key \"url\"");
@@ -1469,24 +1521,29 @@ fn resolve_feed(
 }
 
 /// A feed URL's `${NAME}`s, each replaced by the value of the environment
-/// variable NAME, read here, once per load (start, reload, `check`,
-/// `poll`), as `api_key_env` is: so a key need not be written in the
+/// variable NAME, read here, once per load (start, reload, every
+/// command), as `api_key_env` is: so a key need not be written in the
 /// config. The value goes in as it is (percent-encode what a URL cannot
-/// hold there). The error names the variable, never a value; beside the
+/// hold there). The error names the variable, never a value. Beside the
 /// URL come the values filled in, which are blanked wherever the URL is
-/// kept, shown or logged (`link::Filled`).
-fn fill_from_environment(text: &str) -> Result<(String, Vec<String>), String> {
+/// kept, shown or logged (`link::Filled`), and the variables that are
+/// unset or empty, for which the URL holds `****`, as the archive writes
+/// a key: a URL that no command that fetches will take
+/// (`SecretUse::Feed`).
+fn fill_from_environment(text: &str) -> Result<(String, Vec<String>, Vec<String>), String> {
     let mut values = Vec::new();
+    let mut unset = Vec::new();
     let filled = fill_variables(text, |var| match std::env::var(var) {
         Ok(v) if !v.trim().is_empty() => {
             values.push(v.clone());
             Ok(v)
         }
-        _ => Err(format!(
-            "the environment variable {var} (${{{var}}} in its url) is not set"
-        )),
+        _ => {
+            unset.push(var.to_string());
+            Ok("****".to_string())
+        }
     })?;
-    Ok((filled, values))
+    Ok((filled, values, unset))
 }
 
 /// `text` with each `${NAME}` replaced by `value(NAME)`. No escape: no

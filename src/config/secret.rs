@@ -1,10 +1,20 @@
-//! [`Secret`]: an API key that never prints.
+//! [`Secret`]: an API key that never prints; [`UnsetSecret`]: one whose
+//! environment variable was not set when the config was loaded.
 //!
 //! Config structs holding one are logged whole (`Debug`), so `Debug` and
 //! `Display` print `****`. Equality compares the real value: a reload must
 //! notice a changed key even though both print the same.
+//!
+//! Secrets live in a root-only environment file, so a command that only
+//! reads the archive loads the config without them
+//! (`Config::load_leaving_unset`): each unset one is kept as an
+//! [`UnsetSecret`], saying what needs it, and a command that would use it
+//! refuses to start (`Config::require_secrets`) with the problem `check`
+//! reports.
 
 use std::fmt;
+
+use super::Problem;
 
 /// An API key. Prints as `****` in `Debug` and `Display`, so it can sit in
 /// config structs that get logged; compares by its value.
@@ -38,6 +48,29 @@ impl fmt::Display for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("****")
     }
+}
+
+/// What a secret read from the environment is for, and so which commands
+/// need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretUse {
+    /// `[market] api_key_env`: every request to the quote provider.
+    Market,
+    /// A `${NAME}` in this feed's `url`: fetching it. Its `url` holds
+    /// `****` where the value would be, so nothing may fetch or register
+    /// it.
+    Feed(String),
+    /// This alert's `secret_env`: signing its messages.
+    Alert(String),
+}
+
+/// A secret whose environment variable was unset (or empty) when the
+/// config was loaded: the field that would hold it holds none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsetSecret {
+    pub used_by: SecretUse,
+    /// What `check` reports: the key, its line and the variable.
+    pub problem: Problem,
 }
 
 #[cfg(test)]

@@ -34,7 +34,8 @@
 //! - `polite`: politeness and survival on the wire: encodings, caps,
 //!   timeouts, redirects, 410, Retry-After, backoff, hints, host limits.
 //! - `secrets`: feed URLs whose keys come from the environment: the
-//!   server gets them; the archive, the log and exports never do.
+//!   server gets them; the archive, the log and exports never do; the
+//!   commands that only read run without them.
 //! - `process`: the real binary: commands, exit codes, config errors,
 //!   signals.
 //! - `operator`: faults outside the daemon as the operator sees them (log,

@@ -9,30 +9,42 @@ const PASSWORD: &str = "pa55-W0RD-7d1e";
 /// `reader:pa55-W0RD-7d1e`, as basic authentication sends it.
 const BASIC: &str = "Basic cmVhZGVyOnBhNTUtVzBSRC03ZDFl";
 
-/// The binary on `dir`'s config with the two secrets in its environment
-/// and the log at debug; its exit code, stdout and stderr (the log).
-fn run_keyed(dir: &TestDir, args: &[&'static str]) -> (Option<i32>, String, String) {
-    run_with(
-        dir,
-        &[
-            ("TF_TEST_NEWS_KEY", KEY),
-            ("TF_TEST_FEED_PASSWORD", PASSWORD),
-        ],
-        args,
-    )
+/// The variables the tests' configs name, and their values.
+const SECRETS: [(&str, &str); 3] = [
+    ("TF_TEST_NEWS_KEY", KEY),
+    ("TF_TEST_FEED_PASSWORD", PASSWORD),
+    ("TF_TEST_MARKET_KEY", "m4rket-K3Y-1b7e"),
+];
+
+/// The binary on `dir`'s config with the secrets in its environment and
+/// the log at debug; its exit code, stdout and stderr (the log).
+fn run_keyed(dir: &TestDir, args: &[&str]) -> (Option<i32>, String, String) {
+    run_with(dir, &SECRETS, args)
 }
 
 /// The binary on `dir`'s config with `env` and the log at debug.
 fn run_with(dir: &TestDir, env: &[(&str, &str)], args: &[&str]) -> (Option<i32>, String, String) {
-    let out = bin()
-        .arg("--config")
-        .arg(dir.config_path())
+    run_on(&dir.config_path(), env, args)
+}
+
+/// The binary on the config at `config` with `env` and none of the other
+/// secrets, and the log at debug.
+fn run_on(
+    config: &std::path::Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> (Option<i32>, String, String) {
+    let mut cmd = bin();
+    cmd.arg("--config")
+        .arg(config)
         .args(args)
-        .envs(env.iter().copied())
         .env("RUST_LOG", "debug")
-        .env_remove("TICKERFEED_CONFIG")
-        .output()
-        .unwrap();
+        .env_remove("TICKERFEED_CONFIG");
+    for (var, _) in SECRETS {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().copied());
+    let out = cmd.output().unwrap();
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -612,4 +624,104 @@ async fn an_archive_that_kept_a_path_token_forgets_it() {
         vec![format!("http://{}/****/feed.xml", server.addr)]
     );
     assert_eq!(server.seen(&feed_path).len(), 2);
+}
+
+/// The secrets live in a root-only environment file: an analyst without
+/// them still lists the feeds, searches and exports the archive a poll
+/// with them made, and sees a feed not yet polled as the config writes
+/// it (the variable's name, not `****` as if it were the key); `poll` and
+/// `quotes`, which send what needs them, still refuse, naming the
+/// variables they need, and `check` says which commands need them.
+#[tokio::test(flavor = "multi_thread")]
+async fn commands_that_only_read_run_without_the_secrets() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/keyed.xml",
+        Reply::feed(rss(
+            "Keyed",
+            &[("k1", "Tanker story", "https://news.test/1")],
+        )),
+    );
+    let dir = TestDir::new();
+    let feeds = feed_block(
+        "keyed",
+        &format!("{}?api_key=${{TF_TEST_NEWS_KEY}}", server.url("/keyed.xml")),
+        "",
+    );
+    let market = format!(
+        "[market]\nprovider = \"finnhub\"\nbase_url = \"{}\"\napi_key_env = \"TF_TEST_MARKET_KEY\"\nsymbols = [\"AAPL\"]\n",
+        server.url("/")
+    );
+    dir.write_config_only(&format!("{feeds}{market}"));
+    let cfg = dir.config_path();
+    let run = |args: &'static [&'static str], keys: bool| {
+        let cfg = cfg.clone();
+        let env: &[(&str, &str)] = if keys { &SECRETS } else { &[] };
+        tokio::task::spawn_blocking(move || run_on(&cfg, env, args))
+    };
+    let (code, _, err) = run(&["poll"], true).await.unwrap();
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(server.seen("/keyed.xml").len(), 1);
+
+    // A feed added since, not yet registered.
+    dir.write_config_only(&format!(
+        "{feeds}{}{market}",
+        feed_block(
+            "later",
+            "https://later.test/feed?token=${TF_TEST_NEWS_KEY}",
+            ""
+        )
+    ));
+    let without_keys = |args: &'static [&'static str]| run(args, false);
+    let (code, out, err) = without_keys(&["feeds"]).await.unwrap();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains(&format!(
+            "url:        {}?api_key=****",
+            server.url("/keyed.xml")
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("url:        https://later.test/feed?token=${TF_TEST_NEWS_KEY}"),
+        "{out}"
+    );
+    let (code, out, err) = without_keys(&["search", "tanker"]).await.unwrap();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("Tanker story"), "{out}");
+    let (code, out, err) = without_keys(&["export"]).await.unwrap();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("Tanker story"), "{out}");
+    for read in [
+        &["render"][..],
+        &["views"],
+        &["alerts"],
+        &["opml", "export"],
+    ] {
+        let (code, _, err) = without_keys(read).await.unwrap();
+        assert_eq!(code, Some(0), "{read:?}: {err}");
+    }
+
+    let (code, _, err) = without_keys(&["poll"]).await.unwrap();
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("feed \"keyed\": the environment variable TF_TEST_NEWS_KEY")
+            && err.contains("market.api_key_env: the environment variable TF_TEST_MARKET_KEY"),
+        "{err}"
+    );
+    assert_eq!(server.seen("/keyed.xml").len(), 1, "not fetched again");
+    let (code, _, err) = without_keys(&["quotes"]).await.unwrap();
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("TF_TEST_MARKET_KEY") && !err.contains("TF_TEST_NEWS_KEY"),
+        "{err}"
+    );
+    let (code, _, err) = without_keys(&["check"]).await.unwrap();
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("TF_TEST_NEWS_KEY")
+            && err.contains("TF_TEST_MARKET_KEY")
+            && err.contains("run without them"),
+        "{err}"
+    );
 }
