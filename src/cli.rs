@@ -106,7 +106,8 @@ pub enum Command {
     Quotes,
     /// Full-text search of the archive, best match first.
     Search {
-        /// Words to find (all of them; `word*` for a prefix).
+        /// Words to find (all of them; `word*` for a prefix, `"two words"` for
+        /// a phrase).
         query: String,
         /// Hits shown at most.
         #[arg(long, default_value_t = 20, value_parser = at_least_one)]

@@ -248,34 +248,83 @@ impl<'a> ItemText<'a> {
 
 /// Turns what a person types (`?q=`, a view's `query`) into an FTS5
 /// query: each word quoted (so `C++`, `AT&T` or a stray quote cannot be a
-/// syntax error), all required; a trailing `*` keeps prefix search, and
-/// `OR` or `NOT` in capitals between two words is FTS5's operator.
+/// syntax error), all required; words in double quotes (`"M&A talks"`)
+/// are one phrase, found only together and in that order, so a snippet
+/// marks the phrase, not its words wherever they are; a trailing `*`
+/// keeps prefix search, and `OR` or `NOT` in capitals between two terms
+/// is FTS5's operator.
 pub fn fts_query(text: &str) -> Option<String> {
-    // Control characters part words like spaces: FTS5 refuses a NUL
-    // inside a quoted term ("unterminated string").
-    let words: Vec<&str> = text
-        .split(|c: char| c.is_whitespace() || c.is_control())
-        .filter(|w| !w.is_empty())
-        .collect();
-    let is_operator = |w: &str| matches!(w, "OR" | "NOT");
-    let mut out: Vec<String> = Vec::with_capacity(words.len());
+    let terms = search_terms(text);
+    let is_operator = |t: &SearchTerm<'_>| matches!(t, SearchTerm::Word("OR" | "NOT"));
+    let mut out: Vec<String> = Vec::with_capacity(terms.len());
     let mut after_term = false;
-    for (i, w) in words.iter().enumerate() {
+    for (i, t) in terms.iter().enumerate() {
         // An operator needs a term on each side; anywhere else the word is
         // searched for like any other.
-        if is_operator(w) && after_term && words.get(i + 1).is_some_and(|n| !is_operator(n)) {
+        if let SearchTerm::Word(w) = t
+            && is_operator(t)
+            && after_term
+            && terms.get(i + 1).is_some_and(|n| !is_operator(n))
+        {
             out.push((*w).to_string());
             after_term = false;
             continue;
         }
-        let (word, prefix) = match w.strip_suffix('*') {
-            Some(stem) if !stem.is_empty() => (stem, "*"),
-            _ => (*w, ""),
-        };
-        out.push(format!("\"{}\"{prefix}", word.replace('"', "\"\"")));
+        out.push(match t {
+            SearchTerm::Word(w) => {
+                let (word, prefix) = match w.strip_suffix('*') {
+                    Some(stem) if !stem.is_empty() => (stem, "*"),
+                    _ => (*w, ""),
+                };
+                format!("\"{}\"{prefix}", word.replace('"', "\"\""))
+            }
+            // Holds no quote: it ended at the first.
+            SearchTerm::Phrase(words) => format!("\"{words}\""),
+        });
         after_term = true;
     }
     (!out.is_empty()).then(|| out.join(" "))
+}
+
+/// One term of a search as typed.
+#[derive(Debug, PartialEq)]
+enum SearchTerm<'a> {
+    Word(&'a str),
+    /// What stood between a pair of double quotes, its words parted by
+    /// single spaces.
+    Phrase(String),
+}
+
+/// `text` as words and quoted phrases. A quote that opens a word and is
+/// closed later opens a phrase; any other quote is part of its word.
+fn search_terms(text: &str) -> Vec<SearchTerm<'_>> {
+    // Control characters part words like spaces: FTS5 refuses a NUL
+    // inside a quoted term ("unterminated string").
+    let parts = |c: char| c.is_whitespace() || c.is_control();
+    let mut terms = Vec::new();
+    let mut rest = text;
+    loop {
+        rest = rest.trim_start_matches(parts);
+        if rest.is_empty() {
+            return terms;
+        }
+        if let Some(inner) = rest.strip_prefix('"')
+            && let Some(end) = inner.find('"')
+        {
+            let words: Vec<&str> = inner[..end]
+                .split(parts)
+                .filter(|w| !w.is_empty())
+                .collect();
+            if !words.is_empty() {
+                terms.push(SearchTerm::Phrase(words.join(" ")));
+            }
+            rest = &inner[end + 1..];
+            continue;
+        }
+        let end = rest.find(parts).unwrap_or(rest.len());
+        terms.push(SearchTerm::Word(&rest[..end]));
+        rest = &rest[end..];
+    }
 }
 
 /// Which merged document: the main feed, a tag's feed, or a view's.
@@ -509,6 +558,20 @@ mod tests {
         assert_eq!(fts_query("  "), None);
         assert_eq!(fts_query("x\0y\u{1}").as_deref(), Some(r#""x" "y""#));
         assert_eq!(fts_query("\0"), None);
+    }
+
+    #[test]
+    fn words_in_double_quotes_are_one_phrase() {
+        assert_eq!(
+            fts_query("\"M&A  talks\" OR \"bid\0 for\" shell").as_deref(),
+            Some(r#""M&A talks" OR "bid for" "shell""#)
+        );
+        // A quote closed nowhere, or inside a word, is part of its word.
+        assert_eq!(
+            fts_query(r#"say"hi there" "open"#).as_deref(),
+            Some(r#""say""hi" "there""" """open""#)
+        );
+        assert_eq!(fts_query(r#""" " ""#), None);
     }
 
     #[test]

@@ -78,6 +78,18 @@ async fn html_of(d: &Daemon, path: &str) -> (u16, reqwest::header::HeaderMap, St
     (status, headers, resp.text().await.unwrap())
 }
 
+/// The card (`<article class="item">`) of a page's item whose card holds
+/// `title`.
+fn card_of<'a>(html: &'a str, title: &str) -> &'a str {
+    html.split("<article class=\"item\">")
+        .skip(1)
+        .find(|c| c.contains(title))
+        .unwrap_or_else(|| panic!("no card for {title}: {html}"))
+        .split("</article>")
+        .next()
+        .unwrap()
+}
+
 /// The path of the first article page the front page links to.
 async fn first_article(d: &Daemon) -> String {
     let (_, _, front) = html_of(d, "/").await;
@@ -473,15 +485,7 @@ async fn a_search_hit_in_the_title_shows_the_summary_not_the_title_again() {
     wait_for_search(&d, "/search?q=tanker", 3).await;
     let (status, _, html) = html_of(&d, "/search?q=tanker").await;
     assert_eq!(status, 200);
-    let card = |title: &str| {
-        html.split("<article class=\"item\">")
-            .find(|c| c.contains(title))
-            .unwrap_or_else(|| panic!("no card for {title}: {html}"))
-            .split("</article>")
-            .next()
-            .unwrap()
-            .to_string()
-    };
+    let card = |title: &str| card_of(&html, title);
     let titled = card("Tanker rates jump");
     assert_eq!(titled.matches("Gulf lanes").count(), 1, "{titled}");
     assert!(
@@ -496,6 +500,53 @@ async fn a_search_hit_in_the_title_shows_the_summary_not_the_title_again() {
     let in_text = card("Harbour notes");
     assert!(
         in_text.contains("A <mark>tanker</mark> berthed late after fog."),
+        "{in_text}"
+    );
+    d.stop().await;
+}
+
+/// A phrase in double quotes is found, and marked, only where its words
+/// stand together: an item with the phrase in its title alone shows its
+/// summary's opening with nothing marked (not a lone "talks" from it),
+/// one with the phrase in its summary has the phrase marked, and one with
+/// the words apart is no hit.
+#[tokio::test]
+async fn a_phrase_search_marks_the_phrase_only() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/deals.xml",
+        Reply::feed(
+            r#"<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Deals</title><link>https://d.test/</link><description>d</description>
+<item><guid>d1</guid><title>BP in M&amp;A talks with Shell</title><link>https://d.test/1</link><pubDate>Mon, 23 Nov 2026 08:00:00 GMT</pubDate><description>Shares rose as talks began.</description></item>
+<item><guid>d2</guid><title>Market wrap</title><link>https://d.test/2</link><pubDate>Mon, 23 Nov 2026 09:00:00 GMT</pubDate><description>Bankers said the M&amp;A talks could last weeks.</description></item>
+<item><guid>d3</guid><title>Unions and pay</title><link>https://d.test/3</link><pubDate>Mon, 23 Nov 2026 10:00:00 GMT</pubDate><description>Unions held talks; M&amp;A desks were quiet.</description></item>
+</channel></rss>"#,
+        ),
+    );
+    let dir = TestDir::new();
+    let config = dir.write_config(&feed_block("deals", &server.url("/deals.xml"), ""));
+    let d = Daemon::start(config).await;
+    d.wait_for_entries(3).await;
+    let path = "/search?q=%22M%26A%20talks%22";
+    wait_for_search(&d, path, 2).await;
+    let (status, _, html) = html_of(&d, path).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        html.matches("<article class=\"item\">").count(),
+        2,
+        "{html}"
+    );
+    let card = |title: &str| card_of(&html, title);
+    let titled = card("talks with Shell");
+    assert!(
+        titled.contains("<p class=\"summary\" dir=\"auto\">Shares rose as talks began.</p>"),
+        "{titled}"
+    );
+    assert!(!titled.contains("<mark>"), "{titled}");
+    let in_text = card("Market wrap");
+    assert!(
+        in_text.contains("Bankers said the <mark>M&amp;A talks</mark> could last weeks."),
         "{in_text}"
     );
     d.stop().await;
