@@ -431,7 +431,7 @@ pub(super) fn not_found_under(published: &Published) -> Response {
     (
         StatusCode::NOT_FOUND,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        render::html::not_found_page(base, &published.views),
+        render::html::not_found_page(base, &published.web.title, &published.views),
     )
         .into_response()
 }
@@ -446,7 +446,12 @@ pub(super) fn bad_request_under(published: &Published, format: Format, problem: 
     (
         StatusCode::BAD_REQUEST,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        render::html::bad_request_page(published.base.path(), &published.views, problem),
+        render::html::bad_request_page(
+            published.base.path(),
+            &published.web.title,
+            &published.views,
+            problem,
+        ),
     )
         .into_response()
 }

@@ -364,6 +364,9 @@ pub fn render_symbol(
 struct NotFound<'a> {
     style_path: &'a str,
     home: &'a str,
+    /// The masthead's, as on every page, so a reader on a dead link can
+    /// search.
+    site_title: &'a str,
     nav: Vec<NavLink>,
     /// The page's title ("Not found", "Bad request").
     heading: &'a str,
@@ -371,14 +374,16 @@ struct NotFound<'a> {
     problem: &'a str,
 }
 
-/// The 404 page, with the site's navigation to `views` (name, title). It
-/// points at the pages and feeds by their paths from the root under
-/// `home` (the path of `[server] base_url`: `/`, or `/news/` behind a
-/// proxy), since it answers for any path.
-pub fn not_found_page(home: &str, views: &[(String, String)]) -> String {
+/// The 404 page, with the site's masthead (`site_title` and the search
+/// box) and navigation to `views` (name, title). It points at the pages
+/// and feeds by their paths from the root under `home` (the path of
+/// `[server] base_url`: `/`, or `/news/` behind a proxy), since it
+/// answers for any path.
+pub fn not_found_page(home: &str, site_title: &str, views: &[(String, String)]) -> String {
     NotFound {
         style_path: &STYLE_PATH,
         home,
+        site_title,
         nav: site_nav(home, views, None),
         heading: "Not found",
         problem: "There is nothing at this address.",
@@ -389,10 +394,16 @@ pub fn not_found_page(home: &str, views: &[(String, String)]) -> String {
 
 /// The 400 page: the 404's, saying what is wrong with the address's query
 /// (`problem`, a sentence) instead.
-pub fn bad_request_page(home: &str, views: &[(String, String)], problem: &str) -> String {
+pub fn bad_request_page(
+    home: &str,
+    site_title: &str,
+    views: &[(String, String)],
+    problem: &str,
+) -> String {
     NotFound {
         style_path: &STYLE_PATH,
         home,
+        site_title,
         nav: site_nav(home, views, None),
         heading: "Bad request",
         problem,
@@ -429,7 +440,12 @@ pub fn render_item(
     now: DateTime<Utc>,
 ) -> Result<Vec<u8>, RenderError> {
     let Some(entry) = feed.entries.first() else {
-        return Ok(not_found_page(&root_path(&feed.site_url), &feed.site_views).into_bytes());
+        return Ok(not_found_page(
+            &root_path(&feed.site_url),
+            &feed.site_title,
+            &feed.site_views,
+        )
+        .into_bytes());
     };
     let chrome = chrome(feed, None);
     let stamp = |t: DateTime<Utc>| (rfc3339(t), t.format(FULL_TIME).to_string());
@@ -1003,7 +1019,7 @@ mod tests {
             mentions: Vec::new(),
         };
         assert!(current_in_nav(&render_item(&article, &history, now).unwrap()).is_empty());
-        assert!(current_in_nav(not_found_page("/news/", &views).as_bytes()).is_empty());
+        assert!(current_in_nav(not_found_page("/news/", "News", &views).as_bytes()).is_empty());
         // A view folded under the "Views" disclosure: the disclosure is
         // open, so the marked link shows.
         let many: Vec<(String, String)> = (0..8)
@@ -1028,7 +1044,7 @@ mod tests {
                 .map(|i| (format!("v{i}"), format!("View {i}")))
                 .collect()
         };
-        let page = |n: usize| not_found_page("/", &views(n));
+        let page = |n: usize| not_found_page("/", "News", &views(n));
         let five = page(5);
         assert!(!five.contains("<details>"), "{five}");
         assert!(

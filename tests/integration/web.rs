@@ -446,6 +446,33 @@ async fn an_unknown_tag_or_view_page_is_the_sites_not_found_page() {
     d.stop().await;
 }
 
+/// A reader landing on a dead link (or a malformed search) finds the
+/// site's name and search box at the top, as on every other page.
+#[tokio::test]
+async fn the_not_found_page_has_the_site_title_and_search_box() {
+    let (_server, _dir, d) = web_daemon("[web]\ntitle = \"Market Desk\"\n").await;
+    let masthead = |html: &str| {
+        let start = html
+            .find("<div class=\"masthead\">")
+            .unwrap_or_else(|| panic!("no masthead: {html}"));
+        let len = html[start..].find("</div>").unwrap();
+        html[start..start + len].to_string()
+    };
+    let (_, _, front) = html_of(&d, "/").await;
+    let front = masthead(&front);
+    assert!(
+        front.contains("<a href=\"/\">Market Desk</a>")
+            && front.contains("<form class=\"search\" action=\"/search\""),
+        "{front}"
+    );
+    for (path, status) in [("/no/such/page", 404), ("/search?q=a&q=b", 400)] {
+        let (got, _, html) = html_of(&d, path).await;
+        assert_eq!(got, status, "{path}");
+        assert_eq!(masthead(&html), front, "{path}");
+    }
+    d.stop().await;
+}
+
 /// A search that finds nothing says so, rather than that the archive
 /// has no items (it has: none match).
 #[tokio::test]
