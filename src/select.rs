@@ -17,6 +17,8 @@ use std::fmt;
 
 use regex::{Regex, RegexBuilder};
 
+use crate::model::market::ShownChange;
+
 /// Where a rule looks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Field {
@@ -435,7 +437,12 @@ impl Selection {
                 .moves
                 .iter()
                 .filter(|(s, pct)| self.symbols.contains(s) && pct.abs() >= min)
-                .map(|(s, pct)| format!("{s} {pct:+}%"))
+                // As the pages show it; an infinite move (none is) is left
+                // out rather than said as a number it is not.
+                .filter_map(|(s, pct)| {
+                    let pct = rust_decimal::Decimal::try_from(*pct).ok()?;
+                    Some(format!("{s} {}", ShownChange::of(pct)))
+                })
                 .collect();
             why.push(format!("moved at least {min}%: {}", moved.join(", ")));
         }
@@ -588,13 +595,14 @@ mod tests {
             feeds: &["wire".into()],
             tags: &[],
             mentions: &["BP".into()],
-            moves: &[("BP".into(), -2.25), ("RELX".into(), 3.0)],
+            moves: &[("BP".into(), 1.6471), ("RELX".into(), 3.0)],
         });
         assert_eq!(
             why,
             [
                 "mentions: BP",
-                "moved at least 1.5%: BP -2.25%",
+                // Two places, as the pages show a move.
+                "moved at least 1.5%: BP ▲ +1.65%",
                 r#"include { any = "(?i)results|guidance" }: "results" in content"#,
             ]
         );

@@ -4,6 +4,9 @@
 //! store keeps them and the board reads them back, so they live here where
 //! all of them may import them. What only the quote client needs to know
 //! about a provider (batch sizes, billing) is implemented in `quotes`.
+//! [`ShownChange`] is how every page, feed and command writes a change in
+//! percent, here so that a view's dry run (`select`) writes it as the
+//! pages do.
 
 use std::fmt;
 use std::str::FromStr;
@@ -264,6 +267,48 @@ impl Quote {
         self.change_percent = self.change_percent.map(|d| d.normalize());
         self.previous_close = self.previous_close.map(|d| d.normalize());
         self
+    }
+}
+
+/// A change in percent as pages, feeds and commands show it: rounded to
+/// two places, with an arrow and a sign (`▲ +0.67%`).
+pub struct ShownChange {
+    /// ▲, ▼, or ▬ for a change that rounds to zero.
+    pub arrow: char,
+    /// `+0.67`, `−1.10` (U+2212), `0.00`.
+    pub figure: String,
+    /// `up`, `down` or `flat`, for styling.
+    pub direction: &'static str,
+}
+
+impl ShownChange {
+    /// `percent` rounded to two places, a half away from zero. The arrow
+    /// and sign follow the figure shown: a move that rounds to `0.00` is
+    /// flat, not "▲ +0.00".
+    pub fn of(percent: Decimal) -> ShownChange {
+        const PLACES: u32 = 2;
+        let shown = percent.round_dp_with_strategy(PLACES, RoundingStrategy::MidpointAwayFromZero);
+        let (arrow, sign, direction) = if shown.is_zero() {
+            ('▬', "", "flat")
+        } else if shown.is_sign_positive() {
+            ('▲', "+", "up")
+        } else {
+            // U+2212 MINUS SIGN: a hyphen-minus is easy to miss next to
+            // an arrow.
+            ('▼', "\u{2212}", "down")
+        };
+        ShownChange {
+            arrow,
+            figure: format!("{sign}{:.*}", PLACES as usize, shown.abs()),
+            direction,
+        }
+    }
+}
+
+/// `▲ +0.67%`: the arrow, the signed figure, the percent sign.
+impl std::fmt::Display for ShownChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}%", self.arrow, self.figure)
     }
 }
 

@@ -19,10 +19,11 @@ use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
 use super::chart::{Marker, draws, price_chart};
-use super::strip::{ShownChange, shown_price, strip_html, strip_line_html};
+use super::strip::{shown_price, strip_html, strip_line_html};
 use super::text::{entry_text, shorten, shown_title};
 use super::{Format, MergedFeed, RenderError, rfc3339};
 use crate::markup::push_html;
+use crate::model::market::ShownChange;
 use crate::model::{Entry, Snapshot};
 use crate::store::{ItemHistory, SNIPPET_MARKS, SymbolItem};
 
@@ -186,8 +187,9 @@ struct Article<'a> {
     /// The article behind the teaser (`[[feeds]] fulltext`), sanitised.
     article: Option<String>,
     prices: Vec<PriceSince>,
-    /// (version, when replaced, title)
-    revisions: Vec<(i64, String, String)>,
+    /// ("First version", "on 24 Nov 2026 09:00 UTC", title), newest
+    /// first.
+    revisions: Vec<(String, String, String)>,
 }
 
 /// One mentioned symbol's price when the article was archived and now.
@@ -493,9 +495,15 @@ pub fn render_item(
             .map(|r| {
                 let when = r
                     .replaced_at
-                    .map(|t| t.format(FULL_TIME).to_string())
+                    .map(|t| format!("on {}", t.format(FULL_TIME)))
                     .unwrap_or_else(|| "at an unknown time".into());
-                (r.revision, when, r.title.clone())
+                // The archive counts changes from 0; a reader counts
+                // versions from the first.
+                let version = match r.revision {
+                    0 => "First version".to_string(),
+                    n => format!("Version {}", n + 1),
+                };
+                (version, when, r.title.clone())
             })
             .collect(),
     };
@@ -603,7 +611,7 @@ pub(crate) fn change_since_ingest(then: Decimal, now: Decimal) -> Option<ShownCh
         .checked_sub(then)?
         .checked_mul(Decimal::ONE_HUNDRED)?
         .checked_div(then)?;
-    Some(ShownChange::of(percent, 2))
+    Some(ShownChange::of(percent))
 }
 
 /// The path of the site's root, `/` or a reverse proxy's prefix like

@@ -26,10 +26,8 @@ use rust_decimal::{Decimal, RoundingStrategy};
 
 use super::{MergedFeed, rfc3339};
 use crate::markup::push_html;
+use crate::model::market::ShownChange;
 use crate::model::{Entry, Snapshot, SnapshotQuote};
-
-/// U+2212 MINUS SIGN: a hyphen-minus is easy to miss next to an arrow.
-const MINUS: &str = "\u{2212}";
 
 /// The strip for `entry`, when the feed shows strips (`[output] market`)
 /// and the entry has a snapshot with at least one quote. A snapshot without
@@ -245,45 +243,7 @@ pub fn quote_change(quote: &SnapshotQuote) -> Option<ShownChange> {
         _ => None,
     };
     let percent = quote.change_percent.or_else(derived)?;
-    Some(ShownChange::of(percent, 2))
-}
-
-/// A change in percent as pages show it, rounded to some places.
-pub struct ShownChange {
-    /// ▲, ▼, or ▬ for a change that rounds to zero.
-    pub arrow: char,
-    /// `+0.67`, `−1.10` (U+2212), `0.00`.
-    pub figure: String,
-    /// `up`, `down` or `flat`, for styling.
-    pub direction: &'static str,
-}
-
-impl ShownChange {
-    /// `percent` rounded to `places`. The arrow and sign follow the figure
-    /// shown: a move that rounds to `0.00` is flat, not "▲ +0.00".
-    pub fn of(percent: Decimal, places: u32) -> ShownChange {
-        let shown = percent.round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero);
-        let (arrow, sign, direction) = if shown.is_zero() {
-            ('▬', "", "flat")
-        } else if shown.is_sign_positive() {
-            ('▲', "+", "up")
-        } else {
-            ('▼', MINUS, "down")
-        };
-        let places = places as usize;
-        ShownChange {
-            arrow,
-            figure: format!("{sign}{:.places$}", shown.abs()),
-            direction,
-        }
-    }
-}
-
-/// `▲ +0.67%`: the arrow, the signed figure, the percent sign.
-impl std::fmt::Display for ShownChange {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}%", self.arrow, self.figure)
-    }
+    Some(ShownChange::of(percent))
 }
 
 fn write_time(out: &mut String, t: DateTime<Utc>, shown: &str) {

@@ -143,7 +143,7 @@ pub struct ItemHistory {
 /// One earlier version of an article.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Revision {
-    /// 1 for the version first archived.
+    /// 0 for the version first archived.
     pub revision: i64,
     /// When the next version replaced it.
     pub replaced_at: Option<DateTime<Utc>>,

@@ -900,15 +900,15 @@ min_move_pct = 1.5
         [
             (
                 "Shell plc cuts output",
-                vec!["mentions: SHEL", "moved at least 1.5%: SHEL -2.1%"]
+                vec!["mentions: SHEL", "moved at least 1.5%: SHEL ▼ −2.10%"]
             ),
             (
                 "BP plc and RELX plc sign a climate pledge",
-                vec!["mentions: BP, RELX", "moved at least 1.5%: BP +2.4%"]
+                vec!["mentions: BP, RELX", "moved at least 1.5%: BP ▲ +2.40%"]
             ),
             (
                 "BP plc raises its dividend",
-                vec!["mentions: BP", "moved at least 1.5%: BP +2.4%"]
+                vec!["mentions: BP", "moved at least 1.5%: BP ▲ +2.40%"]
             ),
         ],
         "{stdout}"

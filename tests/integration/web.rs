@@ -730,7 +730,8 @@ async fn each_feed_points_readers_at_its_own_page() {
 }
 
 /// An article that changed after it was archived shows its earlier
-/// versions on its page.
+/// versions on its page, newest first, in plain words ("First version",
+/// not the archive's "version 0").
 #[tokio::test]
 async fn an_article_page_lists_earlier_versions() {
     let server = FeedServer::start().await;
@@ -738,6 +739,7 @@ async fn an_article_page_lists_earlier_versions() {
         "/r.xml",
         vec![
             Reply::feed(rss("R", &[("r1", "First headline", "https://r.test/1")])),
+            Reply::feed(rss("R", &[("r1", "Second headline", "https://r.test/1")])),
             Reply::feed(rss(
                 "R",
                 &[("r1", "Corrected headline", "https://r.test/1")],
@@ -747,8 +749,9 @@ async fn an_article_page_lists_earlier_versions() {
     let dir = TestDir::new();
     let config = dir.write_config(&feed_block("r", &server.url("/r.xml"), ""));
     let (_c, clock) = fixed_clock("2026-11-24T09:00:00Z");
-    poll(&config, clock.clone()).await;
-    poll(&config, clock).await;
+    for _ in 0..3 {
+        poll(&config, clock.clone()).await;
+    }
     let d = Daemon::start(config).await;
     let (_, _, front) = html_of(&d, "/").await;
     let article = hrefs(&front)
@@ -765,7 +768,13 @@ async fn an_article_page_lists_earlier_versions() {
         "{html}"
     );
     assert!(html.contains("Earlier versions"), "{html}");
-    assert!(html.contains(": <bdi>First headline</bdi></li>"), "{html}");
+    assert!(
+        html.contains(
+            "<li>Version 2, replaced on 24 Nov 2026 09:00 UTC: <bdi>Second headline</bdi></li>\n\
+             <li>First version, replaced on 24 Nov 2026 09:00 UTC: <bdi>First headline</bdi></li>"
+        ),
+        "{html}"
+    );
     d.stop().await;
 }
 
