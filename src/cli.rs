@@ -947,14 +947,26 @@ async fn quotes(config: Config, clock: SharedClock) -> Result<ExitCode> {
             change,
         )?;
     }
-    for (symbol, error) in &report.failed {
+    let held = |symbol: &String| report.held_back.contains(symbol);
+    for (symbol, error) in report.failed.iter().filter(|(s, _)| !held(s)) {
         writeln!(out, "  {symbol}: {error}")?;
     }
-    Ok(if report.ok == 0 && !report.failed.is_empty() {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    // Not a failure: keeping to the provider's limits is the point, and a
+    // script calling this from cron should not retry harder.
+    if let Some(why) = &report.held_back_why {
+        writeln!(
+            out,
+            "  no fresh quote asked for {}: {why}; shown are the last the archive holds, marked stale",
+            report.held_back.join(", ")
+        )?;
+    }
+    Ok(
+        if report.ok == 0 && report.failed.len() > report.held_back.len() {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
 }
 
 async fn alerts(

@@ -66,8 +66,13 @@ struct State {
 #[derive(Debug, Clone, Default)]
 pub struct RefreshReport {
     pub ok: usize,
-    /// Symbol and error, in plain words.
+    /// Symbol and error, in plain words; the symbols not asked at all
+    /// (`held_back`) too.
     pub failed: Vec<(String, String)>,
+    /// The symbols no request was sent for, since the provider's budget
+    /// was spent or it asked us to wait, and why (the first one's error).
+    pub held_back: Vec<String>,
+    pub held_back_why: Option<String>,
 }
 
 /// The board's state for `/quotes.json` and `tickerfeed quotes`.
@@ -280,8 +285,10 @@ impl Board {
     /// From the next refresh on, sends `api_key` to the same provider and
     /// endpoint (a reload pointed `api_key_env` at another variable). A
     /// refresh already in flight finishes with the old key. The new client
-    /// starts with a fresh budget: a cooldown the old key earned (a 401, a
-    /// rate limit on another account) says nothing about the new one.
+    /// keeps to the archive's ledger of this endpoint from its first
+    /// refresh, which knows no keys: a cooldown the old key earned holds
+    /// until it ends (keys are never written to the archive, so the
+    /// ledger cannot tell one account from another).
     pub fn replace_api_key(&self, api_key: Option<Secret>) {
         let old = self.client();
         let fresh = ProviderClient::new(
@@ -309,6 +316,9 @@ impl Board {
             .iter()
             .map(|i| i.symbol.clone())
             .collect();
+        // Before the first refresh: what other processes spent of the
+        // provider's budget, and a pause it asked of them, hold here too.
+        self.client().keep_ledger_in(store);
         let latest = store.latest_quotes(symbols).await?;
         let mut state = self.state();
         // A reload may have removed some while the archive was read.
@@ -344,7 +354,10 @@ impl Board {
                 exchange: i.exchange.clone(),
             })
             .collect();
-        let results = self.client().fetch(&wanted, now).await;
+        let client = self.client();
+        // A client a reload made since the seed keeps the ledger there too.
+        client.keep_ledger_in(store);
+        let results = client.fetch(&wanted, now).await;
         let asked: HashMap<String, String> = wanted
             .into_iter()
             .map(|w| (w.symbol, w.provider_symbol))
@@ -358,6 +371,10 @@ impl Board {
                 Err(e) => {
                     first_error_words
                         .get_or_insert_with(|| format!("{symbol}: {}", e.in_plain_words()));
+                    if matches!(e, QuoteError::BudgetExhausted { .. }) {
+                        report.held_back_why.get_or_insert_with(|| describe(&e));
+                        report.held_back.push(symbol.clone());
+                    }
                     report.failed.push((symbol, describe(&e)));
                 }
             }

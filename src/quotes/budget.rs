@@ -14,8 +14,11 @@
 //!
 //! Windows slide rather than reset on the minute or at midnight: a sliding
 //! window that allows `n` in any 60 s also allows at most `n` in every
-//! calendar minute, so it is safe whichever way a provider counts. Counters
-//! live in memory only; a restart forgets what was spent today.
+//! calendar minute, so it is safe whichever way a provider counts. The
+//! counters and the cooldown are kept in the archive too
+//! ([`ProviderLedger`]): [`Budget::load`] takes what every process on it
+//! spent, so a restart, a `tickerfeed quotes` run and the daemon keep to
+//! one budget and one cooldown.
 
 use std::collections::VecDeque;
 use std::time::Duration as StdDuration;
@@ -24,6 +27,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::QuoteError;
 use crate::model::ProviderKind;
+use crate::store::ProviderLedger;
 
 /// Cooldown after a 429 that came without `Retry-After`.
 pub const DEFAULT_COOLDOWN: StdDuration = StdDuration::from_secs(60);
@@ -108,6 +112,8 @@ impl Window {
 pub struct Budget {
     windows: Vec<Window>,
     cooldown_until: Option<DateTime<Utc>>,
+    /// Why the cooldown runs (the answer that started it).
+    cooldown_why: String,
     /// Rate-limit answers without `Retry-After` since the last good response;
     /// each one doubles the next cooldown (60 s, 2 min, 4 min … 1 h), so a
     /// daily quota or a Yahoo IP block is not retried every minute.
@@ -126,8 +132,39 @@ impl Budget {
                 })
                 .collect(),
             cooldown_until: None,
+            cooldown_why: String::new(),
             strikes: 0,
         }
+    }
+
+    /// From when spends matter to the longest window at `now`: older ones
+    /// the ledger may forget.
+    pub fn since(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let longest = self.windows.iter().map(|w| w.limit.per).max();
+        now - longest.unwrap_or_default()
+    }
+
+    /// Takes the spends, cooldown and back-off count the archive holds
+    /// (every process's, this one's included) in place of its own.
+    pub fn load(&mut self, ledger: &ProviderLedger) {
+        for w in &mut self.windows {
+            w.spent = ledger.spent.iter().copied().collect();
+            w.used = w.spent.iter().map(|(_, credits)| credits).sum();
+        }
+        let (until, why) = ledger.pause.clone().unzip();
+        self.cooldown_until = until;
+        self.cooldown_why = why.unwrap_or_default();
+        self.strikes = ledger.strikes;
+    }
+
+    /// Why the cooldown running at `now` runs, if one does.
+    pub fn cooling_why(&self, now: DateTime<Utc>) -> Option<&str> {
+        self.cooling_until(now).map(|_| self.cooldown_why.as_str())
+    }
+
+    /// The back-off count (see [`Budget::cool_down`]), as the archive keeps it.
+    pub fn strikes(&self) -> u32 {
+        self.strikes
     }
 
     /// A budget with no limits; cooldowns still apply.
@@ -242,6 +279,7 @@ impl Budget {
     pub fn cool_down(
         &mut self,
         retry_after: Option<StdDuration>,
+        why: &str,
         now: DateTime<Utc>,
     ) -> DateTime<Utc> {
         let wait = match retry_after {
@@ -251,9 +289,12 @@ impl Budget {
         .min(MAX_COOLDOWN);
         self.strikes = self.strikes.saturating_add(1);
         let wait = Duration::from_std(wait).unwrap_or(Duration::hours(1));
-        let until = (now + wait).max(self.cooldown_until.unwrap_or(now));
-        self.cooldown_until = Some(until);
-        until
+        let until = now + wait;
+        if self.cooldown_until.is_none_or(|kept| kept < until) {
+            self.cooldown_until = Some(until);
+            self.cooldown_why = why.to_string();
+        }
+        self.cooldown_until.unwrap_or(until)
     }
 
     /// A good answer arrived: the next cooldown starts from the default again.
@@ -381,14 +422,18 @@ mod tests {
         ];
         for (retry_after, want) in cases {
             let mut b = Budget::unlimited();
-            assert_eq!(b.cool_down(retry_after, at(0)), want, "{retry_after:?}");
+            assert_eq!(
+                b.cool_down(retry_after, "429", at(0)),
+                want,
+                "{retry_after:?}"
+            );
         }
     }
 
     #[test]
     fn cooldown_blocks_spending_until_it_ends() {
         let mut b = Budget::free_tier(ProviderKind::Finnhub);
-        let until = b.cool_down(Some(StdDuration::from_secs(30)), at(0));
+        let until = b.cool_down(Some(StdDuration::from_secs(30)), "429", at(0));
         assert_eq!(exhausted_until(b.try_spend(1, at(10))), until);
         assert_eq!(b.available(at(10)), 0);
         assert_eq!(b.cooling_until(at(10)), Some(until));
@@ -402,19 +447,22 @@ mod tests {
         let mut now = at(0);
         let mut waits = Vec::new();
         for _ in 0..8 {
-            let until = b.cool_down(None, now);
+            let until = b.cool_down(None, "429", now);
             waits.push((until - now).num_seconds());
             now = until;
         }
         assert_eq!(waits, [60, 120, 240, 480, 960, 1920, 3600, 3600]);
         b.record_success();
-        assert_eq!(b.cool_down(None, now) - now, Duration::seconds(60));
+        assert_eq!(b.cool_down(None, "429", now) - now, Duration::seconds(60));
     }
 
     #[test]
     fn a_shorter_cooldown_does_not_cut_a_longer_one() {
         let mut b = Budget::unlimited();
-        b.cool_down(Some(StdDuration::from_secs(600)), at(0));
-        assert_eq!(b.cool_down(Some(StdDuration::from_secs(5)), at(1)), at(600));
+        b.cool_down(Some(StdDuration::from_secs(600)), "429", at(0));
+        assert_eq!(
+            b.cool_down(Some(StdDuration::from_secs(5)), "429", at(1)),
+            at(600)
+        );
     }
 }

@@ -12,14 +12,21 @@
 //! answer starts a cooldown, so the board refresh finishes at once and
 //! keeps its last good quotes. Every URL that reaches a log line or an
 //! error is redacted.
+//!
+//! A client given the archive ([`ProviderClient::keep_ledger_in`]) keeps
+//! the budget there, so every process on it (the daemon, `tickerfeed
+//! quotes` from cron, a `poll`) spends one budget and honours one
+//! cooldown: each spend is checked and recorded in one transaction, each
+//! cooldown and good answer written as it comes. Should the archive fail,
+//! the client keeps to its own process's budget meanwhile.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Utc};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
-use tracing::debug;
+use tracing::{debug, warn};
 use url::Url;
 
 use super::history::{Bars, Interval, offers_history};
@@ -27,6 +34,7 @@ use super::{Budget, QuoteError, alphavantage, finnhub, redact, stooq, twelvedata
 use crate::config::Secret;
 use crate::model::{ProviderKind, Quote};
 use crate::politeness::parse_retry_after;
+use crate::store::{LedgerChange, Store};
 
 /// Sent to Yahoo and Stooq, which block clients that do not look like a
 /// browser (reqwest sends no User-Agent at all by default).
@@ -81,6 +89,8 @@ pub struct ProviderClient {
     http: reqwest::Client,
     // A std mutex: it is never held across an `.await`.
     budget: Mutex<Budget>,
+    /// Where the budget is shared with other processes, once given.
+    archive: OnceLock<Store>,
 }
 
 impl ProviderClient {
@@ -99,7 +109,126 @@ impl ProviderClient {
             api_key: usable(api_key),
             http,
             budget: Mutex::new(Budget::free_tier(kind)),
+            archive: OnceLock::new(),
         }
+    }
+
+    /// From now on keeps the budget in `store`'s ledger of this provider
+    /// at this endpoint, shared with every process on it (module doc).
+    pub fn keep_ledger_in(&self, store: &Store) {
+        let _ = self.archive.set(store.clone());
+    }
+
+    /// The ledger's key: the provider and its endpoint, secrets blanked.
+    fn ledger_key(&self) -> (String, String) {
+        (
+            self.kind.as_str().to_string(),
+            redact(self.base_url.as_str()),
+        )
+    }
+
+    /// Takes what the archive's ledger says was spent and whether a
+    /// cooldown runs (another process's included), before deciding how
+    /// to split a refresh into requests.
+    async fn load_ledger(&self, now: DateTime<Utc>) {
+        let Some(store) = self.archive.get() else {
+            return;
+        };
+        let (provider, endpoint) = self.ledger_key();
+        let since = self.budget().since(now);
+        match store.provider_ledger(provider, endpoint, since).await {
+            Ok(ledger) => self.budget().load(&ledger),
+            Err(err) => self.ledger_failed(&err),
+        }
+    }
+
+    fn ledger_failed(&self, err: &crate::store::StoreError) {
+        warn!(provider = %self.kind, error = %crate::cause::chain(err), "could not keep the provider's budget in the archive; keeping to this process's own meanwhile");
+    }
+
+    /// Runs `f` on the budget and returns what it returns: with an
+    /// archive, on the archive's ledger inside one transaction (so no
+    /// other process spends in between), writing the change `f` returns;
+    /// without one, or when the archive fails, on this process's own.
+    async fn on_budget<T, F>(&self, now: DateTime<Utc>, f: F) -> T
+    where
+        F: Fn(&mut Budget) -> (LedgerChange, T) + Clone + Send + 'static,
+        T: Send + 'static,
+    {
+        if let Some(store) = self.archive.get() {
+            let (provider, endpoint) = self.ledger_key();
+            let mut budget = self.budget().clone();
+            let since = budget.since(now);
+            let decide = f.clone();
+            let done = store
+                .change_provider_ledger(provider, endpoint, since, move |ledger| {
+                    budget.load(&ledger);
+                    let (change, out) = decide(&mut budget);
+                    (change, (budget, out))
+                })
+                .await;
+            match done {
+                Ok((budget, out)) => {
+                    *self.budget() = budget;
+                    return out;
+                }
+                Err(err) => self.ledger_failed(&err),
+            }
+        }
+        f(&mut self.budget()).1
+    }
+
+    /// Spends `cost` credits as `try_spend` decides on the budget (all
+    /// of it, or only spare credits), or says why not (nothing spent).
+    async fn spend<F>(&self, cost: u32, now: DateTime<Utc>, try_spend: F) -> Result<(), QuoteError>
+    where
+        F: Fn(&mut Budget) -> Result<(), QuoteError> + Clone + Send + 'static,
+    {
+        self.on_budget(now, move |budget| {
+            let spent = try_spend(budget);
+            let change = LedgerChange {
+                spend: spent.is_ok().then_some((now, cost)),
+                ..LedgerChange::default()
+            };
+            (change, spent)
+        })
+        .await
+    }
+
+    /// Starts a cooldown after a rate-limit answer (`why`), in every
+    /// process's budget; returns its end.
+    async fn cool_down(
+        &self,
+        retry_after: Option<StdDuration>,
+        why: String,
+        now: DateTime<Utc>,
+    ) -> DateTime<Utc> {
+        self.on_budget(now, move |budget| {
+            let until = budget.cool_down(retry_after, &why, now);
+            let change = LedgerChange {
+                pause: budget.cooling_why(now).map(|why| (until, why.to_string())),
+                strikes: Some(budget.strikes()),
+                ..LedgerChange::default()
+            };
+            (change, until)
+        })
+        .await
+    }
+
+    /// A good answer: the next cooldown starts from the default again.
+    async fn record_success(&self, now: DateTime<Utc>) {
+        if self.budget().strikes() == 0 {
+            return;
+        }
+        self.on_budget(now, |budget| {
+            budget.record_success();
+            let change = LedgerChange {
+                strikes: Some(0),
+                ..LedgerChange::default()
+            };
+            (change, ())
+        })
+        .await
     }
 
     /// Whether this client asks `kind` at `base_url` (as
@@ -173,64 +302,64 @@ impl ProviderClient {
             }
         }
 
+        self.load_ledger(now).await;
         let mut rest = &wanted[..];
         while !rest.is_empty() {
-            let (chunk, tail, cost) = {
+            let mut len = rest.len().min(self.kind.max_batch());
+            if self.kind.charges_per_symbol() {
                 let mut budget = self.budget();
-                let mut len = rest.len().min(self.kind.max_batch());
-                if self.kind.charges_per_symbol() {
-                    let affordable = budget
-                        .available(now)
-                        .min(budget.max_burst().unwrap_or(u32::MAX));
-                    len = len.min(usize::try_from(affordable).unwrap_or(usize::MAX).max(1));
-                }
-                let (chunk, tail) = rest.split_at(len);
-                let cost = if self.kind.charges_per_symbol() {
-                    u32::try_from(len).unwrap_or(u32::MAX)
-                } else {
-                    1
-                };
-                if let Err(err) = budget.try_spend(cost, now) {
-                    debug!(provider = %self.kind, symbols = rest.len(), error = %err, "quote request held back");
-                    for s in rest {
-                        by_provider_symbol.insert(s.clone(), Err(err.clone()));
-                    }
-                    break;
-                }
-                (chunk, tail, cost)
+                let affordable = budget
+                    .available(now)
+                    .min(budget.max_burst().unwrap_or(u32::MAX));
+                len = len.min(usize::try_from(affordable).unwrap_or(usize::MAX).max(1));
+            }
+            let (chunk, tail) = rest.split_at(len);
+            let cost = if self.kind.charges_per_symbol() {
+                u32::try_from(len).unwrap_or(u32::MAX)
+            } else {
+                1
             };
+            if let Err(err) = self.spend(cost, now, move |b| b.try_spend(cost, now)).await {
+                debug!(provider = %self.kind, symbols = rest.len(), error = %err, "quote request held back");
+                for s in rest {
+                    by_provider_symbol.insert(s.clone(), Err(err.clone()));
+                }
+                break;
+            }
             rest = tail;
 
             let results = self.request(chunk, &exchanges, now).await;
             let mut stop = None;
-            {
-                let mut budget = self.budget();
-                let mut limited = None;
-                for (_, r) in &results {
-                    match r {
-                        Err(QuoteError::RateLimited { retry_after }) => {
-                            limited = Some(limited.flatten().or(*retry_after));
-                        }
-                        Err(QuoteError::Blocked) => limited = Some(limited.flatten()),
-                        // The key is wrong for every symbol: stop spending requests.
-                        Err(QuoteError::Unauthorized) => stop = Some(QuoteError::Unauthorized),
-                        _ => {}
+            // The wait asked for (the header's, if any answer gave one)
+            // and the first answer that asked.
+            let mut limited: Option<(Option<StdDuration>, String)> = None;
+            for (_, r) in &results {
+                match r {
+                    Err(e @ QuoteError::RateLimited { retry_after }) => {
+                        let (wait, _) = limited.get_or_insert_with(|| (None, e.to_string()));
+                        *wait = wait.or(*retry_after);
                     }
+                    Err(e @ QuoteError::Blocked) => {
+                        limited.get_or_insert_with(|| (None, e.to_string()));
+                    }
+                    // The key is wrong for every symbol: stop spending requests.
+                    Err(QuoteError::Unauthorized) => stop = Some(QuoteError::Unauthorized),
+                    _ => {}
                 }
-                match limited {
-                    Some(retry_after) => {
-                        let until = budget.cool_down(retry_after, now);
-                        debug!(provider = %self.kind, %until, "provider cooling down");
-                    }
-                    // Only an answer from the provider resets the back-off.
-                    None if results
-                        .iter()
-                        .any(|(_, r)| !matches!(r, Err(QuoteError::Transport(_)))) =>
-                    {
-                        budget.record_success()
-                    }
-                    None => {}
+            }
+            match limited {
+                Some((retry_after, why)) => {
+                    let until = self.cool_down(retry_after, why, now).await;
+                    debug!(provider = %self.kind, %until, "provider cooling down");
                 }
+                // Only an answer from the provider resets the back-off.
+                None if results
+                    .iter()
+                    .any(|(_, r)| !matches!(r, Err(QuoteError::Transport(_)))) =>
+                {
+                    self.record_success(now).await
+                }
+                None => {}
             }
             debug!(provider = %self.kind, symbols = chunk.len(), credits = cost, "quote request done");
             by_provider_symbol.extend(results);
@@ -289,7 +418,9 @@ impl ProviderClient {
         if self.kind.needs_api_key() && self.api_key.is_none() {
             return Err(QuoteError::Unauthorized);
         }
-        self.budget().try_spend_spare(1, reserve, now)?;
+        self.load_ledger(now).await;
+        self.spend(1, now, move |b| b.try_spend_spare(1, reserve, now))
+            .await?;
         let key = self.api_key.as_ref();
         let req = match self.kind {
             ProviderKind::Yahoo => {
@@ -312,19 +443,20 @@ impl ProviderClient {
             ProviderKind::TwelveData => twelvedata::parse_history(reply.status, ct, &reply.body),
             _ => finnhub::parse_history(reply.status, ct, &reply.body),
         };
-        let mut budget = self.budget();
         match result {
             Err(QuoteError::RateLimited { retry_after }) => {
                 let retry_after = retry_after.or(reply.retry_after);
-                budget.cool_down(retry_after, now);
-                Err(QuoteError::RateLimited { retry_after })
+                let err = QuoteError::RateLimited { retry_after };
+                self.cool_down(retry_after, err.to_string(), now).await;
+                Err(err)
             }
             Err(QuoteError::Blocked) => {
-                budget.cool_down(None, now);
+                self.cool_down(None, QuoteError::Blocked.to_string(), now)
+                    .await;
                 Err(QuoteError::Blocked)
             }
             other => {
-                budget.record_success();
+                self.record_success(now).await;
                 other
             }
         }

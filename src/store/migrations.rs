@@ -930,6 +930,28 @@ FROM items i JOIN feeds f ON f.id = i.origin_feed_id;
               WHERE o.alert = alerts.name AND o.last_error IS NOT NULL
               ORDER BY o.next_attempt_at DESC LIMIT 1);",
     ),
+    // 35: what each quote provider (at its endpoint) has been asked lately
+    // and whether it asked us to wait, shared by every process on the
+    // archive: kept in one process's memory, `tickerfeed quotes` runs
+    // beside the daemon (or from cron) spent the provider's budget again
+    // each, and asked it while the daemon's 429 pause ran.
+    Migration::Sql(
+        "CREATE TABLE provider_pauses (
+             provider TEXT NOT NULL,
+             endpoint TEXT NOT NULL,
+             paused_until TEXT,
+             reason TEXT,
+             strikes INTEGER NOT NULL DEFAULT 0,
+             PRIMARY KEY (provider, endpoint)
+         );
+         CREATE TABLE provider_spends (
+             provider TEXT NOT NULL,
+             endpoint TEXT NOT NULL,
+             spent_at TEXT NOT NULL,
+             credits INTEGER NOT NULL
+         );
+         CREATE INDEX provider_spends_by_time ON provider_spends (provider, endpoint, spent_at);",
+    ),
 ];
 
 /// Migrations 23 and 28 blank secrets with this: their own copy of the

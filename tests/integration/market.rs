@@ -219,6 +219,16 @@ async fn an_item_gets_the_board_as_it_stood_when_it_arrived() {
     assert_eq!(dir.count("SELECT count(*) FROM snapshots"), 2);
 }
 
+/// Yahoo's "Too Many Requests", asking to wait `retry_after` seconds.
+fn yahoo_429(retry_after: &str) -> Reply {
+    Reply {
+        body: include_bytes!("../fixtures/quotes/yahoo/edge_429.txt").to_vec(),
+        ..Reply::status(429)
+            .header("retry-after", retry_after)
+            .header("content-type", "text/plain")
+    }
+}
+
 #[tokio::test]
 async fn rate_limited_provider_cools_down_and_the_board_goes_stale() {
     let server = FeedServer::start().await;
@@ -240,13 +250,7 @@ async fn rate_limited_provider_cools_down_and_the_board_goes_stale() {
         .unwrap();
 
     // Throttled: 429 with Retry-After.
-    let throttled = Reply::status(429)
-        .header("retry-after", "600")
-        .header("content-type", "text/plain");
-    let throttled = Reply {
-        body: include_bytes!("../fixtures/quotes/yahoo/edge_429.txt").to_vec(),
-        ..throttled
-    };
+    let throttled = yahoo_429("600");
     server.set("/v8/finance/chart/AAPL", throttled.clone());
     server.set("/v8/finance/chart/VOD.L", throttled);
     clock.advance(Duration::minutes(5));
@@ -1052,4 +1056,103 @@ async fn quotes_shows_changes_as_the_pages_do() {
         !out.contains("0.4016") && !out.contains("-0.0573") && !out.contains("unknown"),
         "{out}"
     );
+}
+
+/// Finnhub's free tier allows 60 calls a minute and 30 a second. Before,
+/// each `tickerfeed quotes` run had a budget of its own: 20 runs in a row
+/// sent 80 requests in a second. Now every run keeps to the one the
+/// archive holds, and one that may not ask shows the archive's quotes,
+/// says why, and exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quotes_runs_in_a_row_keep_to_the_providers_budget() {
+    let server = FeedServer::start().await;
+    let symbols = ["AAPL", "BP", "NGG"];
+    for symbol in symbols {
+        server.set(
+            &format!("/api/v1/quote?symbol={symbol}"),
+            json_reply(include_str!("../fixtures/quotes/finnhub/quote_full.json")),
+        );
+    }
+    let dir = TestDir::new();
+    dir.write_config_only(&format!(
+        "[market]\nprovider = \"finnhub\"\nbase_url = \"{}\"\napi_key_env = \"TF_TEST_FINNHUB_KEY\"\nsymbols = [\"AAPL\", \"BP\", \"NGG\"]\n",
+        server.url("")
+    ));
+    let key = std::ffi::OsStr::new("k");
+    let mut last = (0, String::new(), String::new());
+    for _ in 0..25 {
+        last = cli_with_env(&dir, &["quotes"], &[("TF_TEST_FINNHUB_KEY", key)]).await;
+    }
+    let seen = server.seen_all();
+    // 75 wanted; at most 60 a minute, and at least the first second's 30.
+    assert!((30..=60).contains(&seen.len()), "{} requests", seen.len());
+    for (i, first) in seen.iter().enumerate() {
+        let within_a_second = seen[i..]
+            .iter()
+            .take_while(|s| s.at.duration_since(first.at) < std::time::Duration::from_secs(1))
+            .count();
+        assert!(
+            within_a_second <= 30,
+            "{within_a_second} requests in a second"
+        );
+    }
+    let (code, out, err) = last;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("no fresh quote asked for AAPL, BP, NGG: request budget exhausted until"),
+        "{out}"
+    );
+    assert!(out.contains("311.51") && out.contains("(stale"), "{out}");
+}
+
+/// A 429 with `Retry-After` answered to one process pauses the provider
+/// for the others: a `quotes` run and a `poll` after it send nothing and
+/// say until when, and once the pause has passed the provider is asked
+/// again. Before, the next run asked at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_answered_to_one_process_pauses_the_provider_for_the_others() {
+    let server = FeedServer::start().await;
+    server.set("/v8/finance/chart/AAPL", json_reply(AAPL));
+    server.set("/v8/finance/chart/VOD.L", json_reply(VOD));
+    server.set("/news.xml", Reply::feed(news(&[("n1", "Markets today")])));
+    let dir = TestDir::new();
+    dir.write_config_only(&format!(
+        "{}{}",
+        feed_block("news", &server.url("/news.xml"), ""),
+        yahoo_market(&server, "")
+    ));
+    let (code, out, err) = cli(&dir, &["quotes"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let quote_requests = || {
+        server
+            .seen_all()
+            .iter()
+            .filter(|s| s.path.starts_with("/v8/"))
+            .count()
+    };
+    assert_eq!(quote_requests(), 2);
+
+    let throttled = yahoo_429("4");
+    server.set("/v8/finance/chart/AAPL", throttled.clone());
+    server.set("/v8/finance/chart/VOD.L", throttled);
+    let (code, out, err) = cli(&dir, &["quotes"]).await;
+    assert_eq!(code, 1, "{out}{err}");
+    assert_eq!(quote_requests(), 3, "the 429 stopped the run");
+
+    let (code, out, err) = cli(&dir, &["quotes"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(quote_requests(), 3, "a request was sent during the pause");
+    assert!(out.contains("no fresh quote asked for AAPL, VOD"), "{out}");
+    assert!(out.contains("328.879") && out.contains("(stale"), "{out}");
+    let (code, out, err) = cli(&dir, &["poll"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(quote_requests(), 3, "poll asked during the pause");
+    assert!(err.contains("until"), "{err}");
+
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    server.set("/v8/finance/chart/AAPL", json_reply(AAPL));
+    server.set("/v8/finance/chart/VOD.L", json_reply(VOD));
+    let (code, out, err) = cli(&dir, &["quotes"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(quote_requests(), 5, "{out}");
 }
