@@ -371,7 +371,7 @@ impl Board {
                 Err(e) => {
                     first_error_words
                         .get_or_insert_with(|| format!("{symbol}: {}", e.in_plain_words()));
-                    if matches!(e, QuoteError::BudgetExhausted { .. }) {
+                    if e.held_until().is_some() {
                         report.held_back_why.get_or_insert_with(|| describe(&e));
                         report.held_back.push(symbol.clone());
                     }

@@ -23,7 +23,7 @@
 use std::collections::VecDeque;
 use std::time::Duration as StdDuration;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, Timelike, Utc};
 
 use super::QuoteError;
 use crate::model::ProviderKind;
@@ -162,6 +162,13 @@ impl Budget {
         self.cooling_until(now).map(|_| self.cooldown_why.as_str())
     }
 
+    fn paused(&self, until: DateTime<Utc>) -> QuoteError {
+        QuoteError::Paused {
+            until,
+            why: self.cooldown_why.clone(),
+        }
+    }
+
     /// The back-off count (see [`Budget::cool_down`]), as the archive keeps it.
     pub fn strikes(&self) -> u32 {
         self.strikes
@@ -223,7 +230,7 @@ impl Budget {
     /// nothing on failure.
     pub fn try_spend(&mut self, n: u32, now: DateTime<Utc>) -> Result<(), QuoteError> {
         if let Some(until) = self.cooling_until(now) {
-            return Err(QuoteError::BudgetExhausted { until });
+            return Err(self.paused(until));
         }
         let mut until: Option<DateTime<Utc>> = None;
         for w in &mut self.windows {
@@ -255,7 +262,7 @@ impl Budget {
         now: DateTime<Utc>,
     ) -> Result<(), QuoteError> {
         if let Some(until) = self.cooling_until(now) {
-            return Err(QuoteError::BudgetExhausted { until });
+            return Err(self.paused(until));
         }
         let mut until: Option<DateTime<Utc>> = None;
         for w in &mut self.windows {
@@ -289,7 +296,16 @@ impl Budget {
         .min(MAX_COOLDOWN);
         self.strikes = self.strikes.saturating_add(1);
         let wait = Duration::from_std(wait).unwrap_or(Duration::hours(1));
+        // Cut to the second: the archive keeps whole seconds (so every
+        // process sees the same end), and a refresh due as the wait ends
+        // (a schedule on whole seconds) starts a millisecond or two past
+        // that second, while the pause, counted from the answer's
+        // arrival, ended those milliseconds later still: the refresh the
+        // provider's wait was sized for was refused, and a whole period
+        // lost. At most a second early by the provider's count, which
+        // `Retry-After`'s whole seconds cannot tell.
         let until = now + wait;
+        let until = until.with_nanosecond(0).unwrap_or(until);
         if self.cooldown_until.is_none_or(|kept| kept < until) {
             self.cooldown_until = Some(until);
             self.cooldown_why = why.to_string();
@@ -434,7 +450,9 @@ mod tests {
     fn cooldown_blocks_spending_until_it_ends() {
         let mut b = Budget::free_tier(ProviderKind::Finnhub);
         let until = b.cool_down(Some(StdDuration::from_secs(30)), "429", at(0));
-        assert_eq!(exhausted_until(b.try_spend(1, at(10))), until);
+        assert!(
+            matches!(b.try_spend(1, at(10)), Err(QuoteError::Paused { until: u, .. }) if u == until)
+        );
         assert_eq!(b.available(at(10)), 0);
         assert_eq!(b.cooling_until(at(10)), Some(until));
         b.try_spend(1, at(30)).unwrap();
@@ -454,6 +472,32 @@ mod tests {
         assert_eq!(waits, [60, 120, 240, 480, 960, 1920, 3600, 3600]);
         b.record_success();
         assert_eq!(b.cool_down(None, "429", now) - now, Duration::seconds(60));
+    }
+
+    /// After a 429 answered at 19:31:00.002088 with `Retry-After: 120`,
+    /// the refresh scheduled at 19:33:00 (started 0.9 ms past it) is not
+    /// refused, and the pause says its cause. Before, the pause ran until
+    /// 19:33:00.002088, refused that refresh as "request budget
+    /// exhausted", and lost a whole schedule period.
+    #[test]
+    fn the_refresh_due_as_a_pause_ends_is_not_refused() {
+        let answered = at(0) + Duration::nanoseconds(2_088_008);
+        let mut b = Budget::free_tier(ProviderKind::Yahoo);
+        let until = b.cool_down(
+            Some(StdDuration::from_secs(120)),
+            "rate limited, Retry-After 120 s",
+            answered,
+        );
+        assert_eq!(until, at(120));
+        assert_eq!(
+            b.try_spend(1, at(119)),
+            Err(QuoteError::Paused {
+                until: at(120),
+                why: "rate limited, Retry-After 120 s".into()
+            })
+        );
+        b.try_spend(1, at(120) + Duration::nanoseconds(942_000))
+            .unwrap();
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! board refresher.
 //!
 //! It never sleeps and never retries: a request the budget or a cooldown
-//! holds back comes back as [`QuoteError::BudgetExhausted`], and a rate-limit
+//! holds back comes back as [`QuoteError::BudgetExhausted`] (or
+//! [`QuoteError::Paused`], with the cause), and a rate-limit
 //! answer starts a cooldown, so the board refresh finishes at once and
 //! keeps its last good quotes. Every URL that reaches a log line or an
 //! error is redacted.
@@ -336,11 +337,11 @@ impl ProviderClient {
             for (_, r) in &results {
                 match r {
                     Err(e @ QuoteError::RateLimited { retry_after }) => {
-                        let (wait, _) = limited.get_or_insert_with(|| (None, e.to_string()));
+                        let (wait, _) = limited.get_or_insert_with(|| (None, e.pause_cause()));
                         *wait = wait.or(*retry_after);
                     }
                     Err(e @ QuoteError::Blocked) => {
-                        limited.get_or_insert_with(|| (None, e.to_string()));
+                        limited.get_or_insert_with(|| (None, e.pause_cause()));
                     }
                     // The key is wrong for every symbol: stop spending requests.
                     Err(QuoteError::Unauthorized) => stop = Some(QuoteError::Unauthorized),
@@ -447,11 +448,11 @@ impl ProviderClient {
             Err(QuoteError::RateLimited { retry_after }) => {
                 let retry_after = retry_after.or(reply.retry_after);
                 let err = QuoteError::RateLimited { retry_after };
-                self.cool_down(retry_after, err.to_string(), now).await;
+                self.cool_down(retry_after, err.pause_cause(), now).await;
                 Err(err)
             }
             Err(QuoteError::Blocked) => {
-                self.cool_down(None, QuoteError::Blocked.to_string(), now)
+                self.cool_down(None, QuoteError::Blocked.pause_cause(), now)
                     .await;
                 Err(QuoteError::Blocked)
             }
@@ -840,16 +841,16 @@ mod tests {
         );
         // The second symbol was not even asked for: the cooldown started.
         let until = t0 + Duration::seconds(120);
-        assert_eq!(first[1].1, Err(QuoteError::BudgetExhausted { until }));
+        let paused = QuoteError::Paused {
+            until,
+            why: "rate limited, Retry-After 120 s".into(),
+        };
+        assert_eq!(first[1].1, Err(paused.clone()));
         assert_eq!(server.requests().len(), 1);
         assert_eq!(client.cooling_until(t0), Some(until));
 
         let second = client.fetch(&symbols, t0 + Duration::seconds(30)).await;
-        assert!(
-            second
-                .iter()
-                .all(|(_, r)| *r == Err(QuoteError::BudgetExhausted { until }))
-        );
+        assert!(second.iter().all(|(_, r)| *r == Err(paused.clone())));
         assert_eq!(server.requests().len(), 1, "no request during the cooldown");
 
         server.serve(

@@ -131,9 +131,19 @@ pub enum QuoteError {
     /// The request failed before a response arrived; the text is redacted.
     #[error("transport error: {0}")]
     Transport(String),
-    /// Our own budget or a cooldown held the request back; nothing was sent.
-    #[error("request budget exhausted until {until}")]
+    /// Our own budget held the request back; nothing was sent.
+    #[error("request budget exhausted until {}", to_the_second(.until))]
     BudgetExhausted { until: DateTime<Utc> },
+    /// The provider asked us to wait (a 429, a bot wall), and the wait has
+    /// not ended; nothing was sent. `why` is the answer that asked.
+    #[error("the provider asked us to wait ({why}) until {}", to_the_second(.until))]
+    Paused { until: DateTime<Utc>, why: String },
+}
+
+/// A time as errors print it: to the second, as the archive keeps it
+/// (chrono's own `Display` prints nanoseconds).
+fn to_the_second(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
 fn retry_note(retry_after: &Option<std::time::Duration>) -> String {
@@ -158,6 +168,7 @@ impl QuoteError {
             QuoteError::Malformed(_) => "unreadable answer".into(),
             QuoteError::Http { status } => format!("HTTP {status}"),
             QuoteError::BudgetExhausted { .. } => "request budget used up".into(),
+            QuoteError::Paused { .. } => "the provider asked us to wait".into(),
             QuoteError::Transport(text) => {
                 let text = text.to_lowercase();
                 let says = |words: &[&str]| words.iter().any(|w| text.contains(w));
@@ -192,6 +203,30 @@ impl QuoteError {
             QuoteError::Http { .. } => "http",
             QuoteError::Transport(_) => "transport",
             QuoteError::BudgetExhausted { .. } => "budget_exhausted",
+            QuoteError::Paused { .. } => "paused",
+        }
+    }
+
+    /// Until when no request is sent, when that is why this came back
+    /// (our budget, or the provider's pause) rather than an answer.
+    pub fn held_until(&self) -> Option<DateTime<Utc>> {
+        match self {
+            QuoteError::BudgetExhausted { until } | QuoteError::Paused { until, .. } => {
+                Some(*until)
+            }
+            _ => None,
+        }
+    }
+
+    /// Why a provider that answered with `self` pauses us, in a few words
+    /// (`rate limited, Retry-After 120 s`): the cause a [`QuoteError::Paused`]
+    /// keeps.
+    pub fn pause_cause(&self) -> String {
+        match self {
+            QuoteError::RateLimited {
+                retry_after: Some(wait),
+            } => format!("rate limited, Retry-After {} s", wait.as_secs()),
+            other => other.in_plain_words(),
         }
     }
 }
@@ -421,6 +456,17 @@ mod tests {
                     until: at(1_790_000_000),
                 },
                 "request budget exhausted until 2026-09-21 14:13:20 UTC",
+            ),
+            // Not with nanoseconds (a 429's pause counts from its arrival).
+            (
+                QuoteError::Paused {
+                    until: at(1_790_000_000) + chrono::Duration::nanoseconds(2_088_008),
+                    why: QuoteError::RateLimited {
+                        retry_after: Some(std::time::Duration::from_secs(120)),
+                    }
+                    .pause_cause(),
+                },
+                "the provider asked us to wait (rate limited, Retry-After 120 s) until 2026-09-21 14:13:20 UTC",
             ),
         ];
         for (err, want) in cases {

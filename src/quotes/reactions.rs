@@ -301,8 +301,9 @@ impl Reactions {
                         }
                     }
                     Err(FillError::Store(e)) => return Err(e),
-                    Err(FillError::Quote(QuoteError::BudgetExhausted { until })) => {
-                        debug!(%until, "backfill waits for the budget");
+                    Err(FillError::Quote(e)) if e.held_until().is_some() => {
+                        let until = e.held_until();
+                        debug!(?until, "backfill waits for the budget");
                         budget_spent = true;
                         self.wait_or_give_up(store, cluster, "budget", now, report)
                             .await?;

@@ -1142,7 +1142,10 @@ async fn a_429_answered_to_one_process_pauses_the_provider_for_the_others() {
     let (code, out, err) = cli(&dir, &["quotes"]).await;
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(quote_requests(), 3, "a request was sent during the pause");
-    assert!(out.contains("no fresh quote asked for AAPL, VOD"), "{out}");
+    // The provider's pause, not our budget, to the second.
+    let said = "no fresh quote asked for AAPL, VOD: the provider asked us to wait (rate limited, Retry-After 4 s) until ";
+    let until = out.split_once(said).unwrap_or_else(|| panic!("{out}")).1;
+    assert!(until.get(19..24) == Some(" UTC;"), "{out}");
     assert!(out.contains("328.879") && out.contains("(stale"), "{out}");
     let (code, out, err) = cli(&dir, &["poll"]).await;
     assert_eq!(code, 0, "{out}{err}");
