@@ -82,10 +82,14 @@ pub struct BoardStatus {
     pub provider: String,
     pub last_refresh: Option<DateTime<Utc>>,
     pub last_success: Option<DateTime<Utc>>,
+    /// The whole last error, the provider's address included: for the
+    /// log, `tickerfeed quotes` and `/healthz`, never a public page.
+    #[serde(skip)]
     pub last_error: Option<String>,
     /// The last error's symbol and kind, without the provider's address
-    /// (`AAPL: connection refused`): what the public feeds page shows.
-    #[serde(skip)]
+    /// (`AAPL: connection refused`): what the public pages show, `/feeds`
+    /// and `/quotes.json` (as `last_error`).
+    #[serde(rename = "last_error")]
     pub last_error_words: Option<String>,
     pub quotes: Vec<StatusQuote>,
 }

@@ -1159,3 +1159,33 @@ async fn a_429_answered_to_one_process_pauses_the_provider_for_the_others() {
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(quote_requests(), 5, "{out}");
 }
+
+/// A provider that cannot be reached: `/quotes.json`, a public page, says
+/// the kind of failure in plain words, as `/feeds` does, never the
+/// provider's address (reqwest's error names the whole URL, keys and
+/// all), which only the log, `tickerfeed quotes` and `/healthz` give.
+#[tokio::test]
+async fn quotes_json_names_no_provider_address() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let dir = TestDir::new();
+    let config = dir.write_config(&format!(
+        "[market]\nprovider = \"yahoo\"\nbase_url = \"http://127.0.0.1:{port}/\"\nsymbols = [\"AAPL\"]\n"
+    ));
+    let d = crate::serve::Daemon::start(config).await;
+    let mut body = String::new();
+    for _ in 0..100 {
+        body = d.get("/quotes.json", &[]).await.text().await.unwrap();
+        if !body.contains("\"last_error\": null") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let board: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(board["last_error"], "AAPL: connection refused", "{body}");
+    assert!(!body.contains(&format!("127.0.0.1:{port}")), "{body}");
+    let health = d.get("/healthz", &[]).await.text().await.unwrap();
+    assert!(health.contains(&format!("127.0.0.1:{port}")), "{health}");
+    d.stop().await;
+}
