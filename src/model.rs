@@ -1,6 +1,6 @@
 //! Domain types shared by the pipeline stages, the store and the renderers;
-//! how a poll ended ([`outcome`]) and the market's types ([`market`]) live
-//! in the submodules.
+//! how a poll ended ([`outcome`]), the market's types ([`market`]) and the
+//! exchanges' trading hours ([`calendar`]) live in the submodules.
 //!
 //! Identity lives here: [`FeedId`] is the archive's row id of a configured
 //! feed, [`ItemKey`] is a feed-scoped key that stays the same across polls
@@ -15,6 +15,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
+pub mod calendar;
 pub mod market;
 pub mod outcome;
 pub use market::{Horizon, ProviderKind, Quote, Session, UnknownProvider};

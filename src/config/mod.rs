@@ -330,7 +330,7 @@ pub struct InstrumentConfig {
     pub cik: Option<String>,
     /// Where it trades, as written (checked against the exchange calendars
     /// when the price-reaction task starts); `None`: implied by the
-    /// provider symbol (`quotes::calendar::listed_on` for price reactions'
+    /// provider symbol (`model::calendar::listed_on` for price reactions'
     /// market hours; `evidently_listed_on` for the board's sessions and
     /// which exchange notation names it).
     pub exchange: Option<String>,

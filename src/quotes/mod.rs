@@ -29,7 +29,9 @@
 pub mod alphavantage;
 pub mod board;
 pub mod budget;
-pub mod calendar;
+/// Exchange calendars are domain data (the strip reads them too); kept
+/// reachable here, beside the board and reactions that use them most.
+pub use crate::model::calendar;
 pub mod client;
 pub mod finnhub;
 pub mod history;

@@ -3,7 +3,7 @@
 //! and one trading day later, and at the session's close.
 //!
 //! Owns the definitions of those points in trading time ([`plan`], on the
-//! exchange calendar of `quotes::calendar`) and the background task that
+//! exchange calendar of `model::calendar`) and the background task that
 //! reads them off the recorded quote series as they pass ([`Reactions::run`])
 //! and, where the series has a gap, backfills it from the provider's
 //! history (`Reactions::backfill`). The matching rule and the table live

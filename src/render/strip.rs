@@ -26,6 +26,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 
 use super::{MergedFeed, rfc3339};
 use crate::markup::push_html;
+use crate::model::calendar::evidently_listed_on;
 use crate::model::market::ShownChange;
 use crate::model::{Entry, Snapshot, SnapshotQuote};
 
@@ -71,8 +72,10 @@ pub(super) fn title_html(title: &str) -> String {
 ///   code; mentioned quotes in `<strong>` and followed by `(mentioned)`;
 ///   `(stale)`, `(closed)`, `(pre-market)`, `(after hours)` as they apply;
 /// - then "as of" the newest `as_of` (the snapshot time when no quote has
-///   one), or "market closed, close of" that day when every quote's session
-///   is `closed`; then each distinct provider by its human name.
+///   one), or "market closed, close of" that day when every quote's market
+///   was closed as the snapshot was taken (`closed_at`), or "last
+///   price … , not updated" when every quote is stale; then each distinct
+///   provider by its human name.
 pub fn strip_html(snapshot: &Snapshot) -> String {
     let mut out = String::from("<p>");
     if !snapshot.label.is_empty() {
@@ -83,15 +86,16 @@ pub fn strip_html(snapshot: &Snapshot) -> String {
     if snapshot.quotes.is_empty() {
         out.push_str("no quotes");
     }
-    let all_closed =
-        !snapshot.quotes.is_empty() && snapshot.quotes.iter().all(|q| q.session == "closed");
+    let at = snapshot.taken_at;
+    let all_closed = all_closed(snapshot);
     for (i, quote) in snapshot.quotes.iter().enumerate() {
         if i > 0 {
             out.push_str(" · ");
         }
-        write_quote(&mut out, quote, all_closed);
+        write_quote(&mut out, quote, all_closed, at);
     }
     out.push_str("<br/>");
+    let all_stale = !snapshot.quotes.is_empty() && snapshot.quotes.iter().all(|q| q.stale);
 
     let as_of = snapshot
         .quotes
@@ -102,6 +106,10 @@ pub fn strip_html(snapshot: &Snapshot) -> String {
     if all_closed {
         out.push_str("market closed, close of ");
         write_time(&mut out, as_of, "%-d %b %Y");
+    } else if all_stale {
+        out.push_str("last price ");
+        write_time(&mut out, as_of, "%-d %b %H:%M UTC");
+        out.push_str(", not updated");
     } else {
         out.push_str("as of ");
         write_time(&mut out, as_of, "%-d %b %Y %H:%M UTC");
@@ -133,15 +141,14 @@ pub fn strip_html(snapshot: &Snapshot) -> String {
 /// between. The full strip is one tap away under it; on a phone eight
 /// symbols in full are seven lines under every item, more board than news.
 pub fn strip_line_html(snapshot: &Snapshot) -> String {
-    let all_closed =
-        !snapshot.quotes.is_empty() && snapshot.quotes.iter().all(|q| q.session == "closed");
+    let all_closed = all_closed(snapshot);
     let mut out = String::new();
     for (i, quote) in snapshot.quotes.iter().enumerate() {
         if i > 0 {
             out.push_str(" · ");
         }
         if quote.mentioned {
-            write_quote(&mut out, quote, all_closed);
+            write_quote(&mut out, quote, all_closed, snapshot.taken_at);
         } else {
             push_html(&mut out, &quote.symbol);
             out.push(' ');
@@ -151,7 +158,28 @@ pub fn strip_line_html(snapshot: &Snapshot) -> String {
     out
 }
 
-fn write_quote(out: &mut String, quote: &SnapshotQuote, all_closed: bool) {
+/// Whether every quote's market was closed as the snapshot was taken.
+fn all_closed(snapshot: &Snapshot) -> bool {
+    !snapshot.quotes.is_empty()
+        && snapshot
+            .quotes
+            .iter()
+            .all(|q| closed_at(q, snapshot.taken_at))
+}
+
+/// Whether `quote`'s market was closed at `at`. The session is the
+/// provider's word at the quote's fetch; a stale quote's may be from last
+/// night while the market trades again (the provider failing since), so
+/// for one that is stale only its exchange's calendar says closed, and a
+/// market no calendar here knows is not said to be closed.
+fn closed_at(quote: &SnapshotQuote, at: DateTime<Utc>) -> bool {
+    quote.session == "closed"
+        && (!quote.stale
+            || evidently_listed_on(None, &quote.provider_symbol)
+                .is_some_and(|exchange| !exchange.is_open(at)))
+}
+
+fn write_quote(out: &mut String, quote: &SnapshotQuote, all_closed: bool, at: DateTime<Utc>) {
     if quote.mentioned {
         out.push_str("<strong>");
     }
@@ -185,8 +213,9 @@ fn write_quote(out: &mut String, quote: &SnapshotQuote, all_closed: bool) {
         notes.push("stale");
     }
     match quote.session.as_str() {
-        // With every quote closed the time line says so once.
-        "closed" if all_closed => {}
+        // With every quote closed the time line says so once; a stale
+        // quote's "closed" is said only when its market still is.
+        "closed" if all_closed || !closed_at(quote, at) => {}
         session => notes.extend(session_note(session)),
     }
     if !notes.is_empty() {
@@ -415,6 +444,8 @@ mod tests {
         for quote in &mut snapshot.quotes {
             quote.session = "closed".into();
         }
+        // Saturday: RELX is stale, and New York closed.
+        snapshot.taken_at = crate::clock::from_db_time("2026-07-25T12:00:00Z").unwrap();
         let html = strip_html(&snapshot);
         assert!(html.contains(
             "<br/>market closed, close of <time datetime=\"2026-07-24T15:52:02Z\">24 Jul 2026</time> · data:"
@@ -423,18 +454,46 @@ mod tests {
         assert!(!html.contains("(closed)"));
     }
 
+    /// The provider failing since last night's close: its quotes are
+    /// stale, and their session still says `closed`. At 15:00 UTC on
+    /// Thursday 3 December 2026 New York trades, and the strip says the
+    /// prices were not updated; at 22:00 it has closed again. Before, it
+    /// said "market closed, close of 2 Dec 2026" while NYSE was open.
+    #[test]
+    fn a_stale_quote_is_not_called_closed_while_its_market_trades() {
+        let mut snapshot = snapshot();
+        for quote in &mut snapshot.quotes {
+            quote.session = "closed".into();
+            quote.stale = true;
+            quote.as_of = Some(DateTime::from_timestamp(1_796_245_200, 0).unwrap());
+        }
+        snapshot.taken_at = crate::clock::from_db_time("2026-12-03T15:00:00Z").unwrap();
+        let html = strip_html(&snapshot);
+        assert!(
+            html.contains("<br/>last price <time datetime=\"2026-12-02T21:00:00Z\">2 Dec 21:00 UTC</time>, not updated · data:"),
+            "{html}"
+        );
+        assert!(!html.contains("closed"), "{html}");
+        snapshot.taken_at = crate::clock::from_db_time("2026-12-03T22:00:00Z").unwrap();
+        let html = strip_html(&snapshot);
+        assert!(html.contains("<br/>market closed, close of"), "{html}");
+    }
+
     #[test]
     fn sessions_other_than_regular_are_said_per_quote() {
         let mut snapshot = snapshot();
         snapshot.quotes[0].session = "pre".into();
         snapshot.quotes[1].session = "closed".into();
+        // (A stale one's "closed" is said only when its market is:
+        // `a_stale_quote_is_not_called_closed_while_its_market_trades`.)
+        snapshot.quotes[1].stale = false;
         snapshot.quotes[2].session = "post".into();
         let html = strip_html(&snapshot);
         assert!(
             html.contains("</strong> (mentioned, pre-market) · "),
             "{html}"
         );
-        assert!(html.contains(" USD (stale, closed) · "), "{html}");
+        assert!(html.contains(" USD (closed) · "), "{html}");
         assert!(html.contains(" 63.11 (after hours)<br/>as of "), "{html}");
     }
 
