@@ -401,6 +401,39 @@ mod tests {
         b.try_spend(1, at(86_400)).unwrap();
     }
 
+    /// Twelve Data's 8 a minute, all spent by a refresh a few
+    /// milliseconds past the minute and kept in the archive: another
+    /// process (or the next load) may spend them again as the next minute
+    /// starts, as the provider counts, not a second later. Kept to the
+    /// second, the refresh a period after a full one was refused.
+    #[tokio::test]
+    async fn a_full_budget_kept_in_the_archive_is_free_again_a_period_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(&dir.path().join("a.db")).unwrap();
+        let key = || ("twelvedata".to_string(), "https://api.test/".to_string());
+        let first = at(0) + Duration::milliseconds(2);
+        store
+            .change_provider_ledger(key().0, key().1, first - Duration::days(1), move |_| {
+                let change = crate::store::LedgerChange {
+                    spend: Some((first, 8)),
+                    ..Default::default()
+                };
+                (change, ())
+            })
+            .await
+            .unwrap();
+        let next = first + Duration::minutes(1);
+        let ledger = store
+            .provider_ledger(key().0, key().1, next - Duration::days(1))
+            .await
+            .unwrap();
+        let mut b = Budget::new([RateLimit::per_minute(8)]);
+        b.load(&ledger);
+        assert_eq!(b.available(next - Duration::milliseconds(1)), 0);
+        assert_eq!(b.available(next), 8);
+        b.try_spend(8, next).unwrap();
+    }
+
     #[test]
     fn too_big_a_spend_never_fits() {
         let mut b = Budget::new([RateLimit::per_minute(8)]);

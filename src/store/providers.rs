@@ -11,7 +11,7 @@
 //! ([`Store::change_provider_ledger`]), so two processes cannot both
 //! spend the last credit.
 
-use chrono::{DateTime, Timelike, Utc};
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Store, StoreError, begin_write, cached, op};
@@ -73,18 +73,11 @@ impl Store {
             let ledger = read_ledger(&tx, &provider, &endpoint, since)?;
             let (change, out) = decide(ledger);
             if let Some((at, credits)) = change.spend {
-                // Rounded up to the second the archive keeps: read back
-                // rounded down, a spend would leave its window (a second,
-                // for Finnhub) up to a second early in another process.
-                let at = at
-                    .with_nanosecond(0)
-                    .filter(|whole| *whole == at)
-                    .unwrap_or_else(|| at + chrono::Duration::seconds(1));
                 cached(
                     &tx,
                     "INSERT INTO provider_spends (provider, endpoint, spent_at, credits)
                      VALUES (?1, ?2, ?3, ?4)",
-                    params![provider, endpoint, to_db_time(at), credits],
+                    params![provider, endpoint, spend_time(at), credits],
                 )
                 .map_err(op("record a provider's spend"))?;
             }
@@ -112,7 +105,7 @@ impl Store {
                 &tx,
                 "DELETE FROM provider_spends
                  WHERE provider = ?1 AND endpoint = ?2 AND spent_at < ?3",
-                params![provider, endpoint, to_db_time(since)],
+                params![provider, endpoint, spend_time(since)],
             )
             .map_err(op("forget a provider's old spends"))?;
             tx.commit().map_err(op("commit a provider's ledger"))?;
@@ -120,6 +113,15 @@ impl Store {
         })
         .await
     }
+}
+
+/// A spend's time as `provider_spends` keeps it: to the millisecond, in
+/// one fixed width, so the text sorts and compares as the time does. A
+/// whole second would make a spend leave its window up to a second early
+/// (read back rounded down) or late (rounded up: then a refresh a period
+/// after a full one finds the budget still spent).
+fn spend_time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 fn read_ledger(
@@ -136,13 +138,17 @@ fn read_ledger(
         )
         .map_err(op("prepare a provider's spends"))?;
     let spent = stmt
-        .query_map(params![provider, endpoint, to_db_time(since)], |r| {
+        .query_map(params![provider, endpoint, spend_time(since)], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?))
         })
         .map_err(op("read a provider's spends"))?
-        .filter_map(|r| r.ok())
-        .filter_map(|(at, credits)| from_db_time(&at).map(|at| (at, credits)))
-        .collect();
+        .map(|row| {
+            let (at, credits) = row.map_err(op("read a provider's spend"))?;
+            // A time another hand wrote wrong counts as spent now: the
+            // budget errs on the side of asking less.
+            Ok((from_db_time(&at).unwrap_or(since), credits))
+        })
+        .collect::<Result<_, StoreError>>()?;
     let row: Option<(Option<String>, Option<String>, u32)> = conn
         .prepare_cached(
             "SELECT paused_until, reason, strikes FROM provider_pauses
@@ -180,8 +186,8 @@ mod tests {
     }
 
     /// Two handles on one file, as two processes: what one spends and the
-    /// pause it records, the other reads; a spend within a second is kept
-    /// rounded up, and spends older than asked for are gone.
+    /// pause it records, the other reads; a spend is kept to the
+    /// millisecond, and spends older than asked for are gone.
     #[tokio::test]
     async fn a_ledger_is_shared_through_the_archive() {
         let dir = tempfile::tempdir().unwrap();
@@ -206,7 +212,7 @@ mod tests {
         assert_eq!(
             read,
             ProviderLedger {
-                spent: vec![(at("2026-12-07T19:31:01Z"), 2)],
+                spent: vec![(spent_at, 2)],
                 pause: Some((at("2026-12-07T19:33:00Z"), "HTTP 429".into())),
                 strikes: 1,
             }
