@@ -1084,18 +1084,22 @@ async fn quotes_runs_in_a_row_keep_to_the_providers_budget() {
         last = cli_with_env(&dir, &["quotes"], &[("TF_TEST_FINNHUB_KEY", key)]).await;
     }
     let seen = server.seen_all();
-    // 75 wanted; at most 60 a minute, and at least the first second's 30.
-    assert!((30..=60).contains(&seen.len()), "{} requests", seen.len());
-    for (i, first) in seen.iter().enumerate() {
-        let within_a_second = seen[i..]
-            .iter()
-            .take_while(|s| s.at.duration_since(first.at) < std::time::Duration::from_secs(1))
-            .count();
-        assert!(
-            within_a_second <= 30,
-            "{within_a_second} requests in a second"
-        );
-    }
+    // 75 wanted; at least the first second's 30, and in any window no
+    // more than Finnhub's free tier takes: 30 a second, 60 a minute.
+    assert!(seen.len() >= 30, "{} requests", seen.len());
+    let most_within = |window: std::time::Duration| {
+        (0..seen.len())
+            .map(|i| {
+                seen[i..]
+                    .iter()
+                    .take_while(|s| s.at.duration_since(seen[i].at) < window)
+                    .count()
+            })
+            .max()
+            .unwrap_or(0)
+    };
+    assert!(most_within(std::time::Duration::from_secs(1)) <= 30);
+    assert!(most_within(std::time::Duration::from_secs(60)) <= 60);
     let (code, out, err) = last;
     assert_eq!(code, 0, "{out}{err}");
     assert!(
