@@ -190,7 +190,7 @@ pub fn without_credentials(url: &str, filled: &Filled) -> String {
 }
 
 /// What stands for a secret in the archive.
-const BLANK: &str = "****";
+pub const BLANK: &str = "****";
 
 /// The user name and password of a URL (`https://user:secret@host/`),
 /// found in a URL or in any text quoting one (a redirect chain, an error):

@@ -794,6 +794,15 @@ fn moved_as_written(moved: &str, feed: &FeedConfig) -> Option<String> {
         return Some(filled.into());
     };
     let mut values = variable_values(template, &feed.url)?;
+    // A variable unset for this command (one that reads without the
+    // secrets) left the blank in the URL: it cannot be told back into
+    // its name (every unset one would read as the first).
+    if values
+        .iter()
+        .any(|(_, value)| value.contains(crate::link::BLANK))
+    {
+        return None;
+    }
     // A value holding another is named whole.
     values.sort_by_key(|(_, value)| std::cmp::Reverse(value.len()));
     let mut written = String::from(filled);
@@ -1169,7 +1178,15 @@ url = "file:///srv/feeds/local.xml"
                 "https://new.test/feed.xml?api_key=${FEED_KEY}",
             ),
         ];
-        for (template, filled, moved, exported) in cases {
+        // Without the variables (a command that reads without the
+        // secrets): the URL as configured, which redirects again.
+        let unknown = [(
+            "https://${FEED_USER}:${FEED_PASS}@old.test/feed.xml",
+            "https://****:****@old.test/feed.xml",
+            "https://****:****@new.test/feed.xml",
+            "https://${FEED_USER}:${FEED_PASS}@old.test/feed.xml",
+        )];
+        for (template, filled, moved, exported) in cases.into_iter().chain(unknown) {
             let mut cfg = config("[[feeds]]\nname = \"wire\"\nurl = \"https://old.test/\"\n");
             let feed = &mut cfg.feeds[0];
             feed.url = Url::parse(filled).unwrap();
