@@ -19,8 +19,8 @@ use url::Url;
 
 /// The values a feed's URL took from the environment (each `${NAME}` of
 /// its configured text), in each spelling a URL can give them (as given,
-/// and percent-encoded as a path, a query, a fragment or user info
-/// encodes them), longest first, so a value holding another is blanked
+/// percent-encoded as a path, a query, a fragment or user info encodes
+/// them, and as a host writes them), longest first, so a value holding another is blanked
 /// whole. Empty for a URL that names no variable. Prints no value (the
 /// config, which holds one per feed, is logged whole); compares by them,
 /// so a reload notices a new one.
@@ -52,7 +52,14 @@ impl Filled {
             let query = scratch.query().unwrap_or_default().to_owned();
             scratch.set_fragment(Some(&value));
             let fragment = scratch.fragment().unwrap_or_default().to_owned();
+            // A host is written in lower case (and IDNA's ASCII form):
+            // `https://${TENANT}.feeds.test/` keeps `AcmeCorp42` as
+            // `acmecorp42`.
+            let host = Url::parse(&format!("http://{value}.h/"))
+                .ok()
+                .and_then(|u| u.host_str().map(|h| h.trim_end_matches(".h").to_owned()));
             spellings.extend([value, userinfo, path, query, fragment]);
+            spellings.extend(host);
         }
         spellings.retain(|v| v.chars().count() >= SHORTEST_BLANKED);
         spellings.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
@@ -445,6 +452,13 @@ mod tests {
             "error sending request for url (https://n.test/****/f)"
         );
         assert!(holds_secret("https://n.test/p4th-T0KEN/f", &filled));
+        // In the host, as the URL parser writes it there.
+        let tenant = Filled::of(["AcmeCorp42".to_string()]);
+        let configured = Url::parse("https://AcmeCorp42.feeds.test/rss").unwrap();
+        assert_eq!(
+            blank_secrets(configured.as_str(), &tenant),
+            "https://****.feeds.test/rss"
+        );
         // Too short to blank without cutting into the rest.
         let short = Filled::of(["en".to_string()]);
         assert_eq!(
