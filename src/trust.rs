@@ -60,7 +60,8 @@ impl SystemStore {
 
     /// The verifier over the system's store, read on the first call. It
     /// blocks the calling thread (a runtime worker, inside a handshake)
-    /// for the reading, once in the process's life.
+    /// for the reading, once in the process's life: a store found empty
+    /// stays so until a restart, as reqwest's own reading did.
     fn verifier(&self) -> Result<&rustls_platform_verifier::Verifier, rustls::Error> {
         self.verifier
             .get_or_init(|| {
@@ -71,7 +72,7 @@ impl SystemStore {
                     rustls::Error::General(
                         "no CA certificates were found on this machine to check the server's \
                          against: install the system's (Debian: the ca-certificates package) \
-                         or name a bundle with SSL_CERT_FILE"
+                         or name a bundle with SSL_CERT_FILE, then restart tickerfeed"
                             .into(),
                     )
                 })
