@@ -31,7 +31,8 @@ pub enum SubState {
     /// The lease ended without a renewal, the feed now names another hub,
     /// or the feed left the config (or opted out) and was unsubscribed; or
     /// its topic held the feed's key, and the upgrade to schema version 28
-    /// ended it (`store::migrations`).
+    /// ended it (`store::migrations`), or a value the feed's URL takes
+    /// from the environment, which a start blanked (`end_holding`).
     Expired,
     /// The subscribe request itself failed (no answer, or not 2xx).
     Failed,
@@ -139,6 +140,58 @@ impl Subscription {
             format!("{} at {}{why}", self.state.as_str(), self.hub)
         }
     }
+}
+
+/// Ends the subscriptions (of feed `feed`, or all) whose topic holds what
+/// `blank` takes out, and keeps their topic blanked: the archive does not
+/// keep a feed's key or token, and a hub cannot be asked to unsubscribe
+/// without the exact topic (its pushes get 410 Gone, and the feed is
+/// polled). A pending or active one is marked `expired` saying `why`; one
+/// that ended already keeps its state and why, blanked (an error quoting
+/// the topic quotes the secret too). Newest first: two keys of one feed at
+/// one hub (a key that changed) blank to one topic, which
+/// `UNIQUE (feed_id, hub, topic)` allows once; the newest row keeps it and
+/// the older ones, which ended when the newer one replaced them, are
+/// deleted. For schema version 28 (keys in known parameters) and for the
+/// values a feed's URL takes from the environment (`feeds::forget_values`).
+pub(super) fn end_holding(
+    tx: &Connection,
+    feed: Option<i64>,
+    blank: impl Fn(&str) -> String,
+    why: &str,
+) -> rusqlite::Result<()> {
+    let rows: Vec<(i64, i64, String, String, String, Option<String>)> = tx
+        .prepare(
+            "SELECT id, feed_id, hub, topic, state, last_error FROM websub_subscriptions
+             WHERE ?1 IS NULL OR feed_id = ?1
+             ORDER BY id DESC",
+        )?
+        .query_map([feed], |r| r.try_into())?
+        .collect::<Result<_, _>>()?;
+    let mut taken = tx.prepare(
+        "SELECT 1 FROM websub_subscriptions WHERE feed_id = ?1 AND hub = ?2 AND topic = ?3",
+    )?;
+    let mut end = tx.prepare(
+        "UPDATE websub_subscriptions SET topic = ?2, state = 'expired', renew_at = NULL,
+                                         last_error = ?3
+         WHERE id = ?1",
+    )?;
+    let mut blank_ended =
+        tx.prepare("UPDATE websub_subscriptions SET topic = ?2, last_error = ?3 WHERE id = ?1")?;
+    for (id, feed_id, hub, topic, state, last_error) in rows {
+        let blanked = blank(&topic);
+        if blanked == topic {
+            continue;
+        }
+        if taken.exists(params![feed_id, hub, blanked])? {
+            tx.execute("DELETE FROM websub_subscriptions WHERE id = ?1", [id])?;
+        } else if state == "pending" || state == "active" {
+            end.execute(params![id, blanked, why])?;
+        } else {
+            blank_ended.execute(params![id, blanked, last_error.map(|e| blank(&e))])?;
+        }
+    }
+    Ok(())
 }
 
 const COLUMNS: &str = "feed_id, hub, topic, callback_id, secret, state, requested_at,
