@@ -36,7 +36,7 @@ impl std::fmt::Debug for Filled {
 /// Values shorter than this are not blanked: blanking `en` or `1` would
 /// cut into the host, the path and every other word of the text, and a
 /// secret that short is guessed in a moment anyway.
-const SHORTEST_BLANKED: usize = 6;
+pub(crate) const SHORTEST_BLANKED: usize = 6;
 
 impl Filled {
     /// `values`, as the environment gave them.

@@ -807,9 +807,35 @@ fn moved_as_written(moved: &str, feed: &FeedConfig) -> Option<String> {
     values.sort_by_key(|(_, value)| std::cmp::Reverse(value.len()));
     let mut written = String::from(filled);
     for (name, value) in values.iter().filter(|(_, v)| !v.is_empty()) {
-        written = written.replace(value.as_str(), &format!("${{{name}}}"));
+        let name = format!("${{{name}}}");
+        written = if value.chars().count() < crate::link::SHORTEST_BLANKED {
+            named_where_whole(&written, value, &name)
+        } else {
+            written.replace(value.as_str(), &name)
+        };
     }
     Some(written)
+}
+
+/// `url` with `value` written as `name` where it stands whole, between
+/// the URL's delimiters (not `.`, which parts a host's and a file's
+/// names): a value as short as `en` (`?lang=${LANG}`) is letters of the
+/// host and path too (`green.example`), which must stay as they are. (A short value is no secret: the archive keeps it, and
+/// one left in a word is only not named.)
+fn named_where_whole(url: &str, value: &str, name: &str) -> String {
+    let delimiter = |c: Option<char>| c.is_none_or(|c| "/?&=#:@;,+".contains(c));
+    let mut out = String::with_capacity(url.len());
+    let mut kept = 0;
+    for (at, _) in url.match_indices(value) {
+        let end = at + value.len();
+        if delimiter(url[..at].chars().next_back()) && delimiter(url[end..].chars().next()) {
+            out.push_str(&url[kept..at]);
+            out.push_str(name);
+            kept = end;
+        }
+    }
+    out.push_str(&url[kept..]);
+    out
 }
 
 /// The value each `${NAME}` of `template` (a feed's URL as the config
@@ -1176,6 +1202,14 @@ url = "file:///srv/feeds/local.xml"
                 "https://old.test/t0ken9/feed.xml?api_key=k3yk3y",
                 "https://new.test/feed.xml?api_key=****",
                 "https://new.test/feed.xml?api_key=${FEED_KEY}",
+            ),
+            // A value too short to be blanked is named only where it
+            // stands whole, not in the host's or the path's letters.
+            (
+                "https://old.test/${LANG}/feed.xml?lang=${LANG}",
+                "https://old.test/en/feed.xml?lang=en",
+                "https://green.test/en/ent/feed.xml?lang=en",
+                "https://green.test/${LANG}/ent/feed.xml?lang=${LANG}",
             ),
         ];
         // Without the variables (a command that reads without the
