@@ -386,8 +386,8 @@ pub fn main(cli: Cli) -> ExitCode {
 }
 
 /// The archive, for a command that only looks at it (`feeds`, `render`,
-/// `views`, `alerts`, `search`, `prune`, `export`): opened as it is, never
-/// created. An archive created here would be empty, so the command would
+/// `views`, `alerts`, `search`, `prune`, `export`) or adds to it only
+/// what it fetched to show (`quotes`): opened as it is, never created. An archive created here would be empty, so the command would
 /// report that nothing was ever polled, and it would stay behind at a
 /// mistyped `[storage] path`; with none, the error names the path and
 /// what creates it.
@@ -912,8 +912,10 @@ async fn quotes(config: Config, clock: SharedClock) -> Result<ExitCode> {
         bail!("no [market] section in {}", config.source.display());
     };
     // Only the quotes are archived: registering the config's feeds would
-    // change a running daemon's behind its back.
-    let store = Store::open(&config.storage.path).context("opening the archive")?;
+    // change a running daemon's behind its back. Nor is an archive
+    // created: where there is none (a mistyped `[storage] path`), the
+    // quotes would be kept where no daemon reads them.
+    let store = existing_archive(&config)?;
     let http = app::quote_client(&config.fetch).context("setting up the quote client")?;
     let now = clock.now();
     let board = app::seeded_board(market, http, &store, now).await?;

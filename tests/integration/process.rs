@@ -561,6 +561,8 @@ fn a_command_with_work_after_its_report_finishes_it_when_stdout_is_closed() {
         "[market]\nprovider = \"yahoo\"\nbase_url = \"http://127.0.0.1:{port}\"\n\
          symbols = [{{ symbol = \"BP\" }}]\n"
     ));
+    // `quotes` adds to an archive, and creates none.
+    drop(tickerfeed::store::Store::open(&dir.db_path()).unwrap());
     let (code, err) = closed(&dir, &["quotes"]);
     assert_eq!(code, Some(1), "{err}");
 }
@@ -998,6 +1000,66 @@ fn looking_where_there_is_no_archive_says_so_and_creates_nothing() {
         "{out}"
     );
     assert!(version() > 1);
+}
+
+/// `tickerfeed quotes` run with a mistyped `[storage] path` created an
+/// empty archive there (its folder, the file, `-wal` and `-shm`) and kept
+/// the quotes where no daemon reads them. It now says there is no
+/// archive, at which path and what creates it, as the commands that only
+/// look do, exits 1 and leaves nothing on disk; at the archive's real
+/// path it refreshes the board as before.
+#[test]
+fn quotes_with_a_mistyped_archive_path_creates_nothing() {
+    let dir = TestDir::new();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let market = format!(
+        "[market]\nprovider = \"yahoo\"\nbase_url = \"http://127.0.0.1:{closed}/\"\n\
+         symbols = [\"AAPL\"]\n"
+    );
+    dir.write_config(&market);
+    let (code, out, err) = run_cmd(&dir, &["poll"]);
+    assert_eq!(code, 0, "{out}{err}");
+    // The config's folder and the archive's, which the poll made.
+    let files = || {
+        let mut names: Vec<String> = [dir.path().to_path_buf(), dir.db_path().with_file_name("")]
+            .iter()
+            .flat_map(|d| std::fs::read_dir(d).unwrap())
+            .map(|e| e.unwrap().path().display().to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = files();
+    assert!(
+        before.contains(&dir.db_path().display().to_string()),
+        "{before:?}"
+    );
+
+    dir.write_config(&format!(
+        "[storage]\npath = \"dat/tickerfeed.db\"\n{market}"
+    ));
+    let (code, out, err) = run_cmd(&dir, &["quotes"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert_eq!(
+        err.trim_end(),
+        format!(
+            "error: no archive at {} yet: `tickerfeed poll` or the service \
+             (`tickerfeed run`) creates it",
+            dir.path().join("dat/tickerfeed.db").display()
+        )
+    );
+    assert_eq!(out, "");
+    assert_eq!(files(), before, "quotes left files behind");
+
+    // At the real path the board is refreshed (the provider is down here).
+    dir.write_config(&market);
+    let (code, out, err) = run_cmd(&dir, &["quotes"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("AAPL: transport error"), "{out}{err}");
 }
 
 /// A config with one feed `a` (one item, "Alpha") served at `/a.xml`.
