@@ -1437,8 +1437,8 @@ fn resolve_feed(
                 r.problem(&at("url"), format!("feed {feed:?}: {why}"));
                 None
             }
-            Ok((filled, values, unset)) => {
-                if let Some(var) = unset.first() {
+            Ok(filled) => {
+                if let Some(var) = filled.unset.first() {
                     r.unset(
                         &at("url"),
                         SecretUse::Feed(feed.to_string()),
@@ -1447,15 +1447,26 @@ fn resolve_feed(
                         ),
                     );
                 }
-                match parse_feed_url(&filled, &text, base) {
+                // `****` cannot stand where a URL takes only digits (a
+                // port, `http://127.0.0.1:${TF_PORT}/feed.xml`): there the
+                // unset variable reads 0, so the commands that read
+                // without the secrets still have the feed, and show it as
+                // the config writes it (`url_template`).
+                let parsed = match parse_feed_url(&filled.url, &text, base) {
+                    Err(_) if !filled.unset.is_empty() => {
+                        parse_feed_url(&filled.url_unset_as_zero, &text, base)
+                    }
+                    parsed => parsed,
+                };
+                match parsed {
                     Ok(u) => {
-                        url_template = (filled != text).then_some(text);
-                        url_values = crate::link::Filled::of(values);
+                        url_template = (filled.url != text).then_some(text);
+                        url_values = crate::link::Filled::of(filled.values);
                         Some(u)
                     }
                     // Not the URL as it would be with the value: no
                     // problem of its own, and no feed in the config.
-                    Err(_) if !unset.is_empty() => None,
+                    Err(_) if !filled.unset.is_empty() => None,
                     Err(msg) => {
                         r.problem(&at("url"), msg);
                         None
@@ -1520,30 +1531,53 @@ fn resolve_feed(
     })
 }
 
+/// A feed URL's text with its `${NAME}`s filled from the environment
+/// ([`fill_from_environment`]).
+struct FromEnvironment {
+    /// What to fetch: each `${NAME}` holding its value, or `****` where
+    /// the variable is unset or empty, as the archive writes a key: a URL
+    /// that no command that fetches will take (`SecretUse::Feed`).
+    url: String,
+    /// `url` with `0` in place of `****`, for a variable in the port,
+    /// where `****` cannot stand.
+    url_unset_as_zero: String,
+    /// The values filled in, which are blanked wherever the URL is kept,
+    /// shown or logged (`link::Filled`).
+    values: Vec<String>,
+    /// The variables unset or empty, in the order the URL names them.
+    unset: Vec<String>,
+}
+
 /// A feed URL's `${NAME}`s, each replaced by the value of the environment
 /// variable NAME, read here, once per load (start, reload, every
 /// command), as `api_key_env` is: so a key need not be written in the
 /// config. The value goes in as it is (percent-encode what a URL cannot
-/// hold there). The error names the variable, never a value. Beside the
-/// URL come the values filled in, which are blanked wherever the URL is
-/// kept, shown or logged (`link::Filled`), and the variables that are
-/// unset or empty, for which the URL holds `****`, as the archive writes
-/// a key: a URL that no command that fetches will take
-/// (`SecretUse::Feed`).
-fn fill_from_environment(text: &str) -> Result<(String, Vec<String>, Vec<String>), String> {
-    let mut values = Vec::new();
-    let mut unset = Vec::new();
-    let filled = fill_variables(text, |var| match std::env::var(var) {
-        Ok(v) if !v.trim().is_empty() => {
-            values.push(v.clone());
-            Ok(v)
-        }
-        _ => {
-            unset.push(var.to_string());
-            Ok("****".to_string())
-        }
+/// hold there). The error names the variable, never a value.
+fn fill_from_environment(text: &str) -> Result<FromEnvironment, String> {
+    let mut found: Vec<(String, Option<String>)> = Vec::new();
+    fill_variables(text, |var| {
+        let value = std::env::var(var).ok().filter(|v| !v.trim().is_empty());
+        found.push((var.to_string(), value));
+        Ok(String::new())
     })?;
-    Ok((filled, values, unset))
+    let filled = |unset_as: &str| {
+        fill_variables(text, |var| {
+            let value = found.iter().find(|(name, _)| name == var);
+            Ok(value
+                .and_then(|(_, v)| v.clone())
+                .unwrap_or_else(|| unset_as.to_string()))
+        })
+    };
+    Ok(FromEnvironment {
+        url: filled(crate::link::BLANK)?,
+        url_unset_as_zero: filled("0")?,
+        values: found.iter().filter_map(|(_, v)| v.clone()).collect(),
+        unset: found
+            .iter()
+            .filter(|(_, v)| v.is_none())
+            .map(|(name, _)| name.clone())
+            .collect(),
+    })
 }
 
 /// `text` with each `${NAME}` replaced by `value(NAME)`. No escape: no

@@ -57,8 +57,8 @@ pub enum SecretUse {
     /// `[market] api_key_env`: every request to the quote provider.
     Market,
     /// A `${NAME}` in this feed's `url`: fetching it. Its `url` holds
-    /// `****` where the value would be, so nothing may fetch or register
-    /// it.
+    /// `****` where the value would be (`0` in a port, where `****`
+    /// cannot stand), so nothing may fetch or register it.
     Feed(String),
     /// This alert's `secret_env`: signing its messages.
     Alert(String),

@@ -767,7 +767,11 @@ async fn an_archive_that_kept_a_path_token_forgets_it() {
 /// with them made, and sees a feed not yet polled as the config writes
 /// it (the variable's name, not `****` as if it were the key); `poll` and
 /// `quotes`, which send what needs them, still refuse, naming the
-/// variables they need, and `check` says which commands need them.
+/// variables they need, and `check` says which commands need them. A
+/// variable in a URL's port (`http://127.0.0.1:${TF_TEST_NEWS_PORT}/`),
+/// where `****` cannot stand, dropped its feed from the config read
+/// without it: registered, `feeds` said it was no longer in the config;
+/// not yet, it was not listed at all.
 #[tokio::test(flavor = "multi_thread")]
 async fn commands_that_only_read_run_without_the_secrets() {
     let server = FeedServer::start().await;
@@ -778,11 +782,26 @@ async fn commands_that_only_read_run_without_the_secrets() {
             &[("k1", "Tanker story", "https://news.test/1")],
         )),
     );
+    server.set(
+        "/local.xml",
+        Reply::feed(rss(
+            "Local",
+            &[("l1", "Harbour notes", "https://news.test/2")],
+        )),
+    );
     let dir = TestDir::new();
-    let feeds = feed_block(
-        "keyed",
-        &format!("{}?api_key=${{TF_TEST_NEWS_KEY}}", server.url("/keyed.xml")),
-        "",
+    let feeds = format!(
+        "{}{}",
+        feed_block(
+            "keyed",
+            &format!("{}?api_key=${{TF_TEST_NEWS_KEY}}", server.url("/keyed.xml")),
+            "",
+        ),
+        feed_block(
+            "local",
+            "http://127.0.0.1:${TF_TEST_NEWS_PORT}/local.xml",
+            ""
+        )
     );
     let market = format!(
         "[market]\nprovider = \"finnhub\"\nbase_url = \"{}\"\napi_key_env = \"TF_TEST_MARKET_KEY\"\nsymbols = [\"AAPL\"]\n",
@@ -790,27 +809,59 @@ async fn commands_that_only_read_run_without_the_secrets() {
     );
     dir.write_config_only(&format!("{feeds}{market}"));
     let cfg = dir.config_path();
+    // The local feed's port is in the environment file too.
+    let port = server.addr.port().to_string();
     let run = |args: &'static [&'static str], keys: bool| {
         let cfg = cfg.clone();
-        let env: &[(&str, &str)] = if keys { &SECRETS } else { &[] };
-        tokio::task::spawn_blocking(move || run_on(&cfg, env, args))
+        let port = port.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut env = Vec::new();
+            if keys {
+                env.extend(SECRETS);
+                env.push(("TF_TEST_NEWS_PORT", port.as_str()));
+            }
+            run_on(&cfg, &env, args)
+        })
     };
     let (code, _, err) = run(&["poll"], true).await.unwrap();
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(server.seen("/keyed.xml").len(), 1);
+    assert_eq!(server.seen("/local.xml").len(), 1);
 
-    // A feed added since, not yet registered.
+    // Feeds added since, not yet registered.
     dir.write_config_only(&format!(
-        "{feeds}{}{market}",
+        "{feeds}{}{}{market}",
         feed_block(
             "later",
             "https://later.test/feed?token=${TF_TEST_NEWS_KEY}",
+            ""
+        ),
+        feed_block(
+            "later-local",
+            "http://127.0.0.1:${TF_TEST_NEWS_PORT}/later.xml",
             ""
         )
     ));
     let without_keys = |args: &'static [&'static str]| run(args, false);
     let (code, out, err) = without_keys(&["feeds"]).await.unwrap();
     assert_eq!(code, Some(0), "{err}");
+    let listed = |name: &str| -> String {
+        let mut lines = out.lines().skip_while(|l| *l != name);
+        let head = lines.next().unwrap_or_else(|| panic!("no {name} in {out}"));
+        let rest: Vec<&str> = lines.take_while(|l| l.starts_with(' ')).collect();
+        format!("{head}\n{}", rest.join("\n"))
+    };
+    assert!(
+        listed("local").contains(&format!("url:        {}", server.url("/local.xml")))
+            && listed("local").contains("next due:"),
+        "{out}"
+    );
+    assert!(!listed("local").contains("not in"), "{out}");
+    assert!(
+        listed("later-local")
+            .contains("url:        http://127.0.0.1:${TF_TEST_NEWS_PORT}/later.xml"),
+        "{out}"
+    );
     assert!(
         out.contains(&format!(
             "url:        {}?api_key=****",
