@@ -580,10 +580,7 @@ fn prices_since(
             let comparable = now.filter(|q| q.same_listing(then));
             let (change, direction) =
                 match comparable.and_then(|q| change_since_ingest(then.price, q.price)) {
-                    Some(change) => (
-                        format!("{} {} %", change.arrow, change.figure),
-                        change.direction,
-                    ),
+                    Some(change) => (change.to_string(), change.direction),
                     None => ("n/a".to_string(), "flat"),
                 };
             PriceSince {
@@ -915,7 +912,43 @@ mod tests {
         let mut normal = snapshot();
         normal.quotes[0].price = "30.02".parse().unwrap();
         let prices = prices_since(&entry, &[], Some(&normal), "/");
-        assert_eq!(prices[0].change, "▲ +1.01 %");
+        assert_eq!(prices[0].change, "▲ +1.01%");
+    }
+
+    /// The item page wrote the change since an article was archived as
+    /// `▲ +1.01 %`, while its own strip, the river's, symbol pages and
+    /// `tickerfeed quotes` write `▲ +0.67%`: both now read as the strip
+    /// does (`ShownChange`).
+    #[test]
+    fn the_item_page_writes_the_change_since_as_the_strip_does() {
+        use crate::render::samples::{market_feed, snapshot};
+        let mut board = snapshot();
+        board.quotes[0].price = "30.02".parse().unwrap();
+        let sample = market_feed();
+        let feed = MergedFeed {
+            entries: sample.entries[..1].to_vec(),
+            board: Some(board),
+            ..sample
+        };
+        let history = ItemHistory {
+            first_seen: None,
+            revisions: Vec::new(),
+            article_html: None,
+            mentions: Vec::new(),
+        };
+        let page = String::from_utf8(render_item(&feed, &history, feed.now).unwrap()).unwrap();
+        let prices = page
+            .split("<caption>Each symbol the article mentions")
+            .nth(1)
+            .and_then(|t| t.split("</table>").next())
+            .unwrap_or_else(|| panic!("no prices table: {page}"));
+        assert!(
+            prices.contains("<td class=\"num up\">▲ +1.01%</td>"),
+            "{prices}"
+        );
+        // The article's own strip, on the same page.
+        assert!(page.contains("▲ +0.67%"), "{page}");
+        assert!(!page.contains(" %"), "{page}");
     }
 
     /// On the river each item's strip is there twice: folded to a line
@@ -1100,7 +1133,7 @@ mod tests {
         assert_eq!(prices.len(), 2);
         assert_eq!(prices[0].symbol, symbol);
         assert_ne!(prices[0].then, "not recorded");
-        assert_eq!(prices[0].change, "▲ +1.01 %");
+        assert_eq!(prices[0].change, "▲ +1.01%");
         assert_eq!(prices[1].then, "not recorded");
         // Without the archive's mentions, an unmarked quote is no row.
         assert!(prices_since(&entry, &[], Some(&now), "/").is_empty());
