@@ -248,10 +248,18 @@ impl FeedCounts {
 /// The ticker board's part of the snapshot.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BoardHealth {
+    /// The provider's name (`finnhub`).
+    pub provider: String,
     pub last_success: Option<DateTime<Utc>>,
     /// `Board::age`: since the last success, or since the board was set
     /// up while its provider has not answered, as the metric counts it.
     pub age: chrono::TimeDelta,
+    /// The last failure's symbol and kind in plain words (`AAPL:
+    /// connection refused`), as `/feeds` and `/quotes.json` give it: anyone
+    /// who reaches the port reads `/healthz`, and the whole error names the
+    /// provider's address with its query (key parameters blanked, but not
+    /// a key in `base_url`'s path) in a chain of causes. The log and
+    /// `tickerfeed quotes` give it whole.
     pub last_error: Option<String>,
     /// The latest refresh archived no quote at all (a refresh where only
     /// some instruments failed is not a failing provider).
@@ -331,9 +339,10 @@ impl Health {
             BoardHealth {
                 failing: status.last_refresh.is_some()
                     && status.last_success != status.last_refresh,
+                provider: status.provider,
                 last_success: status.last_success,
                 age: b.age(now),
-                last_error: status.last_error,
+                last_error: status.last_error_words,
             }
         });
         let scheduler_last_tick = self.heartbeat.last_tick();
@@ -488,6 +497,7 @@ impl HealthSnapshot {
                 "reload_error": self.reload_refused.as_ref().map(|r| &r.error),
             },
             "board": self.board.as_ref().map(|b| serde_json::json!({
+                "provider": b.provider,
                 "last_success": b.last_success.map(|t| t.to_rfc3339()),
                 "age_secs": b.age.num_seconds(),
                 "last_error": b.last_error,
@@ -553,7 +563,8 @@ mod tests {
         let board = |failing| BoardHealth {
             last_success: None,
             age: chrono::TimeDelta::zero(),
-            last_error: Some("AAPL: 429".into()),
+            provider: "finnhub".into(),
+            last_error: Some("AAPL: rate limited".into()),
             failing,
         };
         let feeds = counts(3, 0, 0, 0, 0);

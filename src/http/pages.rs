@@ -80,7 +80,7 @@ pub(super) fn show_board(page: &mut render::MergedFeed, inner: &Inner, now: Date
 /// received yet from yahoo; the last request failed (the Feeds page says
 /// why)." Readers learn that the board is missing and whose it is; the
 /// kind of failure is on /feeds, and the error itself (an address, the
-/// provider's words) is the operator's, in the log and on /healthz.
+/// provider's words) is the operator's, in the log and `tickerfeed quotes`.
 fn board_notice(status: &BoardStatus) -> String {
     let provider = &status.provider;
     match (&status.last_refresh, &status.last_error) {

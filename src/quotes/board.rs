@@ -83,12 +83,12 @@ pub struct BoardStatus {
     pub last_refresh: Option<DateTime<Utc>>,
     pub last_success: Option<DateTime<Utc>>,
     /// The whole last error, the provider's address included: for the
-    /// log, `tickerfeed quotes` and `/healthz`, never a public page.
+    /// log and `tickerfeed quotes`, never a page or `/healthz`.
     #[serde(skip)]
     pub last_error: Option<String>,
     /// The last error's symbol and kind, without the provider's address
-    /// (`AAPL: connection refused`): what the public pages show, `/feeds`
-    /// and `/quotes.json` (as `last_error`).
+    /// (`AAPL: connection refused`): what the public pages show, `/feeds`,
+    /// `/quotes.json` and `/healthz` (as `last_error`).
     #[serde(rename = "last_error")]
     pub last_error_words: Option<String>,
     pub quotes: Vec<StatusQuote>,

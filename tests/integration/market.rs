@@ -1181,7 +1181,7 @@ async fn a_429_answered_to_one_process_pauses_the_provider_for_the_others() {
 /// A provider that cannot be reached: `/quotes.json`, a public page, says
 /// the kind of failure in plain words, as `/feeds` does, never the
 /// provider's address (reqwest's error names the whole URL, keys and
-/// all), which only the log, `tickerfeed quotes` and `/healthz` give.
+/// all), which only the log and `tickerfeed quotes` give.
 #[tokio::test]
 async fn quotes_json_names_no_provider_address() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -1203,7 +1203,55 @@ async fn quotes_json_names_no_provider_address() {
     let board: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(board["last_error"], "AAPL: connection refused", "{body}");
     assert!(!body.contains(&format!("127.0.0.1:{port}")), "{body}");
-    let health = d.get("/healthz", &[]).await.text().await.unwrap();
-    assert!(health.contains(&format!("127.0.0.1:{port}")), "{health}");
+    d.stop().await;
+}
+
+/// `/healthz`, which anyone who reaches the port reads, gave the quote
+/// provider's last error whole: reqwest's chain of causes and the address
+/// it asked, query and all (`/quote?symbol=AAPL&apikey=****`), with a key
+/// the redaction cannot tell is one (a gateway's, in `base_url`'s path)
+/// as it is. It names the provider and says the kind of failure in plain
+/// words, as `/feeds` and `/quotes.json` do; the log keeps the whole error.
+#[tokio::test]
+async fn healthz_says_why_the_provider_failed_without_its_address_or_key() {
+    const KEY: &str = "td-key-5c1e9a77";
+    const GATEWAY_KEY: &str = "gw-7f3b2d918e";
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let dir = TestDir::new();
+    let mut config = dir.write_config(&format!(
+        "[market]\nprovider = \"twelvedata\"\n\
+         base_url = \"http://127.0.0.1:{port}/{GATEWAY_KEY}/\"\n\
+         api_key_env = \"PATH\"\nsymbols = [\"AAPL\"]\n"
+    ));
+    // The key as the environment gives it; Twelve Data takes it in the
+    // query.
+    config.market.as_mut().unwrap().api_key = Some(tickerfeed::config::Secret::new(KEY));
+    let d = crate::serve::Daemon::start(config).await;
+    let mut health = serde_json::Value::Null;
+    for _ in 0..100 {
+        let body = d.get("/healthz", &[]).await.text().await.unwrap();
+        for secret in [KEY, GATEWAY_KEY] {
+            assert!(!body.contains(secret), "{body}");
+        }
+        health = serde_json::from_str(&body).unwrap();
+        if !health["board"]["last_error"].is_null() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let board = &health["board"];
+    assert_eq!(board["provider"], "twelvedata", "{health}");
+    assert_eq!(board["last_error"], "AAPL: connection refused", "{health}");
+    let body = health.to_string();
+    for shown in [
+        &format!("127.0.0.1:{port}"),
+        "apikey",
+        "symbol=",
+        "error sending",
+    ] {
+        assert!(!body.contains(shown), "{shown}: {body}");
+    }
     d.stop().await;
 }
