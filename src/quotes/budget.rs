@@ -62,12 +62,32 @@ impl RateLimit {
             per: Duration::days(1),
         }
     }
+
+    /// How long a spend counts against the limit: `per`, and twice that
+    /// for a window shorter than a minute (Finnhub's 30 a second). A spend
+    /// is counted when the refresh decides it, and the provider counts
+    /// the request when it arrives: the time between varies by more than
+    /// such a window can absorb (a process's start, a new connection, a
+    /// busy machine), so 30 requests decided within a second could arrive
+    /// within less than one, and the 31st is a 429. A board never asks
+    /// that fast but for many `tickerfeed quotes` in a row, and the minute's
+    /// limit binds long before. A minute's or a day's window is counted
+    /// as the provider counts it, to the millisecond: Twelve Data's 8 a
+    /// minute, spent by a refresh every minute, are free again at the next.
+    fn counts_for(&self) -> Duration {
+        if self.per < Duration::minutes(1) {
+            self.per * 2
+        } else {
+            self.per
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 struct Window {
     limit: RateLimit,
-    /// (when, credits), oldest first; only spends younger than `limit.per`.
+    /// (when, credits), oldest first; only spends that still count
+    /// ([`RateLimit::counts_for`]).
     spent: VecDeque<(DateTime<Utc>, u32)>,
     used: u32,
 }
@@ -75,7 +95,7 @@ struct Window {
 impl Window {
     fn forget_before(&mut self, now: DateTime<Utc>) {
         while let Some(&(at, credits)) = self.spent.front() {
-            if at + self.limit.per > now {
+            if at + self.limit.counts_for() > now {
                 break;
             }
             self.spent.pop_front();
@@ -92,14 +112,14 @@ impl Window {
         if n > self.limit.credits {
             // Never fits; the client splits requests to `max_burst`, so this
             // only happens with a hand-made budget. Say "one window from now".
-            return now + self.limit.per;
+            return now + self.limit.counts_for();
         }
         let need = (self.used + n).saturating_sub(self.limit.credits);
         let mut freed = 0;
         for &(at, credits) in &self.spent {
             freed += credits;
             if freed >= need {
-                return at + self.limit.per;
+                return at + self.limit.counts_for();
             }
         }
         now
@@ -140,7 +160,7 @@ impl Budget {
     /// From when spends matter to the longest window at `now`: older ones
     /// the ledger may forget.
     pub fn since(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        let longest = self.windows.iter().map(|w| w.limit.per).max();
+        let longest = self.windows.iter().map(|w| w.limit.counts_for()).max();
         now - longest.unwrap_or_default()
     }
 
@@ -366,6 +386,17 @@ mod tests {
         b.try_spend(5, at(60)).unwrap();
         assert_eq!(b.available(at(60)), 0);
         assert_eq!(b.available(at(70)), 3);
+    }
+
+    /// Finnhub's 30 a second: a spend counts for two seconds, as the
+    /// requests decided in one can arrive within less than one.
+    #[test]
+    fn a_second_window_counts_its_spends_twice_as_long() {
+        let mut b = Budget::free_tier(ProviderKind::Finnhub);
+        b.try_spend(30, at(0)).unwrap();
+        assert_eq!(b.available(at(1)), 0);
+        assert_eq!(exhausted_until(b.try_spend(1, at(1))), at(2));
+        assert_eq!(b.available(at(2)), 30);
     }
 
     #[test]
