@@ -18,9 +18,9 @@
 //! Parsing is clap's; each command loads the config (refusing only the
 //! unset secrets it would send, `Command::uses`), opens what it needs
 //! (the archive alone, or the whole wiring through `app`), and reports in
-//! plain words. Only the commands that write (`run`, `poll`, `quotes`)
-//! create the archive; those that look open it only if it is there
-//! (`existing_archive`). Errors end here, with context, as exit codes: 0 done,
+//! plain words. Only `run` and `poll` create the archive; those that look,
+//! and `quotes`, which adds only what it fetched to show, open it only if
+//! it is there (`existing_archive`). Errors end here, with context, as exit codes: 0 done,
 //! 1 failed, 2 bad config or usage, 130 when a second signal cut the
 //! daemon's drain short. A reader that closes stdout early is no error: a
 //! command that only prints stops there (exit 0), one with work after its

@@ -309,7 +309,6 @@ impl Store {
                 values: f.filled.values().to_vec(),
             })
             .collect();
-        let known = self.known_ids();
         self.write(move |conn| {
             let tx = begin_write(conn, "begin syncing feeds")?;
             // What the archive holds now: a feed whose URL, schedule and
@@ -317,7 +316,6 @@ impl Store {
             // over 100,000 unchanged feeds writes nothing for them.
             let mut held = held_feeds(&tx)?;
             let mut ids = HashMap::new();
-            let mut articles_blanked = false;
             for Wanted {
                 name,
                 url,
@@ -361,8 +359,8 @@ impl Store {
                     .prepare_cached("SELECT id FROM feeds WHERE name = ?1")
                     .and_then(|mut s| s.query_row([name], |r| r.get(0)))
                     .map_err(op("look up feed id"))?;
-                if was.is_some_and(|h| h.url != *url) && forget_values(&tx, id, values)? {
-                    articles_blanked = true;
+                if was.is_some_and(|h| h.url != *url) {
+                    forget_values(&tx, id, values)?;
                 }
                 cached(&tx, CLEAR_FEED_TAGS, [id])
                     .map_err(op("clear feed tags"))?;
@@ -381,10 +379,6 @@ impl Store {
                     .map_err(op("mark feeds no longer configured"))?;
             }
             tx.commit().map_err(op("commit feed sync"))?;
-            if articles_blanked {
-                // Their links changed behind its back.
-                known.lock().unwrap_or_else(|p| p.into_inner()).forget();
-            }
             Ok(ids)
         })
         .await
@@ -1072,79 +1066,32 @@ pub struct FeedHome {
 }
 
 /// Blanks each of `values` (what feed `id`'s URL takes from the
-/// environment) wherever the archive kept it for the feed: the last error,
-/// the fetch log, the URL history, its articles (a relative link, an
-/// enclosure or a link in the text resolved against the feed's address
-/// below a token: their links, texts, earlier versions, keys, tombstones
-/// and article pages), its WebSub subscriptions (ended: `end_holding`) and
-/// the sites' pauses. An archive written before such values were blanked
-/// wherever they stand kept a token in a URL's path as it was; its blanked
-/// address reads as a new one, which is when this runs, once. A value the
-/// config no longer gives cannot be found. An article whose text or link
-/// was blanked has `content_sha256` [`BLANKED_HASH`]: its entry, read
-/// again, is written as read, not taken for an edit. Returns whether any
-/// article was blanked (the writer's `KnownIds` then reads the archive
-/// again).
-fn forget_values(tx: &Connection, id: i64, values: &[String]) -> Result<bool, StoreError> {
+/// environment) wherever the archive kept it quoting the feed's address:
+/// the last error, the fetch log, the URL history, the sites' pauses; a
+/// WebSub subscription whose topic held it is ended
+/// (`subscriptions::end_holding`). An archive written before such values
+/// were blanked wherever they stand kept a token in a URL's path as it
+/// was; its blanked address reads as a new one, which is when this runs,
+/// once. A value the config no longer gives cannot be found. Articles
+/// are left as they are: a link resolved against the feed's address
+/// cannot be told from the publisher's own absolute one under the same
+/// folder (a private podcast's enclosures carry the reader's token, and
+/// must keep it to play), which the archive keeps as given.
+fn forget_values(tx: &Connection, id: i64, values: &[String]) -> Result<(), StoreError> {
     if values.is_empty() {
-        return Ok(false);
+        return Ok(());
     }
-    let of_feed = "id IN (SELECT item_id FROM item_sources WHERE feed_id = ?1)";
-    let of_items = "item_id IN (SELECT item_id FROM item_sources WHERE feed_id = ?1)";
-    let mut articles = 0;
-    for (table, rows, columns, also) in [
-        ("feeds", "id = ?1", &["last_error"][..], ""),
+    for (table, feed, columns) in [
+        ("feeds", "id", &["last_error"][..]),
         (
             "fetches",
-            "feed_id = ?1",
+            "feed_id",
             &["url", "final_url", "redirects", "error"][..],
-            "",
         ),
         (
             "feed_url_changes",
-            "feed_id = ?1",
+            "feed_id",
             &["old_url", "new_url", "reason"][..],
-            "",
-        ),
-        (
-            "items",
-            of_feed,
-            &[
-                "url",
-                "canonical_url",
-                "summary_html",
-                "content_html",
-                "summary_text",
-                "content_text",
-                "enclosures",
-            ][..],
-            ", content_sha256 = 'blanked'",
-        ),
-        (
-            "item_revisions",
-            of_items,
-            &["url", "summary_html", "content_html"][..],
-            "",
-        ),
-        (
-            "item_articles",
-            of_items,
-            &["url", "final_url", "error"][..],
-            "",
-        ),
-        // Keys are primary keys: one that would blank to a key the feed
-        // already has is left as it is rather than lose either row.
-        (
-            "item_sources",
-            "feed_id = ?1",
-            &["item_key", "reason"][..],
-            "",
-        ),
-        (
-            "tombstones",
-            "feed_id = ?1",
-            &["item_key", "canonical_url"][..],
-            "",
         ),
     ] {
         let set: Vec<String> = columns
@@ -1156,16 +1103,13 @@ fn forget_values(tx: &Connection, id: i64, values: &[String]) -> Result<bool, St
             .map(|c| format!("instr({c}, ?2) > 0"))
             .collect();
         let sql = format!(
-            "UPDATE OR IGNORE {table} SET {}{also} WHERE {rows} AND ({})",
+            "UPDATE {table} SET {} WHERE {feed} = ?1 AND ({})",
             set.join(", "),
             holding.join(" OR ")
         );
         for value in values {
-            let changed = cached(tx, &sql, params![id, value])
+            cached(tx, &sql, params![id, value])
                 .map_err(op("blank a feed's secret where the archive kept it"))?;
-            if table == "items" {
-                articles += changed;
-            }
         }
     }
     for value in values {
@@ -1184,16 +1128,9 @@ fn forget_values(tx: &Connection, id: i64, values: &[String]) -> Result<bool, St
             text.replace(value.as_str(), BLANK)
         })
     };
-    super::subscriptions::end_holding(tx, Some(id), blank, ENDED_FOR_A_VALUE)
-        .map_err(op("end a subscription whose topic held a feed's secret"))?;
-    Ok(articles > 0)
+    super::subscriptions::end_holding(tx, id, blank, ENDED_FOR_A_VALUE)
+        .map_err(op("end a subscription whose topic held a feed's secret"))
 }
-
-/// `items.content_sha256` of an article whose text or link had a value
-/// blanked that an earlier version kept (`forget_values`): no hash of
-/// text, so the feed's next reading of the entry is written as read
-/// (`items::ingest`), without a revision.
-pub(crate) const BLANKED_HASH: &str = "blanked";
 
 /// Why `forget_values` ended a subscription
 /// (`websub_subscriptions.last_error`).

@@ -467,11 +467,9 @@ pub(crate) fn ingest(
             item
         };
         if let Some((item_id, origin, hash)) = carried {
-            let as_before = hash == item.earlier_hash || hash == super::feeds::BLANKED_HASH;
-            if origin == feed_id.0 && as_before && hash != item.content_hash {
-                // Archived by an earlier version, unchanged since (or with
-                // a secret blanked since): written as this version reads
-                // it, no revision, no new date.
+            if origin == feed_id.0 && hash == item.earlier_hash && hash != item.content_hash {
+                // Archived by an earlier version, unchanged since: written
+                // as this version reads it, no revision, no new date.
                 rewrite_item(tx, item_id, item)?;
                 touched.rewritten.push(item_id);
             } else if origin == feed_id.0 && hash != item.content_hash {

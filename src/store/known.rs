@@ -76,12 +76,6 @@ impl KnownIds {
         Ok(())
     }
 
-    /// Reads the archive again before the next lookup: values were
-    /// changed in place by this writer, which `data_version` does not see.
-    pub(crate) fn forget(&mut self) {
-        self.as_of = None;
-    }
-
     /// Whether an item may carry `value` as its guid or canonical link.
     /// `false` is certain; `true` needs the archive to confirm.
     pub(crate) fn may_hold(&self, value: &str) -> bool {

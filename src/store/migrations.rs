@@ -1021,7 +1021,44 @@ fn blank_feed_secrets(tx: &Transaction<'_>) -> rusqlite::Result<()> {
 
 /// Migration 28.
 fn end_keyed_subscriptions(tx: &Transaction<'_>) -> rusqlite::Result<()> {
-    super::subscriptions::end_holding(tx, None, blank_as_of_23(), ENDED_BY_28)
+    let blank = blank_as_of_23();
+    // Newest first: two keys of one feed at one hub (a key that changed)
+    // blank to one topic, which `UNIQUE (feed_id, hub, topic)` allows once.
+    // The newest row keeps it; the older ones ended when the newer one
+    // replaced them, and are deleted.
+    let rows: Vec<(i64, i64, String, String, String, Option<String>)> = tx
+        .prepare(
+            "SELECT id, feed_id, hub, topic, state, last_error FROM websub_subscriptions
+             ORDER BY id DESC",
+        )?
+        .query_map([], |r| r.try_into())?
+        .collect::<Result<_, _>>()?;
+    let mut taken = tx.prepare(
+        "SELECT 1 FROM websub_subscriptions WHERE feed_id = ?1 AND hub = ?2 AND topic = ?3",
+    )?;
+    let mut end = tx.prepare(
+        "UPDATE websub_subscriptions SET topic = ?2, state = 'expired', renew_at = NULL,
+                                         last_error = ?3
+         WHERE id = ?1",
+    )?;
+    // One that ended already keeps its state and why (an error quoting
+    // the topic quotes its key too, so that is blanked as well).
+    let mut blank_ended =
+        tx.prepare("UPDATE websub_subscriptions SET topic = ?2, last_error = ?3 WHERE id = ?1")?;
+    for (id, feed_id, hub, topic, state, last_error) in rows {
+        let blanked = blank(&topic);
+        if blanked == topic {
+            continue;
+        }
+        if taken.exists(params![feed_id, hub, blanked])? {
+            tx.execute("DELETE FROM websub_subscriptions WHERE id = ?1", [id])?;
+        } else if state == "pending" || state == "active" {
+            end.execute(params![id, blanked, ENDED_BY_28])?;
+        } else {
+            blank_ended.execute(params![id, blanked, last_error.map(|e| blank(&e))])?;
+        }
+    }
+    Ok(())
 }
 
 /// Why migration 28 ended a subscription (`websub_subscriptions.last_error`).

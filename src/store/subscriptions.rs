@@ -142,28 +142,29 @@ impl Subscription {
     }
 }
 
-/// Ends the subscriptions (of feed `feed`, or all) whose topic holds what
-/// `blank` takes out, and keeps their topic blanked: the archive does not
-/// keep a feed's key or token, and a hub cannot be asked to unsubscribe
-/// without the exact topic (its pushes get 410 Gone, and the feed is
-/// polled). A pending or active one is marked `expired` saying `why`; one
-/// that ended already keeps its state and why, blanked (an error quoting
-/// the topic quotes the secret too). Newest first: two keys of one feed at
-/// one hub (a key that changed) blank to one topic, which
+/// Ends feed `feed`'s subscriptions whose topic holds what `blank` takes
+/// out, and keeps their topic blanked: the archive does not keep a feed's
+/// key or token, and a hub cannot be asked to unsubscribe without the
+/// exact topic (its pushes get 410 Gone, and the feed is polled). A
+/// pending or active one is marked `expired` saying `why`; one that ended
+/// already keeps its state and why, blanked (an error quoting the topic
+/// quotes the secret too). Newest first: two values of one feed at one
+/// hub (a token that changed) blank to one topic, which
 /// `UNIQUE (feed_id, hub, topic)` allows once; the newest row keeps it and
 /// the older ones, which ended when the newer one replaced them, are
-/// deleted. For schema version 28 (keys in known parameters) and for the
-/// values a feed's URL takes from the environment (`feeds::forget_values`).
+/// deleted. As schema version 28 did for keys in known parameters (whose
+/// migration keeps its own copy), for the values a feed's URL takes from
+/// the environment (`feeds::forget_values`).
 pub(super) fn end_holding(
     tx: &Connection,
-    feed: Option<i64>,
+    feed: i64,
     blank: impl Fn(&str) -> String,
     why: &str,
 ) -> rusqlite::Result<()> {
     let rows: Vec<(i64, i64, String, String, String, Option<String>)> = tx
         .prepare(
             "SELECT id, feed_id, hub, topic, state, last_error FROM websub_subscriptions
-             WHERE ?1 IS NULL OR feed_id = ?1
+             WHERE feed_id = ?1
              ORDER BY id DESC",
         )?
         .query_map([feed], |r| r.try_into())?

@@ -1011,15 +1011,7 @@ fn looking_where_there_is_no_archive_says_so_and_creates_nothing() {
 #[test]
 fn quotes_with_a_mistyped_archive_path_creates_nothing() {
     let dir = TestDir::new();
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let market = format!(
-        "[market]\nprovider = \"yahoo\"\nbase_url = \"http://127.0.0.1:{closed}/\"\n\
-         symbols = [\"AAPL\"]\n"
-    );
+    let (market, _) = market_down();
     dir.write_config(&market);
     let (code, out, err) = run_cmd(&dir, &["poll"]);
     assert_eq!(code, 0, "{out}{err}");

@@ -558,37 +558,21 @@ async fn a_token_in_a_feed_path_reaches_the_server_only() {
 
 /// An archive written before values were blanked wherever they stand kept
 /// a path token as it was: in the feed's address, the fetch log (the URL
-/// asked, where it redirected, an error quoting it), the URL history, and
-/// in what was resolved against the feed's address (a feed without a site
-/// link): an entry's relative link, its key (an entry without a guid is
-/// known by its link), an enclosure, a link in its text, its earlier
-/// version, its tombstone, its article page; a WebSub subscription to the
-/// feed's address and a site's pause quoted it too. The next start or
-/// `poll`, whose config gives the token, blanks it everywhere: the entry
-/// is still the one article, not archived again nor taken for an edit, a
-/// subscription whose topic needs the token ends, and the feed is still
-/// fetched at its address.
+/// asked, where it redirected, an error quoting it), the URL history, a
+/// site's pause quoting the address, and a WebSub subscription to it. The
+/// next start or `poll`, whose config gives the token, blanks it there
+/// (the subscription ends, since the hub keeps the topic whole), and the
+/// feed is still fetched at its address.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_archive_that_kept_a_path_token_forgets_it() {
     let server = FeedServer::start().await;
     let feed_path = format!("/{PATH_TOKEN}/feed.xml");
     server.set(
         &feed_path,
-        Reply::feed(
-            rss(
-                "Patrons",
-                &[
-                    ("p1", "Patron post", "https://news.test/1"),
-                    ("", "Relative post", "posts/3.html"),
-                ],
-            )
-            .replace("<link>https://example.com/</link>", "")
-            .replace(
-                "<description>About Relative post</description>",
-                "<description>See &lt;a href=\"more.html\"&gt;more&lt;/a&gt;.</description>\
-                 <enclosure url=\"ep3.mp3\" type=\"audio/mpeg\" length=\"12\"/>",
-            ),
-        ),
+        Reply::feed(rss(
+            "Patrons",
+            &[("p1", "Patron post", "https://news.test/1")],
+        )),
     );
     let dir = TestDir::new();
     dir.write_config_only(&feed_block(
@@ -605,46 +589,20 @@ async fn an_archive_that_kept_a_path_token_forgets_it() {
     };
     let (code, _, err) = poll().await.unwrap();
     assert_eq!(code, Some(0), "{err}");
-    let relative = format!("http://{}/****/posts/3.html", server.addr);
-    assert_eq!(
-        dir.column::<String>("SELECT url FROM items ORDER BY url"),
-        vec![relative.clone(), "https://news.test/1".to_string()]
-    );
-    // What an earlier version wrote: the token wherever this one wrote
-    // `****`, and where it quoted the address it asked.
+    // What an earlier version wrote.
     let asked = server.url(&feed_path);
     {
         let db = rusqlite::Connection::open(dir.db_path()).unwrap();
-        let blanked: Vec<(String, String)> = db
-            .prepare(
-                "SELECT m.name, c.name FROM sqlite_schema m, pragma_table_info(m.name) c
-                 WHERE m.type = 'table' AND m.name NOT LIKE 'items_fts%'
-                   AND m.name NOT LIKE 'sqlite_%' AND c.type IN ('TEXT', '')",
-            )
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-        for (table, column) in blanked {
-            db.execute(
-                &format!(
-                    "UPDATE \"{table}\" SET \"{column}\" = replace(\"{column}\", '****', ?1)
-                     WHERE instr(\"{column}\", '****') > 0"
-                ),
-                [PATH_TOKEN],
-            )
-            .unwrap();
-        }
         db.execute(
-            "UPDATE feeds SET last_error = ?1",
-            [&format!(
-                "could not connect: error sending request for url ({asked})"
-            )],
+            "UPDATE feeds SET url = ?1, last_error = ?2",
+            [
+                asked.as_str(),
+                &format!("could not connect: error sending request for url ({asked})"),
+            ],
         )
         .unwrap();
         db.execute(
-            "UPDATE fetches SET final_url = ?1, redirects = ?2, error = ?3",
+            "UPDATE fetches SET url = ?1, final_url = ?1, redirects = ?2, error = ?3",
             [
                 asked.as_str(),
                 &format!("301 -> {asked}"),
@@ -673,56 +631,8 @@ async fn an_archive_that_kept_a_path_token_forgets_it() {
             [asked.as_str()],
         )
         .unwrap();
-        let old_link = relative.replace("****", PATH_TOKEN);
-        db.execute(
-            "INSERT INTO item_revisions (item_id, revision, replaced_at, title, url, summary_html,
-                                         content_sha256)
-             SELECT id, 0, '2026-01-01T00:00:00Z', title, url, summary_html, 'x'
-             FROM items WHERE url = ?1",
-            [&old_link],
-        )
-        .unwrap();
-        db.execute("UPDATE items SET revision = 1 WHERE url = ?1", [&old_link])
-            .unwrap();
-        db.execute(
-            "INSERT INTO tombstones (uid, feed_id, item_key, canonical_url, title, deleted_at,
-                                     reason)
-             SELECT 'gone', id, ?1, ?2, 'Gone post', '2026-01-01T00:00:00Z', 'retention'
-             FROM feeds",
-            [
-                format!("link:{}", old_link.replace("3.html", "0.html")),
-                old_link.replace("3.html", "0.html"),
-            ],
-        )
-        .unwrap();
-        db.execute(
-            "INSERT INTO item_articles (item_id, url, state, attempts, queued_at, next_attempt_at, error)
-             SELECT id, url, 'failed', 1, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', '404 at ' || url
-             FROM items WHERE url = ?1",
-            [&old_link],
-        )
-        .unwrap();
     }
-    let held = archive_rows_holding(&dir, PATH_TOKEN);
-    for kept in [
-        "items.url",
-        "items.canonical_url",
-        "items.summary_html",
-        "items.enclosures",
-        "item_sources.item_key",
-        "feeds.url",
-    ] {
-        assert!(
-            held.iter().any(|row| row.starts_with(&format!("{kept}:"))),
-            "{kept} is not as an earlier version wrote it: {held:#?}"
-        );
-    }
-    let as_archived = |d: &TestDir| {
-        d.column::<String>(
-            "SELECT uid || ' ' || revision || ' ' || changed_at FROM items ORDER BY id",
-        )
-    };
-    let before = as_archived(&dir);
+    assert!(!archive_rows_holding(&dir, PATH_TOKEN).is_empty());
 
     let (code, _, err) = poll().await.unwrap();
     assert_eq!(code, Some(0), "{err}");
@@ -732,24 +642,6 @@ async fn an_archive_that_kept_a_path_token_forgets_it() {
         vec![format!("http://{}/****/feed.xml", server.addr)]
     );
     assert_eq!(server.seen(&feed_path).len(), 2);
-    // The same two articles, neither archived again nor revised.
-    assert_eq!(as_archived(&dir), before);
-    assert_eq!(
-        dir.column::<i64>("SELECT count(*) FROM item_revisions"),
-        vec![1]
-    );
-    assert_eq!(
-        dir.column::<String>(
-            "SELECT item_key FROM item_sources WHERE item_key LIKE 'link:%' ORDER BY item_key"
-        ),
-        // (a canonical link is https)
-        vec![format!("link:{}", relative.replace("http:", "https:"))]
-    );
-    // Its text as this version reads it again, with its hash.
-    assert_eq!(
-        dir.column::<i64>("SELECT count(*) FROM items WHERE content_sha256 = 'blanked'"),
-        vec![0]
-    );
     assert_eq!(
         dir.column::<String>("SELECT state || ': ' || last_error FROM websub_subscriptions"),
         vec![
