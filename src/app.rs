@@ -105,9 +105,7 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
     let board = match &config.market {
         Some(market) => {
             let http = quote_client(&config.fetch).context("setting up the quote client")?;
-            Some(Arc::new(
-                seeded_board(market, http, &store, clock.now()).await?,
-            ))
+            Some(Arc::new(seeded_board(market, http, &store, &clock).await?))
         }
         None => None,
     };
@@ -164,9 +162,9 @@ pub async fn seeded_board(
     market: &MarketConfig,
     http: reqwest::Client,
     store: &Store,
-    now: DateTime<Utc>,
+    clock: &SharedClock,
 ) -> Result<Board> {
-    let board = Board::new(market.clone(), http, now);
+    let board = Board::timed(market.clone(), http, Arc::clone(clock));
     board
         .seed(store)
         .await
@@ -797,7 +795,7 @@ async fn new_market(
     market: &MarketConfig,
     fetch: &FetchConfig,
     store: &Store,
-    now: DateTime<Utc>,
+    clock: &SharedClock,
 ) -> Result<(Arc<Board>, Arc<Reactions>)> {
     let reactions = Reactions::new(market).context("checking [market] exchanges")?;
     let fetch = fetch.clone();
@@ -805,7 +803,7 @@ async fn new_market(
         .await
         .context("setting up the quote client")?
         .context("setting up the quote client")?;
-    let board = seeded_board(market, http, store, now).await?;
+    let board = seeded_board(market, http, store, clock).await?;
     Ok((Arc::new(board), Arc::new(reactions)))
 }
 
@@ -990,8 +988,7 @@ async fn reload_until_stopped(
                                 );
                             }
                             (None, MarketReload::Add(market)) => {
-                                match new_market(&market, &started.fetch, store, clock.now()).await
-                                {
+                                match new_market(&market, &started.fetch, store, &clock).await {
                                     Ok((board, reactions)) => {
                                         // Shown and stamped on new items
                                         // from now on; its first refresh

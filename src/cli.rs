@@ -918,7 +918,7 @@ async fn quotes(config: Config, clock: SharedClock) -> Result<ExitCode> {
     let store = existing_archive(&config)?;
     let http = app::quote_client(&config.fetch).context("setting up the quote client")?;
     let now = clock.now();
-    let board = app::seeded_board(market, http, &store, now).await?;
+    let board = app::seeded_board(market, http, &store, &clock).await?;
     let report = board
         .refresh(&store, now)
         .await

@@ -35,6 +35,7 @@ use super::client::{ProviderClient, Wanted};
 use super::history::{Bars, Interval};
 use super::mentions::{Instrument, Mention, MentionMatcher};
 use super::{Quote, QuoteError};
+use crate::clock::SharedClock;
 use crate::config::{InstrumentConfig, MarketConfig, Secret};
 use crate::model::{BoardView, NewItem, ProviderKind, SnapshotQuote};
 use crate::schedule::Schedule;
@@ -127,6 +128,8 @@ pub struct Board {
     /// When the board was set up: the daemon's start, or the reload that
     /// added `[market]`. Its age counts from here until a refresh succeeds.
     started_at: DateTime<Utc>,
+    /// Given to every provider client ([`ProviderClient::with_clock`]).
+    clock: Option<SharedClock>,
 }
 
 /// The board's `[market]` and the mention matcher built from it.
@@ -163,14 +166,33 @@ impl Setup {
 }
 
 impl Board {
-    /// A board for `market`, set up at `now`, with no quote yet.
+    /// A board for `market`, set up at `now`, with no quote yet, whose
+    /// requests are counted at each refresh's start.
     pub fn new(market: MarketConfig, http: reqwest::Client, now: DateTime<Utc>) -> Board {
+        Board::keeping_time(market, http, now, None)
+    }
+
+    /// A board for `market`, set up now, with no quote yet, whose provider
+    /// clients count spends and pauses by `clock`, as the requests go and
+    /// the answers come ([`ProviderClient::with_clock`]).
+    pub fn timed(market: MarketConfig, http: reqwest::Client, clock: SharedClock) -> Board {
+        let now = clock.now();
+        Board::keeping_time(market, http, now, Some(clock))
+    }
+
+    fn keeping_time(
+        market: MarketConfig,
+        http: reqwest::Client,
+        now: DateTime<Utc>,
+        clock: Option<SharedClock>,
+    ) -> Board {
         let client = ProviderClient::new(
             market.provider,
             market.base_url.clone(),
             market.api_key.clone(),
             http.clone(),
-        );
+        )
+        .with_clock(clock.clone());
         Board {
             setup: RwLock::new(Arc::new(Setup::new(&market))),
             client: RwLock::new(Arc::new(client)),
@@ -178,6 +200,7 @@ impl Board {
             state: Mutex::new(State::default()),
             reconfigured: Notify::new(),
             started_at: now,
+            clock,
         }
     }
 
@@ -224,7 +247,8 @@ impl Board {
                 market.base_url.clone(),
                 market.api_key.clone(),
                 self.http.clone(),
-            );
+            )
+            .with_clock(self.clock.clone());
             *self.client.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(client);
         }
         let setup = Arc::new(Setup::new(market));
@@ -300,7 +324,8 @@ impl Board {
             Some(old.base_url().clone()),
             api_key,
             self.http.clone(),
-        );
+        )
+        .with_clock(self.clock.clone());
         *self.client.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(fresh);
     }
 

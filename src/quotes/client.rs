@@ -32,6 +32,7 @@ use url::Url;
 
 use super::history::{Bars, Interval, offers_history};
 use super::{Budget, QuoteError, alphavantage, finnhub, redact, stooq, twelvedata, yahoo};
+use crate::clock::SharedClock;
 use crate::config::Secret;
 use crate::model::{ProviderKind, Quote};
 use crate::politeness::parse_retry_after;
@@ -92,6 +93,9 @@ pub struct ProviderClient {
     budget: Mutex<Budget>,
     /// Where the budget is shared with other processes, once given.
     archive: OnceLock<Store>,
+    /// Read as each request is decided and each answer arrives
+    /// ([`ProviderClient::at`]); without one, a refresh's own time.
+    clock: Option<SharedClock>,
 }
 
 impl ProviderClient {
@@ -111,7 +115,24 @@ impl ProviderClient {
             http,
             budget: Mutex::new(Budget::free_tier(kind)),
             archive: OnceLock::new(),
+            clock: None,
         }
+    }
+
+    /// Counts its spends as each request is decided and its pauses from
+    /// when the answer that asked for one came, by `clock`.
+    pub fn with_clock(self, clock: Option<SharedClock>) -> Self {
+        ProviderClient { clock, ..self }
+    }
+
+    /// The time now, for a refresh that began at `began`: a spend is
+    /// counted when its request is decided and a pause from when the
+    /// answer that asked for it arrived, as the provider counts them, not
+    /// from the refresh's start (a refresh of many symbols asks one after
+    /// another, and a slow answer's `Retry-After` would end early by as
+    /// long as it took).
+    fn at(&self, began: DateTime<Utc>) -> DateTime<Utc> {
+        self.clock.as_ref().map_or(began, |c| c.now().max(began))
     }
 
     /// From now on keeps the budget in `store`'s ledger of this provider
@@ -306,11 +327,12 @@ impl ProviderClient {
         self.load_ledger(now).await;
         let mut rest = &wanted[..];
         while !rest.is_empty() {
+            let asked_at = self.at(now);
             let mut len = rest.len().min(self.kind.max_batch());
             if self.kind.charges_per_symbol() {
                 let mut budget = self.budget();
                 let affordable = budget
-                    .available(now)
+                    .available(asked_at)
                     .min(budget.max_burst().unwrap_or(u32::MAX));
                 len = len.min(usize::try_from(affordable).unwrap_or(usize::MAX).max(1));
             }
@@ -320,7 +342,10 @@ impl ProviderClient {
             } else {
                 1
             };
-            if let Err(err) = self.spend(cost, now, move |b| b.try_spend(cost, now)).await {
+            if let Err(err) = self
+                .spend(cost, asked_at, move |b| b.try_spend(cost, asked_at))
+                .await
+            {
                 debug!(provider = %self.kind, symbols = rest.len(), error = %err, "quote request held back");
                 for s in rest {
                     by_provider_symbol.insert(s.clone(), Err(err.clone()));
@@ -348,9 +373,10 @@ impl ProviderClient {
                     _ => {}
                 }
             }
+            let answered_at = self.at(now);
             match limited {
                 Some((retry_after, why)) => {
-                    let until = self.cool_down(retry_after, why, now).await;
+                    let until = self.cool_down(retry_after, why, answered_at).await;
                     debug!(provider = %self.kind, %until, "provider cooling down");
                 }
                 // Only an answer from the provider resets the back-off.
@@ -358,7 +384,7 @@ impl ProviderClient {
                     .iter()
                     .any(|(_, r)| !matches!(r, Err(QuoteError::Transport(_)))) =>
                 {
-                    self.record_success(now).await
+                    self.record_success(answered_at).await
                 }
                 None => {}
             }
@@ -572,7 +598,8 @@ impl ProviderClient {
             .headers()
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, now));
+            // A date is as far off as it is from the answer's arrival.
+            .and_then(|v| parse_retry_after(v, self.at(now)));
         let body = match read_capped(response, MAX_BODY_BYTES).await {
             Ok(body) => body,
             Err(BodyError::TooLarge) => {

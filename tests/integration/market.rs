@@ -1181,6 +1181,34 @@ async fn a_429_answered_to_one_process_pauses_the_provider_for_the_others() {
     assert_eq!(quote_requests(), 5, "{out}");
 }
 
+/// A provider's `Retry-After` counts from its answer: one that took two
+/// seconds to say "wait 3 s" pauses the provider until three seconds
+/// after it answered. Before, the pause counted from the refresh's start,
+/// and ended as much earlier as the answer took, so the next refresh
+/// asked while the provider still said wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_counts_from_the_answer_not_the_refresh_start() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/v8/finance/chart/AAPL",
+        yahoo_429("3").delayed(std::time::Duration::from_secs(2)),
+    );
+    server.set("/v8/finance/chart/VOD.L", json_reply(VOD));
+    let dir = TestDir::new();
+    dir.write_config_only(&yahoo_market(&server, ""));
+    drop(tickerfeed::store::Store::open(&dir.db_path()).unwrap());
+    let asked = tickerfeed::clock::Clock::now(&tickerfeed::clock::SystemClock);
+    let (code, out, err) = cli(&dir, &["quotes"]).await;
+    assert_eq!(code, 1, "{out}{err}");
+    let until = dir.column::<String>("SELECT paused_until FROM provider_pauses");
+    let until = chrono::DateTime::parse_from_rfc3339(&until[0]).unwrap();
+    // Answered two seconds after it was asked at the earliest; the wait
+    // is cut to the whole second.
+    let answered = asked + Duration::seconds(2);
+    let due = chrono::Timelike::with_nanosecond(&(answered + Duration::seconds(3)), 0).unwrap();
+    assert!(until >= due, "paused until {until}, due {due}: {out}");
+}
+
 /// A provider that cannot be reached: `/quotes.json`, a public page, says
 /// the kind of failure in plain words, as `/feeds` does, never the
 /// provider's address (reqwest's error names the whole URL, keys and
