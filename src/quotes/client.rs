@@ -445,9 +445,12 @@ impl ProviderClient {
         if self.kind.needs_api_key() && self.api_key.is_none() {
             return Err(QuoteError::Unauthorized);
         }
-        self.load_ledger(now).await;
-        self.spend(1, now, move |b| b.try_spend_spare(1, reserve, now))
-            .await?;
+        let asked_at = self.at(now);
+        self.load_ledger(asked_at).await;
+        self.spend(1, asked_at, move |b| {
+            b.try_spend_spare(1, reserve, asked_at)
+        })
+        .await?;
         let key = self.api_key.as_ref();
         let req = match self.kind {
             ProviderKind::Yahoo => {
@@ -464,6 +467,7 @@ impl ProviderClient {
             _ => finnhub::history_request(&self.base_url, key, provider_symbol, interval, from, to),
         };
         let reply = self.send(req, now).await?;
+        let answered_at = self.at(now);
         let ct = reply.content_type.as_deref();
         let result = match self.kind {
             ProviderKind::Yahoo => yahoo::parse_history(reply.status, ct, &reply.body),
@@ -474,16 +478,17 @@ impl ProviderClient {
             Err(QuoteError::RateLimited { retry_after }) => {
                 let retry_after = retry_after.or(reply.retry_after);
                 let err = QuoteError::RateLimited { retry_after };
-                self.cool_down(retry_after, err.pause_cause(), now).await;
+                self.cool_down(retry_after, err.pause_cause(), answered_at)
+                    .await;
                 Err(err)
             }
             Err(QuoteError::Blocked) => {
-                self.cool_down(None, QuoteError::Blocked.pause_cause(), now)
+                self.cool_down(None, QuoteError::Blocked.pause_cause(), answered_at)
                     .await;
                 Err(QuoteError::Blocked)
             }
             other => {
-                self.record_success(now).await;
+                self.record_success(answered_at).await;
                 other
             }
         }
@@ -1260,5 +1265,52 @@ mod tests {
             }
         );
         assert_eq!(client.cooling_until(now), Some(now + Duration::seconds(90)));
+    }
+
+    /// A backfill pass asks one history after another, each answer seconds
+    /// after the pass began: a `Retry-After` date pauses the provider
+    /// until that date, and a spend counts when its request goes, not at
+    /// the pass's start (which ended the pause early by as long).
+    #[tokio::test]
+    async fn a_history_answer_is_timed_when_it_comes_not_at_the_pass_start() {
+        let began = at(1_790_000_000);
+        let answered = began + Duration::seconds(20);
+        let wait_until = answered + Duration::seconds(90);
+        let server = Loopback::start().await;
+        server.serve_with_headers(
+            "/api/v1/stock/candle",
+            429,
+            &[
+                ("content-type", "application/json"),
+                (
+                    "retry-after",
+                    &wait_until.to_rfc2822().replace("+0000", "GMT"),
+                ),
+            ],
+            &fixture("finnhub/rate_limit.json"),
+        );
+        let clock = crate::clock::FixedClock::new(answered);
+        let client = ProviderClient::new(
+            ProviderKind::Finnhub,
+            Some(server.base()),
+            Some(Secret::new(KEY)),
+            http(),
+        )
+        .with_clock(Some(std::sync::Arc::new(clock)));
+        let out = client
+            .fetch_history(
+                "AAPL",
+                Interval::Minute1,
+                began - Duration::hours(1),
+                began,
+                1,
+                began,
+            )
+            .await;
+        assert!(
+            matches!(out, Err(QuoteError::RateLimited { .. })),
+            "{out:?}"
+        );
+        assert_eq!(client.cooling_until(answered), Some(wait_until));
     }
 }
