@@ -807,30 +807,63 @@ fn moved_as_written(moved: &str, feed: &FeedConfig) -> Option<String> {
     values.sort_by_key(|(_, value)| std::cmp::Reverse(value.len()));
     let mut written = String::from(filled);
     for (name, value) in values.iter().filter(|(_, v)| !v.is_empty()) {
-        let name = format!("${{{name}}}");
         written = if value.chars().count() < crate::link::SHORTEST_BLANKED {
-            named_where_whole(&written, value, &name)
+            named_where_the_template_names_it(&written, template, name, value)
         } else {
-            written.replace(value.as_str(), &name)
+            written.replace(value.as_str(), &format!("${{{name}}}"))
         };
     }
     Some(written)
 }
 
-/// `url` with `value` written as `name` where it stands whole, between
-/// the URL's delimiters (not `.`, which parts a host's and a file's
-/// names): a value as short as `en` (`?lang=${LANG}`) is letters of the
-/// host and path too (`green.example`), which must stay as they are. (A short value is no secret: the archive keeps it, and
-/// one left in a word is only not named.)
-fn named_where_whole(url: &str, value: &str, name: &str) -> String {
-    let delimiter = |c: Option<char>| c.is_none_or(|c| "/?&=#:@;,+".contains(c));
+/// `url` with `value` written as `${var}` only where it stands as the
+/// template writes `${var}`: after the same key (`lang=` of
+/// `?lang=${LANG}`) and between delimiters of the same kind (a query
+/// parameter's, a whole path segment's, a user name's). A value as short
+/// as `en` is letters of the host and the path too (`green.example`,
+/// `/en/` where only the query named it), which must stay as they are. (A
+/// short value is no secret: the archive keeps it, and one left where
+/// the template does not put it is only not named.)
+fn named_where_the_template_names_it(url: &str, template: &str, var: &str, value: &str) -> String {
+    // Where the template names it: the key back to the delimiter before
+    // it, that delimiter, and the character after the name.
+    let places: Vec<(&str, Option<char>, Option<char>)> = VARIABLE
+        .captures_iter(template)
+        .filter(|c| &c[1] == var)
+        .filter_map(|c| c.get(0))
+        .map(|whole| {
+            let before = &template[..whole.start()];
+            let key_at = before.rfind(|c| "/?&#@:".contains(c)).map_or(0, |i| i + 1);
+            let delimiter = before[..key_at].chars().next_back();
+            (
+                &before[key_at..],
+                delimiter,
+                template[whole.end()..].chars().next(),
+            )
+        })
+        .collect();
+    let same_before = |written: Option<char>, found: Option<char>| match written {
+        Some('?' | '&') => matches!(found, Some('?' | '&')),
+        written => found == written,
+    };
+    let same_after = |written: Option<char>, found: Option<char>| match written {
+        None | Some('&' | '#') => matches!(found, None | Some('&' | '#')),
+        Some('/' | '?') => matches!(found, None | Some('/' | '?' | '#')),
+        written => found == written,
+    };
     let mut out = String::with_capacity(url.len());
     let mut kept = 0;
     for (at, _) in url.match_indices(value) {
         let end = at + value.len();
-        if delimiter(url[..at].chars().next_back()) && delimiter(url[end..].chars().next()) {
+        let named = places.iter().any(|(key, before, after)| {
+            url[..at].strip_suffix(key).is_some_and(|head| {
+                same_before(*before, head.chars().next_back())
+                    && same_after(*after, url[end..].chars().next())
+            })
+        });
+        if named && at >= kept {
             out.push_str(&url[kept..at]);
-            out.push_str(name);
+            out.push_str(&format!("${{{var}}}"));
             kept = end;
         }
     }
@@ -1204,12 +1237,20 @@ url = "file:///srv/feeds/local.xml"
                 "https://new.test/feed.xml?api_key=${FEED_KEY}",
             ),
             // A value too short to be blanked is named only where it
-            // stands whole, not in the host's or the path's letters.
+            // stands as the template writes it, not in the host's or the
+            // path's letters, nor in a part the template does not name.
             (
                 "https://old.test/${LANG}/feed.xml?lang=${LANG}",
                 "https://old.test/en/feed.xml?lang=en",
                 "https://green.test/en/ent/feed.xml?lang=en",
                 "https://green.test/${LANG}/ent/feed.xml?lang=${LANG}",
+            ),
+            (
+                "https://old.test/feed.xml?lang=${LANG}&v=2",
+                "https://old.test/feed.xml?lang=en&v=2",
+                "https://green.test/en/feed.xml?v=2&lang=en",
+                // (as the XML writes it)
+                "https://green.test/en/feed.xml?v=2&amp;lang=${LANG}",
             ),
         ];
         // Without the variables (a command that reads without the
