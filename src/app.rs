@@ -164,7 +164,7 @@ pub async fn seeded_board(
     store: &Store,
     clock: &SharedClock,
 ) -> Result<Board> {
-    let board = Board::timed(market.clone(), http, Arc::clone(clock));
+    let board = Board::new(market.clone(), http, Arc::clone(clock));
     board
         .seed(store)
         .await
@@ -1189,7 +1189,11 @@ mod tests {
     }
 
     fn board(market: &MarketConfig) -> Board {
-        Board::new(market.clone(), reqwest::Client::new(), DateTime::UNIX_EPOCH)
+        Board::new(
+            market.clone(),
+            reqwest::Client::new(),
+            Arc::new(crate::clock::FixedClock::new(DateTime::UNIX_EPOCH)),
+        )
     }
 
     #[test]

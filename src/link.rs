@@ -74,7 +74,7 @@ impl Filled {
     }
 
     /// `text` with each value `****`.
-    fn blank<'a>(&self, text: &'a str) -> Cow<'a, str> {
+    pub(crate) fn blank<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let mut text = Cow::Borrowed(text);
         for value in &self.0 {
             if text.contains(value.as_str()) {

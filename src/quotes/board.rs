@@ -129,7 +129,7 @@ pub struct Board {
     /// added `[market]`. Its age counts from here until a refresh succeeds.
     started_at: DateTime<Utc>,
     /// Given to every provider client ([`ProviderClient::with_clock`]).
-    clock: Option<SharedClock>,
+    clock: SharedClock,
 }
 
 /// The board's `[market]` and the mention matcher built from it.
@@ -166,33 +166,18 @@ impl Setup {
 }
 
 impl Board {
-    /// A board for `market`, set up at `now`, with no quote yet, whose
-    /// requests are counted at each refresh's start.
-    pub fn new(market: MarketConfig, http: reqwest::Client, now: DateTime<Utc>) -> Board {
-        Board::keeping_time(market, http, now, None)
-    }
-
     /// A board for `market`, set up now, with no quote yet, whose provider
     /// clients count spends and pauses by `clock`, as the requests go and
     /// the answers come ([`ProviderClient::with_clock`]).
-    pub fn timed(market: MarketConfig, http: reqwest::Client, clock: SharedClock) -> Board {
+    pub fn new(market: MarketConfig, http: reqwest::Client, clock: SharedClock) -> Board {
         let now = clock.now();
-        Board::keeping_time(market, http, now, Some(clock))
-    }
-
-    fn keeping_time(
-        market: MarketConfig,
-        http: reqwest::Client,
-        now: DateTime<Utc>,
-        clock: Option<SharedClock>,
-    ) -> Board {
         let client = ProviderClient::new(
             market.provider,
             market.base_url.clone(),
             market.api_key.clone(),
             http.clone(),
         )
-        .with_clock(clock.clone());
+        .with_clock(Arc::clone(&clock));
         Board {
             setup: RwLock::new(Arc::new(Setup::new(&market))),
             client: RwLock::new(Arc::new(client)),
@@ -248,7 +233,7 @@ impl Board {
                 market.api_key.clone(),
                 self.http.clone(),
             )
-            .with_clock(self.clock.clone());
+            .with_clock(Arc::clone(&self.clock));
             *self.client.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(client);
         }
         let setup = Arc::new(Setup::new(market));
@@ -325,7 +310,7 @@ impl Board {
             api_key,
             self.http.clone(),
         )
-        .with_clock(self.clock.clone());
+        .with_clock(Arc::clone(&self.clock));
         *self.client.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(fresh);
     }
 
@@ -750,6 +735,11 @@ mod tests {
     use crate::quotes::loopback::Loopback;
     use crate::quotes::test_support::fixture;
 
+    /// A clock that stays at `t`: each refresh gives its own time.
+    fn clock_at(t: DateTime<Utc>) -> SharedClock {
+        Arc::new(crate::clock::FixedClock::new(t))
+    }
+
     /// A provider as `[market] provider` names it, the path its quotes are
     /// asked at, and their content type.
     type Provider = (&'static str, &'static str, &'static str);
@@ -783,7 +773,7 @@ mod tests {
         let board = Board::new(
             market_at(&server, provider, symbol),
             reqwest::Client::new(),
-            DateTime::UNIX_EPOCH,
+            clock_at(DateTime::UNIX_EPOCH),
         );
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("a.db")).unwrap();
@@ -1108,11 +1098,11 @@ mod tests {
         );
         {
             let store = Store::open(&db).unwrap();
-            let board = Board::new(market.clone(), reqwest::Client::new(), fetched);
+            let board = Board::new(market.clone(), reqwest::Client::new(), clock_at(fetched));
             assert_eq!(board.refresh(&store, fetched).await.unwrap().ok, 1);
         }
         let store = Store::open(&db).unwrap();
-        let restarted = Board::new(market, reqwest::Client::new(), fetched);
+        let restarted = Board::new(market, reqwest::Client::new(), clock_at(fetched));
         restarted.seed(&store).await.unwrap();
         let view = restarted.view(now).unwrap();
         assert_eq!(view.quotes[0].1.symbol, "FXAIX");

@@ -121,8 +121,11 @@ impl ProviderClient {
 
     /// Counts its spends as each request is decided and its pauses from
     /// when the answer that asked for one came, by `clock`.
-    pub fn with_clock(self, clock: Option<SharedClock>) -> Self {
-        ProviderClient { clock, ..self }
+    pub fn with_clock(self, clock: SharedClock) -> Self {
+        ProviderClient {
+            clock: Some(clock),
+            ..self
+        }
     }
 
     /// The time now, for a refresh that began at `began`: a spend is
@@ -1296,7 +1299,7 @@ mod tests {
             Some(Secret::new(KEY)),
             http(),
         )
-        .with_clock(Some(std::sync::Arc::new(clock)));
+        .with_clock(std::sync::Arc::new(clock));
         let out = client
             .fetch_history(
                 "AAPL",

@@ -14,7 +14,7 @@ use super::rules::{self, AtIngest, IngestRules};
 use super::{Store, StoreError, articles, begin_write, cached, items, op};
 use crate::clock::{from_db_time, to_db_time};
 use crate::config::FeedConfig;
-use crate::link::BLANK;
+use crate::link::{BLANK, Filled};
 use crate::model::{BoardView, FeedId, FeedMeta, NewItem, Outcome, OutcomeKind};
 use crate::schedule::{DocHints, PollState, SkipWindows};
 
@@ -306,7 +306,7 @@ impl Store {
                 url: crate::link::blank_secrets(f.url.as_str(), &f.filled),
                 schedule: f.schedule.expr().to_string(),
                 tags: f.tags.clone(),
-                values: f.filled.values().to_vec(),
+                filled: f.filled.clone(),
             })
             .collect();
         self.write(move |conn| {
@@ -321,7 +321,7 @@ impl Store {
                 url,
                 schedule,
                 tags,
-                values,
+                filled,
             } in &feeds
             {
                 let wanted: BTreeSet<&str> = tags.iter().map(String::as_str).collect();
@@ -360,7 +360,7 @@ impl Store {
                     .and_then(|mut s| s.query_row([name], |r| r.get(0)))
                     .map_err(op("look up feed id"))?;
                 if was.is_some_and(|h| h.url != *url) {
-                    forget_values(&tx, id, values)?;
+                    forget_values(&tx, id, filled)?;
                 }
                 cached(&tx, CLEAR_FEED_TAGS, [id])
                     .map_err(op("clear feed tags"))?;
@@ -1065,7 +1065,7 @@ pub struct FeedHome {
     pub moved_from: String,
 }
 
-/// Blanks each of `values` (what feed `id`'s URL takes from the
+/// Blanks each value of `filled` (what feed `id`'s URL takes from the
 /// environment) wherever the archive kept it quoting the feed's address:
 /// the last error, the fetch log, the URL history, the sites' pauses; a
 /// WebSub subscription whose topic held it is ended
@@ -1077,7 +1077,8 @@ pub struct FeedHome {
 /// cannot be told from the publisher's own absolute one under the same
 /// folder (a private podcast's enclosures carry the reader's token, and
 /// must keep it to play), which the archive keeps as given.
-fn forget_values(tx: &Connection, id: i64, values: &[String]) -> Result<(), StoreError> {
+fn forget_values(tx: &Connection, id: i64, filled: &Filled) -> Result<(), StoreError> {
+    let values = filled.values();
     if values.is_empty() {
         return Ok(());
     }
@@ -1123,11 +1124,7 @@ fn forget_values(tx: &Connection, id: i64, values: &[String]) -> Result<(), Stor
         )
         .map_err(op("blank a feed's secret where the archive kept it"))?;
     }
-    let blank = |text: &str| {
-        values.iter().fold(text.to_owned(), |text, value| {
-            text.replace(value.as_str(), BLANK)
-        })
-    };
+    let blank = |text: &str| filled.blank(text).into_owned();
     super::subscriptions::end_holding(tx, id, blank, ENDED_FOR_A_VALUE)
         .map_err(op("end a subscription whose topic held a feed's secret"))
 }
@@ -1145,8 +1142,8 @@ struct Wanted {
     url: String,
     schedule: String,
     tags: Vec<String>,
-    /// What its URL takes from the environment (`link::Filled::values`).
-    values: Vec<String>,
+    /// What its URL takes from the environment.
+    filled: crate::link::Filled,
 }
 
 /// A feed as the archive holds it, for `sync_feeds` to compare with the

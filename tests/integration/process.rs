@@ -921,6 +921,15 @@ async fn looking_at_the_feeds_registers_nothing() {
     assert_eq!(registered(), ["a 1", "b 0", "c 1"]);
 }
 
+/// What a command that needs an archive says where there is none.
+fn no_archive_at(path: &std::path::Path) -> String {
+    format!(
+        "error: no archive at {} yet: `tickerfeed poll` or the service \
+         (`tickerfeed run`) creates it",
+        path.display()
+    )
+}
+
 /// The commands that only look at the archive, run where there is none
 /// (a mistyped `[storage] path`, or before the first poll), created an
 /// empty one (its folder, the file, its `-wal` and `-shm`) and reported
@@ -968,15 +977,7 @@ fn looking_where_there_is_no_archive_says_so_and_creates_nothing() {
     ] {
         let (code, out, err) = run_cmd(&dir, args);
         assert_eq!(code, 1, "{args:?}: {out}{err}");
-        assert_eq!(
-            err.trim_end(),
-            format!(
-                "error: no archive at {} yet: `tickerfeed poll` or the service \
-                 (`tickerfeed run`) creates it",
-                archive.display()
-            ),
-            "{args:?}"
-        );
+        assert_eq!(err.trim_end(), no_archive_at(&archive), "{args:?}");
         assert_eq!(before(), ["config.toml"], "{args:?} left files behind");
     }
     let (code, out, err) = run_cmd(&dir, &["opml", "export"]);
@@ -1038,11 +1039,7 @@ fn quotes_with_a_mistyped_archive_path_creates_nothing() {
     assert_eq!(code, 1, "{out}{err}");
     assert_eq!(
         err.trim_end(),
-        format!(
-            "error: no archive at {} yet: `tickerfeed poll` or the service \
-             (`tickerfeed run`) creates it",
-            dir.path().join("dat/tickerfeed.db").display()
-        )
+        no_archive_at(&dir.path().join("dat/tickerfeed.db"))
     );
     assert_eq!(out, "");
     assert_eq!(files(), before, "quotes left files behind");
