@@ -19,7 +19,10 @@
 //! quotes` from cron, a `poll`) spends one budget and honours one
 //! cooldown: each spend is checked and recorded in one transaction, each
 //! cooldown and good answer written as it comes. Should the archive fail,
-//! the client keeps to its own process's budget meanwhile.
+//! the client keeps to its own process's budget meanwhile. A spend is
+//! timed as its request is decided and a cooldown from its answer's
+//! arrival, by the process's clock ([`ProviderClient::with_clock`]), as
+//! the provider counts them, not by when the refresh began.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
