@@ -141,10 +141,12 @@ pub fn is_web(u: &Url) -> bool {
 /// its own (`sortkey=` is not). The value runs to the next `&`,
 /// whitespace, quote or bracket: a `;` is part of it (`token=abc;def`),
 /// except one that ends it, as a redirect hop in the fetch log ends
-/// (`…?token=K; 302 -> …`), which [`redact`] keeps.
+/// (`…?token=K; 302 -> …`), which [`redact`] keeps. The same names
+/// quoted, as JSON or a Python dict writes them (`"apikey": "K"`, a
+/// provider echoing the request in an error body), are keys too.
 static KEY_PARAM: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?i)\b([a-z_]*(?:api_?key|token|secret|passw(?:or)?d)|(?:[a-z]+[_-])*key)(=|:\s*)([^&\s#"'<>()\[\]]*)"#,
+        r#"(?i)\b([a-z_]*(?:api_?key|token|secret|passw(?:or)?d)|(?:[a-z]+[_-])*key)(=|["']?:\s*["']?)([^&\s#"'<>()\[\]]*)"#,
     )
     .expect("constant pattern")
 });

@@ -37,6 +37,7 @@ use super::history::{Bars, Interval, offers_history};
 use super::{Budget, QuoteError, alphavantage, finnhub, redact, stooq, twelvedata, yahoo};
 use crate::clock::SharedClock;
 use crate::config::Secret;
+use crate::link::BLANK;
 use crate::model::{ProviderKind, Quote};
 use crate::politeness::parse_retry_after;
 use crate::store::{LedgerChange, Store};
@@ -475,11 +476,11 @@ impl ProviderClient {
         let reply = self.send(req, now).await?;
         let answered_at = self.at(now);
         let ct = reply.content_type.as_deref();
-        let result = match self.kind {
+        let result = self.keyless(match self.kind {
             ProviderKind::Yahoo => yahoo::parse_history(reply.status, ct, &reply.body),
             ProviderKind::TwelveData => twelvedata::parse_history(reply.status, ct, &reply.body),
             _ => finnhub::parse_history(reply.status, ct, &reply.body),
-        };
+        });
         match result {
             Err(QuoteError::RateLimited { retry_after }) => {
                 let retry_after = retry_after.or(reply.retry_after);
@@ -561,22 +562,25 @@ impl ProviderClient {
             ProviderKind::TwelveData => twelvedata::parse(status, ct, &body, chunk, now),
             ProviderKind::Stooq => stooq::parse(status, ct, &body, chunk, now),
         });
-        let Ok(mut results) = parsed else {
+        let Ok(results) = parsed else {
             return all(QuoteError::Malformed(
                 "the answer could not be read (the parser failed on it)".into(),
             ));
         };
-        // The pure parsers never see headers; the header's wait wins over none.
-        if let Some(wait) = retry_after {
-            for (_, r) in &mut results {
-                if let Err(QuoteError::RateLimited { retry_after: None }) = r {
-                    *r = Err(QuoteError::RateLimited {
-                        retry_after: Some(wait),
-                    });
-                }
-            }
-        }
         results
+            .into_iter()
+            .map(|(symbol, result)| {
+                let result = match self.keyless(result) {
+                    // The pure parsers never see headers; the header's wait
+                    // wins over none.
+                    Err(QuoteError::RateLimited { retry_after: None }) if retry_after.is_some() => {
+                        Err(QuoteError::RateLimited { retry_after })
+                    }
+                    other => other,
+                };
+                (symbol, result)
+            })
+            .collect()
     }
 
     /// Sends one request and reads its capped body. `Err` only for what
@@ -649,11 +653,27 @@ impl ProviderClient {
             }
             source = cause.source();
         }
-        let mut text = redact(&text);
-        if let Some(key) = &self.api_key {
-            text = text.replace(key.expose(), "****");
+        QuoteError::Transport(self.without_key(&text))
+    }
+
+    /// `text` (an error's, a body's excerpt) with key parameters blanked
+    /// ([`redact`]) and this client's own key blanked wherever it stands,
+    /// in whatever form a provider echoed it.
+    fn without_key(&self, text: &str) -> String {
+        let text = redact(text);
+        match &self.api_key {
+            Some(key) => text.replace(key.expose(), BLANK),
+            None => text,
         }
-        QuoteError::Transport(text)
+    }
+
+    /// A parser's `Malformed` excerpt comes from the provider's body, which
+    /// may quote the request and its key back.
+    fn keyless<T>(&self, result: Result<T, QuoteError>) -> Result<T, QuoteError> {
+        result.map_err(|err| match err {
+            QuoteError::Malformed(text) => QuoteError::Malformed(self.without_key(&text)),
+            other => other,
+        })
     }
 }
 
@@ -1184,6 +1204,50 @@ mod tests {
         };
         assert!(!text.contains(KEY), "{text}");
         assert!(!format!("{:?}", out[0].1).contains(KEY));
+    }
+
+    /// A provider's unreadable answer is excerpted into the error, which
+    /// the log and `tickerfeed quotes` show; one that quotes the key back,
+    /// in whatever words, must not carry it there.
+    #[tokio::test]
+    async fn an_unreadable_answer_that_echoes_the_key_does_not_leak_it() {
+        let server = Loopback::start().await;
+        let echo = format!("Sorry! Key {KEY} cannot be used for this request.");
+        server.serve("/quote", 200, "application/json", echo.as_bytes());
+        server.serve("/query", 200, "application/json", echo.as_bytes());
+        server.serve("/time_series", 200, "application/json", echo.as_bytes());
+        for kind in [ProviderKind::TwelveData, ProviderKind::AlphaVantage] {
+            let client =
+                ProviderClient::new(kind, Some(server.base()), Some(Secret::new(KEY)), http());
+            let out = client
+                .fetch(&pairs(&[("IBM", "IBM")]), at(1_790_000_000))
+                .await;
+            let Err(QuoteError::Malformed(text)) = &out[0].1 else {
+                panic!("{kind}: expected a malformed answer, got {:?}", out[0].1);
+            };
+            assert!(text.contains("Sorry! Key **** cannot"), "{kind}: {text}");
+        }
+        let client = ProviderClient::new(
+            ProviderKind::TwelveData,
+            Some(server.base()),
+            Some(Secret::new(KEY)),
+            http(),
+        );
+        let history = client
+            .fetch_history(
+                "IBM",
+                Interval::Day1,
+                at(1_789_000_000),
+                at(1_790_000_000),
+                0,
+                at(1_790_000_000),
+            )
+            .await;
+        let Err(QuoteError::Malformed(text)) = &history else {
+            panic!("expected a malformed history answer, got {history:?}");
+        };
+        assert!(!text.contains(KEY), "{text}");
+        assert!(text.contains("****"), "{text}");
     }
 
     #[tokio::test]

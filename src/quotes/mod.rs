@@ -496,6 +496,16 @@ mod tests {
                 "error sending request for url (http://127.0.0.1:9/q/l/?s=aapl.us&apikey=****)",
             ),
             ("X-Finnhub-Token: c0ffee", "X-Finnhub-Token: ****"),
+            (
+                r#"{"Information": "bad request", "apikey": "ABC123", "symbol": "IBM"}"#,
+                r#"{"Information": "bad request", "apikey": "****", "symbol": "IBM"}"#,
+            ),
+            (
+                r#"{"status":"error","token":"c0ffee"}"#,
+                r#"{"status":"error","token":"****"}"#,
+            ),
+            ("{'api_key': 'Zz9'}", "{'api_key': '****'}"),
+            (r#"{"monkey": "banana"}"#, r#"{"monkey": "banana"}"#),
             ("?access_token=abc&x=1", "?access_token=****&x=1"),
             ("/feed?key=AIza9&alt=rss", "/feed?key=****&alt=rss"),
             (
