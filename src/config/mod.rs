@@ -308,6 +308,20 @@ pub struct MarketConfig {
     /// marked stale; so is a price that trails the clock by more than this
     /// (plus the usual 15 minutes' delay) while its exchange trades.
     pub stale_after: Duration,
+    /// `[market.plan]`: the limits of the operator's plan with the
+    /// provider, in place of its free tier's; `None`: the free tier.
+    pub plan: Option<Plan>,
+}
+
+/// A provider plan's limits, in requests (Twelve Data: credits, one per
+/// symbol) per window; a window not given has no limit. Given, they
+/// replace the free tier's limits whole, so a paid plan without a daily
+/// cap leaves `per_day` out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    pub per_second: Option<u32>,
+    pub per_minute: Option<u32>,
+    pub per_day: Option<u32>,
 }
 
 /// One symbol on the board.

@@ -161,6 +161,15 @@ pub struct RawMarket {
     pub base_url: Option<String>,
     pub api_key_env: Option<String>,
     pub stale_after_secs: Option<i64>,
+    pub plan: Option<RawPlan>,
+}
+
+/// `[market.plan]`: the provider's limits on the operator's plan.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawPlan {
+    pub per_second: Option<i64>,
+    pub per_minute: Option<i64>,
+    pub per_day: Option<i64>,
 }
 
 /// `"BP"` or `{ symbol = "BP", names = ["BP plc"], provider_symbol = "BP.L" }`.

@@ -17,13 +17,13 @@ use toml::de::{DeTable, DeValue};
 use url::Url;
 
 use super::raw::{
-    RawAlert, RawConfig, RawDefaults, RawFeed, RawFetch, RawLog, RawMarket, RawOutput, RawServer,
-    RawStorage, RawSymbol, RawView, RawWeb, RawWebSub,
+    RawAlert, RawConfig, RawDefaults, RawFeed, RawFetch, RawLog, RawMarket, RawOutput, RawPlan,
+    RawServer, RawStorage, RawSymbol, RawView, RawWeb, RawWebSub,
 };
 use super::{
     AlertConfig, AlertFormat, AlertSource, Config, DEFAULT_USER_AGENT, FeedConfig, FetchConfig,
-    InstrumentConfig, MarketConfig, OutputConfig, Robots, ServerConfig, StorageConfig, ViewConfig,
-    WebConfig, WebSubConfig,
+    InstrumentConfig, MarketConfig, OutputConfig, Plan, Robots, ServerConfig, StorageConfig,
+    ViewConfig, WebConfig, WebSubConfig,
 };
 use super::{Secret, SecretUse, UnsetSecret};
 use crate::model::ProviderKind;
@@ -1254,6 +1254,7 @@ fn resolve_market(r: &mut Resolver<'_>, raw: RawMarket, tz: TimeZone) -> Option<
             .map(|p| p * 3)
             .unwrap_or(Duration::from_secs(900)),
     };
+    let plan = raw.plan.map(|plan| resolve_plan(r, plan));
     Some(MarketConfig {
         label: raw.label.unwrap_or_else(|| "Markets".into()),
         provider: provider?,
@@ -1262,7 +1263,42 @@ fn resolve_market(r: &mut Resolver<'_>, raw: RawMarket, tz: TimeZone) -> Option<
         base_url,
         api_key,
         stale_after,
+        plan,
     })
+}
+
+/// `[market.plan]`: at least one window, each a count of at least 1.
+fn resolve_plan(r: &mut Resolver<'_>, raw: RawPlan) -> Plan {
+    let mut window = |name: &str, value: Option<i64>| {
+        let path = [key("market"), key("plan"), key(name)];
+        match value {
+            None => None,
+            Some(v) => match u32::try_from(v) {
+                Ok(n) if n >= 1 => Some(n),
+                _ => {
+                    r.problem(
+                        &path,
+                        format!(
+                            "{v} is not a limit: give the plan's requests per window, at least 1, or leave {name} out for no limit in that window"
+                        ),
+                    );
+                    None
+                }
+            },
+        }
+    };
+    let plan = Plan {
+        per_second: window("per_second", raw.per_second),
+        per_minute: window("per_minute", raw.per_minute),
+        per_day: window("per_day", raw.per_day),
+    };
+    if raw.per_second.is_none() && raw.per_minute.is_none() && raw.per_day.is_none() {
+        r.problem(
+            &[key("market"), key("plan")],
+            "an empty plan: give its limits (per_second, per_minute, per_day), or leave [market.plan] out for the provider's free tier",
+        );
+    }
+    plan
 }
 
 /// `[market] symbols`: plain symbols or tables, each listed once.
@@ -2316,6 +2352,45 @@ symbols = ["RELX", { symbol = "VOD", provider_symbol = "VOD.L", name = "Vodafone
                 ("market.symbols[2]", Some(4)),
             ]
         );
+    }
+
+    /// A plan gives the windows it names and leaves the others unlimited;
+    /// a limit under 1, an unknown window or an empty plan is named.
+    #[test]
+    fn a_market_plan_names_its_windows() {
+        let base = "[market]\nprovider = \"yahoo\"\nsymbols = [\"AAPL\"]\n";
+        let cfg = resolve_str(
+            &format!("{base}[market.plan]\nper_minute = 55\nper_day = 5000\n"),
+            Path::new("/etc/tickerfeed"),
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.market.unwrap().plan,
+            Some(Plan {
+                per_second: None,
+                per_minute: Some(55),
+                per_day: Some(5000),
+            })
+        );
+        let bare = resolve_str(base, Path::new("/etc/tickerfeed")).unwrap();
+        assert_eq!(bare.market.unwrap().plan, None);
+
+        let p = problems(&format!(
+            "{base}[market.plan]\nper_second = 0\nper_minute = -3\nper_hour = 100\n"
+        ));
+        let keys: Vec<(&str, Option<usize>)> = p.iter().map(|p| (p.key.as_str(), p.line)).collect();
+        assert_eq!(
+            keys,
+            vec![
+                ("market.plan.per_second", Some(5)),
+                ("market.plan.per_minute", Some(6)),
+                ("market.plan.per_hour", Some(7)),
+            ]
+        );
+        assert!(p[0].message.contains("at least 1"), "{}", p[0].message);
+        let p = problems(&format!("{base}[market.plan]\n"));
+        assert_eq!(p[0].key, "market.plan");
+        assert!(p[0].message.contains("an empty plan"), "{}", p[0].message);
     }
 
     #[test]

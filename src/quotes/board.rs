@@ -34,7 +34,7 @@ use super::calendar::{self, Exchange, TradingSession, Zone};
 use super::client::{ProviderClient, Wanted};
 use super::history::{Bars, Interval};
 use super::mentions::{Instrument, Mention, MentionMatcher};
-use super::{Quote, QuoteError};
+use super::{Budget, Quote, QuoteError};
 use crate::clock::SharedClock;
 use crate::config::{InstrumentConfig, MarketConfig, Secret};
 use crate::model::{BoardView, NewItem, ProviderKind, SnapshotQuote};
@@ -171,13 +171,7 @@ impl Board {
     /// the answers come ([`ProviderClient::with_clock`]).
     pub fn new(market: MarketConfig, http: reqwest::Client, clock: SharedClock) -> Board {
         let now = clock.now();
-        let client = ProviderClient::new(
-            market.provider,
-            market.base_url.clone(),
-            market.api_key.clone(),
-            http.clone(),
-        )
-        .with_clock(Arc::clone(&clock));
+        let client = client_for(&market, market.api_key.clone(), &http, &clock);
         Board {
             setup: RwLock::new(Arc::new(Setup::new(&market))),
             client: RwLock::new(Arc::new(client)),
@@ -221,19 +215,15 @@ impl Board {
     /// provider symbol (another listing), leave the board; the rest stay,
     /// as the last known prices, until the refresh this wakes
     /// ([`Board::reconfigured`]) replaces them. Another provider or
-    /// endpoint gets a new client, with `market`'s key and a fresh budget.
+    /// endpoint gets a new client, with `market`'s key and a fresh budget;
+    /// so does another plan, whose client takes up what the archive's
+    /// ledger says was spent at its first refresh.
     pub fn reconfigure(&self, market: &MarketConfig) {
         // The client is swapped before the setup, and a refresh reads the
         // setup before the client, so no refresh asks the old provider for
         // the new provider's symbols.
-        if !self.asks_endpoint_of(market) {
-            let client = ProviderClient::new(
-                market.provider,
-                market.base_url.clone(),
-                market.api_key.clone(),
-                self.http.clone(),
-            )
-            .with_clock(Arc::clone(&self.clock));
+        if !self.asks_endpoint_of(market) || self.setup().config.plan != market.plan {
+            let client = client_for(market, market.api_key.clone(), &self.http, &self.clock);
             *self.client.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(client);
         }
         let setup = Arc::new(Setup::new(market));
@@ -303,14 +293,7 @@ impl Board {
     /// until it ends (keys are never written to the archive, so the
     /// ledger cannot tell one account from another).
     pub fn replace_api_key(&self, api_key: Option<Secret>) {
-        let old = self.client();
-        let fresh = ProviderClient::new(
-            old.kind(),
-            Some(old.base_url().clone()),
-            api_key,
-            self.http.clone(),
-        )
-        .with_clock(Arc::clone(&self.clock));
+        let fresh = client_for(&self.setup().config, api_key, &self.http, &self.clock);
         *self.client.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(fresh);
     }
 
@@ -575,6 +558,25 @@ impl Board {
     }
 }
 
+/// A client that asks `market`'s provider at its endpoint with `api_key`,
+/// keeps to its plan's limits (the free tier's without one) and counts by
+/// `clock`.
+fn client_for(
+    market: &MarketConfig,
+    api_key: Option<Secret>,
+    http: &reqwest::Client,
+    clock: &SharedClock,
+) -> ProviderClient {
+    ProviderClient::new(
+        market.provider,
+        market.base_url.clone(),
+        api_key,
+        http.clone(),
+    )
+    .with_budget(Budget::of_plan(market.provider, market.plan.as_ref()))
+    .with_clock(Arc::clone(clock))
+}
+
 /// `market` without its API key, which lives only in the client.
 fn unkeyed(market: &MarketConfig) -> MarketConfig {
     MarketConfig {
@@ -803,6 +805,53 @@ mod tests {
         market.provider = provider.parse().unwrap();
         market.api_key = Some(Secret::new("k"));
         market
+    }
+
+    /// A key handed over keeps the plan's limits, and a reload to another
+    /// plan takes up its limits with what the archive says was spent.
+    #[tokio::test]
+    async fn the_plan_holds_across_a_new_key_and_changes_with_a_reload() {
+        let server = Loopback::start().await;
+        let quote = fixture("finnhub/quote_full.json");
+        server.serve("/api/v1/quote", 200, "application/json", &quote);
+        let mut market = market_at(&server, "finnhub", r#""AAPL", "MSFT""#);
+        let plan = |per_minute| crate::config::Plan {
+            per_second: None,
+            per_minute: Some(per_minute),
+            per_day: None,
+        };
+        market.plan = Some(plan(1));
+        let board = Board::new(
+            market.clone(),
+            reqwest::Client::new(),
+            clock_at(DateTime::UNIX_EPOCH),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("a.db")).unwrap();
+        let now = from_db_time("2026-06-15T15:00:00Z").unwrap();
+        board.refresh(&store, now).await.unwrap();
+        assert_eq!(server.requests().len(), 1);
+        board.replace_api_key(Some(Secret::new("k2")));
+        board
+            .refresh(&store, now + TimeDelta::seconds(1))
+            .await
+            .unwrap();
+        assert_eq!(
+            server.requests().len(),
+            1,
+            "the new key's client kept to the plan"
+        );
+        market.plan = Some(plan(3));
+        board.reconfigure(&market);
+        board
+            .refresh(&store, now + TimeDelta::seconds(2))
+            .await
+            .unwrap();
+        assert_eq!(
+            server.requests().len(),
+            3,
+            "the reload's plan allowed two more"
+        );
     }
 
     /// Asserts that [`stale_when_fetched_at`] each case's time gives the

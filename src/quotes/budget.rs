@@ -26,6 +26,7 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, Timelike, Utc};
 
 use super::QuoteError;
+use crate::config::Plan;
 use crate::model::ProviderKind;
 use crate::store::ProviderLedger;
 
@@ -213,6 +214,22 @@ impl Budget {
             ProviderKind::Yahoo => Budget::new([RateLimit::per_minute(30)]),
             ProviderKind::Stooq => Budget::new([RateLimit::per_minute(60)]),
         }
+    }
+
+    /// The limits `plan` gives, or the free tier's without one.
+    pub fn of_plan(kind: ProviderKind, plan: Option<&Plan>) -> Self {
+        let Some(plan) = plan else {
+            return Budget::free_tier(kind);
+        };
+        Budget::new(
+            [
+                plan.per_second.map(RateLimit::per_second),
+                plan.per_minute.map(RateLimit::per_minute),
+                plan.per_day.map(RateLimit::per_day),
+            ]
+            .into_iter()
+            .flatten(),
+        )
     }
 
     pub fn limits(&self) -> Vec<RateLimit> {

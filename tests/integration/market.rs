@@ -1124,6 +1124,55 @@ async fn quotes_runs_in_a_row_keep_to_the_providers_budget() {
     assert!(out.contains("311.51") && out.contains("(stale"), "{out}");
 }
 
+/// `[market.plan]` replaces the free tier's limits, for an operator who
+/// pays for more (or wants to spend less): with 31 Finnhub symbols one
+/// `quotes` run asks for 30 on the free tier (its 30 a second), for all 31
+/// on a plan of 100 a minute, and for 2 on a plan of 2 a minute.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_replaces_the_free_tiers_limits() {
+    let server = FeedServer::start().await;
+    let symbols: Vec<String> = (0..31u8)
+        .map(|i| {
+            format!(
+                "Q{}{}",
+                char::from(b'A' + i / 26),
+                char::from(b'A' + i % 26)
+            )
+        })
+        .collect();
+    for symbol in &symbols {
+        server.set(
+            &format!("/api/v1/quote?symbol={symbol}"),
+            json_reply(include_str!("../fixtures/quotes/finnhub/quote_full.json")),
+        );
+    }
+    let listed = symbols
+        .iter()
+        .map(|s| format!("\"{s}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let key = std::ffi::OsStr::new("k");
+    let env = [("TF_TEST_FINNHUB_KEY", key)];
+    let mut asked = Vec::new();
+    for plan in [
+        "",
+        "[market.plan]\nper_minute = 100\n",
+        "[market.plan]\nper_minute = 2\n",
+    ] {
+        let dir = TestDir::new();
+        dir.write_config_only(&format!(
+            "[market]\nprovider = \"finnhub\"\nbase_url = \"{}\"\napi_key_env = \"TF_TEST_FINNHUB_KEY\"\nsymbols = [{listed}]\n{plan}",
+            server.url("")
+        ));
+        drop(tickerfeed::store::Store::open(&dir.db_path()).unwrap());
+        let before = server.seen_all().len();
+        let (code, out, err) = cli_with_env(&dir, &["quotes"], &env).await;
+        assert_eq!(code, 0, "{out}{err}");
+        asked.push(server.seen_all().len() - before);
+    }
+    assert_eq!(asked, [30, 31, 2]);
+}
+
 /// A 429 with `Retry-After` answered to one process pauses the provider
 /// for the others: a `quotes` run and a `poll` after it send nothing and
 /// say until when, and once the pause has passed the provider is asked
