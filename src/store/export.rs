@@ -208,12 +208,15 @@ fn read_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<ExportItem> {
 
 /// Fills in what an item's other tables say about it.
 fn complete(conn: &Connection, item: &mut ExportItem) -> Result<(), StoreError> {
+    // The origin first, as the feeds name it: the time alone ties within
+    // a pass (see `Store::recent`).
     item.sources = conn
         .prepare_cached(
             "SELECT f.name, s.item_key, s.matched_by, s.first_seen_at, s.last_seen_at
              FROM item_sources s JOIN feeds f ON f.id = s.feed_id
+             JOIN items i ON i.id = s.item_id
              WHERE s.item_id = ?1
-             ORDER BY s.first_seen_at, f.id, s.item_key",
+             ORDER BY s.feed_id <> i.origin_feed_id, s.first_seen_at, f.id, s.item_key",
         )
         .and_then(|mut s| {
             s.query_map([item.id], |r| {

@@ -1395,6 +1395,49 @@ mod tests {
         assert_eq!(copies, 1);
     }
 
+    /// Two feeds that carry one article within the same second (a pass
+    /// polls every due feed at once, and times are kept to the second):
+    /// the feed it was archived from is named first, as the outputs'
+    /// `source` and the export's first source, not the feed that happens
+    /// to have the lower id.
+    #[tokio::test]
+    async fn the_feed_an_article_came_from_is_named_first_whatever_its_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("a.db")).unwrap();
+        let first = add_feed(&store, "first-listed").await;
+        let later = add_feed(&store, "later-listed").await;
+        let at = from_db_time("2026-11-24T09:00:00Z").unwrap();
+        let wire = |feed| {
+            let mut a = fetched(feed, at, "wire", 1);
+            a.document.as_mut().unwrap().items[0].guid = Some("tag:wire.test,2026:1".into());
+            a
+        };
+        let summary = store.record_attempt(wire(later), at).await.unwrap();
+        assert_eq!(summary.new, 1, "{summary:?}");
+        let summary = store.record_attempt(wire(first), at).await.unwrap();
+        assert_eq!(summary.new, 0, "{summary:?}");
+
+        let entries = store
+            .recent(crate::store::RecentQuery::newest(10))
+            .await
+            .unwrap();
+        let names: Vec<&str> = entries[0].sources.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["later-listed", "first-listed"]);
+        let mut exported = Vec::new();
+        store
+            .export_blocking(&crate::store::ExportQuery::default(), |item| {
+                exported.push(
+                    item.sources
+                        .iter()
+                        .map(|s| s.feed.clone())
+                        .collect::<Vec<_>>(),
+                );
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(exported, [["later-listed", "first-listed"]]);
+    }
+
     /// An entry whose date would put it below the middle of the head (the
     /// newest `max_items`, its own document's new entries counted above
     /// it) when it arrives sorts at its arrival, where a reader polling

@@ -1007,13 +1007,17 @@ impl Store {
                     entries.push(read().map_err(op("read item"))?);
                 }
             }
+            // The feed the article was archived from first (the outputs'
+            // `source`): times are kept to the second, and the feeds of
+            // one pass tie, so the time alone cannot say which it was.
             let mut stmt = conn
                 .prepare_cached(
                     "SELECT f.name, f.title, coalesce(f.effective_url, f.url), f.site_url, f.feed_guid,
                             f.feed_updated_at, f.url
                      FROM item_sources s JOIN feeds f ON f.id = s.feed_id
+                     JOIN items i ON i.id = s.item_id
                      WHERE s.item_id = ?1
-                     ORDER BY s.first_seen_at, f.id",
+                     ORDER BY s.feed_id <> i.origin_feed_id, s.first_seen_at, f.id",
                 )
                 .map_err(op("select item sources"))?;
             // The archive keeps the feeds' addresses with the values
