@@ -60,7 +60,7 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
     // Each step's time goes in one log line: at 100,000 feeds opening is
     // seconds, and which step grows is what an operator asks.
     let started = Instant::now();
-    let store = Store::open(&config.storage.path).context("opening the archive")?;
+    let store = open_archive(config)?;
     let store_opened = started.elapsed();
     let ids = store
         .sync_feeds(&config.feeds, clock.now())
@@ -146,6 +146,13 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
         articles,
         reactions,
     })
+}
+
+/// Opens the archive at `[storage] path`, creating it with its folder
+/// where there is none: how `run` and `poll` open it, and `quotes` where
+/// it may create one (`cli::archive_to_write`).
+pub fn open_archive(config: &Config) -> Result<Store> {
+    Store::open(&config.storage.path).context("opening the archive")
 }
 
 /// The HTTP client the board asks quote providers with.

@@ -18,13 +18,14 @@
 //! Parsing is clap's; each command loads the config (refusing only the
 //! unset secrets it would send, `Command::uses`), opens what it needs
 //! (the archive alone, or the whole wiring through `app`), and reports in
-//! plain words. Only `run` and `poll` create the archive; those that look,
-//! and `quotes`, which adds only what it fetched to show, open it only if
-//! it is there (`existing_archive`). Errors end here, with context, as exit codes: 0 done,
-//! 1 failed, 2 bad config or usage, 130 when a second signal cut the
-//! daemon's drain short. A reader that closes stdout early is no error: a
-//! command that only prints stops there (exit 0), one with work after its
-//! report drops the rest of it and finishes (`Report`).
+//! plain words. `run` and `poll` create the archive, and so does `quotes`,
+//! which adds what it fetched to show, except at a path that looks
+//! mistyped (`archive_to_write`); those that look open it only if it is
+//! there (`existing_archive`). Errors end here, with context, as exit
+//! codes: 0 done, 1 failed, 2 bad config or usage, 130 when a second
+//! signal cut the daemon's drain short. A reader that closes stdout early
+//! is no error: a command that only prints stops there (exit 0), one with
+//! work after its report drops the rest of it and finishes (`Report`).
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
@@ -386,10 +387,10 @@ pub fn main(cli: Cli) -> ExitCode {
 }
 
 /// The archive, for a command that only looks at it (`feeds`, `render`,
-/// `views`, `alerts`, `search`, `prune`, `export`) or adds to it only
-/// what it fetched to show (`quotes`): opened as it is, never created. An archive created here would be empty, so the command would
-/// report that nothing was ever polled, and it would stay behind at a
-/// mistyped `[storage] path`; with none, the error names the path and
+/// `views`, `alerts`, `search`, `prune`, `export`): opened as it is,
+/// never created. An archive created here would be empty, so the command
+/// would report that nothing was ever polled, and it would stay behind at
+/// a mistyped `[storage] path`; with none, the error names the path and
 /// what creates it.
 fn existing_archive(config: &Config) -> Result<Store> {
     let path = &config.storage.path;
@@ -399,6 +400,27 @@ fn existing_archive(config: &Config) -> Result<Store> {
             path.display()
         ),
         opened => opened.context("opening the archive"),
+    }
+}
+
+/// The archive for `quotes`, which adds the quotes it fetched to show
+/// and may be the first command run (a setup with a `[market]` and no
+/// feeds has nothing to poll): created as `run` and `poll` create it
+/// (`app::open_archive`), unless `[storage] path` looks mistyped, that
+/// is, it is not the default and names a folder that is not there. Then
+/// nothing is created, the quotes are not kept where no daemon reads
+/// them, and the error is `existing_archive`'s, naming the path.
+fn archive_to_write(config: &Config) -> Result<Store> {
+    let storage = &config.storage;
+    let folder_there = match storage.path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.is_dir(),
+        // A bare file name: the current folder.
+        _ => true,
+    };
+    if storage.path_is_default || folder_there {
+        app::open_archive(config)
+    } else {
+        existing_archive(config)
     }
 }
 
@@ -911,12 +933,10 @@ async fn quotes(config: Config, clock: SharedClock) -> Result<ExitCode> {
     let Some(market) = &config.market else {
         bail!("no [market] section in {}", config.source.display());
     };
-    // Only the quotes are archived: registering the config's feeds would
-    // change a running daemon's behind its back. Nor is an archive
-    // created: where there is none (a mistyped `[storage] path`), the
-    // quotes would be kept where no daemon reads them.
-    let store = existing_archive(&config)?;
     let http = app::quote_client(&config.fetch).context("setting up the quote client")?;
+    // Only the quotes are archived: registering the config's feeds would
+    // change a running daemon's behind its back.
+    let store = archive_to_write(&config)?;
     let now = clock.now();
     let board = app::seeded_board(market, http, &store, &clock).await?;
     let report = board

@@ -251,6 +251,10 @@ pub struct StorageConfig {
     /// Absolute, or relative to the current directory when the config file
     /// itself was given relatively.
     pub path: PathBuf,
+    /// `path` is the default, `data/tickerfeed.db` beside the config
+    /// (unset, or written as such): no typo put it there, so a command
+    /// that writes creates its folder as `poll` does (`cli::quotes`).
+    pub path_is_default: bool,
     /// Days of fetch log kept.
     pub fetch_log_days: u32,
     /// Items first seen longer ago than this are deleted (tombstoned) by

@@ -576,7 +576,8 @@ fn resolve_web(r: &mut Resolver<'_>, raw: RawWeb, output: &OutputConfig) -> WebC
 
 /// `[storage]`: where the archive lives and how long things are kept.
 fn resolve_storage(r: &mut Resolver<'_>, raw: RawStorage, base: &Path) -> StorageConfig {
-    let path = raw.path.unwrap_or_else(|| "data/tickerfeed.db".into());
+    const DEFAULT_PATH: &str = "data/tickerfeed.db";
+    let path = raw.path.unwrap_or_else(|| DEFAULT_PATH.into());
     if path.trim().is_empty() {
         r.problem(&[key("storage"), key("path")], "must not be empty");
     }
@@ -609,6 +610,7 @@ fn resolve_storage(r: &mut Resolver<'_>, raw: RawStorage, base: &Path) -> Storag
         36_500,
     ) as u32;
     StorageConfig {
+        path_is_default: path == DEFAULT_PATH,
         path: base.join(path),
         fetch_log_days,
         max_age_days,
@@ -1793,12 +1795,34 @@ mod tests {
             cfg.storage.path,
             Path::new("/etc/tickerfeed/data/tickerfeed.db")
         );
+        assert!(cfg.storage.path_is_default);
         assert_eq!(cfg.output.max_items, 100);
         assert_eq!(cfg.feeds[0].schedule.expr(), "*/15 * * * *");
         assert_eq!(cfg.fetch.user_agent, DEFAULT_USER_AGENT);
         assert!(!cfg.feeds[0].fulltext);
         assert_eq!(cfg.fetch.article_concurrency, 2);
         assert_eq!(cfg.fetch.article_max_bytes, 2 * 1024 * 1024);
+    }
+
+    /// Only a path other than the default can be a typo (`cli::quotes`
+    /// creates nothing there unless its folder is there).
+    #[test]
+    fn the_default_archive_path_is_known_as_such_written_or_not() {
+        let path_is_default = |storage: &str| {
+            resolve_str(storage, Path::new("/etc/tickerfeed"))
+                .unwrap()
+                .storage
+                .path_is_default
+        };
+        assert!(path_is_default(
+            "[storage]\npath = \"data/tickerfeed.db\"\n"
+        ));
+        assert!(!path_is_default(
+            "[storage]\npath = \"dat/tickerfeed.db\"\n"
+        ));
+        assert!(!path_is_default(
+            "[storage]\npath = \"/var/lib/tickerfeed/tickerfeed.db\"\n"
+        ));
     }
 
     #[test]

@@ -247,8 +247,6 @@ symbols = [
 
         // Archive a board first: the daemon seeds from it at start, so
         // the first polls are stamped with quotes whichever task runs first.
-        // (`quotes` adds to an archive, and creates none.)
-        drop(tickerfeed::store::Store::open(&dir.db_path()).unwrap());
         let config_path = dir.config_path();
         let out = tokio::task::spawn_blocking(move || {
             bin()

@@ -1019,8 +1019,6 @@ async fn quotes_shows_changes_as_the_pages_do() {
         "[market]\nprovider = \"finnhub\"\nbase_url = \"{}\"\napi_key_env = \"TF_TEST_FINNHUB_KEY\"\nsymbols = [\"AAPL\", \"BP\", \"NGG\"]\n",
         server.url("")
     ));
-    // `quotes` adds to an archive, and creates none.
-    drop(tickerfeed::store::Store::open(&dir.db_path()).unwrap());
     let cfg = dir.config_path();
     let (code, out, err) = tokio::task::spawn_blocking(move || {
         let out = bin()
@@ -1080,8 +1078,6 @@ async fn quotes_runs_in_a_row_keep_to_the_providers_budget() {
         "[market]\nprovider = \"finnhub\"\nbase_url = \"{}\"\napi_key_env = \"TF_TEST_FINNHUB_KEY\"\nsymbols = [\"AAPL\", \"BP\", \"NGG\"]\n",
         server.url("")
     ));
-    // `quotes` adds to an archive, and creates none.
-    drop(tickerfeed::store::Store::open(&dir.db_path()).unwrap());
     let key = std::ffi::OsStr::new("k");
     let env = [("TF_TEST_FINNHUB_KEY", key)];
     let run = || cli_with_env(&dir, &["quotes"], &env);
@@ -1189,8 +1185,6 @@ async fn a_429_answered_to_one_process_pauses_the_provider_for_the_others() {
         feed_block("news", &server.url("/news.xml"), ""),
         yahoo_market(&server, "")
     ));
-    // `quotes` adds to an archive, and creates none.
-    drop(tickerfeed::store::Store::open(&dir.db_path()).unwrap());
     let (code, out, err) = cli(&dir, &["quotes"]).await;
     assert_eq!(code, 0, "{out}{err}");
     let quote_requests = || {

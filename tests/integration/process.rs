@@ -561,8 +561,6 @@ fn a_command_with_work_after_its_report_finishes_it_when_stdout_is_closed() {
         "[market]\nprovider = \"yahoo\"\nbase_url = \"http://127.0.0.1:{port}\"\n\
          symbols = [{{ symbol = \"BP\" }}]\n"
     ));
-    // `quotes` adds to an archive, and creates none.
-    drop(tickerfeed::store::Store::open(&dir.db_path()).unwrap());
     let (code, err) = closed(&dir, &["quotes"]);
     assert_eq!(code, Some(1), "{err}");
 }
@@ -1049,6 +1047,56 @@ fn quotes_with_a_mistyped_archive_path_creates_nothing() {
     let (code, out, err) = run_cmd(&dir, &["quotes"]);
     assert_eq!(code, 1, "{out}{err}");
     assert!(out.contains("AAPL: transport error"), "{out}{err}");
+}
+
+/// `tickerfeed quotes` could not be the first command: on a setup with a
+/// `[market]` and no feeds (or before the first poll) it said there was
+/// no archive and exited 1, so the board could not be tried before a
+/// poll. It now creates the archive as `poll` does, at the default path
+/// (its folder too) or at a written one whose folder is there, and
+/// archives the quotes it prints; at a written path whose folder is not
+/// there it still creates nothing (the test above).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quotes_runs_first_on_a_market_only_setup() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/api/v1/quote?symbol=AAPL",
+        Reply::feed(include_str!("../fixtures/quotes/finnhub/quote_full.json"))
+            .header("content-type", "application/json"),
+    );
+    let market = format!(
+        "[market]\nprovider = \"finnhub\"\nbase_url = \"{}\"\n\
+         api_key_env = \"TF_TEST_FINNHUB_KEY\"\nsymbols = [\"AAPL\"]\n",
+        server.url("")
+    );
+    let key = [("TF_TEST_FINNHUB_KEY", std::ffi::OsStr::new("k"))];
+    for (storage, archive) in [
+        ("", "data/tickerfeed.db"),
+        ("[storage]\npath = \"quotes.db\"\n", "quotes.db"),
+    ] {
+        let dir = TestDir::new();
+        dir.write_config_only(&format!("{storage}{market}"));
+        let (code, out, err) = cli_with_env(&dir, &["quotes"], &key).await;
+        assert_eq!(code, 0, "{archive}: {out}{err}");
+        assert!(
+            out.lines()
+                .any(|l| l.trim_start().starts_with("AAPL ") && l.contains("311.51 ")),
+            "{archive}: {out}"
+        );
+        let db = rusqlite::Connection::open_with_flags(
+            dir.path().join(archive),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap();
+        let kept: i64 = db
+            .query_row(
+                "SELECT count(*) FROM quotes WHERE symbol = 'AAPL' AND price = '311.51'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(kept, 1, "{archive}: the quote printed is archived");
+    }
 }
 
 /// A config with one feed `a` (one item, "Alpha") served at `/a.xml`.
