@@ -366,9 +366,9 @@ pub fn main(cli: Cli) -> ExitCode {
                 query,
                 limit,
                 since,
-            } => search(config, clock, query, limit, since).await,
+            } => search(config, query, limit, since).await,
             Command::Prune => prune(config, clock).await,
-            Command::Views { action } => views(config, clock, action).await,
+            Command::Views { action } => views(config, action).await,
             Command::Alerts { action } => alerts(config, clock, action).await,
             Command::Export {
                 format,
@@ -1114,12 +1114,7 @@ async fn alerts(
     Ok(ExitCode::SUCCESS)
 }
 
-async fn views(
-    config: Config,
-    clock: SharedClock,
-    action: Option<ViewsAction>,
-) -> Result<ExitCode> {
-    let _ = clock;
+async fn views(config: Config, action: Option<ViewsAction>) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     let Some(ViewsAction::Test { name, rule, limit }) = action else {
         let store = existing_archive(&config)?;
@@ -1231,7 +1226,6 @@ fn adhoc_rule(text: &str) -> Result<Rule> {
 
 async fn search(
     config: Config,
-    clock: SharedClock,
     query: String,
     limit: usize,
     since: Option<chrono::DateTime<chrono::Utc>>,
@@ -1244,7 +1238,6 @@ async fn search(
         );
     }
     let store = existing_archive(&config)?;
-    let _ = clock;
     let hits = store
         .search(&query, limit, since)
         .await
