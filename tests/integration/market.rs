@@ -1160,7 +1160,6 @@ async fn a_plan_replaces_the_free_tiers_limits() {
             "[market]\nprovider = \"finnhub\"\nbase_url = \"{}\"\napi_key_env = \"TF_TEST_FINNHUB_KEY\"\nsymbols = [{listed}]\n{plan}",
             server.url("")
         ));
-        drop(tickerfeed::store::Store::open(&dir.db_path()).unwrap());
         let before = server.seen_all().len();
         let (code, out, err) = cli_with_env(&dir, &["quotes"], &env).await;
         assert_eq!(code, 0, "{out}{err}");
@@ -1239,7 +1238,6 @@ async fn a_retry_after_counts_from_the_answer_not_the_refresh_start() {
     server.set("/v8/finance/chart/VOD.L", json_reply(VOD));
     let dir = TestDir::new();
     dir.write_config_only(&yahoo_market(&server, ""));
-    drop(tickerfeed::store::Store::open(&dir.db_path()).unwrap());
     let asked = tickerfeed::clock::Clock::now(&tickerfeed::clock::SystemClock);
     let (code, out, err) = cli(&dir, &["quotes"]).await;
     assert_eq!(code, 1, "{out}{err}");
