@@ -258,13 +258,21 @@ impl Sender {
             .map_err(reading)?
             .pop()
             .ok_or("the archive holds no item this alert would send yet")?;
+        // Dated as the real message is: when the item was archived.
+        let archived_at = self
+            .courier
+            .store
+            .first_archived(entry.uid())
+            .await
+            .map_err(reading)?
+            .unwrap_or_else(|| self.courier.clock.now());
         let item = self
             .courier
-            .alert_item(entry, self.courier.clock.now())
+            .alert_item(entry, archived_at)
             .await
             .map_err(reading)?;
-        let msg = message::compose(&target.config, &item);
-        let key = format!("{name}:test-{}", item.entry.uid());
+        let key = message::test_key(name, item.entry.uid());
+        let msg = message::compose_as(&target.config, &item, &key);
         match self.courier.post(target, &key, msg).await {
             Delivery::Delivered => Ok(format!("delivered ({:?}, key {key})", item.entry.title)),
             Delivery::Retry { error, retry_after } => Err(match retry_after {

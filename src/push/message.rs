@@ -61,9 +61,20 @@ pub fn idempotency_key(alert: &str, uid: &str) -> String {
     format!("{alert}:{uid}")
 }
 
+/// The key of `tickerfeed alerts test`'s message for `uid`: another than
+/// the real message's, so a receiver that drops a key it has seen never
+/// takes the test for the real one and drops that.
+pub fn test_key(alert: &str, uid: &str) -> String {
+    format!("{alert}:test-{uid}")
+}
+
 /// `alert`'s message for `item`.
 pub fn compose(alert: &AlertConfig, item: &AlertItem) -> Message {
-    let key = idempotency_key(&alert.name, item.entry.uid());
+    compose_as(alert, item, &idempotency_key(&alert.name, item.entry.uid()))
+}
+
+/// [`compose`], the body naming `key` (the header's) as its idempotency key.
+pub fn compose_as(alert: &AlertConfig, item: &AlertItem, key: &str) -> Message {
     let pages = alert.item_pages.as_ref();
     let (url, body) = match alert.format {
         AlertFormat::Json => (

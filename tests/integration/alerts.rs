@@ -1311,7 +1311,14 @@ async fn the_alerts_command_lists_the_outbox_and_sends_a_test() {
     assert!(answer.starts_with("open: delivered"), "{answer}");
     let got = receiver.got("/hook/secret-token");
     assert_eq!(got.len(), 1);
-    assert!(got[0].header("idempotency-key").starts_with("open:test-"));
+    let key = got[0].header("idempotency-key");
+    assert!(key.starts_with("open:test-"), "{key}");
+    // The body says so too: a receiver that drops a key it has seen must
+    // not take the test for the real message, and drop that when it comes.
+    let body = got[0].json();
+    assert_eq!(body["idempotency_key"], key);
+    // Dated as the real message will be: when the poll archived it.
+    assert_eq!(body["item"]["archived_at"], "2026-11-24T09:00:00Z");
     // The outbox is untouched.
     assert_eq!(dir.count("SELECT count(*) FROM alert_outbox"), 8);
 
