@@ -227,7 +227,9 @@ static CASHTAG: LazyLock<Regex> = LazyLock::new(|| {
 /// LSE's `BP.`) is not part of the capture. Venues are written as they
 /// are (`NYSE`, `Nasdaq` or `NASDAQ`), never in lower case: "Their aim: BP
 /// must..." names no venue. The venue is captured too: it decides which
-/// listing the symbol is ([`Market::of_venue`]).
+/// listing the symbol is ([`Market::of_venue`]). Another market's venue
+/// whose name begins with a US one's (`Cboe Canada`, `Nasdaq Stockholm`)
+/// is listed whole, or the notation would name no venue at all.
 ///
 /// `\b` rather than "start or a non-word character" before the venue
 /// (the same thing, since every venue starts with a letter): a pattern
@@ -240,6 +242,8 @@ static EXCHANGE: LazyLock<Regex> = LazyLock::new(|| {
         (?P<venue>
             NYSE\s+American | NYSE\s+Arca | NYSE\s+MKT | NYSE
           | (?:NASDAQ|Nasdaq)(?:\s*(?:GS|GM|CM))? | AMEX | (?:Cboe|CBOE)(?:\s+BZX)? | BATS
+          | (?:Cboe|CBOE)\s+Canada
+          | (?:NASDAQ|Nasdaq)\s+(?:Stockholm|Helsinki|Copenhagen|Iceland|Tallinn|Riga|Vilnius)
           | LSE | LON | AIM
           | TSX(?:V|-V)? | ASX | NZX | JSE | SGX | HKEX | SEHK | TSE | TYO
           | XETRA | Xetra | FWB | SIX | BME
@@ -1432,6 +1436,26 @@ mod tests {
         );
         assert_eq!(find(&elsewhere, &["Shopify (TSX: SHOP)"]), ["SHOP"]);
         assert!(find(&elsewhere, &["(NYSE: SHOP)"]).is_empty());
+        // Another market's venues of more than one word are read whole in
+        // text and in categories as they are in tags: `Cboe Canada` is
+        // Canada's, not the US `Cboe`, and named SHOP.TO nowhere before.
+        assert_eq!(
+            find(&elsewhere, &["Shopify files (Cboe Canada: SHOP)"]),
+            ["SHOP"]
+        );
+        assert_eq!(
+            symbols(elsewhere.find_in_feed_item(&["Cboe Canada:SHOP"], &["Shopify files"])),
+            ["SHOP"]
+        );
+        let sandvik = MentionMatcher::new(&[listing("SAND", Some("SAND.ST"), None)]);
+        assert_eq!(
+            find(&sandvik, &["Sandvik (Nasdaq Stockholm: SAND)"]),
+            ["SAND"]
+        );
+        assert!(find(&sandvik, &["(Nasdaq: SAND)"]).is_empty());
+        let us = MentionMatcher::new(&[listing("SHOP", None, None)]);
+        assert!(find(&us, &["(Cboe Canada: SHOP) (Nasdaq Stockholm: SHOP)"]).is_empty());
+        assert_eq!(find(&us, &["(Cboe: SHOP)"]), ["SHOP"]);
         // Venues are matched whole, however spelled: Nasdaq's Nordic
         // market is not the US.
         let us = MentionMatcher::new(&[listing("SAND", None, None)]);
