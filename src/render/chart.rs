@@ -18,7 +18,12 @@
 //!   element; presentation attributes (`stroke`, `fill`, `font-size`) are
 //!   not CSS and are allowed.
 //! - **Any width.** A `viewBox` and `width="100%"`, no height, so the
-//!   chart scales with its column from 360 px to 1440 px.
+//!   chart scales with its column from 360 px to 1440 px. Its text scales
+//!   with it, so on a phone, where a `viewBox` unit is about 0.7 px, the
+//!   stylesheet sets the text larger in those units (`.price-chart` under
+//!   `@media (max-width: 30rem)`, `NARROW_FONT_SIZE`) and the layout
+//!   leaves room for that size: labels of 12 px or more at 340 px and up,
+//!   and no larger than 21 px on a desktop.
 //! - **Screen readers.** The drawing is a `role="img"` group labelled by
 //!   the chart's `<title>` and `<desc>` (symbol, period, first and last
 //!   price, change, range). The markers are links, so they sit *beside*
@@ -65,24 +70,36 @@ pub struct Marker {
     pub href: String,
 }
 
-/// The drawing's coordinate system (`viewBox` units). 480 wide keeps 14-unit
-/// labels about 9.5 px tall on a 360 px phone and not oversized in the
-/// page's widest column.
+/// The drawing's coordinate system (`viewBox` units), drawn at its column's
+/// width: about 0.68 of a unit a pixel in a 360 px phone's 328 px column,
+/// 1.53 in the page's widest (736 px). Its shape suits a wide column; on a
+/// phone the stylesheet sets the text larger in these units instead
+/// ([`NARROW_FONT_SIZE`]).
 const WIDTH: f64 = 480.0;
 const HEIGHT: f64 = 240.0;
+/// The labels' size on a wide screen: 21 px in the widest column.
 const FONT_SIZE: u32 = 14;
+/// The labels' and markers' numbers' size, in `viewBox` units, that
+/// `assets/style.css` sets below 30rem (480 px): 14 units would be 9.5 px
+/// on a 360 px phone, 19 are 13 px there and 12 px even at 340 px. The
+/// layout leaves room for text this size (the price labels' gutter, the
+/// markers' circles), so it fits at either size.
+const NARROW_FONT_SIZE: u32 = 19;
+/// How wide a label's character is, at most, for its font size: digits
+/// and capitals of a sans-serif are about 0.55 em.
+const CHAR_EM: f64 = 0.6;
 /// Room above the plot and on its right, so a marker's circle at the edge
 /// is not cut off; below it, room for the time labels.
 const TOP: f64 = 16.0;
 const RIGHT: f64 = 14.0;
 const BOTTOM: f64 = 36.0;
-/// A marker's circle, big enough for a two-digit number still legible on
-/// a phone (where the chart is drawn at about 0.7 of its `viewBox`), and
-/// the number's size.
-const MARKER_RADIUS: u32 = 11;
+/// A marker's circle, big enough for a two-digit number at
+/// [`NARROW_FONT_SIZE`] (a phone's), and the number's size on a wide
+/// screen.
+const MARKER_RADIUS: u32 = 13;
 const MARKER_FONT_SIZE: u32 = 13;
 /// Between the price labels and the axis: a marker's circle drawn on the
-/// axis must not cover them.
+/// axis (and its stroke) must not cover them.
 const LABEL_GAP: f64 = 15.0;
 
 /// U+2212 MINUS SIGN, as the ticker strip writes it.
@@ -209,9 +226,11 @@ fn chart(
     let hi_p = points.iter().map(|(_, p)| *p).max().unwrap_or(first_p);
     let (lo_label, hi_label) = (money(lo_p, currency), money(hi_p, currency));
     // The price labels sit left of the plot; make room for the longer one
-    // (about 0.55 em a character) and for a marker's circle on the axis.
+    // at a phone's text size, the larger, and for a marker's circle on the
+    // axis.
     let label_chars = lo_label.chars().count().max(hi_label.chars().count());
-    let gutter = (label_chars as f64 * 8.0 + LABEL_GAP + 4.0).clamp(40.0, WIDTH / 3.0);
+    let char_width = CHAR_EM * f64::from(NARROW_FONT_SIZE);
+    let gutter = (label_chars as f64 * char_width + LABEL_GAP + 4.0).clamp(40.0, WIDTH / 3.0);
     let frame = Frame {
         t0: first_t,
         t1: last_t,
@@ -353,9 +372,11 @@ fn write_axes(
             coord(f.x0),
         ));
         out.push_str(&format!(
-            "<text class=\"chart-label chart-price\" x=\"{}\" y=\"{}\" text-anchor=\"end\">",
+            // `dy` in em centres the label on its tick at whichever size
+            // the stylesheet gives it.
+            "<text class=\"chart-label chart-price\" x=\"{}\" y=\"{}\" dy=\"0.35em\" text-anchor=\"end\">",
             coord(f.x0 - LABEL_GAP),
-            coord(y + f64::from(FONT_SIZE) * 0.35),
+            coord(y),
         ));
         push_xml_text(out, label);
         out.push_str("</text>");
@@ -410,9 +431,8 @@ fn write_marker(
          stroke=\"currentColor\" stroke-width=\"2\"/>"
     ));
     out.push_str(&format!(
-        "<text class=\"chart-number\" x=\"{x}\" y=\"{}\" text-anchor=\"middle\" \
-         font-size=\"{MARKER_FONT_SIZE}\">{number}</text></a>",
-        coord(f.y(price_at(points, marker.at)) + f64::from(MARKER_FONT_SIZE) * 0.35),
+        "<text class=\"chart-number\" x=\"{x}\" y=\"{y}\" dy=\"0.35em\" text-anchor=\"middle\" \
+         font-size=\"{MARKER_FONT_SIZE}\">{number}</text></a>"
     ));
 }
 
@@ -871,6 +891,23 @@ mod tests {
             assert_ne!(n.name, "style");
             assert_ne!(n.name, "script");
         }
+    }
+
+    /// The layout leaves room for the size the stylesheet gives the text
+    /// on a phone: the two say the same size.
+    #[test]
+    fn the_stylesheet_sets_the_narrow_text_size_the_layout_makes_room_for() {
+        let style = crate::render::html::STYLE;
+        let rule = style
+            .split("@media (max-width: 30rem)")
+            .nth(1)
+            .and_then(|rest| rest.split('}').next())
+            .expect("a narrow-screen rule for the chart");
+        assert!(rule.contains(".price-chart"), "{rule}");
+        assert!(
+            rule.contains(&format!("font-size: {NARROW_FONT_SIZE}px")),
+            "{rule}"
+        );
     }
 
     #[test]

@@ -59,6 +59,8 @@ struct Page {
     first_item: Option<&'static str>,
     /// CSS selector of the first item's snapshot strip, on a river.
     strip: Option<&'static str>,
+    /// CSS selector of a price chart's first label, on a symbol's page.
+    chart_label: Option<&'static str>,
 }
 
 impl Page {
@@ -72,6 +74,7 @@ impl Page {
             board: Some(".board"),
             first_item: Some(".river .item"),
             strip: Some(".river .item .strip"),
+            chart_label: None,
         }
     }
 
@@ -84,10 +87,12 @@ impl Page {
             board: Some(".board"),
             first_item: Some("article.article h1"),
             strip: None,
+            chart_label: None,
         }
     }
 
-    /// A symbol's page: the board, the chart, then the news mentioning it.
+    /// A symbol's page: the board, the chart (the test records a second
+    /// quote, [`record_an_earlier_quote`]), then the news mentioning it.
     const fn symbol(name: &'static str, at: At) -> Page {
         Page {
             name,
@@ -96,6 +101,7 @@ impl Page {
             board: Some(".board"),
             first_item: Some(".mentions li"),
             strip: None,
+            chart_label: Some(".price-chart .chart-price"),
         }
     }
 
@@ -108,6 +114,7 @@ impl Page {
             board: Some(".board"),
             first_item: Some(".feed"),
             strip: None,
+            chart_label: None,
         }
     }
 
@@ -120,6 +127,7 @@ impl Page {
             board: None,
             first_item: None,
             strip: None,
+            chart_label: None,
         }
     }
 }
@@ -341,6 +349,61 @@ fn strip_problems(look: &Value, page: &Page, width: u64) -> Vec<String> {
     found
 }
 
+/// Smallest text a person reads without zooming, in CSS px.
+const LEGIBLE_PX: f64 = 12.0;
+/// Largest a chart's label should be on a desktop: beyond this the chart
+/// shouts.
+const LOUD_PX: f64 = 24.0;
+
+/// What is wrong with a price chart's labels: on a phone they must be
+/// legible, on a desktop not oversized. The chart is an SVG drawn at its
+/// column's width, so its text scales with the screen.
+fn chart_problems(look: &Value, page: &Page, width: u64) -> Vec<String> {
+    let Some(selector) = page.chart_label else {
+        return Vec::new();
+    };
+    let label = &look["chart_label"];
+    let Some(px) = label["font_px"].as_f64() else {
+        return vec![format!("no chart label ({selector}): {label}")];
+    };
+    let mut found = Vec::new();
+    if label["displayed"] != true || label["left"].as_f64() < Some(0.0) {
+        found.push(format!(
+            "the chart's label ({selector}) is cut off: {label}"
+        ));
+    }
+    if px < LEGIBLE_PX {
+        found.push(format!(
+            "the chart's label ({selector}) is {px:.1} px, under {LEGIBLE_PX} px"
+        ));
+    }
+    if width >= PHONE && px > LOUD_PX {
+        found.push(format!(
+            "the chart's label ({selector}) is {px:.1} px, over {LOUD_PX} px"
+        ));
+    }
+    found
+}
+
+/// Records a quote of AAPL a day before the one the interop daemon has,
+/// in its archive, so AAPL's page draws a chart (one quote, or quotes of
+/// one moment, are a sentence).
+async fn record_an_earlier_quote(t: &Interop) {
+    let store = tickerfeed::store::Store::open(&t.db_path()).unwrap();
+    let at = chrono::DateTime::parse_from_rfc3339("2026-07-23T14:30:00Z")
+        .unwrap()
+        .to_utc();
+    let mut quote = tickerfeed::model::Quote::new(
+        tickerfeed::model::ProviderKind::Yahoo,
+        "AAPL",
+        "321.5".parse().unwrap(),
+        at,
+    );
+    quote.as_of = Some(at);
+    quote.currency = Some("USD".into());
+    store.record_quotes(vec![quote]).await.unwrap();
+}
+
 /// What a person would notice on `page` loaded `width` px wide, as
 /// `look` (one page of `browser_check.py`'s report) describes it.
 fn noticed(look: &Value, page: &Page, width: u64) -> Vec<String> {
@@ -382,6 +445,7 @@ fn noticed(look: &Value, page: &Page, width: u64) -> Vec<String> {
         }
     }
     found.extend(strip_problems(look, page, width));
+    found.extend(chart_problems(look, page, width));
     for (scheme, axe) in [("light", &look["axe"]), ("dark", &look["dark"]["axe"])] {
         let (Some(violations), Some(1..)) = (axe["violations"].as_array(), axe["passes"].as_u64())
         else {
@@ -409,6 +473,7 @@ fn noticed(look: &Value, page: &Page, width: u64) -> Vec<String> {
 #[ignore = "needs chromium, chromium-driver (Debian), selenium (PyPI), axe-core (npm); .ci/run installs them"]
 async fn chromium_shows_every_page_type_at_phone_and_desktop_widths() {
     let t = Interop::start_with(PAGE_SIZE, VIEWS).await;
+    record_an_earlier_quote(&t).await;
     let served = serve_pages(&t).await;
     let listen = t.url("").trim_start_matches("http://").to_string();
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-screenshots");
@@ -425,6 +490,7 @@ async fn chromium_shows_every_page_type_at_phone_and_desktop_widths() {
                 "board": s.page.board,
                 "first_item": s.page.first_item,
                 "strip": s.page.strip,
+                "chart_label": s.page.chart_label,
             },
         })).collect::<Vec<_>>(),
     });

@@ -188,7 +188,7 @@ const VIEW_ARTICLES: [(&str, &str, &[&str]); 2] = [
 pub(crate) struct Interop {
     /// `http://127.0.0.1:<port>`, where the daemon listens.
     base: String,
-    _dir: TestDir,
+    dir: TestDir,
     daemon: Running,
     _server: FeedServer,
 }
@@ -270,12 +270,17 @@ symbols = [
         let listen = tokio::task::block_in_place(|| daemon.wait_for_listen());
         let interop = Interop {
             base: format!("http://{listen}"),
-            _dir: dir,
+            dir,
             daemon,
             _server: server,
         };
         interop.wait_for_items(ALL).await;
         interop
+    }
+
+    /// The daemon's archive.
+    pub(crate) fn db_path(&self) -> std::path::PathBuf {
+        self.dir.db_path()
     }
 
     pub(crate) fn url(&self, path: &str) -> String {

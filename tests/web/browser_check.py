@@ -10,7 +10,8 @@ PLAN is a JSON object:
    "host_rules": "MAP feeds.test:80 127.0.0.1:PORT",
    "pages": [{"name": "front", "url": "http://feeds.test/",
               "expect": {"board": ".board", "first_item": ".river .item",
-                         "strip": ".river .item .strip"}}]}
+                         "strip": ".river .item .strip",
+                         "chart_label": null}}]}
 (any of them may be null: the page has none; "host_rules" is
 Chromium's --host-resolver-rules, so pages can be loaded at the public
 address their links use.)
@@ -22,10 +23,12 @@ below 600 px), the report has:
   SEVERE entry from the source "security");
 - "inner_width", "scroll_width", "client_width" of the document, and
   "styled": whether the stylesheet applied;
-- "board", "first_item", "strip": where each expected element is
+- "board", "first_item", "strip", "chart_label": where each expected
+  element is
   ({"displayed", "left", "right", "top", "width", "height", "line_height"
-  (its computed line height in px), "text" (its textContent, hidden parts
-  included)}) or null when it is missing;
+  (its computed line height in px), "font_px" (its font size in px on
+  screen: an SVG text's computed size times its drawing's scale), "text"
+  (its textContent, hidden parts included)}) or null when it is missing;
 - "axe": axe-core's findings ({"version", "passes": how many rules
   passed, "violations": [{"id", "impact", "help", "targets"}]});
 - "screenshot": the full-page PNG written to DIR as NAME-WIDTH.png;
@@ -76,9 +79,14 @@ const el = document.querySelector(arguments[0]);
 if (!el) return null;
 const r = el.getBoundingClientRect();
 const s = getComputedStyle(el);
+// An SVG element's font size is in its drawing's units: on screen it is
+// that times the drawing's scale.
+const ctm = el.getScreenCTM ? el.getScreenCTM() : null;
+const scale = ctm ? Math.hypot(ctm.a, ctm.b) : 1;
 return {displayed: s.display !== 'none' && s.visibility !== 'hidden' && r.width > 0 && r.height > 0,
         left: r.left, right: r.right, top: r.top, width: r.width, height: r.height,
-        line_height: parseFloat(s.lineHeight), text: el.textContent};
+        line_height: parseFloat(s.lineHeight), font_px: parseFloat(s.fontSize) * scale,
+        text: el.textContent};
 """
 
 AXE_RUN = """
