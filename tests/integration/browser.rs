@@ -322,7 +322,8 @@ fn console_errors(report: &Value, key: &str, status: u16) -> Vec<String> {
 
 /// What is wrong with the first item's snapshot strip on a river page: on
 /// a phone it takes a line or two, not the seven lines of a full board
-/// under every item, and folded or not it holds every symbol.
+/// under every item, folded or not it holds every symbol, and a screen
+/// reader or a reader without the stylesheet meets each symbol once.
 fn strip_problems(look: &Value, page: &Page, width: u64) -> Vec<String> {
     let Some(selector) = page.strip else {
         return Vec::new();
@@ -345,6 +346,36 @@ fn strip_problems(look: &Value, page: &Page, width: u64) -> Vec<String> {
                 "the first item's strip ({selector}) lacks {symbol}: {text}"
             ));
         }
+    }
+    // What a screen reader gets, and a reader without the stylesheet:
+    // each symbol once (the folded line or the full strip, not both).
+    for (how, spoken) in [
+        ("a screen reader", &look["strip_spoken"]),
+        (
+            "a reader without the stylesheet",
+            &look["unstyled"]["strip_spoken"],
+        ),
+    ] {
+        let Some(spoken) = spoken.as_str() else {
+            found.push(format!(
+                "{how} gets nothing of the first item's strip ({selector})"
+            ));
+            continue;
+        };
+        for symbol in BOARD_SYMBOLS {
+            let times = spoken.matches(symbol).count();
+            if times != 1 {
+                found.push(format!(
+                    "{how} gets {symbol} {times} times from the first item's strip ({selector}): {spoken}"
+                ));
+            }
+        }
+    }
+    if look["unstyled"]["styled"] != false {
+        found.push(format!(
+            "the stylesheet was not blocked for the unstyled look: {}",
+            look["unstyled"]
+        ));
     }
     found
 }

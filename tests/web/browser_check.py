@@ -34,7 +34,13 @@ below 600 px), the report has:
 - "screenshot": the full-page PNG written to DIR as NAME-WIDTH.png;
 - "dark": {"axe", "screenshot"} again with prefers-color-scheme: dark
   (NAME-WIDTH-dark.png);
-- "console_after_axe": what the log gained while axe-core ran.
+- "console_after_axe": what the log gained while axe-core ran;
+- "strip_spoken": what a screen reader gets from the "strip" element,
+  from Chromium's accessibility tree (its text nodes not hidden from it),
+  or null without a "strip";
+- "unstyled": {"styled" (false: the stylesheet was blocked),
+  "strip_spoken"} again with the page's stylesheet blocked, as a reader
+  that ignores CSS meets it, or null without a "strip".
 Then "canary": a script element added to the last page by WebDriver, which
 the page's CSP must refuse, and the browser log entries that refusal left;
 it proves that WebDriver's own scripts (axe-core's) run despite the CSP and
@@ -149,6 +155,57 @@ def screenshot(driver, path):
     return path
 
 
+def spoken(driver, selector):
+    """The text a screen reader gets from the element `selector` finds, as
+    Chromium's accessibility tree has it: the names of its text nodes
+    that are not ignored (hidden by `display: none`, in a closed
+    `<details>`, ...), in document order, one space between. None when
+    the element is missing."""
+    driver.execute_cdp_cmd("DOM.enable", {})
+    driver.execute_cdp_cmd("Accessibility.enable", {})
+    root = driver.execute_cdp_cmd("DOM.getDocument", {"depth": 0})["root"]["nodeId"]
+    found = driver.execute_cdp_cmd("DOM.querySelector", {"nodeId": root, "selector": selector})
+    if not found.get("nodeId"):
+        return None
+    backend = driver.execute_cdp_cmd("DOM.describeNode", {"nodeId": found["nodeId"]})["node"][
+        "backendNodeId"
+    ]
+    nodes = driver.execute_cdp_cmd("Accessibility.getFullAXTree", {})["nodes"]
+    by_id = {n["nodeId"]: n for n in nodes}
+    start = next((n for n in nodes if n.get("backendDOMNodeId") == backend), None)
+    if start is None:
+        return ""
+    words = []
+
+    def walk(node):
+        if node.get("role", {}).get("value") == "StaticText" and not node.get("ignored"):
+            words.append(node.get("name", {}).get("value", ""))
+        for child in node.get("childIds", []):
+            if child in by_id:
+                walk(by_id[child])
+
+    walk(start)
+    return " ".join(w for w in words if w)
+
+
+def unstyled(driver, url, selector):
+    """`spoken` for `selector` on the page loaded without its stylesheet,
+    as a reader that ignores CSS meets it (a text browser, a reader
+    view)."""
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*.css"]})
+    try:
+        driver.get(url)
+        # As in `look`: the stylesheet sets the body's margin to 0.
+        styled = driver.execute_script(
+            "return getComputedStyle(document.body).marginTop === '0px';"
+        )
+        return {"styled": styled, "strip_spoken": spoken(driver, selector)}
+    finally:
+        driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+        log(driver)  # the blocked stylesheet's error is this check's own
+
+
 def look(driver, page, width, height, axe, shots):
     mobile = width < 600
     driver.execute_cdp_cmd(
@@ -172,6 +229,8 @@ def look(driver, page, width, height, axe, shots):
     )
     for key, selector in page["expect"].items():
         report[key] = driver.execute_script(WHERE, selector) if selector else None
+    strip = page["expect"].get("strip")
+    report["strip_spoken"] = spoken(driver, strip) if strip else None
     name = f"{page['name']}-{width}"
     report["screenshot"] = screenshot(driver, os.path.join(shots, f"{name}.png"))
     driver.execute_script(axe)
@@ -184,6 +243,7 @@ def look(driver, page, width, height, axe, shots):
     }
     # axe-core itself must not have tripped the CSP or the console.
     report["console_after_axe"] = log(driver)
+    report["unstyled"] = unstyled(driver, page["url"], strip) if strip else None
     return report
 
 
