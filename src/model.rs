@@ -254,6 +254,14 @@ pub struct SnapshotQuote {
     pub name: Option<String>,
     /// The provider's spelling of the symbol (`BP.L`).
     pub provider_symbol: String,
+    /// The instrument's configured `exchange` (`LSE`), by which the strip
+    /// judges whether a stale quote's market is closed
+    /// (`calendar::evidently_listed_on`): Twelve Data's `BP` on London is
+    /// spelled like a New York ticker. Set on the live board
+    /// (`Board::view`). `None` when the config names none, and on every
+    /// snapshot read back from the archive, which does not keep it (an
+    /// item's strip then judges by the provider symbol alone).
+    pub exchange: Option<String>,
     /// `yahoo`, `finnhub`, `twelvedata`, `stooq`, `alphavantage`.
     pub provider: String,
     /// Major currency units (pence already converted to pounds).

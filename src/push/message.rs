@@ -367,6 +367,7 @@ mod tests {
             symbol: symbol.into(),
             name: None,
             provider_symbol: symbol.into(),
+            exchange: None,
             provider: "yahoo".into(),
             price: price.parse().unwrap(),
             change: None,

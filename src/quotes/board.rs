@@ -438,6 +438,9 @@ impl Board {
             .filter_map(|(i, exchange)| Some((i, state.held.get(&i.symbol)?, *exchange)))
             .map(|(i, h, exchange)| {
                 let mut q = h.quote.clone();
+                // The config now, not at the fetch: a seeded quote (read
+                // from the archive) has none, and a reload may move it.
+                q.exchange.clone_from(&i.exchange);
                 q.stale = h.failing
                     || too_old(config, &q, now)
                     || match exchange {
@@ -688,6 +691,8 @@ fn snapshot_quote(q: Quote, name: Option<String>) -> SnapshotQuote {
         symbol: q.symbol,
         name,
         provider_symbol: q.provider_symbol,
+        // Filled from the config as the board is shown (`Board::view`).
+        exchange: None,
         provider: q.provider.as_str().to_string(),
         price: q.price,
         change: q.change,
@@ -948,6 +953,50 @@ mod tests {
             .await,
             [false, true]
         );
+    }
+
+    /// The live board carries each instrument's configured exchange into
+    /// what its strip judges by: Twelve Data's `BP`, configured on London,
+    /// stale since Tuesday's close, is not "closed" at 10:00 UTC on
+    /// Wednesday 21 September 2022, when London trades and New York does
+    /// not yet (its plain spelling alone reads as a New York ticker).
+    #[tokio::test]
+    async fn a_stale_quote_on_the_board_is_judged_by_its_configured_exchange() {
+        let server = Loopback::start().await;
+        server.serve(
+            "/quote",
+            200,
+            "application/json",
+            br#"{"symbol":"BP","currency":"GBP","timestamp":1663703999,"close":"4.52","previous_close":"4.48","is_market_open":false}"#,
+        );
+        let market = market_at(
+            &server,
+            "twelvedata",
+            r#"{ symbol = "BP", exchange = "LSE" }"#,
+        );
+        let board = Board::new(
+            market,
+            reqwest::Client::new(),
+            clock_at(DateTime::UNIX_EPOCH),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("a.db")).unwrap();
+        let fetched = from_db_time("2022-09-20T20:00:00Z").unwrap();
+        let report = board.refresh(&store, fetched).await.unwrap();
+        assert_eq!(report.ok, 1, "{:?}", report.failed);
+
+        let now = from_db_time("2022-09-21T10:00:00Z").unwrap();
+        let view = board.view(now).unwrap();
+        let quote = &view.quotes[0].1;
+        assert_eq!(quote.exchange.as_deref(), Some("LSE"));
+        assert!(quote.stale && quote.session == "closed", "{quote:?}");
+        let strip = crate::render::strip::strip_html(&crate::model::Snapshot {
+            label: view.label,
+            taken_at: now,
+            quotes: view.quotes.into_iter().map(|(_, q)| q).collect(),
+        });
+        assert!(!strip.contains("closed"), "{strip}");
+        assert!(strip.contains("(stale)<br/>last price "), "{strip}");
     }
 
     /// A provider that falls hours behind during the session (its own time

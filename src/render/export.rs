@@ -411,6 +411,7 @@ mod tests {
                     symbol: "BP".into(),
                     name: Some("BP plc".into()),
                     provider_symbol: "BP.L".into(),
+                    exchange: None,
                     provider: "yahoo".into(),
                     price: Decimal::new(46_155, 2),
                     change: None,

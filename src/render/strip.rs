@@ -171,11 +171,15 @@ fn all_closed(snapshot: &Snapshot) -> bool {
 /// provider's word at the quote's fetch; a stale quote's may be from last
 /// night while the market trades again (the provider failing since), so
 /// for one that is stale only its exchange's calendar says closed, and a
-/// market no calendar here knows is not said to be closed.
+/// market no calendar here knows is not said to be closed. The exchange
+/// is the configured one where the quote carries it (the live board), else
+/// the one its provider symbol shows: an archived snapshot does not keep
+/// the config's, so a London `BP` spelled without a suffix is judged
+/// there by New York's hours.
 fn closed_at(quote: &SnapshotQuote, at: DateTime<Utc>) -> bool {
     quote.session == "closed"
         && (!quote.stale
-            || evidently_listed_on(None, &quote.provider_symbol)
+            || evidently_listed_on(quote.exchange.as_deref(), &quote.provider_symbol)
                 .is_some_and(|exchange| !exchange.is_open(at)))
 }
 
@@ -475,6 +479,34 @@ mod tests {
         );
         assert!(!html.contains("closed"), "{html}");
         snapshot.taken_at = crate::clock::from_db_time("2026-12-03T22:00:00Z").unwrap();
+        let html = strip_html(&snapshot);
+        assert!(html.contains("<br/>market closed, close of"), "{html}");
+    }
+
+    /// Twelve Data spells London's BP `BP`, like a New York ticker; the
+    /// config says `exchange = "LSE"`. Stale since Wednesday's close, at
+    /// 10:00 UTC on Thursday 3 December 2026 London trades and New York
+    /// has not opened: the strip said "market closed" by New York's hours.
+    #[test]
+    fn a_stale_quote_is_judged_by_its_configured_exchange() {
+        let mut snapshot = snapshot();
+        snapshot.quotes.truncate(1);
+        let bp = &mut snapshot.quotes[0];
+        bp.provider = "twelvedata".into();
+        bp.provider_symbol = "BP".into();
+        bp.exchange = Some("LSE".into());
+        bp.session = "closed".into();
+        bp.stale = true;
+        bp.as_of = Some(crate::clock::from_db_time("2026-12-02T16:30:00Z").unwrap());
+        snapshot.taken_at = crate::clock::from_db_time("2026-12-03T10:00:00Z").unwrap();
+        let html = strip_html(&snapshot);
+        assert!(!html.contains("closed"), "{html}");
+        assert!(
+            html.contains("(mentioned, stale)<br/>last price "),
+            "{html}"
+        );
+        // After London's close it is closed, New York open or not.
+        snapshot.taken_at = crate::clock::from_db_time("2026-12-03T17:00:00Z").unwrap();
         let html = strip_html(&snapshot);
         assert!(html.contains("<br/>market closed, close of"), "{html}");
     }

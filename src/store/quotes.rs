@@ -125,6 +125,10 @@ fn read_quote(
         name,
         provider: r.get(c(1))?,
         provider_symbol: r.get(c(2))?,
+        // Not stored: a quote row is the provider's answer, and a
+        // snapshot row keeps only the name the config gave (see
+        // `SnapshotQuote::exchange`).
+        exchange: None,
         price: dec(r.get(c(3))?).unwrap_or_default(),
         change: dec(r.get(c(4))?),
         change_percent: dec(r.get(c(5))?),
