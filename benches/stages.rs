@@ -127,7 +127,8 @@ fn fragments(docs: &[(Vec<u8>, Url)]) -> Vec<(String, Url)> {
     let mut out = Vec::new();
     for (body, url) in docs {
         let feed = parse::parse(body, url, Some("application/xml"))
-            .unwrap_or_else(|e| panic!("{url}: {e}"));
+            .unwrap_or_else(|e| panic!("{url}: {e}"))
+            .feed;
         for e in feed.entries {
             let base = e
                 .links

@@ -14,12 +14,12 @@
 //! earlier version archived, unchanged, from an edited one.
 
 use chrono::{DateTime, Datelike, Utc};
-use feed_rs::model::{Entry, Feed, FeedType, Link, Text};
+use feed_rs::model::{Entry, FeedType, Link, Text};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use url::Url;
 
-use super::parse::GENERATED_ID;
+use super::parse::{GENERATED_ID, ParsedFeed};
 
 /// Files kept per entry: a podcast episode has one, a gallery a few.
 const MAX_ENCLOSURES: usize = 16;
@@ -40,8 +40,12 @@ use crate::link::{canonical, is_web};
 use crate::markup::escape_text;
 use crate::model::{Enclosure, FeedMeta, ItemKey, NewItem};
 
-/// Feed-level data and the items of `feed`, fetched from `feed_url`.
-pub fn normalize(feed: Feed, feed_url: &Url) -> (FeedMeta, Vec<NewItem>) {
+/// Feed-level data and the items of `parsed`, fetched from `feed_url`.
+pub fn normalize(parsed: ParsedFeed, feed_url: &Url) -> (FeedMeta, Vec<NewItem>) {
+    let ParsedFeed {
+        feed,
+        not_permalinks,
+    } = parsed;
     // An RSS title is text that publishers escape as if it were HTML, often
     // once too often (`AT&amp;amp;T`, `Ben &amp;#8217;s`), which feedparser
     // reads as HTML too; Atom and JSON Feed say what their text is.
@@ -79,26 +83,49 @@ pub fn normalize(feed: Feed, feed_url: &Url) -> (FeedMeta, Vec<NewItem>) {
     let mut items: Vec<NewItem> = feed
         .entries
         .into_iter()
-        .map(|e| normalize_entry(e, &base, html_summary, rss))
+        .map(|e| {
+            let read = Reading {
+                html_summary,
+                rss,
+                guid_is_permalink: !not_permalinks.contains(e.id.trim()),
+            };
+            normalize_entry(e, &base, read)
+        })
         .collect();
     disambiguate(&mut items);
     (meta, items)
 }
 
-/// `html_summary`: the summary is HTML whatever feed-rs labelled it;
-/// `rss`: the title is RSS's (see [`title_to_plain`]).
-fn normalize_entry(e: Entry, feed_url: &Url, html_summary: bool, rss: bool) -> NewItem {
+/// How [`normalize_entry`] reads an entry, beyond the entry itself.
+struct Reading {
+    /// The summary is HTML whatever feed-rs labelled it.
+    html_summary: bool,
+    /// The title is RSS's (see [`title_to_plain`]).
+    rss: bool,
+    /// The entry's guid may stand for a link it lacks: it did not say
+    /// `isPermaLink="false"` ([`ParsedFeed::not_permalinks`]).
+    guid_is_permalink: bool,
+}
+
+fn normalize_entry(e: Entry, feed_url: &Url, read: Reading) -> NewItem {
+    let Reading {
+        html_summary,
+        rss,
+        guid_is_permalink,
+    } = read;
     // `feed_url` here is the base for relative links (see `normalize`).
     let guid =
         Some(e.id.trim().to_string()).filter(|id| !id.is_empty() && !id.contains(GENERATED_ID));
     let link = alternate(&e.links)
         .and_then(|l| join(&l.href, feed_url))
         .filter(is_web)
-        // An RSS guid is the permalink unless it says it is not; feed-rs
-        // drops `isPermaLink`, so a guid that is a web address stands for
-        // the link an entry lacks (as feedparser and Miniflux read it).
+        // An RSS guid is the permalink unless it says it is not
+        // (`isPermaLink="false"`, which feed-rs drops and the parse stage
+        // reads back), so a guid that is a web address stands for the
+        // link an entry lacks (as feedparser and Miniflux read it).
         .or_else(|| {
             guid.as_deref()
+                .filter(|_| guid_is_permalink)
                 .and_then(|g| Url::parse(g).ok())
                 .filter(is_web)
         });
@@ -1209,6 +1236,45 @@ mod tests {
         );
         assert_eq!(reversed[0].key.0, "id:same|https://example.com/b");
         assert_eq!(reversed[1].key.0, "id:same|https://example.com/a");
+    }
+
+    /// RSS 2.0: a guid is the permalink unless it says
+    /// `isPermaLink="false"`. One that says so is no link for an item
+    /// without one (feed-rs drops the attribute), read on the fast path
+    /// and on feed-rs's (an HTML entity sends the document there); one
+    /// that says "true", or nothing, stands for the link as before.
+    #[test]
+    fn a_guid_that_is_no_permalink_is_no_link() {
+        for extra in ["", "<copyright>&copy; Wire</copyright>"] {
+            let got = items(&format!(
+                r#"<rss version="2.0"><channel><title>T</title>{extra}
+                <item><title>A</title><guid isPermaLink="false">https://internal.g.example/cms/id/8841</guid></item>
+                <item><title>B</title><guid isPermaLink="true">https://site.test/b</guid></item>
+                <item><title>C</title><guid>https://site.test/c</guid></item>
+                <item><title>D</title><link>javascript:x()</link><guid isPermalink="FALSE">https://internal.g.example/cms/id/8842</guid></item>
+                </channel></rss>"#
+            ));
+            let urls: Vec<(Option<&str>, Option<&str>)> = got
+                .iter()
+                .map(|i| (i.url.as_deref(), i.canonical_url.as_deref()))
+                .collect();
+            assert_eq!(
+                urls,
+                [
+                    (None, None),
+                    (Some("https://site.test/b"), Some("https://site.test/b")),
+                    (Some("https://site.test/c"), Some("https://site.test/c")),
+                    (None, None),
+                ],
+                "{extra}"
+            );
+            // Still known by its guid.
+            assert_eq!(got[0].key.0, "id:https://internal.g.example/cms/id/8841");
+            assert_eq!(
+                got[0].guid.as_deref(),
+                Some("https://internal.g.example/cms/id/8841")
+            );
+        }
     }
 
     /// A feed's `javascript:` or `data:` link is not passed on to readers

@@ -1,4 +1,5 @@
-//! Parse stage: bytes -> a feed-rs `Feed`, whatever the bytes are.
+//! Parse stage: bytes -> a feed-rs `Feed` ([`ParsedFeed`]), whatever the
+//! bytes are.
 //!
 //! A feed server can send anything: a feed in any encoding, a feed with
 //! HTML entities in it, an RSS version feed-rs does not know, Atom 0.3, an
@@ -36,6 +37,11 @@
 //! 6. HTML in the result that nests deeper than [`MAX_DEPTH`] is reduced to
 //!    its text (`deep_html.rs`): sanitising it would take time quadratic in
 //!    its depth.
+//! 7. What the document says that feed-rs's model has no room for goes
+//!    beside it in the [`ParsedFeed`]: the RSS guids that say
+//!    `isPermaLink="false"` (`guids.rs`: noted by the fast path as it
+//!    reads, scanned for on the other route, and only when some item may
+//!    lack a link).
 //!
 //! What was repaired is logged (`debug` for XML repairs, `info` for an
 //! encoding fallback, `warn` when characters or markup were lost); the
@@ -47,10 +53,12 @@ mod dates;
 mod deep_html;
 mod enclosures;
 mod fast;
+mod guids;
 mod html_entities;
 mod jsonfeed;
 mod repair;
 
+use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use feed_rs::model::Feed;
@@ -100,11 +108,38 @@ impl ParseError {
     }
 }
 
+/// A feed document as the parse stage hands it to `normalize`: feed-rs's
+/// model of it, and what the document says that the model has no room
+/// for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedFeed {
+    pub feed: Feed,
+    /// RSS guids, trimmed as entry ids are, whose `<guid>` says
+    /// `isPermaLink="false"`: none is the link of an item that lacks one.
+    /// Read only when `normalize` could take some item's guid for its link
+    /// (`guids.rs`); empty otherwise.
+    pub not_permalinks: HashSet<String>,
+}
+
+impl ParsedFeed {
+    /// `feed`, of a document that says nothing beyond it.
+    fn of(feed: Feed) -> Self {
+        ParsedFeed {
+            feed,
+            not_permalinks: HashSet::new(),
+        }
+    }
+}
+
 /// Parses a feed document fetched from `base` (used to make the feed link
 /// of an HTML page absolute), served with `content_type` (whose charset is
 /// one of the encoding sources).
-pub fn parse(body: &[u8], base: &Url, content_type: Option<&str>) -> Result<Feed, ParseError> {
-    parse_via(body, base, content_type, Route::Fast).map(|(feed, _)| feed)
+pub fn parse(
+    body: &[u8],
+    base: &Url,
+    content_type: Option<&str>,
+) -> Result<ParsedFeed, ParseError> {
+    parse_via(body, base, content_type, Route::Fast).map(|(parsed, _)| parsed)
 }
 
 /// Which reader made a feed of an XML document.
@@ -123,7 +158,7 @@ fn parse_via(
     base: &Url,
     content_type: Option<&str>,
     route: Route,
-) -> Result<(Feed, Route), ParseError> {
+) -> Result<(ParsedFeed, Route), ParseError> {
     let not_a_feed = |alternate: Option<String>| ParseError::NotAFeed {
         content_type: content_type.map(str::to_string),
         alternate,
@@ -163,9 +198,8 @@ fn parse_via(
 
     if text.starts_with(['{', '[']) {
         return match jsonfeed::prepare(text) {
-            Json::Feed(json) => {
-                parse_isolated(json.as_bytes()).map(|f| (defuse(f, base), Route::General))
-            }
+            Json::Feed(json) => parse_isolated(json.as_bytes())
+                .map(|f| (ParsedFeed::of(defuse(f, base)), Route::General)),
             Json::NotAFeed => Err(not_a_feed(None)),
             Json::Invalid(e) => Err(ParseError::Invalid(e)),
         };
@@ -183,9 +217,13 @@ fn parse_via(
     // A panic in the fast path (a bug, not the document's fault) costs
     // only the fast path: the general one still reads the document.
     if route == Route::Fast
-        && let Ok(Some(feed)) = std::panic::catch_unwind(|| fast::parse(text))
+        && let Ok(Some((feed, not_permalinks))) = std::panic::catch_unwind(|| fast::parse(text))
     {
-        return Ok((defuse(feed, base), Route::Fast));
+        let parsed = ParsedFeed {
+            not_permalinks: guids::kept(&feed, not_permalinks),
+            ..ParsedFeed::of(defuse(feed, base))
+        };
+        return Ok((parsed, Route::Fast));
     }
     let (xml, repairs) = repair::repair(text).map_err(|e| match e {
         RepairError::TooDeep => ParseError::TooDeep { limit: MAX_DEPTH },
@@ -204,7 +242,11 @@ fn parse_via(
     if feed.entries.is_empty() && has_items {
         warn!(feed_url = %redact(base.as_str()), "feed parsed with no entries, but the document has items");
     }
-    Ok((feed, Route::General))
+    let parsed = ParsedFeed {
+        not_permalinks: guids::read(&feed, &xml),
+        feed,
+    };
+    Ok((parsed, Route::General))
 }
 
 /// HTML nested too deep for `normalize` to sanitise in reasonable time
@@ -373,14 +415,14 @@ mod tests {
     #[test]
     fn rss_without_version_is_read_as_rss2() {
         let body = br#"<?xml version="1.0"?><rss><channel><title>T</title><item><title>A</title><guid>1</guid></item></channel></rss>"#;
-        let feed = parse(body, &base(), None).unwrap();
+        let feed = parse(body, &base(), None).unwrap().feed;
         assert_eq!(feed.entries.len(), 1);
     }
 
     #[test]
     fn entries_without_id_get_the_marker_not_a_uuid() {
         let body = br#"<rss version="2.0"><channel><title>T</title><item><title>Only a title</title></item></channel></rss>"#;
-        let feed = parse(body, &base(), None).unwrap();
+        let feed = parse(body, &base(), None).unwrap().feed;
         assert_eq!(feed.entries[0].id, GENERATED_ID);
     }
 
@@ -419,7 +461,7 @@ mod tests {
             body.extend_from_slice(&u.to_be_bytes());
         }
         // feed-rs 3.0.0 panics on these bytes; it never gets them.
-        let feed = parse(&body, &base(), None).unwrap();
+        let feed = parse(&body, &base(), None).unwrap().feed;
         assert_eq!(feed.title.unwrap().content, "Café");
     }
 
@@ -427,17 +469,19 @@ mod tests {
     fn http_charset_decodes_what_the_document_does_not_declare() {
         let (body, _, _) = encoding_rs::KOI8_R
             .encode("<rss version=\"2.0\"><channel><title>Новости</title></channel></rss>");
-        let feed = parse(&body, &base(), Some("text/xml; charset=koi8-r")).unwrap();
+        let feed = parse(&body, &base(), Some("text/xml; charset=koi8-r"))
+            .unwrap()
+            .feed;
         assert_eq!(feed.title.unwrap().content, "Новости");
     }
 
     #[test]
     fn rss_094_and_atom_03_have_their_entries() {
         let rss = br#"<rss version="0.94"><channel><title>T</title><item><title>A</title></item></channel></rss>"#;
-        assert_eq!(parse(rss, &base(), None).unwrap().entries.len(), 1);
+        assert_eq!(parse(rss, &base(), None).unwrap().feed.entries.len(), 1);
         let atom = br#"<feed version="0.3" xmlns="http://purl.org/atom/ns#"><title>T</title>
             <entry><title>A</title><id>urn:a</id><issued>2004-01-02T03:04:05Z</issued></entry></feed>"#;
-        let feed = parse(atom, &base(), None).unwrap();
+        let feed = parse(atom, &base(), None).unwrap().feed;
         assert_eq!(feed.entries.len(), 1);
         assert!(feed.entries[0].published.is_some());
     }
@@ -445,7 +489,7 @@ mod tests {
     #[test]
     fn html_entities_are_decoded_and_doctypes_ignored() {
         let body = br#"<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY x "boom">]><rss version="2.0"><channel><title>Caf&eacute; &mdash; &x;</title></channel></rss>"#;
-        let feed = parse(body, &base(), None).unwrap();
+        let feed = parse(body, &base(), None).unwrap().feed;
         assert_eq!(feed.title.unwrap().content, "Café — &x;");
     }
 
@@ -465,7 +509,7 @@ mod tests {
     fn json_feeds_with_loose_types_parse_and_other_json_does_not() {
         let body =
             br#"{"version":"https://jsonfeed.org/version/1.1","items":[{"id":7,"title":"A"}]}"#;
-        let feed = parse(body, &base(), None).unwrap();
+        let feed = parse(body, &base(), None).unwrap().feed;
         assert_eq!(feed.entries[0].id, "7");
         assert!(matches!(
             parse(br#"{"status":"ok"}"#, &base(), Some("application/json")),
@@ -476,7 +520,7 @@ mod tests {
     #[test]
     fn a_declaration_inside_the_feed_is_not_where_it_starts() {
         let body = br#"<rss version="2.0"><channel><title>T</title><item><title>A</title><description><![CDATA[Write <?xml version="1.0"?> first]]></description></item></channel></rss>"#;
-        assert_eq!(parse(body, &base(), None).unwrap().entries.len(), 1);
+        assert_eq!(parse(body, &base(), None).unwrap().feed.entries.len(), 1);
     }
 
     #[test]

@@ -414,3 +414,52 @@ async fn a_failed_polls_log_line_names_the_address_asked() {
     assert!(line.contains(&shown), "{line}");
     assert!(!log.contains("hunter2"), "{log}");
 }
+
+/// An RSS guid that says `isPermaLink="false"` is no link for an item
+/// without one: the archive holds no url for it (nor a canonical one to
+/// match other feeds by), and the merged feed links it to its own page.
+#[tokio::test]
+async fn a_guid_that_is_no_permalink_is_no_link_in_the_archive_or_the_feed() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/cms.xml",
+        Reply::feed(
+            r#"<?xml version="1.0"?><rss version="2.0"><channel><title>CMS</title>
+            <link>https://cms.test/</link>
+            <item><title>Internal id</title><description>Body</description>
+              <guid isPermaLink="false">https://internal.g.example/cms/id/8841</guid></item>
+            <item><title>Permalink</title>
+              <guid>https://cms.test/2026/permalink</guid></item>
+            </channel></rss>"#,
+        ),
+    );
+    let dir = TestDir::new();
+    let config = dir.write_config(&feed_block("cms", &server.url("/cms.xml"), ""));
+    let (_c, clock) = fixed_clock("2026-11-24T09:00:00Z");
+    poll(&config, clock).await;
+
+    let row = |title: &str| -> (String, Option<String>, Option<String>) {
+        dir.db()
+            .query_row(
+                "SELECT uid, url, canonical_url FROM v_items WHERE title = ?1",
+                [title],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap()
+    };
+    let (uid, url, canonical) = row("Internal id");
+    assert_eq!((url, canonical), (None, None));
+    let (_, url, _) = row("Permalink");
+    assert_eq!(url.as_deref(), Some("https://cms.test/2026/permalink"));
+
+    let (code, rss, err) = cli(&dir, &["render", "--format", "rss"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        rss.contains(&format!("<link>http://feeds.test/items/{uid}</link>")),
+        "{rss}"
+    );
+    assert!(
+        !rss.contains("internal.g.example/cms/id/8841</link>"),
+        "{rss}"
+    );
+}

@@ -612,7 +612,7 @@ mod tests {
     /// feed-rs kept, then the enclosure links.
     fn enclosures(doc: &str) -> Vec<Vec<Found>> {
         let base = Url::parse("https://example.com/feed.xml").unwrap();
-        let feed = parse(doc.as_bytes(), &base, None).unwrap();
+        let feed = parse(doc.as_bytes(), &base, None).unwrap().feed;
         feed.entries
             .iter()
             .map(|e| {

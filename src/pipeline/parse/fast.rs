@@ -39,7 +39,7 @@ use quick_xml::name::ResolveResult;
 use regex::Regex;
 
 use super::repair::{self, MAX_DEPTH};
-use super::{GENERATED_ID, atom03, dates};
+use super::{GENERATED_ID, atom03, dates, guids};
 
 /// Atom 1.0's namespace.
 const NS_ATOM10: &str = "http://www.w3.org/2005/Atom";
@@ -49,12 +49,14 @@ struct Decline;
 
 type Fast<T> = Result<T, Decline>;
 
-/// The feed-rs `Feed` for `text` (decoded, starting at its first `<`), or
-/// `None` when the general path must read it.
-pub(super) fn parse(text: &str) -> Option<Feed> {
+/// The feed-rs `Feed` for `text` (decoded, starting at its first `<`), and
+/// the text of each RSS `<guid>` that says it is no permalink, which
+/// feed-rs's model has no room for (`guids.rs`); `None` when the general
+/// path must read the document.
+pub(super) fn parse(text: &str) -> Option<(Feed, Vec<Cow<'_, str>>)> {
     let mut src = Source::new(text);
     let feed = document(&mut src).ok()?;
-    Some(assign_missing_ids(feed))
+    Some((assign_missing_ids(feed), src.not_permalinks))
 }
 
 fn document(src: &mut Source<'_>) -> Fast<Feed> {
@@ -211,6 +213,8 @@ struct Source<'a> {
     text_at: Option<usize>,
     /// Whether anything but an XML declaration has been read.
     begun: bool,
+    /// The text of each `<guid>` that says `isPermaLink="false"`, as read.
+    not_permalinks: Vec<Cow<'a, str>>,
 }
 
 impl<'a> Source<'a> {
@@ -234,6 +238,7 @@ impl<'a> Source<'a> {
             html_at: None,
             text_at: None,
             begun: false,
+            not_permalinks: Vec::new(),
         }
     }
 
@@ -687,6 +692,9 @@ fn item(src: &mut Source<'_>, item: &Element<'_>) -> Fast<Entry> {
             (Ns::Rss, "guid") => {
                 if let Some(t) = src.text()? {
                     entry.id = t.trim().to_string();
+                    if guids::denies_permalink(&child.tag.start) {
+                        src.not_permalinks.push(t);
+                    }
                 }
             }
             (Ns::Rss, "pubDate") | (Ns::DublinCore, "date") => {

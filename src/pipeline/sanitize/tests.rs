@@ -179,7 +179,9 @@ fn fixture_feeds_match_ammonia() {
         let path = entry.unwrap().path();
         let body = std::fs::read(&path).unwrap();
         let url = Url::parse("https://example.com/feed.xml").unwrap();
-        let Ok(feed) = crate::pipeline::parse::parse(&body, &url, None) else {
+        let Ok(crate::pipeline::parse::ParsedFeed { feed, .. }) =
+            crate::pipeline::parse::parse(&body, &url, None)
+        else {
             continue;
         };
         let mut html: Vec<String> = Vec::new();

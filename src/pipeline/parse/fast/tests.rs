@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 
 use url::Url;
 
-use super::super::{ParseError, Route, parse_via};
-use feed_rs::model::Feed;
+use super::super::{ParseError, ParsedFeed, Route, parse_via};
 
 use crate::pipeline::splitmix::SplitMix as Rng;
 
@@ -21,7 +20,7 @@ fn compare(name: &str, body: &[u8], content_type: Option<&str>) -> Option<Route>
         assert_eq!(*route, Route::General, "{name}");
     }
     let route = default.as_ref().ok().map(|(_, r)| *r);
-    let strip = |r: Result<(Feed, Route), ParseError>| r.map(|(f, _)| f);
+    let strip = |r: Result<(ParsedFeed, Route), ParseError>| r.map(|(f, _)| f);
     assert_eq!(
         strip(default),
         strip(general),
@@ -279,6 +278,10 @@ fn ordinary_variations_take_the_fast_path() {
     let cases = [
         rss("<title>  T  </title><item><title>A</title></item>"),
         rss("<item><guid>  g  </guid><guid></guid></item>"),
+        rss("<item><guid isPermaLink=\"false\">http://cms.test/1</guid></item>"),
+        rss("<item><guid isPermalink=\" FALSE \"> http://cms.test/&amp;2 </guid><guid>http://e.com/3</guid></item><item><link>http://e.com/a</link><guid isPermaLink=\"false\">http://cms.test/4</guid></item>"),
+        rss("<item><link>javascript:x()</link><guid isPermaLink=\"false\"><![CDATA[http://cms.test/]]>5</guid><foo:guid isPermaLink=\"false\">http://cms.test/6</foo:guid></item>"),
+        rss("<item><link>http://e.com/a</link><guid isPermaLink=\"false\">http://cms.test/7</guid></item>"),
         rss("<item><title></title><description></description><link></link></item>"),
         rss("<item><title>a<!-- c -->b<?pi x?>c</title></item>"),
         rss("<item><title>x &amp; &lt;y&gt; &quot;&apos; &#233; &#xE9; &#0233;</title></item>"),
