@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use url::Url;
 
-use super::parse::{GENERATED_ID, ParsedFeed, TextBases};
+use super::parse::{GENERATED_ID, ParsedFeed};
 
 /// Files kept per entry: a podcast episode has one, a gallery a few.
 const MAX_ENCLOSURES: usize = 16;
@@ -45,7 +45,6 @@ pub fn normalize(parsed: ParsedFeed, feed_url: &Url) -> (FeedMeta, Vec<NewItem>)
     let ParsedFeed {
         feed,
         not_permalinks,
-        text_bases,
     } = parsed;
     // An RSS title is text that publishers escape as if it were HTML, often
     // once too often (`AT&amp;amp;T`, `Ben &amp;#8217;s`), which feedparser
@@ -81,7 +80,6 @@ pub fn normalize(parsed: ParsedFeed, feed_url: &Url) -> (FeedMeta, Vec<NewItem>)
     // HTML; both hold HTML in practice (escaped, or tags the repair pass
     // escapes as it does in 2.0), as feedparser reads them too.
     let html_summary = feed.feed_type == FeedType::RSS1;
-    let mut text_bases = text_bases.into_iter();
     let mut items: Vec<NewItem> = feed
         .entries
         .into_iter()
@@ -90,7 +88,6 @@ pub fn normalize(parsed: ParsedFeed, feed_url: &Url) -> (FeedMeta, Vec<NewItem>)
                 html_summary,
                 rss,
                 guid_is_permalink: !not_permalinks.contains(e.id.trim()),
-                bases: text_bases.next().unwrap_or_default(),
             };
             normalize_entry(e, &base, read)
         })
@@ -108,8 +105,6 @@ struct Reading {
     /// The entry's guid may stand for a link it lacks: it did not say
     /// `isPermaLink="false"` ([`ParsedFeed::not_permalinks`]).
     guid_is_permalink: bool,
-    /// The `xml:base` in scope for its summary and content.
-    bases: TextBases,
 }
 
 fn normalize_entry(e: Entry, feed_url: &Url, read: Reading) -> NewItem {
@@ -117,7 +112,6 @@ fn normalize_entry(e: Entry, feed_url: &Url, read: Reading) -> NewItem {
         html_summary,
         rss,
         guid_is_permalink,
-        bases,
     } = read;
     // `feed_url` here is the base for relative links (see `normalize`).
     let guid =
@@ -137,9 +131,8 @@ fn normalize_entry(e: Entry, feed_url: &Url, read: Reading) -> NewItem {
         });
     let url = link.as_ref().map(Url::to_string);
     let canonical = link.clone().map(canonical);
-    // Relative links inside the HTML resolve against the `xml:base` in
-    // scope for it (RFC 4287 §2) when the document sets one, else against
-    // the article when we know it, else against the feed.
+    // Relative links inside the HTML resolve against the article when we
+    // know it, else against the feed.
     let base = link.unwrap_or_else(|| feed_url.clone());
     let title = e
         .title
@@ -152,26 +145,17 @@ fn normalize_entry(e: Entry, feed_url: &Url, read: Reading) -> NewItem {
         .summary
         .as_ref()
         .map(|t| {
-            let content_type = if html_summary {
-                "text/html"
+            if html_summary {
+                Archived::same(sanitize(&t.content, &base))
             } else {
-                t.content_type.as_str()
-            };
-            to_html_in(&t.content, content_type, bases.summary.as_ref(), &base)
+                text_to_html(t, &base)
+            }
         })
         .filter(|s| !s.now.trim().is_empty());
     let content = e
         .content
         .as_ref()
-        .and_then(|c| {
-            let body = c.body.as_deref()?;
-            Some(to_html_in(
-                body,
-                c.content_type.as_str(),
-                bases.content.as_ref(),
-                &base,
-            ))
-        })
+        .and_then(|c| Some(to_html(c.body.as_deref()?, c.content_type.as_str(), &base)))
         .filter(|s| !s.now.trim().is_empty());
     let enclosures = enclosures(&e, feed_url);
     let first_authors: Vec<&str> = e
@@ -459,23 +443,9 @@ fn holds_reference(text: &str) -> bool {
     })
 }
 
-/// A summary or content as HTML ([`to_html`]), its relative links made
-/// absolute against the `xml:base` in scope for it when there is one, else
-/// against `base`. HTML read against an `xml:base` keeps the text as the
-/// previous version archived it, against `base`, when that differs: the
-/// publisher changed nothing, so it is no edit ([`Archived`]).
-fn to_html_in(body: &str, content_type: &str, xml_base: Option<&Url>, base: &Url) -> Archived {
-    match xml_base {
-        Some(xml_base) if xml_base != base && !is_plain_type(content_type) => {
-            let now = sanitize(body, xml_base);
-            let before = sanitize(body, base);
-            Archived {
-                before: (before != now).then_some(before),
-                now,
-            }
-        }
-        _ => to_html(body, content_type, base),
-    }
+/// A summary as HTML: see [`to_html`].
+fn text_to_html(t: &Text, base: &Url) -> Archived {
+    to_html(&t.content, t.content_type.as_str(), base)
 }
 
 /// A summary or content of `content_type` as HTML: plain text is escaped
@@ -1305,66 +1275,6 @@ mod tests {
                 Some("https://internal.g.example/cms/id/8841")
             );
         }
-    }
-
-    /// Atom content and summary resolve their relative links against the
-    /// `xml:base` in scope for them (on the feed, the entry or the element,
-    /// each relative to the one outside), not against the entry's link; an
-    /// archive of the text as read before is no edit. Without one, against
-    /// the entry's link, as before.
-    #[test]
-    fn atom_texts_resolve_against_the_xml_base_in_scope() {
-        let got = items(
-            r#"<feed xmlns="http://www.w3.org/2005/Atom" xml:base="http://base.example/news/">
-            <title>T</title><id>urn:t</id><updated>2026-01-01T00:00:00Z</updated>
-            <entry><id>urn:1</id><title>1</title><updated>2026-01-01T00:00:00Z</updated>
-              <link href="story/1"/>
-              <summary type="html">&lt;a href="s/1"&gt;one&lt;/a&gt;</summary>
-              <content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p>Hello <a href="rel/2">two</a></p></div></content></entry>
-            <entry xml:base="2026/"><id>urn:2</id><title>2</title><updated>2026-01-01T00:00:00Z</updated>
-              <link href="story/2"/>
-              <content type="html" xml:base="/top/">&lt;img src="i.png"&gt;</content></entry>
-            </feed>"#,
-        );
-        assert_eq!(
-            got[0].url.as_deref(),
-            Some("http://base.example/news/story/1")
-        );
-        let content = got[0].content_html.as_deref().unwrap();
-        assert!(
-            content.contains(r#"href="http://base.example/news/rel/2""#),
-            "{content}"
-        );
-        let summary = got[0].summary_html.as_deref().unwrap();
-        assert!(
-            summary.contains(r#"href="http://base.example/news/s/1""#),
-            "{summary}"
-        );
-        let content = got[1].content_html.as_deref().unwrap();
-        assert!(
-            content.contains(r#"src="http://base.example/top/i.png""#),
-            "{content}"
-        );
-        // The hash the previous version gave it: read against the link.
-        let before = items(
-            r#"<feed xmlns="http://www.w3.org/2005/Atom">
-            <title>T</title><id>urn:t</id><updated>2026-01-01T00:00:00Z</updated>
-            <entry><id>urn:1</id><title>1</title><updated>2026-01-01T00:00:00Z</updated>
-              <link href="http://base.example/news/story/1"/>
-              <summary type="html">&lt;a href="s/1"&gt;one&lt;/a&gt;</summary>
-              <content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p>Hello <a href="rel/2">two</a></p></div></content></entry>
-            </feed>"#,
-        );
-        assert!(
-            before[0]
-                .content_html
-                .as_deref()
-                .unwrap()
-                .contains("http://base.example/news/story/rel/2")
-        );
-        assert_eq!(got[0].earlier_hash, before[0].content_hash);
-        assert_eq!(got[0].key, before[0].key);
-        assert_ne!(got[0].content_hash, before[0].content_hash);
     }
 
     /// A feed's `javascript:` or `data:` link is not passed on to readers
