@@ -116,6 +116,11 @@ fn normalize_entry(e: Entry, feed_url: &Url, read: Reading) -> NewItem {
     // `feed_url` here is the base for relative links (see `normalize`).
     let guid =
         Some(e.id.trim().to_string()).filter(|id| !id.is_empty() && !id.contains(GENERATED_ID));
+    let guid_link = || {
+        guid.as_deref()
+            .and_then(|g| Url::parse(g).ok())
+            .filter(is_web)
+    };
     let link = alternate(&e.links)
         .and_then(|l| join(&l.href, feed_url))
         .filter(is_web)
@@ -123,39 +128,56 @@ fn normalize_entry(e: Entry, feed_url: &Url, read: Reading) -> NewItem {
         // (`isPermaLink="false"`, which feed-rs drops and the parse stage
         // reads back), so a guid that is a web address stands for the
         // link an entry lacks (as feedparser and Miniflux read it).
-        .or_else(|| {
-            guid.as_deref()
-                .filter(|_| guid_is_permalink)
-                .and_then(|g| Url::parse(g).ok())
-                .filter(is_web)
-        });
+        .or_else(|| guid_link().filter(|_| guid_is_permalink));
+    // The link as versions that did not know `isPermaLink` read it, the
+    // guid taken whatever it said: what the hashes of an item they
+    // archived were made of, so that it is not revised for a link the
+    // publisher never changed. (Entries that share such a guid were told
+    // apart by its canonical link then, and are by their hashes now: a
+    // feed that does both may have them archived once more.)
+    let first_link = match (&link, guid_is_permalink) {
+        (None, false) => guid_link(),
+        _ => link.clone(),
+    };
     let url = link.as_ref().map(Url::to_string);
+    let first_url = first_link.as_ref().map(Url::to_string);
     let canonical = link.clone().map(canonical);
     // Relative links inside the HTML resolve against the article when we
     // know it, else against the feed.
     let base = link.unwrap_or_else(|| feed_url.clone());
+    let first_base = first_link.unwrap_or_else(|| feed_url.clone());
     let title = e
         .title
         .as_ref()
         .map(|t| title_to_plain(t, rss))
         .unwrap_or_default();
     // Each text as archived, and as the previous version archived it when
-    // that differs (plain text before it kept its paragraphs).
+    // that differs (plain text before it kept its paragraphs, HTML whose
+    // relative links resolved against a guid that is no permalink).
     let summary = e
         .summary
         .as_ref()
         .map(|t| {
-            if html_summary {
-                Archived::same(sanitize(&t.content, &base))
+            let content_type = if html_summary {
+                "text/html"
             } else {
-                text_to_html(t, &base)
-            }
+                t.content_type.as_str()
+            };
+            to_html_as_before(&t.content, content_type, &base, &first_base)
         })
         .filter(|s| !s.now.trim().is_empty());
     let content = e
         .content
         .as_ref()
-        .and_then(|c| Some(to_html(c.body.as_deref()?, c.content_type.as_str(), &base)))
+        .and_then(|c| {
+            let body = c.body.as_deref()?;
+            Some(to_html_as_before(
+                body,
+                c.content_type.as_str(),
+                &base,
+                &first_base,
+            ))
+        })
         .filter(|s| !s.now.trim().is_empty());
     let enclosures = enclosures(&e, feed_url);
     let first_authors: Vec<&str> = e
@@ -201,10 +223,14 @@ fn normalize_entry(e: Entry, feed_url: &Url, read: Reading) -> NewItem {
     let first_content = content_before.as_deref().or(content_html.as_deref());
     let first_authors = first_authors.join("\n");
     let authors_now = authors.join("\n");
-    let hash_with = |title: &str, summary: Option<&str>, content: Option<&str>, authors: &str| {
+    let hash_with = |title: &str,
+                     url: Option<&str>,
+                     summary: Option<&str>,
+                     content: Option<&str>,
+                     authors: &str| {
         hash_fields(&[
             title,
-            url.as_deref().unwrap_or(""),
+            url.unwrap_or(""),
             summary.unwrap_or(""),
             content.unwrap_or(""),
             authors,
@@ -214,20 +240,34 @@ fn normalize_entry(e: Entry, feed_url: &Url, read: Reading) -> NewItem {
     };
     let content_hash = hash_with(
         &title,
+        url.as_deref(),
         summary_html.as_deref(),
         content_html.as_deref(),
         &authors_now,
     );
-    let read_as_before = first_summary == summary_html.as_deref()
+    let read_as_before = first_url == url
+        && first_summary == summary_html.as_deref()
         && first_content == content_html.as_deref()
         && first_authors == authors_now;
     let earlier_hash = if read_as_before {
         content_hash.clone()
     } else {
-        hash_with(&title, first_summary, first_content, &first_authors)
+        hash_with(
+            &title,
+            first_url.as_deref(),
+            first_summary,
+            first_content,
+            &first_authors,
+        )
     };
     let key_hash = match &first_title {
-        Some(t) => hash_with(t, first_summary, first_content, &first_authors),
+        Some(t) => hash_with(
+            t,
+            first_url.as_deref(),
+            first_summary,
+            first_content,
+            &first_authors,
+        ),
         None => earlier_hash.clone(),
     };
     let key = match (&guid, &canonical) {
@@ -443,9 +483,20 @@ fn holds_reference(text: &str) -> bool {
     })
 }
 
-/// A summary as HTML: see [`to_html`].
-fn text_to_html(t: &Text, base: &Url) -> Archived {
-    to_html(&t.content, t.content_type.as_str(), base)
+/// [`to_html`] against `base`, keeping HTML as read against `first_base`
+/// (the base of the previous version, [`normalize_entry`]'s `first_link`)
+/// as the text before when that differs. Both are the same for nearly
+/// every entry, which is sanitised once.
+fn to_html_as_before(body: &str, content_type: &str, base: &Url, first_base: &Url) -> Archived {
+    if base == first_base || is_plain_type(content_type) {
+        return to_html(body, content_type, base);
+    }
+    let now = sanitize(body, base);
+    let before = sanitize(body, first_base);
+    Archived {
+        before: (before != now).then_some(before),
+        now,
+    }
 }
 
 /// A summary or content of `content_type` as HTML: plain text is escaped
@@ -1275,6 +1326,43 @@ mod tests {
                 Some("https://internal.g.example/cms/id/8841")
             );
         }
+    }
+
+    /// An item an earlier version archived with its no-permalink guid for
+    /// its link (it read the guid whatever it said) is the same article:
+    /// its earlier hash and key hash are those it was archived under, its
+    /// relative links as they resolved then, so the store rewrites it
+    /// instead of revising it.
+    #[test]
+    fn an_item_archived_with_its_guid_for_a_link_is_not_revised() {
+        let doc = |attribute: &str| {
+            items(&format!(
+                r#"<rss version="2.0"><channel><title>T</title>
+                <item><title>A</title><guid{attribute}>https://internal.g.example/cms/id/8841</guid>
+                <description>&lt;p&gt;See &lt;a href="photos/1"&gt;photos&lt;/a&gt;&lt;/p&gt;</description></item>
+                </channel></rss>"#
+            ))
+        };
+        // As the earlier version read it: the attribute unknown to it.
+        let before = doc("");
+        let now = doc(r#" isPermaLink="false""#);
+        assert_eq!(
+            before[0].url.as_deref(),
+            Some("https://internal.g.example/cms/id/8841")
+        );
+        assert_eq!(now[0].url, None);
+        assert!(
+            now[0]
+                .summary_html
+                .as_deref()
+                .unwrap()
+                .contains("https://example.com/photos/1"),
+            "{:?}",
+            now[0].summary_html
+        );
+        assert_ne!(now[0].content_hash, before[0].content_hash);
+        assert_eq!(now[0].earlier_hash, before[0].content_hash);
+        assert_eq!(now[0].key_hash, before[0].key_hash);
     }
 
     /// A feed's `javascript:` or `data:` link is not passed on to readers
