@@ -134,7 +134,8 @@ fn normalize_entry(e: Entry, feed_url: &Url, read: Reading) -> NewItem {
     // archived were made of, so that it is not revised for a link the
     // publisher never changed. (Entries that share such a guid were told
     // apart by its canonical link then, and are by their hashes now: a
-    // feed that does both may have them archived once more.)
+    // feed whose linkless entries share one may have them archived once
+    // more.)
     let first_link = match (&link, guid_is_permalink) {
         (None, false) => guid_link(),
         _ => link.clone(),

@@ -661,8 +661,18 @@ impl ProviderClient {
     /// in whatever form a provider echoed it.
     fn without_key(&self, text: &str) -> String {
         let text = redact(text);
-        match &self.api_key {
-            Some(key) => text.replace(key.expose(), BLANK),
+        let Some(key) = &self.api_key else {
+            return text;
+        };
+        let key = key.expose();
+        let text = text.replace(key, BLANK);
+        // An excerpt cut short ([`super::excerpt`]) may end inside the key.
+        match (4..key.len())
+            .rev()
+            .filter_map(|n| key.get(..n))
+            .find(|start| text.ends_with(start))
+        {
+            Some(start) => format!("{}{BLANK}", &text[..text.len() - start.len()]),
             None => text,
         }
     }
@@ -1248,6 +1258,24 @@ mod tests {
         };
         assert!(!text.contains(KEY), "{text}");
         assert!(text.contains("****"), "{text}");
+    }
+
+    /// An excerpt ends at 120 bytes, which may fall inside the key: its
+    /// first characters are blanked too.
+    #[test]
+    fn a_key_cut_short_by_the_excerpt_is_blanked() {
+        let client = ProviderClient::new(
+            ProviderKind::TwelveData,
+            None,
+            Some(Secret::new(KEY)),
+            http(),
+        );
+        let body = format!("{}{KEY} was refused", "x".repeat(112));
+        let shown = client.without_key(&super::super::excerpt(body.as_bytes()));
+        assert!(shown.ends_with(&format!("x{BLANK}")), "{shown}");
+        assert!(!shown.contains(&KEY[..4]), "{shown}");
+        // A text that merely ends as a key begins is left alone below 4.
+        assert_eq!(client.without_key("code sk-"), "code sk-");
     }
 
     #[tokio::test]
