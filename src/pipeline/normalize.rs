@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use url::Url;
 
-use super::parse::{GENERATED_ID, ParsedFeed};
+use super::parse::{GENERATED_ID, ParsedFeed, TextBases};
 
 /// Files kept per entry: a podcast episode has one, a gallery a few.
 const MAX_ENCLOSURES: usize = 16;
@@ -45,6 +45,7 @@ pub fn normalize(parsed: ParsedFeed, feed_url: &Url) -> (FeedMeta, Vec<NewItem>)
     let ParsedFeed {
         feed,
         not_permalinks,
+        text_bases,
     } = parsed;
     // An RSS title is text that publishers escape as if it were HTML, often
     // once too often (`AT&amp;amp;T`, `Ben &amp;#8217;s`), which feedparser
@@ -80,6 +81,7 @@ pub fn normalize(parsed: ParsedFeed, feed_url: &Url) -> (FeedMeta, Vec<NewItem>)
     // HTML; both hold HTML in practice (escaped, or tags the repair pass
     // escapes as it does in 2.0), as feedparser reads them too.
     let html_summary = feed.feed_type == FeedType::RSS1;
+    let mut text_bases = text_bases.into_iter();
     let mut items: Vec<NewItem> = feed
         .entries
         .into_iter()
@@ -88,6 +90,7 @@ pub fn normalize(parsed: ParsedFeed, feed_url: &Url) -> (FeedMeta, Vec<NewItem>)
                 html_summary,
                 rss,
                 guid_is_permalink: !not_permalinks.contains(e.id.trim()),
+                bases: text_bases.next().unwrap_or_default(),
             };
             normalize_entry(e, &base, read)
         })
@@ -105,6 +108,8 @@ struct Reading {
     /// The entry's guid may stand for a link it lacks: it did not say
     /// `isPermaLink="false"` ([`ParsedFeed::not_permalinks`]).
     guid_is_permalink: bool,
+    /// The `xml:base` in scope for its summary and content.
+    bases: TextBases,
 }
 
 fn normalize_entry(e: Entry, feed_url: &Url, read: Reading) -> NewItem {
@@ -112,6 +117,7 @@ fn normalize_entry(e: Entry, feed_url: &Url, read: Reading) -> NewItem {
         html_summary,
         rss,
         guid_is_permalink,
+        bases,
     } = read;
     // `feed_url` here is the base for relative links (see `normalize`).
     let guid =
@@ -143,8 +149,9 @@ fn normalize_entry(e: Entry, feed_url: &Url, read: Reading) -> NewItem {
     let url = link.as_ref().map(Url::to_string);
     let first_url = first_link.as_ref().map(Url::to_string);
     let canonical = link.clone().map(canonical);
-    // Relative links inside the HTML resolve against the article when we
-    // know it, else against the feed.
+    // Relative links inside the HTML resolve against the `xml:base` in
+    // scope for it (RFC 4287 §2) when the document sets one, else against
+    // the article when we know it, else against the feed.
     let base = link.unwrap_or_else(|| feed_url.clone());
     let first_base = first_link.unwrap_or_else(|| feed_url.clone());
     let title = e
@@ -164,7 +171,12 @@ fn normalize_entry(e: Entry, feed_url: &Url, read: Reading) -> NewItem {
             } else {
                 t.content_type.as_str()
             };
-            to_html_as_before(&t.content, content_type, &base, &first_base)
+            to_html_as_before(
+                &t.content,
+                content_type,
+                bases.summary.as_ref().unwrap_or(&base),
+                &first_base,
+            )
         })
         .filter(|s| !s.now.trim().is_empty());
     let content = e
@@ -175,7 +187,7 @@ fn normalize_entry(e: Entry, feed_url: &Url, read: Reading) -> NewItem {
             Some(to_html_as_before(
                 body,
                 c.content_type.as_str(),
-                &base,
+                bases.content.as_ref().unwrap_or(&base),
                 &first_base,
             ))
         })
@@ -484,12 +496,16 @@ fn holds_reference(text: &str) -> bool {
     })
 }
 
-/// [`to_html`] against `base`, keeping HTML as read against `first_base`
-/// (the base of the previous version, [`normalize_entry`]'s `first_link`)
-/// as the text before when that differs. Both are the same for nearly
-/// every entry, which is sanitised once.
+/// [`to_html`] against `base` (the `xml:base` in scope for the text,
+/// else the article's link, else the feed's address), keeping HTML as the
+/// previous version read it, against `first_base` (the article's link as
+/// it read it, [`normalize_entry`]'s `first_link`, else the feed's
+/// address), as the text before when that differs: the publisher changed
+/// nothing, so it is no edit ([`Archived`]). Both bases are the same for
+/// nearly every entry, and HTML without a URL attribute reads the same
+/// against either: sanitised once.
 fn to_html_as_before(body: &str, content_type: &str, base: &Url, first_base: &Url) -> Archived {
-    if base == first_base || is_plain_type(content_type) {
+    if base == first_base || is_plain_type(content_type) || !names_an_address(body) {
         return to_html(body, content_type, base);
     }
     let now = sanitize(body, base);
@@ -498,6 +514,18 @@ fn to_html_as_before(body: &str, content_type: &str, base: &Url, first_base: &Ur
         before: (before != now).then_some(before),
         now,
     }
+}
+
+/// Whether HTML may hold an address the sanitiser makes absolute (an
+/// `href`, `src` or `cite` attribute, in any case): HTML without one reads
+/// the same against any base, so it is sanitised once.
+fn names_an_address(html: &str) -> bool {
+    let bytes = html.as_bytes();
+    [b"href".as_slice(), b"src", b"cite"].iter().any(|name| {
+        bytes
+            .windows(name.len())
+            .any(|w| w.eq_ignore_ascii_case(name))
+    })
 }
 
 /// A summary or content of `content_type` as HTML: plain text is escaped
@@ -1364,6 +1392,95 @@ mod tests {
         assert_ne!(now[0].content_hash, before[0].content_hash);
         assert_eq!(now[0].earlier_hash, before[0].content_hash);
         assert_eq!(now[0].key_hash, before[0].key_hash);
+    }
+
+    /// Atom content and summary resolve their relative links against the
+    /// `xml:base` in scope for them (on the feed, the entry or the element,
+    /// each relative to the one outside), not against the entry's link; an
+    /// archive of the text as read before is no edit. Without one, against
+    /// the entry's link, as before.
+    #[test]
+    fn atom_texts_resolve_against_the_xml_base_in_scope() {
+        let got = items(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom" xml:base="http://base.example/news/">
+            <title>T</title><id>urn:t</id><updated>2026-01-01T00:00:00Z</updated>
+            <entry><id>urn:1</id><title>1</title><updated>2026-01-01T00:00:00Z</updated>
+              <link href="story/1"/>
+              <summary type="html">&lt;a href="s/1"&gt;one&lt;/a&gt;</summary>
+              <content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p>Hello <a href="rel/2">two</a></p></div></content></entry>
+            <entry xml:base="2026/"><id>urn:2</id><title>2</title><updated>2026-01-01T00:00:00Z</updated>
+              <link href="story/2"/>
+              <content type="html" xml:base="/top/">&lt;img src="i.png"&gt;</content></entry>
+            </feed>"#,
+        );
+        assert_eq!(
+            got[0].url.as_deref(),
+            Some("http://base.example/news/story/1")
+        );
+        let content = got[0].content_html.as_deref().unwrap();
+        assert!(
+            content.contains(r#"href="http://base.example/news/rel/2""#),
+            "{content}"
+        );
+        let summary = got[0].summary_html.as_deref().unwrap();
+        assert!(
+            summary.contains(r#"href="http://base.example/news/s/1""#),
+            "{summary}"
+        );
+        let content = got[1].content_html.as_deref().unwrap();
+        assert!(
+            content.contains(r#"src="http://base.example/top/i.png""#),
+            "{content}"
+        );
+        // The hash the previous version gave it: read against the link.
+        let before = items(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom">
+            <title>T</title><id>urn:t</id><updated>2026-01-01T00:00:00Z</updated>
+            <entry><id>urn:1</id><title>1</title><updated>2026-01-01T00:00:00Z</updated>
+              <link href="http://base.example/news/story/1"/>
+              <summary type="html">&lt;a href="s/1"&gt;one&lt;/a&gt;</summary>
+              <content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p>Hello <a href="rel/2">two</a></p></div></content></entry>
+            </feed>"#,
+        );
+        assert!(
+            before[0]
+                .content_html
+                .as_deref()
+                .unwrap()
+                .contains("http://base.example/news/story/rel/2")
+        );
+        assert_eq!(got[0].earlier_hash, before[0].content_hash);
+        assert_eq!(got[0].key, before[0].key);
+        assert_ne!(got[0].content_hash, before[0].content_hash);
+    }
+
+    /// WordPress's Atom: `xml:base` on the feed is `<site>/wp-atom.php`,
+    /// and each content's own is the post's permalink, its link. The
+    /// content (a footnote's `#fn1` too) resolves against the post as
+    /// before, and a summary without an address reads as before: nothing
+    /// an archive holds is revised.
+    #[test]
+    fn wordpress_atom_reads_as_before() {
+        let got = items(
+            r##"<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="en-US" xml:base="https://blog.test/wp-atom.php">
+            <title>T</title><id>https://blog.test/feed/atom/</id><updated>2026-01-01T00:00:00Z</updated>
+            <entry><id>https://blog.test/?p=7</id><title type="html">Post</title><updated>2026-01-01T00:00:00Z</updated>
+              <link rel="alternate" type="text/html" href="https://blog.test/2026/01/post/"/>
+              <summary type="html"><![CDATA[The first words [&#8230;]]]></summary>
+              <content type="html" xml:base="https://blog.test/2026/01/post/"><![CDATA[<p>Text<sup><a href="#fn1">1</a></sup> <img src="pic.png"></p>]]></content>
+            </entry></feed>"##,
+        );
+        let content = got[0].content_html.as_deref().unwrap();
+        assert!(
+            content.contains(r##"href="https://blog.test/2026/01/post/#fn1""##)
+                && content.contains(r#"src="https://blog.test/2026/01/post/pic.png""#),
+            "{content}"
+        );
+        assert_eq!(got[0].earlier_hash, got[0].content_hash);
+        assert!(!names_an_address("<p>The first words [&#8230;]</p>"));
+        assert!(names_an_address(r#"<A HREF="x">"#));
+        assert!(names_an_address(r#"<img Src=pic.png>"#));
+        assert!(names_an_address(r#"<q cite="/x">"#));
     }
 
     /// A feed's `javascript:` or `data:` link is not passed on to readers

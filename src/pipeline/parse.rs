@@ -41,7 +41,9 @@
 //!    beside it in the [`ParsedFeed`]: the RSS guids that say
 //!    `isPermaLink="false"` (`guids.rs`: noted by the fast path as it
 //!    reads, scanned for on the other route, and only when some item may
-//!    lack a link).
+//!    lack a link), and the `xml:base` in scope for each Atom entry's
+//!    summary and content (`xml_base.rs`: only for a document that names
+//!    `xml:base`, which the fast path declines).
 //!
 //! What was repaired is logged (`debug` for XML repairs, `info` for an
 //! encoding fallback, `warn` when characters or markup were lost); the
@@ -57,6 +59,7 @@ mod guids;
 mod html_entities;
 mod jsonfeed;
 mod repair;
+mod xml_base;
 
 use std::collections::HashSet;
 use std::sync::LazyLock;
@@ -119,6 +122,10 @@ pub struct ParsedFeed {
     /// Read only when `normalize` could take some item's guid for its link
     /// (`guids.rs`); empty otherwise.
     pub not_permalinks: HashSet<String>,
+    /// For each of `feed.entries`, in order, the `xml:base` in scope for
+    /// its summary and content (`xml_base.rs`); empty when the document
+    /// sets none for them, as nearly every one does.
+    pub text_bases: Vec<TextBases>,
 }
 
 impl ParsedFeed {
@@ -127,13 +134,24 @@ impl ParsedFeed {
         ParsedFeed {
             feed,
             not_permalinks: HashSet::new(),
+            text_bases: Vec::new(),
         }
     }
 }
 
+/// The `xml:base` in scope for an Atom entry's summary and content,
+/// absolute (resolved against the document's address); `None` where the
+/// document sets none.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TextBases {
+    pub summary: Option<Url>,
+    pub content: Option<Url>,
+}
+
 /// Parses a feed document fetched from `base` (used to make the feed link
-/// of an HTML page absolute), served with `content_type` (whose charset is
-/// one of the encoding sources).
+/// of an HTML page absolute, and as the outermost base of `xml:base`),
+/// served with `content_type` (whose charset is one of the encoding
+/// sources).
 pub fn parse(
     body: &[u8],
     base: &Url,
@@ -221,6 +239,7 @@ fn parse_via(
     {
         let parsed = ParsedFeed {
             not_permalinks: guids::kept(&feed, not_permalinks),
+            // The fast path declines every `xml:base`: none is in scope.
             ..ParsedFeed::of(defuse(feed, base))
         };
         return Ok((parsed, Route::Fast));
@@ -244,6 +263,7 @@ fn parse_via(
     }
     let parsed = ParsedFeed {
         not_permalinks: guids::read(&feed, &xml),
+        text_bases: xml_base::text_bases(&feed, &xml, base),
         feed,
     };
     Ok((parsed, Route::General))

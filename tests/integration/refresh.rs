@@ -463,3 +463,43 @@ async fn a_guid_that_is_no_permalink_is_no_link_in_the_archive_or_the_feed() {
         "{rss}"
     );
 }
+
+/// Atom content resolves its relative links against the `xml:base` in
+/// scope (RFC 4287, XML Base), not against the entry's link, in the
+/// archive and the merged feed.
+#[tokio::test]
+async fn atom_content_resolves_its_links_against_the_xml_base_in_scope() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/base.atom",
+        Reply::feed(
+            r#"<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom" xml:base="http://base.example/news/">
+            <title>Based</title><id>urn:based</id><updated>2026-11-24T08:00:00Z</updated>
+            <entry><id>urn:based:1</id><title>Hello</title><updated>2026-11-24T08:00:00Z</updated>
+              <link href="story/1"/>
+              <content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p>Hello <a href="rel/2">two</a></p></div></content></entry>
+            </feed>"#,
+        )
+        .header("content-type", "application/atom+xml"),
+    );
+    let dir = TestDir::new();
+    let config = dir.write_config(&feed_block("based", &server.url("/base.atom"), ""));
+    let (_c, clock) = fixed_clock("2026-11-24T09:00:00Z");
+    poll(&config, clock).await;
+
+    let (url, content): (Option<String>, String) = dir
+        .db()
+        .query_row("SELECT url, content_html FROM v_items", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(url.as_deref(), Some("http://base.example/news/story/1"));
+    assert!(
+        content.contains(r#"href="http://base.example/news/rel/2""#),
+        "{content}"
+    );
+    let (code, atom, err) = cli(&dir, &["render", "--format", "atom"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(atom.contains("http://base.example/news/rel/2"), "{atom}");
+    assert!(!atom.contains("news/story/rel/2"), "{atom}");
+}

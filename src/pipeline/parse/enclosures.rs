@@ -564,7 +564,7 @@ fn media_type(value: &str) -> Option<String> {
 
 /// feed-rs's `xml_base_push`: an absolute `xml:base`, or a relative one
 /// joined to the base in effect; one that resolves to nothing is ignored.
-fn push_base(bases: &mut Vec<(u32, Url)>, depth: u32, start: &BytesStart<'_>) {
+pub(super) fn push_base(bases: &mut Vec<(u32, Url)>, depth: u32, start: &BytesStart<'_>) {
     let Some(value) = attr(start, "xml:base") else {
         return;
     };
