@@ -12,7 +12,9 @@
 //!                                     decoded-size cap, timeouts, Retry-After
 //!   2 read       pipeline::parse      bytes -> feed-rs model: ordinary RSS 2.0 and Atom 1.0
 //!                                     by a quick-xml fast path, the rest repaired and
-//!                                     read by feed-rs; isolated from panics
+//!                                     read by feed-rs; isolated from panics; beside it
+//!                                     what the model has no room for (guids that are no
+//!                                     permalinks, the xml:base of each text)
 //!                pipeline::normalize  keys, canonical links, absolute links, sanitised HTML
 //!                                     (pipeline::sanitize streams it; ammonia behind)
 //!                pipeline::enrich     which configured instruments a new item mentions

@@ -262,9 +262,10 @@ impl Sender {
         let archived_at = self
             .courier
             .store
-            .first_archived(entry.uid())
+            .item_history(entry.uid())
             .await
             .map_err(reading)?
+            .and_then(|history| history.first_seen)
             .unwrap_or_else(|| self.courier.clock.now());
         let item = self
             .courier

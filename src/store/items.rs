@@ -932,20 +932,6 @@ fn find_alias(
 }
 
 impl Store {
-    /// When the item `uid` was first archived (`items.first_seen_at`), or
-    /// `None` for no such item.
-    pub async fn first_archived(&self, uid: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let uid = uid.to_string();
-        self.read(move |conn| {
-            let text: Option<String> = conn
-                .prepare_cached("SELECT first_seen_at FROM items WHERE uid = ?1")
-                .and_then(|mut s| s.query_row([&uid], |r| r.get(0)).optional())
-                .map_err(op("read when an item was archived"))?;
-            Ok(text.as_deref().and_then(from_db_time))
-        })
-        .await
-    }
-
     /// The newest items, newest first, with every feed that carried each.
     pub async fn recent(&self, q: RecentQuery) -> Result<Vec<Entry>, StoreError> {
         Ok(self.page(q).await?.entries)
