@@ -231,6 +231,11 @@ static CASHTAG: LazyLock<Regex> = LazyLock::new(|| {
 /// whose name begins with a US one's (`Cboe Canada`, `Nasdaq Stockholm`)
 /// is listed whole, or the notation would name no venue at all.
 ///
+/// One venue may list several tickers, as wire releases write a company's
+/// classes (`(NASDAQ: GOOG, GOOGL)`, `(NYSE: BRK.A, BRK.B)`): the rest
+/// (`more`) count only in capitals and only when the parenthesis closes
+/// after them, so "NYSE: BP, SHELL said" names BP alone.
+///
 /// `\b` rather than "start or a non-word character" before the venue
 /// (the same thing, since every venue starts with a letter): a pattern
 /// that opens with a character class has no literal to look for first,
@@ -251,7 +256,8 @@ static EXCHANGE: LazyLock<Regex> = LazyLock::new(|| {
           | XNYS | XNAS | XASE | XLON | XETR | XTSE | XASX | XPAR | XAMS
         )
         \s*:\s*
-        (?P<symbol>[A-Za-z0-9]+(?:[.\-][A-Za-z0-9]+)*)",
+        (?P<symbol>[A-Za-z0-9]+(?:[.\-][A-Za-z0-9]+)*)
+        (?P<more>\.?(?:\s*,\s*[A-Z0-9]+(?:[.\-][A-Z0-9]+)*\.?)+\s*\))?",
     )
     .expect("constant pattern")
 });
@@ -656,12 +662,26 @@ impl MentionMatcher {
                 }
                 for caps in re.captures_iter(part.text) {
                     let symbol = caps.name("symbol").expect("both patterns name it");
-                    let listed = match caps.name("venue") {
-                        Some(venue) => self.listed_on(venue.as_str(), symbol.as_str()),
-                        None => self.exactly(symbol.as_str()),
+                    let Some(venue) = caps.name("venue") else {
+                        for &i in self.exactly(symbol.as_str()) {
+                            strong.push((p, symbol.start(), i, how));
+                        }
+                        continue;
                     };
-                    for &i in listed {
-                        strong.push((p, symbol.start(), i, how));
+                    // The first ticker, then any others the venue lists
+                    // (placed in text order after it).
+                    let more = caps.name("more");
+                    let others = more.map_or("", |m| m.as_str()).split(',').skip(1);
+                    let after = more.map_or(0, |m| m.start());
+                    let tickers = std::iter::once((symbol.start(), symbol.as_str())).chain(
+                        others
+                            .enumerate()
+                            .map(|(k, t)| (after + k, t.trim_end_matches(')').trim())),
+                    );
+                    for (at, ticker) in tickers {
+                        for &i in self.listed_on(venue.as_str(), ticker) {
+                            strong.push((p, at, i, how));
+                        }
                     }
                 }
             }
@@ -1397,6 +1417,13 @@ mod tests {
             // The US exchanges share one ticker space.
             ("(Nasdaq: BP)", &["BP"]),
             ("BP p.l.c. (NYSE: BP; LON: BP.)", &["BP", "BP.L"]),
+            // One venue, several tickers, as releases list share classes.
+            ("BP and Boeing (NYSE: BP, BA)", &["BP", "BA"]),
+            ("(NYSE: BA , BP )", &["BA", "BP"]),
+            ("(LSE: BP., BA.)", &["BP.L", "BAE"]),
+            // Unclosed, or not in capitals: a sentence goes on.
+            ("NYSE: BP, BA said", &["BP"]),
+            ("(NYSE: BP, ba)", &["BP"]),
             ("(XLON: BP) (AIM: BP)", &["BP.L"]),
             // The same letters, another company on each market.
             ("BAE Systems (LSE: BA.)", &["BAE"]),
