@@ -7,9 +7,10 @@
 //! other answer or a network error is counted and retried after an
 //! exponential backoff with jitter, never sooner than a `Retry-After`
 //! asks (obeyed for up to an hour); once the next attempt would fall more
-//! than `retry_for_hours` after the item was archived, the message is
-//! kept as `failed`. A destination refused by the SSRF guard
-//! (`push::guard`) fails at once.
+//! than `retry_for_hours` after the item was archived, or after
+//! `tickerfeed alerts retry` last put the message back (its window starts
+//! afresh: `OutboxRow::window_from`), the message is kept as `failed`. A
+//! destination refused by the SSRF guard (`push::guard`) fails at once.
 //!
 //! An alert with `max_per_hour` POSTs at most that many messages in any
 //! hour, whatever the receiver answers: when more are due than it has
@@ -783,7 +784,7 @@ impl Courier {
             .map(|row| {
                 let next = next_attempt(
                     row.attempts,
-                    row.created_at,
+                    row.window_from,
                     now,
                     retry_after,
                     target.config.retry_for,
@@ -919,6 +920,7 @@ mod tests {
             alert: "a".into(),
             item_uid: "u".into(),
             created_at: at,
+            window_from: at,
             attempts,
             next_attempt_at: at,
             last_error: None,

@@ -158,14 +158,15 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
 }
 
 /// When to try again after `attempts` failed attempts (the last at `now`)
-/// at a message queued at `created_at`: exponential backoff
+/// at a message whose retry window began at `window_from` (when it was
+/// queued, or put back by hand since): exponential backoff
 /// (`BACKOFF_BASE` doubling per attempt, at most `BACKOFF_MAX`) scaled by
 /// `jitter` (0.5 to 1.0, so retries of many messages spread out), and
 /// never before `retry_after` (itself at most `BACKOFF_MAX`). `None` once
-/// that falls past `retry_for` after the message was queued.
+/// that falls past `retry_for` after `window_from`.
 pub fn next_attempt(
     attempts: u32,
-    created_at: DateTime<Utc>,
+    window_from: DateTime<Utc>,
     now: DateTime<Utc>,
     retry_after: Option<Duration>,
     retry_for: Duration,
@@ -185,7 +186,7 @@ pub fn next_attempt(
         0 => next,
         n => next + chrono::Duration::nanoseconds(1_000_000_000 - i64::from(n)),
     };
-    let deadline = created_at + chrono::Duration::from_std(retry_for).ok()?;
+    let deadline = window_from + chrono::Duration::from_std(retry_for).ok()?;
     (next <= deadline).then_some(next)
 }
 

@@ -54,6 +54,9 @@ pub struct OutboxRow {
     pub alert: String,
     pub item_uid: String,
     pub created_at: DateTime<Utc>,
+    /// When its retry window (`retry_for_hours`) began: when `tickerfeed
+    /// alerts retry` last put it back (`retried_at`), else `created_at`.
+    pub window_from: DateTime<Utc>,
     /// Attempts made so far.
     pub attempts: u32,
     pub next_attempt_at: DateTime<Utc>,
@@ -175,11 +178,13 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
         next_attempt_at: time(4)?,
         last_error: r.get(5)?,
         state: r.get(6)?,
+        window_from: time(7)?,
     })
 }
 
 const ROW_COLUMNS: &str =
-    "alert, item_uid, created_at, attempts, next_attempt_at, last_error, state";
+    "alert, item_uid, created_at, attempts, next_attempt_at, last_error, state,
+     coalesce(retried_at, created_at)";
 
 /// Makes `alert`'s waiting messages due at `now`, and lifts the hold on
 /// them: its receiver moved, so the backoff earned at the old one no
@@ -378,8 +383,12 @@ impl Store {
     }
 
     /// Puts the failed messages of the alerts named `alerts` back to
-    /// pending, due at `now`, their attempts counted afresh: the operator
-    /// fixed what failed them (`tickerfeed alerts retry`). Only those
+    /// pending, due at `now`, their attempts counted afresh and their
+    /// retry window starting at `now` (`retried_at`; `created_at` keeps
+    /// saying when the message was queued): the operator fixed what failed
+    /// them (`tickerfeed alerts retry`), and a window timed from
+    /// `created_at` had closed, so one more failure would fail it again at
+    /// once. Only those
     /// whose item is still in the archive: retention may have deleted the
     /// others' (it keeps the items of pending messages only), and their
     /// message could not be sent. Returns how many were put back, and how
@@ -394,7 +403,8 @@ impl Store {
             let tx = begin_write(conn, "begin retrying failed alert messages")?;
             let retried = cached(
                 &tx,
-                "UPDATE alert_outbox SET state = 'pending', attempts = 0, next_attempt_at = ?2
+                "UPDATE alert_outbox
+                 SET state = 'pending', attempts = 0, next_attempt_at = ?2, retried_at = ?2
                  WHERE state = 'failed' AND alert IN (SELECT value FROM json_each(?1))
                    AND EXISTS (SELECT 1 FROM items WHERE uid = alert_outbox.item_uid)",
                 params![names, to_db_time(now)],

@@ -952,6 +952,14 @@ FROM items i JOIN feeds f ON f.id = i.origin_feed_id;
          );
          CREATE INDEX provider_spends_by_time ON provider_spends (provider, endpoint, spent_at);",
     ),
+    // 36: when `tickerfeed alerts retry` last put a failed alert message
+    // back; its retry window (`retry_for_hours`) runs from then, from
+    // `created_at` while NULL. Timed from `created_at` alone (which says
+    // when the alert was made, and keeps saying it), a retried message's
+    // window had long closed, so its first failure (a 502 while the
+    // receiver restarted) failed it again for good. Rows from before keep
+    // NULL: their window runs from `created_at`, as it did.
+    Migration::Sql("ALTER TABLE alert_outbox ADD COLUMN retried_at TEXT;"),
 ];
 
 /// Migrations 23 and 28 blank secrets with this: their own copy of the

@@ -1809,6 +1809,71 @@ async fn alerts_retry_sends_failed_messages_again() {
     d.stop().await;
 }
 
+/// Review s29: `tickerfeed alerts retry` gave a failed message one
+/// attempt, not a new retry window: its `retry_for_hours` was still timed
+/// from when it was queued, long past, so the first passing failure after
+/// the retry (a 503 while the receiver restarts) failed it again at once,
+/// "out of retries". Now the window starts again at the retry, and
+/// `created_at` still says when the message was queued.
+#[tokio::test]
+async fn a_retried_message_gets_a_new_retry_window() {
+    use tickerfeed::clock::Clock;
+    let receiver = Receiver::start().await;
+    receiver.script("/hook", &[(500, &[])]);
+    let alerts = format!(
+        "[[views]]\nname = \"bp\"\ninclude = [{{ title = \"\\\\bBP\\\\b\" }}]\n\
+         [[alerts]]\nname = \"bp\"\nview = \"bp\"\nurl = \"{}\"\nallow_private = true\nretry_for_hours = 1\n",
+        receiver.url("/hook")
+    );
+    let (c, clock) = fixed_clock("2026-11-24T09:00:00Z");
+    let (_server, dir, d) = daemon_on(&alerts, clock).await;
+    receiver.wait_for("/hook", 1).await;
+    // Two hours on, past its retry_for: the receiver fails it for good.
+    c.advance(chrono::Duration::hours(2));
+    receiver.wait_for("/hook", 2).await;
+    assert!(
+        eventually(|| dir.count("SELECT count(*) FROM alert_outbox WHERE state = 'failed'") == 1)
+            .await,
+        "{:?}",
+        outbox(&dir)
+    );
+    // The operator retries it (the store call `alerts retry` makes, on
+    // the daemon's clock) as the receiver restarts: one 503, then 200.
+    receiver.script("/hook", &[(503, &[]), (200, &[])]);
+    let store = tickerfeed::store::Store::open(&dir.db_path()).unwrap();
+    let retried = store
+        .alert_messages_retried(&["bp".to_string()], c.now())
+        .await
+        .unwrap();
+    assert_eq!(retried, (1, 0));
+    receiver.wait_for("/hook", 3).await;
+    assert!(
+        eventually(|| dir
+            .count("SELECT count(*) FROM alert_outbox WHERE state = 'pending' AND attempts = 1")
+            == 1)
+        .await,
+        "kept as failed after one 503: {:?}",
+        outbox(&dir)
+    );
+    let (created, next): (String, String) = dir
+        .db()
+        .query_row(
+            "SELECT created_at, next_attempt_at FROM alert_outbox",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(created, "2026-11-24T09:00:00Z", "when it was queued");
+    let next = chrono::DateTime::parse_from_rfc3339(&next).unwrap();
+    let wait = (next.with_timezone(&chrono::Utc) - c.now()).num_seconds();
+    assert!((1..=5).contains(&wait), "retried {wait} s after the 503");
+    // A few seconds on, the receiver takes it.
+    c.advance(chrono::Duration::seconds(5));
+    receiver.wait_for("/hook", 4).await;
+    wait_for_empty_outbox(&dir).await;
+    d.stop().await;
+}
+
 /// Audit s22: `/metrics` counted pending messages but not how long they
 /// waited, so a receiver down for hours looked like one busy for seconds.
 /// `tickerfeed_alert_oldest_pending_seconds` gives, per alert with
