@@ -729,6 +729,25 @@ mod tests {
                 ("u1".to_string(), "pending".to_string(), 0)
             ]
         );
+        // The retried one's retry window starts now; when it was queued
+        // stays. One never retried (`retried_at` NULL, as every row from
+        // before version 36) keeps its window from when it was queued.
+        let queued = from_db_time("2026-01-01T00:00:00Z").unwrap();
+        let mut windows: Vec<_> = store
+            .outbox()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.item_uid, r.created_at, r.window_from))
+            .collect();
+        windows.sort();
+        assert_eq!(
+            windows,
+            [
+                ("pruned".to_string(), queued, queued),
+                ("u1".to_string(), queued, now)
+            ]
+        );
     }
 
     /// Audit s22: the sender looks for removed alerts' messages on every
