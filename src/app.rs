@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 use url::Url;
 
-use crate::clock::SharedClock;
+use crate::clock::{Clock, SharedClock};
 use crate::config::{AlertConfig, FeedConfig, FetchConfig};
 use crate::config::{Config, MarketConfig, Secret, SecretUse, StorageConfig, WebSubConfig};
 use crate::metrics::Metrics;
@@ -549,6 +549,26 @@ impl Streak {
     }
 }
 
+/// The longest the board's refresh loop and housekeeping sleep without
+/// reading the [`Clock`] again: the scheduler's `MAX_SLEEP`, for its
+/// reason. Their next run is a wall time, but tokio's timers count
+/// monotonic time, which a suspend stops and an NTP step does not move:
+/// one sleep for the whole wait ran late by the jump, up to a whole
+/// period (a day, for a daily `[market] schedule` or housekeeping).
+const MAX_SLEEP: Duration = Duration::from_secs(30);
+
+/// Returns once `clock` reads `at` or later, looking at it at least every
+/// [`MAX_SLEEP`].
+async fn sleep_until(clock: &dyn Clock, at: DateTime<Utc>) {
+    // `to_std` fails for a negative wait: `at` has passed.
+    while let Ok(left) = (at - clock.now()).to_std() {
+        if left.is_zero() {
+            return;
+        }
+        tokio::time::sleep(left.min(MAX_SLEEP)).await;
+    }
+}
+
 /// Daily: trims the fetch log to `[storage] fetch_log_days` and applies
 /// the retention settings, if any.
 async fn housekeeping(
@@ -575,10 +595,11 @@ async fn housekeeping(
         }
         // A reload that changes retention runs it at once: an operator
         // who tightens it expects the archive to shrink now, not tomorrow.
+        let next = clock.now() + chrono::Duration::days(1);
         tokio::select! {
             _ = stop.cancelled() => break,
             Ok(()) = storage.changed() => {}
-            _ = tokio::time::sleep(Duration::from_secs(86_400)) => {}
+            _ = sleep_until(&*clock, next) => {}
         }
     }
 }
@@ -1150,15 +1171,15 @@ async fn refresh_board(
                 warn!(database = %store.path().display(), error = %crate::cause::chain(&e), "could not archive quotes; the board keeps its last values")
             }
         }
-        let wait = board
+        let now = clock.now();
+        let next = board
             .schedule()
-            .next_after(clock.now())
-            .and_then(|t| (t - clock.now()).to_std().ok())
-            .unwrap_or(Duration::from_secs(300));
+            .next_after(now)
+            .unwrap_or(now + chrono::Duration::minutes(5));
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = board.reconfigured() => {}
-            _ = tokio::time::sleep(wait) => {}
+            _ = sleep_until(&*clock, next) => {}
         }
     }
 }
@@ -1241,6 +1262,140 @@ mod tests {
             key_for_board(Some(&board), Some(&market("yahoo", "k3"))),
             Some(Some(Secret::new("k3")))
         );
+    }
+
+    /// 2026-11-24T09:00:00Z, on a clock the test moves.
+    fn fixed_clock() -> (crate::clock::FixedClock, SharedClock) {
+        let at = DateTime::parse_from_rfc3339("2026-11-24T09:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let c = crate::clock::FixedClock::new(at);
+        (c.clone(), Arc::new(c))
+    }
+
+    /// Waits, paused, up to `MAX_SLEEP` and a second (tokio's time, which
+    /// runs ahead while nothing else has work) for `done`.
+    async fn within_max_sleep(done: impl Fn() -> bool) -> bool {
+        let deadline = tokio::time::Instant::now() + MAX_SLEEP + Duration::from_secs(1);
+        while tokio::time::Instant::now() < deadline {
+            if done() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        done()
+    }
+
+    /// Review s29: the board's refresh loop slept the whole time to its
+    /// next firing on tokio's (monotonic) timer, so after a suspend or a
+    /// forward NTP step it refreshed up to a whole period late (a day,
+    /// with a daily `[market] schedule`), and new items were stamped with
+    /// the old quotes. Now it reads the clock again at least every
+    /// `MAX_SLEEP`: the clock moved past the next firing, it refreshes
+    /// within that, not twelve hours later.
+    #[tokio::test]
+    async fn the_board_refreshes_soon_after_the_clock_jumps_past_its_firing() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let asked = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&asked);
+        let provider = axum::Router::new().fallback(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async {
+                "Symbol,Date,Time,Open,High,Low,Close,Volume,Name\n\
+                 AAPL.US,2026-11-23,22:00:00,190.1,191.5,189.2,190.9,1000,APPLE\n"
+            }
+        });
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, provider).await.unwrap() });
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "[storage]\npath = \"{}\"\n[market]\nprovider = \"stooq\"\nbase_url = \"http://{addr}/\"\nschedule = \"0 21 * * *\"\nsymbols = [\"AAPL\"]\n",
+            dir.path().join("a.db").display()
+        );
+        let config = crate::config::resolve_str(&text, Path::new("/etc/tickerfeed")).unwrap();
+        let store = Store::open(&config.storage.path).unwrap();
+        let (c, clock) = fixed_clock();
+        let board = Arc::new(Board::new(
+            config.market.clone().unwrap(),
+            reqwest::Client::new(),
+            Arc::clone(&clock),
+        ));
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(refresh_board(
+            Arc::clone(&board),
+            store,
+            Arc::clone(&clock),
+            shutdown.clone(),
+        ));
+        // The first refresh, at once.
+        let started = c.now();
+        for _ in 0..100 {
+            if board.last_refresh().is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(board.last_refresh(), Some(started));
+        assert_eq!(asked.load(Ordering::SeqCst), 1);
+        // The machine sleeps through the evening's firing and wakes an
+        // hour after it (a FixedClock moved, tokio's timers not).
+        tokio::time::pause();
+        let firing = board.schedule().next_after(started).unwrap();
+        c.set(firing + chrono::Duration::hours(1));
+        assert!(
+            within_max_sleep(|| board.last_refresh() == Some(c.now())).await,
+            "refreshed last at {:?}, the clock reads {}",
+            board.last_refresh(),
+            c.now()
+        );
+        assert_eq!(asked.load(Ordering::SeqCst), 2);
+        shutdown.cancel();
+        task.await.unwrap();
+    }
+
+    /// Review s29: housekeeping slept 86,400 s on tokio's timer, so a
+    /// machine suspended overnight (or put forward by NTP) trimmed the
+    /// fetch log and applied retention a day late. Now a day by the clock
+    /// is noticed within `MAX_SLEEP`.
+    #[tokio::test]
+    async fn housekeeping_runs_soon_after_the_clock_jumps_a_day() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.db");
+        let text = format!(
+            "[storage]\npath = \"{}\"\nfetch_log_days = 1\n",
+            path.display()
+        );
+        let config = crate::config::resolve_str(&text, Path::new("/etc/tickerfeed")).unwrap();
+        let store = Store::open(&path).unwrap();
+        // A fetch an hour ago: the first run (now) keeps it, a run a day
+        // on trims it.
+        let db = rusqlite::Connection::open(&path).unwrap();
+        db.execute_batch(
+            "INSERT INTO feeds (id, name, url, schedule, created_at)
+             VALUES (1, 'f', 'http://f.test/', '@hourly', '2026-11-24T08:00:00Z');
+             INSERT INTO fetches (feed_id, started_at, url, status, result, duration_ms)
+             VALUES (1, '2026-11-24T08:00:00Z', 'http://f.test/', 200, 'ok', 5);",
+        )
+        .unwrap();
+        let fetches = || -> i64 {
+            db.query_row("SELECT count(*) FROM fetches", [], |r| r.get(0))
+                .unwrap()
+        };
+        let (c, clock) = fixed_clock();
+        let (_storage_tx, storage_rx) = watch::channel(config.storage.clone());
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(housekeeping(store, clock, storage_rx, stop.clone()));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(fetches(), 1, "an hour old: kept");
+        tokio::time::pause();
+        c.advance(chrono::Duration::days(2));
+        assert!(
+            within_max_sleep(|| fetches() == 0).await,
+            "a day on by the clock, the fetch log is not trimmed"
+        );
+        stop.cancel();
+        task.await.unwrap();
     }
 
     /// A daemon that could not listen for SIGHUP keeps its board's tasks
