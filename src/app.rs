@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 use url::Url;
 
-use crate::clock::{Clock, SharedClock};
+use crate::clock::{SharedClock, sleep_until};
 use crate::config::{AlertConfig, FeedConfig, FetchConfig};
 use crate::config::{Config, MarketConfig, Secret, SecretUse, StorageConfig, WebSubConfig};
 use crate::metrics::Metrics;
@@ -546,26 +546,6 @@ impl Streak {
             }
             _ => {}
         }
-    }
-}
-
-/// The longest the board's refresh loop and housekeeping sleep without
-/// reading the [`Clock`] again: the scheduler's `MAX_SLEEP`, for its
-/// reason. Their next run is a wall time, but tokio's timers count
-/// monotonic time, which a suspend stops and an NTP step does not move:
-/// one sleep for the whole wait ran late by the jump, up to a whole
-/// period (a day, for a daily `[market] schedule` or housekeeping).
-const MAX_SLEEP: Duration = Duration::from_secs(30);
-
-/// Returns once `clock` reads `at` or later, looking at it at least every
-/// [`MAX_SLEEP`].
-async fn sleep_until(clock: &dyn Clock, at: DateTime<Utc>) {
-    // `to_std` fails for a negative wait: `at` has passed.
-    while let Ok(left) = (at - clock.now()).to_std() {
-        if left.is_zero() {
-            return;
-        }
-        tokio::time::sleep(left.min(MAX_SLEEP)).await;
     }
 }
 
@@ -1189,6 +1169,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
+    use crate::clock::Clock;
 
     /// A view that shows fewer items than the merged feed sets the head:
     /// an entry among the archive's newest that many is in every feed.
@@ -1273,10 +1254,11 @@ mod tests {
         (c.clone(), Arc::new(c))
     }
 
-    /// Waits, paused, up to `MAX_SLEEP` and a second (tokio's time, which
+    /// Waits, paused, up to `clock::MAX_SLEEP` and a second (tokio's time, which
     /// runs ahead while nothing else has work) for `done`.
     async fn within_max_sleep(done: impl Fn() -> bool) -> bool {
-        let deadline = tokio::time::Instant::now() + MAX_SLEEP + Duration::from_secs(1);
+        let deadline =
+            tokio::time::Instant::now() + crate::clock::MAX_SLEEP + Duration::from_secs(1);
         while tokio::time::Instant::now() < deadline {
             if done() {
                 return true;
@@ -1291,7 +1273,7 @@ mod tests {
     /// forward NTP step it refreshed up to a whole period late (a day,
     /// with a daily `[market] schedule`), and new items were stamped with
     /// the old quotes. Now it reads the clock again at least every
-    /// `MAX_SLEEP`: the clock moved past the next firing, it refreshes
+    /// `clock::MAX_SLEEP`: the clock moved past the next firing, it refreshes
     /// within that, not twelve hours later.
     #[tokio::test]
     async fn the_board_refreshes_soon_after_the_clock_jumps_past_its_firing() {
@@ -1357,7 +1339,7 @@ mod tests {
     /// Review s29: housekeeping slept 86,400 s on tokio's timer, so a
     /// machine suspended overnight (or put forward by NTP) trimmed the
     /// fetch log and applied retention a day late. Now a day by the clock
-    /// is noticed within `MAX_SLEEP`.
+    /// is noticed within `clock::MAX_SLEEP`.
     #[tokio::test]
     async fn housekeeping_runs_soon_after_the_clock_jumps_a_day() {
         let dir = tempfile::tempdir().unwrap();

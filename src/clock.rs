@@ -10,6 +10,26 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 
+/// The longest a loop waiting for a wall time sleeps without reading the
+/// clock again. Its next run is a wall time, but tokio's timers count
+/// monotonic time, which a suspend stops and an NTP step does not move:
+/// one sleep for the whole wait ran late by the jump, up to a whole
+/// period. So a jump delays the scheduler's polls, the board's refreshes
+/// and housekeeping by at most this much.
+pub const MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Returns once `clock` reads `at` or later, looking at it at least every
+/// [`MAX_SLEEP`].
+pub async fn sleep_until(clock: &dyn Clock, at: DateTime<Utc>) {
+    // `to_std` fails for a negative wait: `at` has passed.
+    while let Ok(left) = (at - clock.now()).to_std() {
+        if left.is_zero() {
+            return;
+        }
+        tokio::time::sleep(left.min(MAX_SLEEP)).await;
+    }
+}
+
 /// A source of wall time.
 pub trait Clock: Send + Sync + std::fmt::Debug {
     fn now(&self) -> DateTime<Utc>;

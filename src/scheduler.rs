@@ -25,16 +25,12 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::cause::chain as error_chain;
-use crate::clock::SharedClock;
+use crate::clock::{MAX_SLEEP, SharedClock};
 use crate::config::FeedConfig;
 use crate::model::{FeedId, Outcome};
 use crate::pipeline::{Pipeline, Refreshed};
 use crate::schedule::PollState;
 use crate::store::{FeedRow, StoreError};
-
-/// The longest the loop sleeps without looking at the clock again, so a
-/// wall-clock jump (suspend, NTP step) delays polls by at most this much.
-const MAX_SLEEP: Duration = Duration::from_secs(30);
 
 /// How long in-flight refreshes may take to finish after shutdown begins.
 pub const DRAIN_DEADLINE: Duration = Duration::from_secs(20);
