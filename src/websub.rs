@@ -48,7 +48,10 @@
 //!   a good one (as the spec allows, so a forger learns nothing) but its
 //!   content is ignored; a push to an unknown or ended subscription gets
 //!   410 Gone, which tells the hub to drop it. Both are counted in
-//!   `/metrics` and logged once per subscription, not per push.
+//!   `/metrics` and logged once per subscription, not per push. The
+//!   subscription is looked up ([`Subscriber::callback`]) before the
+//!   body is read, so a push to a made-up callback is refused before it
+//!   can send megabytes.
 //!
 //! While a subscription is live, `schedule::PollState::next_due` polls the
 //! feed at the slower `[websub] fallback_poll`; the scheduler is told to
@@ -135,6 +138,11 @@ pub enum PushAnswer {
     /// The archive could not record it: 5xx, so the hub retries.
     Failed,
 }
+
+/// A live subscription a push is addressed to, found
+/// ([`Subscriber::callback`]) before the push's body is read.
+#[derive(Debug)]
+pub struct Callback(Subscription);
 
 /// The subscriber; cheap to clone.
 #[derive(Clone)]
@@ -233,7 +241,10 @@ impl Subscriber {
             .clone()
     }
 
-    /// The largest push body accepted (`[fetch] max_body_bytes`).
+    /// The largest push body accepted: `[fetch] max_body_bytes`, as for a
+    /// poll, since a hub pushes the document a poll would fetch; a smaller
+    /// cap would turn away pushes of feeds that poll fine. How many are
+    /// read at once is the `http` module's to bound.
     pub fn max_body(&self) -> usize {
         self.0.max_body
     }
@@ -762,32 +773,42 @@ impl Subscriber {
         }
     }
 
+    /// The live subscription a hub's POST on `callback_id` is for, looked
+    /// up before its body is read: [`PushAnswer::Unknown`] (410) when there
+    /// is none, [`PushAnswer::Failed`] when the archive does not answer.
+    pub async fn callback(&self, callback_id: &str) -> Result<Callback, PushAnswer> {
+        let metrics = &self.0.pipeline.metrics;
+        match self.0.pipeline.store.subscription(callback_id).await {
+            Ok(Some(s)) if matches!(s.state, SubState::Pending | SubState::Active) => {
+                Ok(Callback(s))
+            }
+            Ok(_) => {
+                metrics.websub_received("unknown_subscription");
+                self.warn_once(&format!("unknown:{callback_id}"), || {
+                    warn!(callback_id, "WebSub push for no live subscription: answered 410 Gone (logged once per callback)")
+                });
+                Err(PushAnswer::Unknown)
+            }
+            Err(e) => {
+                metrics.websub_received("failed");
+                error!(error = %e, "could not look up a WebSub subscription for a push");
+                Err(PushAnswer::Failed)
+            }
+        }
+    }
+
     /// A hub's POST on a callback: checks `signature` (`X-Hub-Signature`)
     /// and ingests `body` through the pipeline.
     pub async fn receive(
         &self,
-        callback_id: &str,
+        Callback(sub): Callback,
         signature: Option<&str>,
         content_type: Option<String>,
         body: Vec<u8>,
     ) -> PushAnswer {
         let store = &self.0.pipeline.store;
         let metrics = &self.0.pipeline.metrics;
-        let sub = match store.subscription(callback_id).await {
-            Ok(Some(s)) if matches!(s.state, SubState::Pending | SubState::Active) => s,
-            Ok(_) => {
-                metrics.websub_received("unknown_subscription");
-                self.warn_once(&format!("unknown:{callback_id}"), || {
-                    warn!(callback_id, "WebSub push for no live subscription: answered 410 Gone (logged once per callback)")
-                });
-                return PushAnswer::Unknown;
-            }
-            Err(e) => {
-                metrics.websub_received("failed");
-                error!(error = %e, "could not look up a WebSub subscription for a push");
-                return PushAnswer::Failed;
-            }
-        };
+        let callback_id = sub.callback_id.as_str();
         let signed = signature.is_some_and(|h| signature_matches(h, sub.secret.expose(), &body));
         if !signed {
             metrics.websub_received("bad_signature");
@@ -941,8 +962,53 @@ fn random_hex(bytes: usize) -> String {
     hex::encode(buf)
 }
 
+/// What tests elsewhere (`http`) share with this module's: a subscriber
+/// over a real archive.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::sync::Arc;
+
+    use tokio::sync::{Notify, watch};
+
+    use super::Subscriber;
+    use crate::push::webhook::Clients;
+
+    /// A subscriber over an archive in `dir`, with one feed at `feed_url`,
+    /// and the daemon's parts it was made of.
+    pub async fn subscriber(
+        dir: &std::path::Path,
+        feed_url: &str,
+    ) -> (Subscriber, crate::app::Opened) {
+        let config_path = dir.join("config.toml");
+        std::fs::write(
+            &config_path,
+            format!(
+                "[storage]\npath = \"{}\"\n[websub]\ncallback_url = \"http://127.0.0.1:9/\"\n\
+                 [[feeds]]\nname = \"t\"\nurl = \"{feed_url}\"\n",
+                dir.join("a.db").display()
+            ),
+        )
+        .unwrap();
+        let config = crate::config::Config::load(&config_path).unwrap();
+        let clock: crate::clock::SharedClock = Arc::new(crate::clock::SystemClock);
+        let opened = crate::app::open(&config, clock).await.unwrap();
+        let (_tx, rx) = watch::channel(opened.feeds.clone());
+        let sub = Subscriber::new(
+            &config.websub,
+            opened.pipeline.clone(),
+            rx,
+            Clients::new("t").unwrap(),
+            config.fetch.max_body_bytes,
+            Arc::new(Notify::new()),
+        )
+        .unwrap();
+        (sub, opened)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_support::subscriber;
     use super::*;
 
     fn sign<M: Mac + KeyInit>(key: &str, body: &[u8]) -> String {
@@ -1057,30 +1123,8 @@ mod tests {
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
         let dir = tempfile::tempdir().unwrap();
-        let config_path = dir.path().join("config.toml");
-        std::fs::write(
-            &config_path,
-            format!(
-                "[storage]\npath = \"{}\"\n[websub]\ncallback_url = \"http://127.0.0.1:9/\"\n\
-                 [[feeds]]\nname = \"t\"\nurl = \"{base}/feed.xml\"\n",
-                dir.path().join("a.db").display()
-            ),
-        )
-        .unwrap();
-        let config = crate::config::Config::load(&config_path).unwrap();
-        let clock: crate::clock::SharedClock = Arc::new(crate::clock::SystemClock);
-        let opened = crate::app::open(&config, clock).await.unwrap();
+        let (sub, opened) = subscriber(dir.path(), &format!("{base}/feed.xml")).await;
         let (feed, feed_id) = opened.feeds[0].clone();
-        let (_tx, rx) = watch::channel(opened.feeds.clone());
-        let sub = Subscriber::new(
-            &config.websub,
-            opened.pipeline.clone(),
-            rx,
-            Clients::new("t").unwrap(),
-            config.fetch.max_body_bytes,
-            Arc::new(Notify::new()),
-        )
-        .unwrap();
         let (hub, topic) = (format!("{base}/hub"), format!("{base}/feed.xml"));
         sub.request(&feed, feed_id, &hub, &topic, false)
             .await

@@ -21,12 +21,15 @@
 //!
 //! `/websub/callback/{id}` is where WebSub hubs verify our subscriptions
 //! (GET) and push new documents (POST); `websub::Subscriber` decides the
-//! answers, this module only maps them to HTTP.
+//! answers, this module only maps them to HTTP. A push is refused (410)
+//! before its body is read unless its id names a live subscription, and
+//! only `PUSHES_AT_ONCE` bodies are read at a time.
 //!
 //! [`serve`] drives hyper's HTTP/1.1 server itself rather than through
 //! `axum::serve`, for what that does not set: a deadline for a request's
 //! headers and a cap on open connections, so slow clients cannot hold the
-//! daemon's file descriptors.
+//! daemon's file descriptors. The routes that read a body (the two WebSub
+//! POSTs) give it `BODY_TIMEOUT` to arrive, through `read_body`.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -98,6 +101,8 @@ struct Inner {
     hub: RwLock<Option<Hub>>,
     /// The WebSub subscriber, when `[websub] callback_url` is set.
     subscriber: OnceLock<Subscriber>,
+    /// Pushed bodies being read or ingested ([`PUSHES_AT_ONCE`]).
+    pushes: Semaphore,
     /// `/export.jsonl` streams in progress (`export::EXPORTS`).
     exports: Arc<Semaphore>,
     /// `/feeds.opml` as last served, so the same list keeps its date.
@@ -571,6 +576,7 @@ impl HttpState {
             one_off: Semaphore::new(ONE_OFF_RENDERS),
             hub: RwLock::new(None),
             subscriber: OnceLock::new(),
+            pushes: Semaphore::new(PUSHES_AT_ONCE),
             exports: Arc::new(Semaphore::new(export::EXPORTS)),
             feeds_opml: Mutex::default(),
         }))
@@ -695,25 +701,49 @@ async fn websub_verify(
     }
 }
 
+/// Bodies pushed to our callbacks read (and ingested) at a time; more
+/// wait for a turn, within [`BODY_TIMEOUT`], then get 503 (hubs retry).
+/// Each may be `[fetch] max_body_bytes` (a push is the feed a poll would
+/// fetch, 16 MiB by default), so this bounds what pushes hold to 64 MiB
+/// at the default, where [`MAX_CONNECTIONS`] of them held 8 GiB. Only the
+/// hub a callback id was given to knows it, but any feed may name a hub.
+/// Half what `[fetch] concurrency` lets polls hold by default; a push is
+/// ingested in milliseconds, so a burst from a busy hub waits its turn
+/// briefly rather than being turned away.
+const PUSHES_AT_ONCE: usize = 4;
+
 /// A hub pushing a document: 200 once ingested (and, so a forger learns
-/// nothing, for a bad signature too, whose content is ignored), 410 for
-/// no live subscription, 413 past `[fetch] max_body_bytes`, 503 when it
-/// could not be recorded (the hub retries).
+/// nothing, for a bad signature too, whose content is ignored); 410, at
+/// once and before the body is read, for no live subscription; 413 past
+/// `[fetch] max_body_bytes`; 408 for a body not in within
+/// [`BODY_TIMEOUT`]; 503 when the archive could not record it or other
+/// pushes held every turn until then (the hub retries).
 async fn websub_push(
     State(state): State<HttpState>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let deadline = tokio::time::Instant::now() + BODY_TIMEOUT;
     let Some(subscriber) = state.0.subscriber.get() else {
         return not_found_text("no WebSub subscriptions here\n");
     };
-    let Ok(body) = axum::body::to_bytes(body, subscriber.max_body()).await else {
+    // Before a byte of the body: anyone may POST to a made-up id.
+    let callback = match subscriber.callback(&id).await {
+        Ok(callback) => callback,
+        Err(answer) => return push_answer(answer),
+    };
+    let Ok(Ok(_turn)) = tokio::time::timeout_at(deadline, state.0.pushes.acquire()).await else {
         return (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "the pushed document is larger than this daemon accepts\n",
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, HeaderValue::from_static("10"))],
+            "other pushes are being read; try again shortly\n",
         )
             .into_response();
+    };
+    let body = match read_body(body, subscriber.max_body(), deadline).await {
+        Ok(body) => body,
+        Err(refused) => return refused,
     };
     let text = |name| {
         headers
@@ -723,13 +753,62 @@ async fn websub_push(
     };
     let signature = text("x-hub-signature");
     let content_type = text("content-type");
-    match subscriber
-        .receive(&id, signature.as_deref(), content_type, body.to_vec())
-        .await
-    {
+    push_answer(
+        subscriber
+            .receive(callback, signature.as_deref(), content_type, body.to_vec())
+            .await,
+    )
+}
+
+/// The HTTP answer to a push.
+fn push_answer(answer: PushAnswer) -> Response {
+    match answer {
         PushAnswer::Ingested | PushAnswer::Ignored => StatusCode::OK.into_response(),
         PushAnswer::Unknown => (StatusCode::GONE, "no such subscription\n").into_response(),
         PushAnswer::Failed => unavailable(),
+    }
+}
+
+/// How long a request's body has, from when its handler starts, to
+/// arrive whole. Hyper's [`HEADER_TIMEOUT`] ends with the headers; without
+/// this, a client that announces a large body and stalls holds its
+/// connection, and what it sent, for ever, and [`MAX_CONNECTIONS`] of
+/// them stop the daemon answering anyone. Thirty seconds carries a 16 MiB
+/// push at 4.5 Mbit/s; hubs push from servers.
+const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A request's whole body, if it is at most `limit` bytes and in by
+/// `deadline`; otherwise the answer to send: 413, at once when the
+/// announced length is already past `limit`, or 408. Hyper closes the
+/// connection after either, the rest of the body unread.
+async fn read_body(
+    body: Body,
+    limit: usize,
+    deadline: tokio::time::Instant,
+) -> Result<Bytes, Response> {
+    use axum::body::HttpBody;
+    let too_large = || {
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is larger than this daemon accepts here ({limit} bytes)\n"),
+        )
+            .into_response()
+    };
+    if body.size_hint().lower() > limit as u64 {
+        return Err(too_large());
+    }
+    match tokio::time::timeout_at(deadline, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        // Past the limit, or a body that broke off (whose client is gone).
+        Ok(Err(_)) => Err(too_large()),
+        Err(_) => Err((
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the body did not arrive within {} seconds\n",
+                BODY_TIMEOUT.as_secs()
+            ),
+        )
+            .into_response()),
     }
 }
 
@@ -1469,11 +1548,21 @@ async fn count_requests(
     response
 }
 
+/// The largest subscription request `POST /websub` reads: a callback
+/// URL, one of our topics, a secret under 200 bytes and a lease fit in a
+/// few kilobytes; 64 KiB leaves room for any URL a client would send.
+/// (axum's default, 2 MiB, let [`MAX_CONNECTIONS`] stalled requests hold
+/// 1 GiB; this, 32 MiB.)
+const HUB_FORM_MAX: usize = 64 * 1024;
+
 /// `POST /websub`: a WebSub subscription request (W3C WebSub §5.1), a
 /// form with `hub.mode`, `hub.topic`, `hub.callback` and optionally
 /// `hub.lease_seconds` and `hub.secret`. 202 once it is queued for
-/// verification; 4xx with the reason when it cannot be taken.
-async fn websub(State(state): State<HttpState>, headers: HeaderMap, body: Bytes) -> Response {
+/// verification; 4xx with the reason when it cannot be taken (413 past
+/// [`HUB_FORM_MAX`], 408 when the form is not in within
+/// [`BODY_TIMEOUT`]).
+async fn websub(State(state): State<HttpState>, headers: HeaderMap, body: Body) -> Response {
+    let deadline = tokio::time::Instant::now() + BODY_TIMEOUT;
     let Some(hub) = state.hub() else {
         return (
             StatusCode::NOT_FOUND,
@@ -1496,6 +1585,10 @@ async fn websub(State(state): State<HttpState>, headers: HeaderMap, body: Bytes)
         )
             .into_response();
     }
+    let body = match read_body(body, HUB_FORM_MAX, deadline).await {
+        Ok(body) => body,
+        Err(refused) => return refused,
+    };
     let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
     let published = state.published();
     match hub.accept(&form, |topic| published.topic(topic).is_some()) {
@@ -2080,6 +2173,160 @@ mod tests {
                 "a half-sent request still holds its connection"
             );
         }
+        stop.cancel();
+    }
+
+    /// The daemon's HTTP side answering WebSub hubs, and serving a hub
+    /// (`POST /websub`), over an archive in a temp dir with one live
+    /// subscription; returns its state, its address and the
+    /// subscription's callback id.
+    async fn start_subscribed() -> (
+        tempfile::TempDir,
+        HttpState,
+        String,
+        CancellationToken,
+        &'static str,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let feed_url = "http://127.0.0.1:9/feed.xml";
+        let (subscriber, opened) =
+            crate::websub::test_support::subscriber(dir.path(), feed_url).await;
+        let config = Config::load(&dir.path().join("config.toml")).unwrap();
+        let now = "2026-11-24T09:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        let clock: SharedClock = Arc::new(FixedClock::new(now));
+        let state = HttpState::new(
+            Arc::new(Metrics::new()),
+            Default::default(),
+            opened.store.clone(),
+            Published::from_config(&config, None, now),
+            crate::scheduler::Heartbeat::new(now),
+            Arc::clone(&clock),
+        );
+        state.answer_hubs(subscriber);
+        let clients = crate::push::webhook::Clients::new("t").unwrap();
+        let (hub, _verifier) = Hub::new(&config.websub, opened.store.clone(), clock, clients);
+        state.set_hub(Some(hub));
+        let id = "0123456789abcdef0123456789abcdef";
+        opened
+            .store
+            .request_subscription(
+                opened.feeds[0].1,
+                "http://127.0.0.1:9/hub",
+                feed_url,
+                id,
+                &crate::config::Secret::new("s3cret"),
+                now,
+                now + chrono::Duration::hours(1),
+            )
+            .await
+            .unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let stop = CancellationToken::new();
+        tokio::spawn(serve(listener, state.clone(), stop.clone()));
+        (dir, state, addr, stop, id)
+    }
+
+    /// Sends `request` on a new connection to `addr`.
+    async fn send(addr: &str, request: &str) -> tokio::net::TcpStream {
+        use tokio::io::AsyncWriteExt;
+        let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+        c.write_all(request.as_bytes()).await.unwrap();
+        c
+    }
+
+    /// All `c` is sent until it closes, within `within`.
+    async fn answer(c: &mut tokio::net::TcpStream, within: Duration) -> Option<String> {
+        use tokio::io::AsyncReadExt;
+        let mut sent = Vec::new();
+        tokio::time::timeout(within, c.read_to_end(&mut sent))
+            .await
+            .ok()
+            .map(|_| String::from_utf8_lossy(&sent).into_owned())
+    }
+
+    /// Clients that announce a body and stall part way (a push to a live
+    /// callback, a subscription request to our hub) are answered 408 and
+    /// cut off after `BODY_TIMEOUT`, as slow headers are after
+    /// `HEADER_TIMEOUT`: before, each held its connection, and what it had
+    /// sent, for ever, and 512 of them stopped the daemon answering
+    /// anyone. Time is paused: tokio jumps it ahead whenever nothing is
+    /// left to do.
+    #[tokio::test(start_paused = true)]
+    async fn bodies_that_stall_are_cut_off() {
+        let (_dir, _state, addr, stop, id) = start_subscribed().await;
+        let mut slow = Vec::new();
+        for _ in 0..25 {
+            let push = format!(
+                "POST /websub/callback/{id} HTTP/1.1\r\nHost: x\r\n\
+                 Content-Length: 1000000\r\n\r\n<feed>"
+            );
+            slow.push(send(&addr, &push).await);
+            let form = "POST /websub HTTP/1.1\r\nHost: x\r\n\
+                        Content-Type: application/x-www-form-urlencoded\r\n\
+                        Content-Length: 1000\r\n\r\nhub.mode=sub";
+            slow.push(send(&addr, form).await);
+        }
+        tokio::time::sleep(BODY_TIMEOUT - Duration::from_secs(1)).await;
+        for c in slow.iter_mut().rev().take(2) {
+            assert_eq!(
+                answer(c, Duration::from_millis(100)).await,
+                None,
+                "cut off before its time"
+            );
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        for mut c in slow {
+            let sent = answer(&mut c, Duration::from_secs(1)).await;
+            let sent = sent.expect("a stalled body still holds its connection");
+            assert!(sent.starts_with("HTTP/1.1 408"), "{sent}");
+        }
+        stop.cancel();
+    }
+
+    /// Pushes are read `PUSHES_AT_ONCE` at a time: one that finds every
+    /// turn taken waits for one, and gets 503 with `Retry-After` if none
+    /// comes before `BODY_TIMEOUT`, its body unread; one announcing more
+    /// than `[fetch] max_body_bytes` gets 413 at once.
+    #[tokio::test(start_paused = true)]
+    async fn pushes_wait_for_a_turn_and_are_capped() {
+        let (_dir, state, addr, stop, id) = start_subscribed().await;
+        let push = |body: &str| {
+            format!(
+                "POST /websub/callback/{id} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+                 Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+        };
+        let turns = state
+            .0
+            .pushes
+            .acquire_many(PUSHES_AT_ONCE as u32)
+            .await
+            .unwrap();
+        let mut waiting = send(&addr, &push("<feed/>")).await;
+        let sent = answer(&mut waiting, BODY_TIMEOUT + Duration::from_secs(1)).await;
+        let sent = sent.expect("answered by the deadline");
+        assert!(sent.starts_with("HTTP/1.1 503"), "{sent}");
+        assert!(
+            sent.to_ascii_lowercase().contains("retry-after: 10"),
+            "{sent}"
+        );
+        drop(turns);
+        // Unsigned, so answered 200 and ignored.
+        let mut c = send(&addr, &push("<feed/>")).await;
+        let sent = answer(&mut c, Duration::from_secs(5)).await.unwrap();
+        assert!(sent.starts_with("HTTP/1.1 200"), "{sent}");
+
+        let max = 16 * 1024 * 1024;
+        let huge = format!(
+            "POST /websub/callback/{id} HTTP/1.1\r\nHost: x\r\n\
+             Content-Length: {}\r\n\r\n<",
+            max + 1
+        );
+        let mut c = send(&addr, &huge).await;
+        let sent = answer(&mut c, Duration::from_secs(1)).await.unwrap();
+        assert!(sent.starts_with("HTTP/1.1 413"), "{sent}");
         stop.cancel();
     }
 }

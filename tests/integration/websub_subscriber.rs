@@ -1405,3 +1405,35 @@ async fn an_old_subscription_whose_topic_holds_the_key_ends_and_the_feed_is_poll
     assert!(hub.requests().is_empty(), "{:?}", hub.requests());
     daemon.stop().await;
 }
+
+/// A POST to a callback id we never handed out is answered 410 Gone
+/// before its body arrives: a client that announces 16 MiB and sends one
+/// byte gets its refusal at once. The body used to be read first, with no
+/// deadline, so 512 such clients stalling held 8 GiB and every connection
+/// the daemon serves, and `/feed.atom` and `/healthz` stopped answering.
+/// A made-up id of 60,000 characters is refused alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_to_an_unknown_callback_is_refused_before_its_body_arrives() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = TestDir::new();
+    let daemon = Subscriber::start(&dir, "").await;
+    let addr = daemon.base.trim_start_matches("http://").to_string();
+    for id in [
+        "0123456789abcdef0123456789abcdef".to_string(),
+        "x".repeat(60_000),
+    ] {
+        let mut c = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let head = format!(
+            "POST /websub/callback/{id} HTTP/1.1\r\nHost: x\r\n\
+             Content-Type: application/atom+xml\r\nContent-Length: 16777216\r\n\r\n<"
+        );
+        c.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = [0u8; 12];
+        tokio::time::timeout(Duration::from_secs(5), c.read_exact(&mut answer))
+            .await
+            .unwrap_or_else(|_| panic!("no answer before the body (id of {} bytes)", id.len()))
+            .unwrap();
+        assert_eq!(&answer, b"HTTP/1.1 410", "id of {} bytes", id.len());
+    }
+    daemon.stop().await;
+}
