@@ -51,7 +51,10 @@
 //!   `/metrics` and logged once per subscription, not per push. The
 //!   subscription is looked up ([`Subscriber::callback`]) before the
 //!   body is read, so a push to a made-up callback is refused before it
-//!   can send megabytes.
+//!   can send megabytes; an id that is not of the shape we hand out (32
+//!   hex digits, [`is_callback_id`]) is refused without being looked up,
+//!   remembered or logged: the path is the sender's to choose, up to
+//!   64 KB of it.
 //!
 //! While a subscription is live, `schedule::PollState::next_due` polls the
 //! feed at the slower `[websub] fallback_poll`; the scheduler is told to
@@ -111,7 +114,12 @@ const MAX_SLEEP: Duration = Duration::from_secs(30);
 
 /// Callback ids remembered for logging once; past this the memory starts
 /// over (a flood of pushes to made-up ids must not grow it without end).
+/// Only ids of our shape ([`is_callback_id`]) get here, so each entry is
+/// under 50 bytes: at most about 1 MB in all, with the set's overhead.
 const WARNED_CAP: usize = 10_000;
+
+/// Random bytes in a callback id we hand out; the id is their hex.
+const CALLBACK_ID_BYTES: usize = 16;
 
 /// Why a hub's verification request is refused (answered 404).
 #[derive(Debug, thiserror::Error)]
@@ -143,6 +151,13 @@ pub enum PushAnswer {
 /// ([`Subscriber::callback`]) before the push's body is read.
 #[derive(Debug)]
 pub struct Callback(Subscription);
+
+/// Whether `id` could be a callback id we handed out: `random_hex` of
+/// `CALLBACK_ID_BYTES`, lowercase, as every subscription since the first
+/// was made. Any other path is someone else's invention.
+pub fn is_callback_id(id: &str) -> bool {
+    id.len() == 2 * CALLBACK_ID_BYTES && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
 
 /// The subscriber; cheap to clone.
 #[derive(Clone)]
@@ -406,7 +421,7 @@ impl Subscriber {
                 feed_id,
                 hub,
                 topic,
-                &random_hex(16),
+                &random_hex(CALLBACK_ID_BYTES),
                 &Secret::new(random_hex(32)),
                 now,
                 retry_at,
@@ -700,6 +715,9 @@ impl Subscriber {
         callback_id: &str,
         query: &HashMap<String, String>,
     ) -> Result<String, VerifyError> {
+        if !is_callback_id(callback_id) {
+            return Err(VerifyError::Unknown);
+        }
         let store = &self.0.pipeline.store;
         let sub = store
             .subscription(callback_id)
@@ -778,6 +796,12 @@ impl Subscriber {
     /// is none, [`PushAnswer::Failed`] when the archive does not answer.
     pub async fn callback(&self, callback_id: &str) -> Result<Callback, PushAnswer> {
         let metrics = &self.0.pipeline.metrics;
+        if !is_callback_id(callback_id) {
+            // Counted, but neither kept nor logged: the id is whatever
+            // the sender put in the path.
+            metrics.websub_received("unknown_subscription");
+            return Err(PushAnswer::Unknown);
+        }
         match self.0.pipeline.store.subscription(callback_id).await {
             Ok(Some(s)) if matches!(s.state, SubState::Pending | SubState::Active) => {
                 Ok(Callback(s))
@@ -1089,6 +1113,57 @@ mod tests {
         assert_eq!(retry_delay(Some(&long), now), chrono::Duration::minutes(10));
         assert_eq!(random_hex(16).len(), 32);
         assert_ne!(random_hex(16), random_hex(16));
+    }
+
+    /// Log lines written while a test runs, as the daemon writes them.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Pushes to callback ids we never handed out (the URL path, up to
+    /// 64 KB of it, is the sender's to choose) are refused without the id
+    /// being remembered or logged: 1,000 ids of 60,000 characters used to
+    /// grow what the daemon keeps by 60 MB and log 1,000 lines of 60 KB.
+    /// Unknown ids of our shape are logged once each, in a short line,
+    /// and kept in a few dozen bytes each.
+    #[tokio::test]
+    async fn pushes_to_made_up_callbacks_keep_and_log_little() {
+        let dir = tempfile::tempdir().unwrap();
+        let (sub, _opened) = subscriber(dir.path(), "http://127.0.0.1:9/feed.xml").await;
+        let log = Captured::default();
+        let writer = log.clone();
+        let _logging = tracing::subscriber::set_default(
+            tracing_subscriber::fmt()
+                .with_ansi(false)
+                .with_writer(move || writer.clone())
+                .finish(),
+        );
+        let kept = || -> usize { sub.0.warned.lock().unwrap().iter().map(String::len).sum() };
+        for i in 0..1_000 {
+            let id = format!("{i:04}{}", "x".repeat(60_000));
+            assert_eq!(sub.callback(&id).await.unwrap_err(), PushAnswer::Unknown);
+        }
+        assert_eq!(kept(), 0, "made-up ids were kept");
+        assert!(log.0.lock().unwrap().is_empty(), "made-up ids were logged");
+        for i in 0..1_000 {
+            let id = format!("{i:032x}");
+            assert_eq!(sub.callback(&id).await.unwrap_err(), PushAnswer::Unknown);
+        }
+        assert!(kept() <= 1_000 * 50, "{} bytes kept", kept());
+        let log = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(log.lines().count(), 1_000, "one line per unknown id");
+        let longest = log.lines().map(str::len).max().unwrap();
+        assert!(longest < 300, "a log line of {longest} bytes");
     }
 
     /// A hub (any feed may name one) that refuses a subscription with an

@@ -695,7 +695,13 @@ async fn websub_verify(
             unavailable()
         }
         Err(e) => {
-            debug!(callback_id = %id, error = %e, "WebSub verification refused");
+            // A made-up id is up to 64 KB of path: only ours are named.
+            let callback_id = if crate::websub::is_callback_id(&id) {
+                id.as_str()
+            } else {
+                "(not one we hand out)"
+            };
+            debug!(callback_id, error = %e, "WebSub verification refused");
             not_found_text("no such subscription\n")
         }
     }
