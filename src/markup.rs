@@ -173,6 +173,16 @@ pub fn collapse_whitespace(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `s` with each control character (line breaks, tabs, escapes) made a
+/// space: text from elsewhere (a hub's reason, a feed's title) that goes
+/// into one line of a log, a TOML comment or a systemd status, where a
+/// line break would end the line and forge the next.
+pub fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
 /// [`collapse_whitespace`] of text the caller owns, without a copy when it
 /// changes nothing.
 pub fn collapse_whitespace_owned(s: String) -> String {

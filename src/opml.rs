@@ -919,7 +919,7 @@ impl ImportPlan {
         let mut out = format!(
             "# {n} feed{} imported from {} by `tickerfeed opml import` on {} UTC",
             if n == 1 { "" } else { "s" },
-            comment_text(source),
+            crate::markup::one_line(source),
             now.format("%Y-%m-%d %H:%M"),
         );
         if !self.already_configured.is_empty() {
@@ -932,7 +932,7 @@ impl ImportPlan {
         for feed in &self.added {
             out.push_str("\n[[feeds]]\n");
             if let Some(title) = &feed.title {
-                out.push_str(&format!("# {}\n", comment_text(title)));
+                out.push_str(&format!("# {}\n", crate::markup::one_line(title)));
             }
             out.push_str(&format!("name = {}\n", toml_string(&feed.name)));
             out.push_str(&format!(
@@ -1068,14 +1068,6 @@ fn toml_string(s: &str) -> String {
     }
     out.push('"');
     out
-}
-
-/// Text safe inside a one-line TOML comment: TOML forbids control
-/// characters there, and a newline would end the comment.
-fn comment_text(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
 }
 
 #[cfg(test)]

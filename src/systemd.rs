@@ -174,7 +174,7 @@ impl Notifier {
 
     /// `STATUS=`: one line for `systemctl status`. Newlines become spaces.
     pub fn status(&self, status: &str) -> Result<(), NotifyError> {
-        self.send(&[NotifyState::Status(&one_line(status))])
+        self.send(&[NotifyState::Status(&crate::markup::one_line(status))])
     }
 
     /// `WATCHDOG=1`: we are alive. Send only after checking that we are.
@@ -273,10 +273,6 @@ fn send_abstract(_sock: &UnixDatagram, _message: &[u8], _name: &[u8]) -> io::Res
         io::ErrorKind::Unsupported,
         "abstract sockets exist only on Linux",
     ))
-}
-
-fn one_line(s: &str) -> String {
-    s.replace(['\n', '\r'], " ")
 }
 
 /// The watchdog interval systemd enforces (`WatchdogSec=`), when it applies
@@ -481,7 +477,7 @@ where
         };
         let sent = match &health {
             Ok(line) => {
-                let status = one_line(line);
+                let status = crate::markup::one_line(line);
                 let mut states = vec![NotifyState::Status(&status)];
                 if watchdog.is_some() {
                     states.insert(0, NotifyState::Watchdog);
@@ -591,7 +587,7 @@ mod tests {
 
     #[test]
     fn status_stays_on_one_line() {
-        assert_eq!(one_line("a\nREADY=1\r\nb"), "a READY=1  b");
+        assert_eq!(crate::markup::one_line("a\nREADY=1\r\nb"), "a READY=1  b");
     }
 
     #[test]

@@ -752,7 +752,9 @@ impl Subscriber {
             }
             Some("denied") if matches!(sub.state, SubState::Pending | SubState::Active) => {
                 let reason = param("hub.reason").unwrap_or("no reason given");
-                let reason: String = reason.chars().take(200).collect();
+                // The hub's words go into the log and the archive as one
+                // line: a line break in them could forge a log line.
+                let reason = crate::markup::one_line(&reason.chars().take(200).collect::<String>());
                 store
                     .subscription_ended(
                         callback_id,

@@ -589,7 +589,9 @@ async fn a_feed_that_opts_out_or_holds_a_key_is_not_subscribed_and_a_denial_ends
     let callback = &verified[0].form["hub.callback"];
     let resp = reqwest::Client::new()
         .get(format!(
-            "{callback}?hub.mode=denied&hub.topic={}&hub.reason=closed",
+            // A reason with a line break, as a hub forging a log line
+            // would send it.
+            "{callback}?hub.mode=denied&hub.topic={}&hub.reason=closed%0A2026-01-01T00:00:00Z%20ERROR%20forged",
             publisher.url("/in.xml")
         ))
         .send()
@@ -606,6 +608,10 @@ async fn a_feed_that_opts_out_or_holds_a_key_is_not_subscribed_and_a_denial_ends
         .unwrap();
     assert_eq!(state, "denied");
     assert!(error.contains("closed"), "{error}");
+    assert!(
+        !error.contains('\n'),
+        "the hub's reason is one line in the log and the archive: {error:?}"
+    );
     // Pushes for it are refused now.
     let push = reqwest::Client::new()
         .post(callback)
