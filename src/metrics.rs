@@ -539,9 +539,19 @@ impl Metrics {
     }
 
     /// The OpenMetrics text, with the scrape-time values filled in.
-    pub fn encode(&self, database_bytes: u64, items: i64, quotes_age: Option<f64>) -> String {
+    /// `items` is `None` when the archive could not be counted: the gauge
+    /// keeps the last count rather than show a number the archive never
+    /// held (a -1, or a 0 an alert on "the archive emptied" fires on).
+    pub fn encode(
+        &self,
+        database_bytes: u64,
+        items: Option<i64>,
+        quotes_age: Option<f64>,
+    ) -> String {
         self.database_bytes.set(database_bytes as i64);
-        self.archive_items.set(items);
+        if let Some(items) = items {
+            self.archive_items.set(items);
+        }
         if let Some(age) = quotes_age {
             self.quotes_age.get_or_create(&Vec::new()).set(age);
         }
@@ -583,7 +593,7 @@ mod tests {
         );
         m.http_request("/feed.atom", 304);
         m.render();
-        let text = m.encode(12345, 7, Some(30.0));
+        let text = m.encode(12345, Some(7), Some(30.0));
         for needle in [
             r#"tickerfeed_fetches_total{result="ok",status_class="2xx"} 1"#,
             r#"tickerfeed_fetches_total{result="error",status_class="none"} 1"#,
@@ -593,11 +603,25 @@ mod tests {
             r#"tickerfeed_http_requests_total{route="/feed.atom",status="304"} 1"#,
             "tickerfeed_renders_total 1",
             "tickerfeed_database_bytes 12345",
+            "tickerfeed_archive_items 7",
             "tickerfeed_fetch_duration_seconds_count 2",
             "# EOF",
         ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }
+    }
+
+    /// A scrape that could not count the archive shows the last count,
+    /// never a number the archive did not hold.
+    #[test]
+    fn an_archive_that_cannot_be_counted_keeps_its_last_count() {
+        let m = Metrics::new();
+        assert!(
+            m.encode(0, Some(42), None)
+                .contains("tickerfeed_archive_items 42\n")
+        );
+        let text = m.encode(0, None, None);
+        assert!(text.contains("tickerfeed_archive_items 42\n"), "{text}");
     }
 
     /// Every outcome a poll that reached the fetch stage can have is
@@ -627,7 +651,7 @@ mod tests {
                 &IngestSummary::default(),
             );
         }
-        let text = m.encode(0, 0, None);
+        let text = m.encode(0, Some(0), None);
         for outcome in outcomes {
             let needle = format!(
                 r#"tickerfeed_fetches_total{{result="{}",status_class="none"}} 1"#,

@@ -1646,7 +1646,13 @@ impl Documents for HttpState {
 async fn metrics(State(state): State<HttpState>) -> Response {
     let inner = &state.0;
     let now = inner.clock.now();
-    let items = inner.store.item_count().await.unwrap_or(-1);
+    let items = match inner.store.item_count().await {
+        Ok(n) => Some(n),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not count the archive's items for /metrics");
+            None
+        }
+    };
     // A board that has not refreshed since it was set up is as old as it
     // is: an alert on its age fires for a provider that never answered,
     // but not the moment a reload adds `[market]` to a daemon running for

@@ -947,7 +947,7 @@ mod tests {
     /// `tickerfeed_alert_deliveries_total`'s samples, as `/metrics` has them.
     fn deliveries(metrics: &Metrics) -> Vec<String> {
         metrics
-            .encode(0, 0, None)
+            .encode(0, Some(0), None)
             .lines()
             .filter(|l| l.starts_with("tickerfeed_alert_deliveries_total{"))
             .map(str::to_string)

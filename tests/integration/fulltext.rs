@@ -196,7 +196,7 @@ async fn the_article_is_archived_beside_the_teaser_searchable_and_mined_for_ment
     );
     // robots.txt was asked once for the site, and (absent) allowed all.
     assert_eq!(server.seen("/robots.txt").len(), 1);
-    let metrics = opened.pipeline.metrics.encode(0, 0, None);
+    let metrics = opened.pipeline.metrics.encode(0, Some(0), None);
     assert!(
         metrics.contains("tickerfeed_article_fetches_total{result=\"fetched\"} 2"),
         "{metrics}"
@@ -405,7 +405,7 @@ async fn failed_pages_leave_the_item_as_it_was_and_are_not_fetched_on_the_next_p
         ),
         4
     );
-    let metrics = opened.pipeline.metrics.encode(0, 0, None);
+    let metrics = opened.pipeline.metrics.encode(0, Some(0), None);
     assert!(
         metrics.contains("tickerfeed_article_fetches_total{result=\"failed\"} 3"),
         "{metrics}"

@@ -1377,7 +1377,7 @@ async fn serve_an_empty_archive() -> Served {
     let stop = CancellationToken::new();
     let server = tokio::spawn(tickerfeed::http::serve(listener, state, stop.clone()));
     let renders = Box::new(move || {
-        let text = metrics.encode(0, 0, None);
+        let text = metrics.encode(0, Some(0), None);
         text.lines()
             .find_map(|l| l.strip_prefix("tickerfeed_renders_total "))
             .unwrap_or_else(|| panic!("no render counter in\n{text}"))
