@@ -517,18 +517,50 @@ pub fn render_item(
 /// `html` with each `<img>` replaced by a link to the image, labelled by
 /// its alt text: without `[web] remote_images` the page loads nothing from
 /// other sites (each load would tell them who read what, and the CSP
-/// would refuse it anyway). The HTML is the sanitiser's output, whose
-/// attribute values are double-quoted; a `>` inside one is allowed for.
+/// would refuse it anyway). An image inside a link (`<a href="story"><img
+/// alt="Photo"></a>`, common in feeds) becomes the bare `[Photo]`: a link
+/// inside a link is not HTML, and a browser would close the outer one
+/// there, leaving the story's link empty. The outer link is the one the
+/// publisher meant the reader to follow.
+///
+/// One pass over the tags, copying what lies between them. The HTML is
+/// the sanitiser's output: attribute values double-quoted (a `>` or `<`
+/// inside one is allowed for, so every tag is matched whole), `<` in text
+/// escaped, no comments.
 fn images_as_links(html: &str) -> String {
-    static IMG: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r#"(?i)<img\b(?:[^>"']|"[^"]*"|'[^']*')*>"#).expect("static regex")
+    static TAG: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"</?[A-Za-z][A-Za-z0-9]*\b(?:[^>"']|"[^"]*"|'[^']*')*>"#)
+            .expect("static regex")
     });
     static SRC: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r#"(?i)\ssrc="([^"]*)""#).expect("static regex"));
     static ALT: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r#"(?i)\salt="([^"]*)""#).expect("static regex"));
-    IMG.replace_all(html, |caps: &regex::Captures<'_>| {
-        let tag = &caps[0];
+    let mut out = String::with_capacity(html.len());
+    let mut copied = 0;
+    // Links open around the current place; more than one only in HTML no
+    // parser builds, and then none of them may hold another.
+    let mut open_links = 0usize;
+    for found in TAG.find_iter(html) {
+        let tag = found.as_str();
+        let (closing, rest) = match tag[1..].strip_prefix('/') {
+            Some(rest) => (true, rest),
+            None => (false, &tag[1..]),
+        };
+        let name_len = rest.bytes().take_while(u8::is_ascii_alphanumeric).count();
+        let name = &rest[..name_len];
+        if name.eq_ignore_ascii_case("a") {
+            open_links = if closing {
+                open_links.saturating_sub(1)
+            } else {
+                open_links + 1
+            };
+        }
+        if closing || !name.eq_ignore_ascii_case("img") {
+            continue;
+        }
+        out.push_str(&html[copied..found.start()]);
+        copied = found.end();
         let alt = ALT
             .captures(tag)
             .map(|c| c[1].trim().to_string())
@@ -536,11 +568,17 @@ fn images_as_links(html: &str) -> String {
             .unwrap_or_else(|| "image".into());
         // Both values are already escaped as the sanitiser wrote them.
         match SRC.captures(tag) {
-            Some(src) => format!("<a class=\"image\" href=\"{}\">[{alt}]</a>", &src[1]),
-            None => format!("[{alt}]"),
+            Some(src) if open_links == 0 => {
+                out.push_str(&format!(
+                    "<a class=\"image\" href=\"{}\">[{alt}]</a>",
+                    &src[1]
+                ));
+            }
+            _ => out.push_str(&format!("[{alt}]")),
         }
-    })
-    .into_owned()
+    }
+    out.push_str(&html[copied..]);
+    out
 }
 
 /// For each symbol the article mentions: its price on the article's
@@ -891,6 +929,74 @@ mod tests {
             ),
             r#"<p>Chart: <a class="image" href="https://cdn.example/c.png?a=1&amp;b=2">[BP &gt; 30]</a> and <a class="image" href="x.gif">[image]</a></p>"#
         );
+    }
+
+    /// Whether a link opens inside an open link anywhere in `page`: not
+    /// HTML, and a browser closes the outer link there.
+    fn a_link_inside_a_link(page: &str) -> bool {
+        let tags = Regex::new(r"(?i)<(/?)a[\s>]").unwrap();
+        let mut open = 0usize;
+        for tag in tags.captures_iter(page) {
+            if !tag[1].is_empty() {
+                open = open.saturating_sub(1);
+            } else if open > 0 {
+                return true;
+            } else {
+                open += 1;
+            }
+        }
+        false
+    }
+
+    /// A feed's `<a href="story"><img alt="Photo"></a>` became a link to
+    /// the image inside the story's link: the browser closed the story's
+    /// link before it, so the reader had an empty story link and a
+    /// `[Photo]` leading to the image. Inside a link the image is now its
+    /// alt text, within the story's link; elsewhere it is still a link.
+    #[test]
+    fn an_image_inside_a_link_is_its_alt_text_within_that_link() {
+        let html = r#"<p><a href="https://news.example/story"><img src="https://cdn.example/p.jpg" alt="Photo"> Oil jumps</a> <abbr title="x">BP</abbr> <img src="c.png" alt="Chart"></p><a href="/b"><img src="x.gif"></a>"#;
+        let out = images_as_links(html);
+        assert_eq!(
+            out,
+            r#"<p><a href="https://news.example/story">[Photo] Oil jumps</a> <abbr title="x">BP</abbr> <a class="image" href="c.png">[Chart]</a></p><a href="/b">[image]</a>"#
+        );
+        assert!(!a_link_inside_a_link(&out), "{out}");
+        // A tag's quoted attribute holding markup is part of that tag.
+        assert_eq!(
+            images_as_links(r#"<a href="/s" title="<a href=x>">go</a><img src="y.png">"#),
+            r#"<a href="/s" title="<a href=x>">go</a><a class="image" href="y.png">[image]</a>"#
+        );
+    }
+
+    /// The article page, as a reader gets it: the story's link keeps its
+    /// photo's alt text, and no link opens inside another.
+    #[test]
+    fn the_item_page_has_no_link_inside_a_link() {
+        use crate::render::samples::market_feed;
+        let sample = market_feed();
+        let mut entry = sample.entries[0].clone();
+        entry.content_html = Some(
+            r#"<p><a href="https://news.example/story"><img src="https://cdn.example/p.jpg" alt="Photo"></a></p>"#
+                .into(),
+        );
+        let feed = MergedFeed {
+            entries: vec![entry],
+            ..sample
+        };
+        assert!(!feed.remote_images);
+        let history = ItemHistory {
+            first_seen: None,
+            revisions: Vec::new(),
+            article_html: None,
+            mentions: Vec::new(),
+        };
+        let page = String::from_utf8(render_item(&feed, &history, feed.now).unwrap()).unwrap();
+        assert!(
+            page.contains(r#"<a href="https://news.example/story">[Photo]</a>"#),
+            "{page}"
+        );
+        assert!(!a_link_inside_a_link(&page), "{page}");
     }
 
     /// Prices at the edges of what a decimal holds give "n/a", not a
