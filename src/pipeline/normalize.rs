@@ -702,10 +702,33 @@ fn rebase(url: &str) -> Option<std::borrow::Cow<'_, str>> {
 ///
 /// The streaming sanitiser answers for the plain markup feeds nearly always
 /// hold, with ammonia's output byte for byte; what it does not model
-/// (tables, forms, misnesting, foreign content) goes to ammonia itself.
+/// (tables, forms, misnesting, foreign content) goes to ammonia itself,
+/// unless its tags have so many attributes that ammonia would take
+/// minutes: then only its text is kept.
 pub fn sanitize(html: &str, base: &Url) -> String {
-    super::sanitize::clean(html, Some(base), super::sanitize::Allow::Feed)
-        .unwrap_or_else(|| sanitize_with_ammonia(html, base))
+    super::sanitize::clean(html, Some(base), super::sanitize::Allow::Feed).unwrap_or_else(|| {
+        if too_costly_for_ammonia(html) {
+            escape_text(&sanitized_to_text(html)).into_owned()
+        } else {
+            sanitize_with_ammonia(html, base)
+        }
+    })
+}
+
+/// Whether `html` has more attributes in one tag (or piled on its `<html>`
+/// element) than ammonia parses in reasonable time: html5ever's cost is
+/// quadratic in them ([`super::sanitize::attributes_stay_few`]). Such HTML
+/// is hostile, so it is reduced to its text by `sanitized_to_text`'s
+/// single pass: linear, and markup-free once escaped.
+fn too_costly_for_ammonia(html: &str) -> bool {
+    let costly = !super::sanitize::attributes_stay_few(html);
+    if costly {
+        tracing::warn!(
+            "HTML with too many attributes for the sanitiser (over {} in a tag) was reduced to its text",
+            super::sanitize::AMMONIA_MAX_ATTRS
+        );
+    }
+    costly
 }
 
 /// [`sanitize`] by ammonia alone: the reference the streaming sanitiser
@@ -778,9 +801,11 @@ pub fn sanitized_to_text(html: &str) -> String {
 pub fn html_to_text(html: &str) -> String {
     // No tags survive an empty allow-list; what is left is text with the
     // serialiser's entities, which `sanitized_to_text` decodes.
-    let clean = super::sanitize::clean(html, None, super::sanitize::Allow::Nothing)
-        .unwrap_or_else(|| html_to_text_ammonia_html(html));
-    sanitized_to_text(&clean)
+    match super::sanitize::clean(html, None, super::sanitize::Allow::Nothing) {
+        Some(clean) => sanitized_to_text(&clean),
+        None if too_costly_for_ammonia(html) => sanitized_to_text(html),
+        None => sanitized_to_text(&html_to_text_ammonia_html(html)),
+    }
 }
 
 /// What ammonia with an empty allow-list writes for `html` (the reference

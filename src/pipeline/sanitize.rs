@@ -19,13 +19,19 @@
 //! style, doctypes, CDATA, bogus comments, NUL bytes, unusual numeric
 //! references) makes [`clean`] give up and return `None`; the caller then
 //! hands the fragment to ammonia. So the output is always what ammonia
-//! would produce: balanced, escaped, allow-listed.
+//! would produce: balanced, escaped, allow-listed. The one exception is
+//! HTML ammonia would take minutes over, tags with hundreds of thousands
+//! of attributes: [`clean`] answers for them in linear time when it can,
+//! and [`attributes_stay_few`] tells the caller not to hand the rest to
+//! ammonia.
 //!
 //! Owns: the allow-list mirror of ammonia's defaults as `normalize`
 //! configures them (tags, attributes, URL schemes, `rel`), and the
 //! tokeniser and element stack. Hands on: the sanitised string.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
 
 use markup5ever::data::NAMED_ENTITIES;
 use memchr::memchr;
@@ -336,6 +342,33 @@ fn is_space(c: u8) -> bool {
     matches!(c, b'\t' | b'\n' | b'\x0C' | b' ')
 }
 
+/// Attributes a tag may have before repeats are looked up in a set rather
+/// than by a scan (which needs no allocation, and is faster for the few
+/// attributes real tags have).
+const LINEAR_ATTRS: usize = 16;
+
+/// An attribute name as the tokeniser compares them: ASCII letters folded
+/// to lowercase, nothing else.
+#[derive(Clone, Copy)]
+struct Caseless<'a>(&'a str);
+
+impl PartialEq for Caseless<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.eq_ignore_ascii_case(other.0)
+    }
+}
+
+impl Eq for Caseless<'_> {}
+
+impl Hash for Caseless<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        for c in self.0.bytes() {
+            state.write_u8(c.to_ascii_lowercase());
+        }
+        state.write_u8(0xff);
+    }
+}
+
 /// A tag as tokenised: its lowercased name, and where it ends.
 struct Tag<'a> {
     name: Cow<'a, str>,
@@ -407,6 +440,9 @@ impl Builder<'_> {
             Cow::Borrowed(raw)
         };
         self.attrs.clear();
+        // Past a few attributes the repeat check goes through a set: a
+        // tag with 100,000 attributes would otherwise cost 10^10 compares.
+        let mut seen: HashSet<Caseless<'a>> = HashSet::new();
         loop {
             while j < b.len() && is_space(b[j]) {
                 j += 1;
@@ -464,11 +500,18 @@ impl Builder<'_> {
                 value_end = j;
             }
             let new = &html[name_start..name_end];
-            if !self
-                .attrs
-                .iter()
-                .any(|&(s, e, _, _)| html[s..e].eq_ignore_ascii_case(new))
-            {
+            let first = if self.attrs.len() < LINEAR_ATTRS {
+                !self
+                    .attrs
+                    .iter()
+                    .any(|&(s, e, _, _)| html[s..e].eq_ignore_ascii_case(new))
+            } else {
+                if seen.is_empty() {
+                    seen.extend(self.attrs.iter().map(|&(s, e, _, _)| Caseless(&html[s..e])));
+                }
+                seen.insert(Caseless(new))
+            };
+            if first {
                 self.attrs
                     .push((name_start, name_end, value_start, value_end));
             }
@@ -774,6 +817,114 @@ fn is_plain_unknown(name: &str) -> bool {
             | "tr"
             | "xmp"
     )
+}
+
+/// The most attributes a tag may have for ammonia to be handed the
+/// fragment. html5ever checks each attribute against all the tag's earlier
+/// ones, so a tag with `n` costs `n²/2` compares: seconds at 20,000,
+/// minutes at 200,000. No real tag has more than a few dozen. At this cap
+/// a 5 MB fragment of such tags takes ammonia less time than one of the
+/// same size in plain `<p a=1>` tags.
+pub(crate) const AMMONIA_MAX_ATTRS: usize = 256;
+
+/// Whether ammonia parses `html` in time linear in its length, as far as
+/// attributes go: no tag html5ever could tokenise in it has more than
+/// [`AMMONIA_MAX_ATTRS`], and its `<html>` tags are few or bare. (Each
+/// `<html>` start tag in a body adds its attributes to the one `html`
+/// element, and ammonia's tree gathers that element's names into a set
+/// for every such tag: 20,000 `<html a…>` tags, 300 kB, took it two
+/// minutes. So the number of `<html>` tags times their attributes is
+/// capped at the square of the cap.)
+///
+/// Which `<` starts a tag depends on the tokeniser's state (text, comment,
+/// raw text, a quoted value), which only the full parser knows. So this
+/// runs html5ever's attribute states from every `<` that could start a
+/// tag, all at once: runs that reach the same state at the same byte go
+/// the same way from there, so only the one with the most attributes is
+/// kept, and the pass is linear. It counts repeated names too. The answer
+/// errs only towards `false`, on text that looks like a huge tag.
+pub(crate) fn attributes_stay_few(html: &str) -> bool {
+    // States of the HTML tokeniser inside a tag, as far as attribute
+    // counts go (the self-closing state behaves as `BEFORE_NAME`).
+    const TAG_NAME: usize = 0;
+    const BEFORE_NAME: usize = 1;
+    const NAME: usize = 2;
+    const AFTER_NAME: usize = 3;
+    const BEFORE_VALUE: usize = 4;
+    const DOUBLE: usize = 5;
+    const SINGLE: usize = 6;
+    const UNQUOTED: usize = 7;
+    const AFTER_QUOTED: usize = 8;
+    /// The next state for `c`, and whether `c` starts an attribute;
+    /// `None` when the tag ends.
+    fn step(state: usize, c: u8) -> Option<(usize, bool)> {
+        // Input preprocessing turns CR into LF.
+        let space = is_space(c) || c == b'\r';
+        Some(match state {
+            TAG_NAME if space || c == b'/' => (BEFORE_NAME, false),
+            BEFORE_NAME | AFTER_NAME if space => (state, false),
+            BEFORE_NAME | NAME | AFTER_NAME | AFTER_QUOTED if c == b'/' => (BEFORE_NAME, false),
+            NAME if space => (AFTER_NAME, false),
+            NAME | AFTER_NAME if c == b'=' => (BEFORE_VALUE, false),
+            BEFORE_VALUE if space => (BEFORE_VALUE, false),
+            BEFORE_VALUE if c == b'"' => (DOUBLE, false),
+            BEFORE_VALUE if c == b'\'' => (SINGLE, false),
+            DOUBLE if c == b'"' => (AFTER_QUOTED, false),
+            SINGLE if c == b'\'' => (AFTER_QUOTED, false),
+            DOUBLE | SINGLE => (state, false),
+            UNQUOTED | AFTER_QUOTED if space => (BEFORE_NAME, false),
+            _ if c == b'>' => return None,
+            TAG_NAME | NAME | UNQUOTED => (state, false),
+            BEFORE_VALUE => (UNQUOTED, false),
+            // `BEFORE_NAME`, `AFTER_NAME`, `AFTER_QUOTED`: a new name.
+            _ => (NAME, true),
+        })
+    }
+    let b = html.as_bytes();
+    // Each attribute but the last takes two bytes at least.
+    if b.len() <= 2 * AMMONIA_MAX_ATTRS {
+        return true;
+    }
+    // The most attributes any run in each state has seen so far, for runs
+    // in other tags and in `<html>` start tags.
+    let mut runs: [[Option<usize>; 9]; 2] = [[None; 9]; 2];
+    let (mut html_tags, mut html_attrs) = (0usize, 0usize);
+    for (i, &c) in b.iter().enumerate() {
+        let start_tag = i >= 1 && b[i - 1] == b'<';
+        if c.is_ascii_alphabetic() && (start_tag || i >= 2 && b[i - 1] == b'/' && b[i - 2] == b'<')
+        {
+            let is_html = start_tag
+                && b[i..]
+                    .get(..4)
+                    .is_some_and(|n| n.eq_ignore_ascii_case(b"html"))
+                && b.get(i + 4)
+                    .is_none_or(|&c| is_space(c) || matches!(c, b'\r' | b'/' | b'>'));
+            html_tags += usize::from(is_html);
+            let run = &mut runs[usize::from(is_html)][TAG_NAME];
+            *run = (*run).max(Some(0));
+        }
+        let mut next = [[None; 9]; 2];
+        for (html_run, states) in runs.iter().enumerate() {
+            for (state, count) in states.iter().enumerate() {
+                let Some(count) = *count else { continue };
+                let Some((to, starts)) = step(state, c) else {
+                    continue;
+                };
+                let count = count + usize::from(starts);
+                if count > AMMONIA_MAX_ATTRS {
+                    return false;
+                }
+                html_attrs += usize::from(starts && html_run == 1);
+                let slot = &mut next[html_run][to];
+                *slot = (*slot).max(Some(count));
+            }
+        }
+        if html_tags.saturating_mul(html_attrs) > AMMONIA_MAX_ATTRS * AMMONIA_MAX_ATTRS {
+            return false;
+        }
+        runs = next;
+    }
+    true
 }
 
 /// Where a comment starting at `lt` (`<!`) ends. Only plain `<!--…-->`

@@ -5,7 +5,7 @@
 //! markup. When it gives up, `normalize::sanitize` uses ammonia, so the
 //! composed function equals ammonia everywhere these tests look.
 
-use super::{Allow, clean};
+use super::{AMMONIA_MAX_ATTRS, Allow, attributes_stay_few, clean};
 use crate::pipeline::normalize::{
     html_to_text, html_to_text_ammonia_html, sanitize, sanitize_with_ammonia,
 };
@@ -167,6 +167,113 @@ fn hostile_markup_matches_ammonia() {
     ] {
         check(html);
     }
+}
+
+/// `<p title=first lang=en a0000000 … TITLE=second … title=third>text</p>`
+/// with `n` distinct attributes in the middle, the repeats past the point
+/// where the tokeniser looks names up in a set.
+fn many_attributes(n: usize) -> String {
+    let mut html = String::from("<p title=first lang=en");
+    for i in 0..n {
+        html.push_str(&format!(" a{i:07}"));
+        if i == n / 2 {
+            html.push_str(" TITLE=second Lang=fr");
+        }
+    }
+    html + " title=third>text</p>"
+}
+
+/// A feed item whose HTML has one tag with 200,000 attributes kept a core
+/// busy for minutes (each attribute was checked against all before it).
+/// The streaming sanitiser answers, keeping the first of each name as
+/// html5ever does; ammonia itself agrees at a size it parses in time.
+#[test]
+fn a_tag_with_200000_attributes_keeps_the_first_of_each_name() {
+    assert!(check(&many_attributes(100)));
+    let html = many_attributes(200_000);
+    let want = r#"<p title="first" lang="en">text</p>"#;
+    assert_eq!(
+        clean(&html, Some(&base()), Allow::Feed).as_deref(),
+        Some(want)
+    );
+    assert_eq!(sanitize(&html, &base()), want);
+    assert_eq!(html_to_text(&html), "text");
+}
+
+/// Markup the streaming sanitiser leaves to ammonia (a table) with a tag
+/// of 200,000 attributes: html5ever would take minutes, so the fragment
+/// is reduced to its text, escaped. Up to the cap, ammonia answers.
+#[test]
+fn a_tag_with_too_many_attributes_for_ammonia_keeps_its_text() {
+    let html = format!(
+        "<table><tr><td>a &amp; b</table>{}",
+        many_attributes(200_000)
+    );
+    assert_eq!(sanitize(&html, &base()), "a &amp; btext");
+    assert_eq!(html_to_text(&html), "a & btext");
+    // At the cap (the three repeats and the other two count too).
+    let html = format!(
+        "<table><tr><td>x</table>{}",
+        many_attributes(AMMONIA_MAX_ATTRS - 5)
+    );
+    assert!(!check(&html));
+    assert!(sanitize(&html, &base()).contains(r#"<p title="first" lang="en">text</p>"#));
+    // 20,000 `<html>` tags took ammonia two minutes (they pile their
+    // attributes on one element); a few are left to it.
+    let tags = |n: usize| {
+        (0..n)
+            .map(|i| format!("<html a{i:05}>"))
+            .collect::<String>()
+    };
+    assert_eq!(sanitize(&(tags(20_000) + "x"), &base()), "x");
+    assert!(!check(&(tags(16) + "<table><tr><td>x</table>")));
+}
+
+/// The cap holds for every tag html5ever could see, wherever the tag hides
+/// from a simple scan: after a quoted `>`, in what looks like a comment, a
+/// script or a quoted value, in an end tag, or after a quote with no space.
+#[test]
+fn attributes_are_counted_wherever_a_tag_could_start() {
+    let names = |n: usize| (0..n).map(|i| format!(" a{i}")).collect::<String>();
+    // What comes before the names, and how many attributes it has.
+    for (before, has, after) in [
+        ("<p", 0, ">"),
+        ("<p title=\"a>b\"", 1, ">"),
+        ("<!-- <p", 0, "> -->"),
+        ("<script>\"</script><p", 0, ">"),
+        ("<x a=\"</script><p", 0, ">\">"),
+        ("</p", 0, ">"),
+        ("x<y", 0, ""),
+    ] {
+        let at_cap = names(AMMONIA_MAX_ATTRS - has);
+        assert!(
+            attributes_stay_few(&format!("{before}{at_cap}{after}")),
+            "{before}"
+        );
+        let over = names(AMMONIA_MAX_ATTRS - has + 1);
+        assert!(
+            !attributes_stay_few(&format!("{before}{over}{after}")),
+            "{before}"
+        );
+    }
+    let quoted = (0..=AMMONIA_MAX_ATTRS)
+        .map(|i| format!("a{i}=''"))
+        .collect::<String>();
+    assert!(!attributes_stay_few(&format!("<p {quoted}>")));
+    // Each `<html>` tag adds its attributes to the one `html` element.
+    let html_tags = |n: usize| (0..n).map(|i| format!("<html a{i}>")).collect::<String>();
+    assert!(attributes_stay_few(&html_tags(AMMONIA_MAX_ATTRS)));
+    assert!(!attributes_stay_few(&html_tags(AMMONIA_MAX_ATTRS + 1)));
+    assert!(attributes_stay_few(
+        &"<html><HTML lang=en><htmlx a b>".repeat(100)
+    ));
+    assert!(!attributes_stay_few(&"<html><HTML lang=en>".repeat(200)));
+    // Long values and many tags are not many attributes.
+    let long = format!("<img src=\"data:,{}\" alt='a b c'>", "x y ".repeat(10_000));
+    assert!(attributes_stay_few(&long.repeat(20)));
+    assert!(attributes_stay_few(
+        &format!("<p{}>", names(100)).repeat(1000)
+    ));
 }
 
 /// Every HTML fragment of every fixture feed: parsed as normalize gets it,
