@@ -39,6 +39,7 @@
 //! downstream (the store, the renderers) ever sees them.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 use super::atom03;
 use super::charset::declare_utf8;
@@ -739,6 +740,7 @@ fn read_start_tag(src: &str, pos: usize) -> Option<StartTag<'_>> {
     }
     let name = &src[name_start..i];
     let mut attrs = Vec::new();
+    let mut seen = HashSet::new();
     loop {
         while b.get(i).is_some_and(u8::is_ascii_whitespace) {
             i += 1;
@@ -787,7 +789,7 @@ fn read_start_tag(src: &str, pos: usize) -> Option<StartTag<'_>> {
         }
         if b.get(i) != Some(&b'=') {
             // `<option selected>`: HTML's boolean attribute.
-            if !attrs.iter().any(|a: &Attr<'_>| a.name == attr_name) {
+            if first_of_its_name(&attrs, &mut seen, attr_name) {
                 attrs.push(Attr {
                     name: attr_name,
                     value: Cow::Borrowed(attr_name),
@@ -819,7 +821,7 @@ fn read_start_tag(src: &str, pos: usize) -> Option<StartTag<'_>> {
             }
         };
         // A repeated attribute is an error to quick-xml; the first wins.
-        if !attrs.iter().any(|a| a.name == attr_name) {
+        if first_of_its_name(&attrs, &mut seen, attr_name) {
             attrs.push(Attr {
                 name: attr_name,
                 value: Cow::Borrowed(value),
@@ -827,6 +829,23 @@ fn read_start_tag(src: &str, pos: usize) -> Option<StartTag<'_>> {
             });
         }
     }
+}
+
+/// Attributes a tag may have before repeats are looked up in a set rather
+/// than by a scan (no allocation for the few attributes real tags have).
+const LINEAR_ATTRS: usize = 16;
+
+/// Whether no attribute in `attrs` is named `name`. Past [`LINEAR_ATTRS`]
+/// the names are kept in `seen` too, and `name` is added to it: a tag with
+/// 100,000 attributes would otherwise cost 10^10 compares.
+fn first_of_its_name<'a>(attrs: &[Attr<'a>], seen: &mut HashSet<&'a str>, name: &'a str) -> bool {
+    if attrs.len() < LINEAR_ATTRS {
+        return !attrs.iter().any(|a| a.name == name);
+    }
+    if seen.is_empty() {
+        seen.extend(attrs.iter().map(|a| a.name));
+    }
+    seen.insert(name)
 }
 
 /// `reference` for the fast path (`fast.rs`), which only asks whether a
@@ -1018,6 +1037,26 @@ mod tests {
 
     fn fixed(xml: &str) -> String {
         repair(xml).unwrap().0
+    }
+
+    /// A document with one tag of 200,000 attributes (unquoted, so the
+    /// quick-xml fast path leaves it to this pass) kept a core busy for
+    /// minutes: each attribute was checked against all before it. The
+    /// first of each name is kept, repeats past the set's threshold too.
+    #[test]
+    fn a_tag_with_200000_attributes_keeps_the_first_of_each_name() {
+        let mut src = String::from("<rss version=\"2.0\"><channel><item id=first flag");
+        let mut want = String::from(r#"<rss version="2.0"><channel><item id="first" flag="flag""#);
+        let n = 200_000;
+        for i in 0..n {
+            src.push_str(&format!(" x{i:06}=v"));
+            want.push_str(&format!(" x{i:06}=\"v\""));
+            if i == n / 2 {
+                src.push_str(" id=second flag=no x000000=again");
+            }
+        }
+        let rest = "><title>T</title></item></channel></rss>";
+        assert_eq!(fixed(&(src + rest)), want + rest);
     }
 
     #[test]
