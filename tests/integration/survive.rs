@@ -491,6 +491,38 @@ fn a_five_megabyte_title_parses() {
     assert!(got[0].title.len() > 250_000);
 }
 
+/// A feed whose tags hold 200,000 attributes each kept a core busy for
+/// minutes per poll: the repair pass (the channel's attributes are
+/// unquoted) and the sanitiser checked each attribute against all before
+/// it. Polled from a loopback server, its items are archived, the first
+/// through the streaming sanitiser and the second, whose table leaves it
+/// to ammonia, as its text (ammonia would take minutes over it).
+#[tokio::test]
+async fn tags_with_200000_attributes_are_polled_in_seconds() {
+    use crate::util::*;
+    let attrs: String = (0..200_000).map(|i| format!(" a{i:06}")).collect();
+    let unquoted: String = (0..200_000).map(|i| format!(" a{i:06}=v")).collect();
+    let body = format!(
+        "<rss version=\"2.0\"><channel{unquoted}><title>T</title><link>https://t.test/</link>\
+         <item><guid>g1</guid><title>One</title>\
+         <description><![CDATA[<p title=first{attrs} title=second>first</p>]]></description></item>\
+         <item><guid>g2</guid><title>Two</title>\
+         <description><![CDATA[<table><tr><td>cell</table><p{attrs}>second</p>]]></description></item>\
+         </channel></rss>"
+    );
+    let server = FeedServer::start().await;
+    server.set("/a.xml", Reply::feed(body));
+    let dir = TestDir::new();
+    let config = dir.write_config(&feed_block("a", &server.url("/a.xml"), ""));
+    let (_c, clock) = fixed_clock("2026-11-24T09:00:00Z");
+    let polled = poll(&config, clock).await;
+    assert_eq!(polled[0].1.summary.new, 2, "{:?}", polled[0].1.outcome);
+    assert_eq!(
+        dir.column::<String>("SELECT summary_html FROM v_items ORDER BY title"),
+        [r#"<p title="first">first</p>"#, "cellsecond"]
+    );
+}
+
 #[test]
 fn truncated_documents_are_errors_that_say_so() {
     let err = read("truncated.xml", None).unwrap_err();
