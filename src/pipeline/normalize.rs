@@ -66,7 +66,9 @@ pub fn normalize(parsed: ParsedFeed, feed_url: &Url) -> (FeedMeta, Vec<NewItem>)
             .filter(|u| u != feed_url.as_str()),
         feed_guid: Some(feed.id.trim().to_string())
             .filter(|id| !id.is_empty() && id != GENERATED_ID),
-        updated: feed.updated,
+        // `feeds.feed_updated_at` keeps the same fixed-width years as the
+        // items' dates.
+        updated: feed.updated.filter(storable),
     };
     // Relative item links resolve against the site the feed describes when
     // it names one (a `file:` feed's links point at the web, not the disk),
@@ -891,6 +893,34 @@ mod tests {
         assert_eq!(
             dates,
             [(Some(2026), Some(2026)), (None, None), (Some(1), Some(1))]
+        );
+    }
+
+    /// The feed's own `<updated>` follows the items' rule: a year the
+    /// archive could not write as four digits is dropped; years 1 and 9999
+    /// (and a date in the future, kept as items' dates are) stay.
+    #[test]
+    fn a_feed_date_outside_years_1_to_9999_is_dropped() {
+        let updated = |date: &str| {
+            let xml = format!(
+                r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>T</title><id>urn:t</id>
+                <updated>{date}</updated></feed>"#
+            );
+            let base = Url::parse("https://example.com/feed.xml").unwrap();
+            normalize(parse(xml.as_bytes(), &base, None).unwrap(), &base)
+                .0
+                .updated
+                .map(|d| d.to_rfc3339())
+        };
+        assert_eq!(updated("0000-01-01T00:00:00+01:00"), None);
+        assert_eq!(updated("9999-12-31T23:00:00-05:00"), None);
+        assert_eq!(
+            updated("0001-01-01T00:00:00Z").as_deref(),
+            Some("0001-01-01T00:00:00+00:00")
+        );
+        assert_eq!(
+            updated("2099-01-01T00:00:00Z").as_deref(),
+            Some("2099-01-01T00:00:00+00:00")
         );
     }
 

@@ -503,3 +503,32 @@ async fn atom_content_resolves_its_links_against_the_xml_base_in_scope() {
     assert!(atom.contains("http://base.example/news/rel/2"), "{atom}");
     assert!(!atom.contains("news/story/rel/2"), "{atom}");
 }
+
+/// A feed's own `<updated>` in year 0 (year -1 in UTC) was archived as
+/// `-0001-12-31T23:00:00Z`, breaking the fixed-width times the archive
+/// promises; it is dropped as an item's date would be.
+#[tokio::test]
+async fn a_feed_date_in_year_0_is_not_archived() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/a.xml",
+        Reply::feed(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title><id>urn:a</id>
+            <updated>0000-01-01T00:00:00+01:00</updated>
+            <entry><title>One</title><id>urn:1</id><link href="https://a.test/1"/>
+              <updated>0000-01-01T00:00:00+01:00</updated></entry></feed>"#,
+        ),
+    );
+    let dir = TestDir::new();
+    let config = dir.write_config(&feed_block("a", &server.url("/a.xml"), ""));
+    let (_c, clock) = fixed_clock("2026-11-24T09:00:00Z");
+    assert_eq!(poll(&config, clock).await[0].1.summary.new, 1);
+    assert_eq!(
+        dir.column::<Option<String>>("SELECT feed_updated_at FROM feeds"),
+        [None]
+    );
+    assert_eq!(
+        dir.column::<Option<String>>("SELECT updated_at FROM items"),
+        [None]
+    );
+}
