@@ -34,7 +34,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 use reqwest::StatusCode;
 use reqwest::header::{
     ACCEPT, ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, DATE, ETAG, EXPIRES,
@@ -579,8 +579,9 @@ impl Fetcher {
 
     /// Pauses `site`'s bucket as a 429 or 503 at `now` asked: for its
     /// `retry_after` (none means an hour), at most `[fetch]
-    /// max_retry_after_secs`. Returns until when. Feeds, article pages and
-    /// robots.txt all pause a site through this one rule.
+    /// max_retry_after_secs`, ending on a whole second. Returns until when.
+    /// Feeds, article pages and robots.txt all pause a site through this
+    /// one rule.
     pub fn pause_as_asked(
         &self,
         site: &str,
@@ -594,6 +595,16 @@ impl Fetcher {
             .ok()
             .and_then(|d| now.checked_add_signed(d))
             .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        // Cut to the second, as the quote side's cooldown is: a feed's
+        // next poll is the first firing at or after the pause, and cron
+        // fires on whole seconds. Counted to the millisecond (12:00:00.005
+        // + an hour), the pause ended just after the 13:00:00 firing; that
+        // poll, started a few ms past 13:00:00, could find the site still
+        // paused, was deferred to the next firing, and a whole period was
+        // lost. At most a second early by the server's count, which
+        // `Retry-After`'s whole seconds cannot tell; and the archive keeps
+        // whole seconds, so a restart reads back the same end.
+        let until = until.with_nanosecond(0).unwrap_or(until);
         self.pause_host(site, until);
         until
     }

@@ -373,6 +373,49 @@ async fn retry_after_pauses_the_whole_host_and_is_not_a_failure() {
     );
 }
 
+/// A 429 whose wait ends on the hour lets the poll due on the hour go
+/// out. The pause was counted to the millisecond from a poll that started
+/// at 12:00:00.500, so it ended at 13:00:00.500 while the poll it was
+/// sized for was due at 13:00:00: started a little after 13:00:00, that
+/// poll found the site still paused, was deferred to 13:15, and `/feeds`
+/// showed the site paused until 13:00:00 well after 13:00.
+#[tokio::test]
+async fn the_poll_due_when_a_pause_ends_is_not_deferred() {
+    let server = FeedServer::start().await;
+    server.set_sequence(
+        "/t.xml",
+        vec![
+            Reply::status(429).header("retry-after", "3600"),
+            Reply::feed(one_item("Back on the hour")),
+        ],
+    );
+    let dir = TestDir::new();
+    let config = dir.write_config(&format!(
+        "[defaults]\ntimezone = \"UTC\"\nschedule = \"*/15 * * * *\"\n{}",
+        feed_block("t", &server.url("/t.xml"), "")
+    ));
+    let (c, clock) = fixed_clock("2026-11-24T12:00:00.500Z");
+    let opened = tickerfeed::app::open(&config, clock).await.unwrap();
+    let r = tickerfeed::scheduler::poll_once(&opened.pipeline, opened.feeds.clone(), 1).await;
+    let first = r[0].1.as_ref().unwrap();
+    let tickerfeed::model::Outcome::Throttled { until } = first.outcome else {
+        panic!("{first:?}");
+    };
+    assert!(
+        first.next_due >= until,
+        "due {} < pause end {until}",
+        first.next_due
+    );
+    // The poll the server's hour was sized for, not the next one.
+    assert_eq!(first.next_due.to_rfc3339(), "2026-11-24T13:00:00+00:00");
+    // Started a little late, as the scheduler starts a due poll.
+    c.set(first.next_due + chrono::Duration::milliseconds(200));
+    let r = tickerfeed::scheduler::poll_once(&opened.pipeline, opened.feeds.clone(), 1).await;
+    let second = r[0].1.as_ref().unwrap();
+    assert_eq!(second.outcome.as_str(), "ok", "{second:?}");
+    assert_eq!(server.seen("/t.xml").len(), 2);
+}
+
 /// Feeds queued for a site behind a request that gets a 429 are not sent
 /// once it has paused the site: one request, not one per feed.
 #[tokio::test]
