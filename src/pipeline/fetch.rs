@@ -46,6 +46,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
 use crate::cause::chain as error_chain;
+use crate::clock::Clock;
 use crate::config::FetchConfig;
 use crate::model::FailureKind;
 use crate::politeness::{domain_key, domain_key_of_host, parse_retry_after};
@@ -128,7 +129,12 @@ pub enum FetchError {
     #[error("HTTP {status}{}: the host asked us to wait{}", reason_suffix(*.status), .retry_after.map(|d| format!(" {}s", d.as_secs())).unwrap_or_default())]
     Throttled {
         status: u16,
+        /// Counted from `answered_at`, as the server counts it.
         retry_after: Option<Duration>,
+        /// When the answer came, by the clock of a
+        /// [`Fetcher::fetch_timed`]; for the other fetches, when the
+        /// fetch began.
+        answered_at: DateTime<Utc>,
         /// The politeness bucket of the URL that answered: after a
         /// redirect, the target's site, which is the one that asked.
         site: String,
@@ -628,6 +634,23 @@ impl Fetcher {
             .await
     }
 
+    /// [`Fetcher::fetch`] begun at `now` by `clock`, which is read again
+    /// when the answer comes: a `Retry-After` in seconds counts from then
+    /// ([`FetchError::Throttled`]'s `answered_at`), as the server counts
+    /// it, not from when the fetch began, which may be a site's spacing
+    /// and a slow server's timeout earlier.
+    pub async fn fetch_timed(
+        &self,
+        url: &Url,
+        validators: &Validators,
+        user_agent: Option<&str>,
+        now: DateTime<Utc>,
+        clock: &dyn Clock,
+    ) -> Result<Fetched, FetchError> {
+        self.fetch_within(url, validators, user_agent, now, Some(clock), &Unchecked)
+            .await
+    }
+
     /// [`Fetcher::fetch`], asking `check` before each request, the first
     /// and every redirect hop: a hop it refuses is not sent, and the fetch
     /// ends with [`FetchError::Refused`].
@@ -637,6 +660,21 @@ impl Fetcher {
         validators: &Validators,
         user_agent: Option<&str>,
         now: DateTime<Utc>,
+        check: &impl HopCheck,
+    ) -> Result<Fetched, FetchError> {
+        self.fetch_within(url, validators, user_agent, now, None, check)
+            .await
+    }
+
+    /// A fetch begun at `now`; the answer comes at `clock`'s reading
+    /// then, or at `now` without one.
+    async fn fetch_within(
+        &self,
+        url: &Url,
+        validators: &Validators,
+        user_agent: Option<&str>,
+        now: DateTime<Utc>,
+        clock: Option<&dyn Clock>,
         check: &impl HopCheck,
     ) -> Result<Fetched, FetchError> {
         if url.scheme() == "file" {
@@ -708,7 +746,10 @@ impl Fetcher {
                 from = Some(std::mem::replace(&mut current, to));
                 continue;
             }
-            return self.finish(resp, transfer, now).await;
+            // Never before the start: a clock stepped back meanwhile
+            // would end the pause before the poll that earned it began.
+            let answered_at = clock.map_or(now, |c| c.now().max(now));
+            return self.finish(resp, transfer, answered_at).await;
         }
     }
 
@@ -809,11 +850,12 @@ impl Fetcher {
         Ok((resp, permit, sent.elapsed()))
     }
 
+    /// Reads the answer `resp`, which came at `answered_at`.
     async fn finish(
         &self,
         mut resp: reqwest::Response,
         mut transfer: Transfer,
-        now: DateTime<Utc>,
+        answered_at: DateTime<Utc>,
     ) -> Result<Fetched, FetchError> {
         let status = resp.status();
         let headers = resp.headers().clone();
@@ -831,7 +873,7 @@ impl Fetcher {
             header(CACHE_CONTROL).as_deref(),
             header(EXPIRES).as_deref(),
             header(DATE).as_deref(),
-            now,
+            answered_at,
         );
         transfer.links = headers
             .get_all(LINK)
@@ -850,11 +892,13 @@ impl Fetcher {
         }
         // 429 always means "slow down"; 503 only when it says for how long
         // (without Retry-After it is an ordinary outage, and backoff applies).
-        let retry_after = header(RETRY_AFTER).and_then(|v| parse_retry_after(&v, now));
+        // A date is as far off as it is from the answer's arrival.
+        let retry_after = header(RETRY_AFTER).and_then(|v| parse_retry_after(&v, answered_at));
         if status.as_u16() == 429 || (status.as_u16() == 503 && retry_after.is_some()) {
             return Err(FetchError::Throttled {
                 status: status.as_u16(),
                 retry_after,
+                answered_at,
                 site: domain_key(resp.url()),
             });
         }

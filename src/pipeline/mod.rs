@@ -163,7 +163,13 @@ impl Pipeline {
         // 1 fetch
         let fetched = self
             .fetcher
-            .fetch(&url, &validators, feed.user_agent.as_deref(), started_at)
+            .fetch_timed(
+                &url,
+                &validators,
+                feed.user_agent.as_deref(),
+                started_at,
+                self.clock.as_ref(),
+            )
             .await;
         self.conclude(feed, row, url, started_at, timer, fetched, Source::Poll)
             .await
@@ -212,7 +218,7 @@ impl Pipeline {
     ) -> Result<Refreshed, StoreError> {
         // 2 read the answer; a new document is parsed, normalized and
         // enriched off the async threads
-        let mut answer = self.read(fetched, feed, row, &url, started_at).await;
+        let mut answer = self.read(fetched, feed, row, &url).await;
         if source == Source::Push {
             // Nothing crossed the wire from the publisher.
             answer.exchange.status = None;
@@ -299,10 +305,9 @@ impl Pipeline {
         feed: &FeedConfig,
         row: &FeedRow,
         url: &Url,
-        started_at: DateTime<Utc>,
     ) -> Answer {
         match fetched {
-            Err(e) => self.read_error(e, feed, started_at),
+            Err(e) => self.read_error(e, feed),
             Ok(Fetched::NotModified {
                 validators,
                 transfer,
@@ -390,16 +395,21 @@ impl Pipeline {
 
     /// A fetch that brought no feed back: failed, throttled, gone, or
     /// not sent because the site is paused.
-    fn read_error(&self, e: FetchError, feed: &FeedConfig, started_at: DateTime<Utc>) -> Answer {
+    fn read_error(&self, e: FetchError, feed: &FeedConfig) -> Answer {
         let outcome = match &e {
             FetchError::HostPaused { until, .. } => Outcome::Deferred { until: *until },
             FetchError::Throttled {
-                retry_after, site, ..
+                retry_after,
+                site,
+                answered_at,
+                ..
             } => {
                 // The server asked us to wait: pause its whole domain
                 // (a redirect's target, when it was the target that
-                // asked).
-                let until = self.fetcher.pause_as_asked(site, *retry_after, started_at);
+                // asked), from when it asked.
+                let until = self
+                    .fetcher
+                    .pause_as_asked(site, *retry_after, *answered_at);
                 Outcome::Throttled { until }
             }
             FetchError::Gone => Outcome::Gone,

@@ -416,6 +416,47 @@ async fn the_poll_due_when_a_pause_ends_is_not_deferred() {
     assert_eq!(server.seen("/t.xml").len(), 2);
 }
 
+/// A `Retry-After` in seconds counts from when the answer came, as the
+/// server counts it: counted from when the poll began, a slow answer (or
+/// one that waited for the site's spacing) ended the pause early by as
+/// long as it took.
+#[tokio::test]
+async fn a_retry_after_counts_from_when_the_answer_came() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/slow.xml",
+        Reply::status(429)
+            .header("retry-after", "120")
+            .delayed(Duration::from_secs(1)),
+    );
+    let dir = TestDir::new();
+    let config = dir.write_config(&feed_block("slow", &server.url("/slow.xml"), ""));
+    let (c, clock) = fixed_clock("2026-11-24T12:00:00Z");
+    let opened = tickerfeed::app::open(&config, clock).await.unwrap();
+    // The answer takes its time: the clock reads 12:00:30 when it comes.
+    let mover = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        c.set(c.now() + chrono::Duration::seconds(30));
+    });
+    let r = tickerfeed::scheduler::poll_once(&opened.pipeline, opened.feeds.clone(), 1).await;
+    mover.await.unwrap();
+    assert_eq!(r[0].1.as_ref().unwrap().outcome.as_str(), "throttled");
+    let started: String = dir
+        .db()
+        .query_row("SELECT last_attempt_at FROM feeds", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(started, "2026-11-24T12:00:00Z");
+    let until: String = dir
+        .db()
+        .query_row("SELECT paused_until FROM host_pauses", [], |r| r.get(0))
+        .unwrap();
+    // Text order is time order in the archive.
+    assert!(
+        until.as_str() >= "2026-11-24T12:02:30Z",
+        "paused until {until}"
+    );
+}
+
 /// Feeds queued for a site behind a request that gets a 429 are not sent
 /// once it has paused the site: one request, not one per feed.
 #[tokio::test]
