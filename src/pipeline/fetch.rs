@@ -37,9 +37,9 @@ use std::time::Duration;
 use chrono::{DateTime, Timelike, Utc};
 use reqwest::StatusCode;
 use reqwest::header::{
-    ACCEPT, ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, DATE, ETAG, EXPIRES,
-    HeaderMap, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, LINK, LOCATION,
-    RETRY_AFTER, USER_AGENT,
+    ACCEPT, ACCEPT_ENCODING, AGE, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, DATE, ETAG,
+    EXPIRES, HeaderMap, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, LINK,
+    LOCATION, RETRY_AFTER, USER_AGENT,
 };
 use tokio::io::AsyncReadExt;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
@@ -72,7 +72,8 @@ pub struct Transfer {
     pub hops: Vec<Hop>,
     /// Bytes received on the wire (compressed), body only.
     pub wire_bytes: u64,
-    /// `Cache-Control: max-age` or `Expires`, as a duration from now.
+    /// `Cache-Control: max-age` or `Expires`, less the answer's `Age`, as
+    /// a duration from now ([`cache_hint`]).
     pub cache_hint: Option<Duration>,
     /// The final response's `Link:` header values (WebSub discovery,
     /// `pipeline::hub`).
@@ -873,6 +874,7 @@ impl Fetcher {
             header(CACHE_CONTROL).as_deref(),
             header(EXPIRES).as_deref(),
             header(DATE).as_deref(),
+            header(AGE).as_deref(),
             answered_at,
         );
         transfer.links = headers
@@ -1179,15 +1181,25 @@ impl Decoder {
     }
 }
 
-/// How long the response says it stays fresh: `Cache-Control: max-age`
-/// (unless `no-cache`/`no-store`), else `Expires` relative to `Date` (or
-/// now). `Expires: 0` and past dates mean no hint.
+/// How long the response stays fresh from now: its freshness lifetime,
+/// `Cache-Control: max-age` (unless `no-cache`/`no-store`) else `Expires`
+/// less `Date`, minus the `Age` a cache on the way says it already had
+/// (RFC 9111 §4.2). Behind a CDN that has held a `max-age=900` answer
+/// for 870 s, 30 s are left, not 15 min. Without `Date`, `Expires` less
+/// now is already what is left. `Expires: 0`, past dates, and an `Age`
+/// past the lifetime mean no hint; an unreadable `Age` is ignored, as
+/// RFC 9111 §5.1 says.
 pub fn cache_hint(
     cache_control: Option<&str>,
     expires: Option<&str>,
     date: Option<&str>,
+    age: Option<&str>,
     now: DateTime<Utc>,
 ) -> Option<Duration> {
+    let age = age
+        .and_then(|a| a.trim().parse::<u64>().ok())
+        .map_or(Duration::ZERO, Duration::from_secs);
+    let left = |lifetime: Duration| Some(lifetime.saturating_sub(age)).filter(|d| !d.is_zero());
     if let Some(cc) = cache_control {
         let directives: Vec<String> = cc
             .split(',')
@@ -1199,19 +1211,18 @@ pub fn cache_hint(
         {
             return None;
         }
-        if let Some(age) = directives.iter().find_map(|d| {
+        if let Some(max_age) = directives.iter().find_map(|d| {
             d.strip_prefix("max-age=")
                 .and_then(|v| v.trim_matches('"').parse::<u64>().ok())
         }) {
-            return (age > 0).then(|| Duration::from_secs(age));
+            return left(Duration::from_secs(max_age));
         }
     }
     let expires: DateTime<Utc> = httpdate::parse_http_date(expires?.trim()).ok()?.into();
-    let base: DateTime<Utc> = date
-        .and_then(|d| httpdate::parse_http_date(d.trim()).ok())
-        .map(Into::into)
-        .unwrap_or(now);
-    (expires - base).to_std().ok().filter(|d| !d.is_zero())
+    match date.and_then(|d| httpdate::parse_http_date(d.trim()).ok()) {
+        Some(date) => left((expires - DateTime::<Utc>::from(date)).to_std().ok()?),
+        None => (expires - now).to_std().ok().filter(|d| !d.is_zero()),
+    }
 }
 
 #[cfg(test)]
@@ -1237,7 +1248,7 @@ mod tests {
 
     #[test]
     fn cache_hints() {
-        let h = |cc, exp, date| cache_hint(cc, exp, date, now());
+        let h = |cc, exp, date| cache_hint(cc, exp, date, None, now());
         assert_eq!(
             h(Some("public, max-age=3600"), None, None),
             Some(Duration::from_secs(3600))
@@ -1253,6 +1264,50 @@ mod tests {
         );
         assert_eq!(h(None, Some("0"), None), None);
         assert_eq!(h(Some("max-age=0"), None, None), None);
+    }
+
+    /// What a cache on the way already spent of the lifetime (`Age`) is
+    /// not waited for again.
+    #[test]
+    fn cache_hints_count_the_age_a_cache_gave_the_answer() {
+        let h = |cc, exp, date, age| cache_hint(cc, exp, date, Some(age), now());
+        let secs = |s| Some(Duration::from_secs(s));
+        // A CDN has held a 15-minute answer for 14.5 minutes.
+        assert_eq!(h(Some("public, max-age=900"), None, None, "870"), secs(30));
+        assert_eq!(
+            h(
+                None,
+                Some("Tue, 24 Nov 2026 13:00:00 GMT"),
+                Some("Tue, 24 Nov 2026 12:30:00 GMT"),
+                "600"
+            ),
+            secs(1200)
+        );
+        // Stale already: no hint, never one past zero.
+        assert_eq!(h(Some("max-age=900"), None, None, "900"), None);
+        assert_eq!(h(Some("max-age=900"), None, None, "86400"), None);
+        assert_eq!(
+            h(
+                None,
+                Some("Tue, 24 Nov 2026 13:00:00 GMT"),
+                Some("Tue, 24 Nov 2026 12:30:00 GMT"),
+                "3600"
+            ),
+            None
+        );
+        // An unreadable Age is ignored.
+        for age in ["", "soon", "-5", "1.5", "10, 20"] {
+            assert_eq!(
+                h(Some("max-age=900"), None, None, age),
+                secs(900),
+                "{age:?}"
+            );
+        }
+        // Without Date, Expires less now is already what is left.
+        assert_eq!(
+            h(None, Some("Tue, 24 Nov 2026 12:30:00 GMT"), None, "600"),
+            secs(1800)
+        );
     }
 
     #[tokio::test(start_paused = true)]
