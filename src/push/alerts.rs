@@ -77,6 +77,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 use super::message::{self, AlertItem, Message};
+use super::unrecorded::Unrecorded;
 use super::webhook::{Clients, Delivery, classify, jitter_fraction, next_attempt};
 pub use super::webhook::{SenderError, signature};
 use crate::clock::SharedClock;
@@ -127,11 +128,27 @@ pub struct Sender {
     sent: HashMap<String, VecDeque<DateTime<Utc>>>,
     /// When [`Sender::fail_orphans`] last looked.
     orphans_checked: Option<DateTime<Utc>>,
+    /// Per alert, how its messages ended where the archive refused to
+    /// record it: the alert gets no share until they are written, so a
+    /// message delivered is not sent again, and one failed holds the
+    /// alert as its record would have.
+    unrecorded: Unrecorded<String, Unwritten>,
+}
+
+/// How one message (a row, or a summary's rows) ended, where the archive
+/// refused to record it: written again later ([`Sender::write_unrecorded`]).
+struct Unwritten {
+    /// The alert as the message was sent (a reload may change or remove it
+    /// meanwhile): its `retry_for` sets the retry of a failure.
+    target: Target,
+    rows: Vec<OutboxRow>,
+    outcome: Delivery,
 }
 
 /// How an alert's share of a pass ended: the alert, how many messages it
-/// POSTed that count against `max_per_hour`, and the pass's time.
-type ShareDone = (String, usize, DateTime<Utc>);
+/// POSTed that count against `max_per_hour`, the pass's time, and the
+/// outcomes the archive refused to record.
+type ShareDone = (String, usize, DateTime<Utc>, Vec<Unwritten>);
 
 /// The alerts' shares of passes still being sent, each a task: an alert
 /// with one in flight gets no other until it ends.
@@ -180,6 +197,7 @@ impl Sender {
             names: Vec::new(),
             sent: HashMap::new(),
             orphans_checked: None,
+            unrecorded: Unrecorded::default(),
         };
         sender.configure(alerts);
         sender
@@ -301,6 +319,7 @@ impl Sender {
         self.resume_windows().await;
         info!(alerts = self.names.len(), "alert sender running");
         loop {
+            self.write_unrecorded().await;
             let now = self.courier.clock.now();
             // Alerts at their hourly cap wait for the window to move; the
             // others are read and waited on as usual.
@@ -316,7 +335,9 @@ impl Sender {
             let open: Vec<String> = self
                 .names
                 .iter()
-                .filter(|n| !held.contains_key(*n) && !in_flight.busy(n))
+                .filter(|n| {
+                    !held.contains_key(*n) && !in_flight.busy(n) && !self.unrecorded.holds(n)
+                })
                 .cloned()
                 .collect();
             let sent = tokio::select! {
@@ -337,6 +358,7 @@ impl Sender {
             let wait = next_due
                 .into_iter()
                 .chain(held.values().copied())
+                .chain(self.unrecorded.next_write())
                 .min()
                 .map_or(IDLE_CHECK, |at| {
                     (at - self.courier.clock.now())
@@ -474,10 +496,10 @@ impl Sender {
                 messages.push(list[single..single + summary].to_vec());
             }
             let task = in_flight.tasks.spawn(async move {
-                let n = courier
+                let (n, unwritten) = courier
                     .send_share(&target, &list, single, summary, now, &stop)
                     .await;
-                (target.config.name, n, now)
+                (target.config.name, n, now, unwritten)
             });
             in_flight.alerts.insert(task.id(), alert.clone());
             in_flight.messages.insert(task.id(), messages);
@@ -501,13 +523,14 @@ impl Sender {
         done: Result<(tokio::task::Id, ShareDone), tokio::task::JoinError>,
     ) -> Option<String> {
         let alert = match done {
-            Ok((id, (alert, n, at))) => {
+            Ok((id, (alert, n, at, unwritten))) => {
                 in_flight.alerts.remove(&id);
                 in_flight.messages.remove(&id);
                 if n > 0 {
                     let window = self.sent.entry(alert.clone()).or_default();
                     window.extend(std::iter::repeat_n(at, n));
                 }
+                self.keep_unwritten(&alert, unwritten);
                 alert
             }
             Err(e) => {
@@ -518,13 +541,45 @@ impl Sender {
                 // wait for it to come back, as its other messages do.
                 if let Some(target) = self.targets.get(&alert) {
                     let error = format!("tickerfeed failed sending this ({e})");
-                    self.courier.share_panicked(target, &messages, &error).await;
+                    let unwritten = self.courier.share_panicked(target, &messages, &error).await;
+                    self.keep_unwritten(&alert, unwritten);
                 }
                 alert
             }
         };
         in_flight.moving.remove(&alert);
         in_flight.moved.remove(&alert).then_some(alert)
+    }
+
+    /// `alert`'s messages whose outcome the archive refused: kept until
+    /// written, and the alert gets no share meanwhile.
+    fn keep_unwritten(&mut self, alert: &str, unwritten: Vec<Unwritten>) {
+        let now = self.courier.clock.now();
+        for u in unwritten {
+            self.unrecorded.keep(alert.to_string(), u, now);
+        }
+    }
+
+    /// Records again the outcomes the archive refused, those whose backoff
+    /// passed; an alert whose outcomes are all written is sent to again.
+    async fn write_unrecorded(&mut self) {
+        let courier = &self.courier;
+        let now = courier.clock.now();
+        self.unrecorded
+            .write_due(now, |alert, u| async move {
+                let rows: Vec<&OutboxRow> = u.rows.iter().collect();
+                match courier.record(&u.target, &rows, u.outcome.clone()).await {
+                    Ok(_) => {
+                        info!(alert = %alert, items = rows.len(), "alert delivery recorded after the archive refused it");
+                        None
+                    }
+                    Err(e) => {
+                        warn!(alert = %alert, error = %e, "still could not record an alert delivery; the alert waits (its message is not sent again) and the write is retried");
+                        Some(u)
+                    }
+                }
+            })
+            .await;
     }
 }
 
@@ -550,6 +605,9 @@ impl Courier {
     /// the backoff (or `Retry-After`) holds back the alert, not one
     /// message of it. The first message of a share it rejects for its
     /// content ([`Delivery::Rejected`]) holds nothing; a second does.
+    ///
+    /// Also returns the outcomes the archive refused to record: the share
+    /// ends at the first, as the alert waits until they are written.
     async fn send_share(
         &self,
         target: &Target,
@@ -558,15 +616,16 @@ impl Courier {
         summary: usize,
         now: DateTime<Utc>,
         moved: &CancellationToken,
-    ) -> usize {
+    ) -> (usize, Vec<Unwritten>) {
         let capped = target.config.max_per_hour.is_some();
         let mut posted = 0;
         let mut rejected = false;
+        let mut unwritten = Vec::new();
         for row in &rows[..single] {
             // A reload pointed the alert elsewhere: the rest wait for the
             // new URL (made due there once this share ends).
             if moved.is_cancelled() {
-                return posted;
+                return (posted, unwritten);
             }
             let (outcome, sent) = self.deliver(target, row).await;
             // A second rejection in one share: the receiver refuses more
@@ -585,27 +644,55 @@ impl Courier {
             let failed = holds_the_alert(&outcome);
             // The outcome first: a stop while the writer is busy must not
             // leave the cap counted and the message's fate unrecorded.
-            if let Err(e) = self.record(target, &[row], outcome).await {
-                warn!(alert = %row.alert, uid = %row.item_uid, error = %e, "could not record an alert delivery; it will be sent again");
-            }
+            let refused = self
+                .write_or_keep(target, vec![row.clone()], outcome, &mut unwritten)
+                .await;
             if sent && capped {
                 self.count_send(&target.config.name, now).await;
                 posted += 1;
             }
-            if failed {
-                // `record` held the others until the retry.
-                return posted;
+            if failed || refused {
+                // `record` held the others until the retry, or the alert
+                // waits until the archive takes the outcome.
+                return (posted, unwritten);
             }
         }
         if summary > 0
             && !moved.is_cancelled()
-            && self.deliver_summary(target, &rows[single..]).await
+            && self
+                .deliver_summary(target, &rows[single..], &mut unwritten)
+                .await
             && capped
         {
             self.count_send(&target.config.name, now).await;
             posted += 1;
         }
-        posted
+        (posted, unwritten)
+    }
+
+    /// Records how the message of `rows` ended; when the archive refuses,
+    /// keeps it in `unwritten` (to be written again, and the message not
+    /// sent again meanwhile) and says so.
+    async fn write_or_keep(
+        &self,
+        target: &Target,
+        rows: Vec<OutboxRow>,
+        outcome: Delivery,
+        unwritten: &mut Vec<Unwritten>,
+    ) -> bool {
+        let refs: Vec<&OutboxRow> = rows.iter().collect();
+        match self.record(target, &refs, outcome.clone()).await {
+            Ok(_) => false,
+            Err(e) => {
+                warn!(alert = %target.config.name, items = rows.len(), error = %e, "could not record an alert delivery; the alert waits (its message is not sent again) and the write is retried");
+                unwritten.push(Unwritten {
+                    target: target.clone(),
+                    rows,
+                    outcome,
+                });
+                true
+            }
+        }
     }
 
     /// `entry` as an alert tells of it, first archived at `archived_at`:
@@ -662,20 +749,25 @@ impl Courier {
     /// Sends `rows` as one summary message; its rows are recorded with the
     /// outcome together, and the message is counted once in the metrics
     /// (retried when any of its rows will be). True when it was POSTed.
-    async fn deliver_summary(&self, target: &Target, rows: &[OutboxRow]) -> bool {
+    /// Outcomes the archive refused go to `unwritten`.
+    async fn deliver_summary(
+        &self,
+        target: &Target,
+        rows: &[OutboxRow],
+        unwritten: &mut Vec<Unwritten>,
+    ) -> bool {
         let mut items = Vec::new();
         let mut included = Vec::new();
         for row in rows {
             match self.item(row).await {
                 Ok(item) => {
                     items.push(item);
-                    included.push(row);
+                    included.push(row.clone());
                 }
                 // Ends without being sent, as it would alone.
                 Err(outcome) => {
-                    if let Err(e) = self.record(target, &[row], outcome).await {
-                        warn!(alert = %row.alert, uid = %row.item_uid, error = %e, "could not record an alert delivery");
-                    }
+                    self.write_or_keep(target, vec![row.clone()], outcome, unwritten)
+                        .await;
                 }
             }
         }
@@ -693,9 +785,8 @@ impl Courier {
         // cuts the share) left the rest pending, and they went again under
         // other keys (alone, or in another summary), which a receiver
         // cannot drop.
-        if let Err(e) = self.record(target, &included, outcome).await {
-            warn!(alert = %target.config.name, error = %e, "could not record an alert summary's delivery; its items will be sent again");
-        }
+        self.write_or_keep(target, included, outcome, unwritten)
+            .await;
         sent
     }
 
@@ -722,17 +813,23 @@ impl Courier {
     /// failed) counts a failed attempt with `error`, as [`Courier::record`]
     /// counts any: retried after the backoff, or kept as failed once out of
     /// retries, and one message in the metrics however many rows it holds.
-    async fn share_panicked(&self, target: &Target, messages: &[Vec<OutboxRow>], error: &str) {
+    /// Returns those the archive refused to record.
+    async fn share_panicked(
+        &self,
+        target: &Target,
+        messages: &[Vec<OutboxRow>],
+        error: &str,
+    ) -> Vec<Unwritten> {
+        let mut unwritten = Vec::new();
         for message in messages {
-            let rows: Vec<&OutboxRow> = message.iter().collect();
             let outcome = Delivery::Retry {
                 error: error.to_string(),
                 retry_after: None,
             };
-            if let Err(e) = self.record(target, &rows, outcome).await {
-                warn!(alert = %target.config.name, error = %e, "could not record an alert delivery; it will be sent again")
-            }
+            self.write_or_keep(target, message.clone(), outcome, &mut unwritten)
+                .await;
         }
+        unwritten
     }
 
     /// Records how the delivery of one message (a row, or a summary's
@@ -1132,7 +1229,7 @@ mod tests {
         reached.recv().await.expect("the receiver was reached");
         tokio::time::sleep(Duration::from_millis(300)).await;
         share.abort();
-        assert!(share.await.unwrap_err().is_cancelled());
+        assert!(share.await.is_err_and(|e| e.is_cancelled()));
         db.execute_batch("COMMIT").unwrap();
         tokio::time::sleep(Duration::from_millis(500)).await;
     }

@@ -9,10 +9,13 @@
 //! subscribers; `hub` takes subscription requests and verifies them.
 //! `webhook` is what every outgoing POST shares: the guarded clients,
 //! classifying answers, signatures and the retry schedule.
+//! `unrecorded` keeps, for both senders, the outcomes the archive did not
+//! take, so what they are about is not sent again meanwhile.
 
 pub mod alerts;
 pub mod guard;
 pub mod hub;
 pub mod message;
 pub mod publish;
+mod unrecorded;
 pub mod webhook;

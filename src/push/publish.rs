@@ -25,7 +25,8 @@
 //!   document the topic changed from while it was in flight leaves the
 //!   push queued, so the newer document follows (`Store::websub_pushed`).
 //!   A few pushes go out at once, so a subscriber that does not answer
-//!   holds up no other.
+//!   holds up no other. A push whose outcome the archive refuses to record
+//!   is not sent again until it is (`push::unrecorded`).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -41,6 +42,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 use url::Url;
 
+use super::unrecorded::Unrecorded;
 use super::webhook::{Clients, Delivery, classify, jitter_fraction, next_attempt, signature};
 use crate::clock::SharedClock;
 use crate::config::WebSubConfig;
@@ -230,7 +232,26 @@ impl Publisher {
         if !self.config.serve_hub {
             return;
         }
+        // Per subscription (topic, callback), the push outcome the archive
+        // refused to record: its row stays due there, and is not sent
+        // again until the outcome is written.
+        let mut unrecorded: Unrecorded<(String, String), (PushRow, Delivery)> =
+            Unrecorded::default();
         loop {
+            unrecorded
+                .write_due(self.clock.now(), |_, (row, outcome)| async move {
+                    match self.record(&row, outcome.clone()).await {
+                        Ok(()) => {
+                            info!(topic = %row.topic, "WebSub push recorded after the archive refused it");
+                            None
+                        }
+                        Err(e) => {
+                            warn!(topic = %row.topic, error = %e, "still could not record a WebSub push; it is not sent again meanwhile and the write is retried");
+                            Some((row, outcome))
+                        }
+                    }
+                })
+                .await;
             let rows = match self.store.due_websub_pushes(self.clock.now(), BATCH).await {
                 Ok(rows) => rows,
                 Err(e) => {
@@ -238,34 +259,58 @@ impl Publisher {
                     Vec::new()
                 }
             };
+            let rows: Vec<PushRow> = rows
+                .into_iter()
+                .filter(|r| !unrecorded.holds(&(r.topic.clone(), r.callback.clone())))
+                .collect();
             let pushed = rows.len();
             let pushes = futures_util::stream::iter(rows)
                 .map(|row| async move {
                     let outcome = self.push(&row).await;
-                    if let Err(e) = self.record(&row, outcome).await {
-                        warn!(topic = %row.topic, error = %e, "could not record a WebSub push; it will be sent again");
+                    match self.record(&row, outcome.clone()).await {
+                        Ok(()) => None,
+                        Err(e) => {
+                            warn!(topic = %row.topic, error = %e, "could not record a WebSub push; it is not sent again meanwhile and the write is retried");
+                            Some((row, outcome))
+                        }
                     }
                 })
                 .buffer_unordered(PUSHES_AT_ONCE)
-                .collect::<()>();
+                .collect::<Vec<_>>();
             tokio::select! {
                 _ = shutdown.cancelled() => return,
-                () = pushes => {}
+                refused = pushes => {
+                    let now = self.clock.now();
+                    for (row, outcome) in refused.into_iter().flatten() {
+                        let key = (row.topic.clone(), row.callback.clone());
+                        unrecorded.keep(key, (row, outcome), now);
+                    }
+                }
             }
             if pushed > 0 {
                 continue;
             }
-            let wait = match self.store.next_websub_push_due(self.clock.now()).await {
-                Ok(Some(at)) => (at - self.clock.now())
-                    .to_std()
-                    .unwrap_or(Duration::ZERO)
-                    .clamp(Duration::from_millis(50), IDLE_CHECK),
-                Ok(None) => IDLE_CHECK,
+            let now = self.clock.now();
+            let next_due = match self.store.next_websub_push_due(now).await {
+                // Due already yet nothing was sent: the pushes due are
+                // those waiting for their outcome to be written.
+                Ok(Some(at)) if at <= now && !unrecorded.is_empty() => None,
+                Ok(at) => at,
                 Err(e) => {
                     warn!(error = %e, "could not read the WebSub pushes");
-                    IDLE_CHECK
+                    None
                 }
             };
+            let wait = next_due
+                .into_iter()
+                .chain(unrecorded.next_write())
+                .min()
+                .map_or(IDLE_CHECK, |at| {
+                    (at - self.clock.now())
+                        .to_std()
+                        .unwrap_or(Duration::ZERO)
+                        .clamp(Duration::from_millis(50), IDLE_CHECK)
+                });
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = self.queued.notified() => {}
@@ -311,23 +356,25 @@ impl Publisher {
         let (topic, callback) = (&row.topic, &row.callback);
         // A subscription queues at most one push, so there is nothing of
         // its own to hold back (as alerts do): no answer is retried like
-        // any other failure.
+        // any other failure. Counted and logged once written: a write the
+        // archive refused is tried again (`Unrecorded`), and counts once.
         let (error, retry_after) = match outcome {
             Delivery::Delivered => {
+                let pushed = self.store.websub_pushed(row).await?;
                 self.metrics.websub_push("sent");
                 debug!(topic = %topic, attempts = row.attempts + 1, "WebSub push delivered");
-                if self.store.websub_pushed(row).await? == Pushed::Superseded {
+                if pushed == Pushed::Superseded {
                     debug!(topic = %topic, "WebSub topic changed while it was pushed; pushing it again");
                 }
                 return Ok(());
             }
             Delivery::Refused(error) => {
+                self.store
+                    .websub_push_failed(topic, callback, &error, None)
+                    .await?;
                 self.metrics.websub_push("failed");
                 warn!(topic = %topic, error = %error, "WebSub push failed for good");
-                return self
-                    .store
-                    .websub_push_failed(topic, callback, &error, None)
-                    .await;
+                return Ok(());
             }
             Delivery::Retry { error, retry_after } => (error, retry_after),
             Delivery::Unanswered(error) | Delivery::Rejected(error) => (error, None),
@@ -340,6 +387,9 @@ impl Publisher {
             self.config.retry_for,
             jitter_fraction(),
         );
+        self.store
+            .websub_push_failed(topic, callback, &error, next)
+            .await?;
         self.metrics
             .websub_push(if next.is_some() { "retried" } else { "failed" });
         match next {
@@ -350,9 +400,7 @@ impl Publisher {
                 warn!(topic = %topic, error = %error, "WebSub push not delivered and out of retries; kept as failed")
             }
         }
-        self.store
-            .websub_push_failed(topic, callback, &error, next)
-            .await
+        Ok(())
     }
 }
 

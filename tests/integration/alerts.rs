@@ -1919,3 +1919,108 @@ async fn metrics_show_how_long_each_alerts_oldest_message_waited() {
     );
     d.stop().await;
 }
+
+/// Per `Idempotency-Key`, how many POSTs `receiver` got at `path`.
+fn posts_per_key(receiver: &Receiver, path: &str) -> HashMap<String, usize> {
+    let mut per_key = HashMap::new();
+    for r in receiver.got(path) {
+        *per_key
+            .entry(r.header("idempotency-key").to_string())
+            .or_default() += 1;
+    }
+    per_key
+}
+
+/// Two alert messages (the majors) to `/hook`, answered 200 after
+/// `delay`, so the test can stop the archive taking writes between a POST
+/// and the record of its answer.
+fn majors_to(receiver: &Receiver, delay: Duration) -> String {
+    receiver.log.lock().unwrap().delay = delay;
+    format!(
+        "{MAJORS}\n[[alerts]]\nname = \"locked\"\nview = \"majors\"\nurl = \"{}\"\nallow_private = true\n",
+        receiver.url("/hook")
+    )
+}
+
+/// Waits until the outbox holds a message (its item is archived).
+async fn wait_for_queued(dir: &TestDir) {
+    assert!(
+        eventually(|| dir.count("SELECT count(*) FROM alert_outbox") > 0).await,
+        "nothing was queued"
+    );
+}
+
+/// Review s29: a message delivered (2xx) whose outcome the archive could
+/// not record (another process held the write lock past the 10 s busy
+/// timeout: `tickerfeed prune`, an analyst's `BEGIN IMMEDIATE`) stayed due,
+/// and was POSTed again at the next pass, every ~10 s while the lock was
+/// held: the receiver showed the same alert again and again (here the
+/// first message went twice). Now it is POSTed once; its record is
+/// retried until the lock is released, and the other message follows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_the_archive_cannot_record_under_a_held_lock_is_not_sent_again() {
+    let receiver = Receiver::start().await;
+    let alerts = majors_to(&receiver, Duration::from_millis(1_500));
+    let (_server, dir, d) = daemon(&alerts, None).await;
+    wait_for_queued(&dir).await;
+    // Held while the first message is in flight and past the busy timeout.
+    let lock = rusqlite::Connection::open(dir.db_path()).unwrap();
+    lock.busy_timeout(Duration::from_secs(5)).unwrap();
+    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    receiver.wait_for("/hook", 1).await;
+    tokio::time::sleep(Duration::from_secs(13)).await;
+    let held = posts_per_key(&receiver, "/hook");
+    lock.execute_batch("COMMIT").unwrap();
+    drop(lock);
+    assert!(
+        held.values().all(|n| *n == 1),
+        "each message POSTed once while the lock was held: {held:?}"
+    );
+    // Released: the delivery is recorded, and the other message follows.
+    wait_for_empty_outbox(&dir).await;
+    let got = total_after_a_while(&receiver).await;
+    let per_key = posts_per_key(&receiver, "/hook");
+    assert_eq!(per_key.len(), 2, "{per_key:?}");
+    assert!(
+        per_key.values().all(|n| *n == 1) && got == 2,
+        "each message POSTed once: {per_key:?}"
+    );
+    d.stop().await;
+}
+
+/// Review s29: the same under a file-size limit (`LimitFSIZE`, a full
+/// disk): a delivered message whose record failed was POSTed again as
+/// fast as the receiver answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_the_archive_cannot_record_under_a_file_size_limit_is_not_sent_again() {
+    let receiver = Receiver::start().await;
+    let alerts = majors_to(&receiver, Duration::from_millis(1_000));
+    let server = FeedServer::start().await;
+    let feeds = wire(&server);
+    let dir = TestDir::new();
+    dir.write_config_only(&format!("{feeds}{alerts}"));
+    let mut d = crate::process::Running::start(&dir);
+    tokio::task::block_in_place(|| d.wait_for_listen());
+    wait_for_queued(&dir).await;
+    d.limit_file_size("1");
+    receiver.wait_for("/hook", 1).await;
+    tokio::task::block_in_place(|| d.wait_for("could not record an alert delivery"));
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let held = posts_per_key(&receiver, "/hook");
+    assert_eq!(
+        held.values().sum::<usize>(),
+        1,
+        "one POST while nothing could be recorded: {held:?}"
+    );
+    d.limit_file_size("unlimited");
+    tokio::task::block_in_place(|| {
+        d.wait_for("alert delivery recorded after the archive refused it")
+    });
+    wait_for_empty_outbox(&dir).await;
+    let per_key = posts_per_key(&receiver, "/hook");
+    assert_eq!(per_key.len(), 2, "{per_key:?}");
+    assert!(
+        per_key.values().all(|n| *n == 1),
+        "each message POSTed once: {per_key:?}"
+    );
+}
