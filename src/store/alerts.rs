@@ -14,7 +14,7 @@
 //! queued for it: adding an alert does not send the archive's past.
 //! `alerts.configured_at` records when each alert was first seen, and
 //! `alerts.url_sha256` a hash of its URL, so a start can tell the alert
-//! was moved ([`Store::sync_alerts`]).
+//! was moved ([`Store::sync_config`]).
 //!
 //! The sender (`push::alerts`) reads due rows, and deletes a row only
 //! after its receiver answered 2xx; otherwise it records the error and
@@ -204,72 +204,59 @@ fn make_due(tx: &Connection, alert: &str, now: DateTime<Utc>) -> rusqlite::Resul
     Ok(n)
 }
 
-impl Store {
-    /// Records the configured alerts (the first time each name is seen,
-    /// with `now` as its `configured_at`) and makes the writer apply them
-    /// to every fetch recorded from now on.
-    ///
-    /// Returns the alerts whose URL is not the one the archive last
-    /// recorded for them (a restart, or a reload, with another `url`), with
-    /// how many waiting messages were made due. With `send_moved_now` (a
-    /// start) their waiting messages are made due at once
-    /// ([`Store::alert_messages_due`]) in the same transaction that records
-    /// the new URL, so no stop in between can leave them waiting out the
-    /// old URL's backoff; a reload leaves that to the running sender, which
-    /// knows what is in flight to the old URL. An archive from before
-    /// version 29 knows no URL yet: its alerts are taken as unchanged.
-    pub async fn sync_alerts(
-        &self,
-        rules: Vec<AlertRule>,
-        now: DateTime<Utc>,
-        send_moved_now: bool,
-    ) -> Result<Vec<(String, usize)>, StoreError> {
-        let alerts: Vec<(String, String)> = rules
-            .iter()
-            .map(|r| (r.name.clone(), r.url_sha256.clone()))
-            .collect();
-        let moved = self
-            .write(move |conn| {
-                let tx = begin_write(conn, "begin syncing alerts")?;
-                cached(&tx, "UPDATE alerts SET in_config = 0", []).map_err(op("mark alerts"))?;
-                let mut moved = Vec::new();
-                for (name, url_sha256) in &alerts {
-                    let before: Option<String> = tx
-                        .prepare_cached("SELECT url_sha256 FROM alerts WHERE name = ?1")
-                        .and_then(|mut s| {
-                            s.query_row([name], |r| r.get(0))
-                                .optional()
-                                .map(Option::flatten)
-                        })
-                        .map_err(op("read an alert's URL"))?;
-                    if before.is_some_and(|b| b != *url_sha256) {
-                        let due = if send_moved_now {
-                            make_due(&tx, name, now).map_err(op("make alert messages due"))?
-                        } else {
-                            0
-                        };
-                        moved.push((name.clone(), due));
-                    }
-                    cached(
-                        &tx,
-                        "INSERT INTO alerts (name, configured_at, url_sha256) VALUES (?1, ?2, ?3)
-                         ON CONFLICT(name) DO UPDATE SET in_config = 1, url_sha256 = ?3",
-                        params![name, to_db_time(now), url_sha256],
-                    )
-                    .map_err(op("record an alert"))?;
-                }
-                tx.commit().map_err(op("commit alert sync"))?;
-                Ok(moved)
+/// Records the configured alerts in `tx`, which the caller commits (the
+/// first time each name is seen, with `now` as its `configured_at`); the
+/// writer applies them once it has ([`Store::sync_config`]).
+///
+/// Returns the alerts whose URL is not the one the archive last
+/// recorded for them (a restart, or a reload, with another `url`), with
+/// how many waiting messages were made due. With `send_moved_now` (a
+/// start) their waiting messages are made due at once
+/// ([`Store::alert_messages_due`]) in the same transaction that records
+/// the new URL, so no stop in between can leave them waiting out the
+/// old URL's backoff; a reload leaves that to the running sender, which
+/// knows what is in flight to the old URL. An archive from before
+/// version 29 knows no URL yet: its alerts are taken as unchanged.
+pub(crate) fn sync_alerts_in(
+    tx: &Connection,
+    alerts: &[AlertRule],
+    now: DateTime<Utc>,
+    send_moved_now: bool,
+) -> Result<Vec<(String, usize)>, StoreError> {
+    cached(tx, "UPDATE alerts SET in_config = 0", []).map_err(op("mark alerts"))?;
+    let mut moved = Vec::new();
+    for AlertRule {
+        name, url_sha256, ..
+    } in alerts
+    {
+        let before: Option<String> = tx
+            .prepare_cached("SELECT url_sha256 FROM alerts WHERE name = ?1")
+            .and_then(|mut s| {
+                s.query_row([name], |r| r.get(0))
+                    .optional()
+                    .map(Option::flatten)
             })
-            .await?;
-        self.replace_at_ingest(|at| super::rules::AtIngest {
-            alerts: rules,
-            rules: at.rules.clone(),
-            head: at.head,
-        });
-        Ok(moved)
+            .map_err(op("read an alert's URL"))?;
+        if before.is_some_and(|b| b != *url_sha256) {
+            let due = if send_moved_now {
+                make_due(tx, name, now).map_err(op("make alert messages due"))?
+            } else {
+                0
+            };
+            moved.push((name.clone(), due));
+        }
+        cached(
+            tx,
+            "INSERT INTO alerts (name, configured_at, url_sha256) VALUES (?1, ?2, ?3)
+             ON CONFLICT(name) DO UPDATE SET in_config = 1, url_sha256 = ?3",
+            params![name, to_db_time(now), url_sha256],
+        )
+        .map_err(op("record an alert"))?;
     }
+    Ok(moved)
+}
 
+impl Store {
     /// Woken whenever a fetch queued alert messages (in this process).
     pub fn outbox_signal(&self) -> Arc<tokio::sync::Notify> {
         Arc::clone(&self.outbox_signal)

@@ -290,94 +290,17 @@ impl Store {
     /// Makes the feeds table match the config: new feeds are added,
     /// changed URLs and schedules are recorded, tags replaced, and feeds no
     /// longer configured are marked (their items stay). Returns each
-    /// configured feed's id by name.
+    /// configured feed's id by name. The daemon registers its feeds with
+    /// its alerts and rules in one transaction ([`Store::sync_config`]).
     pub async fn sync_feeds(
         &self,
         feeds: &[FeedConfig],
         now: DateTime<Utc>,
     ) -> Result<HashMap<String, FeedId>, StoreError> {
-        let feeds: Vec<Wanted> = feeds
-            .iter()
-            .map(|f| Wanted {
-                name: f.name.clone(),
-                // Feeds are matched by name, so the archive needs no
-                // secret to tell them apart; a new key for the same
-                // address (the same blanked form) is no move.
-                url: crate::link::blank_secrets(f.url.as_str(), &f.filled),
-                schedule: f.schedule.expr().to_string(),
-                tags: f.tags.clone(),
-                filled: f.filled.clone(),
-            })
-            .collect();
+        let feeds = wanted_feeds(feeds);
         self.write(move |conn| {
             let tx = begin_write(conn, "begin syncing feeds")?;
-            // What the archive holds now: a feed whose URL, schedule and
-            // tags did not change is left alone, so a restart or a `poll`
-            // over 100,000 unchanged feeds writes nothing for them.
-            let mut held = held_feeds(&tx)?;
-            let mut ids = HashMap::new();
-            for Wanted {
-                name,
-                url,
-                schedule,
-                tags,
-                filled,
-            } in &feeds
-            {
-                let wanted: BTreeSet<&str> = tags.iter().map(String::as_str).collect();
-                let was = held.remove(name.as_str());
-                if let Some(h) = &was
-                    && h.in_config
-                    && h.url == *url
-                    && h.schedule == *schedule
-                    && h.tags.iter().map(String::as_str).eq(wanted.iter().copied())
-                {
-                    ids.insert(name.clone(), h.id);
-                    continue;
-                }
-                cached(&tx,
-                    "INSERT INTO feeds (name, url, schedule, created_at) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT(name) DO UPDATE SET
-                       -- a new URL starts without the old URL's validators
-                       etag = CASE WHEN url = excluded.url THEN etag END,
-                       last_modified = CASE WHEN url = excluded.url THEN last_modified END,
-                       body_sha256 = CASE WHEN url = excluded.url THEN body_sha256 END,
-                       -- a config change un-retires a feed and forgets redirects
-                       effective_url = CASE WHEN url = excluded.url THEN effective_url END,
-                       redirect_candidate = CASE WHEN url = excluded.url THEN redirect_candidate END,
-                       redirect_seen = CASE WHEN url = excluded.url THEN redirect_seen ELSE 0 END,
-                       retired_at = CASE WHEN url = excluded.url THEN retired_at END,
-                       retired_reason = CASE WHEN url = excluded.url THEN retired_reason END,
-                       -- nor waits out the old URL's backoff and hints (a
-                       -- paused site stays paused: host_pauses)
-                       not_before_at = CASE WHEN url = excluded.url THEN not_before_at END,
-                       url = excluded.url, schedule = excluded.schedule, in_config = 1",
-                    params![name, url, schedule, to_db_time(now)],
-                )
-                .map_err(op("add feed"))?;
-                let id: i64 = tx
-                    .prepare_cached("SELECT id FROM feeds WHERE name = ?1")
-                    .and_then(|mut s| s.query_row([name], |r| r.get(0)))
-                    .map_err(op("look up feed id"))?;
-                if was.is_some_and(|h| h.url != *url) {
-                    forget_values(&tx, id, filled)?;
-                }
-                cached(&tx, CLEAR_FEED_TAGS, [id])
-                    .map_err(op("clear feed tags"))?;
-                for tag in wanted {
-                    cached(&tx,
-                        "INSERT OR IGNORE INTO feed_tags (feed_id, tag) VALUES (?1, ?2)",
-                        params![id, tag],
-                    )
-                    .map_err(op("tag feed"))?;
-                }
-                ids.insert(name.clone(), FeedId(id));
-            }
-            // What is left was configured before and is not now.
-            for gone in held.values().filter(|h| h.in_config) {
-                cached(&tx, "UPDATE feeds SET in_config = 0 WHERE id = ?1", [gone.id.0])
-                    .map_err(op("mark feeds no longer configured"))?;
-            }
+            let ids = sync_feeds_in(&tx, &feeds, now)?;
             tx.commit().map_err(op("commit feed sync"))?;
             Ok(ids)
         })
@@ -1135,8 +1058,106 @@ const ENDED_FOR_A_VALUE: &str = "ended: the topic held a value the feed's URL ta
      environment (a ${NAME} of its url), which the archive does not keep, and the hub cannot be \
      asked to unsubscribe without the exact topic (its pushes get 410 Gone); the feed is polled";
 
+/// The config's feeds as [`sync_feeds_in`] compares them with the archive.
+pub(crate) fn wanted_feeds(feeds: &[FeedConfig]) -> Vec<Wanted> {
+    feeds
+        .iter()
+        .map(|f| Wanted {
+            name: f.name.clone(),
+            // Feeds are matched by name, so the archive needs no
+            // secret to tell them apart; a new key for the same
+            // address (the same blanked form) is no move.
+            url: crate::link::blank_secrets(f.url.as_str(), &f.filled),
+            schedule: f.schedule.expr().to_string(),
+            tags: f.tags.clone(),
+            filled: f.filled.clone(),
+        })
+        .collect()
+}
+
+/// [`Store::sync_feeds`] inside `tx`, which the caller commits.
+pub(crate) fn sync_feeds_in(
+    tx: &Connection,
+    feeds: &[Wanted],
+    now: DateTime<Utc>,
+) -> Result<HashMap<String, FeedId>, StoreError> {
+    // What the archive holds now: a feed whose URL, schedule and
+    // tags did not change is left alone, so a restart or a `poll`
+    // over 100,000 unchanged feeds writes nothing for them.
+    let mut held = held_feeds(tx)?;
+    let mut ids = HashMap::new();
+    for Wanted {
+        name,
+        url,
+        schedule,
+        tags,
+        filled,
+    } in feeds
+    {
+        let wanted: BTreeSet<&str> = tags.iter().map(String::as_str).collect();
+        let was = held.remove(name.as_str());
+        if let Some(h) = &was
+            && h.in_config
+            && h.url == *url
+            && h.schedule == *schedule
+            && h.tags.iter().map(String::as_str).eq(wanted.iter().copied())
+        {
+            ids.insert(name.clone(), h.id);
+            continue;
+        }
+        cached(
+            tx,
+            "INSERT INTO feeds (name, url, schedule, created_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(name) DO UPDATE SET
+               -- a new URL starts without the old URL's validators
+               etag = CASE WHEN url = excluded.url THEN etag END,
+               last_modified = CASE WHEN url = excluded.url THEN last_modified END,
+               body_sha256 = CASE WHEN url = excluded.url THEN body_sha256 END,
+               -- a config change un-retires a feed and forgets redirects
+               effective_url = CASE WHEN url = excluded.url THEN effective_url END,
+               redirect_candidate = CASE WHEN url = excluded.url THEN redirect_candidate END,
+               redirect_seen = CASE WHEN url = excluded.url THEN redirect_seen ELSE 0 END,
+               retired_at = CASE WHEN url = excluded.url THEN retired_at END,
+               retired_reason = CASE WHEN url = excluded.url THEN retired_reason END,
+               -- nor waits out the old URL's backoff and hints (a
+               -- paused site stays paused: host_pauses)
+               not_before_at = CASE WHEN url = excluded.url THEN not_before_at END,
+               url = excluded.url, schedule = excluded.schedule, in_config = 1",
+            params![name, url, schedule, to_db_time(now)],
+        )
+        .map_err(op("add feed"))?;
+        let id: i64 = tx
+            .prepare_cached("SELECT id FROM feeds WHERE name = ?1")
+            .and_then(|mut s| s.query_row([name], |r| r.get(0)))
+            .map_err(op("look up feed id"))?;
+        if was.is_some_and(|h| h.url != *url) {
+            forget_values(tx, id, filled)?;
+        }
+        cached(tx, CLEAR_FEED_TAGS, [id]).map_err(op("clear feed tags"))?;
+        for tag in wanted {
+            cached(
+                tx,
+                "INSERT OR IGNORE INTO feed_tags (feed_id, tag) VALUES (?1, ?2)",
+                params![id, tag],
+            )
+            .map_err(op("tag feed"))?;
+        }
+        ids.insert(name.clone(), FeedId(id));
+    }
+    // What is left was configured before and is not now.
+    for gone in held.values().filter(|h| h.in_config) {
+        cached(
+            tx,
+            "UPDATE feeds SET in_config = 0 WHERE id = ?1",
+            [gone.id.0],
+        )
+        .map_err(op("mark feeds no longer configured"))?;
+    }
+    Ok(ids)
+}
+
 /// A feed as the config gives it, for `sync_feeds`.
-struct Wanted {
+pub(crate) struct Wanted {
     name: String,
     /// As the archive keeps it (`link::blank_secrets`).
     url: String,

@@ -80,6 +80,7 @@ pub use items::{Cursor, ItemHistory, Page, RecentQuery, Revision, SNIPPET_MARKS,
 pub use lock::{DaemonLock, LockError};
 pub use providers::{LedgerChange, ProviderLedger};
 pub use reactions::{Gap, ItemReaction, PlannedReaction, ReactionPoint, ReactionSubject, Resolved};
+pub use rules::Synced;
 pub use selection::Match;
 pub use subscriptions::{REPLACED, SubState, Subscription, latest_per_feed};
 pub use symbols::SymbolItem;

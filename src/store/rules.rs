@@ -16,17 +16,23 @@
 //! across reloads; a rule no view uses any more is dropped with its hits,
 //! and one added again is backfilled again.
 //!
-//! Hands on: [`Store::sync_rules`] (at start and on reload),
+//! Hands on: [`Store::sync_config`] (at start and on reload, with the
+//! feeds and alerts, in one transaction), [`Store::sync_rules`],
 //! [`Store::backfill_rules`] (the daemon runs it after each sync), and
 //! [`record_hits`] / [`refresh_hits`] for the writer.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
 
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use super::alerts::AlertRule;
 use super::{Store, StoreError, begin_write, cached, op, selection};
+use crate::config::FeedConfig;
+use crate::model::FeedId;
 use crate::select::Rule;
 
 /// A configured include rule and its row in `rules`.
@@ -50,9 +56,21 @@ pub(crate) struct AtIngest {
     pub(crate) head: Option<usize>,
 }
 
-/// The writer's [`AtIngest`], replaced whole by [`Store::sync_alerts`] and
-/// [`Store::sync_rules`], each for its part.
+/// The writer's [`AtIngest`], replaced whole by [`Store::sync_config`],
+/// [`Store::sync_rules`] and [`Store::set_head`], each for its part.
 pub(crate) type IngestRules = Arc<Mutex<Arc<AtIngest>>>;
+
+/// What [`Store::sync_config`] registered.
+#[derive(Debug)]
+pub struct Synced {
+    /// Each configured feed's id, by name.
+    pub ids: HashMap<String, FeedId>,
+    /// The alerts whose URL is not the one the archive last recorded for
+    /// them, with how many waiting messages were made due (`sync_alerts_in`).
+    pub moved: Vec<(String, usize)>,
+    /// How many rules need a backfill ([`Store::backfill_rules`]).
+    pub incomplete: usize,
+}
 
 /// Items tested per backfill transaction: small enough that ingestion
 /// waits for the writer at most a few milliseconds between batches.
@@ -106,6 +124,71 @@ pub(crate) fn refresh_hits(
     record_hits(tx, rules, ids)
 }
 
+/// [`Store::sync_rules`] inside `tx`, which the caller commits: the rules
+/// the writer is to test from then on, and how many need a backfill.
+pub(crate) fn sync_rules_in(
+    tx: &Connection,
+    rules: &[Rule],
+) -> Result<(Vec<IndexedRule>, usize), StoreError> {
+    let mut indexed = Vec::new();
+    for rule in rules {
+        cached(
+            tx,
+            "INSERT INTO rules (field, pattern) VALUES (?1, ?2)
+             ON CONFLICT (field, pattern) DO NOTHING",
+            params![rule.field.as_str(), rule.pattern.as_str()],
+        )
+        .map_err(op("register a rule"))?;
+        let id: i64 = tx
+            .prepare_cached("SELECT id FROM rules WHERE field = ?1 AND pattern = ?2")
+            .and_then(|mut s| {
+                s.query_row(params![rule.field.as_str(), rule.pattern.as_str()], |r| {
+                    r.get(0)
+                })
+            })
+            .map_err(op("look a rule up"))?;
+        if !indexed.iter().any(|r: &IndexedRule| r.id == id) {
+            indexed.push(IndexedRule {
+                id,
+                rule: rule.clone(),
+            });
+        }
+    }
+    let mut kept: Vec<i64> = indexed.iter().map(|r| r.id).collect();
+    kept.sort_unstable();
+    let keep = Value::Text(super::json_list(&kept));
+    // Every other rule's matches, also those of rules another
+    // process dropped while our writer still recorded them.
+    // Rule ids are never reused (AUTOINCREMENT), so such
+    // leftovers could never be read as another rule's. Deleted
+    // range by range between the kept ids, which the primary
+    // key finds at once: `NOT IN` read every match in the
+    // archive on each start, reload and poll.
+    let bounds = std::iter::once(i64::MIN)
+        .chain(kept.iter().copied())
+        .chain(std::iter::once(i64::MAX));
+    for (after, before) in bounds.clone().zip(bounds.skip(1)) {
+        cached(
+            tx,
+            "DELETE FROM rule_hits WHERE rule_id > ?1 AND rule_id < ?2",
+            [after, before],
+        )
+        .map_err(op("drop unused rules' matches"))?;
+    }
+    cached(
+        tx,
+        "DELETE FROM rules WHERE id NOT IN (SELECT value FROM json_each(?1))",
+        [&keep],
+    )
+    .map_err(op("drop unused rules"))?;
+    let incomplete: i64 = tx
+        .query_row("SELECT count(*) FROM rules WHERE NOT complete", [], |r| {
+            r.get(0)
+        })
+        .map_err(op("count rules to backfill"))?;
+    Ok((indexed, incomplete as usize))
+}
+
 impl Store {
     /// Makes `rules` (every view's include rules) the ones the archive
     /// keeps matches for: new ones are registered (incomplete until
@@ -113,68 +196,12 @@ impl Store {
     /// deleted with their matches, and the writer tests new and changed
     /// items against them from now on. Returns how many need a backfill.
     pub async fn sync_rules(&self, rules: Vec<Rule>) -> Result<usize, StoreError> {
-        let wanted = rules.clone();
         let (indexed, incomplete) = self
             .write(move |conn| {
                 let tx = begin_write(conn, "begin syncing rules")?;
-                let mut indexed = Vec::new();
-                for rule in &wanted {
-                    cached(
-                        &tx,
-                        "INSERT INTO rules (field, pattern) VALUES (?1, ?2)
-                         ON CONFLICT (field, pattern) DO NOTHING",
-                        params![rule.field.as_str(), rule.pattern.as_str()],
-                    )
-                    .map_err(op("register a rule"))?;
-                    let id: i64 = tx
-                        .prepare_cached("SELECT id FROM rules WHERE field = ?1 AND pattern = ?2")
-                        .and_then(|mut s| {
-                            s.query_row(params![rule.field.as_str(), rule.pattern.as_str()], |r| {
-                                r.get(0)
-                            })
-                        })
-                        .map_err(op("look a rule up"))?;
-                    if !indexed.iter().any(|r: &IndexedRule| r.id == id) {
-                        indexed.push(IndexedRule {
-                            id,
-                            rule: rule.clone(),
-                        });
-                    }
-                }
-                let mut kept: Vec<i64> = indexed.iter().map(|r| r.id).collect();
-                kept.sort_unstable();
-                let keep = Value::Text(super::json_list(&kept));
-                // Every other rule's matches, also those of rules another
-                // process dropped while our writer still recorded them.
-                // Rule ids are never reused (AUTOINCREMENT), so such
-                // leftovers could never be read as another rule's. Deleted
-                // range by range between the kept ids, which the primary
-                // key finds at once: `NOT IN` read every match in the
-                // archive on each start, reload and poll.
-                let bounds = std::iter::once(i64::MIN)
-                    .chain(kept.iter().copied())
-                    .chain(std::iter::once(i64::MAX));
-                for (after, before) in bounds.clone().zip(bounds.skip(1)) {
-                    cached(
-                        &tx,
-                        "DELETE FROM rule_hits WHERE rule_id > ?1 AND rule_id < ?2",
-                        [after, before],
-                    )
-                    .map_err(op("drop unused rules' matches"))?;
-                }
-                cached(
-                    &tx,
-                    "DELETE FROM rules WHERE id NOT IN (SELECT value FROM json_each(?1))",
-                    [&keep],
-                )
-                .map_err(op("drop unused rules"))?;
-                let incomplete: i64 = tx
-                    .query_row("SELECT count(*) FROM rules WHERE NOT complete", [], |r| {
-                        r.get(0)
-                    })
-                    .map_err(op("count rules to backfill"))?;
+                let synced = sync_rules_in(&tx, &rules)?;
                 tx.commit().map_err(op("commit rule sync"))?;
-                Ok((indexed, incomplete as usize))
+                Ok(synced)
             })
             .await?;
         self.replace_at_ingest(|at| AtIngest {
@@ -183,6 +210,47 @@ impl Store {
             head: at.head,
         });
         Ok(incomplete)
+    }
+
+    /// Registers a config in the archive: its feeds ([`Store::sync_feeds`]),
+    /// alerts (`alerts::sync_alerts_in`, with `send_moved_now` at a start)
+    /// and views' include `rules` ([`Store::sync_rules`]), all in one
+    /// transaction, and only once it has committed makes the writer queue
+    /// the new alerts and test the new rules. A failure at any step leaves
+    /// the archive and the writer on the config they had: a reload that
+    /// fails keeps the running config whole, so the scheduler, the alert
+    /// sender and the writer never disagree about which one runs.
+    pub async fn sync_config(
+        &self,
+        feeds: &[FeedConfig],
+        alerts: Vec<AlertRule>,
+        rules: Vec<Rule>,
+        now: DateTime<Utc>,
+        send_moved_now: bool,
+    ) -> Result<Synced, StoreError> {
+        let wanted = super::feeds::wanted_feeds(feeds);
+        let queued = alerts.clone();
+        let (ids, moved, (indexed, incomplete)) = self
+            .write(move |conn| {
+                let tx = begin_write(conn, "begin registering the config")?;
+                let ids = super::feeds::sync_feeds_in(&tx, &wanted, now)?;
+                let moved = super::alerts::sync_alerts_in(&tx, &queued, now, send_moved_now)?;
+                let rules = sync_rules_in(&tx, &rules)?;
+                tx.commit().map_err(op("commit the config"))?;
+                Ok((ids, moved, rules))
+            })
+            .await?;
+        self.bump_generation();
+        self.replace_at_ingest(|at| AtIngest {
+            alerts,
+            rules: indexed,
+            head: at.head,
+        });
+        Ok(Synced {
+            ids,
+            moved,
+            incomplete,
+        })
     }
 
     /// Tells the writer the fewest items a served feed shows (`[output]

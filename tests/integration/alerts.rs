@@ -1585,6 +1585,87 @@ async fn alerts_are_added_and_removed_by_a_reload() {
     d.wait_exit();
 }
 
+/// Review s29: a reload whose last step fails (here the view rules', made
+/// to fail by a trigger; in the field a busy timeout or a full disk) is
+/// refused whole. It used to register the feeds and alerts in
+/// transactions of their own, and the writer took the new alerts at once:
+/// while `/healthz` said the old config ran, a new item queued the
+/// reload's alert `a2`, which the sender did not know, and not the running
+/// `a1`; the archive already listed the reload's feed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_that_fails_partway_keeps_the_running_alerts_and_feeds() {
+    let receiver = Receiver::start().await;
+    let server = FeedServer::start().await;
+    let feeds = wire(&server).replace("\n\n", "\nschedule = \"* * * * * *\"\n");
+    let alert = |name: &str| {
+        format!(
+            "[[alerts]]\nname = \"{name}\"\nview = \"majors\"\nurl = \"{}\"\nallow_private = true\n",
+            receiver.url(&format!("/{name}"))
+        )
+    };
+    let dir = TestDir::new();
+    dir.write_config_only(&format!("{feeds}{MAJORS}{}", alert("a1")));
+    let mut d = crate::process::Running::start_with(&dir, &[]);
+    let addr = d.wait_for_listen();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while dir.count("SELECT count(*) FROM items") < 4 {
+        assert!(Instant::now() < deadline, "the first poll never archived");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The first poll's two majors.
+    receiver.wait_for("/a1", 2).await;
+    // Registering a view rule fails from now on.
+    rusqlite::Connection::open(dir.db_path())
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER t BEFORE INSERT ON rules BEGIN SELECT RAISE(ABORT, 'x'); END",
+        )
+        .unwrap();
+
+    let other = FeedServer::start().await;
+    other.set("/other.xml", Reply::feed(rss("Other", &[])));
+    let changed = MAJORS.replace("BP|Shell", "BP|Shell|Total");
+    dir.write_config_only(&format!(
+        "{feeds}{}{changed}{}",
+        feed_block("other", &other.url("/other.xml"), ""),
+        alert("a2")
+    ));
+    d.signal("HUP");
+    d.wait_for("reload failed");
+    let health: serde_json::Value = serde_json::from_str(
+        &reqwest::get(format!("http://{addr}/healthz"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(health["config"]["reload_refused"], true, "{health}");
+
+    server.set(
+        "/wire.xml",
+        Reply::feed(rss(
+            "Wire",
+            &[("w5", "BP names a new chief", "https://wire.test/bp-chief")],
+        )),
+    );
+    let got = receiver.wait_for("/a1", 3).await;
+    assert_eq!(got[2].json()["item"]["title"], "BP names a new chief");
+    assert_eq!(
+        dir.count("SELECT count(*) FROM alert_outbox WHERE alert = 'a2'"),
+        0
+    );
+    assert_eq!(
+        dir.column::<String>("SELECT name FROM alerts WHERE in_config"),
+        ["a1"]
+    );
+    assert_eq!(dir.column::<String>("SELECT name FROM feeds"), ["wire"]);
+    assert!(other.seen("/other.xml").is_empty());
+    d.signal("TERM");
+    d.wait_exit();
+}
+
 /// The daemon with alert "majors" (the wire's two majors) at `receiver`'s
 /// `/old`, pointed by a reload at `/new` once `/old` got `requests`: both
 /// messages reach `/new`. The archive's dir and the running daemon.
