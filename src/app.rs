@@ -486,6 +486,14 @@ async fn watch_archive(store: Store, stop: CancellationToken) {
         tokio::select! {
             _ = stop.cancelled() => break,
             _ = tokio::time::sleep(Duration::from_secs(2)) => {
+                if let Some(why) = store.check_file() {
+                    error!(database = %store.path().display(), "{why}");
+                }
+                // Its writes are refused for good: trying them every 2 s
+                // would only log the same refusal again.
+                if store.file_replaced().is_some() {
+                    continue;
+                }
                 outside.note(
                     store.notice_external_writes().await,
                     &store,

@@ -14,7 +14,7 @@
 //! |---|---|---|---|
 //! | `scheduler stalled` | the polling loop has not gone round for 3 × its longest sleep | 503 | not pinged |
 //! | `database not answering` | reading the feeds or counting items failed | 503 | not pinged |
-//! | `degraded` | no configured feed is ok while at least one has been polled and is failing, paused or retired; or the board's provider gave no quote at its latest refresh; or the archive's last write failed for want of space, permission or I/O (disk full, read-only, a file size limit) and none has committed since; or a reader blocks the archive's checkpoints | 200 | pinged |
+//! | `degraded` | no configured feed is ok while at least one has been polled and is failing, paused or retired; or the board's provider gave no quote at its latest refresh; or the archive's last write failed for want of space, permission or I/O (disk full, read-only, a file size limit) and none has committed since; or the archive file was deleted or replaced under the daemon; or a reader blocks the archive's checkpoints | 200 | pinged |
 //! | `ok` | otherwise | 200 | pinged |
 //!
 //! The first two are faults of this process, which a restart (systemd) or
@@ -28,7 +28,11 @@
 //! writes, or whose write-ahead log a reader keeps growing
 //! (`store::checkpoint`), is `degraded` too: the daemon serves what it
 //! has, and only the operator can free the disk or close the reader; the
-//! reason says which, with the path.
+//! reason says which, with the path. So is an archive file deleted or
+//! replaced under the daemon, which writes nothing more until restarted:
+//! a restart would cure it, but whether it should start on the file now
+//! at the path (perhaps an empty new one) is the operator's call
+//! (`store::writes` says why the daemon does not exit).
 //!
 //! A reload the daemon refused (an invalid config) leaves the status as it
 //! is, since the running config still works, but both renderings say so
@@ -107,6 +111,9 @@ pub struct ArchiveHealth {
     /// Since when the archive refuses writes, and the latest reason
     /// (`Store::write_failure`).
     pub write_failure: Option<(DateTime<Utc>, String)>,
+    /// The archive file was deleted or replaced under the daemon, and
+    /// what to do (`Store::file_replaced`).
+    pub replaced: Option<String>,
     /// A reader keeps the write-ahead log from being emptied.
     pub log_blocked: bool,
     pub wal_path: String,
@@ -316,6 +323,7 @@ impl Health {
                 let ago = chrono::TimeDelta::from_std(f.since.elapsed()).unwrap_or_default();
                 (now - ago, f.error)
             }),
+            replaced: self.store.file_replaced(),
             log_blocked: self.store.log_blocked(),
             wal_path: self.store.wal_path().display().to_string(),
             wal_bytes: self.store.wal_bytes(),
@@ -414,7 +422,10 @@ fn judge(
     if board.is_some_and(|b| b.failing) {
         why.push("the quote provider gave no quote at the latest refresh".to_string());
     }
-    if let Some((since, e)) = &archive.write_failure {
+    if let Some(replaced) = &archive.replaced {
+        // Its writes fail for this reason only; saying it once is enough.
+        why.push(replaced.clone());
+    } else if let Some((since, e)) = &archive.write_failure {
         why.push(format!(
             "the archive cannot be written to since {} (polls are fetched again until it can): {e}",
             since.to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -485,7 +496,8 @@ impl HealthSnapshot {
             "scheduler_last_tick": self.scheduler_last_tick.to_rfc3339(),
             "database_bytes": self.database_bytes,
             "archive": {
-                "writable": self.archive.write_failure.is_none(),
+                "writable": self.archive.write_failure.is_none() && self.archive.replaced.is_none(),
+                "replaced": self.archive.replaced,
                 "write_error": self.archive.write_failure.as_ref().map(|(_, e)| e),
                 "write_failing_since": self.archive.write_failure.as_ref().map(|(t, _)| t.to_rfc3339()),
                 "wal_bytes": self.archive.wal_bytes,

@@ -575,6 +575,14 @@ fn drain(
         if group.is_empty() {
             return;
         }
+        // Nothing goes to an archive file nobody will see (`writes.rs`).
+        if writes.replaced().is_some() {
+            for q in group {
+                let refused = writes.refused().expect("a replaced archive stays replaced");
+                q.answer(refused);
+            }
+            continue;
+        }
         // A poisoned lock means an earlier user panicked; its transaction
         // was rolled back while unwinding, so the connection is usable.
         let mut conn = writer.lock().unwrap_or_else(|p| p.into_inner());

@@ -147,6 +147,11 @@ pub enum StoreError {
         why: String,
         refused: Box<StoreError>,
     },
+    /// Refused before it reached SQLite: the archive file was deleted or
+    /// replaced under the daemon (`writes.rs`); `why` says which, and what
+    /// to do.
+    #[error("{why}")]
+    Replaced { why: String },
     #[error("database task panicked or was cancelled")]
     Task(#[source] tokio::task::JoinError),
     #[error("the database writer stopped before recording this fetch")]
@@ -167,11 +172,13 @@ impl StoreError {
     /// A constraint, a bad row or a lock held by another program is not.
     pub fn refuses_writes(&self) -> bool {
         use rusqlite::ErrorCode::{CannotOpen, DiskFull, ReadOnly, SystemIoFailure};
-        matches!(self, StoreError::Unwritable { .. })
-            || matches!(
-                self.sqlite_code(),
-                Some(DiskFull | SystemIoFailure | ReadOnly | CannotOpen)
-            )
+        matches!(
+            self,
+            StoreError::Unwritable { .. } | StoreError::Replaced { .. }
+        ) || matches!(
+            self.sqlite_code(),
+            Some(DiskFull | SystemIoFailure | ReadOnly | CannotOpen)
+        )
     }
 
     /// SQLite's primary result code, when SQLite failed.
@@ -610,6 +617,9 @@ impl Store {
     {
         let writes = Arc::clone(&self.writes);
         Self::run(Arc::clone(&self.writer), move |conn| {
+            if let Some(refused) = writes.refused() {
+                return refused;
+            }
             // Only a change committed shows the archive takes writes: an
             // empty transaction (indexing with nothing waiting, every two
             // seconds) or a read on the writer commits nothing to disk.
@@ -625,6 +635,20 @@ impl Store {
     /// takes them (see `writes.rs`).
     pub fn write_failure(&self) -> Option<WriteFailure> {
         self.writes.failure()
+    }
+
+    /// Whether the archive file is still the one the store opened; the
+    /// first time it is not (deleted or replaced under the daemon), stops
+    /// every write for the rest of the run and returns why (`writes.rs`).
+    /// The daemon asks every two seconds.
+    pub fn check_file(&self) -> Option<String> {
+        self.writes.check_file()
+    }
+
+    /// Why the archive takes no more writes, once its file was deleted or
+    /// replaced under the daemon ([`Store::check_file`]).
+    pub fn file_replaced(&self) -> Option<String> {
+        self.writes.replaced()
     }
 
     /// Runs `f` on the read-only connection, off the async threads.

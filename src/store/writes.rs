@@ -22,9 +22,28 @@
 //! An archive that takes no writes at start stops the daemon: it has
 //! nothing to record its polls in, and a restart by systemd, once the disk
 //! is mended, is the cure.
+//!
+//! # An archive file deleted or replaced under the daemon
+//! SQLite keeps writing to the file it opened, whatever now has its name
+//! (it checks only for rollback journals, and at close): after `rm -r` of
+//! the data folder, or a backup restored with `mv backup.db tickerfeed.db`,
+//! everything archived went to a file nobody would see again, lost at
+//! exit, while `/healthz` said ok. [`Writes::check_file`] (the daemon asks
+//! every 2 s) compares the path's device and inode with those the open
+//! found; once they differ, or the path is gone, every write is refused
+//! ([`StoreError::Replaced`]) for the rest of the run, and the archive
+//! reports it as a write failure that names the path and says to restart.
+//!
+//! It refuses rather than exits: the file the daemon holds open is then
+//! the only copy of a deleted archive, which the operator can still copy
+//! out of `/proc/<pid>/fd/` while it runs and not once it has exited; an
+//! exit would have systemd start an empty archive in its place at 3 a.m.
+//! A restored backup waits for the restart the operator makes anyway, and
+//! `/healthz` (degraded, with the reason) and the log say so meanwhile.
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -50,14 +69,76 @@ pub struct WriteFailure {
 pub(crate) struct Writes {
     path: PathBuf,
     failing: Mutex<Option<WriteFailure>>,
+    /// The archive file's device and inode when the writer opened it;
+    /// `None` when they could not be read (nothing is checked then).
+    opened: Option<(u64, u64)>,
+    /// Why the archive takes no more writes: its file was deleted or
+    /// replaced ([`Writes::check_file`]). Never cleared.
+    replaced: Mutex<Option<String>>,
+}
+
+/// The device and inode of the file at `path`.
+fn file_id(path: &Path) -> std::io::Result<(u64, u64)> {
+    std::fs::metadata(path).map(|m| (m.dev(), m.ino()))
 }
 
 impl Writes {
+    /// For the archive at `path`, just opened.
     pub(crate) fn new(path: PathBuf) -> Writes {
         Writes {
+            opened: file_id(&path).ok(),
             path,
             failing: Mutex::new(None),
+            replaced: Mutex::new(None),
         }
+    }
+
+    fn replaced_lock(&self) -> std::sync::MutexGuard<'_, Option<String>> {
+        self.replaced.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Why the archive takes no more writes, once its file was deleted or
+    /// replaced under the daemon.
+    pub(crate) fn replaced(&self) -> Option<String> {
+        self.replaced_lock().clone()
+    }
+
+    /// A write refused because the archive file was replaced, noted as a
+    /// refusal; `None` while it was not.
+    pub(crate) fn refused<T>(&self) -> Option<Result<T, StoreError>> {
+        let why = self.replaced()?;
+        Some(self.observe(Err(StoreError::Replaced { why }), false))
+    }
+
+    /// Whether the file at the archive's path is still the one the writer
+    /// has open (see the module doc). The first time it is not, closes the
+    /// archive to writes for good and returns why; otherwise `None`. A
+    /// path that cannot be looked at for another reason (a folder made
+    /// unreadable) proves nothing, and is left alone.
+    pub(crate) fn check_file(&self) -> Option<String> {
+        let opened = self.opened?;
+        let what = match file_id(&self.path) {
+            Ok(now) if now == opened => return None,
+            Ok(_) => "replaced by another file",
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => "deleted",
+            Err(_) => return None,
+        };
+        let why = {
+            let mut replaced = self.replaced_lock();
+            if replaced.is_some() {
+                return None;
+            }
+            let why = format!(
+                "the archive file {} was {what} under the daemon: restart it; until then nothing is written, as nobody would see it (the file it has open stays readable at /proc/{}/fd/ until it exits)",
+                self.path.display(),
+                std::process::id()
+            );
+            *replaced = Some(why.clone());
+            why
+        };
+        // Reported as a write failure from now on, before any write tries.
+        let _ = self.refused::<()>();
+        Some(why)
     }
 
     fn failing(&self) -> std::sync::MutexGuard<'_, Option<WriteFailure>> {
@@ -102,7 +183,12 @@ impl Writes {
 /// write for itself ([`StoreError::refuses_writes`]), with [`why_refused`];
 /// otherwise `e`.
 pub(crate) fn explained(path: &Path, e: StoreError) -> StoreError {
-    if e.refuses_writes() && !matches!(e, StoreError::Unwritable { .. }) {
+    if e.refuses_writes()
+        && !matches!(
+            e,
+            StoreError::Unwritable { .. } | StoreError::Replaced { .. }
+        )
+    {
         StoreError::Unwritable {
             why: why_refused(path, &e),
             refused: Box::new(e),

@@ -179,6 +179,76 @@ async fn an_archive_that_takes_no_writes_is_named_and_loses_nothing() {
     assert_eq!(d.wait_exit(), 0, "{}", d.log.join("\n"));
 }
 
+/// The daemon after one poll, its archive file changed under it by
+/// `change`: `/healthz` is degraded within a few seconds, naming the path
+/// and what happened (`what`), the log says so at error, and the archive
+/// is reported as taking no writes.
+async fn archive_changed_under_the_daemon(change: impl FnOnce(&TestDir), what: &str) {
+    let (_server, dir) = one_hourly_feed().await;
+    let mut d = Running::start(&dir);
+    let addr = d.wait_for_listen();
+    d.wait_for("polled");
+
+    change(&dir);
+    let said = format!(
+        "the archive file {} was {what} under the daemon: restart it",
+        dir.db_path().display()
+    );
+    // The archive is checked every 2 s.
+    let mut h = health(&addr).await;
+    for _ in 0..50 {
+        if h["status"] != "ok" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        h = health(&addr).await;
+    }
+    assert_eq!(h["status"], "degraded", "{h}");
+    assert!(h["reason"].as_str().unwrap().contains(&said), "{h}");
+    assert_eq!(h["archive"]["writable"], false, "{h}");
+    assert_eq!(sample(&addr, "tickerfeed_archive_writable").await, "0");
+    let line = d.wait_for(&said);
+    assert!(line.contains("ERROR"), "{line}");
+    d.signal("TERM");
+    d.wait_exit();
+}
+
+/// Review s29: the data folder's archive deleted under the running daemon
+/// (`rm -r`) went unseen: it wrote on to the deleted file, lost at exit,
+/// while `/healthz` said ok.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archive_deleted_under_the_daemon_is_reported() {
+    archive_changed_under_the_daemon(
+        |dir| {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut file = dir.db_path().into_os_string();
+                file.push(suffix);
+                std::fs::remove_file(file).unwrap();
+            }
+        },
+        "deleted",
+    )
+    .await;
+}
+
+/// Review s29: a backup restored over the running daemon's archive (`mv
+/// backup.db tickerfeed.db`) is reported too; the daemon does not write
+/// on to the file it replaced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archive_replaced_under_the_daemon_is_reported() {
+    archive_changed_under_the_daemon(
+        |dir| {
+            let backup = dir.path().join("backup.db");
+            dir.db()
+                .execute("VACUUM INTO ?1", [backup.to_str().unwrap()])
+                .unwrap();
+            std::fs::rename(&backup, dir.db_path()).unwrap();
+        },
+        "replaced by another file",
+    )
+    .await;
+}
+
 /// Whether the archive takes writes is the writer's state, not the last
 /// poll's: with the feed polled hourly, the board's quotes are what finds
 /// the archive refusing writes, and what finds it taking them again, and
