@@ -278,7 +278,23 @@ impl Subscriber {
         let mut feeds = self.0.feeds.clone();
         loop {
             if tokio::time::Instant::now() >= tend_at {
-                let wait = match self.tend().await {
+                // A round asks its hubs one after another, each for up to
+                // the clients' 15 s: a callback URL changed under hundreds
+                // of subscriptions, or renewals to a hub that hangs, would
+                // hold a stop for minutes, past systemd's `TimeoutStopSec`
+                // and into SIGKILL. So a stop ends the round where it is,
+                // the request in flight with it. Nothing is lost: each
+                // request is recorded before it is sent, with when to look
+                // at it again (`request`, `unsubscribe`), so the next start
+                // takes up what this round did not reach, as after a failed
+                // request (an abandoned unsubscribe counts as asked: the
+                // hub's pushes get 410 until its lease runs out).
+                let tended = tokio::select! {
+                    biased;
+                    _ = shutdown.cancelled() => return,
+                    tended = self.tend() => tended,
+                };
+                let wait = match tended {
                     Ok(wait) => wait,
                     Err(e) => {
                         warn!(error = %e, "could not renew WebSub subscriptions; trying again shortly");
@@ -290,11 +306,14 @@ impl Subscriber {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 found = discoveries.recv() => match found {
-                    Some(found) => {
-                        if let Err(e) = self.discovered(found).await {
+                    // Asks a hub too: ended by a stop like a round.
+                    Some(found) => tokio::select! {
+                        biased;
+                        _ = shutdown.cancelled() => return,
+                        asked = self.discovered(found) => if let Err(e) = asked {
                             warn!(error = %e, "could not record a WebSub subscription");
                         }
-                    }
+                    },
                     None => return,
                 },
                 _ = self.0.wake.notified() => tend_at = tokio::time::Instant::now(),

@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -45,11 +46,12 @@ struct HubLog {
 
 /// A loopback WebSub hub that accepts every subscription (and
 /// unsubscription), verifies it at once with a lease of `lease` seconds,
-/// and can be stopped.
+/// and can be stopped, or told to hang.
 struct TestHub {
     addr: SocketAddr,
     log: Arc<Mutex<HubLog>>,
     stop: CancellationToken,
+    hang: Arc<AtomicBool>,
 }
 
 #[derive(Clone)]
@@ -57,6 +59,8 @@ struct HubState {
     log: Arc<Mutex<HubLog>>,
     lease: u64,
     http: reqwest::Client,
+    /// Take requests (they are logged) and never answer them.
+    hang: Arc<AtomicBool>,
 }
 
 async fn subscribe(State(hub): State<HubState>, body: String) -> axum::http::StatusCode {
@@ -129,6 +133,9 @@ async fn take_request(hub: HubState, body: String, when: Verify) -> axum::http::
         });
         log.requests.len() - 1
     };
+    if hub.hang.load(Ordering::Relaxed) {
+        std::future::pending::<()>().await;
+    }
     if when == Verify::Never
         || (when == Verify::NotUnsubscribes && form["hub.mode"] == "unsubscribe")
     {
@@ -183,10 +190,12 @@ async fn refuse_echoing(body: String) -> (axum::http::StatusCode, String) {
 impl TestHub {
     async fn start(lease: u64) -> TestHub {
         let log: Arc<Mutex<HubLog>> = Arc::default();
+        let hang = Arc::new(AtomicBool::new(false));
         let state = HubState {
             log: Arc::clone(&log),
             lease,
             http: reqwest::Client::new(),
+            hang: Arc::clone(&hang),
         };
         let app = Router::new()
             .route("/hub", post(subscribe))
@@ -212,7 +221,18 @@ impl TestHub {
                 .await
                 .unwrap()
         });
-        TestHub { addr, log, stop }
+        TestHub {
+            addr,
+            log,
+            stop,
+            hang,
+        }
+    }
+
+    /// From now on, takes each request and never answers it, as a hub
+    /// that is stuck does.
+    fn hang(&self) {
+        self.hang.store(true, Ordering::Relaxed);
     }
 
     fn url(&self) -> String {
@@ -1295,6 +1315,67 @@ async fn a_reload_that_changes_the_callback_url_subscribes_again_under_it() {
         d.log.join("\n")
     );
     tokio::task::block_in_place(|| d.stop_with_nothing_waiting());
+}
+
+/// SIGTERM while the renewal loop asks a hub that stopped answering: here
+/// a reload moved `[websub] callback_url`, so each of three live
+/// subscriptions is asked for again, one after another, and the first
+/// request hangs. The daemon exits 0 at once, the request abandoned and the
+/// rest left to the next start. Before, the stop waited out each request
+/// (15 s apiece, 45 s here), past systemd's `TimeoutStopSec=45`, which
+/// ends it in SIGKILL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_does_not_wait_for_a_hub_that_hangs() {
+    let hub = TestHub::start(3_600).await;
+    let publisher = FeedServer::start().await;
+    let mut feeds = String::new();
+    for name in ["one", "two", "three"] {
+        let self_url = publisher.url(&format!("/{name}.xml"));
+        let doc = feed(&self_url, &hub.url(), &[(name, "News")]);
+        publisher.set(&format!("/{name}.xml"), Reply::feed(doc));
+        feeds.push_str(&feed_block(name, &self_url, ""));
+    }
+    let dir = TestDir::new();
+    let websub = "[websub]\ncallback_url = \"http://127.0.0.1:PASSED_PORT/\"\n";
+    dir.write_config_only(&format!("{websub}{feeds}"));
+    let mut d = Running::spawn(crate::process::socket_activated(&dir), &[]);
+    tokio::task::block_in_place(|| d.wait_for("tickerfeed running"));
+    hub.wait_verified(3).await;
+
+    hub.hang();
+    let config = std::fs::read_to_string(dir.config_path()).unwrap();
+    let moved = config.replace("http://127.0.0.1:", "http://localhost:");
+    std::fs::write(dir.config_path(), moved).unwrap();
+    d.signal("HUP");
+    // The renewal loop is waiting on the hub.
+    for _ in 0..200 {
+        if hub.requests().len() > 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(hub.requests().len(), 4, "{:?}", hub.requests());
+
+    let stopping = Instant::now();
+    d.signal("TERM");
+    assert_eq!(
+        tokio::task::block_in_place(|| d.wait_exit()),
+        0,
+        "{}",
+        d.log.join("\n")
+    );
+    assert!(
+        stopping.elapsed() < Duration::from_secs(8),
+        "stopped {:?} after SIGTERM:\n{}",
+        stopping.elapsed(),
+        d.log.join("\n")
+    );
+    assert!(
+        !d.log.iter().any(|l| l.contains("did not stop")),
+        "{}",
+        d.log.join("\n")
+    );
+    assert_eq!(hub.requests().len(), 4, "{:?}", hub.requests());
 }
 
 /// A restart with another `[websub] callback_url` does the same as a
