@@ -456,8 +456,16 @@ pub async fn serve_with(
     )
     .await;
     http_stop.cancel();
-    for task in tasks {
-        let _ = task.await;
+    // Each task ends on `shutdown`, but one held up anyway (a hub or a
+    // webhook that does not answer) must not keep the stop past systemd's
+    // `TimeoutStopSec=45` and into SIGKILL: up to 20 s of polls draining,
+    // then these 10 s, then up to 10 s of HTTP draining fit inside it.
+    let stop_by = tokio::time::Instant::now() + Duration::from_secs(10);
+    for mut task in tasks {
+        if tokio::time::timeout_at(stop_by, &mut task).await.is_err() {
+            task.abort();
+            warn!(task = %task.id(), "a task did not stop within 10 s after the polls did; ended it where it was");
+        }
     }
     match tokio::time::timeout(Duration::from_secs(10), http_task).await {
         Ok(Ok(Ok(()))) => {}
