@@ -60,8 +60,11 @@ pub fn normalize(parsed: ParsedFeed, feed_url: &Url) -> (FeedMeta, Vec<NewItem>)
             .as_ref()
             .map(|t| title_to_plain(t, rss))
             .filter(|t| !t.is_empty()),
+        // Only the web's: a `javascript:` home page would go on to readers
+        // in every output that names the source.
         site_url: alternate(&feed.links)
             .and_then(|l| join(&l.href, feed_url))
+            .filter(is_web)
             .map(String::from)
             .filter(|u| u != feed_url.as_str()),
         feed_guid: Some(feed.id.trim().to_string())
@@ -922,6 +925,25 @@ mod tests {
             updated("2099-01-01T00:00:00Z").as_deref(),
             Some("2099-01-01T00:00:00+00:00")
         );
+    }
+
+    /// A feed's home page is passed on only when it is a web address: a
+    /// `javascript:` or `data:` one would reach readers in every output
+    /// that names the source.
+    #[test]
+    fn a_home_page_that_is_no_web_address_is_dropped() {
+        let site = |link: &str| {
+            let xml = format!(
+                r#"<rss version="2.0"><channel><title>T</title><link>{link}</link></channel></rss>"#
+            );
+            let base = Url::parse("https://example.com/feed.xml").unwrap();
+            normalize(parse(xml.as_bytes(), &base, None).unwrap(), &base)
+                .0
+                .site_url
+        };
+        assert_eq!(site("javascript:alert(document.domain)"), None);
+        assert_eq!(site("data:text/html,hi"), None);
+        assert_eq!(site("/news").as_deref(), Some("https://example.com/news"));
     }
 
     /// Content that is text (an Atom `<content>` of type `text`, or with no
