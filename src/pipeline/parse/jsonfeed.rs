@@ -47,7 +47,13 @@ const FEED_STRINGS: &[&str] = &[
 ];
 
 pub(super) fn prepare(text: &str) -> Json {
-    let mut value: Value = match serde_json::from_str(text) {
+    let read = serde_json::from_str(text).or_else(|e| match lone_surrogates_mended(text) {
+        // Read again only when something was mended: the error stands
+        // for any other fault.
+        Some(mended) => serde_json::from_str(&mended).map_err(|_| e),
+        None => Err(e),
+    });
+    let mut value: Value = match read {
         Ok(v) => v,
         Err(e) => {
             // Say "broken feed" only when it says it is one.
@@ -216,9 +222,74 @@ fn as_string(v: &Value) -> Option<String> {
     }
 }
 
+/// `text` with each `\uD800`-`\uDFFF` escape that is not half of a pair
+/// written `\uFFFD`, or `None` when it has none. A publisher that cuts
+/// text in JavaScript splits an emoji, and `JSON.stringify` writes the
+/// half it kept as `\ud83d`: serde_json refuses the whole document for
+/// it, as feedparser does not.
+fn lone_surrogates_mended(text: &str) -> Option<String> {
+    /// The code unit of a `\uXXXX` escape starting at `at`.
+    fn unit(b: &[u8], at: usize) -> Option<u16> {
+        let hex = b.get(at..at + 6)?;
+        if &hex[..2] != b"\\u" {
+            return None;
+        }
+        u16::from_str_radix(std::str::from_utf8(&hex[2..]).ok()?, 16).ok()
+    }
+    let b = text.as_bytes();
+    let mut out: Option<String> = None;
+    let (mut copied, mut i) = (0, 0);
+    while let Some(at) = memchr::memchr(b'\\', &b[i..]).map(|k| i + k) {
+        let Some(u) = unit(b, at) else {
+            // `\\` or `\"`: the escaped character is no escape's start.
+            i = (at + 2).min(b.len());
+            continue;
+        };
+        let paired = (0xD800..0xDC00).contains(&u)
+            && unit(b, at + 6).is_some_and(|low| (0xDC00..0xE000).contains(&low));
+        if paired {
+            i = at + 12;
+        } else if (0xD800..0xE000).contains(&u) {
+            let mended = out.get_or_insert_with(|| String::with_capacity(text.len()));
+            mended.push_str(&text[copied..at]);
+            mended.push_str("\\ufffd");
+            copied = at + 6;
+            i = copied;
+        } else {
+            i = at + 6;
+        }
+    }
+    out.map(|mut mended| {
+        mended.push_str(&text[copied..]);
+        mended
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A JSON Feed whose text a publisher cut inside an emoji is read, the
+    /// broken half a replacement character; pairs and escaped backslashes
+    /// are left as they are.
+    #[test]
+    fn a_lone_surrogate_is_mended_not_fatal() {
+        let f = feed(
+            r#"{"version":"https://jsonfeed.org/version/1.1","title":"T","items":[
+                {"id":"1","url":"https://x.test/1","summary":"cut \ud83d"},
+                {"id":"2","url":"https://x.test/2","summary":"\ude00 \ud83d\ude00 \\ud83d"}]}"#,
+        );
+        let items = f["items"].as_array().unwrap();
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[0]["summary"], "cut \u{fffd}");
+        assert_eq!(items[1]["summary"], "\u{fffd} \u{1f600} \\ud83d");
+        assert_eq!(lone_surrogates_mended(r#"{"a":"\ud83d\ude00"}"#), None);
+        // Anything else wrong still is.
+        assert!(matches!(
+            prepare(r#"{"version":"https://jsonfeed.org/version/1.1","items":["#),
+            Json::Invalid(_)
+        ));
+    }
 
     fn feed(json: &str) -> Value {
         match prepare(json) {
