@@ -1007,50 +1007,6 @@ fn random_hex(bytes: usize) -> String {
     hex::encode(buf)
 }
 
-/// What tests elsewhere (`http`) share with this module's: a subscriber
-/// over a real archive.
-#[cfg(test)]
-pub(crate) mod test_support {
-    use std::sync::Arc;
-
-    use tokio::sync::{Notify, watch};
-
-    use super::Subscriber;
-    use crate::push::webhook::Clients;
-
-    /// A subscriber over an archive in `dir`, with one feed at `feed_url`,
-    /// and the daemon's parts it was made of.
-    pub async fn subscriber(
-        dir: &std::path::Path,
-        feed_url: &str,
-    ) -> (Subscriber, crate::app::Opened) {
-        let config_path = dir.join("config.toml");
-        std::fs::write(
-            &config_path,
-            format!(
-                "[storage]\npath = \"{}\"\n[websub]\ncallback_url = \"http://127.0.0.1:9/\"\n\
-                 [[feeds]]\nname = \"t\"\nurl = \"{feed_url}\"\n",
-                dir.join("a.db").display()
-            ),
-        )
-        .unwrap();
-        let config = crate::config::Config::load(&config_path).unwrap();
-        let clock: crate::clock::SharedClock = Arc::new(crate::clock::SystemClock);
-        let opened = crate::app::open(&config, clock).await.unwrap();
-        let (_tx, rx) = watch::channel(opened.feeds.clone());
-        let sub = Subscriber::new(
-            &config.websub,
-            opened.pipeline.clone(),
-            rx,
-            Clients::new("t").unwrap(),
-            config.fetch.max_body_bytes,
-            Arc::new(Notify::new()),
-        )
-        .unwrap();
-        (sub, opened)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::test_support::subscriber;
@@ -1233,5 +1189,49 @@ mod tests {
         let error = recorded[0].last_error.as_deref().unwrap();
         assert!(error.contains("400 Bad Request: xxx"), "{error}");
         assert!(error.len() < 300, "{error}");
+    }
+}
+
+/// What tests elsewhere (`http`) share with this module's: a subscriber
+/// over a real archive.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::sync::Arc;
+
+    use tokio::sync::{Notify, watch};
+
+    use super::Subscriber;
+    use crate::push::webhook::Clients;
+
+    /// A subscriber over an archive in `dir`, with one feed at `feed_url`,
+    /// and the daemon's parts it was made of.
+    pub async fn subscriber(
+        dir: &std::path::Path,
+        feed_url: &str,
+    ) -> (Subscriber, crate::app::Opened) {
+        let config_path = dir.join("config.toml");
+        std::fs::write(
+            &config_path,
+            format!(
+                "[storage]\npath = \"{}\"\n[websub]\ncallback_url = \"http://127.0.0.1:9/\"\n\
+                 [[feeds]]\nname = \"t\"\nurl = \"{feed_url}\"\n",
+                dir.join("a.db").display()
+            ),
+        )
+        .unwrap();
+        let config = crate::config::Config::load(&config_path).unwrap();
+        let clock: crate::clock::SharedClock = Arc::new(crate::clock::SystemClock);
+        let opened = crate::app::open(&config, clock).await.unwrap();
+        let (_tx, rx) = watch::channel(opened.feeds.clone());
+        let sub = Subscriber::new(
+            &config.websub,
+            opened.pipeline.clone(),
+            rx,
+            Clients::new("t").unwrap(),
+            config.fetch.max_body_bytes,
+            Arc::new(Notify::new()),
+        )
+        .unwrap();
+        (sub, opened)
     }
 }

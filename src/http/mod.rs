@@ -23,7 +23,7 @@
 //! (GET) and push new documents (POST); `websub::Subscriber` decides the
 //! answers, this module only maps them to HTTP. A push is refused (410)
 //! before its body is read unless its id names a live subscription, and
-//! only `PUSHES_AT_ONCE` bodies are read at a time.
+//! only `PUSH_BODIES_AT_ONCE` bodies are read at a time.
 //!
 //! [`serve`] drives hyper's HTTP/1.1 server itself rather than through
 //! `axum::serve`, for what that does not set: a deadline for a request's
@@ -101,7 +101,7 @@ struct Inner {
     hub: RwLock<Option<Hub>>,
     /// The WebSub subscriber, when `[websub] callback_url` is set.
     subscriber: OnceLock<Subscriber>,
-    /// Pushed bodies being read or ingested ([`PUSHES_AT_ONCE`]).
+    /// Pushed bodies being read or ingested ([`PUSH_BODIES_AT_ONCE`]).
     pushes: Semaphore,
     /// `/export.jsonl` streams in progress (`export::EXPORTS`).
     exports: Arc<Semaphore>,
@@ -576,7 +576,7 @@ impl HttpState {
             one_off: Semaphore::new(ONE_OFF_RENDERS),
             hub: RwLock::new(None),
             subscriber: OnceLock::new(),
-            pushes: Semaphore::new(PUSHES_AT_ONCE),
+            pushes: Semaphore::new(PUSH_BODIES_AT_ONCE),
             exports: Arc::new(Semaphore::new(export::EXPORTS)),
             feeds_opml: Mutex::default(),
         }))
@@ -716,7 +716,7 @@ async fn websub_verify(
 /// Half what `[fetch] concurrency` lets polls hold by default; a push is
 /// ingested in milliseconds, so a burst from a busy hub waits its turn
 /// briefly rather than being turned away.
-const PUSHES_AT_ONCE: usize = 4;
+const PUSH_BODIES_AT_ONCE: usize = 4;
 
 /// A hub pushing a document: 200 once ingested (and, so a forger learns
 /// nothing, for a bad signature too, whose content is ignored); 410, at
@@ -2296,7 +2296,7 @@ mod tests {
         stop.cancel();
     }
 
-    /// Pushes are read `PUSHES_AT_ONCE` at a time: one that finds every
+    /// Pushes are read `PUSH_BODIES_AT_ONCE` at a time: one that finds every
     /// turn taken waits for one, and gets 503 with `Retry-After` if none
     /// comes before `BODY_TIMEOUT`, its body unread; one announcing more
     /// than `[fetch] max_body_bytes` gets 413 at once.
@@ -2313,7 +2313,7 @@ mod tests {
         let turns = state
             .0
             .pushes
-            .acquire_many(PUSHES_AT_ONCE as u32)
+            .acquire_many(PUSH_BODIES_AT_ONCE as u32)
             .await
             .unwrap();
         let mut waiting = send(&addr, &push("<feed/>")).await;
