@@ -91,7 +91,8 @@ pub async fn open(config: &Config, clock: SharedClock) -> Result<Opened> {
         .iter()
         .map(|f| (f.clone(), ids[&f.name]))
         .collect();
-    let fetcher = Fetcher::new(&config.fetch).context("setting up the HTTP client")?;
+    let fetcher =
+        Fetcher::new(&config.fetch, Arc::clone(&clock)).context("setting up the HTTP client")?;
     // Every instrument's exchange has a calendar, or nothing starts.
     let reactions = config
         .market

@@ -46,7 +46,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
 use crate::cause::chain as error_chain;
-use crate::clock::Clock;
+use crate::clock::SharedClock;
 use crate::config::FetchConfig;
 use crate::model::FailureKind;
 use crate::politeness::{domain_key, domain_key_of_host, parse_retry_after};
@@ -132,9 +132,7 @@ pub enum FetchError {
         status: u16,
         /// Counted from `answered_at`, as the server counts it.
         retry_after: Option<Duration>,
-        /// When the answer came, by the clock of a
-        /// [`Fetcher::fetch_timed`]; for the other fetches, when the
-        /// fetch began.
+        /// When the answer came, by the fetcher's clock.
         answered_at: DateTime<Utc>,
         /// The politeness bucket of the URL that answered: after a
         /// redirect, the target's site, which is the one that asked.
@@ -493,18 +491,28 @@ pub struct Fetcher {
     /// A body over `max_body` is cut there instead of refused.
     keep_prefix: bool,
     buckets: Arc<Buckets>,
+    /// Read again when an answer comes: a `Retry-After` in seconds counts
+    /// from then ([`FetchError::Throttled`]'s `answered_at`), as the server
+    /// counts it, not from when the fetch began, which may be a site's
+    /// spacing and a slow server's timeout earlier. Feeds, article pages
+    /// and robots.txt alike.
+    clock: SharedClock,
 }
 
 impl Fetcher {
-    pub fn new(cfg: &FetchConfig) -> Result<Self, FetchError> {
-        Self::resolving(cfg, &[])
+    pub fn new(cfg: &FetchConfig, clock: SharedClock) -> Result<Self, FetchError> {
+        Self::resolving(cfg, &[], clock)
     }
 
     /// Like [`Fetcher::new`], but each name in `names` connects to its
     /// address instead of asking DNS, as curl's `--resolve` does; the port
     /// still comes from the URL. The daemon never uses it: tests serve
     /// several domain names from one loopback server with it.
-    pub fn resolving(cfg: &FetchConfig, names: &[(&str, IpAddr)]) -> Result<Self, FetchError> {
+    pub fn resolving(
+        cfg: &FetchConfig,
+        names: &[(&str, IpAddr)],
+        clock: SharedClock,
+    ) -> Result<Self, FetchError> {
         let mut builder = crate::trust::client_builder();
         for (name, ip) in names {
             builder = builder.resolve(name, SocketAddr::new(*ip, 0));
@@ -543,6 +551,7 @@ impl Fetcher {
                 gates: Mutex::new(HashMap::new()),
                 places: AtomicU64::new(0),
             }),
+            clock,
         })
     }
 
@@ -635,23 +644,6 @@ impl Fetcher {
             .await
     }
 
-    /// [`Fetcher::fetch`] begun at `now` by `clock`, which is read again
-    /// when the answer comes: a `Retry-After` in seconds counts from then
-    /// ([`FetchError::Throttled`]'s `answered_at`), as the server counts
-    /// it, not from when the fetch began, which may be a site's spacing
-    /// and a slow server's timeout earlier.
-    pub async fn fetch_timed(
-        &self,
-        url: &Url,
-        validators: &Validators,
-        user_agent: Option<&str>,
-        now: DateTime<Utc>,
-        clock: &dyn Clock,
-    ) -> Result<Fetched, FetchError> {
-        self.fetch_within(url, validators, user_agent, now, Some(clock), &Unchecked)
-            .await
-    }
-
     /// [`Fetcher::fetch`], asking `check` before each request, the first
     /// and every redirect hop: a hop it refuses is not sent, and the fetch
     /// ends with [`FetchError::Refused`].
@@ -663,7 +655,7 @@ impl Fetcher {
         now: DateTime<Utc>,
         check: &impl HopCheck,
     ) -> Result<Fetched, FetchError> {
-        self.fetch_within(url, validators, user_agent, now, None, check)
+        self.fetch_within(url, validators, user_agent, now, check)
             .await
     }
 
@@ -675,7 +667,6 @@ impl Fetcher {
         validators: &Validators,
         user_agent: Option<&str>,
         now: DateTime<Utc>,
-        clock: Option<&dyn Clock>,
         check: &impl HopCheck,
     ) -> Result<Fetched, FetchError> {
         if url.scheme() == "file" {
@@ -749,7 +740,7 @@ impl Fetcher {
             }
             // Never before the start: a clock stepped back meanwhile
             // would end the pause before the poll that earned it began.
-            let answered_at = clock.map_or(now, |c| c.now().max(now));
+            let answered_at = self.clock.now().max(now);
             return self.finish(resp, transfer, answered_at).await;
         }
     }

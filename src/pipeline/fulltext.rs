@@ -392,10 +392,17 @@ impl Articles {
                 ArticleResult::Deferred { until: *until }
             }
             FetchError::Throttled {
-                retry_after, site, ..
+                retry_after,
+                site,
+                answered_at,
+                ..
             } => {
-                // As for feeds: the whole site waits, after a restart too.
-                let until = self.inner.fetcher.pause_as_asked(site, *retry_after, now);
+                // As for feeds: the whole site waits, after a restart too,
+                // counted from the answer.
+                let until = self
+                    .inner
+                    .fetcher
+                    .pause_as_asked(site, *retry_after, *answered_at);
                 if let Err(err) = self
                     .inner
                     .store

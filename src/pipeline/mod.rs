@@ -163,13 +163,7 @@ impl Pipeline {
         // 1 fetch
         let fetched = self
             .fetcher
-            .fetch_timed(
-                &url,
-                &validators,
-                feed.user_agent.as_deref(),
-                started_at,
-                self.clock.as_ref(),
-            )
+            .fetch(&url, &validators, feed.user_agent.as_deref(), started_at)
             .await;
         self.conclude(feed, row, url, started_at, timer, fetched, Source::Poll)
             .await

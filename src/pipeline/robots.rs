@@ -286,11 +286,14 @@ impl RobotsCache {
             Err(FetchError::Gone) => Rules::AllowAll,
             Err(FetchError::Status { status }) if (400..500).contains(&status) => Rules::AllowAll,
             Err(FetchError::Throttled {
-                retry_after, site, ..
+                retry_after,
+                site,
+                answered_at,
+                ..
             }) => {
                 // The site's feeds wait too, so the same cap as theirs,
-                // and after a restart too.
-                let retry_at = self.fetcher.pause_as_asked(&site, retry_after, now);
+                // counted from the answer, and after a restart too.
+                let retry_at = self.fetcher.pause_as_asked(&site, retry_after, answered_at);
                 let reason = format!("robots.txt: HTTP 429 or 503 until {retry_at}");
                 if let Err(e) = self
                     .store

@@ -728,10 +728,11 @@ async fn connections_are_reused_across_polls() {
 fn on_loopback(
     config: &tickerfeed::config::Config,
     names: &[&str],
+    clock: tickerfeed::clock::SharedClock,
 ) -> tickerfeed::pipeline::fetch::Fetcher {
     let loopback = std::net::IpAddr::from([127, 0, 0, 1]);
     let names: Vec<_> = names.iter().map(|n| (*n, loopback)).collect();
-    tickerfeed::pipeline::fetch::Fetcher::resolving(&config.fetch, &names).unwrap()
+    tickerfeed::pipeline::fetch::Fetcher::resolving(&config.fetch, &names, clock).unwrap()
 }
 
 /// Polls the first of `opened`'s feeds alone, which a 429 must throttle,
@@ -771,6 +772,7 @@ async fn retry_after_pauses_the_whole_registrable_domain() {
     opened.pipeline.fetcher = on_loopback(
         &config,
         &["a.example.com", "b.example.com", "a.example.org"],
+        clock.clone(),
     );
     let after = throttle_the_first_then_poll_the_rest(&opened).await;
     // The sibling subdomain waits; another domain does not.
@@ -792,7 +794,7 @@ async fn retry_after_pauses_the_whole_registrable_domain() {
             .is_some()
     );
     // A row written when pauses were keyed by host holds the domain too.
-    let fresh = on_loopback(&config, &[]);
+    let fresh = on_loopback(&config, &[], clock.clone());
     fresh.pause_host("a.example.com", c.now() + chrono::Duration::minutes(1));
     assert!(
         fresh
@@ -836,7 +838,11 @@ async fn a_retry_after_behind_a_redirect_pauses_the_site_that_answered_it() {
     ));
     let (_, clock) = fixed_clock("2026-11-24T09:00:00Z");
     let mut opened = tickerfeed::app::open(&config, clock.clone()).await.unwrap();
-    opened.pipeline.fetcher = on_loopback(&config, &["www.example.com", "feeds.example.net"]);
+    opened.pipeline.fetcher = on_loopback(
+        &config,
+        &["www.example.com", "feeds.example.net"],
+        opened.pipeline.clock.clone(),
+    );
     let after = throttle_the_first_then_poll_the_rest(&opened).await;
     assert_eq!(after["target"], "deferred", "{after:?}");
     assert!(server.seen("/other.xml").is_empty());
@@ -875,7 +881,7 @@ async fn per_host_limits_hold_across_subdomains() {
     config.fetch.per_host_spacing = Duration::from_millis(100);
     let (_c, clock) = fixed_clock("2026-11-24T09:00:00Z");
     let mut opened = tickerfeed::app::open(&config, clock).await.unwrap();
-    opened.pipeline.fetcher = on_loopback(&config, &names);
+    opened.pipeline.fetcher = on_loopback(&config, &names, opened.pipeline.clock.clone());
     tickerfeed::scheduler::poll_once(&opened.pipeline, opened.feeds.clone(), 16).await;
     assert_eq!(server.seen_all().len(), 6);
     // Three subdomains used to be three buckets: six requests at once, all
